@@ -1,0 +1,233 @@
+/**
+ * The wire codec: versioned, length-prefixed frames.
+ *
+ * Byte layout of every frame (big-endian):
+ *
+ *   offset 0  u8   version       PROTOCOL_VERSION
+ *   offset 1  u8   kind          FRAME_KIND_CONTROL (JSON) or FRAME_KIND_DATA (binary)
+ *   offset 2  u32  payloadBytes  checked against the limit before any payload is buffered
+ *   offset 6  ...  payload
+ *
+ * A control payload is one UTF-8 JSON object. A data payload is
+ *
+ *   offset 0  u32  streamId      which transfer stream the bytes belong to
+ *   offset 4  u32  offsetHigh    byte offset of this chunk in the stream (two u32 halves,
+ *   offset 8  u32  offsetLow       so offsets up to 2^53 fit)
+ *   offset 12 ...  bytes         raw file bytes: never base64
+ *
+ * The decoder is incremental over arbitrary chunk boundaries and never throws on remote input:
+ * a broken stream yields one DecodeError and then nothing more.
+ */
+import { CONTROL_FRAME_BYTES_MAX, FRAME_BYTES_MAX, PROTOCOL_VERSION } from './limits.ts';
+import type { ErrorCode } from './errors.ts';
+
+export const FRAME_HEADER_BYTES = 6;
+export const DATA_HEADER_BYTES = 12;
+export const FRAME_KIND_CONTROL = 0x01;
+export const FRAME_KIND_DATA = 0x02;
+const U32_SPAN = 0x1_0000_0000;
+
+export interface ControlFrame {
+  readonly kind: 'control';
+  /** Parsed JSON, not yet validated against a schema. */
+  readonly message: unknown;
+}
+
+export interface DataFrame {
+  readonly kind: 'data';
+  readonly streamId: number;
+  readonly offset: number;
+  readonly bytes: Uint8Array;
+}
+
+export type Frame = ControlFrame | DataFrame;
+
+export interface DecodeError {
+  readonly kind: 'error';
+  readonly code: ErrorCode;
+  readonly detail: string;
+}
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder('utf-8', { fatal: true });
+
+function writeHeader(target: Uint8Array, kind: number, payloadBytes: number): void {
+  const view = new DataView(target.buffer, target.byteOffset, target.byteLength);
+  view.setUint8(0, PROTOCOL_VERSION);
+  view.setUint8(1, kind);
+  view.setUint32(2, payloadBytes);
+}
+
+/** Encodes one JSON control frame. Throws only on our own misuse (an oversized message). */
+export function encodeControl(message: object): Uint8Array {
+  const json = textEncoder.encode(JSON.stringify(message));
+  if (json.byteLength > CONTROL_FRAME_BYTES_MAX) {
+    throw new RangeError(`control frame of ${json.byteLength} bytes exceeds ${CONTROL_FRAME_BYTES_MAX}`);
+  }
+  const frame = new Uint8Array(FRAME_HEADER_BYTES + json.byteLength);
+  writeHeader(frame, FRAME_KIND_CONTROL, json.byteLength);
+  frame.set(json, FRAME_HEADER_BYTES);
+  return frame;
+}
+
+/**
+ * The frame and data headers of a data frame carrying `chunkBytes` bytes. A runtime writes this
+ * and then the chunk itself, so file bytes are never copied into a new buffer.
+ */
+export function encodeDataHeader(streamId: number, offset: number, chunkBytes: number): Uint8Array {
+  const payloadBytes = DATA_HEADER_BYTES + chunkBytes;
+  if (payloadBytes > FRAME_BYTES_MAX) throw new RangeError(`data frame of ${payloadBytes} bytes exceeds ${FRAME_BYTES_MAX}`);
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`bad data offset ${offset}`);
+  const header = new Uint8Array(FRAME_HEADER_BYTES + DATA_HEADER_BYTES);
+  writeHeader(header, FRAME_KIND_DATA, payloadBytes);
+  const view = new DataView(header.buffer);
+  view.setUint32(FRAME_HEADER_BYTES, streamId >>> 0);
+  view.setUint32(FRAME_HEADER_BYTES + 4, Math.floor(offset / U32_SPAN));
+  view.setUint32(FRAME_HEADER_BYTES + 8, offset % U32_SPAN);
+  return header;
+}
+
+/** Encodes one whole data frame (header and bytes in one buffer). */
+export function encodeData(streamId: number, offset: number, bytes: Uint8Array): Uint8Array {
+  const header = encodeDataHeader(streamId, offset, bytes.byteLength);
+  const frame = new Uint8Array(header.byteLength + bytes.byteLength);
+  frame.set(header, 0);
+  frame.set(bytes, header.byteLength);
+  return frame;
+}
+
+export interface DecoderOptions {
+  /** Largest payload accepted; defaults to FRAME_BYTES_MAX. */
+  readonly frameBytesMax?: number;
+}
+
+/**
+ * Incremental frame decoder. `push` bytes as they arrive, then call `next` until it returns null.
+ * Buffered bytes never exceed one frame header plus one maximal frame payload.
+ */
+export class FrameDecoder {
+  private readonly frameBytesMax: number;
+  private readonly chunks: Uint8Array[] = [];
+  /** Read position inside chunks[0]. */
+  private headOffset = 0;
+  private bufferedBytes = 0;
+  private failure: DecodeError | null = null;
+  private failureReported = false;
+  /** Parsed header of the frame being assembled, once its 6 bytes have arrived. */
+  private pendingKind = -1;
+  private pendingBytes = 0;
+
+  constructor(options: DecoderOptions = {}) {
+    this.frameBytesMax = Math.min(options.frameBytesMax ?? FRAME_BYTES_MAX, FRAME_BYTES_MAX);
+  }
+
+  /** Bytes received but not yet returned as frames. */
+  get buffered(): number {
+    return this.bufferedBytes;
+  }
+
+  get failed(): boolean {
+    return this.failure !== null;
+  }
+
+  push(bytes: Uint8Array): void {
+    if (this.failure !== null || bytes.byteLength === 0) return;
+    this.chunks.push(bytes);
+    this.bufferedBytes += bytes.byteLength;
+  }
+
+  /** The next complete frame, a DecodeError once if the stream is broken, or null for "need more bytes". */
+  next(): Frame | DecodeError | null {
+    if (this.failure !== null) return this.reportFailure();
+    if (this.pendingKind < 0) {
+      if (this.bufferedBytes < FRAME_HEADER_BYTES) return null;
+      const header = this.take(FRAME_HEADER_BYTES);
+      const failure = this.parseHeader(header);
+      if (failure !== null) return this.fail(failure.code, failure.detail);
+    }
+    if (this.bufferedBytes < this.pendingBytes) return null;
+    const payload = this.take(this.pendingBytes);
+    const kind = this.pendingKind;
+    this.pendingKind = -1;
+    this.pendingBytes = 0;
+    return kind === FRAME_KIND_CONTROL ? this.decodeControl(payload) : decodeDataPayload(payload);
+  }
+
+  private parseHeader(header: Uint8Array): { code: ErrorCode; detail: string } | null {
+    const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
+    const version = view.getUint8(0);
+    const kind = view.getUint8(1);
+    const payloadBytes = view.getUint32(2);
+    if (version !== PROTOCOL_VERSION) return { code: 'BAD_VERSION', detail: `version ${version}, expected ${PROTOCOL_VERSION}` };
+    if (kind !== FRAME_KIND_CONTROL && kind !== FRAME_KIND_DATA) return { code: 'BAD_FRAME_KIND', detail: `kind ${kind}` };
+    const limit = kind === FRAME_KIND_CONTROL ? Math.min(CONTROL_FRAME_BYTES_MAX, this.frameBytesMax) : this.frameBytesMax;
+    if (payloadBytes > limit) return { code: 'FRAME_TOO_LARGE', detail: `${payloadBytes} bytes, limit ${limit}` };
+    this.pendingKind = kind;
+    this.pendingBytes = payloadBytes;
+    return null;
+  }
+
+  private decodeControl(payload: Uint8Array): ControlFrame | DecodeError | null {
+    let message: unknown;
+    try {
+      message = JSON.parse(textDecoder.decode(payload));
+    } catch {
+      return this.fail('BAD_JSON', 'payload is not UTF-8 JSON');
+    }
+    return { kind: 'control', message };
+  }
+
+  private fail(code: ErrorCode, detail: string): DecodeError | null {
+    this.failure = { kind: 'error', code, detail };
+    this.chunks.length = 0;
+    this.bufferedBytes = 0;
+    return this.reportFailure();
+  }
+
+  private reportFailure(): DecodeError | null {
+    if (this.failureReported) return null;
+    this.failureReported = true;
+    return this.failure;
+  }
+
+  /** Removes `count` buffered bytes; zero-copy when they sit inside one chunk. */
+  private take(count: number): Uint8Array {
+    this.bufferedBytes -= count;
+    const head = this.chunks[0];
+    if (head !== undefined && head.byteLength - this.headOffset >= count) {
+      const out = head.subarray(this.headOffset, this.headOffset + count);
+      this.advanceHead(head, count);
+      return out;
+    }
+    const out = new Uint8Array(count);
+    let filled = 0;
+    while (filled < count) {
+      const chunk = this.chunks[0];
+      if (chunk === undefined) throw new RangeError('decoder underflow');
+      const n = Math.min(chunk.byteLength - this.headOffset, count - filled);
+      out.set(chunk.subarray(this.headOffset, this.headOffset + n), filled);
+      filled += n;
+      this.advanceHead(chunk, n);
+    }
+    return out;
+  }
+
+  private advanceHead(head: Uint8Array, count: number): void {
+    this.headOffset += count;
+    if (this.headOffset === head.byteLength) {
+      this.chunks.shift();
+      this.headOffset = 0;
+    }
+  }
+}
+
+function decodeDataPayload(payload: Uint8Array): DataFrame | DecodeError {
+  if (payload.byteLength < DATA_HEADER_BYTES) {
+    return { kind: 'error', code: 'BAD_FRAME', detail: `data frame of ${payload.byteLength} bytes has no data header` };
+  }
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const streamId = view.getUint32(0);
+  const offset = view.getUint32(4) * U32_SPAN + view.getUint32(8);
+  if (!Number.isSafeInteger(offset)) return { kind: 'error', code: 'BAD_FRAME', detail: 'data offset beyond 2^53' };
+  return { kind: 'data', streamId, offset, bytes: payload.subarray(DATA_HEADER_BYTES) };
+}

@@ -1,0 +1,127 @@
+/**
+ * Control frames between a client and the server: one zod schema per frame type, the single
+ * source of truth for both the TypeScript types and the runtime check. The server validates what
+ * clients send; clients validate what the server sends.
+ *
+ * Every request may carry `id` (a client-chosen number); the direct reply echoes it as `re`.
+ * Pushes (presence, incoming requests) carry no `re`.
+ */
+import { z } from 'zod';
+import {
+  NICKNAME_CHARS_MAX,
+  P2P_HOST_CHARS_MAX,
+  PASSWORD_CHARS_MAX,
+  TOKEN_CHARS_MAX,
+  USERNAME_CHARS_MAX,
+} from './limits.ts';
+
+const requestId = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional();
+/** Loose here (length only): the server applies the account rules and answers USERNAME_INVALID. */
+const username = z.string().min(1).max(USERNAME_CHARS_MAX * 4);
+const password = z.string().min(1).max(PASSWORD_CHARS_MAX * 4);
+const token = z.string().min(1).max(TOKEN_CHARS_MAX);
+const sessionRequestId = z.string().min(1).max(64);
+const port = z.number().int().min(1).max(65_535);
+
+// ---- client to server -------------------------------------------------------------------------
+
+export const clientFrameSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('signup'), id: requestId, username, password, nickname: z.string().max(NICKNAME_CHARS_MAX * 4).optional() }),
+  z.object({ type: z.literal('login'), id: requestId, username, password }),
+  z.object({ type: z.literal('resume'), id: requestId, username, token }),
+  z.object({ type: z.literal('logout'), id: requestId }),
+  z.object({ type: z.literal('heartbeat'), id: requestId }),
+  z.object({ type: z.literal('friends.list'), id: requestId }),
+  z.object({ type: z.literal('friend.request'), id: requestId, username }),
+  z.object({ type: z.literal('friend.accept'), id: requestId, username }),
+  z.object({ type: z.literal('friend.decline'), id: requestId, username }),
+  z.object({ type: z.literal('friend.remove'), id: requestId, username }),
+  z.object({ type: z.literal('session.request'), id: requestId, username }),
+  z.object({
+    type: z.literal('session.answer'),
+    id: requestId,
+    requestId: sessionRequestId,
+    accept: z.boolean(),
+    /** Where the caller should connect; required when accepting. */
+    host: z.string().min(1).max(P2P_HOST_CHARS_MAX).optional(),
+    port: port.optional(),
+  }),
+  z.object({ type: z.literal('session.cancel'), id: requestId, requestId: sessionRequestId }),
+]);
+
+export type ClientFrame = z.infer<typeof clientFrameSchema>;
+export type ClientFrameType = ClientFrame['type'];
+export const CLIENT_FRAME_TYPES: ReadonlySet<string> = new Set(clientFrameSchema.options.map((o) => o.shape.type.value));
+
+// ---- server to client -------------------------------------------------------------------------
+
+export const presenceStatusSchema = z.enum(['online', 'offline']);
+export type PresenceStatus = z.infer<typeof presenceStatusSchema>;
+
+export const friendEntrySchema = z.object({ username: z.string(), nickname: z.string(), status: presenceStatusSchema });
+export type FriendEntry = z.infer<typeof friendEntrySchema>;
+
+/** Why a chat-session request did not become a session (kebab-case, as the client contract shows). */
+export const sessionFailureSchema = z.enum([
+  'rejected',
+  'timeout',
+  'offline',
+  'not-friends',
+  'cancelled',
+  'rate-limited',
+  'too-many-requests',
+  'already-pending',
+]);
+export type SessionFailure = z.infer<typeof sessionFailureSchema>;
+
+const re = z.number().int().nonnegative().optional();
+
+export const serverFrameSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('welcome'), protocol: z.number().int(), ttlMs: z.number(), heartbeatMs: z.number(), sessionTimeoutMs: z.number() }),
+  z.object({ type: z.literal('error'), re, code: z.string(), message: z.string(), detail: z.string().optional() }),
+  z.object({ type: z.literal('signup.ok'), re, username: z.string() }),
+  z.object({
+    type: z.literal('login.ok'),
+    re,
+    username: z.string(),
+    nickname: z.string(),
+    friends: z.array(friendEntrySchema),
+    incoming: z.array(z.string()),
+    outgoing: z.array(z.string()),
+    resumeToken: z.string(),
+    /** True when this login took over an existing session (resume or duplicate login): no presence change. */
+    resumed: z.boolean(),
+  }),
+  z.object({ type: z.literal('logout.ok'), re }),
+  z.object({ type: z.literal('heartbeat.ack'), re }),
+  z.object({ type: z.literal('friends'), re, friends: z.array(friendEntrySchema), incoming: z.array(z.string()), outgoing: z.array(z.string()) }),
+  z.object({ type: z.literal('presence'), username: z.string(), status: presenceStatusSchema }),
+  z.object({ type: z.literal('friend.incoming'), from: z.string(), nickname: z.string() }),
+  z.object({ type: z.literal('friend.requested'), re, username: z.string() }),
+  z.object({ type: z.literal('friend.added'), re, username: z.string(), nickname: z.string(), status: presenceStatusSchema }),
+  z.object({ type: z.literal('friend.declined'), re, username: z.string() }),
+  z.object({ type: z.literal('friend.removed'), re, username: z.string() }),
+  z.object({ type: z.literal('session.pending'), re, requestId: z.string(), username: z.string(), timeoutMs: z.number() }),
+  z.object({ type: z.literal('session.incoming'), requestId: z.string(), from: z.string(), timeoutMs: z.number() }),
+  z.object({ type: z.literal('session.answered'), re, requestId: z.string(), accept: z.boolean() }),
+  z.object({
+    type: z.literal('session.established'),
+    requestId: z.string(),
+    username: z.string(),
+    role: z.enum(['caller', 'callee']),
+    /** One-time token: the caller presents it, the callee checks it. */
+    token: z.string(),
+    /** The callee's P2P address, given to the caller only. */
+    host: z.string().optional(),
+    port: z.number().int().optional(),
+  }),
+  z.object({ type: z.literal('session.failed'), re, requestId: z.string().optional(), username: z.string(), reason: sessionFailureSchema }),
+  /** To the callee: a request it was asked about ended without its answer (timeout, cancel, caller gone). */
+  z.object({ type: z.literal('session.withdrawn'), requestId: z.string(), from: z.string(), reason: sessionFailureSchema }),
+]);
+
+export type ServerFrame = z.infer<typeof serverFrameSchema>;
+export type ServerFrameType = ServerFrame['type'];
+/** One server frame type, by its name: `ServerFrameOf<'presence'>`. */
+export type ServerFrameOf<T extends ServerFrameType> = Extract<ServerFrame, { type: T }>;
+export type ClientFrameOf<T extends ClientFrameType> = Extract<ClientFrame, { type: T }>;

@@ -1,0 +1,62 @@
+/**
+ * Every limit of the protocol, in one place. Units are last in each name.
+ * The server and the peers import these; docs/PROTOCOL.md lists them with their reasons.
+ */
+
+/** Wire format version carried in every frame header. A peer speaking another version is refused. */
+export const PROTOCOL_VERSION = 1;
+
+/** Largest frame payload, control or data. Checked from the length prefix before buffering. */
+export const FRAME_BYTES_MAX = 256 * 1024;
+/** Control (JSON) frames are small; a larger one is a protocol error even under FRAME_BYTES_MAX. */
+export const CONTROL_FRAME_BYTES_MAX = 64 * 1024;
+/** File data travels in chunks of this size (well under FRAME_BYTES_MAX). */
+export const FILE_CHUNK_BYTES = 64 * 1024;
+
+export const USERNAME_CHARS_MIN = 3;
+export const USERNAME_CHARS_MAX = 32;
+/** Lower-case letters, digits, dot, dash and underscore; must start with a letter or digit. */
+export const USERNAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
+export const PASSWORD_CHARS_MIN = 8;
+export const PASSWORD_CHARS_MAX = 128;
+export const NICKNAME_CHARS_MAX = 64;
+export const TEXT_MESSAGE_CHARS_MAX = 16 * 1024;
+export const P2P_HOST_CHARS_MAX = 255;
+export const TOKEN_CHARS_MAX = 128;
+
+/** Mutual friends one account may have. */
+export const FRIENDS_PER_USER_MAX = 1000;
+/** Friend requests waiting on one account, incoming plus outgoing. */
+export const FRIEND_REQUESTS_PENDING_PER_USER_MAX = 100;
+/** Chat-session requests one user may have open at once, as caller or callee. */
+export const SESSION_REQUESTS_PENDING_PER_USER_MAX = 16;
+
+/** Default time-to-live of a login without a heartbeat. */
+export const TTL_MS_DEFAULT = 30_000;
+/** Clients heartbeat this many times per TTL, so one lost heartbeat does not log them out. */
+export const HEARTBEATS_PER_TTL = 3;
+export const TTL_MS_MIN = 1_000;
+export const TTL_MS_MAX = 3_600_000;
+/** Default time a callee has to answer a chat-session request. */
+export const SESSION_REQUEST_TIMEOUT_MS_DEFAULT = 30_000;
+/** A connection that has not logged in by then is closed (slowloris and idle scanners). */
+export const UNAUTHENTICATED_IDLE_MS = 30_000;
+/** Password hashing jobs one connection may have in flight: one, so a client cannot queue scrypt work. */
+export const AUTH_JOBS_PER_CONNECTION_MAX = 1;
+
+/** Failed logins per username before that username is locked for the rest of the window. */
+export const LOGIN_FAILURES_PER_USERNAME_MAX = 5;
+export const LOGIN_FAILURE_WINDOW_MS = 60_000;
+/** Login and sign-up attempts (token bucket) per remote address: burst, then refill per second. */
+export const AUTH_ATTEMPTS_PER_ADDRESS_BURST = 30;
+export const AUTH_ATTEMPTS_PER_ADDRESS_PER_SEC = 10;
+/** Chat-session requests (token bucket) per user. */
+export const SESSION_REQUESTS_PER_USER_BURST = 10;
+export const SESSION_REQUESTS_PER_USER_PER_SEC = 1;
+/** Rate-limit buckets kept at once; the oldest idle ones are dropped first. */
+export const RATE_LIMIT_BUCKETS_MAX = 100_000;
+
+/** Bytes the runtime may queue for one slow reader before it closes that connection. */
+export const SEND_QUEUE_BYTES_MAX = 8 * 1024 * 1024;
+/** Connections one server process accepts (the machine's file-descriptor limit is 20,000). */
+export const CONNECTIONS_MAX = 19_900;

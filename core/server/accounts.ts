@@ -1,0 +1,118 @@
+/**
+ * The server's in-memory view of accounts, friendships and friend requests, built from a store
+ * snapshot and kept in step with the StoreOps the machine emits. All reads are served from here.
+ */
+import type { ErrorCode } from '../errors.ts';
+import {
+  NICKNAME_CHARS_MAX,
+  PASSWORD_CHARS_MAX,
+  PASSWORD_CHARS_MIN,
+  USERNAME_CHARS_MAX,
+  USERNAME_CHARS_MIN,
+  USERNAME_PATTERN,
+} from '../limits.ts';
+import type { StoreOp, StoreSnapshot } from '../store.ts';
+
+export interface Account {
+  readonly username: string;
+  readonly nickname: string;
+  readonly passwordHash: string;
+  readonly friends: Set<string>;
+  /** Usernames that asked this account to be friends. */
+  readonly incoming: Set<string>;
+  /** Usernames this account asked. */
+  readonly outgoing: Set<string>;
+}
+
+// Control characters (C0, DEL, C1) are never allowed in names or passwords.
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+
+export function checkUsername(username: string): ErrorCode | null {
+  if (username.length < USERNAME_CHARS_MIN || username.length > USERNAME_CHARS_MAX) return 'USERNAME_INVALID';
+  return USERNAME_PATTERN.test(username) ? null : 'USERNAME_INVALID';
+}
+
+export function checkPassword(password: string): ErrorCode | null {
+  if (password.length < PASSWORD_CHARS_MIN || password.length > PASSWORD_CHARS_MAX) return 'PASSWORD_INVALID';
+  return CONTROL_CHARS.test(password) ? 'PASSWORD_INVALID' : null;
+}
+
+export function checkNickname(nickname: string): ErrorCode | null {
+  if (nickname.length > NICKNAME_CHARS_MAX || CONTROL_CHARS.test(nickname)) return 'NICKNAME_INVALID';
+  return null;
+}
+
+export class Directory {
+  private readonly accounts = new Map<string, Account>();
+
+  constructor(snapshot: StoreSnapshot) {
+    for (const record of snapshot.accounts) {
+      this.accounts.set(record.username, {
+        username: record.username,
+        nickname: record.nickname,
+        passwordHash: record.passwordHash,
+        friends: new Set(),
+        incoming: new Set(),
+        outgoing: new Set(),
+      });
+    }
+    for (const [a, b] of snapshot.friendships) this.apply({ op: 'friendship.add', a, b });
+    for (const [from, to] of snapshot.requests) this.apply({ op: 'request.add', from, to });
+  }
+
+  get size(): number {
+    return this.accounts.size;
+  }
+
+  get(username: string): Account | undefined {
+    return this.accounts.get(username);
+  }
+
+  has(username: string): boolean {
+    return this.accounts.has(username);
+  }
+
+  areFriends(a: string, b: string): boolean {
+    return this.accounts.get(a)?.friends.has(b) ?? false;
+  }
+
+  /** Applies one op to memory. The machine emits the same op as an effect for the store. */
+  apply(op: StoreOp): void {
+    switch (op.op) {
+      case 'account.create':
+        this.accounts.set(op.username, {
+          username: op.username,
+          nickname: op.nickname,
+          passwordHash: op.passwordHash,
+          friends: new Set(),
+          incoming: new Set(),
+          outgoing: new Set(),
+        });
+        return;
+      case 'friendship.add': {
+        const a = this.accounts.get(op.a);
+        const b = this.accounts.get(op.b);
+        if (a === undefined || b === undefined) return;
+        a.friends.add(op.b);
+        b.friends.add(op.a);
+        return;
+      }
+      case 'friendship.remove':
+        this.accounts.get(op.a)?.friends.delete(op.b);
+        this.accounts.get(op.b)?.friends.delete(op.a);
+        return;
+      case 'request.add': {
+        const from = this.accounts.get(op.from);
+        const to = this.accounts.get(op.to);
+        if (from === undefined || to === undefined) return;
+        from.outgoing.add(op.to);
+        to.incoming.add(op.from);
+        return;
+      }
+      case 'request.remove':
+        this.accounts.get(op.from)?.outgoing.delete(op.to);
+        this.accounts.get(op.to)?.incoming.delete(op.from);
+        return;
+    }
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * Runs a ServerMachine over a Transport: the glue the TCP server (cli/) and the simulator (sim/)
+ * share, so both run the very same code path from bytes in to bytes out. It owns no I/O of its
+ * own: streams, the clock, the store and the password hasher are all passed in.
+ *
+ * One frame's trip: stream.onData(bytes) → machine.handle({type:'bytes'}) → machine.takeEffects()
+ * → persist ops applied to the store (one atomic batch) → frames encoded and written to streams.
+ */
+import { encodeControl } from '../codec.ts';
+import { SEND_QUEUE_BYTES_MAX } from '../limits.ts';
+import type { AccountStore, StoreOp } from '../store.ts';
+import type { Clock, Listener, Stream, Transport } from '../transport.ts';
+import type { ConnId, ServerEffect, ServerInput, ServerMachine } from './machine.ts';
+
+/** How often one flush may loop on effects that caused more effects. */
+const FLUSH_ROUNDS_MAX = 4;
+
+/**
+ * Password hashing off the machine: scrypt on a thread pool in cli/, a simulated cost in sim/.
+ * `done` must be called later, never from inside hash() or verify().
+ */
+export interface PasswordHasher {
+  hash(password: string, done: (passwordHash: string | null) => void): void;
+  /** passwordHash null: no such user; take as long as a real check anyway, then say false. */
+  verify(password: string, passwordHash: string | null, done: (ok: boolean) => void): void;
+}
+
+export interface ServerHostHooks {
+  /** Every effect, after it was carried out (metrics, logs). */
+  onEffect?(effect: ServerEffect): void;
+  onConnectionOpened?(connId: ConnId, remoteAddress: string): void;
+  onConnectionClosed?(connId: ConnId): void;
+}
+
+export interface ServerHostOptions {
+  readonly machine: ServerMachine;
+  readonly transport: Transport;
+  readonly store: AccountStore;
+  readonly hasher: PasswordHasher;
+  readonly clock: Clock;
+  readonly hooks?: ServerHostHooks;
+  /** A slow reader is reset once this many bytes wait in its send queue. */
+  readonly sendQueueBytesMax?: number;
+}
+
+export class ServerHost {
+  readonly machine: ServerMachine;
+  private readonly options: ServerHostOptions;
+  private readonly streams = new Map<ConnId, Stream>();
+  private nextConnId = 1;
+  private listener: Listener | null = null;
+  private cancelTimer: (() => void) | null = null;
+  private timerAtMs: number | null = null;
+
+  constructor(options: ServerHostOptions) {
+    this.options = options;
+    this.machine = options.machine;
+  }
+
+  listen(host: string, port: number, onReady: (result: Listener | Error) => void): void {
+    this.options.transport.listen(host, port, (stream) => this.accept(stream), (result) => {
+      if (!(result instanceof Error)) this.listener = result;
+      onReady(result);
+    });
+  }
+
+  get connectionCount(): number {
+    return this.streams.size;
+  }
+
+  /** Stops accepting, tells every client, closes every connection. */
+  shutdown(): void {
+    this.listener?.close();
+    this.listener = null;
+    this.input({ type: 'shutdown' });
+    this.cancelTimer?.();
+    this.cancelTimer = null;
+    this.timerAtMs = null;
+  }
+
+  /** Feeds one input at the clock's time and carries out what the machine asks. */
+  input(input: ServerInput): void {
+    this.machine.handle(input, this.options.clock.nowMs());
+    this.flush();
+  }
+
+  private accept(stream: Stream): void {
+    const connId = this.nextConnId++;
+    this.streams.set(connId, stream);
+    stream.setEvents({
+      onOpen: () => {},
+      onData: (bytes) => this.input({ type: 'bytes', connId, bytes }),
+      onDrain: () => {},
+      onClose: () => {
+        if (!this.streams.delete(connId)) return;
+        this.options.hooks?.onConnectionClosed?.(connId);
+        this.input({ type: 'closed', connId });
+      },
+    });
+    this.options.hooks?.onConnectionOpened?.(connId, stream.remoteAddress);
+    this.input({ type: 'open', connId, remoteAddress: stream.remoteAddress });
+  }
+
+  private flush(): void {
+    // Performing effects can feed the machine again (a slow reader cut off), so drain until
+    // quiet; each round only handles what the previous one caused, and that is bounded.
+    for (let round = 0; round < FLUSH_ROUNDS_MAX; round++) {
+      const effects = this.machine.takeEffects();
+      if (effects.length === 0) break;
+      this.performAll(effects);
+    }
+    this.scheduleTimeout();
+  }
+
+  private performAll(effects: readonly ServerEffect[]): void {
+    let ops: StoreOp[] = [];
+    for (const effect of effects) {
+      if (effect.type === 'persist') {
+        ops.push(effect.op);
+        continue;
+      }
+      // Commit what was persisted before anything that might announce it goes out.
+      if (ops.length > 0) {
+        this.options.store.apply(ops);
+        ops = [];
+      }
+      this.perform(effect);
+    }
+    if (ops.length > 0) this.options.store.apply(ops);
+    const onEffect = this.options.hooks?.onEffect;
+    if (onEffect !== undefined) for (const effect of effects) onEffect(effect);
+  }
+
+  private perform(effect: Exclude<ServerEffect, { type: 'persist' }>): void {
+    switch (effect.type) {
+      case 'send':
+        return this.write(effect.connId, encodeControl(effect.frame));
+      case 'close': {
+        const stream = this.streams.get(effect.connId);
+        // The machine already forgot this connection; the stream's onClose finds nothing to do.
+        this.streams.delete(effect.connId);
+        stream?.close();
+        return;
+      }
+      case 'hash':
+        return this.options.hasher.hash(effect.password, (passwordHash) =>
+          this.input({ type: 'hashed', jobId: effect.jobId, passwordHash }),
+        );
+      case 'verify':
+        return this.options.hasher.verify(effect.password, effect.passwordHash, (ok) =>
+          this.input({ type: 'verified', jobId: effect.jobId, ok }),
+        );
+    }
+  }
+
+  private write(connId: ConnId, bytes: Uint8Array): void {
+    const stream = this.streams.get(connId);
+    if (stream === undefined) return;
+    stream.write(bytes);
+    if (stream.bufferedBytes > (this.options.sendQueueBytesMax ?? SEND_QUEUE_BYTES_MAX)) {
+      // A reader that cannot keep up would hold memory without bound: cut it off.
+      this.streams.delete(connId);
+      stream.reset();
+      this.options.hooks?.onConnectionClosed?.(connId);
+      this.machine.handle({ type: 'closed', connId }, this.options.clock.nowMs());
+    }
+  }
+
+  /** Keeps exactly one clock timer armed, at the machine's next deadline. */
+  private scheduleTimeout(): void {
+    const nextMs = this.machine.nextTimeoutMs();
+    if (nextMs === this.timerAtMs) return;
+    this.cancelTimer?.();
+    this.cancelTimer = null;
+    this.timerAtMs = nextMs;
+    if (nextMs === null) return;
+    this.cancelTimer = this.options.clock.at(nextMs, () => {
+      this.cancelTimer = null;
+      this.timerAtMs = null;
+      this.machine.handleTimeout(this.options.clock.nowMs());
+      this.flush();
+    });
+  }
+}

@@ -1,0 +1,779 @@
+/**
+ * The server machine: sign-up, login, logout, heartbeat TTL, friends, presence and chat-session
+ * brokering, as a pure state machine.
+ *
+ * Theory of operation
+ * -------------------
+ * Inputs go in through `handle(input, nowMs)` and `handleTimeout(nowMs)`; effects come out of
+ * `takeEffects()` as data (send a frame, close a connection, hash or verify a password, persist a
+ * store op). `nextTimeoutMs()` says when the machine next needs `handleTimeout`; calling it early
+ * or twice is harmless. The machine never reads a clock, never sleeps, never does I/O, and draws
+ * tokens only from the `newToken` function it is given.
+ *
+ * Each connection is in one state (see ConnState), named for what it waits for:
+ *
+ *   ExpectLogin ──signup──▶ ExpectHash ──hashed──▶ ExpectLogin
+ *   ExpectLogin ──login───▶ ExpectVerify ─verified ok─▶ LoggedIn
+ *                                        └verified bad▶ ExpectLogin
+ *   ExpectLogin ──resume (valid token)──▶ LoggedIn
+ *   LoggedIn ──logout / TTL expiry──▶ ExpectLogin
+ *   any ──closed, or an error whose code closes──▶ (gone)
+ *
+ * The frame table (FRAME_RULES) says in which state each client frame is accepted; anything else
+ * gets an error frame with a stable code, never an exception.
+ *
+ * Users are online from a login until logout or TTL expiry. A dropped connection does not log the
+ * user out: it detaches, and a `resume` with the token from login.ok within the TTL re-attaches
+ * without any presence change at the friends (so a network blip causes no offline/online flap).
+ */
+import { FrameDecoder } from '../codec.ts';
+import { type ErrorCode, errorCloses, errorMessage } from '../errors.ts';
+import {
+  type ClientFrame,
+  type ClientFrameOf,
+  type ClientFrameType,
+  CLIENT_FRAME_TYPES,
+  type FriendEntry,
+  type PresenceStatus,
+  type ServerFrame,
+  type SessionFailure,
+  clientFrameSchema,
+} from '../frames.ts';
+import {
+  AUTH_ATTEMPTS_PER_ADDRESS_BURST,
+  AUTH_ATTEMPTS_PER_ADDRESS_PER_SEC,
+  CONNECTIONS_MAX,
+  FRIEND_REQUESTS_PENDING_PER_USER_MAX,
+  FRIENDS_PER_USER_MAX,
+  HEARTBEATS_PER_TTL,
+  LOGIN_FAILURE_WINDOW_MS,
+  LOGIN_FAILURES_PER_USERNAME_MAX,
+  PROTOCOL_VERSION,
+  RATE_LIMIT_BUCKETS_MAX,
+  SESSION_REQUEST_TIMEOUT_MS_DEFAULT,
+  SESSION_REQUESTS_PENDING_PER_USER_MAX,
+  SESSION_REQUESTS_PER_USER_BURST,
+  SESSION_REQUESTS_PER_USER_PER_SEC,
+  TTL_MS_DEFAULT,
+  UNAUTHENTICATED_IDLE_MS,
+} from '../limits.ts';
+import { Deadlines } from '../deadlines.ts';
+import { FailureWindow, RateLimiter } from '../rate-limit.ts';
+import type { StoreOp, StoreSnapshot } from '../store.ts';
+import { type Account, Directory, checkNickname, checkPassword, checkUsername } from './accounts.ts';
+import { tokensEqual } from '../tokens.ts';
+
+export type ConnId = number;
+
+export type ServerInput =
+  | { readonly type: 'open'; readonly connId: ConnId; readonly remoteAddress: string }
+  | { readonly type: 'bytes'; readonly connId: ConnId; readonly bytes: Uint8Array }
+  | { readonly type: 'closed'; readonly connId: ConnId }
+  /** Result of a `hash` effect: the encoded hash, or null when hashing failed. */
+  | { readonly type: 'hashed'; readonly jobId: number; readonly passwordHash: string | null }
+  /** Result of a `verify` effect. */
+  | { readonly type: 'verified'; readonly jobId: number; readonly ok: boolean }
+  /** Tell every client, close every connection. */
+  | { readonly type: 'shutdown' };
+
+export type ServerEffect =
+  | { readonly type: 'send'; readonly connId: ConnId; readonly frame: ServerFrame }
+  | { readonly type: 'close'; readonly connId: ConnId }
+  /** Hash a new password (the runtime picks the salt); answer with a `hashed` input. */
+  | { readonly type: 'hash'; readonly jobId: number; readonly password: string }
+  /** Verify a password against a stored hash (null: unknown user, verify against a dummy anyway). */
+  | { readonly type: 'verify'; readonly jobId: number; readonly password: string; readonly passwordHash: string | null }
+  | { readonly type: 'persist'; readonly op: StoreOp };
+
+export interface ServerConfig {
+  readonly ttlMs: number;
+  readonly sessionTimeoutMs: number;
+  readonly unauthenticatedIdleMs: number;
+  readonly connectionsMax: number;
+  /** Login and sign-up attempts per remote address per second (0 disables the limit). */
+  readonly authAttemptsPerAddressPerSec: number;
+  readonly authAttemptsPerAddressBurst: number;
+  /** Fresh unguessable token (session and resume tokens). The only source of entropy. */
+  readonly newToken: () => string;
+}
+
+export const SERVER_CONFIG_DEFAULTS: Omit<ServerConfig, 'newToken'> = {
+  ttlMs: TTL_MS_DEFAULT,
+  sessionTimeoutMs: SESSION_REQUEST_TIMEOUT_MS_DEFAULT,
+  unauthenticatedIdleMs: UNAUTHENTICATED_IDLE_MS,
+  connectionsMax: CONNECTIONS_MAX,
+  authAttemptsPerAddressPerSec: AUTH_ATTEMPTS_PER_ADDRESS_PER_SEC,
+  authAttemptsPerAddressBurst: AUTH_ATTEMPTS_PER_ADDRESS_BURST,
+};
+
+type ConnState =
+  | { readonly state: 'ExpectLogin' }
+  | { readonly state: 'ExpectHash'; readonly jobId: number }
+  | { readonly state: 'ExpectVerify'; readonly jobId: number }
+  | { readonly state: 'LoggedIn'; readonly username: string };
+
+interface Conn {
+  readonly connId: ConnId;
+  readonly remoteAddress: string;
+  readonly decoder: FrameDecoder;
+  phase: ConnState;
+}
+
+interface OnlineUser {
+  readonly username: string;
+  /** null while detached: the connection dropped and the user may still resume within the TTL. */
+  connId: ConnId | null;
+  resumeToken: string;
+  /** Pending session requests this user is part of, as caller or callee. */
+  readonly sessionRequests: Set<string>;
+}
+
+interface SessionRequest {
+  readonly requestId: string;
+  readonly caller: string;
+  readonly callee: string;
+}
+
+type Job =
+  | { readonly kind: 'signup'; readonly connId: ConnId; readonly re: number | undefined; readonly username: string; readonly nickname: string }
+  | { readonly kind: 'login'; readonly connId: ConnId; readonly re: number | undefined; readonly username: string };
+
+export type SessionOutcome = 'established' | SessionFailure;
+
+export interface ServerStats {
+  connections: number;
+  onlineUsers: number;
+  accounts: number;
+  pendingSessionRequests: number;
+  signups: number;
+  logins: number;
+  loginsFailed: number;
+  resumes: number;
+  framesIn: number;
+  framesOut: number;
+  readonly sessions: Record<string, number>;
+  readonly errors: Record<string, number>;
+}
+
+/** In which connection state each client frame is accepted. */
+const FRAME_RULES: Record<ClientFrameType, 'ExpectLogin' | 'LoggedIn'> = {
+  signup: 'ExpectLogin',
+  login: 'ExpectLogin',
+  resume: 'ExpectLogin',
+  logout: 'LoggedIn',
+  heartbeat: 'LoggedIn',
+  'friends.list': 'LoggedIn',
+  'friend.request': 'LoggedIn',
+  'friend.accept': 'LoggedIn',
+  'friend.decline': 'LoggedIn',
+  'friend.remove': 'LoggedIn',
+  'session.request': 'LoggedIn',
+  'session.answer': 'LoggedIn',
+  'session.cancel': 'LoggedIn',
+};
+
+type TimerKey = `idle:${number}` | `ttl:${string}` | `sreq:${string}`;
+
+export class ServerMachine {
+  readonly config: ServerConfig;
+  private readonly directory: Directory;
+  private readonly conns = new Map<ConnId, Conn>();
+  private readonly online = new Map<string, OnlineUser>();
+  private readonly sessionRequests = new Map<string, SessionRequest>();
+  private readonly jobs = new Map<number, Job>();
+  /** Usernames promised to a sign-up whose hash is still being computed. */
+  private readonly reservedUsernames = new Set<string>();
+  private readonly timers = new Deadlines<TimerKey>();
+  private readonly authAttempts: RateLimiter;
+  private readonly sessionAttempts: RateLimiter;
+  private readonly loginFailures = new FailureWindow(LOGIN_FAILURES_PER_USERNAME_MAX, LOGIN_FAILURE_WINDOW_MS, RATE_LIMIT_BUCKETS_MAX);
+  private effects: ServerEffect[] = [];
+  private nextJobId = 1;
+  private nextSessionRequestSeq = 1;
+  private shuttingDown = false;
+  private readonly counters = {
+    signups: 0,
+    logins: 0,
+    loginsFailed: 0,
+    resumes: 0,
+    framesIn: 0,
+    framesOut: 0,
+    sessions: {} as Record<string, number>,
+    errors: {} as Record<string, number>,
+  };
+
+  constructor(snapshot: StoreSnapshot, config: Partial<ServerConfig> & Pick<ServerConfig, 'newToken'>) {
+    this.config = { ...SERVER_CONFIG_DEFAULTS, ...config };
+    this.directory = new Directory(snapshot);
+    this.authAttempts = new RateLimiter({
+      burst: this.config.authAttemptsPerAddressBurst,
+      perSec: this.config.authAttemptsPerAddressPerSec,
+      bucketsMax: RATE_LIMIT_BUCKETS_MAX,
+    });
+    this.sessionAttempts = new RateLimiter({
+      burst: SESSION_REQUESTS_PER_USER_BURST,
+      perSec: SESSION_REQUESTS_PER_USER_PER_SEC,
+      bucketsMax: RATE_LIMIT_BUCKETS_MAX,
+    });
+  }
+
+  // ---- the machine's interface ----------------------------------------------------------------
+
+  handle(input: ServerInput, nowMs: number): void {
+    switch (input.type) {
+      case 'open':
+        return this.onOpen(input.connId, input.remoteAddress, nowMs);
+      case 'bytes':
+        return this.onBytes(input.connId, input.bytes, nowMs);
+      case 'closed':
+        return this.onClosed(input.connId);
+      case 'hashed':
+        return this.onHashed(input.jobId, input.passwordHash, nowMs);
+      case 'verified':
+        return this.onVerified(input.jobId, input.ok, nowMs);
+      case 'shutdown':
+        return this.onShutdown();
+    }
+  }
+
+  handleTimeout(nowMs: number): void {
+    for (let key = this.timers.popDue(nowMs); key !== null; key = this.timers.popDue(nowMs)) {
+      if (key.startsWith('idle:')) this.onIdleTimeout(Number(key.slice(5)));
+      else if (key.startsWith('ttl:')) this.onTtlExpired(key.slice(4), nowMs);
+      else this.onSessionRequestTimeout(key.slice(5));
+    }
+  }
+
+  nextTimeoutMs(): number | null {
+    return this.timers.nextMs();
+  }
+
+  takeEffects(): ServerEffect[] {
+    const effects = this.effects;
+    this.effects = [];
+    return effects;
+  }
+
+  get heartbeatMs(): number {
+    return Math.floor(this.config.ttlMs / HEARTBEATS_PER_TTL);
+  }
+
+  stats(): ServerStats {
+    return {
+      connections: this.conns.size,
+      onlineUsers: this.online.size,
+      accounts: this.directory.size,
+      pendingSessionRequests: this.sessionRequests.size,
+      ...this.counters,
+      sessions: { ...this.counters.sessions },
+      errors: { ...this.counters.errors },
+    };
+  }
+
+  /** Read-only queries for tests, checkers and the admin API. */
+  isOnline(username: string): boolean {
+    return this.online.has(username);
+  }
+
+  friendsOf(username: string): ReadonlySet<string> {
+    return this.directory.get(username)?.friends ?? new Set();
+  }
+
+  hasAccount(username: string): boolean {
+    return this.directory.has(username);
+  }
+
+  onlineUsernames(): IterableIterator<string> {
+    return this.online.keys();
+  }
+
+  // ---- connection lifecycle ---------------------------------------------------------------------
+
+  private onOpen(connId: ConnId, remoteAddress: string, nowMs: number): void {
+    if (this.conns.has(connId)) return;
+    const conn: Conn = { connId, remoteAddress, decoder: new FrameDecoder(), phase: { state: 'ExpectLogin' } };
+    this.conns.set(connId, conn);
+    if (this.shuttingDown) return this.sendError(conn, 'SERVER_SHUTTING_DOWN');
+    if (this.conns.size > this.config.connectionsMax) return this.sendError(conn, 'SERVER_FULL');
+    this.send(connId, {
+      type: 'welcome',
+      protocol: PROTOCOL_VERSION,
+      ttlMs: this.config.ttlMs,
+      heartbeatMs: this.heartbeatMs,
+      sessionTimeoutMs: this.config.sessionTimeoutMs,
+    });
+    this.timers.arm(`idle:${connId}`, nowMs + this.config.unauthenticatedIdleMs);
+  }
+
+  private onClosed(connId: ConnId): void {
+    const conn = this.conns.get(connId);
+    if (conn === undefined) return;
+    this.forget(conn);
+  }
+
+  /** Drops a connection's state. A logged-in user stays online, detached, until resume or TTL. */
+  private forget(conn: Conn): void {
+    this.conns.delete(conn.connId);
+    this.timers.disarm(`idle:${conn.connId}`);
+    if (conn.phase.state === 'LoggedIn') {
+      const user = this.online.get(conn.phase.username);
+      if (user !== undefined && user.connId === conn.connId) user.connId = null;
+    }
+  }
+
+  private onBytes(connId: ConnId, bytes: Uint8Array, nowMs: number): void {
+    const conn = this.conns.get(connId);
+    if (conn === undefined) return;
+    conn.decoder.push(bytes);
+    // Bounded: each iteration consumes buffered bytes, and the buffer only holds what was pushed.
+    for (let frame = conn.decoder.next(); frame !== null; frame = conn.decoder.next()) {
+      this.counters.framesIn += 1;
+      if (frame.kind === 'error') {
+        this.sendError(conn, frame.code, undefined, frame.detail);
+      } else if (frame.kind === 'data') {
+        this.sendError(conn, 'UNEXPECTED_DATA');
+      } else {
+        this.onMessage(conn, frame.message, nowMs);
+      }
+      if (!this.conns.has(connId)) return;
+    }
+  }
+
+  private onMessage(conn: Conn, message: unknown, nowMs: number): void {
+    const parsed = clientFrameSchema.safeParse(message);
+    if (!parsed.success) {
+      const type = typeof message === 'object' && message !== null ? (message as { type?: unknown }).type : undefined;
+      const re = typeof message === 'object' && message !== null ? (message as { id?: unknown }).id : undefined;
+      const reId = typeof re === 'number' && Number.isSafeInteger(re) && re >= 0 ? re : undefined;
+      if (typeof type === 'string' && !CLIENT_FRAME_TYPES.has(type)) return this.sendError(conn, 'UNKNOWN_TYPE', reId, type.slice(0, 64));
+      return this.sendError(conn, 'BAD_FRAME', reId, parsed.error.issues[0]?.message);
+    }
+    const frame = parsed.data;
+    const phase = conn.phase;
+    if (phase.state === 'ExpectHash' || phase.state === 'ExpectVerify') return this.sendError(conn, 'BUSY', frame.id);
+    const needed = FRAME_RULES[frame.type];
+    if (needed !== phase.state) {
+      return this.sendError(conn, needed === 'LoggedIn' ? 'NOT_LOGGED_IN' : 'ALREADY_LOGGED_IN', frame.id);
+    }
+    if (phase.state === 'LoggedIn') {
+      // Any frame from a logged-in client proves it alive, not only heartbeats.
+      this.timers.arm(`ttl:${phase.username}`, nowMs + this.config.ttlMs);
+      return this.onUserFrame(conn, phase.username, frame, nowMs);
+    }
+    this.onGuestFrame(conn, frame, nowMs);
+  }
+
+  private onGuestFrame(conn: Conn, frame: ClientFrame, nowMs: number): void {
+    switch (frame.type) {
+      case 'signup':
+        return this.onSignup(conn, frame, nowMs);
+      case 'login':
+        return this.onLogin(conn, frame, nowMs);
+      case 'resume':
+        return this.onResume(conn, frame, nowMs);
+      default:
+        throw new Error(`unreachable: ${frame.type} in ExpectLogin`);
+    }
+  }
+
+  private onUserFrame(conn: Conn, username: string, frame: ClientFrame, nowMs: number): void {
+    switch (frame.type) {
+      case 'logout':
+        return this.onLogout(conn, username, frame.id, nowMs);
+      case 'heartbeat':
+        return this.send(conn.connId, { type: 'heartbeat.ack', re: frame.id });
+      case 'friends.list':
+        return this.send(conn.connId, { type: 'friends', re: frame.id, ...this.friendView(username) });
+      case 'friend.request':
+        return this.onFriendRequest(conn, username, frame);
+      case 'friend.accept':
+        return this.onFriendAccept(conn, username, frame);
+      case 'friend.decline':
+        return this.onFriendDecline(conn, username, frame);
+      case 'friend.remove':
+        return this.onFriendRemove(conn, username, frame);
+      case 'session.request':
+        return this.onSessionRequest(conn, username, frame, nowMs);
+      case 'session.answer':
+        return this.onSessionAnswer(conn, username, frame);
+      case 'session.cancel':
+        return this.onSessionCancel(conn, username, frame);
+      default:
+        throw new Error(`unreachable: ${frame.type} in LoggedIn`);
+    }
+  }
+
+  private onShutdown(): void {
+    this.shuttingDown = true;
+    for (const conn of [...this.conns.values()]) this.sendError(conn, 'SERVER_SHUTTING_DOWN');
+  }
+
+  private onIdleTimeout(connId: ConnId): void {
+    const conn = this.conns.get(connId);
+    if (conn === undefined || conn.phase.state === 'LoggedIn') return;
+    this.sendError(conn, 'UNAUTHENTICATED_TIMEOUT');
+  }
+
+  // ---- accounts -------------------------------------------------------------------------------
+
+  private onSignup(conn: Conn, frame: ClientFrameOf<'signup'>, nowMs: number): void {
+    if (!this.authAttempts.take(conn.remoteAddress, nowMs)) return this.sendError(conn, 'RATE_LIMITED', frame.id);
+    const nickname = frame.nickname ?? frame.username;
+    const invalid = checkUsername(frame.username) ?? checkPassword(frame.password) ?? checkNickname(nickname);
+    if (invalid !== null) return this.sendError(conn, invalid, frame.id);
+    if (this.directory.has(frame.username) || this.reservedUsernames.has(frame.username)) {
+      return this.sendError(conn, 'USERNAME_TAKEN', frame.id);
+    }
+    const jobId = this.nextJobId++;
+    this.reservedUsernames.add(frame.username);
+    this.jobs.set(jobId, { kind: 'signup', connId: conn.connId, re: frame.id, username: frame.username, nickname });
+    conn.phase = { state: 'ExpectHash', jobId };
+    this.effects.push({ type: 'hash', jobId, password: frame.password });
+  }
+
+  private onHashed(jobId: number, passwordHash: string | null, nowMs: number): void {
+    const job = this.jobs.get(jobId);
+    if (job === undefined || job.kind !== 'signup') return;
+    this.jobs.delete(jobId);
+    this.reservedUsernames.delete(job.username);
+    const conn = this.conns.get(job.connId);
+    if (conn !== undefined) conn.phase = { state: 'ExpectLogin' };
+    if (passwordHash === null) {
+      if (conn !== undefined) this.sendError(conn, 'INTERNAL', job.re, 'password hashing failed');
+      return;
+    }
+    // The account is created even if the client left meanwhile: its request was complete.
+    this.persist({ op: 'account.create', username: job.username, nickname: job.nickname, passwordHash, createdAtMs: nowMs });
+    this.counters.signups += 1;
+    if (conn !== undefined) this.send(conn.connId, { type: 'signup.ok', re: job.re, username: job.username });
+  }
+
+  private onLogin(conn: Conn, frame: ClientFrameOf<'login'>, nowMs: number): void {
+    if (!this.authAttempts.take(conn.remoteAddress, nowMs)) return this.sendError(conn, 'RATE_LIMITED', frame.id);
+    if (this.loginFailures.blocked(frame.username, nowMs)) return this.sendError(conn, 'RATE_LIMITED', frame.id);
+    const account = this.directory.get(frame.username);
+    const jobId = this.nextJobId++;
+    this.jobs.set(jobId, { kind: 'login', connId: conn.connId, re: frame.id, username: frame.username });
+    conn.phase = { state: 'ExpectVerify', jobId };
+    // An unknown user is verified against nothing (the runtime hashes anyway), so the time a
+    // wrong username takes does not tell it apart from a wrong password.
+    this.effects.push({ type: 'verify', jobId, password: frame.password, passwordHash: account?.passwordHash ?? null });
+  }
+
+  private onVerified(jobId: number, ok: boolean, nowMs: number): void {
+    const job = this.jobs.get(jobId);
+    if (job === undefined || job.kind !== 'login') return;
+    this.jobs.delete(jobId);
+    const conn = this.conns.get(job.connId);
+    const account = this.directory.get(job.username);
+    if (!ok || account === undefined) {
+      this.loginFailures.fail(job.username, nowMs);
+      this.counters.loginsFailed += 1;
+      if (conn === undefined) return;
+      conn.phase = { state: 'ExpectLogin' };
+      return this.sendError(conn, 'BAD_CREDENTIALS', job.re);
+    }
+    this.loginFailures.clear(job.username);
+    if (conn === undefined) return;
+    this.counters.logins += 1;
+    this.attach(conn, account, job.re, nowMs);
+  }
+
+  private onResume(conn: Conn, frame: ClientFrameOf<'resume'>, nowMs: number): void {
+    const user = this.online.get(frame.username);
+    const account = this.directory.get(frame.username);
+    if (user === undefined || account === undefined || !tokensEqual(user.resumeToken, frame.token)) {
+      return this.sendError(conn, 'BAD_RESUME_TOKEN', frame.id);
+    }
+    this.counters.resumes += 1;
+    this.attach(conn, account, frame.id, nowMs);
+  }
+
+  /**
+   * Binds a connection to a user after a password login or a resume. A user already online (on
+   * another connection, or detached) is taken over without any presence change; the old
+   * connection is told and closed.
+   */
+  private attach(conn: Conn, account: Account, re: number | undefined, nowMs: number): void {
+    const username = account.username;
+    let user = this.online.get(username);
+    const resumed = user !== undefined;
+    if (user === undefined) {
+      user = { username, connId: conn.connId, resumeToken: this.config.newToken(), sessionRequests: new Set() };
+      this.online.set(username, user);
+    } else {
+      const old = user.connId === null ? undefined : this.conns.get(user.connId);
+      if (old !== undefined && old !== conn) {
+        // Detach first so closing the old connection does not detach the new one.
+        user.connId = null;
+        this.sendError(old, 'LOGGED_IN_ELSEWHERE');
+      }
+      user.connId = conn.connId;
+      user.resumeToken = this.config.newToken();
+    }
+    conn.phase = { state: 'LoggedIn', username };
+    this.timers.disarm(`idle:${conn.connId}`);
+    this.timers.arm(`ttl:${username}`, nowMs + this.config.ttlMs);
+    this.send(conn.connId, {
+      type: 'login.ok',
+      re,
+      username,
+      nickname: account.nickname,
+      ...this.friendView(username),
+      resumeToken: user.resumeToken,
+      resumed,
+    });
+    if (!resumed) {
+      this.tellFriends(account, 'online');
+      return;
+    }
+    // A client that took over a session is asked again about the requests still waiting on it.
+    for (const requestId of user.sessionRequests) {
+      const request = this.sessionRequests.get(requestId);
+      const atMs = this.timers.atMs(`sreq:${requestId}`);
+      if (request === undefined || request.callee !== username || atMs === undefined) continue;
+      this.send(conn.connId, { type: 'session.incoming', requestId, from: request.caller, timeoutMs: Math.max(0, atMs - nowMs) });
+    }
+  }
+
+  private onLogout(conn: Conn, username: string, re: number | undefined, nowMs: number): void {
+    this.send(conn.connId, { type: 'logout.ok', re });
+    conn.phase = { state: 'ExpectLogin' };
+    this.timers.arm(`idle:${conn.connId}`, nowMs + this.config.unauthenticatedIdleMs);
+    this.goOffline(username);
+  }
+
+  private onTtlExpired(username: string, nowMs: number): void {
+    const user = this.online.get(username);
+    if (user === undefined) return;
+    const conn = user.connId === null ? undefined : this.conns.get(user.connId);
+    if (conn !== undefined) {
+      conn.phase = { state: 'ExpectLogin' };
+      this.timers.arm(`idle:${conn.connId}`, nowMs + this.config.unauthenticatedIdleMs);
+      this.sendError(conn, 'HEARTBEAT_TIMEOUT');
+    }
+    this.goOffline(username);
+  }
+
+  /** Logout and TTL expiry: the user is gone; friends are told, pending session requests end. */
+  private goOffline(username: string): void {
+    const user = this.online.get(username);
+    if (user === undefined) return;
+    this.online.delete(username);
+    this.timers.disarm(`ttl:${username}`);
+    for (const requestId of [...user.sessionRequests]) this.endSessionRequest(requestId, 'offline');
+    const account = this.directory.get(username);
+    if (account !== undefined) this.tellFriends(account, 'offline');
+  }
+
+  // ---- friends and presence -------------------------------------------------------------------
+
+  private statusOf(username: string): PresenceStatus {
+    return this.online.has(username) ? 'online' : 'offline';
+  }
+
+  private friendEntry(username: string): FriendEntry {
+    return { username, nickname: this.directory.get(username)?.nickname ?? username, status: this.statusOf(username) };
+  }
+
+  private friendView(username: string): { friends: FriendEntry[]; incoming: string[]; outgoing: string[] } {
+    const account = this.directory.get(username);
+    if (account === undefined) return { friends: [], incoming: [], outgoing: [] };
+    return {
+      friends: [...account.friends].map((friend) => this.friendEntry(friend)),
+      incoming: [...account.incoming],
+      outgoing: [...account.outgoing],
+    };
+  }
+
+  /** Presence goes only to mutual friends that are online and attached. */
+  private tellFriends(account: Account, status: PresenceStatus): void {
+    for (const friend of account.friends) this.sendToUser(friend, { type: 'presence', username: account.username, status });
+  }
+
+  private onFriendRequest(conn: Conn, username: string, frame: ClientFrameOf<'friend.request'>): void {
+    const me = this.directory.get(username);
+    const them = this.directory.get(frame.username);
+    if (me === undefined || them === undefined) return this.sendError(conn, 'USER_NOT_FOUND', frame.id);
+    if (me === them) return this.sendError(conn, 'SELF_REQUEST', frame.id);
+    if (me.friends.has(them.username)) return this.sendError(conn, 'ALREADY_FRIENDS', frame.id);
+    if (me.outgoing.has(them.username)) return this.sendError(conn, 'ALREADY_REQUESTED', frame.id);
+    // They asked us already: asking back is accepting.
+    if (me.incoming.has(them.username)) return this.acceptFriend(conn, me, them, frame.id);
+    if (me.friends.size >= FRIENDS_PER_USER_MAX) return this.sendError(conn, 'FRIENDS_LIMIT', frame.id);
+    if (pendingCount(me) >= FRIEND_REQUESTS_PENDING_PER_USER_MAX || pendingCount(them) >= FRIEND_REQUESTS_PENDING_PER_USER_MAX) {
+      return this.sendError(conn, 'REQUESTS_LIMIT', frame.id);
+    }
+    this.persist({ op: 'request.add', from: me.username, to: them.username });
+    this.send(conn.connId, { type: 'friend.requested', re: frame.id, username: them.username });
+    this.sendToUser(them.username, { type: 'friend.incoming', from: me.username, nickname: me.nickname });
+  }
+
+  private onFriendAccept(conn: Conn, username: string, frame: ClientFrameOf<'friend.accept'>): void {
+    const me = this.directory.get(username);
+    const them = this.directory.get(frame.username);
+    if (me === undefined || them === undefined || !me.incoming.has(them.username)) {
+      return this.sendError(conn, 'NO_SUCH_REQUEST', frame.id);
+    }
+    this.acceptFriend(conn, me, them, frame.id);
+  }
+
+  /** `me` accepts the pending request from `them`. */
+  private acceptFriend(conn: Conn, me: Account, them: Account, re: number | undefined): void {
+    if (me.friends.size >= FRIENDS_PER_USER_MAX || them.friends.size >= FRIENDS_PER_USER_MAX) {
+      return this.sendError(conn, 'FRIENDS_LIMIT', re);
+    }
+    this.persist({ op: 'request.remove', from: them.username, to: me.username });
+    this.persist({ op: 'friendship.add', a: me.username, b: them.username });
+    this.send(conn.connId, { type: 'friend.added', re, ...this.friendEntry(them.username) });
+    this.sendToUser(them.username, { type: 'friend.added', ...this.friendEntry(me.username) });
+  }
+
+  private onFriendDecline(conn: Conn, username: string, frame: ClientFrameOf<'friend.decline'>): void {
+    const me = this.directory.get(username);
+    if (me === undefined || !me.incoming.has(frame.username)) return this.sendError(conn, 'NO_SUCH_REQUEST', frame.id);
+    this.persist({ op: 'request.remove', from: frame.username, to: username });
+    this.send(conn.connId, { type: 'friend.declined', re: frame.id, username: frame.username });
+    this.sendToUser(frame.username, { type: 'friend.declined', username });
+  }
+
+  /** Ends a friendship, or withdraws our own pending request. */
+  private onFriendRemove(conn: Conn, username: string, frame: ClientFrameOf<'friend.remove'>): void {
+    const me = this.directory.get(username);
+    const other = frame.username;
+    if (me === undefined) return this.sendError(conn, 'NOT_FRIENDS', frame.id);
+    if (me.friends.has(other)) {
+      this.persist({ op: 'friendship.remove', a: username, b: other });
+      for (const requestId of this.sessionRequestsBetween(username, other)) this.endSessionRequest(requestId, 'not-friends');
+    } else if (me.outgoing.has(other)) {
+      this.persist({ op: 'request.remove', from: username, to: other });
+    } else {
+      return this.sendError(conn, 'NOT_FRIENDS', frame.id);
+    }
+    this.send(conn.connId, { type: 'friend.removed', re: frame.id, username: other });
+    this.sendToUser(other, { type: 'friend.removed', username });
+  }
+
+  // ---- chat-session brokering -----------------------------------------------------------------
+
+  private onSessionRequest(conn: Conn, caller: string, frame: ClientFrameOf<'session.request'>, nowMs: number): void {
+    const callee = frame.username;
+    const fail = (reason: SessionFailure): void => {
+      this.countSession(reason);
+      this.send(conn.connId, { type: 'session.failed', re: frame.id, username: callee, reason });
+    };
+    if (!this.sessionAttempts.take(caller, nowMs)) return fail('rate-limited');
+    if (caller === callee || !this.directory.areFriends(caller, callee)) return fail('not-friends');
+    const calleeUser = this.online.get(callee);
+    if (calleeUser === undefined || calleeUser.connId === null) return fail('offline');
+    if (this.sessionRequestsBetween(caller, callee).some((id) => this.sessionRequests.get(id)?.caller === caller)) {
+      return fail('already-pending');
+    }
+    const callerUser = this.online.get(caller);
+    if (callerUser === undefined) throw new Error('logged-in caller is not online');
+    if (
+      callerUser.sessionRequests.size >= SESSION_REQUESTS_PENDING_PER_USER_MAX ||
+      calleeUser.sessionRequests.size >= SESSION_REQUESTS_PENDING_PER_USER_MAX
+    ) {
+      return fail('too-many-requests');
+    }
+    const requestId = `s${this.nextSessionRequestSeq++}`;
+    this.sessionRequests.set(requestId, { requestId, caller, callee });
+    callerUser.sessionRequests.add(requestId);
+    calleeUser.sessionRequests.add(requestId);
+    const timeoutMs = this.config.sessionTimeoutMs;
+    this.timers.arm(`sreq:${requestId}`, nowMs + timeoutMs);
+    this.send(conn.connId, { type: 'session.pending', re: frame.id, requestId, username: callee, timeoutMs });
+    this.send(calleeUser.connId, { type: 'session.incoming', requestId, from: caller, timeoutMs });
+  }
+
+  private onSessionAnswer(conn: Conn, callee: string, frame: ClientFrameOf<'session.answer'>): void {
+    const request = this.sessionRequests.get(frame.requestId);
+    if (request === undefined || request.callee !== callee) return this.sendError(conn, 'NO_SUCH_SESSION_REQUEST', frame.id);
+    if (frame.accept && (frame.host === undefined || frame.port === undefined)) {
+      return this.sendError(conn, 'BAD_FRAME', frame.id, 'accepting needs host and port');
+    }
+    this.dropSessionRequest(request);
+    this.send(conn.connId, { type: 'session.answered', re: frame.id, requestId: request.requestId, accept: frame.accept });
+    if (!frame.accept) {
+      this.countSession('rejected');
+      this.sendToUser(request.caller, { type: 'session.failed', requestId: request.requestId, username: callee, reason: 'rejected' });
+      return;
+    }
+    this.countSession('established');
+    const token = this.config.newToken();
+    const base = { type: 'session.established', requestId: request.requestId, token } as const;
+    this.sendToUser(request.caller, { ...base, username: callee, role: 'caller', host: frame.host, port: frame.port });
+    this.send(conn.connId, { ...base, username: request.caller, role: 'callee' });
+  }
+
+  private onSessionCancel(conn: Conn, caller: string, frame: ClientFrameOf<'session.cancel'>): void {
+    const request = this.sessionRequests.get(frame.requestId);
+    if (request === undefined || request.caller !== caller) return this.sendError(conn, 'NO_SUCH_SESSION_REQUEST', frame.id);
+    this.endSessionRequest(request.requestId, 'cancelled', frame.id);
+  }
+
+  private onSessionRequestTimeout(requestId: string): void {
+    this.endSessionRequest(requestId, 'timeout');
+  }
+
+  /** Ends a pending request without the callee's yes: the caller learns why, the callee is told it is gone. */
+  private endSessionRequest(requestId: string, reason: SessionFailure, re?: number): void {
+    const request = this.sessionRequests.get(requestId);
+    if (request === undefined) return;
+    this.dropSessionRequest(request);
+    this.countSession(reason);
+    this.sendToUser(request.caller, { type: 'session.failed', re, requestId, username: request.callee, reason });
+    this.sendToUser(request.callee, { type: 'session.withdrawn', requestId, from: request.caller, reason });
+  }
+
+  private dropSessionRequest(request: SessionRequest): void {
+    this.sessionRequests.delete(request.requestId);
+    this.timers.disarm(`sreq:${request.requestId}`);
+    this.online.get(request.caller)?.sessionRequests.delete(request.requestId);
+    this.online.get(request.callee)?.sessionRequests.delete(request.requestId);
+  }
+
+  private sessionRequestsBetween(a: string, b: string): string[] {
+    const user = this.online.get(a);
+    if (user === undefined) return [];
+    return [...user.sessionRequests].filter((id) => {
+      const request = this.sessionRequests.get(id);
+      return request !== undefined && (request.caller === b || request.callee === b);
+    });
+  }
+
+  private countSession(outcome: SessionOutcome): void {
+    this.counters.sessions[outcome] = (this.counters.sessions[outcome] ?? 0) + 1;
+  }
+
+  // ---- effects --------------------------------------------------------------------------------
+
+  private persist(op: StoreOp): void {
+    this.directory.apply(op);
+    this.effects.push({ type: 'persist', op });
+  }
+
+  private send(connId: ConnId, frame: ServerFrame): void {
+    this.counters.framesOut += 1;
+    this.effects.push({ type: 'send', connId, frame });
+  }
+
+  private sendToUser(username: string, frame: ServerFrame): void {
+    const connId = this.online.get(username)?.connId;
+    if (connId !== undefined && connId !== null) this.send(connId, frame);
+  }
+
+  /** Remote errors become error frames; a code that closes also drops the connection. */
+  private sendError(conn: Conn, code: ErrorCode, re?: number, detail?: string): void {
+    this.counters.errors[code] = (this.counters.errors[code] ?? 0) + 1;
+    this.send(conn.connId, { type: 'error', re, code, message: errorMessage(code), ...(detail === undefined ? {} : { detail }) });
+    if (!errorCloses(code)) return;
+    this.effects.push({ type: 'close', connId: conn.connId });
+    this.forget(conn);
+  }
+}
+
+function pendingCount(account: Account): number {
+  return account.incoming.size + account.outgoing.size;
+}

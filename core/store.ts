@@ -1,0 +1,86 @@
+/**
+ * What the server persists, as data. The server machine emits StoreOps as `persist` effects; a
+ * runtime applies them, in order, before it performs any later effect of the same batch (so a
+ * reply never announces a change that is not yet committed). Reads happen once, at start-up, as
+ * a snapshot: the machine then serves every read from memory.
+ *
+ * SQLite implements this in cli/, a plain in-memory store (below) in the simulator and the tests;
+ * a PostgreSQL adapter would be a third implementation, not a rewrite.
+ */
+export type StoreOp =
+  | { readonly op: 'account.create'; readonly username: string; readonly nickname: string; readonly passwordHash: string; readonly createdAtMs: number }
+  | { readonly op: 'friendship.add'; readonly a: string; readonly b: string }
+  | { readonly op: 'friendship.remove'; readonly a: string; readonly b: string }
+  | { readonly op: 'request.add'; readonly from: string; readonly to: string }
+  | { readonly op: 'request.remove'; readonly from: string; readonly to: string };
+
+export interface AccountRecord {
+  readonly username: string;
+  readonly nickname: string;
+  readonly passwordHash: string;
+  readonly createdAtMs: number;
+}
+
+export interface StoreSnapshot {
+  readonly accounts: readonly AccountRecord[];
+  /** Each friendship once, as an unordered pair. */
+  readonly friendships: ReadonlyArray<readonly [string, string]>;
+  /** Pending friend requests as [from, to]. */
+  readonly requests: ReadonlyArray<readonly [string, string]>;
+}
+
+export interface AccountStore {
+  load(): StoreSnapshot;
+  /** Applies ops atomically and durably: when it returns, they survive a crash. */
+  apply(ops: readonly StoreOp[]): void;
+  close(): void;
+}
+
+function pairKey(a: string, b: string): string {
+  return a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`;
+}
+
+/** An AccountStore in memory: what survives a simulated server crash, and the tests' store. */
+export class MemoryStore implements AccountStore {
+  private readonly accounts = new Map<string, AccountRecord>();
+  private readonly friendships = new Map<string, readonly [string, string]>();
+  private readonly requests = new Map<string, readonly [string, string]>();
+
+  load(): StoreSnapshot {
+    return {
+      accounts: [...this.accounts.values()],
+      friendships: [...this.friendships.values()],
+      requests: [...this.requests.values()],
+    };
+  }
+
+  apply(ops: readonly StoreOp[]): void {
+    for (const op of ops) this.applyOne(op);
+  }
+
+  close(): void {}
+
+  get accountCount(): number {
+    return this.accounts.size;
+  }
+
+  private applyOne(op: StoreOp): void {
+    switch (op.op) {
+      case 'account.create':
+        this.accounts.set(op.username, { username: op.username, nickname: op.nickname, passwordHash: op.passwordHash, createdAtMs: op.createdAtMs });
+        return;
+      case 'friendship.add':
+        this.friendships.set(pairKey(op.a, op.b), [op.a, op.b]);
+        return;
+      case 'friendship.remove':
+        this.friendships.delete(pairKey(op.a, op.b));
+        return;
+      case 'request.add':
+        this.requests.set(`${op.from}\u0000${op.to}`, [op.from, op.to]);
+        return;
+      case 'request.remove':
+        this.requests.delete(`${op.from}\u0000${op.to}`);
+        return;
+    }
+  }
+}
