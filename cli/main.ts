@@ -1,0 +1,38 @@
+/**
+ * The `p2pchat` command. Each subcommand's options live in a light file under cli/commands/;
+ * its runtime is imported only when that subcommand runs, so start-up stays fast.
+ *
+ * Exit codes: 0 ok, 1 a failed expectation or check, 2 usage or input error, 3 a benchmark
+ * threshold breached.
+ */
+import { Command, CommanderError } from 'commander';
+import { benchCommand } from './commands/bench.ts';
+import { clientCommand } from './commands/client.ts';
+import { serverCommand } from './commands/server.ts';
+import { simCommand } from './commands/sim.ts';
+
+export const EXIT_OK = 0;
+export const EXIT_CHECK_FAILED = 1;
+export const EXIT_USAGE = 2;
+export const EXIT_THRESHOLD = 3;
+
+const program = new Command('p2pchat')
+  .description('Peer-to-peer chat with a central presence server, a deterministic simulator and a load harness')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .exitOverride();
+
+program.addCommand(serverCommand());
+program.addCommand(clientCommand());
+program.addCommand(simCommand());
+program.addCommand(benchCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // --help and --version exit 0; every other parse failure is a usage error.
+    process.exit(error.exitCode === 0 ? EXIT_OK : EXIT_USAGE);
+  }
+  throw error;
+}
