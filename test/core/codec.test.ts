@@ -1,0 +1,312 @@
+/**
+ * The wire codec: round trips, chunking independence, robustness against hostile bytes, and the
+ * size limit enforced from the length prefix. Property failures print fast-check's seed and path;
+ * replay one with `FC_SEED=<seed> FC_PATH=<path> npx vitest run test/core/codec.test.ts`.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  type DecodeError,
+  type Frame,
+  DATA_HEADER_BYTES,
+  FRAME_HEADER_BYTES,
+  FRAME_KIND_CONTROL,
+  FRAME_KIND_DATA,
+  FrameDecoder,
+  encodeControl,
+  encodeData,
+  encodeDataHeader,
+} from '../../core/codec.ts';
+import { errorCloses } from '../../core/errors.ts';
+import { CONTROL_FRAME_BYTES_MAX, FRAME_BYTES_MAX, PROTOCOL_VERSION } from '../../core/limits.ts';
+
+const replay: fc.Parameters<unknown> = {
+  ...(process.env.FC_SEED === undefined ? {} : { seed: Number(process.env.FC_SEED) }),
+  ...(process.env.FC_PATH === undefined ? {} : { path: process.env.FC_PATH }),
+};
+
+type Decoded = Frame | DecodeError;
+
+/** Pulls every frame the decoder can give now (bounded: a decoder yields at most one per byte). */
+function drain(decoder: FrameDecoder, limit = 100_000): Decoded[] {
+  const out: Decoded[] = [];
+  for (let item = decoder.next(); item !== null; item = decoder.next()) {
+    out.push(item);
+    if (out.length > limit) throw new Error('decoder did not stop');
+  }
+  return out;
+}
+
+function decodeAll(bytes: Uint8Array): Decoded[] {
+  const decoder = new FrameDecoder();
+  decoder.push(bytes);
+  return drain(decoder);
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.byteLength;
+  }
+  return out;
+}
+
+function header(version: number, kind: number, payloadBytes: number): Uint8Array {
+  const bytes = new Uint8Array(FRAME_HEADER_BYTES);
+  const view = new DataView(bytes.buffer);
+  view.setUint8(0, version);
+  view.setUint8(1, kind);
+  view.setUint32(2, payloadBytes);
+  return bytes;
+}
+
+/** Frames compared as plain data (a data frame's bytes as a plain array). */
+function plain(item: Decoded): unknown {
+  if (item.kind === 'data') return { kind: 'data', streamId: item.streamId, offset: item.offset, bytes: [...item.bytes] };
+  return item;
+}
+
+const controlMessage = fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 6 });
+const dataFrame = fc.record({
+  streamId: fc.nat({ max: 0xffff_ffff }),
+  offset: fc.oneof(fc.maxSafeNat(), fc.constantFrom(0, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER)),
+  bytes: fc.uint8Array({ maxLength: 300 }),
+});
+const anyFrame = fc.oneof(
+  controlMessage.map((message) => ({ kind: 'control' as const, message })),
+  dataFrame.map((d) => ({ kind: 'data' as const, ...d })),
+);
+type FrameSpec = typeof anyFrame extends fc.Arbitrary<infer T> ? T : never;
+
+function encodeSpec(spec: FrameSpec): Uint8Array {
+  return spec.kind === 'control' ? encodeControl(spec.message) : encodeData(spec.streamId, spec.offset, spec.bytes);
+}
+
+function expectedOf(spec: FrameSpec): unknown {
+  if (spec.kind === 'control') return { kind: 'control', message: JSON.parse(JSON.stringify(spec.message)) };
+  return { kind: 'data', streamId: spec.streamId, offset: spec.offset, bytes: [...spec.bytes] };
+}
+
+/** Splits bytes at the given cut points (any values; they are folded into range and sorted). */
+function split(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {
+  const points = [...new Set(cuts.map((c) => c % (bytes.byteLength + 1)))].sort((a, b) => a - b);
+  const parts: Uint8Array[] = [];
+  let from = 0;
+  for (const point of [...points, bytes.byteLength]) {
+    parts.push(bytes.subarray(from, point));
+    from = point;
+  }
+  return parts;
+}
+
+describe('codec round trips', () => {
+  it('property: decode(encodeControl(m)) gives m back as JSON would', () => {
+    fc.assert(
+      fc.property(controlMessage, (message) => {
+        expect(decodeAll(encodeControl(message))).toEqual([{ kind: 'control', message: JSON.parse(JSON.stringify(message)) }]);
+      }),
+      { numRuns: 200, ...replay },
+    );
+  });
+
+  it('property: decode(encodeData(id, offset, bytes)) gives id, offset (up to 2^53-1) and bytes back', () => {
+    fc.assert(
+      fc.property(dataFrame, ({ streamId, offset, bytes }) => {
+        const [frame, ...rest] = decodeAll(encodeData(streamId, offset, bytes));
+        expect(rest).toEqual([]);
+        expect(plain(frame!)).toEqual({ kind: 'data', streamId, offset, bytes: [...bytes] });
+      }),
+      { numRuns: 200, ...replay },
+    );
+  });
+
+  it('encodeDataHeader followed by the chunk is byte-identical to encodeData', () => {
+    const bytes = new Uint8Array([1, 2, 3, 4, 5]);
+    expect(concat([encodeDataHeader(7, 2 ** 40 + 3, bytes.byteLength), bytes])).toEqual(encodeData(7, 2 ** 40 + 3, bytes));
+  });
+
+  it('writes the documented header layout', () => {
+    const frame = encodeControl({ type: 'x' });
+    expect(frame[0]).toBe(PROTOCOL_VERSION);
+    expect(frame[1]).toBe(FRAME_KIND_CONTROL);
+    expect(new DataView(frame.buffer).getUint32(2)).toBe(frame.byteLength - FRAME_HEADER_BYTES);
+    const data = encodeData(1, 0, new Uint8Array(3));
+    expect(data[1]).toBe(FRAME_KIND_DATA);
+    expect(new DataView(data.buffer).getUint32(2)).toBe(DATA_HEADER_BYTES + 3);
+  });
+
+  it('encoding our own oversized or malformed frames is a local error (throws), never a silent truncation', () => {
+    expect(() => encodeControl({ text: 'x'.repeat(CONTROL_FRAME_BYTES_MAX) })).toThrow(RangeError);
+    expect(() => encodeDataHeader(1, 0, FRAME_BYTES_MAX)).toThrow(RangeError);
+    expect(() => encodeDataHeader(1, -1, 10)).toThrow(RangeError);
+    expect(() => encodeDataHeader(1, 2 ** 53, 10)).toThrow(RangeError);
+  });
+});
+
+describe('codec chunking', () => {
+  it('property: any split of a stream of many frames into arbitrary chunks decodes to the same frames', () => {
+    fc.assert(
+      fc.property(fc.array(anyFrame, { minLength: 1, maxLength: 12 }), fc.array(fc.nat(), { maxLength: 40 }), (specs, cuts) => {
+        const stream = concat(specs.map(encodeSpec));
+        const decoder = new FrameDecoder();
+        const got: Decoded[] = [];
+        for (const part of split(stream, cuts)) {
+          decoder.push(part);
+          got.push(...drain(decoder));
+        }
+        expect(got.map(plain)).toEqual(specs.map(expectedOf));
+        expect(decoder.buffered).toBe(0);
+      }),
+      { numRuns: 200, ...replay },
+    );
+  });
+
+  it('property: byte-at-a-time delivery decodes the same frames as one push', () => {
+    fc.assert(
+      fc.property(fc.array(anyFrame, { minLength: 1, maxLength: 4 }), (specs) => {
+        const stream = concat(specs.map(encodeSpec));
+        const decoder = new FrameDecoder();
+        const got: Decoded[] = [];
+        for (let i = 0; i < stream.byteLength; i++) {
+          decoder.push(stream.subarray(i, i + 1));
+          got.push(...drain(decoder));
+        }
+        expect(got.map(plain)).toEqual(decodeAll(stream).map(plain));
+      }),
+      { numRuns: 50, ...replay },
+    );
+  });
+});
+
+/** Feeds chunks, checking the decoder never throws and goes silent after a stream-breaking error. */
+function feedHostile(parts: readonly Uint8Array[]): void {
+  const decoder = new FrameDecoder();
+  let broken = false;
+  for (const part of parts) {
+    decoder.push(part);
+    const items = drain(decoder);
+    if (broken) {
+      expect(items).toEqual([]);
+      expect(decoder.buffered).toBe(0);
+    }
+    for (const [index, item] of items.entries()) {
+      if (item.kind !== 'error' || !errorCloses(item.code)) continue;
+      // A framing error is reported once and is the last thing this decoder ever yields.
+      expect(index).toBe(items.length - 1);
+      expect(decoder.failed).toBe(true);
+      expect(decoder.buffered).toBe(0);
+      broken = true;
+    }
+  }
+  if (broken) {
+    decoder.push(encodeControl({ type: 'late' }));
+    expect(drain(decoder)).toEqual([]);
+    expect(decoder.buffered).toBe(0);
+  }
+}
+
+describe('codec robustness', () => {
+  it('property: random bytes never throw out of the decoder, and it stops after a framing error buffering nothing', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 20 }), (parts) => {
+        feedHostile(parts);
+      }),
+      { numRuns: 300, ...replay },
+    );
+  });
+
+  it('property: random bytes behind a valid header prefix never throw (exercises payload parsing)', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(FRAME_KIND_CONTROL, FRAME_KIND_DATA),
+        fc.uint8Array({ maxLength: 64 }),
+        fc.array(fc.nat(), { maxLength: 5 }),
+        (kind, payload, cuts) => {
+          feedHostile(split(concat([header(PROTOCOL_VERSION, kind, payload.byteLength), payload]), cuts));
+        },
+      ),
+      { numRuns: 300, ...replay },
+    );
+  });
+
+  it('property: mutated valid streams never throw out of the decoder, and it stops after a framing error', () => {
+    fc.assert(
+      fc.property(
+        fc.array(anyFrame, { minLength: 1, maxLength: 6 }),
+        fc.array(fc.record({ at: fc.nat(), value: fc.nat({ max: 255 }) }), { minLength: 1, maxLength: 6 }),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        (specs, mutations, cuts) => {
+          const stream = concat(specs.map(encodeSpec)).slice();
+          for (const { at, value } of mutations) stream[at % stream.byteLength] = value;
+          feedHostile(split(stream, cuts));
+        },
+      ),
+      { numRuns: 300, ...replay },
+    );
+  });
+
+  it('names each framing error with its code', () => {
+    const [badVersion] = decodeAll(concat([header(PROTOCOL_VERSION + 1, FRAME_KIND_CONTROL, 2), new Uint8Array([0x7b, 0x7d])]));
+    expect(badVersion).toMatchObject({ kind: 'error', code: 'BAD_VERSION' });
+    const [badKind] = decodeAll(header(PROTOCOL_VERSION, 9, 0));
+    expect(badKind).toMatchObject({ kind: 'error', code: 'BAD_FRAME_KIND' });
+    const notUtf8 = new Uint8Array([0xff, 0xfe]);
+    expect(decodeAll(concat([header(PROTOCOL_VERSION, FRAME_KIND_CONTROL, 2), notUtf8]))).toMatchObject([{ kind: 'error', code: 'BAD_JSON' }]);
+    const notJson = new TextEncoder().encode('{nope');
+    expect(decodeAll(concat([header(PROTOCOL_VERSION, FRAME_KIND_CONTROL, notJson.byteLength), notJson]))).toMatchObject([
+      { kind: 'error', code: 'BAD_JSON' },
+    ]);
+  });
+
+  it('a data frame too short for its data header is a BAD_FRAME, and the well-framed stream goes on', () => {
+    const short = concat([header(PROTOCOL_VERSION, FRAME_KIND_DATA, 4), new Uint8Array(4)]);
+    const items = decodeAll(concat([short, encodeControl({ type: 'after' })]));
+    expect(items).toMatchObject([{ kind: 'error', code: 'BAD_FRAME' }, { kind: 'control', message: { type: 'after' } }]);
+  });
+
+  it('a data offset beyond 2^53 is a BAD_FRAME, not a silently rounded offset', () => {
+    const frame = encodeData(1, 0, new Uint8Array(1)).slice();
+    new DataView(frame.buffer).setUint32(FRAME_HEADER_BYTES + 4, 0xffff_ffff);
+    expect(decodeAll(frame)).toMatchObject([{ kind: 'error', code: 'BAD_FRAME' }]);
+  });
+});
+
+describe('codec size limit', () => {
+  it('a header announcing 1 GiB is FRAME_TOO_LARGE at once, before any payload arrives, and nothing stays buffered', () => {
+    for (const kind of [FRAME_KIND_CONTROL, FRAME_KIND_DATA]) {
+      const decoder = new FrameDecoder();
+      decoder.push(header(PROTOCOL_VERSION, kind, 1024 ** 3));
+      expect(decoder.next()).toMatchObject({ kind: 'error', code: 'FRAME_TOO_LARGE' });
+      expect(decoder.buffered).toBe(0);
+      decoder.push(new Uint8Array(64 * 1024));
+      expect(decoder.next()).toBeNull();
+      expect(decoder.buffered).toBe(0);
+    }
+  });
+
+  it('control frames are held to the control limit, data frames to the frame limit, and a custom lower limit applies', () => {
+    expect(decodeAll(header(PROTOCOL_VERSION, FRAME_KIND_CONTROL, CONTROL_FRAME_BYTES_MAX + 1))).toMatchObject([{ code: 'FRAME_TOO_LARGE' }]);
+    expect(decodeAll(header(PROTOCOL_VERSION, FRAME_KIND_DATA, FRAME_BYTES_MAX + 1))).toMatchObject([{ code: 'FRAME_TOO_LARGE' }]);
+    // At the limit exactly, the decoder waits for the payload instead.
+    expect(decodeAll(header(PROTOCOL_VERSION, FRAME_KIND_DATA, FRAME_BYTES_MAX))).toEqual([]);
+    const small = new FrameDecoder({ frameBytesMax: 100 });
+    small.push(header(PROTOCOL_VERSION, FRAME_KIND_DATA, 101));
+    expect(small.next()).toMatchObject({ code: 'FRAME_TOO_LARGE' });
+  });
+
+  it('property: after draining, buffered bytes never exceed one header plus one maximal payload', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ minLength: 1, maxLength: 512 }), { maxLength: 30 }), (parts) => {
+        const decoder = new FrameDecoder({ frameBytesMax: 256 });
+        for (const part of parts) {
+          decoder.push(part);
+          drain(decoder);
+          expect(decoder.buffered).toBeLessThanOrEqual(FRAME_HEADER_BYTES + 256);
+        }
+      }),
+      { numRuns: 200, ...replay },
+    );
+  });
+});
