@@ -10,6 +10,7 @@ import { encodeControl } from '../codec.ts';
 import { SEND_QUEUE_BYTES_MAX } from '../limits.ts';
 import type { AccountStore, StoreOp } from '../store.ts';
 import type { Clock, Listener, Stream, Transport } from '../transport.ts';
+import type { ServerFrame } from '../frames.ts';
 import type { ConnId, ServerEffect, ServerInput, ServerMachine } from './machine.ts';
 
 /** How often one flush may loop on effects that caused more effects. */
@@ -51,6 +52,8 @@ export class ServerHost {
   private listener: Listener | null = null;
   private cancelTimer: (() => void) | null = null;
   private timerAtMs: number | null = null;
+  private lastFrame: ServerFrame | null = null;
+  private lastFrameBytes: Uint8Array = new Uint8Array(0);
 
   constructor(options: ServerHostOptions) {
     this.options = options;
@@ -134,7 +137,7 @@ export class ServerHost {
   private perform(effect: Exclude<ServerEffect, { type: 'persist' }>): void {
     switch (effect.type) {
       case 'send':
-        return this.write(effect.connId, encodeControl(effect.frame));
+        return this.write(effect.connId, this.encode(effect.frame));
       case 'close': {
         const stream = this.streams.get(effect.connId);
         // The machine already forgot this connection; the stream's onClose finds nothing to do.
@@ -151,6 +154,15 @@ export class ServerHost {
           this.input({ type: 'verified', jobId: effect.jobId, ok }),
         );
     }
+  }
+
+  /** Encodes a frame, once for a run of sends of the same frame object (a presence fan-out). */
+  private encode(frame: ServerFrame): Uint8Array {
+    if (frame !== this.lastFrame) {
+      this.lastFrame = frame;
+      this.lastFrameBytes = encodeControl(frame);
+    }
+    return this.lastFrameBytes;
   }
 
   private write(connId: ConnId, bytes: Uint8Array): void {

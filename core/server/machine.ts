@@ -588,7 +588,9 @@ export class ServerMachine {
 
   /** Presence goes only to mutual friends that are online and attached. */
   private tellFriends(account: Account, status: PresenceStatus): void {
-    for (const friend of account.friends) this.sendToUser(friend, { type: 'presence', username: account.username, status });
+    // One frame object for every friend: a host may encode it once for the whole fan-out.
+    const frame: ServerFrame = { type: 'presence', username: account.username, status };
+    for (const friend of account.friends) this.sendToUser(friend, frame);
   }
 
   private onFriendRequest(conn: Conn, username: string, frame: ClientFrameOf<'friend.request'>): void {
