@@ -1,9 +1,129 @@
-/** `p2pchat server`: not built yet (see the open issues). */
-import { Command } from 'commander';
+/**
+ * `p2pchat server`: options and their environment variables only; the runtime is imported when
+ * the command runs (cli/server/run.ts).
+ *
+ * Defaults: the chat port listens on 0.0.0.0 (a LAN chat server must be reachable from the other
+ * machines); the admin HTTP port listens on 127.0.0.1 (metrics and stats are for the operator,
+ * not the LAN). Both can be changed.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import {
+  AUTH_ATTEMPTS_PER_ADDRESS_PER_SEC,
+  SESSION_REQUEST_TIMEOUT_MS_DEFAULT,
+  TTL_MS_DEFAULT,
+  TTL_MS_MAX,
+  TTL_MS_MIN,
+  UNAUTHENTICATED_IDLE_MS,
+} from '../../core/limits.ts';
+
+export const SERVER_PORT_DEFAULT = 12_345;
+export const HTTP_PORT_DEFAULT = 8_080;
+export const SERVER_HOST_DEFAULT = '0.0.0.0';
+export const HTTP_HOST_DEFAULT = '127.0.0.1';
+export const DATA_DIR_DEFAULT = './data';
+/** Shortest session-request timeout and unauthenticated idle limit accepted (tests use short ones). */
+const SHORT_MS_MIN = 50;
+const LONG_MS_MAX = 3_600_000;
+const AUTH_RATE_MAX = 1_000_000;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function integerIn(name: string, min: number, max: number): (value: string) => number {
+  return (value) => {
+    const trimmed = value.trim();
+    const parsed = /^[0-9]+$/.test(trimmed) ? Number(trimmed) : Number.NaN;
+    if (!Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
+      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}, got "${value}"`);
+    }
+    return parsed;
+  };
+}
+
+function oneOf(name: string, allowed: readonly string[]): (value: string) => string {
+  return (value) => {
+    if (!allowed.includes(value)) throw new InvalidArgumentError(`${name} must be one of ${allowed.join(', ')}, got "${value}"`);
+    return value;
+  };
+}
+
+function nonEmpty(name: string): (value: string) => string {
+  return (value) => {
+    if (value.trim() === '') throw new InvalidArgumentError(`${name} must not be empty`);
+    return value;
+  };
+}
 
 export function serverCommand(): Command {
-  return new Command('server').description('(server: not built yet)').action(() => {
-    process.stderr.write('p2pchat server is not built yet\n');
-    process.exit(2);
-  });
+  return new Command('server')
+    .description('run the presence and session server (TCP chat port, HTTP admin port, SQLite accounts)')
+    // addCommand() does not pass the program's exitOverride down: without this, a bad option
+    // exits 1 inside commander instead of reaching main's usage-error exit code 2.
+    .exitOverride()
+    .addOption(new Option('--host <address>', 'address the chat port listens on').env('P2PCHAT_HOST').default(SERVER_HOST_DEFAULT).argParser(nonEmpty('--host')))
+    .addOption(new Option('--port <port>', 'chat TCP port (0 = any free port)').env('P2PCHAT_PORT').default(SERVER_PORT_DEFAULT).argParser(integerIn('--port', 0, 65_535)))
+    .addOption(new Option('--http-host <address>', 'address the admin HTTP port listens on').env('P2PCHAT_HTTP_HOST').default(HTTP_HOST_DEFAULT).argParser(nonEmpty('--http-host')))
+    .addOption(new Option('--http-port <port>', 'admin HTTP port (0 = any free port)').env('P2PCHAT_HTTP_PORT').default(HTTP_PORT_DEFAULT).argParser(integerIn('--http-port', 0, 65_535)))
+    .addOption(new Option('--data-dir <dir>', 'directory of the SQLite database (created if missing)').env('P2PCHAT_DATA_DIR').default(DATA_DIR_DEFAULT).argParser(nonEmpty('--data-dir')))
+    .addOption(new Option('--ttl <ms>', 'log a user out after this long without a heartbeat').env('P2PCHAT_TTL_MS').default(TTL_MS_DEFAULT).argParser(integerIn('--ttl', TTL_MS_MIN, TTL_MS_MAX)))
+    .addOption(
+      new Option('--session-timeout <ms>', 'how long a callee has to answer a chat-session request')
+        .env('P2PCHAT_SESSION_TIMEOUT_MS')
+        .default(SESSION_REQUEST_TIMEOUT_MS_DEFAULT)
+        .argParser(integerIn('--session-timeout', SHORT_MS_MIN, LONG_MS_MAX)),
+    )
+    .addOption(
+      new Option('--auth-rate-per-address <n>', 'login and sign-up attempts per second per remote address (0 = unlimited)')
+        .env('P2PCHAT_AUTH_RATE_PER_ADDRESS')
+        .default(AUTH_ATTEMPTS_PER_ADDRESS_PER_SEC)
+        .argParser(integerIn('--auth-rate-per-address', 0, AUTH_RATE_MAX)),
+    )
+    .addOption(
+      new Option('--unauth-idle <ms>', 'close connections that have not logged in after this long')
+        .env('P2PCHAT_UNAUTH_IDLE_MS')
+        .default(UNAUTHENTICATED_IDLE_MS)
+        .argParser(integerIn('--unauth-idle', SHORT_MS_MIN, LONG_MS_MAX))
+        .hideHelp(),
+    )
+    .addOption(
+      new Option('--db-synchronous <mode>', 'SQLite synchronous mode: normal (kill -9 safe) or full (power-loss safe)')
+        .env('P2PCHAT_DB_SYNCHRONOUS')
+        .default('normal')
+        .argParser(oneOf('--db-synchronous', ['normal', 'full'])),
+    )
+    .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent').env('P2PCHAT_LOG_LEVEL').default('info').argParser(oneOf('--log-level', LOG_LEVELS)))
+    .addOption(new Option('--log-format <format>', 'auto (pretty on a terminal), json or pretty').env('P2PCHAT_LOG_FORMAT').default('auto').argParser(oneOf('--log-format', ['auto', 'json', 'pretty'])))
+    .addOption(new Option('--ready-file <path>', 'once listening, write {"tcpPort","httpPort","pid"} as JSON to this file').env('P2PCHAT_READY_FILE'))
+    .action(async (opts: RawServerOptions) => {
+      const { runServerCommand } = await import('../server/run.ts');
+      await runServerCommand({
+        host: opts.host,
+        port: opts.port,
+        httpHost: opts.httpHost,
+        httpPort: opts.httpPort,
+        dataDir: opts.dataDir,
+        ttlMs: opts.ttl,
+        sessionTimeoutMs: opts.sessionTimeout,
+        unauthenticatedIdleMs: opts.unauthIdle,
+        authRatePerAddress: opts.authRatePerAddress,
+        dbSynchronous: opts.dbSynchronous as 'normal' | 'full',
+        logLevel: opts.logLevel as 'info',
+        logFormat: opts.logFormat as 'auto',
+        ...(opts.readyFile === undefined ? {} : { readyFile: opts.readyFile }),
+      });
+    });
+}
+
+interface RawServerOptions {
+  host: string;
+  port: number;
+  httpHost: string;
+  httpPort: number;
+  dataDir: string;
+  ttl: number;
+  sessionTimeout: number;
+  unauthIdle: number;
+  authRatePerAddress: number;
+  dbSynchronous: string;
+  logLevel: string;
+  logFormat: string;
+  readyFile?: string;
 }

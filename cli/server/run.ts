@@ -1,0 +1,318 @@
+/**
+ * The real server: the pure ServerMachine, run by the ServerHost over TCP, with SQLite accounts,
+ * scrypt passwords, real timers and an HTTP admin port.
+ *
+ * `startServer` embeds it (tests, the benchmark); `runServerCommand` is `p2pchat server`: it adds
+ * the process concerns (logging set-up, the ready file, signals, exit codes).
+ *
+ * Shutdown (close): /healthz turns 503; the host stops accepting, tells every client
+ * SERVER_SHUTTING_DOWN and closes; we wait (bounded) for clients to hang up and for password jobs
+ * in flight to finish (a sign-up whose hash is running is still committed), reset what is left,
+ * close the HTTP port and the database.
+ */
+import { rename, writeFile } from 'node:fs/promises';
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { LevelWithSilent } from 'pino';
+import { type PasswordHasher, ServerHost } from '../../core/server/host.ts';
+import { ServerMachine } from '../../core/server/machine.ts';
+import type { AccountStore, StoreOp } from '../../core/store.ts';
+import type { Clock, Listener } from '../../core/transport.ts';
+import { type LogFormat, type Logger, createLogger } from '../log.ts';
+import { realClock } from '../net/real-clock.ts';
+import { TcpTransport } from '../net/tcp-transport.ts';
+import { createAdminServer } from './admin-http.ts';
+import { createLogHooks } from './log-hooks.ts';
+import { createServerMetrics } from './metrics.ts';
+import { SCRYPT_PARAMS, type ScryptParams, ScryptHasher, newToken } from './password.ts';
+import { type DbSynchronous, SqliteStore } from './sqlite-store.ts';
+import { TrackedTransport } from './tracked-transport.ts';
+
+/** How long a graceful shutdown waits for clients to hang up and hash jobs to finish. */
+export const SHUTDOWN_GRACE_MS = 2_000;
+/** The command's last resort: exit anyway this long after the first signal. */
+export const SHUTDOWN_FORCE_EXIT_MS = 5_000;
+
+export interface ServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly httpHost: string;
+  readonly httpPort: number;
+  readonly dataDir: string;
+  readonly ttlMs?: number;
+  readonly sessionTimeoutMs?: number;
+  readonly unauthenticatedIdleMs?: number;
+  /** Login and sign-up attempts per remote address per second; 0 = unlimited. */
+  readonly authRatePerAddress?: number;
+  readonly dbSynchronous?: DbSynchronous;
+  /** Tests may lower the scrypt cost; production uses SCRYPT_PARAMS. */
+  readonly scrypt?: ScryptParams;
+  /** Defaults to a silent logger (embedding code brings its own). */
+  readonly logger?: Logger;
+  /** Node process metrics (event-loop lag, heap) on /metrics. */
+  readonly processMetrics?: boolean;
+  readonly shutdownGraceMs?: number;
+}
+
+export interface RunningServer {
+  readonly tcpPort: number;
+  readonly httpPort: number;
+  readonly host: ServerHost;
+  readonly machine: ServerMachine;
+  readonly store: SqliteStore;
+  readonly logger: Logger;
+  /** Graceful, bounded shutdown; calling it twice returns the same promise. */
+  close(): Promise<void>;
+}
+
+/** A clock whose timers can all be cancelled at once, and that arms none after stop(). */
+class StoppableClock implements Clock {
+  private readonly cancels = new Set<() => void>();
+  private stopped = false;
+
+  constructor(private readonly inner: Clock) {}
+
+  nowMs(): number {
+    return this.inner.nowMs();
+  }
+
+  at(atMs: number, fn: () => void): () => void {
+    if (this.stopped) return () => {};
+    const cancel = this.inner.at(atMs, () => {
+      this.cancels.delete(cancel);
+      fn();
+    });
+    this.cancels.add(cancel);
+    return () => {
+      this.cancels.delete(cancel);
+      cancel();
+    };
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const cancel of this.cancels) cancel();
+    this.cancels.clear();
+  }
+}
+
+/** Counts hash and verify jobs in flight so shutdown can let them finish before closing the store. */
+class TrackedHasher implements PasswordHasher {
+  private inFlight = 0;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly inner: PasswordHasher) {}
+
+  hash(password: string, done: (passwordHash: string | null) => void): void {
+    this.inFlight += 1;
+    this.inner.hash(password, (passwordHash) => this.finish(() => done(passwordHash)));
+  }
+
+  verify(password: string, passwordHash: string | null, done: (ok: boolean) => void): void {
+    this.inFlight += 1;
+    this.inner.verify(password, passwordHash, (ok) => this.finish(() => done(ok)));
+  }
+
+  waitIdle(timeoutMs: number): Promise<boolean> {
+    if (this.inFlight === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  private finish(deliver: () => void): void {
+    this.inFlight -= 1;
+    try {
+      deliver();
+    } finally {
+      if (this.inFlight === 0 && this.idleWaiters.length > 0) {
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const waiter of waiters) waiter();
+      }
+    }
+  }
+}
+
+/** The store as the host sees it: after close, late writes are reported, not thrown into a socket callback. */
+class ClosableStore implements AccountStore {
+  private closed = false;
+
+  constructor(
+    private readonly inner: AccountStore,
+    private readonly log: Logger,
+  ) {}
+
+  load() {
+    return this.inner.load();
+  }
+
+  apply(ops: readonly StoreOp[]): void {
+    if (this.closed) {
+      this.log.error({ event: 'store.closed', ops: ops.length }, 'store write after close was dropped');
+      return;
+    }
+    this.inner.apply(ops);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.inner.close();
+  }
+}
+
+function listenTcp(host: ServerHost, address: string, port: number): Promise<Listener> {
+  return new Promise((resolve, reject) => {
+    host.listen(address, port, (result) => (result instanceof Error ? reject(result) : resolve(result)));
+  });
+}
+
+function listenHttp(server: http.Server, address: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: address, port }, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function closeHttp(server: http.Server, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve();
+    const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger({ level: 'silent' });
+  const graceMs = options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS;
+  const startedAtMs = Date.now();
+  const sqlite = new SqliteStore({ dataDir: options.dataDir, synchronous: options.dbSynchronous ?? 'normal' });
+  const store = new ClosableStore(sqlite, logger);
+  const authRate = options.authRatePerAddress;
+  const machine = new ServerMachine(store.load(), {
+    newToken,
+    ...(options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }),
+    ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.sessionTimeoutMs }),
+    ...(options.unauthenticatedIdleMs === undefined ? {} : { unauthenticatedIdleMs: options.unauthenticatedIdleMs }),
+    ...(authRate === undefined ? {} : { authAttemptsPerAddressPerSec: authRate }),
+  });
+  const transport = new TrackedTransport(new TcpTransport());
+  const hasher = new TrackedHasher(new ScryptHasher(options.scrypt ?? SCRYPT_PARAMS));
+  const clock = new StoppableClock(realClock);
+  const host = new ServerHost({ machine, transport, store, hasher, clock, hooks: createLogHooks(logger) });
+
+  let serving = true;
+  let tcpPort = 0;
+  let httpPort = 0;
+  const registry = createServerMetrics(() => machine.stats(), { processMetrics: options.processMetrics ?? true });
+  const admin = createAdminServer({
+    isServing: () => serving,
+    registry,
+    stats: () => ({ ...machine.stats(), uptimeMs: Date.now() - startedAtMs, tcpPort, httpPort, serving }),
+  });
+
+  try {
+    httpPort = await listenHttp(admin, options.httpHost, options.httpPort);
+    tcpPort = (await listenTcp(host, options.host, options.port)).port;
+  } catch (error) {
+    await closeHttp(admin, 0);
+    store.close();
+    throw error;
+  }
+
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      serving = false;
+      logger.info({ event: 'shutdown', connections: transport.openStreams }, 'shutting down');
+      host.shutdown();
+      const [clientsGone, jobsDone] = await Promise.all([transport.waitIdle(graceMs), hasher.waitIdle(graceMs)]);
+      if (!clientsGone) {
+        logger.warn({ event: 'shutdown.reset', connections: transport.openStreams }, 'clients did not hang up in time: resetting');
+        transport.resetAll();
+      }
+      if (!jobsDone) logger.warn({ event: 'shutdown.jobs' }, 'password jobs still running at shutdown');
+      clock.stop();
+      await closeHttp(admin, graceMs);
+      store.close();
+      registry.clear();
+      logger.info({ event: 'stopped' }, 'stopped');
+    })();
+    return closing;
+  };
+
+  logger.info(
+    { event: 'listening', host: options.host, tcpPort, httpHost: options.httpHost, httpPort, dataDir: options.dataDir, accounts: machine.stats().accounts },
+    `listening on tcp ${options.host}:${tcpPort}, http ${options.httpHost}:${httpPort}`,
+  );
+  return { tcpPort, httpPort, host, machine, store: sqlite, logger, close };
+}
+
+// ---- the command ---------------------------------------------------------------------------------
+
+export interface ServerCommandOptions extends Omit<ServerOptions, 'logger'> {
+  readonly logLevel: LevelWithSilent;
+  readonly logFormat: LogFormat;
+  /** Written (atomically) with {"tcpPort","httpPort","pid"} once the server listens. */
+  readonly readyFile?: string;
+}
+
+async function writeReadyFile(path: string, content: object): Promise<void> {
+  const temporary = `${path}.${process.pid}.tmp`;
+  await writeFile(temporary, `${JSON.stringify(content)}\n`);
+  await rename(temporary, path);
+}
+
+export async function runServerCommand(options: ServerCommandOptions): Promise<void> {
+  const logger = createLogger({ level: options.logLevel, format: options.logFormat, base: { component: 'server' } });
+  process.on('uncaughtException', (error) => {
+    logger.fatal({ event: 'crash', err: error }, 'uncaught exception');
+    process.exit(1);
+  });
+  let server: RunningServer;
+  try {
+    server = await startServer({ ...options, logger });
+  } catch (error) {
+    logger.fatal({ event: 'start.failed', err: error }, 'the server could not start');
+    process.exit(1);
+  }
+  if (options.readyFile !== undefined) {
+    await writeReadyFile(options.readyFile, { tcpPort: server.tcpPort, httpPort: server.httpPort, pid: process.pid });
+  }
+
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (signalled) {
+      logger.warn({ event: 'shutdown.forced', signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    signalled = true;
+    logger.info({ event: 'signal', signal }, `received ${signal}`);
+    const force = setTimeout(() => {
+      logger.error({ event: 'shutdown.forced' }, 'shutdown took too long: exiting');
+      process.exit(1);
+    }, SHUTDOWN_FORCE_EXIT_MS);
+    force.unref();
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ event: 'shutdown.failed', err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}

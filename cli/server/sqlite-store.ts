@@ -1,0 +1,156 @@
+/**
+ * The AccountStore on SQLite (better-sqlite3): accounts, friendships and pending friend requests
+ * in one file under the data directory. The machine reads a snapshot once at start-up and then
+ * sends StoreOps; each batch is applied in one transaction.
+ *
+ * Durability: WAL journal. With WAL, a transaction is committed once its frames are written to
+ * the -wal file; `synchronous` only decides when that file is fsynced.
+ *   - NORMAL (the default here): no fsync per commit. A committed write sits in the OS page cache,
+ *     which belongs to the kernel, not to our process, so a kill -9 (or any crash of the process)
+ *     loses nothing committed. Only a power loss or kernel crash can drop the last commits, and
+ *     never corrupts the database. Sign-ups then cost no fsync, which the load benchmark needs.
+ *   - FULL: an fsync of the WAL per commit; survives power loss too, at a few ms per write.
+ * Pick with --db-synchronous (P2PCHAT_DB_SYNCHRONOUS).
+ *
+ * Schema changes are an ordered list of migrations; PRAGMA user_version records how many ran.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { AccountRecord, AccountStore, StoreOp, StoreSnapshot } from '../../core/store.ts';
+
+export const DATABASE_FILE_NAME = 'p2pchat.sqlite';
+export type DbSynchronous = 'normal' | 'full';
+export const DB_SYNCHRONOUS_MODES: readonly DbSynchronous[] = ['normal', 'full'];
+/** How long a write waits on a lock held by another connection (only tools, never a second server). */
+const BUSY_TIMEOUT_MS = 5_000;
+
+/** Migration i (0-based) moves the schema from version i to i + 1. Append only; never edit one that shipped. */
+export const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE accounts (
+     username      TEXT PRIMARY KEY,
+     nickname      TEXT NOT NULL,
+     password_hash TEXT NOT NULL,
+     created_at_ms INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   -- Each friendship once, as an ordered pair (a < b), so (a, b) and (b, a) cannot both exist.
+   CREATE TABLE friendships (
+     a TEXT NOT NULL REFERENCES accounts(username),
+     b TEXT NOT NULL REFERENCES accounts(username),
+     PRIMARY KEY (a, b),
+     CHECK (a < b)
+   ) WITHOUT ROWID;
+   CREATE TABLE friend_requests (
+     from_user TEXT NOT NULL REFERENCES accounts(username),
+     to_user   TEXT NOT NULL REFERENCES accounts(username),
+     PRIMARY KEY (from_user, to_user)
+   ) WITHOUT ROWID;`,
+];
+
+export interface SqliteStoreOptions {
+  readonly dataDir: string;
+  readonly synchronous?: DbSynchronous;
+}
+
+function ordered(a: string, b: string): [string, string] {
+  return a < b ? [a, b] : [b, a];
+}
+
+export class SqliteStore implements AccountStore {
+  readonly path: string;
+  private readonly db: Database.Database;
+  private readonly applyBatch: (ops: readonly StoreOp[]) => void;
+  private readonly statements;
+
+  constructor(options: SqliteStoreOptions) {
+    mkdirSync(options.dataDir, { recursive: true });
+    this.path = join(options.dataDir, DATABASE_FILE_NAME);
+    this.db = new Database(this.path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    migrate(this.db);
+    this.statements = {
+      insertAccount: this.db.prepare<[string, string, string, number]>(
+        'INSERT INTO accounts (username, nickname, password_hash, created_at_ms) VALUES (?, ?, ?, ?)',
+      ),
+      insertFriendship: this.db.prepare<[string, string]>('INSERT OR IGNORE INTO friendships (a, b) VALUES (?, ?)'),
+      deleteFriendship: this.db.prepare<[string, string]>('DELETE FROM friendships WHERE a = ? AND b = ?'),
+      insertRequest: this.db.prepare<[string, string]>('INSERT OR IGNORE INTO friend_requests (from_user, to_user) VALUES (?, ?)'),
+      deleteRequest: this.db.prepare<[string, string]>('DELETE FROM friend_requests WHERE from_user = ? AND to_user = ?'),
+    };
+    this.applyBatch = this.db.transaction((ops: readonly StoreOp[]) => {
+      for (const op of ops) this.applyOne(op);
+    });
+  }
+
+  get schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  load(): StoreSnapshot {
+    const accounts = this.db
+      .prepare<[], { username: string; nickname: string; password_hash: string; created_at_ms: number }>(
+        'SELECT username, nickname, password_hash, created_at_ms FROM accounts ORDER BY username',
+      )
+      .all()
+      .map((row): AccountRecord => ({ username: row.username, nickname: row.nickname, passwordHash: row.password_hash, createdAtMs: row.created_at_ms }));
+    const friendships = this.db
+      .prepare<[], { a: string; b: string }>('SELECT a, b FROM friendships ORDER BY a, b')
+      .all()
+      .map((row) => [row.a, row.b] as const);
+    const requests = this.db
+      .prepare<[], { from_user: string; to_user: string }>('SELECT from_user, to_user FROM friend_requests ORDER BY from_user, to_user')
+      .all()
+      .map((row) => [row.from_user, row.to_user] as const);
+    return { accounts, friendships, requests };
+  }
+
+  apply(ops: readonly StoreOp[]): void {
+    if (ops.length > 0) this.applyBatch(ops);
+  }
+
+  close(): void {
+    if (!this.db.open) return;
+    // Fold the WAL back into the main file so a clean stop leaves one self-contained file.
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    this.db.close();
+  }
+
+  private applyOne(op: StoreOp): void {
+    const s = this.statements;
+    switch (op.op) {
+      case 'account.create':
+        s.insertAccount.run(op.username, op.nickname, op.passwordHash, op.createdAtMs);
+        return;
+      case 'friendship.add':
+        s.insertFriendship.run(...ordered(op.a, op.b));
+        return;
+      case 'friendship.remove':
+        s.deleteFriendship.run(...ordered(op.a, op.b));
+        return;
+      case 'request.add':
+        s.insertRequest.run(op.from, op.to);
+        return;
+      case 'request.remove':
+        s.deleteRequest.run(op.from, op.to);
+        return;
+    }
+  }
+}
+
+/** Runs the migrations this database has not seen yet, each in its own transaction. */
+export function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new Error(`database schema version ${current} is newer than this program knows (${MIGRATIONS.length})`);
+  }
+  for (let version = current; version < MIGRATIONS.length; version++) {
+    const sql = MIGRATIONS[version] ?? '';
+    db.transaction(() => {
+      db.exec(sql);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}

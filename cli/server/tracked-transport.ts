@@ -1,0 +1,105 @@
+/**
+ * A Transport wrapper that knows which accepted streams are still open, so a graceful shutdown
+ * can wait until every client has received its goodbye and hung up (bounded), then reset the rest.
+ */
+import type { Listener, Stream, StreamEvents, Transport } from '../../core/transport.ts';
+
+class TrackedStream implements Stream {
+  constructor(
+    private readonly inner: Stream,
+    private readonly onGone: (stream: TrackedStream) => void,
+  ) {}
+
+  get remoteAddress(): string {
+    return this.inner.remoteAddress;
+  }
+
+  get remotePort(): number {
+    return this.inner.remotePort;
+  }
+
+  get bufferedBytes(): number {
+    return this.inner.bufferedBytes;
+  }
+
+  setEvents(events: StreamEvents): void {
+    this.inner.setEvents({
+      onOpen: () => events.onOpen(),
+      onData: (bytes) => events.onData(bytes),
+      onDrain: () => events.onDrain(),
+      onClose: (error) => {
+        this.onGone(this);
+        events.onClose(error);
+      },
+    });
+  }
+
+  write(bytes: Uint8Array): boolean {
+    return this.inner.write(bytes);
+  }
+
+  close(): void {
+    this.inner.close();
+  }
+
+  reset(): void {
+    this.inner.reset();
+  }
+}
+
+export class TrackedTransport implements Transport {
+  private readonly open = new Set<TrackedStream>();
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly inner: Transport) {}
+
+  get openStreams(): number {
+    return this.open.size;
+  }
+
+  listen(host: string, port: number, onAccept: (stream: Stream) => void, onReady: (result: Listener | Error) => void): void {
+    this.inner.listen(
+      host,
+      port,
+      (stream) => {
+        const tracked = new TrackedStream(stream, (gone) => this.forget(gone));
+        this.open.add(tracked);
+        onAccept(tracked);
+      },
+      onReady,
+    );
+  }
+
+  connect(host: string, port: number, events: StreamEvents): Stream {
+    return this.inner.connect(host, port, events);
+  }
+
+  /** Resolves true once no accepted stream is open, or false after `timeoutMs`. */
+  waitIdle(timeoutMs: number): Promise<boolean> {
+    if (this.open.size === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.idleWaiters = this.idleWaiters.filter((waiter) => waiter !== done);
+        resolve(false);
+      }, timeoutMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.idleWaiters.push(done);
+    });
+  }
+
+  /** Abortively closes every stream still open. */
+  resetAll(): void {
+    for (const stream of [...this.open]) stream.reset();
+  }
+
+  private forget(stream: TrackedStream): void {
+    this.open.delete(stream);
+    if (this.open.size > 0 || this.idleWaiters.length === 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const waiter of waiters) waiter();
+  }
+}
