@@ -57,6 +57,9 @@ export const ERRORS = {
   TRANSFER_CANCELLED: { message: 'transfer cancelled', closes: false },
   BAD_COMMAND: { message: 'command is not valid JSON or lacks required fields', closes: false },
   UNKNOWN_COMMAND: { message: 'unknown command', closes: false },
+  SERVER_UNAVAILABLE: { message: 'not connected to the server; retrying', closes: false },
+  QUEUE_FULL: { message: 'too many messages or transfers waiting', closes: false },
+  MESSAGE_UNDELIVERED: { message: 'the peer connection closed before the message was acknowledged', closes: false },
 } as const satisfies Record<string, { message: string; closes: boolean }>;
 
 export type ErrorCode = keyof typeof ERRORS;

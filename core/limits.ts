@@ -60,3 +60,35 @@ export const RATE_LIMIT_BUCKETS_MAX = 100_000;
 export const SEND_QUEUE_BYTES_MAX = 8 * 1024 * 1024;
 /** Connections one server process accepts (the machine's file-descriptor limit is 20,000). */
 export const CONNECTIONS_MAX = 19_900;
+
+// ---- peers: the client's server link, the P2P channel and file transfers ----------------------
+
+/** Reconnect backoff towards the server: first delay and cap; jitter scales each delay to 50-100%. */
+export const RECONNECT_DELAY_MS_MIN = 250;
+export const RECONNECT_DELAY_MS_MAX = 5_000;
+/** A callee keeps a session token this long; an accepted P2P stream must say hello within it. */
+export const P2P_HELLO_TIMEOUT_MS = 10_000;
+/** Accepted P2P streams not yet authenticated, at once: a port scanner cannot hold more. */
+export const P2P_UNAUTHENTICATED_STREAMS_MAX = 32;
+/** Chat messages sent to one peer and not yet acknowledged. */
+export const CHAT_UNACKED_MESSAGES_MAX = 256;
+/** Requests to the server awaiting their reply. */
+export const SERVER_REQUESTS_PENDING_MAX = 256;
+/** Files one offer may list. */
+export const FILES_PER_OFFER_MAX = 32;
+/** Unfinished transfers (both directions) one client holds at once. */
+export const TRANSFERS_ACTIVE_MAX = 64;
+/** Bytes a sender may have in flight beyond what the receiver has written: the credit window. */
+export const TRANSFER_WINDOW_BYTES = 4 * 1024 * 1024;
+/** File reads one sending transfer may have outstanding. */
+export const TRANSFER_READS_IN_FLIGHT_MAX = 8;
+/** At most one file.progress event per transfer per this interval. */
+export const TRANSFER_PROGRESS_INTERVAL_MS = 250;
+/** Default largest file a client accepts (configurable per client). */
+export const FILE_BYTES_MAX_DEFAULT = 16 * 1024 * 1024 * 1024;
+/** Longest received file name kept, in UTF-16 code units (the extension is kept). */
+export const FILE_NAME_CHARS_MAX = 200;
+/** "name (n).ext" candidates tried before a received file is refused rather than overwrite. */
+export const FILE_NAME_CANDIDATES_MAX = 1000;
+/** A quitting client waits this long for logout.ok before it exits anyway. */
+export const QUIT_LOGOUT_WAIT_MS = 2_000;
