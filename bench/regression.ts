@@ -1,0 +1,110 @@
+/**
+ * The CI regression gate: a quick run is compared with the committed reference run
+ * (bench/results/reference.json, quick mode, this machine). The gate fails when a figure is
+ * missing, or when it is more than a third worse than the reference:
+ *
+ * - figures held against a baseline compare their ratio (the baseline absorbs how busy the shared
+ *   machine is right now); figures without a baseline compare their value;
+ * - "higher is better" figures fail below 2/3 of the reference; "lower is better" ones (latency,
+ *   RSS per connection) fail above 3/2 of it (a third less speed is half again more time), but
+ *   only once they also use more than half their target: a p99 going from 2 ms to 3.5 ms on a
+ *   noisy two-core box is not a regression anyone should be blocked on.
+ *
+ * Missed targets are reported but do not fail the gate: the full run exits 3 on those.
+ */
+import { RESULT_NAMES, type ResultName } from './names.ts';
+import type { BenchReport, BenchResult } from './report.ts';
+
+/** How much worse than the reference a figure may get before the gate fails. */
+export const REGRESSION_FRACTION_MAX = 1 / 3;
+
+/** Figures where less is better. */
+const LOWER_IS_BETTER: ReadonlySet<ResultName> = new Set<ResultName>([
+  'session_broker_p99_ms',
+  'http_healthz_p99_under_load_ms',
+  'rss_per_connection_kb',
+]);
+
+export interface Regression {
+  readonly name: ResultName;
+  readonly reason: 'missing' | 'regressed';
+  readonly compared: 'ratio' | 'value' | null;
+  readonly current: number | null;
+  readonly reference: number | null;
+  readonly detail: string;
+}
+
+export interface GateOutcome {
+  readonly passed: boolean;
+  readonly regressions: Regression[];
+  /** Targets missed (not a gate failure; printed). */
+  readonly missedTargets: BenchResult[];
+}
+
+/** The figure the gate compares: the ratio when there is a baseline, else the value. */
+function comparedFigure(result: BenchResult): { compared: 'ratio' | 'value'; figure: number | null } {
+  if (result.ratio !== null || result.baseline !== null) return { compared: 'ratio', figure: result.ratio };
+  return { compared: 'value', figure: result.value };
+}
+
+export function isLowerBetter(name: ResultName): boolean {
+  return LOWER_IS_BETTER.has(name);
+}
+
+function checkOne(name: ResultName, current: BenchResult | undefined, reference: BenchResult | undefined): Regression | null {
+  if (current === undefined || current.missing || current.value === null) {
+    return { name, reason: 'missing', compared: null, current: null, reference: null, detail: current?.note ?? 'not in the report' };
+  }
+  // A figure the reference itself could not measure has nothing to regress from.
+  if (reference === undefined || reference.missing || reference.value === null) return null;
+  const now = comparedFigure(current);
+  const then = comparedFigure(reference);
+  if (now.figure === null) {
+    return { name, reason: 'missing', compared: now.compared, current: null, reference: then.figure, detail: `no ${now.compared} measured` };
+  }
+  // A reference measured the other way (e.g. without its baseline) is compared on the value.
+  const useValue = now.compared !== then.compared || then.figure === null;
+  const compared = useValue ? 'value' : now.compared;
+  const currentFigure = useValue ? current.value : now.figure;
+  const referenceFigure = useValue ? reference.value : (then.figure as number);
+  if (referenceFigure <= 0) return null;
+  if (isLowerBetter(name)) {
+    const limit = referenceFigure / (1 - REGRESSION_FRACTION_MAX);
+    const nearTarget = current.threshold === null || current.thresholdOn !== compared ? true : currentFigure > current.threshold / 2;
+    if (currentFigure > limit && nearTarget) {
+      return { name, reason: 'regressed', compared, current: currentFigure, reference: referenceFigure, detail: `${compared} ${currentFigure} > ${round(limit)} (reference ${referenceFigure} x 1.5)` };
+    }
+    return null;
+  }
+  const limit = referenceFigure * (1 - REGRESSION_FRACTION_MAX);
+  if (currentFigure < limit) {
+    return { name, reason: 'regressed', compared, current: currentFigure, reference: referenceFigure, detail: `${compared} ${currentFigure} < ${round(limit)} (reference ${referenceFigure} x 2/3)` };
+  }
+  return null;
+}
+
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
+
+export function regressionGate(current: BenchReport, reference: BenchReport): GateOutcome {
+  const now = new Map(current.results.map((r) => [r.name, r]));
+  const then = new Map(reference.results.map((r) => [r.name, r]));
+  const regressions: Regression[] = [];
+  for (const name of RESULT_NAMES) {
+    const regression = checkOne(name, now.get(name), then.get(name));
+    if (regression !== null) regressions.push(regression);
+  }
+  return { passed: regressions.length === 0, regressions, missedTargets: current.results.filter((r) => !r.passed) };
+}
+
+export function formatGate(outcome: GateOutcome): string {
+  const lines: string[] = [];
+  lines.push(outcome.passed ? 'regression gate: passed' : `regression gate: FAILED (${outcome.regressions.length})`);
+  for (const r of outcome.regressions) lines.push(`  ${r.name}: ${r.reason}: ${r.detail}`);
+  if (outcome.missedTargets.length > 0) {
+    lines.push('targets missed (the full run exits 3 on these):');
+    for (const r of outcome.missedTargets) lines.push(`  ${r.name}: ${r.missing ? 'missing' : `value ${r.value} ratio ${r.ratio ?? '-'}`} (threshold ${r.thresholdOn} ${r.thresholdDirection} ${r.threshold})`);
+  }
+  return `${lines.join('\n')}\n`;
+}

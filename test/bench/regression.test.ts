@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { RESULT_NAMES, type ResultName } from '../../bench/names.ts';
+import { regressionGate } from '../../bench/regression.ts';
+import { type BenchReport, type BenchResult, completeResults, machineInfo, makeResult, missingResult } from '../../bench/report.ts';
+
+const machine = machineInfo('quick', 'test', new Date(0));
+
+/** A report where every figure is measured: ratio figures get baseline 100, value figures `value`. */
+function report(overrides: Partial<Record<ResultName, { value: number; baseline?: number }>> = {}): BenchReport {
+  const defaults: Record<ResultName, { value: number; baseline?: number }> = {
+    login_rate: { value: 90, baseline: 100 },
+    resume_rate: { value: 1000 },
+    presence_fanout_rate: { value: 60, baseline: 100 },
+    session_broker_p99_ms: { value: 10 },
+    connections_held: { value: 4000 },
+    rss_per_connection_kb: { value: 200, baseline: 100 },
+    file_transfer_mb_s: { value: 70, baseline: 100 },
+    http_healthz_rps: { value: 80, baseline: 100 },
+    http_healthz_p99_under_load_ms: { value: 20 },
+    sim_events_rate: { value: 20, baseline: 100 },
+  };
+  const results: BenchResult[] = RESULT_NAMES.map((name) => makeResult(name, 'quick', { ...defaults[name], ...overrides[name] }));
+  return { machine, results };
+}
+
+describe('regression gate', () => {
+  it('passes a run identical to the reference', () => {
+    expect(regressionGate(report(), report()).passed).toBe(true);
+  });
+
+  it('fails on a missing figure', () => {
+    const current = { machine, results: completeResults(report().results.filter((r) => r.name !== 'sim_events_rate'), 'quick') };
+    const outcome = regressionGate(current, report());
+    expect(outcome.passed).toBe(false);
+    expect(outcome.regressions).toEqual([expect.objectContaining({ name: 'sim_events_rate', reason: 'missing' })]);
+  });
+
+  it('fails when a ratio falls more than a third below the reference ratio, whatever the raw value', () => {
+    // Same raw value, but the baseline doubled: the ratio halved.
+    const outcome = regressionGate(report({ login_rate: { value: 90, baseline: 200 } }), report());
+    expect(outcome.regressions.map((r) => r.name)).toEqual(['login_rate']);
+    expect(outcome.regressions[0]).toMatchObject({ compared: 'ratio', reason: 'regressed' });
+  });
+
+  it('tolerates a ratio less than a third below, and a slower machine that slows both sides alike', () => {
+    expect(regressionGate(report({ login_rate: { value: 61, baseline: 100 } }), report()).passed).toBe(true);
+    expect(regressionGate(report({ login_rate: { value: 45, baseline: 50 } }), report()).passed).toBe(true);
+  });
+
+  it('compares the value of a baseline-less figure', () => {
+    expect(regressionGate(report({ resume_rate: { value: 600 } }), report()).regressions.map((r) => r.name)).toEqual(['resume_rate']);
+    expect(regressionGate(report({ resume_rate: { value: 700 } }), report()).passed).toBe(true);
+  });
+
+  it('treats latency as lower-is-better: fails above 1.5x the reference once past half the target', () => {
+    expect(regressionGate(report({ http_healthz_p99_under_load_ms: { value: 31 } }), report()).passed).toBe(false);
+    expect(regressionGate(report({ http_healthz_p99_under_load_ms: { value: 29 } }), report()).passed).toBe(true);
+    // 2 ms to 8 ms is 4x, but still far under the 50 ms target: noise, not a regression.
+    expect(regressionGate(report({ http_healthz_p99_under_load_ms: { value: 8 } }), report({ http_healthz_p99_under_load_ms: { value: 2 } })).passed).toBe(true);
+  });
+
+  it('ignores a figure the reference could not measure, but still fails if the current run lacks it', () => {
+    const reference = { machine, results: report().results.map((r) => (r.name === 'file_transfer_mb_s' ? missingResult(r.name, 'quick', 'x') : r)) };
+    expect(regressionGate(report(), reference).passed).toBe(true);
+    const current = { machine, results: reference.results };
+    expect(regressionGate(current, reference).passed).toBe(false);
+  });
+
+  it('reports missed targets without failing the gate on them', () => {
+    const outcome = regressionGate(report({ login_rate: { value: 80, baseline: 100 } }), report({ login_rate: { value: 80, baseline: 100 } }));
+    expect(outcome.passed).toBe(true);
+    expect(outcome.missedTargets.map((r) => r.name)).toEqual(['login_rate']);
+  });
+});
