@@ -52,6 +52,8 @@ export interface ServerOptions {
   /** Node process metrics (event-loop lag, heap) on /metrics. */
   readonly processMetrics?: boolean;
   readonly shutdownGraceMs?: number;
+  /** Once listening, and before the "listening" log line, {"tcpPort","httpPort","pid"} is written here atomically. */
+  readonly readyFile?: string;
 }
 
 export interface RunningServer {
@@ -226,7 +228,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   try {
     httpPort = await listenHttp(admin, options.httpHost, options.httpPort);
     tcpPort = (await listenTcp(host, options.host, options.port)).port;
+    if (options.readyFile !== undefined) await writeReadyFile(options.readyFile, { tcpPort, httpPort, pid: process.pid });
   } catch (error) {
+    host.shutdown();
+    clock.stop();
     await closeHttp(admin, 0);
     store.close();
     throw error;
@@ -265,8 +270,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 export interface ServerCommandOptions extends Omit<ServerOptions, 'logger'> {
   readonly logLevel: LevelWithSilent;
   readonly logFormat: LogFormat;
-  /** Written (atomically) with {"tcpPort","httpPort","pid"} once the server listens. */
-  readonly readyFile?: string;
 }
 
 async function writeReadyFile(path: string, content: object): Promise<void> {
@@ -288,10 +291,6 @@ export async function runServerCommand(options: ServerCommandOptions): Promise<v
     logger.fatal({ event: 'start.failed', err: error }, 'the server could not start');
     process.exit(1);
   }
-  if (options.readyFile !== undefined) {
-    await writeReadyFile(options.readyFile, { tcpPort: server.tcpPort, httpPort: server.httpPort, pid: process.pid });
-  }
-
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (signalled) {
