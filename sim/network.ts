@@ -1,0 +1,358 @@
+/**
+ * The in-memory network: byte streams between simulated nodes, delivered from the event queue in
+ * virtual time. It implements the same Transport interface as TCP (core/transport.ts), so the real
+ * ServerHost runs over it unchanged.
+ *
+ * Stream semantics, as TCP gives them: connect (refused when nothing listens, timed out across a
+ * cut), ordered delivery (each direction keeps a "not before" time, so jitter never reorders),
+ * graceful close (FIN after the queued bytes), reset (queued bytes dropped, the other side sees an
+ * error). Faults: per-link latency distribution and bandwidth, partitions (groups that cannot
+ * reach each other), clogging (one node's traffic held), resets, node crashes. Bytes across a cut
+ * or a clog are held, as TCP retransmission would, and flow again when it heals.
+ */
+import type { Clock, Listener, Stream, StreamEvents, Transport } from '../core/transport.ts';
+import type { Prng } from './prng.ts';
+import type { SimClock } from './sim-clock.ts';
+
+/** Samples a one-way latency in ms. */
+export type LatencySampler = (prng: Prng) => number;
+
+export interface LinkProfile {
+  readonly latency: LatencySampler;
+  readonly bandwidthBytesPerSec: number;
+}
+
+export const CONNECT_TIMEOUT_MS = 3_000;
+const EPHEMERAL_PORT_FIRST = 40_000;
+const EPHEMERAL_PORT_SPAN = 20_000;
+
+const MSG_DATA = 0;
+const MSG_FIN = 1;
+const MSG_RST = 2;
+const MSG_OPEN = 3;
+
+export interface NetworkTrace {
+  /** Called for every message handed to a live receiver. */
+  onDeliver(kind: number, connId: number, toServerSide: boolean, bytes: Uint8Array | null): void;
+}
+
+export interface NetworkStats {
+  connects: number;
+  refused: number;
+  timedOut: number;
+  resets: number;
+  messagesDelivered: number;
+  bytesDelivered: number;
+  messagesHeld: number;
+}
+
+class SimNode {
+  alive = true;
+  clogged = false;
+  group = 0;
+  nextPort = 0;
+  readonly listeners = new Map<number, (stream: Stream) => void>();
+  readonly ends = new Set<SimEnd>();
+  constructor(readonly address: string) {}
+}
+
+interface HeldMessage {
+  readonly kind: number;
+  readonly bytes: Uint8Array | null;
+}
+
+class SimConn {
+  client!: SimEnd;
+  server!: SimEnd;
+  constructor(readonly id: number) {}
+}
+
+class SimEnd implements Stream {
+  events: StreamEvents | null = null;
+  peer!: SimEnd;
+  /** This side can no longer send or receive. */
+  closed = false;
+  /** The client side before the SYN-ACK: writes wait in `held`. */
+  opening: boolean;
+  /** Messages this side sent that could not go out yet (cut, clog, or still opening). */
+  held: HeldMessage[] | null = null;
+  /** Arrival time of the last message this side sent: the next one may not arrive earlier. */
+  lastArrivalMs = 0;
+
+  constructor(
+    readonly net: SimNetwork,
+    readonly node: SimNode,
+    readonly conn: SimConn,
+    readonly isServerSide: boolean,
+    readonly remoteAddress: string,
+    readonly remotePort: number,
+  ) {
+    this.opening = !isServerSide;
+  }
+
+  get bufferedBytes(): number {
+    return 0;
+  }
+
+  setEvents(events: StreamEvents): void {
+    this.events = events;
+  }
+
+  write(bytes: Uint8Array): boolean {
+    if (this.closed) return false;
+    this.net.send(this, MSG_DATA, bytes);
+    return true;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.net.send(this, MSG_FIN, null);
+    this.net.finish(this, null, true);
+  }
+
+  reset(): void {
+    if (this.closed) return;
+    this.held = null;
+    this.net.send(this, MSG_RST, null);
+    this.net.finish(this, 'ECONNRESET', true);
+  }
+}
+
+export class SimNetwork {
+  profile: LinkProfile;
+  readonly stats: NetworkStats = { connects: 0, refused: 0, timedOut: 0, resets: 0, messagesDelivered: 0, bytesDelivered: 0, messagesHeld: 0 };
+  private readonly nodes = new Map<string, SimNode>();
+  /** Open connections in creation order: heal and unclog flush them in this defined order. */
+  private readonly conns = new Map<number, SimConn>();
+  private nextConnId = 1;
+  private partitioned = false;
+
+  constructor(
+    private readonly clock: SimClock,
+    private readonly prng: Prng,
+    profile: LinkProfile,
+    private readonly trace: NetworkTrace | null = null,
+  ) {
+    this.profile = profile;
+  }
+
+  get openConnections(): number {
+    return this.conns.size;
+  }
+
+  /** The Transport as seen from one node's address. */
+  transport(address: string): Transport {
+    const node = this.node(address);
+    return {
+      listen: (host, port, onAccept, onReady) => this.listen(node, host, port, onAccept, onReady),
+      connect: (host, port, events) => this.connect(node, host, port, events),
+    };
+  }
+
+  // ---- faults -----------------------------------------------------------------------------------
+
+  /** Kills a node: its streams vanish without a word to it; the far ends get a reset. */
+  crashNode(address: string): void {
+    const node = this.node(address);
+    node.alive = false;
+    node.listeners.clear();
+    for (const end of [...node.ends]) {
+      if (end.closed) continue;
+      end.held = null;
+      this.send(end, MSG_RST, null);
+      this.finish(end, null, false);
+    }
+  }
+
+  restartNode(address: string): void {
+    this.node(address).alive = true;
+  }
+
+  /** Resets every open stream of a node (a NAT rebinding, a flaky link): both sides see an error. */
+  resetNode(address: string): void {
+    const node = this.node(address);
+    for (const end of [...node.ends]) end.reset();
+    this.stats.resets += 1;
+  }
+
+  /** Puts each listed address in its group; unlisted nodes stay in group 0. Traffic between groups is held. */
+  partition(groups: ReadonlyArray<readonly string[]>): void {
+    groups.forEach((members, index) => {
+      for (const address of members) this.node(address).group = index + 1;
+    });
+    this.partitioned = true;
+  }
+
+  heal(): void {
+    for (const node of this.nodes.values()) node.group = 0;
+    this.partitioned = false;
+    this.flushHeld();
+  }
+
+  clog(address: string): void {
+    this.node(address).clogged = true;
+  }
+
+  unclog(address: string): void {
+    this.node(address).clogged = false;
+    this.flushHeld();
+  }
+
+  /** Whether traffic between two nodes is held right now. */
+  blocked(a: string, b: string): boolean {
+    const na = this.nodes.get(a);
+    const nb = this.nodes.get(b);
+    return na !== undefined && nb !== undefined && this.blockedNodes(na, nb);
+  }
+
+  // ---- streams ----------------------------------------------------------------------------------
+
+  private node(address: string): SimNode {
+    let node = this.nodes.get(address);
+    if (node === undefined) {
+      node = new SimNode(address);
+      this.nodes.set(address, node);
+    }
+    return node;
+  }
+
+  private blockedNodes(a: SimNode, b: SimNode): boolean {
+    return a.clogged || b.clogged || (this.partitioned && a.group !== b.group);
+  }
+
+  private listen(node: SimNode, host: string, port: number, onAccept: (stream: Stream) => void, onReady: (result: Listener | Error) => void): void {
+    const chosen = port === 0 ? EPHEMERAL_PORT_FIRST + (node.nextPort++ % EPHEMERAL_PORT_SPAN) : port;
+    this.clock.at(this.clock.nowMs(), () => {
+      if (node.listeners.has(chosen)) return onReady(new Error(`EADDRINUSE ${node.address}:${chosen}`));
+      node.listeners.set(chosen, onAccept);
+      onReady({ host, port: chosen, close: () => node.listeners.delete(chosen) });
+    });
+  }
+
+  private connect(from: SimNode, host: string, port: number, events: StreamEvents): Stream {
+    const to = this.node(host);
+    const conn = new SimConn(this.nextConnId++);
+    const localPort = EPHEMERAL_PORT_FIRST + (from.nextPort++ % EPHEMERAL_PORT_SPAN);
+    const client = new SimEnd(this, from, conn, false, host, port);
+    client.events = events;
+    conn.client = client;
+    from.ends.add(client);
+    this.stats.connects += 1;
+    const sentAtMs = this.clock.nowMs();
+    if (!from.alive) {
+      this.clock.at(sentAtMs, () => this.refuse(client, 'ECONNREFUSED'));
+      return client;
+    }
+    if (this.blockedNodes(from, to)) {
+      this.stats.timedOut += 1;
+      this.clock.at(sentAtMs + CONNECT_TIMEOUT_MS, () => this.refuse(client, 'ETIMEDOUT'));
+      return client;
+    }
+    const synArrivalMs = sentAtMs + this.latency();
+    this.clock.at(synArrivalMs, () => {
+      if (client.closed) return;
+      const onAccept = to.alive ? to.listeners.get(port) : undefined;
+      if (onAccept === undefined) {
+        this.stats.refused += 1;
+        this.clock.at(synArrivalMs + this.latency(), () => this.refuse(client, 'ECONNREFUSED'));
+        return;
+      }
+      const server = new SimEnd(this, to, conn, true, from.address, localPort);
+      server.peer = client;
+      client.peer = server;
+      conn.server = server;
+      to.ends.add(server);
+      this.conns.set(conn.id, conn);
+      server.lastArrivalMs = this.clock.nowMs();
+      // The SYN-ACK travels the same ordered path as the server's first bytes, so it arrives first.
+      this.send(server, MSG_OPEN, null);
+      onAccept(server);
+    });
+    return client;
+  }
+
+  private refuse(client: SimEnd, error: string): void {
+    if (client.closed) return;
+    client.held = null;
+    this.finish(client, error, true);
+  }
+
+  /** Hands one message from `from` to the wire, or holds it while the path is blocked. */
+  send(from: SimEnd, kind: number, bytes: Uint8Array | null): void {
+    if (from.opening || from.held !== null || from.peer === undefined || this.blockedNodes(from.node, from.peer.node)) {
+      if (from.held === null) from.held = [];
+      from.held.push({ kind, bytes });
+      this.stats.messagesHeld += 1;
+      return;
+    }
+    this.transmit(from, kind, bytes);
+  }
+
+  private transmit(from: SimEnd, kind: number, bytes: Uint8Array | null): void {
+    const nowMs = this.clock.nowMs();
+    const serializationMs = bytes === null ? 0 : (bytes.byteLength * 1000) / this.profile.bandwidthBytesPerSec;
+    const arrivalMs = Math.max(nowMs + this.latency(), from.lastArrivalMs) + serializationMs;
+    from.lastArrivalMs = arrivalMs;
+    const to = from.peer;
+    this.clock.at(arrivalMs, () => this.deliver(to, kind, bytes));
+  }
+
+  private deliver(to: SimEnd, kind: number, bytes: Uint8Array | null): void {
+    if (to.closed || !to.node.alive) return;
+    this.stats.messagesDelivered += 1;
+    this.trace?.onDeliver(kind, to.conn.id, to.isServerSide, bytes);
+    const events = to.events;
+    switch (kind) {
+      case MSG_DATA:
+        if (bytes === null) return;
+        this.stats.bytesDelivered += bytes.byteLength;
+        events?.onData(bytes);
+        return;
+      case MSG_OPEN:
+        to.opening = false;
+        events?.onOpen();
+        this.flushEnd(to);
+        return;
+      case MSG_FIN:
+        // The other side finished; we close our half too (no half-open streams in this protocol).
+        this.finish(to, null, true);
+        return;
+      case MSG_RST:
+        this.finish(to, 'ECONNRESET', true);
+        return;
+    }
+  }
+
+  /** Marks an end closed and, if asked, tells its owner (later, from the queue, never re-entrantly). */
+  finish(end: SimEnd, error: string | null, notify: boolean): void {
+    if (end.closed) return;
+    end.closed = true;
+    end.node.ends.delete(end);
+    const conn = end.conn;
+    if (conn.client.closed && (conn.server === undefined || conn.server.closed)) this.conns.delete(conn.id);
+    if (!notify) return;
+    const events = end.events;
+    if (events === null) return;
+    this.clock.at(this.clock.nowMs(), () => events.onClose(error));
+  }
+
+  private flushEnd(end: SimEnd): void {
+    const held = end.held;
+    if (held === null || end.opening || end.peer === undefined || this.blockedNodes(end.node, end.peer.node)) return;
+    end.held = null;
+    for (const message of held) this.transmit(end, message.kind, message.bytes);
+  }
+
+  private flushHeld(): void {
+    for (const conn of this.conns.values()) {
+      this.flushEnd(conn.client);
+      if (conn.server !== undefined) this.flushEnd(conn.server);
+    }
+  }
+
+  private latency(): number {
+    return Math.max(0, this.profile.latency(this.prng));
+  }
+}
+
+export type { Clock };

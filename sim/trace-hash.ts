@@ -1,0 +1,66 @@
+/**
+ * FNV-1a, 32 and 64 bits, computed with 32-bit halves (no BigInt, no node:crypto) so the same
+ * events give the same hash on any machine. The 64-bit form is the run's traceHash.
+ */
+const FNV32_OFFSET = 0x811c9dc5;
+const FNV32_PRIME = 0x01000193;
+/** The 64-bit prime is 2^40 + 0x1b3: multiplying is h*0x1b3 plus h shifted left by 40. */
+const FNV64_PRIME_LOW = 0x1b3;
+const FNV64_OFFSET_HIGH = 0xcbf29ce4;
+const FNV64_OFFSET_LOW = 0x84222325;
+const U32 = 0x1_0000_0000;
+
+export function fnv1a32(text: string): number {
+  let h = FNV32_OFFSET;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, FNV32_PRIME);
+  }
+  return h >>> 0;
+}
+
+/** Incremental FNV-1a 64 over bytes, numbers and strings. */
+export class TraceHash {
+  private high = FNV64_OFFSET_HIGH;
+  private low = FNV64_OFFSET_LOW;
+
+  private byte(value: number): void {
+    const low = (this.low ^ (value & 0xff)) >>> 0;
+    const product = low * FNV64_PRIME_LOW;
+    const carry = Math.floor(product / U32);
+    this.low = product >>> 0;
+    this.high = (this.high * FNV64_PRIME_LOW + carry + ((low << 8) >>> 0)) >>> 0;
+  }
+
+  /** A uint32 as 4 bytes. */
+  u32(value: number): void {
+    this.byte(value);
+    this.byte(value >>> 8);
+    this.byte(value >>> 16);
+    this.byte(value >>> 24);
+  }
+
+  /** A non-negative number of up to 53 bits (times, counts) as two words. */
+  num(value: number): void {
+    this.u32(value >>> 0);
+    this.u32(Math.floor(value / U32) >>> 0);
+  }
+
+  text(value: string): void {
+    for (let i = 0; i < value.length; i++) {
+      const code = value.charCodeAt(i);
+      this.byte(code);
+      this.byte(code >>> 8);
+    }
+    this.byte(0xff);
+  }
+
+  bytes(value: Uint8Array): void {
+    for (let i = 0; i < value.length; i++) this.byte(value[i] as number);
+    this.u32(value.length);
+  }
+
+  hex(): string {
+    return this.high.toString(16).padStart(8, '0') + this.low.toString(16).padStart(8, '0');
+  }
+}
