@@ -1,0 +1,48 @@
+/**
+ * PeerDriver: the narrow interface scenario behaviours use to act as one user. The simulator's
+ * protocol client (protocol-client.ts) implements it over the in-memory network today; the real
+ * peer machine of core/peer/ (issue 3) is meant to replace it behind the same interface, which is
+ * when chat messages and file transfers (the P2P parts) become runnable.
+ */
+import type { PresenceStatus, SessionFailure } from '../core/frames.ts';
+
+/** 'ok', or a stable error code (server codes, plus DISCONNECTED, TIMEOUT, CRASHED, NOT_LOGGED_IN). */
+export type StepOutcome = 'ok' | string;
+export type SessionOutcome = 'established' | SessionFailure | string;
+export type AnswerPolicy = 'accept' | 'reject' | 'ignore';
+
+export interface PeerDriver {
+  readonly username: string;
+  /** The user means to be online and the process is alive and speaking: the presence truth. */
+  readonly truthOnline: boolean;
+  readonly alive: boolean;
+  /** What this peer currently shows for each friend. */
+  readonly presenceView: ReadonlyMap<string, PresenceStatus>;
+  signup(password: string, done: (outcome: StepOutcome) => void): void;
+  login(password: string, done: (outcome: StepOutcome) => void): void;
+  logout(done: (outcome: StepOutcome) => void): void;
+  friendRequest(username: string, done: (outcome: StepOutcome) => void): void;
+  sessionRequest(username: string, done: (outcome: SessionOutcome) => void): void;
+  setAnswerPolicy(policy: AnswerPolicy, delayMs: () => number): void;
+  /** Stops speaking without closing anything (a machine that vanished). */
+  goSilent(): void;
+  /** The process dies: the OS resets its connections; everything in memory is lost. */
+  crash(): void;
+  /** The user starts the program again (logged out, credentials remembered by the user). */
+  restart(): void;
+}
+
+/** What checkers and metrics learn from peers, as it happens. */
+export interface PeerObserver {
+  onTruthChange(peer: PeerDriver, online: boolean): void;
+  onPresenceView(peer: PeerDriver, friend: string, status: PresenceStatus | null): void;
+  /** The view was replaced wholesale (login.ok). */
+  onViewReset(peer: PeerDriver): void;
+  onSessionAnswer(callee: PeerDriver, requestId: string, accept: boolean): void;
+  onSessionPending(caller: PeerDriver, requestId: string, callee: string, timeoutMs: number): void;
+  onSessionEstablished(peer: PeerDriver, requestId: string, role: 'caller' | 'callee', other: string): void;
+  onSessionFailed(caller: PeerDriver, requestId: string | undefined, callee: string, reason: string): void;
+  /** The server link dropped: replies pushed meanwhile are lost to this peer. */
+  onLinkLost(peer: PeerDriver): void;
+  onCounter(name: string): void;
+}

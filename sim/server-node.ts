@@ -1,0 +1,85 @@
+/**
+ * The simulated server process: the real ServerMachine run by the real ServerHost over the
+ * in-memory network and the virtual clock, with a MemoryStore and a simulated password hasher.
+ *
+ * A crash kills the process: its streams vanish, its timers and hashing jobs never fire. Only the
+ * MemoryStore survives (as the SQLite file would); a restart builds a new machine from
+ * store.load(), so everything else (who is online, resume tokens, pending session requests) is
+ * lost, exactly as in the real server.
+ */
+import { type ServerConfig, ServerMachine, type ServerStats } from '../core/server/machine.ts';
+import { ServerHost } from '../core/server/host.ts';
+import { MemoryStore } from '../core/store.ts';
+import type { SimNetwork } from './network.ts';
+import type { Prng } from './prng.ts';
+import { Scope, type SimClock } from './sim-clock.ts';
+import { SimHasher } from './sim-hasher.ts';
+
+export const SERVER_ADDRESS = '10.255.255.254';
+export const SERVER_PORT = 7000;
+const TOKEN_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
+const TOKEN_LENGTH = 24;
+
+export type ServerTuning = Partial<Omit<ServerConfig, 'newToken'>>;
+
+export class ServerNode {
+  readonly store = new MemoryStore();
+  host: ServerHost | null = null;
+  /** Counts restarts, so checkers can tell one incarnation's request ids from the next. */
+  incarnation = 0;
+  private scope: Scope | null = null;
+  /** Stats of incarnations that crashed, summed into the report. */
+  readonly pastStats: ServerStats[] = [];
+
+  constructor(
+    private readonly clock: SimClock,
+    private readonly network: SimNetwork,
+    private readonly tokens: Prng,
+    private readonly tuning: ServerTuning,
+    private readonly hashCostMs: number,
+  ) {}
+
+  get up(): boolean {
+    return this.host !== null;
+  }
+
+  get machine(): ServerMachine | null {
+    return this.host?.machine ?? null;
+  }
+
+  start(): void {
+    if (this.host !== null) return;
+    this.incarnation += 1;
+    this.network.restartNode(SERVER_ADDRESS);
+    const scope = new Scope();
+    const clock = this.clock.scoped(scope);
+    const machine = new ServerMachine(this.store.load(), { ...this.tuning, newToken: () => this.newToken() });
+    const host = new ServerHost({
+      machine,
+      transport: this.network.transport(SERVER_ADDRESS),
+      store: this.store,
+      hasher: new SimHasher(clock, this.hashCostMs),
+      clock,
+    });
+    this.scope = scope;
+    this.host = host;
+    host.listen(SERVER_ADDRESS, SERVER_PORT, (result) => {
+      if (result instanceof Error) throw result;
+    });
+  }
+
+  crash(): void {
+    if (this.host === null) return;
+    this.pastStats.push(this.host.machine.stats());
+    this.scope?.kill();
+    this.scope = null;
+    this.host = null;
+    this.network.crashNode(SERVER_ADDRESS);
+  }
+
+  private newToken(): string {
+    let token = '';
+    for (let i = 0; i < TOKEN_LENGTH; i++) token += TOKEN_CHARS[this.tokens.int(TOKEN_CHARS.length)];
+    return token;
+  }
+}
