@@ -227,6 +227,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   try {
     httpPort = await listenHttp(admin, options.httpHost, options.httpPort);
+    // After listening, an error (EMFILE on accept) must be logged, not thrown as uncaught.
+    admin.on('error', (error) => logger.error({ event: 'http.error', err: error }, 'admin HTTP server error'));
     tcpPort = (await listenTcp(host, options.host, options.port)).port;
     if (options.readyFile !== undefined) await writeReadyFile(options.readyFile, { tcpPort, httpPort, pid: process.pid });
   } catch (error) {
