@@ -1,0 +1,105 @@
+/** Pure text helpers of the dashboard: sizes, speeds, progress bars, wrapping, path lists. */
+
+const BYTE_UNITS = ['B', 'KB', 'MB', 'GB', 'TB'] as const;
+
+/** 1536 → "1.5 KB" (powers of 1024, one decimal under 10 units, none above). */
+export function formatBytes(bytes: number): string {
+  let value = Math.max(0, bytes);
+  let unit = 0;
+  while (value >= 1024 && unit < BYTE_UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  const digits = unit === 0 || value >= 10 ? 0 : 1;
+  return `${value.toFixed(digits)} ${BYTE_UNITS[unit]}`;
+}
+
+export function formatSpeed(bytesPerSec: number | null): string {
+  return bytesPerSec === null ? '–' : `${formatBytes(bytesPerSec)}/s`;
+}
+
+/** "[#####-----]" for fraction 0.5 and width 12 (brackets included). Reads without colour. */
+export function progressBar(fraction: number, width: number): string {
+  const inner = Math.max(1, width - 2);
+  const clamped = Math.min(1, Math.max(0, Number.isFinite(fraction) ? fraction : 0));
+  const filled = Math.round(clamped * inner);
+  return `[${'#'.repeat(filled)}${'-'.repeat(inner - filled)}]`;
+}
+
+export function percent(bytes: number, size: number): number {
+  if (size <= 0) return 100;
+  return Math.min(100, Math.floor((bytes / size) * 100));
+}
+
+/**
+ * Wraps text to lines of at most `width` code points, breaking at spaces when it can and inside
+ * a word when it must. Newlines in the text start new lines.
+ */
+export function wrapText(text: string, width: number): string[] {
+  const lineWidth = Math.max(1, width);
+  const lines: string[] = [];
+  for (const paragraph of text.split('\n')) {
+    let rest = Array.from(paragraph);
+    if (rest.length === 0) lines.push('');
+    while (rest.length > 0) {
+      if (rest.length <= lineWidth) {
+        lines.push(rest.join(''));
+        break;
+      }
+      let cut = rest.lastIndexOf(' ', lineWidth);
+      if (cut <= 0) cut = lineWidth;
+      lines.push(rest.slice(0, cut).join(''));
+      rest = rest.slice(rest[cut] === ' ' ? cut + 1 : cut);
+    }
+  }
+  return lines;
+}
+
+/** Truncates to `width` code points, marking the cut with "…". */
+export function truncate(text: string, width: number): string {
+  const chars = Array.from(text);
+  if (chars.length <= width) return text;
+  if (width <= 1) return chars.slice(0, Math.max(0, width)).join('');
+  return `${chars.slice(0, width - 1).join('')}…`;
+}
+
+export type PathsParse = { readonly ok: true; readonly paths: string[] } | { readonly ok: false; readonly error: string };
+
+/**
+ * Splits a typed list of paths the way a shell would for the simple cases: whitespace separates,
+ * "double" or 'single' quotes keep spaces, a backslash escapes the next character.
+ */
+export function parsePathList(input: string, pathsMax: number): PathsParse {
+  const paths: string[] = [];
+  let current = '';
+  let inToken = false;
+  let quote: '"' | "'" | null = null;
+  const chars = Array.from(input);
+  for (let index = 0; index < chars.length; index++) {
+    const char = chars[index] ?? '';
+    if (quote !== null) {
+      if (char === quote) quote = null;
+      else current += char;
+      continue;
+    }
+    if (char === '"' || char === "'") {
+      quote = char;
+      inToken = true;
+    } else if (char === '\\' && index + 1 < chars.length) {
+      current += chars[++index] ?? '';
+      inToken = true;
+    } else if (char === ' ' || char === '\t') {
+      if (inToken) paths.push(current);
+      current = '';
+      inToken = false;
+    } else {
+      current += char;
+      inToken = true;
+    }
+  }
+  if (quote !== null) return { ok: false, error: `unclosed ${quote} quote` };
+  if (inToken) paths.push(current);
+  if (paths.length === 0) return { ok: false, error: 'type at least one path' };
+  if (paths.length > pathsMax) return { ok: false, error: `at most ${pathsMax} files at once` };
+  return { ok: true, paths };
+}

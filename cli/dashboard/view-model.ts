@@ -1,0 +1,956 @@
+/**
+ * The dashboard's view-model: all of its state, and one pure reducer over client events, keys and
+ * clock ticks. No blessed, no I/O, no clock reads: time comes in with each action (`nowMs`) and
+ * what must happen outside comes back as data (commands for the client, a quit request). The
+ * blessed views only draw a state and turn keypresses into actions, so everything a user can do
+ * is testable here without a terminal.
+ *
+ * Theory of operation:
+ * - Screen 'login' until `login.ok`; back to 'login' on an unrequested `logout.ok`.
+ * - Modal dialogs stack by urgency: a chat request (it times out) over a file offer over whatever
+ *   the user opened (help, a prompt, a friend-request answer). Keys go to the top one only.
+ * - Every list is bounded (limits.ts); every list the user moves in has a cursor clamped to it.
+ */
+import type { ClientCommand, ClientEvent, ClientEventOf, PresenceStatus } from './client-port.ts';
+import { parsePathList } from './format.ts';
+import { EMPTY_EDITOR, type KeyInput, type LineEditor, editLine } from './line-editor.ts';
+import {
+  CHAT_LINES_PER_SESSION_MAX,
+  EVENT_LINES_MAX,
+  FILES_PER_SEND_MAX,
+  NICKNAME_CHARS_MAX,
+  PASSWORD_CHARS_MAX,
+  PENDING_PROMPTS_MAX,
+  PROMPT_CHARS_MAX,
+  SPEED_SAMPLES_MAX,
+  SPEED_WINDOW_MS,
+  TEXT_MESSAGE_CHARS_MAX,
+  TRANSFERS_SHOWN_MAX,
+  USERNAME_CHARS_MAX,
+} from './limits.ts';
+
+// ---------------------------------------------------------------------------------------------
+// State
+
+export type ConnectionState = 'starting' | 'connected' | 'reconnecting' | 'closed';
+export type AuthMode = 'login' | 'signup';
+export type AuthField = 'username' | 'password' | 'nickname' | 'submit' | 'switch';
+
+export interface AuthState {
+  readonly mode: AuthMode;
+  readonly field: AuthField;
+  readonly username: LineEditor;
+  readonly password: LineEditor;
+  readonly nickname: LineEditor;
+  /** The request in flight, if any: the form is locked until it is answered. */
+  readonly pending: AuthMode | null;
+  readonly error: string | null;
+  readonly notice: string | null;
+}
+
+export interface Friend {
+  readonly username: string;
+  readonly nickname: string;
+  readonly status: PresenceStatus;
+}
+
+export type ChatLineKind = 'in' | 'out' | 'system';
+export interface ChatLine {
+  readonly kind: ChatLineKind;
+  readonly text: string;
+  readonly atMs: number;
+  /** Outgoing lines: true once the peer acknowledged the message (`chat.sent`). */
+  readonly delivered?: boolean;
+}
+
+export type SessionState = 'requesting' | 'open' | 'closed' | 'failed';
+export interface Session {
+  readonly peer: string;
+  readonly state: SessionState;
+  readonly lines: readonly ChatLine[];
+  readonly unread: number;
+  /** Lines scrolled up from the bottom (0 = following the newest). */
+  readonly scrollback: number;
+}
+
+export interface ChatRequest {
+  readonly from: string;
+  readonly receivedAtMs: number;
+  readonly deadlineMs: number;
+}
+
+export interface FileOffer {
+  readonly transferId: string;
+  readonly from: string;
+  readonly name: string;
+  readonly size: number;
+}
+
+export type TransferState = 'waiting' | 'active' | 'done' | 'failed';
+export interface ProgressSample {
+  readonly atMs: number;
+  readonly bytes: number;
+}
+export interface Transfer {
+  readonly transferId: string;
+  readonly direction: 'in' | 'out';
+  readonly peer: string;
+  readonly name: string;
+  readonly size: number;
+  readonly bytes: number;
+  readonly state: TransferState;
+  readonly startedAtMs: number;
+  readonly finishedAtMs: number | null;
+  readonly samples: readonly ProgressSample[];
+  /** Where a received file was saved. */
+  readonly path: string | null;
+  readonly reason: string | null;
+}
+
+export type EventLevel = 'info' | 'warn' | 'error';
+export interface EventLine {
+  readonly atMs: number;
+  readonly level: EventLevel;
+  readonly text: string;
+}
+
+export type Pane = 'input' | 'friends' | 'chat' | 'transfers' | 'events';
+/** Tab order. */
+export const PANES: readonly Pane[] = ['input', 'friends', 'chat', 'transfers', 'events'];
+
+export type PromptPurpose = 'add-friend' | 'send-files';
+export type UserDialog =
+  | { readonly kind: 'help' }
+  | { readonly kind: 'prompt'; readonly purpose: PromptPurpose; readonly editor: LineEditor; readonly error: string | null }
+  | { readonly kind: 'friend-request'; readonly from: string };
+
+/** The dialog on top, with what it is about. */
+export type Modal =
+  | { readonly kind: 'chat-request'; readonly request: ChatRequest; readonly secondsLeft: number }
+  | { readonly kind: 'file-offer'; readonly offer: FileOffer }
+  | UserDialog;
+
+export interface DashboardConfig {
+  /** Server address as given (shown in the status bar). */
+  readonly serverAddress: string;
+  /** How long a chat request stays answerable (the server's session timeout). */
+  readonly chatRequestTimeoutMs: number;
+  /** Shown in the help dialog. */
+  readonly logFile: string | null;
+  readonly downloadDir: string;
+}
+
+export interface DashboardState {
+  readonly config: DashboardConfig;
+  readonly nowMs: number;
+  readonly screen: 'login' | 'main';
+  readonly connection: ConnectionState;
+  /** Set once the user asked to quit: the client is logging out. */
+  readonly quitting: boolean;
+  readonly me: string | null;
+  readonly auth: AuthState;
+  /** Sorted: online first, then by username. */
+  readonly friends: readonly Friend[];
+  /** Friend requests waiting for our answer, oldest first. */
+  readonly incomingRequests: readonly string[];
+  /** Friend requests we sent that are not answered yet. */
+  readonly outgoingRequests: readonly string[];
+  /** Tabs, in the order they opened. */
+  readonly sessions: readonly Session[];
+  readonly activePeer: string | null;
+  readonly chatRequests: readonly ChatRequest[];
+  readonly fileOffers: readonly FileOffer[];
+  readonly transfers: readonly Transfer[];
+  readonly events: readonly EventLine[];
+  readonly focus: Pane;
+  readonly friendCursor: number;
+  readonly transferCursor: number;
+  /** Lines scrolled up in the events pane. */
+  readonly eventsScrollback: number;
+  readonly input: LineEditor;
+  readonly dialog: UserDialog | null;
+  /** Which button of a yes/no dialog is highlighted. */
+  readonly modalChoice: 'yes' | 'no';
+}
+
+export function initialState(config: DashboardConfig, nowMs: number): DashboardState {
+  return {
+    config,
+    nowMs,
+    screen: 'login',
+    connection: 'starting',
+    quitting: false,
+    me: null,
+    auth: {
+      mode: 'login',
+      field: 'username',
+      username: EMPTY_EDITOR,
+      password: EMPTY_EDITOR,
+      nickname: EMPTY_EDITOR,
+      pending: null,
+      error: null,
+      notice: null,
+    },
+    friends: [],
+    incomingRequests: [],
+    outgoingRequests: [],
+    sessions: [],
+    activePeer: null,
+    chatRequests: [],
+    fileOffers: [],
+    transfers: [],
+    events: [],
+    focus: 'friends',
+    friendCursor: 0,
+    transferCursor: 0,
+    eventsScrollback: 0,
+    input: EMPTY_EDITOR,
+    dialog: null,
+    modalChoice: 'yes',
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Derived views of the state (used by the views and the tests)
+
+export type FriendPaneItem =
+  | { readonly kind: 'friend'; readonly friend: Friend; readonly unread: number; readonly session: SessionState | null }
+  | { readonly kind: 'request'; readonly from: string }
+  | { readonly kind: 'requested'; readonly username: string };
+
+/** What the friends pane lists, in order: friends, then requests to answer, then requests sent. */
+export function friendPaneItems(state: DashboardState): FriendPaneItem[] {
+  const items: FriendPaneItem[] = state.friends.map((friend) => {
+    const session = findSession(state, friend.username);
+    return { kind: 'friend', friend, unread: session?.unread ?? 0, session: session?.state ?? null };
+  });
+  for (const from of state.incomingRequests) items.push({ kind: 'request', from });
+  for (const username of state.outgoingRequests) items.push({ kind: 'requested', username });
+  return items;
+}
+
+export function findSession(state: DashboardState, peer: string): Session | undefined {
+  return state.sessions.find((session) => session.peer === peer);
+}
+
+export function activeSession(state: DashboardState): Session | undefined {
+  return state.activePeer === null ? undefined : findSession(state, state.activePeer);
+}
+
+export function totalUnread(state: DashboardState): number {
+  return state.sessions.reduce((sum, session) => sum + session.unread, 0);
+}
+
+export function secondsLeft(request: ChatRequest, nowMs: number): number {
+  return Math.max(0, Math.ceil((request.deadlineMs - nowMs) / 1000));
+}
+
+/** The dialog keys go to, if any. */
+export function topModal(state: DashboardState): Modal | null {
+  const request = state.chatRequests[0];
+  if (request) return { kind: 'chat-request', request, secondsLeft: secondsLeft(request, state.nowMs) };
+  const offer = state.fileOffers[0];
+  if (offer) return { kind: 'file-offer', offer };
+  return state.dialog;
+}
+
+/**
+ * Bytes per second over the last SPEED_WINDOW_MS of progress, or null before two samples. A
+ * finished transfer reports its average over the whole transfer.
+ */
+export function transferSpeed(transfer: Transfer): number | null {
+  if (transfer.state === 'done' && transfer.finishedAtMs !== null) {
+    const elapsedMs = transfer.finishedAtMs - transfer.startedAtMs;
+    return elapsedMs > 0 ? (transfer.size * 1000) / elapsedMs : null;
+  }
+  const last = transfer.samples[transfer.samples.length - 1];
+  if (!last) return null;
+  const first = transfer.samples.find((sample) => last.atMs - sample.atMs <= SPEED_WINDOW_MS) ?? last;
+  const elapsedMs = last.atMs - first.atMs;
+  if (elapsedMs <= 0) return null;
+  return ((last.bytes - first.bytes) * 1000) / elapsedMs;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Actions and the reducer
+
+export type DashboardAction =
+  | { readonly type: 'event'; readonly event: ClientEvent; readonly nowMs: number }
+  | { readonly type: 'key'; readonly key: KeyInput; readonly nowMs: number }
+  | { readonly type: 'tick'; readonly nowMs: number }
+  | { readonly type: 'port.closed'; readonly reason: string; readonly requested: boolean; readonly nowMs: number };
+
+export interface Step {
+  readonly state: DashboardState;
+  /** Commands for the client, in order. */
+  readonly commands: readonly ClientCommand[];
+  /** True when the user asked to quit: the app closes the port (logging out) and exits. */
+  readonly quit: boolean;
+}
+
+export function reduce(previous: DashboardState, action: DashboardAction): Step {
+  const state = { ...previous, nowMs: Math.max(previous.nowMs, action.nowMs) };
+  const out: Out = { commands: [], quit: false };
+  let next: DashboardState;
+  switch (action.type) {
+    case 'event':
+      next = onEvent(state, action.event, out);
+      break;
+    case 'key':
+      next = onKey(state, action.key, out);
+      break;
+    case 'tick':
+      next = expireChatRequests(state);
+      break;
+    case 'port.closed':
+      next = addEvent(
+        { ...state, connection: 'closed' },
+        action.requested ? 'info' : 'error',
+        action.requested ? 'Client closed' : `The client stopped: ${action.reason}`,
+      );
+      break;
+  }
+  return { state: next, commands: out.commands, quit: out.quit };
+}
+
+interface Out {
+  commands: ClientCommand[];
+  quit: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small immutable helpers
+
+function addEvent(state: DashboardState, level: EventLevel, text: string): DashboardState {
+  const events = [...state.events, { atMs: state.nowMs, level, text }].slice(-EVENT_LINES_MAX);
+  // Someone reading older events keeps their place: the new line lands below.
+  const eventsScrollback = state.eventsScrollback === 0 ? 0 : Math.min(state.eventsScrollback + 1, events.length);
+  return { ...state, events, eventsScrollback };
+}
+
+function sortFriends(friends: readonly Friend[]): Friend[] {
+  return [...friends].sort((a, b) => {
+    if (a.status !== b.status) return a.status === 'online' ? -1 : 1;
+    return a.username < b.username ? -1 : a.username > b.username ? 1 : 0;
+  });
+}
+
+function without(list: readonly string[], item: string): string[] {
+  return list.filter((entry) => entry !== item);
+}
+
+function clampCursors(state: DashboardState): DashboardState {
+  const friendCount = friendPaneItems(state).length;
+  return {
+    ...state,
+    friendCursor: Math.max(0, Math.min(state.friendCursor, friendCount - 1)),
+    transferCursor: Math.max(0, Math.min(state.transferCursor, state.transfers.length - 1)),
+  };
+}
+
+function updateSession(state: DashboardState, peer: string, update: (session: Session) => Session): DashboardState {
+  const existing = findSession(state, peer);
+  if (!existing) {
+    const created = update({ peer, state: 'requesting', lines: [], unread: 0, scrollback: 0 });
+    return { ...state, sessions: [...state.sessions, created] };
+  }
+  return { ...state, sessions: state.sessions.map((session) => (session.peer === peer ? update(session) : session)) };
+}
+
+function appendLine(session: Session, line: ChatLine): Session {
+  const lines = [...session.lines, line].slice(-CHAT_LINES_PER_SESSION_MAX);
+  // Keep a reader's place when they scrolled up.
+  const scrollback = session.scrollback === 0 ? 0 : session.scrollback + 1;
+  return { ...session, lines, scrollback };
+}
+
+function systemLine(state: DashboardState, text: string): ChatLine {
+  return { kind: 'system', text, atMs: state.nowMs };
+}
+
+function updateTransfer(state: DashboardState, transferId: string, update: (transfer: Transfer) => Transfer): DashboardState {
+  if (!state.transfers.some((transfer) => transfer.transferId === transferId)) return state;
+  return { ...state, transfers: state.transfers.map((transfer) => (transfer.transferId === transferId ? update(transfer) : transfer)) };
+}
+
+function addTransfer(state: DashboardState, transfer: Transfer): DashboardState {
+  let transfers = [...state.transfers.filter((existing) => existing.transferId !== transfer.transferId), transfer];
+  while (transfers.length > TRANSFERS_SHOWN_MAX) {
+    const finished = transfers.findIndex((entry) => entry.state === 'done' || entry.state === 'failed');
+    transfers = transfers.filter((_, index) => index !== (finished >= 0 ? finished : 0));
+  }
+  return clampCursors({ ...state, transfers });
+}
+
+function activate(state: DashboardState, peer: string): DashboardState {
+  return updateSession({ ...state, activePeer: peer }, peer, (session) => ({ ...session, unread: 0 }));
+}
+
+function friendLabel(state: DashboardState, username: string): string {
+  const friend = state.friends.find((entry) => entry.username === username);
+  return friend && friend.nickname && friend.nickname !== username ? `${friend.nickname} (${username})` : username;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client events
+
+function onEvent(state: DashboardState, event: ClientEvent, out: Out): DashboardState {
+  switch (event.event) {
+    case 'ready':
+      return addEvent({ ...state, connection: 'connected' }, 'info', `Client ready; server ${state.config.serverAddress}`);
+    case 'signup.ok':
+      return onSignupOk(state, out);
+    case 'login.ok':
+      return onLoginOk(state, event);
+    case 'logout.ok':
+      if (state.quitting) return state;
+      return addEvent({ ...state, screen: 'login', me: null, sessions: [], activePeer: null, chatRequests: [], fileOffers: [] }, 'info', 'Logged out');
+    case 'friends':
+      return clampCursors({
+        ...state,
+        friends: sortFriends(event.friends.map(toFriend)),
+        incomingRequests: event.pending.filter((username, index) => event.pending.indexOf(username) === index),
+      });
+    case 'friend.request':
+      if (state.incomingRequests.includes(event.from)) return state;
+      return addEvent(clampCursors({ ...state, incomingRequests: [...state.incomingRequests, event.from] }), 'info', `${event.from} wants to be your friend (select the request and press y or n)`);
+    case 'friend.requested':
+      return addEvent(
+        clampCursors({ ...state, outgoingRequests: [...without(state.outgoingRequests, event.username), event.username] }),
+        'info',
+        `Friend request sent to ${event.username}`,
+      );
+    case 'friend.added':
+      return onFriendAdded(state, event.username, out);
+    case 'friend.declined':
+      return addEvent(
+        clampCursors({ ...state, incomingRequests: without(state.incomingRequests, event.username), outgoingRequests: without(state.outgoingRequests, event.username) }),
+        'info',
+        `Friend request between you and ${event.username} declined`,
+      );
+    case 'presence':
+      return onPresence(state, event);
+    case 'chat.request':
+      return onChatRequest(state, event.from, out);
+    case 'chat.opened':
+      return onChatOpened(state, event.username);
+    case 'chat.closed': {
+      const session = findSession(state, event.username);
+      if (!session) return state;
+      const closed = updateSession(state, event.username, (entry) => appendLine({ ...entry, state: 'closed' }, systemLine(state, 'Session closed')));
+      return addEvent(closed, 'info', `Chat with ${event.username} closed`);
+    }
+    case 'chat.failed': {
+      const failed = updateSession(state, event.username, (session) =>
+        appendLine({ ...session, state: 'failed' }, systemLine(state, `Session failed: ${event.reason}`)),
+      );
+      return addEvent(failed, 'warn', `Chat with ${event.username} failed: ${event.reason}`);
+    }
+    case 'chat.message':
+      return onChatMessage(state, event.from, event.text);
+    case 'chat.sent':
+      return updateSession(state, event.username, markOldestDelivered);
+    case 'file.offer':
+      return onFileOffer(state, event, out);
+    case 'file.offered':
+      return addEvent(
+        addTransfer(state, newTransfer(state, event.transferId, 'out', event.username, event.name, event.size, 'waiting')),
+        'info',
+        `Offered ${event.name} to ${event.username}; waiting for an answer`,
+      );
+    case 'file.progress':
+      return updateTransfer(state, event.transferId, (transfer) => withProgress(transfer, event.bytes, event.size, state.nowMs));
+    case 'file.received': {
+      const done = updateTransfer(state, event.transferId, (transfer) => ({
+        ...transfer,
+        state: 'done',
+        bytes: event.size,
+        size: event.size,
+        path: event.path,
+        finishedAtMs: state.nowMs,
+      }));
+      const noted = updateSession(done, event.from, (session) => appendLine(session, systemLine(state, `Received a file, saved to ${event.path}`)));
+      return addEvent(findSession(state, event.from) ? noted : done, 'info', `Received a file from ${event.from}, saved to ${event.path}`);
+    }
+    case 'file.sent': {
+      const done = updateTransfer(state, event.transferId, (transfer) => ({ ...transfer, state: 'done', bytes: event.size, finishedAtMs: state.nowMs }));
+      const name = state.transfers.find((transfer) => transfer.transferId === event.transferId)?.name ?? `transfer ${event.transferId}`;
+      return addEvent(done, 'info', `Sent ${name} to ${event.username}`);
+    }
+    case 'file.failed': {
+      const transfer = state.transfers.find((entry) => entry.transferId === event.transferId);
+      const offer = state.fileOffers.find((entry) => entry.transferId === event.transferId);
+      const failed = updateTransfer({ ...state, fileOffers: state.fileOffers.filter((entry) => entry.transferId !== event.transferId) }, event.transferId, (entry) => ({
+        ...entry,
+        state: 'failed',
+        reason: event.reason,
+        finishedAtMs: state.nowMs,
+      }));
+      const name = transfer?.name ?? offer?.name ?? `transfer ${event.transferId}`;
+      return addEvent(failed, 'warn', `File ${name} failed: ${event.reason}`);
+    }
+    case 'disconnected':
+      return addEvent({ ...state, connection: 'reconnecting' }, 'warn', 'Lost the server; reconnecting…');
+    case 'reconnected':
+      if (state.screen === 'main') out.commands.push({ cmd: 'friends' });
+      return addEvent({ ...state, connection: 'connected' }, 'info', 'Reconnected to the server');
+    case 'error':
+      return onError(state, event);
+  }
+}
+
+function toFriend(info: { username: string; nickname?: string | undefined; status: PresenceStatus }): Friend {
+  return { username: info.username, nickname: info.nickname ?? info.username, status: info.status };
+}
+
+function onSignupOk(state: DashboardState, out: Out): DashboardState {
+  const username = state.auth.username.text;
+  const password = state.auth.password.text;
+  // Sign-up then straight in: the user typed the credentials a moment ago.
+  out.commands.push({ cmd: 'login', username, password });
+  return { ...state, auth: { ...state.auth, mode: 'login', pending: 'login', error: null, notice: 'Account created; logging in…' } };
+}
+
+function onLoginOk(state: DashboardState, event: ClientEventOf<'login.ok'>): DashboardState {
+  const me = state.auth.username.text;
+  const loggedIn: DashboardState = {
+    ...state,
+    screen: 'main',
+    me,
+    friends: sortFriends(event.friends.map(toFriend)),
+    // The password leaves memory as soon as it has served.
+    auth: { ...state.auth, password: EMPTY_EDITOR, pending: null, error: null, notice: null, field: 'username' },
+    focus: 'friends',
+    friendCursor: 0,
+  };
+  const online = loggedIn.friends.filter((friend) => friend.status === 'online').length;
+  return addEvent(clampCursors(loggedIn), 'info', `Logged in as ${me}; ${online} of ${loggedIn.friends.length} friends online`);
+}
+
+function onFriendAdded(state: DashboardState, username: string, out: Out): DashboardState {
+  // The add event carries no status: ask for the list, which has it.
+  out.commands.push({ cmd: 'friends' });
+  const friends = state.friends.some((friend) => friend.username === username)
+    ? state.friends
+    : sortFriends([...state.friends, { username, nickname: username, status: 'offline' }]);
+  return addEvent(
+    clampCursors({
+      ...state,
+      friends,
+      incomingRequests: without(state.incomingRequests, username),
+      outgoingRequests: without(state.outgoingRequests, username),
+    }),
+    'info',
+    `${username} is now your friend`,
+  );
+}
+
+function onPresence(state: DashboardState, event: ClientEventOf<'presence'>): DashboardState {
+  const known = state.friends.find((friend) => friend.username === event.username);
+  if (known && known.status === event.status) return state;
+  const friends = known
+    ? state.friends.map((friend) => (friend.username === event.username ? { ...friend, status: event.status } : friend))
+    : [...state.friends, { username: event.username, nickname: event.username, status: event.status }];
+  return addEvent(clampCursors({ ...state, friends: sortFriends(friends) }), 'info', `${friendLabel(state, event.username)} is ${event.status}`);
+}
+
+function onChatRequest(state: DashboardState, from: string, out: Out): DashboardState {
+  const deadlineMs = state.nowMs + state.config.chatRequestTimeoutMs;
+  if (state.chatRequests.some((request) => request.from === from)) {
+    return { ...state, chatRequests: state.chatRequests.map((request) => (request.from === from ? { ...request, deadlineMs } : request)) };
+  }
+  if (state.chatRequests.length >= PENDING_PROMPTS_MAX) {
+    out.commands.push({ cmd: 'chat.answer', username: from, accept: false });
+    return addEvent(state, 'warn', `Declined a chat request from ${from}: too many requests waiting`);
+  }
+  const wasIdle = state.chatRequests.length === 0;
+  const next = { ...state, chatRequests: [...state.chatRequests, { from, receivedAtMs: state.nowMs, deadlineMs }] };
+  return addEvent(wasIdle ? { ...next, modalChoice: 'yes' } : next, 'info', `${friendLabel(state, from)} asks for a chat session`);
+}
+
+function expireChatRequests(state: DashboardState): DashboardState {
+  const expired = state.chatRequests.filter((request) => request.deadlineMs <= state.nowMs);
+  if (expired.length === 0) return state;
+  let next: DashboardState = { ...state, chatRequests: state.chatRequests.filter((request) => request.deadlineMs > state.nowMs) };
+  for (const request of expired) next = addEvent(next, 'warn', `Chat request from ${request.from} timed out`);
+  return next;
+}
+
+function onChatOpened(state: DashboardState, peer: string): DashboardState {
+  const before = findSession(state, peer);
+  // Follow a session the user asked for or accepted; don't yank them away from another chat.
+  const follow = state.activePeer === null || before?.state === 'requesting' || activeSession(state)?.state !== 'open';
+  let next = updateSession(state, peer, (session) => appendLine({ ...session, state: 'open' }, systemLine(state, 'Session opened')));
+  if (follow) next = { ...activate(next, peer), focus: 'input' };
+  return addEvent(next, 'info', `Chat with ${friendLabel(state, peer)} opened`);
+}
+
+function onChatMessage(state: DashboardState, from: string, text: string): DashboardState {
+  const seen = state.screen === 'main' && state.activePeer === from;
+  const next = updateSession(state, from, (session) => ({
+    ...appendLine(session.state === 'requesting' ? { ...session, state: 'open' } : session, { kind: 'in', text, atMs: state.nowMs }),
+    unread: seen ? 0 : session.unread + 1,
+  }));
+  return next.activePeer === null ? activate(next, from) : next;
+}
+
+function markOldestDelivered(session: Session): Session {
+  const index = session.lines.findIndex((line) => line.kind === 'out' && line.delivered === false);
+  if (index < 0) return session;
+  return { ...session, lines: session.lines.map((line, at) => (at === index ? { ...line, delivered: true } : line)) };
+}
+
+function onFileOffer(state: DashboardState, event: ClientEventOf<'file.offer'>, out: Out): DashboardState {
+  if (state.fileOffers.length >= PENDING_PROMPTS_MAX) {
+    out.commands.push({ cmd: 'file.answer', transferId: event.transferId, accept: false });
+    return addEvent(state, 'warn', `Declined ${event.name} from ${event.from}: too many offers waiting`);
+  }
+  const offer: FileOffer = { transferId: event.transferId, from: event.from, name: event.name, size: event.size };
+  const next = { ...state, fileOffers: [...state.fileOffers, offer] };
+  return addEvent(state.fileOffers.length === 0 && state.chatRequests.length === 0 ? { ...next, modalChoice: 'yes' } : next, 'info', `${event.from} offers ${event.name}`);
+}
+
+function newTransfer(state: DashboardState, transferId: string, direction: 'in' | 'out', peer: string, name: string, size: number, initial: TransferState): Transfer {
+  return {
+    transferId,
+    direction,
+    peer,
+    name,
+    size,
+    bytes: 0,
+    state: initial,
+    startedAtMs: state.nowMs,
+    finishedAtMs: null,
+    samples: [],
+    path: null,
+    reason: null,
+  };
+}
+
+function withProgress(transfer: Transfer, bytes: number, size: number, nowMs: number): Transfer {
+  if (transfer.state === 'done' || transfer.state === 'failed') return transfer;
+  // The clock of a transfer starts at its first progress (an offer may wait long for an answer).
+  const startedAtMs = transfer.state === 'waiting' ? nowMs : transfer.startedAtMs;
+  const samples = [...transfer.samples, { atMs: nowMs, bytes }].filter((sample) => nowMs - sample.atMs <= SPEED_WINDOW_MS * 2).slice(-SPEED_SAMPLES_MAX);
+  return { ...transfer, state: 'active', bytes: Math.min(bytes, size), size, samples, startedAtMs };
+}
+
+function onError(state: DashboardState, event: ClientEventOf<'error'>): DashboardState {
+  const text = event.message ? `${event.message} (${event.code})` : event.code;
+  if (state.auth.pending !== null) {
+    return { ...state, auth: { ...state.auth, pending: null, error: text, notice: null } };
+  }
+  return addEvent(state, 'error', text);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys
+
+function isEnter(key: KeyInput): boolean {
+  return key.name === 'enter' || key.name === 'linefeed';
+}
+
+function onKey(state: DashboardState, key: KeyInput, out: Out): DashboardState {
+  if (key.ctrl && key.name === 'c') return requestQuit(state, out);
+  if (state.quitting) return state;
+  const modal = topModal(state);
+  if (modal) return onModalKey(state, modal, key, out);
+  if (key.name === 'f1') return { ...state, dialog: { kind: 'help' } };
+  return state.screen === 'login' ? onLoginKey(state, key, out) : onMainKey(state, key, out);
+}
+
+function requestQuit(state: DashboardState, out: Out): DashboardState {
+  if (state.quitting) return state;
+  out.quit = true;
+  return addEvent({ ...state, quitting: true }, 'info', 'Logging out…');
+}
+
+function onModalKey(state: DashboardState, modal: Modal, key: KeyInput, out: Out): DashboardState {
+  switch (modal.kind) {
+    case 'help':
+      if (key.name === 'escape' || key.name === 'f1' || isEnter(key) || key.ch === 'q' || key.ch === '?') return { ...state, dialog: null };
+      return state;
+    case 'prompt':
+      return onPromptKey(state, modal, key, out);
+    case 'chat-request':
+    case 'file-offer':
+    case 'friend-request': {
+      const answer = yesNoAnswer(state, key);
+      if (answer === 'toggle') return { ...state, modalChoice: state.modalChoice === 'yes' ? 'no' : 'yes' };
+      if (answer === null) return state;
+      return answerModal({ ...state, modalChoice: 'yes' }, modal, answer, out);
+    }
+  }
+}
+
+function yesNoAnswer(state: DashboardState, key: KeyInput): boolean | 'toggle' | null {
+  if (key.ch === 'y' || key.ch === 'Y') return true;
+  if (key.ch === 'n' || key.ch === 'N' || key.name === 'escape') return false;
+  if (isEnter(key)) return state.modalChoice === 'yes';
+  if (key.name === 'left' || key.name === 'right' || key.name === 'tab') return 'toggle';
+  return null;
+}
+
+function answerModal(state: DashboardState, modal: Modal, accept: boolean, out: Out): DashboardState {
+  switch (modal.kind) {
+    case 'chat-request': {
+      const from = modal.request.from;
+      out.commands.push({ cmd: 'chat.answer', username: from, accept });
+      const next = { ...state, chatRequests: state.chatRequests.filter((request) => request.from !== from) };
+      if (!accept) return addEvent(next, 'info', `Declined the chat request from ${from}`);
+      // Mark it as ours so the opened session takes the focus.
+      return updateSession(next, from, (session) => ({ ...session, state: session.state === 'open' ? 'open' : 'requesting' }));
+    }
+    case 'file-offer': {
+      const offer = modal.offer;
+      out.commands.push({ cmd: 'file.answer', transferId: offer.transferId, accept });
+      const next = { ...state, fileOffers: state.fileOffers.filter((entry) => entry.transferId !== offer.transferId) };
+      if (!accept) return addEvent(next, 'info', `Declined ${offer.name} from ${offer.from}`);
+      return addEvent(addTransfer(next, newTransfer(state, offer.transferId, 'in', offer.from, offer.name, offer.size, 'waiting')), 'info', `Accepted ${offer.name} from ${offer.from}`);
+    }
+    case 'friend-request':
+      out.commands.push({ cmd: accept ? 'friend.accept' : 'friend.decline', username: modal.from });
+      return { ...state, dialog: null };
+    default:
+      return state;
+  }
+}
+
+function onPromptKey(state: DashboardState, prompt: Extract<UserDialog, { kind: 'prompt' }>, key: KeyInput, out: Out): DashboardState {
+  if (key.name === 'escape') return { ...state, dialog: null };
+  if (isEnter(key)) return submitPrompt(state, prompt, out);
+  const editor = editLine(prompt.editor, key, PROMPT_CHARS_MAX);
+  if (editor === null) return state;
+  return { ...state, dialog: { ...prompt, editor, error: null } };
+}
+
+function submitPrompt(state: DashboardState, prompt: Extract<UserDialog, { kind: 'prompt' }>, out: Out): DashboardState {
+  const text = prompt.editor.text.trim();
+  if (prompt.purpose === 'add-friend') {
+    if (text === '') return { ...state, dialog: { ...prompt, error: 'type a username' } };
+    out.commands.push({ cmd: 'friend.request', username: text });
+    return { ...state, dialog: null };
+  }
+  const session = activeSession(state);
+  if (!session || session.state !== 'open') return { ...state, dialog: { ...prompt, error: 'the chat session is not open any more' } };
+  const parsed = parsePathList(prompt.editor.text, FILES_PER_SEND_MAX);
+  if (!parsed.ok) return { ...state, dialog: { ...prompt, error: parsed.error } };
+  out.commands.push({ cmd: 'file.send', username: session.peer, paths: parsed.paths });
+  const count = parsed.paths.length;
+  return addEvent({ ...state, dialog: null }, 'info', `Sending ${count} file${count === 1 ? '' : 's'} to ${session.peer}…`);
+}
+
+// -- Login screen
+
+const AUTH_FIELDS: Record<AuthMode, readonly AuthField[]> = {
+  login: ['username', 'password', 'submit', 'switch'],
+  signup: ['username', 'password', 'nickname', 'submit', 'switch'],
+};
+
+export function authFields(mode: AuthMode): readonly AuthField[] {
+  return AUTH_FIELDS[mode];
+}
+
+function moveAuthField(auth: AuthState, step: number): AuthState {
+  const fields = AUTH_FIELDS[auth.mode];
+  const index = Math.max(0, fields.indexOf(auth.field));
+  const next = fields[(index + step + fields.length) % fields.length] ?? 'username';
+  return { ...auth, field: next };
+}
+
+function switchAuthMode(auth: AuthState): AuthState {
+  const mode: AuthMode = auth.mode === 'login' ? 'signup' : 'login';
+  return { ...auth, mode, error: null, notice: null, field: AUTH_FIELDS[mode].includes(auth.field) ? auth.field : 'username' };
+}
+
+function onLoginKey(state: DashboardState, key: KeyInput, out: Out): DashboardState {
+  const auth = state.auth;
+  if (auth.pending !== null) return state; // locked while the server answers
+  if (key.name === 'f2' || (key.ctrl && key.name === 't')) return { ...state, auth: switchAuthMode(auth) };
+  if ((key.name === 'tab' && !key.shift) || key.name === 'down') return { ...state, auth: moveAuthField(auth, 1) };
+  if ((key.name === 'tab' && key.shift) || key.name === 'up') return { ...state, auth: moveAuthField(auth, -1) };
+  if (isEnter(key)) {
+    if (auth.field === 'switch') return { ...state, auth: switchAuthMode(auth) };
+    if (auth.field === 'username') return { ...state, auth: { ...auth, field: 'password' } };
+    if (auth.field === 'password' && auth.mode === 'signup') return { ...state, auth: { ...auth, field: 'nickname' } };
+    return submitAuth(state, out);
+  }
+  if (auth.field === 'submit' || auth.field === 'switch') return state;
+  const charsMax = auth.field === 'username' ? USERNAME_CHARS_MAX : auth.field === 'password' ? PASSWORD_CHARS_MAX : NICKNAME_CHARS_MAX;
+  const editor = editLine(auth[auth.field], key, charsMax);
+  if (editor === null) return state;
+  return { ...state, auth: { ...auth, [auth.field]: editor, error: null } };
+}
+
+function submitAuth(state: DashboardState, out: Out): DashboardState {
+  const auth = state.auth;
+  const username = auth.username.text.trim();
+  const password = auth.password.text;
+  if (username === '') return { ...state, auth: { ...auth, field: 'username', error: 'Type a username' } };
+  if (password === '') return { ...state, auth: { ...auth, field: 'password', error: 'Type a password' } };
+  if (auth.mode === 'signup') {
+    const nickname = auth.nickname.text.trim();
+    out.commands.push(nickname === '' ? { cmd: 'signup', username, password } : { cmd: 'signup', username, password, nickname });
+  } else {
+    out.commands.push({ cmd: 'login', username, password });
+  }
+  const notice = auth.mode === 'signup' ? 'Creating the account…' : 'Logging in…';
+  return { ...state, auth: { ...auth, username: { text: username, cursor: Math.min(auth.username.cursor, Array.from(username).length) }, pending: auth.mode, error: null, notice } };
+}
+
+// -- Main screen
+
+function cycleFocus(state: DashboardState, step: number): DashboardState {
+  const index = PANES.indexOf(state.focus);
+  const focus = PANES[(index + step + PANES.length) % PANES.length] ?? 'input';
+  return { ...state, focus };
+}
+
+function onMainKey(state: DashboardState, key: KeyInput, out: Out): DashboardState {
+  if (key.name === 'tab') return cycleFocus(state, key.shift ? -1 : 1);
+  if (key.name === 'f2') return openPrompt(state, 'add-friend');
+  if (key.name === 'f3') return openSendFiles(state);
+  if (key.name === 'f4') return closeActiveSession(state, out);
+  if (key.ctrl && (key.name === 'n' || key.name === 'p')) return switchTab(state, key.name === 'n' ? 1 : -1);
+  if (key.name === 'pageup' || key.name === 'pagedown') return scrollChat(state, key.name === 'pageup' ? 10 : -10);
+  if (state.focus === 'input') return onInputKey(state, key, out);
+  if (key.name === 'escape') return { ...state, focus: 'input' };
+  if (key.name === 'left' || key.name === 'right') return cycleFocus(state, key.name === 'left' ? -1 : 1);
+  // Letter shortcuts, only outside the message input (where letters are text).
+  switch (key.ch) {
+    case 'q':
+      return requestQuit(state, out);
+    case '?':
+      return { ...state, dialog: { kind: 'help' } };
+    case 'a':
+      return openPrompt(state, 'add-friend');
+    case 'f':
+      return openSendFiles(state);
+    case 'x':
+      return closeActiveSession(state, out);
+    case 'i':
+      return { ...state, focus: 'input' };
+    default:
+      break;
+  }
+  switch (state.focus) {
+    case 'friends':
+      return onFriendsKey(state, key, out);
+    case 'chat':
+      if (key.name === 'up' || key.name === 'down') return scrollChat(state, key.name === 'up' ? 1 : -1);
+      if (isEnter(key)) return { ...state, focus: 'input' };
+      return state;
+    case 'transfers':
+      return onTransfersKey(state, key, out);
+    case 'events':
+      if (key.name === 'up') return { ...state, eventsScrollback: Math.min(state.eventsScrollback + 1, Math.max(0, state.events.length - 1)) };
+      if (key.name === 'down') return { ...state, eventsScrollback: Math.max(0, state.eventsScrollback - 1) };
+      return state;
+    default:
+      return state;
+  }
+}
+
+function openPrompt(state: DashboardState, purpose: PromptPurpose): DashboardState {
+  return { ...state, dialog: { kind: 'prompt', purpose, editor: EMPTY_EDITOR, error: null } };
+}
+
+function openSendFiles(state: DashboardState): DashboardState {
+  const session = activeSession(state);
+  if (!session || session.state !== 'open') return addEvent(state, 'warn', 'Open a chat session first (select a friend, press Enter), then send files into it');
+  return openPrompt(state, 'send-files');
+}
+
+function closeActiveSession(state: DashboardState, out: Out): DashboardState {
+  const session = activeSession(state);
+  if (!session) return state;
+  if (session.state === 'open' || session.state === 'requesting') {
+    out.commands.push({ cmd: 'chat.close', username: session.peer });
+    return state;
+  }
+  // An ended session: F4 again removes its tab.
+  const sessions = state.sessions.filter((entry) => entry.peer !== session.peer);
+  const index = state.sessions.indexOf(session);
+  const neighbour = sessions[Math.min(index, sessions.length - 1)];
+  return neighbour ? activate({ ...state, sessions }, neighbour.peer) : { ...state, sessions, activePeer: null };
+}
+
+function switchTab(state: DashboardState, step: number): DashboardState {
+  if (state.sessions.length === 0) return state;
+  const index = state.sessions.findIndex((session) => session.peer === state.activePeer);
+  const next = state.sessions[(index + step + state.sessions.length) % state.sessions.length];
+  return next ? activate(state, next.peer) : state;
+}
+
+function scrollChat(state: DashboardState, lines: number): DashboardState {
+  const session = activeSession(state);
+  if (!session) return state;
+  // The view clamps to what fits; here only the lower bound and the history length matter.
+  const scrollback = Math.max(0, Math.min(session.scrollback + lines, session.lines.length));
+  return updateSession(state, session.peer, (entry) => ({ ...entry, scrollback }));
+}
+
+function onInputKey(state: DashboardState, key: KeyInput, out: Out): DashboardState {
+  if (isEnter(key)) return sendMessage(state, out);
+  if (key.name === 'up' || key.name === 'down') return scrollChat(state, key.name === 'up' ? 1 : -1);
+  if (key.name === 'escape') return { ...state, focus: 'friends' };
+  const editor = editLine(state.input, key, TEXT_MESSAGE_CHARS_MAX);
+  return editor === null ? state : { ...state, input: editor };
+}
+
+function sendMessage(state: DashboardState, out: Out): DashboardState {
+  const text = state.input.text;
+  if (text.trim() === '') return state;
+  const session = activeSession(state);
+  if (!session || session.state !== 'open') {
+    return addEvent(state, 'warn', session ? `The chat with ${session.peer} is not open` : 'No chat open: select a friend in the list and press Enter');
+  }
+  out.commands.push({ cmd: 'chat.send', username: session.peer, text });
+  const sent = updateSession(state, session.peer, (entry) => ({
+    ...appendLine(entry, { kind: 'out', text, atMs: state.nowMs, delivered: false }),
+    scrollback: 0,
+  }));
+  return { ...sent, input: EMPTY_EDITOR };
+}
+
+function onFriendsKey(state: DashboardState, key: KeyInput, out: Out): DashboardState {
+  const items = friendPaneItems(state);
+  if (key.name === 'up') return { ...state, friendCursor: Math.max(0, state.friendCursor - 1) };
+  if (key.name === 'down') return { ...state, friendCursor: Math.min(items.length - 1, state.friendCursor + 1) };
+  if (key.name === 'home') return { ...state, friendCursor: 0 };
+  if (key.name === 'end') return { ...state, friendCursor: Math.max(0, items.length - 1) };
+  const item = items[state.friendCursor];
+  if (!item) return state;
+  if (item.kind === 'request') {
+    if (isEnter(key)) return { ...state, dialog: { kind: 'friend-request', from: item.from }, modalChoice: 'yes' };
+    if (key.ch === 'y' || key.ch === 'n') {
+      out.commands.push({ cmd: key.ch === 'y' ? 'friend.accept' : 'friend.decline', username: item.from });
+      return state;
+    }
+    return state;
+  }
+  if (item.kind === 'friend' && isEnter(key)) return openChat(state, item.friend, out);
+  return state;
+}
+
+function openChat(state: DashboardState, friend: Friend, out: Out): DashboardState {
+  const session = findSession(state, friend.username);
+  if (session && (session.state === 'open' || session.state === 'requesting')) return { ...activate(state, friend.username), focus: 'input' };
+  if (friend.status !== 'online') return addEvent(state, 'warn', `${friendLabel(state, friend.username)} is offline`);
+  out.commands.push({ cmd: 'chat.open', username: friend.username });
+  const requesting = updateSession(state, friend.username, (entry) =>
+    appendLine({ ...entry, state: 'requesting' }, systemLine(state, `Asking ${friend.username} for a session…`)),
+  );
+  return addEvent(activate(requesting, friend.username), 'info', `Asked ${friendLabel(state, friend.username)} for a chat session`);
+}
+
+function onTransfersKey(state: DashboardState, key: KeyInput, out: Out): DashboardState {
+  if (key.name === 'up') return { ...state, transferCursor: Math.max(0, state.transferCursor - 1) };
+  if (key.name === 'down') return { ...state, transferCursor: Math.min(state.transfers.length - 1, state.transferCursor + 1) };
+  const transfer = state.transfers[state.transferCursor];
+  if (transfer && (key.ch === 'c' || key.name === 'delete') && (transfer.state === 'active' || transfer.state === 'waiting')) {
+    out.commands.push({ cmd: 'file.cancel', transferId: transfer.transferId });
+    return addEvent(state, 'info', `Cancelling ${transfer.name}…`);
+  }
+  return state;
+}
