@@ -1,0 +1,199 @@
+/**
+ * The scenario schema, version 1: the single source of truth for what a scenario file may say
+ * (scenarios/README.md documents it with examples). Validated with zod; the loader
+ * (scenario-loader.ts) maps every issue back to a file, line and column.
+ */
+import { z } from 'zod';
+
+export const SCENARIO_VERSION = 1;
+/** Peers one scenario may ask for: the 100,000-peer run, with headroom. */
+export const SCENARIO_PEERS_MAX = 200_000;
+export const SCENARIO_DURATION_MS_MAX = 24 * 3_600_000;
+export const REPEAT_TIMES_MAX = 10_000;
+export const STEPS_DEPTH_MAX = 8;
+
+/** The checkers, by the names violations and `expect.invariants` use. */
+export const CHECKER_NAMES = ['presence-matches-truth', 'session-needs-yes', 'session-ends-by-timeout', 'liveness'] as const;
+export type CheckerName = (typeof CHECKER_NAMES)[number];
+
+/** Test-only protocol bugs a scenario can plant in the server machine (see ServerConfig.plantedBug). */
+export const PLANTED_BUGS = ['skip-offline-presence'] as const;
+
+const ms = z.number().nonnegative().max(SCENARIO_DURATION_MS_MAX);
+const positiveMs = z.number().positive().max(SCENARIO_DURATION_MS_MAX);
+const fraction = z.number().min(0).max(1);
+const name = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]*$/, 'expected a lower-case name: a-z, 0-9, dot, dash, underscore')
+  .min(3)
+  .max(26);
+
+/** A distribution of milliseconds: a number is a constant. */
+export const distSchema = z.union([
+  ms,
+  z.strictObject({ constant: ms }),
+  z.strictObject({ uniform: z.tuple([ms, ms]) }),
+  z.strictObject({ exponential: positiveMs.describe('mean') }),
+  z.strictObject({ normal: z.strictObject({ mean: ms, sd: ms }) }),
+  z.strictObject({ lognormal: z.strictObject({ median: positiveMs, sigma: z.number().positive().max(5) }) }),
+]);
+export type Dist = z.infer<typeof distSchema>;
+
+const expectOutcome = z.string().min(1).max(64).optional();
+
+export type Step =
+  | 'signup'
+  | 'login'
+  | 'logout'
+  | 'befriend'
+  | 'silent'
+  | 'crash'
+  | { signup: { password?: string | undefined; expect?: string | undefined } }
+  | { login: { password?: string | undefined; expect?: string | undefined } }
+  | { logout: { expect?: string | undefined } }
+  | { think: Dist }
+  | { choose: Array<{ p: number; steps: Step[] }> }
+  | { repeat: { times: number; steps: Step[] } }
+  | { friendRequest: { to: string; expect?: string | undefined } }
+  | { session: { with: string; expect?: string | undefined } }
+  | { answer: 'accept' | 'reject' | 'ignore' | { policy: 'accept' | 'reject' | 'ignore'; delay?: Dist | undefined } }
+  | { chat: { with: string; messages: number } }
+  | { sendFile: { with: string; bytes: number } }
+  | { crash: { downMs?: number | undefined } };
+
+export const stepSchema: z.ZodType<Step> = z.lazy(() =>
+  z.union([
+    z.enum(['signup', 'login', 'logout', 'befriend', 'silent', 'crash']),
+    z.strictObject({ signup: z.strictObject({ password: z.string().optional(), expect: expectOutcome }) }),
+    z.strictObject({
+      login: z.strictObject({
+        password: z.string().optional().describe('"wrong" for a wrong one; default: the peer\'s own'),
+        expect: expectOutcome,
+      }),
+    }),
+    z.strictObject({ logout: z.strictObject({ expect: expectOutcome }) }),
+    z.strictObject({ think: distSchema }),
+    z.strictObject({ choose: z.array(z.strictObject({ p: fraction, steps: z.array(stepSchema) })).min(1).max(16) }),
+    z.strictObject({ repeat: z.strictObject({ times: z.number().int().min(1).max(REPEAT_TIMES_MAX), steps: z.array(stepSchema).min(1) }) }),
+    z.strictObject({ friendRequest: z.strictObject({ to: z.string().min(1), expect: expectOutcome }) }),
+    z.strictObject({
+      session: z.strictObject({ with: z.string().min(1).describe('a username, or random-friend'), expect: expectOutcome }),
+    }),
+    z.strictObject({
+      answer: z.union([
+        z.enum(['accept', 'reject', 'ignore']),
+        z.strictObject({ policy: z.enum(['accept', 'reject', 'ignore']), delay: distSchema.optional() }),
+      ]),
+    }),
+    z.strictObject({ chat: z.strictObject({ with: z.string().min(1), messages: z.number().int().min(1).max(10_000) }) }),
+    z.strictObject({ sendFile: z.strictObject({ with: z.string().min(1), bytes: z.number().int().min(0).max(1 << 30) }) }),
+    z.strictObject({ crash: z.strictObject({ downMs: ms.optional() }) }),
+  ]),
+);
+
+const populationSchema = z.strictObject({
+  name,
+  count: z.number().int().min(1).max(SCENARIO_PEERS_MAX).default(1),
+  behaviour: z.string().min(1),
+  /** seeded: the account exists before the run (written to the store); none: the peer must sign up. */
+  account: z.enum(['seeded', 'none']).default('seeded'),
+  /** Only with count 1: the username to use instead of the name (to collide on purpose). */
+  username: name.optional(),
+});
+
+const friendsSchema = z.strictObject({
+  /** seeded: friendships exist before the run; requested: peers make them with the befriend step. */
+  mode: z.enum(['seeded', 'requested']).default('seeded'),
+  pairs: z.array(z.tuple([z.string(), z.string()])).default([]),
+  random: z.strictObject({ meanDegree: z.number().min(0).max(500) }).optional(),
+  powerLaw: z.strictObject({ meanDegree: z.number().min(0).max(500), exponent: z.number().min(1.5).max(4).default(2.5) }).optional(),
+});
+
+const arrivalSchema = z.strictObject({
+  durationMs: positiveMs,
+  /** Peers starting per second at the phase start. */
+  rate: z.number().min(0).max(1_000_000),
+  /** Rate at the phase end (linear ramp); default: the same rate. */
+  rampTo: z.number().min(0).max(1_000_000).optional(),
+});
+
+/** Who a fault hits: named peers, or a seeded random fraction of all peers. */
+const targets = {
+  peers: z.array(z.string()).optional(),
+  fraction: fraction.optional(),
+};
+
+export const faultSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('server-crash'), atMs: ms, downMs: ms }),
+  z.strictObject({ kind: z.literal('peer-crash'), atMs: ms, downMs: ms.optional(), ...targets }),
+  z.strictObject({ kind: z.literal('partition'), atMs: ms, durationMs: positiveMs, isolate: z.literal('server').optional(), ...targets }),
+  z.strictObject({ kind: z.literal('clog'), atMs: ms, durationMs: positiveMs, target: z.literal('server').optional(), ...targets }),
+  z.strictObject({ kind: z.literal('degrade'), atMs: ms, durationMs: positiveMs, latency: distSchema, bandwidthBytesPerSec: z.number().positive().optional() }),
+  z.strictObject({ kind: z.literal('reset'), atMs: ms, ...targets }),
+]);
+export type Fault = z.infer<typeof faultSchema>;
+
+const thresholdSchema = z.strictObject({ min: z.number().optional(), max: z.number().optional() });
+
+export const scenarioSchema = z
+  .strictObject({
+    version: z.literal(SCENARIO_VERSION),
+    name: z.string().max(200).optional(),
+    description: z.string().max(4000).optional(),
+    /** Default seed when --seed is not given. */
+    seed: z.number().int().min(0).max(0xffff_ffff).optional(),
+    /** Capabilities the scenario needs beyond the server link: p2p waits for the issue-3 peer machine. */
+    requires: z.array(z.enum(['p2p'])).default([]),
+    /** The workload phase; faults and behaviour steps happen in it. */
+    durationMs: positiveMs,
+    /** The healed liveness phase after it (default: TTL + session timeout + presence bound). */
+    livenessMs: ms.optional(),
+    server: z
+      .strictObject({
+        ttlMs: z.number().int().min(1_000).max(3_600_000).default(30_000),
+        sessionTimeoutMs: z.number().int().min(100).max(3_600_000).default(30_000),
+        hashCostMs: ms.default(20),
+        connectionsMax: z.number().int().min(1).max(1_000_000).default(19_900),
+        plantedBug: z.enum(PLANTED_BUGS).optional(),
+      })
+      .prefault({}),
+    network: z
+      .strictObject({ latency: distSchema.default({ uniform: [2, 20] }), bandwidthBytesPerSec: z.number().positive().default(12_500_000) })
+      .prefault({}),
+    checks: z
+      .strictObject({
+        /** Slack beyond the TTL for presence to agree with the truth once links are healthy. */
+        presenceBoundMs: positiveMs.default(10_000),
+        /** How often the sweeping checkers look. */
+        sweepEveryMs: positiveMs.default(2_000),
+      })
+      .prefault({}),
+    populations: z.array(populationSchema).min(1).max(64),
+    friends: friendsSchema.prefault({}),
+    arrivals: z.array(arrivalSchema).max(64).optional(),
+    behaviours: z.record(name, z.array(stepSchema).max(256)),
+    faults: z.array(faultSchema).max(1_000).default([]),
+    expect: z
+      .strictObject({
+        metrics: z.record(z.string(), thresholdSchema).default({}),
+        invariants: z.array(z.enum(CHECKER_NAMES)).default([]),
+      })
+      .prefault({}),
+  })
+  .superRefine((scenario, ctx) => {
+    let peers = 0;
+    scenario.populations.forEach((population, index) => {
+      peers += population.count;
+      if (scenario.behaviours[population.behaviour] === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['populations', index, 'behaviour'], message: `expected one of the behaviours: ${Object.keys(scenario.behaviours).join(', ')}` });
+      }
+      if (population.username !== undefined && population.count !== 1) {
+        ctx.addIssue({ code: 'custom', path: ['populations', index, 'username'], message: 'expected username only on a population of count 1' });
+      }
+    });
+    if (peers > SCENARIO_PEERS_MAX) ctx.addIssue({ code: 'custom', path: ['populations'], message: `expected at most ${SCENARIO_PEERS_MAX} peers in all, got ${peers}` });
+  });
+
+export type Scenario = z.infer<typeof scenarioSchema>;
+export type ScenarioInput = z.input<typeof scenarioSchema>;
+export type Population = Scenario['populations'][number];
