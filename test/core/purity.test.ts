@@ -3,6 +3,7 @@
  * must not reach the outside world on its own. This suite scans the source text of every file
  * under core/ (comments stripped) and fails the build on anything impure.
  */
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -42,6 +43,16 @@ function listTsFiles(dir: string): string[] {
     else if (entry.isFile() && entry.name.endsWith('.ts')) out.push(path);
   }
   return out.sort();
+}
+
+/** Absolute paths of the core/ files git tracks, or null outside a git checkout (then all count). */
+function trackedCoreFiles(): Set<string> | null {
+  try {
+    const out = execFileSync('git', ['ls-files', '-z', '--', '.'], { cwd: CORE_DIR, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return new Set(out.split('\0').filter((name) => name !== '').map((name) => join(CORE_DIR, name)));
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -129,7 +140,8 @@ describe('core/ purity', () => {
     expect(files.flatMap(problemsOf)).toEqual([]);
   });
 
-  it('every file under core/ is reachable from core/index.ts', () => {
+  // Only committed files: a teammate's file in progress is not flagged before it is wired in.
+  it('every committed file under core/ is reachable from core/index.ts (export new modules there)', () => {
     const seen = new Set<string>();
     const queue = CORE_ENTRY_POINTS.map((name) => join(CORE_DIR, name));
     while (queue.length > 0) {
@@ -141,7 +153,9 @@ describe('core/ purity', () => {
         if (spec.startsWith('.')) queue.push(resolve(dirname(path), spec));
       }
     }
-    expect(files.filter((path) => !seen.has(path)).map((path) => relative(CORE_DIR, path))).toEqual([]);
+    const tracked = trackedCoreFiles();
+    const unreachable = files.filter((path) => !seen.has(path) && (tracked === null || tracked.has(path)));
+    expect(unreachable.map((path) => relative(CORE_DIR, path))).toEqual([]);
   });
 
   describe('the scanner itself', () => {

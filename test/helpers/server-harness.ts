@@ -8,6 +8,27 @@ import type { ClientFrame, ServerFrame, ServerFrameOf, ServerFrameType } from '.
 import { type ServerConfig, type ServerEffect, ServerMachine } from '../../core/server/machine.ts';
 import { MemoryStore } from '../../core/store.ts';
 
+/** The password every harness account has unless told otherwise. */
+export function passwordOf(username: string): string {
+  return `${username}-password`;
+}
+
+/** The harness's fake hash: instant and recognisable, never the password itself. */
+export function fakeHash(password: string): string {
+  return `hash:${password}`;
+}
+
+/**
+ * A store that already holds accounts (password `passwordOf(name)`) and friendships: for tests
+ * that need many accounts without paying for many sign-ups.
+ */
+export function storeWith(usernames: readonly string[], friendships: ReadonlyArray<readonly [string, string]> = []): MemoryStore {
+  const store = new MemoryStore();
+  store.apply(usernames.map((username) => ({ op: 'account.create', username, nickname: username, passwordHash: fakeHash(passwordOf(username)), createdAtMs: 0 })));
+  store.apply(friendships.map(([a, b]) => ({ op: 'friendship.add', a, b })));
+  return store;
+}
+
 export interface HarnessOptions extends Partial<Omit<ServerConfig, 'newToken'>> {
   readonly store?: MemoryStore;
 }
@@ -19,6 +40,8 @@ export class ServerHarness {
   /** Every frame each connection received, in order. */
   readonly inbox = new Map<number, ServerFrame[]>();
   readonly closed = new Set<number>();
+  /** Every hash and verify job the machine asked for, in order (a resume must add none). */
+  readonly jobLog: ServerEffect[] = [];
   private pending: ServerEffect[] = [];
   private tokenSeq = 0;
   private nextConnId = 1;
@@ -59,7 +82,7 @@ export class ServerHarness {
   }
 
   /** Sends without answering hash or verify jobs (they stay pending until settle()). */
-  sendUnsettled(connId: number, frame: ClientFrame): void {
+  sendUnsettled(connId: number, frame: ClientFrame | Record<string, unknown>): void {
     this.sendBytes(connId, encodeControl(frame));
   }
 
@@ -79,15 +102,31 @@ export class ServerHarness {
     this.nowMs = targetMs;
   }
 
+  /** Answers every pending hash job with a failure (as if the hashing pool broke). */
+  failHashes(): void {
+    const jobs = this.pending;
+    this.pending = [];
+    for (const effect of jobs) {
+      if (effect.type === 'hash') this.machine.handle({ type: 'hashed', jobId: effect.jobId, passwordHash: null }, this.nowMs);
+      else this.pending.push(effect);
+      this.collect();
+    }
+  }
+
+  /** Hash and verify jobs asked for and not yet answered. */
+  get pendingJobs(): number {
+    return this.pending.length;
+  }
+
   /** Answers every pending hash and verify job. */
   settle(): void {
     for (let round = 0; round < 10 && this.pending.length > 0; round++) {
       const jobs = this.pending;
       this.pending = [];
       for (const effect of jobs) {
-        if (effect.type === 'hash') this.machine.handle({ type: 'hashed', jobId: effect.jobId, passwordHash: `hash:${effect.password}` }, this.nowMs);
+        if (effect.type === 'hash') this.machine.handle({ type: 'hashed', jobId: effect.jobId, passwordHash: fakeHash(effect.password) }, this.nowMs);
         if (effect.type === 'verify') {
-          const ok = effect.passwordHash !== null && effect.passwordHash === `hash:${effect.password}`;
+          const ok = effect.passwordHash !== null && effect.passwordHash === fakeHash(effect.password);
           this.machine.handle({ type: 'verified', jobId: effect.jobId, ok }, this.nowMs);
         }
         this.collect();
@@ -110,6 +149,7 @@ export class ServerHarness {
           ops.push(effect.op);
           break;
         default:
+          this.jobLog.push(effect);
           this.pending.push(effect);
       }
     }
@@ -125,6 +165,15 @@ export class ServerHarness {
     return this.frames(connId).filter((f): f is ServerFrameOf<T> => f.type === type);
   }
 
+  /** Error codes a connection received, oldest first. */
+  errors(connId: number): string[] {
+    return this.framesOf(connId, 'error').map((f) => f.code);
+  }
+
+  isClosed(connId: number): boolean {
+    return this.closed.has(connId);
+  }
+
   last(connId: number): ServerFrame | undefined {
     return this.frames(connId).at(-1);
   }
@@ -137,7 +186,7 @@ export class ServerHarness {
 
   // ---- common flows ---------------------------------------------------------------------------
 
-  signup(username: string, password = `${username}-password`): void {
+  signup(username: string, password = passwordOf(username)): void {
     const connId = this.open();
     this.send(connId, { type: 'signup', username, password });
     const reply = this.last(connId);
@@ -146,8 +195,8 @@ export class ServerHarness {
   }
 
   /** Opens a connection and logs in; returns the connection id. */
-  login(username: string, password = `${username}-password`): number {
-    const connId = this.open();
+  login(username: string, password = passwordOf(username), remoteAddress?: string): number {
+    const connId = this.open(remoteAddress);
     this.send(connId, { type: 'login', username, password });
     const reply = this.last(connId);
     if (reply?.type !== 'login.ok') throw new Error(`login ${username} failed: ${JSON.stringify(reply)}`);
@@ -157,5 +206,27 @@ export class ServerHarness {
   befriend(a: string, connA: number, b: string, connB: number): void {
     this.send(connA, { type: 'friend.request', username: b });
     this.send(connB, { type: 'friend.accept', username: a });
+  }
+
+  /** Signs each user up, logs each in (in order) and returns their connection ids by name. */
+  online(...usernames: string[]): Record<string, number> {
+    for (const username of usernames) if (!this.machine.hasAccount(username)) this.signup(username);
+    const conns: Record<string, number> = {};
+    for (const username of usernames) conns[username] = this.login(username);
+    return conns;
+  }
+
+  /** Resumes a user on a new connection with a token; returns the connection id. */
+  resume(username: string, token: string): number {
+    const connId = this.open();
+    this.send(connId, { type: 'resume', username, token });
+    return connId;
+  }
+
+  /** The resume token from the last login.ok a connection received. */
+  tokenOf(connId: number): string {
+    const ok = this.framesOf(connId, 'login.ok').at(-1);
+    if (ok === undefined) throw new Error(`connection ${connId} has no login.ok`);
+    return ok.resumeToken;
   }
 }
