@@ -1,0 +1,211 @@
+/**
+ * Runs one peer's behaviour: a list of steps interpreted with an explicit stack (no recursion, so
+ * repeat and choose nest without growing the JS stack). Each step calls the PeerDriver and moves on
+ * when its callback comes; a step that answers at once continues from the event queue, so a long
+ * run of instant steps never recurses either.
+ *
+ * A peer that is crashed waits (its in-flight step fails with CRASHED) until it is restarted; in
+ * the healed liveness phase no new step starts.
+ */
+import type { AnswerPolicy, StepOutcome } from './peer-driver.ts';
+import type { PeerSlot } from './peer-slot.ts';
+import { samplerOf } from './distributions.ts';
+import type { Step } from './scenario-schema.ts';
+import { STEPS_DEPTH_MAX } from './scenario-schema.ts';
+
+export interface RunnerHost {
+  nowMs(): number;
+  /** Schedules fn on the peer's clock (dropped if the peer crashes meanwhile). */
+  after(slot: PeerSlot, delayMs: number, fn: () => void): void;
+  /** False once the workload phase is over. */
+  readonly acceptingSteps: boolean;
+  friendUsername(slot: PeerSlot, which: string): string | null;
+  /** Peers the befriend step asks (graph neighbours with a higher index). */
+  befriendTargets(slot: PeerSlot): string[];
+  /** A step with `expect` ended otherwise. */
+  onStepMismatch(slot: PeerSlot, step: string, expected: string, got: string): void;
+  onStepOutcome(slot: PeerSlot, step: string, outcome: string): void;
+  onCrashStep(slot: PeerSlot, downMs: number | undefined): void;
+  readonly p2pAvailable: boolean;
+}
+
+interface Frame {
+  readonly steps: readonly Step[];
+  index: number;
+  repeatsLeft: number;
+}
+
+export class BehaviourRunner {
+  private readonly stack: Frame[] = [];
+  private running = false;
+  /** Waiting for a restart after a crash. */
+  private parked = false;
+  done = false;
+
+  constructor(
+    private readonly slot: PeerSlot,
+    steps: readonly Step[],
+    private readonly host: RunnerHost,
+  ) {
+    this.stack.push({ steps, index: 0, repeatsLeft: 0 });
+  }
+
+  start(): void {
+    this.next();
+  }
+
+  /** After a restart: carry on where the crash interrupted. */
+  resume(): void {
+    if (!this.parked) return;
+    this.parked = false;
+    this.next();
+  }
+
+  private next(): void {
+    if (this.running) return;
+    this.running = true;
+    let sync = true;
+    let ranSync = false;
+    const continueAfter = (): void => {
+      if (sync) {
+        ranSync = true;
+        return;
+      }
+      this.running = false;
+      this.next();
+    };
+    // Run instant steps in a loop; the first asynchronous step ends it.
+    for (let guard = 0; guard < 1_000; guard++) {
+      const step = this.take();
+      if (step === null) {
+        this.running = false;
+        return;
+      }
+      ranSync = false;
+      sync = true;
+      this.execute(step, continueAfter);
+      sync = false;
+      if (!ranSync) return;
+    }
+    // A thousand instant steps in a row: yield to the queue rather than spin.
+    this.host.after(this.slot, 0, () => {
+      this.running = false;
+      this.next();
+    });
+  }
+
+  /** The next step to run, or null when there is none (finished, parked or phase over). */
+  private take(): Step | null {
+    if (!this.host.acceptingSteps) return null;
+    if (!this.slot.driver.alive) {
+      this.parked = true;
+      return null;
+    }
+    for (;;) {
+      const frame = this.stack[this.stack.length - 1];
+      if (frame === undefined) {
+        this.done = true;
+        return null;
+      }
+      const step = frame.steps[frame.index];
+      if (step !== undefined) {
+        frame.index += 1;
+        return step;
+      }
+      if (frame.repeatsLeft > 0) {
+        frame.repeatsLeft -= 1;
+        frame.index = 0;
+        continue;
+      }
+      this.stack.pop();
+    }
+  }
+
+  private push(steps: readonly Step[], times: number): void {
+    if (this.stack.length >= STEPS_DEPTH_MAX) throw new RangeError(`steps nested deeper than ${STEPS_DEPTH_MAX}`);
+    if (steps.length > 0) this.stack.push({ steps, index: 0, repeatsLeft: times - 1 });
+  }
+
+  private execute(step: Step, then: () => void): void {
+    const slot = this.slot;
+    const driver = slot.driver;
+    const host = this.host;
+    const finish = (name: string, expected: string | undefined) => (outcome: StepOutcome): void => {
+      host.onStepOutcome(slot, name, outcome);
+      if (expected !== undefined && outcome !== expected) host.onStepMismatch(slot, name, expected, outcome);
+      then();
+    };
+    if (typeof step === 'string') {
+      switch (step) {
+        case 'signup':
+          return driver.signup(slot.password, finish('signup', undefined));
+        case 'login':
+          return driver.login(slot.password, finish('login', undefined));
+        case 'logout':
+          return driver.logout(finish('logout', undefined));
+        case 'befriend':
+          return this.befriend(host.befriendTargets(slot), then);
+        case 'silent':
+          driver.goSilent();
+          return then();
+        case 'crash':
+          host.onCrashStep(slot, undefined);
+          return then();
+      }
+    }
+    if ('signup' in step) return driver.signup(step.signup.password ?? slot.password, finish('signup', step.signup.expect));
+    if ('login' in step) {
+      const given = step.login.password;
+      const password = given === undefined ? slot.password : given === 'wrong' ? `${slot.password}-wrong` : given;
+      return driver.login(password, finish('login', step.login.expect));
+    }
+    if ('logout' in step) return driver.logout(finish('logout', step.logout.expect));
+    if ('think' in step) return host.after(slot, samplerOf(step.think)(slot.prng), then);
+    if ('choose' in step) {
+      let draw = slot.prng.float();
+      for (const branch of step.choose) {
+        if (draw < branch.p) {
+          this.push(branch.steps, 1);
+          break;
+        }
+        draw -= branch.p;
+      }
+      return then();
+    }
+    if ('repeat' in step) {
+      this.push(step.repeat.steps, step.repeat.times);
+      return then();
+    }
+    if ('friendRequest' in step) return driver.friendRequest(step.friendRequest.to, finish('friendRequest', step.friendRequest.expect));
+    if ('session' in step) {
+      const target = host.friendUsername(slot, step.session.with);
+      if (target === null) return finish('session', step.session.expect)('NO_FRIEND');
+      return driver.sessionRequest(target, finish('session', step.session.expect));
+    }
+    if ('answer' in step) {
+      const answer = step.answer;
+      const policy: AnswerPolicy = typeof answer === 'string' ? answer : answer.policy;
+      const delay = typeof answer === 'string' || answer.delay === undefined ? () => 0 : samplerOf(answer.delay);
+      driver.setAnswerPolicy(policy, () => delay(slot.prng));
+      return then();
+    }
+    if ('chat' in step || 'sendFile' in step) {
+      // The P2P channel needs the peer machine of issue 3; never pretend it ran.
+      return finish('chat' in step ? 'chat' : 'sendFile', undefined)(host.p2pAvailable ? 'ok' : 'NEEDS_ISSUE_3');
+    }
+    if ('crash' in step) {
+      host.onCrashStep(slot, step.crash.downMs);
+      return then();
+    }
+    step satisfies never;
+  }
+
+  private befriend(targets: string[], then: () => void): void {
+    const target = targets.shift();
+    if (target === undefined) return then();
+    this.slot.driver.friendRequest(target, (outcome) => {
+      this.host.onStepOutcome(this.slot, 'befriend', outcome);
+      this.befriend(targets, then);
+    });
+  }
+}

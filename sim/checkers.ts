@@ -1,0 +1,232 @@
+/**
+ * Checkers: they sit outside the machines, watch what peers see and what the server holds, and
+ * record invariant breaches as violations {checker, atMs, detail}.
+ *
+ * - presence-matches-truth: what each online peer shows for a friend equals the truth (is that
+ *   friend's user online: alive, logged in, speaking) within the TTL plus a bound, judged only
+ *   while links are healthy (no partition, clog, degradation or server outage in progress) and
+ *   counted from when they became healthy.
+ * - session-needs-yes: no peer learns of an established session unless the callee said yes.
+ * - session-ends-by-timeout: a caller told a request is pending hears how it ended by its timeout
+ *   (plus the bound), unless its link dropped meanwhile or faults made the wait unjudgeable.
+ * - liveness: after the healed final phase, everything agrees and nothing is left pending.
+ */
+import type { PresenceStatus } from '../core/frames.ts';
+import { Histogram } from './histogram.ts';
+import type { PeerDriver, PeerObserver } from './peer-driver.ts';
+import type { PeerSlot } from './peer-slot.ts';
+import type { CheckerName } from './scenario-schema.ts';
+import type { ServerNode } from './server-node.ts';
+import type { SimClock } from './sim-clock.ts';
+
+export const VIOLATIONS_MAX = 1_000;
+/** Details listed per liveness check before the rest is only counted. */
+const LIVENESS_DETAILS_MAX = 20;
+
+export interface Violation {
+  readonly checker: CheckerName;
+  readonly atMs: number;
+  readonly detail: string;
+}
+
+export interface CheckedWorld {
+  readonly clock: SimClock;
+  readonly server: ServerNode;
+  readonly slots: readonly PeerSlot[];
+  ownerOf(username: string): PeerSlot | undefined;
+  /** No fault that impairs links is in progress. */
+  linksHealthy(): boolean;
+  /** When the last such fault ended (0 if none ever). */
+  readonly lastFaultEndMs: number;
+}
+
+interface PendingSession {
+  readonly caller: PeerDriver;
+  readonly callee: string;
+  readonly startMs: number;
+  readonly deadlineMs: number;
+}
+
+export class Checkers implements PeerObserver {
+  readonly violations: Violation[] = [];
+  readonly violationCounts = new Map<CheckerName, number>();
+  readonly presenceDelay = new Histogram();
+  readonly counters = new Map<string, number>();
+  /** When each user's truth last changed. */
+  private readonly truthChangedAtMs = new Map<string, number>();
+  /** First sweep that saw each (peer, friend) disagreement: "peer\0friend" → ms. */
+  private mismatchSinceMs = new Map<string, number>();
+  private readonly reportedMismatches = new Set<string>();
+  private readonly answeredYes = new Set<string>();
+  private readonly pendingSessions = new Map<string, PendingSession>();
+  private world: CheckedWorld | null = null;
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly boundMs: number,
+    private readonly onViolation: (violation: Violation) => void = () => {},
+  ) {}
+
+  attach(world: CheckedWorld): void {
+    this.world = world;
+  }
+
+  private get w(): CheckedWorld {
+    if (this.world === null) throw new Error('checkers used before attach()');
+    return this.world;
+  }
+
+  violate(checker: CheckerName, detail: string): void {
+    this.violationCounts.set(checker, (this.violationCounts.get(checker) ?? 0) + 1);
+    const violation = { checker, atMs: this.w.clock.nowMs(), detail };
+    if (this.violations.length < VIOLATIONS_MAX) this.violations.push(violation);
+    this.onViolation(violation);
+  }
+
+  count(name: string, by = 1): void {
+    this.counters.set(name, (this.counters.get(name) ?? 0) + by);
+  }
+
+  // ---- PeerObserver ------------------------------------------------------------------------------
+
+  onTruthChange(peer: PeerDriver): void {
+    this.truthChangedAtMs.set(peer.username, this.w.clock.nowMs());
+  }
+
+  onPresenceView(peer: PeerDriver, friend: string, status: PresenceStatus | null): void {
+    if (status === null || !peer.truthOnline) return;
+    const changedAt = this.truthChangedAtMs.get(friend);
+    if (changedAt === undefined) return;
+    const truth = this.truthOf(friend);
+    if (status === truth) this.presenceDelay.record(this.w.clock.nowMs() - changedAt);
+  }
+
+  onViewReset(): void {}
+
+  onSessionAnswer(_callee: PeerDriver, requestId: string, accept: boolean): void {
+    if (accept) this.answeredYes.add(this.sessionKey(requestId));
+  }
+
+  onSessionPending(caller: PeerDriver, requestId: string, callee: string, timeoutMs: number): void {
+    const nowMs = this.w.clock.nowMs();
+    this.pendingSessions.set(this.sessionKey(requestId), { caller, callee, startMs: nowMs, deadlineMs: nowMs + timeoutMs });
+  }
+
+  onSessionEstablished(peer: PeerDriver, requestId: string, role: 'caller' | 'callee', other: string): void {
+    const key = this.sessionKey(requestId);
+    if (role === 'caller') {
+      this.pendingSessions.delete(key);
+      this.count('sessions_established');
+    }
+    if (!this.answeredYes.has(key)) {
+      this.violate('session-needs-yes', `${peer.username} (${role}) got session ${requestId} with ${other}, but the callee never said yes`);
+    }
+  }
+
+  onSessionFailed(caller: PeerDriver, requestId: string | undefined): void {
+    if (requestId !== undefined) this.pendingSessions.delete(this.sessionKey(requestId));
+    void caller;
+  }
+
+  onLinkLost(peer: PeerDriver): void {
+    for (const [key, pending] of this.pendingSessions) if (pending.caller === peer) this.pendingSessions.delete(key);
+  }
+
+  onCounter(name: string): void {
+    this.count(name);
+  }
+
+  /** The server restarted: request ids start over, and pending requests died with it. */
+  onServerRestart(): void {
+    this.pendingSessions.clear();
+    this.answeredYes.clear();
+  }
+
+  // ---- sweeps --------------------------------------------------------------------------------------
+
+  sweep(): void {
+    this.sweepPresence();
+    this.sweepSessions();
+  }
+
+  private truthOf(username: string): PresenceStatus {
+    return this.w.ownerOf(username)?.driver.truthOnline === true ? 'online' : 'offline';
+  }
+
+  private sweepPresence(): void {
+    const world = this.w;
+    if (!world.linksHealthy()) {
+      this.mismatchSinceMs.clear();
+      return;
+    }
+    const nowMs = world.clock.nowMs();
+    const allowedMs = this.ttlMs + this.boundMs;
+    const next = new Map<string, number>();
+    for (const slot of world.slots) {
+      const driver = slot.driver;
+      if (!driver.truthOnline) continue;
+      for (const [friend, shown] of driver.presenceView) {
+        if (shown === this.truthOf(friend)) continue;
+        const key = `${driver.username}\u0000${friend}`;
+        const sinceMs = Math.max(this.mismatchSinceMs.get(key) ?? nowMs, world.lastFaultEndMs, this.truthChangedAtMs.get(friend) ?? 0);
+        next.set(key, sinceMs);
+        if (nowMs - sinceMs > allowedMs && !this.reportedMismatches.has(key)) {
+          this.reportedMismatches.add(key);
+          this.violate(
+            'presence-matches-truth',
+            `${driver.username} shows ${friend} ${shown} but ${friend} is ${this.truthOf(friend)} (for ${nowMs - sinceMs} ms, allowed ${allowedMs} ms)`,
+          );
+        }
+      }
+    }
+    this.mismatchSinceMs = next;
+  }
+
+  private sweepSessions(): void {
+    const world = this.w;
+    const nowMs = world.clock.nowMs();
+    for (const [key, pending] of this.pendingSessions) {
+      if (nowMs <= pending.deadlineMs + this.boundMs) continue;
+      this.pendingSessions.delete(key);
+      const judgeable = world.linksHealthy() && world.lastFaultEndMs <= pending.startMs && pending.caller.truthOnline;
+      if (!judgeable) continue;
+      this.violate(
+        'session-ends-by-timeout',
+        `${pending.caller.username}'s session request ${key} to ${pending.callee} is still pending ${nowMs - pending.deadlineMs} ms after its timeout`,
+      );
+    }
+  }
+
+  /** The end of the healed phase: everything must agree, and nothing may be left pending. */
+  checkLiveness(): void {
+    const world = this.w;
+    const machine = world.server.machine;
+    if (machine === null) return this.violate('liveness', 'the server is down at the end of the healed phase');
+    const problems: string[] = [];
+    let problemCount = 0;
+    const note = (text: string): void => {
+      problemCount += 1;
+      if (problems.length < LIVENESS_DETAILS_MAX) problems.push(text);
+    };
+    for (const slot of world.slots) {
+      if (world.ownerOf(slot.username) !== slot) continue;
+      const driver = slot.driver;
+      const serverOnline = machine.isOnline(slot.username);
+      if (driver.truthOnline !== serverOnline) note(`${slot.username} is ${driver.truthOnline ? 'online' : 'offline'} but the server says ${serverOnline ? 'online' : 'offline'}`);
+      if (!driver.truthOnline) continue;
+      const friends = machine.friendsOf(slot.username);
+      if (friends.size !== driver.presenceView.size) note(`${slot.username} shows ${driver.presenceView.size} friends, the server has ${friends.size}`);
+      for (const friend of friends) {
+        const shown = driver.presenceView.get(friend);
+        if (shown !== this.truthOf(friend)) note(`${slot.username} shows ${friend} ${shown ?? 'missing'}, truth ${this.truthOf(friend)}`);
+      }
+    }
+    const pending = machine.stats().pendingSessionRequests;
+    if (pending > 0) note(`the server still holds ${pending} pending session requests`);
+    if (problemCount > 0) this.violate('liveness', `${problemCount} disagreements after the healed phase: ${problems.join('; ')}`);
+  }
+
+  private sessionKey(requestId: string): string {
+    return `${this.w.server.incarnation}:${requestId}`;
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The fault schedule: faults are data (scenario.faults), turned into events on the queue. Targets
+ * given as a fraction are drawn from the "faults" stream. Faults that impair links (partition,
+ * clog, degradation, server outage) count in world.faultsActive while they last, so checkers
+ * judge presence only on healthy links; heal() ends them all for the liveness phase.
+ */
+import type { Prng } from './prng.ts';
+import type { PeerSlot } from './peer-slot.ts';
+import type { Fault } from './scenario-schema.ts';
+import { samplerOf } from './distributions.ts';
+import { SERVER_ADDRESS } from './server-node.ts';
+import type { World } from './world.ts';
+
+export class FaultSchedule {
+  /** Ends of faults still in progress, run early by healAll(). */
+  private readonly pendingEnds = new Map<number, () => void>();
+  private nextFaultId = 1;
+
+  constructor(
+    private readonly world: World,
+    private readonly prng: Prng,
+  ) {}
+
+  schedule(faults: readonly Fault[]): void {
+    for (const fault of faults) this.world.clock.at(fault.atMs, () => this.begin(fault));
+  }
+
+  /** The liveness phase starts: every fault in progress ends now, crashed peers stay as they are. */
+  healAll(): void {
+    const ends = [...this.pendingEnds.values()];
+    this.pendingEnds.clear();
+    for (const end of ends) end();
+    this.world.network.heal();
+    this.world.startServer();
+  }
+
+  private targets(fault: { peers?: string[] | undefined; fraction?: number | undefined }): PeerSlot[] {
+    const world = this.world;
+    if (fault.peers !== undefined) return fault.peers.map((u) => world.ownerOf(u)).filter((s): s is PeerSlot => s !== undefined);
+    const fraction = fault.fraction ?? 0;
+    const count = Math.round(fraction * world.slots.length);
+    return this.prng.shuffle([...world.slots]).slice(0, count);
+  }
+
+  /** Runs `end` after durationMs, or at healAll(), whichever comes first; counts as an active fault meanwhile. */
+  private during(durationMs: number, end: () => void): void {
+    const world = this.world;
+    const id = this.nextFaultId++;
+    world.faultsActive += 1;
+    const finish = (): void => {
+      if (!this.pendingEnds.delete(id)) return;
+      end();
+      world.faultsActive -= 1;
+      world.lastFaultEndMs = world.clock.nowMs();
+    };
+    this.pendingEnds.set(id, finish);
+    world.clock.at(world.clock.nowMs() + durationMs, finish);
+  }
+
+  private begin(fault: Fault): void {
+    const world = this.world;
+    const network = world.network;
+    world.trace.note('fault', { kind: fault.kind });
+    world.checkers.count(`faults_${fault.kind}`);
+    switch (fault.kind) {
+      case 'server-crash':
+        world.crashServer();
+        return this.during(fault.downMs, () => world.startServer());
+      case 'peer-crash':
+        for (const slot of this.targets(fault)) world.crashPeer(slot, fault.downMs);
+        return;
+      case 'partition': {
+        const side = fault.isolate === 'server' ? [SERVER_ADDRESS] : this.targets(fault).map((s) => s.address);
+        network.partition([side]);
+        return this.during(fault.durationMs, () => network.heal());
+      }
+      case 'clog': {
+        const nodes = fault.target === 'server' ? [SERVER_ADDRESS] : this.targets(fault).map((s) => s.address);
+        for (const address of nodes) network.clog(address);
+        return this.during(fault.durationMs, () => {
+          for (const address of nodes) network.unclog(address);
+        });
+      }
+      case 'degrade':
+        network.profile = { latency: samplerOf(fault.latency), bandwidthBytesPerSec: fault.bandwidthBytesPerSec ?? world.baseProfile.bandwidthBytesPerSec };
+        return this.during(fault.durationMs, () => {
+          network.profile = world.baseProfile;
+        });
+      case 'reset':
+        for (const slot of this.targets(fault)) network.resetNode(slot.address);
+        return;
+    }
+  }
+}

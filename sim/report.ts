@@ -1,0 +1,44 @@
+/**
+ * The run report: the JSON contract of CONTRACTS.md section 2 (field names fixed: scenario, seed,
+ * peers, events, virtualMs, wallMs, traceHash, expectations, violations, metrics), plus a human
+ * summary for stderr.
+ */
+import type { Violation } from './checkers.ts';
+
+export interface Expectation {
+  readonly name: string;
+  readonly passed: boolean;
+  readonly detail: string;
+}
+
+export interface RunReport {
+  readonly scenario: string;
+  readonly name: string | null;
+  readonly seed: number;
+  readonly peers: number;
+  readonly events: number;
+  readonly virtualMs: number;
+  readonly wallMs: number;
+  readonly traceHash: string;
+  readonly expectations: Expectation[];
+  readonly violations: Violation[];
+  readonly metrics: Record<string, number>;
+  /** Everything the run chose, as on the SEED line. */
+  readonly options: Record<string, string | number>;
+  readonly passed: boolean;
+}
+
+export function summarize(report: RunReport): string {
+  const lines: string[] = [];
+  const verdict = report.passed ? 'PASS' : 'FAIL';
+  lines.push(`${verdict} ${report.scenario} seed=${report.seed} peers=${report.peers} events=${report.events} virtual=${(report.virtualMs / 1000).toFixed(1)}s wall=${report.wallMs}ms trace=${report.traceHash}`);
+  for (const e of report.expectations) lines.push(`  ${e.passed ? 'ok  ' : 'FAIL'} ${e.name}: ${e.detail}`);
+  const shown = report.violations.slice(0, 10);
+  for (const v of shown) lines.push(`  VIOLATION ${v.checker} at ${Math.round(v.atMs)} ms: ${v.detail}`);
+  if (report.violations.length > shown.length) lines.push(`  ... and ${report.violations.length - shown.length} more violations`);
+  const m = report.metrics;
+  const keys = ['presence_delay_p50_ms', 'presence_delay_p99_ms', 'session_success_rate', 'logins_ok', 'reconnects', 'resumes', 'peers_online_end'];
+  lines.push(`  metrics: ${keys.filter((k) => k in m).map((k) => `${k}=${m[k]}`).join(' ')}`);
+  if (!report.passed) lines.push(`  replay: p2pchat sim ${report.scenario} --seed ${report.seed}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,173 @@
+/**
+ * Runs one scenario with one seed and returns its report. The loop: start the world, run the
+ * workload phase in slices of checks.sweepEveryMs (sweeping checkers between slices), heal
+ * everything, run the liveness phase, check liveness, evaluate expectations.
+ *
+ * Nothing inside the loop reads the wall clock; wallMs is measured around it by the caller's
+ * `wallClockMs` (default performance.now), so it never influences the run.
+ */
+import { performance } from 'node:perf_hooks';
+import { FaultSchedule } from './faults.ts';
+import { Prng } from './prng.ts';
+import type { Expectation, RunReport } from './report.ts';
+import { CHECKER_NAMES, type Scenario } from './scenario-schema.ts';
+import type { TraceLineSink } from './trace.ts';
+import { World } from './world.ts';
+
+/** Upper bound on events in one run: a runaway loop fails loudly instead of spinning forever. */
+export const RUN_EVENTS_MAX = 2_000_000_000;
+
+export interface RunOptions {
+  readonly seed: number;
+  /** Shown as the report's `scenario` (the file path). */
+  readonly scenarioPath?: string;
+  readonly traceSink?: TraceLineSink | null;
+  /** Called with the options the run chose before it starts (the SEED line). */
+  readonly onStart?: (options: Record<string, string | number>) => void;
+  /** Called between slices: virtual ms done, total virtual ms, events so far. */
+  readonly onProgress?: (doneMs: number, totalMs: number, events: number) => void;
+  readonly p2pAvailable?: boolean;
+}
+
+export function livenessMsOf(scenario: Scenario): number {
+  return scenario.livenessMs ?? scenario.server.ttlMs + scenario.server.sessionTimeoutMs + scenario.checks.presenceBoundMs;
+}
+
+export function runScenario(scenario: Scenario, options: RunOptions): RunReport {
+  const wallStartMs = performance.now();
+  const world = new World(scenario, { seed: options.seed, traceSink: options.traceSink ?? null, p2pAvailable: options.p2pAvailable ?? false });
+  const faults = new FaultSchedule(world, Prng.stream(options.seed, 'faults'));
+  const livenessMs = livenessMsOf(scenario);
+  const totalMs = scenario.durationMs + livenessMs;
+  const chosen = { seed: options.seed, ...world.describe(), livenessMs };
+  options.onStart?.(chosen);
+  world.start();
+  faults.schedule(scenario.faults);
+  const sliceMs = scenario.checks.sweepEveryMs;
+  const runTo = (untilMs: number): void => {
+    for (let t = Math.min(untilMs, world.clock.nowMs() + sliceMs); ; t = Math.min(untilMs, t + sliceMs)) {
+      world.clock.runUntil(t, RUN_EVENTS_MAX - world.clock.processed);
+      if (world.clock.processed >= RUN_EVENTS_MAX) throw new Error(`run exceeded ${RUN_EVENTS_MAX} events`);
+      world.checkers.sweep();
+      options.onProgress?.(t, totalMs, world.clock.processed);
+      if (t >= untilMs) return;
+    }
+  };
+  runTo(scenario.durationMs);
+  world.acceptingSteps = false;
+  world.trace.note('liveness-phase', {});
+  faults.healAll();
+  runTo(totalMs);
+  world.checkers.checkLiveness();
+  const metrics = collectMetrics(world);
+  const violations = world.checkers.violations;
+  const expectations = evaluate(scenario, world, metrics);
+  const passed = violations.length === 0 && expectations.every((e) => e.passed);
+  return {
+    scenario: options.scenarioPath ?? scenario.name ?? '<scenario>',
+    name: scenario.name ?? null,
+    seed: options.seed,
+    peers: world.peerCount,
+    events: world.clock.processed,
+    virtualMs: world.clock.nowMs(),
+    wallMs: Math.round(performance.now() - wallStartMs),
+    traceHash: world.trace.hash.hex(),
+    expectations,
+    violations,
+    metrics,
+    options: chosen,
+    passed,
+  };
+}
+
+function collectMetrics(world: World): Record<string, number> {
+  const checkers = world.checkers;
+  const counter = (name: string): number => checkers.counters.get(name) ?? 0;
+  const outcome = (key: string): number => world.stepOutcomes.get(key) ?? 0;
+  let sessionOutcomes = 0;
+  const sessions: Record<string, number> = {};
+  for (const [key, count] of world.stepOutcomes) {
+    if (!key.startsWith('session:')) continue;
+    sessionOutcomes += count;
+    const name = key.slice('session:'.length).toLowerCase().replace(/[^a-z0-9]+/g, '_');
+    sessions[`session_outcome_${name}`] = (sessions[`session_outcome_${name}`] ?? 0) + count;
+  }
+  const established = outcome('session:established');
+  const stats = world.server.machine?.stats();
+  const past = world.server.pastStats;
+  const sum = (pick: (s: NonNullable<typeof stats>) => number): number => past.reduce((acc, s) => acc + pick(s), stats === undefined ? 0 : pick(stats));
+  const delay = checkers.presenceDelay;
+  let onlineEnd = 0;
+  for (const slot of world.slots) if (slot.driver.truthOnline) onlineEnd += 1;
+  const net = world.network.stats;
+  return {
+    presence_delay_p50_ms: delay.quantile(0.5),
+    presence_delay_p99_ms: delay.quantile(0.99),
+    presence_delay_max_ms: Math.round(delay.maxMs),
+    presence_updates: delay.count,
+    session_requests: sessionOutcomes,
+    sessions_established: established,
+    session_success_rate: sessionOutcomes === 0 ? 0 : established / sessionOutcomes,
+    ...sessions,
+    signups_ok: outcome('signup:ok'),
+    signups_failed: sumPrefix(world.stepOutcomes, 'signup:') - outcome('signup:ok'),
+    logins_ok: outcome('login:ok'),
+    logins_failed: sumPrefix(world.stepOutcomes, 'login:') - outcome('login:ok'),
+    logouts_ok: outcome('logout:ok'),
+    server_logins: sum((s) => s.logins),
+    server_logins_failed: sum((s) => s.loginsFailed),
+    server_signups: sum((s) => s.signups),
+    resumes: counter('resumes'),
+    reconnects: counter('reconnects'),
+    peer_crashes: counter('peer_crashes'),
+    server_restarts: counter('server_restarts'),
+    p2p_steps_not_run: outcome('chat:NEEDS_ISSUE_3') + outcome('sendFile:NEEDS_ISSUE_3'),
+    step_mismatches: world.stepMismatchCount,
+    peers_online_end: onlineEnd,
+    messages_delivered: net.messagesDelivered,
+    bytes_delivered: net.bytesDelivered,
+    connects: net.connects,
+    connects_refused: net.refused,
+    connects_timed_out: net.timedOut,
+    violations: [...checkers.violationCounts.values()].reduce((a, b) => a + b, 0),
+  };
+}
+
+function sumPrefix(map: ReadonlyMap<string, number>, prefix: string): number {
+  let total = 0;
+  for (const [key, count] of map) if (key.startsWith(prefix)) total += count;
+  return total;
+}
+
+function evaluate(scenario: Scenario, world: World, metrics: Record<string, number>): Expectation[] {
+  const out: Expectation[] = [];
+  for (const [metric, threshold] of Object.entries(scenario.expect.metrics)) {
+    const value = metrics[metric];
+    const bounds = [threshold.min === undefined ? null : `>= ${threshold.min}`, threshold.max === undefined ? null : `<= ${threshold.max}`].filter((b) => b !== null).join(' and ');
+    if (value === undefined) {
+      out.push({ name: `${metric} ${bounds}`, passed: false, detail: `no such metric (known: ${Object.keys(metrics).join(', ')})` });
+      continue;
+    }
+    const passed = (threshold.min === undefined || value >= threshold.min) && (threshold.max === undefined || value <= threshold.max);
+    out.push({ name: `${metric} ${bounds}`, passed, detail: `${metric} = ${value}` });
+  }
+  for (const checker of scenario.expect.invariants.length > 0 ? scenario.expect.invariants : CHECKER_NAMES) {
+    const count = world.checkers.violationCounts.get(checker) ?? 0;
+    out.push({ name: `invariant ${checker}`, passed: count === 0, detail: count === 0 ? 'held' : `${count} violations` });
+  }
+  if (world.stepOutcomes.size > 0 && hasExpectSteps(scenario)) {
+    out.push({
+      name: 'steps end as scripted',
+      passed: world.stepMismatchCount === 0,
+      detail: world.stepMismatchCount === 0 ? 'every step with expect ended as expected' : `${world.stepMismatchCount} mismatches: ${world.stepMismatches.join('; ')}`,
+    });
+  }
+  if (scenario.requires.includes('p2p') && !world.p2pAvailable) {
+    out.push({ name: 'requires p2p', passed: false, detail: 'chat and file steps need the peer machine of issue 3 (core/peer/), not wired into the simulator yet' });
+  }
+  return out;
+}
+
+function hasExpectSteps(scenario: Scenario): boolean {
+  return JSON.stringify(scenario.behaviours).includes('"expect"');
+}
