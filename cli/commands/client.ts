@@ -1,9 +1,83 @@
-/** `p2pchat client`: not built yet (see the open issues). */
-import { Command } from 'commander';
+/**
+ * `p2pchat client`: the dashboard (not built yet) or, with --headless, the JSON-lines client of
+ * CONTRACTS.md section 1. Options only here; the runtime is imported when the command runs.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { FILE_BYTES_MAX_DEFAULT } from '../../core/limits.ts';
+
+export interface ClientCommandOptions {
+  headless: boolean;
+  server: { host: string; port: number };
+  p2pHost: string;
+  p2pPort: number;
+  downloadDir: string;
+  autoAccept: { chat: boolean; file: boolean };
+  maxFileBytes: number;
+  logFile?: string;
+  logLevel: string;
+}
+
+function parseHostPort(value: string): { host: string; port: number } {
+  const match = /^(.+):(\d{1,5})$/.exec(value.trim());
+  const port = match === null ? Number.NaN : Number(match[2]);
+  if (match === null || !(port >= 1 && port <= 65_535)) throw new InvalidArgumentError('expected HOST:PORT');
+  const host = match[1]!.replace(/^\[(.*)\]$/, '$1');
+  return { host, port };
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new InvalidArgumentError('expected a port, 0-65535');
+  return port;
+}
+
+function parseAutoAccept(value: string): { chat: boolean; file: boolean } {
+  const parts = value.split(',').map((part) => part.trim()).filter((part) => part.length > 0);
+  for (const part of parts) if (part !== 'chat' && part !== 'file') throw new InvalidArgumentError('expected a list of: chat, file');
+  return { chat: parts.includes('chat'), file: parts.includes('file') };
+}
+
+function parseBytes(value: string): number {
+  const bytes = Number(value);
+  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new InvalidArgumentError('expected a byte count');
+  return bytes;
+}
 
 export function clientCommand(): Command {
-  return new Command('client').description('(client: not built yet)').action(() => {
-    process.stderr.write('p2pchat client is not built yet\n');
-    process.exit(2);
-  });
+  return new Command('client')
+    .description('the chat client: the terminal dashboard, or --headless for the JSON-lines client')
+    .addOption(new Option('--headless', 'JSON lines on stdin/stdout instead of the dashboard').env('P2PCHAT_HEADLESS').default(false))
+    .addOption(new Option('--server <host:port>', 'the server').env('P2PCHAT_SERVER').default({ host: '127.0.0.1', port: 12345 }, '127.0.0.1:12345').argParser(parseHostPort))
+    .addOption(new Option('--p2p-host <host>', 'address the P2P listener binds').env('P2PCHAT_P2P_HOST').default('0.0.0.0'))
+    .addOption(new Option('--p2p-port <port>', 'P2P listener port (0 = any)').env('P2PCHAT_P2P_PORT').default(0).argParser(parsePort))
+    .addOption(new Option('--download-dir <dir>', 'where received files go').env('P2PCHAT_DOWNLOAD_DIR').default('./downloads'))
+    .addOption(new Option('--auto-accept <list>', 'answer yes without asking: chat, file').env('P2PCHAT_AUTO_ACCEPT').default({ chat: false, file: false }, 'none').argParser(parseAutoAccept))
+    .addOption(new Option('--max-file-bytes <bytes>', 'largest file accepted').env('P2PCHAT_MAX_FILE_BYTES').default(FILE_BYTES_MAX_DEFAULT).argParser(parseBytes))
+    .addOption(new Option('--log-file <path>', 'log to this file instead of stderr').env('P2PCHAT_LOG_FILE'))
+    .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent').env('P2PCHAT_LOG_LEVEL').default('info'))
+    .action(async (options: ClientCommandOptions) => {
+      if (!options.headless) {
+        process.stderr.write('p2pchat client: the terminal dashboard is not built yet; use --headless for the JSON-lines client\n');
+        process.exit(2);
+      }
+      const { isLogLevel } = await import('../log.ts');
+      if (!isLogLevel(options.logLevel)) {
+        process.stderr.write(`p2pchat client: unknown log level "${options.logLevel}"\n`);
+        process.exit(2);
+      }
+      const { runHeadless } = await import('../client/headless.ts');
+      await runHeadless({
+        serverHost: options.server.host,
+        serverPort: options.server.port,
+        p2pHost: options.p2pHost,
+        p2pPort: options.p2pPort,
+        downloadDir: options.downloadDir,
+        autoAcceptChat: options.autoAccept.chat,
+        autoAcceptFile: options.autoAccept.file,
+        fileBytesMax: options.maxFileBytes,
+        logFile: options.logFile ?? null,
+        logLevel: options.logLevel,
+        testCommands: process.env.P2PCHAT_TEST_COMMANDS === '1',
+      });
+    });
 }

@@ -1,0 +1,125 @@
+/**
+ * `p2pchat client --headless`: the JSON-lines client of CONTRACTS.md section 1. It only maps
+ * lines: stdin lines → commands of the ClientRuntime, runtime events → stdout lines. Nothing else
+ * ever goes to stdout (logs go to stderr or a file). EOF on stdin is a clean quit.
+ */
+import { randomBytes } from 'node:crypto';
+import { parseCommandLine } from '../../core/peer/commands.ts';
+import { createLogger } from '../log.ts';
+import { realClock } from '../net/real-clock.ts';
+import { TcpTransport } from '../net/tcp-transport.ts';
+import { ClientRuntime, type TimedEvent } from './client-runtime.ts';
+import type { LevelWithSilent } from 'pino';
+
+/** An input line longer than this is refused (BAD_COMMAND) without being buffered whole. */
+export const COMMAND_LINE_BYTES_MAX = 1024 * 1024;
+
+export interface HeadlessOptions {
+  readonly serverHost: string;
+  readonly serverPort: number;
+  readonly p2pHost: string;
+  readonly p2pPort: number;
+  readonly downloadDir: string;
+  readonly autoAcceptChat: boolean;
+  readonly autoAcceptFile: boolean;
+  readonly fileBytesMax: number;
+  readonly logFile: string | null;
+  readonly logLevel: LevelWithSilent;
+  /** Test-only commands (test.cut-p2p): enabled by P2PCHAT_TEST_COMMANDS=1, never by default. */
+  readonly testCommands: boolean;
+}
+
+function writeEvent(event: TimedEvent | (Record<string, unknown> & { event: string; at: string })): void {
+  const { event: name, at, ...fields } = event;
+  process.stdout.write(`${JSON.stringify({ event: name, ...fields, at })}\n`);
+}
+
+export async function runHeadless(options: HeadlessOptions): Promise<void> {
+  const logger = createLogger({
+    level: options.logLevel,
+    destination: options.logFile ?? 'stderr',
+    format: 'json',
+    base: { component: 'client' },
+  });
+  const runtime = new ClientRuntime({
+    serverHost: options.serverHost,
+    serverPort: options.serverPort,
+    p2pHost: options.p2pHost,
+    p2pPort: options.p2pPort,
+    downloadDir: options.downloadDir,
+    machine: {
+      autoAcceptChat: options.autoAcceptChat,
+      autoAcceptFile: options.autoAcceptFile,
+      fileBytesMax: options.fileBytesMax,
+      jitterSeed: randomBytes(4).readUInt32BE(0),
+      idPrefix: randomBytes(4).toString('hex'),
+      testCommands: options.testCommands,
+    },
+    transport: new TcpTransport(),
+    clock: realClock,
+    logger,
+  });
+  runtime.onEvent(writeEvent);
+  runtime.onExit((code) => {
+    // Let stdout drain before the process ends, so the last events are not lost.
+    process.stdout.write('', () => process.exit(code));
+  });
+  const fail = (code: string, message: string): void => writeEvent({ event: 'error', code, message, at: new Date().toISOString() });
+
+  try {
+    await runtime.start();
+  } catch (error) {
+    logger.fatal({ event: 'start.failed', err: error }, 'the client could not start');
+    fail('INTERNAL', `could not start: ${(error as Error).message}`);
+    process.stdout.write('', () => process.exit(1));
+    return;
+  }
+
+  readLines(
+    (line) => {
+      if (line.trim().length === 0) return;
+      const parsed = parseCommandLine(line, options.testCommands);
+      if (!parsed.ok) return fail(parsed.code, parsed.message);
+      runtime.command(parsed.command);
+    },
+    () => fail('BAD_COMMAND', `input line longer than ${COMMAND_LINE_BYTES_MAX} bytes`),
+    () => runtime.command({ cmd: 'quit' }),
+  );
+}
+
+/** Splits stdin into lines, bounded: an overlong line is reported and skipped, not buffered. */
+function readLines(onLine: (line: string) => void, onOverlong: () => void, onEnd: () => void): void {
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let skipping = false;
+  process.stdin.on('data', (chunk: Buffer) => {
+    let start = 0;
+    for (let newline = chunk.indexOf(10, start); newline >= 0; newline = chunk.indexOf(10, start)) {
+      const piece = chunk.subarray(start, newline);
+      start = newline + 1;
+      if (skipping) {
+        skipping = false;
+        continue;
+      }
+      const line = pending.length === 0 ? piece : Buffer.concat([...pending, piece]);
+      pending = [];
+      pendingBytes = 0;
+      onLine(line.toString('utf8'));
+    }
+    const rest = chunk.subarray(start);
+    if (skipping || rest.byteLength === 0) return;
+    pendingBytes += rest.byteLength;
+    if (pendingBytes > COMMAND_LINE_BYTES_MAX) {
+      pending = [];
+      pendingBytes = 0;
+      skipping = true;
+      onOverlong();
+      return;
+    }
+    pending.push(Buffer.from(rest));
+  });
+  process.stdin.on('end', () => {
+    if (!skipping && pending.length > 0) onLine(Buffer.concat(pending).toString('utf8'));
+    onEnd();
+  });
+}

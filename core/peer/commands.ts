@@ -1,0 +1,86 @@
+/**
+ * What the user asks of the peer machine: the commands of the headless client contract
+ * (CONTRACTS.md section 1), validated with zod. Unknown names and malformed fields become `error`
+ * events (UNKNOWN_COMMAND, BAD_COMMAND), never exceptions.
+ *
+ * `file.send` names paths; the runtime reads each file's size and SHA-256 first and hands the
+ * machine a `file.send` with `files` (PreparedFile), because hashing is I/O.
+ */
+import { z } from 'zod';
+import { PASSWORD_CHARS_MAX, TEXT_MESSAGE_CHARS_MAX, USERNAME_CHARS_MAX } from '../limits.ts';
+import { FILES_PER_OFFER_MAX } from '../limits.ts';
+
+const username = z.string().min(1).max(USERNAME_CHARS_MAX * 4);
+const password = z.string().min(1).max(PASSWORD_CHARS_MAX * 4);
+const transferId = z.string().min(1).max(64);
+
+export const userCommandSchema = z.discriminatedUnion('cmd', [
+  z.object({ cmd: z.literal('signup'), username, password, nickname: z.string().max(256).optional() }),
+  z.object({ cmd: z.literal('login'), username, password }),
+  z.object({ cmd: z.literal('logout') }),
+  z.object({ cmd: z.literal('friends') }),
+  z.object({ cmd: z.literal('friend.request'), username }),
+  z.object({ cmd: z.literal('friend.accept'), username }),
+  z.object({ cmd: z.literal('friend.decline'), username }),
+  z.object({ cmd: z.literal('chat.open'), username }),
+  z.object({ cmd: z.literal('chat.answer'), username, accept: z.boolean() }),
+  /** id (addition): the caller's own message id, echoed in chat.sent; generated when absent. */
+  z.object({
+    cmd: z.literal('chat.send'),
+    username,
+    text: z.string().max(TEXT_MESSAGE_CHARS_MAX),
+    id: z.union([z.string().min(1).max(64), z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)]).optional(),
+  }),
+  z.object({ cmd: z.literal('chat.close'), username }),
+  z.object({ cmd: z.literal('file.send'), username, paths: z.array(z.string().min(1).max(4096)).min(1).max(FILES_PER_OFFER_MAX) }),
+  z.object({ cmd: z.literal('file.answer'), transferId, accept: z.boolean() }),
+  z.object({ cmd: z.literal('file.cancel'), transferId }),
+  z.object({ cmd: z.literal('quit') }),
+  /** Test-only (enabled by the runtime only when asked): reset the P2P connection to a peer. */
+  z.object({ cmd: z.literal('test.cut-p2p'), username }),
+]);
+
+export type UserCommand = z.infer<typeof userCommandSchema>;
+export type UserCommandName = UserCommand['cmd'];
+export const USER_COMMAND_NAMES: ReadonlySet<string> = new Set(userCommandSchema.options.map((o) => o.shape.cmd.value));
+
+/** A file the runtime has measured and hashed, ready to offer. */
+export interface PreparedFile {
+  readonly path: string;
+  readonly name: string;
+  readonly size: number;
+  readonly sha256: string;
+}
+
+/** What the machine takes: the user's commands, with file.send already prepared. */
+export type PeerCommand =
+  | Exclude<UserCommand, { cmd: 'file.send' }>
+  | { readonly cmd: 'file.send'; readonly username: string; readonly files: readonly PreparedFile[] };
+
+export type ParsedCommand =
+  | { readonly ok: true; readonly command: UserCommand }
+  | { readonly ok: false; readonly code: 'BAD_COMMAND' | 'UNKNOWN_COMMAND'; readonly message: string };
+
+/** Parses one input line. Never throws. */
+export function parseCommandLine(line: string, allowTestCommands = false): ParsedCommand {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return { ok: false, code: 'BAD_COMMAND', message: 'line is not JSON' };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, code: 'BAD_COMMAND', message: 'line is not a JSON object' };
+  }
+  const name = (value as { cmd?: unknown }).cmd;
+  if (typeof name !== 'string') return { ok: false, code: 'BAD_COMMAND', message: 'missing "cmd"' };
+  if (!USER_COMMAND_NAMES.has(name) || (name.startsWith('test.') && !allowTestCommands)) {
+    return { ok: false, code: 'UNKNOWN_COMMAND', message: `unknown command "${name.slice(0, 64)}"` };
+  }
+  const parsed = userCommandSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { ok: false, code: 'BAD_COMMAND', message: issue === undefined ? 'invalid' : `${issue.path.join('.')}: ${issue.message}` };
+  }
+  return { ok: true, command: parsed.data };
+}

@@ -1,0 +1,451 @@
+/**
+ * File transfer, one pure machine per side of one file. The peer machine owns them, feeds them
+ * frames and I/O results, and carries out the actions they queue (send a frame, read, write,
+ * hash, rename) on the right connection and file.
+ *
+ * Theory of operation
+ * -------------------
+ * Sender (OutgoingTransfer):
+ *
+ *   Offered ──file.accept(offset, limit)──▶ Sending ──all bytes sent──▶ AwaitingOk ──file.ok──▶ Done
+ *   Offered ──file.decline──▶ Failed(declined)
+ *   Sending/AwaitingOk ──connection lost──▶ Suspended ──file.resume(offset, limit)──▶ Sending
+ *   any live state ──file.fail / cancel / read error──▶ Failed(reason)
+ *
+ * Receiver (IncomingTransfer):
+ *
+ *   Offered ──accept──▶ Receiving ──written == size──▶ Verifying ──hash ok──▶ Committing ──renamed──▶ Done
+ *                                                               └─hash bad──▶ Failed(hash-mismatch)
+ *   Receiving ──connection lost──▶ Suspended ──new session, writes settled──▶ Receiving (file.resume)
+ *
+ * Flow control is by credit: the receiver says up to which absolute byte `limit` the sender may
+ * send, and raises it as bytes are written to disk, so no more than TRANSFER_WINDOW_BYTES per
+ * transfer are ever in flight or waiting to be written, whatever the file size. The sender keeps
+ * at most TRANSFER_READS_IN_FLIGHT_MAX reads outstanding; the runtime completes them in order.
+ *
+ * The receiver resumes from `writtenOffset`: only bytes the runtime reported written count, and
+ * the resume waits until every write handed out has been reported, so the runtime's incremental
+ * hash covers each byte exactly once. Reads issued before a drop carry an old `epoch` and are
+ * ignored when they complete.
+ *
+ * A file is only ever renamed into place after the SHA-256 of exactly `size` written bytes
+ * matched the offer; otherwise the temporary file is discarded and the transfer fails.
+ */
+import { FILE_CHUNK_BYTES, TRANSFER_PROGRESS_INTERVAL_MS, TRANSFER_READS_IN_FLIGHT_MAX, TRANSFER_WINDOW_BYTES } from '../limits.ts';
+import type { ClientEvent } from './events.ts';
+import { type P2pFrame, type TransferFailure, isTransferFailure } from './frames.ts';
+
+export type TransferAction =
+  /** A control frame to the peer (dropped by the owner when no channel is open). */
+  | { readonly type: 'send'; readonly frame: P2pFrame }
+  /** A data frame to the peer: header from core/codec.ts encodeDataHeader, then these bytes. */
+  | { readonly type: 'data'; readonly wireStream: number; readonly offset: number; readonly bytes: Uint8Array }
+  /** Sender: read `bytes` bytes at `offset`; answer with chunk(epoch, offset, bytes). */
+  | { readonly type: 'read'; readonly epoch: number; readonly offset: number; readonly bytes: number }
+  /** Receiver: create the temporary file (empty) and a fresh incremental hash. */
+  | { readonly type: 'open' }
+  /** Receiver: write at offset and feed the hash; answer written(offset + bytes.length). */
+  | { readonly type: 'write'; readonly offset: number; readonly bytes: Uint8Array }
+  /** Receiver: flush (fsync) and close the temporary file; answer hashed(sha256 hex). */
+  | { readonly type: 'finish' }
+  /** Receiver: move the temporary file to a free name derived from `name`; answer committed(path). */
+  | { readonly type: 'commit'; readonly name: string }
+  /** Receiver: delete the temporary file. */
+  | { readonly type: 'discard' }
+  | { readonly type: 'event'; readonly event: ClientEvent };
+
+export interface TransferMeta {
+  readonly transferId: string;
+  /** The other side's username. */
+  readonly peer: string;
+  readonly wireStream: number;
+  readonly size: number;
+  readonly sha256: string;
+}
+
+export interface TransferTuning {
+  readonly chunkBytes: number;
+  readonly windowBytes: number;
+  readonly readsInFlightMax: number;
+  readonly progressIntervalMs: number;
+}
+
+export const TRANSFER_TUNING_DEFAULTS: TransferTuning = {
+  chunkBytes: FILE_CHUNK_BYTES,
+  windowBytes: TRANSFER_WINDOW_BYTES,
+  readsInFlightMax: TRANSFER_READS_IN_FLIGHT_MAX,
+  progressIntervalMs: TRANSFER_PROGRESS_INTERVAL_MS,
+};
+
+abstract class TransferBase {
+  protected actions: TransferAction[] = [];
+  protected lastProgressMs = Number.NEGATIVE_INFINITY;
+  failure: string | null = null;
+
+  constructor(
+    readonly meta: TransferMeta,
+    protected readonly tuning: TransferTuning,
+  ) {}
+
+  get transferId(): string {
+    return this.meta.transferId;
+  }
+
+  abstract get finished(): boolean;
+
+  takeActions(): TransferAction[] {
+    const actions = this.actions;
+    this.actions = [];
+    return actions;
+  }
+
+  protected send(frame: P2pFrame): void {
+    this.actions.push({ type: 'send', frame });
+  }
+
+  protected emit(event: ClientEvent): void {
+    this.actions.push({ type: 'event', event });
+  }
+
+  protected progress(bytes: number, nowMs: number, resumedFrom?: number): void {
+    if (resumedFrom === undefined && nowMs - this.lastProgressMs < this.tuning.progressIntervalMs) return;
+    this.lastProgressMs = nowMs;
+    const event: ClientEvent =
+      resumedFrom === undefined
+        ? { event: 'file.progress', transferId: this.transferId, bytes, size: this.meta.size }
+        : { event: 'file.progress', transferId: this.transferId, bytes, size: this.meta.size, resumedFrom };
+    this.emit(event);
+  }
+
+  protected failedEvent(reason: string): void {
+    this.failure = reason;
+    this.emit({ event: 'file.failed', transferId: this.transferId, reason, username: this.meta.peer });
+  }
+}
+
+function remoteReason(reason: string): TransferFailure {
+  return isTransferFailure(reason) ? reason : 'protocol-error';
+}
+
+// ---- sender ---------------------------------------------------------------------------------------
+
+export type OutgoingState = 'Offered' | 'Sending' | 'Suspended' | 'AwaitingOk' | 'Done' | 'Failed';
+
+export class OutgoingTransfer extends TransferBase {
+  state: OutgoingState = 'Offered';
+  /** Bytes handed out as data frames (the next data offset). */
+  private sentOffset = 0;
+  /** The next byte to ask the runtime to read. */
+  private readOffset = 0;
+  private limit = 0;
+  /** Bumped on every suspend/resume: reads from before carry an old epoch and are ignored. */
+  private epoch = 0;
+  /** Lengths of the reads in flight, oldest first (reads complete in order). */
+  private readonly pendingReads: number[] = [];
+
+  constructor(
+    meta: TransferMeta,
+    readonly path: string,
+    readonly name: string,
+    tuning: TransferTuning = TRANSFER_TUNING_DEFAULTS,
+  ) {
+    super(meta, tuning);
+  }
+
+  get finished(): boolean {
+    return this.state === 'Done' || this.state === 'Failed';
+  }
+
+  get bytesSent(): number {
+    return this.sentOffset;
+  }
+
+  accepted(offset: number, limit: number, nowMs: number): void {
+    if (this.state !== 'Offered') return this.protocolError();
+    this.start(offset, limit, nowMs, false);
+  }
+
+  resumed(offset: number, limit: number, nowMs: number): void {
+    if (this.state !== 'Suspended') return this.protocolError();
+    this.start(offset, limit, nowMs, true);
+  }
+
+  private start(offset: number, limit: number, nowMs: number, resuming: boolean): void {
+    if (offset > this.meta.size || limit < offset) return this.protocolError();
+    this.epoch += 1;
+    this.pendingReads.length = 0;
+    this.sentOffset = offset;
+    this.readOffset = offset;
+    this.limit = limit;
+    this.state = offset === this.meta.size ? 'AwaitingOk' : 'Sending';
+    if (resuming) this.progress(offset, nowMs, offset);
+    this.pump();
+  }
+
+  credit(limit: number): void {
+    if (this.finished || limit <= this.limit) return;
+    this.limit = limit;
+    this.pump();
+  }
+
+  /** A read finished. Stale (old epoch) or unexpected results are ignored. */
+  chunk(epoch: number, offset: number, bytes: Uint8Array, nowMs: number): void {
+    if (epoch !== this.epoch || this.state !== 'Sending') return;
+    const expected = this.pendingReads.shift();
+    if (expected === undefined) return;
+    if (offset !== this.sentOffset || bytes.byteLength !== expected) {
+      // The file shrank or changed under us: the receiver's hash would fail anyway.
+      return this.fail('io-error');
+    }
+    this.actions.push({ type: 'data', wireStream: this.meta.wireStream, offset, bytes });
+    this.sentOffset += bytes.byteLength;
+    this.progress(this.sentOffset, nowMs);
+    if (this.sentOffset === this.meta.size) {
+      this.state = 'AwaitingOk';
+      return;
+    }
+    this.pump();
+  }
+
+  readFailed(epoch: number): void {
+    if (epoch !== this.epoch || this.finished || this.state === 'Suspended') return;
+    this.fail('io-error');
+  }
+
+  ok(nowMs: number): void {
+    if (this.state !== 'AwaitingOk' && this.state !== 'Suspended') return this.protocolError();
+    this.state = 'Done';
+    this.progress(this.meta.size, nowMs);
+    this.emit({ event: 'file.sent', transferId: this.transferId, username: this.meta.peer, size: this.meta.size, sha256: this.meta.sha256 });
+  }
+
+  declined(): void {
+    if (this.state !== 'Offered') return this.protocolError();
+    this.state = 'Failed';
+    this.failedEvent('declined');
+  }
+
+  remoteFailed(reason: string): void {
+    if (this.finished) return;
+    this.state = 'Failed';
+    this.failedEvent(remoteReason(reason));
+  }
+
+  cancel(): void {
+    this.fail('cancelled');
+  }
+
+  /** The channel dropped: wait for the receiver's file.resume on a new session. */
+  suspend(): void {
+    if (this.state === 'Offered') return this.abort('connection-lost');
+    if (this.state !== 'Sending' && this.state !== 'AwaitingOk') return;
+    this.state = 'Suspended';
+    this.epoch += 1;
+    this.pendingReads.length = 0;
+  }
+
+  /** Ends without telling the peer (the session is gone or was closed). */
+  abort(reason: TransferFailure): void {
+    if (this.finished) return;
+    this.state = 'Failed';
+    this.failedEvent(reason);
+  }
+
+  /** Ends and tells the peer. */
+  fail(reason: TransferFailure): void {
+    if (this.finished) return;
+    this.state = 'Failed';
+    this.send({ type: 'file.fail', transferId: this.transferId, reason });
+    this.failedEvent(reason);
+  }
+
+  private protocolError(): void {
+    this.fail('protocol-error');
+  }
+
+  private pump(): void {
+    const end = Math.min(this.limit, this.meta.size);
+    while (this.state === 'Sending' && this.pendingReads.length < this.tuning.readsInFlightMax && this.readOffset < end) {
+      const bytes = Math.min(this.tuning.chunkBytes, end - this.readOffset);
+      this.actions.push({ type: 'read', epoch: this.epoch, offset: this.readOffset, bytes });
+      this.pendingReads.push(bytes);
+      this.readOffset += bytes;
+    }
+  }
+}
+
+// ---- receiver -------------------------------------------------------------------------------------
+
+export type IncomingState = 'Offered' | 'Receiving' | 'Suspended' | 'Verifying' | 'Committing' | 'Done' | 'Failed';
+
+export class IncomingTransfer extends TransferBase {
+  state: IncomingState = 'Offered';
+  /** Bytes handed to the runtime to write. */
+  private receivedOffset = 0;
+  /** Bytes the runtime reported written: where a resume starts. */
+  private writtenOffset = 0;
+  private limit = 0;
+  private opened = false;
+  /** False while the channel to the peer is down. */
+  private connected = true;
+  /** A resume is owed once the writes in flight are reported. */
+  private resumeOwed = false;
+  /** A frame the peer must get once it is back (the outcome, decided while it was away). */
+  private owedNotice: P2pFrame | null = null;
+
+  constructor(
+    meta: TransferMeta,
+    /** The raw offered name and the sanitized one the file is saved under. */
+    readonly offeredName: string,
+    readonly name: string,
+    tuning: TransferTuning = TRANSFER_TUNING_DEFAULTS,
+  ) {
+    super(meta, tuning);
+  }
+
+  /** Finished and nothing more to tell the peer: the owner may forget it. */
+  get finished(): boolean {
+    return (this.state === 'Done' || this.state === 'Failed') && this.owedNotice === null;
+  }
+
+  get bytesWritten(): number {
+    return this.writtenOffset;
+  }
+
+  accept(nowMs: number): void {
+    if (this.state !== 'Offered') return;
+    this.state = 'Receiving';
+    this.opened = true;
+    this.actions.push({ type: 'open' });
+    this.limit = Math.min(this.meta.size, this.tuning.windowBytes);
+    this.send({ type: 'file.accept', transferId: this.transferId, offset: 0, limit: this.limit });
+    this.progress(0, nowMs);
+    this.finishIfComplete();
+  }
+
+  decline(): void {
+    if (this.state !== 'Offered') return;
+    this.state = 'Failed';
+    this.send({ type: 'file.decline', transferId: this.transferId });
+    this.failedEvent('declined');
+  }
+
+  data(offset: number, bytes: Uint8Array): void {
+    if (this.state === 'Done' || this.state === 'Failed') return; // late bytes after an end: harmless
+    if (this.state !== 'Receiving') return this.fail('protocol-error');
+    const end = offset + bytes.byteLength;
+    if (offset !== this.receivedOffset || end > this.limit || end > this.meta.size) return this.fail('protocol-error');
+    if (bytes.byteLength === 0) return;
+    this.receivedOffset = end;
+    this.actions.push({ type: 'write', offset, bytes });
+  }
+
+  written(offset: number, nowMs: number): void {
+    if (this.state === 'Done' || this.state === 'Failed' || this.state === 'Offered') return;
+    if (offset <= this.writtenOffset || offset > this.receivedOffset) return;
+    this.writtenOffset = offset;
+    this.progress(offset, nowMs);
+    if (this.finishIfComplete()) return;
+    if (this.state === 'Suspended' && this.resumeOwed && this.connected) return this.sendResume(nowMs);
+    if (this.state === 'Receiving') this.grantCredit();
+  }
+
+  hashed(sha256: string): void {
+    if (this.state !== 'Verifying') return;
+    if (sha256 !== this.meta.sha256) return this.fail('hash-mismatch');
+    this.state = 'Committing';
+    this.actions.push({ type: 'commit', name: this.name });
+  }
+
+  committed(path: string): void {
+    if (this.state !== 'Committing') return;
+    this.state = 'Done';
+    this.opened = false;
+    this.notify({ type: 'file.ok', transferId: this.transferId });
+    this.emit({ event: 'file.received', transferId: this.transferId, from: this.meta.peer, path, size: this.meta.size, sha256: this.meta.sha256 });
+  }
+
+  ioFailed(): void {
+    this.fail('io-error');
+  }
+
+  cancel(): void {
+    this.fail('cancelled');
+  }
+
+  remoteFailed(reason: string): void {
+    if (this.state === 'Done' || this.state === 'Failed') return;
+    this.end(remoteReason(reason));
+  }
+
+  suspend(): void {
+    this.connected = false;
+    if (this.state === 'Offered') return this.abort('connection-lost');
+    if (this.state === 'Receiving') {
+      this.state = 'Suspended';
+      this.resumeOwed = false;
+    }
+  }
+
+  /** A new session with the peer is open: pick up where the written bytes end. */
+  reattach(nowMs: number): void {
+    this.connected = true;
+    if (this.owedNotice !== null) {
+      this.send(this.owedNotice);
+      this.owedNotice = null;
+    }
+    if (this.state !== 'Suspended') return;
+    if (this.writtenOffset === this.receivedOffset) return this.sendResume(nowMs);
+    this.resumeOwed = true;
+  }
+
+  abort(reason: TransferFailure): void {
+    if (this.state === 'Done' || this.state === 'Failed') {
+      this.owedNotice = null;
+      return;
+    }
+    this.owedNotice = null;
+    this.end(reason);
+  }
+
+  fail(reason: TransferFailure): void {
+    if (this.state === 'Done' || this.state === 'Failed') return;
+    this.notify({ type: 'file.fail', transferId: this.transferId, reason });
+    this.end(reason);
+  }
+
+  private end(reason: string): void {
+    this.state = 'Failed';
+    if (this.opened) this.actions.push({ type: 'discard' });
+    this.opened = false;
+    this.failedEvent(reason);
+  }
+
+  /** Sends now, or once the peer is back. */
+  private notify(frame: P2pFrame): void {
+    if (this.connected) this.send(frame);
+    else this.owedNotice = frame;
+  }
+
+  private sendResume(nowMs: number): void {
+    this.resumeOwed = false;
+    this.state = 'Receiving';
+    this.limit = Math.min(this.meta.size, this.writtenOffset + this.tuning.windowBytes);
+    this.send({ type: 'file.resume', transferId: this.transferId, offset: this.writtenOffset, limit: this.limit });
+    this.progress(this.writtenOffset, nowMs, this.writtenOffset);
+  }
+
+  private grantCredit(): void {
+    if (this.limit >= this.meta.size) return;
+    if (this.limit - this.writtenOffset > this.tuning.windowBytes / 2) return;
+    this.limit = Math.min(this.meta.size, this.writtenOffset + this.tuning.windowBytes);
+    this.send({ type: 'file.credit', transferId: this.transferId, limit: this.limit });
+  }
+
+  private finishIfComplete(): boolean {
+    if (this.writtenOffset !== this.meta.size || (this.state !== 'Receiving' && this.state !== 'Suspended')) return false;
+    this.state = 'Verifying';
+    this.actions.push({ type: 'finish' });
+    return true;
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * Drives `p2pchat client --headless` as a child process, through its stdin and stdout only, as an
+ * outside script would. Every stdout line must be a JSON event with `event` and `at` (anything
+ * else is recorded in `badLines`). `waitFor` takes the first not-yet-taken event that matches, or
+ * the next one to arrive, within a timeout; stderr is kept for the failure message.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const EVENT_WAIT_MS = 10_000;
+
+export type Event = { readonly event: string; readonly at: string } & Record<string, unknown>;
+
+interface Waiter {
+  readonly match: (event: Event) => boolean;
+  readonly resolve: (event: Event) => void;
+}
+
+export interface HeadlessOptions {
+  readonly server: string;
+  readonly autoAccept?: string;
+  readonly downloadDir?: string;
+  readonly maxFileBytes?: number;
+  readonly testCommands?: boolean;
+  readonly extraArgs?: readonly string[];
+}
+
+export class HeadlessClient {
+  readonly events: Event[] = [];
+  readonly badLines: string[] = [];
+  private readonly taken = new Set<Event>();
+  private waiters: Waiter[] = [];
+  private stderr = '';
+  private stdoutRest = '';
+  readonly exited: Promise<number | null>;
+
+  private constructor(
+    readonly name: string,
+    readonly child: ChildProcess,
+    readonly downloadDir: string,
+  ) {
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (chunk: string) => this.onStdout(chunk));
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      this.stderr = (this.stderr + chunk).slice(-20_000);
+    });
+    this.exited = new Promise((done) => child.once('exit', (code) => done(code)));
+  }
+
+  static async start(name: string, options: HeadlessOptions): Promise<HeadlessClient> {
+    const downloadDir = options.downloadDir ?? (await mkdtemp(join(tmpdir(), `p2pchat-${name}-`)));
+    const args = ['--import', 'tsx', 'cli/main.ts', 'client', '--headless', '--server', options.server, '--p2p-host', '127.0.0.1', '--p2p-port', '0', '--download-dir', downloadDir];
+    if (options.autoAccept !== undefined) args.push('--auto-accept', options.autoAccept);
+    if (options.maxFileBytes !== undefined) args.push('--max-file-bytes', String(options.maxFileBytes));
+    args.push('--log-level', 'warn', ...(options.extraArgs ?? []));
+    const env = { ...process.env, P2PCHAT_TEST_COMMANDS: options.testCommands === true ? '1' : '0' };
+    const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const client = new HeadlessClient(name, child, downloadDir);
+    await client.waitFor('ready');
+    return client;
+  }
+
+  send(command: Record<string, unknown>): void {
+    this.child.stdin?.write(`${JSON.stringify(command)}\n`);
+  }
+
+  sendRaw(text: string): void {
+    this.child.stdin?.write(text);
+  }
+
+  /** Sends a command, then waits for the named event (matching `match` if given). */
+  async request(command: Record<string, unknown>, event: string, match: Record<string, unknown> = {}, timeoutMs = EVENT_WAIT_MS): Promise<Event> {
+    this.send(command);
+    return this.waitFor(event, match, timeoutMs);
+  }
+
+  waitFor(event: string, match: Record<string, unknown> = {}, timeoutMs = EVENT_WAIT_MS): Promise<Event> {
+    const matches = (candidate: Event): boolean =>
+      candidate.event === event && Object.entries(match).every(([key, value]) => candidate[key] === value);
+    const found = this.events.find((candidate) => !this.taken.has(candidate) && matches(candidate));
+    if (found !== undefined) {
+      this.taken.add(found);
+      return Promise.resolve(found);
+    }
+    return new Promise((resolveEvent, reject) => {
+      const waiter: Waiter = {
+        match: matches,
+        resolve: (value) => {
+          clearTimeout(timer);
+          resolveEvent(value);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new Error(`${this.name}: no "${event}" ${JSON.stringify(match)} within ${timeoutMs} ms.\nevents: ${this.events.map((e) => JSON.stringify(e)).slice(-15).join('\n')}\nstderr: ${this.stderr.slice(-3000)}`));
+      }, timeoutMs);
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Events of a name seen so far (taken or not). */
+  seen(event: string): Event[] {
+    return this.events.filter((candidate) => candidate.event === event);
+  }
+
+  /** Quits through stdin EOF and waits for the exit code. */
+  async quit(): Promise<number | null> {
+    this.child.stdin?.end();
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
+    const code = await this.exited;
+    clearTimeout(timer);
+    return code;
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null) this.child.kill('SIGKILL');
+  }
+
+  private onStdout(chunk: string): void {
+    const text = this.stdoutRest + chunk;
+    const lines = text.split('\n');
+    this.stdoutRest = lines.pop() ?? '';
+    for (const line of lines) {
+      let event: Event;
+      try {
+        event = JSON.parse(line) as Event;
+      } catch {
+        this.badLines.push(line);
+        continue;
+      }
+      if (typeof event !== 'object' || event === null || typeof event.event !== 'string' || typeof event.at !== 'string') {
+        this.badLines.push(line);
+        continue;
+      }
+      this.events.push(event);
+      const waiter = this.waiters.find((w) => w.match(event));
+      if (waiter !== undefined) {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        this.taken.add(event);
+        waiter.resolve(event);
+      }
+    }
+  }
+}
+
+/** Signs up and logs in; returns the login.ok event. */
+export async function signupAndLogin(client: HeadlessClient, username: string, password = `${username}-secret-pw`): Promise<Event> {
+  await client.request({ cmd: 'signup', username, password }, 'signup.ok');
+  return client.request({ cmd: 'login', username, password }, 'login.ok');
+}
+
+/** Makes two logged-in clients friends. */
+export async function befriend(a: HeadlessClient, aName: string, b: HeadlessClient, bName: string): Promise<void> {
+  await a.request({ cmd: 'friend.request', username: bName }, 'friend.requested', { username: bName });
+  await b.waitFor('friend.request', { from: aName });
+  await b.request({ cmd: 'friend.accept', username: aName }, 'friend.added', { username: aName });
+  await a.waitFor('friend.added', { username: bName });
+}

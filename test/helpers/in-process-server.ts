@@ -1,0 +1,70 @@
+/**
+ * The real server (cli/server/run.ts startServer), embedded in the test process on loopback with
+ * a temporary data directory and a cheap scrypt cost, so client tests start in milliseconds.
+ * `restart()` brings it back on the same port with the same accounts: a server that vanished.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type RunningServer, startServer } from '../../cli/server/run.ts';
+
+export interface TestServerOptions {
+  readonly sessionTimeoutMs?: number;
+  readonly ttlMs?: number;
+}
+
+export class TestServer {
+  private server: RunningServer | null = null;
+  port = 0;
+
+  private constructor(
+    private readonly dataDir: string,
+    private readonly options: TestServerOptions,
+  ) {}
+
+  static async start(options: TestServerOptions = {}): Promise<TestServer> {
+    const dataDir = await mkdtemp(join(tmpdir(), 'p2pchat-server-'));
+    const server = new TestServer(dataDir, options);
+    await server.boot(0);
+    return server;
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  private async boot(port: number): Promise<void> {
+    this.server = await startServer({
+      host: '127.0.0.1',
+      port,
+      httpHost: '127.0.0.1',
+      httpPort: 0,
+      dataDir: this.dataDir,
+      scrypt: { N: 1024, r: 8, p: 1 },
+      authRatePerAddress: 0,
+      processMetrics: false,
+      shutdownGraceMs: 500,
+      ...(this.options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: this.options.sessionTimeoutMs }),
+      ...(this.options.ttlMs === undefined ? {} : { ttlMs: this.options.ttlMs }),
+    });
+    this.port = this.server.tcpPort;
+  }
+
+  /** Stops the server (clients see their connection close). */
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    await server?.close();
+  }
+
+  /** Starts it again on the same port, with the accounts it had. */
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.boot(this.port);
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
+    await rm(this.dataDir, { recursive: true, force: true });
+  }
+}
