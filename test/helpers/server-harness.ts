@@ -92,6 +92,12 @@ export class ServerHarness {
     this.collect();
   }
 
+  /** The runtime asks the server to stop (SIGTERM). */
+  shutdown(): void {
+    this.machine.handle({ type: 'shutdown' }, this.nowMs);
+    this.collect();
+  }
+
   advance(ms: number): void {
     const targetMs = this.nowMs + ms;
     for (let next = this.machine.nextTimeoutMs(); next !== null && next <= targetMs; next = this.machine.nextTimeoutMs()) {
