@@ -117,17 +117,17 @@ describe('p2pchat server as a process', () => {
     }
   });
 
-  it('on SIGTERM tells clients SERVER_SHUTTING_DOWN, logs its stop and exits 0', async () => {
+  it.each(['SIGTERM', 'SIGINT'] as const)('on %s tells clients SERVER_SHUTTING_DOWN, logs its stop and exits 0', async (signal) => {
     const dataDir = tempDataDir();
     dirs.push(dataDir);
     const server = await spawnServer(dataDir);
     const client = await TcpTestClient.open(server.tcpPort);
     expect(await client.signup('leaver')).toMatchObject({ type: 'signup.ok' });
     expect(await client.login('leaver')).toMatchObject({ type: 'login.ok' });
-    server.child.kill('SIGTERM');
+    server.child.kill(signal);
     await client.waitError('SERVER_SHUTTING_DOWN');
     await client.waitClosed();
-    expect(await withTimeout(server.exited, EXIT_TIMEOUT_MS, 'exit after SIGTERM')).toEqual({ code: 0, signal: null });
+    expect(await withTimeout(server.exited, EXIT_TIMEOUT_MS, `exit after ${signal}`)).toEqual({ code: 0, signal: null });
     const events = server.lines.map((line) => (JSON.parse(line) as { event?: string }).event);
     expect(events).toEqual(expect.arrayContaining(['listening', 'signup', 'login', 'signal', 'shutdown', 'stopped']));
     // The clean stop folded the WAL back into the database file.
