@@ -1,0 +1,413 @@
+/**
+ * Pure drawing: state in, blessed-tagged text out, one function per pane. No widgets here, so
+ * the layout and wording are testable as strings. Every symbol that carries meaning also reads
+ * without colour (● online, ○ offline, > cursor, [brackets] on the focused pane and button).
+ *
+ * Text from the network is sanitised (control characters would drive the terminal) and escaped
+ * (braces would be read as blessed tags) before it is placed.
+ */
+import { formatBytes, formatSpeed, percent, progressBar, truncate, wrapText } from '../format.ts';
+import type { LineEditor } from '../line-editor.ts';
+import {
+  type AuthField,
+  type ChatLine,
+  type DashboardState,
+  type EventLine,
+  type FriendPaneItem,
+  type Modal,
+  type Transfer,
+  activeSession,
+  authFields,
+  friendPaneItems,
+  totalUnread,
+  transferSpeed,
+} from '../view-model.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Text safety
+
+/** Replaces control characters (C0, DEL, C1) with a visible placeholder, tabs with a space. */
+export function sanitize(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\t/g, ' ').replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g, '�');
+}
+
+/** Escapes blessed tag braces. */
+export function escapeTags(text: string): string {
+  return text.replace(/[{}]/g, (brace) => (brace === '{' ? '{open}' : '{close}'));
+}
+
+/** Network or user text, made safe to place inside tagged content. */
+export function safe(text: string): string {
+  return escapeTags(sanitize(text));
+}
+
+function padEnd(text: string, width: number): string {
+  const length = Array.from(text).length;
+  return length >= width ? text : text + ' '.repeat(width - length);
+}
+
+/** A clock time as HH:MM in local time (what the user's wall clock says). */
+export function clock(atMs: number): string {
+  const date = new Date(atMs);
+  return `${String(date.getHours()).padStart(2, '0')}:${String(date.getMinutes()).padStart(2, '0')}`;
+}
+
+export const SYMBOL_ONLINE = '●';
+export const SYMBOL_OFFLINE = '○';
+
+// ---------------------------------------------------------------------------------------------
+// Line editors
+
+/**
+ * A one-line editor drawn in `width` cells: a window that keeps the cursor visible, the cursor as
+ * an inverse cell when focused, and `mask` in place of every character for passwords.
+ */
+export function renderEditor(editor: LineEditor, width: number, focused: boolean, mask?: string): string {
+  const chars = Array.from(editor.text).map((char) => (mask ?? sanitize(char)));
+  const room = Math.max(1, width - 1); // one cell for the cursor at the end
+  const start = Math.max(0, Math.min(editor.cursor - room + 1, chars.length - room));
+  const shown = chars.slice(Math.max(0, start), Math.max(0, start) + room + 1);
+  const cursorAt = editor.cursor - Math.max(0, start);
+  if (!focused) return escapeTags(shown.join('').slice(0, width));
+  const before = escapeTags(shown.slice(0, cursorAt).join(''));
+  const under = escapeTags(shown[cursorAt] ?? ' ');
+  const after = escapeTags(shown.slice(cursorAt + 1).join(''));
+  return `${before}{inverse}${under}{/inverse}${after}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Login screen
+
+const FIELD_LABELS: Record<AuthField, string> = {
+  username: 'Username',
+  password: 'Password',
+  nickname: 'Nickname',
+  submit: '',
+  switch: '',
+};
+
+export function renderLogin(state: DashboardState, innerWidth: number): string {
+  const auth = state.auth;
+  const fieldWidth = Math.max(8, innerWidth - 16);
+  const lines: string[] = [''];
+  const title = auth.mode === 'login' ? 'Log in to chat' : 'Create an account';
+  lines.push(` {bold}${title}{/bold}`, '');
+  for (const field of authFields(auth.mode)) {
+    if (field === 'submit' || field === 'switch') continue;
+    const focused = auth.field === field;
+    const editor = auth[field];
+    const value = renderEditor(editor, fieldWidth, focused && auth.pending === null, field === 'password' ? '*' : undefined);
+    const shownWidth = Math.min(fieldWidth, Array.from(editor.text).length + (focused ? 1 : 0));
+    const filler = '_'.repeat(Math.max(0, fieldWidth - shownWidth));
+    const marker = focused ? '>' : ' ';
+    const optional = field === 'nickname' ? ' {gray-fg}(optional){/gray-fg}' : '';
+    lines.push(`${marker} ${padEnd(FIELD_LABELS[field], 9)} ${value}{gray-fg}${filler}{/gray-fg}${optional}`);
+  }
+  lines.push('');
+  const submitLabel = auth.mode === 'login' ? 'Log in' : 'Sign up';
+  const switchLabel = auth.mode === 'login' ? 'New here? Sign up (F2)' : 'Have an account? Log in (F2)';
+  lines.push(`  ${button(submitLabel, auth.field === 'submit')}  ${button(switchLabel, auth.field === 'switch')}`);
+  lines.push('');
+  if (auth.error) lines.push(` {red-fg}✗ ${safe(auth.error)}{/red-fg}`);
+  else if (auth.notice) lines.push(` {yellow-fg}${safe(auth.notice)}{/yellow-fg}`);
+  else lines.push('');
+  lines.push('');
+  lines.push(` {gray-fg}Server ${safe(state.config.serverAddress)} · ${connectionLabel(state)}{/gray-fg}`);
+  lines.push(` {gray-fg}Tab/↑↓ move · Enter next/submit · F1 help · Ctrl-C quit{/gray-fg}`);
+  return lines.join('\n');
+}
+
+function button(label: string, focused: boolean): string {
+  return focused ? `{inverse}> ${label} <{/inverse}` : `[ ${label} ]`;
+}
+
+function connectionLabel(state: DashboardState): string {
+  switch (state.connection) {
+    case 'starting':
+      return 'starting…';
+    case 'connected':
+      return 'ready';
+    case 'reconnecting':
+      return 'reconnecting…';
+    case 'closed':
+      return 'client stopped';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main screen panes
+
+function friendItemText(item: FriendPaneItem): { text: string; colour: string | null } {
+  switch (item.kind) {
+    case 'friend': {
+      const { friend } = item;
+      const online = friend.status === 'online';
+      const symbol = online ? SYMBOL_ONLINE : SYMBOL_OFFLINE;
+      const nick = friend.nickname && friend.nickname !== friend.username ? ` (${friend.nickname})` : '';
+      const chat = item.session === 'open' ? ' »' : item.session === 'requesting' ? ' …' : '';
+      const unread = item.unread > 0 ? ` [${item.unread}]` : '';
+      return { text: `${symbol} ${friend.username}${nick}${chat}${unread}`, colour: online ? 'green' : 'gray' };
+    }
+    case 'request':
+      return { text: `? ${item.from} asks: y/n`, colour: 'yellow' };
+    case 'requested':
+      return { text: `~ ${item.username} (asked)`, colour: 'gray' };
+  }
+}
+
+/** The friends pane: one line per item, a window that keeps the cursor in view. */
+export function renderFriends(state: DashboardState, width: number, height: number): string {
+  const items = friendPaneItems(state);
+  if (items.length === 0) return '{gray-fg}No friends yet.\nF2 or a: add one.{/gray-fg}';
+  const rows = Math.max(1, height);
+  const top = Math.max(0, Math.min(state.friendCursor - rows + 1, items.length - rows));
+  const lines: string[] = [];
+  for (let index = top; index < Math.min(items.length, top + rows); index++) {
+    const item = items[index];
+    if (!item) continue;
+    const selected = index === state.friendCursor;
+    const { text, colour } = friendItemText(item);
+    const plain = truncate(`${selected ? '>' : ' '}${text}`, width);
+    const body = safe(padEnd(plain, selected ? width : 0));
+    const unreadBold = item.kind === 'friend' && item.unread > 0;
+    let line = colour ? `{${colour}-fg}${body}{/${colour}-fg}` : body;
+    if (unreadBold) line = `{bold}${line}{/bold}`;
+    if (selected && state.focus === 'friends') line = `{inverse}${line}{/inverse}`;
+    lines.push(line);
+  }
+  return lines.join('\n');
+}
+
+export function friendsLabel(state: DashboardState): string {
+  const online = state.friends.filter((friend) => friend.status === 'online').length;
+  const requests = state.incomingRequests.length > 0 ? `, ${state.incomingRequests.length} asking` : '';
+  return `Friends ${online}/${state.friends.length} online${requests}`;
+}
+
+function chatLineText(line: ChatLine, peer: string, me: string): string {
+  switch (line.kind) {
+    case 'in':
+      return `${clock(line.atMs)} ${peer}: ${line.text}`;
+    case 'out':
+      return `${clock(line.atMs)} ${me}: ${line.text}${line.delivered ? ' ✓' : ' …'}`;
+    case 'system':
+      return `${clock(line.atMs)} -- ${line.text}`;
+  }
+}
+
+const CHAT_COLOURS: Record<ChatLine['kind'], string> = { in: 'cyan', out: 'white', system: 'gray' };
+
+/** The tab strip: every session, the active one in brackets, unread counts. */
+export function renderTabs(state: DashboardState, width: number): string {
+  if (state.sessions.length === 0) return '{gray-fg}(no chats){/gray-fg}';
+  const parts = state.sessions.map((session) => {
+    const unread = session.unread > 0 ? ` (${session.unread})` : '';
+    const ended = session.state === 'closed' || session.state === 'failed' ? ' x' : session.state === 'requesting' ? ' …' : '';
+    const label = `${session.peer}${ended}${unread}`;
+    return session.peer === state.activePeer ? `[${label}]` : ` ${label} `;
+  });
+  const text = truncate(parts.join(' '), width);
+  // Bold the active tab; its brackets already mark it without attributes.
+  return safe(text).replace(/\[([^\]]*)\]/, '{bold}[$1]{/bold}');
+}
+
+/** The chat pane: tabs on top, then the active session's lines wrapped, newest at the bottom. */
+export function renderChat(state: DashboardState, width: number, height: number): string {
+  const tabs = renderTabs(state, width);
+  const session = activeSession(state);
+  const rows = Math.max(0, height - 1);
+  if (!session) {
+    const hint = wrapText('Select a friend (Tab to the list, ↑↓, Enter) to ask for a chat. Chat requests from friends pop up here.', width);
+    return `${tabs}\n{gray-fg}${escapeTags(hint.join('\n'))}{/gray-fg}`;
+  }
+  const me = state.me ?? 'you';
+  const wrapped: { text: string; kind: ChatLine['kind'] }[] = [];
+  for (const line of session.lines) {
+    for (const part of wrapText(sanitize(chatLineText(line, session.peer, me)), width)) wrapped.push({ text: part, kind: line.kind });
+  }
+  const scrollback = Math.min(session.scrollback, Math.max(0, wrapped.length - rows));
+  const end = wrapped.length - scrollback;
+  const shown = wrapped.slice(Math.max(0, end - rows), end);
+  const body = shown.map((line) => `{${CHAT_COLOURS[line.kind]}-fg}${escapeTags(line.text)}{/${CHAT_COLOURS[line.kind]}-fg}`);
+  return [tabs, ...body].join('\n');
+}
+
+export function chatLabel(state: DashboardState): string {
+  const session = activeSession(state);
+  if (!session) return 'Chat';
+  const states = { requesting: 'asking…', open: 'open', closed: 'closed', failed: 'failed' } as const;
+  const scrolled = session.scrollback > 0 ? ' · scrolled (PgDn)' : '';
+  return `Chat with ${session.peer} · ${states[session.state]}${scrolled}`;
+}
+
+export function renderInput(state: DashboardState, width: number): string {
+  const session = activeSession(state);
+  const focused = state.focus === 'input';
+  if (state.input.text === '' && !focused) {
+    return session?.state === 'open' ? '{gray-fg}Tab here (or press i) and type; Enter sends{/gray-fg}' : '{gray-fg}No open chat{/gray-fg}';
+  }
+  return `> ${renderEditor(state.input, Math.max(1, width - 2), focused)}`;
+}
+
+function transferLines(transfer: Transfer, width: number, selected: boolean, focused: boolean): string[] {
+  const arrow = transfer.direction === 'in' ? '↓' : '↑';
+  const who = transfer.direction === 'in' ? `from ${transfer.peer}` : `to ${transfer.peer}`;
+  const head = truncate(`${selected ? '>' : ' '}${arrow} ${transfer.name} ${who}`, width);
+  let detail: string;
+  let colour: string;
+  switch (transfer.state) {
+    case 'waiting':
+      detail = `  waiting · ${formatBytes(transfer.size)}`;
+      colour = 'yellow';
+      break;
+    case 'active': {
+      const pct = percent(transfer.bytes, transfer.size);
+      const bar = progressBar(transfer.bytes / Math.max(1, transfer.size), Math.max(6, width - 20));
+      detail = `  ${bar} ${String(pct).padStart(3)}% ${formatSpeed(transferSpeed(transfer))}`;
+      colour = 'cyan';
+      break;
+    }
+    case 'done':
+      detail = transfer.direction === 'in' && transfer.path ? `  ✓ saved ${transfer.path}` : `  ✓ sent ${formatBytes(transfer.size)} · ${formatSpeed(transferSpeed(transfer))}`;
+      colour = 'green';
+      break;
+    case 'failed':
+      detail = `  ✗ ${transfer.reason ?? 'failed'}`;
+      colour = 'red';
+      break;
+  }
+  const headText = safe(padEnd(head, selected && focused ? width : 0));
+  const first = selected && focused ? `{inverse}${headText}{/inverse}` : headText;
+  return [first, `{${colour}-fg}${safe(truncate(detail, width))}{/${colour}-fg}`];
+}
+
+export function renderTransfers(state: DashboardState, width: number, height: number): string {
+  if (state.transfers.length === 0) return '{gray-fg}No transfers.\nF3 or f: send files.{/gray-fg}';
+  const perItem = 2;
+  const fits = Math.max(1, Math.floor(height / perItem));
+  const top = Math.max(0, Math.min(state.transferCursor - fits + 1, state.transfers.length - fits));
+  const lines: string[] = [];
+  for (let index = top; index < Math.min(state.transfers.length, top + fits); index++) {
+    const transfer = state.transfers[index];
+    if (transfer) lines.push(...transferLines(transfer, width, index === state.transferCursor, state.focus === 'transfers'));
+  }
+  return lines.join('\n');
+}
+
+const LEVEL_MARKS: Record<EventLine['level'], { mark: string; colour: string }> = {
+  info: { mark: ' ', colour: 'white' },
+  warn: { mark: '!', colour: 'yellow' },
+  error: { mark: '✗', colour: 'red' },
+};
+
+export function renderEvents(state: DashboardState, width: number, height: number): string {
+  const rows = Math.max(1, height);
+  const end = state.events.length - Math.min(state.eventsScrollback, Math.max(0, state.events.length - rows));
+  const shown = state.events.slice(Math.max(0, end - rows), end);
+  return shown
+    .map((event) => {
+      const { mark, colour } = LEVEL_MARKS[event.level];
+      return `{${colour}-fg}${safe(truncate(`${clock(event.atMs)} ${mark} ${event.text}`, width))}{/${colour}-fg}`;
+    })
+    .join('\n');
+}
+
+export function renderStatus(state: DashboardState): string {
+  const connection = state.connection === 'connected' ? '{green-fg}● connected{/green-fg}' : state.connection === 'reconnecting' ? '{yellow-fg}◐ reconnecting{/yellow-fg}' : state.connection === 'starting' ? '{yellow-fg}◌ starting{/yellow-fg}' : '{red-fg}✗ client stopped{/red-fg}';
+  const unread = totalUnread(state);
+  const parts = [
+    ' p2pchat',
+    `server ${safe(state.config.serverAddress)}`,
+    connection,
+    state.me ? `user {bold}${safe(state.me)}{/bold}` : 'not logged in',
+    unread > 0 ? `{bold}${unread} unread{/bold}` : null,
+    state.quitting ? '{yellow-fg}logging out…{/yellow-fg}' : 'F1 help · q quit',
+  ];
+  return parts.filter((part) => part !== null).join(' │ ');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dialogs
+
+export interface DialogContent {
+  readonly title: string;
+  readonly body: string;
+  readonly width: number;
+  readonly height: number;
+}
+
+function yesNo(state: DashboardState, yes: string, no: string): string {
+  return `   ${button(yes, state.modalChoice === 'yes')}   ${button(no, state.modalChoice === 'no')}`;
+}
+
+export const HELP_LINES: readonly (readonly [string, string])[] = [
+  ['Tab / Shift-Tab', 'next / previous pane'],
+  ['← →', 'previous / next pane (outside the message line)'],
+  ['↑ ↓', 'move in a list, scroll the chat or events'],
+  ['Enter', 'send the message · open a chat with the friend'],
+  ['', 'answer the selected friend request'],
+  ['y / n', 'accept / decline (dialogs, friend requests)'],
+  ['Ctrl-N / Ctrl-P', 'next / previous chat tab'],
+  ['PgUp / PgDn', 'scroll the chat'],
+  ['F2  or  a', 'add a friend (send a request)'],
+  ['F3  or  f', 'send files into the open chat'],
+  ['F4  or  x', 'close the chat (again: remove its tab)'],
+  ['c / Delete', 'cancel the selected transfer'],
+  ['i / Esc', 'back to the message line'],
+  ['F1  or  ?', 'this help'],
+  ['q  or  Ctrl-C', 'log out and quit'],
+];
+
+export function dialogContent(state: DashboardState, modal: Modal): DialogContent {
+  switch (modal.kind) {
+    case 'chat-request': {
+      const more = state.chatRequests.length > 1 ? `\n {gray-fg}${state.chatRequests.length - 1} more waiting{/gray-fg}` : '';
+      const urgent = modal.secondsLeft <= 5 ? 'red' : 'yellow';
+      const body = [
+        '',
+        ` {bold}${safe(modal.request.from)}{/bold} asks for a chat session.`,
+        '',
+        ` Time left: {${urgent}-fg}{bold}${modal.secondsLeft} s{/bold}{/${urgent}-fg}`,
+        '',
+        yesNo(state, 'Accept (y)', 'Decline (n)'),
+      ].join('\n');
+      return { title: 'Chat request', body: body + more, width: 50, height: 10 + (more ? 1 : 0) };
+    }
+    case 'file-offer': {
+      const { offer } = modal;
+      const more = state.fileOffers.length > 1 ? `\n {gray-fg}${state.fileOffers.length - 1} more waiting{/gray-fg}` : '';
+      const body = [
+        '',
+        ` {bold}${safe(offer.from)}{/bold} offers a file:`,
+        `   ${safe(truncate(offer.name, 50))}  (${formatBytes(offer.size)})`,
+        ` {gray-fg}saved into ${safe(truncate(state.config.downloadDir, 44))}{/gray-fg}`,
+        '',
+        yesNo(state, 'Accept (y)', 'Decline (n)'),
+      ].join('\n');
+      return { title: 'File offer', body: body + more, width: 60, height: 10 + (more ? 1 : 0) };
+    }
+    case 'friend-request': {
+      const body = ['', ` {bold}${safe(modal.from)}{/bold} wants to be your friend.`, '', yesNo(state, 'Accept (y)', 'Decline (n)')].join('\n');
+      return { title: 'Friend request', body, width: 50, height: 8 };
+    }
+    case 'prompt': {
+      const width = modal.purpose === 'send-files' ? 72 : 50;
+      const session = activeSession(state);
+      const title = modal.purpose === 'add-friend' ? 'Add a friend' : `Send files to ${session?.peer ?? '?'}`;
+      const hint =
+        modal.purpose === 'add-friend'
+          ? 'Username to send a friend request to:'
+          : 'Paths, separated by spaces ("quote" paths with spaces):';
+      const error = modal.error ? `{red-fg}✗ ${safe(modal.error)}{/red-fg}` : '{gray-fg}Enter to send · Esc to cancel{/gray-fg}';
+      const body = ['', ` ${hint}`, '', ` > ${renderEditor(modal.editor, width - 8, true)}`, '', ` ${error}`].join('\n');
+      return { title, body, width, height: 9 };
+    }
+    case 'help': {
+      const lines = HELP_LINES.map(([keys, what]) => ` {bold}${padEnd(keys, 16)}{/bold} ${what}`);
+      const log = state.config.logFile ? ` Log file: ${safe(state.config.logFile)}` : ' Logs: off';
+      lines.push('', log, ` Downloads: ${safe(state.config.downloadDir)}`, '', ' {gray-fg}Esc, Enter or F1 closes this help{/gray-fg}');
+      return { title: 'Keys', body: lines.join('\n'), width: 70, height: lines.length + 3 };
+    }
+  }
+}
