@@ -1,9 +1,38 @@
-/** `p2pchat bench`: not built yet (see the open issues). */
-import { Command } from 'commander';
+/**
+ * `p2pchat bench`: options only; the benchmark itself (bench/run.ts) is imported when it runs.
+ * stdout carries the report (with --json only the JSON); progress goes to stderr.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+
+const PHASE_NAMES = ['server', 'held', 'file', 'sim'];
+
+function phaseList(value: string): string[] {
+  const phases = value.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  const unknown = phases.filter((p) => !PHASE_NAMES.includes(p));
+  if (phases.length === 0 || unknown.length > 0) throw new InvalidArgumentError(`phases are ${PHASE_NAMES.join(', ')}; got "${value}"`);
+  return phases;
+}
 
 export function benchCommand(): Command {
-  return new Command('bench').description('(bench: not built yet)').action(() => {
-    process.stderr.write('p2pchat bench is not built yet\n');
-    process.exit(2);
-  });
+  return new Command('bench')
+    .description('load benchmarks of the real server and clients on loopback, each figure beside a baseline measured in the same run')
+    .exitOverride()
+    .addOption(new Option('--quick', 'every figure at a smaller size (under five minutes); the CI regression gate').env('P2PCHAT_BENCH_QUICK'))
+    .addOption(new Option('--json', 'print only the JSON report on stdout').env('P2PCHAT_BENCH_JSON'))
+    .addOption(new Option('--ci', 'compare with the reference run and fail (exit 1) on a missing or regressed figure; default when CI=true').env('P2PCHAT_BENCH_CI'))
+    .addOption(new Option('--phases <list>', `run only these phases (${PHASE_NAMES.join(',')}); the others are reported missing`).argParser(phaseList).default(PHASE_NAMES))
+    .addOption(new Option('--reference <file>', 'the reference run the CI gate compares with').default('bench/results/reference.json'))
+    .addOption(new Option('--write-reference', 'also save this run as the reference run'))
+    .action(async (opts: { quick?: boolean; json?: boolean; ci?: boolean; phases: string[]; reference: string; writeReference?: boolean }) => {
+      const { runBench } = await import('../../bench/run.ts');
+      const code = await runBench({
+        quick: opts.quick === true,
+        json: opts.json === true,
+        ci: opts.ci === true || process.env.CI === 'true',
+        phases: opts.phases as Array<'server' | 'held' | 'file' | 'sim'>,
+        reference: opts.reference,
+        writeReference: opts.writeReference === true,
+      });
+      process.exit(code);
+    });
 }

@@ -1,0 +1,37 @@
+/** The part of autocannon 8's programmatic API the benchmark uses (the package ships no types). */
+declare module 'autocannon' {
+  interface AutocannonOptions {
+    url: string;
+    connections?: number;
+    pipelining?: number;
+    /** Seconds. */
+    duration?: number;
+    /** Requests per second across all connections (a rate-limited probe, not a flood). */
+    overallRate?: number;
+    /** Seconds before a request counts as timed out. */
+    timeout?: number;
+  }
+  interface AutocannonStat {
+    average: number;
+    mean: number;
+    max: number;
+    min: number;
+    total: number;
+    p50: number;
+    p99: number;
+    p99_9: number;
+  }
+  interface AutocannonResult {
+    requests: AutocannonStat;
+    latency: AutocannonStat;
+    throughput: AutocannonStat;
+    errors: number;
+    timeouts: number;
+    non2xx: number;
+    '2xx': number;
+    duration: number;
+  }
+  function autocannon(options: AutocannonOptions): Promise<AutocannonResult>;
+  export default autocannon;
+  export type { AutocannonOptions, AutocannonResult };
+}

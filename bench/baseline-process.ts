@@ -1,0 +1,40 @@
+/**
+ * A baseline in its own process (the server under test has one too, so both sides pay the same
+ * process and scheduling costs). Started by baselines.ts with fork(); driven over rpc.ts.
+ *
+ *   node --import tsx bench/baseline-process.ts
+ */
+import { runBinaryHeapLoop } from './baselines/binary-heap-loop.ts';
+import { measureScryptRate } from './baselines/scrypt-rate.ts';
+import { sendThroughPipe, startBareHttpServer, startEchoServer, startHoldServer, startPipeReceiver, type PipeReceipt } from './baselines/bare-servers.ts';
+import { rssKbOf } from './processes.ts';
+import { serveRpc } from './rpc.ts';
+
+let holdConnections: (() => number) | null = null;
+let pipeReceived: Promise<PipeReceipt> | null = null;
+
+serveRpc({
+  scrypt: (args: { concurrency: number; durationMs: number }) => measureScryptRate(args.concurrency, args.durationMs),
+  heap: (args: { pending: number; durationMs: number }) => runBinaryHeapLoop(args.pending, args.durationMs),
+  echo: async () => ({ port: (await startEchoServer()).port }),
+  http: async () => ({ port: (await startBareHttpServer()).port }),
+  hold: async () => {
+    const held = await startHoldServer();
+    holdConnections = held.connections;
+    return { port: held.port };
+  },
+  rss: async () => ({ rssKb: await rssKbOf(process.pid), connections: holdConnections?.() ?? 0 }),
+  pipeReceive: async () => {
+    const receiver = await startPipeReceiver();
+    pipeReceived = receiver.received;
+    return { port: receiver.port };
+  },
+  pipeReceived: () => {
+    if (pipeReceived === null) throw new Error('no pipe receiver');
+    return pipeReceived;
+  },
+  pipeSend: async (args: { port: number; bytes: number; chunkBytes: number }) => {
+    await sendThroughPipe(args.port, args.bytes, args.chunkBytes);
+    return { sent: args.bytes };
+  },
+});

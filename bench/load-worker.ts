@@ -1,0 +1,270 @@
+/**
+ * One load-generator process: holds many protocol clients (one process tops out near 19,900
+ * sockets here, so the orchestrator spreads big loads over several) and runs the load loops the
+ * orchestrator asks for over rpc.ts. Latencies come back as bounded sample reservoirs.
+ *
+ *   node --import tsx bench/load-worker.ts
+ */
+import net from 'node:net';
+import { SampleReservoir } from './histogram.ts';
+import { BenchConnection, ServerError, inPool } from './protocol-client.ts';
+import { serveRpc } from './rpc.ts';
+
+/** How long any single reply may take before the client counts it as failed. */
+const REPLY_TIMEOUT_MS = 30_000;
+/** Where a callee says the caller could reach it: never dialled by the benchmark. */
+const FAKE_P2P_PORT = 9;
+
+interface Target {
+  readonly port: number;
+  /** Source addresses to spread connections over (127.0.0.x), when one runs short of ports. */
+  readonly localAddresses: readonly string[];
+}
+
+const held = new Map<string, BenchConnection>();
+const bareSockets: net.Socket[] = [];
+let presenceReceived = 0;
+let sessionIncomingAnswered = 0;
+
+function localAddressFor(target: Target, index: number): string | undefined {
+  return target.localAddresses.length === 0 ? undefined : target.localAddresses[index % target.localAddresses.length];
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof ServerError) return String(error.frame.code);
+  return error instanceof Error ? error.message : String(error);
+}
+
+class ErrorTally {
+  readonly counts: Record<string, number> = {};
+  add(error: unknown): void {
+    const key = errorText(error).slice(0, 80);
+    this.counts[key] = (this.counts[key] ?? 0) + 1;
+  }
+}
+
+async function connectAndLogin(target: Target, index: number, username: string, password: string): Promise<{ connection: BenchConnection; resumeToken: string }> {
+  const connection = await BenchConnection.connect({ port: target.port, localAddress: localAddressFor(target, index), timeoutMs: REPLY_TIMEOUT_MS });
+  try {
+    const ok = await connection.request({ type: 'login', username, password }, 'login.ok', REPLY_TIMEOUT_MS);
+    return { connection, resumeToken: String(ok.resumeToken) };
+  } catch (error) {
+    connection.destroy();
+    throw error;
+  }
+}
+
+/** Logs every username in and keeps it: heartbeats running, presence counted, session requests accepted. */
+async function holdLogins(args: Target & { usernames: string[]; password: string; concurrency: number }) {
+  const errors = new ErrorTally();
+  await inPool(args.usernames, args.concurrency, async (username, index) => {
+    try {
+      const { connection } = await connectAndLogin(args, index, username, args.password);
+      connection.onPush('presence', () => (presenceReceived += 1));
+      connection.onPush('session.incoming', (frame) => {
+        sessionIncomingAnswered += 1;
+        connection.send({ type: 'session.answer', requestId: String(frame.requestId), accept: true, host: '127.0.0.1', port: FAKE_P2P_PORT });
+      });
+      // Replies to our own answers and pushes we do not act on.
+      for (const ignored of ['session.pending', 'session.answered', 'session.withdrawn', 'friend.added']) connection.onPush(ignored, () => {});
+      connection.startHeartbeat();
+      held.set(username, connection);
+    } catch (error) {
+      errors.add(error);
+    }
+  });
+  return { loggedIn: held.size, errors: errors.counts };
+}
+
+function counts() {
+  let open = 0;
+  let heartbeatAcks = 0;
+  for (const connection of held.values()) {
+    if (connection.open) open += 1;
+    heartbeatAcks += connection.heartbeatAcks;
+  }
+  return { held: held.size, open, heartbeatAcks, presenceReceived, sessionIncomingAnswered, bareOpen: bareSockets.filter((s) => !s.destroyed).length };
+}
+
+function releaseAll() {
+  for (const connection of held.values()) connection.destroy();
+  held.clear();
+  for (const socket of bareSockets.splice(0)) socket.destroy();
+  return { released: true };
+}
+
+/** Each username on its own connection: login, logout, login again... until the window ends. */
+async function loginLoop(args: Target & { usernames: string[]; password: string; durationMs: number }) {
+  const errors = new ErrorTally();
+  const reservoir = new SampleReservoir();
+  let logins = 0;
+  let logouts = 0;
+  const startedMs = performance.now();
+  const endMs = startedMs + args.durationMs;
+  let lastMs = startedMs;
+  await Promise.all(
+    args.usernames.map(async (username, index) => {
+      let connection: BenchConnection | null = null;
+      try {
+        connection = await BenchConnection.connect({ port: args.port, localAddress: localAddressFor(args, index), timeoutMs: REPLY_TIMEOUT_MS });
+        while (performance.now() < endMs) {
+          const sentMs = performance.now();
+          await connection.request({ type: 'login', username, password: args.password }, 'login.ok', REPLY_TIMEOUT_MS);
+          const doneMs = performance.now();
+          reservoir.recordMs(doneMs - sentMs);
+          logins += 1;
+          lastMs = Math.max(lastMs, doneMs);
+          await connection.request({ type: 'logout' }, 'logout.ok', REPLY_TIMEOUT_MS);
+          logouts += 1;
+        }
+      } catch (error) {
+        errors.add(error);
+      } finally {
+        connection?.destroy();
+      }
+    }),
+  );
+  return { logins, logouts, wallMs: lastMs - startedMs, samplesUs: reservoir.take(), errors: errors.counts };
+}
+
+/**
+ * Each username logs in once, then reconnects with its resume token on a fresh connection, again
+ * and again: the server takes the session over (closing the old connection) without scrypt.
+ */
+async function resumeLoop(args: Target & { usernames: string[]; password: string; durationMs: number }) {
+  const errors = new ErrorTally();
+  const reservoir = new SampleReservoir();
+  let resumes = 0;
+  let connectionIndex = args.usernames.length;
+  const sessions = await Promise.all(
+    args.usernames.map((username, index) =>
+      connectAndLogin(args, index, username, args.password).then(
+        (login) => ({ username, ...login }),
+        (error: unknown) => (errors.add(error), null),
+      ),
+    ),
+  );
+  const startedMs = performance.now();
+  let lastMs = startedMs;
+  const endMs = startedMs + args.durationMs;
+  await Promise.all(
+    sessions.map(async (session) => {
+      if (session === null) return;
+      let current = session.connection;
+      let token = session.resumeToken;
+      try {
+        while (performance.now() < endMs) {
+          const sentMs = performance.now();
+          const next = await BenchConnection.connect({ port: args.port, localAddress: localAddressFor(args, connectionIndex++), timeoutMs: REPLY_TIMEOUT_MS });
+          current.destroy();
+          current = next;
+          const ok = await next.request({ type: 'resume', username: session.username, token }, 'login.ok', REPLY_TIMEOUT_MS);
+          const doneMs = performance.now();
+          reservoir.recordMs(doneMs - sentMs);
+          resumes += 1;
+          lastMs = Math.max(lastMs, doneMs);
+          token = String(ok.resumeToken);
+        }
+      } catch (error) {
+        errors.add(error);
+      } finally {
+        current.destroy();
+      }
+    }),
+  );
+  return { resumes, wallMs: lastMs - startedMs, samplesUs: reservoir.take(), errors: errors.counts };
+}
+
+/**
+ * Callers (already held) ask their callee for a session, one request at a time, `requestsPerCaller`
+ * times; the callee's connection (held, in any worker) accepts. The first `burst` go back to
+ * back, the rest every `paceMs` (the server allows a burst of 10 and then one per second).
+ */
+async function sessionCalls(args: { pairs: Array<[string, string]>; requestsPerCaller: number; burst: number; paceMs: number }) {
+  const errors = new ErrorTally();
+  const reservoir = new SampleReservoir();
+  const failures: Record<string, number> = {};
+  let established = 0;
+  const startedMs = performance.now();
+  await Promise.all(
+    args.pairs.map(async ([caller, callee]) => {
+      const connection = held.get(caller);
+      if (connection === undefined) return errors.add(new Error(`caller ${caller} is not held here`));
+      for (let i = 0; i < args.requestsPerCaller; i++) {
+        if (i >= args.burst) await new Promise((resolve) => setTimeout(resolve, args.paceMs));
+        const sentMs = performance.now();
+        const outcome = connection.expectOneOf(['session.established', 'session.failed'], REPLY_TIMEOUT_MS);
+        connection.send({ type: 'session.request', username: callee, id: connection.nextRequestId++ });
+        try {
+          const frame = await outcome;
+          if (frame.type === 'session.established') {
+            reservoir.recordMs(performance.now() - sentMs);
+            established += 1;
+          } else {
+            const reason = String(frame.reason);
+            failures[reason] = (failures[reason] ?? 0) + 1;
+          }
+        } catch (error) {
+          errors.add(error);
+        }
+      }
+    }),
+  );
+  return { established, failures, wallMs: performance.now() - startedMs, samplesUs: reservoir.take(), errors: errors.counts };
+}
+
+/** Messages of `payloadBytes` through the bare echo server, `window` in flight per connection. */
+async function echoLoop(args: Target & { connections: number; durationMs: number; window: number; frame: number[] }) {
+  const frame = Buffer.from(args.frame);
+  let delivered = 0;
+  const sockets: net.Socket[] = [];
+  await inPool(Array.from({ length: args.connections }, (_, i) => i), 64, (i) =>
+    new Promise<void>((resolve, reject) => {
+      const socket = net.connect({ host: '127.0.0.1', port: args.port, localAddress: localAddressFor(args, i) }, () => resolve());
+      socket.setNoDelay(true);
+      socket.once('error', reject);
+      sockets.push(socket);
+    }),
+  );
+  const startedMs = performance.now();
+  const endMs = startedMs + args.durationMs;
+  let running = true;
+  for (const socket of sockets) {
+    let buffered = 0;
+    socket.on('data', (chunk: Buffer) => {
+      buffered += chunk.length;
+      const messages = Math.floor(buffered / frame.length);
+      buffered -= messages * frame.length;
+      delivered += messages;
+      // Closed loop: every echoed message is replaced by a new one until the window ends.
+      if (running) for (let i = 0; i < messages; i++) socket.write(frame);
+    });
+    for (let i = 0; i < args.window; i++) socket.write(frame);
+  }
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, endMs - performance.now())));
+  running = false;
+  const wallMs = performance.now() - startedMs;
+  const count = delivered;
+  for (const socket of sockets) socket.destroy();
+  return { messages: count, wallMs };
+}
+
+/** Raw sockets that only connect and stay (the bare server's side of rss_per_connection_kb). */
+async function bareHold(args: Target & { count: number; concurrency: number }) {
+  const errors = new ErrorTally();
+  await inPool(Array.from({ length: args.count }, (_, i) => i), args.concurrency, (i) =>
+    new Promise<void>((resolve) => {
+      const socket = net.connect({ host: '127.0.0.1', port: args.port, localAddress: localAddressFor(args, i) }, () => {
+        bareSockets.push(socket);
+        resolve();
+      });
+      socket.once('error', (error) => {
+        errors.add(error);
+        resolve();
+      });
+    }),
+  );
+  return { open: bareSockets.filter((s) => !s.destroyed).length, errors: errors.counts };
+}
+
+serveRpc({ holdLogins, counts, releaseAll, loginLoop, resumeLoop, sessionCalls, echoLoop, bareHold });

@@ -1,0 +1,107 @@
+/**
+ * connections_held and rss_per_connection_kb: one server process (its own, with a TTL whose
+ * heartbeats fall inside the hold) gets `held` logged-in clients from several worker processes,
+ * each worker on its own 127.0.0.x source address; every client heartbeats at the interval the
+ * welcome asked for. After the hold, the figure is the number of clients still logged in on both
+ * sides (client sockets open, server onlineUsers). RSS growth per connection is then held against
+ * a bare node:net server that the same workers fill with the same number of plain sockets.
+ */
+import { join } from 'node:path';
+import { startBaselineProcess } from '../baselines.ts';
+import { SOCKETS_PER_WORKER_MAX, loopbackAddresses } from '../config.ts';
+import { progress } from '../progress.ts';
+import type { RpcChild } from '../rpc.ts';
+import { BENCH_PASSWORD, names, seedStore } from '../seed.ts';
+import { startBenchServer } from '../server-launcher.ts';
+import { errorsText, mergeErrors, split, startWorkers, stopWorkers, totalCounts } from '../workers.ts';
+import { type PhaseContext, sleep } from './context.ts';
+
+/** Logins in flight per worker while filling up. */
+const LOGINS_IN_FLIGHT_PER_WORKER = 200;
+/** Time for the allocator and GC to settle before RSS is read. */
+const RSS_SETTLE_MS = 1_500;
+const FILL_TIMEOUT_MS = 240_000;
+/** Source addresses for the held clients start here (other phases use 127.0.0.1 to .9). */
+const FIRST_SOURCE_ADDRESS = 20;
+
+export async function runHeldPhase(ctx: PhaseContext): Promise<void> {
+  const c = ctx.config;
+  const usernames = names('h', c.held);
+  const workerCount = Math.max(c.loadWorkers, Math.ceil(c.held / SOCKETS_PER_WORKER_MAX));
+  const dataDir = join(ctx.tmpDir, 'server-held');
+  progress(`seeding ${c.held} accounts for the held-connections server`);
+  await seedStore(dataDir, { realAccounts: [], cheapAccounts: usernames, friendships: [] });
+  const workers = startWorkers(workerCount, 'held');
+  try {
+    const server = await startBenchServer({ dataDir, ttlMs: c.heldTtlMs, label: 'held server' });
+    let serverGrowthKb = 0;
+    let held = 0;
+    try {
+      await sleep(RSS_SETTLE_MS);
+      const rssBeforeKb = await server.rssKb();
+      const slices = split(usernames, workerCount);
+      progress(`held: ${c.held} clients logging in from ${workerCount} worker processes`);
+      const fillStartMs = Date.now();
+      const fills = await Promise.all(
+        workers.map((worker, i) =>
+          worker.call<{ loggedIn: number; errors: Record<string, number> }>(
+            'holdLogins',
+            { port: server.tcpPort, localAddresses: loopbackAddresses(FIRST_SOURCE_ADDRESS + i, 1), usernames: slices[i], password: BENCH_PASSWORD, concurrency: LOGINS_IN_FLIGHT_PER_WORKER },
+            FILL_TIMEOUT_MS,
+          ),
+        ),
+      );
+      const fillMs = Date.now() - fillStartMs;
+      const loggedIn = fills.reduce((sum, f) => sum + f.loggedIn, 0);
+      progress(`held: ${loggedIn} logged in after ${(fillMs / 1000).toFixed(1)} s; holding ${c.holdMs} ms with heartbeats`);
+      await sleep(c.holdMs);
+      const counts = await totalCounts(workers);
+      const stats = await server.stats();
+      const onlineUsers = Number(stats.onlineUsers ?? 0);
+      const serverConnections = Number(stats.connections ?? 0);
+      await sleep(RSS_SETTLE_MS);
+      const rssAfterKb = await server.rssKb();
+      held = Math.min(counts.open, onlineUsers, serverConnections);
+      serverGrowthKb = (rssAfterKb - rssBeforeKb) / Math.max(1, held);
+      const errors = errorsText(mergeErrors(fills.map((f) => f.errors)));
+      ctx.record('connections_held', {
+        value: held,
+        details: { target: c.held, loggedIn, openClientSide: counts.open, onlineUsers, serverConnections, heartbeatAcks: counts.heartbeatAcks, fillMs, holdMs: c.holdMs, workers: workerCount, rssBeforeKb, rssAfterKb },
+        ...(counts.heartbeatAcks === 0 ? { note: 'no heartbeat was acknowledged during the hold' } : errors === '' ? {} : { note: `login errors: ${errors}` }),
+      });
+      await Promise.all(workers.map((worker) => worker.call('releaseAll', {}, 60_000)));
+    } finally {
+      await server.stop();
+    }
+    if (held === 0) throw new Error('no connection was held');
+
+    progress(`bare node:net server: ${held} plain sockets from the same workers`);
+    const bare = startBaselineProcess('hold baseline');
+    try {
+      const { port } = await bare.call<{ port: number }>('hold', {}, 60_000);
+      await sleep(RSS_SETTLE_MS);
+      const before = await bare.call<{ rssKb: number }>('rss', {}, 60_000);
+      const slices = split(Array.from({ length: held }, (_, i) => i), workerCount);
+      await Promise.all(
+        workers.map((worker, i) =>
+          worker.call('bareHold', { port, localAddresses: loopbackAddresses(FIRST_SOURCE_ADDRESS + i, 1), count: slices[i]?.length ?? 0, concurrency: LOGINS_IN_FLIGHT_PER_WORKER }, FILL_TIMEOUT_MS),
+        ),
+      );
+      await sleep(RSS_SETTLE_MS);
+      const after = await bare.call<{ rssKb: number; connections: number }>('rss', {}, 60_000);
+      const bareGrowthKb = (after.rssKb - before.rssKb) / Math.max(1, after.connections);
+      ctx.record('rss_per_connection_kb', {
+        value: serverGrowthKb,
+        baseline: bareGrowthKb,
+        details: { connections: held, bareConnections: after.connections, bareRssBeforeKb: before.rssKb, bareRssAfterKb: after.rssKb },
+      });
+    } finally {
+      await Promise.all(workers.map((worker) => worker.call('releaseAll', {}, 60_000).catch(() => null)));
+      await bare.stop();
+    }
+  } finally {
+    await stopWorkers(workers);
+  }
+}
+
+export type { RpcChild };

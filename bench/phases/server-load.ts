@@ -1,0 +1,270 @@
+/**
+ * The phases on one running server (seeded beforehand): login_rate against raw scrypt,
+ * resume_rate, presence_fanout_rate against a bare echo server, session_broker_p99_ms,
+ * http_healthz_rps against bare node:http, and http_healthz_p99_under_load_ms (an autocannon
+ * probe on /healthz during the login load and during the presence load).
+ */
+import { join } from 'node:path';
+import { encodeControl } from '../../core/codec.ts';
+import { startBaselineProcess } from '../baselines.ts';
+import type { ScryptRateResult } from '../baselines/scrypt-rate.ts';
+import { loopbackAddresses } from '../config.ts';
+import { floodHealthz, type HttpFigures, probeHealthz } from '../http-load.ts';
+import { progress } from '../progress.ts';
+import type { RpcChild } from '../rpc.ts';
+import { BENCH_PASSWORD, names, seedStore } from '../seed.ts';
+import { type BenchServer, startBenchServer } from '../server-launcher.ts';
+import { errorsText, mergeErrors, mergeLatencies, split, startWorkers, stopWorkers, totalCounts } from '../workers.ts';
+import { type PhaseContext, sleep } from './context.ts';
+
+/** Slack on top of a window for an RPC to answer (set-up, the last replies, IPC). */
+const RPC_SLACK_MS = 60_000;
+/** How long delivered presence may keep arriving after the flappers stop. */
+const PRESENCE_DRAIN_MS_MAX = 3_000;
+
+interface LoopResult {
+  readonly logins: number;
+  readonly wallMs: number;
+  readonly samplesUs: number[];
+  readonly errors: Record<string, number>;
+}
+
+interface Accounts {
+  readonly login: string[];
+  readonly resume: string[];
+  readonly observers: string[];
+  readonly flappers: string[];
+  readonly callers: string[];
+  readonly callees: string[];
+}
+
+function planAccounts(ctx: PhaseContext): Accounts {
+  const c = ctx.config;
+  return {
+    login: names('lg', c.loginConcurrency),
+    resume: names('rs', c.resumeUsers),
+    observers: names('o', c.observers),
+    flappers: names('f', c.flappers),
+    callers: names('ca', c.sessionPairs),
+    callees: names('cb', c.sessionPairs),
+  };
+}
+
+export async function runServerLoadPhases(ctx: PhaseContext): Promise<void> {
+  const c = ctx.config;
+  const accounts = planAccounts(ctx);
+  const dataDir = join(ctx.tmpDir, 'server-load');
+  const friendships: Array<[string, string]> = [];
+  for (const flapper of accounts.flappers) for (const observer of accounts.observers) friendships.push([flapper, observer]);
+  accounts.callers.forEach((caller, i) => friendships.push([caller, accounts.callees[i] as string]));
+  progress(`seeding ${dataDir}: ${friendships.length} friendships`);
+  await seedStore(dataDir, {
+    realAccounts: accounts.login,
+    cheapAccounts: [...accounts.resume, ...accounts.observers, ...accounts.flappers, ...accounts.callers, ...accounts.callees],
+    friendships,
+  });
+  const server = await startBenchServer({ dataDir, ttlMs: 60_000, label: 'server' });
+  const workers = startWorkers(c.loadWorkers, 'load');
+  const probes: Array<{ during: string; figures: HttpFigures }> = [];
+  try {
+    await ctx.phase('login', ['login_rate'], () => loginPhase(ctx, server, workers, accounts, probes));
+    await ctx.phase('resume', ['resume_rate'], () => resumePhase(ctx, server, workers, accounts));
+    await ctx.phase('presence', ['presence_fanout_rate'], () => presencePhase(ctx, server, workers, accounts, probes));
+    recordProbe(ctx, probes);
+    await ctx.phase('session brokering', ['session_broker_p99_ms'], () => sessionPhase(ctx, server, workers, accounts));
+    await ctx.phase('http', ['http_healthz_rps'], () => httpPhase(ctx, server));
+  } finally {
+    await stopWorkers(workers);
+    await server.stop();
+  }
+}
+
+async function loginPhase(ctx: PhaseContext, server: BenchServer, workers: RpcChild[], accounts: Accounts, probes: Array<{ during: string; figures: HttpFigures }>): Promise<void> {
+  const c = ctx.config;
+  const worker = workers[0] as RpcChild;
+  const baseline = startBaselineProcess('scrypt baseline');
+  let scrypt: ScryptRateResult;
+  try {
+    progress(`raw scrypt: ${c.loginConcurrency} in flight for ${c.windowMs} ms`);
+    scrypt = await baseline.call<ScryptRateResult>('scrypt', { concurrency: c.loginConcurrency, durationMs: c.windowMs }, c.windowMs + RPC_SLACK_MS);
+  } finally {
+    await baseline.stop();
+  }
+  const loop = { port: server.tcpPort, localAddresses: [], usernames: accounts.login, password: BENCH_PASSWORD, durationMs: c.windowMs };
+  progress(`logins: ${accounts.login.length} clients logging in and out for ${c.windowMs} ms`);
+  const result = await worker.call<LoopResult>('loginLoop', loop, c.windowMs + RPC_SLACK_MS);
+  const latency = mergeLatencies([result.samplesUs]);
+  const errors = errorsText(result.errors);
+  ctx.record('login_rate', {
+    value: (result.logins * 1000) / result.wallMs,
+    baseline: scrypt.hashesPerSec,
+    details: { logins: result.logins, windowMs: Math.round(result.wallMs), concurrency: c.loginConcurrency, p50Ms: latency.p50Ms, p99Ms: latency.p99Ms, p999Ms: latency.p999Ms, scryptHashes: scrypt.hashes },
+    ...(errors === '' ? {} : { note: `errors: ${errors}` }),
+  });
+  progress('logins again, with the /healthz probe running');
+  const [, probe] = await Promise.all([worker.call<LoopResult>('loginLoop', loop, c.windowMs + RPC_SLACK_MS), probeHealthz(server.httpPort, c.windowMs / 1000)]);
+  probes.push({ during: 'login', figures: probe });
+}
+
+async function resumePhase(ctx: PhaseContext, server: BenchServer, workers: RpcChild[], accounts: Accounts): Promise<void> {
+  const c = ctx.config;
+  progress(`resumes: ${accounts.resume.length} clients reconnecting with their token for ${c.windowMs} ms`);
+  // Every resume is a new TCP connection: spread them over 8 source addresses so ephemeral ports
+  // (28,000 per address here) and TIME_WAIT never run short.
+  const result = await (workers[0] as RpcChild).call<{ resumes: number; wallMs: number; samplesUs: number[]; errors: Record<string, number> }>(
+    'resumeLoop',
+    { port: server.tcpPort, localAddresses: loopbackAddresses(2, 8), usernames: accounts.resume, password: BENCH_PASSWORD, durationMs: c.windowMs },
+    c.windowMs + RPC_SLACK_MS,
+  );
+  const latency = mergeLatencies([result.samplesUs]);
+  const errors = errorsText(result.errors);
+  ctx.record('resume_rate', {
+    value: (result.resumes * 1000) / result.wallMs,
+    details: { resumes: result.resumes, clients: accounts.resume.length, windowMs: Math.round(result.wallMs), p50Ms: latency.p50Ms, p99Ms: latency.p99Ms, p999Ms: latency.p999Ms },
+    ...(errors === '' ? {} : { note: `errors: ${errors}` }),
+  });
+}
+
+/** Waits until the presence counter stops growing; returns the count and when it last grew. */
+async function drainedPresence(workers: RpcChild[], startMs: number): Promise<{ delivered: number; lastGrowthMs: number }> {
+  let last = (await totalCounts(workers)).presenceReceived;
+  let lastGrowthMs = Date.now();
+  const giveUpMs = Date.now() + PRESENCE_DRAIN_MS_MAX;
+  while (Date.now() < giveUpMs) {
+    await sleep(150);
+    const now = (await totalCounts(workers)).presenceReceived;
+    if (now === last) break;
+    last = now;
+    lastGrowthMs = Date.now();
+  }
+  return { delivered: last, lastGrowthMs: Math.max(lastGrowthMs, startMs + 1) };
+}
+
+async function presencePhase(ctx: PhaseContext, server: BenchServer, workers: RpcChild[], accounts: Accounts, probes: Array<{ during: string; figures: HttpFigures }>): Promise<void> {
+  const c = ctx.config;
+  const observerSlices = split(accounts.observers, workers.length);
+  progress(`presence: ${accounts.observers.length} observers logging in`);
+  const logins = await Promise.all(
+    workers.map((worker, i) =>
+      worker.call<{ loggedIn: number; errors: Record<string, number> }>('holdLogins', { port: server.tcpPort, localAddresses: [], usernames: observerSlices[i], password: BENCH_PASSWORD, concurrency: 100 }, RPC_SLACK_MS),
+    ),
+  );
+  const observersIn = logins.reduce((sum, l) => sum + l.loggedIn, 0);
+  if (observersIn < accounts.observers.length) throw new Error(`only ${observersIn} observers logged in: ${errorsText(mergeErrors(logins.map((l) => l.errors)))}`);
+  const flap = { port: server.tcpPort, localAddresses: [], usernames: accounts.flappers, password: BENCH_PASSWORD, durationMs: c.windowMs };
+
+  progress(`presence: ${accounts.flappers.length} flappers (each a friend of every observer) logging in and out for ${c.windowMs} ms`);
+  const before = (await totalCounts(workers)).presenceReceived;
+  const startMs = Date.now();
+  const flapped = await (workers[0] as RpcChild).call<LoopResult>('loginLoop', flap, c.windowMs + RPC_SLACK_MS);
+  const { delivered, lastGrowthMs } = await drainedPresence(workers, startMs);
+  const notifications = delivered - before;
+  const presenceRate = (notifications * 1000) / (lastGrowthMs - startMs);
+
+  progress(`bare echo server: ${accounts.observers.length} connections, ${c.echoWindow} messages in flight each, for ${c.windowMs} ms`);
+  const echoProcess = startBaselineProcess('echo baseline');
+  let echoRate: number;
+  let echoMessages: number;
+  try {
+    const { port } = await echoProcess.call<{ port: number }>('echo', {}, RPC_SLACK_MS);
+    // The same size as a presence frame, through the same codec.
+    const frame = [...encodeControl({ type: 'presence', username: accounts.flappers[0] ?? 'f0', status: 'offline' })];
+    const echoed = await Promise.all(
+      workers.map((worker, i) =>
+        worker.call<{ messages: number; wallMs: number }>('echoLoop', { port, localAddresses: [], connections: observerSlices[i]?.length ?? 0, durationMs: c.windowMs, window: c.echoWindow, frame }, c.windowMs + RPC_SLACK_MS),
+      ),
+    );
+    echoMessages = echoed.reduce((sum, e) => sum + e.messages, 0);
+    echoRate = (echoMessages * 1000) / Math.max(...echoed.map((e) => e.wallMs));
+  } finally {
+    await echoProcess.stop();
+  }
+  const errors = errorsText(flapped.errors);
+  ctx.record('presence_fanout_rate', {
+    value: presenceRate,
+    baseline: echoRate,
+    details: { notifications, observers: accounts.observers.length, flappers: accounts.flappers.length, flapperLogins: flapped.logins, windowMs: lastGrowthMs - startMs, echoMessages, echoConnections: accounts.observers.length },
+    ...(errors === '' ? {} : { note: `errors: ${errors}` }),
+  });
+
+  progress('presence again, with the /healthz probe running');
+  const [, probe] = await Promise.all([(workers[0] as RpcChild).call<LoopResult>('loginLoop', flap, c.windowMs + RPC_SLACK_MS), probeHealthz(server.httpPort, c.windowMs / 1000)]);
+  probes.push({ during: 'presence', figures: probe });
+  await Promise.all(workers.map((worker) => worker.call('releaseAll', {}, RPC_SLACK_MS)));
+}
+
+function recordProbe(ctx: PhaseContext, probes: ReadonlyArray<{ during: string; figures: HttpFigures }>): void {
+  if (probes.length === 0) return ctx.missing('http_healthz_p99_under_load_ms', 'no probe ran (the login and presence phases failed)');
+  const worst = probes.reduce((a, b) => (b.figures.p99Ms > a.figures.p99Ms ? b : a));
+  const details: Record<string, number> = {};
+  for (const probe of probes) {
+    details[`${probe.during}P50Ms`] = probe.figures.p50Ms;
+    details[`${probe.during}P99Ms`] = probe.figures.p99Ms;
+    details[`${probe.during}P999Ms`] = probe.figures.p999Ms;
+    details[`${probe.during}Requests`] = probe.figures.requests;
+    details[`${probe.during}Errors`] = probe.figures.errors + probe.figures.non2xx;
+  }
+  const failures = probes.reduce((sum, p) => sum + p.figures.errors + p.figures.non2xx, 0);
+  ctx.record('http_healthz_p99_under_load_ms', {
+    value: worst.figures.p99Ms,
+    details,
+    note: `worst of ${probes.map((p) => p.during).join(' and ')} (${worst.during})${probes.length < 2 ? '; only one load phase ran' : ''}${failures > 0 ? `; ${failures} probe requests failed` : ''}`,
+  });
+}
+
+async function sessionPhase(ctx: PhaseContext, server: BenchServer, workers: RpcChild[], accounts: Accounts): Promise<void> {
+  const c = ctx.config;
+  const callerWorker = workers[0] as RpcChild;
+  const calleeWorker = workers[workers.length - 1] as RpcChild;
+  progress(`sessions: ${accounts.callers.length} callers and their callees logging in`);
+  const hold = (worker: RpcChild, usernames: string[]) =>
+    worker.call<{ loggedIn: number; errors: Record<string, number> }>('holdLogins', { port: server.tcpPort, localAddresses: [], usernames, password: BENCH_PASSWORD, concurrency: 100 }, RPC_SLACK_MS);
+  await hold(callerWorker, accounts.callers);
+  await hold(calleeWorker, accounts.callees);
+  progress(`sessions: each caller asks its callee ${c.sessionRequestsPerCaller} times (callees accept)`);
+  const pairs = accounts.callers.map((caller, i) => [caller, accounts.callees[i]]);
+  const result = await callerWorker.call<{ established: number; failures: Record<string, number>; wallMs: number; samplesUs: number[]; errors: Record<string, number> }>(
+    'sessionCalls',
+    // The server allows a burst of 10 session requests per user, then one per second.
+    { pairs, requestsPerCaller: c.sessionRequestsPerCaller, burst: 10, paceMs: 1_100 },
+    c.sessionRequestsPerCaller * 1_100 + RPC_SLACK_MS,
+  );
+  await Promise.all(workers.map((worker) => worker.call('releaseAll', {}, RPC_SLACK_MS)));
+  const latency = mergeLatencies([result.samplesUs]);
+  const problems = errorsText(mergeErrors([result.errors, result.failures]));
+  if (result.established === 0) throw new Error(`no session was established: ${problems}`);
+  ctx.record('session_broker_p99_ms', {
+    value: latency.p99Ms,
+    details: {
+      established: result.established,
+      concurrentCallers: accounts.callers.length,
+      perSec: Math.round((result.established * 1000) / result.wallMs),
+      p50Ms: latency.p50Ms,
+      p999Ms: latency.p999Ms,
+      maxMs: latency.maxMs,
+    },
+    ...(problems === '' ? {} : { note: `not established: ${problems}` }),
+  });
+}
+
+async function httpPhase(ctx: PhaseContext, server: BenchServer): Promise<void> {
+  const seconds = ctx.config.httpSeconds;
+  progress(`autocannon on the server's /healthz for ${seconds} s`);
+  const real = await floodHealthz(server.httpPort, seconds);
+  const bareProcess = startBaselineProcess('http baseline');
+  let bare: HttpFigures;
+  try {
+    const { port } = await bareProcess.call<{ port: number }>('http', {}, RPC_SLACK_MS);
+    progress(`autocannon on a bare node:http server for ${seconds} s`);
+    bare = await floodHealthz(port, seconds);
+  } finally {
+    await bareProcess.stop();
+  }
+  const failures = real.errors + real.non2xx;
+  ctx.record('http_healthz_rps', {
+    value: real.rps,
+    baseline: bare.rps,
+    details: { seconds, p99Ms: real.p99Ms, bareP99Ms: bare.p99Ms, requests: real.requests, bareRequests: bare.requests },
+    ...(failures > 0 ? { note: `${failures} requests failed or were not 2xx` } : {}),
+  });
+}

@@ -1,0 +1,121 @@
+/**
+ * Every process the benchmark starts is registered here, so that all of them are stopped at the
+ * end of the run, on a failure, when the global deadline passes, and on Ctrl-C (SIGINT/SIGTERM):
+ * a benchmark must never leave a server or a load worker behind holding ports and 10,000 sockets.
+ */
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { progress } from './progress.ts';
+
+/** How long a child gets between SIGTERM and SIGKILL. */
+export const CHILD_STOP_GRACE_MS = 3_000;
+/** The repository root (bench/ is one level down). */
+export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+const children = new Set<ChildProcess>();
+let handlersInstalled = false;
+
+function track(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+/** A TypeScript module of bench/ in its own node process, with an IPC channel. */
+export function forkTs(modulePath: string, args: readonly string[] = [], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  installSignalHandlers();
+  const child = fork(modulePath, [...args], {
+    cwd: REPO_ROOT,
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  return track(child);
+}
+
+/** `node --import tsx cli/main.ts ARGS` (the real command) in its own process. */
+export function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, stdio: 'ignore' | 'pipe' = 'ignore'): ChildProcess {
+  installSignalHandlers();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: stdio === 'pipe' ? ['pipe', 'pipe', 'pipe'] : ['ignore', 'ignore', 'pipe'],
+  });
+  return track(child);
+}
+
+/** Stops one child: SIGTERM, then SIGKILL after the grace. Resolves once it exited. */
+export function stopChild(child: ChildProcess, graceMs: number = CHILD_STOP_GRACE_MS): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+export async function stopAllChildren(): Promise<void> {
+  await Promise.all([...children].map((child) => stopChild(child)));
+}
+
+/** Last resort, synchronous (process 'exit' handlers cannot wait). */
+function killAllNow(): void {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}
+
+function installSignalHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  process.once('exit', killAllNow);
+  const onSignal = (signal: NodeJS.Signals): void => {
+    progress(`${signal}: stopping ${children.size} child process(es)`);
+    void stopAllChildren().finally(() => process.exit(130));
+    // A second signal, or children that ignore SIGTERM and SIGKILL's grace: do not hang.
+    setTimeout(() => {
+      killAllNow();
+      process.exit(130);
+    }, CHILD_STOP_GRACE_MS + 1_000).unref();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+}
+
+/** Resolves with a child's first IPC message that satisfies `match`, or rejects on exit or timeout. */
+export function waitForMessage<T>(child: ChildProcess, match: (message: unknown) => message is T, timeoutMs: number, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+    };
+    const onMessage = (message: unknown): void => {
+      if (!match(message)) return;
+      cleanup();
+      resolve(message);
+    };
+    const onExit = (code: number | null, signal: string | null): void => {
+      cleanup();
+      reject(new Error(`${what}: the process exited (code ${code}, signal ${signal})`));
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`${what}: no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+}
+
+/** Resident set size of a process in KB, from /proc (Linux). */
+export async function rssKbOf(pid: number): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+  if (match === null || match[1] === undefined) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(match[1]);
+}

@@ -1,0 +1,147 @@
+/**
+ * `p2pchat bench`: runs every phase, bounded by a global deadline, then prints the report
+ * (CONTRACTS.md section 3) as JSON (--json) or a table, writes it under bench/results/, and picks
+ * the exit code:
+ *
+ *   full run, or quick run outside CI:  0 every target met, 3 a target missed or a figure missing
+ *   quick run in CI (CI=true or --ci):  the regression gate against bench/results/reference.json:
+ *                                       1 a figure missing or more than a third worse than the
+ *                                       reference, else 0 (missed targets are printed)
+ *
+ * Every process it starts is stopped at the end, on failure, at the deadline and on Ctrl-C.
+ */
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { benchConfig } from './config.ts';
+import type { ResultName } from './names.ts';
+import { PhaseContext } from './phases/context.ts';
+import { runHeldPhase } from './phases/held.ts';
+import { runServerLoadPhases } from './phases/server-load.ts';
+import { runFilePhase } from './phases/file-transfer.ts';
+import { runSimPhase } from './phases/sim.ts';
+import { progress } from './progress.ts';
+import { stopAllChildren } from './processes.ts';
+import { formatGate, regressionGate } from './regression.ts';
+import { type BenchReport, completeResults, failedResults, formatTable, machineInfo } from './report.ts';
+import { parseReport } from './report-schema.ts';
+
+export const EXIT_OK = 0;
+export const EXIT_GATE_FAILED = 1;
+export const EXIT_THRESHOLD = 3;
+
+export const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
+export const REFERENCE_FILE = join(RESULTS_DIR, 'reference.json');
+
+export const PHASES = ['server', 'held', 'file', 'sim'] as const;
+export type PhaseName = (typeof PHASES)[number];
+
+const PHASE_RESULTS: Record<PhaseName, readonly ResultName[]> = {
+  server: ['login_rate', 'resume_rate', 'presence_fanout_rate', 'session_broker_p99_ms', 'http_healthz_rps', 'http_healthz_p99_under_load_ms'],
+  held: ['connections_held', 'rss_per_connection_kb'],
+  file: ['file_transfer_mb_s'],
+  sim: ['sim_events_rate'],
+};
+
+const PHASE_RUNNERS: Record<PhaseName, (ctx: PhaseContext) => Promise<void>> = {
+  server: runServerLoadPhases,
+  held: runHeldPhase,
+  file: runFilePhase,
+  sim: runSimPhase,
+};
+
+export interface BenchOptions {
+  readonly quick: boolean;
+  readonly json: boolean;
+  readonly ci: boolean;
+  readonly phases: readonly PhaseName[];
+  readonly reference: string;
+  /** Also write this run as the reference (bench/results/reference.json by default). */
+  readonly writeReference: boolean;
+}
+
+/** How long after the deadline the run waits for phases to notice before it reports anyway. */
+const DEADLINE_GRACE_MS = 15_000;
+
+export async function runBench(options: BenchOptions): Promise<number> {
+  const mode = options.quick ? 'quick' : 'full';
+  const config = benchConfig(mode);
+  const startedAt = new Date();
+  const tmpDir = await mkdtemp(join(os.tmpdir(), 'p2pchat-bench-'));
+  const ctx = new PhaseContext(config, tmpDir);
+  progress(`mode ${mode}, phases ${options.phases.join(', ')}, deadline ${config.deadlineMs / 1000} s, scratch ${tmpDir}`);
+
+  let deadlinePassed = false;
+  let deadlineTimer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => {
+    deadlineTimer = setTimeout(() => {
+      deadlinePassed = true;
+      progress(`deadline of ${config.deadlineMs / 1000} s passed: stopping every process`);
+      void stopAllChildren();
+      setTimeout(resolve, DEADLINE_GRACE_MS).unref();
+    }, config.deadlineMs);
+  });
+  const phases = (async () => {
+    for (const phase of options.phases) {
+      if (deadlinePassed) break;
+      try {
+        await PHASE_RUNNERS[phase](ctx);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        progress(`phase ${phase} failed: ${message}`);
+        for (const name of PHASE_RESULTS[phase]) if (!ctx.results.has(name)) ctx.missing(name, `phase ${phase} failed: ${message}`);
+      }
+    }
+  })();
+  try {
+    await Promise.race([phases, deadline]);
+  } finally {
+    clearTimeout(deadlineTimer);
+    await stopAllChildren();
+    await rm(tmpDir, { recursive: true, force: true }).catch(() => {});
+  }
+
+  const skippedNote = (name: ResultName): string =>
+    deadlinePassed ? 'not measured: the global deadline passed first' : options.phases.some((p) => PHASE_RESULTS[p].includes(name)) ? 'not measured' : 'not measured: phase not selected';
+  const finishedAt = new Date();
+  const report: BenchReport = {
+    machine: { ...machineInfo(mode, 'p2pchat server (cli/main.ts server), own process', startedAt), finishedAt: finishedAt.toISOString(), wallMs: finishedAt.getTime() - startedAt.getTime() },
+    results: completeResults([...ctx.results.values()], mode).map((r) => (r.missing && r.note?.startsWith('not measured') ? { ...r, note: skippedNote(r.name) } : r)),
+  };
+  await saveReport(report, options.writeReference);
+  if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else process.stdout.write(formatTable(report));
+  return exitCodeFor(report, options);
+}
+
+async function saveReport(report: BenchReport, asReference: boolean): Promise<void> {
+  await mkdir(RESULTS_DIR, { recursive: true });
+  const stamp = report.machine.startedAt.replace(/[:.]/g, '-');
+  const text = `${JSON.stringify(report, null, 2)}\n`;
+  const path = join(RESULTS_DIR, `${report.machine.mode}-${stamp}.json`);
+  await writeFile(path, text);
+  await writeFile(join(RESULTS_DIR, `latest-${report.machine.mode}.json`), text);
+  progress(`report written to ${path}`);
+  if (asReference) {
+    await writeFile(REFERENCE_FILE, text);
+    progress(`reference run written to ${REFERENCE_FILE}`);
+  }
+}
+
+async function exitCodeFor(report: BenchReport, options: BenchOptions): Promise<number> {
+  if (options.ci && options.quick) {
+    let reference: BenchReport | null = null;
+    try {
+      reference = parseReport(JSON.parse(await readFile(options.reference, 'utf8')));
+    } catch (error) {
+      progress(`no usable reference run at ${options.reference} (${error instanceof Error ? error.message : String(error)}): only missing figures fail the gate`);
+    }
+    const outcome = regressionGate(report, reference ?? { machine: report.machine, results: [] });
+    process.stderr.write(formatGate(outcome));
+    return outcome.passed ? EXIT_OK : EXIT_GATE_FAILED;
+  }
+  const failed = failedResults(report);
+  if (failed.length > 0) progress(`targets missed: ${failed.map((r) => r.name).join(', ')}`);
+  return failed.length > 0 ? EXIT_THRESHOLD : EXIT_OK;
+}
