@@ -1,9 +1,45 @@
-/** `p2pchat sim`: not built yet (see the open issues). */
-import { Command } from 'commander';
+/**
+ * `p2pchat sim FILE...`: options only; the simulator (sim/cli-run.ts) is imported when it runs.
+ *
+ * stdout carries the report only with --json (CONTRACTS.md section 2); the SEED line, the human
+ * summary and the progress bar go to stderr. Exit 0 when every expectation passed and no
+ * invariant was violated, 1 otherwise, 2 when a scenario file (or an option) is invalid.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+
+const SEED_MAX = 0xffff_ffff;
+const SWARM_RUNS_MAX = 100_000;
+
+function integerIn(name: string, min: number, max: number): (value: string) => number {
+  return (value) => {
+    const trimmed = value.trim();
+    const parsed = /^[0-9]+$/.test(trimmed) ? Number(trimmed) : Number.NaN;
+    if (!Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
+      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}, got "${value}"`);
+    }
+    return parsed;
+  };
+}
 
 export function simCommand(): Command {
-  return new Command('sim').description('(sim: not built yet)').action(() => {
-    process.stderr.write('p2pchat sim is not built yet\n');
-    process.exit(2);
-  });
+  return new Command('sim')
+    .description('replay YAML scenarios in the deterministic simulator (real server machine, in-memory network, virtual time)')
+    .exitOverride()
+    .argument('<files...>', 'scenario files (see scenarios/README.md)')
+    .addOption(new Option('--seed <n>', 'root seed of every run (default: the scenario\'s seed, else random)').env('P2PCHAT_SIM_SEED').argParser(integerIn('--seed', 0, SEED_MAX)))
+    .addOption(new Option('--json', 'print only the JSON report on stdout').env('P2PCHAT_SIM_JSON'))
+    .addOption(new Option('--trace <file>', 'write one JSON line per event to this file (diff two runs)').env('P2PCHAT_SIM_TRACE'))
+    .addOption(new Option('--swarm <n>', 'run each scenario n times with random seeds and random faults; shrink and save the first failure').env('P2PCHAT_SIM_SWARM').argParser(integerIn('--swarm', 1, SWARM_RUNS_MAX)))
+    .addOption(new Option('--out <dir>', 'where --swarm writes minimized failing scenarios').env('P2PCHAT_SIM_OUT').default('sim-failures'))
+    .action(async (files: string[], opts: { seed?: number; json?: boolean; trace?: string; swarm?: number; out: string }) => {
+      const { runSimCommand } = await import('../../sim/cli-run.ts');
+      const code = runSimCommand(files, {
+        json: opts.json === true,
+        outDir: opts.out,
+        ...(opts.seed === undefined ? {} : { seed: opts.seed }),
+        ...(opts.trace === undefined ? {} : { tracePath: opts.trace }),
+        ...(opts.swarm === undefined ? {} : { swarmRuns: opts.swarm }),
+      });
+      process.exitCode = code;
+    });
 }

@@ -1,0 +1,139 @@
+/**
+ * The runtime of `p2pchat sim` (options live in cli/commands/sim.ts): loads every scenario first
+ * (an invalid one exits 2 before anything runs), prints the SEED line with every chosen option,
+ * runs, prints a human summary on stderr and, with --json, exactly the CONTRACTS.md section 2
+ * object on stdout. --swarm runs each scenario with random seeds and faults and saves the first
+ * failure, minimized, as YAML.
+ */
+import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
+import { basename, join } from 'node:path';
+import { Progress } from './progress.ts';
+import type { RunReport } from './report.ts';
+import { summarize } from './report.ts';
+import { runScenario } from './run-scenario.ts';
+import { type LoadedScenario, ScenarioError, loadScenarioFile } from './scenario-loader.ts';
+import { scenarioToYaml } from './scenario-writer.ts';
+import { scenarioSize } from './shrink.ts';
+import { runSwarm } from './swarm.ts';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_INVALID = 2;
+const TRACE_FLUSH_LINES = 4_096;
+const SEED_RANGE = 0x1_0000_0000;
+
+export interface SimCommandOptions {
+  readonly json: boolean;
+  readonly seed?: number;
+  readonly tracePath?: string;
+  readonly swarmRuns?: number;
+  readonly outDir: string;
+}
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function seedLine(options: Record<string, string | number>): string {
+  const { seed, ...rest } = options;
+  return `SEED=${seed} ${Object.entries(rest).map(([k, v]) => `${k}=${v}`).join(' ')}`;
+}
+
+/** Buffered trace writer: one JSON line per event. */
+class TraceFile {
+  private readonly fd: number;
+  private lines: string[] = [];
+  constructor(path: string) {
+    this.fd = openSync(path, 'w');
+  }
+  readonly sink = (line: string): void => {
+    this.lines.push(line);
+    if (this.lines.length >= TRACE_FLUSH_LINES) this.flush();
+  };
+  flush(): void {
+    if (this.lines.length === 0) return;
+    writeSync(this.fd, `${this.lines.join('\n')}\n`);
+    this.lines = [];
+  }
+  close(): void {
+    this.flush();
+    closeSync(this.fd);
+  }
+}
+
+export function runSimCommand(files: readonly string[], options: SimCommandOptions): number {
+  const loaded: LoadedScenario[] = [];
+  for (const file of files) {
+    try {
+      loaded.push(loadScenarioFile(file));
+    } catch (error) {
+      if (!(error instanceof ScenarioError)) throw error;
+      log(`invalid scenario: ${error.message}`);
+      return EXIT_INVALID;
+    }
+  }
+  if (options.swarmRuns !== undefined) return runSwarms(loaded, options, options.swarmRuns);
+  const trace = options.tracePath === undefined ? null : new TraceFile(options.tracePath);
+  const runs: RunReport[] = [];
+  try {
+    for (const { path, scenario } of loaded) {
+      const seed = options.seed ?? scenario.seed ?? randomInt(SEED_RANGE);
+      trace?.sink(JSON.stringify({ t: 0, k: 'run', scenario: path, seed }));
+      const progress = new Progress(basename(path));
+      const report = runScenario(scenario, {
+        seed,
+        scenarioPath: path,
+        traceSink: trace?.sink ?? null,
+        onStart: (chosen) => log(seedLine(chosen)),
+        onProgress: (doneMs, totalMs, events) => progress.update(doneMs, totalMs, events),
+      });
+      progress.done();
+      log(summarize(report));
+      runs.push(report);
+    }
+  } finally {
+    trace?.close();
+  }
+  if (options.json) process.stdout.write(`${JSON.stringify({ runs })}\n`);
+  return runs.every((r) => r.passed) ? EXIT_OK : EXIT_FAILED;
+}
+
+function runSwarms(loaded: readonly LoadedScenario[], options: SimCommandOptions, runsPerScenario: number): number {
+  const runs: RunReport[] = [];
+  const failures: Array<{ scenario: string; seed: number; minimized: string; peers: number; faults: number; steps: number }> = [];
+  for (const { path, scenario } of loaded) {
+    const rootSeed = options.seed ?? randomInt(SEED_RANGE);
+    log(`SWARM root seed=${rootSeed} runs=${runsPerScenario} scenario=${path}`);
+    const result = runSwarm(scenario, {
+      runs: runsPerScenario,
+      rootSeed,
+      scenarioPath: path,
+      onRun: (report, index) => {
+        log(`${report.violations.length === 0 ? 'ok  ' : 'FAIL'} run ${index + 1}/${runsPerScenario} SEED=${report.seed} faults=${report.options.faults} violations=${report.violations.length} trace=${report.traceHash}`);
+      },
+    });
+    runs.push(...result.reports);
+    const failure = result.failure;
+    if (failure === null) continue;
+    const size = scenarioSize(failure.shrunk.scenario);
+    const minimized = { ...failure.shrunk.scenario, seed: failure.seed };
+    mkdirSync(options.outDir, { recursive: true });
+    const outPath = join(options.outDir, `${basename(path).replace(/\.ya?ml$/, '')}-seed${failure.seed}.min.yaml`);
+    const first = failure.shrunk.report.violations[0];
+    writeFileSync(
+      outPath,
+      scenarioToYaml(minimized, [
+        `Minimized by p2pchat sim --swarm from ${path} (seed ${failure.seed}, ${failure.shrunk.runs} shrink runs).`,
+        `Replay: p2pchat sim ${outPath}`,
+        `First violation: ${first === undefined ? 'none' : `${first.checker}: ${first.detail}`}`,
+      ].join('\n')),
+    );
+    log(`FAILURE seed=${failure.seed}: ${failure.report.violations.length} violations; minimized to ${size.peers} peers, ${size.faults} faults, ${size.steps} steps in ${failure.shrunk.runs} runs`);
+    log(`  ${first?.checker ?? ''}: ${first?.detail ?? ''}`);
+    log(`  wrote ${outPath}; replay: p2pchat sim ${outPath}`);
+    failures.push({ scenario: path, seed: failure.seed, minimized: outPath, ...size });
+  }
+  if (options.json) process.stdout.write(`${JSON.stringify({ runs, swarm: { failures } })}\n`);
+  return failures.length === 0 ? EXIT_OK : EXIT_FAILED;
+}

@@ -1,0 +1,89 @@
+/**
+ * Swarm testing (after TigerBeetle's VOPR): run one scenario many times, each with a fresh seed and
+ * a fault plan drawn from that seed (crashes, partitions, clogs, degradation, resets at random
+ * times). The first run that breaks an invariant is shrunk (shrink.ts) with its seed and saved as
+ * a YAML scenario that replays the failure with `p2pchat sim FILE`.
+ */
+import { Prng } from './prng.ts';
+import type { RunReport } from './report.ts';
+import type { CheckerName, Fault, Scenario } from './scenario-schema.ts';
+import { type ShrinkResult, shrinkScenario } from './shrink.ts';
+import { runScenario } from './run-scenario.ts';
+
+export const SWARM_FAULTS_MAX = 3;
+
+export interface SwarmFailure {
+  readonly seed: number;
+  readonly scenario: Scenario;
+  readonly report: RunReport;
+  readonly shrunk: ShrinkResult;
+}
+
+export interface SwarmResult {
+  readonly reports: RunReport[];
+  readonly failure: SwarmFailure | null;
+}
+
+export interface SwarmOptions {
+  readonly runs: number;
+  readonly rootSeed: number;
+  readonly scenarioPath: string;
+  readonly onRun?: (report: RunReport, index: number) => void;
+  readonly shrinkRunsMax?: number;
+}
+
+/** A random fault plan for one swarm run, from the run's own seed. */
+export function randomFaults(scenario: Scenario, seed: number): Fault[] {
+  const prng = Prng.stream(seed, 'swarm-faults');
+  const horizonMs = scenario.durationMs;
+  const faults: Fault[] = [];
+  const count = prng.int(SWARM_FAULTS_MAX + 1);
+  const at = (): number => Math.round(prng.range(0.1, 0.8) * horizonMs);
+  const span = (): number => Math.round(prng.range(1_000, Math.max(1_001, 0.4 * horizonMs)));
+  const fraction = (): number => Math.round(prng.range(0.05, 0.5) * 100) / 100;
+  for (let i = 0; i < count; i++) {
+    switch (prng.int(6)) {
+      case 0:
+        faults.push({ kind: 'server-crash', atMs: at(), downMs: span() });
+        break;
+      case 1:
+        faults.push(prng.chance(0.5) ? { kind: 'peer-crash', atMs: at(), fraction: fraction() } : { kind: 'peer-crash', atMs: at(), fraction: fraction(), downMs: span() });
+        break;
+      case 2:
+        faults.push(prng.chance(0.3) ? { kind: 'partition', atMs: at(), durationMs: span(), isolate: 'server' } : { kind: 'partition', atMs: at(), durationMs: span(), fraction: fraction() });
+        break;
+      case 3:
+        faults.push({ kind: 'clog', atMs: at(), durationMs: span(), fraction: fraction() });
+        break;
+      case 4:
+        faults.push({ kind: 'degrade', atMs: at(), durationMs: span(), latency: { uniform: [50, Math.round(prng.range(100, 2_000))] } });
+        break;
+      default:
+        faults.push({ kind: 'reset', atMs: at(), fraction: fraction() });
+    }
+  }
+  return faults.sort((a, b) => a.atMs - b.atMs);
+}
+
+export function runSwarm(base: Scenario, options: SwarmOptions): SwarmResult {
+  const seeds = Prng.stream(options.rootSeed, 'swarm-seeds');
+  const reports: RunReport[] = [];
+  for (let i = 0; i < options.runs; i++) {
+    const seed = seeds.nextU32();
+    const scenario: Scenario = { ...base, seed, faults: [...base.faults, ...randomFaults(base, seed)] };
+    const report = runScenario(scenario, { seed, scenarioPath: options.scenarioPath });
+    reports.push(report);
+    options.onRun?.(report, i);
+    if (report.violations.length === 0) continue;
+    const checkers = new Set<CheckerName>(report.violations.map((v) => v.checker));
+    const shrunk = shrinkScenario(
+      scenario,
+      report,
+      (candidate) => runScenario(candidate, { seed, scenarioPath: options.scenarioPath }),
+      (r) => r.violations.some((v) => checkers.has(v.checker)),
+      options.shrinkRunsMax,
+    );
+    return { reports, failure: { seed, scenario, report, shrunk } };
+  }
+  return { reports, failure: null };
+}
