@@ -6,6 +6,7 @@
  *   node --import tsx bench/load-worker.ts
  */
 import net from 'node:net';
+import { FrameDecoder } from '../core/codec.ts';
 import { SampleReservoir } from './histogram.ts';
 import { BenchConnection, ServerError, inPool } from './protocol-client.ts';
 import { serveRpc } from './rpc.ts';
@@ -28,6 +29,10 @@ let sessionIncomingAnswered = 0;
 
 function localAddressFor(target: Target, index: number): string | undefined {
   return target.localAddresses.length === 0 ? undefined : target.localAddresses[index % target.localAddresses.length];
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function errorText(error: unknown): string {
@@ -93,8 +98,11 @@ function releaseAll() {
   return { released: true };
 }
 
-/** Each username on its own connection: login, logout, login again... until the window ends. */
-async function loginLoop(args: Target & { usernames: string[]; password: string; durationMs: number }) {
+/**
+ * Each username on its own connection: login, logout, login again... until the window ends. With
+ * `cyclePeriodMs`, each user starts one cycle per period at most (a paced load, not a flood).
+ */
+async function loginLoop(args: Target & { usernames: string[]; password: string; durationMs: number; cyclePeriodMs?: number }) {
   const errors = new ErrorTally();
   const reservoir = new SampleReservoir();
   let logins = 0;
@@ -107,7 +115,14 @@ async function loginLoop(args: Target & { usernames: string[]; password: string;
       let connection: BenchConnection | null = null;
       try {
         connection = await BenchConnection.connect({ port: args.port, localAddress: localAddressFor(args, index), timeoutMs: REPLY_TIMEOUT_MS });
+        const periodMs = args.cyclePeriodMs ?? 0;
+        let nextCycleMs = performance.now() + Math.random() * periodMs;
         while (performance.now() < endMs) {
+          if (periodMs > 0) {
+            await sleep(Math.max(0, nextCycleMs - performance.now()));
+            nextCycleMs += periodMs;
+            if (performance.now() >= endMs) break;
+          }
           const sentMs = performance.now();
           await connection.request({ type: 'login', username, password: args.password }, 'login.ok', REPLY_TIMEOUT_MS);
           const doneMs = performance.now();
@@ -176,11 +191,12 @@ async function resumeLoop(args: Target & { usernames: string[]; password: string
 }
 
 /**
- * Callers (already held) ask their callee for a session, one request at a time, `requestsPerCaller`
- * times; the callee's connection (held, in any worker) accepts. The first `burst` go back to
- * back, the rest every `paceMs` (the server allows a burst of 10 and then one per second).
+ * Callers (already held) ask their callee for a session `requestsPerCaller` times, one request
+ * every `paceMs` (the server allows one per second per user after a burst of 10), each caller
+ * starting at a random point of its first period so the load is steady, not a thundering herd.
+ * The callee's connection (held, in any worker) accepts.
  */
-async function sessionCalls(args: { pairs: Array<[string, string]>; requestsPerCaller: number; burst: number; paceMs: number }) {
+async function sessionCalls(args: { pairs: Array<[string, string]>; requestsPerCaller: number; paceMs: number }) {
   const errors = new ErrorTally();
   const reservoir = new SampleReservoir();
   const failures: Record<string, number> = {};
@@ -190,8 +206,10 @@ async function sessionCalls(args: { pairs: Array<[string, string]>; requestsPerC
     args.pairs.map(async ([caller, callee]) => {
       const connection = held.get(caller);
       if (connection === undefined) return errors.add(new Error(`caller ${caller} is not held here`));
+      let nextMs = performance.now() + Math.random() * args.paceMs;
       for (let i = 0; i < args.requestsPerCaller; i++) {
-        if (i >= args.burst) await new Promise((resolve) => setTimeout(resolve, args.paceMs));
+        await sleep(Math.max(0, nextMs - performance.now()));
+        nextMs += args.paceMs;
         const sentMs = performance.now();
         const outcome = connection.expectOneOf(['session.established', 'session.failed'], REPLY_TIMEOUT_MS);
         connection.send({ type: 'session.request', username: callee, id: connection.nextRequestId++ });
@@ -213,7 +231,11 @@ async function sessionCalls(args: { pairs: Array<[string, string]>; requestsPerC
   return { established, failures, wallMs: performance.now() - startedMs, samplesUs: reservoir.take(), errors: errors.counts };
 }
 
-/** Messages of `payloadBytes` through the bare echo server, `window` in flight per connection. */
+/**
+ * Messages through the bare echo server, `window` in flight per connection, each echoed frame
+ * decoded by the same codec (and JSON parse) that the protocol clients run on every presence
+ * frame: the two figures differ only in the server.
+ */
 async function echoLoop(args: Target & { connections: number; durationMs: number; window: number; frame: number[] }) {
   const frame = Buffer.from(args.frame);
   let delivered = 0;
@@ -230,11 +252,13 @@ async function echoLoop(args: Target & { connections: number; durationMs: number
   const endMs = startedMs + args.durationMs;
   let running = true;
   for (const socket of sockets) {
-    let buffered = 0;
+    const decoder = new FrameDecoder();
     socket.on('data', (chunk: Buffer) => {
-      buffered += chunk.length;
-      const messages = Math.floor(buffered / frame.length);
-      buffered -= messages * frame.length;
+      decoder.push(chunk);
+      let messages = 0;
+      for (let decoded = decoder.next(); decoded !== null; decoded = decoder.next()) {
+        if (decoded.kind === 'control' && (decoded.message as { type?: unknown }).type !== undefined) messages += 1;
+      }
       delivered += messages;
       // Closed loop: every echoed message is replaced by a new one until the window ends.
       if (running) for (let i = 0; i < messages; i++) socket.write(frame);
