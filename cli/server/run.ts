@@ -36,7 +36,8 @@ export const SHUTDOWN_FORCE_EXIT_MS = 5_000;
 export interface ServerOptions {
   readonly host: string;
   readonly port: number;
-  readonly httpHost: string;
+  /** Defaults to 127.0.0.1: the admin port is for the operator. */
+  readonly httpHost?: string;
   readonly httpPort: number;
   readonly dataDir: string;
   readonly ttlMs?: number;
@@ -200,6 +201,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const logger = options.logger ?? createLogger({ level: 'silent' });
   const graceMs = options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS;
   const startedAtMs = Date.now();
+  const httpHost = options.httpHost ?? '127.0.0.1';
   const sqlite = new SqliteStore({ dataDir: options.dataDir, synchronous: options.dbSynchronous ?? 'normal' });
   const store = new ClosableStore(sqlite, logger);
   const authRate = options.authRatePerAddress;
@@ -226,7 +228,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
 
   try {
-    httpPort = await listenHttp(admin, options.httpHost, options.httpPort);
+    httpPort = await listenHttp(admin, httpHost, options.httpPort);
     // After listening, an error (EMFILE on accept) must be logged, not thrown as uncaught.
     admin.on('error', (error) => logger.error({ event: 'http.error', err: error }, 'admin HTTP server error'));
     tcpPort = (await listenTcp(host, options.host, options.port)).port;
@@ -261,8 +263,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 
   logger.info(
-    { event: 'listening', host: options.host, tcpPort, httpHost: options.httpHost, httpPort, dataDir: options.dataDir, accounts: machine.stats().accounts },
-    `listening on tcp ${options.host}:${tcpPort}, http ${options.httpHost}:${httpPort}`,
+    { event: 'listening', host: options.host, tcpPort, httpHost, httpPort, dataDir: options.dataDir, accounts: machine.stats().accounts },
+    `listening on tcp ${options.host}:${tcpPort}, http ${httpHost}:${httpPort}`,
   );
   return { tcpPort, httpPort, host, machine, store: sqlite, logger, close };
 }

@@ -13,6 +13,7 @@
  * Pick with --db-synchronous (P2PCHAT_DB_SYNCHRONOUS).
  *
  * Schema changes are an ordered list of migrations; PRAGMA user_version records how many ran.
+ * The database is opened in exclusive locking mode: one server per data directory.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,8 +23,8 @@ import type { AccountRecord, AccountStore, StoreOp, StoreSnapshot } from '../../
 export const DATABASE_FILE_NAME = 'p2pchat.sqlite';
 export type DbSynchronous = 'normal' | 'full';
 export const DB_SYNCHRONOUS_MODES: readonly DbSynchronous[] = ['normal', 'full'];
-/** How long a write waits on a lock held by another connection (only tools, never a second server). */
-const BUSY_TIMEOUT_MS = 5_000;
+/** How long opening waits for another process's lock (a server that is just stopping) before giving up. */
+const BUSY_TIMEOUT_MS = 1_000;
 
 /** Migration i (0-based) moves the schema from version i to i + 1. Append only; never edit one that shipped. */
 export const MIGRATIONS: readonly string[] = [
@@ -66,10 +67,22 @@ export class SqliteStore implements AccountStore {
     mkdirSync(options.dataDir, { recursive: true });
     this.path = join(options.dataDir, DATABASE_FILE_NAME);
     this.db = new Database(this.path);
-    this.db.pragma('journal_mode = WAL');
+    try {
+      // One server per data directory: each holds the whole state in memory, so a second one
+      // would diverge silently. The exclusive lock is taken at the first access below and held
+      // until close; the kernel drops it when the process dies, even by kill -9.
+      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      this.db.pragma('locking_mode = EXCLUSIVE');
+      this.db.pragma('journal_mode = WAL');
+    } catch (error) {
+      this.db.close();
+      if ((error as { code?: string }).code === 'SQLITE_BUSY') {
+        throw new Error(`data directory ${options.dataDir} is in use by another p2pchat server (${this.path} is locked)`);
+      }
+      throw error;
+    }
     this.db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     this.db.pragma('foreign_keys = ON');
-    this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     migrate(this.db);
     this.statements = {
       insertAccount: this.db.prepare<[string, string, string, number]>(

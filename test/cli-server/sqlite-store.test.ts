@@ -92,14 +92,14 @@ describe('SqliteStore', () => {
     expect(() => new SqliteStore({ dataDir: dir })).toThrow(/newer/);
   });
 
-  it('keeps every committed account when the process is killed without close (no checkpoint)', () => {
+  it('refuses a second store on a data directory that is in use, and opens it once the first is closed', () => {
     const dir = dataDir();
-    const store = new SqliteStore({ dataDir: dir });
-    store.apply([account('gus'), account('hal')]);
-    // No close(): the writes sit only in the WAL, as after a kill -9. A second connection sees them.
-    const other = new SqliteStore({ dataDir: dir });
-    expect(other.load().accounts.map((a) => a.username)).toEqual(['gus', 'hal']);
-    other.close();
-    store.close();
+    const first = new SqliteStore({ dataDir: dir });
+    first.apply([account('gus')]);
+    expect(() => new SqliteStore({ dataDir: dir })).toThrow(/in use by another p2pchat server/);
+    first.close();
+    const second = new SqliteStore({ dataDir: dir });
+    expect(second.load().accounts.map((a) => a.username)).toEqual(['gus']);
+    second.close();
   });
 });
