@@ -12,6 +12,8 @@ import { tempDataDir } from './server-fixture.ts';
 
 const START_TIMEOUT_MS = 20_000;
 const EXIT_TIMEOUT_MS = 10_000;
+/** These tests spawn real processes and hash with the production scrypt cost: give them room on a busy CI. */
+const PROCESS_TEST_TIMEOUT_MS = 60_000;
 
 interface ServerProcess {
   readonly child: ChildProcess;
@@ -79,7 +81,7 @@ afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-describe('p2pchat server as a process', () => {
+describe('p2pchat server as a process', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   it('loses no committed account to kill -9: every sign-up logs in after a restart', async () => {
     const dataDir = tempDataDir();
     dirs.push(dataDir);
