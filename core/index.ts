@@ -14,3 +14,4 @@ export * from './tokens.ts';
 export * from './server/accounts.ts';
 export * from './server/machine.ts';
 export * from './server/host.ts';
+export * as peer from './peer/index.ts';
