@@ -63,6 +63,14 @@ export function truncate(text: string, width: number): string {
   return `${chars.slice(0, width - 1).join('')}…`;
 }
 
+/** Truncates from the start, keeping the end (a path's file name): "…/dl/big.iso". */
+export function truncateStart(text: string, width: number): string {
+  const chars = Array.from(text);
+  if (chars.length <= width) return text;
+  if (width <= 1) return chars.slice(chars.length - Math.max(0, width)).join('');
+  return `…${chars.slice(chars.length - width + 1).join('')}`;
+}
+
 export type PathsParse = { readonly ok: true; readonly paths: string[] } | { readonly ok: false; readonly error: string };
 
 /**

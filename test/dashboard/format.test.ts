@@ -1,6 +1,6 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
-import { formatBytes, parsePathList, progressBar, truncate, wrapText } from '../../cli/dashboard/format.ts';
+import { formatBytes, parsePathList, progressBar, truncate, truncateStart, wrapText } from '../../cli/dashboard/format.ts';
 import { editLine, editorOf, EMPTY_EDITOR } from '../../cli/dashboard/line-editor.ts';
 
 describe('text helpers', () => {
@@ -26,6 +26,7 @@ describe('text helpers', () => {
   it('truncates with an ellipsis', () => {
     expect(truncate('abcdef', 4)).toBe('abc…');
     expect(truncate('abc', 4)).toBe('abc');
+    expect(truncateStart('/home/a/downloads/big.iso', 12)).toBe('…ads/big.iso');
   });
 
   it('splits a path list like a shell for quotes and escapes, and bounds it', () => {

@@ -6,7 +6,7 @@
  * Text from the network is sanitised (control characters would drive the terminal) and escaped
  * (braces would be read as blessed tags) before it is placed.
  */
-import { formatBytes, formatSpeed, percent, progressBar, truncate, wrapText } from '../format.ts';
+import { formatBytes, formatSpeed, percent, progressBar, truncate, truncateStart, wrapText } from '../format.ts';
 import type { LineEditor } from '../line-editor.ts';
 import {
   type AuthField,
@@ -269,7 +269,10 @@ function transferLines(transfer: Transfer, width: number, selected: boolean, foc
       break;
     }
     case 'done':
-      detail = transfer.direction === 'in' && transfer.path ? `  ✓ saved ${transfer.path}` : `  ✓ sent ${formatBytes(transfer.size)} · ${formatSpeed(transferSpeed(transfer))}`;
+      detail =
+        transfer.direction === 'in' && transfer.path
+          ? `  ✓ ${truncateStart(transfer.path, Math.max(4, width - 4))}`
+          : `  ✓ sent ${formatBytes(transfer.size)} · ${formatSpeed(transferSpeed(transfer))}`;
       colour = 'green';
       break;
     case 'failed':
