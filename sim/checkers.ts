@@ -54,6 +54,10 @@ export class Checkers implements PeerObserver {
   readonly counters = new Map<string, number>();
   /** When each user's truth last changed. */
   private readonly truthChangedAtMs = new Map<string, number>();
+  /** How many times each user's truth changed: a presence delay is taken once per change and friend. */
+  private readonly truthGeneration = new Map<string, number>();
+  /** "peer\0friend" → the friend's truth generation whose delay this peer already reported. */
+  private readonly delayTaken = new Map<string, number>();
   /** First sweep that saw each (peer, friend) disagreement: "peer\0friend" → ms. */
   private mismatchSinceMs = new Map<string, number>();
   private readonly reportedMismatches = new Set<string>();
@@ -91,17 +95,35 @@ export class Checkers implements PeerObserver {
 
   onTruthChange(peer: PeerDriver): void {
     this.truthChangedAtMs.set(peer.username, this.w.clock.nowMs());
+    const generation = (this.truthGeneration.get(peer.username) ?? 0) + 1;
+    this.truthGeneration.set(peer.username, generation);
+    // Friends that already show the new truth (a login.ok that raced ahead) have nothing to learn.
+    const status: PresenceStatus = peer.truthOnline ? 'online' : 'offline';
+    for (const friend of peer.presenceView.keys()) {
+      const other = this.w.ownerOf(friend)?.driver;
+      if (other?.presenceView.get(peer.username) === status) this.delayTaken.set(`${friend}\u0000${peer.username}`, generation);
+    }
   }
 
+  /** A presence push reached a peer: the first one that tells it a friend's new truth gives a delay sample. */
   onPresenceView(peer: PeerDriver, friend: string, status: PresenceStatus | null): void {
     if (status === null || !peer.truthOnline) return;
     const changedAt = this.truthChangedAtMs.get(friend);
-    if (changedAt === undefined) return;
-    const truth = this.truthOf(friend);
-    if (status === truth) this.presenceDelay.record(this.w.clock.nowMs() - changedAt);
+    if (changedAt === undefined || status !== this.truthOf(friend)) return;
+    const generation = this.truthGeneration.get(friend) ?? 0;
+    const key = `${peer.username}\u0000${friend}`;
+    if (this.delayTaken.get(key) === generation) return;
+    this.delayTaken.set(key, generation);
+    this.presenceDelay.record(this.w.clock.nowMs() - changedAt);
   }
 
-  onViewReset(): void {}
+  /** A login's friend list is not a presence push: what it shows is counted as already learned. */
+  onViewReset(peer: PeerDriver): void {
+    for (const [friend, status] of peer.presenceView) {
+      if (status !== this.truthOf(friend)) continue;
+      this.delayTaken.set(`${peer.username}\u0000${friend}`, this.truthGeneration.get(friend) ?? 0);
+    }
+  }
 
   onSessionAnswer(_callee: PeerDriver, requestId: string, accept: boolean): void {
     if (accept) this.answeredYes.add(this.sessionKey(requestId));

@@ -106,7 +106,7 @@ export class ProtocolClient implements PeerDriver {
 
   friendRequest(username: string, done: (outcome: StepOutcome) => void): void {
     this.request({ type: 'friend.request', username }, (frame) => {
-      if (frame?.type === 'friend.added') this.setView(frame.username, frame.status);
+      if (frame?.type === 'friend.added') this.presenceView.set(frame.username, frame.status);
       done(frame?.type === 'friend.added' ? 'ok' : outcomeOf(frame, 'friend.requested'));
     });
   }
@@ -329,7 +329,9 @@ export class ProtocolClient implements PeerDriver {
       case 'presence':
         return this.setView(frame.username, frame.status);
       case 'friend.added':
-        return this.setView(frame.username, frame.status);
+        // A new friend's status is not a presence change: it joins the view silently.
+        this.presenceView.set(frame.username, frame.status);
+        return;
       case 'friend.removed':
         this.presenceView.delete(frame.username);
         return this.options.observer.onPresenceView(this, frame.username, null);
