@@ -22,10 +22,10 @@ const program = new Command('p2pchat')
   .showHelpAfterError()
   .exitOverride();
 
-program.addCommand(serverCommand());
-program.addCommand(clientCommand());
-program.addCommand(simCommand());
-program.addCommand(benchCommand());
+for (const command of [serverCommand(), clientCommand(), simCommand(), benchCommand()]) {
+  // addCommand() does not pass these settings down: without them a bad option exits 1, not 2.
+  program.addCommand(command.exitOverride().showHelpAfterError());
+}
 
 try {
   await program.parseAsync(process.argv);

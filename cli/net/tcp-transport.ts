@@ -74,8 +74,14 @@ export const CLOSE_GRACE_MS = 5_000;
 export class TcpTransport implements Transport {
   listen(host: string, port: number, onAccept: (stream: Stream) => void, onReady: (result: Listener | Error) => void): void {
     const server = net.createServer({ noDelay: true }, (socket) => onAccept(new TcpStream(socket, NO_EVENTS)));
-    server.once('error', (error) => onReady(error));
+    let listening = false;
+    // Errors after listening (EMFILE on accept near the fd limit) must not crash the process:
+    // the listener keeps serving, and the connections it could not accept are simply not there.
+    server.on('error', (error) => {
+      if (!listening) onReady(error);
+    });
     server.listen({ host, port }, () => {
+      listening = true;
       const address = server.address();
       const realPort = typeof address === 'object' && address !== null ? address.port : port;
       onReady({ host, port: realPort, close: () => server.close() });
