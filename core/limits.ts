@@ -92,3 +92,5 @@ export const FILE_NAME_CHARS_MAX = 200;
 export const FILE_NAME_CANDIDATES_MAX = 1000;
 /** A quitting client waits this long for logout.ok before it exits anyway. */
 export const QUIT_LOGOUT_WAIT_MS = 2_000;
+/** Finished incoming transfers whose outcome is re-sent to the sender on the next session (it may have missed it). */
+export const TRANSFER_OUTCOMES_REMEMBERED_MAX = 256;
