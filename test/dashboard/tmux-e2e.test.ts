@@ -1,0 +1,205 @@
+/**
+ * End to end under tmux: the real server (in this process), one real dashboard in a detached tmux
+ * session (a real pseudo-terminal), one real headless client. The dashboard is driven only by
+ * keystrokes (tmux send-keys) and checked only by what its screen shows (tmux capture-pane):
+ * sign-up, a friend request accepted with y, a chat request accepted from the dialog, messages
+ * both ways, and Ctrl-C logging out before the process exits 0.
+ *
+ * Skips, saying why, when tmux is not installed or the server or headless client modules are
+ * missing. The tmux server runs on its own socket (-L), so it never touches a user's sessions.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ChildProcessClientPort, headlessClientCommand } from '../../cli/dashboard/child-process-port.ts';
+import type { ClientCommand, ClientEvent } from '../../cli/dashboard/client-port.ts';
+
+const root = resolve(import.meta.dirname, '..', '..');
+const COLS = 120;
+const ROWS = 36;
+const WAIT_MS = 15_000;
+const POLL_MS = 50;
+
+function missingPrerequisite(): string | null {
+  if (spawnSync('tmux', ['-V']).status !== 0) return 'tmux is not installed (apt-get install -y tmux)';
+  if (!existsSync(join(root, 'cli/server/run.ts'))) return 'the server (cli/server/run.ts startServer) is not built yet';
+  if (!existsSync(join(root, 'cli/client/headless.ts'))) return 'the headless client (cli/client/headless.ts) is not built yet';
+  if (!existsSync(join(root, 'test/helpers/in-process-server.ts'))) return 'test/helpers/in-process-server.ts is missing';
+  return null;
+}
+
+/** `p2pchat client` once it runs the dashboard; until then the test launcher calls runDashboard. */
+function dashboardEntry(): string[] {
+  const clientCommand = readFileSync(join(root, 'cli/commands/client.ts'), 'utf8');
+  if (clientCommand.includes('runDashboard')) return [join(root, 'cli/main.ts'), 'client'];
+  return [join(root, 'test/dashboard/fixtures/launch-dashboard.ts')];
+}
+
+function shellQuote(word: string): string {
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+class Tmux {
+  readonly target = 'dash';
+
+  /** A socket of our own (-S) in the test's directory: no user session is touched, nothing is left. */
+  constructor(readonly socketPath: string) {}
+
+  run(...args: string[]): string {
+    const result = spawnSync('tmux', ['-S', this.socketPath, '-f', '/dev/null', ...args], { encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`tmux ${args.join(' ')} failed: ${result.stderr}`);
+    return result.stdout;
+  }
+
+  keys(...keys: string[]): void {
+    this.run('send-keys', '-t', this.target, ...keys);
+  }
+
+  text(text: string): void {
+    this.run('send-keys', '-t', this.target, '-l', text);
+  }
+
+  capture(): string {
+    return this.run('capture-pane', '-p', '-t', this.target);
+  }
+
+  async waitFor(needle: string | RegExp, what: string): Promise<string> {
+    const deadline = Date.now() + WAIT_MS;
+    let screen = '';
+    while (Date.now() < deadline) {
+      screen = this.capture();
+      if (typeof needle === 'string' ? screen.includes(needle) : needle.test(screen)) return screen;
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+    throw new Error(`timed out waiting for ${what} (${String(needle)}); the dashboard shows:\n${screen}`);
+  }
+
+  kill(): void {
+    spawnSync('tmux', ['-S', this.socketPath, 'kill-server']);
+  }
+}
+
+/** The headless side, through the same port the dashboard uses. */
+class Headless {
+  readonly events: ClientEvent[] = [];
+  constructor(readonly port: ChildProcessClientPort) {
+    port.onEvent((event) => this.events.push(event));
+  }
+
+  async waitFor(name: ClientEvent['event'], match: (event: ClientEvent) => boolean = () => true, from = 0): Promise<ClientEvent> {
+    const deadline = Date.now() + WAIT_MS;
+    while (Date.now() < deadline) {
+      const found = this.events.slice(from).find((event) => event.event === name && match(event));
+      if (found) return found;
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+    throw new Error(`headless client: timed out waiting for ${name}; saw ${this.events.map((event) => event.event).join(', ')}`);
+  }
+
+  async request(command: ClientCommand, answer: ClientEvent['event']): Promise<ClientEvent> {
+    const from = this.events.length;
+    this.port.send(command);
+    return this.waitFor(answer, () => true, from);
+  }
+}
+
+const skipReason = missingPrerequisite();
+if (skipReason) console.warn(`dashboard tmux end-to-end test skipped: ${skipReason}`);
+
+describe.skipIf(skipReason !== null)(`dashboard end to end under tmux${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+  let tmux: Tmux | null = null;
+  let workDir = '';
+  let server: { address: string; close(): Promise<void> } | null = null;
+  let bob: Headless | null = null;
+
+  beforeAll(async () => {
+    workDir = await mkdtemp(join(tmpdir(), 'p2pchat-dash-e2e-'));
+    tmux = new Tmux(join(workDir, 'tmux.sock'));
+    const { TestServer } = await import('../helpers/in-process-server.ts');
+    server = await TestServer.start();
+    const address = server.address;
+    bob = new Headless(
+      new ChildProcessClientPort({
+        command: headlessClientCommand({ server: address, p2pHost: '127.0.0.1', downloadDir: join(workDir, 'bob-downloads'), logFile: join(workDir, 'bob.log') }),
+        cwd: workDir,
+      }),
+    );
+    const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+    const dashboard = [process.execPath, '--import', tsxLoader, ...dashboardEntry()];
+    dashboard.push('--server', address, '--p2p-host', '127.0.0.1', '--download-dir', join(workDir, 'alice-downloads'), '--log-file', join(workDir, 'dashboard.log'));
+    // The shell reports the exit code on screen and lingers, so the test can read it.
+    const shell = `${dashboard.map(shellQuote).join(' ')}; echo "DASHBOARD-EXIT=$?"; sleep 30`;
+    tmux.run('new-session', '-d', '-s', tmux.target, '-x', String(COLS), '-y', String(ROWS), '-c', workDir, '-e', 'LANG=C.UTF-8', shell);
+  });
+
+  const startedTmux = (): Tmux => {
+    if (!tmux) throw new Error('tmux was not started');
+    return tmux;
+  };
+
+  afterAll(async () => {
+    tmux?.kill();
+    await bob?.port.close();
+    await server?.close();
+    if (workDir) await rm(workDir, { recursive: true, force: true });
+  });
+
+  it('signs up, makes friends, opens a session from the dialog and chats both ways, then quits cleanly', async () => {
+    const headless = bob!;
+    const tmux = startedTmux();
+    await tmux.waitFor('· ready', 'the login form with the client ready');
+
+    // Sign up from the form: F2 switches to sign-up; Enter moves field by field, then submits.
+    tmux.keys('F2');
+    await tmux.waitFor('Create an account', 'the sign-up form');
+    tmux.text('alice');
+    tmux.keys('Enter');
+    tmux.text('password-alice');
+    tmux.keys('Enter', 'Enter');
+    await tmux.waitFor('user alice', 'the main screen');
+
+    await headless.waitFor('ready');
+    await headless.request({ cmd: 'signup', username: 'bob', password: 'password-bob', nickname: 'Bob' }, 'signup.ok');
+    await headless.request({ cmd: 'login', username: 'bob', password: 'password-bob' }, 'login.ok');
+    await headless.request({ cmd: 'friend.request', username: 'alice' }, 'friend.requested');
+
+    // The request shows in the friends pane (focused after login); y accepts it.
+    await tmux.waitFor('? bob asks: y/n', 'the friend request');
+    const friendAdded = headless.events.length;
+    tmux.keys('y');
+    await headless.waitFor('friend.added', (event) => event.event === 'friend.added' && event.username === 'alice', friendAdded);
+    await tmux.waitFor('● bob (Bob)', 'bob online in the friend list');
+
+    // bob asks for a session: the dialog counts down; y accepts.
+    const opened = headless.events.length;
+    headless.port.send({ cmd: 'chat.open', username: 'alice' });
+    const dialog = await tmux.waitFor('bob asks for a chat session.', 'the chat request dialog');
+    expect(dialog).toMatch(/Time left: \d+ s/);
+    tmux.keys('y');
+    await headless.waitFor('chat.opened', () => true, opened);
+    await tmux.waitFor('Chat with bob · open', 'the open session');
+
+    // alice → bob: typed into the message line (focused once the session opened), Enter sends.
+    tmux.text('hello bob, from the dashboard');
+    tmux.keys('Enter');
+    const received = await headless.waitFor('chat.message');
+    expect(received).toMatchObject({ from: 'alice', text: 'hello bob, from the dashboard' });
+    await tmux.waitFor('alice: hello bob, from the dashboard ✓', 'the delivered message');
+
+    // bob → alice.
+    await headless.request({ cmd: 'chat.send', username: 'alice', text: 'hi alice {from headless}' }, 'chat.sent');
+    const screen = await tmux.waitFor('bob: hi alice {from headless}', 'the incoming message');
+    expect(screen).toContain(`server ${server!.address} │ ● connected │ user alice`);
+
+    // Ctrl-C logs out first (bob sees alice go offline), then the process exits 0.
+    const offline = headless.events.length;
+    tmux.keys('C-c');
+    await headless.waitFor('presence', (event) => event.event === 'presence' && event.username === 'alice' && event.status === 'offline', offline);
+    await tmux.waitFor('DASHBOARD-EXIT=0', 'the dashboard exiting 0');
+  });
+});
