@@ -17,10 +17,11 @@
  * Time is chosen so that no two deadlines of different kinds tie: TTLs are whole seconds apart
  * from any command time, session deadlines are whole seconds plus 1 ms.
  *
- * Replay a failure: fast-check prints `seed` and `path`; run
- *   FC_SEED=<seed> FC_PATH=<path> npx vitest run test/core/server-model.test.ts
- * (add FC_REPLAY_PATH=<replayPath> from the printed command list to skip the shrinking search).
- * (FC_RUNS=<n> changes the number of runs, e.g. for a long soak.)
+ * Replay a failure: fast-check prints `{ seed, path }` and, inside the counterexample's command
+ * list, a comment `/*replayPath="..."*/`. Commands need all three to replay:
+ *   FC_SEED=<seed> FC_PATH=<path> FC_REPLAY_PATH=<replayPath> npx vitest run test/core/server-model.test.ts
+ * FC_RUNS=<n> changes the number of runs (e.g. FC_RUNS=5000 for a soak); FC_STATS=1 prints how
+ * many commands of each kind ran and how the session requests ended.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -714,7 +715,7 @@ const allCommands = fc.commands(
     sessionAnswer,
     fc.nat({ max: 3 }).map((pick) => new SessionCancel(pick)),
   ],
-  // FC_REPLAY_PATH: the `replayPath` fast-check prints inside the failing command list (optional, speeds up replays).
+  // FC_REPLAY_PATH: the `replayPath` fast-check prints inside the failing command list (needed with FC_PATH).
   { maxCommands: 100, size: 'max', ...(process.env.FC_REPLAY_PATH === undefined ? {} : { replayPath: process.env.FC_REPLAY_PATH }) },
 );
 
@@ -748,6 +749,9 @@ describe('server machine against a model', () => {
     'property: after every command, (a) each attached client sees exactly the true presence of its mutual friends, ' +
       '(b) no session.established without the callee accepting, (c) every session request ends, with the predicted reason, by its timeout',
     () => {
+      if (process.env.FC_SEED !== undefined) {
+        console.error(`replaying seed=${process.env.FC_SEED} path=${process.env.FC_PATH ?? ''} replayPath=${process.env.FC_REPLAY_PATH ?? ''}`);
+      }
       fc.assert(
         fc.property(allCommands, (cmds) => {
           fc.modelRun(setup, cmds);
