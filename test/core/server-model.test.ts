@@ -18,7 +18,7 @@
  * from any command time, session deadlines are whole seconds plus 1 ms.
  *
  * Replay a failure: fast-check prints `{ seed, path }` and, inside the counterexample's command
- * list, a comment `/*replayPath="..."*/`. Commands need all three to replay:
+ * list, a comment holding `replayPath="..."`. Commands need all three to replay:
  *   FC_SEED=<seed> FC_PATH=<path> FC_REPLAY_PATH=<replayPath> npx vitest run test/core/server-model.test.ts
  * FC_RUNS=<n> changes the number of runs (e.g. FC_RUNS=5000 for a soak); FC_STATS=1 prints how
  * many commands of each kind ran and how the session requests ended.
