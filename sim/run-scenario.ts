@@ -44,11 +44,13 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunReport 
   world.start();
   faults.schedule(scenario.faults);
   const sliceMs = scenario.checks.sweepEveryMs;
+  let pendingMax = 0;
   const runTo = (untilMs: number): void => {
     for (let t = Math.min(untilMs, world.clock.nowMs() + sliceMs); ; t = Math.min(untilMs, t + sliceMs)) {
       world.clock.runUntil(t, RUN_EVENTS_MAX - world.clock.processed);
       if (world.clock.processed >= RUN_EVENTS_MAX) throw new Error(`run exceeded ${RUN_EVENTS_MAX} events`);
       world.checkers.sweep();
+      pendingMax = Math.max(pendingMax, world.clock.queue.size);
       options.onProgress?.(t, totalMs, world.clock.processed);
       if (t >= untilMs) return;
     }
@@ -59,7 +61,7 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunReport 
   faults.healAll();
   runTo(totalMs);
   world.checkers.checkLiveness();
-  const metrics = collectMetrics(world);
+  const metrics = { ...collectMetrics(world), queue_pending_max: pendingMax };
   const violations = world.checkers.violations;
   const expectations = evaluate(scenario, world, metrics);
   const passed = violations.length === 0 && expectations.every((e) => e.passed);

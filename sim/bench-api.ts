@@ -1,0 +1,57 @@
+/**
+ * What bench/ calls to measure sim_events_rate: a generated presence-storm scenario of any size,
+ * the simulator's events per second on it, and the bare event loop (bare-loop.ts) at the same
+ * pending-event count as the baseline.
+ */
+import { runBareLoop, type LoopRate } from './bare-loop.ts';
+import type { RunReport } from './report.ts';
+import { runScenario } from './run-scenario.ts';
+import { type Scenario, scenarioSchema } from './scenario-schema.ts';
+
+export { runBareLoop, type LoopRate } from './bare-loop.ts';
+export { runScenario } from './run-scenario.ts';
+
+/** The storm of scenarios/presence-storm-10k.yaml, at any peer count and duration. */
+export function presenceStormScenario(peers = 10_000, durationMs = 60_000): Scenario {
+  const arrivalMs = Math.min(10_000, Math.max(1_000, Math.floor(durationMs / 3)));
+  return scenarioSchema.parse({
+    version: 1,
+    name: `presence storm, ${peers} peers`,
+    durationMs,
+    server: { connectionsMax: Math.max(peers * 2, 100), hashCostMs: 5 },
+    checks: { sweepEveryMs: 5_000 },
+    populations: [{ name: 'user', count: peers, behaviour: 'social' }],
+    friends: { powerLaw: { meanDegree: 8, exponent: 2.5 } },
+    arrivals: [{ durationMs: arrivalMs, rate: peers / (arrivalMs / 1000) }],
+    behaviours: {
+      social: [
+        { answer: { policy: 'accept', delay: { exponential: 500 } } },
+        'login',
+        { think: { exponential: 10_000 } },
+        {
+          choose: [
+            { p: 0.3, steps: [{ session: { with: 'random-friend' } }] },
+            { p: 0.1, steps: ['logout', { think: { uniform: [1_000, 5_000] } }, 'login'] },
+          ],
+        },
+      ],
+    },
+  });
+}
+
+export interface SimRate {
+  readonly report: RunReport;
+  readonly eventsPerSec: number;
+  /** Most events pending in the queue at once (sampled between slices). */
+  readonly pendingMax: number;
+  readonly baseline: LoopRate;
+}
+
+/** Runs the storm and the bare loop at the same pending count; ratio = eventsPerSec / baseline.eventsPerSec. */
+export function measureSimEventsRate(peers = 10_000, durationMs = 60_000, seed = 1): SimRate {
+  const report = runScenario(presenceStormScenario(peers, durationMs), { seed });
+  const eventsPerSec = report.events / Math.max(report.wallMs / 1000, 1e-9);
+  const pendingMax = report.metrics.queue_pending_max ?? peers;
+  const baseline = runBareLoop(pendingMax, report.events, seed);
+  return { report, eventsPerSec, pendingMax, baseline };
+}

@@ -1,0 +1,69 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const TIMEOUT_MS = 60_000;
+const dir = mkdtempSync(join(tmpdir(), 'p2pchat-sim-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function sim(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'sim', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('p2pchat sim', () => {
+  it('--json prints exactly the contract object on stdout, SEED first on stderr, exit 0', async () => {
+    const trace = join(dir, 'trace.jsonl');
+    const { code, stdout, stderr } = await sim(['scenarios/session-accept.yaml', 'scenarios/logout.yaml', '--json', '--seed', '5', '--trace', trace]);
+    expect(code).toBe(0);
+    expect(stderr.split('\n').find((l) => l.trim() !== '' && !l.startsWith('npm warn'))).toMatch(/^SEED=5 /);
+    const report = JSON.parse(stdout) as { runs: Array<Record<string, unknown>> };
+    expect(report.runs).toHaveLength(2);
+    for (const run of report.runs) {
+      for (const field of ['scenario', 'seed', 'peers', 'events', 'virtualMs', 'wallMs', 'traceHash', 'expectations', 'violations', 'metrics']) expect(run).toHaveProperty(field);
+      expect(run.seed).toBe(5);
+      expect(run.violations).toEqual([]);
+    }
+    const lines = readFileSync(trace, 'utf8').trim().split('\n');
+    expect(lines.length).toBeGreaterThan(50);
+    for (const line of lines.slice(0, 20)) expect(JSON.parse(line)).toHaveProperty('t');
+  }, TIMEOUT_MS);
+
+  it('exits 2 on an invalid scenario, naming file, line and column and what was expected', async () => {
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'version: 1\ndurationMs: 1000\npopulations:\n  - name: alice\n    behaviour: talker\nbehaviours:\n  talker:\n    - think: {uniform: [1, "x"]}\n');
+    const { code, stdout, stderr } = await sim([bad, '--json']);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toContain(`${bad}:8:28:`);
+    expect(stderr).toContain('expected number');
+  }, TIMEOUT_MS);
+
+  it('exits 1 when an invariant breaks, and --swarm writes a minimized scenario that replays the failure', async () => {
+    const direct = await sim(['test/sim/fixtures/planted-bug-silent.yaml']);
+    expect(direct.code).toBe(1);
+    expect(direct.stderr).toContain('VIOLATION presence-matches-truth');
+    const out = join(dir, 'failures');
+    const swarm = await sim(['--swarm', '20', '--seed', '1', '--out', out, 'test/sim/fixtures/planted-bug-swarm-base.yaml']);
+    expect(swarm.code).toBe(1);
+    expect(swarm.stderr).toMatch(/FAILURE seed=\d+/);
+    const [written] = readdirSync(out);
+    expect(written).toMatch(/\.min\.yaml$/);
+    const replay = await sim([join(out, written!)]);
+    expect(replay.code).toBe(1);
+    expect(replay.stderr).toContain('VIOLATION');
+  }, TIMEOUT_MS);
+});
