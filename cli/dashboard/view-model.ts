@@ -32,7 +32,11 @@ import {
 // ---------------------------------------------------------------------------------------------
 // State
 
-export type ConnectionState = 'starting' | 'connected' | 'reconnecting' | 'closed';
+/**
+ * starting: the client is not taking commands yet; ready: it is, but the server has not answered
+ * us yet (nothing proves the link before a login); connected: the server answered.
+ */
+export type ConnectionState = 'starting' | 'ready' | 'connected' | 'reconnecting' | 'closed';
 export type AuthMode = 'login' | 'signup';
 export type AuthField = 'username' | 'password' | 'nickname' | 'submit' | 'switch';
 
@@ -397,7 +401,7 @@ function friendLabel(state: DashboardState, username: string): string {
 function onEvent(state: DashboardState, event: ClientEvent, out: Out): DashboardState {
   switch (event.event) {
     case 'ready':
-      return addEvent({ ...state, connection: 'connected' }, 'info', `Client ready; server ${state.config.serverAddress}`);
+      return addEvent({ ...state, connection: state.connection === 'starting' ? 'ready' : state.connection }, 'info', `Client ready; server ${state.config.serverAddress}`);
     case 'signup.ok':
       return onSignupOk(state, out);
     case 'login.ok':
@@ -508,13 +512,14 @@ function onSignupOk(state: DashboardState, out: Out): DashboardState {
   const password = state.auth.password.text;
   // Sign-up then straight in: the user typed the credentials a moment ago.
   out.commands.push({ cmd: 'login', username, password });
-  return { ...state, auth: { ...state.auth, mode: 'login', pending: 'login', error: null, notice: 'Account created; logging in…' } };
+  return { ...state, connection: 'connected', auth: { ...state.auth, mode: 'login', pending: 'login', error: null, notice: 'Account created; logging in…' } };
 }
 
 function onLoginOk(state: DashboardState, event: ClientEventOf<'login.ok'>): DashboardState {
   const me = state.auth.username.text;
   const loggedIn: DashboardState = {
     ...state,
+    connection: 'connected',
     screen: 'main',
     me,
     friends: sortFriends(event.friends.map(toFriend)),

@@ -126,8 +126,10 @@ function connectionLabel(state: DashboardState): string {
   switch (state.connection) {
     case 'starting':
       return 'starting…';
-    case 'connected':
+    case 'ready':
       return 'ready';
+    case 'connected':
+      return 'connected';
     case 'reconnecting':
       return 'reconnecting…';
     case 'closed':
@@ -316,8 +318,16 @@ export function renderEvents(state: DashboardState, width: number, height: numbe
     .join('\n');
 }
 
+const STATUS_CONNECTION: Record<DashboardState['connection'], string> = {
+  starting: '{yellow-fg}◌ starting{/yellow-fg}',
+  ready: '{yellow-fg}○ client ready{/yellow-fg}',
+  connected: '{green-fg}● connected{/green-fg}',
+  reconnecting: '{yellow-fg}◐ reconnecting{/yellow-fg}',
+  closed: '{red-fg}✗ client stopped{/red-fg}',
+};
+
 export function renderStatus(state: DashboardState): string {
-  const connection = state.connection === 'connected' ? '{green-fg}● connected{/green-fg}' : state.connection === 'reconnecting' ? '{yellow-fg}◐ reconnecting{/yellow-fg}' : state.connection === 'starting' ? '{yellow-fg}◌ starting{/yellow-fg}' : '{red-fg}✗ client stopped{/red-fg}';
+  const connection = STATUS_CONNECTION[state.connection];
   const unread = totalUnread(state);
   const parts = [
     ' p2pchat',
