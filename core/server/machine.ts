@@ -457,6 +457,9 @@ export class ServerMachine {
   private onLogin(conn: Conn, frame: ClientFrameOf<'login'>, nowMs: number): void {
     if (!this.authAttempts.take(conn.remoteAddress, nowMs)) return this.sendError(conn, 'RATE_LIMITED', frame.id);
     if (this.loginFailures.blocked(frame.username, nowMs)) return this.sendError(conn, 'RATE_LIMITED', frame.id);
+    // Counted as a failure up front (a success clears it): guesses still being verified on other
+    // connections must count too, or many connections in parallel would bypass the limit.
+    this.loginFailures.fail(frame.username, nowMs);
     const account = this.directory.get(frame.username);
     const jobId = this.nextJobId++;
     this.jobs.set(jobId, { kind: 'login', connId: conn.connId, re: frame.id, username: frame.username });
@@ -473,7 +476,6 @@ export class ServerMachine {
     const conn = this.conns.get(job.connId);
     const account = this.directory.get(job.username);
     if (!ok || account === undefined) {
-      this.loginFailures.fail(job.username, nowMs);
       this.counters.loginsFailed += 1;
       if (conn === undefined) return;
       conn.phase = { state: 'ExpectLogin' };

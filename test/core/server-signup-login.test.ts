@@ -359,3 +359,16 @@ describe('connections before login', () => {
     expect(h.isClosed(d)).toBe(true);
   });
 });
+
+describe('login rate limit under concurrency', () => {
+  it('guesses in flight on many connections count toward the per-username limit (no parallel bypass)', () => {
+    const h = new ServerHarness({ store: storeWith(['alice']) });
+    const conns = Array.from({ length: 3 * LOGIN_FAILURES_PER_USERNAME_MAX }, (_, i) => h.open(`10.1.0.${i}`));
+    for (const c of conns) h.sendUnsettled(c, { type: 'login', username: 'alice', password: 'a guess' });
+    h.settle();
+    const verdicts = conns.map((c) => h.errors(c)[0]);
+    expect(verdicts.filter((code) => code === 'BAD_CREDENTIALS')).toHaveLength(LOGIN_FAILURES_PER_USERNAME_MAX);
+    expect(verdicts.filter((code) => code === 'RATE_LIMITED')).toHaveLength(2 * LOGIN_FAILURES_PER_USERNAME_MAX);
+    expect(h.jobLog.filter((j) => j.type === 'verify')).toHaveLength(LOGIN_FAILURES_PER_USERNAME_MAX);
+  });
+});
