@@ -4,18 +4,18 @@
  *
  *   node --import tsx bench/baseline-process.ts
  */
-import { runBinaryHeapLoop } from './baselines/binary-heap-loop.ts';
 import { measureScryptRate } from './baselines/scrypt-rate.ts';
 import { sendThroughPipe, startBareHttpServer, startEchoServer, startHoldServer, startPipeReceiver, type PipeReceipt } from './baselines/bare-servers.ts';
 import { rssKbOf } from './processes.ts';
 import { serveRpc } from './rpc.ts';
+import { measureSim } from './sim-rate.ts';
 
 let holdConnections: (() => number) | null = null;
 let pipeReceived: Promise<PipeReceipt> | null = null;
 
 serveRpc({
   scrypt: (args: { concurrency: number; durationMs: number }) => measureScryptRate(args.concurrency, args.durationMs),
-  heap: (args: { pending: number; durationMs: number }) => runBinaryHeapLoop(args.pending, args.durationMs),
+  sim: (args: { peers: number; virtualMs: number; seed: number }) => measureSim(args.peers, args.virtualMs, args.seed),
   echo: async () => ({ port: (await startEchoServer()).port }),
   http: async () => ({ port: (await startBareHttpServer()).port }),
   hold: async () => {

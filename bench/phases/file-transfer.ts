@@ -1,6 +1,118 @@
-/** file_transfer_mb_s: not built yet (needs the headless client). */
+/**
+ * file_transfer_mb_s: two real headless clients (`p2pchat client --headless`, each its own
+ * process) log in to a real server, open a chat session, and one sends a file of random bytes to
+ * the other directly, peer to peer; the time runs from the file.send command to the receiver's
+ * file.received, whose SHA-256 must match the file's. The baseline pushes the same number of
+ * bytes, in chunks of the protocol's size, from one process to another over a bare node:net
+ * socket on loopback. MB is 10^6 bytes on both sides.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FILE_CHUNK_BYTES } from '../../core/limits.ts';
+import { startBaselineProcess } from '../baselines.ts';
+import { HeadlessClient } from '../headless-driver.ts';
+import { progress } from '../progress.ts';
+import { BENCH_PASSWORD, seedStore } from '../seed.ts';
+import { startBenchServer } from '../server-launcher.ts';
 import type { PhaseContext } from './context.ts';
 
+const CLIENT_START_TIMEOUT_MS = 60_000;
+const STEP_TIMEOUT_MS = 30_000;
+/** Generous: even 1 MB/s moves the full run's file in under five minutes. */
+const TRANSFER_TIMEOUT_MS = 300_000;
+const SENDER = 'fsend';
+const RECEIVER = 'frecv';
+
+/** Writes `bytes` random bytes to `path` and returns their SHA-256 (hex). */
+async function writeRandomFile(path: string, bytes: number): Promise<string> {
+  const hash = createHash('sha256');
+  const out = createWriteStream(path);
+  const block = 1024 * 1024;
+  for (let written = 0; written < bytes; written += block) {
+    const chunk = randomBytes(Math.min(block, bytes - written));
+    hash.update(chunk);
+    if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+  }
+  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+  return hash.digest('hex');
+}
+
+async function measureBarePipe(bytes: number): Promise<number> {
+  const receiver = startBaselineProcess('pipe receiver');
+  const sender = startBaselineProcess('pipe sender');
+  try {
+    const { port } = await receiver.call<{ port: number }>('pipeReceive', {}, STEP_TIMEOUT_MS);
+    const received = receiver.call<{ bytes: number; wallMs: number }>('pipeReceived', {}, TRANSFER_TIMEOUT_MS);
+    await sender.call('pipeSend', { port, bytes, chunkBytes: FILE_CHUNK_BYTES }, TRANSFER_TIMEOUT_MS);
+    const receipt = await received;
+    if (receipt.bytes !== bytes) throw new Error(`bare pipe delivered ${receipt.bytes} of ${bytes} bytes`);
+    return receipt.bytes / 1e6 / (receipt.wallMs / 1000);
+  } finally {
+    await Promise.all([receiver.stop(), sender.stop()]);
+  }
+}
+
 export async function runFilePhase(ctx: PhaseContext): Promise<void> {
-  ctx.missing('file_transfer_mb_s', 'not measured yet');
+  const c = ctx.config;
+  await ctx.phase('file transfer', ['file_transfer_mb_s'], async () => {
+    const dir = join(ctx.tmpDir, 'file-transfer');
+    const dataDir = join(dir, 'data');
+    await mkdir(join(dir, 'downloads-send'), { recursive: true });
+    await mkdir(join(dir, 'downloads-recv'), { recursive: true });
+    const file = join(dir, 'payload.bin');
+    progress(`file transfer: writing ${c.fileBytes / 1e6} MB of random bytes`);
+    const sha256 = await writeRandomFile(file, c.fileBytes);
+
+    progress('bare node:net pipe between two processes');
+    const pipeMbPerSec = await measureBarePipe(c.fileBytes);
+
+    await seedStore(dataDir, { realAccounts: [], cheapAccounts: [SENDER, RECEIVER], friendships: [[SENDER, RECEIVER]] });
+    const server = await startBenchServer({ dataDir, ttlMs: 60_000, label: 'file server' });
+    const clients: HeadlessClient[] = [];
+    try {
+      progress('file transfer: starting two headless clients');
+      const sender = await HeadlessClient.start('sender', server.tcpPort, join(dir, 'downloads-send'), CLIENT_START_TIMEOUT_MS);
+      clients.push(sender);
+      const receiver = await HeadlessClient.start('receiver', server.tcpPort, join(dir, 'downloads-recv'), CLIENT_START_TIMEOUT_MS);
+      clients.push(receiver);
+      const senderIn = sender.waitFor((e) => e.event === 'login.ok', STEP_TIMEOUT_MS, 'login.ok');
+      sender.send({ cmd: 'login', username: SENDER, password: BENCH_PASSWORD });
+      await senderIn;
+      // The sender asks for a chat only once it has seen the receiver come online.
+      const receiverOnline = sender.waitFor((e) => e.event === 'presence' && e.username === RECEIVER && e.status === 'online', STEP_TIMEOUT_MS, 'presence online');
+      const receiverIn = receiver.waitFor((e) => e.event === 'login.ok', STEP_TIMEOUT_MS, 'login.ok');
+      receiver.send({ cmd: 'login', username: RECEIVER, password: BENCH_PASSWORD });
+      await receiverIn;
+      await receiverOnline;
+      const opened = sender.waitFor((e) => (e.event === 'chat.opened' || e.event === 'chat.failed') && e.username === RECEIVER, STEP_TIMEOUT_MS, 'chat.opened');
+      sender.send({ cmd: 'chat.open', username: RECEIVER });
+      const chat = await opened;
+      if (chat.event === 'chat.failed') throw new Error(`chat.open failed: ${String(chat.reason)}`);
+
+      progress(`file transfer: ${c.fileBytes / 1e6} MB peer to peer`);
+      const received = receiver.waitFor((e) => e.event === 'file.received' || e.event === 'file.failed', TRANSFER_TIMEOUT_MS, 'file.received');
+      const sent = sender.waitFor((e) => e.event === 'file.sent' || e.event === 'file.failed', TRANSFER_TIMEOUT_MS, 'file.sent');
+      const startedMs = performance.now();
+      sender.send({ cmd: 'file.send', username: RECEIVER, paths: [file] });
+      const receipt = await received;
+      const wallMs = performance.now() - startedMs;
+      const sendReceipt = await sent;
+      if (receipt.event === 'file.failed') throw new Error(`the receiver reports file.failed: ${String(receipt.reason)}`);
+      if (sendReceipt.event === 'file.failed') throw new Error(`the sender reports file.failed: ${String(sendReceipt.reason)}`);
+      if (receipt.sha256 !== sha256 || receipt.size !== c.fileBytes) {
+        throw new Error(`the received file does not match: sha256 ${String(receipt.sha256)} size ${String(receipt.size)}`);
+      }
+      ctx.record('file_transfer_mb_s', {
+        value: c.fileBytes / 1e6 / (wallMs / 1000),
+        baseline: pipeMbPerSec,
+        details: { bytes: c.fileBytes, wallMs: Math.round(wallMs), sha256Verified: 'yes' },
+      });
+    } finally {
+      await Promise.all(clients.map((client) => client.stop()));
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 }

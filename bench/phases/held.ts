@@ -84,7 +84,9 @@ export async function runHeldPhase(ctx: PhaseContext): Promise<void> {
       const slices = split(Array.from({ length: held }, (_, i) => i), workerCount);
       await Promise.all(
         workers.map((worker, i) =>
-          worker.call('bareHold', { port, localAddresses: loopbackAddresses(FIRST_SOURCE_ADDRESS + i, 1), count: slices[i]?.length ?? 0, concurrency: LOGINS_IN_FLIGHT_PER_WORKER }, FILL_TIMEOUT_MS),
+          // Fresh source addresses: the held clients just closed leave their ports in TIME_WAIT, and
+          // binding a source address searches past every one of them.
+          worker.call('bareHold', { port, localAddresses: loopbackAddresses(FIRST_SOURCE_ADDRESS + workerCount + i, 1), count: slices[i]?.length ?? 0, concurrency: LOGINS_IN_FLIGHT_PER_WORKER }, FILL_TIMEOUT_MS),
         ),
       );
       await sleep(RSS_SETTLE_MS);

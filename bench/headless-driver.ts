@@ -1,0 +1,98 @@
+/**
+ * Drives one `p2pchat client --headless` process through its JSON-lines contract (CONTRACTS.md
+ * section 1): commands on stdin, events on stdout. Used for the P2P file-transfer figure.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { progress } from './progress.ts';
+import { spawnCli, stopChild } from './processes.ts';
+
+export interface ClientEvent {
+  readonly event: string;
+  readonly at: string;
+  readonly [field: string]: unknown;
+}
+
+interface EventWaiter {
+  readonly match: (event: ClientEvent) => boolean;
+  readonly resolve: (event: ClientEvent) => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+export class HeadlessClient {
+  private readonly waiters: EventWaiter[] = [];
+  private exitError: Error | null = null;
+
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly label: string,
+  ) {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => this.onLine(line));
+    child.stderr?.on('data', () => {});
+    child.once('exit', (code, signal) => {
+      this.exitError = new Error(`${label} exited (code ${code}, signal ${signal})`);
+      for (const waiter of this.waiters.splice(0)) {
+        clearTimeout(waiter.timer);
+        waiter.reject(this.exitError);
+      }
+    });
+  }
+
+  static async start(label: string, serverPort: number, downloadDir: string, timeoutMs: number): Promise<HeadlessClient> {
+    const child = spawnCli(
+      ['client', '--headless', '--server', `127.0.0.1:${serverPort}`, '--p2p-host', '127.0.0.1', '--p2p-port', '0', '--download-dir', downloadDir, '--auto-accept', 'chat,file', '--log-level', 'warn'],
+      {},
+      'pipe',
+    );
+    const client = new HeadlessClient(child, label);
+    await client.waitFor((e) => e.event === 'ready', timeoutMs, 'ready');
+    return client;
+  }
+
+  send(command: Record<string, unknown>): void {
+    this.child.stdin?.write(`${JSON.stringify(command)}\n`);
+  }
+
+  /** The next event matching; an `error` event rejects instead when `failOnError` is set. */
+  waitFor(match: (event: ClientEvent) => boolean, timeoutMs: number, what: string, failOnError = true): Promise<ClientEvent> {
+    if (this.exitError !== null) return Promise.reject(this.exitError);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const index = this.waiters.indexOf(waiter);
+        if (index >= 0) this.waiters.splice(index, 1);
+        reject(new Error(`${this.label}: no ${what} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const waiter: EventWaiter = {
+        match: (event) => match(event) || (failOnError && event.event === 'error'),
+        resolve: (event) => (event.event === 'error' && !match(event) ? reject(new Error(`${this.label}: ${String(event.code)} ${String(event.message)} while waiting for ${what}`)) : resolve(event)),
+        reject,
+        timer,
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  stop(): Promise<void> {
+    this.send({ cmd: 'quit' });
+    this.child.stdin?.end();
+    return stopChild(this.child, 5_000);
+  }
+
+  private onLine(line: string): void {
+    let event: ClientEvent;
+    try {
+      event = JSON.parse(line) as ClientEvent;
+    } catch {
+      progress(`${this.label}: not JSON on stdout: ${line.slice(0, 200)}`);
+      return;
+    }
+    const index = this.waiters.findIndex((w) => w.match(event));
+    if (index < 0) return;
+    const [waiter] = this.waiters.splice(index, 1);
+    if (waiter === undefined) return;
+    clearTimeout(waiter.timer);
+    waiter.resolve(event);
+  }
+}
