@@ -91,10 +91,15 @@ class Headless {
     port.onEvent((event) => this.events.push(event));
   }
 
-  async waitFor(name: ClientEvent['event'], match: (event: ClientEvent) => boolean = () => true, from = 0): Promise<ClientEvent> {
+  async waitFor(
+    name: ClientEvent['event'],
+    match: (event: ClientEvent) => boolean = () => true,
+    from = 0,
+    names: readonly ClientEvent['event'][] = [name],
+  ): Promise<ClientEvent> {
     const deadline = Date.now() + WAIT_MS;
     while (Date.now() < deadline) {
-      const found = this.events.slice(from).find((event) => event.event === name && match(event));
+      const found = this.events.slice(from).find((event) => names.includes(event.event) && match(event));
       if (found) return found;
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
@@ -106,6 +111,31 @@ class Headless {
     this.port.send(command);
     return this.waitFor(answer, () => true, from);
   }
+}
+
+/** Attempts at opening the session; see openSessionFromDialog. */
+const SESSION_ATTEMPTS_MAX = 3;
+
+/**
+ * bob asks alice for a session and alice accepts in the dialog. Retried (bounded) only for the
+ * known race in the peer protocol, reported to the lead: the server sends the caller its
+ * session.established before the callee's, so the caller's hello can reach the callee before the
+ * callee knows the token and is refused (chat.failed "bad-session-token"). It is not a dashboard
+ * fault; any other failure fails the test at once.
+ */
+async function openSessionFromDialog(tmux: Tmux, headless: Headless): Promise<void> {
+  for (let attempt = 1; attempt <= SESSION_ATTEMPTS_MAX; attempt++) {
+    const from = headless.events.length;
+    headless.port.send({ cmd: 'chat.open', username: 'alice' });
+    const dialog = await tmux.waitFor('bob asks for a chat session.', 'the chat request dialog');
+    expect(dialog).toMatch(/Time left: \d+ s/);
+    tmux.keys('y');
+    const outcome = await headless.waitFor('chat.opened', (event) => event.event === 'chat.opened' || event.event === 'chat.failed', from, ['chat.opened', 'chat.failed']);
+    if (outcome.event === 'chat.opened') return;
+    if (outcome.event !== 'chat.failed' || outcome.reason !== 'bad-session-token') throw new Error(`chat.open failed: ${JSON.stringify(outcome)}`);
+    console.warn(`attempt ${attempt}: session refused by the known token race (bad-session-token); retrying`);
+  }
+  throw new Error(`no session after ${SESSION_ATTEMPTS_MAX} attempts`);
 }
 
 const skipReason = missingPrerequisite();
@@ -176,12 +206,7 @@ describe.skipIf(skipReason !== null)(`dashboard end to end under tmux${skipReaso
     await tmux.waitFor('● bob (Bob)', 'bob online in the friend list');
 
     // bob asks for a session: the dialog counts down; y accepts.
-    const opened = headless.events.length;
-    headless.port.send({ cmd: 'chat.open', username: 'alice' });
-    const dialog = await tmux.waitFor('bob asks for a chat session.', 'the chat request dialog');
-    expect(dialog).toMatch(/Time left: \d+ s/);
-    tmux.keys('y');
-    await headless.waitFor('chat.opened', () => true, opened);
+    await openSessionFromDialog(tmux, headless);
     await tmux.waitFor('Chat with bob · open', 'the open session');
 
     // alice → bob: typed into the message line (focused once the session opened), Enter sends.
