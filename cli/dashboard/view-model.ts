@@ -260,10 +260,12 @@ export function topModal(state: DashboardState): Modal | null {
 
 /**
  * Bytes per second over the last SPEED_WINDOW_MS of progress, or null before two samples. A
- * finished transfer reports its average over the whole transfer.
+ * finished transfer reports its average from its first progress to its end (null if it had none).
  */
 export function transferSpeed(transfer: Transfer): number | null {
   if (transfer.state === 'done' && transfer.finishedAtMs !== null) {
+    // Without progress the clock never started (it would count the wait for an answer).
+    if (transfer.samples.length === 0) return null;
     const elapsedMs = transfer.finishedAtMs - transfer.startedAtMs;
     return elapsedMs > 0 ? (transfer.size * 1000) / elapsedMs : null;
   }

@@ -252,6 +252,15 @@ describe('file transfers', () => {
     expect(driver.state.events.at(-1)?.text).toBe('Received a file from bob, saved to /tmp/dl/big.iso');
   });
 
+  it('a transfer that finished without progress reports no speed (the wait for an answer is not transfer time)', () => {
+    const driver = new Driver().loggedIn().openChatWithBob();
+    driver.event({ event: 'file.offered', username: 'bob', transferId: 't9', name: 'tiny.txt', size: 8 });
+    driver.nowMs += 10_000;
+    driver.event({ event: 'file.sent', transferId: 't9', username: 'bob', size: 8, sha256: 'ab' });
+    expect(driver.state.transfers[0]).toMatchObject({ state: 'done' });
+    expect(transferSpeed(driver.state.transfers[0]!)).toBeNull();
+  });
+
   it('an offer cancelled by the sender leaves the dialog; a failed transfer says why', () => {
     const driver = new Driver().loggedIn().event({ event: 'file.offer', from: 'bob', transferId: 't2', name: 'x', size: 1 });
     driver.event({ event: 'file.failed', transferId: 't2', reason: 'cancelled' });

@@ -252,6 +252,10 @@ export function renderInput(state: DashboardState, width: number): string {
   return `> ${renderEditor(state.input, Math.max(1, width - 2), focused)}`;
 }
 
+function speedSuffix(bytesPerSec: number | null): string {
+  return bytesPerSec === null ? '' : ` · ${formatSpeed(bytesPerSec)}`;
+}
+
 function transferLines(transfer: Transfer, width: number, selected: boolean, focused: boolean): string[] {
   const arrow = transfer.direction === 'in' ? '↓' : '↑';
   const who = transfer.direction === 'in' ? `from ${transfer.peer}` : `to ${transfer.peer}`;
@@ -274,7 +278,7 @@ function transferLines(transfer: Transfer, width: number, selected: boolean, foc
       detail =
         transfer.direction === 'in' && transfer.path
           ? `  ✓ ${truncateStart(transfer.path, Math.max(4, width - 4))}`
-          : `  ✓ sent ${formatBytes(transfer.size)} · ${formatSpeed(transferSpeed(transfer))}`;
+          : `  ✓ sent ${formatBytes(transfer.size)}${speedSuffix(transferSpeed(transfer))}`;
       colour = 'green';
       break;
     case 'failed':
