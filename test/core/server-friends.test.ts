@@ -209,3 +209,21 @@ describe('presence only between mutual friends', () => {
     expect(statuses).toEqual(['online', ...Array.from({ length: 5 }, () => ['offline', 'online']).flat()]);
   });
 });
+
+describe('friend lists at the limit', () => {
+  /**
+   * KNOWN BUG (reported to the lead, not fixed here because every fix changes a product limit or
+   * the protocol): FRIENDS_PER_USER_MAX friends do not fit in one CONTROL_FRAME_BYTES_MAX frame
+   * once names are longer than ~8 characters (1000 friends with 16-character names and nicknames
+   * make an 81 KB login.ok). encodeControl then throws inside the host: an exception out of the
+   * server for a state the limits allow. This test pins today's behaviour so the bug stays
+   * visible; when it is fixed (a larger control limit with a byte cap on nicknames, fewer friends,
+   * or a paged friend list), it fails: then assert that the login succeeds instead.
+   */
+  it('KNOWN BUG: a user at FRIENDS_PER_USER_MAX friends with 16-character names gets a login.ok too large to encode', () => {
+    const others = Array.from({ length: FRIENDS_PER_USER_MAX }, (_, i) => `friend-${String(i).padStart(8, '0')}`);
+    const h = new ServerHarness({ store: storeWith(['alice', ...others], others.map((o) => ['alice', o] as const)) });
+    // The harness encodes every frame the machine sends, as the host does.
+    expect(() => h.login('alice')).toThrow(/login\.ok frame that cannot be encoded/);
+  });
+});

@@ -4,9 +4,26 @@
  * Password hashing is instant and fake ("hash:" + password), answered on `settle()`.
  */
 import { encodeControl } from '../../core/codec.ts';
-import type { ClientFrame, ServerFrame, ServerFrameOf, ServerFrameType } from '../../core/frames.ts';
+import { isErrorCode } from '../../core/errors.ts';
+import { type ClientFrame, type ServerFrame, type ServerFrameOf, type ServerFrameType, serverFrameSchema } from '../../core/frames.ts';
 import { type ServerConfig, type ServerEffect, ServerMachine } from '../../core/server/machine.ts';
 import { MemoryStore } from '../../core/store.ts';
+
+/**
+ * Every frame the machine sends must be one a client accepts (it validates with the same schema),
+ * must carry a registered error code, and must fit in a control frame (the host encodes it; an
+ * encoding error there would be an exception out of the server). Throws, failing the test, if not.
+ */
+export function checkServerFrame(frame: ServerFrame): void {
+  const parsed = serverFrameSchema.safeParse(frame);
+  if (!parsed.success) throw new Error(`server sent a frame its clients reject: ${JSON.stringify(frame).slice(0, 200)}: ${parsed.error.message}`);
+  if (frame.type === 'error' && !isErrorCode(frame.code)) throw new Error(`server sent an unregistered error code ${frame.code}`);
+  try {
+    encodeControl(frame);
+  } catch (error) {
+    throw new Error(`server sent a ${frame.type} frame that cannot be encoded: ${String(error)}`);
+  }
+}
 
 /** The password every harness account has unless told otherwise. */
 export function passwordOf(username: string): string {
@@ -146,6 +163,7 @@ export class ServerHarness {
     for (const effect of effects) {
       switch (effect.type) {
         case 'send':
+          checkServerFrame(effect.frame);
           this.inbox.get(effect.connId)?.push(effect.frame);
           break;
         case 'close':
