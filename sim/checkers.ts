@@ -10,6 +10,8 @@
  * - session-ends-by-timeout: a caller told a request is pending hears how it ended by its timeout
  *   (plus the bound), unless its link dropped meanwhile or faults made the wait unjudgeable.
  * - liveness: after the healed final phase, everything agrees and nothing is left pending.
+ * - no-exception: nothing in the simulated world (server host, machine, codec) threw; the run
+ *   stops at the first exception and reports it.
  */
 import type { PresenceStatus } from '../core/frames.ts';
 import { Histogram } from './histogram.ts';

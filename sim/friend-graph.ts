@@ -19,6 +19,7 @@ export function buildFriendGraph(spec: Scenario['friends'], usernames: readonly 
   const peerCount = usernames.length;
   const neighbours: number[][] = Array.from({ length: peerCount }, () => []);
   const seen = new Set<number>();
+  const degreeMax = spec.maxDegree ?? FRIENDS_PER_USER_MAX;
   const edges: Array<readonly [number, number]> = [];
   const add = (a: number, b: number): void => {
     if (a === b) return;
@@ -28,7 +29,7 @@ export function buildFriendGraph(spec: Scenario['friends'], usernames: readonly 
     if (seen.has(key)) return;
     const nlo = neighbours[lo] as number[];
     const nhi = neighbours[hi] as number[];
-    if (nlo.length >= FRIENDS_PER_USER_MAX || nhi.length >= FRIENDS_PER_USER_MAX) return;
+    if (nlo.length >= degreeMax || nhi.length >= degreeMax) return;
     seen.add(key);
     edges.push([lo, hi]);
     nlo.push(hi);

@@ -55,12 +55,18 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunReport 
       if (t >= untilMs) return;
     }
   };
-  runTo(scenario.durationMs);
-  world.acceptingSteps = false;
-  world.trace.note('liveness-phase', {});
-  faults.healAll();
-  runTo(totalMs);
-  world.checkers.checkLiveness();
+  try {
+    runTo(scenario.durationMs);
+    world.acceptingSteps = false;
+    world.trace.note('liveness-phase', {});
+    faults.healAll();
+    runTo(totalMs);
+    world.checkers.checkLiveness();
+  } catch (error) {
+    // The system under test threw: the world is no longer trustworthy, so the run ends here.
+    const text = error instanceof Error ? `${error.name}: ${error.message} at ${(error.stack ?? '').split('\n')[1]?.trim() ?? '?'}` : String(error);
+    world.checkers.violate('no-exception', text);
+  }
   const metrics = { ...collectMetrics(world), queue_pending_max: pendingMax };
   const violations = world.checkers.violations;
   const expectations = evaluate(scenario, world, metrics);

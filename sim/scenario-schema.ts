@@ -4,6 +4,7 @@
  * (scenario-loader.ts) maps every issue back to a file, line and column.
  */
 import { z } from 'zod';
+import { FRIENDS_PER_USER_MAX } from '../core/limits.ts';
 
 export const SCENARIO_VERSION = 1;
 /** Peers one scenario may ask for: the 100,000-peer run, with headroom. */
@@ -13,7 +14,7 @@ export const REPEAT_TIMES_MAX = 10_000;
 export const STEPS_DEPTH_MAX = 8;
 
 /** The checkers, by the names violations and `expect.invariants` use. */
-export const CHECKER_NAMES = ['presence-matches-truth', 'session-needs-yes', 'session-ends-by-timeout', 'liveness'] as const;
+export const CHECKER_NAMES = ['presence-matches-truth', 'session-needs-yes', 'session-ends-by-timeout', 'liveness', 'no-exception'] as const;
 export type CheckerName = (typeof CHECKER_NAMES)[number];
 
 /** Test-only protocol bugs a scenario can plant in the server machine (see ServerConfig.plantedBug). */
@@ -107,6 +108,8 @@ const friendsSchema = z.strictObject({
   pairs: z.array(z.tuple([z.string(), z.string()])).default([]),
   random: z.strictObject({ meanDegree: z.number().min(0).max(500) }).optional(),
   powerLaw: z.strictObject({ meanDegree: z.number().min(0).max(500), exponent: z.number().min(1.5).max(4).default(2.5) }).optional(),
+  /** No peer gets more friends than this (default: the server's FRIENDS_PER_USER_MAX). */
+  maxDegree: z.number().int().min(1).max(FRIENDS_PER_USER_MAX).optional(),
 });
 
 const arrivalSchema = z.strictObject({
