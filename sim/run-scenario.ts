@@ -64,7 +64,7 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunReport 
     world.checkers.checkLiveness();
   } catch (error) {
     // The system under test threw: the world is no longer trustworthy, so the run ends here.
-    const text = error instanceof Error ? `${error.name}: ${error.message} at ${(error.stack ?? '').split('\n')[1]?.trim() ?? '?'}` : String(error);
+    const text = error instanceof Error ? `${error.name}: ${error.message} (${(error.stack ?? '').split('\n')[1]?.trim() ?? '?'})` : String(error);
     world.checkers.violate('no-exception', text);
   }
   const metrics = { ...collectMetrics(world), queue_pending_max: pendingMax };
