@@ -265,6 +265,12 @@ function checkAll(m: Model, real: Real, before: Map<number, number>, onlineBefor
   expect(real.h.machine.stats().pendingSessionRequests).toBe(m.pending.size);
   for (const r of m.pending.values()) expect(r.deadlineMs).toBeGreaterThan(m.nowMs);
   expect([...real.h.machine.onlineUsernames()].sort()).toEqual([...m.online.keys()].sort());
+  // Nothing leaks: the machine holds exactly the open connections, and one timer per online user
+  // (TTL) and per pending request; every connection the clients hold open is logged in (no idle timer).
+  const open = [...real.connsSeen].filter((c) => !real.h.isClosed(c));
+  expect(real.h.machine.stats().connections).toBe(open.length);
+  const timers = (real.h.machine as unknown as { timers: { size: number } }).timers;
+  expect(timers.size).toBe(m.online.size + m.pending.size);
 }
 
 /** Runs one command body with the before/after bookkeeping every command shares. */
