@@ -139,10 +139,12 @@ export class ScreenView {
   private drawLogin(state: DashboardState, cols: number, rows: number): void {
     for (const box of Object.values(this.panes)) box.hide();
     const width = Math.min(64, Math.max(30, cols - 4));
-    const height = Math.min(18, Math.max(12, rows - 2));
+    const content = renderLogin(state, width - 2);
+    // As tall as the form (plus borders and a blank line), within the screen above the status bar.
+    const height = Math.max(3, Math.min(content.split('\n').length + 3, rows - 1));
     place(this.login, { left: Math.max(0, Math.floor((cols - width) / 2)), top: Math.max(0, Math.floor((rows - 1 - height) / 2)), width, height });
     this.login.setLabel(state.auth.mode === 'login' ? ' p2pchat · log in ' : ' p2pchat · sign up ');
-    this.login.setContent(renderLogin(state, width - 2));
+    this.login.setContent(content);
     this.login.show();
   }
 
@@ -184,7 +186,7 @@ export class ScreenView {
     }
     const content = dialogContent(state, modal);
     const width = Math.min(content.width, cols);
-    const height = Math.min(content.height, rows);
+    const height = Math.min(content.height, content.body.split('\n').length + 3, rows);
     place(this.dialog, { left: Math.max(0, Math.floor((cols - width) / 2)), top: Math.max(0, Math.floor((rows - height) / 2)), width, height });
     this.dialog.setLabel(` ${content.title} `);
     this.dialog.setContent(content.body);
