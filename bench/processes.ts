@@ -14,15 +14,30 @@ export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 const children = new Set<ChildProcess>();
 let handlersInstalled = false;
+/** Once set (signal, deadline), no new process may start: phases still running fail fast instead. */
+let stopping = false;
+
+/** Stops every child and refuses new ones from now on. */
+export function beginStopping(): Promise<void> {
+  stopping = true;
+  return stopAllChildren();
+}
+
+function refuseWhenStopping(what: string): void {
+  if (stopping) throw new Error(`not starting ${what}: the benchmark is stopping`);
+}
 
 function track(child: ChildProcess): ChildProcess {
   children.add(child);
   child.once('exit', () => children.delete(child));
+  // A failed spawn or an IPC write to a dead child is reported through the caller, not thrown here.
+  child.on('error', () => {});
   return child;
 }
 
 /** A TypeScript module of bench/ in its own node process, with an IPC channel. */
 export function forkTs(modulePath: string, args: readonly string[] = [], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  refuseWhenStopping(modulePath);
   installSignalHandlers();
   const child = fork(modulePath, [...args], {
     cwd: REPO_ROOT,
@@ -35,6 +50,7 @@ export function forkTs(modulePath: string, args: readonly string[] = [], env: No
 
 /** `node --import tsx cli/main.ts ARGS` (the real command) in its own process. */
 export function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, stdio: 'ignore' | 'pipe' = 'ignore'): ChildProcess {
+  refuseWhenStopping(`cli ${args[0] ?? ''}`);
   installSignalHandlers();
   const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], {
     cwd: REPO_ROOT,
@@ -74,7 +90,7 @@ function installSignalHandlers(): void {
   process.once('exit', killAllNow);
   const onSignal = (signal: NodeJS.Signals): void => {
     progress(`${signal}: stopping ${children.size} child process(es)`);
-    void stopAllChildren().finally(() => process.exit(130));
+    void beginStopping().finally(() => process.exit(130));
     // A second signal, or children that ignore SIGTERM and SIGKILL's grace: do not hang.
     setTimeout(() => {
       killAllNow();

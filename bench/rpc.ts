@@ -94,7 +94,12 @@ export class RpcChild {
         reject(new Error(`${this.label}: ${cmd} did not answer within ${timeoutMs} ms`));
       }, timeoutMs);
       this.waiting.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
-      this.child.send({ rpc: 'call', id, cmd, args } satisfies RpcRequest);
+      this.child.send({ rpc: 'call', id, cmd, args } satisfies RpcRequest, (error) => {
+        if (error === null || !this.waiting.has(id)) return;
+        this.waiting.delete(id);
+        clearTimeout(timer);
+        reject(new Error(`${this.label}: ${cmd} could not be sent: ${error.message}`));
+      });
     });
   }
 

@@ -22,7 +22,7 @@ import { runServerLoadPhases } from './phases/server-load.ts';
 import { runFilePhase } from './phases/file-transfer.ts';
 import { runSimPhase } from './phases/sim.ts';
 import { progress } from './progress.ts';
-import { stopAllChildren } from './processes.ts';
+import { beginStopping, stopAllChildren } from './processes.ts';
 import { formatGate, regressionGate } from './regression.ts';
 import { type BenchReport, completeResults, failedResults, formatTable, machineInfo } from './report.ts';
 import { parseReport } from './report-schema.ts';
@@ -78,7 +78,7 @@ export async function runBench(options: BenchOptions): Promise<number> {
     deadlineTimer = setTimeout(() => {
       deadlinePassed = true;
       progress(`deadline of ${config.deadlineMs / 1000} s passed: stopping every process`);
-      void stopAllChildren();
+      void beginStopping();
       setTimeout(resolve, DEADLINE_GRACE_MS).unref();
     }, config.deadlineMs);
   });
