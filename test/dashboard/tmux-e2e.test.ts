@@ -22,7 +22,10 @@ import type { ClientCommand, ClientEvent } from '../../cli/dashboard/client-port
 const root = resolve(import.meta.dirname, '..', '..');
 const COLS = 120;
 const ROWS = 36;
-const WAIT_MS = 15_000;
+/** Per step; generous because CI machines can be loaded (two cores, several suites at once). */
+const WAIT_MS = 20_000;
+/** The whole scenario, a dozen steps: it takes ~4 s on an idle machine. */
+const SCENARIO_TIMEOUT_MS = 120_000;
 const POLL_MS = 50;
 
 function missingPrerequisite(): string | null {
@@ -226,5 +229,5 @@ describe.skipIf(skipReason !== null)(`dashboard end to end under tmux${skipReaso
     tmux.keys('C-c');
     await headless.waitFor('presence', (event) => event.event === 'presence' && event.username === 'alice' && event.status === 'offline', offline);
     await tmux.waitFor('DASHBOARD-EXIT=0', 'the dashboard exiting 0');
-  });
+  }, SCENARIO_TIMEOUT_MS);
 });
