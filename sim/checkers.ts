@@ -58,8 +58,8 @@ export class Checkers implements PeerObserver {
   private readonly truthChangedAtMs = new Map<string, number>();
   /** How many times each user's truth changed: a presence delay is taken once per change and friend. */
   private readonly truthGeneration = new Map<string, number>();
-  /** "peer\0friend" → the friend's truth generation whose delay this peer already reported. */
-  private readonly delayTaken = new Map<string, number>();
+  /** peer → friend → the friend's truth generation whose delay this peer already reported. */
+  private readonly delayTaken = new Map<string, Map<string, number>>();
   /** First sweep that saw each (peer, friend) disagreement: "peer\0friend" → ms. */
   private mismatchSinceMs = new Map<string, number>();
   private readonly reportedMismatches = new Set<string>();
@@ -103,7 +103,7 @@ export class Checkers implements PeerObserver {
     const status: PresenceStatus = peer.truthOnline ? 'online' : 'offline';
     for (const friend of peer.presenceView.keys()) {
       const other = this.w.ownerOf(friend)?.driver;
-      if (other?.presenceView.get(peer.username) === status) this.delayTaken.set(`${friend}\u0000${peer.username}`, generation);
+      if (other?.presenceView.get(peer.username) === status) this.takenBy(friend).set(peer.username, generation);
     }
   }
 
@@ -113,18 +113,28 @@ export class Checkers implements PeerObserver {
     const changedAt = this.truthChangedAtMs.get(friend);
     if (changedAt === undefined || status !== this.truthOf(friend)) return;
     const generation = this.truthGeneration.get(friend) ?? 0;
-    const key = `${peer.username}\u0000${friend}`;
-    if (this.delayTaken.get(key) === generation) return;
-    this.delayTaken.set(key, generation);
+    const taken = this.takenBy(peer.username);
+    if (taken.get(friend) === generation) return;
+    taken.set(friend, generation);
     this.presenceDelay.record(this.w.clock.nowMs() - changedAt);
   }
 
   /** A login's friend list is not a presence push: what it shows is counted as already learned. */
   onViewReset(peer: PeerDriver): void {
+    const taken = this.takenBy(peer.username);
     for (const [friend, status] of peer.presenceView) {
       if (status !== this.truthOf(friend)) continue;
-      this.delayTaken.set(`${peer.username}\u0000${friend}`, this.truthGeneration.get(friend) ?? 0);
+      taken.set(friend, this.truthGeneration.get(friend) ?? 0);
     }
+  }
+
+  private takenBy(username: string): Map<string, number> {
+    let taken = this.delayTaken.get(username);
+    if (taken === undefined) {
+      taken = new Map();
+      this.delayTaken.set(username, taken);
+    }
+    return taken;
   }
 
   onSessionAnswer(_callee: PeerDriver, requestId: string, accept: boolean): void {

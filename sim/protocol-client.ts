@@ -26,6 +26,9 @@ const HEARTBEAT_MS_DEFAULT = 10_000;
 const TTL_MS_DEFAULT = 30_000;
 
 type Reply = (frame: ServerFrame | null) => void;
+
+/** The heartbeat frame never changes: encoded once (receivers only read the bytes). */
+const HEARTBEAT_BYTES = encodeControl({ type: 'heartbeat' });
 type ServerFrameWithRe = ServerFrame & { re?: number };
 
 export interface ProtocolClientOptions {
@@ -288,7 +291,7 @@ export class ProtocolClient implements PeerDriver {
       stream.reset();
       return;
     }
-    this.write({ type: 'heartbeat' });
+    stream?.write(HEARTBEAT_BYTES);
     this.armHeartbeat();
   }
 

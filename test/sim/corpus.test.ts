@@ -13,13 +13,18 @@ const files = readdirSync(DIR).filter((f) => f.endsWith('.yaml')).sort();
  * docs/SIMULATOR.md.
  */
 const STORM_PEERS_IN_TESTS = 10_000;
-const STORM_DURATION_MS_IN_TESTS = 20_000;
+const STORM_DURATION_MS_IN_TESTS = 15_000;
+/** A storm's test run is slow on a loaded two-core machine: generous, but bounded. */
+const STORM_TEST_TIMEOUT_MS = 180_000;
 const STORM_PEERS_MIN = 2_001;
+const SCALE_RUN_PEERS_IN_TESTS = 2_000;
 
 function forTests(scenario: Scenario): Scenario {
   const peers = scenario.populations.reduce((a, p) => a + p.count, 0);
   if (peers < STORM_PEERS_MIN) return scenario;
-  const peerScale = Math.min(1, STORM_PEERS_IN_TESTS / peers);
+  // Beyond 10,000 peers the file is the scale run (documented in docs/SIMULATOR.md); here it only
+  // has to prove its scenario works, at a small size.
+  const peerScale = peers > STORM_PEERS_IN_TESTS ? SCALE_RUN_PEERS_IN_TESTS / peers : 1;
   const timeScale = Math.min(1, STORM_DURATION_MS_IN_TESTS / scenario.durationMs);
   const expectMetrics = Object.fromEntries(
     Object.entries(scenario.expect.metrics).map(([k, t]) => [k, k === 'peers_online_end' && t.min !== undefined ? { ...t, min: Math.floor(t.min * peerScale) } : t]),
@@ -27,6 +32,8 @@ function forTests(scenario: Scenario): Scenario {
   return {
     ...scenario,
     durationMs: Math.round(scenario.durationMs * timeScale),
+    // The healed phase only has to outlast one TTL plus the presence bound to judge convergence.
+    livenessMs: scenario.server.ttlMs + scenario.checks.presenceBoundMs + 5_000,
     populations: scenario.populations.map((p) => ({ ...p, count: Math.max(1, Math.round(p.count * peerScale)) })),
     arrivals: scenario.arrivals?.map((a) => ({
       durationMs: a.durationMs * timeScale,
@@ -55,7 +62,7 @@ describe('scenario corpus', () => {
       const failed = report.expectations.filter((e) => !e.passed);
       expect({ failed, violations: report.violations.slice(0, 5) }).toEqual({ failed: [], violations: [] });
       expect(report.passed).toBe(true);
-    });
+    }, STORM_TEST_TIMEOUT_MS);
   }
 
   it('the p2p scenario is reported failed with "requires p2p", never faked as passing', () => {
