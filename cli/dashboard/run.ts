@@ -63,6 +63,9 @@ export async function runDashboard(options: DashboardOptions): Promise<number> {
   // terminal anyway for its status symbols (forceUnicode).
   process.env.NCURSES_NO_UTF8_ACS ??= '1';
   const screen = blessed.screen({ smartCSR: true, fullUnicode: true, forceUnicode: true, title: 'p2pchat', warnings: false, autoPadding: true });
+  // The dashboard draws its own cursor (an inverse cell) in the focused field; blessed shows the
+  // terminal's again when the screen is destroyed.
+  screen.program.hideCursor();
   const port = new ChildProcessClientPort({ command, logger });
   const app = new DashboardApp({
     screen,

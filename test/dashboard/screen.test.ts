@@ -189,6 +189,23 @@ describe('main screen', () => {
     expect(text[39]).toContain('user alice');
   });
 
+  it('shows the link to the server going and coming back, and a client that died', async () => {
+    const { terminal, port } = await start();
+    await logIn(terminal);
+    port.emit({ event: 'disconnected' });
+    await settle();
+    expect(screenHas(terminal.text(), '◐ reconnecting │ user alice')).toBe(true);
+    expect(screenHas(terminal.text(), '! Lost the server; reconnecting…')).toBe(true);
+    port.emit({ event: 'reconnected' });
+    await settle();
+    expect(screenHas(terminal.text(), '● connected │ user alice')).toBe(true);
+    expect(port.sentOf('friends').length).toBe(1); // statuses refreshed after the gap
+    port.crash('the client process exited with code 1');
+    await settle();
+    expect(screenHas(terminal.text(), '✗ client stopped')).toBe(true);
+    expect(screenHas(terminal.text(), '✗ The client stopped: the client process exited with code 1')).toBe(true);
+  });
+
   it('q logs out through the port (quit) and tears the screen down', async () => {
     const { terminal, port, app } = await start();
     await logIn(terminal);
