@@ -6,10 +6,18 @@
 /** Wire format version carried in every frame header. A peer speaking another version is refused. */
 export const PROTOCOL_VERSION = 1;
 
-/** Largest frame payload, control or data. Checked from the length prefix before buffering. */
-export const FRAME_BYTES_MAX = 256 * 1024;
-/** Control (JSON) frames are small; a larger one is a protocol error even under FRAME_BYTES_MAX. */
-export const CONTROL_FRAME_BYTES_MAX = 64 * 1024;
+/**
+ * Largest control (JSON) payload a client accepts: sized for the largest frame the server sends,
+ * a login.ok or friends list at FRIENDS_PER_USER_MAX friends (see LIST_FRAME_BYTES_WORST below).
+ */
+export const CONTROL_FRAME_BYTES_MAX = 384 * 1024;
+/** Largest frame payload, control or data, any decoder accepts. Checked from the length prefix. */
+export const FRAME_BYTES_MAX = 384 * 1024;
+/**
+ * Largest frame a client may send the server. The biggest legitimate one (a sign-up) is under
+ * 1 KiB; a small limit bounds what 19,900 connections can make the server buffer (~311 MiB).
+ */
+export const SERVER_INBOUND_FRAME_BYTES_MAX = 16 * 1024;
 /** File data travels in chunks of this size (well under FRAME_BYTES_MAX). */
 export const FILE_CHUNK_BYTES = 64 * 1024;
 
@@ -28,6 +36,15 @@ export const TOKEN_CHARS_MAX = 128;
 export const FRIENDS_PER_USER_MAX = 1000;
 /** Friend requests waiting on one account, incoming plus outgoing. */
 export const FRIEND_REQUESTS_PENDING_PER_USER_MAX = 100;
+/**
+ * Worst-case JSON bytes of one friend entry: {"username":"<32 ASCII>","nickname":"<64 UTF-16
+ * units, at most 3 UTF-8 bytes each: lone surrogates, which JSON would escape to 6, are refused>",
+ * "status":"offline"}, plus a comma.
+ */
+const FRIEND_ENTRY_BYTES_WORST = 13 + USERNAME_CHARS_MAX + 14 + NICKNAME_CHARS_MAX * 3 + 21 + 1;
+/** Worst-case login.ok or friends frame: every friend, every pending request, and the envelope. */
+export const LIST_FRAME_BYTES_WORST =
+  FRIENDS_PER_USER_MAX * FRIEND_ENTRY_BYTES_WORST + FRIEND_REQUESTS_PENDING_PER_USER_MAX * (USERNAME_CHARS_MAX + 3) + 1024;
 /** Chat-session requests one user may have open at once, as caller or callee. */
 export const SESSION_REQUESTS_PENDING_PER_USER_MAX = 16;
 

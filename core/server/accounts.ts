@@ -24,8 +24,9 @@ export interface Account {
   readonly outgoing: Set<string>;
 }
 
-// Control characters (C0, DEL, C1) are never allowed in names or passwords.
-const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+// Control characters (C0, DEL, C1) are never allowed in names or passwords, nor are lone
+// surrogates: they are not text, and JSON escapes each to six bytes (frame sizes assume three).
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]|\p{Cs}/u;
 
 export function checkUsername(username: string): ErrorCode | null {
   if (username.length < USERNAME_CHARS_MIN || username.length > USERNAME_CHARS_MAX) return 'USERNAME_INVALID';

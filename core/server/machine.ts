@@ -54,6 +54,7 @@ import {
   SESSION_REQUESTS_PENDING_PER_USER_MAX,
   SESSION_REQUESTS_PER_USER_BURST,
   SESSION_REQUESTS_PER_USER_PER_SEC,
+  SERVER_INBOUND_FRAME_BYTES_MAX,
   TTL_MS_DEFAULT,
   UNAUTHENTICATED_IDLE_MS,
 } from '../limits.ts';
@@ -297,7 +298,7 @@ export class ServerMachine {
 
   private onOpen(connId: ConnId, remoteAddress: string, nowMs: number): void {
     if (this.conns.has(connId)) return;
-    const conn: Conn = { connId, remoteAddress, decoder: new FrameDecoder(), phase: { state: 'ExpectLogin' } };
+    const conn: Conn = { connId, remoteAddress, decoder: new FrameDecoder({ frameBytesMax: SERVER_INBOUND_FRAME_BYTES_MAX }), phase: { state: 'ExpectLogin' } };
     this.conns.set(connId, conn);
     if (this.shuttingDown) return this.sendError(conn, 'SERVER_SHUTTING_DOWN');
     if (this.conns.size > this.config.connectionsMax) return this.sendError(conn, 'SERVER_FULL');

@@ -3,7 +3,14 @@
  * friends: a non-friend never learns anyone's status.
  */
 import { describe, expect, it } from 'vitest';
-import { FRIEND_REQUESTS_PENDING_PER_USER_MAX, FRIENDS_PER_USER_MAX } from '../../core/limits.ts';
+import { encodeControl } from '../../core/codec.ts';
+import {
+  CONTROL_FRAME_BYTES_MAX,
+  FRIEND_REQUESTS_PENDING_PER_USER_MAX,
+  FRIENDS_PER_USER_MAX,
+  LIST_FRAME_BYTES_WORST,
+  NICKNAME_CHARS_MAX,
+} from '../../core/limits.ts';
 import { ServerHarness, storeWith } from '../helpers/server-harness.ts';
 
 function twoStrangers(): { h: ServerHarness; alice: number; bob: number } {
@@ -211,19 +218,22 @@ describe('presence only between mutual friends', () => {
 });
 
 describe('friend lists at the limit', () => {
-  /**
-   * KNOWN BUG (reported to the lead, not fixed here because every fix changes a product limit or
-   * the protocol): FRIENDS_PER_USER_MAX friends do not fit in one CONTROL_FRAME_BYTES_MAX frame
-   * once names are longer than ~8 characters (1000 friends with 16-character names and nicknames
-   * make an 81 KB login.ok). encodeControl then throws inside the host: an exception out of the
-   * server for a state the limits allow. This test pins today's behaviour so the bug stays
-   * visible; when it is fixed (a larger control limit with a byte cap on nicknames, fewer friends,
-   * or a paged friend list), it fails: then assert that the login succeeds instead.
-   */
-  it('KNOWN BUG: a user at FRIENDS_PER_USER_MAX friends with 16-character names gets a login.ok too large to encode', () => {
-    const others = Array.from({ length: FRIENDS_PER_USER_MAX }, (_, i) => `friend-${String(i).padStart(8, '0')}`);
-    const h = new ServerHarness({ store: storeWith(['alice', ...others], others.map((o) => ['alice', o] as const)) });
-    // The harness encodes every frame the machine sends, as the host does.
-    expect(() => h.login('alice')).toThrow(/login\.ok frame that cannot be encoded/);
+  it('a user at FRIENDS_PER_USER_MAX friends with the longest names gets a login.ok within the control-frame limit', () => {
+    // Worst case per entry: 32-character usernames and 64-character nicknames of 3-byte characters.
+    const others = Array.from({ length: FRIENDS_PER_USER_MAX }, (_, i) => `f${String(i).padStart(31, '0')}`);
+    const h = new ServerHarness({ store: storeWith(['alice', ...others], others.map((o) => ['alice', o] as const), '\u20ac'.repeat(NICKNAME_CHARS_MAX)) });
+    // The harness encodes every frame the machine sends, as the host does: it would throw here.
+    const alice = h.login('alice');
+    const ok = h.framesOf(alice, 'login.ok')[0]!;
+    expect(ok.friends).toHaveLength(FRIENDS_PER_USER_MAX);
+    expect(encodeControl(ok).byteLength).toBeLessThanOrEqual(LIST_FRAME_BYTES_WORST);
+    expect(LIST_FRAME_BYTES_WORST).toBeLessThanOrEqual(CONTROL_FRAME_BYTES_MAX);
+  });
+
+  it('nicknames with lone surrogates are refused (JSON would escape each to six bytes)', () => {
+    const h = new ServerHarness();
+    const c = h.open();
+    h.send(c, { type: 'signup', username: 'carol', password: 'carol-password', nickname: 'a\ud800b' });
+    expect(h.last(c)).toMatchObject({ type: 'error', code: 'NICKNAME_INVALID' });
   });
 });
