@@ -91,7 +91,16 @@ function counts() {
   return { held: held.size, open, heartbeatAcks, presenceReceived, sessionIncomingAnswered, bareOpen: bareSockets.filter((s) => !s.destroyed).length };
 }
 
-function releaseAll() {
+/**
+ * Closes every held connection and bare socket. With `logout`, held users log out first (and the
+ * server forgets them at once) instead of staying online, detached, until their TTL.
+ */
+async function releaseAll(args: { logout?: boolean } = {}) {
+  if (args.logout === true) {
+    await inPool([...held.values()], 200, (connection) =>
+      connection.open ? connection.request({ type: 'logout' }, 'logout.ok', REPLY_TIMEOUT_MS).then(() => {}, () => {}) : Promise.resolve(),
+    );
+  }
   for (const connection of held.values()) connection.destroy();
   held.clear();
   for (const socket of bareSockets.splice(0)) socket.destroy();

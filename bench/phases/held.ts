@@ -18,6 +18,14 @@ import { type PhaseContext, sleep } from './context.ts';
 
 /** Logins in flight per worker while filling up. */
 const LOGINS_IN_FLIGHT_PER_WORKER = 200;
+/**
+ * Before RSS is first read, each side is warmed up with this share of the count (at least
+ * WARM_UP_MIN), connected and then released: the code paths get compiled and the heap grows to its
+ * working size once, so the figure is the marginal memory of a connection, not start-up costs
+ * divided by however many connections the mode holds.
+ */
+const WARM_UP_SHARE = 0.05;
+const WARM_UP_MIN = 200;
 /** Time for the allocator and GC to settle before RSS is read. */
 const RSS_SETTLE_MS = 1_500;
 const FILL_TIMEOUT_MS = 240_000;
@@ -27,16 +35,26 @@ const FIRST_SOURCE_ADDRESS = 20;
 export async function runHeldPhase(ctx: PhaseContext): Promise<void> {
   const c = ctx.config;
   const usernames = names('h', c.held);
+  const warmUpCount = Math.max(WARM_UP_MIN, Math.round(c.held * WARM_UP_SHARE));
+  const warmUpNames = names('w', warmUpCount);
   const workerCount = Math.max(c.loadWorkers, Math.ceil(c.held / SOCKETS_PER_WORKER_MAX));
   const dataDir = join(ctx.tmpDir, 'server-held');
   progress(`seeding ${c.held} accounts for the held-connections server`);
-  await seedStore(dataDir, { realAccounts: [], cheapAccounts: usernames, friendships: [] });
+  await seedStore(dataDir, { realAccounts: [], cheapAccounts: [...usernames, ...warmUpNames], friendships: [] });
   const workers = startWorkers(workerCount, 'held');
   try {
     const server = await startBenchServer({ dataDir, ttlMs: c.heldTtlMs, label: 'held server' });
     let serverGrowthKb = 0;
     let held = 0;
     try {
+      progress(`held: warming up with ${warmUpCount} clients (logged in, then out)`);
+      const warmSlices = split(warmUpNames, workerCount);
+      await Promise.all(
+        workers.map((worker, i) =>
+          worker.call('holdLogins', { port: server.tcpPort, localAddresses: loopbackAddresses(FIRST_SOURCE_ADDRESS + i, 1), usernames: warmSlices[i], password: BENCH_PASSWORD, concurrency: LOGINS_IN_FLIGHT_PER_WORKER }, FILL_TIMEOUT_MS),
+        ),
+      );
+      await Promise.all(workers.map((worker) => worker.call('releaseAll', { logout: true }, 60_000)));
       await sleep(RSS_SETTLE_MS);
       const rssBeforeKb = await server.rssKb();
       const slices = split(usernames, workerCount);
@@ -79,6 +97,17 @@ export async function runHeldPhase(ctx: PhaseContext): Promise<void> {
     const bare = startBaselineProcess('hold baseline');
     try {
       const { port } = await bare.call<{ port: number }>('hold', {}, 60_000);
+      const bareFill = (count: number, firstAddress: number) => {
+        const slices = split(Array.from({ length: count }, (_, i) => i), workerCount);
+        return Promise.all(
+          workers.map((worker, i) =>
+            worker.call('bareHold', { port, localAddresses: loopbackAddresses(firstAddress + i, 1), count: slices[i]?.length ?? 0, concurrency: LOGINS_IN_FLIGHT_PER_WORKER }, FILL_TIMEOUT_MS),
+          ),
+        );
+      };
+      // The same warm-up as the server's, from yet other source addresses.
+      await bareFill(warmUpCount, FIRST_SOURCE_ADDRESS + 2 * workerCount);
+      await Promise.all(workers.map((worker) => worker.call('releaseAll', {}, 60_000)));
       await sleep(RSS_SETTLE_MS);
       const before = await bare.call<{ rssKb: number }>('rss', {}, 60_000);
       const slices = split(Array.from({ length: held }, (_, i) => i), workerCount);
@@ -95,7 +124,7 @@ export async function runHeldPhase(ctx: PhaseContext): Promise<void> {
       ctx.record('rss_per_connection_kb', {
         value: serverGrowthKb,
         baseline: bareGrowthKb,
-        details: { connections: held, bareConnections: after.connections, bareRssBeforeKb: before.rssKb, bareRssAfterKb: after.rssKb },
+        details: { connections: held, warmUpConnections: warmUpCount, bareConnections: after.connections, bareRssBeforeKb: before.rssKb, bareRssAfterKb: after.rssKb },
       });
     } finally {
       await Promise.all(workers.map((worker) => worker.call('releaseAll', {}, 60_000).catch(() => null)));

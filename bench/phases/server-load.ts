@@ -263,24 +263,39 @@ async function sessionPhase(ctx: PhaseContext, server: BenchServer, workers: Rpc
   });
 }
 
+/** Flood rounds per side, alternating server and bare: the best of each (a stall of the shared machine hits one round, not both). */
+const HTTP_ROUNDS = 2;
+
 async function httpPhase(ctx: PhaseContext, server: BenchServer): Promise<void> {
   const seconds = ctx.config.httpSeconds;
-  progress(`autocannon on the server's /healthz for ${seconds} s`);
-  const real = await floodHealthz(server.httpPort, seconds);
   const bareProcess = startBaselineProcess('http baseline');
-  let bare: HttpFigures;
+  const real: HttpFigures[] = [];
+  const bare: HttpFigures[] = [];
   try {
     const { port } = await bareProcess.call<{ port: number }>('http', {}, RPC_SLACK_MS);
-    progress(`autocannon on a bare node:http server for ${seconds} s`);
-    bare = await floodHealthz(port, seconds);
+    for (let round = 1; round <= HTTP_ROUNDS; round++) {
+      progress(`autocannon round ${round}/${HTTP_ROUNDS}: the server's /healthz for ${seconds} s, then a bare node:http server`);
+      real.push(await floodHealthz(server.httpPort, seconds));
+      bare.push(await floodHealthz(port, seconds));
+    }
   } finally {
     await bareProcess.stop();
   }
-  const failures = real.errors + real.non2xx;
+  const best = (runs: HttpFigures[]): HttpFigures => runs.reduce((a, b) => (b.rps > a.rps ? b : a));
+  const realBest = best(real);
+  const bareBest = best(bare);
+  const failures = real.reduce((sum, r) => sum + r.errors + r.non2xx, 0);
   ctx.record('http_healthz_rps', {
-    value: real.rps,
-    baseline: bare.rps,
-    details: { seconds, p99Ms: real.p99Ms, bareP99Ms: bare.p99Ms, requests: real.requests, bareRequests: bare.requests },
+    value: realBest.rps,
+    baseline: bareBest.rps,
+    details: {
+      seconds,
+      rounds: HTTP_ROUNDS,
+      p99Ms: realBest.p99Ms,
+      bareP99Ms: bareBest.p99Ms,
+      roundsRps: real.map((r) => Math.round(r.rps)).join(' '),
+      bareRoundsRps: bare.map((r) => Math.round(r.rps)).join(' '),
+    },
     ...(failures > 0 ? { note: `${failures} requests failed or were not 2xx` } : {}),
   });
 }
