@@ -182,6 +182,8 @@ describe('main screen', () => {
     expect(Math.max(...text.map((line) => line.length))).toBeLessThanOrEqual(70);
     expect(screenHas(text, '● bob')).toBe(true);
     expect(screenHas(text, 'user alice')).toBe(true);
+    await terminal.resize(24, 8); // far below the designed minimum: cramped, but no crash
+    expect(terminal.text().length).toBe(8);
     await terminal.resize(140, 40);
     text = terminal.text();
     expect(text.length).toBe(40);

@@ -224,6 +224,15 @@ describe.skipIf(skipReason !== null)(`dashboard end to end under tmux${skipReaso
     const screen = await tmux.waitFor('bob: hi alice {from headless}', 'the incoming message');
     expect(screen).toContain(`server ${server!.address} │ ● connected │ user alice`);
 
+    // A terminal resize: the layout follows, the conversation stays.
+    tmux.run('resize-window', '-t', tmux.target, '-x', '90', '-y', '26');
+    // Until the dashboard redraws, tmux shows the old screen cropped (its status bar cut off), so
+    // a status bar on the new last line proves the redraw.
+    const resized = await tmux.waitFor(/\n p2pchat │ server [^\n]*user alice[^\n]*\n?$/, 'the status bar on the last line after a resize');
+    const resizedLines = resized.trimEnd().split('\n');
+    expect(resizedLines.length).toBe(26);
+    expect(resized).toContain('bob: hi alice {from headless}');
+
     // Ctrl-C logs out first (bob sees alice go offline), then the process exits 0.
     const offline = headless.events.length;
     tmux.keys('C-c');
