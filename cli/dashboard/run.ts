@@ -28,8 +28,16 @@ export interface DashboardOptions {
   /** Default: ./p2pchat-client.log. */
   readonly logFile?: string | null;
   readonly logLevel?: LevelWithSilent;
-  /** The server's session-request timeout, for the countdown in the request dialog. */
+  /**
+   * The server's session-request timeout, for the countdown in the request dialog. Default: the
+   * server's own variable P2PCHAT_SESSION_TIMEOUT_MS if set, else the protocol default (30 s).
+   */
   readonly chatRequestTimeoutMs?: number;
+}
+
+function sessionTimeoutFromEnv(): number | undefined {
+  const value = Number(process.env.P2PCHAT_SESSION_TIMEOUT_MS);
+  return Number.isSafeInteger(value) && value > 0 ? value : undefined;
 }
 
 function hostPort(host: string, port: number): string {
@@ -73,7 +81,7 @@ export async function runDashboard(options: DashboardOptions): Promise<number> {
     logger,
     config: {
       serverAddress: server,
-      chatRequestTimeoutMs: options.chatRequestTimeoutMs ?? SESSION_REQUEST_TIMEOUT_MS_DEFAULT,
+      chatRequestTimeoutMs: options.chatRequestTimeoutMs ?? sessionTimeoutFromEnv() ?? SESSION_REQUEST_TIMEOUT_MS_DEFAULT,
       logFile,
       downloadDir: resolve(downloadDir),
     },
