@@ -7,7 +7,8 @@
  *  (a) the presence each attached client *sees* — computed only from the frames it received
  *      (login.ok's friend list, then presence / friend.added / friend.removed) — equals the
  *      model's truth (friend ⇔ mutual, status ⇔ online); a presence frame about a non-friend is
- *      a violation, and so is a presence frame about a user whose status did not change;
+ *      a violation, and so is a presence frame about a user whose status did not change; the
+ *      pending friend requests it sees, both ways, equal the model's too;
  *  (b) no session.established is ever sent without a prior session.answer accept from that
  *      callee for that requestId;
  *  (c) every pending session request ends (established, or failed with the reason the model
@@ -148,6 +149,9 @@ interface Client {
   seen: number;
   /** Friend → status, built only from received frames. */
   view: Map<string, 'online' | 'offline'>;
+  /** Pending friend requests to and from this user, built only from received frames. */
+  incoming: Set<string>;
+  outgoing: Set<string>;
   violations: string[];
 }
 
@@ -163,7 +167,7 @@ interface Real {
 }
 
 function newClient(): Client {
-  return { connId: null, token: null, seen: 0, view: new Map(), violations: [] };
+  return { connId: null, token: null, seen: 0, view: new Map(), incoming: new Set(), outgoing: new Set(), violations: [] };
 }
 
 /** Folds new frames on a client's connection into its presence view. */
@@ -178,7 +182,20 @@ function applyToView(client: Client, frame: ServerFrame): void {
   switch (frame.type) {
     case 'login.ok':
       client.view = new Map(frame.friends.map((f) => [f.username, f.status]));
+      client.incoming = new Set(frame.incoming);
+      client.outgoing = new Set(frame.outgoing);
       client.token = frame.resumeToken;
+      return;
+    case 'friend.requested':
+      client.outgoing.add(frame.username);
+      return;
+    case 'friend.incoming':
+      client.incoming.add(frame.from);
+      return;
+    case 'friend.declined':
+      // To the decliner it names the asker; to the asker, the decliner. A pair is never both ways.
+      client.incoming.delete(frame.username);
+      client.outgoing.delete(frame.username);
       return;
     case 'presence':
       if (!client.view.has(frame.username)) client.violations.push(`presence about non-friend ${frame.username}`);
@@ -187,9 +204,14 @@ function applyToView(client: Client, frame: ServerFrame): void {
       return;
     case 'friend.added':
       client.view.set(frame.username, frame.status);
+      client.incoming.delete(frame.username);
+      client.outgoing.delete(frame.username);
       return;
     case 'friend.removed':
+      // An ended friendship, or a withdrawn request either way.
       client.view.delete(frame.username);
+      client.incoming.delete(frame.username);
+      client.outgoing.delete(frame.username);
       return;
     default:
       return;
@@ -234,6 +256,10 @@ function checkAll(m: Model, real: Real, before: Map<number, number>, onlineBefor
     if (!m.attached.has(u)) continue;
     const truth = new Map(friendsOf(m, u).map((f) => [f, m.online.has(f) ? 'online' : 'offline']));
     expect(Object.fromEntries(client.view), `presence ${u} sees`).toEqual(Object.fromEntries(truth));
+    const incoming = USERS.filter((v) => m.friendRequests.has(`${v}>${u}`));
+    const outgoing = USERS.filter((v) => m.friendRequests.has(`${u}>${v}`));
+    expect([...client.incoming].sort(), `friend requests to ${u}`).toEqual(incoming);
+    expect([...client.outgoing].sort(), `friend requests from ${u}`).toEqual(outgoing);
   }
   // (b) established only after the callee accepted, at most once per role.
   for (const connId of real.connsSeen) {
