@@ -166,8 +166,9 @@ describe.skipIf(skipReason !== null)(`dashboard end to end under tmux${skipReaso
     const dashboard = [process.execPath, '--import', tsxLoader, ...dashboardEntry()];
     dashboard.push('--server', address, '--p2p-host', '127.0.0.1', '--download-dir', join(workDir, 'alice-downloads'), '--log-file', join(workDir, 'dashboard.log'));
     // The shell reports the exit code on screen and lingers, so the test can read it.
-    const shell = `${dashboard.map(shellQuote).join(' ')}; echo "DASHBOARD-EXIT=$?"; sleep 30`;
-    tmux.run('new-session', '-d', '-s', tmux.target, '-x', String(COLS), '-y', String(ROWS), '-c', workDir, '-e', 'LANG=C.UTF-8', shell);
+    // (LANG through env(1), not new-session -e, which tmux before 3.2 lacks.)
+    const shell = `env LANG=C.UTF-8 ${dashboard.map(shellQuote).join(' ')}; echo "DASHBOARD-EXIT=$?"; sleep 30`;
+    tmux.run('new-session', '-d', '-s', tmux.target, '-x', String(COLS), '-y', String(ROWS), '-c', workDir, shell);
   });
 
   const startedTmux = (): Tmux => {
