@@ -293,23 +293,23 @@ function checkAll(m: Model, real: Real, before: Map<number, number>, onlineBefor
   expect([...real.h.machine.onlineUsernames()].sort()).toEqual([...m.online.keys()].sort());
   // Nothing leaks: the machine holds exactly the open connections, and one timer per online user
   // (TTL) and per pending request; every connection the clients hold open is logged in (no idle timer).
-  const open = [...real.connsSeen].filter((c) => !real.h.isClosed(c));
-  expect(real.h.machine.stats().connections).toBe(open.length);
+  const openConns = [...real.connsSeen].filter((c) => !real.h.isClosed(c));
+  expect(real.h.machine.stats().connections).toBe(openConns.length);
   const timers = (real.h.machine as unknown as { timers: { size: number } }).timers;
   expect(timers.size).toBe(m.online.size + m.pending.size);
 }
 
-/** Runs one command body with the before/after bookkeeping every command shares. */
 /** With FC_STATS=1, counts the commands that ran (not skipped by their precondition), by name. */
 const commandStats = new Map<string, number>();
 
-function step(m: Model, real: Real, body: (endings: Ending[]) => void): void {
+/** Runs one command body with the before/after bookkeeping every command shares. */
+function step(cmd: Cmd, m: Model, real: Real, body: (endings: Ending[]) => void): void {
   const before = mark(real);
   const onlineBefore = new Set(m.online.keys());
   const endings: Ending[] = [];
   body(endings);
   if (process.env.FC_STATS !== undefined) {
-    const name = new Error().stack?.split('\n')[2]?.trim().split(' ')[1] ?? '?';
+    const name = cmd.constructor.name;
     commandStats.set(name, (commandStats.get(name) ?? 0) + 1);
     for (const end of endings) commandStats.set(`ended ${end.reason}`, (commandStats.get(`ended ${end.reason}`) ?? 0) + 1);
   }
@@ -364,7 +364,7 @@ class Signup implements Cmd {
     return true;
   }
   run(m: Model, real: Real): void {
-    step(m, real, () => {
+    step(this, m, real, () => {
       const connId = open(real);
       real.h.send(connId, { type: 'signup', username: this.u, password: passwordOf(this.u) });
       const reply = real.h.last(connId);
@@ -388,7 +388,7 @@ class Login implements Cmd {
     return true;
   }
   run(m: Model, real: Real): void {
-    step(m, real, () => {
+    step(this, m, real, () => {
       const client = real.clients[this.u];
       const oldConn = m.attached.has(this.u) ? client.connId : null;
       const connId = open(real);
@@ -437,7 +437,7 @@ class Resume implements Cmd {
     return !m.attached.has(this.u);
   }
   run(m: Model, real: Real): void {
-    step(m, real, () => {
+    step(this, m, real, () => {
       const client = real.clients[this.u];
       const token = this.validToken && client.token !== null ? client.token : 'not-a-token';
       const jobsBefore = real.h.jobLog.length;
@@ -470,7 +470,7 @@ class Logout implements Cmd {
     return m.attached.has(this.u);
   }
   run(m: Model, real: Real): void {
-    step(m, real, (endings) => {
+    step(this, m, real, (endings) => {
       const got = sendFrom(m, real, this.u, { type: 'logout' });
       expect(got.at(-1)).toMatchObject({ type: 'logout.ok' });
       m.attached.delete(this.u);
@@ -489,7 +489,7 @@ class Heartbeat implements Cmd {
     return m.attached.has(this.u);
   }
   run(m: Model, real: Real): void {
-    step(m, real, () => {
+    step(this, m, real, () => {
       const got = sendFrom(m, real, this.u, { type: 'heartbeat', id: 1 });
       expect(got).toEqual([{ type: 'heartbeat.ack', re: 1 }]);
     });
@@ -505,7 +505,7 @@ class Disconnect implements Cmd {
     return m.attached.has(this.u);
   }
   run(m: Model, real: Real): void {
-    step(m, real, () => {
+    step(this, m, real, () => {
       dropConn(real, this.u);
       m.attached.delete(this.u);
       // Still online, detached, until the TTL: the token resumes it.
@@ -523,7 +523,7 @@ class Advance implements Cmd {
     return true;
   }
   run(m: Model, real: Real): void {
-    step(m, real, (endings) => {
+    step(this, m, real, (endings) => {
       real.h.advance(this.ms);
       const expired = advanceModel(m, this.ms, endings);
       for (const u of expired) {
@@ -551,7 +551,7 @@ class FriendRequest implements Cmd {
     return m.attached.has(this.u);
   }
   run(m: Model, real: Real): void {
-    step(m, real, () => {
+    step(this, m, real, () => {
       const { u, v } = this;
       const got = sendFrom(m, real, u, { type: 'friend.request', username: v });
       if (!m.accounts.has(v)) return void expect(errorCodes(got)).toEqual(['USER_NOT_FOUND']);
@@ -584,7 +584,7 @@ class FriendAnswer implements Cmd {
     return m.attached.has(this.u);
   }
   run(m: Model, real: Real): void {
-    step(m, real, (endings) => {
+    step(this, m, real, (endings) => {
       const { u, v, action } = this;
       const got = sendFrom(m, real, u, { type: `friend.${action}`, username: v });
       if (action === 'remove') {
@@ -629,7 +629,7 @@ class SessionRequest implements Cmd {
     return m.attached.has(this.u);
   }
   run(m: Model, real: Real): void {
-    step(m, real, () => {
+    step(this, m, real, () => {
       const { u, v } = this;
       const got = sendFrom(m, real, u, { type: 'session.request', username: v });
       const reply = got.at(-1);
@@ -667,7 +667,7 @@ class SessionAnswer implements Cmd {
     return r !== undefined && m.attached.has(r.callee);
   }
   run(m: Model, real: Real): void {
-    step(m, real, (endings) => {
+    step(this, m, real, (endings) => {
       const r = pickRequest(m, this.pick)!;
       const callee = r.callee;
       if (this.accept) real.acceptedBy.set(r.requestId, callee);
@@ -700,7 +700,7 @@ class SessionCancel implements Cmd {
     return r !== undefined && m.attached.has(r.caller);
   }
   run(m: Model, real: Real): void {
-    step(m, real, (endings) => {
+    step(this, m, real, (endings) => {
       const r = pickRequest(m, this.pick)!;
       sendFrom(m, real, r.caller, { type: 'session.cancel', requestId: r.requestId });
       m.pending.delete(r.requestId);
