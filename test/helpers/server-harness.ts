@@ -36,10 +36,9 @@ export function fakeHash(password: string): string {
 }
 
 /**
- * A store that already holds accounts (password `passwordOf(name)`) and friendships: for tests
- * that need many accounts without paying for many sign-ups.
+ * A store that already holds accounts (password `passwordOf(name)`, nickname `nickname` or else
+ * the username) and friendships: for tests that need many accounts without paying for sign-ups.
  */
-/** A store with these accounts (each nickname defaults to its username) and friendships. */
 export function storeWith(usernames: readonly string[], friendships: ReadonlyArray<readonly [string, string]> = [], nickname?: string): MemoryStore {
   const store = new MemoryStore();
   store.apply(usernames.map((username) => ({ op: 'account.create', username, nickname: nickname ?? username, passwordHash: fakeHash(passwordOf(username)), createdAtMs: 0 })));
