@@ -20,9 +20,9 @@ export function benchCommand(): Command {
     .addOption(new Option('--quick', 'every figure at a smaller size (under five minutes); the CI regression gate').env('P2PCHAT_BENCH_QUICK'))
     .addOption(new Option('--json', 'print only the JSON report on stdout').env('P2PCHAT_BENCH_JSON'))
     .addOption(new Option('--ci', 'compare with the reference run and fail (exit 1) on a missing or regressed figure; default when CI=true').env('P2PCHAT_BENCH_CI'))
-    .addOption(new Option('--phases <list>', `run only these phases (${PHASE_NAMES.join(',')}); the others are reported missing`).argParser(phaseList).default(PHASE_NAMES))
-    .addOption(new Option('--reference <file>', 'the reference run the CI gate compares with').default('bench/results/reference.json'))
-    .addOption(new Option('--write-reference', 'also save this run as the reference run'))
+    .addOption(new Option('--phases <list>', `run only these phases (${PHASE_NAMES.join(',')}); the others are reported missing`).env('P2PCHAT_BENCH_PHASES').argParser(phaseList).default(PHASE_NAMES, PHASE_NAMES.join(',')))
+    .addOption(new Option('--reference <file>', 'the reference run the CI gate compares with').env('P2PCHAT_BENCH_REFERENCE').default('bench/results/reference.json'))
+    .addOption(new Option('--write-reference', 'also save this run as the reference run').env('P2PCHAT_BENCH_WRITE_REFERENCE'))
     .action(async (opts: { quick?: boolean; json?: boolean; ci?: boolean; phases: string[]; reference: string; writeReference?: boolean }) => {
       const { runBench } = await import('../../bench/run.ts');
       const code = await runBench({
