@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FRAME_KIND_CONTROL, FRAME_KIND_DATA, encodeControl, encodeData } from '../../core/codec.ts';
 import { ERRORS, errorCloses, isErrorCode } from '../../core/errors.ts';
-import { CONTROL_FRAME_BYTES_MAX, PROTOCOL_VERSION } from '../../core/limits.ts';
+import { CONTROL_FRAME_BYTES_MAX, PROTOCOL_VERSION, SERVER_INBOUND_FRAME_BYTES_MAX } from '../../core/limits.ts';
 import { ServerHarness, storeWith } from '../helpers/server-harness.ts';
 
 const replay: fc.Parameters<unknown> = {
@@ -53,6 +53,8 @@ describe('bad input to the server', () => {
     })(), 'BAD_JSON'],
     ['an oversize length prefix (1 GiB), before any payload', header(PROTOCOL_VERSION, FRAME_KIND_CONTROL, 1024 ** 3), 'FRAME_TOO_LARGE'],
     ['a control frame over the control limit', header(PROTOCOL_VERSION, FRAME_KIND_CONTROL, CONTROL_FRAME_BYTES_MAX + 1), 'FRAME_TOO_LARGE'],
+    ['a control frame over what a client may send the server', header(PROTOCOL_VERSION, FRAME_KIND_CONTROL, SERVER_INBOUND_FRAME_BYTES_MAX + 1), 'FRAME_TOO_LARGE'],
+    ['a data frame over what a client may send the server', header(PROTOCOL_VERSION, FRAME_KIND_DATA, SERVER_INBOUND_FRAME_BYTES_MAX + 1), 'FRAME_TOO_LARGE'],
     ['a wrong protocol version', encodeControl({ type: 'heartbeat' }).map((b, i) => (i === 0 ? PROTOCOL_VERSION + 1 : b)), 'BAD_VERSION'],
     ['an unknown frame kind', header(PROTOCOL_VERSION, 0x7f, 0), 'BAD_FRAME_KIND'],
   ])('%s gets its code and closes the connection (the stream cannot be trusted)', (_what, bytes, code) => {
@@ -89,6 +91,16 @@ describe('bad input to the server', () => {
     const { h, c } = setup();
     h.sendBytes(c, rawControl(json));
     expect(h.errors(c)).toEqual(['BAD_FRAME']);
+    expect(h.isClosed(c)).toBe(false);
+  });
+
+  it('a frame of exactly the inbound limit is read whole (then judged by its content)', () => {
+    const { h, c } = setup();
+    const filler = 'x'.repeat(SERVER_INBOUND_FRAME_BYTES_MAX - JSON.stringify({ type: 'heartbeat', pad: '' }).length);
+    const frame = encodeControl({ type: 'heartbeat', pad: filler });
+    expect(frame.byteLength - 6).toBe(SERVER_INBOUND_FRAME_BYTES_MAX);
+    h.sendBytes(c, frame);
+    expect(h.errors(c)).toEqual(['NOT_LOGGED_IN']);
     expect(h.isClosed(c)).toBe(false);
   });
 
