@@ -189,9 +189,18 @@ export class BehaviourRunner {
       driver.setAnswerPolicy(policy, () => delay(slot.prng));
       return then();
     }
-    if ('chat' in step || 'sendFile' in step) {
-      // The P2P channel needs the peer machine of issue 3; never pretend it ran.
-      return finish('chat' in step ? 'chat' : 'sendFile', undefined)(host.p2pAvailable ? 'ok' : 'NEEDS_ISSUE_3');
+    if ('chat' in step) {
+      // The P2P channel needs the peer machine (driver: peer-machine); never pretend it ran.
+      if (driver.chat === undefined) return finish('chat', undefined)('NEEDS_ISSUE_3');
+      const target = host.friendUsername(slot, step.chat.with);
+      if (target === null) return finish('chat', undefined)('NO_FRIEND');
+      return driver.chat(target, step.chat.messages, finish('chat', undefined));
+    }
+    if ('sendFile' in step) {
+      if (driver.sendFile === undefined) return finish('sendFile', undefined)('NEEDS_ISSUE_3');
+      const target = host.friendUsername(slot, step.sendFile.with);
+      if (target === null) return finish('sendFile', undefined)('NO_FRIEND');
+      return driver.sendFile(target, step.sendFile.bytes, finish('sendFile', undefined));
     }
     if ('crash' in step) {
       host.onCrashStep(slot, step.crash.downMs);

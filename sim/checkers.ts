@@ -16,6 +16,7 @@
 import type { PresenceStatus } from '../core/frames.ts';
 import { Histogram } from './histogram.ts';
 import type { PeerDriver, PeerObserver } from './peer-driver.ts';
+import type { P2pObserver } from './peer-machine-driver.ts';
 import type { PeerSlot } from './peer-slot.ts';
 import type { CheckerName } from './scenario-schema.ts';
 import type { ServerNode } from './server-node.ts';
@@ -49,7 +50,7 @@ interface PendingSession {
   readonly deadlineMs: number;
 }
 
-export class Checkers implements PeerObserver {
+export class Checkers implements PeerObserver, P2pObserver {
   readonly violations: Violation[] = [];
   readonly violationCounts = new Map<CheckerName, number>();
   readonly presenceDelay = new Histogram();
@@ -64,7 +65,11 @@ export class Checkers implements PeerObserver {
   private mismatchSinceMs = new Map<string, number>();
   private readonly reportedMismatches = new Set<string>();
   private readonly answeredYes = new Set<string>();
+  /** "a\0b" (sorted) for every pair where one said yes to the other (peer-machine driver). */
+  private readonly pairsWithYes = new Set<string>();
   private readonly pendingSessions = new Map<string, PendingSession>();
+  private readonly filesOffered = new Map<string, string>();
+  private readonly chatInFlight = new Map<string, string[]>();
   private world: CheckedWorld | null = null;
 
   constructor(
@@ -138,7 +143,9 @@ export class Checkers implements PeerObserver {
   }
 
   onSessionAnswer(_callee: PeerDriver, requestId: string, accept: boolean): void {
-    if (accept) this.answeredYes.add(this.sessionKey(requestId));
+    if (!accept) return;
+    if (isPairKey(requestId)) this.pairsWithYes.add(unorderedPair(requestId));
+    else this.answeredYes.add(this.sessionKey(requestId));
   }
 
   onSessionPending(caller: PeerDriver, requestId: string, callee: string, timeoutMs: number): void {
@@ -152,7 +159,11 @@ export class Checkers implements PeerObserver {
       this.pendingSessions.delete(key);
       this.count('sessions_established');
     }
-    if (!this.answeredYes.has(key)) {
+    // The peer machine hides server request ids: its driver names a request "caller>callee", and a
+    // P2P session between two users (either may have opened it; it outlives server restarts)
+    // needs a yes from one of them at some point.
+    const saidYes = isPairKey(requestId) ? this.pairsWithYes.has(unorderedPair(requestId)) : this.answeredYes.has(key);
+    if (!saidYes) {
       this.violate('session-needs-yes', `${peer.username} (${role}) got session ${requestId} with ${other}, but the callee never said yes`);
     }
   }
@@ -174,6 +185,45 @@ export class Checkers implements PeerObserver {
   onServerRestart(): void {
     this.pendingSessions.clear();
     this.answeredYes.clear();
+  }
+
+  // ---- P2pObserver: chat and files (driver peer-machine) -------------------------------------------
+
+  onFileOffered(sender: string, transferId: string, sha256: string): void {
+    this.filesOffered.set(`${sender}\u0000${transferId}`, sha256);
+    this.count('files_offered');
+  }
+
+  onFileReceived(receiver: string, from: string, transferId: string, sha256: string, bytesSha256: string, size: number): void {
+    const key = `${from}\u0000${transferId}`;
+    const offered = this.filesOffered.get(key);
+    this.filesOffered.delete(key);
+    this.count('files_received');
+    this.count('file_bytes_received', size);
+    if (offered === undefined) return this.violate('p2p-integrity', `${receiver} received ${transferId} from ${from}, which never offered it`);
+    if (sha256 !== offered || bytesSha256 !== offered) {
+      this.violate('p2p-integrity', `${receiver} received ${transferId} from ${from} with SHA-256 ${bytesSha256.slice(0, 16)} (reported ${sha256.slice(0, 16)}), offered ${offered.slice(0, 16)}`);
+    }
+  }
+
+  onChatSent(from: string, to: string, text: string): void {
+    const key = `${from}\u0000${to}`;
+    let queue = this.chatInFlight.get(key);
+    if (queue === undefined) {
+      queue = [];
+      this.chatInFlight.set(key, queue);
+    }
+    queue.push(text);
+    this.count('chat_sent');
+  }
+
+  /** Messages may be lost with a dropped channel (the sender is told), never duplicated, altered or reordered. */
+  onChatReceived(to: string, from: string, text: string): void {
+    this.count('chat_received');
+    const queue = this.chatInFlight.get(`${from}\u0000${to}`) ?? [];
+    const at = queue.indexOf(text);
+    if (at < 0) return this.violate('p2p-integrity', `${to} got "${text.slice(0, 40)}" from ${from}: never sent, or delivered twice, or out of order`);
+    queue.splice(0, at + 1);
   }
 
   // ---- sweeps --------------------------------------------------------------------------------------
@@ -263,4 +313,13 @@ export class Checkers implements PeerObserver {
   private sessionKey(requestId: string): string {
     return `${this.w.server.incarnation}:${requestId}`;
   }
+}
+
+function isPairKey(requestId: string): boolean {
+  return requestId.includes('>');
+}
+
+function unorderedPair(pairKey: string): string {
+  const [a = '', b = ''] = pairKey.split('>');
+  return a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`;
 }

@@ -30,6 +30,10 @@ export interface PeerDriver {
   crash(): void;
   /** The user starts the program again (logged out, credentials remembered by the user). */
   restart(): void;
+  /** P2P, only where the driver has a P2P channel (the peer machine): messages over the open session. */
+  chat?(username: string, count: number, done: (outcome: StepOutcome) => void): void;
+  /** P2P: one synthetic file of `bytes` bytes over the open session. */
+  sendFile?(username: string, bytes: number, done: (outcome: StepOutcome) => void): void;
 }
 
 /** What checkers and metrics learn from peers, as it happens. */

@@ -130,6 +130,13 @@ function collectMetrics(world: World): Record<string, number> {
     peer_crashes: counter('peer_crashes'),
     server_restarts: counter('server_restarts'),
     p2p_steps_not_run: outcome('chat:NEEDS_ISSUE_3') + outcome('sendFile:NEEDS_ISSUE_3'),
+    chat_steps_ok: outcome('chat:ok'),
+    chat_sent: counter('chat_sent'),
+    chat_received: counter('chat_received'),
+    file_steps_ok: outcome('sendFile:ok'),
+    files_offered: counter('files_offered'),
+    files_received: counter('files_received'),
+    file_bytes_received: counter('file_bytes_received'),
     step_mismatches: world.stepMismatchCount,
     peers_online_end: onlineEnd,
     messages_delivered: net.messagesDelivered,
@@ -171,7 +178,7 @@ function evaluate(scenario: Scenario, world: World, metrics: Record<string, numb
     });
   }
   if (scenario.requires.includes('p2p') && !world.p2pAvailable) {
-    out.push({ name: 'requires p2p', passed: false, detail: 'chat and file steps need the peer machine of issue 3 (core/peer/), not wired into the simulator yet' });
+    out.push({ name: 'requires p2p', passed: false, detail: 'chat and file steps need driver: peer-machine (the core/peer/ machine)' });
   }
   return out;
 }

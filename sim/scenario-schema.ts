@@ -12,9 +12,17 @@ export const SCENARIO_PEERS_MAX = 200_000;
 export const SCENARIO_DURATION_MS_MAX = 24 * 3_600_000;
 export const REPEAT_TIMES_MAX = 10_000;
 export const STEPS_DEPTH_MAX = 8;
+/** Largest synthetic file a sendFile step may send (the receiver holds it in memory). */
+export const SIM_FILE_BYTES_MAX = 64 * 1024 * 1024;
 
 /** The checkers, by the names violations and `expect.invariants` use. */
-export const CHECKER_NAMES = ['presence-matches-truth', 'session-needs-yes', 'session-ends-by-timeout', 'liveness', 'no-exception'] as const;
+export const CHECKER_NAMES = ['presence-matches-truth', 'session-needs-yes', 'session-ends-by-timeout', 'liveness', 'no-exception', 'p2p-integrity'] as const;
+
+/**
+ * Who plays the users: the sim's light protocol client (server link only; fast, for storms) or the
+ * real peer machine of core/peer/ (server link, P2P chat and files).
+ */
+export const DRIVERS = ['protocol-client', 'peer-machine'] as const;
 export type CheckerName = (typeof CHECKER_NAMES)[number];
 
 /** Test-only protocol bugs a scenario can plant in the server machine (see ServerConfig.plantedBug). */
@@ -87,7 +95,7 @@ export const stepSchema: z.ZodType<Step> = z.lazy(() =>
       ]),
     }),
     z.strictObject({ chat: z.strictObject({ with: z.string().min(1), messages: z.number().int().min(1).max(10_000) }) }),
-    z.strictObject({ sendFile: z.strictObject({ with: z.string().min(1), bytes: z.number().int().min(0).max(1 << 30) }) }),
+    z.strictObject({ sendFile: z.strictObject({ with: z.string().min(1), bytes: z.number().int().min(0).max(SIM_FILE_BYTES_MAX) }) }),
     z.strictObject({ crash: z.strictObject({ downMs: ms.optional() }) }),
   ]),
 );
@@ -147,6 +155,8 @@ export const scenarioSchema = z
     seed: z.number().int().min(0).max(0xffff_ffff).optional(),
     /** Capabilities the scenario needs beyond the server link: p2p waits for the issue-3 peer machine. */
     requires: z.array(z.enum(['p2p'])).default([]),
+    /** Which PeerDriver plays the users; p2p needs peer-machine. */
+    driver: z.enum(DRIVERS).default('protocol-client'),
     /** The workload phase; faults and behaviour steps happen in it. */
     durationMs: positiveMs,
     /** The healed liveness phase after it (default: TTL + session timeout + presence bound). */
@@ -194,6 +204,9 @@ export const scenarioSchema = z
         ctx.addIssue({ code: 'custom', path: ['populations', index, 'username'], message: 'expected username only on a population of count 1' });
       }
     });
+    if (scenario.requires.includes('p2p') && scenario.driver !== 'peer-machine') {
+      ctx.addIssue({ code: 'custom', path: ['driver'], message: 'expected driver: peer-machine (requires: [p2p] needs the real peer machine)' });
+    }
     if (peers > SCENARIO_PEERS_MAX) ctx.addIssue({ code: 'custom', path: ['populations'], message: `expected at most ${SCENARIO_PEERS_MAX} peers in all, got ${peers}` });
   });
 

@@ -10,6 +10,8 @@ import { buildFriendGraph, type FriendGraph } from './friend-graph.ts';
 import { type LinkProfile, SimNetwork } from './network.ts';
 import { Prng } from './prng.ts';
 import { ProtocolClient } from './protocol-client.ts';
+import { PeerMachineDriver } from './peer-machine-driver.ts';
+import type { PeerDriver } from './peer-driver.ts';
 import type { PeerSlot } from './peer-slot.ts';
 import { ServerNode } from './server-node.ts';
 import { SimClock } from './sim-clock.ts';
@@ -56,7 +58,7 @@ export class World implements CheckedWorld, RunnerHost {
     readonly options: WorldOptions,
   ) {
     const seed = options.seed;
-    this.p2pAvailable = options.p2pAvailable ?? false;
+    this.p2pAvailable = scenario.driver === 'peer-machine';
     this.trace = new Trace(() => this.clock.nowMs(), options.traceSink ?? null);
     this.baseProfile = { latency: samplerOf(scenario.network.latency), bandwidthBytesPerSec: scenario.network.bandwidthBytesPerSec };
     this.network = new SimNetwork(this.clock, Prng.stream(seed, 'network'), this.baseProfile, {
@@ -96,6 +98,7 @@ export class World implements CheckedWorld, RunnerHost {
       ttlMs: s.server.ttlMs,
       sessionTimeoutMs: s.server.sessionTimeoutMs,
       hashCostMs: s.server.hashCostMs,
+      driver: s.driver,
       faults: s.faults.map((f) => `${f.kind}@${f.atMs}`).join(',') || 'none',
       ...(s.server.plantedBug === undefined ? {} : { plantedBug: s.server.plantedBug }),
     };
@@ -109,7 +112,11 @@ export class World implements CheckedWorld, RunnerHost {
         const username = population.count === 1 ? (population.username ?? population.name) : `${population.name}${i}`;
         const address = peerAddress(index);
         const prng = Prng.stream(seed, `peer:${index}`);
-        const driver = new ProtocolClient({ username, address, transport: this.network.transport(address), clock: this.clock, prng, observer: this.checkers });
+        const transport = this.network.transport(address);
+        const driver: PeerDriver =
+          this.scenario.driver === 'peer-machine'
+            ? new PeerMachineDriver({ username, index, address, transport, clock: this.clock, prng, observer: this.checkers, p2p: this.checkers })
+            : new ProtocolClient({ username, address, transport, clock: this.clock, prng, observer: this.checkers });
         const slot: PeerSlot = {
           index,
           username,

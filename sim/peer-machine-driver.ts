@@ -1,0 +1,530 @@
+/**
+ * PeerDriver over the real peer machine (core/peer/machine.ts, issue 3): a sim-side runtime that
+ * carries out the machine's effects on the in-memory network, the virtual clock and an in-memory
+ * file store — the simulator's counterpart of cli/client/client-runtime.ts — and turns the
+ * machine's client events into step outcomes and checker observations.
+ *
+ * Files are synthetic: a sent file's bytes are a deterministic function of its path and offset,
+ * so nothing is stored on the sending side; the receiver keeps what it writes in memory, and the
+ * p2p-integrity checker compares those bytes' SHA-256 with the sender's.
+ */
+import { createHash } from 'node:crypto';
+import { encodeControl, encodeDataHeader } from '../core/codec.ts';
+import type { PresenceStatus } from '../core/frames.ts';
+import type { PeerCommand, PreparedFile } from '../core/peer/commands.ts';
+import type { ClientEvent } from '../core/peer/events.ts';
+import { type PeerEffect, type PeerInput, PeerMachine } from '../core/peer/machine.ts';
+import type { Clock, Stream, StreamEvents, Transport } from '../core/transport.ts';
+import type { AnswerPolicy, PeerDriver, PeerObserver, SessionOutcome, StepOutcome } from './peer-driver.ts';
+import type { Prng } from './prng.ts';
+import { Scope, type SimClock } from './sim-clock.ts';
+import { SERVER_ADDRESS, SERVER_PORT } from './server-node.ts';
+import { SIM_FILE_BYTES_MAX } from './scenario-schema.ts';
+import type { Listener } from '../core/transport.ts';
+
+export const P2P_PORT = 5000;
+const FLUSH_ROUNDS_MAX = 64;
+/** Virtual time a simulated disk operation takes. */
+const FILE_IO_MS = 1;
+
+/** What the p2p-integrity checker hears about chat and files. */
+export interface P2pObserver {
+  onFileOffered(sender: string, transferId: string, sha256: string, size: number): void;
+  onFileReceived(receiver: string, from: string, transferId: string, sha256: string, bytesSha256: string, size: number): void;
+  onChatSent(from: string, to: string, text: string): void;
+  onChatReceived(to: string, from: string, text: string): void;
+}
+
+/** Byte i of the synthetic file at `path`. */
+function syntheticBytes(path: string, offset: number, length: number): Uint8Array {
+  let seed = 0x811c9dc5;
+  for (let i = 0; i < path.length; i++) seed = Math.imul(seed ^ path.charCodeAt(i), 0x01000193);
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = Math.imul((offset + i) ^ seed, 0x9e3779b1) >>> 24;
+  return out;
+}
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export interface PeerMachineDriverOptions {
+  readonly username: string;
+  readonly index: number;
+  readonly address: string;
+  readonly transport: Transport;
+  readonly clock: SimClock;
+  readonly prng: Prng;
+  readonly observer: PeerObserver;
+  readonly p2p: P2pObserver;
+}
+
+type Waiter = (event: ClientEvent) => boolean;
+
+export class PeerMachineDriver implements PeerDriver {
+  readonly username: string;
+  readonly presenceView = new Map<string, PresenceStatus>();
+  alive = true;
+  private machine!: PeerMachine;
+  private scope = new Scope();
+  private clock!: Clock;
+  private silent = false;
+  private truth = false;
+  private incarnation = 0;
+  private readonly serverStreams = new Map<number, Stream>();
+  private readonly p2pStreams = new Map<string, Stream>();
+  private readonly received = new Map<string, { buffer: Uint8Array; size: number }>();
+  private readonly waiters: Waiter[] = [];
+  private answerPolicy: AnswerPolicy = 'accept';
+  private answerDelayMs: () => number = () => 0;
+  private nextAccepted = 1;
+  private nextFile = 1;
+  private flushing = false;
+  private cancelTimer: (() => void) | null = null;
+  private timerAtMs: number | null = null;
+  private outgoing = new Set<string>();
+  private listener: Listener | null = null;
+  /** The machine said `ready` (its first link is up): before that, commands wait here. */
+  private ready = false;
+  private beforeReady: PeerCommand[] = [];
+
+  constructor(private readonly options: PeerMachineDriverOptions) {
+    this.username = options.username;
+    this.boot();
+  }
+
+  get truthOnline(): boolean {
+    return this.truth;
+  }
+
+  private boot(): void {
+    this.incarnation += 1;
+    this.ready = false;
+    this.beforeReady = [];
+    this.scope = new Scope();
+    this.clock = this.options.clock.scoped(this.scope);
+    this.machine = new PeerMachine({
+      serverHost: SERVER_ADDRESS,
+      serverPort: SERVER_PORT,
+      autoAcceptChat: false,
+      autoAcceptFile: true,
+      fileBytesMax: SIM_FILE_BYTES_MAX,
+      jitterSeed: this.options.prng.nextU32(),
+      idPrefix: `p${this.options.index}i${this.incarnation}t`,
+      p2pAdvertiseHost: this.options.address,
+    });
+    this.options.transport.listen(this.options.address, P2P_PORT, (stream) => this.accept(stream), (result) => {
+      if (result instanceof Error) throw result;
+      this.listener = result;
+      this.input({ type: 'start', p2pHost: this.options.address, p2pPort: P2P_PORT });
+    });
+  }
+
+  // ---- steps ------------------------------------------------------------------------------------
+
+  signup(password: string, done: (outcome: StepOutcome) => void): void {
+    this.command({ cmd: 'signup', username: this.username, password }, (e) => (e.event === 'signup.ok' ? 'ok' : errorOf(e)), done);
+  }
+
+  login(password: string, done: (outcome: StepOutcome) => void): void {
+    this.command({ cmd: 'login', username: this.username, password }, (e) => (e.event === 'login.ok' ? 'ok' : errorOf(e)), done);
+  }
+
+  logout(done: (outcome: StepOutcome) => void): void {
+    if (!this.machine.loggedIn) return done('NOT_LOGGED_IN');
+    this.setTruth(false);
+    this.command({ cmd: 'logout' }, (e) => (e.event === 'logout.ok' ? 'ok' : errorOf(e)), done);
+  }
+
+  friendRequest(username: string, done: (outcome: StepOutcome) => void): void {
+    this.command({ cmd: 'friend.request', username }, (e) => (e.event === 'friend.requested' || (e.event === 'friend.added' && e.username === username) ? 'ok' : errorOf(e)), done);
+  }
+
+  sessionRequest(username: string, done: (outcome: SessionOutcome) => void): void {
+    if (!this.machine.loggedIn) return done('NOT_LOGGED_IN');
+    this.options.observer.onCounter('session_requests');
+    this.outgoing.add(username);
+    this.command(
+      { cmd: 'chat.open', username },
+      (e) => {
+        if (e.event === 'chat.opened' && e.username === username) return 'established';
+        if (e.event === 'chat.failed' && e.username === username) return e.reason;
+        return errorOf(e);
+      },
+      (outcome) => {
+        this.outgoing.delete(username);
+        done(outcome);
+      },
+    );
+  }
+
+  /** Sends `count` messages over the open session and waits for every acknowledgement. */
+  chat(username: string, count: number, done: (outcome: StepOutcome) => void): void {
+    let left = count;
+    const base = `${this.options.index}-${this.incarnation}-${this.nextFile++}`;
+    this.waiters.push((e) => {
+      if (e.event === 'chat.sent' && e.username === username) {
+        left -= 1;
+        if (left === 0) done('ok');
+        return left === 0;
+      }
+      if ((e.event === 'chat.failed' || e.event === 'chat.closed') && e.username === username) {
+        done(`chat-${e.reason}`);
+        return true;
+      }
+      if (e.event === 'error') {
+        done(e.code);
+        return true;
+      }
+      return false;
+    });
+    for (let i = 0; i < count; i++) {
+      const text = `m${base}-${i}`;
+      this.options.p2p.onChatSent(this.username, username, text);
+      this.send({ cmd: 'chat.send', username, text });
+    }
+  }
+
+  sendFile(username: string, bytes: number, done: (outcome: StepOutcome) => void): void {
+    const n = this.nextFile++;
+    const path = `sim:${this.username}:${this.incarnation}:${n}`;
+    const size = Math.min(bytes, SIM_FILE_BYTES_MAX);
+    const file: PreparedFile = { path, name: `file-${n}.bin`, size, sha256: sha256Hex(syntheticBytes(path, 0, size)) };
+    let transferId: string | null = null;
+    this.waiters.push((e) => {
+      if (e.event === 'file.offered' && e.username === username && transferId === null) {
+        transferId = e.transferId;
+        this.options.p2p.onFileOffered(this.username, e.transferId, e.sha256, e.size);
+        return false;
+      }
+      if (e.event === 'file.sent' && e.transferId === transferId) return settle('ok');
+      if (e.event === 'file.failed' && e.transferId === transferId) return settle(`file-${e.reason}`);
+      if (e.event === 'error' && transferId === null) return settle(e.code);
+      return false;
+    });
+    const settle = (outcome: string): boolean => {
+      done(outcome);
+      return true;
+    };
+    this.send({ cmd: 'file.send', username, files: [file] });
+  }
+
+  setAnswerPolicy(policy: AnswerPolicy, delayMs: () => number): void {
+    this.answerPolicy = policy;
+    this.answerDelayMs = delayMs;
+  }
+
+  goSilent(): void {
+    this.setTruth(false);
+    this.silent = true;
+  }
+
+  crash(): void {
+    if (!this.alive) return;
+    this.setTruth(false);
+    this.alive = false;
+    this.scope.kill();
+    this.listener?.close();
+    this.listener = null;
+    this.cancelTimer = null;
+    this.timerAtMs = null;
+    for (const stream of [...this.serverStreams.values(), ...this.p2pStreams.values()]) stream.reset();
+    this.serverStreams.clear();
+    this.p2pStreams.clear();
+    this.received.clear();
+    this.presenceView.clear();
+    this.options.observer.onViewReset(this);
+    const waiters = this.waiters.splice(0);
+    for (const waiter of waiters) waiter({ event: 'error', code: 'CRASHED', message: 'crashed' });
+  }
+
+  restart(): void {
+    if (this.alive) return;
+    this.alive = true;
+    this.silent = false;
+    this.boot();
+  }
+
+  // ---- the machine's runtime ---------------------------------------------------------------------
+
+  private command(command: PeerCommand, outcomeOf: (e: ClientEvent) => string | null, done: (outcome: string) => void): void {
+    if (!this.alive || this.silent) return done('NOT_CONNECTED');
+    this.waiters.push((e) => {
+      const outcome = outcomeOf(e);
+      if (outcome === null) return false;
+      done(outcome);
+      return true;
+    });
+    this.send(command);
+  }
+
+  /** A command to the machine, held until it is ready (a client types only once it shows ready). */
+  private send(command: PeerCommand): void {
+    if (!this.ready) {
+      this.beforeReady.push(command);
+      return;
+    }
+    this.input({ type: 'command', command });
+  }
+
+  private input(input: PeerInput): void {
+    if (!this.alive || this.silent) return;
+    this.machine.handle(input, this.clock.nowMs());
+    if (!this.flushing) this.flush();
+  }
+
+  private flush(): void {
+    this.flushing = true;
+    try {
+      for (let round = 0; round < FLUSH_ROUNDS_MAX; round++) {
+        const effects = this.machine.takeEffects();
+        if (effects.length === 0) break;
+        for (const effect of effects) this.perform(effect);
+      }
+    } finally {
+      this.flushing = false;
+    }
+    this.updateTruth();
+    this.scheduleTimeout();
+  }
+
+  private scheduleTimeout(): void {
+    const nextMs = this.machine.nextTimeoutMs();
+    if (nextMs === this.timerAtMs) return;
+    this.cancelTimer?.();
+    this.cancelTimer = null;
+    this.timerAtMs = nextMs;
+    if (nextMs === null) return;
+    this.cancelTimer = this.clock.at(nextMs, () => {
+      this.cancelTimer = null;
+      this.timerAtMs = null;
+      if (!this.alive || this.silent) return;
+      this.machine.handleTimeout(this.clock.nowMs());
+      this.flush();
+    });
+  }
+
+  private later(fn: () => void): void {
+    this.clock.at(this.clock.nowMs() + FILE_IO_MS, fn);
+  }
+
+  private perform(effect: PeerEffect): void {
+    switch (effect.type) {
+      case 'server.connect':
+        return this.connect(effect.linkId, effect.host, effect.port);
+      case 'server.send':
+        this.serverStreams.get(effect.linkId)?.write(encodeControl(effect.frame));
+        return;
+      case 'server.close': {
+        const stream = this.serverStreams.get(effect.linkId);
+        this.serverStreams.delete(effect.linkId);
+        stream?.close();
+        return;
+      }
+      case 'p2p.connect': {
+        const stream = this.options.transport.connect(effect.host, effect.port, this.p2pEvents(effect.streamId, true));
+        this.p2pStreams.set(effect.streamId, stream);
+        return;
+      }
+      case 'p2p.send':
+        this.p2pStreams.get(effect.streamId)?.write(encodeControl(effect.frame));
+        return;
+      case 'p2p.data': {
+        const stream = this.p2pStreams.get(effect.streamId);
+        stream?.write(encodeDataHeader(effect.wireStream, effect.offset, effect.bytes.byteLength));
+        stream?.write(effect.bytes);
+        return;
+      }
+      case 'p2p.close':
+        this.p2pStreams.get(effect.streamId)?.close();
+        return;
+      case 'p2p.reset':
+        this.p2pStreams.get(effect.streamId)?.reset();
+        return;
+      case 'file.read': {
+        const { transferId, epoch, path, offset, bytes } = effect;
+        return this.later(() => this.input({ type: 'file.chunk', transferId, epoch, offset, bytes: syntheticBytes(path, offset, bytes) }));
+      }
+      case 'file.open':
+        this.received.set(effect.transferId, { buffer: new Uint8Array(0), size: 0 });
+        return;
+      case 'file.write': {
+        const { transferId, offset, bytes } = effect;
+        const file = this.received.get(transferId);
+        if (file === undefined) return this.later(() => this.input({ type: 'file.io-failed', transferId }));
+        const end = offset + bytes.byteLength;
+        if (end > file.buffer.byteLength) {
+          const grown = new Uint8Array(Math.max(end, file.buffer.byteLength * 2));
+          grown.set(file.buffer.subarray(0, file.size));
+          file.buffer = grown;
+        }
+        file.buffer.set(bytes, offset);
+        file.size = Math.max(file.size, end);
+        return this.later(() => this.input({ type: 'file.written', transferId, offset: end }));
+      }
+      case 'file.finish': {
+        const file = this.received.get(effect.transferId);
+        const transferId = effect.transferId;
+        if (file === undefined) return this.later(() => this.input({ type: 'file.io-failed', transferId }));
+        const sha256 = sha256Hex(file.buffer.subarray(0, file.size));
+        return this.later(() => this.input({ type: 'file.hashed', transferId, sha256 }));
+      }
+      case 'file.commit': {
+        const transferId = effect.transferId;
+        const path = `sim:${this.username}/downloads/${effect.name}`;
+        return this.later(() => this.input({ type: 'file.committed', transferId, path }));
+      }
+      case 'file.discard':
+        this.received.delete(effect.transferId);
+        return;
+      case 'event':
+        return this.onEvent(effect.event);
+      case 'exit':
+        return;
+    }
+  }
+
+  private connect(linkId: number, host: string, port: number): void {
+    const events: StreamEvents = {
+      onOpen: () => this.input({ type: 'server.open', linkId, localAddress: this.options.address }),
+      onData: (bytes) => this.input({ type: 'server.bytes', linkId, bytes }),
+      onDrain: () => {},
+      onClose: (error) => {
+        if (this.serverStreams.get(linkId) !== stream) return;
+        this.serverStreams.delete(linkId);
+        this.input({ type: 'server.closed', linkId, error });
+      },
+    };
+    const stream = this.options.transport.connect(host, port, events);
+    this.serverStreams.set(linkId, stream);
+  }
+
+  private accept(stream: Stream): void {
+    if (!this.alive) return stream.reset();
+    const streamId = `in:${this.nextAccepted++}`;
+    this.p2pStreams.set(streamId, stream);
+    stream.setEvents(this.p2pEvents(streamId, false));
+    this.input({ type: 'p2p.accepted', streamId, remoteAddress: stream.remoteAddress });
+  }
+
+  private p2pEvents(streamId: string, outgoing: boolean): StreamEvents {
+    return {
+      onOpen: () => {
+        if (outgoing) this.input({ type: 'p2p.open', streamId });
+      },
+      onData: (bytes) => this.input({ type: 'p2p.bytes', streamId, bytes }),
+      onDrain: () => {},
+      onClose: (error) => {
+        if (!this.p2pStreams.has(streamId)) return;
+        this.p2pStreams.delete(streamId);
+        this.input({ type: 'p2p.closed', streamId, error });
+      },
+    };
+  }
+
+  // ---- events -------------------------------------------------------------------------------------
+
+  private onEvent(event: ClientEvent): void {
+    const observer = this.options.observer;
+    switch (event.event) {
+      case 'ready': {
+        this.ready = true;
+        const held = this.beforeReady;
+        this.beforeReady = [];
+        for (const command of held) this.input({ type: 'command', command });
+        break;
+      }
+      case 'login.ok':
+        this.presenceView.clear();
+        for (const friend of event.friends) this.presenceView.set(friend.username, friend.status);
+        observer.onViewReset(this);
+        this.setTruth(true);
+        break;
+      case 'logout.ok':
+        this.presenceView.clear();
+        observer.onViewReset(this);
+        break;
+      case 'presence':
+        this.presenceView.set(event.username, event.status);
+        observer.onPresenceView(this, event.username, event.status);
+        break;
+      case 'friend.added':
+        // The contract's friend.added carries no status; until a presence push says otherwise
+        // the friend shows offline (what a user of the real client sees too).
+        this.presenceView.set(event.username, 'offline');
+        break;
+      case 'friend.removed':
+        this.presenceView.delete(event.username);
+        observer.onPresenceView(this, event.username, null);
+        break;
+      case 'friend.request':
+        this.input({ type: 'command', command: { cmd: 'friend.accept', username: event.from } });
+        break;
+      case 'chat.request':
+        this.onChatRequest(event.from);
+        break;
+      case 'chat.opened': {
+        const caller = this.outgoing.has(event.username);
+        const key = caller ? `${this.username}>${event.username}` : `${event.username}>${this.username}`;
+        observer.onSessionEstablished(this, key, caller ? 'caller' : 'callee', event.username);
+        break;
+      }
+      case 'chat.failed':
+        if (this.outgoing.has(event.username)) observer.onSessionFailed(this, `${this.username}>${event.username}`, event.username, event.reason);
+        break;
+      case 'chat.message':
+        this.options.p2p.onChatReceived(this.username, event.from, event.text);
+        break;
+      case 'file.received': {
+        const file = this.received.get(event.transferId);
+        const bytesSha256 = file === undefined ? 'missing' : sha256Hex(file.buffer.subarray(0, file.size));
+        this.options.p2p.onFileReceived(this.username, event.from, event.transferId, event.sha256, bytesSha256, event.size);
+        this.received.delete(event.transferId);
+        break;
+      }
+      case 'disconnected':
+        observer.onLinkLost(this);
+        observer.onCounter('reconnects');
+        break;
+      case 'error':
+        if (event.code === 'HEARTBEAT_TIMEOUT' || event.code === 'LOGGED_IN_ELSEWHERE') this.updateTruth();
+        break;
+      default:
+        break;
+    }
+    for (let i = 0; i < this.waiters.length; i++) {
+      const waiter = this.waiters[i] as Waiter;
+      if (waiter(event)) {
+        this.waiters.splice(i, 1);
+        break;
+      }
+    }
+  }
+
+  private onChatRequest(from: string): void {
+    const policy = this.answerPolicy;
+    if (policy === 'ignore') return;
+    const accept = policy === 'accept';
+    this.clock.at(this.clock.nowMs() + this.answerDelayMs(), () => {
+      if (!this.machine.loggedIn || this.silent) return;
+      this.options.observer.onSessionAnswer(this, `${from}>${this.username}`, accept);
+      this.input({ type: 'command', command: { cmd: 'chat.answer', username: from, accept } });
+    });
+  }
+
+  /** The truth is "logged in by its own choice": the machine holds an account, alive and speaking. */
+  private updateTruth(): void {
+    if (!this.truth) return;
+    if (this.machine.username === null && !this.silent) this.setTruth(false);
+  }
+
+  private setTruth(online: boolean): void {
+    if (this.truth === online) return;
+    this.truth = online;
+    this.options.observer.onTruthChange(this, online);
+  }
+}
+
+function errorOf(event: ClientEvent): string | null {
+  return event.event === 'error' ? event.code : null;
+}
