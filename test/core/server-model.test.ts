@@ -751,8 +751,9 @@ const allCommands = fc.commands(
   { maxCommands: 100, size: 'max', ...(process.env.FC_REPLAY_PATH === undefined ? {} : { replayPath: process.env.FC_REPLAY_PATH }) },
 );
 
-function setup(): { model: Model; real: Real } {
+function setup(plantedBug?: 'skip-offline-presence'): { model: Model; real: Real } {
   const h = new ServerHarness({
+    ...(plantedBug === undefined ? {} : { plantedBug }),
     ttlMs: TTL_MS,
     sessionTimeoutMs: SESSION_TIMEOUT_MS,
     authAttemptsPerAddressPerSec: 0,
@@ -786,11 +787,24 @@ describe('server machine against a model', () => {
       }
       fc.assert(
         fc.property(allCommands, (cmds) => {
-          fc.modelRun(setup, cmds);
+          fc.modelRun(() => setup(), cmds);
         }),
         { numRuns: NUM_RUNS, ...replay },
       );
       if (process.env.FC_STATS !== undefined) console.error(Object.fromEntries([...commandStats].sort()));
     },
   );
+
+  it('has teeth: it finds the planted bug (a TTL expiry that does not tell the friends) and shrinks it to a few commands', () => {
+    const result = fc.check(
+      fc.property(allCommands, (cmds) => {
+        fc.modelRun(() => setup('skip-offline-presence'), cmds);
+      }),
+      { numRuns: NUM_RUNS, seed: 20_261_125 },
+    );
+    expect(result.failed).toBe(true);
+    const shrunk = result.counterexample?.[0];
+    expect(shrunk === undefined ? '' : String(shrunk)).toContain('advance');
+    expect(shrunk === undefined ? Infinity : [...shrunk].length).toBeLessThanOrEqual(5);
+  });
 });
