@@ -48,6 +48,20 @@ describe('the peer machine as the simulated client', () => {
     expect(report.metrics.file_bytes_received).toBe(1_048_576);
   });
 
+  // Found by the simulator: on resume the peer machine ignores login.ok's friend list, so a
+  // presence change pushed while it was detached is never shown.
+  it.fails('a peer that resumes shows the presence changes it missed while detached', () => {
+    const { scenario } = loadScenarioFile('test/sim/fixtures/presence-missed-while-detached.yaml');
+    const report = runScenario(scenario, { seed: 41 });
+    expect(report.violations).toEqual([]);
+  });
+
+  it('the same detach passes with the protocol client, which refreshes presence on resume', () => {
+    const { scenario } = loadScenarioFile('test/sim/fixtures/presence-missed-while-detached.yaml');
+    const report = runScenario({ ...scenario, driver: 'protocol-client' }, { seed: 41 });
+    expect(report.violations).toEqual([]);
+  });
+
   // Found by the simulator: friend.added (CONTRACTS.md section 1) carries no status, so a client
   // shows a new friend offline until a presence push, even when the friend is online.
   it.fails('a new friend made by request shows its true status', () => {
