@@ -81,6 +81,7 @@ export class DashboardApp {
     );
     const onKeypress = (ch: string | undefined, key: Widgets.Events.IKeyEventArg | undefined) => {
       const input = this.decoder.decode(ch, key);
+      if (input?.ctrl && input.name === 'l') return this.redraw();
       if (input) this.dispatch({ type: 'key', key: input, nowMs: this.now() });
     };
     options.screen.on('keypress', onKeypress);
@@ -115,6 +116,13 @@ export class DashboardApp {
     if (this.drawScheduled) clearImmediate(this.drawScheduled);
     this.drawScheduled = null;
     if (!this.stopping) this.view.draw(this.stateValue);
+  }
+
+  /** Ctrl-L: repaint every cell (after something else wrote over the terminal). */
+  private redraw(): void {
+    if (this.stopping) return;
+    this.options.screen.realloc();
+    this.drawNow();
   }
 
   private scheduleDraw(): void {

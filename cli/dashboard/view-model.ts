@@ -410,7 +410,7 @@ function onEvent(state: DashboardState, event: ClientEvent, out: Out): Dashboard
       return onLoginOk(state, event);
     case 'logout.ok':
       if (state.quitting) return state;
-      return addEvent({ ...state, screen: 'login', me: null, sessions: [], activePeer: null, chatRequests: [], fileOffers: [] }, 'info', 'Logged out');
+      return onLoggedOut(state);
     case 'friends':
       return clampCursors({
         ...state,
@@ -532,6 +532,21 @@ function onLoginOk(state: DashboardState, event: ClientEventOf<'login.ok'>): Das
   };
   const online = loggedIn.friends.filter((friend) => friend.status === 'online').length;
   return addEvent(clampCursors(loggedIn), 'info', `Logged in as ${me}; ${online} of ${loggedIn.friends.length} friends online`);
+}
+
+/** Back to the login form with nothing of the last user's left on screen (the events stay). */
+function onLoggedOut(state: DashboardState): DashboardState {
+  const fresh = initialState(state.config, state.nowMs);
+  return addEvent(
+    {
+      ...fresh,
+      connection: state.connection,
+      events: state.events,
+      auth: { ...fresh.auth, username: state.auth.username, field: 'password', notice: 'Logged out' },
+    },
+    'info',
+    'Logged out',
+  );
 }
 
 function onFriendAdded(state: DashboardState, username: string, out: Out): DashboardState {
@@ -818,6 +833,11 @@ function onMainKey(state: DashboardState, key: KeyInput, out: Out): DashboardSta
   if (key.name === 'f2') return openPrompt(state, 'add-friend');
   if (key.name === 'f3') return openSendFiles(state);
   if (key.name === 'f4') return closeActiveSession(state, out);
+  if (key.name === 'f9') {
+    // Log out but stay: the form comes back on logout.ok (the seed GUI's log-out button).
+    out.commands.push({ cmd: 'logout' });
+    return addEvent(state, 'info', 'Logging out…');
+  }
   if (key.ctrl && (key.name === 'n' || key.name === 'p')) return switchTab(state, key.name === 'n' ? 1 : -1);
   if (key.name === 'pageup' || key.name === 'pagedown') return scrollChat(state, key.name === 'pageup' ? 10 : -10);
   if (state.focus === 'input') return onInputKey(state, key, out);

@@ -293,6 +293,15 @@ describe('keys and quitting', () => {
     expect(driver.quit).toBe(true);
   });
 
+  it('F9 logs out and stays: the form comes back with the username, nothing of the session is left', () => {
+    const driver = new Driver().loggedIn().openChatWithBob().event({ event: 'friend.request', from: 'erin' }).key({ name: 'f9' });
+    expect(driver.commands.at(-1)).toEqual({ cmd: 'logout' });
+    driver.event({ event: 'logout.ok' });
+    expect(driver.state).toMatchObject({ screen: 'login', me: null, friends: [], sessions: [], incomingRequests: [], transfers: [] });
+    expect(driver.state.auth).toMatchObject({ username: { text: 'alice' }, password: { text: '' }, field: 'password', notice: 'Logged out' });
+    expect(driver.quit).toBe(false);
+  });
+
   it('Tab cycles through every pane and back', () => {
     const driver = new Driver().loggedIn();
     const seen = [driver.state.focus];

@@ -370,6 +370,8 @@ export const HELP_LINES: readonly (readonly [string, string])[] = [
   ['F2  or  a', 'add a friend (send a request)'],
   ['F3  or  f', 'send files into the open chat'],
   ['F4  or  x', 'close the chat (again: remove its tab)'],
+  ['F9', 'log out (back to the login form)'],
+  ['Ctrl-L', 'redraw the screen'],
   ['c / Delete', 'cancel the selected transfer'],
   ['i / Esc', 'back to the message line'],
   ['F1  or  ?', 'this help'],
