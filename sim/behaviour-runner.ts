@@ -191,13 +191,13 @@ export class BehaviourRunner {
     }
     if ('chat' in step) {
       // The P2P channel needs the peer machine (driver: peer-machine); never pretend it ran.
-      if (driver.chat === undefined) return finish('chat', undefined)('NEEDS_ISSUE_3');
+      if (driver.chat === undefined) return finish('chat', undefined)('NO_P2P_CHANNEL');
       const target = host.friendUsername(slot, step.chat.with);
       if (target === null) return finish('chat', undefined)('NO_FRIEND');
       return driver.chat(target, step.chat.messages, finish('chat', undefined));
     }
     if ('sendFile' in step) {
-      if (driver.sendFile === undefined) return finish('sendFile', undefined)('NEEDS_ISSUE_3');
+      if (driver.sendFile === undefined) return finish('sendFile', undefined)('NO_P2P_CHANNEL');
       const target = host.friendUsername(slot, step.sendFile.with);
       if (target === null) return finish('sendFile', undefined)('NO_FRIEND');
       return driver.sendFile(target, step.sendFile.bytes, finish('sendFile', undefined));

@@ -26,7 +26,6 @@ export interface RunOptions {
   readonly onStart?: (options: Record<string, string | number>) => void;
   /** Called between slices: virtual ms done, total virtual ms, events so far. */
   readonly onProgress?: (doneMs: number, totalMs: number, events: number) => void;
-  readonly p2pAvailable?: boolean;
 }
 
 export function livenessMsOf(scenario: Scenario): number {
@@ -35,7 +34,7 @@ export function livenessMsOf(scenario: Scenario): number {
 
 export function runScenario(scenario: Scenario, options: RunOptions): RunReport {
   const wallStartMs = performance.now();
-  const world = new World(scenario, { seed: options.seed, traceSink: options.traceSink ?? null, p2pAvailable: options.p2pAvailable ?? false });
+  const world = new World(scenario, { seed: options.seed, traceSink: options.traceSink ?? null });
   const faults = new FaultSchedule(world, Prng.stream(options.seed, 'faults'));
   const livenessMs = livenessMsOf(scenario);
   const totalMs = scenario.durationMs + livenessMs;
@@ -129,7 +128,7 @@ function collectMetrics(world: World): Record<string, number> {
     reconnects: counter('reconnects'),
     peer_crashes: counter('peer_crashes'),
     server_restarts: counter('server_restarts'),
-    p2p_steps_not_run: outcome('chat:NEEDS_ISSUE_3') + outcome('sendFile:NEEDS_ISSUE_3'),
+    p2p_steps_not_run: outcome('chat:NO_P2P_CHANNEL') + outcome('sendFile:NO_P2P_CHANNEL'),
     chat_steps_ok: outcome('chat:ok'),
     chat_sent: counter('chat_sent'),
     chat_received: counter('chat_received'),

@@ -24,8 +24,6 @@ import type { StoreOp } from '../core/store.ts';
 export interface WorldOptions {
   readonly seed: number;
   readonly traceSink?: TraceLineSink | null;
-  /** Whether the P2P parts (chat, files) can run: false until the issue-3 peer machine exists. */
-  readonly p2pAvailable?: boolean;
 }
 
 export function peerAddress(index: number): string {
