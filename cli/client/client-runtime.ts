@@ -183,6 +183,9 @@ export class ClientRuntime {
       case 'p2p.connect':
         return this.connectPeer(effect.streamId, effect.host, effect.port);
       case 'p2p.send':
+        if (effect.frame.type !== 'msg' && effect.frame.type !== 'msg.ack' && effect.frame.type !== 'file.credit') {
+          this.log.debug({ event: 'p2p.send', streamId: effect.streamId, frame: effect.frame }, 'P2P control frame');
+        }
         this.p2pStreams.get(effect.streamId)?.write(encodeControl(effect.frame));
         return;
       case 'p2p.data':

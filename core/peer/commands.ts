@@ -36,8 +36,12 @@ export const userCommandSchema = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('file.answer'), transferId, accept: z.boolean() }),
   z.object({ cmd: z.literal('file.cancel'), transferId }),
   z.object({ cmd: z.literal('quit') }),
-  /** Test-only (enabled by the runtime only when asked): reset the P2P connection to a peer. */
-  z.object({ cmd: z.literal('test.cut-p2p'), username }),
+  /**
+   * Test-only (enabled by the runtime only when asked): reset the P2P connection to a peer, now
+   * or, with afterBytes, once that many more file bytes have arrived from it (a cut mid-transfer
+   * at a known point, whatever the speed of the machine).
+   */
+  z.object({ cmd: z.literal('test.cut-p2p'), username, afterBytes: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional() }),
 ]);
 
 export type UserCommand = z.infer<typeof userCommandSchema>;

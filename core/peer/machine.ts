@@ -47,6 +47,7 @@ import {
   QUIT_LOGOUT_WAIT_MS,
   SERVER_REQUESTS_PENDING_MAX,
   TRANSFERS_ACTIVE_MAX,
+  TRANSFER_OUTCOMES_REMEMBERED_MAX,
   TTL_MS_DEFAULT,
   HEARTBEATS_PER_TTL,
 } from '../limits.ts';
@@ -212,6 +213,10 @@ export class PeerMachine {
   /** `${peer}\u0000${wireStream}` → transferId of an incoming transfer. */
   private readonly incomingByStream = new Map<string, string>();
   private nextTransferSeq = 1;
+  /** Outcomes of finished incoming transfers, oldest first, to repeat to their senders. */
+  private readonly recentOutcomes = new Map<string, { readonly peer: string; readonly frame: P2pFrame }>();
+  /** Test-only cuts armed by `test.cut-p2p` with afterBytes: friend → bytes still to receive. */
+  private readonly testCuts = new Map<string, number>();
   private nextWireStream = 1;
 
   constructor(config: Partial<PeerConfig> = {}) {
@@ -348,7 +353,7 @@ export class PeerMachine {
       case 'quit':
         return this.onQuit(nowMs);
       case 'test.cut-p2p':
-        return this.onTestCut(command.username);
+        return this.onTestCut(command.username, command.afterBytes);
     }
   }
 
@@ -788,6 +793,9 @@ export class PeerMachine {
     }
     this.sessions.set(friend, { username: friend, streamId, unacked: [] });
     this.emit({ event: 'chat.opened', username: friend });
+    for (const outcome of this.recentOutcomes.values()) {
+      if (outcome.peer === friend) this.effects.push({ type: 'p2p.send', streamId, frame: outcome.frame });
+    }
     for (const transfer of [...this.transfersIn.values()]) {
       if (transfer.meta.peer === friend) this.driveIncoming(transfer, nowMs, (t) => t.reattach(nowMs));
     }
@@ -820,11 +828,28 @@ export class PeerMachine {
     this.closeSession(friend, 'closed', true, nowMs);
   }
 
-  private onTestCut(friend: string): void {
+  private onTestCut(friend: string, afterBytes: number | undefined): void {
     const session = this.sessions.get(friend);
     if (!this.config.testCommands) return this.emitError('UNKNOWN_COMMAND');
+    if (afterBytes !== undefined) {
+      this.testCuts.set(friend, afterBytes);
+      return;
+    }
     if (session === undefined) return this.emitError('NO_SUCH_PEER', undefined, friend);
     this.effects.push({ type: 'p2p.reset', streamId: session.streamId });
+  }
+
+  /** Test-only: counts file bytes from a friend down to an armed cut. */
+  private countTowardsCut(friend: string, bytes: number): void {
+    const remaining = this.testCuts.get(friend);
+    if (remaining === undefined) return;
+    if (remaining > bytes) {
+      this.testCuts.set(friend, remaining - bytes);
+      return;
+    }
+    this.testCuts.delete(friend);
+    const session = this.sessions.get(friend);
+    if (session !== undefined) this.effects.push({ type: 'p2p.reset', streamId: session.streamId });
   }
 
   // ---- chat messages --------------------------------------------------------------------------
@@ -941,6 +966,7 @@ export class PeerMachine {
     const transferId = this.incomingByStream.get(`${friend}\u0000${wireStream}`);
     if (transferId === undefined) return; // late bytes of a transfer that already ended
     this.withIncoming(transferId, nowMs, (t) => t.data(offset, bytes));
+    if (this.testCuts.size > 0) this.countTowardsCut(friend, bytes.byteLength);
   }
 
   private onFileAnswer(transferId: string, accept: boolean, nowMs: number): void {
@@ -984,6 +1010,22 @@ export class PeerMachine {
     if (transfer.finished) {
       this.transfersIn.delete(transfer.transferId);
       this.incomingByStream.delete(`${transfer.meta.peer}\u0000${transfer.meta.wireStream}`);
+      this.rememberOutcome(transfer);
+    }
+  }
+
+  /**
+   * The last frame of a finished incoming transfer may be lost with a dropping connection, and
+   * the sender would wait forever: it is repeated when the next session with that friend opens.
+   */
+  private rememberOutcome(transfer: IncomingTransfer): void {
+    const frame = transfer.outcomeFrame;
+    if (frame === null) return;
+    this.recentOutcomes.delete(transfer.transferId);
+    this.recentOutcomes.set(transfer.transferId, { peer: transfer.meta.peer, frame });
+    if (this.recentOutcomes.size > TRANSFER_OUTCOMES_REMEMBERED_MAX) {
+      const oldest = this.recentOutcomes.keys().next().value;
+      if (oldest !== undefined) this.recentOutcomes.delete(oldest);
     }
   }
 

@@ -312,6 +312,13 @@ export class IncomingTransfer extends TransferBase {
     return this.writtenOffset;
   }
 
+  /** The frame that told the sender how this ended, to repeat on a later session (it may have been lost). */
+  get outcomeFrame(): P2pFrame | null {
+    if (this.state === 'Done') return { type: 'file.ok', transferId: this.transferId };
+    if (this.state === 'Failed' && this.failure !== null) return { type: 'file.fail', transferId: this.transferId, reason: this.failure };
+    return null;
+  }
+
   accept(nowMs: number): void {
     if (this.state !== 'Offered') return;
     this.state = 'Receiving';
@@ -346,7 +353,8 @@ export class IncomingTransfer extends TransferBase {
     this.writtenOffset = offset;
     this.progress(offset, nowMs);
     if (this.finishIfComplete()) return;
-    if (this.state === 'Suspended' && this.resumeOwed && this.connected) return this.sendResume(nowMs);
+    // Resume only once every write handed out is on disk, so no byte is hashed twice.
+    if (this.state === 'Suspended' && this.resumeOwed && this.connected && offset === this.receivedOffset) return this.sendResume(nowMs);
     if (this.state === 'Receiving') this.grantCredit();
   }
 

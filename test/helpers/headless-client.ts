@@ -3,6 +3,7 @@
  * outside script would. Every stdout line must be a JSON event with `event` and `at` (anything
  * else is recorded in `badLines`). `waitFor` takes the first not-yet-taken event that matches, or
  * the next one to arrive, within a timeout; stderr is kept for the failure message.
+ * TEST_CLIENT_LOG_LEVEL=debug makes the clients log their P2P control frames to that stderr.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
@@ -57,7 +58,7 @@ export class HeadlessClient {
     const args = ['--import', 'tsx', 'cli/main.ts', 'client', '--headless', '--server', options.server, '--p2p-host', '127.0.0.1', '--p2p-port', '0', '--download-dir', downloadDir];
     if (options.autoAccept !== undefined) args.push('--auto-accept', options.autoAccept);
     if (options.maxFileBytes !== undefined) args.push('--max-file-bytes', String(options.maxFileBytes));
-    args.push('--log-level', 'warn', ...(options.extraArgs ?? []));
+    args.push('--log-level', process.env.TEST_CLIENT_LOG_LEVEL ?? 'warn', ...(options.extraArgs ?? []));
     const env = { ...process.env, P2PCHAT_TEST_COMMANDS: options.testCommands === true ? '1' : '0' };
     const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
     const client = new HeadlessClient(name, child, downloadDir);
