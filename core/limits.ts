@@ -47,6 +47,8 @@ export const LIST_FRAME_BYTES_WORST =
   FRIENDS_PER_USER_MAX * FRIEND_ENTRY_BYTES_WORST + FRIEND_REQUESTS_PENDING_PER_USER_MAX * (USERNAME_CHARS_MAX + 3) + 1024;
 /** Chat-session requests one user may have open at once, as caller or callee. */
 export const SESSION_REQUESTS_PENDING_PER_USER_MAX = 16;
+/** Session outcomes held for a detached user until it resumes (the oldest go first). */
+export const SESSION_OUTCOMES_HELD_MAX = 2 * SESSION_REQUESTS_PENDING_PER_USER_MAX;
 
 /** Default time-to-live of a login without a heartbeat. */
 export const TTL_MS_DEFAULT = 30_000;

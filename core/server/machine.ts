@@ -51,6 +51,7 @@ import {
   PROTOCOL_VERSION,
   RATE_LIMIT_BUCKETS_MAX,
   SESSION_REQUEST_TIMEOUT_MS_DEFAULT,
+  SESSION_OUTCOMES_HELD_MAX,
   SESSION_REQUESTS_PENDING_PER_USER_MAX,
   SESSION_REQUESTS_PER_USER_BURST,
   SESSION_REQUESTS_PER_USER_PER_SEC,
@@ -133,6 +134,12 @@ interface OnlineUser {
   resumeToken: string;
   /** Pending session requests this user is part of, as caller or callee. */
   readonly sessionRequests: Set<string>;
+  /**
+   * Session outcomes (established, failed, withdrawn) that arrived while detached, replayed on
+   * resume: without them a caller whose request was accepted during a blip would never connect.
+   * Bounded by SESSION_OUTCOMES_HELD_MAX; presence needs no such queue (login.ok re-sends it).
+   */
+  readonly missedOutcomes: ServerFrame[];
 }
 
 interface SessionRequest {
@@ -178,6 +185,9 @@ const FRAME_RULES: Record<ClientFrameType, 'ExpectLogin' | 'LoggedIn'> = {
   'session.answer': 'LoggedIn',
   'session.cancel': 'LoggedIn',
 };
+
+/** Frames held for a detached user and replayed when it resumes. */
+const SESSION_OUTCOME_TYPES: ReadonlySet<ServerFrame['type']> = new Set(['session.established', 'session.failed', 'session.withdrawn']);
 
 type TimerKey = `idle:${number}` | `ttl:${string}` | `sreq:${string}`;
 
@@ -508,7 +518,7 @@ export class ServerMachine {
     let user = this.online.get(username);
     const resumed = user !== undefined;
     if (user === undefined) {
-      user = { username, connId: conn.connId, resumeToken: this.config.newToken(), sessionRequests: new Set() };
+      user = { username, connId: conn.connId, resumeToken: this.config.newToken(), sessionRequests: new Set(), missedOutcomes: [] };
       this.online.set(username, user);
     } else {
       const old = user.connId === null ? undefined : this.conns.get(user.connId);
@@ -536,7 +546,9 @@ export class ServerMachine {
       this.tellFriends(account, 'online');
       return;
     }
-    // A client that took over a session is asked again about the requests still waiting on it.
+    // A client that took over a session learns what it missed while detached, and is asked
+    // again about the requests still waiting on it.
+    for (const frame of user.missedOutcomes.splice(0)) this.send(conn.connId, frame);
     for (const requestId of user.sessionRequests) {
       const request = this.sessionRequests.get(requestId);
       const atMs = this.timers.atMs(`sreq:${requestId}`);
@@ -771,8 +783,12 @@ export class ServerMachine {
   }
 
   private sendToUser(username: string, frame: ServerFrame): void {
-    const connId = this.online.get(username)?.connId;
-    if (connId !== undefined && connId !== null) this.send(connId, frame);
+    const user = this.online.get(username);
+    if (user === undefined) return;
+    if (user.connId !== null) return this.send(user.connId, frame);
+    if (!SESSION_OUTCOME_TYPES.has(frame.type)) return;
+    if (user.missedOutcomes.length >= SESSION_OUTCOMES_HELD_MAX) user.missedOutcomes.shift();
+    user.missedOutcomes.push(frame);
   }
 
   /** Remote errors become error frames; a code that closes also drops the connection. */

@@ -222,25 +222,30 @@ describe('create chat session (seed use case 1.3.4)', () => {
     expect(h.last(alice)).toMatchObject({ type: 'session.pending' });
   });
 
-  /**
-   * KNOWN GAP (reported to the lead): outcomes sent while a caller is detached are lost. A resume
-   * re-sends session.incoming to a callee, but nothing re-sends a caller its session.established
-   * (or session.failed). So after a network blip the callee expects a P2P connection the caller
-   * never makes. This test pins today's behaviour; when the gap is closed it fails: then assert
-   * that the resumed caller gets the established frame (token and address) instead.
-   */
-  it('KNOWN GAP: a caller that resumes after its request was accepted while it was detached is not told', () => {
+  it('a caller that resumes after its request was accepted while it was detached is told, with token and address', () => {
     const { h, alice, bob, aliceToken: token } = friends();
     const id = ask(h, alice, bob);
     h.close(alice);
     h.send(bob, { type: 'session.answer', requestId: id, accept: true, host: '127.0.0.1', port: 9 });
-    expect(h.framesOf(bob, 'session.established')).toHaveLength(1);
+    const calleeSide = h.framesOf(bob, 'session.established');
+    expect(calleeSide).toHaveLength(1);
     const again = h.resume('alice', token);
     expect(h.framesOf(again, 'login.ok')).toHaveLength(1);
-    expect(h.framesOf(again, 'session.established')).toEqual([]);
+    expect(h.framesOf(again, 'session.established')).toMatchObject([
+      { requestId: id, role: 'caller', username: 'bob', host: '127.0.0.1', port: 9, token: calleeSide[0]!.token },
+    ]);
   });
 
-  it('a caller whose connection dropped learns nothing, but the request still ends by its timeout', () => {
+  it('a caller that resumes after its request was rejected while it was detached learns the rejection', () => {
+    const { h, alice, bob, aliceToken: token } = friends();
+    const id = ask(h, alice, bob);
+    h.close(alice);
+    h.send(bob, { type: 'session.answer', requestId: id, accept: false });
+    const again = h.resume('alice', token);
+    expect(h.framesOf(again, 'session.failed')).toMatchObject([{ requestId: id, reason: 'rejected' }]);
+  });
+
+  it('a caller whose connection dropped is told nothing while detached, and the request still ends by its timeout', () => {
     const { h, alice, bob } = friends();
     const id = ask(h, alice, bob);
     h.close(alice);
