@@ -6,10 +6,12 @@
  * DEFAULT_LOG_FILE in the working directory; every line carries its pid and component).
  */
 import { resolve } from 'node:path';
+import { format } from 'node:util';
 import blessed from 'blessed';
+import type { Widgets } from 'blessed';
 import type { LevelWithSilent } from 'pino';
 import { SESSION_REQUEST_TIMEOUT_MS_DEFAULT } from '../../core/limits.ts';
-import { createLogger } from '../log.ts';
+import { type Logger, createLogger } from '../log.ts';
 import { DashboardApp } from './app.ts';
 import { ChildProcessClientPort, headlessClientCommand } from './child-process-port.ts';
 
@@ -44,6 +46,28 @@ function hostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** Characters of blessed's start-up complaints kept in the log. */
+const BLESSED_NOISE_CHARS_MAX = 4_000;
+
+/**
+ * The screen on this terminal. blessed prints (console.error, unconditionally) the terminfo
+ * capabilities it cannot compile, e.g. for TERM=screen-256color, although it draws fine without
+ * them; that text would land on the user's terminal, so it goes to the log instead.
+ */
+function createScreen(logger: Logger): Widgets.Screen {
+  const consoleError = console.error;
+  const noise: string[] = [];
+  console.error = (...args: unknown[]) => {
+    noise.push(format(...args));
+  };
+  try {
+    return blessed.screen({ smartCSR: true, fullUnicode: true, forceUnicode: true, title: 'p2pchat', warnings: false, autoPadding: true });
+  } finally {
+    console.error = consoleError;
+    if (noise.length > 0) logger.warn({ term: process.env.TERM, blessed: noise.join('\n').slice(0, BLESSED_NOISE_CHARS_MAX) }, 'blessed terminfo warnings');
+  }
+}
+
 /** Runs the dashboard until the user quits; resolves with the process exit code. */
 export async function runDashboard(options: DashboardOptions): Promise<number> {
   if (!process.stdin.isTTY || !process.stdout.isTTY) {
@@ -70,7 +94,7 @@ export async function runDashboard(options: DashboardOptions): Promise<number> {
   // NCURSES_NO_UTF8_ACS is the ncurses switch blessed honours. The dashboard needs a UTF-8
   // terminal anyway for its status symbols (forceUnicode).
   process.env.NCURSES_NO_UTF8_ACS ??= '1';
-  const screen = blessed.screen({ smartCSR: true, fullUnicode: true, forceUnicode: true, title: 'p2pchat', warnings: false, autoPadding: true });
+  const screen = createScreen(logger);
   // The dashboard draws its own cursor (an inverse cell) in the focused field; blessed shows the
   // terminal's again when the screen is destroyed.
   screen.program.hideCursor();
