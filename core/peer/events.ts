@@ -12,7 +12,8 @@ export interface FriendView {
 }
 
 export type ClientEvent =
-  | { readonly event: 'ready' }
+  /** p2pHost, p2pPort (additions): where this client's P2P listener is. */
+  | { readonly event: 'ready'; readonly p2pHost: string; readonly p2pPort: number }
   | { readonly event: 'signup.ok'; readonly username: string }
   | { readonly event: 'logout.ok' }
   | { readonly event: 'login.ok'; readonly username: string; readonly friends: readonly FriendView[] }

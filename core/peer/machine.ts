@@ -1076,7 +1076,7 @@ export class PeerMachine {
   private emitReady(): void {
     if (this.readyEmitted) return;
     this.readyEmitted = true;
-    this.emit({ event: 'ready' });
+    this.emit({ event: 'ready', p2pHost: this.p2pHost, p2pPort: this.p2pPort });
   }
 
   private emitError(code: ErrorCode, detail?: string, username?: string, id?: string | number): void {
