@@ -75,9 +75,10 @@ export type PathsParse = { readonly ok: true; readonly paths: string[] } | { rea
 
 /**
  * Splits a typed list of paths the way a shell would for the simple cases: whitespace separates,
- * "double" or 'single' quotes keep spaces, a backslash escapes the next character.
+ * "double" or 'single' quotes keep spaces, a backslash escapes the next character, and an
+ * unquoted ~ starting a path (alone or before /) is the home directory, when one is given.
  */
-export function parsePathList(input: string, pathsMax: number): PathsParse {
+export function parsePathList(input: string, pathsMax: number, homeDir: string | null = null): PathsParse {
   const paths: string[] = [];
   let current = '';
   let inToken = false;
@@ -90,7 +91,11 @@ export function parsePathList(input: string, pathsMax: number): PathsParse {
       else current += char;
       continue;
     }
-    if (char === '"' || char === "'") {
+    const next = chars[index + 1];
+    if (char === '~' && !inToken && homeDir !== null && (next === undefined || next === '/' || next === ' ' || next === '\t')) {
+      current += homeDir;
+      inToken = true;
+    } else if (char === '"' || char === "'") {
       quote = char;
       inToken = true;
     } else if (char === '\\' && index + 1 < chars.length) {

@@ -5,6 +5,7 @@
  * Logs never touch the screen: the dashboard and its child both append to one log file (default
  * DEFAULT_LOG_FILE in the working directory; every line carries its pid and component).
  */
+import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { format } from 'node:util';
 import blessed from 'blessed';
@@ -108,6 +109,7 @@ export async function runDashboard(options: DashboardOptions): Promise<number> {
       chatRequestTimeoutMs: options.chatRequestTimeoutMs ?? sessionTimeoutFromEnv() ?? SESSION_REQUEST_TIMEOUT_MS_DEFAULT,
       logFile,
       downloadDir: resolve(downloadDir),
+      homeDir: homedir(),
     },
   });
   // A signal (terminal closed, kill) quits cleanly too: log out first. With these listeners in

@@ -142,6 +142,8 @@ export interface DashboardConfig {
   /** Shown in the help dialog. */
   readonly logFile: string | null;
   readonly downloadDir: string;
+  /** What a leading ~ means in the send-files prompt (null: no expansion). */
+  readonly homeDir?: string | null;
 }
 
 export interface DashboardState {
@@ -755,7 +757,7 @@ function submitPrompt(state: DashboardState, prompt: Extract<UserDialog, { kind:
   }
   const session = activeSession(state);
   if (!session || session.state !== 'open') return { ...state, dialog: { ...prompt, error: 'the chat session is not open any more' } };
-  const parsed = parsePathList(prompt.editor.text, FILES_PER_SEND_MAX);
+  const parsed = parsePathList(prompt.editor.text, FILES_PER_SEND_MAX, state.config.homeDir ?? null);
   if (!parsed.ok) return { ...state, dialog: { ...prompt, error: parsed.error } };
   out.commands.push({ cmd: 'file.send', username: session.peer, paths: parsed.paths });
   const count = parsed.paths.length;

@@ -31,6 +31,8 @@ describe('text helpers', () => {
 
   it('splits a path list like a shell for quotes and escapes, and bounds it', () => {
     expect(parsePathList(`a "b c" 'd e' f\\ g`, 10)).toEqual({ ok: true, paths: ['a', 'b c', 'd e', 'f g'] });
+    expect(parsePathList('~/a.txt ~ "~/quoted" b~/c', 10, '/home/al')).toEqual({ ok: true, paths: ['/home/al/a.txt', '/home/al', '~/quoted', 'b~/c'] });
+    expect(parsePathList('~/a.txt', 10)).toEqual({ ok: true, paths: ['~/a.txt'] });
     expect(parsePathList('"open', 10)).toEqual({ ok: false, error: 'unclosed " quote' });
     expect(parsePathList('   ', 10)).toEqual({ ok: false, error: 'type at least one path' });
     expect(parsePathList('a b c', 2)).toEqual({ ok: false, error: 'at most 2 files at once' });
