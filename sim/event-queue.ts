@@ -5,10 +5,17 @@
  *
  * Cancelled events stay in the heap and are skipped when they surface (cheaper than removal).
  */
+/** Something whose pending events die with it (a crashed process). */
+export interface EventOwner {
+  readonly alive: boolean;
+}
+
 export interface QueuedEvent {
   readonly atMs: number;
   readonly seq: number;
   fn: (() => void) | null;
+  /** The event is dropped unrun if its owner died meanwhile (null: the world owns it). */
+  readonly owner: EventOwner | null;
 }
 
 export class EventQueue {
@@ -26,8 +33,8 @@ export class EventQueue {
     return this.heap.length;
   }
 
-  push(atMs: number, fn: () => void): QueuedEvent {
-    const event: QueuedEvent = { atMs, seq: this.nextSeq++, fn };
+  push(atMs: number, fn: () => void, owner: EventOwner | null = null): QueuedEvent {
+    const event: QueuedEvent = { atMs, seq: this.nextSeq++, fn, owner };
     const heap = this.heap;
     let i = heap.length;
     heap.push(event);

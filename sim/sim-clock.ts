@@ -23,8 +23,8 @@ export class SimClock implements Clock {
     return this.currentMs;
   }
 
-  at(atMs: number, fn: () => void): () => void {
-    const event = this.queue.push(Math.max(atMs, this.currentMs), fn);
+  at(atMs: number, fn: () => void, owner: Scope | null = null): () => void {
+    const event = this.queue.push(Math.max(atMs, this.currentMs), fn, owner);
     return () => this.queue.cancel(event);
   }
 
@@ -36,9 +36,7 @@ export class SimClock implements Clock {
   scoped(scope: Scope): Clock {
     return {
       nowMs: () => this.currentMs,
-      at: (atMs, fn) => this.at(atMs, () => {
-        if (scope.alive) fn();
-      }),
+      at: (atMs, fn) => this.at(atMs, fn, scope),
     };
   }
 
@@ -54,6 +52,8 @@ export class SimClock implements Clock {
       this.currentMs = event.atMs;
       const fn = event.fn;
       event.fn = null;
+      // A crashed process's wake-ups vanish with it, uncounted.
+      if (event.owner !== null && !event.owner.alive) continue;
       ran += 1;
       if (fn !== null) fn();
     }
