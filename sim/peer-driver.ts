@@ -1,8 +1,8 @@
 /**
- * PeerDriver: the narrow interface scenario behaviours use to act as one user. The simulator's
- * protocol client (protocol-client.ts) implements it over the in-memory network today; the real
- * peer machine of core/peer/ (issue 3) is meant to replace it behind the same interface, which is
- * when chat messages and file transfers (the P2P parts) become runnable.
+ * PeerDriver: the narrow interface scenario behaviours use to act as one user. Two drivers
+ * implement it over the in-memory network: the simulator's light protocol client
+ * (protocol-client.ts, server link only) and the real peer machine of core/peer/
+ * (peer-machine-driver.ts, with the P2P channel: chat messages and files).
  */
 import type { PresenceStatus, SessionFailure } from '../core/frames.ts';
 
