@@ -160,6 +160,11 @@ interface Channel {
   /** The friend: known from the start for outgoing channels, from the hello for accepted ones. */
   username: string | null;
   readonly token: string | null;
+  /**
+   * A hello that arrived before our own session.established (the server tells the caller first,
+   * and its hello can overtake our copy): parked until the token arrives or the hello times out.
+   */
+  parkedHello: P2pFrameOf<'hello'> | null;
 }
 
 interface Session {
@@ -201,6 +206,8 @@ export class PeerMachine {
   private readonly outgoingRequests = new Map<string, string | null>();
   /** session.incoming not yet answered: friend → requestId. */
   private readonly incomingRequests = new Map<string, string>();
+  /** Friends we said yes to whose session.established has not arrived yet. */
+  private readonly answeredYes = new Set<string>();
   /** One-time tokens we hold as callee: friend → token. */
   private readonly tokens = new Map<string, string>();
   private readonly channels = new Map<StreamKey, Channel>();
@@ -423,6 +430,7 @@ export class PeerMachine {
     this.pending.clear();
     // The server asks again about requests still waiting on us when we resume.
     this.incomingRequests.clear();
+    this.answeredYes.clear();
     if (this.quitting) return this.finishQuit();
     if (link.phase === 'Up' && !this.disconnectedReported) {
       this.disconnectedReported = true;
@@ -629,6 +637,7 @@ export class PeerMachine {
 
   private answerSession(username: string, requestId: string, accept: boolean): void {
     this.incomingRequests.delete(username);
+    if (accept) this.answeredYes.add(username);
     const address = accept ? { host: this.advertisedHost(), port: this.p2pPort } : {};
     this.request({ kind: 'user', cmd: 'chat.answer' }, (id) => ({ type: 'session.answer', id, requestId, accept, ...address }));
   }
@@ -645,8 +654,15 @@ export class PeerMachine {
   private onSessionEstablished(frame: ServerFrameOf<'session.established'>, nowMs: number): void {
     const friend = frame.username;
     if (frame.role === 'callee') {
+      this.answeredYes.delete(friend);
       this.tokens.set(friend, frame.token);
       this.timers.arm(`token:${friend}`, nowMs + P2P_HELLO_TIMEOUT_MS);
+      for (const channel of [...this.channels.values()]) {
+        const parked = channel.parkedHello;
+        if (parked === null || parked.username !== friend) continue;
+        channel.parkedHello = null;
+        this.onHello(channel, parked, nowMs);
+      }
       return;
     }
     this.outgoingRequests.delete(friend);
@@ -654,7 +670,7 @@ export class PeerMachine {
       return this.emit({ event: 'chat.failed', username: friend, reason: 'unreachable' });
     }
     const streamId = `out:${this.nextStreamSeq++}`;
-    this.channels.set(streamId, { streamId, decoder: new FrameDecoder(), phase: 'Connecting', username: friend, token: frame.token });
+    this.channels.set(streamId, { streamId, decoder: new FrameDecoder(), phase: 'Connecting', username: friend, token: frame.token, parkedHello: null });
     this.timers.arm(`hello:${streamId}`, nowMs + P2P_HELLO_TIMEOUT_MS);
     this.effects.push({ type: 'p2p.connect', streamId, host: frame.host, port: frame.port });
   }
@@ -673,7 +689,7 @@ export class PeerMachine {
       this.effects.push({ type: 'p2p.reset', streamId });
       return;
     }
-    this.channels.set(streamId, { streamId, decoder: new FrameDecoder(), phase: 'ExpectHello', username: null, token: null });
+    this.channels.set(streamId, { streamId, decoder: new FrameDecoder(), phase: 'ExpectHello', username: null, token: null, parkedHello: null });
     this.timers.arm(`hello:${streamId}`, nowMs + P2P_HELLO_TIMEOUT_MS);
   }
 
@@ -755,8 +771,14 @@ export class PeerMachine {
 
   private onHello(channel: Channel, frame: P2pFrame, nowMs: number): void {
     const me = this.account?.username;
-    if (frame.type !== 'hello' || me === undefined) return this.refuse(channel, 'BAD_SESSION_TOKEN', 'expected hello', nowMs);
+    if (frame.type !== 'hello' || me === undefined || channel.parkedHello !== null) {
+      return this.refuse(channel, 'BAD_SESSION_TOKEN', 'expected hello', nowMs);
+    }
     const token = this.tokens.get(frame.username);
+    if (token === undefined && this.answeredYes.has(frame.username)) {
+      channel.parkedHello = frame;
+      return;
+    }
     if (token === undefined || !tokensEqual(token, frame.token)) return this.refuse(channel, 'BAD_SESSION_TOKEN', 'token refused', nowMs);
     // One use only: a replayed hello finds no token.
     this.tokens.delete(frame.username);
