@@ -726,8 +726,9 @@ export class ServerMachine {
     this.countSession('established');
     const token = this.config.newToken();
     const base = { type: 'session.established', requestId: request.requestId, token } as const;
-    this.sendToUser(request.caller, { ...base, username: callee, role: 'caller', host: frame.host, port: frame.port });
+    // The callee learns the token first: the caller's hello should find it already there.
     this.send(conn.connId, { ...base, username: request.caller, role: 'callee' });
+    this.sendToUser(request.caller, { ...base, username: callee, role: 'caller', host: frame.host, port: frame.port });
   }
 
   private onSessionCancel(conn: Conn, caller: string, frame: ClientFrameOf<'session.cancel'>): void {
