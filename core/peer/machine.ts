@@ -41,6 +41,7 @@ import { type ErrorCode, errorMessage } from '../errors.ts';
 import { type ClientFrame, type ServerFrame, type ServerFrameOf, serverFrameSchema } from '../frames.ts';
 import {
   CHAT_UNACKED_MESSAGES_MAX,
+  CONTROL_FRAME_BYTES_MAX,
   FILE_BYTES_MAX_DEFAULT,
   P2P_HELLO_TIMEOUT_MS,
   P2P_UNAUTHENTICATED_STREAMS_MAX,
@@ -59,6 +60,10 @@ import type { ClientEvent } from './events.ts';
 import { sanitizeFileName } from './file-names.ts';
 import { type OfferedFile, type P2pFrame, type P2pFrameOf, P2P_FRAME_TYPES, p2pFrameSchema } from './frames.ts';
 import { IncomingTransfer, OutgoingTransfer, TRANSFER_TUNING_DEFAULTS, type TransferAction, type TransferTuning } from './transfer.ts';
+
+const utf8 = new TextEncoder();
+/** Room left in a control frame for the fields around a chat text. */
+const FRAME_ENVELOPE_BYTES = 256;
 
 /** P2P streams: the machine names its outgoing ones ("out:N"); the runtime names accepted ones. */
 export type StreamKey = string;
@@ -880,6 +885,10 @@ export class PeerMachine {
     const session = this.sessions.get(friend);
     if (session === undefined) return this.emitError('NO_SUCH_PEER', undefined, friend, requestedId);
     if (session.unacked.length >= CHAT_UNACKED_MESSAGES_MAX) return this.emitError('QUEUE_FULL', undefined, friend, requestedId);
+    // JSON escaping can grow a text up to six-fold: the frame must still fit a control frame.
+    if (utf8.encode(JSON.stringify(text)).byteLength > CONTROL_FRAME_BYTES_MAX - FRAME_ENVELOPE_BYTES) {
+      return this.emitError('BAD_COMMAND', 'text too long once encoded', friend, requestedId);
+    }
     const id = requestedId ?? `${this.config.idPrefix}m${this.nextMessageSeq++}`;
     session.unacked.push(id);
     this.effects.push({ type: 'p2p.send', streamId: session.streamId, frame: { type: 'msg', id, text } });
