@@ -204,6 +204,21 @@ export const scenarioSchema = z
         ctx.addIssue({ code: 'custom', path: ['populations', index, 'username'], message: 'expected username only on a population of count 1' });
       }
     });
+    const known = (username: string): boolean => scenario.populations.some((p) => isUsernameOf(p, username));
+    scenario.friends.pairs.forEach((pair, index) => {
+      pair.forEach((username, side) => {
+        if (!known(username)) ctx.addIssue({ code: 'custom', path: ['friends', 'pairs', index, side], message: `expected a username of a population, got "${username}"` });
+      });
+    });
+    scenario.faults.forEach((fault, index) => {
+      const peers = 'peers' in fault ? fault.peers : undefined;
+      peers?.forEach((username, at) => {
+        if (!known(username)) ctx.addIssue({ code: 'custom', path: ['faults', index, 'peers', at], message: `expected a username of a population, got "${username}"` });
+      });
+    });
+    for (const [behaviour, steps] of Object.entries(scenario.behaviours)) {
+      checkStepTargets(steps, ['behaviours', behaviour], known, ctx);
+    }
     if (scenario.requires.includes('p2p') && scenario.driver !== 'peer-machine') {
       ctx.addIssue({ code: 'custom', path: ['driver'], message: 'expected driver: peer-machine (requires: [p2p] needs the real peer machine)' });
     }
@@ -213,3 +228,29 @@ export const scenarioSchema = z
 export type Scenario = z.infer<typeof scenarioSchema>;
 export type ScenarioInput = z.input<typeof scenarioSchema>;
 export type Population = Scenario['populations'][number];
+
+/** Whether a population names this user: its name (count 1, or its username override), else name0..name(count-1). */
+export function isUsernameOf(population: { name: string; count: number; username?: string | undefined }, username: string): boolean {
+  if (population.count === 1) return username === (population.username ?? population.name);
+  if (!username.startsWith(population.name)) return false;
+  const suffix = username.slice(population.name.length);
+  return /^(0|[1-9][0-9]*)$/.test(suffix) && Number(suffix) < population.count;
+}
+
+function checkStepTargets(steps: readonly Step[], path: Array<string | number>, known: (username: string) => boolean, ctx: z.RefinementCtx): void {
+  steps.forEach((step, index) => {
+    if (typeof step === 'string') return;
+    const here = [...path, index];
+    const target = (key: string, username: string): void => {
+      if (username !== 'random-friend' && !known(username)) {
+        ctx.addIssue({ code: 'custom', path: [...here, key], message: `expected a username of a population or random-friend, got "${username}"` });
+      }
+    };
+    if ('session' in step) target('session', step.session.with);
+    if ('chat' in step) target('chat', step.chat.with);
+    if ('sendFile' in step) target('sendFile', step.sendFile.with);
+    // friendRequest.to may name a stranger on purpose (USER_NOT_FOUND), so it is not checked.
+    if ('choose' in step) step.choose.forEach((branch, b) => checkStepTargets(branch.steps, [...here, 'choose', b, 'steps'], known, ctx));
+    if ('repeat' in step) checkStepTargets(step.repeat.steps, [...here, 'repeat', 'steps'], known, ctx);
+  });
+}
