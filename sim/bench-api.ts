@@ -19,7 +19,7 @@ export function presenceStormScenario(peers = 10_000, durationMs = 60_000): Scen
     name: `presence storm, ${peers} peers`,
     durationMs,
     server: { connectionsMax: Math.max(peers * 2, 100), hashCostMs: 5 },
-    checks: { sweepEveryMs: 5_000 },
+    checks: { sweepEveryMs: 10_000 },
     populations: [{ name: 'user', count: peers, behaviour: 'social' }],
     friends: { powerLaw: { meanDegree: 8, exponent: 2.5 } },
     arrivals: [{ durationMs: arrivalMs, rate: peers / (arrivalMs / 1000) }],
