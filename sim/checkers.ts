@@ -181,10 +181,12 @@ export class Checkers implements PeerObserver, P2pObserver {
     this.count(name);
   }
 
-  /** The server restarted: request ids start over, and pending requests died with it. */
+  /**
+   * The server crashed or restarted: its pending requests died with it. Yeses stay: they are keyed
+   * by incarnation, and frames the old server sent before dying may still be on the wire.
+   */
   onServerRestart(): void {
     this.pendingSessions.clear();
-    this.answeredYes.clear();
   }
 
   // ---- P2pObserver: chat and files (driver peer-machine) -------------------------------------------

@@ -117,7 +117,9 @@ function runSwarms(loaded: readonly LoadedScenario[], options: SimCommandOptions
     const failure = result.failure;
     if (failure === null) continue;
     const size = scenarioSize(failure.shrunk.scenario);
-    const minimized = { ...failure.shrunk.scenario, seed: failure.seed };
+    // The replay is about the broken invariants; the original metric thresholds describe the full-size run.
+    const broken = [...new Set(failure.shrunk.report.violations.map((v) => v.checker))];
+    const minimized = { ...failure.shrunk.scenario, seed: failure.seed, expect: { metrics: {}, invariants: broken } };
     mkdirSync(options.outDir, { recursive: true });
     const outPath = join(options.outDir, `${basename(path).replace(/\.ya?ml$/, '')}-seed${failure.seed}.min.yaml`);
     const first = failure.shrunk.report.violations[0];

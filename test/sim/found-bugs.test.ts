@@ -15,4 +15,12 @@ describe('bugs found by the simulator stay fixed', () => {
     expect(report.violations).toEqual([]);
     expect(report.metrics.logins_ok).toBe(1001);
   });
+
+  it('frames in flight when the server crashes are judged against the incarnation that sent them', () => {
+    // Found by the swarm in the simulator's own checker (a false session-needs-yes).
+    const { scenario } = loadScenarioFile('test/sim/fixtures/server-crash-inflight-established.yaml');
+    const report = runScenario(scenario, { seed: 3244477465 });
+    expect(report.violations).toEqual([]);
+    expect(report.metrics.sessions_established).toBeGreaterThan(0);
+  });
 });
