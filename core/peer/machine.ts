@@ -889,7 +889,7 @@ export class PeerMachine {
     if (utf8.encode(JSON.stringify(text)).byteLength > CONTROL_FRAME_BYTES_MAX - FRAME_ENVELOPE_BYTES) {
       return this.emitError('BAD_COMMAND', 'text too long once encoded', friend, requestedId);
     }
-    const id = requestedId ?? `${this.config.idPrefix}m${this.nextMessageSeq++}`;
+    const id = requestedId ?? `${this.config.idPrefix}-m${this.nextMessageSeq++}`;
     session.unacked.push(id);
     this.effects.push({ type: 'p2p.send', streamId: session.streamId, frame: { type: 'msg', id, text } });
   }
@@ -950,7 +950,7 @@ export class PeerMachine {
     if (this.transferCount() + files.length > TRANSFERS_ACTIVE_MAX) return this.emitError('QUEUE_FULL', 'too many transfers');
     const offered: OfferedFile[] = [];
     for (const file of files) {
-      const transferId = `${this.config.idPrefix}${this.nextTransferSeq++}`;
+      const transferId = `${this.config.idPrefix}-${this.nextTransferSeq++}`;
       const wireStream = this.nextWireStream++;
       const meta = { transferId, peer: friend, wireStream, size: file.size, sha256: file.sha256 };
       this.transfersOut.set(transferId, new OutgoingTransfer(meta, file.path, file.name, this.config.tuning));
