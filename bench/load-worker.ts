@@ -118,7 +118,6 @@ async function loginLoop(args: Target & { usernames: string[]; password: string;
   let logouts = 0;
   const startedMs = performance.now();
   const endMs = startedMs + args.durationMs;
-  let lastMs = startedMs;
   await Promise.all(
     args.usernames.map(async (username, index) => {
       let connection: BenchConnection | null = null;
@@ -136,8 +135,9 @@ async function loginLoop(args: Target & { usernames: string[]; password: string;
           await connection.request({ type: 'login', username, password: args.password }, 'login.ok', REPLY_TIMEOUT_MS);
           const doneMs = performance.now();
           reservoir.recordMs(doneMs - sentMs);
-          logins += 1;
-          lastMs = Math.max(lastMs, doneMs);
+          // Only completions inside the window count: requests still in flight at its end would
+          // otherwise stretch it with a tail of falling concurrency.
+          if (doneMs <= endMs) logins += 1;
           await connection.request({ type: 'logout' }, 'logout.ok', REPLY_TIMEOUT_MS);
           logouts += 1;
         }
@@ -148,7 +148,7 @@ async function loginLoop(args: Target & { usernames: string[]; password: string;
       }
     }),
   );
-  return { logins, logouts, wallMs: lastMs - startedMs, samplesUs: reservoir.take(), errors: errors.counts };
+  return { logins, logouts, wallMs: args.durationMs, samplesUs: reservoir.take(), errors: errors.counts };
 }
 
 /**
@@ -169,7 +169,6 @@ async function resumeLoop(args: Target & { usernames: string[]; password: string
     ),
   );
   const startedMs = performance.now();
-  let lastMs = startedMs;
   const endMs = startedMs + args.durationMs;
   await Promise.all(
     sessions.map(async (session) => {
@@ -185,8 +184,7 @@ async function resumeLoop(args: Target & { usernames: string[]; password: string
           const ok = await next.request({ type: 'resume', username: session.username, token }, 'login.ok', REPLY_TIMEOUT_MS);
           const doneMs = performance.now();
           reservoir.recordMs(doneMs - sentMs);
-          resumes += 1;
-          lastMs = Math.max(lastMs, doneMs);
+          if (doneMs <= endMs) resumes += 1;
           token = String(ok.resumeToken);
         }
       } catch (error) {
@@ -196,7 +194,7 @@ async function resumeLoop(args: Target & { usernames: string[]; password: string
       }
     }),
   );
-  return { resumes, wallMs: lastMs - startedMs, samplesUs: reservoir.take(), errors: errors.counts };
+  return { resumes, wallMs: args.durationMs, samplesUs: reservoir.take(), errors: errors.counts };
 }
 
 /**

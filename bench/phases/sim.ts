@@ -22,7 +22,7 @@ export async function runSimPhase(ctx: PhaseContext): Promise<void> {
       ctx.record('sim_events_rate', {
         value: sim.eventsPerSec,
         baseline: sim.baselineEventsPerSec,
-        details: { peers: sim.peers, events: sim.events, wallMs: Math.round(sim.wallMs), virtualMs: sim.virtualMs, pendingMax: sim.pendingMax, seed: SIM_SEED },
+        details: { peers: sim.peers, events: sim.events, baselineEvents: sim.baselineEvents, wallMs: Math.round(sim.wallMs), virtualMs: sim.virtualMs, pendingMax: sim.pendingMax, seed: SIM_SEED },
         ...(sim.violations > 0 ? { note: `${sim.violations} invariant violations in the simulated run` } : {}),
       });
     } finally {
