@@ -27,9 +27,8 @@ export class FaultSchedule {
 
   /** The liveness phase starts: every fault in progress ends now, crashed peers stay as they are. */
   healAll(): void {
-    const ends = [...this.pendingEnds.values()];
-    this.pendingEnds.clear();
-    for (const end of ends) end();
+    // Each end removes itself from pendingEnds as it runs.
+    for (const end of [...this.pendingEnds.values()]) end();
     this.world.network.heal();
     this.world.startServer();
   }
