@@ -4,6 +4,7 @@
  * ever goes to stdout (logs go to stderr or a file). EOF on stdin is a clean quit.
  */
 import { randomBytes } from 'node:crypto';
+import { QUIT_LOGOUT_WAIT_MS } from '../../core/limits.ts';
 import { parseCommandLine } from '../../core/peer/commands.ts';
 import { createLogger } from '../log.ts';
 import { realClock } from '../net/real-clock.ts';
@@ -74,6 +75,19 @@ export async function runHeadless(options: HeadlessOptions): Promise<void> {
     process.stdout.write('', () => process.exit(1));
     return;
   }
+
+  // A reader that went away (EPIPE) cannot be told anything more: leave quietly.
+  process.stdout.on('error', () => process.exit(0));
+  // A signal is a quit too (logout first), bounded in case the server does not answer.
+  let signalled = false;
+  const onSignal = (): void => {
+    if (signalled) process.exit(1);
+    signalled = true;
+    setTimeout(() => process.exit(1), QUIT_LOGOUT_WAIT_MS + 1_000).unref();
+    runtime.command({ cmd: 'quit' });
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 
   readLines(
     (line) => {
