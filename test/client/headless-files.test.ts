@@ -159,6 +159,20 @@ describe('headless client: file transfer over TCP', () => {
     await expectDirectory(bob.downloadDir, before);
   }, TRANSFER_WAIT_MS);
 
+  it('lets the receiver cancel too, and answers unknown transfer ids with NO_SUCH_TRANSFER', async () => {
+    const before = (await readdir(bob.downloadDir)).sort();
+    alice.send({ cmd: 'file.send', username: 'bob', paths: [bigPath] });
+    const offer = await bob.waitFor('file.offer', { from: 'alice' });
+    bob.send({ cmd: 'file.answer', transferId: offer.transferId, accept: true });
+    await bob.waitFor('file.progress', { transferId: offer.transferId });
+    bob.send({ cmd: 'file.cancel', transferId: offer.transferId });
+    expect(await bob.waitFor('file.failed', { transferId: offer.transferId })).toMatchObject({ reason: 'cancelled' });
+    expect(await alice.waitFor('file.failed', { transferId: offer.transferId })).toMatchObject({ reason: 'cancelled' });
+    await expectDirectory(bob.downloadDir, before);
+    expect((await bob.request({ cmd: 'file.cancel', transferId: offer.transferId }, 'error')).code).toBe('NO_SUCH_TRANSFER');
+    expect((await bob.request({ cmd: 'file.answer', transferId: 'nope', accept: true }, 'error')).code).toBe('NO_SUCH_TRANSFER');
+  }, TRANSFER_WAIT_MS);
+
   it('fails with hash-mismatch when the bytes differ from the offer, and keeps nothing', async () => {
     const before = (await readdir(bob.downloadDir)).sort();
     const path = join(sourceDir, 'changing.bin');
