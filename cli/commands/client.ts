@@ -1,5 +1,5 @@
 /**
- * `p2pchat client`: the dashboard (not built yet) or, with --headless, the JSON-lines client of
+ * `p2pchat client`: the blessed dashboard or, with --headless, the JSON-lines client of
  * CONTRACTS.md section 1. Options only here; the runtime is imported when the command runs.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -51,19 +51,29 @@ export function clientCommand(): Command {
     .addOption(new Option('--p2p-host <host>', 'address the P2P listener binds').env('P2PCHAT_P2P_HOST').default('0.0.0.0'))
     .addOption(new Option('--p2p-port <port>', 'P2P listener port (0 = any)').env('P2PCHAT_P2P_PORT').default(0).argParser(parsePort))
     .addOption(new Option('--download-dir <dir>', 'where received files go').env('P2PCHAT_DOWNLOAD_DIR').default('./downloads'))
-    .addOption(new Option('--auto-accept <list>', 'answer yes without asking: chat, file').env('P2PCHAT_AUTO_ACCEPT').default({ chat: false, file: false }, 'none').argParser(parseAutoAccept))
+    .addOption(new Option('--auto-accept <list>', 'answer yes without asking: chat, file (headless only)').env('P2PCHAT_AUTO_ACCEPT').default({ chat: false, file: false }, 'none').argParser(parseAutoAccept))
     .addOption(new Option('--max-file-bytes <bytes>', 'largest file accepted').env('P2PCHAT_MAX_FILE_BYTES').default(FILE_BYTES_MAX_DEFAULT).argParser(parseBytes))
-    .addOption(new Option('--log-file <path>', 'log to this file instead of stderr').env('P2PCHAT_LOG_FILE'))
+    .addOption(new Option('--log-file <path>', 'log to this file (headless: instead of stderr; dashboard default: ./p2pchat-client.log)').env('P2PCHAT_LOG_FILE'))
     .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent').env('P2PCHAT_LOG_LEVEL').default('info'))
     .action(async (options: ClientCommandOptions) => {
-      if (!options.headless) {
-        process.stderr.write('p2pchat client: the terminal dashboard is not built yet; use --headless for the JSON-lines client\n');
-        process.exit(2);
-      }
       const { isLogLevel } = await import('../log.ts');
       if (!isLogLevel(options.logLevel)) {
         process.stderr.write(`p2pchat client: unknown log level "${options.logLevel}"\n`);
         process.exit(2);
+      }
+      if (!options.headless) {
+        const { runDashboard } = await import('../dashboard/run.ts');
+        process.exitCode = await runDashboard({
+          serverHost: options.server.host,
+          serverPort: options.server.port,
+          p2pHost: options.p2pHost,
+          p2pPort: options.p2pPort,
+          downloadDir: options.downloadDir,
+          fileBytesMax: options.maxFileBytes,
+          logFile: options.logFile ?? null,
+          logLevel: options.logLevel,
+        });
+        return;
       }
       const { runHeadless } = await import('../client/headless.ts');
       await runHeadless({

@@ -1,6 +1,7 @@
 /**
- * `p2pchat client` as a command: without --headless it says the dashboard is not built yet and
- * exits 2 (usage), bad options exit 2, and nothing but JSON ever reaches stdout in headless mode.
+ * `p2pchat client` as a command: without --headless and without a terminal it says the dashboard
+ * needs one and exits 2 (usage), bad options exit 2, and nothing but JSON ever reaches stdout in
+ * headless mode. (The dashboard itself is driven in a real terminal by test/dashboard/tmux-e2e.)
  */
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -32,11 +33,11 @@ function run(args: string[], input = ''): { status: number | null; stdout: strin
 describe('p2pchat client command', () => {
   afterAll(() => rmSync(DOWNLOAD_DIR, { recursive: true, force: true }));
 
-  it('without --headless explains that the dashboard is not built yet and exits 2', () => {
+  it('without --headless and without a terminal explains that the dashboard needs one and exits 2', () => {
     const result = run([]);
     expect(result.status).toBe(2);
     expect(result.stdout).toBe('');
-    expect(result.stderr).toMatch(/dashboard is not built yet/);
+    expect(result.stderr).toMatch(/dashboard needs a terminal/);
   });
 
   it('refuses a malformed --server with exit 2', () => {
