@@ -1,15 +1,15 @@
 /**
- * The protocol document stays true to the code: every error code, frame type and limit that the
- * code defines is listed in docs/PROTOCOL.md (or, for the peer-to-peer part, docs/PROTOCOL-P2P.md).
+ * The protocol document stays true to the code: every error code, frame type (client-server and
+ * peer-to-peer) and limit that the code defines is listed in docs/PROTOCOL.md.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../core/errors.ts';
 import { CLIENT_FRAME_TYPES, serverFrameSchema } from '../core/frames.ts';
 import * as limits from '../core/limits.ts';
+import { P2P_FRAME_TYPES } from '../core/peer/frames.ts';
 
-const docPaths = ['docs/PROTOCOL.md', 'docs/PROTOCOL-P2P.md'].filter((path) => existsSync(path));
-const docs = docPaths.map((path) => readFileSync(path, 'utf8')).join('\n');
+const docs = readFileSync('docs/PROTOCOL.md', 'utf8');
 
 describe('docs/PROTOCOL.md', () => {
   it('lists every error code of core/errors.ts', () => {
@@ -17,9 +17,9 @@ describe('docs/PROTOCOL.md', () => {
     expect(missing).toEqual([]);
   });
 
-  it('lists every client and server frame type of core/frames.ts', () => {
+  it('lists every client, server and peer-to-peer frame type of core/frames.ts and core/peer/frames.ts', () => {
     const serverTypes = serverFrameSchema.options.map((option) => option.shape.type.value);
-    const missing = [...CLIENT_FRAME_TYPES, ...serverTypes].filter((type) => !docs.includes(`\`${type}\``));
+    const missing = [...CLIENT_FRAME_TYPES, ...serverTypes, ...P2P_FRAME_TYPES].filter((type) => !docs.includes(`\`${type}\``));
     expect(missing).toEqual([]);
   });
 
