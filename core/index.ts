@@ -14,4 +14,5 @@ export * from './tokens.ts';
 export * from './server/accounts.ts';
 export * from './server/machine.ts';
 export * from './server/host.ts';
+export * from './wakeup.ts';
 export * as peer from './peer/index.ts';

@@ -15,6 +15,7 @@ import { type UserCommand } from '../../core/peer/commands.ts';
 import type { ClientEvent } from '../../core/peer/events.ts';
 import { type PeerConfig, type PeerEffect, type PeerInput, PeerMachine } from '../../core/peer/machine.ts';
 import type { Clock, Listener, Stream, StreamEvents, Transport } from '../../core/transport.ts';
+import { Wakeup } from '../../core/wakeup.ts';
 import { FileReader, FileWriter, prepareFile } from './file-io.ts';
 
 /** What the runtime prints: a contract event with its ISO time. */
@@ -60,13 +61,17 @@ export class ClientRuntime {
   private listener: Listener | null = null;
   private nextAcceptedId = 1;
   private flushing = false;
-  private cancelTimer: (() => void) | null = null;
-  private timerAtMs: number | null = null;
+  private readonly wakeup: Wakeup;
   private exited = false;
 
   constructor(options: ClientRuntimeOptions) {
     this.options = options;
     this.log = options.logger;
+    this.wakeup = new Wakeup(options.clock, (nowMs) => {
+      if (this.exited) return;
+      this.machine.handleTimeout(nowMs);
+      this.flush();
+    });
     this.writer = new FileWriter(options.downloadDir);
     this.machine = new PeerMachine({ ...options.machine, serverHost: options.serverHost, serverPort: options.serverPort });
   }
@@ -147,25 +152,9 @@ export class ClientRuntime {
     } finally {
       this.flushing = false;
     }
-    this.scheduleTimeout();
+    if (!this.exited) this.wakeup.set(this.machine.nextTimeoutMs());
   }
 
-  private scheduleTimeout(): void {
-    if (this.exited) return;
-    const nextMs = this.machine.nextTimeoutMs();
-    if (nextMs === this.timerAtMs) return;
-    this.cancelTimer?.();
-    this.cancelTimer = null;
-    this.timerAtMs = nextMs;
-    if (nextMs === null) return;
-    this.cancelTimer = this.options.clock.at(nextMs, () => {
-      this.cancelTimer = null;
-      this.timerAtMs = null;
-      if (this.exited) return;
-      this.machine.handleTimeout(this.options.clock.nowMs());
-      this.flush();
-    });
-  }
 
   private perform(effect: PeerEffect): void {
     switch (effect.type) {
@@ -255,8 +244,7 @@ export class ClientRuntime {
   private finish(): void {
     if (this.exited) return;
     this.exited = true;
-    this.cancelTimer?.();
-    this.cancelTimer = null;
+    this.wakeup.clear();
     this.listener?.close();
     this.listener = null;
     this.reader.closeAll();

@@ -10,6 +10,7 @@ import { encodeControl } from '../codec.ts';
 import { SEND_QUEUE_BYTES_MAX } from '../limits.ts';
 import type { AccountStore, StoreOp } from '../store.ts';
 import type { Clock, Listener, Stream, Transport } from '../transport.ts';
+import { Wakeup } from '../wakeup.ts';
 import type { ServerFrame } from '../frames.ts';
 import type { ConnId, ServerEffect, ServerInput, ServerMachine } from './machine.ts';
 
@@ -50,14 +51,17 @@ export class ServerHost {
   private readonly streams = new Map<ConnId, Stream>();
   private nextConnId = 1;
   private listener: Listener | null = null;
-  private cancelTimer: (() => void) | null = null;
-  private timerAtMs: number | null = null;
+  private readonly wakeup: Wakeup;
   private lastFrame: ServerFrame | null = null;
   private lastFrameBytes: Uint8Array = new Uint8Array(0);
 
   constructor(options: ServerHostOptions) {
     this.options = options;
     this.machine = options.machine;
+    this.wakeup = new Wakeup(options.clock, (nowMs) => {
+      this.machine.handleTimeout(nowMs);
+      this.flush();
+    });
   }
 
   listen(host: string, port: number, onReady: (result: Listener | Error) => void): void {
@@ -76,9 +80,7 @@ export class ServerHost {
     this.listener?.close();
     this.listener = null;
     this.input({ type: 'shutdown' });
-    this.cancelTimer?.();
-    this.cancelTimer = null;
-    this.timerAtMs = null;
+    this.wakeup.clear();
   }
 
   /** Feeds one input at the clock's time and carries out what the machine asks. */
@@ -112,7 +114,7 @@ export class ServerHost {
       if (effects.length === 0) break;
       this.performAll(effects);
     }
-    this.scheduleTimeout();
+    this.wakeup.set(this.machine.nextTimeoutMs());
   }
 
   private performAll(effects: readonly ServerEffect[]): void {
@@ -178,19 +180,4 @@ export class ServerHost {
     }
   }
 
-  /** Keeps exactly one clock timer armed, at the machine's next deadline. */
-  private scheduleTimeout(): void {
-    const nextMs = this.machine.nextTimeoutMs();
-    if (nextMs === this.timerAtMs) return;
-    this.cancelTimer?.();
-    this.cancelTimer = null;
-    this.timerAtMs = nextMs;
-    if (nextMs === null) return;
-    this.cancelTimer = this.options.clock.at(nextMs, () => {
-      this.cancelTimer = null;
-      this.timerAtMs = null;
-      this.machine.handleTimeout(this.options.clock.nowMs());
-      this.flush();
-    });
-  }
 }
