@@ -55,7 +55,7 @@ export function benchConfig(mode: BenchMode): BenchConfig {
       holdMs: 11_000,
       heldTtlMs: 30_000,
       loadWorkers: 2,
-      fileBytes: 64 * 1024 * 1024,
+      fileBytes: 128 * 1024 * 1024,
       simPeers: 10_000,
       simVirtualMs: 20_000,
     };
