@@ -74,7 +74,15 @@ export function runSimCommand(files: readonly string[], options: SimCommandOptio
     }
   }
   if (options.swarmRuns !== undefined) return runSwarms(loaded, options, options.swarmRuns);
-  const trace = options.tracePath === undefined ? null : new TraceFile(options.tracePath);
+  let trace: TraceFile | null = null;
+  if (options.tracePath !== undefined) {
+    try {
+      trace = new TraceFile(options.tracePath);
+    } catch (error) {
+      log(`cannot write the trace file ${options.tracePath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+      return EXIT_INVALID;
+    }
+  }
   const runs: RunReport[] = [];
   try {
     for (const { path, scenario } of loaded) {
