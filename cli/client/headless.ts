@@ -9,6 +9,7 @@ import { parseCommandLine } from '../../core/peer/commands.ts';
 import { createLogger } from '../log.ts';
 import { realClock } from '../net/real-clock.ts';
 import { TcpTransport } from '../net/tcp-transport.ts';
+import { LineSplitter } from '../io/line-splitter.ts';
 import { ClientRuntime, type TimedEvent } from './client-runtime.ts';
 import type { LevelWithSilent } from 'pino';
 
@@ -103,37 +104,10 @@ export async function runHeadless(options: HeadlessOptions): Promise<void> {
 
 /** Splits stdin into lines, bounded: an overlong line is reported and skipped, not buffered. */
 function readLines(onLine: (line: string) => void, onOverlong: () => void, onEnd: () => void): void {
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  let skipping = false;
-  process.stdin.on('data', (chunk: Buffer) => {
-    let start = 0;
-    for (let newline = chunk.indexOf(10, start); newline >= 0; newline = chunk.indexOf(10, start)) {
-      const piece = chunk.subarray(start, newline);
-      start = newline + 1;
-      if (skipping) {
-        skipping = false;
-        continue;
-      }
-      const line = pending.length === 0 ? piece : Buffer.concat([...pending, piece]);
-      pending = [];
-      pendingBytes = 0;
-      onLine(line.toString('utf8'));
-    }
-    const rest = chunk.subarray(start);
-    if (skipping || rest.byteLength === 0) return;
-    pendingBytes += rest.byteLength;
-    if (pendingBytes > COMMAND_LINE_BYTES_MAX) {
-      pending = [];
-      pendingBytes = 0;
-      skipping = true;
-      onOverlong();
-      return;
-    }
-    pending.push(Buffer.from(rest));
-  });
+  const lines = new LineSplitter(COMMAND_LINE_BYTES_MAX, onLine, onOverlong);
+  process.stdin.on('data', (chunk: Buffer) => lines.push(chunk));
   process.stdin.on('end', () => {
-    if (!skipping && pending.length > 0) onLine(Buffer.concat(pending).toString('utf8'));
+    lines.end();
     onEnd();
   });
 }

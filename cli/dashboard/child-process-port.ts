@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type ClientCommand, type ClientEvent, type ClientPort, type PortClosed, parseClientEvent } from './client-port.ts';
+import { LineSplitter } from '../io/line-splitter.ts';
 
 export const EVENT_LINE_BYTES_MAX = 1024 * 1024;
 export const STDERR_LINE_CHARS_MAX = 2_000;
@@ -65,35 +66,8 @@ const SILENT: PortLogger = { info: () => {}, warn: () => {} };
 
 /** Splits a stream into lines, dropping (and reporting) any line over `bytesMax`. */
 function lineSplitter(bytesMax: number, onLine: (line: string) => void, onOverlong: () => void): (chunk: Buffer) => void {
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  let skipping = false;
-  return (chunk) => {
-    let start = 0;
-    for (let newline = chunk.indexOf(10, start); newline >= 0; newline = chunk.indexOf(10, start)) {
-      const piece = chunk.subarray(start, newline);
-      start = newline + 1;
-      if (skipping) {
-        skipping = false;
-        continue;
-      }
-      const line = pending.length === 0 ? piece : Buffer.concat([...pending, piece]);
-      pending = [];
-      pendingBytes = 0;
-      onLine(line.toString('utf8'));
-    }
-    const rest = chunk.subarray(start);
-    if (skipping || rest.byteLength === 0) return;
-    pendingBytes += rest.byteLength;
-    if (pendingBytes > bytesMax) {
-      pending = [];
-      pendingBytes = 0;
-      skipping = true;
-      onOverlong();
-      return;
-    }
-    pending.push(Buffer.from(rest));
-  };
+  const lines = new LineSplitter(bytesMax, onLine, onOverlong);
+  return (chunk) => lines.push(chunk);
 }
 
 export class ChildProcessClientPort implements ClientPort {
