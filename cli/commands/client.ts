@@ -3,6 +3,7 @@
  * CONTRACTS.md section 1. Options only here; the runtime is imported when the command runs.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { LOG_LEVEL_NAMES, hostPort, integerIn, oneOf } from './option-parsers.ts';
 import { FILE_BYTES_MAX_DEFAULT } from '../../core/limits.ts';
 
 export interface ClientCommandOptions {
@@ -14,21 +15,7 @@ export interface ClientCommandOptions {
   autoAccept: { chat: boolean; file: boolean };
   maxFileBytes: number;
   logFile?: string;
-  logLevel: string;
-}
-
-function parseHostPort(value: string): { host: string; port: number } {
-  const match = /^(.+):(\d{1,5})$/.exec(value.trim());
-  const port = match === null ? Number.NaN : Number(match[2]);
-  if (match === null || !(port >= 1 && port <= 65_535)) throw new InvalidArgumentError('expected HOST:PORT');
-  const host = match[1]!.replace(/^\[(.*)\]$/, '$1');
-  return { host, port };
-}
-
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new InvalidArgumentError('expected a port, 0-65535');
-  return port;
+  logLevel: (typeof LOG_LEVEL_NAMES)[number];
 }
 
 function parseAutoAccept(value: string): { chat: boolean; file: boolean } {
@@ -37,30 +24,19 @@ function parseAutoAccept(value: string): { chat: boolean; file: boolean } {
   return { chat: parts.includes('chat'), file: parts.includes('file') };
 }
 
-function parseBytes(value: string): number {
-  const bytes = Number(value);
-  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new InvalidArgumentError('expected a byte count');
-  return bytes;
-}
-
 export function clientCommand(): Command {
   return new Command('client')
     .description('the chat client: the terminal dashboard, or --headless for the JSON-lines client')
     .addOption(new Option('--headless', 'JSON lines on stdin/stdout instead of the dashboard').env('P2PCHAT_HEADLESS').default(false))
-    .addOption(new Option('--server <host:port>', 'the server').env('P2PCHAT_SERVER').default({ host: '127.0.0.1', port: 12345 }, '127.0.0.1:12345').argParser(parseHostPort))
+    .addOption(new Option('--server <host:port>', 'the server').env('P2PCHAT_SERVER').default({ host: '127.0.0.1', port: 12345 }, '127.0.0.1:12345').argParser(hostPort('--server')))
     .addOption(new Option('--p2p-host <host>', 'address the P2P listener binds').env('P2PCHAT_P2P_HOST').default('0.0.0.0'))
-    .addOption(new Option('--p2p-port <port>', 'P2P listener port (0 = any)').env('P2PCHAT_P2P_PORT').default(0).argParser(parsePort))
+    .addOption(new Option('--p2p-port <port>', 'P2P listener port (0 = any)').env('P2PCHAT_P2P_PORT').default(0).argParser(integerIn('--p2p-port', 0, 65_535)))
     .addOption(new Option('--download-dir <dir>', 'where received files go').env('P2PCHAT_DOWNLOAD_DIR').default('./downloads'))
     .addOption(new Option('--auto-accept <list>', 'answer yes without asking: chat, file (headless only)').env('P2PCHAT_AUTO_ACCEPT').default({ chat: false, file: false }, 'none').argParser(parseAutoAccept))
-    .addOption(new Option('--max-file-bytes <bytes>', 'largest file accepted').env('P2PCHAT_MAX_FILE_BYTES').default(FILE_BYTES_MAX_DEFAULT).argParser(parseBytes))
+    .addOption(new Option('--max-file-bytes <bytes>', 'largest file accepted').env('P2PCHAT_MAX_FILE_BYTES').default(FILE_BYTES_MAX_DEFAULT).argParser(integerIn('--max-file-bytes', 0, Number.MAX_SAFE_INTEGER)))
     .addOption(new Option('--log-file <path>', 'log to this file (headless: instead of stderr; dashboard default: ./p2pchat-client.log)').env('P2PCHAT_LOG_FILE'))
-    .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent').env('P2PCHAT_LOG_LEVEL').default('info'))
+    .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent').env('P2PCHAT_LOG_LEVEL').default('info').argParser(oneOf('--log-level', LOG_LEVEL_NAMES)))
     .action(async (options: ClientCommandOptions) => {
-      const { isLogLevel } = await import('../log.ts');
-      if (!isLogLevel(options.logLevel)) {
-        process.stderr.write(`p2pchat client: unknown log level "${options.logLevel}"\n`);
-        process.exit(2);
-      }
       if (!options.headless) {
         const { runDashboard } = await import('../dashboard/run.ts');
         process.exitCode = await runDashboard({

@@ -6,7 +6,8 @@
  * machines); the admin HTTP port listens on 127.0.0.1 (metrics and stats are for the operator,
  * not the LAN). Both can be changed.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { LOG_LEVEL_NAMES, integerIn, nonEmpty, oneOf } from './option-parsers.ts';
 import {
   AUTH_ATTEMPTS_PER_ADDRESS_PER_SEC,
   SESSION_REQUEST_TIMEOUT_MS_DEFAULT,
@@ -25,32 +26,6 @@ export const DATA_DIR_DEFAULT = './data';
 const SHORT_MS_MIN = 50;
 const LONG_MS_MAX = 3_600_000;
 const AUTH_RATE_MAX = 1_000_000;
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
-function integerIn(name: string, min: number, max: number): (value: string) => number {
-  return (value) => {
-    const trimmed = value.trim();
-    const parsed = /^[0-9]+$/.test(trimmed) ? Number(trimmed) : Number.NaN;
-    if (!Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
-      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}, got "${value}"`);
-    }
-    return parsed;
-  };
-}
-
-function oneOf(name: string, allowed: readonly string[]): (value: string) => string {
-  return (value) => {
-    if (!allowed.includes(value)) throw new InvalidArgumentError(`${name} must be one of ${allowed.join(', ')}, got "${value}"`);
-    return value;
-  };
-}
-
-function nonEmpty(name: string): (value: string) => string {
-  return (value) => {
-    if (value.trim() === '') throw new InvalidArgumentError(`${name} must not be empty`);
-    return value;
-  };
-}
 
 export function serverCommand(): Command {
   return new Command('server')
@@ -89,7 +64,7 @@ export function serverCommand(): Command {
         .default('normal')
         .argParser(oneOf('--db-synchronous', ['normal', 'full'])),
     )
-    .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent').env('P2PCHAT_LOG_LEVEL').default('info').argParser(oneOf('--log-level', LOG_LEVELS)))
+    .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent').env('P2PCHAT_LOG_LEVEL').default('info').argParser(oneOf('--log-level', LOG_LEVEL_NAMES)))
     .addOption(new Option('--log-format <format>', 'auto (pretty on a terminal), json or pretty').env('P2PCHAT_LOG_FORMAT').default('auto').argParser(oneOf('--log-format', ['auto', 'json', 'pretty'])))
     .addOption(new Option('--ready-file <path>', 'once listening, write {"tcpPort","httpPort","pid"} as JSON to this file').env('P2PCHAT_READY_FILE'))
     .action(async (opts: RawServerOptions) => {

@@ -5,21 +5,11 @@
  * summary and the progress bar go to stderr. Exit 0 when every expectation passed and no
  * invariant was violated, 1 otherwise, 2 when a scenario file (or an option) is invalid.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { integerIn } from './option-parsers.ts';
 
 const SEED_MAX = 0xffff_ffff;
 const SWARM_RUNS_MAX = 100_000;
-
-function integerIn(name: string, min: number, max: number): (value: string) => number {
-  return (value) => {
-    const trimmed = value.trim();
-    const parsed = /^[0-9]+$/.test(trimmed) ? Number(trimmed) : Number.NaN;
-    if (!Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
-      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}, got "${value}"`);
-    }
-    return parsed;
-  };
-}
 
 export function simCommand(): Command {
   return new Command('sim')
