@@ -301,7 +301,7 @@ async function sessionPhase(ctx: PhaseContext, server: BenchServer, workers: Rpc
 }
 
 /** Flood rounds per side, alternating server and bare: the best of each (a stall of the shared machine hits one round, not both). */
-const HTTP_ROUNDS = 2;
+const HTTP_ROUNDS = 3;
 
 async function httpPhase(ctx: PhaseContext, server: BenchServer): Promise<void> {
   const seconds = ctx.config.httpSeconds;
