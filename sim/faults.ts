@@ -21,8 +21,14 @@ export class FaultSchedule {
     private readonly prng: Prng,
   ) {}
 
+  /** The peers each fault hit (by its index in the schedule), for pinning a failure's targets. */
+  readonly chosenTargets: string[][] = [];
+
   schedule(faults: readonly Fault[]): void {
-    for (const fault of faults) this.world.clock.at(fault.atMs, () => this.begin(fault));
+    faults.forEach((fault, index) => {
+      this.chosenTargets[index] = [];
+      this.world.clock.at(fault.atMs, () => this.begin(fault, index));
+    });
   }
 
   /** The liveness phase starts: every fault in progress ends now, crashed peers stay as they are. */
@@ -33,12 +39,17 @@ export class FaultSchedule {
     this.world.startServer();
   }
 
-  private targets(fault: { peers?: string[] | undefined; fraction?: number | undefined }): PeerSlot[] {
+  private targets(fault: { peers?: string[] | undefined; fraction?: number | undefined }, index: number): PeerSlot[] {
     const world = this.world;
-    if (fault.peers !== undefined) return fault.peers.map((u) => world.ownerOf(u)).filter((s): s is PeerSlot => s !== undefined);
-    const fraction = fault.fraction ?? 0;
-    const count = Math.round(fraction * world.slots.length);
-    return this.prng.shuffle([...world.slots]).slice(0, count);
+    let chosen: PeerSlot[];
+    if (fault.peers !== undefined) {
+      chosen = fault.peers.map((u) => world.ownerOf(u)).filter((s): s is PeerSlot => s !== undefined);
+    } else {
+      const count = Math.round((fault.fraction ?? 0) * world.slots.length);
+      chosen = this.prng.shuffle([...world.slots]).slice(0, count);
+    }
+    this.chosenTargets[index] = chosen.map((slot) => slot.username);
+    return chosen;
   }
 
   /** Runs `end` after durationMs, or at healAll(), whichever comes first; counts as an active fault meanwhile. */
@@ -56,7 +67,7 @@ export class FaultSchedule {
     world.clock.at(world.clock.nowMs() + durationMs, finish);
   }
 
-  private begin(fault: Fault): void {
+  private begin(fault: Fault, index: number): void {
     const world = this.world;
     const network = world.network;
     world.trace.note('fault', { kind: fault.kind });
@@ -66,15 +77,15 @@ export class FaultSchedule {
         world.crashServer();
         return this.during(fault.downMs, () => world.startServer());
       case 'peer-crash':
-        for (const slot of this.targets(fault)) world.crashPeer(slot, fault.downMs);
+        for (const slot of this.targets(fault, index)) world.crashPeer(slot, fault.downMs);
         return;
       case 'partition': {
-        const side = fault.isolate === 'server' ? [SERVER_ADDRESS] : this.targets(fault).map((s) => s.address);
+        const side = fault.isolate === 'server' ? [SERVER_ADDRESS] : this.targets(fault, index).map((s) => s.address);
         network.partition([side]);
         return this.during(fault.durationMs, () => network.heal());
       }
       case 'clog': {
-        const nodes = fault.target === 'server' ? [SERVER_ADDRESS] : this.targets(fault).map((s) => s.address);
+        const nodes = fault.target === 'server' ? [SERVER_ADDRESS] : this.targets(fault, index).map((s) => s.address);
         for (const address of nodes) network.clog(address);
         return this.during(fault.durationMs, () => {
           for (const address of nodes) network.unclog(address);
@@ -86,7 +97,7 @@ export class FaultSchedule {
           network.profile = world.baseProfile;
         });
       case 'reset':
-        for (const slot of this.targets(fault)) network.resetNode(slot.address);
+        for (const slot of this.targets(fault, index)) network.resetNode(slot.address);
         return;
     }
   }

@@ -26,6 +26,8 @@ export interface RunReport {
   /** Everything the run chose, as on the SEED line. */
   readonly options: Record<string, string | number>;
   readonly passed: boolean;
+  /** The usernames each scheduled fault hit, by fault index (swarm shrinking pins them). */
+  readonly faultTargets: string[][];
 }
 
 export function summarize(report: RunReport): string {

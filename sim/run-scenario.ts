@@ -84,6 +84,7 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunReport 
     metrics,
     options: chosen,
     passed,
+    faultTargets: faults.chosenTargets,
   };
 }
 

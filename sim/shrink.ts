@@ -72,6 +72,17 @@ function* candidates(s: Scenario): Generator<Scenario> {
     c.faults.splice(i, 1);
     yield c;
   }
+  for (let i = 0; i < s.faults.length; i++) {
+    const fault = s.faults[i];
+    const peers = fault !== undefined && 'peers' in fault ? fault.peers : undefined;
+    if (peers === undefined || peers.length < 2) continue;
+    for (let p = 0; p < peers.length; p++) {
+      const c = clone(s);
+      const target = c.faults[i];
+      if (target !== undefined && 'peers' in target && target.peers !== undefined) target.peers.splice(p, 1);
+      yield c;
+    }
+  }
   for (let i = 0; i < s.populations.length; i++) {
     if (s.populations.length > 1) {
       const c = clone(s);
@@ -82,7 +93,10 @@ function* candidates(s: Scenario): Generator<Scenario> {
     }
     const population = s.populations[i];
     if (population !== undefined && population.count > 1) {
-      for (const count of [1, Math.ceil(population.count / 2)]) {
+      // The fewest peers that keep every peer the scenario names (pinned fault targets, pairs).
+      const named = namedIndexMax(s, population.name) + 1;
+      for (const count of new Set([1, Math.max(1, named), Math.ceil(population.count / 2), population.count - 1])) {
+        if (count >= population.count) continue;
         const c = clone(s);
         const target = c.populations[i];
         if (target !== undefined) target.count = count;
@@ -134,4 +148,17 @@ function* candidates(s: Scenario): Generator<Scenario> {
 function namesOf(population: Scenario['populations'][number]): string[] {
   if (population.count === 1) return [population.username ?? population.name];
   return Array.from({ length: population.count }, (_, i) => `${population.name}${i}`);
+}
+
+/** The highest index of a peer of this population that the scenario names, or -1. */
+function namedIndexMax(scenario: Scenario, populationName: string): number {
+  const names: string[] = [...scenario.friends.pairs.flat()];
+  for (const fault of scenario.faults) if ('peers' in fault && fault.peers !== undefined) names.push(...fault.peers);
+  let max = -1;
+  for (const name of names) {
+    if (!name.startsWith(populationName)) continue;
+    const suffix = name.slice(populationName.length);
+    if (/^(0|[1-9][0-9]*)$/.test(suffix)) max = Math.max(max, Number(suffix));
+  }
+  return max;
 }

@@ -7,7 +7,7 @@
 import { Prng } from './prng.ts';
 import type { RunReport } from './report.ts';
 import type { CheckerName, Fault, Scenario } from './scenario-schema.ts';
-import { type ShrinkResult, shrinkScenario } from './shrink.ts';
+import { SHRINK_RUNS_MAX, type ShrinkResult, shrinkScenario } from './shrink.ts';
 import { runScenario } from './run-scenario.ts';
 
 export const SWARM_FAULTS_MAX = 3;
@@ -76,14 +76,30 @@ export function runSwarm(base: Scenario, options: SwarmOptions): SwarmResult {
     options.onRun?.(report, i);
     if (report.violations.length === 0) continue;
     const checkers = new Set<CheckerName>(report.violations.map((v) => v.checker));
-    const shrunk = shrinkScenario(
-      scenario,
-      report,
-      (candidate) => runScenario(candidate, { seed, scenarioPath: options.scenarioPath }),
-      (r) => r.violations.some((v) => checkers.has(v.checker)),
-      options.shrinkRunsMax,
-    );
+    const run = (candidate: Scenario): RunReport => runScenario(candidate, { seed, scenarioPath: options.scenarioPath });
+    const fails = (r: RunReport): boolean => r.violations.some((v) => checkers.has(v.checker));
+    const budget = options.shrinkRunsMax ?? SHRINK_RUNS_MAX;
+    // First with fractions (a smaller population re-draws its targets), then with the targets of
+    // that result pinned by name, so single peers can be dropped from a fault.
+    const loose = shrinkScenario(scenario, report, run, fails, budget);
+    const pinned = pinFaultTargets(loose.scenario, loose.report.faultTargets);
+    const pinnedReport = run(pinned);
+    let shrunk = loose;
+    if (fails(pinnedReport)) {
+      const tight = shrinkScenario(pinned, pinnedReport, run, fails, Math.max(0, budget - loose.runs));
+      shrunk = { ...tight, runs: loose.runs + 1 + tight.runs };
+    }
     return { reports, failure: { seed, scenario, report, shrunk } };
   }
   return { reports, failure: null };
+}
+
+/** Replaces each fault's fraction by the peers it actually hit in a run. */
+export function pinFaultTargets(scenario: Scenario, targets: readonly string[][]): Scenario {
+  const faults = scenario.faults.map((fault, index): Fault => {
+    if (!('fraction' in fault) || fault.fraction === undefined || ('peers' in fault && fault.peers !== undefined)) return fault;
+    const { fraction: _fraction, ...rest } = fault;
+    return { ...rest, peers: [...(targets[index] ?? [])] } as Fault;
+  });
+  return { ...scenario, faults };
 }
