@@ -1,0 +1,24 @@
+/**
+ * sim/: the deterministic simulator. What it offers to the CLI, bench and tests:
+ * - runScenario(scenario, {seed}) → RunReport (CONTRACTS.md section 2), and the loader that
+ *   turns a YAML file into a validated Scenario with positioned errors;
+ * - runSwarm / shrinkScenario: random seeds and faults, deletion shrinking;
+ * - the bench entry (presence storm, bare event loop, sim_events_rate);
+ * - the world's parts (PRNG, event queue, clock, network, drivers) for tests that build their own.
+ * docs/SIMULATOR.md explains how it works; scenarios/README.md documents the scenario schema.
+ */
+export { runScenario, livenessMsOf, type RunOptions } from './run-scenario.ts';
+export { loadScenarioFile, parseScenario, ScenarioError, type LoadedScenario } from './scenario-loader.ts';
+export { scenarioSchema, CHECKER_NAMES, DRIVERS, SCENARIO_VERSION, type Scenario, type ScenarioInput, type Step, type Fault, type CheckerName } from './scenario-schema.ts';
+export { scenarioToYaml } from './scenario-writer.ts';
+export { summarize, type RunReport, type Expectation } from './report.ts';
+export type { Violation } from './checkers.ts';
+export { runSwarm, randomFaults, pinFaultTargets, type SwarmResult, type SwarmFailure } from './swarm.ts';
+export { shrinkScenario, scenarioSize } from './shrink.ts';
+export { presenceStormScenario, measureSimEventsRate, runBareLoop, type SimRate, type LoopRate } from './bench-api.ts';
+export { Prng } from './prng.ts';
+export { TraceHash, fnv1a32 } from './trace-hash.ts';
+export { EventQueue } from './event-queue.ts';
+export { SimClock, Scope } from './sim-clock.ts';
+export { SimNetwork, type LinkProfile } from './network.ts';
+export type { PeerDriver, PeerObserver } from './peer-driver.ts';
