@@ -299,6 +299,8 @@ export class Checkers implements PeerObserver, P2pObserver {
       const driver = slot.driver;
       const serverOnline = machine.isOnline(slot.username);
       if (driver.truthOnline !== serverOnline) note(`${slot.username} is ${driver.truthOnline ? 'online' : 'offline'} but the server says ${serverOnline ? 'online' : 'offline'}`);
+      const unfinished = driver.unfinishedWork?.() ?? null;
+      if (unfinished !== null) note(`${slot.username}: ${unfinished}`);
       if (!driver.truthOnline) continue;
       const friends = machine.friendsOf(slot.username);
       if (friends.size !== driver.presenceView.size) note(`${slot.username} shows ${driver.presenceView.size} friends, the server has ${friends.size}`);

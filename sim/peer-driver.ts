@@ -32,6 +32,8 @@ export interface PeerDriver {
   restart(): void;
   /** P2P, only where the driver has a P2P channel (the peer machine): messages over the open session. */
   chat?(username: string, count: number, done: (outcome: StepOutcome) => void): void;
+  /** Work that should have ended by the end of the healed phase (open transfers), or null. */
+  unfinishedWork?(): string | null;
   /** P2P: one synthetic file of `bytes` bytes over the open session. */
   sendFile?(username: string, bytes: number, done: (outcome: StepOutcome) => void): void;
 }

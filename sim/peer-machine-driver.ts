@@ -57,6 +57,8 @@ export interface PeerMachineDriverOptions {
   readonly prng: Prng;
   readonly observer: PeerObserver;
   readonly p2p: P2pObserver;
+  /** The server's session-request timeout: how long a chat.open may wait for its answer. */
+  readonly sessionTimeoutMs: number;
 }
 
 type Waiter = (event: ClientEvent) => boolean;
@@ -144,6 +146,7 @@ export class PeerMachineDriver implements PeerDriver {
     if (!this.machine.loggedIn) return done('NOT_LOGGED_IN');
     this.options.observer.onCounter('session_requests');
     this.outgoing.add(username);
+    this.options.observer.onSessionPending(this, `${this.username}>${username}`, username, this.options.sessionTimeoutMs);
     this.command(
       { cmd: 'chat.open', username },
       (e) => {
@@ -236,6 +239,13 @@ export class PeerMachineDriver implements PeerDriver {
     this.options.observer.onViewReset(this);
     const waiters = this.waiters.splice(0);
     for (const waiter of waiters) waiter({ event: 'error', code: 'CRASHED', message: 'crashed' });
+  }
+
+  /** Work that should have ended by now (for the liveness check), or null. */
+  unfinishedWork(): string | null {
+    if (!this.alive || this.silent) return null;
+    const transfers = this.machine.transferCount();
+    return transfers === 0 ? null : `${transfers} file transfers still open`;
   }
 
   restart(): void {
