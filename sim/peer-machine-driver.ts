@@ -445,6 +445,7 @@ export class PeerMachineDriver implements PeerDriver {
         break;
       }
       case 'login.ok':
+      case 'friends':
         this.presenceView.clear();
         for (const friend of event.friends) this.presenceView.set(friend.username, friend.status);
         observer.onViewReset(this);
@@ -459,9 +460,8 @@ export class PeerMachineDriver implements PeerDriver {
         observer.onPresenceView(this, event.username, event.status);
         break;
       case 'friend.added':
-        // The contract's friend.added carries no status; until a presence push says otherwise
-        // the friend shows offline (what a user of the real client sees too).
-        this.presenceView.set(event.username, 'offline');
+        this.presenceView.set(event.username, event.status);
+        observer.onPresenceView(this, event.username, event.status);
         break;
       case 'friend.removed':
         this.presenceView.delete(event.username);

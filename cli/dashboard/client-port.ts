@@ -66,7 +66,7 @@ export const clientEventSchema = z.discriminatedUnion('event', [
   eventSchema('friends', { friends: z.array(friendSchema), pending: z.array(z.string()).default([]) }),
   eventSchema('friend.request', { from: z.string() }),
   eventSchema('friend.requested', usernameField),
-  eventSchema('friend.added', usernameField),
+  eventSchema('friend.added', { username: z.string(), nickname: z.string().optional(), status: presenceStatusSchema.optional() }),
   eventSchema('friend.declined', usernameField),
   eventSchema('presence', { username: z.string(), status: presenceStatusSchema }),
   eventSchema('chat.request', { from: z.string() }),

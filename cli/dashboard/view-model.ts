@@ -429,7 +429,7 @@ function onEvent(state: DashboardState, event: ClientEvent, out: Out): Dashboard
         `Friend request sent to ${event.username}`,
       );
     case 'friend.added':
-      return onFriendAdded(state, event.username, out);
+      return onFriendAdded(state, event, out);
     case 'friend.declined':
       return addEvent(
         clampCursors({ ...state, incomingRequests: without(state.incomingRequests, event.username), outgoingRequests: without(state.outgoingRequests, event.username) }),
@@ -551,12 +551,13 @@ function onLoggedOut(state: DashboardState): DashboardState {
   );
 }
 
-function onFriendAdded(state: DashboardState, username: string, out: Out): DashboardState {
-  // The add event carries no status: ask for the list, which has it.
-  out.commands.push({ cmd: 'friends' });
-  const friends = state.friends.some((friend) => friend.username === username)
-    ? state.friends
-    : sortFriends([...state.friends, { username, nickname: username, status: 'offline' }]);
+function onFriendAdded(state: DashboardState, event: ClientEventOf<'friend.added'>, out: Out): DashboardState {
+  const { username } = event;
+  // A client that does not send the status (the contract only promises the username) is asked
+  // for the list, which has it.
+  if (event.status === undefined) out.commands.push({ cmd: 'friends' });
+  const friend = { username, nickname: event.nickname ?? username, status: event.status ?? 'offline' };
+  const friends = sortFriends([...state.friends.filter((known) => known.username !== username), friend]);
   return addEvent(
     clampCursors({
       ...state,

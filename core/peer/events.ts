@@ -20,7 +20,8 @@ export type ClientEvent =
   | { readonly event: 'friends'; readonly friends: readonly FriendView[]; readonly pending: readonly string[] }
   | { readonly event: 'friend.request'; readonly from: string }
   | { readonly event: 'friend.requested'; readonly username: string }
-  | { readonly event: 'friend.added'; readonly username: string }
+  /** nickname and status (additions): the new friend's, so no presence push is needed to show it. */
+  | { readonly event: 'friend.added'; readonly username: string; readonly nickname: string; readonly status: PresenceStatus }
   | { readonly event: 'friend.declined'; readonly username: string }
   /** Addition: a friendship ended (or an outgoing request was withdrawn). */
   | { readonly event: 'friend.removed'; readonly username: string }

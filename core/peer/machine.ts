@@ -491,7 +491,7 @@ export class PeerMachine {
       case 'friend.requested':
         return this.emit({ event: 'friend.requested', username: frame.username });
       case 'friend.added':
-        return this.emit({ event: 'friend.added', username: frame.username });
+        return this.emit({ event: 'friend.added', username: frame.username, nickname: frame.nickname, status: frame.status });
       case 'friend.declined':
         return this.emit({ event: 'friend.declined', username: frame.username });
       case 'friend.removed':
@@ -575,6 +575,9 @@ export class PeerMachine {
       this.emit({ event: 'login.ok', username: frame.username, friends: frame.friends });
       return;
     }
+    // Back after a blip or a server restart: presence may have changed meanwhile, and this list
+    // is the truth, so hand it over before saying we are back.
+    this.emit({ event: 'friends', friends: frame.friends, pending: frame.incoming });
     this.reportReconnected();
   }
 

@@ -130,6 +130,14 @@ describe('friend list', () => {
     expect(friendPaneItems(driver.state).map((item) => (item.kind === 'friend' ? item.friend.username : item.kind))).toEqual(['bob', 'erin']);
   });
 
+  it('a friend.added with its status shows the new friend as it is, with no extra list request', () => {
+    const driver = new Driver().loggedIn();
+    const commandsBefore = driver.commands.length;
+    driver.event({ event: 'friend.added', username: 'erin', nickname: 'Erin', status: 'online' });
+    expect(driver.commands).toHaveLength(commandsBefore);
+    expect(driver.state.friends.find((friend) => friend.username === 'erin')).toMatchObject({ nickname: 'Erin', status: 'online' });
+  });
+
   it('sends a friend request from the F2 prompt', () => {
     const driver = new Driver().loggedIn().key({ name: 'f2' }).type('frank').key({ name: 'enter' });
     expect(driver.commands.at(-1)).toEqual({ cmd: 'friend.request', username: 'frank' });

@@ -219,7 +219,7 @@ describe('peer machine with the server machine, in memory', () => {
     const world = twoFriends();
     expect(world.eventsOf('alice', 'ready')).toHaveLength(1);
     expect(world.eventsOf('alice', 'login.ok')).toHaveLength(1);
-    expect(world.eventsOf('alice', 'friend.added')).toEqual([{ event: 'friend.added', username: 'bob' }]);
+    expect(world.eventsOf('alice', 'friend.added')).toEqual([{ event: 'friend.added', username: 'bob', nickname: 'bob', status: 'online' }]);
   });
 
   it('a short blip resumes with the token: disconnected, reconnected, and no presence flap at the friend', () => {
@@ -229,6 +229,8 @@ describe('peer machine with the server machine, in memory', () => {
     expect(world.eventsOf('alice', 'disconnected')).toHaveLength(1);
     world.advance(RECONNECT_DELAY_MS_MAX);
     expect(world.eventsOf('alice', 'reconnected')).toHaveLength(1);
+    // The resumed login's friend list is handed over, so what changed during the blip shows.
+    expect(world.eventsOf('alice', 'friends').at(-1)).toMatchObject({ friends: [{ username: 'bob', status: 'online' }] });
     expect(world.eventsOf('bob', 'presence')).toHaveLength(presenceBefore);
     expect(world.server.stats().resumes).toBe(1);
     expect(world.server.isOnline('alice')).toBe(true);

@@ -1,7 +1,7 @@
 /**
  * The real peer machine (core/peer/, driver peer-machine) played through the simulator: the seed
  * use cases pass with it as they do with the sim's light protocol client, and P2P chat and file
- * transfers deliver identical bytes. Known client gaps the checkers found are kept as `it.fails`.
+ * transfers deliver identical bytes. Client bugs the checkers found are kept as regression tests.
  */
 import { describe, expect, it } from 'vitest';
 import { runScenario } from '../../sim/run-scenario.ts';
@@ -48,9 +48,9 @@ describe('the peer machine as the simulated client', () => {
     expect(report.metrics.file_bytes_received).toBe(1_048_576);
   });
 
-  // Found by the simulator: on resume the peer machine ignores login.ok's friend list, so a
-  // presence change pushed while it was detached is never shown.
-  it.fails('a peer that resumes shows the presence changes it missed while detached', () => {
+  // Found by the simulator: on resume the peer machine ignored login.ok's friend list, so a
+  // presence change pushed while it was detached was never shown.
+  it('a peer that resumes shows the presence changes it missed while detached', () => {
     const { scenario } = loadScenarioFile('test/sim/fixtures/presence-missed-while-detached.yaml');
     const report = runScenario(scenario, { seed: 41 });
     expect(report.violations).toEqual([]);
@@ -62,9 +62,9 @@ describe('the peer machine as the simulated client', () => {
     expect(report.violations).toEqual([]);
   });
 
-  // Found by the simulator: friend.added (CONTRACTS.md section 1) carries no status, so a client
-  // shows a new friend offline until a presence push, even when the friend is online.
-  it.fails('a new friend made by request shows its true status', () => {
+  // Found by the simulator: friend.added carried no status, so a client showed a new friend
+  // offline until a presence push, even when the friend was online.
+  it('a new friend made by request shows its true status', () => {
     const { report } = onMachine('friend-request.yaml');
     expect(report.violations.filter((v) => v.checker === 'presence-matches-truth')).toEqual([]);
   });
