@@ -113,3 +113,11 @@ export const FILE_NAME_CANDIDATES_MAX = 1000;
 export const QUIT_LOGOUT_WAIT_MS = 2_000;
 /** Finished incoming transfers whose outcome is re-sent to the sender on the next session (it may have missed it). */
 export const TRANSFER_OUTCOMES_REMEMBERED_MAX = 256;
+/**
+ * File bytes one P2P stream may hold on the sending side: data frames queued in its socket plus
+ * chunk reads issued for it. The sender starts no read past it, so a slow reader costs at most this
+ * much memory per stream, whatever the number and size of the files.
+ */
+export const P2P_SEND_QUEUE_BYTES_MAX = 1024 * 1024;
+/** A transfer suspended by a dropped connection fails (reason resume-timeout) if not resumed by then. */
+export const TRANSFER_RESUME_WAIT_MS = 5 * 60_000;
