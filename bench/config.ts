@@ -49,7 +49,7 @@ export function benchConfig(mode: BenchMode): BenchConfig {
       flappers: 12,
       echoWindow: 4,
       sessionPairs: 300,
-      sessionRequestsPerCaller: 4,
+      sessionRequestsPerCaller: 6,
       httpSeconds: 3,
       held: CONNECTIONS_HELD_QUICK,
       holdMs: 11_000,

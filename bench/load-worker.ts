@@ -1,12 +1,14 @@
 /**
  * One load-generator process: holds many protocol clients (one process tops out near 19,900
  * sockets here, so the orchestrator spreads big loads over several) and runs the load loops the
- * orchestrator asks for over rpc.ts. Latencies come back as bounded sample reservoirs.
+ * orchestrator asks for over rpc.ts. Latencies come back as bounded sample reservoirs. For the
+ * chat-session figure it holds real clients instead (ClientRuntime, see chat-clients.ts).
  *
  *   node --import tsx bench/load-worker.ts
  */
 import net from 'node:net';
 import { FrameDecoder } from '../core/codec.ts';
+import { ChatClientPool } from './chat-clients.ts';
 import { SampleReservoir } from './histogram.ts';
 import { BenchConnection, ServerError, inPool } from './protocol-client.ts';
 import { serveRpc } from './rpc.ts';
@@ -23,6 +25,7 @@ interface Target {
 }
 
 const held = new Map<string, BenchConnection>();
+const chatClients = new ChatClientPool();
 const bareSockets: net.Socket[] = [];
 let presenceReceived = 0;
 let sessionIncomingAnswered = 0;
@@ -92,7 +95,8 @@ function counts() {
 }
 
 /**
- * Closes every held connection and bare socket. With `logout`, held users log out first (and the
+ * Closes every held connection and bare socket, and lets every real chat client log out and
+ * exit. With `logout`, held users log out first (and the
  * server forgets them at once) instead of staying online, detached, until their TTL.
  */
 async function releaseAll(args: { logout?: boolean } = {}) {
@@ -104,6 +108,7 @@ async function releaseAll(args: { logout?: boolean } = {}) {
   for (const connection of held.values()) connection.destroy();
   held.clear();
   for (const socket of bareSockets.splice(0)) socket.destroy();
+  await chatClients.releaseAll();
   return { released: true };
 }
 
@@ -197,45 +202,14 @@ async function resumeLoop(args: Target & { usernames: string[]; password: string
   return { resumes, wallMs: args.durationMs, samplesUs: reservoir.take(), errors: errors.counts };
 }
 
-/**
- * Callers (already held) ask their callee for a session `requestsPerCaller` times, one request
- * every `paceMs` (the server allows one per second per user after a burst of 10), each caller
- * starting at a random point of its first period so the load is steady, not a thundering herd.
- * The callee's connection (held, in any worker) accepts.
- */
-async function sessionCalls(args: { pairs: Array<[string, string]>; requestsPerCaller: number; paceMs: number }) {
-  const errors = new ErrorTally();
-  const reservoir = new SampleReservoir();
-  const failures: Record<string, number> = {};
-  let established = 0;
-  const startedMs = performance.now();
-  await Promise.all(
-    args.pairs.map(async ([caller, callee]) => {
-      const connection = held.get(caller);
-      if (connection === undefined) return errors.add(new Error(`caller ${caller} is not held here`));
-      let nextMs = performance.now() + Math.random() * args.paceMs;
-      for (let i = 0; i < args.requestsPerCaller; i++) {
-        await sleep(Math.max(0, nextMs - performance.now()));
-        nextMs += args.paceMs;
-        const sentMs = performance.now();
-        const outcome = connection.expectOneOf(['session.established', 'session.failed'], REPLY_TIMEOUT_MS);
-        connection.send({ type: 'session.request', username: callee, id: connection.nextRequestId++ });
-        try {
-          const frame = await outcome;
-          if (frame.type === 'session.established') {
-            reservoir.recordMs(performance.now() - sentMs);
-            established += 1;
-          } else {
-            const reason = String(frame.reason);
-            failures[reason] = (failures[reason] ?? 0) + 1;
-          }
-        } catch (error) {
-          errors.add(error);
-        }
-      }
-    }),
-  );
-  return { established, failures, wallMs: performance.now() - startedMs, samplesUs: reservoir.take(), errors: errors.counts };
+/** Real clients (ClientRuntime) logged in here, for session_broker_p99_ms (chat-clients.ts). */
+async function chatLogins(args: { port: number; usernames: string[]; password: string; downloadDir: string; concurrency: number }) {
+  return chatClients.loginAll({ serverPort: args.port, usernames: args.usernames, password: args.password, downloadDir: args.downloadDir, concurrency: args.concurrency });
+}
+
+/** Callers held here open chats with their callees (held here or in another worker), paced. */
+async function chatOpens(args: { pairs: Array<[string, string]>; opensPerCaller: number; paceMs: number }) {
+  return chatClients.openChats(args);
 }
 
 /**
@@ -298,4 +272,4 @@ async function bareHold(args: Target & { count: number; concurrency: number }) {
   return { open: bareSockets.filter((s) => !s.destroyed).length, errors: errors.counts };
 }
 
-serveRpc({ holdLogins, counts, releaseAll, loginLoop, resumeLoop, sessionCalls, echoLoop, bareHold });
+serveRpc({ holdLogins, counts, releaseAll, loginLoop, resumeLoop, chatLogins, chatOpens, echoLoop, bareHold });

@@ -1,13 +1,15 @@
 /**
  * The phases on one running server (seeded beforehand): login_rate against raw scrypt,
- * resume_rate, presence_fanout_rate against a bare echo server, session_broker_p99_ms,
- * http_healthz_rps against bare node:http, and http_healthz_p99_under_load_ms (an autocannon
- * probe on /healthz during the login load and during the presence load).
+ * resume_rate, presence_fanout_rate against a bare echo server, session_broker_p99_ms (real
+ * clients' chat.open → chat.opened), http_healthz_rps against bare node:http, and
+ * http_healthz_p99_under_load_ms (an autocannon probe on /healthz during the login load and
+ * during the presence load).
  */
 import { join } from 'node:path';
 import { encodeControl } from '../../core/codec.ts';
 import { startBaselineProcess } from '../baselines.ts';
 import type { ScryptRateResult } from '../baselines/scrypt-rate.ts';
+import type { ChatLoginResult, ChatOpenResult } from '../chat-clients.ts';
 import { loopbackAddresses } from '../config.ts';
 import { floodHealthz, type HttpFigures, probeHealthz } from '../http-load.ts';
 import { progress } from '../progress.ts';
@@ -19,8 +21,12 @@ import { type PhaseContext, sleep } from './context.ts';
 
 /** Slack on top of a window for an RPC to answer (set-up, the last replies, IPC). */
 const RPC_SLACK_MS = 60_000;
-/** One session request per caller per this period: just over the server's 1/s per-user limit. */
+/** One chat.open per caller per this period: just over the server's 1/s per-user session-request limit. */
 const SESSION_PACE_MS = 1_100;
+/** Chat opens per caller before the measured ones (not recorded): the load workers' JIT warm-up. */
+const SESSION_WARMUP_OPENS_PER_CALLER = 1;
+/** Real clients starting and logging in at once, per worker. */
+const CHAT_LOGIN_CONCURRENCY = 50;
 /** The /healthz probe runs during a presence load at this share of the rate measured flat out. */
 const PROBE_PRESENCE_LOAD_SHARE = 0.5;
 /** How long delivered presence may keep arriving after the flappers stop. */
@@ -265,38 +271,73 @@ function recordProbe(ctx: PhaseContext, probes: ReadonlyArray<{ during: string; 
 
 async function sessionPhase(ctx: PhaseContext, server: BenchServer, workers: RpcChild[], accounts: Accounts): Promise<void> {
   const c = ctx.config;
-  const callerWorker = workers[0] as RpcChild;
-  const calleeWorker = workers[workers.length - 1] as RpcChild;
-  progress(`sessions: ${accounts.callers.length} callers and their callees logging in`);
-  const hold = (worker: RpcChild, usernames: string[]) =>
-    worker.call<{ loggedIn: number; errors: Record<string, number> }>('holdLogins', { port: server.tcpPort, localAddresses: [], usernames, password: BENCH_PASSWORD, concurrency: 100 }, RPC_SLACK_MS);
-  await hold(callerWorker, accounts.callers);
-  await hold(calleeWorker, accounts.callees);
-  const offeredPerSec = Math.round((accounts.callers.length * 1000) / SESSION_PACE_MS);
-  progress(`sessions: each caller asks its callee ${c.sessionRequestsPerCaller} times, one every ${SESSION_PACE_MS} ms (${offeredPerSec}/s offered; callees accept)`);
-  const pairs = accounts.callers.map((caller, i) => [caller, accounts.callees[i]]);
-  const result = await callerWorker.call<{ established: number; failures: Record<string, number>; wallMs: number; samplesUs: number[]; errors: Record<string, number> }>(
-    'sessionCalls',
-    // The server allows one session request per second per user (after a burst of 10).
-    { pairs, requestsPerCaller: c.sessionRequestsPerCaller, paceMs: SESSION_PACE_MS },
-    (c.sessionRequestsPerCaller + 1) * SESSION_PACE_MS + RPC_SLACK_MS,
+  const downloadDir = join(ctx.tmpDir, 'chat-downloads');
+  // Pair i: the caller in worker i mod W, its callee in the next worker, so every worker holds as
+  // many callers as callees and each chat.open crosses processes, as between two real clients.
+  const perWorker = workers.map(() => ({ usernames: [] as string[], pairs: [] as Array<[string, string]> }));
+  accounts.callers.forEach((caller, i) => {
+    const callee = accounts.callees[i] as string;
+    perWorker[i % workers.length]?.usernames.push(caller);
+    perWorker[i % workers.length]?.pairs.push([caller, callee]);
+    perWorker[(i + 1) % workers.length]?.usernames.push(callee);
+  });
+  progress(`chat sessions: ${accounts.callers.length * 2} real clients (ClientRuntime, auto-accepting chats) starting and logging in, in ${workers.length} workers`);
+  const logins = await Promise.all(
+    workers.map((worker, i) =>
+      worker.call<ChatLoginResult>('chatLogins', { port: server.tcpPort, usernames: perWorker[i]?.usernames ?? [], password: BENCH_PASSWORD, downloadDir, concurrency: CHAT_LOGIN_CONCURRENCY }, RPC_SLACK_MS),
+    ),
   );
-  await Promise.all(workers.map((worker) => worker.call('releaseAll', {}, RPC_SLACK_MS)));
-  const latency = mergeLatencies([result.samplesUs]);
-  const problems = errorsText(mergeErrors([result.errors, result.failures]));
-  if (result.established === 0) throw new Error(`no session was established: ${problems}`);
+  const loggedIn = logins.reduce((sum, l) => sum + l.loggedIn, 0);
+  const loginErrors = errorsText(mergeErrors(logins.map((l) => l.errors)));
+  if (loggedIn < accounts.callers.length * 2) progress(`chat sessions: only ${loggedIn} clients logged in: ${loginErrors}`);
+  const offeredPerSec = Math.round((accounts.callers.length * 1000) / SESSION_PACE_MS);
+  progress(`chat sessions: warm-up, each caller opens and closes a chat with its callee ${SESSION_WARMUP_OPENS_PER_CALLER} time(s), not recorded`);
+  const openRound = (opensPerCaller: number): Promise<ChatOpenResult[]> =>
+    Promise.all(
+      workers.map((worker, i) =>
+        worker.call<ChatOpenResult>(
+          'chatOpens',
+          // The server allows one session request per second per user (after a burst of 10).
+          { pairs: perWorker[i]?.pairs ?? [], opensPerCaller, paceMs: SESSION_PACE_MS },
+          (opensPerCaller + 1) * SESSION_PACE_MS + RPC_SLACK_MS,
+        ),
+      ),
+    );
+  let warmup: ChatOpenResult[];
+  let results: ChatOpenResult[];
+  try {
+    // The workers have just started: their first opens run the clients' code before the JIT has
+    // compiled it. One round at the same pace, not recorded, so the figure is the system's, not
+    // the load generator's warm-up.
+    warmup = await openRound(SESSION_WARMUP_OPENS_PER_CALLER);
+    progress(`chat sessions: each caller opens a chat with its callee ${c.sessionRequestsPerCaller} times, one every ${SESSION_PACE_MS} ms (${offeredPerSec}/s offered), closing each once opened`);
+    results = await openRound(c.sessionRequestsPerCaller);
+  } finally {
+    await Promise.all(workers.map((worker) => worker.call('releaseAll', {}, RPC_SLACK_MS)));
+  }
+  const opened = results.reduce((sum, r) => sum + r.opened, 0);
+  const latency = mergeLatencies(results.map((r) => r.samplesUs));
+  const problems = errorsText(mergeErrors([...logins.map((l) => l.errors), ...warmup.map((r) => r.failures), ...results.map((r) => r.failures)]));
+  if (opened === 0) throw new Error(`no chat was opened: ${problems}`);
+  const wallMs = Math.max(...results.map((r) => r.wallMs));
   ctx.record('session_broker_p99_ms', {
     value: latency.p99Ms,
     details: {
-      established: result.established,
-      callers: accounts.callers.length,
+      measured: 'chat.open to chat.opened in the caller, through the real client core (ClientRuntime over TCP): brokering, P2P connect and token hello',
+      pairs: accounts.callers.length,
+      clients: loggedIn,
+      workers: workers.length,
+      opensPerCaller: c.sessionRequestsPerCaller,
+      warmupSessions: warmup.reduce((sum, r) => sum + r.opened, 0),
+      paceMs: SESSION_PACE_MS,
+      sessions: opened,
       offeredPerSec,
-      perSec: Math.round((result.established * 1000) / result.wallMs),
+      perSec: Math.round((opened * 1000) / wallMs),
       p50Ms: latency.p50Ms,
       p999Ms: latency.p999Ms,
       maxMs: latency.maxMs,
     },
-    ...(problems === '' ? {} : { note: `not established: ${problems}` }),
+    ...(problems === '' ? {} : { note: `not opened: ${problems}` }),
   });
 }
 
