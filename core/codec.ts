@@ -51,23 +51,40 @@ export interface DecodeError {
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
+// Byte writes, not a DataView: this runs for every frame and a DataView is an allocation.
 function writeHeader(target: Uint8Array, kind: number, payloadBytes: number): void {
-  const view = new DataView(target.buffer, target.byteOffset, target.byteLength);
-  view.setUint8(0, PROTOCOL_VERSION);
-  view.setUint8(1, kind);
-  view.setUint32(2, payloadBytes);
+  target[0] = PROTOCOL_VERSION;
+  target[1] = kind;
+  target[2] = (payloadBytes >>> 24) & 0xff;
+  target[3] = (payloadBytes >>> 16) & 0xff;
+  target[4] = (payloadBytes >>> 8) & 0xff;
+  target[5] = payloadBytes & 0xff;
 }
+
+/**
+ * Where a control frame is assembled before it is copied out at its exact size: one allocation
+ * per frame instead of two (the encoded JSON and the frame). Big enough for any frame the limit
+ * allows (UTF-8 takes at most 3 bytes per UTF-16 unit); a longer string is over the limit anyway.
+ */
+const controlScratch = new Uint8Array(FRAME_HEADER_BYTES + CONTROL_FRAME_BYTES_MAX);
+const controlScratchPayload = controlScratch.subarray(FRAME_HEADER_BYTES);
 
 /** Encodes one JSON control frame. Throws only on our own misuse (an oversized message). */
 export function encodeControl(message: object): Uint8Array {
-  const json = textEncoder.encode(JSON.stringify(message));
-  if (json.byteLength > CONTROL_FRAME_BYTES_MAX) {
-    throw new RangeError(`control frame of ${json.byteLength} bytes exceeds ${CONTROL_FRAME_BYTES_MAX}`);
+  const text = JSON.stringify(message);
+  let jsonBytes: number;
+  if (text.length * 3 <= CONTROL_FRAME_BYTES_MAX) {
+    jsonBytes = textEncoder.encodeInto(text, controlScratchPayload).written;
+  } else {
+    const json = textEncoder.encode(text);
+    jsonBytes = json.byteLength;
+    if (jsonBytes > CONTROL_FRAME_BYTES_MAX) {
+      throw new RangeError(`control frame of ${jsonBytes} bytes exceeds ${CONTROL_FRAME_BYTES_MAX}`);
+    }
+    controlScratch.set(json, FRAME_HEADER_BYTES);
   }
-  const frame = new Uint8Array(FRAME_HEADER_BYTES + json.byteLength);
-  writeHeader(frame, FRAME_KIND_CONTROL, json.byteLength);
-  frame.set(json, FRAME_HEADER_BYTES);
-  return frame;
+  writeHeader(controlScratch, FRAME_KIND_CONTROL, jsonBytes);
+  return controlScratch.slice(0, FRAME_HEADER_BYTES + jsonBytes);
 }
 
 /**
@@ -154,10 +171,9 @@ export class FrameDecoder {
   }
 
   private parseHeader(header: Uint8Array): { code: ErrorCode; detail: string } | null {
-    const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
-    const version = view.getUint8(0);
-    const kind = view.getUint8(1);
-    const payloadBytes = view.getUint32(2);
+    const version = header[0] as number;
+    const kind = header[1] as number;
+    const payloadBytes = (((header[2] as number) << 24) | ((header[3] as number) << 16) | ((header[4] as number) << 8) | (header[5] as number)) >>> 0;
     if (version !== PROTOCOL_VERSION) return { code: 'BAD_VERSION', detail: `version ${version}, expected ${PROTOCOL_VERSION}` };
     if (kind !== FRAME_KIND_CONTROL && kind !== FRAME_KIND_DATA) return { code: 'BAD_FRAME_KIND', detail: `kind ${kind}` };
     const limit = kind === FRAME_KIND_CONTROL ? Math.min(CONTROL_FRAME_BYTES_MAX, this.frameBytesMax) : this.frameBytesMax;

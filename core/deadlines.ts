@@ -5,36 +5,56 @@
  * updates a map; the heap entry is fixed up lazily when it surfaces, so the heap holds about one
  * entry per key however often keys are re-armed.
  */
+/** What is known of one key: its real deadline and the earliest one it has in the heap. */
+interface KeyState {
+  /** The real deadline, or undefined once disarmed. */
+  due: number | undefined;
+  /** The earliest deadline this key has in the heap, so re-arming later pushes nothing. */
+  queued: number | undefined;
+}
+
 export class Deadlines<K extends string = string> {
-  /** The real deadline of each armed key. */
-  private readonly due = new Map<K, number>();
-  /** Min-heap of [atMs, key]; an entry is stale when `due` says otherwise. */
+  /**
+   * One record per key with a deadline or a heap entry: one map lookup per operation (a
+   * heartbeat re-arms its TTL on every frame), where two maps (due, queued) took two or three.
+   */
+  private readonly keys = new Map<K, KeyState>();
+  /** Keys whose `due` is set. */
+  private armed = 0;
+  /** Min-heap of [atMs, key]; an entry is stale when the key's `due` says otherwise. */
   private readonly heap: Array<[number, K]> = [];
-  /** The earliest deadline each key has in the heap, so re-arming later pushes nothing. */
-  private readonly queuedAt = new Map<K, number>();
 
   get size(): number {
-    return this.due.size;
+    return this.armed;
   }
 
   has(key: K): boolean {
-    return this.due.has(key);
+    return this.keys.get(key)?.due !== undefined;
   }
 
   atMs(key: K): number | undefined {
-    return this.due.get(key);
+    return this.keys.get(key)?.due;
   }
 
   arm(key: K, atMs: number): void {
-    this.due.set(key, atMs);
-    const queued = this.queuedAt.get(key);
-    if (queued !== undefined && queued <= atMs) return;
-    this.queuedAt.set(key, atMs);
+    let state = this.keys.get(key);
+    if (state === undefined) {
+      state = { due: undefined, queued: undefined };
+      this.keys.set(key, state);
+    }
+    if (state.due === undefined) this.armed += 1;
+    state.due = atMs;
+    if (state.queued !== undefined && state.queued <= atMs) return;
+    state.queued = atMs;
     this.push([atMs, key]);
   }
 
   disarm(key: K): void {
-    this.due.delete(key);
+    const state = this.keys.get(key);
+    if (state === undefined || state.due === undefined) return;
+    state.due = undefined;
+    this.armed -= 1;
+    if (state.queued === undefined) this.keys.delete(key);
   }
 
   /** The earliest armed deadline, or null when none is armed. */
@@ -46,16 +66,15 @@ export class Deadlines<K extends string = string> {
 
   /** Removes and returns one key whose deadline is at or before nowMs, or null. */
   popDue(nowMs: number): K | null {
-    for (;;) {
-      this.dropStale();
-      const top = this.heap[0];
-      if (top === undefined || top[0] > nowMs) return null;
-      this.pop();
-      const [, key] = top;
-      this.due.delete(key);
-      this.queuedAt.delete(key);
-      return key;
-    }
+    this.dropStale();
+    const top = this.heap[0];
+    if (top === undefined || top[0] > nowMs) return null;
+    this.pop();
+    const key = top[1];
+    // dropStale left a top whose key is armed at exactly this time.
+    this.keys.delete(key);
+    this.armed -= 1;
+    return key;
   }
 
   /** Pops entries whose key was disarmed or re-armed later, re-queuing the latter. */
@@ -63,15 +82,20 @@ export class Deadlines<K extends string = string> {
     for (;;) {
       const top = this.heap[0];
       if (top === undefined) return;
-      const [atMs, key] = top;
-      const due = this.due.get(key);
-      if (due === atMs) return;
+      const key = top[1];
+      const state = this.keys.get(key);
+      const due = state?.due;
+      if (due === top[0]) return;
       this.pop();
+      if (state === undefined) continue;
       if (due === undefined) {
-        this.queuedAt.delete(key);
+        state.queued = undefined;
+        this.keys.delete(key);
       } else {
-        this.queuedAt.set(key, due);
-        this.push([due, key]);
+        state.queued = due;
+        // The popped entry, re-used: the same push as a fresh [due, key], one allocation less.
+        top[0] = due;
+        this.push(top);
       }
     }
   }

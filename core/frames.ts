@@ -50,6 +50,20 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
 ]);
 
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
+
+/**
+ * The heartbeat, validated without zod: it is most of what a busy server reads, and its whole
+ * schema is two fields. Returns the frame the schema would return, or null for "ask the schema"
+ * (anything else, including a malformed heartbeat, whose error the schema words). Held equal to
+ * clientFrameSchema by test/core/frame-fast-path.test.ts.
+ */
+export function heartbeatFastPath(message: unknown): { type: 'heartbeat'; id?: number | undefined } | null {
+  if (typeof message !== 'object' || message === null || (message as { type?: unknown }).type !== 'heartbeat') return null;
+  const id = (message as { id?: unknown }).id;
+  if (id === undefined) return { type: 'heartbeat' };
+  if (typeof id === 'number' && Number.isSafeInteger(id) && id >= 0) return { type: 'heartbeat', id };
+  return null;
+}
 export type ClientFrameType = ClientFrame['type'];
 export const CLIENT_FRAME_TYPES: ReadonlySet<string> = new Set(clientFrameSchema.options.map((o) => o.shape.type.value));
 

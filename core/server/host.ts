@@ -14,6 +14,12 @@ import { Wakeup } from '../wakeup.ts';
 import type { ServerFrame } from '../frames.ts';
 import type { ConnId, ServerEffect, ServerInput, ServerMachine } from './machine.ts';
 
+/**
+ * The ack of a heartbeat sent without an id never changes, and it is most of what a server
+ * writes: encoded once (receivers only read the bytes, as with a fan-out's shared frame).
+ */
+const HEARTBEAT_ACK_BYTES = encodeControl({ type: 'heartbeat.ack' } satisfies ServerFrame);
+
 /** How often one flush may loop on effects that caused more effects. */
 const FLUSH_ROUNDS_MAX = 4;
 
@@ -118,20 +124,21 @@ export class ServerHost {
   }
 
   private performAll(effects: readonly ServerEffect[]): void {
-    let ops: StoreOp[] = [];
+    // Made only when a batch has persist ops: most batches are a frame or two to send.
+    let ops: StoreOp[] | null = null;
     for (const effect of effects) {
       if (effect.type === 'persist') {
-        ops.push(effect.op);
+        (ops ??= []).push(effect.op);
         continue;
       }
       // Commit what was persisted before anything that might announce it goes out.
-      if (ops.length > 0) {
+      if (ops !== null) {
         this.options.store.apply(ops);
-        ops = [];
+        ops = null;
       }
       this.perform(effect);
     }
-    if (ops.length > 0) this.options.store.apply(ops);
+    if (ops !== null) this.options.store.apply(ops);
     const onEffect = this.options.hooks?.onEffect;
     if (onEffect !== undefined) for (const effect of effects) onEffect(effect);
   }
@@ -160,6 +167,7 @@ export class ServerHost {
 
   /** Encodes a frame, once for a run of sends of the same frame object (a presence fan-out). */
   private encode(frame: ServerFrame): Uint8Array {
+    if (frame.type === 'heartbeat.ack' && frame.re === undefined) return HEARTBEAT_ACK_BYTES;
     if (frame !== this.lastFrame) {
       this.lastFrame = frame;
       this.lastFrameBytes = encodeControl(frame);

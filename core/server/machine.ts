@@ -38,6 +38,7 @@ import {
   type ServerFrame,
   type SessionFailure,
   clientFrameSchema,
+  heartbeatFastPath,
 } from '../frames.ts';
 import {
   AUTH_ATTEMPTS_PER_ADDRESS_BURST,
@@ -118,7 +119,8 @@ type ConnState =
   | { readonly state: 'ExpectLogin' }
   | { readonly state: 'ExpectHash'; readonly jobId: number }
   | { readonly state: 'ExpectVerify'; readonly jobId: number }
-  | { readonly state: 'LoggedIn'; readonly username: string };
+  /** ttlKey: the user's TTL timer key, built once per login instead of on every frame. */
+  | { readonly state: 'LoggedIn'; readonly username: string; readonly ttlKey: TimerKey };
 
 interface Conn {
   readonly connId: ConnId;
@@ -357,6 +359,8 @@ export class ServerMachine {
   }
 
   private onMessage(conn: Conn, message: unknown, nowMs: number): void {
+    const heartbeat = heartbeatFastPath(message);
+    if (heartbeat !== null) return this.onFrame(conn, heartbeat, nowMs);
     const parsed = clientFrameSchema.safeParse(message);
     if (!parsed.success) {
       const type = typeof message === 'object' && message !== null ? (message as { type?: unknown }).type : undefined;
@@ -365,7 +369,11 @@ export class ServerMachine {
       if (typeof type === 'string' && !CLIENT_FRAME_TYPES.has(type)) return this.sendError(conn, 'UNKNOWN_TYPE', reId, type.slice(0, 64));
       return this.sendError(conn, 'BAD_FRAME', reId, parsed.error.issues[0]?.message);
     }
-    const frame = parsed.data;
+    this.onFrame(conn, parsed.data, nowMs);
+  }
+
+  /** A client frame the schema accepts, checked against the connection's state. */
+  private onFrame(conn: Conn, frame: ClientFrame, nowMs: number): void {
     const phase = conn.phase;
     if (phase.state === 'ExpectHash' || phase.state === 'ExpectVerify') return this.sendError(conn, 'BUSY', frame.id);
     const needed = FRAME_RULES[frame.type];
@@ -374,7 +382,7 @@ export class ServerMachine {
     }
     if (phase.state === 'LoggedIn') {
       // Any frame from a logged-in client proves it alive, not only heartbeats.
-      this.timers.arm(`ttl:${phase.username}`, nowMs + this.config.ttlMs);
+      this.timers.arm(phase.ttlKey, nowMs + this.config.ttlMs);
       return this.onUserFrame(conn, phase.username, frame, nowMs);
     }
     this.onGuestFrame(conn, frame, nowMs);
@@ -530,9 +538,10 @@ export class ServerMachine {
       user.connId = conn.connId;
       user.resumeToken = this.config.newToken();
     }
-    conn.phase = { state: 'LoggedIn', username };
+    const ttlKey: TimerKey = `ttl:${username}`;
+    conn.phase = { state: 'LoggedIn', username, ttlKey };
     this.timers.disarm(`idle:${conn.connId}`);
-    this.timers.arm(`ttl:${username}`, nowMs + this.config.ttlMs);
+    this.timers.arm(ttlKey, nowMs + this.config.ttlMs);
     this.send(conn.connId, {
       type: 'login.ok',
       re,
