@@ -222,7 +222,7 @@ export class SimNetwork {
 
   private listen(node: SimNode, host: string, port: number, onAccept: (stream: Stream) => void, onReady: (result: Listener | Error) => void): void {
     const chosen = port === 0 ? EPHEMERAL_PORT_FIRST + (node.nextPort++ % EPHEMERAL_PORT_SPAN) : port;
-    this.clock.at(this.clock.nowMs(), () => {
+    this.clock.post(this.clock.nowMs(), () => {
       if (node.listeners.has(chosen)) return onReady(new Error(`EADDRINUSE ${node.address}:${chosen}`));
       node.listeners.set(chosen, onAccept);
       onReady({ host, port: chosen, close: () => node.listeners.delete(chosen) });
@@ -240,21 +240,21 @@ export class SimNetwork {
     this.stats.connects += 1;
     const sentAtMs = this.clock.nowMs();
     if (!from.alive) {
-      this.clock.at(sentAtMs, () => this.refuse(client, 'ECONNREFUSED'));
+      this.clock.post(sentAtMs, () => this.refuse(client, 'ECONNREFUSED'));
       return client;
     }
     if (this.blockedNodes(from, to)) {
       this.stats.timedOut += 1;
-      this.clock.at(sentAtMs + CONNECT_TIMEOUT_MS, () => this.refuse(client, 'ETIMEDOUT'));
+      this.clock.post(sentAtMs + CONNECT_TIMEOUT_MS, () => this.refuse(client, 'ETIMEDOUT'));
       return client;
     }
     const synArrivalMs = sentAtMs + this.latency();
-    this.clock.at(synArrivalMs, () => {
+    this.clock.post(synArrivalMs, () => {
       if (client.closed) return;
       const onAccept = to.alive ? to.listeners.get(port) : undefined;
       if (onAccept === undefined) {
         this.stats.refused += 1;
-        this.clock.at(synArrivalMs + this.latency(), () => this.refuse(client, 'ECONNREFUSED'));
+        this.clock.post(synArrivalMs + this.latency(), () => this.refuse(client, 'ECONNREFUSED'));
         return;
       }
       const server = new SimEnd(this, to, conn, true, from.address, localPort);
@@ -294,7 +294,7 @@ export class SimNetwork {
     const arrivalMs = Math.max(nowMs + this.latency(), from.lastArrivalMs) + serializationMs;
     from.lastArrivalMs = arrivalMs;
     const to = from.peer;
-    this.clock.at(arrivalMs, () => this.deliver(to, kind, bytes));
+    this.clock.post(arrivalMs, () => this.deliver(to, kind, bytes));
   }
 
   private deliver(to: SimEnd, kind: number, bytes: Uint8Array | null): void {
@@ -333,7 +333,7 @@ export class SimNetwork {
     if (!notify) return;
     const events = end.events;
     if (events === null) return;
-    this.clock.at(this.clock.nowMs(), () => events.onClose(error));
+    this.clock.post(this.clock.nowMs(), () => events.onClose(error));
   }
 
   private flushEnd(end: SimEnd): void {

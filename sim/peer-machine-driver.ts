@@ -15,6 +15,7 @@ import type { PeerCommand, PreparedFile } from '../core/peer/commands.ts';
 import type { ClientEvent } from '../core/peer/events.ts';
 import { type PeerEffect, type PeerInput, PeerMachine } from '../core/peer/machine.ts';
 import type { Clock, Stream, StreamEvents, Transport } from '../core/transport.ts';
+import { Wakeup } from '../core/wakeup.ts';
 import type { AnswerPolicy, PeerDriver, PeerObserver, SessionOutcome, StepOutcome } from './peer-driver.ts';
 import type { Prng } from './prng.ts';
 import { Scope, type SimClock } from './sim-clock.ts';
@@ -82,8 +83,8 @@ export class PeerMachineDriver implements PeerDriver {
   private nextAccepted = 1;
   private nextFile = 1;
   private flushing = false;
-  private cancelTimer: (() => void) | null = null;
-  private timerAtMs: number | null = null;
+  /** The machine's next deadline, on this incarnation's scoped clock (a crash drops it with the scope). */
+  private wakeup!: Wakeup;
   private outgoing = new Set<string>();
   private listener: Listener | null = null;
   /** The machine said `ready` (its first link is up): before that, commands wait here. */
@@ -105,6 +106,11 @@ export class PeerMachineDriver implements PeerDriver {
     this.beforeReady = [];
     this.scope = new Scope();
     this.clock = this.options.clock.scoped(this.scope);
+    this.wakeup = new Wakeup(this.clock, (nowMs) => {
+      if (!this.alive || this.silent) return;
+      this.machine.handleTimeout(nowMs);
+      this.flush();
+    });
     this.machine = new PeerMachine({
       serverHost: SERVER_ADDRESS,
       serverPort: SERVER_PORT,
@@ -229,8 +235,6 @@ export class PeerMachineDriver implements PeerDriver {
     this.scope.kill();
     this.listener?.close();
     this.listener = null;
-    this.cancelTimer = null;
-    this.timerAtMs = null;
     for (const stream of [...this.serverStreams.values(), ...this.p2pStreams.values()]) stream.reset();
     this.serverStreams.clear();
     this.p2pStreams.clear();
@@ -295,23 +299,7 @@ export class PeerMachineDriver implements PeerDriver {
       this.flushing = false;
     }
     this.updateTruth();
-    this.scheduleTimeout();
-  }
-
-  private scheduleTimeout(): void {
-    const nextMs = this.machine.nextTimeoutMs();
-    if (nextMs === this.timerAtMs) return;
-    this.cancelTimer?.();
-    this.cancelTimer = null;
-    this.timerAtMs = nextMs;
-    if (nextMs === null) return;
-    this.cancelTimer = this.clock.at(nextMs, () => {
-      this.cancelTimer = null;
-      this.timerAtMs = null;
-      if (!this.alive || this.silent) return;
-      this.machine.handleTimeout(this.clock.nowMs());
-      this.flush();
-    });
+    this.wakeup.set(this.machine.nextTimeoutMs());
   }
 
   private later(fn: () => void): void {
@@ -343,6 +331,8 @@ export class PeerMachineDriver implements PeerDriver {
         const stream = this.p2pStreams.get(effect.streamId);
         stream?.write(encodeDataHeader(effect.wireStream, effect.offset, effect.bytes.byteLength));
         stream?.write(effect.bytes);
+        // The machine holds back chunk reads until it hears the send queue (sender backpressure).
+        if (stream !== undefined) this.input({ type: 'p2p.queued', streamId: effect.streamId, bytes: stream.bufferedBytes });
         return;
       }
       case 'p2p.close':

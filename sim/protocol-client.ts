@@ -11,7 +11,7 @@
  */
 import { FrameDecoder, encodeControl } from '../core/codec.ts';
 import type { ClientFrame, PresenceStatus, ServerFrame } from '../core/frames.ts';
-import type { Clock, Stream, Transport } from '../core/transport.ts';
+import type { Stream, Transport } from '../core/transport.ts';
 import type { AnswerPolicy, PeerDriver, PeerObserver, SessionOutcome, StepOutcome } from './peer-driver.ts';
 import type { Prng } from './prng.ts';
 import { Scope, type SimClock } from './sim-clock.ts';
@@ -30,6 +30,8 @@ type Reply = (frame: ServerFrame | null) => void;
 
 /** The heartbeat frame never changes: encoded once (receivers only read the bytes). */
 const HEARTBEAT_BYTES = encodeControl({ type: 'heartbeat' });
+/** The server's answer to HEARTBEAT_BYTES (it has no `re`, as the heartbeat has no id). */
+const HEARTBEAT_ACK_BYTES = encodeControl({ type: 'heartbeat.ack' } satisfies ServerFrame);
 type ServerFrameWithRe = ServerFrame & { re?: number };
 
 export interface ProtocolClientOptions {
@@ -48,7 +50,8 @@ export class ProtocolClient implements PeerDriver {
   private wantOnline = false;
   private silent = false;
   private scope = new Scope();
-  private clock: Clock;
+  /** Virtual time; every timer this client sets goes through later(), owned by its scope. */
+  private readonly clock: SimClock;
   private stream: Stream | null = null;
   private welcomed = false;
   private loggedIn = false;
@@ -70,7 +73,7 @@ export class ProtocolClient implements PeerDriver {
 
   constructor(private readonly options: ProtocolClientOptions) {
     this.username = options.username;
-    this.clock = options.clock.scoped(this.scope);
+    this.clock = options.clock;
   }
 
   get truthOnline(): boolean {
@@ -160,7 +163,6 @@ export class ProtocolClient implements PeerDriver {
     this.alive = true;
     this.silent = false;
     this.scope = new Scope();
-    this.clock = this.options.clock.scoped(this.scope);
     this.heartbeatArmed = false;
     this.reconnectArmed = false;
     this.reconnectAttempt = 0;
@@ -174,7 +176,7 @@ export class ProtocolClient implements PeerDriver {
       if (!ok) return reply(null);
       const id = this.nextRequestId++;
       this.pending.set(id, reply);
-      this.clock.at(this.clock.nowMs() + REQUEST_TIMEOUT_MS, () => {
+      this.later(REQUEST_TIMEOUT_MS, () => {
         const waiting = this.pending.get(id);
         if (waiting === undefined) return;
         this.pending.delete(id);
@@ -182,6 +184,11 @@ export class ProtocolClient implements PeerDriver {
       });
       this.write({ ...frame, id });
     });
+  }
+
+  /** A timer of this incarnation: a crash kills the scope and with it every pending one. */
+  private later(delayMs: number, fn: () => void): void {
+    this.clock.post(this.clock.nowMs() + delayMs, fn, this.scope);
   }
 
   private write(frame: ClientFrame): void {
@@ -235,7 +242,7 @@ export class ProtocolClient implements PeerDriver {
     const baseMs = Math.min(RECONNECT_BACKOFF_MS_MAX, RECONNECT_BACKOFF_MS_MIN * 2 ** this.reconnectAttempt);
     this.reconnectAttempt += 1;
     const delayMs = baseMs * (0.5 + this.options.prng.float());
-    this.clock.at(this.clock.nowMs() + delayMs, () => {
+    this.later(delayMs, () => {
       this.reconnectArmed = false;
       if (!this.wantOnline || this.loggedIn) return;
       this.options.observer.onCounter('reconnects');
@@ -280,7 +287,7 @@ export class ProtocolClient implements PeerDriver {
   private armHeartbeat(): void {
     if (this.heartbeatArmed) return;
     this.heartbeatArmed = true;
-    this.clock.at(this.clock.nowMs() + this.heartbeatMs, () => this.onHeartbeatTick());
+    this.later(this.heartbeatMs, () => this.onHeartbeatTick());
   }
 
   private onHeartbeatTick(): void {
@@ -301,6 +308,9 @@ export class ProtocolClient implements PeerDriver {
   private onBytes(bytes: Uint8Array): void {
     if (this.silent) return;
     this.lastHeardMs = this.clock.nowMs();
+    // The commonest frame by far, and one that asks nothing of us: an ack of a heartbeat without
+    // an id. When it arrives whole on a frame boundary, decoding it would change nothing.
+    if (this.decoder.buffered === 0 && !this.decoder.failed && sameBytes(bytes, HEARTBEAT_ACK_BYTES)) return;
     this.decoder.push(bytes);
     for (let frame = this.decoder.next(); frame !== null; frame = this.decoder.next()) {
       if (frame.kind !== 'control') continue;
@@ -370,7 +380,7 @@ export class ProtocolClient implements PeerDriver {
     const policy = this.answerPolicy;
     if (policy === 'ignore') return;
     const accept = policy === 'accept';
-    this.clock.at(this.clock.nowMs() + this.answerDelayMs(), () => {
+    this.later(this.answerDelayMs(), () => {
       if (!this.loggedIn || this.silent) return;
       this.options.observer.onSessionAnswer(this, requestId, accept);
       const frame: ClientFrame = accept
@@ -418,4 +428,10 @@ function outcomeOf(frame: ServerFrame | null, okType: ServerFrame['type']): Step
   if (frame.type === okType) return 'ok';
   if (frame.type === 'error') return frame.code;
   return `UNEXPECTED_${frame.type}`;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

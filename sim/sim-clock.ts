@@ -28,6 +28,11 @@ export class SimClock implements Clock {
     return () => this.queue.cancel(event);
   }
 
+  /** Like `at`, for the many events nobody cancels: no cancel function is made for them. */
+  post(atMs: number, fn: () => void, owner: Scope | null = null): void {
+    this.queue.push(Math.max(atMs, this.currentMs), fn, owner);
+  }
+
   after(delayMs: number, fn: () => void): () => void {
     return this.at(this.currentMs + delayMs, fn);
   }

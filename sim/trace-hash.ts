@@ -24,12 +24,17 @@ export class TraceHash {
   private high = FNV64_OFFSET_HIGH;
   private low = FNV64_OFFSET_LOW;
 
+  /**
+   * h = (h ^ byte) * (2^40 + 0x1b3) mod 2^64, in integer operations only: the low word times
+   * 0x1b3 in 16-bit halves (each product stays far below 2^31), its carry into the high word,
+   * and the 2^40 term, which only touches the high word (low << 8).
+   */
   private byte(value: number): void {
     const low = (this.low ^ (value & 0xff)) >>> 0;
-    const product = low * FNV64_PRIME_LOW;
-    const carry = Math.floor(product / U32);
-    this.low = product >>> 0;
-    this.high = (this.high * FNV64_PRIME_LOW + carry + ((low << 8) >>> 0)) >>> 0;
+    const a = (low & 0xffff) * FNV64_PRIME_LOW;
+    const b = (low >>> 16) * FNV64_PRIME_LOW + (a >>> 16);
+    this.low = (((b & 0xffff) << 16) | (a & 0xffff)) >>> 0;
+    this.high = (Math.imul(this.high, FNV64_PRIME_LOW) + (b >>> 16) + (low << 8)) >>> 0;
   }
 
   /** A uint32 as 4 bytes. */

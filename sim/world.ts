@@ -172,7 +172,7 @@ export class World implements CheckedWorld, RunnerHost {
 
   after(slot: PeerSlot, delayMs: number, fn: () => void): void {
     const driver = slot.driver;
-    this.clock.at(this.clock.nowMs() + delayMs, () => {
+    this.clock.post(this.clock.nowMs() + delayMs, () => {
       if (driver.alive) fn();
     });
   }
