@@ -158,8 +158,16 @@ export class FrameDecoder {
     if (this.failure !== null) return this.reportFailure();
     if (this.pendingKind < 0) {
       if (this.bufferedBytes < FRAME_HEADER_BYTES) return null;
-      const header = this.take(FRAME_HEADER_BYTES);
-      const failure = this.parseHeader(header);
+      // Read in place when the header sits in one chunk (the usual case): no view to allocate.
+      const head = this.chunks[0] as Uint8Array;
+      let failure: { code: ErrorCode; detail: string } | null;
+      if (head.byteLength - this.headOffset >= FRAME_HEADER_BYTES) {
+        failure = this.parseHeader(head, this.headOffset);
+        this.bufferedBytes -= FRAME_HEADER_BYTES;
+        this.advanceHead(head, FRAME_HEADER_BYTES);
+      } else {
+        failure = this.parseHeader(this.take(FRAME_HEADER_BYTES), 0);
+      }
       if (failure !== null) return this.fail(failure.code, failure.detail);
     }
     if (this.bufferedBytes < this.pendingBytes) return null;
@@ -170,10 +178,11 @@ export class FrameDecoder {
     return kind === FRAME_KIND_CONTROL ? this.decodeControl(payload) : decodeDataPayload(payload);
   }
 
-  private parseHeader(header: Uint8Array): { code: ErrorCode; detail: string } | null {
-    const version = header[0] as number;
-    const kind = header[1] as number;
-    const payloadBytes = (((header[2] as number) << 24) | ((header[3] as number) << 16) | ((header[4] as number) << 8) | (header[5] as number)) >>> 0;
+  /** Parses the 6 header bytes at `at`. */
+  private parseHeader(bytes: Uint8Array, at: number): { code: ErrorCode; detail: string } | null {
+    const version = bytes[at] as number;
+    const kind = bytes[at + 1] as number;
+    const payloadBytes = (((bytes[at + 2] as number) << 24) | ((bytes[at + 3] as number) << 16) | ((bytes[at + 4] as number) << 8) | (bytes[at + 5] as number)) >>> 0;
     if (version !== PROTOCOL_VERSION) return { code: 'BAD_VERSION', detail: `version ${version}, expected ${PROTOCOL_VERSION}` };
     if (kind !== FRAME_KIND_CONTROL && kind !== FRAME_KIND_DATA) return { code: 'BAD_FRAME_KIND', detail: `kind ${kind}` };
     const limit = kind === FRAME_KIND_CONTROL ? Math.min(CONTROL_FRAME_BYTES_MAX, this.frameBytesMax) : this.frameBytesMax;

@@ -171,6 +171,9 @@ export interface ServerStats {
   readonly errors: Record<string, number>;
 }
 
+/** What takeEffects returns when there is nothing to do; frozen, so a caller that pushes fails loudly. */
+const NO_EFFECTS: ServerEffect[] = Object.freeze([]) as unknown as ServerEffect[];
+
 /** In which connection state each client frame is accepted. */
 const FRAME_RULES: Record<ClientFrameType, 'ExpectLogin' | 'LoggedIn'> = {
   signup: 'ExpectLogin',
@@ -269,6 +272,8 @@ export class ServerMachine {
 
   takeEffects(): ServerEffect[] {
     const effects = this.effects;
+    // A host asks once more after every batch to learn it is quiet: no new array for that.
+    if (effects.length === 0) return NO_EFFECTS;
     this.effects = [];
     return effects;
   }
