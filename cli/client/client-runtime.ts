@@ -7,7 +7,11 @@
  *
  * Data path of a file chunk: FileReader reads into a fresh buffer → the machine passes that
  * buffer through as a `p2p.data` effect → we write the 18-byte header and the buffer to the socket
- * (corked together): no base64, no copy, no JSON per chunk.
+ * (corked together): no base64, no copy, no JSON per chunk. After each such write, and on each
+ * drain, how many data bytes have left the stream's send queue goes back to the machine as
+ * `p2p.flushed`: the machine starts no chunk read that would take a stream past
+ * P2P_SEND_QUEUE_BYTES_MAX, so a slow reader holds the sender's memory to that bound (see
+ * core/peer/machine.ts).
  */
 import type { Logger } from 'pino';
 import { encodeControl, encodeDataHeader } from '../../core/codec.ts';
@@ -56,6 +60,8 @@ export class ClientRuntime {
   private readonly writer: FileWriter;
   private readonly serverStreams = new Map<number, Stream>();
   private readonly p2pStreams = new Map<string, Stream>();
+  /** Data-frame bytes written to each P2P stream so far (for `p2p.flushed`). */
+  private readonly p2pDataWritten = new Map<string, number>();
   private readonly eventListeners = new Set<(event: TimedEvent) => void>();
   private readonly exitListeners = new Set<(code: number) => void>();
   private listener: Listener | null = null;
@@ -291,9 +297,10 @@ export class ClientRuntime {
         if (outgoing) this.input({ type: 'p2p.open', streamId });
       },
       onData: (bytes) => this.input({ type: 'p2p.bytes', streamId, bytes }),
-      onDrain: () => {},
+      onDrain: () => this.reportFlushed(streamId),
       onClose: (error) => {
         this.p2pStreams.delete(streamId);
+        this.p2pDataWritten.delete(streamId);
         this.log.info({ event: 'p2p.closed', streamId, error }, 'P2P connection closed');
         this.input({ type: 'p2p.closed', streamId, error });
       },
@@ -305,8 +312,19 @@ export class ClientRuntime {
     if (stream === undefined) return;
     const socket = socketOf(stream);
     socket?.cork();
-    stream.write(encodeDataHeader(wireStream, offset, bytes.byteLength));
+    const header = encodeDataHeader(wireStream, offset, bytes.byteLength);
+    stream.write(header);
     stream.write(bytes);
     socket?.uncork();
+    this.p2pDataWritten.set(streamId, (this.p2pDataWritten.get(streamId) ?? 0) + header.byteLength + bytes.byteLength);
+    this.reportFlushed(streamId);
+  }
+
+  /** Tells the machine how many data bytes have left the stream's queue (control frames still queued count as data: safe). */
+  private reportFlushed(streamId: string): void {
+    const stream = this.p2pStreams.get(streamId);
+    const written = this.p2pDataWritten.get(streamId);
+    if (stream === undefined || written === undefined) return;
+    this.input({ type: 'p2p.flushed', streamId, bytes: Math.max(0, written - stream.bufferedBytes) });
   }
 }

@@ -72,6 +72,7 @@ export const TRANSFER_FAILURES = [
   'protocol-error',
   'no-such-transfer',
   'busy',
+  'resume-timeout',
 ] as const;
 export type TransferFailure = (typeof TRANSFER_FAILURES)[number];
 

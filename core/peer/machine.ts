@@ -34,9 +34,17 @@
  * P2P_HELLO_TIMEOUT_MS passes. Chat messages carry ids and are acknowledged; TCP keeps their
  * order; `chat.sent` is emitted on the ack. Files: see transfer.ts. When an Open channel drops,
  * unacknowledged messages are reported undelivered and transfers are suspended; they resume when
- * a new session with the same friend opens (either side may open it).
+ * a new session with the same friend opens (either side may open it), or fail after
+ * TRANSFER_RESUME_WAIT_MS.
+ *
+ * Sender backpressure: the machine counts the data-frame bytes it has handed to each P2P stream,
+ * and the runtime reports how many of them have left the stream's send queue (`p2p.flushed`, a
+ * running total, after each data write and on drain). A chunk read starts only while the bytes
+ * still queued plus the reads in flight on that stream stay within P2P_SEND_QUEUE_BYTES_MAX; a
+ * report that frees room restarts the reads, in turn across the stream's transfers. A running
+ * total, not a queue size, so a report cannot forget data frames the runtime has not written yet.
  */
-import { FrameDecoder } from '../codec.ts';
+import { DATA_HEADER_BYTES, FRAME_HEADER_BYTES, FrameDecoder } from '../codec.ts';
 import { type ErrorCode, errorMessage } from '../errors.ts';
 import { type ClientFrame, type ServerFrame, type ServerFrameOf, serverFrameSchema } from '../frames.ts';
 import {
@@ -44,11 +52,13 @@ import {
   CONTROL_FRAME_BYTES_MAX,
   FILE_BYTES_MAX_DEFAULT,
   P2P_HELLO_TIMEOUT_MS,
+  P2P_SEND_QUEUE_BYTES_MAX,
   P2P_UNAUTHENTICATED_STREAMS_MAX,
   QUIT_LOGOUT_WAIT_MS,
   SERVER_REQUESTS_PENDING_MAX,
   TRANSFERS_ACTIVE_MAX,
   TRANSFER_OUTCOMES_REMEMBERED_MAX,
+  TRANSFER_RESUME_WAIT_MS,
   TTL_MS_DEFAULT,
   HEARTBEATS_PER_TTL,
 } from '../limits.ts';
@@ -59,11 +69,13 @@ import type { PeerCommand, PreparedFile } from './commands.ts';
 import type { ClientEvent } from './events.ts';
 import { sanitizeFileName } from './file-names.ts';
 import { type OfferedFile, type P2pFrame, type P2pFrameOf, P2P_FRAME_TYPES, p2pFrameSchema } from './frames.ts';
-import { IncomingTransfer, OutgoingTransfer, TRANSFER_TUNING_DEFAULTS, type TransferAction, type TransferTuning } from './transfer.ts';
+import { IncomingTransfer, OutgoingTransfer, type ReadGate, TRANSFER_TUNING_DEFAULTS, type TransferAction, type TransferTuning } from './transfer.ts';
 
 const utf8 = new TextEncoder();
 /** Room left in a control frame for the fields around a chat text. */
 const FRAME_ENVELOPE_BYTES = 256;
+/** What a data frame adds to its chunk on the wire. */
+const DATA_FRAME_OVERHEAD_BYTES = FRAME_HEADER_BYTES + DATA_HEADER_BYTES;
 
 /** P2P streams: the machine names its outgoing ones ("out:N"); the runtime names accepted ones. */
 export type StreamKey = string;
@@ -79,6 +91,13 @@ export type PeerInput =
   | { readonly type: 'p2p.open'; readonly streamId: StreamKey }
   | { readonly type: 'p2p.bytes'; readonly streamId: StreamKey; readonly bytes: Uint8Array }
   | { readonly type: 'p2p.closed'; readonly streamId: StreamKey; readonly error: string | null }
+  /**
+   * Of the data-frame bytes (header and chunk) written to the stream so far, `bytes` have left its
+   * send queue: the runtime's running total of p2p.data bytes written, less Stream.bufferedBytes
+   * (at least 0; control frames in the queue only make it smaller, which is safe). Reported after
+   * each p2p.data write and on drain.
+   */
+  | { readonly type: 'p2p.flushed'; readonly streamId: StreamKey; readonly bytes: number }
   | { readonly type: 'file.chunk'; readonly transferId: string; readonly epoch: number; readonly offset: number; readonly bytes: Uint8Array }
   | { readonly type: 'file.read-failed'; readonly transferId: string; readonly epoch: number }
   /** `offset`: the end of the written bytes after this write. */
@@ -177,9 +196,14 @@ interface Session {
   readonly streamId: StreamKey;
   /** Ids of messages sent and not yet acknowledged, oldest first. */
   readonly unacked: Array<string | number>;
+  /** Data-frame bytes handed to the stream, and how many of them the runtime reported gone. */
+  sentBytes: number;
+  flushedBytes: number;
+  /** Where the next round of read restarts begins, so no transfer is always first. */
+  pumpCursor: number;
 }
 
-type TimerKey = 'heartbeat' | 'reconnect' | 'quit' | `hello:${string}` | `token:${string}`;
+type TimerKey = 'heartbeat' | 'reconnect' | 'quit' | `hello:${string}` | `token:${string}` | `resume-out:${string}` | `resume-in:${string}`;
 
 export class PeerMachine {
   readonly config: PeerConfig;
@@ -259,6 +283,8 @@ export class PeerMachine {
         return this.onP2pBytes(input.streamId, input.bytes, nowMs);
       case 'p2p.closed':
         return this.onP2pClosed(input.streamId, nowMs);
+      case 'p2p.flushed':
+        return this.onFlushed(input.streamId, input.bytes, nowMs);
       case 'file.chunk':
         return this.withOutgoing(input.transferId, nowMs, (t) => t.chunk(input.epoch, input.offset, input.bytes, nowMs));
       case 'file.read-failed':
@@ -281,6 +307,8 @@ export class PeerMachine {
       else if (key === 'reconnect') this.connectServer();
       else if (key === 'quit') this.finishQuit();
       else if (key.startsWith('hello:')) this.onHelloTimeout(key.slice(6));
+      else if (key.startsWith('resume-out:')) this.withOutgoing(key.slice(11), nowMs, (t) => t.resumeTimedOut());
+      else if (key.startsWith('resume-in:')) this.withIncoming(key.slice(10), nowMs, (t) => t.resumeTimedOut());
       else this.onTokenTimeout(key.slice(6));
     }
   }
@@ -821,7 +849,7 @@ export class PeerMachine {
       this.effects.push({ type: 'p2p.close', streamId: old.streamId });
       this.loseSession(old, nowMs, false);
     }
-    this.sessions.set(friend, { username: friend, streamId, unacked: [] });
+    this.sessions.set(friend, { username: friend, streamId, unacked: [], sentBytes: 0, flushedBytes: 0, pumpCursor: 0 });
     this.emit({ event: 'chat.opened', username: friend });
     for (const outcome of this.recentOutcomes.values()) {
       if (outcome.peer === friend) this.effects.push({ type: 'p2p.send', streamId, frame: outcome.frame });
@@ -838,6 +866,10 @@ export class PeerMachine {
     session.unacked.length = 0;
     if (report) this.emit({ event: 'chat.closed', username: session.username, reason: 'connection-lost' });
     this.forTransfersWith(session.username, nowMs, (t) => t.suspend());
+    // Suspended transfers wait for a new session, but not forever.
+    const deadline = nowMs + TRANSFER_RESUME_WAIT_MS;
+    for (const t of this.transfersOut.values()) if (t.meta.peer === session.username && t.state === 'Suspended') this.timers.arm(`resume-out:${t.transferId}`, deadline);
+    for (const t of this.transfersIn.values()) if (t.meta.peer === session.username && t.state === 'Suspended') this.timers.arm(`resume-in:${t.transferId}`, deadline);
   }
 
   /** An orderly end, by us (chat.close, logout) or by the friend (bye). */
@@ -956,7 +988,9 @@ export class PeerMachine {
       const transferId = `${this.config.idPrefix}-${this.nextTransferSeq++}`;
       const wireStream = this.nextWireStream++;
       const meta = { transferId, peer: friend, wireStream, size: file.size, sha256: file.sha256 };
-      this.transfersOut.set(transferId, new OutgoingTransfer(meta, file.path, file.name, this.config.tuning));
+      const transfer = new OutgoingTransfer(meta, file.path, file.name, this.config.tuning);
+      transfer.gate = this.gateFor(friend);
+      this.transfersOut.set(transferId, transfer);
       offered.push({ transferId, stream: wireStream, name: file.name, size: file.size, sha256: file.sha256 });
       this.emit({ event: 'file.offered', username: friend, transferId, name: file.name, size: file.size, sha256: file.sha256 });
     }
@@ -1032,19 +1066,75 @@ export class PeerMachine {
     this.driveIncoming(transfer, nowMs, step);
   }
 
-  private driveOutgoing(transfer: OutgoingTransfer, _nowMs: number, step: (t: OutgoingTransfer) => void): void {
+  private driveOutgoing(transfer: OutgoingTransfer, nowMs: number, step: (t: OutgoingTransfer) => void): void {
     step(transfer);
     this.perform(transfer.transferId, transfer.meta.peer, transfer.takeActions(), transfer.path);
-    if (transfer.finished) this.transfersOut.delete(transfer.transferId);
+    if (!transfer.finished) return;
+    this.transfersOut.delete(transfer.transferId);
+    this.timers.disarm(`resume-out:${transfer.transferId}`);
+    // Its reads in flight no longer count: the others on that stream may use the room.
+    this.pumpReads(transfer.meta.peer, nowMs);
   }
 
   private driveIncoming(transfer: IncomingTransfer, _nowMs: number, step: (t: IncomingTransfer) => void): void {
     step(transfer);
     this.perform(transfer.transferId, transfer.meta.peer, transfer.takeActions(), null);
     if (transfer.finished) {
+      this.timers.disarm(`resume-in:${transfer.transferId}`);
       this.transfersIn.delete(transfer.transferId);
       this.incomingByStream.delete(`${transfer.meta.peer}\u0000${transfer.meta.wireStream}`);
       this.rememberOutcome(transfer);
+    }
+  }
+
+  // ---- sender backpressure --------------------------------------------------------------------
+
+  /** The read budget of whatever session with `friend` is open when a read is due. */
+  private gateFor(friend: string): ReadGate {
+    return {
+      allows: (bytes) => this.sendRoom(friend) >= bytes + DATA_FRAME_OVERHEAD_BYTES,
+      sending: (bytes) => {
+        const session = this.sessions.get(friend);
+        if (session !== undefined) session.sentBytes += bytes + DATA_FRAME_OVERHEAD_BYTES;
+      },
+    };
+  }
+
+  /** Bytes the stream to `friend` may still take: P2P_SEND_QUEUE_BYTES_MAX less queued and being read. */
+  private sendRoom(friend: string): number {
+    const session = this.sessions.get(friend);
+    if (session === undefined) return 0;
+    let used = session.sentBytes - session.flushedBytes;
+    for (const t of this.transfersOut.values()) {
+      if (t.meta.peer === friend) used += t.readingBytes + t.readsInFlight * DATA_FRAME_OVERHEAD_BYTES;
+    }
+    return P2P_SEND_QUEUE_BYTES_MAX - used;
+  }
+
+  private onFlushed(streamId: StreamKey, bytes: number, nowMs: number): void {
+    const friend = this.channels.get(streamId)?.username ?? null;
+    if (friend === null) return;
+    const session = this.sessions.get(friend);
+    if (session === undefined || session.streamId !== streamId) return;
+    const flushed = Math.min(bytes, session.sentBytes);
+    if (flushed <= session.flushedBytes) return;
+    session.flushedBytes = flushed;
+    this.pumpReads(friend, nowMs);
+  }
+
+  /**
+   * Room may have opened on the stream to `friend`: restart reads one transfer at a time in turn
+   * (a different one first each time), so one large file cannot take the whole budget from the others.
+   */
+  private pumpReads(friend: string, nowMs: number): void {
+    const session = this.sessions.get(friend);
+    if (session === undefined) return;
+    const sending = [...this.transfersOut.values()].filter((t) => t.meta.peer === friend && t.state === 'Sending');
+    if (sending.length === 0) return;
+    session.pumpCursor = (session.pumpCursor + 1) % sending.length;
+    for (let i = 0; i < sending.length; i++) {
+      const transfer = sending[(session.pumpCursor + i) % sending.length];
+      if (transfer !== undefined) this.driveOutgoing(transfer, nowMs, (t) => t.pumpReads());
     }
   }
 
@@ -1072,6 +1162,7 @@ export class PeerMachine {
           if (streamId !== undefined) this.effects.push({ type: 'p2p.send', streamId, frame: action.frame });
           break;
         case 'data':
+          // Counted in the stream's queue already (the gate's `sending`).
           if (streamId !== undefined) {
             this.effects.push({ type: 'p2p.data', streamId, wireStream: action.wireStream, offset: action.offset, bytes: action.bytes });
           }

@@ -9,19 +9,29 @@
  *
  *   Offered ──file.accept(offset, limit)──▶ Sending ──all bytes sent──▶ AwaitingOk ──file.ok──▶ Done
  *   Offered ──file.decline──▶ Failed(declined)
- *   Sending/AwaitingOk ──connection lost──▶ Suspended ──file.resume(offset, limit)──▶ Sending
+ *   Offered/Sending/AwaitingOk ──connection lost──▶ Suspended ──file.resume(offset, limit)──▶ Sending
+ *   Suspended ──TRANSFER_RESUME_WAIT_MS without a resume──▶ Failed(resume-timeout)
  *   any live state ──file.fail / cancel / read error──▶ Failed(reason)
+ *
+ * An offer caught by a drop is suspended too: the sender cannot know whether the receiver accepted
+ * it. If it did, the receiver resumes it (file.resume from offset 0 or further) on the next session;
+ * if not, the receiver's remembered outcome (file.fail connection-lost) ends it, or the wait does.
  *
  * Receiver (IncomingTransfer):
  *
  *   Offered ──accept──▶ Receiving ──written == size──▶ Verifying ──hash ok──▶ Committing ──renamed──▶ Done
  *                                                               └─hash bad──▶ Failed(hash-mismatch)
  *   Receiving ──connection lost──▶ Suspended ──new session, writes settled──▶ Receiving (file.resume)
+ *   Suspended ──TRANSFER_RESUME_WAIT_MS without a new session──▶ Failed(resume-timeout), temp file discarded
  *
  * Flow control is by credit: the receiver says up to which absolute byte `limit` the sender may
  * send, and raises it as bytes are written to disk, so no more than TRANSFER_WINDOW_BYTES per
  * transfer are ever in flight or waiting to be written, whatever the file size. The sender keeps
  * at most TRANSFER_READS_IN_FLIGHT_MAX reads outstanding; the runtime completes them in order.
+ * Credit bounds what the receiver must buffer; the sender's own memory is bounded by its ReadGate,
+ * which the peer machine shares between all transfers on one P2P stream: a read starts only while
+ * the stream's queued bytes plus the reads in flight stay within P2P_SEND_QUEUE_BYTES_MAX, so a
+ * slow socket stops the reads instead of piling chunks up in memory.
  *
  * The receiver resumes from `writtenOffset`: only bytes the runtime reported written count, and
  * the resume waits until every write handed out has been reported, so the runtime's incremental
@@ -69,6 +79,19 @@ export interface TransferTuning {
   readonly readsInFlightMax: number;
   readonly progressIntervalMs: number;
 }
+
+/**
+ * The send budget of the stream a transfer sends on. `allows` is asked before each chunk read:
+ * may `bytes` more file bytes be read now? A yes reserves nothing: the owner counts the reads in
+ * flight through `readingBytes`. `sending` is told of each chunk as it becomes a data frame,
+ * before any further read is asked for, so the budget never misses a chunk between the two.
+ */
+export interface ReadGate {
+  allows(bytes: number): boolean;
+  sending(bytes: number): void;
+}
+
+const OPEN_GATE: ReadGate = { allows: () => true, sending: () => {} };
 
 export const TRANSFER_TUNING_DEFAULTS: TransferTuning = {
   chunkBytes: FILE_CHUNK_BYTES,
@@ -142,6 +165,9 @@ export class OutgoingTransfer extends TransferBase {
   private epoch = 0;
   /** Lengths of the reads in flight, oldest first (reads complete in order). */
   private readonly pendingReads: number[] = [];
+  private pendingReadBytes = 0;
+  /** Set by the owner: the budget of the stream this transfer sends on. */
+  gate: ReadGate = OPEN_GATE;
 
   constructor(
     meta: TransferMeta,
@@ -160,6 +186,20 @@ export class OutgoingTransfer extends TransferBase {
     return this.sentOffset;
   }
 
+  /** Bytes of the reads in flight (they will become data frames). */
+  get readingBytes(): number {
+    return this.pendingReadBytes;
+  }
+
+  get readsInFlight(): number {
+    return this.pendingReads.length;
+  }
+
+  /** The gate may have room again: start what reads credit and the gate allow. */
+  pumpReads(): void {
+    this.pump();
+  }
+
   accepted(offset: number, limit: number, nowMs: number): void {
     if (this.state !== 'Offered') return this.protocolError();
     this.start(offset, limit, nowMs, false);
@@ -173,7 +213,7 @@ export class OutgoingTransfer extends TransferBase {
   private start(offset: number, limit: number, nowMs: number, resuming: boolean): void {
     if (offset > this.meta.size || limit < offset) return this.protocolError();
     this.epoch += 1;
-    this.pendingReads.length = 0;
+    this.dropReads();
     this.sentOffset = offset;
     this.readOffset = offset;
     this.limit = limit;
@@ -193,11 +233,13 @@ export class OutgoingTransfer extends TransferBase {
     if (epoch !== this.epoch || this.state !== 'Sending') return;
     const expected = this.pendingReads.shift();
     if (expected === undefined) return;
+    this.pendingReadBytes -= expected;
     if (offset !== this.sentOffset || bytes.byteLength !== expected) {
       // The file shrank or changed under us: the receiver's hash would fail anyway.
       return this.fail('io-error');
     }
     this.actions.push({ type: 'data', wireStream: this.meta.wireStream, offset, bytes });
+    this.gate.sending(bytes.byteLength);
     this.sentOffset += bytes.byteLength;
     this.progress(this.sentOffset, nowMs);
     if (this.sentOffset === this.meta.size) {
@@ -228,6 +270,7 @@ export class OutgoingTransfer extends TransferBase {
   remoteFailed(reason: string): void {
     if (this.finished) return;
     this.state = 'Failed';
+    this.dropReads();
     this.failedEvent(remoteReason(reason));
   }
 
@@ -235,19 +278,27 @@ export class OutgoingTransfer extends TransferBase {
     this.fail('cancelled');
   }
 
-  /** The channel dropped: wait for the receiver's file.resume on a new session. */
+  /**
+   * The channel dropped: wait for the receiver's file.resume (or its verdict) on a new session.
+   * An offer not yet answered waits too: its file.accept may have been lost with the connection.
+   */
   suspend(): void {
-    if (this.state === 'Offered') return this.abort('connection-lost');
-    if (this.state !== 'Sending' && this.state !== 'AwaitingOk') return;
+    if (this.state !== 'Offered' && this.state !== 'Sending' && this.state !== 'AwaitingOk') return;
     this.state = 'Suspended';
     this.epoch += 1;
-    this.pendingReads.length = 0;
+    this.dropReads();
+  }
+
+  /** TRANSFER_RESUME_WAIT_MS passed since the suspend: give up if still suspended. */
+  resumeTimedOut(): void {
+    if (this.state === 'Suspended') this.abort('resume-timeout');
   }
 
   /** Ends without telling the peer (the session is gone or was closed). */
   abort(reason: TransferFailure): void {
     if (this.finished) return;
     this.state = 'Failed';
+    this.dropReads();
     this.failedEvent(reason);
   }
 
@@ -255,6 +306,7 @@ export class OutgoingTransfer extends TransferBase {
   fail(reason: TransferFailure): void {
     if (this.finished) return;
     this.state = 'Failed';
+    this.dropReads();
     this.send({ type: 'file.fail', transferId: this.transferId, reason });
     this.failedEvent(reason);
   }
@@ -263,12 +315,19 @@ export class OutgoingTransfer extends TransferBase {
     this.fail('protocol-error');
   }
 
+  private dropReads(): void {
+    this.pendingReads.length = 0;
+    this.pendingReadBytes = 0;
+  }
+
   private pump(): void {
     const end = Math.min(this.limit, this.meta.size);
     while (this.state === 'Sending' && this.pendingReads.length < this.tuning.readsInFlightMax && this.readOffset < end) {
       const bytes = Math.min(this.tuning.chunkBytes, end - this.readOffset);
+      if (!this.gate.allows(bytes)) return;
       this.actions.push({ type: 'read', epoch: this.epoch, offset: this.readOffset, bytes });
       this.pendingReads.push(bytes);
+      this.pendingReadBytes += bytes;
       this.readOffset += bytes;
     }
   }
@@ -290,8 +349,6 @@ export class IncomingTransfer extends TransferBase {
   private connected = true;
   /** A resume is owed once the writes in flight are reported. */
   private resumeOwed = false;
-  /** A frame the peer must get once it is back (the outcome, decided while it was away). */
-  private owedNotice: P2pFrame | null = null;
 
   constructor(
     meta: TransferMeta,
@@ -303,9 +360,12 @@ export class IncomingTransfer extends TransferBase {
     super(meta, tuning);
   }
 
-  /** Finished and nothing more to tell the peer: the owner may forget it. */
+  /**
+   * Done or failed: the owner may forget it. An outcome decided while the peer was away is not
+   * lost: the owner remembers `outcomeFrame` and repeats it when the next session opens.
+   */
   get finished(): boolean {
-    return (this.state === 'Done' || this.state === 'Failed') && this.owedNotice === null;
+    return this.state === 'Done' || this.state === 'Failed';
   }
 
   get bytesWritten(): number {
@@ -395,24 +455,22 @@ export class IncomingTransfer extends TransferBase {
     }
   }
 
+  /** TRANSFER_RESUME_WAIT_MS passed since the suspend: give up, and drop the temporary file. */
+  resumeTimedOut(): void {
+    if (this.state === 'Suspended') this.abort('resume-timeout');
+  }
+
   /** A new session with the peer is open: pick up where the written bytes end. */
   reattach(nowMs: number): void {
     this.connected = true;
-    if (this.owedNotice !== null) {
-      this.send(this.owedNotice);
-      this.owedNotice = null;
-    }
     if (this.state !== 'Suspended') return;
     if (this.writtenOffset === this.receivedOffset) return this.sendResume(nowMs);
     this.resumeOwed = true;
   }
 
+  /** Ends without telling the peer (it is away, or the session is gone). */
   abort(reason: TransferFailure): void {
-    if (this.state === 'Done' || this.state === 'Failed') {
-      this.owedNotice = null;
-      return;
-    }
-    this.owedNotice = null;
+    if (this.state === 'Done' || this.state === 'Failed') return;
     this.end(reason);
   }
 
@@ -429,10 +487,9 @@ export class IncomingTransfer extends TransferBase {
     this.failedEvent(reason);
   }
 
-  /** Sends now, or once the peer is back. */
+  /** Sends now; while the peer is away, the owner repeats the outcome on the next session. */
   private notify(frame: P2pFrame): void {
     if (this.connected) this.send(frame);
-    else this.owedNotice = frame;
   }
 
   private sendResume(nowMs: number): void {
