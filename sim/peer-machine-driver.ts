@@ -76,6 +76,8 @@ export class PeerMachineDriver implements PeerDriver {
   private incarnation = 0;
   private readonly serverStreams = new Map<number, Stream>();
   private readonly p2pStreams = new Map<string, Stream>();
+  /** Data-frame bytes written per P2P stream: all flushed at once here (for `p2p.flushed`). */
+  private readonly p2pDataFlushed = new Map<string, number>();
   private readonly received = new Map<string, { buffer: Uint8Array; size: number }>();
   private readonly waiters: Waiter[] = [];
   private answerPolicy: AnswerPolicy = 'accept';
@@ -329,10 +331,16 @@ export class PeerMachineDriver implements PeerDriver {
         return;
       case 'p2p.data': {
         const stream = this.p2pStreams.get(effect.streamId);
-        stream?.write(encodeDataHeader(effect.wireStream, effect.offset, effect.bytes.byteLength));
+        const header = encodeDataHeader(effect.wireStream, effect.offset, effect.bytes.byteLength);
+        stream?.write(header);
         stream?.write(effect.bytes);
-        // The machine holds back chunk reads until it hears the send queue (sender backpressure).
-        if (stream !== undefined) this.input({ type: 'p2p.queued', streamId: effect.streamId, bytes: stream.bufferedBytes });
+        // Sender backpressure: the machine reads no more chunks until it hears they left the queue
+        // (the sim's streams queue nothing, so every data byte written is flushed at once).
+        if (stream !== undefined) {
+          const flushed = (this.p2pDataFlushed.get(effect.streamId) ?? 0) + header.byteLength + effect.bytes.byteLength;
+          this.p2pDataFlushed.set(effect.streamId, flushed);
+          this.input({ type: 'p2p.flushed', streamId: effect.streamId, bytes: flushed });
+        }
         return;
       }
       case 'p2p.close':
