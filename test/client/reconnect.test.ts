@@ -47,6 +47,8 @@ describe('headless client: the server vanishes and comes back', () => {
 
     await server.restart();
     await Promise.all([alice.waitFor('reconnected', {}, 15_000), bob.waitFor('reconnected', {}, 15_000)]);
+    // The friend list pushed just before `reconnected` may predate bob's return: take it first.
+    await alice.waitFor('friends');
     // Logged in again without being asked: the friend list answers and shows the friend online.
     const friends = await alice.request({ cmd: 'friends' }, 'friends');
     expect(friends.friends).toEqual([{ username: 'bob', nickname: 'bob', status: 'online' }]);
