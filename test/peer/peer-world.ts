@@ -4,9 +4,9 @@
  * jump the clock to the next deadline). Nothing here touches a socket, a disk or a timer.
  *
  * P2P streams deliver at once unless the receiving end is paused: then the sender's bytes wait in
- * its send queue, which the world reports back to the sender (`p2p.queued`) after every write and
- * when it drains, as the client runtime does with Stream.bufferedBytes; the peak of each queue is
- * recorded. File reads complete one settle round after they were asked for, from in-memory
+ * its send queue. After every data write and whenever a paused reader reads, the world tells the
+ * sender how many data bytes have left that queue (`p2p.flushed`), as the client runtime does
+ * with Stream.bufferedBytes; the peak of each queue is recorded. File reads complete one settle round after they were asked for, from in-memory
  * sources; received files are hashed as they are written, never kept whole.
  */
 import { createHash, type Hash } from 'node:crypto';
