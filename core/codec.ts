@@ -116,6 +116,31 @@ export function encodeData(streamId: number, offset: number, bytes: Uint8Array):
 export interface DecoderOptions {
   /** Largest payload accepted; defaults to FRAME_BYTES_MAX. */
   readonly frameBytesMax?: number;
+  /** Control payloads decoded without the UTF-8 decoder and JSON parser (see knownPayload). */
+  readonly knownPayloads?: readonly KnownPayload[];
+}
+
+/** A control payload common enough to skip JSON parsing for: its exact bytes and what they parse to. */
+export interface KnownPayload {
+  readonly json: Uint8Array;
+  /** A fresh copy of the message each time, as JSON.parse would give. */
+  readonly message: () => unknown;
+}
+
+/**
+ * A known payload for a flat message (primitive values only, so a shallow copy is a full one).
+ * A payload byte-equal to its JSON is what JSON.parse would turn into an equal object: a
+ * server's commonest frame (the heartbeat) then costs a byte comparison instead of a parse.
+ */
+export function knownPayload(message: Readonly<Record<string, string | number | boolean>>): KnownPayload {
+  const template = { ...message };
+  return { json: textEncoder.encode(JSON.stringify(template)), message: () => ({ ...template }) };
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**
@@ -124,6 +149,7 @@ export interface DecoderOptions {
  */
 export class FrameDecoder {
   private readonly frameBytesMax: number;
+  private readonly knownPayloads: readonly KnownPayload[];
   private readonly chunks: Uint8Array[] = [];
   /** Read position inside chunks[0]. */
   private headOffset = 0;
@@ -136,6 +162,7 @@ export class FrameDecoder {
 
   constructor(options: DecoderOptions = {}) {
     this.frameBytesMax = Math.min(options.frameBytesMax ?? FRAME_BYTES_MAX, FRAME_BYTES_MAX);
+    this.knownPayloads = options.knownPayloads ?? [];
   }
 
   /** Bytes received but not yet returned as frames. */
@@ -193,6 +220,7 @@ export class FrameDecoder {
   }
 
   private decodeControl(payload: Uint8Array): ControlFrame | DecodeError | null {
+    for (const known of this.knownPayloads) if (sameBytes(payload, known.json)) return { kind: 'control', message: known.message() };
     let message: unknown;
     try {
       message = JSON.parse(textDecoder.decode(payload));

@@ -26,7 +26,7 @@
  * user out: it detaches, and a `resume` with the token from login.ok within the TTL re-attaches
  * without any presence change at the friends (so a network blip causes no offline/online flap).
  */
-import { FrameDecoder } from '../codec.ts';
+import { FrameDecoder, knownPayload } from '../codec.ts';
 import { type ErrorCode, errorCloses, errorMessage } from '../errors.ts';
 import {
   type ClientFrame,
@@ -170,6 +170,12 @@ export interface ServerStats {
   readonly sessions: Record<string, number>;
   readonly errors: Record<string, number>;
 }
+
+/** Most of what a server reads: a heartbeat without an id, decoded without the JSON parser. */
+const KNOWN_CLIENT_PAYLOADS = [knownPayload({ type: 'heartbeat' })];
+
+/** The ack of a heartbeat without an id: always the same, so one shared (frozen) frame. */
+const HEARTBEAT_ACK: ServerFrame = Object.freeze({ type: 'heartbeat.ack' });
 
 /** What takeEffects returns when there is nothing to do; frozen, so a caller that pushes fails loudly. */
 const NO_EFFECTS: ServerEffect[] = Object.freeze([]) as unknown as ServerEffect[];
@@ -315,7 +321,7 @@ export class ServerMachine {
 
   private onOpen(connId: ConnId, remoteAddress: string, nowMs: number): void {
     if (this.conns.has(connId)) return;
-    const conn: Conn = { connId, remoteAddress, decoder: new FrameDecoder({ frameBytesMax: SERVER_INBOUND_FRAME_BYTES_MAX }), phase: { state: 'ExpectLogin' } };
+    const conn: Conn = { connId, remoteAddress, decoder: new FrameDecoder({ frameBytesMax: SERVER_INBOUND_FRAME_BYTES_MAX, knownPayloads: KNOWN_CLIENT_PAYLOADS }), phase: { state: 'ExpectLogin' } };
     this.conns.set(connId, conn);
     if (this.shuttingDown) return this.sendError(conn, 'SERVER_SHUTTING_DOWN');
     if (this.conns.size > this.config.connectionsMax) return this.sendError(conn, 'SERVER_FULL');
@@ -411,7 +417,7 @@ export class ServerMachine {
       case 'logout':
         return this.onLogout(conn, username, frame.id, nowMs);
       case 'heartbeat':
-        return this.send(conn.connId, { type: 'heartbeat.ack', re: frame.id });
+        return this.send(conn.connId, frame.id === undefined ? HEARTBEAT_ACK : { type: 'heartbeat.ack', re: frame.id });
       case 'friends.list':
         return this.send(conn.connId, { type: 'friends', re: frame.id, ...this.friendView(username) });
       case 'friend.request':

@@ -1,10 +1,12 @@
 /**
- * The heartbeat fast path of core/frames.ts says what clientFrameSchema says: whenever it answers
- * (non-null), the schema accepts the same message and returns an equal frame; a valid heartbeat
- * always takes it. Replay a failure with `FC_SEED=<seed> FC_PATH=<path> npx vitest run test/core/frame-fast-path.test.ts`.
+ * The server's fast paths change nothing but cost. The heartbeat check of core/frames.ts says
+ * what clientFrameSchema says: whenever it answers (non-null), the schema accepts the same message
+ * and returns an equal frame; a valid heartbeat always takes it. A FrameDecoder with known
+ * payloads yields the same frames as one without, however the bytes are chunked. Replay a failure with `FC_SEED=<seed> FC_PATH=<path> npx vitest run test/core/frame-fast-path.test.ts`.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { FrameDecoder, encodeControl, knownPayload } from '../../core/codec.ts';
 import { clientFrameSchema, heartbeatFastPath } from '../../core/frames.ts';
 
 const replay: fc.Parameters<unknown> = {
@@ -56,5 +58,53 @@ describe('heartbeat fast path', () => {
     expect(heartbeatFastPath(JSON.parse('{"type":"heartbeat","id":7}'))).toEqual({ type: 'heartbeat', id: 7 });
     expect(heartbeatFastPath(JSON.parse('{"type":"heartbeat","id":-1}'))).toBeNull();
     expect(heartbeatFastPath(JSON.parse('{"type":"heartbeat","id":1.5}'))).toBeNull();
+  });
+});
+
+describe('known payloads', () => {
+  const known = [knownPayload({ type: 'heartbeat' })];
+  const messages = fc.oneof(
+    fc.constant({ type: 'heartbeat' }),
+    fc.record({ type: fc.constantFrom('heartbeat', 'login', 'heartbeat.ack'), id: fc.nat() }, { requiredKeys: ['type'] }),
+    fc.dictionary(fc.string(), fc.jsonValue()),
+  );
+
+  function decodeAll(decoder: FrameDecoder, bytes: Uint8Array, cuts: number[]): unknown[] {
+    const out: unknown[] = [];
+    let at = 0;
+    for (const cut of [...cuts.map((c) => c % (bytes.byteLength + 1)).sort((a, b) => a - b), bytes.byteLength]) {
+      decoder.push(bytes.subarray(at, Math.max(at, cut)));
+      at = Math.max(at, cut);
+      for (let frame = decoder.next(); frame !== null; frame = decoder.next()) out.push(frame);
+    }
+    return out;
+  }
+
+  it('a decoder with known payloads yields the same frames as one without, for any chunking', () => {
+    fc.assert(
+      fc.property(fc.array(messages, { maxLength: 12 }), fc.array(fc.nat(), { maxLength: 8 }), (list, cuts) => {
+        const parts = list.map((m) => encodeControl(m));
+        const bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+        let at = 0;
+        for (const part of parts) {
+          bytes.set(part, at);
+          at += part.byteLength;
+        }
+        const plain = decodeAll(new FrameDecoder(), bytes, cuts);
+        const fast = decodeAll(new FrameDecoder({ knownPayloads: known }), bytes, cuts);
+        expect(fast).toEqual(plain);
+      }),
+      { ...replay, numRuns: 500 },
+    );
+  });
+
+  it('each known message is a fresh object (a receiver may keep or change it)', () => {
+    const decoder = new FrameDecoder({ knownPayloads: known });
+    decoder.push(encodeControl({ type: 'heartbeat' }));
+    decoder.push(encodeControl({ type: 'heartbeat' }));
+    const a = decoder.next();
+    const b = decoder.next();
+    expect(a).toEqual({ kind: 'control', message: { type: 'heartbeat' } });
+    expect(a !== null && b !== null && a.kind === 'control' && b.kind === 'control' && a.message !== b.message).toBe(true);
   });
 });
