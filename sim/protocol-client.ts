@@ -70,6 +70,8 @@ export class ProtocolClient implements PeerDriver {
   private reconnectArmed = false;
   private answerPolicy: AnswerPolicy = 'accept';
   private answerDelayMs: () => number = () => 0;
+  /** Made once: a heartbeat tick is the commonest timer and needs no closure of its own. */
+  private readonly heartbeatTick = (): void => this.onHeartbeatTick();
 
   constructor(private readonly options: ProtocolClientOptions) {
     this.username = options.username;
@@ -287,7 +289,7 @@ export class ProtocolClient implements PeerDriver {
   private armHeartbeat(): void {
     if (this.heartbeatArmed) return;
     this.heartbeatArmed = true;
-    this.later(this.heartbeatMs, () => this.onHeartbeatTick());
+    this.later(this.heartbeatMs, this.heartbeatTick);
   }
 
   private onHeartbeatTick(): void {
