@@ -265,10 +265,7 @@ export class ProtocolClient implements PeerDriver {
     };
     if (token === null) return viaPassword();
     this.request({ type: 'resume', username: this.username, token }, (frame) => {
-      if (frame?.type === 'login.ok') {
-        this.options.observer.onCounter('resumes');
-        return this.onLoggedIn(frame);
-      }
+      if (frame?.type === 'login.ok') return this.onLoggedIn(frame);
       this.resumeToken = null;
       if (frame?.type === 'error' && frame.code === 'BAD_RESUME_TOKEN') return viaPassword();
       if (this.wantOnline && this.alive && !this.silent && !this.loggedIn) this.scheduleReconnect();

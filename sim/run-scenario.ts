@@ -125,7 +125,8 @@ function collectMetrics(world: World): Record<string, number> {
     server_logins: sum((s) => s.logins),
     server_logins_failed: sum((s) => s.loginsFailed),
     server_signups: sum((s) => s.signups),
-    resumes: counter('resumes'),
+    // The server's count: the same whichever driver plays the users.
+    resumes: sum((s) => s.resumes),
     reconnects: counter('reconnects'),
     peer_crashes: counter('peer_crashes'),
     server_restarts: counter('server_restarts'),

@@ -155,8 +155,8 @@ export const scenarioSchema = z
     seed: z.number().int().min(0).max(0xffff_ffff).optional(),
     /** Capabilities the scenario needs beyond the server link: p2p waits for the issue-3 peer machine. */
     requires: z.array(z.enum(['p2p'])).default([]),
-    /** Which PeerDriver plays the users; p2p needs peer-machine. */
-    driver: z.enum(DRIVERS).default('protocol-client'),
+    /** Which PeerDriver plays the users: the real peer machine, or the light client for storms. */
+    driver: z.enum(DRIVERS).default('peer-machine'),
     /** The workload phase; faults and behaviour steps happen in it. */
     durationMs: positiveMs,
     /** The healed liveness phase after it (default: TTL + session timeout + presence bound). */

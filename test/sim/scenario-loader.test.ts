@@ -28,7 +28,7 @@ describe('scenario loader', () => {
   it('accepts a valid scenario and fills in the defaults', () => {
     const scenario = parseScenario(VALID);
     expect(scenario.server.ttlMs).toBe(30_000);
-    expect(scenario.driver).toBe('protocol-client');
+    expect(scenario.driver).toBe('peer-machine');
     expect(scenario.populations[1]?.count).toBe(3);
   });
 
@@ -63,6 +63,6 @@ describe('scenario loader', () => {
   });
 
   it('requires driver peer-machine for p2p scenarios', () => {
-    expect(errorOf(`requires: [p2p]\n${VALID}`).problem).toContain('expected driver: peer-machine');
+    expect(errorOf(`requires: [p2p]\ndriver: protocol-client\n${VALID}`).problem).toContain('expected driver: peer-machine');
   });
 });
