@@ -4,16 +4,22 @@
  * it is moved into place under a name that is free (never overwriting: link(2) fails on an
  * existing name, then the next candidate is tried).
  *
- * Operations of one transfer run one after the other (a promise chain per transfer), so the hash
- * sees the bytes in file order and reads complete in the order they were asked for.
+ * Receiving: operations of one transfer run one after the other (a promise chain per transfer);
+ * chunks are hashed as they arrive (in file order) and those that queue up behind a running write
+ * go out together in one writev; past every EARLY_FLUSH_BYTES an fdatasync starts beside the
+ * writes, so the disk works during the transfer and the final fsync is short.
+ * Sending: reads of one transfer run side by side in the thread pool, but are answered in the
+ * order they were asked for.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { type FileHandle, link, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { FILE_NAME_CANDIDATES_MAX } from '../../core/limits.ts';
 import { candidateName } from '../../core/peer/file-names.ts';
 import type { PreparedFile } from '../../core/peer/commands.ts';
+
+/** Block size of the hashing read before an offer: large, so the hash runs in few long calls. */
+const PREPARE_READ_BYTES = 4 * 1024 * 1024;
 
 export function tempPathFor(downloadDir: string, transferId: string): string {
   // transferId matches [A-Za-z0-9_-] (checked by the frame schema): safe inside a file name.
@@ -26,16 +32,45 @@ export async function prepareFile(path: string): Promise<PreparedFile> {
   const info = await stat(absolute);
   if (!info.isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: 'EISDIR' });
   const hash = createHash('sha256');
-  await new Promise<void>((done, fail) => {
-    createReadStream(absolute, { highWaterMark: 1024 * 1024 })
-      .on('data', (chunk) => hash.update(chunk))
-      .on('error', fail)
-      .on('end', () => done());
-  });
+  // Two buffers: the next block is read (thread pool) while this one is hashed (main thread).
+  const handle = await open(absolute, 'r');
+  try {
+    const buffers = [Buffer.allocUnsafe(PREPARE_READ_BYTES), Buffer.allocUnsafe(PREPARE_READ_BYTES)] as const;
+    let turn = 0;
+    let position = 0;
+    let pending = handle.read(buffers[0], 0, PREPARE_READ_BYTES, 0);
+    for (;;) {
+      const { bytesRead, buffer } = await pending;
+      if (bytesRead === 0) break;
+      position += bytesRead;
+      turn ^= 1;
+      pending = handle.read(buffers[turn] ?? buffers[0], 0, PREPARE_READ_BYTES, position);
+      hash.update(buffer.subarray(0, bytesRead));
+    }
+  } finally {
+    await handle.close();
+  }
   return { path: absolute, name: basename(absolute), size: info.size, sha256: hash.digest('hex') };
 }
 
-/** Open read handles of outgoing transfers, one per transfer, reads chained in order. */
+async function readFully(handlePromise: Promise<FileHandle>, offset: number, bytes: number): Promise<Uint8Array | Error> {
+  try {
+    const handle = await handlePromise;
+    const buffer = Buffer.allocUnsafe(bytes);
+    let filled = 0;
+    // A short read before the end is retried; zero bytes means the file ended early.
+    while (filled < bytes) {
+      const { bytesRead } = await handle.read(buffer, filled, bytes - filled, offset + filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return buffer.subarray(0, filled);
+  } catch (error) {
+    return error instanceof Error ? error : new Error(String(error));
+  }
+}
+
+/** Open read handles of outgoing transfers, one per transfer, answers delivered in order. */
 export class FileReader {
   private readonly handles = new Map<string, { handle: Promise<FileHandle>; chain: Promise<void> }>();
 
@@ -47,23 +82,10 @@ export class FileReader {
       entry = { handle, chain: Promise.resolve() };
       this.handles.set(transferId, entry);
     }
-    const current = entry;
-    current.chain = current.chain.then(async () => {
-      try {
-        const handle = await current.handle;
-        const buffer = Buffer.allocUnsafe(bytes);
-        let filled = 0;
-        // A short read before the end is retried; zero bytes means the file ended early.
-        while (filled < bytes) {
-          const { bytesRead } = await handle.read(buffer, filled, bytes - filled, offset + filled);
-          if (bytesRead === 0) break;
-          filled += bytesRead;
-        }
-        done(buffer.subarray(0, filled));
-      } catch (error) {
-        done(error instanceof Error ? error : new Error(String(error)));
-      }
-    });
+    // The read starts at once (reads of one transfer run side by side in the thread pool); only
+    // the answers wait for each other, so they still arrive in the order they were asked for.
+    const result = readFully(entry.handle, offset, bytes);
+    entry.chain = entry.chain.then(async () => done(await result));
   }
 
   close(transferId: string): void {
@@ -78,12 +100,36 @@ export class FileReader {
   }
 }
 
+interface PendingWrite {
+  readonly bytes: Uint8Array;
+  readonly done: (error: Error | null) => void;
+}
+
+/** Contiguous chunks waiting for one writev (the machine hands them out in file order). */
+interface WriteBatch {
+  readonly offset: number;
+  end: number;
+  readonly writes: PendingWrite[];
+}
+
 interface Incoming {
   handle: FileHandle | null;
   readonly hash: Hash;
   chain: Promise<void>;
   failed: boolean;
+  /** The batch not yet started: chunks arriving while a write runs join it. */
+  batch: WriteBatch | null;
+  /** Bytes written since the last early flush was started. */
+  unflushedBytes: number;
+  /** The early flush running beside the writes, if any (finish waits for it). */
+  flushing: Promise<void> | null;
 }
+
+/** Written bytes after which the receiver starts an early fdatasync (see FileWriter.write). */
+const EARLY_FLUSH_BYTES = 16 * 1024 * 1024;
+
+/** Chunks one writev carries at most (well under IOV_MAX). */
+const WRITE_BATCH_CHUNKS_MAX = 64;
 
 /** Temporary files of incoming transfers. */
 export class FileWriter {
@@ -96,23 +142,55 @@ export class FileWriter {
   }
 
   open(transferId: string, done: (error: Error | null) => void): void {
-    const entry: Incoming = { handle: null, hash: createHash('sha256'), chain: Promise.resolve(), failed: false };
+    const entry: Incoming = { handle: null, hash: createHash('sha256'), chain: Promise.resolve(), failed: false, batch: null, unflushedBytes: 0, flushing: null };
     this.files.set(transferId, entry);
     this.step(transferId, async () => {
       entry.handle = await open(tempPathFor(this.downloadDir, transferId), 'w');
     }, done);
   }
 
+  /**
+   * Chunks that arrive while an earlier write is still running are written together by one
+   * writev when their turn comes: one thread-pool round trip for many chunks. Each `done` is still
+   * answered, in order, once its bytes are written.
+   */
   write(transferId: string, offset: number, bytes: Uint8Array, done: (error: Error | null) => void): void {
-    this.step(transferId, async (entry) => {
-      if (entry.handle === null) throw new Error('temporary file is not open');
-      let written = 0;
-      while (written < bytes.byteLength) {
-        const result = await entry.handle.write(bytes, written, bytes.byteLength - written, offset + written);
-        written += result.bytesWritten;
+    const entry = this.files.get(transferId);
+    if (entry === undefined) return done(new Error('no such incoming file'));
+    // Hashed as it arrives, while earlier chunks are written in the thread pool. The machine hands
+    // out each byte once, in order, and resumes only once every handed-out write is reported, so
+    // the hash still covers exactly the bytes written (a failed write fails the transfer).
+    if (!entry.failed) entry.hash.update(bytes);
+    const open = entry.batch;
+    if (open !== null && open.end === offset && open.writes.length < WRITE_BATCH_CHUNKS_MAX) {
+      open.writes.push({ bytes, done });
+      open.end += bytes.byteLength;
+      return;
+    }
+    const batch: WriteBatch = { offset, end: offset + bytes.byteLength, writes: [{ bytes, done }] };
+    entry.batch = batch;
+    this.step(transferId, async (current) => {
+      if (current.batch === batch) current.batch = null;
+      if (current.handle === null) throw new Error('temporary file is not open');
+      await writeAll(current.handle, batch.writes.map((write) => write.bytes), batch.offset);
+      current.unflushedBytes += batch.end - batch.offset;
+      if (current.unflushedBytes >= EARLY_FLUSH_BYTES && current.flushing === null) {
+        // Start the disk writing now, beside the next writes, so the final fsync finds little
+        // left to do. It promises nothing: the final fsync still covers every byte.
+        current.unflushedBytes = 0;
+        const handle = current.handle;
+        current.flushing = handle.datasync().catch(() => {}).finally(() => {
+          current.flushing = null;
+        });
       }
-      entry.hash.update(bytes);
-    }, done);
+    }, (error) => {
+      if (error !== null) {
+        // One failure is enough for the machine: the first chunk reports it, the rest say nothing.
+        batch.writes[0]?.done(error);
+        return;
+      }
+      for (const write of batch.writes) write.done(null);
+    });
   }
 
   /** fsync, close, and the SHA-256 of everything written. */
@@ -120,6 +198,7 @@ export class FileWriter {
     let digest = '';
     this.step(transferId, async (entry) => {
       if (entry.handle === null) throw new Error('temporary file is not open');
+      if (entry.flushing !== null) await entry.flushing;
       await entry.handle.sync();
       await entry.handle.close();
       entry.handle = null;
@@ -186,6 +265,25 @@ export class FileWriter {
         done(error instanceof Error ? error : new Error(String(error)));
       }
     });
+  }
+}
+
+/** Writes every buffer at `position` onwards, retrying short writes. */
+async function writeAll(handle: FileHandle, buffers: Uint8Array[], position: number): Promise<void> {
+  let rest = buffers;
+  let at = position;
+  while (rest.length > 0) {
+    const { bytesWritten } = await handle.writev(rest, at);
+    at += bytesWritten;
+    let skipped = bytesWritten;
+    let first = 0;
+    while (first < rest.length && skipped >= (rest[first]?.byteLength ?? 0)) {
+      skipped -= rest[first]?.byteLength ?? 0;
+      first++;
+    }
+    rest = rest.slice(first);
+    const head = rest[0];
+    if (head !== undefined && skipped > 0) rest[0] = head.subarray(skipped);
   }
 }
 
