@@ -8,8 +8,9 @@
  * chunks are hashed as they arrive (in file order) and those that queue up behind a running write
  * go out together in one writev; past every EARLY_FLUSH_BYTES an fdatasync starts beside the
  * writes, so the disk works during the transfer and the final fsync is short.
- * Sending: reads of one transfer run side by side in the thread pool, but are answered in the
- * order they were asked for.
+ * Sending: chunk reads are answered from READ_BLOCK_BYTES blocks (one per transfer held at a
+ * time, the size of the machine's own read window), blocks of one transfer may be read side by
+ * side, and answers come in the order the reads were asked for.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { type FileHandle, link, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
@@ -70,22 +71,54 @@ async function readFully(handlePromise: Promise<FileHandle>, offset: number, byt
   }
 }
 
-/** Open read handles of outgoing transfers, one per transfer, answers delivered in order. */
+/**
+ * The sender reads files in blocks this large and answers chunk reads from them: about the bytes
+ * one transfer may have in reads at once (TRANSFER_READS_IN_FLIGHT_MAX chunks), so the block adds
+ * at most that much per transfer to the memory the machine accounts for.
+ */
+const READ_BLOCK_BYTES = 512 * 1024;
+
+interface ReadBlock {
+  readonly offset: number;
+  readonly result: Promise<Uint8Array | Error>;
+}
+
+interface OpenRead {
+  readonly handle: Promise<FileHandle>;
+  chain: Promise<void>;
+  /** The last block read (at most one per transfer is held). */
+  block: ReadBlock | null;
+}
+
+/**
+ * Open read handles of outgoing transfers, one per transfer, answers delivered in order. Chunk
+ * reads are answered from READ_BLOCK_BYTES blocks: one thread-pool round trip (and one buffer)
+ * per block instead of per chunk. A transfer holds at most one block beyond what was asked for.
+ */
 export class FileReader {
-  private readonly handles = new Map<string, { handle: Promise<FileHandle>; chain: Promise<void> }>();
+  private readonly handles = new Map<string, OpenRead>();
 
   read(transferId: string, path: string, offset: number, bytes: number, done: (result: Uint8Array | Error) => void): void {
     let entry = this.handles.get(transferId);
     if (entry === undefined) {
       const handle = open(path, 'r');
       handle.catch(() => {});
-      entry = { handle, chain: Promise.resolve() };
+      entry = { handle, chain: Promise.resolve(), block: null };
       this.handles.set(transferId, entry);
     }
-    // The read starts at once (reads of one transfer run side by side in the thread pool); only
-    // the answers wait for each other, so they still arrive in the order they were asked for.
-    const result = readFully(entry.handle, offset, bytes);
-    entry.chain = entry.chain.then(async () => done(await result));
+    let block = entry.block;
+    if (block === null || offset < block.offset || offset + bytes > block.offset + Math.max(READ_BLOCK_BYTES, bytes)) {
+      // The read starts at once (blocks run side by side in the thread pool); only the answers
+      // wait for each other, so they still arrive in the order they were asked for.
+      block = { offset, result: readFully(entry.handle, offset, Math.max(READ_BLOCK_BYTES, bytes)) };
+      entry.block = block;
+    }
+    const from = offset - block.offset;
+    const result = block.result;
+    entry.chain = entry.chain.then(async () => {
+      const read = await result;
+      done(read instanceof Error ? read : read.subarray(Math.min(from, read.byteLength), Math.min(from + bytes, read.byteLength)));
+    });
   }
 
   close(transferId: string): void {

@@ -1,8 +1,8 @@
 /**
  * The client's file side on a real file system: chunks handed to FileWriter faster than the disk
  * takes them are written in batches yet answered one by one, in order, and the file and its hash
- * come out exactly as sent (early flushes included); FileReader's concurrent reads answer in the
- * order they were asked for; prepareFile hashes files of any size with its double-buffered reads.
+ * come out exactly as sent (early flushes included); FileReader's block reads answer each chunk read
+ * with its bytes, in the order asked; prepareFile hashes files of any size with its double-buffered reads.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -95,6 +95,21 @@ describe('FileReader', () => {
     await Promise.all(reads);
     expect(order).toEqual([...order].sort((a, b) => a - b));
     expect(order.length).toBe(Math.ceil(data.byteLength / chunkBytes));
+    reader.closeAll();
+  });
+
+  it('a read back (a resume), a read across the end and a read past it answer the bytes the file holds there', async () => {
+    const data = randomBytes(2 * 1024 * 1024 + 100);
+    const path = join(dir, 'source-2.bin');
+    await writeFile(path, data);
+    const reader = new FileReader();
+    const ask = (offset: number, bytes: number) => promised<Uint8Array | Error>((done) => reader.read('r2', path, offset, bytes, done));
+    const cases: [number, number][] = [[0, 65536], [65536, 65536], [1_500_000, 65536], [65536, 65536], [data.byteLength - 50, 65536], [data.byteLength + 10, 65536]];
+    for (const [offset, bytes] of cases) {
+      const result = await ask(offset, bytes);
+      expect(result).toBeInstanceOf(Uint8Array);
+      if (result instanceof Uint8Array) expect(Buffer.from(result).equals(data.subarray(offset, offset + bytes))).toBe(true);
+    }
     reader.closeAll();
   });
 });

@@ -49,6 +49,20 @@ async function sha256Of(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
+/**
+ * Waits (bounded) until the receiver's temporary file exists: only then does "no partial file left
+ * behind" prove a deletion (the file is created in the thread pool, which a busy disk can delay).
+ */
+async function expectTempFile(dir: string): Promise<void> {
+  let seen: string[] = [];
+  for (let attempt = 0; attempt < 100; attempt++) {
+    seen = await readdir(dir);
+    if (seen.some((name) => name.endsWith('.part'))) return;
+    await new Promise((done) => setTimeout(done, 20));
+  }
+  expect(seen.filter((name) => name.endsWith('.part'))).not.toEqual([]);
+}
+
 /** Waits (bounded) until a directory holds exactly the expected names. */
 async function expectDirectory(dir: string, names: string[]): Promise<void> {
   let seen: string[] = [];
@@ -152,6 +166,7 @@ describe('headless client: file transfer over TCP', () => {
     const offer = await bob.waitFor('file.offer', { from: 'alice' });
     bob.send({ cmd: 'file.answer', transferId: offer.transferId, accept: true });
     await bob.waitFor('file.progress', { transferId: offer.transferId });
+    await expectTempFile(bob.downloadDir);
     alice.send({ cmd: 'file.cancel', transferId: offer.transferId });
     expect(await alice.waitFor('file.failed', { transferId: offer.transferId })).toMatchObject({ reason: 'cancelled' });
     // 100 MB cannot cross loopback in the few milliseconds a command takes to arrive.
@@ -165,6 +180,7 @@ describe('headless client: file transfer over TCP', () => {
     const offer = await bob.waitFor('file.offer', { from: 'alice' });
     bob.send({ cmd: 'file.answer', transferId: offer.transferId, accept: true });
     await bob.waitFor('file.progress', { transferId: offer.transferId });
+    await expectTempFile(bob.downloadDir);
     bob.send({ cmd: 'file.cancel', transferId: offer.transferId });
     expect(await bob.waitFor('file.failed', { transferId: offer.transferId })).toMatchObject({ reason: 'cancelled' });
     expect(await alice.waitFor('file.failed', { transferId: offer.transferId })).toMatchObject({ reason: 'cancelled' });
