@@ -161,7 +161,6 @@ export class ClientRuntime {
     if (!this.exited) this.wakeup.set(this.machine.nextTimeoutMs());
   }
 
-
   private perform(effect: PeerEffect): void {
     switch (effect.type) {
       case 'server.connect':
