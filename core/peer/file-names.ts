@@ -18,12 +18,20 @@ export function sanitizeFileName(offered: string): string {
   const parts = offered.split(/[/\\]/);
   let name = (parts[parts.length - 1] ?? '').replace(UNSAFE_CHARS, '');
   // Windows drive prefixes ("C:evil") and stray colons.
-  name = name.replace(/:/g, '_');
-  name = name.trim();
-  // Leading dots would make '.', '..' or hidden files; trailing dots and spaces confuse some systems.
-  name = name.replace(/^\.+/, '').replace(/[. ]+$/, '');
+  name = stripEdges(name.replace(/:/g, '_'));
   if (name.length === 0) return FALLBACK_FILE_NAME;
-  return truncateName(name, FILE_NAME_CHARS_MAX);
+  // Truncating can leave a space or dot at the new end: strip again, so the result is a fixed
+  // point (sanitizing a sanitized name changes nothing).
+  return stripEdges(truncateName(name, FILE_NAME_CHARS_MAX)) || FALLBACK_FILE_NAME;
+}
+
+/**
+ * Leading dots would make '.', '..' or hidden files; leading and trailing whitespace and
+ * trailing dots confuse people and some file systems. Stripped together, so ". x" cannot leave
+ * a leading space behind once its dot is gone.
+ */
+function stripEdges(name: string): string {
+  return name.replace(/^[\s.]+/, '').replace(/[\s.]+$/, '');
 }
 
 /** Splits "archive.tar.gz" into ["archive.tar", ".gz"]; a name without a dot has no extension. */

@@ -40,6 +40,11 @@ describe('sanitizeFileName', () => {
     expect(isSafeFileName(name)).toBe(true);
   });
 
+  it('a name whose dot hides a leading space is stripped to a fixed point (found by the property below, seed 40535756)', () => {
+    expect(sanitizeFileName('. !')).toBe('!');
+    expect(isSafeFileName(candidateName(sanitizeFileName('. !'), 1))).toBe(true);
+  });
+
   test.prop([fc.string({ maxLength: 300 }), fc.integer({ min: 1, max: 50 })])('the first n candidates are distinct and safe', (offered, n) => {
     const base = sanitizeFileName(offered);
     const candidates = Array.from({ length: n + 1 }, (_, i) => candidateName(base, i));
