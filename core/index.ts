@@ -14,5 +14,6 @@ export * from './tokens.ts';
 export * from './server/accounts.ts';
 export * from './server/machine.ts';
 export * from './server/host.ts';
+export * from './effect-pump.ts';
 export * from './wakeup.ts';
 export * as peer from './peer/index.ts';

@@ -14,14 +14,14 @@ import type { PresenceStatus } from '../core/frames.ts';
 import type { PeerCommand, PreparedFile } from '../core/peer/commands.ts';
 import type { ClientEvent } from '../core/peer/events.ts';
 import { type PeerEffect, type PeerInput, PeerMachine } from '../core/peer/machine.ts';
-import type { Clock, Stream, StreamEvents, Transport } from '../core/transport.ts';
+import type { Clock, Listener, Stream, StreamEvents, Transport } from '../core/transport.ts';
+import { EffectPump } from '../core/effect-pump.ts';
 import { Wakeup } from '../core/wakeup.ts';
 import type { AnswerPolicy, PeerDriver, PeerObserver, SessionOutcome, StepOutcome } from './peer-driver.ts';
 import type { Prng } from './prng.ts';
 import { Scope, type SimClock } from './sim-clock.ts';
 import { SERVER_ADDRESS, SERVER_PORT } from './server-node.ts';
 import { SIM_FILE_BYTES_MAX } from './scenario-schema.ts';
-import type { Listener } from '../core/transport.ts';
 
 export const P2P_PORT = 5000;
 const FLUSH_ROUNDS_MAX = 64;
@@ -84,7 +84,13 @@ export class PeerMachineDriver implements PeerDriver {
   private answerDelayMs: () => number = () => 0;
   private nextAccepted = 1;
   private nextFile = 1;
-  private flushing = false;
+  private readonly pump = new EffectPump<PeerEffect>(
+    () => this.machine.takeEffects(),
+    (effects) => {
+      for (const effect of effects) this.perform(effect);
+    },
+    FLUSH_ROUNDS_MAX,
+  );
   /** The machine's next deadline, on this incarnation's scoped clock (a crash drops it with the scope). */
   private wakeup!: Wakeup;
   private outgoing = new Set<string>();
@@ -286,20 +292,11 @@ export class PeerMachineDriver implements PeerDriver {
   private input(input: PeerInput): void {
     if (!this.alive || this.silent) return;
     this.machine.handle(input, this.clock.nowMs());
-    if (!this.flushing) this.flush();
+    this.flush();
   }
 
   private flush(): void {
-    this.flushing = true;
-    try {
-      for (let round = 0; round < FLUSH_ROUNDS_MAX; round++) {
-        const effects = this.machine.takeEffects();
-        if (effects.length === 0) break;
-        for (const effect of effects) this.perform(effect);
-      }
-    } finally {
-      this.flushing = false;
-    }
+    if (!this.pump.pump()) return;
     this.updateTruth();
     this.wakeup.set(this.machine.nextTimeoutMs());
   }

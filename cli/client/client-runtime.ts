@@ -19,6 +19,7 @@ import { type UserCommand } from '../../core/peer/commands.ts';
 import type { ClientEvent } from '../../core/peer/events.ts';
 import { type PeerConfig, type PeerEffect, type PeerInput, PeerMachine } from '../../core/peer/machine.ts';
 import type { Clock, Listener, Stream, StreamEvents, Transport } from '../../core/transport.ts';
+import { EffectPump } from '../../core/effect-pump.ts';
 import { Wakeup } from '../../core/wakeup.ts';
 import { FileReader, FileWriter, prepareFile } from './file-io.ts';
 
@@ -66,7 +67,13 @@ export class ClientRuntime {
   private readonly exitListeners = new Set<(code: number) => void>();
   private listener: Listener | null = null;
   private nextAcceptedId = 1;
-  private flushing = false;
+  private readonly pump = new EffectPump<PeerEffect>(
+    () => this.machine.takeEffects(),
+    (effects) => {
+      for (const effect of effects) this.perform(effect);
+    },
+    FLUSH_ROUNDS_MAX,
+  );
   private readonly wakeup: Wakeup;
   private exited = false;
 
@@ -144,20 +151,11 @@ export class ClientRuntime {
   private input(input: PeerInput): void {
     if (this.exited) return;
     this.machine.handle(input, this.options.clock.nowMs());
-    if (!this.flushing) this.flush();
+    this.flush();
   }
 
   private flush(): void {
-    this.flushing = true;
-    try {
-      for (let round = 0; round < FLUSH_ROUNDS_MAX; round++) {
-        const effects = this.machine.takeEffects();
-        if (effects.length === 0) break;
-        for (const effect of effects) this.perform(effect);
-      }
-    } finally {
-      this.flushing = false;
-    }
+    if (!this.pump.pump()) return;
     if (!this.exited) this.wakeup.set(this.machine.nextTimeoutMs());
   }
 

@@ -10,6 +10,7 @@ import { encodeControl } from '../codec.ts';
 import { SEND_QUEUE_BYTES_MAX } from '../limits.ts';
 import type { AccountStore, StoreOp } from '../store.ts';
 import type { Clock, Listener, Stream, Transport } from '../transport.ts';
+import { EffectPump } from '../effect-pump.ts';
 import { Wakeup } from '../wakeup.ts';
 import type { ServerFrame } from '../frames.ts';
 import type { ConnId, ServerEffect, ServerInput, ServerMachine } from './machine.ts';
@@ -58,6 +59,11 @@ export class ServerHost {
   private nextConnId = 1;
   private listener: Listener | null = null;
   private readonly wakeup: Wakeup;
+  private readonly pump = new EffectPump<ServerEffect>(
+    () => this.machine.takeEffects(),
+    (effects) => this.performAll(effects),
+    FLUSH_ROUNDS_MAX,
+  );
   private lastFrame: ServerFrame | null = null;
   private lastFrameBytes: Uint8Array = new Uint8Array(0);
 
@@ -113,13 +119,9 @@ export class ServerHost {
   }
 
   private flush(): void {
-    // Performing effects can feed the machine again (a slow reader cut off), so drain until
-    // quiet; each round only handles what the previous one caused, and that is bounded.
-    for (let round = 0; round < FLUSH_ROUNDS_MAX; round++) {
-      const effects = this.machine.takeEffects();
-      if (effects.length === 0) break;
-      this.performAll(effects);
-    }
+    // Performing effects can feed the machine again (a slow reader cut off): the pump drains
+    // until quiet, a bounded number of rounds.
+    if (!this.pump.pump()) return;
     this.wakeup.set(this.machine.nextTimeoutMs());
   }
 
