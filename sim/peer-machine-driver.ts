@@ -1,22 +1,21 @@
 /**
- * PeerDriver over the real peer machine (core/peer/machine.ts, issue 3): a sim-side runtime that
- * carries out the machine's effects on the in-memory network, the virtual clock and an in-memory
- * file store — the simulator's counterpart of cli/client/client-runtime.ts — and turns the
- * machine's client events into step outcomes and checker observations.
+ * PeerDriver over the real peer machine (core/peer/machine.ts, issue 3): each incarnation of a
+ * simulated user is a PeerHost (core/peer/host.ts, the same one cli/client/client-runtime.ts runs
+ * over TCP) on the in-memory network and the virtual clock, with an in-memory file port
+ * (SimFiles); this driver is its event sink, turning the machine's client events into step
+ * outcomes and checker observations.
  *
  * Files are synthetic: a sent file's bytes are a deterministic function of its path and offset,
  * so nothing is stored on the sending side; the receiver keeps what it writes in memory, and the
  * p2p-integrity checker compares those bytes' SHA-256 with the sender's.
  */
 import { createHash } from 'node:crypto';
-import { encodeControl, encodeDataHeader } from '../core/codec.ts';
 import type { PresenceStatus } from '../core/frames.ts';
 import type { PeerCommand, PreparedFile } from '../core/peer/commands.ts';
 import type { ClientEvent } from '../core/peer/events.ts';
-import { type PeerEffect, type PeerInput, PeerMachine } from '../core/peer/machine.ts';
-import type { Clock, Listener, Stream, StreamEvents, Transport } from '../core/transport.ts';
-import { EffectPump } from '../core/effect-pump.ts';
-import { Wakeup } from '../core/wakeup.ts';
+import { type PeerFiles, PeerHost } from '../core/peer/host.ts';
+import { PeerMachine } from '../core/peer/machine.ts';
+import type { Clock, Transport } from '../core/transport.ts';
 import type { AnswerPolicy, PeerDriver, PeerObserver, SessionOutcome, StepOutcome } from './peer-driver.ts';
 import type { Prng } from './prng.ts';
 import { Scope, type SimClock } from './sim-clock.ts';
@@ -24,7 +23,6 @@ import { SERVER_ADDRESS, SERVER_PORT } from './server-node.ts';
 import { SIM_FILE_BYTES_MAX } from './scenario-schema.ts';
 
 export const P2P_PORT = 5000;
-const FLUSH_ROUNDS_MAX = 64;
 /** Virtual time a simulated disk operation takes. */
 const FILE_IO_MS = 1;
 
@@ -49,6 +47,74 @@ function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+/**
+ * The simulator's file port: reads answer synthetic bytes, downloads are kept in memory (the
+ * p2p-integrity checker hashes them), every operation takes FILE_IO_MS of virtual time.
+ */
+class SimFiles implements PeerFiles {
+  readonly received = new Map<string, { buffer: Uint8Array; size: number }>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly username: string,
+  ) {}
+
+  read(_transferId: string, path: string, offset: number, bytes: number, done: (result: Uint8Array | Error) => void): void {
+    this.later(() => done(syntheticBytes(path, offset, bytes)));
+  }
+
+  closeSource(): void {}
+
+  open(transferId: string): void {
+    this.received.set(transferId, { buffer: new Uint8Array(0), size: 0 });
+  }
+
+  write(transferId: string, offset: number, bytes: Uint8Array, done: (error: Error | null) => void): void {
+    const file = this.received.get(transferId);
+    if (file === undefined) return this.later(() => done(new Error('no such incoming file')));
+    const end = offset + bytes.byteLength;
+    if (end > file.buffer.byteLength) {
+      const grown = new Uint8Array(Math.max(end, file.buffer.byteLength * 2));
+      grown.set(file.buffer.subarray(0, file.size));
+      file.buffer = grown;
+    }
+    file.buffer.set(bytes, offset);
+    file.size = Math.max(file.size, end);
+    this.later(() => done(null));
+  }
+
+  finish(transferId: string, done: (result: string | Error) => void): void {
+    const file = this.received.get(transferId);
+    if (file === undefined) return this.later(() => done(new Error('no such incoming file')));
+    const sha256 = sha256Hex(file.buffer.subarray(0, file.size));
+    this.later(() => done(sha256));
+  }
+
+  commit(_transferId: string, name: string, done: (result: string | Error) => void): void {
+    const path = `sim:${this.username}/downloads/${name}`;
+    this.later(() => done(path));
+  }
+
+  discard(transferId: string): void {
+    this.received.delete(transferId);
+  }
+
+  closeAll(): void {
+    this.received.clear();
+  }
+
+  /** The SHA-256 of a download's bytes, then forgets it. */
+  take(transferId: string): string {
+    const file = this.received.get(transferId);
+    this.received.delete(transferId);
+    return file === undefined ? 'missing' : sha256Hex(file.buffer.subarray(0, file.size));
+  }
+
+  private later(fn: () => void): void {
+    this.clock.at(this.clock.nowMs() + FILE_IO_MS, fn);
+  }
+}
+
 export interface PeerMachineDriverOptions {
   readonly username: string;
   readonly index: number;
@@ -68,33 +134,20 @@ export class PeerMachineDriver implements PeerDriver {
   readonly username: string;
   readonly presenceView = new Map<string, PresenceStatus>();
   alive = true;
-  private machine!: PeerMachine;
+  /** This incarnation's host, machine and files (a restart makes new ones, as a new process would). */
+  private host!: PeerHost;
+  private files!: SimFiles;
   private scope = new Scope();
+  /** This incarnation's clock: its timers vanish with the scope when the process crashes. */
   private clock!: Clock;
   private silent = false;
   private truth = false;
   private incarnation = 0;
-  private readonly serverStreams = new Map<number, Stream>();
-  private readonly p2pStreams = new Map<string, Stream>();
-  /** Data-frame bytes written per P2P stream: all flushed at once here (for `p2p.flushed`). */
-  private readonly p2pDataFlushed = new Map<string, number>();
-  private readonly received = new Map<string, { buffer: Uint8Array; size: number }>();
   private readonly waiters: Waiter[] = [];
   private answerPolicy: AnswerPolicy = 'accept';
   private answerDelayMs: () => number = () => 0;
-  private nextAccepted = 1;
   private nextFile = 1;
-  private readonly pump = new EffectPump<PeerEffect>(
-    () => this.machine.takeEffects(),
-    (effects) => {
-      for (const effect of effects) this.perform(effect);
-    },
-    FLUSH_ROUNDS_MAX,
-  );
-  /** The machine's next deadline, on this incarnation's scoped clock (a crash drops it with the scope). */
-  private wakeup!: Wakeup;
   private outgoing = new Set<string>();
-  private listener: Listener | null = null;
   /** The machine said `ready` (its first link is up): before that, commands wait here. */
   private ready = false;
   private beforeReady: PeerCommand[] = [];
@@ -108,18 +161,17 @@ export class PeerMachineDriver implements PeerDriver {
     return this.truth;
   }
 
+  private get machine(): PeerMachine {
+    return this.host.machine;
+  }
+
   private boot(): void {
     this.incarnation += 1;
     this.ready = false;
     this.beforeReady = [];
     this.scope = new Scope();
     this.clock = this.options.clock.scoped(this.scope);
-    this.wakeup = new Wakeup(this.clock, (nowMs) => {
-      if (!this.alive || this.silent) return;
-      this.machine.handleTimeout(nowMs);
-      this.flush();
-    });
-    this.machine = new PeerMachine({
+    const machine = new PeerMachine({
       serverHost: SERVER_ADDRESS,
       serverPort: SERVER_PORT,
       autoAcceptChat: false,
@@ -129,10 +181,21 @@ export class PeerMachineDriver implements PeerDriver {
       idPrefix: `p${this.options.index}i${this.incarnation}t`,
       p2pAdvertiseHost: this.options.address,
     });
-    this.options.transport.listen(this.options.address, P2P_PORT, (stream) => this.accept(stream), (result) => {
+    this.files = new SimFiles(this.clock, this.username);
+    const address = this.options.address;
+    this.host = new PeerHost({
+      machine,
+      transport: this.options.transport,
+      clock: this.clock,
+      files: this.files,
+      sink: {
+        onEvent: (event) => this.onEvent(event),
+        onSettled: () => this.updateTruth(),
+      },
+      hooks: { localAddressOf: () => address },
+    });
+    this.host.listen(address, P2P_PORT, (result) => {
       if (result instanceof Error) throw result;
-      this.listener = result;
-      this.input({ type: 'start', p2pHost: this.options.address, p2pPort: P2P_PORT });
     });
   }
 
@@ -234,6 +297,7 @@ export class PeerMachineDriver implements PeerDriver {
   goSilent(): void {
     this.setTruth(false);
     this.silent = true;
+    this.host.freeze();
   }
 
   crash(): void {
@@ -241,12 +305,7 @@ export class PeerMachineDriver implements PeerDriver {
     this.setTruth(false);
     this.alive = false;
     this.scope.kill();
-    this.listener?.close();
-    this.listener = null;
-    for (const stream of [...this.serverStreams.values(), ...this.p2pStreams.values()]) stream.reset();
-    this.serverStreams.clear();
-    this.p2pStreams.clear();
-    this.received.clear();
+    this.host.abort();
     this.presenceView.clear();
     this.options.observer.onViewReset(this);
     const waiters = this.waiters.splice(0);
@@ -267,7 +326,7 @@ export class PeerMachineDriver implements PeerDriver {
     this.boot();
   }
 
-  // ---- the machine's runtime ---------------------------------------------------------------------
+  // ---- commands to the machine ----------------------------------------------------------------------
 
   private command(command: PeerCommand, outcomeOf: (e: ClientEvent) => string | null, done: (outcome: string) => void): void {
     if (!this.alive || this.silent) return done('NOT_CONNECTED');
@@ -286,145 +345,7 @@ export class PeerMachineDriver implements PeerDriver {
       this.beforeReady.push(command);
       return;
     }
-    this.input({ type: 'command', command });
-  }
-
-  private input(input: PeerInput): void {
-    if (!this.alive || this.silent) return;
-    this.machine.handle(input, this.clock.nowMs());
-    this.flush();
-  }
-
-  private flush(): void {
-    if (!this.pump.pump()) return;
-    this.updateTruth();
-    this.wakeup.set(this.machine.nextTimeoutMs());
-  }
-
-  private later(fn: () => void): void {
-    this.clock.at(this.clock.nowMs() + FILE_IO_MS, fn);
-  }
-
-  private perform(effect: PeerEffect): void {
-    switch (effect.type) {
-      case 'server.connect':
-        return this.connect(effect.linkId, effect.host, effect.port);
-      case 'server.send':
-        this.serverStreams.get(effect.linkId)?.write(encodeControl(effect.frame));
-        return;
-      case 'server.close': {
-        const stream = this.serverStreams.get(effect.linkId);
-        this.serverStreams.delete(effect.linkId);
-        stream?.close();
-        return;
-      }
-      case 'p2p.connect': {
-        const stream = this.options.transport.connect(effect.host, effect.port, this.p2pEvents(effect.streamId, true));
-        this.p2pStreams.set(effect.streamId, stream);
-        return;
-      }
-      case 'p2p.send':
-        this.p2pStreams.get(effect.streamId)?.write(encodeControl(effect.frame));
-        return;
-      case 'p2p.data': {
-        const stream = this.p2pStreams.get(effect.streamId);
-        const header = encodeDataHeader(effect.wireStream, effect.offset, effect.bytes.byteLength);
-        stream?.write(header);
-        stream?.write(effect.bytes);
-        // Sender backpressure: the machine reads no more chunks until it hears they left the queue
-        // (the sim's streams queue nothing, so every data byte written is flushed at once).
-        if (stream !== undefined) {
-          const flushed = (this.p2pDataFlushed.get(effect.streamId) ?? 0) + header.byteLength + effect.bytes.byteLength;
-          this.p2pDataFlushed.set(effect.streamId, flushed);
-          this.input({ type: 'p2p.flushed', streamId: effect.streamId, bytes: flushed });
-        }
-        return;
-      }
-      case 'p2p.close':
-        this.p2pStreams.get(effect.streamId)?.close();
-        return;
-      case 'p2p.reset':
-        this.p2pStreams.get(effect.streamId)?.reset();
-        return;
-      case 'file.read': {
-        const { transferId, epoch, path, offset, bytes } = effect;
-        return this.later(() => this.input({ type: 'file.chunk', transferId, epoch, offset, bytes: syntheticBytes(path, offset, bytes) }));
-      }
-      case 'file.open':
-        this.received.set(effect.transferId, { buffer: new Uint8Array(0), size: 0 });
-        return;
-      case 'file.write': {
-        const { transferId, offset, bytes } = effect;
-        const file = this.received.get(transferId);
-        if (file === undefined) return this.later(() => this.input({ type: 'file.io-failed', transferId }));
-        const end = offset + bytes.byteLength;
-        if (end > file.buffer.byteLength) {
-          const grown = new Uint8Array(Math.max(end, file.buffer.byteLength * 2));
-          grown.set(file.buffer.subarray(0, file.size));
-          file.buffer = grown;
-        }
-        file.buffer.set(bytes, offset);
-        file.size = Math.max(file.size, end);
-        return this.later(() => this.input({ type: 'file.written', transferId, offset: end }));
-      }
-      case 'file.finish': {
-        const file = this.received.get(effect.transferId);
-        const transferId = effect.transferId;
-        if (file === undefined) return this.later(() => this.input({ type: 'file.io-failed', transferId }));
-        const sha256 = sha256Hex(file.buffer.subarray(0, file.size));
-        return this.later(() => this.input({ type: 'file.hashed', transferId, sha256 }));
-      }
-      case 'file.commit': {
-        const transferId = effect.transferId;
-        const path = `sim:${this.username}/downloads/${effect.name}`;
-        return this.later(() => this.input({ type: 'file.committed', transferId, path }));
-      }
-      case 'file.discard':
-        this.received.delete(effect.transferId);
-        return;
-      case 'event':
-        return this.onEvent(effect.event);
-      case 'exit':
-        return;
-    }
-  }
-
-  private connect(linkId: number, host: string, port: number): void {
-    const events: StreamEvents = {
-      onOpen: () => this.input({ type: 'server.open', linkId, localAddress: this.options.address }),
-      onData: (bytes) => this.input({ type: 'server.bytes', linkId, bytes }),
-      onDrain: () => {},
-      onClose: (error) => {
-        if (this.serverStreams.get(linkId) !== stream) return;
-        this.serverStreams.delete(linkId);
-        this.input({ type: 'server.closed', linkId, error });
-      },
-    };
-    const stream = this.options.transport.connect(host, port, events);
-    this.serverStreams.set(linkId, stream);
-  }
-
-  private accept(stream: Stream): void {
-    if (!this.alive) return stream.reset();
-    const streamId = `in:${this.nextAccepted++}`;
-    this.p2pStreams.set(streamId, stream);
-    stream.setEvents(this.p2pEvents(streamId, false));
-    this.input({ type: 'p2p.accepted', streamId, remoteAddress: stream.remoteAddress });
-  }
-
-  private p2pEvents(streamId: string, outgoing: boolean): StreamEvents {
-    return {
-      onOpen: () => {
-        if (outgoing) this.input({ type: 'p2p.open', streamId });
-      },
-      onData: (bytes) => this.input({ type: 'p2p.bytes', streamId, bytes }),
-      onDrain: () => {},
-      onClose: (error) => {
-        if (!this.p2pStreams.has(streamId)) return;
-        this.p2pStreams.delete(streamId);
-        this.input({ type: 'p2p.closed', streamId, error });
-      },
-    };
+    this.host.input({ type: 'command', command });
   }
 
   // ---- events -------------------------------------------------------------------------------------
@@ -436,7 +357,7 @@ export class PeerMachineDriver implements PeerDriver {
         this.ready = true;
         const held = this.beforeReady;
         this.beforeReady = [];
-        for (const command of held) this.input({ type: 'command', command });
+        for (const command of held) this.host.input({ type: 'command', command });
         break;
       }
       case 'login.ok':
@@ -463,7 +384,7 @@ export class PeerMachineDriver implements PeerDriver {
         observer.onPresenceView(this, event.username, null);
         break;
       case 'friend.request':
-        this.input({ type: 'command', command: { cmd: 'friend.accept', username: event.from } });
+        this.host.input({ type: 'command', command: { cmd: 'friend.accept', username: event.from } });
         break;
       case 'chat.request':
         this.onChatRequest(event.from);
@@ -481,10 +402,8 @@ export class PeerMachineDriver implements PeerDriver {
         this.options.p2p.onChatReceived(this.username, event.from, event.text);
         break;
       case 'file.received': {
-        const file = this.received.get(event.transferId);
-        const bytesSha256 = file === undefined ? 'missing' : sha256Hex(file.buffer.subarray(0, file.size));
+        const bytesSha256 = this.files.take(event.transferId);
         this.options.p2p.onFileReceived(this.username, event.from, event.transferId, event.sha256, bytesSha256, event.size);
-        this.received.delete(event.transferId);
         break;
       }
       case 'disconnected':
@@ -513,7 +432,7 @@ export class PeerMachineDriver implements PeerDriver {
     this.clock.at(this.clock.nowMs() + this.answerDelayMs(), () => {
       if (!this.machine.loggedIn || this.silent) return;
       this.options.observer.onSessionAnswer(this, `${from}>${this.username}`, accept);
-      this.input({ type: 'command', command: { cmd: 'chat.answer', username: from, accept } });
+      this.host.input({ type: 'command', command: { cmd: 'chat.answer', username: from, accept } });
     });
   }
 

@@ -1,0 +1,335 @@
+/**
+ * Runs a PeerMachine over a Transport and a Clock: the network half of a client that the real
+ * client runtime (cli/client/client-runtime.ts, TCP and node:fs) and the simulator's peers
+ * (sim/peer-machine-driver.ts, the in-memory network and synthetic files) share, the way
+ * ServerHost (core/server/host.ts) is shared by the TCP server and the simulated one. It owns the
+ * machine's server link and P2P streams, the P2P listener, the timer and the effect pump; files
+ * and events are ports the caller supplies (PeerFiles, PeerSink).
+ *
+ * Sender backpressure: after each data write, and on each drain, how many data-frame bytes have
+ * left a P2P stream's send queue goes back to the machine as `p2p.flushed` (written less
+ * Stream.bufferedBytes), so the machine starts no chunk read that would take the stream past
+ * P2P_SEND_QUEUE_BYTES_MAX (see machine.ts).
+ */
+import { encodeControl, encodeDataHeader } from '../codec.ts';
+import { EffectPump } from '../effect-pump.ts';
+import type { Clock, Listener, Stream, StreamEvents, Transport } from '../transport.ts';
+import { Wakeup } from '../wakeup.ts';
+import type { ClientEvent } from './events.ts';
+import type { PeerEffect, PeerInput, PeerMachine } from './machine.ts';
+
+/** How often one flush may loop on effects that caused more effects synchronously. */
+const FLUSH_ROUNDS_MAX = 64;
+
+/**
+ * The file side of transfers: node:fs in cli/, memory and synthetic bytes in sim/. Every `done`
+ * must be called later, never from inside the call (as with ServerHost's PasswordHasher); `open`
+ * may leave `done` uncalled when it succeeds.
+ */
+export interface PeerFiles {
+  /** `bytes` bytes of the file at `path` from `offset` (fewer at its end), answered in the order asked. */
+  read(transferId: string, path: string, offset: number, bytes: number, done: (result: Uint8Array | Error) => void): void;
+  /** An outgoing transfer ended (sent or failed): what serves its reads can go. */
+  closeSource(transferId: string): void;
+  /** Starts the temporary file of an incoming transfer. */
+  open(transferId: string, done: (error: Error | null) => void): void;
+  write(transferId: string, offset: number, bytes: Uint8Array, done: (error: Error | null) => void): void;
+  /** Makes the written bytes durable; answers their SHA-256 (hex). */
+  finish(transferId: string, done: (result: string | Error) => void): void;
+  /** Moves the finished file into place under a free name like `name`; answers its path. */
+  commit(transferId: string, name: string, done: (result: string | Error) => void): void;
+  discard(transferId: string): void;
+  /** The host stops: close every source, discard every unfinished download. */
+  closeAll(): void;
+}
+
+/** Where the machine's events go: the headless client's stdout and the dashboard, or a simulated user. */
+export interface PeerSink {
+  onEvent(event: ClientEvent): void;
+  /** The user quit and the logout is done; the host has stopped. */
+  onExit?(code: number): void;
+  /** After every batch of inputs once the machine is quiet (checks that follow its state). */
+  onSettled?(): void;
+}
+
+/** What the host saw happen, for logs. */
+export type PeerHostNote =
+  | { readonly event: 'server.connected'; readonly host: string; readonly port: number }
+  | { readonly event: 'server.closed'; readonly error: string | null }
+  | { readonly event: 'p2p.accepted'; readonly streamId: string; readonly remote: string }
+  | { readonly event: 'p2p.closed'; readonly streamId: string; readonly error: string | null }
+  | { readonly event: 'file.read.failed'; readonly transferId: string; readonly error: Error }
+  | { readonly event: 'file.io.failed'; readonly transferId: string; readonly error: Error };
+
+/** What differs between transports beyond the Transport interface, and logging. */
+export interface PeerHostHooks {
+  /** Our address on a server stream that just opened (what the server sees), or null if unknown. */
+  localAddressOf?(stream: Stream): string | null;
+  /** Runs a data frame's two writes so they leave together (TCP: cork and uncork). */
+  writeTogether?(stream: Stream, writes: () => void): void;
+  /** Every effect, just before it is carried out. */
+  onEffect?(effect: PeerEffect): void;
+  onNote?(note: PeerHostNote): void;
+}
+
+export interface PeerHostOptions {
+  readonly machine: PeerMachine;
+  readonly transport: Transport;
+  readonly clock: Clock;
+  readonly files: PeerFiles;
+  readonly sink: PeerSink;
+  readonly hooks?: PeerHostHooks;
+}
+
+export class PeerHost {
+  readonly machine: PeerMachine;
+  private readonly options: PeerHostOptions;
+  private readonly files: PeerFiles;
+  private readonly hooks: PeerHostHooks;
+  private readonly serverStreams = new Map<number, Stream>();
+  private readonly p2pStreams = new Map<string, Stream>();
+  /** Data-frame bytes written to each P2P stream so far (for `p2p.flushed`). */
+  private readonly p2pDataWritten = new Map<string, number>();
+  private listener: Listener | null = null;
+  private nextAcceptedId = 1;
+  private readonly wakeup: Wakeup;
+  private readonly pump = new EffectPump<PeerEffect>(
+    () => this.machine.takeEffects(),
+    (effects) => {
+      for (const effect of effects) this.perform(effect);
+    },
+    FLUSH_ROUNDS_MAX,
+  );
+  private stoppedFlag = false;
+  private frozen = false;
+
+  constructor(options: PeerHostOptions) {
+    this.options = options;
+    this.machine = options.machine;
+    this.files = options.files;
+    this.hooks = options.hooks ?? {};
+    this.wakeup = new Wakeup(options.clock, (nowMs) => {
+      if (!this.hearing) return;
+      this.machine.handleTimeout(nowMs);
+      this.flush();
+    });
+  }
+
+  /** The host stopped (exit, stop() or abort()): it feeds the machine nothing more. */
+  get stopped(): boolean {
+    return this.stoppedFlag;
+  }
+
+  /** The P2P listener's port, 0 before it listens and after the host stopped. */
+  get p2pPort(): number {
+    return this.listener?.port ?? 0;
+  }
+
+  /**
+   * Listens for peers; once listening, tells onReady first, then starts the machine (which
+   * connects to the server). On an error only onReady hears of it.
+   */
+  listen(host: string, port: number, onReady: (result: Listener | Error) => void): void {
+    this.options.transport.listen(host, port, (stream) => this.accept(stream), (result) => {
+      if (result instanceof Error) return onReady(result);
+      this.listener = result;
+      onReady(result);
+      this.input({ type: 'start', p2pHost: result.host, p2pPort: result.port });
+    });
+  }
+
+  /** Feeds one input at the clock's time and carries out what the machine asks. */
+  input(input: PeerInput): void {
+    if (!this.hearing) return;
+    this.machine.handle(input, this.options.clock.nowMs());
+    this.flush();
+  }
+
+  /**
+   * Stops hearing anything (inputs and timers are dropped) while every stream stays open: a
+   * process that hangs. Only the simulator does this.
+   */
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  /** Stops: no more inputs or timers, the listener closed, files released; streams left as they are. */
+  stop(): void {
+    if (this.stoppedFlag) return;
+    this.stoppedFlag = true;
+    this.wakeup.clear();
+    this.listener?.close();
+    this.listener = null;
+    this.files.closeAll();
+  }
+
+  /** Stops and resets every stream at once (no logout): a fatal error, a test's end, a crash. */
+  abort(): void {
+    this.stop();
+    for (const stream of [...this.serverStreams.values(), ...this.p2pStreams.values()]) stream.reset();
+    this.serverStreams.clear();
+    this.p2pStreams.clear();
+    this.p2pDataWritten.clear();
+  }
+
+  private get hearing(): boolean {
+    return !this.stoppedFlag && !this.frozen;
+  }
+
+  private flush(): void {
+    if (!this.pump.pump()) return;
+    this.options.sink.onSettled?.();
+    if (!this.stoppedFlag) this.wakeup.set(this.machine.nextTimeoutMs());
+  }
+
+  private perform(effect: PeerEffect): void {
+    this.hooks.onEffect?.(effect);
+    switch (effect.type) {
+      case 'server.connect':
+        return this.connectServer(effect.linkId, effect.host, effect.port);
+      case 'server.send':
+        this.serverStreams.get(effect.linkId)?.write(encodeControl(effect.frame));
+        return;
+      case 'server.close': {
+        const stream = this.serverStreams.get(effect.linkId);
+        // The machine already forgot this link: the stream's onClose has nothing to tell it.
+        this.serverStreams.delete(effect.linkId);
+        stream?.close();
+        return;
+      }
+      case 'p2p.connect': {
+        const stream = this.options.transport.connect(effect.host, effect.port, this.p2pEvents(effect.streamId, true));
+        this.p2pStreams.set(effect.streamId, stream);
+        return;
+      }
+      case 'p2p.send':
+        this.p2pStreams.get(effect.streamId)?.write(encodeControl(effect.frame));
+        return;
+      case 'p2p.data':
+        return this.writeData(effect.streamId, effect.wireStream, effect.offset, effect.bytes);
+      case 'p2p.close':
+        this.p2pStreams.get(effect.streamId)?.close();
+        return;
+      case 'p2p.reset':
+        this.p2pStreams.get(effect.streamId)?.reset();
+        return;
+      case 'file.read': {
+        const { transferId, epoch, offset } = effect;
+        return this.files.read(transferId, effect.path, offset, effect.bytes, (result) => {
+          if (!(result instanceof Error)) return this.input({ type: 'file.chunk', transferId, epoch, offset, bytes: result });
+          this.hooks.onNote?.({ event: 'file.read.failed', transferId, error: result });
+          this.input({ type: 'file.read-failed', transferId, epoch });
+        });
+      }
+      case 'file.open':
+        return this.files.open(effect.transferId, (error) => this.fileResult(effect.transferId, error, null));
+      case 'file.write': {
+        const { transferId } = effect;
+        const end = effect.offset + effect.bytes.byteLength;
+        return this.files.write(transferId, effect.offset, effect.bytes, (error) =>
+          this.fileResult(transferId, error, { type: 'file.written', transferId, offset: end }),
+        );
+      }
+      case 'file.finish': {
+        const { transferId } = effect;
+        return this.files.finish(transferId, (result) =>
+          typeof result === 'string' ? this.input({ type: 'file.hashed', transferId, sha256: result }) : this.fileResult(transferId, result, null),
+        );
+      }
+      case 'file.commit': {
+        const { transferId } = effect;
+        return this.files.commit(transferId, effect.name, (result) =>
+          typeof result === 'string' ? this.input({ type: 'file.committed', transferId, path: result }) : this.fileResult(transferId, result, null),
+        );
+      }
+      case 'file.discard':
+        return this.files.discard(effect.transferId);
+      case 'event': {
+        const event = effect.event;
+        if (event.event === 'file.sent' || event.event === 'file.failed') this.files.closeSource(event.transferId);
+        return this.options.sink.onEvent(event);
+      }
+      case 'exit':
+        this.stop();
+        return this.options.sink.onExit?.(effect.code);
+    }
+  }
+
+  private fileResult(transferId: string, error: Error | null, then: PeerInput | null): void {
+    if (error !== null) {
+      this.hooks.onNote?.({ event: 'file.io.failed', transferId, error });
+      return this.input({ type: 'file.io-failed', transferId });
+    }
+    if (then !== null) this.input(then);
+  }
+
+  // ---- streams ----------------------------------------------------------------------------------
+
+  private connectServer(linkId: number, host: string, port: number): void {
+    const events: StreamEvents = {
+      onOpen: () => {
+        this.hooks.onNote?.({ event: 'server.connected', host, port });
+        this.input({ type: 'server.open', linkId, localAddress: this.hooks.localAddressOf?.(stream) ?? null });
+      },
+      onData: (bytes) => this.input({ type: 'server.bytes', linkId, bytes }),
+      onDrain: () => {},
+      onClose: (error) => {
+        this.hooks.onNote?.({ event: 'server.closed', error });
+        // A link the machine closed itself (or a stream of a stopped host): nothing to tell.
+        if (this.serverStreams.get(linkId) !== stream) return;
+        this.serverStreams.delete(linkId);
+        this.input({ type: 'server.closed', linkId, error });
+      },
+    };
+    const stream = this.options.transport.connect(host, port, events);
+    this.serverStreams.set(linkId, stream);
+  }
+
+  private accept(stream: Stream): void {
+    if (this.stoppedFlag) return stream.reset();
+    const streamId = `in:${this.nextAcceptedId++}`;
+    this.p2pStreams.set(streamId, stream);
+    stream.setEvents(this.p2pEvents(streamId, false));
+    this.hooks.onNote?.({ event: 'p2p.accepted', streamId, remote: `${stream.remoteAddress}:${stream.remotePort}` });
+    this.input({ type: 'p2p.accepted', streamId, remoteAddress: stream.remoteAddress });
+  }
+
+  private p2pEvents(streamId: string, outgoing: boolean): StreamEvents {
+    return {
+      onOpen: () => {
+        if (outgoing) this.input({ type: 'p2p.open', streamId });
+      },
+      onData: (bytes) => this.input({ type: 'p2p.bytes', streamId, bytes }),
+      onDrain: () => this.reportFlushed(streamId),
+      onClose: (error) => {
+        this.hooks.onNote?.({ event: 'p2p.closed', streamId, error });
+        // Gone already when the host was aborted: nothing to tell.
+        if (!this.p2pStreams.delete(streamId)) return;
+        this.p2pDataWritten.delete(streamId);
+        this.input({ type: 'p2p.closed', streamId, error });
+      },
+    };
+  }
+
+  private writeData(streamId: string, wireStream: number, offset: number, bytes: Uint8Array): void {
+    const stream = this.p2pStreams.get(streamId);
+    if (stream === undefined) return;
+    const header = encodeDataHeader(wireStream, offset, bytes.byteLength);
+    const writes = (): void => {
+      stream.write(header);
+      stream.write(bytes);
+    };
+    if (this.hooks.writeTogether === undefined) writes();
+    else this.hooks.writeTogether(stream, writes);
+    this.p2pDataWritten.set(streamId, (this.p2pDataWritten.get(streamId) ?? 0) + header.byteLength + bytes.byteLength);
+    this.reportFlushed(streamId);
+  }
+
+  /** Tells the machine how many data bytes have left the stream's queue (control frames still queued count as data: safe). */
+  private reportFlushed(streamId: string): void {
+    const stream = this.p2pStreams.get(streamId);
+    const written = this.p2pDataWritten.get(streamId);
+    if (stream === undefined || written === undefined) return;
+    this.input({ type: 'p2p.flushed', streamId, bytes: Math.max(0, written - stream.bufferedBytes) });
+  }
+}
