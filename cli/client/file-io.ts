@@ -1,5 +1,6 @@
 /**
- * The file side of transfers, for the client runtime: reads at offsets for sending, and for
+ * The file side of transfers, for the client runtime (NodePeerFiles, the PeerFiles port of
+ * core/peer/host.ts on node:fs): reads at offsets for sending, and for
  * receiving a temporary file written in order with an incremental SHA-256, flushed (fsync) before
  * it is moved into place under a name that is free (never overwriting: link(2) fails on an
  * existing name, then the next candidate is tried).
@@ -18,6 +19,7 @@ import { basename, join, resolve } from 'node:path';
 import { FILE_NAME_CANDIDATES_MAX } from '../../core/limits.ts';
 import { candidateName } from '../../core/peer/file-names.ts';
 import type { PreparedFile } from '../../core/peer/commands.ts';
+import type { PeerFiles } from '../../core/peer/host.ts';
 
 /** Block size of the hashing read before an offer: large, so the hash runs in few long calls. */
 const PREPARE_READ_BYTES = 4 * 1024 * 1024;
@@ -298,6 +300,54 @@ export class FileWriter {
         done(error instanceof Error ? error : new Error(String(error)));
       }
     });
+  }
+}
+
+/** The PeerHost's file port on node:fs: sources read by FileReader, downloads written by FileWriter under `downloadDir`. */
+export class NodePeerFiles implements PeerFiles {
+  private readonly reader = new FileReader();
+  private readonly writer: FileWriter;
+
+  constructor(downloadDir: string) {
+    this.writer = new FileWriter(downloadDir);
+  }
+
+  /** Creates the download directory. */
+  init(): Promise<void> {
+    return this.writer.init();
+  }
+
+  read(transferId: string, path: string, offset: number, bytes: number, done: (result: Uint8Array | Error) => void): void {
+    this.reader.read(transferId, path, offset, bytes, done);
+  }
+
+  closeSource(transferId: string): void {
+    this.reader.close(transferId);
+  }
+
+  open(transferId: string, done: (error: Error | null) => void): void {
+    this.writer.open(transferId, done);
+  }
+
+  write(transferId: string, offset: number, bytes: Uint8Array, done: (error: Error | null) => void): void {
+    this.writer.write(transferId, offset, bytes, done);
+  }
+
+  finish(transferId: string, done: (result: string | Error) => void): void {
+    this.writer.finish(transferId, done);
+  }
+
+  commit(transferId: string, name: string, done: (result: string | Error) => void): void {
+    this.writer.commit(transferId, name, done);
+  }
+
+  discard(transferId: string): void {
+    this.writer.discard(transferId);
+  }
+
+  closeAll(): void {
+    this.reader.closeAll();
+    this.writer.discardAll();
   }
 }
 

@@ -22,9 +22,10 @@ import type { PeerEffect, PeerInput, PeerMachine } from './machine.ts';
 const FLUSH_ROUNDS_MAX = 64;
 
 /**
- * The file side of transfers: node:fs in cli/, memory and synthetic bytes in sim/. Every `done`
- * must be called later, never from inside the call (as with ServerHost's PasswordHasher); `open`
- * may leave `done` uncalled when it succeeds.
+ * The file side of transfers: node:fs in cli/, memory and synthetic bytes in sim/. A `done` is
+ * called once the operation ended, usually later; called from inside the call (a failure found at
+ * once) its input just queues behind the effects being carried out. `open` may leave `done`
+ * uncalled when it succeeds.
  */
 export interface PeerFiles {
   /** `bytes` bytes of the file at `path` from `offset` (fewer at its end), answered in the order asked. */
