@@ -43,3 +43,24 @@ export async function probeHealthz(port: number, durationSec: number): Promise<H
     await autocannon({ url: `http://127.0.0.1:${port}/healthz`, connections: PROBE_CONNECTIONS, overallRate: PROBE_RATE_PER_SEC, duration: durationSec, timeout: 10 }),
   );
 }
+
+/** The server's event-loop delay, as its /metrics reports it (prom-client resets it on each scrape). */
+export interface LoopDelay {
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+const LAG_LINE = /^p2pchat_nodejs_eventloop_lag_(p99|max)_seconds (\S+)$/gm;
+
+/**
+ * Scrapes the server's /metrics for its event-loop delay since the previous scrape. Scrape once
+ * before a load to start the window, once after to read it. Null when the metrics are off.
+ */
+export async function scrapeLoopDelay(port: number): Promise<LoopDelay | null> {
+  const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+  const text = await response.text();
+  const found: Record<string, number> = {};
+  for (const match of text.matchAll(LAG_LINE)) found[match[1] as string] = Number(match[2]) * 1000;
+  if (found.p99 === undefined || found.max === undefined) return null;
+  return { p99Ms: Math.round(found.p99 * 10) / 10, maxMs: Math.round(found.max * 10) / 10 };
+}

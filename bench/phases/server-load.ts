@@ -11,7 +11,7 @@ import { startBaselineProcess } from '../baselines.ts';
 import type { ScryptRateResult } from '../baselines/scrypt-rate.ts';
 import type { ChatLoginResult, ChatOpenResult } from '../chat-clients.ts';
 import { loopbackAddresses } from '../config.ts';
-import { floodHealthz, type HttpFigures, probeHealthz } from '../http-load.ts';
+import { floodHealthz, type HttpFigures, type LoopDelay, probeHealthz, scrapeLoopDelay } from '../http-load.ts';
 import { progress } from '../progress.ts';
 import type { RpcChild } from '../rpc.ts';
 import { BENCH_PASSWORD, names, seedStore } from '../seed.ts';
@@ -75,7 +75,7 @@ export async function runServerLoadPhases(ctx: PhaseContext): Promise<void> {
   });
   const server = await startBenchServer({ dataDir, ttlMs: 60_000, label: 'server' });
   const workers = startWorkers(c.loadWorkers, 'load');
-  const probes: Array<{ during: string; figures: HttpFigures }> = [];
+  const probes: Probe[] = [];
   try {
     await ctx.phase('login', ['login_rate'], () => loginPhase(ctx, server, workers, accounts, probes));
     await ctx.phase('resume', ['resume_rate'], () => resumePhase(ctx, server, workers, accounts));
@@ -89,7 +89,34 @@ export async function runServerLoadPhases(ctx: PhaseContext): Promise<void> {
   }
 }
 
-async function loginPhase(ctx: PhaseContext, server: BenchServer, workers: RpcChild[], accounts: Accounts, probes: Array<{ during: string; figures: HttpFigures }>): Promise<void> {
+/** One probe: the server's /healthz, and at the same moment a bare node:http server in its own process. */
+interface Probe {
+  readonly during: string;
+  readonly figures: HttpFigures;
+  /** The bare server's figures under the same load: what the shared machine's contention alone costs. */
+  readonly bare: HttpFigures;
+  /** The server's own event-loop delay during the probe (null when its metrics are off). */
+  readonly loopDelay: LoopDelay | null;
+}
+
+/**
+ * Runs `load` while probing the server's /healthz and a bare node:http server side by side (same
+ * autocannon settings, same moment), so the report shows how much of the latency is the server's
+ * own and how much is two busy cores making every process wait.
+ */
+async function probeDuring<T>(server: BenchServer, durationSec: number, load: () => Promise<T>): Promise<{ result: T; figures: HttpFigures; bare: HttpFigures; loopDelay: LoopDelay | null }> {
+  const bareProcess = startBaselineProcess('http baseline (probe)');
+  try {
+    const { port } = await bareProcess.call<{ port: number }>('http', {}, RPC_SLACK_MS);
+    await scrapeLoopDelay(server.httpPort);
+    const [result, figures, bare] = await Promise.all([load(), probeHealthz(server.httpPort, durationSec), probeHealthz(port, durationSec)]);
+    return { result, figures, bare, loopDelay: await scrapeLoopDelay(server.httpPort) };
+  } finally {
+    await bareProcess.stop();
+  }
+}
+
+async function loginPhase(ctx: PhaseContext, server: BenchServer, workers: RpcChild[], accounts: Accounts, probes: Probe[]): Promise<void> {
   const c = ctx.config;
   const worker = workers[0] as RpcChild;
   const loop = { port: server.tcpPort, localAddresses: [], usernames: accounts.login, password: BENCH_PASSWORD, durationMs: c.windowMs };
@@ -129,8 +156,8 @@ async function loginPhase(ctx: PhaseContext, server: BenchServer, workers: RpcCh
     ...(errors === '' ? {} : { note: `errors: ${errors}` }),
   });
   progress('logins again, with the /healthz probe running');
-  const [, probe] = await Promise.all([worker.call<LoopResult>('loginLoop', loop, c.windowMs + RPC_SLACK_MS), probeHealthz(server.httpPort, c.windowMs / 1000)]);
-  probes.push({ during: 'login', figures: probe });
+  const probe = await probeDuring(server, c.windowMs / 1000, () => worker.call<LoopResult>('loginLoop', loop, c.windowMs + RPC_SLACK_MS));
+  probes.push({ during: 'login', figures: probe.figures, bare: probe.bare, loopDelay: probe.loopDelay });
 }
 
 async function resumePhase(ctx: PhaseContext, server: BenchServer, workers: RpcChild[], accounts: Accounts): Promise<void> {
@@ -167,7 +194,7 @@ async function drainedPresence(workers: RpcChild[], startMs: number): Promise<{ 
   return { delivered: last, lastGrowthMs: Math.max(lastGrowthMs, startMs + 1) };
 }
 
-async function presencePhase(ctx: PhaseContext, server: BenchServer, workers: RpcChild[], accounts: Accounts, probes: Array<{ during: string; figures: HttpFigures }>): Promise<void> {
+async function presencePhase(ctx: PhaseContext, server: BenchServer, workers: RpcChild[], accounts: Accounts, probes: Probe[]): Promise<void> {
   const c = ctx.config;
   const observerSlices = split(accounts.observers, workers.length);
   progress(`presence: ${accounts.observers.length} observers logging in`);
@@ -240,15 +267,15 @@ async function presencePhase(ctx: PhaseContext, server: BenchServer, workers: Rp
   const cyclesPerSec = (flapped.logins * 1000) / flapped.wallMs;
   const cyclePeriodMs = accounts.flappers.length / (cyclesPerSec * PROBE_PRESENCE_LOAD_SHARE);
   progress(`presence paced at ${Math.round(PROBE_PRESENCE_LOAD_SHARE * 100)}% (${(cyclesPerSec * PROBE_PRESENCE_LOAD_SHARE).toFixed(0)} flaps/s), with the /healthz probe running`);
-  const [, paced] = await Promise.all([(workers[0] as RpcChild).call<LoopResult>('loginLoop', { ...flap, cyclePeriodMs }, c.windowMs + RPC_SLACK_MS), probeHealthz(server.httpPort, c.windowMs / 1000)]);
-  probes.push({ during: 'presence', figures: paced });
+  const paced = await probeDuring(server, c.windowMs / 1000, () => (workers[0] as RpcChild).call<LoopResult>('loginLoop', { ...flap, cyclePeriodMs }, c.windowMs + RPC_SLACK_MS));
+  probes.push({ during: 'presence', figures: paced.figures, bare: paced.bare, loopDelay: paced.loopDelay });
   progress('presence flat out, with the /healthz probe running (for the details only)');
-  const [, saturated] = await Promise.all([(workers[0] as RpcChild).call<LoopResult>('loginLoop', flap, c.windowMs + RPC_SLACK_MS), probeHealthz(server.httpPort, c.windowMs / 1000)]);
-  probes.push({ during: 'presenceSaturated', figures: saturated });
+  const saturated = await probeDuring(server, c.windowMs / 1000, () => (workers[0] as RpcChild).call<LoopResult>('loginLoop', flap, c.windowMs + RPC_SLACK_MS));
+  probes.push({ during: 'presenceSaturated', figures: saturated.figures, bare: saturated.bare, loopDelay: saturated.loopDelay });
   await Promise.all(workers.map((worker) => worker.call('releaseAll', {}, RPC_SLACK_MS)));
 }
 
-function recordProbe(ctx: PhaseContext, probes: ReadonlyArray<{ during: string; figures: HttpFigures }>): void {
+function recordProbe(ctx: PhaseContext, probes: ReadonlyArray<Probe>): void {
   // The saturated run is reported in the details, not held against the target (see presencePhase).
   const held = probes.filter((p) => p.during !== 'presenceSaturated');
   if (held.length === 0) return ctx.missing('http_healthz_p99_under_load_ms', 'no probe ran (the login and presence phases failed)');
@@ -260,6 +287,11 @@ function recordProbe(ctx: PhaseContext, probes: ReadonlyArray<{ during: string; 
     details[`${probe.during}P999Ms`] = probe.figures.p999Ms;
     details[`${probe.during}Requests`] = probe.figures.requests;
     details[`${probe.during}Errors`] = probe.figures.errors + probe.figures.non2xx;
+    details[`${probe.during}BareP99Ms`] = probe.bare.p99Ms;
+    if (probe.loopDelay !== null) {
+      details[`${probe.during}ServerLoopDelayP99Ms`] = probe.loopDelay.p99Ms;
+      details[`${probe.during}ServerLoopDelayMaxMs`] = probe.loopDelay.maxMs;
+    }
   }
   const failures = held.reduce((sum, p) => sum + p.figures.errors + p.figures.non2xx, 0);
   ctx.record('http_healthz_p99_under_load_ms', {
