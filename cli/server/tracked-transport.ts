@@ -4,11 +4,22 @@
  */
 import type { Listener, Stream, StreamEvents, Transport } from '../../core/transport.ts';
 
-class TrackedStream implements Stream {
+const NO_EVENTS: StreamEvents = { onOpen() {}, onData() {}, onDrain() {}, onClose() {} };
+
+/**
+ * The stream is its inner stream's event handler too (methods, not a set of closures per stream:
+ * a server holds tens of thousands of these), passing each event on to whoever set events on it.
+ */
+class TrackedStream implements Stream, StreamEvents {
+  private events: StreamEvents = NO_EVENTS;
+
   constructor(
     private readonly inner: Stream,
-    private readonly onGone: (stream: TrackedStream) => void,
-  ) {}
+    private readonly owner: TrackedTransport,
+  ) {
+    // From the start, so a stream that closes before anyone set events is still forgotten.
+    inner.setEvents(this);
+  }
 
   get remoteAddress(): string {
     return this.inner.remoteAddress;
@@ -23,15 +34,7 @@ class TrackedStream implements Stream {
   }
 
   setEvents(events: StreamEvents): void {
-    this.inner.setEvents({
-      onOpen: () => events.onOpen(),
-      onData: (bytes) => events.onData(bytes),
-      onDrain: () => events.onDrain(),
-      onClose: (error) => {
-        this.onGone(this);
-        events.onClose(error);
-      },
-    });
+    this.events = events;
   }
 
   write(bytes: Uint8Array): boolean {
@@ -45,10 +48,27 @@ class TrackedStream implements Stream {
   reset(): void {
     this.inner.reset();
   }
+
+  onOpen(): void {
+    this.events.onOpen();
+  }
+
+  onData(bytes: Uint8Array): void {
+    this.events.onData(bytes);
+  }
+
+  onDrain(): void {
+    this.events.onDrain();
+  }
+
+  onClose(error: string | null): void {
+    this.owner.forget(this);
+    this.events.onClose(error);
+  }
 }
 
 export class TrackedTransport implements Transport {
-  private readonly open = new Set<TrackedStream>();
+  private readonly open = new Set<Stream>();
   private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly inner: Transport) {}
@@ -62,7 +82,7 @@ export class TrackedTransport implements Transport {
       host,
       port,
       (stream) => {
-        const tracked = new TrackedStream(stream, (gone) => this.forget(gone));
+        const tracked = new TrackedStream(stream, this);
         this.open.add(tracked);
         onAccept(tracked);
       },
@@ -95,7 +115,8 @@ export class TrackedTransport implements Transport {
     for (const stream of [...this.open]) stream.reset();
   }
 
-  private forget(stream: TrackedStream): void {
+  /** Called by a tracked stream once it closed. */
+  forget(stream: Stream): void {
     this.open.delete(stream);
     if (this.open.size > 0 || this.idleWaiters.length === 0) return;
     const waiters = this.idleWaiters;

@@ -9,7 +9,7 @@
 import { encodeControl } from '../codec.ts';
 import { SEND_QUEUE_BYTES_MAX } from '../limits.ts';
 import type { AccountStore, StoreOp } from '../store.ts';
-import type { Clock, Listener, Stream, Transport } from '../transport.ts';
+import type { Clock, Listener, Stream, StreamEvents, Transport } from '../transport.ts';
 import { EffectPump } from '../effect-pump.ts';
 import { Wakeup } from '../wakeup.ts';
 import type { ServerFrame } from '../frames.ts';
@@ -55,7 +55,7 @@ export interface ServerHostOptions {
 export class ServerHost {
   readonly machine: ServerMachine;
   private readonly options: ServerHostOptions;
-  private readonly streams = new Map<ConnId, Stream>();
+  private readonly connections = new Map<ConnId, HostConnection>();
   private nextConnId = 1;
   private listener: Listener | null = null;
   private readonly wakeup: Wakeup;
@@ -84,7 +84,7 @@ export class ServerHost {
   }
 
   get connectionCount(): number {
-    return this.streams.size;
+    return this.connections.size;
   }
 
   /** Stops accepting, tells every client, closes every connection. */
@@ -102,20 +102,18 @@ export class ServerHost {
   }
 
   private accept(stream: Stream): void {
-    const connId = this.nextConnId++;
-    this.streams.set(connId, stream);
-    stream.setEvents({
-      onOpen: () => {},
-      onData: (bytes) => this.input({ type: 'bytes', connId, bytes }),
-      onDrain: () => {},
-      onClose: () => {
-        if (!this.streams.delete(connId)) return;
-        this.options.hooks?.onConnectionClosed?.(connId);
-        this.input({ type: 'closed', connId });
-      },
-    });
-    this.options.hooks?.onConnectionOpened?.(connId, stream.remoteAddress);
-    this.input({ type: 'open', connId, remoteAddress: stream.remoteAddress });
+    const connection = new HostConnection(this, this.nextConnId++, stream);
+    this.connections.set(connection.connId, connection);
+    stream.setEvents(connection);
+    this.options.hooks?.onConnectionOpened?.(connection.connId, stream.remoteAddress);
+    this.input({ type: 'open', connId: connection.connId, remoteAddress: stream.remoteAddress });
+  }
+
+  /** The stream of a connection the machine has not closed yet ended (called by its HostConnection). */
+  streamClosed(connId: ConnId): void {
+    if (!this.connections.delete(connId)) return;
+    this.options.hooks?.onConnectionClosed?.(connId);
+    this.input({ type: 'closed', connId });
   }
 
   private flush(): void {
@@ -150,10 +148,10 @@ export class ServerHost {
       case 'send':
         return this.write(effect.connId, this.encode(effect.frame));
       case 'close': {
-        const stream = this.streams.get(effect.connId);
+        const connection = this.connections.get(effect.connId);
         // The machine already forgot this connection; the stream's onClose finds nothing to do.
-        this.streams.delete(effect.connId);
-        stream?.close();
+        this.connections.delete(effect.connId);
+        connection?.stream.close();
         return;
       }
       case 'hash':
@@ -178,16 +176,39 @@ export class ServerHost {
   }
 
   private write(connId: ConnId, bytes: Uint8Array): void {
-    const stream = this.streams.get(connId);
+    const stream = this.connections.get(connId)?.stream;
     if (stream === undefined) return;
     stream.write(bytes);
     if (stream.bufferedBytes > (this.options.sendQueueBytesMax ?? SEND_QUEUE_BYTES_MAX)) {
       // A reader that cannot keep up would hold memory without bound: cut it off.
-      this.streams.delete(connId);
+      this.connections.delete(connId);
       stream.reset();
       this.options.hooks?.onConnectionClosed?.(connId);
       this.machine.handle({ type: 'closed', connId }, this.options.clock.nowMs());
     }
   }
+}
 
+/**
+ * One accepted connection: its stream, and the handler of the stream's events. Methods on one
+ * object rather than a set of closures per connection: a server holds tens of thousands of them.
+ */
+class HostConnection implements StreamEvents {
+  constructor(
+    private readonly host: ServerHost,
+    readonly connId: ConnId,
+    readonly stream: Stream,
+  ) {}
+
+  onOpen(): void {}
+
+  onData(bytes: Uint8Array): void {
+    this.host.input({ type: 'bytes', connId: this.connId, bytes });
+  }
+
+  onDrain(): void {}
+
+  onClose(): void {
+    this.host.streamClosed(this.connId);
+  }
 }
