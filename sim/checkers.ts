@@ -252,7 +252,8 @@ export class Checkers implements PeerObserver, P2pObserver {
     // 10,000-peer run allocated).
     let username = '';
     const visit = (shown: PresenceStatus, friend: string): void => {
-      if (shown === this.truthOf(friend)) return;
+      // truthOf, inlined: this runs for every friend of every online peer on every sweep.
+      if (shown === (world.ownerOf(friend)?.driver.truthOnline === true ? 'online' : 'offline')) return;
       const key = `${username}\u0000${friend}`;
       const sinceMs = Math.max(this.mismatchSinceMs.get(key) ?? nowMs, world.lastFaultEndMs, this.truthChangedAtMs.get(friend) ?? 0);
       next.set(key, sinceMs);
