@@ -55,12 +55,8 @@ export class Checkers implements PeerObserver, P2pObserver {
   readonly violationCounts = new Map<CheckerName, number>();
   readonly presenceDelay = new Histogram();
   readonly counters = new Map<string, number>();
-  /** When each user's truth last changed. */
-  private readonly truthChangedAtMs = new Map<string, number>();
-  /** How many times each user's truth changed: a presence delay is taken once per change and friend. */
-  private readonly truthGeneration = new Map<string, number>();
-  /** peer → friend → the friend's truth generation whose delay this peer already reported. */
-  private readonly delayTaken = new Map<string, Map<string, number>>();
+  /** What the presence checks know of each username (see UserRecord). */
+  private readonly users = new Map<string, UserRecord>();
   /** First sweep that saw each (peer, friend) disagreement: "peer\0friend" → ms. */
   private mismatchSinceMs = new Map<string, number>();
   private readonly reportedMismatches = new Set<string>();
@@ -71,9 +67,6 @@ export class Checkers implements PeerObserver, P2pObserver {
   private readonly filesOffered = new Map<string, string>();
   private readonly chatInFlight = new Map<string, string[]>();
   private world: CheckedWorld | null = null;
-  /** See slotIndexOf. */
-  private readonly slotIndex = new Map<string, number>();
-  private slotIndexSize = -1;
   /** Each slot's truthOnline during a sweep (1 online), reused from sweep to sweep. */
   private sweepTruth = new Uint8Array(0);
 
@@ -106,24 +99,26 @@ export class Checkers implements PeerObserver, P2pObserver {
   // ---- PeerObserver ------------------------------------------------------------------------------
 
   onTruthChange(peer: PeerDriver): void {
-    this.truthChangedAtMs.set(peer.username, this.w.clock.nowMs());
-    const generation = (this.truthGeneration.get(peer.username) ?? 0) + 1;
-    this.truthGeneration.set(peer.username, generation);
+    const username = peer.username;
+    const user = this.user(username);
+    user.changedAtMs = this.w.clock.nowMs();
+    const generation = ++user.generation;
     // Friends that already show the new truth (a login.ok that raced ahead) have nothing to learn.
     const status: PresenceStatus = peer.truthOnline ? 'online' : 'offline';
     for (const friend of peer.presenceView.keys()) {
-      const other = this.w.ownerOf(friend)?.driver;
-      if (other?.presenceView.get(peer.username) === status) this.takenBy(friend).set(peer.username, generation);
+      const other = this.user(friend);
+      if (other.driver?.presenceView.get(username) === status) takenBy(other).set(username, generation);
     }
   }
 
   /** A presence push reached a peer: the first one that tells it a friend's new truth gives a delay sample. */
   onPresenceView(peer: PeerDriver, friend: string, status: PresenceStatus | null): void {
     if (status === null || !peer.truthOnline) return;
-    const changedAt = this.truthChangedAtMs.get(friend);
-    if (changedAt === undefined || status !== this.truthOf(friend)) return;
-    const generation = this.truthGeneration.get(friend) ?? 0;
-    const taken = this.takenBy(peer.username);
+    const other = this.user(friend);
+    const changedAt = other.changedAtMs;
+    if (changedAt === undefined || status !== truthOfUser(other)) return;
+    const generation = other.generation;
+    const taken = takenBy(this.user(peer.username));
     if (taken.get(friend) === generation) return;
     taken.set(friend, generation);
     this.presenceDelay.record(this.w.clock.nowMs() - changedAt);
@@ -131,19 +126,26 @@ export class Checkers implements PeerObserver, P2pObserver {
 
   /** A login's friend list is not a presence push: what it shows is counted as already learned. */
   onViewReset(peer: PeerDriver): void {
-    const taken = this.takenBy(peer.username);
+    if (peer.presenceView.size === 0) return;
+    const taken = takenBy(this.user(peer.username));
     peer.presenceView.forEach((status, friend) => {
-      if (status === this.truthOf(friend)) taken.set(friend, this.truthGeneration.get(friend) ?? 0);
+      const other = this.user(friend);
+      if (status === truthOfUser(other)) taken.set(friend, other.generation);
     });
   }
 
-  private takenBy(username: string): Map<string, number> {
-    let taken = this.delayTaken.get(username);
-    if (taken === undefined) {
-      taken = new Map();
-      this.delayTaken.set(username, taken);
+  /** The record of a username, made on first sight. */
+  private user(username: string): UserRecord {
+    let user = this.users.get(username);
+    if (user === undefined) {
+      const world = this.w;
+      const slot = world.ownerOf(username);
+      let slotIndex = -1;
+      if (slot !== undefined) slotIndex = world.slots[slot.index] === slot ? slot.index : world.slots.indexOf(slot);
+      user = { driver: slot?.driver ?? null, slotIndex, changedAtMs: undefined, generation: 0, taken: null };
+      this.users.set(username, user);
     }
-    return taken;
+    return user;
   }
 
   onSessionAnswer(_callee: PeerDriver, requestId: string, accept: boolean): void {
@@ -240,7 +242,7 @@ export class Checkers implements PeerObserver, P2pObserver {
   }
 
   private truthOf(username: string): PresenceStatus {
-    return this.w.ownerOf(username)?.driver.truthOnline === true ? 'online' : 'offline';
+    return truthOfUser(this.user(username));
   }
 
   private sweepPresence(): void {
@@ -252,22 +254,20 @@ export class Checkers implements PeerObserver, P2pObserver {
     const nowMs = world.clock.nowMs();
     const allowedMs = this.ttlMs + this.boundMs;
     const next = new Map<string, number>();
-    // One callback for the whole sweep and Map.forEach, not for-of: iterating entries made an
-    // array per entry, and this visits every friend of every online peer (most of what a
-    // 10,000-peer run allocated).
     // Every friend of every online peer is visited on every sweep (a million visits in a 10,000-peer
-    // run): each friend's truth is read from a flat array filled once per sweep, found through one
-    // map of numbers, instead of through the slot and driver objects scattered over the heap.
+    // run): one callback for the whole sweep and Map.forEach, not for-of (iterating entries made an
+    // array per entry), and each friend's truth read from a flat array filled once per sweep, not
+    // through the slot and driver objects scattered over the heap.
     const slots = world.slots;
-    const indexOf = this.slotIndexOf(world);
+    const users = this.users;
     const online = this.sweepTruth.length >= slots.length ? this.sweepTruth : (this.sweepTruth = new Uint8Array(slots.length));
     for (let i = 0; i < slots.length; i++) online[i] = (slots[i] as PeerSlot).driver.truthOnline ? 1 : 0;
     let username = '';
     const visit = (shown: PresenceStatus, friend: string): void => {
-      const index = indexOf.get(friend);
-      if (shown === (index !== undefined && online[index] === 1 ? 'online' : 'offline')) return;
+      const user = users.get(friend) ?? this.user(friend);
+      if (shown === (online[user.slotIndex] === 1 ? 'online' : 'offline')) return;
       const key = `${username}\u0000${friend}`;
-      const sinceMs = Math.max(this.mismatchSinceMs.get(key) ?? nowMs, world.lastFaultEndMs, this.truthChangedAtMs.get(friend) ?? 0);
+      const sinceMs = Math.max(this.mismatchSinceMs.get(key) ?? nowMs, world.lastFaultEndMs, user.changedAtMs ?? 0);
       next.set(key, sinceMs);
       if (nowMs - sinceMs > allowedMs && !this.reportedMismatches.has(key)) {
         this.reportedMismatches.add(key);
@@ -284,22 +284,6 @@ export class Checkers implements PeerObserver, P2pObserver {
       driver.presenceView.forEach(visit);
     }
     this.mismatchSinceMs = next;
-  }
-
-  /**
-   * Username → index of the slot world.ownerOf gives for it, built once (slots are fixed when the
-   * world is built); rebuilt if the slot count ever changes.
-   */
-  private slotIndexOf(world: CheckedWorld): Map<string, number> {
-    const slots = world.slots;
-    if (this.slotIndexSize === slots.length) return this.slotIndex;
-    this.slotIndex.clear();
-    for (let i = 0; i < slots.length; i++) {
-      const slot = slots[i] as PeerSlot;
-      if (world.ownerOf(slot.username) === slot) this.slotIndex.set(slot.username, i);
-    }
-    this.slotIndexSize = slots.length;
-    return this.slotIndex;
   }
 
   private sweepSessions(): void {
@@ -351,6 +335,28 @@ export class Checkers implements PeerObserver, P2pObserver {
   private sessionKey(requestId: string): string {
     return `${this.w.server.incarnation}:${requestId}`;
   }
+}
+
+/** What the presence checks keep per username, so each costs one map lookup. */
+interface UserRecord {
+  /** The driver of the slot world.ownerOf gives for the username; null when no slot plays it. */
+  readonly driver: PeerDriver | null;
+  /** That slot's position in world.slots (-1 for none). */
+  readonly slotIndex: number;
+  /** When the user's truth last changed; undefined if it never did. */
+  changedAtMs: number | undefined;
+  /** How many times the user's truth changed: a presence delay is taken once per change and friend. */
+  generation: number;
+  /** friend → the friend's truth generation whose delay this user already reported. */
+  taken: Map<string, number> | null;
+}
+
+function truthOfUser(user: UserRecord): PresenceStatus {
+  return user.driver?.truthOnline === true ? 'online' : 'offline';
+}
+
+function takenBy(user: UserRecord): Map<string, number> {
+  return (user.taken ??= new Map());
 }
 
 function isPairKey(requestId: string): boolean {
