@@ -137,6 +137,8 @@ export function knownPayload(message: Readonly<Record<string, string | number | 
   return { json: textEncoder.encode(JSON.stringify(template)), message: () => ({ ...template }) };
 }
 
+const NO_KNOWN_PAYLOADS: readonly KnownPayload[] = [];
+
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.byteLength !== b.byteLength) return false;
   for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
@@ -146,13 +148,20 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 /**
  * Incremental frame decoder. `push` bytes as they arrive, then call `next` until it returns null.
  * Buffered bytes never exceed one frame header plus one maximal frame payload.
+ *
+ * A server holds one per connection, and nearly always nothing is buffered between frames: the
+ * chunk being read sits in a field, and an array for the chunks after it exists only while more
+ * than one is buffered. An idle decoder holds no chunk and no array.
  */
 export class FrameDecoder {
   private readonly frameBytesMax: number;
   private readonly knownPayloads: readonly KnownPayload[];
-  private readonly chunks: Uint8Array[] = [];
-  /** Read position inside chunks[0]. */
+  /** The chunk being read, or null when nothing is buffered. */
+  private head: Uint8Array | null = null;
+  /** Read position inside head. */
   private headOffset = 0;
+  /** Chunks buffered after head, oldest first; null when there are none. */
+  private rest: Uint8Array[] | null = null;
   private bufferedBytes = 0;
   private failure: DecodeError | null = null;
   private failureReported = false;
@@ -162,7 +171,7 @@ export class FrameDecoder {
 
   constructor(options: DecoderOptions = {}) {
     this.frameBytesMax = Math.min(options.frameBytesMax ?? FRAME_BYTES_MAX, FRAME_BYTES_MAX);
-    this.knownPayloads = options.knownPayloads ?? [];
+    this.knownPayloads = options.knownPayloads ?? NO_KNOWN_PAYLOADS;
   }
 
   /** Bytes received but not yet returned as frames. */
@@ -176,7 +185,8 @@ export class FrameDecoder {
 
   push(bytes: Uint8Array): void {
     if (this.failure !== null || bytes.byteLength === 0) return;
-    this.chunks.push(bytes);
+    if (this.head === null) this.head = bytes;
+    else (this.rest ??= []).push(bytes);
     this.bufferedBytes += bytes.byteLength;
   }
 
@@ -186,7 +196,7 @@ export class FrameDecoder {
     if (this.pendingKind < 0) {
       if (this.bufferedBytes < FRAME_HEADER_BYTES) return null;
       // Read in place when the header sits in one chunk (the usual case): no view to allocate.
-      const head = this.chunks[0] as Uint8Array;
+      const head = this.head as Uint8Array;
       let failure: { code: ErrorCode; detail: string } | null;
       if (head.byteLength - this.headOffset >= FRAME_HEADER_BYTES) {
         failure = this.parseHeader(head, this.headOffset);
@@ -232,7 +242,9 @@ export class FrameDecoder {
 
   private fail(code: ErrorCode, detail: string): DecodeError | null {
     this.failure = { kind: 'error', code, detail };
-    this.chunks.length = 0;
+    this.head = null;
+    this.headOffset = 0;
+    this.rest = null;
     this.bufferedBytes = 0;
     return this.reportFailure();
   }
@@ -246,8 +258,8 @@ export class FrameDecoder {
   /** Removes `count` buffered bytes; zero-copy when they sit inside one chunk. */
   private take(count: number): Uint8Array {
     this.bufferedBytes -= count;
-    const head = this.chunks[0];
-    if (head !== undefined && head.byteLength - this.headOffset >= count) {
+    const head = this.head;
+    if (head !== null && head.byteLength - this.headOffset >= count) {
       const out = head.subarray(this.headOffset, this.headOffset + count);
       this.advanceHead(head, count);
       return out;
@@ -255,8 +267,8 @@ export class FrameDecoder {
     const out = new Uint8Array(count);
     let filled = 0;
     while (filled < count) {
-      const chunk = this.chunks[0];
-      if (chunk === undefined) throw new RangeError('decoder underflow');
+      const chunk = this.head;
+      if (chunk === null) throw new RangeError('decoder underflow');
       const n = Math.min(chunk.byteLength - this.headOffset, count - filled);
       out.set(chunk.subarray(this.headOffset, this.headOffset + n), filled);
       filled += n;
@@ -265,12 +277,18 @@ export class FrameDecoder {
     return out;
   }
 
+  /** Moves past `count` bytes of head; a chunk read to its end is let go at once. */
   private advanceHead(head: Uint8Array, count: number): void {
     this.headOffset += count;
-    if (this.headOffset === head.byteLength) {
-      this.chunks.shift();
-      this.headOffset = 0;
+    if (this.headOffset < head.byteLength) return;
+    this.headOffset = 0;
+    const rest = this.rest;
+    if (rest === null) {
+      this.head = null;
+      return;
     }
+    this.head = rest.shift() ?? null;
+    if (rest.length === 0) this.rest = null;
   }
 }
 

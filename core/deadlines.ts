@@ -1,35 +1,34 @@
 /**
  * Deadlines keyed by string, with the earliest one found in O(log n): the timers of a machine.
  *
- * A key has at most one deadline. Re-arming a key later (a heartbeat pushing a TTL out) only
- * updates a map; the heap entry is fixed up lazily when it surfaces, so the heap holds about one
- * entry per key however often keys are re-armed.
+ * A key has at most one deadline and exactly one heap entry while it has one. Re-arming a key
+ * later (a heartbeat pushing a TTL out) only updates a field; the entry is moved down lazily, when
+ * it surfaces at the top. Disarming removes the entry at once (each entry knows its heap index): a
+ * server disarms every connection's login idle timer on login, and a held connection should not
+ * keep a dead timer (its key, its map slot, its heap entry) until the old deadline would have come.
  */
-/** What is known of one key: its real deadline and the earliest one it has in the heap. */
-interface KeyState {
-  /** The real deadline, or undefined once disarmed. */
-  due: number | undefined;
-  /** The earliest deadline this key has in the heap, so re-arming later pushes nothing. */
-  queued: number | undefined;
+interface Entry<K> {
+  readonly key: K;
+  /** The real deadline. */
+  due: number;
+  /** The deadline the heap is ordered by: never later than `due` (re-arming later leaves it). */
+  queued: number;
+  /** Position in the heap array. */
+  index: number;
 }
 
 export class Deadlines<K extends string = string> {
-  /**
-   * One record per key with a deadline or a heap entry: one map lookup per operation (a
-   * heartbeat re-arms its TTL on every frame), where two maps (due, queued) took two or three.
-   */
-  private readonly keys = new Map<K, KeyState>();
-  /** Keys whose `due` is set. */
-  private armed = 0;
-  /** Min-heap of [atMs, key]; an entry is stale when the key's `due` says otherwise. */
-  private readonly heap: Array<[number, K]> = [];
+  /** One entry per armed key. */
+  private readonly keys = new Map<K, Entry<K>>();
+  /** Min-heap of entries by `queued`. */
+  private readonly heap: Array<Entry<K>> = [];
 
   get size(): number {
-    return this.armed;
+    return this.keys.size;
   }
 
   has(key: K): boolean {
-    return this.keys.get(key)?.due !== undefined;
+    return this.keys.has(key);
   }
 
   atMs(key: K): number | undefined {
@@ -37,97 +36,97 @@ export class Deadlines<K extends string = string> {
   }
 
   arm(key: K, atMs: number): void {
-    let state = this.keys.get(key);
-    if (state === undefined) {
-      state = { due: undefined, queued: undefined };
-      this.keys.set(key, state);
+    const entry = this.keys.get(key);
+    if (entry === undefined) {
+      const fresh: Entry<K> = { key, due: atMs, queued: atMs, index: this.heap.length };
+      this.keys.set(key, fresh);
+      this.heap.push(fresh);
+      this.siftUp(fresh.index);
+      return;
     }
-    if (state.due === undefined) this.armed += 1;
-    state.due = atMs;
-    if (state.queued !== undefined && state.queued <= atMs) return;
-    state.queued = atMs;
-    this.push([atMs, key]);
+    entry.due = atMs;
+    if (atMs >= entry.queued) return;
+    entry.queued = atMs;
+    this.siftUp(entry.index);
   }
 
   disarm(key: K): void {
-    const state = this.keys.get(key);
-    if (state === undefined || state.due === undefined) return;
-    state.due = undefined;
-    this.armed -= 1;
-    if (state.queued === undefined) this.keys.delete(key);
+    const entry = this.keys.get(key);
+    if (entry === undefined) return;
+    this.keys.delete(key);
+    this.removeAt(entry.index);
   }
 
   /** The earliest armed deadline, or null when none is armed. */
   nextMs(): number | null {
-    this.dropStale();
+    this.settleTop();
     const top = this.heap[0];
-    return top === undefined ? null : top[0];
+    return top === undefined ? null : top.due;
   }
 
   /** Removes and returns one key whose deadline is at or before nowMs, or null. */
   popDue(nowMs: number): K | null {
-    this.dropStale();
+    this.settleTop();
     const top = this.heap[0];
-    if (top === undefined || top[0] > nowMs) return null;
-    this.pop();
-    const key = top[1];
-    // dropStale left a top whose key is armed at exactly this time.
-    this.keys.delete(key);
-    this.armed -= 1;
-    return key;
+    if (top === undefined || top.due > nowMs) return null;
+    this.keys.delete(top.key);
+    this.removeAt(0);
+    return top.key;
   }
 
-  /** Pops entries whose key was disarmed or re-armed later, re-queuing the latter. */
-  private dropStale(): void {
-    for (;;) {
-      const top = this.heap[0];
-      if (top === undefined) return;
-      const key = top[1];
-      const state = this.keys.get(key);
-      const due = state?.due;
-      if (due === top[0]) return;
-      this.pop();
-      if (state === undefined) continue;
-      if (due === undefined) {
-        state.queued = undefined;
-        this.keys.delete(key);
-      } else {
-        state.queued = due;
-        // The popped entry, re-used: the same push as a fresh [due, key], one allocation less.
-        top[0] = due;
-        this.push(top);
-      }
+  /**
+   * Moves entries re-armed later down to where their real deadline belongs, until the top's is
+   * real. Bounded: each round settles one entry, which stays settled until it is re-armed.
+   */
+  private settleTop(): void {
+    for (let top = this.heap[0]; top !== undefined && top.queued !== top.due; top = this.heap[0]) {
+      top.queued = top.due;
+      this.siftDown(0);
     }
   }
 
-  private push(entry: [number, K]): void {
+  private removeAt(index: number): void {
     const heap = this.heap;
-    heap.push(entry);
-    let i = heap.length - 1;
+    const last = heap.pop();
+    if (last === undefined || index === heap.length) return;
+    heap[index] = last;
+    last.index = index;
+    this.siftDown(index);
+    this.siftUp(last.index);
+  }
+
+  private siftUp(start: number): void {
+    const heap = this.heap;
+    const entry = heap[start]!;
+    let i = start;
     while (i > 0) {
       const parent = (i - 1) >> 1;
       const p = heap[parent]!;
-      if (p[0] <= entry[0]) break;
+      if (p.queued <= entry.queued) break;
       heap[i] = p;
+      p.index = i;
       i = parent;
     }
     heap[i] = entry;
+    entry.index = i;
   }
 
-  private pop(): void {
+  private siftDown(start: number): void {
     const heap = this.heap;
-    const last = heap.pop();
-    if (last === undefined || heap.length === 0) return;
-    let i = 0;
+    const entry = heap[start]!;
+    let i = start;
     for (;;) {
       const left = 2 * i + 1;
       if (left >= heap.length) break;
       const right = left + 1;
-      const child = right < heap.length && heap[right]![0] < heap[left]![0] ? right : left;
-      if (heap[child]![0] >= last[0]) break;
-      heap[i] = heap[child]!;
+      const child = right < heap.length && heap[right]!.queued < heap[left]!.queued ? right : left;
+      const c = heap[child]!;
+      if (c.queued >= entry.queued) break;
+      heap[i] = c;
+      c.index = i;
       i = child;
     }
-    heap[i] = last;
+    heap[i] = entry;
+    entry.index = i;
   }
 }

@@ -134,14 +134,18 @@ interface OnlineUser {
   /** null while detached: the connection dropped and the user may still resume within the TTL. */
   connId: ConnId | null;
   resumeToken: string;
-  /** Pending session requests this user is part of, as caller or callee. */
-  readonly sessionRequests: Set<string>;
+  /**
+   * Pending session requests this user is part of, as caller or callee; null when none (most
+   * users most of the time: no empty Set per online user).
+   */
+  sessionRequests: Set<string> | null;
   /**
    * Session outcomes (established, failed, withdrawn) that arrived while detached, replayed on
    * resume: without them a caller whose request was accepted during a blip would never connect.
    * Bounded by SESSION_OUTCOMES_HELD_MAX; presence needs no such queue (login.ok re-sends it).
+   * null when there are none.
    */
-  readonly missedOutcomes: ServerFrame[];
+  missedOutcomes: ServerFrame[] | null;
 }
 
 interface SessionRequest {
@@ -537,7 +541,7 @@ export class ServerMachine {
     let user = this.online.get(username);
     const resumed = user !== undefined;
     if (user === undefined) {
-      user = { username, connId: conn.connId, resumeToken: this.config.newToken(), sessionRequests: new Set(), missedOutcomes: [] };
+      user = { username, connId: conn.connId, resumeToken: this.config.newToken(), sessionRequests: null, missedOutcomes: null };
       this.online.set(username, user);
     } else {
       const old = user.connId === null ? undefined : this.conns.get(user.connId);
@@ -568,8 +572,10 @@ export class ServerMachine {
     }
     // A client that took over a session learns what it missed while detached, and is asked
     // again about the requests still waiting on it.
-    for (const frame of user.missedOutcomes.splice(0)) this.send(conn.connId, frame);
-    for (const requestId of user.sessionRequests) {
+    const missed = user.missedOutcomes;
+    user.missedOutcomes = null;
+    for (const frame of missed ?? []) this.send(conn.connId, frame);
+    for (const requestId of user.sessionRequests ?? []) {
       const request = this.sessionRequests.get(requestId);
       const atMs = this.timers.atMs(`sreq:${requestId}`);
       if (request === undefined || request.callee !== username || atMs === undefined) continue;
@@ -602,7 +608,7 @@ export class ServerMachine {
     if (user === undefined) return;
     this.online.delete(username);
     this.timers.disarm(`ttl:${username}`);
-    for (const requestId of [...user.sessionRequests]) this.endSessionRequest(requestId, 'offline');
+    for (const requestId of [...(user.sessionRequests ?? [])]) this.endSessionRequest(requestId, 'offline');
     const account = this.directory.get(username);
     if (account !== undefined && !plantedSkipPresence) this.tellFriends(account, 'offline');
   }
@@ -715,15 +721,15 @@ export class ServerMachine {
     const callerUser = this.online.get(caller);
     if (callerUser === undefined) throw new Error('logged-in caller is not online');
     if (
-      callerUser.sessionRequests.size >= SESSION_REQUESTS_PENDING_PER_USER_MAX ||
-      calleeUser.sessionRequests.size >= SESSION_REQUESTS_PENDING_PER_USER_MAX
+      (callerUser.sessionRequests?.size ?? 0) >= SESSION_REQUESTS_PENDING_PER_USER_MAX ||
+      (calleeUser.sessionRequests?.size ?? 0) >= SESSION_REQUESTS_PENDING_PER_USER_MAX
     ) {
       return fail('too-many-requests');
     }
     const requestId = `s${this.nextSessionRequestSeq++}`;
     this.sessionRequests.set(requestId, { requestId, caller, callee });
-    callerUser.sessionRequests.add(requestId);
-    calleeUser.sessionRequests.add(requestId);
+    (callerUser.sessionRequests ??= new Set()).add(requestId);
+    (calleeUser.sessionRequests ??= new Set()).add(requestId);
     const timeoutMs = this.config.sessionTimeoutMs;
     this.timers.arm(`sreq:${requestId}`, nowMs + timeoutMs);
     this.send(conn.connId, { type: 'session.pending', re: frame.id, requestId, username: callee, timeoutMs });
@@ -774,14 +780,14 @@ export class ServerMachine {
   private dropSessionRequest(request: SessionRequest): void {
     this.sessionRequests.delete(request.requestId);
     this.timers.disarm(`sreq:${request.requestId}`);
-    this.online.get(request.caller)?.sessionRequests.delete(request.requestId);
-    this.online.get(request.callee)?.sessionRequests.delete(request.requestId);
+    forgetSessionRequest(this.online.get(request.caller), request.requestId);
+    forgetSessionRequest(this.online.get(request.callee), request.requestId);
   }
 
   private sessionRequestsBetween(a: string, b: string): string[] {
     const user = this.online.get(a);
     if (user === undefined) return [];
-    return [...user.sessionRequests].filter((id) => {
+    return [...(user.sessionRequests ?? [])].filter((id) => {
       const request = this.sessionRequests.get(id);
       return request !== undefined && (request.caller === b || request.callee === b);
     });
@@ -808,8 +814,9 @@ export class ServerMachine {
     if (user === undefined) return;
     if (user.connId !== null) return this.send(user.connId, frame);
     if (!SESSION_OUTCOME_TYPES.has(frame.type)) return;
-    if (user.missedOutcomes.length >= SESSION_OUTCOMES_HELD_MAX) user.missedOutcomes.shift();
-    user.missedOutcomes.push(frame);
+    const missed = (user.missedOutcomes ??= []);
+    if (missed.length >= SESSION_OUTCOMES_HELD_MAX) missed.shift();
+    missed.push(frame);
   }
 
   /** Remote errors become error frames; a code that closes also drops the connection. */
@@ -820,6 +827,14 @@ export class ServerMachine {
     this.effects.push({ type: 'close', connId: conn.connId });
     this.forget(conn);
   }
+}
+
+/** Drops a request from a user's pending set, and the set itself once empty. */
+function forgetSessionRequest(user: OnlineUser | undefined, requestId: string): void {
+  const requests = user?.sessionRequests;
+  if (user === undefined || requests === undefined || requests === null) return;
+  requests.delete(requestId);
+  if (requests.size === 0) user.sessionRequests = null;
 }
 
 function pendingCount(account: Account): number {
