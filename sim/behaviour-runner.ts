@@ -64,16 +64,8 @@ export class BehaviourRunner {
   private next(): void {
     if (this.running) return;
     this.running = true;
-    let sync = true;
-    let ranSync = false;
-    const continueAfter = (): void => {
-      if (sync) {
-        ranSync = true;
-        return;
-      }
-      this.running = false;
-      this.next();
-    };
+    const turn = { sync: true, ranSync: false };
+    const continueAfter = this.continuation(turn);
     // Run instant steps in a loop; the first asynchronous step ends it.
     for (let guard = 0; guard < 1_000; guard++) {
       const step = this.take();
@@ -81,17 +73,33 @@ export class BehaviourRunner {
         this.running = false;
         return;
       }
-      ranSync = false;
-      sync = true;
+      turn.ranSync = false;
+      turn.sync = true;
       this.execute(step, continueAfter);
-      sync = false;
-      if (!ranSync) return;
+      turn.sync = false;
+      if (!turn.ranSync) return;
     }
     // A thousand instant steps in a row: yield to the queue rather than spin.
     this.host.after(this.slot, 0, () => {
       this.running = false;
       this.next();
     });
+  }
+
+  /**
+   * What a step calls when it ends: noted if it ended at once (the loop in next() goes on), else
+   * the next turn starts. Made by a method, not bound to a name in next(): tsx keeps function
+   * names, which costs a defineProperty for every named closure made, and this runs every step.
+   */
+  private continuation(turn: { sync: boolean; ranSync: boolean }): () => void {
+    return () => {
+      if (turn.sync) {
+        turn.ranSync = true;
+        return;
+      }
+      this.running = false;
+      this.next();
+    };
   }
 
   /** The next step to run, or null when there is none (finished, parked or phase over). */
@@ -130,11 +138,7 @@ export class BehaviourRunner {
     const slot = this.slot;
     const driver = slot.driver;
     const host = this.host;
-    const finish = (name: string, expected: string | undefined) => (outcome: StepOutcome): void => {
-      host.onStepOutcome(slot, name, outcome);
-      if (expected !== undefined && outcome !== expected) host.onStepMismatch(slot, name, expected, outcome);
-      then();
-    };
+    const finish = this.finisher(then);
     if (typeof step === 'string') {
       switch (step) {
         case 'signup':
@@ -207,6 +211,17 @@ export class BehaviourRunner {
       return then();
     }
     step satisfies never;
+  }
+
+  /** A step's callback maker: records the outcome (and any mismatch), then goes on. */
+  private finisher(then: () => void): (name: string, expected: string | undefined) => (outcome: StepOutcome) => void {
+    const slot = this.slot;
+    const host = this.host;
+    return (name, expected) => (outcome) => {
+      host.onStepOutcome(slot, name, outcome);
+      if (expected !== undefined && outcome !== expected) host.onStepMismatch(slot, name, expected, outcome);
+      then();
+    };
   }
 
   private befriend(targets: string[], then: () => void): void {
