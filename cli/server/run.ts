@@ -212,7 +212,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...(options.unauthenticatedIdleMs === undefined ? {} : { unauthenticatedIdleMs: options.unauthenticatedIdleMs }),
     ...(authRate === undefined ? {} : { authAttemptsPerAddressPerSec: authRate }),
   });
-  const transport = new TrackedTransport(new TcpTransport());
+  const transport = new TrackedTransport(new TcpTransport({ coalesceWrites: true }));
   const hasher = new TrackedHasher(new ScryptHasher(options.scrypt ?? SCRYPT_PARAMS));
   const clock = new StoppableClock(realClock);
   const host = new ServerHost({ machine, transport, store, hasher, clock, hooks: createLogHooks(logger) });
