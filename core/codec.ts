@@ -17,6 +17,12 @@
  *
  * The decoder is incremental over arbitrary chunk boundaries and never throws on remote input:
  * a broken stream yields one DecodeError and then nothing more.
+ *
+ * With `dataFragments` set, a data frame's bytes come out as they arrive instead of all at once:
+ * one DataFrame per received chunk the frame's bytes sit in, each a view of that chunk (never a
+ * copy), with the offset of its first byte. A receiver that only needs each byte once, in order,
+ * at its offset (file transfer) sees the same bytes either way; a large frame then costs no copy
+ * however the socket split it.
  */
 import { CONTROL_FRAME_BYTES_MAX, FRAME_BYTES_MAX, PROTOCOL_VERSION } from './limits.ts';
 import type { ErrorCode } from './errors.ts';
@@ -118,6 +124,8 @@ export interface DecoderOptions {
   readonly frameBytesMax?: number;
   /** Control payloads decoded without the UTF-8 decoder and JSON parser (see knownPayload). */
   readonly knownPayloads?: readonly KnownPayload[];
+  /** Data frames come out in pieces as their bytes arrive, each a view, never a copy (see above). */
+  readonly dataFragments?: boolean;
 }
 
 /** A control payload common enough to skip JSON parsing for: its exact bytes and what they parse to. */
@@ -168,10 +176,19 @@ export class FrameDecoder {
   /** Parsed header of the frame being assembled, once its 6 bytes have arrived. */
   private pendingKind = -1;
   private pendingBytes = 0;
+  private readonly dataFragments: boolean;
+  /** Fragment mode, inside a data frame's bytes: how many are still to come (-1: not inside one). */
+  private bodyRemaining = -1;
+  private bodyStreamId = 0;
+  /** Stream offset of the next fragment's first byte. */
+  private bodyOffset = 0;
+  /** The frame was refused (its bytes would reach past 2^53): its bytes are passed over, not returned. */
+  private bodySkipped = false;
 
   constructor(options: DecoderOptions = {}) {
     this.frameBytesMax = Math.min(options.frameBytesMax ?? FRAME_BYTES_MAX, FRAME_BYTES_MAX);
     this.knownPayloads = options.knownPayloads ?? NO_KNOWN_PAYLOADS;
+    this.dataFragments = options.dataFragments ?? false;
   }
 
   /** Bytes received but not yet returned as frames. */
@@ -193,6 +210,10 @@ export class FrameDecoder {
   /** The next complete frame, a DecodeError once if the stream is broken, or null for "need more bytes". */
   next(): Frame | DecodeError | null {
     if (this.failure !== null) return this.reportFailure();
+    if (this.bodyRemaining >= 0) {
+      const fragment = this.nextFragment();
+      if (fragment !== null || this.bodyRemaining >= 0) return fragment;
+    }
     if (this.pendingKind < 0) {
       if (this.bufferedBytes < FRAME_HEADER_BYTES) return null;
       // Read in place when the header sits in one chunk (the usual case): no view to allocate.
@@ -207,12 +228,63 @@ export class FrameDecoder {
       }
       if (failure !== null) return this.fail(failure.code, failure.detail);
     }
+    if (this.dataFragments && this.pendingKind === FRAME_KIND_DATA && this.pendingBytes >= DATA_HEADER_BYTES) return this.startBody();
     if (this.bufferedBytes < this.pendingBytes) return null;
     const payload = this.take(this.pendingBytes);
     const kind = this.pendingKind;
     this.pendingKind = -1;
     this.pendingBytes = 0;
     return kind === FRAME_KIND_CONTROL ? this.decodeControl(payload) : decodeDataPayload(payload);
+  }
+
+  /** Fragment mode: reads a data frame's own header once its 12 bytes are here, then its first fragment. */
+  private startBody(): DataFrame | DecodeError | null {
+    if (this.bufferedBytes < DATA_HEADER_BYTES) return null;
+    const header = this.take(DATA_HEADER_BYTES);
+    const bodyBytes = this.pendingBytes - DATA_HEADER_BYTES;
+    this.pendingKind = -1;
+    this.pendingBytes = 0;
+    const streamId = readU32(header, 0);
+    const offset = readU32(header, 4) * U32_SPAN + readU32(header, 8);
+    this.bodyStreamId = streamId;
+    this.bodyOffset = offset;
+    this.bodyRemaining = bodyBytes;
+    if (!Number.isSafeInteger(offset + bodyBytes)) {
+      // Refused like a whole frame with a bad offset: reported once, its bytes passed over.
+      this.bodySkipped = bodyBytes > 0;
+      if (bodyBytes === 0) this.bodyRemaining = -1;
+      return { kind: 'error', code: 'BAD_FRAME', detail: 'data offset beyond 2^53' };
+    }
+    if (bodyBytes === 0) {
+      // An empty data frame still comes out, once, as it would whole.
+      this.bodyRemaining = -1;
+      return { kind: 'data', streamId, offset, bytes: header.subarray(DATA_HEADER_BYTES) };
+    }
+    return this.nextFragment();
+  }
+
+  /**
+   * Fragment mode: the frame's bytes that sit in the head chunk, as a view of it; null when none
+   * are here yet, or when a refused frame's bytes were passed over (bodyRemaining tells which).
+   */
+  private nextFragment(): DataFrame | null {
+    for (let head = this.head; head !== null; head = this.head) {
+      const count = Math.min(this.bodyRemaining, head.byteLength - this.headOffset);
+      const bytes = head.subarray(this.headOffset, this.headOffset + count);
+      const offset = this.bodyOffset;
+      this.bufferedBytes -= count;
+      this.advanceHead(head, count);
+      this.bodyOffset += count;
+      this.bodyRemaining -= count;
+      const skipped = this.bodySkipped;
+      if (this.bodyRemaining === 0) {
+        this.bodyRemaining = -1;
+        this.bodySkipped = false;
+      }
+      if (!skipped) return { kind: 'data', streamId: this.bodyStreamId, offset, bytes };
+      if (this.bodyRemaining < 0) return null;
+    }
+    return null;
   }
 
   /** Parses the 6 header bytes at `at`. */
@@ -290,6 +362,10 @@ export class FrameDecoder {
     this.head = rest.shift() ?? null;
     if (rest.length === 0) this.rest = null;
   }
+}
+
+function readU32(bytes: Uint8Array, at: number): number {
+  return (((bytes[at] as number) << 24) | ((bytes[at + 1] as number) << 16) | ((bytes[at + 2] as number) << 8) | (bytes[at + 3] as number)) >>> 0;
 }
 
 function decodeDataPayload(payload: Uint8Array): DataFrame | DecodeError {

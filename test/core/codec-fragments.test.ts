@@ -1,0 +1,190 @@
+/**
+ * The decoder's fragment mode (dataFragments), which the P2P channels use for file data: a data
+ * frame comes out in pieces as its bytes arrive, each a view of a received chunk. Proven here: the
+ * pieces of every frame, joined, are that frame as the whole-frame decoder gives it, whatever the
+ * chunking; no piece is a copy; control frames and errors are unchanged. Replay a property failure
+ * with `FC_SEED=<seed> FC_PATH=<path> npx vitest run test/core/codec-fragments.test.ts`.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { type DecodeError, type Frame, FRAME_HEADER_BYTES, FRAME_KIND_DATA, FrameDecoder, encodeControl, encodeData } from '../../core/codec.ts';
+import { PROTOCOL_VERSION } from '../../core/limits.ts';
+
+const replay: fc.Parameters<unknown> = {
+  ...(process.env.FC_SEED === undefined ? {} : { seed: Number(process.env.FC_SEED) }),
+  ...(process.env.FC_PATH === undefined ? {} : { path: process.env.FC_PATH }),
+};
+
+type Decoded = Frame | DecodeError;
+
+/** Pulls every frame the decoder can give now (bounded: a decoder yields at most one per byte). */
+function drain(decoder: FrameDecoder, limit = 100_000): Decoded[] {
+  const out: Decoded[] = [];
+  for (let item = decoder.next(); item !== null; item = decoder.next()) {
+    out.push(item);
+    if (out.length > limit) throw new Error('decoder did not stop');
+  }
+  return out;
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.byteLength;
+  }
+  return out;
+}
+
+/** Splits at the given cut points, each part copied into its own buffer (as a socket delivers them). */
+function split(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {
+  const points = [...new Set(cuts.map((c) => c % (bytes.byteLength + 1)))].sort((a, b) => a - b);
+  const parts: Uint8Array[] = [];
+  let from = 0;
+  for (const point of [...points, bytes.byteLength]) {
+    parts.push(bytes.slice(from, point));
+    from = point;
+  }
+  return parts;
+}
+
+const controlMessage = fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 });
+const dataSpec = fc.record({
+  streamId: fc.nat({ max: 0xffff_ffff }),
+  offset: fc.oneof(fc.nat({ max: 2 ** 40 }), fc.constantFrom(0, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER - 5000)),
+  bytes: fc.uint8Array({ maxLength: 3000 }),
+});
+const anySpec = fc.oneof(
+  controlMessage.map((message) => ({ kind: 'control' as const, message })),
+  dataSpec.map((d) => ({ kind: 'data' as const, ...d })),
+);
+type Spec = typeof anySpec extends fc.Arbitrary<infer T> ? T : never;
+
+function encodeSpec(spec: Spec): Uint8Array {
+  return spec.kind === 'control' ? encodeControl(spec.message) : encodeData(spec.streamId, spec.offset, spec.bytes);
+}
+
+/** Feeds the chunks to a fragment-mode decoder; also checks every data piece is a view of one of them. */
+function decodeFragments(parts: readonly Uint8Array[]): Decoded[] {
+  const decoder = new FrameDecoder({ dataFragments: true });
+  const buffers = new Set(parts.map((part) => part.buffer));
+  const out: Decoded[] = [];
+  for (const part of parts) {
+    decoder.push(part);
+    for (const item of drain(decoder)) {
+      if (item.kind === 'data' && item.bytes.byteLength > 0) expect(buffers.has(item.bytes.buffer)).toBe(true);
+      out.push(item);
+    }
+  }
+  expect(decoder.buffered).toBe(0);
+  return out;
+}
+
+describe('decoder fragment mode', () => {
+  it('property: for any frames and any chunking, each data frame comes out as in-order non-empty views whose join is the frame; control frames are unchanged', () => {
+    fc.assert(
+      fc.property(fc.array(anySpec, { minLength: 1, maxLength: 10 }), fc.array(fc.nat(), { maxLength: 60 }), (specs, cuts) => {
+        const parts = split(concat(specs.map(encodeSpec)), cuts);
+        const got = decodeFragments(parts);
+        let at = 0;
+        for (const spec of specs) {
+          if (spec.kind === 'control') {
+            expect(got[at++]).toEqual({ kind: 'control', message: JSON.parse(JSON.stringify(spec.message)) });
+            continue;
+          }
+          // The pieces of this frame: at least one (an empty frame comes out once, empty).
+          const pieces: Uint8Array[] = [];
+          let next = spec.offset;
+          do {
+            const item = got[at++];
+            if (item?.kind !== 'data') throw new Error(`expected a data piece, got ${JSON.stringify(item)}`);
+            expect(item.streamId).toBe(spec.streamId);
+            expect(item.offset).toBe(next);
+            if (spec.bytes.byteLength > 0) expect(item.bytes.byteLength).toBeGreaterThan(0);
+            pieces.push(item.bytes);
+            next += item.bytes.byteLength;
+          } while (next < spec.offset + spec.bytes.byteLength);
+          expect(concat(pieces)).toEqual(spec.bytes);
+        }
+        expect(at).toBe(got.length);
+      }),
+      { numRuns: 300, ...replay },
+    );
+  });
+
+  it('a data frame inside one chunk comes out as one view of that chunk, not a copy', () => {
+    const bytes = new Uint8Array(256 * 1024).map((_, i) => i & 0xff);
+    const chunk = concat([encodeControl({ type: 'x' }), encodeData(3, 1000, bytes), encodeControl({ type: 'y' })]);
+    const decoder = new FrameDecoder({ dataFragments: true });
+    decoder.push(chunk);
+    const [first, data, last, ...rest] = drain(decoder);
+    expect(rest).toEqual([]);
+    expect(first).toEqual({ kind: 'control', message: { type: 'x' } });
+    expect(last).toEqual({ kind: 'control', message: { type: 'y' } });
+    if (data?.kind !== 'data') throw new Error('expected data');
+    expect(data.bytes.buffer).toBe(chunk.buffer);
+    expect(data.offset).toBe(1000);
+    expect(data.bytes).toEqual(bytes);
+  });
+
+  it('a large data frame over 64 KiB socket reads costs one piece per read and no copy', () => {
+    const bytes = new Uint8Array(300 * 1024).map((_, i) => (i * 7) & 0xff);
+    const parts = split(encodeData(1, 0, bytes), Array.from({ length: 5 }, (_, i) => (i + 1) * 64 * 1024));
+    const got = decodeFragments(parts);
+    expect(got).toHaveLength(parts.length);
+    expect(concat(got.map((item) => (item.kind === 'data' ? item.bytes : new Uint8Array())))).toEqual(bytes);
+  });
+
+  it('a data frame too short for its own header, one whose bytes would reach past 2^53, and an oversized one are refused', () => {
+    const short = concat([new Uint8Array([PROTOCOL_VERSION, FRAME_KIND_DATA, 0, 0, 0, 4]), new Uint8Array(4)]);
+    expect(decodeFragments([short])).toMatchObject([{ kind: 'error', code: 'BAD_FRAME' }]);
+    // Its bytes are passed over: the frame after it decodes as usual, however the bytes were split.
+    const pastLimit = concat([encodeData(1, Number.MAX_SAFE_INTEGER - 1, new Uint8Array(10)), encodeControl({ type: 'after' })]);
+    for (let cut = 0; cut <= pastLimit.byteLength; cut++) {
+      expect(decodeFragments(split(pastLimit, [cut, cut + 7]))).toMatchObject([{ kind: 'error', code: 'BAD_FRAME' }, { kind: 'control', message: { type: 'after' } }]);
+    }
+    const oversized = new Uint8Array([PROTOCOL_VERSION, FRAME_KIND_DATA, 0xff, 0, 0, 0]);
+    const decoder = new FrameDecoder({ dataFragments: true });
+    decoder.push(oversized);
+    expect(drain(decoder)).toMatchObject([{ kind: 'error', code: 'FRAME_TOO_LARGE' }]);
+    expect(decoder.failed).toBe(true);
+    expect(decoder.buffered).toBe(0);
+  });
+
+  it('property: hostile bytes never make it throw, and a stream-breaking error is the last thing it yields', () => {
+    const hostile = fc.oneof(
+      fc.uint8Array({ maxLength: 400 }),
+      fc.tuple(fc.nat({ max: 0xffff_ffff }), fc.uint8Array({ maxLength: 200 })).map(([length, rest]) =>
+        concat([new Uint8Array([PROTOCOL_VERSION, FRAME_KIND_DATA, length >>> 24, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff]), rest]),
+      ),
+    );
+    fc.assert(
+      fc.property(fc.array(hostile, { maxLength: 4 }), fc.array(fc.nat(), { maxLength: 20 }), (pieces, cuts) => {
+        const decoder = new FrameDecoder({ dataFragments: true });
+        let broken = false;
+        for (const part of split(concat(pieces), cuts)) {
+          decoder.push(part);
+          const items = drain(decoder);
+          if (broken) expect(items).toEqual([]);
+          if (decoder.failed) {
+            broken = true;
+            expect(decoder.buffered).toBe(0);
+          }
+        }
+      }),
+      { numRuns: 300, ...replay },
+    );
+  });
+
+  it('holds no frame bytes back: after each push, what stays buffered is at most a header or an unfinished control frame', () => {
+    const bytes = new Uint8Array(100_000);
+    const stream = encodeData(2, 0, bytes);
+    const decoder = new FrameDecoder({ dataFragments: true });
+    for (let at = 0; at < stream.byteLength; at += 1000) {
+      decoder.push(stream.slice(at, at + 1000));
+      drain(decoder);
+      expect(decoder.buffered).toBeLessThan(FRAME_HEADER_BYTES + 12);
+    }
+  });
+});
