@@ -11,6 +11,11 @@
  *   box is noise as long as it stays under its 20 ms bound, and blocking on it would make the
  *   gate flaky.
  *
+ * A latency figure whose details carry `bareP99Ms` (the same latency measured at the same moment
+ * on a bare server beside ours) is not judged when that bare figure itself misses the target: the
+ * machine alone was too busy for the bound to say anything about our code. It is listed as
+ * unjudged, not passed silently.
+ *
  * Missed targets are reported but do not fail the gate: the full run exits 3 on those.
  */
 import { RESULT_NAMES, type ResultName } from './names.ts';
@@ -38,6 +43,8 @@ export interface Regression {
 export interface GateOutcome {
   readonly passed: boolean;
   readonly regressions: Regression[];
+  /** Regressions not held against the run: a bare server at the same moment missed the target too. */
+  readonly unjudged: Regression[];
   /** Targets missed (not a gate failure; printed). */
   readonly missedTargets: BenchResult[];
 }
@@ -84,6 +91,21 @@ function checkOne(name: ResultName, current: BenchResult | undefined, reference:
   return null;
 }
 
+/**
+ * The bare server's figure measured beside a latency figure at the same moment, when the phase
+ * recorded one (details.bareP99Ms).
+ */
+function bareLatencyMs(result: BenchResult): number | null {
+  const bare = result.details?.bareP99Ms;
+  return typeof bare === 'number' && Number.isFinite(bare) ? bare : null;
+}
+
+/** True when the machine alone missed the figure's value target (see the module comment). */
+function machineTooBusy(result: BenchResult): boolean {
+  const bare = bareLatencyMs(result);
+  return bare !== null && result.thresholdOn === 'value' && result.threshold !== null && bare > result.threshold;
+}
+
 function round(value: number): number {
   return Math.round(value * 1000) / 1000;
 }
@@ -92,17 +114,28 @@ export function regressionGate(current: BenchReport, reference: BenchReport): Ga
   const now = new Map(current.results.map((r) => [r.name, r]));
   const then = new Map(reference.results.map((r) => [r.name, r]));
   const regressions: Regression[] = [];
+  const unjudged: Regression[] = [];
   for (const name of RESULT_NAMES) {
-    const regression = checkOne(name, now.get(name), then.get(name));
-    if (regression !== null) regressions.push(regression);
+    const result = now.get(name);
+    const regression = checkOne(name, result, then.get(name));
+    if (regression === null) continue;
+    if (regression.reason === 'regressed' && result !== undefined && machineTooBusy(result)) {
+      unjudged.push({ ...regression, detail: `${regression.detail}; a bare server at the same moment: ${bareLatencyMs(result)} ms, over the ${result.threshold} ms target too` });
+    } else {
+      regressions.push(regression);
+    }
   }
-  return { passed: regressions.length === 0, regressions, missedTargets: current.results.filter((r) => !r.passed) };
+  return { passed: regressions.length === 0, regressions, unjudged, missedTargets: current.results.filter((r) => !r.passed) };
 }
 
 export function formatGate(outcome: GateOutcome): string {
   const lines: string[] = [];
   lines.push(outcome.passed ? 'regression gate: passed' : `regression gate: FAILED (${outcome.regressions.length})`);
   for (const r of outcome.regressions) lines.push(`  ${r.name}: ${r.reason}: ${r.detail}`);
+  if (outcome.unjudged.length > 0) {
+    lines.push('not judged (the machine alone was too busy at the time):');
+    for (const r of outcome.unjudged) lines.push(`  ${r.name}: ${r.detail}`);
+  }
   // Missing figures are already listed above; here only the measured ones that miss their target.
   const missed = outcome.missedTargets.filter((r) => !r.missing);
   if (missed.length > 0) {

@@ -6,8 +6,8 @@ import { type BenchReport, type BenchResult, completeResults, machineInfo, makeR
 const machine = machineInfo('quick', 'test', new Date(0));
 
 /** A report where every figure is measured: ratio figures get baseline 100, value figures `value`. */
-function report(overrides: Partial<Record<ResultName, { value: number; baseline?: number }>> = {}): BenchReport {
-  const defaults: Record<ResultName, { value: number; baseline?: number }> = {
+function report(overrides: Partial<Record<ResultName, { value: number; baseline?: number; details?: Record<string, number> }>> = {}): BenchReport {
+  const defaults: Record<ResultName, { value: number; baseline?: number; details?: Record<string, number> }> = {
     login_rate: { value: 90, baseline: 100 },
     resume_rate: { value: 1000 },
     presence_fanout_rate: { value: 60, baseline: 100 },
@@ -58,6 +58,17 @@ describe('regression gate', () => {
     expect(regressionGate(report({ http_healthz_p99_under_load_ms: { value: 59 } }), reference).passed).toBe(true);
     // 2 ms to 40 ms is 20x, but still under the 50 ms target: noise, not a regression.
     expect(regressionGate(report({ http_healthz_p99_under_load_ms: { value: 40 } }), report({ http_healthz_p99_under_load_ms: { value: 2 } })).passed).toBe(true);
+  });
+
+  it('does not judge a latency regression when a bare server at the same moment missed the target too, and says so', () => {
+    const reference = report({ http_healthz_p99_under_load_ms: { value: 40, details: { bareP99Ms: 10 } } });
+    const busy = regressionGate(report({ http_healthz_p99_under_load_ms: { value: 130, details: { bareP99Ms: 70 } } }), reference);
+    expect(busy.passed).toBe(true);
+    expect(busy.unjudged).toEqual([expect.objectContaining({ name: 'http_healthz_p99_under_load_ms', reason: 'regressed' })]);
+    // The bare server met the target: the latency is ours, and the gate holds it.
+    const ours = regressionGate(report({ http_healthz_p99_under_load_ms: { value: 130, details: { bareP99Ms: 30 } } }), reference);
+    expect(ours.passed).toBe(false);
+    expect(ours.unjudged).toEqual([]);
   });
 
   it('compares RSS per connection on its ratio, lower is better', () => {
