@@ -148,8 +148,13 @@ export function knownPayload(message: Readonly<Record<string, string | number | 
 const NO_KNOWN_PAYLOADS: readonly KnownPayload[] = [];
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return sameBytesAt(a, 0, b, a.byteLength);
+}
+
+/** Whether the `count` bytes of `a` from `at` are exactly `b`. */
+function sameBytesAt(a: Uint8Array, at: number, b: Uint8Array, count: number): boolean {
+  if (b.byteLength !== count) return false;
+  for (let i = 0; i < count; i++) if (a[at + i] !== b[i]) return false;
   return true;
 }
 
@@ -230,11 +235,29 @@ export class FrameDecoder {
     }
     if (this.dataFragments && this.pendingKind === FRAME_KIND_DATA && this.pendingBytes >= DATA_HEADER_BYTES) return this.startBody();
     if (this.bufferedBytes < this.pendingBytes) return null;
-    const payload = this.take(this.pendingBytes);
     const kind = this.pendingKind;
+    const payloadBytes = this.pendingBytes;
     this.pendingKind = -1;
     this.pendingBytes = 0;
+    if (kind === FRAME_KIND_CONTROL) {
+      // A known payload (a heartbeat) compared where it lies: no view allocated for it.
+      const known = this.knownInPlace(payloadBytes);
+      if (known !== null) {
+        this.bufferedBytes -= payloadBytes;
+        this.advanceHead(this.head as Uint8Array, payloadBytes);
+        return { kind: 'control', message: known.message() };
+      }
+    }
+    const payload = this.take(payloadBytes);
     return kind === FRAME_KIND_CONTROL ? this.decodeControl(payload) : decodeDataPayload(payload);
+  }
+
+  /** The known payload that the next `payloadBytes` bytes are, when they sit in the head chunk. */
+  private knownInPlace(payloadBytes: number): KnownPayload | null {
+    const head = this.head;
+    if (head === null || head.byteLength - this.headOffset < payloadBytes) return null;
+    for (const known of this.knownPayloads) if (sameBytesAt(head, this.headOffset, known.json, payloadBytes)) return known;
+    return null;
   }
 
   /** Fragment mode: reads a data frame's own header once its 12 bytes are here, then its first fragment. */

@@ -310,3 +310,42 @@ describe('codec size limit', () => {
     );
   });
 });
+
+describe('codec memory', () => {
+  /** The decoder's chunk fields: what a held, idle connection keeps between frames. */
+  function held(decoder: FrameDecoder): { head: unknown; rest: unknown } {
+    const fields = decoder as unknown as { head: unknown; rest: unknown };
+    return { head: fields.head, rest: fields.rest };
+  }
+
+  it('property: once every pushed frame is decoded, the decoder keeps no chunk and no chunk array', () => {
+    fc.assert(
+      fc.property(fc.array(anyFrame, { minLength: 1, maxLength: 8 }), fc.array(fc.nat(), { maxLength: 30 }), (specs, cuts) => {
+        const decoder = new FrameDecoder();
+        for (const part of split(concat(specs.map(encodeSpec)), cuts)) {
+          decoder.push(part);
+          drain(decoder);
+        }
+        expect(decoder.buffered).toBe(0);
+        expect(held(decoder)).toEqual({ head: null, rest: null });
+      }),
+      { numRuns: 200, ...replay },
+    );
+  });
+
+  it('a frame split over several chunks is buffered while incomplete and let go once decoded', () => {
+    const frame = encodeControl({ type: 'login', username: 'alice', password: 'secret' });
+    const decoder = new FrameDecoder();
+    for (const part of split(frame, [3, 9, 20])) decoder.push(part);
+    expect(held(decoder).rest).not.toBeNull();
+    const more = split(encodeControl({ type: 'heartbeat' }), [4]);
+    expect(drain(decoder)).toHaveLength(1);
+    expect(held(decoder)).toEqual({ head: null, rest: null });
+    decoder.push(more[0]!);
+    expect(drain(decoder)).toHaveLength(0);
+    expect(held(decoder).rest).toBeNull();
+    decoder.push(more[1]!);
+    expect(drain(decoder).map(plain)).toEqual([{ kind: 'control', message: { type: 'heartbeat' } }]);
+    expect(held(decoder)).toEqual({ head: null, rest: null });
+  });
+});

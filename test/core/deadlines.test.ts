@@ -64,6 +64,23 @@ describe('Deadlines', () => {
     expect(d.size).toBe(0);
   });
 
+  it('disarming frees the key at once: a login disarming its idle timer leaves no heap entry behind', () => {
+    const d = new Deadlines();
+    const heap = (d as unknown as { heap: unknown[] }).heap;
+    // 1,000 connections: an idle deadline each, then a login disarms it and arms a TTL.
+    for (let i = 0; i < 1_000; i++) d.arm(`idle:${i}`, 30_000);
+    for (let i = 0; i < 1_000; i++) {
+      d.disarm(`idle:${i}`);
+      d.arm(`ttl:${i}`, 60_000 + i);
+    }
+    expect(heap).toHaveLength(1_000);
+    expect(d.size).toBe(1_000);
+    expect(d.nextMs()).toBe(60_000);
+    for (let i = 0; i < 1_000; i++) d.disarm(`ttl:${i}`);
+    expect(heap).toHaveLength(0);
+    expect(d.nextMs()).toBeNull();
+  });
+
   it('a key popped and armed again fires again', () => {
     const d = new Deadlines();
     d.arm('k', 10);
@@ -89,7 +106,7 @@ describe('Deadlines', () => {
     expect(popAll(d, Number.MAX_SAFE_INTEGER)).toEqual(['ttl']);
   });
 
-  it('property: behaves like a naive sorted model under any sequence of arm, disarm, nextMs and popDue', () => {
+  it('property: behaves like a naive sorted model under any sequence of arm, disarm, nextMs and popDue, with one heap entry per armed key', () => {
     const key = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f');
     const op = fc.oneof(
       fc.record({ op: fc.constant('arm' as const), key, atMs: fc.nat({ max: 200 }) }),
@@ -120,6 +137,8 @@ describe('Deadlines', () => {
           const min = [...model.values()].reduce<number | null>((m, at) => (m === null || at < m ? at : m), null);
           expect(real.nextMs()).toBe(min);
           expect(real.size).toBe(model.size);
+          // Exactly one heap entry per armed key: nothing stale is kept.
+          expect((real as unknown as { heap: unknown[] }).heap).toHaveLength(model.size);
           for (const [k, at] of model) expect(real.atMs(k)).toBe(at);
         }
       }),
