@@ -6,17 +6,24 @@
 import { runBareLoop, type LoopRate } from './bare-loop.ts';
 import type { RunReport } from './report.ts';
 import { runScenario } from './run-scenario.ts';
-import { type Scenario, scenarioSchema } from './scenario-schema.ts';
+import { type DRIVERS, type Scenario, scenarioSchema } from './scenario-schema.ts';
+
+export type Driver = (typeof DRIVERS)[number];
 
 export { runBareLoop, type LoopRate } from './bare-loop.ts';
 export { runScenario } from './run-scenario.ts';
 
-/** The storm of scenarios/presence-storm-10k.yaml, at any peer count and duration. */
-export function presenceStormScenario(peers = 10_000, durationMs = 60_000): Scenario {
+/**
+ * The storm of scenarios/presence-storm-10k.yaml, at any peer count and duration. Its users are
+ * the light protocol client, as in that file (storms are what it is for); `driver` runs the same
+ * storm on the real peer machine instead.
+ */
+export function presenceStormScenario(peers = 10_000, durationMs = 60_000, driver: Driver = 'protocol-client'): Scenario {
   const arrivalMs = Math.min(10_000, Math.max(1_000, Math.floor(durationMs / 3)));
   return scenarioSchema.parse({
     version: 1,
-    name: `presence storm, ${peers} peers`,
+    name: `presence storm, ${peers} peers (${driver})`,
+    driver,
     durationMs,
     server: { connectionsMax: Math.max(peers * 2, 100), hashCostMs: 5 },
     checks: { sweepEveryMs: 10_000 },
@@ -50,8 +57,8 @@ export interface SimRate {
 }
 
 /** Runs the storm and the bare loop at the same pending count; ratio = eventsPerSec / baseline.eventsPerSec. */
-export function measureSimEventsRate(peers = 10_000, durationMs = 60_000, seed = 1): SimRate {
-  const report = runScenario(presenceStormScenario(peers, durationMs), { seed });
+export function measureSimEventsRate(peers = 10_000, durationMs = 60_000, seed = 1, driver: Driver = 'protocol-client'): SimRate {
+  const report = runScenario(presenceStormScenario(peers, durationMs, driver), { seed });
   const eventsPerSec = report.events / Math.max(report.wallMs / 1000, 1e-9);
   const pendingMax = report.metrics.queue_pending_max ?? peers;
   // The bare loop is short and noisy (GC, other load): the median of a few runs.

@@ -1,7 +1,9 @@
 /**
  * sim_events_rate: the simulator runs a 10,000-peer world in a process of its own (it is CPU-bound
  * and must not share an event loop with the orchestrator), then its bare heap loop runs the same
- * number of events at the same pending count in that same process.
+ * number of events at the same pending count in that same process. The figure is the storm as
+ * scenarios/presence-storm-10k.yaml runs it (light protocol clients); the same world with the real
+ * peer machine as every user is run too and kept in the details.
  */
 import { startBaselineProcess } from '../baselines.ts';
 import { progress } from '../progress.ts';
@@ -22,8 +24,18 @@ export async function runSimPhase(ctx: PhaseContext): Promise<void> {
       ctx.record('sim_events_rate', {
         value: sim.eventsPerSec,
         baseline: sim.baselineEventsPerSec,
-        details: { peers: sim.peers, events: sim.events, baselineEvents: sim.baselineEvents, wallMs: Math.round(sim.wallMs), virtualMs: sim.virtualMs, pendingMax: sim.pendingMax, seed: SIM_SEED },
-        ...(sim.violations > 0 ? { note: `${sim.violations} invariant violations in the simulated run` } : {}),
+        details: {
+          driver: 'protocol-client',
+          peers: sim.peers,
+          events: sim.events,
+          baselineEvents: sim.baselineEvents,
+          wallMs: Math.round(sim.wallMs),
+          virtualMs: sim.virtualMs,
+          pendingMax: sim.pendingMax,
+          seed: SIM_SEED,
+          ...(sim.peerMachine === null ? {} : { peerMachineEventsPerSec: Math.round(sim.peerMachine.eventsPerSec), peerMachineEvents: sim.peerMachine.events }),
+        },
+        ...(sim.violations + (sim.peerMachine?.violations ?? 0) > 0 ? { note: `${sim.violations + (sim.peerMachine?.violations ?? 0)} invariant violations in the simulated runs` } : {}),
       });
     } finally {
       await child.stop();
