@@ -36,11 +36,23 @@ function maxmemFor(params: ScryptParams): number {
   return 128 * params.N * params.r * params.p * 2 + 1024 * 1024;
 }
 
+/**
+ * Raw scrypt on the thread pool, answering through a callback, always later (an error scrypt
+ * throws at once, such as parameters over maxmem, is passed on in the next turn).
+ */
+function deriveKey(password: string, salt: Buffer, params: ScryptParams, done: (error: Error | null, key: Buffer | null) => void): void {
+  try {
+    scrypt(password, salt, SCRYPT_KEY_BYTES, { N: params.N, r: params.r, p: params.p, maxmem: maxmemFor(params) }, done);
+  } catch (error) {
+    setImmediate(done, error instanceof Error ? error : new Error(String(error)), null);
+  }
+}
+
 /** Raw scrypt with the given parameters (also what the benchmark's baseline calls). */
 export function scryptKey(password: string, salt: Buffer, params: ScryptParams = SCRYPT_PARAMS): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    scrypt(password, salt, SCRYPT_KEY_BYTES, { N: params.N, r: params.r, p: params.p, maxmem: maxmemFor(params) }, (error, key) => {
-      if (error !== null) reject(error);
+    deriveKey(password, salt, params, (error, key) => {
+      if (error !== null || key === null) reject(error ?? new Error('scrypt gave no key'));
       else resolve(key);
     });
   });
@@ -92,16 +104,27 @@ export async function verifyPassword(password: string, encoded: string | null, d
 /** A fixed salt for the unknown-user path; its result is thrown away. */
 const DUMMY_SALT = Buffer.alloc(SCRYPT_SALT_BYTES, 0x5a);
 
-/** The PasswordHasher the ServerHost calls: callbacks later, never synchronously. */
+/**
+ * The PasswordHasher the ServerHost calls: callbacks later, never synchronously. Callbacks all
+ * the way down, not the promise functions above: a login in flight then holds one scrypt job and
+ * one closure, not a chain of promises (thousands of logins arrive at once when clients reconnect).
+ */
 export class ScryptHasher implements PasswordHasher {
   constructor(private readonly params: ScryptParams = SCRYPT_PARAMS) {}
 
   hash(password: string, done: (passwordHash: string | null) => void): void {
-    hashPassword(password, this.params).then(done, () => done(null));
+    const params = this.params;
+    const salt = randomBytes(SCRYPT_SALT_BYTES);
+    deriveKey(password, salt, params, (error, key) => done(error !== null || key === null ? null : encodePasswordHash(params, salt, key)));
   }
 
   verify(password: string, passwordHash: string | null, done: (ok: boolean) => void): void {
-    verifyPassword(password, passwordHash, this.params).then(done, () => done(false));
+    const decoded = passwordHash === null ? null : decodePasswordHash(passwordHash);
+    if (decoded === null) {
+      deriveKey(password, DUMMY_SALT, this.params, () => done(false));
+      return;
+    }
+    deriveKey(password, decoded.salt, decoded.params, (error, key) => done(error === null && key !== null && timingSafeEqual(key, decoded.key)));
   }
 }
 

@@ -108,12 +108,12 @@ class TrackedHasher implements PasswordHasher {
 
   hash(password: string, done: (passwordHash: string | null) => void): void {
     this.inFlight += 1;
-    this.inner.hash(password, (passwordHash) => this.finish(() => done(passwordHash)));
+    this.inner.hash(password, (passwordHash) => this.finish(done, passwordHash));
   }
 
   verify(password: string, passwordHash: string | null, done: (ok: boolean) => void): void {
     this.inFlight += 1;
-    this.inner.verify(password, passwordHash, (ok) => this.finish(() => done(ok)));
+    this.inner.verify(password, passwordHash, (ok) => this.finish(done, ok));
   }
 
   waitIdle(timeoutMs: number): Promise<boolean> {
@@ -127,10 +127,10 @@ class TrackedHasher implements PasswordHasher {
     });
   }
 
-  private finish(deliver: () => void): void {
+  private finish<T>(done: (value: T) => void, value: T): void {
     this.inFlight -= 1;
     try {
-      deliver();
+      done(value);
     } finally {
       if (this.inFlight === 0 && this.idleWaiters.length > 0) {
         const waiters = this.idleWaiters;

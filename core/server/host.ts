@@ -66,6 +66,8 @@ export class ServerHost {
   );
   private lastFrame: ServerFrame | null = null;
   private lastFrameBytes: Uint8Array = new Uint8Array(0);
+  /** Encoded frozen frames: an unchanging object always encodes to the same bytes. */
+  private readonly constantFrameBytes = new WeakMap<ServerFrame, Uint8Array>();
 
   constructor(options: ServerHostOptions) {
     this.options = options;
@@ -165,9 +167,20 @@ export class ServerHost {
     }
   }
 
-  /** Encodes a frame, once for a run of sends of the same frame object (a presence fan-out). */
+  /**
+   * Encodes a frame, once for a run of sends of the same frame object (a presence fan-out), and
+   * once for good for a frozen one (the machine's shared constants, such as the welcome).
+   */
   private encode(frame: ServerFrame): Uint8Array {
     if (frame.type === 'heartbeat.ack' && frame.re === undefined) return HEARTBEAT_ACK_BYTES;
+    if (Object.isFrozen(frame)) {
+      let bytes = this.constantFrameBytes.get(frame);
+      if (bytes === undefined) {
+        bytes = encodeControl(frame);
+        this.constantFrameBytes.set(frame, bytes);
+      }
+      return bytes;
+    }
     if (frame !== this.lastFrame) {
       this.lastFrame = frame;
       this.lastFrameBytes = encodeControl(frame);

@@ -223,6 +223,8 @@ export class ServerMachine {
   private nextJobId = 1;
   private nextSessionRequestSeq = 1;
   private shuttingDown = false;
+  /** The same for every connection: one shared (frozen) frame, which a host may encode once. */
+  private readonly welcome: ServerFrame;
   private readonly counters = {
     signups: 0,
     logins: 0,
@@ -237,6 +239,13 @@ export class ServerMachine {
   constructor(snapshot: StoreSnapshot, config: Partial<ServerConfig> & Pick<ServerConfig, 'newToken'>) {
     this.config = { ...SERVER_CONFIG_DEFAULTS, ...config };
     this.directory = new Directory(snapshot);
+    this.welcome = Object.freeze({
+      type: 'welcome',
+      protocol: PROTOCOL_VERSION,
+      ttlMs: this.config.ttlMs,
+      heartbeatMs: this.heartbeatMs,
+      sessionTimeoutMs: this.config.sessionTimeoutMs,
+    });
     this.authAttempts = new RateLimiter({
       burst: this.config.authAttemptsPerAddressBurst,
       perSec: this.config.authAttemptsPerAddressPerSec,
@@ -329,13 +338,7 @@ export class ServerMachine {
     this.conns.set(connId, conn);
     if (this.shuttingDown) return this.sendError(conn, 'SERVER_SHUTTING_DOWN');
     if (this.conns.size > this.config.connectionsMax) return this.sendError(conn, 'SERVER_FULL');
-    this.send(connId, {
-      type: 'welcome',
-      protocol: PROTOCOL_VERSION,
-      ttlMs: this.config.ttlMs,
-      heartbeatMs: this.heartbeatMs,
-      sessionTimeoutMs: this.config.sessionTimeoutMs,
-    });
+    this.send(connId, this.welcome);
     this.timers.arm(`idle:${connId}`, nowMs + this.config.unauthenticatedIdleMs);
   }
 

@@ -81,6 +81,35 @@ describe('scrypt password hashes', () => {
     expect([ok, unknown]).toEqual([true, false]);
   });
 
+  it('the ScryptHasher refuses a wrong password and a malformed hash, and answers even when scrypt throws at once, always later', async () => {
+    const hasher = new ScryptHasher(CHEAP);
+    const hash = await new Promise<string | null>((resolve) => hasher.hash('right-password', resolve));
+    const verify = (h: ScryptHasher, password: string, stored: string | null) =>
+      new Promise<boolean>((resolve) => {
+        let sync = true;
+        h.verify(password, stored, (ok) => {
+          expect(sync).toBe(false);
+          resolve(ok);
+        });
+        sync = false;
+      });
+    expect(await verify(hasher, 'wrong-password', hash)).toBe(false);
+    expect(await verify(hasher, 'right-password', 'plain-text-password')).toBe(false);
+    expect(await verify(hasher, 'right-password', hash)).toBe(true);
+    // N must be a power of two: node:crypto throws at once; the hasher still answers, later.
+    const broken = new ScryptHasher({ N: 3, r: 1, p: 1 });
+    let sync = true;
+    const hashed = new Promise<string | null>((resolve) =>
+      broken.hash('any', (result) => {
+        expect(sync).toBe(false);
+        resolve(result);
+      }),
+    );
+    sync = false;
+    expect(await hashed).toBeNull();
+    expect(await verify(broken, 'any', null)).toBe(false);
+  });
+
   it('tokens are 128 random bits in base64url', () => {
     const tokens = new Set(Array.from({ length: 100 }, () => newToken()));
     expect(tokens.size).toBe(100);

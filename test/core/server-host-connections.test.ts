@@ -68,6 +68,8 @@ describe('ServerHost connections', () => {
     expect(a.onData).toBe(b.onData);
     expect(a.onClose).toBe(b.onClose);
     expect(frameTypes(streams[0] as FakeStream)).toEqual(['welcome']);
+    // The welcome is the same for everyone: encoded once, the same bytes written to each stream.
+    expect(streams[1]?.written[0]).toBe(streams[0]?.written[0]);
     // A frame through the handler reaches the machine: a heartbeat before login is refused.
     a.onData(encodeControl({ type: 'heartbeat' }));
     expect(frameTypes(streams[0] as FakeStream)).toEqual(['welcome', 'error']);
