@@ -76,6 +76,12 @@ const utf8 = new TextEncoder();
 const FRAME_ENVELOPE_BYTES = 256;
 /** What a data frame adds to its chunk on the wire. */
 const DATA_FRAME_OVERHEAD_BYTES = FRAME_HEADER_BYTES + DATA_HEADER_BYTES;
+/**
+ * P2P channels take file data as it arrives (see FrameDecoder's dataFragments): a received chunk's
+ * bytes go to the transfer as a view of it, so a data frame is never copied together first; the
+ * transfer checks each piece's offset and credit limit as it would a frame.
+ */
+const P2P_DECODER_OPTIONS = { dataFragments: true } as const;
 
 /** P2P streams: the machine names its outgoing ones ("out:N"); the runtime names accepted ones. */
 export type StreamKey = string;
@@ -706,7 +712,7 @@ export class PeerMachine {
       return this.emit({ event: 'chat.failed', username: friend, reason: 'unreachable' });
     }
     const streamId = `out:${this.nextStreamSeq++}`;
-    this.channels.set(streamId, { streamId, decoder: new FrameDecoder(), phase: 'Connecting', username: friend, token: frame.token, parkedHello: null });
+    this.channels.set(streamId, { streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), phase: 'Connecting', username: friend, token: frame.token, parkedHello: null });
     this.timers.arm(`hello:${streamId}`, nowMs + P2P_HELLO_TIMEOUT_MS);
     this.effects.push({ type: 'p2p.connect', streamId, host: frame.host, port: frame.port });
   }
@@ -725,7 +731,7 @@ export class PeerMachine {
       this.effects.push({ type: 'p2p.reset', streamId });
       return;
     }
-    this.channels.set(streamId, { streamId, decoder: new FrameDecoder(), phase: 'ExpectHello', username: null, token: null, parkedHello: null });
+    this.channels.set(streamId, { streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), phase: 'ExpectHello', username: null, token: null, parkedHello: null });
     this.timers.arm(`hello:${streamId}`, nowMs + P2P_HELLO_TIMEOUT_MS);
   }
 
@@ -901,8 +907,11 @@ export class PeerMachine {
     this.effects.push({ type: 'p2p.reset', streamId: session.streamId });
   }
 
-  /** Test-only: counts file bytes from a friend down to an armed cut. */
-  private countTowardsCut(friend: string, bytes: number): void {
+  /**
+   * Test-only: counts file bytes from a friend down to an armed cut. The channel goes at once, as
+   * on a refusal, so no byte after the cut is taken, even one that arrived in the same read.
+   */
+  private countTowardsCut(friend: string, bytes: number, nowMs: number): void {
     const remaining = this.testCuts.get(friend);
     if (remaining === undefined) return;
     if (remaining > bytes) {
@@ -911,7 +920,9 @@ export class PeerMachine {
     }
     this.testCuts.delete(friend);
     const session = this.sessions.get(friend);
-    if (session !== undefined) this.effects.push({ type: 'p2p.reset', streamId: session.streamId });
+    if (session === undefined) return;
+    this.effects.push({ type: 'p2p.reset', streamId: session.streamId });
+    this.onP2pClosed(session.streamId, nowMs);
   }
 
   // ---- chat messages --------------------------------------------------------------------------
@@ -1033,8 +1044,11 @@ export class PeerMachine {
   private onData(friend: string, wireStream: number, offset: number, bytes: Uint8Array, nowMs: number): void {
     const transferId = this.incomingByStream.get(`${friend}\u0000${wireStream}`);
     if (transferId === undefined) return; // late bytes of a transfer that already ended
-    this.withIncoming(transferId, nowMs, (t) => t.data(offset, bytes));
-    if (this.testCuts.size > 0) this.countTowardsCut(friend, bytes.byteLength);
+    // Test-only: an armed cut lets exactly its bytes through, however the data arrived in pieces.
+    const cut = this.testCuts.size > 0 ? this.testCuts.get(friend) : undefined;
+    const piece = cut !== undefined && cut < bytes.byteLength ? bytes.subarray(0, cut) : bytes;
+    this.withIncoming(transferId, nowMs, (t) => t.data(offset, piece));
+    if (cut !== undefined) this.countTowardsCut(friend, piece.byteLength, nowMs);
   }
 
   private onFileAnswer(transferId: string, accept: boolean, nowMs: number): void {

@@ -57,6 +57,11 @@ export class World {
   private readonly dataWritten = new Map<string, number>();
   /** The largest send queue each stream end ever had after a write. */
   readonly peakQueuedBytes = new Map<string, number>();
+  /**
+   * How delivered P2P bytes are cut into reads, as a socket cuts them (null: one read per frame).
+   * Each piece is copied into its own buffer, as a socket read is.
+   */
+  deliverySplit: ((bytes: Uint8Array) => Uint8Array[]) | null = null;
 
   constructor() {
     this.server = new ServerMachine(new MemoryStore().load(), { ttlMs: TTL_MS, newToken: () => `tok${++this.tokenSeq}` });
@@ -251,7 +256,9 @@ export class World {
           queue.push(bytes);
           this.sendQueues.set(key, queue);
         } else {
-          this.peers.get(other.peer)!.handle({ type: 'p2p.bytes', streamId: other.streamId, bytes }, this.nowMs);
+          const receiver = this.peers.get(other.peer)!;
+          const pieces = this.deliverySplit === null ? [bytes] : this.deliverySplit(bytes).map((piece) => piece.slice());
+          for (const piece of pieces) receiver.handle({ type: 'p2p.bytes', streamId: other.streamId, bytes: piece }, this.nowMs);
         }
         if (effect.type === 'p2p.data') {
           this.dataWritten.set(key, (this.dataWritten.get(key) ?? 0) + bytes.byteLength);
