@@ -93,6 +93,13 @@ export interface ReadGate {
 
 const OPEN_GATE: ReadGate = { allows: () => true, sending: () => {} };
 
+/**
+ * The receiver gives credit back once this share of the window is written, not when half of it
+ * is: a sender out of credit must still read the next chunks from its disk before it can send, so
+ * the sooner it hears, the less the connection idles. A credit frame is under 100 bytes.
+ */
+const CREDIT_STEP_SHARE = 1 / 4;
+
 export const TRANSFER_TUNING_DEFAULTS: TransferTuning = {
   chunkBytes: FILE_CHUNK_BYTES,
   windowBytes: TRANSFER_WINDOW_BYTES,
@@ -502,7 +509,7 @@ export class IncomingTransfer extends TransferBase {
 
   private grantCredit(): void {
     if (this.limit >= this.meta.size) return;
-    if (this.limit - this.writtenOffset > this.tuning.windowBytes / 2) return;
+    if (this.limit - this.writtenOffset > this.tuning.windowBytes * (1 - CREDIT_STEP_SHARE)) return;
     this.limit = Math.min(this.meta.size, this.writtenOffset + this.tuning.windowBytes);
     this.send({ type: 'file.credit', transferId: this.transferId, limit: this.limit });
   }
