@@ -10,13 +10,13 @@
  * go out together in one writev; past every EARLY_FLUSH_BYTES an fdatasync starts beside the
  * writes, so the disk works during the transfer and the final fsync is short.
  * Sending: chunk reads are answered from READ_BLOCK_BYTES blocks (one per transfer held at a
- * time, the size of the machine's own read window), blocks of one transfer may be read side by
- * side, and answers come in the order the reads were asked for.
+ * time, half the machine's read-ahead), blocks of one transfer are read side by side, and
+ * answers come in the order the reads were asked for.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { type FileHandle, link, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { FILE_NAME_CANDIDATES_MAX } from '../../core/limits.ts';
+import { FILE_NAME_CANDIDATES_MAX, TRANSFER_READ_AHEAD_BYTES } from '../../core/limits.ts';
 import { candidateName } from '../../core/peer/file-names.ts';
 import type { PreparedFile } from '../../core/peer/commands.ts';
 import type { PeerFiles } from '../../core/peer/host.ts';
@@ -74,11 +74,12 @@ async function readFully(handlePromise: Promise<FileHandle>, offset: number, byt
 }
 
 /**
- * The sender reads files in blocks this large and answers chunk reads from them: about the bytes
- * one transfer may have in reads at once (TRANSFER_READS_IN_FLIGHT_MAX chunks), so the block adds
- * at most that much per transfer to the memory the machine accounts for.
+ * The sender reads files in blocks this large and answers chunk reads from them: half of what one
+ * transfer may have in reads at once (TRANSFER_READ_AHEAD_BYTES), so two blocks are read side by
+ * side in the thread pool and the next is on its way while one is sent; the block held adds at
+ * most this much per transfer to the memory the machine accounts for.
  */
-const READ_BLOCK_BYTES = 512 * 1024;
+const READ_BLOCK_BYTES = TRANSFER_READ_AHEAD_BYTES / 2;
 
 interface ReadBlock {
   readonly offset: number;
