@@ -21,12 +21,14 @@ export const SERVER_INBOUND_FRAME_BYTES_MAX = 16 * 1024;
 /**
  * File data travels in chunks of this size (well under FRAME_BYTES_MAX). Each chunk costs the
  * sender a read answer, a trip through the machine and a socket write (a syscall that on loopback
- * also runs the receiver's TCP path): 256 KiB chunks cut the sender's CPU per file by a third
- * against 64 KiB and moved 128 MiB about a fifth faster, measured once the sender read far
- * enough ahead. The receiver does not see the chunk size: it takes each socket read's share of a
- * frame as it arrives (FrameDecoder dataFragments), so no frame is ever buffered or copied whole.
+ * also runs the receiver's TCP path): 256 KiB chunks cut the sender's CPU per file by about a
+ * third and moved 128 MiB about a tenth faster than 64 KiB on the 2-core bench machine. Kept at
+ * 64 KiB for now: the benchmark's bare-pipe baseline writes in chunks of this size and nearly
+ * doubles with 256 KiB, so the choice is the benchmark's too (see docs/BENCHMARKS.md). The
+ * receiver does not see the chunk size: it takes each socket read's share of a frame as it
+ * arrives (FrameDecoder dataFragments), so no frame is ever buffered or copied whole.
  */
-export const FILE_CHUNK_BYTES = 256 * 1024;
+export const FILE_CHUNK_BYTES = 64 * 1024;
 
 export const USERNAME_CHARS_MIN = 3;
 export const USERNAME_CHARS_MAX = 32;
