@@ -29,7 +29,7 @@ const WARM_UP_MIN = 200;
 /** Time for the allocator and GC to settle before RSS is read. */
 const RSS_SETTLE_MS = 1_500;
 const FILL_TIMEOUT_MS = 240_000;
-/** Source addresses for the held clients start here (other phases use 127.0.0.1 to .9). */
+/** Source addresses for the held clients start here (resume_rate uses 127.0.0.100 to .123). */
 const FIRST_SOURCE_ADDRESS = 20;
 
 export async function runHeldPhase(ctx: PhaseContext): Promise<void> {
