@@ -7,25 +7,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type DecodeError, type Frame, FRAME_HEADER_BYTES, FRAME_KIND_DATA, FrameDecoder, encodeControl, encodeData } from '../../core/codec.ts';
+import { FRAME_HEADER_BYTES, FRAME_KIND_DATA, FrameDecoder, encodeControl, encodeData } from '../../core/codec.ts';
 import { PROTOCOL_VERSION } from '../../core/limits.ts';
-
-const replay: fc.Parameters<unknown> = {
-  ...(process.env.FC_SEED === undefined ? {} : { seed: Number(process.env.FC_SEED) }),
-  ...(process.env.FC_PATH === undefined ? {} : { path: process.env.FC_PATH }),
-};
-
-type Decoded = Frame | DecodeError;
-
-/** Pulls every frame the decoder can give now (bounded: a decoder yields at most one per byte). */
-function drain(decoder: FrameDecoder, limit = 100_000): Decoded[] {
-  const out: Decoded[] = [];
-  for (let item = decoder.next(); item !== null; item = decoder.next()) {
-    out.push(item);
-    if (out.length > limit) throw new Error('decoder did not stop');
-  }
-  return out;
-}
+import { type Decoded, drain } from '../helpers/drain-decoder.ts';
+import { replay } from '../helpers/fc-replay.ts';
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));

@@ -6,8 +6,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  type DecodeError,
-  type Frame,
   DATA_HEADER_BYTES,
   FRAME_HEADER_BYTES,
   FRAME_KIND_CONTROL,
@@ -19,23 +17,8 @@ import {
 } from '../../core/codec.ts';
 import { errorCloses } from '../../core/errors.ts';
 import { CONTROL_FRAME_BYTES_MAX, FRAME_BYTES_MAX, PROTOCOL_VERSION } from '../../core/limits.ts';
-
-const replay: fc.Parameters<unknown> = {
-  ...(process.env.FC_SEED === undefined ? {} : { seed: Number(process.env.FC_SEED) }),
-  ...(process.env.FC_PATH === undefined ? {} : { path: process.env.FC_PATH }),
-};
-
-type Decoded = Frame | DecodeError;
-
-/** Pulls every frame the decoder can give now (bounded: a decoder yields at most one per byte). */
-function drain(decoder: FrameDecoder, limit = 100_000): Decoded[] {
-  const out: Decoded[] = [];
-  for (let item = decoder.next(); item !== null; item = decoder.next()) {
-    out.push(item);
-    if (out.length > limit) throw new Error('decoder did not stop');
-  }
-  return out;
-}
+import { type Decoded, drain } from '../helpers/drain-decoder.ts';
+import { replay } from '../helpers/fc-replay.ts';
 
 function decodeAll(bytes: Uint8Array): Decoded[] {
   const decoder = new FrameDecoder();

@@ -8,11 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FrameDecoder, encodeControl, knownPayload } from '../../core/codec.ts';
 import { clientFrameSchema, heartbeatFastPath } from '../../core/frames.ts';
-
-const replay: fc.Parameters<unknown> = {
-  ...(process.env.FC_SEED === undefined ? {} : { seed: Number(process.env.FC_SEED) }),
-  ...(process.env.FC_PATH === undefined ? {} : { path: process.env.FC_PATH }),
-};
+import { replay } from '../helpers/fc-replay.ts';
 
 /** Messages near a heartbeat: every kind of id, extra keys, other types, non-objects. */
 const nearHeartbeat = fc.oneof(

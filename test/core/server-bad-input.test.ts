@@ -10,11 +10,7 @@ import { FRAME_KIND_CONTROL, FRAME_KIND_DATA, encodeControl, encodeData } from '
 import { ERRORS, errorCloses, isErrorCode } from '../../core/errors.ts';
 import { CONTROL_FRAME_BYTES_MAX, PROTOCOL_VERSION, SERVER_INBOUND_FRAME_BYTES_MAX } from '../../core/limits.ts';
 import { ServerHarness, storeWith } from '../helpers/server-harness.ts';
-
-const replay: fc.Parameters<unknown> = {
-  ...(process.env.FC_SEED === undefined ? {} : { seed: Number(process.env.FC_SEED) }),
-  ...(process.env.FC_PATH === undefined ? {} : { path: process.env.FC_PATH }),
-};
+import { replay } from '../helpers/fc-replay.ts';
 
 function header(version: number, kind: number, payloadBytes: number): Uint8Array {
   const bytes = new Uint8Array(6);

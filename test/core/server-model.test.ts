@@ -28,6 +28,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ServerFrame, SessionFailure } from '../../core/frames.ts';
 import { ServerHarness, passwordOf, storeWith } from '../helpers/server-harness.ts';
+import { replay } from '../helpers/fc-replay.ts';
 
 const TTL_MS = 30_000;
 const SESSION_TIMEOUT_MS = 7_001;
@@ -43,10 +44,6 @@ const INITIAL_FRIENDSHIPS: ReadonlyArray<readonly [User, User]> = [
   ['bob', 'cat'],
 ];
 
-const replay: fc.Parameters<unknown> = {
-  ...(process.env.FC_SEED === undefined ? {} : { seed: Number(process.env.FC_SEED) }),
-  ...(process.env.FC_PATH === undefined ? {} : { path: process.env.FC_PATH }),
-};
 const NUM_RUNS = Number(process.env.FC_RUNS ?? 250);
 
 // ---- the model --------------------------------------------------------------------------------

@@ -6,11 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { tokensEqual } from '../../core/tokens.ts';
-
-const replay: fc.Parameters<unknown> = {
-  ...(process.env.FC_SEED === undefined ? {} : { seed: Number(process.env.FC_SEED) }),
-  ...(process.env.FC_PATH === undefined ? {} : { path: process.env.FC_PATH }),
-};
+import { replay } from '../helpers/fc-replay.ts';
 
 describe('tokensEqual', () => {
   it('tells equal tokens from different ones, including prefixes, NULs and empty strings', () => {
