@@ -9,48 +9,16 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FRAME_HEADER_BYTES, FRAME_KIND_DATA, FrameDecoder, encodeControl, encodeData } from '../../core/codec.ts';
 import { PROTOCOL_VERSION } from '../../core/limits.ts';
-import { type Decoded, drain } from '../helpers/drain-decoder.ts';
+import { type Decoded, concat, drain, encodeSpec, frameSpecs, split } from '../helpers/codec-streams.ts';
 import { replay } from '../helpers/fc-replay.ts';
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.byteLength;
-  }
-  return out;
-}
-
-/** Splits at the given cut points, each part copied into its own buffer (as a socket delivers them). */
-function split(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {
-  const points = [...new Set(cuts.map((c) => c % (bytes.byteLength + 1)))].sort((a, b) => a - b);
-  const parts: Uint8Array[] = [];
-  let from = 0;
-  for (const point of [...points, bytes.byteLength]) {
-    parts.push(bytes.slice(from, point));
-    from = point;
-  }
-  return parts;
-}
-
-const controlMessage = fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 });
-const dataSpec = fc.record({
-  streamId: fc.nat({ max: 0xffff_ffff }),
+const anySpec = frameSpecs({
+  jsonDepthMax: 2,
+  keysMax: 4,
+  dataBytesMax: 3000,
   offset: fc.oneof(fc.nat({ max: 2 ** 40 }), fc.constantFrom(0, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER - 5000)),
-  bytes: fc.uint8Array({ maxLength: 3000 }),
 });
-const anySpec = fc.oneof(
-  controlMessage.map((message) => ({ kind: 'control' as const, message })),
-  dataSpec.map((d) => ({ kind: 'data' as const, ...d })),
-);
-type Spec = typeof anySpec extends fc.Arbitrary<infer T> ? T : never;
 
-function encodeSpec(spec: Spec): Uint8Array {
-  return spec.kind === 'control' ? encodeControl(spec.message) : encodeData(spec.streamId, spec.offset, spec.bytes);
-}
-
-/** Feeds the chunks to a fragment-mode decoder; also checks every data piece is a view of one of them. */
 function decodeFragments(parts: readonly Uint8Array[]): Decoded[] {
   const decoder = new FrameDecoder({ dataFragments: true });
   const buffers = new Set(parts.map((part) => part.buffer));
@@ -70,7 +38,7 @@ describe('decoder fragment mode', () => {
   it('property: for any frames and any chunking, each data frame comes out as in-order non-empty views whose join is the frame; control frames are unchanged', () => {
     fc.assert(
       fc.property(fc.array(anySpec, { minLength: 1, maxLength: 10 }), fc.array(fc.nat(), { maxLength: 60 }), (specs, cuts) => {
-        const parts = split(concat(specs.map(encodeSpec)), cuts);
+        const parts = split(concat(specs.map(encodeSpec)), cuts, true);
         const got = decodeFragments(parts);
         let at = 0;
         for (const spec of specs) {
@@ -115,7 +83,7 @@ describe('decoder fragment mode', () => {
 
   it('a large data frame over 64 KiB socket reads costs one piece per read and no copy', () => {
     const bytes = new Uint8Array(300 * 1024).map((_, i) => (i * 7) & 0xff);
-    const parts = split(encodeData(1, 0, bytes), Array.from({ length: 5 }, (_, i) => (i + 1) * 64 * 1024));
+    const parts = split(encodeData(1, 0, bytes), Array.from({ length: 5 }, (_, i) => (i + 1) * 64 * 1024), true);
     const got = decodeFragments(parts);
     expect(got).toHaveLength(parts.length);
     expect(concat(got.map((item) => (item.kind === 'data' ? item.bytes : new Uint8Array())))).toEqual(bytes);
@@ -127,7 +95,7 @@ describe('decoder fragment mode', () => {
     // Its bytes are passed over: the frame after it decodes as usual, however the bytes were split.
     const pastLimit = concat([encodeData(1, Number.MAX_SAFE_INTEGER - 1, new Uint8Array(10)), encodeControl({ type: 'after' })]);
     for (let cut = 0; cut <= pastLimit.byteLength; cut++) {
-      expect(decodeFragments(split(pastLimit, [cut, cut + 7]))).toMatchObject([{ kind: 'error', code: 'BAD_FRAME' }, { kind: 'control', message: { type: 'after' } }]);
+      expect(decodeFragments(split(pastLimit, [cut, cut + 7], true))).toMatchObject([{ kind: 'error', code: 'BAD_FRAME' }, { kind: 'control', message: { type: 'after' } }]);
     }
     const oversized = new Uint8Array([PROTOCOL_VERSION, FRAME_KIND_DATA, 0xff, 0, 0, 0]);
     const decoder = new FrameDecoder({ dataFragments: true });
@@ -148,7 +116,7 @@ describe('decoder fragment mode', () => {
       fc.property(fc.array(hostile, { maxLength: 4 }), fc.array(fc.nat(), { maxLength: 20 }), (pieces, cuts) => {
         const decoder = new FrameDecoder({ dataFragments: true });
         let broken = false;
-        for (const part of split(concat(pieces), cuts)) {
+        for (const part of split(concat(pieces), cuts, true)) {
           decoder.push(part);
           const items = drain(decoder);
           if (broken) expect(items).toEqual([]);

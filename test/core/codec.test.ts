@@ -17,23 +17,13 @@ import {
 } from '../../core/codec.ts';
 import { errorCloses } from '../../core/errors.ts';
 import { CONTROL_FRAME_BYTES_MAX, FRAME_BYTES_MAX, PROTOCOL_VERSION } from '../../core/limits.ts';
-import { type Decoded, drain } from '../helpers/drain-decoder.ts';
+import { type Decoded, type FrameSpec, concat, controlMessages, dataFrames, drain, encodeSpec, frameSpecs, split } from '../helpers/codec-streams.ts';
 import { replay } from '../helpers/fc-replay.ts';
 
 function decodeAll(bytes: Uint8Array): Decoded[] {
   const decoder = new FrameDecoder();
   decoder.push(bytes);
   return drain(decoder);
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.byteLength;
-  }
-  return out;
 }
 
 function header(version: number, kind: number, payloadBytes: number): Uint8Array {
@@ -51,21 +41,15 @@ function plain(item: Decoded): unknown {
   return item;
 }
 
-const controlMessage = fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 6 });
-const dataFrame = fc.record({
-  streamId: fc.nat({ max: 0xffff_ffff }),
+const limits = {
+  jsonDepthMax: 3,
+  keysMax: 6,
+  dataBytesMax: 300,
   offset: fc.oneof(fc.maxSafeNat(), fc.constantFrom(0, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER)),
-  bytes: fc.uint8Array({ maxLength: 300 }),
-});
-const anyFrame = fc.oneof(
-  controlMessage.map((message) => ({ kind: 'control' as const, message })),
-  dataFrame.map((d) => ({ kind: 'data' as const, ...d })),
-);
-type FrameSpec = typeof anyFrame extends fc.Arbitrary<infer T> ? T : never;
-
-function encodeSpec(spec: FrameSpec): Uint8Array {
-  return spec.kind === 'control' ? encodeControl(spec.message) : encodeData(spec.streamId, spec.offset, spec.bytes);
-}
+};
+const controlMessage = controlMessages(limits);
+const dataFrame = dataFrames(limits);
+const anyFrame = frameSpecs(limits);
 
 function expectedOf(spec: FrameSpec): unknown {
   if (spec.kind === 'control') return { kind: 'control', message: JSON.parse(JSON.stringify(spec.message)) };
@@ -73,17 +57,6 @@ function expectedOf(spec: FrameSpec): unknown {
 }
 
 /** Splits bytes at the given cut points (any values; they are folded into range and sorted). */
-function split(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {
-  const points = [...new Set(cuts.map((c) => c % (bytes.byteLength + 1)))].sort((a, b) => a - b);
-  const parts: Uint8Array[] = [];
-  let from = 0;
-  for (const point of [...points, bytes.byteLength]) {
-    parts.push(bytes.subarray(from, point));
-    from = point;
-  }
-  return parts;
-}
-
 describe('codec round trips', () => {
   it('property: decode(encodeControl(m)) gives m back as JSON would', () => {
     fc.assert(
