@@ -40,7 +40,7 @@ export interface SimRateFigures {
   readonly pendingMax: number;
   readonly violations: number;
   /** The same storm with the real peer machine as every user (details only; about twice the cost per event). */
-  readonly peerMachine: { readonly eventsPerSec: number; readonly events: number; readonly violations: number } | null;
+  readonly peerMachine: { readonly eventsPerSec: number; readonly events: number; readonly violations: number };
 }
 
 export async function measureSim(peers: number, virtualMs: number, seed: number): Promise<SimRateFigures> {

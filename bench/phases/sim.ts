@@ -21,6 +21,7 @@ export async function runSimPhase(ctx: PhaseContext): Promise<void> {
     const child = startBaselineProcess('simulator');
     try {
       const sim = await child.call<SimRateFigures>('sim', { peers: c.simPeers, virtualMs: c.simVirtualMs, seed: SIM_SEED }, SIM_TIMEOUT_MS);
+      const violations = sim.violations + sim.peerMachine.violations;
       ctx.record('sim_events_rate', {
         value: sim.eventsPerSec,
         baseline: sim.baselineEventsPerSec,
@@ -33,9 +34,10 @@ export async function runSimPhase(ctx: PhaseContext): Promise<void> {
           virtualMs: sim.virtualMs,
           pendingMax: sim.pendingMax,
           seed: SIM_SEED,
-          ...(sim.peerMachine === null ? {} : { peerMachineEventsPerSec: Math.round(sim.peerMachine.eventsPerSec), peerMachineEvents: sim.peerMachine.events }),
+          peerMachineEventsPerSec: Math.round(sim.peerMachine.eventsPerSec),
+          peerMachineEvents: sim.peerMachine.events,
         },
-        ...(sim.violations + (sim.peerMachine?.violations ?? 0) > 0 ? { note: `${sim.violations + (sim.peerMachine?.violations ?? 0)} invariant violations in the simulated runs` } : {}),
+        ...(violations > 0 ? { note: `${violations} invariant violations in the simulated runs` } : {}),
       });
     } finally {
       await child.stop();
