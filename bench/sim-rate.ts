@@ -1,5 +1,5 @@
 /**
- * sim_events_rate through the simulator's own benchmark entry (sim/bench-api.ts, issue 5): a
+ * sim_events_rate through the simulator's own benchmark entry (sim/events-rate/bench-api.ts, issue 5): a
  * 10,000-peer presence storm, its events per second, and the simulator's bare binary-heap loop at
  * the same pending-event count as the baseline. Imported by path at run time, so a tree without
  * the simulator still type-checks and the figure is reported missing, not faked.
@@ -44,9 +44,9 @@ export interface SimRateFigures {
 }
 
 export async function measureSim(peers: number, virtualMs: number, seed: number): Promise<SimRateFigures> {
-  const modulePath = join(REPO_ROOT, 'sim', 'bench-api.ts');
+  const modulePath = join(REPO_ROOT, 'sim', 'events-rate', 'bench-api.ts');
   const api = (await import(pathToFileURL(modulePath).href)) as Partial<SimBenchApi>;
-  if (typeof api.measureSimEventsRate !== 'function') throw new Error('sim/bench-api.ts has no measureSimEventsRate');
+  if (typeof api.measureSimEventsRate !== 'function') throw new Error('sim/events-rate/bench-api.ts has no measureSimEventsRate');
   // The figure: the storm as scenarios/presence-storm-10k.yaml runs it (the light protocol client).
   const result = api.measureSimEventsRate(peers, virtualMs, seed, 'protocol-client');
   // For the details: the same world with the real peer machine as every user.

@@ -7,18 +7,18 @@
  * - the world's parts (PRNG, event queue, clock, network, drivers) for tests that build their own.
  * docs/SIMULATOR.md explains how it works; scenarios/README.md documents the scenario schema.
  */
-export { runScenario, livenessMsOf, type RunOptions } from './run-scenario.ts';
-export { loadScenarioFile, parseScenario, ScenarioError, type LoadedScenario } from './scenario-loader.ts';
-export { scenarioSchema, CHECKER_NAMES, DRIVERS, SCENARIO_VERSION, type Scenario, type ScenarioInput, type Step, type Fault, type CheckerName } from './scenario-schema.ts';
-export { scenarioToYaml } from './scenario-writer.ts';
-export { summarize, type RunReport, type Expectation } from './report.ts';
-export type { Violation } from './checkers.ts';
-export { runSwarm, randomFaults, pinFaultTargets, type SwarmResult, type SwarmFailure } from './swarm.ts';
-export { shrinkScenario, scenarioSize } from './shrink.ts';
-export { presenceStormScenario, measureSimEventsRate, runBareLoop, type SimRate, type LoopRate } from './bench-api.ts';
-export { Prng } from './prng.ts';
-export { TraceHash, fnv1a32 } from './trace-hash.ts';
-export { EventQueue } from './event-queue.ts';
-export { SimClock, Scope } from './sim-clock.ts';
-export { SimNetwork, type LinkProfile } from './network.ts';
-export type { PeerDriver, PeerObserver } from './peer-driver.ts';
+export { runScenario, livenessMsOf, type RunOptions } from './command/run-scenario.ts';
+export { loadScenarioFile, parseScenario, ScenarioError, type LoadedScenario } from './scenarios/scenario-loader.ts';
+export { scenarioSchema, CHECKER_NAMES, DRIVERS, SCENARIO_VERSION, type Scenario, type ScenarioInput, type Step, type Fault, type CheckerName } from './scenarios/scenario-schema.ts';
+export { scenarioToYaml } from './scenarios/scenario-writer.ts';
+export { summarize, type RunReport, type Expectation } from './command/sim-report.ts';
+export type { Violation } from './checkers/checkers.ts';
+export { runSwarm, randomFaults, pinFaultTargets, type SwarmResult, type SwarmFailure } from './swarm/swarm.ts';
+export { shrinkScenario, scenarioSize } from './swarm/shrink.ts';
+export { presenceStormScenario, measureSimEventsRate, runBareLoop, type SimRate, type LoopRate } from './events-rate/bench-api.ts';
+export { Prng } from './world/prng.ts';
+export { TraceHash, fnv1a32 } from './world/trace-hash.ts';
+export { EventQueue } from './world/event-queue.ts';
+export { SimClock, Scope } from './world/sim-clock.ts';
+export { SimNetwork, type LinkProfile } from './world/network.ts';
+export type { PeerDriver, PeerObserver } from './drivers/peer-driver.ts';

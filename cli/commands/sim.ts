@@ -1,5 +1,5 @@
 /**
- * `p2pchat sim FILE...`: options only; the simulator (sim/cli-run.ts) is imported when it runs.
+ * `p2pchat sim FILE...`: options only; the simulator (sim/command/cli-run.ts) is imported when it runs.
  *
  * stdout carries the report only with --json (CONTRACTS.md section 2); the SEED line, the human
  * summary and the progress bar go to stderr. Exit 0 when every expectation passed and no
@@ -22,7 +22,7 @@ export function simCommand(): Command {
     .addOption(new Option('--swarm <n>', 'run each scenario n times with random seeds and random faults; shrink and save the first failure').env('P2PCHAT_SIM_SWARM').argParser(integerIn('--swarm', 1, SWARM_RUNS_MAX)))
     .addOption(new Option('--out <dir>', 'where --swarm writes minimized failing scenarios').env('P2PCHAT_SIM_OUT').default('sim-failures'))
     .action(async (files: string[], opts: { seed?: number; json?: boolean; trace?: string; swarm?: number; out: string }) => {
-      const { runSimCommand } = await import('../../sim/cli-run.ts');
+      const { runSimCommand } = await import('../../sim/command/cli-run.ts');
       const code = runSimCommand(files, {
         json: opts.json === true,
         outDir: opts.out,

@@ -15,10 +15,10 @@ import type { ClientEvent } from '../../core/peer/events.ts';
 import { type PeerFiles, PeerHost, type PeerHostNote } from '../../core/peer/host.ts';
 import { PeerMachine } from '../../core/peer/machine.ts';
 import type { Clock } from '../../core/transport.ts';
-import { SimNetwork } from '../../sim/network.ts';
-import { Prng } from '../../sim/prng.ts';
-import { SERVER_ADDRESS, SERVER_PORT, ServerNode } from '../../sim/server-node.ts';
-import { SimClock } from '../../sim/sim-clock.ts';
+import { SimNetwork } from '../../sim/world/network.ts';
+import { Prng } from '../../sim/world/prng.ts';
+import { SERVER_ADDRESS, SERVER_PORT, ServerNode } from '../../sim/world/server-node.ts';
+import { SimClock } from '../../sim/world/sim-clock.ts';
 
 const P2P_PORT = 5000;
 /** Virtual time one file operation takes. */

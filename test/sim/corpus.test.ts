@@ -1,9 +1,9 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runScenario } from '../../sim/run-scenario.ts';
-import { loadScenarioFile } from '../../sim/scenario-loader.ts';
-import type { Scenario } from '../../sim/scenario-schema.ts';
+import { runScenario } from '../../sim/command/run-scenario.ts';
+import { loadScenarioFile } from '../../sim/scenarios/scenario-loader.ts';
+import type { Scenario } from '../../sim/scenarios/scenario-schema.ts';
 
 const DIR = 'scenarios';
 const files = readdirSync(DIR).filter((f) => f.endsWith('.yaml')).sort();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { runScenario } from '../../sim/run-scenario.ts';
-import { loadScenarioFile } from '../../sim/scenario-loader.ts';
+import { runScenario } from '../../sim/command/run-scenario.ts';
+import { loadScenarioFile } from '../../sim/scenarios/scenario-loader.ts';
 
 describe('determinism', () => {
   // Faults, crashes, reconnects with random backoff and random friend graphs: everything that

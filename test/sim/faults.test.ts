@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { runScenario } from '../../sim/run-scenario.ts';
-import { parseScenario } from '../../sim/scenario-loader.ts';
+import { runScenario } from '../../sim/command/run-scenario.ts';
+import { parseScenario } from '../../sim/scenarios/scenario-loader.ts';
 
 const base = (faults: string): string => `version: 1
 seed: 5

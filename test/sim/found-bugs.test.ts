@@ -3,8 +3,8 @@
  * exposed it.
  */
 import { describe, expect, it } from 'vitest';
-import { runScenario } from '../../sim/run-scenario.ts';
-import { loadScenarioFile } from '../../sim/scenario-loader.ts';
+import { runScenario } from '../../sim/command/run-scenario.ts';
+import { loadScenarioFile } from '../../sim/scenarios/scenario-loader.ts';
 
 describe('bugs found by the simulator stay fixed', () => {
   it('a user with FRIENDS_PER_USER_MAX friends can log in (login.ok fits the control-frame limit)', () => {

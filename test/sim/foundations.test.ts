@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EventQueue } from '../../sim/event-queue.ts';
-import { Prng } from '../../sim/prng.ts';
-import { SimClock } from '../../sim/sim-clock.ts';
-import { TraceHash, fnv1a32 } from '../../sim/trace-hash.ts';
+import { EventQueue } from '../../sim/world/event-queue.ts';
+import { Prng } from '../../sim/world/prng.ts';
+import { SimClock } from '../../sim/world/sim-clock.ts';
+import { TraceHash, fnv1a32 } from '../../sim/world/trace-hash.ts';
 
 describe('seeded PRNG', () => {
   it('same seed gives the same sequence; another seed another', () => {

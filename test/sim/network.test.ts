@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Stream } from '../../core/transport.ts';
-import { CONNECT_TIMEOUT_MS, SimNetwork } from '../../sim/network.ts';
-import { Prng } from '../../sim/prng.ts';
-import { SimClock } from '../../sim/sim-clock.ts';
+import { CONNECT_TIMEOUT_MS, SimNetwork } from '../../sim/world/network.ts';
+import { Prng } from '../../sim/world/prng.ts';
+import { SimClock } from '../../sim/world/sim-clock.ts';
 
 function world(latency: (p: Prng) => number = (p) => p.range(1, 50)) {
   const clock = new SimClock();

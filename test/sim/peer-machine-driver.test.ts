@@ -4,8 +4,8 @@
  * transfers deliver identical bytes. Client bugs the checkers found are kept as regression tests.
  */
 import { describe, expect, it } from 'vitest';
-import { runScenario } from '../../sim/run-scenario.ts';
-import { loadScenarioFile } from '../../sim/scenario-loader.ts';
+import { runScenario } from '../../sim/command/run-scenario.ts';
+import { loadScenarioFile } from '../../sim/scenarios/scenario-loader.ts';
 
 const ON_THE_MACHINE = [
   'signup-and-duplicate.yaml',

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { runScenario } from '../../sim/run-scenario.ts';
-import { loadScenarioFile } from '../../sim/scenario-loader.ts';
-import { scenarioSize } from '../../sim/shrink.ts';
-import { runSwarm } from '../../sim/swarm.ts';
+import { runScenario } from '../../sim/command/run-scenario.ts';
+import { loadScenarioFile } from '../../sim/scenarios/scenario-loader.ts';
+import { scenarioSize } from '../../sim/swarm/shrink.ts';
+import { runSwarm } from '../../sim/swarm/swarm.ts';
 
 const FIXTURES = 'test/sim/fixtures';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ScenarioError, parseScenario } from '../../sim/scenario-loader.ts';
+import { ScenarioError, parseScenario } from '../../sim/scenarios/scenario-loader.ts';
 
 const VALID = `version: 1
 durationMs: 1000

@@ -9,9 +9,9 @@
  */
 import type { AnswerPolicy, StepOutcome } from './peer-driver.ts';
 import type { PeerSlot } from './peer-slot.ts';
-import { samplerOf } from './distributions.ts';
-import type { Step } from './scenario-schema.ts';
-import { STEPS_DEPTH_MAX } from './scenario-schema.ts';
+import { samplerOf } from '../world/distributions.ts';
+import type { Step } from '../scenarios/scenario-schema.ts';
+import { STEPS_DEPTH_MAX } from '../scenarios/scenario-schema.ts';
 
 export interface RunnerHost {
   nowMs(): number;

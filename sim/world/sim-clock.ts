@@ -3,7 +3,7 @@
  * read inside a run. A Scope groups the timers of one simulated process so a crash can drop them
  * all at once (the process's memory is gone, so must be its pending wake-ups).
  */
-import type { Clock } from '../core/transport.ts';
+import type { Clock } from '../../core/transport.ts';
 import { EventQueue } from './event-queue.ts';
 
 export class Scope {

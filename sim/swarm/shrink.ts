@@ -4,8 +4,8 @@
  * duration; keep any change after which the run (same seed) still fails the same way, and start
  * over, until no single deletion keeps the failure or the run budget is spent.
  */
-import type { RunReport } from './report.ts';
-import { type Scenario, type Step, scenarioSchema } from './scenario-schema.ts';
+import type { RunReport } from '../command/sim-report.ts';
+import { type Scenario, type Step, scenarioSchema } from '../scenarios/scenario-schema.ts';
 
 export const SHRINK_RUNS_MAX = 300;
 

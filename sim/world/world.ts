@@ -3,23 +3,23 @@
  * a scenario and a seed. Every random choice comes from a named stream of the root seed:
  * "network" (latencies), "tokens" (server tokens), "graph", "faults", and "peer:<index>" per peer.
  */
-import type { Scenario } from './scenario-schema.ts';
-import { Checkers, type CheckedWorld } from './checkers.ts';
+import type { Scenario } from '../scenarios/scenario-schema.ts';
+import { Checkers, type CheckedWorld } from '../checkers/checkers.ts';
 import { describeDist, samplerOf } from './distributions.ts';
 import { buildFriendGraph, type FriendGraph } from './friend-graph.ts';
 import { type LinkProfile, SimNetwork } from './network.ts';
 import { Prng } from './prng.ts';
-import { ProtocolClient } from './protocol-client.ts';
-import { PeerMachineDriver } from './peer-machine-driver.ts';
-import type { PeerDriver } from './peer-driver.ts';
-import type { PeerSlot } from './peer-slot.ts';
+import { ProtocolClient } from '../drivers/light-client.ts';
+import { PeerMachineDriver } from '../drivers/peer-machine-driver.ts';
+import type { PeerDriver } from '../drivers/peer-driver.ts';
+import type { PeerSlot } from '../drivers/peer-slot.ts';
 import { ServerNode } from './server-node.ts';
 import { SimClock } from './sim-clock.ts';
 import { simPasswordHash } from './sim-hasher.ts';
 import { Trace, type TraceLineSink } from './trace.ts';
-import { BehaviourRunner, type RunnerHost } from './behaviour-runner.ts';
+import { BehaviourRunner, type RunnerHost } from '../drivers/behaviour-runner.ts';
 import { arrivalTimes } from './arrivals.ts';
-import type { StoreOp } from '../core/store.ts';
+import type { StoreOp } from '../../core/store.ts';
 
 export interface WorldOptions {
   readonly seed: number;

@@ -4,11 +4,11 @@
  * times). The first run that breaks an invariant is shrunk (shrink.ts) with its seed and saved as
  * a YAML scenario that replays the failure with `p2pchat sim FILE`.
  */
-import { Prng } from './prng.ts';
-import type { RunReport } from './report.ts';
-import type { CheckerName, Fault, Scenario } from './scenario-schema.ts';
+import { Prng } from '../world/prng.ts';
+import type { RunReport } from '../command/sim-report.ts';
+import type { CheckerName, Fault, Scenario } from '../scenarios/scenario-schema.ts';
 import { SHRINK_RUNS_MAX, type ShrinkResult, shrinkScenario } from './shrink.ts';
-import { runScenario } from './run-scenario.ts';
+import { runScenario } from '../command/run-scenario.ts';
 
 export const SWARM_FAULTS_MAX = 3;
 

@@ -4,14 +4,14 @@
  * pending-event count as the baseline.
  */
 import { runBareLoop, type LoopRate } from './bare-loop.ts';
-import type { RunReport } from './report.ts';
-import { runScenario } from './run-scenario.ts';
-import { type DRIVERS, type Scenario, scenarioSchema } from './scenario-schema.ts';
+import type { RunReport } from '../command/sim-report.ts';
+import { runScenario } from '../command/run-scenario.ts';
+import { type DRIVERS, type Scenario, scenarioSchema } from '../scenarios/scenario-schema.ts';
 
 export type Driver = (typeof DRIVERS)[number];
 
 export { runBareLoop, type LoopRate } from './bare-loop.ts';
-export { runScenario } from './run-scenario.ts';
+export { runScenario } from '../command/run-scenario.ts';
 
 /**
  * The storm of scenarios/presence-storm-10k.yaml, at any peer count and duration. Its users are

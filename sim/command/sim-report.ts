@@ -3,7 +3,7 @@
  * peers, events, virtualMs, wallMs, traceHash, expectations, violations, metrics), plus a human
  * summary for stderr.
  */
-import type { Violation } from './checkers.ts';
+import type { Violation } from '../checkers/checkers.ts';
 
 export interface Expectation {
   readonly name: string;

@@ -10,7 +10,7 @@
  * reach each other), clogging (one node's traffic held), resets, node crashes. Bytes across a cut
  * or a clog are held, as TCP retransmission would, and flow again when it heals.
  */
-import type { Clock, Listener, Stream, StreamEvents, Transport } from '../core/transport.ts';
+import type { Clock, Listener, Stream, StreamEvents, Transport } from '../../core/transport.ts';
 import type { Prng } from './prng.ts';
 import type { SimClock } from './sim-clock.ts';
 

@@ -1,12 +1,12 @@
 /**
  * A profiling entry, not part of the simulator: runs the sim_events_rate measurement as bench does
- * (the storm of sim/bench-api.ts, events / wallMs of its report, then the bare loop at its peak
+ * (the storm of sim/events-rate/bench-api.ts, events / wallMs of its report, then the bare loop at its peak
  * pending count for at least 3,000,000 events) and prints one JSON line with events/s, the
  * baseline, the ratio, the storm's CPU time and peak RSS. Wall figures swing
  * with whatever else runs on the machine; `cpuMs` and `eventsPerCpuSec` much less so.
  *
- *   node --import tsx sim/rate-probe.ts [peers=10000] [durationMs=60000] [seed=1]
- *   node --import tsx --cpu-prof --cpu-prof-dir=prof sim/rate-probe.ts   (then read prof/*.cpuprofile)
+ *   node --import tsx sim/events-rate/rate-probe.ts [peers=10000] [durationMs=60000] [seed=1]
+ *   node --import tsx --cpu-prof --cpu-prof-dir=prof sim/events-rate/rate-probe.ts   (then read prof/*.cpuprofile)
  */
 import { resourceUsage } from 'node:process';
 import { presenceStormScenario, runBareLoop, runScenario } from './bench-api.ts';

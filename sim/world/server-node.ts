@@ -7,9 +7,9 @@
  * store.load(), so everything else (who is online, resume tokens, pending session requests) is
  * lost, exactly as in the real server.
  */
-import { type ServerConfig, ServerMachine, type ServerStats } from '../core/server/machine.ts';
-import { ServerHost } from '../core/server/host.ts';
-import { MemoryStore } from '../core/store.ts';
+import { type ServerConfig, ServerMachine, type ServerStats } from '../../core/server/machine.ts';
+import { ServerHost } from '../../core/server/host.ts';
+import { MemoryStore } from '../../core/store.ts';
 import type { SimNetwork } from './network.ts';
 import type { Prng } from './prng.ts';
 import { Scope, type SimClock } from './sim-clock.ts';

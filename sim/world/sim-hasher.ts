@@ -4,8 +4,8 @@
  * is deterministic (an FNV hash of a salt and the password), so runs replay exactly; it only has
  * to be unequal for unequal passwords, not secure.
  */
-import type { PasswordHasher } from '../core/server/host.ts';
-import type { Clock } from '../core/transport.ts';
+import type { PasswordHasher } from '../../core/server/host.ts';
+import type { Clock } from '../../core/transport.ts';
 import { fnv1a32 } from './trace-hash.ts';
 
 const HASH_PREFIX = 'sim1$';

@@ -5,8 +5,8 @@
  * judge presence only on healthy links; heal() ends them all for the liveness phase.
  */
 import type { Prng } from './prng.ts';
-import type { PeerSlot } from './peer-slot.ts';
-import type { Fault } from './scenario-schema.ts';
+import type { PeerSlot } from '../drivers/peer-slot.ts';
+import type { Fault } from '../scenarios/scenario-schema.ts';
 import { samplerOf } from './distributions.ts';
 import { SERVER_ADDRESS } from './server-node.ts';
 import type { World } from './world.ts';

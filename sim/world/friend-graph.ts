@@ -4,9 +4,9 @@
  * gets a weight from a Pareto law and edges are drawn in proportion to weights), so a few peers
  * have many friends as in real social graphs. Degrees are capped at the server's friend limit.
  */
-import { FRIENDS_PER_USER_MAX } from '../core/limits.ts';
+import { FRIENDS_PER_USER_MAX } from '../../core/limits.ts';
 import type { Prng } from './prng.ts';
-import type { Scenario } from './scenario-schema.ts';
+import type { Scenario } from '../scenarios/scenario-schema.ts';
 
 export interface FriendGraph {
   /** Each friendship once, as [lower index, higher index], in the order it was drawn. */

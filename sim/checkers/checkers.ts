@@ -13,14 +13,14 @@
  * - no-exception: nothing in the simulated world (server host, machine, codec) threw; the run
  *   stops at the first exception and reports it.
  */
-import type { PresenceStatus } from '../core/frames.ts';
-import { Histogram } from './histogram.ts';
-import type { PeerDriver, PeerObserver } from './peer-driver.ts';
-import type { P2pObserver } from './peer-machine-driver.ts';
-import type { PeerSlot } from './peer-slot.ts';
-import type { CheckerName } from './scenario-schema.ts';
-import type { ServerNode } from './server-node.ts';
-import type { SimClock } from './sim-clock.ts';
+import type { PresenceStatus } from '../../core/frames.ts';
+import { Histogram } from './latency-histogram.ts';
+import type { PeerDriver, PeerObserver } from '../drivers/peer-driver.ts';
+import type { P2pObserver } from '../drivers/peer-machine-driver.ts';
+import type { PeerSlot } from '../drivers/peer-slot.ts';
+import type { CheckerName } from '../scenarios/scenario-schema.ts';
+import type { ServerNode } from '../world/server-node.ts';
+import type { SimClock } from '../world/sim-clock.ts';
 
 export const VIOLATIONS_MAX = 1_000;
 /** Details listed per liveness check before the rest is only counted. */

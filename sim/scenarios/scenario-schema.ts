@@ -4,7 +4,7 @@
  * (scenario-loader.ts) maps every issue back to a file, line and column.
  */
 import { z } from 'zod';
-import { FRIENDS_PER_USER_MAX } from '../core/limits.ts';
+import { FRIENDS_PER_USER_MAX } from '../../core/limits.ts';
 
 export const SCENARIO_VERSION = 1;
 /** Peers one scenario may ask for: the 100,000-peer run, with headroom. */

@@ -7,12 +7,12 @@
  * `wallClockMs` (default performance.now), so it never influences the run.
  */
 import { performance } from 'node:perf_hooks';
-import { FaultSchedule } from './faults.ts';
-import { Prng } from './prng.ts';
-import type { Expectation, RunReport } from './report.ts';
-import { CHECKER_NAMES, type Scenario } from './scenario-schema.ts';
-import type { TraceLineSink } from './trace.ts';
-import { World } from './world.ts';
+import { FaultSchedule } from '../world/faults.ts';
+import { Prng } from '../world/prng.ts';
+import type { Expectation, RunReport } from './sim-report.ts';
+import { CHECKER_NAMES, type Scenario } from '../scenarios/scenario-schema.ts';
+import type { TraceLineSink } from '../world/trace.ts';
+import { World } from '../world/world.ts';
 
 /** Upper bound on events in one run: a runaway loop fails loudly instead of spinning forever. */
 export const RUN_EVENTS_MAX = 2_000_000_000;

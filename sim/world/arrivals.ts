@@ -3,7 +3,7 @@
  * optional linear ramp to another rate. Peers start in index order; without phases all start at
  * once; peers left over when the phases end start at their end.
  */
-import type { Scenario } from './scenario-schema.ts';
+import type { Scenario } from '../scenarios/scenario-schema.ts';
 
 export function arrivalTimes(phases: Scenario['arrivals'], peerCount: number): Float64Array {
   const times = new Float64Array(peerCount);

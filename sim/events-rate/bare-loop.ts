@@ -5,8 +5,8 @@
  * peers, checkers) is the difference.
  */
 import { performance } from 'node:perf_hooks';
-import { EventQueue } from './event-queue.ts';
-import { Prng } from './prng.ts';
+import { EventQueue } from '../world/event-queue.ts';
+import { Prng } from '../world/prng.ts';
 
 export interface LoopRate {
   readonly events: number;

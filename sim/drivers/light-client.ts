@@ -9,13 +9,13 @@
  * interface: it speaks only to the server (no chat messages or files) and costs about a third as
  * much per event, which is what 10,000- and 100,000-peer storms need.
  */
-import { FrameDecoder, encodeControl } from '../core/codec.ts';
-import type { ClientFrame, PresenceStatus, ServerFrame } from '../core/frames.ts';
-import type { Stream, Transport } from '../core/transport.ts';
+import { FrameDecoder, encodeControl } from '../../core/codec.ts';
+import type { ClientFrame, PresenceStatus, ServerFrame } from '../../core/frames.ts';
+import type { Stream, Transport } from '../../core/transport.ts';
 import type { AnswerPolicy, PeerDriver, PeerObserver, SessionOutcome, StepOutcome } from './peer-driver.ts';
-import type { Prng } from './prng.ts';
-import { Scope, type SimClock } from './sim-clock.ts';
-import { SERVER_ADDRESS, SERVER_PORT } from './server-node.ts';
+import type { Prng } from '../world/prng.ts';
+import { Scope, type SimClock } from '../world/sim-clock.ts';
+import { SERVER_ADDRESS, SERVER_PORT } from '../world/server-node.ts';
 
 export const REQUEST_TIMEOUT_MS = 15_000;
 export const RECONNECT_BACKOFF_MS_MIN = 250;

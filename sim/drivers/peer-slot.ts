@@ -1,6 +1,6 @@
 /** One simulated user: who it is, how it connects, and the driver that acts for it. */
 import type { PeerDriver } from './peer-driver.ts';
-import type { Prng } from './prng.ts';
+import type { Prng } from '../world/prng.ts';
 
 export interface PeerSlot {
   readonly index: number;

@@ -10,17 +10,17 @@
  * p2p-integrity checker compares those bytes' SHA-256 with the sender's.
  */
 import { createHash } from 'node:crypto';
-import type { PresenceStatus } from '../core/frames.ts';
-import type { PeerCommand, PreparedFile } from '../core/peer/commands.ts';
-import type { ClientEvent } from '../core/peer/events.ts';
-import { type PeerFiles, PeerHost } from '../core/peer/host.ts';
-import { PeerMachine } from '../core/peer/machine.ts';
-import type { Clock, Transport } from '../core/transport.ts';
+import type { PresenceStatus } from '../../core/frames.ts';
+import type { PeerCommand, PreparedFile } from '../../core/peer/commands.ts';
+import type { ClientEvent } from '../../core/peer/events.ts';
+import { type PeerFiles, PeerHost } from '../../core/peer/host.ts';
+import { PeerMachine } from '../../core/peer/machine.ts';
+import type { Clock, Transport } from '../../core/transport.ts';
 import type { AnswerPolicy, PeerDriver, PeerObserver, SessionOutcome, StepOutcome } from './peer-driver.ts';
-import type { Prng } from './prng.ts';
-import { Scope, type SimClock } from './sim-clock.ts';
-import { SERVER_ADDRESS, SERVER_PORT } from './server-node.ts';
-import { SIM_FILE_BYTES_MAX } from './scenario-schema.ts';
+import type { Prng } from '../world/prng.ts';
+import { Scope, type SimClock } from '../world/sim-clock.ts';
+import { SERVER_ADDRESS, SERVER_PORT } from '../world/server-node.ts';
+import { SIM_FILE_BYTES_MAX } from '../scenarios/scenario-schema.ts';
 
 export const P2P_PORT = 5000;
 /** Virtual time a simulated disk operation takes. */

@@ -1,11 +1,11 @@
 /**
  * PeerDriver: the narrow interface scenario behaviours use to act as one user. Two drivers
  * implement it over the in-memory network: the simulator's light protocol client
- * (protocol-client.ts, server link only) and the real peer machine of core/peer/
+ * (light-client.ts, server link only) and the real peer machine of core/peer/
  * (peer-machine-driver.ts, on the PeerHost of core/peer/host.ts as the real client runs it, with
  * the P2P channel: chat messages and files).
  */
-import type { PresenceStatus, SessionFailure } from '../core/frames.ts';
+import type { PresenceStatus, SessionFailure } from '../../core/frames.ts';
 
 /** 'ok', or a stable error code (server codes, plus DISCONNECTED, TIMEOUT, CRASHED, NOT_LOGGED_IN). */
 export type StepOutcome = 'ok' | string;

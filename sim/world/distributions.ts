@@ -1,6 +1,6 @@
 /** Turns a scenario distribution of milliseconds into a sampler over a seeded stream. */
 import type { Prng } from './prng.ts';
-import type { Dist } from './scenario-schema.ts';
+import type { Dist } from '../scenarios/scenario-schema.ts';
 
 export type Sampler = (prng: Prng) => number;
 

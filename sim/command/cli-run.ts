@@ -8,14 +8,14 @@
 import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { basename, join } from 'node:path';
-import { Progress } from './progress.ts';
-import type { RunReport } from './report.ts';
-import { summarize } from './report.ts';
+import { Progress } from './sim-progress.ts';
+import type { RunReport } from './sim-report.ts';
+import { summarize } from './sim-report.ts';
 import { runScenario } from './run-scenario.ts';
-import { type LoadedScenario, ScenarioError, loadScenarioFile } from './scenario-loader.ts';
-import { scenarioToYaml } from './scenario-writer.ts';
-import { scenarioSize } from './shrink.ts';
-import { runSwarm } from './swarm.ts';
+import { type LoadedScenario, ScenarioError, loadScenarioFile } from '../scenarios/scenario-loader.ts';
+import { scenarioToYaml } from '../scenarios/scenario-writer.ts';
+import { scenarioSize } from '../swarm/shrink.ts';
+import { runSwarm } from '../swarm/swarm.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
