@@ -1,17 +1,15 @@
 /**
- * Drives one `p2pchat client --headless` process through its JSON-lines contract (CONTRACTS.md
- * section 1): commands on stdin, events on stdout. Used for the P2P file-transfer figure.
+ * Drives one `p2pchat client --headless` process through its JSON-lines contract (docs/CLIENT.md):
+ * commands on stdin, events on stdout, both in the vocabulary of core/peer/commands.ts and
+ * core/peer/events.ts (each stdout line is validated with it). Used for the P2P file-transfer
+ * figure.
  */
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import type { UserCommand } from '../core/peer/commands.ts';
+import { type ClientEventLine as ClientEvent, parseEventLine } from '../core/peer/events.ts';
 import { progress } from './progress.ts';
 import { spawnCli, stopChild } from './processes.ts';
-
-export interface ClientEvent {
-  readonly event: string;
-  readonly at: string;
-  readonly [field: string]: unknown;
-}
 
 interface EventWaiter {
   readonly match: (event: ClientEvent) => boolean;
@@ -51,11 +49,13 @@ export class HeadlessClient {
     return client;
   }
 
-  send(command: Record<string, unknown>): void {
+  send(command: UserCommand): void {
     this.child.stdin?.write(`${JSON.stringify(command)}\n`);
   }
 
   /** The next event matching; an `error` event rejects instead when `failOnError` is set. */
+  waitFor<Matched extends ClientEvent>(match: (event: ClientEvent) => event is Matched, timeoutMs: number, what: string, failOnError?: boolean): Promise<Matched>;
+  waitFor(match: (event: ClientEvent) => boolean, timeoutMs: number, what: string, failOnError?: boolean): Promise<ClientEvent>;
   waitFor(match: (event: ClientEvent) => boolean, timeoutMs: number, what: string, failOnError = true): Promise<ClientEvent> {
     if (this.exitError !== null) return Promise.reject(this.exitError);
     return new Promise((resolve, reject) => {
@@ -66,7 +66,7 @@ export class HeadlessClient {
       }, timeoutMs);
       const waiter: EventWaiter = {
         match: (event) => match(event) || (failOnError && event.event === 'error'),
-        resolve: (event) => (event.event === 'error' && !match(event) ? reject(new Error(`${this.label}: ${String(event.code)} ${String(event.message)} while waiting for ${what}`)) : resolve(event)),
+        resolve: (event) => (event.event === 'error' && !match(event) ? reject(new Error(`${this.label}: ${event.code} ${event.message} while waiting for ${what}`)) : resolve(event)),
         reject,
         timer,
       };
@@ -81,13 +81,12 @@ export class HeadlessClient {
   }
 
   private onLine(line: string): void {
-    let event: ClientEvent;
-    try {
-      event = JSON.parse(line) as ClientEvent;
-    } catch {
-      progress(`${this.label}: not JSON on stdout: ${line.slice(0, 200)}`);
+    const parsed = parseEventLine(line);
+    if (!parsed.ok) {
+      progress(`${this.label}: ${parsed.reason} on stdout: ${line.slice(0, 200)}`);
       return;
     }
+    const event = parsed.event;
     const index = this.waiters.findIndex((w) => w.match(event));
     if (index < 0) return;
     const [waiter] = this.waiters.splice(index, 1);

@@ -101,7 +101,7 @@ export async function runFilePhase(ctx: PhaseContext): Promise<void> {
       const opened = sender.waitFor((e) => (e.event === 'chat.opened' || e.event === 'chat.failed') && e.username === RECEIVER, STEP_TIMEOUT_MS, 'chat.opened');
       sender.send({ cmd: 'chat.open', username: RECEIVER });
       const chat = await opened;
-      if (chat.event === 'chat.failed') throw new Error(`chat.open failed: ${String(chat.reason)}`);
+      if (chat.event === 'chat.failed') throw new Error(`chat.open failed: ${chat.reason}`);
 
       const roundsMs: number[] = [];
       for (let round = 1; round <= TRANSFER_ROUNDS; round++) {
@@ -113,13 +113,13 @@ export async function runFilePhase(ctx: PhaseContext): Promise<void> {
         const receipt = await received;
         roundsMs.push(performance.now() - startedMs);
         const sendReceipt = await sent;
-        if (receipt.event === 'file.failed') throw new Error(`the receiver reports file.failed: ${String(receipt.reason)}`);
-        if (sendReceipt.event === 'file.failed') throw new Error(`the sender reports file.failed: ${String(sendReceipt.reason)}`);
+        if (receipt.event === 'file.failed') throw new Error(`the receiver reports file.failed: ${receipt.reason}`);
+        if (sendReceipt.event === 'file.failed') throw new Error(`the sender reports file.failed: ${sendReceipt.reason}`);
         if (receipt.sha256 !== sha256 || receipt.size !== c.fileBytes) {
-          throw new Error(`the received file does not match: sha256 ${String(receipt.sha256)} size ${String(receipt.size)}`);
+          throw new Error(`the received file does not match: sha256 ${receipt.sha256} size ${receipt.size}`);
         }
         // Each round lands under a new name (never overwritten); drop it so rounds don't fill the disk.
-        if (typeof receipt.path === 'string') await rm(receipt.path, { force: true });
+        await rm(receipt.path, { force: true });
       }
       const wallMs = [...roundsMs].sort((a, b) => a - b)[Math.floor(roundsMs.length / 2)] as number;
       // The baseline again after the transfer; the mean of the two is held against it.

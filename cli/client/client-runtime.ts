@@ -13,14 +13,14 @@
  */
 import type { Logger } from 'pino';
 import { type UserCommand } from '../../core/peer/commands.ts';
-import type { ClientEvent } from '../../core/peer/events.ts';
+import type { ClientEvent, ClientEventLine } from '../../core/peer/events.ts';
 import { PeerHost, type PeerHostNote } from '../../core/peer/host.ts';
 import { type PeerConfig, type PeerEffect, PeerMachine } from '../../core/peer/machine.ts';
 import type { Clock, Listener, Stream, Transport } from '../../core/transport.ts';
 import { NodePeerFiles, prepareFile } from './file-io.ts';
 
-/** What the runtime prints: a contract event with its ISO time. */
-export type TimedEvent = ClientEvent & { readonly at: string };
+/** What the runtime prints: a contract event with its ISO time (one line of the vocabulary). */
+export type TimedEvent = ClientEventLine;
 
 export interface ClientRuntimeOptions {
   readonly serverHost: string;
@@ -138,7 +138,7 @@ export class ClientRuntime {
   }
 
   private emit(event: ClientEvent): void {
-    const timed = { ...event, at: new Date(this.options.clock.nowMs()).toISOString() } as TimedEvent;
+    const timed: TimedEvent = { ...event, at: new Date(this.options.clock.nowMs()).toISOString() };
     for (const listener of this.eventListeners) listener(timed);
   }
 

@@ -1,127 +1,35 @@
 /**
  * The dashboard's only view of the client: the JSON-lines vocabulary of the headless client
- * (docs: /work/shared/CONTRACTS.md section 1). The dashboard sends commands and listens to events,
- * so it works over any runtime that speaks that vocabulary: a child `p2pchat client --headless`
+ * (docs/CLIENT.md). The dashboard sends commands and listens to events, so it works over any
+ * runtime that speaks that vocabulary: a child `p2pchat client --headless`
  * (child-process-port.ts), an in-memory fake for tests (fake-port.ts), or an in-process runtime.
  *
- * Commands are produced by us, so plain types suffice. Events come from another program, so they
- * are validated (zod) before they reach the view-model: a malformed line is dropped and logged,
- * never thrown into the UI. Unknown extra fields are allowed (the contract adds fields freely)
- * and stripped; unknown event names are reported as such (`parseClientEvent` says why).
+ * The vocabulary itself is not defined here: commands come from core/peer/commands.ts and events
+ * from core/peer/events.ts, the same schemas the client's machine is typed by. Events come from
+ * another program, so `parseClientEvent` validates each line with those schemas before it reaches
+ * the view-model: a malformed line is dropped and logged, never thrown into the UI. Unknown extra
+ * fields are allowed (the contract adds fields freely) and stripped; unknown event names are
+ * reported as such.
  */
-import { z } from 'zod';
+import type { UserCommand } from '../../core/peer/commands.ts';
+import type { ClientEventLine, ClientEventName } from '../../core/peer/events.ts';
 
-// ---------------------------------------------------------------------------------------------
-// Commands (stdin of the headless client): one object per line, each with `cmd`.
+export type { PresenceStatus } from '../../core/frames.ts';
+export {
+  CLIENT_EVENT_NAMES,
+  type ClientEventName,
+  parseEventLine as parseClientEvent,
+  type ParsedEventLine as ParsedEvent,
+} from '../../core/peer/events.ts';
 
-export type ClientCommand =
-  | { readonly cmd: 'signup'; readonly username: string; readonly password: string; readonly nickname?: string }
-  | { readonly cmd: 'login'; readonly username: string; readonly password: string }
-  | { readonly cmd: 'logout' }
-  | { readonly cmd: 'friends' }
-  | { readonly cmd: 'friend.request'; readonly username: string }
-  | { readonly cmd: 'friend.accept'; readonly username: string }
-  | { readonly cmd: 'friend.decline'; readonly username: string }
-  | { readonly cmd: 'chat.open'; readonly username: string }
-  | { readonly cmd: 'chat.answer'; readonly username: string; readonly accept: boolean }
-  | { readonly cmd: 'chat.send'; readonly username: string; readonly text: string }
-  | { readonly cmd: 'chat.close'; readonly username: string }
-  | { readonly cmd: 'file.send'; readonly username: string; readonly paths: readonly string[] }
-  | { readonly cmd: 'file.answer'; readonly transferId: string; readonly accept: boolean }
-  | { readonly cmd: 'file.cancel'; readonly transferId: string }
-  | { readonly cmd: 'quit' };
-
+/** What the dashboard may send: the user commands of the contract (test-only commands excluded). */
+export type ClientCommand = Exclude<UserCommand, { cmd: `test.${string}` }>;
 export type ClientCommandName = ClientCommand['cmd'];
 export type ClientCommandOf<Name extends ClientCommandName> = Extract<ClientCommand, { cmd: Name }>;
 
-// ---------------------------------------------------------------------------------------------
-// Events (stdout of the headless client): one object per line, each with `event` and `at`.
-
-const presenceStatusSchema = z.enum(['online', 'offline']);
-export type PresenceStatus = z.infer<typeof presenceStatusSchema>;
-
-const friendSchema = z.object({
-  username: z.string(),
-  // The contract always sends a nickname; tolerate its absence rather than drop a whole list.
-  nickname: z.string().optional(),
-  status: presenceStatusSchema,
-});
-export type FriendInfo = z.infer<typeof friendSchema>;
-
-/** Transfer ids are strings in the contract; a numeric id from a runtime is accepted as text. */
-const transferIdSchema = z.union([z.string(), z.number()]).transform((id) => String(id));
-const byteCountSchema = z.number().int().nonnegative();
-
-function eventSchema<Name extends string, Shape extends z.ZodRawShape>(name: Name, shape: Shape) {
-  return z.object({ event: z.literal(name), at: z.string(), ...shape });
-}
-
-const usernameField = { username: z.string() };
-
-export const clientEventSchema = z.discriminatedUnion('event', [
-  eventSchema('ready', {}),
-  eventSchema('signup.ok', {}),
-  eventSchema('logout.ok', {}),
-  eventSchema('login.ok', { friends: z.array(friendSchema) }),
-  eventSchema('friends', { friends: z.array(friendSchema), pending: z.array(z.string()).default([]) }),
-  eventSchema('friend.request', { from: z.string() }),
-  eventSchema('friend.requested', usernameField),
-  eventSchema('friend.added', { username: z.string(), nickname: z.string().optional(), status: presenceStatusSchema.optional() }),
-  eventSchema('friend.declined', usernameField),
-  eventSchema('presence', { username: z.string(), status: presenceStatusSchema }),
-  eventSchema('chat.request', { from: z.string() }),
-  eventSchema('chat.opened', usernameField),
-  eventSchema('chat.closed', usernameField),
-  eventSchema('chat.failed', { username: z.string(), reason: z.string() }),
-  eventSchema('chat.message', { from: z.string(), text: z.string(), id: z.union([z.string(), z.number()]).optional() }),
-  eventSchema('chat.sent', { username: z.string(), id: z.union([z.string(), z.number()]).optional() }),
-  eventSchema('file.offer', { from: z.string(), transferId: transferIdSchema, name: z.string(), size: byteCountSchema }),
-  eventSchema('file.offered', { username: z.string(), transferId: transferIdSchema, name: z.string(), size: byteCountSchema }),
-  eventSchema('file.progress', { transferId: transferIdSchema, bytes: byteCountSchema, size: byteCountSchema }),
-  eventSchema('file.received', {
-    transferId: transferIdSchema,
-    from: z.string(),
-    path: z.string(),
-    size: byteCountSchema,
-    sha256: z.string(),
-  }),
-  eventSchema('file.sent', { transferId: transferIdSchema, username: z.string(), size: byteCountSchema, sha256: z.string() }),
-  eventSchema('file.failed', { transferId: transferIdSchema, reason: z.string() }),
-  eventSchema('disconnected', {}),
-  eventSchema('reconnected', {}),
-  eventSchema('error', { code: z.string(), message: z.string().default('') }),
-]);
-
-export type ClientEvent = z.output<typeof clientEventSchema>;
-export type ClientEventName = ClientEvent['event'];
+/** What the dashboard receives: one event with its ISO time `at`, as the headless client prints it. */
+export type ClientEvent = ClientEventLine;
 export type ClientEventOf<Name extends ClientEventName> = Extract<ClientEvent, { event: Name }>;
-
-export const CLIENT_EVENT_NAMES: readonly ClientEventName[] = clientEventSchema.options.map(
-  (option) => option.shape.event.value,
-);
-
-export type ParsedEvent = { readonly ok: true; readonly event: ClientEvent } | { readonly ok: false; readonly reason: string };
-
-/** Parses one stdout line of the headless client. Never throws. */
-export function parseClientEvent(line: string): ParsedEvent {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    return { ok: false, reason: 'not JSON' };
-  }
-  if (typeof value !== 'object' || value === null || typeof (value as { event?: unknown }).event !== 'string') {
-    return { ok: false, reason: 'no "event" field' };
-  }
-  const name = (value as { event: string }).event;
-  if (!(CLIENT_EVENT_NAMES as readonly string[]).includes(name)) return { ok: false, reason: `unknown event "${name}"` };
-  const parsed = clientEventSchema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return { ok: false, reason: `bad "${name}" event: ${issue ? `${issue.path.join('.')} ${issue.message}` : 'invalid'}` };
-  }
-  return { ok: true, event: parsed.data };
-}
 
 // ---------------------------------------------------------------------------------------------
 // The port.

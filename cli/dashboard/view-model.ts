@@ -429,12 +429,23 @@ function onEvent(state: DashboardState, event: ClientEvent, out: Out): Dashboard
         `Friend request sent to ${event.username}`,
       );
     case 'friend.added':
-      return onFriendAdded(state, event, out);
+      return onFriendAdded(state, event);
     case 'friend.declined':
       return addEvent(
         clampCursors({ ...state, incomingRequests: without(state.incomingRequests, event.username), outgoingRequests: without(state.outgoingRequests, event.username) }),
         'info',
         `Friend request between you and ${event.username} declined`,
+      );
+    case 'friend.removed':
+      return addEvent(
+        clampCursors({
+          ...state,
+          friends: state.friends.filter((friend) => friend.username !== event.username),
+          incomingRequests: without(state.incomingRequests, event.username),
+          outgoingRequests: without(state.outgoingRequests, event.username),
+        }),
+        'info',
+        `${friendLabel(state, event.username)} is no longer a friend`,
       );
     case 'presence':
       return onPresence(state, event);
@@ -551,12 +562,9 @@ function onLoggedOut(state: DashboardState): DashboardState {
   );
 }
 
-function onFriendAdded(state: DashboardState, event: ClientEventOf<'friend.added'>, out: Out): DashboardState {
+function onFriendAdded(state: DashboardState, event: ClientEventOf<'friend.added'>): DashboardState {
   const { username } = event;
-  // A client that does not send the status (the contract only promises the username) is asked
-  // for the list, which has it.
-  if (event.status === undefined) out.commands.push({ cmd: 'friends' });
-  const friend = { username, nickname: event.nickname ?? username, status: event.status ?? 'offline' };
+  const friend = { username, nickname: event.nickname, status: event.status };
   const friends = sortFriends([...state.friends.filter((known) => known.username !== username), friend]);
   return addEvent(
     clampCursors({

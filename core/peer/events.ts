@@ -1,49 +1,99 @@
 /**
- * What the peer machine tells its user: exactly the events of the headless client contract
- * (CONTRACTS.md section 1). The runtime adds `at` (ISO time) and prints them as JSON lines; the
- * dashboard renders the same objects. Fields beyond the contract are marked as additions.
+ * What the peer machine tells its user: the events of the headless client contract
+ * (docs/CLIENT.md), defined once here as zod schemas. The machine emits `ClientEvent` (the type
+ * is inferred from the schema, so it cannot emit what the schema does not allow); the runtime adds
+ * `at` (ISO time) and prints each as one JSON line; the dashboard (cli/dashboard/client-port.ts),
+ * bench (bench/headless-driver.ts) and the tests parse those lines back with `parseEventLine`.
+ * Fields beyond the contract are marked as additions.
+ *
+ * Pure like the rest of core/: zod and JSON.parse only, no I/O.
  */
-import type { PresenceStatus } from '../frames.ts';
+import { z } from 'zod';
+import { friendEntrySchema, presenceStatusSchema } from '../frames.ts';
 
-export interface FriendView {
-  readonly username: string;
-  readonly nickname: string;
-  readonly status: PresenceStatus;
-}
+/** A friend as events show it: username, nickname, online or offline. */
+export const friendViewSchema = friendEntrySchema;
+export type FriendView = z.output<typeof friendViewSchema>;
 
-export type ClientEvent =
+const username = z.string();
+const transferId = z.string();
+const byteCount = z.number().int().nonnegative();
+const messageId = z.union([z.string(), z.number()]);
+const usernames = z.array(z.string()).readonly();
+const friendViews = z.array(friendViewSchema).readonly();
+
+/** The single list of event kinds: every event the core can emit is one member. */
+export const clientEventSchema = z.discriminatedUnion('event', [
   /** p2pHost, p2pPort (additions): where this client's P2P listener is. */
-  | { readonly event: 'ready'; readonly p2pHost: string; readonly p2pPort: number }
-  | { readonly event: 'signup.ok'; readonly username: string }
-  | { readonly event: 'logout.ok' }
-  | { readonly event: 'login.ok'; readonly username: string; readonly friends: readonly FriendView[] }
-  | { readonly event: 'friends'; readonly friends: readonly FriendView[]; readonly pending: readonly string[] }
-  | { readonly event: 'friend.request'; readonly from: string }
-  | { readonly event: 'friend.requested'; readonly username: string }
+  z.object({ event: z.literal('ready'), p2pHost: z.string(), p2pPort: z.number().int().nonnegative() }),
+  z.object({ event: z.literal('signup.ok'), username }),
+  z.object({ event: z.literal('logout.ok') }),
+  z.object({ event: z.literal('login.ok'), username, friends: friendViews }),
+  z.object({ event: z.literal('friends'), friends: friendViews, pending: usernames }),
+  z.object({ event: z.literal('friend.request'), from: username }),
+  z.object({ event: z.literal('friend.requested'), username }),
   /** nickname and status (additions): the new friend's, so no presence push is needed to show it. */
-  | { readonly event: 'friend.added'; readonly username: string; readonly nickname: string; readonly status: PresenceStatus }
-  | { readonly event: 'friend.declined'; readonly username: string }
+  z.object({ event: z.literal('friend.added'), username, nickname: z.string(), status: presenceStatusSchema }),
+  z.object({ event: z.literal('friend.declined'), username }),
   /** Addition: a friendship ended (or an outgoing request was withdrawn). */
-  | { readonly event: 'friend.removed'; readonly username: string }
-  | { readonly event: 'presence'; readonly username: string; readonly status: PresenceStatus }
-  | { readonly event: 'chat.request'; readonly from: string }
-  | { readonly event: 'chat.opened'; readonly username: string }
+  z.object({ event: z.literal('friend.removed'), username }),
+  z.object({ event: z.literal('presence'), username, status: presenceStatusSchema }),
+  z.object({ event: z.literal('chat.request'), from: username }),
+  z.object({ event: z.literal('chat.opened'), username }),
   /** reason (addition): 'closed' (either side closed it) or 'connection-lost'. */
-  | { readonly event: 'chat.closed'; readonly username: string; readonly reason: string }
-  | { readonly event: 'chat.failed'; readonly username: string; readonly reason: string }
-  | { readonly event: 'chat.message'; readonly from: string; readonly text: string; readonly id: string | number }
-  | { readonly event: 'chat.sent'; readonly username: string; readonly id: string | number }
+  z.object({ event: z.literal('chat.closed'), username, reason: z.string() }),
+  z.object({ event: z.literal('chat.failed'), username, reason: z.string() }),
+  z.object({ event: z.literal('chat.message'), from: username, text: z.string(), id: messageId }),
+  z.object({ event: z.literal('chat.sent'), username, id: messageId }),
   /** name is the sanitized name the file will be saved under; offeredName (addition) is the raw one. */
-  | { readonly event: 'file.offer'; readonly from: string; readonly transferId: string; readonly name: string; readonly size: number; readonly offeredName: string; readonly sha256: string }
-  | { readonly event: 'file.offered'; readonly username: string; readonly transferId: string; readonly name: string; readonly size: number; readonly sha256: string }
+  z.object({ event: z.literal('file.offer'), from: username, transferId, name: z.string(), size: byteCount, offeredName: z.string(), sha256: z.string() }),
+  z.object({ event: z.literal('file.offered'), username, transferId, name: z.string(), size: byteCount, sha256: z.string() }),
   /** resumedFrom (addition): set on the first progress event after a transfer resumed. */
-  | { readonly event: 'file.progress'; readonly transferId: string; readonly bytes: number; readonly size: number; readonly resumedFrom?: number }
-  | { readonly event: 'file.received'; readonly transferId: string; readonly from: string; readonly path: string; readonly size: number; readonly sha256: string }
-  | { readonly event: 'file.sent'; readonly transferId: string; readonly username: string; readonly size: number; readonly sha256: string }
-  | { readonly event: 'file.failed'; readonly transferId: string; readonly reason: string; readonly username?: string }
-  | { readonly event: 'disconnected' }
-  | { readonly event: 'reconnected' }
-  | { readonly event: 'error'; readonly code: string; readonly message: string; readonly detail?: string };
+  z.object({ event: z.literal('file.progress'), transferId, bytes: byteCount, size: byteCount, resumedFrom: byteCount.optional() }),
+  z.object({ event: z.literal('file.received'), transferId, from: username, path: z.string(), size: byteCount, sha256: z.string() }),
+  z.object({ event: z.literal('file.sent'), transferId, username, size: byteCount, sha256: z.string() }),
+  z.object({ event: z.literal('file.failed'), transferId, reason: z.string(), username: username.optional() }),
+  z.object({ event: z.literal('disconnected') }),
+  z.object({ event: z.literal('reconnected') }),
+  z.object({ event: z.literal('error'), code: z.string(), message: z.string(), detail: z.string().optional() }),
+]);
 
+export type ClientEvent = z.output<typeof clientEventSchema>;
 export type ClientEventName = ClientEvent['event'];
 export type ClientEventOf<Name extends ClientEventName> = Extract<ClientEvent, { event: Name }>;
+
+/** Every event name, in the order of the list above. */
+export const CLIENT_EVENT_NAMES: readonly ClientEventName[] = clientEventSchema.options.map((option) => option.shape.event.value);
+const CLIENT_EVENT_NAME_SET: ReadonlySet<string> = new Set(CLIENT_EVENT_NAMES);
+
+/** One stdout line of the headless client: an event and its ISO time. */
+export const clientEventLineSchema = z.intersection(clientEventSchema, z.object({ at: z.string() }));
+export type ClientEventLine = z.output<typeof clientEventLineSchema>;
+
+export type ParsedEventLine =
+  | { readonly ok: true; readonly event: ClientEventLine }
+  | { readonly ok: false; readonly reason: string };
+
+/**
+ * Parses one stdout line of the headless client. Never throws. Unknown extra fields are allowed
+ * (the contract adds fields freely) and stripped; an unknown event name is reported as such.
+ */
+export function parseEventLine(line: string): ParsedEventLine {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return { ok: false, reason: 'not JSON' };
+  }
+  if (typeof value !== 'object' || value === null || typeof (value as { event?: unknown }).event !== 'string') {
+    return { ok: false, reason: 'no "event" field' };
+  }
+  const name = (value as { event: string }).event;
+  if (!CLIENT_EVENT_NAME_SET.has(name)) return { ok: false, reason: `unknown event "${name.slice(0, 64)}"` };
+  const parsed = clientEventLineSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { ok: false, reason: `bad "${name}" event: ${issue ? `${issue.path.join('.')} ${issue.message}` : 'invalid'}` };
+  }
+  return { ok: true, event: parsed.data };
+}

@@ -45,9 +45,9 @@ describe('headless client: accounts, friends, presence and chat sessions over TC
   it('answers unknown and malformed lines with an error event and goes on', async () => {
     alice.sendRaw('this is not json\n');
     expect((await alice.waitFor('error')).code).toBe('BAD_COMMAND');
-    alice.send({ cmd: 'fly.away' });
+    alice.sendRaw(`${JSON.stringify({ cmd: 'fly.away' })}\n`);
     expect((await alice.waitFor('error')).code).toBe('UNKNOWN_COMMAND');
-    alice.send({ cmd: 'chat.send', username: 'bob' });
+    alice.sendRaw(`${JSON.stringify({ cmd: 'chat.send', username: 'bob' })}\n`);
     expect((await alice.waitFor('error')).code).toBe('BAD_COMMAND');
     alice.send({ cmd: 'test.cut-p2p', username: 'bob' });
     expect((await alice.waitFor('error')).code).toBe('UNKNOWN_COMMAND');

@@ -11,7 +11,7 @@ function responder(command: ClientCommand): EventInput[] {
   switch (command.cmd) {
     case 'login':
       if (command.password !== 'password1') return [{ event: 'error', code: 'BAD_CREDENTIALS', message: 'wrong username or password' }];
-      return [{ event: 'login.ok', friends: [{ username: 'bob', nickname: 'Bob', status: 'online' }, { username: 'carol', nickname: 'carol', status: 'offline' }] }];
+      return [{ event: 'login.ok', username: command.username, friends: [{ username: 'bob', nickname: 'Bob', status: 'online' }, { username: 'carol', nickname: 'carol', status: 'offline' }] }];
     case 'chat.open':
       return [{ event: 'chat.opened', username: command.username }];
     case 'chat.send':
@@ -29,7 +29,7 @@ async function start(cols = 100, rows = 30): Promise<{ terminal: FakeTerminal; a
   terminal = createFakeTerminal(cols, rows);
   const port = new FakeClientPort(responder);
   app = new DashboardApp({ screen: terminal.screen, port, config, now: () => nowMs, tickMs: 0 });
-  port.emit({ event: 'ready' });
+  port.emit({ event: 'ready', p2pHost: '127.0.0.1', p2pPort: 40000 });
   await settle();
   return { terminal, app, port };
 }
@@ -146,7 +146,7 @@ describe('main screen', () => {
   it('shows a file offer, then the transfer with a progress bar, then where it was saved', async () => {
     const { terminal, port } = await start();
     await logIn(terminal);
-    port.emit({ event: 'file.offer', from: 'bob', transferId: 't1', name: 'photo.png', size: 2_097_152 });
+    port.emit({ event: 'file.offer', from: 'bob', transferId: 't1', name: 'photo.png', offeredName: 'photo.png', size: 2_097_152, sha256: 'ab' });
     await settle();
     expect(screenHas(terminal.text(), 'photo.png  (2.0 MB)')).toBe(true);
     await terminal.type('y');

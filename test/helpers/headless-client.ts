@@ -1,6 +1,7 @@
 /**
  * Drives `p2pchat client --headless` as a child process, through its stdin and stdout only, as an
- * outside script would. Every stdout line must be a JSON event with `event` and `at` (anything
+ * outside script would. Commands and events are the vocabulary of core/peer/commands.ts and
+ * core/peer/events.ts: every stdout line must parse as one of its events, `at` included (anything
  * else is recorded in `badLines`). `waitFor` takes the first not-yet-taken event that matches, or
  * the next one to arrive, within a timeout; stderr is kept for the failure message.
  * TEST_CLIENT_LOG_LEVEL=debug makes the clients log their P2P control frames to that stderr.
@@ -10,11 +11,15 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { UserCommand } from '../../core/peer/commands.ts';
+import { type ClientEventLine, type ClientEventName, parseEventLine } from '../../core/peer/events.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const EVENT_WAIT_MS = 10_000;
 
-export type Event = { readonly event: string; readonly at: string } & Record<string, unknown>;
+export type Event = ClientEventLine;
+/** One event of the vocabulary, by its name: `EventOf<'file.received'>`. */
+export type EventOf<Name extends ClientEventName> = Extract<ClientEventLine, { event: Name }>;
 
 interface Waiter {
   readonly match: (event: Event) => boolean;
@@ -66,7 +71,7 @@ export class HeadlessClient {
     return client;
   }
 
-  send(command: Record<string, unknown>): void {
+  send(command: UserCommand): void {
     this.child.stdin?.write(`${JSON.stringify(command)}\n`);
   }
 
@@ -75,25 +80,25 @@ export class HeadlessClient {
   }
 
   /** Sends a command, then waits for the named event (matching `match` if given). */
-  async request(command: Record<string, unknown>, event: string, match: Record<string, unknown> = {}, timeoutMs = EVENT_WAIT_MS): Promise<Event> {
+  async request<Name extends ClientEventName>(command: UserCommand, event: Name, match: Partial<EventOf<Name>> = {}, timeoutMs = EVENT_WAIT_MS): Promise<EventOf<Name>> {
     this.send(command);
     return this.waitFor(event, match, timeoutMs);
   }
 
-  waitFor(event: string, match: Record<string, unknown> = {}, timeoutMs = EVENT_WAIT_MS): Promise<Event> {
-    const matches = (candidate: Event): boolean =>
-      candidate.event === event && Object.entries(match).every(([key, value]) => candidate[key] === value);
+  waitFor<Name extends ClientEventName>(event: Name, match: Partial<EventOf<Name>> = {}, timeoutMs = EVENT_WAIT_MS): Promise<EventOf<Name>> {
+    const matches = (candidate: Event): candidate is EventOf<Name> =>
+      candidate.event === event && Object.entries(match).every(([key, value]) => (candidate as Record<string, unknown>)[key] === value);
     const found = this.events.find((candidate) => !this.taken.has(candidate) && matches(candidate));
     if (found !== undefined) {
       this.taken.add(found);
-      return Promise.resolve(found);
+      return Promise.resolve(found as EventOf<Name>);
     }
     return new Promise((resolveEvent, reject) => {
       const waiter: Waiter = {
         match: matches,
         resolve: (value) => {
           clearTimeout(timer);
-          resolveEvent(value);
+          resolveEvent(value as EventOf<Name>);
         },
       };
       const timer = setTimeout(() => {
@@ -105,8 +110,8 @@ export class HeadlessClient {
   }
 
   /** Events of a name seen so far (taken or not). */
-  seen(event: string): Event[] {
-    return this.events.filter((candidate) => candidate.event === event);
+  seen<Name extends ClientEventName>(event: Name): EventOf<Name>[] {
+    return this.events.filter((candidate): candidate is EventOf<Name> => candidate.event === event);
   }
 
   /** Quits through stdin EOF and waits for the exit code. */
@@ -127,17 +132,12 @@ export class HeadlessClient {
     const lines = text.split('\n');
     this.stdoutRest = lines.pop() ?? '';
     for (const line of lines) {
-      let event: Event;
-      try {
-        event = JSON.parse(line) as Event;
-      } catch {
-        this.badLines.push(line);
+      const parsed = parseEventLine(line);
+      if (!parsed.ok) {
+        this.badLines.push(`${line} (${parsed.reason})`);
         continue;
       }
-      if (typeof event !== 'object' || event === null || typeof event.event !== 'string' || typeof event.at !== 'string') {
-        this.badLines.push(line);
-        continue;
-      }
+      const event = parsed.event;
       this.events.push(event);
       const waiter = this.waiters.find((w) => w.match(event));
       if (waiter !== undefined) {
@@ -150,7 +150,7 @@ export class HeadlessClient {
 }
 
 /** Signs up and logs in; returns the login.ok event. */
-export async function signupAndLogin(client: HeadlessClient, username: string, password = `${username}-secret-pw`): Promise<Event> {
+export async function signupAndLogin(client: HeadlessClient, username: string, password = `${username}-secret-pw`): Promise<EventOf<'login.ok'>> {
   await client.request({ cmd: 'signup', username, password }, 'signup.ok');
   return client.request({ cmd: 'login', username, password }, 'login.ok');
 }
