@@ -98,12 +98,6 @@ export interface ServerConfig {
   readonly authAttemptsPerAddressBurst: number;
   /** Fresh unguessable token (session and resume tokens). The only source of entropy. */
   readonly newToken: () => string;
-  /**
-   * TEST-ONLY, off by default: plants a known protocol bug so the simulator can prove its checkers
-   * and swarm catch it. 'skip-offline-presence': a TTL expiry does not tell friends. Never set it
-   * outside sim/ and test/.
-   */
-  readonly plantedBug?: 'skip-offline-presence';
 }
 
 export const SERVER_CONFIG_DEFAULTS: Omit<ServerConfig, 'newToken'> = {
@@ -602,18 +596,18 @@ export class ServerMachine {
       this.timers.arm(`idle:${conn.connId}`, nowMs + this.config.unauthenticatedIdleMs);
       this.sendError(conn, 'HEARTBEAT_TIMEOUT');
     }
-    this.goOffline(username, this.config.plantedBug === 'skip-offline-presence');
+    this.goOffline(username);
   }
 
   /** Logout and TTL expiry: the user is gone; friends are told, pending session requests end. */
-  private goOffline(username: string, plantedSkipPresence = false): void {
+  private goOffline(username: string): void {
     const user = this.online.get(username);
     if (user === undefined) return;
     this.online.delete(username);
     this.timers.disarm(`ttl:${username}`);
     for (const requestId of [...(user.sessionRequests ?? [])]) this.endSessionRequest(requestId, 'offline');
     const account = this.directory.get(username);
-    if (account !== undefined && !plantedSkipPresence) this.tellFriends(account, 'offline');
+    if (account !== undefined) this.tellFriends(account, 'offline');
   }
 
   // ---- friends and presence -------------------------------------------------------------------

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { FRIENDS_PER_USER_MAX } from '../../core/limits.ts';
+import { PLANTED_BUGS } from '../world/planted-bugs.ts';
 
 export const SCENARIO_VERSION = 1;
 /** Peers one scenario may ask for: the 100,000-peer run, with headroom. */
@@ -25,8 +26,6 @@ export const CHECKER_NAMES = ['presence-matches-truth', 'session-needs-yes', 'se
 export const DRIVERS = ['protocol-client', 'peer-machine'] as const;
 export type CheckerName = (typeof CHECKER_NAMES)[number];
 
-/** Test-only protocol bugs a scenario can plant in the server machine (see ServerConfig.plantedBug). */
-export const PLANTED_BUGS = ['skip-offline-presence'] as const;
 
 const ms = z.number().nonnegative().max(SCENARIO_DURATION_MS_MAX);
 const positiveMs = z.number().positive().max(SCENARIO_DURATION_MS_MAX);

@@ -7,10 +7,11 @@
  * store.load(), so everything else (who is online, resume tokens, pending session requests) is
  * lost, exactly as in the real server.
  */
-import { type ServerConfig, ServerMachine, type ServerStats } from '../../core/server/machine.ts';
+import { type ServerConfig, type ServerMachine, type ServerStats } from '../../core/server/machine.ts';
 import { ServerHost } from '../../core/server/host.ts';
 import { MemoryStore } from '../../core/store.ts';
 import type { SimNetwork } from './network.ts';
+import { newServerMachine, type PlantedBug } from './planted-bugs.ts';
 import type { Prng } from './prng.ts';
 import { Scope, type SimClock } from './sim-clock.ts';
 import { SimHasher } from './sim-hasher.ts';
@@ -20,7 +21,8 @@ export const SERVER_PORT = 7000;
 const TOKEN_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
 const TOKEN_LENGTH = 24;
 
-export type ServerTuning = Partial<Omit<ServerConfig, 'newToken'>>;
+/** The server's configuration, and a planted bug (sim/world/planted-bugs.ts) when a scenario asks for one. */
+export type ServerTuning = Partial<Omit<ServerConfig, 'newToken'>> & { readonly plantedBug?: PlantedBug };
 
 export class ServerNode {
   readonly store = new MemoryStore();
@@ -53,7 +55,8 @@ export class ServerNode {
     this.network.restartNode(SERVER_ADDRESS);
     const scope = new Scope();
     const clock = this.clock.scoped(scope);
-    const machine = new ServerMachine(this.store.load(), { ...this.tuning, newToken: () => this.newToken() });
+    const { plantedBug, ...config } = this.tuning;
+    const machine = newServerMachine(this.store.load(), { ...config, newToken: () => this.newToken() }, plantedBug);
     const host = new ServerHost({
       machine,
       transport: this.network.transport(SERVER_ADDRESS),

@@ -140,6 +140,11 @@ describe('core/ purity', () => {
     expect(files.flatMap(problemsOf)).toEqual([]);
   });
 
+  it('no file under core/ holds a planted bug: faults are planted from sim/ (sim/world/planted-bugs.ts)', () => {
+    const planted = files.filter((path) => /planted/i.test(stripComments(readFileSync(path, 'utf8'))));
+    expect(planted.map((path) => relative(CORE_DIR, path))).toEqual([]);
+  });
+
   // Only committed files: a teammate's file in progress is not flagged before it is wired in.
   it('every committed file under core/ is reachable from core/index.ts (export new modules there)', () => {
     const seen = new Set<string>();

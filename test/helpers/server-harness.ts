@@ -6,8 +6,9 @@
 import { encodeControl } from '../../core/codec.ts';
 import { isErrorCode } from '../../core/errors.ts';
 import { type ClientFrame, type ServerFrame, type ServerFrameOf, type ServerFrameType, serverFrameSchema } from '../../core/frames.ts';
-import { type ServerConfig, type ServerEffect, ServerMachine } from '../../core/server/machine.ts';
+import { type ServerConfig, type ServerEffect, type ServerMachine } from '../../core/server/machine.ts';
 import { MemoryStore } from '../../core/store.ts';
+import { newServerMachine, type PlantedBug } from '../../sim/world/planted-bugs.ts';
 
 /**
  * Every frame the machine sends must be one a client accepts (it validates with the same schema),
@@ -48,6 +49,8 @@ export function storeWith(usernames: readonly string[], friendships: ReadonlyArr
 
 export interface HarnessOptions extends Partial<Omit<ServerConfig, 'newToken'>> {
   readonly store?: MemoryStore;
+  /** Run a machine with this known bug planted (sim/world/planted-bugs.ts), to prove a test catches it. */
+  readonly plantedBug?: PlantedBug;
 }
 
 export class ServerHarness {
@@ -76,8 +79,8 @@ export class ServerHarness {
   }
 
   private boot(): ServerMachine {
-    const { store: _store, ...config } = this.options;
-    return new ServerMachine(this.store.load(), { ...config, newToken: () => `tok${++this.tokenSeq}` });
+    const { store: _store, plantedBug, ...config } = this.options;
+    return newServerMachine(this.store.load(), { ...config, newToken: () => `tok${++this.tokenSeq}` }, plantedBug);
   }
 
   open(remoteAddress = '10.0.0.1'): number {

@@ -6,7 +6,7 @@ import { runSwarm } from '../../sim/swarm/swarm.ts';
 
 const FIXTURES = 'test/sim/fixtures';
 
-describe('a planted protocol bug (ServerConfig.plantedBug, test-only)', () => {
+describe('a planted protocol bug (sim/world/planted-bugs.ts, planted from outside core/)', () => {
   it('is caught by the presence checker when a silent peer times out', () => {
     const { scenario } = loadScenarioFile(`${FIXTURES}/planted-bug-silent.yaml`);
     const report = runScenario(scenario, { seed: 21 });

@@ -1,0 +1,47 @@
+/**
+ * Known protocol bugs the simulator can plant in the server, from outside core/: the simulator's
+ * checkers and swarm, and the server's model-based test, prove they catch each one. The shipped
+ * ServerMachine knows nothing of them; a planted bug is a subclass here that changes what comes
+ * out of the real machine.
+ *
+ * - 'skip-offline-presence': a TTL expiry does not tell the user's friends that the user went
+ *   offline. Built by dropping the offline `presence` frames the machine emits while it handles a
+ *   timeout: the only timer that makes a user go offline is the TTL (idle timers close guests,
+ *   session-request timers end requests), so exactly those frames go.
+ */
+import type { StoreSnapshot } from '../../core/store.ts';
+import { type ServerConfig, type ServerEffect, ServerMachine } from '../../core/server/machine.ts';
+
+export const PLANTED_BUGS = ['skip-offline-presence'] as const;
+export type PlantedBug = (typeof PLANTED_BUGS)[number];
+
+type MachineConfig = Partial<ServerConfig> & Pick<ServerConfig, 'newToken'>;
+
+/** The real server machine, or with a planted bug when one is named. */
+export function newServerMachine(snapshot: StoreSnapshot, config: MachineConfig, plantedBug?: PlantedBug): ServerMachine {
+  if (plantedBug === undefined) return new ServerMachine(snapshot, config);
+  return new SkipOfflinePresenceMachine(snapshot, config);
+}
+
+function isOfflinePresence(effect: ServerEffect): boolean {
+  return effect.type === 'send' && effect.frame.type === 'presence' && effect.frame.status === 'offline';
+}
+
+class SkipOfflinePresenceMachine extends ServerMachine {
+  /** Effects taken from the real machine around a timeout, in order, until the host takes them. */
+  private held: ServerEffect[] = [];
+
+  override handleTimeout(nowMs: number): void {
+    for (const effect of super.takeEffects()) this.held.push(effect);
+    super.handleTimeout(nowMs);
+    for (const effect of super.takeEffects()) if (!isOfflinePresence(effect)) this.held.push(effect);
+  }
+
+  override takeEffects(): ServerEffect[] {
+    if (this.held.length === 0) return super.takeEffects();
+    const effects = this.held;
+    this.held = [];
+    for (const effect of super.takeEffects()) effects.push(effect);
+    return effects;
+  }
+}
