@@ -1,7 +1,10 @@
 /**
  * core/ is pure: the same code runs over real TCP and inside the deterministic simulator, so it
- * must not reach the outside world on its own. This suite scans the source text of every file
- * under core/ (comments stripped) and fails the build on anything impure.
+ * must not reach the outside world on its own. The compiler is the first guard (`npm run
+ * typecheck` compiles core/ against tsconfig.core.json, without Node's types); this suite is the
+ * second: it scans the source text of every file under core/ (comments stripped) and fails the
+ * build on anything impure, including what types cannot see (Date.now, Math.random, zod-only
+ * package imports).
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
