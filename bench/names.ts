@@ -29,21 +29,3 @@ export const RESULT_UNITS: Record<ResultName, string> = {
   http_healthz_p99_under_load_ms: 'ms',
   sim_events_rate: 'events/s',
 };
-
-/** What each baseline is, for the table and the docs. null: the figure has no baseline. */
-export const BASELINE_LABELS: Record<ResultName, string | null> = {
-  login_rate: 'raw crypto.scrypt hashes/s, same parameters and pool',
-  resume_rate: null,
-  presence_fanout_rate: 'bare length-prefixed echo server, messages/s',
-  session_broker_p99_ms: null,
-  connections_held: null,
-  rss_per_connection_kb: 'bare node:net server holding the same count, KB/connection',
-  file_transfer_mb_s: 'bare node:net pipe on loopback, MB/s',
-  http_healthz_rps: 'bare node:http server, same autocannon settings',
-  http_healthz_p99_under_load_ms: null,
-  sim_events_rate: 'bare binary-heap event loop, same pending count',
-};
-
-export function isResultName(value: string): value is ResultName {
-  return (RESULT_NAMES as readonly string[]).includes(value);
-}

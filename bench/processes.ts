@@ -6,6 +6,7 @@
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { progress } from './progress.ts';
+import { EXIT_INTERRUPTED } from '../cli/exit-codes.ts';
 
 /** How long a child gets between SIGTERM and SIGKILL. */
 export const CHILD_STOP_GRACE_MS = 3_000;
@@ -90,41 +91,15 @@ function installSignalHandlers(): void {
   process.once('exit', killAllNow);
   const onSignal = (signal: NodeJS.Signals): void => {
     progress(`${signal}: stopping ${children.size} child process(es)`);
-    void beginStopping().finally(() => process.exit(130));
+    void beginStopping().finally(() => process.exit(EXIT_INTERRUPTED));
     // A second signal, or children that ignore SIGTERM and SIGKILL's grace: do not hang.
     setTimeout(() => {
       killAllNow();
-      process.exit(130);
+      process.exit(EXIT_INTERRUPTED);
     }, CHILD_STOP_GRACE_MS + 1_000).unref();
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-}
-
-/** Resolves with a child's first IPC message that satisfies `match`, or rejects on exit or timeout. */
-export function waitForMessage<T>(child: ChildProcess, match: (message: unknown) => message is T, timeoutMs: number, what: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const cleanup = (): void => {
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-    };
-    const onMessage = (message: unknown): void => {
-      if (!match(message)) return;
-      cleanup();
-      resolve(message);
-    };
-    const onExit = (code: number | null, signal: string | null): void => {
-      cleanup();
-      reject(new Error(`${what}: the process exited (code ${code}, signal ${signal})`));
-    };
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(new Error(`${what}: no answer within ${timeoutMs} ms`));
-    }, timeoutMs);
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-  });
 }
 
 /** Resident set size of a process in KB, from /proc (Linux). */

@@ -5,6 +5,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { stopChild } from './processes.ts';
+import { EXIT_OK } from '../cli/exit-codes.ts';
 
 interface RpcRequest {
   readonly rpc: 'call';
@@ -47,8 +48,8 @@ export function serveRpc(handlers: RpcHandlers): void {
         (error: unknown) => send({ rpc: 'reply', id: message.id, ok: false, error: error instanceof Error ? error.message : String(error) }),
       );
   });
-  process.on('disconnect', () => process.exit(0));
-  process.on('SIGTERM', () => process.exit(0));
+  process.on('disconnect', () => process.exit(EXIT_OK));
+  process.on('SIGTERM', () => process.exit(EXIT_OK));
   process.on('SIGINT', () => {});
 }
 

@@ -26,10 +26,8 @@ import { beginStopping, stopAllChildren } from './processes.ts';
 import { formatGate, regressionGate } from './regression.ts';
 import { type BenchReport, completeResults, failedResults, formatTable, machineInfo } from './report.ts';
 import { parseReport } from './report-schema.ts';
+import { EXIT_FAILED, EXIT_OK, EXIT_THRESHOLD } from '../cli/exit-codes.ts';
 
-export const EXIT_OK = 0;
-export const EXIT_GATE_FAILED = 1;
-export const EXIT_THRESHOLD = 3;
 
 export const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 export const REFERENCE_FILE = join(RESULTS_DIR, 'reference.json');
@@ -139,7 +137,7 @@ async function exitCodeFor(report: BenchReport, options: BenchOptions): Promise<
     }
     const outcome = regressionGate(report, reference ?? { machine: report.machine, results: [] });
     process.stderr.write(formatGate(outcome));
-    return outcome.passed ? EXIT_OK : EXIT_GATE_FAILED;
+    return outcome.passed ? EXIT_OK : EXIT_FAILED;
   }
   const failed = failedResults(report);
   if (failed.length > 0) progress(`targets missed: ${failed.map((r) => r.name).join(', ')}`);

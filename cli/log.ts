@@ -10,19 +10,12 @@ import pretty from 'pino-pretty';
 
 export type { Logger } from 'pino';
 
-export const LOG_LEVELS: readonly LevelWithSilent[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
-export function isLogLevel(value: string): value is LevelWithSilent {
-  return (LOG_LEVELS as readonly string[]).includes(value);
-}
-
 /** Field names whose values never reach a log: at the top level and one object down. */
 const SECRET_FIELDS = ['password', 'token', 'resumeToken', 'passwordHash'] as const;
 export const REDACT_PATHS: readonly string[] = SECRET_FIELDS.flatMap((field) => [field, `*.${field}`]);
 export const REDACTED = '[Redacted]';
 
 export type LogFormat = 'auto' | 'json' | 'pretty';
-export const LOG_FORMATS: readonly LogFormat[] = ['auto', 'json', 'pretty'];
 
 /** A destination stream pino can write to (what `pino.destination` returns, or any writable). */
 export interface LogSink {

@@ -2,19 +2,14 @@
  * The `p2pchat` command. Each subcommand's options live in a light file under cli/commands/;
  * its runtime is imported only when that subcommand runs, so start-up stays fast.
  *
- * Exit codes: 0 ok, 1 a failed expectation or check, 2 usage or input error, 3 a benchmark
- * threshold breached.
+ * Exit codes: cli/exit-codes.ts.
  */
 import { Command, CommanderError } from 'commander';
 import { benchCommand } from './commands/bench.ts';
 import { clientCommand } from './commands/client.ts';
 import { serverCommand } from './commands/server.ts';
 import { simCommand } from './commands/sim.ts';
-
-export const EXIT_OK = 0;
-export const EXIT_CHECK_FAILED = 1;
-export const EXIT_USAGE = 2;
-export const EXIT_THRESHOLD = 3;
+import { EXIT_OK, EXIT_USAGE } from './exit-codes.ts';
 
 const program = new Command('p2pchat')
   .description('Peer-to-peer chat with a central presence server, a deterministic simulator and a load harness')

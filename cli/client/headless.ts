@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { QUIT_LOGOUT_WAIT_MS } from '../../core/limits.ts';
 import { parseCommandLine } from '../../core/peer/commands.ts';
+import { EXIT_FAILED, EXIT_OK } from '../exit-codes.ts';
 import { createLogger } from '../log.ts';
 import { realClock } from '../net/real-clock.ts';
 import { TcpTransport } from '../net/tcp-transport.ts';
@@ -73,18 +74,18 @@ export async function runHeadless(options: HeadlessOptions): Promise<void> {
   } catch (error) {
     logger.fatal({ event: 'start.failed', err: error }, 'the client could not start');
     fail('INTERNAL', `could not start: ${(error as Error).message}`);
-    process.stdout.write('', () => process.exit(1));
+    process.stdout.write('', () => process.exit(EXIT_FAILED));
     return;
   }
 
   // A reader that went away (EPIPE) cannot be told anything more: leave quietly.
-  process.stdout.on('error', () => process.exit(0));
+  process.stdout.on('error', () => process.exit(EXIT_OK));
   // A signal is a quit too (logout first), bounded in case the server does not answer.
   let signalled = false;
   const onSignal = (): void => {
-    if (signalled) process.exit(1);
+    if (signalled) process.exit(EXIT_FAILED);
     signalled = true;
-    setTimeout(() => process.exit(1), QUIT_LOGOUT_WAIT_MS + 1_000).unref();
+    setTimeout(() => process.exit(EXIT_FAILED), QUIT_LOGOUT_WAIT_MS + 1_000).unref();
     runtime.command({ cmd: 'quit' });
   };
   process.on('SIGINT', onSignal);

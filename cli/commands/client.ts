@@ -3,7 +3,7 @@
  * CONTRACTS.md section 1. Options only here; the runtime is imported when the command runs.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { LOG_LEVEL_NAMES, hostPort, integerIn, oneOf } from './option-parsers.ts';
+import { LOG_LEVEL_HELP, LOG_LEVEL_NAMES, hostPort, integerIn, oneOf } from './option-parsers.ts';
 import { FILE_BYTES_MAX_DEFAULT } from '../../core/limits.ts';
 
 export interface ClientCommandOptions {
@@ -35,7 +35,7 @@ export function clientCommand(): Command {
     .addOption(new Option('--auto-accept <list>', 'answer yes without asking: chat, file (headless only)').env('P2PCHAT_AUTO_ACCEPT').default({ chat: false, file: false }, 'none').argParser(parseAutoAccept))
     .addOption(new Option('--max-file-bytes <bytes>', 'largest file accepted').env('P2PCHAT_MAX_FILE_BYTES').default(FILE_BYTES_MAX_DEFAULT).argParser(integerIn('--max-file-bytes', 0, Number.MAX_SAFE_INTEGER)))
     .addOption(new Option('--log-file <path>', 'log to this file (headless: instead of stderr; dashboard default: ./p2pchat-client.log)').env('P2PCHAT_LOG_FILE'))
-    .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent').env('P2PCHAT_LOG_LEVEL').default('info').argParser(oneOf('--log-level', LOG_LEVEL_NAMES)))
+    .addOption(new Option('--log-level <level>', LOG_LEVEL_HELP).env('P2PCHAT_LOG_LEVEL').default('info').argParser(oneOf('--log-level', LOG_LEVEL_NAMES)))
     .action(async (options: ClientCommandOptions) => {
       if (!options.headless) {
         const { runDashboard } = await import('../dashboard/run.ts');

@@ -4,9 +4,15 @@
  * Light on purpose (commander only): subcommand modules load at every start-up.
  */
 import { InvalidArgumentError } from 'commander';
+import type { LevelWithSilent } from 'pino';
 
-/** pino's levels, spelled out here so option parsing does not load pino. */
-export const LOG_LEVEL_NAMES = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/**
+ * The log levels, defined once: pino's, spelled out here (checked against pino's type, imported
+ * as a type only) so that option parsing does not load pino.
+ */
+export const LOG_LEVEL_NAMES = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const satisfies readonly LevelWithSilent[];
+/** The --log-level option's help text, from the list. */
+export const LOG_LEVEL_HELP = `${LOG_LEVEL_NAMES.slice(0, -1).join(', ')} or ${LOG_LEVEL_NAMES.at(-1)}`;
 
 export function integerIn(name: string, min: number, max: number): (value: string) => number {
   return (value) => {

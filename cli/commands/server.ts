@@ -7,7 +7,9 @@
  * not the LAN). Both can be changed.
  */
 import { Command, Option } from 'commander';
-import { LOG_LEVEL_NAMES, integerIn, nonEmpty, oneOf } from './option-parsers.ts';
+import { LOG_LEVEL_HELP, LOG_LEVEL_NAMES, integerIn, nonEmpty, oneOf } from './option-parsers.ts';
+import type { LogFormat } from '../log.ts';
+import type { DbSynchronous } from '../server/sqlite-store.ts';
 import {
   AUTH_ATTEMPTS_PER_ADDRESS_PER_SEC,
   SESSION_REQUEST_TIMEOUT_MS_DEFAULT,
@@ -62,10 +64,10 @@ export function serverCommand(): Command {
       new Option('--db-synchronous <mode>', 'SQLite synchronous mode: normal (kill -9 safe) or full (power-loss safe)')
         .env('P2PCHAT_DB_SYNCHRONOUS')
         .default('normal')
-        .argParser(oneOf('--db-synchronous', ['normal', 'full'])),
+        .argParser(oneOf<DbSynchronous>('--db-synchronous', ['normal', 'full'])),
     )
-    .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent').env('P2PCHAT_LOG_LEVEL').default('info').argParser(oneOf('--log-level', LOG_LEVEL_NAMES)))
-    .addOption(new Option('--log-format <format>', 'auto (pretty on a terminal), json or pretty').env('P2PCHAT_LOG_FORMAT').default('auto').argParser(oneOf('--log-format', ['auto', 'json', 'pretty'])))
+    .addOption(new Option('--log-level <level>', LOG_LEVEL_HELP).env('P2PCHAT_LOG_LEVEL').default('info').argParser(oneOf('--log-level', LOG_LEVEL_NAMES)))
+    .addOption(new Option('--log-format <format>', 'auto (pretty on a terminal), json or pretty').env('P2PCHAT_LOG_FORMAT').default('auto').argParser(oneOf<LogFormat>('--log-format', ['auto', 'json', 'pretty'])))
     .addOption(new Option('--ready-file <path>', 'once listening, write {"tcpPort","httpPort","pid"} as JSON to this file').env('P2PCHAT_READY_FILE'))
     .action(async (opts: RawServerOptions) => {
       const { runServerCommand } = await import('../server/run.ts');

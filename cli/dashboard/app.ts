@@ -10,6 +10,7 @@ import type { Widgets } from 'blessed';
 import type { ClientCommand, ClientEvent, ClientPort } from './client-port.ts';
 import { TICK_MS } from './limits.ts';
 import { type DashboardAction, type DashboardConfig, type DashboardState, initialState, reduce } from './view-model.ts';
+import { EXIT_OK } from '../exit-codes.ts';
 import { KeyDecoder } from './views/keys.ts';
 import { ScreenView } from './views/screen-view.ts';
 
@@ -143,7 +144,7 @@ export class DashboardApp {
       await this.options.port.close();
     } finally {
       this.teardown();
-      this.resolveDone(0);
+      this.resolveDone(EXIT_OK);
     }
   }
 

@@ -12,13 +12,12 @@ import blessed from 'blessed';
 import type { Widgets } from 'blessed';
 import type { LevelWithSilent } from 'pino';
 import { SESSION_REQUEST_TIMEOUT_MS_DEFAULT } from '../../core/limits.ts';
+import { EXIT_USAGE } from '../exit-codes.ts';
 import { type Logger, createLogger } from '../log.ts';
 import { DashboardApp } from './app.ts';
 import { ChildProcessClientPort, headlessClientCommand } from './child-process-port.ts';
 
 export const DEFAULT_LOG_FILE = 'p2pchat-client.log';
-export const EXIT_OK = 0;
-export const EXIT_USAGE = 2;
 
 export interface DashboardOptions {
   readonly serverHost: string;

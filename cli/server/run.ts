@@ -18,6 +18,7 @@ import { type PasswordHasher, ServerHost } from '../../core/server/host.ts';
 import { ServerMachine } from '../../core/server/machine.ts';
 import type { AccountStore, StoreOp } from '../../core/store.ts';
 import type { Clock, Listener } from '../../core/transport.ts';
+import { EXIT_FAILED, EXIT_OK } from '../exit-codes.ts';
 import { type LogFormat, type Logger, createLogger } from '../log.ts';
 import { realClock } from '../net/real-clock.ts';
 import { TcpTransport } from '../net/tcp-transport.ts';
@@ -286,33 +287,33 @@ export async function runServerCommand(options: ServerCommandOptions): Promise<v
   const logger = createLogger({ level: options.logLevel, format: options.logFormat, base: { component: 'server' } });
   process.on('uncaughtException', (error) => {
     logger.fatal({ event: 'crash', err: error }, 'uncaught exception');
-    process.exit(1);
+    process.exit(EXIT_FAILED);
   });
   let server: RunningServer;
   try {
     server = await startServer({ ...options, logger });
   } catch (error) {
     logger.fatal({ event: 'start.failed', err: error }, 'the server could not start');
-    process.exit(1);
+    process.exit(EXIT_FAILED);
   }
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (signalled) {
       logger.warn({ event: 'shutdown.forced', signal }, 'second signal: exiting now');
-      process.exit(1);
+      process.exit(EXIT_FAILED);
     }
     signalled = true;
     logger.info({ event: 'signal', signal }, `received ${signal}`);
     const force = setTimeout(() => {
       logger.error({ event: 'shutdown.forced' }, 'shutdown took too long: exiting');
-      process.exit(1);
+      process.exit(EXIT_FAILED);
     }, SHUTDOWN_FORCE_EXIT_MS);
     force.unref();
     server.close().then(
-      () => process.exit(0),
+      () => process.exit(EXIT_OK),
       (error: unknown) => {
         logger.error({ event: 'shutdown.failed', err: error }, 'shutdown failed');
-        process.exit(1);
+        process.exit(EXIT_FAILED);
       },
     );
   };

@@ -22,7 +22,6 @@ import type { AccountRecord, AccountStore, StoreOp, StoreSnapshot } from '../../
 
 export const DATABASE_FILE_NAME = 'p2pchat.sqlite';
 export type DbSynchronous = 'normal' | 'full';
-export const DB_SYNCHRONOUS_MODES: readonly DbSynchronous[] = ['normal', 'full'];
 /** How long opening waits for another process's lock (a server that is just stopping) before giving up. */
 const BUSY_TIMEOUT_MS = 1_000;
 

@@ -12,14 +12,12 @@ import { Progress } from './sim-progress.ts';
 import type { RunReport } from './sim-report.ts';
 import { summarize } from './sim-report.ts';
 import { runScenario } from './run-scenario.ts';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../../cli/exit-codes.ts';
 import { type LoadedScenario, ScenarioError, loadScenarioFile } from '../scenarios/scenario-loader.ts';
 import { scenarioToYaml } from '../scenarios/scenario-writer.ts';
 import { scenarioSize } from '../swarm/shrink.ts';
 import { runSwarm } from '../swarm/swarm.ts';
 
-export const EXIT_OK = 0;
-export const EXIT_FAILED = 1;
-export const EXIT_INVALID = 2;
 const TRACE_FLUSH_LINES = 4_096;
 const SEED_RANGE = 0x1_0000_0000;
 
@@ -70,7 +68,7 @@ export function runSimCommand(files: readonly string[], options: SimCommandOptio
     } catch (error) {
       if (!(error instanceof ScenarioError)) throw error;
       log(`invalid scenario: ${error.message}`);
-      return EXIT_INVALID;
+      return EXIT_USAGE;
     }
   }
   if (options.swarmRuns !== undefined) return runSwarms(loaded, options, options.swarmRuns);
@@ -80,7 +78,7 @@ export function runSimCommand(files: readonly string[], options: SimCommandOptio
       trace = new TraceFile(options.tracePath);
     } catch (error) {
       log(`cannot write the trace file ${options.tracePath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-      return EXIT_INVALID;
+      return EXIT_USAGE;
     }
   }
   const runs: RunReport[] = [];

@@ -39,10 +39,6 @@ export interface Layout {
   readonly status: Rect;
 }
 
-/** Smallest terminal the layout is designed for; smaller ones still draw, cramped. */
-export const SCREEN_COLS_MIN = 60;
-export const SCREEN_ROWS_MIN = 18;
-
 export function computeLayout(cols: number, rows: number): Layout {
   const width = Math.max(cols, 20);
   const height = Math.max(rows, 10);
