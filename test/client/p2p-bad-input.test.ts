@@ -85,7 +85,7 @@ describe('P2P port: tokens and offered names', () => {
     bob = await HeadlessClient.start('bob', { server: server.address, autoAccept: 'chat,file' });
     bobPort = Number(bob.seen('ready')[0]?.p2pPort);
     await signupAndLogin(bob, 'bob');
-    mallory = (await loggedInClient(server.port, 'mallory')).client;
+    mallory = (await loggedInClient(server.tcpPort, 'mallory')).client;
     await mallory.request({ type: 'friend.request', username: 'bob' });
     await bob.request({ cmd: 'friend.accept', username: 'mallory' }, 'friend.added', { username: 'mallory' });
     mallory.send({ type: 'session.request', username: 'bob' });

@@ -125,7 +125,7 @@ describe('client runtime: sender backpressure over TCP', () => {
     const start = async (name: 'alice' | 'bob'): Promise<Client> => {
       const runtime = new ClientRuntime({
         serverHost: '127.0.0.1',
-        serverPort: server.port,
+        serverPort: server.tcpPort,
         p2pHost: '127.0.0.1',
         p2pPort: 0,
         downloadDir: join(dir, `${name}-downloads`),

@@ -1,7 +1,8 @@
-import { fc, test } from '@fast-check/vitest';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { formatBytes, parsePathList, progressBar, truncate, truncateStart, wrapText } from '../../cli/dashboard/format.ts';
 import { editLine, editorOf, EMPTY_EDITOR } from '../../cli/dashboard/line-editor.ts';
+import { replay } from '../helpers/fc-replay.ts';
 
 describe('text helpers', () => {
   it('formats sizes in binary units', () => {
@@ -14,14 +15,16 @@ describe('text helpers', () => {
     expect(progressBar(Number.NaN, 4)).toBe('[--]');
   });
 
-  test.prop([fc.string({ maxLength: 200 }), fc.integer({ min: 1, max: 40 })])(
-    'property: wrapped lines fit the width and keep every non-space character in order',
-    (text, width) => {
-      const lines = wrapText(text, width);
-      for (const line of lines) expect(Array.from(line).length).toBeLessThanOrEqual(width);
-      expect(lines.join('').replace(/[\s]/g, '')).toBe(text.replace(/[\s]/g, ''));
-    },
-  );
+  it('property: wrapped lines fit the width and keep every non-space character in order', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200 }), fc.integer({ min: 1, max: 40 }), (text, width) => {
+        const lines = wrapText(text, width);
+        for (const line of lines) expect(Array.from(line).length).toBeLessThanOrEqual(width);
+        expect(lines.join('').replace(/[\s]/g, '')).toBe(text.replace(/[\s]/g, ''));
+      }),
+      replay,
+    );
+  });
 
   it('truncates with an ellipsis', () => {
     expect(truncate('abcdef', 4)).toBe('abc…');

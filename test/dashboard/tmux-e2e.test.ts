@@ -5,19 +5,20 @@
  * sign-up, a friend request accepted with y, a chat request accepted from the dialog, messages
  * both ways, and Ctrl-C logging out before the process exits 0.
  *
- * Skips, saying why, when tmux is not installed or the server or headless client modules are
- * missing. The tmux server runs on its own socket (-L), so it never touches a user's sessions.
+ * The headless side is the tests' one headless helper (test/helpers/headless-client.ts), the
+ * server the one in-process server (test/helpers/in-process-server.ts). Skips, saying why, when
+ * tmux is not installed. The tmux server runs on its own socket (-S), so it never touches a
+ * user's sessions.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChildProcessClientPort, headlessClientCommand } from '../../cli/dashboard/child-process-port.ts';
-import type { ClientCommand, ClientEvent } from '../../cli/dashboard/client-port.ts';
+import { HeadlessClient } from '../helpers/headless-client.ts';
+import { TestServer } from '../helpers/in-process-server.ts';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const COLS = 120;
@@ -84,35 +85,6 @@ class Tmux {
   }
 }
 
-/** The headless side, through the same port the dashboard uses. */
-class Headless {
-  readonly events: ClientEvent[] = [];
-  constructor(readonly port: ChildProcessClientPort) {
-    port.onEvent((event) => this.events.push(event));
-  }
-
-  async waitFor(
-    name: ClientEvent['event'],
-    match: (event: ClientEvent) => boolean = () => true,
-    from = 0,
-    names: readonly ClientEvent['event'][] = [name],
-  ): Promise<ClientEvent> {
-    const deadline = Date.now() + WAIT_MS;
-    while (Date.now() < deadline) {
-      const found = this.events.slice(from).find((event) => names.includes(event.event) && match(event));
-      if (found) return found;
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    }
-    throw new Error(`headless client: timed out waiting for ${name}; saw ${this.events.map((event) => event.event).join(', ')}`);
-  }
-
-  async request(command: ClientCommand, answer: ClientEvent['event']): Promise<ClientEvent> {
-    const from = this.events.length;
-    this.port.send(command);
-    return this.waitFor(answer, () => true, from);
-  }
-}
-
 /** Attempts at opening the session; see openSessionFromDialog. */
 const SESSION_ATTEMPTS_MAX = 3;
 
@@ -123,16 +95,15 @@ const SESSION_ATTEMPTS_MAX = 3;
  * callee knows the token and is refused (chat.failed "bad-session-token"). It is not a dashboard
  * fault; any other failure fails the test at once.
  */
-async function openSessionFromDialog(tmux: Tmux, headless: Headless): Promise<void> {
+async function openSessionFromDialog(tmux: Tmux, headless: HeadlessClient): Promise<void> {
   for (let attempt = 1; attempt <= SESSION_ATTEMPTS_MAX; attempt++) {
-    const from = headless.events.length;
-    headless.port.send({ cmd: 'chat.open', username: 'alice' });
+    headless.send({ cmd: 'chat.open', username: 'alice' });
     const dialog = await tmux.waitFor('bob asks for a chat session.', 'the chat request dialog');
     expect(dialog).toMatch(/Time left: \d+ s/);
     tmux.keys('y');
-    const outcome = await headless.waitFor('chat.opened', (event) => event.event === 'chat.opened' || event.event === 'chat.failed', from, ['chat.opened', 'chat.failed']);
+    const outcome = await headless.waitForAny(['chat.opened', 'chat.failed'], {}, WAIT_MS);
     if (outcome.event === 'chat.opened') return;
-    if (outcome.event !== 'chat.failed' || outcome.reason !== 'bad-session-token') throw new Error(`chat.open failed: ${JSON.stringify(outcome)}`);
+    if (outcome.reason !== 'bad-session-token') throw new Error(`chat.open failed: ${JSON.stringify(outcome)}`);
     console.warn(`attempt ${attempt}: session refused by the known token race (bad-session-token); retrying`);
   }
   throw new Error(`no session after ${SESSION_ATTEMPTS_MAX} attempts`);
@@ -144,21 +115,15 @@ if (skipReason) console.warn(`dashboard tmux end-to-end test skipped: ${skipReas
 describe.skipIf(skipReason !== null)(`dashboard end to end under tmux${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
   let tmux: Tmux | null = null;
   let workDir = '';
-  let server: { address: string; close(): Promise<void> } | null = null;
-  let bob: Headless | null = null;
+  let server: TestServer | null = null;
+  let bob: HeadlessClient | null = null;
 
   beforeAll(async () => {
     workDir = await mkdtemp(join(tmpdir(), 'p2pchat-dash-e2e-'));
     tmux = new Tmux(join(workDir, 'tmux.sock'));
-    const { TestServer } = await import('../helpers/in-process-server.ts');
     server = await TestServer.start();
     const address = server.address;
-    bob = new Headless(
-      new ChildProcessClientPort({
-        command: headlessClientCommand({ server: address, p2pHost: '127.0.0.1', downloadDir: join(workDir, 'bob-downloads'), logFile: join(workDir, 'bob.log') }),
-        cwd: workDir,
-      }),
-    );
+    bob = await HeadlessClient.start('bob', { server: address, downloadDir: join(workDir, 'bob-downloads'), extraArgs: ['--log-file', join(workDir, 'bob.log')] });
     const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
     const dashboard = [process.execPath, '--import', tsxLoader, ...dashboardEntry()];
     dashboard.push('--server', address, '--p2p-host', '127.0.0.1', '--download-dir', join(workDir, 'alice-downloads'), '--log-file', join(workDir, 'dashboard.log'));
@@ -175,7 +140,7 @@ describe.skipIf(skipReason !== null)(`dashboard end to end under tmux${skipReaso
 
   afterAll(async () => {
     tmux?.kill();
-    await bob?.port.close();
+    await bob?.quit();
     await server?.close();
     if (workDir) await rm(workDir, { recursive: true, force: true });
   });
@@ -194,16 +159,14 @@ describe.skipIf(skipReason !== null)(`dashboard end to end under tmux${skipReaso
     tmux.keys('Enter', 'Enter');
     await tmux.waitFor('user alice', 'the main screen');
 
-    await headless.waitFor('ready');
-    await headless.request({ cmd: 'signup', username: 'bob', password: 'password-bob', nickname: 'Bob' }, 'signup.ok');
-    await headless.request({ cmd: 'login', username: 'bob', password: 'password-bob' }, 'login.ok');
-    await headless.request({ cmd: 'friend.request', username: 'alice' }, 'friend.requested');
+    await headless.request({ cmd: 'signup', username: 'bob', password: 'password-bob', nickname: 'Bob' }, 'signup.ok', {}, WAIT_MS);
+    await headless.request({ cmd: 'login', username: 'bob', password: 'password-bob' }, 'login.ok', {}, WAIT_MS);
+    await headless.request({ cmd: 'friend.request', username: 'alice' }, 'friend.requested', {}, WAIT_MS);
 
     // The request shows in the friends pane (focused after login); y accepts it.
     await tmux.waitFor('? bob asks: y/n', 'the friend request');
-    const friendAdded = headless.events.length;
     tmux.keys('y');
-    await headless.waitFor('friend.added', (event) => event.event === 'friend.added' && event.username === 'alice', friendAdded);
+    await headless.waitFor('friend.added', { username: 'alice' }, WAIT_MS);
     await tmux.waitFor('● bob (Bob)', 'bob online in the friend list');
 
     // bob asks for a session: the dialog counts down; y accepts.
@@ -213,12 +176,12 @@ describe.skipIf(skipReason !== null)(`dashboard end to end under tmux${skipReaso
     // alice → bob: typed into the message line (focused once the session opened), Enter sends.
     tmux.text('hello bob, from the dashboard');
     tmux.keys('Enter');
-    const received = await headless.waitFor('chat.message');
+    const received = await headless.waitFor('chat.message', {}, WAIT_MS);
     expect(received).toMatchObject({ from: 'alice', text: 'hello bob, from the dashboard' });
     await tmux.waitFor('alice: hello bob, from the dashboard ✓', 'the delivered message');
 
     // bob → alice.
-    await headless.request({ cmd: 'chat.send', username: 'alice', text: 'hi alice {from headless}' }, 'chat.sent');
+    await headless.request({ cmd: 'chat.send', username: 'alice', text: 'hi alice {from headless}' }, 'chat.sent', {}, WAIT_MS);
     const screen = await tmux.waitFor('bob: hi alice {from headless}', 'the incoming message');
     expect(screen).toContain(`server ${server!.address} │ ● connected │ user alice`);
 
@@ -232,9 +195,8 @@ describe.skipIf(skipReason !== null)(`dashboard end to end under tmux${skipReaso
     expect(resized).toContain('bob: hi alice {from headless}');
 
     // Ctrl-C logs out first (bob sees alice go offline), then the process exits 0.
-    const offline = headless.events.length;
     tmux.keys('C-c');
-    await headless.waitFor('presence', (event) => event.event === 'presence' && event.username === 'alice' && event.status === 'offline', offline);
+    await headless.waitFor('presence', { username: 'alice', status: 'offline' }, WAIT_MS);
     await tmux.waitFor('DASHBOARD-EXIT=0', 'the dashboard exiting 0');
   }, SCENARIO_TIMEOUT_MS);
 });

@@ -14,6 +14,7 @@ import {
   totalUnread,
   transferSpeed,
 } from '../../cli/dashboard/view-model.ts';
+import { replay } from '../helpers/fc-replay.ts';
 
 const config = { serverAddress: '127.0.0.1:12345', chatRequestTimeoutMs: 30_000, logFile: null, downloadDir: './downloads' };
 const at = '2026-01-01T00:00:00.000Z';
@@ -325,7 +326,7 @@ describe('keys and quitting', () => {
         expect(driver.state.input.text).toBe(chars.join(''));
         expect(driver.quit).toBe(false);
       }),
-      { numRuns: 100 },
+      { numRuns: 100, ...replay },
     );
   });
 

@@ -86,8 +86,14 @@ export class HeadlessClient {
   }
 
   waitFor<Name extends ClientEventName>(event: Name, match: Partial<EventOf<Name>> = {}, timeoutMs = EVENT_WAIT_MS): Promise<EventOf<Name>> {
+    return this.waitForAny([event], match, timeoutMs);
+  }
+
+  /** The first not-yet-taken event with one of these names (matching `match` if given). */
+  waitForAny<Name extends ClientEventName>(events: readonly Name[], match: Partial<EventOf<Name>> = {}, timeoutMs = EVENT_WAIT_MS): Promise<EventOf<Name>> {
+    const event = events.join(' or ');
     const matches = (candidate: Event): candidate is EventOf<Name> =>
-      candidate.event === event && Object.entries(match).every(([key, value]) => (candidate as Record<string, unknown>)[key] === value);
+      (events as readonly string[]).includes(candidate.event) && Object.entries(match).every(([key, value]) => (candidate as Record<string, unknown>)[key] === value);
     const found = this.events.find((candidate) => !this.taken.has(candidate) && matches(candidate));
     if (found !== undefined) {
       this.taken.add(found);

@@ -8,7 +8,7 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdminServer } from '../../cli/server/admin-http.ts';
 import { TcpTestClient, loggedInClient } from '../helpers/tcp-test-client.ts';
-import { type TestServer, startTestServer } from './server-fixture.ts';
+import { TestServer } from '../helpers/in-process-server.ts';
 
 async function get(port: number, path: string): Promise<{ status: number; body: string; contentType: string }> {
   const response = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5_000) });
@@ -20,7 +20,7 @@ describe('real server: HTTP admin port', () => {
   const clients: TcpTestClient[] = [];
 
   beforeAll(async () => {
-    server = await startTestServer({ processMetrics: true });
+    server = await TestServer.start({ processMetrics: true });
     const { client } = await loggedInClient(server.tcpPort, 'metered');
     clients.push(client);
     expect(await client.login('metered', 'wrong-password-here')).toMatchObject({ type: 'error', code: 'ALREADY_LOGGED_IN' });
@@ -31,7 +31,7 @@ describe('real server: HTTP admin port', () => {
 
   afterAll(async () => {
     for (const client of clients) client.close();
-    await server.stop();
+    await server.close();
   });
 
   it('GET /healthz answers 200 ok while serving', async () => {

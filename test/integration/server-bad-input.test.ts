@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FRAME_HEADER_BYTES, FRAME_KIND_CONTROL, encodeControl } from '../../core/codec.ts';
 import { PROTOCOL_VERSION } from '../../core/limits.ts';
 import { TcpTestClient, loggedInClient } from '../helpers/tcp-test-client.ts';
-import { type TestServer, startTestServer } from './server-fixture.ts';
+import { TestServer } from '../helpers/in-process-server.ts';
 
 const UNAUTH_IDLE_MS = 1_000;
 
@@ -30,14 +30,14 @@ describe('real server: bad input closes at most the offending connection', () =>
 
   beforeAll(async () => {
     // A long TTL and a short unauthenticated idle limit: only the silent half-frame client times out.
-    server = await startTestServer({ unauthenticatedIdleMs: UNAUTH_IDLE_MS, ttlMs: 60_000 });
+    server = await TestServer.start({ unauthenticatedIdleMs: UNAUTH_IDLE_MS, ttlMs: 60_000 });
     bystander = (await loggedInClient(server.tcpPort, 'bystander')).client;
     clients.push(bystander);
   });
 
   afterAll(async () => {
     for (const client of clients) client.close();
-    await server.stop();
+    await server.close();
   });
 
   it('garbage bytes: BAD_VERSION, then the connection is closed', async () => {

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TcpTestClient } from '../helpers/tcp-test-client.ts';
-import { tempDataDir } from './server-fixture.ts';
+import { tempDataDir } from '../helpers/in-process-server.ts';
 
 const START_TIMEOUT_MS = 20_000;
 const EXIT_TIMEOUT_MS = 10_000;

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TcpTestClient, loggedInClient } from '../helpers/tcp-test-client.ts';
-import { type TestServer, startTestServer } from './server-fixture.ts';
+import { TestServer } from '../helpers/in-process-server.ts';
 
 const SESSION_TIMEOUT_MS = 1_000;
 
@@ -33,12 +33,12 @@ describe('real server: accounts, friends, presence and sessions over TCP', () =>
   }
 
   beforeAll(async () => {
-    server = await startTestServer({ sessionTimeoutMs: SESSION_TIMEOUT_MS });
+    server = await TestServer.start({ sessionTimeoutMs: SESSION_TIMEOUT_MS });
   });
 
   afterAll(async () => {
     for (const client of clients) client.close();
-    await server.stop();
+    await server.close();
   });
 
   it('signs up a new account, and refuses the same username twice', async () => {
@@ -143,12 +143,12 @@ describe('real server: heartbeat TTL', () => {
   const clients: TcpTestClient[] = [];
 
   beforeAll(async () => {
-    server = await startTestServer({ ttlMs: TTL_MS });
+    server = await TestServer.start({ ttlMs: TTL_MS });
   });
 
   afterAll(async () => {
     for (const client of clients) client.close();
-    await server.stop();
+    await server.close();
   });
 
   it('logs out a silent client after the TTL and tells its friend it is offline', async () => {

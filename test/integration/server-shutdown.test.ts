@@ -7,7 +7,7 @@ import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../cli/server/sqlite-store.ts';
 import { TcpTestClient, loggedInClient } from '../helpers/tcp-test-client.ts';
-import { type TestServer, startTestServer } from './server-fixture.ts';
+import { TestServer } from '../helpers/in-process-server.ts';
 
 const GRACE_MS = 300;
 const POLL_ROUNDS_MAX = 200;
@@ -33,12 +33,12 @@ function connectRefused(port: number): Promise<boolean> {
 
 const servers: TestServer[] = [];
 afterAll(async () => {
-  for (const server of servers) await server.stop();
+  for (const server of servers) await server.close();
 });
 
 describe('real server: graceful shutdown', () => {
   it('tells clients, commits a sign-up in flight, closes both ports, and is idempotent', async () => {
-    const server = await startTestServer({ shutdownGraceMs: GRACE_MS });
+    const server = await TestServer.start({ shutdownGraceMs: GRACE_MS });
     servers.push(server);
     const { client } = await loggedInClient(server.tcpPort, 'stayer');
     const signer = await TcpTestClient.open(server.tcpPort);
@@ -46,8 +46,8 @@ describe('real server: graceful shutdown', () => {
     signer.send({ type: 'signup', username: 'latecomer', password: 'latecomer-password' });
     await until(() => server.machine.stats().framesIn > framesBefore, 'the sign-up frame to arrive');
 
-    const closing = server.close();
-    expect(server.close()).toBe(closing);
+    const closing = server.stop();
+    expect(server.stop()).toBe(closing);
     await client.waitError('SERVER_SHUTTING_DOWN');
     await client.waitClosed();
     await closing;
@@ -61,7 +61,7 @@ describe('real server: graceful shutdown', () => {
   });
 
   it('resets a client that never hangs up once the grace period is over', async () => {
-    const server = await startTestServer({ shutdownGraceMs: GRACE_MS });
+    const server = await TestServer.start({ shutdownGraceMs: GRACE_MS });
     servers.push(server);
     // allowHalfOpen: this socket keeps its side open after the server's FIN, as a stuck client would.
     const stubborn = net.connect({ host: '127.0.0.1', port: server.tcpPort, allowHalfOpen: true });
@@ -71,7 +71,7 @@ describe('real server: graceful shutdown', () => {
     const closed = new Promise<void>((resolve) => stubborn.once('close', () => resolve()));
     await new Promise<void>((resolve) => stubborn.once('connect', () => resolve()));
     await until(() => server.machine.stats().connections === 1, 'the server to see the connection');
-    await server.close();
+    await server.stop();
     // After its EOF the client no longer reads, so it learns of the reset on its next write.
     stubborn.write(Uint8Array.of(0x01));
     await closed;

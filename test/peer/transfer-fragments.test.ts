@@ -7,11 +7,12 @@
  * peer-world.ts). Replay a failure with the seed and path fast-check prints.
  */
 import { createHash } from 'node:crypto';
-import { fc, test } from '@fast-check/vitest';
-import { describe, expect } from 'vitest';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
 import { FILE_CHUNK_BYTES } from '../../core/limits.ts';
 import { TRANSFER_TUNING_DEFAULTS } from '../../core/peer/transfer.ts';
 import { twoFriends } from './peer-world.ts';
+import { replay } from '../helpers/fc-replay.ts';
 
 /** Cuts `bytes` before each offset in `cuts` (folded into range). */
 function cutAt(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {
@@ -26,32 +27,28 @@ function cutAt(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {
 }
 
 describe('file data in pieces', () => {
-  test.prop(
-    [
-      fc.integer({ min: 0, max: 600_000 }),
-      fc.integer({ min: 512, max: FILE_CHUNK_BYTES }),
-      fc.integer({ min: 1, max: 8 }),
-      fc.array(fc.nat(), { maxLength: 12 }),
-      fc.integer({ min: 1, max: 2 ** 31 }),
-    ],
-    { numRuns: 40 },
-  )('property: any chunk size, window and cutting of the byte stream into reads delivers the file byte-identical', (fileBytes, chunkBytes, windowChunks, cuts, seed) => {
-    const tuning = { ...TRANSFER_TUNING_DEFAULTS, chunkBytes, windowBytes: chunkBytes * windowChunks + (seed % chunkBytes) };
-    const world = twoFriends({ tuning });
-    world.deliverySplit = (bytes) => cutAt(bytes, cuts);
-    const data = new Uint8Array(fileBytes);
-    for (let i = 0; i < fileBytes; i += 97) data[i] = (i * 31 + seed) & 0xff;
-    world.sources.set('/src/f.bin', data);
-    const sha256 = createHash('sha256').update(data).digest('hex');
-    world.command('alice', { cmd: 'chat.open', username: 'bob' });
-    world.command('alice', { cmd: 'file.send', username: 'bob', files: [{ path: '/src/f.bin', name: 'f.bin', size: fileBytes, sha256 }] });
-    const offer = world.eventsOf('bob', 'file.offer')[0] as { transferId: string } | undefined;
-    expect(offer).toBeDefined();
-    world.command('bob', { cmd: 'file.answer', transferId: offer!.transferId, accept: true });
-    for (let round = 0; round < 1000 && world.committed.size === 0; round++) world.advance(10);
-    expect(world.eventsOf('bob', 'file.failed')).toEqual([]);
-    expect(world.eventsOf('alice', 'file.failed')).toEqual([]);
-    expect(world.committed.get(`bob|${offer!.transferId}`)).toEqual({ sha256, bytes: fileBytes });
-    expect(world.eventsOf('alice', 'file.sent')).toHaveLength(1);
+  it('property: any chunk size, window and cutting of the byte stream into reads delivers the file byte-identical', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 600_000 }), fc.integer({ min: 512, max: FILE_CHUNK_BYTES }), fc.integer({ min: 1, max: 8 }), fc.array(fc.nat(), { maxLength: 12 }), fc.integer({ min: 1, max: 2 ** 31 }), (fileBytes, chunkBytes, windowChunks, cuts, seed) => {
+      const tuning = { ...TRANSFER_TUNING_DEFAULTS, chunkBytes, windowBytes: chunkBytes * windowChunks + (seed % chunkBytes) };
+      const world = twoFriends({ tuning });
+      world.deliverySplit = (bytes) => cutAt(bytes, cuts);
+      const data = new Uint8Array(fileBytes);
+      for (let i = 0; i < fileBytes; i += 97) data[i] = (i * 31 + seed) & 0xff;
+      world.sources.set('/src/f.bin', data);
+      const sha256 = createHash('sha256').update(data).digest('hex');
+      world.command('alice', { cmd: 'chat.open', username: 'bob' });
+      world.command('alice', { cmd: 'file.send', username: 'bob', files: [{ path: '/src/f.bin', name: 'f.bin', size: fileBytes, sha256 }] });
+      const offer = world.eventsOf('bob', 'file.offer')[0] as { transferId: string } | undefined;
+      expect(offer).toBeDefined();
+      world.command('bob', { cmd: 'file.answer', transferId: offer!.transferId, accept: true });
+      for (let round = 0; round < 1000 && world.committed.size === 0; round++) world.advance(10);
+      expect(world.eventsOf('bob', 'file.failed')).toEqual([]);
+      expect(world.eventsOf('alice', 'file.failed')).toEqual([]);
+      expect(world.committed.get(`bob|${offer!.transferId}`)).toEqual({ sha256, bytes: fileBytes });
+      expect(world.eventsOf('alice', 'file.sent')).toHaveLength(1);
+    }),
+      { numRuns: 40, ...replay },
+    );
   });
 });

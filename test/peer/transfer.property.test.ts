@@ -6,10 +6,11 @@
  * source changes under the sender, the transfer fails clearly instead.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { fc, test } from '@fast-check/vitest';
-import { describe, expect } from 'vitest';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
 import type { P2pFrame } from '../../core/peer/frames.ts';
 import { IncomingTransfer, OutgoingTransfer, type TransferAction, type TransferTuning } from '../../core/peer/transfer.ts';
+import { replay } from '../helpers/fc-replay.ts';
 
 type Wire = { kind: 'control'; frame: P2pFrame } | { kind: 'data'; offset: number; bytes: Uint8Array };
 
@@ -207,34 +208,38 @@ const anyStep = fc.oneof(
 );
 
 describe('transfer machines', () => {
-  test.prop([fc.uint8Array({ maxLength: 5_000, size: 'max' }), tuningArb, fc.array(anyStep, { minLength: 20, maxLength: 300, size: 'max' })], { numRuns: 200 })(
-    'over arbitrary chunkings, drops and resumes (also before the sender heard the accept), the receiver ends with a byte-identical file',
-    (source, tuning, schedule) => {
-      const outcome = run(source, tuning, schedule, 200_000);
-      // Even an offer caught by a drop before the sender heard its file.accept resumes (from 0).
-      expect(outcome.receiverFailure).toBeNull();
-      expect(outcome.senderFailure).toBeNull();
-      expect(outcome.receiverState).toBe('Done');
-      expect(outcome.senderState).toBe('Done');
-      expect(outcome.committed).not.toBeNull();
-      expect(Buffer.from(outcome.committed!).equals(Buffer.from(source))).toBe(true);
-    },
-  );
+  it('over arbitrary chunkings, drops and resumes (also before the sender heard the accept), the receiver ends with a byte-identical file', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 5_000, size: 'max' }), tuningArb, fc.array(anyStep, { minLength: 20, maxLength: 300, size: 'max' }), (source, tuning, schedule) => {
+        const outcome = run(source, tuning, schedule, 200_000);
+        // Even an offer caught by a drop before the sender heard its file.accept resumes (from 0).
+        expect(outcome.receiverFailure).toBeNull();
+        expect(outcome.senderFailure).toBeNull();
+        expect(outcome.receiverState).toBe('Done');
+        expect(outcome.senderState).toBe('Done');
+        expect(outcome.committed).not.toBeNull();
+        expect(Buffer.from(outcome.committed!).equals(Buffer.from(source))).toBe(true);
+      }),
+      { numRuns: 200, ...replay },
+    );
+  });
 
-  test.prop(
-    [fc.uint8Array({ minLength: 1, maxLength: 5_000, size: 'max' }), tuningArb, fc.array(fc.oneof({ weight: 10, arbitrary: anyStep }, { weight: 1, arbitrary: fc.constantFrom<Step>('mutate') }), { minLength: 20, maxLength: 300, size: 'max' })],
-    { numRuns: 200 },
-  )('when the source changes mid-way, the result is a clear failure or a byte-identical file, never a wrong file', (source, tuning, schedule) => {
-    const outcome = run(source, tuning, schedule, 200_000);
-    if (outcome.committed !== null) {
-      // Kept only if every byte it holds was read before the change.
-      expect(Buffer.from(outcome.committed).equals(Buffer.from(source))).toBe(true);
-      expect(outcome.receiverState).toBe('Done');
-    } else {
-      expect(outcome.mutated || outcome.dropped).toBe(true);
-      expect(outcome.receiverState).toBe('Failed');
-      expect(['hash-mismatch', 'io-error', 'no-such-transfer']).toContain(outcome.receiverFailure);
-      expect(outcome.senderState).toBe('Failed');
-    }
+  it('when the source changes mid-way, the result is a clear failure or a byte-identical file, never a wrong file', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 5_000, size: 'max' }), tuningArb, fc.array(fc.oneof({ weight: 10, arbitrary: anyStep }, { weight: 1, arbitrary: fc.constantFrom<Step>('mutate') }), { minLength: 20, maxLength: 300, size: 'max' }), (source, tuning, schedule) => {
+      const outcome = run(source, tuning, schedule, 200_000);
+      if (outcome.committed !== null) {
+        // Kept only if every byte it holds was read before the change.
+        expect(Buffer.from(outcome.committed).equals(Buffer.from(source))).toBe(true);
+        expect(outcome.receiverState).toBe('Done');
+      } else {
+        expect(outcome.mutated || outcome.dropped).toBe(true);
+        expect(outcome.receiverState).toBe('Failed');
+        expect(['hash-mismatch', 'io-error', 'no-such-transfer']).toContain(outcome.receiverFailure);
+        expect(outcome.senderState).toBe('Failed');
+      }
+    }),
+      { numRuns: 200, ...replay },
+    );
   });
 });

@@ -4,6 +4,7 @@ import { EventQueue } from '../../sim/world/event-queue.ts';
 import { Prng } from '../../sim/world/prng.ts';
 import { SimClock } from '../../sim/world/sim-clock.ts';
 import { TraceHash, fnv1a32 } from '../../sim/world/trace-hash.ts';
+import { replay } from '../helpers/fc-replay.ts';
 
 describe('seeded PRNG', () => {
   it('same seed gives the same sequence; another seed another', () => {
@@ -36,6 +37,7 @@ describe('seeded PRNG', () => {
         }
         return true;
       }),
+      replay,
     );
   });
 });
@@ -68,6 +70,7 @@ describe('event queue', () => {
           .map((x) => x.i);
         return JSON.stringify(order) === JSON.stringify(expected) && queue.size === 0;
       }),
+      replay,
     );
   });
 
