@@ -1,5 +1,5 @@
 /**
- * The benchmark figures of CONTRACTS.md section 3: names and units are a public contract (scripts
+ * The benchmark figures of docs/BENCHMARKS.md: names and units are a public contract (scripts
  * and CI read them), so they live here once and everything else refers to them.
  */
 export const RESULT_NAMES = [

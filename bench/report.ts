@@ -1,5 +1,5 @@
 /**
- * The benchmark report of CONTRACTS.md section 3: `{machine, results: [RESULT...]}`, each RESULT
+ * The benchmark report of docs/BENCHMARKS.md: `{machine, results: [RESULT...]}`, each RESULT
  * with name, value, unit, baseline, ratio, threshold and passed (plus fields of our own). A figure
  * that could not be measured is still listed, with value null, passed false and a note saying why,
  * so a missing figure is never mistaken for a good one.

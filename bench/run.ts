@@ -1,6 +1,6 @@
 /**
  * `p2pchat bench`: runs every phase, bounded by a global deadline, then prints the report
- * (CONTRACTS.md section 3) as JSON (--json) or a table, writes it under bench/results/, and picks
+ * (docs/BENCHMARKS.md) as JSON (--json) or a table, writes it under bench/results/, and picks
  * the exit code:
  *
  *   full run, or quick run outside CI:  0 every target met, 3 a target missed or a figure missing

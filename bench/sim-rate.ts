@@ -1,5 +1,5 @@
 /**
- * sim_events_rate through the simulator's own benchmark entry (sim/events-rate/bench-api.ts, issue 5): a
+ * sim_events_rate through the simulator's own benchmark entry (sim/events-rate/bench-api.ts): a
  * 10,000-peer presence storm, its events per second, and the simulator's bare binary-heap loop at
  * the same pending-event count as the baseline. Imported by path at run time, so a tree without
  * the simulator still type-checks and the figure is reported missing, not faked.

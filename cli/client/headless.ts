@@ -1,5 +1,5 @@
 /**
- * `p2pchat client --headless`: the JSON-lines client of CONTRACTS.md section 1. It only maps
+ * `p2pchat client --headless`: the JSON-lines client of docs/CLIENT.md. It only maps
  * lines: stdin lines → commands of the ClientRuntime, runtime events → stdout lines. Nothing else
  * ever goes to stdout (logs go to stderr or a file). EOF on stdin is a clean quit.
  */

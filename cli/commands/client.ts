@@ -1,6 +1,6 @@
 /**
  * `p2pchat client`: the blessed dashboard or, with --headless, the JSON-lines client of
- * CONTRACTS.md section 1. Options only here; the runtime is imported when the command runs.
+ * docs/CLIENT.md. Options only here; the runtime is imported when the command runs.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { LOG_LEVEL_HELP, LOG_LEVEL_NAMES, hostPort, integerIn, oneOf } from './option-parsers.ts';

@@ -1,7 +1,7 @@
 /**
  * `p2pchat sim FILE...`: options only; the simulator (sim/command/cli-run.ts) is imported when it runs.
  *
- * stdout carries the report only with --json (CONTRACTS.md section 2); the SEED line, the human
+ * stdout carries the report only with --json (docs/SIMULATOR.md); the SEED line, the human
  * summary and the progress bar go to stderr. Exit 0 when every expectation passed and no
  * invariant was violated, 1 otherwise, 2 when a scenario file (or an option) is invalid.
  */

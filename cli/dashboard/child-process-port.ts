@@ -1,6 +1,6 @@
 /**
  * A ClientPort that runs `p2pchat client --headless` as a child process and speaks its JSON-lines
- * contract (CONTRACTS.md section 1) over the child's stdin and stdout. It depends on nothing but
+ * contract (docs/CLIENT.md) over the child's stdin and stdout. It depends on nothing but
  * that contract, so the dashboard works with whatever runtime the headless client has inside.
  *
  * Bounded: an stdout line longer than EVENT_LINE_BYTES_MAX is dropped (and logged) without being

@@ -1,6 +1,6 @@
 /**
  * What the user asks of the peer machine: the commands of the headless client contract
- * (CONTRACTS.md section 1), validated with zod. Unknown names and malformed fields become `error`
+ * (docs/CLIENT.md), validated with zod. Unknown names and malformed fields become `error`
  * events (UNKNOWN_COMMAND, BAD_COMMAND), never exceptions.
  *
  * `file.send` names paths; the runtime reads each file's size and SHA-256 first and hands the

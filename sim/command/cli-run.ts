@@ -1,8 +1,8 @@
 /**
  * The runtime of `p2pchat sim` (options live in cli/commands/sim.ts): loads every scenario first
  * (an invalid one exits 2 before anything runs), prints the SEED line with every chosen option,
- * runs, prints a human summary on stderr and, with --json, exactly the CONTRACTS.md section 2
- * object on stdout. --swarm runs each scenario with random seeds and faults and saves the first
+ * runs, prints a human summary on stderr and, with --json, exactly the report object of
+ * docs/SIMULATOR.md on stdout. --swarm runs each scenario with random seeds and faults and saves the first
  * failure, minimized, as YAML.
  */
 import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';

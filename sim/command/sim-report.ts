@@ -1,5 +1,5 @@
 /**
- * The run report: the JSON contract of CONTRACTS.md section 2 (field names fixed: scenario, seed,
+ * The run report: the JSON contract of docs/SIMULATOR.md (field names fixed: scenario, seed,
  * peers, events, virtualMs, wallMs, traceHash, expectations, violations, metrics), plus a human
  * summary for stderr.
  */

@@ -1,5 +1,5 @@
 /**
- * PeerDriver over the real peer machine (core/peer/machine.ts, issue 3): each incarnation of a
+ * PeerDriver over the real peer machine (core/peer/machine.ts): each incarnation of a
  * simulated user is a PeerHost (core/peer/host.ts, the same one cli/client/client-runtime.ts runs
  * over TCP) on the in-memory network and the virtual clock, with an in-memory file port
  * (SimFiles); this driver is its event sink, turning the machine's client events into step
