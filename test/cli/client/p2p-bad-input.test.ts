@@ -1,0 +1,159 @@
+/**
+ * Hostile input on a client's P2P port, over real TCP: a stranger without a token, a replayed
+ * (used) token and a token presented under another name are refused with BAD_SESSION_TOKEN and
+ * a close; offered names that try to leave the download directory land safely inside it.
+ *
+ * "mallory" is played by the test itself: a raw client of the server (to get a real session
+ * token) and a raw P2P peer speaking the frames of core/peer/frames.ts.
+ */
+import { createHash } from 'node:crypto';
+import net from 'node:net';
+import { readdir, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FrameDecoder, encodeControl, encodeData } from '../../../core/codec.ts';
+import type { P2pFrame } from '../../../core/peer/frames.ts';
+import { HeadlessClient, signupAndLogin } from '../../helpers/headless-client.ts';
+import { TestServer } from '../../helpers/in-process-server.ts';
+import { TcpTestClient, loggedInClient } from '../../helpers/tcp-test-client.ts';
+
+const WAIT_MS = 5_000;
+
+/** A raw P2P peer: control frames in and out, and whether the other side closed. */
+class RawPeer {
+  readonly frames: Array<Record<string, unknown>> = [];
+  readonly closed: Promise<void>;
+  private readonly decoder = new FrameDecoder();
+
+  private constructor(private readonly socket: net.Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      this.decoder.push(chunk);
+      for (let frame = this.decoder.next(); frame !== null; frame = this.decoder.next()) {
+        if (frame.kind === 'control') this.frames.push(frame.message as Record<string, unknown>);
+      }
+    });
+    this.closed = new Promise((done) => socket.on('close', () => done()));
+    socket.on('error', () => {});
+  }
+
+  static connect(port: number): Promise<RawPeer> {
+    return new Promise((done, fail) => {
+      const socket = net.connect({ host: '127.0.0.1', port }, () => done(new RawPeer(socket)));
+      socket.once('error', fail);
+    });
+  }
+
+  send(frame: P2pFrame | Record<string, unknown>): void {
+    this.socket.write(encodeControl(frame));
+  }
+
+  sendBytes(bytes: Uint8Array): void {
+    this.socket.write(bytes);
+  }
+
+  async waitFor(type: string, timeoutMs = WAIT_MS): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const found = this.frames.find((frame) => frame.type === type);
+      if (found !== undefined) return found;
+      await new Promise((done) => setTimeout(done, 10));
+    }
+    throw new Error(`no ${type} frame; got ${JSON.stringify(this.frames)}`);
+  }
+
+  async expectRefused(): Promise<void> {
+    const error = await this.waitFor('error');
+    expect(error.code).toBe('BAD_SESSION_TOKEN');
+    await Promise.race([this.closed, new Promise((_, fail) => setTimeout(() => fail(new Error('not closed')), WAIT_MS))]);
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+describe('P2P port: tokens and offered names', () => {
+  let server: TestServer;
+  let bob: HeadlessClient;
+  let bobPort: number;
+  let mallory: TcpTestClient;
+  let token: string;
+  const peers: RawPeer[] = [];
+
+  beforeAll(async () => {
+    server = await TestServer.start();
+    bob = await HeadlessClient.start('bob', { server: server.address, autoAccept: 'chat,file' });
+    bobPort = Number(bob.seen('ready')[0]?.p2pPort);
+    await signupAndLogin(bob, 'bob');
+    mallory = (await loggedInClient(server.tcpPort, 'mallory')).client;
+    await mallory.request({ type: 'friend.request', username: 'bob' });
+    await bob.request({ cmd: 'friend.accept', username: 'mallory' }, 'friend.added', { username: 'mallory' });
+    mallory.send({ type: 'session.request', username: 'bob' });
+    const established = await mallory.waitFor('session.established');
+    expect(established.port).toBe(bobPort);
+    token = established.token;
+  });
+
+  afterAll(async () => {
+    for (const peer of peers) peer.destroy();
+    mallory?.close();
+    bob?.kill();
+    await server?.close();
+    if (bob !== undefined) await rm(bob.downloadDir, { recursive: true, force: true });
+  });
+
+  const connect = async (): Promise<RawPeer> => {
+    const peer = await RawPeer.connect(bobPort);
+    peers.push(peer);
+    return peer;
+  };
+
+  it('refuses a stranger without a token', async () => {
+    const noToken = await connect();
+    noToken.send({ type: 'hello', username: 'mallory', token: 'made-up-token' });
+    await noToken.expectRefused();
+    const noHello = await connect();
+    noHello.send({ type: 'msg', id: 1, text: 'hi' });
+    await noHello.expectRefused();
+    const bytes = await connect();
+    bytes.sendBytes(encodeData(1, 0, new Uint8Array(16)));
+    await bytes.expectRefused();
+  });
+
+  it('refuses the real token presented under another name', async () => {
+    const wrongName = await connect();
+    wrongName.send({ type: 'hello', username: 'alice', token });
+    await wrongName.expectRefused();
+  });
+
+  it('accepts the token once, then refuses it used', async () => {
+    const first = await connect();
+    first.send({ type: 'hello', username: 'mallory', token });
+    expect(await first.waitFor('hello.ok')).toMatchObject({ username: 'bob' });
+    await bob.waitFor('chat.opened', { username: 'mallory' });
+    const replay = await connect();
+    replay.send({ type: 'hello', username: 'mallory', token });
+    await replay.expectRefused();
+
+    // Offered names that try to leave the download directory.
+    const names = ['../../etc/passwd', '/tmp/x', '..', 'a\u0000b\u001b[31m.txt', 'C:\\Windows\\evil.bat'];
+    const content = new TextEncoder().encode('not what you think\n');
+    const sha256 = createHash('sha256').update(content).digest('hex');
+    first.send({
+      type: 'file.offer',
+      files: names.map((name, i) => ({ transferId: `m${i}`, stream: i + 1, name, size: content.byteLength, sha256 })),
+    });
+    for (let i = 0; i < names.length; i++) await first.waitFor('file.accept');
+    for (let i = 0; i < names.length; i++) first.sendBytes(encodeData(i + 1, 0, content));
+    const paths: string[] = [];
+    for (let i = 0; i < names.length; i++) {
+      const received = await bob.waitFor('file.received', { transferId: `m${i}` });
+      paths.push(String(received.path));
+    }
+    for (const path of paths) expect(dirname(path)).toBe(bob.downloadDir);
+    // Only the last component survives, without control characters; '..' becomes a fallback name.
+    expect(paths).toEqual(['passwd', 'x', 'received-file', 'ab[31m.txt', 'evil.bat'].map((name) => join(bob.downloadDir, name)));
+    expect((await readdir(bob.downloadDir)).sort()).toEqual(['ab[31m.txt', 'evil.bat', 'passwd', 'received-file', 'x']);
+    expect(await first.waitFor('file.ok')).toMatchObject({ type: 'file.ok' });
+  });
+});

@@ -1,0 +1,63 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { formatBytes, parsePathList, progressBar, truncate, truncateStart, wrapText } from '../../../cli/dashboard/format.ts';
+import { editLine, editorOf, EMPTY_EDITOR } from '../../../cli/dashboard/line-editor.ts';
+import { replay } from '../../helpers/fc-replay.ts';
+
+describe('text helpers', () => {
+  it('formats sizes in binary units', () => {
+    expect([0, 1023, 1536, 10 * 1024 * 1024, 5 * 1024 ** 3].map(formatBytes)).toEqual(['0 B', '1023 B', '1.5 KB', '10 MB', '5.0 GB']);
+  });
+
+  it('draws a progress bar that reads without colour', () => {
+    expect(progressBar(0.5, 12)).toBe('[#####-----]');
+    expect(progressBar(2, 6)).toBe('[####]');
+    expect(progressBar(Number.NaN, 4)).toBe('[--]');
+  });
+
+  it('property: wrapped lines fit the width and keep every non-space character in order', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200 }), fc.integer({ min: 1, max: 40 }), (text, width) => {
+        const lines = wrapText(text, width);
+        for (const line of lines) expect(Array.from(line).length).toBeLessThanOrEqual(width);
+        expect(lines.join('').replace(/[\s]/g, '')).toBe(text.replace(/[\s]/g, ''));
+      }),
+      replay,
+    );
+  });
+
+  it('truncates with an ellipsis', () => {
+    expect(truncate('abcdef', 4)).toBe('abc…');
+    expect(truncate('abc', 4)).toBe('abc');
+    expect(truncateStart('/home/a/downloads/big.iso', 12)).toBe('…ads/big.iso');
+  });
+
+  it('splits a path list like a shell for quotes and escapes, and bounds it', () => {
+    expect(parsePathList(`a "b c" 'd e' f\\ g`, 10)).toEqual({ ok: true, paths: ['a', 'b c', 'd e', 'f g'] });
+    expect(parsePathList('~/a.txt ~ "~/quoted" b~/c', 10, '/home/al')).toEqual({ ok: true, paths: ['/home/al/a.txt', '/home/al', '~/quoted', 'b~/c'] });
+    expect(parsePathList('~/a.txt', 10)).toEqual({ ok: true, paths: ['~/a.txt'] });
+    expect(parsePathList('"open', 10)).toEqual({ ok: false, error: 'unclosed " quote' });
+    expect(parsePathList('   ', 10)).toEqual({ ok: false, error: 'type at least one path' });
+    expect(parsePathList('a b c', 2)).toEqual({ ok: false, error: 'at most 2 files at once' });
+  });
+});
+
+describe('line editor', () => {
+  it('moves and deletes by code point', () => {
+    let editor = editorOf('a😀b');
+    editor = editLine(editor, { name: 'left' }, 100)!;
+    editor = editLine(editor, { name: 'backspace' }, 100)!;
+    expect(editor).toEqual({ text: 'ab', cursor: 1 });
+    editor = editLine(editor, { ch: 'X' }, 100)!;
+    expect(editor).toEqual({ text: 'aXb', cursor: 2 });
+    expect(editLine(editor, { ctrl: true, name: 'u' }, 100)).toEqual({ text: 'b', cursor: 0 });
+    expect(editLine(editorOf('one two'), { ctrl: true, name: 'w' }, 100)).toEqual({ text: 'one ', cursor: 4 });
+  });
+
+  it('drops control characters and input beyond the limit, and leaves other keys to the caller', () => {
+    expect(editLine(EMPTY_EDITOR, { ch: '\x1b' }, 10)).toBeNull();
+    expect(editLine(editorOf('abc'), { ch: 'd' }, 3)).toEqual({ text: 'abc', cursor: 3 });
+    expect(editLine(EMPTY_EDITOR, { name: 'enter', ch: '\r' }, 10)).toBeNull();
+    expect(editLine(EMPTY_EDITOR, { name: 'tab', ch: '\t' }, 10)).toBeNull();
+  });
+});

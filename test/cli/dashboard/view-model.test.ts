@@ -1,0 +1,338 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { ClientCommand } from '../../../cli/dashboard/client-port.ts';
+import type { EventInput } from '../../../cli/dashboard/fake-port.ts';
+import type { KeyInput } from '../../../cli/dashboard/line-editor.ts';
+import {
+  type DashboardAction,
+  type DashboardState,
+  friendPaneItems,
+  initialState,
+  reduce,
+  secondsLeft,
+  topModal,
+  totalUnread,
+  transferSpeed,
+} from '../../../cli/dashboard/view-model.ts';
+import { replay } from '../../helpers/fc-replay.ts';
+
+const config = { serverAddress: '127.0.0.1:12345', chatRequestTimeoutMs: 30_000, logFile: null, downloadDir: './downloads' };
+const at = '2026-01-01T00:00:00.000Z';
+
+/** A little driver: feeds actions at a virtual time and collects every command. */
+class Driver {
+  state: DashboardState;
+  nowMs = 1_000_000;
+  commands: ClientCommand[] = [];
+  quit = false;
+  constructor() {
+    this.state = initialState(config, this.nowMs);
+  }
+  dispatch(action: DashboardAction): this {
+    const step = reduce(this.state, action);
+    this.state = step.state;
+    this.commands.push(...step.commands);
+    this.quit ||= step.quit;
+    return this;
+  }
+  event(event: EventInput): this {
+    return this.dispatch({ type: 'event', event: { at, ...event } as never, nowMs: this.nowMs });
+  }
+  key(key: KeyInput): this {
+    return this.dispatch({ type: 'key', key, nowMs: this.nowMs });
+  }
+  type(text: string): this {
+    for (const ch of text) this.key({ ch, name: ch.toLowerCase() });
+    return this;
+  }
+  advance(ms: number): this {
+    this.nowMs += ms;
+    return this.dispatch({ type: 'tick', nowMs: this.nowMs });
+  }
+  /** Logged in as alice with bob online and carol offline. */
+  loggedIn(): this {
+    this.type('alice').key({ name: 'tab' }).type('password1').key({ name: 'enter' });
+    return this.event({
+      event: 'login.ok',
+      username: 'alice',
+      friends: [
+        { username: 'carol', nickname: 'Carol', status: 'offline' },
+        { username: 'bob', nickname: 'Bob', status: 'online' },
+      ],
+    });
+  }
+  openChatWithBob(): this {
+    // bob is first (online first); Enter on him asks for a session.
+    this.state = { ...this.state, focus: 'friends', friendCursor: 0 };
+    this.key({ name: 'enter' });
+    return this.event({ event: 'chat.opened', username: 'bob' });
+  }
+}
+
+describe('login and sign-up form', () => {
+  it('sends login with what was typed, masks nothing in the model, clears the password on success', () => {
+    const driver = new Driver().loggedIn();
+    expect(driver.commands).toEqual([{ cmd: 'login', username: 'alice', password: 'password1' }]);
+    expect(driver.state.screen).toBe('main');
+    expect(driver.state.me).toBe('alice');
+    expect(driver.state.auth.password.text).toBe('');
+  });
+
+  it('shows a server error inline and unlocks the form', () => {
+    const driver = new Driver().type('alice').key({ name: 'tab' }).type('wrongpass').key({ name: 'enter' });
+    expect(driver.state.auth.pending).toBe('login');
+    driver.type('zzz'); // locked: ignored
+    expect(driver.state.auth.password.text).toBe('wrongpass');
+    driver.event({ event: 'error', code: 'BAD_CREDENTIALS', message: 'wrong username or password' });
+    expect(driver.state.auth.error).toBe('wrong username or password (BAD_CREDENTIALS)');
+    expect(driver.state.auth.pending).toBeNull();
+    expect(driver.state.screen).toBe('login');
+  });
+
+  it('switches to sign-up with F2, signs up with a nickname, then logs in by itself', () => {
+    const driver = new Driver().key({ name: 'f2' });
+    expect(driver.state.auth.mode).toBe('signup');
+    driver.type('dave').key({ name: 'enter' }).type('secret123').key({ name: 'enter' }).type('Dave D').key({ name: 'enter' });
+    expect(driver.commands).toEqual([{ cmd: 'signup', username: 'dave', password: 'secret123', nickname: 'Dave D' }]);
+    driver.event({ event: 'signup.ok', username: 'dave' });
+    expect(driver.commands[1]).toEqual({ cmd: 'login', username: 'dave', password: 'secret123' });
+    driver.event({ event: 'login.ok', username: 'dave', friends: [] });
+    expect(driver.state.screen).toBe('main');
+  });
+
+  it('refuses an empty username or password locally', () => {
+    const driver = new Driver().key({ name: 'enter' }).key({ name: 'enter' });
+    expect(driver.commands).toEqual([]);
+    expect(driver.state.auth.error).toBe('Type a username');
+  });
+});
+
+describe('friend list', () => {
+  it('lists online friends first and follows presence live', () => {
+    const driver = new Driver().loggedIn();
+    expect(driver.state.friends.map((friend) => `${friend.username}:${friend.status}`)).toEqual(['bob:online', 'carol:offline']);
+    driver.event({ event: 'presence', username: 'carol', status: 'online' });
+    driver.event({ event: 'presence', username: 'bob', status: 'offline' });
+    expect(driver.state.friends.map((friend) => `${friend.username}:${friend.status}`)).toEqual(['carol:online', 'bob:offline']);
+    expect(driver.state.events.at(-1)?.text).toBe('Bob (bob) is offline');
+  });
+
+  it('shows pending requests after friends; y accepts; friend.added moves them into the list', () => {
+    const driver = new Driver().loggedIn();
+    driver.event({ event: 'friend.request', from: 'erin' });
+    driver.event({ event: 'friends', friends: [], pending: ['erin'] }); // same request again: not doubled
+    driver.event({ event: 'friend.request', from: 'erin' });
+    expect(friendPaneItems(driver.state).map((item) => item.kind)).toEqual(['request']);
+    driver.event({ event: 'login.ok', username: 'alice', friends: [{ username: 'bob', nickname: 'Bob', status: 'online' }] });
+    driver.state = { ...driver.state, focus: 'friends', friendCursor: 1 };
+    driver.key({ ch: 'y', name: 'y' });
+    expect(driver.commands.at(-1)).toEqual({ cmd: 'friend.accept', username: 'erin' });
+    driver.event({ event: 'friend.added', username: 'erin', nickname: 'erin', status: 'offline' });
+    expect(friendPaneItems(driver.state).map((item) => (item.kind === 'friend' ? item.friend.username : item.kind))).toEqual(['bob', 'erin']);
+  });
+
+  it('a friend.added with its status shows the new friend as it is, with no extra list request', () => {
+    const driver = new Driver().loggedIn();
+    const commandsBefore = driver.commands.length;
+    driver.event({ event: 'friend.added', username: 'erin', nickname: 'Erin', status: 'online' });
+    expect(driver.commands).toHaveLength(commandsBefore);
+    expect(driver.state.friends.find((friend) => friend.username === 'erin')).toMatchObject({ nickname: 'Erin', status: 'online' });
+  });
+
+  it('sends a friend request from the F2 prompt', () => {
+    const driver = new Driver().loggedIn().key({ name: 'f2' }).type('frank').key({ name: 'enter' });
+    expect(driver.commands.at(-1)).toEqual({ cmd: 'friend.request', username: 'frank' });
+    expect(driver.state.dialog).toBeNull();
+    driver.event({ event: 'friend.requested', username: 'frank' });
+    expect(friendPaneItems(driver.state).at(-1)).toEqual({ kind: 'requested', username: 'frank' });
+  });
+});
+
+describe('chat sessions and unread counts', () => {
+  it('opens a session with Enter on an online friend and sends typed text with Enter', () => {
+    const driver = new Driver().loggedIn().openChatWithBob();
+    expect(driver.commands).toContainEqual({ cmd: 'chat.open', username: 'bob' });
+    expect(driver.state.focus).toBe('input');
+    driver.type('hello bob').key({ name: 'enter' });
+    expect(driver.commands.at(-1)).toEqual({ cmd: 'chat.send', username: 'bob', text: 'hello bob' });
+    expect(driver.state.input.text).toBe('');
+    const lastLine = () => driver.state.sessions[0]?.lines.at(-1);
+    expect(lastLine()).toMatchObject({ kind: 'out', text: 'hello bob', delivered: false });
+    driver.event({ event: 'chat.sent', username: 'bob', id: '1' });
+    expect(lastLine()).toMatchObject({ delivered: true });
+  });
+
+  it('counts unread messages of sessions not in view and clears them when the tab is shown', () => {
+    const driver = new Driver().loggedIn().openChatWithBob();
+    driver.event({ event: 'presence', username: 'carol', status: 'online' });
+    driver.event({ event: 'chat.message', from: 'carol', text: 'psst', id: '1' });
+    driver.event({ event: 'chat.message', from: 'carol', text: 'still there?', id: '2' });
+    driver.event({ event: 'chat.message', from: 'bob', text: 'in view', id: '3' });
+    const carol = friendPaneItems(driver.state).find((item) => item.kind === 'friend' && item.friend.username === 'carol');
+    expect(carol).toMatchObject({ unread: 2 });
+    expect(totalUnread(driver.state)).toBe(2);
+    driver.key({ ctrl: true, name: 'n' });
+    expect(driver.state.activePeer).toBe('carol');
+    expect(totalUnread(driver.state)).toBe(0);
+  });
+
+  it('refuses to send into a closed session and says so', () => {
+    const driver = new Driver().loggedIn().openChatWithBob();
+    driver.event({ event: 'chat.closed', username: 'bob', reason: 'closed' });
+    driver.type('anyone?').key({ name: 'enter' });
+    expect(driver.commands.filter((command) => command.cmd === 'chat.send')).toEqual([]);
+    expect(driver.state.events.at(-1)?.text).toBe('The chat with bob is not open');
+  });
+
+  it('keeps letters as text in the input: q types q, it does not quit', () => {
+    const driver = new Driver().loggedIn().openChatWithBob().type('q?af');
+    expect(driver.quit).toBe(false);
+    expect(driver.state.input.text).toBe('q?af');
+  });
+});
+
+describe('chat request dialog countdown', () => {
+  it('counts down from the timeout and drops the request when it expires', () => {
+    const driver = new Driver().loggedIn().event({ event: 'chat.request', from: 'bob' });
+    const modal = () => topModal(driver.state);
+    expect(modal()).toMatchObject({ kind: 'chat-request', secondsLeft: 30 });
+    driver.advance(10_400);
+    expect(modal()).toMatchObject({ kind: 'chat-request', secondsLeft: 20 });
+    driver.advance(19_600);
+    expect(modal()).toBeNull();
+    expect(driver.state.events.at(-1)?.text).toBe('Chat request from bob timed out');
+  });
+
+  it('uses the configured timeout', () => {
+    const driver = new Driver();
+    driver.state = initialState({ ...config, chatRequestTimeoutMs: 5_000 }, driver.nowMs);
+    driver.loggedIn().event({ event: 'chat.request', from: 'bob' });
+    const request = driver.state.chatRequests[0];
+    expect(request && secondsLeft(request, driver.nowMs)).toBe(5);
+  });
+
+  it('y accepts and the opened session takes the focus; n declines', () => {
+    const driver = new Driver().loggedIn().event({ event: 'chat.request', from: 'bob' }).key({ ch: 'y', name: 'y' });
+    expect(driver.commands.at(-1)).toEqual({ cmd: 'chat.answer', username: 'bob', accept: true });
+    driver.event({ event: 'chat.opened', username: 'bob' });
+    expect(driver.state.activePeer).toBe('bob');
+    driver.event({ event: 'chat.request', from: 'carol' }).key({ name: 'right' }).key({ name: 'enter' });
+    expect(driver.commands.at(-1)).toEqual({ cmd: 'chat.answer', username: 'carol', accept: false });
+  });
+
+  it('a chat request goes over an open prompt, which comes back afterwards', () => {
+    const driver = new Driver().loggedIn().key({ name: 'f2' }).type('fr');
+    driver.event({ event: 'chat.request', from: 'bob' }).type('n');
+    expect(topModal(driver.state)).toMatchObject({ kind: 'prompt', editor: { text: 'fr' } });
+  });
+});
+
+describe('file transfers', () => {
+  it('sends several paths into the open session, quoted paths kept whole', () => {
+    const driver = new Driver().loggedIn().openChatWithBob().key({ name: 'f3' }).type('a.txt "my file.pdf" b\\ c.bin').key({ name: 'enter' });
+    expect(driver.commands.at(-1)).toEqual({ cmd: 'file.send', username: 'bob', paths: ['a.txt', 'my file.pdf', 'b c.bin'] });
+  });
+
+  it('tracks progress and speed from progress events, then where the file was saved', () => {
+    const driver = new Driver().loggedIn().openChatWithBob();
+    driver.event({ event: 'file.offer', from: 'bob', transferId: 't1', name: 'big.iso', offeredName: 'big.iso', size: 4_000_000, sha256: 'ab' });
+    expect(topModal(driver.state)).toMatchObject({ kind: 'file-offer', offer: { name: 'big.iso', size: 4_000_000 } });
+    driver.key({ name: 'enter' });
+    expect(driver.commands.at(-1)).toEqual({ cmd: 'file.answer', transferId: 't1', accept: true });
+    const transfer = () => driver.state.transfers[0]!;
+    expect(transferSpeed(transfer())).toBeNull();
+    driver.event({ event: 'file.progress', transferId: 't1', bytes: 0, size: 4_000_000 });
+    driver.nowMs += 500;
+    driver.event({ event: 'file.progress', transferId: 't1', bytes: 500_000, size: 4_000_000 });
+    driver.nowMs += 500;
+    driver.event({ event: 'file.progress', transferId: 't1', bytes: 1_000_000, size: 4_000_000 });
+    expect(transfer()).toMatchObject({ state: 'active', bytes: 1_000_000 });
+    expect(transferSpeed(transfer())).toBe(1_000_000);
+    // Slower now: the window forgets the fast start.
+    for (let second = 0; second < 4; second++) {
+      driver.nowMs += 1000;
+      driver.event({ event: 'file.progress', transferId: 't1', bytes: 1_000_000 + (second + 1) * 100_000, size: 4_000_000 });
+    }
+    expect(transferSpeed(transfer())).toBe(100_000);
+    driver.nowMs += 1000;
+    driver.event({ event: 'file.received', transferId: 't1', from: 'bob', path: '/tmp/dl/big.iso', size: 4_000_000, sha256: 'ab' });
+    expect(transfer()).toMatchObject({ state: 'done', path: '/tmp/dl/big.iso', bytes: 4_000_000 });
+    expect(transferSpeed(transfer())).toBe(4_000_000 / 6);
+    expect(driver.state.events.at(-1)?.text).toBe('Received a file from bob, saved to /tmp/dl/big.iso');
+  });
+
+  it('a transfer that finished without progress reports no speed (the wait for an answer is not transfer time)', () => {
+    const driver = new Driver().loggedIn().openChatWithBob();
+    driver.event({ event: 'file.offered', username: 'bob', transferId: 't9', name: 'tiny.txt', size: 8, sha256: 'ab' });
+    driver.nowMs += 10_000;
+    driver.event({ event: 'file.sent', transferId: 't9', username: 'bob', size: 8, sha256: 'ab' });
+    expect(driver.state.transfers[0]).toMatchObject({ state: 'done' });
+    expect(transferSpeed(driver.state.transfers[0]!)).toBeNull();
+  });
+
+  it('an offer cancelled by the sender leaves the dialog; a failed transfer says why', () => {
+    const driver = new Driver().loggedIn().event({ event: 'file.offer', from: 'bob', transferId: 't2', name: 'x', offeredName: 'x', size: 1, sha256: 'ab' });
+    driver.event({ event: 'file.failed', transferId: 't2', reason: 'cancelled' });
+    expect(topModal(driver.state)).toBeNull();
+    expect(driver.state.events.at(-1)?.text).toBe('File x failed: cancelled');
+  });
+
+  it('cancels the selected transfer with c in the transfers pane', () => {
+    const driver = new Driver().loggedIn().openChatWithBob();
+    driver.event({ event: 'file.offered', username: 'bob', transferId: 't3', name: 'a.txt', size: 10, sha256: 'ab' });
+    driver.state = { ...driver.state, focus: 'transfers' };
+    driver.key({ ch: 'c', name: 'c' });
+    expect(driver.commands.at(-1)).toEqual({ cmd: 'file.cancel', transferId: 't3' });
+  });
+});
+
+describe('keys and quitting', () => {
+  it('Ctrl-C quits from anywhere, even the login form or a dialog, once', () => {
+    const driver = new Driver().key({ ctrl: true, name: 'c' });
+    expect(driver.quit).toBe(true);
+    const loggedIn = new Driver().loggedIn().event({ event: 'chat.request', from: 'bob' }).key({ ctrl: true, name: 'c' });
+    expect(loggedIn.quit).toBe(true);
+    expect(loggedIn.state.quitting).toBe(true);
+  });
+
+  it('q quits outside the input; F1 and ? open help, Escape closes it', () => {
+    const driver = new Driver().loggedIn().key({ ch: '?', name: undefined });
+    expect(topModal(driver.state)).toEqual({ kind: 'help' });
+    driver.key({ name: 'escape' }).key({ ch: 'q', name: 'q' });
+    expect(driver.quit).toBe(true);
+  });
+
+  it('F9 logs out and stays: the form comes back with the username, nothing of the session is left', () => {
+    const driver = new Driver().loggedIn().openChatWithBob().event({ event: 'friend.request', from: 'erin' }).key({ name: 'f9' });
+    expect(driver.commands.at(-1)).toEqual({ cmd: 'logout' });
+    driver.event({ event: 'logout.ok' });
+    expect(driver.state).toMatchObject({ screen: 'login', me: null, friends: [], sessions: [], incomingRequests: [], transfers: [] });
+    expect(driver.state.auth).toMatchObject({ username: { text: 'alice' }, password: { text: '' }, field: 'password', notice: 'Logged out' });
+    expect(driver.quit).toBe(false);
+  });
+
+  it('Tab cycles through every pane and back', () => {
+    const driver = new Driver().loggedIn();
+    const seen = [driver.state.focus];
+    for (let index = 0; index < 5; index++) seen.push(driver.key({ name: 'tab' }).state.focus);
+    expect(seen).toEqual(['friends', 'chat', 'transfers', 'events', 'input', 'friends']);
+  });
+
+  it('property: any sequence of printable keys typed into the input is exactly the text, each character once', () => {
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom('a', 'q', ' ', '?', 'é', '😀', 'Z', '1', '{', '}'), { maxLength: 60 }), (chars) => {
+        const driver = new Driver().loggedIn().openChatWithBob();
+        for (const ch of chars) driver.key({ ch });
+        expect(driver.state.input.text).toBe(chars.join(''));
+        expect(driver.quit).toBe(false);
+      }),
+      { numRuns: 100, ...replay },
+    );
+  });
+
+  it('the events pane keeps at most EVENT_LINES_MAX (200) lines', () => {
+    const driver = new Driver().loggedIn();
+    for (let index = 0; index < 500; index++) driver.event({ event: 'presence', username: 'bob', status: index % 2 === 0 ? 'offline' : 'online' });
+    expect(driver.state.events.length).toBe(200);
+  });
+});

@@ -1,0 +1,105 @@
+/**
+ * The SQLite AccountStore: ops round-trip through a reopen, batches are atomic, WAL and the chosen
+ * synchronous mode are set, migrations run once and are recorded in user_version.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DATABASE_FILE_NAME, MIGRATIONS, SqliteStore } from '../../../cli/server/sqlite-store.ts';
+import { MemoryStore, type StoreOp } from '../../../core/store.ts';
+
+const dirs: string[] = [];
+function dataDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'p2pchat-store-test-'));
+  dirs.push(dir);
+  return join(dir, 'nested', 'data');
+}
+
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+const account = (username: string): StoreOp => ({ op: 'account.create', username, nickname: username.toUpperCase(), passwordHash: `scrypt$hash-of-${username}`, createdAtMs: 1_700_000_000_000 });
+
+const OPS: StoreOp[] = [
+  account('ann'),
+  account('bob'),
+  account('cat'),
+  account('dan'),
+  { op: 'request.add', from: 'ann', to: 'bob' },
+  { op: 'request.remove', from: 'ann', to: 'bob' },
+  { op: 'friendship.add', a: 'bob', b: 'ann' },
+  { op: 'friendship.add', a: 'cat', b: 'dan' },
+  { op: 'friendship.remove', a: 'dan', b: 'cat' },
+  { op: 'request.add', from: 'cat', to: 'ann' },
+];
+
+function sorted<T>(items: readonly T[]): T[] {
+  return [...items].map((item) => JSON.stringify(item)).sort().map((text) => JSON.parse(text) as T);
+}
+
+describe('SqliteStore', () => {
+  it('creates the data directory, and what was applied comes back after a reopen, as the memory store has it', () => {
+    const dir = dataDir();
+    const store = new SqliteStore({ dataDir: dir });
+    store.apply(OPS.slice(0, 5));
+    store.apply(OPS.slice(5));
+    store.close();
+
+    const memory = new MemoryStore();
+    memory.apply(OPS);
+    const reopened = new SqliteStore({ dataDir: dir });
+    const snapshot = reopened.load();
+    const expected = memory.load();
+    expect(sorted(snapshot.accounts)).toEqual(sorted(expected.accounts));
+    expect(sorted(snapshot.requests)).toEqual(sorted(expected.requests));
+    // Friendships are unordered pairs: compare them ordered.
+    const pairs = (list: ReadonlyArray<readonly [string, string]>) => sorted(list.map(([a, b]) => (a < b ? [a, b] : [b, a])));
+    expect(pairs(snapshot.friendships)).toEqual(pairs(expected.friendships));
+    expect(snapshot.friendships).toEqual([['ann', 'bob']]);
+    reopened.close();
+  });
+
+  it('applies a batch atomically: a failing op leaves nothing of its batch behind', () => {
+    const store = new SqliteStore({ dataDir: dataDir() });
+    store.apply([account('eve')]);
+    expect(() => store.apply([account('fay'), account('eve')])).toThrow();
+    expect(store.load().accounts.map((a) => a.username)).toEqual(['eve']);
+    store.close();
+  });
+
+  it('uses WAL, the chosen synchronous mode, and records its schema version', () => {
+    const dir = dataDir();
+    const normal = new SqliteStore({ dataDir: dir });
+    expect(normal.schemaVersion).toBe(MIGRATIONS.length);
+    normal.close();
+    const full = new SqliteStore({ dataDir: dir, synchronous: 'full' });
+    full.close();
+    const db = new Database(join(dir, DATABASE_FILE_NAME), { readonly: true });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+    db.close();
+  });
+
+  it('refuses a database written by a newer schema than it knows', () => {
+    const dir = dataDir();
+    new SqliteStore({ dataDir: dir }).close();
+    const db = new Database(join(dir, DATABASE_FILE_NAME));
+    db.pragma(`user_version = ${MIGRATIONS.length + 1}`);
+    db.close();
+    expect(() => new SqliteStore({ dataDir: dir })).toThrow(/newer/);
+  });
+
+  it('refuses a second store on a data directory that is in use, and opens it once the first is closed', () => {
+    const dir = dataDir();
+    const first = new SqliteStore({ dataDir: dir });
+    first.apply([account('gus')]);
+    expect(() => new SqliteStore({ dataDir: dir })).toThrow(/in use by another p2pchat server/);
+    first.close();
+    const second = new SqliteStore({ dataDir: dir });
+    expect(second.load().accounts.map((a) => a.username)).toEqual(['gus']);
+    second.close();
+  });
+});

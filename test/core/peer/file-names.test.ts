@@ -1,0 +1,65 @@
+/**
+ * Received file names: whatever a peer offers, the name kept is one plain, bounded component
+ * inside the download directory, and the candidates for "never overwrite" are all distinct.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { FILE_NAME_CHARS_MAX } from '../../../core/limits.ts';
+import { FALLBACK_FILE_NAME, candidateName, isSafeFileName, sanitizeFileName } from '../../../core/peer/file-names.ts';
+import { replay } from '../../helpers/fc-replay.ts';
+
+describe('sanitizeFileName', () => {
+  it.each([
+    ['../../etc/passwd', 'passwd'],
+    ['/tmp/x', 'x'],
+    ['..', FALLBACK_FILE_NAME],
+    ['.', FALLBACK_FILE_NAME],
+    ['', FALLBACK_FILE_NAME],
+    ['dir\\..\\win.ini', 'win.ini'],
+    ['C:evil.exe', 'C_evil.exe'],
+    ['.bashrc', 'bashrc'],
+    ['report.pdf', 'report.pdf'],
+    ['bell\u0007\u001b[2J.txt', 'bell[2J.txt'],
+    ['name\u202egnp.exe', 'namegnp.exe'],
+    ['trailing. . ', 'trailing'],
+  ])('%j becomes %j', (offered, kept) => {
+    expect(sanitizeFileName(offered)).toBe(kept);
+  });
+
+  it('keeps the extension of an overlong name', () => {
+    const name = sanitizeFileName(`${'a'.repeat(500)}.tar.gz`);
+    expect(name.length).toBe(FILE_NAME_CHARS_MAX);
+    expect(name.endsWith('.gz')).toBe(true);
+  });
+
+  it('any offered name becomes one safe, non-empty, bounded component', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 400, unit: 'binary' }), (offered) => {
+      const name = sanitizeFileName(offered);
+      expect(name.length).toBeGreaterThan(0);
+      expect(name.length).toBeLessThanOrEqual(FILE_NAME_CHARS_MAX);
+      expect(name).not.toMatch(/[/\\:\u0000-\u001f\u007f-\u009f]/);
+      expect(name.startsWith('.')).toBe(false);
+      expect(isSafeFileName(name)).toBe(true);
+    }),
+      replay,
+    );
+  });
+
+  it('a name whose dot hides a leading space is stripped to a fixed point (found by the property below, seed 40535756)', () => {
+    expect(sanitizeFileName('. !')).toBe('!');
+    expect(isSafeFileName(candidateName(sanitizeFileName('. !'), 1))).toBe(true);
+  });
+
+  it('the first n candidates are distinct and safe', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 300 }), fc.integer({ min: 1, max: 50 }), (offered, n) => {
+      const base = sanitizeFileName(offered);
+      const candidates = Array.from({ length: n + 1 }, (_, i) => candidateName(base, i));
+      expect(new Set(candidates).size).toBe(candidates.length);
+      for (const candidate of candidates) expect(isSafeFileName(candidate)).toBe(true);
+    }),
+      replay,
+    );
+  });
+});

@@ -1,0 +1,89 @@
+/**
+ * The peer machine against the real server machine, both pure, wired by a tiny in-memory world
+ * with a virtual clock (the quinn-proto way: step the machines, jump the clock to the next
+ * deadline). Proves the server-link behaviour that is hard to time over real TCP: a short network
+ * blip resumes with the token and causes no offline/online flap at the friends; heartbeats keep
+ * an idle user online; reconnect delays are bounded and jittered; quit logs out first.
+ */
+import { describe, expect, it } from 'vitest';
+import { RECONNECT_DELAY_MS_MAX } from '../../../core/limits.ts';
+import { Backoff } from '../../../core/peer/backoff.ts';
+import { TTL_MS, twoFriends } from './peer-world.ts';
+
+describe('peer machine with the server machine, in memory', () => {
+  it('says ready, signs up, logs in and befriends', () => {
+    const world = twoFriends();
+    expect(world.eventsOf('alice', 'ready')).toHaveLength(1);
+    expect(world.eventsOf('alice', 'login.ok')).toHaveLength(1);
+    expect(world.eventsOf('alice', 'friend.added')).toEqual([{ event: 'friend.added', username: 'bob', nickname: 'bob', status: 'online' }]);
+  });
+
+  it('a short blip resumes with the token: disconnected, reconnected, and no presence flap at the friend', () => {
+    const world = twoFriends();
+    const presenceBefore = world.eventsOf('bob', 'presence').length;
+    world.cutServerLink('alice');
+    expect(world.eventsOf('alice', 'disconnected')).toHaveLength(1);
+    world.advance(RECONNECT_DELAY_MS_MAX);
+    expect(world.eventsOf('alice', 'reconnected')).toHaveLength(1);
+    // The resumed login's friend list is handed over, so what changed during the blip shows.
+    expect(world.eventsOf('alice', 'friends').at(-1)).toMatchObject({ friends: [{ username: 'bob', status: 'online' }] });
+    expect(world.eventsOf('bob', 'presence')).toHaveLength(presenceBefore);
+    expect(world.server.stats().resumes).toBe(1);
+    expect(world.server.isOnline('alice')).toBe(true);
+  });
+
+  it('a blip keeps the P2P session and its messages flowing', () => {
+    const world = twoFriends();
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    expect(world.eventsOf('alice', 'chat.opened')).toHaveLength(1);
+    world.cutServerLink('alice');
+    world.cutServerLink('bob');
+    world.command('alice', { cmd: 'chat.send', username: 'bob', text: 'during the blip', id: 1 });
+    expect(world.eventsOf('bob', 'chat.message')).toEqual([{ event: 'chat.message', from: 'alice', text: 'during the blip', id: 1 }]);
+    expect(world.eventsOf('alice', 'chat.sent')).toEqual([{ event: 'chat.sent', username: 'bob', id: 1 }]);
+    world.advance(RECONNECT_DELAY_MS_MAX);
+    expect(world.eventsOf('alice', 'reconnected')).toHaveLength(1);
+    expect(world.eventsOf('alice', 'chat.closed')).toEqual([]);
+  });
+
+  it('heartbeats keep an idle user online for many TTLs', () => {
+    const world = twoFriends();
+    world.advance(TTL_MS * 5);
+    expect(world.server.isOnline('alice')).toBe(true);
+    expect(world.eventsOf('bob', 'presence').filter((e) => 'status' in e && e.status === 'offline')).toEqual([]);
+  });
+
+  it('retries a server that is down with bounded delays, then logs back in', () => {
+    const world = twoFriends();
+    world.serverUp = false;
+    world.cutServerLink('alice');
+    world.advance(60_000);
+    expect(world.eventsOf('alice', 'disconnected')).toHaveLength(1);
+    expect(world.eventsOf('alice', 'reconnected')).toHaveLength(0);
+    world.serverUp = true;
+    world.advance(RECONNECT_DELAY_MS_MAX);
+    expect(world.eventsOf('alice', 'reconnected')).toHaveLength(1);
+    expect(world.server.isOnline('alice')).toBe(true);
+  });
+
+  it('quit logs out first, then exits 0', () => {
+    const world = twoFriends();
+    world.command('alice', { cmd: 'quit' });
+    expect(world.eventsOf('alice', 'logout.ok')).toHaveLength(1);
+    expect(world.exits.get('alice')).toBe(0);
+    expect(world.eventsOf('bob', 'presence').at(-1)).toEqual({ event: 'presence', username: 'alice', status: 'offline' });
+  });
+
+  it('backoff delays grow, stay within [min/2, max] and differ between seeds', () => {
+    const a = new Backoff(1);
+    const b = new Backoff(2);
+    const delaysA = Array.from({ length: 12 }, () => a.nextDelayMs());
+    const delaysB = Array.from({ length: 12 }, () => b.nextDelayMs());
+    for (const delay of [...delaysA, ...delaysB]) {
+      expect(delay).toBeGreaterThanOrEqual(125);
+      expect(delay).toBeLessThanOrEqual(RECONNECT_DELAY_MS_MAX);
+    }
+    expect(delaysA.at(-1)).toBeGreaterThan(delaysA[0]!);
+    expect(delaysA).not.toEqual(delaysB);
+  });
+});

@@ -1,0 +1,343 @@
+/**
+ * A tiny in-memory world for the pure peer machines: the real server machine, any number of peer
+ * machines, P2P streams, file I/O and a virtual clock (the quinn-proto way: step the machines,
+ * jump the clock to the next deadline). Nothing here touches a socket, a disk or a timer.
+ *
+ * P2P streams deliver at once unless the receiving end is paused: then the sender's bytes wait in
+ * its send queue. After every data write and whenever a paused reader reads, the world tells the
+ * sender how many data bytes have left that queue (`p2p.flushed`), as the client runtime does
+ * with Stream.bufferedBytes; the peak of each queue is recorded. File reads complete one settle round after they were asked for, from in-memory
+ * sources; received files are hashed as they are written, never kept whole.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { encodeControl, encodeData } from '../../../core/codec.ts';
+import type { PeerCommand } from '../../../core/peer/commands.ts';
+import type { ClientEvent } from '../../../core/peer/events.ts';
+import { type PeerConfig, type PeerEffect, type PeerInput, PeerMachine } from '../../../core/peer/machine.ts';
+import { type ServerEffect, ServerMachine } from '../../../core/server/machine.ts';
+import { MemoryStore } from '../../../core/store.ts';
+
+export const TTL_MS = 9_000;
+
+interface Link {
+  readonly peer: string;
+  readonly linkId: number;
+}
+
+export class World {
+  nowMs = 1_000_000;
+  readonly server: ServerMachine;
+  readonly peers = new Map<string, PeerMachine>();
+  readonly events = new Map<string, ClientEvent[]>();
+  readonly exits = new Map<string, number>();
+  private readonly links = new Map<number, Link>();
+  private readonly connOf = new Map<string, number>();
+  private readonly p2pPeerByPort = new Map<number, string>();
+  /** Open P2P streams: `${peer}|${streamId}` → the other end. */
+  private readonly p2p = new Map<string, { peer: string; streamId: string }>();
+  private nextConnId = 1;
+  private nextAccepted = 1;
+  private tokenSeq = 0;
+  serverUp = true;
+  /** Files to send: path → bytes. */
+  readonly sources = new Map<string, Uint8Array>();
+  /** Temporary files being received: `${peer}|${transferId}` → running hash. */
+  private readonly partial = new Map<string, { hash: Hash; bytes: number; sha256: string | null }>();
+  /** Files moved into place: `${peer}|${transferId}` → their SHA-256 and length. */
+  readonly committed = new Map<string, { sha256: string; bytes: number }>();
+  /** Temporary files deleted: `${peer}|${transferId}`. */
+  readonly discarded: string[] = [];
+  /** File operations asked for and not yet completed (they complete when the world is quiet). */
+  private pendingIo: Array<() => void> = [];
+  /** Peers that do not read their P2P streams: bytes to them wait in the sender's send queue. */
+  readonly pausedReaders = new Set<string>();
+  /** Send queues of P2P stream ends: `${peer}|${streamId}` → frames not yet delivered. */
+  private readonly sendQueues = new Map<string, Uint8Array[]>();
+  /** Data-frame bytes written to each stream end so far. */
+  private readonly dataWritten = new Map<string, number>();
+  /** The largest send queue each stream end ever had after a write. */
+  readonly peakQueuedBytes = new Map<string, number>();
+  /**
+   * How delivered P2P bytes are cut into reads, as a socket cuts them (null: one read per frame).
+   * Each piece is copied into its own buffer, as a socket read is.
+   */
+  deliverySplit: ((bytes: Uint8Array) => Uint8Array[]) | null = null;
+
+  constructor() {
+    this.server = new ServerMachine(new MemoryStore().load(), { ttlMs: TTL_MS, newToken: () => `tok${++this.tokenSeq}` });
+  }
+
+  addPeer(name: string, p2pPort: number, config: Partial<PeerConfig> = {}): PeerMachine {
+    const machine = new PeerMachine({ idPrefix: name, jitterSeed: p2pPort, autoAcceptChat: true, ...config });
+    this.peers.set(name, machine);
+    this.events.set(name, []);
+    this.p2pPeerByPort.set(p2pPort, name);
+    this.input(name, { type: 'start', p2pHost: '127.0.0.1', p2pPort });
+    return machine;
+  }
+
+  input(name: string, input: PeerInput): void {
+    this.peers.get(name)!.handle(input, this.nowMs);
+    this.settle();
+  }
+
+  command(name: string, command: PeerCommand): void {
+    this.input(name, { type: 'command', command });
+  }
+
+  eventsOf(name: string, event: string): ClientEvent[] {
+    return (this.events.get(name) ?? []).filter((e) => e.event === event);
+  }
+
+  /** Drops a peer's server connection, as a network blip would (both ends see a close). */
+  cutServerLink(name: string): void {
+    const connId = this.connOf.get(name);
+    if (connId === undefined) return;
+    this.closeConn(connId);
+    this.settle();
+  }
+
+  advance(ms: number): void {
+    const target = this.nowMs + ms;
+    for (let i = 0; i < 100_000; i++) {
+      const next = this.nextDeadline();
+      if (next === null || next > target) break;
+      this.nowMs = Math.max(this.nowMs, next);
+      this.server.handleTimeout(this.nowMs);
+      for (const machine of this.peers.values()) machine.handleTimeout(this.nowMs);
+      this.settle();
+    }
+    this.nowMs = target;
+  }
+
+  private nextDeadline(): number | null {
+    const all = [this.server.nextTimeoutMs(), ...[...this.peers.values()].map((m) => m.nextTimeoutMs())].filter((t): t is number => t !== null);
+    return all.length === 0 ? null : Math.min(...all);
+  }
+
+  /** A paused reader reads whole frames, at least `bytes` of them, from every stream to it. */
+  readSome(name: string, bytes: number): void {
+    for (const [key, queue] of this.sendQueues) {
+      const other = this.p2p.get(key);
+      if (other?.peer !== name) continue;
+      let delivered = 0;
+      while (delivered < bytes && queue.length > 0) {
+        const frame = queue.shift()!;
+        delivered += frame.byteLength;
+        this.peers.get(name)!.handle({ type: 'p2p.bytes', streamId: other.streamId, bytes: frame }, this.nowMs);
+      }
+      this.reportFlushed(key);
+    }
+    this.settle();
+  }
+
+  /** Resets the P2P connection between two peers (both ends see it close; queued bytes are lost). */
+  cutP2p(a: string, b: string): void {
+    for (const [key, other] of [...this.p2p]) {
+      if (!key.startsWith(`${a}|`) || other.peer !== b) continue;
+      const streamId = key.slice(a.length + 1);
+      this.p2p.delete(key);
+      this.p2p.delete(`${other.peer}|${other.streamId}`);
+      this.sendQueues.delete(key);
+      this.sendQueues.delete(`${other.peer}|${other.streamId}`);
+      this.peers.get(a)!.handle({ type: 'p2p.closed', streamId, error: 'ECONNRESET' }, this.nowMs);
+      this.peers.get(b)!.handle({ type: 'p2p.closed', streamId: other.streamId, error: 'ECONNRESET' }, this.nowMs);
+    }
+    this.settle();
+  }
+
+  queuedBytes(key: string): number {
+    return (this.sendQueues.get(key) ?? []).reduce((sum, frame) => sum + frame.byteLength, 0);
+  }
+
+  /** What the client runtime does after a data write and on drain: tell the sender what left the queue. */
+  private reportFlushed(key: string): void {
+    const queued = this.queuedBytes(key);
+    this.peakQueuedBytes.set(key, Math.max(this.peakQueuedBytes.get(key) ?? 0, queued));
+    const bytes = Math.max(0, (this.dataWritten.get(key) ?? 0) - queued);
+    const [peer, streamId] = [key.slice(0, key.indexOf('|')), key.slice(key.indexOf('|') + 1)];
+    this.peers.get(peer)?.handle({ type: 'p2p.flushed', streamId, bytes }, this.nowMs);
+  }
+
+  /** Carries out effects until every machine is quiet and no file operation is pending (bounded). */
+  private settle(): void {
+    for (let round = 0; round < 1_000_000; round++) {
+      let quiet = true;
+      const serverEffects = this.server.takeEffects();
+      if (serverEffects.length > 0) quiet = false;
+      for (const effect of serverEffects) this.serverEffect(effect);
+      for (const [name, machine] of this.peers) {
+        const effects = machine.takeEffects();
+        if (effects.length > 0) quiet = false;
+        for (const effect of effects) this.peerEffect(name, effect);
+      }
+      if (quiet) {
+        if (this.pendingIo.length === 0) return;
+        const io = this.pendingIo;
+        this.pendingIo = [];
+        for (const complete of io) complete();
+      }
+    }
+    throw new Error('world did not settle');
+  }
+
+  private serverEffect(effect: ServerEffect): void {
+    switch (effect.type) {
+      case 'send': {
+        const link = this.links.get(effect.connId);
+        if (link !== undefined) this.peers.get(link.peer)!.handle({ type: 'server.bytes', linkId: link.linkId, bytes: encodeControl(effect.frame) }, this.nowMs);
+        return;
+      }
+      case 'close':
+        return this.closeConn(effect.connId);
+      case 'hash':
+        return this.server.handle({ type: 'hashed', jobId: effect.jobId, passwordHash: `h:${effect.password}` }, this.nowMs);
+      case 'verify':
+        return this.server.handle({ type: 'verified', jobId: effect.jobId, ok: effect.passwordHash === `h:${effect.password}` }, this.nowMs);
+      case 'persist':
+        return;
+    }
+  }
+
+  private closeConn(connId: number): void {
+    const link = this.links.get(connId);
+    if (link === undefined) return;
+    this.links.delete(connId);
+    if (this.connOf.get(link.peer) === connId) this.connOf.delete(link.peer);
+    this.server.handle({ type: 'closed', connId }, this.nowMs);
+    this.peers.get(link.peer)!.handle({ type: 'server.closed', linkId: link.linkId, error: null }, this.nowMs);
+  }
+
+  private peerEffect(name: string, effect: PeerEffect): void {
+    const machine = this.peers.get(name)!;
+    switch (effect.type) {
+      case 'server.connect': {
+        if (!this.serverUp) {
+          machine.handle({ type: 'server.closed', linkId: effect.linkId, error: 'ECONNREFUSED' }, this.nowMs);
+          return;
+        }
+        const connId = this.nextConnId++;
+        this.links.set(connId, { peer: name, linkId: effect.linkId });
+        this.connOf.set(name, connId);
+        machine.handle({ type: 'server.open', linkId: effect.linkId, localAddress: '127.0.0.1' }, this.nowMs);
+        this.server.handle({ type: 'open', connId, remoteAddress: '127.0.0.1' }, this.nowMs);
+        return;
+      }
+      case 'server.send': {
+        const connId = this.connOf.get(name);
+        if (connId !== undefined && this.links.get(connId)?.linkId === effect.linkId) {
+          this.server.handle({ type: 'bytes', connId, bytes: encodeControl(effect.frame) }, this.nowMs);
+        }
+        return;
+      }
+      case 'server.close': {
+        const connId = this.connOf.get(name);
+        if (connId !== undefined && this.links.get(connId)?.linkId === effect.linkId) this.closeConn(connId);
+        return;
+      }
+      case 'p2p.connect': {
+        const target = this.p2pPeerByPort.get(effect.port);
+        if (target === undefined) return machine.handle({ type: 'p2p.closed', streamId: effect.streamId, error: 'ECONNREFUSED' }, this.nowMs);
+        const accepted = `in:${this.nextAccepted++}`;
+        this.p2p.set(`${name}|${effect.streamId}`, { peer: target, streamId: accepted });
+        this.p2p.set(`${target}|${accepted}`, { peer: name, streamId: effect.streamId });
+        this.peers.get(target)!.handle({ type: 'p2p.accepted', streamId: accepted, remoteAddress: '127.0.0.1' }, this.nowMs);
+        machine.handle({ type: 'p2p.open', streamId: effect.streamId }, this.nowMs);
+        return;
+      }
+      case 'p2p.send':
+      case 'p2p.data': {
+        const key = `${name}|${effect.streamId}`;
+        const other = this.p2p.get(key);
+        if (other === undefined) return;
+        const bytes = effect.type === 'p2p.send' ? encodeControl(effect.frame) : encodeData(effect.wireStream, effect.offset, effect.bytes);
+        if (this.pausedReaders.has(other.peer)) {
+          const queue = this.sendQueues.get(key) ?? [];
+          queue.push(bytes);
+          this.sendQueues.set(key, queue);
+        } else {
+          const receiver = this.peers.get(other.peer)!;
+          const pieces = this.deliverySplit === null ? [bytes] : this.deliverySplit(bytes).map((piece) => piece.slice());
+          for (const piece of pieces) receiver.handle({ type: 'p2p.bytes', streamId: other.streamId, bytes: piece }, this.nowMs);
+        }
+        if (effect.type === 'p2p.data') {
+          this.dataWritten.set(key, (this.dataWritten.get(key) ?? 0) + bytes.byteLength);
+          this.reportFlushed(key);
+        }
+        return;
+      }
+      case 'p2p.close':
+      case 'p2p.reset': {
+        const other = this.p2p.get(`${name}|${effect.streamId}`);
+        this.p2p.delete(`${name}|${effect.streamId}`);
+        if (other === undefined) return;
+        this.p2p.delete(`${other.peer}|${other.streamId}`);
+        machine.handle({ type: 'p2p.closed', streamId: effect.streamId, error: null }, this.nowMs);
+        this.peers.get(other.peer)!.handle({ type: 'p2p.closed', streamId: other.streamId, error: null }, this.nowMs);
+        return;
+      }
+      case 'event':
+        this.events.get(name)!.push(effect.event);
+        return;
+      case 'exit':
+        this.exits.set(name, effect.code);
+        return;
+      case 'file.read':
+        this.pendingIo.push(() => {
+          const source = this.sources.get(effect.path);
+          const { transferId, epoch, offset } = effect;
+          if (source === undefined) return machine.handle({ type: 'file.read-failed', transferId, epoch }, this.nowMs);
+          machine.handle({ type: 'file.chunk', transferId, epoch, offset, bytes: source.subarray(offset, offset + effect.bytes) }, this.nowMs);
+        });
+        return;
+      case 'file.open':
+        this.partial.set(`${name}|${effect.transferId}`, { hash: createHash('sha256'), bytes: 0, sha256: null });
+        return;
+      case 'file.write':
+        this.pendingIo.push(() => {
+          const file = this.partial.get(`${name}|${effect.transferId}`);
+          if (file === undefined) return machine.handle({ type: 'file.io-failed', transferId: effect.transferId }, this.nowMs);
+          file.hash.update(effect.bytes);
+          file.bytes += effect.bytes.byteLength;
+          machine.handle({ type: 'file.written', transferId: effect.transferId, offset: effect.offset + effect.bytes.byteLength }, this.nowMs);
+        });
+        return;
+      case 'file.finish':
+        this.pendingIo.push(() => {
+          const file = this.partial.get(`${name}|${effect.transferId}`);
+          if (file === undefined) return machine.handle({ type: 'file.io-failed', transferId: effect.transferId }, this.nowMs);
+          file.sha256 = file.hash.digest('hex');
+          machine.handle({ type: 'file.hashed', transferId: effect.transferId, sha256: file.sha256 }, this.nowMs);
+        });
+        return;
+      case 'file.commit':
+        this.pendingIo.push(() => {
+          const key = `${name}|${effect.transferId}`;
+          const file = this.partial.get(key);
+          if (file?.sha256 == null) return machine.handle({ type: 'file.io-failed', transferId: effect.transferId }, this.nowMs);
+          this.partial.delete(key);
+          this.committed.set(key, { sha256: file.sha256, bytes: file.bytes });
+          machine.handle({ type: 'file.committed', transferId: effect.transferId, path: `/downloads/${effect.name}` }, this.nowMs);
+        });
+        return;
+      case 'file.discard':
+        this.partial.delete(`${name}|${effect.transferId}`);
+        this.discarded.push(`${name}|${effect.transferId}`);
+        return;
+    }
+  }
+}
+
+export function twoFriends(config: Partial<PeerConfig> = {}): World {
+  const world = new World();
+  world.addPeer('alice', 7001, config);
+  world.addPeer('bob', 7002, config);
+  for (const name of ['alice', 'bob']) {
+    world.command(name, { cmd: 'signup', username: name, password: `${name}-password` });
+    world.command(name, { cmd: 'login', username: name, password: `${name}-password` });
+  }
+  world.command('alice', { cmd: 'friend.request', username: 'bob' });
+  world.command('bob', { cmd: 'friend.accept', username: 'alice' });
+  return world;
+}
+

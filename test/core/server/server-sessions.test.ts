@@ -1,0 +1,256 @@
+/**
+ * The seed's create-chat-session use case on the server machine: the main flow (accept, with the
+ * callee's address and a one-time token to both), its exception flows (reject, timeout) and every
+ * other way a request can end or be refused.
+ */
+import { describe, expect, it } from 'vitest';
+import { SESSION_REQUESTS_PENDING_PER_USER_MAX, SESSION_REQUESTS_PER_USER_BURST } from '../../../core/limits.ts';
+import { ServerHarness, storeWith } from '../../helpers/server-harness.ts';
+
+const SESSION_TIMEOUT_MS = 10_000;
+
+/** alice and bob are friends and online; carol is online but nobody's friend; dave is a friend, offline. */
+function friends(): { h: ServerHarness; alice: number; bob: number; carol: number; aliceToken: string } {
+  const h = new ServerHarness({
+    sessionTimeoutMs: SESSION_TIMEOUT_MS,
+    store: storeWith(['alice', 'bob', 'carol', 'dave'], [['alice', 'bob'], ['alice', 'dave']]),
+  });
+  const alice = h.login('alice');
+  const bob = h.login('bob');
+  const carol = h.login('carol');
+  const aliceToken = h.tokenOf(alice);
+  for (const c of [alice, bob, carol]) h.drain(c);
+  return { h, alice, bob, carol, aliceToken };
+}
+
+/** alice asks bob; returns the requestId bob was given. */
+function ask(h: ServerHarness, alice: number, bob: number): string {
+  h.send(alice, { type: 'session.request', id: 1, username: 'bob' });
+  const pending = h.framesOf(alice, 'session.pending').at(-1)!;
+  const incoming = h.framesOf(bob, 'session.incoming').at(-1)!;
+  expect(incoming.requestId).toBe(pending.requestId);
+  return pending.requestId;
+}
+
+describe('create chat session (seed use case 1.3.4)', () => {
+  it('main flow: the callee is asked; on accept both get session.established with one shared token, the caller also the address', () => {
+    const { h, alice, bob } = friends();
+    h.send(alice, { type: 'session.request', id: 1, username: 'bob' });
+    const pending = h.framesOf(alice, 'session.pending')[0]!;
+    expect(pending).toMatchObject({ re: 1, username: 'bob', timeoutMs: SESSION_TIMEOUT_MS });
+    expect(h.frames(bob)).toEqual([{ type: 'session.incoming', requestId: pending.requestId, from: 'alice', timeoutMs: SESSION_TIMEOUT_MS }]);
+    h.drain(bob);
+    h.send(bob, { type: 'session.answer', id: 2, requestId: pending.requestId, accept: true, host: '192.0.2.7', port: 40_000 });
+    const [answered, calleeSide] = h.frames(bob);
+    expect(answered).toEqual({ type: 'session.answered', re: 2, requestId: pending.requestId, accept: true });
+    expect(calleeSide).toMatchObject({ type: 'session.established', requestId: pending.requestId, username: 'alice', role: 'callee' });
+    // The callee's own address is not echoed back to it; only the caller needs it.
+    expect(calleeSide).not.toHaveProperty('host', expect.anything());
+    const callerSide = h.framesOf(alice, 'session.established')[0]!;
+    expect(callerSide).toMatchObject({ requestId: pending.requestId, username: 'bob', role: 'caller', host: '192.0.2.7', port: 40_000 });
+    expect(callerSide.token).toBe(calleeSide?.type === 'session.established' ? calleeSide.token : undefined);
+    expect(h.machine.stats().pendingSessionRequests).toBe(0);
+    expect(h.machine.stats().sessions).toMatchObject({ established: 1 });
+  });
+
+  it('each session gets a fresh one-time token', () => {
+    const { h, alice, bob } = friends();
+    for (let i = 0; i < 3; i++) {
+      const id = ask(h, alice, bob);
+      h.send(bob, { type: 'session.answer', requestId: id, accept: true, host: '127.0.0.1', port: 1 });
+    }
+    const tokens = h.framesOf(alice, 'session.established').map((f) => f.token);
+    expect(new Set(tokens).size).toBe(3);
+  });
+
+  it('exception 2a: the callee rejects; the caller gets session.failed rejected; nothing is established', () => {
+    const { h, alice, bob } = friends();
+    const id = ask(h, alice, bob);
+    h.send(bob, { type: 'session.answer', requestId: id, accept: false });
+    expect(h.last(bob)).toMatchObject({ type: 'session.answered', requestId: id, accept: false });
+    expect(h.framesOf(alice, 'session.failed')).toEqual([{ type: 'session.failed', requestId: id, username: 'bob', reason: 'rejected' }]);
+    expect(h.framesOf(alice, 'session.established')).toEqual([]);
+    expect(h.framesOf(bob, 'session.withdrawn')).toEqual([]);
+  });
+
+  it('exception 2b: no answer before the timeout; the caller gets timeout, the callee session.withdrawn; not a moment early', () => {
+    const { h, alice, bob } = friends();
+    const id = ask(h, alice, bob);
+    h.advance(SESSION_TIMEOUT_MS - 1);
+    expect(h.framesOf(alice, 'session.failed')).toEqual([]);
+    h.advance(1);
+    expect(h.framesOf(alice, 'session.failed')).toEqual([{ type: 'session.failed', requestId: id, username: 'bob', reason: 'timeout' }]);
+    expect(h.framesOf(bob, 'session.withdrawn')).toEqual([{ type: 'session.withdrawn', requestId: id, from: 'alice', reason: 'timeout' }]);
+    h.send(bob, { type: 'session.answer', requestId: id, accept: true, host: '127.0.0.1', port: 1 });
+    expect(h.errors(bob)).toEqual(['NO_SUCH_SESSION_REQUEST']);
+    expect(h.framesOf(alice, 'session.established')).toEqual([]);
+  });
+
+  it('the caller cancels: cancelled to the caller (echoing its id), withdrawn to the callee', () => {
+    const { h, alice, bob } = friends();
+    const id = ask(h, alice, bob);
+    h.send(alice, { type: 'session.cancel', id: 7, requestId: id });
+    expect(h.framesOf(alice, 'session.failed')).toEqual([{ type: 'session.failed', re: 7, requestId: id, username: 'bob', reason: 'cancelled' }]);
+    expect(h.framesOf(bob, 'session.withdrawn')).toEqual([{ type: 'session.withdrawn', requestId: id, from: 'alice', reason: 'cancelled' }]);
+    h.advance(SESSION_TIMEOUT_MS);
+    expect(h.framesOf(alice, 'session.failed')).toHaveLength(1);
+  });
+
+  it('only the caller may cancel, only the callee may answer', () => {
+    const { h, alice, bob, carol } = friends();
+    const id = ask(h, alice, bob);
+    h.send(bob, { type: 'session.cancel', requestId: id });
+    h.send(carol, { type: 'session.cancel', requestId: id });
+    h.send(alice, { type: 'session.answer', requestId: id, accept: true, host: '127.0.0.1', port: 1 });
+    h.send(carol, { type: 'session.answer', requestId: id, accept: true, host: '127.0.0.1', port: 1 });
+    h.send(bob, { type: 'session.answer', requestId: 'no-such-id', accept: false });
+    expect(h.errors(bob)).toEqual(['NO_SUCH_SESSION_REQUEST', 'NO_SUCH_SESSION_REQUEST']);
+    expect(h.errors(carol)).toEqual(['NO_SUCH_SESSION_REQUEST', 'NO_SUCH_SESSION_REQUEST']);
+    expect(h.errors(alice)).toEqual(['NO_SUCH_SESSION_REQUEST']);
+    expect(h.machine.stats().pendingSessionRequests).toBe(1);
+  });
+
+  it('accepting without an address is BAD_FRAME and leaves the request pending', () => {
+    const { h, alice, bob } = friends();
+    const id = ask(h, alice, bob);
+    h.send(bob, { type: 'session.answer', requestId: id, accept: true });
+    expect(h.errors(bob)).toEqual(['BAD_FRAME']);
+    h.send(bob, { type: 'session.answer', requestId: id, accept: true, host: '127.0.0.1', port: 2 });
+    expect(h.framesOf(alice, 'session.established')).toHaveLength(1);
+  });
+
+  it('an answer is taken once: a second answer finds no request', () => {
+    const { h, alice, bob } = friends();
+    const id = ask(h, alice, bob);
+    h.send(bob, { type: 'session.answer', requestId: id, accept: false });
+    h.send(bob, { type: 'session.answer', requestId: id, accept: true, host: '127.0.0.1', port: 2 });
+    expect(h.errors(bob)).toEqual(['NO_SUCH_SESSION_REQUEST']);
+    expect(h.framesOf(alice, 'session.established')).toEqual([]);
+  });
+
+  it("the callee goes offline while asked (logout): the caller gets 'offline'", () => {
+    const { h, alice, bob } = friends();
+    const id = ask(h, alice, bob);
+    h.send(bob, { type: 'logout' });
+    expect(h.framesOf(alice, 'session.failed')).toMatchObject([{ requestId: id, reason: 'offline' }]);
+  });
+
+  it("the callee goes offline while asked (TTL, after its connection dropped): the caller gets 'offline'", () => {
+    const h = new ServerHarness({ ttlMs: 5_000, sessionTimeoutMs: 60_000, store: storeWith(['alice', 'bob'], [['alice', 'bob']]) });
+    const alice = h.login('alice');
+    h.advance(1_000);
+    const bob = h.login('bob');
+    const id = ask(h, alice, bob);
+    h.close(bob);
+    h.advance(4_999);
+    h.send(alice, { type: 'heartbeat' });
+    h.advance(1);
+    expect(h.framesOf(alice, 'session.failed')).toMatchObject([{ requestId: id, reason: 'offline' }]);
+    expect(h.framesOf(alice, 'presence').map((f) => f.status)).toEqual(['online', 'offline']);
+  });
+
+  it("removing the friendship ends pending requests between the two with 'not-friends'", () => {
+    const { h, alice, bob } = friends();
+    const id = ask(h, alice, bob);
+    h.send(bob, { type: 'friend.remove', username: 'alice' });
+    expect(h.framesOf(alice, 'session.failed')).toMatchObject([{ requestId: id, reason: 'not-friends' }]);
+    expect(h.framesOf(bob, 'session.withdrawn')).toMatchObject([{ requestId: id, reason: 'not-friends' }]);
+  });
+
+  it("asking a non-friend, oneself or an unknown user fails with 'not-friends', and the callee hears nothing", () => {
+    const { h, alice, carol } = friends();
+    for (const username of ['carol', 'alice', 'nobody']) h.send(alice, { type: 'session.request', username });
+    expect(h.framesOf(alice, 'session.failed').map((f) => [f.username, f.reason])).toEqual([
+      ['carol', 'not-friends'],
+      ['alice', 'not-friends'],
+      ['nobody', 'not-friends'],
+    ]);
+    expect(h.frames(carol)).toEqual([]);
+  });
+
+  it("asking a friend who is offline, or whose connection dropped, fails with 'offline'", () => {
+    const { h, alice, bob } = friends();
+    h.send(alice, { type: 'session.request', id: 3, username: 'dave' });
+    expect(h.last(alice)).toEqual({ type: 'session.failed', re: 3, username: 'dave', reason: 'offline' });
+    h.close(bob);
+    h.send(alice, { type: 'session.request', username: 'bob' });
+    expect(h.last(alice)).toMatchObject({ type: 'session.failed', username: 'bob', reason: 'offline' });
+  });
+
+  it("a second request to the same callee while one is pending fails with 'already-pending'; the other direction is allowed", () => {
+    const { h, alice, bob } = friends();
+    ask(h, alice, bob);
+    h.send(alice, { type: 'session.request', username: 'bob' });
+    expect(h.last(alice)).toMatchObject({ type: 'session.failed', reason: 'already-pending' });
+    h.send(bob, { type: 'session.request', username: 'alice' });
+    expect(h.last(bob)).toMatchObject({ type: 'session.pending', username: 'alice' });
+  });
+
+  it(`a user in ${SESSION_REQUESTS_PENDING_PER_USER_MAX} pending requests gets 'too-many-requests', as caller or callee`, () => {
+    const n = SESSION_REQUESTS_PENDING_PER_USER_MAX + 1;
+    const callers = Array.from({ length: n }, (_, i) => `caller${i}`);
+    const h = new ServerHarness({
+      sessionTimeoutMs: 10 * 60_000,
+      ttlMs: 60 * 60_000,
+      store: storeWith(['star', 'fan', ...callers], [...callers.map((c) => ['star', c] as const), ['fan', 'star'], ...callers.map((c) => ['fan', c] as const)]),
+    });
+    const star = h.login('star');
+    const fan = h.login('fan');
+    const callerConns = callers.map((c) => h.login(c));
+    // The callee side: star is asked by SESSION_REQUESTS_PENDING_PER_USER_MAX callers, then once more.
+    callerConns.forEach((c) => h.send(c, { type: 'session.request', username: 'star' }));
+    expect(h.framesOf(star, 'session.incoming')).toHaveLength(SESSION_REQUESTS_PENDING_PER_USER_MAX);
+    expect(h.last(callerConns.at(-1)!)).toMatchObject({ type: 'session.failed', reason: 'too-many-requests' });
+    // The caller side: fan asks everyone (one second apart, under the rate limit).
+    for (const c of callers) {
+      h.advance(1_000);
+      h.send(fan, { type: 'session.request', username: c });
+    }
+    const outcomes = h.frames(fan).filter((f) => f.type === 'session.pending' || f.type === 'session.failed');
+    expect(outcomes.filter((f) => f.type === 'session.pending')).toHaveLength(SESSION_REQUESTS_PENDING_PER_USER_MAX);
+    expect(outcomes.at(-1)).toMatchObject({ type: 'session.failed', reason: 'too-many-requests' });
+  });
+
+  it(`more than ${SESSION_REQUESTS_PER_USER_BURST} requests in a burst get 'rate-limited'; the bucket refills with time`, () => {
+    const { h, alice, bob } = friends();
+    for (let i = 0; i < SESSION_REQUESTS_PER_USER_BURST; i++) h.send(alice, { type: 'session.request', username: 'carol' });
+    h.send(alice, { type: 'session.request', username: 'bob' });
+    expect(h.framesOf(alice, 'session.failed').at(-1)).toMatchObject({ username: 'bob', reason: 'rate-limited' });
+    expect(h.framesOf(bob, 'session.incoming')).toEqual([]);
+    h.advance(1_000);
+    h.send(alice, { type: 'session.request', username: 'bob' });
+    expect(h.last(alice)).toMatchObject({ type: 'session.pending' });
+  });
+
+  it('a caller that resumes after its request was accepted while it was detached is told, with token and address', () => {
+    const { h, alice, bob, aliceToken: token } = friends();
+    const id = ask(h, alice, bob);
+    h.close(alice);
+    h.send(bob, { type: 'session.answer', requestId: id, accept: true, host: '127.0.0.1', port: 9 });
+    const calleeSide = h.framesOf(bob, 'session.established');
+    expect(calleeSide).toHaveLength(1);
+    const again = h.resume('alice', token);
+    expect(h.framesOf(again, 'login.ok')).toHaveLength(1);
+    expect(h.framesOf(again, 'session.established')).toMatchObject([
+      { requestId: id, role: 'caller', username: 'bob', host: '127.0.0.1', port: 9, token: calleeSide[0]!.token },
+    ]);
+  });
+
+  it('a caller that resumes after its request was rejected while it was detached learns the rejection', () => {
+    const { h, alice, bob, aliceToken: token } = friends();
+    const id = ask(h, alice, bob);
+    h.close(alice);
+    h.send(bob, { type: 'session.answer', requestId: id, accept: false });
+    const again = h.resume('alice', token);
+    expect(h.framesOf(again, 'session.failed')).toMatchObject([{ requestId: id, reason: 'rejected' }]);
+  });
+
+  it('a caller whose connection dropped is told nothing while detached, and the request still ends by its timeout', () => {
+    const { h, alice, bob } = friends();
+    const id = ask(h, alice, bob);
+    h.close(alice);
+    h.advance(SESSION_TIMEOUT_MS);
+    expect(h.framesOf(bob, 'session.withdrawn')).toMatchObject([{ requestId: id, reason: 'timeout' }]);
+    expect(h.machine.stats().pendingSessionRequests).toBe(0);
+  });
+});

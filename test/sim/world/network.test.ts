@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import type { Stream } from '../../../core/transport.ts';
+import { CONNECT_TIMEOUT_MS, SimNetwork } from '../../../sim/world/network.ts';
+import { Prng } from '../../../sim/world/prng.ts';
+import { SimClock } from '../../../sim/world/sim-clock.ts';
+
+function world(latency: (p: Prng) => number = (p) => p.range(1, 50)) {
+  const clock = new SimClock();
+  const net = new SimNetwork(clock, new Prng(1), { latency, bandwidthBytesPerSec: 1e9 });
+  const accepted: Stream[] = [];
+  const received: number[] = [];
+  const closes: Array<string | null> = [];
+  net.transport('10.0.0.1').listen('10.0.0.1', 80, (stream) => {
+    accepted.push(stream);
+    stream.setEvents({ onOpen() {}, onData: (b) => received.push(...b), onDrain() {}, onClose: (e) => closes.push(e) });
+  }, () => {});
+  clock.runUntil(0);
+  return { clock, net, accepted, received, closes };
+}
+
+function client(net: SimNetwork, host = '10.0.0.1', port = 80) {
+  const log = { opened: false, data: [] as number[], closed: [] as Array<string | null> };
+  const stream = net.transport('10.0.0.2').connect(host, port, {
+    onOpen: () => (log.opened = true),
+    onData: (b) => log.data.push(...b),
+    onDrain() {},
+    onClose: (e) => log.closed.push(e),
+  });
+  return { stream, log };
+}
+
+describe('in-memory network', () => {
+  it('delivers bytes in order despite jitter, written even before the connection opened', () => {
+    const w = world();
+    const { stream, log } = client(w.net);
+    for (let i = 0; i < 100; i++) stream.write(new Uint8Array([i]));
+    w.clock.runUntil(10_000);
+    expect(log.opened).toBe(true);
+    expect(w.received).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    stream.close();
+    w.clock.runUntil(20_000);
+    expect(w.closes).toEqual([null]);
+    expect(log.closed).toEqual([null]);
+  });
+
+  it('refuses a connection where nothing listens', () => {
+    const w = world();
+    const { log } = client(w.net, '10.0.0.1', 81);
+    w.clock.runUntil(1_000);
+    expect(log.opened).toBe(false);
+    expect(log.closed).toEqual(['ECONNREFUSED']);
+  });
+
+  it('holds bytes across a partition and delivers them, in order, at heal; connects across it time out', () => {
+    const w = world();
+    const { stream } = client(w.net);
+    w.clock.runUntil(1_000);
+    w.net.partition([['10.0.0.2']]);
+    stream.write(new Uint8Array([1, 2]));
+    stream.write(new Uint8Array([3]));
+    const blocked = client(w.net);
+    w.clock.runUntil(1_000 + CONNECT_TIMEOUT_MS + 1);
+    expect(w.received).toEqual([]);
+    expect(blocked.log.closed).toEqual(['ETIMEDOUT']);
+    w.net.heal();
+    w.clock.runUntil(10_000);
+    expect(w.received).toEqual([1, 2, 3]);
+  });
+
+  it('a reset reaches the other side as an error; a crashed node tells its own side nothing', () => {
+    const w = world();
+    const a = client(w.net);
+    const b = client(w.net);
+    w.clock.runUntil(1_000);
+    a.stream.reset();
+    w.clock.runUntil(2_000);
+    expect(w.closes).toEqual(['ECONNRESET']);
+    w.net.crashNode('10.0.0.1');
+    w.clock.runUntil(3_000);
+    expect(b.log.closed).toEqual(['ECONNRESET']);
+    expect(w.closes).toEqual(['ECONNRESET']);
+  });
+});
