@@ -139,6 +139,16 @@ describe('friend list', () => {
     expect(driver.state.friends.find((friend) => friend.username === 'erin')).toMatchObject({ nickname: 'Erin', status: 'online' });
   });
 
+  it('friend.removed takes the friend off the list and drops a pending request with that user', () => {
+    const driver = new Driver().loggedIn();
+    driver.event({ event: 'friend.requested', username: 'frank' });
+    driver.event({ event: 'friend.removed', username: 'carol' });
+    driver.event({ event: 'friend.removed', username: 'frank' });
+    expect(driver.state.friends.map((friend) => friend.username)).toEqual(['bob']);
+    expect(friendPaneItems(driver.state).map((item) => item.kind)).toEqual(['friend']);
+    expect(driver.state.events.at(-2)?.text).toBe('Carol (carol) is no longer a friend');
+  });
+
   it('sends a friend request from the F2 prompt', () => {
     const driver = new Driver().loggedIn().key({ name: 'f2' }).type('frank').key({ name: 'enter' });
     expect(driver.commands.at(-1)).toEqual({ cmd: 'friend.request', username: 'frank' });
