@@ -66,8 +66,14 @@ export type ClientEventOf<Name extends ClientEventName> = Extract<ClientEvent, {
 export const CLIENT_EVENT_NAMES: readonly ClientEventName[] = clientEventSchema.options.map((option) => option.shape.event.value);
 const CLIENT_EVENT_NAME_SET: ReadonlySet<string> = new Set(CLIENT_EVENT_NAMES);
 
-/** One stdout line of the headless client: an event and its ISO time. */
-export const clientEventLineSchema = z.intersection(clientEventSchema, z.object({ at: z.string() }));
+/**
+ * One stdout line of the headless client: an event, its ISO time, and `ref`, the `id` of the
+ * command it answers when the command had one (docs/CLIENT.md).
+ */
+export const clientEventLineSchema = z.intersection(
+  clientEventSchema,
+  z.object({ at: z.string(), ref: z.union([z.string(), z.number()]).optional() }),
+);
 export type ClientEventLine = z.output<typeof clientEventLineSchema>;
 
 export type ParsedEventLine =
