@@ -24,8 +24,6 @@ export {
 
 /** What the dashboard may send: the user commands of the contract (test-only commands excluded). */
 export type ClientCommand = Exclude<UserCommand, { cmd: `test.${string}` }>;
-export type ClientCommandName = ClientCommand['cmd'];
-export type ClientCommandOf<Name extends ClientCommandName> = Extract<ClientCommand, { cmd: Name }>;
 
 /** What the dashboard receives: one event with its ISO time `at`, as the headless client prints it. */
 export type ClientEvent = ClientEventLine;

@@ -11,9 +11,8 @@
 import { z } from 'zod';
 import { friendEntrySchema, presenceStatusSchema } from '../frames.ts';
 
-/** A friend as events show it: username, nickname, online or offline. */
-export const friendViewSchema = friendEntrySchema;
-export type FriendView = z.output<typeof friendViewSchema>;
+/** A friend as events show it: username, nickname, online or offline (as the server's frames do). */
+const friendViewSchema = friendEntrySchema;
 
 const username = z.string();
 const transferId = z.string();

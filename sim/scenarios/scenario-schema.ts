@@ -225,8 +225,6 @@ export const scenarioSchema = z
   });
 
 export type Scenario = z.infer<typeof scenarioSchema>;
-export type ScenarioInput = z.input<typeof scenarioSchema>;
-export type Population = Scenario['populations'][number];
 
 /** Whether a population names this user: its name (count 1, or its username override), else name0..name(count-1). */
 export function isUsernameOf(population: { name: string; count: number; username?: string | undefined }, username: string): boolean {
