@@ -1,9 +1,10 @@
 /**
  * Drives `p2pchat client --headless` as a child process, through its stdin and stdout only, as an
  * outside script would. Commands and events are the vocabulary of core/peer/commands.ts and
- * core/peer/events.ts: every stdout line must parse as one of its events, `at` included (anything
- * else is recorded in `badLines`). `waitFor` takes the first not-yet-taken event that matches, or
- * the next one to arrive, within a timeout; stderr is kept for the failure message.
+ * core/peer/events.ts: every stdout line must parse as one of its events, `at` included; anything
+ * else is recorded in `badLines` and fails every wait, pending or later, naming the line.
+ * `waitFor` takes the first not-yet-taken event that matches, or the next one to arrive, within a
+ * timeout; stderr is kept for the failure message.
  * TEST_CLIENT_LOG_LEVEL=debug makes the clients log their P2P control frames to that stderr.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -24,6 +25,7 @@ export type EventOf<Name extends ClientEventName> = Extract<ClientEventLine, { e
 interface Waiter {
   readonly match: (event: Event) => boolean;
   readonly resolve: (event: Event) => void;
+  readonly reject: (error: Error) => void;
 }
 
 export interface HeadlessOptions {
@@ -99,12 +101,17 @@ export class HeadlessClient {
       this.taken.add(found);
       return Promise.resolve(found as EventOf<Name>);
     }
+    if (this.badLines.length > 0) return Promise.reject(this.outsideVocabulary());
     return new Promise((resolveEvent, reject) => {
       const waiter: Waiter = {
         match: matches,
         resolve: (value) => {
           clearTimeout(timer);
           resolveEvent(value as EventOf<Name>);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
         },
       };
       const timer = setTimeout(() => {
@@ -133,6 +140,10 @@ export class HeadlessClient {
     if (this.child.exitCode === null) this.child.kill('SIGKILL');
   }
 
+  private outsideVocabulary(): Error {
+    return new Error(`${this.name}: stdout lines outside the event vocabulary of core/peer/events.ts:\n${this.badLines.slice(0, 5).join('\n')}`);
+  }
+
   private onStdout(chunk: string): void {
     const text = this.stdoutRest + chunk;
     const lines = text.split('\n');
@@ -140,7 +151,9 @@ export class HeadlessClient {
     for (const line of lines) {
       const parsed = parseEventLine(line);
       if (!parsed.ok) {
+        // The client printed something outside the vocabulary (core/peer/events.ts): fail now.
         this.badLines.push(`${line} (${parsed.reason})`);
+        for (const waiter of this.waiters.splice(0)) waiter.reject(this.outsideVocabulary());
         continue;
       }
       const event = parsed.event;
