@@ -26,6 +26,7 @@ import { beginStopping, stopAllChildren } from './processes.ts';
 import { formatGate, regressionGate } from './regression.ts';
 import { type BenchReport, completeResults, failedResults, formatTable, machineInfo } from './report.ts';
 import { parseReport } from './report-schema.ts';
+import { writeBenchHtml } from './report-html/bench-html.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_GATE_FAILED = 1;
@@ -59,6 +60,8 @@ export interface BenchOptions {
   readonly reference: string;
   /** Also write this run as the reference (bench/results/reference.json by default). */
   readonly writeReference: boolean;
+  /** Also write the run as one self-contained HTML page here (`--html FILE`). */
+  readonly html?: string;
 }
 
 /** How long after the deadline the run waits for phases to notice before it reports anyway. */
@@ -110,6 +113,11 @@ export async function runBench(options: BenchOptions): Promise<number> {
     results: completeResults([...ctx.results.values()], mode).map((r) => (r.missing && r.note?.startsWith('not measured') ? { ...r, note: skippedNote(r.name) } : r)),
   };
   await saveReport(report, options.writeReference);
+  if (options.html !== undefined) {
+    const reference = await readReference(options.reference);
+    await writeBenchHtml(options.html, { report, reference: reference.report, referencePath: options.reference, charts: ctx.charts });
+    progress(`HTML report written to ${options.html}`);
+  }
   if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(formatTable(report));
   return exitCodeFor(report, options);
@@ -129,14 +137,19 @@ async function saveReport(report: BenchReport, asReference: boolean): Promise<vo
   }
 }
 
+/** The reference run, checked; null (with why) when it is missing or unreadable. */
+async function readReference(path: string): Promise<{ report: BenchReport | null; problem: string }> {
+  try {
+    return { report: parseReport(JSON.parse(await readFile(path, 'utf8'))), problem: '' };
+  } catch (error) {
+    return { report: null, problem: error instanceof Error ? error.message : String(error) };
+  }
+}
+
 async function exitCodeFor(report: BenchReport, options: BenchOptions): Promise<number> {
   if (options.ci && options.quick) {
-    let reference: BenchReport | null = null;
-    try {
-      reference = parseReport(JSON.parse(await readFile(options.reference, 'utf8')));
-    } catch (error) {
-      progress(`no usable reference run at ${options.reference} (${error instanceof Error ? error.message : String(error)}): only missing figures fail the gate`);
-    }
+    const { report: reference, problem } = await readReference(options.reference);
+    if (reference === null) progress(`no usable reference run at ${options.reference} (${problem}): only missing figures fail the gate`);
     const outcome = regressionGate(report, reference ?? { machine: report.machine, results: [] });
     process.stderr.write(formatGate(outcome));
     return outcome.passed ? EXIT_OK : EXIT_GATE_FAILED;
