@@ -90,7 +90,7 @@
         drawClear: [function (u) {
           var ctx = u.ctx;
           var box = u.bbox;
-          var laneHeight = lanes > 0 ? Math.max(2, Math.min(10, (box.height * 0.3) / lanes)) : 0;
+          var laneHeight = lanes > 0 ? Math.max(2, Math.min(6, (box.height * 0.25) / lanes)) : 0;
           ctx.save();
           bands.forEach(function (band) {
             var x0 = Math.max(box.left, u.valToPos(band.from, 'x', true));

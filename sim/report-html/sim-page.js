@@ -51,10 +51,11 @@ ReportKit.run(function (data) {
       title: 'timeline',
       note: 'Bars: steps ended per second of virtual time (ok or established / any other outcome); red dots: invariant violations (right axis). Bands: faults as scheduled (cut at the liveness phase, which heals them), server outages; the thin strips at the bottom: each crashed peer down until its restart. Dashed line: the liveness phase starts.',
       width: 1100, height: 330,
-      data: [xs, run.stepsOk.map(function (n) { return n * perSec; }), run.stepsNotOk.map(function (n) { return n * perSec; }), violationsPerBucket],
+      // Empty buckets are null, not 0: uPlot would draw a zero-height bar as a line along the axis.
+      data: [xs, run.stepsOk.map(function (n) { return n > 0 ? n * perSec : null; }), run.stepsNotOk.map(function (n) { return n > 0 ? n * perSec : null; }), violationsPerBucket],
       opts: {
         scales: { x: { time: false, range: [0, seconds(run.totalMs)] }, v: { range: function (u, min, max) { return [0, Math.max(1, max || 0) * 1.2]; } } },
-        axes: [{ label: 'virtual time (s)' }, { label: 'steps/s', size: 60 }, { scale: 'v', side: 1, label: 'violations', grid: { show: false }, size: 50 }],
+        axes: [{ label: 'virtual time (s)' }, { label: 'steps/s', size: 60 }, { scale: 'v', side: 1, label: 'violations', grid: { show: false }, size: 50, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500] }],
         series: [
           { label: 's' },
           { label: 'steps ok', fill: 'rgba(47, 111, 222, 0.55)', stroke: '#2f6fde', paths: RK.bars(1) },

@@ -31,6 +31,8 @@ export interface ReportSeen {
   readonly otherRequests: string[];
   readonly failedRequests: string[];
   readonly errorBanner: string;
+  /** The page's visible text. */
+  readonly text: string;
 }
 
 /**
@@ -51,7 +53,7 @@ const LOOK_AT_PAGE = `(() => {
     return { title: card.getAttribute('data-chart') || '', canvasWidth: canvas ? canvas.width : 0, canvasHeight: canvas ? canvas.height : 0, colouredPixels: coloured };
   });
   const banner = document.getElementById('report-error');
-  return { ready: document.body.getAttribute('data-ready'), title: document.title, charts, errorBanner: banner ? banner.textContent : '' };
+  return { ready: document.body.getAttribute('data-ready'), title: document.title, charts, errorBanner: banner ? banner.textContent : '', text: document.body.innerText };
 })()`;
 
 export async function launchChromium(): Promise<Browser> {
