@@ -61,7 +61,7 @@ ReportKit.run(function (data) {
     RK.chart(grid, {
       title: r.name + ' (' + r.unit + ')',
       note: targetText(r) + (r.passed ? ' - met' : ' - MISSED') + (r.lowerIsBetter ? '; lower is better' : '; higher is better'),
-      width: 360, height: 210,
+      width: 330, height: 200,
       data: [xs, one(0, r.baseline), one(1, r.value), one(2, refValue), xs.map(function () { return target; })],
       opts: {
         legend: { show: false },
@@ -159,7 +159,7 @@ ReportKit.run(function (data) {
     for (var s = 0; s <= lastX; s += 1) splits.push(s);
     RK.chart(latencyGrid, {
       title: figure.name,
-      width: 540, height: 280,
+      width: 520, height: 280,
       data: [xsLat].concat(curveMaps.map(function (map) { return xsLat.map(function (x) { return map[x] === undefined ? null : map[x]; }); })),
       opts: {
         scales: { x: { time: false, range: [0, maxX] }, y: { range: function (u, min, max) { return [0, max * 1.1 || 1]; } } },
@@ -191,18 +191,26 @@ ReportKit.run(function (data) {
     });
     var xsTp = [];
     for (var i = 0; i < slots; i++) xsTp.push((i * intervalMs) / 1000);
+    // A series ten times smaller than the largest (flapper logins beside the notifications they
+    // cause) gets its own axis on the right, or it would lie flat along zero.
+    var peaks = phase.series.map(function (s) { return Math.max.apply(null, s.perSec.concat([0])); });
+    var top = Math.max.apply(null, peaks.concat([0]));
+    var small = peaks.map(function (p) { return p > 0 && p * 10 < top; });
+    var anySmall = small.some(function (x) { return x; });
+    var tpAxes = [{ label: 's' }, { size: 60, label: 'per second', values: function (u, sp) { return sp.map(function (v) { return RK.fmt(v); }); } }];
+    if (anySmall) tpAxes.push({ scale: 'small', side: 1, size: 50, grid: { show: false }, label: 'per second (' + phase.series.filter(function (s, k) { return small[k]; }).map(function (s) { return s.label; }).join(', ') + ')', values: function (u, sp) { return sp.map(function (v) { return RK.fmt(v); }); } });
     RK.chart(tpGrid, {
       title: phase.phase,
       note: intervalMs + ' ms intervals; x: seconds since the phase\'s first counted interval',
-      width: 540, height: 260,
+      width: 520, height: 260,
       data: [xsTp].concat(phase.series.map(function (s, k) {
         return xsTp.map(function (x, j) { var v = s.perSec[j - offsets[k]]; return v === undefined ? null : v; });
       })),
       opts: {
         scales: { x: { time: false } },
-        axes: [{ label: 's' }, { size: 60, label: 'per second', values: function (u, sp) { return sp.map(function (v) { return RK.fmt(v); }); } }],
+        axes: tpAxes,
         series: [{ label: 's' }].concat(phase.series.map(function (s, k) {
-          return { label: s.label, stroke: RK.palette[k % RK.palette.length], width: 1.5, points: { show: false } };
+          return { label: s.label + (small[k] ? ' (right axis)' : ''), scale: small[k] ? 'small' : 'y', stroke: RK.palette[k % RK.palette.length], width: 1.5, points: { show: false } };
         })),
       },
     });

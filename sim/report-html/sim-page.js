@@ -85,7 +85,7 @@ ReportKit.run(function (data) {
       RK.chart(grid, {
         title: 'presence convergence delay',
         note: pd.count + ' presence changes: how long until a friend saw each (p50 ' + pd.p50Ms + ' ms, p99 ' + pd.p99Ms + ' ms, max ' + pd.maxMs + ' ms). Bars: changes per ' + pd.binMs + ' ms bin; line: share converged within (right axis).',
-        width: 540, height: 280,
+        width: 520, height: 280,
         data: [binXs, pd.bins.map(function (b) { return b[1]; }), cdf],
         opts: {
           scales: { x: { time: false, range: function (u, min, max) { return [0, max + pd.binMs]; } }, pct: { range: [0, 100] } },
