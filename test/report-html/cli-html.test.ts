@@ -1,28 +1,16 @@
 /** `--html` on the command line: the page is written, and the `--json` report is what it was without it. */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { type CliOutcome, runCli } from '../helpers/run-cli.ts';
 
 const TIMEOUT_MS = 60_000;
 const dir = mkdtempSync(join(tmpdir(), 'p2pchat-html-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function p2pchat(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function p2pchat(args: string[]): Promise<CliOutcome> {
+  return runCli(args, TIMEOUT_MS);
 }
 
 /** wallMs is the one field that differs between two runs of the same scenario and seed. */
