@@ -68,6 +68,7 @@ async function connectAndLogin(target: Target, index: number, username: string, 
 /** Logs every username in and keeps it: heartbeats running, presence counted, session requests accepted. */
 async function holdLogins(args: Target & { usernames: string[]; password: string; concurrency: number }) {
   const errors = new ErrorTally();
+  const perInterval = new IntervalCounter(Date.now());
   await inPool(args.usernames, args.concurrency, async (username, index) => {
     try {
       const { connection } = await connectAndLogin(args, index, username, args.password);
@@ -83,11 +84,12 @@ async function holdLogins(args: Target & { usernames: string[]; password: string
       for (const ignored of ['session.pending', 'session.answered', 'session.withdrawn', 'friend.added']) connection.onPush(ignored, () => {});
       connection.startHeartbeat();
       held.set(username, connection);
+      perInterval.add(Date.now());
     } catch (error) {
       errors.add(error);
     }
   });
-  return { loggedIn: held.size, errors: errors.counts };
+  return { loggedIn: held.size, errors: errors.counts, intervalCounts: perInterval.take() };
 }
 
 function counts() {

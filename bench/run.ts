@@ -114,9 +114,14 @@ export async function runBench(options: BenchOptions): Promise<number> {
   };
   await saveReport(report, options.writeReference);
   if (options.html !== undefined) {
-    const reference = await readReference(options.reference);
-    await writeBenchHtml(options.html, { report, reference: reference.report, referencePath: options.reference, charts: ctx.charts });
-    progress(`HTML report written to ${options.html}`);
+    // The run took minutes and its JSON is saved: a page that cannot be written is said, not fatal.
+    try {
+      const reference = await readReference(options.reference);
+      await writeBenchHtml(options.html, { report, reference: reference.report, referencePath: options.reference, charts: ctx.charts });
+      progress(`HTML report written to ${options.html}`);
+    } catch (error) {
+      progress(`could not write the HTML report ${options.html}: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
   if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(formatTable(report));

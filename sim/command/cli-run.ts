@@ -115,11 +115,19 @@ export function runSimCommand(files: readonly string[], options: SimCommandOptio
   } finally {
     trace?.close();
   }
+  let htmlWritten = true;
   if (options.htmlPath !== undefined) {
-    writeSimHtml(options.htmlPath, pages);
-    log(`HTML report written to ${options.htmlPath}`);
+    try {
+      writeSimHtml(options.htmlPath, pages);
+      log(`HTML report written to ${options.htmlPath}`);
+    } catch (error) {
+      htmlWritten = false;
+      log(`cannot write the HTML report ${options.htmlPath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
   }
   if (options.json) process.stdout.write(`${JSON.stringify({ runs })}\n`);
+  // An --html file that could not be written is an invalid option (exit 2), as an unwritable --trace is.
+  if (!htmlWritten) return EXIT_INVALID;
   return runs.every((r) => r.passed) ? EXIT_OK : EXIT_FAILED;
 }
 

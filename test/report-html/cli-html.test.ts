@@ -31,6 +31,13 @@ describe('p2pchat sim --html', () => {
     expect(html).toContain('p2pchat sim scenarios/session-accept.yaml --seed 3');
   }, TIMEOUT_MS);
 
+  it('says so and exits 2 when the page cannot be written, the --json report still on stdout', async () => {
+    const { code, stdout, stderr } = await p2pchat(['sim', 'scenarios/session-accept.yaml', '--seed', '3', '--json', '--html', '/dev/null/report.html']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('cannot write the HTML report /dev/null/report.html');
+    expect((JSON.parse(stdout) as { runs: unknown[] }).runs).toHaveLength(1);
+  }, TIMEOUT_MS);
+
   it('refuses --html with --swarm (exit 2) and writes nothing', async () => {
     const page = join(dir, 'swarm.html');
     const { code, stderr } = await p2pchat(['sim', 'scenarios/session-accept.yaml', '--swarm', '2', '--html', page]);
