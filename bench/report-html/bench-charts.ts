@@ -57,6 +57,15 @@ export class BenchCharts {
     this.throughput.set(phase, series);
   }
 
+  /**
+   * Takes every curve and series of `other` (phases measured again, e.g. to confirm a gate
+   * failure), replacing what this run had for the same figure or phase.
+   */
+  replaceFrom(other: BenchCharts): void {
+    for (const [name, curves] of other.latency) this.latency.set(name, curves);
+    for (const [phase, series] of other.throughput) this.throughput.set(phase, series);
+  }
+
   phases(): PhaseThroughput[] {
     return [...this.throughput].map(([phase, series]) => ({ phase, series }));
   }
