@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { LatencyHistogram } from '../../bench/histogram.ts';
 import { IntervalCounter, THROUGHPUT_INTERVALS_MAX, sumIntervalCounts } from '../../bench/interval-counts.ts';
+import { BenchCharts } from '../../bench/report-html/bench-charts.ts';
 import { renderReportPage } from '../../cli/report-html/page-shell.ts';
 import { runScenario } from '../../sim/command/run-scenario.ts';
 import { SimRunRecorder } from '../../sim/report-html/sim-timeline.ts';
@@ -25,6 +26,34 @@ describe('interval counts (throughput over time)', () => {
     counter.add(999_000);
     counter.add(1_000_000 + 250 * THROUGHPUT_INTERVALS_MAX);
     expect(counter.take().counts).toEqual([]);
+  });
+});
+
+describe('bench charts (what the phases hand the page)', () => {
+  it('turns interval counts into per-second rates, skips empty input, and bounds the curves per figure', () => {
+    const charts = new BenchCharts();
+    charts.throughputOf('login', 'logins', { startMs: 0, intervalMs: 250, counts: [1, 0, 3] });
+    charts.throughputOf('login', 'nothing', { startMs: 0, intervalMs: 250, counts: [] });
+    charts.throughputOf('login', 'nothing', null);
+    expect(charts.phases()).toEqual([{ phase: 'login', series: [{ label: 'logins', perSec: [4, 0, 12], intervalMs: 250, startMs: 0 }] }]);
+    for (let i = 0; i < 20; i++) charts.latencyCurve('login_rate', `round ${i}`, [[0, 1], [100, 2]]);
+    charts.latencyCurve('resume_rate', 'empty', []);
+    expect(charts.latency.get('login_rate')?.length).toBeLessThan(20);
+    expect(charts.latency.has('resume_rate')).toBe(false);
+  });
+
+  it('takes the curves and series of phases measured again in place of the first ones', () => {
+    const first = new BenchCharts();
+    first.latencyCurve('login_rate', 'first', [[0, 1]]);
+    first.latencyCurve('resume_rate', 'kept', [[0, 1]]);
+    first.throughputOf('login', 'first', { startMs: 0, intervalMs: 1000, counts: [1] });
+    const again = new BenchCharts();
+    again.latencyCurve('login_rate', 'again', [[0, 2]]);
+    again.throughputOf('login', 'again', { startMs: 0, intervalMs: 1000, counts: [2] });
+    first.replaceFrom(again);
+    expect(first.latency.get('login_rate')?.map((c) => c.label)).toEqual(['again']);
+    expect(first.latency.get('resume_rate')?.map((c) => c.label)).toEqual(['kept']);
+    expect(first.phases().map((p) => p.series.map((s) => s.label))).toEqual([['again']]);
   });
 });
 
