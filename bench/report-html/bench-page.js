@@ -207,7 +207,7 @@ ReportKit.run(function (data) {
         return xsTp.map(function (x, j) { var v = s.perSec[j - offsets[k]]; return v === undefined ? null : v; });
       })),
       opts: {
-        scales: { x: { time: false } },
+        scales: { x: { time: false }, y: { range: RK.fromZero }, small: { range: RK.fromZero } },
         axes: tpAxes,
         series: [{ label: 's' }].concat(phase.series.map(function (s, k) {
           return { label: s.label + (small[k] ? ' (right axis)' : ''), scale: small[k] ? 'small' : 'y', stroke: RK.palette[k % RK.palette.length], width: 1.5, points: { show: false } };

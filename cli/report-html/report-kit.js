@@ -71,6 +71,11 @@
     return RK.el('table', null, [RK.el('thead', null, [head]), RK.el('tbody', null, body)]);
   };
 
+  /** A y range from zero to a bit over the largest value: bars and rates read wrong from a cut axis. */
+  RK.fromZero = function (u, min, max) {
+    return [0, max > 0 ? max * 1.1 : 1];
+  };
+
   RK.verdict = function (passed, yes, no) {
     return { text: passed ? (yes || 'passed') : (no || 'FAILED'), cls: passed ? 'pass' : 'fail' };
   };

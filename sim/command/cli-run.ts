@@ -104,7 +104,10 @@ export function runSimCommand(files: readonly string[], options: SimCommandOptio
         scenarioPath: path,
         traceSink: trace?.sink ?? null,
         onStart: (chosen) => log(seedLine(chosen)),
-        onProgress: (doneMs, totalMs, events) => progress.update(doneMs, totalMs, events),
+        onProgress: (doneMs, totalMs, events) => {
+          progress.update(doneMs, totalMs, events);
+          recorder?.sample(doneMs);
+        },
         ...(recorder === null ? {} : { onWorld: recorder.attach }),
       });
       if (recorder !== null) pages.push(recorder.finish(report));

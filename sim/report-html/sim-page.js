@@ -47,20 +47,32 @@ ReportKit.run(function (data) {
       violationsPerBucket[i] = (violationsPerBucket[i] || 0) + 1;
     });
     var perSec = 1000 / run.bucketMs;
+    // Peers online, sampled between slices, put on the bucket grid (a bucket without a sample is a gap).
+    var online = xs.map(function () { return null; });
+    var atServer = xs.map(function () { return null; });
+    run.peersOnline.forEach(function (p) {
+      var i = Math.min(xs.length - 1, Math.round(p[0] / run.bucketMs));
+      online[i] = p[1];
+      atServer[i] = p[2];
+    });
+    var violationDots = violationsPerBucket.map(function (n) { return n === null ? null : 1; });
     RK.chart(section, {
       title: 'timeline',
-      note: 'Bars: steps ended per second of virtual time (ok or established / any other outcome); red dots: invariant violations (right axis). Bands: faults as scheduled (cut at the liveness phase, which heals them), server outages; the thin strips at the bottom: each crashed peer down until its restart. Dashed line: the liveness phase starts.',
+      note: 'Bars: steps ended per second of virtual time (ok or established / any other outcome). Lines (right axis): peers online by their own account, and users online at the server (0 while it is down); a gap between them is peers the server, and so their friends, counts as offline while they think they are online. Red dots along the top: invariant violations (the legend gives the count under the cursor). Bands: faults as scheduled (cut at the liveness phase, which heals them), server outages; the thin strips at the bottom: each crashed peer down until its restart. Dashed line: the liveness phase starts.',
       width: 1100, height: 330,
       // Empty buckets are null, not 0: uPlot would draw a zero-height bar as a line along the axis.
-      data: [xs, run.stepsOk.map(function (n) { return n > 0 ? n * perSec : null; }), run.stepsNotOk.map(function (n) { return n > 0 ? n * perSec : null; }), violationsPerBucket],
+      data: [xs, run.stepsOk.map(function (n) { return n > 0 ? n * perSec : null; }), run.stepsNotOk.map(function (n) { return n > 0 ? n * perSec : null; }), online, atServer, violationDots],
       opts: {
-        scales: { x: { time: false, range: [0, seconds(run.totalMs)] }, v: { range: function (u, min, max) { return [0, Math.max(1, max || 0) * 1.2]; } } },
-        axes: [{ label: 'virtual time (s)' }, { label: 'steps/s', size: 60 }, { scale: 'v', side: 1, label: 'violations', grid: { show: false }, size: 50, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500] }],
+        scales: { x: { time: false, range: [0, seconds(run.totalMs)] }, y: { range: RK.fromZero }, peers: { range: function (u, min, max) { return [0, Math.max(1, r.peers, max || 0) * 1.1]; } }, v: { range: [0, 1.08] } },
+        axes: [{ label: 'virtual time (s)' }, { label: 'steps/s', size: 60 }, { scale: 'peers', side: 1, label: 'peers online', grid: { show: false }, size: 60, values: function (u, sp) { return sp.map(function (v) { return RK.fmt(v); }); } }],
         series: [
           { label: 's' },
           { label: 'steps ok', fill: 'rgba(47, 111, 222, 0.55)', stroke: '#2f6fde', paths: RK.bars(1) },
           { label: 'steps failed', fill: 'rgba(232, 89, 12, 0.6)', stroke: '#e8590c', paths: RK.bars(1) },
-          { label: 'violations', scale: 'v', stroke: '#e03131', width: 0, points: { show: true, size: 9, fill: '#e03131', stroke: '#e03131' }, paths: function () { return null; } },
+          { label: 'peers online', scale: 'peers', stroke: '#2b8a3e', width: 2, spanGaps: true, points: { show: false } },
+          { label: 'online at the server', scale: 'peers', stroke: '#862e9c', width: 2, dash: [5, 3], spanGaps: true, points: { show: false } },
+          { label: 'violations', scale: 'v', stroke: '#e03131', width: 0, points: { show: true, size: 9, fill: '#e03131', stroke: '#e03131' }, paths: function () { return null; },
+            value: function (u, v, si, i) { return i === null || i === undefined || violationsPerBucket[i] === null ? '-' : String(violationsPerBucket[i]); } },
         ],
         plugins: [RK.bandsPlugin(bands, lanes), RK.markersPlugin([{ at: seconds(run.workloadMs), color: '#2b8a3e', label: 'liveness phase' }])],
       },
@@ -88,7 +100,7 @@ ReportKit.run(function (data) {
         width: 520, height: 280,
         data: [binXs, pd.bins.map(function (b) { return b[1]; }), cdf],
         opts: {
-          scales: { x: { time: false, range: function (u, min, max) { return [0, max + pd.binMs]; } }, pct: { range: [0, 100] } },
+          scales: { x: { time: false, range: function (u, min, max) { return [0, max + pd.binMs]; } }, y: { range: RK.fromZero }, pct: { range: [0, 100] } },
           axes: [{ label: 'delay (ms)' }, { label: 'changes', size: 55 }, { scale: 'pct', side: 1, label: '% converged', grid: { show: false }, size: 45 }],
           series: [
             { label: 'ms' },

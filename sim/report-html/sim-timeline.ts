@@ -44,6 +44,11 @@ export interface SimRunPage {
   readonly bucketMs: number;
   readonly stepsOk: number[];
   readonly stepsNotOk: number[];
+  /**
+   * Sampled between slices, at most once per bucket: [virtual ms, peers online by their own
+   * truth, users online at the server (0 while it is down)].
+   */
+  readonly peersOnline: Array<[number, number, number]>;
   readonly faultBands: Band[];
   readonly serverDown: Band[];
   readonly crashBands: Band[];
@@ -77,6 +82,8 @@ export class SimRunRecorder {
   private serverDownSinceMs: number | null = null;
   private readonly serverDown: Band[] = [];
   private world: World | null = null;
+  private readonly peersOnline: Array<[number, number, number]> = [];
+  private nextSampleMs = 0;
 
   constructor(private readonly scenario: Scenario) {
     this.workloadMs = scenario.durationMs;
@@ -91,6 +98,19 @@ export class SimRunRecorder {
   readonly attach = (world: World): void => {
     this.world = world;
     world.trace.noteObserver = (atMs, kind, detail) => this.onNote(atMs, kind, detail);
+  };
+
+  /**
+   * Pass from runScenario's onProgress (called between slices): counts the peers online, at most
+   * once per bucket, so a long run with short slices still costs at most TIMELINE_BUCKETS scans.
+   */
+  readonly sample = (atMs: number): void => {
+    const world = this.world;
+    if (world === null || atMs < this.nextSampleMs) return;
+    let online = 0;
+    for (const slot of world.slots) if (slot.driver.truthOnline) online += 1;
+    this.peersOnline.push([atMs, online, world.server.machine?.stats().onlineUsers ?? 0]);
+    this.nextSampleMs = atMs + this.bucketMs;
   };
 
   private onNote(atMs: number, kind: string, detail: Readonly<Record<string, string | number | boolean>>): void {
@@ -147,6 +167,7 @@ export class SimRunRecorder {
       bucketMs: this.bucketMs,
       stepsOk: this.stepsOk,
       stepsNotOk: this.stepsNotOk,
+      peersOnline: this.peersOnline,
       faultBands,
       serverDown: this.serverDown,
       crashBands: this.crashBands,

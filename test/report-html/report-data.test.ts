@@ -81,7 +81,7 @@ describe('sim timeline recorder', () => {
   it('records fault bands cut at the liveness phase, each crash, the server outage and every step, without changing the run', () => {
     const { scenario } = loadScenarioFile('test/report-html/fixtures/faults-quick.yaml');
     const recorder = new SimRunRecorder(scenario);
-    const watched = runScenario(scenario, { seed: 5, onWorld: recorder.attach });
+    const watched = runScenario(scenario, { seed: 5, onWorld: recorder.attach, onProgress: recorder.sample });
     const page = recorder.finish(watched);
     expect(runScenario(scenario, { seed: 5 }).traceHash).toBe(watched.traceHash);
     expect(page.faultBands).toEqual([
@@ -97,6 +97,13 @@ describe('sim timeline recorder', () => {
     expect(page.presenceDelay.count).toBe(watched.metrics.presence_updates);
     expect(page.presenceDelay.bins.reduce((sum, [, n]) => sum + n, 0)).toBe(watched.metrics.presence_updates);
     expect(page.checkers.map((c) => c.violations)).toEqual([0, 0, 0, 0, 0, 0]);
+    // Sampled between slices: every peer online once the arrivals are in, fewer while the partition and crashes last.
+    const online = new Map(page.peersOnline.map(([at, truth]) => [at, truth]));
+    expect(page.peersOnline.length).toBeGreaterThan(10);
+    expect(Math.max(...online.values())).toBe(60);
+    expect(Math.min(...[...online].filter(([at]) => at >= 10_000 && at <= 16_000).map(([, n]) => n))).toBeLessThan(60);
+    // The server sees no one while it is down (20 s to 23 s).
+    expect(page.peersOnline.filter(([at]) => at > 20_000 && at < 23_000).map(([, , server]) => server)).toContain(0);
     expect(page.replay).toBe(`p2pchat sim ${watched.scenario} --seed 5`);
   });
 });

@@ -76,7 +76,7 @@ describe('HTML reports in a real browser', () => {
     const pages = [FAULTS_SCENARIO, VIOLATION_SCENARIO].map((file) => {
       const { scenario } = loadScenarioFile(file);
       const recorder = new SimRunRecorder(scenario);
-      return recorder.finish(runScenario(scenario, { seed: scenario.seed ?? 1, scenarioPath: file, onWorld: recorder.attach }));
+      return recorder.finish(runScenario(scenario, { seed: scenario.seed ?? 1, scenarioPath: file, onWorld: recorder.attach, onProgress: recorder.sample }));
     });
     expect(pages[0]?.faultBands.map((b) => b.kind)).toEqual(['partition', 'peer-crash', 'server-crash']);
     expect(pages[1]?.violations).toBeGreaterThan(0);
