@@ -3,7 +3,7 @@
  * each page from disk with every request but the file itself refused, and every chart must be
  * drawn (a series' colour on its canvas) with no console error, no page error and no request.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
@@ -47,6 +47,16 @@ describe('HTML reports in a real browser', () => {
     await browser?.close();
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
+
+  it('the browser check itself sees an empty chart, a console error and a request (so a broken report fails)', async () => {
+    const path = join(dir, 'broken.html');
+    // Port 9 on loopback (discard): the route refuses the request before it leaves the page anyway.
+    writeFileSync(path, '<!doctype html><body><div class="chart" data-chart="empty"><canvas width="50" height="50"></canvas></div><img src="http://127.0.0.1:9/x.png"><script>console.error("boom"); document.body.setAttribute("data-ready", "true");</script></body>');
+    const seen = await openReport(browser, path);
+    expect(seen.charts).toEqual([{ title: 'empty', canvasWidth: 50, canvasHeight: 50, colouredPixels: 0 }]);
+    expect(seen.consoleErrors.join('\n')).toContain('boom');
+    expect(seen.otherRequests).toEqual(['http://127.0.0.1:9/x.png']);
+  }, BROWSER_TEST_TIMEOUT_MS);
 
   it('bench: a recorded run draws every figure, the comparison, the latency curves and the throughput', async () => {
     const { report, charts } = syntheticRun();
