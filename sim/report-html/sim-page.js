@@ -3,7 +3,7 @@
  * draws from the embedded data; fetches nothing.
  */
 /* global ReportKit */
-ReportKit.run(function (data) {
+(function () {
   'use strict';
   var RK = ReportKit;
   var BAND_COLOURS = {
@@ -19,7 +19,8 @@ ReportKit.run(function (data) {
   function colourOf(kind) { return BAND_COLOURS[kind] || 'rgba(134, 142, 150, 0.2)'; }
   function seconds(ms) { return Math.round(ms) / 1000; }
 
-  data.runs.forEach(function (run, runIndex) {
+  /** The run's heading, verdict, numbers and the command that replays it; returns its section. */
+  function drawRunHeader(data, run, runIndex) {
     var r = run.report;
     var section = RK.section((data.runs.length > 1 ? (runIndex + 1) + '. ' : '') + (r.name || r.scenario) + ' (seed ' + r.seed + ')');
     section.appendChild(RK.el('p', null, [RK.el('span', { class: 'badge ' + (r.passed ? 'pass' : 'fail'), text: r.passed ? 'PASS' : 'FAIL' }), ' ', r.scenario]));
@@ -35,8 +36,12 @@ ReportKit.run(function (data) {
     ]));
     section.appendChild(RK.el('h3', { text: 'Replay this exact run' }));
     section.appendChild(RK.el('pre', { class: 'cmd', text: run.replay }));
+    return section;
+  }
 
-    // ---- timeline --------------------------------------------------------------------------------
+  /** Steps, peers online and violations over virtual time, with faults, outages and crashes as bands. */
+  function drawTimeline(section, run) {
+    var r = run.report;
     var bands = run.faultBands.concat(run.serverDown).map(function (b) { return { from: seconds(b.fromMs), to: seconds(b.toMs), color: colourOf(b.kind) }; });
     var lanes = Math.min(run.crashBands.length, 40);
     run.crashBands.forEach(function (b, i) { bands.push({ from: seconds(b.fromMs), to: seconds(b.toMs), color: colourOf(b.kind), lane: i % Math.max(1, lanes) }); });
@@ -85,11 +90,11 @@ ReportKit.run(function (data) {
     }
     if (bandRows.length > 0) section.appendChild(RK.table(['band', 'from (s)', 'to (s)'], bandRows));
     else section.appendChild(RK.el('p', { class: 'muted', text: 'No faults, crashes or outages in this run.' }));
+  }
 
-    // ---- presence convergence ----------------------------------------------------------------------------
+  /** The presence-convergence delay distribution, in the grid the verdicts share. */
+  function drawPresenceDelay(grid, run) {
     var pd = run.presenceDelay;
-    var grid = RK.el('div', { class: 'grid', style: 'margin-top: 14px' });
-    section.appendChild(grid);
     if (pd.count > 0) {
       var binXs = pd.bins.map(function (b) { return b[0]; });
       var cumulative = 0;
@@ -112,8 +117,11 @@ ReportKit.run(function (data) {
     } else {
       grid.appendChild(RK.el('div', { class: 'card' }, [RK.el('h3', { text: 'presence convergence delay' }), RK.el('p', { class: 'muted', text: 'No presence change was observed in this run.' })]));
     }
+  }
 
-    // ---- checkers and expectations -----------------------------------------------------------------------------
+  /** Each checker's verdict (beside the delays), then the expectations and every metric. */
+  function drawVerdicts(section, grid, run) {
+    var r = run.report;
     var verdicts = RK.el('div', { class: 'card' }, [RK.el('h3', { text: 'checkers' })]);
     verdicts.appendChild(RK.table(['checker', 'verdict', 'violations', 'first violation'], run.checkers.map(function (c) {
       return [c.checker + (c.expected ? '' : ' (not expected)'), c.violations === 0 ? { text: 'held', cls: 'pass' } : { text: 'VIOLATED', cls: c.expected ? 'fail' : 'warn' }, c.violations, c.first || '-'];
@@ -125,5 +133,16 @@ ReportKit.run(function (data) {
     var metrics = RK.el('details', null, [RK.el('summary', { text: 'every metric' })]);
     metrics.appendChild(RK.table(['metric', 'value'], Object.keys(r.metrics).map(function (k) { return [k, r.metrics[k]]; })));
     section.appendChild(metrics);
+  }
+
+  ReportKit.run(function (data) {
+    data.runs.forEach(function (run, runIndex) {
+      var section = drawRunHeader(data, run, runIndex);
+      drawTimeline(section, run);
+      var grid = RK.el('div', { class: 'grid', style: 'margin-top: 14px' });
+      section.appendChild(grid);
+      drawPresenceDelay(grid, run);
+      drawVerdicts(section, grid, run);
+    });
   });
-});
+})();
