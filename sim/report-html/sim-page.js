@@ -18,6 +18,8 @@
   };
   function colourOf(kind) { return BAND_COLOURS[kind] || 'rgba(134, 142, 150, 0.2)'; }
   function seconds(ms) { return Math.round(ms) / 1000; }
+  /** Lanes of crash strips at most: past that, strips share the lane that frees first. */
+  var CRASH_LANES_MAX = 40;
 
   /** The run's heading, verdict, numbers and the command that replays it; returns its section. */
   function drawRunHeader(data, run, runIndex) {
@@ -43,8 +45,16 @@
   function drawTimeline(section, run) {
     var r = run.report;
     var bands = run.faultBands.concat(run.serverDown).map(function (b) { return { from: seconds(b.fromMs), to: seconds(b.toMs), color: colourOf(b.kind) }; });
-    var lanes = Math.min(run.crashBands.length, 40);
-    run.crashBands.forEach(function (b, i) { bands.push({ from: seconds(b.fromMs), to: seconds(b.toMs), color: colourOf(b.kind), lane: i % Math.max(1, lanes) }); });
+    // Crash strips packed into lanes: each takes the lowest lane free since its start, so the strips
+    // stack only as high as the crashes overlap (at most CRASH_LANES_MAX, then they share lanes).
+    var laneEnds = [];
+    run.crashBands.slice().sort(function (a, b) { return a.fromMs - b.fromMs; }).forEach(function (b) {
+      var lane = laneEnds.findIndex(function (end) { return end <= b.fromMs; });
+      if (lane < 0) lane = laneEnds.length < CRASH_LANES_MAX ? laneEnds.length : laneEnds.indexOf(Math.min.apply(null, laneEnds));
+      laneEnds[lane] = b.toMs;
+      bands.push({ from: seconds(b.fromMs), to: seconds(b.toMs), color: colourOf(b.kind), lane: lane });
+    });
+    var lanes = laneEnds.length;
     var xs = run.stepsOk.map(function (_, i) { return seconds(i * run.bucketMs); });
     var violationsPerBucket = xs.map(function () { return null; });
     run.violationMarks.forEach(function (v) {
