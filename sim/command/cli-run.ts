@@ -17,6 +17,8 @@ import { type LoadedScenario, ScenarioError, loadScenarioFile } from '../scenari
 import { scenarioToYaml } from '../scenarios/scenario-writer.ts';
 import { scenarioSize } from '../swarm/shrink.ts';
 import { runSwarm } from '../swarm/swarm.ts';
+import { writeSimHtml } from '../report-html/sim-html.ts';
+import { type SimRunPage, SimRunRecorder } from '../report-html/sim-timeline.ts';
 
 const TRACE_FLUSH_LINES = 4_096;
 const SEED_RANGE = 0x1_0000_0000;
@@ -27,6 +29,8 @@ export interface SimCommandOptions {
   readonly tracePath?: string;
   readonly swarmRuns?: number;
   readonly outDir: string;
+  /** Also write the runs as one self-contained HTML page here (`--html FILE`; not with --swarm). */
+  readonly htmlPath?: string;
 }
 
 function log(line: string): void {
@@ -71,6 +75,10 @@ export function runSimCommand(files: readonly string[], options: SimCommandOptio
       return EXIT_USAGE;
     }
   }
+  if (options.swarmRuns !== undefined && options.htmlPath !== undefined) {
+    log('--html draws plain runs, not a swarm: replay the minimized failure it saves with --html');
+    return EXIT_USAGE;
+  }
   if (options.swarmRuns !== undefined) return runSwarms(loaded, options, options.swarmRuns);
   let trace: TraceFile | null = null;
   if (options.tracePath !== undefined) {
@@ -82,8 +90,10 @@ export function runSimCommand(files: readonly string[], options: SimCommandOptio
     }
   }
   const runs: RunReport[] = [];
+  const pages: SimRunPage[] = [];
   try {
     for (const { path, scenario } of loaded) {
+      const recorder = options.htmlPath === undefined ? null : new SimRunRecorder(scenario);
       const seed = options.seed ?? scenario.seed ?? randomInt(SEED_RANGE);
       trace?.sink(JSON.stringify({ t: 0, k: 'run', scenario: path, seed }));
       const progress = new Progress(basename(path));
@@ -92,8 +102,13 @@ export function runSimCommand(files: readonly string[], options: SimCommandOptio
         scenarioPath: path,
         traceSink: trace?.sink ?? null,
         onStart: (chosen) => log(seedLine(chosen)),
-        onProgress: (doneMs, totalMs, events) => progress.update(doneMs, totalMs, events),
+        onProgress: (doneMs, totalMs, events) => {
+          progress.update(doneMs, totalMs, events);
+          recorder?.sample(doneMs);
+        },
+        ...(recorder === null ? {} : { onWorld: recorder.attach }),
       });
+      if (recorder !== null) pages.push(recorder.finish(report));
       progress.done();
       log(summarize(report));
       runs.push(report);
@@ -101,7 +116,19 @@ export function runSimCommand(files: readonly string[], options: SimCommandOptio
   } finally {
     trace?.close();
   }
+  let htmlWritten = true;
+  if (options.htmlPath !== undefined) {
+    try {
+      writeSimHtml(options.htmlPath, pages);
+      log(`HTML report written to ${options.htmlPath}`);
+    } catch (error) {
+      htmlWritten = false;
+      log(`cannot write the HTML report ${options.htmlPath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+  }
   if (options.json) process.stdout.write(`${JSON.stringify({ runs })}\n`);
+  // An --html file that could not be written is an invalid option (exit 2), as an unwritable --trace is.
+  if (!htmlWritten) return EXIT_USAGE;
   return runs.every((r) => r.passed) ? EXIT_OK : EXIT_FAILED;
 }
 
