@@ -17,7 +17,7 @@ export const ERRORS = {
   UNEXPECTED_DATA: { message: 'binary data frame not expected here', closes: false },
   NOT_LOGGED_IN: { message: 'log in first', closes: false },
   ALREADY_LOGGED_IN: { message: 'this connection is already logged in', closes: false },
-  BUSY: { message: 'a previous request on this connection is still being processed', closes: false },
+  BUSY: { message: 'busy: an earlier request on this connection or the server password checks are still running; retry shortly', closes: false },
   // Accounts.
   USERNAME_INVALID: { message: 'username must be 3-32 characters: a-z, 0-9, dot, dash, underscore', closes: false },
   PASSWORD_INVALID: { message: 'password must be 8-128 printable characters', closes: false },

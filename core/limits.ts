@@ -72,9 +72,31 @@ export const UNAUTHENTICATED_IDLE_MS = 30_000;
 /** Password hashing jobs one connection may have in flight: one, so a client cannot queue scrypt work. */
 export const AUTH_JOBS_PER_CONNECTION_MAX = 1;
 
-/** Failed logins per username before that username is locked for the rest of the window. */
-export const LOGIN_FAILURES_PER_USERNAME_MAX = 5;
-export const LOGIN_FAILURE_WINDOW_MS = 60_000;
+/**
+ * Password guesses slow down, they never lock an account: counted per (username, source address
+ * or IPv6 /64), so a stranger's guesses never touch the owner logging in from elsewhere (nor a
+ * resume, which needs no password). The first LOGIN_GUESSES_FREE attempts from one address go
+ * through at once (typos); each further one must wait LOGIN_GUESS_DELAY_MS_MIN after the previous,
+ * doubled per attempt up to LOGIN_GUESS_DELAY_MS_MAX: about 60 guesses an hour per address and
+ * username, where a lock would have handed every stranger a way to shut the owner out.
+ */
+export const LOGIN_GUESSES_FREE = 5;
+export const LOGIN_GUESS_DELAY_MS_MIN = 1_000;
+export const LOGIN_GUESS_DELAY_MS_MAX = 60_000;
+/** A (username, address) pair with no attempt for this long starts from scratch. */
+export const LOGIN_GUESSES_FORGET_MS = 15 * 60_000;
+/**
+ * Password checks (scrypt, sign-ups included) running at once: libuv's thread pool has 4 threads,
+ * and more would only wait inside libuv, where they cannot be reordered fairly.
+ */
+export const PASSWORD_CHECKS_RUNNING_MAX = 4;
+/**
+ * Password checks waiting for a thread, all addresses together. Shared fairly (core/rate-limit.ts
+ * FairQueue): the address served longest ago goes next, and a newcomer pushes out the newest wait
+ * of the address holding the most. Past it, BUSY (retry shortly). 256 waits are about 6 s of work
+ * on 2 cores: a wait longer than that helps nobody, and each holds a password in memory.
+ */
+export const PASSWORD_CHECKS_WAITING_MAX = 256;
 /** Login and sign-up attempts (token bucket) per remote address: burst, then refill per second. */
 export const AUTH_ATTEMPTS_PER_ADDRESS_BURST = 30;
 export const AUTH_ATTEMPTS_PER_ADDRESS_PER_SEC = 10;

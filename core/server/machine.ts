@@ -47,8 +47,12 @@ import {
   FRIEND_REQUESTS_PENDING_PER_USER_MAX,
   FRIENDS_PER_USER_MAX,
   HEARTBEATS_PER_TTL,
-  LOGIN_FAILURE_WINDOW_MS,
-  LOGIN_FAILURES_PER_USERNAME_MAX,
+  LOGIN_GUESS_DELAY_MS_MAX,
+  LOGIN_GUESS_DELAY_MS_MIN,
+  LOGIN_GUESSES_FORGET_MS,
+  LOGIN_GUESSES_FREE,
+  PASSWORD_CHECKS_RUNNING_MAX,
+  PASSWORD_CHECKS_WAITING_MAX,
   PROTOCOL_VERSION,
   RATE_LIMIT_BUCKETS_MAX,
   SESSION_REQUEST_TIMEOUT_MS_DEFAULT,
@@ -61,7 +65,8 @@ import {
   UNAUTHENTICATED_IDLE_MS,
 } from '../limits.ts';
 import { Deadlines } from '../deadlines.ts';
-import { FailureWindow, RateLimiter } from '../rate-limit.ts';
+import { FairQueue, GuessBackoff, RateLimiter } from '../rate-limit.ts';
+import { addressKey } from '../net-address.ts';
 import type { StoreOp, StoreSnapshot } from '../store.ts';
 import { type Account, Directory, checkNickname, checkPassword, checkUsername } from './accounts.ts';
 import { tokensEqual } from '../tokens.ts';
@@ -125,6 +130,8 @@ type ConnState =
 interface Conn {
   readonly connId: ConnId;
   readonly remoteAddress: string;
+  /** What per-address limits count this connection under: the IPv4 address or the IPv6 /64. */
+  readonly addressKey: string;
   readonly decoder: FrameDecoder;
   phase: ConnState;
 }
@@ -154,9 +161,21 @@ interface SessionRequest {
   readonly callee: string;
 }
 
-type Job =
-  | { readonly kind: 'signup'; readonly connId: ConnId; readonly re: number | undefined; readonly username: string; readonly nickname: string }
-  | { readonly kind: 'login'; readonly connId: ConnId; readonly re: number | undefined; readonly username: string };
+/**
+ * A password check (a sign-up's hash or a login's verify), waiting for a thread or running.
+ * `effect` is what the runtime is asked to do once the check's turn comes.
+ */
+type Job = (
+  | { readonly kind: 'signup'; readonly username: string; readonly nickname: string }
+  | { readonly kind: 'login'; readonly username: string; readonly guessKey: string }
+) & {
+  readonly jobId: number;
+  readonly connId: ConnId;
+  readonly addressKey: string;
+  readonly re: number | undefined;
+  readonly effect: Extract<ServerEffect, { type: 'hash' | 'verify' }>;
+  running: boolean;
+};
 
 export type SessionOutcome = 'established' | SessionFailure;
 
@@ -218,7 +237,16 @@ export class ServerMachine {
   private readonly timers = new Deadlines<TimerKey>();
   private readonly authAttempts: RateLimiter;
   private readonly sessionAttempts: RateLimiter;
-  private readonly loginFailures = new FailureWindow(LOGIN_FAILURES_PER_USERNAME_MAX, LOGIN_FAILURE_WINDOW_MS, RATE_LIMIT_BUCKETS_MAX);
+  private readonly loginGuesses = new GuessBackoff({
+    free: LOGIN_GUESSES_FREE,
+    delayMsMin: LOGIN_GUESS_DELAY_MS_MIN,
+    delayMsMax: LOGIN_GUESS_DELAY_MS_MAX,
+    forgetMs: LOGIN_GUESSES_FORGET_MS,
+    keysMax: RATE_LIMIT_BUCKETS_MAX,
+  });
+  /** Password checks waiting for one of the PASSWORD_CHECKS_RUNNING_MAX threads, by job id. */
+  private readonly passwordChecksWaiting = new FairQueue<number>(PASSWORD_CHECKS_WAITING_MAX, RATE_LIMIT_BUCKETS_MAX);
+  private passwordChecksRunning = 0;
   private effects: ServerEffect[] = [];
   private nextJobId = 1;
   private nextSessionRequestSeq = 1;
@@ -334,7 +362,7 @@ export class ServerMachine {
 
   private onOpen(connId: ConnId, remoteAddress: string, nowMs: number): void {
     if (this.conns.has(connId)) return;
-    const conn: Conn = { connId, remoteAddress, decoder: new FrameDecoder({ frameBytesMax: SERVER_INBOUND_FRAME_BYTES_MAX, knownPayloads: KNOWN_CLIENT_PAYLOADS }), phase: { state: 'ExpectLogin' } };
+    const conn: Conn = { connId, remoteAddress, addressKey: addressKey(remoteAddress), decoder: new FrameDecoder({ frameBytesMax: SERVER_INBOUND_FRAME_BYTES_MAX, knownPayloads: KNOWN_CLIENT_PAYLOADS }), phase: { state: 'ExpectLogin' } };
     this.conns.set(connId, conn);
     if (this.shuttingDown) return this.sendError(conn, 'SERVER_SHUTTING_DOWN');
     if (this.conns.size > this.config.connectionsMax) return this.sendError(conn, 'SERVER_FULL');
@@ -352,6 +380,11 @@ export class ServerMachine {
   private forget(conn: Conn): void {
     this.conns.delete(conn.connId);
     this.timers.disarm(`idle:${conn.connId}`);
+    // A check still waiting for a thread is dropped: nobody is there for its answer.
+    if (conn.phase.state === 'ExpectHash' || conn.phase.state === 'ExpectVerify') {
+      const job = this.jobs.get(conn.phase.jobId);
+      if (job !== undefined && !job.running && this.passwordChecksWaiting.remove(job.addressKey, (id) => id === job.jobId)) this.dropJob(job);
+    }
     if (conn.phase.state === 'LoggedIn') {
       const user = this.online.get(conn.phase.username);
       if (user !== undefined && user.connId === conn.connId) user.connId = null;
@@ -460,7 +493,7 @@ export class ServerMachine {
   // ---- accounts -------------------------------------------------------------------------------
 
   private onSignup(conn: Conn, frame: ClientFrameOf<'signup'>, nowMs: number): void {
-    if (!this.authAttempts.take(conn.remoteAddress, nowMs)) return this.sendError(conn, 'RATE_LIMITED', frame.id);
+    if (!this.authAttempts.take(conn.addressKey, nowMs)) return this.sendError(conn, 'RATE_LIMITED', frame.id);
     const nickname = frame.nickname ?? frame.username;
     const invalid = checkUsername(frame.username) ?? checkPassword(frame.password) ?? checkNickname(nickname);
     if (invalid !== null) return this.sendError(conn, invalid, frame.id);
@@ -468,16 +501,76 @@ export class ServerMachine {
       return this.sendError(conn, 'USERNAME_TAKEN', frame.id);
     }
     const jobId = this.nextJobId++;
+    const job: Job = {
+      kind: 'signup',
+      jobId,
+      connId: conn.connId,
+      addressKey: conn.addressKey,
+      re: frame.id,
+      username: frame.username,
+      nickname,
+      effect: { type: 'hash', jobId, password: frame.password },
+      running: false,
+    };
+    if (!this.startPasswordCheck(job)) return this.sendError(conn, 'BUSY', frame.id, 'the server is busy checking passwords: retry shortly');
     this.reservedUsernames.add(frame.username);
-    this.jobs.set(jobId, { kind: 'signup', connId: conn.connId, re: frame.id, username: frame.username, nickname });
     conn.phase = { state: 'ExpectHash', jobId };
-    this.effects.push({ type: 'hash', jobId, password: frame.password });
+  }
+
+  /**
+   * Runs a password check now if a thread is free, else puts it in the fair wait line. False when
+   * the line is full and this address already holds its share (the caller answers BUSY). A wait
+   * pushed out for it ends at once with BUSY too.
+   */
+  private startPasswordCheck(job: Job): boolean {
+    if (this.passwordChecksRunning < PASSWORD_CHECKS_RUNNING_MAX) {
+      this.jobs.set(job.jobId, job);
+      this.runPasswordCheck(job);
+      return true;
+    }
+    const pushedOut = this.passwordChecksWaiting.push(job.addressKey, job.jobId);
+    if (pushedOut === job.jobId) return false;
+    this.jobs.set(job.jobId, job);
+    const evicted = pushedOut === null ? undefined : this.jobs.get(pushedOut);
+    if (evicted !== undefined) {
+      this.dropJob(evicted);
+      const conn = this.conns.get(evicted.connId);
+      if (conn !== undefined) {
+        conn.phase = { state: 'ExpectLogin' };
+        this.sendError(conn, 'BUSY', evicted.re, 'the server is busy checking passwords: retry shortly');
+      }
+    }
+    return true;
+  }
+
+  private runPasswordCheck(job: Job): void {
+    job.running = true;
+    this.passwordChecksRunning += 1;
+    this.effects.push(job.effect);
+  }
+
+  /** A check finished: its thread goes to the next one waiting. */
+  private passwordCheckDone(job: Job): void {
+    this.jobs.delete(job.jobId);
+    if (job.running) this.passwordChecksRunning -= 1;
+    while (this.passwordChecksRunning < PASSWORD_CHECKS_RUNNING_MAX) {
+      const nextId = this.passwordChecksWaiting.shift();
+      if (nextId === null) return;
+      const next = this.jobs.get(nextId);
+      if (next !== undefined) this.runPasswordCheck(next);
+    }
+  }
+
+  /** Forgets a check that never ran. */
+  private dropJob(job: Job): void {
+    this.jobs.delete(job.jobId);
+    if (job.kind === 'signup') this.reservedUsernames.delete(job.username);
   }
 
   private onHashed(jobId: number, passwordHash: string | null, nowMs: number): void {
     const job = this.jobs.get(jobId);
-    if (job === undefined || job.kind !== 'signup') return;
-    this.jobs.delete(jobId);
+    if (job === undefined || job.kind !== 'signup' || !job.running) return;
+    this.passwordCheckDone(job);
     this.reservedUsernames.delete(job.username);
     const conn = this.conns.get(job.connId);
     if (conn !== undefined) conn.phase = { state: 'ExpectLogin' };
@@ -492,24 +585,37 @@ export class ServerMachine {
   }
 
   private onLogin(conn: Conn, frame: ClientFrameOf<'login'>, nowMs: number): void {
-    if (!this.authAttempts.take(conn.remoteAddress, nowMs)) return this.sendError(conn, 'RATE_LIMITED', frame.id);
-    if (this.loginFailures.blocked(frame.username, nowMs)) return this.sendError(conn, 'RATE_LIMITED', frame.id);
-    // Counted as a failure up front (a success clears it): guesses still being verified on other
-    // connections must count too, or many connections in parallel would bypass the limit.
-    this.loginFailures.fail(frame.username, nowMs);
+    if (!this.authAttempts.take(conn.addressKey, nowMs)) return this.sendError(conn, 'RATE_LIMITED', frame.id);
+    // Guesses count per username and address: a stranger elsewhere never slows the owner down.
+    const guessKey = `${frame.username}\u0000${conn.addressKey}`;
+    const waitMs = this.loginGuesses.waitMs(guessKey, nowMs);
+    if (waitMs > 0) return this.sendError(conn, 'RATE_LIMITED', frame.id, `too many attempts for this username from this address: retry in ${waitMs} ms`);
     const account = this.directory.get(frame.username);
     const jobId = this.nextJobId++;
-    this.jobs.set(jobId, { kind: 'login', connId: conn.connId, re: frame.id, username: frame.username });
-    conn.phase = { state: 'ExpectVerify', jobId };
     // An unknown user is verified against nothing (the runtime hashes anyway), so the time a
     // wrong username takes does not tell it apart from a wrong password.
-    this.effects.push({ type: 'verify', jobId, password: frame.password, passwordHash: account?.passwordHash ?? null });
+    const job: Job = {
+      kind: 'login',
+      jobId,
+      connId: conn.connId,
+      addressKey: conn.addressKey,
+      re: frame.id,
+      username: frame.username,
+      guessKey,
+      effect: { type: 'verify', jobId, password: frame.password, passwordHash: account?.passwordHash ?? null },
+      running: false,
+    };
+    if (!this.startPasswordCheck(job)) return this.sendError(conn, 'BUSY', frame.id, 'the server is busy checking passwords: retry shortly');
+    // Counted up front (a success clears it): guesses still being verified on other connections
+    // must count too, or many connections in parallel would bypass the slow-down.
+    this.loginGuesses.attempt(guessKey, nowMs);
+    conn.phase = { state: 'ExpectVerify', jobId };
   }
 
   private onVerified(jobId: number, ok: boolean, nowMs: number): void {
     const job = this.jobs.get(jobId);
-    if (job === undefined || job.kind !== 'login') return;
-    this.jobs.delete(jobId);
+    if (job === undefined || job.kind !== 'login' || !job.running) return;
+    this.passwordCheckDone(job);
     const conn = this.conns.get(job.connId);
     const account = this.directory.get(job.username);
     if (!ok || account === undefined) {
@@ -518,7 +624,7 @@ export class ServerMachine {
       conn.phase = { state: 'ExpectLogin' };
       return this.sendError(conn, 'BAD_CREDENTIALS', job.re);
     }
-    this.loginFailures.clear(job.username);
+    this.loginGuesses.clear(job.guessKey);
     if (conn === undefined) return;
     this.counters.logins += 1;
     this.attach(conn, account, job.re, nowMs);

@@ -1,0 +1,137 @@
+/**
+ * Issue #11, replayed on the server machine: each test is an attack that worked before its fix
+ * (a stranger locking an account, a login flood starving everyone, sybil friend requests, free
+ * sign-ups, one host holding every connection) and now fails, while the legitimate user gets in.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  LOGIN_GUESS_DELAY_MS_MAX,
+  LOGIN_GUESSES_FREE,
+  PASSWORD_CHECKS_RUNNING_MAX,
+  PASSWORD_CHECKS_WAITING_MAX,
+} from '../../core/limits.ts';
+import { ServerHarness, passwordOf, storeWith } from '../helpers/server-harness.ts';
+
+describe('#11.1 lockout by strangers', () => {
+  it('a stranger guessing all along never locks the owner out from another address (refused at 1, 30, 58 and 62 s before the fix)', () => {
+    const h = new ServerHarness({ store: storeWith(['alice']) });
+    const verdicts: string[] = [];
+    const startMs = h.nowMs;
+    for (const atS of [1, 30, 58, 62]) {
+      // The stranger keeps guessing, a new connection each time (the idle limit closes old ones).
+      while (h.nowMs < startMs + atS * 1_000) {
+        const stranger = h.open('203.0.113.66');
+        h.send(stranger, { type: 'login', username: 'alice', password: 'guess' });
+        verdicts.push(...h.errors(stranger));
+        h.close(stranger);
+        h.advance(100);
+      }
+      const owner = h.login('alice', passwordOf('alice'), '198.51.100.7');
+      h.send(owner, { type: 'logout' });
+      h.close(owner);
+    }
+    expect(verdicts.filter((code) => code === 'BAD_CREDENTIALS').length).toBeGreaterThan(LOGIN_GUESSES_FREE);
+    expect(verdicts).toContain('RATE_LIMITED');
+  });
+
+  it('the owner with a valid resume token resumes whatever the guesses, from the guesser address too', () => {
+    const h = new ServerHarness({ store: storeWith(['alice']) });
+    const owner = h.login('alice');
+    const token = h.tokenOf(owner);
+    h.close(owner);
+    const stranger = h.open('10.0.0.1');
+    for (let i = 0; i < 3 * LOGIN_GUESSES_FREE; i++) h.send(stranger, { type: 'login', username: 'alice', password: 'guess' });
+    const resumed = h.resume('alice', token);
+    expect(h.last(resumed)).toMatchObject({ type: 'login.ok', resumed: true });
+  });
+
+  it('guesses slow down rather than block: one address keeps a guess per LOGIN_GUESS_DELAY_MS_MAX at worst', () => {
+    const h = new ServerHarness({ store: storeWith(['alice']) });
+    const checks = (): number => h.jobLog.filter((j) => j.type === 'verify').length;
+    // An hour of guessing as fast as allowed.
+    const endMs = h.nowMs + 3_600_000;
+    while (h.nowMs < endMs) {
+      const stranger = h.open('203.0.113.66');
+      h.send(stranger, { type: 'login', username: 'alice', password: 'guess' });
+      const reply = h.last(stranger);
+      h.close(stranger);
+      const retry = reply?.type === 'error' && reply.code === 'RATE_LIMITED' ? Number(/retry in (\d+) ms/.exec(reply.detail ?? '')?.[1]) : 0;
+      h.advance(Math.max(1, retry));
+    }
+    // 3,600 s at one guess per minute, plus the free ones and the doubling ramp.
+    expect(checks()).toBeLessThanOrEqual(3_600_000 / LOGIN_GUESS_DELAY_MS_MAX + 2 * LOGIN_GUESSES_FREE + 10);
+    expect(checks()).toBeGreaterThanOrEqual(3_600_000 / LOGIN_GUESS_DELAY_MS_MAX);
+  });
+
+  it('IPv6 guesses count per /64: stepping through addresses of one prefix gains nothing', () => {
+    const h = new ServerHarness({ store: storeWith(['alice']) });
+    for (let i = 0; i < 3 * LOGIN_GUESSES_FREE; i++) {
+      const c = h.open(`2001:db8:1:2::${(i + 1).toString(16)}`);
+      h.send(c, { type: 'login', username: 'alice', password: 'guess' });
+    }
+    expect(h.jobLog.filter((j) => j.type === 'verify')).toHaveLength(LOGIN_GUESSES_FREE);
+    // Another /64 is someone else.
+    h.login('alice', passwordOf('alice'), '2001:db8:1:3::1');
+  });
+});
+
+describe('#11.2 login floods', () => {
+  /** 20 addresses each keep `perAddress` logins in flight with wrong passwords (within any per-address rate). */
+  function flood(h: ServerHarness, addresses: number, perAddress: number): number[] {
+    const conns: number[] = [];
+    for (let a = 0; a < addresses; a++) {
+      for (let i = 0; i < perAddress; i++) {
+        const c = h.open(`198.18.0.${a + 1}`);
+        // Different usernames, so the per-username slow-down does not stop them.
+        h.sendUnsettled(c, { type: 'login', username: `nobody${a}x${i}`, password: 'flood password' });
+        conns.push(c);
+      }
+    }
+    return conns;
+  }
+
+  it('bounds the password checks running and waiting; past the bound a retryable BUSY', () => {
+    const h = new ServerHarness({ authAttemptsPerAddressPerSec: 0 });
+    const conns = flood(h, 20, 20);
+    expect(h.pendingJobs).toBe(PASSWORD_CHECKS_RUNNING_MAX);
+    const busy = conns.filter((c) => h.errors(c).includes('BUSY'));
+    expect(busy.length).toBe(conns.length - PASSWORD_CHECKS_RUNNING_MAX - PASSWORD_CHECKS_WAITING_MAX);
+    expect(h.last(busy[0] as number)).toMatchObject({ type: 'error', code: 'BUSY' });
+    expect(h.isClosed(busy[0] as number)).toBe(false);
+  });
+
+  it('a legitimate login during the flood waits for one running check, not for the flood (8.5 s before the fix)', () => {
+    const h = new ServerHarness({ store: storeWith(['alice']), authAttemptsPerAddressPerSec: 0 });
+    flood(h, 20, 20);
+    // Each check finishing serves the next waiting one: a round of every flooding address first.
+    for (let i = 0; i < 2 * 20; i++) h.settleOne();
+    const legit = h.open('192.0.2.10');
+    h.sendUnsettled(legit, { type: 'login', username: 'alice', password: passwordOf('alice') });
+    let checksBefore = 0;
+    while (h.frames(legit).every((f) => f.type !== 'login.ok')) {
+      expect(h.settleOne()).toBe(true);
+      checksBefore += 1;
+    }
+    // The running checks, then its own: never the ~400 waiting flood checks.
+    expect(checksBefore).toBeLessThanOrEqual(PASSWORD_CHECKS_RUNNING_MAX + 1);
+  });
+
+  it('a flooding address whose client leaves frees its waits (no work for nobody)', () => {
+    const h = new ServerHarness({ authAttemptsPerAddressPerSec: 0 });
+    const conns = flood(h, 1, 50);
+    for (const c of conns) h.close(c);
+    let checks = 0;
+    while (h.settleOne()) checks += 1;
+    expect(checks).toBe(PASSWORD_CHECKS_RUNNING_MAX);
+  });
+
+  it('a sign-up waiting in line whose client leaves releases its username', () => {
+    const h = new ServerHarness({ authAttemptsPerAddressPerSec: 0 });
+    flood(h, 1, PASSWORD_CHECKS_RUNNING_MAX);
+    const c = h.open('192.0.2.1');
+    h.sendUnsettled(c, { type: 'signup', username: 'carol', password: 'long enough' });
+    h.close(c);
+    h.settle();
+    h.signup('carol');
+  });
+});
