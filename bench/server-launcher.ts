@@ -17,6 +17,8 @@ export interface BenchServerOptions {
   readonly dataDir: string;
   readonly ttlMs: number;
   readonly label: string;
+  /** Keep the per-address limits at their defaults (the attack phase measures them); others lift them. */
+  readonly keepAddressLimits?: boolean;
 }
 
 export interface BenchServer {
@@ -44,7 +46,7 @@ export async function startBenchServer(options: BenchServerOptions): Promise<Ben
     ],
     // Every load client connects from a handful of loopback addresses: lift the per-address login
     // limit, which exists against password guessing, not against a benchmark.
-    { P2PCHAT_AUTH_RATE_PER_ADDRESS: '0' },
+    options.keepAddressLimits === true ? {} : { P2PCHAT_AUTH_RATE_PER_ADDRESS: '0' },
   );
   child.stderr?.on('data', (chunk: Buffer) => {
     for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') progress(`${options.label} stderr: ${line.slice(0, 300)}`);

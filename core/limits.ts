@@ -86,8 +86,10 @@ export const LOGIN_GUESS_DELAY_MS_MAX = 60_000;
 /** A (username, address) pair with no attempt for this long starts from scratch. */
 export const LOGIN_GUESSES_FORGET_MS = 15 * 60_000;
 /**
- * Password checks (scrypt, sign-ups included) running at once: libuv's thread pool has 4 threads,
- * and more would only wait inside libuv, where they cannot be reordered fairly.
+ * Password checks (scrypt, sign-ups included) running at once, at most: libuv's thread pool has 4
+ * threads, and more would only wait inside libuv, where they cannot be reordered fairly. The
+ * server runs one per core up to this (2 on a 2-core machine): more side by side only slow each
+ * one down, a legitimate login's included, for the same throughput.
  */
 export const PASSWORD_CHECKS_RUNNING_MAX = 4;
 /**

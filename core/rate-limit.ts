@@ -106,8 +106,9 @@ export class GuessBackoff {
 
 /**
  * A bounded wait line shared fairly between keys (remote addresses): the next item served is the
- * oldest item of the key served longest ago, so a key that just arrived goes ahead of keys that
- * keep the line full, and one busy key cannot hold the others back by more than one item each.
+ * oldest item of the key served longest ago (among keys never served, the one waiting with the
+ * fewest items), so a key that just arrived goes ahead of keys that keep the line full, and one
+ * busy key cannot hold the others back by more than one item each.
  * When the line is full, a newcomer takes the place of the newest item of the key holding the
  * most, if that key holds more than the newcomer's key does; otherwise the newcomer is refused.
  */
@@ -150,7 +151,7 @@ export class FairQueue<T> {
     let bestKey: string | undefined;
     let best: { items: T[]; servedSeq: number } | undefined;
     for (const [key, line] of this.lines) {
-      if (best === undefined || line.servedSeq < best.servedSeq) {
+      if (best === undefined || line.servedSeq < best.servedSeq || (line.servedSeq === best.servedSeq && line.items.length < best.items.length)) {
         bestKey = key;
         best = line;
       }

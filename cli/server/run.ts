@@ -11,11 +11,13 @@
  * close the HTTP port and the database.
  */
 import { rename, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { LevelWithSilent } from 'pino';
 import { type PasswordHasher, ServerHost } from '../../core/server/host.ts';
 import { ServerMachine } from '../../core/server/machine.ts';
+import { PASSWORD_CHECKS_RUNNING_MAX } from '../../core/limits.ts';
 import type { AccountStore, StoreOp } from '../../core/store.ts';
 import type { Clock, Listener } from '../../core/transport.ts';
 import { type LogFormat, type Logger, createLogger } from '../log.ts';
@@ -207,6 +209,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const authRate = options.authRatePerAddress;
   const machine = new ServerMachine(store.load(), {
     newToken,
+    // One scrypt per core: a login waiting behind a flood gets its check done soonest.
+    passwordChecksRunningMax: Math.max(1, Math.min(PASSWORD_CHECKS_RUNNING_MAX, availableParallelism())),
     ...(options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }),
     ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.sessionTimeoutMs }),
     ...(options.unauthenticatedIdleMs === undefined ? {} : { unauthenticatedIdleMs: options.unauthenticatedIdleMs }),

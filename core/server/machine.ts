@@ -101,6 +101,12 @@ export interface ServerConfig {
   /** Login and sign-up attempts per remote address per second (0 disables the limit). */
   readonly authAttemptsPerAddressPerSec: number;
   readonly authAttemptsPerAddressBurst: number;
+  /**
+   * Password checks (scrypt) running at once, at most PASSWORD_CHECKS_RUNNING_MAX. The runtime
+   * sets it to the cores it has: more checks side by side only make each one, a waiting
+   * legitimate login's included, take longer, for the same throughput.
+   */
+  readonly passwordChecksRunningMax: number;
   /** Fresh unguessable token (session and resume tokens). The only source of entropy. */
   readonly newToken: () => string;
   /**
@@ -118,6 +124,7 @@ export const SERVER_CONFIG_DEFAULTS: Omit<ServerConfig, 'newToken'> = {
   connectionsMax: CONNECTIONS_MAX,
   authAttemptsPerAddressPerSec: AUTH_ATTEMPTS_PER_ADDRESS_PER_SEC,
   authAttemptsPerAddressBurst: AUTH_ATTEMPTS_PER_ADDRESS_BURST,
+  passwordChecksRunningMax: PASSWORD_CHECKS_RUNNING_MAX,
 };
 
 type ConnState =
@@ -244,7 +251,7 @@ export class ServerMachine {
     forgetMs: LOGIN_GUESSES_FORGET_MS,
     keysMax: RATE_LIMIT_BUCKETS_MAX,
   });
-  /** Password checks waiting for one of the PASSWORD_CHECKS_RUNNING_MAX threads, by job id. */
+  /** Password checks waiting for one of the passwordChecksRunningMax threads, by job id. */
   private readonly passwordChecksWaiting = new FairQueue<number>(PASSWORD_CHECKS_WAITING_MAX, RATE_LIMIT_BUCKETS_MAX);
   private passwordChecksRunning = 0;
   private effects: ServerEffect[] = [];
@@ -523,7 +530,7 @@ export class ServerMachine {
    * pushed out for it ends at once with BUSY too.
    */
   private startPasswordCheck(job: Job): boolean {
-    if (this.passwordChecksRunning < PASSWORD_CHECKS_RUNNING_MAX) {
+    if (this.passwordChecksRunning < this.config.passwordChecksRunningMax) {
       this.jobs.set(job.jobId, job);
       this.runPasswordCheck(job);
       return true;
@@ -553,7 +560,7 @@ export class ServerMachine {
   private passwordCheckDone(job: Job): void {
     this.jobs.delete(job.jobId);
     if (job.running) this.passwordChecksRunning -= 1;
-    while (this.passwordChecksRunning < PASSWORD_CHECKS_RUNNING_MAX) {
+    while (this.passwordChecksRunning < this.config.passwordChecksRunningMax) {
       const nextId = this.passwordChecksWaiting.shift();
       if (nextId === null) return;
       const next = this.jobs.get(nextId);
