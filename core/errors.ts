@@ -37,6 +37,8 @@ export const ERRORS = {
   NOT_FRIENDS: { message: 'not friends with that user', closes: false },
   FRIENDS_LIMIT: { message: 'friend list is full', closes: false },
   REQUESTS_LIMIT: { message: 'too many pending requests', closes: false },
+  DECLINED_RECENTLY: { message: 'that user declined your request recently; try again later', closes: false },
+  BLOCKS_LIMIT: { message: 'block list is full', closes: false },
   // Sessions.
   PEER_OFFLINE: { message: 'that user is offline', closes: false },
   NO_SUCH_SESSION_REQUEST: { message: 'no such pending session request', closes: false },

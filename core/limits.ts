@@ -43,8 +43,20 @@ export const TOKEN_CHARS_MAX = 128;
 
 /** Mutual friends one account may have. */
 export const FRIENDS_PER_USER_MAX = 1000;
-/** Friend requests waiting on one account, incoming plus outgoing. */
-export const FRIEND_REQUESTS_PENDING_PER_USER_MAX = 100;
+/**
+ * Friend requests waiting on one account, counted apart: strangers filling someone's incoming
+ * quota (sybil accounts) must never stop that person asking anyone, so outgoing has its own.
+ */
+export const FRIEND_REQUESTS_INCOMING_PER_USER_MAX = 100;
+export const FRIEND_REQUESTS_OUTGOING_PER_USER_MAX = 100;
+/**
+ * After a decline, the declined user may not ask the same person again for this long
+ * (DECLINED_RECENTLY): otherwise a declined request comes straight back. Kept in memory only (a
+ * restart forgets it); `friend.block` is the lasting answer.
+ */
+export const FRIEND_REQUEST_DECLINE_COOLDOWN_MS = 24 * 3_600_000;
+/** Users one account may block: bounds the stored rows and the in-memory set per account. */
+export const BLOCKS_PER_USER_MAX = 1000;
 /**
  * Worst-case JSON bytes of one friend entry: {"username":"<32 ASCII>","nickname":"<64 UTF-16
  * units, at most 3 UTF-8 bytes each: lone surrogates, which JSON would escape to 6, are refused>",
@@ -53,7 +65,7 @@ export const FRIEND_REQUESTS_PENDING_PER_USER_MAX = 100;
 const FRIEND_ENTRY_BYTES_WORST = 13 + USERNAME_CHARS_MAX + 14 + NICKNAME_CHARS_MAX * 3 + 21 + 1;
 /** Worst-case login.ok or friends frame: every friend, every pending request, and the envelope. */
 export const LIST_FRAME_BYTES_WORST =
-  FRIENDS_PER_USER_MAX * FRIEND_ENTRY_BYTES_WORST + FRIEND_REQUESTS_PENDING_PER_USER_MAX * (USERNAME_CHARS_MAX + 3) + 1024;
+  FRIENDS_PER_USER_MAX * FRIEND_ENTRY_BYTES_WORST + (FRIEND_REQUESTS_INCOMING_PER_USER_MAX + FRIEND_REQUESTS_OUTGOING_PER_USER_MAX) * (USERNAME_CHARS_MAX + 3) + 1024;
 /** Chat-session requests one user may have open at once, as caller or callee. */
 export const SESSION_REQUESTS_PENDING_PER_USER_MAX = 16;
 /** Session outcomes held for a detached user until it resumes (the oldest go first). */

@@ -46,6 +46,12 @@ export const MIGRATIONS: readonly string[] = [
      to_user   TEXT NOT NULL REFERENCES accounts(username),
      PRIMARY KEY (from_user, to_user)
    ) WITHOUT ROWID;`,
+  // Users an account blocked (friend.block): their friend and session requests are dropped.
+  `CREATE TABLE blocks (
+     blocker TEXT NOT NULL REFERENCES accounts(username),
+     blocked TEXT NOT NULL REFERENCES accounts(username),
+     PRIMARY KEY (blocker, blocked)
+   ) WITHOUT ROWID;`,
 ];
 
 export interface SqliteStoreOptions {
@@ -92,6 +98,8 @@ export class SqliteStore implements AccountStore {
       deleteFriendship: this.db.prepare<[string, string]>('DELETE FROM friendships WHERE a = ? AND b = ?'),
       insertRequest: this.db.prepare<[string, string]>('INSERT OR IGNORE INTO friend_requests (from_user, to_user) VALUES (?, ?)'),
       deleteRequest: this.db.prepare<[string, string]>('DELETE FROM friend_requests WHERE from_user = ? AND to_user = ?'),
+      insertBlock: this.db.prepare<[string, string]>('INSERT OR IGNORE INTO blocks (blocker, blocked) VALUES (?, ?)'),
+      deleteBlock: this.db.prepare<[string, string]>('DELETE FROM blocks WHERE blocker = ? AND blocked = ?'),
     };
     this.applyBatch = this.db.transaction((ops: readonly StoreOp[]) => {
       for (const op of ops) this.applyOne(op);
@@ -117,7 +125,11 @@ export class SqliteStore implements AccountStore {
       .prepare<[], { from_user: string; to_user: string }>('SELECT from_user, to_user FROM friend_requests ORDER BY from_user, to_user')
       .all()
       .map((row) => [row.from_user, row.to_user] as const);
-    return { accounts, friendships, requests };
+    const blocks = this.db
+      .prepare<[], { blocker: string; blocked: string }>('SELECT blocker, blocked FROM blocks ORDER BY blocker, blocked')
+      .all()
+      .map((row) => [row.blocker, row.blocked] as const);
+    return { accounts, friendships, requests, blocks };
   }
 
   apply(ops: readonly StoreOp[]): void {
@@ -148,6 +160,12 @@ export class SqliteStore implements AccountStore {
         return;
       case 'request.remove':
         s.deleteRequest.run(op.from, op.to);
+        return;
+      case 'block.add':
+        s.insertBlock.run(op.blocker, op.blocked);
+        return;
+      case 'block.remove':
+        s.deleteBlock.run(op.blocker, op.blocked);
         return;
     }
   }

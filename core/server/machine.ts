@@ -44,7 +44,10 @@ import {
   AUTH_ATTEMPTS_PER_ADDRESS_BURST,
   AUTH_ATTEMPTS_PER_ADDRESS_PER_SEC,
   CONNECTIONS_MAX,
-  FRIEND_REQUESTS_PENDING_PER_USER_MAX,
+  BLOCKS_PER_USER_MAX,
+  FRIEND_REQUEST_DECLINE_COOLDOWN_MS,
+  FRIEND_REQUESTS_INCOMING_PER_USER_MAX,
+  FRIEND_REQUESTS_OUTGOING_PER_USER_MAX,
   FRIENDS_PER_USER_MAX,
   HEARTBEATS_PER_TTL,
   LOGIN_GUESS_DELAY_MS_MAX,
@@ -166,6 +169,11 @@ interface SessionRequest {
   readonly requestId: string;
   readonly caller: string;
   readonly callee: string;
+  /**
+   * The callee blocked the caller: the callee is never told (not even that it ended) and does
+   * not count it; the caller sees an ordinary request that times out.
+   */
+  readonly silent: boolean;
 }
 
 /**
@@ -222,6 +230,8 @@ const FRAME_RULES: Record<ClientFrameType, 'ExpectLogin' | 'LoggedIn'> = {
   'friend.accept': 'LoggedIn',
   'friend.decline': 'LoggedIn',
   'friend.remove': 'LoggedIn',
+  'friend.block': 'LoggedIn',
+  'friend.unblock': 'LoggedIn',
   'session.request': 'LoggedIn',
   'session.answer': 'LoggedIn',
   'session.cancel': 'LoggedIn',
@@ -254,6 +264,8 @@ export class ServerMachine {
   /** Password checks waiting for one of the passwordChecksRunningMax threads, by job id. */
   private readonly passwordChecksWaiting = new FairQueue<number>(PASSWORD_CHECKS_WAITING_MAX, RATE_LIMIT_BUCKETS_MAX);
   private passwordChecksRunning = 0;
+  /** When each (decliner, declined) pair's decline happened: `${declined}\0${decliner}` → ms. */
+  private readonly declines = new Map<string, number>();
   private effects: ServerEffect[] = [];
   private nextJobId = 1;
   private nextSessionRequestSeq = 1;
@@ -468,13 +480,17 @@ export class ServerMachine {
       case 'friends.list':
         return this.send(conn.connId, { type: 'friends', re: frame.id, ...this.friendView(username) });
       case 'friend.request':
-        return this.onFriendRequest(conn, username, frame);
+        return this.onFriendRequest(conn, username, frame, nowMs);
       case 'friend.accept':
         return this.onFriendAccept(conn, username, frame);
       case 'friend.decline':
-        return this.onFriendDecline(conn, username, frame);
+        return this.onFriendDecline(conn, username, frame, nowMs);
       case 'friend.remove':
         return this.onFriendRemove(conn, username, frame);
+      case 'friend.block':
+        return this.onFriendBlock(conn, username, frame);
+      case 'friend.unblock':
+        return this.onFriendUnblock(conn, username, frame);
       case 'session.request':
         return this.onSessionRequest(conn, username, frame, nowMs);
       case 'session.answer':
@@ -756,7 +772,7 @@ export class ServerMachine {
     for (const friend of account.friends) this.sendToUser(friend, frame);
   }
 
-  private onFriendRequest(conn: Conn, username: string, frame: ClientFrameOf<'friend.request'>): void {
+  private onFriendRequest(conn: Conn, username: string, frame: ClientFrameOf<'friend.request'>, nowMs: number): void {
     const me = this.directory.get(username);
     const them = this.directory.get(frame.username);
     if (me === undefined || them === undefined) return this.sendError(conn, 'USER_NOT_FOUND', frame.id);
@@ -766,7 +782,14 @@ export class ServerMachine {
     // They asked us already: asking back is accepting.
     if (me.incoming.has(them.username)) return this.acceptFriend(conn, me, them, frame.id);
     if (me.friends.size >= FRIENDS_PER_USER_MAX) return this.sendError(conn, 'FRIENDS_LIMIT', frame.id);
-    if (pendingCount(me) >= FRIEND_REQUESTS_PENDING_PER_USER_MAX || pendingCount(them) >= FRIEND_REQUESTS_PENDING_PER_USER_MAX) {
+    // Blocked: answered like any request, so the blocked user learns nothing; nothing is kept.
+    if (them.blocked.has(me.username)) return this.send(conn.connId, { type: 'friend.requested', re: frame.id, username: them.username });
+    const declinedAtMs = this.declines.get(`${me.username}\u0000${them.username}`);
+    if (declinedAtMs !== undefined && nowMs - declinedAtMs < FRIEND_REQUEST_DECLINE_COOLDOWN_MS) {
+      return this.sendError(conn, 'DECLINED_RECENTLY', frame.id);
+    }
+    // Apart: strangers filling someone's incoming quota never stop that person asking others.
+    if (me.outgoing.size >= FRIEND_REQUESTS_OUTGOING_PER_USER_MAX || them.incoming.size >= FRIEND_REQUESTS_INCOMING_PER_USER_MAX) {
       return this.sendError(conn, 'REQUESTS_LIMIT', frame.id);
     }
     this.persist({ op: 'request.add', from: me.username, to: them.username });
@@ -794,10 +817,11 @@ export class ServerMachine {
     this.sendToUser(them.username, { type: 'friend.added', ...this.friendEntry(me.username) });
   }
 
-  private onFriendDecline(conn: Conn, username: string, frame: ClientFrameOf<'friend.decline'>): void {
+  private onFriendDecline(conn: Conn, username: string, frame: ClientFrameOf<'friend.decline'>, nowMs: number): void {
     const me = this.directory.get(username);
     if (me === undefined || !me.incoming.has(frame.username)) return this.sendError(conn, 'NO_SUCH_REQUEST', frame.id);
     this.persist({ op: 'request.remove', from: frame.username, to: username });
+    this.rememberDecline(frame.username, username, nowMs);
     this.send(conn.connId, { type: 'friend.declined', re: frame.id, username: frame.username });
     this.sendToUser(frame.username, { type: 'friend.declined', username });
   }
@@ -817,6 +841,52 @@ export class ServerMachine {
     }
     this.send(conn.connId, { type: 'friend.removed', re: frame.id, username: other });
     this.sendToUser(other, { type: 'friend.removed', username });
+  }
+
+  /** `declined` may not ask `decliner` again for FRIEND_REQUEST_DECLINE_COOLDOWN_MS. */
+  private rememberDecline(declined: string, decliner: string, nowMs: number): void {
+    const key = `${declined}\u0000${decliner}`;
+    this.declines.delete(key);
+    this.declines.set(key, nowMs);
+    // Bounded like the rate limiters: the oldest decline is forgotten first.
+    if (this.declines.size > RATE_LIMIT_BUCKETS_MAX) {
+      const oldest = this.declines.keys().next();
+      if (!oldest.done) this.declines.delete(oldest.value);
+    }
+  }
+
+  /**
+   * Blocks a user: their pending request to us goes (silently), ours to them is withdrawn, and
+   * from now on their friend and session requests to us are dropped without telling them. A
+   * friendship stays (friend.remove ends it); blocking twice is harmless.
+   */
+  private onFriendBlock(conn: Conn, username: string, frame: ClientFrameOf<'friend.block'>): void {
+    const me = this.directory.get(username);
+    const them = this.directory.get(frame.username);
+    if (me === undefined || them === undefined) return this.sendError(conn, 'USER_NOT_FOUND', frame.id);
+    if (me === them) return this.sendError(conn, 'SELF_REQUEST', frame.id);
+    if (!me.blocked.has(them.username)) {
+      if (me.blocked.size >= BLOCKS_PER_USER_MAX) return this.sendError(conn, 'BLOCKS_LIMIT', frame.id);
+      this.persist({ op: 'block.add', blocker: me.username, blocked: them.username });
+    }
+    if (me.incoming.has(them.username)) this.persist({ op: 'request.remove', from: them.username, to: me.username });
+    if (me.outgoing.has(them.username)) this.persist({ op: 'request.remove', from: me.username, to: them.username });
+    // Session requests they have waiting on us are withdrawn on our side only.
+    for (const requestId of this.sessionRequestsBetween(me.username, them.username)) {
+      const request = this.sessionRequests.get(requestId);
+      if (request?.caller !== them.username) continue;
+      this.sendToUser(me.username, { type: 'session.withdrawn', requestId, from: them.username, reason: 'cancelled' });
+      forgetSessionRequest(this.online.get(me.username), requestId);
+      this.sessionRequests.set(requestId, { ...request, silent: true });
+    }
+    this.send(conn.connId, { type: 'friend.blocked', re: frame.id, username: them.username });
+  }
+
+  private onFriendUnblock(conn: Conn, username: string, frame: ClientFrameOf<'friend.unblock'>): void {
+    const me = this.directory.get(username);
+    if (me === undefined || !this.directory.has(frame.username)) return this.sendError(conn, 'USER_NOT_FOUND', frame.id);
+    if (me.blocked.has(frame.username)) this.persist({ op: 'block.remove', blocker: username, blocked: frame.username });
+    this.send(conn.connId, { type: 'friend.unblocked', re: frame.id, username: frame.username });
   }
 
   // ---- chat-session brokering -----------------------------------------------------------------
@@ -843,18 +913,20 @@ export class ServerMachine {
       return fail('too-many-requests');
     }
     const requestId = `s${this.nextSessionRequestSeq++}`;
-    this.sessionRequests.set(requestId, { requestId, caller, callee });
+    // A blocked caller gets an ordinary pending request that times out; the callee never hears of it.
+    const silent = this.directory.get(callee)?.blocked.has(caller) ?? false;
+    this.sessionRequests.set(requestId, { requestId, caller, callee, silent });
     (callerUser.sessionRequests ??= new Set()).add(requestId);
-    (calleeUser.sessionRequests ??= new Set()).add(requestId);
+    if (!silent) (calleeUser.sessionRequests ??= new Set()).add(requestId);
     const timeoutMs = this.config.sessionTimeoutMs;
     this.timers.arm(`sreq:${requestId}`, nowMs + timeoutMs);
     this.send(conn.connId, { type: 'session.pending', re: frame.id, requestId, username: callee, timeoutMs });
-    this.send(calleeUser.connId, { type: 'session.incoming', requestId, from: caller, timeoutMs });
+    if (!silent) this.send(calleeUser.connId, { type: 'session.incoming', requestId, from: caller, timeoutMs });
   }
 
   private onSessionAnswer(conn: Conn, callee: string, frame: ClientFrameOf<'session.answer'>): void {
     const request = this.sessionRequests.get(frame.requestId);
-    if (request === undefined || request.callee !== callee) return this.sendError(conn, 'NO_SUCH_SESSION_REQUEST', frame.id);
+    if (request === undefined || request.callee !== callee || request.silent) return this.sendError(conn, 'NO_SUCH_SESSION_REQUEST', frame.id);
     if (frame.accept && (frame.host === undefined || frame.port === undefined)) {
       return this.sendError(conn, 'BAD_FRAME', frame.id, 'accepting needs host and port');
     }
@@ -890,7 +962,7 @@ export class ServerMachine {
     this.dropSessionRequest(request);
     this.countSession(reason);
     this.sendToUser(request.caller, { type: 'session.failed', re, requestId, username: request.callee, reason });
-    this.sendToUser(request.callee, { type: 'session.withdrawn', requestId, from: request.caller, reason });
+    if (!request.silent) this.sendToUser(request.callee, { type: 'session.withdrawn', requestId, from: request.caller, reason });
   }
 
   private dropSessionRequest(request: SessionRequest): void {
@@ -951,8 +1023,4 @@ function forgetSessionRequest(user: OnlineUser | undefined, requestId: string): 
   if (user === undefined || requests === undefined || requests === null) return;
   requests.delete(requestId);
   if (requests.size === 0) user.sessionRequests = null;
-}
-
-function pendingCount(account: Account): number {
-  return account.incoming.size + account.outgoing.size;
 }

@@ -5,6 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  FRIEND_REQUEST_DECLINE_COOLDOWN_MS,
+  FRIEND_REQUESTS_INCOMING_PER_USER_MAX,
   LOGIN_GUESS_DELAY_MS_MAX,
   LOGIN_GUESSES_FREE,
   PASSWORD_CHECKS_RUNNING_MAX,
@@ -133,5 +135,79 @@ describe('#11.2 login floods', () => {
     h.close(c);
     h.settle();
     h.signup('carol');
+  });
+});
+
+describe('#11.3 sybil friend requests', () => {
+  const sybils = Array.from({ length: FRIEND_REQUESTS_INCOMING_PER_USER_MAX }, (_, i) => `sybil${i}`);
+
+  it('100 sybils filling the victim incoming quota no longer stop the victim asking anyone (REQUESTS_LIMIT before the fix)', () => {
+    const h = new ServerHarness({ store: storeWith(['victim', 'friend', ...sybils]), authAttemptsPerAddressPerSec: 0 });
+    for (const sybil of sybils) {
+      const c = h.login(sybil);
+      h.send(c, { type: 'friend.request', username: 'victim' });
+      expect(h.last(c)).toMatchObject({ type: 'friend.requested' });
+      h.send(c, { type: 'logout' });
+      h.close(c);
+    }
+    const victim = h.login('victim');
+    h.send(victim, { type: 'friend.request', username: 'friend' });
+    expect(h.last(victim)).toMatchObject({ type: 'friend.requested', username: 'friend' });
+  });
+
+  it('a declined sybil cannot ask again at once (DECLINED_RECENTLY), only after the cool-down', () => {
+    const h = new ServerHarness({ store: storeWith(['victim', 'sybil0']) });
+    const sybil = h.login('sybil0');
+    const victim = h.login('victim');
+    h.send(sybil, { type: 'friend.request', username: 'victim' });
+    h.send(victim, { type: 'friend.decline', username: 'sybil0' });
+    h.send(sybil, { type: 'friend.request', username: 'victim' });
+    expect(h.last(sybil)).toMatchObject({ type: 'error', code: 'DECLINED_RECENTLY' });
+    expect(h.framesOf(victim, 'friend.incoming')).toHaveLength(1);
+    h.advance(FRIEND_REQUEST_DECLINE_COOLDOWN_MS);
+    const again = h.login('sybil0');
+    h.send(again, { type: 'friend.request', username: 'victim' });
+    expect(h.last(again)).toMatchObject({ type: 'friend.requested' });
+  });
+
+  it('friend.block: the blocked user friend and session requests are dropped silently; friend.unblock lets them through; kept across a restart', () => {
+    const h = new ServerHarness({ store: storeWith(['victim', 'pest'], [['victim', 'pest']]), sessionTimeoutMs: 5_000 });
+    let victim = h.login('victim');
+    const pest = h.login('pest');
+    h.send(victim, { type: 'friend.block', id: 1, username: 'pest' });
+    expect(h.last(victim)).toEqual({ type: 'friend.blocked', re: 1, username: 'pest' });
+    expect(h.store.load().blocks).toEqual([['victim', 'pest']]);
+    h.restart();
+    victim = h.login('victim');
+    const pestAgain = h.login('pest');
+    h.drain(victim);
+    // A session request: the pest sees it pending, then time out; the victim never hears of it.
+    h.send(pestAgain, { type: 'session.request', username: 'victim' });
+    expect(h.last(pestAgain)).toMatchObject({ type: 'session.pending' });
+    h.advance(5_000);
+    expect(h.last(pestAgain)).toMatchObject({ type: 'session.failed', reason: 'timeout' });
+    expect(h.frames(victim).filter((f) => f.type !== 'heartbeat.ack')).toEqual([]);
+    expect(pest).toBeGreaterThan(0);
+    // Unblocked: requests reach the victim again.
+    h.send(victim, { type: 'friend.unblock', id: 2, username: 'pest' });
+    expect(h.last(victim)).toEqual({ type: 'friend.unblocked', re: 2, username: 'pest' });
+    expect(h.store.load().blocks).toEqual([]);
+    h.send(pestAgain, { type: 'session.request', username: 'victim' });
+    expect(h.last(victim)).toMatchObject({ type: 'session.incoming', from: 'pest' });
+  });
+
+  it('a blocked stranger friend request is answered as usual but never reaches the blocker; blocking drops its pending one', () => {
+    const h = new ServerHarness({ store: storeWith(['victim', 'pest']) });
+    const victim = h.login('victim');
+    const pest = h.login('pest');
+    h.send(pest, { type: 'friend.request', username: 'victim' });
+    h.send(victim, { type: 'friend.block', username: 'pest' });
+    expect(h.store.load().requests).toEqual([]);
+    h.drain(victim);
+    h.drain(pest);
+    h.send(pest, { type: 'friend.request', username: 'victim' });
+    expect(h.last(pest)).toMatchObject({ type: 'friend.requested', username: 'victim' });
+    expect(h.frames(victim)).toEqual([]);
+    expect(h.store.load().requests).toEqual([]);
   });
 });
