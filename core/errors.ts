@@ -47,6 +47,7 @@ export const ERRORS = {
   UNAUTHENTICATED_TIMEOUT: { message: 'no login before the idle limit', closes: true },
   SERVER_SHUTTING_DOWN: { message: 'the server is shutting down', closes: true },
   SERVER_FULL: { message: 'the server holds its maximum number of connections', closes: true },
+  TOO_MANY_CONNECTIONS: { message: 'too many connections from this address', closes: true },
   SLOW_CONSUMER: { message: 'the connection could not keep up with its send queue', closes: true },
   INTERNAL: { message: 'internal server error', closes: false },
   // Peer to peer (the P2P channel and file transfer).

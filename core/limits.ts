@@ -107,13 +107,36 @@ export const PASSWORD_CHECKS_RUNNING_MAX = 4;
 /**
  * Password checks waiting for a thread, all addresses together. Shared fairly (core/rate-limit.ts
  * FairQueue): the address served longest ago goes next, and a newcomer pushes out the newest wait
- * of the address holding the most. Past it, BUSY (retry shortly). 256 waits are about 6 s of work
- * on 2 cores: a wait longer than that helps nobody, and each holds a password in memory.
+ * of the address holding the most. Past it, BUSY (retry shortly). Each connection has at most one
+ * check, so one address holds at most UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX of them. 2048
+ * waits are under a minute of work on 2 cores and a few hundred KiB of memory (each holds a
+ * password): enough that the clients of a restarted server, all logging in again at once, mostly
+ * wait their turn rather than bounce; a longer wait helps nobody.
  */
-export const PASSWORD_CHECKS_WAITING_MAX = 256;
+export const PASSWORD_CHECKS_WAITING_MAX = 2048;
 /** Login and sign-up attempts (token bucket) per remote address: burst, then refill per second. */
 export const AUTH_ATTEMPTS_PER_ADDRESS_BURST = 30;
 export const AUTH_ATTEMPTS_PER_ADDRESS_PER_SEC = 10;
+/**
+ * Sign-ups per address key (token bucket over a long window): a burst for a household or an
+ * office behind one address, then about one per ten minutes (what the issue's reference servers
+ * allow), so one address cannot mint accounts as fast as scrypt allows (sybils, squatting
+ * usernames). `--signups-per-address-per-hour` changes the rate; 0 lifts it.
+ */
+export const SIGNUPS_PER_ADDRESS_BURST = 3;
+export const SIGNUPS_PER_ADDRESS_PER_HOUR = 6;
+/**
+ * Connections one address key may hold: 500 is 2.5% of CONNECTIONS_MAX, so it takes 40 hosts, not
+ * one, to fill the server, while an office behind one NAT address still fits.
+ * `--connections-per-address`; 0 lifts it.
+ */
+export const CONNECTIONS_PER_ADDRESS_MAX = 500;
+/**
+ * Connections not logged in that one address key may hold: a client needs one, for a moment, to
+ * log in; each may otherwise sit for UNAUTHENTICATED_IDLE_MS doing nothing, so they are capped much
+ * tighter than logged-in ones. `--unauth-connections-per-address`; 0 lifts it.
+ */
+export const UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX = 32;
 /** Chat-session requests (token bucket) per user. */
 export const SESSION_REQUESTS_PER_USER_BURST = 10;
 export const SESSION_REQUESTS_PER_USER_PER_SEC = 1;

@@ -47,6 +47,11 @@ export interface ServerOptions {
   readonly unauthenticatedIdleMs?: number;
   /** Login and sign-up attempts per remote address per second; 0 = unlimited. */
   readonly authRatePerAddress?: number;
+  /** Sign-ups per address (IPv6: per /64) per hour, after a small burst; 0 = unlimited. */
+  readonly signupsPerAddressPerHour?: number;
+  /** Connections per address (IPv6: per /64), all and not logged in; 0 = unlimited. */
+  readonly connectionsPerAddress?: number;
+  readonly unauthConnectionsPerAddress?: number;
   readonly dbSynchronous?: DbSynchronous;
   /** Tests may lower the scrypt cost; production uses SCRYPT_PARAMS. */
   readonly scrypt?: ScryptParams;
@@ -215,6 +220,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.sessionTimeoutMs }),
     ...(options.unauthenticatedIdleMs === undefined ? {} : { unauthenticatedIdleMs: options.unauthenticatedIdleMs }),
     ...(authRate === undefined ? {} : { authAttemptsPerAddressPerSec: authRate }),
+    ...(options.signupsPerAddressPerHour === undefined ? {} : { signupsPerAddressPerHour: options.signupsPerAddressPerHour }),
+    ...(options.connectionsPerAddress === undefined ? {} : { connectionsPerAddressMax: options.connectionsPerAddress }),
+    ...(options.unauthConnectionsPerAddress === undefined ? {} : { unauthenticatedConnectionsPerAddressMax: options.unauthConnectionsPerAddress }),
   });
   const transport = new TrackedTransport(new TcpTransport({ coalesceWrites: true }));
   const hasher = new TrackedHasher(new ScryptHasher(options.scrypt ?? SCRYPT_PARAMS));

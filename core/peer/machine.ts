@@ -507,7 +507,7 @@ export class PeerMachine {
       case 'welcome':
         return this.onWelcome(link, frame, nowMs);
       case 'error':
-        return this.onServerError(frame, request);
+        return this.onServerError(frame, request, nowMs);
       case 'signup.ok':
         return this.emit({ event: 'signup.ok', username: frame.username });
       case 'login.ok':
@@ -580,8 +580,11 @@ export class PeerMachine {
     this.emit({ event: 'reconnected' });
   }
 
-  private onServerError(frame: ServerFrameOf<'error'>, request: PendingRequest | undefined): void {
+  private onServerError(frame: ServerFrameOf<'error'>, request: PendingRequest | undefined, nowMs: number): void {
     if (request?.kind === 'resume' && frame.code === 'BAD_RESUME_TOKEN') return this.relogin();
+    // A server busy with everyone's passwords (after a restart): not a refusal; reconnect after the
+    // backoff (with jitter, so the crowd spreads out) and try again.
+    if (request?.kind === 'relogin' && (frame.code === 'BUSY' || frame.code === 'RATE_LIMITED') && this.link !== null) return this.dropLink(this.link, nowMs);
     if (request?.kind === 'relogin') {
       // The password no longer works (or we are locked out): we are logged out for good.
       this.account = null;

@@ -44,6 +44,10 @@ import {
   AUTH_ATTEMPTS_PER_ADDRESS_BURST,
   AUTH_ATTEMPTS_PER_ADDRESS_PER_SEC,
   CONNECTIONS_MAX,
+  CONNECTIONS_PER_ADDRESS_MAX,
+  SIGNUPS_PER_ADDRESS_BURST,
+  SIGNUPS_PER_ADDRESS_PER_HOUR,
+  UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX,
   BLOCKS_PER_USER_MAX,
   FRIEND_REQUEST_DECLINE_COOLDOWN_MS,
   FRIEND_REQUESTS_INCOMING_PER_USER_MAX,
@@ -110,6 +114,11 @@ export interface ServerConfig {
    * legitimate login's included, take longer, for the same throughput.
    */
   readonly passwordChecksRunningMax: number;
+  /** Sign-ups per address key per hour, after a burst of SIGNUPS_PER_ADDRESS_BURST (0 disables). */
+  readonly signupsPerAddressPerHour: number;
+  /** Connections per address key, and how many of them may be not logged in (0 disables each). */
+  readonly connectionsPerAddressMax: number;
+  readonly unauthenticatedConnectionsPerAddressMax: number;
   /** Fresh unguessable token (session and resume tokens). The only source of entropy. */
   readonly newToken: () => string;
   /**
@@ -128,6 +137,9 @@ export const SERVER_CONFIG_DEFAULTS: Omit<ServerConfig, 'newToken'> = {
   authAttemptsPerAddressPerSec: AUTH_ATTEMPTS_PER_ADDRESS_PER_SEC,
   authAttemptsPerAddressBurst: AUTH_ATTEMPTS_PER_ADDRESS_BURST,
   passwordChecksRunningMax: PASSWORD_CHECKS_RUNNING_MAX,
+  signupsPerAddressPerHour: SIGNUPS_PER_ADDRESS_PER_HOUR,
+  connectionsPerAddressMax: CONNECTIONS_PER_ADDRESS_MAX,
+  unauthenticatedConnectionsPerAddressMax: UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX,
 };
 
 type ConnState =
@@ -254,6 +266,9 @@ export class ServerMachine {
   private readonly timers = new Deadlines<TimerKey>();
   private readonly authAttempts: RateLimiter;
   private readonly sessionAttempts: RateLimiter;
+  private readonly signupAttempts: RateLimiter;
+  /** Connections per address key, all and not logged in (ExpectLogin, ExpectHash, ExpectVerify). */
+  private readonly addressConns = new Map<string, { all: number; unauthenticated: number }>();
   private readonly loginGuesses = new GuessBackoff({
     free: LOGIN_GUESSES_FREE,
     delayMsMin: LOGIN_GUESS_DELAY_MS_MIN,
@@ -296,6 +311,11 @@ export class ServerMachine {
     this.authAttempts = new RateLimiter({
       burst: this.config.authAttemptsPerAddressBurst,
       perSec: this.config.authAttemptsPerAddressPerSec,
+      bucketsMax: RATE_LIMIT_BUCKETS_MAX,
+    });
+    this.signupAttempts = new RateLimiter({
+      burst: SIGNUPS_PER_ADDRESS_BURST,
+      perSec: this.config.signupsPerAddressPerHour / 3_600,
       bucketsMax: RATE_LIMIT_BUCKETS_MAX,
     });
     this.sessionAttempts = new RateLimiter({
@@ -383,8 +403,19 @@ export class ServerMachine {
     if (this.conns.has(connId)) return;
     const conn: Conn = { connId, remoteAddress, addressKey: addressKey(remoteAddress), decoder: new FrameDecoder({ frameBytesMax: SERVER_INBOUND_FRAME_BYTES_MAX, knownPayloads: KNOWN_CLIENT_PAYLOADS }), phase: { state: 'ExpectLogin' } };
     this.conns.set(connId, conn);
+    const counts = this.addressConns.get(conn.addressKey) ?? { all: 0, unauthenticated: 0 };
+    this.addressConns.set(conn.addressKey, counts);
+    counts.all += 1;
+    counts.unauthenticated += 1;
     if (this.shuttingDown) return this.sendError(conn, 'SERVER_SHUTTING_DOWN');
     if (this.conns.size > this.config.connectionsMax) return this.sendError(conn, 'SERVER_FULL');
+    const { connectionsPerAddressMax, unauthenticatedConnectionsPerAddressMax } = this.config;
+    if (
+      (connectionsPerAddressMax > 0 && counts.all > connectionsPerAddressMax) ||
+      (unauthenticatedConnectionsPerAddressMax > 0 && counts.unauthenticated > unauthenticatedConnectionsPerAddressMax)
+    ) {
+      return this.sendError(conn, 'TOO_MANY_CONNECTIONS');
+    }
     this.send(connId, this.welcome);
     this.timers.arm(`idle:${connId}`, nowMs + this.config.unauthenticatedIdleMs);
   }
@@ -395,10 +426,22 @@ export class ServerMachine {
     this.forget(conn);
   }
 
+  /** A connection logged in (-1) or out (+1): its address's count of connections not logged in follows. */
+  private countUnauthenticated(conn: Conn, delta: 1 | -1): void {
+    const counts = this.addressConns.get(conn.addressKey);
+    if (counts !== undefined) counts.unauthenticated += delta;
+  }
+
   /** Drops a connection's state. A logged-in user stays online, detached, until resume or TTL. */
   private forget(conn: Conn): void {
     this.conns.delete(conn.connId);
     this.timers.disarm(`idle:${conn.connId}`);
+    const counts = this.addressConns.get(conn.addressKey);
+    if (counts !== undefined) {
+      counts.all -= 1;
+      if (conn.phase.state !== 'LoggedIn') counts.unauthenticated -= 1;
+      if (counts.all <= 0) this.addressConns.delete(conn.addressKey);
+    }
     // A check still waiting for a thread is dropped: nobody is there for its answer.
     if (conn.phase.state === 'ExpectHash' || conn.phase.state === 'ExpectVerify') {
       const job = this.jobs.get(conn.phase.jobId);
@@ -522,6 +565,10 @@ export class ServerMachine {
     if (invalid !== null) return this.sendError(conn, invalid, frame.id);
     if (this.directory.has(frame.username) || this.reservedUsernames.has(frame.username)) {
       return this.sendError(conn, 'USERNAME_TAKEN', frame.id);
+    }
+    // Taken last, so a typo or a taken name does not use up the address's sign-ups.
+    if (!this.signupAttempts.take(conn.addressKey, nowMs)) {
+      return this.sendError(conn, 'RATE_LIMITED', frame.id, 'too many sign-ups from this address: retry later');
     }
     const jobId = this.nextJobId++;
     const job: Job = {
@@ -687,6 +734,7 @@ export class ServerMachine {
     }
     const ttlKey: TimerKey = `ttl:${username}`;
     conn.phase = { state: 'LoggedIn', username, ttlKey };
+    this.countUnauthenticated(conn, -1);
     this.timers.disarm(`idle:${conn.connId}`);
     this.timers.arm(ttlKey, nowMs + this.config.ttlMs);
     this.send(conn.connId, {
@@ -718,6 +766,7 @@ export class ServerMachine {
   private onLogout(conn: Conn, username: string, re: number | undefined, nowMs: number): void {
     this.send(conn.connId, { type: 'logout.ok', re });
     conn.phase = { state: 'ExpectLogin' };
+    this.countUnauthenticated(conn, +1);
     this.timers.arm(`idle:${conn.connId}`, nowMs + this.config.unauthenticatedIdleMs);
     this.goOffline(username);
   }
@@ -728,6 +777,7 @@ export class ServerMachine {
     const conn = user.connId === null ? undefined : this.conns.get(user.connId);
     if (conn !== undefined) {
       conn.phase = { state: 'ExpectLogin' };
+      this.countUnauthenticated(conn, +1);
       this.timers.arm(`idle:${conn.connId}`, nowMs + this.config.unauthenticatedIdleMs);
       this.sendError(conn, 'HEARTBEAT_TIMEOUT');
     }

@@ -5,12 +5,16 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  CONNECTIONS_PER_ADDRESS_MAX,
   FRIEND_REQUEST_DECLINE_COOLDOWN_MS,
   FRIEND_REQUESTS_INCOMING_PER_USER_MAX,
   LOGIN_GUESS_DELAY_MS_MAX,
   LOGIN_GUESSES_FREE,
   PASSWORD_CHECKS_RUNNING_MAX,
   PASSWORD_CHECKS_WAITING_MAX,
+  SIGNUPS_PER_ADDRESS_BURST,
+  SIGNUPS_PER_ADDRESS_PER_HOUR,
+  UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX,
 } from '../../core/limits.ts';
 import { ServerHarness, passwordOf, storeWith } from '../helpers/server-harness.ts';
 
@@ -94,7 +98,7 @@ describe('#11.2 login floods', () => {
 
   it('bounds the password checks running and waiting; past the bound a retryable BUSY', () => {
     const h = new ServerHarness({ authAttemptsPerAddressPerSec: 0 });
-    const conns = flood(h, 20, 20);
+    const conns = flood(h, 20, 110);
     expect(h.pendingJobs).toBe(PASSWORD_CHECKS_RUNNING_MAX);
     const busy = conns.filter((c) => h.errors(c).includes('BUSY'));
     expect(busy.length).toBe(conns.length - PASSWORD_CHECKS_RUNNING_MAX - PASSWORD_CHECKS_WAITING_MAX);
@@ -104,7 +108,7 @@ describe('#11.2 login floods', () => {
 
   it('a legitimate login during the flood waits for one running check, not for the flood (8.5 s before the fix)', () => {
     const h = new ServerHarness({ store: storeWith(['alice']), authAttemptsPerAddressPerSec: 0 });
-    flood(h, 20, 20);
+    flood(h, 20, 110);
     // Each check finishing serves the next waiting one: a round of every flooding address first.
     for (let i = 0; i < 2 * 20; i++) h.settleOne();
     const legit = h.open('192.0.2.10');
@@ -114,7 +118,7 @@ describe('#11.2 login floods', () => {
       expect(h.settleOne()).toBe(true);
       checksBefore += 1;
     }
-    // The running checks, then its own: never the ~400 waiting flood checks.
+    // The running checks, then its own: never the ~2,000 waiting flood checks.
     expect(checksBefore).toBeLessThanOrEqual(PASSWORD_CHECKS_RUNNING_MAX + 1);
   });
 
@@ -209,5 +213,61 @@ describe('#11.3 sybil friend requests', () => {
     expect(h.last(pest)).toMatchObject({ type: 'friend.requested', username: 'victim' });
     expect(h.frames(victim)).toEqual([]);
     expect(h.store.load().requests).toEqual([]);
+  });
+});
+
+describe('#11.4 sign-ups per address', () => {
+  it(`one address gets a burst of ${SIGNUPS_PER_ADDRESS_BURST} sign-ups, then about one per ten minutes (as fast as scrypt allowed before the fix)`, () => {
+    const h = new ServerHarness({ signupsPerAddressPerHour: SIGNUPS_PER_ADDRESS_PER_HOUR, authAttemptsPerAddressPerSec: 0 });
+    const signup = (username: string): string | undefined => {
+      const c = h.open('203.0.113.9');
+      h.send(c, { type: 'signup', username, password: 'long enough' });
+      const reply = h.last(c);
+      h.close(c);
+      return reply?.type === 'error' ? reply.code : reply?.type;
+    };
+    const outcomes = Array.from({ length: 20 }, (_, i) => signup(`mint${i}`));
+    expect(outcomes.filter((o) => o === 'signup.ok')).toHaveLength(SIGNUPS_PER_ADDRESS_BURST);
+    expect(outcomes.at(-1)).toBe('RATE_LIMITED');
+    // A taken name or a bad password does not use the allowance up.
+    h.advance(3_600_000 / SIGNUPS_PER_ADDRESS_PER_HOUR);
+    expect(signup('mint0')).toBe('USERNAME_TAKEN');
+    expect(signup('fresh')).toBe('signup.ok');
+    expect(signup('fresh2')).toBe('RATE_LIMITED');
+    // Another address, and the whole IPv6 /64 as one, are counted on their own.
+    const v6 = Array.from({ length: 10 }, (_, i) => h.open(`2001:db8:9::${i + 1}`));
+    const v6Outcomes = v6.map((conn, i) => {
+      h.send(conn, { type: 'signup', username: `six${i}`, password: 'long enough' });
+      return h.last(conn)?.type;
+    });
+    expect(v6Outcomes.filter((o) => o === 'signup.ok')).toHaveLength(SIGNUPS_PER_ADDRESS_BURST);
+  });
+});
+
+describe('#11.6 connections per address', () => {
+  it(`one address holds at most ${UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX} connections not logged in (it could take all 19,900 before the fix); others still connect`, () => {
+    const h = new ServerHarness({ connectionsPerAddressMax: CONNECTIONS_PER_ADDRESS_MAX, unauthenticatedConnectionsPerAddressMax: UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX });
+    const hoard = Array.from({ length: UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX + 10 }, () => h.open('203.0.113.5'));
+    const refused = hoard.filter((c) => h.isClosed(c));
+    expect(refused).toHaveLength(10);
+    expect(h.errors(refused[0] as number)).toEqual(['TOO_MANY_CONNECTIONS']);
+    const other = h.open('198.51.100.1');
+    expect(h.isClosed(other)).toBe(false);
+    // Closing some makes room again.
+    for (const c of hoard.slice(0, 5)) h.close(c);
+    expect(h.isClosed(h.open('203.0.113.5'))).toBe(false);
+  });
+
+  it(`logged-in connections count against the looser cap of ${CONNECTIONS_PER_ADDRESS_MAX} only`, () => {
+    const users = Array.from({ length: 8 }, (_, i) => `user${i}`);
+    const h = new ServerHarness({ store: storeWith(users), connectionsPerAddressMax: 6, unauthenticatedConnectionsPerAddressMax: 2, authAttemptsPerAddressPerSec: 0 });
+    const logged = users.slice(0, 6).map((u) => h.login(u, passwordOf(u), '203.0.113.5'));
+    expect(logged.every((c) => !h.isClosed(c))).toBe(true);
+    const seventh = h.open('203.0.113.5');
+    expect(h.errors(seventh)).toEqual(['TOO_MANY_CONNECTIONS']);
+    // A logout makes a connection unauthenticated again; closing it frees a place.
+    h.send(logged[0] as number, { type: 'logout' });
+    h.close(logged[0] as number);
+    expect(h.isClosed(h.open('203.0.113.5'))).toBe(false);
   });
 });

@@ -77,7 +77,10 @@ export class ServerHarness {
 
   private boot(): ServerMachine {
     const { store: _store, ...config } = this.options;
-    return new ServerMachine(this.store.load(), { ...config, newToken: () => `tok${++this.tokenSeq}` });
+    // Harness clients all come from 10.0.0.1 unless told: the per-address sign-up and connection
+    // limits are lifted unless a test sets them (test/core/server-abuse.test.ts does).
+    const lifted = { signupsPerAddressPerHour: 0, connectionsPerAddressMax: 0, unauthenticatedConnectionsPerAddressMax: 0 };
+    return new ServerMachine(this.store.load(), { ...lifted, ...config, newToken: () => `tok${++this.tokenSeq}` });
   }
 
   open(remoteAddress = '10.0.0.1'): number {

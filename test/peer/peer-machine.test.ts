@@ -66,6 +66,17 @@ describe('peer machine with the server machine, in memory', () => {
     expect(world.server.isOnline('alice')).toBe(true);
   });
 
+  it('after a server restart, a password login refused as BUSY or RATE_LIMITED is retried after the backoff, not given up (#11)', () => {
+    const world = twoFriends();
+    // One login per second from the shared address: the second peer is refused at first.
+    world.restartServer({ authAttemptsPerAddressBurst: 1, authAttemptsPerAddressPerSec: 1 });
+    world.advance(2 * RECONNECT_DELAY_MS_MAX);
+    expect(world.server.isOnline('alice')).toBe(true);
+    expect(world.server.isOnline('bob')).toBe(true);
+    expect(world.eventsOf('alice', 'reconnected')).toHaveLength(1);
+    expect(world.eventsOf('bob', 'reconnected')).toHaveLength(1);
+  });
+
   it('quit logs out first, then exits 0', () => {
     const world = twoFriends();
     world.command('alice', { cmd: 'quit' });
