@@ -63,6 +63,7 @@ export const ERRORS = {
   SERVER_UNAVAILABLE: { message: 'not connected to the server; retrying', closes: false },
   QUEUE_FULL: { message: 'too many messages or transfers waiting', closes: false },
   MESSAGE_UNDELIVERED: { message: 'the peer connection closed before the message was acknowledged', closes: false },
+  PEER_ERROR: { message: 'a peer reported an error (its code and words are in the detail, never one of our codes)', closes: false },
 } as const satisfies Record<string, { message: string; closes: boolean }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -26,6 +26,11 @@ export function addressKey(remoteAddress: string): string {
   return `${groups.slice(0, IPV6_PREFIX_BITS / 16).join(':')}::/${IPV6_PREFIX_BITS}`;
 }
 
+/** The address a peer can be reached at: an IPv4-mapped IPv6 address as its IPv4 address, others as they are. */
+export function addressKeyHost(remoteAddress: string): string {
+  return MAPPED_IPV4.exec(remoteAddress)?.[1] ?? remoteAddress;
+}
+
 /** The eight 16-bit groups of an IPv6 address, as lower-case hex without leading zeros; null if it is not one. */
 function ipv6Groups(address: string): string[] | null {
   // A zone (fe80::1%eth0) does not change which host it is.

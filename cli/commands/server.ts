@@ -83,7 +83,7 @@ export function serverCommand(): Command {
     .addOption(
       new Option('--db-synchronous <mode>', 'SQLite synchronous mode: normal (kill -9 safe) or full (power-loss safe)')
         .env('P2PCHAT_DB_SYNCHRONOUS')
-        .default('normal')
+        .default('full')
         .argParser(oneOf('--db-synchronous', ['normal', 'full'])),
     )
     .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent').env('P2PCHAT_LOG_LEVEL').default('info').argParser(oneOf('--log-level', LOG_LEVEL_NAMES)))

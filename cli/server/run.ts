@@ -209,7 +209,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const graceMs = options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS;
   const startedAtMs = Date.now();
   const httpHost = options.httpHost ?? '127.0.0.1';
-  const sqlite = new SqliteStore({ dataDir: options.dataDir, synchronous: options.dbSynchronous ?? 'normal' });
+  const sqlite = new SqliteStore({ dataDir: options.dataDir, synchronous: options.dbSynchronous ?? 'full' });
   const store = new ClosableStore(sqlite, logger);
   const authRate = options.authRatePerAddress;
   const machine = new ServerMachine(store.load(), {

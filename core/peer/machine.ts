@@ -961,7 +961,8 @@ export class PeerMachine {
       case 'bye':
         return this.closeSession(friend, 'closed', false, nowMs);
       case 'error':
-        return this.emit({ event: 'error', code: frame.code, message: frame.message, detail: `from ${friend}` });
+        // Never under its own code: a hostile friend could otherwise fake one of ours (SERVER_UNAVAILABLE) to a script.
+        return this.emit({ event: 'error', code: 'PEER_ERROR', message: errorMessage('PEER_ERROR'), detail: `from ${friend}: ${frame.code}: ${frame.message}` });
       case 'file.offer':
         return this.onOffer(friend, frame.files, nowMs);
       case 'file.accept':

@@ -73,7 +73,7 @@ import {
 } from '../limits.ts';
 import { Deadlines } from '../deadlines.ts';
 import { FairQueue, GuessBackoff, RateLimiter } from '../rate-limit.ts';
-import { addressKey } from '../net-address.ts';
+import { addressKey, addressKeyHost } from '../net-address.ts';
 import type { StoreOp, StoreSnapshot } from '../store.ts';
 import { type Account, Directory, checkNickname, checkPassword, checkUsername } from './accounts.ts';
 import { tokensEqual } from '../tokens.ts';
@@ -479,7 +479,9 @@ export class ServerMachine {
       const type = typeof message === 'object' && message !== null ? (message as { type?: unknown }).type : undefined;
       const re = typeof message === 'object' && message !== null ? (message as { id?: unknown }).id : undefined;
       const reId = typeof re === 'number' && Number.isSafeInteger(re) && re >= 0 ? re : undefined;
-      if (typeof type === 'string' && !CLIENT_FRAME_TYPES.has(type)) return this.sendError(conn, 'UNKNOWN_TYPE', reId, type.slice(0, 64));
+      // The unknown type is never echoed (nor logged with the error): a client that put a
+      // password in the wrong field must not find it in the server's debug log.
+      if (typeof type === 'string' && !CLIENT_FRAME_TYPES.has(type)) return this.sendError(conn, 'UNKNOWN_TYPE', reId);
       return this.sendError(conn, 'BAD_FRAME', reId, parsed.error.issues[0]?.message);
     }
     this.onFrame(conn, parsed.data, nowMs);
@@ -977,9 +979,7 @@ export class ServerMachine {
   private onSessionAnswer(conn: Conn, callee: string, frame: ClientFrameOf<'session.answer'>): void {
     const request = this.sessionRequests.get(frame.requestId);
     if (request === undefined || request.callee !== callee || request.silent) return this.sendError(conn, 'NO_SUCH_SESSION_REQUEST', frame.id);
-    if (frame.accept && (frame.host === undefined || frame.port === undefined)) {
-      return this.sendError(conn, 'BAD_FRAME', frame.id, 'accepting needs host and port');
-    }
+    if (frame.accept && frame.port === undefined) return this.sendError(conn, 'BAD_FRAME', frame.id, 'accepting needs a port');
     this.dropSessionRequest(request);
     this.send(conn.connId, { type: 'session.answered', re: frame.id, requestId: request.requestId, accept: frame.accept });
     if (!frame.accept) {
@@ -992,7 +992,9 @@ export class ServerMachine {
     const base = { type: 'session.established', requestId: request.requestId, token } as const;
     // The callee learns the token first: the caller's hello should find it already there.
     this.send(conn.connId, { ...base, username: request.caller, role: 'callee' });
-    this.sendToUser(request.caller, { ...base, username: callee, role: 'caller', host: frame.host, port: frame.port });
+    // The caller connects to the address this server sees the callee at, never to one the callee
+    // names: a hostile friend could otherwise make our client open a connection to any internal host.
+    this.sendToUser(request.caller, { ...base, username: callee, role: 'caller', host: addressKeyHost(conn.remoteAddress), port: frame.port });
   }
 
   private onSessionCancel(conn: Conn, caller: string, frame: ClientFrameOf<'session.cancel'>): void {

@@ -67,7 +67,7 @@ describe('p2pchat server options', () => {
       connectionsPerAddress: CONNECTIONS_PER_ADDRESS_MAX,
       unauthConnectionsPerAddress: UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX,
       unauthIdle: UNAUTHENTICATED_IDLE_MS,
-      dbSynchronous: 'normal',
+      dbSynchronous: 'full',
       logLevel: 'info',
       logFormat: 'auto',
     });

@@ -75,10 +75,17 @@ describe('SqliteStore', () => {
     store.close();
   });
 
+  it('survives power loss by default: synchronous=FULL unless told otherwise (#11)', () => {
+    const store = new SqliteStore({ dataDir: dataDir() });
+    expect(store.synchronousMode).toBe('full');
+    store.close();
+  });
+
   it('uses WAL, the chosen synchronous mode, and records its schema version', () => {
     const dir = dataDir();
-    const normal = new SqliteStore({ dataDir: dir });
+    const normal = new SqliteStore({ dataDir: dir, synchronous: 'normal' });
     expect(normal.schemaVersion).toBe(MIGRATIONS.length);
+    expect(normal.synchronousMode).toBe('normal');
     normal.close();
     const full = new SqliteStore({ dataDir: dir, synchronous: 'full' });
     full.close();

@@ -271,3 +271,26 @@ describe('#11.6 connections per address', () => {
     expect(h.isClosed(h.open('203.0.113.5'))).toBe(false);
   });
 });
+
+describe('#11.8 the callee cannot choose where the caller connects', () => {
+  it('the caller gets the address the server sees the callee at, whatever host the callee names (it got the named one before)', () => {
+    const h = new ServerHarness({ store: storeWith(['alice', 'mallory'], [['alice', 'mallory']]) });
+    const alice = h.login('alice', passwordOf('alice'), '198.51.100.20');
+    const mallory = h.login('mallory', passwordOf('mallory'), '::ffff:203.0.113.66');
+    h.send(alice, { type: 'session.request', username: 'mallory' });
+    const asked = h.framesOf(mallory, 'session.incoming')[0]!;
+    // Mallory names an internal host of alice's network.
+    h.send(mallory, { type: 'session.answer', requestId: asked.requestId, accept: true, host: '10.0.0.1', port: 22 });
+    expect(h.framesOf(alice, 'session.established')).toMatchObject([{ role: 'caller', username: 'mallory', host: '203.0.113.66', port: 22 }]);
+  });
+
+  it('accepting needs only a port now; the named host is ignored', () => {
+    const h = new ServerHarness({ store: storeWith(['alice', 'bob'], [['alice', 'bob']]) });
+    const alice = h.login('alice', passwordOf('alice'), '198.51.100.20');
+    const bob = h.login('bob', passwordOf('bob'), '198.51.100.21');
+    h.send(alice, { type: 'session.request', username: 'bob' });
+    const asked = h.framesOf(bob, 'session.incoming')[0]!;
+    h.send(bob, { type: 'session.answer', requestId: asked.requestId, accept: true, port: 4000 });
+    expect(h.framesOf(alice, 'session.established')).toMatchObject([{ host: '198.51.100.21', port: 4000 }]);
+  });
+});

@@ -77,6 +77,16 @@ describe('peer machine with the server machine, in memory', () => {
     expect(world.eventsOf('bob', 'reconnected')).toHaveLength(1);
   });
 
+  it('a friend cannot pass one of our own error codes off to the script: its error frame is PEER_ERROR (#11)', () => {
+    const world = twoFriends();
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    expect(world.eventsOf('alice', 'chat.opened')).toHaveLength(1);
+    world.injectP2p('bob', 'alice', { type: 'error', code: 'SERVER_UNAVAILABLE', message: 'not connected to the server; retrying' });
+    const errors = world.eventsOf('alice', 'error');
+    expect(errors.map((e) => 'code' in e && e.code)).toEqual(['PEER_ERROR']);
+    expect(errors[0]).toMatchObject({ detail: expect.stringContaining('from bob: SERVER_UNAVAILABLE') });
+  });
+
   it('quit logs out first, then exits 0', () => {
     const world = twoFriends();
     world.command('alice', { cmd: 'quit' });

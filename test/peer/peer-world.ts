@@ -139,6 +139,17 @@ export class World {
     this.settle();
   }
 
+  /** `from` sends `to` a raw P2P control frame over their open stream (a hostile or buggy friend). */
+  injectP2p(from: string, to: string, frame: Record<string, unknown>): void {
+    for (const [key, other] of this.p2p) {
+      if (!key.startsWith(`${from}|`) || other.peer !== to) continue;
+      this.peers.get(to)!.handle({ type: 'p2p.bytes', streamId: other.streamId, bytes: encodeControl(frame) }, this.nowMs);
+      this.settle();
+      return;
+    }
+    throw new Error(`no P2P stream from ${from} to ${to}`);
+  }
+
   /** Resets the P2P connection between two peers (both ends see it close; queued bytes are lost). */
   cutP2p(a: string, b: string): void {
     for (const [key, other] of [...this.p2p]) {
