@@ -381,6 +381,9 @@ export class PeerMachine {
       case 'friend.request':
       case 'friend.accept':
       case 'friend.decline':
+      case 'friend.remove':
+      case 'friend.block':
+      case 'friend.unblock':
         return this.request({ kind: 'user', cmd: command.cmd }, (id) => ({ type: command.cmd, id, username: command.username }));
       case 'chat.open':
         return this.onChatOpen(command.username);
@@ -530,6 +533,9 @@ export class PeerMachine {
         return this.emit({ event: 'friend.declined', username: frame.username });
       case 'friend.removed':
         return this.emit({ event: 'friend.removed', username: frame.username });
+      case 'friend.blocked':
+      case 'friend.unblocked':
+        return this.emit({ event: frame.type, username: frame.username });
       case 'session.pending':
         if (this.outgoingRequests.has(frame.username)) this.outgoingRequests.set(frame.username, frame.requestId);
         return;
