@@ -447,6 +447,19 @@ function onEvent(state: DashboardState, event: ClientEvent, out: Out): Dashboard
         'info',
         `${friendLabel(state, event.username)} is no longer a friend`,
       );
+    case 'friend.blocked':
+      return addEvent(
+        clampCursors({
+          ...state,
+          friends: state.friends.filter((friend) => friend.username !== event.username),
+          incomingRequests: without(state.incomingRequests, event.username),
+          outgoingRequests: without(state.outgoingRequests, event.username),
+        }),
+        'info',
+        `You blocked ${event.username}`,
+      );
+    case 'friend.unblocked':
+      return addEvent(state, 'info', `You unblocked ${event.username}`);
     case 'presence':
       return onPresence(state, event);
     case 'chat.request':

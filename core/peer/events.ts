@@ -36,6 +36,9 @@ export const clientEventSchema = z.discriminatedUnion('event', [
   z.object({ event: z.literal('friend.declined'), username }),
   /** Addition: a friendship ended (or an outgoing request was withdrawn). */
   z.object({ event: z.literal('friend.removed'), username }),
+  /** Additions: our friend.block / friend.unblock took effect (the other user is never told). */
+  z.object({ event: z.literal('friend.blocked'), username }),
+  z.object({ event: z.literal('friend.unblocked'), username }),
   z.object({ event: z.literal('presence'), username, status: presenceStatusSchema }),
   z.object({ event: z.literal('chat.request'), from: username }),
   z.object({ event: z.literal('chat.opened'), username }),

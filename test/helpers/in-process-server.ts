@@ -84,6 +84,10 @@ export class TestServer {
       httpHost: '127.0.0.1',
       httpPort: 0,
       authRatePerAddress: 0,
+      // Every test client connects from 127.0.0.1: tests of the per-address limits set them.
+      signupsPerAddressPerHour: 0,
+      connectionsPerAddress: 0,
+      unauthConnectionsPerAddress: 0,
       scrypt: TEST_SCRYPT,
       processMetrics: false,
       shutdownGraceMs: 500,

@@ -149,6 +149,17 @@ describe('friend list', () => {
     expect(driver.state.events.at(-2)?.text).toBe('Carol (carol) is no longer a friend');
   });
 
+  it('friend.blocked takes the user off every list; friend.unblocked only says so', () => {
+    const driver = new Driver().loggedIn();
+    driver.event({ event: 'friend.request', from: 'erin' });
+    driver.event({ event: 'friend.blocked', username: 'erin' });
+    driver.event({ event: 'friend.blocked', username: 'carol' });
+    expect(driver.state.friends.map((friend) => friend.username)).toEqual(['bob']);
+    expect(friendPaneItems(driver.state).map((item) => item.kind)).toEqual(['friend']);
+    driver.event({ event: 'friend.unblocked', username: 'erin' });
+    expect(driver.state.events.at(-1)?.text).toBe('You unblocked erin');
+  });
+
   it('sends a friend request from the F2 prompt', () => {
     const driver = new Driver().loggedIn().key({ name: 'f2' }).type('frank').key({ name: 'enter' });
     expect(driver.commands.at(-1)).toEqual({ cmd: 'friend.request', username: 'frank' });
