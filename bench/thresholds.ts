@@ -53,7 +53,7 @@ const THRESHOLDS: Record<Exclude<ResultName, 'connections_held'>, Threshold | nu
   // heap loop keeps a 10,000-peer scenario to seconds, not minutes.
   sim_events_rate: { on: 'ratio', direction: 'min', limit: 0.15 },
   // A person logging in while 20 addresses flood the server should still get in within a second
-  // (issue #11: 8.5 s before the password checks were bounded and shared across addresses).
+  // (8.5 s when the password checks are not bounded and shared across addresses; docs/SECURITY.md).
   login_under_attack_p99_ms: { on: 'value', direction: 'max', limit: 1_000 },
 };
 

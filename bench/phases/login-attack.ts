@@ -4,7 +4,7 @@
  * (AUTH_ATTEMPTS_PER_ADDRESS_PER_SEC, not lifted here as the other phases lift it). Every flood
  * login costs the server a full scrypt, unknown usernames included, so together they ask for far
  * more scrypt than the machine has: the figure shows the password checks are bounded and shared
- * fairly across addresses (issue #11 item 2; 8.5 s before that fix, target <= 1 s).
+ * fairly across addresses (docs/SECURITY.md; 8.5 s without that, target <= 1 s).
  *
  * The server is the real command in its own process with its default limits; the flood and the
  * legitimate clients run here, on 127.0.0.x source addresses of their own. Each legitimate login
@@ -22,7 +22,7 @@ import { BENCH_PASSWORD, seedStore } from '../seed.ts';
 import { startBenchServer } from '../server-launcher.ts';
 import { type PhaseContext, sleep } from './context.ts';
 
-/** The attack of issue #11: this many addresses flood at once. */
+/** The login flood of docs/SECURITY.md: this many addresses flood at once. */
 export const ATTACK_ADDRESSES = 20;
 /** Connections each flooding address keeps busy (one login in flight on each). */
 const ATTACK_CONNECTIONS_PER_ADDRESS = 4;

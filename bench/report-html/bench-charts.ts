@@ -1,8 +1,8 @@
 /**
  * What the phases hand the HTML report beyond the JSON figures: latency percentile curves (from
  * the HDR histograms) and throughput over time per phase. Collected in the orchestrator on the
- * PhaseContext (ctx.charts); never part of the `--json` report, whose shape stays as CONTRACTS.md
- * section 3 fixes it.
+ * PhaseContext (ctx.charts); never part of the `--json` report, whose shape stays as docs/BENCHMARKS.md
+ * fixes it.
  */
 import type { PercentilePoint } from '../histogram.ts';
 import type { IntervalCounts } from '../interval-counts.ts';

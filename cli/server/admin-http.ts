@@ -52,8 +52,8 @@ export const ADMIN_HTTP_HEADERS_TIMEOUT_MS = 10_000;
 export const ADMIN_HTTP_REQUEST_TIMEOUT_MS = 10_000;
 /**
  * How often node looks for requests past those timeouts. Its default, 30 s, lets a request that
- * never finishes its headers stay three times as long as the timeout says (issue #11 measured
- * more than 120 s); once a second costs one walk over at most ADMIN_HTTP_CONNECTIONS_MAX sockets.
+ * never finishes its headers stay three times as long as the timeout says (an attack measured
+ * more than 120 s; docs/SECURITY.md); once a second costs one walk over at most ADMIN_HTTP_CONNECTIONS_MAX sockets.
  */
 export const ADMIN_HTTP_CHECK_INTERVAL_MS = 1_000;
 /**

@@ -22,7 +22,7 @@ export const userCommandSchema = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('friend.request'), username }),
   z.object({ cmd: z.literal('friend.accept'), username }),
   z.object({ cmd: z.literal('friend.decline'), username }),
-  /** Additions (CONTRACTS section 4): end a friendship or withdraw a request; block and unblock a user. */
+  /** Additions (docs/CLIENT.md): end a friendship or withdraw a request; block and unblock a user. */
   z.object({ cmd: z.literal('friend.remove'), username }),
   z.object({ cmd: z.literal('friend.block'), username }),
   z.object({ cmd: z.literal('friend.unblock'), username }),

@@ -1,7 +1,7 @@
 /**
- * Issue #11's attacks replayed from outside, over real TCP from distinct loopback source
- * addresses, against the real server with its default per-address limits (the fixture lifts them
- * for other tests; here they are put back). The figures in docs/SECURITY.md "Abuse resistance"
+ * The abuse attacks of docs/SECURITY.md replayed from outside, over real TCP from distinct loopback source
+ * addresses, against the real server with its default per-address limits (the in-process server
+ * lifts them for other tests; here they are put back). The figures in docs/SECURITY.md "Abuse resistance"
  * come from this replay and from test/core/server/server-abuse.test.ts.
  */
 import net from 'node:net';
@@ -41,7 +41,7 @@ async function outcome(reply: Promise<{ type: string }>): Promise<string> {
   );
 }
 
-describe('issue #11 replayed from outside', () => {
+describe('the abuse attacks replayed from outside', () => {
   it('sign-ups from one address: the burst, then RATE_LIMITED; the owner is not locked out by a stranger guessing', async () => {
     const mint = await BenchConnection.connect({ port: server.tcpPort, localAddress: '127.0.0.50', timeoutMs: REPLY_MS });
     const signups: string[] = [];

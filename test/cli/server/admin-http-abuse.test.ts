@@ -1,5 +1,5 @@
 /**
- * Issue #11 item 7, replayed against the admin HTTP port: a request whose headers never finish is
+ * The admin-port attack of docs/SECURITY.md, replayed against the admin HTTP port: a request whose headers never finish is
  * closed once the headers timeout passes (it stayed open past 120 s with a 10 s timeout before the
  * fix: node only looks every connectionsCheckingInterval), and one host cannot hold more than
  * ADMIN_HTTP_CONNECTIONS_MAX connections.

@@ -1,5 +1,5 @@
 /**
- * Issue #11, replayed on the server machine: each test is an attack that worked before its fix
+ * The abuse attacks of docs/SECURITY.md, replayed on the server machine: each test is an attack that worked before its fix
  * (a stranger locking an account, a login flood starving everyone, sybil friend requests, free
  * sign-ups, one host holding every connection) and now fails, while the legitimate user gets in.
  */
