@@ -20,6 +20,7 @@ import type { P2pObserver } from '../drivers/peer-machine-driver.ts';
 import type { PeerSlot } from '../drivers/peer-slot.ts';
 import type { CheckerName } from '../scenarios/scenario-schema.ts';
 import type { ServerNode } from '../world/server-node.ts';
+import type { WireMessage } from '../world/frame-tap.ts';
 import type { SimClock } from '../world/sim-clock.ts';
 
 export const VIOLATIONS_MAX = 1_000;
@@ -185,6 +186,25 @@ export class Checkers implements PeerObserver, P2pObserver {
 
   onCounter(name: string): void {
     this.count(name);
+  }
+
+  onOutcomeAfterEnd(peer: PeerDriver, request: string, first: string, second: string): void {
+    this.count('outcomes_after_end');
+    void peer;
+    void request;
+    void first;
+    void second;
+  }
+
+  onUnattributedOutcome(_peer: PeerDriver, _what: string): void {
+    this.count('outcomes_unattributed');
+  }
+
+  // ---- the frame tap: what the server put on the wire to each peer --------------------------------
+
+  onServerFrames(slot: PeerSlot, messages: readonly WireMessage[]): void {
+    void slot;
+    void messages;
   }
 
   /**

@@ -108,7 +108,7 @@ function collectMetrics(world: World): Record<string, number> {
   let onlineEnd = 0;
   for (const slot of world.slots) if (slot.driver.truthOnline) onlineEnd += 1;
   const net = world.network.stats;
-  return {
+  const metrics: Record<string, number> = {
     presence_delay_p50_ms: delay.quantile(0.5),
     presence_delay_p99_ms: delay.quantile(0.99),
     presence_delay_max_ms: Math.round(delay.maxMs),
@@ -146,7 +146,26 @@ function collectMetrics(world: World): Record<string, number> {
     connects_refused: net.refused,
     connects_timed_out: net.timedOut,
     violations: [...checkers.violationCounts.values()].reduce((a, b) => a + b, 0),
+    outcomes_unattributed: counter('outcomes_unattributed'),
+    outcomes_after_end: counter('outcomes_after_end'),
   };
+  // Every other counter the run kept (faults_<kind>, ...), and durations in whole ms.
+  for (const [name, value] of checkers.counters) if (!(name in metrics)) metrics[name] = value;
+  for (const name of Object.keys(metrics)) if (name.endsWith('_ms')) metrics[name] = Math.round(metrics[name] as number);
+  return metrics;
+}
+
+/**
+ * Metric families whose members exist only once something happened (one per session outcome, per
+ * fault kind, per counter): an expectation on a member that never occurred reads 0. Any other
+ * unknown name is a typo and fails with the list of known metrics.
+ */
+const ZERO_WHEN_ABSENT_PREFIXES = ['session_outcome_', 'faults_', 'steps_'] as const;
+
+export function metricValue(metrics: Readonly<Record<string, number>>, name: string): number | undefined {
+  const value = metrics[name];
+  if (value !== undefined) return value;
+  return ZERO_WHEN_ABSENT_PREFIXES.some((prefix) => name.startsWith(prefix)) ? 0 : undefined;
 }
 
 function sumPrefix(map: ReadonlyMap<string, number>, prefix: string): number {
@@ -158,7 +177,7 @@ function sumPrefix(map: ReadonlyMap<string, number>, prefix: string): number {
 function evaluate(scenario: Scenario, world: World, metrics: Record<string, number>): Expectation[] {
   const out: Expectation[] = [];
   for (const [metric, threshold] of Object.entries(scenario.expect.metrics)) {
-    const value = metrics[metric];
+    const value = metricValue(metrics, metric);
     const bounds = [threshold.min === undefined ? null : `>= ${threshold.min}`, threshold.max === undefined ? null : `<= ${threshold.max}`].filter((b) => b !== null).join(' and ');
     if (value === undefined) {
       out.push({ name: `${metric} ${bounds}`, passed: false, detail: `no such metric (known: ${Object.keys(metrics).join(', ')})` });

@@ -6,6 +6,7 @@
  * the P2P channel: chat messages and files).
  */
 import type { PresenceStatus, SessionFailure } from '../../core/frames.ts';
+import type { WireMessage } from '../world/frame-tap.ts';
 
 /** 'ok', or a stable error code (server codes, plus DISCONNECTED, TIMEOUT, CRASHED, NOT_LOGGED_IN). */
 export type StepOutcome = 'ok' | string;
@@ -37,6 +38,9 @@ export interface PeerDriver {
   unfinishedWork?(): string | null;
   /** P2P: one synthetic file of `bytes` bytes over the open session. */
   sendFile?(username: string, bytes: number, done: (outcome: StepOutcome) => void): void;
+  /** From the frame tap: server frames (decoded from the wire) this peer is about to hear, then that it heard them. */
+  onServerFrames?(messages: readonly WireMessage[]): void;
+  onServerFramesHandled?(): void;
 }
 
 /** What checkers and metrics learn from peers, as it happens. */
@@ -52,4 +56,8 @@ export interface PeerObserver {
   /** The server link dropped: replies pushed meanwhile are lost to this peer. */
   onLinkLost(peer: PeerDriver): void;
   onCounter(name: string): void;
+  /** A request that had already ended got another final outcome (`request` names it within the peer). */
+  onOutcomeAfterEnd?(peer: PeerDriver, request: string, first: string, second: string): void;
+  /** An error event that answers no request of the peer's and that the server does not push unasked. */
+  onUnattributedOutcome?(peer: PeerDriver, what: string): void;
 }

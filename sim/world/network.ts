@@ -36,6 +36,20 @@ export interface NetworkTrace {
   onDeliver(kind: number, connId: number, toServerSide: boolean, bytes: Uint8Array | null): void;
 }
 
+/**
+ * Sees every data message just before its receiver does, and hears when the receiver is done with
+ * it: the frame tap (frame-tap.ts) decodes the server link's frames from here, so checkers and
+ * drivers learn what was on the wire without reaching into the machines.
+ */
+export interface DeliveryTap {
+  /** `clientAddress` opened the connection to `serverAddress:serverPort`; toServerSide says which way the bytes go. */
+  before(connId: number, toServerSide: boolean, clientAddress: string, serverAddress: string, serverPort: number, bytes: Uint8Array): void;
+  /** The receiver has handled the message `before` announced. */
+  after(): void;
+  /** Both ends of a connection are closed: nothing more will come on it. */
+  closed(connId: number): void;
+}
+
 export interface NetworkStats {
   connects: number;
   refused: number;
@@ -126,6 +140,8 @@ export class SimNetwork {
   private readonly conns = new Map<number, SimConn>();
   private nextConnId = 1;
   private partitioned = false;
+  /** The frame tap, when the world wants one (set before the run starts). */
+  tap: DeliveryTap | null = null;
 
   constructor(
     private readonly clock: SimClock,
@@ -306,7 +322,11 @@ export class SimNetwork {
       case MSG_DATA:
         if (bytes === null) return;
         this.stats.bytesDelivered += bytes.byteLength;
-        events?.onData(bytes);
+        if (this.tap === null) {
+          events?.onData(bytes);
+          return;
+        }
+        this.tapped(to, bytes, events);
         return;
       case MSG_OPEN:
         to.opening = false;
@@ -323,13 +343,27 @@ export class SimNetwork {
     }
   }
 
+  private tapped(to: SimEnd, bytes: Uint8Array, events: StreamEvents | null): void {
+    const tap = this.tap as DeliveryTap;
+    const client = to.conn.client;
+    tap.before(to.conn.id, to.isServerSide, client.node.address, client.remoteAddress, client.remotePort, bytes);
+    try {
+      events?.onData(bytes);
+    } finally {
+      tap.after();
+    }
+  }
+
   /** Marks an end closed and, if asked, tells its owner (later, from the queue, never re-entrantly). */
   finish(end: SimEnd, error: string | null, notify: boolean): void {
     if (end.closed) return;
     end.closed = true;
     end.node.ends.delete(end);
     const conn = end.conn;
-    if (conn.client.closed && (conn.server === undefined || conn.server.closed)) this.conns.delete(conn.id);
+    if (conn.client.closed && (conn.server === undefined || conn.server.closed)) {
+      this.conns.delete(conn.id);
+      this.tap?.closed(conn.id);
+    }
     if (!notify) return;
     const events = end.events;
     if (events === null) return;

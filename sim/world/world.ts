@@ -13,7 +13,8 @@ import { ProtocolClient } from '../drivers/light-client.ts';
 import { PeerMachineDriver } from '../drivers/peer-machine-driver.ts';
 import type { PeerDriver } from '../drivers/peer-driver.ts';
 import type { PeerSlot } from '../drivers/peer-slot.ts';
-import { ServerNode } from './server-node.ts';
+import { SERVER_ADDRESS, SERVER_PORT, ServerNode } from './server-node.ts';
+import { FrameTap, type ServerLinkListener, type WireMessage } from './frame-tap.ts';
 import { SimClock } from './sim-clock.ts';
 import { simPasswordHash } from './sim-hasher.ts';
 import { Trace, type TraceLineSink } from './trace.ts';
@@ -50,6 +51,7 @@ export class World implements CheckedWorld, RunnerHost {
   stepMismatchCount = 0;
   readonly stepOutcomes = new Map<string, number>();
   private readonly owners = new Map<string, PeerSlot>();
+  private readonly byAddress = new Map<string, PeerSlot>();
 
   constructor(
     readonly scenario: Scenario,
@@ -70,6 +72,23 @@ export class World implements CheckedWorld, RunnerHost {
     this.graph = buildFriendGraph(scenario.friends, this.slots.map((s) => s.username), new Map([...this.owners].map(([u, s]) => [u, s.index])), Prng.stream(seed, 'graph'));
     for (const slot of this.slots) (slot as { graphFriends: readonly number[] }).graphFriends = this.graph.neighbours[slot.index] ?? [];
     this.seedStore();
+    this.network.tap = new FrameTap(SERVER_ADDRESS, SERVER_PORT, this.frameListener());
+  }
+
+  /** Where the frame tap's server-link frames go: the peer's driver (which request a reply answers) and the checkers. */
+  private frameListener(): ServerLinkListener {
+    const byAddress = this.byAddress;
+    const checkers = this.checkers;
+    return {
+      onServerFrames: (address: string, messages: readonly WireMessage[]) => {
+        const slot = byAddress.get(address);
+        if (slot === undefined) return;
+        slot.driver.onServerFrames?.(messages);
+        checkers.onServerFrames(slot, messages);
+      },
+      onServerFramesHandled: (address: string) => byAddress.get(address)?.driver.onServerFramesHandled?.(),
+      onClientFrames: () => {},
+    };
   }
 
   get peerCount(): number {
@@ -128,6 +147,7 @@ export class World implements CheckedWorld, RunnerHost {
           startAtMs: 0,
         };
         this.slots.push(slot);
+        this.byAddress.set(address, slot);
         if (!this.owners.has(username)) this.owners.set(username, slot);
         this.runners.push(new BehaviourRunner(slot, steps, this));
       }
