@@ -293,7 +293,7 @@ export class Checkers implements PeerObserver, P2pObserver {
         this.reportedMismatches.add(key);
         this.violate(
           'presence-matches-truth',
-          `${username} shows ${friend} ${shown} but ${friend} is ${this.truthOf(friend)} (for ${nowMs - sinceMs} ms, allowed ${allowedMs} ms)`,
+          `${username} shows ${friend} ${shown} but ${friend} is ${this.truthOf(friend)} (for ${Math.round(nowMs - sinceMs)} ms, allowed ${allowedMs} ms)`,
         );
       }
     };
@@ -316,7 +316,7 @@ export class Checkers implements PeerObserver, P2pObserver {
       if (!judgeable) continue;
       this.violate(
         'session-ends-by-timeout',
-        `${pending.caller.username}'s session request ${key} to ${pending.callee} is still pending ${nowMs - pending.deadlineMs} ms after its timeout`,
+        `${pending.caller.username}'s session request ${key} to ${pending.callee} is still pending ${Math.round(nowMs - pending.deadlineMs)} ms after its timeout`,
       );
     }
   }

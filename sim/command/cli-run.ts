@@ -40,6 +40,12 @@ function seedLine(options: Record<string, string | number>): string {
   return `SEED=${seed} ${Object.entries(rest).map(([k, v]) => `${k}=${v}`).join(' ')}`;
 }
 
+/** The closing line of a multi-run command, alone on its line: "16 passed, 0 failed". */
+export function totalLine(passed: readonly boolean[]): string {
+  const ok = passed.filter((p) => p).length;
+  return `${ok} passed, ${passed.length - ok} failed`;
+}
+
 /** Buffered trace writer: one JSON line per event. */
 class TraceFile {
   private readonly fd: number;
@@ -103,6 +109,7 @@ export function runSimCommand(files: readonly string[], options: SimCommandOptio
   } finally {
     trace?.close();
   }
+  log(totalLine(runs.map((r) => r.passed)));
   if (options.json) process.stdout.write(`${JSON.stringify({ runs })}\n`);
   return runs.every((r) => r.passed) ? EXIT_OK : EXIT_FAILED;
 }
@@ -144,6 +151,7 @@ function runSwarms(loaded: readonly LoadedScenario[], options: SimCommandOptions
     log(`  wrote ${outPath}; replay: p2pchat sim ${outPath}`);
     failures.push({ scenario: path, seed: failure.seed, minimized: outPath, ...size });
   }
+  log(totalLine(runs.map((r) => r.violations.length === 0)));
   if (options.json) process.stdout.write(`${JSON.stringify({ runs, swarm: { failures } })}\n`);
   return failures.length === 0 ? EXIT_OK : EXIT_FAILED;
 }
