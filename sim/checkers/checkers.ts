@@ -67,6 +67,10 @@ export class Checkers implements PeerObserver, P2pObserver {
   private readonly pendingSessions = new Map<string, PendingSession>();
   private readonly filesOffered = new Map<string, string>();
   private readonly chatInFlight = new Map<string, string[]>();
+  /** Final session frames each server connection carried: connId → "role\0requestId" → what. */
+  private readonly finalsByConn = new Map<number, Map<string, string>>();
+  /** "receiver\0friend" → when the receiver was told the friendship ended. */
+  private readonly removedAtMs = new Map<string, number>();
   private world: CheckedWorld | null = null;
   /** Each slot's truthOnline during a sweep (1 online), reused from sweep to sweep. */
   private sweepTruth = new Uint8Array(0);
@@ -188,12 +192,10 @@ export class Checkers implements PeerObserver, P2pObserver {
     this.count(name);
   }
 
+  /** one-final-outcome, per request the peer's driver matched (a message, a transfer, a server request). */
   onOutcomeAfterEnd(peer: PeerDriver, request: string, first: string, second: string): void {
     this.count('outcomes_after_end');
-    void peer;
-    void request;
-    void first;
-    void second;
+    this.violate('one-final-outcome', `${peer.username}'s request ${request} ended ${first}, then got ${second}`);
   }
 
   onUnattributedOutcome(_peer: PeerDriver, _what: string): void {
@@ -202,9 +204,65 @@ export class Checkers implements PeerObserver, P2pObserver {
 
   // ---- the frame tap: what the server put on the wire to each peer --------------------------------
 
-  onServerFrames(slot: PeerSlot, messages: readonly WireMessage[]): void {
-    void slot;
-    void messages;
+  /**
+   * one-final-outcome per session request, from the frames the peer received: a caller hears one
+   * session.established or session.failed per request id, a callee one session.established or
+   * session.withdrawn (keyed by connection: each connection is one server incarnation's).
+   * presence-only-to-friends: a presence frame about a user reaches only that user's friends
+   * (at the server, or removed within the presence bound: a removal and a push may cross).
+   */
+  onServerFrames(slot: PeerSlot, messages: readonly WireMessage[], connId: number): void {
+    for (const message of messages) {
+      switch (message.type) {
+        case 'presence':
+          if (typeof message.username === 'string') this.checkPresenceReach(slot.username, message.username);
+          break;
+        case 'friend.removed':
+          if (typeof message.username === 'string') this.removedAtMs.set(`${slot.username}\u0000${message.username}`, this.w.clock.nowMs());
+          break;
+        case 'session.established':
+          this.finalOutcome(slot.username, connId, message.requestId, message.role === 'callee' ? 'callee' : 'caller', 'session.established');
+          break;
+        case 'session.failed':
+          this.finalOutcome(slot.username, connId, message.requestId, 'caller', `session.failed ${String(message.reason)}`);
+          break;
+        case 'session.withdrawn':
+          this.finalOutcome(slot.username, connId, message.requestId, 'callee', `session.withdrawn ${String(message.reason)}`);
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  onConnectionClosed(connId: number): void {
+    this.finalsByConn.delete(connId);
+  }
+
+  private finalOutcome(username: string, connId: number, requestId: unknown, role: 'caller' | 'callee', what: string): void {
+    // A failure answered before the request had an id (not-friends, rate-limited) is its only answer.
+    if (typeof requestId !== 'string') return;
+    let finals = this.finalsByConn.get(connId);
+    if (finals === undefined) {
+      finals = new Map();
+      this.finalsByConn.set(connId, finals);
+    }
+    const key = `${role}\u0000${requestId}`;
+    const first = finals.get(key);
+    if (first === undefined) {
+      finals.set(key, what);
+      return;
+    }
+    this.violate('one-final-outcome', `${username} (${role}) got ${what} for session request ${requestId} after ${first}`);
+  }
+
+  private checkPresenceReach(receiver: string, about: string): void {
+    const machine = this.w.server.machine;
+    // Frames of a crashed incarnation still in flight: its friendships are the store's, unchanged.
+    if (machine === null || machine.friendsOf(receiver).has(about)) return;
+    const removedAt = this.removedAtMs.get(`${receiver}\u0000${about}`);
+    if (removedAt !== undefined && this.w.clock.nowMs() - removedAt <= this.boundMs) return;
+    this.violate('presence-only-to-friends', `${receiver} received presence of ${about}, who is not a friend`);
   }
 
   /**

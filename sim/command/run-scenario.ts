@@ -26,6 +26,11 @@ export interface RunOptions {
   readonly onStart?: (options: Record<string, string | number>) => void;
   /** Called between slices: virtual ms done, total virtual ms, events so far. */
   readonly onProgress?: (doneMs: number, totalMs: number, events: number) => void;
+  /**
+   * Run the seed a second time (no trace, no progress) and break the `deterministic` invariant
+   * if the two traceHashes or event counts differ (after madsim, which re-runs every seed).
+   */
+  readonly checkDeterminism?: boolean;
 }
 
 export function livenessMsOf(scenario: Scenario): number {
@@ -33,6 +38,17 @@ export function livenessMsOf(scenario: Scenario): number {
 }
 
 export function runScenario(scenario: Scenario, options: RunOptions): RunReport {
+  const report = runOnce(scenario, options);
+  if (options.checkDeterminism !== true) return report;
+  const again = runOnce(scenario, { seed: options.seed, ...(options.scenarioPath === undefined ? {} : { scenarioPath: options.scenarioPath }) });
+  if (again.traceHash === report.traceHash && again.events === report.events) return report;
+  const detail = `seed ${options.seed} ran twice: traceHash ${report.traceHash} then ${again.traceHash}, ${report.events} then ${again.events} events`;
+  const violation = { checker: 'deterministic' as const, atMs: report.virtualMs, detail };
+  const expectations = report.expectations.map((e) => (e.name === 'invariant deterministic' ? { ...e, passed: false, detail } : e));
+  return { ...report, violations: [...report.violations, violation], expectations, passed: false };
+}
+
+function runOnce(scenario: Scenario, options: RunOptions): RunReport {
   const wallStartMs = performance.now();
   const world = new World(scenario, { seed: options.seed, traceSink: options.traceSink ?? null });
   const faults = new FaultSchedule(world, Prng.stream(options.seed, 'faults'));
@@ -61,6 +77,7 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunReport 
     faults.healAll();
     runTo(totalMs);
     world.checkers.checkLiveness();
+    world.checkStepsFinished();
   } catch (error) {
     // The system under test threw: the world is no longer trustworthy, so the run ends here.
     const text = error instanceof Error ? `${error.name}: ${error.message} (${(error.stack ?? '').split('\n')[1]?.trim() ?? '?'})` : String(error);
@@ -85,6 +102,7 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunReport 
     options: chosen,
     passed,
     faultTargets: faults.chosenTargets,
+    mismatchedSteps: [...world.mismatchedStepKinds],
   };
 }
 

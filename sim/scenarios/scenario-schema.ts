@@ -16,7 +16,21 @@ export const STEPS_DEPTH_MAX = 8;
 export const SIM_FILE_BYTES_MAX = 64 * 1024 * 1024;
 
 /** The checkers, by the names violations and `expect.invariants` use. */
-export const CHECKER_NAMES = ['presence-matches-truth', 'session-needs-yes', 'session-ends-by-timeout', 'liveness', 'no-exception', 'p2p-integrity'] as const;
+export const CHECKER_NAMES = [
+  'presence-matches-truth',
+  'session-needs-yes',
+  'session-ends-by-timeout',
+  'liveness',
+  'no-exception',
+  'p2p-integrity',
+  'one-final-outcome',
+  'presence-only-to-friends',
+  'steps-finish',
+  'deterministic',
+] as const;
+
+/** The kinds of step, by the names step outcomes and `underFaults.stepsMayFail` use. */
+export const STEP_KINDS = ['signup', 'login', 'logout', 'befriend', 'friendRequest', 'session', 'chat', 'sendFile'] as const;
 
 /**
  * Who plays the users: the sim's light protocol client (server link only; fast, for storms) or the
@@ -27,6 +41,23 @@ export type CheckerName = (typeof CHECKER_NAMES)[number];
 
 /** Test-only protocol bugs a scenario can plant in the server machine (see ServerConfig.plantedBug). */
 export const PLANTED_BUGS = ['skip-offline-presence'] as const;
+
+/**
+ * Test-only bugs the simulator plants itself (fault kind `plant`), without touching core/: the
+ * server's output is changed on its way to the wire as a buggy server would send it, or the run
+ * is made to depend on something outside its seed. Each exists to prove that a checker fires.
+ */
+export const SIM_PLANTED_BUGS = [
+  /** Every session.established and session.failed the server sends goes out twice. */
+  'duplicate-session-outcome',
+  /** Every presence frame also goes to every other logged-in user, friend or not. */
+  'presence-to-everyone',
+  /** session.failed frames never leave the server: the caller's request never ends. */
+  'drop-session-failed',
+  /** The trace takes a number that changes from one run to the next in the same process. */
+  'nondeterminism',
+] as const;
+export type SimPlantedBug = (typeof SIM_PLANTED_BUGS)[number];
 
 const ms = z.number().nonnegative().max(SCENARIO_DURATION_MS_MAX);
 const positiveMs = z.number().positive().max(SCENARIO_DURATION_MS_MAX);
@@ -141,6 +172,8 @@ export const faultSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('clog'), atMs: ms, durationMs: positiveMs, target: z.literal('server').optional(), ...targets }),
   z.strictObject({ kind: z.literal('degrade'), atMs: ms, durationMs: positiveMs, latency: distSchema, bandwidthBytesPerSec: z.number().positive().optional() }),
   z.strictObject({ kind: z.literal('reset'), atMs: ms, ...targets }),
+  /** TEST-ONLY: plants one of SIM_PLANTED_BUGS from atMs on (for durationMs, else to the end of the run). */
+  z.strictObject({ kind: z.literal('plant'), atMs: ms, bug: z.enum(SIM_PLANTED_BUGS), durationMs: positiveMs.optional() }),
 ]);
 export type Fault = z.infer<typeof faultSchema>;
 
@@ -186,6 +219,12 @@ export const scenarioSchema = z
     arrivals: z.array(arrivalSchema).max(64).optional(),
     behaviours: z.record(name, z.array(stepSchema).max(256)),
     faults: z.array(faultSchema).max(1_000).default([]),
+    /**
+     * What faults excuse. The swarm adds random faults and fails a run on a violation or on a step
+     * whose `expect` it missed, unless that kind of step is listed here (a login may fail while the
+     * server is down; a scripted answer to a session may not come across a partition).
+     */
+    underFaults: z.strictObject({ stepsMayFail: z.array(z.enum(STEP_KINDS)).default([]) }).prefault({}),
     expect: z
       .strictObject({
         metrics: z.record(z.string(), thresholdSchema).default({}),

@@ -30,6 +30,21 @@ export interface SwarmOptions {
   readonly scenarioPath: string;
   readonly onRun?: (report: RunReport, index: number) => void;
   readonly shrinkRunsMax?: number;
+  /** Run every seed twice (the `deterministic` invariant), shrink runs too. */
+  readonly checkDeterminism?: boolean;
+}
+
+/**
+ * Whether a swarm run failed: an invariant broke, or a step missed its `expect` although the
+ * scenario does not say that kind of step may fail under faults (metric thresholds are not bugs).
+ */
+export function swarmRunFailed(scenario: Scenario, report: RunReport): boolean {
+  return report.violations.length > 0 || unexcusedMismatches(scenario, report).length > 0;
+}
+
+function unexcusedMismatches(scenario: Scenario, report: RunReport): string[] {
+  const mayFail: readonly string[] = scenario.underFaults.stepsMayFail;
+  return report.mismatchedSteps.filter((mismatch) => !mayFail.includes(mismatch.slice(0, mismatch.indexOf(':'))));
 }
 
 /** A random fault plan for one swarm run, from the run's own seed. */
@@ -68,16 +83,21 @@ export function randomFaults(scenario: Scenario, seed: number): Fault[] {
 export function runSwarm(base: Scenario, options: SwarmOptions): SwarmResult {
   const seeds = Prng.stream(options.rootSeed, 'swarm-seeds');
   const reports: RunReport[] = [];
+  const checkDeterminism = options.checkDeterminism === true;
   for (let i = 0; i < options.runs; i++) {
     const seed = seeds.nextU32();
     const scenario: Scenario = { ...base, seed, faults: [...base.faults, ...randomFaults(base, seed)] };
-    const report = runScenario(scenario, { seed, scenarioPath: options.scenarioPath });
+    const run = (candidate: Scenario): RunReport => runScenario(candidate, { seed, scenarioPath: options.scenarioPath, checkDeterminism });
+    const report = run(scenario);
     reports.push(report);
     options.onRun?.(report, i);
-    if (report.violations.length === 0) continue;
+    if (!swarmRunFailed(scenario, report)) continue;
+    // Shrinking keeps a change only if the same checker still fires, or the same kind of step still
+    // misses in the same way (a session step that ends NOT_LOGGED_IN once its login was deleted
+    // is another failure, the script's own).
     const checkers = new Set<CheckerName>(report.violations.map((v) => v.checker));
-    const run = (candidate: Scenario): RunReport => runScenario(candidate, { seed, scenarioPath: options.scenarioPath });
-    const fails = (r: RunReport): boolean => r.violations.some((v) => checkers.has(v.checker));
+    const steps = new Set(unexcusedMismatches(scenario, report));
+    const fails = (r: RunReport): boolean => r.violations.some((v) => checkers.has(v.checker)) || r.mismatchedSteps.some((kind) => steps.has(kind));
     const budget = options.shrinkRunsMax ?? SHRINK_RUNS_MAX;
     // First with fractions (a smaller population re-draws its targets), then with the targets of
     // that result pinned by name, so single peers can be dropped from a fault.

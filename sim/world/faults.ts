@@ -11,6 +11,12 @@ import { samplerOf } from './distributions.ts';
 import { SERVER_ADDRESS } from './server-node.ts';
 import type { World } from './world.ts';
 
+/**
+ * Runs in this process so far: the `nondeterminism` planted bug puts it in the trace, so the same
+ * seed gives another traceHash on its second run (what --check-determinism must notice).
+ */
+let runsInProcess = 0;
+
 export class FaultSchedule {
   /** Ends of faults still in progress, run early by healAll(). */
   private readonly pendingEnds = new Map<number, () => void>();
@@ -99,6 +105,13 @@ export class FaultSchedule {
       case 'reset':
         for (const slot of this.targets(fault, index)) network.resetNode(slot.address);
         return;
+      case 'plant': {
+        if (fault.bug === 'nondeterminism') return world.trace.note('planted', { bug: fault.bug, run: ++runsInProcess });
+        const planted = world.server.planted.active;
+        planted.add(fault.bug);
+        if (fault.durationMs !== undefined) world.clock.at(world.clock.nowMs() + fault.durationMs, () => planted.delete(fault.bug));
+        return;
+      }
     }
   }
 }

@@ -18,12 +18,14 @@ export interface WireMessage {
 }
 
 export interface ServerLinkListener {
-  /** Frames the server sent, about to reach the peer at `peerAddress`. */
-  onServerFrames(peerAddress: string, messages: readonly WireMessage[]): void;
+  /** Frames the server sent on connection `connId` (one server incarnation's), about to reach the peer at `peerAddress`. */
+  onServerFrames(peerAddress: string, messages: readonly WireMessage[], connId: number): void;
   /** The peer at `peerAddress` has handled the frames onServerFrames announced. */
   onServerFramesHandled(peerAddress: string): void;
   /** Frames the peer at `peerAddress` sent, about to reach the server. */
   onClientFrames(peerAddress: string, messages: readonly WireMessage[]): void;
+  /** A server link closed at both ends. */
+  onConnectionClosed(connId: number): void;
 }
 
 const NO_MESSAGES: readonly WireMessage[] = [];
@@ -49,7 +51,7 @@ export class FrameTap implements DeliveryTap {
       return;
     }
     this.hearing = clientAddress;
-    this.listener.onServerFrames(clientAddress, messages);
+    this.listener.onServerFrames(clientAddress, messages, connId);
   }
 
   after(): void {
@@ -60,8 +62,9 @@ export class FrameTap implements DeliveryTap {
   }
 
   closed(connId: number): void {
-    this.decoders.delete(connId * 2);
+    if (!this.decoders.delete(connId * 2) && !this.decoders.delete(connId * 2 + 1)) return;
     this.decoders.delete(connId * 2 + 1);
+    this.listener.onConnectionClosed(connId);
   }
 
   private decode(key: number, bytes: Uint8Array): readonly WireMessage[] {

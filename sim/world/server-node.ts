@@ -14,6 +14,7 @@ import type { SimNetwork } from './network.ts';
 import type { Prng } from './prng.ts';
 import { Scope, type SimClock } from './sim-clock.ts';
 import { SimHasher } from './sim-hasher.ts';
+import { PlantedOutput } from './planted-output.ts';
 
 export const SERVER_ADDRESS = '10.255.255.254';
 export const SERVER_PORT = 7000;
@@ -30,6 +31,8 @@ export class ServerNode {
   private scope: Scope | null = null;
   /** Stats of incarnations that crashed, summed into the report. */
   readonly pastStats: ServerStats[] = [];
+  /** TEST-ONLY bugs the simulator plants in what the server sends (fault kind `plant`). */
+  readonly planted = new PlantedOutput();
 
   constructor(
     private readonly clock: SimClock,
@@ -56,7 +59,7 @@ export class ServerNode {
     const machine = new ServerMachine(this.store.load(), { ...this.tuning, newToken: () => this.newToken() });
     const host = new ServerHost({
       machine,
-      transport: this.network.transport(SERVER_ADDRESS),
+      transport: this.planted.wrap(this.network.transport(SERVER_ADDRESS)),
       store: this.store,
       hasher: new SimHasher(clock, this.hashCostMs),
       clock,

@@ -49,6 +49,8 @@ export class World implements CheckedWorld, RunnerHost {
   lastFaultEndMs = 0;
   readonly stepMismatches: string[] = [];
   stepMismatchCount = 0;
+  /** "step:outcome" for every kind of step (login, session, ...) that ended otherwise than its `expect`, and how. */
+  readonly mismatchedStepKinds = new Set<string>();
   readonly stepOutcomes = new Map<string, number>();
   private readonly owners = new Map<string, PeerSlot>();
   private readonly byAddress = new Map<string, PeerSlot>();
@@ -80,14 +82,15 @@ export class World implements CheckedWorld, RunnerHost {
     const byAddress = this.byAddress;
     const checkers = this.checkers;
     return {
-      onServerFrames: (address: string, messages: readonly WireMessage[]) => {
+      onServerFrames: (address: string, messages: readonly WireMessage[], connId: number) => {
         const slot = byAddress.get(address);
         if (slot === undefined) return;
         slot.driver.onServerFrames?.(messages);
-        checkers.onServerFrames(slot, messages);
+        checkers.onServerFrames(slot, messages, connId);
       },
       onServerFramesHandled: (address: string) => byAddress.get(address)?.driver.onServerFramesHandled?.(),
       onClientFrames: () => {},
+      onConnectionClosed: (connId: number) => checkers.onConnectionClosed(connId),
     };
   }
 
@@ -209,6 +212,7 @@ export class World implements CheckedWorld, RunnerHost {
 
   onStepMismatch(slot: PeerSlot, step: string, expected: string, got: string): void {
     this.stepMismatchCount += 1;
+    this.mismatchedStepKinds.add(`${step}:${got}`);
     if (this.stepMismatches.length < 20) this.stepMismatches.push(`${slot.username} ${step}: expected ${expected}, got ${got} at ${Math.round(this.clock.nowMs())} ms`);
   }
 
@@ -216,6 +220,24 @@ export class World implements CheckedWorld, RunnerHost {
     const key = `${step}:${outcome}`;
     this.stepOutcomes.set(key, (this.stepOutcomes.get(key) ?? 0) + 1);
     this.trace.note('step', { peer: slot.index, step, outcome });
+  }
+
+  /**
+   * steps-finish, at the end of the healed phase: a step that started must have ended, unless its
+   * peer crashed for good or went silent (a frozen process answers nothing). Steps the workload
+   * phase's end kept from starting are not pending.
+   */
+  checkStepsFinished(): void {
+    const stuck: string[] = [];
+    let count = 0;
+    this.runners.forEach((runner, index) => {
+      const pending = runner.pendingStep;
+      const slot = this.slots[index] as PeerSlot;
+      if (pending === null || !slot.driver.alive || runner.silenced) return;
+      count += 1;
+      if (stuck.length < 10) stuck.push(`${slot.username}'s ${pending.step} step (started at ${Math.round(pending.sinceMs)} ms) never ended`);
+    });
+    if (count > 0) this.checkers.violate('steps-finish', `${count} steps still pending after the healed phase: ${stuck.join('; ')}`);
   }
 
   onCrashStep(slot: PeerSlot, downMs: number | undefined): void {
