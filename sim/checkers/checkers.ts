@@ -210,12 +210,25 @@ export class Checkers implements PeerObserver, P2pObserver {
    * session.withdrawn (keyed by connection: each connection is one server incarnation's).
    * presence-only-to-friends: a presence frame about a user reaches only that user's friends
    * (at the server, or removed within the presence bound: a removal and a push may cross).
+   * announced-is-committed: a signup.ok or friend.added reaches a peer only for an account or
+   * friendship the store committed (a store fault must never let the server announce a change
+   * it did not commit).
    */
   onServerFrames(slot: PeerSlot, messages: readonly WireMessage[], connId: number): void {
     for (const message of messages) {
       switch (message.type) {
         case 'presence':
           if (typeof message.username === 'string') this.checkPresenceReach(slot.username, message.username);
+          break;
+        case 'signup.ok':
+          if (typeof message.username === 'string' && !this.w.server.store.committedAccounts.has(message.username)) {
+            this.violate('announced-is-committed', `${slot.username} was told account ${message.username} exists, but the store never committed it`);
+          }
+          break;
+        case 'friend.added':
+          if (typeof message.username === 'string' && !this.w.server.store.isFriendshipCommitted(slot.username, message.username)) {
+            this.violate('announced-is-committed', `${slot.username} was told ${message.username} is a friend, but the store never committed the friendship`);
+          }
           break;
         case 'friend.removed':
           if (typeof message.username === 'string') this.removedAtMs.set(`${slot.username}\u0000${message.username}`, this.w.clock.nowMs());

@@ -32,6 +32,8 @@ export interface PeerDriver {
   crash(): void;
   /** The user starts the program again (logged out, credentials remembered by the user). */
   restart(): void;
+  /** The process stops until `untilMs` (its timers fire late); the network holds its input meanwhile. */
+  pause?(untilMs: number): void;
   /** P2P, only where the driver has a P2P channel (the peer machine): messages over the open session. */
   chat?(username: string, count: number, done: (outcome: StepOutcome) => void): void;
   /** Work that should have ended by the end of the healed phase (open transfers), or null. */

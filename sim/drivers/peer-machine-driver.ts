@@ -298,6 +298,11 @@ export class PeerMachineDriver implements PeerDriver {
     return transfers === 0 ? null : `${transfers} file transfers still open`;
   }
 
+  /** The process stops until `untilMs`: its timers wait (the network holds what reaches it). */
+  pause(untilMs: number): void {
+    this.scope.pausedUntilMs = Math.max(this.scope.pausedUntilMs, untilMs);
+  }
+
   restart(): void {
     if (this.alive) return;
     this.alive = true;

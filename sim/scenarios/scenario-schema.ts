@@ -27,6 +27,7 @@ export const CHECKER_NAMES = [
   'presence-only-to-friends',
   'steps-finish',
   'deterministic',
+  'announced-is-committed',
 ] as const;
 
 /** The kinds of step, by the names step outcomes and `underFaults.stepsMayFail` use. */
@@ -172,6 +173,18 @@ export const faultSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('clog'), atMs: ms, durationMs: positiveMs, target: z.literal('server').optional(), ...targets }),
   z.strictObject({ kind: z.literal('degrade'), atMs: ms, durationMs: positiveMs, latency: distSchema, bandwidthBytesPerSec: z.number().positive().optional() }),
   z.strictObject({ kind: z.literal('reset'), atMs: ms, ...targets }),
+  /** The process stops (SIGSTOP, a GC pause): it hears nothing and its timers fire late, then it resumes. */
+  z.strictObject({ kind: z.literal('pause'), atMs: ms, durationMs: positiveMs, target: z.literal('server').optional(), ...targets }),
+  /** The server's store: `fail` kills the server at its next apply, `stall` makes each apply stop it for stallMs; `lose` is TEST-ONLY. */
+  z.strictObject({
+    kind: z.literal('store'),
+    atMs: ms,
+    durationMs: positiveMs,
+    mode: z.enum(['fail', 'stall', 'lose']),
+    stallMs: positiveMs.default(1_000),
+    /** After a failed apply: how long the server stays down before it restarts. */
+    downMs: ms.default(1_000),
+  }),
   /** TEST-ONLY: plants one of SIM_PLANTED_BUGS from atMs on (for durationMs, else to the end of the run). */
   z.strictObject({ kind: z.literal('plant'), atMs: ms, bug: z.enum(SIM_PLANTED_BUGS), durationMs: positiveMs.optional() }),
 ]);

@@ -57,7 +57,7 @@ export function randomFaults(scenario: Scenario, seed: number): Fault[] {
   const span = (): number => Math.round(prng.range(1_000, Math.max(1_001, 0.4 * horizonMs)));
   const fraction = (): number => Math.round(prng.range(0.05, 0.5) * 100) / 100;
   for (let i = 0; i < count; i++) {
-    switch (prng.int(6)) {
+    switch (prng.int(8)) {
       case 0:
         faults.push({ kind: 'server-crash', atMs: at(), downMs: span() });
         break;
@@ -73,8 +73,14 @@ export function randomFaults(scenario: Scenario, seed: number): Fault[] {
       case 4:
         faults.push({ kind: 'degrade', atMs: at(), durationMs: span(), latency: { uniform: [50, Math.round(prng.range(100, 2_000))] } });
         break;
-      default:
+      case 5:
         faults.push({ kind: 'reset', atMs: at(), fraction: fraction() });
+        break;
+      case 6:
+        faults.push(prng.chance(0.3) ? { kind: 'pause', atMs: at(), durationMs: span(), target: 'server' } : { kind: 'pause', atMs: at(), durationMs: span(), fraction: fraction() });
+        break;
+      default:
+        faults.push({ kind: 'store', atMs: at(), durationMs: span(), mode: prng.chance(0.5) ? 'fail' : 'stall', stallMs: Math.round(prng.range(100, 3_000)), downMs: Math.round(prng.range(500, 5_000)) });
     }
   }
   return faults.sort((a, b) => a.atMs - b.atMs);

@@ -105,6 +105,27 @@ export class FaultSchedule {
       case 'reset':
         for (const slot of this.targets(fault, index)) network.resetNode(slot.address);
         return;
+      case 'pause': {
+        const untilMs = world.clock.nowMs() + fault.durationMs;
+        if (fault.target === 'server') world.server.pause(untilMs);
+        else for (const slot of this.targets(fault, index)) world.pausePeer(slot, untilMs);
+        // A stopped process stops speaking: presence is not judged until it runs again.
+        return this.during(fault.durationMs, () => {});
+      }
+      case 'store': {
+        const store = world.server.store;
+        store.fault = { mode: fault.mode, stallMs: fault.stallMs };
+        store.onStall = (stallMs) => world.server.pause(world.clock.nowMs() + stallMs);
+        store.onFail = () => {
+          store.fault = null;
+          world.crashServer();
+          this.during(fault.downMs, () => world.startServer());
+        };
+        // A stalled store stops the server now and then: presence is not judged meanwhile.
+        return this.during(fault.durationMs, () => {
+          store.fault = null;
+        });
+      }
       case 'plant': {
         if (fault.bug === 'nondeterminism') return world.trace.note('planted', { bug: fault.bug, run: ++runsInProcess });
         const planted = world.server.planted.active;

@@ -62,6 +62,8 @@ export interface NetworkStats {
 
 class SimNode {
   alive = true;
+  /** A paused process hears nothing until then: what reaches it waits, in order. */
+  pausedUntilMs = 0;
   clogged = false;
   group = 0;
   nextPort = 0;
@@ -92,6 +94,8 @@ class SimEnd implements Stream {
   held: HeldMessage[] | null = null;
   /** Arrival time of the last message this side sent: the next one may not arrive earlier. */
   lastArrivalMs = 0;
+  /** Messages that reached this side while its process was paused, in arrival order (null: none). */
+  waiting: HeldMessage[] | null = null;
 
   constructor(
     readonly net: SimNetwork,
@@ -184,6 +188,11 @@ export class SimNetwork {
     this.node(address).alive = true;
   }
 
+  /** The node's process is stopped until `untilMs`: deliveries and connection events to it wait. */
+  pauseNode(address: string, untilMs: number): void {
+    this.node(address).pausedUntilMs = untilMs;
+  }
+
   /** Resets every open stream of a node (a NAT rebinding, a flaky link): both sides see an error. */
   resetNode(address: string): void {
     const node = this.node(address);
@@ -265,8 +274,10 @@ export class SimNetwork {
       return client;
     }
     const synArrivalMs = sentAtMs + this.latency();
-    this.clock.post(synArrivalMs, () => {
+    const onSyn = (): void => {
       if (client.closed) return;
+      // A paused listener accepts once it runs again (the kernel queues the SYN meanwhile).
+      if (to.pausedUntilMs > this.clock.nowMs()) return this.clock.post(to.pausedUntilMs, onSyn);
       const onAccept = to.alive ? to.listeners.get(port) : undefined;
       if (onAccept === undefined) {
         this.stats.refused += 1;
@@ -283,7 +294,8 @@ export class SimNetwork {
       // The SYN-ACK travels the same ordered path as the server's first bytes, so it arrives first.
       this.send(server, MSG_OPEN, null);
       onAccept(server);
-    });
+    };
+    this.clock.post(synArrivalMs, onSyn);
     return client;
   }
 
@@ -315,6 +327,15 @@ export class SimNetwork {
 
   private deliver(to: SimEnd, kind: number, bytes: Uint8Array | null): void {
     if (to.closed || !to.node.alive) return;
+    if (to.waiting !== null) {
+      to.waiting.push({ kind, bytes });
+      return;
+    }
+    if (to.node.pausedUntilMs > this.clock.nowMs()) {
+      to.waiting = [{ kind, bytes }];
+      this.clock.post(to.node.pausedUntilMs, () => this.releaseWaiting(to));
+      return;
+    }
     this.stats.messagesDelivered += 1;
     this.trace?.onDeliver(kind, to.conn.id, to.isServerSide, bytes);
     const events = to.events;
@@ -354,6 +375,23 @@ export class SimNetwork {
     }
   }
 
+  /** The receiver's process runs again: what reached it meanwhile is delivered, in order. */
+  private releaseWaiting(to: SimEnd): void {
+    const waiting = to.waiting;
+    to.waiting = null;
+    if (waiting === null) return;
+    for (let i = 0; i < waiting.length; i++) {
+      if (to.node.pausedUntilMs > this.clock.nowMs()) {
+        // Paused again meanwhile: the rest waits for that pause too.
+        to.waiting = waiting.slice(i);
+        this.clock.post(to.node.pausedUntilMs, () => this.releaseWaiting(to));
+        return;
+      }
+      const message = waiting[i] as HeldMessage;
+      this.deliver(to, message.kind, message.bytes);
+    }
+  }
+
   /** Marks an end closed and, if asked, tells its owner (later, from the queue, never re-entrantly). */
   finish(end: SimEnd, error: string | null, notify: boolean): void {
     if (end.closed) return;
@@ -367,7 +405,7 @@ export class SimNetwork {
     if (!notify) return;
     const events = end.events;
     if (events === null) return;
-    this.clock.post(this.clock.nowMs(), () => events.onClose(error));
+    this.clock.post(Math.max(this.clock.nowMs(), end.node.pausedUntilMs), () => events.onClose(error));
   }
 
   private flushEnd(end: SimEnd): void {

@@ -9,12 +9,12 @@
  */
 import { type ServerConfig, ServerMachine, type ServerStats } from '../../core/server/machine.ts';
 import { ServerHost } from '../../core/server/host.ts';
-import { MemoryStore } from '../../core/store.ts';
 import type { SimNetwork } from './network.ts';
 import type { Prng } from './prng.ts';
 import { Scope, type SimClock } from './sim-clock.ts';
 import { SimHasher } from './sim-hasher.ts';
 import { PlantedOutput } from './planted-output.ts';
+import { SimStore } from './sim-store.ts';
 
 export const SERVER_ADDRESS = '10.255.255.254';
 export const SERVER_PORT = 7000;
@@ -24,7 +24,7 @@ const TOKEN_LENGTH = 24;
 export type ServerTuning = Partial<Omit<ServerConfig, 'newToken'>>;
 
 export class ServerNode {
-  readonly store = new MemoryStore();
+  readonly store = new SimStore();
   host: ServerHost | null = null;
   /** Counts restarts, so checkers can tell one incarnation's request ids from the next. */
   incarnation = 0;
@@ -69,6 +69,13 @@ export class ServerNode {
     host.listen(SERVER_ADDRESS, SERVER_PORT, (result) => {
       if (result instanceof Error) throw result;
     });
+  }
+
+  /** The process stops until `untilMs` (SIGSTOP, a GC pause, a stalled disk): it hears nothing, its timers fire late. */
+  pause(untilMs: number): void {
+    if (this.scope === null) return;
+    this.scope.pausedUntilMs = Math.max(this.scope.pausedUntilMs, untilMs);
+    this.network.pauseNode(SERVER_ADDRESS, this.scope.pausedUntilMs);
   }
 
   crash(): void {

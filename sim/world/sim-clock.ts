@@ -8,9 +8,20 @@ import { EventQueue } from './event-queue.ts';
 
 export class Scope {
   alive = true;
+  /** A paused process (SIGSTOP, a long GC pause): its timers wait until then and fire late. */
+  pausedUntilMs = 0;
   kill(): void {
     this.alive = false;
   }
+}
+
+/**
+ * Thrown from inside an event when the simulated process running it dies there (a store write
+ * that fails kills the server mid-batch): the rest of the event's work vanishes with the process,
+ * and the run goes on.
+ */
+export class ProcessDied extends Error {
+  override readonly name = 'ProcessDied';
 }
 
 export class SimClock implements Clock {
@@ -55,12 +66,22 @@ export class SimClock implements Clock {
       const event = queue.pop();
       if (event === null) break;
       this.currentMs = event.atMs;
+      const owner = event.owner;
+      if (owner !== null && owner.alive && owner.pausedUntilMs > event.atMs) {
+        queue.requeue(event, owner.pausedUntilMs);
+        continue;
+      }
       const fn = event.fn;
       event.fn = null;
       // A crashed process's wake-ups vanish with it, uncounted.
-      if (event.owner !== null && !event.owner.alive) continue;
+      if (owner !== null && !owner.alive) continue;
       ran += 1;
-      if (fn !== null) fn();
+      if (fn === null) continue;
+      try {
+        fn();
+      } catch (error) {
+        if (!(error instanceof ProcessDied)) throw error;
+      }
     }
     this.processed += ran;
     if (ran < eventsMax && this.currentMs < untilMs) this.currentMs = untilMs;

@@ -265,6 +265,14 @@ export class World implements CheckedWorld, RunnerHost {
     slot.driver.login(slot.password, () => runner?.resume());
   }
 
+  /** A peer's process stops until `untilMs`: what reaches it waits; the peer machine's timers wait too. */
+  pausePeer(slot: PeerSlot, untilMs: number): void {
+    if (!slot.driver.alive) return;
+    this.trace.note('peer-pause', { peer: slot.index, untilMs });
+    this.network.pauseNode(slot.address, untilMs);
+    slot.driver.pause?.(untilMs);
+  }
+
   crashServer(): void {
     if (!this.server.up) return;
     this.trace.note('server-crash', {});
