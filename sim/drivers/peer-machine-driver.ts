@@ -20,7 +20,7 @@ import type { AnswerPolicy, PeerDriver, PeerObserver, SessionOutcome, StepOutcom
 import { type EntryKind, type LedgerEntry, RequestLedger } from './request-ledger.ts';
 import type { WireMessage } from '../world/frame-tap.ts';
 import type { Prng } from '../world/prng.ts';
-import { Scope, type SimClock } from '../world/sim-clock.ts';
+import { type NodeClockRate, Scope, type SimClock } from '../world/sim-clock.ts';
 import { SERVER_ADDRESS, SERVER_PORT } from '../world/server-node.ts';
 import { SIM_FILE_BYTES_MAX } from '../scenarios/scenario-schema.ts';
 
@@ -128,6 +128,8 @@ export interface PeerMachineDriverOptions {
   readonly p2p: P2pObserver;
   /** The server's session-request timeout: how long a chat.open may wait for its answer. */
   readonly sessionTimeoutMs: number;
+  /** This process's own clock rate (drift, forward steps). */
+  readonly clockRate?: NodeClockRate;
 }
 
 export class PeerMachineDriver implements PeerDriver {
@@ -175,7 +177,7 @@ export class PeerMachineDriver implements PeerDriver {
       onUnattributed: (event) => this.options.observer.onUnattributedOutcome?.(this, event.event === 'error' ? event.code : event.event),
     });
     this.scope = new Scope();
-    this.clock = this.options.clock.scoped(this.scope);
+    this.clock = this.options.clock.scoped(this.scope, this.options.clockRate ?? null);
     const machine = new PeerMachine({
       serverHost: SERVER_ADDRESS,
       serverPort: SERVER_PORT,

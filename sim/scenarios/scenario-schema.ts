@@ -4,7 +4,7 @@
  * (scenario-loader.ts) maps every issue back to a file, line and column.
  */
 import { z } from 'zod';
-import { FRIENDS_PER_USER_MAX } from '../../core/limits.ts';
+import { FRIENDS_PER_USER_MAX, UNAUTHENTICATED_IDLE_MS } from '../../core/limits.ts';
 
 export const SCENARIO_VERSION = 1;
 /** Peers one scenario may ask for: the 100,000-peer run, with headroom. */
@@ -12,6 +12,8 @@ export const SCENARIO_PEERS_MAX = 200_000;
 export const SCENARIO_DURATION_MS_MAX = 24 * 3_600_000;
 export const REPEAT_TIMES_MAX = 10_000;
 export const STEPS_DEPTH_MAX = 8;
+/** Clock drift a `clock` fault may give a node: 20 % either way, far beyond any real oscillator (~100 ppm), for stress. */
+export const CLOCK_DRIFT_PPM_MAX = 200_000;
 /** Largest synthetic file a sendFile step may send (the receiver holds it in memory). */
 export const SIM_FILE_BYTES_MAX = 64 * 1024 * 1024;
 
@@ -185,6 +187,16 @@ export const faultSchema = z.discriminatedUnion('kind', [
     /** After a failed apply: how long the server stays down before it restarts. */
     downMs: ms.default(1_000),
   }),
+  /** The node's own clock runs driftPpm fast (negative: slow) after stepping skewMs forward; back to the true rate after durationMs. */
+  z.strictObject({
+    kind: z.literal('clock'),
+    atMs: ms,
+    driftPpm: z.number().min(-CLOCK_DRIFT_PPM_MAX).max(CLOCK_DRIFT_PPM_MAX),
+    skewMs: ms.default(0),
+    durationMs: positiveMs.optional(),
+    target: z.literal('server').optional(),
+    ...targets,
+  }),
   /** TEST-ONLY: plants one of SIM_PLANTED_BUGS from atMs on (for durationMs, else to the end of the run). */
   z.strictObject({ kind: z.literal('plant'), atMs: ms, bug: z.enum(SIM_PLANTED_BUGS), durationMs: positiveMs.optional() }),
 ]);
@@ -213,6 +225,10 @@ export const scenarioSchema = z
         sessionTimeoutMs: z.number().int().min(100).max(3_600_000).default(30_000),
         hashCostMs: ms.default(20),
         connectionsMax: z.number().int().min(1).max(1_000_000).default(19_900),
+        /** Closes a connection that has not logged in within this long. */
+        unauthenticatedIdleMs: z.number().int().min(1_000).max(3_600_000).default(UNAUTHENTICATED_IDLE_MS),
+        /** Draw ttlMs, sessionTimeoutMs and unauthenticatedIdleMs per seed, between a quarter of these values (or a floor) and the values. */
+        randomLimits: z.boolean().default(false),
         plantedBug: z.enum(PLANTED_BUGS).optional(),
       })
       .prefault({}),

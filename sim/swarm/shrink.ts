@@ -134,6 +134,11 @@ function* candidates(s: Scenario): Generator<Scenario> {
       }
     }
   }
+  if (s.server.randomLimits) {
+    const c = clone(s);
+    c.server.randomLimits = false;
+    yield c;
+  }
   if (s.arrivals !== undefined) {
     const c = clone(s);
     delete c.arrivals;

@@ -11,6 +11,10 @@ import { SHRINK_RUNS_MAX, type ShrinkResult, shrinkScenario } from './shrink.ts'
 import { runScenario } from '../command/run-scenario.ts';
 
 export const SWARM_FAULTS_MAX = 3;
+/** Clock drift the swarm draws (either way): 5 %, well past real oscillators, inside what heartbeats must tolerate. */
+const SWARM_CLOCK_DRIFT_PPM_MAX = 50_000;
+/** How often a swarm run also randomizes the server's limits (server.randomLimits). */
+const SWARM_RANDOM_LIMITS_CHANCE = 0.5;
 
 export interface SwarmFailure {
   readonly seed: number;
@@ -32,6 +36,12 @@ export interface SwarmOptions {
   readonly shrinkRunsMax?: number;
   /** Run every seed twice (the `deterministic` invariant), shrink runs too. */
   readonly checkDeterminism?: boolean;
+  /**
+   * Hunt one checker only: a run fails only when it breaks this one, and shrinking keeps it
+   * broken (a harness test that plants one bug, so another bug the random faults hit meanwhile
+   * does not take its place).
+   */
+  readonly focus?: CheckerName;
 }
 
 /**
@@ -57,7 +67,7 @@ export function randomFaults(scenario: Scenario, seed: number): Fault[] {
   const span = (): number => Math.round(prng.range(1_000, Math.max(1_001, 0.4 * horizonMs)));
   const fraction = (): number => Math.round(prng.range(0.05, 0.5) * 100) / 100;
   for (let i = 0; i < count; i++) {
-    switch (prng.int(8)) {
+    switch (prng.int(9)) {
       case 0:
         faults.push({ kind: 'server-crash', atMs: at(), downMs: span() });
         break;
@@ -79,6 +89,12 @@ export function randomFaults(scenario: Scenario, seed: number): Fault[] {
       case 6:
         faults.push(prng.chance(0.3) ? { kind: 'pause', atMs: at(), durationMs: span(), target: 'server' } : { kind: 'pause', atMs: at(), durationMs: span(), fraction: fraction() });
         break;
+      case 7: {
+        const drift = Math.round(prng.range(-SWARM_CLOCK_DRIFT_PPM_MAX, SWARM_CLOCK_DRIFT_PPM_MAX));
+        const skewMs = Math.round(prng.range(0, 2_000));
+        faults.push(prng.chance(0.3) ? { kind: 'clock', atMs: at(), driftPpm: drift, skewMs, target: 'server' } : { kind: 'clock', atMs: at(), driftPpm: drift, skewMs, fraction: fraction() });
+        break;
+      }
       default:
         faults.push({ kind: 'store', atMs: at(), durationMs: span(), mode: prng.chance(0.5) ? 'fail' : 'stall', stallMs: Math.round(prng.range(100, 3_000)), downMs: Math.round(prng.range(500, 5_000)) });
     }
@@ -92,17 +108,19 @@ export function runSwarm(base: Scenario, options: SwarmOptions): SwarmResult {
   const checkDeterminism = options.checkDeterminism === true;
   for (let i = 0; i < options.runs; i++) {
     const seed = seeds.nextU32();
-    const scenario: Scenario = { ...base, seed, faults: [...base.faults, ...randomFaults(base, seed)] };
+    const randomLimits = base.server.randomLimits || Prng.stream(seed, 'swarm-limits').chance(SWARM_RANDOM_LIMITS_CHANCE);
+    const scenario: Scenario = { ...base, seed, server: { ...base.server, randomLimits }, faults: [...base.faults, ...randomFaults(base, seed)] };
     const run = (candidate: Scenario): RunReport => runScenario(candidate, { seed, scenarioPath: options.scenarioPath, checkDeterminism });
     const report = run(scenario);
     reports.push(report);
     options.onRun?.(report, i);
-    if (!swarmRunFailed(scenario, report)) continue;
+    const focus = options.focus;
+    if (focus === undefined ? !swarmRunFailed(scenario, report) : !report.violations.some((v) => v.checker === focus)) continue;
     // Shrinking keeps a change only if the same checker still fires, or the same kind of step still
     // misses in the same way (a session step that ends NOT_LOGGED_IN once its login was deleted
     // is another failure, the script's own).
-    const checkers = new Set<CheckerName>(report.violations.map((v) => v.checker));
-    const steps = new Set(unexcusedMismatches(scenario, report));
+    const checkers = new Set<CheckerName>(focus === undefined ? report.violations.map((v) => v.checker) : [focus]);
+    const steps = new Set(focus === undefined ? unexcusedMismatches(scenario, report) : []);
     const fails = (r: RunReport): boolean => r.violations.some((v) => checkers.has(v.checker)) || r.mismatchedSteps.some((kind) => steps.has(kind));
     const budget = options.shrinkRunsMax ?? SHRINK_RUNS_MAX;
     // First with fractions (a smaller population re-draws its targets), then with the targets of

@@ -126,6 +126,17 @@ export class FaultSchedule {
           store.fault = null;
         });
       }
+      case 'clock': {
+        const nowMs = world.clock.nowMs();
+        const rates = fault.target === 'server' ? [world.server.clockRate] : this.targets(fault, index).map((slot) => slot.clockRate);
+        for (const rate of rates) rate.change(nowMs, fault.driftPpm, fault.skewMs);
+        if (fault.durationMs !== undefined) {
+          world.clock.at(nowMs + fault.durationMs, () => {
+            for (const rate of rates) rate.change(world.clock.nowMs(), 0, 0);
+          });
+        }
+        return;
+      }
       case 'plant': {
         if (fault.bug === 'nondeterminism') return world.trace.note('planted', { bug: fault.bug, run: ++runsInProcess });
         const planted = world.server.planted.active;

@@ -11,7 +11,7 @@ import { type ServerConfig, ServerMachine, type ServerStats } from '../../core/s
 import { ServerHost } from '../../core/server/host.ts';
 import type { SimNetwork } from './network.ts';
 import type { Prng } from './prng.ts';
-import { Scope, type SimClock } from './sim-clock.ts';
+import { NodeClockRate, Scope, type SimClock } from './sim-clock.ts';
 import { SimHasher } from './sim-hasher.ts';
 import { PlantedOutput } from './planted-output.ts';
 import { SimStore } from './sim-store.ts';
@@ -31,6 +31,8 @@ export class ServerNode {
   private scope: Scope | null = null;
   /** Stats of incarnations that crashed, summed into the report. */
   readonly pastStats: ServerStats[] = [];
+  /** The server machine's own clock (fault kind `clock`: drift and forward steps). */
+  readonly clockRate = new NodeClockRate();
   /** TEST-ONLY bugs the simulator plants in what the server sends (fault kind `plant`). */
   readonly planted = new PlantedOutput();
 
@@ -55,7 +57,7 @@ export class ServerNode {
     this.incarnation += 1;
     this.network.restartNode(SERVER_ADDRESS);
     const scope = new Scope();
-    const clock = this.clock.scoped(scope);
+    const clock = this.clock.scoped(scope, this.clockRate);
     const machine = new ServerMachine(this.store.load(), { ...this.tuning, newToken: () => this.newToken() });
     const host = new ServerHost({
       machine,

@@ -16,6 +16,44 @@ export class Scope {
 }
 
 /**
+ * One node's own clock: it runs at 1 + driftPpm/10^6 of the true (virtual) rate and may have
+ * stepped forward by skewMs (a suspended VM catching up). Read live, so a clock fault can change
+ * it mid-run: the local time stays continuous across a change of rate, and never goes back.
+ */
+const TRUE_AT_ROUND_UP_MS = 1e-6;
+
+export class NodeClockRate {
+  driftPpm = 0;
+  /** True time and local time at the last change. */
+  private sinceMs = 0;
+  private localAtSinceMs = 0;
+
+  local(trueMs: number): number {
+    return this.localAtSinceMs + (trueMs - this.sinceMs) * (1 + this.driftPpm / 1e6);
+  }
+
+  /**
+   * The true time at which this clock will read `localMs`, rounded up by a nanosecond: a timer
+   * must never find its deadline a rounding error short of due (it would re-arm at the same
+   * instant forever).
+   */
+  trueAt(localMs: number): number {
+    return this.sinceMs + (localMs - this.localAtSinceMs) / (1 + this.driftPpm / 1e6) + TRUE_AT_ROUND_UP_MS;
+  }
+
+  /** From `nowMs` on: run at this drift, after a forward step of skewMs. */
+  change(nowMs: number, driftPpm: number, skewMs: number): void {
+    this.localAtSinceMs = this.local(nowMs) + Math.max(0, skewMs);
+    this.sinceMs = nowMs;
+    this.driftPpm = driftPpm;
+  }
+
+  get identity(): boolean {
+    return this.driftPpm === 0 && this.localAtSinceMs === this.sinceMs;
+  }
+}
+
+/**
  * Thrown from inside an event when the simulated process running it dies there (a store write
  * that fails kills the server mid-batch): the rest of the event's work vanishes with the process,
  * and the run goes on.
@@ -48,11 +86,17 @@ export class SimClock implements Clock {
     return this.at(this.currentMs + delayMs, fn);
   }
 
-  /** A Clock whose timers fire only while `scope` is alive. */
-  scoped(scope: Scope): Clock {
+  /** A Clock whose timers fire only while `scope` is alive; with a rate, it reads that node's own time. */
+  scoped(scope: Scope, rate: NodeClockRate | null = null): Clock {
+    if (rate === null) {
+      return {
+        nowMs: () => this.currentMs,
+        at: (atMs, fn) => this.at(atMs, fn, scope),
+      };
+    }
     return {
-      nowMs: () => this.currentMs,
-      at: (atMs, fn) => this.at(atMs, fn, scope),
+      nowMs: () => (rate.identity ? this.currentMs : rate.local(this.currentMs)),
+      at: (atMs, fn) => this.at(rate.identity ? atMs : rate.trueAt(atMs), fn, scope),
     };
   }
 

@@ -15,7 +15,7 @@ import type { PeerDriver } from '../drivers/peer-driver.ts';
 import type { PeerSlot } from '../drivers/peer-slot.ts';
 import { SERVER_ADDRESS, SERVER_PORT, ServerNode } from './server-node.ts';
 import { FrameTap, type ServerLinkListener, type WireMessage } from './frame-tap.ts';
-import { SimClock } from './sim-clock.ts';
+import { NodeClockRate, SimClock } from './sim-clock.ts';
 import { simPasswordHash } from './sim-hasher.ts';
 import { Trace, type TraceLineSink } from './trace.ts';
 import { BehaviourRunner, type RunnerHost } from '../drivers/behaviour-runner.ts';
@@ -32,6 +32,35 @@ export function peerAddress(index: number): string {
   return `10.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 }
 
+/** The server's timeouts for this run: the scenario's, or with `randomLimits` drawn per seed within valid ranges. */
+export interface ServerLimits {
+  readonly ttlMs: number;
+  readonly sessionTimeoutMs: number;
+  readonly unauthenticatedIdleMs: number;
+}
+
+/** Lowest a randomized limit goes: a fraction of the scenario's value, and never under these floors. */
+const RANDOM_LIMIT_FRACTION_MIN = 0.25;
+const TTL_MS_FLOOR = 1_000;
+const SESSION_TIMEOUT_MS_FLOOR = 100;
+/** Peers connect and log in within a few hashing costs: an idle limit under this would be a misconfiguration, not a bug. */
+const UNAUTHENTICATED_IDLE_MS_FLOOR = 2_000;
+
+/**
+ * BUGGIFY-style limits (FoundationDB): with `server.randomLimits`, each seed draws the server's
+ * TTL, session timeout and unauthenticated-idle limit anywhere between a quarter of the scenario's
+ * value (or a floor) and the value itself, so bugs that hide behind one tuning show under another.
+ * Never larger: the checkers' bounds are computed from the scenario's values.
+ */
+export function serverLimits(scenario: Scenario, seed: number): ServerLimits {
+  const { ttlMs, sessionTimeoutMs } = scenario.server;
+  const idleMs = scenario.server.unauthenticatedIdleMs;
+  if (!scenario.server.randomLimits) return { ttlMs, sessionTimeoutMs, unauthenticatedIdleMs: idleMs };
+  const prng = Prng.stream(seed, 'limits');
+  const draw = (value: number, floor: number): number => Math.round(prng.range(Math.max(floor, value * RANDOM_LIMIT_FRACTION_MIN), Math.max(floor, value)));
+  return { ttlMs: draw(ttlMs, TTL_MS_FLOOR), sessionTimeoutMs: draw(sessionTimeoutMs, SESSION_TIMEOUT_MS_FLOOR), unauthenticatedIdleMs: draw(idleMs, UNAUTHENTICATED_IDLE_MS_FLOOR) };
+}
+
 export class World implements CheckedWorld, RunnerHost {
   readonly clock = new SimClock();
   readonly network: SimNetwork;
@@ -43,6 +72,8 @@ export class World implements CheckedWorld, RunnerHost {
   readonly graph: FriendGraph;
   readonly baseProfile: LinkProfile;
   readonly p2pAvailable: boolean;
+  /** The server's timeouts in this run (see serverLimits). */
+  readonly limits: ServerLimits;
   acceptingSteps = true;
   /** Faults that impair links (partition, clog, degradation, server down) in progress. */
   faultsActive = 0;
@@ -66,9 +97,10 @@ export class World implements CheckedWorld, RunnerHost {
     this.network = new SimNetwork(this.clock, Prng.stream(seed, 'network'), this.baseProfile, {
       onDeliver: (kind, connId, toServer, bytes) => this.trace.delivery(kind, connId, toServer, bytes),
     });
-    const { ttlMs, sessionTimeoutMs, connectionsMax, plantedBug, hashCostMs } = scenario.server;
-    this.server = new ServerNode(this.clock, this.network, Prng.stream(seed, 'tokens'), { ttlMs, sessionTimeoutMs, connectionsMax, ...(plantedBug === undefined ? {} : { plantedBug }) }, hashCostMs);
-    this.checkers = new Checkers(ttlMs, scenario.checks.presenceBoundMs, (v) => this.trace.note('violation', { checker: v.checker, detail: v.detail }));
+    const { connectionsMax, plantedBug, hashCostMs } = scenario.server;
+    this.limits = serverLimits(scenario, seed);
+    this.server = new ServerNode(this.clock, this.network, Prng.stream(seed, 'tokens'), { ...this.limits, connectionsMax, ...(plantedBug === undefined ? {} : { plantedBug }) }, hashCostMs);
+    this.checkers = new Checkers(scenario.server.ttlMs, scenario.checks.presenceBoundMs, (v) => this.trace.note('violation', { checker: v.checker, detail: v.detail }));
     this.checkers.attach(this);
     this.createPeers(seed);
     this.graph = buildFriendGraph(scenario.friends, this.slots.map((s) => s.username), new Map([...this.owners].map(([u, s]) => [u, s.index])), Prng.stream(seed, 'graph'));
@@ -115,8 +147,9 @@ export class World implements CheckedWorld, RunnerHost {
       durationMs: s.durationMs,
       latency: describeDist(s.network.latency),
       bandwidthBytesPerSec: s.network.bandwidthBytesPerSec,
-      ttlMs: s.server.ttlMs,
-      sessionTimeoutMs: s.server.sessionTimeoutMs,
+      ttlMs: this.limits.ttlMs,
+      sessionTimeoutMs: this.limits.sessionTimeoutMs,
+      ...(s.server.randomLimits ? { unauthenticatedIdleMs: this.limits.unauthenticatedIdleMs } : {}),
       hashCostMs: s.server.hashCostMs,
       driver: s.driver,
       faults: s.faults.map((f) => `${f.kind}@${f.atMs}`).join(',') || 'none',
@@ -133,9 +166,10 @@ export class World implements CheckedWorld, RunnerHost {
         const address = peerAddress(index);
         const prng = Prng.stream(seed, `peer:${index}`);
         const transport = this.network.transport(address);
+        const clockRate = new NodeClockRate();
         const driver: PeerDriver =
           this.scenario.driver === 'peer-machine'
-            ? new PeerMachineDriver({ username, index, address, transport, clock: this.clock, prng, observer: this.checkers, p2p: this.checkers, sessionTimeoutMs: this.scenario.server.sessionTimeoutMs })
+            ? new PeerMachineDriver({ username, index, address, transport, clock: this.clock, prng, observer: this.checkers, p2p: this.checkers, sessionTimeoutMs: this.scenario.server.sessionTimeoutMs, clockRate })
             : new ProtocolClient({ username, address, transport, clock: this.clock, prng, observer: this.checkers });
         const slot: PeerSlot = {
           index,
@@ -146,6 +180,7 @@ export class World implements CheckedWorld, RunnerHost {
           behaviour: population.behaviour,
           driver,
           prng,
+          clockRate,
           graphFriends: [],
           startAtMs: 0,
         };

@@ -39,7 +39,7 @@ describe('the harness finds planted bugs', () => {
     it(`${checker} fires on the planted ${bug}, and the swarm shrinks it to at most 10 steps and faults`, () => {
       const report = runScenario(planted(base, bug), { seed: 31 });
       expect([...checkersOf(report)]).toContain(checker);
-      const result = runSwarm(planted(base, bug), { runs: 2, rootSeed: 1, scenarioPath: 'harness-base.yaml' });
+      const result = runSwarm(planted(base, bug), { runs: 2, rootSeed: 2, scenarioPath: 'harness-base.yaml', focus: checker });
       const failure = result.failure;
       expect(failure).not.toBeNull();
       if (failure === null) return;
@@ -56,7 +56,7 @@ describe('the harness finds planted bugs', () => {
     expect(runScenario(bugged, { seed: 31 }).passed).toBe(true);
     const checked = runScenario(bugged, { seed: 31, checkDeterminism: true });
     expect([...checkersOf(checked)]).toEqual(['deterministic']);
-    const result = runSwarm(bugged, { runs: 1, rootSeed: 1, scenarioPath: 'harness-base.yaml', checkDeterminism: true });
+    const result = runSwarm(bugged, { runs: 1, rootSeed: 1, scenarioPath: 'harness-base.yaml', checkDeterminism: true, focus: 'deterministic' });
     const size = result.failure === null ? null : scenarioSize(result.failure.shrunk.scenario);
     expect(size).not.toBeNull();
     expect((size?.steps ?? 99) + (size?.faults ?? 99)).toBeLessThanOrEqual(1);
