@@ -38,6 +38,8 @@ export interface CheckedWorld {
   readonly server: ServerNode;
   readonly slots: readonly PeerSlot[];
   ownerOf(username: string): PeerSlot | undefined;
+  /** The slots after the owner that play the same username (a user's second program), usually none. */
+  otherSlotsOf(username: string): readonly PeerSlot[];
   /** No fault that impairs links is in progress. */
   linksHealthy(): boolean;
   /** When the last such fault ended (0 if none ever). */
@@ -147,7 +149,15 @@ export class Checkers implements PeerObserver, P2pObserver {
       const slot = world.ownerOf(username);
       let slotIndex = -1;
       if (slot !== undefined) slotIndex = world.slots[slot.index] === slot ? slot.index : world.slots.indexOf(slot);
-      user = { driver: slot?.driver ?? null, slotIndex, changedAtMs: undefined, generation: 0, taken: null };
+      const others = world.otherSlotsOf(username);
+      user = {
+        driver: slot?.driver ?? null,
+        slotIndex,
+        others: others.length === 0 ? null : others.map((s) => ({ driver: s.driver, slotIndex: s.index })),
+        changedAtMs: undefined,
+        generation: 0,
+        taken: null,
+      };
       this.users.set(username, user);
     }
     return user;
@@ -356,7 +366,8 @@ export class Checkers implements PeerObserver, P2pObserver {
     let username = '';
     const visit = (shown: PresenceStatus, friend: string): void => {
       const user = users.get(friend) ?? this.user(friend);
-      if (shown === (online[user.slotIndex] === 1 ? 'online' : 'offline')) return;
+      const truth = online[user.slotIndex] === 1 || (user.others !== null && user.others.some((o) => online[o.slotIndex] === 1));
+      if (shown === (truth ? 'online' : 'offline')) return;
       const key = `${username}\u0000${friend}`;
       const sinceMs = Math.max(this.mismatchSinceMs.get(key) ?? nowMs, world.lastFaultEndMs, user.changedAtMs ?? 0);
       next.set(key, sinceMs);
@@ -404,10 +415,12 @@ export class Checkers implements PeerObserver, P2pObserver {
       if (problems.length < LIVENESS_DETAILS_MAX) problems.push(text);
     };
     for (const slot of world.slots) {
-      if (world.ownerOf(slot.username) !== slot) continue;
       const driver = slot.driver;
-      const serverOnline = machine.isOnline(slot.username);
-      if (driver.truthOnline !== serverOnline) note(`${slot.username} is ${driver.truthOnline ? 'online' : 'offline'} but the server says ${serverOnline ? 'online' : 'offline'}`);
+      if (world.ownerOf(slot.username) === slot) {
+        const truth = this.truthOf(slot.username);
+        const serverOnline = machine.isOnline(slot.username);
+        if ((truth === 'online') !== serverOnline) note(`${slot.username} is ${truth} but the server says ${serverOnline ? 'online' : 'offline'}`);
+      }
       const unfinished = driver.unfinishedWork?.() ?? null;
       if (unfinished !== null) note(`${slot.username}: ${unfinished}`);
       if (!driver.truthOnline) continue;
@@ -434,6 +447,8 @@ interface UserRecord {
   readonly driver: PeerDriver | null;
   /** That slot's position in world.slots (-1 for none). */
   readonly slotIndex: number;
+  /** Other slots playing the same username (a second program of the user), or null: the user is online if any is. */
+  readonly others: ReadonlyArray<{ readonly driver: PeerDriver; readonly slotIndex: number }> | null;
   /** When the user's truth last changed; undefined if it never did. */
   changedAtMs: number | undefined;
   /** How many times the user's truth changed: a presence delay is taken once per change and friend. */
@@ -443,7 +458,8 @@ interface UserRecord {
 }
 
 function truthOfUser(user: UserRecord): PresenceStatus {
-  return user.driver?.truthOnline === true ? 'online' : 'offline';
+  if (user.driver?.truthOnline === true) return 'online';
+  return user.others !== null && user.others.some((o) => o.driver.truthOnline) ? 'online' : 'offline';
 }
 
 function takenBy(user: UserRecord): Map<string, number> {

@@ -85,6 +85,8 @@ export class World implements CheckedWorld, RunnerHost {
   readonly stepOutcomes = new Map<string, number>();
   private readonly owners = new Map<string, PeerSlot>();
   private readonly byAddress = new Map<string, PeerSlot>();
+  /** Slots after the first that play the same username (a second program of one user). */
+  private readonly duplicates = new Map<string, PeerSlot[]>();
 
   constructor(
     readonly scenario: Scenario,
@@ -132,6 +134,10 @@ export class World implements CheckedWorld, RunnerHost {
 
   ownerOf(username: string): PeerSlot | undefined {
     return this.owners.get(username);
+  }
+
+  otherSlotsOf(username: string): readonly PeerSlot[] {
+    return this.duplicates.get(username) ?? [];
   }
 
   linksHealthy(): boolean {
@@ -187,6 +193,7 @@ export class World implements CheckedWorld, RunnerHost {
         this.slots.push(slot);
         this.byAddress.set(address, slot);
         if (!this.owners.has(username)) this.owners.set(username, slot);
+        else this.duplicates.set(username, [...(this.duplicates.get(username) ?? []), slot]);
         this.runners.push(new BehaviourRunner(slot, steps, this));
       }
     }
