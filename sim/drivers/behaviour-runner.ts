@@ -209,7 +209,7 @@ export class BehaviourRunner {
       if (driver.sendFile === undefined) return finish('sendFile', undefined)('NO_P2P_CHANNEL');
       const target = host.friendUsername(slot, step.sendFile.with);
       if (target === null) return finish('sendFile', undefined)('NO_FRIEND');
-      return driver.sendFile(target, step.sendFile.bytes, finish('sendFile', undefined));
+      return driver.sendFile(target, step.sendFile.bytes, finish('sendFile', undefined), step.sendFile.cancelAfterMs);
     }
     if ('crash' in step) {
       host.onCrashStep(slot, step.crash.downMs);

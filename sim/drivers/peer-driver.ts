@@ -38,8 +38,8 @@ export interface PeerDriver {
   chat?(username: string, count: number, done: (outcome: StepOutcome) => void): void;
   /** Work that should have ended by the end of the healed phase (open transfers), or null. */
   unfinishedWork?(): string | null;
-  /** P2P: one synthetic file of `bytes` bytes over the open session. */
-  sendFile?(username: string, bytes: number, done: (outcome: StepOutcome) => void): void;
+  /** P2P: one synthetic file of `bytes` bytes over the open session; cancelled by the sender after cancelAfterMs if given. */
+  sendFile?(username: string, bytes: number, done: (outcome: StepOutcome) => void, cancelAfterMs?: number): void;
   /** From the frame tap: server frames (decoded from the wire) this peer is about to hear, then that it heard them. */
   onServerFrames?(messages: readonly WireMessage[]): void;
   onServerFramesHandled?(): void;

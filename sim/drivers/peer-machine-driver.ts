@@ -261,7 +261,7 @@ export class PeerMachineDriver implements PeerDriver {
     }
   }
 
-  sendFile(username: string, bytes: number, done: (outcome: StepOutcome) => void): void {
+  sendFile(username: string, bytes: number, done: (outcome: StepOutcome) => void, cancelAfterMs?: number): void {
     if (!this.alive || this.silent) return done('NOT_CONNECTED');
     const n = this.nextFile++;
     const path = `sim:${this.username}:${this.incarnation}:${n}`;
@@ -269,6 +269,14 @@ export class PeerMachineDriver implements PeerDriver {
     const file: PreparedFile = { path, name: `file-${n}.bin`, size, sha256: sha256Hex(syntheticBytes(path, 0, size)) };
     const entry = this.ledger.add('file.send', username, null, done);
     this.send(entry, { cmd: 'file.send', username, files: [file] });
+    if (cancelAfterMs === undefined) return;
+    const ledger = this.ledger;
+    this.clock.at(this.clock.nowMs() + cancelAfterMs, () => {
+      // Too late (it ended) or too early (never offered): nothing to cancel, as a user would see.
+      if (entry.outcome !== null || entry.transferId === null || ledger !== this.ledger) return;
+      ledger.noteCancel(entry.transferId);
+      this.host.input({ type: 'command', command: { cmd: 'file.cancel', transferId: entry.transferId } });
+    });
   }
 
   setAnswerPolicy(policy: AnswerPolicy, delayMs: () => number): void {

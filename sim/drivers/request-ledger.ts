@@ -63,6 +63,8 @@ export class RequestLedger {
   private handling: LedgerEntry | null = null;
   /** Request ids of the reply frames the machine is hearing right now. */
   private replies: number[] = [];
+  /** Transfers the driver asked to cancel: a NO_SUCH_TRANSFER about one answers the cancel (it had ended). */
+  private readonly cancels = new Set<string>();
   /** Codes of the error frames without `re` (pushed unasked) the machine is hearing right now. */
   private pushedErrors: string[] = [];
 
@@ -116,8 +118,16 @@ export class RequestLedger {
     for (const entry of this.open.splice(0)) this.finish(entry, outcome);
   }
 
+  /** The driver asked the machine to cancel this transfer (its outcome still comes as file.failed or file.sent). */
+  noteCancel(transferId: string): void {
+    this.cancels.add(transferId);
+  }
+
   /** Matches one event; returns whether it answered an entry. */
   onEvent(event: ClientEvent): boolean {
+    if (event.event === 'error' && event.code === 'NO_SUCH_TRANSFER' && this.cancels.delete(String((event as unknown as { id?: unknown }).id))) return true;
+    // A cancel is otherwise answered by the transfer's own final outcome, matched below.
+    if (event.event === 'file.sent' || event.event === 'file.failed') this.cancels.delete(event.transferId);
     const byKey = this.correlated(event);
     if (byKey !== null) return this.apply(byKey, event);
     const cause = this.handling ?? this.replyEntry(event);

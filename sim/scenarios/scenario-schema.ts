@@ -101,7 +101,7 @@ export type Step =
   | { session: { with: string; expect?: string | undefined } }
   | { answer: 'accept' | 'reject' | 'ignore' | { policy: 'accept' | 'reject' | 'ignore'; delay?: Dist | undefined } }
   | { chat: { with: string; messages: number } }
-  | { sendFile: { with: string; bytes: number } }
+  | { sendFile: { with: string; bytes: number; cancelAfterMs?: number | undefined } }
   | { crash: { downMs?: number | undefined } };
 
 export const stepSchema: z.ZodType<Step> = z.lazy(() =>
@@ -129,7 +129,14 @@ export const stepSchema: z.ZodType<Step> = z.lazy(() =>
       ]),
     }),
     z.strictObject({ chat: z.strictObject({ with: z.string().min(1), messages: z.number().int().min(1).max(10_000) }) }),
-    z.strictObject({ sendFile: z.strictObject({ with: z.string().min(1), bytes: z.number().int().min(0).max(SIM_FILE_BYTES_MAX) }) }),
+    z.strictObject({
+      sendFile: z.strictObject({
+        with: z.string().min(1),
+        bytes: z.number().int().min(0).max(SIM_FILE_BYTES_MAX),
+        /** The sender cancels the transfer this long after offering it (mid-transfer, if it is still going). */
+        cancelAfterMs: ms.optional(),
+      }),
+    }),
     z.strictObject({ crash: z.strictObject({ downMs: ms.optional() }) }),
   ]),
 );
