@@ -27,10 +27,12 @@ export interface RunOptions {
   /** Called between slices: virtual ms done, total virtual ms, events so far. */
   readonly onProgress?: (doneMs: number, totalMs: number, events: number) => void;
   /**
-   * Run the seed a second time (no trace, no progress) and break the `deterministic` invariant
-   * if the two traceHashes or event counts differ (after madsim, which re-runs every seed).
+   * Run the seed a second time (no trace, no progress, no onWorld) and break the `deterministic`
+   * invariant if the two traceHashes or event counts differ (after madsim, which re-runs every seed).
    */
   readonly checkDeterminism?: boolean;
+  /** Called with the world once it exists, before it starts (sim --html watches its trace). */
+  readonly onWorld?: (world: World) => void;
 }
 
 export function livenessMsOf(scenario: Scenario): number {
@@ -51,6 +53,7 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunReport 
 function runOnce(scenario: Scenario, options: RunOptions): RunReport {
   const wallStartMs = performance.now();
   const world = new World(scenario, { seed: options.seed, traceSink: options.traceSink ?? null });
+  options.onWorld?.(world);
   const faults = new FaultSchedule(world, Prng.stream(options.seed, 'faults'));
   const livenessMs = livenessMsOf(scenario);
   const totalMs = scenario.durationMs + livenessMs;
