@@ -1,4 +1,8 @@
-/** Pure text helpers of the dashboard: sizes, speeds, progress bars, wrapping, path lists. */
+/**
+ * Pure text helpers of the dashboard: sizes, speeds, progress bars, wrapping, path lists. Widths
+ * are terminal cells (char-width.ts): a CJK character or an emoji takes two, a combining mark none.
+ */
+import { charWidth, textWidth } from './char-width.ts';
 
 const BYTE_UNITS = ['B', 'KB', 'MB', 'GB', 'TB'] as const;
 
@@ -31,9 +35,22 @@ export function percent(bytes: number, size: number): number {
   return Math.min(100, Math.floor((bytes / size) * 100));
 }
 
+/** How many of `chars`, from the first, fit in `width` cells (a combining mark stays with its base). */
+function fittingCount(chars: readonly string[], width: number): number {
+  let used = 0;
+  let count = 0;
+  for (const char of chars) {
+    const cells = charWidth(char);
+    if (used + cells > width) break;
+    used += cells;
+    count++;
+  }
+  return count;
+}
+
 /**
- * Wraps text to lines of at most `width` code points, breaking at spaces when it can and inside
- * a word when it must. Newlines in the text start new lines.
+ * Wraps text to lines of at most `width` cells, breaking at spaces when it can and inside a word
+ * when it must (never inside a wide character). Newlines in the text start new lines.
  */
 export function wrapText(text: string, width: number): string[] {
   const lineWidth = Math.max(1, width);
@@ -42,12 +59,13 @@ export function wrapText(text: string, width: number): string[] {
     let rest = Array.from(paragraph);
     if (rest.length === 0) lines.push('');
     while (rest.length > 0) {
-      if (rest.length <= lineWidth) {
+      const fits = fittingCount(rest, lineWidth);
+      if (fits >= rest.length) {
         lines.push(rest.join(''));
         break;
       }
-      let cut = rest.lastIndexOf(' ', lineWidth);
-      if (cut <= 0) cut = lineWidth;
+      let cut = rest.lastIndexOf(' ', fits);
+      if (cut <= 0) cut = Math.max(1, fits);
       lines.push(rest.slice(0, cut).join(''));
       rest = rest.slice(rest[cut] === ' ' ? cut + 1 : cut);
     }
@@ -55,20 +73,21 @@ export function wrapText(text: string, width: number): string[] {
   return lines;
 }
 
-/** Truncates to `width` code points, marking the cut with "…". */
+/** Truncates to `width` cells, marking the cut with "…". */
 export function truncate(text: string, width: number): string {
+  if (textWidth(text) <= width) return text;
   const chars = Array.from(text);
-  if (chars.length <= width) return text;
-  if (width <= 1) return chars.slice(0, Math.max(0, width)).join('');
-  return `${chars.slice(0, width - 1).join('')}…`;
+  if (width <= 1) return chars.slice(0, fittingCount(chars, Math.max(0, width))).join('');
+  return `${chars.slice(0, fittingCount(chars, width - 1)).join('')}…`;
 }
 
 /** Truncates from the start, keeping the end (a path's file name): "…/dl/big.iso". */
 export function truncateStart(text: string, width: number): string {
-  const chars = Array.from(text);
-  if (chars.length <= width) return text;
-  if (width <= 1) return chars.slice(chars.length - Math.max(0, width)).join('');
-  return `…${chars.slice(chars.length - width + 1).join('')}`;
+  if (textWidth(text) <= width) return text;
+  const reversed = Array.from(text).reverse();
+  const keep = fittingCount(reversed, Math.max(0, width <= 1 ? width : width - 1));
+  const end = reversed.slice(0, keep).reverse().join('');
+  return width <= 1 ? end : `…${end}`;
 }
 
 export type PathsParse = { readonly ok: true; readonly paths: string[] } | { readonly ok: false; readonly error: string };

@@ -129,6 +129,9 @@ async function openSessionFromDialog(tmux: Tmux, headless: Headless): Promise<vo
     headless.port.send({ cmd: 'chat.open', username: 'alice' });
     const dialog = await tmux.waitFor('bob asks for a chat session.', 'the chat request dialog');
     expect(dialog).toMatch(/Time left: \d+ s/);
+    // A dialog that popped up right after a key press waits for a pause before it takes keys:
+    // its buttons show once it does.
+    await tmux.waitFor('Accept (y)', 'the dialog taking the keys');
     tmux.keys('y');
     const outcome = await headless.waitFor('chat.opened', (event) => event.event === 'chat.opened' || event.event === 'chat.failed', from, ['chat.opened', 'chat.failed']);
     if (outcome.event === 'chat.opened') return;
@@ -183,7 +186,7 @@ describe.skipIf(skipReason !== null)(`dashboard end to end under tmux${skipReaso
   it('signs up, makes friends, opens a session from the dialog and chats both ways, then quits cleanly', async () => {
     const headless = bob!;
     const tmux = startedTmux();
-    await tmux.waitFor('· ready', 'the login form with the client ready');
+    await tmux.waitFor('client ready', 'the login form with the client ready');
 
     // Sign up from the form: F2 switches to sign-up; Enter moves field by field, then submits.
     tmux.keys('F2');
