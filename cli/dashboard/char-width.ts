@@ -59,6 +59,16 @@ export function textWidth(text: string): number {
   return width;
 }
 
+/**
+ * What a character costs in a row's budget: its cells as blessed counts them when it cuts a row
+ * to its box, UTF-16 units plus the placeholder after a wide one (views/wide-chars.ts): 3 for an
+ * emoji outside the BMP, 2 for CJK, 1 for a combining mark. Never less than its terminal cells,
+ * so text laid out by this budget is never cut by blessed and never wider than the box.
+ */
+export function layoutWidth(char: string): number {
+  return char.length + (charWidth(char) === 2 ? 1 : 0);
+}
+
 /** A regex source (with the `u` flag) of one wide character, for blessed's placeholder pass. */
 export function wideCharClassSource(): string {
   const hex = (codePoint: number): string => `\\u{${codePoint.toString(16)}}`;

@@ -1,8 +1,9 @@
 /**
  * Pure text helpers of the dashboard: sizes, speeds, progress bars, wrapping, path lists. Widths
- * are terminal cells (char-width.ts): a CJK character or an emoji takes two, a combining mark none.
+ * are row budgets (char-width.ts layoutWidth): at least the terminal cells a text takes (a CJK
+ * character or an emoji two), and what blessed counts when it cuts a row, so nothing is cut.
  */
-import { charWidth, textWidth } from './char-width.ts';
+import { layoutWidth } from './char-width.ts';
 
 const BYTE_UNITS = ['B', 'KB', 'MB', 'GB', 'TB'] as const;
 
@@ -35,12 +36,19 @@ export function percent(bytes: number, size: number): number {
   return Math.min(100, Math.floor((bytes / size) * 100));
 }
 
-/** How many of `chars`, from the first, fit in `width` cells (a combining mark stays with its base). */
+/** Row budget of a text (char-width.ts layoutWidth): at least its terminal cells. */
+export function layoutTextWidth(text: string): number {
+  let width = 0;
+  for (const char of text) width += layoutWidth(char);
+  return width;
+}
+
+/** How many of `chars`, from the first, fit in a row budget of `width`. */
 function fittingCount(chars: readonly string[], width: number): number {
   let used = 0;
   let count = 0;
   for (const char of chars) {
-    const cells = charWidth(char);
+    const cells = layoutWidth(char);
     if (used + cells > width) break;
     used += cells;
     count++;
@@ -75,7 +83,7 @@ export function wrapText(text: string, width: number): string[] {
 
 /** Truncates to `width` cells, marking the cut with "…". */
 export function truncate(text: string, width: number): string {
-  if (textWidth(text) <= width) return text;
+  if (layoutTextWidth(text) <= width) return text;
   const chars = Array.from(text);
   if (width <= 1) return chars.slice(0, fittingCount(chars, Math.max(0, width))).join('');
   return `${chars.slice(0, fittingCount(chars, width - 1)).join('')}…`;
@@ -83,7 +91,7 @@ export function truncate(text: string, width: number): string {
 
 /** Truncates from the start, keeping the end (a path's file name): "…/dl/big.iso". */
 export function truncateStart(text: string, width: number): string {
-  if (textWidth(text) <= width) return text;
+  if (layoutTextWidth(text) <= width) return text;
   const reversed = Array.from(text).reverse();
   const keep = fittingCount(reversed, Math.max(0, width <= 1 ? width : width - 1));
   const end = reversed.slice(0, keep).reverse().join('');

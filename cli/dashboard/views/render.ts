@@ -7,7 +7,7 @@
  * (braces would be read as blessed tags) before it is placed.
  */
 import { formatBytes, formatSpeed, percent, progressBar, truncate, truncateStart, wrapText } from '../format.ts';
-import { charWidth, textWidth } from '../char-width.ts';
+import { layoutWidth, textWidth } from '../char-width.ts';
 import type { LineEditor } from '../line-editor.ts';
 import {
   type AuthField,
@@ -67,14 +67,14 @@ export const SYMBOL_OFFLINE = '○';
  */
 export function renderEditor(editor: LineEditor, width: number, focused: boolean, mask?: string): string {
   const chars = Array.from(editor.text).map((char) => (mask ?? sanitize(char)));
-  // The window starts as late as needed for the cursor's cell to fit, in cells (wide characters take two).
+  // The window starts as late as needed for the cursor's cell to fit, by row budget (format.ts).
   let start = 0;
   let beforeCursor = 0;
-  for (let index = 0; index < editor.cursor && index < chars.length; index++) beforeCursor += charWidth(chars[index] ?? '');
-  while (start < editor.cursor && beforeCursor + 1 > width) beforeCursor -= charWidth(chars[start++] ?? '');
+  for (let index = 0; index < editor.cursor && index < chars.length; index++) beforeCursor += layoutWidth(chars[index] ?? '');
+  while (start < editor.cursor && beforeCursor + 1 > width) beforeCursor -= layoutWidth(chars[start++] ?? '');
   let shownCount = 0;
   for (let used = 0; start + shownCount < chars.length; shownCount++) {
-    used += charWidth(chars[start + shownCount] ?? '');
+    used += layoutWidth(chars[start + shownCount] ?? '');
     if (used > width) break;
   }
   const shown = chars.slice(start, start + shownCount);

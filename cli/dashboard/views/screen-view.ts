@@ -207,7 +207,11 @@ export function screenText(screen: Widgets.Screen): string[] {
     const line = lines[y];
     if (!line) continue;
     let text = '';
-    for (let x = 0; x < screen.cols; x++) text += line[x]?.[1] ?? ' ';
+    for (let x = 0; x < screen.cols; x++) {
+      const cell = line[x]?.[1] ?? ' ';
+      // The second column of a wide character: blessed's placeholder, nothing a user reads.
+      if (cell !== '\x03') text += cell;
+    }
     out.push(text.replace(/\s+$/, ''));
   }
   return out;
