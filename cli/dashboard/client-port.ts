@@ -78,7 +78,7 @@ export const clientEventSchema = z.discriminatedUnion('event', [
   eventSchema('chat.sent', { username: z.string(), id: z.union([z.string(), z.number()]).optional() }),
   eventSchema('file.offer', { from: z.string(), transferId: transferIdSchema, name: z.string(), size: byteCountSchema }),
   eventSchema('file.offered', { username: z.string(), transferId: transferIdSchema, name: z.string(), size: byteCountSchema }),
-  eventSchema('file.progress', { transferId: transferIdSchema, bytes: byteCountSchema, size: byteCountSchema }),
+  eventSchema('file.progress', { transferId: transferIdSchema, bytes: byteCountSchema, size: byteCountSchema, resumedFrom: byteCountSchema.optional() }),
   eventSchema('file.received', {
     transferId: transferIdSchema,
     from: z.string(),

@@ -12,7 +12,7 @@
  * - Every list is bounded (limits.ts); every list the user moves in has a cursor clamped to it.
  */
 import type { ClientCommand, ClientEvent, ClientEventOf, PresenceStatus } from './client-port.ts';
-import { parsePathList } from './format.ts';
+import { formatBytes, parsePathList } from './format.ts';
 import { EMPTY_EDITOR, type KeyInput, type LineEditor, editLine } from './line-editor.ts';
 import {
   CHAT_LINES_PER_SESSION_MAX,
@@ -515,8 +515,13 @@ function onEvent(state: DashboardState, event: ClientEvent, out: Out): Dashboard
         'info',
         `Offered ${event.name} to ${event.username}; waiting for an answer`,
       );
-    case 'file.progress':
-      return updateTransfer(state, event.transferId, (transfer) => withProgress(transfer, event.bytes, event.size, state.nowMs));
+    case 'file.progress': {
+      const progressed = updateTransfer(state, event.transferId, (transfer) => withProgress(transfer, event.bytes, event.size, state.nowMs));
+      if (event.resumedFrom === undefined) return progressed;
+      // Either side hears where a cut transfer picked up again.
+      const name = state.transfers.find((transfer) => transfer.transferId === event.transferId)?.name ?? `transfer ${event.transferId}`;
+      return addEvent(progressed, 'info', `Resumed ${name} from ${formatBytes(event.resumedFrom)}`);
+    }
     case 'file.received': {
       const done = updateTransfer(state, event.transferId, (transfer) => ({
         ...transfer,

@@ -401,6 +401,13 @@ describe('issue 13: requests wait for the typing, end with the server, and Escap
     expect(fromList.quit).toBe(true);
   });
 
+  it('a resumed transfer says where it picked up, on the sending side as on the receiving one', () => {
+    const driver = new Driver().loggedIn().openChatWithBob();
+    driver.event({ event: 'file.offered', username: 'bob', transferId: 't5', name: 'big.iso', size: 4096 });
+    driver.event({ event: 'file.progress', transferId: 't5', bytes: 2048, size: 4096, resumedFrom: 2048 });
+    expect(driver.state.events.at(-1)?.text).toBe('Resumed big.iso from 2.0 KB');
+  });
+
   it('a declined offer is named by its file on this side too', () => {
     const driver = new Driver().loggedIn().event({ event: 'file.offer', from: 'bob', transferId: 't3', name: 'notes.md', size: 5 });
     driver.advance(TYPING_PAUSE_MS).key({ ch: 'n', name: 'n' });
