@@ -12,7 +12,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const EVENT_WAIT_MS = 10_000;
+/** A bound on each event wait (the wait ends at the event): generous, for a loaded two-core machine. */
+export const EVENT_WAIT_MS = 20_000;
 /**
  * How long a child may take to print `ready`: starting node and tsx on a loaded two-core machine
  * takes seconds (load 15 once made it miss 10 s). A bound on an event wait, not a sleep.
