@@ -3,6 +3,7 @@
  * in order, with `ready` first; `id` comes back as `ref` on every answer, errors included; a client
  * that sits before login sees no disconnect/reconnect churn from the server's idle close.
  */
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,22 @@ import { type Event, HeadlessClient } from '../helpers/headless-client.ts';
 import { TestServer } from '../helpers/in-process-server.ts';
 
 const UNAUTH_IDLE_MS = 1_000;
+
+/** The walkthrough's pasted blocks, in order, from docs/CLIENT.md itself: `# shell 1` is alice, `# shell 2` bob. */
+function walkthroughBlocks(): { shell: 'alice' | 'bob'; commands: Record<string, unknown>[] }[] {
+  const doc = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'CLIENT.md'), 'utf8');
+  const walkthrough = doc.slice(doc.indexOf('## Try it'), doc.indexOf('## Options'));
+  return [...walkthrough.matchAll(/```sh\n# shell (\d)[^\n]*\n([\s\S]*?)```/g)]
+    .map((match) => ({
+      shell: match[1] === '1' ? ('alice' as const) : ('bob' as const),
+      commands: (match[2] ?? '').split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>),
+    }))
+    .filter((block) => block.commands.length > 0);
+}
+
+function paste(client: HeadlessClient, commands: readonly Record<string, unknown>[]): void {
+  client.sendRaw(commands.map((command) => `${JSON.stringify(command)}\n`).join(''));
+}
 
 function noRefusals(client: HeadlessClient): Event[] {
   return client.events.filter((e) => e.event === 'error' && (e.code === 'BUSY' || e.code === 'SERVER_UNAVAILABLE'));
@@ -29,67 +46,51 @@ describe('headless client: pasted blocks, refs, and a quiet wait before login', 
     await server?.close();
   });
 
-  it('runs the CLIENT.md walkthrough pasted block by block, the first before ready: every answer, in order, with its ref', async () => {
-    const bob = await HeadlessClient.start('bob', {
-      server: server.address,
-      autoAccept: 'file',
-      pasteBeforeReady: [
-        { cmd: 'signup', username: 'bob', password: 'battery-staple-2', id: 'b1' },
-        { cmd: 'login', username: 'bob', password: 'battery-staple-2', id: 'b2' },
-      ],
-    });
+  it('runs the CLIENT.md walkthrough as its blocks are pasted, the first before ready: every answer, in order, with its ref', async () => {
+    const blocks = walkthroughBlocks();
+    expect(blocks.map((block) => block.shell)).toEqual(['bob', 'alice', 'bob', 'alice', 'bob', 'alice']);
+    const [bobStart, aliceStart, bobAccept, aliceOpen, bobAnswer, aliceSend] = blocks.map((block) => block.commands);
+    const bob = await HeadlessClient.start('bob', { server: server.address, autoAccept: 'file', pasteBeforeReady: bobStart });
     clients.push(bob);
-    const alice = await HeadlessClient.start('alice', {
-      server: server.address,
-      pasteBeforeReady: [
-        { cmd: 'signup', username: 'alice', password: 'correct-horse-1', id: 'a1' },
-        { cmd: 'login', username: 'alice', password: 'correct-horse-1', id: 'a2' },
-        { cmd: 'friend.request', username: 'bob', id: 'a3' },
-      ],
-    });
+    expect(await bob.waitFor('login.ok')).toMatchObject({ ref: 'b2' });
+    const alice = await HeadlessClient.start('alice', { server: server.address, pasteBeforeReady: aliceStart });
     clients.push(alice);
     expect(bob.events[0]?.event).toBe('ready');
     expect(alice.events[0]?.event).toBe('ready');
     expect(await bob.waitFor('signup.ok')).toMatchObject({ ref: 'b1' });
-    expect(await bob.waitFor('login.ok')).toMatchObject({ ref: 'b2' });
     expect(await alice.waitFor('signup.ok')).toMatchObject({ ref: 'a1' });
     expect(await alice.waitFor('login.ok')).toMatchObject({ ref: 'a2' });
     expect(await alice.waitFor('friend.requested')).toMatchObject({ username: 'bob', ref: 'a3' });
 
     await bob.waitFor('friend.request', { from: 'alice' });
-    bob.send({ cmd: 'friend.accept', username: 'alice', id: 'b3' });
+    paste(bob, bobAccept ?? []);
     expect(await bob.waitFor('friend.added')).toMatchObject({ username: 'alice', ref: 'b3' });
     await alice.waitFor('friend.added', { username: 'bob' });
 
-    // The second block, pasted whole: open, send, send a file, quit, each waiting for what it needs.
+    // The open block and the send block pasted as one: the message and the file wait for the session.
     const path = join(tmpdir(), `p2pchat-hello-${process.pid}.txt`);
     await writeFile(path, 'hello bob\n');
-    alice.sendRaw(
-      [
-        { cmd: 'chat.open', username: 'bob', id: 'a4' },
-        { cmd: 'chat.send', username: 'bob', text: 'hi bob!', id: 'a5' },
-        { cmd: 'file.send', username: 'bob', paths: [path], id: 'a6' },
-      ]
-        .map((line) => `${JSON.stringify(line)}\n`)
-        .join(''),
-    );
+    const withOurFile = (aliceSend ?? []).map((command) => (Array.isArray(command.paths) ? { ...command, paths: [path] } : command));
+    paste(alice, [...(aliceOpen ?? []), ...withOurFile]);
     await bob.waitFor('chat.request', { from: 'alice' });
-    bob.send({ cmd: 'chat.answer', username: 'alice', accept: true, id: 'b4' });
-    expect(await bob.waitFor('chat.opened')).toMatchObject({ username: 'alice', ref: 'b4' });
-    expect(await alice.waitFor('chat.opened')).toMatchObject({ username: 'bob', ref: 'a4' });
+    paste(bob, bobAnswer ?? []);
+    await bob.waitFor('chat.opened', { username: 'alice' });
+    await alice.waitFor('chat.opened', { username: 'bob' });
     expect(await alice.waitFor('chat.sent')).toMatchObject({ username: 'bob', id: 'a5', ref: 'a5' });
     const offered = await alice.waitFor('file.offered');
     expect(offered).toMatchObject({ name: expect.stringMatching(/^p2pchat-hello-/), ref: 'a6' });
     expect(await alice.waitFor('file.sent', { transferId: offered.transferId })).toMatchObject({ ref: 'a6' });
     expect(await bob.waitFor('chat.message')).toMatchObject({ from: 'alice', text: 'hi bob!' });
     await bob.waitFor('file.received', { transferId: offered.transferId });
-
-    alice.send({ cmd: 'quit', id: 'a7' });
     expect(await alice.waitFor('logout.ok')).toMatchObject({ ref: 'a7' });
     expect(await alice.exited).toBe(0);
-    expect(noRefusals(alice)).toEqual([]);
-    expect(noRefusals(bob)).toEqual([]);
-    expect(alice.badLines).toEqual([]);
+
+    // Every command with an id was answered with its ref; nothing was refused for coming early.
+    for (const [client, commands] of [[alice, [...(aliceStart ?? []), ...(aliceOpen ?? []), ...(aliceSend ?? [])]], [bob, [...(bobStart ?? []), ...(bobAccept ?? []), ...(bobAnswer ?? [])]]] as const) {
+      for (const command of commands) if (command.id !== undefined) expect(client.events.some((e) => e.ref === command.id), String(command.id)).toBe(true);
+      expect(noRefusals(client)).toEqual([]);
+      expect(client.badLines).toEqual([]);
+    }
   });
 
   it('gives every error the ref of its command: refused lines, client-side and server-side errors', async () => {
