@@ -15,7 +15,9 @@
  *   are measured and offered; chat.send, file.send, chat.close and chat.open to that friend wait
  *   for it, so a pasted "open, send" sends into the opened session.
  * A command never overtakes an earlier waiting one to the same friend, and an account command never
- * overtakes an earlier one that talks to the server (a logout before a chat.open). Lanes held
+ * overtakes an earlier one that talks to the server (a logout before a chat.open); quit waits until
+ * everything before it has run and holds no lane, and the transfers our commands started have
+ * ended (a pasted "open, send, send a file, quit" sends both first). Lanes held
  * longer than COMMAND_ANSWER_WAIT_MS (a server that never answers) are let go.
  *
  * Refs. Each dispatched command gets a tag; the peer machine puts the tag on every event emitted
@@ -67,7 +69,7 @@ interface Hold {
 
 const SERVER_LANE = 'server';
 const ACCOUNT_COMMANDS: ReadonlySet<string> = new Set(['signup', 'login', 'logout', 'friends', 'friend.request', 'friend.accept', 'friend.decline']);
-const SERVERLESS_COMMANDS: ReadonlySet<string> = new Set(['quit', 'test.cut-p2p']);
+const SERVERLESS_COMMANDS: ReadonlySet<string> = new Set(['test.cut-p2p']);
 const FRIEND_ORDERED_COMMANDS: ReadonlySet<string> = new Set(['chat.open', 'chat.send', 'chat.close', 'file.send']);
 
 function friendLane(username: string): string {
@@ -109,6 +111,8 @@ export class CommandQueue {
   private readonly refsByFriend = new BoundedMap<string, CommandRef>();
   private readonly refsByMessage = new BoundedMap<string | number, CommandRef>();
   private readonly refsByTransfer = new BoundedMap<string, CommandRef>();
+  /** Transfers our commands started (file.send's offers, accepted file.answer) that have not ended: quit waits for them. */
+  private readonly transfersUnderway = new BoundedMap<string, true>();
 
   constructor(private readonly port: CommandQueuePort) {}
 
@@ -129,6 +133,8 @@ export class CommandQueue {
    */
   onEvent(event: ClientEvent, tag: number | undefined): CommandRef | undefined {
     if (event.event === 'ready') this.ready = true;
+    if (event.event === 'file.offered' && tag !== undefined) this.transfersUnderway.set(event.transferId, true);
+    if (event.event === 'file.sent' || event.event === 'file.received' || event.event === 'file.failed') this.transfersUnderway.delete(event.transferId);
     if (tag !== undefined) this.releaseTag(tag, event);
     const byTag = tag === undefined ? undefined : this.refsByTag.get(tag);
     const byKey = this.keyedRef(event, byTag);
@@ -175,6 +181,8 @@ export class CommandQueue {
         return true;
       }
       const lanes = lanesOf(entry.command);
+      // quit comes last: after everything before it has run and been answered.
+      if (entry.command.cmd === 'quit' && (index > 0 || blocked.size > 0 || this.transfersUnderway.size > 0)) return false;
       const overtakes = lanes.holds === SERVER_LANE && serverUserWaiting;
       if (overtakes || lanes.waits.some((lane) => blocked.has(lane))) {
         // What waits keeps its place on its lanes: a later command on the same lane waits behind it.
@@ -198,6 +206,7 @@ export class CommandQueue {
     }
     const until = command.cmd === 'chat.open' ? 'session' : command.cmd === 'file.send' ? 'offered' : 'reply';
     if (holds !== null) this.held.set(holds, { tag, until, sinceMs: nowMs });
+    if (command.cmd === 'file.answer' && command.accept) this.transfersUnderway.set(command.transferId, true);
     const done = this.port.run(command, tag);
     if (done === undefined) {
       if (until === 'offered' && holds !== null && this.held.get(holds)?.tag === tag) this.held.delete(holds);

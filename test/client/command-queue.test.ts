@@ -13,9 +13,11 @@ function harness() {
   const ran: Array<{ command: UserCommand; tag: number }> = [];
   const refused: Array<[string, unknown]> = [];
   let coming = false;
+  const hooks: { onRun: ((command: UserCommand, tag: number) => void) | null } = { onRun: null };
   const queue = new CommandQueue({
     run: (command, tag) => {
       ran.push({ command, tag });
+      hooks.onRun?.(command, tag);
     },
     refuse: (code, _message, ref) => refused.push([code, ref]),
     serverLinkComing: () => coming,
@@ -27,7 +29,7 @@ function harness() {
     queue.pump(0);
     return ref;
   };
-  return { queue, ran, refused, push, answer, setComing: (value: boolean) => (coming = value) };
+  return { queue, ran, refused, push, answer, hooks, setComing: (value: boolean) => (coming = value) };
 }
 
 const ready: ClientEvent = { event: 'ready', p2pHost: '127.0.0.1', p2pPort: 1 };
@@ -52,11 +54,36 @@ describe('command queue', () => {
     h.answer(ready);
     h.setComing(true);
     h.push({ cmd: 'friends' });
-    h.push({ cmd: 'quit' });
-    expect(h.ran.map((r) => r.command.cmd)).toEqual(['quit']);
+    h.push({ cmd: 'chat.send', username: 'bo', text: 'x' });
+    expect(h.ran.map((r) => r.command.cmd)).toEqual([]);
     h.setComing(false);
     h.queue.pump(0);
-    expect(h.ran.map((r) => r.command.cmd)).toEqual(['quit', 'friends']);
+    expect(h.ran.map((r) => r.command.cmd)).toEqual(['friends']);
+  });
+
+  it('quit comes last: after a chat.open has its answer and the send behind it ran', () => {
+    const h = harness();
+    h.answer(ready);
+    h.push({ cmd: 'chat.open', username: 'bo' });
+    h.push({ cmd: 'chat.send', username: 'bo', text: 'hi' });
+    h.push({ cmd: 'quit' });
+    expect(h.ran.map((r) => r.command.cmd)).toEqual(['chat.open']);
+    h.answer({ event: 'chat.opened', username: 'bo' });
+    expect(h.ran.map((r) => r.command.cmd)).toEqual(['chat.open', 'chat.send', 'quit']);
+  });
+
+  it('quit waits for the files our commands sent to arrive (or fail)', () => {
+    const h = harness();
+    h.answer(ready);
+    // As the runtime does: the offer is told while the command runs.
+    h.hooks.onRun = (command, tag) => {
+      if (command.cmd === 'file.send') h.queue.onEvent({ event: 'file.offered', username: 'bo', transferId: 't1', name: 'a', size: 1, sha256: 'x' }, tag);
+    };
+    h.push({ cmd: 'file.send', username: 'bo', paths: ['/a'] });
+    h.push({ cmd: 'quit' });
+    expect(h.ran.map((r) => r.command.cmd)).toEqual(['file.send']);
+    h.answer({ event: 'file.sent', transferId: 't1', username: 'bo', size: 1, sha256: 'x' });
+    expect(h.ran.map((r) => r.command.cmd)).toEqual(['file.send', 'quit']);
   });
 
   it('a chat.open holds back what goes to that friend until the session opens, not the rest', () => {

@@ -17,12 +17,16 @@ const UNAUTH_IDLE_MS = 1_000;
 function walkthroughBlocks(): { shell: 'alice' | 'bob'; commands: Record<string, unknown>[] }[] {
   const doc = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'CLIENT.md'), 'utf8');
   const walkthrough = doc.slice(doc.indexOf('## Try it'), doc.indexOf('## Options'));
-  return [...walkthrough.matchAll(/```sh\n# shell (\d)[^\n]*\n([\s\S]*?)```/g)]
-    .map((match) => ({
-      shell: match[1] === '1' ? ('alice' as const) : ('bob' as const),
-      commands: (match[2] ?? '').split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>),
-    }))
-    .filter((block) => block.commands.length > 0);
+  const blocks: { shell: 'alice' | 'bob'; commands: Record<string, unknown>[] }[] = [];
+  for (const match of walkthrough.matchAll(/```sh\n([\s\S]*?)```/g)) {
+    // A "# shell N" comment starts what is pasted into that shell, until the next one.
+    for (const line of (match[1] ?? '').split('\n')) {
+      const shell = /^# shell (\d)/.exec(line);
+      if (shell !== null) blocks.push({ shell: shell[1] === '1' ? 'alice' : 'bob', commands: [] });
+      else if (line.startsWith('{')) blocks.at(-1)?.commands.push(JSON.parse(line) as Record<string, unknown>);
+    }
+  }
+  return blocks.filter((block) => block.commands.length > 0);
 }
 
 function paste(client: HeadlessClient, commands: readonly Record<string, unknown>[]): void {
