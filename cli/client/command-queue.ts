@@ -16,8 +16,9 @@
  *   for it, so a pasted "open, send" sends into the opened session.
  * A command never overtakes an earlier waiting one to the same friend, and an account command never
  * overtakes an earlier one that talks to the server (a logout before a chat.open); quit waits until
- * everything before it has run and holds no lane, and the transfers our commands started have
- * ended (a pasted "open, send, send a file, quit" sends both first). Lanes held
+ * everything before it has run and holds no lane, and the messages and transfers our commands
+ * started have been acknowledged or ended (a pasted "open, send, send a file, quit" delivers both
+ * first). Lanes held
  * longer than COMMAND_ANSWER_WAIT_MS (a server that never answers) are let go.
  *
  * Refs. Each dispatched command gets a tag; the peer machine puts the tag on every event emitted
@@ -113,6 +114,16 @@ export class CommandQueue {
   private readonly refsByTransfer = new BoundedMap<string, CommandRef>();
   /** Transfers our commands started (file.send's offers, accepted file.answer) that have not ended: quit waits for them. */
   private readonly transfersUnderway = new BoundedMap<string, true>();
+  /** Messages our chat.sends put on the way, per friend, not yet acknowledged or reported undelivered: quit waits for them. */
+  private readonly messagesUnderway = new BoundedMap<string, number>();
+  /** The tag of the command running now, and whether it was refused at once (an error while it ran). */
+  private runningTag: number | null = null;
+  private runningRefused = false;
+  /**
+   * Since when a quit at the head has waited for messages and transfers with no news of them
+   * (an ack, progress, an end): after COMMAND_ANSWER_WAIT_MS of silence (a peer that hung) it goes.
+   */
+  private drainQuietSinceMs: number | null = null;
 
   constructor(private readonly port: CommandQueuePort) {}
 
@@ -133,6 +144,9 @@ export class CommandQueue {
    */
   onEvent(event: ClientEvent, tag: number | undefined): CommandRef | undefined {
     if (event.event === 'ready') this.ready = true;
+    if (event.event === 'error' && tag !== undefined && tag === this.runningTag) this.runningRefused = true;
+    this.countMessages(event);
+    if (this.drainQuietSinceMs !== null && (event.event === 'chat.sent' || event.event.startsWith('file.'))) this.drainQuietSinceMs = this.port.nowMs();
     if (event.event === 'file.offered' && tag !== undefined) this.transfersUnderway.set(event.transferId, true);
     if (event.event === 'file.sent' || event.event === 'file.received' || event.event === 'file.failed') this.transfersUnderway.delete(event.transferId);
     if (tag !== undefined) this.releaseTag(tag, event);
@@ -157,7 +171,7 @@ export class CommandQueue {
 
   /** When the oldest held lane expires (the runtime pumps then), or null. */
   nextDeadlineMs(): number | null {
-    let earliest: number | null = null;
+    let earliest: number | null = this.drainQuietSinceMs === null ? null : this.drainQuietSinceMs + COMMAND_ANSWER_WAIT_MS;
     for (const hold of this.held.values()) {
       const due = hold.sinceMs + COMMAND_ANSWER_WAIT_MS;
       if (earliest === null || due < earliest) earliest = due;
@@ -182,7 +196,7 @@ export class CommandQueue {
       }
       const lanes = lanesOf(entry.command);
       // quit comes last: after everything before it has run and been answered.
-      if (entry.command.cmd === 'quit' && (index > 0 || blocked.size > 0 || this.transfersUnderway.size > 0)) return false;
+      if (entry.command.cmd === 'quit' && (index > 0 || blocked.size > 0 || this.draining(nowMs))) return false;
       const overtakes = lanes.holds === SERVER_LANE && serverUserWaiting;
       if (overtakes || lanes.waits.some((lane) => blocked.has(lane))) {
         // What waits keeps its place on its lanes: a later command on the same lane waits behind it.
@@ -207,7 +221,11 @@ export class CommandQueue {
     const until = command.cmd === 'chat.open' ? 'session' : command.cmd === 'file.send' ? 'offered' : 'reply';
     if (holds !== null) this.held.set(holds, { tag, until, sinceMs: nowMs });
     if (command.cmd === 'file.answer' && command.accept) this.transfersUnderway.set(command.transferId, true);
+    this.runningTag = tag;
+    this.runningRefused = false;
     const done = this.port.run(command, tag);
+    this.runningTag = null;
+    if (command.cmd === 'chat.send' && !this.runningRefused) this.messagesUnderway.set(command.username, (this.messagesUnderway.get(command.username) ?? 0) + 1);
     if (done === undefined) {
       if (until === 'offered' && holds !== null && this.held.get(holds)?.tag === tag) this.held.delete(holds);
       return;
@@ -283,6 +301,35 @@ export class CommandQueue {
       default:
         return undefined;
     }
+  }
+
+  /** True while a quit at the head must still wait for messages or transfers (bounded by silence). */
+  private draining(nowMs: number): boolean {
+    if (this.transfersUnderway.size === 0 && this.messagesUnderway.size === 0) {
+      this.drainQuietSinceMs = null;
+      return false;
+    }
+    if (this.drainQuietSinceMs === null) this.drainQuietSinceMs = nowMs;
+    if (nowMs - this.drainQuietSinceMs < COMMAND_ANSWER_WAIT_MS) return true;
+    this.drainQuietSinceMs = null;
+    return false;
+  }
+
+  /** A message's fate: acknowledged, reported undelivered, or its session closed (which reports the rest). */
+  private countMessages(event: ClientEvent): void {
+    let friend: string | null = null;
+    if (event.event === 'chat.sent') friend = event.username;
+    else if (event.event === 'error' && event.code === 'MESSAGE_UNDELIVERED') {
+      const username = (event as { username?: unknown }).username;
+      friend = typeof username === 'string' ? username : null;
+    } else if (event.event === 'chat.closed') {
+      this.messagesUnderway.delete(event.username);
+      return;
+    }
+    if (friend === null) return;
+    const count = (this.messagesUnderway.get(friend) ?? 0) - 1;
+    if (count > 0) this.messagesUnderway.set(friend, count);
+    else this.messagesUnderway.delete(friend);
   }
 
   private releaseChatOpen(username: string): void {

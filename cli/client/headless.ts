@@ -116,12 +116,19 @@ export async function runHeadless(options: HeadlessOptions): Promise<void> {
     (line) => {
       if (line.trim().length === 0) return;
       const parsed = parseCommandLine(line, options.testCommands);
-      if (!parsed.ok) return queue.push({ kind: 'refused', code: parsed.code, message: parsed.message, ref: parsed.ref }, Date.now());
-      queue.push({ kind: 'command', command: parsed.command, ref: parsed.ref }, Date.now());
+      if (!parsed.ok) queue.push({ kind: 'refused', code: parsed.code, message: parsed.message, ref: parsed.ref }, Date.now());
+      else queue.push({ kind: 'command', command: parsed.command, ref: parsed.ref }, Date.now());
+      pump(); // (re)arms the queue's deadline timer too
     },
-    () => queue.push({ kind: 'refused', code: 'BAD_COMMAND', message: `input line longer than ${COMMAND_LINE_BYTES_MAX} bytes`, ref: undefined }, Date.now()),
+    () => {
+      queue.push({ kind: 'refused', code: 'BAD_COMMAND', message: `input line longer than ${COMMAND_LINE_BYTES_MAX} bytes`, ref: undefined }, Date.now());
+      pump();
+    },
     // End of input: a quit in its turn, after the commands before it.
-    () => queue.push({ kind: 'command', command: { cmd: 'quit' }, ref: undefined }, Date.now()),
+    () => {
+      queue.push({ kind: 'command', command: { cmd: 'quit' }, ref: undefined }, Date.now());
+      pump();
+    },
   );
 }
 

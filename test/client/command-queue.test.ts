@@ -61,7 +61,7 @@ describe('command queue', () => {
     expect(h.ran.map((r) => r.command.cmd)).toEqual(['friends']);
   });
 
-  it('quit comes last: after a chat.open has its answer and the send behind it ran', () => {
+  it('quit comes last: after a chat.open has its answer and the send behind it was acknowledged', () => {
     const h = harness();
     h.answer(ready);
     h.push({ cmd: 'chat.open', username: 'bo' });
@@ -69,7 +69,45 @@ describe('command queue', () => {
     h.push({ cmd: 'quit' });
     expect(h.ran.map((r) => r.command.cmd)).toEqual(['chat.open']);
     h.answer({ event: 'chat.opened', username: 'bo' });
+    expect(h.ran.map((r) => r.command.cmd)).toEqual(['chat.open', 'chat.send']);
+    h.answer({ event: 'chat.sent', username: 'bo', id: 'p-m1' });
     expect(h.ran.map((r) => r.command.cmd)).toEqual(['chat.open', 'chat.send', 'quit']);
+  });
+
+  it('quit waits for the messages our commands sent to be acknowledged (or reported undelivered)', () => {
+    const h = harness();
+    h.answer(ready);
+    h.push({ cmd: 'chat.send', username: 'bo', text: 'one' });
+    h.push({ cmd: 'chat.send', username: 'bo', text: 'two' });
+    h.push({ cmd: 'quit' });
+    expect(h.ran.map((r) => r.command.cmd)).toEqual(['chat.send', 'chat.send']);
+    h.answer({ event: 'chat.sent', username: 'bo', id: 'p-m1' });
+    expect(h.ran.map((r) => r.command.cmd)).toEqual(['chat.send', 'chat.send']);
+    h.answer({ event: 'error', code: 'MESSAGE_UNDELIVERED', message: 'x', username: 'bo' } as ClientEvent);
+    expect(h.ran.map((r) => r.command.cmd)).toEqual(['chat.send', 'chat.send', 'quit']);
+  });
+
+  it('a quit waiting on a peer that never acknowledges goes after COMMAND_ANSWER_WAIT_MS of silence', () => {
+    const h = harness();
+    h.answer(ready);
+    h.push({ cmd: 'chat.send', username: 'bo', text: 'one' });
+    h.push({ cmd: 'quit' });
+    expect(h.queue.nextDeadlineMs()).toBe(COMMAND_ANSWER_WAIT_MS);
+    h.queue.pump(COMMAND_ANSWER_WAIT_MS - 1);
+    expect(h.ran.map((r) => r.command.cmd)).toEqual(['chat.send']);
+    h.queue.pump(COMMAND_ANSWER_WAIT_MS);
+    expect(h.ran.map((r) => r.command.cmd)).toEqual(['chat.send', 'quit']);
+  });
+
+  it('a chat.send refused at once (no session) holds nothing back', () => {
+    const h = harness();
+    h.answer(ready);
+    h.hooks.onRun = (command, tag) => {
+      if (command.cmd === 'chat.send') h.queue.onEvent({ event: 'error', code: 'NO_SUCH_PEER', message: 'x' }, tag);
+    };
+    h.push({ cmd: 'chat.send', username: 'bo', text: 'one' });
+    h.push({ cmd: 'quit' });
+    expect(h.ran.map((r) => r.command.cmd)).toEqual(['chat.send', 'quit']);
   });
 
   it('quit waits for the files our commands sent to arrive (or fail)', () => {
