@@ -69,7 +69,18 @@ interface Hold {
 }
 
 const SERVER_LANE = 'server';
-const ACCOUNT_COMMANDS: ReadonlySet<string> = new Set(['signup', 'login', 'logout', 'friends', 'friend.request', 'friend.accept', 'friend.decline']);
+const ACCOUNT_COMMANDS: ReadonlySet<string> = new Set([
+  'signup',
+  'login',
+  'logout',
+  'friends',
+  'friend.request',
+  'friend.accept',
+  'friend.decline',
+  'friend.remove',
+  'friend.block',
+  'friend.unblock',
+]);
 const SERVERLESS_COMMANDS: ReadonlySet<string> = new Set(['test.cut-p2p']);
 const FRIEND_ORDERED_COMMANDS: ReadonlySet<string> = new Set(['chat.open', 'chat.send', 'chat.close', 'file.send']);
 
