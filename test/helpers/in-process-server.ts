@@ -11,6 +11,7 @@ import { type RunningServer, startServer } from '../../cli/server/run.ts';
 export interface TestServerOptions {
   readonly sessionTimeoutMs?: number;
   readonly ttlMs?: number;
+  readonly unauthenticatedIdleMs?: number;
 }
 
 export class TestServer {
@@ -50,6 +51,7 @@ export class TestServer {
       shutdownGraceMs: 500,
       ...(this.options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: this.options.sessionTimeoutMs }),
       ...(this.options.ttlMs === undefined ? {} : { ttlMs: this.options.ttlMs }),
+      ...(this.options.unauthenticatedIdleMs === undefined ? {} : { unauthenticatedIdleMs: this.options.unauthenticatedIdleMs }),
     });
     this.port = this.server.tcpPort;
   }
