@@ -40,7 +40,8 @@ export const clientEventSchema = z.discriminatedUnion('event', [
   z.object({ event: z.literal('friend.blocked'), username }),
   z.object({ event: z.literal('friend.unblocked'), username }),
   z.object({ event: z.literal('presence'), username, status: presenceStatusSchema }),
-  z.object({ event: z.literal('chat.request'), from: username }),
+  /** timeoutMs (addition): how long the server waits for our answer (its session timeout), from now. */
+  z.object({ event: z.literal('chat.request'), from: username, timeoutMs: z.number().nonnegative() }),
   z.object({ event: z.literal('chat.opened'), username }),
   /** reason (addition): 'closed' (either side closed it) or 'connection-lost'. */
   z.object({ event: z.literal('chat.closed'), username, reason: z.string() }),
@@ -57,7 +58,11 @@ export const clientEventSchema = z.discriminatedUnion('event', [
   z.object({ event: z.literal('file.failed'), transferId, reason: z.string(), username: username.optional() }),
   z.object({ event: z.literal('disconnected') }),
   z.object({ event: z.literal('reconnected') }),
-  z.object({ event: z.literal('error'), code: z.string(), message: z.string(), detail: z.string().optional() }),
+  /**
+   * detail, username and id (additions): more about the failure, the friend a failed command was
+   * about (NO_SUCH_SESSION_REQUEST after a request ended), the message it concerns.
+   */
+  z.object({ event: z.literal('error'), code: z.string(), message: z.string(), detail: z.string().optional(), username: username.optional(), id: messageId.optional() }),
 ]);
 
 export type ClientEvent = z.output<typeof clientEventSchema>;

@@ -12,13 +12,21 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { UserCommand } from '../../core/peer/commands.ts';
+import type { CommandRef, UserCommand } from '../../core/peer/commands.ts';
 import { type ClientEventLine, type ClientEventName, parseEventLine } from '../../core/peer/events.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const EVENT_WAIT_MS = 10_000;
+/** A bound on each event wait (the wait ends at the event): generous, for a loaded two-core machine. */
+export const EVENT_WAIT_MS = 20_000;
+/**
+ * How long a child may take to print `ready`: starting node and tsx on a loaded two-core machine
+ * takes seconds (load 15 once made it miss 10 s). A bound on an event wait, not a sleep.
+ */
+export const START_WAIT_MS = 60_000;
 
 export type Event = ClientEventLine;
+/** A command as a script writes it: any command of the vocabulary, with the optional `id` its answers carry back as `ref`. */
+export type ScriptCommand = UserCommand & { readonly id?: CommandRef };
 /** One event of the vocabulary, by its name: `EventOf<'file.received'>`. */
 export type EventOf<Name extends ClientEventName> = Extract<ClientEventLine, { event: Name }>;
 
@@ -35,6 +43,8 @@ export interface HeadlessOptions {
   readonly maxFileBytes?: number;
   readonly testCommands?: boolean;
   readonly extraArgs?: readonly string[];
+  /** Lines written to stdin at once, before `ready` (a block pasted while the client starts). */
+  readonly pasteBeforeReady?: readonly Record<string, unknown>[];
 }
 
 export class HeadlessClient {
@@ -69,11 +79,12 @@ export class HeadlessClient {
     const env = { ...process.env, P2PCHAT_TEST_COMMANDS: options.testCommands === true ? '1' : '0' };
     const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
     const client = new HeadlessClient(name, child, downloadDir);
-    await client.waitFor('ready');
+    if (options.pasteBeforeReady !== undefined) client.sendRaw(options.pasteBeforeReady.map((line) => `${JSON.stringify(line)}\n`).join(''));
+    await client.waitFor('ready', {}, START_WAIT_MS);
     return client;
   }
 
-  send(command: UserCommand): void {
+  send(command: ScriptCommand): void {
     this.child.stdin?.write(`${JSON.stringify(command)}\n`);
   }
 
@@ -82,7 +93,7 @@ export class HeadlessClient {
   }
 
   /** Sends a command, then waits for the named event (matching `match` if given). */
-  async request<Name extends ClientEventName>(command: UserCommand, event: Name, match: Partial<EventOf<Name>> = {}, timeoutMs = EVENT_WAIT_MS): Promise<EventOf<Name>> {
+  async request<Name extends ClientEventName>(command: ScriptCommand, event: Name, match: Partial<EventOf<Name>> = {}, timeoutMs = EVENT_WAIT_MS): Promise<EventOf<Name>> {
     this.send(command);
     return this.waitFor(event, match, timeoutMs);
   }

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { textWidth } from '../../../cli/dashboard/char-width.ts';
 import { describe, expect, it } from 'vitest';
 import { formatBytes, parsePathList, progressBar, truncate, truncateStart, wrapText } from '../../../cli/dashboard/format.ts';
 import { editLine, editorOf, EMPTY_EDITOR } from '../../../cli/dashboard/line-editor.ts';
@@ -24,6 +25,27 @@ describe('text helpers', () => {
       }),
       replay,
     );
+  });
+
+  it('property: over CJK, emoji and combining marks, wrapped lines fit the width in terminal cells, truncation too', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom('a', 'b', ' ', '中', '文', '😀', '🎉', 'e\u0301', '✓', '…'), maxLength: 120 }), fc.integer({ min: 2, max: 40 }), (text, width) => {
+        const lines = wrapText(text, width);
+        for (const line of lines) expect(textWidth(line)).toBeLessThanOrEqual(width);
+        expect(lines.join('').replace(/[\s]/g, '')).toBe(text.replace(/[\s]/g, ''));
+        expect(textWidth(truncate(text, width))).toBeLessThanOrEqual(width);
+        expect(textWidth(truncateStart(text, width))).toBeLessThanOrEqual(width);
+      }),
+      replay,
+    );
+  });
+
+  it('counts cells as a terminal does: CJK and emoji two, combining marks none', () => {
+    expect(textWidth('abc')).toBe(3);
+    expect(textWidth('中文')).toBe(4);
+    expect(textWidth('😀✓…')).toBe(4);
+    expect(textWidth('e\u0301')).toBe(1);
+    expect(truncate('中文字幕', 5)).toBe('中文…');
   });
 
   it('truncates with an ellipsis', () => {
