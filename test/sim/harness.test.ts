@@ -1,5 +1,5 @@
 /**
- * The simulator finds what it is meant to find: each checker of issue 14 fires on a bug planted
+ * The simulator finds what it is meant to find: each checker fires on a bug planted
  * through the simulator's own `plant` fault (sim/world/planted-output.ts, nothing edited in
  * core/), the swarm finds each planted bug and shrinks it to at most 10 steps and faults, and
  * the swarm fails on a step that misses its `expect` unless the scenario excuses that kind of

@@ -1,7 +1,7 @@
 /**
  * Every step's outcome goes to the request that caused it (the peer-machine driver's request
  * ledger, sim/drivers/request-ledger.ts), never to whichever step happens to be waiting: the
- * minimal false alarm of issue 14 passes, and random step sequences against the correct server
+ * minimal false alarm passes, and random step sequences against the correct server
  * end with no violation, no outcome that belongs to another kind of step, no outcome left
  * unattributed and no request answered twice.
  *
@@ -64,7 +64,7 @@ function stepLines(lines: string[]): Array<{ peer: number; step: string; outcome
 }
 
 describe('the request ledger: outcomes go to the request that caused them', () => {
-  it('the minimal false alarm of issue 14 passes (chat with no session, then a rejected session)', () => {
+  it('the minimal false alarm passes (chat with no session, then a rejected session)', () => {
     const { scenario } = loadScenarioFile('test/sim/fixtures/chat-without-session-then-reject.yaml');
     const report = runScenario(scenario, { seed: 1 });
     expect({ violations: report.violations, failed: report.expectations.filter((e) => !e.passed) }).toEqual({ violations: [], failed: [] });

@@ -241,7 +241,7 @@ describe('headless client: file transfer over TCP', () => {
     expect(resumed).toBeDefined();
     expect(Number(resumed?.resumedFrom)).toBeGreaterThan(0);
     expect(Number(resumed?.resumedFrom)).toBeLessThanOrEqual(CUT_AFTER_BYTES);
-    // Both sides report where it resumed from (issue 13: once only the receiver did).
+    // Both sides report where it resumed from (once only the receiver did).
     const senderResumed = alice.seen('file.progress').find((e) => e.transferId === offer.transferId && typeof e.resumedFrom === 'number');
     expect(senderResumed?.resumedFrom).toBe(resumed?.resumedFrom);
   }, TRANSFER_WAIT_MS);

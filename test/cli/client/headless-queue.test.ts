@@ -1,5 +1,5 @@
 /**
- * The headless contract as a person uses it (issue 13): a block pasted before `ready` runs whole,
+ * The headless contract as a person uses it: a block pasted before `ready` runs whole,
  * in order, with `ready` first; `id` comes back as `ref` on every answer, errors included; a client
  * that sits before login sees no disconnect/reconnect churn from the server's idle close.
  */
@@ -15,7 +15,7 @@ const UNAUTH_IDLE_MS = 1_000;
 
 /** The walkthrough's pasted blocks, in order, from docs/CLIENT.md itself: `# shell 1` is alice, `# shell 2` bob. */
 function walkthroughBlocks(): { shell: 'alice' | 'bob'; commands: Record<string, unknown>[] }[] {
-  const doc = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'CLIENT.md'), 'utf8');
+  const doc = readFileSync(join(import.meta.dirname, '..', '..', '..', 'docs', 'CLIENT.md'), 'utf8');
   const walkthrough = doc.slice(doc.indexOf('## Try it'), doc.indexOf('## Options'));
   const blocks: { shell: 'alice' | 'bob'; commands: Record<string, unknown>[] }[] = [];
   for (const match of walkthrough.matchAll(/```sh\n([\s\S]*?)```/g)) {

@@ -62,7 +62,7 @@ describe('login screen', () => {
     expect(screenHas(text, 'Password  ********')).toBe(true);
     expect(text.join('\n')).not.toContain('secretpw');
     expect(screenHas(text, 'Server 127.0.0.1:12345')).toBe(true);
-    // The connection state is said once, in the status bar (issue 13: not "client ready" and "· ready").
+    // The connection state is said once, in the status bar (not "client ready" and "· ready").
     expect(text.join('\n').match(/ready/g)).toEqual(['ready']);
     expect(screenHas(text, '○ client ready')).toBe(true);
   });

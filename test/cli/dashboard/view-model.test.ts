@@ -226,10 +226,10 @@ describe('chat request dialog countdown', () => {
     expect(driver.state.events.at(-1)?.text).toBe('Chat request from bob timed out');
   });
 
-  it('uses the configured timeout', () => {
+  it('counts down from the timeout the request carries (the server\'s), not the configured one', () => {
     const driver = new Driver();
-    driver.state = initialState({ ...config, chatRequestTimeoutMs: 5_000 }, driver.nowMs);
-    driver.loggedIn().event({ event: 'chat.request', from: 'bob', timeoutMs: 30_000 });
+    driver.state = initialState({ ...config, chatRequestTimeoutMs: 30_000 }, driver.nowMs);
+    driver.loggedIn().event({ event: 'chat.request', from: 'bob', timeoutMs: 5_000 });
     const request = driver.state.chatRequests[0];
     expect(request && secondsLeft(request, driver.nowMs)).toBe(5);
   });
@@ -361,7 +361,7 @@ describe('keys and quitting', () => {
   });
 });
 
-describe('issue 13: requests wait for the typing, end with the server, and Escape means back', () => {
+describe('requests wait for the typing, end with the server, and Escape means back', () => {
   it('a file offer popping up mid-word takes none of the letters: "nice" reaches the message line whole', () => {
     const driver = new Driver().loggedIn().openChatWithBob().type('n');
     driver.event({ event: 'file.offer', from: 'bob', transferId: 't9', name: 'x.bin', offeredName: 'x.bin', size: 10, sha256: 'ab' });

@@ -1,5 +1,5 @@
 /**
- * Wide characters on the screen (issue 13): after a message with CJK, emoji or combining marks,
+ * Wide characters on the screen: after a message with CJK, emoji or combining marks,
  * blessed's picture of each row must match what a terminal draws, cell for cell: a character a
  * terminal draws two cells wide (char-width.ts, what wcwidth says) must be followed by blessed's
  * placeholder for its second cell. When it is not (blessed's old table counted emoji as one), the

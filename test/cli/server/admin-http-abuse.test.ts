@@ -51,7 +51,7 @@ function closedWithin(socket: net.Socket, limitMs: number): Promise<number | nul
   });
 }
 
-describe('admin HTTP under abuse (#11.7)', () => {
+describe('admin HTTP under abuse', () => {
   it('closes a request whose headers never finish soon after the headers timeout', async () => {
     const port = await startAdmin();
     const socket = await connect(port);

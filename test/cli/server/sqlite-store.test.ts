@@ -75,7 +75,7 @@ describe('SqliteStore', () => {
     store.close();
   });
 
-  it('survives power loss by default: synchronous=FULL unless told otherwise (#11)', () => {
+  it('survives power loss by default: synchronous=FULL unless told otherwise', () => {
     const store = new SqliteStore({ dataDir: dataDir() });
     expect(store.synchronousMode).toBe('full');
     store.close();

@@ -22,7 +22,7 @@ describe('sanitizeFileName', () => {
     ['bell\u0007\u001b[2J.txt', 'bell[2J.txt'],
     ['name\u202egnp.exe', 'namegnp.exe'],
     ['trailing. . ', 'trailing'],
-    // #11: Windows device names, with or without an extension, any case.
+    // Windows device names, with or without an extension, any case.
     ['CON', '_CON'],
     ['nul', '_nul'],
     ['con.txt', '_con.txt'],
@@ -30,7 +30,7 @@ describe('sanitizeFileName', () => {
     ['lpt9 .log', '_lpt9 .log'],
     ['console.txt', 'console.txt'],
     ['conX', 'conX'],
-    // #11: lone surrogates become U+FFFD, so the name reported is the name written.
+    // Lone surrogates become U+FFFD, so the name reported is the name written.
     ['a\uD800b.txt', 'a\uFFFDb.txt'],
     ['\uDC00x', '\uFFFDx'],
     ['pair\uD83D\uDE00.txt', 'pair\uD83D\uDE00.txt'],

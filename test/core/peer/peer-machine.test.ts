@@ -66,7 +66,7 @@ describe('peer machine with the server machine, in memory', () => {
     expect(world.server.isOnline('alice')).toBe(true);
   });
 
-  it('after a server restart, a password login refused as BUSY or RATE_LIMITED is retried after the backoff, not given up (#11)', () => {
+  it('after a server restart, a password login refused as BUSY or RATE_LIMITED is retried after the backoff, not given up', () => {
     const world = twoFriends();
     // One login per second from the shared address: the second peer is refused at first.
     world.restartServer({ authAttemptsPerAddressBurst: 1, authAttemptsPerAddressPerSec: 1 });
@@ -77,7 +77,7 @@ describe('peer machine with the server machine, in memory', () => {
     expect(world.eventsOf('bob', 'reconnected')).toHaveLength(1);
   });
 
-  it('a friend cannot pass one of our own error codes off to the script: its error frame is PEER_ERROR (#11)', () => {
+  it('a friend cannot pass one of our own error codes off to the script: its error frame is PEER_ERROR', () => {
     const world = twoFriends();
     world.command('alice', { cmd: 'chat.open', username: 'bob' });
     expect(world.eventsOf('alice', 'chat.opened')).toHaveLength(1);

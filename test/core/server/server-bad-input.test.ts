@@ -83,7 +83,7 @@ describe('bad input to the server', () => {
     expect(h.last(c)).toMatchObject({ type: 'login.ok' });
   });
 
-  it('UNKNOWN_TYPE never echoes the type (a password sent as a type would reach the debug log, #11)', () => {
+  it('UNKNOWN_TYPE never echoes the type (a password sent as a type would reach the debug log)', () => {
     const { h, c } = setup();
     h.send(c, { type: 'correct horse battery staple', id: 9 });
     expect(h.last(c)).toEqual({ type: 'error', re: 9, code: 'UNKNOWN_TYPE', message: expect.any(String) });

@@ -47,7 +47,7 @@ describe('create chat session (seed use case 1.3.4)', () => {
     // The callee's own address is not echoed back to it; only the caller needs it.
     expect(calleeSide).not.toHaveProperty('host', expect.anything());
     const callerSide = h.framesOf(alice, 'session.established')[0]!;
-    // The host is where the server sees bob (the harness default), not the one bob named (#11).
+    // The host is where the server sees bob (the harness default), not the one bob named.
     expect(callerSide).toMatchObject({ requestId: pending.requestId, username: 'bob', role: 'caller', host: '10.0.0.1', port: 40_000 });
     expect(callerSide.token).toBe(calleeSide?.type === 'session.established' ? calleeSide.token : undefined);
     expect(h.machine.stats().pendingSessionRequests).toBe(0);
