@@ -89,6 +89,7 @@ export const clientEventSchema = z.discriminatedUnion('event', [
   eventSchema('file.failed', { transferId: transferIdSchema, reason: z.string() }),
   eventSchema('disconnected', {}),
   eventSchema('reconnected', {}),
+  eventSchema('server.key', { fingerprint: z.string(), pinned: z.boolean() }),
   eventSchema('error', { code: z.string(), message: z.string().default('') }),
 ]);
 

@@ -16,6 +16,8 @@ export interface TestServerOptions {
 export class TestServer {
   private server: RunningServer | null = null;
   port = 0;
+  /** The server's TLS certificate fingerprint (the same across restarts: it stays in the data dir). */
+  fingerprint = '';
 
   private constructor(
     private readonly dataDir: string,
@@ -48,6 +50,7 @@ export class TestServer {
       ...(this.options.ttlMs === undefined ? {} : { ttlMs: this.options.ttlMs }),
     });
     this.port = this.server.tcpPort;
+    this.fingerprint = this.server.tlsFingerprint ?? '';
   }
 
   /** Stops the server (clients see their connection close). */
