@@ -158,7 +158,7 @@ class TcpStream implements Stream {
     // the plain socket the TCP server accepted (node's `_parent`): reset that; else a FIN.
     const parent = (this.socket as { _parent?: unknown })._parent;
     if (parent instanceof net.Socket && !parent.destroyed) parent.resetAndDestroy();
-    this.socket.destroy();
+    else this.socket.destroy();
   }
 
   /** Called once by the socket's error or close listener; later calls do nothing. */

@@ -31,6 +31,11 @@ export class TestServer {
     return server;
   }
 
+  /** The running server (null while stopped), for its stats. */
+  get running(): RunningServer | null {
+    return this.server;
+  }
+
   get address(): string {
     return `127.0.0.1:${this.port}`;
   }
