@@ -11,6 +11,8 @@ import { type RunningServer, startServer } from '../../cli/server/run.ts';
 export interface TestServerOptions {
   readonly sessionTimeoutMs?: number;
   readonly ttlMs?: number;
+  /** TLS on the chat port (default true, as the real server). */
+  readonly tls?: boolean;
 }
 
 export class TestServer {
@@ -53,6 +55,7 @@ export class TestServer {
       shutdownGraceMs: 500,
       ...(this.options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: this.options.sessionTimeoutMs }),
       ...(this.options.ttlMs === undefined ? {} : { ttlMs: this.options.ttlMs }),
+      ...(this.options.tls === undefined ? {} : { tls: this.options.tls }),
     });
     this.port = this.server.tcpPort;
     this.fingerprint = this.server.tlsFingerprint ?? '';
