@@ -24,7 +24,7 @@ import { type PeerConfig, type PeerEffect, PeerMachine } from '../../core/peer/m
 import type { Clock, Listener, Stream, Transport } from '../../core/transport.ts';
 import { TcpTransport } from '../net/tcp-transport.ts';
 import { NodePeerFiles, prepareFile } from './file-io.ts';
-import type { ServerKeyCheck } from './known-servers.ts';
+import { KNOWN_SERVERS_FAILED, type PinVerdict, type ServerKeyCheck } from './known-servers.ts';
 
 /** What the runtime prints: a contract event with its ISO time. */
 export type TimedEvent = ClientEvent & { readonly at: string };
@@ -159,7 +159,15 @@ export class ClientRuntime {
 
   /** The TLS pin check of each server handshake: what it tells the user is emitted and logged here. */
   private verifyServer(pins: ServerKeyCheck, host: string, port: number, fingerprint: string): string | null {
-    const verdict = pins.verify(host, port, fingerprint);
+    let verdict: PinVerdict;
+    try {
+      verdict = pins.verify(host, port, fingerprint);
+    } catch (error) {
+      // The pins could not be read or written (an unreadable or oversized known-servers file, a
+      // read-only data dir): without them the certificate cannot be checked, so it is refused.
+      const message = `cannot check the server's certificate against the pinned one: ${(error as Error).message}`;
+      verdict = { refusal: KNOWN_SERVERS_FAILED, events: [{ event: 'error', code: KNOWN_SERVERS_FAILED, message }] };
+    }
     if (verdict.refusal !== null) this.log.error({ event: 'server.key.refused', host, port, fingerprint, code: verdict.refusal }, 'server certificate refused');
     else this.log.info({ event: 'server.key', host, port, fingerprint }, 'server certificate accepted');
     for (const event of verdict.events) {

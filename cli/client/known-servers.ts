@@ -21,6 +21,8 @@ export const KNOWN_SERVERS_FILE = 'known-servers';
 export const KNOWN_SERVERS_BYTES_MAX = 1024 * 1024;
 /** The refusal code (the stream's close reason, and the `error` event's code). */
 export const SERVER_KEY_CHANGED = 'SERVER_KEY_CHANGED';
+/** The pins could not be read or written: the server cannot be checked, so it is refused. */
+export const KNOWN_SERVERS_FAILED = 'KNOWN_SERVERS_FAILED';
 
 const HEADER = '# p2pchat known servers: HOST:PORT SHA256-FINGERPRINT, one a line. Delete a line to forget that server.\n';
 

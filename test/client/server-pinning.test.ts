@@ -5,7 +5,7 @@
  * accept a new key on purpose), and --tls off refused for a server off this machine.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -90,6 +90,23 @@ describe('headless client: pinning the server certificate', () => {
     const refused = await client.waitFor('error', { code: 'SERVER_KEY_CHANGED' });
     expect(String(refused.message)).toContain('given with --server-fingerprint');
     expect(await client.quit()).toBe(0);
+  });
+
+  it('refuses the server when the pins cannot be read, saying why', async () => {
+    const brokenDir = await mkdtemp(join(tmpdir(), 'p2pchat-pinning-broken-'));
+    try {
+      // A directory where the file should be: unreadable as a pin file.
+      await mkdir(join(brokenDir, KNOWN_SERVERS_FILE));
+      const before = framesIn();
+      const client = await HeadlessClient.start('broken', { server: server.address, dataDir: brokenDir });
+      clients.push(client);
+      const refused = await client.waitFor('error', { code: 'KNOWN_SERVERS_FAILED' });
+      expect(String(refused.message)).toContain('cannot check');
+      expect(framesIn()).toBe(before);
+      expect(await client.quit()).toBe(0);
+    } finally {
+      await rm(brokenDir, { recursive: true, force: true });
+    }
   });
 
   it('with --tls off, refuses a server off this machine unless --allow-insecure', async () => {
