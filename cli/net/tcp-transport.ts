@@ -174,11 +174,15 @@ class TcpStream implements Stream {
 /** How long a gracefully closed socket may take to flush before it is destroyed. */
 export const CLOSE_GRACE_MS = 5_000;
 /**
- * How long an accepted TLS connection may take to finish its handshake. The server machine's
- * unauthenticated-idle limit only starts once the stream is handed over (after the handshake), so
- * without this a connection that stalls mid-handshake would hold a socket for node's default 120 s.
+ * How long a TLS handshake may take, on either side. The server machine's unauthenticated-idle
+ * limit only starts once the stream is handed over (after the handshake), so without this a
+ * connection that stalls mid-handshake would hold a socket for node's default 120 s; a client
+ * whose server accepts and then says nothing would wait for ever (the client machine has no
+ * connect deadline: plain TCP connects end by themselves), instead of retrying.
  */
 export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** The close reason of a client connection whose handshake did not finish in time. */
+export const TLS_HANDSHAKE_TIMEOUT = 'TLS_HANDSHAKE_TIMEOUT';
 /** Resumable TLS sessions a client transport keeps, one per server address (the oldest goes first). */
 export const TLS_SESSIONS_CACHED_MAX = 64;
 
@@ -195,6 +199,8 @@ export interface TlsClientOptions {
    * fingerprint its original handshake checked (only that server's ticket key can resume it).
    */
   verifyServer(host: string, port: number, fingerprint: string): string | null;
+  /** How long the handshake may take before the connection is given up (default TLS_HANDSHAKE_TIMEOUT_MS). */
+  readonly handshakeTimeoutMs?: number;
 }
 
 export interface TcpTransportOptions {
@@ -261,6 +267,11 @@ export class TcpTransport implements Transport {
     // against a CA, so node's own chain check is off; nothing is sent before the pin check.
     const socket = tls.connect({ host, port, minVersion: 'TLSv1.3', rejectUnauthorized: false, ...(cached === undefined ? {} : { session: cached.ticket }) });
     const stream = new TcpStream(socket, events, this.coalescer);
+    const onHandshakeTimeout = (): void => {
+      stream.finish(TLS_HANDSHAKE_TIMEOUT);
+      socket.destroy();
+    };
+    socket.setTimeout(check.handshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS, onHandshakeTimeout);
     let fingerprint: string | null = null;
     socket.on('session', (ticket: Buffer) => {
       if (fingerprint === null) return;
@@ -269,6 +280,9 @@ export class TcpTransport implements Transport {
       this.sessions.set(key, { ticket, fingerprint });
     });
     socket.once('secureConnect', () => {
+      // The timer and its listener go (close() arms the same timer later for its own grace period).
+      socket.setTimeout(0);
+      socket.off('timeout', onHandshakeTimeout);
       const presented = socket.isSessionReused() && cached !== undefined ? cached.fingerprint : socket.getPeerCertificate().fingerprint256;
       const refusal = presented === undefined ? 'TLS_NO_CERTIFICATE' : check.verifyServer(host, port, presented);
       if (refusal !== null) {

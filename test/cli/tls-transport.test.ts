@@ -8,7 +8,8 @@ import type tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TcpTransport } from '../../cli/net/tcp-transport.ts';
+import net from 'node:net';
+import { TLS_HANDSHAKE_TIMEOUT, TcpTransport } from '../../cli/net/tcp-transport.ts';
 import { TLS_CERT_FILE, TLS_KEY_FILE, certificateFingerprint, loadTlsIdentity, normalizeFingerprint } from '../../cli/net/tls-identity.ts';
 import type { Listener, Stream } from '../../core/transport.ts';
 
@@ -122,6 +123,16 @@ describe('TLS on the TCP transport', () => {
     expect(refused.stream.write(Buffer.from('late'))).toBe(false);
     expect(receivedText()).toBe('secretsecret');
     server.listener.close();
+  });
+
+  it('gives up a handshake the server never answers, closing with TLS_HANDSHAKE_TIMEOUT', async () => {
+    // Accepts TCP and then says nothing: a hung server, or something else on that port.
+    const silent = net.createServer((socket) => socket.on('error', () => {}));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as net.AddressInfo).port;
+    const client = new TcpTransport({ tlsClient: { verifyServer: () => null, handshakeTimeoutMs: 200 } });
+    expect(await connect(client, port)).toMatchObject({ opened: false, error: TLS_HANDSHAKE_TIMEOUT });
+    silent.close();
   });
 
   it('resets an accepted TLS stream for real: the client sees a reset, not a goodbye', async () => {
