@@ -301,7 +301,7 @@ async function prepareTls(options: ServerOptions, logger: Logger): Promise<TlsId
   });
   logger.info(
     { event: 'tls.certificate', fingerprint: identity.fingerprint, source: identity.source, certPath: identity.certPath },
-    `TLS certificate SHA-256 fingerprint ${identity.fingerprint} (${identity.source === 'generated' ? 'made now' : 'from'} ${identity.certPath})`,
+    `TLS certificate SHA-256 fingerprint ${identity.fingerprint} (${identity.source === 'generated' ? 'made now, in' : 'read from'} ${identity.certPath})`,
   );
   return identity;
 }
