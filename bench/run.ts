@@ -27,6 +27,8 @@ import { beginStopping, stopAllChildren } from './processes.ts';
 import { CONFIRM_ROUNDS_MAX, confirmRegressions, formatGate, regressionGate } from './regression.ts';
 import { type BenchReport, type BenchResult, completeResults, failedResults, formatTable, machineInfo } from './report.ts';
 import { parseReport } from './report-schema.ts';
+import type { BenchCharts } from './report-html/bench-charts.ts';
+import { writeBenchHtml } from './report-html/bench-html.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_GATE_FAILED = 1;
@@ -60,6 +62,8 @@ export interface BenchOptions {
   readonly reference: string;
   /** Also write this run as the reference (bench/results/reference.json by default). */
   readonly writeReference: boolean;
+  /** Also write the run as one self-contained HTML page here (`--html FILE`). */
+  readonly html?: string;
 }
 
 /** How long after the deadline the run waits for phases to notice before it reports anyway. */
@@ -68,6 +72,8 @@ const DEADLINE_GRACE_MS = 15_000;
 interface Measured {
   readonly results: Map<ResultName, BenchResult>;
   readonly deadlinePassed: boolean;
+  /** Latency curves and throughput series for --html. */
+  readonly charts: BenchCharts;
 }
 
 /** Runs the phases in order, each round bounded by the mode's global deadline, in its own scratch directory. */
@@ -105,7 +111,7 @@ async function measurePhases(config: BenchConfig, phases: readonly PhaseName[]):
     await stopAllChildren();
     await rm(tmpDir, { recursive: true, force: true }).catch(() => {});
   }
-  return { results: ctx.results, deadlinePassed };
+  return { results: ctx.results, deadlinePassed, charts: ctx.charts };
 }
 
 export async function runBench(options: BenchOptions): Promise<number> {
@@ -114,6 +120,7 @@ export async function runBench(options: BenchOptions): Promise<number> {
   const startedAt = new Date();
   const first = await measurePhases(config, options.phases);
   const results = first.results;
+  const charts = first.charts;
   let deadlinePassed = first.deadlinePassed;
 
   const skippedNote = (name: ResultName): string =>
@@ -141,12 +148,23 @@ export async function runBench(options: BenchOptions): Promise<number> {
             progress(`regression gate failed; confirming: phases ${phases.join(', ')} again (round ${round} of ${CONFIRM_ROUNDS_MAX})`);
             const again = await measurePhases(config, phases as PhaseName[]);
             deadlinePassed = again.deadlinePassed;
+            charts.replaceFrom(again.charts);
             return { results: again.results, stop: again.deadlinePassed };
           },
         });
 
   const report = reportOf();
   await saveReport(report, options.writeReference);
+  if (options.html !== undefined) {
+    // The run took minutes and its JSON is saved: a page that cannot be written is said, not fatal.
+    try {
+      const htmlReference = gated ? reference : (await readReference(options.reference)).report;
+      await writeBenchHtml(options.html, { report, reference: htmlReference, referencePath: options.reference, charts });
+      progress(`HTML report written to ${options.html}`);
+    } catch (error) {
+      progress(`could not write the HTML report ${options.html}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
   if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(formatTable(report));
   if (outcome !== null) {
@@ -158,13 +176,20 @@ export async function runBench(options: BenchOptions): Promise<number> {
   return failed.length > 0 ? EXIT_THRESHOLD : EXIT_OK;
 }
 
-async function loadReference(path: string): Promise<BenchReport | null> {
+/** The reference run, checked; null (with why) when it is missing or unreadable. */
+async function readReference(path: string): Promise<{ report: BenchReport | null; problem: string }> {
   try {
-    return parseReport(JSON.parse(await readFile(path, 'utf8')));
+    return { report: parseReport(JSON.parse(await readFile(path, 'utf8'))), problem: '' };
   } catch (error) {
-    progress(`no usable reference run at ${path} (${error instanceof Error ? error.message : String(error)}): only missing figures fail the gate`);
-    return null;
+    return { report: null, problem: error instanceof Error ? error.message : String(error) };
   }
+}
+
+/** The reference run for the CI gate, saying so when there is none. */
+async function loadReference(path: string): Promise<BenchReport | null> {
+  const { report, problem } = await readReference(path);
+  if (report === null) progress(`no usable reference run at ${path} (${problem}): only missing figures fail the gate`);
+  return report;
 }
 
 /** With no reference, only missing figures fail the gate. */
