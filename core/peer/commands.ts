@@ -22,6 +22,10 @@ export const userCommandSchema = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('friend.request'), username }),
   z.object({ cmd: z.literal('friend.accept'), username }),
   z.object({ cmd: z.literal('friend.decline'), username }),
+  /** Additions (CONTRACTS section 4): end a friendship or withdraw a request; block and unblock a user. */
+  z.object({ cmd: z.literal('friend.remove'), username }),
+  z.object({ cmd: z.literal('friend.block'), username }),
+  z.object({ cmd: z.literal('friend.unblock'), username }),
   z.object({ cmd: z.literal('chat.open'), username }),
   z.object({ cmd: z.literal('chat.answer'), username, accept: z.boolean() }),
   /** id (addition): the caller's own message id, echoed in chat.sent; generated when absent. */

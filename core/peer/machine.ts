@@ -381,6 +381,9 @@ export class PeerMachine {
       case 'friend.request':
       case 'friend.accept':
       case 'friend.decline':
+      case 'friend.remove':
+      case 'friend.block':
+      case 'friend.unblock':
         return this.request({ kind: 'user', cmd: command.cmd }, (id) => ({ type: command.cmd, id, username: command.username }));
       case 'chat.open':
         return this.onChatOpen(command.username);
@@ -507,7 +510,7 @@ export class PeerMachine {
       case 'welcome':
         return this.onWelcome(link, frame, nowMs);
       case 'error':
-        return this.onServerError(frame, request);
+        return this.onServerError(frame, request, nowMs);
       case 'signup.ok':
         return this.emit({ event: 'signup.ok', username: frame.username });
       case 'login.ok':
@@ -530,6 +533,9 @@ export class PeerMachine {
         return this.emit({ event: 'friend.declined', username: frame.username });
       case 'friend.removed':
         return this.emit({ event: 'friend.removed', username: frame.username });
+      case 'friend.blocked':
+      case 'friend.unblocked':
+        return this.emit({ event: frame.type, username: frame.username });
       case 'session.pending':
         if (this.outgoingRequests.has(frame.username)) this.outgoingRequests.set(frame.username, frame.requestId);
         return;
@@ -580,8 +586,11 @@ export class PeerMachine {
     this.emit({ event: 'reconnected' });
   }
 
-  private onServerError(frame: ServerFrameOf<'error'>, request: PendingRequest | undefined): void {
+  private onServerError(frame: ServerFrameOf<'error'>, request: PendingRequest | undefined, nowMs: number): void {
     if (request?.kind === 'resume' && frame.code === 'BAD_RESUME_TOKEN') return this.relogin();
+    // A server busy with everyone's passwords (after a restart): not a refusal; reconnect after the
+    // backoff (with jitter, so the crowd spreads out) and try again.
+    if (request?.kind === 'relogin' && (frame.code === 'BUSY' || frame.code === 'RATE_LIMITED') && this.link !== null) return this.dropLink(this.link, nowMs);
     if (request?.kind === 'relogin') {
       // The password no longer works (or we are locked out): we are logged out for good.
       this.account = null;
@@ -958,7 +967,8 @@ export class PeerMachine {
       case 'bye':
         return this.closeSession(friend, 'closed', false, nowMs);
       case 'error':
-        return this.emit({ event: 'error', code: frame.code, message: frame.message, detail: `from ${friend}` });
+        // Never under its own code: a hostile friend could otherwise fake one of ours (SERVER_UNAVAILABLE) to a script.
+        return this.emit({ event: 'error', code: 'PEER_ERROR', message: errorMessage('PEER_ERROR'), detail: `from ${friend}: ${frame.code}: ${frame.message}` });
       case 'file.offer':
         return this.onOffer(friend, frame.files, nowMs);
       case 'file.accept':

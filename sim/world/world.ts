@@ -26,6 +26,12 @@ export interface WorldOptions {
   readonly traceSink?: TraceLineSink | null;
 }
 
+/**
+ * The simulated hasher costs time, not CPU: as many checks run side by side as are asked for, so
+ * the server's bound on running checks (one per core in cli/) would only slow virtual time here.
+ */
+const SIM_PASSWORD_CHECKS_RUNNING_MAX = 1_000_000;
+
 export function peerAddress(index: number): string {
   const n = index + 1;
   return `10.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
@@ -63,7 +69,7 @@ export class World implements CheckedWorld, RunnerHost {
       onDeliver: (kind, connId, toServer, bytes) => this.trace.delivery(kind, connId, toServer, bytes),
     });
     const { ttlMs, sessionTimeoutMs, connectionsMax, plantedBug, hashCostMs } = scenario.server;
-    this.server = new ServerNode(this.clock, this.network, Prng.stream(seed, 'tokens'), { ttlMs, sessionTimeoutMs, connectionsMax, ...(plantedBug === undefined ? {} : { plantedBug }) }, hashCostMs);
+    this.server = new ServerNode(this.clock, this.network, Prng.stream(seed, 'tokens'), { ttlMs, sessionTimeoutMs, connectionsMax, passwordChecksRunningMax: SIM_PASSWORD_CHECKS_RUNNING_MAX, ...(plantedBug === undefined ? {} : { plantedBug }) }, hashCostMs);
     this.checkers = new Checkers(ttlMs, scenario.checks.presenceBoundMs, (v) => this.trace.note('violation', { checker: v.checker, detail: v.detail }));
     this.checkers.attach(this);
     this.createPeers(seed);

@@ -51,6 +51,10 @@ export class TestServer {
       dataDir: this.dataDir,
       scrypt: { N: 1024, r: 8, p: 1 },
       authRatePerAddress: 0,
+      // Every test client connects from 127.0.0.1: the per-address limits are not what these test.
+      signupsPerAddressPerHour: 0,
+      connectionsPerAddress: 0,
+      unauthConnectionsPerAddress: 0,
       processMetrics: false,
       shutdownGraceMs: 500,
       ...(this.options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: this.options.sessionTimeoutMs }),
