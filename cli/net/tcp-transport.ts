@@ -16,6 +16,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import { addressKey } from '../../core/net-address.ts';
 import type { Listener, Stream, StreamEvents, Transport } from '../../core/transport.ts';
 
 const NO_EVENTS: StreamEvents = { onOpen() {}, onData() {}, onDrain() {}, onClose() {} };
@@ -181,6 +182,14 @@ export const CLOSE_GRACE_MS = 5_000;
  * connect deadline: plain TCP connects end by themselves), instead of retrying.
  */
 export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+/**
+ * TLS handshakes one address key (core/net-address.ts) may have under way on a server at once;
+ * more are closed on accept. The server's own per-address connection limits count a connection
+ * only once its handshake is done, so without this one host could hold any number of sockets in
+ * mid-handshake, each for TLS_HANDSHAKE_TIMEOUT_MS. As many as the unauthenticated connections it
+ * may hold afterwards (UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX).
+ */
+export const TLS_HANDSHAKES_PER_ADDRESS_MAX = 32;
 /** The close reason of a client connection whose handshake did not finish in time. */
 export const TLS_HANDSHAKE_TIMEOUT = 'TLS_HANDSHAKE_TIMEOUT';
 /** Resumable TLS sessions a client transport keeps, one per server address (the oldest goes first). */
@@ -189,6 +198,8 @@ export const TLS_SESSIONS_CACHED_MAX = 64;
 export interface TlsServerOptions {
   readonly cert: string;
   readonly key: string;
+  /** Handshakes one address key may have under way (default TLS_HANDSHAKES_PER_ADDRESS_MAX; 0 = unlimited). */
+  readonly handshakesPerAddressMax?: number;
 }
 
 export interface TlsClientOptions {
@@ -212,6 +223,41 @@ export interface TcpTransportOptions {
   readonly tlsClient?: TlsClientOptions;
 }
 
+/** Closes a raw connection at accept when its address key already has `max` handshakes under way. */
+function limitHandshakesPerAddress(server: net.Server, max: number): void {
+  const underWay = new Map<string, number>();
+  server.on('connection', (raw: net.Socket) => {
+    const key = addressKey(raw.remoteAddress ?? '');
+    const count = underWay.get(key) ?? 0;
+    if (count >= max) {
+      raw.destroy();
+      return;
+    }
+    underWay.set(key, count + 1);
+    let counted = true;
+    const done = (): void => {
+      if (!counted) return;
+      counted = false;
+      const left = (underWay.get(key) ?? 1) - 1;
+      if (left === 0) underWay.delete(key);
+      else underWay.set(key, left);
+    };
+    // The TLS socket over it is not reachable from here: its end or the raw socket's close ends
+    // the count, and so does the handshake's end (secureConnection, below).
+    raw.once('close', done);
+    pendingHandshake.set(raw, done);
+  });
+  server.on('secureConnection', (socket: tls.TLSSocket) => {
+    const parent = (socket as { _parent?: unknown })._parent;
+    if (!(parent instanceof net.Socket)) return;
+    pendingHandshake.get(parent)?.();
+    pendingHandshake.delete(parent);
+  });
+}
+
+/** A raw socket's "handshake over" callback, until its handshake ends (weak: a closed socket takes it along). */
+const pendingHandshake = new WeakMap<net.Socket, () => void>();
+
 interface CachedSession {
   readonly ticket: Buffer;
   readonly fingerprint: string;
@@ -234,10 +280,12 @@ export class TcpTransport implements Transport {
     const server =
       this.tlsServer === null
         ? net.createServer({ noDelay: true }, accept)
-        : tls.createServer({ ...this.tlsServer, minVersion: 'TLSv1.3', handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS, noDelay: true }, accept);
+        : tls.createServer({ cert: this.tlsServer.cert, key: this.tlsServer.key, minVersion: 'TLSv1.3', handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS, noDelay: true }, accept);
     // A failed handshake (a plain-TCP client, a client that refused our certificate) only ends
     // that connection; the listener's own 'error' below is for listening itself.
     server.on('tlsClientError', () => {});
+    const handshakesMax = this.tlsServer?.handshakesPerAddressMax ?? TLS_HANDSHAKES_PER_ADDRESS_MAX;
+    if (this.tlsServer !== null && handshakesMax > 0) limitHandshakesPerAddress(server, handshakesMax);
     let listening = false;
     // Errors after listening (EMFILE on accept near the fd limit) must not crash the process:
     // the listener keeps serving, and the connections it could not accept are simply not there.

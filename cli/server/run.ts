@@ -23,7 +23,7 @@ import type { Clock, Listener } from '../../core/transport.ts';
 import { type LogFormat, type Logger, createLogger } from '../log.ts';
 import { realClock } from '../net/real-clock.ts';
 import { checkPlainTcpAllowed } from '../net/insecure.ts';
-import { TcpTransport } from '../net/tcp-transport.ts';
+import { TLS_HANDSHAKES_PER_ADDRESS_MAX, TcpTransport } from '../net/tcp-transport.ts';
 import { type TlsIdentity, loadTlsIdentity } from '../net/tls-identity.ts';
 import { createAdminServer } from './admin-http.ts';
 import { createLogHooks } from './log-hooks.ts';
@@ -237,7 +237,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...(options.unauthConnectionsPerAddress === undefined ? {} : { unauthenticatedConnectionsPerAddressMax: options.unauthConnectionsPerAddress }),
   });
   const transport = new TrackedTransport(
-    new TcpTransport({ coalesceWrites: true, ...(tlsIdentity === null ? {} : { tlsServer: { cert: tlsIdentity.cert, key: tlsIdentity.key } }) }),
+    new TcpTransport({
+      coalesceWrites: true,
+      // A connection in mid-handshake is one not logged in yet: the same per-address knob bounds both.
+      ...(tlsIdentity === null
+        ? {}
+        : { tlsServer: { cert: tlsIdentity.cert, key: tlsIdentity.key, handshakesPerAddressMax: options.unauthConnectionsPerAddress ?? TLS_HANDSHAKES_PER_ADDRESS_MAX } }),
+    }),
   );
   const tlsFingerprint = tlsIdentity?.fingerprint ?? null;
   const hasher = new TrackedHasher(new ScryptHasher(options.scrypt ?? SCRYPT_PARAMS));

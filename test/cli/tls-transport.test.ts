@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
-import { TLS_HANDSHAKE_TIMEOUT, TcpTransport } from '../../cli/net/tcp-transport.ts';
+import { TLS_HANDSHAKES_PER_ADDRESS_MAX, TLS_HANDSHAKE_TIMEOUT, TcpTransport } from '../../cli/net/tcp-transport.ts';
 import { TLS_CERT_FILE, TLS_KEY_FILE, certificateFingerprint, loadTlsIdentity, normalizeFingerprint } from '../../cli/net/tls-identity.ts';
 import type { Listener, Stream } from '../../core/transport.ts';
 
@@ -122,6 +122,28 @@ describe('TLS on the TCP transport', () => {
     // Its onOpen (the only writer) never ran, and the stream takes no more bytes.
     expect(refused.stream.write(Buffer.from('late'))).toBe(false);
     expect(receivedText()).toBe('secretsecret');
+    server.listener.close();
+  });
+
+  it(`closes at accept a connection whose address already has ${TLS_HANDSHAKES_PER_ADDRESS_MAX} handshakes under way`, async () => {
+    const server = await tlsServer(await tempDir());
+    // Raw TCP that never says hello: each holds a handshake open from 127.0.0.80.
+    const sockets: net.Socket[] = [];
+    const ended: Array<Promise<void>> = [];
+    for (let i = 0; i < TLS_HANDSHAKES_PER_ADDRESS_MAX + 3; i++) {
+      const socket = net.connect({ host: '127.0.0.1', port: server.listener.port, localAddress: '127.0.0.80' });
+      socket.on('error', () => {});
+      ended.push(new Promise((resolve) => socket.once('close', () => resolve())));
+      sockets.push(socket);
+    }
+    // The three over the limit are closed by the server at once; the rest wait for their handshake.
+    await Promise.race([Promise.all(ended.slice(TLS_HANDSHAKES_PER_ADDRESS_MAX)), new Promise((resolve) => setTimeout(resolve, 5_000))]);
+    expect(sockets.filter((socket) => socket.destroyed).length).toBe(3);
+    // Another address still gets its handshake done.
+    const other = await connect(new TcpTransport({ tlsClient: { verifyServer: () => null } }), server.listener.port);
+    expect(other.opened).toBe(true);
+    other.stream.close();
+    for (const socket of sockets) socket.destroy();
     server.listener.close();
   });
 
