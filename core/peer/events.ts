@@ -29,7 +29,8 @@ export type ClientEvent =
   | { readonly event: 'friend.blocked'; readonly username: string }
   | { readonly event: 'friend.unblocked'; readonly username: string }
   | { readonly event: 'presence'; readonly username: string; readonly status: PresenceStatus }
-  | { readonly event: 'chat.request'; readonly from: string }
+  /** timeoutMs (addition): how long the server waits for our answer (its session timeout), from now. */
+  | { readonly event: 'chat.request'; readonly from: string; readonly timeoutMs: number }
   | { readonly event: 'chat.opened'; readonly username: string }
   /** reason (addition): 'closed' (either side closed it) or 'connection-lost'. */
   | { readonly event: 'chat.closed'; readonly username: string; readonly reason: string }

@@ -89,7 +89,12 @@ export type StreamKey = string;
 export type PeerInput =
   /** The P2P listener is up at this address: connect to the server. */
   | { readonly type: 'start'; readonly p2pHost: string; readonly p2pPort: number }
-  | { readonly type: 'command'; readonly command: PeerCommand }
+  /**
+   * ref: the caller's tag for this command (the headless client's command queue): every event the
+   * machine emits while handling it, or while handling the server's reply to it, carries it back
+   * on its `event` effect, so answers (errors included) are matched exactly, not guessed.
+   */
+  | { readonly type: 'command'; readonly command: PeerCommand; readonly ref?: number }
   | { readonly type: 'server.open'; readonly linkId: number; readonly localAddress: string | null }
   | { readonly type: 'server.bytes'; readonly linkId: number; readonly bytes: Uint8Array }
   | { readonly type: 'server.closed'; readonly linkId: number; readonly error: string | null }
@@ -129,7 +134,8 @@ export type PeerEffect =
   | { readonly type: 'file.finish'; readonly transferId: string }
   | { readonly type: 'file.commit'; readonly transferId: string; readonly name: string }
   | { readonly type: 'file.discard'; readonly transferId: string }
-  | { readonly type: 'event'; readonly event: ClientEvent }
+  /** ref: the tag of the command this event answers (see the `command` input), if any. */
+  | { readonly type: 'event'; readonly event: ClientEvent; readonly ref?: number }
   /** The user quit and the logout is done (or timed out): the process may end. */
   | { readonly type: 'exit'; readonly code: number };
 
@@ -229,6 +235,15 @@ export class PeerMachine {
   private heartbeatMs = Math.floor(TTL_MS_DEFAULT / HEARTBEATS_PER_TTL);
   private ttlMs = TTL_MS_DEFAULT;
   private readonly pending = new Map<number, PendingRequest>();
+  /** The command ref of each pending request that has one (see the `command` input). */
+  private readonly pendingRefs = new Map<number, number>();
+  /** The ref every event emitted now carries: set while a command or the reply to one is handled. */
+  private answering: number | undefined = undefined;
+  /**
+   * The server closed our not-logged-in link for idleness (UNAUTHENTICATED_TIMEOUT): not a loss
+   * worth telling the user; the link comes back at once, without disconnected/reconnected.
+   */
+  private idleClosed = false;
   private nextRequestId = 1;
 
   /** Set by login.ok; the password stays in memory only, to log in again after a server restart. */
@@ -274,7 +289,12 @@ export class PeerMachine {
       case 'start':
         return this.onStart(input.p2pHost, input.p2pPort);
       case 'command':
-        return this.onCommand(input.command, nowMs);
+        this.answering = input.ref;
+        try {
+          return this.onCommand(input.command, nowMs);
+        } finally {
+          this.answering = undefined;
+        }
       case 'server.open':
         return this.onServerOpen(input.linkId, input.localAddress, nowMs);
       case 'server.bytes':
@@ -336,6 +356,11 @@ export class PeerMachine {
 
   get loggedIn(): boolean {
     return this.authed;
+  }
+
+  /** A server connection is being made (or its welcome awaited): requests would fail now, not in a moment. */
+  get serverLinkComing(): boolean {
+    return this.link !== null && this.link.phase !== 'Up';
   }
 
   openSessions(): string[] {
@@ -461,7 +486,8 @@ export class PeerMachine {
     this.link = null;
     this.authed = false;
     this.timers.disarm('heartbeat');
-    for (const request of this.pending.values()) {
+    for (const [requestId, request] of this.pending) {
+      this.answering = this.pendingRefs.get(requestId);
       if (request.kind === 'chat.open') {
         this.outgoingRequests.delete(request.username);
         this.emit({ event: 'chat.failed', username: request.username, reason: 'server-unavailable' });
@@ -469,11 +495,17 @@ export class PeerMachine {
         this.emitError('SERVER_UNAVAILABLE', 'the server connection closed before the reply');
       }
     }
+    this.answering = undefined;
     this.pending.clear();
+    this.pendingRefs.clear();
     // The server asks again about requests still waiting on us when we resume.
     this.incomingRequests.clear();
     this.answeredYes.clear();
     if (this.quitting) return this.finishQuit();
+    if (this.idleClosed) {
+      this.idleClosed = false;
+      return this.connectServer();
+    }
     if (link.phase === 'Up' && !this.disconnectedReported) {
       this.disconnectedReported = true;
       this.emit({ event: 'disconnected' });
@@ -500,12 +532,25 @@ export class PeerMachine {
     if (this.pending.size >= SERVER_REQUESTS_PENDING_MAX) return this.emitError('QUEUE_FULL', 'too many requests waiting for the server');
     const id = this.nextRequestId++;
     this.pending.set(id, kind);
+    if (this.answering !== undefined) this.pendingRefs.set(id, this.answering);
     this.sendServer(build(id));
   }
 
   private onServerFrame(link: Link, frame: ServerFrame, nowMs: number): void {
     const request = 're' in frame && frame.re !== undefined ? this.pending.get(frame.re) : undefined;
-    if ('re' in frame && frame.re !== undefined) this.pending.delete(frame.re);
+    if ('re' in frame && frame.re !== undefined) {
+      this.answering = this.pendingRefs.get(frame.re);
+      this.pending.delete(frame.re);
+      this.pendingRefs.delete(frame.re);
+    }
+    try {
+      this.onServerReply(link, frame, request, nowMs);
+    } finally {
+      this.answering = undefined;
+    }
+  }
+
+  private onServerReply(link: Link, frame: ServerFrame, request: PendingRequest | undefined, nowMs: number): void {
     switch (frame.type) {
       case 'welcome':
         return this.onWelcome(link, frame, nowMs);
@@ -540,7 +585,7 @@ export class PeerMachine {
         if (this.outgoingRequests.has(frame.username)) this.outgoingRequests.set(frame.username, frame.requestId);
         return;
       case 'session.incoming':
-        return this.onSessionIncoming(frame.from, frame.requestId);
+        return this.onSessionIncoming(frame.from, frame.requestId, frame.timeoutMs);
       case 'session.answered':
         return;
       case 'session.established':
@@ -606,6 +651,10 @@ export class PeerMachine {
       this.timers.disarm('heartbeat');
     }
     if (frame.code === 'SERVER_SHUTTING_DOWN') return; // the close that follows says it all
+    if (frame.code === 'UNAUTHENTICATED_TIMEOUT' && this.account === null) {
+      this.idleClosed = true;
+      return;
+    }
     this.emit({ event: 'error', code: frame.code, message: frame.message, ...(frame.detail === undefined ? {} : { detail: frame.detail }) });
   }
 
@@ -646,6 +695,7 @@ export class PeerMachine {
     if (this.authed && this.link?.phase === 'Up') {
       const id = this.nextRequestId++;
       this.pending.set(id, { kind: 'logout' });
+      if (this.answering !== undefined) this.pendingRefs.set(id, this.answering);
       this.sendServer({ type: 'logout', id });
       this.timers.arm('quit', nowMs + QUIT_LOGOUT_WAIT_MS);
       return;
@@ -674,10 +724,10 @@ export class PeerMachine {
     this.request({ kind: 'chat.open', username }, (id) => ({ type: 'session.request', id, username }));
   }
 
-  private onSessionIncoming(from: string, requestId: string): void {
+  private onSessionIncoming(from: string, requestId: string, timeoutMs: number): void {
     this.incomingRequests.set(from, requestId);
     if (this.config.autoAcceptChat) return this.answerSession(from, requestId, true);
-    this.emit({ event: 'chat.request', from });
+    this.emit({ event: 'chat.request', from, timeoutMs });
   }
 
   private onChatAnswer(username: string, accept: boolean): void {
@@ -1219,7 +1269,7 @@ export class PeerMachine {
   // ---- events ---------------------------------------------------------------------------------
 
   private emit(event: ClientEvent): void {
-    this.effects.push({ type: 'event', event });
+    this.effects.push(this.answering === undefined ? { type: 'event', event } : { type: 'event', event, ref: this.answering });
   }
 
   private emitReady(): void {

@@ -13,6 +13,7 @@ export interface TestServerOptions {
   readonly ttlMs?: number;
   /** TLS on the chat port (default true, as the real server). */
   readonly tls?: boolean;
+  readonly unauthenticatedIdleMs?: number;
 }
 
 export class TestServer {
@@ -60,6 +61,7 @@ export class TestServer {
       ...(this.options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: this.options.sessionTimeoutMs }),
       ...(this.options.ttlMs === undefined ? {} : { ttlMs: this.options.ttlMs }),
       ...(this.options.tls === undefined ? {} : { tls: this.options.tls }),
+      ...(this.options.unauthenticatedIdleMs === undefined ? {} : { unauthenticatedIdleMs: this.options.unauthenticatedIdleMs }),
     });
     this.port = this.server.tcpPort;
     this.fingerprint = this.server.tlsFingerprint ?? '';

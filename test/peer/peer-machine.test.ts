@@ -98,7 +98,7 @@ describe('peer machine with the server machine, in memory', () => {
     world.command('alice', { cmd: 'friend.unblock', username: 'bob' });
     expect(world.eventsOf('alice', 'friend.unblocked')).toEqual([{ event: 'friend.unblocked', username: 'bob' }]);
     world.command('bob', { cmd: 'chat.open', username: 'alice' });
-    expect(world.eventsOf('alice', 'chat.request')).toEqual([{ event: 'chat.request', from: 'bob' }]);
+    expect(world.eventsOf('alice', 'chat.request')).toEqual([{ event: 'chat.request', from: 'bob', timeoutMs: expect.any(Number) }]);
   });
 
   it('quit logs out first, then exits 0', () => {
