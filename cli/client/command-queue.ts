@@ -1,5 +1,5 @@
 /**
- * The headless client's command queue (CONTRACTS.md section 4): commands given before `ready`, or
+ * The headless client's command queue (docs/CLIENT.md): commands given before `ready`, or
  * several at once (a pasted block), wait here and run in order, one at a time where the protocol
  * needs it, so none is refused with BUSY or SERVER_UNAVAILABLE for arriving early or together.
  * It also gives each answer the `ref` of the command it answers.

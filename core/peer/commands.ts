@@ -66,7 +66,7 @@ export type PeerCommand =
   | { readonly cmd: 'file.send'; readonly username: string; readonly files: readonly PreparedFile[] };
 
 /**
- * `id` on any command (CONTRACTS.md section 4): the script's tag, given back as `ref` on every
+ * `id` on any command (docs/CLIENT.md): the script's tag, given back as `ref` on every
  * event that answers the command. On chat.send it is also the message id.
  */
 export type CommandRef = string | number;

@@ -59,10 +59,27 @@ export const clientEventSchema = z.discriminatedUnion('event', [
   z.object({ event: z.literal('disconnected') }),
   z.object({ event: z.literal('reconnected') }),
   /**
-   * detail, username and id (additions): more about the failure, the friend a failed command was
-   * about (NO_SUCH_SESSION_REQUEST after a request ended), the message it concerns.
+   * The server's TLS certificate as seen at connect (once per run and fingerprint): pinned is true
+   * when it matched a pin (known-servers or --server-fingerprint), false when trusted on first use
+   * (now pinned). server and firstUse are additions. Emitted by the cli runtime, not the machine.
    */
-  z.object({ event: z.literal('error'), code: z.string(), message: z.string(), detail: z.string().optional(), username: username.optional(), id: messageId.optional() }),
+  z.object({ event: z.literal('server.key'), fingerprint: z.string(), pinned: z.boolean(), server: z.string(), firstUse: z.boolean() }),
+  /**
+   * detail, username and id (additions): more about the failure, the friend a failed command was
+   * about (NO_SUCH_SESSION_REQUEST after a request ended), the message it concerns. server, pinned
+   * and presented (additions): set with SERVER_KEY_CHANGED, the two fingerprints.
+   */
+  z.object({
+    event: z.literal('error'),
+    code: z.string(),
+    message: z.string(),
+    detail: z.string().optional(),
+    username: username.optional(),
+    id: messageId.optional(),
+    server: z.string().optional(),
+    pinned: z.string().optional(),
+    presented: z.string().optional(),
+  }),
 ]);
 
 export type ClientEvent = z.output<typeof clientEventSchema>;

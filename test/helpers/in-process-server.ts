@@ -24,6 +24,8 @@ export class TestServer {
   private server: RunningServer | null = null;
   private stopping: Promise<void> | null = null;
   private portInUse = 0;
+  /** The server's TLS certificate fingerprint (the same across restarts: it stays in the data dir). */
+  fingerprint = '';
 
   private constructor(
     readonly dataDir: string,
@@ -97,5 +99,6 @@ export class TestServer {
     });
     this.stopping = null;
     this.portInUse = this.server.tcpPort;
+    this.fingerprint = this.server.tlsFingerprint ?? '';
   }
 }
