@@ -135,6 +135,25 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
 ]);
 
 export type ServerFrame = z.infer<typeof serverFrameSchema>;
+
+/** The ack of a heartbeat without an id: always the same, so one shared (frozen) frame. */
+const HEARTBEAT_ACK_FRAME: ServerFrame = Object.freeze({ type: 'heartbeat.ack' });
+
+/**
+ * The commonest server frames, validated without zod: heartbeat acks and presence pushes are most
+ * of what a logged-in client reads (a presence storm is nearly nothing else). Returns the frame
+ * the schema would return, or null for "ask the schema" (anything else, including a malformed
+ * one of these, whose error the schema words). Held equal to serverFrameSchema by
+ * test/core/frame-fast-path.test.ts.
+ */
+export function serverFrameFastPath(message: unknown): ServerFrame | null {
+  if (typeof message !== 'object' || message === null) return null;
+  const m = message as { type?: unknown; re?: unknown; username?: unknown; status?: unknown };
+  if (m.type === 'heartbeat.ack') return m.re === undefined ? HEARTBEAT_ACK_FRAME : null;
+  if (m.type !== 'presence' || typeof m.username !== 'string') return null;
+  if (m.status !== 'online' && m.status !== 'offline') return null;
+  return { type: 'presence', username: m.username, status: m.status };
+}
 export type ServerFrameType = ServerFrame['type'];
 /** One server frame type, by its name: `ServerFrameOf<'presence'>`. */
 export type ServerFrameOf<T extends ServerFrameType> = Extract<ServerFrame, { type: T }>;

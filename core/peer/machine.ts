@@ -46,7 +46,7 @@
  */
 import { DATA_HEADER_BYTES, FRAME_HEADER_BYTES, FrameDecoder } from '../codec.ts';
 import { type ErrorCode, errorMessage } from '../errors.ts';
-import { type ClientFrame, type ServerFrame, type ServerFrameOf, serverFrameSchema } from '../frames.ts';
+import type { ClientFrame, ServerFrame, ServerFrameOf } from '../frames.ts';
 import {
   CHAT_UNACKED_MESSAGES_MAX,
   CONTROL_FRAME_BYTES_MAX,
@@ -54,21 +54,19 @@ import {
   P2P_HELLO_TIMEOUT_MS,
   P2P_SEND_QUEUE_BYTES_MAX,
   P2P_UNAUTHENTICATED_STREAMS_MAX,
-  QUIT_LOGOUT_WAIT_MS,
   SERVER_REQUESTS_PENDING_MAX,
   TRANSFERS_ACTIVE_MAX,
   TRANSFER_OUTCOMES_REMEMBERED_MAX,
   TRANSFER_RESUME_WAIT_MS,
-  TTL_MS_DEFAULT,
-  HEARTBEATS_PER_TTL,
 } from '../limits.ts';
 import { Deadlines } from '../deadlines.ts';
 import { tokensEqual } from '../tokens.ts';
-import { Backoff } from './backoff.ts';
 import type { PeerCommand, PreparedFile } from './commands.ts';
 import type { ClientEvent } from './events.ts';
 import { sanitizeFileName } from './file-names.ts';
 import { type OfferedFile, type P2pFrame, type P2pFrameOf, P2P_FRAME_TYPES, p2pFrameSchema } from './frames.ts';
+import { type BrokerAction, SessionBroker, isSessionFrame } from './session-broker.ts';
+import { type ClientRequest, type LinkAction, type LinkState, type LoginVia, ServerLink } from './server-link.ts';
 import { IncomingTransfer, OutgoingTransfer, type ReadGate, TRANSFER_TUNING_DEFAULTS, type TransferAction, type TransferTuning } from './transfer.ts';
 
 const utf8 = new TextEncoder();
@@ -161,26 +159,6 @@ export const PEER_CONFIG_DEFAULTS: PeerConfig = {
   testCommands: false,
   tuning: TRANSFER_TUNING_DEFAULTS,
 };
-
-type LinkPhase = 'Connecting' | 'ExpectWelcome' | 'Up';
-
-interface Link {
-  readonly linkId: number;
-  readonly decoder: FrameDecoder;
-  phase: LinkPhase;
-  localAddress: string | null;
-  lastRxMs: number;
-}
-
-/** What a request to the server was, so its reply or error can be told to the right party. */
-type PendingRequest =
-  | { readonly kind: 'user'; readonly cmd: string }
-  | { readonly kind: 'chat.open'; readonly username: string }
-  | { readonly kind: 'login'; readonly username: string; readonly password: string }
-  | { readonly kind: 'resume' }
-  | { readonly kind: 'relogin' }
-  | { readonly kind: 'logout' };
-
 type ChannelPhase = 'Connecting' | 'ExpectHelloOk' | 'ExpectHello' | 'Open';
 
 interface Channel {
@@ -208,41 +186,28 @@ interface Session {
   /** Where the next round of read restarts begins, so no transfer is always first. */
   pumpCursor: number;
 }
+type TimerKey = `hello:${string}` | `token:${string}` | `resume-out:${string}` | `resume-in:${string}`;
 
-type TimerKey = 'heartbeat' | 'reconnect' | 'quit' | `hello:${string}` | `token:${string}` | `resume-out:${string}` | `resume-in:${string}`;
+/** How often one input may loop on the sub-machines' actions causing more actions. */
+const DRAIN_ROUNDS_MAX = 64;
+
 
 export class PeerMachine {
   readonly config: PeerConfig;
   private effects: PeerEffect[] = [];
   private readonly timers = new Deadlines<TimerKey>();
-  private readonly backoff: Backoff;
+  /** The server connection and the login it carries (server-link.ts). */
+  private readonly link: ServerLink;
+  /** Chat-session requests, both directions (session-broker.ts). */
+  private readonly broker: SessionBroker;
 
-  private started = false;
   private readyEmitted = false;
   private p2pHost = '127.0.0.1';
   private p2pPort = 0;
 
-  private link: Link | null = null;
-  private nextLinkId = 1;
-  private linkEverUp = false;
-  private disconnectedReported = false;
-  private heartbeatMs = Math.floor(TTL_MS_DEFAULT / HEARTBEATS_PER_TTL);
-  private ttlMs = TTL_MS_DEFAULT;
-  private readonly pending = new Map<number, PendingRequest>();
-  private nextRequestId = 1;
+  /** Requests the user sent the server and whose reply is still owed: request id → command. */
+  private readonly pending = new Map<number, string>();
 
-  /** Set by login.ok; the password stays in memory only, to log in again after a server restart. */
-  private account: { username: string; password: string; resumeToken: string | null } | null = null;
-  private authed = false;
-  private quitting = false;
-  private exited = false;
-
-  /** chat.open sent, no answer yet: friend → server requestId (null until session.pending). */
-  private readonly outgoingRequests = new Map<string, string | null>();
-  /** session.incoming not yet answered: friend → requestId. */
-  private readonly incomingRequests = new Map<string, string>();
-  /** Friends we said yes to whose session.established has not arrived yet. */
-  private readonly answeredYes = new Set<string>();
   /** One-time tokens we hold as callee: friend → token. */
   private readonly tokens = new Map<string, string>();
   private readonly channels = new Map<StreamKey, Channel>();
@@ -263,24 +228,29 @@ export class PeerMachine {
 
   constructor(config: Partial<PeerConfig> = {}) {
     this.config = { ...PEER_CONFIG_DEFAULTS, ...config };
-    this.backoff = new Backoff(this.config.jitterSeed);
+    this.link = new ServerLink(this.config.jitterSeed);
+    this.broker = new SessionBroker(this.config.autoAcceptChat);
   }
-
   // ---- the machine's interface ----------------------------------------------------------------
 
   handle(input: PeerInput, nowMs: number): void {
     if (this.exited) return;
+    this.dispatch(input, nowMs);
+    this.drain(nowMs);
+  }
+
+  private dispatch(input: PeerInput, nowMs: number): void {
     switch (input.type) {
       case 'start':
         return this.onStart(input.p2pHost, input.p2pPort);
       case 'command':
         return this.onCommand(input.command, nowMs);
       case 'server.open':
-        return this.onServerOpen(input.linkId, input.localAddress, nowMs);
+        return this.link.opened(input.linkId, input.localAddress, nowMs);
       case 'server.bytes':
-        return this.onServerBytes(input.linkId, input.bytes, nowMs);
+        return this.link.bytes(input.linkId, input.bytes, nowMs);
       case 'server.closed':
-        return this.onServerClosed(input.linkId, nowMs);
+        return this.link.closed(input.linkId, nowMs);
       case 'p2p.accepted':
         return this.onAccepted(input.streamId, nowMs);
       case 'p2p.open':
@@ -307,12 +277,12 @@ export class PeerMachine {
   }
 
   handleTimeout(nowMs: number): void {
+    this.link.handleTimeout(nowMs);
+    this.broker.handleTimeout(nowMs);
+    this.drain(nowMs);
     for (let key = this.timers.popDue(nowMs); key !== null; key = this.timers.popDue(nowMs)) {
       if (this.exited) return;
-      if (key === 'heartbeat') this.onHeartbeatTimer(nowMs);
-      else if (key === 'reconnect') this.connectServer();
-      else if (key === 'quit') this.finishQuit();
-      else if (key.startsWith('hello:')) this.onHelloTimeout(key.slice(6));
+      if (key.startsWith('hello:')) this.onHelloTimeout(key.slice(6));
       else if (key.startsWith('resume-out:')) this.withOutgoing(key.slice(11), nowMs, (t) => t.resumeTimedOut());
       else if (key.startsWith('resume-in:')) this.withIncoming(key.slice(10), nowMs, (t) => t.resumeTimedOut());
       else this.onTokenTimeout(key.slice(6));
@@ -320,7 +290,11 @@ export class PeerMachine {
   }
 
   nextTimeoutMs(): number | null {
-    return this.timers.nextMs();
+    let next = this.timers.nextMs();
+    for (const atMs of [this.link.nextTimeoutMs(), this.broker.nextTimeoutMs()]) {
+      if (atMs !== null && (next === null || atMs < next)) next = atMs;
+    }
+    return next;
   }
 
   takeEffects(): PeerEffect[] {
@@ -331,11 +305,21 @@ export class PeerMachine {
 
   /** Read-only views for tests, the dashboard and the simulator's checkers. */
   get username(): string | null {
-    return this.account?.username ?? null;
+    return this.link.username;
   }
 
   get loggedIn(): boolean {
-    return this.authed;
+    return this.link.loggedIn;
+  }
+
+  /** The server link's state (server-link.ts), for tests and checkers. */
+  get linkState(): LinkState['state'] {
+    return this.link.state.state;
+  }
+
+  /** Chat-session requests not yet ended, both directions (none should outlive the healed phase). */
+  get sessionRequestCount(): number {
+    return this.broker.pendingCount;
   }
 
   openSessions(): string[] {
@@ -346,46 +330,46 @@ export class PeerMachine {
     return this.transfersIn.size + this.transfersOut.size;
   }
 
+  private get exited(): boolean {
+    return this.link.state.state === 'Closed';
+  }
+
   // ---- start, commands ------------------------------------------------------------------------
 
   private onStart(p2pHost: string, p2pPort: number): void {
-    if (this.started) return;
-    this.started = true;
+    if (this.link.state.state !== 'ExpectStart') return;
     this.p2pHost = p2pHost;
     this.p2pPort = p2pPort;
-    this.connectServer();
+    this.link.start();
   }
 
   private onCommand(command: PeerCommand, nowMs: number): void {
-    if (this.quitting) return;
+    if (this.link.quitting) return;
     switch (command.cmd) {
       case 'signup':
-        return this.request({ kind: 'user', cmd: 'signup' }, (id) => ({
+        this.request('signup', {
           type: 'signup',
-          id,
           username: command.username,
           password: command.password,
           ...(command.nickname === undefined ? {} : { nickname: command.nickname }),
-        }));
+        });
+        return;
       case 'login':
-        return this.request({ kind: 'login', username: command.username, password: command.password }, (id) => ({
-          type: 'login',
-          id,
-          username: command.username,
-          password: command.password,
-        }));
+        return this.track('login', this.link.login(command.username, command.password));
       case 'logout':
-        return this.request({ kind: 'logout' }, (id) => ({ type: 'logout', id }));
+        return this.track('logout', this.link.logout());
       case 'friends':
-        return this.request({ kind: 'user', cmd: 'friends' }, (id) => ({ type: 'friends.list', id }));
+        this.request('friends', { type: 'friends.list' });
+        return;
       case 'friend.request':
       case 'friend.accept':
       case 'friend.decline':
-        return this.request({ kind: 'user', cmd: command.cmd }, (id) => ({ type: command.cmd, id, username: command.username }));
+        this.request(command.cmd, { type: command.cmd, username: command.username });
+        return;
       case 'chat.open':
-        return this.onChatOpen(command.username);
+        return this.onChatOpen(command.username, nowMs);
       case 'chat.answer':
-        return this.onChatAnswer(command.username, command.accept);
+        return this.onChatAnswer(command.username, command.accept, nowMs);
       case 'chat.send':
         return this.onChatSend(command.username, command.text, command.id);
       case 'chat.close':
@@ -397,125 +381,108 @@ export class PeerMachine {
       case 'file.cancel':
         return this.onFileCancel(command.transferId, nowMs);
       case 'quit':
-        return this.onQuit(nowMs);
+        return this.link.quit(nowMs);
       case 'test.cut-p2p':
         return this.onTestCut(command.username, command.afterBytes);
     }
   }
 
-  // ---- server link ----------------------------------------------------------------------------
+  // ---- the server link (server-link.ts) -------------------------------------------------------
 
-  private connectServer(): void {
-    if (this.quitting || this.link !== null) return;
-    const linkId = this.nextLinkId++;
-    this.link = { linkId, decoder: new FrameDecoder(), phase: 'Connecting', localAddress: null, lastRxMs: 0 };
-    this.effects.push({ type: 'server.connect', linkId, host: this.config.serverHost, port: this.config.serverPort });
-  }
-
-  private currentLink(linkId: number): Link | null {
-    return this.link !== null && this.link.linkId === linkId ? this.link : null;
-  }
-
-  private onServerOpen(linkId: number, localAddress: string | null, nowMs: number): void {
-    const link = this.currentLink(linkId);
-    if (link === null || link.phase !== 'Connecting') return;
-    link.phase = 'ExpectWelcome';
-    link.localAddress = localAddress;
-    link.lastRxMs = nowMs;
-  }
-
-  private onServerBytes(linkId: number, bytes: Uint8Array, nowMs: number): void {
-    const link = this.currentLink(linkId);
-    if (link === null) return;
-    link.lastRxMs = nowMs;
-    link.decoder.push(bytes);
-    for (let frame = link.decoder.next(); frame !== null; frame = link.decoder.next()) {
-      if (frame.kind === 'error') return this.dropLink(link, nowMs);
-      if (frame.kind === 'data') continue;
-      const parsed = serverFrameSchema.safeParse(frame.message);
-      // A frame we do not understand (a newer server) is skipped, not fatal.
-      if (!parsed.success) continue;
-      this.onServerFrame(link, parsed.data, nowMs);
-      if (this.link !== link) return;
+  /** Sends a user's request; its reply or error is told by id. Returns the id, or null if not sent. */
+  private request(cmd: string, frame: ClientRequest): number | null {
+    if (this.pending.size >= SERVER_REQUESTS_PENDING_MAX) {
+      this.emitError('QUEUE_FULL', 'too many requests waiting for the server');
+      return null;
     }
+    const id = this.link.request(frame);
+    this.track(cmd, id);
+    return id;
   }
 
-  private onServerClosed(linkId: number, nowMs: number): void {
-    const link = this.currentLink(linkId);
-    if (link === null) return;
-    this.linkDown(nowMs);
+  /** A request the link sent for the user (id), or could not send (null). */
+  private track(cmd: string, id: number | null): void {
+    if (id === null) return this.emitError('SERVER_UNAVAILABLE');
+    this.pending.set(id, cmd);
   }
 
-  /** We give up on the link ourselves (silent server, broken framing). */
-  private dropLink(link: Link, nowMs: number): void {
-    this.effects.push({ type: 'server.close', linkId: link.linkId });
-    this.linkDown(nowMs);
-  }
-
-  private linkDown(nowMs: number): void {
-    const link = this.link;
-    if (link === null) return;
-    this.link = null;
-    this.authed = false;
-    this.timers.disarm('heartbeat');
-    for (const request of this.pending.values()) {
-      if (request.kind === 'chat.open') {
-        this.outgoingRequests.delete(request.username);
-        this.emit({ event: 'chat.failed', username: request.username, reason: 'server-unavailable' });
-      } else if (request.kind === 'user' || request.kind === 'login') {
-        this.emitError('SERVER_UNAVAILABLE', 'the server connection closed before the reply');
+  /** Carries out what the sub-machines asked for, until both are quiet (bounded). */
+  private drain(nowMs: number): void {
+    for (let round = 0; round < DRAIN_ROUNDS_MAX; round++) {
+      const linkActions = this.link.takeActions();
+      for (const action of linkActions) {
+        this.onLinkAction(action, nowMs);
+        this.drainBroker(nowMs);
       }
+      const brokerActions = this.broker.takeActions();
+      for (const action of brokerActions) this.onBrokerAction(action, nowMs);
+      if (linkActions.length === 0 && brokerActions.length === 0) return;
     }
+  }
+
+  private drainBroker(nowMs: number): void {
+    for (const action of this.broker.takeActions()) this.onBrokerAction(action, nowMs);
+  }
+
+  private onLinkAction(action: LinkAction, nowMs: number): void {
+    switch (action.type) {
+      case 'connect':
+        this.effects.push({ type: 'server.connect', linkId: action.linkId, host: this.config.serverHost, port: this.config.serverPort });
+        return;
+      case 'send':
+        this.effects.push({ type: 'server.send', linkId: action.linkId, frame: action.frame });
+        return;
+      case 'close':
+        this.effects.push({ type: 'server.close', linkId: action.linkId });
+        return;
+      case 'up':
+        return this.emitReady();
+      case 'link-lost':
+        return this.onLinkLost();
+      case 'disconnected':
+        return this.emit({ event: 'disconnected' });
+      case 'reconnected':
+        return this.emit({ event: 'reconnected' });
+      case 'logged-in':
+        return this.onLoggedIn(action.via, action.frame);
+      case 'login-ended':
+        return this.broker.loginEnded(action.reason);
+      case 'frame':
+        return this.onServerFrame(action.frame, nowMs);
+      case 'protocol-error':
+        return this.emitError('UNEXPECTED_FRAME', `${action.frameType} from the server in ${action.state}`);
+      case 'closed':
+        return this.finishQuit();
+    }
+  }
+
+  /** Replies owed on the lost link will not come; requests it carried end (see session-broker.ts). */
+  private onLinkLost(): void {
+    for (const cmd of this.pending.values()) this.emitError('SERVER_UNAVAILABLE', `the server connection closed before the reply to ${cmd}`);
     this.pending.clear();
-    // The server asks again about requests still waiting on us when we resume.
-    this.incomingRequests.clear();
-    this.answeredYes.clear();
-    if (this.quitting) return this.finishQuit();
-    if (link.phase === 'Up' && !this.disconnectedReported) {
-      this.disconnectedReported = true;
-      this.emit({ event: 'disconnected' });
-    }
+    this.broker.linkLost();
     this.emitReady();
-    this.timers.arm('reconnect', nowMs + this.backoff.nextDelayMs());
   }
 
-  private sendServer(frame: ClientFrame): boolean {
-    if (this.link === null || this.link.phase !== 'Up') return false;
-    this.effects.push({ type: 'server.send', linkId: this.link.linkId, frame });
-    return true;
+  private onLoggedIn(via: LoginVia, frame: ServerFrameOf<'login.ok'>): void {
+    if (frame.re !== undefined) this.pending.delete(frame.re);
+    if (via === 'login') return this.emit({ event: 'login.ok', username: frame.username, friends: frame.friends });
+    // Back after a blip or a server restart: presence may have changed meanwhile, and this list
+    // is the truth, so hand it over before saying we are back.
+    this.emit({ event: 'friends', friends: frame.friends, pending: frame.incoming });
   }
 
-  /** Sends a request whose reply or error is matched by id. */
-  private request(kind: PendingRequest, build: (id: number) => ClientFrame): void {
-    if (this.link === null || this.link.phase !== 'Up') {
-      if (kind.kind === 'chat.open') {
-        this.outgoingRequests.delete(kind.username);
-        return this.emit({ event: 'chat.failed', username: kind.username, reason: 'server-unavailable' });
-      }
-      return this.emitError('SERVER_UNAVAILABLE');
-    }
-    if (this.pending.size >= SERVER_REQUESTS_PENDING_MAX) return this.emitError('QUEUE_FULL', 'too many requests waiting for the server');
-    const id = this.nextRequestId++;
-    this.pending.set(id, kind);
-    this.sendServer(build(id));
-  }
-
-  private onServerFrame(link: Link, frame: ServerFrame, nowMs: number): void {
-    const request = 're' in frame && frame.re !== undefined ? this.pending.get(frame.re) : undefined;
+  /** A frame the link passed on: replies to the user's requests, and pushes. */
+  private onServerFrame(frame: ServerFrame, nowMs: number): void {
     if ('re' in frame && frame.re !== undefined) this.pending.delete(frame.re);
+    if (isSessionFrame(frame)) return this.broker.onFrame(frame, nowMs);
     switch (frame.type) {
-      case 'welcome':
-        return this.onWelcome(link, frame, nowMs);
       case 'error':
-        return this.onServerError(frame, request);
+        return this.onServerError(frame);
       case 'signup.ok':
         return this.emit({ event: 'signup.ok', username: frame.username });
-      case 'login.ok':
-        return this.onLoginOk(frame, request, nowMs);
       case 'logout.ok':
         return this.onLogoutOk(nowMs);
-      case 'heartbeat.ack':
-        return;
       case 'friends':
         return this.emit({ event: 'friends', friends: frame.friends, pending: frame.incoming });
       case 'presence':
@@ -530,191 +497,94 @@ export class PeerMachine {
         return this.emit({ event: 'friend.declined', username: frame.username });
       case 'friend.removed':
         return this.emit({ event: 'friend.removed', username: frame.username });
-      case 'session.pending':
-        if (this.outgoingRequests.has(frame.username)) this.outgoingRequests.set(frame.username, frame.requestId);
+      default:
+        // welcome, login.ok and heartbeat.ack are the link's own.
         return;
-      case 'session.incoming':
-        return this.onSessionIncoming(frame.from, frame.requestId);
-      case 'session.answered':
-        return;
-      case 'session.established':
-        return this.onSessionEstablished(frame, nowMs);
-      case 'session.failed':
-        this.outgoingRequests.delete(frame.username);
-        return this.emit({ event: 'chat.failed', username: frame.username, reason: frame.reason });
-      case 'session.withdrawn':
-        if (this.incomingRequests.get(frame.from) !== frame.requestId) return;
-        this.incomingRequests.delete(frame.from);
-        return this.emit({ event: 'chat.failed', username: frame.from, reason: frame.reason });
     }
   }
 
-  private onWelcome(link: Link, frame: ServerFrameOf<'welcome'>, nowMs: number): void {
-    if (link.phase !== 'ExpectWelcome') return;
-    link.phase = 'Up';
-    this.linkEverUp = true;
-    this.ttlMs = frame.ttlMs;
-    this.heartbeatMs = Math.max(1, frame.heartbeatMs);
-    this.backoff.reset();
-    this.emitReady();
-    const account = this.account;
-    if (account === null) return this.reportReconnected();
-    // We were logged in before the link dropped: take the session back.
-    if (account.resumeToken !== null) {
-      this.request({ kind: 'resume' }, (id) => ({ type: 'resume', id, username: account.username, token: account.resumeToken ?? '' }));
-    } else {
-      this.relogin();
-    }
-    this.timers.arm('heartbeat', nowMs + this.heartbeatMs);
-  }
-
-  private relogin(): void {
-    const account = this.account;
-    if (account === null) return;
-    this.request({ kind: 'relogin' }, (id) => ({ type: 'login', id, username: account.username, password: account.password }));
-  }
-
-  private reportReconnected(): void {
-    if (!this.disconnectedReported) return;
-    this.disconnectedReported = false;
-    this.emit({ event: 'reconnected' });
-  }
-
-  private onServerError(frame: ServerFrameOf<'error'>, request: PendingRequest | undefined): void {
-    if (request?.kind === 'resume' && frame.code === 'BAD_RESUME_TOKEN') return this.relogin();
-    if (request?.kind === 'relogin') {
-      // The password no longer works (or we are locked out): we are logged out for good.
-      this.account = null;
-      this.reportReconnected();
-    }
-    if (request?.kind === 'chat.open') {
-      this.outgoingRequests.delete(request.username);
-      return this.emit({ event: 'chat.failed', username: request.username, reason: frame.code });
-    }
-    if (frame.code === 'HEARTBEAT_TIMEOUT' || frame.code === 'LOGGED_IN_ELSEWHERE') {
-      this.authed = false;
-      this.account = null;
-      this.timers.disarm('heartbeat');
-    }
+  private onServerError(frame: ServerFrameOf<'error'>): void {
+    if (frame.re !== undefined && this.broker.requestFailed(frame.re, frame.code)) return;
     if (frame.code === 'SERVER_SHUTTING_DOWN') return; // the close that follows says it all
     this.emit({ event: 'error', code: frame.code, message: frame.message, ...(frame.detail === undefined ? {} : { detail: frame.detail }) });
   }
 
-  private onLoginOk(frame: ServerFrameOf<'login.ok'>, request: PendingRequest | undefined, nowMs: number): void {
-    const password = request?.kind === 'login' ? request.password : (this.account?.password ?? '');
-    this.account = { username: frame.username, password, resumeToken: frame.resumeToken };
-    this.authed = true;
-    this.timers.arm('heartbeat', nowMs + this.heartbeatMs);
-    if (request?.kind === 'login') {
-      this.emit({ event: 'login.ok', username: frame.username, friends: frame.friends });
-      return;
-    }
-    // Back after a blip or a server restart: presence may have changed meanwhile, and this list
-    // is the truth, so hand it over before saying we are back.
-    this.emit({ event: 'friends', friends: frame.friends, pending: frame.incoming });
-    this.reportReconnected();
-  }
-
   private onLogoutOk(nowMs: number): void {
-    this.account = null;
-    this.authed = false;
-    this.timers.disarm('heartbeat');
     this.emit({ event: 'logout.ok' });
     for (const username of [...this.sessions.keys()]) this.closeSession(username, 'closed', true, nowMs);
-    if (this.quitting) this.finishQuit();
-  }
-
-  private onHeartbeatTimer(nowMs: number): void {
-    const link = this.link;
-    if (link === null || link.phase !== 'Up' || this.account === null) return;
-    if (nowMs - link.lastRxMs > this.ttlMs) return this.dropLink(link, nowMs);
-    this.sendServer({ type: 'heartbeat' });
-    this.timers.arm('heartbeat', nowMs + this.heartbeatMs);
-  }
-
-  private onQuit(nowMs: number): void {
-    this.quitting = true;
-    if (this.authed && this.link?.phase === 'Up') {
-      const id = this.nextRequestId++;
-      this.pending.set(id, { kind: 'logout' });
-      this.sendServer({ type: 'logout', id });
-      this.timers.arm('quit', nowMs + QUIT_LOGOUT_WAIT_MS);
-      return;
-    }
-    this.finishQuit();
   }
 
   private finishQuit(): void {
-    if (this.exited) return;
     for (const session of this.sessions.values()) {
       this.effects.push({ type: 'p2p.send', streamId: session.streamId, frame: { type: 'bye' } });
     }
     for (const channel of this.channels.values()) this.effects.push({ type: 'p2p.close', streamId: channel.streamId });
-    if (this.link !== null) this.effects.push({ type: 'server.close', linkId: this.link.linkId });
-    this.link = null;
-    this.exited = true;
     this.effects.push({ type: 'exit', code: 0 });
   }
 
-  // ---- chat sessions: brokering -------------------------------------------------------------
+  // ---- chat sessions: brokering (session-broker.ts) -------------------------------------------
 
-  private onChatOpen(username: string): void {
-    if (this.sessions.has(username)) return this.emit({ event: 'chat.opened', username });
-    if (this.outgoingRequests.has(username)) return this.emitError('SESSION_PENDING', undefined, username);
-    this.outgoingRequests.set(username, null);
-    this.request({ kind: 'chat.open', username }, (id) => ({ type: 'session.request', id, username }));
+  private onChatOpen(friend: string, nowMs: number): void {
+    if (this.sessions.has(friend)) return this.emit({ event: 'chat.opened', username: friend });
+    if (this.broker.hasOutgoing(friend)) return this.emitError('SESSION_PENDING', undefined, friend);
+    if (this.pending.size >= SERVER_REQUESTS_PENDING_MAX) return this.emitError('QUEUE_FULL', 'too many requests waiting for the server', friend);
+    this.broker.requested(friend, this.link.request({ type: 'session.request', username: friend }), nowMs);
   }
 
-  private onSessionIncoming(from: string, requestId: string): void {
-    this.incomingRequests.set(from, requestId);
-    if (this.config.autoAcceptChat) return this.answerSession(from, requestId, true);
-    this.emit({ event: 'chat.request', from });
+  private onChatAnswer(friend: string, accept: boolean, nowMs: number): void {
+    const requestId = this.broker.awaitingAnswer(friend);
+    if (requestId === null) return this.emitError('NO_SUCH_SESSION_REQUEST', undefined, friend);
+    this.answerSession(friend, requestId, accept, nowMs);
   }
 
-  private onChatAnswer(username: string, accept: boolean): void {
-    const requestId = this.incomingRequests.get(username);
-    if (requestId === undefined) return this.emitError('NO_SUCH_SESSION_REQUEST', undefined, username);
-    this.answerSession(username, requestId, accept);
-  }
-
-  private answerSession(username: string, requestId: string, accept: boolean): void {
-    this.incomingRequests.delete(username);
-    if (accept) this.answeredYes.add(username);
+  private answerSession(friend: string, requestId: string, accept: boolean, nowMs: number): void {
     const address = accept ? { host: this.advertisedHost(), port: this.p2pPort } : {};
-    this.request({ kind: 'user', cmd: 'chat.answer' }, (id) => ({ type: 'session.answer', id, requestId, accept, ...address }));
+    const id = this.request('chat.answer', { type: 'session.answer', requestId, accept, ...address });
+    this.broker.answered(friend, accept, id !== null, nowMs);
+  }
+
+  private onBrokerAction(action: BrokerAction, nowMs: number): void {
+    switch (action.type) {
+      case 'event':
+        return this.emit(action.event);
+      case 'answer':
+        return this.answerSession(action.friend, action.requestId, action.accept, nowMs);
+      case 'connect':
+        return this.connectToCallee(action.friend, action.token, action.host, action.port, nowMs);
+      case 'hold-token':
+        return this.holdToken(action.friend, action.token, nowMs);
+      case 'protocol-error':
+        return this.emitError('UNEXPECTED_FRAME', `${action.frameType} from the server for a request in ${action.state}`, undefined);
+    }
   }
 
   private advertisedHost(): string {
     if (this.config.p2pAdvertiseHost !== null) return this.config.p2pAdvertiseHost;
     const wildcard = this.p2pHost === '0.0.0.0' || this.p2pHost === '::' || this.p2pHost === '';
     if (!wildcard) return this.p2pHost;
-    const local = this.link?.localAddress ?? null;
+    const local = this.link.localAddress;
     if (local === null || local === '') return '127.0.0.1';
     return local.startsWith('::ffff:') ? local.slice(7) : local;
   }
 
-  private onSessionEstablished(frame: ServerFrameOf<'session.established'>, nowMs: number): void {
-    const friend = frame.username;
-    if (frame.role === 'callee') {
-      this.answeredYes.delete(friend);
-      this.tokens.set(friend, frame.token);
-      this.timers.arm(`token:${friend}`, nowMs + P2P_HELLO_TIMEOUT_MS);
-      for (const channel of [...this.channels.values()]) {
-        const parked = channel.parkedHello;
-        if (parked === null || parked.username !== friend) continue;
-        channel.parkedHello = null;
-        this.onHello(channel, parked, nowMs);
-      }
-      return;
+  /** Callee: the token the caller's hello must bring, and any hello that arrived before it. */
+  private holdToken(friend: string, token: string, nowMs: number): void {
+    this.tokens.set(friend, token);
+    this.timers.arm(`token:${friend}`, nowMs + P2P_HELLO_TIMEOUT_MS);
+    for (const channel of [...this.channels.values()]) {
+      const parked = channel.parkedHello;
+      if (parked === null || parked.username !== friend) continue;
+      channel.parkedHello = null;
+      this.onHello(channel, parked, nowMs);
     }
-    this.outgoingRequests.delete(friend);
-    if (frame.host === undefined || frame.port === undefined) {
-      return this.emit({ event: 'chat.failed', username: friend, reason: 'unreachable' });
-    }
+  }
+
+  /** Caller: the callee said yes; open the P2P stream to it. */
+  private connectToCallee(friend: string, token: string, host: string, port: number, nowMs: number): void {
     const streamId = `out:${this.nextStreamSeq++}`;
-    this.channels.set(streamId, { streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), phase: 'Connecting', username: friend, token: frame.token, parkedHello: null });
+    this.channels.set(streamId, { streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), phase: 'Connecting', username: friend, token, parkedHello: null });
     this.timers.arm(`hello:${streamId}`, nowMs + P2P_HELLO_TIMEOUT_MS);
-    this.effects.push({ type: 'p2p.connect', streamId, host: frame.host, port: frame.port });
+    this.effects.push({ type: 'p2p.connect', streamId, host, port });
   }
 
   private onTokenTimeout(friend: string): void {
@@ -727,7 +597,7 @@ export class PeerMachine {
   private onAccepted(streamId: StreamKey, nowMs: number): void {
     let unauthenticated = 0;
     for (const channel of this.channels.values()) if (channel.phase === 'ExpectHello') unauthenticated += 1;
-    if (unauthenticated >= P2P_UNAUTHENTICATED_STREAMS_MAX || this.quitting) {
+    if (unauthenticated >= P2P_UNAUTHENTICATED_STREAMS_MAX || this.link.quitting) {
       this.effects.push({ type: 'p2p.reset', streamId });
       return;
     }
@@ -737,7 +607,7 @@ export class PeerMachine {
 
   private onP2pOpen(streamId: StreamKey, _nowMs: number): void {
     const channel = this.channels.get(streamId);
-    const me = this.account?.username;
+    const me = this.link.username ?? undefined;
     if (channel === undefined || channel.phase !== 'Connecting' || channel.token === null || me === undefined) return;
     channel.phase = 'ExpectHelloOk';
     this.effects.push({ type: 'p2p.send', streamId, frame: { type: 'hello', username: me, token: channel.token } });
@@ -812,12 +682,12 @@ export class PeerMachine {
   }
 
   private onHello(channel: Channel, frame: P2pFrame, nowMs: number): void {
-    const me = this.account?.username;
+    const me = this.link.username ?? undefined;
     if (frame.type !== 'hello' || me === undefined || channel.parkedHello !== null) {
       return this.refuse(channel, 'BAD_SESSION_TOKEN', 'expected hello', nowMs);
     }
     const token = this.tokens.get(frame.username);
-    if (token === undefined && this.answeredYes.has(frame.username)) {
+    if (token === undefined && this.broker.awaitingToken(frame.username)) {
       channel.parkedHello = frame;
       return;
     }
