@@ -8,6 +8,7 @@ import { QUIT_LOGOUT_WAIT_MS } from '../../core/limits.ts';
 import { parseCommandLine } from '../../core/peer/commands.ts';
 import { createLogger } from '../log.ts';
 import { realClock } from '../net/real-clock.ts';
+import { CuttingTransport } from '../net/cutting-transport.ts';
 import { TcpTransport } from '../net/tcp-transport.ts';
 import { LineSplitter } from '../io/line-splitter.ts';
 import { ClientRuntime, type TimedEvent } from './client-runtime.ts';
@@ -27,8 +28,8 @@ export interface HeadlessOptions {
   readonly fileBytesMax: number;
   readonly logFile: string | null;
   readonly logLevel: LevelWithSilent;
-  /** Test-only commands (test.cut-p2p): enabled by P2PCHAT_TEST_COMMANDS=1, never by default. */
-  readonly testCommands: boolean;
+  /** Fault injection for tests (hidden option): reset the first P2P stream after this many received bytes. */
+  readonly faultCutP2pAfterBytes: number | null;
 }
 
 function writeEvent(event: TimedEvent | (Record<string, unknown> & { event: string; at: string })): void {
@@ -55,9 +56,11 @@ export async function runHeadless(options: HeadlessOptions): Promise<void> {
       fileBytesMax: options.fileBytesMax,
       jitterSeed: randomBytes(4).readUInt32BE(0),
       idPrefix: randomBytes(4).toString('hex'),
-      testCommands: options.testCommands,
     },
-    transport: new TcpTransport(),
+    transport:
+      options.faultCutP2pAfterBytes === null
+        ? new TcpTransport()
+        : new CuttingTransport(new TcpTransport(), { host: options.serverHost, port: options.serverPort }, options.faultCutP2pAfterBytes),
     clock: realClock,
     logger,
   });
@@ -93,7 +96,7 @@ export async function runHeadless(options: HeadlessOptions): Promise<void> {
   readLines(
     (line) => {
       if (line.trim().length === 0) return;
-      const parsed = parseCommandLine(line, options.testCommands);
+      const parsed = parseCommandLine(line);
       if (!parsed.ok) return fail(parsed.code, parsed.message);
       runtime.command(parsed.command);
     },

@@ -16,6 +16,7 @@ export interface ClientCommandOptions {
   maxFileBytes: number;
   logFile?: string;
   logLevel: (typeof LOG_LEVEL_NAMES)[number];
+  faultCutP2pAfterBytes?: number;
 }
 
 function parseAutoAccept(value: string): { chat: boolean; file: boolean } {
@@ -36,6 +37,8 @@ export function clientCommand(): Command {
     .addOption(new Option('--max-file-bytes <bytes>', 'largest file accepted').env('P2PCHAT_MAX_FILE_BYTES').default(FILE_BYTES_MAX_DEFAULT).argParser(integerIn('--max-file-bytes', 0, Number.MAX_SAFE_INTEGER)))
     .addOption(new Option('--log-file <path>', 'log to this file (headless: instead of stderr; dashboard default: ./p2pchat-client.log)').env('P2PCHAT_LOG_FILE'))
     .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent').env('P2PCHAT_LOG_LEVEL').default('info').argParser(oneOf('--log-level', LOG_LEVEL_NAMES)))
+    // Fault injection for the headless client tests (cli/net/cutting-transport.ts): not in --help.
+    .addOption(new Option('--fault-cut-p2p-after-bytes <bytes>').argParser(integerIn('--fault-cut-p2p-after-bytes', 1, Number.MAX_SAFE_INTEGER)).hideHelp())
     .action(async (options: ClientCommandOptions) => {
       if (!options.headless) {
         const { runDashboard } = await import('../dashboard/run.ts');
@@ -63,7 +66,7 @@ export function clientCommand(): Command {
         fileBytesMax: options.maxFileBytes,
         logFile: options.logFile ?? null,
         logLevel: options.logLevel,
-        testCommands: process.env.P2PCHAT_TEST_COMMANDS === '1',
+        faultCutP2pAfterBytes: options.faultCutP2pAfterBytes ?? null,
       });
     });
 }

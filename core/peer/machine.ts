@@ -143,7 +143,6 @@ export interface PeerConfig {
   readonly idPrefix: string;
   /** The address friends should connect to; null: the listener's host, or our address as the server sees it. */
   readonly p2pAdvertiseHost: string | null;
-  readonly testCommands: boolean;
   readonly tuning: TransferTuning;
 }
 
@@ -156,7 +155,6 @@ export const PEER_CONFIG_DEFAULTS: PeerConfig = {
   jitterSeed: 1,
   idPrefix: 'p',
   p2pAdvertiseHost: null,
-  testCommands: false,
   tuning: TRANSFER_TUNING_DEFAULTS,
 };
 type ChannelPhase = 'Connecting' | 'ExpectHelloOk' | 'ExpectHello' | 'Open';
@@ -222,8 +220,6 @@ export class PeerMachine {
   private nextTransferSeq = 1;
   /** Outcomes of finished incoming transfers, oldest first, to repeat to their senders. */
   private readonly recentOutcomes = new Map<string, { readonly peer: string; readonly frame: P2pFrame }>();
-  /** Test-only cuts armed by `test.cut-p2p` with afterBytes: friend → bytes still to receive. */
-  private readonly testCuts = new Map<string, number>();
   private nextWireStream = 1;
 
   constructor(config: Partial<PeerConfig> = {}) {
@@ -382,8 +378,6 @@ export class PeerMachine {
         return this.onFileCancel(command.transferId, nowMs);
       case 'quit':
         return this.link.quit(nowMs);
-      case 'test.cut-p2p':
-        return this.onTestCut(command.username, command.afterBytes);
     }
   }
 
@@ -766,35 +760,6 @@ export class PeerMachine {
     this.closeSession(friend, 'closed', true, nowMs);
   }
 
-  private onTestCut(friend: string, afterBytes: number | undefined): void {
-    const session = this.sessions.get(friend);
-    if (!this.config.testCommands) return this.emitError('UNKNOWN_COMMAND');
-    if (afterBytes !== undefined) {
-      this.testCuts.set(friend, afterBytes);
-      return;
-    }
-    if (session === undefined) return this.emitError('NO_SUCH_PEER', undefined, friend);
-    this.effects.push({ type: 'p2p.reset', streamId: session.streamId });
-  }
-
-  /**
-   * Test-only: counts file bytes from a friend down to an armed cut. The channel goes at once, as
-   * on a refusal, so no byte after the cut is taken, even one that arrived in the same read.
-   */
-  private countTowardsCut(friend: string, bytes: number, nowMs: number): void {
-    const remaining = this.testCuts.get(friend);
-    if (remaining === undefined) return;
-    if (remaining > bytes) {
-      this.testCuts.set(friend, remaining - bytes);
-      return;
-    }
-    this.testCuts.delete(friend);
-    const session = this.sessions.get(friend);
-    if (session === undefined) return;
-    this.effects.push({ type: 'p2p.reset', streamId: session.streamId });
-    this.onP2pClosed(session.streamId, nowMs);
-  }
-
   // ---- chat messages --------------------------------------------------------------------------
 
   private onChatSend(friend: string, text: string, requestedId: string | number | undefined): void {
@@ -914,11 +879,7 @@ export class PeerMachine {
   private onData(friend: string, wireStream: number, offset: number, bytes: Uint8Array, nowMs: number): void {
     const transferId = this.incomingByStream.get(`${friend}\u0000${wireStream}`);
     if (transferId === undefined) return; // late bytes of a transfer that already ended
-    // Test-only: an armed cut lets exactly its bytes through, however the data arrived in pieces.
-    const cut = this.testCuts.size > 0 ? this.testCuts.get(friend) : undefined;
-    const piece = cut !== undefined && cut < bytes.byteLength ? bytes.subarray(0, cut) : bytes;
-    this.withIncoming(transferId, nowMs, (t) => t.data(offset, piece));
-    if (cut !== undefined) this.countTowardsCut(friend, piece.byteLength, nowMs);
+    this.withIncoming(transferId, nowMs, (t) => t.data(offset, bytes));
   }
 
   private onFileAnswer(transferId: string, accept: boolean, nowMs: number): void {
