@@ -13,16 +13,20 @@
  * carries out the effects over TCP and the file system; the simulator can carry them out in
  * memory.
  *
- * Server link:
+ * The machine is a composition. Two sub-machines of the server machine's shape (one state union
+ * named for what each state waits for, one frame table, actions returned as data) do the server
+ * side, and this class carries out their actions:
  *
- *   Connecting ──open──▶ ExpectWelcome ──welcome──▶ Up ──closed / silent for ttlMs──▶ Down
- *   Down ──backoff timer──▶ Connecting
+ * - the server link (server-link.ts): connect, welcome, login, resume falling back to the
+ *   password, heartbeats, the silent-TTL reset, reconnect backoff, quit's logout. Its actions
+ *   become server effects and the events ready, disconnected, reconnected, login.ok, logout.ok;
+ *   frames it passes on (replies to the user's requests, pushes) become events here;
+ * - the session broker (session-broker.ts): chat-session requests both ways, each ending with
+ *   chat.failed when its link or login ends. Its actions open a P2P channel to a callee that
+ *   said yes, or hold the token a caller's hello must bring.
  *
- * While logged in, the machine heartbeats every heartbeatMs (from the welcome). When an Up link
- * drops it emits `disconnected`, reconnects with exponential backoff and jitter, and on the new
- * link sends `resume` with the token from login.ok (the server kept it online meanwhile, so the
- * friends see no flap); if the server forgot the token (it restarted), it logs in again with the
- * password it holds in memory. Then it emits `reconnected`. Open P2P channels are untouched.
+ * Requests the user sends the server are remembered by id until their reply; those still owed
+ * when the link drops are answered SERVER_UNAVAILABLE.
  *
  * P2P channel (one TCP stream per open session):
  *

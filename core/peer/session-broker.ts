@@ -138,7 +138,7 @@ export class SessionBroker {
 
   /** chat.open went out as request `re` (null: there was no link to send it on). */
   requested(friend: string, re: number | null, nowMs: number): void {
-    if (re === null) return this.fail(friend, 'server-unavailable');
+    if (re === null) return this.emitFailed(friend, 'server-unavailable');
     this.outgoing.set(friend, { state: 'ExpectPending', friend, re, deadlineMs: nowMs + SESSION_ACK_WAIT_MS });
   }
 
@@ -233,14 +233,15 @@ export class SessionBroker {
   private onIncoming(frame: ServerFrameOf<'session.incoming'>, nowMs: number): void {
     const deadlineMs = nowMs + frame.timeoutMs + SESSION_OUTCOME_GRACE_MS;
     const known = this.incoming.get(frame.from);
-    if (known !== undefined && this.matches(known, frame)) {
+    if (known !== undefined && this.matches(known, frame) && this.allowed(frame.type, known)) {
       // Asked again after we resumed: the same request, not a new one.
-      this.incoming.set(frame.from, { ...known, deadlineMs });
       if (known.state === 'ExpectEstablished') {
-        // Our yes was lost with the link: say it again.
+        // Our yes was lost with the link: say it again (answered() moves it back here).
         this.incoming.set(frame.from, { state: 'ExpectAnswer', friend: frame.from, requestId: frame.requestId, deadlineMs });
         this.actions.push({ type: 'answer', friend: frame.from, requestId: frame.requestId, accept: true });
+        return;
       }
+      this.incoming.set(frame.from, { ...known, deadlineMs });
       return;
     }
     this.incoming.set(frame.from, { state: 'ExpectAnswer', friend: frame.from, requestId: frame.requestId, deadlineMs });
@@ -280,10 +281,6 @@ export class SessionBroker {
     if (SESSION_FRAME_RULES[frameType].includes(request.state)) return true;
     this.actions.push({ type: 'protocol-error', frameType, state: request.state });
     return false;
-  }
-
-  private fail(friend: string, reason: string): void {
-    this.emitFailed(friend, reason);
   }
 
   private emitFailed(friend: string, reason: string): void {
