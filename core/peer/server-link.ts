@@ -36,7 +36,7 @@
  * link does not consume itself go to the composition as `frame` actions: replies to its requests,
  * pushes (presence, friends, sessions).
  */
-import { FrameDecoder, knownPayload } from '../codec.ts';
+import { FrameDecoder, encodeControl, knownPayload } from '../codec.ts';
 import { type ClientFrame, type ServerFrame, type ServerFrameOf, type ServerFrameType, serverFrameFastPath, serverFrameSchema } from '../frames.ts';
 import { HEARTBEATS_PER_TTL, QUIT_LOGOUT_WAIT_MS, TTL_MS_DEFAULT } from '../limits.ts';
 import { Backoff } from './backoff.ts';
@@ -142,6 +142,13 @@ export const FRAME_RULES: Readonly<Record<ServerFrameType, readonly LinkStateNam
 
 /** The server's ack of HEARTBEAT_FRAME, decoded by a byte comparison instead of the JSON parser. */
 const KNOWN_SERVER_PAYLOADS = [knownPayload({ type: 'heartbeat.ack' })];
+
+/**
+ * The same ack as a whole frame on the wire. It asks nothing of the link but the time it arrived,
+ * and a logged-in link reads one per heartbeat: when it comes alone on a frame boundary it is
+ * recognised by its bytes and not decoded at all.
+ */
+const HEARTBEAT_ACK_FRAME_BYTES = encodeControl({ type: 'heartbeat.ack' });
 
 /** What takeActions returns when there is nothing to do; frozen, so a caller that pushes fails loudly. */
 const NO_ACTIONS: LinkAction[] = Object.freeze([]) as unknown as LinkAction[];
@@ -256,6 +263,7 @@ export class ServerLink {
     const conn = this.conn();
     if (conn === null || conn.linkId !== linkId) return;
     conn.lastRxMs = nowMs;
+    if (this.loggedIn && conn.decoder.buffered === 0 && !conn.decoder.failed && sameBytes(bytes, HEARTBEAT_ACK_FRAME_BYTES)) return;
     conn.decoder.push(bytes);
     for (let frame = conn.decoder.next(); frame !== null; frame = conn.decoder.next()) {
       if (frame.kind === 'error') return this.drop(conn, nowMs);
@@ -535,4 +543,10 @@ export class ServerLink {
     this.phase = { state: 'Closed' };
     this.actions.push({ type: 'closed' });
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
