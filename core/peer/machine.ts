@@ -30,9 +30,14 @@
  *
  * P2P channel (one TCP stream per open session):
  *
- *   caller: Connecting ──open──▶ ExpectHelloOk (hello sent) ──hello.ok──▶ Open
+ *   caller: ExpectOpen ──open──▶ ExpectHelloOk (hello sent) ──hello.ok──▶ Open
  *   callee: ExpectHello ──hello with the one-time token it holds for that caller──▶ Open
  *           ExpectHello ──anything else──▶ error BAD_SESSION_TOKEN, closed
+ *
+ * Each channel is one member of the Channel union, replaced on each transition; P2P_FRAME_RULES
+ * says in which states each P2P frame is accepted. Anything else is refused: before the
+ * greeting with an error frame and a close, on an open channel (a second hello) with an error
+ * frame only.
  *
  * The callee holds a token from its session.established (role callee) until it is used once or
  * P2P_HELLO_TIMEOUT_MS passes. Chat messages carry ids and are acknowledged; TCP keeps their
@@ -68,7 +73,7 @@ import { tokensEqual } from '../tokens.ts';
 import type { PeerCommand, PreparedFile } from './commands.ts';
 import type { ClientEvent } from './events.ts';
 import { sanitizeFileName } from './file-names.ts';
-import { type OfferedFile, type P2pFrame, type P2pFrameOf, P2P_FRAME_TYPES, p2pFrameSchema } from './frames.ts';
+import { type OfferedFile, type P2pFrame, type P2pFrameOf, type P2pFrameType, P2P_FRAME_TYPES, p2pFrameSchema } from './frames.ts';
 import { type BrokerAction, SessionBroker, isSessionFrame } from './session-broker.ts';
 import { type ClientRequest, type LinkAction, type LinkState, type LoginVia, ServerLink } from './server-link.ts';
 import { IncomingTransfer, OutgoingTransfer, type ReadGate, TRANSFER_TUNING_DEFAULTS, type TransferAction, type TransferTuning } from './transfer.ts';
@@ -161,20 +166,44 @@ export const PEER_CONFIG_DEFAULTS: PeerConfig = {
   p2pAdvertiseHost: null,
   tuning: TRANSFER_TUNING_DEFAULTS,
 };
-type ChannelPhase = 'Connecting' | 'ExpectHelloOk' | 'ExpectHello' | 'Open';
-
-interface Channel {
-  readonly streamId: StreamKey;
-  readonly decoder: FrameDecoder;
-  phase: ChannelPhase;
-  /** The friend: known from the start for outgoing channels, from the hello for accepted ones. */
-  username: string | null;
-  readonly token: string | null;
+/** One P2P stream, in a state named for what it waits for (see the header); a transition replaces it. */
+type Channel =
+  /** Caller: connecting to the callee, with the token its hello will bring. */
+  | { readonly state: 'ExpectOpen'; readonly streamId: StreamKey; readonly decoder: FrameDecoder; readonly friend: string; readonly token: string }
+  /** Caller: hello sent. */
+  | { readonly state: 'ExpectHelloOk'; readonly streamId: StreamKey; readonly decoder: FrameDecoder; readonly friend: string }
   /**
-   * A hello that arrived before our own session.established (the server tells the caller first,
-   * and its hello can overtake our copy): parked until the token arrives or the hello times out.
+   * Callee: accepted, nobody known yet. parkedHello: a hello that arrived before our own
+   * session.established (the server tells the caller first, and its hello can overtake our copy),
+   * parked until the token arrives or the hello times out.
    */
-  parkedHello: P2pFrameOf<'hello'> | null;
+  | { readonly state: 'ExpectHello'; readonly streamId: StreamKey; readonly decoder: FrameDecoder; readonly parkedHello: P2pFrameOf<'hello'> | null }
+  | { readonly state: 'Open'; readonly streamId: StreamKey; readonly decoder: FrameDecoder; readonly friend: string };
+
+type ChannelOf<S extends Channel['state']> = Extract<Channel, { state: S }>;
+
+const OPEN: readonly Channel['state'][] = ['Open'];
+
+/** In which channel states each P2P frame is accepted; anything else is refused (see onUnexpected). */
+const P2P_FRAME_RULES: Readonly<Record<P2pFrameType, readonly Channel['state'][]>> = {
+  hello: ['ExpectHello'],
+  'hello.ok': ['ExpectHelloOk'],
+  error: ['ExpectHelloOk', 'Open'],
+  msg: OPEN,
+  'msg.ack': OPEN,
+  bye: OPEN,
+  'file.offer': OPEN,
+  'file.accept': OPEN,
+  'file.decline': OPEN,
+  'file.credit': OPEN,
+  'file.resume': OPEN,
+  'file.ok': OPEN,
+  'file.fail': OPEN,
+};
+
+/** The friend at the other end, once known (from the start for outgoing channels, from the hello for accepted ones). */
+function friendOf(channel: Channel): string | null {
+  return channel.state === 'ExpectHello' ? null : channel.friend;
 }
 
 interface Session {
@@ -570,17 +599,19 @@ export class PeerMachine {
     this.tokens.set(friend, token);
     this.timers.arm(`token:${friend}`, nowMs + P2P_HELLO_TIMEOUT_MS);
     for (const channel of [...this.channels.values()]) {
+      if (channel.state !== 'ExpectHello') continue;
       const parked = channel.parkedHello;
       if (parked === null || parked.username !== friend) continue;
-      channel.parkedHello = null;
-      this.onHello(channel, parked, nowMs);
+      const unparked: ChannelOf<'ExpectHello'> = { ...channel, parkedHello: null };
+      this.channels.set(channel.streamId, unparked);
+      this.onHello(unparked, parked, nowMs);
     }
   }
 
   /** Caller: the callee said yes; open the P2P stream to it. */
   private connectToCallee(friend: string, token: string, host: string, port: number, nowMs: number): void {
     const streamId = `out:${this.nextStreamSeq++}`;
-    this.channels.set(streamId, { streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), phase: 'Connecting', username: friend, token, parkedHello: null });
+    this.channels.set(streamId, { state: 'ExpectOpen', streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), friend, token });
     this.timers.arm(`hello:${streamId}`, nowMs + P2P_HELLO_TIMEOUT_MS);
     this.effects.push({ type: 'p2p.connect', streamId, host, port });
   }
@@ -594,31 +625,29 @@ export class PeerMachine {
 
   private onAccepted(streamId: StreamKey, nowMs: number): void {
     let unauthenticated = 0;
-    for (const channel of this.channels.values()) if (channel.phase === 'ExpectHello') unauthenticated += 1;
+    for (const channel of this.channels.values()) if (channel.state === 'ExpectHello') unauthenticated += 1;
     if (unauthenticated >= P2P_UNAUTHENTICATED_STREAMS_MAX || this.link.quitting) {
       this.effects.push({ type: 'p2p.reset', streamId });
       return;
     }
-    this.channels.set(streamId, { streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), phase: 'ExpectHello', username: null, token: null, parkedHello: null });
+    this.channels.set(streamId, { state: 'ExpectHello', streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), parkedHello: null });
     this.timers.arm(`hello:${streamId}`, nowMs + P2P_HELLO_TIMEOUT_MS);
   }
 
   private onP2pOpen(streamId: StreamKey, _nowMs: number): void {
     const channel = this.channels.get(streamId);
     const me = this.link.username ?? undefined;
-    if (channel === undefined || channel.phase !== 'Connecting' || channel.token === null || me === undefined) return;
-    channel.phase = 'ExpectHelloOk';
+    if (channel?.state !== 'ExpectOpen' || me === undefined) return;
+    this.channels.set(streamId, { state: 'ExpectHelloOk', streamId, decoder: channel.decoder, friend: channel.friend });
     this.effects.push({ type: 'p2p.send', streamId, frame: { type: 'hello', username: me, token: channel.token } });
   }
 
   private onHelloTimeout(streamId: StreamKey): void {
     const channel = this.channels.get(streamId);
-    if (channel === undefined || channel.phase === 'Open') return;
+    if (channel === undefined || channel.state === 'Open') return;
     this.channels.delete(streamId);
     this.effects.push({ type: 'p2p.reset', streamId });
-    if (channel.username !== null && channel.phase !== 'ExpectHello') {
-      this.emit({ event: 'chat.failed', username: channel.username, reason: 'timeout' });
-    }
+    if (channel.state !== 'ExpectHello') this.emit({ event: 'chat.failed', username: channel.friend, reason: 'timeout' });
   }
 
   private onP2pClosed(streamId: StreamKey, nowMs: number): void {
@@ -626,27 +655,31 @@ export class PeerMachine {
     if (channel === undefined) return;
     this.channels.delete(streamId);
     this.timers.disarm(`hello:${streamId}`);
-    if (channel.username === null) return;
-    if (channel.phase === 'Connecting' || channel.phase === 'ExpectHelloOk') {
-      return this.emit({ event: 'chat.failed', username: channel.username, reason: 'unreachable' });
+    if (channel.state === 'ExpectHello') return;
+    if (channel.state === 'ExpectOpen' || channel.state === 'ExpectHelloOk') {
+      return this.emit({ event: 'chat.failed', username: channel.friend, reason: 'unreachable' });
     }
-    const session = this.sessions.get(channel.username);
-    if (channel.phase === 'Open' && session?.streamId === streamId) this.loseSession(session, nowMs);
+    const session = this.sessions.get(channel.friend);
+    if (session?.streamId === streamId) this.loseSession(session, nowMs);
   }
 
   private onP2pBytes(streamId: StreamKey, bytes: Uint8Array, nowMs: number): void {
-    const channel = this.channels.get(streamId);
+    let channel = this.channels.get(streamId);
     if (channel === undefined) return;
-    channel.decoder.push(bytes);
-    for (let frame = channel.decoder.next(); frame !== null; frame = channel.decoder.next()) {
+    const decoder = channel.decoder;
+    decoder.push(bytes);
+    for (let frame = decoder.next(); frame !== null; frame = decoder.next()) {
       if (frame.kind === 'error') return this.refuse(channel, frame.code, frame.detail, nowMs);
       if (frame.kind === 'data') {
-        if (channel.phase !== 'Open' || channel.username === null) return this.refuse(channel, 'BAD_SESSION_TOKEN', 'data before hello', nowMs);
-        this.onData(channel.username, frame.streamId, frame.offset, frame.bytes, nowMs);
+        if (channel.state !== 'Open') return this.refuse(channel, 'BAD_SESSION_TOKEN', 'data before hello', nowMs);
+        this.onData(channel.friend, frame.streamId, frame.offset, frame.bytes, nowMs);
       } else {
         this.onP2pMessage(channel, frame.message, nowMs);
       }
-      if (this.channels.get(streamId) !== channel) return;
+      // A frame may have moved the channel on (same stream, same decoder) or ended it.
+      const current = this.channels.get(streamId);
+      if (current === undefined || current.decoder !== decoder) return;
+      channel = current;
     }
   }
 
@@ -660,33 +693,48 @@ export class PeerMachine {
   private onP2pMessage(channel: Channel, message: unknown, nowMs: number): void {
     const parsed = p2pFrameSchema.safeParse(message);
     if (!parsed.success) {
-      if (channel.phase !== 'Open') return this.refuse(channel, 'BAD_SESSION_TOKEN', 'expected hello', nowMs);
+      if (channel.state !== 'Open') return this.refuse(channel, 'BAD_SESSION_TOKEN', 'expected hello', nowMs);
       const type = typeof message === 'object' && message !== null ? (message as { type?: unknown }).type : undefined;
       const code: ErrorCode = typeof type === 'string' && !P2P_FRAME_TYPES.has(type) ? 'UNKNOWN_TYPE' : 'BAD_FRAME';
       this.effects.push({ type: 'p2p.send', streamId: channel.streamId, frame: { type: 'error', code, message: errorMessage(code) } });
       return;
     }
     const frame = parsed.data;
-    switch (channel.phase) {
+    if (!P2P_FRAME_RULES[frame.type].includes(channel.state)) return this.onUnexpected(channel, nowMs);
+    switch (channel.state) {
       case 'ExpectHello':
-        return this.onHello(channel, frame, nowMs);
+        return frame.type === 'hello' ? this.onHello(channel, frame, nowMs) : undefined;
       case 'ExpectHelloOk':
-        return this.onHelloOk(channel, frame, nowMs);
+        return frame.type === 'hello.ok' || frame.type === 'error' ? this.onHelloOk(channel, frame, nowMs) : undefined;
       case 'Open':
         return this.onOpenFrame(channel, frame, nowMs);
-      case 'Connecting':
+      case 'ExpectOpen':
         return;
     }
   }
 
-  private onHello(channel: Channel, frame: P2pFrame, nowMs: number): void {
-    const me = this.link.username ?? undefined;
-    if (frame.type !== 'hello' || me === undefined || channel.parkedHello !== null) {
-      return this.refuse(channel, 'BAD_SESSION_TOKEN', 'expected hello', nowMs);
+  /** A frame P2P_FRAME_RULES does not allow in the channel's state. */
+  private onUnexpected(channel: Channel, nowMs: number): void {
+    switch (channel.state) {
+      case 'ExpectHello':
+        return this.refuse(channel, 'BAD_SESSION_TOKEN', 'expected hello', nowMs);
+      case 'ExpectHelloOk':
+        return this.refuse(channel, 'BAD_FRAME', 'expected hello.ok', nowMs);
+      case 'Open':
+        // A second greeting on an open channel: told, not fatal.
+        this.effects.push({ type: 'p2p.send', streamId: channel.streamId, frame: { type: 'error', code: 'BAD_FRAME', message: 'already greeted' } });
+        return;
+      case 'ExpectOpen':
+        return;
     }
+  }
+
+  private onHello(channel: ChannelOf<'ExpectHello'>, frame: P2pFrameOf<'hello'>, nowMs: number): void {
+    const me = this.link.username ?? undefined;
+    if (me === undefined || channel.parkedHello !== null) return this.refuse(channel, 'BAD_SESSION_TOKEN', 'expected hello', nowMs);
     const token = this.tokens.get(frame.username);
     if (token === undefined && this.broker.awaitingToken(frame.username)) {
-      channel.parkedHello = frame;
+      this.channels.set(channel.streamId, { ...channel, parkedHello: frame });
       return;
     }
     if (token === undefined || !tokensEqual(token, frame.token)) return this.refuse(channel, 'BAD_SESSION_TOKEN', 'token refused', nowMs);
@@ -694,24 +742,22 @@ export class PeerMachine {
     this.tokens.delete(frame.username);
     this.timers.disarm(`token:${frame.username}`);
     this.timers.disarm(`hello:${channel.streamId}`);
-    channel.phase = 'Open';
-    channel.username = frame.username;
+    this.channels.set(channel.streamId, { state: 'Open', streamId: channel.streamId, decoder: channel.decoder, friend: frame.username });
     this.effects.push({ type: 'p2p.send', streamId: channel.streamId, frame: { type: 'hello.ok', username: me } });
     this.openSession(frame.username, channel.streamId, nowMs);
   }
 
-  private onHelloOk(channel: Channel, frame: P2pFrame, nowMs: number): void {
-    const friend = channel.username;
-    if (friend === null) return;
+  private onHelloOk(channel: ChannelOf<'ExpectHelloOk'>, frame: P2pFrameOf<'hello.ok' | 'error'>, nowMs: number): void {
+    const friend = channel.friend;
     if (frame.type === 'error') {
       this.channels.delete(channel.streamId);
       this.timers.disarm(`hello:${channel.streamId}`);
       this.effects.push({ type: 'p2p.close', streamId: channel.streamId });
       return this.emit({ event: 'chat.failed', username: friend, reason: frame.code.toLowerCase().replace(/_/g, '-') });
     }
-    if (frame.type !== 'hello.ok' || frame.username !== friend) return this.refuse(channel, 'BAD_FRAME', 'expected hello.ok', nowMs);
+    if (frame.username !== friend) return this.refuse(channel, 'BAD_FRAME', 'expected hello.ok', nowMs);
     this.timers.disarm(`hello:${channel.streamId}`);
-    channel.phase = 'Open';
+    this.channels.set(channel.streamId, { state: 'Open', streamId: channel.streamId, decoder: channel.decoder, friend });
     this.openSession(friend, channel.streamId, nowMs);
   }
 
@@ -779,9 +825,8 @@ export class PeerMachine {
     this.effects.push({ type: 'p2p.send', streamId: session.streamId, frame: { type: 'msg', id, text } });
   }
 
-  private onOpenFrame(channel: Channel, frame: P2pFrame, nowMs: number): void {
-    const friend = channel.username;
-    if (friend === null) return;
+  private onOpenFrame(channel: ChannelOf<'Open'>, frame: P2pFrame, nowMs: number): void {
+    const friend = channel.friend;
     const session = this.sessions.get(friend);
     if (session === undefined || session.streamId !== channel.streamId) return;
     switch (frame.type) {
@@ -818,8 +863,7 @@ export class PeerMachine {
         return this.withIncoming(frame.transferId, nowMs, (t) => t.remoteFailed(frame.reason), friend);
       case 'hello':
       case 'hello.ok':
-        this.effects.push({ type: 'p2p.send', streamId: channel.streamId, frame: { type: 'error', code: 'BAD_FRAME', message: 'already greeted' } });
-        return;
+        return; // refused by P2P_FRAME_RULES before this
     }
   }
 
@@ -961,7 +1005,8 @@ export class PeerMachine {
   }
 
   private onFlushed(streamId: StreamKey, bytes: number, nowMs: number): void {
-    const friend = this.channels.get(streamId)?.username ?? null;
+    const channel = this.channels.get(streamId);
+    const friend = channel === undefined ? null : friendOf(channel);
     if (friend === null) return;
     const session = this.sessions.get(friend);
     if (session === undefined || session.streamId !== streamId) return;
