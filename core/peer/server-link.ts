@@ -463,7 +463,16 @@ export class ServerLink {
 
   private conn(): Conn | null {
     const p = this.phase;
-    return 'conn' in p ? p.conn : null;
+    switch (p.state) {
+      case 'ExpectWelcome':
+      case 'ExpectLogin':
+      case 'ExpectLoginOk':
+      case 'LoggedIn':
+      case 'ExpectLogoutOk':
+        return p.conn;
+      default:
+        return null;
+    }
   }
 
   private sendRequest(conn: Conn, frame: ClientRequest): number {
