@@ -1,4 +1,4 @@
-/** core/peer/: the client side of the protocol, pure: the peer machine and the host that runs it, P2P frames, transfers, names. */
+/** core/peer/: the client side of the protocol, pure: the peer machine (composing the server link and the session broker) and the host that runs it, P2P frames, transfers, names. */
 export * from './backoff.ts';
 export * from './commands.ts';
 export * from './events.ts';
@@ -6,4 +6,6 @@ export * from './file-names.ts';
 export * from './frames.ts';
 export * from './host.ts';
 export * from './machine.ts';
+export * from './server-link.ts';
+export * from './session-broker.ts';
 export * from './transfer.ts';
