@@ -20,6 +20,8 @@ declare module 'autocannon' {
     p50: number;
     p99: number;
     p99_9: number;
+    /** Every other percentile autocannon reports (p0_001 ... p99_999), milliseconds for latency. */
+    [percentile: string]: number;
   }
   interface AutocannonResult {
     requests: AutocannonStat;

@@ -16,6 +16,7 @@ import { createLogger } from '../cli/log.ts';
 import { realClock } from '../cli/net/real-clock.ts';
 import { TcpTransport } from '../cli/net/tcp-transport.ts';
 import { SampleReservoir } from './histogram.ts';
+import { type IntervalCounts, IntervalCounter } from './interval-counts.ts';
 import { inPool } from './protocol-client.ts';
 
 /** How long a login, an open or a close may take before it counts as failed. */
@@ -168,6 +169,8 @@ export interface ChatOpenResult {
   readonly failures: Record<string, number>;
   readonly wallMs: number;
   readonly samplesUs: number[];
+  /** Chats opened per interval (the HTML report's throughput chart). */
+  readonly intervalCounts: IntervalCounts;
 }
 
 function reasonOf(error: unknown): string {
@@ -217,6 +220,7 @@ export class ChatClientPool {
     const failures: Record<string, number> = {};
     let opened = 0;
     const startedMs = performance.now();
+    const perInterval = new IntervalCounter(performance.timeOrigin + startedMs);
     await Promise.all(
       args.pairs.map(async ([caller, callee]) => {
         const client = this.clients.get(caller);
@@ -228,6 +232,7 @@ export class ChatClientPool {
           try {
             reservoir.recordMs(await client.open(callee));
             opened += 1;
+            perInterval.add(performance.timeOrigin + performance.now());
           } catch (error) {
             tally(failures, reasonOf(error));
             continue;
@@ -240,7 +245,7 @@ export class ChatClientPool {
         }
       }),
     );
-    return { opened, failures, wallMs: performance.now() - startedMs, samplesUs: reservoir.take() };
+    return { opened, failures, wallMs: performance.now() - startedMs, samplesUs: reservoir.take(), intervalCounts: perInterval.take() };
   }
 
   /** Every client logs out and exits (bounded). */

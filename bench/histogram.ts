@@ -13,6 +13,14 @@ const LATENCY_US_MAX = 60_000_000;
 /** Raw samples one reservoir keeps; past that each new sample replaces a random kept one. */
 export const RESERVOIR_SAMPLES_MAX = 50_000;
 
+/** One point of a percentile curve: [percentile (0-100), latency ms at or under which it falls]. */
+export type PercentilePoint = readonly [percentile: number, ms: number];
+
+/** Curve points per halving of the tail (50%, 75%, 87.5%...): even steps on an HDR plot's log axis. */
+const CURVE_STEPS_PER_HALVING = 4;
+/** Halvings of the tail at most (down to about one sample in a million). */
+const CURVE_HALVINGS_MAX = 20;
+
 export interface LatencySummary {
   readonly count: number;
   readonly p50Ms: number;
@@ -20,6 +28,8 @@ export interface LatencySummary {
   readonly p999Ms: number;
   readonly maxMs: number;
   readonly meanMs: number;
+  /** The percentile curve (for the HTML report's latency charts; not in the JSON report). */
+  readonly curve: readonly PercentilePoint[];
 }
 
 export class LatencyHistogram {
@@ -41,7 +51,7 @@ export class LatencyHistogram {
 
   summary(): LatencySummary {
     const h = this.histogram;
-    if (h.count === 0) return { count: 0, p50Ms: 0, p99Ms: 0, p999Ms: 0, maxMs: 0, meanMs: 0 };
+    if (h.count === 0) return { count: 0, p50Ms: 0, p99Ms: 0, p999Ms: 0, maxMs: 0, meanMs: 0, curve: [] };
     const ms = (us: number): number => Math.round(us) / 1000;
     return {
       count: h.count,
@@ -50,7 +60,27 @@ export class LatencyHistogram {
       p999Ms: ms(h.percentile(99.9)),
       maxMs: ms(h.max),
       meanMs: ms(h.mean),
+      curve: this.percentileCurve(),
     };
+  }
+
+  /**
+   * The HDR percentile curve: the latency at 0%, then CURVE_STEPS_PER_HALVING points per halving
+   * of the tail for as long as the tail still holds a sample, then the maximum.
+   */
+  percentileCurve(): PercentilePoint[] {
+    const h = this.histogram;
+    if (h.count === 0) return [];
+    const ms = (us: number): number => Math.round(us) / 1000;
+    const points: PercentilePoint[] = [[0, ms(h.min)]];
+    for (let step = 1; step <= CURVE_STEPS_PER_HALVING * CURVE_HALVINGS_MAX; step++) {
+      const tail = 2 ** (-step / CURVE_STEPS_PER_HALVING);
+      if (tail * h.count < 1) break;
+      const percentile = 100 * (1 - tail);
+      points.push([percentile, ms(h.percentile(percentile))]);
+    }
+    points.push([100, ms(h.max)]);
+    return points;
   }
 }
 

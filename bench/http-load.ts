@@ -4,6 +4,7 @@
  * for latency while the TCP load runs (http_healthz_p99_under_load_ms).
  */
 import autocannon, { type AutocannonResult } from 'autocannon';
+import type { PercentilePoint } from './histogram.ts';
 
 export interface HttpFigures {
   readonly rps: number;
@@ -13,6 +14,21 @@ export interface HttpFigures {
   readonly requests: number;
   readonly errors: number;
   readonly non2xx: number;
+  /** The latency percentile curve autocannon's HDR histogram reports (for the HTML report). */
+  readonly curve: readonly PercentilePoint[];
+}
+
+/** The percentiles autocannon reports (its latency stat has p0_001 ... p99_999). */
+const AUTOCANNON_PERCENTILES = [0.001, 0.01, 0.1, 1, 2.5, 10, 25, 50, 75, 90, 97.5, 99, 99.9, 99.99, 99.999];
+
+function latencyCurve(result: AutocannonResult): PercentilePoint[] {
+  const points: PercentilePoint[] = [];
+  for (const percentile of AUTOCANNON_PERCENTILES) {
+    const ms = result.latency[`p${String(percentile).replace('.', '_')}`];
+    if (typeof ms === 'number' && Number.isFinite(ms)) points.push([percentile, ms]);
+  }
+  if (Number.isFinite(result.latency.max)) points.push([100, result.latency.max]);
+  return points;
 }
 
 function figures(result: AutocannonResult): HttpFigures {
@@ -24,6 +40,7 @@ function figures(result: AutocannonResult): HttpFigures {
     requests: result.requests.total,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
+    curve: latencyCurve(result),
   };
 }
 

@@ -10,6 +10,7 @@ import net from 'node:net';
 import { FrameDecoder } from '../core/codec.ts';
 import { ChatClientPool } from './chat-clients.ts';
 import { SampleReservoir } from './histogram.ts';
+import { IntervalCounter } from './interval-counts.ts';
 import { BenchConnection, ServerError, inPool } from './protocol-client.ts';
 import { serveRpc } from './rpc.ts';
 
@@ -28,6 +29,8 @@ const held = new Map<string, BenchConnection>();
 const chatClients = new ChatClientPool();
 const bareSockets: net.Socket[] = [];
 let presenceReceived = 0;
+/** Presence notifications per interval, for the HTML report's throughput chart (presenceTimeline). */
+const presenceArrivals = new IntervalCounter(Date.now());
 let sessionIncomingAnswered = 0;
 
 function localAddressFor(target: Target, index: number): string | undefined {
@@ -65,10 +68,14 @@ async function connectAndLogin(target: Target, index: number, username: string, 
 /** Logs every username in and keeps it: heartbeats running, presence counted, session requests accepted. */
 async function holdLogins(args: Target & { usernames: string[]; password: string; concurrency: number }) {
   const errors = new ErrorTally();
+  const perInterval = new IntervalCounter(Date.now());
   await inPool(args.usernames, args.concurrency, async (username, index) => {
     try {
       const { connection } = await connectAndLogin(args, index, username, args.password);
-      connection.onPush('presence', () => (presenceReceived += 1));
+      connection.onPush('presence', () => {
+        presenceReceived += 1;
+        presenceArrivals.add(Date.now());
+      });
       connection.onPush('session.incoming', (frame) => {
         sessionIncomingAnswered += 1;
         connection.send({ type: 'session.answer', requestId: String(frame.requestId), accept: true, host: '127.0.0.1', port: FAKE_P2P_PORT });
@@ -77,11 +84,12 @@ async function holdLogins(args: Target & { usernames: string[]; password: string
       for (const ignored of ['session.pending', 'session.answered', 'session.withdrawn', 'friend.added']) connection.onPush(ignored, () => {});
       connection.startHeartbeat();
       held.set(username, connection);
+      perInterval.add(Date.now());
     } catch (error) {
       errors.add(error);
     }
   });
-  return { loggedIn: held.size, errors: errors.counts };
+  return { loggedIn: held.size, errors: errors.counts, intervalCounts: perInterval.take() };
 }
 
 function counts() {
@@ -123,6 +131,7 @@ async function loginLoop(args: Target & { usernames: string[]; password: string;
   let logouts = 0;
   const startedMs = performance.now();
   const endMs = startedMs + args.durationMs;
+  const perInterval = new IntervalCounter(performance.timeOrigin + startedMs);
   await Promise.all(
     args.usernames.map(async (username, index) => {
       let connection: BenchConnection | null = null;
@@ -142,7 +151,10 @@ async function loginLoop(args: Target & { usernames: string[]; password: string;
           reservoir.recordMs(doneMs - sentMs);
           // Only completions inside the window count: requests still in flight at its end would
           // otherwise stretch it with a tail of falling concurrency.
-          if (doneMs <= endMs) logins += 1;
+          if (doneMs <= endMs) {
+            logins += 1;
+            perInterval.add(performance.timeOrigin + doneMs);
+          }
           await connection.request({ type: 'logout' }, 'logout.ok', REPLY_TIMEOUT_MS);
           logouts += 1;
         }
@@ -153,7 +165,7 @@ async function loginLoop(args: Target & { usernames: string[]; password: string;
       }
     }),
   );
-  return { logins, logouts, wallMs: args.durationMs, samplesUs: reservoir.take(), errors: errors.counts };
+  return { logins, logouts, wallMs: args.durationMs, samplesUs: reservoir.take(), errors: errors.counts, intervalCounts: perInterval.take() };
 }
 
 /**
@@ -175,6 +187,7 @@ async function resumeLoop(args: Target & { usernames: string[]; password: string
   );
   const startedMs = performance.now();
   const endMs = startedMs + args.durationMs;
+  const perInterval = new IntervalCounter(performance.timeOrigin + startedMs);
   await Promise.all(
     sessions.map(async (session) => {
       if (session === null) return;
@@ -189,7 +202,10 @@ async function resumeLoop(args: Target & { usernames: string[]; password: string
           const ok = await next.request({ type: 'resume', username: session.username, token }, 'login.ok', REPLY_TIMEOUT_MS);
           const doneMs = performance.now();
           reservoir.recordMs(doneMs - sentMs);
-          if (doneMs <= endMs) resumes += 1;
+          if (doneMs <= endMs) {
+            resumes += 1;
+            perInterval.add(performance.timeOrigin + doneMs);
+          }
           token = String(ok.resumeToken);
         }
       } catch (error) {
@@ -199,7 +215,7 @@ async function resumeLoop(args: Target & { usernames: string[]; password: string
       }
     }),
   );
-  return { resumes, wallMs: args.durationMs, samplesUs: reservoir.take(), errors: errors.counts };
+  return { resumes, wallMs: args.durationMs, samplesUs: reservoir.take(), errors: errors.counts, intervalCounts: perInterval.take() };
 }
 
 /** Real clients (ClientRuntime) logged in here, for session_broker_p99_ms (chat-clients.ts). */
@@ -272,4 +288,9 @@ async function bareHold(args: Target & { count: number; concurrency: number }) {
   return { open: bareSockets.filter((s) => !s.destroyed).length, errors: errors.counts };
 }
 
-serveRpc({ holdLogins, counts, releaseAll, loginLoop, resumeLoop, chatLogins, chatOpens, echoLoop, bareHold });
+/** Presence notifications received here per interval between two wall-clock times (the HTML report). */
+function presenceTimeline(args: { fromMs: number; toMs: number }) {
+  return presenceArrivals.take(args.fromMs, args.toMs);
+}
+
+serveRpc({ holdLogins, counts, presenceTimeline, releaseAll, loginLoop, resumeLoop, chatLogins, chatOpens, echoLoop, bareHold });

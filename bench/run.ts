@@ -6,7 +6,8 @@
  *   full run, or quick run outside CI:  0 every target met, 3 a target missed or a figure missing
  *   quick run in CI (CI=true or --ci):  the regression gate against bench/results/reference.json:
  *                                       1 a figure missing or more than a third worse than the
- *                                       reference, else 0 (missed targets are printed)
+ *                                       reference, confirmed by measuring its phases again,
+ *                                       else 0 (missed targets are printed)
  *
  * Every process it starts is stopped at the end, on failure, at the deadline and on Ctrl-C.
  */
@@ -14,7 +15,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { benchConfig } from './config.ts';
+import { type BenchConfig, benchConfig } from './config.ts';
 import type { ResultName } from './names.ts';
 import { PhaseContext } from './phases/context.ts';
 import { runHeldPhase } from './phases/held.ts';
@@ -23,9 +24,11 @@ import { runFilePhase } from './phases/file-transfer.ts';
 import { runSimPhase } from './phases/sim.ts';
 import { progress } from './progress.ts';
 import { beginStopping, stopAllChildren } from './processes.ts';
-import { formatGate, regressionGate } from './regression.ts';
-import { type BenchReport, completeResults, failedResults, formatTable, machineInfo } from './report.ts';
+import { CONFIRM_ROUNDS_MAX, confirmRegressions, formatGate, regressionGate } from './regression.ts';
+import { type BenchReport, type BenchResult, completeResults, failedResults, formatTable, machineInfo } from './report.ts';
 import { parseReport } from './report-schema.ts';
+import type { BenchCharts } from './report-html/bench-charts.ts';
+import { writeBenchHtml } from './report-html/bench-html.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_GATE_FAILED = 1;
@@ -59,18 +62,25 @@ export interface BenchOptions {
   readonly reference: string;
   /** Also write this run as the reference (bench/results/reference.json by default). */
   readonly writeReference: boolean;
+  /** Also write the run as one self-contained HTML page here (`--html FILE`). */
+  readonly html?: string;
 }
 
 /** How long after the deadline the run waits for phases to notice before it reports anyway. */
 const DEADLINE_GRACE_MS = 15_000;
 
-export async function runBench(options: BenchOptions): Promise<number> {
-  const mode = options.quick ? 'quick' : 'full';
-  const config = benchConfig(mode);
-  const startedAt = new Date();
+interface Measured {
+  readonly results: Map<ResultName, BenchResult>;
+  readonly deadlinePassed: boolean;
+  /** Latency curves and throughput series for --html. */
+  readonly charts: BenchCharts;
+}
+
+/** Runs the phases in order, each round bounded by the mode's global deadline, in its own scratch directory. */
+async function measurePhases(config: BenchConfig, phases: readonly PhaseName[]): Promise<Measured> {
   const tmpDir = await mkdtemp(join(os.tmpdir(), 'p2pchat-bench-'));
   const ctx = new PhaseContext(config, tmpDir);
-  progress(`mode ${mode}, phases ${options.phases.join(', ')}, deadline ${config.deadlineMs / 1000} s, scratch ${tmpDir}`);
+  progress(`mode ${config.mode}, phases ${phases.join(', ')}, deadline ${config.deadlineMs / 1000} s, scratch ${tmpDir}`);
 
   let deadlinePassed = false;
   let deadlineTimer: NodeJS.Timeout | undefined;
@@ -82,8 +92,8 @@ export async function runBench(options: BenchOptions): Promise<number> {
       setTimeout(resolve, DEADLINE_GRACE_MS).unref();
     }, config.deadlineMs);
   });
-  const phases = (async () => {
-    for (const phase of options.phases) {
+  const running = (async () => {
+    for (const phase of phases) {
       if (deadlinePassed) break;
       try {
         await PHASE_RUNNERS[phase](ctx);
@@ -95,24 +105,96 @@ export async function runBench(options: BenchOptions): Promise<number> {
     }
   })();
   try {
-    await Promise.race([phases, deadline]);
+    await Promise.race([running, deadline]);
   } finally {
     clearTimeout(deadlineTimer);
     await stopAllChildren();
     await rm(tmpDir, { recursive: true, force: true }).catch(() => {});
   }
+  return { results: ctx.results, deadlinePassed, charts: ctx.charts };
+}
+
+export async function runBench(options: BenchOptions): Promise<number> {
+  const mode = options.quick ? 'quick' : 'full';
+  const config = benchConfig(mode);
+  const startedAt = new Date();
+  const first = await measurePhases(config, options.phases);
+  const results = first.results;
+  const charts = first.charts;
+  let deadlinePassed = first.deadlinePassed;
 
   const skippedNote = (name: ResultName): string =>
     deadlinePassed ? 'not measured: the global deadline passed first' : options.phases.some((p) => PHASE_RESULTS[p].includes(name)) ? 'not measured' : 'not measured: phase not selected';
-  const finishedAt = new Date();
-  const report: BenchReport = {
-    machine: { ...machineInfo(mode, 'p2pchat server (cli/main.ts server), own process', startedAt), finishedAt: finishedAt.toISOString(), wallMs: finishedAt.getTime() - startedAt.getTime() },
-    results: completeResults([...ctx.results.values()], mode).map((r) => (r.missing && r.note?.startsWith('not measured') ? { ...r, note: skippedNote(r.name) } : r)),
+  const reportOf = (): BenchReport => {
+    const finishedAt = new Date();
+    return {
+      machine: { ...machineInfo(mode, 'p2pchat server (cli/main.ts server), own process', startedAt), finishedAt: finishedAt.toISOString(), wallMs: finishedAt.getTime() - startedAt.getTime() },
+      results: completeResults([...results.values()], mode).map((r) => (r.missing && r.note?.startsWith('not measured') ? { ...r, note: skippedNote(r.name) } : r)),
+    };
   };
+
+  const gated = options.ci && options.quick;
+  const reference = gated ? await loadReference(options.reference) : null;
+  const judge = () => regressionGate(reportOf(), reference ?? emptyReference(reportOf()));
+  const outcome = !gated
+    ? null
+    : deadlinePassed
+      ? judge()
+      : await confirmRegressions({
+          results,
+          judge,
+          phasesOf: (names) => options.phases.filter((phase) => PHASE_RESULTS[phase].some((name) => names.includes(name))),
+          remeasure: async (phases, round) => {
+            progress(`regression gate failed; confirming: phases ${phases.join(', ')} again (round ${round} of ${CONFIRM_ROUNDS_MAX})`);
+            const again = await measurePhases(config, phases as PhaseName[]);
+            deadlinePassed = again.deadlinePassed;
+            charts.replaceFrom(again.charts);
+            return { results: again.results, stop: again.deadlinePassed };
+          },
+        });
+
+  const report = reportOf();
   await saveReport(report, options.writeReference);
+  if (options.html !== undefined) {
+    // The run took minutes and its JSON is saved: a page that cannot be written is said, not fatal.
+    try {
+      const htmlReference = gated ? reference : (await readReference(options.reference)).report;
+      await writeBenchHtml(options.html, { report, reference: htmlReference, referencePath: options.reference, charts });
+      progress(`HTML report written to ${options.html}`);
+    } catch (error) {
+      progress(`could not write the HTML report ${options.html}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
   if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(formatTable(report));
-  return exitCodeFor(report, options);
+  if (outcome !== null) {
+    process.stderr.write(formatGate(outcome));
+    return outcome.passed ? EXIT_OK : EXIT_GATE_FAILED;
+  }
+  const failed = failedResults(report);
+  if (failed.length > 0) progress(`targets missed: ${failed.map((r) => r.name).join(', ')}`);
+  return failed.length > 0 ? EXIT_THRESHOLD : EXIT_OK;
+}
+
+/** The reference run, checked; null (with why) when it is missing or unreadable. */
+async function readReference(path: string): Promise<{ report: BenchReport | null; problem: string }> {
+  try {
+    return { report: parseReport(JSON.parse(await readFile(path, 'utf8'))), problem: '' };
+  } catch (error) {
+    return { report: null, problem: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+/** The reference run for the CI gate, saying so when there is none. */
+async function loadReference(path: string): Promise<BenchReport | null> {
+  const { report, problem } = await readReference(path);
+  if (report === null) progress(`no usable reference run at ${path} (${problem}): only missing figures fail the gate`);
+  return report;
+}
+
+/** With no reference, only missing figures fail the gate. */
+function emptyReference(report: BenchReport): BenchReport {
+  return { machine: report.machine, results: [] };
 }
 
 async function saveReport(report: BenchReport, asReference: boolean): Promise<void> {
@@ -127,21 +209,4 @@ async function saveReport(report: BenchReport, asReference: boolean): Promise<vo
     await writeFile(REFERENCE_FILE, text);
     progress(`reference run written to ${REFERENCE_FILE}`);
   }
-}
-
-async function exitCodeFor(report: BenchReport, options: BenchOptions): Promise<number> {
-  if (options.ci && options.quick) {
-    let reference: BenchReport | null = null;
-    try {
-      reference = parseReport(JSON.parse(await readFile(options.reference, 'utf8')));
-    } catch (error) {
-      progress(`no usable reference run at ${options.reference} (${error instanceof Error ? error.message : String(error)}): only missing figures fail the gate`);
-    }
-    const outcome = regressionGate(report, reference ?? { machine: report.machine, results: [] });
-    process.stderr.write(formatGate(outcome));
-    return outcome.passed ? EXIT_OK : EXIT_GATE_FAILED;
-  }
-  const failed = failedResults(report);
-  if (failed.length > 0) progress(`targets missed: ${failed.map((r) => r.name).join(', ')}`);
-  return failed.length > 0 ? EXIT_THRESHOLD : EXIT_OK;
 }

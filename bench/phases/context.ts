@@ -3,9 +3,12 @@ import type { BenchConfig } from '../config.ts';
 import type { ResultName } from '../names.ts';
 import { type BenchResult, type Measurement, makeResult, missingResult } from '../report.ts';
 import { progress } from '../progress.ts';
+import { BenchCharts } from '../report-html/bench-charts.ts';
 
 export class PhaseContext {
   readonly results = new Map<ResultName, BenchResult>();
+  /** Latency curves and throughput over time for `--html` (not in the JSON report). */
+  readonly charts = new BenchCharts();
 
   constructor(
     readonly config: BenchConfig,

@@ -9,6 +9,7 @@
 import { join } from 'node:path';
 import { startBaselineProcess } from '../baselines.ts';
 import { SOCKETS_PER_WORKER_MAX, loopbackAddresses } from '../config.ts';
+import { type IntervalCounts, sumIntervalCounts } from '../interval-counts.ts';
 import { progress } from '../progress.ts';
 import type { RpcChild } from '../rpc.ts';
 import { BENCH_PASSWORD, names, seedStore } from '../seed.ts';
@@ -62,7 +63,7 @@ export async function runHeldPhase(ctx: PhaseContext): Promise<void> {
       const fillStartMs = Date.now();
       const fills = await Promise.all(
         workers.map((worker, i) =>
-          worker.call<{ loggedIn: number; errors: Record<string, number> }>(
+          worker.call<{ loggedIn: number; errors: Record<string, number>; intervalCounts?: IntervalCounts }>(
             'holdLogins',
             { port: server.tcpPort, localAddresses: loopbackAddresses(FIRST_SOURCE_ADDRESS + i, 1), usernames: slices[i], password: BENCH_PASSWORD, concurrency: LOGINS_IN_FLIGHT_PER_WORKER },
             FILL_TIMEOUT_MS,
@@ -70,6 +71,7 @@ export async function runHeldPhase(ctx: PhaseContext): Promise<void> {
         ),
       );
       const fillMs = Date.now() - fillStartMs;
+      ctx.charts.throughputOf('held', 'clients logged in and held', sumIntervalCounts(fills.flatMap((f) => (f.intervalCounts === undefined ? [] : [f.intervalCounts]))));
       const loggedIn = fills.reduce((sum, f) => sum + f.loggedIn, 0);
       progress(`held: ${loggedIn} logged in after ${(fillMs / 1000).toFixed(1)} s; holding ${c.holdMs} ms with heartbeats`);
       await sleep(c.holdMs);

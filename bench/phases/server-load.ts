@@ -16,6 +16,7 @@ import { progress } from '../progress.ts';
 import type { RpcChild } from '../rpc.ts';
 import { BENCH_PASSWORD, names, seedStore } from '../seed.ts';
 import { type BenchServer, startBenchServer } from '../server-launcher.ts';
+import { type IntervalCounts, sumIntervalCounts } from '../interval-counts.ts';
 import { errorsText, mergeErrors, mergeLatencies, split, startWorkers, stopWorkers, totalCounts } from '../workers.ts';
 import { type PhaseContext, sleep } from './context.ts';
 
@@ -37,6 +38,7 @@ interface LoopResult {
   readonly wallMs: number;
   readonly samplesUs: number[];
   readonly errors: Record<string, number>;
+  readonly intervalCounts?: IntervalCounts;
 }
 
 interface Accounts {
@@ -168,6 +170,8 @@ async function loginPhase(ctx: PhaseContext, server: BenchServer, workers: RpcCh
     await baseline.stop();
   }
   const latency = mergeLatencies([result.samplesUs]);
+  ctx.charts.latencyCurve('login_rate', 'login', latency.curve);
+  ctx.charts.throughputOf('login', 'logins', result.intervalCounts);
   const errors = errorsText(result.errors);
   ctx.record('login_rate', {
     value: (result.logins * 1000) / result.wallMs,
@@ -206,6 +210,7 @@ interface ResumeRound {
   readonly wallMs: number;
   readonly samplesUs: number[];
   readonly errors: Record<string, number>;
+  readonly intervalCounts?: IntervalCounts;
 }
 
 async function resumePhase(ctx: PhaseContext, server: BenchServer, workers: RpcChild[], accounts: Accounts): Promise<void> {
@@ -227,6 +232,8 @@ async function resumePhase(ctx: PhaseContext, server: BenchServer, workers: RpcC
   const rate = (r: ResumeRound): number => (r.resumes * 1000) / r.wallMs;
   const result = [...rounds].sort((a, b) => rate(a) - rate(b))[Math.floor(rounds.length / 2)] as ResumeRound;
   const latency = mergeLatencies([result.samplesUs]);
+  ctx.charts.latencyCurve('resume_rate', 'resume (median round)', latency.curve);
+  rounds.forEach((r, i) => ctx.charts.throughputOf('resume', `resumes, round ${i + 1}`, r.intervalCounts));
   const errors = errorsText(mergeErrors(rounds.map((r) => r.errors)));
   ctx.record('resume_rate', {
     value: rate(result),
@@ -300,6 +307,9 @@ async function presencePhase(ctx: PhaseContext, server: BenchServer, workers: Rp
     flapped = await (workers[0] as RpcChild).call<LoopResult>('loginLoop', flap, c.windowMs + RPC_SLACK_MS);
     const { delivered, lastGrowthMs } = await drainedPresence(workers, startMs);
     notifications = delivered - beforeCount;
+    ctx.charts.throughputOf('presence', 'flapper logins', flapped.intervalCounts);
+    const timelines = await Promise.all(workers.map((worker) => worker.call<IntervalCounts>('presenceTimeline', { fromMs: startMs, toMs: lastGrowthMs }, RPC_SLACK_MS)));
+    ctx.charts.throughputOf('presence', 'presence notifications delivered', sumIntervalCounts(timelines));
     presenceWindowMs = lastGrowthMs - startMs;
     presenceRate = (notifications * 1000) / presenceWindowMs;
     echoAfter = await echoRound('after');
@@ -358,6 +368,10 @@ function recordProbe(ctx: PhaseContext, probes: ReadonlyArray<Probe>): void {
       details[`${probe.during}ServerLoopDelayMaxMs`] = probe.loopDelay.maxMs;
     }
   }
+  for (const probe of probes) {
+    ctx.charts.latencyCurve('http_healthz_p99_under_load_ms', `server during ${probe.during}`, probe.figures.curve);
+    ctx.charts.latencyCurve('http_healthz_p99_under_load_ms', `bare node:http during ${probe.during}`, probe.bare.curve);
+  }
   const failures = held.reduce((sum, p) => sum + p.figures.errors + p.figures.non2xx, 0);
   ctx.record('http_healthz_p99_under_load_ms', {
     value: worst.figures.p99Ms,
@@ -414,6 +428,8 @@ async function sessionPhase(ctx: PhaseContext, server: BenchServer, workers: Rpc
   }
   const opened = results.reduce((sum, r) => sum + r.opened, 0);
   const latency = mergeLatencies(results.map((r) => r.samplesUs));
+  ctx.charts.latencyCurve('session_broker_p99_ms', 'chat.open to chat.opened', latency.curve);
+  ctx.charts.throughputOf('session brokering', 'chats opened', sumIntervalCounts(results.map((r) => r.intervalCounts)));
   const problems = errorsText(mergeErrors([...logins.map((l) => l.errors), ...warmup.map((r) => r.failures), ...results.map((r) => r.failures)]));
   if (opened === 0) throw new Error(`no chat was opened: ${problems}`);
   const wallMs = Math.max(...results.map((r) => r.wallMs));
@@ -459,6 +475,8 @@ async function httpPhase(ctx: PhaseContext, server: BenchServer): Promise<void> 
   const best = (runs: HttpFigures[]): HttpFigures => runs.reduce((a, b) => (b.rps > a.rps ? b : a));
   const realBest = best(real);
   const bareBest = best(bare);
+  ctx.charts.latencyCurve('http_healthz_rps', 'server /healthz (best round)', realBest.curve);
+  ctx.charts.latencyCurve('http_healthz_rps', 'bare node:http (best round)', bareBest.curve);
   const failures = real.reduce((sum, r) => sum + r.errors + r.non2xx, 0);
   ctx.record('http_healthz_rps', {
     value: realBest.rps,

@@ -23,7 +23,8 @@ export function benchCommand(): Command {
     .addOption(new Option('--phases <list>', `run only these phases (${PHASE_NAMES.join(',')}); the others are reported missing`).env('P2PCHAT_BENCH_PHASES').argParser(phaseList).default(PHASE_NAMES, PHASE_NAMES.join(',')))
     .addOption(new Option('--reference <file>', 'the reference run the CI gate compares with').env('P2PCHAT_BENCH_REFERENCE').default('bench/results/reference.json'))
     .addOption(new Option('--write-reference', 'also save this run as the reference run').env('P2PCHAT_BENCH_WRITE_REFERENCE'))
-    .action(async (opts: { quick?: boolean; json?: boolean; ci?: boolean; phases: string[]; reference: string; writeReference?: boolean }) => {
+    .addOption(new Option('--html <file>', 'also write the run as one self-contained HTML page (charts; opens offline)').env('P2PCHAT_BENCH_HTML'))
+    .action(async (opts: { quick?: boolean; json?: boolean; ci?: boolean; phases: string[]; reference: string; writeReference?: boolean; html?: string }) => {
       const { runBench } = await import('../../bench/run.ts');
       const code = await runBench({
         quick: opts.quick === true,
@@ -32,6 +33,7 @@ export function benchCommand(): Command {
         phases: opts.phases as Array<'server' | 'held' | 'file' | 'sim'>,
         reference: opts.reference,
         writeReference: opts.writeReference === true,
+        ...(opts.html === undefined ? {} : { html: opts.html }),
       });
       process.exit(code);
     });

@@ -20,8 +20,9 @@ export function simCommand(): Command {
     .addOption(new Option('--json', 'print only the JSON report on stdout').env('P2PCHAT_SIM_JSON'))
     .addOption(new Option('--trace <file>', 'write one JSON line per event to this file (diff two runs)').env('P2PCHAT_SIM_TRACE'))
     .addOption(new Option('--swarm <n>', 'run each scenario n times with random seeds and random faults; shrink and save the first failure').env('P2PCHAT_SIM_SWARM').argParser(integerIn('--swarm', 1, SWARM_RUNS_MAX)))
+    .addOption(new Option('--html <file>', 'also write the runs as one self-contained HTML page (timeline, presence delays, checkers; opens offline)').env('P2PCHAT_SIM_HTML'))
     .addOption(new Option('--out <dir>', 'where --swarm writes minimized failing scenarios').env('P2PCHAT_SIM_OUT').default('sim-failures'))
-    .action(async (files: string[], opts: { seed?: number; json?: boolean; trace?: string; swarm?: number; out: string }) => {
+    .action(async (files: string[], opts: { seed?: number; json?: boolean; trace?: string; swarm?: number; out: string; html?: string }) => {
       const { runSimCommand } = await import('../../sim/command/cli-run.ts');
       const code = runSimCommand(files, {
         json: opts.json === true,
@@ -29,6 +30,7 @@ export function simCommand(): Command {
         ...(opts.seed === undefined ? {} : { seed: opts.seed }),
         ...(opts.trace === undefined ? {} : { tracePath: opts.trace }),
         ...(opts.swarm === undefined ? {} : { swarmRuns: opts.swarm }),
+        ...(opts.html === undefined ? {} : { htmlPath: opts.html }),
       });
       process.exitCode = code;
     });

@@ -30,6 +30,17 @@ export class Histogram {
     return HISTOGRAM_MS_MAX;
   }
 
+  /** Every non-empty bucket as [ms, count], in order (the HTML report's distribution). */
+  distribution(): Array<[ms: number, count: number]> {
+    const out: Array<[number, number]> = [];
+    if (this.count === 0) return out;
+    for (let ms = 0; ms <= HISTOGRAM_MS_MAX; ms++) {
+      const count = this.buckets[ms] ?? 0;
+      if (count > 0) out.push([ms, count]);
+    }
+    return out;
+  }
+
   get meanMs(): number {
     return this.count === 0 ? 0 : this.sumMs / this.count;
   }

@@ -16,6 +16,8 @@ import { type LoadedScenario, ScenarioError, loadScenarioFile } from '../scenari
 import { scenarioToYaml } from '../scenarios/scenario-writer.ts';
 import { scenarioSize } from '../swarm/shrink.ts';
 import { runSwarm } from '../swarm/swarm.ts';
+import { writeSimHtml } from '../report-html/sim-html.ts';
+import { type SimRunPage, SimRunRecorder } from '../report-html/sim-timeline.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -29,6 +31,8 @@ export interface SimCommandOptions {
   readonly tracePath?: string;
   readonly swarmRuns?: number;
   readonly outDir: string;
+  /** Also write the runs as one self-contained HTML page here (`--html FILE`; not with --swarm). */
+  readonly htmlPath?: string;
 }
 
 function log(line: string): void {
@@ -73,6 +77,10 @@ export function runSimCommand(files: readonly string[], options: SimCommandOptio
       return EXIT_INVALID;
     }
   }
+  if (options.swarmRuns !== undefined && options.htmlPath !== undefined) {
+    log('--html draws plain runs, not a swarm: replay the minimized failure it saves with --html');
+    return EXIT_INVALID;
+  }
   if (options.swarmRuns !== undefined) return runSwarms(loaded, options, options.swarmRuns);
   let trace: TraceFile | null = null;
   if (options.tracePath !== undefined) {
@@ -84,8 +92,10 @@ export function runSimCommand(files: readonly string[], options: SimCommandOptio
     }
   }
   const runs: RunReport[] = [];
+  const pages: SimRunPage[] = [];
   try {
     for (const { path, scenario } of loaded) {
+      const recorder = options.htmlPath === undefined ? null : new SimRunRecorder(scenario);
       const seed = options.seed ?? scenario.seed ?? randomInt(SEED_RANGE);
       trace?.sink(JSON.stringify({ t: 0, k: 'run', scenario: path, seed }));
       const progress = new Progress(basename(path));
@@ -94,8 +104,13 @@ export function runSimCommand(files: readonly string[], options: SimCommandOptio
         scenarioPath: path,
         traceSink: trace?.sink ?? null,
         onStart: (chosen) => log(seedLine(chosen)),
-        onProgress: (doneMs, totalMs, events) => progress.update(doneMs, totalMs, events),
+        onProgress: (doneMs, totalMs, events) => {
+          progress.update(doneMs, totalMs, events);
+          recorder?.sample(doneMs);
+        },
+        ...(recorder === null ? {} : { onWorld: recorder.attach }),
       });
+      if (recorder !== null) pages.push(recorder.finish(report));
       progress.done();
       log(summarize(report));
       runs.push(report);
@@ -103,7 +118,19 @@ export function runSimCommand(files: readonly string[], options: SimCommandOptio
   } finally {
     trace?.close();
   }
+  let htmlWritten = true;
+  if (options.htmlPath !== undefined) {
+    try {
+      writeSimHtml(options.htmlPath, pages);
+      log(`HTML report written to ${options.htmlPath}`);
+    } catch (error) {
+      htmlWritten = false;
+      log(`cannot write the HTML report ${options.htmlPath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+  }
   if (options.json) process.stdout.write(`${JSON.stringify({ runs })}\n`);
+  // An --html file that could not be written is an invalid option (exit 2), as an unwritable --trace is.
+  if (!htmlWritten) return EXIT_INVALID;
   return runs.every((r) => r.passed) ? EXIT_OK : EXIT_FAILED;
 }
 

@@ -26,6 +26,8 @@ export interface RunOptions {
   readonly onStart?: (options: Record<string, string | number>) => void;
   /** Called between slices: virtual ms done, total virtual ms, events so far. */
   readonly onProgress?: (doneMs: number, totalMs: number, events: number) => void;
+  /** Called with the world once it exists, before it starts (sim --html watches its trace). */
+  readonly onWorld?: (world: World) => void;
 }
 
 export function livenessMsOf(scenario: Scenario): number {
@@ -35,6 +37,7 @@ export function livenessMsOf(scenario: Scenario): number {
 export function runScenario(scenario: Scenario, options: RunOptions): RunReport {
   const wallStartMs = performance.now();
   const world = new World(scenario, { seed: options.seed, traceSink: options.traceSink ?? null });
+  options.onWorld?.(world);
   const faults = new FaultSchedule(world, Prng.stream(options.seed, 'faults'));
   const livenessMs = livenessMsOf(scenario);
   const totalMs = scenario.durationMs + livenessMs;

@@ -6,12 +6,16 @@
 import { TraceHash } from './trace-hash.ts';
 
 export type TraceLineSink = (line: string) => void;
+/** Sees every world event (not the deliveries), e.g. to draw the run's timeline; never hashed. */
+export type TraceNoteObserver = (atMs: number, kind: string, detail: Readonly<Record<string, string | number | boolean>>) => void;
 
 const KIND_NAMES = ['data', 'fin', 'rst', 'open'] as const;
 
 export class Trace {
   readonly hash = new TraceHash();
   events = 0;
+  /** Set by whoever wants the world events as they happen (sim --html); null costs nothing. */
+  noteObserver: TraceNoteObserver | null = null;
 
   constructor(
     private readonly nowMs: () => number,
@@ -45,5 +49,6 @@ export class Trace {
       this.hash.text(String(detail[key]));
     }
     if (this.sink !== null) this.sink(JSON.stringify({ t: atMs, k: kind, ...detail }));
+    this.noteObserver?.(atMs, kind, detail);
   }
 }

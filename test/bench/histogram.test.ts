@@ -17,7 +17,7 @@ describe('latency histogram', () => {
     const h = new LatencyHistogram();
     h.recordMs(-1);
     h.recordMs(Number.NaN);
-    expect(h.summary()).toEqual({ count: 0, p50Ms: 0, p99Ms: 0, p999Ms: 0, maxMs: 0, meanMs: 0 });
+    expect(h.summary()).toEqual({ count: 0, p50Ms: 0, p99Ms: 0, p999Ms: 0, maxMs: 0, meanMs: 0, curve: [] });
   });
 
   it('keeps a bounded reservoir whose rebuilt histogram matches the original distribution', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RESULT_NAMES, type ResultName } from '../../bench/names.ts';
-import { regressionGate } from '../../bench/regression.ts';
+import { CONFIRM_ROUNDS_MAX, confirmRegressions, regressionGate } from '../../bench/regression.ts';
 import { type BenchReport, type BenchResult, completeResults, machineInfo, makeResult, missingResult } from '../../bench/report.ts';
 
 const machine = machineInfo('quick', 'test', new Date(0));
@@ -87,5 +87,79 @@ describe('regression gate', () => {
     const outcome = regressionGate(report({ login_rate: { value: 80, baseline: 100 } }), report({ login_rate: { value: 80, baseline: 100 } }));
     expect(outcome.passed).toBe(true);
     expect(outcome.missedTargets.map((r) => r.name)).toEqual(['login_rate']);
+  });
+});
+
+describe('confirming a failed gate by measuring again', () => {
+  const reference = report({ http_healthz_p99_under_load_ms: { value: 40 } });
+  /** A run whose results map the confirmation edits, judged against `reference`. */
+  function run(overrides: Parameters<typeof report>[0]) {
+    const results = new Map(report(overrides).results.map((r) => [r.name, r]));
+    const judge = () => regressionGate({ machine, results: [...results.values()] }, reference);
+    return { results, judge };
+  }
+  const phasesOf = (names: readonly ResultName[]) => (names.includes('http_healthz_p99_under_load_ms') || names.includes('login_rate') ? ['server'] : []);
+  const measured = (name: ResultName, value: number, baseline?: number) =>
+    new Map([[name, makeResult(name, 'quick', baseline === undefined ? { value } : { value, baseline })]]);
+
+  it('passes when a noisy latency measures within bound on the second try, and notes the figure kept', async () => {
+    const { results, judge } = run({ http_healthz_p99_under_load_ms: { value: 87 } });
+    const rounds: string[][] = [];
+    const outcome = await confirmRegressions({
+      results,
+      judge,
+      phasesOf,
+      remeasure: async (phases) => {
+        rounds.push([...phases]);
+        return { results: measured('http_healthz_p99_under_load_ms', 30), stop: false };
+      },
+    });
+    expect(outcome.passed).toBe(true);
+    expect(rounds).toEqual([['server']]);
+    expect(results.get('http_healthz_p99_under_load_ms')).toMatchObject({ value: 30, note: expect.stringContaining('better of 2 measurements') });
+  });
+
+  it('fails a regression that every round reproduces, after CONFIRM_ROUNDS_MAX rounds, keeping the best figure', async () => {
+    const { results, judge } = run({ login_rate: { value: 40, baseline: 100 } });
+    let rounds = 0;
+    const outcome = await confirmRegressions({
+      results,
+      judge,
+      phasesOf,
+      remeasure: async () => {
+        rounds += 1;
+        return { results: measured('login_rate', 30 + rounds, 100), stop: false };
+      },
+    });
+    expect(outcome.passed).toBe(false);
+    expect(rounds).toBe(CONFIRM_ROUNDS_MAX);
+    expect(outcome.regressions.map((r) => r.name)).toEqual(['login_rate']);
+    expect(results.get('login_rate')?.value).toBe(40);
+  });
+
+  it('never measures again when the gate passed, when no phase measures the figure, or after the deadline', async () => {
+    let rounds = 0;
+    const remeasure = async () => {
+      rounds += 1;
+      return { results: new Map<ResultName, BenchResult>(), stop: true };
+    };
+    expect((await confirmRegressions({ ...run({}), phasesOf, remeasure })).passed).toBe(true);
+    expect(rounds).toBe(0);
+    expect((await confirmRegressions({ ...run({ resume_rate: { value: 1 } }), phasesOf, remeasure })).passed).toBe(false);
+    expect(rounds).toBe(0);
+    expect((await confirmRegressions({ ...run({ login_rate: { value: 1, baseline: 100 } }), phasesOf, remeasure })).passed).toBe(false);
+    expect(rounds).toBe(1);
+  });
+
+  it('a missing figure measured on the second try counts', async () => {
+    const { results, judge } = run({});
+    results.set('sim_events_rate', missingResult('sim_events_rate', 'quick', 'phase sim failed: worker died'));
+    const outcome = await confirmRegressions({
+      results,
+      judge,
+      phasesOf: () => ['sim'],
+      remeasure: async () => ({ results: measured('sim_events_rate', 20, 100), stop: false }),
+    });
+    expect(outcome.passed).toBe(true);
   });
 });

@@ -1,0 +1,56 @@
+/** `--html` on the command line: the page is written, and the `--json` report is what it was without it. */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type CliOutcome, runCli } from '../helpers/run-cli.ts';
+
+const TIMEOUT_MS = 60_000;
+const dir = mkdtempSync(join(tmpdir(), 'p2pchat-html-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function p2pchat(args: string[]): Promise<CliOutcome> {
+  return runCli(args, TIMEOUT_MS);
+}
+
+/** wallMs is the one field that differs between two runs of the same scenario and seed. */
+function withoutWallTime(stdout: string): unknown {
+  const report = JSON.parse(stdout) as { runs: Array<Record<string, unknown>> };
+  return report.runs.map(({ wallMs: _wallMs, ...run }) => run);
+}
+
+describe('p2pchat sim --html', () => {
+  it('writes the page and leaves the --json report (and the trace hash) as it is without --html', async () => {
+    const page = join(dir, 'out', 'sim.html');
+    const args = ['sim', 'scenarios/session-accept.yaml', '--seed', '3', '--json'];
+    const [plain, drawn] = await Promise.all([p2pchat(args), p2pchat([...args, '--html', page])]);
+    expect(drawn.code).toBe(plain.code);
+    expect(withoutWallTime(drawn.stdout)).toEqual(withoutWallTime(plain.stdout));
+    expect(drawn.stderr).toContain(`HTML report written to ${page}`);
+    const html = readFileSync(page, 'utf8');
+    expect(html).toContain('p2pchat sim scenarios/session-accept.yaml --seed 3');
+  }, TIMEOUT_MS);
+
+  it('says so and exits 2 when the page cannot be written, the --json report still on stdout', async () => {
+    const { code, stdout, stderr } = await p2pchat(['sim', 'scenarios/session-accept.yaml', '--seed', '3', '--json', '--html', '/dev/null/report.html']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('cannot write the HTML report /dev/null/report.html');
+    expect((JSON.parse(stdout) as { runs: unknown[] }).runs).toHaveLength(1);
+  }, TIMEOUT_MS);
+
+  it('refuses --html with --swarm (exit 2) and writes nothing', async () => {
+    const page = join(dir, 'swarm.html');
+    const { code, stderr } = await p2pchat(['sim', 'scenarios/session-accept.yaml', '--swarm', '2', '--html', page]);
+    expect(code).toBe(2);
+    expect(stderr).toContain('--html draws plain runs');
+    expect(existsSync(page)).toBe(false);
+  }, TIMEOUT_MS);
+});
+
+describe('p2pchat bench --html', () => {
+  it('is an option of the bench command', async () => {
+    const { code, stdout } = await p2pchat(['bench', '--help']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('--html <file>');
+  }, TIMEOUT_MS);
+});
