@@ -34,6 +34,7 @@ const LOWER_IS_BETTER: ReadonlySet<ResultName> = new Set<ResultName>([
   'session_broker_p99_ms',
   'http_healthz_p99_under_load_ms',
   'rss_per_connection_kb',
+  'login_under_attack_p99_ms',
 ]);
 
 /**

@@ -21,6 +21,7 @@ import { PhaseContext } from './phases/context.ts';
 import { runHeldPhase } from './phases/held.ts';
 import { runServerLoadPhases } from './phases/server-load.ts';
 import { runFilePhase } from './phases/file-transfer.ts';
+import { runLoginAttackPhase } from './phases/login-attack.ts';
 import { runSimPhase } from './phases/sim.ts';
 import { progress } from './progress.ts';
 import { beginStopping, stopAllChildren } from './processes.ts';
@@ -37,7 +38,7 @@ export const EXIT_THRESHOLD = 3;
 export const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 export const REFERENCE_FILE = join(RESULTS_DIR, 'reference.json');
 
-export const PHASES = ['server', 'held', 'file', 'sim'] as const;
+export const PHASES = ['server', 'held', 'file', 'sim', 'attack'] as const;
 export type PhaseName = (typeof PHASES)[number];
 
 const PHASE_RESULTS: Record<PhaseName, readonly ResultName[]> = {
@@ -45,6 +46,7 @@ const PHASE_RESULTS: Record<PhaseName, readonly ResultName[]> = {
   held: ['connections_held', 'rss_per_connection_kb'],
   file: ['file_transfer_mb_s'],
   sim: ['sim_events_rate'],
+  attack: ['login_under_attack_p99_ms'],
 };
 
 const PHASE_RUNNERS: Record<PhaseName, (ctx: PhaseContext) => Promise<void>> = {
@@ -52,6 +54,7 @@ const PHASE_RUNNERS: Record<PhaseName, (ctx: PhaseContext) => Promise<void>> = {
   held: runHeldPhase,
   file: runFilePhase,
   sim: runSimPhase,
+  attack: runLoginAttackPhase,
 };
 
 export interface BenchOptions {

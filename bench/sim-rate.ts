@@ -47,7 +47,7 @@ export async function measureSim(peers: number, virtualMs: number, seed: number)
   const modulePath = join(REPO_ROOT, 'sim', 'events-rate', 'bench-api.ts');
   const api = (await import(pathToFileURL(modulePath).href)) as Partial<SimBenchApi>;
   if (typeof api.measureSimEventsRate !== 'function') throw new Error('sim/events-rate/bench-api.ts has no measureSimEventsRate');
-  // The figure: the storm as scenarios/presence-storm-10k.yaml runs it (the light protocol client).
+  // The figure: the storm as scenarios/storms/presence-storm-10k.yaml runs it (the light protocol client).
   const result = api.measureSimEventsRate(peers, virtualMs, seed, 'protocol-client');
   // For the details: the same world with the real peer machine as every user.
   const peerMachine = api.measureSimEventsRate(peers, virtualMs, seed, 'peer-machine');

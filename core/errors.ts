@@ -17,7 +17,7 @@ export const ERRORS = {
   UNEXPECTED_DATA: { message: 'binary data frame not expected here', closes: false },
   NOT_LOGGED_IN: { message: 'log in first', closes: false },
   ALREADY_LOGGED_IN: { message: 'this connection is already logged in', closes: false },
-  BUSY: { message: 'a previous request on this connection is still being processed', closes: false },
+  BUSY: { message: 'busy: an earlier request on this connection or the server password checks are still running; retry shortly', closes: false },
   UNEXPECTED_FRAME: { message: 'the server sent a frame not allowed in the link state', closes: false },
   // Accounts.
   USERNAME_INVALID: { message: 'username must be 3-32 characters: a-z, 0-9, dot, dash, underscore', closes: false },
@@ -38,6 +38,8 @@ export const ERRORS = {
   NOT_FRIENDS: { message: 'not friends with that user', closes: false },
   FRIENDS_LIMIT: { message: 'friend list is full', closes: false },
   REQUESTS_LIMIT: { message: 'too many pending requests', closes: false },
+  DECLINED_RECENTLY: { message: 'that user declined your request recently; try again later', closes: false },
+  BLOCKS_LIMIT: { message: 'block list is full', closes: false },
   // Sessions.
   PEER_OFFLINE: { message: 'that user is offline', closes: false },
   NO_SUCH_SESSION_REQUEST: { message: 'no such pending session request', closes: false },
@@ -46,6 +48,7 @@ export const ERRORS = {
   UNAUTHENTICATED_TIMEOUT: { message: 'no login before the idle limit', closes: true },
   SERVER_SHUTTING_DOWN: { message: 'the server is shutting down', closes: true },
   SERVER_FULL: { message: 'the server holds its maximum number of connections', closes: true },
+  TOO_MANY_CONNECTIONS: { message: 'too many connections from this address', closes: true },
   SLOW_CONSUMER: { message: 'the connection could not keep up with its send queue', closes: true },
   INTERNAL: { message: 'internal server error', closes: false },
   // Peer to peer (the P2P channel and file transfer).
@@ -61,6 +64,7 @@ export const ERRORS = {
   SERVER_UNAVAILABLE: { message: 'not connected to the server; retrying', closes: false },
   QUEUE_FULL: { message: 'too many messages or transfers waiting', closes: false },
   MESSAGE_UNDELIVERED: { message: 'the peer connection closed before the message was acknowledged', closes: false },
+  PEER_ERROR: { message: 'a peer reported an error (its code and words are in the detail, never one of our codes)', closes: false },
 } as const satisfies Record<string, { message: string; closes: boolean }>;
 
 export type ErrorCode = keyof typeof ERRORS;

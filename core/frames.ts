@@ -36,6 +36,9 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('friend.accept'), id: requestId, username }),
   z.object({ type: z.literal('friend.decline'), id: requestId, username }),
   z.object({ type: z.literal('friend.remove'), id: requestId, username }),
+  /** Drops the user's friend and session requests to us, silently, until friend.unblock. */
+  z.object({ type: z.literal('friend.block'), id: requestId, username }),
+  z.object({ type: z.literal('friend.unblock'), id: requestId, username }),
   z.object({ type: z.literal('session.request'), id: requestId, username }),
   z.object({
     type: z.literal('session.answer'),
@@ -115,6 +118,8 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('friend.added'), re, username: z.string(), nickname: z.string(), status: presenceStatusSchema }),
   z.object({ type: z.literal('friend.declined'), re, username: z.string() }),
   z.object({ type: z.literal('friend.removed'), re, username: z.string() }),
+  z.object({ type: z.literal('friend.blocked'), re, username: z.string() }),
+  z.object({ type: z.literal('friend.unblocked'), re, username: z.string() }),
   z.object({ type: z.literal('session.pending'), re, requestId: z.string(), username: z.string(), timeoutMs: z.number() }),
   z.object({ type: z.literal('session.incoming'), requestId: z.string(), from: z.string(), timeoutMs: z.number() }),
   z.object({ type: z.literal('session.answered'), re, requestId: z.string(), accept: z.boolean() }),

@@ -43,8 +43,20 @@ export const TOKEN_CHARS_MAX = 128;
 
 /** Mutual friends one account may have. */
 export const FRIENDS_PER_USER_MAX = 1000;
-/** Friend requests waiting on one account, incoming plus outgoing. */
-export const FRIEND_REQUESTS_PENDING_PER_USER_MAX = 100;
+/**
+ * Friend requests waiting on one account, counted apart: strangers filling someone's incoming
+ * quota (sybil accounts) must never stop that person asking anyone, so outgoing has its own.
+ */
+export const FRIEND_REQUESTS_INCOMING_PER_USER_MAX = 100;
+export const FRIEND_REQUESTS_OUTGOING_PER_USER_MAX = 100;
+/**
+ * After a decline, the declined user may not ask the same person again for this long
+ * (DECLINED_RECENTLY): otherwise a declined request comes straight back. Kept in memory only (a
+ * restart forgets it); `friend.block` is the lasting answer.
+ */
+export const FRIEND_REQUEST_DECLINE_COOLDOWN_MS = 24 * 3_600_000;
+/** Users one account may block: bounds the stored rows and the in-memory set per account. */
+export const BLOCKS_PER_USER_MAX = 1000;
 /**
  * Worst-case JSON bytes of one friend entry: {"username":"<32 ASCII>","nickname":"<64 UTF-16
  * units, at most 3 UTF-8 bytes each: lone surrogates, which JSON would escape to 6, are refused>",
@@ -53,7 +65,7 @@ export const FRIEND_REQUESTS_PENDING_PER_USER_MAX = 100;
 const FRIEND_ENTRY_BYTES_WORST = 13 + USERNAME_CHARS_MAX + 14 + NICKNAME_CHARS_MAX * 3 + 21 + 1;
 /** Worst-case login.ok or friends frame: every friend, every pending request, and the envelope. */
 export const LIST_FRAME_BYTES_WORST =
-  FRIENDS_PER_USER_MAX * FRIEND_ENTRY_BYTES_WORST + FRIEND_REQUESTS_PENDING_PER_USER_MAX * (USERNAME_CHARS_MAX + 3) + 1024;
+  FRIENDS_PER_USER_MAX * FRIEND_ENTRY_BYTES_WORST + (FRIEND_REQUESTS_INCOMING_PER_USER_MAX + FRIEND_REQUESTS_OUTGOING_PER_USER_MAX) * (USERNAME_CHARS_MAX + 3) + 1024;
 /** Chat-session requests one user may have open at once, as caller or callee. */
 export const SESSION_REQUESTS_PENDING_PER_USER_MAX = 16;
 /** Session outcomes held for a detached user until it resumes (the oldest go first). */
@@ -72,12 +84,59 @@ export const UNAUTHENTICATED_IDLE_MS = 30_000;
 /** Password hashing jobs one connection may have in flight: one, so a client cannot queue scrypt work. */
 export const AUTH_JOBS_PER_CONNECTION_MAX = 1;
 
-/** Failed logins per username before that username is locked for the rest of the window. */
-export const LOGIN_FAILURES_PER_USERNAME_MAX = 5;
-export const LOGIN_FAILURE_WINDOW_MS = 60_000;
+/**
+ * Password guesses slow down, they never lock an account: counted per (username, source address
+ * or IPv6 /64), so a stranger's guesses never touch the owner logging in from elsewhere (nor a
+ * resume, which needs no password). The first LOGIN_GUESSES_FREE attempts from one address go
+ * through at once (typos); each further one must wait LOGIN_GUESS_DELAY_MS_MIN after the previous,
+ * doubled per attempt up to LOGIN_GUESS_DELAY_MS_MAX: about 60 guesses an hour per address and
+ * username, where a lock would have handed every stranger a way to shut the owner out.
+ */
+export const LOGIN_GUESSES_FREE = 5;
+export const LOGIN_GUESS_DELAY_MS_MIN = 1_000;
+export const LOGIN_GUESS_DELAY_MS_MAX = 60_000;
+/** A (username, address) pair with no attempt for this long starts from scratch. */
+export const LOGIN_GUESSES_FORGET_MS = 15 * 60_000;
+/**
+ * Password checks (scrypt, sign-ups included) running at once, at most: libuv's thread pool has 4
+ * threads, and more would only wait inside libuv, where they cannot be reordered fairly. The
+ * server runs one per core up to this (2 on a 2-core machine): more side by side only slow each
+ * one down, a legitimate login's included, for the same throughput.
+ */
+export const PASSWORD_CHECKS_RUNNING_MAX = 4;
+/**
+ * Password checks waiting for a thread, all addresses together. Shared fairly (core/rate-limit.ts
+ * FairQueue): the address served longest ago goes next, and a newcomer pushes out the newest wait
+ * of the address holding the most. Past it, BUSY (retry shortly). Each connection has at most one
+ * check, so one address holds at most UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX of them. 2048
+ * waits are under a minute of work on 2 cores and a few hundred KiB of memory (each holds a
+ * password): enough that the clients of a restarted server, all logging in again at once, mostly
+ * wait their turn rather than bounce; a longer wait helps nobody.
+ */
+export const PASSWORD_CHECKS_WAITING_MAX = 2048;
 /** Login and sign-up attempts (token bucket) per remote address: burst, then refill per second. */
 export const AUTH_ATTEMPTS_PER_ADDRESS_BURST = 30;
 export const AUTH_ATTEMPTS_PER_ADDRESS_PER_SEC = 10;
+/**
+ * Sign-ups per address key (token bucket over a long window): a burst for a household or an
+ * office behind one address, then about one per ten minutes (what the issue's reference servers
+ * allow), so one address cannot mint accounts as fast as scrypt allows (sybils, squatting
+ * usernames). `--signups-per-address-per-hour` changes the rate; 0 lifts it.
+ */
+export const SIGNUPS_PER_ADDRESS_BURST = 3;
+export const SIGNUPS_PER_ADDRESS_PER_HOUR = 6;
+/**
+ * Connections one address key may hold: 500 is 2.5% of CONNECTIONS_MAX, so it takes 40 hosts, not
+ * one, to fill the server, while an office behind one NAT address still fits.
+ * `--connections-per-address`; 0 lifts it.
+ */
+export const CONNECTIONS_PER_ADDRESS_MAX = 500;
+/**
+ * Connections not logged in that one address key may hold: a client needs one, for a moment, to
+ * log in; each may otherwise sit for UNAUTHENTICATED_IDLE_MS doing nothing, so they are capped much
+ * tighter than logged-in ones. `--unauth-connections-per-address`; 0 lifts it.
+ */
+export const UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX = 32;
 /** Chat-session requests (token bucket) per user. */
 export const SESSION_REQUESTS_PER_USER_BURST = 10;
 export const SESSION_REQUESTS_PER_USER_PER_SEC = 1;

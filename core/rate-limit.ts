@@ -49,43 +49,146 @@ export class RateLimiter {
 }
 
 /**
- * Counts failures per key inside a fixed window (login failures per username): after `max`
- * failures the key is blocked until the window that began with the first failure ends.
+ * Slows repeated password guesses down without ever blocking: per key (a username and the address
+ * the guesses come from), the first `free` attempts go through at once; after that each attempt
+ * must wait `delayMsMin`, doubled per further attempt up to `delayMsMax`, after the previous one.
+ * The count is forgotten `forgetMs` after the last attempt, or at once by `clear` (a success).
  */
-export class FailureWindow {
-  private readonly windows = new Map<string, { startMs: number; failures: number }>();
+export interface GuessBackoffOptions {
+  readonly free: number;
+  readonly delayMsMin: number;
+  readonly delayMsMax: number;
+  readonly forgetMs: number;
+  readonly keysMax: number;
+}
 
-  constructor(
-    private readonly max: number,
-    private readonly windowMs: number,
-    private readonly keysMax: number,
-  ) {}
+export class GuessBackoff {
+  /** Insertion order is last-attempt order: re-inserted on each attempt, the stalest first. */
+  private readonly attempts = new Map<string, { count: number; lastMs: number }>();
 
-  blocked(key: string, nowMs: number): boolean {
-    const window = this.windows.get(key);
-    if (window === undefined) return false;
-    if (nowMs - window.startMs >= this.windowMs) {
-      this.windows.delete(key);
-      return false;
+  constructor(private readonly options: GuessBackoffOptions) {}
+
+  /** Milliseconds until `key` may try again; 0 means now. */
+  waitMs(key: string, nowMs: number): number {
+    const entry = this.attempts.get(key);
+    if (entry === undefined) return 0;
+    if (nowMs - entry.lastMs >= this.options.forgetMs) {
+      this.attempts.delete(key);
+      return 0;
     }
-    return window.failures >= this.max;
+    return Math.max(0, entry.lastMs + this.delayMs(entry.count) - nowMs);
   }
 
-  fail(key: string, nowMs: number): void {
-    const window = this.windows.get(key);
-    if (window === undefined || nowMs - window.startMs >= this.windowMs) {
-      this.windows.delete(key);
-      this.windows.set(key, { startMs: nowMs, failures: 1 });
-      if (this.windows.size > this.keysMax) {
-        const oldest = this.windows.keys().next();
-        if (!oldest.done) this.windows.delete(oldest.value);
-      }
-      return;
+  /** Records an attempt (counted before its verdict, so parallel guesses count too). */
+  attempt(key: string, nowMs: number): void {
+    const entry = this.attempts.get(key);
+    const fresh = entry === undefined || nowMs - entry.lastMs >= this.options.forgetMs;
+    this.attempts.delete(key);
+    this.attempts.set(key, { count: fresh ? 1 : entry.count + 1, lastMs: nowMs });
+    if (this.attempts.size > this.options.keysMax) {
+      const oldest = this.attempts.keys().next();
+      if (!oldest.done) this.attempts.delete(oldest.value);
     }
-    window.failures += 1;
   }
 
   clear(key: string): void {
-    this.windows.delete(key);
+    this.attempts.delete(key);
+  }
+
+  /** The wait after `count` attempts. */
+  private delayMs(count: number): number {
+    const { free, delayMsMin, delayMsMax } = this.options;
+    if (count < free) return 0;
+    // 2^30 already exceeds any sensible cap: no overflow, no Infinity.
+    return Math.min(delayMsMax, delayMsMin * 2 ** Math.min(30, count - free));
+  }
+}
+
+/**
+ * A bounded wait line shared fairly between keys (remote addresses): the next item served is the
+ * oldest item of the key served longest ago (among keys never served, the one waiting with the
+ * fewest items), so a key that just arrived goes ahead of keys that keep the line full, and one
+ * busy key cannot hold the others back by more than one item each.
+ * When the line is full, a newcomer takes the place of the newest item of the key holding the
+ * most, if that key holds more than the newcomer's key does; otherwise the newcomer is refused.
+ */
+export class FairQueue<T> {
+  private readonly lines = new Map<string, { items: T[]; servedSeq: number }>();
+  /** Keys served before, and when: a key whose line emptied keeps its place in the order. */
+  private readonly servedSeqs = new Map<string, number>();
+  private seq = 0;
+  private count = 0;
+
+  constructor(
+    private readonly itemsMax: number,
+    private readonly keysRememberedMax: number,
+  ) {}
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Adds an item. Returns what was pushed out to make room (the item itself when refused), or null. */
+  push(key: string, item: T): T | null {
+    let line = this.lines.get(key);
+    if (this.count >= this.itemsMax) {
+      let fullest: { items: T[] } | undefined;
+      for (const other of this.lines.values()) if (fullest === undefined || other.items.length > fullest.items.length) fullest = other;
+      if (fullest === undefined || fullest.items.length <= (line?.items.length ?? 0) + 1) return item;
+      const evicted = fullest.items.pop() as T;
+      this.count -= 1;
+      this.dropIfEmpty();
+      line = this.lines.get(key);
+      this.add(key, line, item);
+      return evicted;
+    }
+    this.add(key, line, item);
+    return null;
+  }
+
+  /** Takes the next item by the fairness rule; null when the line is empty. */
+  shift(): T | null {
+    let bestKey: string | undefined;
+    let best: { items: T[]; servedSeq: number } | undefined;
+    for (const [key, line] of this.lines) {
+      if (best === undefined || line.servedSeq < best.servedSeq || (line.servedSeq === best.servedSeq && line.items.length < best.items.length)) {
+        bestKey = key;
+        best = line;
+      }
+    }
+    if (best === undefined || bestKey === undefined) return null;
+    const item = best.items.shift() as T;
+    this.count -= 1;
+    best.servedSeq = ++this.seq;
+    this.servedSeqs.delete(bestKey);
+    this.servedSeqs.set(bestKey, best.servedSeq);
+    if (this.servedSeqs.size > this.keysRememberedMax) {
+      const oldest = this.servedSeqs.keys().next();
+      if (!oldest.done) this.servedSeqs.delete(oldest.value);
+    }
+    if (best.items.length === 0) this.lines.delete(bestKey);
+    return item;
+  }
+
+  /** Removes the first item matching `match` (its client left); true when one was removed. */
+  remove(key: string, match: (item: T) => boolean): boolean {
+    const line = this.lines.get(key);
+    if (line === undefined) return false;
+    const index = line.items.findIndex(match);
+    if (index < 0) return false;
+    line.items.splice(index, 1);
+    this.count -= 1;
+    if (line.items.length === 0) this.lines.delete(key);
+    return true;
+  }
+
+  private add(key: string, line: { items: T[]; servedSeq: number } | undefined, item: T): void {
+    if (line === undefined) this.lines.set(key, { items: [item], servedSeq: this.servedSeqs.get(key) ?? 0 });
+    else line.items.push(item);
+    this.count += 1;
+  }
+
+  private dropIfEmpty(): void {
+    for (const [key, line] of this.lines) if (line.items.length === 0) this.lines.delete(key);
   }
 }

@@ -12,7 +12,9 @@ export type StoreOp =
   | { readonly op: 'friendship.add'; readonly a: string; readonly b: string }
   | { readonly op: 'friendship.remove'; readonly a: string; readonly b: string }
   | { readonly op: 'request.add'; readonly from: string; readonly to: string }
-  | { readonly op: 'request.remove'; readonly from: string; readonly to: string };
+  | { readonly op: 'request.remove'; readonly from: string; readonly to: string }
+  | { readonly op: 'block.add'; readonly blocker: string; readonly blocked: string }
+  | { readonly op: 'block.remove'; readonly blocker: string; readonly blocked: string };
 
 export interface AccountRecord {
   readonly username: string;
@@ -27,6 +29,8 @@ export interface StoreSnapshot {
   readonly friendships: ReadonlyArray<readonly [string, string]>;
   /** Pending friend requests as [from, to]. */
   readonly requests: ReadonlyArray<readonly [string, string]>;
+  /** Blocks as [blocker, blocked]; absent in snapshots from before blocks existed. */
+  readonly blocks?: ReadonlyArray<readonly [string, string]>;
 }
 
 export interface AccountStore {
@@ -45,12 +49,14 @@ export class MemoryStore implements AccountStore {
   private readonly accounts = new Map<string, AccountRecord>();
   private readonly friendships = new Map<string, readonly [string, string]>();
   private readonly requests = new Map<string, readonly [string, string]>();
+  private readonly blocks = new Map<string, readonly [string, string]>();
 
   load(): StoreSnapshot {
     return {
       accounts: [...this.accounts.values()],
       friendships: [...this.friendships.values()],
       requests: [...this.requests.values()],
+      blocks: [...this.blocks.values()],
     };
   }
 
@@ -80,6 +86,12 @@ export class MemoryStore implements AccountStore {
         return;
       case 'request.remove':
         this.requests.delete(`${op.from}\u0000${op.to}`);
+        return;
+      case 'block.add':
+        this.blocks.set(`${op.blocker}\u0000${op.blocked}`, [op.blocker, op.blocked]);
+        return;
+      case 'block.remove':
+        this.blocks.delete(`${op.blocker}\u0000${op.blocked}`);
         return;
     }
   }

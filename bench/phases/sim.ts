@@ -2,7 +2,7 @@
  * sim_events_rate: the simulator runs a 10,000-peer world in a process of its own (it is CPU-bound
  * and must not share an event loop with the orchestrator), then its bare heap loop runs the same
  * number of events at the same pending count in that same process. The figure is the storm as
- * scenarios/presence-storm-10k.yaml runs it (light protocol clients); the same world with the real
+ * scenarios/storms/presence-storm-10k.yaml runs it (light protocol clients); the same world with the real
  * peer machine as every user is run too and kept in the details.
  */
 import { startBaselineProcess } from '../baselines.ts';

@@ -52,7 +52,8 @@ export class ClientRuntime {
   private readonly log: Logger;
   private readonly files: NodePeerFiles;
   private readonly host: PeerHost;
-  private readonly eventListeners = new Set<(event: TimedEvent) => void>();
+  private readonly eventListeners = new Set<(event: TimedEvent, tag: number | undefined) => void>();
+  private readonly settledListeners = new Set<() => void>();
   private readonly exitListeners = new Set<(code: number) => void>();
 
   constructor(options: ClientRuntimeOptions) {
@@ -66,7 +67,10 @@ export class ClientRuntime {
       clock: options.clock,
       files: this.files,
       sink: {
-        onEvent: (event) => this.emit(event),
+        onEvent: (event, tag) => this.emit(event, tag),
+        onSettled: () => {
+          for (const listener of this.settledListeners) listener();
+        },
         onExit: (code) => {
           for (const listener of this.exitListeners) listener(code);
         },
@@ -85,9 +89,21 @@ export class ClientRuntime {
     });
   }
 
-  onEvent(listener: (event: TimedEvent) => void): () => void {
+  /** Events with the tag of the command they answer, when it was run with one (see `command`). */
+  onEvent(listener: (event: TimedEvent, tag: number | undefined) => void): () => void {
     this.eventListeners.add(listener);
     return () => this.eventListeners.delete(listener);
+  }
+
+  /** After every batch of inputs, once the machine is quiet. */
+  onSettled(listener: () => void): () => void {
+    this.settledListeners.add(listener);
+    return () => this.settledListeners.delete(listener);
+  }
+
+  /** A server connection is being made now (see PeerMachine.serverLinkComing). */
+  get serverLinkComing(): boolean {
+    return this.machine.serverLinkComing;
   }
 
   onExit(listener: (code: number) => void): () => void {
@@ -111,14 +127,18 @@ export class ClientRuntime {
     });
   }
 
-  /** One user command. file.send first measures and hashes its files (I/O), then goes in. */
-  command(command: UserCommand): void {
+  /**
+   * One user command; `tag` comes back on the events that answer it. file.send first measures and
+   * hashes its files (I/O), then goes in: the promise tells when.
+   */
+  command(command: UserCommand, tag?: number): void | Promise<void> {
     if (this.host.stopped) return;
+    const withTag = tag === undefined ? {} : { ref: tag };
     if (command.cmd !== 'file.send') {
-      this.host.input({ type: 'command', command });
+      this.host.input({ type: 'command', command, ...withTag });
       return;
     }
-    void Promise.allSettled(command.paths.map((path) => prepareFile(path))).then((results) => {
+    return Promise.allSettled(command.paths.map((path) => prepareFile(path))).then((results) => {
       const files = [];
       for (const [index, result] of results.entries()) {
         if (result.status === 'fulfilled') {
@@ -126,9 +146,9 @@ export class ClientRuntime {
           continue;
         }
         const reason = result.reason as NodeJS.ErrnoException;
-        this.emit({ event: 'error', code: 'FILE_NOT_FOUND', message: 'file not found or unreadable', detail: `${command.paths[index] ?? ''}: ${reason.code ?? reason.message}` });
+        this.emit({ event: 'error', code: 'FILE_NOT_FOUND', message: 'file not found or unreadable', detail: `${command.paths[index] ?? ''}: ${reason.code ?? reason.message}` }, tag);
       }
-      if (files.length > 0) this.host.input({ type: 'command', command: { cmd: 'file.send', username: command.username, files } });
+      if (files.length > 0) this.host.input({ type: 'command', command: { cmd: 'file.send', username: command.username, files }, ...withTag });
     });
   }
 
@@ -137,9 +157,9 @@ export class ClientRuntime {
     this.host.abort();
   }
 
-  private emit(event: ClientEvent): void {
+  private emit(event: ClientEvent, tag?: number): void {
     const timed = { ...event, at: new Date(this.options.clock.nowMs()).toISOString() } as TimedEvent;
-    for (const listener of this.eventListeners) listener(timed);
+    for (const listener of this.eventListeners) listener(timed, tag);
   }
 
   private logEffect(effect: PeerEffect): void {

@@ -5,13 +5,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { QUIT_LOGOUT_WAIT_MS } from '../../core/limits.ts';
-import { parseCommandLine } from '../../core/peer/commands.ts';
+import { type CommandRef, parseCommandLine } from '../../core/peer/commands.ts';
 import { createLogger } from '../log.ts';
 import { realClock } from '../net/real-clock.ts';
 import { CuttingTransport } from '../net/cutting-transport.ts';
 import { TcpTransport } from '../net/tcp-transport.ts';
 import { LineSplitter } from '../io/line-splitter.ts';
 import { ClientRuntime, type TimedEvent } from './client-runtime.ts';
+import { CommandQueue } from './command-queue.ts';
 import type { LevelWithSilent } from 'pino';
 
 /** An input line longer than this is refused (BAD_COMMAND) without being buffered whole. */
@@ -32,9 +33,9 @@ export interface HeadlessOptions {
   readonly faultCutP2pAfterBytes: number | null;
 }
 
-function writeEvent(event: TimedEvent | (Record<string, unknown> & { event: string; at: string })): void {
+function writeEvent(event: TimedEvent | (Record<string, unknown> & { event: string; at: string }), ref?: CommandRef): void {
   const { event: name, at, ...fields } = event;
-  process.stdout.write(`${JSON.stringify({ event: name, ...fields, at })}\n`);
+  process.stdout.write(`${JSON.stringify({ event: name, ...fields, ...(ref === undefined ? {} : { ref }), at })}\n`);
 }
 
 export async function runHeadless(options: HeadlessOptions): Promise<void> {
@@ -64,12 +65,33 @@ export async function runHeadless(options: HeadlessOptions): Promise<void> {
     clock: realClock,
     logger,
   });
-  runtime.onEvent(writeEvent);
+  const fail = (code: string, message: string, ref?: CommandRef): void => writeEvent({ event: 'error', code, message, at: new Date().toISOString() }, ref);
+  // Lines wait here until `ready`, then run in order (see command-queue.ts).
+  const queue = new CommandQueue({
+    run: (command, tag) => runtime.command(command, tag),
+    refuse: fail,
+    serverLinkComing: () => runtime.serverLinkComing,
+    nowMs: () => Date.now(),
+  });
+  let deadlineTimer: NodeJS.Timeout | null = null;
+  const pump = (): void => {
+    queue.pump(Date.now());
+    const dueMs = queue.nextDeadlineMs();
+    if (deadlineTimer !== null) clearTimeout(deadlineTimer);
+    deadlineTimer = dueMs === null ? null : setTimeout(pump, Math.max(0, dueMs - Date.now()));
+    deadlineTimer?.unref();
+  };
+  runtime.onEvent((event, tag) => {
+    writeEvent(event, queue.onEvent(event, tag));
+    // After the answer is printed: the commands it releases come next.
+    pump();
+  });
+  // A server link that came up releases the commands waiting for it.
+  runtime.onSettled(pump);
   runtime.onExit((code) => {
     // Let stdout drain before the process ends, so the last events are not lost.
     process.stdout.write('', () => process.exit(code));
   });
-  const fail = (code: string, message: string): void => writeEvent({ event: 'error', code, message, at: new Date().toISOString() });
 
   try {
     await runtime.start();
@@ -97,11 +119,19 @@ export async function runHeadless(options: HeadlessOptions): Promise<void> {
     (line) => {
       if (line.trim().length === 0) return;
       const parsed = parseCommandLine(line);
-      if (!parsed.ok) return fail(parsed.code, parsed.message);
-      runtime.command(parsed.command);
+      if (!parsed.ok) queue.push({ kind: 'refused', code: parsed.code, message: parsed.message, ref: parsed.ref }, Date.now());
+      else queue.push({ kind: 'command', command: parsed.command, ref: parsed.ref }, Date.now());
+      pump(); // (re)arms the queue's deadline timer too
     },
-    () => fail('BAD_COMMAND', `input line longer than ${COMMAND_LINE_BYTES_MAX} bytes`),
-    () => runtime.command({ cmd: 'quit' }),
+    () => {
+      queue.push({ kind: 'refused', code: 'BAD_COMMAND', message: `input line longer than ${COMMAND_LINE_BYTES_MAX} bytes`, ref: undefined }, Date.now());
+      pump();
+    },
+    // End of input: a quit in its turn, after the commands before it.
+    () => {
+      queue.push({ kind: 'command', command: { cmd: 'quit' }, ref: undefined }, Date.now());
+      pump();
+    },
   );
 }
 

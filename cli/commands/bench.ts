@@ -4,7 +4,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 
-const PHASE_NAMES = ['server', 'held', 'file', 'sim'];
+const PHASE_NAMES = ['server', 'held', 'file', 'sim', 'attack'];
 
 function phaseList(value: string): string[] {
   const phases = value.split(',').map((p) => p.trim()).filter((p) => p !== '');
@@ -30,7 +30,7 @@ export function benchCommand(): Command {
         quick: opts.quick === true,
         json: opts.json === true,
         ci: opts.ci === true || process.env.CI === 'true',
-        phases: opts.phases as Array<'server' | 'held' | 'file' | 'sim'>,
+        phases: opts.phases as Array<'server' | 'held' | 'file' | 'sim' | 'attack'>,
         reference: opts.reference,
         writeReference: opts.writeReference === true,
         ...(opts.html === undefined ? {} : { html: opts.html }),

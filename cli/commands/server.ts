@@ -10,6 +10,10 @@ import { Command, Option } from 'commander';
 import { LOG_LEVEL_NAMES, integerIn, nonEmpty, oneOf } from './option-parsers.ts';
 import {
   AUTH_ATTEMPTS_PER_ADDRESS_PER_SEC,
+  CONNECTIONS_MAX,
+  CONNECTIONS_PER_ADDRESS_MAX,
+  SIGNUPS_PER_ADDRESS_PER_HOUR,
+  UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX,
   SESSION_REQUEST_TIMEOUT_MS_DEFAULT,
   TTL_MS_DEFAULT,
   TTL_MS_MAX,
@@ -52,6 +56,24 @@ export function serverCommand(): Command {
         .argParser(integerIn('--auth-rate-per-address', 0, AUTH_RATE_MAX)),
     )
     .addOption(
+      new Option('--signups-per-address-per-hour <n>', 'sign-ups per remote address (IPv6: per /64) per hour, after a burst of 3 (0 = unlimited)')
+        .env('P2PCHAT_SIGNUPS_PER_ADDRESS_PER_HOUR')
+        .default(SIGNUPS_PER_ADDRESS_PER_HOUR)
+        .argParser(integerIn('--signups-per-address-per-hour', 0, AUTH_RATE_MAX)),
+    )
+    .addOption(
+      new Option('--connections-per-address <n>', 'connections one remote address (IPv6: one /64) may hold (0 = unlimited)')
+        .env('P2PCHAT_CONNECTIONS_PER_ADDRESS')
+        .default(CONNECTIONS_PER_ADDRESS_MAX)
+        .argParser(integerIn('--connections-per-address', 0, CONNECTIONS_MAX)),
+    )
+    .addOption(
+      new Option('--unauth-connections-per-address <n>', 'of those, connections not logged in (0 = unlimited)')
+        .env('P2PCHAT_UNAUTH_CONNECTIONS_PER_ADDRESS')
+        .default(UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX)
+        .argParser(integerIn('--unauth-connections-per-address', 0, CONNECTIONS_MAX)),
+    )
+    .addOption(
       new Option('--unauth-idle <ms>', 'close connections that have not logged in after this long')
         .env('P2PCHAT_UNAUTH_IDLE_MS')
         .default(UNAUTHENTICATED_IDLE_MS)
@@ -61,7 +83,7 @@ export function serverCommand(): Command {
     .addOption(
       new Option('--db-synchronous <mode>', 'SQLite synchronous mode: normal (kill -9 safe) or full (power-loss safe)')
         .env('P2PCHAT_DB_SYNCHRONOUS')
-        .default('normal')
+        .default('full')
         .argParser(oneOf('--db-synchronous', ['normal', 'full'])),
     )
     .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent').env('P2PCHAT_LOG_LEVEL').default('info').argParser(oneOf('--log-level', LOG_LEVEL_NAMES)))
@@ -79,6 +101,9 @@ export function serverCommand(): Command {
         sessionTimeoutMs: opts.sessionTimeout,
         unauthenticatedIdleMs: opts.unauthIdle,
         authRatePerAddress: opts.authRatePerAddress,
+        signupsPerAddressPerHour: opts.signupsPerAddressPerHour,
+        connectionsPerAddress: opts.connectionsPerAddress,
+        unauthConnectionsPerAddress: opts.unauthConnectionsPerAddress,
         dbSynchronous: opts.dbSynchronous as 'normal' | 'full',
         logLevel: opts.logLevel as 'info',
         logFormat: opts.logFormat as 'auto',
@@ -97,6 +122,9 @@ interface RawServerOptions {
   sessionTimeout: number;
   unauthIdle: number;
   authRatePerAddress: number;
+  signupsPerAddressPerHour: number;
+  connectionsPerAddress: number;
+  unauthConnectionsPerAddress: number;
   dbSynchronous: string;
   logLevel: string;
   logFormat: string;

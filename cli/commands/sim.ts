@@ -22,11 +22,13 @@ export function simCommand(): Command {
     .addOption(new Option('--swarm <n>', 'run each scenario n times with random seeds and random faults; shrink and save the first failure').env('P2PCHAT_SIM_SWARM').argParser(integerIn('--swarm', 1, SWARM_RUNS_MAX)))
     .addOption(new Option('--html <file>', 'also write the runs as one self-contained HTML page (timeline, presence delays, checkers; opens offline)').env('P2PCHAT_SIM_HTML'))
     .addOption(new Option('--out <dir>', 'where --swarm writes minimized failing scenarios').env('P2PCHAT_SIM_OUT').default('sim-failures'))
-    .action(async (files: string[], opts: { seed?: number; json?: boolean; trace?: string; swarm?: number; out: string; html?: string }) => {
+    .addOption(new Option('--check-determinism', 'run every seed twice; fail when the two traceHashes differ').env('P2PCHAT_SIM_CHECK_DETERMINISM'))
+    .action(async (files: string[], opts: { seed?: number; json?: boolean; trace?: string; swarm?: number; out: string; html?: string; checkDeterminism?: boolean }) => {
       const { runSimCommand } = await import('../../sim/command/cli-run.ts');
       const code = runSimCommand(files, {
         json: opts.json === true,
         outDir: opts.out,
+        checkDeterminism: opts.checkDeterminism === true,
         ...(opts.seed === undefined ? {} : { seed: opts.seed }),
         ...(opts.trace === undefined ? {} : { tracePath: opts.trace }),
         ...(opts.swarm === undefined ? {} : { swarmRuns: opts.swarm }),

@@ -69,7 +69,8 @@ export const clientEventSchema = z.discriminatedUnion('event', [
   eventSchema('friend.added', { username: z.string(), nickname: z.string().optional(), status: presenceStatusSchema.optional() }),
   eventSchema('friend.declined', usernameField),
   eventSchema('presence', { username: z.string(), status: presenceStatusSchema }),
-  eventSchema('chat.request', { from: z.string() }),
+  /** timeoutMs: the server's time to answer (the headless client sends it; absent, the dashboard's default). */
+  eventSchema('chat.request', { from: z.string(), timeoutMs: z.number().nonnegative().optional() }),
   eventSchema('chat.opened', usernameField),
   eventSchema('chat.closed', usernameField),
   eventSchema('chat.failed', { username: z.string(), reason: z.string() }),
@@ -77,7 +78,7 @@ export const clientEventSchema = z.discriminatedUnion('event', [
   eventSchema('chat.sent', { username: z.string(), id: z.union([z.string(), z.number()]).optional() }),
   eventSchema('file.offer', { from: z.string(), transferId: transferIdSchema, name: z.string(), size: byteCountSchema }),
   eventSchema('file.offered', { username: z.string(), transferId: transferIdSchema, name: z.string(), size: byteCountSchema }),
-  eventSchema('file.progress', { transferId: transferIdSchema, bytes: byteCountSchema, size: byteCountSchema }),
+  eventSchema('file.progress', { transferId: transferIdSchema, bytes: byteCountSchema, size: byteCountSchema, resumedFrom: byteCountSchema.optional() }),
   eventSchema('file.received', {
     transferId: transferIdSchema,
     from: z.string(),
@@ -89,7 +90,8 @@ export const clientEventSchema = z.discriminatedUnion('event', [
   eventSchema('file.failed', { transferId: transferIdSchema, reason: z.string() }),
   eventSchema('disconnected', {}),
   eventSchema('reconnected', {}),
-  eventSchema('error', { code: z.string(), message: z.string().default('') }),
+  /** username: the friend a failed command was about (NO_SUCH_SESSION_REQUEST after a request ended). */
+  eventSchema('error', { code: z.string(), message: z.string().default(''), username: z.string().optional() }),
 ]);
 
 export type ClientEvent = z.output<typeof clientEventSchema>;

@@ -1,4 +1,9 @@
-/** Pure text helpers of the dashboard: sizes, speeds, progress bars, wrapping, path lists. */
+/**
+ * Pure text helpers of the dashboard: sizes, speeds, progress bars, wrapping, path lists. Widths
+ * are row budgets (char-width.ts layoutWidth): at least the terminal cells a text takes (a CJK
+ * character or an emoji two), and what blessed counts when it cuts a row, so nothing is cut.
+ */
+import { layoutWidth } from './char-width.ts';
 
 const BYTE_UNITS = ['B', 'KB', 'MB', 'GB', 'TB'] as const;
 
@@ -31,9 +36,29 @@ export function percent(bytes: number, size: number): number {
   return Math.min(100, Math.floor((bytes / size) * 100));
 }
 
+/** Row budget of a text (char-width.ts layoutWidth): at least its terminal cells. */
+export function layoutTextWidth(text: string): number {
+  let width = 0;
+  for (const char of text) width += layoutWidth(char);
+  return width;
+}
+
+/** How many of `chars`, from the first, fit in a row budget of `width`. */
+function fittingCount(chars: readonly string[], width: number): number {
+  let used = 0;
+  let count = 0;
+  for (const char of chars) {
+    const cells = layoutWidth(char);
+    if (used + cells > width) break;
+    used += cells;
+    count++;
+  }
+  return count;
+}
+
 /**
- * Wraps text to lines of at most `width` code points, breaking at spaces when it can and inside
- * a word when it must. Newlines in the text start new lines.
+ * Wraps text to lines of at most `width` cells, breaking at spaces when it can and inside a word
+ * when it must (never inside a wide character). Newlines in the text start new lines.
  */
 export function wrapText(text: string, width: number): string[] {
   const lineWidth = Math.max(1, width);
@@ -42,12 +67,13 @@ export function wrapText(text: string, width: number): string[] {
     let rest = Array.from(paragraph);
     if (rest.length === 0) lines.push('');
     while (rest.length > 0) {
-      if (rest.length <= lineWidth) {
+      const fits = fittingCount(rest, lineWidth);
+      if (fits >= rest.length) {
         lines.push(rest.join(''));
         break;
       }
-      let cut = rest.lastIndexOf(' ', lineWidth);
-      if (cut <= 0) cut = lineWidth;
+      let cut = rest.lastIndexOf(' ', fits);
+      if (cut <= 0) cut = Math.max(1, fits);
       lines.push(rest.slice(0, cut).join(''));
       rest = rest.slice(rest[cut] === ' ' ? cut + 1 : cut);
     }
@@ -55,20 +81,21 @@ export function wrapText(text: string, width: number): string[] {
   return lines;
 }
 
-/** Truncates to `width` code points, marking the cut with "…". */
+/** Truncates to `width` cells, marking the cut with "…". */
 export function truncate(text: string, width: number): string {
+  if (layoutTextWidth(text) <= width) return text;
   const chars = Array.from(text);
-  if (chars.length <= width) return text;
-  if (width <= 1) return chars.slice(0, Math.max(0, width)).join('');
-  return `${chars.slice(0, width - 1).join('')}…`;
+  if (width <= 1) return chars.slice(0, fittingCount(chars, Math.max(0, width))).join('');
+  return `${chars.slice(0, fittingCount(chars, width - 1)).join('')}…`;
 }
 
 /** Truncates from the start, keeping the end (a path's file name): "…/dl/big.iso". */
 export function truncateStart(text: string, width: number): string {
-  const chars = Array.from(text);
-  if (chars.length <= width) return text;
-  if (width <= 1) return chars.slice(chars.length - Math.max(0, width)).join('');
-  return `…${chars.slice(chars.length - width + 1).join('')}`;
+  if (layoutTextWidth(text) <= width) return text;
+  const reversed = Array.from(text).reverse();
+  const keep = fittingCount(reversed, Math.max(0, width <= 1 ? width : width - 1));
+  const end = reversed.slice(0, keep).reverse().join('');
+  return width <= 1 ? end : `…${end}`;
 }
 
 export type PathsParse = { readonly ok: true; readonly paths: string[] } | { readonly ok: false; readonly error: string };

@@ -23,3 +23,10 @@ export const SPEED_SAMPLES_MAX = 16;
 export const SPEED_WINDOW_MS = 3_000;
 /** How often the dashboard re-renders countdowns and speeds. */
 export const TICK_MS = 1_000;
+/**
+ * A chat request or file offer that pops up while the user is typing (a key in the last this
+ * many ms, or text in the line they type into) does not take the keys: it waits, shown, until
+ * the typing pauses this long with the line empty, or the user presses Tab. So a `y` or `n` typed
+ * as part of a word never answers a dialog, nor one the user has not seen yet.
+ */
+export const TYPING_PAUSE_MS = 1_000;

@@ -32,15 +32,11 @@ export interface DashboardOptions {
   readonly logFile?: string | null;
   readonly logLevel?: LevelWithSilent;
   /**
-   * The server's session-request timeout, for the countdown in the request dialog. Default: the
-   * server's own variable P2PCHAT_SESSION_TIMEOUT_MS if set, else the protocol default (30 s).
+   * The countdown of a chat request whose event does not say the server's timeout (`timeoutMs`,
+   * which the headless client always sends). Default: the protocol default (30 s). Never read
+   * from this process's environment: the server's setting is the server's, not ours.
    */
   readonly chatRequestTimeoutMs?: number;
-}
-
-function sessionTimeoutFromEnv(): number | undefined {
-  const value = Number(process.env.P2PCHAT_SESSION_TIMEOUT_MS);
-  return Number.isSafeInteger(value) && value > 0 ? value : undefined;
 }
 
 function hostPort(host: string, port: number): string {
@@ -106,7 +102,7 @@ export async function runDashboard(options: DashboardOptions): Promise<number> {
     logger,
     config: {
       serverAddress: server,
-      chatRequestTimeoutMs: options.chatRequestTimeoutMs ?? sessionTimeoutFromEnv() ?? SESSION_REQUEST_TIMEOUT_MS_DEFAULT,
+      chatRequestTimeoutMs: options.chatRequestTimeoutMs ?? SESSION_REQUEST_TIMEOUT_MS_DEFAULT,
       logFile,
       downloadDir: resolve(downloadDir),
       homeDir: homedir(),

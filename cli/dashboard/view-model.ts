@@ -12,7 +12,7 @@
  * - Every list is bounded (limits.ts); every list the user moves in has a cursor clamped to it.
  */
 import type { ClientCommand, ClientEvent, ClientEventOf, PresenceStatus } from './client-port.ts';
-import { parsePathList } from './format.ts';
+import { formatBytes, parsePathList } from './format.ts';
 import { EMPTY_EDITOR, type KeyInput, type LineEditor, editLine } from './line-editor.ts';
 import {
   CHAT_LINES_PER_SESSION_MAX,
@@ -26,6 +26,7 @@ import {
   SPEED_WINDOW_MS,
   TEXT_MESSAGE_CHARS_MAX,
   TRANSFERS_SHOWN_MAX,
+  TYPING_PAUSE_MS,
   USERNAME_CHARS_MAX,
 } from './limits.ts';
 
@@ -177,6 +178,13 @@ export interface DashboardState {
   readonly dialog: UserDialog | null;
   /** Which button of a yes/no dialog is highlighted. */
   readonly modalChoice: 'yes' | 'no';
+  /**
+   * Whether the chat request or file offer on top takes the keys. One that pops up while the user
+   * types waits, shown, until the typing pauses (TYPING_PAUSE_MS) or Tab goes to it.
+   */
+  readonly dialogFocused: boolean;
+  /** When the user last pressed a key (-Infinity: never). */
+  readonly lastKeyMs: number;
 }
 
 export function initialState(config: DashboardConfig, nowMs: number): DashboardState {
@@ -213,6 +221,8 @@ export function initialState(config: DashboardConfig, nowMs: number): DashboardS
     input: EMPTY_EDITOR,
     dialog: null,
     modalChoice: 'yes',
+    dialogFocused: false,
+    lastKeyMs: Number.NEGATIVE_INFINITY,
   };
 }
 
@@ -251,13 +261,33 @@ export function secondsLeft(request: ChatRequest, nowMs: number): number {
   return Math.max(0, Math.ceil((request.deadlineMs - nowMs) / 1000));
 }
 
-/** The dialog keys go to, if any. */
+/** The dialog on top, if any (keys go to it unless it is a request waiting for the user's typing to pause). */
 export function topModal(state: DashboardState): Modal | null {
   const request = state.chatRequests[0];
   if (request) return { kind: 'chat-request', request, secondsLeft: secondsLeft(request, state.nowMs) };
   const offer = state.fileOffers[0];
   if (offer) return { kind: 'file-offer', offer };
   return state.dialog;
+}
+
+/** The chat request or file offer on top, as a key that changes when another one comes up. */
+function requestOnTop(state: DashboardState): string | null {
+  const request = state.chatRequests[0];
+  if (request) return `chat:${request.from}:${request.receivedAtMs}`;
+  const offer = state.fileOffers[0];
+  return offer ? `file:${offer.transferId}` : null;
+}
+
+/** True when the top dialog is a request that does not take the keys yet. */
+export function dialogWaiting(state: DashboardState): boolean {
+  return requestOnTop(state) !== null && !state.dialogFocused;
+}
+
+/** The user has text under way (the message line or an open prompt), or pressed a key just now. */
+function userTyping(state: DashboardState): boolean {
+  if (state.nowMs - state.lastKeyMs < TYPING_PAUSE_MS) return true;
+  if (state.dialog?.kind === 'prompt' && state.dialog.editor.text !== '') return true;
+  return state.screen === 'main' && state.focus === 'input' && state.input.text !== '';
 }
 
 /**
@@ -305,7 +335,7 @@ export function reduce(previous: DashboardState, action: DashboardAction): Step 
       next = onEvent(state, action.event, out);
       break;
     case 'key':
-      next = onKey(state, action.key, out);
+      next = { ...onKey(state, action.key, out), lastKeyMs: state.nowMs };
       break;
     case 'tick':
       next = expireChatRequests(state);
@@ -318,7 +348,20 @@ export function reduce(previous: DashboardState, action: DashboardAction): Step 
       );
       break;
   }
-  return { state: next, commands: out.commands, quit: out.quit };
+  return { state: focusRequest(state, next), commands: out.commands, quit: out.quit };
+}
+
+/**
+ * Decides whether the request on top takes the keys: a new one does only if the user is not
+ * typing (the key that answered the last one counts as typing, so a second `y` cannot answer the
+ * next one unseen); a waiting one does once the typing pauses with nothing under way.
+ */
+function focusRequest(before: DashboardState, after: DashboardState): DashboardState {
+  const top = requestOnTop(after);
+  if (top === null) return after.dialogFocused ? { ...after, dialogFocused: false } : after;
+  if (top !== requestOnTop(before)) return { ...after, dialogFocused: !userTyping(after), modalChoice: 'yes' };
+  if (!after.dialogFocused && !userTyping(after)) return { ...after, dialogFocused: true };
+  return after;
 }
 
 interface Out {
@@ -439,7 +482,7 @@ function onEvent(state: DashboardState, event: ClientEvent, out: Out): Dashboard
     case 'presence':
       return onPresence(state, event);
     case 'chat.request':
-      return onChatRequest(state, event.from, out);
+      return onChatRequest(state, event.from, event.timeoutMs ?? state.config.chatRequestTimeoutMs, out);
     case 'chat.opened':
       return onChatOpened(state, event.username);
     case 'chat.closed': {
@@ -449,6 +492,12 @@ function onEvent(state: DashboardState, event: ClientEvent, out: Out): Dashboard
       return addEvent(closed, 'info', `Chat with ${event.username} closed`);
     }
     case 'chat.failed': {
+      // A request to us ended (timeout, cancel, caller gone): its dialog goes with it.
+      if (state.chatRequests.some((request) => request.from === event.username)) {
+        const ended = { ...state, chatRequests: state.chatRequests.filter((request) => request.from !== event.username) };
+        return addEvent(ended, 'warn', `Chat request from ${friendLabel(state, event.username)} ended: ${event.reason}`);
+      }
+      if (!findSession(state, event.username)) return addEvent(state, 'warn', `Chat with ${event.username} failed: ${event.reason}`);
       const failed = updateSession(state, event.username, (session) =>
         appendLine({ ...session, state: 'failed' }, systemLine(state, `Session failed: ${event.reason}`)),
       );
@@ -466,8 +515,13 @@ function onEvent(state: DashboardState, event: ClientEvent, out: Out): Dashboard
         'info',
         `Offered ${event.name} to ${event.username}; waiting for an answer`,
       );
-    case 'file.progress':
-      return updateTransfer(state, event.transferId, (transfer) => withProgress(transfer, event.bytes, event.size, state.nowMs));
+    case 'file.progress': {
+      const progressed = updateTransfer(state, event.transferId, (transfer) => withProgress(transfer, event.bytes, event.size, state.nowMs));
+      if (event.resumedFrom === undefined) return progressed;
+      // Either side hears where a cut transfer picked up again.
+      const name = state.transfers.find((transfer) => transfer.transferId === event.transferId)?.name ?? `transfer ${event.transferId}`;
+      return addEvent(progressed, 'info', `Resumed ${name} from ${formatBytes(event.resumedFrom)}`);
+    }
     case 'file.received': {
       const done = updateTransfer(state, event.transferId, (transfer) => ({
         ...transfer,
@@ -579,8 +633,8 @@ function onPresence(state: DashboardState, event: ClientEventOf<'presence'>): Da
   return addEvent(clampCursors({ ...state, friends: sortFriends(friends) }), 'info', `${friendLabel(state, event.username)} is ${event.status}`);
 }
 
-function onChatRequest(state: DashboardState, from: string, out: Out): DashboardState {
-  const deadlineMs = state.nowMs + state.config.chatRequestTimeoutMs;
+function onChatRequest(state: DashboardState, from: string, timeoutMs: number, out: Out): DashboardState {
+  const deadlineMs = state.nowMs + timeoutMs;
   if (state.chatRequests.some((request) => request.from === from)) {
     return { ...state, chatRequests: state.chatRequests.map((request) => (request.from === from ? { ...request, deadlineMs } : request)) };
   }
@@ -665,6 +719,12 @@ function onError(state: DashboardState, event: ClientEventOf<'error'>): Dashboar
   if (state.auth.pending !== null) {
     return { ...state, auth: { ...state.auth, pending: null, error: text, notice: null } };
   }
+  // Our yes came too late (the request had ended): the friend is not "asking" any more.
+  const peer = event.username;
+  if (event.code === 'NO_SUCH_SESSION_REQUEST' && peer !== undefined && findSession(state, peer)?.state === 'requesting') {
+    const ended = updateSession(state, peer, (session) => appendLine({ ...session, state: 'failed' }, systemLine(state, 'The request had ended')));
+    return addEvent(ended, 'warn', `The chat request from ${peer} had already ended`);
+  }
   return addEvent(state, 'error', text);
 }
 
@@ -679,7 +739,18 @@ function onKey(state: DashboardState, key: KeyInput, out: Out): DashboardState {
   if (key.ctrl && key.name === 'c') return requestQuit(state, out);
   if (state.quitting) return state;
   const modal = topModal(state);
+  if (modal && dialogWaiting(state)) {
+    // The request waits for the user's typing; Tab goes to it.
+    if (key.name === 'tab' && !key.shift) return { ...state, dialogFocused: true };
+    return onKeyBelow(state, key, out);
+  }
   if (modal) return onModalKey(state, modal, key, out);
+  return onKeyBelow(state, key, out);
+}
+
+/** A key for what lies under the requests: a dialog the user opened, or the screen. */
+function onKeyBelow(state: DashboardState, key: KeyInput, out: Out): DashboardState {
+  if (state.dialog) return onModalKey(state, state.dialog, key, out);
   if (key.name === 'f1') return { ...state, dialog: { kind: 'help' } };
   return state.screen === 'login' ? onLoginKey(state, key, out) : onMainKey(state, key, out);
 }
@@ -730,7 +801,11 @@ function answerModal(state: DashboardState, modal: Modal, accept: boolean, out: 
       const offer = modal.offer;
       out.commands.push({ cmd: 'file.answer', transferId: offer.transferId, accept });
       const next = { ...state, fileOffers: state.fileOffers.filter((entry) => entry.transferId !== offer.transferId) };
-      if (!accept) return addEvent(next, 'info', `Declined ${offer.name} from ${offer.from}`);
+      if (!accept) {
+        // Listed as declined, so the file.failed that follows names the file, as the sender's side does.
+        const declined = { ...newTransfer(state, offer.transferId, 'in', offer.from, offer.name, offer.size, 'failed'), reason: 'declined', finishedAtMs: state.nowMs };
+        return addEvent(addTransfer(next, declined), 'info', `Declined ${offer.name} from ${offer.from}`);
+      }
       return addEvent(addTransfer(next, newTransfer(state, offer.transferId, 'in', offer.from, offer.name, offer.size, 'waiting')), 'info', `Accepted ${offer.name} from ${offer.from}`);
     }
     case 'friend-request':
@@ -844,7 +919,8 @@ function onMainKey(state: DashboardState, key: KeyInput, out: Out): DashboardSta
   if (key.ctrl && (key.name === 'n' || key.name === 'p')) return switchTab(state, key.name === 'n' ? 1 : -1);
   if (key.name === 'pageup' || key.name === 'pagedown') return scrollChat(state, key.name === 'pageup' ? 10 : -10);
   if (state.focus === 'input') return onInputKey(state, key, out);
-  if (key.name === 'escape') return { ...state, focus: 'input' };
+  // Escape means back: out of the message line to the list, never into a text field.
+  if (key.name === 'escape') return state.focus === 'friends' ? state : { ...state, focus: 'friends' };
   if (key.name === 'left' || key.name === 'right') return cycleFocus(state, key.name === 'left' ? -1 : 1);
   // Letter shortcuts, only outside the message input (where letters are text).
   switch (key.ch) {

@@ -11,11 +11,13 @@
  * close the HTTP port and the database.
  */
 import { rename, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { LevelWithSilent } from 'pino';
 import { type PasswordHasher, ServerHost } from '../../core/server/host.ts';
 import { ServerMachine } from '../../core/server/machine.ts';
+import { PASSWORD_CHECKS_RUNNING_MAX } from '../../core/limits.ts';
 import type { AccountStore, StoreOp } from '../../core/store.ts';
 import type { Clock, Listener } from '../../core/transport.ts';
 import { type LogFormat, type Logger, createLogger } from '../log.ts';
@@ -45,6 +47,11 @@ export interface ServerOptions {
   readonly unauthenticatedIdleMs?: number;
   /** Login and sign-up attempts per remote address per second; 0 = unlimited. */
   readonly authRatePerAddress?: number;
+  /** Sign-ups per address (IPv6: per /64) per hour, after a small burst; 0 = unlimited. */
+  readonly signupsPerAddressPerHour?: number;
+  /** Connections per address (IPv6: per /64), all and not logged in; 0 = unlimited. */
+  readonly connectionsPerAddress?: number;
+  readonly unauthConnectionsPerAddress?: number;
   readonly dbSynchronous?: DbSynchronous;
   /** Tests may lower the scrypt cost; production uses SCRYPT_PARAMS. */
   readonly scrypt?: ScryptParams;
@@ -202,15 +209,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const graceMs = options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS;
   const startedAtMs = Date.now();
   const httpHost = options.httpHost ?? '127.0.0.1';
-  const sqlite = new SqliteStore({ dataDir: options.dataDir, synchronous: options.dbSynchronous ?? 'normal' });
+  const sqlite = new SqliteStore({ dataDir: options.dataDir, synchronous: options.dbSynchronous ?? 'full' });
   const store = new ClosableStore(sqlite, logger);
   const authRate = options.authRatePerAddress;
   const machine = new ServerMachine(store.load(), {
     newToken,
+    // One scrypt per core: a login waiting behind a flood gets its check done soonest.
+    passwordChecksRunningMax: Math.max(1, Math.min(PASSWORD_CHECKS_RUNNING_MAX, availableParallelism())),
     ...(options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }),
     ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.sessionTimeoutMs }),
     ...(options.unauthenticatedIdleMs === undefined ? {} : { unauthenticatedIdleMs: options.unauthenticatedIdleMs }),
     ...(authRate === undefined ? {} : { authAttemptsPerAddressPerSec: authRate }),
+    ...(options.signupsPerAddressPerHour === undefined ? {} : { signupsPerAddressPerHour: options.signupsPerAddressPerHour }),
+    ...(options.connectionsPerAddress === undefined ? {} : { connectionsPerAddressMax: options.connectionsPerAddress }),
+    ...(options.unauthConnectionsPerAddress === undefined ? {} : { unauthenticatedConnectionsPerAddressMax: options.unauthConnectionsPerAddress }),
   });
   const transport = new TrackedTransport(new TcpTransport({ coalesceWrites: true }));
   const hasher = new TrackedHasher(new ScryptHasher(options.scrypt ?? SCRYPT_PARAMS));

@@ -22,6 +22,10 @@ export const userCommandSchema = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('friend.request'), username }),
   z.object({ cmd: z.literal('friend.accept'), username }),
   z.object({ cmd: z.literal('friend.decline'), username }),
+  /** Additions (CONTRACTS section 4): end a friendship or withdraw a request; block and unblock a user. */
+  z.object({ cmd: z.literal('friend.remove'), username }),
+  z.object({ cmd: z.literal('friend.block'), username }),
+  z.object({ cmd: z.literal('friend.unblock'), username }),
   z.object({ cmd: z.literal('chat.open'), username }),
   z.object({ cmd: z.literal('chat.answer'), username, accept: z.boolean() }),
   /** id (addition): the caller's own message id, echoed in chat.sent; generated when absent. */
@@ -55,9 +59,16 @@ export type PeerCommand =
   | Exclude<UserCommand, { cmd: 'file.send' }>
   | { readonly cmd: 'file.send'; readonly username: string; readonly files: readonly PreparedFile[] };
 
+/**
+ * `id` on any command (CONTRACTS.md section 4): the script's tag, given back as `ref` on every
+ * event that answers the command. On chat.send it is also the message id.
+ */
+export type CommandRef = string | number;
+const commandRefSchema = z.union([z.string().min(1).max(64), z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)]);
+
 export type ParsedCommand =
-  | { readonly ok: true; readonly command: UserCommand }
-  | { readonly ok: false; readonly code: 'BAD_COMMAND' | 'UNKNOWN_COMMAND'; readonly message: string };
+  | { readonly ok: true; readonly command: UserCommand; readonly ref?: CommandRef }
+  | { readonly ok: false; readonly code: 'BAD_COMMAND' | 'UNKNOWN_COMMAND'; readonly message: string; readonly ref?: CommandRef };
 
 /** Parses one input line. Never throws. */
 export function parseCommandLine(line: string): ParsedCommand {
@@ -70,15 +81,19 @@ export function parseCommandLine(line: string): ParsedCommand {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { ok: false, code: 'BAD_COMMAND', message: 'line is not a JSON object' };
   }
+  const rawRef = (value as { id?: unknown }).id;
+  const refParsed = rawRef === undefined ? undefined : commandRefSchema.safeParse(rawRef);
+  if (refParsed !== undefined && !refParsed.success) return { ok: false, code: 'BAD_COMMAND', message: 'id: a string of 1 to 64 characters, or a non-negative integer' };
+  const withRef = refParsed === undefined ? {} : { ref: refParsed.data };
   const name = (value as { cmd?: unknown }).cmd;
-  if (typeof name !== 'string') return { ok: false, code: 'BAD_COMMAND', message: 'missing "cmd"' };
+  if (typeof name !== 'string') return { ok: false, code: 'BAD_COMMAND', message: 'missing "cmd"', ...withRef };
   if (!USER_COMMAND_NAMES.has(name)) {
-    return { ok: false, code: 'UNKNOWN_COMMAND', message: `unknown command "${name.slice(0, 64)}"` };
+    return { ok: false, code: 'UNKNOWN_COMMAND', message: `unknown command "${name.slice(0, 64)}"`, ...withRef };
   }
   const parsed = userCommandSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    return { ok: false, code: 'BAD_COMMAND', message: issue === undefined ? 'invalid' : `${issue.path.join('.')}: ${issue.message}` };
+    return { ok: false, code: 'BAD_COMMAND', message: issue === undefined ? 'invalid' : `${issue.path.join('.')}: ${issue.message}`, ...withRef };
   }
-  return { ok: true, command: parsed.data };
+  return { ok: true, command: parsed.data, ...withRef };
 }

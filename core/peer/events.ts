@@ -25,8 +25,12 @@ export type ClientEvent =
   | { readonly event: 'friend.declined'; readonly username: string }
   /** Addition: a friendship ended (or an outgoing request was withdrawn). */
   | { readonly event: 'friend.removed'; readonly username: string }
+  /** Additions: our friend.block / friend.unblock took effect (the other user is never told). */
+  | { readonly event: 'friend.blocked'; readonly username: string }
+  | { readonly event: 'friend.unblocked'; readonly username: string }
   | { readonly event: 'presence'; readonly username: string; readonly status: PresenceStatus }
-  | { readonly event: 'chat.request'; readonly from: string }
+  /** timeoutMs (addition): how long the server waits for our answer (its session timeout), from now. */
+  | { readonly event: 'chat.request'; readonly from: string; readonly timeoutMs: number }
   | { readonly event: 'chat.opened'; readonly username: string }
   /** reason (addition): 'closed' (either side closed it) or 'connection-lost'. */
   | { readonly event: 'chat.closed'; readonly username: string; readonly reason: string }

@@ -12,17 +12,44 @@ export const FALLBACK_FILE_NAME = 'received-file';
 // disguise a name on a terminal.
 const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
+// A high surrogate not followed by a low one, or a low one not after a high one.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * Device names Windows reserves in any directory and with any extension ("con.txt" opens the
+ * console): case-insensitive, judged on the part before the first dot, trailing spaces ignored.
+ */
+const WINDOWS_RESERVED_STEM = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])\s*$/i;
+
+/**
+ * The name as well-formed UTF-16: each lone surrogate becomes U+FFFD, as UTF-8 encoding would
+ * make it anyway. Otherwise the name reported (JSON keeps the lone surrogate) and the name written
+ * (the file system gets U+FFFD) would differ. String.prototype.toWellFormed, for Node 20's lib.
+ */
+export function wellFormed(text: string): string {
+  return text.replace(LONE_SURROGATE, '\uFFFD');
+}
+
 /** One safe file name for what a peer offered. Always returns a usable, non-empty name. */
 export function sanitizeFileName(offered: string): string {
   // Keep only the last path component, whatever the separator convention of the sender.
   const parts = offered.split(/[/\\]/);
-  let name = (parts[parts.length - 1] ?? '').replace(UNSAFE_CHARS, '');
+  let name = wellFormed(parts[parts.length - 1] ?? '').replace(UNSAFE_CHARS, '');
   // Windows drive prefixes ("C:evil") and stray colons.
   name = stripEdges(name.replace(/:/g, '_'));
   if (name.length === 0) return FALLBACK_FILE_NAME;
-  // Truncating can leave a space or dot at the new end: strip again, so the result is a fixed
-  // point (sanitizing a sanitized name changes nothing).
-  return stripEdges(truncateName(name, FILE_NAME_CHARS_MAX)) || FALLBACK_FILE_NAME;
+  // Truncating can leave a space or dot at the new end, or half a surrogate pair: clean again,
+  // so the result is a fixed point (sanitizing a sanitized name changes nothing).
+  name = stripEdges(wellFormed(truncateName(name, FILE_NAME_CHARS_MAX))) || FALLBACK_FILE_NAME;
+  return avoidReservedName(name);
+}
+
+/** "CON", "nul.txt", "Com1.tar.gz" get a leading underscore: a plain file on every system. */
+function avoidReservedName(name: string): string {
+  const dot = name.indexOf('.');
+  const stem = dot < 0 ? name : name.slice(0, dot);
+  if (!WINDOWS_RESERVED_STEM.test(stem)) return name;
+  return truncateName(`_${name}`, FILE_NAME_CHARS_MAX);
 }
 
 /**
@@ -54,7 +81,7 @@ export function candidateName(name: string, n: number): string {
   const [stem, extension] = splitExtension(name);
   const suffix = ` (${n})`;
   const stemCharsMax = FILE_NAME_CHARS_MAX - suffix.length - extension.length;
-  return stem.slice(0, Math.max(1, stemCharsMax)) + suffix + extension;
+  return wellFormed(stem.slice(0, Math.max(1, stemCharsMax))) + suffix + extension;
 }
 
 /** True when `name` is what sanitizeFileName would keep: a single safe component. */

@@ -46,7 +46,8 @@ export interface PeerFiles {
 
 /** Where the machine's events go: the headless client's stdout and the dashboard, or a simulated user. */
 export interface PeerSink {
-  onEvent(event: ClientEvent): void;
+  /** ref: the tag of the command the event answers, when it was given one (PeerInput `command`). */
+  onEvent(event: ClientEvent, ref?: number): void;
   /** The user quit and the logout is done; the host has stopped. */
   onExit?(code: number): void;
   /** After every batch of inputs once the machine is quiet (checks that follow its state). */
@@ -248,7 +249,7 @@ export class PeerHost {
       case 'event': {
         const event = effect.event;
         if (event.event === 'file.sent' || event.event === 'file.failed') this.files.closeSource(event.transferId);
-        return this.options.sink.onEvent(event);
+        return this.options.sink.onEvent(event, effect.ref);
       }
       case 'exit':
         this.stop();

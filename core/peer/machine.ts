@@ -96,7 +96,12 @@ export type StreamKey = string;
 export type PeerInput =
   /** The P2P listener is up at this address: connect to the server. */
   | { readonly type: 'start'; readonly p2pHost: string; readonly p2pPort: number }
-  | { readonly type: 'command'; readonly command: PeerCommand }
+  /**
+   * ref: the caller's tag for this command (the headless client's command queue): every event the
+   * machine emits while handling it, or while handling the server's reply to it, carries it back
+   * on its `event` effect, so answers (errors included) are matched exactly, not guessed.
+   */
+  | { readonly type: 'command'; readonly command: PeerCommand; readonly ref?: number }
   | { readonly type: 'server.open'; readonly linkId: number; readonly localAddress: string | null }
   | { readonly type: 'server.bytes'; readonly linkId: number; readonly bytes: Uint8Array }
   | { readonly type: 'server.closed'; readonly linkId: number; readonly error: string | null }
@@ -136,7 +141,8 @@ export type PeerEffect =
   | { readonly type: 'file.finish'; readonly transferId: string }
   | { readonly type: 'file.commit'; readonly transferId: string; readonly name: string }
   | { readonly type: 'file.discard'; readonly transferId: string }
-  | { readonly type: 'event'; readonly event: ClientEvent }
+  /** ref: the tag of the command this event answers (see the `command` input), if any. */
+  | { readonly type: 'event'; readonly event: ClientEvent; readonly ref?: number }
   /** The user quit and the logout is done (or timed out): the process may end. */
   | { readonly type: 'exit'; readonly code: number };
 
@@ -238,6 +244,10 @@ export class PeerMachine {
 
   /** Requests the user sent the server and whose reply is still owed: request id → command. */
   private readonly pending = new Map<number, string>();
+  /** The command ref of each request to the server that has one (see the `command` input). */
+  private readonly pendingRefs = new Map<number, number>();
+  /** The ref every event emitted now carries: set while a command or the reply to one is handled. */
+  private answering: number | undefined = undefined;
 
   /** One-time tokens we hold as callee: friend → token. */
   private readonly tokens = new Map<string, string>();
@@ -264,8 +274,13 @@ export class PeerMachine {
 
   handle(input: PeerInput, nowMs: number): void {
     if (this.exited) return;
-    this.dispatch(input, nowMs);
-    this.drain(nowMs);
+    this.answering = input.type === 'command' ? input.ref : undefined;
+    try {
+      this.dispatch(input, nowMs);
+      this.drain(nowMs);
+    } finally {
+      this.answering = undefined;
+    }
   }
 
   private dispatch(input: PeerInput, nowMs: number): void {
@@ -351,6 +366,11 @@ export class PeerMachine {
     return this.broker.pendingCount;
   }
 
+  /** A server connection is being made (or its welcome awaited): requests would fail now, not in a moment. */
+  get serverLinkComing(): boolean {
+    return this.link.coming;
+  }
+
   openSessions(): string[] {
     return [...this.sessions.keys()];
   }
@@ -393,6 +413,9 @@ export class PeerMachine {
       case 'friend.request':
       case 'friend.accept':
       case 'friend.decline':
+      case 'friend.remove':
+      case 'friend.block':
+      case 'friend.unblock':
         this.request(command.cmd, { type: command.cmd, username: command.username });
         return;
       case 'chat.open':
@@ -410,7 +433,7 @@ export class PeerMachine {
       case 'file.cancel':
         return this.onFileCancel(command.transferId, nowMs);
       case 'quit':
-        return this.link.quit(nowMs);
+        return this.tagRef(this.link.quit(nowMs));
     }
   }
 
@@ -431,6 +454,12 @@ export class PeerMachine {
   private track(cmd: string, id: number | null): void {
     if (id === null) return this.emitError('SERVER_UNAVAILABLE');
     this.pending.set(id, cmd);
+    this.tagRef(id);
+  }
+
+  /** The reply to request `id` answers the command being handled: its events carry the command's ref. */
+  private tagRef(id: number | null): void {
+    if (id !== null && this.answering !== undefined) this.pendingRefs.set(id, this.answering);
   }
 
   /** Carries out what the sub-machines asked for, until both are quiet (bounded). */
@@ -471,11 +500,14 @@ export class PeerMachine {
       case 'reconnected':
         return this.emit({ event: 'reconnected' });
       case 'logged-in':
-        return this.onLoggedIn(action.via, action.frame);
+        return this.withReplyRef(action.frame, () => this.onLoggedIn(action.via, action.frame));
       case 'login-ended':
         return this.broker.loginEnded(action.reason);
       case 'frame':
-        return this.onServerFrame(action.frame, nowMs);
+        return this.withReplyRef(action.frame, () => {
+          this.onServerFrame(action.frame, nowMs);
+          this.drainBroker(nowMs);
+        });
       case 'protocol-error':
         return this.emitError('UNEXPECTED_FRAME', `${action.frameType} from the server in ${action.state}`);
       case 'closed':
@@ -483,10 +515,30 @@ export class PeerMachine {
     }
   }
 
+  /** Runs `then` with the ref of the command a reply answers, if it answers one. */
+  private withReplyRef(frame: ServerFrame, then: () => void): void {
+    const re = 're' in frame ? frame.re : undefined;
+    const before = this.answering;
+    if (re !== undefined) {
+      this.answering = this.pendingRefs.get(re);
+      this.pendingRefs.delete(re);
+    }
+    try {
+      then();
+    } finally {
+      this.answering = before;
+    }
+  }
+
   /** Replies owed on the lost link will not come; requests it carried end (see session-broker.ts). */
   private onLinkLost(): void {
-    for (const cmd of this.pending.values()) this.emitError('SERVER_UNAVAILABLE', `the server connection closed before the reply to ${cmd}`);
+    for (const [id, cmd] of this.pending) {
+      this.answering = this.pendingRefs.get(id);
+      this.emitError('SERVER_UNAVAILABLE', `the server connection closed before the reply to ${cmd}`);
+    }
+    this.answering = undefined;
     this.pending.clear();
+    this.pendingRefs.clear();
     this.broker.linkLost();
     this.emitReady();
   }
@@ -524,6 +576,9 @@ export class PeerMachine {
         return this.emit({ event: 'friend.declined', username: frame.username });
       case 'friend.removed':
         return this.emit({ event: 'friend.removed', username: frame.username });
+      case 'friend.blocked':
+      case 'friend.unblocked':
+        return this.emit({ event: frame.type, username: frame.username });
       default:
         // welcome, login.ok and heartbeat.ack are the link's own.
         return;
@@ -555,7 +610,9 @@ export class PeerMachine {
     if (this.sessions.has(friend)) return this.emit({ event: 'chat.opened', username: friend });
     if (this.broker.hasOutgoing(friend)) return this.emitError('SESSION_PENDING', undefined, friend);
     if (this.pending.size >= SERVER_REQUESTS_PENDING_MAX) return this.emitError('QUEUE_FULL', 'too many requests waiting for the server', friend);
-    this.broker.requested(friend, this.link.request({ type: 'session.request', username: friend }), nowMs);
+    const id = this.link.request({ type: 'session.request', username: friend });
+    this.tagRef(id);
+    this.broker.requested(friend, id, nowMs);
   }
 
   private onChatAnswer(friend: string, accept: boolean, nowMs: number): void {
@@ -842,7 +899,8 @@ export class PeerMachine {
       case 'bye':
         return this.closeSession(friend, 'closed', false, nowMs);
       case 'error':
-        return this.emit({ event: 'error', code: frame.code, message: frame.message, detail: `from ${friend}` });
+        // Never under its own code: a hostile friend could otherwise fake one of ours (SERVER_UNAVAILABLE) to a script.
+        return this.emit({ event: 'error', code: 'PEER_ERROR', message: errorMessage('PEER_ERROR'), detail: `from ${friend}: ${frame.code}: ${frame.message}` });
       case 'file.offer':
         return this.onOffer(friend, frame.files, nowMs);
       case 'file.accept':
@@ -1089,7 +1147,7 @@ export class PeerMachine {
   // ---- events ---------------------------------------------------------------------------------
 
   private emit(event: ClientEvent): void {
-    this.effects.push({ type: 'event', event });
+    this.effects.push(this.answering === undefined ? { type: 'event', event } : { type: 'event', event, ref: this.answering });
   }
 
   private emitReady(): void {

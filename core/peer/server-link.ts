@@ -70,6 +70,8 @@ interface Conn {
   /** From the welcome (defaults before it). */
   ttlMs: number;
   heartbeatMs: number;
+  /** The server closed this not-logged-in link for idleness: come back at once, no outage. */
+  idleClosed: boolean;
 }
 
 export type LinkState =
@@ -132,6 +134,8 @@ export const FRAME_RULES: Readonly<Record<ServerFrameType, readonly LinkStateNam
   'friend.added': LOGGED_IN,
   'friend.declined': LOGGED_IN,
   'friend.removed': LOGGED_IN,
+  'friend.blocked': LOGGED_IN,
+  'friend.unblocked': LOGGED_IN,
   'session.pending': LOGGED_IN,
   'session.incoming': LOGGED_IN,
   'session.answered': LOGGED_IN,
@@ -255,6 +259,7 @@ export class ServerLink {
       tickAtMs: nowMs + heartbeatMs,
       ttlMs: TTL_MS_DEFAULT,
       heartbeatMs,
+      idleClosed: false,
     };
     this.phase = { state: 'ExpectWelcome', conn, resumeWith: p.resumeWith, outage: p.outage };
   }
@@ -340,18 +345,24 @@ export class ServerLink {
   }
 
   /** The user quits: log out first if logged in (waiting at most QUIT_LOGOUT_WAIT_MS), then close. */
-  quit(nowMs: number): void {
+  quit(nowMs: number): number | null {
     const p = this.phase;
     if (p.state === 'LoggedIn') {
       const requestId = this.sendRequest(p.conn, { type: 'logout' });
       this.phase = { state: 'ExpectLogoutOk', conn: p.conn, account: p.account, requestId, quitAtMs: nowMs + QUIT_LOGOUT_WAIT_MS };
-      return;
+      return requestId;
     }
     if (p.state === 'ExpectLogoutOk') {
       this.phase = { ...p, quitAtMs: p.quitAtMs ?? nowMs + QUIT_LOGOUT_WAIT_MS };
-      return;
+      return null;
     }
     this.close();
+    return null;
+  }
+
+  /** A connection is being made or its welcome awaited: requests would fail now, not in a moment. */
+  get coming(): boolean {
+    return this.phase.state === 'ExpectOpen' || this.phase.state === 'ExpectWelcome';
   }
 
   // ---- frames ---------------------------------------------------------------------------------
@@ -370,7 +381,7 @@ export class ServerLink {
       case 'logout.ok':
         return this.onLogoutOk(frame);
       case 'error':
-        return this.onError(frame);
+        return this.onError(frame, nowMs);
       case 'heartbeat.ack':
         return;
       default:
@@ -425,8 +436,18 @@ export class ServerLink {
     if (p.quitAtMs !== null) this.close();
   }
 
-  private onError(frame: ServerFrameOf<'error'>): void {
+  private onError(frame: ServerFrameOf<'error'>, nowMs: number): void {
     const p = this.phase;
+    if (p.state === 'ExpectLogin' && frame.code === 'UNAUTHENTICATED_TIMEOUT') {
+      // Not a loss worth telling anyone: the link comes back at once when the close follows.
+      p.conn.idleClosed = true;
+      return;
+    }
+    if (p.state === 'ExpectLoginOk' && frame.re === p.requestId && p.via === 'relogin' && (frame.code === 'BUSY' || frame.code === 'RATE_LIMITED')) {
+      // A server busy with everyone's passwords (after a restart) is not a refusal: reconnect
+      // after the backoff (with jitter, so the crowd spreads out) and try again.
+      return this.drop(p.conn, nowMs);
+    }
     if (p.state === 'ExpectLoginOk' && frame.re === p.requestId) {
       // A refused resume (the server restarted, or the TTL ran out): the password, once.
       if (p.via === 'resume') {
@@ -534,6 +555,10 @@ export class ServerLink {
         outage = p.outage;
         break;
       case 'ExpectLogin':
+        if (p.conn.idleClosed) {
+          this.actions.push({ type: 'link-lost' });
+          return this.connect(null, false);
+        }
         break;
     }
     this.actions.push({ type: 'link-lost' });

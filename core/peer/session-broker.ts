@@ -249,7 +249,7 @@ export class SessionBroker {
       this.actions.push({ type: 'answer', friend: frame.from, requestId: frame.requestId, accept: true });
       return;
     }
-    this.actions.push({ type: 'event', event: { event: 'chat.request', from: frame.from } });
+    this.actions.push({ type: 'event', event: { event: 'chat.request', from: frame.from, timeoutMs: frame.timeoutMs } });
   }
 
   private onEstablished(frame: ServerFrameOf<'session.established'>): void {

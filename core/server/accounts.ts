@@ -22,6 +22,8 @@ export interface Account {
   readonly incoming: Set<string>;
   /** Usernames this account asked. */
   readonly outgoing: Set<string>;
+  /** Usernames this account blocked: their friend and session requests are dropped silently. */
+  readonly blocked: Set<string>;
 }
 
 // Control characters (C0, DEL, C1) are never allowed in names or passwords, nor are lone
@@ -55,8 +57,10 @@ export class Directory {
         friends: new Set(),
         incoming: new Set(),
         outgoing: new Set(),
+        blocked: new Set(),
       });
     }
+    for (const [blocker, blocked] of snapshot.blocks ?? []) this.apply({ op: 'block.add', blocker, blocked });
     for (const [a, b] of snapshot.friendships) this.apply({ op: 'friendship.add', a, b });
     for (const [from, to] of snapshot.requests) this.apply({ op: 'request.add', from, to });
   }
@@ -88,6 +92,7 @@ export class Directory {
           friends: new Set(),
           incoming: new Set(),
           outgoing: new Set(),
+          blocked: new Set(),
         });
         return;
       case 'friendship.add': {
@@ -113,6 +118,12 @@ export class Directory {
       case 'request.remove':
         this.accounts.get(op.from)?.outgoing.delete(op.to);
         this.accounts.get(op.to)?.incoming.delete(op.from);
+        return;
+      case 'block.add':
+        this.accounts.get(op.blocker)?.blocked.add(op.blocked);
+        return;
+      case 'block.remove':
+        this.accounts.get(op.blocker)?.blocked.delete(op.blocked);
         return;
     }
   }

@@ -44,11 +44,22 @@ import {
   AUTH_ATTEMPTS_PER_ADDRESS_BURST,
   AUTH_ATTEMPTS_PER_ADDRESS_PER_SEC,
   CONNECTIONS_MAX,
-  FRIEND_REQUESTS_PENDING_PER_USER_MAX,
+  CONNECTIONS_PER_ADDRESS_MAX,
+  SIGNUPS_PER_ADDRESS_BURST,
+  SIGNUPS_PER_ADDRESS_PER_HOUR,
+  UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX,
+  BLOCKS_PER_USER_MAX,
+  FRIEND_REQUEST_DECLINE_COOLDOWN_MS,
+  FRIEND_REQUESTS_INCOMING_PER_USER_MAX,
+  FRIEND_REQUESTS_OUTGOING_PER_USER_MAX,
   FRIENDS_PER_USER_MAX,
   HEARTBEATS_PER_TTL,
-  LOGIN_FAILURE_WINDOW_MS,
-  LOGIN_FAILURES_PER_USERNAME_MAX,
+  LOGIN_GUESS_DELAY_MS_MAX,
+  LOGIN_GUESS_DELAY_MS_MIN,
+  LOGIN_GUESSES_FORGET_MS,
+  LOGIN_GUESSES_FREE,
+  PASSWORD_CHECKS_RUNNING_MAX,
+  PASSWORD_CHECKS_WAITING_MAX,
   PROTOCOL_VERSION,
   RATE_LIMIT_BUCKETS_MAX,
   SESSION_REQUEST_TIMEOUT_MS_DEFAULT,
@@ -61,7 +72,8 @@ import {
   UNAUTHENTICATED_IDLE_MS,
 } from '../limits.ts';
 import { Deadlines } from '../deadlines.ts';
-import { FailureWindow, RateLimiter } from '../rate-limit.ts';
+import { FairQueue, GuessBackoff, RateLimiter } from '../rate-limit.ts';
+import { addressKey, addressKeyHost } from '../net-address.ts';
 import type { StoreOp, StoreSnapshot } from '../store.ts';
 import { type Account, Directory, checkNickname, checkPassword, checkUsername } from './accounts.ts';
 import { tokensEqual } from '../tokens.ts';
@@ -96,6 +108,17 @@ export interface ServerConfig {
   /** Login and sign-up attempts per remote address per second (0 disables the limit). */
   readonly authAttemptsPerAddressPerSec: number;
   readonly authAttemptsPerAddressBurst: number;
+  /**
+   * Password checks (scrypt) running at once, at most PASSWORD_CHECKS_RUNNING_MAX. The runtime
+   * sets it to the cores it has: more checks side by side only make each one, a waiting
+   * legitimate login's included, take longer, for the same throughput.
+   */
+  readonly passwordChecksRunningMax: number;
+  /** Sign-ups per address key per hour, after a burst of SIGNUPS_PER_ADDRESS_BURST (0 disables). */
+  readonly signupsPerAddressPerHour: number;
+  /** Connections per address key, and how many of them may be not logged in (0 disables each). */
+  readonly connectionsPerAddressMax: number;
+  readonly unauthenticatedConnectionsPerAddressMax: number;
   /** Fresh unguessable token (session and resume tokens). The only source of entropy. */
   readonly newToken: () => string;
   /**
@@ -113,6 +136,10 @@ export const SERVER_CONFIG_DEFAULTS: Omit<ServerConfig, 'newToken'> = {
   connectionsMax: CONNECTIONS_MAX,
   authAttemptsPerAddressPerSec: AUTH_ATTEMPTS_PER_ADDRESS_PER_SEC,
   authAttemptsPerAddressBurst: AUTH_ATTEMPTS_PER_ADDRESS_BURST,
+  passwordChecksRunningMax: PASSWORD_CHECKS_RUNNING_MAX,
+  signupsPerAddressPerHour: SIGNUPS_PER_ADDRESS_PER_HOUR,
+  connectionsPerAddressMax: CONNECTIONS_PER_ADDRESS_MAX,
+  unauthenticatedConnectionsPerAddressMax: UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX,
 };
 
 type ConnState =
@@ -125,6 +152,8 @@ type ConnState =
 interface Conn {
   readonly connId: ConnId;
   readonly remoteAddress: string;
+  /** What per-address limits count this connection under: the IPv4 address or the IPv6 /64. */
+  readonly addressKey: string;
   readonly decoder: FrameDecoder;
   phase: ConnState;
 }
@@ -152,11 +181,28 @@ interface SessionRequest {
   readonly requestId: string;
   readonly caller: string;
   readonly callee: string;
+  /**
+   * The callee blocked the caller: the callee is never told (not even that it ended) and does
+   * not count it; the caller sees an ordinary request that times out.
+   */
+  readonly silent: boolean;
 }
 
-type Job =
-  | { readonly kind: 'signup'; readonly connId: ConnId; readonly re: number | undefined; readonly username: string; readonly nickname: string }
-  | { readonly kind: 'login'; readonly connId: ConnId; readonly re: number | undefined; readonly username: string };
+/**
+ * A password check (a sign-up's hash or a login's verify), waiting for a thread or running.
+ * `effect` is what the runtime is asked to do once the check's turn comes.
+ */
+type Job = (
+  | { readonly kind: 'signup'; readonly username: string; readonly nickname: string }
+  | { readonly kind: 'login'; readonly username: string; readonly guessKey: string }
+) & {
+  readonly jobId: number;
+  readonly connId: ConnId;
+  readonly addressKey: string;
+  readonly re: number | undefined;
+  readonly effect: Extract<ServerEffect, { type: 'hash' | 'verify' }>;
+  running: boolean;
+};
 
 export type SessionOutcome = 'established' | SessionFailure;
 
@@ -196,6 +242,8 @@ const FRAME_RULES: Record<ClientFrameType, 'ExpectLogin' | 'LoggedIn'> = {
   'friend.accept': 'LoggedIn',
   'friend.decline': 'LoggedIn',
   'friend.remove': 'LoggedIn',
+  'friend.block': 'LoggedIn',
+  'friend.unblock': 'LoggedIn',
   'session.request': 'LoggedIn',
   'session.answer': 'LoggedIn',
   'session.cancel': 'LoggedIn',
@@ -218,7 +266,21 @@ export class ServerMachine {
   private readonly timers = new Deadlines<TimerKey>();
   private readonly authAttempts: RateLimiter;
   private readonly sessionAttempts: RateLimiter;
-  private readonly loginFailures = new FailureWindow(LOGIN_FAILURES_PER_USERNAME_MAX, LOGIN_FAILURE_WINDOW_MS, RATE_LIMIT_BUCKETS_MAX);
+  private readonly signupAttempts: RateLimiter;
+  /** Connections per address key, all and not logged in (ExpectLogin, ExpectHash, ExpectVerify). */
+  private readonly addressConns = new Map<string, { all: number; unauthenticated: number }>();
+  private readonly loginGuesses = new GuessBackoff({
+    free: LOGIN_GUESSES_FREE,
+    delayMsMin: LOGIN_GUESS_DELAY_MS_MIN,
+    delayMsMax: LOGIN_GUESS_DELAY_MS_MAX,
+    forgetMs: LOGIN_GUESSES_FORGET_MS,
+    keysMax: RATE_LIMIT_BUCKETS_MAX,
+  });
+  /** Password checks waiting for one of the passwordChecksRunningMax threads, by job id. */
+  private readonly passwordChecksWaiting = new FairQueue<number>(PASSWORD_CHECKS_WAITING_MAX, RATE_LIMIT_BUCKETS_MAX);
+  private passwordChecksRunning = 0;
+  /** When each (decliner, declined) pair's decline happened: `${declined}\0${decliner}` → ms. */
+  private readonly declines = new Map<string, number>();
   private effects: ServerEffect[] = [];
   private nextJobId = 1;
   private nextSessionRequestSeq = 1;
@@ -249,6 +311,11 @@ export class ServerMachine {
     this.authAttempts = new RateLimiter({
       burst: this.config.authAttemptsPerAddressBurst,
       perSec: this.config.authAttemptsPerAddressPerSec,
+      bucketsMax: RATE_LIMIT_BUCKETS_MAX,
+    });
+    this.signupAttempts = new RateLimiter({
+      burst: SIGNUPS_PER_ADDRESS_BURST,
+      perSec: this.config.signupsPerAddressPerHour / 3_600,
       bucketsMax: RATE_LIMIT_BUCKETS_MAX,
     });
     this.sessionAttempts = new RateLimiter({
@@ -334,10 +401,21 @@ export class ServerMachine {
 
   private onOpen(connId: ConnId, remoteAddress: string, nowMs: number): void {
     if (this.conns.has(connId)) return;
-    const conn: Conn = { connId, remoteAddress, decoder: new FrameDecoder({ frameBytesMax: SERVER_INBOUND_FRAME_BYTES_MAX, knownPayloads: KNOWN_CLIENT_PAYLOADS }), phase: { state: 'ExpectLogin' } };
+    const conn: Conn = { connId, remoteAddress, addressKey: addressKey(remoteAddress), decoder: new FrameDecoder({ frameBytesMax: SERVER_INBOUND_FRAME_BYTES_MAX, knownPayloads: KNOWN_CLIENT_PAYLOADS }), phase: { state: 'ExpectLogin' } };
     this.conns.set(connId, conn);
+    const counts = this.addressConns.get(conn.addressKey) ?? { all: 0, unauthenticated: 0 };
+    this.addressConns.set(conn.addressKey, counts);
+    counts.all += 1;
+    counts.unauthenticated += 1;
     if (this.shuttingDown) return this.sendError(conn, 'SERVER_SHUTTING_DOWN');
     if (this.conns.size > this.config.connectionsMax) return this.sendError(conn, 'SERVER_FULL');
+    const { connectionsPerAddressMax, unauthenticatedConnectionsPerAddressMax } = this.config;
+    if (
+      (connectionsPerAddressMax > 0 && counts.all > connectionsPerAddressMax) ||
+      (unauthenticatedConnectionsPerAddressMax > 0 && counts.unauthenticated > unauthenticatedConnectionsPerAddressMax)
+    ) {
+      return this.sendError(conn, 'TOO_MANY_CONNECTIONS');
+    }
     this.send(connId, this.welcome);
     this.timers.arm(`idle:${connId}`, nowMs + this.config.unauthenticatedIdleMs);
   }
@@ -348,10 +426,27 @@ export class ServerMachine {
     this.forget(conn);
   }
 
+  /** A connection logged in (-1) or out (+1): its address's count of connections not logged in follows. */
+  private countUnauthenticated(conn: Conn, delta: 1 | -1): void {
+    const counts = this.addressConns.get(conn.addressKey);
+    if (counts !== undefined) counts.unauthenticated += delta;
+  }
+
   /** Drops a connection's state. A logged-in user stays online, detached, until resume or TTL. */
   private forget(conn: Conn): void {
     this.conns.delete(conn.connId);
     this.timers.disarm(`idle:${conn.connId}`);
+    const counts = this.addressConns.get(conn.addressKey);
+    if (counts !== undefined) {
+      counts.all -= 1;
+      if (conn.phase.state !== 'LoggedIn') counts.unauthenticated -= 1;
+      if (counts.all <= 0) this.addressConns.delete(conn.addressKey);
+    }
+    // A check still waiting for a thread is dropped: nobody is there for its answer.
+    if (conn.phase.state === 'ExpectHash' || conn.phase.state === 'ExpectVerify') {
+      const job = this.jobs.get(conn.phase.jobId);
+      if (job !== undefined && !job.running && this.passwordChecksWaiting.remove(job.addressKey, (id) => id === job.jobId)) this.dropJob(job);
+    }
     if (conn.phase.state === 'LoggedIn') {
       const user = this.online.get(conn.phase.username);
       if (user !== undefined && user.connId === conn.connId) user.connId = null;
@@ -384,7 +479,9 @@ export class ServerMachine {
       const type = typeof message === 'object' && message !== null ? (message as { type?: unknown }).type : undefined;
       const re = typeof message === 'object' && message !== null ? (message as { id?: unknown }).id : undefined;
       const reId = typeof re === 'number' && Number.isSafeInteger(re) && re >= 0 ? re : undefined;
-      if (typeof type === 'string' && !CLIENT_FRAME_TYPES.has(type)) return this.sendError(conn, 'UNKNOWN_TYPE', reId, type.slice(0, 64));
+      // The unknown type is never echoed (nor logged with the error): a client that put a
+      // password in the wrong field must not find it in the server's debug log.
+      if (typeof type === 'string' && !CLIENT_FRAME_TYPES.has(type)) return this.sendError(conn, 'UNKNOWN_TYPE', reId);
       return this.sendError(conn, 'BAD_FRAME', reId, parsed.error.issues[0]?.message);
     }
     this.onFrame(conn, parsed.data, nowMs);
@@ -428,13 +525,17 @@ export class ServerMachine {
       case 'friends.list':
         return this.send(conn.connId, { type: 'friends', re: frame.id, ...this.friendView(username) });
       case 'friend.request':
-        return this.onFriendRequest(conn, username, frame);
+        return this.onFriendRequest(conn, username, frame, nowMs);
       case 'friend.accept':
         return this.onFriendAccept(conn, username, frame);
       case 'friend.decline':
-        return this.onFriendDecline(conn, username, frame);
+        return this.onFriendDecline(conn, username, frame, nowMs);
       case 'friend.remove':
         return this.onFriendRemove(conn, username, frame);
+      case 'friend.block':
+        return this.onFriendBlock(conn, username, frame);
+      case 'friend.unblock':
+        return this.onFriendUnblock(conn, username, frame);
       case 'session.request':
         return this.onSessionRequest(conn, username, frame, nowMs);
       case 'session.answer':
@@ -460,24 +561,88 @@ export class ServerMachine {
   // ---- accounts -------------------------------------------------------------------------------
 
   private onSignup(conn: Conn, frame: ClientFrameOf<'signup'>, nowMs: number): void {
-    if (!this.authAttempts.take(conn.remoteAddress, nowMs)) return this.sendError(conn, 'RATE_LIMITED', frame.id);
+    if (!this.authAttempts.take(conn.addressKey, nowMs)) return this.sendError(conn, 'RATE_LIMITED', frame.id);
     const nickname = frame.nickname ?? frame.username;
     const invalid = checkUsername(frame.username) ?? checkPassword(frame.password) ?? checkNickname(nickname);
     if (invalid !== null) return this.sendError(conn, invalid, frame.id);
     if (this.directory.has(frame.username) || this.reservedUsernames.has(frame.username)) {
       return this.sendError(conn, 'USERNAME_TAKEN', frame.id);
     }
+    // Taken last, so a typo or a taken name does not use up the address's sign-ups.
+    if (!this.signupAttempts.take(conn.addressKey, nowMs)) {
+      return this.sendError(conn, 'RATE_LIMITED', frame.id, 'too many sign-ups from this address: retry later');
+    }
     const jobId = this.nextJobId++;
+    const job: Job = {
+      kind: 'signup',
+      jobId,
+      connId: conn.connId,
+      addressKey: conn.addressKey,
+      re: frame.id,
+      username: frame.username,
+      nickname,
+      effect: { type: 'hash', jobId, password: frame.password },
+      running: false,
+    };
+    if (!this.startPasswordCheck(job)) return this.sendError(conn, 'BUSY', frame.id, 'the server is busy checking passwords: retry shortly');
     this.reservedUsernames.add(frame.username);
-    this.jobs.set(jobId, { kind: 'signup', connId: conn.connId, re: frame.id, username: frame.username, nickname });
     conn.phase = { state: 'ExpectHash', jobId };
-    this.effects.push({ type: 'hash', jobId, password: frame.password });
+  }
+
+  /**
+   * Runs a password check now if a thread is free, else puts it in the fair wait line. False when
+   * the line is full and this address already holds its share (the caller answers BUSY). A wait
+   * pushed out for it ends at once with BUSY too.
+   */
+  private startPasswordCheck(job: Job): boolean {
+    if (this.passwordChecksRunning < this.config.passwordChecksRunningMax) {
+      this.jobs.set(job.jobId, job);
+      this.runPasswordCheck(job);
+      return true;
+    }
+    const pushedOut = this.passwordChecksWaiting.push(job.addressKey, job.jobId);
+    if (pushedOut === job.jobId) return false;
+    this.jobs.set(job.jobId, job);
+    const evicted = pushedOut === null ? undefined : this.jobs.get(pushedOut);
+    if (evicted !== undefined) {
+      this.dropJob(evicted);
+      const conn = this.conns.get(evicted.connId);
+      if (conn !== undefined) {
+        conn.phase = { state: 'ExpectLogin' };
+        this.sendError(conn, 'BUSY', evicted.re, 'the server is busy checking passwords: retry shortly');
+      }
+    }
+    return true;
+  }
+
+  private runPasswordCheck(job: Job): void {
+    job.running = true;
+    this.passwordChecksRunning += 1;
+    this.effects.push(job.effect);
+  }
+
+  /** A check finished: its thread goes to the next one waiting. */
+  private passwordCheckDone(job: Job): void {
+    this.jobs.delete(job.jobId);
+    if (job.running) this.passwordChecksRunning -= 1;
+    while (this.passwordChecksRunning < this.config.passwordChecksRunningMax) {
+      const nextId = this.passwordChecksWaiting.shift();
+      if (nextId === null) return;
+      const next = this.jobs.get(nextId);
+      if (next !== undefined) this.runPasswordCheck(next);
+    }
+  }
+
+  /** Forgets a check that never ran. */
+  private dropJob(job: Job): void {
+    this.jobs.delete(job.jobId);
+    if (job.kind === 'signup') this.reservedUsernames.delete(job.username);
   }
 
   private onHashed(jobId: number, passwordHash: string | null, nowMs: number): void {
     const job = this.jobs.get(jobId);
-    if (job === undefined || job.kind !== 'signup') return;
-    this.jobs.delete(jobId);
+    if (job === undefined || job.kind !== 'signup' || !job.running) return;
+    this.passwordCheckDone(job);
     this.reservedUsernames.delete(job.username);
     const conn = this.conns.get(job.connId);
     if (conn !== undefined) conn.phase = { state: 'ExpectLogin' };
@@ -492,24 +657,37 @@ export class ServerMachine {
   }
 
   private onLogin(conn: Conn, frame: ClientFrameOf<'login'>, nowMs: number): void {
-    if (!this.authAttempts.take(conn.remoteAddress, nowMs)) return this.sendError(conn, 'RATE_LIMITED', frame.id);
-    if (this.loginFailures.blocked(frame.username, nowMs)) return this.sendError(conn, 'RATE_LIMITED', frame.id);
-    // Counted as a failure up front (a success clears it): guesses still being verified on other
-    // connections must count too, or many connections in parallel would bypass the limit.
-    this.loginFailures.fail(frame.username, nowMs);
+    if (!this.authAttempts.take(conn.addressKey, nowMs)) return this.sendError(conn, 'RATE_LIMITED', frame.id);
+    // Guesses count per username and address: a stranger elsewhere never slows the owner down.
+    const guessKey = `${frame.username}\u0000${conn.addressKey}`;
+    const waitMs = this.loginGuesses.waitMs(guessKey, nowMs);
+    if (waitMs > 0) return this.sendError(conn, 'RATE_LIMITED', frame.id, `too many attempts for this username from this address: retry in ${waitMs} ms`);
     const account = this.directory.get(frame.username);
     const jobId = this.nextJobId++;
-    this.jobs.set(jobId, { kind: 'login', connId: conn.connId, re: frame.id, username: frame.username });
-    conn.phase = { state: 'ExpectVerify', jobId };
     // An unknown user is verified against nothing (the runtime hashes anyway), so the time a
     // wrong username takes does not tell it apart from a wrong password.
-    this.effects.push({ type: 'verify', jobId, password: frame.password, passwordHash: account?.passwordHash ?? null });
+    const job: Job = {
+      kind: 'login',
+      jobId,
+      connId: conn.connId,
+      addressKey: conn.addressKey,
+      re: frame.id,
+      username: frame.username,
+      guessKey,
+      effect: { type: 'verify', jobId, password: frame.password, passwordHash: account?.passwordHash ?? null },
+      running: false,
+    };
+    if (!this.startPasswordCheck(job)) return this.sendError(conn, 'BUSY', frame.id, 'the server is busy checking passwords: retry shortly');
+    // Counted up front (a success clears it): guesses still being verified on other connections
+    // must count too, or many connections in parallel would bypass the slow-down.
+    this.loginGuesses.attempt(guessKey, nowMs);
+    conn.phase = { state: 'ExpectVerify', jobId };
   }
 
   private onVerified(jobId: number, ok: boolean, nowMs: number): void {
     const job = this.jobs.get(jobId);
-    if (job === undefined || job.kind !== 'login') return;
-    this.jobs.delete(jobId);
+    if (job === undefined || job.kind !== 'login' || !job.running) return;
+    this.passwordCheckDone(job);
     const conn = this.conns.get(job.connId);
     const account = this.directory.get(job.username);
     if (!ok || account === undefined) {
@@ -518,7 +696,7 @@ export class ServerMachine {
       conn.phase = { state: 'ExpectLogin' };
       return this.sendError(conn, 'BAD_CREDENTIALS', job.re);
     }
-    this.loginFailures.clear(job.username);
+    this.loginGuesses.clear(job.guessKey);
     if (conn === undefined) return;
     this.counters.logins += 1;
     this.attach(conn, account, job.re, nowMs);
@@ -558,6 +736,7 @@ export class ServerMachine {
     }
     const ttlKey: TimerKey = `ttl:${username}`;
     conn.phase = { state: 'LoggedIn', username, ttlKey };
+    this.countUnauthenticated(conn, -1);
     this.timers.disarm(`idle:${conn.connId}`);
     this.timers.arm(ttlKey, nowMs + this.config.ttlMs);
     this.send(conn.connId, {
@@ -589,6 +768,7 @@ export class ServerMachine {
   private onLogout(conn: Conn, username: string, re: number | undefined, nowMs: number): void {
     this.send(conn.connId, { type: 'logout.ok', re });
     conn.phase = { state: 'ExpectLogin' };
+    this.countUnauthenticated(conn, +1);
     this.timers.arm(`idle:${conn.connId}`, nowMs + this.config.unauthenticatedIdleMs);
     this.goOffline(username);
   }
@@ -599,6 +779,7 @@ export class ServerMachine {
     const conn = user.connId === null ? undefined : this.conns.get(user.connId);
     if (conn !== undefined) {
       conn.phase = { state: 'ExpectLogin' };
+      this.countUnauthenticated(conn, +1);
       this.timers.arm(`idle:${conn.connId}`, nowMs + this.config.unauthenticatedIdleMs);
       this.sendError(conn, 'HEARTBEAT_TIMEOUT');
     }
@@ -643,7 +824,7 @@ export class ServerMachine {
     for (const friend of account.friends) this.sendToUser(friend, frame);
   }
 
-  private onFriendRequest(conn: Conn, username: string, frame: ClientFrameOf<'friend.request'>): void {
+  private onFriendRequest(conn: Conn, username: string, frame: ClientFrameOf<'friend.request'>, nowMs: number): void {
     const me = this.directory.get(username);
     const them = this.directory.get(frame.username);
     if (me === undefined || them === undefined) return this.sendError(conn, 'USER_NOT_FOUND', frame.id);
@@ -653,7 +834,14 @@ export class ServerMachine {
     // They asked us already: asking back is accepting.
     if (me.incoming.has(them.username)) return this.acceptFriend(conn, me, them, frame.id);
     if (me.friends.size >= FRIENDS_PER_USER_MAX) return this.sendError(conn, 'FRIENDS_LIMIT', frame.id);
-    if (pendingCount(me) >= FRIEND_REQUESTS_PENDING_PER_USER_MAX || pendingCount(them) >= FRIEND_REQUESTS_PENDING_PER_USER_MAX) {
+    // Blocked: answered like any request, so the blocked user learns nothing; nothing is kept.
+    if (them.blocked.has(me.username)) return this.send(conn.connId, { type: 'friend.requested', re: frame.id, username: them.username });
+    const declinedAtMs = this.declines.get(`${me.username}\u0000${them.username}`);
+    if (declinedAtMs !== undefined && nowMs - declinedAtMs < FRIEND_REQUEST_DECLINE_COOLDOWN_MS) {
+      return this.sendError(conn, 'DECLINED_RECENTLY', frame.id);
+    }
+    // Apart: strangers filling someone's incoming quota never stop that person asking others.
+    if (me.outgoing.size >= FRIEND_REQUESTS_OUTGOING_PER_USER_MAX || them.incoming.size >= FRIEND_REQUESTS_INCOMING_PER_USER_MAX) {
       return this.sendError(conn, 'REQUESTS_LIMIT', frame.id);
     }
     this.persist({ op: 'request.add', from: me.username, to: them.username });
@@ -681,10 +869,11 @@ export class ServerMachine {
     this.sendToUser(them.username, { type: 'friend.added', ...this.friendEntry(me.username) });
   }
 
-  private onFriendDecline(conn: Conn, username: string, frame: ClientFrameOf<'friend.decline'>): void {
+  private onFriendDecline(conn: Conn, username: string, frame: ClientFrameOf<'friend.decline'>, nowMs: number): void {
     const me = this.directory.get(username);
     if (me === undefined || !me.incoming.has(frame.username)) return this.sendError(conn, 'NO_SUCH_REQUEST', frame.id);
     this.persist({ op: 'request.remove', from: frame.username, to: username });
+    this.rememberDecline(frame.username, username, nowMs);
     this.send(conn.connId, { type: 'friend.declined', re: frame.id, username: frame.username });
     this.sendToUser(frame.username, { type: 'friend.declined', username });
   }
@@ -704,6 +893,52 @@ export class ServerMachine {
     }
     this.send(conn.connId, { type: 'friend.removed', re: frame.id, username: other });
     this.sendToUser(other, { type: 'friend.removed', username });
+  }
+
+  /** `declined` may not ask `decliner` again for FRIEND_REQUEST_DECLINE_COOLDOWN_MS. */
+  private rememberDecline(declined: string, decliner: string, nowMs: number): void {
+    const key = `${declined}\u0000${decliner}`;
+    this.declines.delete(key);
+    this.declines.set(key, nowMs);
+    // Bounded like the rate limiters: the oldest decline is forgotten first.
+    if (this.declines.size > RATE_LIMIT_BUCKETS_MAX) {
+      const oldest = this.declines.keys().next();
+      if (!oldest.done) this.declines.delete(oldest.value);
+    }
+  }
+
+  /**
+   * Blocks a user: their pending request to us goes (silently), ours to them is withdrawn, and
+   * from now on their friend and session requests to us are dropped without telling them. A
+   * friendship stays (friend.remove ends it); blocking twice is harmless.
+   */
+  private onFriendBlock(conn: Conn, username: string, frame: ClientFrameOf<'friend.block'>): void {
+    const me = this.directory.get(username);
+    const them = this.directory.get(frame.username);
+    if (me === undefined || them === undefined) return this.sendError(conn, 'USER_NOT_FOUND', frame.id);
+    if (me === them) return this.sendError(conn, 'SELF_REQUEST', frame.id);
+    if (!me.blocked.has(them.username)) {
+      if (me.blocked.size >= BLOCKS_PER_USER_MAX) return this.sendError(conn, 'BLOCKS_LIMIT', frame.id);
+      this.persist({ op: 'block.add', blocker: me.username, blocked: them.username });
+    }
+    if (me.incoming.has(them.username)) this.persist({ op: 'request.remove', from: them.username, to: me.username });
+    if (me.outgoing.has(them.username)) this.persist({ op: 'request.remove', from: me.username, to: them.username });
+    // Session requests they have waiting on us are withdrawn on our side only.
+    for (const requestId of this.sessionRequestsBetween(me.username, them.username)) {
+      const request = this.sessionRequests.get(requestId);
+      if (request?.caller !== them.username) continue;
+      this.sendToUser(me.username, { type: 'session.withdrawn', requestId, from: them.username, reason: 'cancelled' });
+      forgetSessionRequest(this.online.get(me.username), requestId);
+      this.sessionRequests.set(requestId, { ...request, silent: true });
+    }
+    this.send(conn.connId, { type: 'friend.blocked', re: frame.id, username: them.username });
+  }
+
+  private onFriendUnblock(conn: Conn, username: string, frame: ClientFrameOf<'friend.unblock'>): void {
+    const me = this.directory.get(username);
+    if (me === undefined || !this.directory.has(frame.username)) return this.sendError(conn, 'USER_NOT_FOUND', frame.id);
+    if (me.blocked.has(frame.username)) this.persist({ op: 'block.remove', blocker: username, blocked: frame.username });
+    this.send(conn.connId, { type: 'friend.unblocked', re: frame.id, username: frame.username });
   }
 
   // ---- chat-session brokering -----------------------------------------------------------------
@@ -730,21 +965,21 @@ export class ServerMachine {
       return fail('too-many-requests');
     }
     const requestId = `s${this.nextSessionRequestSeq++}`;
-    this.sessionRequests.set(requestId, { requestId, caller, callee });
+    // A blocked caller gets an ordinary pending request that times out; the callee never hears of it.
+    const silent = this.directory.get(callee)?.blocked.has(caller) ?? false;
+    this.sessionRequests.set(requestId, { requestId, caller, callee, silent });
     (callerUser.sessionRequests ??= new Set()).add(requestId);
-    (calleeUser.sessionRequests ??= new Set()).add(requestId);
+    if (!silent) (calleeUser.sessionRequests ??= new Set()).add(requestId);
     const timeoutMs = this.config.sessionTimeoutMs;
     this.timers.arm(`sreq:${requestId}`, nowMs + timeoutMs);
     this.send(conn.connId, { type: 'session.pending', re: frame.id, requestId, username: callee, timeoutMs });
-    this.send(calleeUser.connId, { type: 'session.incoming', requestId, from: caller, timeoutMs });
+    if (!silent) this.send(calleeUser.connId, { type: 'session.incoming', requestId, from: caller, timeoutMs });
   }
 
   private onSessionAnswer(conn: Conn, callee: string, frame: ClientFrameOf<'session.answer'>): void {
     const request = this.sessionRequests.get(frame.requestId);
-    if (request === undefined || request.callee !== callee) return this.sendError(conn, 'NO_SUCH_SESSION_REQUEST', frame.id);
-    if (frame.accept && (frame.host === undefined || frame.port === undefined)) {
-      return this.sendError(conn, 'BAD_FRAME', frame.id, 'accepting needs host and port');
-    }
+    if (request === undefined || request.callee !== callee || request.silent) return this.sendError(conn, 'NO_SUCH_SESSION_REQUEST', frame.id);
+    if (frame.accept && frame.port === undefined) return this.sendError(conn, 'BAD_FRAME', frame.id, 'accepting needs a port');
     this.dropSessionRequest(request);
     this.send(conn.connId, { type: 'session.answered', re: frame.id, requestId: request.requestId, accept: frame.accept });
     if (!frame.accept) {
@@ -757,7 +992,9 @@ export class ServerMachine {
     const base = { type: 'session.established', requestId: request.requestId, token } as const;
     // The callee learns the token first: the caller's hello should find it already there.
     this.send(conn.connId, { ...base, username: request.caller, role: 'callee' });
-    this.sendToUser(request.caller, { ...base, username: callee, role: 'caller', host: frame.host, port: frame.port });
+    // The caller connects to the address this server sees the callee at, never to one the callee
+    // names: a hostile friend could otherwise make our client open a connection to any internal host.
+    this.sendToUser(request.caller, { ...base, username: callee, role: 'caller', host: addressKeyHost(conn.remoteAddress), port: frame.port });
   }
 
   private onSessionCancel(conn: Conn, caller: string, frame: ClientFrameOf<'session.cancel'>): void {
@@ -777,7 +1014,7 @@ export class ServerMachine {
     this.dropSessionRequest(request);
     this.countSession(reason);
     this.sendToUser(request.caller, { type: 'session.failed', re, requestId, username: request.callee, reason });
-    this.sendToUser(request.callee, { type: 'session.withdrawn', requestId, from: request.caller, reason });
+    if (!request.silent) this.sendToUser(request.callee, { type: 'session.withdrawn', requestId, from: request.caller, reason });
   }
 
   private dropSessionRequest(request: SessionRequest): void {
@@ -838,8 +1075,4 @@ function forgetSessionRequest(user: OnlineUser | undefined, requestId: string): 
   if (user === undefined || requests === undefined || requests === null) return;
   requests.delete(requestId);
   if (requests.size === 0) user.sessionRequests = null;
-}
-
-function pendingCount(account: Account): number {
-  return account.incoming.size + account.outgoing.size;
 }

@@ -20,6 +20,7 @@ import type { P2pObserver } from '../drivers/peer-machine-driver.ts';
 import type { PeerSlot } from '../drivers/peer-slot.ts';
 import type { CheckerName } from '../scenarios/scenario-schema.ts';
 import type { ServerNode } from '../world/server-node.ts';
+import type { WireMessage } from '../world/frame-tap.ts';
 import type { SimClock } from '../world/sim-clock.ts';
 
 export const VIOLATIONS_MAX = 1_000;
@@ -37,6 +38,8 @@ export interface CheckedWorld {
   readonly server: ServerNode;
   readonly slots: readonly PeerSlot[];
   ownerOf(username: string): PeerSlot | undefined;
+  /** The slots after the owner that play the same username (a user's second program), usually none. */
+  otherSlotsOf(username: string): readonly PeerSlot[];
   /** No fault that impairs links is in progress. */
   linksHealthy(): boolean;
   /** When the last such fault ended (0 if none ever). */
@@ -66,6 +69,10 @@ export class Checkers implements PeerObserver, P2pObserver {
   private readonly pendingSessions = new Map<string, PendingSession>();
   private readonly filesOffered = new Map<string, string>();
   private readonly chatInFlight = new Map<string, string[]>();
+  /** Final session frames each server connection carried: connId → "role\0requestId" → what. */
+  private readonly finalsByConn = new Map<number, Map<string, string>>();
+  /** "receiver\0friend" → when the receiver was told the friendship ended. */
+  private readonly removedAtMs = new Map<string, number>();
   private world: CheckedWorld | null = null;
   /** Each slot's truthOnline during a sweep (1 online), reused from sweep to sweep. */
   private sweepTruth = new Uint8Array(0);
@@ -142,7 +149,15 @@ export class Checkers implements PeerObserver, P2pObserver {
       const slot = world.ownerOf(username);
       let slotIndex = -1;
       if (slot !== undefined) slotIndex = world.slots[slot.index] === slot ? slot.index : world.slots.indexOf(slot);
-      user = { driver: slot?.driver ?? null, slotIndex, changedAtMs: undefined, generation: 0, taken: null };
+      const others = world.otherSlotsOf(username);
+      user = {
+        driver: slot?.driver ?? null,
+        slotIndex,
+        others: others.length === 0 ? null : others.map((s) => ({ driver: s.driver, slotIndex: s.index })),
+        changedAtMs: undefined,
+        generation: 0,
+        taken: null,
+      };
       this.users.set(username, user);
     }
     return user;
@@ -185,6 +200,92 @@ export class Checkers implements PeerObserver, P2pObserver {
 
   onCounter(name: string): void {
     this.count(name);
+  }
+
+  /** one-final-outcome, per request the peer's driver matched (a message, a transfer, a server request). */
+  onOutcomeAfterEnd(peer: PeerDriver, request: string, first: string, second: string): void {
+    this.count('outcomes_after_end');
+    this.violate('one-final-outcome', `${peer.username}'s request ${request} ended ${first}, then got ${second}`);
+  }
+
+  onUnattributedOutcome(_peer: PeerDriver, _what: string): void {
+    this.count('outcomes_unattributed');
+  }
+
+  // ---- the frame tap: what the server put on the wire to each peer --------------------------------
+
+  /**
+   * one-final-outcome per session request, from the frames the peer received: a caller hears one
+   * session.established or session.failed per request id, a callee one session.established or
+   * session.withdrawn (keyed by connection: each connection is one server incarnation's).
+   * presence-only-to-friends: a presence frame about a user reaches only that user's friends
+   * (at the server, or removed within the presence bound: a removal and a push may cross).
+   * announced-is-committed: a signup.ok or friend.added reaches a peer only for an account or
+   * friendship the store committed (a store fault must never let the server announce a change
+   * it did not commit).
+   */
+  onServerFrames(slot: PeerSlot, messages: readonly WireMessage[], connId: number): void {
+    for (const message of messages) {
+      switch (message.type) {
+        case 'presence':
+          if (typeof message.username === 'string') this.checkPresenceReach(slot.username, message.username);
+          break;
+        case 'signup.ok':
+          if (typeof message.username === 'string' && !this.w.server.store.committedAccounts.has(message.username)) {
+            this.violate('announced-is-committed', `${slot.username} was told account ${message.username} exists, but the store never committed it`);
+          }
+          break;
+        case 'friend.added':
+          if (typeof message.username === 'string' && !this.w.server.store.isFriendshipCommitted(slot.username, message.username)) {
+            this.violate('announced-is-committed', `${slot.username} was told ${message.username} is a friend, but the store never committed the friendship`);
+          }
+          break;
+        case 'friend.removed':
+          if (typeof message.username === 'string') this.removedAtMs.set(`${slot.username}\u0000${message.username}`, this.w.clock.nowMs());
+          break;
+        case 'session.established':
+          this.finalOutcome(slot.username, connId, message.requestId, message.role === 'callee' ? 'callee' : 'caller', 'session.established');
+          break;
+        case 'session.failed':
+          this.finalOutcome(slot.username, connId, message.requestId, 'caller', `session.failed ${String(message.reason)}`);
+          break;
+        case 'session.withdrawn':
+          this.finalOutcome(slot.username, connId, message.requestId, 'callee', `session.withdrawn ${String(message.reason)}`);
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  onConnectionClosed(connId: number): void {
+    this.finalsByConn.delete(connId);
+  }
+
+  private finalOutcome(username: string, connId: number, requestId: unknown, role: 'caller' | 'callee', what: string): void {
+    // A failure answered before the request had an id (not-friends, rate-limited) is its only answer.
+    if (typeof requestId !== 'string') return;
+    let finals = this.finalsByConn.get(connId);
+    if (finals === undefined) {
+      finals = new Map();
+      this.finalsByConn.set(connId, finals);
+    }
+    const key = `${role}\u0000${requestId}`;
+    const first = finals.get(key);
+    if (first === undefined) {
+      finals.set(key, what);
+      return;
+    }
+    this.violate('one-final-outcome', `${username} (${role}) got ${what} for session request ${requestId} after ${first}`);
+  }
+
+  private checkPresenceReach(receiver: string, about: string): void {
+    const machine = this.w.server.machine;
+    // Frames of a crashed incarnation still in flight: its friendships are the store's, unchanged.
+    if (machine === null || machine.friendsOf(receiver).has(about)) return;
+    const removedAt = this.removedAtMs.get(`${receiver}\u0000${about}`);
+    if (removedAt !== undefined && this.w.clock.nowMs() - removedAt <= this.boundMs) return;
+    this.violate('presence-only-to-friends', `${receiver} received presence of ${about}, who is not a friend`);
   }
 
   /**
@@ -265,7 +366,8 @@ export class Checkers implements PeerObserver, P2pObserver {
     let username = '';
     const visit = (shown: PresenceStatus, friend: string): void => {
       const user = users.get(friend) ?? this.user(friend);
-      if (shown === (online[user.slotIndex] === 1 ? 'online' : 'offline')) return;
+      const truth = online[user.slotIndex] === 1 || (user.others !== null && user.others.some((o) => online[o.slotIndex] === 1));
+      if (shown === (truth ? 'online' : 'offline')) return;
       const key = `${username}\u0000${friend}`;
       const sinceMs = Math.max(this.mismatchSinceMs.get(key) ?? nowMs, world.lastFaultEndMs, user.changedAtMs ?? 0);
       next.set(key, sinceMs);
@@ -273,7 +375,7 @@ export class Checkers implements PeerObserver, P2pObserver {
         this.reportedMismatches.add(key);
         this.violate(
           'presence-matches-truth',
-          `${username} shows ${friend} ${shown} but ${friend} is ${this.truthOf(friend)} (for ${nowMs - sinceMs} ms, allowed ${allowedMs} ms)`,
+          `${username} shows ${friend} ${shown} but ${friend} is ${this.truthOf(friend)} (for ${Math.round(nowMs - sinceMs)} ms, allowed ${allowedMs} ms)`,
         );
       }
     };
@@ -296,7 +398,7 @@ export class Checkers implements PeerObserver, P2pObserver {
       if (!judgeable) continue;
       this.violate(
         'session-ends-by-timeout',
-        `${pending.caller.username}'s session request ${key} to ${pending.callee} is still pending ${nowMs - pending.deadlineMs} ms after its timeout`,
+        `${pending.caller.username}'s session request ${key} to ${pending.callee} is still pending ${Math.round(nowMs - pending.deadlineMs)} ms after its timeout`,
       );
     }
   }
@@ -313,10 +415,12 @@ export class Checkers implements PeerObserver, P2pObserver {
       if (problems.length < LIVENESS_DETAILS_MAX) problems.push(text);
     };
     for (const slot of world.slots) {
-      if (world.ownerOf(slot.username) !== slot) continue;
       const driver = slot.driver;
-      const serverOnline = machine.isOnline(slot.username);
-      if (driver.truthOnline !== serverOnline) note(`${slot.username} is ${driver.truthOnline ? 'online' : 'offline'} but the server says ${serverOnline ? 'online' : 'offline'}`);
+      if (world.ownerOf(slot.username) === slot) {
+        const truth = this.truthOf(slot.username);
+        const serverOnline = machine.isOnline(slot.username);
+        if ((truth === 'online') !== serverOnline) note(`${slot.username} is ${truth} but the server says ${serverOnline ? 'online' : 'offline'}`);
+      }
       const unfinished = driver.unfinishedWork?.() ?? null;
       if (unfinished !== null) note(`${slot.username}: ${unfinished}`);
       if (!driver.truthOnline) continue;
@@ -343,6 +447,8 @@ interface UserRecord {
   readonly driver: PeerDriver | null;
   /** That slot's position in world.slots (-1 for none). */
   readonly slotIndex: number;
+  /** Other slots playing the same username (a second program of the user), or null: the user is online if any is. */
+  readonly others: ReadonlyArray<{ readonly driver: PeerDriver; readonly slotIndex: number }> | null;
   /** When the user's truth last changed; undefined if it never did. */
   changedAtMs: number | undefined;
   /** How many times the user's truth changed: a presence delay is taken once per change and friend. */
@@ -352,7 +458,8 @@ interface UserRecord {
 }
 
 function truthOfUser(user: UserRecord): PresenceStatus {
-  return user.driver?.truthOnline === true ? 'online' : 'offline';
+  if (user.driver?.truthOnline === true) return 'online';
+  return user.others !== null && user.others.some((o) => o.driver.truthOnline) ? 'online' : 'offline';
 }
 
 function takenBy(user: UserRecord): Map<string, number> {

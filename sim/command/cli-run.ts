@@ -15,7 +15,7 @@ import { runScenario } from './run-scenario.ts';
 import { type LoadedScenario, ScenarioError, loadScenarioFile } from '../scenarios/scenario-loader.ts';
 import { scenarioToYaml } from '../scenarios/scenario-writer.ts';
 import { scenarioSize } from '../swarm/shrink.ts';
-import { runSwarm } from '../swarm/swarm.ts';
+import { runSwarm, swarmRunFailed } from '../swarm/swarm.ts';
 import { writeSimHtml } from '../report-html/sim-html.ts';
 import { type SimRunPage, SimRunRecorder } from '../report-html/sim-timeline.ts';
 
@@ -31,6 +31,8 @@ export interface SimCommandOptions {
   readonly tracePath?: string;
   readonly swarmRuns?: number;
   readonly outDir: string;
+  /** Run every seed twice; a run whose two traceHashes differ fails (the `deterministic` invariant). */
+  readonly checkDeterminism?: boolean;
   /** Also write the runs as one self-contained HTML page here (`--html FILE`; not with --swarm). */
   readonly htmlPath?: string;
 }
@@ -42,6 +44,12 @@ function log(line: string): void {
 function seedLine(options: Record<string, string | number>): string {
   const { seed, ...rest } = options;
   return `SEED=${seed} ${Object.entries(rest).map(([k, v]) => `${k}=${v}`).join(' ')}`;
+}
+
+/** The closing line of a multi-run command, alone on its line: "16 passed, 0 failed". */
+export function totalLine(passed: readonly boolean[]): string {
+  const ok = passed.filter((p) => p).length;
+  return `${ok} passed, ${passed.length - ok} failed`;
 }
 
 /** Buffered trace writer: one JSON line per event. */
@@ -103,6 +111,7 @@ export function runSimCommand(files: readonly string[], options: SimCommandOptio
         seed,
         scenarioPath: path,
         traceSink: trace?.sink ?? null,
+        checkDeterminism: options.checkDeterminism === true,
         onStart: (chosen) => log(seedLine(chosen)),
         onProgress: (doneMs, totalMs, events) => {
           progress.update(doneMs, totalMs, events);
@@ -128,6 +137,7 @@ export function runSimCommand(files: readonly string[], options: SimCommandOptio
       log(`cannot write the HTML report ${options.htmlPath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
     }
   }
+  log(totalLine(runs.map((r) => r.passed)));
   if (options.json) process.stdout.write(`${JSON.stringify({ runs })}\n`);
   // An --html file that could not be written is an invalid option (exit 2), as an unwritable --trace is.
   if (!htmlWritten) return EXIT_INVALID;
@@ -137,6 +147,7 @@ export function runSimCommand(files: readonly string[], options: SimCommandOptio
 function runSwarms(loaded: readonly LoadedScenario[], options: SimCommandOptions, runsPerScenario: number): number {
   const runs: RunReport[] = [];
   const failures: Array<{ scenario: string; seed: number; minimized: string; peers: number; faults: number; steps: number }> = [];
+  const verdicts: boolean[] = [];
   for (const { path, scenario } of loaded) {
     const rootSeed = options.seed ?? randomInt(SEED_RANGE);
     log(`SWARM root seed=${rootSeed} runs=${runsPerScenario} scenario=${path}`);
@@ -144,8 +155,12 @@ function runSwarms(loaded: readonly LoadedScenario[], options: SimCommandOptions
       runs: runsPerScenario,
       rootSeed,
       scenarioPath: path,
+      checkDeterminism: options.checkDeterminism === true,
       onRun: (report, index) => {
-        log(`${report.violations.length === 0 ? 'ok  ' : 'FAIL'} run ${index + 1}/${runsPerScenario} SEED=${report.seed} faults=${report.options.faults} violations=${report.violations.length} trace=${report.traceHash}`);
+        const failed = swarmRunFailed(scenario, report);
+        verdicts.push(!failed);
+        const missed = report.mismatchedSteps.length === 0 ? '' : ` steps-missed=${report.mismatchedSteps.join(',')}`;
+        log(`${failed ? 'FAIL' : 'ok  '} run ${index + 1}/${runsPerScenario} SEED=${report.seed} faults=${report.options.faults} violations=${report.violations.length}${missed} trace=${report.traceHash}`);
       },
     });
     runs.push(...result.reports);
@@ -154,10 +169,14 @@ function runSwarms(loaded: readonly LoadedScenario[], options: SimCommandOptions
     const size = scenarioSize(failure.shrunk.scenario);
     // The replay is about the broken invariants; the original metric thresholds describe the full-size run.
     const broken = [...new Set(failure.shrunk.report.violations.map((v) => v.checker))];
-    const minimized = { ...failure.shrunk.scenario, seed: failure.seed, expect: { metrics: {}, invariants: broken } };
+    // A step that missed its expect fails the replay by itself ("steps end as scripted").
+    const minimized = { ...failure.shrunk.scenario, seed: failure.seed, expect: { metrics: {}, invariants: broken.length > 0 ? broken : ['no-exception' as const] } };
     mkdirSync(options.outDir, { recursive: true });
     const outPath = join(options.outDir, `${basename(path).replace(/\.ya?ml$/, '')}-seed${failure.seed}.min.yaml`);
-    const first = failure.shrunk.report.violations[0];
+    const first = failure.shrunk.report.violations[0] ?? {
+      checker: 'steps end as scripted',
+      detail: failure.shrunk.report.expectations.find((e) => e.name === 'steps end as scripted')?.detail ?? '',
+    };
     writeFileSync(
       outPath,
       scenarioToYaml(minimized, [
@@ -166,11 +185,12 @@ function runSwarms(loaded: readonly LoadedScenario[], options: SimCommandOptions
         `First violation: ${first === undefined ? 'none' : `${first.checker}: ${first.detail}`}`,
       ].join('\n')),
     );
-    log(`FAILURE seed=${failure.seed}: ${failure.report.violations.length} violations; minimized to ${size.peers} peers, ${size.faults} faults, ${size.steps} steps in ${failure.shrunk.runs} runs`);
+    log(`FAILURE seed=${failure.seed}: ${failure.report.violations.length} violations, steps missed: ${failure.report.mismatchedSteps.join(',') || 'none'}; minimized to ${size.peers} peers, ${size.faults} faults, ${size.steps} steps in ${failure.shrunk.runs} runs`);
     log(`  ${first?.checker ?? ''}: ${first?.detail ?? ''}`);
     log(`  wrote ${outPath}; replay: p2pchat sim ${outPath}`);
     failures.push({ scenario: path, seed: failure.seed, minimized: outPath, ...size });
   }
+  log(totalLine(verdicts));
   if (options.json) process.stdout.write(`${JSON.stringify({ runs, swarm: { failures } })}\n`);
   return failures.length === 0 ? EXIT_OK : EXIT_FAILED;
 }

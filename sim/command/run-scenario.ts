@@ -26,6 +26,11 @@ export interface RunOptions {
   readonly onStart?: (options: Record<string, string | number>) => void;
   /** Called between slices: virtual ms done, total virtual ms, events so far. */
   readonly onProgress?: (doneMs: number, totalMs: number, events: number) => void;
+  /**
+   * Run the seed a second time (no trace, no progress, no onWorld) and break the `deterministic`
+   * invariant if the two traceHashes or event counts differ (after madsim, which re-runs every seed).
+   */
+  readonly checkDeterminism?: boolean;
   /** Called with the world once it exists, before it starts (sim --html watches its trace). */
   readonly onWorld?: (world: World) => void;
 }
@@ -35,6 +40,17 @@ export function livenessMsOf(scenario: Scenario): number {
 }
 
 export function runScenario(scenario: Scenario, options: RunOptions): RunReport {
+  const report = runOnce(scenario, options);
+  if (options.checkDeterminism !== true) return report;
+  const again = runOnce(scenario, { seed: options.seed, ...(options.scenarioPath === undefined ? {} : { scenarioPath: options.scenarioPath }) });
+  if (again.traceHash === report.traceHash && again.events === report.events) return report;
+  const detail = `seed ${options.seed} ran twice: traceHash ${report.traceHash} then ${again.traceHash}, ${report.events} then ${again.events} events`;
+  const violation = { checker: 'deterministic' as const, atMs: report.virtualMs, detail };
+  const expectations = report.expectations.map((e) => (e.name === 'invariant deterministic' ? { ...e, passed: false, detail } : e));
+  return { ...report, violations: [...report.violations, violation], expectations, passed: false };
+}
+
+function runOnce(scenario: Scenario, options: RunOptions): RunReport {
   const wallStartMs = performance.now();
   const world = new World(scenario, { seed: options.seed, traceSink: options.traceSink ?? null });
   options.onWorld?.(world);
@@ -64,6 +80,7 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunReport 
     faults.healAll();
     runTo(totalMs);
     world.checkers.checkLiveness();
+    world.checkStepsFinished();
   } catch (error) {
     // The system under test threw: the world is no longer trustworthy, so the run ends here.
     const text = error instanceof Error ? `${error.name}: ${error.message} (${(error.stack ?? '').split('\n')[1]?.trim() ?? '?'})` : String(error);
@@ -88,6 +105,7 @@ export function runScenario(scenario: Scenario, options: RunOptions): RunReport 
     options: chosen,
     passed,
     faultTargets: faults.chosenTargets,
+    mismatchedSteps: [...world.mismatchedStepKinds],
   };
 }
 
@@ -111,7 +129,7 @@ function collectMetrics(world: World): Record<string, number> {
   let onlineEnd = 0;
   for (const slot of world.slots) if (slot.driver.truthOnline) onlineEnd += 1;
   const net = world.network.stats;
-  return {
+  const metrics: Record<string, number> = {
     presence_delay_p50_ms: delay.quantile(0.5),
     presence_delay_p99_ms: delay.quantile(0.99),
     presence_delay_max_ms: Math.round(delay.maxMs),
@@ -149,7 +167,26 @@ function collectMetrics(world: World): Record<string, number> {
     connects_refused: net.refused,
     connects_timed_out: net.timedOut,
     violations: [...checkers.violationCounts.values()].reduce((a, b) => a + b, 0),
+    outcomes_unattributed: counter('outcomes_unattributed'),
+    outcomes_after_end: counter('outcomes_after_end'),
   };
+  // Every other counter the run kept (faults_<kind>, ...), and durations in whole ms.
+  for (const [name, value] of checkers.counters) if (!(name in metrics)) metrics[name] = value;
+  for (const name of Object.keys(metrics)) if (name.endsWith('_ms')) metrics[name] = Math.round(metrics[name] as number);
+  return metrics;
+}
+
+/**
+ * Metric families whose members exist only once something happened (one per session outcome, per
+ * fault kind, per counter): an expectation on a member that never occurred reads 0. Any other
+ * unknown name is a typo and fails with the list of known metrics.
+ */
+const ZERO_WHEN_ABSENT_PREFIXES = ['session_outcome_', 'faults_', 'steps_'] as const;
+
+export function metricValue(metrics: Readonly<Record<string, number>>, name: string): number | undefined {
+  const value = metrics[name];
+  if (value !== undefined) return value;
+  return ZERO_WHEN_ABSENT_PREFIXES.some((prefix) => name.startsWith(prefix)) ? 0 : undefined;
 }
 
 function sumPrefix(map: ReadonlyMap<string, number>, prefix: string): number {
@@ -161,7 +198,7 @@ function sumPrefix(map: ReadonlyMap<string, number>, prefix: string): number {
 function evaluate(scenario: Scenario, world: World, metrics: Record<string, number>): Expectation[] {
   const out: Expectation[] = [];
   for (const [metric, threshold] of Object.entries(scenario.expect.metrics)) {
-    const value = metrics[metric];
+    const value = metricValue(metrics, metric);
     const bounds = [threshold.min === undefined ? null : `>= ${threshold.min}`, threshold.max === undefined ? null : `<= ${threshold.max}`].filter((b) => b !== null).join(' and ');
     if (value === undefined) {
       out.push({ name: `${metric} ${bounds}`, passed: false, detail: `no such metric (known: ${Object.keys(metrics).join(', ')})` });

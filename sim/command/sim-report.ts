@@ -28,6 +28,8 @@ export interface RunReport {
   readonly passed: boolean;
   /** The usernames each scheduled fault hit, by fault index (swarm shrinking pins them). */
   readonly faultTargets: string[][];
+  /** "step:outcome" for each kind of step that ended otherwise than its `expect`, and how (the swarm fails on them too). */
+  readonly mismatchedSteps: string[];
 }
 
 export function summarize(report: RunReport): string {

@@ -41,6 +41,10 @@ export class BehaviourRunner {
   /** Waiting for a restart after a crash. */
   private parked = false;
   done = false;
+  /** The step that has started and not ended yet (think steps are not counted: a timer ends them). */
+  pendingStep: { readonly step: string; readonly sinceMs: number } | null = null;
+  /** The script made the peer go silent: its later steps may never be answered. */
+  silenced = false;
 
   constructor(
     private readonly slot: PeerSlot,
@@ -150,6 +154,7 @@ export class BehaviourRunner {
         case 'befriend':
           return this.befriend(host.befriendTargets(slot), then);
         case 'silent':
+          this.silenced = true;
           driver.goSilent();
           return then();
         case 'crash':
@@ -204,7 +209,7 @@ export class BehaviourRunner {
       if (driver.sendFile === undefined) return finish('sendFile', undefined)('NO_P2P_CHANNEL');
       const target = host.friendUsername(slot, step.sendFile.with);
       if (target === null) return finish('sendFile', undefined)('NO_FRIEND');
-      return driver.sendFile(target, step.sendFile.bytes, finish('sendFile', undefined));
+      return driver.sendFile(target, step.sendFile.bytes, finish('sendFile', undefined), step.sendFile.cancelAfterMs);
     }
     if ('crash' in step) {
       host.onCrashStep(slot, step.crash.downMs);
@@ -217,17 +222,23 @@ export class BehaviourRunner {
   private finisher(then: () => void): (name: string, expected: string | undefined) => (outcome: StepOutcome) => void {
     const slot = this.slot;
     const host = this.host;
-    return (name, expected) => (outcome) => {
-      host.onStepOutcome(slot, name, outcome);
-      if (expected !== undefined && outcome !== expected) host.onStepMismatch(slot, name, expected, outcome);
-      then();
+    return (name, expected) => {
+      this.pendingStep = { step: name, sinceMs: host.nowMs() };
+      return (outcome) => {
+        this.pendingStep = null;
+        host.onStepOutcome(slot, name, outcome);
+        if (expected !== undefined && outcome !== expected) host.onStepMismatch(slot, name, expected, outcome);
+        then();
+      };
     };
   }
 
   private befriend(targets: string[], then: () => void): void {
     const target = targets.shift();
     if (target === undefined) return then();
+    this.pendingStep = { step: 'befriend', sinceMs: this.host.nowMs() };
     this.slot.driver.friendRequest(target, (outcome) => {
+      this.pendingStep = null;
       this.host.onStepOutcome(this.slot, 'befriend', outcome);
       this.befriend(targets, then);
     });

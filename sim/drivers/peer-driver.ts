@@ -6,6 +6,7 @@
  * the P2P channel: chat messages and files).
  */
 import type { PresenceStatus, SessionFailure } from '../../core/frames.ts';
+import type { WireMessage } from '../world/frame-tap.ts';
 
 /** 'ok', or a stable error code (server codes, plus DISCONNECTED, TIMEOUT, CRASHED, NOT_LOGGED_IN). */
 export type StepOutcome = 'ok' | string;
@@ -31,12 +32,17 @@ export interface PeerDriver {
   crash(): void;
   /** The user starts the program again (logged out, credentials remembered by the user). */
   restart(): void;
+  /** The process stops until `untilMs` (its timers fire late); the network holds its input meanwhile. */
+  pause?(untilMs: number): void;
   /** P2P, only where the driver has a P2P channel (the peer machine): messages over the open session. */
   chat?(username: string, count: number, done: (outcome: StepOutcome) => void): void;
   /** Work that should have ended by the end of the healed phase (open transfers), or null. */
   unfinishedWork?(): string | null;
-  /** P2P: one synthetic file of `bytes` bytes over the open session. */
-  sendFile?(username: string, bytes: number, done: (outcome: StepOutcome) => void): void;
+  /** P2P: one synthetic file of `bytes` bytes over the open session; cancelled by the sender after cancelAfterMs if given. */
+  sendFile?(username: string, bytes: number, done: (outcome: StepOutcome) => void, cancelAfterMs?: number): void;
+  /** From the frame tap: server frames (decoded from the wire) this peer is about to hear, then that it heard them. */
+  onServerFrames?(messages: readonly WireMessage[]): void;
+  onServerFramesHandled?(): void;
 }
 
 /** What checkers and metrics learn from peers, as it happens. */
@@ -52,4 +58,8 @@ export interface PeerObserver {
   /** The server link dropped: replies pushed meanwhile are lost to this peer. */
   onLinkLost(peer: PeerDriver): void;
   onCounter(name: string): void;
+  /** A request that had already ended got another final outcome (`request` names it within the peer). */
+  onOutcomeAfterEnd?(peer: PeerDriver, request: string, first: string, second: string): void;
+  /** An error event that answers no request of the peer's and that the server does not push unasked. */
+  onUnattributedOutcome?(peer: PeerDriver, what: string): void;
 }

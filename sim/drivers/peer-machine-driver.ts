@@ -17,8 +17,10 @@ import { type PeerFiles, PeerHost } from '../../core/peer/host.ts';
 import { PeerMachine } from '../../core/peer/machine.ts';
 import type { Clock, Transport } from '../../core/transport.ts';
 import type { AnswerPolicy, PeerDriver, PeerObserver, SessionOutcome, StepOutcome } from './peer-driver.ts';
+import { type EntryKind, type LedgerEntry, RequestLedger } from './request-ledger.ts';
+import type { WireMessage } from '../world/frame-tap.ts';
 import type { Prng } from '../world/prng.ts';
-import { Scope, type SimClock } from '../world/sim-clock.ts';
+import { type NodeClockRate, Scope, type SimClock } from '../world/sim-clock.ts';
 import { SERVER_ADDRESS, SERVER_PORT } from '../world/server-node.ts';
 import { SIM_FILE_BYTES_MAX } from '../scenarios/scenario-schema.ts';
 
@@ -126,9 +128,9 @@ export interface PeerMachineDriverOptions {
   readonly p2p: P2pObserver;
   /** The server's session-request timeout: how long a chat.open may wait for its answer. */
   readonly sessionTimeoutMs: number;
+  /** This process's own clock rate (drift, forward steps). */
+  readonly clockRate?: NodeClockRate;
 }
-
-type Waiter = (event: ClientEvent) => boolean;
 
 export class PeerMachineDriver implements PeerDriver {
   readonly username: string;
@@ -143,14 +145,15 @@ export class PeerMachineDriver implements PeerDriver {
   private silent = false;
   private truth = false;
   private incarnation = 0;
-  private readonly waiters: Waiter[] = [];
+  /** Every command a step gave this incarnation, matched to its outcome (request-ledger.ts). */
+  private ledger!: RequestLedger;
   private answerPolicy: AnswerPolicy = 'accept';
   private answerDelayMs: () => number = () => 0;
   private nextFile = 1;
   private outgoing = new Set<string>();
   /** The machine said `ready` (its first link is up): before that, commands wait here. */
   private ready = false;
-  private beforeReady: PeerCommand[] = [];
+  private beforeReady: Array<{ entry: LedgerEntry; command: PeerCommand }> = [];
 
   constructor(private readonly options: PeerMachineDriverOptions) {
     this.username = options.username;
@@ -169,8 +172,12 @@ export class PeerMachineDriver implements PeerDriver {
     this.incarnation += 1;
     this.ready = false;
     this.beforeReady = [];
+    this.ledger = new RequestLedger({
+      onOutcomeAfterEnd: (entry, event) => this.options.observer.onOutcomeAfterEnd?.(this, `${entry.kind}#${entry.seq}`, entry.outcome ?? '', event.event === 'error' ? event.code : event.event),
+      onUnattributed: (event) => this.options.observer.onUnattributedOutcome?.(this, event.event === 'error' ? event.code : event.event),
+    });
     this.scope = new Scope();
-    this.clock = this.options.clock.scoped(this.scope);
+    this.clock = this.options.clock.scoped(this.scope, this.options.clockRate ?? null);
     const machine = new PeerMachine({
       serverHost: SERVER_ADDRESS,
       serverPort: SERVER_PORT,
@@ -192,7 +199,12 @@ export class PeerMachineDriver implements PeerDriver {
         onEvent: (event) => this.onEvent(event),
         onSettled: () => this.updateTruth(),
       },
-      hooks: { localAddressOf: () => address },
+      hooks: {
+        localAddressOf: () => address,
+        onEffect: (effect) => {
+          if (effect.type === 'server.send') this.ledger.onFrameSent(effect.frame);
+        },
+      },
     });
     this.host.listen(address, P2P_PORT, (result) => {
       if (result instanceof Error) throw result;
@@ -202,21 +214,21 @@ export class PeerMachineDriver implements PeerDriver {
   // ---- steps ------------------------------------------------------------------------------------
 
   signup(password: string, done: (outcome: StepOutcome) => void): void {
-    this.command({ cmd: 'signup', username: this.username, password }, (e) => (e.event === 'signup.ok' ? 'ok' : errorOf(e)), done);
+    this.command('signup', null, { cmd: 'signup', username: this.username, password }, done);
   }
 
   login(password: string, done: (outcome: StepOutcome) => void): void {
-    this.command({ cmd: 'login', username: this.username, password }, (e) => (e.event === 'login.ok' ? 'ok' : errorOf(e)), done);
+    this.command('login', null, { cmd: 'login', username: this.username, password }, done);
   }
 
   logout(done: (outcome: StepOutcome) => void): void {
     if (!this.machine.loggedIn) return done('NOT_LOGGED_IN');
     this.setTruth(false);
-    this.command({ cmd: 'logout' }, (e) => (e.event === 'logout.ok' ? 'ok' : errorOf(e)), done);
+    this.command('logout', null, { cmd: 'logout' }, done);
   }
 
   friendRequest(username: string, done: (outcome: StepOutcome) => void): void {
-    this.command({ cmd: 'friend.request', username }, (e) => (e.event === 'friend.requested' || (e.event === 'friend.added' && e.username === username) ? 'ok' : errorOf(e)), done);
+    this.command('friend.request', username, { cmd: 'friend.request', username }, done);
   }
 
   sessionRequest(username: string, done: (outcome: SessionOutcome) => void): void {
@@ -224,69 +236,47 @@ export class PeerMachineDriver implements PeerDriver {
     this.options.observer.onCounter('session_requests');
     this.outgoing.add(username);
     this.options.observer.onSessionPending(this, `${this.username}>${username}`, username, this.options.sessionTimeoutMs);
-    this.command(
-      { cmd: 'chat.open', username },
-      (e) => {
-        if (e.event === 'chat.opened' && e.username === username) return 'established';
-        if (e.event === 'chat.failed' && e.username === username) return e.reason;
-        return errorOf(e);
-      },
-      (outcome) => {
-        this.outgoing.delete(username);
-        done(outcome);
-      },
-    );
+    this.command('chat.open', username, { cmd: 'chat.open', username }, (outcome) => {
+      this.outgoing.delete(username);
+      done(outcome);
+    });
   }
 
-  /** Sends `count` messages over the open session and waits for every acknowledgement. */
+  /** Sends `count` messages over the open session; ends when each has its own outcome (the first failure, else ok). */
   chat(username: string, count: number, done: (outcome: StepOutcome) => void): void {
+    if (!this.alive || this.silent) return done('NOT_CONNECTED');
     let left = count;
+    let failure: string | null = null;
     const base = `${this.options.index}-${this.incarnation}-${this.nextFile++}`;
-    this.waiters.push((e) => {
-      if (e.event === 'chat.sent' && e.username === username) {
-        left -= 1;
-        if (left === 0) done('ok');
-        return left === 0;
-      }
-      if ((e.event === 'chat.failed' || e.event === 'chat.closed') && e.username === username) {
-        done(`chat-${e.reason}`);
-        return true;
-      }
-      if (e.event === 'error') {
-        done(e.code);
-        return true;
-      }
-      return false;
-    });
+    const settle = (outcome: string): void => {
+      if (outcome !== 'ok' && failure === null) failure = outcome;
+      left -= 1;
+      if (left === 0) done(failure ?? 'ok');
+    };
     for (let i = 0; i < count; i++) {
       const text = `m${base}-${i}`;
       this.options.p2p.onChatSent(this.username, username, text);
-      this.send({ cmd: 'chat.send', username, text });
+      const entry = this.ledger.add('chat.send', username, text, settle);
+      this.send(entry, { cmd: 'chat.send', username, text, id: text });
     }
   }
 
-  sendFile(username: string, bytes: number, done: (outcome: StepOutcome) => void): void {
+  sendFile(username: string, bytes: number, done: (outcome: StepOutcome) => void, cancelAfterMs?: number): void {
+    if (!this.alive || this.silent) return done('NOT_CONNECTED');
     const n = this.nextFile++;
     const path = `sim:${this.username}:${this.incarnation}:${n}`;
     const size = Math.min(bytes, SIM_FILE_BYTES_MAX);
     const file: PreparedFile = { path, name: `file-${n}.bin`, size, sha256: sha256Hex(syntheticBytes(path, 0, size)) };
-    let transferId: string | null = null;
-    this.waiters.push((e) => {
-      if (e.event === 'file.offered' && e.username === username && transferId === null) {
-        transferId = e.transferId;
-        this.options.p2p.onFileOffered(this.username, e.transferId, e.sha256, e.size);
-        return false;
-      }
-      if (e.event === 'file.sent' && e.transferId === transferId) return settle('ok');
-      if (e.event === 'file.failed' && e.transferId === transferId) return settle(`file-${e.reason}`);
-      if (e.event === 'error' && transferId === null) return settle(e.code);
-      return false;
+    const entry = this.ledger.add('file.send', username, null, done);
+    this.send(entry, { cmd: 'file.send', username, files: [file] });
+    if (cancelAfterMs === undefined) return;
+    const ledger = this.ledger;
+    this.clock.at(this.clock.nowMs() + cancelAfterMs, () => {
+      // Too late (it ended) or too early (never offered): nothing to cancel, as a user would see.
+      if (entry.outcome !== null || entry.transferId === null || ledger !== this.ledger) return;
+      ledger.noteCancel(entry.transferId);
+      this.host.input({ type: 'command', command: { cmd: 'file.cancel', transferId: entry.transferId } });
     });
-    const settle = (outcome: string): boolean => {
-      done(outcome);
-      return true;
-    };
-    this.send({ cmd: 'file.send', username, files: [file] });
   }
 
   setAnswerPolicy(policy: AnswerPolicy, delayMs: () => number): void {
@@ -308,8 +298,7 @@ export class PeerMachineDriver implements PeerDriver {
     this.host.abort();
     this.presenceView.clear();
     this.options.observer.onViewReset(this);
-    const waiters = this.waiters.splice(0);
-    for (const waiter of waiters) waiter({ event: 'error', code: 'CRASHED', message: 'crashed' });
+    this.ledger.endAll('CRASHED');
   }
 
   /** Work that should have ended by now (for the liveness check), or null. */
@@ -321,6 +310,11 @@ export class PeerMachineDriver implements PeerDriver {
     return open.length === 0 ? null : `${open.join(' and ')} still open`;
   }
 
+  /** The process stops until `untilMs`: its timers wait (the network holds what reaches it). */
+  pause(untilMs: number): void {
+    this.scope.pausedUntilMs = Math.max(this.scope.pausedUntilMs, untilMs);
+  }
+
   restart(): void {
     if (this.alive) return;
     this.alive = true;
@@ -330,24 +324,41 @@ export class PeerMachineDriver implements PeerDriver {
 
   // ---- commands to the machine ----------------------------------------------------------------------
 
-  private command(command: PeerCommand, outcomeOf: (e: ClientEvent) => string | null, done: (outcome: string) => void): void {
+  private command(kind: EntryKind, username: string | null, command: PeerCommand, done: (outcome: string) => void): void {
     if (!this.alive || this.silent) return done('NOT_CONNECTED');
-    this.waiters.push((e) => {
-      const outcome = outcomeOf(e);
-      if (outcome === null) return false;
-      done(outcome);
-      return true;
-    });
-    this.send(command);
+    this.send(this.ledger.add(kind, username, null, done), command);
   }
 
-  /** A command to the machine, held until it is ready (a client types only once it shows ready). */
-  private send(command: PeerCommand): void {
+  /**
+   * A command to the machine, held until it is ready (a client types only once it shows ready),
+   * and handed over from its own event, never from inside the machine's output: what the machine
+   * emits while handling it is then this command's doing (the ledger's `handle`).
+   */
+  private send(entry: LedgerEntry, command: PeerCommand): void {
     if (!this.ready) {
-      this.beforeReady.push(command);
+      this.beforeReady.push({ entry, command });
       return;
     }
-    this.host.input({ type: 'command', command });
+    const ledger = this.ledger;
+    this.clock.at(this.clock.nowMs(), () => {
+      if (entry.outcome !== null) return;
+      ledger.handle(entry, () => this.host.input({ type: 'command', command }));
+    });
+  }
+
+  /** From the frame tap: the server frames this peer's machine is about to hear. */
+  onServerFrames(messages: readonly WireMessage[]): void {
+    const ids: number[] = [];
+    const pushedErrors: string[] = [];
+    for (const message of messages) {
+      if (typeof message.re === 'number') ids.push(message.re);
+      else if (message.type === 'error' && typeof message.code === 'string') pushedErrors.push(message.code);
+    }
+    this.ledger.onRepliesHeard(ids, pushedErrors);
+  }
+
+  onServerFramesHandled(): void {
+    this.ledger.onRepliesHandled();
   }
 
   // ---- events -------------------------------------------------------------------------------------
@@ -359,7 +370,7 @@ export class PeerMachineDriver implements PeerDriver {
         this.ready = true;
         const held = this.beforeReady;
         this.beforeReady = [];
-        for (const command of held) this.host.input({ type: 'command', command });
+        for (const { entry, command } of held) this.send(entry, command);
         break;
       }
       case 'login.ok':
@@ -403,6 +414,9 @@ export class PeerMachineDriver implements PeerDriver {
       case 'chat.message':
         this.options.p2p.onChatReceived(this.username, event.from, event.text);
         break;
+      case 'file.offered':
+        this.options.p2p.onFileOffered(this.username, event.transferId, event.sha256, event.size);
+        break;
       case 'file.received': {
         const bytesSha256 = this.files.take(event.transferId);
         this.options.p2p.onFileReceived(this.username, event.from, event.transferId, event.sha256, bytesSha256, event.size);
@@ -418,13 +432,7 @@ export class PeerMachineDriver implements PeerDriver {
       default:
         break;
     }
-    for (let i = 0; i < this.waiters.length; i++) {
-      const waiter = this.waiters[i] as Waiter;
-      if (waiter(event)) {
-        this.waiters.splice(i, 1);
-        break;
-      }
-    }
+    this.ledger.onEvent(event);
   }
 
   private onChatRequest(from: string): void {
@@ -451,6 +459,3 @@ export class PeerMachineDriver implements PeerDriver {
   }
 }
 
-function errorOf(event: ClientEvent): string | null {
-  return event.event === 'error' ? event.code : null;
-}

@@ -1,6 +1,7 @@
 /** One simulated user: who it is, how it connects, and the driver that acts for it. */
 import type { PeerDriver } from './peer-driver.ts';
 import type { Prng } from '../world/prng.ts';
+import type { NodeClockRate } from '../world/sim-clock.ts';
 
 export interface PeerSlot {
   readonly index: number;
@@ -11,6 +12,8 @@ export interface PeerSlot {
   readonly behaviour: string;
   readonly driver: PeerDriver;
   readonly prng: Prng;
+  /** The peer process's own clock (fault kind `clock`; the peer-machine driver reads it). */
+  readonly clockRate: NodeClockRate;
   /** Indices of this peer's friends in the scenario's graph. */
   readonly graphFriends: readonly number[];
   startAtMs: number;

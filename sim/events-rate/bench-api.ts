@@ -14,7 +14,7 @@ export { runBareLoop, type LoopRate } from './bare-loop.ts';
 export { runScenario } from '../command/run-scenario.ts';
 
 /**
- * The storm of scenarios/presence-storm-10k.yaml, at any peer count and duration. Its users are
+ * The storm of scenarios/storms/presence-storm-10k.yaml, at any peer count and duration. Its users are
  * the light protocol client, as in that file (storms are what it is for); `driver` runs the same
  * storm on the real peer machine instead.
  */

@@ -4,7 +4,7 @@
  * (scenario-loader.ts) maps every issue back to a file, line and column.
  */
 import { z } from 'zod';
-import { FRIENDS_PER_USER_MAX } from '../../core/limits.ts';
+import { FRIENDS_PER_USER_MAX, UNAUTHENTICATED_IDLE_MS } from '../../core/limits.ts';
 
 export const SCENARIO_VERSION = 1;
 /** Peers one scenario may ask for: the 100,000-peer run, with headroom. */
@@ -12,11 +12,28 @@ export const SCENARIO_PEERS_MAX = 200_000;
 export const SCENARIO_DURATION_MS_MAX = 24 * 3_600_000;
 export const REPEAT_TIMES_MAX = 10_000;
 export const STEPS_DEPTH_MAX = 8;
+/** Clock drift a `clock` fault may give a node: 20 % either way, far beyond any real oscillator (~100 ppm), for stress. */
+export const CLOCK_DRIFT_PPM_MAX = 200_000;
 /** Largest synthetic file a sendFile step may send (the receiver holds it in memory). */
 export const SIM_FILE_BYTES_MAX = 64 * 1024 * 1024;
 
 /** The checkers, by the names violations and `expect.invariants` use. */
-export const CHECKER_NAMES = ['presence-matches-truth', 'session-needs-yes', 'session-ends-by-timeout', 'liveness', 'no-exception', 'p2p-integrity'] as const;
+export const CHECKER_NAMES = [
+  'presence-matches-truth',
+  'session-needs-yes',
+  'session-ends-by-timeout',
+  'liveness',
+  'no-exception',
+  'p2p-integrity',
+  'one-final-outcome',
+  'presence-only-to-friends',
+  'steps-finish',
+  'deterministic',
+  'announced-is-committed',
+] as const;
+
+/** The kinds of step, by the names step outcomes and `underFaults.stepsMayFail` use. */
+export const STEP_KINDS = ['signup', 'login', 'logout', 'befriend', 'friendRequest', 'session', 'chat', 'sendFile'] as const;
 
 /**
  * Who plays the users: the sim's light protocol client (server link only; fast, for storms) or the
@@ -27,6 +44,23 @@ export type CheckerName = (typeof CHECKER_NAMES)[number];
 
 /** Test-only protocol bugs a scenario can plant in the server machine (see ServerConfig.plantedBug). */
 export const PLANTED_BUGS = ['skip-offline-presence'] as const;
+
+/**
+ * Test-only bugs the simulator plants itself (fault kind `plant`), without touching core/: the
+ * server's output is changed on its way to the wire as a buggy server would send it, or the run
+ * is made to depend on something outside its seed. Each exists to prove that a checker fires.
+ */
+export const SIM_PLANTED_BUGS = [
+  /** Every session.established and session.failed the server sends goes out twice. */
+  'duplicate-session-outcome',
+  /** Every presence frame also goes to every other logged-in user, friend or not. */
+  'presence-to-everyone',
+  /** session.failed frames never leave the server: the caller's request never ends. */
+  'drop-session-failed',
+  /** The trace takes a number that changes from one run to the next in the same process. */
+  'nondeterminism',
+] as const;
+export type SimPlantedBug = (typeof SIM_PLANTED_BUGS)[number];
 
 const ms = z.number().nonnegative().max(SCENARIO_DURATION_MS_MAX);
 const positiveMs = z.number().positive().max(SCENARIO_DURATION_MS_MAX);
@@ -67,7 +101,7 @@ export type Step =
   | { session: { with: string; expect?: string | undefined } }
   | { answer: 'accept' | 'reject' | 'ignore' | { policy: 'accept' | 'reject' | 'ignore'; delay?: Dist | undefined } }
   | { chat: { with: string; messages: number } }
-  | { sendFile: { with: string; bytes: number } }
+  | { sendFile: { with: string; bytes: number; cancelAfterMs?: number | undefined } }
   | { crash: { downMs?: number | undefined } };
 
 export const stepSchema: z.ZodType<Step> = z.lazy(() =>
@@ -95,7 +129,14 @@ export const stepSchema: z.ZodType<Step> = z.lazy(() =>
       ]),
     }),
     z.strictObject({ chat: z.strictObject({ with: z.string().min(1), messages: z.number().int().min(1).max(10_000) }) }),
-    z.strictObject({ sendFile: z.strictObject({ with: z.string().min(1), bytes: z.number().int().min(0).max(SIM_FILE_BYTES_MAX) }) }),
+    z.strictObject({
+      sendFile: z.strictObject({
+        with: z.string().min(1),
+        bytes: z.number().int().min(0).max(SIM_FILE_BYTES_MAX),
+        /** The sender cancels the transfer this long after offering it (mid-transfer, if it is still going). */
+        cancelAfterMs: ms.optional(),
+      }),
+    }),
     z.strictObject({ crash: z.strictObject({ downMs: ms.optional() }) }),
   ]),
 );
@@ -141,6 +182,30 @@ export const faultSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('clog'), atMs: ms, durationMs: positiveMs, target: z.literal('server').optional(), ...targets }),
   z.strictObject({ kind: z.literal('degrade'), atMs: ms, durationMs: positiveMs, latency: distSchema, bandwidthBytesPerSec: z.number().positive().optional() }),
   z.strictObject({ kind: z.literal('reset'), atMs: ms, ...targets }),
+  /** The process stops (SIGSTOP, a GC pause): it hears nothing and its timers fire late, then it resumes. */
+  z.strictObject({ kind: z.literal('pause'), atMs: ms, durationMs: positiveMs, target: z.literal('server').optional(), ...targets }),
+  /** The server's store: `fail` kills the server at its next apply, `stall` makes each apply stop it for stallMs; `lose` is TEST-ONLY. */
+  z.strictObject({
+    kind: z.literal('store'),
+    atMs: ms,
+    durationMs: positiveMs,
+    mode: z.enum(['fail', 'stall', 'lose']),
+    stallMs: positiveMs.default(1_000),
+    /** After a failed apply: how long the server stays down before it restarts. */
+    downMs: ms.default(1_000),
+  }),
+  /** The node's own clock runs driftPpm fast (negative: slow) after stepping skewMs forward; back to the true rate after durationMs. */
+  z.strictObject({
+    kind: z.literal('clock'),
+    atMs: ms,
+    driftPpm: z.number().min(-CLOCK_DRIFT_PPM_MAX).max(CLOCK_DRIFT_PPM_MAX),
+    skewMs: ms.default(0),
+    durationMs: positiveMs.optional(),
+    target: z.literal('server').optional(),
+    ...targets,
+  }),
+  /** TEST-ONLY: plants one of SIM_PLANTED_BUGS from atMs on (for durationMs, else to the end of the run). */
+  z.strictObject({ kind: z.literal('plant'), atMs: ms, bug: z.enum(SIM_PLANTED_BUGS), durationMs: positiveMs.optional() }),
 ]);
 export type Fault = z.infer<typeof faultSchema>;
 
@@ -167,6 +232,10 @@ export const scenarioSchema = z
         sessionTimeoutMs: z.number().int().min(100).max(3_600_000).default(30_000),
         hashCostMs: ms.default(20),
         connectionsMax: z.number().int().min(1).max(1_000_000).default(19_900),
+        /** Closes a connection that has not logged in within this long. */
+        unauthenticatedIdleMs: z.number().int().min(1_000).max(3_600_000).default(UNAUTHENTICATED_IDLE_MS),
+        /** Draw ttlMs, sessionTimeoutMs and unauthenticatedIdleMs per seed, between a quarter of these values (or a floor) and the values. */
+        randomLimits: z.boolean().default(false),
         plantedBug: z.enum(PLANTED_BUGS).optional(),
       })
       .prefault({}),
@@ -186,6 +255,12 @@ export const scenarioSchema = z
     arrivals: z.array(arrivalSchema).max(64).optional(),
     behaviours: z.record(name, z.array(stepSchema).max(256)),
     faults: z.array(faultSchema).max(1_000).default([]),
+    /**
+     * What faults excuse. The swarm adds random faults and fails a run on a violation or on a step
+     * whose `expect` it missed, unless that kind of step is listed here (a login may fail while the
+     * server is down; a scripted answer to a session may not come across a partition).
+     */
+    underFaults: z.strictObject({ stepsMayFail: z.array(z.enum(STEP_KINDS)).default([]) }).prefault({}),
     expect: z
       .strictObject({
         metrics: z.record(z.string(), thresholdSchema).default({}),

@@ -8,6 +8,8 @@ import type { RunReport } from '../command/sim-report.ts';
 import { type Scenario, type Step, scenarioSchema } from '../scenarios/scenario-schema.ts';
 
 export const SHRINK_RUNS_MAX = 300;
+/** Fault spans and start times are halved down to about this, no further (finer adds nothing to a replay). */
+const FAULT_SPAN_MS_MIN = 500;
 
 export interface ShrinkResult {
   readonly scenario: Scenario;
@@ -132,6 +134,11 @@ function* candidates(s: Scenario): Generator<Scenario> {
       }
     }
   }
+  if (s.server.randomLimits) {
+    const c = clone(s);
+    c.server.randomLimits = false;
+    yield c;
+  }
   if (s.arrivals !== undefined) {
     const c = clone(s);
     delete c.arrivals;
@@ -142,6 +149,27 @@ function* candidates(s: Scenario): Generator<Scenario> {
     c.durationMs = Math.ceil(s.durationMs / 2);
     c.faults = c.faults.filter((f) => f.atMs < c.durationMs);
     yield c;
+  }
+  yield* faultScheduleCandidates(s);
+}
+
+/** Shorter faults, and faults that start earlier: the schedule shrinks too, not only its length. */
+function* faultScheduleCandidates(s: Scenario): Generator<Scenario> {
+  for (let i = 0; i < s.faults.length; i++) {
+    const fault = s.faults[i] as Scenario['faults'][number];
+    for (const field of ['durationMs', 'downMs'] as const) {
+      const value = (fault as Partial<Record<typeof field, number>>)[field];
+      if (value === undefined || value < FAULT_SPAN_MS_MIN * 2) continue;
+      const c = clone(s);
+      (c.faults[i] as Partial<Record<typeof field, number>>)[field] = Math.round(value / 2);
+      yield c;
+    }
+    if (fault.atMs >= FAULT_SPAN_MS_MIN * 2) {
+      const c = clone(s);
+      (c.faults[i] as { atMs: number }).atMs = Math.round(fault.atMs / 2);
+      c.faults.sort((a, b) => a.atMs - b.atMs);
+      yield c;
+    }
   }
 }
 

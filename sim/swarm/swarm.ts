@@ -11,6 +11,10 @@ import { SHRINK_RUNS_MAX, type ShrinkResult, shrinkScenario } from './shrink.ts'
 import { runScenario } from '../command/run-scenario.ts';
 
 export const SWARM_FAULTS_MAX = 3;
+/** Clock drift the swarm draws (either way): 5 %, well past real oscillators, inside what heartbeats must tolerate. */
+const SWARM_CLOCK_DRIFT_PPM_MAX = 50_000;
+/** How often a swarm run also randomizes the server's limits (server.randomLimits). */
+const SWARM_RANDOM_LIMITS_CHANCE = 0.5;
 
 export interface SwarmFailure {
   readonly seed: number;
@@ -30,6 +34,27 @@ export interface SwarmOptions {
   readonly scenarioPath: string;
   readonly onRun?: (report: RunReport, index: number) => void;
   readonly shrinkRunsMax?: number;
+  /** Run every seed twice (the `deterministic` invariant), shrink runs too. */
+  readonly checkDeterminism?: boolean;
+  /**
+   * Hunt one checker only: a run fails only when it breaks this one, and shrinking keeps it
+   * broken (a harness test that plants one bug, so another bug the random faults hit meanwhile
+   * does not take its place).
+   */
+  readonly focus?: CheckerName;
+}
+
+/**
+ * Whether a swarm run failed: an invariant broke, or a step missed its `expect` although the
+ * scenario does not say that kind of step may fail under faults (metric thresholds are not bugs).
+ */
+export function swarmRunFailed(scenario: Scenario, report: RunReport): boolean {
+  return report.violations.length > 0 || unexcusedMismatches(scenario, report).length > 0;
+}
+
+function unexcusedMismatches(scenario: Scenario, report: RunReport): string[] {
+  const mayFail: readonly string[] = scenario.underFaults.stepsMayFail;
+  return report.mismatchedSteps.filter((mismatch) => !mayFail.includes(mismatch.slice(0, mismatch.indexOf(':'))));
 }
 
 /** A random fault plan for one swarm run, from the run's own seed. */
@@ -42,7 +67,7 @@ export function randomFaults(scenario: Scenario, seed: number): Fault[] {
   const span = (): number => Math.round(prng.range(1_000, Math.max(1_001, 0.4 * horizonMs)));
   const fraction = (): number => Math.round(prng.range(0.05, 0.5) * 100) / 100;
   for (let i = 0; i < count; i++) {
-    switch (prng.int(6)) {
+    switch (prng.int(9)) {
       case 0:
         faults.push({ kind: 'server-crash', atMs: at(), downMs: span() });
         break;
@@ -58,8 +83,20 @@ export function randomFaults(scenario: Scenario, seed: number): Fault[] {
       case 4:
         faults.push({ kind: 'degrade', atMs: at(), durationMs: span(), latency: { uniform: [50, Math.round(prng.range(100, 2_000))] } });
         break;
-      default:
+      case 5:
         faults.push({ kind: 'reset', atMs: at(), fraction: fraction() });
+        break;
+      case 6:
+        faults.push(prng.chance(0.3) ? { kind: 'pause', atMs: at(), durationMs: span(), target: 'server' } : { kind: 'pause', atMs: at(), durationMs: span(), fraction: fraction() });
+        break;
+      case 7: {
+        const drift = Math.round(prng.range(-SWARM_CLOCK_DRIFT_PPM_MAX, SWARM_CLOCK_DRIFT_PPM_MAX));
+        const skewMs = Math.round(prng.range(0, 2_000));
+        faults.push(prng.chance(0.3) ? { kind: 'clock', atMs: at(), driftPpm: drift, skewMs, target: 'server' } : { kind: 'clock', atMs: at(), driftPpm: drift, skewMs, fraction: fraction() });
+        break;
+      }
+      default:
+        faults.push({ kind: 'store', atMs: at(), durationMs: span(), mode: prng.chance(0.5) ? 'fail' : 'stall', stallMs: Math.round(prng.range(100, 3_000)), downMs: Math.round(prng.range(500, 5_000)) });
     }
   }
   return faults.sort((a, b) => a.atMs - b.atMs);
@@ -68,16 +105,23 @@ export function randomFaults(scenario: Scenario, seed: number): Fault[] {
 export function runSwarm(base: Scenario, options: SwarmOptions): SwarmResult {
   const seeds = Prng.stream(options.rootSeed, 'swarm-seeds');
   const reports: RunReport[] = [];
+  const checkDeterminism = options.checkDeterminism === true;
   for (let i = 0; i < options.runs; i++) {
     const seed = seeds.nextU32();
-    const scenario: Scenario = { ...base, seed, faults: [...base.faults, ...randomFaults(base, seed)] };
-    const report = runScenario(scenario, { seed, scenarioPath: options.scenarioPath });
+    const randomLimits = base.server.randomLimits || Prng.stream(seed, 'swarm-limits').chance(SWARM_RANDOM_LIMITS_CHANCE);
+    const scenario: Scenario = { ...base, seed, server: { ...base.server, randomLimits }, faults: [...base.faults, ...randomFaults(base, seed)] };
+    const run = (candidate: Scenario): RunReport => runScenario(candidate, { seed, scenarioPath: options.scenarioPath, checkDeterminism });
+    const report = run(scenario);
     reports.push(report);
     options.onRun?.(report, i);
-    if (report.violations.length === 0) continue;
-    const checkers = new Set<CheckerName>(report.violations.map((v) => v.checker));
-    const run = (candidate: Scenario): RunReport => runScenario(candidate, { seed, scenarioPath: options.scenarioPath });
-    const fails = (r: RunReport): boolean => r.violations.some((v) => checkers.has(v.checker));
+    const focus = options.focus;
+    if (focus === undefined ? !swarmRunFailed(scenario, report) : !report.violations.some((v) => v.checker === focus)) continue;
+    // Shrinking keeps a change only if the same checker still fires, or the same kind of step still
+    // misses in the same way (a session step that ends NOT_LOGGED_IN once its login was deleted
+    // is another failure, the script's own).
+    const checkers = new Set<CheckerName>(focus === undefined ? report.violations.map((v) => v.checker) : [focus]);
+    const steps = new Set(focus === undefined ? unexcusedMismatches(scenario, report) : []);
+    const fails = (r: RunReport): boolean => r.violations.some((v) => checkers.has(v.checker)) || r.mismatchedSteps.some((kind) => steps.has(kind));
     const budget = options.shrinkRunsMax ?? SHRINK_RUNS_MAX;
     // First with fractions (a smaller population re-draws its targets), then with the targets of
     // that result pinned by name, so single peers can be dropped from a fault.

@@ -5,14 +5,17 @@
  *
  * Cancelled events stay in the heap and are skipped when they surface (cheaper than removal).
  */
-/** Something whose pending events die with it (a crashed process). */
+/** Something whose pending events die with it (a crashed process), or wait while it is paused. */
 export interface EventOwner {
   readonly alive: boolean;
+  /** Until when the owner is paused (a stopped process): its events wait till then. */
+  readonly pausedUntilMs: number;
 }
 
 export interface QueuedEvent {
-  readonly atMs: number;
-  readonly seq: number;
+  /** Changed only by requeue (a paused owner's event waits, the same event, so cancel still works). */
+  atMs: number;
+  seq: number;
   fn: (() => void) | null;
   /** The event is dropped unrun if its owner died meanwhile (null: the world owns it). */
   readonly owner: EventOwner | null;
@@ -34,7 +37,18 @@ export class EventQueue {
   }
 
   push(atMs: number, fn: () => void, owner: EventOwner | null = null): QueuedEvent {
-    const event: QueuedEvent = { atMs, seq: this.nextSeq++, fn, owner };
+    return this.insert({ atMs, seq: this.nextSeq++, fn, owner });
+  }
+
+  /** Puts a popped event back at a later time, after everything already queued for that time. */
+  requeue(event: QueuedEvent, atMs: number): void {
+    event.atMs = atMs;
+    event.seq = this.nextSeq++;
+    this.insert(event);
+  }
+
+  private insert(event: QueuedEvent): QueuedEvent {
+    const atMs = event.atMs;
     const heap = this.heap;
     let i = heap.length;
     heap.push(event);

@@ -11,6 +11,12 @@ import { samplerOf } from './distributions.ts';
 import { SERVER_ADDRESS } from './server-node.ts';
 import type { World } from './world.ts';
 
+/**
+ * Runs in this process so far: the `nondeterminism` planted bug puts it in the trace, so the same
+ * seed gives another traceHash on its second run (what --check-determinism must notice).
+ */
+let runsInProcess = 0;
+
 export class FaultSchedule {
   /** Ends of faults still in progress, run early by healAll(). */
   private readonly pendingEnds = new Map<number, () => void>();
@@ -99,6 +105,45 @@ export class FaultSchedule {
       case 'reset':
         for (const slot of this.targets(fault, index)) network.resetNode(slot.address);
         return;
+      case 'pause': {
+        const untilMs = world.clock.nowMs() + fault.durationMs;
+        if (fault.target === 'server') world.server.pause(untilMs);
+        else for (const slot of this.targets(fault, index)) world.pausePeer(slot, untilMs);
+        // A stopped process stops speaking: presence is not judged until it runs again.
+        return this.during(fault.durationMs, () => {});
+      }
+      case 'store': {
+        const store = world.server.store;
+        store.fault = { mode: fault.mode, stallMs: fault.stallMs };
+        store.onStall = (stallMs) => world.server.pause(world.clock.nowMs() + stallMs);
+        store.onFail = () => {
+          store.fault = null;
+          world.crashServer();
+          this.during(fault.downMs, () => world.startServer());
+        };
+        // A stalled store stops the server now and then: presence is not judged meanwhile.
+        return this.during(fault.durationMs, () => {
+          store.fault = null;
+        });
+      }
+      case 'clock': {
+        const nowMs = world.clock.nowMs();
+        const rates = fault.target === 'server' ? [world.server.clockRate] : this.targets(fault, index).map((slot) => slot.clockRate);
+        for (const rate of rates) rate.change(nowMs, fault.driftPpm, fault.skewMs);
+        if (fault.durationMs !== undefined) {
+          world.clock.at(nowMs + fault.durationMs, () => {
+            for (const rate of rates) rate.change(world.clock.nowMs(), 0, 0);
+          });
+        }
+        return;
+      }
+      case 'plant': {
+        if (fault.bug === 'nondeterminism') return world.trace.note('planted', { bug: fault.bug, run: ++runsInProcess });
+        const planted = world.server.planted.active;
+        planted.add(fault.bug);
+        if (fault.durationMs !== undefined) world.clock.at(world.clock.nowMs() + fault.durationMs, () => planted.delete(fault.bug));
+        return;
+      }
     }
   }
 }

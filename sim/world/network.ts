@@ -36,6 +36,20 @@ export interface NetworkTrace {
   onDeliver(kind: number, connId: number, toServerSide: boolean, bytes: Uint8Array | null): void;
 }
 
+/**
+ * Sees every data message just before its receiver does, and hears when the receiver is done with
+ * it: the frame tap (frame-tap.ts) decodes the server link's frames from here, so checkers and
+ * drivers learn what was on the wire without reaching into the machines.
+ */
+export interface DeliveryTap {
+  /** `clientAddress` opened the connection to `serverAddress:serverPort`; toServerSide says which way the bytes go. */
+  before(connId: number, toServerSide: boolean, clientAddress: string, serverAddress: string, serverPort: number, bytes: Uint8Array): void;
+  /** The receiver has handled the message `before` announced. */
+  after(): void;
+  /** Both ends of a connection are closed: nothing more will come on it. */
+  closed(connId: number): void;
+}
+
 export interface NetworkStats {
   connects: number;
   refused: number;
@@ -48,6 +62,8 @@ export interface NetworkStats {
 
 class SimNode {
   alive = true;
+  /** A paused process hears nothing until then: what reaches it waits, in order. */
+  pausedUntilMs = 0;
   clogged = false;
   group = 0;
   nextPort = 0;
@@ -78,6 +94,8 @@ class SimEnd implements Stream {
   held: HeldMessage[] | null = null;
   /** Arrival time of the last message this side sent: the next one may not arrive earlier. */
   lastArrivalMs = 0;
+  /** Messages that reached this side while its process was paused, in arrival order (null: none). */
+  waiting: HeldMessage[] | null = null;
 
   constructor(
     readonly net: SimNetwork,
@@ -126,6 +144,8 @@ export class SimNetwork {
   private readonly conns = new Map<number, SimConn>();
   private nextConnId = 1;
   private partitioned = false;
+  /** The frame tap, when the world wants one (set before the run starts). */
+  tap: DeliveryTap | null = null;
 
   constructor(
     private readonly clock: SimClock,
@@ -166,6 +186,11 @@ export class SimNetwork {
 
   restartNode(address: string): void {
     this.node(address).alive = true;
+  }
+
+  /** The node's process is stopped until `untilMs`: deliveries and connection events to it wait. */
+  pauseNode(address: string, untilMs: number): void {
+    this.node(address).pausedUntilMs = untilMs;
   }
 
   /** Resets every open stream of a node (a NAT rebinding, a flaky link): both sides see an error. */
@@ -249,8 +274,10 @@ export class SimNetwork {
       return client;
     }
     const synArrivalMs = sentAtMs + this.latency();
-    this.clock.post(synArrivalMs, () => {
+    const onSyn = (): void => {
       if (client.closed) return;
+      // A paused listener accepts once it runs again (the kernel queues the SYN meanwhile).
+      if (to.pausedUntilMs > this.clock.nowMs()) return this.clock.post(to.pausedUntilMs, onSyn);
       const onAccept = to.alive ? to.listeners.get(port) : undefined;
       if (onAccept === undefined) {
         this.stats.refused += 1;
@@ -267,7 +294,8 @@ export class SimNetwork {
       // The SYN-ACK travels the same ordered path as the server's first bytes, so it arrives first.
       this.send(server, MSG_OPEN, null);
       onAccept(server);
-    });
+    };
+    this.clock.post(synArrivalMs, onSyn);
     return client;
   }
 
@@ -299,6 +327,15 @@ export class SimNetwork {
 
   private deliver(to: SimEnd, kind: number, bytes: Uint8Array | null): void {
     if (to.closed || !to.node.alive) return;
+    if (to.waiting !== null) {
+      to.waiting.push({ kind, bytes });
+      return;
+    }
+    if (to.node.pausedUntilMs > this.clock.nowMs()) {
+      to.waiting = [{ kind, bytes }];
+      this.clock.post(to.node.pausedUntilMs, () => this.releaseWaiting(to));
+      return;
+    }
     this.stats.messagesDelivered += 1;
     this.trace?.onDeliver(kind, to.conn.id, to.isServerSide, bytes);
     const events = to.events;
@@ -306,7 +343,11 @@ export class SimNetwork {
       case MSG_DATA:
         if (bytes === null) return;
         this.stats.bytesDelivered += bytes.byteLength;
-        events?.onData(bytes);
+        if (this.tap === null) {
+          events?.onData(bytes);
+          return;
+        }
+        this.tapped(to, bytes, events);
         return;
       case MSG_OPEN:
         to.opening = false;
@@ -323,17 +364,48 @@ export class SimNetwork {
     }
   }
 
+  private tapped(to: SimEnd, bytes: Uint8Array, events: StreamEvents | null): void {
+    const tap = this.tap as DeliveryTap;
+    const client = to.conn.client;
+    tap.before(to.conn.id, to.isServerSide, client.node.address, client.remoteAddress, client.remotePort, bytes);
+    try {
+      events?.onData(bytes);
+    } finally {
+      tap.after();
+    }
+  }
+
+  /** The receiver's process runs again: what reached it meanwhile is delivered, in order. */
+  private releaseWaiting(to: SimEnd): void {
+    const waiting = to.waiting;
+    to.waiting = null;
+    if (waiting === null) return;
+    for (let i = 0; i < waiting.length; i++) {
+      if (to.node.pausedUntilMs > this.clock.nowMs()) {
+        // Paused again meanwhile: the rest waits for that pause too.
+        to.waiting = waiting.slice(i);
+        this.clock.post(to.node.pausedUntilMs, () => this.releaseWaiting(to));
+        return;
+      }
+      const message = waiting[i] as HeldMessage;
+      this.deliver(to, message.kind, message.bytes);
+    }
+  }
+
   /** Marks an end closed and, if asked, tells its owner (later, from the queue, never re-entrantly). */
   finish(end: SimEnd, error: string | null, notify: boolean): void {
     if (end.closed) return;
     end.closed = true;
     end.node.ends.delete(end);
     const conn = end.conn;
-    if (conn.client.closed && (conn.server === undefined || conn.server.closed)) this.conns.delete(conn.id);
+    if (conn.client.closed && (conn.server === undefined || conn.server.closed)) {
+      this.conns.delete(conn.id);
+      this.tap?.closed(conn.id);
+    }
     if (!notify) return;
     const events = end.events;
     if (events === null) return;
-    this.clock.post(this.clock.nowMs(), () => events.onClose(error));
+    this.clock.post(Math.max(this.clock.nowMs(), end.node.pausedUntilMs), () => events.onClose(error));
   }
 
   private flushEnd(end: SimEnd): void {

@@ -9,11 +9,12 @@
  */
 import { type ServerConfig, ServerMachine, type ServerStats } from '../../core/server/machine.ts';
 import { ServerHost } from '../../core/server/host.ts';
-import { MemoryStore } from '../../core/store.ts';
 import type { SimNetwork } from './network.ts';
 import type { Prng } from './prng.ts';
-import { Scope, type SimClock } from './sim-clock.ts';
+import { NodeClockRate, Scope, type SimClock } from './sim-clock.ts';
 import { SimHasher } from './sim-hasher.ts';
+import { PlantedOutput } from './planted-output.ts';
+import { SimStore } from './sim-store.ts';
 
 export const SERVER_ADDRESS = '10.255.255.254';
 export const SERVER_PORT = 7000;
@@ -23,13 +24,17 @@ const TOKEN_LENGTH = 24;
 export type ServerTuning = Partial<Omit<ServerConfig, 'newToken'>>;
 
 export class ServerNode {
-  readonly store = new MemoryStore();
+  readonly store = new SimStore();
   host: ServerHost | null = null;
   /** Counts restarts, so checkers can tell one incarnation's request ids from the next. */
   incarnation = 0;
   private scope: Scope | null = null;
   /** Stats of incarnations that crashed, summed into the report. */
   readonly pastStats: ServerStats[] = [];
+  /** The server machine's own clock (fault kind `clock`: drift and forward steps). */
+  readonly clockRate = new NodeClockRate();
+  /** TEST-ONLY bugs the simulator plants in what the server sends (fault kind `plant`). */
+  readonly planted = new PlantedOutput();
 
   constructor(
     private readonly clock: SimClock,
@@ -52,11 +57,11 @@ export class ServerNode {
     this.incarnation += 1;
     this.network.restartNode(SERVER_ADDRESS);
     const scope = new Scope();
-    const clock = this.clock.scoped(scope);
+    const clock = this.clock.scoped(scope, this.clockRate);
     const machine = new ServerMachine(this.store.load(), { ...this.tuning, newToken: () => this.newToken() });
     const host = new ServerHost({
       machine,
-      transport: this.network.transport(SERVER_ADDRESS),
+      transport: this.planted.wrap(this.network.transport(SERVER_ADDRESS)),
       store: this.store,
       hasher: new SimHasher(clock, this.hashCostMs),
       clock,
@@ -66,6 +71,13 @@ export class ServerNode {
     host.listen(SERVER_ADDRESS, SERVER_PORT, (result) => {
       if (result instanceof Error) throw result;
     });
+  }
+
+  /** The process stops until `untilMs` (SIGSTOP, a GC pause, a stalled disk): it hears nothing, its timers fire late. */
+  pause(untilMs: number): void {
+    if (this.scope === null) return;
+    this.scope.pausedUntilMs = Math.max(this.scope.pausedUntilMs, untilMs);
+    this.network.pauseNode(SERVER_ADDRESS, this.scope.pausedUntilMs);
   }
 
   crash(): void {

@@ -8,9 +8,58 @@ import { EventQueue } from './event-queue.ts';
 
 export class Scope {
   alive = true;
+  /** A paused process (SIGSTOP, a long GC pause): its timers wait until then and fire late. */
+  pausedUntilMs = 0;
   kill(): void {
     this.alive = false;
   }
+}
+
+/**
+ * One node's own clock: it runs at 1 + driftPpm/10^6 of the true (virtual) rate and may have
+ * stepped forward by skewMs (a suspended VM catching up). Read live, so a clock fault can change
+ * it mid-run: the local time stays continuous across a change of rate, and never goes back.
+ */
+const TRUE_AT_ROUND_UP_MS = 1e-6;
+
+export class NodeClockRate {
+  driftPpm = 0;
+  /** True time and local time at the last change. */
+  private sinceMs = 0;
+  private localAtSinceMs = 0;
+
+  local(trueMs: number): number {
+    return this.localAtSinceMs + (trueMs - this.sinceMs) * (1 + this.driftPpm / 1e6);
+  }
+
+  /**
+   * The true time at which this clock will read `localMs`, rounded up by a nanosecond: a timer
+   * must never find its deadline a rounding error short of due (it would re-arm at the same
+   * instant forever).
+   */
+  trueAt(localMs: number): number {
+    return this.sinceMs + (localMs - this.localAtSinceMs) / (1 + this.driftPpm / 1e6) + TRUE_AT_ROUND_UP_MS;
+  }
+
+  /** From `nowMs` on: run at this drift, after a forward step of skewMs. */
+  change(nowMs: number, driftPpm: number, skewMs: number): void {
+    this.localAtSinceMs = this.local(nowMs) + Math.max(0, skewMs);
+    this.sinceMs = nowMs;
+    this.driftPpm = driftPpm;
+  }
+
+  get identity(): boolean {
+    return this.driftPpm === 0 && this.localAtSinceMs === this.sinceMs;
+  }
+}
+
+/**
+ * Thrown from inside an event when the simulated process running it dies there (a store write
+ * that fails kills the server mid-batch): the rest of the event's work vanishes with the process,
+ * and the run goes on.
+ */
+export class ProcessDied extends Error {
+  override readonly name = 'ProcessDied';
 }
 
 export class SimClock implements Clock {
@@ -37,11 +86,17 @@ export class SimClock implements Clock {
     return this.at(this.currentMs + delayMs, fn);
   }
 
-  /** A Clock whose timers fire only while `scope` is alive. */
-  scoped(scope: Scope): Clock {
+  /** A Clock whose timers fire only while `scope` is alive; with a rate, it reads that node's own time. */
+  scoped(scope: Scope, rate: NodeClockRate | null = null): Clock {
+    if (rate === null) {
+      return {
+        nowMs: () => this.currentMs,
+        at: (atMs, fn) => this.at(atMs, fn, scope),
+      };
+    }
     return {
-      nowMs: () => this.currentMs,
-      at: (atMs, fn) => this.at(atMs, fn, scope),
+      nowMs: () => (rate.identity ? this.currentMs : rate.local(this.currentMs)),
+      at: (atMs, fn) => this.at(rate.identity ? atMs : rate.trueAt(atMs), fn, scope),
     };
   }
 
@@ -55,12 +110,22 @@ export class SimClock implements Clock {
       const event = queue.pop();
       if (event === null) break;
       this.currentMs = event.atMs;
+      const owner = event.owner;
+      if (owner !== null && owner.alive && owner.pausedUntilMs > event.atMs) {
+        queue.requeue(event, owner.pausedUntilMs);
+        continue;
+      }
       const fn = event.fn;
       event.fn = null;
       // A crashed process's wake-ups vanish with it, uncounted.
-      if (event.owner !== null && !event.owner.alive) continue;
+      if (owner !== null && !owner.alive) continue;
       ran += 1;
-      if (fn !== null) fn();
+      if (fn === null) continue;
+      try {
+        fn();
+      } catch (error) {
+        if (!(error instanceof ProcessDied)) throw error;
+      }
     }
     this.processed += ran;
     if (ran < eventsMax && this.currentMs < untilMs) this.currentMs = untilMs;

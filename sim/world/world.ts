@@ -13,8 +13,9 @@ import { LightClient } from '../drivers/light-client.ts';
 import { PeerMachineDriver } from '../drivers/peer-machine-driver.ts';
 import type { PeerDriver } from '../drivers/peer-driver.ts';
 import type { PeerSlot } from '../drivers/peer-slot.ts';
-import { ServerNode } from './server-node.ts';
-import { SimClock } from './sim-clock.ts';
+import { SERVER_ADDRESS, SERVER_PORT, ServerNode } from './server-node.ts';
+import { FrameTap, type ServerLinkListener, type WireMessage } from './frame-tap.ts';
+import { NodeClockRate, SimClock } from './sim-clock.ts';
 import { simPasswordHash } from './sim-hasher.ts';
 import { Trace, type TraceLineSink } from './trace.ts';
 import { BehaviourRunner, type RunnerHost } from '../drivers/behaviour-runner.ts';
@@ -26,9 +27,44 @@ export interface WorldOptions {
   readonly traceSink?: TraceLineSink | null;
 }
 
+/**
+ * The simulated hasher costs time, not CPU: as many checks run side by side as are asked for, so
+ * the server's bound on running checks (one per core in cli/) would only slow virtual time here.
+ */
+const SIM_PASSWORD_CHECKS_RUNNING_MAX = 1_000_000;
+
 export function peerAddress(index: number): string {
   const n = index + 1;
   return `10.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+/** The server's timeouts for this run: the scenario's, or with `randomLimits` drawn per seed within valid ranges. */
+export interface ServerLimits {
+  readonly ttlMs: number;
+  readonly sessionTimeoutMs: number;
+  readonly unauthenticatedIdleMs: number;
+}
+
+/** Lowest a randomized limit goes: a fraction of the scenario's value, and never under these floors. */
+const RANDOM_LIMIT_FRACTION_MIN = 0.25;
+const TTL_MS_FLOOR = 1_000;
+const SESSION_TIMEOUT_MS_FLOOR = 100;
+/** Peers connect and log in within a few hashing costs: an idle limit under this would be a misconfiguration, not a bug. */
+const UNAUTHENTICATED_IDLE_MS_FLOOR = 2_000;
+
+/**
+ * BUGGIFY-style limits (FoundationDB): with `server.randomLimits`, each seed draws the server's
+ * TTL, session timeout and unauthenticated-idle limit anywhere between a quarter of the scenario's
+ * value (or a floor) and the value itself, so bugs that hide behind one tuning show under another.
+ * Never larger: the checkers' bounds are computed from the scenario's values.
+ */
+export function serverLimits(scenario: Scenario, seed: number): ServerLimits {
+  const { ttlMs, sessionTimeoutMs } = scenario.server;
+  const idleMs = scenario.server.unauthenticatedIdleMs;
+  if (!scenario.server.randomLimits) return { ttlMs, sessionTimeoutMs, unauthenticatedIdleMs: idleMs };
+  const prng = Prng.stream(seed, 'limits');
+  const draw = (value: number, floor: number): number => Math.round(prng.range(Math.max(floor, value * RANDOM_LIMIT_FRACTION_MIN), Math.max(floor, value)));
+  return { ttlMs: draw(ttlMs, TTL_MS_FLOOR), sessionTimeoutMs: draw(sessionTimeoutMs, SESSION_TIMEOUT_MS_FLOOR), unauthenticatedIdleMs: draw(idleMs, UNAUTHENTICATED_IDLE_MS_FLOOR) };
 }
 
 export class World implements CheckedWorld, RunnerHost {
@@ -42,14 +78,21 @@ export class World implements CheckedWorld, RunnerHost {
   readonly graph: FriendGraph;
   readonly baseProfile: LinkProfile;
   readonly p2pAvailable: boolean;
+  /** The server's timeouts in this run (see serverLimits). */
+  readonly limits: ServerLimits;
   acceptingSteps = true;
   /** Faults that impair links (partition, clog, degradation, server down) in progress. */
   faultsActive = 0;
   lastFaultEndMs = 0;
   readonly stepMismatches: string[] = [];
   stepMismatchCount = 0;
+  /** "step:outcome" for every kind of step (login, session, ...) that ended otherwise than its `expect`, and how. */
+  readonly mismatchedStepKinds = new Set<string>();
   readonly stepOutcomes = new Map<string, number>();
   private readonly owners = new Map<string, PeerSlot>();
+  private readonly byAddress = new Map<string, PeerSlot>();
+  /** Slots after the first that play the same username (a second program of one user). */
+  private readonly duplicates = new Map<string, PeerSlot[]>();
 
   constructor(
     readonly scenario: Scenario,
@@ -62,14 +105,33 @@ export class World implements CheckedWorld, RunnerHost {
     this.network = new SimNetwork(this.clock, Prng.stream(seed, 'network'), this.baseProfile, {
       onDeliver: (kind, connId, toServer, bytes) => this.trace.delivery(kind, connId, toServer, bytes),
     });
-    const { ttlMs, sessionTimeoutMs, connectionsMax, plantedBug, hashCostMs } = scenario.server;
-    this.server = new ServerNode(this.clock, this.network, Prng.stream(seed, 'tokens'), { ttlMs, sessionTimeoutMs, connectionsMax, ...(plantedBug === undefined ? {} : { plantedBug }) }, hashCostMs);
-    this.checkers = new Checkers(ttlMs, scenario.checks.presenceBoundMs, (v) => this.trace.note('violation', { checker: v.checker, detail: v.detail }));
+    const { connectionsMax, plantedBug, hashCostMs } = scenario.server;
+    this.limits = serverLimits(scenario, seed);
+    this.server = new ServerNode(this.clock, this.network, Prng.stream(seed, 'tokens'), { ...this.limits, connectionsMax, passwordChecksRunningMax: SIM_PASSWORD_CHECKS_RUNNING_MAX, ...(plantedBug === undefined ? {} : { plantedBug }) }, hashCostMs);
+    this.checkers = new Checkers(scenario.server.ttlMs, scenario.checks.presenceBoundMs, (v) => this.trace.note('violation', { checker: v.checker, detail: v.detail }));
     this.checkers.attach(this);
     this.createPeers(seed);
     this.graph = buildFriendGraph(scenario.friends, this.slots.map((s) => s.username), new Map([...this.owners].map(([u, s]) => [u, s.index])), Prng.stream(seed, 'graph'));
     for (const slot of this.slots) (slot as { graphFriends: readonly number[] }).graphFriends = this.graph.neighbours[slot.index] ?? [];
     this.seedStore();
+    this.network.tap = new FrameTap(SERVER_ADDRESS, SERVER_PORT, this.frameListener());
+  }
+
+  /** Where the frame tap's server-link frames go: the peer's driver (which request a reply answers) and the checkers. */
+  private frameListener(): ServerLinkListener {
+    const byAddress = this.byAddress;
+    const checkers = this.checkers;
+    return {
+      onServerFrames: (address: string, messages: readonly WireMessage[], connId: number) => {
+        const slot = byAddress.get(address);
+        if (slot === undefined) return;
+        slot.driver.onServerFrames?.(messages);
+        checkers.onServerFrames(slot, messages, connId);
+      },
+      onServerFramesHandled: (address: string) => byAddress.get(address)?.driver.onServerFramesHandled?.(),
+      onClientFrames: () => {},
+      onConnectionClosed: (connId: number) => checkers.onConnectionClosed(connId),
+    };
   }
 
   get peerCount(): number {
@@ -78,6 +140,10 @@ export class World implements CheckedWorld, RunnerHost {
 
   ownerOf(username: string): PeerSlot | undefined {
     return this.owners.get(username);
+  }
+
+  otherSlotsOf(username: string): readonly PeerSlot[] {
+    return this.duplicates.get(username) ?? [];
   }
 
   linksHealthy(): boolean {
@@ -93,8 +159,9 @@ export class World implements CheckedWorld, RunnerHost {
       durationMs: s.durationMs,
       latency: describeDist(s.network.latency),
       bandwidthBytesPerSec: s.network.bandwidthBytesPerSec,
-      ttlMs: s.server.ttlMs,
-      sessionTimeoutMs: s.server.sessionTimeoutMs,
+      ttlMs: this.limits.ttlMs,
+      sessionTimeoutMs: this.limits.sessionTimeoutMs,
+      ...(s.server.randomLimits ? { unauthenticatedIdleMs: this.limits.unauthenticatedIdleMs } : {}),
       hashCostMs: s.server.hashCostMs,
       driver: s.driver,
       faults: s.faults.map((f) => `${f.kind}@${f.atMs}`).join(',') || 'none',
@@ -111,9 +178,10 @@ export class World implements CheckedWorld, RunnerHost {
         const address = peerAddress(index);
         const prng = Prng.stream(seed, `peer:${index}`);
         const transport = this.network.transport(address);
+        const clockRate = new NodeClockRate();
         const driver: PeerDriver =
           this.scenario.driver === 'peer-machine'
-            ? new PeerMachineDriver({ username, index, address, transport, clock: this.clock, prng, observer: this.checkers, p2p: this.checkers, sessionTimeoutMs: this.scenario.server.sessionTimeoutMs })
+            ? new PeerMachineDriver({ username, index, address, transport, clock: this.clock, prng, observer: this.checkers, p2p: this.checkers, sessionTimeoutMs: this.scenario.server.sessionTimeoutMs, clockRate })
             : new LightClient({ username, address, transport, clock: this.clock, prng, observer: this.checkers });
         const slot: PeerSlot = {
           index,
@@ -124,11 +192,14 @@ export class World implements CheckedWorld, RunnerHost {
           behaviour: population.behaviour,
           driver,
           prng,
+          clockRate,
           graphFriends: [],
           startAtMs: 0,
         };
         this.slots.push(slot);
+        this.byAddress.set(address, slot);
         if (!this.owners.has(username)) this.owners.set(username, slot);
+        else this.duplicates.set(username, [...(this.duplicates.get(username) ?? []), slot]);
         this.runners.push(new BehaviourRunner(slot, steps, this));
       }
     }
@@ -189,6 +260,7 @@ export class World implements CheckedWorld, RunnerHost {
 
   onStepMismatch(slot: PeerSlot, step: string, expected: string, got: string): void {
     this.stepMismatchCount += 1;
+    this.mismatchedStepKinds.add(`${step}:${got}`);
     if (this.stepMismatches.length < 20) this.stepMismatches.push(`${slot.username} ${step}: expected ${expected}, got ${got} at ${Math.round(this.clock.nowMs())} ms`);
   }
 
@@ -196,6 +268,24 @@ export class World implements CheckedWorld, RunnerHost {
     const key = `${step}:${outcome}`;
     this.stepOutcomes.set(key, (this.stepOutcomes.get(key) ?? 0) + 1);
     this.trace.note('step', { peer: slot.index, step, outcome });
+  }
+
+  /**
+   * steps-finish, at the end of the healed phase: a step that started must have ended, unless its
+   * peer crashed for good or went silent (a frozen process answers nothing). Steps the workload
+   * phase's end kept from starting are not pending.
+   */
+  checkStepsFinished(): void {
+    const stuck: string[] = [];
+    let count = 0;
+    this.runners.forEach((runner, index) => {
+      const pending = runner.pendingStep;
+      const slot = this.slots[index] as PeerSlot;
+      if (pending === null || !slot.driver.alive || runner.silenced) return;
+      count += 1;
+      if (stuck.length < 10) stuck.push(`${slot.username}'s ${pending.step} step (started at ${Math.round(pending.sinceMs)} ms) never ended`);
+    });
+    if (count > 0) this.checkers.violate('steps-finish', `${count} steps still pending after the healed phase: ${stuck.join('; ')}`);
   }
 
   onCrashStep(slot: PeerSlot, downMs: number | undefined): void {
@@ -221,6 +311,14 @@ export class World implements CheckedWorld, RunnerHost {
     const runner = this.runners[slot.index];
     if (!login) return runner?.resume();
     slot.driver.login(slot.password, () => runner?.resume());
+  }
+
+  /** A peer's process stops until `untilMs`: what reaches it waits; the peer machine's timers wait too. */
+  pausePeer(slot: PeerSlot, untilMs: number): void {
+    if (!slot.driver.alive) return;
+    this.trace.note('peer-pause', { peer: slot.index, untilMs });
+    this.network.pauseNode(slot.address, untilMs);
+    slot.driver.pause?.(untilMs);
   }
 
   crashServer(): void {

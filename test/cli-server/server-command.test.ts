@@ -6,7 +6,14 @@
 import { CommanderError } from 'commander';
 import { afterEach, describe, expect, it } from 'vitest';
 import { serverCommand } from '../../cli/commands/server.ts';
-import { SESSION_REQUEST_TIMEOUT_MS_DEFAULT, TTL_MS_DEFAULT, UNAUTHENTICATED_IDLE_MS } from '../../core/limits.ts';
+import {
+  CONNECTIONS_PER_ADDRESS_MAX,
+  SESSION_REQUEST_TIMEOUT_MS_DEFAULT,
+  SIGNUPS_PER_ADDRESS_PER_HOUR,
+  TTL_MS_DEFAULT,
+  UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX,
+  UNAUTHENTICATED_IDLE_MS,
+} from '../../core/limits.ts';
 
 const ENV_NAMES = [
   'P2PCHAT_HOST',
@@ -17,6 +24,9 @@ const ENV_NAMES = [
   'P2PCHAT_TTL_MS',
   'P2PCHAT_SESSION_TIMEOUT_MS',
   'P2PCHAT_AUTH_RATE_PER_ADDRESS',
+  'P2PCHAT_SIGNUPS_PER_ADDRESS_PER_HOUR',
+  'P2PCHAT_CONNECTIONS_PER_ADDRESS',
+  'P2PCHAT_UNAUTH_CONNECTIONS_PER_ADDRESS',
   'P2PCHAT_UNAUTH_IDLE_MS',
   'P2PCHAT_DB_SYNCHRONOUS',
   'P2PCHAT_LOG_LEVEL',
@@ -53,8 +63,11 @@ describe('p2pchat server options', () => {
       ttl: TTL_MS_DEFAULT,
       sessionTimeout: SESSION_REQUEST_TIMEOUT_MS_DEFAULT,
       authRatePerAddress: 10,
+      signupsPerAddressPerHour: SIGNUPS_PER_ADDRESS_PER_HOUR,
+      connectionsPerAddress: CONNECTIONS_PER_ADDRESS_MAX,
+      unauthConnectionsPerAddress: UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX,
       unauthIdle: UNAUTHENTICATED_IDLE_MS,
-      dbSynchronous: 'normal',
+      dbSynchronous: 'full',
       logLevel: 'info',
       logFormat: 'auto',
     });
@@ -70,6 +83,9 @@ describe('p2pchat server options', () => {
       P2PCHAT_TTL_MS: '5000',
       P2PCHAT_SESSION_TIMEOUT_MS: '2500',
       P2PCHAT_AUTH_RATE_PER_ADDRESS: '0',
+      P2PCHAT_SIGNUPS_PER_ADDRESS_PER_HOUR: '0',
+      P2PCHAT_CONNECTIONS_PER_ADDRESS: '7',
+      P2PCHAT_UNAUTH_CONNECTIONS_PER_ADDRESS: '3',
       P2PCHAT_UNAUTH_IDLE_MS: '200',
       P2PCHAT_DB_SYNCHRONOUS: 'full',
       P2PCHAT_LOG_LEVEL: 'warn',
@@ -85,6 +101,9 @@ describe('p2pchat server options', () => {
       ttl: 5_000,
       sessionTimeout: 2_500,
       authRatePerAddress: 0,
+      signupsPerAddressPerHour: 0,
+      connectionsPerAddress: 7,
+      unauthConnectionsPerAddress: 3,
       unauthIdle: 200,
       dbSynchronous: 'full',
       logLevel: 'warn',

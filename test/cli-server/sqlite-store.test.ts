@@ -34,6 +34,9 @@ const OPS: StoreOp[] = [
   { op: 'friendship.add', a: 'cat', b: 'dan' },
   { op: 'friendship.remove', a: 'dan', b: 'cat' },
   { op: 'request.add', from: 'cat', to: 'ann' },
+  { op: 'block.add', blocker: 'ann', blocked: 'dan' },
+  { op: 'block.add', blocker: 'bob', blocked: 'dan' },
+  { op: 'block.remove', blocker: 'bob', blocked: 'dan' },
 ];
 
 function sorted<T>(items: readonly T[]): T[] {
@@ -55,6 +58,8 @@ describe('SqliteStore', () => {
     const expected = memory.load();
     expect(sorted(snapshot.accounts)).toEqual(sorted(expected.accounts));
     expect(sorted(snapshot.requests)).toEqual(sorted(expected.requests));
+    expect(snapshot.blocks).toEqual([['ann', 'dan']]);
+    expect(expected.blocks).toEqual([['ann', 'dan']]);
     // Friendships are unordered pairs: compare them ordered.
     const pairs = (list: ReadonlyArray<readonly [string, string]>) => sorted(list.map(([a, b]) => (a < b ? [a, b] : [b, a])));
     expect(pairs(snapshot.friendships)).toEqual(pairs(expected.friendships));
@@ -70,10 +75,17 @@ describe('SqliteStore', () => {
     store.close();
   });
 
+  it('survives power loss by default: synchronous=FULL unless told otherwise (#11)', () => {
+    const store = new SqliteStore({ dataDir: dataDir() });
+    expect(store.synchronousMode).toBe('full');
+    store.close();
+  });
+
   it('uses WAL, the chosen synchronous mode, and records its schema version', () => {
     const dir = dataDir();
-    const normal = new SqliteStore({ dataDir: dir });
+    const normal = new SqliteStore({ dataDir: dir, synchronous: 'normal' });
     expect(normal.schemaVersion).toBe(MIGRATIONS.length);
+    expect(normal.synchronousMode).toBe('normal');
     normal.close();
     const full = new SqliteStore({ dataDir: dir, synchronous: 'full' });
     full.close();

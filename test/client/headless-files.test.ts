@@ -13,6 +13,8 @@ import { TestServer } from '../helpers/in-process-server.ts';
 
 const BIG_FILE_BYTES = 100 * 1024 * 1024 + 12_345;
 const TRANSFER_WAIT_MS = 60_000;
+/** Bound on waiting for a file to appear or go (no event says so): generous for a loaded machine. */
+const FS_WAIT_MS = 20_000;
 const CUT_AFTER_BYTES = 30 * 1024 * 1024;
 
 async function writeRandomFile(path: string, bytes: number): Promise<string> {
@@ -55,7 +57,8 @@ async function sha256Of(path: string): Promise<string> {
  */
 async function expectTempFile(dir: string): Promise<void> {
   let seen: string[] = [];
-  for (let attempt = 0; attempt < 100; attempt++) {
+  // Bounded by time, not by a count of short polls: a loaded machine takes seconds.
+  for (const deadline = Date.now() + FS_WAIT_MS; Date.now() < deadline; ) {
     seen = await readdir(dir);
     if (seen.some((name) => name.endsWith('.part'))) return;
     await new Promise((done) => setTimeout(done, 20));
@@ -66,7 +69,7 @@ async function expectTempFile(dir: string): Promise<void> {
 /** Waits (bounded) until a directory holds exactly the expected names. */
 async function expectDirectory(dir: string, names: string[]): Promise<void> {
   let seen: string[] = [];
-  for (let attempt = 0; attempt < 50; attempt++) {
+  for (const deadline = Date.now() + FS_WAIT_MS; Date.now() < deadline; ) {
     seen = (await readdir(dir)).sort();
     if (JSON.stringify(seen) === JSON.stringify([...names].sort())) return;
     await new Promise((done) => setTimeout(done, 50));
@@ -246,6 +249,9 @@ describe('headless client: file transfer over TCP', () => {
       expect(resumed).toBeDefined();
       expect(Number(resumed?.resumedFrom)).toBeGreaterThan(0);
       expect(Number(resumed?.resumedFrom)).toBeLessThanOrEqual(CUT_AFTER_BYTES);
+      // Both sides report where it resumed from.
+      const senderResumed = alice.seen('file.progress').find((e) => e.transferId === offer.transferId && typeof e.resumedFrom === 'number');
+      expect(senderResumed?.resumedFrom).toBe(resumed?.resumedFrom);
     } finally {
       dave.kill();
       await rm(dave.downloadDir, { recursive: true, force: true });

@@ -17,7 +17,8 @@ import { HeadlessClient, signupAndLogin } from '../helpers/headless-client.ts';
 import { TestServer } from '../helpers/in-process-server.ts';
 import { TcpTestClient, loggedInClient } from '../helpers/tcp-test-client.ts';
 
-const WAIT_MS = 5_000;
+/** A bound on event waits, not a sleep: generous, for a loaded two-core machine. */
+const WAIT_MS = 20_000;
 
 /** A raw P2P peer: control frames in and out, and whether the other side closed. */
 class RawPeer {

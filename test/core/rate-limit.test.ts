@@ -1,9 +1,10 @@
 /**
- * RateLimiter (token buckets) and FailureWindow (failures per key in a fixed window): the
- * limits hold, time refills them, and the number of keys kept is bounded.
+ * RateLimiter (token buckets), GuessBackoff (password guesses slowed per key) and FairQueue (the
+ * password checks' wait line, shared fairly between addresses): the limits hold, time refills
+ * them, and the number of keys kept is bounded.
  */
 import { describe, expect, it } from 'vitest';
-import { FailureWindow, RateLimiter } from '../../core/rate-limit.ts';
+import { FairQueue, GuessBackoff, RateLimiter } from '../../core/rate-limit.ts';
 
 function takeN(limiter: RateLimiter, key: string, n: number, nowMs: number): number {
   let granted = 0;
@@ -55,47 +56,86 @@ describe('RateLimiter', () => {
   });
 });
 
-describe('FailureWindow', () => {
-  it('blocks a key after max failures until the window that began with the first failure ends', () => {
-    const window = new FailureWindow(3, 1_000, 10);
-    window.fail('u', 0);
-    window.fail('u', 100);
-    expect(window.blocked('u', 200)).toBe(false);
-    window.fail('u', 200);
-    expect(window.blocked('u', 300)).toBe(true);
-    expect(window.blocked('u', 999)).toBe(true);
-    expect(window.blocked('u', 1_000)).toBe(false);
+describe('GuessBackoff', () => {
+  const options = { free: 3, delayMsMin: 1_000, delayMsMax: 8_000, forgetMs: 60_000, keysMax: 10 };
+
+  it('lets the free attempts through, then makes each further one wait twice as long, up to the cap', () => {
+    const backoff = new GuessBackoff(options);
+    for (let i = 0; i < 2; i++) {
+      expect(backoff.waitMs('u', 0)).toBe(0);
+      backoff.attempt('u', 0);
+    }
+    expect(backoff.waitMs('u', 0)).toBe(0);
+    backoff.attempt('u', 0);
+    expect(backoff.waitMs('u', 0)).toBe(1_000);
+    expect(backoff.waitMs('u', 999)).toBe(1);
+    expect(backoff.waitMs('u', 1_000)).toBe(0);
+    backoff.attempt('u', 1_000);
+    expect(backoff.waitMs('u', 1_000)).toBe(2_000);
+    let nowMs = 1_000;
+    for (let i = 0; i < 10; i++) {
+      nowMs += backoff.waitMs('u', nowMs);
+      backoff.attempt('u', nowMs);
+    }
+    // Slowed, never blocked: the wait stops growing at the cap.
+    expect(backoff.waitMs('u', nowMs)).toBe(8_000);
   });
 
-  it('failures in an expired window start a new one', () => {
-    const window = new FailureWindow(2, 1_000, 10);
-    window.fail('u', 0);
-    window.fail('u', 1_500);
-    expect(window.blocked('u', 1_600)).toBe(false);
-    window.fail('u', 1_700);
-    expect(window.blocked('u', 1_800)).toBe(true);
-  });
-
-  it('clear forgets a key (a successful login)', () => {
-    const window = new FailureWindow(1, 1_000, 10);
-    window.fail('u', 0);
-    expect(window.blocked('u', 1)).toBe(true);
-    window.clear('u');
-    expect(window.blocked('u', 1)).toBe(false);
-  });
-
-  it('keys are independent', () => {
-    const window = new FailureWindow(1, 1_000, 10);
-    window.fail('u', 0);
-    expect(window.blocked('v', 1)).toBe(false);
+  it('keys are independent; clear and a quiet forgetMs start a key from scratch', () => {
+    const backoff = new GuessBackoff(options);
+    for (let i = 0; i < 5; i++) backoff.attempt('u', 0);
+    expect(backoff.waitMs('v', 0)).toBe(0);
+    expect(backoff.waitMs('u', 0)).toBeGreaterThan(0);
+    expect(backoff.waitMs('u', 60_000)).toBe(0);
+    for (let i = 0; i < 5; i++) backoff.attempt('w', 0);
+    backoff.clear('w');
+    expect(backoff.waitMs('w', 0)).toBe(0);
   });
 
   it('bounds the number of keys it keeps', () => {
-    const window = new FailureWindow(1, 60_000, 5);
-    const windows = (window as unknown as { windows: Map<string, unknown> }).windows;
-    for (let i = 0; i < 1_000; i++) window.fail(`user${i}`, i);
-    expect(windows.size).toBeLessThanOrEqual(5);
-    expect(window.blocked('user999', 1_000)).toBe(true);
-    expect(window.blocked('user0', 1_000)).toBe(false);
+    const backoff = new GuessBackoff({ ...options, keysMax: 5 });
+    const attempts = (backoff as unknown as { attempts: Map<string, unknown> }).attempts;
+    for (let i = 0; i < 1_000; i++) for (let j = 0; j < 5; j++) backoff.attempt(`user${i}`, i);
+    expect(attempts.size).toBeLessThanOrEqual(5);
+    expect(backoff.waitMs('user999', 999)).toBeGreaterThan(0);
+  });
+});
+
+describe('FairQueue', () => {
+  it('serves the key served longest ago first: a newcomer goes ahead of keys that keep the line full', () => {
+    const queue = new FairQueue<string>(100, 100);
+    for (let i = 0; i < 5; i++) queue.push('flood-a', `a${i}`);
+    for (let i = 0; i < 5; i++) queue.push('flood-b', `b${i}`);
+    expect(queue.shift()).toBe('a0');
+    expect(queue.shift()).toBe('b0');
+    queue.push('newcomer', 'n0');
+    expect(queue.shift()).toBe('n0');
+    expect(queue.shift()).toBe('a1');
+    // A key whose line emptied keeps its place: refilling it does not jump ahead.
+    queue.push('newcomer', 'n1');
+    expect(queue.shift()).toBe('b1');
+    expect(queue.shift()).toBe('n1');
+    expect(queue.size).toBe(6);
+  });
+
+  it('when full, a newcomer pushes out the newest item of the fullest key; a key holding its share is refused', () => {
+    const queue = new FairQueue<string>(4, 100);
+    for (let i = 0; i < 4; i++) expect(queue.push('flood', `f${i}`)).toBeNull();
+    expect(queue.push('legit', 'l0')).toBe('f3');
+    expect(queue.push('legit', 'l1')).toBe('f2');
+    // Now 2 and 2: pushing out would only move the unfairness, so the newcomer is refused.
+    expect(queue.push('legit', 'l2')).toBe('l2');
+    expect(queue.push('flood', 'f9')).toBe('f9');
+    expect(queue.size).toBe(4);
+  });
+
+  it('remove takes a waiting item out (its client left)', () => {
+    const queue = new FairQueue<number>(10, 10);
+    queue.push('k', 1);
+    queue.push('k', 2);
+    expect(queue.remove('k', (x) => x === 1)).toBe(true);
+    expect(queue.remove('k', (x) => x === 1)).toBe(false);
+    expect(queue.shift()).toBe(2);
+    expect(queue.shift()).toBeNull();
   });
 });

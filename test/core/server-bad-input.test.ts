@@ -83,6 +83,13 @@ describe('bad input to the server', () => {
     expect(h.last(c)).toMatchObject({ type: 'login.ok' });
   });
 
+  it('UNKNOWN_TYPE never echoes the type (a password sent as a type would reach the debug log, #11)', () => {
+    const { h, c } = setup();
+    h.send(c, { type: 'correct horse battery staple', id: 9 });
+    expect(h.last(c)).toEqual({ type: 'error', re: 9, code: 'UNKNOWN_TYPE', message: expect.any(String) });
+    expect(JSON.stringify(h.frames(c))).not.toContain('horse');
+  });
+
   it.each([['42'], ['null'], ['"login"'], ['[{"type":"login"}]']])('JSON that is not an object (%s) gets BAD_FRAME and keeps the connection', (json) => {
     const { h, c } = setup();
     h.sendBytes(c, rawControl(json));

@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { encodeControl } from '../../core/codec.ts';
 import {
   CONTROL_FRAME_BYTES_MAX,
-  FRIEND_REQUESTS_PENDING_PER_USER_MAX,
+  FRIEND_REQUESTS_INCOMING_PER_USER_MAX,
+  FRIEND_REQUESTS_OUTGOING_PER_USER_MAX,
   FRIENDS_PER_USER_MAX,
   LIST_FRAME_BYTES_WORST,
   NICKNAME_CHARS_MAX,
@@ -63,7 +64,7 @@ describe('friend requests', () => {
     expect(h.store.load().requests).toEqual([]);
   });
 
-  it('decline: friend.declined to both, no friendship, and the asker may ask again', () => {
+  it('decline: friend.declined to both, no friendship; the asker may not ask again at once, the decliner may ask', () => {
     const { h, alice, bob } = twoStrangers();
     h.send(alice, { type: 'friend.request', username: 'bob' });
     h.send(bob, { type: 'friend.decline', id: 5, username: 'alice' });
@@ -72,7 +73,9 @@ describe('friend requests', () => {
     expect(h.machine.friendsOf('alice').size).toBe(0);
     expect(h.store.load().requests).toEqual([]);
     h.send(alice, { type: 'friend.request', username: 'bob' });
-    expect(h.last(alice)).toMatchObject({ type: 'friend.requested' });
+    expect(h.last(alice)).toMatchObject({ type: 'error', code: 'DECLINED_RECENTLY' });
+    h.send(bob, { type: 'friend.request', username: 'alice' });
+    expect(h.last(bob)).toMatchObject({ type: 'friend.requested' });
   });
 
   it('remove: friend.removed to both, and no presence flows afterwards', () => {
@@ -130,21 +133,31 @@ describe('friend requests', () => {
 });
 
 describe('friend limits', () => {
-  it(`a user with ${FRIEND_REQUESTS_PENDING_PER_USER_MAX} pending requests can neither ask nor be asked (REQUESTS_LIMIT)`, () => {
-    const others = Array.from({ length: FRIEND_REQUESTS_PENDING_PER_USER_MAX + 1 }, (_, i) => `user${i}`);
+  it(`a user with ${FRIEND_REQUESTS_OUTGOING_PER_USER_MAX} outgoing requests cannot ask more (REQUESTS_LIMIT), but can still be asked`, () => {
+    const others = Array.from({ length: FRIEND_REQUESTS_OUTGOING_PER_USER_MAX + 1 }, (_, i) => `user${i}`);
     const store = storeWith(['alice', 'bob', ...others]);
-    store.apply(others.slice(0, FRIEND_REQUESTS_PENDING_PER_USER_MAX).map((to) => ({ op: 'request.add', from: 'alice', to })));
+    store.apply(others.slice(0, FRIEND_REQUESTS_OUTGOING_PER_USER_MAX).map((to) => ({ op: 'request.add', from: 'alice', to })));
     const h = new ServerHarness({ store });
     const alice = h.login('alice');
     const bob = h.login('bob');
     h.send(alice, { type: 'friend.request', username: others.at(-1)! });
-    h.send(bob, { type: 'friend.request', username: 'alice' });
     expect(h.errors(alice)).toEqual(['REQUESTS_LIMIT']);
-    expect(h.errors(bob)).toEqual(['REQUESTS_LIMIT']);
-    // Withdrawing one request makes room again.
-    h.send(alice, { type: 'friend.remove', username: 'user0' });
     h.send(bob, { type: 'friend.request', username: 'alice' });
     expect(h.last(bob)).toMatchObject({ type: 'friend.requested' });
+    // Withdrawing one request makes room again.
+    h.send(alice, { type: 'friend.remove', username: 'user0' });
+    h.send(alice, { type: 'friend.request', username: others.at(-1)! });
+    expect(h.last(alice)).toMatchObject({ type: 'friend.requested' });
+  });
+
+  it(`a user with ${FRIEND_REQUESTS_INCOMING_PER_USER_MAX} incoming requests cannot be asked more (REQUESTS_LIMIT)`, () => {
+    const others = Array.from({ length: FRIEND_REQUESTS_INCOMING_PER_USER_MAX }, (_, i) => `user${i}`);
+    const store = storeWith(['alice', 'bob', ...others]);
+    store.apply(others.map((from) => ({ op: 'request.add', from, to: 'alice' })));
+    const h = new ServerHarness({ store });
+    const bob = h.login('bob');
+    h.send(bob, { type: 'friend.request', username: 'alice' });
+    expect(h.errors(bob)).toEqual(['REQUESTS_LIMIT']);
   });
 
   it(`a user with ${FRIENDS_PER_USER_MAX} friends cannot add more (FRIENDS_LIMIT), asking or accepting, on either side`, () => {

@@ -27,6 +27,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ServerFrame, SessionFailure } from '../../core/frames.ts';
+import { FRIEND_REQUEST_DECLINE_COOLDOWN_MS } from '../../core/limits.ts';
 import { ServerHarness, passwordOf, storeWith } from '../helpers/server-harness.ts';
 import { replay } from '../helpers/fc-replay.ts';
 
@@ -71,6 +72,8 @@ interface Model {
   readonly pending: Map<string, ModelRequest>;
   /** Wrong-password logins per user since its last good one (the per-username limit may kick in). */
   readonly loginFailures: Map<User, number>;
+  /** Declined friend requests as "from>to", and when (the asker may not ask again for a while). */
+  readonly declines: Map<string, number>;
 }
 
 function pairKey(a: User, b: User): string {
@@ -562,6 +565,10 @@ class FriendRequest implements Cmd {
         m.friendships.add(pairKey(u, v));
         return;
       }
+      const declinedAtMs = m.declines.get(`${u}>${v}`);
+      if (declinedAtMs !== undefined && m.nowMs - declinedAtMs < FRIEND_REQUEST_DECLINE_COOLDOWN_MS) {
+        return void expect(errorCodes(got)).toEqual(['DECLINED_RECENTLY']);
+      }
       expect(got.at(-1)).toMatchObject({ type: 'friend.requested', username: v });
       m.friendRequests.add(`${u}>${v}`);
     });
@@ -609,6 +616,7 @@ class FriendAnswer implements Cmd {
         m.friendships.add(pairKey(u, v));
       } else {
         expect(got.at(-1)).toMatchObject({ type: 'friend.declined', username: v });
+        m.declines.set(`${v}>${u}`, m.nowMs);
       }
     });
   }
@@ -680,7 +688,8 @@ class SessionAnswer implements Cmd {
       const caller = real.clients[r.caller];
       if (m.attached.has(r.caller) && caller.connId !== null) {
         const est = real.h.framesOf(caller.connId, 'session.established').filter((f) => f.requestId === r.requestId);
-        expect(est).toMatchObject([{ role: 'caller', username: callee, host: '127.0.0.1', port: 4000 }]);
+        // The address the server sees the callee at (every model client is at the harness default), not the one it named.
+        expect(est).toMatchObject([{ role: 'caller', username: callee, host: '10.0.0.1', port: 4000 }]);
         expect(est[0]!.token).toBe(only(got, 'session.established')[0]!.token);
       }
     });
@@ -767,6 +776,7 @@ function setup(plantedBug?: 'skip-offline-presence'): { model: Model; real: Real
     detachedWithToken: new Set(),
     pending: new Map(),
     loginFailures: new Map(),
+    declines: new Map(),
   };
   const real: Real = { h, clients, acceptedBy: new Map(), connsSeen: new Set(), established: new Set() };
   // Everyone with an account starts logged in (through the same command the runs use).

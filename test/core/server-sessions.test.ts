@@ -47,7 +47,8 @@ describe('create chat session (seed use case 1.3.4)', () => {
     // The callee's own address is not echoed back to it; only the caller needs it.
     expect(calleeSide).not.toHaveProperty('host', expect.anything());
     const callerSide = h.framesOf(alice, 'session.established')[0]!;
-    expect(callerSide).toMatchObject({ requestId: pending.requestId, username: 'bob', role: 'caller', host: '192.0.2.7', port: 40_000 });
+    // The host is where the server sees bob (the harness default), not the one bob named (#11).
+    expect(callerSide).toMatchObject({ requestId: pending.requestId, username: 'bob', role: 'caller', host: '10.0.0.1', port: 40_000 });
     expect(callerSide.token).toBe(calleeSide?.type === 'session.established' ? calleeSide.token : undefined);
     expect(h.machine.stats().pendingSessionRequests).toBe(0);
     expect(h.machine.stats().sessions).toMatchObject({ established: 1 });
@@ -232,7 +233,7 @@ describe('create chat session (seed use case 1.3.4)', () => {
     const again = h.resume('alice', token);
     expect(h.framesOf(again, 'login.ok')).toHaveLength(1);
     expect(h.framesOf(again, 'session.established')).toMatchObject([
-      { requestId: id, role: 'caller', username: 'bob', host: '127.0.0.1', port: 9, token: calleeSide[0]!.token },
+      { requestId: id, role: 'caller', username: 'bob', host: '10.0.0.1', port: 9, token: calleeSide[0]!.token },
     ]);
   });
 

@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import {
   AUTH_ATTEMPTS_PER_ADDRESS_BURST,
   AUTH_ATTEMPTS_PER_ADDRESS_PER_SEC,
-  LOGIN_FAILURE_WINDOW_MS,
-  LOGIN_FAILURES_PER_USERNAME_MAX,
+  LOGIN_GUESS_DELAY_MS_MIN,
+  LOGIN_GUESSES_FREE,
   PASSWORD_CHARS_MAX,
   USERNAME_CHARS_MAX,
 } from '../../core/limits.ts';
@@ -187,32 +187,31 @@ describe('login (seed use case 1.3.2)', () => {
     expect(h.jobLog).toMatchObject([{ type: 'verify', passwordHash: null }]);
   });
 
-  it(`locks a username after ${LOGIN_FAILURES_PER_USERNAME_MAX} failures for the window, even with the right password, without hashing`, () => {
+  it(`slows guesses at a username from one address after ${LOGIN_GUESSES_FREE}, without hashing, and never blocks other addresses`, () => {
     const h = new ServerHarness({ store: storeWith(['alice']) });
-    for (let i = 0; i < LOGIN_FAILURES_PER_USERNAME_MAX; i++) {
-      const c = h.open(`10.0.1.${i}`);
-      h.send(c, { type: 'login', username: 'alice', password: 'wrong password' });
-      expect(h.errors(c)).toEqual(['BAD_CREDENTIALS']);
-    }
+    const c = h.open('10.0.1.1');
+    for (let i = 0; i < LOGIN_GUESSES_FREE; i++) h.send(c, { type: 'login', username: 'alice', password: 'wrong password' });
+    expect(h.errors(c)).toEqual(Array(LOGIN_GUESSES_FREE).fill('BAD_CREDENTIALS'));
     const jobs = h.jobLog.length;
-    const c = h.open('10.0.2.1');
     h.send(c, { type: 'login', username: 'alice', password: passwordOf('alice') });
-    expect(h.errors(c)).toEqual(['RATE_LIMITED']);
+    expect(h.last(c)).toMatchObject({ type: 'error', code: 'RATE_LIMITED', detail: expect.stringContaining(`retry in ${LOGIN_GUESS_DELAY_MS_MIN} ms`) });
     expect(h.jobLog).toHaveLength(jobs);
-    // Other usernames are not affected.
+    // Other usernames from the same address are not affected.
     h.send(c, { type: 'login', username: 'bob', password: 'wrong password' });
-    expect(h.errors(c)).toEqual(['RATE_LIMITED', 'BAD_CREDENTIALS']);
-    h.advance(LOGIN_FAILURE_WINDOW_MS);
-    h.login('alice', passwordOf('alice'), '10.0.2.1');
+    expect(h.errors(c).at(-1)).toBe('BAD_CREDENTIALS');
+    // After the delay the same address may try again.
+    h.advance(LOGIN_GUESS_DELAY_MS_MIN);
+    h.send(c, { type: 'login', username: 'alice', password: passwordOf('alice') });
+    expect(h.last(c)).toMatchObject({ type: 'login.ok' });
   });
 
   it('a successful login clears the failures of its username', () => {
     const h = new ServerHarness({ store: storeWith(['alice']) });
     const c = h.open();
-    for (let i = 0; i < LOGIN_FAILURES_PER_USERNAME_MAX - 1; i++) h.send(c, { type: 'login', username: 'alice', password: 'wrong password' });
+    for (let i = 0; i < LOGIN_GUESSES_FREE - 1; i++) h.send(c, { type: 'login', username: 'alice', password: 'wrong password' });
     h.send(c, { type: 'login', username: 'alice', password: passwordOf('alice') });
     h.send(c, { type: 'logout' });
-    for (let i = 0; i < LOGIN_FAILURES_PER_USERNAME_MAX - 1; i++) h.send(c, { type: 'login', username: 'alice', password: 'wrong password' });
+    for (let i = 0; i < LOGIN_GUESSES_FREE - 1; i++) h.send(c, { type: 'login', username: 'alice', password: 'wrong password' });
     h.send(c, { type: 'login', username: 'alice', password: passwordOf('alice') });
     expect(h.last(c)).toMatchObject({ type: 'login.ok' });
   });
@@ -361,14 +360,14 @@ describe('connections before login', () => {
 });
 
 describe('login rate limit under concurrency', () => {
-  it('guesses in flight on many connections count toward the per-username limit (no parallel bypass)', () => {
+  it('guesses in flight on many connections from one address count toward its slow-down (no parallel bypass)', () => {
     const h = new ServerHarness({ store: storeWith(['alice']) });
-    const conns = Array.from({ length: 3 * LOGIN_FAILURES_PER_USERNAME_MAX }, (_, i) => h.open(`10.1.0.${i}`));
+    const conns = Array.from({ length: 3 * LOGIN_GUESSES_FREE }, () => h.open('10.1.0.1'));
     for (const c of conns) h.sendUnsettled(c, { type: 'login', username: 'alice', password: 'a guess' });
     h.settle();
     const verdicts = conns.map((c) => h.errors(c)[0]);
-    expect(verdicts.filter((code) => code === 'BAD_CREDENTIALS')).toHaveLength(LOGIN_FAILURES_PER_USERNAME_MAX);
-    expect(verdicts.filter((code) => code === 'RATE_LIMITED')).toHaveLength(2 * LOGIN_FAILURES_PER_USERNAME_MAX);
-    expect(h.jobLog.filter((j) => j.type === 'verify')).toHaveLength(LOGIN_FAILURES_PER_USERNAME_MAX);
+    expect(verdicts.filter((code) => code === 'BAD_CREDENTIALS')).toHaveLength(LOGIN_GUESSES_FREE);
+    expect(verdicts.filter((code) => code === 'RATE_LIMITED')).toHaveLength(2 * LOGIN_GUESSES_FREE);
+    expect(h.jobLog.filter((j) => j.type === 'verify')).toHaveLength(LOGIN_GUESSES_FREE);
   });
 });

@@ -22,7 +22,7 @@ function startFake(env: NodeJS.ProcessEnv = {}): { port: ChildProcessClientPort;
   return { port, events, warnings, closed };
 }
 
-async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
+async function until(check: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error('timed out waiting');

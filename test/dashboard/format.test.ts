@@ -1,3 +1,4 @@
+import { textWidth } from '../../cli/dashboard/char-width.ts';
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import { formatBytes, parsePathList, progressBar, truncate, truncateStart, wrapText } from '../../cli/dashboard/format.ts';
@@ -22,6 +23,25 @@ describe('text helpers', () => {
       expect(lines.join('').replace(/[\s]/g, '')).toBe(text.replace(/[\s]/g, ''));
     },
   );
+
+  test.prop([fc.string({ unit: fc.constantFrom('a', 'b', ' ', '中', '文', '😀', '🎉', 'e\u0301', '✓', '…'), maxLength: 120 }), fc.integer({ min: 2, max: 40 })])(
+    'property: over CJK, emoji and combining marks, wrapped lines fit the width in terminal cells, truncation too',
+    (text, width) => {
+      const lines = wrapText(text, width);
+      for (const line of lines) expect(textWidth(line)).toBeLessThanOrEqual(width);
+      expect(lines.join('').replace(/[\s]/g, '')).toBe(text.replace(/[\s]/g, ''));
+      expect(textWidth(truncate(text, width))).toBeLessThanOrEqual(width);
+      expect(textWidth(truncateStart(text, width))).toBeLessThanOrEqual(width);
+    },
+  );
+
+  it('counts cells as a terminal does: CJK and emoji two, combining marks none', () => {
+    expect(textWidth('abc')).toBe(3);
+    expect(textWidth('中文')).toBe(4);
+    expect(textWidth('😀✓…')).toBe(4);
+    expect(textWidth('e\u0301')).toBe(1);
+    expect(truncate('中文字幕', 5)).toBe('中文…');
+  });
 
   it('truncates with an ellipsis', () => {
     expect(truncate('abcdef', 4)).toBe('abc…');

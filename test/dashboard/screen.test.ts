@@ -61,7 +61,10 @@ describe('login screen', () => {
     expect(screenHas(text, 'Username  alice')).toBe(true);
     expect(screenHas(text, 'Password  ********')).toBe(true);
     expect(text.join('\n')).not.toContain('secretpw');
-    expect(screenHas(text, 'Server 127.0.0.1:12345 · ready')).toBe(true);
+    expect(screenHas(text, 'Server 127.0.0.1:12345')).toBe(true);
+    // The connection state is said once, in the status bar (issue 13: not "client ready" and "· ready").
+    expect(text.join('\n').match(/ready/g)).toEqual(['ready']);
+    expect(screenHas(text, '○ client ready')).toBe(true);
   });
 
   it('shows a wrong password inline and stays on the form', async () => {
@@ -138,17 +141,21 @@ describe('main screen', () => {
     app.tick();
     await settle();
     expect(screenHas(terminal.text(), 'Time left: 18 s')).toBe(true);
+    // (the tick after a pause in typing gave the dialog the keys)
     await terminal.type('y');
     expect(port.sentOf('chat.answer')).toEqual([{ cmd: 'chat.answer', username: 'bob', accept: true }]);
     expect(screenHas(terminal.text(), 'Time left')).toBe(false);
   });
 
   it('shows a file offer, then the transfer with a progress bar, then where it was saved', async () => {
-    const { terminal, port } = await start();
+    const { terminal, port, app } = await start();
     await logIn(terminal);
     port.emit({ event: 'file.offer', from: 'bob', transferId: 't1', name: 'photo.png', size: 2_097_152 });
     await settle();
     expect(screenHas(terminal.text(), 'photo.png  (2.0 MB)')).toBe(true);
+    // The keys go to the offer once the typing paused (the tick notices).
+    nowMs += 1000;
+    app.tick();
     await terminal.type('y');
     port.emit({ event: 'file.progress', transferId: 't1', bytes: 0, size: 2_097_152 });
     nowMs += 1000;

@@ -10,7 +10,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -24,8 +24,10 @@ const COLS = 120;
 const ROWS = 36;
 /** Per step; generous because CI machines can be loaded (two cores, several suites at once). */
 const WAIT_MS = 20_000;
-/** The whole scenario, a dozen steps: it takes ~4 s on an idle machine. */
-const SCENARIO_TIMEOUT_MS = 120_000;
+/** The whole scenario, a few dozen steps: it takes ~15 s on an idle machine (a request left to time out takes 6). */
+const SCENARIO_TIMEOUT_MS = 180_000;
+/** The server's session timeout: the dialog counts down from it (the dashboard's own default is 30 s). */
+const SESSION_TIMEOUT_MS = 6_000;
 const POLL_MS = 50;
 
 /** tmux is the one prerequisite outside npm; CI installs it (.ci/run), so there it must be present. */
@@ -129,6 +131,9 @@ async function openSessionFromDialog(tmux: Tmux, headless: Headless): Promise<vo
     headless.port.send({ cmd: 'chat.open', username: 'alice' });
     const dialog = await tmux.waitFor('bob asks for a chat session.', 'the chat request dialog');
     expect(dialog).toMatch(/Time left: \d+ s/);
+    // A dialog that popped up right after a key press waits for a pause before it takes keys:
+    // its buttons show once it does.
+    await tmux.waitFor('Accept (y)', 'the dialog taking the keys');
     tmux.keys('y');
     const outcome = await headless.waitFor('chat.opened', (event) => event.event === 'chat.opened' || event.event === 'chat.failed', from, ['chat.opened', 'chat.failed']);
     if (outcome.event === 'chat.opened') return;
@@ -151,7 +156,7 @@ describe.skipIf(skipReason !== null)(`dashboard end to end under tmux${skipReaso
     workDir = await mkdtemp(join(tmpdir(), 'p2pchat-dash-e2e-'));
     tmux = new Tmux(join(workDir, 'tmux.sock'));
     const { TestServer } = await import('../helpers/in-process-server.ts');
-    server = await TestServer.start();
+    server = await TestServer.start({ sessionTimeoutMs: SESSION_TIMEOUT_MS });
     const address = server.address;
     bob = new Headless(
       new ChildProcessClientPort({
@@ -183,11 +188,15 @@ describe.skipIf(skipReason !== null)(`dashboard end to end under tmux${skipReaso
   it('signs up, makes friends, opens a session from the dialog and chats both ways, then quits cleanly', async () => {
     const headless = bob!;
     const tmux = startedTmux();
-    await tmux.waitFor('· ready', 'the login form with the client ready');
+    const loginForm = await tmux.waitFor('client ready', 'the login form with the client ready');
+    // The connection state is said once (the status bar), not also "· ready" in the form.
+    expect(loginForm.match(/ready/g)).toEqual(['ready']);
 
     // Sign up from the form: F2 switches to sign-up; Enter moves field by field, then submits.
     tmux.keys('F2');
-    await tmux.waitFor('Create an account', 'the sign-up form');
+    const signupForm = await tmux.waitFor('Create an account', 'the sign-up form');
+    // The nickname's "(optional)" note fits inside the form's border.
+    expect(signupForm).toMatch(/Nickname +_+ \(optional\) *│/);
     tmux.text('alice');
     tmux.keys('Enter');
     tmux.text('password-alice');
@@ -206,6 +215,16 @@ describe.skipIf(skipReason !== null)(`dashboard end to end under tmux${skipReaso
     await headless.waitFor('friend.added', (event) => event.event === 'friend.added' && event.username === 'alice', friendAdded);
     await tmux.waitFor('● bob (Bob)', 'bob online in the friend list');
 
+    // A request left unanswered: the dialog counts down from the server's timeout, and closes
+    // itself when the server says the request ended.
+    const unanswered = headless.events.length;
+    headless.port.send({ cmd: 'chat.open', username: 'alice' });
+    const countdown = await tmux.waitFor(/Time left: \d+ s/, 'the countdown');
+    expect(Number(/Time left: (\d+) s/.exec(countdown)?.[1])).toBeLessThanOrEqual(SESSION_TIMEOUT_MS / 1000);
+    await headless.waitFor('chat.failed', (event) => event.event === 'chat.failed' && event.reason === 'timeout', unanswered);
+    await tmux.waitFor(/Chat request from Bob \(bob\) (ended: timeout|timed out)/, 'the request ended in the events pane');
+    expect(tmux.capture()).not.toContain('asks for a chat session.');
+
     // bob asks for a session: the dialog counts down; y accepts.
     await openSessionFromDialog(tmux, headless);
     await tmux.waitFor('Chat with bob · open', 'the open session');
@@ -222,6 +241,31 @@ describe.skipIf(skipReason !== null)(`dashboard end to end under tmux${skipReaso
     const screen = await tmux.waitFor('bob: hi alice {from headless}', 'the incoming message');
     expect(screen).toContain(`server ${server!.address} │ ● connected │ user alice`);
 
+    // A file offer popping up mid-word takes none of the letters: "nice" is sent whole, and the
+    // offer waits (Tab to answer) until alice turns to it.
+    const offeredFile = join(workDir, 'offer.txt');
+    await writeFile(offeredFile, 'a file\n');
+    tmux.text('n');
+    await tmux.waitFor('> n', 'the n in the message line');
+    headless.port.send({ cmd: 'file.send', username: 'alice', paths: [offeredFile] });
+    await tmux.waitFor('Press Tab to answer', 'the waiting file offer');
+    tmux.text('ice');
+    tmux.keys('Enter');
+    await headless.waitFor('chat.message', (event) => event.event === 'chat.message' && event.text === 'nice');
+    expect(tmux.capture()).toContain('Press Tab to answer');
+    tmux.keys('Tab');
+    await tmux.waitFor('Accept (y)', 'the offer taking the keys');
+    tmux.keys('n');
+    await headless.waitFor('file.failed', (event) => event.event === 'file.failed' && event.reason === 'declined');
+    await tmux.waitFor('File offer.txt failed: declined', 'the declined file named by its name');
+
+    // Emoji and CJK: once the ✓ replaces the …, nothing stale is left beside it on the terminal.
+    tmux.text('party 🎉 time 😀 中文');
+    tmux.keys('Enter');
+    const delivered = await tmux.waitFor(/alice: party 🎉 time 😀 中文 ✓/, 'the delivered emoji message');
+    const row = delivered.split('\n').find((line) => line.includes('alice: party 🎉')) ?? '';
+    expect(row).toMatch(/alice: party 🎉 time 😀 中文 ✓ +│$/);
+
     // A terminal resize: the layout follows, the conversation stays.
     tmux.run('resize-window', '-t', tmux.target, '-x', '90', '-y', '26');
     // Until the dashboard redraws, tmux shows the old screen cropped (its status bar cut off), so
@@ -231,9 +275,24 @@ describe.skipIf(skipReason !== null)(`dashboard end to end under tmux${skipReaso
     expect(resizedLines.length).toBe(26);
     expect(resized).toContain('bob: hi alice {from headless}');
 
-    // Ctrl-C logs out first (bob sees alice go offline), then the process exits 0.
+    // F9 logs out; logging in again shows an empty chat pane with nothing left from before.
+    tmux.keys('F9');
+    await tmux.waitFor('Log in to chat', 'the login form after F9');
+    tmux.text('password-alice');
+    tmux.keys('Enter');
+    const again = await tmux.waitFor(/user alice/, 'the main screen after logging in again');
+    const panes = again.slice(0, again.indexOf('┌─ Events'));
+    expect(panes).toContain('(no chats)');
+    expect(panes).not.toMatch(/[?�…😀🎉中]/);
+
+    // Escape means back: out of the message line, so Esc then q quits (it does not type q).
+    tmux.keys('i');
+    await tmux.waitFor('[ Message ]', 'the message line focused');
+    tmux.keys('Escape');
+    await tmux.waitFor(/\[ Friends/, 'the friend list focused');
+    // Logging out first (bob sees alice go offline), then the process exits 0.
     const offline = headless.events.length;
-    tmux.keys('C-c');
+    tmux.keys('q');
     await headless.waitFor('presence', (event) => event.event === 'presence' && event.username === 'alice' && event.status === 'offline', offline);
     await tmux.waitFor('DASHBOARD-EXIT=0', 'the dashboard exiting 0');
   }, SCENARIO_TIMEOUT_MS);

@@ -3,8 +3,10 @@ import { describe, expect, it } from 'vitest';
 import type { ClientCommand } from '../../cli/dashboard/client-port.ts';
 import type { EventInput } from '../../cli/dashboard/fake-port.ts';
 import type { KeyInput } from '../../cli/dashboard/line-editor.ts';
+import { TYPING_PAUSE_MS } from '../../cli/dashboard/limits.ts';
 import {
   type DashboardAction,
+  dialogWaiting,
   type DashboardState,
   friendPaneItems,
   initialState,
@@ -211,18 +213,19 @@ describe('chat request dialog countdown', () => {
   });
 
   it('y accepts and the opened session takes the focus; n declines', () => {
-    const driver = new Driver().loggedIn().event({ event: 'chat.request', from: 'bob' }).key({ ch: 'y', name: 'y' });
+    const driver = new Driver().loggedIn().event({ event: 'chat.request', from: 'bob' }).advance(TYPING_PAUSE_MS).key({ ch: 'y', name: 'y' });
     expect(driver.commands.at(-1)).toEqual({ cmd: 'chat.answer', username: 'bob', accept: true });
     driver.event({ event: 'chat.opened', username: 'bob' });
     expect(driver.state.activePeer).toBe('bob');
-    driver.event({ event: 'chat.request', from: 'carol' }).key({ name: 'right' }).key({ name: 'enter' });
+    driver.event({ event: 'chat.request', from: 'carol' }).advance(TYPING_PAUSE_MS).key({ name: 'right' }).key({ name: 'enter' });
     expect(driver.commands.at(-1)).toEqual({ cmd: 'chat.answer', username: 'carol', accept: false });
   });
 
   it('a chat request goes over an open prompt, which comes back afterwards', () => {
-    const driver = new Driver().loggedIn().key({ name: 'f2' }).type('fr');
-    driver.event({ event: 'chat.request', from: 'bob' }).type('n');
-    expect(topModal(driver.state)).toMatchObject({ kind: 'prompt', editor: { text: 'fr' } });
+    const driver = new Driver().loggedIn().key({ name: 'f2' }).advance(TYPING_PAUSE_MS);
+    driver.event({ event: 'chat.request', from: 'bob' }).advance(TYPING_PAUSE_MS).type('n');
+    expect(driver.commands.at(-1)).toEqual({ cmd: 'chat.answer', username: 'bob', accept: false });
+    expect(topModal(driver.state)).toMatchObject({ kind: 'prompt', editor: { text: '' } });
   });
 });
 
@@ -236,7 +239,7 @@ describe('file transfers', () => {
     const driver = new Driver().loggedIn().openChatWithBob();
     driver.event({ event: 'file.offer', from: 'bob', transferId: 't1', name: 'big.iso', size: 4_000_000 });
     expect(topModal(driver.state)).toMatchObject({ kind: 'file-offer', offer: { name: 'big.iso', size: 4_000_000 } });
-    driver.key({ name: 'enter' });
+    driver.advance(TYPING_PAUSE_MS).key({ name: 'enter' });
     expect(driver.commands.at(-1)).toEqual({ cmd: 'file.answer', transferId: 't1', accept: true });
     const transfer = () => driver.state.transfers[0]!;
     expect(transferSpeed(transfer())).toBeNull();
@@ -333,5 +336,82 @@ describe('keys and quitting', () => {
     const driver = new Driver().loggedIn();
     for (let index = 0; index < 500; index++) driver.event({ event: 'presence', username: 'bob', status: index % 2 === 0 ? 'offline' : 'online' });
     expect(driver.state.events.length).toBe(200);
+  });
+});
+
+describe('issue 13: requests wait for the typing, end with the server, and Escape means back', () => {
+  it('a file offer popping up mid-word takes none of the letters: "nice" reaches the message line whole', () => {
+    const driver = new Driver().loggedIn().openChatWithBob().type('n');
+    driver.event({ event: 'file.offer', from: 'bob', transferId: 't9', name: 'x.bin', size: 10 });
+    expect(topModal(driver.state)).toMatchObject({ kind: 'file-offer' });
+    expect(dialogWaiting(driver.state)).toBe(true);
+    driver.type('ice');
+    expect(driver.state.input.text).toBe('nice');
+    expect(driver.commands.filter((c) => c.cmd === 'file.answer')).toEqual([]);
+    // A pause with text still in the line does not hand the keys over either; Tab does.
+    driver.advance(TYPING_PAUSE_MS * 3);
+    expect(dialogWaiting(driver.state)).toBe(true);
+    driver.key({ name: 'tab' }).key({ ch: 'n', name: 'n' });
+    expect(driver.commands.at(-1)).toEqual({ cmd: 'file.answer', transferId: 't9', accept: false });
+    expect(driver.state.input.text).toBe('nice');
+  });
+
+  it('a request shown right after a key press waits for a pause: a second y never answers the next request unseen', () => {
+    const driver = new Driver().loggedIn().advance(TYPING_PAUSE_MS);
+    driver.event({ event: 'chat.request', from: 'bob' }).event({ event: 'chat.request', from: 'carol' });
+    expect(dialogWaiting(driver.state)).toBe(false);
+    driver.key({ ch: 'y', name: 'y' }).key({ ch: 'y', name: 'y' });
+    expect(driver.commands.filter((c) => c.cmd === 'chat.answer')).toEqual([{ cmd: 'chat.answer', username: 'bob', accept: true }]);
+    expect(topModal(driver.state)).toMatchObject({ kind: 'chat-request', request: { from: 'carol' } });
+    driver.advance(TYPING_PAUSE_MS).key({ ch: 'n', name: 'n' });
+    expect(driver.commands.at(-1)).toEqual({ cmd: 'chat.answer', username: 'carol', accept: false });
+  });
+
+  it("counts down from the server's timeout sent with the request, not the dashboard's default", () => {
+    const driver = new Driver().loggedIn().event({ event: 'chat.request', from: 'bob', timeoutMs: 10_000 });
+    expect(topModal(driver.state)).toMatchObject({ kind: 'chat-request', secondsLeft: 10 });
+    driver.advance(10_000);
+    expect(topModal(driver.state)).toBeNull();
+  });
+
+  it('the dialog closes itself when the server says the request ended, and makes no tab', () => {
+    const driver = new Driver().loggedIn().event({ event: 'chat.request', from: 'bob' });
+    driver.event({ event: 'chat.failed', username: 'bob', reason: 'cancelled' });
+    expect(topModal(driver.state)).toBeNull();
+    expect(driver.state.sessions).toEqual([]);
+    expect(driver.state.events.at(-1)?.text).toBe('Chat request from Bob (bob) ended: cancelled');
+  });
+
+  it('a yes that came too late leaves the friend not marked as asking', () => {
+    const driver = new Driver().loggedIn().event({ event: 'chat.request', from: 'bob' }).advance(TYPING_PAUSE_MS).key({ ch: 'y', name: 'y' });
+    expect(friendPaneItems(driver.state)[0]).toMatchObject({ kind: 'friend', session: 'requesting' });
+    driver.event({ event: 'error', code: 'NO_SUCH_SESSION_REQUEST', message: 'no such request', username: 'bob' });
+    expect(friendPaneItems(driver.state)[0]).toMatchObject({ kind: 'friend', session: 'failed' });
+  });
+
+  it('Escape means back: out of the message line, never into it (Esc q quits)', () => {
+    const fromInput = new Driver().loggedIn().openChatWithBob();
+    expect(fromInput.state.focus).toBe('input');
+    fromInput.key({ name: 'escape' }).key({ ch: 'q', name: 'q' });
+    expect(fromInput.quit).toBe(true);
+    const fromList = new Driver().loggedIn();
+    expect(fromList.state.focus).toBe('friends');
+    fromList.key({ name: 'escape' }).key({ ch: 'q', name: 'q' });
+    expect(fromList.state.input.text).toBe('');
+    expect(fromList.quit).toBe(true);
+  });
+
+  it('a resumed transfer says where it picked up, on the sending side as on the receiving one', () => {
+    const driver = new Driver().loggedIn().openChatWithBob();
+    driver.event({ event: 'file.offered', username: 'bob', transferId: 't5', name: 'big.iso', size: 4096 });
+    driver.event({ event: 'file.progress', transferId: 't5', bytes: 2048, size: 4096, resumedFrom: 2048 });
+    expect(driver.state.events.at(-1)?.text).toBe('Resumed big.iso from 2.0 KB');
+  });
+
+  it('a declined offer is named by its file on this side too', () => {
+    const driver = new Driver().loggedIn().event({ event: 'file.offer', from: 'bob', transferId: 't3', name: 'notes.md', size: 5 });
+    driver.advance(TYPING_PAUSE_MS).key({ ch: 'n', name: 'n' });
+    driver.event({ event: 'file.failed', transferId: 't3', reason: 'declined' });
+    expect(driver.state.events.at(-1)?.text).toBe('File notes.md failed: declined');
   });
 });

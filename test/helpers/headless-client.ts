@@ -12,7 +12,13 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const EVENT_WAIT_MS = 10_000;
+/** A bound on each event wait (the wait ends at the event): generous, for a loaded two-core machine. */
+export const EVENT_WAIT_MS = 20_000;
+/**
+ * How long a child may take to print `ready`: starting node and tsx on a loaded two-core machine
+ * takes seconds (load 15 once made it miss 10 s). A bound on an event wait, not a sleep.
+ */
+export const START_WAIT_MS = 60_000;
 
 export type Event = { readonly event: string; readonly at: string } & Record<string, unknown>;
 
@@ -29,6 +35,8 @@ export interface HeadlessOptions {
   /** Reset the first P2P stream after this many received bytes (the hidden --fault-cut-p2p-after-bytes). */
   readonly cutP2pAfterBytes?: number;
   readonly extraArgs?: readonly string[];
+  /** Lines written to stdin at once, before `ready` (a block pasted while the client starts). */
+  readonly pasteBeforeReady?: readonly Record<string, unknown>[];
 }
 
 export class HeadlessClient {
@@ -63,7 +71,8 @@ export class HeadlessClient {
     args.push('--log-level', process.env.TEST_CLIENT_LOG_LEVEL ?? 'warn', ...(options.extraArgs ?? []));
     const child = spawn(process.execPath, args, { cwd: ROOT, env: process.env, stdio: ['pipe', 'pipe', 'pipe'] });
     const client = new HeadlessClient(name, child, downloadDir);
-    await client.waitFor('ready');
+    if (options.pasteBeforeReady !== undefined) client.sendRaw(options.pasteBeforeReady.map((line) => `${JSON.stringify(line)}\n`).join(''));
+    await client.waitFor('ready', {}, START_WAIT_MS);
     return client;
   }
 

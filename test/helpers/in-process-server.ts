@@ -11,6 +11,7 @@ import { type RunningServer, startServer } from '../../cli/server/run.ts';
 export interface TestServerOptions {
   readonly sessionTimeoutMs?: number;
   readonly ttlMs?: number;
+  readonly unauthenticatedIdleMs?: number;
 }
 
 export class TestServer {
@@ -42,10 +43,15 @@ export class TestServer {
       dataDir: this.dataDir,
       scrypt: { N: 1024, r: 8, p: 1 },
       authRatePerAddress: 0,
+      // Every test client connects from 127.0.0.1: the per-address limits are not what these test.
+      signupsPerAddressPerHour: 0,
+      connectionsPerAddress: 0,
+      unauthConnectionsPerAddress: 0,
       processMetrics: false,
       shutdownGraceMs: 500,
       ...(this.options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: this.options.sessionTimeoutMs }),
       ...(this.options.ttlMs === undefined ? {} : { ttlMs: this.options.ttlMs }),
+      ...(this.options.unauthenticatedIdleMs === undefined ? {} : { unauthenticatedIdleMs: this.options.unauthenticatedIdleMs }),
     });
     this.port = this.server.tcpPort;
   }

@@ -29,6 +29,10 @@ export async function startTestServer(options: Partial<ServerOptions> = {}): Pro
     httpHost: '127.0.0.1',
     httpPort: 0,
     authRatePerAddress: 0,
+    // Every test client connects from 127.0.0.1: tests of the per-address limits set them.
+    signupsPerAddressPerHour: 0,
+    connectionsPerAddress: 0,
+    unauthConnectionsPerAddress: 0,
     scrypt: TEST_SCRYPT,
     processMetrics: false,
     ...options,

@@ -21,8 +21,26 @@ describe('sanitizeFileName', () => {
     ['bell\u0007\u001b[2J.txt', 'bell[2J.txt'],
     ['name\u202egnp.exe', 'namegnp.exe'],
     ['trailing. . ', 'trailing'],
+    // #11: Windows device names, with or without an extension, any case.
+    ['CON', '_CON'],
+    ['nul', '_nul'],
+    ['con.txt', '_con.txt'],
+    ['Com1.tar.gz', '_Com1.tar.gz'],
+    ['lpt9 .log', '_lpt9 .log'],
+    ['console.txt', 'console.txt'],
+    ['conX', 'conX'],
+    // #11: lone surrogates become U+FFFD, so the name reported is the name written.
+    ['a\uD800b.txt', 'a\uFFFDb.txt'],
+    ['\uDC00x', '\uFFFDx'],
+    ['pair\uD83D\uDE00.txt', 'pair\uD83D\uDE00.txt'],
   ])('%j becomes %j', (offered, kept) => {
     expect(sanitizeFileName(offered)).toBe(kept);
+  });
+
+  it('never returns a lone surrogate, even when truncation cuts a pair', () => {
+    const name = sanitizeFileName(`${'a'.repeat(FILE_NAME_CHARS_MAX - 1)}\uD83D\uDE00${'b'.repeat(10)}`);
+    expect(name).toBe(Buffer.from(name, 'utf8').toString('utf8'));
+    expect(candidateName(`${'\uD83D\uDE00'.repeat(100)}`, 7)).toBe(Buffer.from(candidateName(`${'\uD83D\uDE00'.repeat(100)}`, 7), 'utf8').toString('utf8'));
   });
 
   it('keeps the extension of an overlong name', () => {

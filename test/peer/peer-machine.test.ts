@@ -6,7 +6,7 @@
  * an idle user online; reconnect delays are bounded and jittered; quit logs out first.
  */
 import { describe, expect, it } from 'vitest';
-import { RECONNECT_DELAY_MS_MAX } from '../../core/limits.ts';
+import { RECONNECT_DELAY_MS_MAX, SESSION_REQUEST_TIMEOUT_MS_DEFAULT } from '../../core/limits.ts';
 import { Backoff } from '../../core/peer/backoff.ts';
 import { TTL_MS, twoFriends } from './peer-world.ts';
 
@@ -64,6 +64,41 @@ describe('peer machine with the server machine, in memory', () => {
     world.advance(RECONNECT_DELAY_MS_MAX);
     expect(world.eventsOf('alice', 'reconnected')).toHaveLength(1);
     expect(world.server.isOnline('alice')).toBe(true);
+  });
+
+  it('after a server restart, a password login refused as BUSY or RATE_LIMITED is retried after the backoff, not given up (#11)', () => {
+    const world = twoFriends();
+    // One login per second from the shared address: the second peer is refused at first.
+    world.restartServer({ authAttemptsPerAddressBurst: 1, authAttemptsPerAddressPerSec: 1 });
+    world.advance(2 * RECONNECT_DELAY_MS_MAX);
+    expect(world.server.isOnline('alice')).toBe(true);
+    expect(world.server.isOnline('bob')).toBe(true);
+    expect(world.eventsOf('alice', 'reconnected')).toHaveLength(1);
+    expect(world.eventsOf('bob', 'reconnected')).toHaveLength(1);
+  });
+
+  it('a friend cannot pass one of our own error codes off to the script: its error frame is PEER_ERROR (#11)', () => {
+    const world = twoFriends();
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    expect(world.eventsOf('alice', 'chat.opened')).toHaveLength(1);
+    world.injectP2p('bob', 'alice', { type: 'error', code: 'SERVER_UNAVAILABLE', message: 'not connected to the server; retrying' });
+    const errors = world.eventsOf('alice', 'error');
+    expect(errors.map((e) => 'code' in e && e.code)).toEqual(['PEER_ERROR']);
+    expect(errors[0]).toMatchObject({ detail: expect.stringContaining('from bob: SERVER_UNAVAILABLE') });
+  });
+
+  it('friend.block from the client: the blocked friend chat requests never reach us and time out on their side; friend.unblock lets them through', () => {
+    const world = twoFriends({ autoAcceptChat: false });
+    world.command('alice', { cmd: 'friend.block', username: 'bob' });
+    expect(world.eventsOf('alice', 'friend.blocked')).toEqual([{ event: 'friend.blocked', username: 'bob' }]);
+    world.command('bob', { cmd: 'chat.open', username: 'alice' });
+    world.advance(SESSION_REQUEST_TIMEOUT_MS_DEFAULT);
+    expect(world.eventsOf('bob', 'chat.failed')).toMatchObject([{ username: 'alice', reason: 'timeout' }]);
+    expect(world.eventsOf('alice', 'chat.request')).toEqual([]);
+    world.command('alice', { cmd: 'friend.unblock', username: 'bob' });
+    expect(world.eventsOf('alice', 'friend.unblocked')).toEqual([{ event: 'friend.unblocked', username: 'bob' }]);
+    world.command('bob', { cmd: 'chat.open', username: 'alice' });
+    expect(world.eventsOf('alice', 'chat.request')).toEqual([{ event: 'chat.request', from: 'bob', timeoutMs: expect.any(Number) }]);
   });
 
   it('quit logs out first, then exits 0', () => {

@@ -14,7 +14,7 @@ import { encodeControl, encodeData } from '../../core/codec.ts';
 import type { PeerCommand } from '../../core/peer/commands.ts';
 import type { ClientEvent } from '../../core/peer/events.ts';
 import { type PeerConfig, type PeerEffect, type PeerInput, PeerMachine } from '../../core/peer/machine.ts';
-import { type ServerEffect, ServerMachine } from '../../core/server/machine.ts';
+import { type ServerConfig, type ServerEffect, ServerMachine } from '../../core/server/machine.ts';
 import { MemoryStore } from '../../core/store.ts';
 
 export const TTL_MS = 9_000;
@@ -26,7 +26,9 @@ interface Link {
 
 export class World {
   nowMs = 1_000_000;
-  readonly server: ServerMachine;
+  server: ServerMachine;
+  /** What the server persisted: a restart (restartServer) keeps the accounts, forgets the logins. */
+  private readonly store = new MemoryStore();
   readonly peers = new Map<string, PeerMachine>();
   readonly events = new Map<string, ClientEvent[]>();
   readonly exits = new Map<string, number>();
@@ -64,7 +66,13 @@ export class World {
   deliverySplit: ((bytes: Uint8Array) => Uint8Array[]) | null = null;
 
   constructor() {
-    this.server = new ServerMachine(new MemoryStore().load(), { ttlMs: TTL_MS, newToken: () => `tok${++this.tokenSeq}` });
+    this.server = new ServerMachine(this.store.load(), { ttlMs: TTL_MS, newToken: () => `tok${++this.tokenSeq}` });
+  }
+
+  /** The server process restarts: every link drops, resume tokens are gone, accounts stay. */
+  restartServer(config: Partial<Omit<ServerConfig, 'newToken'>> = {}): void {
+    this.server = new ServerMachine(this.store.load(), { ttlMs: TTL_MS, ...config, newToken: () => `tok${++this.tokenSeq}` });
+    for (const name of [...this.connOf.keys()]) this.cutServerLink(name);
   }
 
   addPeer(name: string, p2pPort: number, config: Partial<PeerConfig> = {}): PeerMachine {
@@ -131,6 +139,17 @@ export class World {
     this.settle();
   }
 
+  /** `from` sends `to` a raw P2P control frame over their open stream (a hostile or buggy friend). */
+  injectP2p(from: string, to: string, frame: Record<string, unknown>): void {
+    for (const [key, other] of this.p2p) {
+      if (!key.startsWith(`${from}|`) || other.peer !== to) continue;
+      this.peers.get(to)!.handle({ type: 'p2p.bytes', streamId: other.streamId, bytes: encodeControl(frame) }, this.nowMs);
+      this.settle();
+      return;
+    }
+    throw new Error(`no P2P stream from ${from} to ${to}`);
+  }
+
   /** Resets the P2P connection between two peers (both ends see it close; queued bytes are lost). */
   cutP2p(a: string, b: string): void {
     for (const [key, other] of [...this.p2p]) {
@@ -195,7 +214,7 @@ export class World {
       case 'verify':
         return this.server.handle({ type: 'verified', jobId: effect.jobId, ok: effect.passwordHash === `h:${effect.password}` }, this.nowMs);
       case 'persist':
-        return;
+        return this.store.apply([effect.op]);
     }
   }
 

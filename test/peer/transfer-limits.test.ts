@@ -136,6 +136,8 @@ describe('file transfer limits in the peer machine', () => {
     expect(world.committed.get(`bob|${transferId}`)).toEqual({ sha256: file.sha256, bytes: file.size });
     expect(world.eventsOf('alice', 'file.sent')).toHaveLength(1);
     expect(world.eventsOf('bob', 'file.progress').some((e) => (e as { resumedFrom?: number }).resumedFrom === 0)).toBe(true);
+    // The sender says where it resumed from too (issue 13: once only the receiver did).
+    expect(world.eventsOf('alice', 'file.progress').some((e) => (e as { resumedFrom?: number }).resumedFrom === 0)).toBe(true);
     expect(failures(world, 'alice')).toEqual([]);
     expect(failures(world, 'bob')).toEqual([]);
   });

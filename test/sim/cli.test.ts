@@ -13,11 +13,19 @@ function sim(args: string[]): Promise<CliOutcome> {
 }
 
 describe('p2pchat sim', () => {
+  it('--check-determinism runs each seed twice and passes when the traceHashes agree', async () => {
+    const { code, stdout } = await sim(['scenarios/session-reject.yaml', '--check-determinism', '--json', '--seed', '3']);
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout) as { runs: Array<{ expectations: Array<{ name: string; passed: boolean }> }> };
+    expect(report.runs[0]?.expectations.find((e) => e.name === 'invariant deterministic')?.passed).toBe(true);
+  }, TIMEOUT_MS);
+
   it('--json prints exactly the contract object on stdout, SEED first on stderr, exit 0', async () => {
     const trace = join(dir, 'trace.jsonl');
     const { code, stdout, stderr } = await sim(['scenarios/session-accept.yaml', 'scenarios/logout.yaml', '--json', '--seed', '5', '--trace', trace]);
     expect(code).toBe(0);
     expect(stderr.split('\n').find((l) => l.trim() !== '' && !l.startsWith('npm warn'))).toMatch(/^SEED=5 /);
+    expect(stderr.trim().split('\n').at(-1)).toBe('2 passed, 0 failed');
     const report = JSON.parse(stdout) as { runs: Array<Record<string, unknown>> };
     expect(report.runs).toHaveLength(2);
     for (const run of report.runs) {

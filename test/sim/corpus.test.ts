@@ -6,7 +6,11 @@ import { loadScenarioFile } from '../../sim/scenarios/scenario-loader.ts';
 import type { Scenario } from '../../sim/scenarios/scenario-schema.ts';
 
 const DIR = 'scenarios';
-const files = readdirSync(DIR).filter((f) => f.endsWith('.yaml')).sort();
+/** The quick corpus (scenarios/*.yaml) and the storms kept apart in scenarios/storms/ (run here scaled down). */
+const files = [
+  ...readdirSync(DIR).filter((f) => f.endsWith('.yaml')).sort(),
+  ...readdirSync(join(DIR, 'storms')).filter((f) => f.endsWith('.yaml')).sort().map((f) => join('storms', f)),
+];
 /**
  * Storms run here with at most this many peers and a shorter workload phase (arrivals compressed
  * to fit), so the suite stays quick; the full sizes run in bench and as documented in

@@ -23,4 +23,13 @@ describe('bugs found by the simulator stay fixed', () => {
     expect(report.violations).toEqual([]);
     expect(report.metrics.sessions_established).toBeGreaterThan(0);
   });
+
+  // Found by the steps-finish checker: a chat.open already pending at the server was not failed
+  // when the link dropped, so a request the crashed server forgot never ended on the caller's
+  // side. Fixed by the session broker (core/peer/session-broker.ts): a request ends with its login.
+  it('a session request the server forgot in a crash ends on the caller\'s side', () => {
+    const { scenario } = loadScenarioFile('test/sim/fixtures/session-request-lost-with-server.yaml');
+    const report = runScenario(scenario, { seed: 1 });
+    expect(report.violations).toEqual([]);
+  });
 });

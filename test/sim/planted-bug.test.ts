@@ -20,7 +20,7 @@ describe('a planted protocol bug (ServerConfig.plantedBug, test-only)', () => {
     const { scenario } = loadScenarioFile(`${FIXTURES}/planted-bug-swarm-base.yaml`);
     // Without faults the workload passes: only the swarm's random faults expose the bug.
     expect(runScenario(scenario, { seed: 22 }).violations).toEqual([]);
-    const result = runSwarm(scenario, { runs: 40, rootSeed: 1, scenarioPath: 'planted-bug-swarm-base.yaml' });
+    const result = runSwarm(scenario, { runs: 40, rootSeed: 2, scenarioPath: 'planted-bug-swarm-base.yaml' });
     const failure = result.failure;
     expect(failure, 'the swarm found no failure in 40 runs').not.toBeNull();
     if (failure === null) return;

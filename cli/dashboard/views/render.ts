@@ -7,6 +7,7 @@
  * (braces would be read as blessed tags) before it is placed.
  */
 import { formatBytes, formatSpeed, percent, progressBar, truncate, truncateStart, wrapText } from '../format.ts';
+import { layoutWidth, textWidth } from '../char-width.ts';
 import type { LineEditor } from '../line-editor.ts';
 import {
   type AuthField,
@@ -18,6 +19,7 @@ import {
   type Transfer,
   activeSession,
   authFields,
+  dialogWaiting,
   friendPaneItems,
   totalUnread,
   transferSpeed,
@@ -43,7 +45,7 @@ export function safe(text: string): string {
 }
 
 function padEnd(text: string, width: number): string {
-  const length = Array.from(text).length;
+  const length = textWidth(text);
   return length >= width ? text : text + ' '.repeat(width - length);
 }
 
@@ -65,11 +67,19 @@ export const SYMBOL_OFFLINE = '○';
  */
 export function renderEditor(editor: LineEditor, width: number, focused: boolean, mask?: string): string {
   const chars = Array.from(editor.text).map((char) => (mask ?? sanitize(char)));
-  const room = Math.max(1, width - 1); // one cell for the cursor at the end
-  const start = Math.max(0, Math.min(editor.cursor - room + 1, chars.length - room));
-  const shown = chars.slice(Math.max(0, start), Math.max(0, start) + room + 1);
-  const cursorAt = editor.cursor - Math.max(0, start);
-  if (!focused) return escapeTags(shown.join('').slice(0, width));
+  // The window starts as late as needed for the cursor's cell to fit, by row budget (format.ts).
+  let start = 0;
+  let beforeCursor = 0;
+  for (let index = 0; index < editor.cursor && index < chars.length; index++) beforeCursor += layoutWidth(chars[index] ?? '');
+  while (start < editor.cursor && beforeCursor + 1 > width) beforeCursor -= layoutWidth(chars[start++] ?? '');
+  let shownCount = 0;
+  for (let used = 0; start + shownCount < chars.length; shownCount++) {
+    used += layoutWidth(chars[start + shownCount] ?? '');
+    if (used > width) break;
+  }
+  const shown = chars.slice(start, start + shownCount);
+  const cursorAt = editor.cursor - start;
+  if (!focused) return escapeTags(shown.join(''));
   const before = escapeTags(shown.slice(0, cursorAt).join(''));
   const under = escapeTags(shown[cursorAt] ?? ' ');
   const after = escapeTags(shown.slice(cursorAt + 1).join(''));
@@ -97,11 +107,13 @@ export function renderLogin(state: DashboardState, innerWidth: number): string {
     if (field === 'submit' || field === 'switch') continue;
     const focused = auth.field === field;
     const editor = auth[field];
-    const value = renderEditor(editor, fieldWidth, focused && auth.pending === null, field === 'password' ? '*' : undefined);
-    const shownWidth = Math.min(fieldWidth, Array.from(editor.text).length + (focused ? 1 : 0));
-    const filler = '_'.repeat(Math.max(0, fieldWidth - shownWidth));
+    // The nickname's field is shorter by its "(optional)" note, so the note fits inside the form.
+    const width = field === 'nickname' ? Math.max(4, fieldWidth - OPTIONAL_NOTE.length - 1) : fieldWidth;
+    const value = renderEditor(editor, width, focused && auth.pending === null, field === 'password' ? '*' : undefined);
+    const shownWidth = Math.min(width, (field === 'password' ? Array.from(editor.text).length : textWidth(editor.text)) + (focused ? 1 : 0));
+    const filler = '_'.repeat(Math.max(0, width - shownWidth));
     const marker = focused ? '>' : ' ';
-    const optional = field === 'nickname' ? ' {gray-fg}(optional){/gray-fg}' : '';
+    const optional = field === 'nickname' ? ` {gray-fg}${OPTIONAL_NOTE}{/gray-fg}` : '';
     lines.push(`${marker} ${padEnd(FIELD_LABELS[field], 9)} ${value}{gray-fg}${filler}{/gray-fg}${optional}`);
   }
   lines.push('');
@@ -113,29 +125,18 @@ export function renderLogin(state: DashboardState, innerWidth: number): string {
   else if (auth.notice) lines.push(` {yellow-fg}${safe(auth.notice)}{/yellow-fg}`);
   else lines.push('');
   lines.push('');
-  lines.push(` {gray-fg}Server ${safe(state.config.serverAddress)} · ${connectionLabel(state)}{/gray-fg}`);
+  // The connection state is in the status bar below: said once, in one wording.
+  lines.push(` {gray-fg}Server ${safe(state.config.serverAddress)}{/gray-fg}`);
   lines.push(` {gray-fg}Tab/↑↓ move · Enter next/submit · F1 help · Ctrl-C quit{/gray-fg}`);
   return lines.join('\n');
 }
+
+const OPTIONAL_NOTE = '(optional)';
 
 function button(label: string, focused: boolean): string {
   return focused ? `{inverse}> ${label} <{/inverse}` : `[ ${label} ]`;
 }
 
-function connectionLabel(state: DashboardState): string {
-  switch (state.connection) {
-    case 'starting':
-      return 'starting…';
-    case 'ready':
-      return 'ready';
-    case 'connected':
-      return 'connected';
-    case 'reconnecting':
-      return 'reconnecting…';
-    case 'closed':
-      return 'client stopped';
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Main screen panes
@@ -354,6 +355,12 @@ export interface DialogContent {
   readonly height: number;
 }
 
+/** A request that popped up while the user typed shows how to reach it instead of its buttons. */
+function requestAnswers(state: DashboardState): string {
+  if (dialogWaiting(state)) return ' {gray-fg}Press Tab to answer; your typing goes on below{/gray-fg}';
+  return yesNo(state, 'Accept (y)', 'Decline (n)');
+}
+
 function yesNo(state: DashboardState, yes: string, no: string): string {
   return `   ${button(yes, state.modalChoice === 'yes')}   ${button(no, state.modalChoice === 'no')}`;
 }
@@ -389,7 +396,7 @@ export function dialogContent(state: DashboardState, modal: Modal): DialogConten
         '',
         ` Time left: {${urgent}-fg}{bold}${modal.secondsLeft} s{/bold}{/${urgent}-fg}`,
         '',
-        yesNo(state, 'Accept (y)', 'Decline (n)'),
+        requestAnswers(state),
       ].join('\n');
       return { title: 'Chat request', body: body + more, width: 50, height: 10 + (more ? 1 : 0) };
     }
@@ -402,7 +409,7 @@ export function dialogContent(state: DashboardState, modal: Modal): DialogConten
         `   ${safe(truncate(offer.name, 50))}  (${formatBytes(offer.size)})`,
         ` {gray-fg}saved into ${safe(truncate(state.config.downloadDir, 44))}{/gray-fg}`,
         '',
-        yesNo(state, 'Accept (y)', 'Decline (n)'),
+        requestAnswers(state),
       ].join('\n');
       return { title: 'File offer', body: body + more, width: 60, height: 10 + (more ? 1 : 0) };
     }

@@ -9,7 +9,7 @@
 import blessed from 'blessed';
 import type { Widgets } from 'blessed';
 import { truncate } from '../format.ts';
-import { type DashboardState, type Pane, topModal } from '../view-model.ts';
+import { type DashboardState, type Pane, dialogWaiting, topModal } from '../view-model.ts';
 import {
   chatLabel,
   dialogContent,
@@ -22,6 +22,7 @@ import {
   renderStatus,
   renderTransfers,
 } from './render.ts';
+import { teachBlessedCharWidths } from './wide-chars.ts';
 
 export interface Rect {
   readonly left: number;
@@ -92,6 +93,7 @@ export class ScreenView {
   private last: DashboardState | null = null;
 
   constructor(readonly screen: Widgets.Screen) {
+    teachBlessedCharWidths();
     this.panes = {
       friends: paneBox(screen),
       transfers: paneBox(screen),
@@ -189,6 +191,8 @@ export class ScreenView {
     const height = Math.min(content.height, content.body.split('\n').length + 3, rows);
     place(this.dialog, { left: Math.max(0, Math.floor((cols - width) / 2)), top: Math.max(0, Math.floor((rows - height) / 2)), width, height });
     this.dialog.setLabel(` ${content.title} `);
+    // Yellow when it takes the keys; grey while it waits for the user's typing to pause.
+    this.dialog.style.border.fg = dialogWaiting(state) ? 'gray' : 'yellow';
     this.dialog.setContent(content.body);
     this.dialog.show();
     this.dialog.setFront();
@@ -203,7 +207,11 @@ export function screenText(screen: Widgets.Screen): string[] {
     const line = lines[y];
     if (!line) continue;
     let text = '';
-    for (let x = 0; x < screen.cols; x++) text += line[x]?.[1] ?? ' ';
+    for (let x = 0; x < screen.cols; x++) {
+      const cell = line[x]?.[1] ?? ' ';
+      // The second column of a wide character: blessed's placeholder, nothing a user reads.
+      if (cell !== '\x03') text += cell;
+    }
     out.push(text.replace(/\s+$/, ''));
   }
   return out;

@@ -1,0 +1,86 @@
+/**
+ * The frame tap: decodes the control frames on every server link as the network delivers them
+ * (with core/codec.ts's FrameDecoder, one per connection and direction), so that checkers judge
+ * what was on the wire (who received which presence frame, how many final answers a request got)
+ * and drivers learn which request a reply answers (its `re`) without reaching into the machines.
+ *
+ * It only reads: the bytes it sees are the ones the receiver gets, unchanged, and it decodes its
+ * own copy of the stream state. Frames that do not parse are skipped (the receiver's own decoder
+ * reports them). A connection's decoders go when both its ends are closed.
+ */
+import { FrameDecoder } from '../../core/codec.ts';
+import type { DeliveryTap } from './network.ts';
+
+/** A decoded control frame as it was on the wire: parsed JSON, not validated. */
+export interface WireMessage {
+  readonly type?: unknown;
+  readonly [field: string]: unknown;
+}
+
+export interface ServerLinkListener {
+  /** Frames the server sent on connection `connId` (one server incarnation's), about to reach the peer at `peerAddress`. */
+  onServerFrames(peerAddress: string, messages: readonly WireMessage[], connId: number): void;
+  /** The peer at `peerAddress` has handled the frames onServerFrames announced. */
+  onServerFramesHandled(peerAddress: string): void;
+  /** Frames the peer at `peerAddress` sent, about to reach the server. */
+  onClientFrames(peerAddress: string, messages: readonly WireMessage[]): void;
+  /** A server link closed at both ends. */
+  onConnectionClosed(connId: number): void;
+}
+
+const NO_MESSAGES: readonly WireMessage[] = [];
+
+export class FrameTap implements DeliveryTap {
+  /** connId * 2 + (1 toward the server, 0 toward the peer) → that direction's decoder. */
+  private readonly decoders = new Map<number, FrameDecoder>();
+  /** The peer that is hearing server frames right now (between before and after), or null. */
+  private hearing: string | null = null;
+
+  constructor(
+    private readonly serverAddress: string,
+    private readonly serverPort: number,
+    private readonly listener: ServerLinkListener,
+  ) {}
+
+  before(connId: number, toServerSide: boolean, clientAddress: string, serverAddress: string, serverPort: number, bytes: Uint8Array): void {
+    this.hearing = null;
+    if (serverAddress !== this.serverAddress || serverPort !== this.serverPort) return;
+    const messages = this.decode(connId * 2 + (toServerSide ? 1 : 0), bytes);
+    if (toServerSide) {
+      if (messages.length > 0) this.listener.onClientFrames(clientAddress, messages);
+      return;
+    }
+    this.hearing = clientAddress;
+    this.listener.onServerFrames(clientAddress, messages, connId);
+  }
+
+  after(): void {
+    const peer = this.hearing;
+    if (peer === null) return;
+    this.hearing = null;
+    this.listener.onServerFramesHandled(peer);
+  }
+
+  closed(connId: number): void {
+    if (!this.decoders.delete(connId * 2) && !this.decoders.delete(connId * 2 + 1)) return;
+    this.decoders.delete(connId * 2 + 1);
+    this.listener.onConnectionClosed(connId);
+  }
+
+  private decode(key: number, bytes: Uint8Array): readonly WireMessage[] {
+    let decoder = this.decoders.get(key);
+    if (decoder === undefined) {
+      decoder = new FrameDecoder();
+      this.decoders.set(key, decoder);
+    }
+    decoder.push(bytes);
+    let out: WireMessage[] | null = null;
+    for (;;) {
+      const frame = decoder.next();
+      if (frame === null || frame.kind === 'error') break;
+      if (frame.kind !== 'control' || typeof frame.message !== 'object' || frame.message === null) continue;
+      (out ??= []).push(frame.message as WireMessage);
+    }
+    return out ?? NO_MESSAGES;
+  }
+}

@@ -1,0 +1,296 @@
+/**
+ * Issue #11, replayed on the server machine: each test is an attack that worked before its fix
+ * (a stranger locking an account, a login flood starving everyone, sybil friend requests, free
+ * sign-ups, one host holding every connection) and now fails, while the legitimate user gets in.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  CONNECTIONS_PER_ADDRESS_MAX,
+  FRIEND_REQUEST_DECLINE_COOLDOWN_MS,
+  FRIEND_REQUESTS_INCOMING_PER_USER_MAX,
+  LOGIN_GUESS_DELAY_MS_MAX,
+  LOGIN_GUESSES_FREE,
+  PASSWORD_CHECKS_RUNNING_MAX,
+  PASSWORD_CHECKS_WAITING_MAX,
+  SIGNUPS_PER_ADDRESS_BURST,
+  SIGNUPS_PER_ADDRESS_PER_HOUR,
+  UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX,
+} from '../../core/limits.ts';
+import { ServerHarness, passwordOf, storeWith } from '../helpers/server-harness.ts';
+
+describe('#11.1 lockout by strangers', () => {
+  it('a stranger guessing all along never locks the owner out from another address (refused at 1, 30, 58 and 62 s before the fix)', () => {
+    const h = new ServerHarness({ store: storeWith(['alice']) });
+    const verdicts: string[] = [];
+    const startMs = h.nowMs;
+    for (const atS of [1, 30, 58, 62]) {
+      // The stranger keeps guessing, a new connection each time (the idle limit closes old ones).
+      while (h.nowMs < startMs + atS * 1_000) {
+        const stranger = h.open('203.0.113.66');
+        h.send(stranger, { type: 'login', username: 'alice', password: 'guess' });
+        verdicts.push(...h.errors(stranger));
+        h.close(stranger);
+        h.advance(100);
+      }
+      const owner = h.login('alice', passwordOf('alice'), '198.51.100.7');
+      h.send(owner, { type: 'logout' });
+      h.close(owner);
+    }
+    expect(verdicts.filter((code) => code === 'BAD_CREDENTIALS').length).toBeGreaterThan(LOGIN_GUESSES_FREE);
+    expect(verdicts).toContain('RATE_LIMITED');
+  });
+
+  it('the owner with a valid resume token resumes whatever the guesses, from the guesser address too', () => {
+    const h = new ServerHarness({ store: storeWith(['alice']) });
+    const owner = h.login('alice');
+    const token = h.tokenOf(owner);
+    h.close(owner);
+    const stranger = h.open('10.0.0.1');
+    for (let i = 0; i < 3 * LOGIN_GUESSES_FREE; i++) h.send(stranger, { type: 'login', username: 'alice', password: 'guess' });
+    const resumed = h.resume('alice', token);
+    expect(h.last(resumed)).toMatchObject({ type: 'login.ok', resumed: true });
+  });
+
+  it('guesses slow down rather than block: one address keeps a guess per LOGIN_GUESS_DELAY_MS_MAX at worst', () => {
+    const h = new ServerHarness({ store: storeWith(['alice']) });
+    const checks = (): number => h.jobLog.filter((j) => j.type === 'verify').length;
+    // An hour of guessing as fast as allowed.
+    const endMs = h.nowMs + 3_600_000;
+    while (h.nowMs < endMs) {
+      const stranger = h.open('203.0.113.66');
+      h.send(stranger, { type: 'login', username: 'alice', password: 'guess' });
+      const reply = h.last(stranger);
+      h.close(stranger);
+      const retry = reply?.type === 'error' && reply.code === 'RATE_LIMITED' ? Number(/retry in (\d+) ms/.exec(reply.detail ?? '')?.[1]) : 0;
+      h.advance(Math.max(1, retry));
+    }
+    // 3,600 s at one guess per minute, plus the free ones and the doubling ramp.
+    expect(checks()).toBeLessThanOrEqual(3_600_000 / LOGIN_GUESS_DELAY_MS_MAX + 2 * LOGIN_GUESSES_FREE + 10);
+    expect(checks()).toBeGreaterThanOrEqual(3_600_000 / LOGIN_GUESS_DELAY_MS_MAX);
+  });
+
+  it('IPv6 guesses count per /64: stepping through addresses of one prefix gains nothing', () => {
+    const h = new ServerHarness({ store: storeWith(['alice']) });
+    for (let i = 0; i < 3 * LOGIN_GUESSES_FREE; i++) {
+      const c = h.open(`2001:db8:1:2::${(i + 1).toString(16)}`);
+      h.send(c, { type: 'login', username: 'alice', password: 'guess' });
+    }
+    expect(h.jobLog.filter((j) => j.type === 'verify')).toHaveLength(LOGIN_GUESSES_FREE);
+    // Another /64 is someone else.
+    h.login('alice', passwordOf('alice'), '2001:db8:1:3::1');
+  });
+});
+
+describe('#11.2 login floods', () => {
+  /** 20 addresses each keep `perAddress` logins in flight with wrong passwords (within any per-address rate). */
+  function flood(h: ServerHarness, addresses: number, perAddress: number): number[] {
+    const conns: number[] = [];
+    for (let a = 0; a < addresses; a++) {
+      for (let i = 0; i < perAddress; i++) {
+        const c = h.open(`198.18.0.${a + 1}`);
+        // Different usernames, so the per-username slow-down does not stop them.
+        h.sendUnsettled(c, { type: 'login', username: `nobody${a}x${i}`, password: 'flood password' });
+        conns.push(c);
+      }
+    }
+    return conns;
+  }
+
+  it('bounds the password checks running and waiting; past the bound a retryable BUSY', () => {
+    const h = new ServerHarness({ authAttemptsPerAddressPerSec: 0 });
+    const conns = flood(h, 20, 110);
+    expect(h.pendingJobs).toBe(PASSWORD_CHECKS_RUNNING_MAX);
+    const busy = conns.filter((c) => h.errors(c).includes('BUSY'));
+    expect(busy.length).toBe(conns.length - PASSWORD_CHECKS_RUNNING_MAX - PASSWORD_CHECKS_WAITING_MAX);
+    expect(h.last(busy[0] as number)).toMatchObject({ type: 'error', code: 'BUSY' });
+    expect(h.isClosed(busy[0] as number)).toBe(false);
+  });
+
+  it('a legitimate login during the flood waits for one running check, not for the flood (8.5 s before the fix)', () => {
+    const h = new ServerHarness({ store: storeWith(['alice']), authAttemptsPerAddressPerSec: 0 });
+    flood(h, 20, 110);
+    // Each check finishing serves the next waiting one: a round of every flooding address first.
+    for (let i = 0; i < 2 * 20; i++) h.settleOne();
+    const legit = h.open('192.0.2.10');
+    h.sendUnsettled(legit, { type: 'login', username: 'alice', password: passwordOf('alice') });
+    let checksBefore = 0;
+    while (h.frames(legit).every((f) => f.type !== 'login.ok')) {
+      expect(h.settleOne()).toBe(true);
+      checksBefore += 1;
+    }
+    // The running checks, then its own: never the ~2,000 waiting flood checks.
+    expect(checksBefore).toBeLessThanOrEqual(PASSWORD_CHECKS_RUNNING_MAX + 1);
+  });
+
+  it('a flooding address whose client leaves frees its waits (no work for nobody)', () => {
+    const h = new ServerHarness({ authAttemptsPerAddressPerSec: 0 });
+    const conns = flood(h, 1, 50);
+    for (const c of conns) h.close(c);
+    let checks = 0;
+    while (h.settleOne()) checks += 1;
+    expect(checks).toBe(PASSWORD_CHECKS_RUNNING_MAX);
+  });
+
+  it('a sign-up waiting in line whose client leaves releases its username', () => {
+    const h = new ServerHarness({ authAttemptsPerAddressPerSec: 0 });
+    flood(h, 1, PASSWORD_CHECKS_RUNNING_MAX);
+    const c = h.open('192.0.2.1');
+    h.sendUnsettled(c, { type: 'signup', username: 'carol', password: 'long enough' });
+    h.close(c);
+    h.settle();
+    h.signup('carol');
+  });
+});
+
+describe('#11.3 sybil friend requests', () => {
+  const sybils = Array.from({ length: FRIEND_REQUESTS_INCOMING_PER_USER_MAX }, (_, i) => `sybil${i}`);
+
+  it('100 sybils filling the victim incoming quota no longer stop the victim asking anyone (REQUESTS_LIMIT before the fix)', () => {
+    const h = new ServerHarness({ store: storeWith(['victim', 'friend', ...sybils]), authAttemptsPerAddressPerSec: 0 });
+    for (const sybil of sybils) {
+      const c = h.login(sybil);
+      h.send(c, { type: 'friend.request', username: 'victim' });
+      expect(h.last(c)).toMatchObject({ type: 'friend.requested' });
+      h.send(c, { type: 'logout' });
+      h.close(c);
+    }
+    const victim = h.login('victim');
+    h.send(victim, { type: 'friend.request', username: 'friend' });
+    expect(h.last(victim)).toMatchObject({ type: 'friend.requested', username: 'friend' });
+  });
+
+  it('a declined sybil cannot ask again at once (DECLINED_RECENTLY), only after the cool-down', () => {
+    const h = new ServerHarness({ store: storeWith(['victim', 'sybil0']) });
+    const sybil = h.login('sybil0');
+    const victim = h.login('victim');
+    h.send(sybil, { type: 'friend.request', username: 'victim' });
+    h.send(victim, { type: 'friend.decline', username: 'sybil0' });
+    h.send(sybil, { type: 'friend.request', username: 'victim' });
+    expect(h.last(sybil)).toMatchObject({ type: 'error', code: 'DECLINED_RECENTLY' });
+    expect(h.framesOf(victim, 'friend.incoming')).toHaveLength(1);
+    h.advance(FRIEND_REQUEST_DECLINE_COOLDOWN_MS);
+    const again = h.login('sybil0');
+    h.send(again, { type: 'friend.request', username: 'victim' });
+    expect(h.last(again)).toMatchObject({ type: 'friend.requested' });
+  });
+
+  it('friend.block: the blocked user friend and session requests are dropped silently; friend.unblock lets them through; kept across a restart', () => {
+    const h = new ServerHarness({ store: storeWith(['victim', 'pest'], [['victim', 'pest']]), sessionTimeoutMs: 5_000 });
+    let victim = h.login('victim');
+    const pest = h.login('pest');
+    h.send(victim, { type: 'friend.block', id: 1, username: 'pest' });
+    expect(h.last(victim)).toEqual({ type: 'friend.blocked', re: 1, username: 'pest' });
+    expect(h.store.load().blocks).toEqual([['victim', 'pest']]);
+    h.restart();
+    victim = h.login('victim');
+    const pestAgain = h.login('pest');
+    h.drain(victim);
+    // A session request: the pest sees it pending, then time out; the victim never hears of it.
+    h.send(pestAgain, { type: 'session.request', username: 'victim' });
+    expect(h.last(pestAgain)).toMatchObject({ type: 'session.pending' });
+    h.advance(5_000);
+    expect(h.last(pestAgain)).toMatchObject({ type: 'session.failed', reason: 'timeout' });
+    expect(h.frames(victim).filter((f) => f.type !== 'heartbeat.ack')).toEqual([]);
+    expect(pest).toBeGreaterThan(0);
+    // Unblocked: requests reach the victim again.
+    h.send(victim, { type: 'friend.unblock', id: 2, username: 'pest' });
+    expect(h.last(victim)).toEqual({ type: 'friend.unblocked', re: 2, username: 'pest' });
+    expect(h.store.load().blocks).toEqual([]);
+    h.send(pestAgain, { type: 'session.request', username: 'victim' });
+    expect(h.last(victim)).toMatchObject({ type: 'session.incoming', from: 'pest' });
+  });
+
+  it('a blocked stranger friend request is answered as usual but never reaches the blocker; blocking drops its pending one', () => {
+    const h = new ServerHarness({ store: storeWith(['victim', 'pest']) });
+    const victim = h.login('victim');
+    const pest = h.login('pest');
+    h.send(pest, { type: 'friend.request', username: 'victim' });
+    h.send(victim, { type: 'friend.block', username: 'pest' });
+    expect(h.store.load().requests).toEqual([]);
+    h.drain(victim);
+    h.drain(pest);
+    h.send(pest, { type: 'friend.request', username: 'victim' });
+    expect(h.last(pest)).toMatchObject({ type: 'friend.requested', username: 'victim' });
+    expect(h.frames(victim)).toEqual([]);
+    expect(h.store.load().requests).toEqual([]);
+  });
+});
+
+describe('#11.4 sign-ups per address', () => {
+  it(`one address gets a burst of ${SIGNUPS_PER_ADDRESS_BURST} sign-ups, then about one per ten minutes (as fast as scrypt allowed before the fix)`, () => {
+    const h = new ServerHarness({ signupsPerAddressPerHour: SIGNUPS_PER_ADDRESS_PER_HOUR, authAttemptsPerAddressPerSec: 0 });
+    const signup = (username: string): string | undefined => {
+      const c = h.open('203.0.113.9');
+      h.send(c, { type: 'signup', username, password: 'long enough' });
+      const reply = h.last(c);
+      h.close(c);
+      return reply?.type === 'error' ? reply.code : reply?.type;
+    };
+    const outcomes = Array.from({ length: 20 }, (_, i) => signup(`mint${i}`));
+    expect(outcomes.filter((o) => o === 'signup.ok')).toHaveLength(SIGNUPS_PER_ADDRESS_BURST);
+    expect(outcomes.at(-1)).toBe('RATE_LIMITED');
+    // A taken name or a bad password does not use the allowance up.
+    h.advance(3_600_000 / SIGNUPS_PER_ADDRESS_PER_HOUR);
+    expect(signup('mint0')).toBe('USERNAME_TAKEN');
+    expect(signup('fresh')).toBe('signup.ok');
+    expect(signup('fresh2')).toBe('RATE_LIMITED');
+    // Another address, and the whole IPv6 /64 as one, are counted on their own.
+    const v6 = Array.from({ length: 10 }, (_, i) => h.open(`2001:db8:9::${i + 1}`));
+    const v6Outcomes = v6.map((conn, i) => {
+      h.send(conn, { type: 'signup', username: `six${i}`, password: 'long enough' });
+      return h.last(conn)?.type;
+    });
+    expect(v6Outcomes.filter((o) => o === 'signup.ok')).toHaveLength(SIGNUPS_PER_ADDRESS_BURST);
+  });
+});
+
+describe('#11.6 connections per address', () => {
+  it(`one address holds at most ${UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX} connections not logged in (it could take all 19,900 before the fix); others still connect`, () => {
+    const h = new ServerHarness({ connectionsPerAddressMax: CONNECTIONS_PER_ADDRESS_MAX, unauthenticatedConnectionsPerAddressMax: UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX });
+    const hoard = Array.from({ length: UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX + 10 }, () => h.open('203.0.113.5'));
+    const refused = hoard.filter((c) => h.isClosed(c));
+    expect(refused).toHaveLength(10);
+    expect(h.errors(refused[0] as number)).toEqual(['TOO_MANY_CONNECTIONS']);
+    const other = h.open('198.51.100.1');
+    expect(h.isClosed(other)).toBe(false);
+    // Closing some makes room again.
+    for (const c of hoard.slice(0, 5)) h.close(c);
+    expect(h.isClosed(h.open('203.0.113.5'))).toBe(false);
+  });
+
+  it(`logged-in connections count against the looser cap of ${CONNECTIONS_PER_ADDRESS_MAX} only`, () => {
+    const users = Array.from({ length: 8 }, (_, i) => `user${i}`);
+    const h = new ServerHarness({ store: storeWith(users), connectionsPerAddressMax: 6, unauthenticatedConnectionsPerAddressMax: 2, authAttemptsPerAddressPerSec: 0 });
+    const logged = users.slice(0, 6).map((u) => h.login(u, passwordOf(u), '203.0.113.5'));
+    expect(logged.every((c) => !h.isClosed(c))).toBe(true);
+    const seventh = h.open('203.0.113.5');
+    expect(h.errors(seventh)).toEqual(['TOO_MANY_CONNECTIONS']);
+    // A logout makes a connection unauthenticated again; closing it frees a place.
+    h.send(logged[0] as number, { type: 'logout' });
+    h.close(logged[0] as number);
+    expect(h.isClosed(h.open('203.0.113.5'))).toBe(false);
+  });
+});
+
+describe('#11.8 the callee cannot choose where the caller connects', () => {
+  it('the caller gets the address the server sees the callee at, whatever host the callee names (it got the named one before)', () => {
+    const h = new ServerHarness({ store: storeWith(['alice', 'mallory'], [['alice', 'mallory']]) });
+    const alice = h.login('alice', passwordOf('alice'), '198.51.100.20');
+    const mallory = h.login('mallory', passwordOf('mallory'), '::ffff:203.0.113.66');
+    h.send(alice, { type: 'session.request', username: 'mallory' });
+    const asked = h.framesOf(mallory, 'session.incoming')[0]!;
+    // Mallory names an internal host of alice's network.
+    h.send(mallory, { type: 'session.answer', requestId: asked.requestId, accept: true, host: '10.0.0.1', port: 22 });
+    expect(h.framesOf(alice, 'session.established')).toMatchObject([{ role: 'caller', username: 'mallory', host: '203.0.113.66', port: 22 }]);
+  });
+
+  it('accepting needs only a port now; the named host is ignored', () => {
+    const h = new ServerHarness({ store: storeWith(['alice', 'bob'], [['alice', 'bob']]) });
+    const alice = h.login('alice', passwordOf('alice'), '198.51.100.20');
+    const bob = h.login('bob', passwordOf('bob'), '198.51.100.21');
+    h.send(alice, { type: 'session.request', username: 'bob' });
+    const asked = h.framesOf(bob, 'session.incoming')[0]!;
+    h.send(bob, { type: 'session.answer', requestId: asked.requestId, accept: true, port: 4000 });
+    expect(h.framesOf(alice, 'session.established')).toMatchObject([{ host: '198.51.100.21', port: 4000 }]);
+  });
+});

@@ -1,0 +1,31 @@
+/** What a run reports: metrics that never occurred read 0, durations in whole ms, a total line. */
+import { describe, expect, it } from 'vitest';
+import { totalLine } from '../../sim/command/cli-run.ts';
+import { runScenario } from '../../sim/command/run-scenario.ts';
+import { loadScenarioFile } from '../../sim/scenarios/scenario-loader.ts';
+
+describe('the run report', () => {
+  const { scenario } = loadScenarioFile('scenarios/logout.yaml');
+
+  it('an expectation on a metric that never occurred reads 0; an unknown name is still an error', () => {
+    const report = runScenario(
+      { ...scenario, expect: { invariants: [], metrics: { session_outcome_rejected: { max: 0 }, faults_partition: { max: 0 }, no_such_thing: { max: 0 } } } },
+      { seed: 4 },
+    );
+    const byName = new Map(report.expectations.map((e) => [e.name.split(' ')[0], e]));
+    expect(byName.get('session_outcome_rejected')).toMatchObject({ passed: true, detail: 'session_outcome_rejected = 0' });
+    expect(byName.get('faults_partition')?.passed).toBe(true);
+    expect(byName.get('no_such_thing')?.passed).toBe(false);
+    expect(byName.get('no_such_thing')?.detail).toMatch(/^no such metric/);
+  });
+
+  it('durations are whole milliseconds', () => {
+    const report = runScenario(scenario, { seed: 4 });
+    for (const [name, value] of Object.entries(report.metrics)) if (name.endsWith('_ms')) expect(Number.isInteger(value), name).toBe(true);
+  });
+
+  it('a multi-run command closes with "N passed, N failed"', () => {
+    expect(totalLine([true, true, false])).toBe('2 passed, 1 failed');
+    expect(totalLine([])).toBe('0 passed, 0 failed');
+  });
+});

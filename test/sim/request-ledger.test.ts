@@ -1,0 +1,91 @@
+/**
+ * Every step's outcome goes to the request that caused it (the peer-machine driver's request
+ * ledger, sim/drivers/request-ledger.ts), never to whichever step happens to be waiting: the
+ * minimal false alarm of issue 14 passes, and random step sequences against the correct server
+ * end with no violation, no outcome that belongs to another kind of step, no outcome left
+ * unattributed and no request answered twice.
+ *
+ * SIM_STEPS_RUNS sets the number of random cases (CI keeps it small; it held for 10,000 cases).
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { runScenario } from '../../sim/command/run-scenario.ts';
+import { loadScenarioFile } from '../../sim/scenarios/scenario-loader.ts';
+import { type ScenarioInput, type Step, scenarioSchema } from '../../sim/scenarios/scenario-schema.ts';
+import { replay } from '../helpers/fc-replay.ts';
+
+const RUNS = Number(process.env.SIM_STEPS_RUNS ?? 25);
+/** A few dozen runs of a 3-peer world take a few seconds; 10,000 take about ten minutes. */
+const PROPERTY_TIMEOUT_MS = Math.max(120_000, RUNS * 200);
+
+/**
+ * What each kind of step may end with against a correct server, whatever came before it: its own
+ * answers and the local refusals that concern it. An outcome outside its set is one that belongs
+ * to another request (the false alarm was a session step ending NO_SUCH_PEER, a chat's error).
+ */
+const OUTCOMES: Readonly<Record<string, ReadonlySet<string>>> = {
+  login: new Set(['ok', 'ALREADY_LOGGED_IN', 'BAD_CREDENTIALS']),
+  logout: new Set(['ok', 'NOT_LOGGED_IN']),
+  friendRequest: new Set(['ok', 'USER_NOT_FOUND', 'ALREADY_FRIENDS', 'ALREADY_REQUESTED', 'SELF_REQUEST', 'NOT_LOGGED_IN']),
+  session: new Set(['established', 'rejected', 'timeout', 'offline', 'not-friends', 'NOT_LOGGED_IN', 'SESSION_PENDING', 'cancelled', 'already-pending']),
+  chat: new Set(['ok', 'NO_SUCH_PEER', 'MESSAGE_UNDELIVERED']),
+  sendFile: new Set(['ok', 'NO_SUCH_PEER', 'file-cancelled', 'file-declined', 'file-connection-lost']),
+};
+
+const target = fc.constantFrom('bob', 'carol', 'dave');
+const stepArb: fc.Arbitrary<Step> = fc.oneof(
+  fc.constant<Step>('login'),
+  fc.constant<Step>({ logout: {} }),
+  target.map((w): Step => ({ session: { with: w } })),
+  fc.tuple(target, fc.integer({ min: 1, max: 3 })).map(([w, messages]): Step => ({ chat: { with: w, messages } })),
+  fc.tuple(target, fc.integer({ min: 0, max: 40_000 })).map(([w, bytes]): Step => ({ sendFile: { with: w, bytes } })),
+  fc.constantFrom('dave', 'nobody', 'alice').map((to): Step => ({ friendRequest: { to } })),
+  fc.integer({ min: 0, max: 3_000 }).map((ms): Step => ({ think: ms })),
+);
+
+function world(steps: Step[], bobPolicy: 'accept' | 'reject' | 'ignore'): ScenarioInput {
+  return {
+    version: 1,
+    durationMs: 60_000,
+    server: { ttlMs: 5_000, sessionTimeoutMs: 3_000 },
+    populations: [
+      { name: 'alice', behaviour: 'script' },
+      { name: 'bob', behaviour: 'answerer' },
+      { name: 'carol', behaviour: 'idle' },
+      { name: 'dave', behaviour: 'idle' },
+    ],
+    friends: { pairs: [['alice', 'bob'], ['alice', 'carol']] },
+    behaviours: { script: steps, answerer: [{ answer: bobPolicy }, 'login'], idle: ['login'] },
+  };
+}
+
+function stepLines(lines: string[]): Array<{ peer: number; step: string; outcome: string }> {
+  return lines.map((l) => JSON.parse(l) as { k: string; peer: number; step: string; outcome: string }).filter((l) => l.k === 'step');
+}
+
+describe('the request ledger: outcomes go to the request that caused them', () => {
+  it('the minimal false alarm of issue 14 passes (chat with no session, then a rejected session)', () => {
+    const { scenario } = loadScenarioFile('test/sim/fixtures/chat-without-session-then-reject.yaml');
+    const report = runScenario(scenario, { seed: 1 });
+    expect({ violations: report.violations, failed: report.expectations.filter((e) => !e.passed) }).toEqual({ violations: [], failed: [] });
+    expect(report.metrics.session_outcome_rejected).toBe(1);
+  });
+
+  it('random step sequences against a correct server: no violation, every outcome of its own step', () => {
+    fc.assert(
+      fc.property(fc.array(stepArb, { minLength: 1, maxLength: 12 }), fc.constantFrom('accept', 'reject', 'ignore'), fc.integer({ min: 1, max: 0xffff }), (steps, policy, seed) => {
+        const scenario = scenarioSchema.parse(world(['login', ...steps], policy));
+        const lines: string[] = [];
+        const report = runScenario(scenario, { seed, traceSink: (l) => lines.push(l) });
+        const foreign = stepLines(lines).filter((s) => s.peer === 0 && OUTCOMES[s.step] !== undefined && !OUTCOMES[s.step]?.has(s.outcome));
+        expect({
+          violations: report.violations.slice(0, 3),
+          foreign,
+          unattributed: report.metrics.outcomes_unattributed,
+          afterEnd: report.metrics.outcomes_after_end,
+        }).toEqual({ violations: [], foreign: [], unattributed: 0, afterEnd: 0 });
+      }),
+      { numRuns: RUNS, ...replay },
+    );
+  }, PROPERTY_TIMEOUT_MS);
+});
