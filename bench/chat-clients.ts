@@ -12,6 +12,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { ClientRuntime, type TimedEvent } from '../cli/client/client-runtime.ts';
+import { FixedServerPin } from '../cli/client/known-servers.ts';
 import { createLogger } from '../cli/log.ts';
 import { realClock } from '../cli/net/real-clock.ts';
 import { TcpTransport } from '../cli/net/tcp-transport.ts';
@@ -71,7 +72,7 @@ export class BenchChatClient {
   }
 
   /** Starts the runtime (P2P listener on 127.0.0.1, port 0), waits for `ready`, logs in. */
-  static async start(options: { serverPort: number; username: string; password: string; downloadDir: string; seed: number }): Promise<BenchChatClient> {
+  static async start(options: { serverPort: number; serverFingerprint: string; username: string; password: string; downloadDir: string; seed: number }): Promise<BenchChatClient> {
     const runtime = new ClientRuntime({
       serverHost: '127.0.0.1',
       serverPort: options.serverPort,
@@ -80,6 +81,7 @@ export class BenchChatClient {
       downloadDir: options.downloadDir,
       machine: { autoAcceptChat: true, autoAcceptFile: false, jitterSeed: options.seed, idPrefix: `b${options.seed}` },
       transport: new TcpTransport(),
+      serverPins: new FixedServerPin(options.serverFingerprint),
       clock: realClock,
       logger: silentLogger,
     });
@@ -195,11 +197,11 @@ export class ChatClientPool {
   }
 
   /** Starts and logs in a client for each username, `concurrency` at a time. */
-  async loginAll(args: { serverPort: number; usernames: readonly string[]; password: string; downloadDir: string; concurrency: number }): Promise<ChatLoginResult> {
+  async loginAll(args: { serverPort: number; serverFingerprint: string; usernames: readonly string[]; password: string; downloadDir: string; concurrency: number }): Promise<ChatLoginResult> {
     const errors: Record<string, number> = {};
     await inPool([...args.usernames], args.concurrency, async (username) => {
       try {
-        const client = await BenchChatClient.start({ serverPort: args.serverPort, username, password: args.password, downloadDir: args.downloadDir, seed: this.nextSeed++ });
+        const client = await BenchChatClient.start({ serverPort: args.serverPort, serverFingerprint: args.serverFingerprint, username, password: args.password, downloadDir: args.downloadDir, seed: this.nextSeed++ });
         this.clients.set(username, client);
       } catch (error) {
         tally(errors, `login: ${reasonOf(error)}`);

@@ -40,9 +40,10 @@ export class HeadlessClient {
     });
   }
 
-  static async start(label: string, serverPort: number, downloadDir: string, timeoutMs: number): Promise<HeadlessClient> {
+  /** The server link is TLS, pinned up front to `serverFingerprint`; the data dir sits beside the downloads. */
+  static async start(label: string, serverPort: number, serverFingerprint: string, downloadDir: string, timeoutMs: number): Promise<HeadlessClient> {
     const child = spawnCli(
-      ['client', '--headless', '--server', `127.0.0.1:${serverPort}`, '--p2p-host', '127.0.0.1', '--p2p-port', '0', '--download-dir', downloadDir, '--auto-accept', 'chat,file', '--log-level', 'warn'],
+      ['client', '--headless', '--server', `127.0.0.1:${serverPort}`, '--server-fingerprint', serverFingerprint, '--data-dir', `${downloadDir}-data`, '--p2p-host', '127.0.0.1', '--p2p-port', '0', '--download-dir', downloadDir, '--auto-accept', 'chat,file', '--log-level', 'warn'],
       {},
       'pipe',
     );

@@ -219,8 +219,8 @@ async function resumeLoop(args: Target & { usernames: string[]; password: string
 }
 
 /** Real clients (ClientRuntime) logged in here, for session_broker_p99_ms (chat-clients.ts). */
-async function chatLogins(args: { port: number; usernames: string[]; password: string; downloadDir: string; concurrency: number }) {
-  return chatClients.loginAll({ serverPort: args.port, usernames: args.usernames, password: args.password, downloadDir: args.downloadDir, concurrency: args.concurrency });
+async function chatLogins(args: { port: number; serverFingerprint: string; usernames: string[]; password: string; downloadDir: string; concurrency: number }) {
+  return chatClients.loginAll({ serverPort: args.port, serverFingerprint: args.serverFingerprint, usernames: args.usernames, password: args.password, downloadDir: args.downloadDir, concurrency: args.concurrency });
 }
 
 /** Callers held here open chats with their callees (held here or in another worker), paced. */

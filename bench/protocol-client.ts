@@ -1,10 +1,15 @@
 /**
- * A lean protocol client for load generation: one node:net socket, the real codec
+ * A lean protocol client for load generation: one node:tls socket (node:net with tls false), the real codec
  * (core/codec.ts), frames as plain objects. It validates nothing beyond the codec (zod per frame
  * would make the load generator, not the server, the bottleneck) and keeps no history, so a worker
  * process can hold ten thousand of them.
+ *
+ * TLS as real clients speak it: TLS 1.3, the session resumed from the last ticket this process got
+ * from that server (what the real client does on a reconnect). The certificate is not checked:
+ * this is a load generator on loopback, and pinning costs the real client one string compare.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { FrameDecoder, encodeControl } from '../core/codec.ts';
 import type { ClientFrame } from '../core/frames.ts';
 
@@ -32,6 +37,22 @@ export interface ConnectOptions {
   readonly host?: string;
   readonly localAddress?: string;
   readonly timeoutMs: number;
+  /** false: plain TCP, for a server run with --tls off. Default true. */
+  readonly tls?: boolean;
+}
+
+/** The newest session ticket from each server (host:port), so later connections resume. */
+const tlsTickets = new Map<string, Buffer>();
+
+function connectSocket(options: ConnectOptions): net.Socket {
+  const host = options.host ?? '127.0.0.1';
+  const local = options.localAddress === undefined ? {} : { localAddress: options.localAddress };
+  if (options.tls === false) return net.connect({ host, port: options.port, ...local });
+  const key = `${host}:${options.port}`;
+  const ticket = tlsTickets.get(key);
+  const socket = tls.connect({ host, port: options.port, ...local, minVersion: 'TLSv1.3', rejectUnauthorized: false, ...(ticket === undefined ? {} : { session: ticket }) });
+  socket.on('session', (next: Buffer) => tlsTickets.set(key, next));
+  return socket;
 }
 
 export class BenchConnection {
@@ -53,7 +74,7 @@ export class BenchConnection {
 
   /** Connects and waits for the server's welcome. */
   static connect(options: ConnectOptions): Promise<BenchConnection> {
-    const socket = net.connect({ host: options.host ?? '127.0.0.1', port: options.port, ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }) });
+    const socket = connectSocket(options);
     const connection = new BenchConnection(socket);
     return connection.expect('welcome', options.timeoutMs).then((welcome) => {
       connection.heartbeatMs = typeof welcome.heartbeatMs === 'number' ? welcome.heartbeatMs : 0;

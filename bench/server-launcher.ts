@@ -38,6 +38,8 @@ export interface BenchServer {
   readonly tcpPort: number;
   readonly httpPort: number;
   readonly pid: number;
+  /** The chat port's certificate fingerprint (the bench's real clients pin it). */
+  readonly tlsFingerprint: string;
   rssKb(): Promise<number>;
   stats(): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
@@ -65,20 +67,21 @@ export async function startBenchServer(options: BenchServerOptions): Promise<Ben
   let exited = false;
   child.once('exit', () => (exited = true));
   const deadlineMs = Date.now() + SERVER_START_TIMEOUT_MS;
-  let ready: { tcpPort: number; httpPort: number; pid: number } | null = null;
+  let ready: { tcpPort: number; httpPort: number; pid: number; tlsFingerprint: string } | null = null;
   while (ready === null) {
     if (exited) throw new Error(`${options.label}: the server exited before it was ready`);
     if (Date.now() > deadlineMs) {
       await stopChild(child);
       throw new Error(`${options.label}: not ready within ${SERVER_START_TIMEOUT_MS} ms`);
     }
-    ready = await readFile(readyFile, 'utf8').then((text) => JSON.parse(text) as { tcpPort: number; httpPort: number; pid: number }, () => null);
+    ready = await readFile(readyFile, 'utf8').then((text) => JSON.parse(text) as { tcpPort: number; httpPort: number; pid: number; tlsFingerprint: string }, () => null);
     if (ready === null) await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
   }
-  const { tcpPort, httpPort, pid } = ready;
-  progress(`${options.label}: listening on tcp ${tcpPort}, http ${httpPort} (pid ${pid})`);
+  const { tcpPort, httpPort, pid, tlsFingerprint } = ready;
+  progress(`${options.label}: listening on tls ${tcpPort}, http ${httpPort} (pid ${pid})`);
   return {
     tcpPort,
+    tlsFingerprint,
     httpPort,
     pid,
     rssKb: () => rssKbOf(pid),

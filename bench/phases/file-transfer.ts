@@ -85,9 +85,9 @@ export async function runFilePhase(ctx: PhaseContext): Promise<void> {
     const clients: HeadlessClient[] = [];
     try {
       progress('file transfer: starting two headless clients');
-      const sender = await HeadlessClient.start('sender', server.tcpPort, join(dir, 'downloads-send'), CLIENT_START_TIMEOUT_MS);
+      const sender = await HeadlessClient.start('sender', server.tcpPort, server.tlsFingerprint, join(dir, 'downloads-send'), CLIENT_START_TIMEOUT_MS);
       clients.push(sender);
-      const receiver = await HeadlessClient.start('receiver', server.tcpPort, join(dir, 'downloads-recv'), CLIENT_START_TIMEOUT_MS);
+      const receiver = await HeadlessClient.start('receiver', server.tcpPort, server.tlsFingerprint, join(dir, 'downloads-recv'), CLIENT_START_TIMEOUT_MS);
       clients.push(receiver);
       const senderIn = sender.waitFor((e) => e.event === 'login.ok', STEP_TIMEOUT_MS, 'login.ok');
       sender.send({ cmd: 'login', username: SENDER, password: BENCH_PASSWORD });

@@ -395,7 +395,7 @@ async function sessionPhase(ctx: PhaseContext, server: BenchServer, workers: Rpc
   progress(`chat sessions: ${accounts.callers.length * 2} real clients (ClientRuntime, auto-accepting chats) starting and logging in, in ${workers.length} workers`);
   const logins = await Promise.all(
     workers.map((worker, i) =>
-      worker.call<ChatLoginResult>('chatLogins', { port: server.tcpPort, usernames: perWorker[i]?.usernames ?? [], password: BENCH_PASSWORD, downloadDir, concurrency: CHAT_LOGIN_CONCURRENCY }, RPC_SLACK_MS),
+      worker.call<ChatLoginResult>('chatLogins', { port: server.tcpPort, serverFingerprint: server.tlsFingerprint, usernames: perWorker[i]?.usernames ?? [], password: BENCH_PASSWORD, downloadDir, concurrency: CHAT_LOGIN_CONCURRENCY }, RPC_SLACK_MS),
     ),
   );
   const loggedIn = logins.reduce((sum, l) => sum + l.loggedIn, 0);

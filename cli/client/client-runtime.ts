@@ -7,6 +7,11 @@
  * and the listeners of the headless client (headless.ts) and the dashboard, which share this one
  * client core.
  *
+ * The server link speaks TLS when the runtime is given ServerPins (known-servers.ts): its own
+ * TcpTransport checks the server's certificate against the pin before the machine hears that the
+ * link is open, and a refusal closes the link with SERVER_KEY_CHANGED; the P2P streams use
+ * `transport` as they are.
+ *
  * Data path of a file chunk: FileReader reads into a fresh buffer → the machine passes that
  * buffer through as a `p2p.data` effect → the host writes the 18-byte header and the buffer to
  * the socket (corked together here): no base64, no copy, no JSON per chunk.
@@ -17,7 +22,9 @@ import type { ClientEvent } from '../../core/peer/events.ts';
 import { PeerHost, type PeerHostNote } from '../../core/peer/host.ts';
 import { type PeerConfig, type PeerEffect, PeerMachine } from '../../core/peer/machine.ts';
 import type { Clock, Listener, Stream, Transport } from '../../core/transport.ts';
+import { TcpTransport } from '../net/tcp-transport.ts';
 import { NodePeerFiles, prepareFile } from './file-io.ts';
+import { KNOWN_SERVERS_FAILED, type PinVerdict, type ServerKeyCheck } from './known-servers.ts';
 
 /** What the runtime prints: a contract event with its ISO time. */
 export type TimedEvent = ClientEvent & { readonly at: string };
@@ -29,7 +36,10 @@ export interface ClientRuntimeOptions {
   readonly p2pPort: number;
   readonly downloadDir: string;
   readonly machine: Partial<Omit<PeerConfig, 'serverHost' | 'serverPort'>>;
+  /** The P2P transport (and the server link's when serverPins is null). */
   readonly transport: Transport;
+  /** TLS to the server, pinned by these; null: the server link is plain TCP over `transport` (--tls off). */
+  readonly serverPins: ServerKeyCheck | null;
   readonly clock: Clock;
   readonly logger: Logger;
 }
@@ -55,15 +65,25 @@ export class ClientRuntime {
   private readonly eventListeners = new Set<(event: TimedEvent, tag: number | undefined) => void>();
   private readonly settledListeners = new Set<() => void>();
   private readonly exitListeners = new Set<(code: number) => void>();
+  /**
+   * What the server pin check said before the machine's `ready` (the handshake ends before the
+   * welcome that makes the machine ready): held so that `ready` stays the first line. Few: each
+   * fingerprint is told once. null once `ready` went out.
+   */
+  private heldUntilReady: ClientEvent[] | null = [];
 
   constructor(options: ClientRuntimeOptions) {
     this.options = options;
     this.log = options.logger;
     this.files = new NodePeerFiles(options.downloadDir);
     this.machine = new PeerMachine({ ...options.machine, serverHost: options.serverHost, serverPort: options.serverPort });
+    const pins = options.serverPins;
+    const serverTransport =
+      pins === null ? options.transport : new TcpTransport({ tlsClient: { verifyServer: (host, port, fingerprint) => this.verifyServer(pins, host, port, fingerprint) } });
     this.host = new PeerHost({
       machine: this.machine,
       transport: options.transport,
+      serverTransport,
       clock: options.clock,
       files: this.files,
       sink: {
@@ -157,9 +177,33 @@ export class ClientRuntime {
     this.host.abort();
   }
 
+  /** The TLS pin check of each server handshake: what it tells the user is emitted and logged here. */
+  private verifyServer(pins: ServerKeyCheck, host: string, port: number, fingerprint: string): string | null {
+    let verdict: PinVerdict;
+    try {
+      verdict = pins.verify(host, port, fingerprint);
+    } catch (error) {
+      // The pins could not be read or written (an unreadable or oversized known-servers file, a
+      // read-only data dir): without them the certificate cannot be checked, so it is refused.
+      const message = `cannot check the server's certificate against the pinned one: ${(error as Error).message}`;
+      verdict = { refusal: KNOWN_SERVERS_FAILED, events: [{ event: 'error', code: KNOWN_SERVERS_FAILED, message }] };
+    }
+    if (verdict.refusal !== null) this.log.error({ event: 'server.key.refused', host, port, fingerprint, code: verdict.refusal }, 'server certificate refused');
+    else this.log.info({ event: 'server.key', host, port, fingerprint }, 'server certificate accepted');
+    for (const event of verdict.events) {
+      if (this.heldUntilReady === null) this.emit(event);
+      else this.heldUntilReady.push(event);
+    }
+    return verdict.refusal;
+  }
+
   private emit(event: ClientEvent, tag?: number): void {
     const timed = { ...event, at: new Date(this.options.clock.nowMs()).toISOString() } as TimedEvent;
     for (const listener of this.eventListeners) listener(timed, tag);
+    if (event.event !== 'ready' || this.heldUntilReady === null) return;
+    const held = this.heldUntilReady;
+    this.heldUntilReady = null;
+    for (const heldEvent of held) this.emit(heldEvent);
   }
 
   private logEffect(effect: PeerEffect): void {

@@ -9,7 +9,9 @@ import { type CommandRef, parseCommandLine } from '../../core/peer/commands.ts';
 import { createLogger } from '../log.ts';
 import { realClock } from '../net/real-clock.ts';
 import { CuttingTransport } from '../net/cutting-transport.ts';
+import { checkPlainTcpAllowed } from '../net/insecure.ts';
 import { TcpTransport } from '../net/tcp-transport.ts';
+import { ServerPins } from './known-servers.ts';
 import { LineSplitter } from '../io/line-splitter.ts';
 import { ClientRuntime, type TimedEvent } from './client-runtime.ts';
 import { CommandQueue } from './command-queue.ts';
@@ -29,6 +31,14 @@ export interface HeadlessOptions {
   readonly fileBytesMax: number;
   readonly logFile: string | null;
   readonly logLevel: LevelWithSilent;
+  /** Where the client keeps what outlives a run: known-servers (the pinned server certificates). */
+  readonly dataDir: string;
+  /** TLS to the server (default); false is --tls off, plain TCP. */
+  readonly tls: boolean;
+  /** --server-fingerprint, normalized: the server's certificate pinned up front. */
+  readonly serverFingerprint: string | null;
+  /** With tls off, connect to a non-loopback server anyway. */
+  readonly allowInsecure: boolean;
   /** Fault injection for tests (hidden option): reset the first P2P stream after this many received bytes. */
   readonly faultCutP2pAfterBytes: number | null;
 }
@@ -45,6 +55,17 @@ export async function runHeadless(options: HeadlessOptions): Promise<void> {
     format: 'json',
     base: { component: 'client' },
   });
+  if (!options.tls) {
+    try {
+      checkPlainTcpAllowed('connect to', options.serverHost, options.allowInsecure);
+    } catch (error) {
+      logger.fatal({ event: 'start.failed', err: error }, 'the client could not start');
+      writeEvent({ event: 'error', code: 'INSECURE_ADDRESS', message: (error as Error).message, at: new Date().toISOString() });
+      process.stdout.write('', () => process.exit(1));
+      return;
+    }
+    logger.warn({ event: 'tls.off', server: `${options.serverHost}:${options.serverPort}` }, 'TLS is off: the password and everything else go to the server in clear');
+  }
   const runtime = new ClientRuntime({
     serverHost: options.serverHost,
     serverPort: options.serverPort,
@@ -62,6 +83,7 @@ export async function runHeadless(options: HeadlessOptions): Promise<void> {
       options.faultCutP2pAfterBytes === null
         ? new TcpTransport()
         : new CuttingTransport(new TcpTransport(), { host: options.serverHost, port: options.serverPort }, options.faultCutP2pAfterBytes),
+    serverPins: options.tls ? new ServerPins({ dataDir: options.dataDir, expectedFingerprint: options.serverFingerprint }) : null,
     clock: realClock,
     logger,
   });

@@ -5,6 +5,9 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { LOG_LEVEL_NAMES, hostPort, integerIn, oneOf } from './option-parsers.ts';
 import { FILE_BYTES_MAX_DEFAULT } from '../../core/limits.ts';
+import { normalizeFingerprint } from '../net/tls-identity.ts';
+
+export const CLIENT_DATA_DIR_DEFAULT = './p2pchat-client';
 
 export interface ClientCommandOptions {
   headless: boolean;
@@ -16,7 +19,17 @@ export interface ClientCommandOptions {
   maxFileBytes: number;
   logFile?: string;
   logLevel: (typeof LOG_LEVEL_NAMES)[number];
+  dataDir: string;
+  tls: 'on' | 'off';
+  serverFingerprint?: string;
+  allowInsecure: boolean;
   faultCutP2pAfterBytes?: number;
+}
+
+function parseFingerprint(value: string): string {
+  const fingerprint = normalizeFingerprint(value);
+  if (fingerprint === null) throw new InvalidArgumentError('expected a SHA-256 fingerprint: 64 hex digits, with or without ":" between pairs');
+  return fingerprint;
 }
 
 function parseAutoAccept(value: string): { chat: boolean; file: boolean } {
@@ -37,6 +50,10 @@ export function clientCommand(): Command {
     .addOption(new Option('--max-file-bytes <bytes>', 'largest file accepted').env('P2PCHAT_MAX_FILE_BYTES').default(FILE_BYTES_MAX_DEFAULT).argParser(integerIn('--max-file-bytes', 0, Number.MAX_SAFE_INTEGER)))
     .addOption(new Option('--log-file <path>', 'log to this file (headless: instead of stderr; dashboard default: ./p2pchat-client.log)').env('P2PCHAT_LOG_FILE'))
     .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent').env('P2PCHAT_LOG_LEVEL').default('info').argParser(oneOf('--log-level', LOG_LEVEL_NAMES)))
+    .addOption(new Option('--data-dir <dir>', 'where the client keeps known-servers (pinned server certificates)').env('P2PCHAT_CLIENT_DATA_DIR').default(CLIENT_DATA_DIR_DEFAULT))
+    .addOption(new Option('--tls <mode>', 'TLS to the server: on, or off (plain TCP, loopback servers only unless --allow-insecure)').env('P2PCHAT_TLS').default('on').argParser(oneOf('--tls', ['on', 'off'])))
+    .addOption(new Option('--server-fingerprint <sha256>', "pin the server's certificate up front instead of trusting it on first use").env('P2PCHAT_SERVER_FINGERPRINT').argParser(parseFingerprint))
+    .addOption(new Option('--allow-insecure', 'with --tls off, connect to a non-loopback server anyway').env('P2PCHAT_ALLOW_INSECURE').default(false))
     // Fault injection for the headless client tests (cli/net/cutting-transport.ts): not in --help.
     .addOption(new Option('--fault-cut-p2p-after-bytes <bytes>').argParser(integerIn('--fault-cut-p2p-after-bytes', 1, Number.MAX_SAFE_INTEGER)).hideHelp())
     .action(async (options: ClientCommandOptions) => {
@@ -51,6 +68,10 @@ export function clientCommand(): Command {
           fileBytesMax: options.maxFileBytes,
           logFile: options.logFile ?? null,
           logLevel: options.logLevel,
+          dataDir: options.dataDir,
+          tls: options.tls === 'on',
+          serverFingerprint: options.serverFingerprint ?? null,
+          allowInsecure: options.allowInsecure,
         });
         return;
       }
@@ -66,6 +87,10 @@ export function clientCommand(): Command {
         fileBytesMax: options.maxFileBytes,
         logFile: options.logFile ?? null,
         logLevel: options.logLevel,
+        dataDir: options.dataDir,
+        tls: options.tls === 'on',
+        serverFingerprint: options.serverFingerprint ?? null,
+        allowInsecure: options.allowInsecure,
         faultCutP2pAfterBytes: options.faultCutP2pAfterBytes ?? null,
       });
     });

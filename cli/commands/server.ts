@@ -4,7 +4,8 @@
  *
  * Defaults: the chat port listens on 0.0.0.0 (a LAN chat server must be reachable from the other
  * machines); the admin HTTP port listens on 127.0.0.1 (metrics and stats are for the operator,
- * not the LAN). Both can be changed.
+ * not the LAN). Both can be changed. The chat port speaks TLS 1.3 unless --tls off, which is
+ * refused on a non-loopback address without --allow-insecure.
  */
 import { Command, Option } from 'commander';
 import { LOG_LEVEL_NAMES, integerIn, nonEmpty, oneOf } from './option-parsers.ts';
@@ -88,7 +89,11 @@ export function serverCommand(): Command {
     )
     .addOption(new Option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent').env('P2PCHAT_LOG_LEVEL').default('info').argParser(oneOf('--log-level', LOG_LEVEL_NAMES)))
     .addOption(new Option('--log-format <format>', 'auto (pretty on a terminal), json or pretty').env('P2PCHAT_LOG_FORMAT').default('auto').argParser(oneOf('--log-format', ['auto', 'json', 'pretty'])))
-    .addOption(new Option('--ready-file <path>', 'once listening, write {"tcpPort","httpPort","pid"} as JSON to this file').env('P2PCHAT_READY_FILE'))
+    .addOption(new Option('--ready-file <path>', 'once listening, write {"tcpPort","httpPort","pid","tlsFingerprint"} as JSON to this file').env('P2PCHAT_READY_FILE'))
+    .addOption(new Option('--tls <mode>', 'TLS 1.3 on the chat port: on, or off (plain TCP, loopback only unless --allow-insecure)').env('P2PCHAT_TLS').default('on').argParser(oneOf('--tls', ['on', 'off'])))
+    .addOption(new Option('--tls-cert <path>', 'certificate (PEM) for the chat port; default: made on first start in the data dir').env('P2PCHAT_TLS_CERT').argParser(nonEmpty('--tls-cert')))
+    .addOption(new Option('--tls-key <path>', 'private key (PEM) of --tls-cert').env('P2PCHAT_TLS_KEY').argParser(nonEmpty('--tls-key')))
+    .addOption(new Option('--allow-insecure', 'with --tls off, listen on a non-loopback address anyway').env('P2PCHAT_ALLOW_INSECURE').default(false))
     .action(async (opts: RawServerOptions) => {
       const { runServerCommand } = await import('../server/run.ts');
       await runServerCommand({
@@ -108,6 +113,10 @@ export function serverCommand(): Command {
         logLevel: opts.logLevel as 'info',
         logFormat: opts.logFormat as 'auto',
         ...(opts.readyFile === undefined ? {} : { readyFile: opts.readyFile }),
+        tls: opts.tls === 'on',
+        ...(opts.tlsCert === undefined ? {} : { tlsCertPath: opts.tlsCert }),
+        ...(opts.tlsKey === undefined ? {} : { tlsKeyPath: opts.tlsKey }),
+        allowInsecure: opts.allowInsecure,
       });
     });
 }
@@ -129,4 +138,8 @@ interface RawServerOptions {
   logLevel: string;
   logFormat: string;
   readyFile?: string;
+  tls: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  allowInsecure: boolean;
 }

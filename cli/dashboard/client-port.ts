@@ -90,6 +90,7 @@ export const clientEventSchema = z.discriminatedUnion('event', [
   eventSchema('file.failed', { transferId: transferIdSchema, reason: z.string() }),
   eventSchema('disconnected', {}),
   eventSchema('reconnected', {}),
+  eventSchema('server.key', { fingerprint: z.string(), pinned: z.boolean() }),
   /** username: the friend a failed command was about (NO_SUCH_SESSION_REQUEST after a request ended). */
   eventSchema('error', { code: z.string(), message: z.string().default(''), username: z.string().optional() }),
 ]);

@@ -37,6 +37,11 @@ export interface DashboardOptions {
    * from this process's environment: the server's setting is the server's, not ours.
    */
   readonly chatRequestTimeoutMs?: number;
+  /** Passed on to the headless client: its data dir, TLS to the server, the pinned fingerprint. */
+  readonly dataDir?: string;
+  readonly tls?: boolean;
+  readonly serverFingerprint?: string | null;
+  readonly allowInsecure?: boolean;
 }
 
 function hostPort(host: string, port: number): string {
@@ -85,6 +90,10 @@ export async function runDashboard(options: DashboardOptions): Promise<number> {
     logLevel,
   });
   if (options.fileBytesMax !== undefined) command.args.push('--max-file-bytes', String(options.fileBytesMax));
+  if (options.dataDir !== undefined) command.args.push('--data-dir', options.dataDir);
+  if (options.tls === false) command.args.push('--tls', 'off');
+  if (options.serverFingerprint != null) command.args.push('--server-fingerprint', options.serverFingerprint);
+  if (options.allowInsecure === true) command.args.push('--allow-insecure');
   logger.info({ server, downloadDir, pid: process.pid }, 'dashboard starting');
 
   // Line drawing as Unicode, not the ACS charset (tmux captures and some terminals garble ACS):

@@ -556,6 +556,8 @@ function onEvent(state: DashboardState, event: ClientEvent, out: Out): Dashboard
     case 'reconnected':
       if (state.screen === 'main') out.commands.push({ cmd: 'friends' });
       return addEvent({ ...state, connection: 'connected' }, 'info', 'Reconnected to the server');
+    case 'server.key':
+      return addEvent(state, 'info', `Server certificate SHA-256 ${event.fingerprint} (${event.pinned ? 'matches the pin' : 'first use: now pinned'})`);
     case 'error':
       return onError(state, event);
   }

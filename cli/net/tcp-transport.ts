@@ -6,8 +6,17 @@
  * socket, instead of a fresh set of closures per socket. tsx also gives every function that sits
  * in a named position (an object literal's property, a `const`) its own `name` property, which
  * costs a property dictionary of about 250 bytes per closure: per-socket closures add up fast.
+ *
+ * TLS (node:tls, TLS 1.3 only) is an option on each side: `tlsServer` makes listen() accept TLS
+ * connections (a stream is handed over once its handshake is done), `tlsClient` makes connect()
+ * speak TLS and pin the server: once the handshake is done and before onOpen (so before the
+ * caller can send anything) the server's certificate fingerprint goes to `verifyServer`, which
+ * may refuse it. Sessions are resumed from tickets (one cached per server address), so a
+ * reconnect costs no certificate exchange and no signature.
  */
 import net from 'node:net';
+import tls from 'node:tls';
+import { addressKey } from '../../core/net-address.ts';
 import type { Listener, Stream, StreamEvents, Transport } from '../../core/transport.ts';
 
 const NO_EVENTS: StreamEvents = { onOpen() {}, onData() {}, onDrain() {}, onClose() {} };
@@ -142,7 +151,15 @@ class TcpStream implements Stream {
   }
 
   reset(): void {
-    this.socket.resetAndDestroy();
+    if (!(this.socket instanceof tls.TLSSocket)) {
+      this.socket.resetAndDestroy();
+      return;
+    }
+    // A TLS socket's handle is the TLS layer, which node cannot reset. An accepted one sits on
+    // the plain socket the TCP server accepted (node's `_parent`): reset that; else a FIN.
+    const parent = (this.socket as { _parent?: unknown })._parent;
+    if (parent instanceof net.Socket && !parent.destroyed) parent.resetAndDestroy();
+    else this.socket.destroy();
   }
 
   /** Called once by the socket's error or close listener; later calls do nothing. */
@@ -157,21 +174,118 @@ class TcpStream implements Stream {
 
 /** How long a gracefully closed socket may take to flush before it is destroyed. */
 export const CLOSE_GRACE_MS = 5_000;
+/**
+ * How long a TLS handshake may take, on either side. The server machine's unauthenticated-idle
+ * limit only starts once the stream is handed over (after the handshake), so without this a
+ * connection that stalls mid-handshake would hold a socket for node's default 120 s; a client
+ * whose server accepts and then says nothing would wait for ever (the client machine has no
+ * connect deadline: plain TCP connects end by themselves), instead of retrying.
+ */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+/**
+ * TLS handshakes one address key (core/net-address.ts) may have under way on a server at once;
+ * more are closed on accept. The server's own per-address connection limits count a connection
+ * only once its handshake is done, so without this one host could hold any number of sockets in
+ * mid-handshake, each for TLS_HANDSHAKE_TIMEOUT_MS. As many as the unauthenticated connections it
+ * may hold afterwards (UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX).
+ */
+export const TLS_HANDSHAKES_PER_ADDRESS_MAX = 32;
+/** The close reason of a client connection whose handshake did not finish in time. */
+export const TLS_HANDSHAKE_TIMEOUT = 'TLS_HANDSHAKE_TIMEOUT';
+/** Resumable TLS sessions a client transport keeps, one per server address (the oldest goes first). */
+export const TLS_SESSIONS_CACHED_MAX = 64;
+
+export interface TlsServerOptions {
+  readonly cert: string;
+  readonly key: string;
+  /** Handshakes one address key may have under way (default TLS_HANDSHAKES_PER_ADDRESS_MAX; 0 = unlimited). */
+  readonly handshakesPerAddressMax?: number;
+}
+
+export interface TlsClientOptions {
+  /**
+   * The server's certificate fingerprint (SHA-256, as node prints it), once the handshake is done
+   * and before anything is sent. null accepts; an error code refuses: the connection is destroyed
+   * and onClose gets the code. A resumed session presents no certificate: it is reported with the
+   * fingerprint its original handshake checked (only that server's ticket key can resume it).
+   */
+  verifyServer(host: string, port: number, fingerprint: string): string | null;
+  /** How long the handshake may take before the connection is given up (default TLS_HANDSHAKE_TIMEOUT_MS). */
+  readonly handshakeTimeoutMs?: number;
+}
 
 export interface TcpTransportOptions {
   /** Coalesce the frames one event-loop turn writes to a stream into one writev (see WriteCoalescer). */
   readonly coalesceWrites?: boolean;
+  /** listen() accepts TLS 1.3 with this certificate. */
+  readonly tlsServer?: TlsServerOptions;
+  /** connect() speaks TLS 1.3 and checks the server's certificate with this. */
+  readonly tlsClient?: TlsClientOptions;
+}
+
+/** Closes a raw connection at accept when its address key already has `max` handshakes under way. */
+function limitHandshakesPerAddress(server: net.Server, max: number): void {
+  const underWay = new Map<string, number>();
+  server.on('connection', (raw: net.Socket) => {
+    const key = addressKey(raw.remoteAddress ?? '');
+    const count = underWay.get(key) ?? 0;
+    if (count >= max) {
+      raw.destroy();
+      return;
+    }
+    underWay.set(key, count + 1);
+    let counted = true;
+    const done = (): void => {
+      if (!counted) return;
+      counted = false;
+      const left = (underWay.get(key) ?? 1) - 1;
+      if (left === 0) underWay.delete(key);
+      else underWay.set(key, left);
+    };
+    // The TLS socket over it is not reachable from here: its end or the raw socket's close ends
+    // the count, and so does the handshake's end (secureConnection, below).
+    raw.once('close', done);
+    pendingHandshake.set(raw, done);
+  });
+  server.on('secureConnection', (socket: tls.TLSSocket) => {
+    const parent = (socket as { _parent?: unknown })._parent;
+    if (!(parent instanceof net.Socket)) return;
+    pendingHandshake.get(parent)?.();
+    pendingHandshake.delete(parent);
+  });
+}
+
+/** A raw socket's "handshake over" callback, until its handshake ends (weak: a closed socket takes it along). */
+const pendingHandshake = new WeakMap<net.Socket, () => void>();
+
+interface CachedSession {
+  readonly ticket: Buffer;
+  readonly fingerprint: string;
 }
 
 export class TcpTransport implements Transport {
   private readonly coalescer: WriteCoalescer | null;
+  private readonly tlsServer: TlsServerOptions | null;
+  private readonly tlsClient: TlsClientOptions | null;
+  private readonly sessions = new Map<string, CachedSession>();
 
   constructor(options: TcpTransportOptions = {}) {
     this.coalescer = options.coalesceWrites === true ? new WriteCoalescer() : null;
+    this.tlsServer = options.tlsServer ?? null;
+    this.tlsClient = options.tlsClient ?? null;
   }
 
   listen(host: string, port: number, onAccept: (stream: Stream) => void, onReady: (result: Listener | Error) => void): void {
-    const server = net.createServer({ noDelay: true }, (socket) => onAccept(new TcpStream(socket, NO_EVENTS, this.coalescer)));
+    const accept = (socket: net.Socket): void => onAccept(new TcpStream(socket, NO_EVENTS, this.coalescer));
+    const server =
+      this.tlsServer === null
+        ? net.createServer({ noDelay: true }, accept)
+        : tls.createServer({ cert: this.tlsServer.cert, key: this.tlsServer.key, minVersion: 'TLSv1.3', handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS, noDelay: true }, accept);
+    // A failed handshake (a plain-TCP client, a client that refused our certificate) only ends
+    // that connection; the listener's own 'error' below is for listening itself.
+    server.on('tlsClientError', () => {});
+    const handshakesMax = this.tlsServer?.handshakesPerAddressMax ?? TLS_HANDSHAKES_PER_ADDRESS_MAX;
+    if (this.tlsServer !== null && handshakesMax > 0) limitHandshakesPerAddress(server, handshakesMax);
     let listening = false;
     // Errors after listening (EMFILE on accept near the fd limit) must not crash the process:
     // the listener keeps serving, and the connections it could not accept are simply not there.
@@ -187,9 +301,47 @@ export class TcpTransport implements Transport {
   }
 
   connect(host: string, port: number, events: StreamEvents): Stream {
+    if (this.tlsClient !== null) return this.connectTls(this.tlsClient, host, port, events);
     const socket = net.connect({ host, port });
     const stream = new TcpStream(socket, events, this.coalescer);
     socket.once('connect', () => events.onOpen());
+    return stream;
+  }
+
+  private connectTls(check: TlsClientOptions, host: string, port: number, events: StreamEvents): Stream {
+    const key = `${host}:${port}`;
+    const cached = this.sessions.get(key);
+    // The certificate is self-signed and pinned by fingerprint (verifyServer), not checked
+    // against a CA, so node's own chain check is off; nothing is sent before the pin check.
+    const socket = tls.connect({ host, port, minVersion: 'TLSv1.3', rejectUnauthorized: false, ...(cached === undefined ? {} : { session: cached.ticket }) });
+    const stream = new TcpStream(socket, events, this.coalescer);
+    const onHandshakeTimeout = (): void => {
+      stream.finish(TLS_HANDSHAKE_TIMEOUT);
+      socket.destroy();
+    };
+    socket.setTimeout(check.handshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS, onHandshakeTimeout);
+    let fingerprint: string | null = null;
+    socket.on('session', (ticket: Buffer) => {
+      if (fingerprint === null) return;
+      this.sessions.delete(key);
+      if (this.sessions.size >= TLS_SESSIONS_CACHED_MAX) this.sessions.delete(this.sessions.keys().next().value!);
+      this.sessions.set(key, { ticket, fingerprint });
+    });
+    socket.once('secureConnect', () => {
+      // The timer and its listener go (close() arms the same timer later for its own grace period).
+      socket.setTimeout(0);
+      socket.off('timeout', onHandshakeTimeout);
+      const presented = socket.isSessionReused() && cached !== undefined ? cached.fingerprint : socket.getPeerCertificate().fingerprint256;
+      const refusal = presented === undefined ? 'TLS_NO_CERTIFICATE' : check.verifyServer(host, port, presented);
+      if (refusal !== null) {
+        this.sessions.delete(key);
+        stream.finish(refusal);
+        socket.destroy();
+        return;
+      }
+      fingerprint = presented;
+      events.onOpen();
+    });
     return stream;
   }
 }

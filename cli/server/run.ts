@@ -22,7 +22,9 @@ import type { AccountStore, StoreOp } from '../../core/store.ts';
 import type { Clock, Listener } from '../../core/transport.ts';
 import { type LogFormat, type Logger, createLogger } from '../log.ts';
 import { realClock } from '../net/real-clock.ts';
-import { TcpTransport } from '../net/tcp-transport.ts';
+import { checkPlainTcpAllowed } from '../net/insecure.ts';
+import { TLS_HANDSHAKES_PER_ADDRESS_MAX, TcpTransport } from '../net/tcp-transport.ts';
+import { type TlsIdentity, loadTlsIdentity } from '../net/tls-identity.ts';
 import { createAdminServer } from './admin-http.ts';
 import { createLogHooks } from './log-hooks.ts';
 import { createServerMetrics } from './metrics.ts';
@@ -60,8 +62,15 @@ export interface ServerOptions {
   /** Node process metrics (event-loop lag, heap) on /metrics. */
   readonly processMetrics?: boolean;
   readonly shutdownGraceMs?: number;
-  /** Once listening, and before the "listening" log line, {"tcpPort","httpPort","pid"} is written here atomically. */
+  /** Once listening, and before the "listening" log line, {"tcpPort","httpPort","pid","tlsFingerprint"} is written here atomically. */
   readonly readyFile?: string;
+  /** TLS 1.3 on the chat port (default true). Off is for loopback labs and raw-frame tools. */
+  readonly tls?: boolean;
+  /** The certificate and key (PEM files); both or neither. Neither: the data dir's own, made on first start. */
+  readonly tlsCertPath?: string;
+  readonly tlsKeyPath?: string;
+  /** With tls off, listen on a non-loopback address anyway. */
+  readonly allowInsecure?: boolean;
 }
 
 export interface RunningServer {
@@ -71,6 +80,8 @@ export interface RunningServer {
   readonly machine: ServerMachine;
   readonly store: SqliteStore;
   readonly logger: Logger;
+  /** The chat port's certificate fingerprint (SHA-256), or null when TLS is off. */
+  readonly tlsFingerprint: string | null;
   /** Graceful, bounded shutdown; calling it twice returns the same promise. */
   close(): Promise<void>;
 }
@@ -206,6 +217,7 @@ function closeHttp(server: http.Server, graceMs: number): Promise<void> {
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const logger = options.logger ?? createLogger({ level: 'silent' });
+  const tlsIdentity = await prepareTls(options, logger);
   const graceMs = options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS;
   const startedAtMs = Date.now();
   const httpHost = options.httpHost ?? '127.0.0.1';
@@ -224,7 +236,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...(options.connectionsPerAddress === undefined ? {} : { connectionsPerAddressMax: options.connectionsPerAddress }),
     ...(options.unauthConnectionsPerAddress === undefined ? {} : { unauthenticatedConnectionsPerAddressMax: options.unauthConnectionsPerAddress }),
   });
-  const transport = new TrackedTransport(new TcpTransport({ coalesceWrites: true }));
+  const transport = new TrackedTransport(
+    new TcpTransport({
+      coalesceWrites: true,
+      // A connection in mid-handshake is one not logged in yet: the same per-address knob bounds both.
+      ...(tlsIdentity === null
+        ? {}
+        : { tlsServer: { cert: tlsIdentity.cert, key: tlsIdentity.key, handshakesPerAddressMax: options.unauthConnectionsPerAddress ?? TLS_HANDSHAKES_PER_ADDRESS_MAX } }),
+    }),
+  );
+  const tlsFingerprint = tlsIdentity?.fingerprint ?? null;
   const hasher = new TrackedHasher(new ScryptHasher(options.scrypt ?? SCRYPT_PARAMS));
   const clock = new StoppableClock(realClock);
   const host = new ServerHost({ machine, transport, store, hasher, clock, hooks: createLogHooks(logger) });
@@ -236,7 +257,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const admin = createAdminServer({
     isServing: () => serving,
     registry,
-    stats: () => ({ ...machine.stats(), uptimeMs: Date.now() - startedAtMs, tcpPort, httpPort, serving }),
+    stats: () => ({ ...machine.stats(), uptimeMs: Date.now() - startedAtMs, tcpPort, httpPort, serving, tls: { enabled: tlsFingerprint !== null, fingerprint: tlsFingerprint } }),
   });
 
   try {
@@ -244,7 +265,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // After listening, an error (EMFILE on accept) must be logged, not thrown as uncaught.
     admin.on('error', (error) => logger.error({ event: 'http.error', err: error }, 'admin HTTP server error'));
     tcpPort = (await listenTcp(host, options.host, options.port)).port;
-    if (options.readyFile !== undefined) await writeReadyFile(options.readyFile, { tcpPort, httpPort, pid: process.pid });
+    if (options.readyFile !== undefined) await writeReadyFile(options.readyFile, { tcpPort, httpPort, pid: process.pid, tlsFingerprint });
   } catch (error) {
     host.shutdown();
     clock.stop();
@@ -275,10 +296,32 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 
   logger.info(
-    { event: 'listening', host: options.host, tcpPort, httpHost, httpPort, dataDir: options.dataDir, accounts: machine.stats().accounts },
-    `listening on tcp ${options.host}:${tcpPort}, http ${httpHost}:${httpPort}`,
+    { event: 'listening', host: options.host, tcpPort, tls: tlsFingerprint !== null, tlsFingerprint, httpHost, httpPort, dataDir: options.dataDir, accounts: machine.stats().accounts },
+    `listening on ${tlsFingerprint === null ? 'plain tcp' : 'tls'} ${options.host}:${tcpPort}, http ${httpHost}:${httpPort}`,
   );
-  return { tcpPort, httpPort, host, machine, store: sqlite, logger, close };
+  return { tcpPort, httpPort, host, machine, store: sqlite, logger, tlsFingerprint, close };
+}
+
+/**
+ * The chat port's TLS identity (logged with its fingerprint, which clients pin), or null when TLS
+ * is off: then a warning, and a non-loopback address is refused unless allowInsecure.
+ */
+async function prepareTls(options: ServerOptions, logger: Logger): Promise<TlsIdentity | null> {
+  if (options.tls === false) {
+    checkPlainTcpAllowed('listen on', options.host, options.allowInsecure === true);
+    logger.warn({ event: 'tls.off', host: options.host }, 'TLS is off: logins, tokens and messages cross the network in clear');
+    return null;
+  }
+  const identity = await loadTlsIdentity({
+    dataDir: options.dataDir,
+    ...(options.tlsCertPath === undefined ? {} : { certPath: options.tlsCertPath }),
+    ...(options.tlsKeyPath === undefined ? {} : { keyPath: options.tlsKeyPath }),
+  });
+  logger.info(
+    { event: 'tls.certificate', fingerprint: identity.fingerprint, source: identity.source, certPath: identity.certPath },
+    `TLS certificate SHA-256 fingerprint ${identity.fingerprint} (${identity.source === 'generated' ? 'made now, in' : 'read from'} ${identity.certPath})`,
+  );
+  return identity;
 }
 
 // ---- the command ---------------------------------------------------------------------------------

@@ -47,7 +47,14 @@ export type ClientEvent =
   | { readonly event: 'file.failed'; readonly transferId: string; readonly reason: string; readonly username?: string }
   | { readonly event: 'disconnected' }
   | { readonly event: 'reconnected' }
-  | { readonly event: 'error'; readonly code: string; readonly message: string; readonly detail?: string };
+  /**
+   * The server's TLS certificate as seen at connect (once per run and fingerprint): pinned is true
+   * when it matched a pin (known-servers or --server-fingerprint), false when trusted on first use
+   * (now pinned). server and firstUse are additions. Emitted by the cli runtime, not the machine.
+   */
+  | { readonly event: 'server.key'; readonly fingerprint: string; readonly pinned: boolean; readonly server: string; readonly firstUse: boolean }
+  /** server, pinned and presented (additions): set with SERVER_KEY_CHANGED, the two fingerprints. */
+  | { readonly event: 'error'; readonly code: string; readonly message: string; readonly detail?: string; readonly server?: string; readonly pinned?: string; readonly presented?: string };
 
 export type ClientEventName = ClientEvent['event'];
 export type ClientEventOf<Name extends ClientEventName> = Extract<ClientEvent, { event: Name }>;

@@ -77,6 +77,8 @@ export interface PeerHostHooks {
 export interface PeerHostOptions {
   readonly machine: PeerMachine;
   readonly transport: Transport;
+  /** The server link's transport when it differs from the P2P one (TLS to the server in cli/). */
+  readonly serverTransport?: Transport;
   readonly clock: Clock;
   readonly files: PeerFiles;
   readonly sink: PeerSink;
@@ -283,7 +285,7 @@ export class PeerHost {
         this.input({ type: 'server.closed', linkId, error });
       },
     };
-    const stream = this.options.transport.connect(host, port, events);
+    const stream = (this.options.serverTransport ?? this.options.transport).connect(host, port, events);
     this.serverStreams.set(linkId, stream);
   }
 

@@ -29,7 +29,7 @@ describe('the chat-session driver of the benchmark', () => {
   });
 
   it('logs real clients in, then opens and closes a chat twice, reporting one latency per opened session', async () => {
-    const login = await pool.loginAll({ serverPort: server.tcpPort, usernames: ['alice', 'bob', 'carol'], password: BENCH_PASSWORD, downloadDir: join(dir, 'downloads'), concurrency: 3 });
+    const login = await pool.loginAll({ serverPort: server.tcpPort, serverFingerprint: server.tlsFingerprint!, usernames: ['alice', 'bob', 'carol'], password: BENCH_PASSWORD, downloadDir: join(dir, 'downloads'), concurrency: 3 });
     expect(login).toEqual({ loggedIn: 3, errors: {} });
     const result = await pool.openChats({ pairs: [['alice', 'bob']], opensPerCaller: 2, paceMs: 0 });
     expect(result.failures).toEqual({});

@@ -32,6 +32,10 @@ const ENV_NAMES = [
   'P2PCHAT_LOG_LEVEL',
   'P2PCHAT_LOG_FORMAT',
   'P2PCHAT_READY_FILE',
+  'P2PCHAT_TLS',
+  'P2PCHAT_TLS_CERT',
+  'P2PCHAT_TLS_KEY',
+  'P2PCHAT_ALLOW_INSECURE',
 ];
 
 function parse(args: string[], env: Record<string, string> = {}): Record<string, unknown> {
@@ -53,7 +57,7 @@ afterEach(() => {
 });
 
 describe('p2pchat server options', () => {
-  it('defaults: chat on 0.0.0.0:12345, admin on 127.0.0.1:8080, ./data, limits from core', () => {
+  it('defaults: chat on 0.0.0.0:12345 over TLS, admin on 127.0.0.1:8080, ./data, limits from core', () => {
     expect(parse([])).toEqual({
       host: '0.0.0.0',
       port: 12_345,
@@ -70,6 +74,8 @@ describe('p2pchat server options', () => {
       dbSynchronous: 'full',
       logLevel: 'info',
       logFormat: 'auto',
+      tls: 'on',
+      allowInsecure: false,
     });
   });
 
@@ -91,6 +97,10 @@ describe('p2pchat server options', () => {
       P2PCHAT_LOG_LEVEL: 'warn',
       P2PCHAT_LOG_FORMAT: 'json',
       P2PCHAT_READY_FILE: '/tmp/ready.json',
+      P2PCHAT_TLS: 'off',
+      P2PCHAT_TLS_CERT: '/etc/p2pchat/cert.pem',
+      P2PCHAT_TLS_KEY: '/etc/p2pchat/key.pem',
+      P2PCHAT_ALLOW_INSECURE: '1',
     });
     expect(opts).toEqual({
       host: '127.0.0.1',
@@ -109,6 +119,10 @@ describe('p2pchat server options', () => {
       logLevel: 'warn',
       logFormat: 'json',
       readyFile: '/tmp/ready.json',
+      tls: 'off',
+      tlsCert: '/etc/p2pchat/cert.pem',
+      tlsKey: '/etc/p2pchat/key.pem',
+      allowInsecure: true,
     });
   });
 
@@ -126,6 +140,7 @@ describe('p2pchat server options', () => {
     [['--log-level', 'verbose'], '--log-level must be one of'],
     [['--db-synchronous', 'off'], '--db-synchronous must be one of normal, full'],
     [['--data-dir', ' '], '--data-dir must not be empty'],
+    [['--tls', 'maybe'], '--tls must be one of on, off'],
     [['--bogus'], "unknown option '--bogus'"],
   ])('refuses %j with a clear CommanderError', (args, message) => {
     let caught: unknown;

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FixedServerPin } from '../../cli/client/known-servers.ts';
 import { ClientRuntime, type TimedEvent } from '../../cli/client/client-runtime.ts';
 import { realClock } from '../../cli/net/real-clock.ts';
 import { TcpTransport } from '../../cli/net/tcp-transport.ts';
@@ -131,6 +132,7 @@ describe('client runtime: sender backpressure over TCP', () => {
         downloadDir: join(dir, `${name}-downloads`),
         machine: { idPrefix: name, autoAcceptChat: true, autoAcceptFile: true },
         transport: transports[name],
+        serverPins: new FixedServerPin(server.fingerprint),
         clock: realClock,
         logger: pino({ level: 'silent' }),
       });

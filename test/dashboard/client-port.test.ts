@@ -5,13 +5,13 @@ import { FakeClientPort } from '../../cli/dashboard/fake-port.ts';
 const at = '2026-01-01T00:00:00.000Z';
 
 describe('parseClientEvent accepts every contract event and rejects the rest without throwing', () => {
-  it('knows every event name of CONTRACTS.md section 1', () => {
+  it('knows every event name of CONTRACTS.md section 1, and server.key of section 4', () => {
     expect([...CLIENT_EVENT_NAMES].sort()).toEqual(
       [
         'ready', 'signup.ok', 'logout.ok', 'login.ok', 'friends', 'friend.request', 'friend.requested', 'friend.added',
         'friend.declined', 'presence', 'chat.request', 'chat.opened', 'chat.closed', 'chat.failed', 'chat.message',
         'chat.sent', 'file.offer', 'file.offered', 'file.progress', 'file.received', 'file.sent', 'file.failed',
-        'disconnected', 'reconnected', 'error',
+        'disconnected', 'reconnected', 'error', 'server.key',
       ].sort(),
     );
   });

@@ -35,6 +35,8 @@ export interface HeadlessOptions {
   /** Reset the first P2P stream after this many received bytes (the hidden --fault-cut-p2p-after-bytes). */
   readonly cutP2pAfterBytes?: number;
   readonly extraArgs?: readonly string[];
+  /** The client's data dir (known-servers); default: a fresh temporary one. */
+  readonly dataDir?: string;
   /** Lines written to stdin at once, before `ready` (a block pasted while the client starts). */
   readonly pasteBeforeReady?: readonly Record<string, unknown>[];
 }
@@ -64,7 +66,8 @@ export class HeadlessClient {
 
   static async start(name: string, options: HeadlessOptions): Promise<HeadlessClient> {
     const downloadDir = options.downloadDir ?? (await mkdtemp(join(tmpdir(), `p2pchat-${name}-`)));
-    const args = ['--import', 'tsx', 'cli/main.ts', 'client', '--headless', '--server', options.server, '--p2p-host', '127.0.0.1', '--p2p-port', '0', '--download-dir', downloadDir];
+    const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), `p2pchat-${name}-data-`)));
+    const args = ['--import', 'tsx', 'cli/main.ts', 'client', '--headless', '--server', options.server, '--data-dir', dataDir, '--p2p-host', '127.0.0.1', '--p2p-port', '0', '--download-dir', downloadDir];
     if (options.autoAccept !== undefined) args.push('--auto-accept', options.autoAccept);
     if (options.maxFileBytes !== undefined) args.push('--max-file-bytes', String(options.maxFileBytes));
     if (options.cutP2pAfterBytes !== undefined) args.push('--fault-cut-p2p-after-bytes', String(options.cutP2pAfterBytes));

@@ -11,12 +11,16 @@ import { type RunningServer, startServer } from '../../cli/server/run.ts';
 export interface TestServerOptions {
   readonly sessionTimeoutMs?: number;
   readonly ttlMs?: number;
+  /** TLS on the chat port (default true, as the real server). */
+  readonly tls?: boolean;
   readonly unauthenticatedIdleMs?: number;
 }
 
 export class TestServer {
   private server: RunningServer | null = null;
   port = 0;
+  /** The server's TLS certificate fingerprint (the same across restarts: it stays in the data dir). */
+  fingerprint = '';
 
   private constructor(
     private readonly dataDir: string,
@@ -28,6 +32,11 @@ export class TestServer {
     const server = new TestServer(dataDir, options);
     await server.boot(0);
     return server;
+  }
+
+  /** The running server (null while stopped), for its stats. */
+  get running(): RunningServer | null {
+    return this.server;
   }
 
   get address(): string {
@@ -51,9 +60,11 @@ export class TestServer {
       shutdownGraceMs: 500,
       ...(this.options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: this.options.sessionTimeoutMs }),
       ...(this.options.ttlMs === undefined ? {} : { ttlMs: this.options.ttlMs }),
+      ...(this.options.tls === undefined ? {} : { tls: this.options.tls }),
       ...(this.options.unauthenticatedIdleMs === undefined ? {} : { unauthenticatedIdleMs: this.options.unauthenticatedIdleMs }),
     });
     this.port = this.server.tcpPort;
+    this.fingerprint = this.server.tlsFingerprint ?? '';
   }
 
   /** Stops the server (clients see their connection close). */

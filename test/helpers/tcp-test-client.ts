@@ -2,10 +2,15 @@
  * A tiny promise-based client for integration tests over real TCP: frames go out through the real
  * codec, replies are decoded with the real FrameDecoder, and every wait has a timeout.
  *
+ * It speaks TLS, as real clients do (the server's default), accepting any certificate (tests of
+ * pinning use the real client); `plain: true` connects without TLS, to a server started with
+ * tls: false.
+ *
  * Received frames queue up in `inbox`; `waitFor` takes the first queued frame that matches (or the
  * next one to arrive), so a test can wait for frames in any order without losing one.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { FrameDecoder, encodeControl } from '../../core/codec.ts';
 import type { ClientFrame, ServerFrame, ServerFrameOf, ServerFrameType } from '../../core/frames.ts';
 
@@ -36,15 +41,15 @@ export class TcpTestClient {
     });
   }
 
-  static connect(port: number, host = '127.0.0.1', timeoutMs = WAIT_MS_DEFAULT): Promise<TcpTestClient> {
+  static connect(port: number, host = '127.0.0.1', timeoutMs = WAIT_MS_DEFAULT, plain = false): Promise<TcpTestClient> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host, port });
+      const socket = plain ? net.connect({ host, port }) : tls.connect({ host, port, rejectUnauthorized: false });
       const client = new TcpTestClient(socket);
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new Error(`connect to ${host}:${port} timed out`));
       }, timeoutMs);
-      socket.once('connect', () => {
+      socket.once(plain ? 'connect' : 'secureConnect', () => {
         clearTimeout(timer);
         resolve(client);
       });
@@ -56,8 +61,8 @@ export class TcpTestClient {
   }
 
   /** Connects and waits for the server's welcome. */
-  static async open(port: number): Promise<TcpTestClient> {
-    const client = await TcpTestClient.connect(port);
+  static async open(port: number, plain = false): Promise<TcpTestClient> {
+    const client = await TcpTestClient.connect(port, '127.0.0.1', WAIT_MS_DEFAULT, plain);
     await client.waitFor('welcome');
     return client;
   }

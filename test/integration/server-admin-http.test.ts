@@ -55,13 +55,15 @@ describe('real server: HTTP admin port', () => {
     expect(again.body).toMatch(/^p2pchat_logins_total 1$/m);
   });
 
-  it('GET /api/v1/stats is JSON with the machine stats, uptime and ports', async () => {
+  it('GET /api/v1/stats is JSON with the machine stats, uptime, ports and the TLS certificate fingerprint', async () => {
     const { status, body, contentType } = await get(server.httpPort, '/api/v1/stats');
     expect(status).toBe(200);
     expect(contentType).toContain('application/json');
     const stats = JSON.parse(body) as Record<string, unknown>;
     expect(stats).toMatchObject({ accounts: 1, onlineUsers: 1, logins: 1, loginsFailed: 1, tcpPort: server.tcpPort, httpPort: server.httpPort });
     expect(typeof stats.uptimeMs).toBe('number');
+    expect(stats.tls).toEqual({ enabled: true, fingerprint: server.tlsFingerprint });
+    expect(server.tlsFingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
   });
 
   it('anything else is 404', async () => {

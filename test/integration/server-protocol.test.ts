@@ -172,3 +172,20 @@ describe('real server: heartbeat TTL', () => {
     }
   });
 });
+
+describe('real server with --tls off (loopback labs, raw-frame tools)', () => {
+  it('speaks plain frames on a loopback address and says so on /api/v1/stats', async () => {
+    const plain = await startTestServer({ tls: false });
+    try {
+      expect(plain.tlsFingerprint).toBeNull();
+      const client = await TcpTestClient.open(plain.tcpPort, true);
+      expect((await client.signup('plainuser')).type).toBe('signup.ok');
+      expect((await client.login('plainuser')).type).toBe('login.ok');
+      client.close();
+      const stats = (await (await fetch(`http://127.0.0.1:${plain.httpPort}/api/v1/stats`)).json()) as { tls: unknown };
+      expect(stats.tls).toEqual({ enabled: false, fingerprint: null });
+    } finally {
+      await plain.stop();
+    }
+  });
+});

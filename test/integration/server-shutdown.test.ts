@@ -4,6 +4,7 @@
  * and closing twice is harmless.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../cli/server/sqlite-store.ts';
 import { TcpTestClient, loggedInClient } from '../helpers/tcp-test-client.ts';
@@ -64,12 +65,13 @@ describe('real server: graceful shutdown', () => {
     const server = await startTestServer({ shutdownGraceMs: GRACE_MS });
     servers.push(server);
     // allowHalfOpen: this socket keeps its side open after the server's FIN, as a stuck client would.
-    const stubborn = net.connect({ host: '127.0.0.1', port: server.tcpPort, allowHalfOpen: true });
+    // allowHalfOpen is passed on to the socket by node, though its TLS typings leave it out.
+    const stubborn = tls.connect({ host: '127.0.0.1', port: server.tcpPort, allowHalfOpen: true, rejectUnauthorized: false } as tls.ConnectionOptions);
     stubborn.on('error', () => {});
     // It reads (so it sees the FIN and the reset) but never ends its own side.
     stubborn.resume();
     const closed = new Promise<void>((resolve) => stubborn.once('close', () => resolve()));
-    await new Promise<void>((resolve) => stubborn.once('connect', () => resolve()));
+    await new Promise<void>((resolve) => stubborn.once('secureConnect', () => resolve()));
     await until(() => server.machine.stats().connections === 1, 'the server to see the connection');
     await server.close();
     // After its EOF the client no longer reads, so it learns of the reset on its next write.
