@@ -18,6 +18,7 @@ export const ERRORS = {
   NOT_LOGGED_IN: { message: 'log in first', closes: false },
   ALREADY_LOGGED_IN: { message: 'this connection is already logged in', closes: false },
   BUSY: { message: 'busy: an earlier request on this connection or the server password checks are still running; retry shortly', closes: false },
+  UNEXPECTED_FRAME: { message: 'the server sent a frame not allowed in the link state', closes: false },
   // Accounts.
   USERNAME_INVALID: { message: 'username must be 3-32 characters: a-z, 0-9, dot, dash, underscore', closes: false },
   PASSWORD_INVALID: { message: 'password must be 8-128 printable characters', closes: false },

@@ -140,6 +140,57 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
 ]);
 
 export type ServerFrame = z.infer<typeof serverFrameSchema>;
+
+/** The ack of a heartbeat without an id: always the same, so one shared (frozen) frame. */
+const HEARTBEAT_ACK_FRAME: ServerFrame = Object.freeze({ type: 'heartbeat.ack' });
+
+/**
+ * The commonest server frames, validated without zod: heartbeat acks and presence pushes are most
+ * of what a logged-in client reads (a presence storm is nearly nothing else). Returns the frame
+ * the schema would return, or null for "ask the schema" (anything else, including a malformed
+ * one of these, whose error the schema words). Held equal to serverFrameSchema by
+ * test/core/frame-fast-path.test.ts.
+ */
+export function serverFrameFastPath(message: unknown): ServerFrame | null {
+  if (typeof message !== 'object' || message === null) return null;
+  const m = message as { type?: unknown; re?: unknown; username?: unknown; status?: unknown };
+  if (m.type === 'heartbeat.ack') return m.re === undefined ? HEARTBEAT_ACK_FRAME : null;
+  if (m.type === 'login.ok') return loginOkFastPath(message as Record<string, unknown>);
+  if (m.type !== 'presence' || typeof m.username !== 'string') return null;
+  if (m.status !== 'online' && m.status !== 'offline') return null;
+  // A push as the server writes it has exactly these three keys: it is already what the schema
+  // would return, so it is taken as it is (a presence storm reads little else).
+  let keys = 0;
+  for (const key in m) if (Object.hasOwn(m, key)) keys += 1;
+  if (keys === 3) return m as ServerFrameOf<'presence'>;
+  return { type: 'presence', username: m.username, status: m.status };
+}
+
+/**
+ * login.ok carries the whole friend list (hundreds of entries for a hub): checked by hand, copying
+ * only the known fields as the schema does. Null for anything the schema should word.
+ */
+function loginOkFastPath(m: Record<string, unknown>): ServerFrame | null {
+  const { re, username, nickname, friends, incoming, outgoing, resumeToken, resumed } = m;
+  if (re !== undefined && !(typeof re === 'number' && Number.isSafeInteger(re) && re >= 0)) return null;
+  if (typeof username !== 'string' || typeof nickname !== 'string' || typeof resumeToken !== 'string' || typeof resumed !== 'boolean') return null;
+  if (!Array.isArray(friends) || !isStringArray(incoming) || !isStringArray(outgoing)) return null;
+  const entries: FriendEntry[] = new Array<FriendEntry>(friends.length);
+  for (let i = 0; i < friends.length; i++) {
+    const f = friends[i] as { username?: unknown; nickname?: unknown; status?: unknown } | null;
+    if (typeof f !== 'object' || f === null || Array.isArray(f)) return null;
+    if (typeof f.username !== 'string' || typeof f.nickname !== 'string' || (f.status !== 'online' && f.status !== 'offline')) return null;
+    entries[i] = { username: f.username, nickname: f.nickname, status: f.status };
+  }
+  const frame = { type: 'login.ok' as const, username, nickname, friends: entries, incoming: [...incoming], outgoing: [...outgoing], resumeToken, resumed };
+  return re === undefined ? frame : { ...frame, re };
+}
+
+function isStringArray(value: unknown): value is string[] {
+  if (!Array.isArray(value)) return false;
+  for (const item of value) if (typeof item !== 'string') return false;
+  return true;
+}
 export type ServerFrameType = ServerFrame['type'];
 /** One server frame type, by its name: `ServerFrameOf<'presence'>`. */
 export type ServerFrameOf<T extends ServerFrameType> = Extract<ServerFrame, { type: T }>;

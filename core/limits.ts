@@ -153,6 +153,18 @@ export const CONNECTIONS_MAX = 19_900;
 /** Reconnect backoff towards the server: first delay and cap; jitter scales each delay to 50-100%. */
 export const RECONNECT_DELAY_MS_MIN = 250;
 export const RECONNECT_DELAY_MS_MAX = 5_000;
+/**
+ * A chat-session request the server has not acknowledged (session.pending) by then is given up:
+ * the server answers at once, so only a broken link is that slow, and the link's own TTL check
+ * usually ends the request first.
+ */
+export const SESSION_ACK_WAIT_MS = 30_000;
+/**
+ * After a session request's own timeout (from session.pending or session.incoming), how long its
+ * outcome may still take to arrive before the client ends the request itself (reason timeout):
+ * an outcome lost with a dropped link would otherwise leave it pending for ever.
+ */
+export const SESSION_OUTCOME_GRACE_MS = 5_000;
 /** A callee keeps a session token this long; an accepted P2P stream must say hello within it. */
 export const P2P_HELLO_TIMEOUT_MS = 10_000;
 /** Accepted P2P streams not yet authenticated, at once: a port scanner cannot hold more. */

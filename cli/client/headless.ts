@@ -9,6 +9,7 @@ import { type CommandRef, parseCommandLine } from '../../core/peer/commands.ts';
 import { EXIT_FAILED, EXIT_OK } from '../exit-codes.ts';
 import { createLogger } from '../log.ts';
 import { realClock } from '../net/real-clock.ts';
+import { CuttingTransport } from '../net/cutting-transport.ts';
 import { checkPlainTcpAllowed } from '../net/insecure.ts';
 import { TcpTransport } from '../net/tcp-transport.ts';
 import { ServerPins } from './known-servers.ts';
@@ -39,8 +40,8 @@ export interface HeadlessOptions {
   readonly serverFingerprint: string | null;
   /** With tls off, connect to a non-loopback server anyway. */
   readonly allowInsecure: boolean;
-  /** Test-only commands (test.cut-p2p): enabled by P2PCHAT_TEST_COMMANDS=1, never by default. */
-  readonly testCommands: boolean;
+  /** Fault injection for tests (hidden option): reset the first P2P stream after this many received bytes. */
+  readonly faultCutP2pAfterBytes: number | null;
 }
 
 function writeEvent(event: TimedEvent | (Record<string, unknown> & { event: string; at: string }), ref?: CommandRef): void {
@@ -78,9 +79,11 @@ export async function runHeadless(options: HeadlessOptions): Promise<void> {
       fileBytesMax: options.fileBytesMax,
       jitterSeed: randomBytes(4).readUInt32BE(0),
       idPrefix: randomBytes(4).toString('hex'),
-      testCommands: options.testCommands,
     },
-    transport: new TcpTransport(),
+    transport:
+      options.faultCutP2pAfterBytes === null
+        ? new TcpTransport()
+        : new CuttingTransport(new TcpTransport(), { host: options.serverHost, port: options.serverPort }, options.faultCutP2pAfterBytes),
     serverPins: options.tls ? new ServerPins({ dataDir: options.dataDir, expectedFingerprint: options.serverFingerprint }) : null,
     clock: realClock,
     logger,
@@ -138,7 +141,7 @@ export async function runHeadless(options: HeadlessOptions): Promise<void> {
   readLines(
     (line) => {
       if (line.trim().length === 0) return;
-      const parsed = parseCommandLine(line, options.testCommands);
+      const parsed = parseCommandLine(line);
       if (!parsed.ok) queue.push({ kind: 'refused', code: parsed.code, message: parsed.message, ref: parsed.ref }, Date.now());
       else queue.push({ kind: 'command', command: parsed.command, ref: parsed.ref }, Date.now());
       pump(); // (re)arms the queue's deadline timer too

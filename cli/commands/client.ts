@@ -23,6 +23,7 @@ export interface ClientCommandOptions {
   tls: 'on' | 'off';
   serverFingerprint?: string;
   allowInsecure: boolean;
+  faultCutP2pAfterBytes?: number;
 }
 
 function parseFingerprint(value: string): string {
@@ -53,6 +54,8 @@ export function clientCommand(): Command {
     .addOption(new Option('--tls <mode>', 'TLS to the server: on, or off (plain TCP, loopback servers only unless --allow-insecure)').env('P2PCHAT_TLS').default('on').argParser(oneOf('--tls', ['on', 'off'])))
     .addOption(new Option('--server-fingerprint <sha256>', "pin the server's certificate up front instead of trusting it on first use").env('P2PCHAT_SERVER_FINGERPRINT').argParser(parseFingerprint))
     .addOption(new Option('--allow-insecure', 'with --tls off, connect to a non-loopback server anyway').env('P2PCHAT_ALLOW_INSECURE').default(false))
+    // Fault injection for the headless client tests (cli/net/cutting-transport.ts): not in --help.
+    .addOption(new Option('--fault-cut-p2p-after-bytes <bytes>').argParser(integerIn('--fault-cut-p2p-after-bytes', 1, Number.MAX_SAFE_INTEGER)).hideHelp())
     .action(async (options: ClientCommandOptions) => {
       if (!options.headless) {
         const { runDashboard } = await import('../dashboard/run.ts');
@@ -88,7 +91,7 @@ export function clientCommand(): Command {
         tls: options.tls === 'on',
         serverFingerprint: options.serverFingerprint ?? null,
         allowInsecure: options.allowInsecure,
-        testCommands: process.env.P2PCHAT_TEST_COMMANDS === '1',
+        faultCutP2pAfterBytes: options.faultCutP2pAfterBytes ?? null,
       });
     });
 }

@@ -40,12 +40,6 @@ export const userCommandSchema = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('file.answer'), transferId, accept: z.boolean() }),
   z.object({ cmd: z.literal('file.cancel'), transferId }),
   z.object({ cmd: z.literal('quit') }),
-  /**
-   * Test-only (enabled by the runtime only when asked): reset the P2P connection to a peer, now
-   * or, with afterBytes, once that many more file bytes have arrived from it (a cut mid-transfer
-   * at a known point, whatever the speed of the machine).
-   */
-  z.object({ cmd: z.literal('test.cut-p2p'), username, afterBytes: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional() }),
 ]);
 
 export type UserCommand = z.infer<typeof userCommandSchema>;
@@ -77,7 +71,7 @@ export type ParsedCommand =
   | { readonly ok: false; readonly code: 'BAD_COMMAND' | 'UNKNOWN_COMMAND'; readonly message: string; readonly ref?: CommandRef };
 
 /** Parses one input line. Never throws. */
-export function parseCommandLine(line: string, allowTestCommands = false): ParsedCommand {
+export function parseCommandLine(line: string): ParsedCommand {
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -93,7 +87,7 @@ export function parseCommandLine(line: string, allowTestCommands = false): Parse
   const withRef = refParsed === undefined ? {} : { ref: refParsed.data };
   const name = (value as { cmd?: unknown }).cmd;
   if (typeof name !== 'string') return { ok: false, code: 'BAD_COMMAND', message: 'missing "cmd"', ...withRef };
-  if (!USER_COMMAND_NAMES.has(name) || (name.startsWith('test.') && !allowTestCommands)) {
+  if (!USER_COMMAND_NAMES.has(name)) {
     return { ok: false, code: 'UNKNOWN_COMMAND', message: `unknown command "${name.slice(0, 64)}"`, ...withRef };
   }
   const parsed = userCommandSchema.safeParse(value);

@@ -13,22 +13,31 @@
  * carries out the effects over TCP and the file system; the simulator can carry them out in
  * memory.
  *
- * Server link:
+ * The machine is a composition. Two sub-machines of the server machine's shape (one state union
+ * named for what each state waits for, one frame table, actions returned as data) do the server
+ * side, and this class carries out their actions:
  *
- *   Connecting ──open──▶ ExpectWelcome ──welcome──▶ Up ──closed / silent for ttlMs──▶ Down
- *   Down ──backoff timer──▶ Connecting
+ * - the server link (server-link.ts): connect, welcome, login, resume falling back to the
+ *   password, heartbeats, the silent-TTL reset, reconnect backoff, quit's logout. Its actions
+ *   become server effects and the events ready, disconnected, reconnected, login.ok, logout.ok;
+ *   frames it passes on (replies to the user's requests, pushes) become events here;
+ * - the session broker (session-broker.ts): chat-session requests both ways, each ending with
+ *   chat.failed when its link or login ends. Its actions open a P2P channel to a callee that
+ *   said yes, or hold the token a caller's hello must bring.
  *
- * While logged in, the machine heartbeats every heartbeatMs (from the welcome). When an Up link
- * drops it emits `disconnected`, reconnects with exponential backoff and jitter, and on the new
- * link sends `resume` with the token from login.ok (the server kept it online meanwhile, so the
- * friends see no flap); if the server forgot the token (it restarted), it logs in again with the
- * password it holds in memory. Then it emits `reconnected`. Open P2P channels are untouched.
+ * Requests the user sends the server are remembered by id until their reply; those still owed
+ * when the link drops are answered SERVER_UNAVAILABLE.
  *
  * P2P channel (one TCP stream per open session):
  *
- *   caller: Connecting ──open──▶ ExpectHelloOk (hello sent) ──hello.ok──▶ Open
+ *   caller: ExpectOpen ──open──▶ ExpectHelloOk (hello sent) ──hello.ok──▶ Open
  *   callee: ExpectHello ──hello with the one-time token it holds for that caller──▶ Open
  *           ExpectHello ──anything else──▶ error BAD_SESSION_TOKEN, closed
+ *
+ * Each channel is one member of the Channel union, replaced on each transition; P2P_FRAME_RULES
+ * says in which states each P2P frame is accepted. Anything else is refused: before the
+ * greeting with an error frame and a close, on an open channel (a second hello) with an error
+ * frame only.
  *
  * The callee holds a token from its session.established (role callee) until it is used once or
  * P2P_HELLO_TIMEOUT_MS passes. Chat messages carry ids and are acknowledged; TCP keeps their
@@ -46,7 +55,7 @@
  */
 import { DATA_HEADER_BYTES, FRAME_HEADER_BYTES, FrameDecoder } from '../codec.ts';
 import { type ErrorCode, errorMessage } from '../errors.ts';
-import { type ClientFrame, type ServerFrame, type ServerFrameOf, serverFrameSchema } from '../frames.ts';
+import type { ClientFrame, ServerFrame, ServerFrameOf } from '../frames.ts';
 import {
   CHAT_UNACKED_MESSAGES_MAX,
   CONTROL_FRAME_BYTES_MAX,
@@ -54,21 +63,19 @@ import {
   P2P_HELLO_TIMEOUT_MS,
   P2P_SEND_QUEUE_BYTES_MAX,
   P2P_UNAUTHENTICATED_STREAMS_MAX,
-  QUIT_LOGOUT_WAIT_MS,
   SERVER_REQUESTS_PENDING_MAX,
   TRANSFERS_ACTIVE_MAX,
   TRANSFER_OUTCOMES_REMEMBERED_MAX,
   TRANSFER_RESUME_WAIT_MS,
-  TTL_MS_DEFAULT,
-  HEARTBEATS_PER_TTL,
 } from '../limits.ts';
 import { Deadlines } from '../deadlines.ts';
 import { tokensEqual } from '../tokens.ts';
-import { Backoff } from './backoff.ts';
 import type { PeerCommand, PreparedFile } from './commands.ts';
 import type { ClientEvent } from './events.ts';
 import { sanitizeFileName } from './file-names.ts';
-import { type OfferedFile, type P2pFrame, type P2pFrameOf, P2P_FRAME_TYPES, p2pFrameSchema } from './frames.ts';
+import { type OfferedFile, type P2pFrame, type P2pFrameOf, type P2pFrameType, P2P_FRAME_TYPES, p2pFrameSchema } from './frames.ts';
+import { type BrokerAction, SessionBroker, isSessionFrame } from './session-broker.ts';
+import { type ClientRequest, type LinkAction, type LinkState, type LoginVia, ServerLink } from './server-link.ts';
 import { IncomingTransfer, OutgoingTransfer, type ReadGate, TRANSFER_TUNING_DEFAULTS, type TransferAction, type TransferTuning } from './transfer.ts';
 
 const utf8 = new TextEncoder();
@@ -151,7 +158,6 @@ export interface PeerConfig {
   readonly idPrefix: string;
   /** The address friends should connect to; null: the listener's host, or our address as the server sees it. */
   readonly p2pAdvertiseHost: string | null;
-  readonly testCommands: boolean;
   readonly tuning: TransferTuning;
 }
 
@@ -164,43 +170,46 @@ export const PEER_CONFIG_DEFAULTS: PeerConfig = {
   jitterSeed: 1,
   idPrefix: 'p',
   p2pAdvertiseHost: null,
-  testCommands: false,
   tuning: TRANSFER_TUNING_DEFAULTS,
 };
-
-type LinkPhase = 'Connecting' | 'ExpectWelcome' | 'Up';
-
-interface Link {
-  readonly linkId: number;
-  readonly decoder: FrameDecoder;
-  phase: LinkPhase;
-  localAddress: string | null;
-  lastRxMs: number;
-}
-
-/** What a request to the server was, so its reply or error can be told to the right party. */
-type PendingRequest =
-  | { readonly kind: 'user'; readonly cmd: string }
-  | { readonly kind: 'chat.open'; readonly username: string }
-  | { readonly kind: 'login'; readonly username: string; readonly password: string }
-  | { readonly kind: 'resume' }
-  | { readonly kind: 'relogin' }
-  | { readonly kind: 'logout' };
-
-type ChannelPhase = 'Connecting' | 'ExpectHelloOk' | 'ExpectHello' | 'Open';
-
-interface Channel {
-  readonly streamId: StreamKey;
-  readonly decoder: FrameDecoder;
-  phase: ChannelPhase;
-  /** The friend: known from the start for outgoing channels, from the hello for accepted ones. */
-  username: string | null;
-  readonly token: string | null;
+/** One P2P stream, in a state named for what it waits for (see the header); a transition replaces it. */
+type Channel =
+  /** Caller: connecting to the callee, with the token its hello will bring. */
+  | { readonly state: 'ExpectOpen'; readonly streamId: StreamKey; readonly decoder: FrameDecoder; readonly friend: string; readonly token: string }
+  /** Caller: hello sent. */
+  | { readonly state: 'ExpectHelloOk'; readonly streamId: StreamKey; readonly decoder: FrameDecoder; readonly friend: string }
   /**
-   * A hello that arrived before our own session.established (the server tells the caller first,
-   * and its hello can overtake our copy): parked until the token arrives or the hello times out.
+   * Callee: accepted, nobody known yet. parkedHello: a hello that arrived before our own
+   * session.established (the server tells the caller first, and its hello can overtake our copy),
+   * parked until the token arrives or the hello times out.
    */
-  parkedHello: P2pFrameOf<'hello'> | null;
+  | { readonly state: 'ExpectHello'; readonly streamId: StreamKey; readonly decoder: FrameDecoder; readonly parkedHello: P2pFrameOf<'hello'> | null }
+  | { readonly state: 'Open'; readonly streamId: StreamKey; readonly decoder: FrameDecoder; readonly friend: string };
+
+type ChannelOf<S extends Channel['state']> = Extract<Channel, { state: S }>;
+
+const OPEN: readonly Channel['state'][] = ['Open'];
+
+/** In which channel states each P2P frame is accepted; anything else is refused (see onUnexpected). */
+const P2P_FRAME_RULES: Readonly<Record<P2pFrameType, readonly Channel['state'][]>> = {
+  hello: ['ExpectHello'],
+  'hello.ok': ['ExpectHelloOk'],
+  error: ['ExpectHelloOk', 'Open'],
+  msg: OPEN,
+  'msg.ack': OPEN,
+  bye: OPEN,
+  'file.offer': OPEN,
+  'file.accept': OPEN,
+  'file.decline': OPEN,
+  'file.credit': OPEN,
+  'file.resume': OPEN,
+  'file.ok': OPEN,
+  'file.fail': OPEN,
+};
+
+/** The friend at the other end, once known (from the start for outgoing channels, from the hello for accepted ones). */
+function friendOf(channel: Channel): string | null {
+  return channel.state === 'ExpectHello' ? null : channel.friend;
 }
 
 interface Session {
@@ -214,50 +223,32 @@ interface Session {
   /** Where the next round of read restarts begins, so no transfer is always first. */
   pumpCursor: number;
 }
+type TimerKey = `hello:${string}` | `token:${string}` | `resume-out:${string}` | `resume-in:${string}`;
 
-type TimerKey = 'heartbeat' | 'reconnect' | 'quit' | `hello:${string}` | `token:${string}` | `resume-out:${string}` | `resume-in:${string}`;
+/** How often one input may loop on the sub-machines' actions causing more actions. */
+const DRAIN_ROUNDS_MAX = 64;
+
 
 export class PeerMachine {
   readonly config: PeerConfig;
   private effects: PeerEffect[] = [];
   private readonly timers = new Deadlines<TimerKey>();
-  private readonly backoff: Backoff;
+  /** The server connection and the login it carries (server-link.ts). */
+  private readonly link: ServerLink;
+  /** Chat-session requests, both directions (session-broker.ts). */
+  private readonly broker: SessionBroker;
 
-  private started = false;
   private readyEmitted = false;
   private p2pHost = '127.0.0.1';
   private p2pPort = 0;
 
-  private link: Link | null = null;
-  private nextLinkId = 1;
-  private linkEverUp = false;
-  private disconnectedReported = false;
-  private heartbeatMs = Math.floor(TTL_MS_DEFAULT / HEARTBEATS_PER_TTL);
-  private ttlMs = TTL_MS_DEFAULT;
-  private readonly pending = new Map<number, PendingRequest>();
-  /** The command ref of each pending request that has one (see the `command` input). */
+  /** Requests the user sent the server and whose reply is still owed: request id → command. */
+  private readonly pending = new Map<number, string>();
+  /** The command ref of each request to the server that has one (see the `command` input). */
   private readonly pendingRefs = new Map<number, number>();
   /** The ref every event emitted now carries: set while a command or the reply to one is handled. */
   private answering: number | undefined = undefined;
-  /**
-   * The server closed our not-logged-in link for idleness (UNAUTHENTICATED_TIMEOUT): not a loss
-   * worth telling the user; the link comes back at once, without disconnected/reconnected.
-   */
-  private idleClosed = false;
-  private nextRequestId = 1;
 
-  /** Set by login.ok; the password stays in memory only, to log in again after a server restart. */
-  private account: { username: string; password: string; resumeToken: string | null } | null = null;
-  private authed = false;
-  private quitting = false;
-  private exited = false;
-
-  /** chat.open sent, no answer yet: friend → server requestId (null until session.pending). */
-  private readonly outgoingRequests = new Map<string, string | null>();
-  /** session.incoming not yet answered: friend → requestId. */
-  private readonly incomingRequests = new Map<string, string>();
-  /** Friends we said yes to whose session.established has not arrived yet. */
-  private readonly answeredYes = new Set<string>();
   /** One-time tokens we hold as callee: friend → token. */
   private readonly tokens = new Map<string, string>();
   private readonly channels = new Map<StreamKey, Channel>();
@@ -272,35 +263,38 @@ export class PeerMachine {
   private nextTransferSeq = 1;
   /** Outcomes of finished incoming transfers, oldest first, to repeat to their senders. */
   private readonly recentOutcomes = new Map<string, { readonly peer: string; readonly frame: P2pFrame }>();
-  /** Test-only cuts armed by `test.cut-p2p` with afterBytes: friend → bytes still to receive. */
-  private readonly testCuts = new Map<string, number>();
   private nextWireStream = 1;
 
   constructor(config: Partial<PeerConfig> = {}) {
     this.config = { ...PEER_CONFIG_DEFAULTS, ...config };
-    this.backoff = new Backoff(this.config.jitterSeed);
+    this.link = new ServerLink(this.config.jitterSeed);
+    this.broker = new SessionBroker(this.config.autoAcceptChat);
   }
-
   // ---- the machine's interface ----------------------------------------------------------------
 
   handle(input: PeerInput, nowMs: number): void {
     if (this.exited) return;
+    this.answering = input.type === 'command' ? input.ref : undefined;
+    try {
+      this.dispatch(input, nowMs);
+      this.drain(nowMs);
+    } finally {
+      this.answering = undefined;
+    }
+  }
+
+  private dispatch(input: PeerInput, nowMs: number): void {
     switch (input.type) {
       case 'start':
         return this.onStart(input.p2pHost, input.p2pPort);
       case 'command':
-        this.answering = input.ref;
-        try {
-          return this.onCommand(input.command, nowMs);
-        } finally {
-          this.answering = undefined;
-        }
+        return this.onCommand(input.command, nowMs);
       case 'server.open':
-        return this.onServerOpen(input.linkId, input.localAddress, nowMs);
+        return this.link.opened(input.linkId, input.localAddress, nowMs);
       case 'server.bytes':
-        return this.onServerBytes(input.linkId, input.bytes, nowMs);
+        return this.link.bytes(input.linkId, input.bytes, nowMs);
       case 'server.closed':
-        return this.onServerClosed(input.linkId, nowMs);
+        return this.link.closed(input.linkId, nowMs);
       case 'p2p.accepted':
         return this.onAccepted(input.streamId, nowMs);
       case 'p2p.open':
@@ -327,12 +321,12 @@ export class PeerMachine {
   }
 
   handleTimeout(nowMs: number): void {
+    this.link.handleTimeout(nowMs);
+    this.broker.handleTimeout(nowMs);
+    this.drain(nowMs);
     for (let key = this.timers.popDue(nowMs); key !== null; key = this.timers.popDue(nowMs)) {
       if (this.exited) return;
-      if (key === 'heartbeat') this.onHeartbeatTimer(nowMs);
-      else if (key === 'reconnect') this.connectServer();
-      else if (key === 'quit') this.finishQuit();
-      else if (key.startsWith('hello:')) this.onHelloTimeout(key.slice(6));
+      if (key.startsWith('hello:')) this.onHelloTimeout(key.slice(6));
       else if (key.startsWith('resume-out:')) this.withOutgoing(key.slice(11), nowMs, (t) => t.resumeTimedOut());
       else if (key.startsWith('resume-in:')) this.withIncoming(key.slice(10), nowMs, (t) => t.resumeTimedOut());
       else this.onTokenTimeout(key.slice(6));
@@ -340,7 +334,11 @@ export class PeerMachine {
   }
 
   nextTimeoutMs(): number | null {
-    return this.timers.nextMs();
+    let next = this.timers.nextMs();
+    for (const atMs of [this.link.nextTimeoutMs(), this.broker.nextTimeoutMs()]) {
+      if (atMs !== null && (next === null || atMs < next)) next = atMs;
+    }
+    return next;
   }
 
   takeEffects(): PeerEffect[] {
@@ -351,16 +349,26 @@ export class PeerMachine {
 
   /** Read-only views for tests, the dashboard and the simulator's checkers. */
   get username(): string | null {
-    return this.account?.username ?? null;
+    return this.link.username;
   }
 
   get loggedIn(): boolean {
-    return this.authed;
+    return this.link.loggedIn;
+  }
+
+  /** The server link's state (server-link.ts), for tests and checkers. */
+  get linkState(): LinkState['state'] {
+    return this.link.state.state;
+  }
+
+  /** Chat-session requests not yet ended, both directions (none should outlive the healed phase). */
+  get sessionRequestCount(): number {
+    return this.broker.pendingCount;
   }
 
   /** A server connection is being made (or its welcome awaited): requests would fail now, not in a moment. */
   get serverLinkComing(): boolean {
-    return this.link !== null && this.link.phase !== 'Up';
+    return this.link.coming;
   }
 
   openSessions(): string[] {
@@ -371,49 +379,49 @@ export class PeerMachine {
     return this.transfersIn.size + this.transfersOut.size;
   }
 
+  private get exited(): boolean {
+    return this.link.state.state === 'Closed';
+  }
+
   // ---- start, commands ------------------------------------------------------------------------
 
   private onStart(p2pHost: string, p2pPort: number): void {
-    if (this.started) return;
-    this.started = true;
+    if (this.link.state.state !== 'ExpectStart') return;
     this.p2pHost = p2pHost;
     this.p2pPort = p2pPort;
-    this.connectServer();
+    this.link.start();
   }
 
   private onCommand(command: PeerCommand, nowMs: number): void {
-    if (this.quitting) return;
+    if (this.link.quitting) return;
     switch (command.cmd) {
       case 'signup':
-        return this.request({ kind: 'user', cmd: 'signup' }, (id) => ({
+        this.request('signup', {
           type: 'signup',
-          id,
           username: command.username,
           password: command.password,
           ...(command.nickname === undefined ? {} : { nickname: command.nickname }),
-        }));
+        });
+        return;
       case 'login':
-        return this.request({ kind: 'login', username: command.username, password: command.password }, (id) => ({
-          type: 'login',
-          id,
-          username: command.username,
-          password: command.password,
-        }));
+        return this.track('login', this.link.login(command.username, command.password));
       case 'logout':
-        return this.request({ kind: 'logout' }, (id) => ({ type: 'logout', id }));
+        return this.track('logout', this.link.logout());
       case 'friends':
-        return this.request({ kind: 'user', cmd: 'friends' }, (id) => ({ type: 'friends.list', id }));
+        this.request('friends', { type: 'friends.list' });
+        return;
       case 'friend.request':
       case 'friend.accept':
       case 'friend.decline':
       case 'friend.remove':
       case 'friend.block':
       case 'friend.unblock':
-        return this.request({ kind: 'user', cmd: command.cmd }, (id) => ({ type: command.cmd, id, username: command.username }));
+        this.request(command.cmd, { type: command.cmd, username: command.username });
+        return;
       case 'chat.open':
-        return this.onChatOpen(command.username);
+        return this.onChatOpen(command.username, nowMs);
       case 'chat.answer':
-        return this.onChatAnswer(command.username, command.accept);
+        return this.onChatAnswer(command.username, command.accept, nowMs);
       case 'chat.send':
         return this.onChatSend(command.username, command.text, command.id);
       case 'chat.close':
@@ -425,145 +433,135 @@ export class PeerMachine {
       case 'file.cancel':
         return this.onFileCancel(command.transferId, nowMs);
       case 'quit':
-        return this.onQuit(nowMs);
-      case 'test.cut-p2p':
-        return this.onTestCut(command.username, command.afterBytes);
+        return this.tagRef(this.link.quit(nowMs));
     }
   }
 
-  // ---- server link ----------------------------------------------------------------------------
+  // ---- the server link (server-link.ts) -------------------------------------------------------
 
-  private connectServer(): void {
-    if (this.quitting || this.link !== null) return;
-    const linkId = this.nextLinkId++;
-    this.link = { linkId, decoder: new FrameDecoder(), phase: 'Connecting', localAddress: null, lastRxMs: 0 };
-    this.effects.push({ type: 'server.connect', linkId, host: this.config.serverHost, port: this.config.serverPort });
-  }
-
-  private currentLink(linkId: number): Link | null {
-    return this.link !== null && this.link.linkId === linkId ? this.link : null;
-  }
-
-  private onServerOpen(linkId: number, localAddress: string | null, nowMs: number): void {
-    const link = this.currentLink(linkId);
-    if (link === null || link.phase !== 'Connecting') return;
-    link.phase = 'ExpectWelcome';
-    link.localAddress = localAddress;
-    link.lastRxMs = nowMs;
-  }
-
-  private onServerBytes(linkId: number, bytes: Uint8Array, nowMs: number): void {
-    const link = this.currentLink(linkId);
-    if (link === null) return;
-    link.lastRxMs = nowMs;
-    link.decoder.push(bytes);
-    for (let frame = link.decoder.next(); frame !== null; frame = link.decoder.next()) {
-      if (frame.kind === 'error') return this.dropLink(link, nowMs);
-      if (frame.kind === 'data') continue;
-      const parsed = serverFrameSchema.safeParse(frame.message);
-      // A frame we do not understand (a newer server) is skipped, not fatal.
-      if (!parsed.success) continue;
-      this.onServerFrame(link, parsed.data, nowMs);
-      if (this.link !== link) return;
+  /** Sends a user's request; its reply or error is told by id. Returns the id, or null if not sent. */
+  private request(cmd: string, frame: ClientRequest): number | null {
+    if (this.pending.size >= SERVER_REQUESTS_PENDING_MAX) {
+      this.emitError('QUEUE_FULL', 'too many requests waiting for the server');
+      return null;
     }
+    const id = this.link.request(frame);
+    this.track(cmd, id);
+    return id;
   }
 
-  private onServerClosed(linkId: number, nowMs: number): void {
-    const link = this.currentLink(linkId);
-    if (link === null) return;
-    this.linkDown(nowMs);
+  /** A request the link sent for the user (id), or could not send (null). */
+  private track(cmd: string, id: number | null): void {
+    if (id === null) return this.emitError('SERVER_UNAVAILABLE');
+    this.pending.set(id, cmd);
+    this.tagRef(id);
   }
 
-  /** We give up on the link ourselves (silent server, broken framing). */
-  private dropLink(link: Link, nowMs: number): void {
-    this.effects.push({ type: 'server.close', linkId: link.linkId });
-    this.linkDown(nowMs);
+  /** The reply to request `id` answers the command being handled: its events carry the command's ref. */
+  private tagRef(id: number | null): void {
+    if (id !== null && this.answering !== undefined) this.pendingRefs.set(id, this.answering);
   }
 
-  private linkDown(nowMs: number): void {
-    const link = this.link;
-    if (link === null) return;
-    this.link = null;
-    this.authed = false;
-    this.timers.disarm('heartbeat');
-    for (const [requestId, request] of this.pending) {
-      this.answering = this.pendingRefs.get(requestId);
-      if (request.kind === 'chat.open') {
-        this.outgoingRequests.delete(request.username);
-        this.emit({ event: 'chat.failed', username: request.username, reason: 'server-unavailable' });
-      } else if (request.kind === 'user' || request.kind === 'login') {
-        this.emitError('SERVER_UNAVAILABLE', 'the server connection closed before the reply');
+  /** Carries out what the sub-machines asked for, until both are quiet (bounded). */
+  private drain(nowMs: number): void {
+    for (let round = 0; round < DRAIN_ROUNDS_MAX; round++) {
+      const linkActions = this.link.takeActions();
+      for (const action of linkActions) {
+        this.onLinkAction(action, nowMs);
+        this.drainBroker(nowMs);
       }
+      const brokerActions = this.broker.takeActions();
+      for (const action of brokerActions) this.onBrokerAction(action, nowMs);
+      if (linkActions.length === 0 && brokerActions.length === 0) return;
+    }
+  }
+
+  private drainBroker(nowMs: number): void {
+    for (const action of this.broker.takeActions()) this.onBrokerAction(action, nowMs);
+  }
+
+  private onLinkAction(action: LinkAction, nowMs: number): void {
+    switch (action.type) {
+      case 'connect':
+        this.effects.push({ type: 'server.connect', linkId: action.linkId, host: this.config.serverHost, port: this.config.serverPort });
+        return;
+      case 'send':
+        this.effects.push({ type: 'server.send', linkId: action.linkId, frame: action.frame });
+        return;
+      case 'close':
+        this.effects.push({ type: 'server.close', linkId: action.linkId });
+        return;
+      case 'up':
+        return this.emitReady();
+      case 'link-lost':
+        return this.onLinkLost();
+      case 'disconnected':
+        return this.emit({ event: 'disconnected' });
+      case 'reconnected':
+        return this.emit({ event: 'reconnected' });
+      case 'logged-in':
+        return this.withReplyRef(action.frame, () => this.onLoggedIn(action.via, action.frame));
+      case 'login-ended':
+        return this.broker.loginEnded(action.reason);
+      case 'frame':
+        return this.withReplyRef(action.frame, () => {
+          this.onServerFrame(action.frame, nowMs);
+          this.drainBroker(nowMs);
+        });
+      case 'protocol-error':
+        return this.emitError('UNEXPECTED_FRAME', `${action.frameType} from the server in ${action.state}`);
+      case 'closed':
+        return this.finishQuit();
+    }
+  }
+
+  /** Runs `then` with the ref of the command a reply answers, if it answers one. */
+  private withReplyRef(frame: ServerFrame, then: () => void): void {
+    const re = 're' in frame ? frame.re : undefined;
+    const before = this.answering;
+    if (re !== undefined) {
+      this.answering = this.pendingRefs.get(re);
+      this.pendingRefs.delete(re);
+    }
+    try {
+      then();
+    } finally {
+      this.answering = before;
+    }
+  }
+
+  /** Replies owed on the lost link will not come; requests it carried end (see session-broker.ts). */
+  private onLinkLost(): void {
+    for (const [id, cmd] of this.pending) {
+      this.answering = this.pendingRefs.get(id);
+      this.emitError('SERVER_UNAVAILABLE', `the server connection closed before the reply to ${cmd}`);
     }
     this.answering = undefined;
     this.pending.clear();
     this.pendingRefs.clear();
-    // The server asks again about requests still waiting on us when we resume.
-    this.incomingRequests.clear();
-    this.answeredYes.clear();
-    if (this.quitting) return this.finishQuit();
-    if (this.idleClosed) {
-      this.idleClosed = false;
-      return this.connectServer();
-    }
-    if (link.phase === 'Up' && !this.disconnectedReported) {
-      this.disconnectedReported = true;
-      this.emit({ event: 'disconnected' });
-    }
+    this.broker.linkLost();
     this.emitReady();
-    this.timers.arm('reconnect', nowMs + this.backoff.nextDelayMs());
   }
 
-  private sendServer(frame: ClientFrame): boolean {
-    if (this.link === null || this.link.phase !== 'Up') return false;
-    this.effects.push({ type: 'server.send', linkId: this.link.linkId, frame });
-    return true;
+  private onLoggedIn(via: LoginVia, frame: ServerFrameOf<'login.ok'>): void {
+    if (frame.re !== undefined) this.pending.delete(frame.re);
+    if (via === 'login') return this.emit({ event: 'login.ok', username: frame.username, friends: frame.friends });
+    // Back after a blip or a server restart: presence may have changed meanwhile, and this list
+    // is the truth, so hand it over before saying we are back.
+    this.emit({ event: 'friends', friends: frame.friends, pending: frame.incoming });
   }
 
-  /** Sends a request whose reply or error is matched by id. */
-  private request(kind: PendingRequest, build: (id: number) => ClientFrame): void {
-    if (this.link === null || this.link.phase !== 'Up') {
-      if (kind.kind === 'chat.open') {
-        this.outgoingRequests.delete(kind.username);
-        return this.emit({ event: 'chat.failed', username: kind.username, reason: 'server-unavailable' });
-      }
-      return this.emitError('SERVER_UNAVAILABLE');
-    }
-    if (this.pending.size >= SERVER_REQUESTS_PENDING_MAX) return this.emitError('QUEUE_FULL', 'too many requests waiting for the server');
-    const id = this.nextRequestId++;
-    this.pending.set(id, kind);
-    if (this.answering !== undefined) this.pendingRefs.set(id, this.answering);
-    this.sendServer(build(id));
-  }
-
-  private onServerFrame(link: Link, frame: ServerFrame, nowMs: number): void {
-    const request = 're' in frame && frame.re !== undefined ? this.pending.get(frame.re) : undefined;
-    if ('re' in frame && frame.re !== undefined) {
-      this.answering = this.pendingRefs.get(frame.re);
-      this.pending.delete(frame.re);
-      this.pendingRefs.delete(frame.re);
-    }
-    try {
-      this.onServerReply(link, frame, request, nowMs);
-    } finally {
-      this.answering = undefined;
-    }
-  }
-
-  private onServerReply(link: Link, frame: ServerFrame, request: PendingRequest | undefined, nowMs: number): void {
+  /** A frame the link passed on: replies to the user's requests, and pushes. */
+  private onServerFrame(frame: ServerFrame, nowMs: number): void {
+    if ('re' in frame && frame.re !== undefined) this.pending.delete(frame.re);
+    if (isSessionFrame(frame)) return this.broker.onFrame(frame, nowMs);
     switch (frame.type) {
-      case 'welcome':
-        return this.onWelcome(link, frame, nowMs);
       case 'error':
-        return this.onServerError(frame, request, nowMs);
+        return this.onServerError(frame);
       case 'signup.ok':
         return this.emit({ event: 'signup.ok', username: frame.username });
-      case 'login.ok':
-        return this.onLoginOk(frame, request, nowMs);
       case 'logout.ok':
         return this.onLogoutOk(nowMs);
-      case 'heartbeat.ack':
-        return;
       case 'friends':
         return this.emit({ event: 'friends', friends: frame.friends, pending: frame.incoming });
       case 'presence':
@@ -581,199 +579,98 @@ export class PeerMachine {
       case 'friend.blocked':
       case 'friend.unblocked':
         return this.emit({ event: frame.type, username: frame.username });
-      case 'session.pending':
-        if (this.outgoingRequests.has(frame.username)) this.outgoingRequests.set(frame.username, frame.requestId);
+      default:
+        // welcome, login.ok and heartbeat.ack are the link's own.
         return;
-      case 'session.incoming':
-        return this.onSessionIncoming(frame.from, frame.requestId, frame.timeoutMs);
-      case 'session.answered':
-        return;
-      case 'session.established':
-        return this.onSessionEstablished(frame, nowMs);
-      case 'session.failed':
-        this.outgoingRequests.delete(frame.username);
-        return this.emit({ event: 'chat.failed', username: frame.username, reason: frame.reason });
-      case 'session.withdrawn':
-        if (this.incomingRequests.get(frame.from) !== frame.requestId) return;
-        this.incomingRequests.delete(frame.from);
-        return this.emit({ event: 'chat.failed', username: frame.from, reason: frame.reason });
     }
   }
 
-  private onWelcome(link: Link, frame: ServerFrameOf<'welcome'>, nowMs: number): void {
-    if (link.phase !== 'ExpectWelcome') return;
-    link.phase = 'Up';
-    this.linkEverUp = true;
-    this.ttlMs = frame.ttlMs;
-    this.heartbeatMs = Math.max(1, frame.heartbeatMs);
-    this.backoff.reset();
-    this.emitReady();
-    const account = this.account;
-    if (account === null) return this.reportReconnected();
-    // We were logged in before the link dropped: take the session back.
-    if (account.resumeToken !== null) {
-      this.request({ kind: 'resume' }, (id) => ({ type: 'resume', id, username: account.username, token: account.resumeToken ?? '' }));
-    } else {
-      this.relogin();
-    }
-    this.timers.arm('heartbeat', nowMs + this.heartbeatMs);
-  }
-
-  private relogin(): void {
-    const account = this.account;
-    if (account === null) return;
-    this.request({ kind: 'relogin' }, (id) => ({ type: 'login', id, username: account.username, password: account.password }));
-  }
-
-  private reportReconnected(): void {
-    if (!this.disconnectedReported) return;
-    this.disconnectedReported = false;
-    this.emit({ event: 'reconnected' });
-  }
-
-  private onServerError(frame: ServerFrameOf<'error'>, request: PendingRequest | undefined, nowMs: number): void {
-    if (request?.kind === 'resume' && frame.code === 'BAD_RESUME_TOKEN') return this.relogin();
-    // A server busy with everyone's passwords (after a restart): not a refusal; reconnect after the
-    // backoff (with jitter, so the crowd spreads out) and try again.
-    if (request?.kind === 'relogin' && (frame.code === 'BUSY' || frame.code === 'RATE_LIMITED') && this.link !== null) return this.dropLink(this.link, nowMs);
-    if (request?.kind === 'relogin') {
-      // The password no longer works (or we are locked out): we are logged out for good.
-      this.account = null;
-      this.reportReconnected();
-    }
-    if (request?.kind === 'chat.open') {
-      this.outgoingRequests.delete(request.username);
-      return this.emit({ event: 'chat.failed', username: request.username, reason: frame.code });
-    }
-    if (frame.code === 'HEARTBEAT_TIMEOUT' || frame.code === 'LOGGED_IN_ELSEWHERE') {
-      this.authed = false;
-      this.account = null;
-      this.timers.disarm('heartbeat');
-    }
+  private onServerError(frame: ServerFrameOf<'error'>): void {
+    if (frame.re !== undefined && this.broker.requestFailed(frame.re, frame.code)) return;
     if (frame.code === 'SERVER_SHUTTING_DOWN') return; // the close that follows says it all
-    if (frame.code === 'UNAUTHENTICATED_TIMEOUT' && this.account === null) {
-      this.idleClosed = true;
-      return;
-    }
     this.emit({ event: 'error', code: frame.code, message: frame.message, ...(frame.detail === undefined ? {} : { detail: frame.detail }) });
   }
 
-  private onLoginOk(frame: ServerFrameOf<'login.ok'>, request: PendingRequest | undefined, nowMs: number): void {
-    const password = request?.kind === 'login' ? request.password : (this.account?.password ?? '');
-    this.account = { username: frame.username, password, resumeToken: frame.resumeToken };
-    this.authed = true;
-    this.timers.arm('heartbeat', nowMs + this.heartbeatMs);
-    if (request?.kind === 'login') {
-      this.emit({ event: 'login.ok', username: frame.username, friends: frame.friends });
-      return;
-    }
-    // Back after a blip or a server restart: presence may have changed meanwhile, and this list
-    // is the truth, so hand it over before saying we are back.
-    this.emit({ event: 'friends', friends: frame.friends, pending: frame.incoming });
-    this.reportReconnected();
-  }
-
   private onLogoutOk(nowMs: number): void {
-    this.account = null;
-    this.authed = false;
-    this.timers.disarm('heartbeat');
     this.emit({ event: 'logout.ok' });
     for (const username of [...this.sessions.keys()]) this.closeSession(username, 'closed', true, nowMs);
-    if (this.quitting) this.finishQuit();
-  }
-
-  private onHeartbeatTimer(nowMs: number): void {
-    const link = this.link;
-    if (link === null || link.phase !== 'Up' || this.account === null) return;
-    if (nowMs - link.lastRxMs > this.ttlMs) return this.dropLink(link, nowMs);
-    this.sendServer({ type: 'heartbeat' });
-    this.timers.arm('heartbeat', nowMs + this.heartbeatMs);
-  }
-
-  private onQuit(nowMs: number): void {
-    this.quitting = true;
-    if (this.authed && this.link?.phase === 'Up') {
-      const id = this.nextRequestId++;
-      this.pending.set(id, { kind: 'logout' });
-      if (this.answering !== undefined) this.pendingRefs.set(id, this.answering);
-      this.sendServer({ type: 'logout', id });
-      this.timers.arm('quit', nowMs + QUIT_LOGOUT_WAIT_MS);
-      return;
-    }
-    this.finishQuit();
   }
 
   private finishQuit(): void {
-    if (this.exited) return;
     for (const session of this.sessions.values()) {
       this.effects.push({ type: 'p2p.send', streamId: session.streamId, frame: { type: 'bye' } });
     }
     for (const channel of this.channels.values()) this.effects.push({ type: 'p2p.close', streamId: channel.streamId });
-    if (this.link !== null) this.effects.push({ type: 'server.close', linkId: this.link.linkId });
-    this.link = null;
-    this.exited = true;
     this.effects.push({ type: 'exit', code: 0 });
   }
 
-  // ---- chat sessions: brokering -------------------------------------------------------------
+  // ---- chat sessions: brokering (session-broker.ts) -------------------------------------------
 
-  private onChatOpen(username: string): void {
-    if (this.sessions.has(username)) return this.emit({ event: 'chat.opened', username });
-    if (this.outgoingRequests.has(username)) return this.emitError('SESSION_PENDING', undefined, username);
-    this.outgoingRequests.set(username, null);
-    this.request({ kind: 'chat.open', username }, (id) => ({ type: 'session.request', id, username }));
+  private onChatOpen(friend: string, nowMs: number): void {
+    if (this.sessions.has(friend)) return this.emit({ event: 'chat.opened', username: friend });
+    if (this.broker.hasOutgoing(friend)) return this.emitError('SESSION_PENDING', undefined, friend);
+    if (this.pending.size >= SERVER_REQUESTS_PENDING_MAX) return this.emitError('QUEUE_FULL', 'too many requests waiting for the server', friend);
+    const id = this.link.request({ type: 'session.request', username: friend });
+    this.tagRef(id);
+    this.broker.requested(friend, id, nowMs);
   }
 
-  private onSessionIncoming(from: string, requestId: string, timeoutMs: number): void {
-    this.incomingRequests.set(from, requestId);
-    if (this.config.autoAcceptChat) return this.answerSession(from, requestId, true);
-    this.emit({ event: 'chat.request', from, timeoutMs });
+  private onChatAnswer(friend: string, accept: boolean, nowMs: number): void {
+    const requestId = this.broker.awaitingAnswer(friend);
+    if (requestId === null) return this.emitError('NO_SUCH_SESSION_REQUEST', undefined, friend);
+    this.answerSession(friend, requestId, accept, nowMs);
   }
 
-  private onChatAnswer(username: string, accept: boolean): void {
-    const requestId = this.incomingRequests.get(username);
-    if (requestId === undefined) return this.emitError('NO_SUCH_SESSION_REQUEST', undefined, username);
-    this.answerSession(username, requestId, accept);
-  }
-
-  private answerSession(username: string, requestId: string, accept: boolean): void {
-    this.incomingRequests.delete(username);
-    if (accept) this.answeredYes.add(username);
+  private answerSession(friend: string, requestId: string, accept: boolean, nowMs: number): void {
     const address = accept ? { host: this.advertisedHost(), port: this.p2pPort } : {};
-    this.request({ kind: 'user', cmd: 'chat.answer' }, (id) => ({ type: 'session.answer', id, requestId, accept, ...address }));
+    const id = this.request('chat.answer', { type: 'session.answer', requestId, accept, ...address });
+    this.broker.answered(friend, accept, id !== null, nowMs);
+  }
+
+  private onBrokerAction(action: BrokerAction, nowMs: number): void {
+    switch (action.type) {
+      case 'event':
+        return this.emit(action.event);
+      case 'answer':
+        return this.answerSession(action.friend, action.requestId, action.accept, nowMs);
+      case 'connect':
+        return this.connectToCallee(action.friend, action.token, action.host, action.port, nowMs);
+      case 'hold-token':
+        return this.holdToken(action.friend, action.token, nowMs);
+      case 'protocol-error':
+        return this.emitError('UNEXPECTED_FRAME', `${action.frameType} from the server for a request in ${action.state}`, undefined);
+    }
   }
 
   private advertisedHost(): string {
     if (this.config.p2pAdvertiseHost !== null) return this.config.p2pAdvertiseHost;
     const wildcard = this.p2pHost === '0.0.0.0' || this.p2pHost === '::' || this.p2pHost === '';
     if (!wildcard) return this.p2pHost;
-    const local = this.link?.localAddress ?? null;
+    const local = this.link.localAddress;
     if (local === null || local === '') return '127.0.0.1';
     return local.startsWith('::ffff:') ? local.slice(7) : local;
   }
 
-  private onSessionEstablished(frame: ServerFrameOf<'session.established'>, nowMs: number): void {
-    const friend = frame.username;
-    if (frame.role === 'callee') {
-      this.answeredYes.delete(friend);
-      this.tokens.set(friend, frame.token);
-      this.timers.arm(`token:${friend}`, nowMs + P2P_HELLO_TIMEOUT_MS);
-      for (const channel of [...this.channels.values()]) {
-        const parked = channel.parkedHello;
-        if (parked === null || parked.username !== friend) continue;
-        channel.parkedHello = null;
-        this.onHello(channel, parked, nowMs);
-      }
-      return;
+  /** Callee: the token the caller's hello must bring, and any hello that arrived before it. */
+  private holdToken(friend: string, token: string, nowMs: number): void {
+    this.tokens.set(friend, token);
+    this.timers.arm(`token:${friend}`, nowMs + P2P_HELLO_TIMEOUT_MS);
+    for (const channel of [...this.channels.values()]) {
+      if (channel.state !== 'ExpectHello') continue;
+      const parked = channel.parkedHello;
+      if (parked === null || parked.username !== friend) continue;
+      const unparked: ChannelOf<'ExpectHello'> = { ...channel, parkedHello: null };
+      this.channels.set(channel.streamId, unparked);
+      this.onHello(unparked, parked, nowMs);
     }
-    this.outgoingRequests.delete(friend);
-    if (frame.host === undefined || frame.port === undefined) {
-      return this.emit({ event: 'chat.failed', username: friend, reason: 'unreachable' });
-    }
+  }
+
+  /** Caller: the callee said yes; open the P2P stream to it. */
+  private connectToCallee(friend: string, token: string, host: string, port: number, nowMs: number): void {
     const streamId = `out:${this.nextStreamSeq++}`;
-    this.channels.set(streamId, { streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), phase: 'Connecting', username: friend, token: frame.token, parkedHello: null });
+    this.channels.set(streamId, { state: 'ExpectOpen', streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), friend, token });
     this.timers.arm(`hello:${streamId}`, nowMs + P2P_HELLO_TIMEOUT_MS);
-    this.effects.push({ type: 'p2p.connect', streamId, host: frame.host, port: frame.port });
+    this.effects.push({ type: 'p2p.connect', streamId, host, port });
   }
 
   private onTokenTimeout(friend: string): void {
@@ -785,31 +682,29 @@ export class PeerMachine {
 
   private onAccepted(streamId: StreamKey, nowMs: number): void {
     let unauthenticated = 0;
-    for (const channel of this.channels.values()) if (channel.phase === 'ExpectHello') unauthenticated += 1;
-    if (unauthenticated >= P2P_UNAUTHENTICATED_STREAMS_MAX || this.quitting) {
+    for (const channel of this.channels.values()) if (channel.state === 'ExpectHello') unauthenticated += 1;
+    if (unauthenticated >= P2P_UNAUTHENTICATED_STREAMS_MAX || this.link.quitting) {
       this.effects.push({ type: 'p2p.reset', streamId });
       return;
     }
-    this.channels.set(streamId, { streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), phase: 'ExpectHello', username: null, token: null, parkedHello: null });
+    this.channels.set(streamId, { state: 'ExpectHello', streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), parkedHello: null });
     this.timers.arm(`hello:${streamId}`, nowMs + P2P_HELLO_TIMEOUT_MS);
   }
 
   private onP2pOpen(streamId: StreamKey, _nowMs: number): void {
     const channel = this.channels.get(streamId);
-    const me = this.account?.username;
-    if (channel === undefined || channel.phase !== 'Connecting' || channel.token === null || me === undefined) return;
-    channel.phase = 'ExpectHelloOk';
+    const me = this.link.username ?? undefined;
+    if (channel?.state !== 'ExpectOpen' || me === undefined) return;
+    this.channels.set(streamId, { state: 'ExpectHelloOk', streamId, decoder: channel.decoder, friend: channel.friend });
     this.effects.push({ type: 'p2p.send', streamId, frame: { type: 'hello', username: me, token: channel.token } });
   }
 
   private onHelloTimeout(streamId: StreamKey): void {
     const channel = this.channels.get(streamId);
-    if (channel === undefined || channel.phase === 'Open') return;
+    if (channel === undefined || channel.state === 'Open') return;
     this.channels.delete(streamId);
     this.effects.push({ type: 'p2p.reset', streamId });
-    if (channel.username !== null && channel.phase !== 'ExpectHello') {
-      this.emit({ event: 'chat.failed', username: channel.username, reason: 'timeout' });
-    }
+    if (channel.state !== 'ExpectHello') this.emit({ event: 'chat.failed', username: channel.friend, reason: 'timeout' });
   }
 
   private onP2pClosed(streamId: StreamKey, nowMs: number): void {
@@ -817,27 +712,31 @@ export class PeerMachine {
     if (channel === undefined) return;
     this.channels.delete(streamId);
     this.timers.disarm(`hello:${streamId}`);
-    if (channel.username === null) return;
-    if (channel.phase === 'Connecting' || channel.phase === 'ExpectHelloOk') {
-      return this.emit({ event: 'chat.failed', username: channel.username, reason: 'unreachable' });
+    if (channel.state === 'ExpectHello') return;
+    if (channel.state === 'ExpectOpen' || channel.state === 'ExpectHelloOk') {
+      return this.emit({ event: 'chat.failed', username: channel.friend, reason: 'unreachable' });
     }
-    const session = this.sessions.get(channel.username);
-    if (channel.phase === 'Open' && session?.streamId === streamId) this.loseSession(session, nowMs);
+    const session = this.sessions.get(channel.friend);
+    if (session?.streamId === streamId) this.loseSession(session, nowMs);
   }
 
   private onP2pBytes(streamId: StreamKey, bytes: Uint8Array, nowMs: number): void {
-    const channel = this.channels.get(streamId);
+    let channel = this.channels.get(streamId);
     if (channel === undefined) return;
-    channel.decoder.push(bytes);
-    for (let frame = channel.decoder.next(); frame !== null; frame = channel.decoder.next()) {
+    const decoder = channel.decoder;
+    decoder.push(bytes);
+    for (let frame = decoder.next(); frame !== null; frame = decoder.next()) {
       if (frame.kind === 'error') return this.refuse(channel, frame.code, frame.detail, nowMs);
       if (frame.kind === 'data') {
-        if (channel.phase !== 'Open' || channel.username === null) return this.refuse(channel, 'BAD_SESSION_TOKEN', 'data before hello', nowMs);
-        this.onData(channel.username, frame.streamId, frame.offset, frame.bytes, nowMs);
+        if (channel.state !== 'Open') return this.refuse(channel, 'BAD_SESSION_TOKEN', 'data before hello', nowMs);
+        this.onData(channel.friend, frame.streamId, frame.offset, frame.bytes, nowMs);
       } else {
         this.onP2pMessage(channel, frame.message, nowMs);
       }
-      if (this.channels.get(streamId) !== channel) return;
+      // A frame may have moved the channel on (same stream, same decoder) or ended it.
+      const current = this.channels.get(streamId);
+      if (current === undefined || current.decoder !== decoder) return;
+      channel = current;
     }
   }
 
@@ -851,33 +750,48 @@ export class PeerMachine {
   private onP2pMessage(channel: Channel, message: unknown, nowMs: number): void {
     const parsed = p2pFrameSchema.safeParse(message);
     if (!parsed.success) {
-      if (channel.phase !== 'Open') return this.refuse(channel, 'BAD_SESSION_TOKEN', 'expected hello', nowMs);
+      if (channel.state !== 'Open') return this.refuse(channel, 'BAD_SESSION_TOKEN', 'expected hello', nowMs);
       const type = typeof message === 'object' && message !== null ? (message as { type?: unknown }).type : undefined;
       const code: ErrorCode = typeof type === 'string' && !P2P_FRAME_TYPES.has(type) ? 'UNKNOWN_TYPE' : 'BAD_FRAME';
       this.effects.push({ type: 'p2p.send', streamId: channel.streamId, frame: { type: 'error', code, message: errorMessage(code) } });
       return;
     }
     const frame = parsed.data;
-    switch (channel.phase) {
+    if (!P2P_FRAME_RULES[frame.type].includes(channel.state)) return this.onUnexpected(channel, nowMs);
+    switch (channel.state) {
       case 'ExpectHello':
-        return this.onHello(channel, frame, nowMs);
+        return frame.type === 'hello' ? this.onHello(channel, frame, nowMs) : undefined;
       case 'ExpectHelloOk':
-        return this.onHelloOk(channel, frame, nowMs);
+        return frame.type === 'hello.ok' || frame.type === 'error' ? this.onHelloOk(channel, frame, nowMs) : undefined;
       case 'Open':
         return this.onOpenFrame(channel, frame, nowMs);
-      case 'Connecting':
+      case 'ExpectOpen':
         return;
     }
   }
 
-  private onHello(channel: Channel, frame: P2pFrame, nowMs: number): void {
-    const me = this.account?.username;
-    if (frame.type !== 'hello' || me === undefined || channel.parkedHello !== null) {
-      return this.refuse(channel, 'BAD_SESSION_TOKEN', 'expected hello', nowMs);
+  /** A frame P2P_FRAME_RULES does not allow in the channel's state. */
+  private onUnexpected(channel: Channel, nowMs: number): void {
+    switch (channel.state) {
+      case 'ExpectHello':
+        return this.refuse(channel, 'BAD_SESSION_TOKEN', 'expected hello', nowMs);
+      case 'ExpectHelloOk':
+        return this.refuse(channel, 'BAD_FRAME', 'expected hello.ok', nowMs);
+      case 'Open':
+        // A second greeting on an open channel: told, not fatal.
+        this.effects.push({ type: 'p2p.send', streamId: channel.streamId, frame: { type: 'error', code: 'BAD_FRAME', message: 'already greeted' } });
+        return;
+      case 'ExpectOpen':
+        return;
     }
+  }
+
+  private onHello(channel: ChannelOf<'ExpectHello'>, frame: P2pFrameOf<'hello'>, nowMs: number): void {
+    const me = this.link.username ?? undefined;
+    if (me === undefined || channel.parkedHello !== null) return this.refuse(channel, 'BAD_SESSION_TOKEN', 'expected hello', nowMs);
     const token = this.tokens.get(frame.username);
-    if (token === undefined && this.answeredYes.has(frame.username)) {
-      channel.parkedHello = frame;
+    if (token === undefined && this.broker.awaitingToken(frame.username)) {
+      this.channels.set(channel.streamId, { ...channel, parkedHello: frame });
       return;
     }
     if (token === undefined || !tokensEqual(token, frame.token)) return this.refuse(channel, 'BAD_SESSION_TOKEN', 'token refused', nowMs);
@@ -885,24 +799,22 @@ export class PeerMachine {
     this.tokens.delete(frame.username);
     this.timers.disarm(`token:${frame.username}`);
     this.timers.disarm(`hello:${channel.streamId}`);
-    channel.phase = 'Open';
-    channel.username = frame.username;
+    this.channels.set(channel.streamId, { state: 'Open', streamId: channel.streamId, decoder: channel.decoder, friend: frame.username });
     this.effects.push({ type: 'p2p.send', streamId: channel.streamId, frame: { type: 'hello.ok', username: me } });
     this.openSession(frame.username, channel.streamId, nowMs);
   }
 
-  private onHelloOk(channel: Channel, frame: P2pFrame, nowMs: number): void {
-    const friend = channel.username;
-    if (friend === null) return;
+  private onHelloOk(channel: ChannelOf<'ExpectHelloOk'>, frame: P2pFrameOf<'hello.ok' | 'error'>, nowMs: number): void {
+    const friend = channel.friend;
     if (frame.type === 'error') {
       this.channels.delete(channel.streamId);
       this.timers.disarm(`hello:${channel.streamId}`);
       this.effects.push({ type: 'p2p.close', streamId: channel.streamId });
       return this.emit({ event: 'chat.failed', username: friend, reason: frame.code.toLowerCase().replace(/_/g, '-') });
     }
-    if (frame.type !== 'hello.ok' || frame.username !== friend) return this.refuse(channel, 'BAD_FRAME', 'expected hello.ok', nowMs);
+    if (frame.username !== friend) return this.refuse(channel, 'BAD_FRAME', 'expected hello.ok', nowMs);
     this.timers.disarm(`hello:${channel.streamId}`);
-    channel.phase = 'Open';
+    this.channels.set(channel.streamId, { state: 'Open', streamId: channel.streamId, decoder: channel.decoder, friend });
     this.openSession(friend, channel.streamId, nowMs);
   }
 
@@ -955,35 +867,6 @@ export class PeerMachine {
     this.closeSession(friend, 'closed', true, nowMs);
   }
 
-  private onTestCut(friend: string, afterBytes: number | undefined): void {
-    const session = this.sessions.get(friend);
-    if (!this.config.testCommands) return this.emitError('UNKNOWN_COMMAND');
-    if (afterBytes !== undefined) {
-      this.testCuts.set(friend, afterBytes);
-      return;
-    }
-    if (session === undefined) return this.emitError('NO_SUCH_PEER', undefined, friend);
-    this.effects.push({ type: 'p2p.reset', streamId: session.streamId });
-  }
-
-  /**
-   * Test-only: counts file bytes from a friend down to an armed cut. The channel goes at once, as
-   * on a refusal, so no byte after the cut is taken, even one that arrived in the same read.
-   */
-  private countTowardsCut(friend: string, bytes: number, nowMs: number): void {
-    const remaining = this.testCuts.get(friend);
-    if (remaining === undefined) return;
-    if (remaining > bytes) {
-      this.testCuts.set(friend, remaining - bytes);
-      return;
-    }
-    this.testCuts.delete(friend);
-    const session = this.sessions.get(friend);
-    if (session === undefined) return;
-    this.effects.push({ type: 'p2p.reset', streamId: session.streamId });
-    this.onP2pClosed(session.streamId, nowMs);
-  }
-
   // ---- chat messages --------------------------------------------------------------------------
 
   private onChatSend(friend: string, text: string, requestedId: string | number | undefined): void {
@@ -999,9 +882,8 @@ export class PeerMachine {
     this.effects.push({ type: 'p2p.send', streamId: session.streamId, frame: { type: 'msg', id, text } });
   }
 
-  private onOpenFrame(channel: Channel, frame: P2pFrame, nowMs: number): void {
-    const friend = channel.username;
-    if (friend === null) return;
+  private onOpenFrame(channel: ChannelOf<'Open'>, frame: P2pFrame, nowMs: number): void {
+    const friend = channel.friend;
     const session = this.sessions.get(friend);
     if (session === undefined || session.streamId !== channel.streamId) return;
     switch (frame.type) {
@@ -1039,8 +921,7 @@ export class PeerMachine {
         return this.withIncoming(frame.transferId, nowMs, (t) => t.remoteFailed(frame.reason), friend);
       case 'hello':
       case 'hello.ok':
-        this.effects.push({ type: 'p2p.send', streamId: channel.streamId, frame: { type: 'error', code: 'BAD_FRAME', message: 'already greeted' } });
-        return;
+        return; // refused by P2P_FRAME_RULES before this
     }
   }
 
@@ -1104,11 +985,7 @@ export class PeerMachine {
   private onData(friend: string, wireStream: number, offset: number, bytes: Uint8Array, nowMs: number): void {
     const transferId = this.incomingByStream.get(`${friend}\u0000${wireStream}`);
     if (transferId === undefined) return; // late bytes of a transfer that already ended
-    // Test-only: an armed cut lets exactly its bytes through, however the data arrived in pieces.
-    const cut = this.testCuts.size > 0 ? this.testCuts.get(friend) : undefined;
-    const piece = cut !== undefined && cut < bytes.byteLength ? bytes.subarray(0, cut) : bytes;
-    this.withIncoming(transferId, nowMs, (t) => t.data(offset, piece));
-    if (cut !== undefined) this.countTowardsCut(friend, piece.byteLength, nowMs);
+    this.withIncoming(transferId, nowMs, (t) => t.data(offset, bytes));
   }
 
   private onFileAnswer(transferId: string, accept: boolean, nowMs: number): void {
@@ -1186,7 +1063,8 @@ export class PeerMachine {
   }
 
   private onFlushed(streamId: StreamKey, bytes: number, nowMs: number): void {
-    const friend = this.channels.get(streamId)?.username ?? null;
+    const channel = this.channels.get(streamId);
+    const friend = channel === undefined ? null : friendOf(channel);
     if (friend === null) return;
     const session = this.sessions.get(friend);
     if (session === undefined || session.streamId !== streamId) return;

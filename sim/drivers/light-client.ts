@@ -1,81 +1,76 @@
 /**
- * The simulator's protocol client: one simulated user speaking the client↔server frames of
- * core/frames.ts through the real codec over a Transport. It keeps the link alive the way a real
- * client must (heartbeat every welcome.heartbeatMs; a link silent for a TTL is presumed dead and
- * reset), reconnects with jittered exponential backoff and resumes with its token, falling back to
- * the password when the token is gone (server restart, TTL expiry).
+ * The simulator's light client: one simulated user that speaks only to the server, on the shipped
+ * server link machine (core/peer/server-link.ts) over a Transport. Heartbeats, the reset of a
+ * link silent for a TTL, reconnect backoff and resume falling back to the password are the link's
+ * (there is no copy of them here); this driver only carries the link's actions out on a stream,
+ * keeps one wake-up timer at the link's next deadline, and turns replies and pushes into step
+ * outcomes and checker observations.
  *
- * The light alternative to the real peer machine (peer-machine-driver.ts) behind the PeerDriver
- * interface: it speaks only to the server (no chat messages or files) and costs about a third as
- * much per event, which is what 10,000- and 100,000-peer storms need.
+ * The light alternative to the whole peer machine (peer-machine-driver.ts) behind the PeerDriver
+ * interface: no P2P channel (no chat messages or files), and no session broker (a session step
+ * ends with the request's outcome, or DISCONNECTED when its link drops), which is what
+ * 10,000- and 100,000-peer presence storms need.
  */
-import { FrameDecoder, encodeControl } from '../../core/codec.ts';
-import type { ClientFrame, PresenceStatus, ServerFrame } from '../../core/frames.ts';
+import { encodeControl } from '../../core/codec.ts';
+import type { PresenceStatus, ServerFrame, ServerFrameOf } from '../../core/frames.ts';
+import { type ClientRequest, HEARTBEAT_FRAME, type LinkAction, type LoginEnd, ServerLink } from '../../core/peer/server-link.ts';
 import type { Stream, Transport } from '../../core/transport.ts';
 import type { AnswerPolicy, PeerDriver, PeerObserver, SessionOutcome, StepOutcome } from './peer-driver.ts';
 import type { Prng } from '../world/prng.ts';
 import { Scope, type SimClock } from '../world/sim-clock.ts';
 import { SERVER_ADDRESS, SERVER_PORT } from '../world/server-node.ts';
 
-export const REQUEST_TIMEOUT_MS = 15_000;
-export const RECONNECT_BACKOFF_MS_MIN = 250;
-export const RECONNECT_BACKOFF_MS_MAX = 8_000;
 /** Port a simulated peer would accept P2P connections on (announced when it accepts a session). */
 const P2P_PORT = 5000;
-/** Before the welcome says otherwise. */
-const HEARTBEAT_MS_DEFAULT = 10_000;
-const TTL_MS_DEFAULT = 30_000;
+/** Requests asked for while the link is not yet welcomed wait for it; at most this many. */
+const WAITING_FOR_LINK_MAX = 64;
+
+/** core's HEARTBEAT_FRAME never changes: encoded once (receivers only read the bytes). */
+const HEARTBEAT_BYTES = encodeControl(HEARTBEAT_FRAME);
 
 type Reply = (frame: ServerFrame | null) => void;
 
-/** The heartbeat frame never changes: encoded once (receivers only read the bytes). */
-const HEARTBEAT_BYTES = encodeControl({ type: 'heartbeat' });
-/** The server's answer to HEARTBEAT_BYTES (it has no `re`, as the heartbeat has no id). */
-const HEARTBEAT_ACK_BYTES = encodeControl({ type: 'heartbeat.ack' } satisfies ServerFrame);
-type ServerFrameWithRe = ServerFrame & { re?: number };
-
-export interface ProtocolClientOptions {
+export interface LightClientOptions {
   readonly username: string;
   readonly address: string;
   readonly transport: Transport;
   readonly clock: SimClock;
+  /** The peer's random stream; the link does not draw from it (see jitterSeedOf). */
   readonly prng: Prng;
   readonly observer: PeerObserver;
 }
 
-export class ProtocolClient implements PeerDriver {
+export class LightClient implements PeerDriver {
   readonly username: string;
   readonly presenceView = new Map<string, PresenceStatus>();
   alive = true;
   private wantOnline = false;
   private silent = false;
   private scope = new Scope();
-  /** Virtual time; every timer this client sets goes through later(), owned by its scope. */
   private readonly clock: SimClock;
+  /** This incarnation's link: a crash loses it with the rest of the process's memory. */
+  private link: ServerLink;
   private stream: Stream | null = null;
-  private welcomed = false;
-  private loggedIn = false;
-  private decoder = new FrameDecoder();
-  private password: string | null = null;
-  private resumeToken: string | null = null;
-  private nextRequestId = 1;
-  private readonly pending = new Map<number, Reply>();
+  private streamLinkId = 0;
+  /** Replies owed, by request id. */
+  private readonly replies = new Map<number, Reply>();
+  /** Session requests acknowledged by the server and waiting for their outcome, by requestId. */
   private readonly sessionWaiters = new Map<string, (outcome: SessionOutcome) => void>();
-  private linkWaiters: Array<(ok: boolean) => void> = [];
-  private heartbeatMs = HEARTBEAT_MS_DEFAULT;
-  private ttlMs = TTL_MS_DEFAULT;
-  private lastHeardMs = 0;
-  private heartbeatArmed = false;
-  private reconnectAttempt = 0;
-  private reconnectArmed = false;
+  /** Requests waiting for the link to be welcomed. */
+  private waitingForLink: Array<(up: boolean) => void> = [];
+  private password: string | null = null;
+  private wakeAtMs: number | null = null;
+  /** Restarts so far: each incarnation's link draws its own jitter. */
+  private incarnation = 0;
   private answerPolicy: AnswerPolicy = 'accept';
   private answerDelayMs: () => number = () => 0;
-  /** Made once: a heartbeat tick is the commonest timer and needs no closure of its own. */
-  private readonly heartbeatTick = (): void => this.onHeartbeatTick();
+  /** Made once: the wake-up is the commonest timer and needs no closure of its own. */
+  private readonly wake = (): void => this.onWake();
 
-  constructor(private readonly options: ProtocolClientOptions) {
+  constructor(private readonly options: LightClientOptions) {
     this.username = options.username;
     this.clock = options.clock;
+    this.link = new ServerLink(jitterSeedOf(this.username, this.incarnation));
   }
 
   get truthOnline(): boolean {
@@ -89,28 +84,22 @@ export class ProtocolClient implements PeerDriver {
   }
 
   login(password: string, done: (outcome: StepOutcome) => void): void {
-    if (this.loggedIn) return done('ALREADY_LOGGED_IN');
-    this.request({ type: 'login', username: this.username, password }, (frame) => {
-      if (frame?.type === 'login.ok') {
-        this.password = password;
-        this.onLoggedIn(frame);
-      }
-      done(outcomeOf(frame, 'login.ok'));
+    if (this.link.loggedIn) return done('ALREADY_LOGGED_IN');
+    this.whenLinkUp((up) => {
+      if (!up) return done('NOT_CONNECTED');
+      this.password = password;
+      this.track(this.link.login(this.username, password), (frame) => done(outcomeOf(frame, 'login.ok')));
     });
   }
 
   logout(done: (outcome: StepOutcome) => void): void {
-    if (!this.loggedIn) return done('NOT_LOGGED_IN');
+    if (!this.link.loggedIn) return done('NOT_LOGGED_IN');
     this.setWantOnline(false);
-    this.request({ type: 'logout' }, (frame) => {
-      if (frame?.type === 'logout.ok') {
-        this.loggedIn = false;
-        this.resumeToken = null;
-        this.clearView();
-        this.stream?.close();
-      }
+    this.track(this.link.logout(), (frame) => {
+      if (frame?.type === 'logout.ok') this.clearView();
       done(outcomeOf(frame, 'logout.ok'));
     });
+    this.flush();
   }
 
   friendRequest(username: string, done: (outcome: StepOutcome) => void): void {
@@ -121,7 +110,7 @@ export class ProtocolClient implements PeerDriver {
   }
 
   sessionRequest(username: string, done: (outcome: SessionOutcome) => void): void {
-    if (!this.loggedIn) return done('NOT_LOGGED_IN');
+    if (!this.link.loggedIn) return done('NOT_LOGGED_IN');
     this.options.observer.onCounter('session_requests');
     this.request({ type: 'session.request', username }, (frame) => {
       if (frame?.type === 'session.pending') {
@@ -155,9 +144,8 @@ export class ProtocolClient implements PeerDriver {
     const stream = this.stream;
     this.stream = null;
     stream?.reset();
-    this.dropLink('CRASHED');
+    this.failOwed('CRASHED');
     this.clearView();
-    this.resumeToken = null;
   }
 
   restart(): void {
@@ -165,193 +153,201 @@ export class ProtocolClient implements PeerDriver {
     this.alive = true;
     this.silent = false;
     this.scope = new Scope();
-    this.heartbeatArmed = false;
-    this.reconnectArmed = false;
-    this.reconnectAttempt = 0;
+    this.wakeAtMs = null;
+    // A new process: a new link, not started until the user does something.
+    this.incarnation += 1;
+    this.link = new ServerLink(jitterSeedOf(this.username, this.incarnation));
   }
 
-  // ---- the link ---------------------------------------------------------------------------------
+  // ---- requests ---------------------------------------------------------------------------------
 
-  private request(frame: ClientFrame, reply: Reply): void {
-    if (!this.alive || this.silent) return reply(null);
-    this.ensureLink((ok) => {
-      if (!ok) return reply(null);
-      const id = this.nextRequestId++;
-      this.pending.set(id, reply);
-      this.later(REQUEST_TIMEOUT_MS, () => {
-        const waiting = this.pending.get(id);
-        if (waiting === undefined) return;
-        this.pending.delete(id);
-        waiting(timeoutFrame());
-      });
-      this.write({ ...frame, id });
+  private request(frame: ClientRequest, reply: Reply): void {
+    this.whenLinkUp((up) => {
+      if (!up) return reply(null);
+      this.track(this.link.request(frame), reply);
     });
   }
 
-  /** A timer of this incarnation: a crash kills the scope and with it every pending one. */
-  private later(delayMs: number, fn: () => void): void {
-    this.clock.post(this.clock.nowMs() + delayMs, fn, this.scope);
+  private track(id: number | null, reply: Reply): void {
+    if (id === null) return reply(null);
+    this.replies.set(id, reply);
+    this.flush();
   }
 
-  private write(frame: ClientFrame): void {
-    this.stream?.write(encodeControl(frame));
+  /** Runs `then` once the link is welcomed (at once if it is), starting it if it never was. */
+  private whenLinkUp(then: (up: boolean) => void): void {
+    if (!this.alive || this.silent) return then(false);
+    if (this.link.welcomed) return then(true);
+    if (this.waitingForLink.length >= WAITING_FOR_LINK_MAX) return then(false);
+    this.waitingForLink.push(then);
+    if (this.link.state.state === 'ExpectStart') {
+      this.link.start();
+      this.flush();
+    }
   }
 
-  private ensureLink(then: (ok: boolean) => void): void {
-    if (this.welcomed) return then(true);
-    this.linkWaiters.push(then);
-    if (this.stream === null) this.openLink();
+  /** Everything owed on the link failed: replies, session outcomes, requests waiting for a link. */
+  private failOwed(code: string): void {
+    const replies = [...this.replies.values()];
+    this.replies.clear();
+    const sessions = [...this.sessionWaiters.values()];
+    this.sessionWaiters.clear();
+    const waiting = this.waitingForLink;
+    this.waitingForLink = [];
+    for (const reply of replies) reply({ type: 'error', code, message: code });
+    for (const done of sessions) done(code);
+    for (const then of waiting) then(false);
   }
 
-  private openLink(): void {
-    this.decoder = new FrameDecoder();
+  // ---- the link's actions -------------------------------------------------------------------------
+
+  /** Carries out the link's actions (bounded: each round handles what the previous one caused). */
+  private flush(): void {
+    for (let round = 0; round < 16; round++) {
+      const actions = this.link.takeActions();
+      if (actions.length === 0) break;
+      for (const action of actions) this.perform(action);
+    }
+    this.armWake();
+  }
+
+  private perform(action: LinkAction): void {
+    switch (action.type) {
+      case 'connect':
+        return this.connect(action.linkId);
+      case 'send':
+        if (this.stream !== null && this.streamLinkId === action.linkId) {
+          this.stream.write(action.frame === HEARTBEAT_FRAME ? HEARTBEAT_BYTES : encodeControl(action.frame));
+        }
+        return;
+      case 'close':
+        if (this.stream !== null && this.streamLinkId === action.linkId) {
+          const stream = this.stream;
+          this.stream = null;
+          stream.reset();
+        }
+        return;
+      case 'up': {
+        const waiting = this.waitingForLink;
+        this.waitingForLink = [];
+        for (const then of waiting) then(true);
+        return;
+      }
+      case 'link-lost':
+        this.options.observer.onLinkLost(this);
+        return this.failOwed('DISCONNECTED');
+      case 'disconnected':
+        return this.options.observer.onCounter('reconnects');
+      case 'reconnected':
+        return;
+      case 'logged-in':
+        return this.onLoggedIn(action.frame);
+      case 'login-ended':
+        return this.onLoginEnded(action.reason);
+      case 'frame':
+        return this.onFrame(action.frame);
+      case 'protocol-error':
+        return this.options.observer.onCounter('protocol_errors');
+      case 'closed':
+        return;
+    }
+  }
+
+  private connect(linkId: number): void {
+    this.streamLinkId = linkId;
     // The handlers come from methods, not arrow literals here: tsx keeps function names, which
     // costs a defineProperty per named closure, four per connection.
-    const link: { stream: Stream | null } = { stream: null };
+    const scope = this.scope;
     const stream = this.options.transport.connect(SERVER_ADDRESS, SERVER_PORT, {
-      onOpen: ignoreEvent,
-      onData: this.linkDataHandler(link),
+      onOpen: this.openHandler(scope, linkId),
+      onData: this.dataHandler(scope, linkId),
       onDrain: ignoreEvent,
-      onClose: this.linkCloseHandler(link),
+      onClose: this.closeHandler(scope, linkId),
     });
-    link.stream = stream;
     this.stream = stream;
   }
 
-  /** Bytes of one link, read only while it is still the current one. */
-  private linkDataHandler(link: { stream: Stream | null }): (bytes: Uint8Array) => void {
-    return (bytes) => {
-      if (link.stream !== null && this.stream === link.stream) this.onBytes(bytes);
-    };
+  /** Events of a stream this incarnation opened for this link (a restart numbers links anew). */
+  private current(scope: Scope, linkId: number): boolean {
+    return this.scope === scope && this.streamLinkId === linkId && this.hearing;
   }
 
-  private linkCloseHandler(link: { stream: Stream | null }): () => void {
+  private openHandler(scope: Scope, linkId: number): () => void {
     return () => {
-      if (link.stream === null || this.stream !== link.stream) return;
+      if (!this.current(scope, linkId)) return;
+      this.link.opened(linkId, this.options.address, this.clock.nowMs());
+      this.flush();
+    };
+  }
+
+  private dataHandler(scope: Scope, linkId: number): (bytes: Uint8Array) => void {
+    return (bytes) => {
+      if (!this.current(scope, linkId)) return;
+      this.link.bytes(linkId, bytes, this.clock.nowMs());
+      this.flush();
+    };
+  }
+
+  private closeHandler(scope: Scope, linkId: number): () => void {
+    return () => {
+      if (this.scope !== scope || this.streamLinkId !== linkId) return;
       this.stream = null;
-      this.dropLink('DISCONNECTED');
+      if (!this.hearing) return;
+      this.link.closed(linkId, this.clock.nowMs());
+      this.flush();
     };
   }
 
-  /** The link is gone: everything waiting on it fails, and a user who means to be online comes back. */
-  private dropLink(code: string): void {
-    const wasWelcomed = this.welcomed;
-    this.welcomed = false;
-    this.loggedIn = false;
-    const replies = [...this.pending.values()];
-    this.pending.clear();
-    const sessions = [...this.sessionWaiters.values()];
-    this.sessionWaiters.clear();
-    const waiters = this.linkWaiters;
-    this.linkWaiters = [];
-    if (wasWelcomed) this.options.observer.onLinkLost(this);
-    for (const reply of replies) reply(errorFrame(code));
-    for (const done of sessions) done(code);
-    for (const then of waiters) then(false);
-    if (this.wantOnline && this.alive && !this.silent) this.scheduleReconnect();
+  /** Alive and speaking: a silent or crashed process hears nothing. */
+  private get hearing(): boolean {
+    return this.alive && !this.silent;
   }
 
-  private scheduleReconnect(): void {
-    if (this.reconnectArmed) return;
-    this.reconnectArmed = true;
-    const baseMs = Math.min(RECONNECT_BACKOFF_MS_MAX, RECONNECT_BACKOFF_MS_MIN * 2 ** this.reconnectAttempt);
-    this.reconnectAttempt += 1;
-    const delayMs = baseMs * (0.5 + this.options.prng.float());
-    this.later(delayMs, () => {
-      this.reconnectArmed = false;
-      if (!this.wantOnline || this.loggedIn) return;
-      this.options.observer.onCounter('reconnects');
-      this.relogin();
-    });
+  /** One timer at the link's next deadline; an early or stale wake-up is harmless. */
+  private armWake(): void {
+    const atMs = this.link.nextTimeoutMs();
+    if (atMs === null || (this.wakeAtMs !== null && this.wakeAtMs <= atMs)) return;
+    this.wakeAtMs = atMs;
+    this.clock.post(atMs, this.wake, this.scope);
   }
 
-  /** Back online after a lost link or a server-side logout: the token first, the password if it is gone. */
-  private relogin(): void {
-    const token = this.resumeToken;
-    const viaPassword = (): void => {
-      const password = this.password;
-      if (password === null) return;
-      this.request({ type: 'login', username: this.username, password }, (frame) => {
-        if (frame?.type === 'login.ok') return this.onLoggedIn(frame);
-        if (this.wantOnline && this.alive && !this.silent && !this.loggedIn) this.scheduleReconnect();
-      });
-    };
-    if (token === null) return viaPassword();
-    this.request({ type: 'resume', username: this.username, token }, (frame) => {
-      if (frame?.type === 'login.ok') return this.onLoggedIn(frame);
-      this.resumeToken = null;
-      if (frame?.type === 'error' && frame.code === 'BAD_RESUME_TOKEN') return viaPassword();
-      if (this.wantOnline && this.alive && !this.silent && !this.loggedIn) this.scheduleReconnect();
-    });
+  private onWake(): void {
+    const nowMs = this.clock.nowMs();
+    if (this.wakeAtMs !== null && this.wakeAtMs <= nowMs) this.wakeAtMs = null;
+    if (!this.hearing) return;
+    this.link.handleTimeout(nowMs);
+    this.flush();
   }
 
-  private onLoggedIn(frame: Extract<ServerFrame, { type: 'login.ok' }>): void {
-    this.loggedIn = true;
-    this.resumeToken = frame.resumeToken;
-    this.reconnectAttempt = 0;
-    this.presenceView.clear();
-    for (const friend of frame.friends) this.presenceView.set(friend.username, friend.status);
-    this.options.observer.onViewReset(this);
-    this.setWantOnline(true);
-    this.armHeartbeat();
-  }
-
-  private armHeartbeat(): void {
-    if (this.heartbeatArmed) return;
-    this.heartbeatArmed = true;
-    this.later(this.heartbeatMs, this.heartbeatTick);
-  }
-
-  private onHeartbeatTick(): void {
-    this.heartbeatArmed = false;
-    if (!this.loggedIn || this.silent || !this.alive) return;
-    const stream = this.stream;
-    if (stream !== null && this.clock.nowMs() - this.lastHeardMs > this.ttlMs) {
-      // Nothing heard for a whole TTL: the link is dead (a cut, a vanished server). Start over.
-      stream.reset();
+  /**
+   * The login ended without the user asking. A refused resume is the link's to handle (it logs in
+   * with the password). Logged out by the TTL, a user who means to be online logs in again; logged
+   * in elsewhere, or refused the password, it is offline.
+   */
+  private onLoginEnded(reason: LoginEnd): void {
+    if (reason === 'logout' || reason === 'resume-refused') return;
+    this.clearView();
+    const password = this.password;
+    if (reason === 'HEARTBEAT_TIMEOUT' && password !== null && this.wantOnline && this.hearing) {
+      this.track(this.link.login(this.username, password), ignoreReply);
       return;
     }
-    stream?.write(HEARTBEAT_BYTES);
-    this.armHeartbeat();
+    this.setWantOnline(false);
   }
 
   // ---- frames from the server -------------------------------------------------------------------
 
-  private onBytes(bytes: Uint8Array): void {
-    if (this.silent) return;
-    this.lastHeardMs = this.clock.nowMs();
-    // The commonest frame by far, and one that asks nothing of us: an ack of a heartbeat without
-    // an id. When it arrives whole on a frame boundary, decoding it would change nothing.
-    if (this.decoder.buffered === 0 && !this.decoder.failed && sameBytes(bytes, HEARTBEAT_ACK_BYTES)) return;
-    this.decoder.push(bytes);
-    for (let frame = this.decoder.next(); frame !== null; frame = this.decoder.next()) {
-      if (frame.kind !== 'control') continue;
-      this.onFrame(frame.message as ServerFrameWithRe);
-      if (this.stream === null || this.silent) return;
-    }
+  private onLoggedIn(frame: ServerFrameOf<'login.ok'>): void {
+    this.presenceView.clear();
+    for (const friend of frame.friends) this.presenceView.set(friend.username, friend.status);
+    this.options.observer.onViewReset(this);
+    this.setWantOnline(true);
+    this.answer(frame);
   }
 
-  private onFrame(frame: ServerFrameWithRe): void {
-    if (frame.re !== undefined) {
-      const reply = this.pending.get(frame.re);
-      if (reply !== undefined) {
-        this.pending.delete(frame.re);
-        return reply(frame);
-      }
-    }
+  private onFrame(frame: ServerFrame): void {
+    if ('re' in frame && frame.re !== undefined && this.answer(frame)) return;
     switch (frame.type) {
-      case 'welcome': {
-        this.welcomed = true;
-        this.heartbeatMs = frame.heartbeatMs;
-        this.ttlMs = frame.ttlMs;
-        const waiters = this.linkWaiters;
-        this.linkWaiters = [];
-        for (const then of waiters) then(true);
-        return;
-      }
-      case 'error':
-        if (frame.code === 'HEARTBEAT_TIMEOUT') this.onServerLogout();
-        return;
       case 'presence':
         return this.setView(frame.username, frame.status);
       case 'friend.added':
@@ -362,7 +358,8 @@ export class ProtocolClient implements PeerDriver {
         this.presenceView.delete(frame.username);
         return this.options.observer.onPresenceView(this, frame.username, null);
       case 'friend.incoming':
-        return this.write({ type: 'friend.accept', username: frame.from });
+        this.link.request({ type: 'friend.accept', username: frame.from });
+        return;
       case 'session.incoming':
         return this.onSessionIncoming(frame.requestId);
       case 'session.established':
@@ -380,29 +377,37 @@ export class ProtocolClient implements PeerDriver {
     }
   }
 
-  /** The server logged us out (TTL): the token died with it. */
-  private onServerLogout(): void {
-    this.loggedIn = false;
-    this.resumeToken = null;
-    this.clearView();
-    if (this.wantOnline) this.relogin();
+  /** The reply to one of our requests, if it is one. */
+  private answer(frame: ServerFrame): boolean {
+    const re = 're' in frame ? frame.re : undefined;
+    if (re === undefined) return false;
+    const reply = this.replies.get(re);
+    if (reply === undefined) return false;
+    this.replies.delete(re);
+    reply(frame);
+    return true;
   }
 
   private onSessionIncoming(requestId: string): void {
     const policy = this.answerPolicy;
     if (policy === 'ignore') return;
     const accept = policy === 'accept';
-    this.later(this.answerDelayMs(), () => {
-      if (!this.loggedIn || this.silent) return;
-      this.options.observer.onSessionAnswer(this, requestId, accept);
-      const frame: ClientFrame = accept
-        ? { type: 'session.answer', requestId, accept, host: this.options.address, port: P2P_PORT }
-        : { type: 'session.answer', requestId, accept };
-      this.write(frame);
-    });
+    this.clock.post(
+      this.clock.nowMs() + this.answerDelayMs(),
+      () => {
+        if (!this.link.loggedIn || this.silent) return;
+        this.options.observer.onSessionAnswer(this, requestId, accept);
+        const frame: ClientRequest = accept
+          ? { type: 'session.answer', requestId, accept, host: this.options.address, port: P2P_PORT }
+          : { type: 'session.answer', requestId, accept };
+        this.link.request(frame);
+        this.flush();
+      },
+      this.scope,
+    );
   }
 
-  private onSessionEstablished(frame: Extract<ServerFrame, { type: 'session.established' }>): void {
+  private onSessionEstablished(frame: ServerFrameOf<'session.established'>): void {
     this.options.observer.onSessionEstablished(this, frame.requestId, frame.role, frame.username);
     if (frame.role !== 'caller') return;
     const done = this.sessionWaiters.get(frame.requestId);
@@ -429,13 +434,17 @@ export class ProtocolClient implements PeerDriver {
 
 function ignoreEvent(): void {}
 
-function errorFrame(code: string): ServerFrame {
-  return { type: 'error', code, message: code };
+/**
+ * The link's jitter seed, from the user's name and incarnation (FNV-1a): drawn from the peer's
+ * random stream it would shift every later draw of its behaviour, and the storms' workload with it.
+ */
+function jitterSeedOf(username: string, incarnation: number): number {
+  let hash = 0x811c9dc5 ^ incarnation;
+  for (let i = 0; i < username.length; i++) hash = Math.imul(hash ^ username.charCodeAt(i), 0x01000193);
+  return hash >>> 0;
 }
 
-function timeoutFrame(): ServerFrame {
-  return errorFrame('TIMEOUT');
-}
+function ignoreReply(): void {}
 
 function outcomeOf(frame: ServerFrame | null, okType: ServerFrame['type']): StepOutcome {
   if (frame === null) return 'NOT_CONNECTED';
@@ -444,8 +453,3 @@ function outcomeOf(frame: ServerFrame | null, okType: ServerFrame['type']): Step
   return `UNEXPECTED_${frame.type}`;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
-}

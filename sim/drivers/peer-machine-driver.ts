@@ -305,7 +305,9 @@ export class PeerMachineDriver implements PeerDriver {
   unfinishedWork(): string | null {
     if (!this.alive || this.silent) return null;
     const transfers = this.machine.transferCount();
-    return transfers === 0 ? null : `${transfers} file transfers still open`;
+    const requests = this.machine.sessionRequestCount;
+    const open = [transfers === 0 ? null : `${transfers} file transfers`, requests === 0 ? null : `${requests} session requests`].filter((s) => s !== null);
+    return open.length === 0 ? null : `${open.join(' and ')} still open`;
   }
 
   /** The process stops until `untilMs`: its timers wait (the network holds what reaches it). */

@@ -9,7 +9,7 @@ import { describeDist, samplerOf } from './distributions.ts';
 import { buildFriendGraph, type FriendGraph } from './friend-graph.ts';
 import { type LinkProfile, SimNetwork } from './network.ts';
 import { Prng } from './prng.ts';
-import { ProtocolClient } from '../drivers/light-client.ts';
+import { LightClient } from '../drivers/light-client.ts';
 import { PeerMachineDriver } from '../drivers/peer-machine-driver.ts';
 import type { PeerDriver } from '../drivers/peer-driver.ts';
 import type { PeerSlot } from '../drivers/peer-slot.ts';
@@ -182,7 +182,7 @@ export class World implements CheckedWorld, RunnerHost {
         const driver: PeerDriver =
           this.scenario.driver === 'peer-machine'
             ? new PeerMachineDriver({ username, index, address, transport, clock: this.clock, prng, observer: this.checkers, p2p: this.checkers, sessionTimeoutMs: this.scenario.server.sessionTimeoutMs, clockRate })
-            : new ProtocolClient({ username, address, transport, clock: this.clock, prng, observer: this.checkers });
+            : new LightClient({ username, address, transport, clock: this.clock, prng, observer: this.checkers });
         const slot: PeerSlot = {
           index,
           username,

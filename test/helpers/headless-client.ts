@@ -41,7 +41,8 @@ export interface HeadlessOptions {
   readonly autoAccept?: string;
   readonly downloadDir?: string;
   readonly maxFileBytes?: number;
-  readonly testCommands?: boolean;
+  /** Reset the first P2P stream after this many received bytes (the hidden --fault-cut-p2p-after-bytes). */
+  readonly cutP2pAfterBytes?: number;
   readonly extraArgs?: readonly string[];
   /** The client's data dir (known-servers); default: a fresh temporary one. */
   readonly dataDir?: string;
@@ -78,9 +79,9 @@ export class HeadlessClient {
     const args = ['--import', 'tsx', 'cli/main.ts', 'client', '--headless', '--server', options.server, '--data-dir', dataDir, '--p2p-host', '127.0.0.1', '--p2p-port', '0', '--download-dir', downloadDir];
     if (options.autoAccept !== undefined) args.push('--auto-accept', options.autoAccept);
     if (options.maxFileBytes !== undefined) args.push('--max-file-bytes', String(options.maxFileBytes));
+    if (options.cutP2pAfterBytes !== undefined) args.push('--fault-cut-p2p-after-bytes', String(options.cutP2pAfterBytes));
     args.push('--log-level', process.env.TEST_CLIENT_LOG_LEVEL ?? 'warn', ...(options.extraArgs ?? []));
-    const env = { ...process.env, P2PCHAT_TEST_COMMANDS: options.testCommands === true ? '1' : '0' };
-    const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, { cwd: ROOT, env: process.env, stdio: ['pipe', 'pipe', 'pipe'] });
     const client = new HeadlessClient(name, child, downloadDir);
     if (options.pasteBeforeReady !== undefined) client.sendRaw(options.pasteBeforeReady.map((line) => `${JSON.stringify(line)}\n`).join(''));
     await client.waitFor('ready', {}, START_WAIT_MS);

@@ -23,10 +23,14 @@ function checkersOf(report: { violations: ReadonlyArray<{ checker: CheckerName }
   return new Set(report.violations.map((v) => v.checker));
 }
 
-const CASES: ReadonlyArray<{ bug: SimPlantedBug; checker: CheckerName }> = [
+/** rootSeed: the swarm's root seed (2 unless the default draws no run where that checker can judge). */
+const CASES: ReadonlyArray<{ bug: SimPlantedBug; checker: CheckerName; rootSeed?: number }> = [
   { bug: 'duplicate-session-outcome', checker: 'one-final-outcome' },
   { bug: 'presence-to-everyone', checker: 'presence-only-to-friends' },
-  { bug: 'drop-session-failed', checker: 'steps-finish' },
+  // The peer machine ends a request whose outcome never came at its own deadline (session-broker.ts),
+  // so the step finishes, late: what catches the dropped frame is the timeout bound.
+  // Its checker judges only requests that started after the last fault, so not every seed has one.
+  { bug: 'drop-session-failed', checker: 'session-ends-by-timeout', rootSeed: 3 },
 ];
 
 describe('the harness finds planted bugs', () => {
@@ -35,11 +39,11 @@ describe('the harness finds planted bugs', () => {
     expect({ violations: report.violations.slice(0, 3), failed: report.expectations.filter((e) => !e.passed) }).toEqual({ violations: [], failed: [] });
   });
 
-  for (const { bug, checker } of CASES) {
+  for (const { bug, checker, rootSeed } of CASES) {
     it(`${checker} fires on the planted ${bug}, and the swarm shrinks it to at most 10 steps and faults`, () => {
       const report = runScenario(planted(base, bug), { seed: 31 });
       expect([...checkersOf(report)]).toContain(checker);
-      const result = runSwarm(planted(base, bug), { runs: 2, rootSeed: 2, scenarioPath: 'harness-base.yaml', focus: checker });
+      const result = runSwarm(planted(base, bug), { runs: 2, rootSeed: rootSeed ?? 2, scenarioPath: 'harness-base.yaml', focus: checker });
       const failure = result.failure;
       expect(failure).not.toBeNull();
       if (failure === null) return;

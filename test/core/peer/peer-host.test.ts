@@ -114,7 +114,7 @@ class Rig {
   addUser(name: string): User {
     const address = `10.0.0.${this.nextAddress++}`;
     const files = new MemoryFiles(this.clock);
-    const machine = new PeerMachine({ serverHost: SERVER_ADDRESS, serverPort: SERVER_PORT, autoAcceptChat: true, autoAcceptFile: true, idPrefix: name, jitterSeed: this.nextAddress, p2pAdvertiseHost: address, testCommands: false });
+    const machine = new PeerMachine({ serverHost: SERVER_ADDRESS, serverPort: SERVER_PORT, autoAcceptChat: true, autoAcceptFile: true, idPrefix: name, jitterSeed: this.nextAddress, p2pAdvertiseHost: address });
     const user: User = { name, files, events: [], notes: [], exitCode: null, host: null as unknown as PeerHost };
     const host = new PeerHost({
       machine,

@@ -24,11 +24,10 @@ describe('bugs found by the simulator stay fixed', () => {
     expect(report.metrics.sessions_established).toBeGreaterThan(0);
   });
 
-  // Found by the steps-finish checker, in core/peer/machine.ts, which this branch may
-  // not edit: a chat.open already pending at the server is not failed when the link drops, so a
-  // request the crashed server forgot never ends on the caller's side. Passes once linkDown fails
-  // outgoingRequests too; then drop `.fails`.
-  it.fails('a session request the server forgot in a crash ends on the caller\'s side', () => {
+  // Found by the steps-finish checker: a chat.open already pending at the server was not failed
+  // when the link dropped, so a request the crashed server forgot never ended on the caller's
+  // side. Fixed by the session broker (core/peer/session-broker.ts): a request ends with its login.
+  it('a session request the server forgot in a crash ends on the caller\'s side', () => {
     const { scenario } = loadScenarioFile('test/sim/fixtures/session-request-lost-with-server.yaml');
     const report = runScenario(scenario, { seed: 1 });
     expect(report.violations).toEqual([]);

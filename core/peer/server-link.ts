@@ -1,0 +1,586 @@
+/**
+ * The server link: one client's connection to the server and the login it carries, as a pure
+ * state machine. The peer machine (machine.ts) composes it; the simulator's light client
+ * (sim/drivers/light-client.ts) runs it alone. There is no other implementation of heartbeats,
+ * reconnect backoff or resume.
+ *
+ * Theory of operation
+ * -------------------
+ * Inputs are method calls (`start`, `opened`, `bytes`, `closed`, `login`, `logout`, `quit`,
+ * `request`, `handleTimeout(nowMs)`); what the runtime must do and what the composition must know
+ * come out of `takeActions()` as data. `nextTimeoutMs()` says when the link next needs
+ * `handleTimeout`; early or repeated calls are harmless. No clock, no I/O; the reconnect jitter
+ * comes from the seed it is given.
+ *
+ * The link is in one state (LinkState), named for what it waits for, holding only that state's
+ * data:
+ *
+ *   ExpectStart ──start──▶ ExpectOpen ──open──▶ ExpectWelcome ──welcome, nobody to resume──▶ ExpectLogin
+ *                                                     └──welcome, a login to take back──▶ ExpectLoginOk (resume)
+ *   ExpectLogin ──login──▶ ExpectLoginOk ──login.ok──▶ LoggedIn
+ *                               └──error──▶ ExpectLogin      (a refused resume tries the password first)
+ *   LoggedIn ──logout / quit──▶ ExpectLogoutOk ──logout.ok──▶ ExpectLogin (or Closed after quit)
+ *   LoggedIn ──error HEARTBEAT_TIMEOUT / LOGGED_IN_ELSEWHERE──▶ ExpectLogin
+ *   connected ──closed / silent for ttlMs / broken framing──▶ ExpectReconnect ──backoff──▶ ExpectOpen
+ *   any ──quit when not logged in, or quit's logout done or timed out──▶ Closed
+ *
+ * While logged in the link heartbeats every heartbeatMs (from the welcome). In every connected
+ * state but ExpectLogin (where the server has nothing to say) it presumes a link silent for a
+ * whole TTL dead and resets it. A dropped link holding a login comes back with jittered
+ * exponential backoff (backoff.ts, limits from core/limits.ts) and `resume`s with the token from
+ * login.ok (the server kept the user online, so friends see no flap); a refused token (the server
+ * restarted, or the TTL ran out) falls back to a password login with the password held in memory.
+ *
+ * FRAME_RULES says in which states each server frame is accepted. A frame it does not allow is a
+ * protocol error (a `protocol-error` action; the frame is dropped), as on the server. Frames the
+ * link does not consume itself go to the composition as `frame` actions: replies to its requests,
+ * pushes (presence, friends, sessions).
+ */
+import { FrameDecoder, encodeControl, knownPayload } from '../codec.ts';
+import { type ClientFrame, type ServerFrame, type ServerFrameOf, type ServerFrameType, serverFrameFastPath, serverFrameSchema } from '../frames.ts';
+import { HEARTBEATS_PER_TTL, QUIT_LOGOUT_WAIT_MS, TTL_MS_DEFAULT } from '../limits.ts';
+import { Backoff } from './backoff.ts';
+
+/** The login the link holds: the password stays in memory only, to log in again after a server restart. */
+export interface Account {
+  readonly username: string;
+  readonly password: string;
+  readonly resumeToken: string | null;
+}
+
+/** How a login was asked for: by the user, or by the link taking a dropped login back. */
+export type LoginVia = 'login' | 'resume' | 'relogin';
+
+/** Why a login the link held ended (the requests that belonged to it end with it). */
+/**
+ * resume-refused: the server no longer knew our token (it restarted, or the TTL ran out while we
+ * were away), so whatever belonged to that login is gone there, even if the password gets us in
+ * again; relogin-refused: the password failed too, and we stay logged out.
+ */
+export type LoginEnd = 'logout' | 'HEARTBEAT_TIMEOUT' | 'LOGGED_IN_ELSEWHERE' | 'resume-refused' | 'relogin-refused';
+
+interface Conn {
+  readonly linkId: number;
+  readonly decoder: FrameDecoder;
+  readonly localAddress: string | null;
+  /** Last time any byte arrived: a link silent for ttlMs is presumed dead. */
+  lastRxMs: number;
+  /** When the link next heartbeats or checks for silence. */
+  tickAtMs: number;
+  /** From the welcome (defaults before it). */
+  ttlMs: number;
+  heartbeatMs: number;
+  /** The server closed this not-logged-in link for idleness: come back at once, no outage. */
+  idleClosed: boolean;
+}
+
+export type LinkState =
+  | { readonly state: 'ExpectStart' }
+  /** `outage`: a `disconnected` was reported and its `reconnected` is still due. */
+  | { readonly state: 'ExpectOpen'; readonly linkId: number; readonly resumeWith: Account | null; readonly outage: boolean }
+  | { readonly state: 'ExpectWelcome'; readonly conn: Conn; readonly resumeWith: Account | null; readonly outage: boolean }
+  | { readonly state: 'ExpectLogin'; readonly conn: Conn }
+  | { readonly state: 'ExpectLoginOk'; readonly conn: Conn; readonly requestId: number; readonly via: LoginVia; readonly account: Account; readonly outage: boolean }
+  | { readonly state: 'LoggedIn'; readonly conn: Conn; readonly account: Account }
+  /** `quitAtMs`: set when the logout is the user quitting; the link closes then at the latest. */
+  | { readonly state: 'ExpectLogoutOk'; readonly conn: Conn; readonly account: Account; readonly requestId: number; readonly quitAtMs: number | null }
+  | { readonly state: 'ExpectReconnect'; readonly reconnectAtMs: number; readonly resumeWith: Account | null; readonly outage: boolean }
+  | { readonly state: 'Closed' };
+
+export type LinkStateName = LinkState['state'];
+
+export type LinkAction =
+  | { readonly type: 'connect'; readonly linkId: number }
+  | { readonly type: 'send'; readonly linkId: number; readonly frame: ClientFrame }
+  | { readonly type: 'close'; readonly linkId: number }
+  /** The server welcomed us on a new link. */
+  | { readonly type: 'up' }
+  /** The link ended (closed by either side); replies still owed on it are lost. */
+  | { readonly type: 'link-lost' }
+  /** A welcomed link dropped (once per outage) ... */
+  | { readonly type: 'disconnected' }
+  /** ... and the link is back, with the login taken back if there was one (or lost for good). */
+  | { readonly type: 'reconnected' }
+  | { readonly type: 'logged-in'; readonly via: LoginVia; readonly frame: ServerFrameOf<'login.ok'> }
+  | { readonly type: 'login-ended'; readonly reason: LoginEnd }
+  /** A server frame for the composition: a reply to one of its requests, or a push. */
+  | { readonly type: 'frame'; readonly frame: ServerFrame }
+  /** The server sent a frame FRAME_RULES does not allow in this state; it was dropped. */
+  | { readonly type: 'protocol-error'; readonly frameType: ServerFrameType; readonly state: LinkStateName }
+  /** Quit is done: the link is closed for good. */
+  | { readonly type: 'closed' };
+
+/** The heartbeat never changes: one shared frozen frame, which a runtime may encode once. */
+export const HEARTBEAT_FRAME: ClientFrame = Object.freeze({ type: 'heartbeat' });
+
+/** A server frame the link takes in these states (pushes and replies alike). */
+const WELCOMED: readonly LinkStateName[] = ['ExpectLogin', 'ExpectLoginOk', 'LoggedIn', 'ExpectLogoutOk'];
+const LOGGED_IN: readonly LinkStateName[] = ['LoggedIn', 'ExpectLogoutOk'];
+
+/** In which link states each server frame is accepted. */
+export const FRAME_RULES: Readonly<Record<ServerFrameType, readonly LinkStateName[]>> = {
+  welcome: ['ExpectWelcome'],
+  // SERVER_FULL and SERVER_SHUTTING_DOWN come instead of a welcome.
+  error: ['ExpectWelcome', ...WELCOMED],
+  // A sign-up's answer may overtake a login sent right after it.
+  'signup.ok': ['ExpectLogin', 'ExpectLoginOk'],
+  'login.ok': ['ExpectLoginOk'],
+  'logout.ok': ['ExpectLogoutOk'],
+  'heartbeat.ack': LOGGED_IN,
+  friends: LOGGED_IN,
+  presence: LOGGED_IN,
+  'friend.incoming': LOGGED_IN,
+  'friend.requested': LOGGED_IN,
+  'friend.added': LOGGED_IN,
+  'friend.declined': LOGGED_IN,
+  'friend.removed': LOGGED_IN,
+  'friend.blocked': LOGGED_IN,
+  'friend.unblocked': LOGGED_IN,
+  'session.pending': LOGGED_IN,
+  'session.incoming': LOGGED_IN,
+  'session.answered': LOGGED_IN,
+  'session.established': LOGGED_IN,
+  'session.failed': LOGGED_IN,
+  'session.withdrawn': LOGGED_IN,
+};
+
+/** The server's ack of HEARTBEAT_FRAME, decoded by a byte comparison instead of the JSON parser. */
+const KNOWN_SERVER_PAYLOADS = [knownPayload({ type: 'heartbeat.ack' })];
+
+/**
+ * The same ack as a whole frame on the wire. It asks nothing of the link but the time it arrived,
+ * and a logged-in link reads one per heartbeat: when it comes alone on a frame boundary it is
+ * recognised by its bytes and not decoded at all.
+ */
+const HEARTBEAT_ACK_FRAME_BYTES = encodeControl({ type: 'heartbeat.ack' });
+
+/** What takeActions returns when there is nothing to do; frozen, so a caller that pushes fails loudly. */
+const NO_ACTIONS: LinkAction[] = Object.freeze([]) as unknown as LinkAction[];
+
+/** A client frame without its request id (the link numbers requests). */
+export type ClientRequest = ClientFrame extends infer F ? (F extends ClientFrame ? Omit<F, 'id'> : never) : never;
+
+export class ServerLink {
+  private phase: LinkState = { state: 'ExpectStart' };
+  private actions: LinkAction[] = [];
+  private readonly backoff: Backoff;
+  private nextLinkId = 1;
+  private nextRequestId = 1;
+
+  constructor(jitterSeed: number) {
+    this.backoff = new Backoff(jitterSeed);
+  }
+
+  // ---- views ----------------------------------------------------------------------------------
+
+  get state(): LinkState {
+    return this.phase;
+  }
+
+  /** Logged in on a live link (between login.ok and its end, or a drop). */
+  get loggedIn(): boolean {
+    return this.phase.state === 'LoggedIn' || this.phase.state === 'ExpectLogoutOk';
+  }
+
+  /** The user this link is, or is taking back after a drop; null when it holds no login. */
+  get username(): string | null {
+    const p = this.phase;
+    switch (p.state) {
+      case 'LoggedIn':
+      case 'ExpectLogoutOk':
+        return p.account.username;
+      case 'ExpectLoginOk':
+        return p.via === 'login' ? null : p.account.username;
+      case 'ExpectOpen':
+      case 'ExpectWelcome':
+      case 'ExpectReconnect':
+        return p.resumeWith?.username ?? null;
+      default:
+        return null;
+    }
+  }
+
+  /** The user quit: logging out first, or closed for good. */
+  get quitting(): boolean {
+    const p = this.phase;
+    return p.state === 'Closed' || (p.state === 'ExpectLogoutOk' && p.quitAtMs !== null);
+  }
+
+  /** Welcomed on a live link: requests can be sent. */
+  get welcomed(): boolean {
+    return WELCOMED.includes(this.phase.state);
+  }
+
+  /** Our address as the server sees it, when the runtime knows it. */
+  get localAddress(): string | null {
+    const conn = this.conn();
+    return conn === null ? null : conn.localAddress;
+  }
+
+  nextTimeoutMs(): number | null {
+    const p = this.phase;
+    switch (p.state) {
+      case 'ExpectReconnect':
+        return p.reconnectAtMs;
+      case 'ExpectWelcome':
+      case 'ExpectLoginOk':
+      case 'LoggedIn':
+        return p.conn.tickAtMs;
+      case 'ExpectLogoutOk':
+        return p.quitAtMs === null ? p.conn.tickAtMs : Math.min(p.quitAtMs, p.conn.tickAtMs);
+      default:
+        return null;
+    }
+  }
+
+  takeActions(): LinkAction[] {
+    const actions = this.actions;
+    if (actions.length === 0) return NO_ACTIONS;
+    this.actions = [];
+    return actions;
+  }
+
+  // ---- inputs from the runtime ----------------------------------------------------------------
+
+  start(): void {
+    if (this.phase.state !== 'ExpectStart') return;
+    this.connect(null, false);
+  }
+
+  opened(linkId: number, localAddress: string | null, nowMs: number): void {
+    const p = this.phase;
+    if (p.state !== 'ExpectOpen' || p.linkId !== linkId) return;
+    const heartbeatMs = Math.floor(TTL_MS_DEFAULT / HEARTBEATS_PER_TTL);
+    const conn: Conn = {
+      linkId,
+      decoder: new FrameDecoder({ knownPayloads: KNOWN_SERVER_PAYLOADS }),
+      localAddress,
+      lastRxMs: nowMs,
+      tickAtMs: nowMs + heartbeatMs,
+      ttlMs: TTL_MS_DEFAULT,
+      heartbeatMs,
+      idleClosed: false,
+    };
+    this.phase = { state: 'ExpectWelcome', conn, resumeWith: p.resumeWith, outage: p.outage };
+  }
+
+  bytes(linkId: number, bytes: Uint8Array, nowMs: number): void {
+    const conn = this.conn();
+    if (conn === null || conn.linkId !== linkId) return;
+    conn.lastRxMs = nowMs;
+    if (this.loggedIn && conn.decoder.buffered === 0 && !conn.decoder.failed && sameBytes(bytes, HEARTBEAT_ACK_FRAME_BYTES)) return;
+    conn.decoder.push(bytes);
+    for (let frame = conn.decoder.next(); frame !== null; frame = conn.decoder.next()) {
+      if (frame.kind === 'error') return this.drop(conn, nowMs);
+      if (frame.kind === 'data') continue;
+      const known = serverFrameFastPath(frame.message);
+      let parsed: ServerFrame;
+      if (known !== null) {
+        parsed = known;
+      } else {
+        const result = serverFrameSchema.safeParse(frame.message);
+        // A frame we do not understand (a newer server) is skipped, not fatal.
+        if (!result.success) continue;
+        parsed = result.data;
+      }
+      this.onFrame(parsed, nowMs);
+      if (this.conn() !== conn) return;
+    }
+  }
+
+  closed(linkId: number, nowMs: number): void {
+    const p = this.phase;
+    const current = p.state === 'ExpectOpen' ? p.linkId : this.conn()?.linkId;
+    if (current !== linkId) return;
+    this.down(nowMs);
+  }
+
+  handleTimeout(nowMs: number): void {
+    const p = this.phase;
+    switch (p.state) {
+      case 'ExpectReconnect':
+        if (nowMs >= p.reconnectAtMs) this.connect(p.resumeWith, p.outage);
+        return;
+      case 'ExpectLogoutOk':
+        if (p.quitAtMs !== null && nowMs >= p.quitAtMs) return this.close();
+        return this.tick(p.conn, nowMs);
+      case 'ExpectWelcome':
+      case 'ExpectLoginOk':
+      case 'LoggedIn':
+        return this.tick(p.conn, nowMs);
+      default:
+        return;
+    }
+  }
+
+  // ---- inputs from the user (through the composition) -----------------------------------------
+
+  /**
+   * Sends a request on a welcomed link and returns its id (replies carry it as `re`), or null
+   * when there is no welcomed link to send it on.
+   */
+  request(frame: ClientRequest): number | null {
+    const conn = this.conn();
+    if (conn === null || !this.welcomed) return null;
+    const id = this.nextRequestId++;
+    this.actions.push({ type: 'send', linkId: conn.linkId, frame: { ...frame, id } as ClientFrame });
+    return id;
+  }
+
+  /** A password login asked for by the user. Logged in already: the server's answer says so. */
+  login(username: string, password: string): number | null {
+    const p = this.phase;
+    if (p.state !== 'ExpectLogin') return this.request({ type: 'login', username, password });
+    const requestId = this.sendRequest(p.conn, { type: 'login', username, password });
+    this.phase = { state: 'ExpectLoginOk', conn: p.conn, requestId, via: 'login', account: { username, password, resumeToken: null }, outage: false };
+    return requestId;
+  }
+
+  logout(): number | null {
+    const p = this.phase;
+    if (p.state !== 'LoggedIn') return this.request({ type: 'logout' });
+    const requestId = this.sendRequest(p.conn, { type: 'logout' });
+    this.phase = { state: 'ExpectLogoutOk', conn: p.conn, account: p.account, requestId, quitAtMs: null };
+    return requestId;
+  }
+
+  /** The user quits: log out first if logged in (waiting at most QUIT_LOGOUT_WAIT_MS), then close. */
+  quit(nowMs: number): number | null {
+    const p = this.phase;
+    if (p.state === 'LoggedIn') {
+      const requestId = this.sendRequest(p.conn, { type: 'logout' });
+      this.phase = { state: 'ExpectLogoutOk', conn: p.conn, account: p.account, requestId, quitAtMs: nowMs + QUIT_LOGOUT_WAIT_MS };
+      return requestId;
+    }
+    if (p.state === 'ExpectLogoutOk') {
+      this.phase = { ...p, quitAtMs: p.quitAtMs ?? nowMs + QUIT_LOGOUT_WAIT_MS };
+      return null;
+    }
+    this.close();
+    return null;
+  }
+
+  /** A connection is being made or its welcome awaited: requests would fail now, not in a moment. */
+  get coming(): boolean {
+    return this.phase.state === 'ExpectOpen' || this.phase.state === 'ExpectWelcome';
+  }
+
+  // ---- frames ---------------------------------------------------------------------------------
+
+  private onFrame(frame: ServerFrame, nowMs: number): void {
+    const p = this.phase;
+    if (!FRAME_RULES[frame.type].includes(p.state)) {
+      this.actions.push({ type: 'protocol-error', frameType: frame.type, state: p.state });
+      return;
+    }
+    switch (frame.type) {
+      case 'welcome':
+        return this.onWelcome(frame, nowMs);
+      case 'login.ok':
+        return this.onLoginOk(frame, nowMs);
+      case 'logout.ok':
+        return this.onLogoutOk(frame);
+      case 'error':
+        return this.onError(frame, nowMs);
+      case 'heartbeat.ack':
+        return;
+      default:
+        this.actions.push({ type: 'frame', frame });
+    }
+  }
+
+  private onWelcome(frame: ServerFrameOf<'welcome'>, nowMs: number): void {
+    const p = this.phase;
+    if (p.state !== 'ExpectWelcome') return;
+    const conn = p.conn;
+    conn.ttlMs = frame.ttlMs;
+    conn.heartbeatMs = Math.max(1, frame.heartbeatMs);
+    conn.tickAtMs = nowMs + conn.heartbeatMs;
+    this.backoff.reset();
+    this.actions.push({ type: 'up' });
+    const account = p.resumeWith;
+    if (account === null) {
+      this.phase = { state: 'ExpectLogin', conn };
+      if (p.outage) this.actions.push({ type: 'reconnected' });
+      return;
+    }
+    // We were logged in before the link dropped: take the login back.
+    if (account.resumeToken !== null) {
+      const requestId = this.sendRequest(conn, { type: 'resume', username: account.username, token: account.resumeToken });
+      this.phase = { state: 'ExpectLoginOk', conn, requestId, via: 'resume', account, outage: p.outage };
+      return;
+    }
+    this.relogin(conn, account, p.outage);
+  }
+
+  private relogin(conn: Conn, account: Account, outage: boolean): void {
+    const requestId = this.sendRequest(conn, { type: 'login', username: account.username, password: account.password });
+    this.phase = { state: 'ExpectLoginOk', conn, requestId, via: 'relogin', account, outage };
+  }
+
+  private onLoginOk(frame: ServerFrameOf<'login.ok'>, nowMs: number): void {
+    const p = this.phase;
+    if (p.state !== 'ExpectLoginOk') return;
+    const account: Account = { username: frame.username, password: p.account.password, resumeToken: frame.resumeToken };
+    this.phase = { state: 'LoggedIn', conn: p.conn, account };
+    p.conn.tickAtMs = nowMs + p.conn.heartbeatMs;
+    this.actions.push({ type: 'logged-in', via: p.via, frame });
+    if (p.outage) this.actions.push({ type: 'reconnected' });
+  }
+
+  private onLogoutOk(frame: ServerFrameOf<'logout.ok'>): void {
+    const p = this.phase;
+    if (p.state !== 'ExpectLogoutOk') return;
+    this.phase = { state: 'ExpectLogin', conn: p.conn };
+    this.actions.push({ type: 'login-ended', reason: 'logout' }, { type: 'frame', frame });
+    if (p.quitAtMs !== null) this.close();
+  }
+
+  private onError(frame: ServerFrameOf<'error'>, nowMs: number): void {
+    const p = this.phase;
+    if (p.state === 'ExpectLogin' && frame.code === 'UNAUTHENTICATED_TIMEOUT') {
+      // Not a loss worth telling anyone: the link comes back at once when the close follows.
+      p.conn.idleClosed = true;
+      return;
+    }
+    if (p.state === 'ExpectLoginOk' && frame.re === p.requestId && p.via === 'relogin' && (frame.code === 'BUSY' || frame.code === 'RATE_LIMITED')) {
+      // A server busy with everyone's passwords (after a restart) is not a refusal: reconnect
+      // after the backoff (with jitter, so the crowd spreads out) and try again.
+      return this.drop(p.conn, nowMs);
+    }
+    if (p.state === 'ExpectLoginOk' && frame.re === p.requestId) {
+      // A refused resume (the server restarted, or the TTL ran out): the password, once.
+      if (p.via === 'resume') {
+        this.actions.push({ type: 'login-ended', reason: 'resume-refused' });
+        return this.relogin(p.conn, p.account, p.outage);
+      }
+      this.phase = { state: 'ExpectLogin', conn: p.conn };
+      if (p.via === 'relogin') {
+        // The password no longer works (or we are locked out): logged out for good.
+        this.actions.push({ type: 'login-ended', reason: 'relogin-refused' });
+      }
+      this.actions.push({ type: 'frame', frame });
+      if (p.outage) this.actions.push({ type: 'reconnected' });
+      return;
+    }
+    if (p.state === 'ExpectLogoutOk' && frame.re === p.requestId) {
+      // Not logged in after all (the TTL ran out first): the logout is done anyway.
+      this.phase = { state: 'ExpectLogin', conn: p.conn };
+      this.actions.push({ type: 'login-ended', reason: 'logout' }, { type: 'frame', frame });
+      if (p.quitAtMs !== null) this.close();
+      return;
+    }
+    if ((frame.code === 'HEARTBEAT_TIMEOUT' || frame.code === 'LOGGED_IN_ELSEWHERE') && (p.state === 'LoggedIn' || p.state === 'ExpectLogoutOk')) {
+      this.phase = { state: 'ExpectLogin', conn: p.conn };
+      this.actions.push({ type: 'login-ended', reason: frame.code });
+      this.actions.push({ type: 'frame', frame });
+      if (p.state === 'ExpectLogoutOk' && p.quitAtMs !== null) this.close();
+      return;
+    }
+    this.actions.push({ type: 'frame', frame });
+  }
+
+  // ---- the connection -------------------------------------------------------------------------
+
+  private conn(): Conn | null {
+    const p = this.phase;
+    switch (p.state) {
+      case 'ExpectWelcome':
+      case 'ExpectLogin':
+      case 'ExpectLoginOk':
+      case 'LoggedIn':
+      case 'ExpectLogoutOk':
+        return p.conn;
+      default:
+        return null;
+    }
+  }
+
+  private sendRequest(conn: Conn, frame: ClientRequest): number {
+    const id = this.nextRequestId++;
+    this.actions.push({ type: 'send', linkId: conn.linkId, frame: { ...frame, id } as ClientFrame });
+    return id;
+  }
+
+  private connect(resumeWith: Account | null, outage: boolean): void {
+    const linkId = this.nextLinkId++;
+    this.phase = { state: 'ExpectOpen', linkId, resumeWith, outage };
+    this.actions.push({ type: 'connect', linkId });
+  }
+
+  /** Heartbeat when logged in; reset a link silent for a whole TTL. */
+  private tick(conn: Conn, nowMs: number): void {
+    if (nowMs < conn.tickAtMs) return;
+    if (nowMs - conn.lastRxMs > conn.ttlMs) return this.drop(conn, nowMs);
+    if (this.loggedIn) this.actions.push({ type: 'send', linkId: conn.linkId, frame: HEARTBEAT_FRAME });
+    conn.tickAtMs = nowMs + conn.heartbeatMs;
+  }
+
+  /** We give up on the link ourselves (silent server, broken framing). */
+  private drop(conn: Conn, nowMs: number): void {
+    this.actions.push({ type: 'close', linkId: conn.linkId });
+    this.down(nowMs);
+  }
+
+  /** The link ended: come back later, with the login to take back if there is one. */
+  private down(nowMs: number): void {
+    const p = this.phase;
+    let resumeWith: Account | null = null;
+    let outage = false;
+    switch (p.state) {
+      case 'ExpectStart':
+      case 'ExpectReconnect':
+      case 'Closed':
+        return;
+      case 'ExpectLogoutOk':
+        if (p.quitAtMs !== null) {
+          this.actions.push({ type: 'link-lost' });
+          this.phase = { state: 'Closed' };
+          this.actions.push({ type: 'closed' });
+          return;
+        }
+        // The logout may not have reached the server: the login is still ours to take back.
+        resumeWith = p.account;
+        break;
+      case 'LoggedIn':
+        resumeWith = p.account;
+        break;
+      case 'ExpectLoginOk':
+        resumeWith = p.via === 'login' ? null : p.account;
+        outage = p.outage;
+        break;
+      case 'ExpectOpen':
+      case 'ExpectWelcome':
+        resumeWith = p.resumeWith;
+        outage = p.outage;
+        break;
+      case 'ExpectLogin':
+        if (p.conn.idleClosed) {
+          this.actions.push({ type: 'link-lost' });
+          return this.connect(null, false);
+        }
+        break;
+    }
+    this.actions.push({ type: 'link-lost' });
+    if (WELCOMED.includes(p.state) && !outage) {
+      outage = true;
+      this.actions.push({ type: 'disconnected' });
+    }
+    this.phase = { state: 'ExpectReconnect', reconnectAtMs: nowMs + this.backoff.nextDelayMs(), resumeWith, outage };
+  }
+
+  /** Closed for good (quit): the link goes, and the composition is told. */
+  private close(): void {
+    const conn = this.conn();
+    if (conn !== null) this.actions.push({ type: 'close', linkId: conn.linkId });
+    if (this.phase.state === 'ExpectOpen') this.actions.push({ type: 'close', linkId: this.phase.linkId });
+    this.phase = { state: 'Closed' };
+    this.actions.push({ type: 'closed' });
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

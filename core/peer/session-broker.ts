@@ -1,0 +1,289 @@
+/**
+ * Session brokering on the client side: the chat-session requests this client made (as caller)
+ * and was asked about (as callee), as a pure state machine composed by the peer machine
+ * (machine.ts). It turns session.* frames and the ends of the link and of the login into client
+ * events and into what the composition must do (answer, connect to the callee, hold a token).
+ *
+ * Theory of operation
+ * -------------------
+ * One request per friend and direction, each in one state (SessionRequest), named for what it
+ * waits for:
+ *
+ *   caller: ExpectPending (session.request sent) ──session.pending──▶ ExpectOutcome
+ *           ExpectPending / ExpectOutcome ──session.failed, error──▶ (ended: chat.failed)
+ *           ExpectOutcome ──session.established (caller)──▶ (ended: connect to the callee)
+ *   callee: ExpectAnswer (session.incoming) ──answer yes──▶ ExpectEstablished
+ *           ExpectAnswer ──answer no──▶ (ended)
+ *           ExpectEstablished ──session.established (callee)──▶ (ended: hold the token)
+ *           ExpectAnswer / ExpectEstablished ──session.withdrawn──▶ (ended: chat.failed)
+ *
+ * Every request ends, whatever its state:
+ * - when the link it was sent on ends before the server acknowledged it (ExpectPending: the
+ *   answer is lost with the link), with chat.failed reason `server-unavailable`;
+ * - when the login it belongs to ends (logout, TTL expiry, a login elsewhere, or a resume the
+ *   server refused because it restarted or forgot us), with chat.failed reason `logged-out`: the
+ *   server holds no request for a login that is gone. A link drop alone does not end an
+ *   acknowledged request: the server keeps a detached user's requests and replays their outcome
+ *   on resume, and asks the callee again (same requestId, no second chat.request);
+ * - at the latest at its deadline (the server's timeout plus SESSION_OUTCOME_GRACE_MS, or
+ *   SESSION_ACK_WAIT_MS before the acknowledgement), with reason `timeout`: an outcome lost in
+ *   a race with a dropped link cannot leave it pending for ever.
+ *
+ * FRAME_RULES says in which request states each session frame is accepted. A frame for a request
+ * in a state that does not take it is a protocol error (a `protocol-error` action, the frame is
+ * dropped); a frame for no request at all is stale (the request ended here first, say at its
+ * deadline) and is dropped quietly.
+ */
+import type { ServerFrame, ServerFrameOf } from '../frames.ts';
+import { SESSION_ACK_WAIT_MS, SESSION_OUTCOME_GRACE_MS } from '../limits.ts';
+import type { ClientEvent } from './events.ts';
+import type { LoginEnd } from './server-link.ts';
+
+export type SessionRequest =
+  /** Caller: session.request sent as request `re`, no session.pending yet. */
+  | { readonly state: 'ExpectPending'; readonly friend: string; readonly re: number; readonly deadlineMs: number }
+  | { readonly state: 'ExpectOutcome'; readonly friend: string; readonly requestId: string; readonly deadlineMs: number }
+  /** Callee: asked, the user has not answered. */
+  | { readonly state: 'ExpectAnswer'; readonly friend: string; readonly requestId: string; readonly deadlineMs: number }
+  /** Callee: said yes, the token (session.established) has not arrived. */
+  | { readonly state: 'ExpectEstablished'; readonly friend: string; readonly requestId: string; readonly deadlineMs: number };
+
+export type SessionRequestStateName = SessionRequest['state'];
+
+type SessionFrameType = 'session.pending' | 'session.failed' | 'session.established' | 'session.withdrawn' | 'session.incoming' | 'session.answered';
+export type SessionFrame = ServerFrameOf<SessionFrameType>;
+
+/**
+ * In which request states each session frame is accepted (session.incoming starts a request,
+ * or refreshes the one it repeats; session.answered only confirms an answer and changes nothing).
+ */
+export const SESSION_FRAME_RULES: Readonly<Record<SessionFrameType, readonly SessionRequestStateName[]>> = {
+  'session.pending': ['ExpectPending'],
+  'session.failed': ['ExpectPending', 'ExpectOutcome'],
+  'session.established': ['ExpectOutcome', 'ExpectEstablished'],
+  'session.withdrawn': ['ExpectAnswer', 'ExpectEstablished'],
+  'session.incoming': ['ExpectAnswer', 'ExpectEstablished'],
+  'session.answered': ['ExpectEstablished', 'ExpectAnswer'],
+};
+
+export type BrokerAction =
+  | { readonly type: 'event'; readonly event: ClientEvent }
+  /** Answer a request (auto-accept, or a yes lost with a dropped link, asked again). */
+  | { readonly type: 'answer'; readonly friend: string; readonly requestId: string; readonly accept: boolean }
+  /** Caller: the callee said yes; connect to it and say hello with the token. */
+  | { readonly type: 'connect'; readonly friend: string; readonly token: string; readonly host: string; readonly port: number }
+  /** Callee: hold this one-time token for the friend's hello. */
+  | { readonly type: 'hold-token'; readonly friend: string; readonly token: string }
+  | { readonly type: 'protocol-error'; readonly frameType: string; readonly state: SessionRequestStateName };
+
+/** The chat.failed reason for the end of a login (see the header). */
+const LOGGED_OUT = 'logged-out';
+
+const NO_ACTIONS: BrokerAction[] = Object.freeze([]) as unknown as BrokerAction[];
+
+export function isSessionFrame(frame: ServerFrame): frame is SessionFrame {
+  return frame.type in SESSION_FRAME_RULES;
+}
+
+export class SessionBroker {
+  /** Requests this client made, by callee. */
+  private readonly outgoing = new Map<string, SessionRequest>();
+  /** Requests this client was asked about, by caller. */
+  private readonly incoming = new Map<string, SessionRequest>();
+  private actions: BrokerAction[] = [];
+
+  constructor(private readonly autoAccept: boolean) {}
+
+  // ---- views ----------------------------------------------------------------------------------
+
+  /** Requests not ended, both directions (the simulator's liveness check wants none left). */
+  get pendingCount(): number {
+    return this.outgoing.size + this.incoming.size;
+  }
+
+  hasOutgoing(friend: string): boolean {
+    return this.outgoing.has(friend);
+  }
+
+  /** The request from `friend` waiting for the user's answer, if any. */
+  awaitingAnswer(friend: string): string | null {
+    const request = this.incoming.get(friend);
+    return request?.state === 'ExpectAnswer' ? request.requestId : null;
+  }
+
+  /** We said yes to `friend` and wait for the token: its hello may overtake it. */
+  awaitingToken(friend: string): boolean {
+    return this.incoming.get(friend)?.state === 'ExpectEstablished';
+  }
+
+  requests(): SessionRequest[] {
+    return [...this.outgoing.values(), ...this.incoming.values()];
+  }
+
+  nextTimeoutMs(): number | null {
+    let next: number | null = null;
+    for (const request of this.outgoing.values()) if (next === null || request.deadlineMs < next) next = request.deadlineMs;
+    for (const request of this.incoming.values()) if (next === null || request.deadlineMs < next) next = request.deadlineMs;
+    return next;
+  }
+
+  takeActions(): BrokerAction[] {
+    const actions = this.actions;
+    if (actions.length === 0) return NO_ACTIONS;
+    this.actions = [];
+    return actions;
+  }
+
+  // ---- inputs ---------------------------------------------------------------------------------
+
+  /** chat.open went out as request `re` (null: there was no link to send it on). */
+  requested(friend: string, re: number | null, nowMs: number): void {
+    if (re === null) return this.emitFailed(friend, 'server-unavailable');
+    this.outgoing.set(friend, { state: 'ExpectPending', friend, re, deadlineMs: nowMs + SESSION_ACK_WAIT_MS });
+  }
+
+  /** The user's answer went out (sent: false, there was no link: the request waits for one). */
+  answered(friend: string, accept: boolean, sent: boolean, nowMs: number): void {
+    const request = this.incoming.get(friend);
+    if (request?.state !== 'ExpectAnswer' || !sent) return;
+    if (!accept) {
+      this.incoming.delete(friend);
+      return;
+    }
+    this.incoming.set(friend, { state: 'ExpectEstablished', friend, requestId: request.requestId, deadlineMs: Math.max(request.deadlineMs, nowMs) });
+  }
+
+  /** An error answered request `re`; true when it was one of ours (a session.request). */
+  requestFailed(re: number, code: string): boolean {
+    for (const request of this.outgoing.values()) {
+      if (request.state !== 'ExpectPending' || request.re !== re) continue;
+      this.outgoing.delete(request.friend);
+      this.emitFailed(request.friend, code);
+      return true;
+    }
+    return false;
+  }
+
+  onFrame(frame: SessionFrame, nowMs: number): void {
+    switch (frame.type) {
+      case 'session.incoming':
+        return this.onIncoming(frame, nowMs);
+      case 'session.answered':
+        return;
+      case 'session.pending':
+      case 'session.failed': {
+        const request = this.outgoing.get(frame.username);
+        if (request === undefined || !this.matches(request, frame)) return;
+        if (!this.allowed(frame.type, request)) return;
+        if (frame.type === 'session.failed') {
+          this.outgoing.delete(frame.username);
+          return this.emitFailed(frame.username, frame.reason);
+        }
+        this.outgoing.set(frame.username, {
+          state: 'ExpectOutcome',
+          friend: frame.username,
+          requestId: frame.requestId,
+          deadlineMs: nowMs + frame.timeoutMs + SESSION_OUTCOME_GRACE_MS,
+        });
+        return;
+      }
+      case 'session.established':
+        return this.onEstablished(frame);
+      case 'session.withdrawn': {
+        const request = this.incoming.get(frame.from);
+        if (request === undefined || !this.matches(request, frame) || !this.allowed(frame.type, request)) return;
+        this.incoming.delete(frame.from);
+        return this.emitFailed(frame.from, frame.reason);
+      }
+    }
+  }
+
+  /**
+   * The link ended: requests it had not had acknowledged end (their answer is lost with it);
+   * the rest belong to the login and wait for it to be taken back.
+   */
+  linkLost(): void {
+    for (const request of [...this.outgoing.values()]) {
+      if (request.state !== 'ExpectPending') continue;
+      this.outgoing.delete(request.friend);
+      this.emitFailed(request.friend, 'server-unavailable');
+    }
+  }
+
+  /** The login ended: every request, in any state, ends with it. */
+  loginEnded(_reason: LoginEnd): void {
+    const ended = this.requests();
+    this.outgoing.clear();
+    this.incoming.clear();
+    for (const request of ended) this.emitFailed(request.friend, LOGGED_OUT);
+  }
+
+  handleTimeout(nowMs: number): void {
+    for (const map of [this.outgoing, this.incoming]) {
+      for (const request of [...map.values()]) {
+        if (request.deadlineMs > nowMs) continue;
+        map.delete(request.friend);
+        this.emitFailed(request.friend, 'timeout');
+      }
+    }
+  }
+
+  // ---- frames ---------------------------------------------------------------------------------
+
+  private onIncoming(frame: ServerFrameOf<'session.incoming'>, nowMs: number): void {
+    const deadlineMs = nowMs + frame.timeoutMs + SESSION_OUTCOME_GRACE_MS;
+    const known = this.incoming.get(frame.from);
+    if (known !== undefined && this.matches(known, frame) && this.allowed(frame.type, known)) {
+      // Asked again after we resumed: the same request, not a new one.
+      if (known.state === 'ExpectEstablished') {
+        // Our yes was lost with the link: say it again (answered() moves it back here).
+        this.incoming.set(frame.from, { state: 'ExpectAnswer', friend: frame.from, requestId: frame.requestId, deadlineMs });
+        this.actions.push({ type: 'answer', friend: frame.from, requestId: frame.requestId, accept: true });
+        return;
+      }
+      this.incoming.set(frame.from, { ...known, deadlineMs });
+      return;
+    }
+    this.incoming.set(frame.from, { state: 'ExpectAnswer', friend: frame.from, requestId: frame.requestId, deadlineMs });
+    if (this.autoAccept) {
+      this.actions.push({ type: 'answer', friend: frame.from, requestId: frame.requestId, accept: true });
+      return;
+    }
+    this.actions.push({ type: 'event', event: { event: 'chat.request', from: frame.from, timeoutMs: frame.timeoutMs } });
+  }
+
+  private onEstablished(frame: ServerFrameOf<'session.established'>): void {
+    const friend = frame.username;
+    const map = frame.role === 'caller' ? this.outgoing : this.incoming;
+    const request = map.get(friend);
+    if (request === undefined || !this.matches(request, frame)) return;
+    if (!this.allowed(frame.type, request)) return;
+    if ((frame.role === 'caller') !== (request.state === 'ExpectOutcome')) {
+      this.actions.push({ type: 'protocol-error', frameType: frame.type, state: request.state });
+      return;
+    }
+    map.delete(friend);
+    if (frame.role === 'callee') {
+      this.actions.push({ type: 'hold-token', friend, token: frame.token });
+      return;
+    }
+    if (frame.host === undefined || frame.port === undefined) return this.emitFailed(friend, 'unreachable');
+    this.actions.push({ type: 'connect', friend, token: frame.token, host: frame.host, port: frame.port });
+  }
+
+  /** Whether a frame names this request (a request not yet acknowledged has no requestId). */
+  private matches(request: SessionRequest, frame: { readonly requestId?: string | undefined; readonly re?: number | undefined }): boolean {
+    if (request.state === 'ExpectPending') return frame.re === request.re;
+    return frame.requestId === undefined || frame.requestId === request.requestId;
+  }
+
+  private allowed(frameType: SessionFrameType, request: SessionRequest): boolean {
+    if (SESSION_FRAME_RULES[frameType].includes(request.state)) return true;
+    this.actions.push({ type: 'protocol-error', frameType, state: request.state });
+    return false;
+  }
+
+  private emitFailed(friend: string, reason: string): void {
+    this.actions.push({ type: 'event', event: { event: 'chat.failed', username: friend, reason } });
+  }
+}

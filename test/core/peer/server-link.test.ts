@@ -1,0 +1,160 @@
+/**
+ * The server link machine alone (core/peer/server-link.ts): frames in as bytes, actions out,
+ * time as an argument. Proves the frame table (a frame not allowed in the state is a protocol
+ * error, never a transition), heartbeats, the silent-TTL reset, backoff from core/limits.ts,
+ * resume falling back to the password, and quit.
+ */
+import { describe, expect, it } from 'vitest';
+import { encodeControl } from '../../../core/codec.ts';
+import type { ServerFrame } from '../../../core/frames.ts';
+import { QUIT_LOGOUT_WAIT_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../../../core/limits.ts';
+import { FRAME_RULES, type LinkAction, ServerLink } from '../../../core/peer/server-link.ts';
+
+const TTL_MS = 9_000;
+const HEARTBEAT_MS = 3_000;
+const WELCOME: ServerFrame = { type: 'welcome', protocol: 1, ttlMs: TTL_MS, heartbeatMs: HEARTBEAT_MS, sessionTimeoutMs: 30_000 };
+
+function loginOk(re: number | undefined, resumeToken = 'tok1'): ServerFrame {
+  return { type: 'login.ok', re, username: 'alice', nickname: 'alice', friends: [], incoming: [], outgoing: [], resumeToken, resumed: false };
+}
+
+/** A link driven by hand: each step returns the actions it caused. */
+class Harness {
+  readonly link = new ServerLink(7);
+  nowMs = 1_000;
+  linkId = 0;
+  readonly sent: Array<{ type: string; id?: number }> = [];
+
+  step(fn: (link: ServerLink) => void): LinkAction[] {
+    fn(this.link);
+    const actions = this.link.takeActions();
+    for (const action of actions) {
+      if (action.type === 'connect') this.linkId = action.linkId;
+      if (action.type === 'send') this.sent.push(action.frame as { type: string; id?: number });
+    }
+    return actions;
+  }
+
+  frame(frame: ServerFrame): LinkAction[] {
+    return this.step((l) => l.bytes(this.linkId, encodeControl(frame), this.nowMs));
+  }
+
+  /** Runs the link's timers up to `atMs`. */
+  advanceTo(atMs: number): LinkAction[] {
+    const all: LinkAction[] = [];
+    for (let i = 0; i < 1_000; i++) {
+      const next = this.link.nextTimeoutMs();
+      if (next === null || next > atMs) break;
+      this.nowMs = Math.max(this.nowMs, next);
+      all.push(...this.step((l) => l.handleTimeout(this.nowMs)));
+    }
+    this.nowMs = atMs;
+    return all;
+  }
+
+  lastSentId(): number {
+    return this.sent.at(-1)?.id ?? -1;
+  }
+
+  /** Connected, welcomed and logged in as alice. */
+  loggedIn(): this {
+    this.step((l) => l.start());
+    this.step((l) => l.opened(this.linkId, '127.0.0.1', this.nowMs));
+    this.frame(WELCOME);
+    this.step((l) => l.login('alice', 'alice-password'));
+    this.frame(loginOk(this.lastSentId()));
+    return this;
+  }
+}
+
+const types = (actions: LinkAction[]): string[] => actions.map((a) => a.type);
+
+describe('server link machine', () => {
+  it('walks ExpectStart → ExpectOpen → ExpectWelcome → ExpectLogin → ExpectLoginOk → LoggedIn', () => {
+    const h = new Harness();
+    expect(h.link.state.state).toBe('ExpectStart');
+    expect(types(h.step((l) => l.start()))).toEqual(['connect']);
+    expect(h.link.state.state).toBe('ExpectOpen');
+    h.step((l) => l.opened(h.linkId, '127.0.0.1', h.nowMs));
+    expect(h.link.state.state).toBe('ExpectWelcome');
+    expect(types(h.frame(WELCOME))).toEqual(['up']);
+    expect(h.link.state.state).toBe('ExpectLogin');
+    h.step((l) => l.login('alice', 'alice-password'));
+    expect(h.link.state.state).toBe('ExpectLoginOk');
+    expect(h.sent.at(-1)).toMatchObject({ type: 'login', username: 'alice', password: 'alice-password' });
+    expect(h.frame(loginOk(h.lastSentId()))).toMatchObject([{ type: 'logged-in', via: 'login' }]);
+    expect(h.link.state).toMatchObject({ state: 'LoggedIn', account: { username: 'alice', resumeToken: 'tok1' } });
+  });
+
+  it('a frame the table does not allow in the state is a protocol error and changes nothing (login.ok or session.established out of turn)', () => {
+    const h = new Harness();
+    h.step((l) => l.start());
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    h.frame(WELCOME);
+    expect(FRAME_RULES['login.ok']).toEqual(['ExpectLoginOk']);
+    expect(h.frame(loginOk(undefined))).toEqual([{ type: 'protocol-error', frameType: 'login.ok', state: 'ExpectLogin' }]);
+    expect(h.link.state.state).toBe('ExpectLogin');
+    const established: ServerFrame = { type: 'session.established', requestId: 's1', username: 'bob', role: 'caller', token: 't', host: '127.0.0.1', port: 1 };
+    expect(h.frame(established)).toEqual([{ type: 'protocol-error', frameType: 'session.established', state: 'ExpectLogin' }]);
+    h.step((l) => l.login('alice', 'alice-password'));
+    h.frame(loginOk(h.lastSentId()));
+    expect(h.frame(loginOk(undefined))).toEqual([{ type: 'protocol-error', frameType: 'login.ok', state: 'LoggedIn' }]);
+    expect(h.frame(WELCOME)).toEqual([{ type: 'protocol-error', frameType: 'welcome', state: 'LoggedIn' }]);
+    expect(h.frame(established)).toEqual([{ type: 'frame', frame: established }]);
+  });
+
+  it('heartbeats every heartbeatMs while logged in, and resets a link silent for a TTL', () => {
+    const h = new Harness().loggedIn();
+    const start = h.nowMs;
+    const heartbeats = h.advanceTo(start + HEARTBEAT_MS * 2).filter((a) => a.type === 'send');
+    expect(heartbeats).toHaveLength(2);
+    const actions = h.advanceTo(start + TTL_MS + HEARTBEAT_MS);
+    expect(types(actions)).toContain('close');
+    expect(types(actions).slice(-2)).toEqual(['link-lost', 'disconnected']);
+    expect(h.link.state.state).toBe('ExpectReconnect');
+    expect(h.link.username).toBe('alice');
+  });
+
+  it('reconnects with delays within the core limits, resumes, and falls back to the password when the token is refused', () => {
+    const h = new Harness().loggedIn();
+    h.step((l) => l.closed(h.linkId, h.nowMs));
+    const delays: number[] = [];
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const at = h.link.nextTimeoutMs()!;
+      delays.push(at - h.nowMs);
+      h.advanceTo(at);
+      expect(h.link.state.state).toBe('ExpectOpen');
+      h.step((l) => l.closed(h.linkId, h.nowMs));
+    }
+    for (const delay of delays) {
+      expect(delay).toBeGreaterThanOrEqual(RECONNECT_DELAY_MS_MIN / 2);
+      expect(delay).toBeLessThanOrEqual(RECONNECT_DELAY_MS_MAX);
+    }
+    h.advanceTo(h.link.nextTimeoutMs()!);
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    h.frame(WELCOME);
+    expect(h.sent.at(-1)).toMatchObject({ type: 'resume', username: 'alice', token: 'tok1' });
+    const refused = h.frame({ type: 'error', re: h.lastSentId(), code: 'BAD_RESUME_TOKEN', message: 'gone' });
+    expect(refused).toMatchObject([{ type: 'login-ended', reason: 'resume-refused' }, { type: 'send', frame: { type: 'login', password: 'alice-password' } }]);
+    expect(h.frame(loginOk(h.lastSentId(), 'tok2'))).toMatchObject([{ type: 'logged-in', via: 'relogin' }, { type: 'reconnected' }]);
+    expect(h.link.state).toMatchObject({ state: 'LoggedIn', account: { resumeToken: 'tok2' } });
+  });
+
+  it('HEARTBEAT_TIMEOUT ends the login and the link does not take it back', () => {
+    const h = new Harness().loggedIn();
+    const actions = h.frame({ type: 'error', code: 'HEARTBEAT_TIMEOUT', message: 'logged out' });
+    expect(types(actions)).toEqual(['login-ended', 'frame']);
+    expect(h.link.state.state).toBe('ExpectLogin');
+    expect(h.link.username).toBeNull();
+  });
+
+  it('quit logs out first and closes at QUIT_LOGOUT_WAIT_MS at the latest', () => {
+    const h = new Harness().loggedIn();
+    h.step((l) => l.quit(h.nowMs));
+    expect(h.sent.at(-1)).toMatchObject({ type: 'logout' });
+    expect(h.link.quitting).toBe(true);
+    const actions = h.advanceTo(h.nowMs + QUIT_LOGOUT_WAIT_MS);
+    expect(types(actions).slice(-2)).toEqual(['close', 'closed']);
+    expect(h.link.state.state).toBe('Closed');
+  });
+});
