@@ -175,16 +175,16 @@ export const PEER_CONFIG_DEFAULTS: PeerConfig = {
 /** One P2P stream, in a state named for what it waits for (see the header); a transition replaces it. */
 type Channel =
   /** Caller: connecting to the callee, with the token its hello will bring. */
-  | { readonly state: 'ExpectOpen'; readonly streamId: StreamKey; readonly decoder: FrameDecoder; readonly friend: string; readonly token: string }
+  | { readonly state: 'ExpectOpen'; readonly streamId: StreamKey; readonly decoder: FrameDecoder; readonly friend: string; readonly token: string; readonly brokered: number }
   /** Caller: hello sent. */
-  | { readonly state: 'ExpectHelloOk'; readonly streamId: StreamKey; readonly decoder: FrameDecoder; readonly friend: string }
+  | { readonly state: 'ExpectHelloOk'; readonly streamId: StreamKey; readonly decoder: FrameDecoder; readonly friend: string; readonly brokered: number }
   /**
    * Callee: accepted, nobody known yet. parkedHello: a hello that arrived before our own
    * session.established (the server tells the caller first, and its hello can overtake our copy),
    * parked until the token arrives or the hello times out.
    */
   | { readonly state: 'ExpectHello'; readonly streamId: StreamKey; readonly decoder: FrameDecoder; readonly parkedHello: P2pFrameOf<'hello'> | null }
-  | { readonly state: 'Open'; readonly streamId: StreamKey; readonly decoder: FrameDecoder; readonly friend: string };
+  | { readonly state: 'Open'; readonly streamId: StreamKey; readonly decoder: FrameDecoder; readonly friend: string; readonly brokered: number };
 
 type ChannelOf<S extends Channel['state']> = Extract<Channel, { state: S }>;
 
@@ -215,6 +215,8 @@ function friendOf(channel: Channel): string | null {
 interface Session {
   readonly username: string;
   readonly streamId: StreamKey;
+  /** Its place in the order the server brokered our sessions (see openSession). */
+  readonly brokered: number;
   /** Ids of messages sent and not yet acknowledged, oldest first. */
   readonly unacked: Array<string | number>;
   /** Data-frame bytes handed to the stream, and how many of them the runtime reported gone. */
@@ -250,7 +252,15 @@ export class PeerMachine {
   private answering: number | undefined = undefined;
 
   /** One-time tokens we hold as callee: friend → token. */
-  private readonly tokens = new Map<string, string>();
+  /** Callee: per caller, the token its hello must bring and the session's place in the brokering order. */
+  private readonly tokens = new Map<string, { readonly token: string; readonly brokered: number }>();
+  /**
+   * Counts the session.established frames heard, so each session knows its place in the order the
+   * server brokered them. Both friends hear their two copies of each session.established in the
+   * same relative order (the server sends both copies at once, each link keeps order), so both
+   * agree on which of two sessions between them is the newer.
+   */
+  private sessionsBrokered = 0;
   private readonly channels = new Map<StreamKey, Channel>();
   private readonly sessions = new Map<string, Session>();
   private nextStreamSeq = 1;
@@ -634,9 +644,9 @@ export class PeerMachine {
       case 'answer':
         return this.answerSession(action.friend, action.requestId, action.accept, nowMs);
       case 'connect':
-        return this.connectToCallee(action.friend, action.token, action.host, action.port, nowMs);
+        return this.connectToCallee(action.friend, action.token, action.host, action.port, this.sessionsBrokered++, nowMs);
       case 'hold-token':
-        return this.holdToken(action.friend, action.token, nowMs);
+        return this.holdToken(action.friend, action.token, this.sessionsBrokered++, nowMs);
       case 'protocol-error':
         return this.emitError('UNEXPECTED_FRAME', `${action.frameType} from the server for a request in ${action.state}`, undefined);
     }
@@ -652,8 +662,8 @@ export class PeerMachine {
   }
 
   /** Callee: the token the caller's hello must bring, and any hello that arrived before it. */
-  private holdToken(friend: string, token: string, nowMs: number): void {
-    this.tokens.set(friend, token);
+  private holdToken(friend: string, token: string, brokered: number, nowMs: number): void {
+    this.tokens.set(friend, { token, brokered });
     this.timers.arm(`token:${friend}`, nowMs + P2P_HELLO_TIMEOUT_MS);
     for (const channel of [...this.channels.values()]) {
       if (channel.state !== 'ExpectHello') continue;
@@ -666,9 +676,9 @@ export class PeerMachine {
   }
 
   /** Caller: the callee said yes; open the P2P stream to it. */
-  private connectToCallee(friend: string, token: string, host: string, port: number, nowMs: number): void {
+  private connectToCallee(friend: string, token: string, host: string, port: number, brokered: number, nowMs: number): void {
     const streamId = `out:${this.nextStreamSeq++}`;
-    this.channels.set(streamId, { state: 'ExpectOpen', streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), friend, token });
+    this.channels.set(streamId, { state: 'ExpectOpen', streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), friend, token, brokered });
     this.timers.arm(`hello:${streamId}`, nowMs + P2P_HELLO_TIMEOUT_MS);
     this.effects.push({ type: 'p2p.connect', streamId, host, port });
   }
@@ -695,7 +705,7 @@ export class PeerMachine {
     const channel = this.channels.get(streamId);
     const me = this.link.username ?? undefined;
     if (channel?.state !== 'ExpectOpen' || me === undefined) return;
-    this.channels.set(streamId, { state: 'ExpectHelloOk', streamId, decoder: channel.decoder, friend: channel.friend });
+    this.channels.set(streamId, { state: 'ExpectHelloOk', streamId, decoder: channel.decoder, friend: channel.friend, brokered: channel.brokered });
     this.effects.push({ type: 'p2p.send', streamId, frame: { type: 'hello', username: me, token: channel.token } });
   }
 
@@ -789,19 +799,19 @@ export class PeerMachine {
   private onHello(channel: ChannelOf<'ExpectHello'>, frame: P2pFrameOf<'hello'>, nowMs: number): void {
     const me = this.link.username ?? undefined;
     if (me === undefined || channel.parkedHello !== null) return this.refuse(channel, 'BAD_SESSION_TOKEN', 'expected hello', nowMs);
-    const token = this.tokens.get(frame.username);
-    if (token === undefined && this.broker.awaitingToken(frame.username)) {
+    const held = this.tokens.get(frame.username);
+    if (held === undefined && this.broker.awaitingToken(frame.username)) {
       this.channels.set(channel.streamId, { ...channel, parkedHello: frame });
       return;
     }
-    if (token === undefined || !tokensEqual(token, frame.token)) return this.refuse(channel, 'BAD_SESSION_TOKEN', 'token refused', nowMs);
+    if (held === undefined || !tokensEqual(held.token, frame.token)) return this.refuse(channel, 'BAD_SESSION_TOKEN', 'token refused', nowMs);
     // One use only: a replayed hello finds no token.
     this.tokens.delete(frame.username);
     this.timers.disarm(`token:${frame.username}`);
     this.timers.disarm(`hello:${channel.streamId}`);
-    this.channels.set(channel.streamId, { state: 'Open', streamId: channel.streamId, decoder: channel.decoder, friend: frame.username });
+    this.channels.set(channel.streamId, { state: 'Open', streamId: channel.streamId, decoder: channel.decoder, friend: frame.username, brokered: held.brokered });
     this.effects.push({ type: 'p2p.send', streamId: channel.streamId, frame: { type: 'hello.ok', username: me } });
-    this.openSession(frame.username, channel.streamId, nowMs);
+    this.openSession(frame.username, channel.streamId, held.brokered, nowMs);
   }
 
   private onHelloOk(channel: ChannelOf<'ExpectHelloOk'>, frame: P2pFrameOf<'hello.ok' | 'error'>, nowMs: number): void {
@@ -814,19 +824,32 @@ export class PeerMachine {
     }
     if (frame.username !== friend) return this.refuse(channel, 'BAD_FRAME', 'expected hello.ok', nowMs);
     this.timers.disarm(`hello:${channel.streamId}`);
-    this.channels.set(channel.streamId, { state: 'Open', streamId: channel.streamId, decoder: channel.decoder, friend });
-    this.openSession(friend, channel.streamId, nowMs);
+    this.channels.set(channel.streamId, { state: 'Open', streamId: channel.streamId, decoder: channel.decoder, friend, brokered: channel.brokered });
+    this.openSession(friend, channel.streamId, channel.brokered, nowMs);
   }
 
-  private openSession(friend: string, streamId: StreamKey, nowMs: number): void {
+  /**
+   * A stream to the friend is open. Two sessions with one friend keep the one the server brokered
+   * last, on both sides: a friend who lost the old one and asked again gets the new one, and two
+   * friends who asked each other at the same moment (two streams crossing) keep the same one of
+   * the two, instead of each closing the other's and ending with none.
+   */
+  private openSession(friend: string, streamId: StreamKey, brokered: number, nowMs: number): void {
     const old = this.sessions.get(friend);
     if (old !== undefined && old.streamId !== streamId) {
-      // A new session replaces the old one: retire the old stream as if it had dropped.
+      if (old.brokered > brokered) {
+        // This stream is the older session: close it; the chat stays open on the newer one.
+        this.channels.delete(streamId);
+        this.effects.push({ type: 'p2p.close', streamId });
+        this.emit({ event: 'chat.opened', username: friend });
+        return;
+      }
+      // A newer session replaces the old one: retire the old stream as if it had dropped.
       this.channels.delete(old.streamId);
       this.effects.push({ type: 'p2p.close', streamId: old.streamId });
       this.loseSession(old, nowMs, false);
     }
-    this.sessions.set(friend, { username: friend, streamId, unacked: [], sentBytes: 0, flushedBytes: 0, pumpCursor: 0 });
+    this.sessions.set(friend, { username: friend, streamId, brokered, unacked: [], sentBytes: 0, flushedBytes: 0, pumpCursor: 0 });
     this.emit({ event: 'chat.opened', username: friend });
     for (const outcome of this.recentOutcomes.values()) {
       if (outcome.peer === friend) this.effects.push({ type: 'p2p.send', streamId, frame: outcome.frame });
