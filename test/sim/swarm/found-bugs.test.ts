@@ -32,4 +32,13 @@ describe('bugs found by the simulator stay fixed', () => {
     const report = runScenario(scenario, { seed: 1 });
     expect(report.violations).toEqual([]);
   });
+
+  // Found by a bounded swarm over clock-drift.yaml (npm run mutate:harness's suite, 4 runs): under
+  // drifting clocks and a fault, one peer's logout step never ends. Not yet explained or fixed;
+  // kept as a known failure so it is neither lost nor silently passing. Drop `.fails` once fixed.
+  it.fails('a logout under drifting clocks ends (open)', () => {
+    const { scenario } = loadScenarioFile('test/sim/fixtures/logout-never-ends-under-drift.yaml');
+    const report = runScenario(scenario, { seed: 307045152 });
+    expect(report.violations).toEqual([]);
+  });
 });
