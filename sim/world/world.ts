@@ -21,6 +21,7 @@ import { Trace, type TraceLineSink } from './trace.ts';
 import { BehaviourRunner, type RunnerHost } from '../drivers/behaviour-runner.ts';
 import { arrivalTimes } from './arrivals.ts';
 import type { StoreOp } from '../../core/store.ts';
+import { TTL_MS_MIN } from '../../core/limits.ts';
 
 export interface WorldOptions {
   readonly seed: number;
@@ -45,9 +46,11 @@ export interface ServerLimits {
   readonly unauthenticatedIdleMs: number;
 }
 
-/** Lowest a randomized limit goes: a fraction of the scenario's value, and never under these floors. */
+/**
+ * Lowest a randomized limit goes: a fraction of the scenario's value, and never under these floors
+ * (the TTL's is the server's own lowest valid TTL, TTL_MS_MIN).
+ */
 const RANDOM_LIMIT_FRACTION_MIN = 0.25;
-const TTL_MS_FLOOR = 1_000;
 const SESSION_TIMEOUT_MS_FLOOR = 100;
 /** Peers connect and log in within a few hashing costs: an idle limit under this would be a misconfiguration, not a bug. */
 const UNAUTHENTICATED_IDLE_MS_FLOOR = 2_000;
@@ -64,7 +67,7 @@ export function serverLimits(scenario: Scenario, seed: number): ServerLimits {
   if (!scenario.server.randomLimits) return { ttlMs, sessionTimeoutMs, unauthenticatedIdleMs: idleMs };
   const prng = Prng.stream(seed, 'limits');
   const draw = (value: number, floor: number): number => Math.round(prng.range(Math.max(floor, value * RANDOM_LIMIT_FRACTION_MIN), Math.max(floor, value)));
-  return { ttlMs: draw(ttlMs, TTL_MS_FLOOR), sessionTimeoutMs: draw(sessionTimeoutMs, SESSION_TIMEOUT_MS_FLOOR), unauthenticatedIdleMs: draw(idleMs, UNAUTHENTICATED_IDLE_MS_FLOOR) };
+  return { ttlMs: draw(ttlMs, TTL_MS_MIN), sessionTimeoutMs: draw(sessionTimeoutMs, SESSION_TIMEOUT_MS_FLOOR), unauthenticatedIdleMs: draw(idleMs, UNAUTHENTICATED_IDLE_MS_FLOOR) };
 }
 
 export class World implements CheckedWorld, RunnerHost {
