@@ -46,6 +46,12 @@ export interface Account {
   readonly username: string;
   readonly password: string;
   readonly resumeToken: string | null;
+  /**
+   * The id of a logout the link dropped under before its logout.ok: the server may never have
+   * had it, so the login is taken back and the logout sent again, under the same id (the reply
+   * answers the user's command), as soon as the link is logged in.
+   */
+  readonly logoutOwed?: number;
 }
 
 /** How a login was asked for: by the user, or by the link taking a dropped login back. */
@@ -426,6 +432,11 @@ export class ServerLink {
     p.conn.tickAtMs = nowMs + p.conn.heartbeatMs;
     this.actions.push({ type: 'logged-in', via: p.via, frame });
     if (p.outage) this.actions.push({ type: 'reconnected' });
+    const owed = p.account.logoutOwed;
+    if (owed !== undefined) {
+      this.actions.push({ type: 'send', linkId: p.conn.linkId, frame: { type: 'logout', id: owed } });
+      this.phase = { state: 'ExpectLogoutOk', conn: p.conn, account, requestId: owed, quitAtMs: null };
+    }
   }
 
   private onLogoutOk(frame: ServerFrameOf<'logout.ok'>): void {
@@ -539,8 +550,8 @@ export class ServerLink {
           this.actions.push({ type: 'closed' });
           return;
         }
-        // The logout may not have reached the server: the login is still ours to take back.
-        resumeWith = p.account;
+        // The logout may not have reached the server: take the login back, then log out again.
+        resumeWith = { ...p.account, logoutOwed: p.requestId };
         break;
       case 'LoggedIn':
         resumeWith = p.account;

@@ -115,6 +115,25 @@ describe('server link machine', () => {
     expect(h.link.username).toBe('alice');
   });
 
+  it('a logout the link dropped under is sent again, under the same id, once the login is taken back', () => {
+    // Found by the swarm over clock-drift.yaml: the link resumed the login after the drop and
+    // forgot the logout, so the user's logout never ended (and the user stayed online).
+    const h = new Harness().loggedIn();
+    const logoutId = h.link.logout();
+    expect(h.link.state.state).toBe('ExpectLogoutOk');
+    h.step((l) => l.closed(h.linkId, h.nowMs));
+    h.advanceTo(h.link.nextTimeoutMs()!);
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    h.frame(WELCOME);
+    expect(h.sent.at(-1)).toMatchObject({ type: 'resume', username: 'alice' });
+    h.frame(loginOk(h.lastSentId(), 'tok2'));
+    expect(h.sent.at(-1)).toEqual({ type: 'logout', id: logoutId });
+    expect(h.link.state.state).toBe('ExpectLogoutOk');
+    const done = h.frame({ type: 'logout.ok', re: logoutId! });
+    expect(done).toMatchObject([{ type: 'login-ended', reason: 'logout' }, { type: 'frame', frame: { type: 'logout.ok', re: logoutId } }]);
+    expect(h.link.state.state).toBe('ExpectLogin');
+  });
+
   it('reconnects with delays within the core limits, resumes, and falls back to the password when the token is refused', () => {
     const h = new Harness().loggedIn();
     h.step((l) => l.closed(h.linkId, h.nowMs));
