@@ -10,7 +10,8 @@ import { performance } from 'node:perf_hooks';
 import { FaultSchedule } from '../world/faults.ts';
 import { Prng } from '../world/prng.ts';
 import type { Expectation, RunReport } from './sim-report.ts';
-import { CHECKER_NAMES, type Scenario } from '../scenarios/scenario-schema.ts';
+import { CHECKER_NAMES, type Scenario, type Step } from '../scenarios/scenario-schema.ts';
+import { TRANSFER_RESUME_WAIT_MS } from '../../core/limits.ts';
 import type { TraceLineSink } from '../world/trace.ts';
 import { World } from '../world/world.ts';
 
@@ -36,7 +37,16 @@ export interface RunOptions {
 }
 
 export function livenessMsOf(scenario: Scenario): number {
-  return scenario.livenessMs ?? scenario.server.ttlMs + scenario.server.sessionTimeoutMs + scenario.checks.presenceBoundMs;
+  if (scenario.livenessMs !== undefined) return scenario.livenessMs;
+  const sessionsAndPresence = scenario.server.ttlMs + scenario.server.sessionTimeoutMs + scenario.checks.presenceBoundMs;
+  // A transfer a dropped connection suspended waits TRANSFER_RESUME_WAIT_MS for a new session
+  // before it fails: the healed phase outlasts that wait, so liveness judges its end, not its wait.
+  return sendsFiles(scenario) ? TRANSFER_RESUME_WAIT_MS + sessionsAndPresence : sessionsAndPresence;
+}
+
+function sendsFiles(scenario: Scenario): boolean {
+  const inSteps = (steps: readonly Step[]): boolean => steps.some((step) => typeof step === 'object' && ('sendFile' in step || ('repeat' in step && inSteps(step.repeat.steps))));
+  return Object.values(scenario.behaviours).some(inSteps);
 }
 
 export function runScenario(scenario: Scenario, options: RunOptions): RunReport {
