@@ -386,6 +386,16 @@ function sortFriends(friends: readonly Friend[]): Friend[] {
   });
 }
 
+/** The user leaves the friend list and both request lists (unfriended or blocked). */
+function forgetUser(state: DashboardState, username: string): DashboardState {
+  return clampCursors({
+    ...state,
+    friends: state.friends.filter((friend) => friend.username !== username),
+    incomingRequests: without(state.incomingRequests, username),
+    outgoingRequests: without(state.outgoingRequests, username),
+  });
+}
+
 function without(list: readonly string[], item: string): string[] {
   return list.filter((entry) => entry !== item);
 }
@@ -480,27 +490,9 @@ function onEvent(state: DashboardState, event: ClientEvent, out: Out): Dashboard
         `Friend request between you and ${event.username} declined`,
       );
     case 'friend.removed':
-      return addEvent(
-        clampCursors({
-          ...state,
-          friends: state.friends.filter((friend) => friend.username !== event.username),
-          incomingRequests: without(state.incomingRequests, event.username),
-          outgoingRequests: without(state.outgoingRequests, event.username),
-        }),
-        'info',
-        `${friendLabel(state, event.username)} is no longer a friend`,
-      );
+      return addEvent(forgetUser(state, event.username), 'info', `${friendLabel(state, event.username)} is no longer a friend`);
     case 'friend.blocked':
-      return addEvent(
-        clampCursors({
-          ...state,
-          friends: state.friends.filter((friend) => friend.username !== event.username),
-          incomingRequests: without(state.incomingRequests, event.username),
-          outgoingRequests: without(state.outgoingRequests, event.username),
-        }),
-        'info',
-        `You blocked ${event.username}`,
-      );
+      return addEvent(forgetUser(state, event.username), 'info', `You blocked ${event.username}`);
     case 'friend.unblocked':
       return addEvent(state, 'info', `You unblocked ${event.username}`);
     case 'presence':
