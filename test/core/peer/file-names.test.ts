@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FILE_NAME_CHARS_MAX } from '../../../core/limits.ts';
 import { FALLBACK_FILE_NAME, candidateName, isSafeFileName, sanitizeFileName } from '../../../core/peer/file-names.ts';
+import { hostileFileName } from '../../helpers/edge-arbitraries.ts';
 import { replay } from '../../helpers/fc-replay.ts';
 
 describe('sanitizeFileName', () => {
@@ -52,12 +53,16 @@ describe('sanitizeFileName', () => {
 
   it('any offered name becomes one safe, non-empty, bounded component', () => {
     fc.assert(
-      fc.property(fc.string({ maxLength: 400, unit: 'binary' }), (offered) => {
+      fc.property(hostileFileName(), (offered) => {
       const name = sanitizeFileName(offered);
       expect(name.length).toBeGreaterThan(0);
       expect(name.length).toBeLessThanOrEqual(FILE_NAME_CHARS_MAX);
       expect(name).not.toMatch(/[/\\:\u0000-\u001f\u007f-\u009f]/);
       expect(name.startsWith('.')).toBe(false);
+      // No Windows device name, whatever the case or extension ("con.txt" opens the console).
+      expect(name).not.toMatch(/^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])\s*(\.|$)/i);
+      // Well-formed: the name reported is the name written.
+      expect(Buffer.from(name, 'utf8').toString('utf8')).toBe(name);
       expect(isSafeFileName(name)).toBe(true);
     }),
       replay,
@@ -71,7 +76,7 @@ describe('sanitizeFileName', () => {
 
   it('the first n candidates are distinct and safe', () => {
     fc.assert(
-      fc.property(fc.string({ maxLength: 300 }), fc.integer({ min: 1, max: 50 }), (offered, n) => {
+      fc.property(hostileFileName(), fc.integer({ min: 1, max: 50 }), (offered, n) => {
       const base = sanitizeFileName(offered);
       const candidates = Array.from({ length: n + 1 }, (_, i) => candidateName(base, i));
       expect(new Set(candidates).size).toBe(candidates.length);
