@@ -10,6 +10,7 @@ import { FRAME_KIND_CONTROL, FRAME_KIND_DATA, encodeControl, encodeData } from '
 import { ERRORS, errorCloses, isErrorCode } from '../../../core/errors.ts';
 import { CONTROL_FRAME_BYTES_MAX, PROTOCOL_VERSION, SERVER_INBOUND_FRAME_BYTES_MAX } from '../../../core/limits.ts';
 import { ServerHarness, storeWith } from '../../helpers/server-harness.ts';
+import { edgeUsername } from '../../helpers/edge-arbitraries.ts';
 import { replay } from '../../helpers/fc-replay.ts';
 
 function header(version: number, kind: number, payloadBytes: number): Uint8Array {
@@ -157,7 +158,7 @@ describe('bad input to the server', () => {
       fc.uint8Array({ maxLength: 40 }),
       fc.jsonValue({ maxDepth: 2 }).map((v) => rawControl(JSON.stringify(v) ?? 'null')),
       fc
-        .record({ type: fc.constantFrom('login', 'signup', 'resume', 'heartbeat', 'session.answer', 'friend.request', 'x'), username: fc.string(), password: fc.string(), id: fc.integer() })
+        .record({ type: fc.constantFrom('login', 'signup', 'resume', 'heartbeat', 'session.answer', 'friend.request', 'x'), username: fc.oneof(edgeUsername(), fc.constant('alice')), password: fc.string({ maxLength: 140 }), id: fc.integer() })
         .map((m) => encodeControl(m)),
     );
     fc.assert(
