@@ -56,6 +56,7 @@
 import { DATA_HEADER_BYTES, FRAME_HEADER_BYTES, FrameDecoder } from '../codec.ts';
 import { type ErrorCode, errorMessage } from '../errors.ts';
 import type { ClientFrame, ServerFrame, ServerFrameOf } from '../frames.ts';
+import type { IdentityKeys } from '../identity.ts';
 import {
   CHAT_UNACKED_MESSAGES_MAX,
   CONTROL_FRAME_BYTES_MAX,
@@ -159,6 +160,8 @@ export interface PeerConfig {
   /** The address friends should connect to; null: the listener's host, or our address as the server sees it. */
   readonly p2pAdvertiseHost: string | null;
   readonly tuning: TransferTuning;
+  /** Our public identity keys (made and kept by the runtime), registered at sign-up and login; null: none. */
+  readonly identity: IdentityKeys | null;
 }
 
 export const PEER_CONFIG_DEFAULTS: PeerConfig = {
@@ -171,6 +174,7 @@ export const PEER_CONFIG_DEFAULTS: PeerConfig = {
   idPrefix: 'p',
   p2pAdvertiseHost: null,
   tuning: TRANSFER_TUNING_DEFAULTS,
+  identity: null,
 };
 /** One P2P stream, in a state named for what it waits for (see the header); a transition replaces it. */
 type Channel =
@@ -277,7 +281,7 @@ export class PeerMachine {
 
   constructor(config: Partial<PeerConfig> = {}) {
     this.config = { ...PEER_CONFIG_DEFAULTS, ...config };
-    this.link = new ServerLink(this.config.jitterSeed);
+    this.link = new ServerLink(this.config.jitterSeed, this.config.identity);
     this.broker = new SessionBroker(this.config.autoAcceptChat);
   }
   // ---- the machine's interface ----------------------------------------------------------------
@@ -411,6 +415,7 @@ export class PeerMachine {
           username: command.username,
           password: command.password,
           ...(command.nickname === undefined ? {} : { nickname: command.nickname }),
+          ...(this.config.identity === null ? {} : { identity: this.config.identity }),
         });
         return;
       case 'login':
@@ -581,7 +586,13 @@ export class PeerMachine {
       case 'friend.requested':
         return this.emit({ event: 'friend.requested', username: frame.username });
       case 'friend.added':
-        return this.emit({ event: 'friend.added', username: frame.username, nickname: frame.nickname, status: frame.status });
+        return this.emit({
+          event: 'friend.added',
+          username: frame.username,
+          nickname: frame.nickname,
+          status: frame.status,
+          ...(frame.identity === undefined ? {} : { identity: frame.identity }),
+        });
       case 'friend.declined':
         return this.emit({ event: 'friend.declined', username: frame.username });
       case 'friend.removed':
