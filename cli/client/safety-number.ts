@@ -20,8 +20,15 @@ export interface KeyOwner {
   readonly keys: IdentityKeys;
 }
 
+/** Username order, then key order: both sides sort the pair the same way, whatever it holds. */
+function byOwner(a: KeyOwner, b: KeyOwner): number {
+  const left = `${a.username}\u0000${a.keys.signKey}\u0000${a.keys.sealKey}`;
+  const right = `${b.username}\u0000${b.keys.signKey}\u0000${b.keys.sealKey}`;
+  return left < right ? -1 : left > right ? 1 : 0;
+}
+
 export function safetyNumber(me: KeyOwner, friend?: KeyOwner): string {
-  const owners = friend === undefined ? [me] : [me, friend].sort((a, b) => (a.username < b.username ? -1 : a.username > b.username ? 1 : 0));
+  const owners = friend === undefined ? [me] : [me, friend].sort(byOwner);
   const hash = createHash('sha256').update(DOMAIN_LABEL);
   for (const owner of owners) hash.update(`\u0000${owner.username}\u0000${owner.keys.signKey}\u0000${owner.keys.sealKey}`);
   const digest = hash.digest();
