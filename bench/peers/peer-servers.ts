@@ -62,9 +62,14 @@ const INSTALL_HINT: Record<PeerName, string> = {
 };
 const PEER_COMMAND: Record<PeerName, string> = { ejabberd: 'ejabberdctl', prosody: 'prosody' };
 
-/** The first `name` on PATH (plus the sbin directories, where Debian puts ejabberdctl), or null. */
-export function findOnPath(name: string, path: string = process.env.PATH ?? ''): string | null {
-  const dirs = [...path.split(delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin'].filter((dir) => dir !== '');
+/** Where commands are looked for: PATH plus the sbin directories, where Debian puts ejabberdctl. */
+export function defaultSearchPath(): string {
+  return [process.env.PATH ?? '', '/usr/local/sbin', '/usr/sbin', '/sbin'].join(delimiter);
+}
+
+/** The first `name` in the directories of `path`, or null. */
+export function findOnPath(name: string, path: string = defaultSearchPath()): string | null {
+  const dirs = path.split(delimiter).filter((dir) => dir !== '');
   for (const dir of dirs) {
     const candidate = join(dir, name);
     if (existsSync(candidate)) return candidate;
@@ -103,10 +108,10 @@ async function packageVersion(peer: PeerName): Promise<string> {
   return code === 0 && stdout.trim() !== '' ? stdout.trim() : 'unknown';
 }
 
-export async function lookUpPeer(peer: PeerName): Promise<PeerLookup> {
-  const command = findOnPath(PEER_COMMAND[peer]);
+export async function lookUpPeer(peer: PeerName, path: string = defaultSearchPath()): Promise<PeerLookup> {
+  const command = findOnPath(PEER_COMMAND[peer], path);
   if (command === null) return { installed: false, reason: `${PEER_COMMAND[peer]} not found on PATH: ${peer} is not installed (${INSTALL_HINT[peer]})` };
-  if (peer === 'prosody' && findOnPath('prosodyctl') === null) return { installed: false, reason: `prosodyctl not found on PATH (${INSTALL_HINT[peer]})` };
+  if (peer === 'prosody' && findOnPath('prosodyctl', path) === null) return { installed: false, reason: `prosodyctl not found on PATH (${INSTALL_HINT[peer]})` };
   return { installed: true, command, version: await packageVersion(peer) };
 }
 

@@ -24,7 +24,13 @@ export function benchCommand(): Command {
     .addOption(new Option('--reference <file>', 'the reference run the CI gate compares with').env('P2PCHAT_BENCH_REFERENCE').default('bench/results/reference.json'))
     .addOption(new Option('--write-reference', 'also save this run as the reference run').env('P2PCHAT_BENCH_WRITE_REFERENCE'))
     .addOption(new Option('--html <file>', 'also write the run as one self-contained HTML page (charts; opens offline)').env('P2PCHAT_BENCH_HTML'))
-    .action(async (opts: { quick?: boolean; json?: boolean; ci?: boolean; phases: string[]; reference: string; writeReference?: boolean; html?: string }) => {
+    .addOption(new Option('--peers', 'also run ejabberd and Prosody (when installed) under the same load, each figure side by side; default in a full run of every phase').env('P2PCHAT_BENCH_PEERS'))
+    .addOption(new Option('--no-peers', 'leave the peers out of a full run'))
+    .action(async function (this: Command, opts: { quick?: boolean; json?: boolean; ci?: boolean; phases: string[]; reference: string; writeReference?: boolean; html?: string; peers?: boolean }) {
+      const quick = opts.quick === true;
+      if (quick && opts.peers === true) this.error('error: --peers is part of the full run, not of --quick');
+      // A full run of every phase compares with the peers unless told not to; a run of some phases only when asked.
+      const peers = !quick && (opts.peers ?? this.getOptionValueSource('phases') === 'default');
       const { runBench } = await import('../../bench/run.ts');
       const code = await runBench({
         quick: opts.quick === true,
@@ -34,6 +40,7 @@ export function benchCommand(): Command {
         reference: opts.reference,
         writeReference: opts.writeReference === true,
         ...(opts.html === undefined ? {} : { html: opts.html }),
+        peers,
       });
       process.exit(code);
     });
