@@ -68,6 +68,8 @@ export interface BenchOptions {
   readonly html?: string;
   /** After the phases, ejabberd and Prosody side by side (phases/peers.ts); full run only. */
   readonly peers?: boolean;
+  /** Held clients instead of the mode's count (`--held N`: a smaller run on a shared machine; the target stays the mode's). */
+  readonly held?: number;
 }
 
 /** How long after the deadline the run waits for phases to notice before it reports anyway. */
@@ -125,7 +127,7 @@ async function measurePhases(config: BenchConfig, phases: readonly PhaseName[], 
 
 export async function runBench(options: BenchOptions): Promise<number> {
   const mode = options.quick ? 'quick' : 'full';
-  const config = benchConfig(mode);
+  const config = options.held === undefined ? benchConfig(mode) : { ...benchConfig(mode), held: options.held };
   const startedAt = new Date();
   if (options.peers === true && options.quick) throw new Error('--peers is part of the full run, not of --quick');
   const first = await measurePhases(config, options.phases, options.peers === true);

@@ -24,7 +24,7 @@ import { progress } from '../progress.ts';
 import { RpcChild } from '../rpc.ts';
 import { BENCH_PASSWORD, names, seedStore } from '../seed.ts';
 import { startBenchServer } from '../server-launcher.ts';
-import { errorsText, mergeErrors, mergeLatencies, split, startWorkers, stopWorkers } from '../workers.ts';
+import { drainedCount, errorsText, mergeErrors, mergeLatencies, split, startWorkers, stopWorkers } from '../workers.ts';
 import { SCRYPT_PARAMS } from '../../cli/server/password.ts';
 import type { ResultName } from '../names.ts';
 import { type MatchedCost, matchScryptCost } from '../peers/matched-cost.ts';
@@ -275,18 +275,8 @@ async function presence(server: PeerServer, workers: RpcChild[], target: TargetO
   };
 }
 
-async function drained(workers: RpcChild[], startMs: number): Promise<{ delivered: number; lastGrowthMs: number }> {
-  let last = (await totalCounts(workers)).presenceReceived;
-  let lastGrowthMs = Date.now();
-  const giveUpMs = Date.now() + PRESENCE_DRAIN_MS_MAX;
-  while (Date.now() < giveUpMs) {
-    await sleep(150);
-    const now = (await totalCounts(workers)).presenceReceived;
-    if (now === last) break;
-    last = now;
-    lastGrowthMs = Date.now();
-  }
-  return { delivered: last, lastGrowthMs: Math.max(lastGrowthMs, startMs + 1) };
+function drained(workers: RpcChild[], startMs: number): Promise<{ delivered: number; lastGrowthMs: number }> {
+  return drainedCount(async () => (await totalCounts(workers)).presenceReceived, startMs, PRESENCE_DRAIN_MS_MAX);
 }
 
 async function holdAndRss(server: PeerServer, workers: RpcChild[], target: TargetOf, addressFirst: number, held: string[], warmUp: string[], holdMs: number): Promise<{ heldSide: PeerSide; rssSide: PeerSide }> {
