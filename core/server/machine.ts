@@ -403,7 +403,14 @@ export class ServerMachine {
         for (const op of input.ops) {
           // An account this node knows already (read at start, or heard twice) keeps its friends.
           if (op.op === 'account.create' && this.directory.has(op.username)) continue;
-          this.applyOp(op);
+          // Declines live in the machine, not the directory: a cool-down holds on every node.
+          if (op.op === 'decline.add') {
+            this.declines.set(`${op.declined}\u0000${op.decliner}`, op.atMs);
+            // Bounded here too (the node that made it bounds and stores its own).
+            if (this.declines.size > RATE_LIMIT_BUCKETS_MAX) this.declines.delete(this.declines.keys().next().value ?? '');
+          }
+          else if (op.op === 'decline.remove') this.declines.delete(`${op.declined}\u0000${op.decliner}`);
+          else this.applyOp(op);
         }
         return;
       case 'remote.deliver':
@@ -1328,7 +1335,7 @@ export class ServerMachine {
       remoteAddress: input.remoteAddress,
       addressKey: addressKey(input.remoteAddress),
       decoder: PROXY_DECODER,
-      phase: { state: 'LoggedIn', username: input.username, ttlKey: `ttl:${input.username}` },
+      phase: { state: 'LoggedIn', username: input.username, ttlKey: `ttl:${input.username}`, passwordJobId: null },
     };
     this.onSessionAnswer(proxy, input.username, input.frame);
   }
