@@ -565,7 +565,11 @@ export class PeerMachine {
         return this.withReplyRef(action.frame, () => this.onLoggedIn(action.via, action.frame));
       case 'login-ended':
         this.broker.loginEnded(action.reason);
-        return this.endSessionsWithLogin(nowMs);
+        // A refused resume is taken back with the password at once (a server restart): the user
+        // stays on, and so do its P2P sessions. Had the TTL run out, the friends saw us go
+        // offline and ended their side already.
+        if (action.reason !== 'resume-refused') this.endSessionsWithLogin(nowMs);
+        return;
       case 'frame':
         return this.withReplyRef(action.frame, () => {
           this.onServerFrame(action.frame, nowMs);
