@@ -47,6 +47,7 @@ export const ERRORS = {
   // Server lifecycle and resources.
   UNAUTHENTICATED_TIMEOUT: { message: 'no login before the idle limit', closes: true },
   SERVER_SHUTTING_DOWN: { message: 'the server is shutting down', closes: true },
+  SERVER_DEGRADED: { message: 'this server lost its shared database or bus: try another server or retry shortly', closes: false },
   SERVER_FULL: { message: 'the server holds its maximum number of connections', closes: true },
   TOO_MANY_CONNECTIONS: { message: 'too many connections from this address', closes: true },
   SLOW_CONSUMER: { message: 'the connection could not keep up with its send queue', closes: true },
