@@ -84,7 +84,7 @@ const ACCOUNT_COMMANDS: ReadonlySet<string> = new Set([
   'account.nickname',
 ]);
 const SERVERLESS_COMMANDS: ReadonlySet<string> = new Set(['test.cut-p2p']);
-const FRIEND_ORDERED_COMMANDS: ReadonlySet<string> = new Set(['chat.open', 'chat.send', 'chat.close', 'file.send']);
+const FRIEND_ORDERED_COMMANDS: ReadonlySet<string> = new Set(['chat.open', 'chat.send', 'chat.close', 'chat.typing', 'chat.read', 'file.send']);
 
 function friendLane(username: string): string {
   return `friend:${username}`;
