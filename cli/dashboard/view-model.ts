@@ -548,6 +548,11 @@ function onEvent(state: DashboardState, event: ClientEvent, out: Out): Dashboard
       return onChatMessage(state, event.from, event.text);
     case 'chat.sent':
       return updateSession(state, event.username, markOldestDelivered);
+    case 'chat.delivered':
+    case 'chat.read':
+    case 'chat.typing':
+    case 'history':
+      return state;
     case 'file.offer':
       return onFileOffer(state, event, out);
     case 'file.offered':
