@@ -333,13 +333,13 @@ export class PeerHost {
     this.p2pStreams.set(streamId, stream);
     stream.setEvents(this.p2pEvents(streamId, false));
     this.hooks.onNote?.({ event: 'p2p.accepted', streamId, remote: `${stream.remoteAddress}:${stream.remotePort}` });
-    this.input({ type: 'p2p.accepted', streamId, remoteAddress: stream.remoteAddress });
+    this.input({ type: 'p2p.accepted', streamId, remoteAddress: stream.remoteAddress, peerKey: stream.peerKey ?? null });
   }
 
   private p2pEvents(streamId: string, outgoing: boolean): StreamEvents {
     return {
       onOpen: () => {
-        if (outgoing) this.input({ type: 'p2p.open', streamId });
+        if (outgoing) this.input({ type: 'p2p.open', streamId, peerKey: this.p2pStreams.get(streamId)?.peerKey ?? null });
       },
       onData: (bytes) => this.input({ type: 'p2p.bytes', streamId, bytes }),
       onDrain: () => this.reportFlushed(streamId),

@@ -72,6 +72,7 @@ import {
 } from '../limits.ts';
 import { Deadlines } from '../deadlines.ts';
 import { tokensEqual } from '../tokens.ts';
+import { keyHint, peerKeyMatches } from './peer-key.ts';
 import { type ChatAction, ChatMachine, isChatFrame } from './chat.ts';
 import type { PeerCommand, PreparedFile } from './commands.ts';
 import type { ClientEvent } from './events.ts';
@@ -106,8 +107,9 @@ export type PeerInput =
   | { readonly type: 'server.open'; readonly linkId: number; readonly localAddress: string | null }
   | { readonly type: 'server.bytes'; readonly linkId: number; readonly bytes: Uint8Array }
   | { readonly type: 'server.closed'; readonly linkId: number; readonly error: string | null }
-  | { readonly type: 'p2p.accepted'; readonly streamId: StreamKey; readonly remoteAddress: string }
-  | { readonly type: 'p2p.open'; readonly streamId: StreamKey }
+  /** peerKey: the key the other side proved in the stream's handshake (null: none); see peer-key.ts. */
+  | { readonly type: 'p2p.accepted'; readonly streamId: StreamKey; readonly remoteAddress: string; readonly peerKey?: string | null }
+  | { readonly type: 'p2p.open'; readonly streamId: StreamKey; readonly peerKey?: string | null }
   | { readonly type: 'p2p.bytes'; readonly streamId: StreamKey; readonly bytes: Uint8Array }
   | { readonly type: 'p2p.closed'; readonly streamId: StreamKey; readonly error: string | null }
   /**
@@ -178,6 +180,11 @@ export interface PeerConfig {
   readonly readReceipts: boolean;
   /** Our public identity keys (made and kept by the runtime), registered at sign-up and login; null: none. */
   readonly identity: IdentityKeys | null;
+  /**
+   * Whether a P2P link must prove the key the server vouched for (peer-key.ts). Off only for
+   * plain-TCP labs (--tls off), where no link proves any key.
+   */
+  readonly checkPeerKeys: boolean;
 }
 
 export const PEER_CONFIG_DEFAULTS: PeerConfig = {
@@ -192,11 +199,20 @@ export const PEER_CONFIG_DEFAULTS: PeerConfig = {
   tuning: TRANSFER_TUNING_DEFAULTS,
   readReceipts: true,
   identity: null,
+  checkPeerKeys: true,
 };
 /** One P2P stream, in a state named for what it waits for (see the header); a transition replaces it. */
 type Channel =
-  /** Caller: connecting to the callee, with the token its hello will bring. */
-  | { readonly state: 'ExpectOpen'; readonly streamId: StreamKey; readonly decoder: FrameDecoder; readonly friend: string; readonly token: string; readonly brokered: number }
+  /** Caller: connecting to the callee, with the token its hello will bring and the key it must prove. */
+  | {
+      readonly state: 'ExpectOpen';
+      readonly streamId: StreamKey;
+      readonly decoder: FrameDecoder;
+      readonly friend: string;
+      readonly token: string;
+      readonly brokered: number;
+      readonly vouchedKey: string | null;
+    }
   /** Caller: hello sent. */
   | { readonly state: 'ExpectHelloOk'; readonly streamId: StreamKey; readonly decoder: FrameDecoder; readonly friend: string; readonly brokered: number }
   /**
@@ -204,7 +220,14 @@ type Channel =
    * session.established (the server tells the caller first, and its hello can overtake our copy),
    * parked until the token arrives or the hello times out.
    */
-  | { readonly state: 'ExpectHello'; readonly streamId: StreamKey; readonly decoder: FrameDecoder; readonly parkedHello: P2pFrameOf<'hello'> | null }
+  | {
+      readonly state: 'ExpectHello';
+      readonly streamId: StreamKey;
+      readonly decoder: FrameDecoder;
+      readonly parkedHello: P2pFrameOf<'hello'> | null;
+      /** The key the caller proved in the stream's handshake. */
+      readonly peerKey: string | null;
+    }
   | { readonly state: 'Open'; readonly streamId: StreamKey; readonly decoder: FrameDecoder; readonly friend: string; readonly brokered: number };
 
 type ChannelOf<S extends Channel['state']> = Extract<Channel, { state: S }>;
@@ -290,7 +313,7 @@ export class PeerMachine {
 
   /** One-time tokens we hold as callee: friend → token. */
   /** Callee: per caller, the token its hello must bring and the session's place in the brokering order. */
-  private readonly tokens = new Map<string, { readonly token: string; readonly brokered: number }>();
+  private readonly tokens = new Map<string, { readonly token: string; readonly brokered: number; readonly vouchedKey: string | null }>();
   /**
    * Counts the session.established frames heard, so each session knows its place in the order the
    * server brokered them. Both friends hear their two copies of each session.established in the
@@ -348,9 +371,9 @@ export class PeerMachine {
       case 'server.closed':
         return this.link.closed(input.linkId, nowMs);
       case 'p2p.accepted':
-        return this.onAccepted(input.streamId, nowMs);
+        return this.onAccepted(input.streamId, input.peerKey ?? null, nowMs);
       case 'p2p.open':
-        return this.onP2pOpen(input.streamId, nowMs);
+        return this.onP2pOpen(input.streamId, input.peerKey ?? null);
       case 'p2p.bytes':
         return this.onP2pBytes(input.streamId, input.bytes, nowMs);
       case 'p2p.closed':
@@ -766,9 +789,9 @@ export class PeerMachine {
       case 'answer':
         return this.answerSession(action.friend, action.requestId, action.accept, nowMs);
       case 'connect':
-        return this.connectToCallee(action.friend, action.token, action.host, action.port, this.sessionsBrokered++, nowMs);
+        return this.connectToCallee(action.friend, action.token, action.vouchedKey, action.host, action.port, this.sessionsBrokered++, nowMs);
       case 'hold-token':
-        return this.holdToken(action.friend, action.token, this.sessionsBrokered++, nowMs);
+        return this.holdToken(action.friend, action.token, action.vouchedKey, this.sessionsBrokered++, nowMs);
       case 'protocol-error':
         return this.emitError('UNEXPECTED_FRAME', `${action.frameType} from the server for a request in ${action.state}`, undefined);
     }
@@ -784,8 +807,8 @@ export class PeerMachine {
   }
 
   /** Callee: the token the caller's hello must bring, and any hello that arrived before it. */
-  private holdToken(friend: string, token: string, brokered: number, nowMs: number): void {
-    this.tokens.set(friend, { token, brokered });
+  private holdToken(friend: string, token: string, vouchedKey: string | null, brokered: number, nowMs: number): void {
+    this.tokens.set(friend, { token, brokered, vouchedKey });
     this.timers.arm(`token:${friend}`, nowMs + P2P_HELLO_TIMEOUT_MS);
     for (const channel of [...this.channels.values()]) {
       if (channel.state !== 'ExpectHello') continue;
@@ -798,9 +821,9 @@ export class PeerMachine {
   }
 
   /** Caller: the callee said yes; open the P2P stream to it. */
-  private connectToCallee(friend: string, token: string, host: string, port: number, brokered: number, nowMs: number): void {
+  private connectToCallee(friend: string, token: string, vouchedKey: string | null, host: string, port: number, brokered: number, nowMs: number): void {
     const streamId = `out:${this.nextStreamSeq++}`;
-    this.channels.set(streamId, { state: 'ExpectOpen', streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), friend, token, brokered });
+    this.channels.set(streamId, { state: 'ExpectOpen', streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), friend, token, brokered, vouchedKey });
     this.timers.arm(`hello:${streamId}`, nowMs + P2P_HELLO_TIMEOUT_MS);
     this.effects.push({ type: 'p2p.connect', streamId, host, port });
   }
@@ -812,21 +835,31 @@ export class PeerMachine {
 
   // ---- P2P channels ---------------------------------------------------------------------------
 
-  private onAccepted(streamId: StreamKey, nowMs: number): void {
+  private onAccepted(streamId: StreamKey, peerKey: string | null, nowMs: number): void {
     let unauthenticated = 0;
     for (const channel of this.channels.values()) if (channel.state === 'ExpectHello') unauthenticated += 1;
     if (unauthenticated >= P2P_UNAUTHENTICATED_STREAMS_MAX || this.link.quitting) {
       this.effects.push({ type: 'p2p.reset', streamId });
       return;
     }
-    this.channels.set(streamId, { state: 'ExpectHello', streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), parkedHello: null });
+    this.channels.set(streamId, { state: 'ExpectHello', streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), parkedHello: null, peerKey });
     this.timers.arm(`hello:${streamId}`, nowMs + P2P_HELLO_TIMEOUT_MS);
   }
 
-  private onP2pOpen(streamId: StreamKey, _nowMs: number): void {
+  private onP2pOpen(streamId: StreamKey, peerKey: string | null): void {
     const channel = this.channels.get(streamId);
     const me = this.link.username ?? undefined;
     if (channel?.state !== 'ExpectOpen' || me === undefined) return;
+    if (this.config.checkPeerKeys && !peerKeyMatches(channel.vouchedKey, peerKey)) {
+      // Someone else answered at the friend's address: nothing is sent (the hello would give them
+      // the token), the link is dropped, the user is told.
+      this.channels.delete(streamId);
+      this.timers.disarm(`hello:${streamId}`);
+      this.effects.push({ type: 'p2p.reset', streamId });
+      this.emitError('PEER_KEY_MISMATCH', `expected ${keyHint(channel.vouchedKey)}, the peer proved ${keyHint(peerKey)}`, channel.friend);
+      this.emit({ event: 'chat.failed', username: channel.friend, reason: 'peer-key-mismatch' });
+      return;
+    }
     this.channels.set(streamId, { state: 'ExpectHelloOk', streamId, decoder: channel.decoder, friend: channel.friend, brokered: channel.brokered });
     this.effects.push({ type: 'p2p.send', streamId, frame: { type: 'hello', username: me, token: channel.token } });
   }
@@ -873,6 +906,13 @@ export class PeerMachine {
   }
 
   /** Error frame, then close: for hostile or broken input on a P2P stream. */
+  /** Callee: a caller with the right token proved another key than the one vouched for. */
+  private refusePeerKey(channel: Channel, friend: string, vouched: string | null, presented: string | null, nowMs: number): void {
+    const detail = `expected ${keyHint(vouched)}, the peer proved ${keyHint(presented)}`;
+    this.emitError('PEER_KEY_MISMATCH', detail, friend);
+    this.refuse(channel, 'PEER_KEY_MISMATCH', detail, nowMs);
+  }
+
   private refuse(channel: Channel, code: ErrorCode, detail: string, nowMs: number): void {
     this.effects.push({ type: 'p2p.send', streamId: channel.streamId, frame: { type: 'error', code, message: `${errorMessage(code)}: ${detail}` } });
     this.effects.push({ type: 'p2p.close', streamId: channel.streamId });
@@ -927,6 +967,9 @@ export class PeerMachine {
       return;
     }
     if (held === undefined || !tokensEqual(held.token, frame.token)) return this.refuse(channel, 'BAD_SESSION_TOKEN', 'token refused', nowMs);
+    // The token is right, but the link must also be the friend's own: a key other than the one
+    // the server vouched for is refused, and the token stays for the real caller.
+    if (this.config.checkPeerKeys && !peerKeyMatches(held.vouchedKey, channel.peerKey)) return this.refusePeerKey(channel, frame.username, held.vouchedKey, channel.peerKey, nowMs);
     // One use only: a replayed hello finds no token.
     this.tokens.delete(frame.username);
     this.timers.disarm(`token:${frame.username}`);
