@@ -38,6 +38,8 @@ export class World {
   private readonly links = new Map<number, Link>();
   private readonly connOf = new Map<string, number>();
   private readonly p2pPeerByPort = new Map<number, string>();
+  /** The key each peer proves on its P2P links (its identity's signKey unless a test says otherwise: a man in the middle). */
+  readonly presentedKey = new Map<string, string | null>();
   /** Open P2P streams: `${peer}|${streamId}` → the other end. */
   private readonly p2p = new Map<string, { peer: string; streamId: string }>();
   private nextConnId = 1;
@@ -183,6 +185,10 @@ export class World {
   }
 
   /** Carries out effects until every machine is quiet and no file operation is pending (bounded). */
+  private keyOf(name: string): string | null {
+    return this.presentedKey.has(name) ? this.presentedKey.get(name)! : (this.peers.get(name)?.config.identity?.signKey ?? null);
+  }
+
   private settle(): void {
     for (let round = 0; round < 1_000_000; round++) {
       let quiet = true;
@@ -264,8 +270,8 @@ export class World {
         const accepted = `in:${this.nextAccepted++}`;
         this.p2p.set(`${name}|${effect.streamId}`, { peer: target, streamId: accepted });
         this.p2p.set(`${target}|${accepted}`, { peer: name, streamId: effect.streamId });
-        this.peers.get(target)!.handle({ type: 'p2p.accepted', streamId: accepted, remoteAddress: '127.0.0.1' }, this.nowMs);
-        machine.handle({ type: 'p2p.open', streamId: effect.streamId }, this.nowMs);
+        this.peers.get(target)!.handle({ type: 'p2p.accepted', streamId: accepted, remoteAddress: '127.0.0.1', peerKey: this.keyOf(name) }, this.nowMs);
+        machine.handle({ type: 'p2p.open', streamId: effect.streamId, peerKey: this.keyOf(target) }, this.nowMs);
         return;
       }
       case 'p2p.send':
