@@ -45,6 +45,30 @@ describe('the SQLite history store', () => {
     expect(store.page('alice', 'bob', 10, null).map((m) => m.status)).toEqual(['read', 'failed', 'read', 'received']);
   });
 
+  it('read marks move only forward: an older receipt after a newer one changes nothing, a later one reads only what came since', () => {
+    const store = new SqliteHistory({ dataDir: null });
+    for (const id of [1, 2, 3]) store.append('alice', entry(id, `m${id}`, { status: 'delivered' }));
+    store.mark('alice', { friend: 'bob', id: 2, direction: 'out', status: 'read', through: true });
+    store.append('alice', entry(4, 'm4', { status: 'delivered' }));
+    // A hostile friend's stale receipt (or a replay) finds nothing to do.
+    store.mark('alice', { friend: 'bob', id: 1, direction: 'out', status: 'read', through: true });
+    expect(store.page('alice', 'bob', 10, null).map((m) => m.status)).toEqual(['read', 'read', 'delivered', 'delivered']);
+    store.mark('alice', { friend: 'bob', id: 4, direction: 'out', status: 'read', through: true });
+    expect(store.page('alice', 'bob', 10, null).map((m) => m.status)).toEqual(['read', 'read', 'read', 'read']);
+  });
+
+  it('the bound holds across a restart: a new store counts what the old one kept before pruning', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'p2pchat-history-'));
+    dirs.push(dir);
+    const first = new SqliteHistory({ dataDir: dir, perFriendMax: 3 });
+    for (let i = 1; i <= 3; i++) first.append('alice', entry(i, `m${i}`));
+    first.close();
+    const second = new SqliteHistory({ dataDir: dir, perFriendMax: 3 });
+    second.append('alice', entry(4, 'm4'));
+    expect(second.page('alice', 'bob', 10, null).map((m) => m.id)).toEqual([2, 3, 4]);
+    second.close();
+  });
+
   it('ids keep their type (7 and "7" are two messages), and before names the newest record with that id', () => {
     const store = new SqliteHistory({ dataDir: null });
     store.append('alice', entry(7, 'number'));

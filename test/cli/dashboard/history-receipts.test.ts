@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CHAT_TYPING_INTERVAL_MS } from '../../../core/limits.ts';
+import type { HistoryStatus } from '../../../core/peer/history.ts';
 import type { ClientCommand } from '../../../cli/dashboard/client-port.ts';
 import type { EventInput } from '../../../cli/dashboard/fake-port.ts';
 import type { KeyInput } from '../../../cli/dashboard/line-editor.ts';
@@ -58,7 +59,7 @@ class Driver {
   }
 }
 
-function record(id: string | number, direction: 'in' | 'out', text: string, status: string) {
+function record(id: string | number, direction: 'in' | 'out', text: string, status: HistoryStatus) {
   return { id, from: direction === 'in' ? 'bob' : 'alice', username: 'bob', text, at, direction, status, kind: 'message' } as const;
 }
 
