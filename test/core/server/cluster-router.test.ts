@@ -139,7 +139,10 @@ class Node {
     host = new ServerHost({ machine: this.machine, transport, store: world.store, hasher, clock: world.clock, cluster: this.router });
     this.host = host;
     bus.onStatus((connected) => {
-      if (connected) host?.joinCluster();
+      if (connected) {
+        host?.input({ type: 'remote.snapshot', snapshot: world.store.load() });
+        host?.joinCluster();
+      }
       host?.input({ type: 'cluster.health', healthy: connected });
     });
     host.listen('10.0.0.1', 7000, () => {});
@@ -303,6 +306,22 @@ describe('ClusterRouter over the in-memory bus', () => {
     world.settle();
     expect(alice.take('presence')).toEqual([{ type: 'presence', username: 'bob', status: 'online' }]);
     expect(a.machine.isOnline('bob') && b.machine.isOnline('alice')).toBe(true);
+  });
+
+  it('a node back on the bus reads the store again: accounts and friendships made meanwhile are there', () => {
+    const world = new World();
+    const [a, b] = [world.addNode(), world.addNode()];
+    const alice = world.login(a, 'alice');
+    world.hub.partition('n2', true);
+    world.settle();
+    const erin = world.login(a, 'erin');
+    world.befriend(alice, 'alice', erin, 'erin');
+    expect(b.machine.hasAccount('erin')).toBe(false);
+    world.hub.partition('n2', false);
+    world.settle();
+    expect(b.machine.hasAccount('erin')).toBe(true);
+    expect(b.machine.friendsOf('alice').has('erin')).toBe(true);
+    expect(b.machine.isOnline('erin')).toBe(true);
   });
 
   it('a node that joins late learns who is online', () => {
