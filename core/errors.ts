@@ -66,6 +66,7 @@ export const ERRORS = {
   QUEUE_FULL: { message: 'too many messages or transfers waiting', closes: false },
   MESSAGE_UNDELIVERED: { message: 'the peer connection closed before the message was acknowledged', closes: false },
   PEER_ERROR: { message: 'a peer reported an error (its code and words are in the detail, never one of our codes)', closes: false },
+  HISTORY_UNAVAILABLE: { message: 'the history store is not available or failed on that query', closes: false },
 } as const satisfies Record<string, { message: string; closes: boolean }>;
 
 export type ErrorCode = keyof typeof ERRORS;
