@@ -58,6 +58,8 @@ export interface Friend {
   readonly username: string;
   readonly nickname: string;
   readonly status: PresenceStatus;
+  /** What this user and the friend compare out of band (docs/SECURITY.md); absent while the friend has no keys. */
+  readonly safetyNumber?: string;
 }
 
 export type ChatLineKind = 'in' | 'out' | 'system';
@@ -604,13 +606,25 @@ function onEvent(state: DashboardState, event: ClientEvent, out: Out): Dashboard
       return addEvent({ ...state, connection: 'connected' }, 'info', 'Reconnected to the server');
     case 'server.key':
       return addEvent(state, 'info', `Server certificate SHA-256 ${event.fingerprint} (${event.pinned ? 'matches the pin' : 'first use: now pinned'})`);
+    case 'fingerprint':
+      return addEvent(state, 'info', `Safety number with ${event.username}: ${event.safetyNumber}`);
+    case 'peer.key.changed':
+      return addEvent(
+        {
+          ...state,
+          friends: state.friends.map((friend) => (friend.username === event.username ? { ...friend, safetyNumber: event.new } : friend)),
+        },
+        'error',
+        `${friendLabel(state, event.username)}'s identity key changed: safety number ${event.old} is now ${event.new}. Compare the new one with them before trusting the chat.`,
+      );
     case 'error':
       return onError(state, event);
   }
 }
 
-function toFriend(info: { username: string; nickname?: string | undefined; status: PresenceStatus }): Friend {
-  return { username: info.username, nickname: info.nickname ?? info.username, status: info.status };
+function toFriend(info: { username: string; nickname?: string | undefined; status: PresenceStatus; safetyNumber?: string | undefined }): Friend {
+  const friend: Friend = { username: info.username, nickname: info.nickname ?? info.username, status: info.status };
+  return info.safetyNumber === undefined ? friend : { ...friend, safetyNumber: info.safetyNumber };
 }
 
 function onSignupOk(state: DashboardState, out: Out): DashboardState {
@@ -668,7 +682,7 @@ function onLoggedOut(state: DashboardState): DashboardState {
 
 function onFriendAdded(state: DashboardState, event: ClientEventOf<'friend.added'>): DashboardState {
   const { username } = event;
-  const friend = { username, nickname: event.nickname, status: event.status };
+  const friend = toFriend(event);
   const friends = sortFriends([...state.friends.filter((known) => known.username !== username), friend]);
   return addEvent(
     clampCursors({

@@ -77,6 +77,7 @@ import { Deadlines } from '../deadlines.ts';
 import { FairQueue, GuessBackoff, RateLimiter } from '../rate-limit.ts';
 import { addressKey, addressKeyHost } from '../net-address.ts';
 import type { StoreOp, StoreSnapshot } from '../store.ts';
+import { type IdentityKeys, identityKeysEqual } from '../identity.ts';
 import { type Account, Directory, checkNickname, checkPassword, checkUsername } from './accounts.ts';
 import { tokensEqual } from '../tokens.ts';
 
@@ -229,8 +230,8 @@ interface SessionRequest {
  * `effect` is what the runtime is asked to do once the check's turn comes.
  */
 type Job = (
-  | { readonly kind: 'signup'; readonly username: string; readonly nickname: string }
-  | { readonly kind: 'login'; readonly username: string; readonly guessKey: string }
+  | { readonly kind: 'signup'; readonly username: string; readonly nickname: string; readonly identity: IdentityKeys | undefined }
+  | { readonly kind: 'login'; readonly username: string; readonly guessKey: string; readonly identity: IdentityKeys | undefined }
   /** A password change's first step: the old password, checked (and counted) as a login's. */
   | { readonly kind: 'password-check'; readonly username: string; readonly guessKey: string; readonly newPassword: string }
   /** Its second step: the new password's hash. */
@@ -667,6 +668,7 @@ export class ServerMachine {
       re: frame.id,
       username: frame.username,
       nickname,
+      identity: frame.identity,
       effect: { type: 'hash', jobId, password: frame.password },
       running: false,
     };
@@ -738,7 +740,14 @@ export class ServerMachine {
       return;
     }
     // The account is created even if the client left meanwhile: its request was complete.
-    this.persist({ op: 'account.create', username: job.username, nickname: job.nickname, passwordHash, createdAtMs: nowMs });
+    this.persist({
+      op: 'account.create',
+      username: job.username,
+      nickname: job.nickname,
+      passwordHash,
+      createdAtMs: nowMs,
+      ...(job.identity === undefined ? {} : { identity: job.identity }),
+    });
     this.counters.signups += 1;
     if (conn !== undefined) this.send(conn.connId, { type: 'signup.ok', re: job.re, username: job.username });
   }
@@ -762,6 +771,7 @@ export class ServerMachine {
       re: frame.id,
       username: frame.username,
       guessKey,
+      identity: frame.identity,
       effect: { type: 'verify', jobId, password: frame.password, passwordHash: account?.passwordHash ?? null },
       running: false,
     };
@@ -787,6 +797,12 @@ export class ServerMachine {
     }
     this.loginGuesses.clear(job.guessKey);
     if (conn === undefined) return;
+    // Keys offered at a verified login are registered: an account made before keys existed, or
+    // used from a new data dir. A replaced key reaches the friends with their next friend view or
+    // session.established, where their clients compare it with the one they knew (peer.key.changed).
+    if (job.identity !== undefined && !identityKeysEqual(account.identity, job.identity)) {
+      this.persist({ op: 'account.identity', username: account.username, identity: job.identity });
+    }
     this.counters.logins += 1;
     this.attach(conn, account, job.re, nowMs);
   }
@@ -902,7 +918,15 @@ export class ServerMachine {
   }
 
   private friendEntry(username: string): FriendEntry {
-    return { username, nickname: this.directory.get(username)?.nickname ?? username, status: this.statusOf(username) };
+    const account = this.directory.get(username);
+    const entry: FriendEntry = { username, nickname: account?.nickname ?? username, status: this.statusOf(username) };
+    return account?.identity == null ? entry : { ...entry, identity: account.identity };
+  }
+
+  /** The identity keys of a user, as a field to spread into a frame (none when not registered). */
+  private identityField(username: string): { identity?: IdentityKeys } {
+    const identity = this.directory.get(username)?.identity;
+    return identity == null ? {} : { identity };
   }
 
   private friendView(username: string): { friends: FriendEntry[]; incoming: string[]; outgoing: string[] } {
@@ -1221,10 +1245,10 @@ export class ServerMachine {
     const token = this.config.newToken();
     const base = { type: 'session.established', requestId: request.requestId, token } as const;
     // The callee learns the token first: the caller's hello should find it already there.
-    this.send(conn.connId, { ...base, username: request.caller, role: 'callee' });
+    this.send(conn.connId, { ...base, username: request.caller, role: 'callee', ...this.identityField(request.caller) });
     // The caller connects to the address this server sees the callee at, never to one the callee
     // names: a hostile friend could otherwise make our client open a connection to any internal host.
-    this.sendToUser(request.caller, { ...base, username: callee, role: 'caller', host: addressKeyHost(conn.remoteAddress), port: frame.port });
+    this.sendToUser(request.caller, { ...base, username: callee, role: 'caller', host: addressKeyHost(conn.remoteAddress), port: frame.port, ...this.identityField(callee) });
   }
 
   private onSessionCancel(conn: Conn, caller: string, frame: ClientFrameOf<'session.cancel'>): void {

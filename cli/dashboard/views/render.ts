@@ -241,7 +241,9 @@ export function chatLabel(state: DashboardState): string {
   if (!session) return 'Chat';
   const states = { requesting: 'asking…', open: 'open', closed: 'closed', failed: 'failed' } as const;
   const scrolled = session.scrollback > 0 ? ' · scrolled (PgDn)' : '';
-  return `Chat with ${session.peer} · ${states[session.state]}${scrolled}`;
+  const safetyNumber = state.friends.find((friend) => friend.username === session.peer)?.safetyNumber;
+  const safety = safetyNumber === undefined ? '' : ` · safety ${safetyNumber}`;
+  return `Chat with ${session.peer} · ${states[session.state]}${safety}${scrolled}`;
 }
 
 export function renderInput(state: DashboardState, width: number): string {
