@@ -1183,6 +1183,8 @@ export class ServerMachine {
     if (user === undefined || account === undefined) return;
     this.persist({ op: 'account.password', username: job.username, passwordHash });
     user.resumeToken = this.config.newToken();
+    // Every node of a cluster accepts a resume: each must forget the old token too.
+    if (this.config.clustered) this.effects.push({ type: 'announce', item: { kind: 'attached', username: job.username, resumeToken: user.resumeToken } });
     this.send(conn.connId, { type: 'account.updated', re: job.re, username: job.username, nickname: account.nickname, resumeToken: user.resumeToken });
   }
 

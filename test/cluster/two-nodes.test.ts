@@ -112,6 +112,22 @@ describe.skipIf(!services.available)('two nodes', () => {
     expect(a.machine.isOnline('alice')).toBe(true);
   });
 
+  it('a password change on node A ends the old resume token on node B too; a nickname change reaches a friend on B', async () => {
+    const { b, alice, bob } = await twoFriendsOnTwoNodes();
+    const changed = await alice.connection.request({ type: 'account.password', old: 'correct horse', new: 'battery staple' } as ClientFrame, 'account.updated', REPLY_MS);
+    // Items from one node arrive in the order it made them: once bob hears of the rename made
+    // after the password change, node B has heard of the new token too.
+    const updated = bob.connection.expect('friend.updated', REPLY_MS);
+    await alice.connection.request({ type: 'account.nickname', nickname: 'Alice A.' } as ClientFrame, 'account.updated', REPLY_MS);
+    expect(await updated).toMatchObject({ username: 'alice', nickname: 'Alice A.' });
+    alice.connection.destroy();
+    const thief = await cluster.connect(b);
+    await expect(thief.request({ type: 'resume', username: 'alice', token: String(alice.ok.resumeToken) } as ClientFrame, 'login.ok', REPLY_MS)).rejects.toThrow(/BAD_RESUME_TOKEN/);
+    const owner = await cluster.connect(b);
+    const ok = await owner.request({ type: 'resume', username: 'alice', token: String(changed.resumeToken) } as ClientFrame, 'login.ok', REPLY_MS);
+    expect(ok).toMatchObject({ username: 'alice', nickname: 'Alice A.', resumed: true });
+  });
+
   it('a node that dies takes its users offline at the other within the TTL', async () => {
     const { b, alice } = await twoFriendsOnTwoNodes();
     const offline = alice.connection.expect('presence', REPLY_MS);
