@@ -39,6 +39,9 @@ describe.skipIf(!services.available)('two nodes', () => {
     const { b, alice, bob } = await twoFriendsOnTwoNodes();
     // The friendship is in the shared database, and both nodes' memories.
     expect(cluster.nodes.every((node) => node.machine.friendsOf('alice').has('bob'))).toBe(true);
+    const stats = (await (await fetch(`http://127.0.0.1:${b.httpPort}/api/v1/stats`)).json()) as { cluster?: object; store?: object };
+    expect(stats.store).toEqual({ kind: 'postgres', healthy: true });
+    expect(stats.cluster).toEqual({ nodeId: 'node2', busConnected: true, remoteUsers: 1, nodesHeard: ['node1'] });
 
     const offline = alice.connection.expect('presence', REPLY_MS);
     await bob.connection.request({ type: 'logout' }, 'logout.ok', REPLY_MS);
