@@ -39,7 +39,8 @@ import {
 export const HISTORY_DATABASE_FILE = 'history.sqlite';
 /** How long a write waits for another client writing the same database. */
 const BUSY_TIMEOUT_MS = 5_000;
-const SCHEMA_VERSION = 1;
+/** 1: messages; 2: read_marks. */
+const SCHEMA_VERSION = 2;
 
 interface Row {
   seq: number;
@@ -85,7 +86,9 @@ export class SqliteHistory implements HistoryStore {
     this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
-    if ((this.db.pragma('user_version', { simple: true }) as number) < SCHEMA_VERSION) {
+    // Every statement is IF NOT EXISTS: a database of an older version gains what it lacks
+    // (version 1 had no read_marks), a current one is left as it is.
+    {
       this.db.exec(`
         CREATE TABLE IF NOT EXISTS messages (
           seq INTEGER PRIMARY KEY AUTOINCREMENT,
