@@ -108,6 +108,11 @@ export type ServerInput =
   | { readonly type: 'remote.deliver'; readonly username: string; readonly frame: ServerFrame }
   /** A remote user's answer to a session request held here; replies go to its proxy `connId`. */
   | { readonly type: 'remote.answer'; readonly username: string; readonly connId: ConnId; readonly remoteAddress: string; readonly frame: ClientFrameOf<'session.answer'> }
+  /**
+   * The store as it is now, read again by a node back on the bus: what other nodes committed
+   * while it heard nothing. Friends learn of such changes at their next login or friends.list.
+   */
+  | { readonly type: 'remote.snapshot'; readonly snapshot: StoreSnapshot }
   /** The shared store or bus was lost (false) or is back (true): new logins are refused meanwhile. */
   | { readonly type: 'cluster.health'; readonly healthy: boolean };
 
@@ -299,7 +304,8 @@ type TimerKey = `idle:${number}` | `ttl:${string}` | `sreq:${string}`;
 
 export class ServerMachine {
   readonly config: ServerConfig;
-  private readonly directory: Directory;
+  /** Replaced only by a `remote.snapshot` (a node back on the bus reads the store again). */
+  private directory: Directory;
   private readonly conns = new Map<ConnId, Conn>();
   private readonly online = new Map<string, OnlineUser>();
   private readonly sessionRequests = new Map<string, SessionRequest>();
@@ -347,10 +353,7 @@ export class ServerMachine {
   constructor(snapshot: StoreSnapshot, config: Partial<ServerConfig> & Pick<ServerConfig, 'newToken'>) {
     this.config = { ...SERVER_CONFIG_DEFAULTS, ...config };
     this.directory = new Directory(snapshot);
-    // Oldest first, so the map's order stays the order declines are forgotten in.
-    for (const decline of [...(snapshot.declines ?? [])].sort((a, b) => a.atMs - b.atMs)) {
-      this.declines.set(`${decline.declined}\u0000${decline.decliner}`, decline.atMs);
-    }
+    this.loadDeclines(snapshot);
     this.welcome = Object.freeze({
       type: 'welcome',
       protocol: PROTOCOL_VERSION,
@@ -418,6 +421,11 @@ export class ServerMachine {
         return this.onRemoteDeliver(input.username, input.frame);
       case 'remote.answer':
         return this.onRemoteAnswer(input);
+      case 'remote.snapshot':
+        this.directory = new Directory(input.snapshot);
+        this.declines.clear();
+        this.loadDeclines(input.snapshot);
+        return;
       case 'cluster.health':
         this.refusingLogins = !input.healthy;
         return;
@@ -1175,6 +1183,8 @@ export class ServerMachine {
     if (user === undefined || account === undefined) return;
     this.persist({ op: 'account.password', username: job.username, passwordHash });
     user.resumeToken = this.config.newToken();
+    // Every node of a cluster accepts a resume: each must forget the old token too.
+    if (this.config.clustered) this.effects.push({ type: 'announce', item: { kind: 'attached', username: job.username, resumeToken: user.resumeToken } });
     this.send(conn.connId, { type: 'account.updated', re: job.re, username: job.username, nickname: account.nickname, resumeToken: user.resumeToken });
   }
 
@@ -1362,6 +1372,13 @@ export class ServerMachine {
       phase: { state: 'LoggedIn', username: input.username, ttlKey: `ttl:${input.username}`, passwordJobId: null },
     };
     this.onSessionAnswer(proxy, input.username, input.frame);
+  }
+
+  private loadDeclines(snapshot: StoreSnapshot): void {
+    // Oldest first, so the map's order stays the order declines are forgotten in.
+    for (const decline of [...(snapshot.declines ?? [])].sort((a, b) => a.atMs - b.atMs)) {
+      this.declines.set(`${decline.declined}\u0000${decline.decliner}`, decline.atMs);
+    }
   }
 
   /** The users held here with their resume tokens (what a joining node is told). */
