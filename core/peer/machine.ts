@@ -56,6 +56,7 @@
 import { DATA_HEADER_BYTES, FRAME_HEADER_BYTES, FrameDecoder } from '../codec.ts';
 import { type ErrorCode, errorMessage } from '../errors.ts';
 import type { ClientFrame, ServerFrame, ServerFrameOf } from '../frames.ts';
+import type { IdentityKeys } from '../identity.ts';
 import {
   FILE_BYTES_MAX_DEFAULT,
   HISTORY_PAGE_MESSAGES_DEFAULT,
@@ -175,6 +176,8 @@ export interface PeerConfig {
   readonly tuning: TransferTuning;
   /** Tell friends what our user read (chat.read); off: chat.read only marks our own history. */
   readonly readReceipts: boolean;
+  /** Our public identity keys (made and kept by the runtime), registered at sign-up and login; null: none. */
+  readonly identity: IdentityKeys | null;
 }
 
 export const PEER_CONFIG_DEFAULTS: PeerConfig = {
@@ -188,6 +191,7 @@ export const PEER_CONFIG_DEFAULTS: PeerConfig = {
   p2pAdvertiseHost: null,
   tuning: TRANSFER_TUNING_DEFAULTS,
   readReceipts: true,
+  identity: null,
 };
 /** One P2P stream, in a state named for what it waits for (see the header); a transition replaces it. */
 type Channel =
@@ -309,7 +313,7 @@ export class PeerMachine {
 
   constructor(config: Partial<PeerConfig> = {}) {
     this.config = { ...PEER_CONFIG_DEFAULTS, ...config };
-    this.link = new ServerLink(this.config.jitterSeed);
+    this.link = new ServerLink(this.config.jitterSeed, this.config.identity);
     this.broker = new SessionBroker(this.config.autoAcceptChat);
     this.chat = new ChatMachine({ idPrefix: this.config.idPrefix, readReceipts: this.config.readReceipts });
   }
@@ -449,6 +453,7 @@ export class PeerMachine {
           username: command.username,
           password: command.password,
           ...(command.nickname === undefined ? {} : { nickname: command.nickname }),
+          ...(this.config.identity === null ? {} : { identity: this.config.identity }),
         });
         return;
       case 'login':
@@ -670,7 +675,13 @@ export class PeerMachine {
         return this.emit({ event: 'friend.requested', username: frame.username });
       case 'friend.added':
         this.requestsShown.delete(frame.username);
-        return this.emit({ event: 'friend.added', username: frame.username, nickname: frame.nickname, status: frame.status });
+        return this.emit({
+          event: 'friend.added',
+          username: frame.username,
+          nickname: frame.nickname,
+          status: frame.status,
+          ...(frame.identity === undefined ? {} : { identity: frame.identity }),
+        });
       case 'friend.declined':
         this.requestsShown.delete(frame.username);
         return this.emit({ event: 'friend.declined', username: frame.username });
