@@ -9,7 +9,7 @@
  * so nothing is stored on the sending side; the receiver keeps what it writes in memory, and the
  * p2p-integrity checker compares those bytes' SHA-256 with the sender's.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import type { PresenceStatus } from '../../core/frames.ts';
 import type { PeerCommand, PreparedFile } from '../../core/peer/commands.ts';
 import type { ClientEvent } from '../../core/peer/events.ts';
@@ -49,10 +49,14 @@ function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+/** Sent files whose offer is still to be reported (a user sends one at a time; refused sends leave theirs behind). */
+const OFFERED_SHA256_REMEMBERED_MAX = 64;
+
 /**
  * The simulator's file port: reads answer synthetic bytes, downloads are kept in memory (the
  * p2p-integrity checker hashes them), every operation takes FILE_IO_MS of virtual time.
  */
+
 class SimFiles implements PeerFiles {
   readonly received = new Map<string, { buffer: Uint8Array; size: number }>();
 
@@ -61,11 +65,39 @@ class SimFiles implements PeerFiles {
     private readonly username: string,
   ) {}
 
-  read(_transferId: string, path: string, offset: number, bytes: number, done: (result: Uint8Array | Error) => void): void {
-    this.later(() => done(syntheticBytes(path, offset, bytes)));
+  /** The SHA-256 of each outgoing file's bytes read so far, fed as the node port does (each byte once, in file order). */
+  private readonly sending = new Map<string, { hash: Hash; hashedBytes: number; digest: string | null }>();
+
+  read(transferId: string, path: string, offset: number, bytes: number, done: (result: Uint8Array | Error) => void): void {
+    const chunk = syntheticBytes(path, offset, bytes);
+    const source = this.source(transferId);
+    const fresh = source.hashedBytes - offset;
+    if (fresh >= 0 && fresh < chunk.byteLength && source.digest === null) {
+      source.hash.update(chunk.subarray(fresh));
+      source.hashedBytes = offset + chunk.byteLength;
+    }
+    this.later(() => done(chunk));
   }
 
-  closeSource(): void {}
+  digest(transferId: string, done: (result: string | Error) => void): void {
+    const source = this.source(transferId);
+    source.digest ??= source.hash.digest('hex');
+    const digest = source.digest;
+    this.later(() => done(digest));
+  }
+
+  closeSource(transferId: string): void {
+    this.sending.delete(transferId);
+  }
+
+  private source(transferId: string): { hash: Hash; hashedBytes: number; digest: string | null } {
+    let source = this.sending.get(transferId);
+    if (source === undefined) {
+      source = { hash: createHash('sha256'), hashedBytes: 0, digest: null };
+      this.sending.set(transferId, source);
+    }
+    return source;
+  }
 
   open(transferId: string): void {
     this.received.set(transferId, { buffer: new Uint8Array(0), size: 0 });
@@ -83,6 +115,12 @@ class SimFiles implements PeerFiles {
     file.buffer.set(bytes, offset);
     file.size = Math.max(file.size, end);
     this.later(() => done(null));
+  }
+
+  /** The download is in memory and finish hashes all of it: nothing to hash again before a resume. */
+  rehash(transferId: string, _bytes: number, done: (error: Error | null) => void): void {
+    const file = this.received.get(transferId);
+    this.later(() => done(file === undefined ? new Error('no such incoming file') : null));
   }
 
   finish(transferId: string, done: (result: string | Error) => void): void {
@@ -103,6 +141,7 @@ class SimFiles implements PeerFiles {
 
   closeAll(): void {
     this.received.clear();
+    this.sending.clear();
   }
 
   /** The SHA-256 of a download's bytes, then forgets it. */
@@ -150,6 +189,8 @@ export class PeerMachineDriver implements PeerDriver {
   private answerPolicy: AnswerPolicy = 'accept';
   private answerDelayMs: () => number = () => 0;
   private nextFile = 1;
+  /** SHA-256 of the files this user sent, by name, until their file.offered (a refused send never gets one: bounded). */
+  private readonly offeredSha256 = new Map<string, string>();
   private outgoing = new Set<string>();
   /** The machine said `ready` (its first link is up): before that, commands wait here. */
   private ready = false;
@@ -266,7 +307,13 @@ export class PeerMachineDriver implements PeerDriver {
     const n = this.nextFile++;
     const path = `sim:${this.username}:${this.incarnation}:${n}`;
     const size = Math.min(bytes, SIM_FILE_BYTES_MAX);
-    const file: PreparedFile = { path, name: `file-${n}.bin`, size, sha256: sha256Hex(syntheticBytes(path, 0, size)) };
+    const file: PreparedFile = { path, name: `file-${n}.bin`, size };
+    // The truth the checker compares the received bytes with: the offer no longer carries a digest.
+    this.offeredSha256.set(file.name, sha256Hex(syntheticBytes(path, 0, size)));
+    if (this.offeredSha256.size > OFFERED_SHA256_REMEMBERED_MAX) {
+      const oldest = this.offeredSha256.keys().next().value;
+      if (oldest !== undefined) this.offeredSha256.delete(oldest);
+    }
     const entry = this.ledger.add('file.send', username, null, done);
     this.send(entry, { cmd: 'file.send', username, files: [file] });
     if (cancelAfterMs === undefined) return;
@@ -415,7 +462,8 @@ export class PeerMachineDriver implements PeerDriver {
         this.options.p2p.onChatReceived(this.username, event.from, event.text);
         break;
       case 'file.offered':
-        this.options.p2p.onFileOffered(this.username, event.transferId, event.sha256, event.size);
+        this.options.p2p.onFileOffered(this.username, event.transferId, this.offeredSha256.get(event.name) ?? 'unknown', event.size);
+        this.offeredSha256.delete(event.name);
         break;
       case 'file.received': {
         const bytesSha256 = this.files.take(event.transferId);
