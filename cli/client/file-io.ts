@@ -24,6 +24,7 @@ import { FILE_NAME_CANDIDATES_MAX, TRANSFER_READ_AHEAD_BYTES } from '../../core/
 import { candidateName } from '../../core/peer/file-names.ts';
 import type { PreparedFile } from '../../core/peer/commands.ts';
 import type { PeerFiles } from '../../core/peer/host.ts';
+import { ReadHash } from '../../core/peer/read-hash.ts';
 
 /** Block size of the read that hashes a download's prefix again before a resume: few long calls. */
 const REHASH_READ_BYTES = 4 * 1024 * 1024;
@@ -97,11 +98,8 @@ interface OpenRead {
   chain: Promise<void>;
   /** The last block read (at most one per transfer is held). */
   block: ReadBlock | null;
-  /** The SHA-256 of the file's bytes [0, hashedBytes), fed as reads are answered. */
-  readonly hash: Hash;
-  hashedBytes: number;
-  /** The digest once taken (a Hash gives it once; a resume at the end asks again). */
-  digest: string | null;
+  /** The SHA-256 of the file, fed as reads are answered. */
+  readonly hash: ReadHash;
 }
 
 /**
@@ -127,13 +125,7 @@ export class FileReader {
       const read = await result;
       if (read instanceof Error) return done(read);
       const chunk = read.subarray(Math.min(from, read.byteLength), Math.min(from + bytes, read.byteLength));
-      // Answers come in file order from where the sender (re)starts, never past what it hashed:
-      // only the part beyond hashedBytes is new to the hash.
-      const fresh = entry.hashedBytes - offset;
-      if (fresh >= 0 && fresh < chunk.byteLength && entry.digest === null) {
-        entry.hash.update(chunk.subarray(fresh));
-        entry.hashedBytes = offset + chunk.byteLength;
-      }
+      entry.hash.feed(offset, chunk);
       done(chunk);
     });
   }
@@ -141,10 +133,7 @@ export class FileReader {
   /** The SHA-256 of every byte answered so far, after the reads asked before. */
   digest(transferId: string, done: (result: string | Error) => void): void {
     const entry = this.entry(transferId, null);
-    entry.chain = entry.chain.then(() => {
-      entry.digest ??= entry.hash.digest('hex');
-      done(entry.digest);
-    });
+    entry.chain = entry.chain.then(() => done(entry.hash.digest()));
   }
 
   /** A zero-byte file is never read: its digest needs an entry all the same (opened lazily, never used). */
@@ -153,7 +142,7 @@ export class FileReader {
     if (entry === undefined) {
       const handle = path === null ? Promise.reject(new Error('no source path')) : open(path, 'r');
       handle.catch(() => {});
-      entry = { handle, chain: Promise.resolve(), block: null, hash: createHash('sha256'), hashedBytes: 0, digest: null };
+      entry = { handle, chain: Promise.resolve(), block: null, hash: new ReadHash(createHash('sha256')) };
       this.handles.set(transferId, entry);
     }
     return entry;

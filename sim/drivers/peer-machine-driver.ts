@@ -9,11 +9,12 @@
  * so nothing is stored on the sending side; the receiver keeps what it writes in memory, and the
  * p2p-integrity checker compares those bytes' SHA-256 with the sender's.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { PresenceStatus } from '../../core/frames.ts';
 import type { PeerCommand, PreparedFile } from '../../core/peer/commands.ts';
 import type { ClientEvent } from '../../core/peer/events.ts';
 import { type PeerFiles, PeerHost } from '../../core/peer/host.ts';
+import { ReadHash } from '../../core/peer/read-hash.ts';
 import { PeerMachine } from '../../core/peer/machine.ts';
 import type { Clock, Transport } from '../../core/transport.ts';
 import type { AnswerPolicy, PeerDriver, PeerObserver, SessionOutcome, StepOutcome } from './peer-driver.ts';
@@ -65,24 +66,17 @@ class SimFiles implements PeerFiles {
     private readonly username: string,
   ) {}
 
-  /** The SHA-256 of each outgoing file's bytes read so far, fed as the node port does (each byte once, in file order). */
-  private readonly sending = new Map<string, { hash: Hash; hashedBytes: number; digest: string | null }>();
+  /** The SHA-256 of each outgoing file, fed by its reads (core/peer/read-hash.ts, as the node port does). */
+  private readonly sending = new Map<string, ReadHash>();
 
   read(transferId: string, path: string, offset: number, bytes: number, done: (result: Uint8Array | Error) => void): void {
     const chunk = syntheticBytes(path, offset, bytes);
-    const source = this.source(transferId);
-    const fresh = source.hashedBytes - offset;
-    if (fresh >= 0 && fresh < chunk.byteLength && source.digest === null) {
-      source.hash.update(chunk.subarray(fresh));
-      source.hashedBytes = offset + chunk.byteLength;
-    }
+    this.source(transferId).feed(offset, chunk);
     this.later(() => done(chunk));
   }
 
   digest(transferId: string, done: (result: string | Error) => void): void {
-    const source = this.source(transferId);
-    source.digest ??= source.hash.digest('hex');
-    const digest = source.digest;
+    const digest = this.source(transferId).digest();
     this.later(() => done(digest));
   }
 
@@ -90,10 +84,10 @@ class SimFiles implements PeerFiles {
     this.sending.delete(transferId);
   }
 
-  private source(transferId: string): { hash: Hash; hashedBytes: number; digest: string | null } {
+  private source(transferId: string): ReadHash {
     let source = this.sending.get(transferId);
     if (source === undefined) {
-      source = { hash: createHash('sha256'), hashedBytes: 0, digest: null };
+      source = new ReadHash(createHash('sha256'));
       this.sending.set(transferId, source);
     }
     return source;

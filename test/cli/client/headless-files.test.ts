@@ -128,7 +128,8 @@ describe('headless client: file transfer over TCP', () => {
     expect(offered.map((e) => e.name).sort()).toEqual(['big.bin', 'empty.dat', 'notes.txt']);
     const offers = await Promise.all([0, 1, 2].map(() => bob.waitFor('file.offer', { from: 'alice' })));
     for (const offer of offers) {
-      expect(offer.sha256).toBe(expected.get(String(offer.name)));
+      // The offer names the file and its size only: the digest comes in the final frame.
+      expect((offer as Record<string, unknown>).sha256).toBeUndefined();
       bob.send({ cmd: 'file.answer', transferId: offer.transferId, accept: true });
     }
     for (const offer of offers) {
