@@ -98,6 +98,10 @@ export class World {
     this.input(name, { type: 'command', command });
   }
 
+  peer(name: string): PeerMachine {
+    return this.peers.get(name)!;
+  }
+
   eventsOf(name: string, event: string): ClientEvent[] {
     return (this.events.get(name) ?? []).filter((e) => e.event === event);
   }
