@@ -51,8 +51,9 @@ export const FRIEND_REQUESTS_INCOMING_PER_USER_MAX = 100;
 export const FRIEND_REQUESTS_OUTGOING_PER_USER_MAX = 100;
 /**
  * After a decline, the declined user may not ask the same person again for this long
- * (DECLINED_RECENTLY): otherwise a declined request comes straight back. Kept in memory only (a
- * restart forgets it); `friend.block` is the lasting answer.
+ * (DECLINED_RECENTLY): otherwise a declined request comes straight back. Stored with the accounts,
+ * so a server restart does not let the declined ask again at once (at most RATE_LIMIT_BUCKETS_MAX
+ * declines are kept, the oldest forgotten first); `friend.block` is the lasting answer.
  */
 export const FRIEND_REQUEST_DECLINE_COOLDOWN_MS = 24 * 3_600_000;
 /** Users one account may block: bounds the stored rows and the in-memory set per account. */
@@ -140,6 +141,12 @@ export const UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX = 32;
 /** Chat-session requests (token bucket) per user. */
 export const SESSION_REQUESTS_PER_USER_BURST = 10;
 export const SESSION_REQUESTS_PER_USER_PER_SEC = 1;
+/**
+ * Nickname changes (token bucket) per user: each one is a durable write and a friend.updated to
+ * every online friend (up to FRIENDS_PER_USER_MAX), so one user cannot turn renaming into a flood.
+ */
+export const NICKNAME_CHANGES_PER_USER_BURST = 5;
+export const NICKNAME_CHANGES_PER_USER_PER_HOUR = 30;
 /** Rate-limit buckets kept at once; the oldest idle ones are dropped first. */
 export const RATE_LIMIT_BUCKETS_MAX = 100_000;
 
@@ -171,6 +178,27 @@ export const P2P_HELLO_TIMEOUT_MS = 10_000;
 export const P2P_UNAUTHENTICATED_STREAMS_MAX = 32;
 /** Chat messages sent to one peer and not yet acknowledged. */
 export const CHAT_UNACKED_MESSAGES_MAX = 256;
+/**
+ * At most one typing indicator per friend per this interval, each way: the sender drops the rest,
+ * the receiver ignores frames that come faster (a friend cannot flood our user with them).
+ */
+export const CHAT_TYPING_INTERVAL_MS = 3_000;
+/**
+ * Friends without an open session for whom a chat remembers a read receipt still owed (sent when
+ * the next session opens); the oldest is forgotten first. Bounds what chat.read can make us hold.
+ */
+export const CHATS_WITHOUT_SESSION_MAX = 1_024;
+/** Messages and file events the client keeps per account and friend; the oldest are pruned first. */
+export const HISTORY_MESSAGES_PER_FRIEND_MAX = 10_000;
+/** Messages one `history` command returns when it names no limit, and at most. */
+export const HISTORY_PAGE_MESSAGES_DEFAULT = 50;
+export const HISTORY_PAGE_MESSAGES_MAX = 500;
+/** Matches one `history.search` returns, newest first. */
+export const HISTORY_SEARCH_RESULTS_MAX = 100;
+/** Longest text `history.search` looks for. */
+export const HISTORY_SEARCH_CHARS_MAX = 256;
+/** History queries handed to the store and not yet answered. */
+export const HISTORY_QUERIES_PENDING_MAX = 64;
 /** Requests to the server awaiting their reply. */
 export const SERVER_REQUESTS_PENDING_MAX = 256;
 /** Files one offer may list. */

@@ -14,7 +14,19 @@ export type StoreOp =
   | { readonly op: 'request.add'; readonly from: string; readonly to: string }
   | { readonly op: 'request.remove'; readonly from: string; readonly to: string }
   | { readonly op: 'block.add'; readonly blocker: string; readonly blocked: string }
-  | { readonly op: 'block.remove'; readonly blocker: string; readonly blocked: string };
+  | { readonly op: 'block.remove'; readonly blocker: string; readonly blocked: string }
+  | { readonly op: 'account.password'; readonly username: string; readonly passwordHash: string }
+  | { readonly op: 'account.nickname'; readonly username: string; readonly nickname: string }
+  /** `decliner` declined `declined`'s friend request at atMs: the cool-down runs from then, across restarts. */
+  | { readonly op: 'decline.add'; readonly declined: string; readonly decliner: string; readonly atMs: number }
+  | { readonly op: 'decline.remove'; readonly declined: string; readonly decliner: string };
+
+/** A declined friend request, remembered for its cool-down. */
+export interface DeclineRecord {
+  readonly declined: string;
+  readonly decliner: string;
+  readonly atMs: number;
+}
 
 export interface AccountRecord {
   readonly username: string;
@@ -31,6 +43,8 @@ export interface StoreSnapshot {
   readonly requests: ReadonlyArray<readonly [string, string]>;
   /** Blocks as [blocker, blocked]; absent in snapshots from before blocks existed. */
   readonly blocks?: ReadonlyArray<readonly [string, string]>;
+  /** Declines still in their cool-down, oldest first; absent in snapshots from before they were stored. */
+  readonly declines?: readonly DeclineRecord[];
 }
 
 export interface AccountStore {
@@ -50,6 +64,7 @@ export class MemoryStore implements AccountStore {
   private readonly friendships = new Map<string, readonly [string, string]>();
   private readonly requests = new Map<string, readonly [string, string]>();
   private readonly blocks = new Map<string, readonly [string, string]>();
+  private readonly declines = new Map<string, DeclineRecord>();
 
   load(): StoreSnapshot {
     return {
@@ -57,6 +72,7 @@ export class MemoryStore implements AccountStore {
       friendships: [...this.friendships.values()],
       requests: [...this.requests.values()],
       blocks: [...this.blocks.values()],
+      declines: [...this.declines.values()].sort((a, b) => a.atMs - b.atMs),
     };
   }
 
@@ -92,6 +108,22 @@ export class MemoryStore implements AccountStore {
         return;
       case 'block.remove':
         this.blocks.delete(`${op.blocker}\u0000${op.blocked}`);
+        return;
+      case 'account.password': {
+        const account = this.accounts.get(op.username);
+        if (account !== undefined) this.accounts.set(op.username, { ...account, passwordHash: op.passwordHash });
+        return;
+      }
+      case 'account.nickname': {
+        const account = this.accounts.get(op.username);
+        if (account !== undefined) this.accounts.set(op.username, { ...account, nickname: op.nickname });
+        return;
+      }
+      case 'decline.add':
+        this.declines.set(`${op.declined}\u0000${op.decliner}`, { declined: op.declined, decliner: op.decliner, atMs: op.atMs });
+        return;
+      case 'decline.remove':
+        this.declines.delete(`${op.declined}\u0000${op.decliner}`);
         return;
     }
   }

@@ -1,6 +1,6 @@
 /**
- * The AccountStore on SQLite (better-sqlite3): accounts, friendships and pending friend requests
- * in one file under the data directory. The machine reads a snapshot once at start-up and then
+ * The AccountStore on SQLite (better-sqlite3): accounts, friendships, pending friend requests,
+ * blocks and the declines still in their cool-down, in one file under the data directory. The machine reads a snapshot once at start-up and then
  * sends StoreOps; each batch is applied in one transaction.
  *
  * Durability: WAL journal. With WAL, a transaction is committed once its frames are written to
@@ -21,7 +21,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { AccountRecord, AccountStore, StoreOp, StoreSnapshot } from '../../core/store.ts';
+import type { AccountRecord, AccountStore, DeclineRecord, StoreOp, StoreSnapshot } from '../../core/store.ts';
 
 export const DATABASE_FILE_NAME = 'p2pchat.sqlite';
 export type DbSynchronous = 'normal' | 'full';
@@ -53,6 +53,13 @@ export const MIGRATIONS: readonly string[] = [
      blocker TEXT NOT NULL REFERENCES accounts(username),
      blocked TEXT NOT NULL REFERENCES accounts(username),
      PRIMARY KEY (blocker, blocked)
+   ) WITHOUT ROWID;`,
+  // Declined friend requests, kept for their cool-down so a restart does not let the declined ask again at once.
+  `CREATE TABLE friend_declines (
+     declined TEXT NOT NULL REFERENCES accounts(username),
+     decliner TEXT NOT NULL REFERENCES accounts(username),
+     at_ms    INTEGER NOT NULL,
+     PRIMARY KEY (declined, decliner)
    ) WITHOUT ROWID;`,
 ];
 
@@ -102,6 +109,12 @@ export class SqliteStore implements AccountStore {
       deleteRequest: this.db.prepare<[string, string]>('DELETE FROM friend_requests WHERE from_user = ? AND to_user = ?'),
       insertBlock: this.db.prepare<[string, string]>('INSERT OR IGNORE INTO blocks (blocker, blocked) VALUES (?, ?)'),
       deleteBlock: this.db.prepare<[string, string]>('DELETE FROM blocks WHERE blocker = ? AND blocked = ?'),
+      updatePassword: this.db.prepare<[string, string]>('UPDATE accounts SET password_hash = ? WHERE username = ?'),
+      updateNickname: this.db.prepare<[string, string]>('UPDATE accounts SET nickname = ? WHERE username = ?'),
+      upsertDecline: this.db.prepare<[string, string, number]>(
+        'INSERT INTO friend_declines (declined, decliner, at_ms) VALUES (?, ?, ?) ON CONFLICT (declined, decliner) DO UPDATE SET at_ms = excluded.at_ms',
+      ),
+      deleteDecline: this.db.prepare<[string, string]>('DELETE FROM friend_declines WHERE declined = ? AND decliner = ?'),
     };
     this.applyBatch = this.db.transaction((ops: readonly StoreOp[]) => {
       for (const op of ops) this.applyOne(op);
@@ -137,7 +150,11 @@ export class SqliteStore implements AccountStore {
       .prepare<[], { blocker: string; blocked: string }>('SELECT blocker, blocked FROM blocks ORDER BY blocker, blocked')
       .all()
       .map((row) => [row.blocker, row.blocked] as const);
-    return { accounts, friendships, requests, blocks };
+    const declines = this.db
+      .prepare<[], { declined: string; decliner: string; at_ms: number }>('SELECT declined, decliner, at_ms FROM friend_declines ORDER BY at_ms, declined, decliner')
+      .all()
+      .map((row): DeclineRecord => ({ declined: row.declined, decliner: row.decliner, atMs: row.at_ms }));
+    return { accounts, friendships, requests, blocks, declines };
   }
 
   apply(ops: readonly StoreOp[]): void {
@@ -174,6 +191,18 @@ export class SqliteStore implements AccountStore {
         return;
       case 'block.remove':
         s.deleteBlock.run(op.blocker, op.blocked);
+        return;
+      case 'account.password':
+        s.updatePassword.run(op.passwordHash, op.username);
+        return;
+      case 'account.nickname':
+        s.updateNickname.run(op.nickname, op.username);
+        return;
+      case 'decline.add':
+        s.upsertDecline.run(op.declined, op.decliner, op.atMs);
+        return;
+      case 'decline.remove':
+        s.deleteDecline.run(op.declined, op.decliner);
         return;
     }
   }
