@@ -69,6 +69,8 @@ export const SIM_PLANTED_BUGS = [
   'drop-session-failed',
   /** The trace takes a number that changes from one run to the next in the same process. */
   'nondeterminism',
+  /** Receivers write each download under the name its sender offered, unsanitized (a hostile name escapes). */
+  'unsafe-download-name',
 ] as const;
 export type SimPlantedBug = (typeof SIM_PLANTED_BUGS)[number];
 
