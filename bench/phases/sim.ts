@@ -15,7 +15,7 @@ const SIM_SEED = 1;
 const SIM_TIMEOUT_MS = 180_000;
 /** The million-peer storm takes tens of minutes on two cores (docs/SIMULATOR.md). */
 const SIM_SCALE_TIMEOUT_MS = 45 * 60_000;
-/** Its process's heap: the million-peer storm peaks near 14 GB of RSS; V8's default (~4 GB) ends it early. */
+/** Its process's heap: the million-peer storm peaked at 11 GiB of RSS (docs/SIMULATOR.md); V8's default (~4 GB) ends it early. */
 const SIM_SCALE_HEAP_MB = 20_000;
 
 export async function runSimPhase(ctx: PhaseContext): Promise<void> {
