@@ -13,9 +13,12 @@ import { CuttingTransport } from '../net/cutting-transport.ts';
 import { checkPlainTcpAllowed } from '../net/insecure.ts';
 import { TcpTransport } from '../net/tcp-transport.ts';
 import { ServerPins } from './known-servers.ts';
+import { type ClientIdentity, loadOrCreateIdentity } from './identity-keys.ts';
+import { KnownPeers } from './known-peers.ts';
 import { LineSplitter } from '../io/line-splitter.ts';
 import { ClientRuntime, type TimedEvent } from './client-runtime.ts';
 import { CommandQueue } from './command-queue.ts';
+import { SqliteHistory } from './history-store.ts';
 import type { LevelWithSilent } from 'pino';
 
 /** An input line longer than this is refused (BAD_COMMAND) without being buffered whole. */
@@ -32,8 +35,13 @@ export interface HeadlessOptions {
   readonly fileBytesMax: number;
   readonly logFile: string | null;
   readonly logLevel: LevelWithSilent;
-  /** Where the client keeps what outlives a run: known-servers (the pinned server certificates). */
+  /**
+   * Where the client keeps what outlives a run: known-servers (the pinned server certificates),
+   * history.sqlite, identity.json (our identity keys), known-peers.json (the friends' keys we have seen).
+   */
   readonly dataDir: string;
+  /** Tell friends what the user read (chat.read). */
+  readonly readReceipts: boolean;
   /** TLS to the server (default); false is --tls off, plain TCP. */
   readonly tls: boolean;
   /** --server-fingerprint, normalized: the server's certificate pinned up front. */
@@ -67,7 +75,20 @@ export async function runHeadless(options: HeadlessOptions): Promise<void> {
     }
     logger.warn({ event: 'tls.off', server: `${options.serverHost}:${options.serverPort}` }, 'TLS is off: the password and everything else go to the server in clear');
   }
+  let identity: ClientIdentity;
+  try {
+    const loaded = loadOrCreateIdentity(options.dataDir);
+    identity = loaded.identity;
+    logger.info({ event: loaded.created ? 'identity.created' : 'identity.loaded', dataDir: options.dataDir }, loaded.created ? 'identity keys made' : 'identity keys read');
+  } catch (error) {
+    logger.fatal({ event: 'start.failed', err: error }, 'the client could not read its identity keys');
+    writeEvent({ event: 'error', code: 'IDENTITY_FAILED', message: `cannot read the identity keys in ${options.dataDir}: ${(error as Error).message}`, at: new Date().toISOString() });
+    process.stdout.write('', () => process.exit(EXIT_FAILED));
+    return;
+  }
   const runtime = new ClientRuntime({
+    identity,
+    knownPeers: new KnownPeers(options.dataDir),
     serverHost: options.serverHost,
     serverPort: options.serverPort,
     p2pHost: options.p2pHost,
@@ -79,7 +100,9 @@ export async function runHeadless(options: HeadlessOptions): Promise<void> {
       fileBytesMax: options.fileBytesMax,
       jitterSeed: randomBytes(4).readUInt32BE(0),
       idPrefix: randomBytes(4).toString('hex'),
+      readReceipts: options.readReceipts,
     },
+    history: new SqliteHistory({ dataDir: options.dataDir }),
     transport:
       options.faultCutP2pAfterBytes === null
         ? new TcpTransport()

@@ -2,9 +2,9 @@
  * Bounds of the dashboard's own state (what it keeps on screen and in memory). Protocol limits
  * live in core/limits.ts and are reused from there; these only bound the UI.
  */
-import { NICKNAME_CHARS_MAX, PASSWORD_CHARS_MAX, TEXT_MESSAGE_CHARS_MAX, USERNAME_CHARS_MAX } from '../../core/limits.ts';
+import { NICKNAME_CHARS_MAX, PASSWORD_CHARS_MAX, PASSWORD_CHARS_MIN, TEXT_MESSAGE_CHARS_MAX, USERNAME_CHARS_MAX } from '../../core/limits.ts';
 
-export { NICKNAME_CHARS_MAX, PASSWORD_CHARS_MAX, TEXT_MESSAGE_CHARS_MAX, USERNAME_CHARS_MAX };
+export { NICKNAME_CHARS_MAX, PASSWORD_CHARS_MAX, PASSWORD_CHARS_MIN, TEXT_MESSAGE_CHARS_MAX, USERNAME_CHARS_MAX };
 
 /** Lines kept in each chat pane (older ones scroll away for good). */
 export const CHAT_LINES_PER_SESSION_MAX = 1_000;

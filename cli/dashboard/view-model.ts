@@ -20,6 +20,7 @@ import {
   FILES_PER_SEND_MAX,
   NICKNAME_CHARS_MAX,
   PASSWORD_CHARS_MAX,
+  PASSWORD_CHARS_MIN,
   PENDING_PROMPTS_MAX,
   PROMPT_CHARS_MAX,
   SPEED_SAMPLES_MAX,
@@ -57,6 +58,8 @@ export interface Friend {
   readonly username: string;
   readonly nickname: string;
   readonly status: PresenceStatus;
+  /** What this user and the friend compare out of band (docs/SECURITY.md); absent while the friend has no keys. */
+  readonly safetyNumber?: string;
 }
 
 export type ChatLineKind = 'in' | 'out' | 'system';
@@ -123,12 +126,24 @@ export type Pane = 'input' | 'friends' | 'chat' | 'transfers' | 'events';
 /** Tab order. */
 export const PANES: readonly Pane[] = ['input', 'friends', 'chat', 'transfers', 'events'];
 
-export type PromptPurpose = 'add-friend' | 'send-files';
-export type AccountChange = 'password' | 'nickname';
+export type PromptPurpose = 'add-friend' | 'send-files' | 'unblock' | 'nickname';
+/** What a confirm dialog asks before it is done: ending a friendship, or blocking a user. */
+export type ConfirmAction = 'remove' | 'block';
+export type PasswordField = 'old' | 'new';
 export type UserDialog =
   | { readonly kind: 'help' }
   | { readonly kind: 'prompt'; readonly purpose: PromptPurpose; readonly editor: LineEditor; readonly error: string | null }
-  | { readonly kind: 'friend-request'; readonly from: string };
+  | { readonly kind: 'friend-request'; readonly from: string }
+  | { readonly kind: 'confirm'; readonly action: ConfirmAction; readonly username: string }
+  /** Change password: both fields masked; `pending` while the server checks (the dialog shows its answer). */
+  | {
+      readonly kind: 'password';
+      readonly old: LineEditor;
+      readonly new: LineEditor;
+      readonly field: PasswordField;
+      readonly error: string | null;
+      readonly pending: boolean;
+    };
 
 /** The dialog on top, with what it is about. */
 export type Modal =
@@ -158,8 +173,6 @@ export interface DashboardState {
   readonly me: string | null;
   /** Our nickname as the server last said (login.ok, account.updated). */
   readonly myNickname: string | null;
-  /** Account changes sent and not yet answered, oldest first: what the next account.updated answers. */
-  readonly accountChanges: readonly AccountChange[];
   readonly auth: AuthState;
   /** Sorted: online first, then by username. */
   readonly friends: readonly Friend[];
@@ -201,7 +214,6 @@ export function initialState(config: DashboardConfig, nowMs: number): DashboardS
     quitting: false,
     me: null,
     myNickname: null,
-    accountChanges: [],
     auth: {
       mode: 'login',
       field: 'username',
@@ -294,6 +306,7 @@ export function dialogWaiting(state: DashboardState): boolean {
 function userTyping(state: DashboardState): boolean {
   if (state.nowMs - state.lastKeyMs < TYPING_PAUSE_MS) return true;
   if (state.dialog?.kind === 'prompt' && state.dialog.editor.text !== '') return true;
+  if (state.dialog?.kind === 'password' && (state.dialog.old.text !== '' || state.dialog.new.text !== '')) return true;
   return state.screen === 'main' && state.focus === 'input' && state.input.text !== '';
 }
 
@@ -537,6 +550,11 @@ function onEvent(state: DashboardState, event: ClientEvent, out: Out): Dashboard
       return onChatMessage(state, event.from, event.text);
     case 'chat.sent':
       return updateSession(state, event.username, markOldestDelivered);
+    case 'chat.delivered':
+    case 'chat.read':
+    case 'chat.typing':
+    case 'history':
+      return state;
     case 'file.offer':
       return onFileOffer(state, event, out);
     case 'file.offered':
@@ -588,13 +606,25 @@ function onEvent(state: DashboardState, event: ClientEvent, out: Out): Dashboard
       return addEvent({ ...state, connection: 'connected' }, 'info', 'Reconnected to the server');
     case 'server.key':
       return addEvent(state, 'info', `Server certificate SHA-256 ${event.fingerprint} (${event.pinned ? 'matches the pin' : 'first use: now pinned'})`);
+    case 'fingerprint':
+      return addEvent(state, 'info', `Safety number with ${event.username}: ${event.safetyNumber}`);
+    case 'peer.key.changed':
+      return addEvent(
+        {
+          ...state,
+          friends: state.friends.map((friend) => (friend.username === event.username ? { ...friend, safetyNumber: event.new } : friend)),
+        },
+        'error',
+        `${friendLabel(state, event.username)}'s identity key changed: safety number ${event.old} is now ${event.new}. Compare the new one with them before trusting the chat.`,
+      );
     case 'error':
       return onError(state, event);
   }
 }
 
-function toFriend(info: { username: string; nickname?: string | undefined; status: PresenceStatus }): Friend {
-  return { username: info.username, nickname: info.nickname ?? info.username, status: info.status };
+function toFriend(info: { username: string; nickname?: string | undefined; status: PresenceStatus; safetyNumber?: string | undefined }): Friend {
+  const friend: Friend = { username: info.username, nickname: info.nickname ?? info.username, status: info.status };
+  return info.safetyNumber === undefined ? friend : { ...friend, safetyNumber: info.safetyNumber };
 }
 
 function onSignupOk(state: DashboardState, out: Out): DashboardState {
@@ -606,9 +636,10 @@ function onSignupOk(state: DashboardState, out: Out): DashboardState {
 }
 
 function onAccountUpdated(state: DashboardState, event: ClientEventOf<'account.updated'>): DashboardState {
-  const change = state.accountChanges[0];
-  const next = { ...state, accountChanges: state.accountChanges.slice(1), myNickname: event.nickname };
-  if (change === 'password') return addEvent(next, 'info', 'Password changed; other sessions of this account are logged out');
+  const next = { ...state, myNickname: event.nickname };
+  if (state.dialog?.kind === 'password' && state.dialog.pending) {
+    return addEvent({ ...next, dialog: null }, 'info', 'Password changed; any other session of this account can no longer resume');
+  }
   return addEvent(next, 'info', `Your nickname is now ${event.nickname}`);
 }
 
@@ -651,7 +682,7 @@ function onLoggedOut(state: DashboardState): DashboardState {
 
 function onFriendAdded(state: DashboardState, event: ClientEventOf<'friend.added'>): DashboardState {
   const { username } = event;
-  const friend = { username, nickname: event.nickname, status: event.status };
+  const friend = toFriend(event);
   const friends = sortFriends([...state.friends.filter((known) => known.username !== username), friend]);
   return addEvent(
     clampCursors({
@@ -760,6 +791,11 @@ function onError(state: DashboardState, event: ClientEventOf<'error'>): Dashboar
   if (state.auth.pending !== null) {
     return { ...state, auth: { ...state.auth, pending: null, error: text, notice: null } };
   }
+  // The password dialog waits for the server: its answer shows there, and the user may try again.
+  if (state.dialog?.kind === 'password' && state.dialog.pending) {
+    const error = event.code === 'BAD_CREDENTIALS' ? `the old password is wrong (${event.code})` : text;
+    return { ...state, dialog: { ...state.dialog, pending: false, error, field: event.code === 'PASSWORD_INVALID' ? 'new' : 'old' } };
+  }
   // Our yes came too late (the request had ended): the friend is not "asking" any more.
   const peer = event.username;
   if (event.code === 'NO_SUCH_SESSION_REQUEST' && peer !== undefined && findSession(state, peer)?.state === 'requesting') {
@@ -809,9 +845,12 @@ function onModalKey(state: DashboardState, modal: Modal, key: KeyInput, out: Out
       return state;
     case 'prompt':
       return onPromptKey(state, modal, key, out);
+    case 'password':
+      return onPasswordKey(state, modal, key, out);
     case 'chat-request':
     case 'file-offer':
-    case 'friend-request': {
+    case 'friend-request':
+    case 'confirm': {
       const answer = yesNoAnswer(state, key);
       if (answer === 'toggle') return { ...state, modalChoice: state.modalChoice === 'yes' ? 'no' : 'yes' };
       if (answer === null) return state;
@@ -852,6 +891,16 @@ function answerModal(state: DashboardState, modal: Modal, accept: boolean, out: 
     case 'friend-request':
       out.commands.push({ cmd: accept ? 'friend.accept' : 'friend.decline', username: modal.from });
       return { ...state, dialog: null };
+    case 'confirm': {
+      if (!accept) return { ...state, dialog: null };
+      const label = friendLabel(state, modal.username);
+      if (modal.action === 'remove') {
+        out.commands.push({ cmd: 'friend.remove', username: modal.username });
+        return addEvent({ ...state, dialog: null }, 'info', `Removing ${label} from your friends…`);
+      }
+      out.commands.push({ cmd: 'friend.block', username: modal.username });
+      return addEvent({ ...state, dialog: null }, 'info', `Blocking ${label}…`);
+    }
     default:
       return state;
   }
@@ -872,6 +921,16 @@ function submitPrompt(state: DashboardState, prompt: Extract<UserDialog, { kind:
     out.commands.push({ cmd: 'friend.request', username: text });
     return { ...state, dialog: null };
   }
+  if (prompt.purpose === 'unblock') {
+    if (text === '') return { ...state, dialog: { ...prompt, error: 'type a username' } };
+    out.commands.push({ cmd: 'friend.unblock', username: text });
+    return { ...state, dialog: null };
+  }
+  if (prompt.purpose === 'nickname') {
+    if (Array.from(text).length > NICKNAME_CHARS_MAX) return { ...state, dialog: { ...prompt, error: `at most ${NICKNAME_CHARS_MAX} characters` } };
+    out.commands.push({ cmd: 'account.nickname', nickname: text === '' ? (state.me ?? '') : text });
+    return { ...state, dialog: null };
+  }
   const session = activeSession(state);
   if (!session || session.state !== 'open') return { ...state, dialog: { ...prompt, error: 'the chat session is not open any more' } };
   const parsed = parsePathList(prompt.editor.text, FILES_PER_SEND_MAX, state.config.homeDir ?? null);
@@ -879,6 +938,22 @@ function submitPrompt(state: DashboardState, prompt: Extract<UserDialog, { kind:
   out.commands.push({ cmd: 'file.send', username: session.peer, paths: parsed.paths });
   const count = parsed.paths.length;
   return addEvent({ ...state, dialog: null }, 'info', `Sending ${count} file${count === 1 ? '' : 's'} to ${session.peer}…`);
+}
+
+function onPasswordKey(state: DashboardState, dialog: Extract<UserDialog, { kind: 'password' }>, key: KeyInput, out: Out): DashboardState {
+  if (key.name === 'escape') return { ...state, dialog: null };
+  if (dialog.pending) return state; // locked while the server answers
+  if (key.name === 'tab' || key.name === 'up' || key.name === 'down') return { ...state, dialog: { ...dialog, field: dialog.field === 'old' ? 'new' : 'old' } };
+  if (isEnter(key)) {
+    if (dialog.field === 'old') return { ...state, dialog: { ...dialog, field: 'new' } };
+    if (dialog.old.text === '') return { ...state, dialog: { ...dialog, field: 'old', error: 'type your current password' } };
+    if (Array.from(dialog.new.text).length < PASSWORD_CHARS_MIN) return { ...state, dialog: { ...dialog, error: `the new password needs at least ${PASSWORD_CHARS_MIN} characters` } };
+    out.commands.push({ cmd: 'account.password', old: dialog.old.text, new: dialog.new.text });
+    return { ...state, dialog: { ...dialog, pending: true, error: null } };
+  }
+  const editor = editLine(dialog[dialog.field], key, PASSWORD_CHARS_MAX);
+  if (editor === null) return state;
+  return { ...state, dialog: { ...dialog, [dialog.field]: editor, error: null } };
 }
 
 // -- Login screen
@@ -952,6 +1027,8 @@ function onMainKey(state: DashboardState, key: KeyInput, out: Out): DashboardSta
   if (key.name === 'f2') return openPrompt(state, 'add-friend');
   if (key.name === 'f3') return openSendFiles(state);
   if (key.name === 'f4') return closeActiveSession(state, out);
+  if (key.name === 'f6') return openPasswordDialog(state);
+  if (key.name === 'f7') return openPrompt(state, 'nickname');
   if (key.name === 'f9') {
     // Log out but stay: the form comes back on logout.ok (the seed GUI's log-out button).
     out.commands.push({ cmd: 'logout' });
@@ -975,6 +1052,12 @@ function onMainKey(state: DashboardState, key: KeyInput, out: Out): DashboardSta
       return openSendFiles(state);
     case 'x':
       return closeActiveSession(state, out);
+    case 'u':
+      return openPrompt(state, 'unblock');
+    case 'p':
+      return openPasswordDialog(state);
+    case 'e':
+      return openPrompt(state, 'nickname');
     case 'i':
       return { ...state, focus: 'input' };
     default:
@@ -1000,6 +1083,10 @@ function onMainKey(state: DashboardState, key: KeyInput, out: Out): DashboardSta
 
 function openPrompt(state: DashboardState, purpose: PromptPurpose): DashboardState {
   return { ...state, dialog: { kind: 'prompt', purpose, editor: EMPTY_EDITOR, error: null } };
+}
+
+function openPasswordDialog(state: DashboardState): DashboardState {
+  return { ...state, dialog: { kind: 'password', old: EMPTY_EDITOR, new: EMPTY_EDITOR, field: 'old', error: null, pending: false } };
 }
 
 function openSendFiles(state: DashboardState): DashboardState {
@@ -1068,6 +1155,10 @@ function onFriendsKey(state: DashboardState, key: KeyInput, out: Out): Dashboard
   if (key.name === 'end') return { ...state, friendCursor: Math.max(0, items.length - 1) };
   const item = items[state.friendCursor];
   if (!item) return state;
+  const username = item.kind === 'friend' ? item.friend.username : item.kind === 'request' ? item.from : item.username;
+  // b blocks whoever is selected (a friend, or someone asking); r ends a friendship or withdraws our request. Both ask first.
+  if (key.ch === 'b') return { ...state, dialog: { kind: 'confirm', action: 'block', username }, modalChoice: 'no' };
+  if (key.ch === 'r' && item.kind !== 'request') return { ...state, dialog: { kind: 'confirm', action: 'remove', username }, modalChoice: 'no' };
   if (item.kind === 'request') {
     if (isEnter(key)) return { ...state, dialog: { kind: 'friend-request', from: item.from }, modalChoice: 'yes' };
     if (key.ch === 'y' || key.ch === 'n') {
