@@ -19,7 +19,7 @@ import { LineSplitter } from '../io/line-splitter.ts';
 import { ClientRuntime, type TimedEvent } from './client-runtime.ts';
 import { CommandQueue } from './command-queue.ts';
 import { SqliteHistory } from './history-store.ts';
-import type { LevelWithSilent } from 'pino';
+import type { LevelWithSilent, Logger } from 'pino';
 
 /** An input line longer than this is refused (BAD_COMMAND) without being buffered whole. */
 export const COMMAND_LINE_BYTES_MAX = 1024 * 1024;
@@ -102,7 +102,7 @@ export async function runHeadless(options: HeadlessOptions): Promise<void> {
       idPrefix: randomBytes(4).toString('hex'),
       readReceipts: options.readReceipts,
     },
-    history: new SqliteHistory({ dataDir: options.dataDir }),
+    history: openHistory(options.dataDir, logger),
     transport:
       options.faultCutP2pAfterBytes === null
         ? new TcpTransport()
@@ -189,4 +189,17 @@ function readLines(onLine: (line: string) => void, onOverlong: () => void, onEnd
     lines.end();
     onEnd();
   });
+}
+
+/**
+ * The history store in the data dir; one that cannot be opened (unwritable, not a database) is
+ * logged and left out: the client runs, and history commands answer HISTORY_UNAVAILABLE.
+ */
+function openHistory(dataDir: string, logger: Logger): SqliteHistory | null {
+  try {
+    return new SqliteHistory({ dataDir });
+  } catch (error) {
+    logger.error({ event: 'history.unavailable', dataDir, err: error }, 'the history store could not be opened; nothing is kept this run');
+    return null;
+  }
 }

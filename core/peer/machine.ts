@@ -333,7 +333,7 @@ export class PeerMachine {
   private dispatch(input: PeerInput, nowMs: number): void {
     switch (input.type) {
       case 'history.stored':
-        return this.withChat((chat) => chat.stored(input.friend, input.id), nowMs);
+        return this.withChat((chat) => chat.stored(input.friend, input.id));
       case 'history.answer':
       case 'history.failed':
         return this.onHistoryAnswer(input.queryId, input.type === 'history.answer' ? input.messages : null);
@@ -476,13 +476,13 @@ export class PeerMachine {
       case 'chat.answer':
         return this.onChatAnswer(command.username, command.accept, nowMs);
       case 'chat.send':
-        return this.withChat((chat) => chat.send(command.username, command.text, command.id, nowMs), nowMs);
+        return this.withChat((chat) => chat.send(command.username, command.text, command.id, nowMs));
       case 'chat.close':
         return this.onChatClose(command.username, nowMs);
       case 'chat.typing':
-        return this.withChat((chat) => chat.typing(command.username, nowMs), nowMs);
+        return this.withChat((chat) => chat.typing(command.username, nowMs));
       case 'chat.read':
-        return this.withChat((chat) => chat.read(command.username, command.id), nowMs);
+        return this.withChat((chat) => chat.read(command.username, command.id));
       case 'history':
         return this.askHistory(command.username, (queryId, account) => ({
           type: 'history.page',
@@ -973,7 +973,7 @@ export class PeerMachine {
     }
     this.sessions.set(friend, { username: friend, streamId, brokered, sentBytes: 0, flushedBytes: 0, pumpCursor: 0 });
     this.emit({ event: 'chat.opened', username: friend });
-    this.withChat((chat) => chat.opened(friend, streamId), nowMs);
+    this.withChat((chat) => chat.opened(friend, streamId));
     for (const outcome of this.recentOutcomes.values()) {
       if (outcome.peer === friend) this.effects.push({ type: 'p2p.send', streamId, frame: outcome.frame });
     }
@@ -986,7 +986,7 @@ export class PeerMachine {
   private loseSession(session: Session, nowMs: number, report = true): void {
     if (this.sessions.get(session.username) !== session) return;
     this.sessions.delete(session.username);
-    this.withChat((chat) => chat.ended(session.username, report ? 'connection-lost' : null), nowMs);
+    this.withChat((chat) => chat.ended(session.username, report ? 'connection-lost' : null));
     this.forTransfersWith(session.username, nowMs, (t) => t.suspend());
     // Suspended transfers wait for a new session, but not forever.
     const deadline = nowMs + TRANSFER_RESUME_WAIT_MS;
@@ -1005,7 +1005,7 @@ export class PeerMachine {
     this.channels.delete(session.streamId);
     if (sendBye) this.effects.push({ type: 'p2p.send', streamId: session.streamId, frame: { type: 'bye', reason } });
     this.effects.push({ type: 'p2p.close', streamId: session.streamId });
-    this.withChat((chat) => chat.ended(friend, reason), nowMs);
+    this.withChat((chat) => chat.ended(friend, reason));
     this.forTransfersWith(friend, nowMs, (t) => t.abort('session-closed'));
   }
 
@@ -1017,12 +1017,12 @@ export class PeerMachine {
   // ---- chat (chat.ts) and history (history.ts) ------------------------------------------------
 
   /** Runs a step of the chat machine and carries out what it asks. */
-  private withChat(step: (chat: ChatMachine) => void, nowMs: number): void {
+  private withChat(step: (chat: ChatMachine) => void): void {
     step(this.chat);
-    for (const action of this.chat.takeActions()) this.onChatAction(action, nowMs);
+    for (const action of this.chat.takeActions()) this.onChatAction(action);
   }
 
-  private onChatAction(action: ChatAction, nowMs: number): void {
+  private onChatAction(action: ChatAction): void {
     switch (action.type) {
       case 'send':
         this.effects.push({ type: 'p2p.send', streamId: action.streamId, frame: action.frame });
@@ -1044,7 +1044,6 @@ export class PeerMachine {
         return;
       }
       case 'protocol-error':
-        void nowMs;
         return this.emitError('UNEXPECTED_FRAME', `${action.frameType} from ${action.friend} in chat state ${action.state}`, action.friend);
     }
   }
@@ -1091,7 +1090,7 @@ export class PeerMachine {
     const friend = channel.friend;
     const session = this.sessions.get(friend);
     if (session === undefined || session.streamId !== channel.streamId) return;
-    if (isChatFrame(frame)) return this.withChat((chat) => chat.frame(friend, channel.streamId, frame, nowMs), nowMs);
+    if (isChatFrame(frame)) return this.withChat((chat) => chat.frame(friend, channel.streamId, frame, nowMs));
     switch (frame.type) {
       case 'bye':
         return this.closeSession(friend, frame.reason ?? 'closed', false, nowMs);

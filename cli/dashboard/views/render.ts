@@ -9,6 +9,7 @@
 import { formatBytes, formatSpeed, percent, progressBar, truncate, truncateStart, wrapText } from '../format.ts';
 import { layoutWidth, textWidth } from '../char-width.ts';
 import type { LineEditor } from '../line-editor.ts';
+import { TYPING_SHOWN_MS } from '../limits.ts';
 import {
   type AuthField,
   type ChatLine,
@@ -193,10 +194,18 @@ function chatLineText(line: ChatLine, peer: string, me: string): string {
     case 'in':
       return `${clock(line.atMs)} ${peer}: ${line.text}`;
     case 'out':
-      return `${clock(line.atMs)} ${me}: ${line.text}${line.delivered ? ' ✓' : ' …'}`;
+      return `${clock(line.atMs)} ${me}: ${line.text}${outgoingMark(line)}`;
     case 'system':
       return `${clock(line.atMs)} -- ${line.text}`;
   }
+}
+
+/** … waiting for the ack, ✓ acknowledged, ✓✓ in the friend's history, ✓✓ read, ✗ never arrived. */
+function outgoingMark(line: ChatLine): string {
+  if (line.receipt === 'failed') return ' ✗';
+  if (line.receipt === 'read') return ' ✓✓ read';
+  if (line.receipt === 'delivered') return ' ✓✓';
+  return line.delivered ? ' ✓' : ' …';
 }
 
 const CHAT_COLOURS: Record<ChatLine['kind'], string> = { in: 'cyan', out: 'white', system: 'gray' };
@@ -243,7 +252,8 @@ export function chatLabel(state: DashboardState): string {
   const scrolled = session.scrollback > 0 ? ' · scrolled (PgDn)' : '';
   const safetyNumber = state.friends.find((friend) => friend.username === session.peer)?.safetyNumber;
   const safety = safetyNumber === undefined ? '' : ` · safety ${safetyNumber}`;
-  return `Chat with ${session.peer} · ${states[session.state]}${safety}${scrolled}`;
+  const typing = session.typingAtMs !== null && state.nowMs - session.typingAtMs < TYPING_SHOWN_MS ? ` · ${session.peer} is typing…` : '';
+  return `Chat with ${session.peer} · ${states[session.state]}${typing}${safety}${scrolled}`;
 }
 
 export function renderInput(state: DashboardState, width: number): string {
@@ -375,7 +385,8 @@ export const HELP_LINES: readonly (readonly [string, string])[] = [
   ['', 'answer the selected friend request'],
   ['y / n', 'accept / decline (dialogs, friend requests)'],
   ['Ctrl-N / Ctrl-P', 'next / previous chat tab'],
-  ['PgUp / PgDn', 'scroll the chat'],
+  ['PgUp / PgDn', 'scroll the chat (back into its history)'],
+  ['F5  or  /', 'search every chat\'s history'],
   ['F2  or  a', 'add a friend (send a request)'],
   ['F3  or  f', 'send files into the open chat'],
   ['F4  or  x', 'close the chat (again: remove its tab)'],
@@ -458,7 +469,9 @@ export function dialogContent(state: DashboardState, modal: Modal): DialogConten
             ? 'Unblock a user'
             : modal.purpose === 'nickname'
               ? 'Change nickname'
-              : `Send files to ${session?.peer ?? '?'}`;
+              : modal.purpose === 'search'
+                ? 'Search history'
+                : `Send files to ${session?.peer ?? '?'}`;
       const hint =
         modal.purpose === 'add-friend'
           ? 'Username to send a friend request to:'
@@ -466,7 +479,9 @@ export function dialogContent(state: DashboardState, modal: Modal): DialogConten
             ? 'Username to unblock:'
             : modal.purpose === 'nickname'
               ? `New nickname (now ${safe(state.myNickname ?? state.me ?? '?')}; empty: your username):`
-              : 'Paths, separated by spaces ("quote" paths with spaces):';
+              : modal.purpose === 'search'
+                ? 'Text to look for in every chat:'
+                : 'Paths, separated by spaces ("quote" paths with spaces):';
       const error = modal.error ? `{red-fg}✗ ${safe(modal.error)}{/red-fg}` : '{gray-fg}Enter to send · Esc to cancel{/gray-fg}';
       const body = ['', ` ${hint}`, '', ` > ${renderEditor(modal.editor, width - 8, true)}`, '', ` ${error}`].join('\n');
       return { title, body, width, height: 9 };

@@ -178,7 +178,7 @@ describe('chat sessions and unread counts', () => {
     expect(driver.commands).toContainEqual({ cmd: 'chat.open', username: 'bob' });
     expect(driver.state.focus).toBe('input');
     driver.type('hello bob').key({ name: 'enter' });
-    expect(driver.commands.at(-1)).toEqual({ cmd: 'chat.send', username: 'bob', text: 'hello bob' });
+    expect(driver.commands.at(-1)).toEqual({ cmd: 'chat.send', username: 'bob', text: 'hello bob', id: expect.stringMatching(/^d[0-9a-z]+-1$/) });
     expect(driver.state.input.text).toBe('');
     const lastLine = () => driver.state.sessions[0]?.lines.at(-1);
     expect(lastLine()).toMatchObject({ kind: 'out', text: 'hello bob', delivered: false });
