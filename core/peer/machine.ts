@@ -67,6 +67,7 @@ import {
   P2P_UNAUTHENTICATED_STREAMS_MAX,
   SERVER_REQUESTS_PENDING_MAX,
   TRANSFERS_ACTIVE_MAX,
+  TRANSFERS_IN_PER_PEER_MAX,
   TRANSFER_OUTCOMES_REMEMBERED_MAX,
   TRANSFER_RESUME_WAIT_MS,
 } from '../limits.ts';
@@ -118,7 +119,12 @@ export type PeerInput =
    */
   | { readonly type: 'p2p.flushed'; readonly streamId: StreamKey; readonly bytes: number }
   | { readonly type: 'file.chunk'; readonly transferId: string; readonly epoch: number; readonly offset: number; readonly bytes: Uint8Array }
+  /** Also the answer to a file.digest that failed. */
   | { readonly type: 'file.read-failed'; readonly transferId: string; readonly epoch: number }
+  /** The SHA-256 of a whole file sent, hashed by the port as it read it (file.digest). */
+  | { readonly type: 'file.digested'; readonly transferId: string; readonly epoch: number; readonly sha256: string }
+  /** The temporary file's prefix is hashed afresh (file.rehash); a failure is file.io-failed. */
+  | { readonly type: 'file.rehashed'; readonly transferId: string; readonly epoch: number }
   /** `offset`: the end of the written bytes after this write. */
   | { readonly type: 'file.written'; readonly transferId: string; readonly offset: number }
   | { readonly type: 'file.hashed'; readonly transferId: string; readonly sha256: string }
@@ -143,7 +149,11 @@ export type PeerEffect =
   | { readonly type: 'p2p.close'; readonly streamId: StreamKey }
   | { readonly type: 'p2p.reset'; readonly streamId: StreamKey }
   | { readonly type: 'file.read'; readonly transferId: string; readonly epoch: number; readonly path: string; readonly offset: number; readonly bytes: number }
+  /** Sender: the SHA-256 of every byte the port read of this file, in file order. */
+  | { readonly type: 'file.digest'; readonly transferId: string; readonly epoch: number }
   | { readonly type: 'file.open'; readonly transferId: string }
+  /** Receiver: re-hash the temporary file's first `bytes` bytes from disk and continue the hash from there. */
+  | { readonly type: 'file.rehash'; readonly transferId: string; readonly epoch: number; readonly bytes: number }
   | { readonly type: 'file.write'; readonly transferId: string; readonly offset: number; readonly bytes: Uint8Array }
   | { readonly type: 'file.finish'; readonly transferId: string }
   | { readonly type: 'file.commit'; readonly transferId: string; readonly name: string }
@@ -227,6 +237,7 @@ const P2P_FRAME_RULES: Readonly<Record<P2pFrameType, readonly Channel['state'][]
   'file.decline': OPEN,
   'file.credit': OPEN,
   'file.resume': OPEN,
+  'file.end': OPEN,
   'file.ok': OPEN,
   'file.fail': OPEN,
 };
@@ -247,7 +258,7 @@ interface Session {
   /** Where the next round of read restarts begins, so no transfer is always first. */
   pumpCursor: number;
 }
-type TimerKey = `hello:${string}` | `token:${string}` | `resume-out:${string}` | `resume-in:${string}`;
+type TimerKey = `hello:${string}` | `token:${string}` | `resume-out:${string}` | `resume-in:${string}` | `stall-out:${string}` | `stall-in:${string}`;
 
 /** How often one input may loop on the sub-machines' actions causing more actions. */
 const DRAIN_ROUNDS_MAX = 64;
@@ -361,6 +372,10 @@ export class PeerMachine {
         return this.withOutgoing(input.transferId, nowMs, (t) => t.chunk(input.epoch, input.offset, input.bytes, nowMs));
       case 'file.read-failed':
         return this.withOutgoing(input.transferId, nowMs, (t) => t.readFailed(input.epoch));
+      case 'file.digested':
+        return this.withOutgoing(input.transferId, nowMs, (t) => t.digested(input.epoch, input.sha256, nowMs));
+      case 'file.rehashed':
+        return this.withIncoming(input.transferId, nowMs, (t) => t.rehashed(input.epoch, nowMs));
       case 'file.written':
         return this.withIncoming(input.transferId, nowMs, (t) => t.written(input.offset, nowMs));
       case 'file.hashed':
@@ -381,6 +396,8 @@ export class PeerMachine {
       if (key.startsWith('hello:')) this.onHelloTimeout(key.slice(6));
       else if (key.startsWith('resume-out:')) this.withOutgoing(key.slice(11), nowMs, (t) => t.resumeTimedOut());
       else if (key.startsWith('resume-in:')) this.withIncoming(key.slice(10), nowMs, (t) => t.resumeTimedOut());
+      else if (key.startsWith('stall-out:')) this.withOutgoing(key.slice(10), nowMs, (t) => t.stallCheck(nowMs));
+      else if (key.startsWith('stall-in:')) this.withIncoming(key.slice(9), nowMs, (t) => t.stallCheck(nowMs));
       else this.onTokenTimeout(key.slice(6));
     }
   }
@@ -1104,10 +1121,12 @@ export class PeerMachine {
       case 'file.decline':
         return this.withOutgoing(frame.transferId, nowMs, (t) => t.declined(), friend);
       case 'file.credit':
-        return this.withOutgoing(frame.transferId, nowMs, (t) => t.credit(frame.limit), friend);
+        return this.withOutgoing(frame.transferId, nowMs, (t) => t.credit(frame.limit, nowMs), friend);
       case 'file.resume':
         if (this.transfersOut.get(frame.transferId)?.meta.peer !== friend) return this.sendNoSuchTransfer(channel, frame);
         return this.withOutgoing(frame.transferId, nowMs, (t) => t.resumed(frame.offset, frame.limit, nowMs), friend);
+      case 'file.end':
+        return this.withIncoming(frame.transferId, nowMs, (t) => t.end(frame.sha256, nowMs), friend);
       case 'file.ok':
         return this.withOutgoing(frame.transferId, nowMs, (t) => t.ok(nowMs), friend);
       case 'file.fail':
@@ -1137,12 +1156,13 @@ export class PeerMachine {
     for (const file of files) {
       const transferId = `${this.config.idPrefix}-${this.nextTransferSeq++}`;
       const wireStream = this.nextWireStream++;
-      const meta = { transferId, peer: friend, wireStream, size: file.size, sha256: file.sha256 };
-      const transfer = new OutgoingTransfer(meta, file.path, file.name, this.config.tuning);
+      const meta = { transferId, peer: friend, wireStream, size: file.size };
+      const transfer = new OutgoingTransfer(meta, file.path, file.name, nowMs, this.config.tuning);
       transfer.gate = this.gateFor(friend);
       this.transfersOut.set(transferId, transfer);
-      offered.push({ transferId, stream: wireStream, name: file.name, size: file.size, sha256: file.sha256 });
-      this.emitFileEvent({ event: 'file.offered', username: friend, transferId, name: file.name, size: file.size, sha256: file.sha256 }, nowMs);
+      this.armStall(`stall-out:${transferId}`, transfer);
+      offered.push({ transferId, stream: wireStream, name: file.name, size: file.size });
+      this.emitFileEvent({ event: 'file.offered', username: friend, transferId, name: file.name, size: file.size }, nowMs);
     }
     this.effects.push({ type: 'p2p.send', streamId: session.streamId, frame: { type: 'file.offer', files: offered } });
   }
@@ -1159,7 +1179,8 @@ export class PeerMachine {
         refuse(file.transferId, 'protocol-error');
         continue;
       }
-      if (this.transferCount() >= TRANSFERS_ACTIVE_MAX) {
+      // One friend gets a share of the slots, however many offers it sends (TRANSFERS_IN_PER_PEER_MAX).
+      if (this.transferCount() >= TRANSFERS_ACTIVE_MAX || this.incomingCountFrom(friend) >= TRANSFERS_IN_PER_PEER_MAX) {
         refuse(file.transferId, 'busy');
         this.emit({ event: 'file.failed', transferId: file.transferId, reason: 'busy', username: friend });
         continue;
@@ -1170,11 +1191,12 @@ export class PeerMachine {
         continue;
       }
       const name = sanitizeFileName(file.name);
-      const meta = { transferId: file.transferId, peer: friend, wireStream: file.stream, size: file.size, sha256: file.sha256 };
-      const transfer = new IncomingTransfer(meta, file.name, name, this.config.tuning);
+      const meta = { transferId: file.transferId, peer: friend, wireStream: file.stream, size: file.size };
+      const transfer = new IncomingTransfer(meta, file.name, name, nowMs, this.config.tuning);
       this.transfersIn.set(file.transferId, transfer);
       this.incomingByStream.set(streamKey, file.transferId);
-      this.emitFileEvent({ event: 'file.offer', from: friend, transferId: file.transferId, name, size: file.size, offeredName: file.name, sha256: file.sha256 }, nowMs);
+      this.armStall(`stall-in:${file.transferId}`, transfer);
+      this.emitFileEvent({ event: 'file.offer', from: friend, transferId: file.transferId, name, size: file.size, offeredName: file.name }, nowMs);
       if (this.config.autoAcceptFile) this.driveIncoming(transfer, nowMs, (t) => t.accept(nowMs));
     }
   }
@@ -1182,7 +1204,20 @@ export class PeerMachine {
   private onData(friend: string, wireStream: number, offset: number, bytes: Uint8Array, nowMs: number): void {
     const transferId = this.incomingByStream.get(`${friend}\u0000${wireStream}`);
     if (transferId === undefined) return; // late bytes of a transfer that already ended
-    this.withIncoming(transferId, nowMs, (t) => t.data(offset, bytes));
+    this.withIncoming(transferId, nowMs, (t) => t.data(offset, bytes, nowMs));
+  }
+
+  private incomingCountFrom(friend: string): number {
+    let count = 0;
+    for (const t of this.transfersIn.values()) if (t.meta.peer === friend) count++;
+    return count;
+  }
+
+  /** Keeps a live transfer's stall timer at its current deadline (re-arming later is cheap). */
+  private armStall(key: `stall-out:${string}` | `stall-in:${string}`, transfer: OutgoingTransfer | IncomingTransfer): void {
+    const deadline = transfer.finished ? null : transfer.stallDeadlineMs;
+    if (deadline === null) this.timers.disarm(key);
+    else this.timers.arm(key, deadline);
   }
 
   private onFileAnswer(transferId: string, accept: boolean, nowMs: number): void {
@@ -1217,6 +1252,7 @@ export class PeerMachine {
   private driveOutgoing(transfer: OutgoingTransfer, nowMs: number, step: (t: OutgoingTransfer) => void): void {
     step(transfer);
     this.perform(transfer.transferId, transfer.meta.peer, transfer.takeActions(), transfer.path, nowMs);
+    this.armStall(`stall-out:${transfer.transferId}`, transfer);
     if (!transfer.finished) return;
     this.transfersOut.delete(transfer.transferId);
     this.timers.disarm(`resume-out:${transfer.transferId}`);
@@ -1227,6 +1263,7 @@ export class PeerMachine {
   private driveIncoming(transfer: IncomingTransfer, nowMs: number, step: (t: IncomingTransfer) => void): void {
     step(transfer);
     this.perform(transfer.transferId, transfer.meta.peer, transfer.takeActions(), null, nowMs);
+    this.armStall(`stall-in:${transfer.transferId}`, transfer);
     if (transfer.finished) {
       this.timers.disarm(`resume-in:${transfer.transferId}`);
       this.transfersIn.delete(transfer.transferId);
@@ -1319,8 +1356,14 @@ export class PeerMachine {
         case 'read':
           if (path !== null) this.effects.push({ type: 'file.read', transferId, epoch: action.epoch, path, offset: action.offset, bytes: action.bytes });
           break;
+        case 'digest':
+          this.effects.push({ type: 'file.digest', transferId, epoch: action.epoch });
+          break;
         case 'open':
           this.effects.push({ type: 'file.open', transferId });
+          break;
+        case 'rehash':
+          this.effects.push({ type: 'file.rehash', transferId, epoch: action.epoch, bytes: action.bytes });
           break;
         case 'write':
           this.effects.push({ type: 'file.write', transferId, offset: action.offset, bytes: action.bytes });

@@ -14,6 +14,7 @@ import type { PresenceStatus } from '../../core/frames.ts';
 import type { PeerCommand, PreparedFile } from '../../core/peer/commands.ts';
 import type { ClientEvent } from '../../core/peer/events.ts';
 import { type PeerFiles, PeerHost } from '../../core/peer/host.ts';
+import { ReadHash } from '../../core/peer/read-hash.ts';
 import { PeerMachine } from '../../core/peer/machine.ts';
 import type { Clock, Transport } from '../../core/transport.ts';
 import type { AnswerPolicy, PeerDriver, PeerObserver, SessionOutcome, StepOutcome } from './peer-driver.ts';
@@ -54,10 +55,14 @@ function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+/** Sent files whose offer is still to be reported (a user sends one at a time; refused sends leave theirs behind). */
+const OFFERED_SHA256_REMEMBERED_MAX = 64;
+
 /**
  * The simulator's file port: reads answer synthetic bytes, downloads are kept in memory (the
  * p2p-integrity checker hashes them), every operation takes FILE_IO_MS of virtual time.
  */
+
 class SimFiles implements PeerFiles {
   readonly received = new Map<string, { buffer: Uint8Array; size: number }>();
   /** TEST-ONLY (`unsafe-download-name`): the names senders offered, by transfer, to write under instead. */
@@ -70,11 +75,32 @@ class SimFiles implements PeerFiles {
     private readonly planted: ReadonlySet<SimPlantedBug> | null,
   ) {}
 
-  read(_transferId: string, path: string, offset: number, bytes: number, done: (result: Uint8Array | Error) => void): void {
-    this.later(() => done(syntheticBytes(path, offset, bytes)));
+  /** The SHA-256 of each outgoing file, fed by its reads (core/peer/read-hash.ts, as the node port does). */
+  private readonly sending = new Map<string, ReadHash>();
+
+  read(transferId: string, path: string, offset: number, bytes: number, done: (result: Uint8Array | Error) => void): void {
+    const chunk = syntheticBytes(path, offset, bytes);
+    this.source(transferId).feed(offset, chunk);
+    this.later(() => done(chunk));
   }
 
-  closeSource(): void {}
+  digest(transferId: string, done: (result: string | Error) => void): void {
+    const digest = this.source(transferId).digest();
+    this.later(() => done(digest));
+  }
+
+  closeSource(transferId: string): void {
+    this.sending.delete(transferId);
+  }
+
+  private source(transferId: string): ReadHash {
+    let source = this.sending.get(transferId);
+    if (source === undefined) {
+      source = new ReadHash(createHash('sha256'));
+      this.sending.set(transferId, source);
+    }
+    return source;
+  }
 
   open(transferId: string): void {
     this.received.set(transferId, { buffer: new Uint8Array(0), size: 0 });
@@ -92,6 +118,12 @@ class SimFiles implements PeerFiles {
     file.buffer.set(bytes, offset);
     file.size = Math.max(file.size, end);
     this.later(() => done(null));
+  }
+
+  /** The download is in memory and finish hashes all of it: nothing to hash again before a resume. */
+  rehash(transferId: string, _bytes: number, done: (error: Error | null) => void): void {
+    const file = this.received.get(transferId);
+    this.later(() => done(file === undefined ? new Error('no such incoming file') : null));
   }
 
   finish(transferId: string, done: (result: string | Error) => void): void {
@@ -115,6 +147,7 @@ class SimFiles implements PeerFiles {
 
   closeAll(): void {
     this.received.clear();
+    this.sending.clear();
   }
 
   /** The SHA-256 of a download's bytes, then forgets it. */
@@ -174,6 +207,8 @@ export class PeerMachineDriver implements PeerDriver {
   private answerPolicy: AnswerPolicy = 'accept';
   private answerDelayMs: () => number = () => 0;
   private nextFile = 1;
+  /** SHA-256 of the files this user sent, by name, until their file.offered (a refused send never gets one: bounded). */
+  private readonly offeredSha256 = new Map<string, string>();
   private outgoing = new Set<string>();
   /** The machine said `ready` (its first link is up): before that, commands wait here. */
   private ready = false;
@@ -298,7 +333,13 @@ export class PeerMachineDriver implements PeerDriver {
     const n = this.nextFile++;
     const path = `sim:${this.username}:${this.incarnation}:${n}`;
     const size = Math.min(bytes, SIM_FILE_BYTES_MAX);
-    const file: PreparedFile = { path, name: `file-${n}.bin`, size, sha256: sha256Hex(syntheticBytes(path, 0, size)) };
+    const file: PreparedFile = { path, name: `file-${n}.bin`, size };
+    // The truth the checker compares the received bytes with: the offer no longer carries a digest.
+    this.offeredSha256.set(file.name, sha256Hex(syntheticBytes(path, 0, size)));
+    if (this.offeredSha256.size > OFFERED_SHA256_REMEMBERED_MAX) {
+      const oldest = this.offeredSha256.keys().next().value;
+      if (oldest !== undefined) this.offeredSha256.delete(oldest);
+    }
     if (options.name !== undefined || options.declaredBytes !== undefined || options.stall === true) {
       if (this.hostileWire === null) throw new Error(`${this.username}: a hostile sendFile needs the hostile wire (hostileOffers)`);
       this.hostileWire.rewriteOffer(file.name, options);
@@ -470,7 +511,8 @@ export class PeerMachineDriver implements PeerDriver {
         if (this.options.planted?.has('unsafe-download-name') === true) this.files.offeredNames.set(event.transferId, event.offeredName);
         break;
       case 'file.offered':
-        this.options.p2p.onFileOffered(this.username, event.transferId, event.sha256, event.size);
+        this.options.p2p.onFileOffered(this.username, event.transferId, this.offeredSha256.get(event.name) ?? 'unknown', event.size);
+        this.offeredSha256.delete(event.name);
         break;
       case 'file.received': {
         this.options.p2p.onFileReported?.(this.username, event.transferId, event.path);

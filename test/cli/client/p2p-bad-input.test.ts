@@ -142,10 +142,14 @@ describe('P2P port: tokens and offered names', () => {
     const sha256 = createHash('sha256').update(content).digest('hex');
     first.send({
       type: 'file.offer',
-      files: names.map((name, i) => ({ transferId: `m${i}`, stream: i + 1, name, size: content.byteLength, sha256 })),
+      files: names.map((name, i) => ({ transferId: `m${i}`, stream: i + 1, name, size: content.byteLength })),
     });
     for (let i = 0; i < names.length; i++) await first.waitFor('file.accept');
-    for (let i = 0; i < names.length; i++) first.sendBytes(encodeData(i + 1, 0, content));
+    // The bytes, then the final frame with their digest.
+    for (let i = 0; i < names.length; i++) {
+      first.sendBytes(encodeData(i + 1, 0, content));
+      first.send({ type: 'file.end', transferId: `m${i}`, sha256 });
+    }
     const paths: string[] = [];
     for (let i = 0; i < names.length; i++) {
       const received = await bob.waitFor('file.received', { transferId: `m${i}` });

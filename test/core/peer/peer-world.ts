@@ -14,6 +14,7 @@ import { encodeControl, encodeData } from '../../../core/codec.ts';
 import type { PeerCommand } from '../../../core/peer/commands.ts';
 import type { ClientEvent } from '../../../core/peer/events.ts';
 import { type PeerConfig, type PeerEffect, type PeerInput, PeerMachine } from '../../../core/peer/machine.ts';
+import { ReadHash } from '../../../core/peer/read-hash.ts';
 import { type ServerConfig, type ServerEffect, ServerMachine } from '../../../core/server/machine.ts';
 import { MemoryStore } from '../../../core/store.ts';
 import { SqliteHistory } from '../../../cli/client/history-store.ts';
@@ -48,6 +49,10 @@ export class World {
   readonly sources = new Map<string, Uint8Array>();
   /** Temporary files being received: `${peer}|${transferId}` → running hash. */
   private readonly partial = new Map<string, { hash: Hash; bytes: number; sha256: string | null }>();
+  /** The sender's file hash of each outgoing transfer, fed by its reads (`${peer}|${transferId}`). */
+  private readonly sending = new Map<string, ReadHash>();
+  /** Rehash requests seen (`${peer}|${transferId}|${bytes}`): a resume re-verifies the prefix. */
+  readonly rehashed: string[] = [];
   /** Files moved into place: `${peer}|${transferId}` → their SHA-256 and length. */
   readonly committed = new Map<string, { sha256: string; bytes: number }>();
   /** Temporary files deleted: `${peer}|${transferId}`. */
@@ -95,6 +100,10 @@ export class World {
 
   command(name: string, command: PeerCommand): void {
     this.input(name, { type: 'command', command });
+  }
+
+  peer(name: string): PeerMachine {
+    return this.peers.get(name)!;
   }
 
   eventsOf(name: string, event: string): ClientEvent[] {
@@ -326,8 +335,21 @@ export class World {
           const source = this.sources.get(effect.path);
           const { transferId, epoch, offset } = effect;
           if (source === undefined) return machine.handle({ type: 'file.read-failed', transferId, epoch }, this.nowMs);
-          machine.handle({ type: 'file.chunk', transferId, epoch, offset, bytes: source.subarray(offset, offset + effect.bytes) }, this.nowMs);
+          const chunk = source.subarray(offset, offset + effect.bytes);
+          this.readHash(name, transferId).feed(offset, chunk);
+          machine.handle({ type: 'file.chunk', transferId, epoch, offset, bytes: chunk }, this.nowMs);
         });
+        return;
+      case 'file.digest':
+        this.pendingIo.push(() => {
+          const { transferId, epoch } = effect;
+          machine.handle({ type: 'file.digested', transferId, epoch, sha256: this.readHash(name, transferId).digest() }, this.nowMs);
+        });
+        return;
+      case 'file.rehash':
+        // The download's hash lives in memory here: nothing on a disk to read again.
+        this.rehashed.push(`${name}|${effect.transferId}|${String(effect.bytes)}`);
+        this.pendingIo.push(() => machine.handle({ type: 'file.rehashed', transferId: effect.transferId, epoch: effect.epoch }, this.nowMs));
         return;
       case 'file.open':
         this.partial.set(`${name}|${effect.transferId}`, { hash: createHash('sha256'), bytes: 0, sha256: null });
@@ -364,6 +386,16 @@ export class World {
         this.discarded.push(`${name}|${effect.transferId}`);
         return;
     }
+  }
+
+  private readHash(name: string, transferId: string): ReadHash {
+    const key = `${name}|${transferId}`;
+    let hash = this.sending.get(key);
+    if (hash === undefined) {
+      hash = new ReadHash(createHash('sha256'));
+      this.sending.set(key, hash);
+    }
+    return hash;
   }
 }
 
