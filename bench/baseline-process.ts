@@ -8,7 +8,7 @@ import { measureScryptRate } from './baselines/scrypt-rate.ts';
 import { type PipeReceipt, type PipeTls, sendThroughPipe, startBareHttpServer, startEchoServer, startHoldServer, startPipeReceiver } from './baselines/bare-servers.ts';
 import { rssKbOf } from './processes.ts';
 import { serveRpc } from './rpc.ts';
-import { measureSim } from './sim-rate.ts';
+import { measureSim, measureSimScale } from './sim-rate.ts';
 
 let holdConnections: (() => number) | null = null;
 let pipeReceived: Promise<PipeReceipt> | null = null;
@@ -16,6 +16,7 @@ let pipeReceived: Promise<PipeReceipt> | null = null;
 serveRpc({
   scrypt: (args: { concurrency: number; durationMs: number }) => measureScryptRate(args.concurrency, args.durationMs),
   sim: (args: { peers: number; virtualMs: number; seed: number }) => measureSim(args.peers, args.virtualMs, args.seed),
+  simScale: (args: { peers: number; seed: number }) => measureSimScale(args.peers, args.seed),
   echo: async () => ({ port: (await startEchoServer()).port }),
   http: async () => ({ port: (await startBareHttpServer()).port }),
   hold: async () => {

@@ -44,7 +44,7 @@ const PHASE_RESULTS: Record<PhaseName, readonly ResultName[]> = {
   server: ['login_rate', 'resume_rate', 'presence_fanout_rate', 'session_broker_p99_ms', 'http_healthz_rps', 'http_healthz_p99_under_load_ms'],
   held: ['connections_held', 'rss_per_connection_kb'],
   file: ['file_transfer_mb_s'],
-  sim: ['sim_events_rate'],
+  sim: ['sim_events_rate', 'sim_peers_max'],
   attack: ['login_under_attack_p99_ms'],
 };
 

@@ -23,7 +23,7 @@ import type { WireMessage } from '../world/frame-tap.ts';
 import type { Prng } from '../world/prng.ts';
 import { type NodeClockRate, Scope, type SimClock } from '../world/sim-clock.ts';
 import { SERVER_ADDRESS, SERVER_PORT } from '../world/server-node.ts';
-import { SIM_FILE_BYTES_MAX } from '../scenarios/scenario-schema.ts';
+import { SIM_FILE_BYTES_MAX, type SimPlantedBug } from '../scenarios/scenario-schema.ts';
 import { HostileWire } from './hostile.ts';
 
 export const P2P_PORT = 5000;
@@ -65,11 +65,14 @@ const OFFERED_SHA256_REMEMBERED_MAX = 64;
 
 class SimFiles implements PeerFiles {
   readonly received = new Map<string, { buffer: Uint8Array; size: number }>();
+  /** TEST-ONLY (`unsafe-download-name`): the names senders offered, by transfer, to write under instead. */
+  readonly offeredNames = new Map<string, string>();
 
   constructor(
     private readonly clock: Clock,
     private readonly username: string,
     private readonly observer: P2pObserver,
+    private readonly planted: ReadonlySet<SimPlantedBug> | null,
   ) {}
 
   /** The SHA-256 of each outgoing file, fed by its reads (core/peer/read-hash.ts, as the node port does). */
@@ -130,7 +133,9 @@ class SimFiles implements PeerFiles {
     this.later(() => done(sha256));
   }
 
-  commit(_transferId: string, name: string, done: (result: string | Error) => void): void {
+  commit(_transferId: string, sanitized: string, done: (result: string | Error) => void): void {
+    // The planted bug writes where a careless client would: under the name the sender offered.
+    const name = this.planted?.has('unsafe-download-name') === true ? (this.offeredNames.get(_transferId) ?? sanitized) : sanitized;
     const path = `sim:${this.username}/downloads/${name}`;
     this.observer.onFileCommitted?.(this.username, _transferId, name, path);
     this.later(() => done(path));
@@ -172,6 +177,8 @@ export interface PeerMachineDriverOptions {
   readonly clockRate?: NodeClockRate;
   /** The user's client is modified to send hostile offers (sendFile name, declaredBytes, stall). */
   readonly hostileOffers?: boolean;
+  /** TEST-ONLY: the simulator's planted bugs in effect now (the `plant` fault); read at each use. */
+  readonly planted?: ReadonlySet<SimPlantedBug>;
 }
 
 /** How a sendFile step sends: plain, cancelled after a while, or hostile (see HostileWire). */
@@ -248,7 +255,7 @@ export class PeerMachineDriver implements PeerDriver {
       idPrefix: `p${this.options.index}i${this.incarnation}t`,
       p2pAdvertiseHost: this.options.address,
     });
-    this.files = new SimFiles(this.clock, this.username, this.options.p2p);
+    this.files = new SimFiles(this.clock, this.username, this.options.p2p, this.options.planted ?? null);
     const address = this.options.address;
     this.host = new PeerHost({
       machine,
@@ -499,6 +506,9 @@ export class PeerMachineDriver implements PeerDriver {
         break;
       case 'chat.message':
         this.options.p2p.onChatReceived(this.username, event.from, event.text);
+        break;
+      case 'file.offer':
+        if (this.options.planted?.has('unsafe-download-name') === true) this.files.offeredNames.set(event.transferId, event.offeredName);
         break;
       case 'file.offered':
         this.options.p2p.onFileOffered(this.username, event.transferId, this.offeredSha256.get(event.name) ?? 'unknown', event.size);
