@@ -47,12 +47,14 @@ export const ERRORS = {
   // Server lifecycle and resources.
   UNAUTHENTICATED_TIMEOUT: { message: 'no login before the idle limit', closes: true },
   SERVER_SHUTTING_DOWN: { message: 'the server is shutting down', closes: true },
+  SERVER_DEGRADED: { message: 'this server lost its shared database or bus: try another server or retry shortly', closes: false },
   SERVER_FULL: { message: 'the server holds its maximum number of connections', closes: true },
   TOO_MANY_CONNECTIONS: { message: 'too many connections from this address', closes: true },
   SLOW_CONSUMER: { message: 'the connection could not keep up with its send queue', closes: true },
   INTERNAL: { message: 'internal server error', closes: false },
   // Peer to peer (the P2P channel and file transfer).
   BAD_SESSION_TOKEN: { message: 'session token is unknown, used or for another user', closes: true },
+  PEER_KEY_MISMATCH: { message: "the peer's identity key is not the one the server vouched for", closes: true },
   NO_SUCH_PEER: { message: 'no open session with that user', closes: false },
   NO_SUCH_TRANSFER: { message: 'no such transfer', closes: false },
   FILE_TOO_LARGE: { message: 'file exceeds the size limit', closes: false },
@@ -65,6 +67,7 @@ export const ERRORS = {
   QUEUE_FULL: { message: 'too many messages or transfers waiting', closes: false },
   MESSAGE_UNDELIVERED: { message: 'the peer connection closed before the message was acknowledged', closes: false },
   PEER_ERROR: { message: 'a peer reported an error (its code and words are in the detail, never one of our codes)', closes: false },
+  HISTORY_UNAVAILABLE: { message: 'the history store is not available or failed on that query', closes: false },
 } as const satisfies Record<string, { message: string; closes: boolean }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -7,6 +7,7 @@
  * Pushes (presence, incoming requests) carry no `re`.
  */
 import { z } from 'zod';
+import { identityKeysSchema, isIdentityKeys, type IdentityKeys } from './identity.ts';
 import {
   NICKNAME_CHARS_MAX,
   P2P_HOST_CHARS_MAX,
@@ -26,8 +27,17 @@ const port = z.number().int().min(1).max(65_535);
 // ---- client to server -------------------------------------------------------------------------
 
 export const clientFrameSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('signup'), id: requestId, username, password, nickname: z.string().max(NICKNAME_CHARS_MAX * 4).optional() }),
-  z.object({ type: z.literal('login'), id: requestId, username, password }),
+  /** identity: the client's public keys (core/identity.ts), stored with the account. */
+  z.object({
+    type: z.literal('signup'),
+    id: requestId,
+    username,
+    password,
+    nickname: z.string().max(NICKNAME_CHARS_MAX * 4).optional(),
+    identity: identityKeysSchema.optional(),
+  }),
+  /** identity: registers (or replaces) the account's keys once the password is verified. */
+  z.object({ type: z.literal('login'), id: requestId, username, password, identity: identityKeysSchema.optional() }),
   z.object({ type: z.literal('resume'), id: requestId, username, token }),
   z.object({ type: z.literal('logout'), id: requestId }),
   z.object({ type: z.literal('heartbeat'), id: requestId }),
@@ -50,6 +60,10 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
     port: port.optional(),
   }),
   z.object({ type: z.literal('session.cancel'), id: requestId, requestId: sessionRequestId }),
+  /** Changes the password: the old one is checked as a login's is (same limits); answered by account.updated. */
+  z.object({ type: z.literal('account.password'), id: requestId, old: password, new: password }),
+  /** Changes the nickname; answered by account.updated, and friends online get friend.updated. */
+  z.object({ type: z.literal('account.nickname'), id: requestId, nickname: z.string().max(NICKNAME_CHARS_MAX * 4) }),
 ]);
 
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
@@ -75,7 +89,8 @@ export const CLIENT_FRAME_TYPES: ReadonlySet<string> = new Set(clientFrameSchema
 export const presenceStatusSchema = z.enum(['online', 'offline']);
 export type PresenceStatus = z.infer<typeof presenceStatusSchema>;
 
-export const friendEntrySchema = z.object({ username: z.string(), nickname: z.string(), status: presenceStatusSchema });
+/** identity: the friend's public keys as the server holds them; absent for an account that never registered any. */
+export const friendEntrySchema = z.object({ username: z.string(), nickname: z.string(), status: presenceStatusSchema, identity: identityKeysSchema.optional() });
 export type FriendEntry = z.infer<typeof friendEntrySchema>;
 
 /** Why a chat-session request did not become a session (kebab-case, as the client contract shows). */
@@ -115,7 +130,7 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('presence'), username: z.string(), status: presenceStatusSchema }),
   z.object({ type: z.literal('friend.incoming'), from: z.string(), nickname: z.string() }),
   z.object({ type: z.literal('friend.requested'), re, username: z.string() }),
-  z.object({ type: z.literal('friend.added'), re, username: z.string(), nickname: z.string(), status: presenceStatusSchema }),
+  z.object({ type: z.literal('friend.added'), re, username: z.string(), nickname: z.string(), status: presenceStatusSchema, identity: identityKeysSchema.optional() }),
   z.object({ type: z.literal('friend.declined'), re, username: z.string() }),
   z.object({ type: z.literal('friend.removed'), re, username: z.string() }),
   z.object({ type: z.literal('friend.blocked'), re, username: z.string() }),
@@ -133,8 +148,17 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
     /** The callee's P2P address, given to the caller only. */
     host: z.string().optional(),
     port: z.number().int().optional(),
+    /** The other side's identity keys, as the server vouches for them: its P2P certificate must carry the signKey. */
+    identity: identityKeysSchema.optional(),
   }),
   z.object({ type: z.literal('session.failed'), re, requestId: z.string().optional(), username: z.string(), reason: sessionFailureSchema }),
+  /**
+   * Our account changed (account.password or account.nickname). After a password change it carries
+   * the new resume token: every earlier one no longer resumes.
+   */
+  z.object({ type: z.literal('account.updated'), re, username: z.string(), nickname: z.string(), resumeToken: z.string().optional() }),
+  /** A friend changed their nickname. */
+  z.object({ type: z.literal('friend.updated'), username: z.string(), nickname: z.string() }),
   /** To the callee: a request it was asked about ended without its answer (timeout, cancel, caller gone). */
   z.object({ type: z.literal('session.withdrawn'), requestId: z.string(), from: z.string(), reason: sessionFailureSchema }),
 ]);
@@ -177,10 +201,12 @@ function loginOkFastPath(m: Record<string, unknown>): ServerFrame | null {
   if (!Array.isArray(friends) || !isStringArray(incoming) || !isStringArray(outgoing)) return null;
   const entries: FriendEntry[] = new Array<FriendEntry>(friends.length);
   for (let i = 0; i < friends.length; i++) {
-    const f = friends[i] as { username?: unknown; nickname?: unknown; status?: unknown } | null;
+    const f = friends[i] as { username?: unknown; nickname?: unknown; status?: unknown; identity?: unknown } | null;
     if (typeof f !== 'object' || f === null || Array.isArray(f)) return null;
     if (typeof f.username !== 'string' || typeof f.nickname !== 'string' || (f.status !== 'online' && f.status !== 'offline')) return null;
-    entries[i] = { username: f.username, nickname: f.nickname, status: f.status };
+    if (f.identity !== undefined && !isIdentityKeys(f.identity)) return null;
+    const identity: IdentityKeys | undefined = f.identity === undefined ? undefined : { signKey: f.identity.signKey, sealKey: f.identity.sealKey };
+    entries[i] = identity === undefined ? { username: f.username, nickname: f.nickname, status: f.status } : { username: f.username, nickname: f.nickname, status: f.status, identity };
   }
   const frame = { type: 'login.ok' as const, username, nickname, friends: entries, incoming: [...incoming], outgoing: [...outgoing], resumeToken, resumed };
   return re === undefined ? frame : { ...frame, re };

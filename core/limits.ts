@@ -10,9 +10,9 @@ export const PROTOCOL_VERSION = 1;
  * Largest control (JSON) payload a client accepts: sized for the largest frame the server sends,
  * a login.ok or friends list at FRIENDS_PER_USER_MAX friends (see LIST_FRAME_BYTES_WORST below).
  */
-export const CONTROL_FRAME_BYTES_MAX = 384 * 1024;
+export const CONTROL_FRAME_BYTES_MAX = 512 * 1024;
 /** Largest frame payload, control or data, any decoder accepts. Checked from the length prefix. */
-export const FRAME_BYTES_MAX = 384 * 1024;
+export const FRAME_BYTES_MAX = 512 * 1024;
 /**
  * Largest frame a client may send the server. The biggest legitimate one (a sign-up) is under
  * 1 KiB; a small limit bounds what 19,900 connections can make the server buffer (~311 MiB).
@@ -41,6 +41,9 @@ export const TEXT_MESSAGE_CHARS_MAX = 16 * 1024;
 export const P2P_HOST_CHARS_MAX = 255;
 export const TOKEN_CHARS_MAX = 128;
 
+/** JSON bytes of one `"identity":{...}` field with both keys (44-byte SPKI DER, 60 base64 chars each). */
+export const IDENTITY_JSON_BYTES = 25 + 60 + 13 + 60 + 2;
+
 /** Mutual friends one account may have. */
 export const FRIENDS_PER_USER_MAX = 1000;
 /**
@@ -51,8 +54,9 @@ export const FRIEND_REQUESTS_INCOMING_PER_USER_MAX = 100;
 export const FRIEND_REQUESTS_OUTGOING_PER_USER_MAX = 100;
 /**
  * After a decline, the declined user may not ask the same person again for this long
- * (DECLINED_RECENTLY): otherwise a declined request comes straight back. Kept in memory only (a
- * restart forgets it); `friend.block` is the lasting answer.
+ * (DECLINED_RECENTLY): otherwise a declined request comes straight back. Stored with the accounts,
+ * so a server restart does not let the declined ask again at once (at most RATE_LIMIT_BUCKETS_MAX
+ * declines are kept, the oldest forgotten first); `friend.block` is the lasting answer.
  */
 export const FRIEND_REQUEST_DECLINE_COOLDOWN_MS = 24 * 3_600_000;
 /** Users one account may block: bounds the stored rows and the in-memory set per account. */
@@ -60,9 +64,10 @@ export const BLOCKS_PER_USER_MAX = 1000;
 /**
  * Worst-case JSON bytes of one friend entry: {"username":"<32 ASCII>","nickname":"<64 UTF-16
  * units, at most 3 UTF-8 bytes each: lone surrogates, which JSON would escape to 6, are refused>",
- * "status":"offline"}, plus a comma.
+ * "status":"offline"}, plus a comma; and the friend's identity keys,
+ * ,"identity":{"signKey":"<60 base64>","sealKey":"<60 base64>"}.
  */
-const FRIEND_ENTRY_BYTES_WORST = 13 + USERNAME_CHARS_MAX + 14 + NICKNAME_CHARS_MAX * 3 + 21 + 1;
+const FRIEND_ENTRY_BYTES_WORST = 13 + USERNAME_CHARS_MAX + 14 + NICKNAME_CHARS_MAX * 3 + 21 + 1 + IDENTITY_JSON_BYTES;
 /** Worst-case login.ok or friends frame: every friend, every pending request, and the envelope. */
 export const LIST_FRAME_BYTES_WORST =
   FRIENDS_PER_USER_MAX * FRIEND_ENTRY_BYTES_WORST + (FRIEND_REQUESTS_INCOMING_PER_USER_MAX + FRIEND_REQUESTS_OUTGOING_PER_USER_MAX) * (USERNAME_CHARS_MAX + 3) + 1024;
@@ -140,6 +145,12 @@ export const UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX = 32;
 /** Chat-session requests (token bucket) per user. */
 export const SESSION_REQUESTS_PER_USER_BURST = 10;
 export const SESSION_REQUESTS_PER_USER_PER_SEC = 1;
+/**
+ * Nickname changes (token bucket) per user: each one is a durable write and a friend.updated to
+ * every online friend (up to FRIENDS_PER_USER_MAX), so one user cannot turn renaming into a flood.
+ */
+export const NICKNAME_CHANGES_PER_USER_BURST = 5;
+export const NICKNAME_CHANGES_PER_USER_PER_HOUR = 30;
 /** Rate-limit buckets kept at once; the oldest idle ones are dropped first. */
 export const RATE_LIMIT_BUCKETS_MAX = 100_000;
 
@@ -171,12 +182,51 @@ export const P2P_HELLO_TIMEOUT_MS = 10_000;
 export const P2P_UNAUTHENTICATED_STREAMS_MAX = 32;
 /** Chat messages sent to one peer and not yet acknowledged. */
 export const CHAT_UNACKED_MESSAGES_MAX = 256;
+/**
+ * At most one typing indicator per friend per this interval, each way: the sender drops the rest,
+ * the receiver ignores frames that come faster (a friend cannot flood our user with them).
+ */
+export const CHAT_TYPING_INTERVAL_MS = 3_000;
+/**
+ * Friends without an open session for whom a chat remembers a read receipt still owed (sent when
+ * the next session opens); the oldest is forgotten first. Bounds what chat.read can make us hold.
+ */
+export const CHATS_WITHOUT_SESSION_MAX = 1_024;
+/** Messages and file events the client keeps per account and friend; the oldest are pruned first. */
+export const HISTORY_MESSAGES_PER_FRIEND_MAX = 10_000;
+/** Messages one `history` command returns when it names no limit, and at most. */
+export const HISTORY_PAGE_MESSAGES_DEFAULT = 50;
+export const HISTORY_PAGE_MESSAGES_MAX = 500;
+/** Matches one `history.search` returns, newest first. */
+export const HISTORY_SEARCH_RESULTS_MAX = 100;
+/** Longest text `history.search` looks for. */
+export const HISTORY_SEARCH_CHARS_MAX = 256;
+/** History queries handed to the store and not yet answered. */
+export const HISTORY_QUERIES_PENDING_MAX = 64;
 /** Requests to the server awaiting their reply. */
 export const SERVER_REQUESTS_PENDING_MAX = 256;
 /** Files one offer may list. */
 export const FILES_PER_OFFER_MAX = 32;
 /** Unfinished transfers (both directions) one client holds at once. */
 export const TRANSFERS_ACTIVE_MAX = 64;
+/**
+ * Unfinished incoming transfers one friend may hold at a client: half its slots. One full offer
+ * (FILES_PER_OFFER_MAX) still fits, and however many offers one friend sends, the other half stays
+ * for the other friends and for our own sends.
+ */
+export const TRANSFERS_IN_PER_PEER_MAX = TRANSFERS_ACTIVE_MAX / 2;
+/**
+ * A transfer that is accepted or sending fails (reason stalled) after this long without moving a
+ * byte or a credit, and the receiver's temporary file is removed: a friend that accepts or offers
+ * and then never moves cannot keep a slot for longer. Far above a legitimate pause (credit comes
+ * back as soon as a quarter of the window is on disk; the final fsync takes seconds).
+ */
+export const TRANSFER_STALL_MS = 60_000;
+/**
+ * An offer nobody has answered fails (reason stalled) after this long. Longer than TRANSFER_STALL_MS
+ * because a person answers it; bounded so unanswered offers do not keep slots for ever.
+ */
+export const TRANSFER_ANSWER_WAIT_MS = 10 * 60_000;
 /** Bytes a sender may have in flight beyond what the receiver has written: the credit window. */
 export const TRANSFER_WINDOW_BYTES = 4 * 1024 * 1024;
 /**

@@ -6,7 +6,7 @@
  *
  * Lanes. Each command waits for some lanes to be free, and some commands hold a lane while they
  * run:
- * - `server`: the account commands (signup, login, logout, friends, friend.*) hold it until the
+ * - `server`: the account commands (signup, login, logout, friends, friend.*, account.*) hold it until the
  *   server's reply: the server hashes one password per connection at a time (BUSY otherwise), and
  *   what follows a login needs the login done. Every command that talks to the server waits for
  *   it, and for a server connection being made at that moment (a request would fail now, not in
@@ -80,9 +80,11 @@ const ACCOUNT_COMMANDS: ReadonlySet<string> = new Set([
   'friend.remove',
   'friend.block',
   'friend.unblock',
+  'account.password',
+  'account.nickname',
 ]);
 const SERVERLESS_COMMANDS: ReadonlySet<string> = new Set(['test.cut-p2p']);
-const FRIEND_ORDERED_COMMANDS: ReadonlySet<string> = new Set(['chat.open', 'chat.send', 'chat.close', 'file.send']);
+const FRIEND_ORDERED_COMMANDS: ReadonlySet<string> = new Set(['chat.open', 'chat.send', 'chat.close', 'chat.typing', 'chat.read', 'file.send']);
 
 function friendLane(username: string): string {
   return `friend:${username}`;
@@ -92,7 +94,7 @@ function friendLane(username: string): string {
 function lanesOf(command: UserCommand): { readonly waits: readonly string[]; readonly holds: string | null } {
   const waits: string[] = [];
   if (!SERVERLESS_COMMANDS.has(command.cmd)) waits.push(SERVER_LANE);
-  if (FRIEND_ORDERED_COMMANDS.has(command.cmd) && 'username' in command) waits.push(friendLane(command.username));
+  if (FRIEND_ORDERED_COMMANDS.has(command.cmd) && 'username' in command && command.username !== undefined) waits.push(friendLane(command.username));
   if (ACCOUNT_COMMANDS.has(command.cmd)) return { waits, holds: SERVER_LANE };
   if ((command.cmd === 'chat.open' || command.cmd === 'file.send') && 'username' in command) return { waits, holds: friendLane(command.username) };
   return { waits, holds: null };

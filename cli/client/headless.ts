@@ -12,11 +12,15 @@ import { realClock } from '../net/real-clock.ts';
 import { CuttingTransport } from '../net/cutting-transport.ts';
 import { checkPlainTcpAllowed } from '../net/insecure.ts';
 import { TcpTransport } from '../net/tcp-transport.ts';
+import { makeIdentityCertificate, peerTlsTransport } from '../net/identity-certificate.ts';
 import { ServerPins } from './known-servers.ts';
+import { type ClientIdentity, loadOrCreateIdentity } from './identity-keys.ts';
+import { KnownPeers } from './known-peers.ts';
 import { LineSplitter } from '../io/line-splitter.ts';
 import { ClientRuntime, type TimedEvent } from './client-runtime.ts';
 import { CommandQueue } from './command-queue.ts';
-import type { LevelWithSilent } from 'pino';
+import { SqliteHistory } from './history-store.ts';
+import type { LevelWithSilent, Logger } from 'pino';
 
 /** An input line longer than this is refused (BAD_COMMAND) without being buffered whole. */
 export const COMMAND_LINE_BYTES_MAX = 1024 * 1024;
@@ -32,8 +36,13 @@ export interface HeadlessOptions {
   readonly fileBytesMax: number;
   readonly logFile: string | null;
   readonly logLevel: LevelWithSilent;
-  /** Where the client keeps what outlives a run: known-servers (the pinned server certificates). */
+  /**
+   * Where the client keeps what outlives a run: known-servers (the pinned server certificates),
+   * history.sqlite, identity.json (our identity keys), known-peers.json (the friends' keys we have seen).
+   */
   readonly dataDir: string;
+  /** Tell friends what the user read (chat.read). */
+  readonly readReceipts: boolean;
   /** TLS to the server (default); false is --tls off, plain TCP. */
   readonly tls: boolean;
   /** --server-fingerprint, normalized: the server's certificate pinned up front. */
@@ -67,7 +76,23 @@ export async function runHeadless(options: HeadlessOptions): Promise<void> {
     }
     logger.warn({ event: 'tls.off', server: `${options.serverHost}:${options.serverPort}` }, 'TLS is off: the password and everything else go to the server in clear');
   }
+  let identity: ClientIdentity;
+  try {
+    const loaded = loadOrCreateIdentity(options.dataDir);
+    identity = loaded.identity;
+    logger.info({ event: loaded.created ? 'identity.created' : 'identity.loaded', dataDir: options.dataDir }, loaded.created ? 'identity keys made' : 'identity keys read');
+  } catch (error) {
+    logger.fatal({ event: 'start.failed', err: error }, 'the client could not read its identity keys');
+    writeEvent({ event: 'error', code: 'IDENTITY_FAILED', message: `cannot read the identity keys in ${options.dataDir}: ${(error as Error).message}`, at: new Date().toISOString() });
+    process.stdout.write('', () => process.exit(EXIT_FAILED));
+    return;
+  }
+  // Peer-to-peer links are TLS 1.3 with a certificate over the identity key; plain TCP only
+  // with --tls off (a loopback lab), where no link proves a key and none is checked.
+  const p2pTransport = options.tls ? peerTlsTransport(await makeIdentityCertificate(identity.signPrivateKey)) : new TcpTransport();
   const runtime = new ClientRuntime({
+    identity,
+    knownPeers: new KnownPeers(options.dataDir),
     serverHost: options.serverHost,
     serverPort: options.serverPort,
     p2pHost: options.p2pHost,
@@ -79,11 +104,14 @@ export async function runHeadless(options: HeadlessOptions): Promise<void> {
       fileBytesMax: options.fileBytesMax,
       jitterSeed: randomBytes(4).readUInt32BE(0),
       idPrefix: randomBytes(4).toString('hex'),
+      readReceipts: options.readReceipts,
+      checkPeerKeys: options.tls,
     },
+    history: openHistory(options.dataDir, logger),
     transport:
       options.faultCutP2pAfterBytes === null
-        ? new TcpTransport()
-        : new CuttingTransport(new TcpTransport(), { host: options.serverHost, port: options.serverPort }, options.faultCutP2pAfterBytes),
+        ? p2pTransport
+        : new CuttingTransport(p2pTransport, { host: options.serverHost, port: options.serverPort }, options.faultCutP2pAfterBytes),
     serverPins: options.tls ? new ServerPins({ dataDir: options.dataDir, expectedFingerprint: options.serverFingerprint }) : null,
     clock: realClock,
     logger,
@@ -166,4 +194,17 @@ function readLines(onLine: (line: string) => void, onOverlong: () => void, onEnd
     lines.end();
     onEnd();
   });
+}
+
+/**
+ * The history store in the data dir; one that cannot be opened (unwritable, not a database) is
+ * logged and left out: the client runs, and history commands answer HISTORY_UNAVAILABLE.
+ */
+function openHistory(dataDir: string, logger: Logger): SqliteHistory | null {
+  try {
+    return new SqliteHistory({ dataDir });
+  } catch (error) {
+    logger.error({ event: 'history.unavailable', dataDir, err: error }, 'the history store could not be opened; nothing is kept this run');
+    return null;
+  }
 }

@@ -14,7 +14,7 @@
  * throws, as SQLite's transaction does.
  */
 import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
-import type { AccountRecord, AccountStore, StoreOp, StoreSnapshot } from '../../core/store.ts';
+import type { AccountRecord, AccountStore, DeclineRecord, StoreOp, StoreSnapshot } from '../../core/store.ts';
 
 /** How long a write blocks the server thread before it is left to the worker's retries. */
 export const STORE_COMMIT_WAIT_MS = 2_000;
@@ -51,9 +51,20 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      blocked TEXT NOT NULL REFERENCES accounts(username),
      PRIMARY KEY (blocker, blocked)
    );`,
+  // Declined friend requests, kept for their cool-down so a restart does not let the declined ask again at once.
+  `CREATE TABLE friend_declines (
+     declined TEXT NOT NULL REFERENCES accounts(username),
+     decliner TEXT NOT NULL REFERENCES accounts(username),
+     at_ms    BIGINT NOT NULL,
+     PRIMARY KEY (declined, decliner)
+   );`,
+  // Identity keys (base64 SPKI DER): NULL for accounts made before keys existed, until their
+  // first login from a client that has keys registers them.
+  `ALTER TABLE accounts ADD COLUMN sign_key TEXT;
+   ALTER TABLE accounts ADD COLUMN seal_key TEXT;`,
 ];
 
-type Statement = readonly [sql: string, params: readonly (string | number)[]];
+type Statement = readonly [sql: string, params: readonly (string | number | null)[]];
 
 function ordered(a: string, b: string): [string, string] {
   return a < b ? [a, b] : [b, a];
@@ -63,7 +74,14 @@ function ordered(a: string, b: string): [string, string] {
 export function statementsOf(op: StoreOp): Statement[] {
   switch (op.op) {
     case 'account.create':
-      return [['INSERT INTO accounts (username, nickname, password_hash, created_at_ms) VALUES ($1, $2, $3, $4)', [op.username, op.nickname, op.passwordHash, op.createdAtMs]]];
+      return [
+        [
+          'INSERT INTO accounts (username, nickname, password_hash, created_at_ms, sign_key, seal_key) VALUES ($1, $2, $3, $4, $5, $6)',
+          [op.username, op.nickname, op.passwordHash, op.createdAtMs, op.identity?.signKey ?? null, op.identity?.sealKey ?? null],
+        ],
+      ];
+    case 'account.identity':
+      return [['UPDATE accounts SET sign_key = $1, seal_key = $2 WHERE username = $3', [op.identity.signKey, op.identity.sealKey, op.username]]];
     case 'friendship.add':
       return [['INSERT INTO friendships (a, b) VALUES ($1, $2) ON CONFLICT DO NOTHING', ordered(op.a, op.b)]];
     case 'friendship.remove':
@@ -76,14 +94,28 @@ export function statementsOf(op: StoreOp): Statement[] {
       return [['INSERT INTO blocks (blocker, blocked) VALUES ($1, $2) ON CONFLICT DO NOTHING', [op.blocker, op.blocked]]];
     case 'block.remove':
       return [['DELETE FROM blocks WHERE blocker = $1 AND blocked = $2', [op.blocker, op.blocked]]];
+    case 'account.password':
+      return [['UPDATE accounts SET password_hash = $1 WHERE username = $2', [op.passwordHash, op.username]]];
+    case 'account.nickname':
+      return [['UPDATE accounts SET nickname = $1 WHERE username = $2', [op.nickname, op.username]]];
+    case 'decline.add':
+      return [
+        [
+          'INSERT INTO friend_declines (declined, decliner, at_ms) VALUES ($1, $2, $3) ON CONFLICT (declined, decliner) DO UPDATE SET at_ms = EXCLUDED.at_ms',
+          [op.declined, op.decliner, op.atMs],
+        ],
+      ];
+    case 'decline.remove':
+      return [['DELETE FROM friend_declines WHERE declined = $1 AND decliner = $2', [op.declined, op.decliner]]];
   }
 }
 
 const SNAPSHOT_QUERIES = [
-  'SELECT username, nickname, password_hash, created_at_ms FROM accounts ORDER BY username',
+  'SELECT username, nickname, password_hash, created_at_ms, sign_key, seal_key FROM accounts ORDER BY username',
   'SELECT a, b FROM friendships ORDER BY a, b',
   'SELECT from_user, to_user FROM friend_requests ORDER BY from_user, to_user',
   'SELECT blocker, blocked FROM blocks ORDER BY blocker, blocked',
+  'SELECT declined, decliner, at_ms FROM friend_declines ORDER BY at_ms, declined, decliner',
 ];
 
 interface Reply {
@@ -156,20 +188,28 @@ export class PostgresStore implements AccountStore {
   }
 
   load(): StoreSnapshot {
-    const [accountRows, friendshipRows, requestRows, blockRows] = this.call({ kind: 'queries', sqls: SNAPSHOT_QUERIES }, STORE_START_WAIT_MS) as [
-      { username: string; nickname: string; password_hash: string; created_at_ms: string }[],
+    const [accountRows, friendshipRows, requestRows, blockRows, declineRows] = this.call({ kind: 'queries', sqls: SNAPSHOT_QUERIES }, STORE_START_WAIT_MS) as [
+      { username: string; nickname: string; password_hash: string; created_at_ms: string; sign_key: string | null; seal_key: string | null }[],
       { a: string; b: string }[],
       { from_user: string; to_user: string }[],
       { blocker: string; blocked: string }[],
+      { declined: string; decliner: string; at_ms: string }[],
     ];
     const accounts = accountRows.map(
-      (row): AccountRecord => ({ username: row.username, nickname: row.nickname, passwordHash: row.password_hash, createdAtMs: Number(row.created_at_ms) }),
+      (row): AccountRecord => ({
+        username: row.username,
+        nickname: row.nickname,
+        passwordHash: row.password_hash,
+        createdAtMs: Number(row.created_at_ms),
+        ...(row.sign_key === null || row.seal_key === null ? {} : { identity: { signKey: row.sign_key, sealKey: row.seal_key } }),
+      }),
     );
     return {
       accounts,
       friendships: friendshipRows.map((row) => [row.a, row.b] as const),
       requests: requestRows.map((row) => [row.from_user, row.to_user] as const),
       blocks: blockRows.map((row) => [row.blocker, row.blocked] as const),
+      declines: declineRows.map((row): DeclineRecord => ({ declined: row.declined, decliner: row.decliner, atMs: Number(row.at_ms) })),
     };
   }
 

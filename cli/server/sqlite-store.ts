@@ -1,6 +1,7 @@
 /**
- * The AccountStore on SQLite (better-sqlite3): accounts, friendships and pending friend requests
- * in one file under the data directory. The machine reads a snapshot once at start-up and then
+ * The AccountStore on SQLite (better-sqlite3): accounts (with their identity keys), friendships,
+ * pending friend requests, blocks and the declines still in their cool-down, in one file under
+ * the data directory. The machine reads a snapshot once at start-up and then
  * sends StoreOps; each batch is applied in one transaction.
  *
  * Durability: WAL journal. With WAL, a transaction is committed once its frames are written to
@@ -21,7 +22,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { AccountRecord, AccountStore, StoreOp, StoreSnapshot } from '../../core/store.ts';
+import type { AccountRecord, AccountStore, DeclineRecord, StoreOp, StoreSnapshot } from '../../core/store.ts';
 
 export const DATABASE_FILE_NAME = 'p2pchat.sqlite';
 export type DbSynchronous = 'normal' | 'full';
@@ -54,6 +55,17 @@ export const MIGRATIONS: readonly string[] = [
      blocked TEXT NOT NULL REFERENCES accounts(username),
      PRIMARY KEY (blocker, blocked)
    ) WITHOUT ROWID;`,
+  // Declined friend requests, kept for their cool-down so a restart does not let the declined ask again at once.
+  `CREATE TABLE friend_declines (
+     declined TEXT NOT NULL REFERENCES accounts(username),
+     decliner TEXT NOT NULL REFERENCES accounts(username),
+     at_ms    INTEGER NOT NULL,
+     PRIMARY KEY (declined, decliner)
+   ) WITHOUT ROWID;`,
+  // Identity keys (base64 SPKI DER): NULL for accounts made before keys existed, until their
+  // first login from a client that has keys registers them.
+  `ALTER TABLE accounts ADD COLUMN sign_key TEXT;
+   ALTER TABLE accounts ADD COLUMN seal_key TEXT;`,
 ];
 
 export interface SqliteStoreOptions {
@@ -93,15 +105,22 @@ export class SqliteStore implements AccountStore {
     this.db.pragma('foreign_keys = ON');
     migrate(this.db);
     this.statements = {
-      insertAccount: this.db.prepare<[string, string, string, number]>(
-        'INSERT INTO accounts (username, nickname, password_hash, created_at_ms) VALUES (?, ?, ?, ?)',
+      insertAccount: this.db.prepare<[string, string, string, number, string | null, string | null]>(
+        'INSERT INTO accounts (username, nickname, password_hash, created_at_ms, sign_key, seal_key) VALUES (?, ?, ?, ?, ?, ?)',
       ),
+      setIdentity: this.db.prepare<[string, string, string]>('UPDATE accounts SET sign_key = ?, seal_key = ? WHERE username = ?'),
       insertFriendship: this.db.prepare<[string, string]>('INSERT OR IGNORE INTO friendships (a, b) VALUES (?, ?)'),
       deleteFriendship: this.db.prepare<[string, string]>('DELETE FROM friendships WHERE a = ? AND b = ?'),
       insertRequest: this.db.prepare<[string, string]>('INSERT OR IGNORE INTO friend_requests (from_user, to_user) VALUES (?, ?)'),
       deleteRequest: this.db.prepare<[string, string]>('DELETE FROM friend_requests WHERE from_user = ? AND to_user = ?'),
       insertBlock: this.db.prepare<[string, string]>('INSERT OR IGNORE INTO blocks (blocker, blocked) VALUES (?, ?)'),
       deleteBlock: this.db.prepare<[string, string]>('DELETE FROM blocks WHERE blocker = ? AND blocked = ?'),
+      updatePassword: this.db.prepare<[string, string]>('UPDATE accounts SET password_hash = ? WHERE username = ?'),
+      updateNickname: this.db.prepare<[string, string]>('UPDATE accounts SET nickname = ? WHERE username = ?'),
+      upsertDecline: this.db.prepare<[string, string, number]>(
+        'INSERT INTO friend_declines (declined, decliner, at_ms) VALUES (?, ?, ?) ON CONFLICT (declined, decliner) DO UPDATE SET at_ms = excluded.at_ms',
+      ),
+      deleteDecline: this.db.prepare<[string, string]>('DELETE FROM friend_declines WHERE declined = ? AND decliner = ?'),
     };
     this.applyBatch = this.db.transaction((ops: readonly StoreOp[]) => {
       for (const op of ops) this.applyOne(op);
@@ -120,11 +139,19 @@ export class SqliteStore implements AccountStore {
 
   load(): StoreSnapshot {
     const accounts = this.db
-      .prepare<[], { username: string; nickname: string; password_hash: string; created_at_ms: number }>(
-        'SELECT username, nickname, password_hash, created_at_ms FROM accounts ORDER BY username',
+      .prepare<[], { username: string; nickname: string; password_hash: string; created_at_ms: number; sign_key: string | null; seal_key: string | null }>(
+        'SELECT username, nickname, password_hash, created_at_ms, sign_key, seal_key FROM accounts ORDER BY username',
       )
       .all()
-      .map((row): AccountRecord => ({ username: row.username, nickname: row.nickname, passwordHash: row.password_hash, createdAtMs: row.created_at_ms }));
+      .map(
+        (row): AccountRecord => ({
+          username: row.username,
+          nickname: row.nickname,
+          passwordHash: row.password_hash,
+          createdAtMs: row.created_at_ms,
+          ...(row.sign_key === null || row.seal_key === null ? {} : { identity: { signKey: row.sign_key, sealKey: row.seal_key } }),
+        }),
+      );
     const friendships = this.db
       .prepare<[], { a: string; b: string }>('SELECT a, b FROM friendships ORDER BY a, b')
       .all()
@@ -137,7 +164,11 @@ export class SqliteStore implements AccountStore {
       .prepare<[], { blocker: string; blocked: string }>('SELECT blocker, blocked FROM blocks ORDER BY blocker, blocked')
       .all()
       .map((row) => [row.blocker, row.blocked] as const);
-    return { accounts, friendships, requests, blocks };
+    const declines = this.db
+      .prepare<[], { declined: string; decliner: string; at_ms: number }>('SELECT declined, decliner, at_ms FROM friend_declines ORDER BY at_ms, declined, decliner')
+      .all()
+      .map((row): DeclineRecord => ({ declined: row.declined, decliner: row.decliner, atMs: row.at_ms }));
+    return { accounts, friendships, requests, blocks, declines };
   }
 
   apply(ops: readonly StoreOp[]): void {
@@ -155,7 +186,10 @@ export class SqliteStore implements AccountStore {
     const s = this.statements;
     switch (op.op) {
       case 'account.create':
-        s.insertAccount.run(op.username, op.nickname, op.passwordHash, op.createdAtMs);
+        s.insertAccount.run(op.username, op.nickname, op.passwordHash, op.createdAtMs, op.identity?.signKey ?? null, op.identity?.sealKey ?? null);
+        return;
+      case 'account.identity':
+        s.setIdentity.run(op.identity.signKey, op.identity.sealKey, op.username);
         return;
       case 'friendship.add':
         s.insertFriendship.run(...ordered(op.a, op.b));
@@ -174,6 +208,18 @@ export class SqliteStore implements AccountStore {
         return;
       case 'block.remove':
         s.deleteBlock.run(op.blocker, op.blocked);
+        return;
+      case 'account.password':
+        s.updatePassword.run(op.passwordHash, op.username);
+        return;
+      case 'account.nickname':
+        s.updateNickname.run(op.nickname, op.username);
+        return;
+      case 'decline.add':
+        s.upsertDecline.run(op.declined, op.decliner, op.atMs);
+        return;
+      case 'decline.remove':
+        s.deleteDecline.run(op.declined, op.decliner);
         return;
     }
   }

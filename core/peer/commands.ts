@@ -3,16 +3,18 @@
  * (docs/CLIENT.md), validated with zod. Unknown names and malformed fields become `error`
  * events (UNKNOWN_COMMAND, BAD_COMMAND), never exceptions.
  *
- * `file.send` names paths; the runtime reads each file's size and SHA-256 first and hands the
- * machine a `file.send` with `files` (PreparedFile), because hashing is I/O.
+ * `file.send` names paths; the runtime measures each file (its size, no read of its bytes) and
+ * hands the machine a `file.send` with `files` (PreparedFile), because that is I/O. The SHA-256 is
+ * computed later, by the file port, while the bytes are read to be sent.
  */
 import { z } from 'zod';
-import { PASSWORD_CHARS_MAX, TEXT_MESSAGE_CHARS_MAX, USERNAME_CHARS_MAX } from '../limits.ts';
+import { HISTORY_PAGE_MESSAGES_MAX, HISTORY_SEARCH_CHARS_MAX, NICKNAME_CHARS_MAX, PASSWORD_CHARS_MAX, TEXT_MESSAGE_CHARS_MAX, USERNAME_CHARS_MAX } from '../limits.ts';
 import { FILES_PER_OFFER_MAX } from '../limits.ts';
 
 const username = z.string().min(1).max(USERNAME_CHARS_MAX * 4);
 const password = z.string().min(1).max(PASSWORD_CHARS_MAX * 4);
 const transferId = z.string().min(1).max(64);
+const messageId = z.union([z.string().min(1).max(64), z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)]);
 
 export const userCommandSchema = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('signup'), username, password, nickname: z.string().max(256).optional() }),
@@ -33,30 +35,42 @@ export const userCommandSchema = z.discriminatedUnion('cmd', [
     cmd: z.literal('chat.send'),
     username,
     text: z.string().max(TEXT_MESSAGE_CHARS_MAX),
-    id: z.union([z.string().min(1).max(64), z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)]).optional(),
+    id: messageId.optional(),
   }),
   z.object({ cmd: z.literal('chat.close'), username }),
+  /** The user is typing to the friend (rate-limited; nothing answers it). */
+  z.object({ cmd: z.literal('chat.typing'), username }),
+  /** The user read the friend's messages up to `id` (told to the friend unless read receipts are off). */
+  z.object({ cmd: z.literal('chat.read'), username, id: messageId }),
+  /** Stored messages with a friend, oldest first: up to `limit`, older than message `before`. */
+  z.object({ cmd: z.literal('history'), username, limit: z.number().int().min(1).max(HISTORY_PAGE_MESSAGES_MAX).optional(), before: messageId.optional() }),
+  /** Stored messages whose text contains `text` (case-insensitive), with one friend or all, newest first. */
+  z.object({ cmd: z.literal('history.search'), text: z.string().min(1).max(HISTORY_SEARCH_CHARS_MAX), username: username.optional() }),
   z.object({ cmd: z.literal('file.send'), username, paths: z.array(z.string().min(1).max(4096)).min(1).max(FILES_PER_OFFER_MAX) }),
   z.object({ cmd: z.literal('file.answer'), transferId, accept: z.boolean() }),
   z.object({ cmd: z.literal('file.cancel'), transferId }),
+  /** Additions (docs/CLIENT.md): change the password (the old one required) or the nickname. */
+  z.object({ cmd: z.literal('account.password'), old: password, new: password }),
+  z.object({ cmd: z.literal('account.nickname'), nickname: z.string().max(NICKNAME_CHARS_MAX * 4) }),
   z.object({ cmd: z.literal('quit') }),
+  /** A safety number: of this account's keys, or (username) the one shared with that friend. Answered by the cli runtime. */
+  z.object({ cmd: z.literal('fingerprint'), username: username.optional() }),
 ]);
 
 export type UserCommand = z.infer<typeof userCommandSchema>;
 export type UserCommandName = UserCommand['cmd'];
 export const USER_COMMAND_NAMES: ReadonlySet<string> = new Set(userCommandSchema.options.map((o) => o.shape.cmd.value));
 
-/** A file the runtime has measured and hashed, ready to offer. */
+/** A file the runtime has measured, ready to offer. */
 export interface PreparedFile {
   readonly path: string;
   readonly name: string;
   readonly size: number;
-  readonly sha256: string;
 }
 
 /** What the machine takes: the user's commands, with file.send already prepared. */
 export type PeerCommand =
-  | Exclude<UserCommand, { cmd: 'file.send' }>
+  | Exclude<UserCommand, { cmd: 'file.send' | 'fingerprint' }>
   | { readonly cmd: 'file.send'; readonly username: string; readonly files: readonly PreparedFile[] };
 
 /**

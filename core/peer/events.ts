@@ -10,9 +10,15 @@
  */
 import { z } from 'zod';
 import { friendEntrySchema, presenceStatusSchema } from '../frames.ts';
+import { identityKeysSchema } from '../identity.ts';
+import { HISTORY_STATUSES } from './history.ts';
 
-/** A friend as events show it: username, nickname, online or offline (as the server's frames do). */
-const friendViewSchema = friendEntrySchema;
+/**
+ * A friend as events show it: username, nickname, online or offline (as the server's frames do),
+ * the identity keys the server holds for the friend (addition), and safetyNumber (addition, set by
+ * the cli runtime from both accounts' keys: what the two users compare out of band).
+ */
+const friendViewSchema = friendEntrySchema.extend({ safetyNumber: z.string().optional() });
 
 const username = z.string();
 const transferId = z.string();
@@ -27,30 +33,82 @@ export const clientEventSchema = z.discriminatedUnion('event', [
   z.object({ event: z.literal('ready'), p2pHost: z.string(), p2pPort: z.number().int().nonnegative() }),
   z.object({ event: z.literal('signup.ok'), username }),
   z.object({ event: z.literal('logout.ok') }),
-  z.object({ event: z.literal('login.ok'), username, friends: friendViews }),
+  /**
+   * pending: who asked us to be friends (their requests wait for our answer); each also comes as a
+   * friend.request right after. Always set by the client; optional in the schema for older lines.
+   * nickname (addition): ours.
+   */
+  z.object({ event: z.literal('login.ok'), username, friends: friendViews, pending: usernames.optional(), nickname: z.string().optional() }),
   z.object({ event: z.literal('friends'), friends: friendViews, pending: usernames }),
   z.object({ event: z.literal('friend.request'), from: username }),
   z.object({ event: z.literal('friend.requested'), username }),
   /** nickname and status (additions): the new friend's, so no presence push is needed to show it. */
-  z.object({ event: z.literal('friend.added'), username, nickname: z.string(), status: presenceStatusSchema }),
+  /** identity and safetyNumber (additions): as on a friend view. */
+  z.object({
+    event: z.literal('friend.added'),
+    username,
+    nickname: z.string(),
+    status: presenceStatusSchema,
+    identity: identityKeysSchema.optional(),
+    safetyNumber: z.string().optional(),
+  }),
   z.object({ event: z.literal('friend.declined'), username }),
   /** Addition: a friendship ended (or an outgoing request was withdrawn). */
   z.object({ event: z.literal('friend.removed'), username }),
   /** Additions: our friend.block / friend.unblock took effect (the other user is never told). */
   z.object({ event: z.literal('friend.blocked'), username }),
   z.object({ event: z.literal('friend.unblocked'), username }),
+  /** A friend changed their nickname. */
+  z.object({ event: z.literal('friend.updated'), username, nickname: z.string() }),
+  /** Our account changed: answers account.password and account.nickname. */
+  z.object({ event: z.literal('account.updated'), username, nickname: z.string() }),
   z.object({ event: z.literal('presence'), username, status: presenceStatusSchema }),
   /** timeoutMs (addition): how long the server waits for our answer (its session timeout), from now. */
   z.object({ event: z.literal('chat.request'), from: username, timeoutMs: z.number().nonnegative() }),
   z.object({ event: z.literal('chat.opened'), username }),
-  /** reason (addition): 'closed' (either side closed it) or 'connection-lost'. */
+  /**
+   * reason: 'closed' (either side closed it), 'offline' (the friend, or we, logged out or timed
+   * out: sessions end with the login) or 'connection-lost'.
+   */
   z.object({ event: z.literal('chat.closed'), username, reason: z.string() }),
   z.object({ event: z.literal('chat.failed'), username, reason: z.string() }),
   z.object({ event: z.literal('chat.message'), from: username, text: z.string(), id: messageId }),
   z.object({ event: z.literal('chat.sent'), username, id: messageId }),
+  /** The friend's client stored the message in its history (or took it from the server's mailbox). */
+  z.object({ event: z.literal('chat.delivered'), username, id: messageId }),
+  /** The friend read our messages up to this one (it may turn these receipts off). */
+  z.object({ event: z.literal('chat.read'), username, id: messageId }),
+  /** The friend is typing (at most one per CHAT_TYPING_INTERVAL_MS). */
+  z.object({ event: z.literal('chat.typing'), from: username }),
+  /**
+   * The answer to `history` (username: the friend, messages oldest first) and `history.search`
+   * (username: the friend searched, or absent; messages newest first). Per message, username,
+   * kind, size and offline are additions.
+   */
+  z.object({
+    event: z.literal('history'),
+    username: username.optional(),
+    text: z.string().optional(),
+    messages: z
+      .array(
+        z.object({
+          id: messageId,
+          from: username,
+          username,
+          text: z.string(),
+          at: z.string(),
+          direction: z.enum(['in', 'out']),
+          status: z.enum(HISTORY_STATUSES),
+          kind: z.enum(['message', 'file']),
+          size: byteCount.optional(),
+          offline: z.boolean().optional(),
+        }),
+      )
+      .readonly(),
+  }),
   /** name is the sanitized name the file will be saved under; offeredName (addition) is the raw one. */
-  z.object({ event: z.literal('file.offer'), from: username, transferId, name: z.string(), size: byteCount, offeredName: z.string(), sha256: z.string() }),
-  z.object({ event: z.literal('file.offered'), username, transferId, name: z.string(), size: byteCount, sha256: z.string() }),
+  z.object({ event: z.literal('file.offer'), from: username, transferId, name: z.string(), size: byteCount, offeredName: z.string() }),
+  z.object({ event: z.literal('file.offered'), username, transferId, name: z.string(), size: byteCount }),
   /** resumedFrom (addition): set on the first progress event after a transfer resumed. */
   z.object({ event: z.literal('file.progress'), transferId, bytes: byteCount, size: byteCount, resumedFrom: byteCount.optional() }),
   z.object({ event: z.literal('file.received'), transferId, from: username, path: z.string(), size: byteCount, sha256: z.string() }),
@@ -64,6 +122,16 @@ export const clientEventSchema = z.discriminatedUnion('event', [
    * (now pinned). server and firstUse are additions. Emitted by the cli runtime, not the machine.
    */
   z.object({ event: z.literal('server.key'), fingerprint: z.string(), pinned: z.boolean(), server: z.string(), firstUse: z.boolean() }),
+  /**
+   * The answer to `fingerprint`: the safety number of this account's keys (no username asked), or
+   * the one a friend and we share (both compute the same number). Emitted by the cli runtime.
+   */
+  z.object({ event: z.literal('fingerprint'), username, safetyNumber: z.string() }),
+  /**
+   * The server handed keys for a friend that differ from the ones this data dir knew: old and new
+   * are the safety numbers with the old and the new keys. Emitted by the cli runtime, once per change.
+   */
+  z.object({ event: z.literal('peer.key.changed'), username, old: z.string(), new: z.string() }),
   /**
    * detail, username and id (additions): more about the failure, the friend a failed command was
    * about (NO_SUCH_SESSION_REQUEST after a request ended), the message it concerns. server, pinned

@@ -19,13 +19,17 @@ const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 /** Raw names are only bounded here; the receiver sanitizes them (core/peer/file-names.ts). */
 const offeredName = z.string().max(4096);
 
+/**
+ * An offer names the file and its size only: the sender hashes the bytes as it reads them to send
+ * and gives the SHA-256 in `file.end`, so a large file starts moving at once, without a first read
+ * of the whole file.
+ */
 export const offeredFileSchema = z.object({
   transferId: transferIdSchema,
   /** The data frames' streamId for this file. */
   stream: z.number().int().nonnegative().max(0xffff_ffff),
   name: offeredName,
   size: byteCount,
-  sha256,
 });
 export type OfferedFile = z.infer<typeof offeredFileSchema>;
 
@@ -36,8 +40,17 @@ export const p2pFrameSchema = z.discriminatedUnion('type', [
   /** Chat: delivered in order, each acknowledged by id. */
   z.object({ type: z.literal('msg'), id: messageId, text: z.string().max(TEXT_MESSAGE_CHARS_MAX) }),
   z.object({ type: z.literal('msg.ack'), id: messageId }),
-  /** An orderly end of the session (chat.close). */
-  z.object({ type: z.literal('bye') }),
+  /** Receiver: the message is in its history (the sender's chat.delivered). */
+  z.object({ type: z.literal('msg.stored'), id: messageId }),
+  /** Receiver: its user read up to this message (the sender's chat.read); optional, can be turned off. */
+  z.object({ type: z.literal('msg.read'), id: messageId }),
+  /** The user is typing; at most one per CHAT_TYPING_INTERVAL_MS each way. */
+  z.object({ type: z.literal('typing') }),
+  /**
+   * An orderly end of the session: reason `closed` (chat.close, the default) or `offline` (the
+   * sender logged out or its login ended), reported as the chat.closed reason.
+   */
+  z.object({ type: z.literal('bye'), reason: z.enum(['closed', 'offline']).optional() }),
   z.object({ type: z.literal('file.offer'), files: z.array(offeredFileSchema).min(1).max(FILES_PER_OFFER_MAX) }),
   /** Receiver: send from `offset`, up to byte `limit` (the credit). */
   z.object({ type: z.literal('file.accept'), transferId: transferIdSchema, offset: byteCount, limit: byteCount }),
@@ -46,6 +59,11 @@ export const p2pFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('file.credit'), transferId: transferIdSchema, limit: byteCount }),
   /** Receiver, on a new session after a drop: continue from `offset` (what it wrote and flushed). */
   z.object({ type: z.literal('file.resume'), transferId: transferIdSchema, offset: byteCount, limit: byteCount }),
+  /**
+   * Sender, after the last data frame (again after a resume at the end): the SHA-256 of the whole
+   * file, computed while it was read. The receiver compares it with the hash of what it wrote.
+   */
+  z.object({ type: z.literal('file.end'), transferId: transferIdSchema, sha256 }),
   /** Receiver: every byte arrived and the SHA-256 matched; the file is in place. */
   z.object({ type: z.literal('file.ok'), transferId: transferIdSchema }),
   /** Either side: the transfer is over without success (see TransferFailure). */
@@ -73,6 +91,7 @@ export const TRANSFER_FAILURES = [
   'no-such-transfer',
   'busy',
   'resume-timeout',
+  'stalled',
 ] as const;
 export type TransferFailure = (typeof TRANSFER_FAILURES)[number];
 

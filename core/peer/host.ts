@@ -16,6 +16,7 @@ import { EffectPump } from '../effect-pump.ts';
 import type { Clock, Listener, Stream, StreamEvents, Transport } from '../transport.ts';
 import { Wakeup } from '../wakeup.ts';
 import type { ClientEvent } from './events.ts';
+import type { HistoryStore } from './history.ts';
 import type { PeerEffect, PeerInput, PeerMachine } from './machine.ts';
 
 /** How often one flush may loop on effects that caused more effects synchronously. */
@@ -28,13 +29,25 @@ const FLUSH_ROUNDS_MAX = 64;
  * uncalled when it succeeds.
  */
 export interface PeerFiles {
-  /** `bytes` bytes of the file at `path` from `offset` (fewer at its end), answered in the order asked. */
+  /**
+   * `bytes` bytes of the file at `path` from `offset` (fewer at its end), answered in the order
+   * asked. The port feeds a SHA-256 of the transfer with the answered bytes it has not hashed yet
+   * (a read again after a resume is not hashed twice), in file order.
+   */
   read(transferId: string, path: string, offset: number, bytes: number, done: (result: Uint8Array | Error) => void): void;
+  /** After the reads asked before it: the SHA-256 (hex) of the bytes read, the whole file. May be asked again. */
+  digest(transferId: string, done: (result: string | Error) => void): void;
   /** An outgoing transfer ended (sent or failed): what serves its reads can go. */
   closeSource(transferId: string): void;
   /** Starts the temporary file of an incoming transfer. */
   open(transferId: string, done: (error: Error | null) => void): void;
   write(transferId: string, offset: number, bytes: Uint8Array, done: (error: Error | null) => void): void;
+  /**
+   * Before a resume: hash the temporary file's first `bytes` bytes afresh from where they are kept
+   * (not from memory), and continue the incremental hash from there, so a prefix changed while
+   * the transfer was suspended fails the final check.
+   */
+  rehash(transferId: string, bytes: number, done: (error: Error | null) => void): void;
   /** Makes the written bytes durable; answers their SHA-256 (hex). */
   finish(transferId: string, done: (result: string | Error) => void): void;
   /** Moves the finished file into place under a free name like `name`; answers its path. */
@@ -61,7 +74,8 @@ export type PeerHostNote =
   | { readonly event: 'p2p.accepted'; readonly streamId: string; readonly remote: string }
   | { readonly event: 'p2p.closed'; readonly streamId: string; readonly error: string | null }
   | { readonly event: 'file.read.failed'; readonly transferId: string; readonly error: Error }
-  | { readonly event: 'file.io.failed'; readonly transferId: string; readonly error: Error };
+  | { readonly event: 'file.io.failed'; readonly transferId: string; readonly error: Error }
+  | { readonly event: 'history.failed'; readonly operation: string; readonly error: unknown };
 
 /** What differs between transports beyond the Transport interface, and logging. */
 export interface PeerHostHooks {
@@ -82,6 +96,11 @@ export interface PeerHostOptions {
   readonly clock: Clock;
   readonly files: PeerFiles;
   readonly sink: PeerSink;
+  /**
+   * Where what was said is kept (history.ts; SQLite in cli/). None: nothing is kept, history
+   * queries fail with HISTORY_UNAVAILABLE and no msg.stored (so no chat.delivered) is sent.
+   */
+  readonly history?: HistoryStore;
   readonly hooks?: PeerHostHooks;
 }
 
@@ -225,8 +244,20 @@ export class PeerHost {
           this.input({ type: 'file.read-failed', transferId, epoch });
         });
       }
+      case 'file.digest': {
+        const { transferId, epoch } = effect;
+        return this.files.digest(transferId, (result) => {
+          if (typeof result === 'string') return this.input({ type: 'file.digested', transferId, epoch, sha256: result });
+          this.hooks.onNote?.({ event: 'file.read.failed', transferId, error: result });
+          this.input({ type: 'file.read-failed', transferId, epoch });
+        });
+      }
       case 'file.open':
         return this.files.open(effect.transferId, (error) => this.fileResult(effect.transferId, error, null));
+      case 'file.rehash': {
+        const { transferId, epoch } = effect;
+        return this.files.rehash(transferId, effect.bytes, (error) => this.fileResult(transferId, error, { type: 'file.rehashed', transferId, epoch }));
+      }
       case 'file.write': {
         const { transferId } = effect;
         const end = effect.offset + effect.bytes.byteLength;
@@ -248,6 +279,11 @@ export class PeerHost {
       }
       case 'file.discard':
         return this.files.discard(effect.transferId);
+      case 'history.append':
+      case 'history.mark':
+      case 'history.page':
+      case 'history.search':
+        return this.performHistory(effect);
       case 'event': {
         const event = effect.event;
         if (event.event === 'file.sent' || event.event === 'file.failed') this.files.closeSource(event.transferId);
@@ -256,6 +292,32 @@ export class PeerHost {
       case 'exit':
         this.stop();
         return this.options.sink.onExit?.(effect.code);
+    }
+  }
+
+  /** The store answers at once; what it answers (or a failure) goes back to the machine as an input. */
+  private performHistory(effect: Extract<PeerEffect, { type: `history.${string}` }>): void {
+    const store = this.options.history;
+    try {
+      switch (effect.type) {
+        case 'history.append':
+          if (store === undefined) return;
+          store.append(effect.account, effect.entry);
+          if (effect.confirm) this.input({ type: 'history.stored', friend: effect.entry.friend, id: effect.entry.id });
+          return;
+        case 'history.mark':
+          store?.mark(effect.account, effect.mark);
+          return;
+        case 'history.page':
+          if (store === undefined) return this.input({ type: 'history.failed', queryId: effect.queryId });
+          return this.input({ type: 'history.answer', queryId: effect.queryId, messages: store.page(effect.account, effect.friend, effect.limit, effect.before) });
+        case 'history.search':
+          if (store === undefined) return this.input({ type: 'history.failed', queryId: effect.queryId });
+          return this.input({ type: 'history.answer', queryId: effect.queryId, messages: store.search(effect.account, effect.text, effect.friend, effect.limit) });
+      }
+    } catch (error) {
+      this.hooks.onNote?.({ event: 'history.failed', operation: effect.type, error });
+      if (effect.type === 'history.page' || effect.type === 'history.search') this.input({ type: 'history.failed', queryId: effect.queryId });
     }
   }
 
@@ -295,13 +357,13 @@ export class PeerHost {
     this.p2pStreams.set(streamId, stream);
     stream.setEvents(this.p2pEvents(streamId, false));
     this.hooks.onNote?.({ event: 'p2p.accepted', streamId, remote: `${stream.remoteAddress}:${stream.remotePort}` });
-    this.input({ type: 'p2p.accepted', streamId, remoteAddress: stream.remoteAddress });
+    this.input({ type: 'p2p.accepted', streamId, remoteAddress: stream.remoteAddress, peerKey: stream.peerKey ?? null });
   }
 
   private p2pEvents(streamId: string, outgoing: boolean): StreamEvents {
     return {
       onOpen: () => {
-        if (outgoing) this.input({ type: 'p2p.open', streamId });
+        if (outgoing) this.input({ type: 'p2p.open', streamId, peerKey: this.p2pStreams.get(streamId)?.peerKey ?? null });
       },
       onData: (bytes) => this.input({ type: 'p2p.bytes', streamId, bytes }),
       onDrain: () => this.reportFlushed(streamId),

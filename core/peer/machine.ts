@@ -56,31 +56,34 @@
 import { DATA_HEADER_BYTES, FRAME_HEADER_BYTES, FrameDecoder } from '../codec.ts';
 import { type ErrorCode, errorMessage } from '../errors.ts';
 import type { ClientFrame, ServerFrame, ServerFrameOf } from '../frames.ts';
+import type { IdentityKeys } from '../identity.ts';
 import {
-  CHAT_UNACKED_MESSAGES_MAX,
-  CONTROL_FRAME_BYTES_MAX,
   FILE_BYTES_MAX_DEFAULT,
+  HISTORY_PAGE_MESSAGES_DEFAULT,
+  HISTORY_QUERIES_PENDING_MAX,
+  HISTORY_SEARCH_RESULTS_MAX,
   P2P_HELLO_TIMEOUT_MS,
   P2P_SEND_QUEUE_BYTES_MAX,
   P2P_UNAUTHENTICATED_STREAMS_MAX,
   SERVER_REQUESTS_PENDING_MAX,
   TRANSFERS_ACTIVE_MAX,
+  TRANSFERS_IN_PER_PEER_MAX,
   TRANSFER_OUTCOMES_REMEMBERED_MAX,
   TRANSFER_RESUME_WAIT_MS,
 } from '../limits.ts';
 import { Deadlines } from '../deadlines.ts';
 import { tokensEqual } from '../tokens.ts';
+import { keyHint, peerKeyMatches } from './peer-key.ts';
+import { type ChatAction, ChatMachine, isChatFrame } from './chat.ts';
 import type { PeerCommand, PreparedFile } from './commands.ts';
 import type { ClientEvent } from './events.ts';
 import { sanitizeFileName } from './file-names.ts';
 import { type OfferedFile, type P2pFrame, type P2pFrameOf, type P2pFrameType, P2P_FRAME_TYPES, p2pFrameSchema } from './frames.ts';
+import { type HistoryEntry, type HistoryMark, type HistoryMessage, type MessageId, fileHistoryOf } from './history.ts';
 import { type BrokerAction, SessionBroker, isSessionFrame } from './session-broker.ts';
 import { type ClientRequest, type LinkAction, type LinkState, type LoginVia, ServerLink } from './server-link.ts';
 import { IncomingTransfer, OutgoingTransfer, type ReadGate, TRANSFER_TUNING_DEFAULTS, type TransferAction, type TransferTuning } from './transfer.ts';
 
-const utf8 = new TextEncoder();
-/** Room left in a control frame for the fields around a chat text. */
-const FRAME_ENVELOPE_BYTES = 256;
 /** What a data frame adds to its chunk on the wire. */
 const DATA_FRAME_OVERHEAD_BYTES = FRAME_HEADER_BYTES + DATA_HEADER_BYTES;
 /**
@@ -105,8 +108,9 @@ export type PeerInput =
   | { readonly type: 'server.open'; readonly linkId: number; readonly localAddress: string | null }
   | { readonly type: 'server.bytes'; readonly linkId: number; readonly bytes: Uint8Array }
   | { readonly type: 'server.closed'; readonly linkId: number; readonly error: string | null }
-  | { readonly type: 'p2p.accepted'; readonly streamId: StreamKey; readonly remoteAddress: string }
-  | { readonly type: 'p2p.open'; readonly streamId: StreamKey }
+  /** peerKey: the key the other side proved in the stream's handshake (null: none); see peer-key.ts. */
+  | { readonly type: 'p2p.accepted'; readonly streamId: StreamKey; readonly remoteAddress: string; readonly peerKey?: string | null }
+  | { readonly type: 'p2p.open'; readonly streamId: StreamKey; readonly peerKey?: string | null }
   | { readonly type: 'p2p.bytes'; readonly streamId: StreamKey; readonly bytes: Uint8Array }
   | { readonly type: 'p2p.closed'; readonly streamId: StreamKey; readonly error: string | null }
   /**
@@ -117,13 +121,24 @@ export type PeerInput =
    */
   | { readonly type: 'p2p.flushed'; readonly streamId: StreamKey; readonly bytes: number }
   | { readonly type: 'file.chunk'; readonly transferId: string; readonly epoch: number; readonly offset: number; readonly bytes: Uint8Array }
+  /** Also the answer to a file.digest that failed. */
   | { readonly type: 'file.read-failed'; readonly transferId: string; readonly epoch: number }
+  /** The SHA-256 of a whole file sent, hashed by the port as it read it (file.digest). */
+  | { readonly type: 'file.digested'; readonly transferId: string; readonly epoch: number; readonly sha256: string }
+  /** The temporary file's prefix is hashed afresh (file.rehash); a failure is file.io-failed. */
+  | { readonly type: 'file.rehashed'; readonly transferId: string; readonly epoch: number }
   /** `offset`: the end of the written bytes after this write. */
   | { readonly type: 'file.written'; readonly transferId: string; readonly offset: number }
   | { readonly type: 'file.hashed'; readonly transferId: string; readonly sha256: string }
   | { readonly type: 'file.committed'; readonly transferId: string; readonly path: string }
   /** Any receiver-side file failure (open, write, flush, rename). */
-  | { readonly type: 'file.io-failed'; readonly transferId: string };
+  | { readonly type: 'file.io-failed'; readonly transferId: string }
+  /** The history store holds the friend's message (a `history.append` with confirm): tell the friend. */
+  | { readonly type: 'history.stored'; readonly friend: string; readonly id: MessageId }
+  /** The answer to a `history.page` or `history.search` effect. */
+  | { readonly type: 'history.answer'; readonly queryId: number; readonly messages: readonly HistoryMessage[] }
+  /** The history store failed on that query (or there is none). */
+  | { readonly type: 'history.failed'; readonly queryId: number };
 
 export type PeerEffect =
   | { readonly type: 'server.connect'; readonly linkId: number; readonly host: string; readonly port: number }
@@ -136,11 +151,23 @@ export type PeerEffect =
   | { readonly type: 'p2p.close'; readonly streamId: StreamKey }
   | { readonly type: 'p2p.reset'; readonly streamId: StreamKey }
   | { readonly type: 'file.read'; readonly transferId: string; readonly epoch: number; readonly path: string; readonly offset: number; readonly bytes: number }
+  /** Sender: the SHA-256 of every byte the port read of this file, in file order. */
+  | { readonly type: 'file.digest'; readonly transferId: string; readonly epoch: number }
   | { readonly type: 'file.open'; readonly transferId: string }
+  /** Receiver: re-hash the temporary file's first `bytes` bytes from disk and continue the hash from there. */
+  | { readonly type: 'file.rehash'; readonly transferId: string; readonly epoch: number; readonly bytes: number }
   | { readonly type: 'file.write'; readonly transferId: string; readonly offset: number; readonly bytes: Uint8Array }
   | { readonly type: 'file.finish'; readonly transferId: string }
   | { readonly type: 'file.commit'; readonly transferId: string; readonly name: string }
   | { readonly type: 'file.discard'; readonly transferId: string }
+  /**
+   * History (history.ts): append a record for `account` (confirm: answer `history.stored` once
+   * it is in), change statuses, read a page or search; queries are answered `history.answer`.
+   */
+  | { readonly type: 'history.append'; readonly account: string; readonly entry: HistoryEntry; readonly confirm: boolean }
+  | { readonly type: 'history.mark'; readonly account: string; readonly mark: HistoryMark }
+  | { readonly type: 'history.page'; readonly queryId: number; readonly account: string; readonly friend: string; readonly limit: number; readonly before: MessageId | null }
+  | { readonly type: 'history.search'; readonly queryId: number; readonly account: string; readonly text: string; readonly friend: string | null; readonly limit: number }
   /** ref: the tag of the command this event answers (see the `command` input), if any. */
   | { readonly type: 'event'; readonly event: ClientEvent; readonly ref?: number }
   /** The user quit and the logout is done (or timed out): the process may end. */
@@ -159,6 +186,15 @@ export interface PeerConfig {
   /** The address friends should connect to; null: the listener's host, or our address as the server sees it. */
   readonly p2pAdvertiseHost: string | null;
   readonly tuning: TransferTuning;
+  /** Tell friends what our user read (chat.read); off: chat.read only marks our own history. */
+  readonly readReceipts: boolean;
+  /** Our public identity keys (made and kept by the runtime), registered at sign-up and login; null: none. */
+  readonly identity: IdentityKeys | null;
+  /**
+   * Whether a P2P link must prove the key the server vouched for (peer-key.ts). Off only for
+   * plain-TCP labs (--tls off), where no link proves any key.
+   */
+  readonly checkPeerKeys: boolean;
 }
 
 export const PEER_CONFIG_DEFAULTS: PeerConfig = {
@@ -171,11 +207,22 @@ export const PEER_CONFIG_DEFAULTS: PeerConfig = {
   idPrefix: 'p',
   p2pAdvertiseHost: null,
   tuning: TRANSFER_TUNING_DEFAULTS,
+  readReceipts: true,
+  identity: null,
+  checkPeerKeys: true,
 };
 /** One P2P stream, in a state named for what it waits for (see the header); a transition replaces it. */
 type Channel =
-  /** Caller: connecting to the callee, with the token its hello will bring. */
-  | { readonly state: 'ExpectOpen'; readonly streamId: StreamKey; readonly decoder: FrameDecoder; readonly friend: string; readonly token: string; readonly brokered: number }
+  /** Caller: connecting to the callee, with the token its hello will bring and the key it must prove. */
+  | {
+      readonly state: 'ExpectOpen';
+      readonly streamId: StreamKey;
+      readonly decoder: FrameDecoder;
+      readonly friend: string;
+      readonly token: string;
+      readonly brokered: number;
+      readonly vouchedKey: string | null;
+    }
   /** Caller: hello sent. */
   | { readonly state: 'ExpectHelloOk'; readonly streamId: StreamKey; readonly decoder: FrameDecoder; readonly friend: string; readonly brokered: number }
   /**
@@ -183,7 +230,14 @@ type Channel =
    * session.established (the server tells the caller first, and its hello can overtake our copy),
    * parked until the token arrives or the hello times out.
    */
-  | { readonly state: 'ExpectHello'; readonly streamId: StreamKey; readonly decoder: FrameDecoder; readonly parkedHello: P2pFrameOf<'hello'> | null }
+  | {
+      readonly state: 'ExpectHello';
+      readonly streamId: StreamKey;
+      readonly decoder: FrameDecoder;
+      readonly parkedHello: P2pFrameOf<'hello'> | null;
+      /** The key the caller proved in the stream's handshake. */
+      readonly peerKey: string | null;
+    }
   | { readonly state: 'Open'; readonly streamId: StreamKey; readonly decoder: FrameDecoder; readonly friend: string; readonly brokered: number };
 
 type ChannelOf<S extends Channel['state']> = Extract<Channel, { state: S }>;
@@ -197,12 +251,16 @@ const P2P_FRAME_RULES: Readonly<Record<P2pFrameType, readonly Channel['state'][]
   error: ['ExpectHelloOk', 'Open'],
   msg: OPEN,
   'msg.ack': OPEN,
+  'msg.stored': OPEN,
+  'msg.read': OPEN,
+  typing: OPEN,
   bye: OPEN,
   'file.offer': OPEN,
   'file.accept': OPEN,
   'file.decline': OPEN,
   'file.credit': OPEN,
   'file.resume': OPEN,
+  'file.end': OPEN,
   'file.ok': OPEN,
   'file.fail': OPEN,
 };
@@ -217,15 +275,13 @@ interface Session {
   readonly streamId: StreamKey;
   /** Its place in the order the server brokered our sessions (see openSession). */
   readonly brokered: number;
-  /** Ids of messages sent and not yet acknowledged, oldest first. */
-  readonly unacked: Array<string | number>;
   /** Data-frame bytes handed to the stream, and how many of them the runtime reported gone. */
   sentBytes: number;
   flushedBytes: number;
   /** Where the next round of read restarts begins, so no transfer is always first. */
   pumpCursor: number;
 }
-type TimerKey = `hello:${string}` | `token:${string}` | `resume-out:${string}` | `resume-in:${string}`;
+type TimerKey = `hello:${string}` | `token:${string}` | `resume-out:${string}` | `resume-in:${string}` | `stall-out:${string}` | `stall-in:${string}`;
 
 /** How often one input may loop on the sub-machines' actions causing more actions. */
 const DRAIN_ROUNDS_MAX = 64;
@@ -239,6 +295,13 @@ export class PeerMachine {
   private readonly link: ServerLink;
   /** Chat-session requests, both directions (session-broker.ts). */
   private readonly broker: SessionBroker;
+  /** Messages, receipts and typing over open sessions (chat.ts). */
+  private readonly chat: ChatMachine;
+  /** History queries handed to the store: query id → the ref of the command that asked (-1: none). */
+  private readonly historyQueries = new Map<number, number>();
+  /** What each history query asked, to say it again in its answer. */
+  private readonly historyAsked = new Map<number, { readonly friend: string | null; readonly text: string | null }>();
+  private nextHistoryQuery = 1;
 
   private readyEmitted = false;
   private p2pHost = '127.0.0.1';
@@ -248,12 +311,20 @@ export class PeerMachine {
   private readonly pending = new Map<number, string>();
   /** The command ref of each request to the server that has one (see the `command` input). */
   private readonly pendingRefs = new Map<number, number>();
+  /** The new password of each account.password request in flight: the link holds it once the server says yes. */
+  private readonly passwordChanges = new Map<number, string>();
+  /**
+   * Who we told the user is asking to be friends (friend.request, or a friends list's pending), so a
+   * login taken back after a blip tells only the requests that came meanwhile. Bounded by what the
+   * server lists (its incoming quota).
+   */
+  private requestsShown = new Set<string>();
   /** The ref every event emitted now carries: set while a command or the reply to one is handled. */
   private answering: number | undefined = undefined;
 
   /** One-time tokens we hold as callee: friend → token. */
   /** Callee: per caller, the token its hello must bring and the session's place in the brokering order. */
-  private readonly tokens = new Map<string, { readonly token: string; readonly brokered: number }>();
+  private readonly tokens = new Map<string, { readonly token: string; readonly brokered: number; readonly vouchedKey: string | null }>();
   /**
    * Counts the session.established frames heard, so each session knows its place in the order the
    * server brokered them. Both friends hear their two copies of each session.established in the
@@ -264,7 +335,6 @@ export class PeerMachine {
   private readonly channels = new Map<StreamKey, Channel>();
   private readonly sessions = new Map<string, Session>();
   private nextStreamSeq = 1;
-  private nextMessageSeq = 1;
 
   private readonly transfersOut = new Map<string, OutgoingTransfer>();
   private readonly transfersIn = new Map<string, IncomingTransfer>();
@@ -277,8 +347,9 @@ export class PeerMachine {
 
   constructor(config: Partial<PeerConfig> = {}) {
     this.config = { ...PEER_CONFIG_DEFAULTS, ...config };
-    this.link = new ServerLink(this.config.jitterSeed);
+    this.link = new ServerLink(this.config.jitterSeed, this.config.identity);
     this.broker = new SessionBroker(this.config.autoAcceptChat);
+    this.chat = new ChatMachine({ idPrefix: this.config.idPrefix, readReceipts: this.config.readReceipts });
   }
   // ---- the machine's interface ----------------------------------------------------------------
 
@@ -295,6 +366,11 @@ export class PeerMachine {
 
   private dispatch(input: PeerInput, nowMs: number): void {
     switch (input.type) {
+      case 'history.stored':
+        return this.withChat((chat) => chat.stored(input.friend, input.id));
+      case 'history.answer':
+      case 'history.failed':
+        return this.onHistoryAnswer(input.queryId, input.type === 'history.answer' ? input.messages : null);
       case 'start':
         return this.onStart(input.p2pHost, input.p2pPort);
       case 'command':
@@ -306,9 +382,9 @@ export class PeerMachine {
       case 'server.closed':
         return this.link.closed(input.linkId, nowMs);
       case 'p2p.accepted':
-        return this.onAccepted(input.streamId, nowMs);
+        return this.onAccepted(input.streamId, input.peerKey ?? null, nowMs);
       case 'p2p.open':
-        return this.onP2pOpen(input.streamId, nowMs);
+        return this.onP2pOpen(input.streamId, input.peerKey ?? null);
       case 'p2p.bytes':
         return this.onP2pBytes(input.streamId, input.bytes, nowMs);
       case 'p2p.closed':
@@ -319,6 +395,10 @@ export class PeerMachine {
         return this.withOutgoing(input.transferId, nowMs, (t) => t.chunk(input.epoch, input.offset, input.bytes, nowMs));
       case 'file.read-failed':
         return this.withOutgoing(input.transferId, nowMs, (t) => t.readFailed(input.epoch));
+      case 'file.digested':
+        return this.withOutgoing(input.transferId, nowMs, (t) => t.digested(input.epoch, input.sha256, nowMs));
+      case 'file.rehashed':
+        return this.withIncoming(input.transferId, nowMs, (t) => t.rehashed(input.epoch, nowMs));
       case 'file.written':
         return this.withIncoming(input.transferId, nowMs, (t) => t.written(input.offset, nowMs));
       case 'file.hashed':
@@ -339,6 +419,8 @@ export class PeerMachine {
       if (key.startsWith('hello:')) this.onHelloTimeout(key.slice(6));
       else if (key.startsWith('resume-out:')) this.withOutgoing(key.slice(11), nowMs, (t) => t.resumeTimedOut());
       else if (key.startsWith('resume-in:')) this.withIncoming(key.slice(10), nowMs, (t) => t.resumeTimedOut());
+      else if (key.startsWith('stall-out:')) this.withOutgoing(key.slice(10), nowMs, (t) => t.stallCheck(nowMs));
+      else if (key.startsWith('stall-in:')) this.withIncoming(key.slice(9), nowMs, (t) => t.stallCheck(nowMs));
       else this.onTokenTimeout(key.slice(6));
     }
   }
@@ -411,6 +493,7 @@ export class PeerMachine {
           username: command.username,
           password: command.password,
           ...(command.nickname === undefined ? {} : { nickname: command.nickname }),
+          ...(this.config.identity === null ? {} : { identity: this.config.identity }),
         });
         return;
       case 'login':
@@ -433,15 +516,45 @@ export class PeerMachine {
       case 'chat.answer':
         return this.onChatAnswer(command.username, command.accept, nowMs);
       case 'chat.send':
-        return this.onChatSend(command.username, command.text, command.id);
+        return this.withChat((chat) => chat.send(command.username, command.text, command.id, nowMs));
       case 'chat.close':
         return this.onChatClose(command.username, nowMs);
+      case 'chat.typing':
+        return this.withChat((chat) => chat.typing(command.username, nowMs));
+      case 'chat.read':
+        return this.withChat((chat) => chat.read(command.username, command.id));
+      case 'history':
+        return this.askHistory(command.username, (queryId, account) => ({
+          type: 'history.page',
+          queryId,
+          account,
+          friend: command.username,
+          limit: command.limit ?? HISTORY_PAGE_MESSAGES_DEFAULT,
+          before: command.before ?? null,
+        }));
+      case 'history.search':
+        return this.askHistory(command.username ?? null, (queryId, account) => ({
+          type: 'history.search',
+          queryId,
+          account,
+          text: command.text,
+          friend: command.username ?? null,
+          limit: HISTORY_SEARCH_RESULTS_MAX,
+        }), command.text);
       case 'file.send':
         return this.onFileSend(command.username, command.files, nowMs);
       case 'file.answer':
         return this.onFileAnswer(command.transferId, command.accept, nowMs);
       case 'file.cancel':
         return this.onFileCancel(command.transferId, nowMs);
+      case 'account.password': {
+        const id = this.request(command.cmd, { type: 'account.password', old: command.old, new: command.new });
+        if (id !== null) this.passwordChanges.set(id, command.new);
+        return;
+      }
+      case 'account.nickname':
+        this.request(command.cmd, { type: 'account.nickname', nickname: command.nickname });
+        return;
       case 'quit':
         return this.tagRef(this.link.quit(nowMs));
     }
@@ -512,7 +625,12 @@ export class PeerMachine {
       case 'logged-in':
         return this.withReplyRef(action.frame, () => this.onLoggedIn(action.via, action.frame));
       case 'login-ended':
-        return this.broker.loginEnded(action.reason);
+        this.broker.loginEnded(action.reason);
+        // A refused resume is taken back with the password at once (a server restart): the user
+        // stays on, and so do its P2P sessions. Had the TTL run out, the friends saw us go
+        // offline and ended their side already.
+        if (action.reason !== 'resume-refused') this.endSessionsWithLogin(nowMs);
+        return;
       case 'frame':
         return this.withReplyRef(action.frame, () => {
           this.onServerFrame(action.frame, nowMs);
@@ -549,16 +667,26 @@ export class PeerMachine {
     this.answering = undefined;
     this.pending.clear();
     this.pendingRefs.clear();
+    this.passwordChanges.clear();
     this.broker.linkLost();
     this.emitReady();
   }
 
   private onLoggedIn(via: LoginVia, frame: ServerFrameOf<'login.ok'>): void {
     if (frame.re !== undefined) this.pending.delete(frame.re);
-    if (via === 'login') return this.emit({ event: 'login.ok', username: frame.username, friends: frame.friends });
-    // Back after a blip or a server restart: presence may have changed meanwhile, and this list
-    // is the truth, so hand it over before saying we are back.
-    this.emit({ event: 'friends', friends: frame.friends, pending: frame.incoming });
+    if (via === 'login') {
+      // Requests that came while we were away are listed, and each told as if it came now, so
+      // a script or a person waiting for friend.request hears of it.
+      this.requestsShown = new Set();
+      this.emit({ event: 'login.ok', username: frame.username, friends: frame.friends, pending: frame.incoming, nickname: frame.nickname });
+    } else {
+      // Back after a blip or a server restart: presence may have changed meanwhile, and this list
+      // is the truth, so hand it over before saying we are back.
+      this.emit({ event: 'friends', friends: frame.friends, pending: frame.incoming });
+    }
+    const shownBefore = this.requestsShown;
+    this.requestsShown = new Set(frame.incoming);
+    for (const from of frame.incoming) if (!shownBefore.has(from)) this.emit({ event: 'friend.request', from });
   }
 
   /** A frame the link passed on: replies to the user's requests, and pushes. */
@@ -573,29 +701,58 @@ export class PeerMachine {
       case 'logout.ok':
         return this.onLogoutOk(nowMs);
       case 'friends':
+        this.requestsShown = new Set(frame.incoming);
         return this.emit({ event: 'friends', friends: frame.friends, pending: frame.incoming });
       case 'presence':
-        return this.emit({ event: 'presence', username: frame.username, status: frame.status });
+        this.emit({ event: 'presence', username: frame.username, status: frame.status });
+        // The friend logged out or timed out: its sessions end with its login, here too.
+        if (frame.status === 'offline' && this.sessions.has(frame.username)) this.closeSession(frame.username, 'offline', true, nowMs);
+        return;
       case 'friend.incoming':
+        this.requestsShown.add(frame.from);
         return this.emit({ event: 'friend.request', from: frame.from });
       case 'friend.requested':
         return this.emit({ event: 'friend.requested', username: frame.username });
       case 'friend.added':
-        return this.emit({ event: 'friend.added', username: frame.username, nickname: frame.nickname, status: frame.status });
+        this.requestsShown.delete(frame.username);
+        return this.emit({
+          event: 'friend.added',
+          username: frame.username,
+          nickname: frame.nickname,
+          status: frame.status,
+          ...(frame.identity === undefined ? {} : { identity: frame.identity }),
+        });
       case 'friend.declined':
+        this.requestsShown.delete(frame.username);
         return this.emit({ event: 'friend.declined', username: frame.username });
       case 'friend.removed':
+        this.requestsShown.delete(frame.username);
         return this.emit({ event: 'friend.removed', username: frame.username });
       case 'friend.blocked':
+        this.requestsShown.delete(frame.username);
+        return this.emit({ event: frame.type, username: frame.username });
       case 'friend.unblocked':
         return this.emit({ event: frame.type, username: frame.username });
+      case 'friend.updated':
+        return this.emit({ event: 'friend.updated', username: frame.username, nickname: frame.nickname });
+      case 'account.updated':
+        return this.onAccountUpdated(frame);
       default:
         // welcome, login.ok and heartbeat.ack are the link's own.
         return;
     }
   }
 
+  private onAccountUpdated(frame: ServerFrameOf<'account.updated'>): void {
+    const password = frame.re === undefined ? undefined : this.passwordChanges.get(frame.re);
+    if (frame.re !== undefined) this.passwordChanges.delete(frame.re);
+    // The server replaced our resume token: the old one, and the old password, no longer work.
+    if (password !== undefined && frame.resumeToken !== undefined) this.link.passwordChanged(password, frame.resumeToken);
+    this.emit({ event: 'account.updated', username: frame.username, nickname: frame.nickname });
+  }
+
   private onServerError(frame: ServerFrameOf<'error'>): void {
+    if (frame.re !== undefined) this.passwordChanges.delete(frame.re);
     if (frame.re !== undefined && this.broker.requestFailed(frame.re, frame.code)) return;
     if (frame.code === 'SERVER_SHUTTING_DOWN') return; // the close that follows says it all
     this.emit({ event: 'error', code: frame.code, message: frame.message, ...(frame.detail === undefined ? {} : { detail: frame.detail }) });
@@ -603,12 +760,17 @@ export class PeerMachine {
 
   private onLogoutOk(nowMs: number): void {
     this.emit({ event: 'logout.ok' });
-    for (const username of [...this.sessions.keys()]) this.closeSession(username, 'closed', true, nowMs);
+    this.endSessionsWithLogin(nowMs);
+  }
+
+  /** Our login ended (logout, TTL expiry, a login elsewhere): so do our sessions, on both sides. */
+  private endSessionsWithLogin(nowMs: number): void {
+    for (const username of [...this.sessions.keys()]) this.closeSession(username, 'offline', true, nowMs);
   }
 
   private finishQuit(): void {
     for (const session of this.sessions.values()) {
-      this.effects.push({ type: 'p2p.send', streamId: session.streamId, frame: { type: 'bye' } });
+      this.effects.push({ type: 'p2p.send', streamId: session.streamId, frame: { type: 'bye', reason: 'offline' } });
     }
     for (const channel of this.channels.values()) this.effects.push({ type: 'p2p.close', streamId: channel.streamId });
     this.effects.push({ type: 'exit', code: 0 });
@@ -644,9 +806,9 @@ export class PeerMachine {
       case 'answer':
         return this.answerSession(action.friend, action.requestId, action.accept, nowMs);
       case 'connect':
-        return this.connectToCallee(action.friend, action.token, action.host, action.port, this.sessionsBrokered++, nowMs);
+        return this.connectToCallee(action.friend, action.token, action.vouchedKey, action.host, action.port, this.sessionsBrokered++, nowMs);
       case 'hold-token':
-        return this.holdToken(action.friend, action.token, this.sessionsBrokered++, nowMs);
+        return this.holdToken(action.friend, action.token, action.vouchedKey, this.sessionsBrokered++, nowMs);
       case 'protocol-error':
         return this.emitError('UNEXPECTED_FRAME', `${action.frameType} from the server for a request in ${action.state}`, undefined);
     }
@@ -662,8 +824,8 @@ export class PeerMachine {
   }
 
   /** Callee: the token the caller's hello must bring, and any hello that arrived before it. */
-  private holdToken(friend: string, token: string, brokered: number, nowMs: number): void {
-    this.tokens.set(friend, { token, brokered });
+  private holdToken(friend: string, token: string, vouchedKey: string | null, brokered: number, nowMs: number): void {
+    this.tokens.set(friend, { token, brokered, vouchedKey });
     this.timers.arm(`token:${friend}`, nowMs + P2P_HELLO_TIMEOUT_MS);
     for (const channel of [...this.channels.values()]) {
       if (channel.state !== 'ExpectHello') continue;
@@ -676,9 +838,9 @@ export class PeerMachine {
   }
 
   /** Caller: the callee said yes; open the P2P stream to it. */
-  private connectToCallee(friend: string, token: string, host: string, port: number, brokered: number, nowMs: number): void {
+  private connectToCallee(friend: string, token: string, vouchedKey: string | null, host: string, port: number, brokered: number, nowMs: number): void {
     const streamId = `out:${this.nextStreamSeq++}`;
-    this.channels.set(streamId, { state: 'ExpectOpen', streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), friend, token, brokered });
+    this.channels.set(streamId, { state: 'ExpectOpen', streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), friend, token, brokered, vouchedKey });
     this.timers.arm(`hello:${streamId}`, nowMs + P2P_HELLO_TIMEOUT_MS);
     this.effects.push({ type: 'p2p.connect', streamId, host, port });
   }
@@ -690,21 +852,31 @@ export class PeerMachine {
 
   // ---- P2P channels ---------------------------------------------------------------------------
 
-  private onAccepted(streamId: StreamKey, nowMs: number): void {
+  private onAccepted(streamId: StreamKey, peerKey: string | null, nowMs: number): void {
     let unauthenticated = 0;
     for (const channel of this.channels.values()) if (channel.state === 'ExpectHello') unauthenticated += 1;
     if (unauthenticated >= P2P_UNAUTHENTICATED_STREAMS_MAX || this.link.quitting) {
       this.effects.push({ type: 'p2p.reset', streamId });
       return;
     }
-    this.channels.set(streamId, { state: 'ExpectHello', streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), parkedHello: null });
+    this.channels.set(streamId, { state: 'ExpectHello', streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), parkedHello: null, peerKey });
     this.timers.arm(`hello:${streamId}`, nowMs + P2P_HELLO_TIMEOUT_MS);
   }
 
-  private onP2pOpen(streamId: StreamKey, _nowMs: number): void {
+  private onP2pOpen(streamId: StreamKey, peerKey: string | null): void {
     const channel = this.channels.get(streamId);
     const me = this.link.username ?? undefined;
     if (channel?.state !== 'ExpectOpen' || me === undefined) return;
+    if (this.config.checkPeerKeys && !peerKeyMatches(channel.vouchedKey, peerKey)) {
+      // Someone else answered at the friend's address: nothing is sent (the hello would give them
+      // the token), the link is dropped, the user is told.
+      this.channels.delete(streamId);
+      this.timers.disarm(`hello:${streamId}`);
+      this.effects.push({ type: 'p2p.reset', streamId });
+      this.emitError('PEER_KEY_MISMATCH', `expected ${keyHint(channel.vouchedKey)}, the peer proved ${keyHint(peerKey)}`, channel.friend);
+      this.emit({ event: 'chat.failed', username: channel.friend, reason: 'peer-key-mismatch' });
+      return;
+    }
     this.channels.set(streamId, { state: 'ExpectHelloOk', streamId, decoder: channel.decoder, friend: channel.friend, brokered: channel.brokered });
     this.effects.push({ type: 'p2p.send', streamId, frame: { type: 'hello', username: me, token: channel.token } });
   }
@@ -751,6 +923,13 @@ export class PeerMachine {
   }
 
   /** Error frame, then close: for hostile or broken input on a P2P stream. */
+  /** Callee: a caller with the right token proved another key than the one vouched for. */
+  private refusePeerKey(channel: Channel, friend: string, vouched: string | null, presented: string | null, nowMs: number): void {
+    const detail = `expected ${keyHint(vouched)}, the peer proved ${keyHint(presented)}`;
+    this.emitError('PEER_KEY_MISMATCH', detail, friend);
+    this.refuse(channel, 'PEER_KEY_MISMATCH', detail, nowMs);
+  }
+
   private refuse(channel: Channel, code: ErrorCode, detail: string, nowMs: number): void {
     this.effects.push({ type: 'p2p.send', streamId: channel.streamId, frame: { type: 'error', code, message: `${errorMessage(code)}: ${detail}` } });
     this.effects.push({ type: 'p2p.close', streamId: channel.streamId });
@@ -805,6 +984,9 @@ export class PeerMachine {
       return;
     }
     if (held === undefined || !tokensEqual(held.token, frame.token)) return this.refuse(channel, 'BAD_SESSION_TOKEN', 'token refused', nowMs);
+    // The token is right, but the link must also be the friend's own: a key other than the one
+    // the server vouched for is refused, and the token stays for the real caller.
+    if (this.config.checkPeerKeys && !peerKeyMatches(held.vouchedKey, channel.peerKey)) return this.refusePeerKey(channel, frame.username, held.vouchedKey, channel.peerKey, nowMs);
     // One use only: a replayed hello finds no token.
     this.tokens.delete(frame.username);
     this.timers.disarm(`token:${frame.username}`);
@@ -849,8 +1031,9 @@ export class PeerMachine {
       this.effects.push({ type: 'p2p.close', streamId: old.streamId });
       this.loseSession(old, nowMs, false);
     }
-    this.sessions.set(friend, { username: friend, streamId, brokered, unacked: [], sentBytes: 0, flushedBytes: 0, pumpCursor: 0 });
+    this.sessions.set(friend, { username: friend, streamId, brokered, sentBytes: 0, flushedBytes: 0, pumpCursor: 0 });
     this.emit({ event: 'chat.opened', username: friend });
+    this.withChat((chat) => chat.opened(friend, streamId));
     for (const outcome of this.recentOutcomes.values()) {
       if (outcome.peer === friend) this.effects.push({ type: 'p2p.send', streamId, frame: outcome.frame });
     }
@@ -861,10 +1044,9 @@ export class PeerMachine {
 
   /** The channel of an open session dropped: report, keep transfers for a resume. */
   private loseSession(session: Session, nowMs: number, report = true): void {
-    if (this.sessions.get(session.username) === session) this.sessions.delete(session.username);
-    for (const id of session.unacked) this.emitError('MESSAGE_UNDELIVERED', `message ${String(id)} to ${session.username}`, session.username, id);
-    session.unacked.length = 0;
-    if (report) this.emit({ event: 'chat.closed', username: session.username, reason: 'connection-lost' });
+    if (this.sessions.get(session.username) !== session) return;
+    this.sessions.delete(session.username);
+    this.withChat((chat) => chat.ended(session.username, report ? 'connection-lost' : null));
     this.forTransfersWith(session.username, nowMs, (t) => t.suspend());
     // Suspended transfers wait for a new session, but not forever.
     const deadline = nowMs + TRANSFER_RESUME_WAIT_MS;
@@ -872,16 +1054,18 @@ export class PeerMachine {
     for (const t of this.transfersIn.values()) if (t.meta.peer === session.username && t.state === 'Suspended') this.timers.arm(`resume-in:${t.transferId}`, deadline);
   }
 
-  /** An orderly end, by us (chat.close, logout) or by the friend (bye). */
-  private closeSession(friend: string, reason: string, sendBye: boolean, nowMs: number): void {
+  /**
+   * An orderly end, by us (chat.close, logout, our login or the friend's ended) or by the friend
+   * (bye). reason: the chat.closed reason, also told in our bye (closed or offline).
+   */
+  private closeSession(friend: string, reason: 'closed' | 'offline', sendBye: boolean, nowMs: number): void {
     const session = this.sessions.get(friend);
     if (session === undefined) return;
     this.sessions.delete(friend);
     this.channels.delete(session.streamId);
-    if (sendBye) this.effects.push({ type: 'p2p.send', streamId: session.streamId, frame: { type: 'bye' } });
+    if (sendBye) this.effects.push({ type: 'p2p.send', streamId: session.streamId, frame: { type: 'bye', reason } });
     this.effects.push({ type: 'p2p.close', streamId: session.streamId });
-    for (const id of session.unacked) this.emitError('MESSAGE_UNDELIVERED', `message ${String(id)} to ${friend}`, friend, id);
-    this.emit({ event: 'chat.closed', username: friend, reason });
+    this.withChat((chat) => chat.ended(friend, reason));
     this.forTransfersWith(friend, nowMs, (t) => t.abort('session-closed'));
   }
 
@@ -890,37 +1074,86 @@ export class PeerMachine {
     this.closeSession(friend, 'closed', true, nowMs);
   }
 
-  // ---- chat messages --------------------------------------------------------------------------
+  // ---- chat (chat.ts) and history (history.ts) ------------------------------------------------
 
-  private onChatSend(friend: string, text: string, requestedId: string | number | undefined): void {
-    const session = this.sessions.get(friend);
-    if (session === undefined) return this.emitError('NO_SUCH_PEER', undefined, friend, requestedId);
-    if (session.unacked.length >= CHAT_UNACKED_MESSAGES_MAX) return this.emitError('QUEUE_FULL', undefined, friend, requestedId);
-    // JSON escaping can grow a text up to six-fold: the frame must still fit a control frame.
-    if (utf8.encode(JSON.stringify(text)).byteLength > CONTROL_FRAME_BYTES_MAX - FRAME_ENVELOPE_BYTES) {
-      return this.emitError('BAD_COMMAND', 'text too long once encoded', friend, requestedId);
+  /** Runs a step of the chat machine and carries out what it asks. */
+  private withChat(step: (chat: ChatMachine) => void): void {
+    step(this.chat);
+    for (const action of this.chat.takeActions()) this.onChatAction(action);
+  }
+
+  private onChatAction(action: ChatAction): void {
+    switch (action.type) {
+      case 'send':
+        this.effects.push({ type: 'p2p.send', streamId: action.streamId, frame: action.frame });
+        return;
+      case 'event':
+        return this.emit(action.event);
+      case 'error':
+        return this.emitError(action.code, action.detail, action.username, action.id);
+      case 'record': {
+        const account = this.link.username;
+        if (account === null) return;
+        const from = action.entry.direction === 'in' ? action.entry.friend : account;
+        this.effects.push({ type: 'history.append', account, entry: { ...action.entry, from }, confirm: action.confirm });
+        return;
+      }
+      case 'mark': {
+        const account = this.link.username;
+        if (account !== null) this.effects.push({ type: 'history.mark', account, mark: action.mark });
+        return;
+      }
+      case 'protocol-error':
+        return this.emitError('UNEXPECTED_FRAME', `${action.frameType} from ${action.friend} in chat state ${action.state}`, action.friend);
     }
-    const id = requestedId ?? `${this.config.idPrefix}-m${this.nextMessageSeq++}`;
-    session.unacked.push(id);
-    this.effects.push({ type: 'p2p.send', streamId: session.streamId, frame: { type: 'msg', id, text } });
+  }
+
+  /** A history query for the logged-in account; its answer (history.answer) carries the command's ref. */
+  private askHistory(friend: string | null, query: (queryId: number, account: string) => PeerEffect, searchText?: string): void {
+    const account = this.link.username;
+    if (account === null) return this.emitError('NOT_LOGGED_IN', 'history is kept per account', friend ?? undefined);
+    if (this.historyQueries.size >= HISTORY_QUERIES_PENDING_MAX) return this.emitError('QUEUE_FULL', 'too many history queries waiting');
+    const queryId = this.nextHistoryQuery++;
+    this.historyQueries.set(queryId, this.answering ?? -1);
+    this.historyAsked.set(queryId, { friend, text: searchText ?? null });
+    this.effects.push(query(queryId, account));
+  }
+
+  private onHistoryAnswer(queryId: number, messages: readonly HistoryMessage[] | null): void {
+    const ref = this.historyQueries.get(queryId);
+    const asked = this.historyAsked.get(queryId);
+    if (ref === undefined || asked === undefined) return;
+    this.historyQueries.delete(queryId);
+    this.historyAsked.delete(queryId);
+    this.answering = ref < 0 ? undefined : ref;
+    if (messages === null) return this.emitError('HISTORY_UNAVAILABLE', undefined, asked.friend ?? undefined);
+    this.emit({
+      event: 'history',
+      ...(asked.friend === null ? {} : { username: asked.friend }),
+      ...(asked.text === null ? {} : { text: asked.text }),
+      messages: [...messages],
+    });
+  }
+
+  /** A file event, and its record in history (an offer) or its status (the transfer's end). */
+  private emitFileEvent(event: ClientEvent, nowMs: number): void {
+    this.emit(event);
+    const account = this.link.username;
+    if (account === null) return;
+    const change = fileHistoryOf(event, account, nowMs);
+    if (change === null) return;
+    if ('entry' in change) this.effects.push({ type: 'history.append', account, entry: change.entry, confirm: false });
+    else this.effects.push({ type: 'history.mark', account, mark: change.mark });
   }
 
   private onOpenFrame(channel: ChannelOf<'Open'>, frame: P2pFrame, nowMs: number): void {
     const friend = channel.friend;
     const session = this.sessions.get(friend);
     if (session === undefined || session.streamId !== channel.streamId) return;
+    if (isChatFrame(frame)) return this.withChat((chat) => chat.frame(friend, channel.streamId, frame, nowMs));
     switch (frame.type) {
-      case 'msg':
-        this.effects.push({ type: 'p2p.send', streamId: channel.streamId, frame: { type: 'msg.ack', id: frame.id } });
-        return this.emit({ event: 'chat.message', from: friend, text: frame.text, id: frame.id });
-      case 'msg.ack': {
-        const index = session.unacked.indexOf(frame.id);
-        if (index < 0) return;
-        session.unacked.splice(index, 1);
-        return this.emit({ event: 'chat.sent', username: friend, id: frame.id });
-      }
       case 'bye':
-        return this.closeSession(friend, 'closed', false, nowMs);
+        return this.closeSession(friend, frame.reason ?? 'closed', false, nowMs);
       case 'error':
         // Never under its own code: a hostile friend could otherwise fake one of ours (SERVER_UNAVAILABLE) to a script.
         return this.emit({ event: 'error', code: 'PEER_ERROR', message: errorMessage('PEER_ERROR'), detail: `from ${friend}: ${frame.code}: ${frame.message}` });
@@ -931,10 +1164,12 @@ export class PeerMachine {
       case 'file.decline':
         return this.withOutgoing(frame.transferId, nowMs, (t) => t.declined(), friend);
       case 'file.credit':
-        return this.withOutgoing(frame.transferId, nowMs, (t) => t.credit(frame.limit), friend);
+        return this.withOutgoing(frame.transferId, nowMs, (t) => t.credit(frame.limit, nowMs), friend);
       case 'file.resume':
         if (this.transfersOut.get(frame.transferId)?.meta.peer !== friend) return this.sendNoSuchTransfer(channel, frame);
         return this.withOutgoing(frame.transferId, nowMs, (t) => t.resumed(frame.offset, frame.limit, nowMs), friend);
+      case 'file.end':
+        return this.withIncoming(frame.transferId, nowMs, (t) => t.end(frame.sha256, nowMs), friend);
       case 'file.ok':
         return this.withOutgoing(frame.transferId, nowMs, (t) => t.ok(nowMs), friend);
       case 'file.fail':
@@ -945,6 +1180,8 @@ export class PeerMachine {
       case 'hello':
       case 'hello.ok':
         return; // refused by P2P_FRAME_RULES before this
+      default:
+        return; // chat frames went to the chat above
     }
   }
 
@@ -962,15 +1199,15 @@ export class PeerMachine {
     for (const file of files) {
       const transferId = `${this.config.idPrefix}-${this.nextTransferSeq++}`;
       const wireStream = this.nextWireStream++;
-      const meta = { transferId, peer: friend, wireStream, size: file.size, sha256: file.sha256 };
-      const transfer = new OutgoingTransfer(meta, file.path, file.name, this.config.tuning);
+      const meta = { transferId, peer: friend, wireStream, size: file.size };
+      const transfer = new OutgoingTransfer(meta, file.path, file.name, nowMs, this.config.tuning);
       transfer.gate = this.gateFor(friend);
       this.transfersOut.set(transferId, transfer);
-      offered.push({ transferId, stream: wireStream, name: file.name, size: file.size, sha256: file.sha256 });
-      this.emit({ event: 'file.offered', username: friend, transferId, name: file.name, size: file.size, sha256: file.sha256 });
+      this.armStall(`stall-out:${transferId}`, transfer);
+      offered.push({ transferId, stream: wireStream, name: file.name, size: file.size });
+      this.emitFileEvent({ event: 'file.offered', username: friend, transferId, name: file.name, size: file.size }, nowMs);
     }
     this.effects.push({ type: 'p2p.send', streamId: session.streamId, frame: { type: 'file.offer', files: offered } });
-    void nowMs;
   }
 
   private onOffer(friend: string, files: readonly OfferedFile[], nowMs: number): void {
@@ -985,7 +1222,8 @@ export class PeerMachine {
         refuse(file.transferId, 'protocol-error');
         continue;
       }
-      if (this.transferCount() >= TRANSFERS_ACTIVE_MAX) {
+      // One friend gets a share of the slots, however many offers it sends (TRANSFERS_IN_PER_PEER_MAX).
+      if (this.transferCount() >= TRANSFERS_ACTIVE_MAX || this.incomingCountFrom(friend) >= TRANSFERS_IN_PER_PEER_MAX) {
         refuse(file.transferId, 'busy');
         this.emit({ event: 'file.failed', transferId: file.transferId, reason: 'busy', username: friend });
         continue;
@@ -996,11 +1234,12 @@ export class PeerMachine {
         continue;
       }
       const name = sanitizeFileName(file.name);
-      const meta = { transferId: file.transferId, peer: friend, wireStream: file.stream, size: file.size, sha256: file.sha256 };
-      const transfer = new IncomingTransfer(meta, file.name, name, this.config.tuning);
+      const meta = { transferId: file.transferId, peer: friend, wireStream: file.stream, size: file.size };
+      const transfer = new IncomingTransfer(meta, file.name, name, nowMs, this.config.tuning);
       this.transfersIn.set(file.transferId, transfer);
       this.incomingByStream.set(streamKey, file.transferId);
-      this.emit({ event: 'file.offer', from: friend, transferId: file.transferId, name, size: file.size, offeredName: file.name, sha256: file.sha256 });
+      this.armStall(`stall-in:${file.transferId}`, transfer);
+      this.emitFileEvent({ event: 'file.offer', from: friend, transferId: file.transferId, name, size: file.size, offeredName: file.name }, nowMs);
       if (this.config.autoAcceptFile) this.driveIncoming(transfer, nowMs, (t) => t.accept(nowMs));
     }
   }
@@ -1008,7 +1247,20 @@ export class PeerMachine {
   private onData(friend: string, wireStream: number, offset: number, bytes: Uint8Array, nowMs: number): void {
     const transferId = this.incomingByStream.get(`${friend}\u0000${wireStream}`);
     if (transferId === undefined) return; // late bytes of a transfer that already ended
-    this.withIncoming(transferId, nowMs, (t) => t.data(offset, bytes));
+    this.withIncoming(transferId, nowMs, (t) => t.data(offset, bytes, nowMs));
+  }
+
+  private incomingCountFrom(friend: string): number {
+    let count = 0;
+    for (const t of this.transfersIn.values()) if (t.meta.peer === friend) count++;
+    return count;
+  }
+
+  /** Keeps a live transfer's stall timer at its current deadline (re-arming later is cheap). */
+  private armStall(key: `stall-out:${string}` | `stall-in:${string}`, transfer: OutgoingTransfer | IncomingTransfer): void {
+    const deadline = transfer.finished ? null : transfer.stallDeadlineMs;
+    if (deadline === null) this.timers.disarm(key);
+    else this.timers.arm(key, deadline);
   }
 
   private onFileAnswer(transferId: string, accept: boolean, nowMs: number): void {
@@ -1042,7 +1294,8 @@ export class PeerMachine {
 
   private driveOutgoing(transfer: OutgoingTransfer, nowMs: number, step: (t: OutgoingTransfer) => void): void {
     step(transfer);
-    this.perform(transfer.transferId, transfer.meta.peer, transfer.takeActions(), transfer.path);
+    this.perform(transfer.transferId, transfer.meta.peer, transfer.takeActions(), transfer.path, nowMs);
+    this.armStall(`stall-out:${transfer.transferId}`, transfer);
     if (!transfer.finished) return;
     this.transfersOut.delete(transfer.transferId);
     this.timers.disarm(`resume-out:${transfer.transferId}`);
@@ -1050,9 +1303,10 @@ export class PeerMachine {
     this.pumpReads(transfer.meta.peer, nowMs);
   }
 
-  private driveIncoming(transfer: IncomingTransfer, _nowMs: number, step: (t: IncomingTransfer) => void): void {
+  private driveIncoming(transfer: IncomingTransfer, nowMs: number, step: (t: IncomingTransfer) => void): void {
     step(transfer);
-    this.perform(transfer.transferId, transfer.meta.peer, transfer.takeActions(), null);
+    this.perform(transfer.transferId, transfer.meta.peer, transfer.takeActions(), null, nowMs);
+    this.armStall(`stall-in:${transfer.transferId}`, transfer);
     if (transfer.finished) {
       this.timers.disarm(`resume-in:${transfer.transferId}`);
       this.transfersIn.delete(transfer.transferId);
@@ -1129,7 +1383,7 @@ export class PeerMachine {
   }
 
   /** Carries a transfer's actions out as effects on the friend's open channel and the file system. */
-  private perform(transferId: string, peer: string, actions: readonly TransferAction[], path: string | null): void {
+  private perform(transferId: string, peer: string, actions: readonly TransferAction[], path: string | null, nowMs: number): void {
     const streamId = this.sessions.get(peer)?.streamId;
     for (const action of actions) {
       switch (action.type) {
@@ -1145,8 +1399,14 @@ export class PeerMachine {
         case 'read':
           if (path !== null) this.effects.push({ type: 'file.read', transferId, epoch: action.epoch, path, offset: action.offset, bytes: action.bytes });
           break;
+        case 'digest':
+          this.effects.push({ type: 'file.digest', transferId, epoch: action.epoch });
+          break;
         case 'open':
           this.effects.push({ type: 'file.open', transferId });
+          break;
+        case 'rehash':
+          this.effects.push({ type: 'file.rehash', transferId, epoch: action.epoch, bytes: action.bytes });
           break;
         case 'write':
           this.effects.push({ type: 'file.write', transferId, offset: action.offset, bytes: action.bytes });
@@ -1161,7 +1421,7 @@ export class PeerMachine {
           this.effects.push({ type: 'file.discard', transferId });
           break;
         case 'event':
-          this.emit(action.event);
+          this.emitFileEvent(action.event, nowMs);
           break;
       }
     }

@@ -11,12 +11,15 @@ import {
   USERNAME_CHARS_MIN,
   USERNAME_PATTERN,
 } from '../limits.ts';
+import type { IdentityKeys } from '../identity.ts';
 import type { StoreOp, StoreSnapshot } from '../store.ts';
 
 export interface Account {
   readonly username: string;
   readonly nickname: string;
   readonly passwordHash: string;
+  /** The public keys friends are given (friend views, session.established); null until registered. */
+  identity: IdentityKeys | null;
   readonly friends: Set<string>;
   /** Usernames that asked this account to be friends. */
   readonly incoming: Set<string>;
@@ -54,6 +57,7 @@ export class Directory {
         username: record.username,
         nickname: record.nickname,
         passwordHash: record.passwordHash,
+        identity: record.identity ?? null,
         friends: new Set(),
         incoming: new Set(),
         outgoing: new Set(),
@@ -77,6 +81,16 @@ export class Directory {
     return this.accounts.has(username);
   }
 
+  /**
+   * The requests an account is shown: its incoming ones minus those from users it blocked. A
+   * blocked user's request is kept (their own outgoing list shows it pending, so the block stays
+   * silent to them) but the blocker never sees it, nor does it count against the blocker's quota.
+   */
+  visibleIncoming(account: Account): string[] {
+    if (account.blocked.size === 0) return [...account.incoming];
+    return [...account.incoming].filter((from) => !account.blocked.has(from));
+  }
+
   areFriends(a: string, b: string): boolean {
     return this.accounts.get(a)?.friends.has(b) ?? false;
   }
@@ -89,12 +103,18 @@ export class Directory {
           username: op.username,
           nickname: op.nickname,
           passwordHash: op.passwordHash,
+          identity: op.identity ?? null,
           friends: new Set(),
           incoming: new Set(),
           outgoing: new Set(),
           blocked: new Set(),
         });
         return;
+      case 'account.identity': {
+        const account = this.accounts.get(op.username);
+        if (account !== undefined) account.identity = op.identity;
+        return;
+      }
       case 'friendship.add': {
         const a = this.accounts.get(op.a);
         const b = this.accounts.get(op.b);
@@ -124,6 +144,21 @@ export class Directory {
         return;
       case 'block.remove':
         this.accounts.get(op.blocker)?.blocked.delete(op.blocked);
+        return;
+      case 'account.password': {
+        // A new record around the same sets: the friend and request lists are unchanged.
+        const account = this.accounts.get(op.username);
+        if (account !== undefined) this.accounts.set(op.username, { ...account, passwordHash: op.passwordHash });
+        return;
+      }
+      case 'account.nickname': {
+        const account = this.accounts.get(op.username);
+        if (account !== undefined) this.accounts.set(op.username, { ...account, nickname: op.nickname });
+        return;
+      }
+      case 'decline.add':
+      case 'decline.remove':
+        // The machine keeps the declines (it bounds them and reads their time).
         return;
     }
   }

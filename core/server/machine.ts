@@ -58,6 +58,8 @@ import {
   LOGIN_GUESS_DELAY_MS_MIN,
   LOGIN_GUESSES_FORGET_MS,
   LOGIN_GUESSES_FREE,
+  NICKNAME_CHANGES_PER_USER_BURST,
+  NICKNAME_CHANGES_PER_USER_PER_HOUR,
   PASSWORD_CHECKS_RUNNING_MAX,
   PASSWORD_CHECKS_WAITING_MAX,
   PROTOCOL_VERSION,
@@ -75,6 +77,7 @@ import { Deadlines } from '../deadlines.ts';
 import { FairQueue, GuessBackoff, RateLimiter } from '../rate-limit.ts';
 import { addressKey, addressKeyHost } from '../net-address.ts';
 import type { StoreOp, StoreSnapshot } from '../store.ts';
+import { type IdentityKeys, identityKeysEqual } from '../identity.ts';
 import { type Account, Directory, checkNickname, checkPassword, checkUsername } from './accounts.ts';
 import { tokensEqual } from '../tokens.ts';
 
@@ -89,7 +92,29 @@ export type ServerInput =
   /** Result of a `verify` effect. */
   | { readonly type: 'verified'; readonly jobId: number; readonly ok: boolean }
   /** Tell every client, close every connection. */
-  | { readonly type: 'shutdown' };
+  | { readonly type: 'shutdown' }
+  // ---- from other nodes of a cluster (core/server/cluster.ts); never in a single-node server ----
+  /**
+   * A user is now held by another node, reached through proxy connection `connId`. friendsTold
+   * false: that node did not tell the friends held here (it answers a join, or came back to the
+   * bus), so they are told if the user was not online here.
+   */
+  | { readonly type: 'remote.attached'; readonly username: string; readonly connId: ConnId; readonly resumeToken: string; readonly friendsTold: boolean }
+  /** A user held elsewhere went offline; friendsTold false: its node died, tell the friends held here. */
+  | { readonly type: 'remote.offline'; readonly username: string; readonly connId: ConnId; readonly friendsTold: boolean }
+  /** Store ops another node committed: the directory here follows. */
+  | { readonly type: 'remote.ops'; readonly ops: readonly StoreOp[] }
+  /** A frame another node's machine sent to a user held here. */
+  | { readonly type: 'remote.deliver'; readonly username: string; readonly frame: ServerFrame }
+  /** A remote user's answer to a session request held here; replies go to its proxy `connId`. */
+  | { readonly type: 'remote.answer'; readonly username: string; readonly connId: ConnId; readonly remoteAddress: string; readonly frame: ClientFrameOf<'session.answer'> }
+  /**
+   * The store as it is now, read again by a node back on the bus: what other nodes committed
+   * while it heard nothing. Friends learn of such changes at their next login or friends.list.
+   */
+  | { readonly type: 'remote.snapshot'; readonly snapshot: StoreSnapshot }
+  /** The shared store or bus was lost (false) or is back (true): new logins are refused meanwhile. */
+  | { readonly type: 'cluster.health'; readonly healthy: boolean };
 
 export type ServerEffect =
   | { readonly type: 'send'; readonly connId: ConnId; readonly frame: ServerFrame }
@@ -98,7 +123,11 @@ export type ServerEffect =
   | { readonly type: 'hash'; readonly jobId: number; readonly password: string }
   /** Verify a password against a stored hash (null: unknown user, verify against a dummy anyway). */
   | { readonly type: 'verify'; readonly jobId: number; readonly password: string; readonly passwordHash: string | null }
-  | { readonly type: 'persist'; readonly op: StoreOp };
+  | { readonly type: 'persist'; readonly op: StoreOp }
+  /** Clustered only: tell the other nodes a user is held here now, or went offline here. */
+  | { readonly type: 'announce'; readonly item: { readonly kind: 'attached'; readonly username: string; readonly resumeToken: string } | { readonly kind: 'offline'; readonly username: string } }
+  /** Clustered only: a session answer for a request held on the node of the caller behind proxy `connId`. */
+  | { readonly type: 'forward'; readonly connId: ConnId; readonly username: string; readonly remoteAddress: string; readonly frame: ClientFrameOf<'session.answer'> };
 
 export interface ServerConfig {
   readonly ttlMs: number;
@@ -121,6 +150,12 @@ export interface ServerConfig {
   readonly unauthenticatedConnectionsPerAddressMax: number;
   /** Fresh unguessable token (session and resume tokens). The only source of entropy. */
   readonly newToken: () => string;
+  /**
+   * One node of several sharing a store and a bus (core/server/cluster.ts): the machine announces
+   * who it holds, and session request ids start with sessionRequestIdPrefix (unique per node).
+   */
+  readonly clustered: boolean;
+  readonly sessionRequestIdPrefix: string;
 }
 
 export const SERVER_CONFIG_DEFAULTS: Omit<ServerConfig, 'newToken'> = {
@@ -134,14 +169,20 @@ export const SERVER_CONFIG_DEFAULTS: Omit<ServerConfig, 'newToken'> = {
   signupsPerAddressPerHour: SIGNUPS_PER_ADDRESS_PER_HOUR,
   connectionsPerAddressMax: CONNECTIONS_PER_ADDRESS_MAX,
   unauthenticatedConnectionsPerAddressMax: UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX,
+  clustered: false,
+  sessionRequestIdPrefix: 's',
 };
 
 type ConnState =
   | { readonly state: 'ExpectLogin' }
   | { readonly state: 'ExpectHash'; readonly jobId: number }
   | { readonly state: 'ExpectVerify'; readonly jobId: number }
-  /** ttlKey: the user's TTL timer key, built once per login instead of on every frame. */
-  | { readonly state: 'LoggedIn'; readonly username: string; readonly ttlKey: TimerKey };
+  /**
+   * ttlKey: the user's TTL timer key, built once per login instead of on every frame.
+   * passwordJobId: the password change in progress (its old-password check or its new hash), if any:
+   * the user stays logged in meanwhile, with at most one change at a time.
+   */
+  | { readonly state: 'LoggedIn'; readonly username: string; readonly ttlKey: TimerKey; readonly passwordJobId: number | null };
 
 interface Conn {
   readonly connId: ConnId;
@@ -169,6 +210,13 @@ interface OnlineUser {
    * null when there are none.
    */
   missedOutcomes: ServerFrame[] | null;
+  /** Held by another node of a cluster: connId is a proxy, and that node runs its TTL. */
+  remote: boolean;
+  /**
+   * Session requests held on other nodes that wait on this user, by id, to the caller: where its
+   * answer is forwarded. null when none. Bounded by SESSION_REQUESTS_PENDING_PER_USER_MAX.
+   */
+  remoteRequests: Map<string, string> | null;
 }
 
 interface SessionRequest {
@@ -187,8 +235,12 @@ interface SessionRequest {
  * `effect` is what the runtime is asked to do once the check's turn comes.
  */
 type Job = (
-  | { readonly kind: 'signup'; readonly username: string; readonly nickname: string }
-  | { readonly kind: 'login'; readonly username: string; readonly guessKey: string }
+  | { readonly kind: 'signup'; readonly username: string; readonly nickname: string; readonly identity: IdentityKeys | undefined }
+  | { readonly kind: 'login'; readonly username: string; readonly guessKey: string; readonly identity: IdentityKeys | undefined }
+  /** A password change's first step: the old password, checked (and counted) as a login's. */
+  | { readonly kind: 'password-check'; readonly username: string; readonly guessKey: string; readonly newPassword: string }
+  /** Its second step: the new password's hash. */
+  | { readonly kind: 'password-set'; readonly username: string }
 ) & {
   readonly jobId: number;
   readonly connId: ConnId;
@@ -241,6 +293,8 @@ const FRAME_RULES: Record<ClientFrameType, 'ExpectLogin' | 'LoggedIn'> = {
   'session.request': 'LoggedIn',
   'session.answer': 'LoggedIn',
   'session.cancel': 'LoggedIn',
+  'account.password': 'LoggedIn',
+  'account.nickname': 'LoggedIn',
 };
 
 /** Frames held for a detached user and replayed when it resumes. */
@@ -250,7 +304,8 @@ type TimerKey = `idle:${number}` | `ttl:${string}` | `sreq:${string}`;
 
 export class ServerMachine {
   readonly config: ServerConfig;
-  private readonly directory: Directory;
+  /** Replaced only by a `remote.snapshot` (a node back on the bus reads the store again). */
+  private directory: Directory;
   private readonly conns = new Map<ConnId, Conn>();
   private readonly online = new Map<string, OnlineUser>();
   private readonly sessionRequests = new Map<string, SessionRequest>();
@@ -261,6 +316,7 @@ export class ServerMachine {
   private readonly authAttempts: RateLimiter;
   private readonly sessionAttempts: RateLimiter;
   private readonly signupAttempts: RateLimiter;
+  private readonly nicknameChanges: RateLimiter;
   /** Connections per address key, all and not logged in (ExpectLogin, ExpectHash, ExpectVerify). */
   private readonly addressConns = new Map<string, { all: number; unauthenticated: number }>();
   private readonly loginGuesses = new GuessBackoff({
@@ -279,6 +335,8 @@ export class ServerMachine {
   private nextJobId = 1;
   private nextSessionRequestSeq = 1;
   private shuttingDown = false;
+  /** A clustered node that lost its store or bus refuses sign-ups, logins and resumes. */
+  private refusingLogins = false;
   /** The same for every connection: one shared (frozen) frame, which a host may encode once. */
   private readonly welcome: ServerFrame;
   private readonly counters = {
@@ -295,6 +353,7 @@ export class ServerMachine {
   constructor(snapshot: StoreSnapshot, config: Partial<ServerConfig> & Pick<ServerConfig, 'newToken'>) {
     this.config = { ...SERVER_CONFIG_DEFAULTS, ...config };
     this.directory = new Directory(snapshot);
+    this.loadDeclines(snapshot);
     this.welcome = Object.freeze({
       type: 'welcome',
       protocol: PROTOCOL_VERSION,
@@ -310,6 +369,11 @@ export class ServerMachine {
     this.signupAttempts = new RateLimiter({
       burst: SIGNUPS_PER_ADDRESS_BURST,
       perSec: this.config.signupsPerAddressPerHour / 3_600,
+      bucketsMax: RATE_LIMIT_BUCKETS_MAX,
+    });
+    this.nicknameChanges = new RateLimiter({
+      burst: NICKNAME_CHANGES_PER_USER_BURST,
+      perSec: NICKNAME_CHANGES_PER_USER_PER_HOUR / 3_600,
       bucketsMax: RATE_LIMIT_BUCKETS_MAX,
     });
     this.sessionAttempts = new RateLimiter({
@@ -335,6 +399,36 @@ export class ServerMachine {
         return this.onVerified(input.jobId, input.ok, nowMs);
       case 'shutdown':
         return this.onShutdown();
+      case 'remote.attached':
+        return this.onRemoteAttached(input.username, input.connId, input.resumeToken, input.friendsTold);
+      case 'remote.offline':
+        return this.onRemoteOffline(input.username, input.connId, input.friendsTold);
+      case 'remote.ops':
+        for (const op of input.ops) {
+          // An account this node knows already (read at start, or heard twice) keeps its friends.
+          if (op.op === 'account.create' && this.directory.has(op.username)) continue;
+          // Declines live in the machine, not the directory: a cool-down holds on every node.
+          if (op.op === 'decline.add') {
+            this.declines.set(`${op.declined}\u0000${op.decliner}`, op.atMs);
+            // Bounded here too (the node that made it bounds and stores its own).
+            if (this.declines.size > RATE_LIMIT_BUCKETS_MAX) this.declines.delete(this.declines.keys().next().value ?? '');
+          }
+          else if (op.op === 'decline.remove') this.declines.delete(`${op.declined}\u0000${op.decliner}`);
+          else this.applyOp(op);
+        }
+        return;
+      case 'remote.deliver':
+        return this.onRemoteDeliver(input.username, input.frame);
+      case 'remote.answer':
+        return this.onRemoteAnswer(input);
+      case 'remote.snapshot':
+        this.directory = new Directory(input.snapshot);
+        this.declines.clear();
+        this.loadDeclines(input.snapshot);
+        return;
+      case 'cluster.health':
+        this.refusingLogins = !input.healthy;
+        return;
     }
   }
 
@@ -442,6 +536,8 @@ export class ServerMachine {
       if (job !== undefined && !job.running && this.passwordChecksWaiting.remove(job.addressKey, (id) => id === job.jobId)) this.dropJob(job);
     }
     if (conn.phase.state === 'LoggedIn') {
+      const changeJob = conn.phase.passwordJobId === null ? undefined : this.jobs.get(conn.phase.passwordJobId);
+      if (changeJob !== undefined && !changeJob.running && this.passwordChecksWaiting.remove(changeJob.addressKey, (id) => id === changeJob.jobId)) this.dropJob(changeJob);
       const user = this.online.get(conn.phase.username);
       if (user !== undefined && user.connId === conn.connId) user.connId = null;
     }
@@ -536,6 +632,10 @@ export class ServerMachine {
         return this.onSessionAnswer(conn, username, frame);
       case 'session.cancel':
         return this.onSessionCancel(conn, username, frame);
+      case 'account.password':
+        return this.onAccountPassword(conn, username, frame, nowMs);
+      case 'account.nickname':
+        return this.onAccountNickname(conn, username, frame, nowMs);
       default:
         throw new Error(`unreachable: ${frame.type} in LoggedIn`);
     }
@@ -555,6 +655,7 @@ export class ServerMachine {
   // ---- accounts -------------------------------------------------------------------------------
 
   private onSignup(conn: Conn, frame: ClientFrameOf<'signup'>, nowMs: number): void {
+    if (this.refusingLogins) return this.sendError(conn, 'SERVER_DEGRADED', frame.id);
     if (!this.authAttempts.take(conn.addressKey, nowMs)) return this.sendError(conn, 'RATE_LIMITED', frame.id);
     const nickname = frame.nickname ?? frame.username;
     const invalid = checkUsername(frame.username) ?? checkPassword(frame.password) ?? checkNickname(nickname);
@@ -575,6 +676,7 @@ export class ServerMachine {
       re: frame.id,
       username: frame.username,
       nickname,
+      identity: frame.identity,
       effect: { type: 'hash', jobId, password: frame.password },
       running: false,
     };
@@ -635,6 +737,7 @@ export class ServerMachine {
 
   private onHashed(jobId: number, passwordHash: string | null, nowMs: number): void {
     const job = this.jobs.get(jobId);
+    if (job?.kind === 'password-set' && job.running) return this.onNewPasswordHashed(job, passwordHash);
     if (job === undefined || job.kind !== 'signup' || !job.running) return;
     this.passwordCheckDone(job);
     this.reservedUsernames.delete(job.username);
@@ -645,12 +748,20 @@ export class ServerMachine {
       return;
     }
     // The account is created even if the client left meanwhile: its request was complete.
-    this.persist({ op: 'account.create', username: job.username, nickname: job.nickname, passwordHash, createdAtMs: nowMs });
+    this.persist({
+      op: 'account.create',
+      username: job.username,
+      nickname: job.nickname,
+      passwordHash,
+      createdAtMs: nowMs,
+      ...(job.identity === undefined ? {} : { identity: job.identity }),
+    });
     this.counters.signups += 1;
     if (conn !== undefined) this.send(conn.connId, { type: 'signup.ok', re: job.re, username: job.username });
   }
 
   private onLogin(conn: Conn, frame: ClientFrameOf<'login'>, nowMs: number): void {
+    if (this.refusingLogins) return this.sendError(conn, 'SERVER_DEGRADED', frame.id);
     if (!this.authAttempts.take(conn.addressKey, nowMs)) return this.sendError(conn, 'RATE_LIMITED', frame.id);
     // Guesses count per username and address: a stranger elsewhere never slows the owner down.
     const guessKey = `${frame.username}\u0000${conn.addressKey}`;
@@ -668,6 +779,7 @@ export class ServerMachine {
       re: frame.id,
       username: frame.username,
       guessKey,
+      identity: frame.identity,
       effect: { type: 'verify', jobId, password: frame.password, passwordHash: account?.passwordHash ?? null },
       running: false,
     };
@@ -680,6 +792,7 @@ export class ServerMachine {
 
   private onVerified(jobId: number, ok: boolean, nowMs: number): void {
     const job = this.jobs.get(jobId);
+    if (job?.kind === 'password-check' && job.running) return this.onOldPasswordVerified(job, ok);
     if (job === undefined || job.kind !== 'login' || !job.running) return;
     this.passwordCheckDone(job);
     const conn = this.conns.get(job.connId);
@@ -692,11 +805,18 @@ export class ServerMachine {
     }
     this.loginGuesses.clear(job.guessKey);
     if (conn === undefined) return;
+    // Keys offered at a verified login are registered: an account made before keys existed, or
+    // used from a new data dir. A replaced key reaches the friends with their next friend view or
+    // session.established, where their clients compare it with the one they knew (peer.key.changed).
+    if (job.identity !== undefined && !identityKeysEqual(account.identity, job.identity)) {
+      this.persist({ op: 'account.identity', username: account.username, identity: job.identity });
+    }
     this.counters.logins += 1;
     this.attach(conn, account, job.re, nowMs);
   }
 
   private onResume(conn: Conn, frame: ClientFrameOf<'resume'>, nowMs: number): void {
+    if (this.refusingLogins) return this.sendError(conn, 'SERVER_DEGRADED', frame.id);
     const user = this.online.get(frame.username);
     const account = this.directory.get(frame.username);
     if (user === undefined || account === undefined || !tokensEqual(user.resumeToken, frame.token)) {
@@ -716,9 +836,11 @@ export class ServerMachine {
     let user = this.online.get(username);
     const resumed = user !== undefined;
     if (user === undefined) {
-      user = { username, connId: conn.connId, resumeToken: this.config.newToken(), sessionRequests: null, missedOutcomes: null };
+      user = { username, connId: conn.connId, resumeToken: this.config.newToken(), sessionRequests: null, missedOutcomes: null, remote: false, remoteRequests: null };
       this.online.set(username, user);
     } else {
+      // Held by another node until now: that node ends its connection when it hears of this one.
+      user.remote = false;
       const old = user.connId === null ? undefined : this.conns.get(user.connId);
       if (old !== undefined && old !== conn) {
         // Detach first so closing the old connection does not detach the new one.
@@ -729,10 +851,11 @@ export class ServerMachine {
       user.resumeToken = this.config.newToken();
     }
     const ttlKey: TimerKey = `ttl:${username}`;
-    conn.phase = { state: 'LoggedIn', username, ttlKey };
+    conn.phase = { state: 'LoggedIn', username, ttlKey, passwordJobId: null };
     this.countUnauthenticated(conn, -1);
     this.timers.disarm(`idle:${conn.connId}`);
     this.timers.arm(ttlKey, nowMs + this.config.ttlMs);
+    if (this.config.clustered) this.effects.push({ type: 'announce', item: { kind: 'attached', username, resumeToken: user.resumeToken } });
     this.send(conn.connId, {
       type: 'login.ok',
       re,
@@ -780,15 +903,20 @@ export class ServerMachine {
     this.goOffline(username);
   }
 
-  /** Logout and TTL expiry: the user is gone; friends are told, pending session requests end. */
-  private goOffline(username: string): void {
+  /**
+   * Logout and TTL expiry: the user is gone; friends are told, pending session requests end.
+   * friends: 'all' for a user held here; 'none' for a remote user whose node told everyone;
+   * 'local' for a remote user whose node died (each node tells the friends it holds).
+   */
+  private goOffline(username: string, friends: 'all' | 'local' | 'none' = 'all'): void {
     const user = this.online.get(username);
     if (user === undefined) return;
     this.online.delete(username);
     this.timers.disarm(`ttl:${username}`);
+    if (this.config.clustered && !user.remote) this.effects.push({ type: 'announce', item: { kind: 'offline', username } });
     for (const requestId of [...(user.sessionRequests ?? [])]) this.endSessionRequest(requestId, 'offline');
     const account = this.directory.get(username);
-    if (account !== undefined) this.tellFriends(account, 'offline');
+    if (account !== undefined && friends !== 'none') this.tellFriends(account, 'offline', friends === 'local');
   }
 
   // ---- friends and presence -------------------------------------------------------------------
@@ -798,7 +926,15 @@ export class ServerMachine {
   }
 
   private friendEntry(username: string): FriendEntry {
-    return { username, nickname: this.directory.get(username)?.nickname ?? username, status: this.statusOf(username) };
+    const account = this.directory.get(username);
+    const entry: FriendEntry = { username, nickname: account?.nickname ?? username, status: this.statusOf(username) };
+    return account?.identity == null ? entry : { ...entry, identity: account.identity };
+  }
+
+  /** The identity keys of a user, as a field to spread into a frame (none when not registered). */
+  private identityField(username: string): { identity?: IdentityKeys } {
+    const identity = this.directory.get(username)?.identity;
+    return identity == null ? {} : { identity };
   }
 
   private friendView(username: string): { friends: FriendEntry[]; incoming: string[]; outgoing: string[] } {
@@ -806,16 +942,19 @@ export class ServerMachine {
     if (account === undefined) return { friends: [], incoming: [], outgoing: [] };
     return {
       friends: [...account.friends].map((friend) => this.friendEntry(friend)),
-      incoming: [...account.incoming],
+      incoming: this.directory.visibleIncoming(account),
       outgoing: [...account.outgoing],
     };
   }
 
   /** Presence goes only to mutual friends that are online and attached. */
-  private tellFriends(account: Account, status: PresenceStatus): void {
+  private tellFriends(account: Account, status: PresenceStatus, heldHereOnly = false): void {
     // One frame object for every friend: a host may encode it once for the whole fan-out.
     const frame: ServerFrame = { type: 'presence', username: account.username, status };
-    for (const friend of account.friends) this.sendToUser(friend, frame);
+    for (const friend of account.friends) {
+      if (heldHereOnly && this.online.get(friend)?.remote !== false) continue;
+      this.sendToUser(friend, frame);
+    }
   }
 
   private onFriendRequest(conn: Conn, username: string, frame: ClientFrameOf<'friend.request'>, nowMs: number): void {
@@ -828,19 +967,26 @@ export class ServerMachine {
     // They asked us already: asking back is accepting.
     if (me.incoming.has(them.username)) return this.acceptFriend(conn, me, them, frame.id);
     if (me.friends.size >= FRIENDS_PER_USER_MAX) return this.sendError(conn, 'FRIENDS_LIMIT', frame.id);
-    // Blocked: answered like any request, so the blocked user learns nothing; nothing is kept.
-    if (them.blocked.has(me.username)) return this.send(conn.connId, { type: 'friend.requested', re: frame.id, username: them.username });
-    const declinedAtMs = this.declines.get(`${me.username}\u0000${them.username}`);
-    if (declinedAtMs !== undefined && nowMs - declinedAtMs < FRIEND_REQUEST_DECLINE_COOLDOWN_MS) {
-      return this.sendError(conn, 'DECLINED_RECENTLY', frame.id);
+    const declineKey = `${me.username}\u0000${them.username}`;
+    const declinedAtMs = this.declines.get(declineKey);
+    if (declinedAtMs !== undefined) {
+      if (nowMs - declinedAtMs < FRIEND_REQUEST_DECLINE_COOLDOWN_MS) return this.sendError(conn, 'DECLINED_RECENTLY', frame.id);
+      this.declines.delete(declineKey);
+      this.persist({ op: 'decline.remove', declined: me.username, decliner: them.username });
     }
+    // Blocked: kept and answered like any request, so the blocked user's own lists show it pending
+    // and they learn nothing; the blocker never sees it, nor does it count against their quota.
+    const hidden = them.blocked.has(me.username);
     // Apart: strangers filling someone's incoming quota never stop that person asking others.
-    if (me.outgoing.size >= FRIEND_REQUESTS_OUTGOING_PER_USER_MAX || them.incoming.size >= FRIEND_REQUESTS_INCOMING_PER_USER_MAX) {
+    if (
+      me.outgoing.size >= FRIEND_REQUESTS_OUTGOING_PER_USER_MAX ||
+      (!hidden && this.directory.visibleIncoming(them).length >= FRIEND_REQUESTS_INCOMING_PER_USER_MAX)
+    ) {
       return this.sendError(conn, 'REQUESTS_LIMIT', frame.id);
     }
     this.persist({ op: 'request.add', from: me.username, to: them.username });
     this.send(conn.connId, { type: 'friend.requested', re: frame.id, username: them.username });
-    this.sendToUser(them.username, { type: 'friend.incoming', from: me.username, nickname: me.nickname });
+    if (!hidden) this.sendToUser(them.username, { type: 'friend.incoming', from: me.username, nickname: me.nickname });
   }
 
   private onFriendAccept(conn: Conn, username: string, frame: ClientFrameOf<'friend.accept'>): void {
@@ -882,6 +1028,10 @@ export class ServerMachine {
       for (const requestId of this.sessionRequestsBetween(username, other)) this.endSessionRequest(requestId, 'not-friends');
     } else if (me.outgoing.has(other)) {
       this.persist({ op: 'request.remove', from: username, to: other });
+      // Withdrawing a request the other one never saw (they blocked us) tells them nothing.
+      if (this.directory.get(other)?.blocked.has(username) === true) {
+        return this.send(conn.connId, { type: 'friend.removed', re: frame.id, username: other });
+      }
     } else {
       return this.sendError(conn, 'NOT_FRIENDS', frame.id);
     }
@@ -894,17 +1044,22 @@ export class ServerMachine {
     const key = `${declined}\u0000${decliner}`;
     this.declines.delete(key);
     this.declines.set(key, nowMs);
-    // Bounded like the rate limiters: the oldest decline is forgotten first.
+    // Stored, so a restart does not let the declined ask again at once.
+    this.persist({ op: 'decline.add', declined, decliner, atMs: nowMs });
+    // Bounded like the rate limiters: the oldest decline is forgotten first, in memory and in the store.
     if (this.declines.size > RATE_LIMIT_BUCKETS_MAX) {
       const oldest = this.declines.keys().next();
-      if (!oldest.done) this.declines.delete(oldest.value);
+      if (oldest.done) return;
+      this.declines.delete(oldest.value);
+      const [oldDeclined = '', oldDecliner = ''] = oldest.value.split('\u0000');
+      this.persist({ op: 'decline.remove', declined: oldDeclined, decliner: oldDecliner });
     }
   }
 
   /**
-   * Blocks a user: their pending request to us goes (silently), ours to them is withdrawn, and
-   * from now on their friend and session requests to us are dropped without telling them. A
-   * friendship stays (friend.remove ends it); blocking twice is harmless.
+   * Blocks a user: their pending request to us is hidden from us (they still see it pending), ours
+   * to them is withdrawn, and from now on their friend and session requests to us are dropped
+   * without telling them. A friendship stays (friend.remove ends it); blocking twice is harmless.
    */
   private onFriendBlock(conn: Conn, username: string, frame: ClientFrameOf<'friend.block'>): void {
     const me = this.directory.get(username);
@@ -915,7 +1070,6 @@ export class ServerMachine {
       if (me.blocked.size >= BLOCKS_PER_USER_MAX) return this.sendError(conn, 'BLOCKS_LIMIT', frame.id);
       this.persist({ op: 'block.add', blocker: me.username, blocked: them.username });
     }
-    if (me.incoming.has(them.username)) this.persist({ op: 'request.remove', from: them.username, to: me.username });
     if (me.outgoing.has(them.username)) this.persist({ op: 'request.remove', from: me.username, to: them.username });
     // Session requests they have waiting on us are withdrawn on our side only.
     for (const requestId of this.sessionRequestsBetween(me.username, them.username)) {
@@ -931,8 +1085,121 @@ export class ServerMachine {
   private onFriendUnblock(conn: Conn, username: string, frame: ClientFrameOf<'friend.unblock'>): void {
     const me = this.directory.get(username);
     if (me === undefined || !this.directory.has(frame.username)) return this.sendError(conn, 'USER_NOT_FOUND', frame.id);
-    if (me.blocked.has(frame.username)) this.persist({ op: 'block.remove', blocker: username, blocked: frame.username });
+    if (me.blocked.has(frame.username)) {
+      this.persist({ op: 'block.remove', blocker: username, blocked: frame.username });
+      // Their hidden request shows from now on, unless the incoming quota is full (then it goes,
+      // silently: a list past its quota would outgrow the frame that carries it).
+      if (me.incoming.has(frame.username) && this.directory.visibleIncoming(me).length > FRIEND_REQUESTS_INCOMING_PER_USER_MAX) {
+        this.persist({ op: 'request.remove', from: frame.username, to: username });
+      }
+    }
     this.send(conn.connId, { type: 'friend.unblocked', re: frame.id, username: frame.username });
+  }
+
+  // ---- account changes ------------------------------------------------------------------------
+
+  /**
+   * A password change: the old password is checked as a login's is, through the same limits (the
+   * address's attempts, the (username, address) guess slow-down, the fair queue of checks), so it
+   * is no second guessing oracle; then the new one is hashed and stored. The user stays logged in.
+   */
+  private onAccountPassword(conn: Conn, username: string, frame: ClientFrameOf<'account.password'>, nowMs: number): void {
+    const phase = conn.phase;
+    const account = this.directory.get(username);
+    if (phase.state !== 'LoggedIn' || account === undefined) return this.sendError(conn, 'NOT_LOGGED_IN', frame.id);
+    if (phase.passwordJobId !== null) return this.sendError(conn, 'BUSY', frame.id, 'a password change is already in progress');
+    const invalid = checkPassword(frame.new);
+    if (invalid !== null) return this.sendError(conn, invalid, frame.id);
+    if (!this.authAttempts.take(conn.addressKey, nowMs)) return this.sendError(conn, 'RATE_LIMITED', frame.id);
+    const guessKey = `${username}\u0000${conn.addressKey}`;
+    const waitMs = this.loginGuesses.waitMs(guessKey, nowMs);
+    if (waitMs > 0) return this.sendError(conn, 'RATE_LIMITED', frame.id, `too many attempts for this username from this address: retry in ${waitMs} ms`);
+    const jobId = this.nextJobId++;
+    const job: Job = {
+      kind: 'password-check',
+      jobId,
+      connId: conn.connId,
+      addressKey: conn.addressKey,
+      re: frame.id,
+      username,
+      guessKey,
+      newPassword: frame.new,
+      effect: { type: 'verify', jobId, password: frame.old, passwordHash: account.passwordHash },
+      running: false,
+    };
+    if (!this.startPasswordCheck(job)) return this.sendError(conn, 'BUSY', frame.id, 'the server is busy checking passwords: retry shortly');
+    this.loginGuesses.attempt(guessKey, nowMs);
+    conn.phase = { ...phase, passwordJobId: jobId };
+  }
+
+  /** The connection that asked for a password change, while still logged in as the user and waiting for this job. */
+  private passwordChangeConn(job: Job): (Conn & { phase: Extract<ConnState, { state: 'LoggedIn' }> }) | null {
+    const conn = this.conns.get(job.connId);
+    if (conn === undefined || conn.phase.state !== 'LoggedIn' || conn.phase.passwordJobId !== job.jobId || conn.phase.username !== job.username) return null;
+    return conn as Conn & { phase: Extract<ConnState, { state: 'LoggedIn' }> };
+  }
+
+  private onOldPasswordVerified(job: Extract<Job, { kind: 'password-check' }>, ok: boolean): void {
+    this.passwordCheckDone(job);
+    if (ok) this.loginGuesses.clear(job.guessKey);
+    // The asker is gone (logged out, taken over, closed): the change is dropped with it.
+    const conn = this.passwordChangeConn(job);
+    if (conn === null) return;
+    if (!ok) {
+      conn.phase = { ...conn.phase, passwordJobId: null };
+      return this.sendError(conn, 'BAD_CREDENTIALS', job.re, 'the old password is wrong');
+    }
+    const jobId = this.nextJobId++;
+    const next: Job = {
+      kind: 'password-set',
+      jobId,
+      connId: conn.connId,
+      addressKey: conn.addressKey,
+      re: job.re,
+      username: job.username,
+      effect: { type: 'hash', jobId, password: job.newPassword },
+      running: false,
+    };
+    if (!this.startPasswordCheck(next)) {
+      conn.phase = { ...conn.phase, passwordJobId: null };
+      return this.sendError(conn, 'BUSY', job.re, 'the server is busy checking passwords: retry shortly');
+    }
+    conn.phase = { ...conn.phase, passwordJobId: jobId };
+  }
+
+  /**
+   * The new password is hashed: stored, and the resume token replaced. An account has one login
+   * at a time (a second one takes it over), so the tokens handed out before are all the other
+   * sessions there are: none of them resumes any more. The asker gets the new token.
+   */
+  private onNewPasswordHashed(job: Extract<Job, { kind: 'password-set' }>, passwordHash: string | null): void {
+    this.passwordCheckDone(job);
+    const conn = this.passwordChangeConn(job);
+    if (conn === null) return;
+    conn.phase = { ...conn.phase, passwordJobId: null };
+    if (passwordHash === null) return this.sendError(conn, 'INTERNAL', job.re, 'password hashing failed');
+    const user = this.online.get(job.username);
+    const account = this.directory.get(job.username);
+    if (user === undefined || account === undefined) return;
+    this.persist({ op: 'account.password', username: job.username, passwordHash });
+    user.resumeToken = this.config.newToken();
+    // Every node of a cluster accepts a resume: each must forget the old token too.
+    if (this.config.clustered) this.effects.push({ type: 'announce', item: { kind: 'attached', username: job.username, resumeToken: user.resumeToken } });
+    this.send(conn.connId, { type: 'account.updated', re: job.re, username: job.username, nickname: account.nickname, resumeToken: user.resumeToken });
+  }
+
+  private onAccountNickname(conn: Conn, username: string, frame: ClientFrameOf<'account.nickname'>, nowMs: number): void {
+    const account = this.directory.get(username);
+    if (account === undefined) return this.sendError(conn, 'NOT_LOGGED_IN', frame.id);
+    const invalid = checkNickname(frame.nickname);
+    if (invalid !== null) return this.sendError(conn, invalid, frame.id);
+    if (frame.nickname === account.nickname) return this.send(conn.connId, { type: 'account.updated', re: frame.id, username, nickname: account.nickname });
+    if (!this.nicknameChanges.take(username, nowMs)) return this.sendError(conn, 'RATE_LIMITED', frame.id, 'too many nickname changes: retry later');
+    this.persist({ op: 'account.nickname', username, nickname: frame.nickname });
+    this.send(conn.connId, { type: 'account.updated', re: frame.id, username, nickname: frame.nickname });
+    // One frame object for every friend: a host may encode it once for the whole fan-out.
+    const update: ServerFrame = { type: 'friend.updated', username, nickname: frame.nickname };
+    for (const friend of account.friends) this.sendToUser(friend, update);
   }
 
   // ---- chat-session brokering -----------------------------------------------------------------
@@ -958,7 +1225,7 @@ export class ServerMachine {
     ) {
       return fail('too-many-requests');
     }
-    const requestId = `s${this.nextSessionRequestSeq++}`;
+    const requestId = `${this.config.sessionRequestIdPrefix}${this.nextSessionRequestSeq++}`;
     // A blocked caller gets an ordinary pending request that times out; the callee never hears of it.
     const silent = this.directory.get(callee)?.blocked.has(caller) ?? false;
     this.sessionRequests.set(requestId, { requestId, caller, callee, silent });
@@ -972,8 +1239,9 @@ export class ServerMachine {
 
   private onSessionAnswer(conn: Conn, callee: string, frame: ClientFrameOf<'session.answer'>): void {
     const request = this.sessionRequests.get(frame.requestId);
-    if (request === undefined || request.callee !== callee || request.silent) return this.sendError(conn, 'NO_SUCH_SESSION_REQUEST', frame.id);
     if (frame.accept && frame.port === undefined) return this.sendError(conn, 'BAD_FRAME', frame.id, 'accepting needs a port');
+    if (request === undefined && this.forwardAnswer(conn, callee, frame)) return;
+    if (request === undefined || request.callee !== callee || request.silent) return this.sendError(conn, 'NO_SUCH_SESSION_REQUEST', frame.id);
     this.dropSessionRequest(request);
     this.send(conn.connId, { type: 'session.answered', re: frame.id, requestId: request.requestId, accept: frame.accept });
     if (!frame.accept) {
@@ -985,10 +1253,10 @@ export class ServerMachine {
     const token = this.config.newToken();
     const base = { type: 'session.established', requestId: request.requestId, token } as const;
     // The callee learns the token first: the caller's hello should find it already there.
-    this.send(conn.connId, { ...base, username: request.caller, role: 'callee' });
+    this.send(conn.connId, { ...base, username: request.caller, role: 'callee', ...this.identityField(request.caller) });
     // The caller connects to the address this server sees the callee at, never to one the callee
     // names: a hostile friend could otherwise make our client open a connection to any internal host.
-    this.sendToUser(request.caller, { ...base, username: callee, role: 'caller', host: addressKeyHost(conn.remoteAddress), port: frame.port });
+    this.sendToUser(request.caller, { ...base, username: callee, role: 'caller', host: addressKeyHost(conn.remoteAddress), port: frame.port, ...this.identityField(callee) });
   }
 
   private onSessionCancel(conn: Conn, caller: string, frame: ClientFrameOf<'session.cancel'>): void {
@@ -1031,11 +1299,103 @@ export class ServerMachine {
     this.counters.sessions[outcome] = (this.counters.sessions[outcome] ?? 0) + 1;
   }
 
+  // ---- other nodes of a cluster ---------------------------------------------------------------
+
+  /**
+   * Another node holds this user now. Its node told the user's friends already (it came online
+   * there, or moved without a presence change); a connection of the user held here is ended.
+   */
+  private onRemoteAttached(username: string, connId: ConnId, resumeToken: string, friendsTold: boolean): void {
+    let user = this.online.get(username);
+    if (user === undefined) {
+      user = { username, connId, resumeToken, sessionRequests: null, missedOutcomes: null, remote: true, remoteRequests: null };
+      this.online.set(username, user);
+      const account = this.directory.get(username);
+      if (!friendsTold && account !== undefined) this.tellFriends(account, 'online', true);
+      return;
+    }
+    const old = user.remote || user.connId === null ? undefined : this.conns.get(user.connId);
+    user.remote = true;
+    user.connId = connId;
+    user.resumeToken = resumeToken;
+    user.missedOutcomes = null;
+    user.remoteRequests = null;
+    this.timers.disarm(`ttl:${username}`);
+    // As on one node: the old connection is told and closed (the user is not detached: it moved).
+    if (old !== undefined) this.sendError(old, 'LOGGED_IN_ELSEWHERE');
+  }
+
+  private onRemoteOffline(username: string, connId: ConnId, friendsTold: boolean): void {
+    const user = this.online.get(username);
+    if (user === undefined || !user.remote || user.connId !== connId) return;
+    this.goOffline(username, friendsTold ? 'none' : 'local');
+  }
+
+  /** A frame for a user held here, from another node's machine: sent as if made here. */
+  private onRemoteDeliver(username: string, frame: ServerFrame): void {
+    const user = this.online.get(username);
+    if (user === undefined || user.remote) return;
+    if (frame.type === 'session.incoming') {
+      const requests = (user.remoteRequests ??= new Map());
+      if (requests.size >= SESSION_REQUESTS_PENDING_PER_USER_MAX) {
+        const oldest = requests.keys().next();
+        if (!oldest.done) requests.delete(oldest.value);
+      }
+      requests.set(frame.requestId, frame.from);
+    } else if (SESSION_OUTCOME_TYPES.has(frame.type) && 'requestId' in frame && typeof frame.requestId === 'string') {
+      user.remoteRequests?.delete(frame.requestId);
+      if (user.remoteRequests?.size === 0) user.remoteRequests = null;
+    }
+    this.sendToUser(username, frame);
+  }
+
+  /** A session answer for a request held on the caller's node: sent there. False if none is known. */
+  private forwardAnswer(conn: Conn, callee: string, frame: ClientFrameOf<'session.answer'>): boolean {
+    const user = this.online.get(callee);
+    const caller = user?.remoteRequests?.get(frame.requestId);
+    const callerUser = caller === undefined ? undefined : this.online.get(caller);
+    if (user === undefined || callerUser === undefined || !callerUser.remote || callerUser.connId === null) return false;
+    user.remoteRequests?.delete(frame.requestId);
+    this.effects.push({ type: 'forward', connId: callerUser.connId, username: callee, remoteAddress: conn.remoteAddress, frame });
+    return true;
+  }
+
+  /** A remote callee's answer: handled as if its connection were here; replies go to its proxy. */
+  private onRemoteAnswer(input: Extract<ServerInput, { type: 'remote.answer' }>): void {
+    const user = this.online.get(input.username);
+    if (user === undefined || !user.remote || user.connId !== input.connId) return;
+    const proxy: Conn = {
+      connId: input.connId,
+      remoteAddress: input.remoteAddress,
+      addressKey: addressKey(input.remoteAddress),
+      decoder: PROXY_DECODER,
+      phase: { state: 'LoggedIn', username: input.username, ttlKey: `ttl:${input.username}`, passwordJobId: null },
+    };
+    this.onSessionAnswer(proxy, input.username, input.frame);
+  }
+
+  private loadDeclines(snapshot: StoreSnapshot): void {
+    // Oldest first, so the map's order stays the order declines are forgotten in.
+    for (const decline of [...(snapshot.declines ?? [])].sort((a, b) => a.atMs - b.atMs)) {
+      this.declines.set(`${decline.declined}\u0000${decline.decliner}`, decline.atMs);
+    }
+  }
+
+  /** The users held here with their resume tokens (what a joining node is told). */
+  heldUsers(visit: (username: string, resumeToken: string) => void): void {
+    for (const user of this.online.values()) if (!user.remote) visit(user.username, user.resumeToken);
+  }
+
   // ---- effects --------------------------------------------------------------------------------
 
   private persist(op: StoreOp): void {
-    this.directory.apply(op);
+    this.applyOp(op);
     this.effects.push({ type: 'persist', op });
+  }
+
+  /** What a store op changes in memory: the same for an op made here and one another node made. */
+  private applyOp(op: StoreOp): void {
+    this.directory.apply(op);
   }
 
   private send(connId: ConnId, frame: ServerFrame): void {
@@ -1046,6 +1406,7 @@ export class ServerMachine {
   private sendToUser(username: string, frame: ServerFrame): void {
     const user = this.online.get(username);
     if (user === undefined) return;
+    if (user.remote) return this.send(user.connId ?? -1, frame);
     if (user.connId !== null) return this.send(user.connId, frame);
     if (!SESSION_OUTCOME_TYPES.has(frame.type)) return;
     const missed = (user.missedOutcomes ??= []);
@@ -1062,6 +1423,9 @@ export class ServerMachine {
     this.forget(conn);
   }
 }
+
+/** A proxy connection decodes nothing (its frames arrive decoded): one shared, never-fed decoder. */
+const PROXY_DECODER = new FrameDecoder({ frameBytesMax: 0 });
 
 /** Drops a request from a user's pending set, and the set itself once empty. */
 function forgetSessionRequest(user: OnlineUser | undefined, requestId: string): void {

@@ -14,6 +14,7 @@ import type { PresenceStatus } from '../../core/frames.ts';
 import type { PeerCommand, PreparedFile } from '../../core/peer/commands.ts';
 import type { ClientEvent } from '../../core/peer/events.ts';
 import { type PeerFiles, PeerHost } from '../../core/peer/host.ts';
+import { ReadHash } from '../../core/peer/read-hash.ts';
 import { PeerMachine } from '../../core/peer/machine.ts';
 import type { Clock, Transport } from '../../core/transport.ts';
 import type { AnswerPolicy, PeerDriver, PeerObserver, SessionOutcome, StepOutcome } from './peer-driver.ts';
@@ -22,7 +23,8 @@ import type { WireMessage } from '../world/frame-tap.ts';
 import type { Prng } from '../world/prng.ts';
 import { type NodeClockRate, Scope, type SimClock } from '../world/sim-clock.ts';
 import { SERVER_ADDRESS, SERVER_PORT } from '../world/server-node.ts';
-import { SIM_FILE_BYTES_MAX } from '../scenarios/scenario-schema.ts';
+import { SIM_FILE_BYTES_MAX, type SimPlantedBug } from '../scenarios/scenario-schema.ts';
+import { HostileWire } from './hostile.ts';
 
 export const P2P_PORT = 5000;
 /** Virtual time a simulated disk operation takes. */
@@ -34,6 +36,10 @@ export interface P2pObserver {
   onFileReceived(receiver: string, from: string, transferId: string, sha256: string, bytesSha256: string, size: number): void;
   onChatSent(from: string, to: string, text: string): void;
   onChatReceived(to: string, from: string, text: string): void;
+  /** The receiver's files port wrote a download under `name`, at `path` (checker safe-file-names). */
+  onFileCommitted?(receiver: string, transferId: string, name: string, path: string): void;
+  /** The machine reported a received file at `path`. */
+  onFileReported?(receiver: string, transferId: string, path: string): void;
 }
 
 /** Byte i of the synthetic file at `path`. */
@@ -49,23 +55,52 @@ function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+/** Sent files whose offer is still to be reported (a user sends one at a time; refused sends leave theirs behind). */
+const OFFERED_SHA256_REMEMBERED_MAX = 64;
+
 /**
  * The simulator's file port: reads answer synthetic bytes, downloads are kept in memory (the
  * p2p-integrity checker hashes them), every operation takes FILE_IO_MS of virtual time.
  */
+
 class SimFiles implements PeerFiles {
   readonly received = new Map<string, { buffer: Uint8Array; size: number }>();
+  /** TEST-ONLY (`unsafe-download-name`): the names senders offered, by transfer, to write under instead. */
+  readonly offeredNames = new Map<string, string>();
 
   constructor(
     private readonly clock: Clock,
     private readonly username: string,
+    private readonly observer: P2pObserver,
+    private readonly planted: ReadonlySet<SimPlantedBug> | null,
   ) {}
 
-  read(_transferId: string, path: string, offset: number, bytes: number, done: (result: Uint8Array | Error) => void): void {
-    this.later(() => done(syntheticBytes(path, offset, bytes)));
+  /** The SHA-256 of each outgoing file, fed by its reads (core/peer/read-hash.ts, as the node port does). */
+  private readonly sending = new Map<string, ReadHash>();
+
+  read(transferId: string, path: string, offset: number, bytes: number, done: (result: Uint8Array | Error) => void): void {
+    const chunk = syntheticBytes(path, offset, bytes);
+    this.source(transferId).feed(offset, chunk);
+    this.later(() => done(chunk));
   }
 
-  closeSource(): void {}
+  digest(transferId: string, done: (result: string | Error) => void): void {
+    const digest = this.source(transferId).digest();
+    this.later(() => done(digest));
+  }
+
+  closeSource(transferId: string): void {
+    this.sending.delete(transferId);
+  }
+
+  private source(transferId: string): ReadHash {
+    let source = this.sending.get(transferId);
+    if (source === undefined) {
+      source = new ReadHash(createHash('sha256'));
+      this.sending.set(transferId, source);
+    }
+    return source;
+  }
 
   open(transferId: string): void {
     this.received.set(transferId, { buffer: new Uint8Array(0), size: 0 });
@@ -85,6 +120,12 @@ class SimFiles implements PeerFiles {
     this.later(() => done(null));
   }
 
+  /** The download is in memory and finish hashes all of it: nothing to hash again before a resume. */
+  rehash(transferId: string, _bytes: number, done: (error: Error | null) => void): void {
+    const file = this.received.get(transferId);
+    this.later(() => done(file === undefined ? new Error('no such incoming file') : null));
+  }
+
   finish(transferId: string, done: (result: string | Error) => void): void {
     const file = this.received.get(transferId);
     if (file === undefined) return this.later(() => done(new Error('no such incoming file')));
@@ -92,8 +133,11 @@ class SimFiles implements PeerFiles {
     this.later(() => done(sha256));
   }
 
-  commit(_transferId: string, name: string, done: (result: string | Error) => void): void {
+  commit(_transferId: string, sanitized: string, done: (result: string | Error) => void): void {
+    // The planted bug writes where a careless client would: under the name the sender offered.
+    const name = this.planted?.has('unsafe-download-name') === true ? (this.offeredNames.get(_transferId) ?? sanitized) : sanitized;
     const path = `sim:${this.username}/downloads/${name}`;
+    this.observer.onFileCommitted?.(this.username, _transferId, name, path);
     this.later(() => done(path));
   }
 
@@ -103,6 +147,7 @@ class SimFiles implements PeerFiles {
 
   closeAll(): void {
     this.received.clear();
+    this.sending.clear();
   }
 
   /** The SHA-256 of a download's bytes, then forgets it. */
@@ -130,6 +175,18 @@ export interface PeerMachineDriverOptions {
   readonly sessionTimeoutMs: number;
   /** This process's own clock rate (drift, forward steps). */
   readonly clockRate?: NodeClockRate;
+  /** The user's client is modified to send hostile offers (sendFile name, declaredBytes, stall). */
+  readonly hostileOffers?: boolean;
+  /** TEST-ONLY: the simulator's planted bugs in effect now (the `plant` fault); read at each use. */
+  readonly planted?: ReadonlySet<SimPlantedBug>;
+}
+
+/** How a sendFile step sends: plain, cancelled after a while, or hostile (see HostileWire). */
+export interface SendFileOptions {
+  readonly cancelAfterMs?: number | undefined;
+  readonly name?: string | undefined;
+  readonly declaredBytes?: number | undefined;
+  readonly stall?: boolean | undefined;
 }
 
 export class PeerMachineDriver implements PeerDriver {
@@ -150,13 +207,23 @@ export class PeerMachineDriver implements PeerDriver {
   private answerPolicy: AnswerPolicy = 'accept';
   private answerDelayMs: () => number = () => 0;
   private nextFile = 1;
+  /** SHA-256 of the files this user sent, by name, until their file.offered (a refused send never gets one: bounded). */
+  private readonly offeredSha256 = new Map<string, string>();
   private outgoing = new Set<string>();
   /** The machine said `ready` (its first link is up): before that, commands wait here. */
   private ready = false;
   private beforeReady: Array<{ entry: LedgerEntry; command: PeerCommand }> = [];
+  /** How incoming friend requests are answered (the answerFriends step); `friendsAccepted` are accepted anyway. */
+  private friendPolicy: 'accept' | 'decline' | 'ignore' = 'accept';
+  private friendsAccepted: ReadonlySet<string> = new Set();
+  /** The transport the host runs over: the network's, or a hostile client's rewriting one. */
+  private readonly transport: Transport;
+  private readonly hostileWire: HostileWire | null;
 
   constructor(private readonly options: PeerMachineDriverOptions) {
     this.username = options.username;
+    this.hostileWire = options.hostileOffers === true ? new HostileWire(options.transport, SERVER_ADDRESS) : null;
+    this.transport = this.hostileWire ?? options.transport;
     this.boot();
   }
 
@@ -188,11 +255,11 @@ export class PeerMachineDriver implements PeerDriver {
       idPrefix: `p${this.options.index}i${this.incarnation}t`,
       p2pAdvertiseHost: this.options.address,
     });
-    this.files = new SimFiles(this.clock, this.username);
+    this.files = new SimFiles(this.clock, this.username, this.options.p2p, this.options.planted ?? null);
     const address = this.options.address;
     this.host = new PeerHost({
       machine,
-      transport: this.options.transport,
+      transport: this.transport,
       clock: this.clock,
       files: this.files,
       sink: {
@@ -261,14 +328,28 @@ export class PeerMachineDriver implements PeerDriver {
     }
   }
 
-  sendFile(username: string, bytes: number, done: (outcome: StepOutcome) => void, cancelAfterMs?: number): void {
+  sendFile(username: string, bytes: number, done: (outcome: StepOutcome) => void, options: SendFileOptions = {}): void {
     if (!this.alive || this.silent) return done('NOT_CONNECTED');
     const n = this.nextFile++;
     const path = `sim:${this.username}:${this.incarnation}:${n}`;
     const size = Math.min(bytes, SIM_FILE_BYTES_MAX);
-    const file: PreparedFile = { path, name: `file-${n}.bin`, size, sha256: sha256Hex(syntheticBytes(path, 0, size)) };
-    const entry = this.ledger.add('file.send', username, null, done);
+    const file: PreparedFile = { path, name: `file-${n}.bin`, size };
+    // The truth the checker compares the received bytes with: the offer no longer carries a digest.
+    this.offeredSha256.set(file.name, sha256Hex(syntheticBytes(path, 0, size)));
+    if (this.offeredSha256.size > OFFERED_SHA256_REMEMBERED_MAX) {
+      const oldest = this.offeredSha256.keys().next().value;
+      if (oldest !== undefined) this.offeredSha256.delete(oldest);
+    }
+    if (options.name !== undefined || options.declaredBytes !== undefined || options.stall === true) {
+      if (this.hostileWire === null) throw new Error(`${this.username}: a hostile sendFile needs the hostile wire (hostileOffers)`);
+      this.hostileWire.rewriteOffer(file.name, options);
+    }
+    // A hoarder does not wait for a transfer it never means to finish: its step ends once the offer is out.
+    const hoarding = options.stall === true;
+    const entry = this.ledger.add('file.send', username, null, hoarding ? () => {} : done);
     this.send(entry, { cmd: 'file.send', username, files: [file] });
+    if (hoarding) this.clock.at(this.clock.nowMs(), () => done('offered'));
+    const cancelAfterMs = options.cancelAfterMs;
     if (cancelAfterMs === undefined) return;
     const ledger = this.ledger;
     this.clock.at(this.clock.nowMs() + cancelAfterMs, () => {
@@ -277,6 +358,16 @@ export class PeerMachineDriver implements PeerDriver {
       ledger.noteCancel(entry.transferId);
       this.host.input({ type: 'command', command: { cmd: 'file.cancel', transferId: entry.transferId } });
     });
+  }
+
+  /** Ends the friendship with `username` (friend.remove); ok once the server confirms it. */
+  unfriend(username: string, done: (outcome: StepOutcome) => void): void {
+    this.command('friend.remove', username, { cmd: 'friend.remove', username }, done);
+  }
+
+  setFriendPolicy(policy: 'accept' | 'decline' | 'ignore', accepted: readonly string[]): void {
+    this.friendPolicy = policy;
+    this.friendsAccepted = new Set(accepted);
   }
 
   setAnswerPolicy(policy: AnswerPolicy, delayMs: () => number): void {
@@ -396,9 +487,11 @@ export class PeerMachineDriver implements PeerDriver {
         this.presenceView.delete(event.username);
         observer.onPresenceView(this, event.username, null);
         break;
-      case 'friend.request':
-        this.host.input({ type: 'command', command: { cmd: 'friend.accept', username: event.from } });
+      case 'friend.request': {
+        const policy = this.friendsAccepted.has(event.from) ? 'accept' : this.friendPolicy;
+        if (policy !== 'ignore') this.host.input({ type: 'command', command: { cmd: policy === 'accept' ? 'friend.accept' : 'friend.decline', username: event.from } });
         break;
+      }
       case 'chat.request':
         this.onChatRequest(event.from);
         break;
@@ -414,10 +507,15 @@ export class PeerMachineDriver implements PeerDriver {
       case 'chat.message':
         this.options.p2p.onChatReceived(this.username, event.from, event.text);
         break;
+      case 'file.offer':
+        if (this.options.planted?.has('unsafe-download-name') === true) this.files.offeredNames.set(event.transferId, event.offeredName);
+        break;
       case 'file.offered':
-        this.options.p2p.onFileOffered(this.username, event.transferId, event.sha256, event.size);
+        this.options.p2p.onFileOffered(this.username, event.transferId, this.offeredSha256.get(event.name) ?? 'unknown', event.size);
+        this.offeredSha256.delete(event.name);
         break;
       case 'file.received': {
+        this.options.p2p.onFileReported?.(this.username, event.transferId, event.path);
         const bytesSha256 = this.files.take(event.transferId);
         this.options.p2p.onFileReceived(this.username, event.from, event.transferId, event.sha256, bytesSha256, event.size);
         break;

@@ -108,7 +108,7 @@ describe('main screen', () => {
     port.emit({ event: 'chat.message', from: 'bob', text: 'hi alice {not a tag}', id: '7' });
     await settle();
     const text = terminal.text();
-    expect(port.sentOf('chat.send')).toEqual([{ cmd: 'chat.send', username: 'bob', text: 'hello bob' }]);
+    expect(port.sentOf('chat.send')).toEqual([{ cmd: 'chat.send', username: 'bob', text: 'hello bob', id: expect.stringMatching(/^d[0-9a-z]+-1$/) }]);
     expect(screenHas(text, 'alice: hello bob ✓')).toBe(true);
     expect(screenHas(text, 'bob: hi alice {not a tag}')).toBe(true);
     expect(screenHas(text, '[bob]')).toBe(true);
@@ -150,7 +150,7 @@ describe('main screen', () => {
   it('shows a file offer, then the transfer with a progress bar, then where it was saved', async () => {
     const { terminal, port, app } = await start();
     await logIn(terminal);
-    port.emit({ event: 'file.offer', from: 'bob', transferId: 't1', name: 'photo.png', offeredName: 'photo.png', size: 2_097_152, sha256: 'ab' });
+    port.emit({ event: 'file.offer', from: 'bob', transferId: 't1', name: 'photo.png', offeredName: 'photo.png', size: 2_097_152 });
     await settle();
     expect(screenHas(terminal.text(), 'photo.png  (2.0 MB)')).toBe(true);
     // The keys go to the offer once the typing paused (the tick notices).

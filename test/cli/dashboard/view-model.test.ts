@@ -4,6 +4,7 @@ import type { ClientCommand } from '../../../cli/dashboard/client-port.ts';
 import type { EventInput } from '../../../cli/dashboard/fake-port.ts';
 import type { KeyInput } from '../../../cli/dashboard/line-editor.ts';
 import { TYPING_PAUSE_MS } from '../../../cli/dashboard/limits.ts';
+import { dialogContent } from '../../../cli/dashboard/views/render.ts';
 import {
   type DashboardAction,
   dialogWaiting,
@@ -177,7 +178,7 @@ describe('chat sessions and unread counts', () => {
     expect(driver.commands).toContainEqual({ cmd: 'chat.open', username: 'bob' });
     expect(driver.state.focus).toBe('input');
     driver.type('hello bob').key({ name: 'enter' });
-    expect(driver.commands.at(-1)).toEqual({ cmd: 'chat.send', username: 'bob', text: 'hello bob' });
+    expect(driver.commands.at(-1)).toEqual({ cmd: 'chat.send', username: 'bob', text: 'hello bob', id: expect.stringMatching(/^d[0-9a-z]+-1$/) });
     expect(driver.state.input.text).toBe('');
     const lastLine = () => driver.state.sessions[0]?.lines.at(-1);
     expect(lastLine()).toMatchObject({ kind: 'out', text: 'hello bob', delivered: false });
@@ -259,7 +260,7 @@ describe('file transfers', () => {
 
   it('tracks progress and speed from progress events, then where the file was saved', () => {
     const driver = new Driver().loggedIn().openChatWithBob();
-    driver.event({ event: 'file.offer', from: 'bob', transferId: 't1', name: 'big.iso', offeredName: 'big.iso', size: 4_000_000, sha256: 'ab' });
+    driver.event({ event: 'file.offer', from: 'bob', transferId: 't1', name: 'big.iso', offeredName: 'big.iso', size: 4_000_000 });
     expect(topModal(driver.state)).toMatchObject({ kind: 'file-offer', offer: { name: 'big.iso', size: 4_000_000 } });
     driver.advance(TYPING_PAUSE_MS).key({ name: 'enter' });
     expect(driver.commands.at(-1)).toEqual({ cmd: 'file.answer', transferId: 't1', accept: true });
@@ -287,7 +288,7 @@ describe('file transfers', () => {
 
   it('a transfer that finished without progress reports no speed (the wait for an answer is not transfer time)', () => {
     const driver = new Driver().loggedIn().openChatWithBob();
-    driver.event({ event: 'file.offered', username: 'bob', transferId: 't9', name: 'tiny.txt', size: 8, sha256: 'ab' });
+    driver.event({ event: 'file.offered', username: 'bob', transferId: 't9', name: 'tiny.txt', size: 8 });
     driver.nowMs += 10_000;
     driver.event({ event: 'file.sent', transferId: 't9', username: 'bob', size: 8, sha256: 'ab' });
     expect(driver.state.transfers[0]).toMatchObject({ state: 'done' });
@@ -295,7 +296,7 @@ describe('file transfers', () => {
   });
 
   it('an offer cancelled by the sender leaves the dialog; a failed transfer says why', () => {
-    const driver = new Driver().loggedIn().event({ event: 'file.offer', from: 'bob', transferId: 't2', name: 'x', offeredName: 'x', size: 1, sha256: 'ab' });
+    const driver = new Driver().loggedIn().event({ event: 'file.offer', from: 'bob', transferId: 't2', name: 'x', offeredName: 'x', size: 1 });
     driver.event({ event: 'file.failed', transferId: 't2', reason: 'cancelled' });
     expect(topModal(driver.state)).toBeNull();
     expect(driver.state.events.at(-1)?.text).toBe('File x failed: cancelled');
@@ -303,7 +304,7 @@ describe('file transfers', () => {
 
   it('cancels the selected transfer with c in the transfers pane', () => {
     const driver = new Driver().loggedIn().openChatWithBob();
-    driver.event({ event: 'file.offered', username: 'bob', transferId: 't3', name: 'a.txt', size: 10, sha256: 'ab' });
+    driver.event({ event: 'file.offered', username: 'bob', transferId: 't3', name: 'a.txt', size: 10 });
     driver.state = { ...driver.state, focus: 'transfers' };
     driver.key({ ch: 'c', name: 'c' });
     expect(driver.commands.at(-1)).toEqual({ cmd: 'file.cancel', transferId: 't3' });
@@ -364,7 +365,7 @@ describe('keys and quitting', () => {
 describe('requests wait for the typing, end with the server, and Escape means back', () => {
   it('a file offer popping up mid-word takes none of the letters: "nice" reaches the message line whole', () => {
     const driver = new Driver().loggedIn().openChatWithBob().type('n');
-    driver.event({ event: 'file.offer', from: 'bob', transferId: 't9', name: 'x.bin', offeredName: 'x.bin', size: 10, sha256: 'ab' });
+    driver.event({ event: 'file.offer', from: 'bob', transferId: 't9', name: 'x.bin', offeredName: 'x.bin', size: 10 });
     expect(topModal(driver.state)).toMatchObject({ kind: 'file-offer' });
     expect(dialogWaiting(driver.state)).toBe(true);
     driver.type('ice');
@@ -425,15 +426,96 @@ describe('requests wait for the typing, end with the server, and Escape means ba
 
   it('a resumed transfer says where it picked up, on the sending side as on the receiving one', () => {
     const driver = new Driver().loggedIn().openChatWithBob();
-    driver.event({ event: 'file.offered', username: 'bob', transferId: 't5', name: 'big.iso', size: 4096, sha256: 'ab' });
+    driver.event({ event: 'file.offered', username: 'bob', transferId: 't5', name: 'big.iso', size: 4096 });
     driver.event({ event: 'file.progress', transferId: 't5', bytes: 2048, size: 4096, resumedFrom: 2048 });
     expect(driver.state.events.at(-1)?.text).toBe('Resumed big.iso from 2.0 KB');
   });
 
   it('a declined offer is named by its file on this side too', () => {
-    const driver = new Driver().loggedIn().event({ event: 'file.offer', from: 'bob', transferId: 't3', name: 'notes.md', offeredName: 'notes.md', size: 5, sha256: 'ab' });
+    const driver = new Driver().loggedIn().event({ event: 'file.offer', from: 'bob', transferId: 't3', name: 'notes.md', offeredName: 'notes.md', size: 5 });
     driver.advance(TYPING_PAUSE_MS).key({ ch: 'n', name: 'n' });
     driver.event({ event: 'file.failed', transferId: 't3', reason: 'declined' });
     expect(driver.state.events.at(-1)?.text).toBe('File notes.md failed: declined');
+  });
+});
+
+describe('friends and account: remove, block, unblock, password, nickname', () => {
+  it('r on a friend asks first, then sends friend.remove; n cancels', () => {
+    const driver = new Driver().loggedIn();
+    driver.state = { ...driver.state, focus: 'friends', friendCursor: 0 };
+    driver.key({ ch: 'r', name: 'r' });
+    expect(topModal(driver.state)).toEqual({ kind: 'confirm', action: 'remove', username: 'bob' });
+    // The safe answer is the default: Enter alone cancels.
+    driver.key({ name: 'enter' });
+    expect(driver.state.dialog).toBeNull();
+    expect(driver.commands.at(-1)).toEqual({ cmd: 'login', username: 'alice', password: 'password1' });
+    driver.key({ ch: 'r', name: 'r' }).key({ ch: 'y', name: 'y' });
+    expect(driver.commands.at(-1)).toEqual({ cmd: 'friend.remove', username: 'bob' });
+    driver.event({ event: 'friend.removed', username: 'bob' });
+    expect(driver.state.friends.map((friend) => friend.username)).toEqual(['carol']);
+  });
+
+  it('b blocks the selected asker or friend (after a yes); u unblocks by username', () => {
+    const driver = new Driver().loggedIn();
+    driver.event({ event: 'friend.request', from: 'mallory' });
+    driver.state = { ...driver.state, focus: 'friends', friendCursor: 2 };
+    driver.key({ ch: 'b', name: 'b' });
+    expect(topModal(driver.state)).toEqual({ kind: 'confirm', action: 'block', username: 'mallory' });
+    expect(dialogContent(driver.state, topModal(driver.state)!).body).toContain('they are not told');
+    driver.key({ ch: 'y', name: 'y' });
+    expect(driver.commands.at(-1)).toEqual({ cmd: 'friend.block', username: 'mallory' });
+    driver.event({ event: 'friend.blocked', username: 'mallory' });
+    expect(friendPaneItems(driver.state).some((item) => item.kind === 'request')).toBe(false);
+    driver.state = { ...driver.state, focus: 'friends' };
+    driver.key({ ch: 'u', name: 'u' }).type('mallory').key({ name: 'enter' });
+    expect(driver.commands.at(-1)).toEqual({ cmd: 'friend.unblock', username: 'mallory' });
+  });
+
+  it('the password dialog masks both fields, sends account.password, shows a wrong old password in place, closes on account.updated', () => {
+    const driver = new Driver().loggedIn();
+    driver.state = { ...driver.state, focus: 'friends' };
+    driver.key({ name: 'f6' }).type('oldpass99');
+    const shown = dialogContent(driver.state, topModal(driver.state)!).body;
+    expect(shown).not.toContain('oldpass99');
+    expect(shown).toContain('*********');
+    driver.key({ name: 'enter' }).type('short').key({ name: 'enter' });
+    expect(driver.commands.some((command) => command.cmd === 'account.password')).toBe(false);
+    expect(driver.state.dialog).toMatchObject({ kind: 'password', error: expect.stringContaining('at least 8') });
+    driver.type('-and-longer').key({ name: 'enter' });
+    expect(driver.commands.at(-1)).toEqual({ cmd: 'account.password', old: 'oldpass99', new: 'short-and-longer' });
+    expect(driver.state.dialog).toMatchObject({ kind: 'password', pending: true });
+    driver.event({ event: 'error', code: 'BAD_CREDENTIALS', message: 'wrong username or password' });
+    expect(driver.state.dialog).toMatchObject({ kind: 'password', pending: false, field: 'old', error: expect.stringContaining('old password is wrong') });
+    driver.key({ name: 'enter' }).key({ name: 'enter' });
+    expect(driver.commands.filter((command) => command.cmd === 'account.password')).toHaveLength(2);
+    driver.event({ event: 'account.updated', username: 'alice', nickname: 'alice' });
+    expect(driver.state.dialog).toBeNull();
+    expect(driver.state.events.at(-1)?.text).toContain('Password changed');
+  });
+
+  it('the nickname prompt sends account.nickname; a friend.updated renames the friend in the list', () => {
+    const driver = new Driver().loggedIn();
+    driver.state = { ...driver.state, focus: 'friends' };
+    driver.key({ ch: 'e', name: 'e' }).type('Ally').key({ name: 'enter' });
+    expect(driver.commands.at(-1)).toEqual({ cmd: 'account.nickname', nickname: 'Ally' });
+    driver.event({ event: 'account.updated', username: 'alice', nickname: 'Ally' });
+    expect(driver.state.myNickname).toBe('Ally');
+    expect(driver.state.events.at(-1)?.text).toBe('Your nickname is now Ally');
+    driver.event({ event: 'friend.updated', username: 'bob', nickname: 'Robert' });
+    expect(driver.state.friends.find((friend) => friend.username === 'bob')?.nickname).toBe('Robert');
+    expect(driver.state.events.at(-1)?.text).toBe('Bob (bob) is now called Robert');
+  });
+
+  it('requests that waited for us are listed at login (pending), and their friend.request events do not double them', () => {
+    const driver = new Driver();
+    driver.type('alice').key({ name: 'tab' }).type('password1').key({ name: 'enter' });
+    driver.event({ event: 'login.ok', username: 'alice', friends: [], pending: ['dave', 'erin'] });
+    driver.event({ event: 'friend.request', from: 'dave' });
+    driver.event({ event: 'friend.request', from: 'erin' });
+    expect(friendPaneItems(driver.state)).toEqual([
+      { kind: 'request', from: 'dave' },
+      { kind: 'request', from: 'erin' },
+    ]);
+    expect(driver.state.events.at(-1)?.text).toContain('2 friend requests waiting');
   });
 });

@@ -2,7 +2,7 @@
  * The SQLite AccountStore: ops round-trip through a reopen, batches are atomic, WAL and the chosen
  * synchronous mode are set, migrations run once and are recorded in user_version.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -95,6 +95,45 @@ describe('SqliteStore', () => {
     db.close();
   });
 
+  it('migrates a database from before stored declines: its rows stay; declines, password and nickname changes then round-trip', () => {
+    const dir = dataDir();
+    mkdirSync(dir, { recursive: true });
+    const declinesAt = MIGRATIONS.findIndex((sql) => sql.includes('friend_declines'));
+    expect(declinesAt).toBeGreaterThan(0);
+    const old = new Database(join(dir, DATABASE_FILE_NAME));
+    for (const sql of MIGRATIONS.slice(0, declinesAt)) old.exec(sql);
+    old.pragma(`user_version = ${declinesAt}`);
+    old.prepare('INSERT INTO accounts (username, nickname, password_hash, created_at_ms) VALUES (?, ?, ?, ?)').run('ann', 'ANN', 'scrypt$old', 1);
+    old.prepare('INSERT INTO accounts (username, nickname, password_hash, created_at_ms) VALUES (?, ?, ?, ?)').run('bob', 'BOB', 'scrypt$bob', 2);
+    old.close();
+
+    const store = new SqliteStore({ dataDir: dir });
+    expect(store.schemaVersion).toBe(MIGRATIONS.length);
+    expect(store.load().declines).toEqual([]);
+    store.apply([
+      { op: 'decline.add', declined: 'bob', decliner: 'ann', atMs: 500 },
+      { op: 'decline.add', declined: 'ann', decliner: 'bob', atMs: 100 },
+      { op: 'decline.add', declined: 'bob', decliner: 'ann', atMs: 700 },
+      { op: 'account.password', username: 'ann', passwordHash: 'scrypt$new' },
+      { op: 'account.nickname', username: 'bob', nickname: 'Bobby' },
+    ]);
+    store.close();
+    const reopened = new SqliteStore({ dataDir: dir });
+    const snapshot = reopened.load();
+    // Oldest first, the order the server forgets them in.
+    expect(snapshot.declines).toEqual([
+      { declined: 'ann', decliner: 'bob', atMs: 100 },
+      { declined: 'bob', decliner: 'ann', atMs: 700 },
+    ]);
+    expect(snapshot.accounts).toEqual([
+      { username: 'ann', nickname: 'ANN', passwordHash: 'scrypt$new', createdAtMs: 1 },
+      { username: 'bob', nickname: 'Bobby', passwordHash: 'scrypt$bob', createdAtMs: 2 },
+    ]);
+    reopened.apply([{ op: 'decline.remove', declined: 'ann', decliner: 'bob' }]);
+    expect(reopened.load().declines).toEqual([{ declined: 'bob', decliner: 'ann', atMs: 700 }]);
+    reopened.close();
+  });
+
   it('refuses a database written by a newer schema than it knows', () => {
     const dir = dataDir();
     new SqliteStore({ dataDir: dir }).close();
@@ -113,5 +152,43 @@ describe('SqliteStore', () => {
     const second = new SqliteStore({ dataDir: dir });
     expect(second.load().accounts.map((a) => a.username)).toEqual(['gus']);
     second.close();
+  });
+});
+
+describe('identity keys in SQLite', () => {
+  const keysA = { signKey: `MCowBQYDK2VwAyEA${'A'.repeat(43)}=`, sealKey: `MCowBQYDK2VuAyEA${'B'.repeat(43)}=` };
+  const keysB = { signKey: `MCowBQYDK2VwAyEA${'C'.repeat(43)}=`, sealKey: `MCowBQYDK2VuAyEA${'D'.repeat(43)}=` };
+
+  it('keeps the keys given at sign-up and replaced at login across a reopen', () => {
+    const dir = dataDir();
+    const store = new SqliteStore({ dataDir: dir });
+    store.apply([{ ...account('ann'), identity: keysA } as StoreOp, account('bob')]);
+    store.apply([{ op: 'account.identity', username: 'bob', identity: keysA }]);
+    store.apply([{ op: 'account.identity', username: 'bob', identity: keysB }]);
+    store.close();
+    const reopened = new SqliteStore({ dataDir: dir });
+    const byName = new Map(reopened.load().accounts.map((a) => [a.username, a]));
+    expect(byName.get('ann')?.identity).toEqual(keysA);
+    expect(byName.get('bob')?.identity).toEqual(keysB);
+    reopened.close();
+  });
+
+  it('migrates a database from before keys: its accounts load without keys and take them later', () => {
+    const dir = dataDir();
+    new SqliteStore({ dataDir: dir }).close();
+    // Roll the file back to the schema before the keys' migration, with one account in it.
+    const db = new Database(join(dir, DATABASE_FILE_NAME));
+    const keysMigration = MIGRATIONS.findIndex((sql) => sql.includes('sign_key'));
+    expect(keysMigration).toBeGreaterThan(0);
+    db.exec('ALTER TABLE accounts DROP COLUMN sign_key; ALTER TABLE accounts DROP COLUMN seal_key;');
+    db.pragma(`user_version = ${keysMigration}`);
+    db.prepare('INSERT INTO accounts (username, nickname, password_hash, created_at_ms) VALUES (?, ?, ?, ?)').run('old', 'Old', 'scrypt$x', 1);
+    db.close();
+    const store = new SqliteStore({ dataDir: dir });
+    expect(store.schemaVersion).toBe(MIGRATIONS.length);
+    expect(store.load().accounts).toEqual([{ username: 'old', nickname: 'Old', passwordHash: 'scrypt$x', createdAtMs: 1 }]);
+    store.apply([{ op: 'account.identity', username: 'old', identity: keysB }]);
+    expect(store.load().accounts[0]?.identity).toEqual(keysB);
+    store.close();
   });
 });

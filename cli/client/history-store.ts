@@ -1,0 +1,246 @@
+/**
+ * The client's history (core/peer/history.ts's HistoryStore) on SQLite: every chat message and
+ * file event, per account and friend, in `history.sqlite` in the client's data dir, so it
+ * outlives logout, quit and restart. The peer machine says what to append and mark (effects); the
+ * host calls this store and feeds its answers back (core/peer/host.ts).
+ *
+ * - WAL with synchronous NORMAL: a commit survives the process dying (kill -9 included); only an
+ *   OS crash or power loss may take the last few. Several clients may share one data dir (rows
+ *   carry the account): busy_timeout makes them wait for each other, never fail at once.
+ * - Bounded: each append prunes the oldest records of that account and friend beyond
+ *   HISTORY_MESSAGES_PER_FRIEND_MAX, in the same transaction. The count per account and friend is
+ *   read once and then kept in memory, so an append costs a few index steps, not a walk over the
+ *   friend's records (a friend who floods us with messages costs us little per message).
+ * - A read mark "through" a message touches only the records after the last read mark of that
+ *   direction (kept in read_marks), so repeated or older receipts, which a hostile friend could
+ *   send by the thousand, cost one lookup each.
+ * - Ids are kept as JSON text, so a message id 7 and "7" stay apart, and are not unique (a script
+ *   may reuse its ids across runs): a mark and `before` name the newest record with that id.
+ * - A status only moves forward (historyStatusRank): a late msg.ack after msg.stored changes nothing.
+ * - Search is SQL LIKE with the pattern's own % and _ escaped: case-insensitive for ASCII letters.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { HISTORY_MESSAGES_PER_FRIEND_MAX } from '../../core/limits.ts';
+import {
+  HISTORY_STATUSES,
+  type HistoryDirection,
+  type HistoryEntry,
+  type HistoryKind,
+  type HistoryMark,
+  type HistoryMessage,
+  type HistoryStatus,
+  type HistoryStore,
+  type MessageId,
+  historyStatusRank,
+} from '../../core/peer/history.ts';
+
+export const HISTORY_DATABASE_FILE = 'history.sqlite';
+/** How long a write waits for another client writing the same database. */
+const BUSY_TIMEOUT_MS = 5_000;
+/** 1: messages; 2: read_marks. */
+const SCHEMA_VERSION = 2;
+
+interface Row {
+  seq: number;
+  friend: string;
+  id: string;
+  sender: string;
+  body: string;
+  at_ms: number;
+  direction: HistoryDirection;
+  status: HistoryStatus;
+  kind: HistoryKind;
+  size: number | null;
+  offline: number;
+}
+
+const COLUMNS = 'seq, friend, id, sender, body, at_ms, direction, status, kind, size, offline';
+
+export interface SqliteHistoryOptions {
+  /** The client's data dir; null: an in-memory database (tests). */
+  readonly dataDir: string | null;
+  /** Records kept per account and friend (tests lower it). */
+  readonly perFriendMax?: number;
+}
+
+export class SqliteHistory implements HistoryStore {
+  readonly path: string;
+  private readonly db: Database.Database;
+  private readonly perFriendMax: number;
+  private readonly statements;
+  private readonly appendTx: (account: string, entry: HistoryEntry) => void;
+  /** Records per account and friend (`${account}\0${friend}`), read once from the database. */
+  private readonly counts = new Map<string, number>();
+
+  constructor(options: SqliteHistoryOptions) {
+    this.perFriendMax = options.perFriendMax ?? HISTORY_MESSAGES_PER_FRIEND_MAX;
+    if (options.dataDir === null) {
+      this.path = ':memory:';
+    } else {
+      mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+      this.path = join(options.dataDir, HISTORY_DATABASE_FILE);
+    }
+    this.db = new Database(this.path);
+    this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    // Every statement is IF NOT EXISTS: a database of an older version gains what it lacks
+    // (version 1 had no read_marks), a current one is left as it is.
+    {
+      this.db.exec(`
+        CREATE TABLE IF NOT EXISTS messages (
+          seq INTEGER PRIMARY KEY AUTOINCREMENT,
+          account TEXT NOT NULL,
+          friend TEXT NOT NULL,
+          id TEXT NOT NULL,
+          sender TEXT NOT NULL,
+          body TEXT NOT NULL,
+          at_ms INTEGER NOT NULL,
+          direction TEXT NOT NULL,
+          status TEXT NOT NULL,
+          kind TEXT NOT NULL,
+          size INTEGER,
+          offline INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX IF NOT EXISTS messages_by_friend ON messages (account, friend, seq);
+        CREATE INDEX IF NOT EXISTS messages_by_id ON messages (account, friend, id);
+        CREATE TABLE IF NOT EXISTS read_marks (
+          account TEXT NOT NULL,
+          friend TEXT NOT NULL,
+          direction TEXT NOT NULL,
+          seq INTEGER NOT NULL,
+          PRIMARY KEY (account, friend, direction)
+        );
+        PRAGMA user_version = ${SCHEMA_VERSION};
+      `);
+    }
+    this.statements = {
+      insert: this.db.prepare<[string, string, string, string, string, number, string, string, string, number | null, number]>(
+        'INSERT INTO messages (account, friend, id, sender, body, at_ms, direction, status, kind, size, offline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      count: this.db.prepare<[string, string], { n: number }>('SELECT count(*) AS n FROM messages WHERE account = ? AND friend = ?'),
+      pruneOldest: this.db.prepare<[string, string, string, string, number]>(
+        'DELETE FROM messages WHERE account = ? AND friend = ? AND seq IN (SELECT seq FROM messages WHERE account = ? AND friend = ? ORDER BY seq ASC LIMIT ?)',
+      ),
+      readMark: this.db.prepare<[string, string, string], { seq: number }>('SELECT seq FROM read_marks WHERE account = ? AND friend = ? AND direction = ?'),
+      setReadMark: this.db.prepare<[string, string, string, number]>(
+        'INSERT INTO read_marks (account, friend, direction, seq) VALUES (?, ?, ?, ?) ON CONFLICT (account, friend, direction) DO UPDATE SET seq = excluded.seq',
+      ),
+      newestWithId: this.db.prepare<[string, string, string], { seq: number; direction: HistoryDirection; status: HistoryStatus }>(
+        'SELECT seq, direction, status FROM messages WHERE account = ? AND friend = ? AND id = ? ORDER BY seq DESC LIMIT 1',
+      ),
+      newestWithIdIn: this.db.prepare<[string, string, string, string], { seq: number; direction: HistoryDirection; status: HistoryStatus }>(
+        'SELECT seq, direction, status FROM messages WHERE account = ? AND friend = ? AND id = ? AND direction = ? ORDER BY seq DESC LIMIT 1',
+      ),
+      setStatus: this.db.prepare<[string, number]>('UPDATE messages SET status = ? WHERE seq = ?'),
+      page: this.db.prepare<[string, string, number, number], Row>(
+        `SELECT ${COLUMNS} FROM messages WHERE account = ? AND friend = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
+      ),
+      searchOne: this.db.prepare<[string, string, string, number], Row>(
+        `SELECT ${COLUMNS} FROM messages WHERE account = ? AND friend = ? AND body LIKE ? ESCAPE '\\' ORDER BY seq DESC LIMIT ?`,
+      ),
+      searchAll: this.db.prepare<[string, string, number], Row>(
+        `SELECT ${COLUMNS} FROM messages WHERE account = ? AND body LIKE ? ESCAPE '\\' ORDER BY seq DESC LIMIT ?`,
+      ),
+    };
+    this.appendTx = this.db.transaction((account: string, entry: HistoryEntry) => {
+      this.statements.insert.run(
+        account,
+        entry.friend,
+        JSON.stringify(entry.id),
+        entry.from,
+        entry.text,
+        entry.atMs,
+        entry.direction,
+        entry.status,
+        entry.kind,
+        entry.size ?? null,
+        entry.offline === true ? 1 : 0,
+      );
+      const key = `${account}\u0000${entry.friend}`;
+      let count = (this.counts.get(key) ?? this.statements.count.get(account, entry.friend)?.n ?? 1) + (this.counts.has(key) ? 1 : 0);
+      if (count > this.perFriendMax) {
+        this.statements.pruneOldest.run(account, entry.friend, account, entry.friend, count - this.perFriendMax);
+        count = this.perFriendMax;
+      }
+      this.counts.set(key, count);
+    });
+  }
+
+  append(account: string, entry: HistoryEntry): void {
+    this.appendTx(account, entry);
+  }
+
+  mark(account: string, mark: HistoryMark): void {
+    const id = JSON.stringify(mark.id);
+    const target =
+      mark.direction === null
+        ? this.statements.newestWithId.get(account, mark.friend, id)
+        : this.statements.newestWithIdIn.get(account, mark.friend, id, mark.direction);
+    if (target === undefined) return;
+    if (!mark.through) {
+      if (historyStatusRank(target.status) < historyStatusRank(mark.status)) this.statements.setStatus.run(mark.status, target.seq);
+      return;
+    }
+    // Through: this record and the earlier ones of its direction that have not reached the status
+    // yet (failed ones stay failed: they never arrived).
+    const behind = HISTORY_STATUSES.filter((status) => status !== 'failed' && historyStatusRank(status) < historyStatusRank(mark.status));
+    if (behind.length === 0) return;
+    const since = this.statements.readMark.get(account, mark.friend, target.direction)?.seq ?? 0;
+    if (target.seq <= since) return;
+    this.markThrough(account, mark, target.direction, since, target.seq, behind);
+  }
+
+  /** Marks the records after the last read mark up to `upTo`, and moves the mark, at once. */
+  private markThrough(account: string, mark: HistoryMark, direction: HistoryDirection, since: number, upTo: number, behind: readonly HistoryStatus[]): void {
+    const update = this.db.prepare(
+      `UPDATE messages SET status = ? WHERE account = ? AND friend = ? AND direction = ? AND seq > ? AND seq <= ? AND status IN (${behind.map(() => '?').join(', ')})`,
+    );
+    this.db.transaction(() => {
+      update.run(mark.status, account, mark.friend, direction, since, upTo, ...behind);
+      this.statements.setReadMark.run(account, mark.friend, direction, upTo);
+    })();
+  }
+
+  page(account: string, friend: string, limit: number, before: MessageId | null): HistoryMessage[] {
+    let beforeSeq = Number.MAX_SAFE_INTEGER;
+    if (before !== null) {
+      const target = this.statements.newestWithId.get(account, friend, JSON.stringify(before));
+      if (target === undefined) return [];
+      beforeSeq = target.seq;
+    }
+    return this.statements.page.all(account, friend, beforeSeq, limit).reverse().map(toMessage);
+  }
+
+  search(account: string, text: string, friend: string | null, limit: number): HistoryMessage[] {
+    const pattern = `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const rows = friend === null ? this.statements.searchAll.all(account, pattern, limit) : this.statements.searchOne.all(account, friend, pattern, limit);
+    return rows.map(toMessage);
+  }
+
+  /** Records kept for an account and friend (tests). */
+  count(account: string, friend: string): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM messages WHERE account = ? AND friend = ?').get(account, friend) as { n: number }).n;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function toMessage(row: Row): HistoryMessage {
+  return {
+    id: JSON.parse(row.id) as MessageId,
+    from: row.sender,
+    username: row.friend,
+    text: row.body,
+    at: new Date(row.at_ms).toISOString(),
+    direction: row.direction,
+    status: row.status,
+    kind: row.kind,
+    ...(row.size === null ? {} : { size: row.size }),
+    ...(row.offline === 1 ? { offline: true } : {}),
+  };
+}
