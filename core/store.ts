@@ -14,7 +14,38 @@ export type StoreOp =
   | { readonly op: 'request.add'; readonly from: string; readonly to: string }
   | { readonly op: 'request.remove'; readonly from: string; readonly to: string }
   | { readonly op: 'block.add'; readonly blocker: string; readonly blocked: string }
-  | { readonly op: 'block.remove'; readonly blocker: string; readonly blocked: string };
+  | { readonly op: 'block.remove'; readonly blocker: string; readonly blocked: string }
+  /** A sealed offline message left for `to` (the server never sees its text: see MailRecord). */
+  | ({ readonly op: 'mail.add' } & MailRecord)
+  /** `to` acknowledged the mail with this seq (or it was dropped): it is deleted. */
+  | { readonly op: 'mail.remove'; readonly to: string; readonly seq: number }
+  /** A delivery receipt owed to `sender`, who was offline when its mail was acknowledged. */
+  | ({ readonly op: 'receipt.add' } & ReceiptRecord)
+  | { readonly op: 'receipt.remove'; readonly sender: string; readonly seq: number };
+
+/**
+ * One sealed offline message. `sealed` is the base64 of a sealed box (docs/PROTOCOL.md, "Sealed
+ * offline messages") that only the recipient's identity key opens; what the server knows is the
+ * rest: who, to whom, the sender's message id, the size and the time.
+ */
+export interface MailRecord {
+  /** Unique per server over its life and increasing in arrival order (see core/server/mailbox.ts). */
+  readonly seq: number;
+  readonly from: string;
+  readonly to: string;
+  /** The sender's id for the message (chat.send `id`), echoed in its chat.queued and chat.delivered. */
+  readonly messageId: string | number;
+  readonly sealed: string;
+  readonly sentAtMs: number;
+}
+
+/** A receipt held for an offline sender: `recipient` stored message `messageId` (mail `seq`). */
+export interface ReceiptRecord {
+  readonly seq: number;
+  readonly sender: string;
+  readonly recipient: string;
+  readonly messageId: string | number;
+}
 
 export interface AccountRecord {
   readonly username: string;
@@ -31,6 +62,10 @@ export interface StoreSnapshot {
   readonly requests: ReadonlyArray<readonly [string, string]>;
   /** Blocks as [blocker, blocked]; absent in snapshots from before blocks existed. */
   readonly blocks?: ReadonlyArray<readonly [string, string]>;
+  /** Sealed offline messages not yet acknowledged, in seq order; absent before the mailbox existed. */
+  readonly mail?: readonly MailRecord[];
+  /** Delivery receipts owed to offline senders, in seq order; absent before the mailbox existed. */
+  readonly receipts?: readonly ReceiptRecord[];
 }
 
 export interface AccountStore {
@@ -50,6 +85,8 @@ export class MemoryStore implements AccountStore {
   private readonly friendships = new Map<string, readonly [string, string]>();
   private readonly requests = new Map<string, readonly [string, string]>();
   private readonly blocks = new Map<string, readonly [string, string]>();
+  private readonly mail = new Map<number, MailRecord>();
+  private readonly receipts = new Map<number, ReceiptRecord>();
 
   load(): StoreSnapshot {
     return {
@@ -57,7 +94,14 @@ export class MemoryStore implements AccountStore {
       friendships: [...this.friendships.values()],
       requests: [...this.requests.values()],
       blocks: [...this.blocks.values()],
+      mail: [...this.mail.values()].sort((a, b) => a.seq - b.seq),
+      receipts: [...this.receipts.values()].sort((a, b) => a.seq - b.seq),
     };
+  }
+
+  /** Sealed messages held, for tests that look for plaintext. */
+  get mailRecords(): readonly MailRecord[] {
+    return [...this.mail.values()];
   }
 
   apply(ops: readonly StoreOp[]): void {
@@ -92,6 +136,18 @@ export class MemoryStore implements AccountStore {
         return;
       case 'block.remove':
         this.blocks.delete(`${op.blocker}\u0000${op.blocked}`);
+        return;
+      case 'mail.add':
+        this.mail.set(op.seq, { seq: op.seq, from: op.from, to: op.to, messageId: op.messageId, sealed: op.sealed, sentAtMs: op.sentAtMs });
+        return;
+      case 'mail.remove':
+        this.mail.delete(op.seq);
+        return;
+      case 'receipt.add':
+        this.receipts.set(op.seq, { seq: op.seq, sender: op.sender, recipient: op.recipient, messageId: op.messageId });
+        return;
+      case 'receipt.remove':
+        this.receipts.delete(op.seq);
         return;
     }
   }
