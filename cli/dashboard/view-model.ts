@@ -523,6 +523,10 @@ function onEvent(state: DashboardState, event: ClientEvent, out: Out): Dashboard
       return onChatMessage(state, event.from, event.text);
     case 'chat.sent':
       return updateSession(state, event.username, markOldestDelivered);
+    case 'chat.queued':
+      return addEvent(state, 'info', `${friendLabel(state, event.username)} has no open chat: your message is sealed and held by the server until they take it`);
+    case 'chat.delivered':
+      return state;
     case 'file.offer':
       return onFileOffer(state, event, out);
     case 'file.offered':

@@ -46,8 +46,16 @@ export const clientEventSchema = z.discriminatedUnion('event', [
   /** reason (addition): 'closed' (either side closed it) or 'connection-lost'. */
   z.object({ event: z.literal('chat.closed'), username, reason: z.string() }),
   z.object({ event: z.literal('chat.failed'), username, reason: z.string() }),
-  z.object({ event: z.literal('chat.message'), from: username, text: z.string(), id: messageId }),
+  /**
+   * offline and sentAtMs (additions): set when the message was sealed and held by the server
+   * while we had no session with the sender; sentAtMs is when the sender sent it (its clock).
+   */
+  z.object({ event: z.literal('chat.message'), from: username, text: z.string(), id: messageId, offline: z.literal(true).optional(), sentAtMs: z.number().optional() }),
   z.object({ event: z.literal('chat.sent'), username, id: messageId }),
+  /** The server holds our message sealed for `username` (no session was open); chat.delivered follows. */
+  z.object({ event: z.literal('chat.queued'), username, id: messageId }),
+  /** `username`'s client stored our message (peer to peer or from the server's mailbox). */
+  z.object({ event: z.literal('chat.delivered'), username, id: messageId }),
   /** name is the sanitized name the file will be saved under; offeredName (addition) is the raw one. */
   z.object({ event: z.literal('file.offer'), from: username, transferId, name: z.string(), size: byteCount, offeredName: z.string(), sha256: z.string() }),
   z.object({ event: z.literal('file.offered'), username, transferId, name: z.string(), size: byteCount, sha256: z.string() }),

@@ -54,7 +54,7 @@
  * total, not a queue size, so a report cannot forget data frames the runtime has not written yet.
  */
 import { DATA_HEADER_BYTES, FRAME_HEADER_BYTES, FrameDecoder } from '../codec.ts';
-import { type ErrorCode, errorMessage } from '../errors.ts';
+import { type ErrorCode, errorMessage, isErrorCode } from '../errors.ts';
 import type { ClientFrame, ServerFrame, ServerFrameOf } from '../frames.ts';
 import {
   CHAT_UNACKED_MESSAGES_MAX,
@@ -75,6 +75,7 @@ import type { ClientEvent } from './events.ts';
 import { sanitizeFileName } from './file-names.ts';
 import { type OfferedFile, type P2pFrame, type P2pFrameOf, type P2pFrameType, P2P_FRAME_TYPES, p2pFrameSchema } from './frames.ts';
 import { type BrokerAction, SessionBroker, isSessionFrame } from './session-broker.ts';
+import { MailboxClient } from './mailbox-client.ts';
 import { type ClientRequest, type LinkAction, type LinkState, type LoginVia, ServerLink } from './server-link.ts';
 import { IncomingTransfer, OutgoingTransfer, type ReadGate, TRANSFER_TUNING_DEFAULTS, type TransferAction, type TransferTuning } from './transfer.ts';
 
@@ -123,7 +124,11 @@ export type PeerInput =
   | { readonly type: 'file.hashed'; readonly transferId: string; readonly sha256: string }
   | { readonly type: 'file.committed'; readonly transferId: string; readonly path: string }
   /** Any receiver-side file failure (open, write, flush, rename). */
-  | { readonly type: 'file.io-failed'; readonly transferId: string };
+  | { readonly type: 'file.io-failed'; readonly transferId: string }
+  /** Answer to `mail.seal`: the sealed box as base64, or null when sealing failed (a bad key). */
+  | { readonly type: 'mail.sealed'; readonly ticket: number; readonly sealed: string | null }
+  /** Answer to `mail.open`: the box's plaintext (UTF-8 text), or null when it did not open. */
+  | { readonly type: 'mail.opened'; readonly seq: number; readonly plaintext: string | null };
 
 export type PeerEffect =
   | { readonly type: 'server.connect'; readonly linkId: number; readonly host: string; readonly port: number }
@@ -144,7 +149,11 @@ export type PeerEffect =
   /** ref: the tag of the command this event answers (see the `command` input), if any. */
   | { readonly type: 'event'; readonly event: ClientEvent; readonly ref?: number }
   /** The user quit and the logout is done (or timed out): the process may end. */
-  | { readonly type: 'exit'; readonly code: number };
+  | { readonly type: 'exit'; readonly code: number }
+  /** Seal `plaintext` (UTF-8) for the X25519 key `sealKey` (base64 SPKI DER); answer `mail.sealed`. */
+  | { readonly type: 'mail.seal'; readonly ticket: number; readonly sealKey: string; readonly plaintext: string }
+  /** Open a sealed box (base64) with our identity key; answer `mail.opened`. */
+  | { readonly type: 'mail.open'; readonly seq: number; readonly sealed: string };
 
 export interface PeerConfig {
   readonly serverHost: string;
@@ -274,11 +283,39 @@ export class PeerMachine {
   /** Outcomes of finished incoming transfers, oldest first, to repeat to their senders. */
   private readonly recentOutcomes = new Map<string, { readonly peer: string; readonly frame: P2pFrame }>();
   private nextWireStream = 1;
+  /** Offline messages: sealed for friends with no open session, and opened when handed over (mailbox-client.ts). */
+  private readonly mail: MailboxClient;
 
   constructor(config: Partial<PeerConfig> = {}) {
     this.config = { ...PEER_CONFIG_DEFAULTS, ...config };
     this.link = new ServerLink(this.config.jitterSeed);
     this.broker = new SessionBroker(this.config.autoAcceptChat);
+    this.mail = new MailboxClient({
+      emit: (event, ref) => this.withRef(ref, () => this.emit(event)),
+      emitError: (code, detail, username, id, ref) => this.withRef(ref, () => this.emitError(code, detail, username, id)),
+      sendMail: (username, messageId, sealed, ref) =>
+        this.withRef(ref, () => {
+          if (this.pending.size >= SERVER_REQUESTS_PENDING_MAX) return null;
+          const id = this.link.request({ type: 'mail.send', username, messageId, sealed });
+          if (id !== null) this.track('chat.send', id);
+          return id;
+        }),
+      sendAck: (seq) => void this.link.request({ type: 'mail.ack', seq }),
+      seal: (ticket, sealKey, plaintext) => this.effects.push({ type: 'mail.seal', ticket, sealKey, plaintext }),
+      open: (seq, sealed) => this.effects.push({ type: 'mail.open', seq, sealed }),
+    });
+  }
+
+  /** Runs `then` answering the command tagged `ref` (a later step of it, such as a sealed message going out). */
+  private withRef<T>(ref: number | undefined, then: () => T): T {
+    if (ref === undefined) return then();
+    const before = this.answering;
+    this.answering = ref;
+    try {
+      return then();
+    } finally {
+      this.answering = before;
+    }
   }
   // ---- the machine's interface ----------------------------------------------------------------
 
@@ -327,6 +364,10 @@ export class PeerMachine {
         return this.withIncoming(input.transferId, nowMs, (t) => t.committed(input.path));
       case 'file.io-failed':
         return this.withIncoming(input.transferId, nowMs, (t) => t.ioFailed());
+      case 'mail.sealed':
+        return this.mail.sealed(input.ticket, input.sealed);
+      case 'mail.opened':
+        return this.mail.opened(this.link.username, input.seq, input.plaintext);
     }
   }
 
@@ -433,7 +474,7 @@ export class PeerMachine {
       case 'chat.answer':
         return this.onChatAnswer(command.username, command.accept, nowMs);
       case 'chat.send':
-        return this.onChatSend(command.username, command.text, command.id);
+        return this.onChatSend(command.username, command.text, command.id, nowMs);
       case 'chat.close':
         return this.onChatClose(command.username, nowMs);
       case 'file.send':
@@ -550,11 +591,13 @@ export class PeerMachine {
     this.pending.clear();
     this.pendingRefs.clear();
     this.broker.linkLost();
+    this.mail.linkLost();
     this.emitReady();
   }
 
   private onLoggedIn(via: LoginVia, frame: ServerFrameOf<'login.ok'>): void {
     if (frame.re !== undefined) this.pending.delete(frame.re);
+    this.mail.learnKeys(frame.friends);
     if (via === 'login') return this.emit({ event: 'login.ok', username: frame.username, friends: frame.friends });
     // Back after a blip or a server restart: presence may have changed meanwhile, and this list
     // is the truth, so hand it over before saying we are back.
@@ -573,6 +616,7 @@ export class PeerMachine {
       case 'logout.ok':
         return this.onLogoutOk(nowMs);
       case 'friends':
+        this.mail.learnKeys(frame.friends);
         return this.emit({ event: 'friends', friends: frame.friends, pending: frame.incoming });
       case 'presence':
         return this.emit({ event: 'presence', username: frame.username, status: frame.status });
@@ -581,6 +625,7 @@ export class PeerMachine {
       case 'friend.requested':
         return this.emit({ event: 'friend.requested', username: frame.username });
       case 'friend.added':
+        this.mail.learnKeys([frame]);
         return this.emit({ event: 'friend.added', username: frame.username, nickname: frame.nickname, status: frame.status });
       case 'friend.declined':
         return this.emit({ event: 'friend.declined', username: frame.username });
@@ -589,6 +634,12 @@ export class PeerMachine {
       case 'friend.blocked':
       case 'friend.unblocked':
         return this.emit({ event: frame.type, username: frame.username });
+      case 'mail.queued':
+        return this.mail.onQueued(frame);
+      case 'mail.deliver':
+        return this.mail.onDeliver(frame);
+      case 'mail.delivered':
+        return this.mail.onDelivered(frame);
       default:
         // welcome, login.ok and heartbeat.ack are the link's own.
         return;
@@ -597,6 +648,12 @@ export class PeerMachine {
 
   private onServerError(frame: ServerFrameOf<'error'>): void {
     if (frame.re !== undefined && this.broker.requestFailed(frame.re, frame.code)) return;
+    const mail = frame.re === undefined ? null : this.mail.failedSend(frame.re);
+    if (mail !== null) {
+      // About one offline message (MAILBOX_FULL, NOT_FRIENDS): named, so a script knows which.
+      const code = isErrorCode(frame.code) ? frame.code : 'PEER_ERROR';
+      return this.emitError(code, frame.detail ?? frame.message, mail.friend, mail.id);
+    }
     if (frame.code === 'SERVER_SHUTTING_DOWN') return; // the close that follows says it all
     this.emit({ event: 'error', code: frame.code, message: frame.message, ...(frame.detail === undefined ? {} : { detail: frame.detail }) });
   }
@@ -892,9 +949,15 @@ export class PeerMachine {
 
   // ---- chat messages --------------------------------------------------------------------------
 
-  private onChatSend(friend: string, text: string, requestedId: string | number | undefined): void {
+  private onChatSend(friend: string, text: string, requestedId: string | number | undefined, nowMs: number): void {
     const session = this.sessions.get(friend);
-    if (session === undefined) return this.emitError('NO_SUCH_PEER', undefined, friend, requestedId);
+    const me = this.link.username;
+    if (session === undefined && me === null) return this.emitError('NO_SUCH_PEER', undefined, friend, requestedId);
+    if (session === undefined) {
+      // No open session (the friend is offline, or online without one): sealed and left with the server.
+      const id = requestedId ?? `${this.config.idPrefix}-m${this.nextMessageSeq++}`;
+      return this.mail.send(me ?? '', friend, text, id, nowMs, this.answering);
+    }
     if (session.unacked.length >= CHAT_UNACKED_MESSAGES_MAX) return this.emitError('QUEUE_FULL', undefined, friend, requestedId);
     // JSON escaping can grow a text up to six-fold: the frame must still fit a control frame.
     if (utf8.encode(JSON.stringify(text)).byteLength > CONTROL_FRAME_BYTES_MAX - FRAME_ENVELOPE_BYTES) {
