@@ -296,8 +296,9 @@ export class PeerMachine {
       sendMail: (username, messageId, sealed, ref) =>
         this.withRef(ref, () => {
           if (this.pending.size >= SERVER_REQUESTS_PENDING_MAX) return null;
+          // Its reply carries the command's ref; a lost link is reported by the mailbox client, per message.
           const id = this.link.request({ type: 'mail.send', username, messageId, sealed });
-          if (id !== null) this.track('chat.send', id);
+          this.tagRef(id);
           return id;
         }),
       sendAck: (seq) => void this.link.request({ type: 'mail.ack', seq }),

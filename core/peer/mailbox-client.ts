@@ -71,8 +71,8 @@ export class MailboxClient {
   private readonly sealKeys = new Map<string, string>();
   private readonly sealing = new Map<number, Sealing>();
   private nextTicket = 1;
-  /** mail.send requests awaiting their reply: request id → friend and message id (for errors). */
-  private readonly sent = new Map<number, { readonly friend: string; readonly id: string | number }>();
+  /** mail.send requests awaiting their reply: request id → friend, message id and command ref (for errors). */
+  private readonly sent = new Map<number, Sealing>();
   /** Boxes handed over, in the server's order, until shown. */
   private readonly opening: Opening[] = [];
   /** Seqs shown, oldest first (bounded): a repeated delivery is acknowledged, not shown again. */
@@ -120,7 +120,7 @@ export class MailboxClient {
     if (sealed === null) return this.port.emitError('PEER_KEY_UNKNOWN', 'the identity key could not be used to seal', job.friend, job.id, job.ref);
     const requestId = this.port.sendMail(job.friend, job.id, sealed, job.ref);
     if (requestId === null) return this.port.emitError('SERVER_UNAVAILABLE', 'the offline message was not left with the server', job.friend, job.id, job.ref);
-    this.sent.set(requestId, { friend: job.friend, id: job.id });
+    this.sent.set(requestId, job);
   }
 
   /** The server holds it (the reply carries the command's ref). */
@@ -137,8 +137,13 @@ export class MailboxClient {
     return sent;
   }
 
-  /** The link dropped: the replies owed to our mail.sends will not come (the machine reports them). */
+  /**
+   * The link dropped: the replies owed to our mail.sends will not come. Each is reported
+   * SERVER_UNAVAILABLE with its friend and id; the server may hold it all the same, and sending it
+   * again under the same id is answered chat.queued without a second copy.
+   */
   linkLost(): void {
+    for (const job of this.sent.values()) this.port.emitError('SERVER_UNAVAILABLE', 'the server connection closed before it said it holds the offline message', job.friend, job.id, job.ref);
     this.sent.clear();
     // Boxes handed over and not yet shown are handed over again at the next login.
     this.opening.length = 0;

@@ -205,6 +205,12 @@ export class BehaviourRunner {
       if (target === null) return finish('chat', undefined)('NO_FRIEND');
       return driver.chat(target, step.chat.messages, finish('chat', undefined));
     }
+    if ('sendOffline' in step) {
+      if (driver.sendOffline === undefined) return finish('sendOffline', undefined)('NO_MAILBOX');
+      const target = host.friendUsername(slot, step.sendOffline.with);
+      if (target === null) return finish('sendOffline', undefined)('NO_FRIEND');
+      return driver.sendOffline(target, step.sendOffline.messages, finish('sendOffline', undefined));
+    }
     if ('sendFile' in step) {
       if (driver.sendFile === undefined) return finish('sendFile', undefined)('NO_P2P_CHANNEL');
       const target = host.friendUsername(slot, step.sendFile.with);

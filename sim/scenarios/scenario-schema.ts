@@ -31,10 +31,11 @@ export const CHECKER_NAMES = [
   'steps-finish',
   'deterministic',
   'announced-is-committed',
+  'mail-exactly-once',
 ] as const;
 
 /** The kinds of step, by the names step outcomes and `underFaults.stepsMayFail` use. */
-export const STEP_KINDS = ['signup', 'login', 'logout', 'befriend', 'friendRequest', 'session', 'chat', 'sendFile'] as const;
+export const STEP_KINDS = ['signup', 'login', 'logout', 'befriend', 'friendRequest', 'session', 'chat', 'sendFile', 'sendOffline'] as const;
 
 /**
  * Who plays the users: the sim's light protocol client (server link only; fast, for storms) or the
@@ -100,6 +101,7 @@ export type Step =
   | { session: { with: string; expect?: string | undefined } }
   | { answer: 'accept' | 'reject' | 'ignore' | { policy: 'accept' | 'reject' | 'ignore'; delay?: Dist | undefined } }
   | { chat: { with: string; messages: number } }
+  | { sendOffline: { with: string; messages: number } }
   | { sendFile: { with: string; bytes: number; cancelAfterMs?: number | undefined } }
   | { crash: { downMs?: number | undefined } };
 
@@ -128,6 +130,8 @@ export const stepSchema: z.ZodType<Step> = z.lazy(() =>
       ]),
     }),
     z.strictObject({ chat: z.strictObject({ with: z.string().min(1), messages: z.number().int().min(1).max(10_000) }) }),
+    /** Chat messages sent with no session open: sealed and held by the server until the friend takes them. */
+    z.strictObject({ sendOffline: z.strictObject({ with: z.string().min(1), messages: z.number().int().min(1).max(10_000) }) }),
     z.strictObject({
       sendFile: z.strictObject({
         with: z.string().min(1),
@@ -321,6 +325,7 @@ function checkStepTargets(steps: readonly Step[], path: Array<string | number>, 
     };
     if ('session' in step) target('session', step.session.with);
     if ('chat' in step) target('chat', step.chat.with);
+    if ('sendOffline' in step) target('sendOffline', step.sendOffline.with);
     if ('sendFile' in step) target('sendFile', step.sendFile.with);
     // friendRequest.to may name a stranger on purpose (USER_NOT_FOUND), so it is not checked.
     if ('choose' in step) step.choose.forEach((branch, b) => checkStepTargets(branch.steps, [...here, 'choose', b, 'steps'], known, ctx));
