@@ -84,6 +84,12 @@ export function serverCommand(): Command {
         .hideHelp(),
     )
     .addOption(
+      new Option('--store <url>', 'where accounts live: sqlite (a file in --data-dir) or postgres://user:password@host:port/db, shared by a cluster')
+        .env('P2PCHAT_STORE')
+        .default('sqlite')
+        .argParser(nonEmpty('--store')),
+    )
+    .addOption(
       new Option('--db-synchronous <mode>', 'SQLite synchronous mode: normal (kill -9 safe) or full (power-loss safe)')
         .env('P2PCHAT_DB_SYNCHRONOUS')
         .default('full')
@@ -104,6 +110,7 @@ export function serverCommand(): Command {
         httpHost: opts.httpHost,
         httpPort: opts.httpPort,
         dataDir: opts.dataDir,
+        storeUrl: opts.store,
         ttlMs: opts.ttl,
         sessionTimeoutMs: opts.sessionTimeout,
         unauthenticatedIdleMs: opts.unauthIdle,
@@ -129,6 +136,7 @@ interface RawServerOptions {
   httpHost: string;
   httpPort: number;
   dataDir: string;
+  store: string;
   ttl: number;
   sessionTimeout: number;
   unauthIdle: number;

@@ -2,7 +2,8 @@
  * The HTTP admin port (node:http): health for load balancers and process supervisors, Prometheus
  * metrics, and a JSON view of the server's counters. Read-only; nothing here changes state.
  *
- *   GET /healthz       200 "ok" while serving, 503 "shutting down" once shutdown began
+ *   GET /healthz       200 "ok" while serving; 503 "shutting down" once shutdown began, or 503
+ *                      with the reason while a shared database or bus is lost (docs/CLUSTER.md)
  *   GET /metrics       Prometheus text format
  *   GET /api/v1/stats  JSON: the machine's stats plus uptime and ports
  *   anything else      404
@@ -13,6 +14,8 @@ import type { Registry } from 'prom-client';
 export interface AdminSource {
   /** False once shutdown began. */
   isServing(): boolean;
+  /** Why the server cannot serve new logins right now (its database or bus is lost), or null. */
+  unhealthyReason?(): string | null;
   readonly registry: Registry;
   /** The JSON body of /api/v1/stats. */
   stats(): object;
@@ -33,7 +36,11 @@ export function handleAdminRequest(source: AdminSource, req: http.IncomingMessag
   if (req.method !== 'GET' && req.method !== 'HEAD') return reply(res, 404, TEXT, 'not found\n');
   switch (path) {
     case '/healthz':
-      return source.isServing() ? reply(res, 200, TEXT, 'ok\n') : reply(res, 503, TEXT, 'shutting down\n');
+    {
+      if (!source.isServing()) return reply(res, 503, TEXT, 'shutting down\n');
+      const reason = source.unhealthyReason?.() ?? null;
+      return reason === null ? reply(res, 200, TEXT, 'ok\n') : reply(res, 503, TEXT, `unhealthy: ${reason}\n`);
+    }
     case '/metrics':
       source.registry.metrics().then(
         (body) => reply(res, 200, source.registry.contentType, body),

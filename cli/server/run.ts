@@ -31,6 +31,7 @@ import { createLogHooks } from './log-hooks.ts';
 import { createServerMetrics } from './metrics.ts';
 import { SCRYPT_PARAMS, type ScryptParams, ScryptHasher, newToken } from './password.ts';
 import { type DbSynchronous, SqliteStore } from './sqlite-store.ts';
+import { PostgresStore } from './postgres-store.ts';
 import { TrackedTransport } from './tracked-transport.ts';
 
 /** How long a graceful shutdown waits for clients to hang up and hash jobs to finish. */
@@ -45,6 +46,11 @@ export interface ServerOptions {
   readonly httpHost?: string;
   readonly httpPort: number;
   readonly dataDir: string;
+  /**
+   * Where accounts live: absent (or "sqlite") for the SQLite file in dataDir, or a
+   * postgres://user:password@host:port/database URL shared by several servers (docs/CLUSTER.md).
+   */
+  readonly storeUrl?: string;
   readonly ttlMs?: number;
   readonly sessionTimeoutMs?: number;
   readonly unauthenticatedIdleMs?: number;
@@ -79,7 +85,7 @@ export interface RunningServer {
   readonly httpPort: number;
   readonly host: ServerHost;
   readonly machine: ServerMachine;
-  readonly store: SqliteStore;
+  readonly store: SqliteStore | PostgresStore;
   readonly logger: Logger;
   /** The chat port's certificate fingerprint (SHA-256), or null when TLS is off. */
   readonly tlsFingerprint: string | null;
@@ -222,8 +228,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const graceMs = options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS;
   const startedAtMs = Date.now();
   const httpHost = options.httpHost ?? '127.0.0.1';
-  const sqlite = new SqliteStore({ dataDir: options.dataDir, synchronous: options.dbSynchronous ?? 'full' });
-  const store = new ClosableStore(sqlite, logger);
+  const backing = openStore(options);
+  const store = new ClosableStore(backing, logger);
   const authRate = options.authRatePerAddress;
   const machine = new ServerMachine(store.load(), {
     newToken,
@@ -255,10 +261,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let tcpPort = 0;
   let httpPort = 0;
   const registry = createServerMetrics(() => machine.stats(), { processMetrics: options.processMetrics ?? true });
+  const storeHealthy = (): boolean => !(backing instanceof PostgresStore) || backing.healthy;
+  if (backing instanceof PostgresStore) {
+    backing.onHealth((healthy) => {
+      if (healthy) logger.info({ event: 'store.up' }, 'the database answers again');
+      else logger.error({ event: 'store.down', error: backing.healthError }, 'the database does not answer');
+    });
+  }
   const admin = createAdminServer({
     isServing: () => serving,
+    unhealthyReason: () => (storeHealthy() ? null : 'database unreachable'),
     registry,
-    stats: () => ({ ...machine.stats(), uptimeMs: Date.now() - startedAtMs, tcpPort, httpPort, serving, tls: { enabled: tlsFingerprint !== null, fingerprint: tlsFingerprint } }),
+    stats: () => ({ ...machine.stats(), uptimeMs: Date.now() - startedAtMs, tcpPort, httpPort, serving, tls: { enabled: tlsFingerprint !== null, fingerprint: tlsFingerprint }, store: { kind: backing instanceof PostgresStore ? 'postgres' : 'sqlite', healthy: storeHealthy() } }),
   });
 
   try {
@@ -297,10 +311,30 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 
   logger.info(
-    { event: 'listening', host: options.host, tcpPort, tls: tlsFingerprint !== null, tlsFingerprint, httpHost, httpPort, dataDir: options.dataDir, accounts: machine.stats().accounts },
+    { event: 'listening', host: options.host, tcpPort, tls: tlsFingerprint !== null, tlsFingerprint, httpHost, httpPort, dataDir: options.dataDir, store: redactUrl(options.storeUrl ?? 'sqlite'), accounts: machine.stats().accounts },
     `listening on ${tlsFingerprint === null ? 'plain tcp' : 'tls'} ${options.host}:${tcpPort}, http ${httpHost}:${httpPort}`,
   );
-  return { tcpPort, httpPort, host, machine, store: sqlite, logger, tlsFingerprint, close };
+  return { tcpPort, httpPort, host, machine, store: backing, logger, tlsFingerprint, close };
+}
+
+/** The SQLite file in the data directory, or the PostgreSQL database a storeUrl names. */
+function openStore(options: ServerOptions): SqliteStore | PostgresStore {
+  const url = options.storeUrl;
+  if (url === undefined || url === 'sqlite') return new SqliteStore({ dataDir: options.dataDir, synchronous: options.dbSynchronous ?? 'full' });
+  if (/^postgres(ql)?:\/\//.test(url)) return new PostgresStore({ url });
+  throw new Error(`--store: ${redactUrl(url)} is neither "sqlite" nor a postgres:// URL`);
+}
+
+/** A URL as it may be logged: without its password. */
+export function redactUrl(url: string): string {
+  if (!url.includes('://')) return url;
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(not a URL)';
+  }
 }
 
 /**

@@ -1,0 +1,254 @@
+/**
+ * The AccountStore on PostgreSQL: what several server processes share (docs/CLUSTER.md). The same
+ * tables as the SQLite store, the same contract: a snapshot read at start-up, then atomic batches.
+ *
+ * AccountStore is synchronous (the host commits a batch before it announces it), and `pg` is not:
+ * the driver runs on a worker thread (postgres-worker.mjs) and this thread blocks on a shared
+ * counter until the worker answers, as better-sqlite3 blocks on its file. A commit on loopback
+ * takes about a millisecond; writes are sign-ups and friend changes, never heartbeats.
+ *
+ * When the database cannot be reached, a batch is not lost: the worker keeps it and retries it in
+ * order, this thread stops waiting after STORE_COMMIT_WAIT_MS, and the store reports itself
+ * unhealthy (`healthy`, `onHealth`), so the server turns /healthz to 503 and refuses new logins
+ * until a commit or a health check succeeds again. A batch the database rejects (a constraint)
+ * throws, as SQLite's transaction does.
+ */
+import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
+import type { AccountRecord, AccountStore, StoreOp, StoreSnapshot } from '../../core/store.ts';
+
+/** How long a write blocks the server thread before it is left to the worker's retries. */
+export const STORE_COMMIT_WAIT_MS = 2_000;
+/** Start-up (connect, migrate, read the snapshot) may wait longer: nothing is served yet. */
+export const STORE_START_WAIT_MS = 15_000;
+/** How often the worker checks the database while nothing is written, and retries a failed batch. */
+export const STORE_HEALTH_CHECK_MS = 1_000;
+export const STORE_RETRY_MS = 500;
+/** A connection attempt's bound: a database that does not answer is as good as down. */
+const STORE_CONNECT_TIMEOUT_MS = 2_000;
+
+/** Migration i (0-based) moves the schema from version i to i + 1. Append only; never edit one that shipped. */
+export const POSTGRES_MIGRATIONS: readonly string[] = [
+  `CREATE TABLE accounts (
+     username      TEXT PRIMARY KEY,
+     nickname      TEXT NOT NULL,
+     password_hash TEXT NOT NULL,
+     created_at_ms BIGINT NOT NULL
+   );
+   -- Each friendship once, as an ordered pair (a < b), so (a, b) and (b, a) cannot both exist.
+   CREATE TABLE friendships (
+     a TEXT NOT NULL REFERENCES accounts(username),
+     b TEXT NOT NULL REFERENCES accounts(username),
+     PRIMARY KEY (a, b),
+     CHECK (a < b)
+   );
+   CREATE TABLE friend_requests (
+     from_user TEXT NOT NULL REFERENCES accounts(username),
+     to_user   TEXT NOT NULL REFERENCES accounts(username),
+     PRIMARY KEY (from_user, to_user)
+   );
+   CREATE TABLE blocks (
+     blocker TEXT NOT NULL REFERENCES accounts(username),
+     blocked TEXT NOT NULL REFERENCES accounts(username),
+     PRIMARY KEY (blocker, blocked)
+   );`,
+];
+
+type Statement = readonly [sql: string, params: readonly (string | number)[]];
+
+function ordered(a: string, b: string): [string, string] {
+  return a < b ? [a, b] : [b, a];
+}
+
+/** One op as SQL. Adds are idempotent (ON CONFLICT DO NOTHING): two nodes may record the same pair. */
+export function statementsOf(op: StoreOp): Statement[] {
+  switch (op.op) {
+    case 'account.create':
+      return [['INSERT INTO accounts (username, nickname, password_hash, created_at_ms) VALUES ($1, $2, $3, $4)', [op.username, op.nickname, op.passwordHash, op.createdAtMs]]];
+    case 'friendship.add':
+      return [['INSERT INTO friendships (a, b) VALUES ($1, $2) ON CONFLICT DO NOTHING', ordered(op.a, op.b)]];
+    case 'friendship.remove':
+      return [['DELETE FROM friendships WHERE a = $1 AND b = $2', ordered(op.a, op.b)]];
+    case 'request.add':
+      return [['INSERT INTO friend_requests (from_user, to_user) VALUES ($1, $2) ON CONFLICT DO NOTHING', [op.from, op.to]]];
+    case 'request.remove':
+      return [['DELETE FROM friend_requests WHERE from_user = $1 AND to_user = $2', [op.from, op.to]]];
+    case 'block.add':
+      return [['INSERT INTO blocks (blocker, blocked) VALUES ($1, $2) ON CONFLICT DO NOTHING', [op.blocker, op.blocked]]];
+    case 'block.remove':
+      return [['DELETE FROM blocks WHERE blocker = $1 AND blocked = $2', [op.blocker, op.blocked]]];
+  }
+}
+
+const SNAPSHOT_QUERIES = [
+  'SELECT username, nickname, password_hash, created_at_ms FROM accounts ORDER BY username',
+  'SELECT a, b FROM friendships ORDER BY a, b',
+  'SELECT from_user, to_user FROM friend_requests ORDER BY from_user, to_user',
+  'SELECT blocker, blocked FROM blocks ORDER BY blocker, blocked',
+];
+
+interface Reply {
+  readonly seq: number;
+  readonly ok: boolean;
+  readonly result?: unknown;
+  readonly error?: string;
+  readonly retrying?: boolean;
+}
+
+export interface PostgresStoreOptions {
+  /** postgres://user:password@host:port/database */
+  readonly url: string;
+  readonly commitWaitMs?: number;
+}
+
+export class PostgresStore implements AccountStore {
+  private readonly worker: Worker;
+  private readonly port;
+  private readonly signal = new Int32Array(new SharedArrayBuffer(4));
+  private nextSeq = 1;
+  private readonly replies = new Map<number, Reply>();
+  private readonly commitWaitMs: number;
+  private healthyNow = true;
+  private lastError: string | null = null;
+  private readonly healthListeners = new Set<(healthy: boolean) => void>();
+  private closed = false;
+  readonly schemaVersion: number;
+
+  constructor(options: PostgresStoreOptions) {
+    this.commitWaitMs = options.commitWaitMs ?? STORE_COMMIT_WAIT_MS;
+    const channel = new MessageChannel();
+    this.port = channel.port1;
+    this.worker = new Worker(new URL('./postgres-worker.mjs', import.meta.url), {
+      workerData: {
+        url: options.url,
+        signal: this.signal.buffer,
+        port: channel.port2,
+        migrations: POSTGRES_MIGRATIONS,
+        healthCheckMs: STORE_HEALTH_CHECK_MS,
+        retryMs: STORE_RETRY_MS,
+        connectTimeoutMs: STORE_CONNECT_TIMEOUT_MS,
+      },
+      transferList: [channel.port2],
+    });
+    // Neither keeps the process alive: the server's own sockets do, and close() ends both.
+    this.worker.unref();
+    this.port.on('message', (message: Reply | { kind: 'health'; ok: boolean; error?: string }) => this.onMessage(message));
+    this.port.unref();
+    try {
+      this.schemaVersion = this.call({ kind: 'migrate' }, STORE_START_WAIT_MS) as number;
+    } catch (error) {
+      this.close();
+      throw error;
+    }
+  }
+
+  /** False while the database cannot be reached (a commit waits in the worker's retry line). */
+  get healthy(): boolean {
+    return this.healthyNow;
+  }
+
+  get healthError(): string | null {
+    return this.lastError;
+  }
+
+  onHealth(listener: (healthy: boolean) => void): () => void {
+    this.healthListeners.add(listener);
+    return () => this.healthListeners.delete(listener);
+  }
+
+  load(): StoreSnapshot {
+    const [accountRows, friendshipRows, requestRows, blockRows] = this.call({ kind: 'queries', sqls: SNAPSHOT_QUERIES }, STORE_START_WAIT_MS) as [
+      { username: string; nickname: string; password_hash: string; created_at_ms: string }[],
+      { a: string; b: string }[],
+      { from_user: string; to_user: string }[],
+      { blocker: string; blocked: string }[],
+    ];
+    const accounts = accountRows.map(
+      (row): AccountRecord => ({ username: row.username, nickname: row.nickname, passwordHash: row.password_hash, createdAtMs: Number(row.created_at_ms) }),
+    );
+    return {
+      accounts,
+      friendships: friendshipRows.map((row) => [row.a, row.b] as const),
+      requests: requestRows.map((row) => [row.from_user, row.to_user] as const),
+      blocks: blockRows.map((row) => [row.blocker, row.blocked] as const),
+    };
+  }
+
+  apply(ops: readonly StoreOp[]): void {
+    if (ops.length === 0) return;
+    const statements = ops.flatMap((op) => statementsOf(op));
+    const seq = this.post({ kind: 'apply', statements });
+    const reply = this.wait(seq, this.commitWaitMs);
+    if (reply === null || reply.retrying === true) {
+      // Not lost: the worker retries it in order. Until then the server refuses new logins.
+      this.setHealth(false, reply?.error ?? `no commit within ${this.commitWaitMs} ms`);
+      return;
+    }
+    if (!reply.ok) throw new Error(`PostgreSQL refused a batch: ${reply.error ?? 'unknown error'}`);
+  }
+
+  /** Reads for tests and tools (the server reads only the snapshot). */
+  query<Row>(sql: string, params: readonly (string | number)[] = []): Row[] {
+    return this.call({ kind: 'query', sql, params }, STORE_START_WAIT_MS) as Row[];
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.port.postMessage({ kind: 'close' });
+    // The worker ends its connection and exits; terminate() is the bound if it cannot.
+    const terminate = setTimeout(() => void this.worker.terminate(), STORE_CONNECT_TIMEOUT_MS);
+    terminate.unref();
+    this.worker.once('exit', () => clearTimeout(terminate));
+    this.port.close();
+  }
+
+  private call(request: object, waitMs: number): unknown {
+    const seq = this.post(request);
+    const reply = this.wait(seq, waitMs);
+    if (reply === null) throw new Error(`PostgreSQL did not answer within ${waitMs} ms`);
+    if (!reply.ok) throw new Error(`PostgreSQL: ${reply.error ?? 'unknown error'}`);
+    return reply.result;
+  }
+
+  private post(request: object): number {
+    if (this.closed) throw new Error('the PostgreSQL store is closed');
+    const seq = this.nextSeq++;
+    this.port.postMessage({ ...request, seq });
+    return seq;
+  }
+
+  /** Blocks until the worker answered `seq` (or a retry note for it), or waitMs passed: null. */
+  private wait(seq: number, waitMs: number): Reply | null {
+    const deadline = performance.now() + waitMs;
+    for (;;) {
+      for (let message = receiveMessageOnPort(this.port); message !== undefined; message = receiveMessageOnPort(this.port)) {
+        this.onMessage(message.message as Reply);
+      }
+      const reply = this.replies.get(seq);
+      const leftMs = deadline - performance.now();
+      if (reply !== undefined || leftMs <= 0) {
+        // Bounded: one request is waited for at a time; late answers to earlier ones only told of health.
+        for (const old of this.replies.keys()) if (old <= seq) this.replies.delete(old);
+        return reply ?? null;
+      }
+      const seen = Atomics.load(this.signal, 0);
+      if (seen < seq) Atomics.wait(this.signal, 0, seen, leftMs);
+    }
+  }
+
+  private onMessage(message: Reply | { kind: 'health'; ok: boolean; error?: string }): void {
+    if ('kind' in message) {
+      this.setHealth(message.ok, message.error ?? null);
+      return;
+    }
+    this.replies.set(message.seq, message);
+    if (message.ok) this.setHealth(true, null);
+  }
+
+  private setHealth(healthy: boolean, error: string | null): void {
+    this.lastError = error;
+    if (healthy === this.healthyNow) return;
+    this.healthyNow = healthy;
+    for (const listener of this.healthListeners) listener(healthy);
+  }
+}

@@ -1,0 +1,171 @@
+// The PostgreSQL side of PostgresStore (postgres-store.ts), on its own thread: `pg` is asynchronous
+// and AccountStore is synchronous, so the server thread posts a request here and blocks on a shared
+// counter until this thread has answered (plain JavaScript: a worker thread loads without the
+// TypeScript loader, in tsx and under vitest alike).
+//
+// Requests run one at a time, in order. A batch that fails because the database cannot be reached
+// stays at the head of the line and is retried every RETRY_MS until it commits (the server thread
+// has stopped waiting by then, and reports the store unhealthy); a batch the database rejects
+// (a constraint) is answered with the error and dropped, as SQLite's transaction would be.
+import { parentPort, workerData } from 'node:worker_threads';
+import pg from 'pg';
+
+const { url, signal: signalBuffer, port, migrations, healthCheckMs, retryMs, connectTimeoutMs } = workerData;
+const signal = new Int32Array(signalBuffer);
+/** SQLSTATE classes that mean "the database is not there", as opposed to "it said no". */
+const UNREACHABLE_CLASSES = ['08', '57', '53'];
+
+let client = null;
+let connecting = null;
+let closed = false;
+const queue = [];
+let running = false;
+
+function unreachable(error) {
+  const code = typeof error?.code === 'string' ? error.code : '';
+  if (code.length === 5) return UNREACHABLE_CLASSES.includes(code.slice(0, 2));
+  // Node socket errors (ECONNREFUSED, ECONNRESET, timeouts) and pg's own "Connection terminated".
+  return true;
+}
+
+async function connection() {
+  if (client !== null) return client;
+  connecting ??= (async () => {
+    const next = new pg.Client({ connectionString: url, connectionTimeoutMillis: connectTimeoutMs });
+    next.on('error', () => {
+      // A dropped connection: the next request opens a new one.
+      if (client === next) client = null;
+    });
+    try {
+      await next.connect();
+    } catch (error) {
+      next.end().catch(() => {});
+      throw error;
+    }
+    client = next;
+    return next;
+  })().finally(() => {
+    connecting = null;
+  });
+  return connecting;
+}
+
+function dropConnection() {
+  const old = client;
+  client = null;
+  old?.end().catch(() => {});
+}
+
+async function migrate(db) {
+  await db.query('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+  // One migrating server at a time: two nodes starting together must not both run a migration.
+  await db.query('BEGIN');
+  try {
+    await db.query('LOCK TABLE schema_version IN EXCLUSIVE MODE');
+    const rows = (await db.query('SELECT version FROM schema_version')).rows;
+    if (rows.length === 0) await db.query('INSERT INTO schema_version (version) VALUES (0)');
+    const current = rows[0]?.version ?? 0;
+    if (current > migrations.length) throw new Error(`database schema version ${current} is newer than this program knows (${migrations.length})`);
+    for (let version = current; version < migrations.length; version++) await db.query(migrations[version]);
+    await db.query('UPDATE schema_version SET version = $1', [migrations.length]);
+    await db.query('COMMIT');
+    return migrations.length;
+  } catch (error) {
+    await db.query('ROLLBACK').catch(() => {});
+    throw error;
+  }
+}
+
+async function applyBatch(db, statements) {
+  await db.query('BEGIN');
+  try {
+    for (const [sql, params] of statements) await db.query(sql, params);
+    await db.query('COMMIT');
+  } catch (error) {
+    await db.query('ROLLBACK').catch(() => {});
+    throw error;
+  }
+}
+
+async function perform(request) {
+  const db = await connection();
+  switch (request.kind) {
+    case 'migrate':
+      return migrate(db);
+    case 'query':
+      return (await db.query(request.sql, request.params ?? [])).rows;
+    case 'queries': {
+      const results = [];
+      for (const sql of request.sqls) results.push((await db.query(sql)).rows);
+      return results;
+    }
+    case 'apply':
+      return applyBatch(db, request.statements);
+    default:
+      throw new Error(`unknown request ${request.kind}`);
+  }
+}
+
+function answer(seq, reply) {
+  port.postMessage({ seq, ...reply });
+  Atomics.store(signal, 0, seq);
+  Atomics.notify(signal, 0);
+}
+
+async function drain() {
+  if (running) return;
+  running = true;
+  while (queue.length > 0 && !closed) {
+    const request = queue[0];
+    try {
+      const result = await perform(request);
+      queue.shift();
+      answer(request.seq, { ok: true, result });
+      port.postMessage({ kind: 'health', ok: true });
+    } catch (error) {
+      if (request.kind === 'apply' && unreachable(error)) {
+        // Kept at the head of the line: committed, in order, once the database is back.
+        dropConnection();
+        answer(request.seq, { ok: false, retrying: true, error: String(error?.message ?? error) });
+        port.postMessage({ kind: 'health', ok: false, error: String(error?.message ?? error) });
+        await new Promise((resolve) => setTimeout(resolve, retryMs));
+        continue;
+      }
+      if (unreachable(error)) dropConnection();
+      queue.shift();
+      answer(request.seq, { ok: false, retrying: false, error: String(error?.message ?? error), code: error?.code });
+    }
+  }
+  running = false;
+}
+
+port.on('message', (message) => {
+  if (message.kind === 'close') {
+    closed = true;
+    clearInterval(healthTimer);
+    const finish = () => {
+      port.close();
+      parentPort?.close();
+    };
+    if (client === null) return finish();
+    client.end().then(finish, finish);
+    return;
+  }
+  queue.push(message);
+  void drain();
+});
+
+// Between requests, the store's health is checked here, so /healthz turns 503 when the database
+// goes away even while nobody writes.
+async function healthCheck() {
+  if (running || closed) return;
+  try {
+    const db = await connection();
+    await db.query('SELECT 1');
+    port.postMessage({ kind: 'health', ok: true });
+  } catch (error) {
+    dropConnection();
+    port.postMessage({ kind: 'health', ok: false, error: String(error?.message ?? error) });
+  }
+}
+const healthTimer = setInterval(() => void healthCheck(), healthCheckMs);

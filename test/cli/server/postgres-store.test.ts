@@ -1,0 +1,98 @@
+/**
+ * The PostgreSQL AccountStore against a real PostgreSQL (scripts/services.sh): ops round-trip
+ * through a reopen as the memory store has them, batches are atomic, migrations run once, and a
+ * store whose database is gone reports itself unhealthy instead of blocking or losing the batch.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { POSTGRES_MIGRATIONS, PostgresStore } from '../../../cli/server/postgres-store.ts';
+import { MemoryStore, type StoreOp } from '../../../core/store.ts';
+import { clusterServices, freshPostgresSchema } from '../../helpers/cluster-services.ts';
+
+const services = await clusterServices('PostgresStore tests');
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function schemaUrl(): Promise<string> {
+  const schema = await freshPostgresSchema(services.postgresUrl);
+  cleanups.push(schema.drop);
+  return schema.url;
+}
+
+function open(url: string, commitWaitMs?: number): PostgresStore {
+  const store = new PostgresStore({ url, ...(commitWaitMs === undefined ? {} : { commitWaitMs }) });
+  cleanups.push(() => store.close());
+  return store;
+}
+
+const account = (username: string): StoreOp => ({ op: 'account.create', username, nickname: username.toUpperCase(), passwordHash: `scrypt$hash-of-${username}`, createdAtMs: 1_700_000_000_000 });
+
+const OPS: StoreOp[] = [
+  account('ann'),
+  account('bob'),
+  account('cat'),
+  account('dan'),
+  { op: 'request.add', from: 'ann', to: 'bob' },
+  { op: 'request.remove', from: 'ann', to: 'bob' },
+  { op: 'friendship.add', a: 'bob', b: 'ann' },
+  { op: 'friendship.add', a: 'cat', b: 'dan' },
+  { op: 'friendship.remove', a: 'dan', b: 'cat' },
+  { op: 'request.add', from: 'cat', to: 'ann' },
+  { op: 'block.add', blocker: 'ann', blocked: 'dan' },
+  { op: 'block.add', blocker: 'bob', blocked: 'dan' },
+  { op: 'block.remove', blocker: 'bob', blocked: 'dan' },
+];
+
+function sorted<T>(items: readonly T[]): T[] {
+  return [...items].map((item) => JSON.stringify(item)).sort().map((text) => JSON.parse(text) as T);
+}
+
+describe.skipIf(!services.available)('PostgresStore', () => {
+  it('creates its schema, and what was applied comes back after a reopen, as the memory store has it', async () => {
+    const url = await schemaUrl();
+    const store = open(url);
+    expect(store.schemaVersion).toBe(POSTGRES_MIGRATIONS.length);
+    store.apply(OPS.slice(0, 5));
+    store.apply(OPS.slice(5));
+    store.close();
+
+    const memory = new MemoryStore();
+    memory.apply(OPS);
+    const snapshot = open(url).load();
+    const expected = memory.load();
+    expect(sorted(snapshot.accounts)).toEqual(sorted(expected.accounts));
+    expect(sorted(snapshot.requests)).toEqual(sorted(expected.requests));
+    expect(snapshot.blocks).toEqual([['ann', 'dan']]);
+    expect(snapshot.friendships).toEqual([['ann', 'bob']]);
+  });
+
+  it('applies a batch atomically: a failing op throws and leaves nothing of its batch behind', async () => {
+    const store = open(await schemaUrl());
+    store.apply([account('eve')]);
+    expect(() => store.apply([account('fay'), account('eve')])).toThrow(/refused/);
+    expect(store.load().accounts.map((a) => a.username)).toEqual(['eve']);
+    expect(store.healthy).toBe(true);
+  });
+
+  it('runs each migration once: a second store on the same schema finds it current', async () => {
+    const url = await schemaUrl();
+    open(url).apply([account('gus')]);
+    const again = open(url);
+    expect(again.schemaVersion).toBe(POSTGRES_MIGRATIONS.length);
+    expect(again.query<{ version: number }>('SELECT version FROM schema_version')).toEqual([{ version: POSTGRES_MIGRATIONS.length }]);
+    expect(again.load().accounts.map((a) => a.username)).toEqual(['gus']);
+  });
+
+  it('two stores on one database see each other\'s commits (what two nodes share)', async () => {
+    const url = await schemaUrl();
+    const a = open(url);
+    const b = open(url);
+    a.apply([account('hal'), account('ivy'), { op: 'friendship.add', a: 'ivy', b: 'hal' }]);
+    expect(b.load().friendships).toEqual([['hal', 'ivy']]);
+  });
+
+  it('refuses to start when the database does not answer', () => {
+    expect(() => new PostgresStore({ url: 'postgres://p2pchat:p2pchat@127.0.0.1:1/p2pchat' })).toThrow(/PostgreSQL/);
+  });
+});
