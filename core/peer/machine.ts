@@ -598,7 +598,7 @@ export class PeerMachine {
 
   private onLoggedIn(via: LoginVia, frame: ServerFrameOf<'login.ok'>): void {
     if (frame.re !== undefined) this.pending.delete(frame.re);
-    this.mail.learnKeys(frame.friends);
+    this.mail.setFriends(frame.friends);
     if (via === 'login') return this.emit({ event: 'login.ok', username: frame.username, friends: frame.friends });
     // Back after a blip or a server restart: presence may have changed meanwhile, and this list
     // is the truth, so hand it over before saying we are back.
@@ -617,7 +617,7 @@ export class PeerMachine {
       case 'logout.ok':
         return this.onLogoutOk(nowMs);
       case 'friends':
-        this.mail.learnKeys(frame.friends);
+        this.mail.setFriends(frame.friends);
         return this.emit({ event: 'friends', friends: frame.friends, pending: frame.incoming });
       case 'presence':
         return this.emit({ event: 'presence', username: frame.username, status: frame.status });
@@ -626,11 +626,12 @@ export class PeerMachine {
       case 'friend.requested':
         return this.emit({ event: 'friend.requested', username: frame.username });
       case 'friend.added':
-        this.mail.learnKeys([frame]);
+        this.mail.addFriends([frame]);
         return this.emit({ event: 'friend.added', username: frame.username, nickname: frame.nickname, status: frame.status });
       case 'friend.declined':
         return this.emit({ event: 'friend.declined', username: frame.username });
       case 'friend.removed':
+        this.mail.forget(frame.username);
         return this.emit({ event: 'friend.removed', username: frame.username });
       case 'friend.blocked':
       case 'friend.unblocked':
@@ -953,7 +954,7 @@ export class PeerMachine {
   private onChatSend(friend: string, text: string, requestedId: string | number | undefined, nowMs: number): void {
     const session = this.sessions.get(friend);
     const me = this.link.username;
-    if (session === undefined && me === null) return this.emitError('NO_SUCH_PEER', undefined, friend, requestedId);
+    if (session === undefined && (me === null || !this.mail.isFriend(friend))) return this.emitError('NO_SUCH_PEER', undefined, friend, requestedId);
     if (session === undefined) {
       // No open session (the friend is offline, or online without one): sealed and left with the server.
       const id = requestedId ?? `${this.config.idPrefix}-m${this.nextMessageSeq++}`;

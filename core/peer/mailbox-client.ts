@@ -67,8 +67,11 @@ interface Opening {
 }
 
 export class MailboxClient {
-  /** Each friend's X25519 identity public key (base64 SPKI DER), as the server's friend views carry it. */
-  private readonly sealKeys = new Map<string, string>();
+  /**
+   * Our friends, as the server's friend views list them, each with its X25519 identity public key
+   * (base64 SPKI DER) when it carries one (null: the friend never registered keys).
+   */
+  private readonly friends = new Map<string, string | null>();
   private readonly sealing = new Map<number, Sealing>();
   private nextTicket = 1;
   /** mail.send requests awaiting their reply: request id → friend, message id and command ref (for errors). */
@@ -80,26 +83,33 @@ export class MailboxClient {
 
   constructor(private readonly port: MailboxPort) {}
 
-  /** Friend views (login.ok, friends, friend.added, session.established) may carry the identity keys. */
-  learnKeys(friends: ReadonlyArray<{ readonly username: string }>): void {
+  /** The whole friend list (login.ok, friends): who we may leave mail for, and their identity keys. */
+  setFriends(friends: ReadonlyArray<{ readonly username: string }>): void {
+    this.friends.clear();
+    this.addFriends(friends);
+  }
+
+  /** A friend view (friend.added) may carry the identity keys. */
+  addFriends(friends: ReadonlyArray<{ readonly username: string }>): void {
     for (const friend of friends) {
       const sealKey = (friend as { identity?: { sealKey?: unknown } }).identity?.sealKey;
-      if (typeof sealKey === 'string' && sealKey.length > 0) this.sealKeys.set(friend.username, sealKey);
+      this.friends.set(friend.username, typeof sealKey === 'string' && sealKey.length > 0 ? sealKey : null);
     }
   }
 
+  /** The friendship ended (friend.removed). */
   forget(friend: string): void {
-    this.sealKeys.delete(friend);
+    this.friends.delete(friend);
   }
 
-  knowsKeyOf(friend: string): boolean {
-    return this.sealKeys.has(friend);
+  isFriend(username: string): boolean {
+    return this.friends.has(username);
   }
 
   /** chat.send with no open session: seal for the friend (answered by `sealed`). */
   send(me: string, friend: string, text: string, id: string | number, nowMs: number, ref: number | undefined): void {
-    const sealKey = this.sealKeys.get(friend);
-    if (sealKey === undefined) return this.port.emitError('PEER_KEY_UNKNOWN', 'no open session, and no identity key to seal an offline message with', friend, id, ref);
+    const sealKey = this.friends.get(friend) ?? null;
+    if (sealKey === null) return this.port.emitError('PEER_KEY_UNKNOWN', 'no open session, and no identity key to seal an offline message with', friend, id, ref);
     const plaintext = JSON.stringify({ v: 1, from: me, to: friend, id, text, sentAtMs: nowMs } satisfies MailPlaintext);
     if (utf8.encode(plaintext).byteLength > MAIL_PLAINTEXT_BYTES_MAX) {
       return this.port.emitError('MESSAGE_TOO_LONG', `an offline message holds at most ${MAIL_PLAINTEXT_BYTES_MAX} bytes with its envelope`, friend, id, ref);
