@@ -33,7 +33,11 @@ declare module 'autocannon' {
     '2xx': number;
     duration: number;
   }
-  function autocannon(options: AutocannonOptions): Promise<AutocannonResult>;
+  /** The running load: a promise of the result that also emits one 'response' event per reply. */
+  interface AutocannonInstance extends Promise<AutocannonResult> {
+    on(event: 'response', listener: (client: unknown, statusCode: number, resBytes: number, responseTimeMs: number) => void): this;
+  }
+  function autocannon(options: AutocannonOptions): AutocannonInstance;
   export default autocannon;
-  export type { AutocannonOptions, AutocannonResult };
+  export type { AutocannonInstance, AutocannonOptions, AutocannonResult };
 }

@@ -3,8 +3,9 @@
  * settings against the server's admin port and a bare node:http server) and a rate-limited probe
  * for latency while the TCP load runs (http_healthz_p99_under_load_ms).
  */
-import autocannon, { type AutocannonResult } from 'autocannon';
+import autocannon, { type AutocannonOptions, type AutocannonResult } from 'autocannon';
 import type { PercentilePoint } from './histogram.ts';
+import { IntervalCounter, type IntervalCounts } from './interval-counts.ts';
 
 export interface HttpFigures {
   readonly rps: number;
@@ -16,6 +17,8 @@ export interface HttpFigures {
   readonly non2xx: number;
   /** The latency percentile curve autocannon's HDR histogram reports (for the HTML report). */
   readonly curve: readonly PercentilePoint[];
+  /** Replies per interval over the run (the HTML report's throughput over time). */
+  readonly intervalCounts: IntervalCounts;
 }
 
 /** The percentiles autocannon reports (its latency stat has p0_001 ... p99_999). */
@@ -31,7 +34,7 @@ function latencyCurve(result: AutocannonResult): PercentilePoint[] {
   return points;
 }
 
-function figures(result: AutocannonResult): HttpFigures {
+function figures(result: AutocannonResult, intervalCounts: IntervalCounts): HttpFigures {
   return {
     rps: result.requests.average,
     p50Ms: result.latency.p50,
@@ -41,7 +44,17 @@ function figures(result: AutocannonResult): HttpFigures {
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
     curve: latencyCurve(result),
+    intervalCounts,
   };
+}
+
+/** Runs autocannon, counting its replies per interval as they arrive (one array add per reply). */
+async function run(options: AutocannonOptions): Promise<HttpFigures> {
+  const counter = new IntervalCounter(Date.now());
+  const instance = autocannon(options);
+  instance.on('response', () => counter.add(Date.now()));
+  const result = await instance;
+  return figures(result, counter.take());
 }
 
 /** Settings of the req/s flood: identical for the server and the bare baseline. */
@@ -52,13 +65,11 @@ export const PROBE_CONNECTIONS = 4;
 export const PROBE_RATE_PER_SEC = 200;
 
 export async function floodHealthz(port: number, durationSec: number): Promise<HttpFigures> {
-  return figures(await autocannon({ url: `http://127.0.0.1:${port}/healthz`, connections: FLOOD_CONNECTIONS, pipelining: FLOOD_PIPELINING, duration: durationSec, timeout: 10 }));
+  return run({ url: `http://127.0.0.1:${port}/healthz`, connections: FLOOD_CONNECTIONS, pipelining: FLOOD_PIPELINING, duration: durationSec, timeout: 10 });
 }
 
 export async function probeHealthz(port: number, durationSec: number): Promise<HttpFigures> {
-  return figures(
-    await autocannon({ url: `http://127.0.0.1:${port}/healthz`, connections: PROBE_CONNECTIONS, overallRate: PROBE_RATE_PER_SEC, duration: durationSec, timeout: 10 }),
-  );
+  return run({ url: `http://127.0.0.1:${port}/healthz`, connections: PROBE_CONNECTIONS, overallRate: PROBE_RATE_PER_SEC, duration: durationSec, timeout: 10 });
 }
 
 /** The server's event-loop delay, as its /metrics reports it (prom-client resets it on each scrape). */

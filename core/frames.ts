@@ -64,6 +64,10 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('mail.send'), id: requestId, username, messageId: messageIdSchema, sealed: sealedBox }),
   /** The recipient stored the mail with this seq: the server deletes it and tells the sender. */
   z.object({ type: z.literal('mail.ack'), id: requestId, seq: mailSeq }),
+  /** Changes the password: the old one is checked as a login's is (same limits); answered by account.updated. */
+  z.object({ type: z.literal('account.password'), id: requestId, old: password, new: password }),
+  /** Changes the nickname; answered by account.updated, and friends online get friend.updated. */
+  z.object({ type: z.literal('account.nickname'), id: requestId, nickname: z.string().max(NICKNAME_CHARS_MAX * 4) }),
 ]);
 
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
@@ -149,6 +153,13 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
     port: z.number().int().optional(),
   }),
   z.object({ type: z.literal('session.failed'), re, requestId: z.string().optional(), username: z.string(), reason: sessionFailureSchema }),
+  /**
+   * Our account changed (account.password or account.nickname). After a password change it carries
+   * the new resume token: every earlier one no longer resumes.
+   */
+  z.object({ type: z.literal('account.updated'), re, username: z.string(), nickname: z.string(), resumeToken: z.string().optional() }),
+  /** A friend changed their nickname. */
+  z.object({ type: z.literal('friend.updated'), username: z.string(), nickname: z.string() }),
   /** To the callee: a request it was asked about ended without its answer (timeout, cancel, caller gone). */
   z.object({ type: z.literal('session.withdrawn'), requestId: z.string(), from: z.string(), reason: sessionFailureSchema }),
   /** The server holds the sealed message for `username` (retrying a send that was held answers this again). */

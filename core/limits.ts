@@ -51,8 +51,9 @@ export const FRIEND_REQUESTS_INCOMING_PER_USER_MAX = 100;
 export const FRIEND_REQUESTS_OUTGOING_PER_USER_MAX = 100;
 /**
  * After a decline, the declined user may not ask the same person again for this long
- * (DECLINED_RECENTLY): otherwise a declined request comes straight back. Kept in memory only (a
- * restart forgets it); `friend.block` is the lasting answer.
+ * (DECLINED_RECENTLY): otherwise a declined request comes straight back. Stored with the accounts,
+ * so a server restart does not let the declined ask again at once (at most RATE_LIMIT_BUCKETS_MAX
+ * declines are kept, the oldest forgotten first); `friend.block` is the lasting answer.
  */
 export const FRIEND_REQUEST_DECLINE_COOLDOWN_MS = 24 * 3_600_000;
 /** Users one account may block: bounds the stored rows and the in-memory set per account. */
@@ -175,6 +176,12 @@ export const UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX = 32;
 /** Chat-session requests (token bucket) per user. */
 export const SESSION_REQUESTS_PER_USER_BURST = 10;
 export const SESSION_REQUESTS_PER_USER_PER_SEC = 1;
+/**
+ * Nickname changes (token bucket) per user: each one is a durable write and a friend.updated to
+ * every online friend (up to FRIENDS_PER_USER_MAX), so one user cannot turn renaming into a flood.
+ */
+export const NICKNAME_CHANGES_PER_USER_BURST = 5;
+export const NICKNAME_CHANGES_PER_USER_PER_HOUR = 30;
 /** Rate-limit buckets kept at once; the oldest idle ones are dropped first. */
 export const RATE_LIMIT_BUCKETS_MAX = 100_000;
 

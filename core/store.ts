@@ -15,6 +15,11 @@ export type StoreOp =
   | { readonly op: 'request.remove'; readonly from: string; readonly to: string }
   | { readonly op: 'block.add'; readonly blocker: string; readonly blocked: string }
   | { readonly op: 'block.remove'; readonly blocker: string; readonly blocked: string }
+  | { readonly op: 'account.password'; readonly username: string; readonly passwordHash: string }
+  | { readonly op: 'account.nickname'; readonly username: string; readonly nickname: string }
+  /** `decliner` declined `declined`'s friend request at atMs: the cool-down runs from then, across restarts. */
+  | { readonly op: 'decline.add'; readonly declined: string; readonly decliner: string; readonly atMs: number }
+  | { readonly op: 'decline.remove'; readonly declined: string; readonly decliner: string }
   /** A sealed offline message left for `to` (the server never sees its text: see MailRecord). */
   | ({ readonly op: 'mail.add' } & MailRecord)
   /** `to` acknowledged the mail with this seq (or it was dropped): it is deleted. */
@@ -22,6 +27,13 @@ export type StoreOp =
   /** A delivery receipt owed to `sender`, who was offline when its mail was acknowledged. */
   | ({ readonly op: 'receipt.add' } & ReceiptRecord)
   | { readonly op: 'receipt.remove'; readonly sender: string; readonly seq: number };
+
+/** A declined friend request, remembered for its cool-down. */
+export interface DeclineRecord {
+  readonly declined: string;
+  readonly decliner: string;
+  readonly atMs: number;
+}
 
 /**
  * One sealed offline message. `sealed` is the base64 of a sealed box (docs/PROTOCOL.md, "Sealed
@@ -66,6 +78,8 @@ export interface StoreSnapshot {
   readonly mail?: readonly MailRecord[];
   /** Delivery receipts owed to offline senders, in seq order; absent before the mailbox existed. */
   readonly receipts?: readonly ReceiptRecord[];
+  /** Declines still in their cool-down, oldest first; absent in snapshots from before they were stored. */
+  readonly declines?: readonly DeclineRecord[];
 }
 
 export interface AccountStore {
@@ -87,6 +101,7 @@ export class MemoryStore implements AccountStore {
   private readonly blocks = new Map<string, readonly [string, string]>();
   private readonly mail = new Map<number, MailRecord>();
   private readonly receipts = new Map<number, ReceiptRecord>();
+  private readonly declines = new Map<string, DeclineRecord>();
 
   load(): StoreSnapshot {
     return {
@@ -96,6 +111,7 @@ export class MemoryStore implements AccountStore {
       blocks: [...this.blocks.values()],
       mail: [...this.mail.values()].sort((a, b) => a.seq - b.seq),
       receipts: [...this.receipts.values()].sort((a, b) => a.seq - b.seq),
+      declines: [...this.declines.values()].sort((a, b) => a.atMs - b.atMs),
     };
   }
 
@@ -136,6 +152,22 @@ export class MemoryStore implements AccountStore {
         return;
       case 'block.remove':
         this.blocks.delete(`${op.blocker}\u0000${op.blocked}`);
+        return;
+      case 'account.password': {
+        const account = this.accounts.get(op.username);
+        if (account !== undefined) this.accounts.set(op.username, { ...account, passwordHash: op.passwordHash });
+        return;
+      }
+      case 'account.nickname': {
+        const account = this.accounts.get(op.username);
+        if (account !== undefined) this.accounts.set(op.username, { ...account, nickname: op.nickname });
+        return;
+      }
+      case 'decline.add':
+        this.declines.set(`${op.declined}\u0000${op.decliner}`, { declined: op.declined, decliner: op.decliner, atMs: op.atMs });
+        return;
+      case 'decline.remove':
+        this.declines.delete(`${op.declined}\u0000${op.decliner}`);
         return;
       case 'mail.add':
         this.mail.set(op.seq, { seq: op.seq, from: op.from, to: op.to, messageId: op.messageId, sealed: op.sealed, sentAtMs: op.sentAtMs });

@@ -477,6 +477,9 @@ async function httpPhase(ctx: PhaseContext, server: BenchServer): Promise<void> 
   const bareBest = best(bare);
   ctx.charts.latencyCurve('http_healthz_rps', 'server /healthz (best round)', realBest.curve);
   ctx.charts.latencyCurve('http_healthz_rps', 'bare node:http (best round)', bareBest.curve);
+  // The rounds alternate, so each side's series shows its own rounds with the other's as gaps.
+  ctx.charts.throughputOf('http', 'server /healthz replies', sumIntervalCounts(real.map((r) => r.intervalCounts)));
+  ctx.charts.throughputOf('http', 'bare node:http replies', sumIntervalCounts(bare.map((r) => r.intervalCounts)));
   const failures = real.reduce((sum, r) => sum + r.errors + r.non2xx, 0);
   ctx.record('http_healthz_rps', {
     value: realBest.rps,

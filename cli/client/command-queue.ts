@@ -6,7 +6,7 @@
  *
  * Lanes. Each command waits for some lanes to be free, and some commands hold a lane while they
  * run:
- * - `server`: the account commands (signup, login, logout, friends, friend.*) hold it until the
+ * - `server`: the account commands (signup, login, logout, friends, friend.*, account.*) hold it until the
  *   server's reply: the server hashes one password per connection at a time (BUSY otherwise), and
  *   what follows a login needs the login done. Every command that talks to the server waits for
  *   it, and for a server connection being made at that moment (a request would fail now, not in
@@ -80,6 +80,8 @@ const ACCOUNT_COMMANDS: ReadonlySet<string> = new Set([
   'friend.remove',
   'friend.block',
   'friend.unblock',
+  'account.password',
+  'account.nickname',
 ]);
 const SERVERLESS_COMMANDS: ReadonlySet<string> = new Set(['test.cut-p2p']);
 const FRIEND_ORDERED_COMMANDS: ReadonlySet<string> = new Set(['chat.open', 'chat.send', 'chat.close', 'file.send']);

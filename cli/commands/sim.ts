@@ -19,7 +19,7 @@ export function simCommand(): Command {
     .addOption(new Option('--seed <n>', 'root seed of every run (default: the scenario\'s seed, else random)').env('P2PCHAT_SIM_SEED').argParser(integerIn('--seed', 0, SEED_MAX)))
     .addOption(new Option('--json', 'print only the JSON report on stdout').env('P2PCHAT_SIM_JSON'))
     .addOption(new Option('--trace <file>', 'write one JSON line per event to this file (diff two runs)').env('P2PCHAT_SIM_TRACE'))
-    .addOption(new Option('--swarm <n>', 'run each scenario n times with random seeds and random faults; shrink and save the first failure').env('P2PCHAT_SIM_SWARM').argParser(integerIn('--swarm', 1, SWARM_RUNS_MAX)))
+    .addOption(new Option('--swarm <n>', 'run each scenario n times with random seeds and random faults; shrink and save the first failure (with --html: the swarms and each minimized failure drawn)').env('P2PCHAT_SIM_SWARM').argParser(integerIn('--swarm', 1, SWARM_RUNS_MAX)))
     .addOption(new Option('--html <file>', 'also write the runs as one self-contained HTML page (timeline, presence delays, checkers; opens offline)').env('P2PCHAT_SIM_HTML'))
     .addOption(new Option('--out <dir>', 'where --swarm writes minimized failing scenarios').env('P2PCHAT_SIM_OUT').default('sim-failures'))
     .addOption(new Option('--check-determinism', 'run every seed twice; fail when the two traceHashes differ').env('P2PCHAT_SIM_CHECK_DETERMINISM'))

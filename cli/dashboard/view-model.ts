@@ -124,6 +124,7 @@ export type Pane = 'input' | 'friends' | 'chat' | 'transfers' | 'events';
 export const PANES: readonly Pane[] = ['input', 'friends', 'chat', 'transfers', 'events'];
 
 export type PromptPurpose = 'add-friend' | 'send-files';
+export type AccountChange = 'password' | 'nickname';
 export type UserDialog =
   | { readonly kind: 'help' }
   | { readonly kind: 'prompt'; readonly purpose: PromptPurpose; readonly editor: LineEditor; readonly error: string | null }
@@ -155,6 +156,10 @@ export interface DashboardState {
   /** Set once the user asked to quit: the client is logging out. */
   readonly quitting: boolean;
   readonly me: string | null;
+  /** Our nickname as the server last said (login.ok, account.updated). */
+  readonly myNickname: string | null;
+  /** Account changes sent and not yet answered, oldest first: what the next account.updated answers. */
+  readonly accountChanges: readonly AccountChange[];
   readonly auth: AuthState;
   /** Sorted: online first, then by username. */
   readonly friends: readonly Friend[];
@@ -195,6 +200,8 @@ export function initialState(config: DashboardConfig, nowMs: number): DashboardS
     connection: 'starting',
     quitting: false,
     me: null,
+    myNickname: null,
+    accountChanges: [],
     auth: {
       mode: 'login',
       field: 'username',
@@ -495,6 +502,13 @@ function onEvent(state: DashboardState, event: ClientEvent, out: Out): Dashboard
       return addEvent(forgetUser(state, event.username), 'info', `You blocked ${event.username}`);
     case 'friend.unblocked':
       return addEvent(state, 'info', `You unblocked ${event.username}`);
+    case 'friend.updated': {
+      const before = friendLabel(state, event.username);
+      const friends = state.friends.map((friend) => (friend.username === event.username ? { ...friend, nickname: event.nickname } : friend));
+      return addEvent({ ...state, friends }, 'info', `${before} is now called ${event.nickname}`);
+    }
+    case 'account.updated':
+      return onAccountUpdated(state, event);
     case 'presence':
       return onPresence(state, event);
     case 'chat.request':
@@ -595,6 +609,13 @@ function onSignupOk(state: DashboardState, out: Out): DashboardState {
   return { ...state, connection: 'connected', auth: { ...state.auth, mode: 'login', pending: 'login', error: null, notice: 'Account created; logging in…' } };
 }
 
+function onAccountUpdated(state: DashboardState, event: ClientEventOf<'account.updated'>): DashboardState {
+  const change = state.accountChanges[0];
+  const next = { ...state, accountChanges: state.accountChanges.slice(1), myNickname: event.nickname };
+  if (change === 'password') return addEvent(next, 'info', 'Password changed; other sessions of this account are logged out');
+  return addEvent(next, 'info', `Your nickname is now ${event.nickname}`);
+}
+
 function onLoginOk(state: DashboardState, event: ClientEventOf<'login.ok'>): DashboardState {
   const me = state.auth.username.text;
   const loggedIn: DashboardState = {
@@ -603,13 +624,18 @@ function onLoginOk(state: DashboardState, event: ClientEventOf<'login.ok'>): Das
     screen: 'main',
     me,
     friends: sortFriends(event.friends.map(toFriend)),
+    // Requests that came while we were away (each also comes as a friend.request, which finds it listed).
+    incomingRequests: event.pending === undefined ? state.incomingRequests : [...new Set(event.pending)],
+    myNickname: event.nickname ?? me,
     // The password leaves memory as soon as it has served.
     auth: { ...state.auth, password: EMPTY_EDITOR, pending: null, error: null, notice: null, field: 'username' },
     focus: 'friends',
     friendCursor: 0,
   };
   const online = loggedIn.friends.filter((friend) => friend.status === 'online').length;
-  return addEvent(clampCursors(loggedIn), 'info', `Logged in as ${me}; ${online} of ${loggedIn.friends.length} friends online`);
+  const asking = loggedIn.incomingRequests.length;
+  const requests = asking === 0 ? '' : `; ${asking} friend request${asking === 1 ? '' : 's'} waiting`;
+  return addEvent(clampCursors(loggedIn), 'info', `Logged in as ${me}; ${online} of ${loggedIn.friends.length} friends online${requests}`);
 }
 
 /** Back to the login form with nothing of the last user's left on screen (the events stay). */

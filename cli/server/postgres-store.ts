@@ -14,7 +14,7 @@
  * throws, as SQLite's transaction does.
  */
 import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
-import type { AccountRecord, AccountStore, MailRecord, ReceiptRecord, StoreOp, StoreSnapshot } from '../../core/store.ts';
+import type { AccountRecord, AccountStore, DeclineRecord, MailRecord, ReceiptRecord, StoreOp, StoreSnapshot } from '../../core/store.ts';
 
 /** How long a write blocks the server thread before it is left to the worker's retries. */
 export const STORE_COMMIT_WAIT_MS = 2_000;
@@ -50,6 +50,13 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      blocker TEXT NOT NULL REFERENCES accounts(username),
      blocked TEXT NOT NULL REFERENCES accounts(username),
      PRIMARY KEY (blocker, blocked)
+   );`,
+  // Declined friend requests, kept for their cool-down so a restart does not let the declined ask again at once.
+  `CREATE TABLE friend_declines (
+     declined TEXT NOT NULL REFERENCES accounts(username),
+     decliner TEXT NOT NULL REFERENCES accounts(username),
+     at_ms    BIGINT NOT NULL,
+     PRIMARY KEY (declined, decliner)
    );`,
   // Sealed offline messages and the receipts owed to offline senders (as in the SQLite store; the
   // sealed box as base64 text, the sender's message id as JSON).
@@ -93,6 +100,19 @@ export function statementsOf(op: StoreOp): Statement[] {
       return [['INSERT INTO blocks (blocker, blocked) VALUES ($1, $2) ON CONFLICT DO NOTHING', [op.blocker, op.blocked]]];
     case 'block.remove':
       return [['DELETE FROM blocks WHERE blocker = $1 AND blocked = $2', [op.blocker, op.blocked]]];
+    case 'account.password':
+      return [['UPDATE accounts SET password_hash = $1 WHERE username = $2', [op.passwordHash, op.username]]];
+    case 'account.nickname':
+      return [['UPDATE accounts SET nickname = $1 WHERE username = $2', [op.nickname, op.username]]];
+    case 'decline.add':
+      return [
+        [
+          'INSERT INTO friend_declines (declined, decliner, at_ms) VALUES ($1, $2, $3) ON CONFLICT (declined, decliner) DO UPDATE SET at_ms = EXCLUDED.at_ms',
+          [op.declined, op.decliner, op.atMs],
+        ],
+      ];
+    case 'decline.remove':
+      return [['DELETE FROM friend_declines WHERE declined = $1 AND decliner = $2', [op.declined, op.decliner]]];
     case 'mail.add':
       return [
         [
@@ -116,6 +136,7 @@ const SNAPSHOT_QUERIES = [
   'SELECT a, b FROM friendships ORDER BY a, b',
   'SELECT from_user, to_user FROM friend_requests ORDER BY from_user, to_user',
   'SELECT blocker, blocked FROM blocks ORDER BY blocker, blocked',
+  'SELECT declined, decliner, at_ms FROM friend_declines ORDER BY at_ms, declined, decliner',
   'SELECT seq, from_user, to_user, message_id_json, sealed, sent_at_ms FROM mail ORDER BY seq',
   'SELECT seq, sender, recipient, message_id_json FROM mail_receipts ORDER BY seq',
 ];
@@ -190,11 +211,12 @@ export class PostgresStore implements AccountStore {
   }
 
   load(): StoreSnapshot {
-    const [accountRows, friendshipRows, requestRows, blockRows, mailRows, receiptRows] = this.call({ kind: 'queries', sqls: SNAPSHOT_QUERIES }, STORE_START_WAIT_MS) as [
+    const [accountRows, friendshipRows, requestRows, blockRows, declineRows, mailRows, receiptRows] = this.call({ kind: 'queries', sqls: SNAPSHOT_QUERIES }, STORE_START_WAIT_MS) as [
       { username: string; nickname: string; password_hash: string; created_at_ms: string }[],
       { a: string; b: string }[],
       { from_user: string; to_user: string }[],
       { blocker: string; blocked: string }[],
+      { declined: string; decliner: string; at_ms: string }[],
       { seq: string; from_user: string; to_user: string; message_id_json: string; sealed: string; sent_at_ms: string }[],
       { seq: string; sender: string; recipient: string; message_id_json: string }[],
     ];
@@ -206,6 +228,7 @@ export class PostgresStore implements AccountStore {
       friendships: friendshipRows.map((row) => [row.a, row.b] as const),
       requests: requestRows.map((row) => [row.from_user, row.to_user] as const),
       blocks: blockRows.map((row) => [row.blocker, row.blocked] as const),
+      declines: declineRows.map((row): DeclineRecord => ({ declined: row.declined, decliner: row.decliner, atMs: Number(row.at_ms) })),
       mail: mailRows.map(
         (row): MailRecord => ({
           seq: Number(row.seq),

@@ -1,6 +1,6 @@
 /**
- * The AccountStore on SQLite (better-sqlite3): accounts, friendships and pending friend requests
- * in one file under the data directory. The machine reads a snapshot once at start-up and then
+ * The AccountStore on SQLite (better-sqlite3): accounts, friendships, pending friend requests,
+ * blocks and the declines still in their cool-down, in one file under the data directory. The machine reads a snapshot once at start-up and then
  * sends StoreOps; each batch is applied in one transaction.
  *
  * Durability: WAL journal. With WAL, a transaction is committed once its frames are written to
@@ -21,7 +21,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { AccountRecord, AccountStore, MailRecord, ReceiptRecord, StoreOp, StoreSnapshot } from '../../core/store.ts';
+import type { AccountRecord, AccountStore, DeclineRecord, MailRecord, ReceiptRecord, StoreOp, StoreSnapshot } from '../../core/store.ts';
 
 export const DATABASE_FILE_NAME = 'p2pchat.sqlite';
 export type DbSynchronous = 'normal' | 'full';
@@ -53,6 +53,13 @@ export const MIGRATIONS: readonly string[] = [
      blocker TEXT NOT NULL REFERENCES accounts(username),
      blocked TEXT NOT NULL REFERENCES accounts(username),
      PRIMARY KEY (blocker, blocked)
+   ) WITHOUT ROWID;`,
+  // Declined friend requests, kept for their cool-down so a restart does not let the declined ask again at once.
+  `CREATE TABLE friend_declines (
+     declined TEXT NOT NULL REFERENCES accounts(username),
+     decliner TEXT NOT NULL REFERENCES accounts(username),
+     at_ms    INTEGER NOT NULL,
+     PRIMARY KEY (declined, decliner)
    ) WITHOUT ROWID;`,
   // Sealed offline messages (only the recipient's identity key opens \`sealed\`), and the delivery
   // receipts owed to senders who were offline when their mail was acknowledged. The message id is
@@ -128,6 +135,12 @@ export class SqliteStore implements AccountStore {
         'INSERT OR IGNORE INTO mail_receipts (seq, sender, recipient, message_id_json) VALUES (?, ?, ?, ?)',
       ),
       deleteReceipt: this.db.prepare<[number]>('DELETE FROM mail_receipts WHERE seq = ?'),
+      updatePassword: this.db.prepare<[string, string]>('UPDATE accounts SET password_hash = ? WHERE username = ?'),
+      updateNickname: this.db.prepare<[string, string]>('UPDATE accounts SET nickname = ? WHERE username = ?'),
+      upsertDecline: this.db.prepare<[string, string, number]>(
+        'INSERT INTO friend_declines (declined, decliner, at_ms) VALUES (?, ?, ?) ON CONFLICT (declined, decliner) DO UPDATE SET at_ms = excluded.at_ms',
+      ),
+      deleteDecline: this.db.prepare<[string, string]>('DELETE FROM friend_declines WHERE declined = ? AND decliner = ?'),
     };
     this.applyBatch = this.db.transaction((ops: readonly StoreOp[]) => {
       for (const op of ops) this.applyOne(op);
@@ -163,6 +176,10 @@ export class SqliteStore implements AccountStore {
       .prepare<[], { blocker: string; blocked: string }>('SELECT blocker, blocked FROM blocks ORDER BY blocker, blocked')
       .all()
       .map((row) => [row.blocker, row.blocked] as const);
+    const declines = this.db
+      .prepare<[], { declined: string; decliner: string; at_ms: number }>('SELECT declined, decliner, at_ms FROM friend_declines ORDER BY at_ms, declined, decliner')
+      .all()
+      .map((row): DeclineRecord => ({ declined: row.declined, decliner: row.decliner, atMs: row.at_ms }));
     const mail = this.db
       .prepare<[], { seq: number; from_user: string; to_user: string; message_id_json: string; sealed: Buffer; sent_at_ms: number }>(
         'SELECT seq, from_user, to_user, message_id_json, sealed, sent_at_ms FROM mail ORDER BY seq',
@@ -184,7 +201,7 @@ export class SqliteStore implements AccountStore {
       )
       .all()
       .map((row): ReceiptRecord => ({ seq: row.seq, sender: row.sender, recipient: row.recipient, messageId: JSON.parse(row.message_id_json) as string | number }));
-    return { accounts, friendships, requests, blocks, mail, receipts };
+    return { accounts, friendships, requests, blocks, declines, mail, receipts };
   }
 
   apply(ops: readonly StoreOp[]): void {
@@ -221,6 +238,18 @@ export class SqliteStore implements AccountStore {
         return;
       case 'block.remove':
         s.deleteBlock.run(op.blocker, op.blocked);
+        return;
+      case 'account.password':
+        s.updatePassword.run(op.passwordHash, op.username);
+        return;
+      case 'account.nickname':
+        s.updateNickname.run(op.nickname, op.username);
+        return;
+      case 'decline.add':
+        s.upsertDecline.run(op.declined, op.decliner, op.atMs);
+        return;
+      case 'decline.remove':
+        s.deleteDecline.run(op.declined, op.decliner);
         return;
       case 'mail.add':
         s.insertMail.run(op.seq, op.from, op.to, JSON.stringify(op.messageId), Buffer.from(op.sealed, 'base64'), op.sentAtMs);

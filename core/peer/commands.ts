@@ -7,7 +7,7 @@
  * machine a `file.send` with `files` (PreparedFile), because hashing is I/O.
  */
 import { z } from 'zod';
-import { PASSWORD_CHARS_MAX, TEXT_MESSAGE_CHARS_MAX, USERNAME_CHARS_MAX } from '../limits.ts';
+import { NICKNAME_CHARS_MAX, PASSWORD_CHARS_MAX, TEXT_MESSAGE_CHARS_MAX, USERNAME_CHARS_MAX } from '../limits.ts';
 import { FILES_PER_OFFER_MAX } from '../limits.ts';
 
 const username = z.string().min(1).max(USERNAME_CHARS_MAX * 4);
@@ -39,6 +39,9 @@ export const userCommandSchema = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('file.send'), username, paths: z.array(z.string().min(1).max(4096)).min(1).max(FILES_PER_OFFER_MAX) }),
   z.object({ cmd: z.literal('file.answer'), transferId, accept: z.boolean() }),
   z.object({ cmd: z.literal('file.cancel'), transferId }),
+  /** Additions (docs/CLIENT.md): change the password (the old one required) or the nickname. */
+  z.object({ cmd: z.literal('account.password'), old: password, new: password }),
+  z.object({ cmd: z.literal('account.nickname'), nickname: z.string().max(NICKNAME_CHARS_MAX * 4) }),
   z.object({ cmd: z.literal('quit') }),
 ]);
 

@@ -27,7 +27,12 @@ export const clientEventSchema = z.discriminatedUnion('event', [
   z.object({ event: z.literal('ready'), p2pHost: z.string(), p2pPort: z.number().int().nonnegative() }),
   z.object({ event: z.literal('signup.ok'), username }),
   z.object({ event: z.literal('logout.ok') }),
-  z.object({ event: z.literal('login.ok'), username, friends: friendViews }),
+  /**
+   * pending: who asked us to be friends (their requests wait for our answer); each also comes as a
+   * friend.request right after. Always set by the client; optional in the schema for older lines.
+   * nickname (addition): ours.
+   */
+  z.object({ event: z.literal('login.ok'), username, friends: friendViews, pending: usernames.optional(), nickname: z.string().optional() }),
   z.object({ event: z.literal('friends'), friends: friendViews, pending: usernames }),
   z.object({ event: z.literal('friend.request'), from: username }),
   z.object({ event: z.literal('friend.requested'), username }),
@@ -39,6 +44,10 @@ export const clientEventSchema = z.discriminatedUnion('event', [
   /** Additions: our friend.block / friend.unblock took effect (the other user is never told). */
   z.object({ event: z.literal('friend.blocked'), username }),
   z.object({ event: z.literal('friend.unblocked'), username }),
+  /** A friend changed their nickname. */
+  z.object({ event: z.literal('friend.updated'), username, nickname: z.string() }),
+  /** Our account changed: answers account.password and account.nickname. */
+  z.object({ event: z.literal('account.updated'), username, nickname: z.string() }),
   z.object({ event: z.literal('presence'), username, status: presenceStatusSchema }),
   /** timeoutMs (addition): how long the server waits for our answer (its session timeout), from now. */
   z.object({ event: z.literal('chat.request'), from: username, timeoutMs: z.number().nonnegative() }),

@@ -257,6 +257,14 @@ export class PeerMachine {
   private readonly pending = new Map<number, string>();
   /** The command ref of each request to the server that has one (see the `command` input). */
   private readonly pendingRefs = new Map<number, number>();
+  /** The new password of each account.password request in flight: the link holds it once the server says yes. */
+  private readonly passwordChanges = new Map<number, string>();
+  /**
+   * Who we told the user is asking to be friends (friend.request, or a friends list's pending), so a
+   * login taken back after a blip tells only the requests that came meanwhile. Bounded by what the
+   * server lists (its incoming quota).
+   */
+  private requestsShown = new Set<string>();
   /** The ref every event emitted now carries: set while a command or the reply to one is handled. */
   private answering: number | undefined = undefined;
 
@@ -484,6 +492,14 @@ export class PeerMachine {
         return this.onFileAnswer(command.transferId, command.accept, nowMs);
       case 'file.cancel':
         return this.onFileCancel(command.transferId, nowMs);
+      case 'account.password': {
+        const id = this.request(command.cmd, { type: 'account.password', old: command.old, new: command.new });
+        if (id !== null) this.passwordChanges.set(id, command.new);
+        return;
+      }
+      case 'account.nickname':
+        this.request(command.cmd, { type: 'account.nickname', nickname: command.nickname });
+        return;
       case 'quit':
         return this.tagRef(this.link.quit(nowMs));
     }
@@ -591,6 +607,7 @@ export class PeerMachine {
     this.answering = undefined;
     this.pending.clear();
     this.pendingRefs.clear();
+    this.passwordChanges.clear();
     this.broker.linkLost();
     this.mail.linkLost();
     this.emitReady();
@@ -599,10 +616,19 @@ export class PeerMachine {
   private onLoggedIn(via: LoginVia, frame: ServerFrameOf<'login.ok'>): void {
     if (frame.re !== undefined) this.pending.delete(frame.re);
     this.mail.setFriends(frame.friends);
-    if (via === 'login') return this.emit({ event: 'login.ok', username: frame.username, friends: frame.friends });
-    // Back after a blip or a server restart: presence may have changed meanwhile, and this list
-    // is the truth, so hand it over before saying we are back.
-    this.emit({ event: 'friends', friends: frame.friends, pending: frame.incoming });
+    if (via === 'login') {
+      // Requests that came while we were away are listed, and each told as if it came now, so
+      // a script or a person waiting for friend.request hears of it.
+      this.requestsShown = new Set();
+      this.emit({ event: 'login.ok', username: frame.username, friends: frame.friends, pending: frame.incoming, nickname: frame.nickname });
+    } else {
+      // Back after a blip or a server restart: presence may have changed meanwhile, and this list
+      // is the truth, so hand it over before saying we are back.
+      this.emit({ event: 'friends', friends: frame.friends, pending: frame.incoming });
+    }
+    const shownBefore = this.requestsShown;
+    this.requestsShown = new Set(frame.incoming);
+    for (const from of frame.incoming) if (!shownBefore.has(from)) this.emit({ event: 'friend.request', from });
   }
 
   /** A frame the link passed on: replies to the user's requests, and pushes. */
@@ -618,22 +644,29 @@ export class PeerMachine {
         return this.onLogoutOk(nowMs);
       case 'friends':
         this.mail.setFriends(frame.friends);
+        this.requestsShown = new Set(frame.incoming);
         return this.emit({ event: 'friends', friends: frame.friends, pending: frame.incoming });
       case 'presence':
         return this.emit({ event: 'presence', username: frame.username, status: frame.status });
       case 'friend.incoming':
+        this.requestsShown.add(frame.from);
         return this.emit({ event: 'friend.request', from: frame.from });
       case 'friend.requested':
         return this.emit({ event: 'friend.requested', username: frame.username });
       case 'friend.added':
         this.mail.addFriends([frame]);
+        this.requestsShown.delete(frame.username);
         return this.emit({ event: 'friend.added', username: frame.username, nickname: frame.nickname, status: frame.status });
       case 'friend.declined':
+        this.requestsShown.delete(frame.username);
         return this.emit({ event: 'friend.declined', username: frame.username });
       case 'friend.removed':
         this.mail.forget(frame.username);
+        this.requestsShown.delete(frame.username);
         return this.emit({ event: 'friend.removed', username: frame.username });
       case 'friend.blocked':
+        this.requestsShown.delete(frame.username);
+        return this.emit({ event: frame.type, username: frame.username });
       case 'friend.unblocked':
         return this.emit({ event: frame.type, username: frame.username });
       case 'mail.queued':
@@ -642,13 +675,26 @@ export class PeerMachine {
         return this.mail.onDeliver(frame);
       case 'mail.delivered':
         return this.mail.onDelivered(frame);
+      case 'friend.updated':
+        return this.emit({ event: 'friend.updated', username: frame.username, nickname: frame.nickname });
+      case 'account.updated':
+        return this.onAccountUpdated(frame);
       default:
         // welcome, login.ok and heartbeat.ack are the link's own.
         return;
     }
   }
 
+  private onAccountUpdated(frame: ServerFrameOf<'account.updated'>): void {
+    const password = frame.re === undefined ? undefined : this.passwordChanges.get(frame.re);
+    if (frame.re !== undefined) this.passwordChanges.delete(frame.re);
+    // The server replaced our resume token: the old one, and the old password, no longer work.
+    if (password !== undefined && frame.resumeToken !== undefined) this.link.passwordChanged(password, frame.resumeToken);
+    this.emit({ event: 'account.updated', username: frame.username, nickname: frame.nickname });
+  }
+
   private onServerError(frame: ServerFrameOf<'error'>): void {
+    if (frame.re !== undefined) this.passwordChanges.delete(frame.re);
     if (frame.re !== undefined && this.broker.requestFailed(frame.re, frame.code)) return;
     const mail = frame.re === undefined ? null : this.mail.failedSend(frame.re);
     if (mail !== null) {

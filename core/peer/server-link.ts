@@ -142,6 +142,8 @@ export const FRAME_RULES: Readonly<Record<ServerFrameType, readonly LinkStateNam
   'friend.removed': LOGGED_IN,
   'friend.blocked': LOGGED_IN,
   'friend.unblocked': LOGGED_IN,
+  'friend.updated': LOGGED_IN,
+  'account.updated': LOGGED_IN,
   'session.pending': LOGGED_IN,
   'session.incoming': LOGGED_IN,
   'session.answered': LOGGED_IN,
@@ -367,6 +369,17 @@ export class ServerLink {
     }
     this.close();
     return null;
+  }
+
+  /**
+   * The password changed (account.updated after account.password): the login held from now on
+   * uses the new password for a re-login and the new token for a resume (the server refuses the
+   * old one).
+   */
+  passwordChanged(password: string, resumeToken: string): void {
+    const p = this.phase;
+    if (p.state !== 'LoggedIn' && p.state !== 'ExpectLogoutOk') return;
+    this.phase = { ...p, account: { ...p.account, password, resumeToken } };
   }
 
   /** A connection is being made or its welcome awaited: requests would fail now, not in a moment. */

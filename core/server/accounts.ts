@@ -77,6 +77,16 @@ export class Directory {
     return this.accounts.has(username);
   }
 
+  /**
+   * The requests an account is shown: its incoming ones minus those from users it blocked. A
+   * blocked user's request is kept (their own outgoing list shows it pending, so the block stays
+   * silent to them) but the blocker never sees it, nor does it count against the blocker's quota.
+   */
+  visibleIncoming(account: Account): string[] {
+    if (account.blocked.size === 0) return [...account.incoming];
+    return [...account.incoming].filter((from) => !account.blocked.has(from));
+  }
+
   areFriends(a: string, b: string): boolean {
     return this.accounts.get(a)?.friends.has(b) ?? false;
   }
@@ -124,6 +134,21 @@ export class Directory {
         return;
       case 'block.remove':
         this.accounts.get(op.blocker)?.blocked.delete(op.blocked);
+        return;
+      case 'account.password': {
+        // A new record around the same sets: the friend and request lists are unchanged.
+        const account = this.accounts.get(op.username);
+        if (account !== undefined) this.accounts.set(op.username, { ...account, passwordHash: op.passwordHash });
+        return;
+      }
+      case 'account.nickname': {
+        const account = this.accounts.get(op.username);
+        if (account !== undefined) this.accounts.set(op.username, { ...account, nickname: op.nickname });
+        return;
+      }
+      case 'decline.add':
+      case 'decline.remove':
+        // The machine keeps the declines (it bounds them and reads their time).
         return;
     }
   }

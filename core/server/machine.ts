@@ -58,6 +58,8 @@ import {
   LOGIN_GUESS_DELAY_MS_MIN,
   LOGIN_GUESSES_FORGET_MS,
   LOGIN_GUESSES_FREE,
+  NICKNAME_CHANGES_PER_USER_BURST,
+  NICKNAME_CHANGES_PER_USER_PER_HOUR,
   PASSWORD_CHECKS_RUNNING_MAX,
   PASSWORD_CHECKS_WAITING_MAX,
   PROTOCOL_VERSION,
@@ -141,8 +143,12 @@ type ConnState =
   | { readonly state: 'ExpectLogin' }
   | { readonly state: 'ExpectHash'; readonly jobId: number }
   | { readonly state: 'ExpectVerify'; readonly jobId: number }
-  /** ttlKey: the user's TTL timer key, built once per login instead of on every frame. */
-  | { readonly state: 'LoggedIn'; readonly username: string; readonly ttlKey: TimerKey };
+  /**
+   * ttlKey: the user's TTL timer key, built once per login instead of on every frame.
+   * passwordJobId: the password change in progress (its old-password check or its new hash), if any:
+   * the user stays logged in meanwhile, with at most one change at a time.
+   */
+  | { readonly state: 'LoggedIn'; readonly username: string; readonly ttlKey: TimerKey; readonly passwordJobId: number | null };
 
 interface Conn {
   readonly connId: ConnId;
@@ -190,6 +196,10 @@ interface SessionRequest {
 type Job = (
   | { readonly kind: 'signup'; readonly username: string; readonly nickname: string }
   | { readonly kind: 'login'; readonly username: string; readonly guessKey: string }
+  /** A password change's first step: the old password, checked (and counted) as a login's. */
+  | { readonly kind: 'password-check'; readonly username: string; readonly guessKey: string; readonly newPassword: string }
+  /** Its second step: the new password's hash. */
+  | { readonly kind: 'password-set'; readonly username: string }
 ) & {
   readonly jobId: number;
   readonly connId: ConnId;
@@ -244,6 +254,8 @@ const FRAME_RULES: Record<ClientFrameType, 'ExpectLogin' | 'LoggedIn'> = {
   'session.cancel': 'LoggedIn',
   'mail.send': 'LoggedIn',
   'mail.ack': 'LoggedIn',
+  'account.password': 'LoggedIn',
+  'account.nickname': 'LoggedIn',
 };
 
 /** Frames held for a detached user and replayed when it resumes. */
@@ -266,6 +278,7 @@ export class ServerMachine {
   private readonly authAttempts: RateLimiter;
   private readonly sessionAttempts: RateLimiter;
   private readonly signupAttempts: RateLimiter;
+  private readonly nicknameChanges: RateLimiter;
   /** Connections per address key, all and not logged in (ExpectLogin, ExpectHash, ExpectVerify). */
   private readonly addressConns = new Map<string, { all: number; unauthenticated: number }>();
   private readonly loginGuesses = new GuessBackoff({
@@ -301,6 +314,10 @@ export class ServerMachine {
     this.config = { ...SERVER_CONFIG_DEFAULTS, ...config };
     this.directory = new Directory(snapshot);
     this.mailbox = new Mailbox(snapshot);
+    // Oldest first, so the map's order stays the order declines are forgotten in.
+    for (const decline of [...(snapshot.declines ?? [])].sort((a, b) => a.atMs - b.atMs)) {
+      this.declines.set(`${decline.declined}\u0000${decline.decliner}`, decline.atMs);
+    }
     this.welcome = Object.freeze({
       type: 'welcome',
       protocol: PROTOCOL_VERSION,
@@ -316,6 +333,11 @@ export class ServerMachine {
     this.signupAttempts = new RateLimiter({
       burst: SIGNUPS_PER_ADDRESS_BURST,
       perSec: this.config.signupsPerAddressPerHour / 3_600,
+      bucketsMax: RATE_LIMIT_BUCKETS_MAX,
+    });
+    this.nicknameChanges = new RateLimiter({
+      burst: NICKNAME_CHANGES_PER_USER_BURST,
+      perSec: NICKNAME_CHANGES_PER_USER_PER_HOUR / 3_600,
       bucketsMax: RATE_LIMIT_BUCKETS_MAX,
     });
     this.sessionAttempts = new RateLimiter({
@@ -448,6 +470,8 @@ export class ServerMachine {
       if (job !== undefined && !job.running && this.passwordChecksWaiting.remove(job.addressKey, (id) => id === job.jobId)) this.dropJob(job);
     }
     if (conn.phase.state === 'LoggedIn') {
+      const changeJob = conn.phase.passwordJobId === null ? undefined : this.jobs.get(conn.phase.passwordJobId);
+      if (changeJob !== undefined && !changeJob.running && this.passwordChecksWaiting.remove(changeJob.addressKey, (id) => id === changeJob.jobId)) this.dropJob(changeJob);
       const user = this.online.get(conn.phase.username);
       if (user !== undefined && user.connId === conn.connId) user.connId = null;
     }
@@ -546,6 +570,10 @@ export class ServerMachine {
         return this.onMailSend(conn, username, frame, nowMs);
       case 'mail.ack':
         return this.onMailAck(username, frame.seq);
+      case 'account.password':
+        return this.onAccountPassword(conn, username, frame, nowMs);
+      case 'account.nickname':
+        return this.onAccountNickname(conn, username, frame, nowMs);
       default:
         throw new Error(`unreachable: ${frame.type} in LoggedIn`);
     }
@@ -645,6 +673,7 @@ export class ServerMachine {
 
   private onHashed(jobId: number, passwordHash: string | null, nowMs: number): void {
     const job = this.jobs.get(jobId);
+    if (job?.kind === 'password-set' && job.running) return this.onNewPasswordHashed(job, passwordHash);
     if (job === undefined || job.kind !== 'signup' || !job.running) return;
     this.passwordCheckDone(job);
     this.reservedUsernames.delete(job.username);
@@ -690,6 +719,7 @@ export class ServerMachine {
 
   private onVerified(jobId: number, ok: boolean, nowMs: number): void {
     const job = this.jobs.get(jobId);
+    if (job?.kind === 'password-check' && job.running) return this.onOldPasswordVerified(job, ok);
     if (job === undefined || job.kind !== 'login' || !job.running) return;
     this.passwordCheckDone(job);
     const conn = this.conns.get(job.connId);
@@ -739,7 +769,7 @@ export class ServerMachine {
       user.resumeToken = this.config.newToken();
     }
     const ttlKey: TimerKey = `ttl:${username}`;
-    conn.phase = { state: 'LoggedIn', username, ttlKey };
+    conn.phase = { state: 'LoggedIn', username, ttlKey, passwordJobId: null };
     this.countUnauthenticated(conn, -1);
     this.timers.disarm(`idle:${conn.connId}`);
     this.timers.arm(ttlKey, nowMs + this.config.ttlMs);
@@ -818,7 +848,7 @@ export class ServerMachine {
     if (account === undefined) return { friends: [], incoming: [], outgoing: [] };
     return {
       friends: [...account.friends].map((friend) => this.friendEntry(friend)),
-      incoming: [...account.incoming],
+      incoming: this.directory.visibleIncoming(account),
       outgoing: [...account.outgoing],
     };
   }
@@ -840,19 +870,26 @@ export class ServerMachine {
     // They asked us already: asking back is accepting.
     if (me.incoming.has(them.username)) return this.acceptFriend(conn, me, them, frame.id);
     if (me.friends.size >= FRIENDS_PER_USER_MAX) return this.sendError(conn, 'FRIENDS_LIMIT', frame.id);
-    // Blocked: answered like any request, so the blocked user learns nothing; nothing is kept.
-    if (them.blocked.has(me.username)) return this.send(conn.connId, { type: 'friend.requested', re: frame.id, username: them.username });
-    const declinedAtMs = this.declines.get(`${me.username}\u0000${them.username}`);
-    if (declinedAtMs !== undefined && nowMs - declinedAtMs < FRIEND_REQUEST_DECLINE_COOLDOWN_MS) {
-      return this.sendError(conn, 'DECLINED_RECENTLY', frame.id);
+    const declineKey = `${me.username}\u0000${them.username}`;
+    const declinedAtMs = this.declines.get(declineKey);
+    if (declinedAtMs !== undefined) {
+      if (nowMs - declinedAtMs < FRIEND_REQUEST_DECLINE_COOLDOWN_MS) return this.sendError(conn, 'DECLINED_RECENTLY', frame.id);
+      this.declines.delete(declineKey);
+      this.persist({ op: 'decline.remove', declined: me.username, decliner: them.username });
     }
+    // Blocked: kept and answered like any request, so the blocked user's own lists show it pending
+    // and they learn nothing; the blocker never sees it, nor does it count against their quota.
+    const hidden = them.blocked.has(me.username);
     // Apart: strangers filling someone's incoming quota never stop that person asking others.
-    if (me.outgoing.size >= FRIEND_REQUESTS_OUTGOING_PER_USER_MAX || them.incoming.size >= FRIEND_REQUESTS_INCOMING_PER_USER_MAX) {
+    if (
+      me.outgoing.size >= FRIEND_REQUESTS_OUTGOING_PER_USER_MAX ||
+      (!hidden && this.directory.visibleIncoming(them).length >= FRIEND_REQUESTS_INCOMING_PER_USER_MAX)
+    ) {
       return this.sendError(conn, 'REQUESTS_LIMIT', frame.id);
     }
     this.persist({ op: 'request.add', from: me.username, to: them.username });
     this.send(conn.connId, { type: 'friend.requested', re: frame.id, username: them.username });
-    this.sendToUser(them.username, { type: 'friend.incoming', from: me.username, nickname: me.nickname });
+    if (!hidden) this.sendToUser(them.username, { type: 'friend.incoming', from: me.username, nickname: me.nickname });
   }
 
   private onFriendAccept(conn: Conn, username: string, frame: ClientFrameOf<'friend.accept'>): void {
@@ -896,6 +933,10 @@ export class ServerMachine {
       for (const requestId of this.sessionRequestsBetween(username, other)) this.endSessionRequest(requestId, 'not-friends');
     } else if (me.outgoing.has(other)) {
       this.persist({ op: 'request.remove', from: username, to: other });
+      // Withdrawing a request the other one never saw (they blocked us) tells them nothing.
+      if (this.directory.get(other)?.blocked.has(username) === true) {
+        return this.send(conn.connId, { type: 'friend.removed', re: frame.id, username: other });
+      }
     } else {
       return this.sendError(conn, 'NOT_FRIENDS', frame.id);
     }
@@ -908,17 +949,22 @@ export class ServerMachine {
     const key = `${declined}\u0000${decliner}`;
     this.declines.delete(key);
     this.declines.set(key, nowMs);
-    // Bounded like the rate limiters: the oldest decline is forgotten first.
+    // Stored, so a restart does not let the declined ask again at once.
+    this.persist({ op: 'decline.add', declined, decliner, atMs: nowMs });
+    // Bounded like the rate limiters: the oldest decline is forgotten first, in memory and in the store.
     if (this.declines.size > RATE_LIMIT_BUCKETS_MAX) {
       const oldest = this.declines.keys().next();
-      if (!oldest.done) this.declines.delete(oldest.value);
+      if (oldest.done) return;
+      this.declines.delete(oldest.value);
+      const [oldDeclined = '', oldDecliner = ''] = oldest.value.split('\u0000');
+      this.persist({ op: 'decline.remove', declined: oldDeclined, decliner: oldDecliner });
     }
   }
 
   /**
-   * Blocks a user: their pending request to us goes (silently), ours to them is withdrawn, and
-   * from now on their friend and session requests to us are dropped without telling them. A
-   * friendship stays (friend.remove ends it); blocking twice is harmless.
+   * Blocks a user: their pending request to us is hidden from us (they still see it pending), ours
+   * to them is withdrawn, and from now on their friend and session requests to us are dropped
+   * without telling them. A friendship stays (friend.remove ends it); blocking twice is harmless.
    */
   private onFriendBlock(conn: Conn, username: string, frame: ClientFrameOf<'friend.block'>): void {
     const me = this.directory.get(username);
@@ -929,7 +975,6 @@ export class ServerMachine {
       if (me.blocked.size >= BLOCKS_PER_USER_MAX) return this.sendError(conn, 'BLOCKS_LIMIT', frame.id);
       this.persist({ op: 'block.add', blocker: me.username, blocked: them.username });
     }
-    if (me.incoming.has(them.username)) this.persist({ op: 'request.remove', from: them.username, to: me.username });
     if (me.outgoing.has(them.username)) this.persist({ op: 'request.remove', from: me.username, to: them.username });
     // Session requests they have waiting on us are withdrawn on our side only.
     for (const requestId of this.sessionRequestsBetween(me.username, them.username)) {
@@ -945,8 +990,119 @@ export class ServerMachine {
   private onFriendUnblock(conn: Conn, username: string, frame: ClientFrameOf<'friend.unblock'>): void {
     const me = this.directory.get(username);
     if (me === undefined || !this.directory.has(frame.username)) return this.sendError(conn, 'USER_NOT_FOUND', frame.id);
-    if (me.blocked.has(frame.username)) this.persist({ op: 'block.remove', blocker: username, blocked: frame.username });
+    if (me.blocked.has(frame.username)) {
+      this.persist({ op: 'block.remove', blocker: username, blocked: frame.username });
+      // Their hidden request shows from now on, unless the incoming quota is full (then it goes,
+      // silently: a list past its quota would outgrow the frame that carries it).
+      if (me.incoming.has(frame.username) && this.directory.visibleIncoming(me).length > FRIEND_REQUESTS_INCOMING_PER_USER_MAX) {
+        this.persist({ op: 'request.remove', from: frame.username, to: username });
+      }
+    }
     this.send(conn.connId, { type: 'friend.unblocked', re: frame.id, username: frame.username });
+  }
+
+  // ---- account changes ------------------------------------------------------------------------
+
+  /**
+   * A password change: the old password is checked as a login's is, through the same limits (the
+   * address's attempts, the (username, address) guess slow-down, the fair queue of checks), so it
+   * is no second guessing oracle; then the new one is hashed and stored. The user stays logged in.
+   */
+  private onAccountPassword(conn: Conn, username: string, frame: ClientFrameOf<'account.password'>, nowMs: number): void {
+    const phase = conn.phase;
+    const account = this.directory.get(username);
+    if (phase.state !== 'LoggedIn' || account === undefined) return this.sendError(conn, 'NOT_LOGGED_IN', frame.id);
+    if (phase.passwordJobId !== null) return this.sendError(conn, 'BUSY', frame.id, 'a password change is already in progress');
+    const invalid = checkPassword(frame.new);
+    if (invalid !== null) return this.sendError(conn, invalid, frame.id);
+    if (!this.authAttempts.take(conn.addressKey, nowMs)) return this.sendError(conn, 'RATE_LIMITED', frame.id);
+    const guessKey = `${username}\u0000${conn.addressKey}`;
+    const waitMs = this.loginGuesses.waitMs(guessKey, nowMs);
+    if (waitMs > 0) return this.sendError(conn, 'RATE_LIMITED', frame.id, `too many attempts for this username from this address: retry in ${waitMs} ms`);
+    const jobId = this.nextJobId++;
+    const job: Job = {
+      kind: 'password-check',
+      jobId,
+      connId: conn.connId,
+      addressKey: conn.addressKey,
+      re: frame.id,
+      username,
+      guessKey,
+      newPassword: frame.new,
+      effect: { type: 'verify', jobId, password: frame.old, passwordHash: account.passwordHash },
+      running: false,
+    };
+    if (!this.startPasswordCheck(job)) return this.sendError(conn, 'BUSY', frame.id, 'the server is busy checking passwords: retry shortly');
+    this.loginGuesses.attempt(guessKey, nowMs);
+    conn.phase = { ...phase, passwordJobId: jobId };
+  }
+
+  /** The connection that asked for a password change, while still logged in as the user and waiting for this job. */
+  private passwordChangeConn(job: Job): (Conn & { phase: Extract<ConnState, { state: 'LoggedIn' }> }) | null {
+    const conn = this.conns.get(job.connId);
+    if (conn === undefined || conn.phase.state !== 'LoggedIn' || conn.phase.passwordJobId !== job.jobId || conn.phase.username !== job.username) return null;
+    return conn as Conn & { phase: Extract<ConnState, { state: 'LoggedIn' }> };
+  }
+
+  private onOldPasswordVerified(job: Extract<Job, { kind: 'password-check' }>, ok: boolean): void {
+    this.passwordCheckDone(job);
+    if (ok) this.loginGuesses.clear(job.guessKey);
+    // The asker is gone (logged out, taken over, closed): the change is dropped with it.
+    const conn = this.passwordChangeConn(job);
+    if (conn === null) return;
+    if (!ok) {
+      conn.phase = { ...conn.phase, passwordJobId: null };
+      return this.sendError(conn, 'BAD_CREDENTIALS', job.re, 'the old password is wrong');
+    }
+    const jobId = this.nextJobId++;
+    const next: Job = {
+      kind: 'password-set',
+      jobId,
+      connId: conn.connId,
+      addressKey: conn.addressKey,
+      re: job.re,
+      username: job.username,
+      effect: { type: 'hash', jobId, password: job.newPassword },
+      running: false,
+    };
+    if (!this.startPasswordCheck(next)) {
+      conn.phase = { ...conn.phase, passwordJobId: null };
+      return this.sendError(conn, 'BUSY', job.re, 'the server is busy checking passwords: retry shortly');
+    }
+    conn.phase = { ...conn.phase, passwordJobId: jobId };
+  }
+
+  /**
+   * The new password is hashed: stored, and the resume token replaced. An account has one login
+   * at a time (a second one takes it over), so the tokens handed out before are all the other
+   * sessions there are: none of them resumes any more. The asker gets the new token.
+   */
+  private onNewPasswordHashed(job: Extract<Job, { kind: 'password-set' }>, passwordHash: string | null): void {
+    this.passwordCheckDone(job);
+    const conn = this.passwordChangeConn(job);
+    if (conn === null) return;
+    conn.phase = { ...conn.phase, passwordJobId: null };
+    if (passwordHash === null) return this.sendError(conn, 'INTERNAL', job.re, 'password hashing failed');
+    const user = this.online.get(job.username);
+    const account = this.directory.get(job.username);
+    if (user === undefined || account === undefined) return;
+    this.persist({ op: 'account.password', username: job.username, passwordHash });
+    user.resumeToken = this.config.newToken();
+    this.send(conn.connId, { type: 'account.updated', re: job.re, username: job.username, nickname: account.nickname, resumeToken: user.resumeToken });
+  }
+
+  private onAccountNickname(conn: Conn, username: string, frame: ClientFrameOf<'account.nickname'>, nowMs: number): void {
+    const account = this.directory.get(username);
+    if (account === undefined) return this.sendError(conn, 'NOT_LOGGED_IN', frame.id);
+    const invalid = checkNickname(frame.nickname);
+    if (invalid !== null) return this.sendError(conn, invalid, frame.id);
+    if (frame.nickname === account.nickname) return this.send(conn.connId, { type: 'account.updated', re: frame.id, username, nickname: account.nickname });
+    if (!this.nicknameChanges.take(username, nowMs)) return this.sendError(conn, 'RATE_LIMITED', frame.id, 'too many nickname changes: retry later');
+    this.persist({ op: 'account.nickname', username, nickname: frame.nickname });
+    this.send(conn.connId, { type: 'account.updated', re: frame.id, username, nickname: frame.nickname });
+    // One frame object for every friend: a host may encode it once for the whole fan-out.
+    const update: ServerFrame = { type: 'friend.updated', username, nickname: frame.nickname };
+    for (const friend of account.friends) this.sendToUser(friend, update);
   }
 
   // ---- chat-session brokering -----------------------------------------------------------------

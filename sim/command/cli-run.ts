@@ -14,10 +14,11 @@ import { summarize } from './sim-report.ts';
 import { runScenario } from './run-scenario.ts';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../../cli/exit-codes.ts';
 import { type LoadedScenario, ScenarioError, loadScenarioFile } from '../scenarios/scenario-loader.ts';
+import type { Scenario } from '../scenarios/scenario-schema.ts';
 import { scenarioToYaml } from '../scenarios/scenario-writer.ts';
 import { scenarioSize } from '../swarm/shrink.ts';
 import { runSwarm, swarmRunFailed } from '../swarm/swarm.ts';
-import { writeSimHtml } from '../report-html/sim-html.ts';
+import { type SwarmSummary, writeSimHtml } from '../report-html/sim-html.ts';
 import { type SimRunPage, SimRunRecorder } from '../report-html/sim-timeline.ts';
 
 const TRACE_FLUSH_LINES = 4_096;
@@ -31,7 +32,10 @@ export interface SimCommandOptions {
   readonly outDir: string;
   /** Run every seed twice; a run whose two traceHashes differ fails (the `deterministic` invariant). */
   readonly checkDeterminism?: boolean;
-  /** Also write the runs as one self-contained HTML page here (`--html FILE`; not with --swarm). */
+  /**
+   * Also write the runs as one self-contained HTML page here (`--html FILE`); with --swarm, the
+   * swarms' table and the replay of each minimized failure.
+   */
   readonly htmlPath?: string;
 }
 
@@ -83,10 +87,6 @@ export function runSimCommand(files: readonly string[], options: SimCommandOptio
       return EXIT_USAGE;
     }
   }
-  if (options.swarmRuns !== undefined && options.htmlPath !== undefined) {
-    log('--html draws plain runs, not a swarm: replay the minimized failure it saves with --html');
-    return EXIT_USAGE;
-  }
   if (options.swarmRuns !== undefined) return runSwarms(loaded, options, options.swarmRuns);
   let trace: TraceFile | null = null;
   if (options.tracePath !== undefined) {
@@ -125,16 +125,7 @@ export function runSimCommand(files: readonly string[], options: SimCommandOptio
   } finally {
     trace?.close();
   }
-  let htmlWritten = true;
-  if (options.htmlPath !== undefined) {
-    try {
-      writeSimHtml(options.htmlPath, pages);
-      log(`HTML report written to ${options.htmlPath}`);
-    } catch (error) {
-      htmlWritten = false;
-      log(`cannot write the HTML report ${options.htmlPath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-    }
-  }
+  const htmlWritten = options.htmlPath === undefined || writeHtml(options.htmlPath, pages);
   log(totalLine(runs.map((r) => r.passed)));
   if (options.json) process.stdout.write(`${JSON.stringify({ runs })}\n`);
   // An --html file that could not be written is an invalid option (exit 2), as an unwritable --trace is.
@@ -142,12 +133,34 @@ export function runSimCommand(files: readonly string[], options: SimCommandOptio
   return runs.every((r) => r.passed) ? EXIT_OK : EXIT_FAILED;
 }
 
+/** Writes the page; false (and says why) when it cannot be written. */
+function writeHtml(path: string, pages: readonly SimRunPage[], swarms?: readonly SwarmSummary[]): boolean {
+  try {
+    writeSimHtml(path, pages, swarms);
+    log(`HTML report written to ${path}`);
+    return true;
+  } catch (error) {
+    log(`cannot write the HTML report ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    return false;
+  }
+}
+
+/** Runs a saved scenario once more with the page's recorder attached (the swarm runs without one). */
+function recordReplay(scenario: Scenario, seed: number, scenarioPath: string): SimRunPage {
+  const recorder = new SimRunRecorder(scenario);
+  const report = runScenario(scenario, { seed, scenarioPath, traceSink: null, onProgress: (doneMs) => recorder.sample(doneMs), onWorld: recorder.attach });
+  return recorder.finish(report);
+}
+
 function runSwarms(loaded: readonly LoadedScenario[], options: SimCommandOptions, runsPerScenario: number): number {
   const runs: RunReport[] = [];
   const failures: Array<{ scenario: string; seed: number; minimized: string; peers: number; faults: number; steps: number }> = [];
   const verdicts: boolean[] = [];
+  const swarms: SwarmSummary[] = [];
+  const pages: SimRunPage[] = [];
   for (const { path, scenario } of loaded) {
     const rootSeed = options.seed ?? randomInt(SEED_RANGE);
+    let failedRuns = 0;
     log(`SWARM root seed=${rootSeed} runs=${runsPerScenario} scenario=${path}`);
     const result = runSwarm(scenario, {
       runs: runsPerScenario,
@@ -157,13 +170,17 @@ function runSwarms(loaded: readonly LoadedScenario[], options: SimCommandOptions
       onRun: (report, index) => {
         const failed = swarmRunFailed(scenario, report);
         verdicts.push(!failed);
+        if (failed) failedRuns++;
         const missed = report.mismatchedSteps.length === 0 ? '' : ` steps-missed=${report.mismatchedSteps.join(',')}`;
         log(`${failed ? 'FAIL' : 'ok  '} run ${index + 1}/${runsPerScenario} SEED=${report.seed} faults=${report.options.faults} violations=${report.violations.length}${missed} trace=${report.traceHash}`);
       },
     });
     runs.push(...result.reports);
     const failure = result.failure;
-    if (failure === null) continue;
+    if (failure === null) {
+      swarms.push({ scenario: path, rootSeed, runs: result.reports.length, failedRuns, minimized: null });
+      continue;
+    }
     const size = scenarioSize(failure.shrunk.scenario);
     // The replay is about the broken invariants; the original metric thresholds describe the full-size run.
     const broken = [...new Set(failure.shrunk.report.violations.map((v) => v.checker))];
@@ -187,8 +204,12 @@ function runSwarms(loaded: readonly LoadedScenario[], options: SimCommandOptions
     log(`  ${first?.checker ?? ''}: ${first?.detail ?? ''}`);
     log(`  wrote ${outPath}; replay: p2pchat sim ${outPath}`);
     failures.push({ scenario: path, seed: failure.seed, minimized: outPath, ...size });
+    swarms.push({ scenario: path, rootSeed, runs: result.reports.length, failedRuns, minimized: outPath });
+    if (options.htmlPath !== undefined) pages.push(recordReplay(minimized, failure.seed, outPath));
   }
+  const htmlWritten = options.htmlPath === undefined || writeHtml(options.htmlPath, pages, swarms);
   log(totalLine(verdicts));
   if (options.json) process.stdout.write(`${JSON.stringify({ runs, swarm: { failures } })}\n`);
+  if (!htmlWritten) return EXIT_USAGE;
   return failures.length === 0 ? EXIT_OK : EXIT_FAILED;
 }

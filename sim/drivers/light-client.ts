@@ -343,6 +343,8 @@ export class LightClient implements PeerDriver {
     this.options.observer.onViewReset(this);
     this.setWantOnline(true);
     this.answer(frame);
+    // Requests that came while we were away wait in the list, not as pushes: accepted like pushed ones.
+    for (const from of frame.incoming) this.link.request({ type: 'friend.accept', username: from });
   }
 
   private onFrame(frame: ServerFrame): void {

@@ -145,7 +145,20 @@
     section.appendChild(metrics);
   }
 
+  /** With --swarm: each scenario's swarm, and which minimized failure below replays it. */
+  function drawSwarms(data) {
+    var failed = data.swarms.filter(function (s) { return s.minimized !== null; }).length;
+    var section = RK.section('Swarm', failed === 0
+      ? 'Every run passed, so there is no failure to draw. Each row replays as a whole with the command shown.'
+      : 'Each failure was shrunk and saved as a scenario; its replay is drawn below.');
+    section.appendChild(RK.table(['scenario', 'root seed', 'runs', 'failed runs', 'verdict', 'replay'], data.swarms.map(function (s) {
+      return [s.scenario, String(s.rootSeed), String(s.runs), String(s.failedRuns), RK.verdict(s.minimized === null, 'ok', 'FAILED'),
+        s.minimized === null ? 'p2pchat sim ' + s.scenario + ' --swarm ' + s.runs + ' --seed ' + s.rootSeed : 'p2pchat sim ' + s.minimized];
+    })));
+  }
+
   ReportKit.run(function (data) {
+    if (data.swarms) drawSwarms(data);
     data.runs.forEach(function (run, runIndex) {
       var section = drawRunHeader(data, run, runIndex);
       drawTimeline(section, run);

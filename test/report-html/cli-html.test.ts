@@ -1,5 +1,5 @@
 /** `--html` on the command line: the page is written, and the `--json` report is what it was without it. */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -38,12 +38,26 @@ describe('p2pchat sim --html', () => {
     expect((JSON.parse(stdout) as { runs: unknown[] }).runs).toHaveLength(1);
   }, TIMEOUT_MS);
 
-  it('refuses --html with --swarm (exit 2) and writes nothing', async () => {
+  it('with --swarm, lists each swarm and draws the replay of its minimized failure', async () => {
     const page = join(dir, 'swarm.html');
-    const { code, stderr } = await p2pchat(['sim', 'scenarios/session-accept.yaml', '--swarm', '2', '--html', page]);
-    expect(code).toBe(2);
-    expect(stderr).toContain('--html draws plain runs');
-    expect(existsSync(page)).toBe(false);
+    const out = join(dir, 'swarm-out');
+    // The planted bug fails every run, so the swarm shrinks it and the page draws the replay.
+    const { code, stderr } = await p2pchat(['sim', 'test/sim/fixtures/planted-bug-silent.yaml', '--swarm', '1', '--seed', '7', '--out', out, '--html', page]);
+    expect(code).toBe(1);
+    expect(stderr).toContain(`HTML report written to ${page}`);
+    const html = readFileSync(page, 'utf8');
+    const minimized = /wrote (\S+\.min\.yaml)/.exec(stderr)?.[1];
+    expect(minimized).toBeDefined();
+    expect(html).toContain(`p2pchat sim ${minimized} --seed`);
+    expect(html).toContain('"rootSeed":7');
+  }, TIMEOUT_MS);
+
+  it('with --swarm and no failure, lists the swarm and how to run it again', async () => {
+    const page = join(dir, 'swarm-pass.html');
+    const { code } = await p2pchat(['sim', 'scenarios/session-accept.yaml', '--swarm', '1', '--seed', '11', '--out', join(dir, 'swarm-pass-out'), '--html', page]);
+    const html = readFileSync(page, 'utf8');
+    expect(html).toContain('"swarms":[{"scenario":"scenarios/session-accept.yaml","rootSeed":11,"runs":1');
+    expect(html).toContain(code === 0 ? '"minimized":null' : '.min.yaml');
   }, TIMEOUT_MS);
 });
 

@@ -97,4 +97,19 @@ describe('HTML reports in a real browser', () => {
     expectCleanPage(seen, 4);
     expect(readFileSync(path, 'utf8')).toContain(`p2pchat sim ${FAULTS_SCENARIO} --seed 5`);
   }, BROWSER_TEST_TIMEOUT_MS);
+
+  it('sim --swarm: the swarms table, then the minimized failure drawn; a swarm with no failure is listed, not drawn', async () => {
+    const { scenario } = loadScenarioFile(VIOLATION_SCENARIO);
+    const recorder = new SimRunRecorder(scenario);
+    const replay = recorder.finish(runScenario(scenario, { seed: scenario.seed ?? 1, scenarioPath: 'out/planted-bug-silent-seed9.min.yaml', onWorld: recorder.attach, onProgress: recorder.sample }));
+    const path = join(dir, 'sim-swarm.html');
+    writeSimHtml(path, [replay], [
+      { scenario: VIOLATION_SCENARIO, rootSeed: 4, runs: 3, failedRuns: 3, minimized: 'out/planted-bug-silent-seed9.min.yaml' },
+      { scenario: FAULTS_SCENARIO, rootSeed: 4, runs: 3, failedRuns: 0, minimized: null },
+    ]);
+    const seen = await openReport(browser, path);
+    expectCleanPage(seen, 2);
+    expect(seen.text).toContain(`p2pchat sim ${FAULTS_SCENARIO} --swarm 3 --seed 4`);
+    expect(seen.text).toContain(`p2pchat sim out/planted-bug-silent-seed9.min.yaml --seed ${scenario.seed ?? 1}`);
+  }, BROWSER_TEST_TIMEOUT_MS);
 });

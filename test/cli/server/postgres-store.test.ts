@@ -42,6 +42,13 @@ const OPS: StoreOp[] = [
   { op: 'block.add', blocker: 'ann', blocked: 'dan' },
   { op: 'block.add', blocker: 'bob', blocked: 'dan' },
   { op: 'block.remove', blocker: 'bob', blocked: 'dan' },
+  { op: 'account.password', username: 'ann', passwordHash: 'scrypt$new-hash-of-ann' },
+  { op: 'account.nickname', username: 'bob', nickname: 'Bobby' },
+  { op: 'decline.add', declined: 'dan', decliner: 'ann', atMs: 900 },
+  { op: 'decline.add', declined: 'cat', decliner: 'bob', atMs: 300 },
+  { op: 'decline.add', declined: 'dan', decliner: 'ann', atMs: 1_000 },
+  { op: 'decline.add', declined: 'ann', decliner: 'cat', atMs: 200 },
+  { op: 'decline.remove', declined: 'ann', decliner: 'cat' },
 ];
 
 function sorted<T>(items: readonly T[]): T[] {
@@ -65,6 +72,12 @@ describe.skipIf(!services.available)('PostgresStore', () => {
     expect(sorted(snapshot.requests)).toEqual(sorted(expected.requests));
     expect(snapshot.blocks).toEqual([['ann', 'dan']]);
     expect(snapshot.friendships).toEqual([['ann', 'bob']]);
+    // Oldest first, as the memory store and SQLite give them.
+    expect(snapshot.declines).toEqual(expected.declines);
+    expect(snapshot.declines).toEqual([
+      { declined: 'cat', decliner: 'bob', atMs: 300 },
+      { declined: 'dan', decliner: 'ann', atMs: 1_000 },
+    ]);
   });
 
   it('sealed mail and receipts come back after a reopen, in seq order, as the memory store has them', async () => {

@@ -2,7 +2,7 @@
  * The SQLite AccountStore: ops round-trip through a reopen, batches are atomic, WAL and the chosen
  * synchronous mode are set, migrations run once and are recorded in user_version.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -121,6 +121,45 @@ describe('SqliteStore', () => {
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
     db.close();
+  });
+
+  it('migrates a database from before stored declines: its rows stay; declines, password and nickname changes then round-trip', () => {
+    const dir = dataDir();
+    mkdirSync(dir, { recursive: true });
+    const declinesAt = MIGRATIONS.findIndex((sql) => sql.includes('friend_declines'));
+    expect(declinesAt).toBeGreaterThan(0);
+    const old = new Database(join(dir, DATABASE_FILE_NAME));
+    for (const sql of MIGRATIONS.slice(0, declinesAt)) old.exec(sql);
+    old.pragma(`user_version = ${declinesAt}`);
+    old.prepare('INSERT INTO accounts (username, nickname, password_hash, created_at_ms) VALUES (?, ?, ?, ?)').run('ann', 'ANN', 'scrypt$old', 1);
+    old.prepare('INSERT INTO accounts (username, nickname, password_hash, created_at_ms) VALUES (?, ?, ?, ?)').run('bob', 'BOB', 'scrypt$bob', 2);
+    old.close();
+
+    const store = new SqliteStore({ dataDir: dir });
+    expect(store.schemaVersion).toBe(MIGRATIONS.length);
+    expect(store.load().declines).toEqual([]);
+    store.apply([
+      { op: 'decline.add', declined: 'bob', decliner: 'ann', atMs: 500 },
+      { op: 'decline.add', declined: 'ann', decliner: 'bob', atMs: 100 },
+      { op: 'decline.add', declined: 'bob', decliner: 'ann', atMs: 700 },
+      { op: 'account.password', username: 'ann', passwordHash: 'scrypt$new' },
+      { op: 'account.nickname', username: 'bob', nickname: 'Bobby' },
+    ]);
+    store.close();
+    const reopened = new SqliteStore({ dataDir: dir });
+    const snapshot = reopened.load();
+    // Oldest first, the order the server forgets them in.
+    expect(snapshot.declines).toEqual([
+      { declined: 'ann', decliner: 'bob', atMs: 100 },
+      { declined: 'bob', decliner: 'ann', atMs: 700 },
+    ]);
+    expect(snapshot.accounts).toEqual([
+      { username: 'ann', nickname: 'ANN', passwordHash: 'scrypt$new', createdAtMs: 1 },
+      { username: 'bob', nickname: 'Bobby', passwordHash: 'scrypt$bob', createdAtMs: 2 },
+    ]);
+    reopened.apply([{ op: 'decline.remove', declined: 'ann', decliner: 'bob' }]);
+    expect(reopened.load().declines).toEqual([{ declined: 'bob', decliner: 'ann', atMs: 700 }]);
+    reopened.close();
   });
 
   it('refuses a database written by a newer schema than it knows', () => {

@@ -200,19 +200,79 @@ describe('sybil friend requests', () => {
     expect(h.last(victim)).toMatchObject({ type: 'session.incoming', from: 'pest' });
   });
 
-  it('a blocked stranger friend request is answered as usual but never reaches the blocker; blocking drops its pending one', () => {
-    const h = new ServerHarness({ store: storeWith(['victim', 'pest']) });
+  it('a blocked user sees their request pending as if nothing happened; the blocker never sees it, nor does it count against their quota', () => {
+    const h = new ServerHarness({ store: storeWith(['victim', 'pest', 'late']) });
     const victim = h.login('victim');
     const pest = h.login('pest');
     h.send(pest, { type: 'friend.request', username: 'victim' });
     h.send(victim, { type: 'friend.block', username: 'pest' });
-    expect(h.store.load().requests).toEqual([]);
     h.drain(victim);
     h.drain(pest);
-    h.send(pest, { type: 'friend.request', username: 'victim' });
-    expect(h.last(pest)).toMatchObject({ type: 'friend.requested', username: 'victim' });
-    expect(h.frames(victim)).toEqual([]);
-    expect(h.store.load().requests).toEqual([]);
+    // The pest's own lists still show the request pending, across a restart too: the block is silent.
+    h.send(pest, { type: 'friends.list', id: 1 });
+    expect(h.last(pest)).toMatchObject({ type: 'friends', re: 1, outgoing: ['victim'] });
+    h.send(victim, { type: 'friends.list', id: 2 });
+    expect(h.last(victim)).toMatchObject({ type: 'friends', re: 2, incoming: [], outgoing: [] });
+    h.restart();
+    const pestAgain = h.login('pest');
+    expect(h.last(pestAgain)).toMatchObject({ type: 'login.ok', outgoing: ['victim'] });
+    const victimAgain = h.login('victim');
+    expect(h.last(victimAgain)).toMatchObject({ type: 'login.ok', incoming: [] });
+    // Asking again is answered as any duplicate would be; withdrawing tells the blocker nothing.
+    h.send(pestAgain, { type: 'friend.request', username: 'victim' });
+    expect(h.last(pestAgain)).toMatchObject({ type: 'error', code: 'ALREADY_REQUESTED' });
+    h.send(pestAgain, { type: 'friend.remove', id: 3, username: 'victim' });
+    expect(h.last(pestAgain)).toEqual({ type: 'friend.removed', re: 3, username: 'victim' });
+    h.send(pestAgain, { type: 'friend.request', id: 4, username: 'victim' });
+    expect(h.last(pestAgain)).toEqual({ type: 'friend.requested', re: 4, username: 'victim' });
+    expect(h.frames(victimAgain).filter((f) => f.type !== 'login.ok' && f.type !== 'welcome')).toEqual([]);
+    expect(h.store.load().requests).toEqual([['pest', 'victim']]);
+    // Unblocked: the request shows (the victim may answer it now).
+    h.send(victimAgain, { type: 'friend.unblock', username: 'pest' });
+    h.send(victimAgain, { type: 'friends.list', id: 5 });
+    expect(h.last(victimAgain)).toMatchObject({ type: 'friends', re: 5, incoming: ['pest'] });
+  });
+
+  it('blocked sybils do not fill the incoming quota: once blocked, their hidden requests leave room for others', () => {
+    const h = new ServerHarness({ store: storeWith(['victim', 'friend', ...sybils]), authAttemptsPerAddressPerSec: 0 });
+    for (const sybil of sybils) {
+      const c = h.login(sybil);
+      h.send(c, { type: 'friend.request', username: 'victim' });
+      h.send(c, { type: 'logout' });
+      h.close(c);
+    }
+    const friend = h.login('friend');
+    h.send(friend, { type: 'friend.request', username: 'victim' });
+    expect(h.last(friend)).toMatchObject({ type: 'error', code: 'REQUESTS_LIMIT' });
+    const victim = h.login('victim');
+    for (const sybil of sybils.slice(0, 10)) h.send(victim, { type: 'friend.block', username: sybil });
+    h.send(friend, { type: 'friend.request', username: 'victim' });
+    expect(h.last(friend)).toMatchObject({ type: 'friend.requested' });
+    expect(h.last(victim)).toMatchObject({ type: 'friend.incoming', from: 'friend' });
+    // Unblocking one while the quota is full again drops its request instead of overfilling the list.
+    h.send(victim, { type: 'friend.unblock', username: 'sybil0' });
+    h.send(victim, { type: 'friends.list', id: 1 });
+    const list = h.last(victim);
+    expect(list?.type === 'friends' ? list.incoming.length : -1).toBeLessThanOrEqual(FRIEND_REQUESTS_INCOMING_PER_USER_MAX);
+  });
+
+  it('the decline cool-down survives a server restart (it is stored), and is forgotten once over', () => {
+    const h = new ServerHarness({ store: storeWith(['victim', 'sybil0']) });
+    const sybil = h.login('sybil0');
+    const victim = h.login('victim');
+    h.send(sybil, { type: 'friend.request', username: 'victim' });
+    h.send(victim, { type: 'friend.decline', username: 'sybil0' });
+    expect(h.store.load().declines).toEqual([{ declined: 'sybil0', decliner: 'victim', atMs: h.nowMs }]);
+    h.restart();
+    const again = h.login('sybil0');
+    h.send(again, { type: 'friend.request', username: 'victim' });
+    expect(h.last(again)).toMatchObject({ type: 'error', code: 'DECLINED_RECENTLY' });
+    h.advance(FRIEND_REQUEST_DECLINE_COOLDOWN_MS);
+    h.restart();
+    const later = h.login('sybil0');
+    h.send(later, { type: 'friend.request', username: 'victim' });
+    expect(h.last(later)).toMatchObject({ type: 'friend.requested' });
+    expect(h.store.load().declines).toEqual([]);
   });
 });
 
