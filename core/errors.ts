@@ -47,6 +47,7 @@ export const ERRORS = {
   // Server lifecycle and resources.
   UNAUTHENTICATED_TIMEOUT: { message: 'no login before the idle limit', closes: true },
   SERVER_SHUTTING_DOWN: { message: 'the server is shutting down', closes: true },
+  SERVER_DEGRADED: { message: 'this server lost its shared database or bus: try another server or retry shortly', closes: false },
   SERVER_FULL: { message: 'the server holds its maximum number of connections', closes: true },
   TOO_MANY_CONNECTIONS: { message: 'too many connections from this address', closes: true },
   SLOW_CONSUMER: { message: 'the connection could not keep up with its send queue', closes: true },
@@ -65,6 +66,7 @@ export const ERRORS = {
   QUEUE_FULL: { message: 'too many messages or transfers waiting', closes: false },
   MESSAGE_UNDELIVERED: { message: 'the peer connection closed before the message was acknowledged', closes: false },
   PEER_ERROR: { message: 'a peer reported an error (its code and words are in the detail, never one of our codes)', closes: false },
+  HISTORY_UNAVAILABLE: { message: 'the history store is not available or failed on that query', closes: false },
   // Offline messages (the server's mailbox of sealed messages).
   MAILBOX_FULL: { message: "the friend's mailbox holds all it may from you; retry once they have read some", closes: false },
   PEER_KEY_UNKNOWN: { message: "that friend's identity key is not known, so nothing can be sealed for them", closes: false },

@@ -213,6 +213,27 @@ export const P2P_HELLO_TIMEOUT_MS = 10_000;
 export const P2P_UNAUTHENTICATED_STREAMS_MAX = 32;
 /** Chat messages sent to one peer and not yet acknowledged. */
 export const CHAT_UNACKED_MESSAGES_MAX = 256;
+/**
+ * At most one typing indicator per friend per this interval, each way: the sender drops the rest,
+ * the receiver ignores frames that come faster (a friend cannot flood our user with them).
+ */
+export const CHAT_TYPING_INTERVAL_MS = 3_000;
+/**
+ * Friends without an open session for whom a chat remembers a read receipt still owed (sent when
+ * the next session opens); the oldest is forgotten first. Bounds what chat.read can make us hold.
+ */
+export const CHATS_WITHOUT_SESSION_MAX = 1_024;
+/** Messages and file events the client keeps per account and friend; the oldest are pruned first. */
+export const HISTORY_MESSAGES_PER_FRIEND_MAX = 10_000;
+/** Messages one `history` command returns when it names no limit, and at most. */
+export const HISTORY_PAGE_MESSAGES_DEFAULT = 50;
+export const HISTORY_PAGE_MESSAGES_MAX = 500;
+/** Matches one `history.search` returns, newest first. */
+export const HISTORY_SEARCH_RESULTS_MAX = 100;
+/** Longest text `history.search` looks for. */
+export const HISTORY_SEARCH_CHARS_MAX = 256;
+/** History queries handed to the store and not yet answered. */
+export const HISTORY_QUERIES_PENDING_MAX = 64;
 /** Requests to the server awaiting their reply. */
 export const SERVER_REQUESTS_PENDING_MAX = 256;
 /** Files one offer may list. */

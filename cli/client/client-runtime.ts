@@ -19,6 +19,7 @@
 import type { Logger } from 'pino';
 import { type UserCommand } from '../../core/peer/commands.ts';
 import type { ClientEvent, ClientEventLine } from '../../core/peer/events.ts';
+import type { HistoryStore } from '../../core/peer/history.ts';
 import { PeerHost, type PeerHostNote } from '../../core/peer/host.ts';
 import { type PeerConfig, type PeerEffect, PeerMachine } from '../../core/peer/machine.ts';
 import type { Clock, Listener, Stream, Transport } from '../../core/transport.ts';
@@ -40,6 +41,8 @@ export interface ClientRuntimeOptions {
   readonly transport: Transport;
   /** TLS to the server, pinned by these; null: the server link is plain TCP over `transport` (--tls off). */
   readonly serverPins: ServerKeyCheck | null;
+  /** Where what was said is kept (history-store.ts); null: nothing is kept. */
+  readonly history?: HistoryStore | null;
   readonly clock: Clock;
   readonly logger: Logger;
 }
@@ -86,6 +89,7 @@ export class ClientRuntime {
       serverTransport,
       clock: options.clock,
       files: this.files,
+      ...(options.history == null ? {} : { history: options.history }),
       sink: {
         onEvent: (event, tag) => this.emit(event, tag),
         onSettled: () => {

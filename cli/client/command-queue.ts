@@ -84,7 +84,7 @@ const ACCOUNT_COMMANDS: ReadonlySet<string> = new Set([
   'account.nickname',
 ]);
 const SERVERLESS_COMMANDS: ReadonlySet<string> = new Set(['test.cut-p2p']);
-const FRIEND_ORDERED_COMMANDS: ReadonlySet<string> = new Set(['chat.open', 'chat.send', 'chat.close', 'file.send']);
+const FRIEND_ORDERED_COMMANDS: ReadonlySet<string> = new Set(['chat.open', 'chat.send', 'chat.close', 'chat.typing', 'chat.read', 'file.send']);
 
 /** Errors that end a sent message's way (it counts as underway until one of these or an ack). */
 const MESSAGE_FATE_ERRORS: ReadonlySet<string> = new Set(['MESSAGE_UNDELIVERED', 'MAILBOX_FULL', 'NOT_FRIENDS', 'SERVER_UNAVAILABLE', 'PEER_KEY_UNKNOWN']);
@@ -97,7 +97,7 @@ function friendLane(username: string): string {
 function lanesOf(command: UserCommand): { readonly waits: readonly string[]; readonly holds: string | null } {
   const waits: string[] = [];
   if (!SERVERLESS_COMMANDS.has(command.cmd)) waits.push(SERVER_LANE);
-  if (FRIEND_ORDERED_COMMANDS.has(command.cmd) && 'username' in command) waits.push(friendLane(command.username));
+  if (FRIEND_ORDERED_COMMANDS.has(command.cmd) && 'username' in command && command.username !== undefined) waits.push(friendLane(command.username));
   if (ACCOUNT_COMMANDS.has(command.cmd)) return { waits, holds: SERVER_LANE };
   if ((command.cmd === 'chat.open' || command.cmd === 'file.send') && 'username' in command) return { waits, holds: friendLane(command.username) };
   return { waits, holds: null };

@@ -16,6 +16,7 @@ import { ServerPins } from './known-servers.ts';
 import { LineSplitter } from '../io/line-splitter.ts';
 import { ClientRuntime, type TimedEvent } from './client-runtime.ts';
 import { CommandQueue } from './command-queue.ts';
+import { SqliteHistory } from './history-store.ts';
 import type { LevelWithSilent } from 'pino';
 
 /** An input line longer than this is refused (BAD_COMMAND) without being buffered whole. */
@@ -32,8 +33,10 @@ export interface HeadlessOptions {
   readonly fileBytesMax: number;
   readonly logFile: string | null;
   readonly logLevel: LevelWithSilent;
-  /** Where the client keeps what outlives a run: known-servers (the pinned server certificates). */
+  /** Where the client keeps what outlives a run: known-servers (the pinned server certificates) and history.sqlite. */
   readonly dataDir: string;
+  /** Tell friends what the user read (chat.read). */
+  readonly readReceipts: boolean;
   /** TLS to the server (default); false is --tls off, plain TCP. */
   readonly tls: boolean;
   /** --server-fingerprint, normalized: the server's certificate pinned up front. */
@@ -79,7 +82,9 @@ export async function runHeadless(options: HeadlessOptions): Promise<void> {
       fileBytesMax: options.fileBytesMax,
       jitterSeed: randomBytes(4).readUInt32BE(0),
       idPrefix: randomBytes(4).toString('hex'),
+      readReceipts: options.readReceipts,
     },
+    history: new SqliteHistory({ dataDir: options.dataDir }),
     transport:
       options.faultCutP2pAfterBytes === null
         ? new TcpTransport()

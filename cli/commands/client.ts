@@ -21,6 +21,7 @@ export interface ClientCommandOptions {
   logLevel: (typeof LOG_LEVEL_NAMES)[number];
   dataDir: string;
   tls: 'on' | 'off';
+  readReceipts: 'on' | 'off';
   serverFingerprint?: string;
   allowInsecure: boolean;
   faultCutP2pAfterBytes?: number;
@@ -50,8 +51,9 @@ export function clientCommand(): Command {
     .addOption(new Option('--max-file-bytes <bytes>', 'largest file accepted').env('P2PCHAT_MAX_FILE_BYTES').default(FILE_BYTES_MAX_DEFAULT).argParser(integerIn('--max-file-bytes', 0, Number.MAX_SAFE_INTEGER)))
     .addOption(new Option('--log-file <path>', 'log to this file (headless: instead of stderr; dashboard default: ./p2pchat-client.log)').env('P2PCHAT_LOG_FILE'))
     .addOption(new Option('--log-level <level>', LOG_LEVEL_HELP).env('P2PCHAT_LOG_LEVEL').default('info').argParser(oneOf('--log-level', LOG_LEVEL_NAMES)))
-    .addOption(new Option('--data-dir <dir>', 'where the client keeps known-servers (pinned server certificates)').env('P2PCHAT_CLIENT_DATA_DIR').default(CLIENT_DATA_DIR_DEFAULT))
+    .addOption(new Option('--data-dir <dir>', 'where the client keeps known-servers (pinned server certificates) and history.sqlite (what was said)').env('P2PCHAT_CLIENT_DATA_DIR').default(CLIENT_DATA_DIR_DEFAULT))
     .addOption(new Option('--tls <mode>', 'TLS to the server: on, or off (plain TCP, loopback servers only unless --allow-insecure)').env('P2PCHAT_TLS').default('on').argParser(oneOf('--tls', ['on', 'off'])))
+    .addOption(new Option('--read-receipts <mode>', 'tell friends what you read (chat.read): on, or off').env('P2PCHAT_READ_RECEIPTS').default('on').argParser(oneOf('--read-receipts', ['on', 'off'])))
     .addOption(new Option('--server-fingerprint <sha256>', "pin the server's certificate up front instead of trusting it on first use").env('P2PCHAT_SERVER_FINGERPRINT').argParser(parseFingerprint))
     .addOption(new Option('--allow-insecure', 'with --tls off, connect to a non-loopback server anyway').env('P2PCHAT_ALLOW_INSECURE').default(false))
     // Fault injection for the headless client tests (cli/net/cutting-transport.ts): not in --help.
@@ -70,6 +72,7 @@ export function clientCommand(): Command {
           logLevel: options.logLevel,
           dataDir: options.dataDir,
           tls: options.tls === 'on',
+          readReceipts: options.readReceipts === 'on',
           serverFingerprint: options.serverFingerprint ?? null,
           allowInsecure: options.allowInsecure,
         });
@@ -89,6 +92,7 @@ export function clientCommand(): Command {
         logLevel: options.logLevel,
         dataDir: options.dataDir,
         tls: options.tls === 'on',
+        readReceipts: options.readReceipts === 'on',
         serverFingerprint: options.serverFingerprint ?? null,
         allowInsecure: options.allowInsecure,
         faultCutP2pAfterBytes: options.faultCutP2pAfterBytes ?? null,

@@ -90,6 +90,12 @@ export function serverCommand(): Command {
         .argParser(nonEmpty('--store')),
     )
     .addOption(
+      new Option('--bus <url>', 'nats://host:port[/cluster]: run as one node of a cluster sharing --store postgres://... (docs/CLUSTER.md)')
+        .env('P2PCHAT_BUS')
+        .argParser(nonEmpty('--bus')),
+    )
+    .addOption(new Option('--node-id <id>', "this node's name on the bus (A-Z a-z 0-9 _ -); default: made at random").env('P2PCHAT_NODE_ID').argParser(nonEmpty('--node-id')))
+    .addOption(
       new Option('--db-synchronous <mode>', 'SQLite synchronous mode: normal (kill -9 safe) or full (power-loss safe)')
         .env('P2PCHAT_DB_SYNCHRONOUS')
         .default('full')
@@ -111,6 +117,8 @@ export function serverCommand(): Command {
         httpPort: opts.httpPort,
         dataDir: opts.dataDir,
         storeUrl: opts.store,
+        ...(opts.bus === undefined ? {} : { busUrl: opts.bus }),
+        ...(opts.nodeId === undefined ? {} : { nodeId: opts.nodeId }),
         ttlMs: opts.ttl,
         sessionTimeoutMs: opts.sessionTimeout,
         unauthenticatedIdleMs: opts.unauthIdle,
@@ -137,6 +145,8 @@ interface RawServerOptions {
   httpPort: number;
   dataDir: string;
   store: string;
+  bus?: string;
+  nodeId?: string;
   ttl: number;
   sessionTimeout: number;
   unauthIdle: number;

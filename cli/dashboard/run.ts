@@ -39,6 +39,8 @@ export interface DashboardOptions {
   /** Passed on to the headless client: its data dir, TLS to the server, the pinned fingerprint. */
   readonly dataDir?: string;
   readonly tls?: boolean;
+  /** Tell friends what was read (default on). */
+  readonly readReceipts?: boolean;
   readonly serverFingerprint?: string | null;
   readonly allowInsecure?: boolean;
 }
@@ -91,6 +93,7 @@ export async function runDashboard(options: DashboardOptions): Promise<number> {
   if (options.fileBytesMax !== undefined) command.args.push('--max-file-bytes', String(options.fileBytesMax));
   if (options.dataDir !== undefined) command.args.push('--data-dir', options.dataDir);
   if (options.tls === false) command.args.push('--tls', 'off');
+  if (options.readReceipts === false) command.args.push('--read-receipts', 'off');
   if (options.serverFingerprint != null) command.args.push('--server-fingerprint', options.serverFingerprint);
   if (options.allowInsecure === true) command.args.push('--allow-insecure');
   logger.info({ server, downloadDir, pid: process.pid }, 'dashboard starting');

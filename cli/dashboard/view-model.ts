@@ -540,6 +540,9 @@ function onEvent(state: DashboardState, event: ClientEvent, out: Out): Dashboard
     case 'chat.queued':
       return addEvent(state, 'info', `${friendLabel(state, event.username)} has no open chat: your message is sealed and held by the server until they take it`);
     case 'chat.delivered':
+    case 'chat.read':
+    case 'chat.typing':
+    case 'history':
       return state;
     case 'file.offer':
       return onFileOffer(state, event, out);

@@ -32,6 +32,9 @@ import { createServerMetrics } from './metrics.ts';
 import { SCRYPT_PARAMS, type ScryptParams, ScryptHasher, newToken } from './password.ts';
 import { type DbSynchronous, SqliteStore } from './sqlite-store.ts';
 import { PostgresStore } from './postgres-store.ts';
+import { NatsBus, checkBusName } from './nats-bus.ts';
+import { ClusterRouter } from '../../core/server/cluster.ts';
+import { randomBytes } from 'node:crypto';
 import { TrackedTransport } from './tracked-transport.ts';
 
 /** How long a graceful shutdown waits for clients to hang up and hash jobs to finish. */
@@ -51,6 +54,10 @@ export interface ServerOptions {
    * postgres://user:password@host:port/database URL shared by several servers (docs/CLUSTER.md).
    */
   readonly storeUrl?: string;
+  /** nats://host:port[/cluster]: this server is one node of several sharing storeUrl (docs/CLUSTER.md). */
+  readonly busUrl?: string;
+  /** This node's name on the bus (letters, digits, - and _); default: made at random at start. */
+  readonly nodeId?: string;
   readonly ttlMs?: number;
   readonly sessionTimeoutMs?: number;
   readonly unauthenticatedIdleMs?: number;
@@ -86,6 +93,8 @@ export interface RunningServer {
   readonly host: ServerHost;
   readonly machine: ServerMachine;
   readonly store: SqliteStore | PostgresStore;
+  /** The node's router and bus when it is one node of a cluster, else null. */
+  readonly cluster: { readonly nodeId: string; readonly router: ClusterRouter; readonly bus: NatsBus } | null;
   readonly logger: Logger;
   /** The chat port's certificate fingerprint (SHA-256), or null when TLS is off. */
   readonly tlsFingerprint: string | null;
@@ -228,7 +237,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const graceMs = options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS;
   const startedAtMs = Date.now();
   const httpHost = options.httpHost ?? '127.0.0.1';
+  if (options.busUrl !== undefined && !/^postgres(ql)?:\/\//.test(options.storeUrl ?? '')) {
+    throw new Error('--bus needs --store postgres://...: the nodes of a cluster share one database');
+  }
+  const nodeId = checkBusName(options.nodeId ?? `n${randomBytes(4).toString('hex')}`, 'node id');
   const backing = openStore(options);
+  let bus: NatsBus | null = null;
+  if (options.busUrl !== undefined) {
+    try {
+      // Subscribed before the snapshot is read: what other nodes commit meanwhile is not missed.
+      bus = await NatsBus.connect(options.busUrl, nodeId, (error) => logger.warn({ event: 'bus.bad-message', err: error }, 'a bus message could not be read'));
+    } catch (error) {
+      backing.close();
+      throw new Error(`--bus ${redactUrl(options.busUrl)}: ${String((error as Error).message ?? error)}`);
+    }
+  }
   const store = new ClosableStore(backing, logger);
   const authRate = options.authRatePerAddress;
   const machine = new ServerMachine(store.load(), {
@@ -242,6 +265,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...(options.signupsPerAddressPerHour === undefined ? {} : { signupsPerAddressPerHour: options.signupsPerAddressPerHour }),
     ...(options.connectionsPerAddress === undefined ? {} : { connectionsPerAddressMax: options.connectionsPerAddress }),
     ...(options.unauthConnectionsPerAddress === undefined ? {} : { unauthenticatedConnectionsPerAddressMax: options.unauthConnectionsPerAddress }),
+    ...(bus === null ? {} : { clustered: true, sessionRequestIdPrefix: `${nodeId}.s` }),
   });
   const transport = new TrackedTransport(
     new TcpTransport({
@@ -255,24 +279,64 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const tlsFingerprint = tlsIdentity?.fingerprint ?? null;
   const hasher = new TrackedHasher(new ScryptHasher(options.scrypt ?? SCRYPT_PARAMS));
   const clock = new StoppableClock(realClock);
-  const host = new ServerHost({ machine, transport, store, hasher, clock, hooks: createLogHooks(logger) });
+  // The router and the host need each other: the router feeds the host, the host routes through it.
+  let hostRef: ServerHost | null = null;
+  const router =
+    bus === null
+      ? null
+      : new ClusterRouter({
+          nodeId,
+          bus,
+          // A dead node's users go offline elsewhere within one user TTL, as a silent user would.
+          leaseTtlMs: machine.config.ttlMs,
+          input: (input) => hostRef?.input(input),
+          heldUsers: (visit) => machine.heldUsers(visit),
+          nowMs: () => clock.nowMs(),
+        });
+  const host = new ServerHost({ machine, transport, store, hasher, clock, hooks: createLogHooks(logger), ...(router === null ? {} : { cluster: router }) });
+  hostRef = host;
 
+  let closing: Promise<void> | null = null;
   let serving = true;
   let tcpPort = 0;
   let httpPort = 0;
   const registry = createServerMetrics(() => machine.stats(), { processMetrics: options.processMetrics ?? true });
   const storeHealthy = (): boolean => !(backing instanceof PostgresStore) || backing.healthy;
+  const busHealthy = (): boolean => bus === null || bus.connected;
+  const unhealthyReason = (): string | null =>
+    storeHealthy() ? (busHealthy() ? null : 'bus unreachable') : busHealthy() ? 'database unreachable' : 'database and bus unreachable';
+  // Without its database or bus a node would split the truth: it refuses new logins until both are back.
+  let lastHealthy = true;
+  const healthChanged = (): void => {
+    const healthy = unhealthyReason() === null;
+    if (healthy === lastHealthy || closing !== null) return;
+    lastHealthy = healthy;
+    host.input({ type: 'cluster.health', healthy });
+  };
   if (backing instanceof PostgresStore) {
     backing.onHealth((healthy) => {
       if (healthy) logger.info({ event: 'store.up' }, 'the database answers again');
       else logger.error({ event: 'store.down', error: backing.healthError }, 'the database does not answer');
+      healthChanged();
+    });
+  }
+  if (bus !== null) {
+    bus.onStatus((connected) => {
+      if (connected) {
+        logger.info({ event: 'bus.up' }, 'the bus is back: joining the cluster again');
+        if (closing === null) host.joinCluster();
+      } else {
+        logger.error({ event: 'bus.down' }, 'the bus connection is lost');
+      }
+      healthChanged();
     });
   }
   const admin = createAdminServer({
     isServing: () => serving,
-    unhealthyReason: () => (storeHealthy() ? null : 'database unreachable'),
+    unhealthyReason,
     registry,
-    stats: () => ({ ...machine.stats(), uptimeMs: Date.now() - startedAtMs, tcpPort, httpPort, serving, tls: { enabled: tlsFingerprint !== null, fingerprint: tlsFingerprint }, store: { kind: backing instanceof PostgresStore ? 'postgres' : 'sqlite', healthy: storeHealthy() } }),
+    stats: () => ({ ...machine.stats(), uptimeMs: Date.now() - startedAtMs, tcpPort, httpPort, serving, tls: { enabled: tlsFingerprint !== null, fingerprint: tlsFingerprint }, store: { kind: backing instanceof PostgresStore ? 'postgres' : 'sqlite', healthy: storeHealthy() },
+      ...(router === null ? {} : { cluster: { nodeId, busConnected: busHealthy(), remoteUsers: router.remoteUserCount, nodesHeard: router.liveNodes() } }) }),
   });
 
   try {
@@ -280,16 +344,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // After listening, an error (EMFILE on accept) must be logged, not thrown as uncaught.
     admin.on('error', (error) => logger.error({ event: 'http.error', err: error }, 'admin HTTP server error'));
     tcpPort = (await listenTcp(host, options.host, options.port)).port;
+    if (router !== null) host.joinCluster();
     if (options.readyFile !== undefined) await writeReadyFile(options.readyFile, { tcpPort, httpPort, pid: process.pid, tlsFingerprint });
   } catch (error) {
     host.shutdown();
     clock.stop();
     await closeHttp(admin, 0);
+    await bus?.close();
     store.close();
     throw error;
   }
 
-  let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       serving = false;
@@ -303,6 +368,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (!jobsDone) logger.warn({ event: 'shutdown.jobs' }, 'password jobs still running at shutdown');
       clock.stop();
       await closeHttp(admin, graceMs);
+      await bus?.close();
       store.close();
       registry.clear();
       logger.info({ event: 'stopped' }, 'stopped');
@@ -311,10 +377,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 
   logger.info(
-    { event: 'listening', host: options.host, tcpPort, tls: tlsFingerprint !== null, tlsFingerprint, httpHost, httpPort, dataDir: options.dataDir, store: redactUrl(options.storeUrl ?? 'sqlite'), accounts: machine.stats().accounts },
+    { event: 'listening', host: options.host, tcpPort, tls: tlsFingerprint !== null, tlsFingerprint, httpHost, httpPort, dataDir: options.dataDir, store: redactUrl(options.storeUrl ?? 'sqlite'), ...(bus === null ? {} : { bus: redactUrl(options.busUrl ?? ''), nodeId }), accounts: machine.stats().accounts },
     `listening on ${tlsFingerprint === null ? 'plain tcp' : 'tls'} ${options.host}:${tcpPort}, http ${httpHost}:${httpPort}`,
   );
-  return { tcpPort, httpPort, host, machine, store: backing, logger, tlsFingerprint, close };
+  return { tcpPort, httpPort, host, machine, store: backing, cluster: router === null || bus === null ? null : { nodeId, router, bus }, logger, tlsFingerprint, close };
 }
 
 /** The SQLite file in the data directory, or the PostgreSQL database a storeUrl names. */

@@ -7,12 +7,13 @@
  * machine a `file.send` with `files` (PreparedFile), because hashing is I/O.
  */
 import { z } from 'zod';
-import { NICKNAME_CHARS_MAX, PASSWORD_CHARS_MAX, TEXT_MESSAGE_CHARS_MAX, USERNAME_CHARS_MAX } from '../limits.ts';
+import { HISTORY_PAGE_MESSAGES_MAX, HISTORY_SEARCH_CHARS_MAX, NICKNAME_CHARS_MAX, PASSWORD_CHARS_MAX, TEXT_MESSAGE_CHARS_MAX, USERNAME_CHARS_MAX } from '../limits.ts';
 import { FILES_PER_OFFER_MAX } from '../limits.ts';
 
 const username = z.string().min(1).max(USERNAME_CHARS_MAX * 4);
 const password = z.string().min(1).max(PASSWORD_CHARS_MAX * 4);
 const transferId = z.string().min(1).max(64);
+const messageId = z.union([z.string().min(1).max(64), z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)]);
 
 export const userCommandSchema = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('signup'), username, password, nickname: z.string().max(256).optional() }),
@@ -33,9 +34,17 @@ export const userCommandSchema = z.discriminatedUnion('cmd', [
     cmd: z.literal('chat.send'),
     username,
     text: z.string().max(TEXT_MESSAGE_CHARS_MAX),
-    id: z.union([z.string().min(1).max(64), z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)]).optional(),
+    id: messageId.optional(),
   }),
   z.object({ cmd: z.literal('chat.close'), username }),
+  /** The user is typing to the friend (rate-limited; nothing answers it). */
+  z.object({ cmd: z.literal('chat.typing'), username }),
+  /** The user read the friend's messages up to `id` (told to the friend unless read receipts are off). */
+  z.object({ cmd: z.literal('chat.read'), username, id: messageId }),
+  /** Stored messages with a friend, oldest first: up to `limit`, older than message `before`. */
+  z.object({ cmd: z.literal('history'), username, limit: z.number().int().min(1).max(HISTORY_PAGE_MESSAGES_MAX).optional(), before: messageId.optional() }),
+  /** Stored messages whose text contains `text` (case-insensitive), with one friend or all, newest first. */
+  z.object({ cmd: z.literal('history.search'), text: z.string().min(1).max(HISTORY_SEARCH_CHARS_MAX), username: username.optional() }),
   z.object({ cmd: z.literal('file.send'), username, paths: z.array(z.string().min(1).max(4096)).min(1).max(FILES_PER_OFFER_MAX) }),
   z.object({ cmd: z.literal('file.answer'), transferId, accept: z.boolean() }),
   z.object({ cmd: z.literal('file.cancel'), transferId }),

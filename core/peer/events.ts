@@ -10,6 +10,7 @@
  */
 import { z } from 'zod';
 import { friendEntrySchema, presenceStatusSchema } from '../frames.ts';
+import { HISTORY_STATUSES } from './history.ts';
 
 /** A friend as events show it: username, nickname, online or offline (as the server's frames do). */
 const friendViewSchema = friendEntrySchema;
@@ -52,7 +53,10 @@ export const clientEventSchema = z.discriminatedUnion('event', [
   /** timeoutMs (addition): how long the server waits for our answer (its session timeout), from now. */
   z.object({ event: z.literal('chat.request'), from: username, timeoutMs: z.number().nonnegative() }),
   z.object({ event: z.literal('chat.opened'), username }),
-  /** reason (addition): 'closed' (either side closed it) or 'connection-lost'. */
+  /**
+   * reason: 'closed' (either side closed it), 'offline' (the friend, or we, logged out or timed
+   * out: sessions end with the login) or 'connection-lost'.
+   */
   z.object({ event: z.literal('chat.closed'), username, reason: z.string() }),
   z.object({ event: z.literal('chat.failed'), username, reason: z.string() }),
   /**
@@ -63,8 +67,38 @@ export const clientEventSchema = z.discriminatedUnion('event', [
   z.object({ event: z.literal('chat.sent'), username, id: messageId }),
   /** The server holds our message sealed for `username` (no session was open); chat.delivered follows. */
   z.object({ event: z.literal('chat.queued'), username, id: messageId }),
-  /** `username`'s client stored our message (peer to peer or from the server's mailbox). */
+  /** The friend's client stored the message in its history (or took it from the server's mailbox). */
   z.object({ event: z.literal('chat.delivered'), username, id: messageId }),
+  /** The friend read our messages up to this one (it may turn these receipts off). */
+  z.object({ event: z.literal('chat.read'), username, id: messageId }),
+  /** The friend is typing (at most one per CHAT_TYPING_INTERVAL_MS). */
+  z.object({ event: z.literal('chat.typing'), from: username }),
+  /**
+   * The answer to `history` (username: the friend, messages oldest first) and `history.search`
+   * (username: the friend searched, or absent; messages newest first). Per message, username,
+   * kind, size and offline are additions.
+   */
+  z.object({
+    event: z.literal('history'),
+    username: username.optional(),
+    text: z.string().optional(),
+    messages: z
+      .array(
+        z.object({
+          id: messageId,
+          from: username,
+          username,
+          text: z.string(),
+          at: z.string(),
+          direction: z.enum(['in', 'out']),
+          status: z.enum(HISTORY_STATUSES),
+          kind: z.enum(['message', 'file']),
+          size: byteCount.optional(),
+          offline: z.boolean().optional(),
+        }),
+      )
+      .readonly(),
+  }),
   /** name is the sanitized name the file will be saved under; offeredName (addition) is the raw one. */
   z.object({ event: z.literal('file.offer'), from: username, transferId, name: z.string(), size: byteCount, offeredName: z.string(), sha256: z.string() }),
   z.object({ event: z.literal('file.offered'), username, transferId, name: z.string(), size: byteCount, sha256: z.string() }),

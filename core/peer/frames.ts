@@ -36,8 +36,17 @@ export const p2pFrameSchema = z.discriminatedUnion('type', [
   /** Chat: delivered in order, each acknowledged by id. */
   z.object({ type: z.literal('msg'), id: messageId, text: z.string().max(TEXT_MESSAGE_CHARS_MAX) }),
   z.object({ type: z.literal('msg.ack'), id: messageId }),
-  /** An orderly end of the session (chat.close). */
-  z.object({ type: z.literal('bye') }),
+  /** Receiver: the message is in its history (the sender's chat.delivered). */
+  z.object({ type: z.literal('msg.stored'), id: messageId }),
+  /** Receiver: its user read up to this message (the sender's chat.read); optional, can be turned off. */
+  z.object({ type: z.literal('msg.read'), id: messageId }),
+  /** The user is typing; at most one per CHAT_TYPING_INTERVAL_MS each way. */
+  z.object({ type: z.literal('typing') }),
+  /**
+   * An orderly end of the session: reason `closed` (chat.close, the default) or `offline` (the
+   * sender logged out or its login ended), reported as the chat.closed reason.
+   */
+  z.object({ type: z.literal('bye'), reason: z.enum(['closed', 'offline']).optional() }),
   z.object({ type: z.literal('file.offer'), files: z.array(offeredFileSchema).min(1).max(FILES_PER_OFFER_MAX) }),
   /** Receiver: send from `offset`, up to byte `limit` (the credit). */
   z.object({ type: z.literal('file.accept'), transferId: transferIdSchema, offset: byteCount, limit: byteCount }),

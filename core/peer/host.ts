@@ -16,6 +16,7 @@ import { EffectPump } from '../effect-pump.ts';
 import type { Clock, Listener, Stream, StreamEvents, Transport } from '../transport.ts';
 import { Wakeup } from '../wakeup.ts';
 import type { ClientEvent } from './events.ts';
+import type { HistoryStore } from './history.ts';
 import type { PeerEffect, PeerInput, PeerMachine } from './machine.ts';
 
 /** How often one flush may loop on effects that caused more effects synchronously. */
@@ -79,7 +80,8 @@ export type PeerHostNote =
   | { readonly event: 'p2p.accepted'; readonly streamId: string; readonly remote: string }
   | { readonly event: 'p2p.closed'; readonly streamId: string; readonly error: string | null }
   | { readonly event: 'file.read.failed'; readonly transferId: string; readonly error: Error }
-  | { readonly event: 'file.io.failed'; readonly transferId: string; readonly error: Error };
+  | { readonly event: 'file.io.failed'; readonly transferId: string; readonly error: Error }
+  | { readonly event: 'history.failed'; readonly operation: string; readonly error: unknown };
 
 /** What differs between transports beyond the Transport interface, and logging. */
 export interface PeerHostHooks {
@@ -102,6 +104,11 @@ export interface PeerHostOptions {
   readonly sink: PeerSink;
   /** Seals and opens offline messages; none: they cannot be sealed or opened. */
   readonly sealer?: PeerSealer;
+  /**
+   * Where what was said is kept (history.ts; SQLite in cli/). None: nothing is kept, history
+   * queries fail with HISTORY_UNAVAILABLE and no msg.stored (so no chat.delivered) is sent.
+   */
+  readonly history?: HistoryStore;
   readonly hooks?: PeerHostHooks;
 }
 
@@ -268,6 +275,11 @@ export class PeerHost {
       }
       case 'file.discard':
         return this.files.discard(effect.transferId);
+      case 'history.append':
+      case 'history.mark':
+      case 'history.page':
+      case 'history.search':
+        return this.performHistory(effect);
       case 'event': {
         const event = effect.event;
         if (event.event === 'file.sent' || event.event === 'file.failed') this.files.closeSource(event.transferId);
@@ -284,6 +296,32 @@ export class PeerHost {
         const { seq } = effect;
         return (this.options.sealer ?? NO_SEALER).open(effect.sealed, (plaintext) => this.input({ type: 'mail.opened', seq, plaintext }));
       }
+    }
+  }
+
+  /** The store answers at once; what it answers (or a failure) goes back to the machine as an input. */
+  private performHistory(effect: Extract<PeerEffect, { type: `history.${string}` }>): void {
+    const store = this.options.history;
+    try {
+      switch (effect.type) {
+        case 'history.append':
+          if (store === undefined) return;
+          store.append(effect.account, effect.entry);
+          if (effect.confirm) this.input({ type: 'history.stored', friend: effect.entry.friend, id: effect.entry.id });
+          return;
+        case 'history.mark':
+          store?.mark(effect.account, effect.mark);
+          return;
+        case 'history.page':
+          if (store === undefined) return this.input({ type: 'history.failed', queryId: effect.queryId });
+          return this.input({ type: 'history.answer', queryId: effect.queryId, messages: store.page(effect.account, effect.friend, effect.limit, effect.before) });
+        case 'history.search':
+          if (store === undefined) return this.input({ type: 'history.failed', queryId: effect.queryId });
+          return this.input({ type: 'history.answer', queryId: effect.queryId, messages: store.search(effect.account, effect.text, effect.friend, effect.limit) });
+      }
+    } catch (error) {
+      this.hooks.onNote?.({ event: 'history.failed', operation: effect.type, error });
+      if (effect.type === 'history.page' || effect.type === 'history.search') this.input({ type: 'history.failed', queryId: effect.queryId });
     }
   }
 

@@ -57,9 +57,10 @@ import { DATA_HEADER_BYTES, FRAME_HEADER_BYTES, FrameDecoder } from '../codec.ts
 import { type ErrorCode, errorMessage, isErrorCode } from '../errors.ts';
 import type { ClientFrame, ServerFrame, ServerFrameOf } from '../frames.ts';
 import {
-  CHAT_UNACKED_MESSAGES_MAX,
-  CONTROL_FRAME_BYTES_MAX,
   FILE_BYTES_MAX_DEFAULT,
+  HISTORY_PAGE_MESSAGES_DEFAULT,
+  HISTORY_QUERIES_PENDING_MAX,
+  HISTORY_SEARCH_RESULTS_MAX,
   P2P_HELLO_TIMEOUT_MS,
   P2P_SEND_QUEUE_BYTES_MAX,
   P2P_UNAUTHENTICATED_STREAMS_MAX,
@@ -70,18 +71,17 @@ import {
 } from '../limits.ts';
 import { Deadlines } from '../deadlines.ts';
 import { tokensEqual } from '../tokens.ts';
+import { type ChatAction, ChatMachine, isChatFrame } from './chat.ts';
 import type { PeerCommand, PreparedFile } from './commands.ts';
 import type { ClientEvent } from './events.ts';
 import { sanitizeFileName } from './file-names.ts';
 import { type OfferedFile, type P2pFrame, type P2pFrameOf, type P2pFrameType, P2P_FRAME_TYPES, p2pFrameSchema } from './frames.ts';
+import { type HistoryEntry, type HistoryMark, type HistoryMessage, type MessageId, fileHistoryOf } from './history.ts';
 import { type BrokerAction, SessionBroker, isSessionFrame } from './session-broker.ts';
 import { MailboxClient } from './mailbox-client.ts';
 import { type ClientRequest, type LinkAction, type LinkState, type LoginVia, ServerLink } from './server-link.ts';
 import { IncomingTransfer, OutgoingTransfer, type ReadGate, TRANSFER_TUNING_DEFAULTS, type TransferAction, type TransferTuning } from './transfer.ts';
 
-const utf8 = new TextEncoder();
-/** Room left in a control frame for the fields around a chat text. */
-const FRAME_ENVELOPE_BYTES = 256;
 /** What a data frame adds to its chunk on the wire. */
 const DATA_FRAME_OVERHEAD_BYTES = FRAME_HEADER_BYTES + DATA_HEADER_BYTES;
 /**
@@ -128,7 +128,13 @@ export type PeerInput =
   /** Answer to `mail.seal`: the sealed box as base64, or null when sealing failed (a bad key). */
   | { readonly type: 'mail.sealed'; readonly ticket: number; readonly sealed: string | null }
   /** Answer to `mail.open`: the box's plaintext (UTF-8 text), or null when it did not open. */
-  | { readonly type: 'mail.opened'; readonly seq: number; readonly plaintext: string | null };
+  | { readonly type: 'mail.opened'; readonly seq: number; readonly plaintext: string | null }
+  /** The history store holds the friend's message (a `history.append` with confirm): tell the friend. */
+  | { readonly type: 'history.stored'; readonly friend: string; readonly id: MessageId }
+  /** The answer to a `history.page` or `history.search` effect. */
+  | { readonly type: 'history.answer'; readonly queryId: number; readonly messages: readonly HistoryMessage[] }
+  /** The history store failed on that query (or there is none). */
+  | { readonly type: 'history.failed'; readonly queryId: number };
 
 export type PeerEffect =
   | { readonly type: 'server.connect'; readonly linkId: number; readonly host: string; readonly port: number }
@@ -146,6 +152,14 @@ export type PeerEffect =
   | { readonly type: 'file.finish'; readonly transferId: string }
   | { readonly type: 'file.commit'; readonly transferId: string; readonly name: string }
   | { readonly type: 'file.discard'; readonly transferId: string }
+  /**
+   * History (history.ts): append a record for `account` (confirm: answer `history.stored` once
+   * it is in), change statuses, read a page or search; queries are answered `history.answer`.
+   */
+  | { readonly type: 'history.append'; readonly account: string; readonly entry: HistoryEntry; readonly confirm: boolean }
+  | { readonly type: 'history.mark'; readonly account: string; readonly mark: HistoryMark }
+  | { readonly type: 'history.page'; readonly queryId: number; readonly account: string; readonly friend: string; readonly limit: number; readonly before: MessageId | null }
+  | { readonly type: 'history.search'; readonly queryId: number; readonly account: string; readonly text: string; readonly friend: string | null; readonly limit: number }
   /** ref: the tag of the command this event answers (see the `command` input), if any. */
   | { readonly type: 'event'; readonly event: ClientEvent; readonly ref?: number }
   /** The user quit and the logout is done (or timed out): the process may end. */
@@ -168,6 +182,8 @@ export interface PeerConfig {
   /** The address friends should connect to; null: the listener's host, or our address as the server sees it. */
   readonly p2pAdvertiseHost: string | null;
   readonly tuning: TransferTuning;
+  /** Tell friends what our user read (chat.read); off: chat.read only marks our own history. */
+  readonly readReceipts: boolean;
 }
 
 export const PEER_CONFIG_DEFAULTS: PeerConfig = {
@@ -180,6 +196,7 @@ export const PEER_CONFIG_DEFAULTS: PeerConfig = {
   idPrefix: 'p',
   p2pAdvertiseHost: null,
   tuning: TRANSFER_TUNING_DEFAULTS,
+  readReceipts: true,
 };
 /** One P2P stream, in a state named for what it waits for (see the header); a transition replaces it. */
 type Channel =
@@ -206,6 +223,9 @@ const P2P_FRAME_RULES: Readonly<Record<P2pFrameType, readonly Channel['state'][]
   error: ['ExpectHelloOk', 'Open'],
   msg: OPEN,
   'msg.ack': OPEN,
+  'msg.stored': OPEN,
+  'msg.read': OPEN,
+  typing: OPEN,
   bye: OPEN,
   'file.offer': OPEN,
   'file.accept': OPEN,
@@ -226,8 +246,6 @@ interface Session {
   readonly streamId: StreamKey;
   /** Its place in the order the server brokered our sessions (see openSession). */
   readonly brokered: number;
-  /** Ids of messages sent and not yet acknowledged, oldest first. */
-  readonly unacked: Array<string | number>;
   /** Data-frame bytes handed to the stream, and how many of them the runtime reported gone. */
   sentBytes: number;
   flushedBytes: number;
@@ -248,6 +266,13 @@ export class PeerMachine {
   private readonly link: ServerLink;
   /** Chat-session requests, both directions (session-broker.ts). */
   private readonly broker: SessionBroker;
+  /** Messages, receipts and typing over open sessions (chat.ts). */
+  private readonly chat: ChatMachine;
+  /** History queries handed to the store: query id → the ref of the command that asked (-1: none). */
+  private readonly historyQueries = new Map<number, number>();
+  /** What each history query asked, to say it again in its answer. */
+  private readonly historyAsked = new Map<number, { readonly friend: string | null; readonly text: string | null }>();
+  private nextHistoryQuery = 1;
 
   private readyEmitted = false;
   private p2pHost = '127.0.0.1';
@@ -281,7 +306,6 @@ export class PeerMachine {
   private readonly channels = new Map<StreamKey, Channel>();
   private readonly sessions = new Map<string, Session>();
   private nextStreamSeq = 1;
-  private nextMessageSeq = 1;
 
   private readonly transfersOut = new Map<string, OutgoingTransfer>();
   private readonly transfersIn = new Map<string, IncomingTransfer>();
@@ -293,11 +317,14 @@ export class PeerMachine {
   private nextWireStream = 1;
   /** Offline messages: sealed for friends with no open session, and opened when handed over (mailbox-client.ts). */
   private readonly mail: MailboxClient;
+  /** Ids of offline messages sent without one of the user's (distinct from the chat machine's). */
+  private nextMailSeq = 1;
 
   constructor(config: Partial<PeerConfig> = {}) {
     this.config = { ...PEER_CONFIG_DEFAULTS, ...config };
     this.link = new ServerLink(this.config.jitterSeed);
     this.broker = new SessionBroker(this.config.autoAcceptChat);
+    this.chat = new ChatMachine({ idPrefix: this.config.idPrefix, readReceipts: this.config.readReceipts });
     this.mail = new MailboxClient({
       emit: (event, ref) => this.withRef(ref, () => this.emit(event)),
       emitError: (code, detail, username, id, ref) => this.withRef(ref, () => this.emitError(code, detail, username, id)),
@@ -312,6 +339,8 @@ export class PeerMachine {
       sendAck: (seq) => void this.link.request({ type: 'mail.ack', seq }),
       seal: (ticket, sealKey, plaintext) => this.effects.push({ type: 'mail.seal', ticket, sealKey, plaintext }),
       open: (seq, sealed) => this.effects.push({ type: 'mail.open', seq, sealed }),
+      record: (entry) => this.onChatAction({ type: 'record', entry, confirm: false }, 0),
+      mark: (mark) => this.onChatAction({ type: 'mark', mark }, 0),
     });
   }
 
@@ -341,6 +370,11 @@ export class PeerMachine {
 
   private dispatch(input: PeerInput, nowMs: number): void {
     switch (input.type) {
+      case 'history.stored':
+        return this.withChat((chat) => chat.stored(input.friend, input.id), nowMs);
+      case 'history.answer':
+      case 'history.failed':
+        return this.onHistoryAnswer(input.queryId, input.type === 'history.answer' ? input.messages : null);
       case 'start':
         return this.onStart(input.p2pHost, input.p2pPort);
       case 'command':
@@ -486,6 +520,28 @@ export class PeerMachine {
         return this.onChatSend(command.username, command.text, command.id, nowMs);
       case 'chat.close':
         return this.onChatClose(command.username, nowMs);
+      case 'chat.typing':
+        return this.withChat((chat) => chat.typing(command.username, nowMs), nowMs);
+      case 'chat.read':
+        return this.withChat((chat) => chat.read(command.username, command.id), nowMs);
+      case 'history':
+        return this.askHistory(command.username, (queryId, account) => ({
+          type: 'history.page',
+          queryId,
+          account,
+          friend: command.username,
+          limit: command.limit ?? HISTORY_PAGE_MESSAGES_DEFAULT,
+          before: command.before ?? null,
+        }));
+      case 'history.search':
+        return this.askHistory(command.username ?? null, (queryId, account) => ({
+          type: 'history.search',
+          queryId,
+          account,
+          text: command.text,
+          friend: command.username ?? null,
+          limit: HISTORY_SEARCH_RESULTS_MAX,
+        }), command.text);
       case 'file.send':
         return this.onFileSend(command.username, command.files, nowMs);
       case 'file.answer':
@@ -570,7 +626,12 @@ export class PeerMachine {
       case 'logged-in':
         return this.withReplyRef(action.frame, () => this.onLoggedIn(action.via, action.frame));
       case 'login-ended':
-        return this.broker.loginEnded(action.reason);
+        this.broker.loginEnded(action.reason);
+        // A refused resume is taken back with the password at once (a server restart): the user
+        // stays on, and so do its P2P sessions. Had the TTL run out, the friends saw us go
+        // offline and ended their side already.
+        if (action.reason !== 'resume-refused') this.endSessionsWithLogin(nowMs);
+        return;
       case 'frame':
         return this.withReplyRef(action.frame, () => {
           this.onServerFrame(action.frame, nowMs);
@@ -647,7 +708,10 @@ export class PeerMachine {
         this.requestsShown = new Set(frame.incoming);
         return this.emit({ event: 'friends', friends: frame.friends, pending: frame.incoming });
       case 'presence':
-        return this.emit({ event: 'presence', username: frame.username, status: frame.status });
+        this.emit({ event: 'presence', username: frame.username, status: frame.status });
+        // The friend logged out or timed out: its sessions end with its login, here too.
+        if (frame.status === 'offline' && this.sessions.has(frame.username)) this.closeSession(frame.username, 'offline', true, nowMs);
+        return;
       case 'friend.incoming':
         this.requestsShown.add(frame.from);
         return this.emit({ event: 'friend.request', from: frame.from });
@@ -708,12 +772,17 @@ export class PeerMachine {
 
   private onLogoutOk(nowMs: number): void {
     this.emit({ event: 'logout.ok' });
-    for (const username of [...this.sessions.keys()]) this.closeSession(username, 'closed', true, nowMs);
+    this.endSessionsWithLogin(nowMs);
+  }
+
+  /** Our login ended (logout, TTL expiry, a login elsewhere): so do our sessions, on both sides. */
+  private endSessionsWithLogin(nowMs: number): void {
+    for (const username of [...this.sessions.keys()]) this.closeSession(username, 'offline', true, nowMs);
   }
 
   private finishQuit(): void {
     for (const session of this.sessions.values()) {
-      this.effects.push({ type: 'p2p.send', streamId: session.streamId, frame: { type: 'bye' } });
+      this.effects.push({ type: 'p2p.send', streamId: session.streamId, frame: { type: 'bye', reason: 'offline' } });
     }
     for (const channel of this.channels.values()) this.effects.push({ type: 'p2p.close', streamId: channel.streamId });
     this.effects.push({ type: 'exit', code: 0 });
@@ -954,8 +1023,9 @@ export class PeerMachine {
       this.effects.push({ type: 'p2p.close', streamId: old.streamId });
       this.loseSession(old, nowMs, false);
     }
-    this.sessions.set(friend, { username: friend, streamId, brokered, unacked: [], sentBytes: 0, flushedBytes: 0, pumpCursor: 0 });
+    this.sessions.set(friend, { username: friend, streamId, brokered, sentBytes: 0, flushedBytes: 0, pumpCursor: 0 });
     this.emit({ event: 'chat.opened', username: friend });
+    this.withChat((chat) => chat.opened(friend, streamId), nowMs);
     for (const outcome of this.recentOutcomes.values()) {
       if (outcome.peer === friend) this.effects.push({ type: 'p2p.send', streamId, frame: outcome.frame });
     }
@@ -966,10 +1036,9 @@ export class PeerMachine {
 
   /** The channel of an open session dropped: report, keep transfers for a resume. */
   private loseSession(session: Session, nowMs: number, report = true): void {
-    if (this.sessions.get(session.username) === session) this.sessions.delete(session.username);
-    for (const id of session.unacked) this.emitError('MESSAGE_UNDELIVERED', `message ${String(id)} to ${session.username}`, session.username, id);
-    session.unacked.length = 0;
-    if (report) this.emit({ event: 'chat.closed', username: session.username, reason: 'connection-lost' });
+    if (this.sessions.get(session.username) !== session) return;
+    this.sessions.delete(session.username);
+    this.withChat((chat) => chat.ended(session.username, report ? 'connection-lost' : null), nowMs);
     this.forTransfersWith(session.username, nowMs, (t) => t.suspend());
     // Suspended transfers wait for a new session, but not forever.
     const deadline = nowMs + TRANSFER_RESUME_WAIT_MS;
@@ -977,16 +1046,18 @@ export class PeerMachine {
     for (const t of this.transfersIn.values()) if (t.meta.peer === session.username && t.state === 'Suspended') this.timers.arm(`resume-in:${t.transferId}`, deadline);
   }
 
-  /** An orderly end, by us (chat.close, logout) or by the friend (bye). */
-  private closeSession(friend: string, reason: string, sendBye: boolean, nowMs: number): void {
+  /**
+   * An orderly end, by us (chat.close, logout, our login or the friend's ended) or by the friend
+   * (bye). reason: the chat.closed reason, also told in our bye (closed or offline).
+   */
+  private closeSession(friend: string, reason: 'closed' | 'offline', sendBye: boolean, nowMs: number): void {
     const session = this.sessions.get(friend);
     if (session === undefined) return;
     this.sessions.delete(friend);
     this.channels.delete(session.streamId);
-    if (sendBye) this.effects.push({ type: 'p2p.send', streamId: session.streamId, frame: { type: 'bye' } });
+    if (sendBye) this.effects.push({ type: 'p2p.send', streamId: session.streamId, frame: { type: 'bye', reason } });
     this.effects.push({ type: 'p2p.close', streamId: session.streamId });
-    for (const id of session.unacked) this.emitError('MESSAGE_UNDELIVERED', `message ${String(id)} to ${friend}`, friend, id);
-    this.emit({ event: 'chat.closed', username: friend, reason });
+    this.withChat((chat) => chat.ended(friend, reason), nowMs);
     this.forTransfersWith(friend, nowMs, (t) => t.abort('session-closed'));
   }
 
@@ -995,43 +1066,101 @@ export class PeerMachine {
     this.closeSession(friend, 'closed', true, nowMs);
   }
 
-  // ---- chat messages --------------------------------------------------------------------------
+  // ---- chat (chat.ts) and history (history.ts) ------------------------------------------------
 
+  /**
+   * chat.send: over the open session (chat.ts), or, with none, sealed for the friend and left with
+   * the server (mailbox-client.ts). Someone who is not a friend gets the chat machine's NO_SUCH_PEER.
+   */
   private onChatSend(friend: string, text: string, requestedId: string | number | undefined, nowMs: number): void {
-    const session = this.sessions.get(friend);
     const me = this.link.username;
-    if (session === undefined && (me === null || !this.mail.isFriend(friend))) return this.emitError('NO_SUCH_PEER', undefined, friend, requestedId);
-    if (session === undefined) {
-      // No open session (the friend is offline, or online without one): sealed and left with the server.
-      const id = requestedId ?? `${this.config.idPrefix}-m${this.nextMessageSeq++}`;
-      return this.mail.send(me ?? '', friend, text, id, nowMs, this.answering);
+    if (this.chat.isOpen(friend) || me === null || !this.mail.isFriend(friend)) {
+      return this.withChat((chat) => chat.send(friend, text, requestedId, nowMs), nowMs);
     }
-    if (session.unacked.length >= CHAT_UNACKED_MESSAGES_MAX) return this.emitError('QUEUE_FULL', undefined, friend, requestedId);
-    // JSON escaping can grow a text up to six-fold: the frame must still fit a control frame.
-    if (utf8.encode(JSON.stringify(text)).byteLength > CONTROL_FRAME_BYTES_MAX - FRAME_ENVELOPE_BYTES) {
-      return this.emitError('BAD_COMMAND', 'text too long once encoded', friend, requestedId);
+    // No open session (the friend is offline, or online without one): sealed and left with the server.
+    const id = requestedId ?? `${this.config.idPrefix}-o${this.nextMailSeq++}`;
+    this.mail.send(me, friend, text, id, nowMs, this.answering);
+  }
+
+  /** Runs a step of the chat machine and carries out what it asks. */
+  private withChat(step: (chat: ChatMachine) => void, nowMs: number): void {
+    step(this.chat);
+    for (const action of this.chat.takeActions()) this.onChatAction(action, nowMs);
+  }
+
+  private onChatAction(action: ChatAction, nowMs: number): void {
+    switch (action.type) {
+      case 'send':
+        this.effects.push({ type: 'p2p.send', streamId: action.streamId, frame: action.frame });
+        return;
+      case 'event':
+        return this.emit(action.event);
+      case 'error':
+        return this.emitError(action.code, action.detail, action.username, action.id);
+      case 'record': {
+        const account = this.link.username;
+        if (account === null) return;
+        const from = action.entry.direction === 'in' ? action.entry.friend : account;
+        this.effects.push({ type: 'history.append', account, entry: { ...action.entry, from }, confirm: action.confirm });
+        return;
+      }
+      case 'mark': {
+        const account = this.link.username;
+        if (account !== null) this.effects.push({ type: 'history.mark', account, mark: action.mark });
+        return;
+      }
+      case 'protocol-error':
+        void nowMs;
+        return this.emitError('UNEXPECTED_FRAME', `${action.frameType} from ${action.friend} in chat state ${action.state}`, action.friend);
     }
-    const id = requestedId ?? `${this.config.idPrefix}-m${this.nextMessageSeq++}`;
-    session.unacked.push(id);
-    this.effects.push({ type: 'p2p.send', streamId: session.streamId, frame: { type: 'msg', id, text } });
+  }
+
+  /** A history query for the logged-in account; its answer (history.answer) carries the command's ref. */
+  private askHistory(friend: string | null, query: (queryId: number, account: string) => PeerEffect, searchText?: string): void {
+    const account = this.link.username;
+    if (account === null) return this.emitError('NOT_LOGGED_IN', 'history is kept per account', friend ?? undefined);
+    if (this.historyQueries.size >= HISTORY_QUERIES_PENDING_MAX) return this.emitError('QUEUE_FULL', 'too many history queries waiting');
+    const queryId = this.nextHistoryQuery++;
+    this.historyQueries.set(queryId, this.answering ?? -1);
+    this.historyAsked.set(queryId, { friend, text: searchText ?? null });
+    this.effects.push(query(queryId, account));
+  }
+
+  private onHistoryAnswer(queryId: number, messages: readonly HistoryMessage[] | null): void {
+    const ref = this.historyQueries.get(queryId);
+    const asked = this.historyAsked.get(queryId);
+    if (ref === undefined || asked === undefined) return;
+    this.historyQueries.delete(queryId);
+    this.historyAsked.delete(queryId);
+    this.answering = ref < 0 ? undefined : ref;
+    if (messages === null) return this.emitError('HISTORY_UNAVAILABLE', undefined, asked.friend ?? undefined);
+    this.emit({
+      event: 'history',
+      ...(asked.friend === null ? {} : { username: asked.friend }),
+      ...(asked.text === null ? {} : { text: asked.text }),
+      messages: [...messages],
+    });
+  }
+
+  /** A file event, and its record in history (an offer) or its status (the transfer's end). */
+  private emitFileEvent(event: ClientEvent, nowMs: number): void {
+    this.emit(event);
+    const account = this.link.username;
+    if (account === null) return;
+    const change = fileHistoryOf(event, account, nowMs);
+    if (change === null) return;
+    if ('entry' in change) this.effects.push({ type: 'history.append', account, entry: change.entry, confirm: false });
+    else this.effects.push({ type: 'history.mark', account, mark: change.mark });
   }
 
   private onOpenFrame(channel: ChannelOf<'Open'>, frame: P2pFrame, nowMs: number): void {
     const friend = channel.friend;
     const session = this.sessions.get(friend);
     if (session === undefined || session.streamId !== channel.streamId) return;
+    if (isChatFrame(frame)) return this.withChat((chat) => chat.frame(friend, channel.streamId, frame, nowMs), nowMs);
     switch (frame.type) {
-      case 'msg':
-        this.effects.push({ type: 'p2p.send', streamId: channel.streamId, frame: { type: 'msg.ack', id: frame.id } });
-        return this.emit({ event: 'chat.message', from: friend, text: frame.text, id: frame.id });
-      case 'msg.ack': {
-        const index = session.unacked.indexOf(frame.id);
-        if (index < 0) return;
-        session.unacked.splice(index, 1);
-        return this.emit({ event: 'chat.sent', username: friend, id: frame.id });
-      }
       case 'bye':
-        return this.closeSession(friend, 'closed', false, nowMs);
+        return this.closeSession(friend, frame.reason ?? 'closed', false, nowMs);
       case 'error':
         // Never under its own code: a hostile friend could otherwise fake one of ours (SERVER_UNAVAILABLE) to a script.
         return this.emit({ event: 'error', code: 'PEER_ERROR', message: errorMessage('PEER_ERROR'), detail: `from ${friend}: ${frame.code}: ${frame.message}` });
@@ -1056,6 +1185,8 @@ export class PeerMachine {
       case 'hello':
       case 'hello.ok':
         return; // refused by P2P_FRAME_RULES before this
+      default:
+        return; // chat frames went to the chat above
     }
   }
 
@@ -1078,10 +1209,9 @@ export class PeerMachine {
       transfer.gate = this.gateFor(friend);
       this.transfersOut.set(transferId, transfer);
       offered.push({ transferId, stream: wireStream, name: file.name, size: file.size, sha256: file.sha256 });
-      this.emit({ event: 'file.offered', username: friend, transferId, name: file.name, size: file.size, sha256: file.sha256 });
+      this.emitFileEvent({ event: 'file.offered', username: friend, transferId, name: file.name, size: file.size, sha256: file.sha256 }, nowMs);
     }
     this.effects.push({ type: 'p2p.send', streamId: session.streamId, frame: { type: 'file.offer', files: offered } });
-    void nowMs;
   }
 
   private onOffer(friend: string, files: readonly OfferedFile[], nowMs: number): void {
@@ -1111,7 +1241,7 @@ export class PeerMachine {
       const transfer = new IncomingTransfer(meta, file.name, name, this.config.tuning);
       this.transfersIn.set(file.transferId, transfer);
       this.incomingByStream.set(streamKey, file.transferId);
-      this.emit({ event: 'file.offer', from: friend, transferId: file.transferId, name, size: file.size, offeredName: file.name, sha256: file.sha256 });
+      this.emitFileEvent({ event: 'file.offer', from: friend, transferId: file.transferId, name, size: file.size, offeredName: file.name, sha256: file.sha256 }, nowMs);
       if (this.config.autoAcceptFile) this.driveIncoming(transfer, nowMs, (t) => t.accept(nowMs));
     }
   }
@@ -1153,7 +1283,7 @@ export class PeerMachine {
 
   private driveOutgoing(transfer: OutgoingTransfer, nowMs: number, step: (t: OutgoingTransfer) => void): void {
     step(transfer);
-    this.perform(transfer.transferId, transfer.meta.peer, transfer.takeActions(), transfer.path);
+    this.perform(transfer.transferId, transfer.meta.peer, transfer.takeActions(), transfer.path, nowMs);
     if (!transfer.finished) return;
     this.transfersOut.delete(transfer.transferId);
     this.timers.disarm(`resume-out:${transfer.transferId}`);
@@ -1161,9 +1291,9 @@ export class PeerMachine {
     this.pumpReads(transfer.meta.peer, nowMs);
   }
 
-  private driveIncoming(transfer: IncomingTransfer, _nowMs: number, step: (t: IncomingTransfer) => void): void {
+  private driveIncoming(transfer: IncomingTransfer, nowMs: number, step: (t: IncomingTransfer) => void): void {
     step(transfer);
-    this.perform(transfer.transferId, transfer.meta.peer, transfer.takeActions(), null);
+    this.perform(transfer.transferId, transfer.meta.peer, transfer.takeActions(), null, nowMs);
     if (transfer.finished) {
       this.timers.disarm(`resume-in:${transfer.transferId}`);
       this.transfersIn.delete(transfer.transferId);
@@ -1240,7 +1370,7 @@ export class PeerMachine {
   }
 
   /** Carries a transfer's actions out as effects on the friend's open channel and the file system. */
-  private perform(transferId: string, peer: string, actions: readonly TransferAction[], path: string | null): void {
+  private perform(transferId: string, peer: string, actions: readonly TransferAction[], path: string | null, nowMs: number): void {
     const streamId = this.sessions.get(peer)?.streamId;
     for (const action of actions) {
       switch (action.type) {
@@ -1272,7 +1402,7 @@ export class PeerMachine {
           this.effects.push({ type: 'file.discard', transferId });
           break;
         case 'event':
-          this.emit(action.event);
+          this.emitFileEvent(action.event, nowMs);
           break;
       }
     }

@@ -21,7 +21,9 @@ import { z } from 'zod';
 import type { ServerFrameOf } from '../frames.ts';
 import { MAIL_IDS_REMEMBERED_MAX, MAIL_SEALED_BYTES_MAX, SERVER_REQUESTS_PENDING_MAX } from '../limits.ts';
 import type { ErrorCode } from '../errors.ts';
+import type { ChatRecord } from './chat.ts';
 import type { ClientEvent } from './events.ts';
+import type { HistoryMark } from './history.ts';
 
 /** What a sealed box adds to its plaintext (version, ephemeral X25519 key, tag): cli/crypto/sealed-box.ts. */
 export const SEALED_BOX_OVERHEAD_BYTES = 1 + 32 + 16;
@@ -50,11 +52,16 @@ export interface MailboxPort {
   sendAck(seq: number): void;
   seal(ticket: number, sealKey: string, plaintext: string): void;
   open(seq: number, sealed: string): void;
+  /** History (history.ts): a message queued or shown, and a queued one delivered. */
+  record(entry: ChatRecord): void;
+  mark(mark: HistoryMark): void;
 }
 
 interface Sealing {
   readonly friend: string;
   readonly id: string | number;
+  readonly text: string;
+  readonly sentAtMs: number;
   readonly ref: number | undefined;
 }
 
@@ -118,7 +125,7 @@ export class MailboxClient {
       return this.port.emitError('QUEUE_FULL', 'too many offline messages waiting for the server', friend, id, ref);
     }
     const ticket = this.nextTicket++;
-    this.sealing.set(ticket, { friend, id, ref });
+    this.sealing.set(ticket, { friend, id, text, sentAtMs: nowMs, ref });
     this.port.seal(ticket, sealKey, plaintext);
   }
 
@@ -135,7 +142,11 @@ export class MailboxClient {
 
   /** The server holds it (the reply carries the command's ref). */
   onQueued(frame: ServerFrameOf<'mail.queued'>): void {
+    const job = frame.re === undefined ? undefined : this.sent.get(frame.re);
     if (frame.re !== undefined) this.sent.delete(frame.re);
+    if (job !== undefined) {
+      this.port.record({ friend: job.friend, id: job.id, text: job.text, atMs: job.sentAtMs, direction: 'out', status: 'queued', kind: 'message' });
+    }
     this.port.emit({ event: 'chat.queued', username: frame.username, id: frame.messageId }, undefined);
   }
 
@@ -160,6 +171,7 @@ export class MailboxClient {
   }
 
   onDelivered(frame: ServerFrameOf<'mail.delivered'>): void {
+    this.port.mark({ friend: frame.username, id: frame.messageId, direction: 'out', status: 'delivered', through: false });
     this.port.emit({ event: 'chat.delivered', username: frame.username, id: frame.messageId }, undefined);
   }
 
@@ -207,6 +219,8 @@ export class MailboxClient {
         // It will never open: acknowledged so it does not block the mailbox, and reported.
         this.port.emitError('MAIL_UNREADABLE', result.message, head.from, head.messageId, undefined);
       } else {
+        // Recorded before the ack goes out (effects run in order): acknowledged means stored.
+        this.port.record({ friend: head.from, id: head.messageId, text: result.text, atMs: result.sentAtMs, direction: 'in', status: 'received', kind: 'message', offline: true });
         this.port.emit({ event: 'chat.message', from: head.from, text: result.text, id: head.messageId, offline: true, sentAtMs: result.sentAtMs }, undefined);
       }
       this.port.sendAck(head.seq);

@@ -14,6 +14,7 @@ import { EffectPump } from '../effect-pump.ts';
 import { Wakeup } from '../wakeup.ts';
 import type { ServerFrame } from '../frames.ts';
 import type { ConnId, ServerEffect, ServerInput, ServerMachine } from './machine.ts';
+import type { ClusterRouter } from './cluster.ts';
 
 /**
  * The ack of a heartbeat sent without an id never changes, and it is most of what a server
@@ -50,6 +51,11 @@ export interface ServerHostOptions {
   readonly hooks?: ServerHostHooks;
   /** A slow reader is reset once this many bytes wait in its send queue. */
   readonly sendQueueBytesMax?: number;
+  /**
+   * One node of a cluster (core/server/cluster.ts): sends to proxy connections, committed ops and
+   * the machine's announcements go over the bus; the router feeds what other nodes say back in.
+   */
+  readonly cluster?: ClusterRouter;
 }
 
 export class ServerHost {
@@ -59,6 +65,8 @@ export class ServerHost {
   private nextConnId = 1;
   private listener: Listener | null = null;
   private readonly wakeup: Wakeup;
+  /** The cluster's lease beats and checks (absent on a single node). */
+  private readonly clusterWakeup: Wakeup | null;
   private readonly pump = new EffectPump<ServerEffect>(
     () => this.machine.takeEffects(),
     (effects) => this.performAll(effects),
@@ -76,6 +84,20 @@ export class ServerHost {
       this.machine.handleTimeout(nowMs);
       this.flush();
     });
+    const cluster = options.cluster;
+    this.clusterWakeup =
+      cluster === undefined
+        ? null
+        : new Wakeup(options.clock, (nowMs) => {
+            cluster.tick(nowMs);
+            this.flush();
+          });
+  }
+
+  /** Joins the cluster (asks the other nodes who they hold); again after the bus came back. */
+  joinCluster(): void {
+    this.options.cluster?.join(this.options.clock.nowMs());
+    this.flush();
   }
 
   listen(host: string, port: number, onReady: (result: Listener | Error) => void): void {
@@ -95,6 +117,7 @@ export class ServerHost {
     this.listener = null;
     this.input({ type: 'shutdown' });
     this.wakeup.clear();
+    this.clusterWakeup?.clear();
   }
 
   /** Feeds one input at the clock's time and carries out what the machine asks. */
@@ -123,6 +146,11 @@ export class ServerHost {
     // until quiet, a bounded number of rounds.
     if (!this.pump.pump()) return;
     this.wakeup.set(this.machine.nextTimeoutMs());
+    const cluster = this.options.cluster;
+    if (cluster !== undefined) {
+      cluster.flushOut();
+      this.clusterWakeup?.set(cluster.nextTickMs());
+    }
   }
 
   private performAll(effects: readonly ServerEffect[]): void {
@@ -135,19 +163,26 @@ export class ServerHost {
       }
       // Commit what was persisted before anything that might announce it goes out.
       if (ops !== null) {
-        this.options.store.apply(ops);
+        this.commit(ops);
         ops = null;
       }
       this.perform(effect);
     }
-    if (ops !== null) this.options.store.apply(ops);
+    if (ops !== null) this.commit(ops);
     const onEffect = this.options.hooks?.onEffect;
     if (onEffect !== undefined) for (const effect of effects) onEffect(effect);
+  }
+
+  private commit(ops: StoreOp[]): void {
+    this.options.store.apply(ops);
+    this.options.cluster?.committed(ops);
   }
 
   private perform(effect: Exclude<ServerEffect, { type: 'persist' }>): void {
     switch (effect.type) {
       case 'send':
+        // A user held on another node: its frame goes there over the bus.
+        if (effect.connId < 0) return this.options.cluster?.deliver(effect.connId, effect.frame);
         return this.write(effect.connId, this.encode(effect.frame));
       case 'close': {
         const connection = this.connections.get(effect.connId);
@@ -164,6 +199,9 @@ export class ServerHost {
         return this.options.hasher.verify(effect.password, effect.passwordHash, (ok) =>
           this.input({ type: 'verified', jobId: effect.jobId, ok }),
         );
+      case 'announce':
+      case 'forward':
+        return this.options.cluster?.perform(effect);
     }
   }
 

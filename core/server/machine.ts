@@ -92,7 +92,24 @@ export type ServerInput =
   /** Result of a `verify` effect. */
   | { readonly type: 'verified'; readonly jobId: number; readonly ok: boolean }
   /** Tell every client, close every connection. */
-  | { readonly type: 'shutdown' };
+  | { readonly type: 'shutdown' }
+  // ---- from other nodes of a cluster (core/server/cluster.ts); never in a single-node server ----
+  /**
+   * A user is now held by another node, reached through proxy connection `connId`. friendsTold
+   * false: that node did not tell the friends held here (it answers a join, or came back to the
+   * bus), so they are told if the user was not online here.
+   */
+  | { readonly type: 'remote.attached'; readonly username: string; readonly connId: ConnId; readonly resumeToken: string; readonly friendsTold: boolean }
+  /** A user held elsewhere went offline; friendsTold false: its node died, tell the friends held here. */
+  | { readonly type: 'remote.offline'; readonly username: string; readonly connId: ConnId; readonly friendsTold: boolean }
+  /** Store ops another node committed: the directory here follows. */
+  | { readonly type: 'remote.ops'; readonly ops: readonly StoreOp[] }
+  /** A frame another node's machine sent to a user held here. */
+  | { readonly type: 'remote.deliver'; readonly username: string; readonly frame: ServerFrame }
+  /** A remote user's answer to a session request held here; replies go to its proxy `connId`. */
+  | { readonly type: 'remote.answer'; readonly username: string; readonly connId: ConnId; readonly remoteAddress: string; readonly frame: ClientFrameOf<'session.answer'> }
+  /** The shared store or bus was lost (false) or is back (true): new logins are refused meanwhile. */
+  | { readonly type: 'cluster.health'; readonly healthy: boolean };
 
 export type ServerEffect =
   | { readonly type: 'send'; readonly connId: ConnId; readonly frame: ServerFrame }
@@ -101,7 +118,11 @@ export type ServerEffect =
   | { readonly type: 'hash'; readonly jobId: number; readonly password: string }
   /** Verify a password against a stored hash (null: unknown user, verify against a dummy anyway). */
   | { readonly type: 'verify'; readonly jobId: number; readonly password: string; readonly passwordHash: string | null }
-  | { readonly type: 'persist'; readonly op: StoreOp };
+  | { readonly type: 'persist'; readonly op: StoreOp }
+  /** Clustered only: tell the other nodes a user is held here now, or went offline here. */
+  | { readonly type: 'announce'; readonly item: { readonly kind: 'attached'; readonly username: string; readonly resumeToken: string } | { readonly kind: 'offline'; readonly username: string } }
+  /** Clustered only: a session answer for a request held on the node of the caller behind proxy `connId`. */
+  | { readonly type: 'forward'; readonly connId: ConnId; readonly username: string; readonly remoteAddress: string; readonly frame: ClientFrameOf<'session.answer'> };
 
 export interface ServerConfig {
   readonly ttlMs: number;
@@ -124,6 +145,12 @@ export interface ServerConfig {
   readonly unauthenticatedConnectionsPerAddressMax: number;
   /** Fresh unguessable token (session and resume tokens). The only source of entropy. */
   readonly newToken: () => string;
+  /**
+   * One node of several sharing a store and a bus (core/server/cluster.ts): the machine announces
+   * who it holds, and session request ids start with sessionRequestIdPrefix (unique per node).
+   */
+  readonly clustered: boolean;
+  readonly sessionRequestIdPrefix: string;
 }
 
 export const SERVER_CONFIG_DEFAULTS: Omit<ServerConfig, 'newToken'> = {
@@ -137,6 +164,8 @@ export const SERVER_CONFIG_DEFAULTS: Omit<ServerConfig, 'newToken'> = {
   signupsPerAddressPerHour: SIGNUPS_PER_ADDRESS_PER_HOUR,
   connectionsPerAddressMax: CONNECTIONS_PER_ADDRESS_MAX,
   unauthenticatedConnectionsPerAddressMax: UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX,
+  clustered: false,
+  sessionRequestIdPrefix: 's',
 };
 
 type ConnState =
@@ -176,6 +205,13 @@ interface OnlineUser {
    * null when there are none.
    */
   missedOutcomes: ServerFrame[] | null;
+  /** Held by another node of a cluster: connId is a proxy, and that node runs its TTL. */
+  remote: boolean;
+  /**
+   * Session requests held on other nodes that wait on this user, by id, to the caller: where its
+   * answer is forwarded. null when none. Bounded by SESSION_REQUESTS_PENDING_PER_USER_MAX.
+   */
+  remoteRequests: Map<string, string> | null;
 }
 
 interface SessionRequest {
@@ -297,6 +333,8 @@ export class ServerMachine {
   private nextJobId = 1;
   private nextSessionRequestSeq = 1;
   private shuttingDown = false;
+  /** A clustered node that lost its store or bus refuses sign-ups, logins and resumes. */
+  private refusingLogins = false;
   /** The same for every connection: one shared (frozen) frame, which a host may encode once. */
   private readonly welcome: ServerFrame;
   private readonly counters = {
@@ -363,6 +401,31 @@ export class ServerMachine {
         return this.onVerified(input.jobId, input.ok, nowMs);
       case 'shutdown':
         return this.onShutdown();
+      case 'remote.attached':
+        return this.onRemoteAttached(input.username, input.connId, input.resumeToken, input.friendsTold);
+      case 'remote.offline':
+        return this.onRemoteOffline(input.username, input.connId, input.friendsTold);
+      case 'remote.ops':
+        for (const op of input.ops) {
+          // An account this node knows already (read at start, or heard twice) keeps its friends.
+          if (op.op === 'account.create' && this.directory.has(op.username)) continue;
+          // Declines live in the machine, not the directory: a cool-down holds on every node.
+          if (op.op === 'decline.add') {
+            this.declines.set(`${op.declined}\u0000${op.decliner}`, op.atMs);
+            // Bounded here too (the node that made it bounds and stores its own).
+            if (this.declines.size > RATE_LIMIT_BUCKETS_MAX) this.declines.delete(this.declines.keys().next().value ?? '');
+          }
+          else if (op.op === 'decline.remove') this.declines.delete(`${op.declined}\u0000${op.decliner}`);
+          else this.applyOp(op);
+        }
+        return;
+      case 'remote.deliver':
+        return this.onRemoteDeliver(input.username, input.frame);
+      case 'remote.answer':
+        return this.onRemoteAnswer(input);
+      case 'cluster.health':
+        this.refusingLogins = !input.healthy;
+        return;
     }
   }
 
@@ -593,6 +656,7 @@ export class ServerMachine {
   // ---- accounts -------------------------------------------------------------------------------
 
   private onSignup(conn: Conn, frame: ClientFrameOf<'signup'>, nowMs: number): void {
+    if (this.refusingLogins) return this.sendError(conn, 'SERVER_DEGRADED', frame.id);
     if (!this.authAttempts.take(conn.addressKey, nowMs)) return this.sendError(conn, 'RATE_LIMITED', frame.id);
     const nickname = frame.nickname ?? frame.username;
     const invalid = checkUsername(frame.username) ?? checkPassword(frame.password) ?? checkNickname(nickname);
@@ -690,6 +754,7 @@ export class ServerMachine {
   }
 
   private onLogin(conn: Conn, frame: ClientFrameOf<'login'>, nowMs: number): void {
+    if (this.refusingLogins) return this.sendError(conn, 'SERVER_DEGRADED', frame.id);
     if (!this.authAttempts.take(conn.addressKey, nowMs)) return this.sendError(conn, 'RATE_LIMITED', frame.id);
     // Guesses count per username and address: a stranger elsewhere never slows the owner down.
     const guessKey = `${frame.username}\u0000${conn.addressKey}`;
@@ -737,6 +802,7 @@ export class ServerMachine {
   }
 
   private onResume(conn: Conn, frame: ClientFrameOf<'resume'>, nowMs: number): void {
+    if (this.refusingLogins) return this.sendError(conn, 'SERVER_DEGRADED', frame.id);
     const user = this.online.get(frame.username);
     const account = this.directory.get(frame.username);
     if (user === undefined || account === undefined || !tokensEqual(user.resumeToken, frame.token)) {
@@ -756,9 +822,11 @@ export class ServerMachine {
     let user = this.online.get(username);
     const resumed = user !== undefined;
     if (user === undefined) {
-      user = { username, connId: conn.connId, resumeToken: this.config.newToken(), sessionRequests: null, missedOutcomes: null };
+      user = { username, connId: conn.connId, resumeToken: this.config.newToken(), sessionRequests: null, missedOutcomes: null, remote: false, remoteRequests: null };
       this.online.set(username, user);
     } else {
+      // Held by another node until now: that node ends its connection when it hears of this one.
+      user.remote = false;
       const old = user.connId === null ? undefined : this.conns.get(user.connId);
       if (old !== undefined && old !== conn) {
         // Detach first so closing the old connection does not detach the new one.
@@ -773,6 +841,7 @@ export class ServerMachine {
     this.countUnauthenticated(conn, -1);
     this.timers.disarm(`idle:${conn.connId}`);
     this.timers.arm(ttlKey, nowMs + this.config.ttlMs);
+    if (this.config.clustered) this.effects.push({ type: 'announce', item: { kind: 'attached', username, resumeToken: user.resumeToken } });
     this.send(conn.connId, {
       type: 'login.ok',
       re,
@@ -821,16 +890,21 @@ export class ServerMachine {
     this.goOffline(username);
   }
 
-  /** Logout and TTL expiry: the user is gone; friends are told, pending session requests end. */
-  private goOffline(username: string): void {
+  /**
+   * Logout and TTL expiry: the user is gone; friends are told, pending session requests end.
+   * friends: 'all' for a user held here; 'none' for a remote user whose node told everyone;
+   * 'local' for a remote user whose node died (each node tells the friends it holds).
+   */
+  private goOffline(username: string, friends: 'all' | 'local' | 'none' = 'all'): void {
     const user = this.online.get(username);
     if (user === undefined) return;
     this.online.delete(username);
     this.timers.disarm(`ttl:${username}`);
     this.mailbox.resetDelivery(username);
+    if (this.config.clustered && !user.remote) this.effects.push({ type: 'announce', item: { kind: 'offline', username } });
     for (const requestId of [...(user.sessionRequests ?? [])]) this.endSessionRequest(requestId, 'offline');
     const account = this.directory.get(username);
-    if (account !== undefined) this.tellFriends(account, 'offline');
+    if (account !== undefined && friends !== 'none') this.tellFriends(account, 'offline', friends === 'local');
   }
 
   // ---- friends and presence -------------------------------------------------------------------
@@ -854,10 +928,13 @@ export class ServerMachine {
   }
 
   /** Presence goes only to mutual friends that are online and attached. */
-  private tellFriends(account: Account, status: PresenceStatus): void {
+  private tellFriends(account: Account, status: PresenceStatus, heldHereOnly = false): void {
     // One frame object for every friend: a host may encode it once for the whole fan-out.
     const frame: ServerFrame = { type: 'presence', username: account.username, status };
-    for (const friend of account.friends) this.sendToUser(friend, frame);
+    for (const friend of account.friends) {
+      if (heldHereOnly && this.online.get(friend)?.remote !== false) continue;
+      this.sendToUser(friend, frame);
+    }
   }
 
   private onFriendRequest(conn: Conn, username: string, frame: ClientFrameOf<'friend.request'>, nowMs: number): void {
@@ -1128,7 +1205,7 @@ export class ServerMachine {
     ) {
       return fail('too-many-requests');
     }
-    const requestId = `s${this.nextSessionRequestSeq++}`;
+    const requestId = `${this.config.sessionRequestIdPrefix}${this.nextSessionRequestSeq++}`;
     // A blocked caller gets an ordinary pending request that times out; the callee never hears of it.
     const silent = this.directory.get(callee)?.blocked.has(caller) ?? false;
     this.sessionRequests.set(requestId, { requestId, caller, callee, silent });
@@ -1142,8 +1219,9 @@ export class ServerMachine {
 
   private onSessionAnswer(conn: Conn, callee: string, frame: ClientFrameOf<'session.answer'>): void {
     const request = this.sessionRequests.get(frame.requestId);
-    if (request === undefined || request.callee !== callee || request.silent) return this.sendError(conn, 'NO_SUCH_SESSION_REQUEST', frame.id);
     if (frame.accept && frame.port === undefined) return this.sendError(conn, 'BAD_FRAME', frame.id, 'accepting needs a port');
+    if (request === undefined && this.forwardAnswer(conn, callee, frame)) return;
+    if (request === undefined || request.callee !== callee || request.silent) return this.sendError(conn, 'NO_SUCH_SESSION_REQUEST', frame.id);
     this.dropSessionRequest(request);
     this.send(conn.connId, { type: 'session.answered', re: frame.id, requestId: request.requestId, accept: frame.accept });
     if (!frame.accept) {
@@ -1262,12 +1340,97 @@ export class ServerMachine {
     }
   }
 
+  // ---- other nodes of a cluster ---------------------------------------------------------------
+
+  /**
+   * Another node holds this user now. Its node told the user's friends already (it came online
+   * there, or moved without a presence change); a connection of the user held here is ended.
+   */
+  private onRemoteAttached(username: string, connId: ConnId, resumeToken: string, friendsTold: boolean): void {
+    let user = this.online.get(username);
+    if (user === undefined) {
+      user = { username, connId, resumeToken, sessionRequests: null, missedOutcomes: null, remote: true, remoteRequests: null };
+      this.online.set(username, user);
+      const account = this.directory.get(username);
+      if (!friendsTold && account !== undefined) this.tellFriends(account, 'online', true);
+      return;
+    }
+    const old = user.remote || user.connId === null ? undefined : this.conns.get(user.connId);
+    user.remote = true;
+    user.connId = connId;
+    user.resumeToken = resumeToken;
+    user.missedOutcomes = null;
+    user.remoteRequests = null;
+    this.timers.disarm(`ttl:${username}`);
+    // As on one node: the old connection is told and closed (the user is not detached: it moved).
+    if (old !== undefined) this.sendError(old, 'LOGGED_IN_ELSEWHERE');
+  }
+
+  private onRemoteOffline(username: string, connId: ConnId, friendsTold: boolean): void {
+    const user = this.online.get(username);
+    if (user === undefined || !user.remote || user.connId !== connId) return;
+    this.goOffline(username, friendsTold ? 'none' : 'local');
+  }
+
+  /** A frame for a user held here, from another node's machine: sent as if made here. */
+  private onRemoteDeliver(username: string, frame: ServerFrame): void {
+    const user = this.online.get(username);
+    if (user === undefined || user.remote) return;
+    if (frame.type === 'session.incoming') {
+      const requests = (user.remoteRequests ??= new Map());
+      if (requests.size >= SESSION_REQUESTS_PENDING_PER_USER_MAX) {
+        const oldest = requests.keys().next();
+        if (!oldest.done) requests.delete(oldest.value);
+      }
+      requests.set(frame.requestId, frame.from);
+    } else if (SESSION_OUTCOME_TYPES.has(frame.type) && 'requestId' in frame && typeof frame.requestId === 'string') {
+      user.remoteRequests?.delete(frame.requestId);
+      if (user.remoteRequests?.size === 0) user.remoteRequests = null;
+    }
+    this.sendToUser(username, frame);
+  }
+
+  /** A session answer for a request held on the caller's node: sent there. False if none is known. */
+  private forwardAnswer(conn: Conn, callee: string, frame: ClientFrameOf<'session.answer'>): boolean {
+    const user = this.online.get(callee);
+    const caller = user?.remoteRequests?.get(frame.requestId);
+    const callerUser = caller === undefined ? undefined : this.online.get(caller);
+    if (user === undefined || callerUser === undefined || !callerUser.remote || callerUser.connId === null) return false;
+    user.remoteRequests?.delete(frame.requestId);
+    this.effects.push({ type: 'forward', connId: callerUser.connId, username: callee, remoteAddress: conn.remoteAddress, frame });
+    return true;
+  }
+
+  /** A remote callee's answer: handled as if its connection were here; replies go to its proxy. */
+  private onRemoteAnswer(input: Extract<ServerInput, { type: 'remote.answer' }>): void {
+    const user = this.online.get(input.username);
+    if (user === undefined || !user.remote || user.connId !== input.connId) return;
+    const proxy: Conn = {
+      connId: input.connId,
+      remoteAddress: input.remoteAddress,
+      addressKey: addressKey(input.remoteAddress),
+      decoder: PROXY_DECODER,
+      phase: { state: 'LoggedIn', username: input.username, ttlKey: `ttl:${input.username}`, passwordJobId: null },
+    };
+    this.onSessionAnswer(proxy, input.username, input.frame);
+  }
+
+  /** The users held here with their resume tokens (what a joining node is told). */
+  heldUsers(visit: (username: string, resumeToken: string) => void): void {
+    for (const user of this.online.values()) if (!user.remote) visit(user.username, user.resumeToken);
+  }
+
   // ---- effects --------------------------------------------------------------------------------
 
   private persist(op: StoreOp): void {
+    this.applyOp(op);
+    this.effects.push({ type: 'persist', op });
+  }
+
+  /** What a store op changes in memory: the same for an op made here and one another node made. */
+  private applyOp(op: StoreOp): void {
     this.directory.apply(op);
     this.mailbox.apply(op);
-    this.effects.push({ type: 'persist', op });
   }
 
   private send(connId: ConnId, frame: ServerFrame): void {
@@ -1278,6 +1441,7 @@ export class ServerMachine {
   private sendToUser(username: string, frame: ServerFrame): void {
     const user = this.online.get(username);
     if (user === undefined) return;
+    if (user.remote) return this.send(user.connId ?? -1, frame);
     if (user.connId !== null) return this.send(user.connId, frame);
     if (!SESSION_OUTCOME_TYPES.has(frame.type)) return;
     const missed = (user.missedOutcomes ??= []);
@@ -1294,6 +1458,9 @@ export class ServerMachine {
     this.forget(conn);
   }
 }
+
+/** A proxy connection decodes nothing (its frames arrive decoded): one shared, never-fed decoder. */
+const PROXY_DECODER = new FrameDecoder({ frameBytesMax: 0 });
 
 /** Drops a request from a user's pending set, and the set itself once empty. */
 function forgetSessionRequest(user: OnlineUser | undefined, requestId: string): void {

@@ -23,6 +23,8 @@ import type { CheckerName } from '../scenarios/scenario-schema.ts';
 import type { ServerNode } from '../world/server-node.ts';
 import type { WireMessage } from '../world/frame-tap.ts';
 import type { SimClock } from '../world/sim-clock.ts';
+import { FILE_NAME_CHARS_MAX } from '../../core/limits.ts';
+import { unsafeFileNameReason } from '../drivers/hostile.ts';
 
 export const VIOLATIONS_MAX = 1_000;
 /** Details listed per liveness check before the rest is only counted. */
@@ -74,6 +76,8 @@ export class Checkers implements PeerObserver, P2pObserver {
   private readonly finalsByConn = new Map<number, Map<string, string>>();
   /** "receiver\0friend" → when the receiver was told the friendship ended. */
   private readonly removedAtMs = new Map<string, number>();
+  /** "receiver\0transferId" → where the files port wrote the download (until the machine reports it). */
+  private readonly committedPaths = new Map<string, string>();
   private world: CheckedWorld | null = null;
   /** Each slot's truthOnline during a sweep (1 online), reused from sweep to sweep. */
   private sweepTruth = new Uint8Array(0);
@@ -316,6 +320,21 @@ export class Checkers implements PeerObserver, P2pObserver {
     if (sha256 !== offered || bytesSha256 !== offered) {
       this.violate('p2p-integrity', `${receiver} received ${transferId} from ${from} with SHA-256 ${bytesSha256.slice(0, 16)} (reported ${sha256.slice(0, 16)}), offered ${offered.slice(0, 16)}`);
     }
+  }
+
+  /** safe-file-names: a download is written under one plain file name, whatever the sender offered. */
+  onFileCommitted(receiver: string, transferId: string, name: string, path: string): void {
+    const unsafe = unsafeFileNameReason(name, FILE_NAME_CHARS_MAX);
+    if (unsafe !== null) this.violate('safe-file-names', `${receiver} wrote ${transferId} under ${JSON.stringify(name)}: ${unsafe}`);
+    this.committedPaths.set(`${receiver}\u0000${transferId}`, path);
+  }
+
+  /** safe-file-names: the path reported to the user is the one written. */
+  onFileReported(receiver: string, transferId: string, path: string): void {
+    const key = `${receiver}\u0000${transferId}`;
+    const written = this.committedPaths.get(key);
+    this.committedPaths.delete(key);
+    if (written !== path) this.violate('safe-file-names', `${receiver} reported ${transferId} at ${JSON.stringify(path)} but wrote it at ${JSON.stringify(written ?? 'nowhere')}`);
   }
 
   onChatSent(from: string, to: string, text: string): void {

@@ -179,6 +179,7 @@ function collectMetrics(world: World): Record<string, number> {
     violations: [...checkers.violationCounts.values()].reduce((a, b) => a + b, 0),
     outcomes_unattributed: counter('outcomes_unattributed'),
     outcomes_after_end: counter('outcomes_after_end'),
+    ...world.hostile.hoardMetrics(),
   };
   // Every other counter the run kept (faults_<kind>, ...), and durations in whole ms.
   for (const [name, value] of checkers.counters) if (!(name in metrics)) metrics[name] = value;

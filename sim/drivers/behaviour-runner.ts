@@ -27,6 +27,12 @@ export interface RunnerHost {
   onStepOutcome(slot: PeerSlot, step: string, outcome: string): void;
   onCrashStep(slot: PeerSlot, downMs: number | undefined): void;
   readonly p2pAvailable: boolean;
+  /** A step with `withinMs` ended (checker served-within-bound). */
+  onTimedStep(slot: PeerSlot, step: string, expected: string, outcome: string, sinceMs: number, withinMs: number): void;
+  /** Hostile: a raw hello with a guessed or replayed token to `to`'s P2P port. */
+  p2pHello(slot: PeerSlot, to: string, token: 'guess' | 'replay', as: string | undefined, done: (outcome: string) => void): void;
+  /** Hostile: raw connections to the server that never log in. */
+  hoardConnections(slot: PeerSlot, count: number, renew: boolean, done: (outcome: string) => void): void;
 }
 
 interface Frame {
@@ -162,11 +168,11 @@ export class BehaviourRunner {
           return then();
       }
     }
-    if ('signup' in step) return driver.signup(step.signup.password ?? slot.password, finish('signup', step.signup.expect));
+    if ('signup' in step) return driver.signup(step.signup.password ?? slot.password, finish('signup', step.signup.expect, step.signup.withinMs));
     if ('login' in step) {
       const given = step.login.password;
       const password = given === undefined ? slot.password : given === 'wrong' ? `${slot.password}-wrong` : given;
-      return driver.login(password, finish('login', step.login.expect));
+      return driver.login(password, finish('login', step.login.expect, step.login.withinMs));
     }
     if ('logout' in step) return driver.logout(finish('logout', step.logout.expect));
     if ('think' in step) return host.after(slot, samplerOf(step.think)(slot.prng), then);
@@ -185,11 +191,11 @@ export class BehaviourRunner {
       this.push(step.repeat.steps, step.repeat.times);
       return then();
     }
-    if ('friendRequest' in step) return driver.friendRequest(step.friendRequest.to, finish('friendRequest', step.friendRequest.expect));
+    if ('friendRequest' in step) return driver.friendRequest(step.friendRequest.to, finish('friendRequest', step.friendRequest.expect, step.friendRequest.withinMs));
     if ('session' in step) {
       const target = host.friendUsername(slot, step.session.with);
-      if (target === null) return finish('session', step.session.expect)('NO_FRIEND');
-      return driver.sessionRequest(target, finish('session', step.session.expect));
+      if (target === null) return finish('session', step.session.expect, step.session.withinMs)('NO_FRIEND');
+      return driver.sessionRequest(target, finish('session', step.session.expect, step.session.withinMs));
     }
     if ('answer' in step) {
       const answer = step.answer;
@@ -212,10 +218,28 @@ export class BehaviourRunner {
       return driver.sendOffline(target, step.sendOffline.messages, finish('sendOffline', undefined));
     }
     if ('sendFile' in step) {
-      if (driver.sendFile === undefined) return finish('sendFile', undefined)('NO_P2P_CHANNEL');
-      const target = host.friendUsername(slot, step.sendFile.with);
-      if (target === null) return finish('sendFile', undefined)('NO_FRIEND');
-      return driver.sendFile(target, step.sendFile.bytes, finish('sendFile', undefined), step.sendFile.cancelAfterMs);
+      const send = step.sendFile;
+      const finishFile = finish('sendFile', send.expect, send.withinMs);
+      if (driver.sendFile === undefined) return finishFile('NO_P2P_CHANNEL');
+      const target = host.friendUsername(slot, send.with);
+      if (target === null) return finishFile('NO_FRIEND');
+      return driver.sendFile(target, send.bytes, finishFile, send);
+    }
+    if ('unfriend' in step) {
+      const finishUnfriend = finish('unfriend', step.unfriend.expect);
+      if (driver.unfriend === undefined) return finishUnfriend('NOT_SUPPORTED');
+      return driver.unfriend(step.unfriend.with, finishUnfriend);
+    }
+    if ('answerFriends' in step) {
+      driver.setFriendPolicy?.(step.answerFriends.policy, step.answerFriends.accept ?? []);
+      return then();
+    }
+    if ('p2pHello' in step) {
+      const hello = step.p2pHello;
+      return host.p2pHello(slot, hello.to, hello.token, hello.as, finish('p2pHello', hello.expect));
+    }
+    if ('hoardConnections' in step) {
+      return host.hoardConnections(slot, step.hoardConnections.count, step.hoardConnections.renew === true, finish('hoardConnections', undefined));
     }
     if ('crash' in step) {
       host.onCrashStep(slot, step.crash.downMs);
@@ -225,15 +249,17 @@ export class BehaviourRunner {
   }
 
   /** A step's callback maker: records the outcome (and any mismatch), then goes on. */
-  private finisher(then: () => void): (name: string, expected: string | undefined) => (outcome: StepOutcome) => void {
+  private finisher(then: () => void): (name: string, expected: string | undefined, withinMs?: number) => (outcome: StepOutcome) => void {
     const slot = this.slot;
     const host = this.host;
-    return (name, expected) => {
-      this.pendingStep = { step: name, sinceMs: host.nowMs() };
+    return (name, expected, withinMs) => {
+      const sinceMs = host.nowMs();
+      this.pendingStep = { step: name, sinceMs };
       return (outcome) => {
         this.pendingStep = null;
         host.onStepOutcome(slot, name, outcome);
         if (expected !== undefined && outcome !== expected) host.onStepMismatch(slot, name, expected, outcome);
+        if (withinMs !== undefined) host.onTimedStep(slot, name, expected ?? (name === 'session' ? 'established' : 'ok'), outcome, sinceMs, withinMs);
         then();
       };
     };

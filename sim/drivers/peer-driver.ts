@@ -7,6 +7,7 @@
  */
 import type { PresenceStatus, SessionFailure } from '../../core/frames.ts';
 import type { WireMessage } from '../world/frame-tap.ts';
+import type { SendFileOptions } from './peer-machine-driver.ts';
 
 /** 'ok', or a stable error code (server codes, plus DISCONNECTED, TIMEOUT, CRASHED, NOT_LOGGED_IN). */
 export type StepOutcome = 'ok' | string;
@@ -40,8 +41,12 @@ export interface PeerDriver {
   sendOffline?(username: string, count: number, done: (outcome: StepOutcome) => void): void;
   /** Work that should have ended by the end of the healed phase (open transfers), or null. */
   unfinishedWork?(): string | null;
-  /** P2P: one synthetic file of `bytes` bytes over the open session; cancelled by the sender after cancelAfterMs if given. */
-  sendFile?(username: string, bytes: number, done: (outcome: StepOutcome) => void, cancelAfterMs?: number): void;
+  /** P2P: one synthetic file of `bytes` bytes over the open session; cancelled after cancelAfterMs, or hostile (name, declaredBytes, stall) if given. */
+  sendFile?(username: string, bytes: number, done: (outcome: StepOutcome) => void, options?: SendFileOptions): void;
+  /** Ends a friendship (friend.remove). */
+  unfriend?(username: string, done: (outcome: StepOutcome) => void): void;
+  /** How incoming friend requests are answered from now on; `accepted` are accepted whatever the policy. */
+  setFriendPolicy?(policy: 'accept' | 'decline' | 'ignore', accepted: readonly string[]): void;
   /** From the frame tap: server frames (decoded from the wire) this peer is about to hear, then that it heard them. */
   onServerFrames?(messages: readonly WireMessage[]): void;
   onServerFramesHandled?(): void;

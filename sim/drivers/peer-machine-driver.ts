@@ -23,6 +23,7 @@ import type { Prng } from '../world/prng.ts';
 import { type NodeClockRate, Scope, type SimClock } from '../world/sim-clock.ts';
 import { SERVER_ADDRESS, SERVER_PORT } from '../world/server-node.ts';
 import { SIM_FILE_BYTES_MAX } from '../scenarios/scenario-schema.ts';
+import { HostileWire } from './hostile.ts';
 
 export const P2P_PORT = 5000;
 /** Virtual time a simulated disk operation takes. */
@@ -38,6 +39,10 @@ export interface P2pObserver {
   onMailSent?(from: string, to: string, id: string): void;
   onMailQueued?(from: string, to: string, id: string): void;
   onMailShown?(to: string, from: string, id: string, incarnation: number): void;
+  /** The receiver's files port wrote a download under `name`, at `path` (checker safe-file-names). */
+  onFileCommitted?(receiver: string, transferId: string, name: string, path: string): void;
+  /** The machine reported a received file at `path`. */
+  onFileReported?(receiver: string, transferId: string, path: string): void;
 }
 
 /** Byte i of the synthetic file at `path`. */
@@ -63,6 +68,7 @@ class SimFiles implements PeerFiles {
   constructor(
     private readonly clock: Clock,
     private readonly username: string,
+    private readonly observer: P2pObserver,
   ) {}
 
   read(_transferId: string, path: string, offset: number, bytes: number, done: (result: Uint8Array | Error) => void): void {
@@ -98,6 +104,7 @@ class SimFiles implements PeerFiles {
 
   commit(_transferId: string, name: string, done: (result: string | Error) => void): void {
     const path = `sim:${this.username}/downloads/${name}`;
+    this.observer.onFileCommitted?.(this.username, _transferId, name, path);
     this.later(() => done(path));
   }
 
@@ -134,6 +141,16 @@ export interface PeerMachineDriverOptions {
   readonly sessionTimeoutMs: number;
   /** This process's own clock rate (drift, forward steps). */
   readonly clockRate?: NodeClockRate;
+  /** The user's client is modified to send hostile offers (sendFile name, declaredBytes, stall). */
+  readonly hostileOffers?: boolean;
+}
+
+/** How a sendFile step sends: plain, cancelled after a while, or hostile (see HostileWire). */
+export interface SendFileOptions {
+  readonly cancelAfterMs?: number | undefined;
+  readonly name?: string | undefined;
+  readonly declaredBytes?: number | undefined;
+  readonly stall?: boolean | undefined;
 }
 
 export class PeerMachineDriver implements PeerDriver {
@@ -158,9 +175,17 @@ export class PeerMachineDriver implements PeerDriver {
   /** The machine said `ready` (its first link is up): before that, commands wait here. */
   private ready = false;
   private beforeReady: Array<{ entry: LedgerEntry; command: PeerCommand }> = [];
+  /** How incoming friend requests are answered (the answerFriends step); `friendsAccepted` are accepted anyway. */
+  private friendPolicy: 'accept' | 'decline' | 'ignore' = 'accept';
+  private friendsAccepted: ReadonlySet<string> = new Set();
+  /** The transport the host runs over: the network's, or a hostile client's rewriting one. */
+  private readonly transport: Transport;
+  private readonly hostileWire: HostileWire | null;
 
   constructor(private readonly options: PeerMachineDriverOptions) {
     this.username = options.username;
+    this.hostileWire = options.hostileOffers === true ? new HostileWire(options.transport, SERVER_ADDRESS) : null;
+    this.transport = this.hostileWire ?? options.transport;
     this.boot();
   }
 
@@ -192,11 +217,11 @@ export class PeerMachineDriver implements PeerDriver {
       idPrefix: `p${this.options.index}i${this.incarnation}t`,
       p2pAdvertiseHost: this.options.address,
     });
-    this.files = new SimFiles(this.clock, this.username);
+    this.files = new SimFiles(this.clock, this.username, this.options.p2p);
     const address = this.options.address;
     this.host = new PeerHost({
       machine,
-      transport: this.options.transport,
+      transport: this.transport,
       clock: this.clock,
       files: this.files,
       sink: {
@@ -284,14 +309,22 @@ export class PeerMachineDriver implements PeerDriver {
     }
   }
 
-  sendFile(username: string, bytes: number, done: (outcome: StepOutcome) => void, cancelAfterMs?: number): void {
+  sendFile(username: string, bytes: number, done: (outcome: StepOutcome) => void, options: SendFileOptions = {}): void {
     if (!this.alive || this.silent) return done('NOT_CONNECTED');
     const n = this.nextFile++;
     const path = `sim:${this.username}:${this.incarnation}:${n}`;
     const size = Math.min(bytes, SIM_FILE_BYTES_MAX);
     const file: PreparedFile = { path, name: `file-${n}.bin`, size, sha256: sha256Hex(syntheticBytes(path, 0, size)) };
-    const entry = this.ledger.add('file.send', username, null, done);
+    if (options.name !== undefined || options.declaredBytes !== undefined || options.stall === true) {
+      if (this.hostileWire === null) throw new Error(`${this.username}: a hostile sendFile needs the hostile wire (hostileOffers)`);
+      this.hostileWire.rewriteOffer(file.name, options);
+    }
+    // A hoarder does not wait for a transfer it never means to finish: its step ends once the offer is out.
+    const hoarding = options.stall === true;
+    const entry = this.ledger.add('file.send', username, null, hoarding ? () => {} : done);
     this.send(entry, { cmd: 'file.send', username, files: [file] });
+    if (hoarding) this.clock.at(this.clock.nowMs(), () => done('offered'));
+    const cancelAfterMs = options.cancelAfterMs;
     if (cancelAfterMs === undefined) return;
     const ledger = this.ledger;
     this.clock.at(this.clock.nowMs() + cancelAfterMs, () => {
@@ -300,6 +333,16 @@ export class PeerMachineDriver implements PeerDriver {
       ledger.noteCancel(entry.transferId);
       this.host.input({ type: 'command', command: { cmd: 'file.cancel', transferId: entry.transferId } });
     });
+  }
+
+  /** Ends the friendship with `username` (friend.remove); ok once the server confirms it. */
+  unfriend(username: string, done: (outcome: StepOutcome) => void): void {
+    this.command('friend.remove', username, { cmd: 'friend.remove', username }, done);
+  }
+
+  setFriendPolicy(policy: 'accept' | 'decline' | 'ignore', accepted: readonly string[]): void {
+    this.friendPolicy = policy;
+    this.friendsAccepted = new Set(accepted);
   }
 
   setAnswerPolicy(policy: AnswerPolicy, delayMs: () => number): void {
@@ -419,9 +462,11 @@ export class PeerMachineDriver implements PeerDriver {
         this.presenceView.delete(event.username);
         observer.onPresenceView(this, event.username, null);
         break;
-      case 'friend.request':
-        this.host.input({ type: 'command', command: { cmd: 'friend.accept', username: event.from } });
+      case 'friend.request': {
+        const policy = this.friendsAccepted.has(event.from) ? 'accept' : this.friendPolicy;
+        if (policy !== 'ignore') this.host.input({ type: 'command', command: { cmd: policy === 'accept' ? 'friend.accept' : 'friend.decline', username: event.from } });
         break;
+      }
       case 'chat.request':
         this.onChatRequest(event.from);
         break;
@@ -445,6 +490,7 @@ export class PeerMachineDriver implements PeerDriver {
         this.options.p2p.onFileOffered(this.username, event.transferId, event.sha256, event.size);
         break;
       case 'file.received': {
+        this.options.p2p.onFileReported?.(this.username, event.transferId, event.path);
         const bytesSha256 = this.files.take(event.transferId);
         this.options.p2p.onFileReceived(this.username, event.from, event.transferId, event.sha256, bytesSha256, event.size);
         break;

@@ -21,7 +21,7 @@
  */
 import type { ClientEvent } from '../../core/peer/events.ts';
 
-export type EntryKind = 'signup' | 'login' | 'logout' | 'friend.request' | 'chat.open' | 'chat.send' | 'file.send';
+export type EntryKind = 'signup' | 'login' | 'logout' | 'friend.request' | 'friend.remove' | 'chat.open' | 'chat.send' | 'file.send';
 
 /** The client frame type each server-backed command sends. */
 const FRAME_TYPE_OF: Readonly<Partial<Record<EntryKind, string>>> = {
@@ -29,6 +29,7 @@ const FRAME_TYPE_OF: Readonly<Partial<Record<EntryKind, string>>> = {
   login: 'login',
   logout: 'logout',
   'friend.request': 'friend.request',
+  'friend.remove': 'friend.remove',
   'chat.open': 'session.request',
 };
 
@@ -227,6 +228,8 @@ function finalOutcome(entry: LedgerEntry, event: ClientEvent): string | undefine
     case 'friend.request':
       if ((event.event === 'friend.requested' || event.event === 'friend.added') && event.username === entry.username) return 'ok';
       return undefined;
+    case 'friend.remove':
+      return event.event === 'friend.removed' && event.username === entry.username ? 'ok' : undefined;
     case 'chat.open':
       if (event.event === 'chat.opened' && event.username === entry.username) return 'established';
       if (event.event === 'chat.failed' && event.username === entry.username) return event.reason;

@@ -15,6 +15,10 @@ export const REPEAT_TIMES_MAX = 10_000;
 export const STEPS_DEPTH_MAX = 8;
 /** Clock drift a `clock` fault may give a node: 20 % either way, far beyond any real oscillator (~100 ppm), for stress. */
 export const CLOCK_DRIFT_PPM_MAX = 200_000;
+/** Raw connections one hoardConnections step may hold: beyond any per-address cap, small enough to simulate. */
+export const HOARDED_CONNECTIONS_MAX = 10_000;
+/** A hostile offered name may be this long: far past the receiver's own name limit, within a control frame. */
+export const HOSTILE_FILE_NAME_CHARS_MAX = 4_096;
 /** Largest synthetic file a sendFile step may send (the receiver holds it in memory). */
 export const SIM_FILE_BYTES_MAX = 64 * 1024 * 1024;
 
@@ -31,11 +35,14 @@ export const CHECKER_NAMES = [
   'steps-finish',
   'deterministic',
   'announced-is-committed',
+  'hostile-refused',
+  'safe-file-names',
+  'served-within-bound',
   'mail-exactly-once',
 ] as const;
 
 /** The kinds of step, by the names step outcomes and `underFaults.stepsMayFail` use. */
-export const STEP_KINDS = ['signup', 'login', 'logout', 'befriend', 'friendRequest', 'session', 'chat', 'sendFile', 'sendOffline'] as const;
+export const STEP_KINDS = ['signup', 'login', 'logout', 'befriend', 'friendRequest', 'session', 'chat', 'sendFile', 'unfriend', 'p2pHello', 'hoardConnections', 'sendOffline'] as const;
 
 /**
  * Who plays the users: the sim's light protocol client (server link only; fast, for storms) or the
@@ -83,6 +90,8 @@ export const distSchema = z.union([
 export type Dist = z.infer<typeof distSchema>;
 
 const expectOutcome = z.string().min(1).max(64).optional();
+/** A bound on a legitimate user's step: it must end as expected this soon while attackers run (checker served-within-bound). */
+const withinMs = positiveMs.optional();
 
 export type Step =
   | 'signup'
@@ -91,37 +100,57 @@ export type Step =
   | 'befriend'
   | 'silent'
   | 'crash'
-  | { signup: { password?: string | undefined; expect?: string | undefined } }
-  | { login: { password?: string | undefined; expect?: string | undefined } }
+  | { signup: { password?: string | undefined; expect?: string | undefined; withinMs?: number | undefined } }
+  | { login: { password?: string | undefined; expect?: string | undefined; withinMs?: number | undefined } }
   | { logout: { expect?: string | undefined } }
   | { think: Dist }
   | { choose: Array<{ p: number; steps: Step[] }> }
   | { repeat: { times: number; steps: Step[] } }
-  | { friendRequest: { to: string; expect?: string | undefined } }
-  | { session: { with: string; expect?: string | undefined } }
+  | { friendRequest: { to: string; expect?: string | undefined; withinMs?: number | undefined } }
+  | { session: { with: string; expect?: string | undefined; withinMs?: number | undefined } }
   | { answer: 'accept' | 'reject' | 'ignore' | { policy: 'accept' | 'reject' | 'ignore'; delay?: Dist | undefined } }
   | { chat: { with: string; messages: number } }
   | { sendOffline: { with: string; messages: number } }
-  | { sendFile: { with: string; bytes: number; cancelAfterMs?: number | undefined } }
-  | { crash: { downMs?: number | undefined } };
+  | { sendFile: SendFileStep }
+  | { crash: { downMs?: number | undefined } }
+  | { unfriend: { with: string; expect?: string | undefined } }
+  | { answerFriends: { policy: 'accept' | 'decline' | 'ignore'; accept?: string[] | undefined } }
+  | { p2pHello: { to: string; token: 'guess' | 'replay'; as?: string | undefined; expect?: string | undefined } }
+  | { hoardConnections: { count: number; renew?: boolean | undefined } };
+
+/** A sendFile step; name, declaredBytes and stall make the sender hostile (the receiver must cope). */
+export interface SendFileStep {
+  with: string;
+  bytes: number;
+  cancelAfterMs?: number | undefined;
+  withinMs?: number | undefined;
+  expect?: string | undefined;
+  /** The name offered, as is (a hostile one: "../x", "CON", a lone surrogate); default file-N.bin. */
+  name?: string | undefined;
+  /** The size the offer declares, when it lies about the bytes that follow. */
+  declaredBytes?: number | undefined;
+  /** The offer goes out and no byte ever follows (a slot hoarder). */
+  stall?: boolean | undefined;
+}
 
 export const stepSchema: z.ZodType<Step> = z.lazy(() =>
   z.union([
     z.enum(['signup', 'login', 'logout', 'befriend', 'silent', 'crash']),
-    z.strictObject({ signup: z.strictObject({ password: z.string().optional(), expect: expectOutcome }) }),
+    z.strictObject({ signup: z.strictObject({ password: z.string().optional(), expect: expectOutcome, withinMs }) }),
     z.strictObject({
       login: z.strictObject({
         password: z.string().optional().describe('"wrong" for a wrong one; default: the peer\'s own'),
         expect: expectOutcome,
+        withinMs,
       }),
     }),
     z.strictObject({ logout: z.strictObject({ expect: expectOutcome }) }),
     z.strictObject({ think: distSchema }),
     z.strictObject({ choose: z.array(z.strictObject({ p: fraction, steps: z.array(stepSchema) })).min(1).max(16) }),
     z.strictObject({ repeat: z.strictObject({ times: z.number().int().min(1).max(REPEAT_TIMES_MAX), steps: z.array(stepSchema).min(1) }) }),
-    z.strictObject({ friendRequest: z.strictObject({ to: z.string().min(1), expect: expectOutcome }) }),
+    z.strictObject({ friendRequest: z.strictObject({ to: z.string().min(1), expect: expectOutcome, withinMs }) }),
     z.strictObject({
-      session: z.strictObject({ with: z.string().min(1).describe('a username, or random-friend'), expect: expectOutcome }),
+      session: z.strictObject({ with: z.string().min(1).describe('a username, or random-friend'), expect: expectOutcome, withinMs }),
     }),
     z.strictObject({
       answer: z.union([
@@ -138,9 +167,32 @@ export const stepSchema: z.ZodType<Step> = z.lazy(() =>
         bytes: z.number().int().min(0).max(SIM_FILE_BYTES_MAX),
         /** The sender cancels the transfer this long after offering it (mid-transfer, if it is still going). */
         cancelAfterMs: ms.optional(),
+        withinMs,
+        expect: expectOutcome,
+        name: z.string().max(HOSTILE_FILE_NAME_CHARS_MAX).optional(),
+        declaredBytes: z.number().int().min(0).max(SIM_FILE_BYTES_MAX).optional(),
+        stall: z.boolean().optional(),
       }),
     }),
     z.strictObject({ crash: z.strictObject({ downMs: ms.optional() }) }),
+    /** Ends the friendship (friend.remove), whatever is going on between the two. */
+    z.strictObject({ unfriend: z.strictObject({ with: z.string().min(1), expect: expectOutcome }) }),
+    /** How incoming friend requests are answered from now on (default accept); `accept` lists the ones accepted anyway. */
+    z.strictObject({
+      answerFriends: z.strictObject({ policy: z.enum(['accept', 'decline', 'ignore']), accept: z.array(z.string().min(1)).max(64).optional() }),
+    }),
+    /** Hostile: a raw connection to `to`'s P2P port with a hello bearing a guessed token or one already used. */
+    z.strictObject({
+      p2pHello: z.strictObject({
+        to: z.string().min(1),
+        token: z.enum(['guess', 'replay']),
+        /** The username the hello claims (default: the attacker's own). */
+        as: z.string().min(1).optional(),
+        expect: expectOutcome,
+      }),
+    }),
+    /** Hostile: open `count` raw connections to the server that never log in; with renew, open a new one for each the server closes. */
+    z.strictObject({ hoardConnections: z.strictObject({ count: z.number().int().min(1).max(HOARDED_CONNECTIONS_MAX), renew: z.boolean().optional() }) }),
   ]),
 );
 
@@ -327,6 +379,8 @@ function checkStepTargets(steps: readonly Step[], path: Array<string | number>, 
     if ('chat' in step) target('chat', step.chat.with);
     if ('sendOffline' in step) target('sendOffline', step.sendOffline.with);
     if ('sendFile' in step) target('sendFile', step.sendFile.with);
+    if ('unfriend' in step) target('unfriend', step.unfriend.with);
+    if ('p2pHello' in step) target('p2pHello', step.p2pHello.to);
     // friendRequest.to may name a stranger on purpose (USER_NOT_FOUND), so it is not checked.
     if ('choose' in step) step.choose.forEach((branch, b) => checkStepTargets(branch.steps, [...here, 'choose', b, 'steps'], known, ctx));
     if ('repeat' in step) checkStepTargets(step.repeat.steps, [...here, 'repeat', 'steps'], known, ctx);

@@ -116,12 +116,7 @@ export function runSwarm(base: Scenario, options: SwarmOptions): SwarmResult {
     options.onRun?.(report, i);
     const focus = options.focus;
     if (focus === undefined ? !swarmRunFailed(scenario, report) : !report.violations.some((v) => v.checker === focus)) continue;
-    // Shrinking keeps a change only if the same checker still fires, or the same kind of step still
-    // misses in the same way (a session step that ends NOT_LOGGED_IN once its login was deleted
-    // is another failure, the script's own).
-    const checkers = new Set<CheckerName>(focus === undefined ? report.violations.map((v) => v.checker) : [focus]);
-    const steps = new Set(focus === undefined ? unexcusedMismatches(scenario, report) : []);
-    const fails = (r: RunReport): boolean => r.violations.some((v) => checkers.has(v.checker)) || r.mismatchedSteps.some((kind) => steps.has(kind));
+    const fails = sameFailure(scenario, report, focus);
     const budget = options.shrinkRunsMax ?? SHRINK_RUNS_MAX;
     // First with fractions (a smaller population re-draws its targets), then with the targets of
     // that result pinned by name, so single peers can be dropped from a fault.
@@ -136,6 +131,24 @@ export function runSwarm(base: Scenario, options: SwarmOptions): SwarmResult {
     return { reports, failure: { seed, scenario, report, shrunk } };
   }
   return { reports, failure: null };
+}
+
+/**
+ * Whether a shrink candidate's run still fails in the class the swarm found: shrinking keeps a
+ * change only then. A run that broke invariants keeps that class: one of the same checkers must
+ * still fire, and a step mismatch alone does not count (a shrink once drifted from a liveness
+ * failure to a session step that ended `offline` because its fault had become a crash). Only a
+ * run that broke no invariant is judged by its missed steps: the same kind of step must still miss
+ * in the same way (a session step that ends NOT_LOGGED_IN once its login was deleted is another
+ * failure, the script's own).
+ */
+export function sameFailure(scenario: Scenario, report: RunReport, focus?: CheckerName): (candidate: RunReport) => boolean {
+  if (focus !== undefined || report.violations.length > 0) {
+    const checkers = new Set<CheckerName>(focus === undefined ? report.violations.map((v) => v.checker) : [focus]);
+    return (r) => r.violations.some((v) => checkers.has(v.checker));
+  }
+  const steps = new Set(unexcusedMismatches(scenario, report));
+  return (r) => r.mismatchedSteps.some((kind) => steps.has(kind));
 }
 
 /** Replaces each fault's fraction by the peers it actually hit in a run. */

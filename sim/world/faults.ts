@@ -78,6 +78,7 @@ export class FaultSchedule {
     const network = world.network;
     world.trace.note('fault', { kind: fault.kind });
     world.checkers.count(`faults_${fault.kind}`);
+    if (fault.kind !== 'plant') world.lastFaultBeganMs = world.clock.nowMs();
     switch (fault.kind) {
       case 'server-crash':
         world.crashServer();

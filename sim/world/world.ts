@@ -22,6 +22,7 @@ import { BehaviourRunner, type RunnerHost } from '../drivers/behaviour-runner.ts
 import { arrivalTimes } from './arrivals.ts';
 import type { StoreOp } from '../../core/store.ts';
 import { TTL_MS_MIN } from '../../core/limits.ts';
+import { anyStep, HostileActions, isHostileSendFile } from './hostile-world.ts';
 
 export interface WorldOptions {
   readonly seed: number;
@@ -87,6 +88,10 @@ export class World implements CheckedWorld, RunnerHost {
   /** Faults that impair links (partition, clog, degradation, server down) in progress. */
   faultsActive = 0;
   lastFaultEndMs = 0;
+  /** When the last fault (other than a planted bug) began; -Infinity before any. */
+  lastFaultBeganMs = Number.NEGATIVE_INFINITY;
+  /** The adversarial steps' world side (hostile-world.ts). */
+  readonly hostile: HostileActions;
   readonly stepMismatches: string[] = [];
   stepMismatchCount = 0;
   /** "step:outcome" for every kind of step (login, session, ...) that ended otherwise than its `expect`, and how. */
@@ -113,6 +118,8 @@ export class World implements CheckedWorld, RunnerHost {
     this.server = new ServerNode(this.clock, this.network, Prng.stream(seed, 'tokens'), { ...this.limits, connectionsMax, passwordChecksRunningMax: SIM_PASSWORD_CHECKS_RUNNING_MAX, ...(plantedBug === undefined ? {} : { plantedBug }) }, hashCostMs);
     this.checkers = new Checkers(scenario.server.ttlMs, scenario.checks.presenceBoundMs, (v) => this.trace.note('violation', { checker: v.checker, detail: v.detail }));
     this.checkers.attach(this);
+    const behaviours = Object.values(scenario.behaviours);
+    this.hostile = new HostileActions(this, behaviours.some((steps) => anyStep(steps, (step) => typeof step === 'object' && 'p2pHello' in step && step.p2pHello.token === 'replay')));
     this.createPeers(seed);
     this.graph = buildFriendGraph(scenario.friends, this.slots.map((s) => s.username), new Map([...this.owners].map(([u, s]) => [u, s.index])), Prng.stream(seed, 'graph'));
     for (const slot of this.slots) (slot as { graphFriends: readonly number[] }).graphFriends = this.graph.neighbours[slot.index] ?? [];
@@ -124,11 +131,13 @@ export class World implements CheckedWorld, RunnerHost {
   private frameListener(): ServerLinkListener {
     const byAddress = this.byAddress;
     const checkers = this.checkers;
+    const hostile = this.hostile;
     return {
       onServerFrames: (address: string, messages: readonly WireMessage[], connId: number) => {
         const slot = byAddress.get(address);
         if (slot === undefined) return;
         slot.driver.onServerFrames?.(messages);
+        hostile.noteServerFrames(slot, messages);
         checkers.onServerFrames(slot, messages, connId);
       },
       onServerFramesHandled: (address: string) => byAddress.get(address)?.driver.onServerFramesHandled?.(),
@@ -176,6 +185,7 @@ export class World implements CheckedWorld, RunnerHost {
     let index = 0;
     for (const population of this.scenario.populations) {
       const steps = this.scenario.behaviours[population.behaviour] ?? [];
+      const hostileOffers = anyStep(steps, isHostileSendFile);
       for (let i = 0; i < population.count; i++, index++) {
         const username = population.count === 1 ? (population.username ?? population.name) : `${population.name}${i}`;
         const address = peerAddress(index);
@@ -184,7 +194,7 @@ export class World implements CheckedWorld, RunnerHost {
         const clockRate = new NodeClockRate();
         const driver: PeerDriver =
           this.scenario.driver === 'peer-machine'
-            ? new PeerMachineDriver({ username, index, address, transport, clock: this.clock, prng, observer: this.checkers, p2p: this.checkers, sessionTimeoutMs: this.scenario.server.sessionTimeoutMs, clockRate })
+            ? new PeerMachineDriver({ username, index, address, transport, clock: this.clock, prng, observer: this.checkers, p2p: this.checkers, sessionTimeoutMs: this.scenario.server.sessionTimeoutMs, clockRate, hostileOffers })
             : new LightClient({ username, address, transport, clock: this.clock, prng, observer: this.checkers });
         const slot: PeerSlot = {
           index,
@@ -293,6 +303,18 @@ export class World implements CheckedWorld, RunnerHost {
 
   onCrashStep(slot: PeerSlot, downMs: number | undefined): void {
     this.crashPeer(slot, downMs);
+  }
+
+  onTimedStep(slot: PeerSlot, step: string, expected: string, outcome: string, sinceMs: number, withinMs: number): void {
+    this.hostile.onTimedStep(slot, step, expected, outcome, sinceMs, withinMs);
+  }
+
+  p2pHello(slot: PeerSlot, to: string, token: 'guess' | 'replay', as: string | undefined, done: (outcome: string) => void): void {
+    this.hostile.p2pHello(slot, to, token, as, done);
+  }
+
+  hoardConnections(slot: PeerSlot, count: number, renew: boolean, done: (outcome: string) => void): void {
+    this.hostile.hoardConnections(slot, count, renew, done);
   }
 
   // ---- peer and server faults --------------------------------------------------------------------

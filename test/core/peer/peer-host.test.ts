@@ -13,7 +13,9 @@ import { P2P_SEND_QUEUE_BYTES_MAX } from '../../../core/limits.ts';
 import type { PeerCommand, PreparedFile } from '../../../core/peer/commands.ts';
 import type { ClientEvent } from '../../../core/peer/events.ts';
 import { type PeerFiles, PeerHost, type PeerHostNote } from '../../../core/peer/host.ts';
+import type { HistoryStore } from '../../../core/peer/history.ts';
 import { PeerMachine } from '../../../core/peer/machine.ts';
+import { SqliteHistory } from '../../../cli/client/history-store.ts';
 import type { Clock } from '../../../core/transport.ts';
 import { SimNetwork } from '../../../sim/world/network.ts';
 import { Prng } from '../../../sim/world/prng.ts';
@@ -111,7 +113,7 @@ class Rig {
     this.server.start();
   }
 
-  addUser(name: string): User {
+  addUser(name: string, history?: HistoryStore): User {
     const address = `10.0.0.${this.nextAddress++}`;
     const files = new MemoryFiles(this.clock);
     const machine = new PeerMachine({ serverHost: SERVER_ADDRESS, serverPort: SERVER_PORT, autoAcceptChat: true, autoAcceptFile: true, idPrefix: name, jitterSeed: this.nextAddress, p2pAdvertiseHost: address });
@@ -121,6 +123,7 @@ class Rig {
       transport: this.network.transport(address),
       clock: this.clock,
       files,
+      ...(history === undefined ? {} : { history }),
       sink: {
         onEvent: (event) => user.events.push(event),
         onExit: (code) => {
@@ -157,9 +160,9 @@ class Rig {
   }
 
   /** Two friends logged in, with an open chat session from alice to bob. */
-  friendsInSession(): { alice: User; bob: User } {
-    const alice = this.addUser('alice');
-    const bob = this.addUser('bob');
+  friendsInSession(histories: { alice?: HistoryStore; bob?: HistoryStore } = {}): { alice: User; bob: User } {
+    const alice = this.addUser('alice', histories.alice);
+    const bob = this.addUser('bob', histories.bob);
     for (const user of [alice, bob]) {
       this.waitFor(user, (e) => e.event === 'ready');
       this.command(user, { cmd: 'signup', username: user.name, password: 'correct horse' }, (e) => e.event === 'signup.ok');
@@ -235,6 +238,34 @@ describe('PeerHost over the in-memory network', () => {
     expect(rig.waitFor(bob, (e) => e.event === 'chat.closed', bobFrom)).toMatchObject({ username: 'alice' });
     rig.clock.runUntil(rig.clock.nowMs() + 1_000);
     expect(alice.events.length).toBe(aliceSeen);
+  });
+
+  it('the history port: the friend stores a message and says so (chat.delivered), reads it (chat.read), types; history and history.search answer from the store', () => {
+    const rig = new Rig();
+    const stores = { alice: new SqliteHistory({ dataDir: null }), bob: new SqliteHistory({ dataDir: null }) };
+    const { alice, bob } = rig.friendsInSession(stores);
+    const bobFrom = bob.events.length;
+    rig.command(alice, { cmd: 'chat.send', username: 'bob', text: 'kept', id: 'k1' }, (e) => e.event === 'chat.delivered');
+    rig.waitFor(bob, (e) => e.event === 'chat.message', bobFrom);
+    bob.host.input({ type: 'command', command: { cmd: 'chat.typing', username: 'alice' } });
+    rig.waitFor(alice, (e) => e.event === 'chat.typing');
+    bob.host.input({ type: 'command', command: { cmd: 'chat.read', username: 'alice', id: 'k1' } });
+    expect(rig.waitFor(alice, (e) => e.event === 'chat.read')).toEqual({ event: 'chat.read', username: 'bob', id: 'k1' });
+    const page = rig.command(alice, { cmd: 'history', username: 'bob' }, (e) => e.event === 'history' || e.event === 'error');
+    expect(page).toMatchObject({ event: 'history', username: 'bob', messages: [{ id: 'k1', from: 'alice', text: 'kept', direction: 'out', status: 'read' }] });
+    const found = rig.command(bob, { cmd: 'history.search', text: 'KEP' }, (e) => e.event === 'history' || e.event === 'error');
+    expect(found).toMatchObject({ event: 'history', text: 'KEP', messages: [{ id: 'k1', from: 'alice', username: 'alice', direction: 'in', status: 'read' }] });
+  });
+
+  it('without a history port: no chat.delivered (nothing was stored), and history answers HISTORY_UNAVAILABLE', () => {
+    const rig = new Rig();
+    const { alice, bob } = rig.friendsInSession({ alice: new SqliteHistory({ dataDir: null }) });
+    const from = alice.events.length;
+    rig.command(alice, { cmd: 'chat.send', username: 'bob', text: 'not kept there', id: 'n1' }, (e) => e.event === 'chat.sent');
+    rig.clock.runUntil(rig.clock.nowMs() + 1_000);
+    expect(alice.events.slice(from).filter((e) => e.event === 'chat.delivered')).toEqual([]);
+    const answer = rig.command(bob, { cmd: 'history', username: 'alice' }, (e) => e.event === 'history' || e.event === 'error');
+    expect(answer).toMatchObject({ event: 'error', code: 'HISTORY_UNAVAILABLE', username: 'alice' });
   });
 
   it('quit logs out, then the host stops and tells onExit', () => {

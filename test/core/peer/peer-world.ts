@@ -16,6 +16,7 @@ import type { ClientEvent } from '../../../core/peer/events.ts';
 import { type PeerConfig, type PeerEffect, type PeerInput, PeerMachine } from '../../../core/peer/machine.ts';
 import { type ServerConfig, type ServerEffect, ServerMachine } from '../../../core/server/machine.ts';
 import { MemoryStore } from '../../../core/store.ts';
+import { SqliteHistory } from '../../../cli/client/history-store.ts';
 
 export const TTL_MS = 9_000;
 
@@ -32,6 +33,8 @@ export class World {
   readonly peers = new Map<string, PeerMachine>();
   readonly events = new Map<string, ClientEvent[]>();
   readonly exits = new Map<string, number>();
+  /** Each peer's history: the client's own SQLite store, in memory. */
+  readonly histories = new Map<string, SqliteHistory>();
   private readonly links = new Map<number, Link>();
   private readonly connOf = new Map<string, number>();
   private readonly p2pPeerByPort = new Map<number, string>();
@@ -79,6 +82,7 @@ export class World {
     const machine = new PeerMachine({ idPrefix: name, jitterSeed: p2pPort, autoAcceptChat: true, ...config });
     this.peers.set(name, machine);
     this.events.set(name, []);
+    if (!this.histories.has(name)) this.histories.set(name, new SqliteHistory({ dataDir: null }));
     this.p2pPeerByPort.set(p2pPort, name);
     this.input(name, { type: 'start', p2pHost: '127.0.0.1', p2pPort });
     return machine;
@@ -300,6 +304,22 @@ export class World {
         return;
       case 'exit':
         this.exits.set(name, effect.code);
+        return;
+      case 'history.append':
+        this.histories.get(name)!.append(effect.account, effect.entry);
+        if (effect.confirm) machine.handle({ type: 'history.stored', friend: effect.entry.friend, id: effect.entry.id }, this.nowMs);
+        return;
+      case 'history.mark':
+        this.histories.get(name)!.mark(effect.account, effect.mark);
+        return;
+      case 'history.page':
+        machine.handle({ type: 'history.answer', queryId: effect.queryId, messages: this.histories.get(name)!.page(effect.account, effect.friend, effect.limit, effect.before) }, this.nowMs);
+        return;
+      case 'history.search':
+        machine.handle(
+          { type: 'history.answer', queryId: effect.queryId, messages: this.histories.get(name)!.search(effect.account, effect.text, effect.friend, effect.limit) },
+          this.nowMs,
+        );
         return;
       case 'file.read':
         this.pendingIo.push(() => {

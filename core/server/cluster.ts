@@ -1,0 +1,262 @@
+/**
+ * Several server processes ("nodes") sharing one store and one bus (docs/CLUSTER.md), as data and
+ * pure logic. Each node runs its own ServerMachine; every machine knows every online user of the
+ * cluster. A user held on another node is, to the local machine, an online user whose connection
+ * is a *proxy*: a connection id the ClusterRouter allocated, whose sends the router carries over
+ * the bus to the node that holds the user. So presence fan-out, friend notices and session
+ * brokering reach remote users without the machine knowing where anyone is.
+ *
+ * What nodes tell each other (ClusterItem), in the order their machines produced it:
+ *   attached  a user is now held by the sender, with its resume token (a resume works on any node;
+ *             the node that held it before ends that connection with LOGGED_IN_ELSEWHERE);
+ *             friendsTold false when the sender did not fan its presence out (a join's answer,
+ *             or a node back on the bus), so each node tells the friends it holds
+ *   offline   a user of the sender logged out or timed out; the sender already told its friends
+ *   ops       store ops the sender committed, for the other machines' copies of the directory
+ *   deliver   a frame for a user the receiver holds (sent to the user's proxy on the sender)
+ *   answer    a session.answer from a user the receiver's request waits on (the request lives on
+ *             the caller's node), with the address the callee's node sees it at
+ *   hello     the sender joined or came back to the bus: every node answers with `attached` for
+ *             each user it holds (and a node coming back announces its own users too)
+ *   lease     the sender is alive; a node silent for leaseTtlMs is dead, and each other node tells
+ *             its own users that the dead node's users went offline
+ *
+ * The router is pure: the bus is a port (ClusterBus), time comes in as an argument.
+ */
+import type { ClientFrameOf, ServerFrame } from '../frames.ts';
+import type { StoreOp } from '../store.ts';
+import type { ConnId, ServerEffect, ServerInput } from './machine.ts';
+
+export type NodeId = string;
+
+export type ClusterItem =
+  | { readonly kind: 'attached'; readonly username: string; readonly resumeToken: string; readonly friendsTold: boolean }
+  | { readonly kind: 'offline'; readonly username: string }
+  | { readonly kind: 'ops'; readonly ops: readonly StoreOp[] }
+  | { readonly kind: 'deliver'; readonly username: string; readonly frame: ServerFrame }
+  | { readonly kind: 'answer'; readonly username: string; readonly remoteAddress: string; readonly frame: ClientFrameOf<'session.answer'> }
+  | { readonly kind: 'hello' }
+  | { readonly kind: 'lease' };
+
+/** One bus message: a run of items from one node, to one node (`to`) or to all (`to` null). */
+export interface ClusterMessage {
+  readonly from: NodeId;
+  readonly to: NodeId | null;
+  readonly items: readonly ClusterItem[];
+}
+
+/**
+ * The bus as the host sees it. Messages from one node reach each other node in the order they
+ * were published (NATS keeps one publisher's order; the simulated bus too). A node never hears
+ * its own messages.
+ */
+export interface ClusterBus {
+  publish(message: ClusterMessage): void;
+  /** Called for every message meant for this node (to it, or to all). */
+  setHandler(handler: (message: ClusterMessage) => void): void;
+  /** False while the bus connection is down. */
+  readonly connected: boolean;
+}
+
+export interface ClusterRouterOptions {
+  readonly nodeId: NodeId;
+  readonly bus: ClusterBus;
+  /** A node not heard from for this long is dead: its users go offline everywhere else. */
+  readonly leaseTtlMs: number;
+  /** Feeds the local machine (the host's input). */
+  readonly input: (input: ServerInput) => void;
+  /** The users the local machine holds (not proxies), with their resume tokens. */
+  readonly heldUsers: (visit: (username: string, resumeToken: string) => void) => void;
+  readonly nowMs: () => number;
+}
+
+/** How many lease beats a node sends per lease TTL: one or two lost beats do not kill a node. */
+export const LEASE_BEATS_PER_TTL = 4;
+/** Proxy connection ids count down from here: the host's own ids count up from 1 and never meet them. */
+const PROXY_CONN_ID_FIRST = -1;
+
+interface RemoteUser {
+  readonly connId: ConnId;
+  node: NodeId;
+}
+
+export class ClusterRouter {
+  readonly nodeId: NodeId;
+  private readonly options: ClusterRouterOptions;
+  /** Users held elsewhere, by name, and their proxy connections, by id. */
+  private readonly remoteUsers = new Map<string, RemoteUser>();
+  private readonly proxies = new Map<ConnId, string>();
+  private nextProxyConnId = PROXY_CONN_ID_FIRST;
+  /** When each other node was last heard from. */
+  private readonly lastHeardMs = new Map<NodeId, number>();
+  /** Messages made by the current flush, published together by flushOut(). */
+  private outbox: { to: NodeId | null; items: ClusterItem[] }[] = [];
+  private nextLeaseMs = 0;
+
+  constructor(options: ClusterRouterOptions) {
+    this.options = options;
+    this.nodeId = options.nodeId;
+    options.bus.setHandler((message) => this.receive(message, options.nowMs()));
+  }
+
+  get remoteUserCount(): number {
+    return this.remoteUsers.size;
+  }
+
+  /** Nodes heard from within the lease, this one excluded. */
+  liveNodes(): NodeId[] {
+    return [...this.lastHeardMs.keys()];
+  }
+
+  isProxy(connId: ConnId): boolean {
+    return connId < 0 && this.proxies.has(connId);
+  }
+
+  /**
+   * Joins, or comes back after the bus was lost: asks every node for the users it holds, and
+   * announces its own (the others may have buried them when this node's lease ran out).
+   */
+  join(nowMs: number): void {
+    this.queue(null, { kind: 'hello' });
+    this.options.heldUsers((username, resumeToken) => this.queue(null, { kind: 'attached', username, resumeToken, friendsTold: false }));
+    this.queue(null, { kind: 'lease' });
+    this.nextLeaseMs = nowMs + this.leaseBeatMs;
+    this.flushOut();
+  }
+
+  get leaseBeatMs(): number {
+    return Math.max(1, Math.floor(this.options.leaseTtlMs / LEASE_BEATS_PER_TTL));
+  }
+
+  /** When tick() next has work: a lease beat to send or a lease to check. */
+  nextTickMs(): number {
+    let next = this.nextLeaseMs;
+    for (const heardMs of this.lastHeardMs.values()) next = Math.min(next, heardMs + this.options.leaseTtlMs);
+    return next;
+  }
+
+  /** Sends the lease beat when due, and buries nodes whose lease ran out. */
+  tick(nowMs: number): void {
+    if (nowMs >= this.nextLeaseMs) {
+      this.queue(null, { kind: 'lease' });
+      this.nextLeaseMs = nowMs + this.leaseBeatMs;
+    }
+    for (const [node, heardMs] of [...this.lastHeardMs]) {
+      if (nowMs - heardMs >= this.options.leaseTtlMs) this.nodeLost(node);
+    }
+  }
+
+  /** A node's lease ran out (or it said goodbye): its users go offline here, told to our own users. */
+  nodeLost(node: NodeId): void {
+    this.lastHeardMs.delete(node);
+    for (const [username, remote] of [...this.remoteUsers]) {
+      if (remote.node !== node) continue;
+      this.forgetRemote(username);
+      this.options.input({ type: 'remote.offline', username, connId: remote.connId, friendsTold: false });
+    }
+  }
+
+  // ---- what the machine produced ------------------------------------------------------------------
+
+  /** A send to a proxy: carried to the user's node. */
+  deliver(connId: ConnId, frame: ServerFrame): void {
+    const username = this.proxies.get(connId);
+    const remote = username === undefined ? undefined : this.remoteUsers.get(username);
+    if (username === undefined || remote === undefined) return;
+    this.queue(remote.node, { kind: 'deliver', username, frame });
+  }
+
+  /** Store ops the local host committed: the other machines' directories follow. */
+  committed(ops: readonly StoreOp[]): void {
+    this.queue(null, { kind: 'ops', ops });
+  }
+
+  /** The cluster effects of the machine. */
+  perform(effect: Extract<ServerEffect, { type: 'announce' | 'forward' }>): void {
+    if (effect.type === 'announce') {
+      // A user held here now: no proxy for it any more.
+      this.forgetRemote(effect.item.username);
+      // A login's presence went out through the proxies already.
+      this.queue(null, effect.item.kind === 'attached' ? { ...effect.item, friendsTold: true } : effect.item);
+      return;
+    }
+    const username = this.proxies.get(effect.connId);
+    const remote = username === undefined ? undefined : this.remoteUsers.get(username);
+    if (remote === undefined) return;
+    this.queue(remote.node, { kind: 'answer', username: effect.username, remoteAddress: effect.remoteAddress, frame: effect.frame });
+  }
+
+  /** Publishes what this turn produced, one message per run of items to the same destination. */
+  flushOut(): void {
+    if (this.outbox.length === 0) return;
+    const outbox = this.outbox;
+    this.outbox = [];
+    for (const { to, items } of outbox) this.options.bus.publish({ from: this.nodeId, to, items });
+  }
+
+  // ---- what other nodes said ----------------------------------------------------------------------
+
+  private receive(message: ClusterMessage, nowMs: number): void {
+    if (message.from === this.nodeId) return;
+    if (message.to !== null && message.to !== this.nodeId) return;
+    this.lastHeardMs.set(message.from, nowMs);
+    for (const item of message.items) this.receiveItem(message.from, item);
+  }
+
+  private receiveItem(from: NodeId, item: ClusterItem): void {
+    const input = this.options.input;
+    switch (item.kind) {
+      case 'attached': {
+        const connId = this.proxyFor(item.username, from);
+        return input({ type: 'remote.attached', username: item.username, connId, resumeToken: item.resumeToken, friendsTold: item.friendsTold });
+      }
+      case 'offline': {
+        const remote = this.remoteUsers.get(item.username);
+        // Only the node that holds a user may say it left (a late word from an old holder is stale).
+        if (remote === undefined || remote.node !== from) return;
+        this.forgetRemote(item.username);
+        return input({ type: 'remote.offline', username: item.username, connId: remote.connId, friendsTold: true });
+      }
+      case 'ops':
+        return input({ type: 'remote.ops', ops: item.ops });
+      case 'deliver':
+        return input({ type: 'remote.deliver', username: item.username, frame: item.frame });
+      case 'answer': {
+        const remote = this.remoteUsers.get(item.username);
+        if (remote === undefined) return;
+        return input({ type: 'remote.answer', username: item.username, connId: remote.connId, remoteAddress: item.remoteAddress, frame: item.frame });
+      }
+      case 'hello':
+        this.options.heldUsers((username, resumeToken) => this.queue(from, { kind: 'attached', username, resumeToken, friendsTold: false }));
+        this.flushOut();
+        return;
+      case 'lease':
+        return;
+    }
+  }
+
+  private proxyFor(username: string, node: NodeId): ConnId {
+    const remote = this.remoteUsers.get(username);
+    if (remote !== undefined) {
+      remote.node = node;
+      return remote.connId;
+    }
+    const connId = this.nextProxyConnId--;
+    this.remoteUsers.set(username, { connId, node });
+    this.proxies.set(connId, username);
+    return connId;
+  }
+
+  private forgetRemote(username: string): void {
+    const remote = this.remoteUsers.get(username);
+    if (remote === undefined) return;
+    this.remoteUsers.delete(username);
+    this.proxies.delete(remote.connId);
+  }
+
+  private queue(to: NodeId | null, item: ClusterItem): void {
+    const last = this.outbox[this.outbox.length - 1];
+    if (last !== undefined && last.to === to) last.items.push(item);
+    else this.outbox.push({ to, items: [item] });
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * The world's side of the adversarial steps (sim/drivers/hostile.ts does the wire work):
+ *
+ * - token replay and guessing: a raw `hello` to a user's P2P port, with a token the attacker was
+ *   given for an earlier session (seen on its server link by the frame tap) or a guessed one;
+ *   anything but a refusal breaks `hostile-refused`;
+ * - connection hoarding: raw connections to the server from the attacker's address, renewed
+ *   until the workload phase ends;
+ * - served-within-bound: a legitimate user's step with `withinMs` must end as expected that soon
+ *   while the attackers run. It is judged only when no fault began, ended or was in progress during
+ *   the step or the settling time before it: a partition may delay anyone, an attacker must not.
+ */
+import type { PeerSlot } from '../drivers/peer-slot.ts';
+import { ConnectionHoard, probeP2pHello } from '../drivers/hostile.ts';
+import { P2P_PORT } from '../drivers/peer-machine-driver.ts';
+import type { Step } from '../scenarios/scenario-schema.ts';
+import type { WireMessage } from './frame-tap.ts';
+import { SERVER_ADDRESS, SERVER_PORT } from './server-node.ts';
+import type { World } from './world.ts';
+
+/** Characters and length of a guessed token: as the server's own (letters and digits), long enough to look real. */
+const GUESS_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+const GUESS_LENGTH = 32;
+
+/** True when any step (nested in repeat or choose) satisfies `match`. */
+export function anyStep(steps: readonly Step[], match: (step: Step) => boolean): boolean {
+  return steps.some((step) => {
+    if (match(step)) return true;
+    if (typeof step !== 'object') return false;
+    if ('repeat' in step) return anyStep(step.repeat.steps, match);
+    if ('choose' in step) return step.choose.some((branch) => anyStep(branch.steps, match));
+    return false;
+  });
+}
+
+/** A sendFile step that lies (name, declared size, stall): the sender runs a modified client. */
+export function isHostileSendFile(step: Step): boolean {
+  if (typeof step !== 'object' || !('sendFile' in step)) return false;
+  const send = step.sendFile;
+  return send.name !== undefined || send.declaredBytes !== undefined || send.stall === true;
+}
+
+export class HostileActions {
+  /** Tokens each attacker was given as caller (slot index → the latest per callee), kept only when a step replays them. */
+  private readonly tokens: Map<number, Map<string, string>> | null;
+  private readonly hoards: ConnectionHoard[] = [];
+
+  constructor(
+    private readonly world: World,
+    keepTokens: boolean,
+  ) {
+    this.tokens = keepTokens ? new Map() : null;
+  }
+
+  /** From the frame tap: server frames reaching `slot` (session.established carries the caller's token). */
+  noteServerFrames(slot: PeerSlot, messages: readonly WireMessage[]): void {
+    const tokens = this.tokens;
+    if (tokens === null) return;
+    for (const message of messages) {
+      if (message.type !== 'session.established' || message.role !== 'caller' || typeof message.token !== 'string' || typeof message.username !== 'string') continue;
+      let mine = tokens.get(slot.index);
+      if (mine === undefined) tokens.set(slot.index, (mine = new Map()));
+      mine.set(message.username, message.token);
+    }
+  }
+
+  p2pHello(slot: PeerSlot, to: string, token: 'guess' | 'replay', as: string | undefined, done: (outcome: string) => void): void {
+    const world = this.world;
+    const victim = world.ownerOf(to);
+    if (victim === undefined) return done('USER_NOT_FOUND');
+    let presented: string;
+    if (token === 'replay') {
+      const given = this.tokens?.get(slot.index)?.get(to);
+      // Nothing to replay: the earlier session never got as far as a token.
+      if (given === undefined) return done('NO_TOKEN');
+      presented = given;
+    } else {
+      presented = '';
+      for (let i = 0; i < GUESS_LENGTH; i++) presented += GUESS_CHARS[slot.prng.int(GUESS_CHARS.length)];
+    }
+    const claimed = as ?? slot.username;
+    world.checkers.count('hostile_hellos');
+    probeP2pHello(world.network.transport(slot.address), world.clock, victim.address, P2P_PORT, { username: claimed, token: presented }, (outcome) => {
+      if (outcome === 'accepted') {
+        world.checkers.violate('hostile-refused', `${slot.username}'s hello to ${to} as ${claimed} with a ${token === 'guess' ? 'guessed' : 'replayed'} token was accepted`);
+      }
+      done(outcome);
+    });
+  }
+
+  hoardConnections(slot: PeerSlot, count: number, renew: boolean, done: (outcome: string) => void): void {
+    const world = this.world;
+    const hoard = new ConnectionHoard(world.network.transport(slot.address), world.clock, SERVER_ADDRESS, SERVER_PORT, renew, () => world.acceptingSteps && slot.driver.alive);
+    this.hoards.push(hoard);
+    hoard.start(count, () => done('ok'));
+  }
+
+  /** What the hoarders achieved, for the metrics. */
+  hoardMetrics(): Record<string, number> {
+    if (this.hoards.length === 0) return {};
+    let opened = 0;
+    let closed = 0;
+    for (const hoard of this.hoards) {
+      opened += hoard.opened;
+      closed += hoard.closed;
+    }
+    return { hoarded_connections_opened: opened, hoarded_connections_closed: closed };
+  }
+
+  onTimedStep(slot: PeerSlot, step: string, expected: string, outcome: string, sinceMs: number, withinMs: number): void {
+    const world = this.world;
+    const tookMs = world.clock.nowMs() - sinceMs;
+    world.checkers.count('timed_steps');
+    // A fault near the step excuses it (the swarm adds faults): one that began during it or in the
+    // settling time before it (a TTL and the presence bound: a crashed friend is still being
+    // logged out), or one that impaired links then.
+    const settleMs = world.scenario.server.ttlMs + world.scenario.checks.presenceBoundMs;
+    if (world.lastFaultBeganMs >= sinceMs - settleMs || !world.linksHealthy() || (world.lastFaultEndMs > 0 && world.lastFaultEndMs >= sinceMs - settleMs)) return;
+    if (outcome !== expected) {
+      world.checkers.violate('served-within-bound', `${slot.username}'s ${step} step ended ${outcome} (expected ${expected}) after ${Math.round(tookMs)} ms`);
+    } else if (tookMs > withinMs) {
+      world.checkers.violate('served-within-bound', `${slot.username}'s ${step} step took ${Math.round(tookMs)} ms (bound ${withinMs} ms)`);
+    }
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The client's history store (cli/client/history-store.ts) on its own: bounded per friend with the
+ * oldest pruned first, statuses that only move forward, read marks through a message, paging back
+ * with `before`, a search that treats % and _ as text, ids that keep their type, and records that
+ * outlive the process (a second store on the same data dir reads them).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { HistoryEntry } from '../../../core/peer/history.ts';
+import { HISTORY_DATABASE_FILE, SqliteHistory } from '../../../cli/client/history-store.ts';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function entry(id: string | number, text: string, over: Partial<HistoryEntry> = {}): HistoryEntry {
+  return { friend: 'bob', id, from: 'alice', text, atMs: 1_700_000_000_000, direction: 'out', status: 'sending', kind: 'message', ...over };
+}
+
+describe('the SQLite history store', () => {
+  it('keeps at most perFriendMax records per account and friend, pruning the oldest; other friends and accounts are untouched', () => {
+    const store = new SqliteHistory({ dataDir: null, perFriendMax: 3 });
+    store.append('alice', entry('c1', 'to carol', { friend: 'carol' }));
+    store.append('bob', entry('b1', 'bob to alice', { friend: 'alice', from: 'bob' }));
+    for (let i = 1; i <= 5; i++) store.append('alice', entry(i, `m${i}`));
+    expect(store.page('alice', 'bob', 10, null).map((m) => m.id)).toEqual([3, 4, 5]);
+    expect(store.count('alice', 'carol')).toBe(1);
+    expect(store.count('bob', 'alice')).toBe(1);
+  });
+
+  it('a status only moves forward; a read mark through a message reads the earlier ones of that direction, not failed ones', () => {
+    const store = new SqliteHistory({ dataDir: null });
+    store.append('alice', entry(1, 'one'));
+    store.append('alice', entry(2, 'two'));
+    store.append('alice', entry(3, 'three'));
+    store.append('alice', entry('in', 'from bob', { direction: 'in', from: 'bob', status: 'received' }));
+    store.mark('alice', { friend: 'bob', id: 1, direction: 'out', status: 'delivered', through: false });
+    store.mark('alice', { friend: 'bob', id: 1, direction: 'out', status: 'sent', through: false });
+    store.mark('alice', { friend: 'bob', id: 2, direction: 'out', status: 'failed', through: false });
+    expect(store.page('alice', 'bob', 10, null).map((m) => m.status)).toEqual(['delivered', 'failed', 'sending', 'received']);
+    store.mark('alice', { friend: 'bob', id: 3, direction: 'out', status: 'read', through: true });
+    expect(store.page('alice', 'bob', 10, null).map((m) => m.status)).toEqual(['read', 'failed', 'read', 'received']);
+  });
+
+  it('ids keep their type (7 and "7" are two messages), and before names the newest record with that id', () => {
+    const store = new SqliteHistory({ dataDir: null });
+    store.append('alice', entry(7, 'number'));
+    store.append('alice', entry('7', 'string'));
+    store.append('alice', entry(8, 'after'));
+    expect(store.page('alice', 'bob', 10, 8).map((m) => m.id)).toEqual([7, '7']);
+    expect(store.page('alice', 'bob', 10, '7').map((m) => m.text)).toEqual(['number']);
+    expect(store.page('alice', 'bob', 10, 'nope')).toEqual([]);
+  });
+
+  it('search is case-insensitive, newest first, and % or _ in the text are matched literally', () => {
+    const store = new SqliteHistory({ dataDir: null });
+    store.append('alice', entry(1, 'Lunch at noon?'));
+    store.append('alice', entry(2, '100% sure', { friend: 'carol' }));
+    store.append('alice', entry(3, 'LUNCH again'));
+    store.append('alice', entry(4, 'snake_case'));
+    expect(store.search('alice', 'lunch', null, 10).map((m) => m.id)).toEqual([3, 1]);
+    expect(store.search('alice', '%', null, 10).map((m) => m.id)).toEqual([2]);
+    expect(store.search('alice', 'e_c', null, 10).map((m) => m.id)).toEqual([4]);
+    expect(store.search('alice', '100%', 'bob', 10)).toEqual([]);
+    expect(store.search('alice', 'lunch', null, 1).map((m) => m.id)).toEqual([3]);
+  });
+
+  it('records outlive the store: a new one on the same data dir (a restarted client) reads them, in WAL mode', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'p2pchat-history-'));
+    dirs.push(dir);
+    const first = new SqliteHistory({ dataDir: dir });
+    first.append('alice', entry('keep', 'kept across restarts', { atMs: Date.UTC(2026, 0, 2, 3, 4, 5) }));
+    first.close();
+    const second = new SqliteHistory({ dataDir: dir });
+    expect(second.path).toBe(join(dir, HISTORY_DATABASE_FILE));
+    expect(second.page('alice', 'bob', 10, null)).toEqual([
+      { id: 'keep', from: 'alice', username: 'bob', text: 'kept across restarts', at: '2026-01-02T03:04:05.000Z', direction: 'out', status: 'sending', kind: 'message' },
+    ]);
+    second.close();
+  });
+});

@@ -1,0 +1,145 @@
+/**
+ * Two server nodes on real PostgreSQL and the real NATS bus: the protocol holds across them.
+ * A user on node A sees a friend's login and logout on node B; a chat session between users on
+ * different nodes is brokered; a second login on B ends the first on A with LOGGED_IN_ELSEWHERE;
+ * a resume token from one node works on the other; a node that dies takes its users offline at
+ * the other within the TTL; a node that loses the bus says so on /healthz and refuses new logins.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ClientFrame } from '../../core/frames.ts';
+import { clusterServices } from '../helpers/cluster-services.ts';
+import { REPLY_MS, TestCluster, eventually } from '../helpers/cluster-nodes.ts';
+import { CutProxy } from '../helpers/cut-proxy.ts';
+
+const services = await clusterServices('cluster tests (two nodes)');
+/** Short, so a dead node's lease runs out within a test; heartbeats keep live users in. */
+const TTL_MS = 2_000;
+
+let cluster: TestCluster;
+beforeEach(async () => {
+  if (services.available) cluster = await TestCluster.create(services, { ttlMs: TTL_MS });
+});
+afterEach(async () => {
+  await cluster?.close();
+});
+
+async function twoFriendsOnTwoNodes() {
+  const a = await cluster.addNode();
+  const b = await cluster.addNode();
+  await cluster.signup(a, 'alice');
+  await cluster.signup(b, 'bob');
+  const alice = await cluster.login(a, 'alice');
+  const bob = await cluster.login(b, 'bob');
+  await cluster.befriend({ connection: bob.connection, username: 'bob' }, { connection: alice.connection, username: 'alice' });
+  return { a, b, alice, bob };
+}
+
+describe.skipIf(!services.available)('two nodes', () => {
+  it('friend requests cross nodes, and a user on A sees a friend log out and in on B', async () => {
+    const { b, alice, bob } = await twoFriendsOnTwoNodes();
+    // The friendship is in the shared database, and both nodes' memories.
+    expect(cluster.nodes.every((node) => node.machine.friendsOf('alice').has('bob'))).toBe(true);
+
+    const offline = alice.connection.expect('presence', REPLY_MS);
+    await bob.connection.request({ type: 'logout' }, 'logout.ok', REPLY_MS);
+    expect(await offline).toMatchObject({ username: 'bob', status: 'offline' });
+
+    const online = alice.connection.expect('presence', REPLY_MS);
+    const again = await cluster.connect(b);
+    const ok = await again.request({ type: 'login', username: 'bob', password: 'correct horse' }, 'login.ok', REPLY_MS);
+    expect(await online).toMatchObject({ username: 'bob', status: 'online' });
+    // And bob's own view has alice online though she is held on the other node.
+    expect(ok.friends).toEqual([expect.objectContaining({ username: 'alice', status: 'online' })]);
+  });
+
+  it('a session between users on different nodes is brokered: request on A, answer on B', async () => {
+    const { alice, bob } = await twoFriendsOnTwoNodes();
+    const incoming = bob.connection.expect('session.incoming', REPLY_MS);
+    const pending = await alice.connection.request({ type: 'session.request', username: 'bob' } as ClientFrame, 'session.pending', REPLY_MS);
+    const asked = await incoming;
+    expect(asked).toMatchObject({ requestId: pending.requestId, from: 'alice' });
+
+    const callerEstablished = alice.connection.expect('session.established', REPLY_MS);
+    const calleeEstablished = bob.connection.expect('session.established', REPLY_MS);
+    const answered = await bob.connection.request({ type: 'session.answer', requestId: String(asked.requestId), accept: true, port: 40_000 } as ClientFrame, 'session.answered', REPLY_MS);
+    expect(answered).toMatchObject({ requestId: pending.requestId, accept: true });
+    const [caller, callee] = await Promise.all([callerEstablished, calleeEstablished]);
+    expect(caller).toMatchObject({ username: 'bob', role: 'caller', host: '127.0.0.1', port: 40_000 });
+    expect(callee).toMatchObject({ username: 'alice', role: 'callee' });
+    expect(caller.token).toBe(callee.token);
+  });
+
+  it('a declined or cancelled cross-node request ends on both sides', async () => {
+    const { alice, bob } = await twoFriendsOnTwoNodes();
+    let incoming = bob.connection.expect('session.incoming', REPLY_MS);
+    await alice.connection.request({ type: 'session.request', username: 'bob' } as ClientFrame, 'session.pending', REPLY_MS);
+    let asked = await incoming;
+    const failed = alice.connection.expect('session.failed', REPLY_MS);
+    await bob.connection.request({ type: 'session.answer', requestId: String(asked.requestId), accept: false } as ClientFrame, 'session.answered', REPLY_MS);
+    expect(await failed).toMatchObject({ reason: 'rejected' });
+
+    incoming = bob.connection.expect('session.incoming', REPLY_MS);
+    const pending = await alice.connection.request({ type: 'session.request', username: 'bob' } as ClientFrame, 'session.pending', REPLY_MS);
+    asked = await incoming;
+    const withdrawn = bob.connection.expect('session.withdrawn', REPLY_MS);
+    await alice.connection.request({ type: 'session.cancel', requestId: String(pending.requestId) } as ClientFrame, 'session.failed', REPLY_MS);
+    expect(await withdrawn).toMatchObject({ requestId: asked.requestId, reason: 'cancelled' });
+  });
+
+  it('a second login on B ends the first on A with LOGGED_IN_ELSEWHERE, without a presence flap at friends', async () => {
+    const { b, alice, bob } = await twoFriendsOnTwoNodes();
+    const presences: unknown[] = [];
+    bob.connection.onPush('presence', (frame) => presences.push(frame));
+    const kicked = alice.connection.expect('login.ok', REPLY_MS).catch((error: unknown) => error);
+    const second = await cluster.connect(b);
+    const ok = await second.request({ type: 'login', username: 'alice', password: 'correct horse' }, 'login.ok', REPLY_MS);
+    expect(ok.resumed).toBe(true);
+    const error = (await kicked) as { frame?: { code?: string } };
+    expect(error.frame?.code).toBe('LOGGED_IN_ELSEWHERE');
+    await eventually(() => !alice.connection.open, 'the first connection closed');
+    await eventually(() => cluster.nodes.every((node) => node.machine.isOnline('alice')), 'alice online everywhere');
+    expect(presences).toEqual([]);
+  });
+
+  it('a resume token from node A works on node B', async () => {
+    const { a, b, alice } = await twoFriendsOnTwoNodes();
+    alice.connection.destroy();
+    const elsewhere = await cluster.connect(b);
+    const ok = await elsewhere.request({ type: 'resume', username: 'alice', token: String(alice.ok.resumeToken) } as ClientFrame, 'login.ok', REPLY_MS);
+    expect(ok).toMatchObject({ username: 'alice', resumed: true });
+    // Held by B now: B runs her TTL, and A routes to both users through the bus.
+    await eventually(() => a.running.cluster?.router.remoteUserCount === 2 && b.running.cluster?.router.remoteUserCount === 0, 'B holds alice and bob');
+    expect(a.machine.isOnline('alice')).toBe(true);
+  });
+
+  it('a node that dies takes its users offline at the other within the TTL', async () => {
+    const { b, alice } = await twoFriendsOnTwoNodes();
+    const offline = alice.connection.expect('presence', REPLY_MS);
+    const diedAtMs = Date.now();
+    await cluster.stopNode(b);
+    expect(await offline).toMatchObject({ username: 'bob', status: 'offline' });
+    // Within the lease (one TTL) after the last beat, and a beat's period of slack for the check.
+    expect(Date.now() - diedAtMs).toBeLessThan(TTL_MS * 2);
+  });
+
+  it('a node that loses the bus turns /healthz to 503 and refuses new logins until it is back', async () => {
+    const proxy = await CutProxy.start(Number(new URL(services.natsUrl).port));
+    try {
+      const a = await cluster.addNode();
+      const b = await cluster.addNode({ busUrl: proxy.via(cluster.busUrl) });
+      await cluster.signup(a, 'carol');
+      const health = async () => (await fetch(`http://127.0.0.1:${b.httpPort}/healthz`)).status;
+      expect(await health()).toBe(200);
+      await proxy.cutAll();
+      await eventually(async () => (await health()) === 503, 'B reports the lost bus');
+      const refused = await cluster.connect(b);
+      const error = await refused.request({ type: 'login', username: 'carol', password: 'correct horse' }, 'login.ok', REPLY_MS).catch((e: unknown) => e);
+      expect((error as { frame?: { code?: string } }).frame?.code).toBe('SERVER_DEGRADED');
+      await proxy.mend();
+      await eventually(async () => (await health()) === 200, 'B reports the bus back');
+      await cluster.login(b, 'carol');
+    } finally {
+      await proxy.close();
+    }
+  });
+});
