@@ -17,6 +17,8 @@
  * key does not open. docs/PROTOCOL.md ("Sealed offline messages") documents the format.
  */
 import { type KeyObject, createCipheriv, createDecipheriv, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync } from 'node:crypto';
+import type { PeerSealer } from '../../core/peer/host.ts';
+import { SEALED_BOX_OVERHEAD_BYTES } from '../../core/peer/mailbox-client.ts';
 
 export const SEALED_BOX_VERSION = 1;
 const X25519_PUBLIC_BYTES = 32;
@@ -24,8 +26,9 @@ const KEY_BYTES = 32;
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 const HKDF_INFO = Buffer.from('p2pchat sealed box v1', 'utf8');
-/** What sealing adds to a plaintext: version, ephemeral public key and tag (core/peer/mail.ts counts on it). */
-export const SEALED_BOX_OVERHEAD_BYTES = 1 + X25519_PUBLIC_BYTES + TAG_BYTES;
+/** What sealing adds to a plaintext (version, ephemeral public key, tag): the core sizes offline messages by it. */
+export { SEALED_BOX_OVERHEAD_BYTES };
+if (SEALED_BOX_OVERHEAD_BYTES !== 1 + X25519_PUBLIC_BYTES + TAG_BYTES) throw new Error('SEALED_BOX_OVERHEAD_BYTES does not match the sealed box layout');
 
 /** A sealed box that does not open: wrong key, altered bytes, another version or too short. */
 export class SealedBoxError extends Error {
@@ -94,4 +97,32 @@ export function open(box: Uint8Array, privateKey: KeyObject): Buffer {
   } catch {
     throw new SealedBoxError('the sealed box does not open with this key (altered, or sealed for another)');
   }
+}
+
+/**
+ * The client runtime's PeerSealer (core/peer/host.ts): seals for a friend's public key, opens with
+ * our own X25519 identity key. Answers at once (node:crypto is synchronous here); a key or box
+ * that does not work answers null, which the machine reports (PEER_KEY_UNKNOWN, MAIL_UNREADABLE).
+ */
+export function identitySealer(ownSealPrivateKey: KeyObject): PeerSealer {
+  return {
+    seal(sealKey, plaintext, done) {
+      let box: Buffer | null = null;
+      try {
+        box = seal(Buffer.from(plaintext, 'utf8'), sealKey);
+      } catch {
+        box = null;
+      }
+      done(box === null ? null : box.toString('base64'));
+    },
+    open(sealed, done) {
+      let text: string | null = null;
+      try {
+        text = new TextDecoder('utf-8', { fatal: true }).decode(open(Buffer.from(sealed, 'base64'), ownSealPrivateKey));
+      } catch {
+        text = null;
+      }
+      done(text);
+    },
+  };
 }

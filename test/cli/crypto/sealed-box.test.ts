@@ -6,7 +6,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SEALED_BOX_OVERHEAD_BYTES, SEALED_BOX_VERSION, SealedBoxError, open, seal } from '../../../cli/crypto/sealed-box.ts';
+import { SEALED_BOX_OVERHEAD_BYTES, SEALED_BOX_VERSION, SealedBoxError, identitySealer, open, seal } from '../../../cli/crypto/sealed-box.ts';
 import { replay } from '../../helpers/fc-replay.ts';
 
 const alice = generateKeyPairSync('x25519');
@@ -49,6 +49,18 @@ describe('sealed box', () => {
     const ed = generateKeyPairSync('ed25519');
     expect(() => seal(Buffer.from('x'), ed.publicKey)).toThrow(SealedBoxError);
     expect(() => open(seal(Buffer.from('x'), alicePublicB64), ed.privateKey)).toThrow(SealedBoxError);
+  });
+
+  it('the runtime sealer seals text for a friend and opens only what was sealed for us; bad keys and boxes answer null', () => {
+    const mine = identitySealer(alice.privateKey);
+    const theirs = identitySealer(mallory.privateKey);
+    let box: string | null = null;
+    theirs.seal(alicePublicB64, '{"text":"héllo"}', (sealed) => (box = sealed));
+    expect(box).not.toBeNull();
+    mine.open(box ?? '', (text) => expect(text).toBe('{"text":"héllo"}'));
+    theirs.open(box ?? '', (text) => expect(text).toBeNull());
+    mine.seal('not a key', 'x', (sealed) => expect(sealed).toBeNull());
+    mine.open('AAAA', (text) => expect(text).toBeNull());
   });
 
   it('property: any text round-trips, and flipping any one bit of its box makes it refuse', () => {
