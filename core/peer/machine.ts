@@ -1079,6 +1079,7 @@ export class PeerMachine {
     }
     // No open session (the friend is offline, or online without one): sealed and left with the server.
     const id = requestedId ?? `${this.config.idPrefix}-o${this.nextMailSeq++}`;
+    if (!this.link.loggedIn) return this.emitError('SERVER_UNAVAILABLE', 'no open session, and the server that would hold the message is not reachable now', friend, id);
     this.mail.send(me, friend, text, id, nowMs, this.answering);
   }
 
