@@ -14,6 +14,8 @@ export const CHILD_STOP_GRACE_MS = 3_000;
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 const children = new Set<ChildProcess>();
+/** Children started as leaders of their own process group (a script that runs the real server under it): signals go to the group. */
+const groupLeaders = new WeakSet<ChildProcess>();
 let handlersInstalled = false;
 /** Once set (signal, deadline), no new process may start: phases still running fail fast instead. */
 let stopping = false;
@@ -61,16 +63,42 @@ export function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, s
   return track(child);
 }
 
+/**
+ * Another program (the peers of bench/peers/: ejabberdctl, prosody) in its own process group,
+ * stopped with everything else; its group gets the signals, so a wrapper script's children go too.
+ */
+export function spawnTracked(command: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
+  refuseWhenStopping(command);
+  installSignalHandlers();
+  const child = spawn(command, [...args], { cwd: options.cwd ?? REPO_ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  groupLeaders.add(child);
+  return track(child);
+}
+
+function signal(child: ChildProcess, name: NodeJS.Signals): void {
+  if (groupLeaders.has(child) && child.pid !== undefined) {
+    try {
+      process.kill(-child.pid, name);
+      return;
+    } catch {
+      // The group is gone already: signal the child itself.
+    }
+  }
+  child.kill(name);
+}
+
 /** Stops one child: SIGTERM, then SIGKILL after the grace. Resolves once it exited. */
 export function stopChild(child: ChildProcess, graceMs: number = CHILD_STOP_GRACE_MS): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    const timer = setTimeout(() => signal(child, 'SIGKILL'), graceMs);
     child.once('exit', () => {
       clearTimeout(timer);
+      // What the group leader left running (a wrapper script exits before its server does).
+      if (groupLeaders.has(child)) signal(child, 'SIGKILL');
       resolve();
     });
-    child.kill('SIGTERM');
+    signal(child, 'SIGTERM');
   });
 }
 
@@ -81,7 +109,7 @@ export async function stopAllChildren(): Promise<void> {
 /** Last resort, synchronous (process 'exit' handlers cannot wait). */
 function killAllNow(): void {
   for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (child.exitCode === null && child.signalCode === null) signal(child, 'SIGKILL');
   }
 }
 

@@ -7,6 +7,7 @@
 import os from 'node:os';
 import { RESULT_NAMES, RESULT_UNITS, type ResultName } from './names.ts';
 import { type BenchMode, meets, thresholdFor } from './thresholds.ts';
+import type { PeerSection } from './peers/peer-report.ts';
 
 export interface BenchResult {
   readonly name: ResultName;
@@ -48,6 +49,8 @@ export interface MachineInfo {
 export interface BenchReport {
   readonly machine: MachineInfo;
   readonly results: BenchResult[];
+  /** Only in a run with --peers: each figure beside ejabberd's and Prosody's (bench/peers/). */
+  readonly peers?: PeerSection[];
 }
 
 export interface Measurement {

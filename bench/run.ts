@@ -23,6 +23,8 @@ import { runServerLoadPhases } from './phases/server-load.ts';
 import { runFilePhase } from './phases/file-transfer.ts';
 import { runLoginAttackPhase } from './phases/login-attack.ts';
 import { runSimPhase } from './phases/sim.ts';
+import { runPeersPhase } from './phases/peers.ts';
+import { type PeerSection, formatPeers, missingPeerSection, PEER_NAMES } from './peers/peer-report.ts';
 import { progress } from './progress.ts';
 import { beginStopping, stopAllChildren } from './processes.ts';
 import { CONFIRM_ROUNDS_MAX, confirmRegressions, formatGate, regressionGate } from './regression.ts';
@@ -64,6 +66,10 @@ export interface BenchOptions {
   readonly writeReference: boolean;
   /** Also write the run as one self-contained HTML page here (`--html FILE`). */
   readonly html?: string;
+  /** After the phases, ejabberd and Prosody side by side (phases/peers.ts); full run only. */
+  readonly peers?: boolean;
+  /** Held clients instead of the mode's count (`--held N`: a smaller run on a shared machine; the target stays the mode's). */
+  readonly held?: number;
 }
 
 /** How long after the deadline the run waits for phases to notice before it reports anyway. */
@@ -74,10 +80,12 @@ interface Measured {
   readonly deadlinePassed: boolean;
   /** Latency curves and throughput series for --html. */
   readonly charts: BenchCharts;
+  /** The peers section, when the run compared with them. */
+  readonly peers: PeerSection[];
 }
 
 /** Runs the phases in order, each round bounded by the mode's global deadline, in its own scratch directory. */
-async function measurePhases(config: BenchConfig, phases: readonly PhaseName[]): Promise<Measured> {
+async function measurePhases(config: BenchConfig, phases: readonly PhaseName[], withPeers = false): Promise<Measured> {
   const tmpDir = await mkdtemp(join(os.tmpdir(), 'p2pchat-bench-'));
   const ctx = new PhaseContext(config, tmpDir);
   progress(`mode ${config.mode}, phases ${phases.join(', ')}, deadline ${config.deadlineMs / 1000} s, scratch ${tmpDir}`);
@@ -103,6 +111,7 @@ async function measurePhases(config: BenchConfig, phases: readonly PhaseName[]):
         for (const name of PHASE_RESULTS[phase]) if (!ctx.results.has(name)) ctx.missing(name, `phase ${phase} failed: ${message}`);
       }
     }
+    if (withPeers && !deadlinePassed) await runPeersPhase(ctx);
   })();
   try {
     await Promise.race([running, deadline]);
@@ -111,14 +120,17 @@ async function measurePhases(config: BenchConfig, phases: readonly PhaseName[]):
     await stopAllChildren();
     await rm(tmpDir, { recursive: true, force: true }).catch(() => {});
   }
-  return { results: ctx.results, deadlinePassed, charts: ctx.charts };
+  // A peer the run never reached is missing, never a pass.
+  const peers = withPeers ? PEER_NAMES.map((peer) => ctx.peers.find((section) => section.peer === peer) ?? missingPeerSection(peer, deadlinePassed ? 'not measured: the global deadline passed first' : 'not measured')) : [];
+  return { results: ctx.results, deadlinePassed, charts: ctx.charts, peers };
 }
 
 export async function runBench(options: BenchOptions): Promise<number> {
   const mode = options.quick ? 'quick' : 'full';
-  const config = benchConfig(mode);
+  const config = options.held === undefined ? benchConfig(mode) : { ...benchConfig(mode), held: options.held };
   const startedAt = new Date();
-  const first = await measurePhases(config, options.phases);
+  if (options.peers === true && options.quick) throw new Error('--peers is part of the full run, not of --quick');
+  const first = await measurePhases(config, options.phases, options.peers === true);
   const results = first.results;
   const charts = first.charts;
   let deadlinePassed = first.deadlinePassed;
@@ -130,6 +142,7 @@ export async function runBench(options: BenchOptions): Promise<number> {
     return {
       machine: { ...machineInfo(mode, 'p2pchat server (cli/main.ts server), own process', startedAt), finishedAt: finishedAt.toISOString(), wallMs: finishedAt.getTime() - startedAt.getTime() },
       results: completeResults([...results.values()], mode).map((r) => (r.missing && r.note?.startsWith('not measured') ? { ...r, note: skippedNote(r.name) } : r)),
+      ...(options.peers === true ? { peers: first.peers } : {}),
     };
   };
 
@@ -166,13 +179,13 @@ export async function runBench(options: BenchOptions): Promise<number> {
     }
   }
   if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  else process.stdout.write(formatTable(report));
+  else process.stdout.write(formatTable(report) + (report.peers === undefined ? '' : `${formatPeers(report.peers).join('\n')}\n`));
   if (outcome !== null) {
     process.stderr.write(formatGate(outcome));
     return outcome.passed ? EXIT_OK : EXIT_FAILED;
   }
-  const failed = failedResults(report);
-  if (failed.length > 0) progress(`targets missed: ${failed.map((r) => r.name).join(', ')}`);
+  const failed = [...failedResults(report).map((r) => r.name), ...(report.peers ?? []).filter((p) => !p.passed).map((p) => `peer ${p.peer}`)];
+  if (failed.length > 0) progress(`targets missed: ${failed.join(', ')}`);
   return failed.length > 0 ? EXIT_THRESHOLD : EXIT_OK;
 }
 

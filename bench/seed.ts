@@ -23,13 +23,21 @@ export interface SeedPlan {
   readonly realAccounts: readonly string[];
   readonly cheapAccounts: readonly string[];
   readonly friendships: ReadonlyArray<readonly [string, string]>;
+  /** Accounts hashed with other parameters (the peers' matched-cost logins). */
+  readonly accountsWithParams?: ReadonlyArray<{ readonly usernames: readonly string[]; readonly params: ScryptParams }>;
 }
 
 export async function seedStore(dataDir: string, plan: SeedPlan): Promise<void> {
   const realHash = await hashPassword(BENCH_PASSWORD, SCRYPT_PARAMS);
   const cheapHash = await hashPassword(BENCH_PASSWORD, CHEAP_SCRYPT_PARAMS);
   const createdAtMs = Date.now();
+  const withParams: StoreOp[] = [];
+  for (const group of plan.accountsWithParams ?? []) {
+    const passwordHash = await hashPassword(BENCH_PASSWORD, group.params);
+    withParams.push(...group.usernames.map((username): StoreOp => ({ op: 'account.create', username, nickname: username, passwordHash, createdAtMs })));
+  }
   const ops: StoreOp[] = [
+    ...withParams,
     ...plan.realAccounts.map((username): StoreOp => ({ op: 'account.create', username, nickname: username, passwordHash: realHash, createdAtMs })),
     ...plan.cheapAccounts.map((username): StoreOp => ({ op: 'account.create', username, nickname: username, passwordHash: cheapHash, createdAtMs })),
     ...plan.friendships.map(([a, b]): StoreOp => ({ op: 'friendship.add', a, b })),

@@ -58,3 +58,24 @@ export function errorsText(errors: Record<string, number>): string {
   const entries = Object.entries(errors);
   return entries.length === 0 ? '' : entries.map(([key, count]) => `${key} x${count}`).join(', ');
 }
+
+/** How often a draining counter is read. */
+const DRAIN_POLL_MS = 150;
+
+/**
+ * Waits until a counter (presence delivered, summed over the workers) stops growing between two
+ * reads, at most `maxMs`; returns its last value and when it last grew (after `startMs`).
+ */
+export async function drainedCount(read: () => Promise<number>, startMs: number, maxMs: number): Promise<{ delivered: number; lastGrowthMs: number }> {
+  let last = await read();
+  let lastGrowthMs = Date.now();
+  const giveUpMs = Date.now() + maxMs;
+  while (Date.now() < giveUpMs) {
+    await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+    const now = await read();
+    if (now === last) break;
+    last = now;
+    lastGrowthMs = Date.now();
+  }
+  return { delivered: last, lastGrowthMs: Math.max(lastGrowthMs, startMs + 1) };
+}

@@ -7,6 +7,7 @@
  * Pushes (presence, incoming requests) carry no `re`.
  */
 import { z } from 'zod';
+import { identityKeysSchema, isIdentityKeys, type IdentityKeys } from './identity.ts';
 import {
   MAIL_SEALED_BYTES_MAX,
   NICKNAME_CHARS_MAX,
@@ -36,8 +37,17 @@ const mailSeq = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 // ---- client to server -------------------------------------------------------------------------
 
 export const clientFrameSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('signup'), id: requestId, username, password, nickname: z.string().max(NICKNAME_CHARS_MAX * 4).optional() }),
-  z.object({ type: z.literal('login'), id: requestId, username, password }),
+  /** identity: the client's public keys (core/identity.ts), stored with the account. */
+  z.object({
+    type: z.literal('signup'),
+    id: requestId,
+    username,
+    password,
+    nickname: z.string().max(NICKNAME_CHARS_MAX * 4).optional(),
+    identity: identityKeysSchema.optional(),
+  }),
+  /** identity: registers (or replaces) the account's keys once the password is verified. */
+  z.object({ type: z.literal('login'), id: requestId, username, password, identity: identityKeysSchema.optional() }),
   z.object({ type: z.literal('resume'), id: requestId, username, token }),
   z.object({ type: z.literal('logout'), id: requestId }),
   z.object({ type: z.literal('heartbeat'), id: requestId }),
@@ -93,7 +103,8 @@ export const CLIENT_FRAME_TYPES: ReadonlySet<string> = new Set(clientFrameSchema
 export const presenceStatusSchema = z.enum(['online', 'offline']);
 export type PresenceStatus = z.infer<typeof presenceStatusSchema>;
 
-export const friendEntrySchema = z.object({ username: z.string(), nickname: z.string(), status: presenceStatusSchema });
+/** identity: the friend's public keys as the server holds them; absent for an account that never registered any. */
+export const friendEntrySchema = z.object({ username: z.string(), nickname: z.string(), status: presenceStatusSchema, identity: identityKeysSchema.optional() });
 export type FriendEntry = z.infer<typeof friendEntrySchema>;
 
 /** Why a chat-session request did not become a session (kebab-case, as the client contract shows). */
@@ -133,7 +144,7 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('presence'), username: z.string(), status: presenceStatusSchema }),
   z.object({ type: z.literal('friend.incoming'), from: z.string(), nickname: z.string() }),
   z.object({ type: z.literal('friend.requested'), re, username: z.string() }),
-  z.object({ type: z.literal('friend.added'), re, username: z.string(), nickname: z.string(), status: presenceStatusSchema }),
+  z.object({ type: z.literal('friend.added'), re, username: z.string(), nickname: z.string(), status: presenceStatusSchema, identity: identityKeysSchema.optional() }),
   z.object({ type: z.literal('friend.declined'), re, username: z.string() }),
   z.object({ type: z.literal('friend.removed'), re, username: z.string() }),
   z.object({ type: z.literal('friend.blocked'), re, username: z.string() }),
@@ -151,6 +162,8 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
     /** The callee's P2P address, given to the caller only. */
     host: z.string().optional(),
     port: z.number().int().optional(),
+    /** The other side's identity keys, as the server vouches for them: its P2P certificate must carry the signKey. */
+    identity: identityKeysSchema.optional(),
   }),
   z.object({ type: z.literal('session.failed'), re, requestId: z.string().optional(), username: z.string(), reason: sessionFailureSchema }),
   /**
@@ -208,10 +221,12 @@ function loginOkFastPath(m: Record<string, unknown>): ServerFrame | null {
   if (!Array.isArray(friends) || !isStringArray(incoming) || !isStringArray(outgoing)) return null;
   const entries: FriendEntry[] = new Array<FriendEntry>(friends.length);
   for (let i = 0; i < friends.length; i++) {
-    const f = friends[i] as { username?: unknown; nickname?: unknown; status?: unknown } | null;
+    const f = friends[i] as { username?: unknown; nickname?: unknown; status?: unknown; identity?: unknown } | null;
     if (typeof f !== 'object' || f === null || Array.isArray(f)) return null;
     if (typeof f.username !== 'string' || typeof f.nickname !== 'string' || (f.status !== 'online' && f.status !== 'offline')) return null;
-    entries[i] = { username: f.username, nickname: f.nickname, status: f.status };
+    if (f.identity !== undefined && !isIdentityKeys(f.identity)) return null;
+    const identity: IdentityKeys | undefined = f.identity === undefined ? undefined : { signKey: f.identity.signKey, sealKey: f.identity.sealKey };
+    entries[i] = identity === undefined ? { username: f.username, nickname: f.nickname, status: f.status } : { username: f.username, nickname: f.nickname, status: f.status, identity };
   }
   const frame = { type: 'login.ok' as const, username, nickname, friends: entries, incoming: [...incoming], outgoing: [...outgoing], resumeToken, resumed };
   return re === undefined ? frame : { ...frame, re };

@@ -10,9 +10,9 @@ export const PROTOCOL_VERSION = 1;
  * Largest control (JSON) payload a client accepts: sized for the largest frame the server sends,
  * a login.ok or friends list at FRIENDS_PER_USER_MAX friends (see LIST_FRAME_BYTES_WORST below).
  */
-export const CONTROL_FRAME_BYTES_MAX = 384 * 1024;
+export const CONTROL_FRAME_BYTES_MAX = 512 * 1024;
 /** Largest frame payload, control or data, any decoder accepts. Checked from the length prefix. */
-export const FRAME_BYTES_MAX = 384 * 1024;
+export const FRAME_BYTES_MAX = 512 * 1024;
 /**
  * Largest frame a client may send the server. The biggest legitimate one (a sign-up) is under
  * 1 KiB; a small limit bounds what 19,900 connections can make the server buffer (~311 MiB).
@@ -41,6 +41,9 @@ export const TEXT_MESSAGE_CHARS_MAX = 16 * 1024;
 export const P2P_HOST_CHARS_MAX = 255;
 export const TOKEN_CHARS_MAX = 128;
 
+/** JSON bytes of one `"identity":{...}` field with both keys (44-byte SPKI DER, 60 base64 chars each). */
+export const IDENTITY_JSON_BYTES = 25 + 60 + 13 + 60 + 2;
+
 /** Mutual friends one account may have. */
 export const FRIENDS_PER_USER_MAX = 1000;
 /**
@@ -61,9 +64,10 @@ export const BLOCKS_PER_USER_MAX = 1000;
 /**
  * Worst-case JSON bytes of one friend entry: {"username":"<32 ASCII>","nickname":"<64 UTF-16
  * units, at most 3 UTF-8 bytes each: lone surrogates, which JSON would escape to 6, are refused>",
- * "status":"offline"}, plus a comma.
+ * "status":"offline"}, plus a comma; and the friend's identity keys,
+ * ,"identity":{"signKey":"<60 base64>","sealKey":"<60 base64>"}.
  */
-const FRIEND_ENTRY_BYTES_WORST = 13 + USERNAME_CHARS_MAX + 14 + NICKNAME_CHARS_MAX * 3 + 21 + 1;
+const FRIEND_ENTRY_BYTES_WORST = 13 + USERNAME_CHARS_MAX + 14 + NICKNAME_CHARS_MAX * 3 + 21 + 1 + IDENTITY_JSON_BYTES;
 /** Worst-case login.ok or friends frame: every friend, every pending request, and the envelope. */
 export const LIST_FRAME_BYTES_WORST =
   FRIENDS_PER_USER_MAX * FRIEND_ENTRY_BYTES_WORST + (FRIEND_REQUESTS_INCOMING_PER_USER_MAX + FRIEND_REQUESTS_OUTGOING_PER_USER_MAX) * (USERNAME_CHARS_MAX + 3) + 1024;

@@ -7,8 +7,20 @@
  * SQLite implements this in cli/, a plain in-memory store (below) in the simulator and the tests;
  * a PostgreSQL adapter would be a third implementation, not a rewrite.
  */
+import type { IdentityKeys } from './identity.ts';
+
 export type StoreOp =
-  | { readonly op: 'account.create'; readonly username: string; readonly nickname: string; readonly passwordHash: string; readonly createdAtMs: number }
+  | {
+      readonly op: 'account.create';
+      readonly username: string;
+      readonly nickname: string;
+      readonly passwordHash: string;
+      readonly createdAtMs: number;
+      /** The public keys registered at sign-up; absent from clients that sent none. */
+      readonly identity?: IdentityKeys;
+    }
+  /** An account's identity keys registered or replaced at a password login. */
+  | { readonly op: 'account.identity'; readonly username: string; readonly identity: IdentityKeys }
   | { readonly op: 'friendship.add'; readonly a: string; readonly b: string }
   | { readonly op: 'friendship.remove'; readonly a: string; readonly b: string }
   | { readonly op: 'request.add'; readonly from: string; readonly to: string }
@@ -64,6 +76,8 @@ export interface AccountRecord {
   readonly nickname: string;
   readonly passwordHash: string;
   readonly createdAtMs: number;
+  /** Absent for accounts that never registered keys (made before keys existed, or by a raw-frame tool). */
+  readonly identity?: IdentityKeys;
 }
 
 export interface StoreSnapshot {
@@ -133,8 +147,19 @@ export class MemoryStore implements AccountStore {
   private applyOne(op: StoreOp): void {
     switch (op.op) {
       case 'account.create':
-        this.accounts.set(op.username, { username: op.username, nickname: op.nickname, passwordHash: op.passwordHash, createdAtMs: op.createdAtMs });
+        this.accounts.set(op.username, {
+          username: op.username,
+          nickname: op.nickname,
+          passwordHash: op.passwordHash,
+          createdAtMs: op.createdAtMs,
+          ...(op.identity === undefined ? {} : { identity: op.identity }),
+        });
         return;
+      case 'account.identity': {
+        const account = this.accounts.get(op.username);
+        if (account !== undefined) this.accounts.set(op.username, { ...account, identity: op.identity });
+        return;
+      }
       case 'friendship.add':
         this.friendships.set(pairKey(op.a, op.b), [op.a, op.b]);
         return;

@@ -4,11 +4,14 @@ import type { ResultName } from '../names.ts';
 import { type BenchResult, type Measurement, makeResult, missingResult } from '../report.ts';
 import { progress } from '../progress.ts';
 import { BenchCharts } from '../report-html/bench-charts.ts';
+import type { PeerSection } from '../peers/peer-report.ts';
 
 export class PhaseContext {
   readonly results = new Map<ResultName, BenchResult>();
   /** Latency curves and throughput over time for `--html` (not in the JSON report). */
   readonly charts = new BenchCharts();
+  /** With --peers: p2pchat beside each peer server (phases/peers.ts). */
+  readonly peers: PeerSection[] = [];
 
   constructor(
     readonly config: BenchConfig,

@@ -17,8 +17,8 @@ import type { RpcChild } from '../rpc.ts';
 import { BENCH_PASSWORD, names, seedStore } from '../seed.ts';
 import { type BenchServer, startBenchServer } from '../server-launcher.ts';
 import { type IntervalCounts, sumIntervalCounts } from '../interval-counts.ts';
-import { errorsText, mergeErrors, mergeLatencies, split, startWorkers, stopWorkers, totalCounts } from '../workers.ts';
-import { type PhaseContext, sleep } from './context.ts';
+import { drainedCount, errorsText, mergeErrors, mergeLatencies, split, startWorkers, stopWorkers, totalCounts } from '../workers.ts';
+import type { PhaseContext } from './context.ts';
 
 /** Slack on top of a window for an RPC to answer (set-up, the last replies, IPC). */
 const RPC_SLACK_MS = 60_000;
@@ -252,18 +252,8 @@ async function resumePhase(ctx: PhaseContext, server: BenchServer, workers: RpcC
 }
 
 /** Waits until the presence counter stops growing; returns the count and when it last grew. */
-async function drainedPresence(workers: RpcChild[], startMs: number): Promise<{ delivered: number; lastGrowthMs: number }> {
-  let last = (await totalCounts(workers)).presenceReceived;
-  let lastGrowthMs = Date.now();
-  const giveUpMs = Date.now() + PRESENCE_DRAIN_MS_MAX;
-  while (Date.now() < giveUpMs) {
-    await sleep(150);
-    const now = (await totalCounts(workers)).presenceReceived;
-    if (now === last) break;
-    last = now;
-    lastGrowthMs = Date.now();
-  }
-  return { delivered: last, lastGrowthMs: Math.max(lastGrowthMs, startMs + 1) };
+function drainedPresence(workers: RpcChild[], startMs: number): Promise<{ delivered: number; lastGrowthMs: number }> {
+  return drainedCount(async () => (await totalCounts(workers)).presenceReceived, startMs, PRESENCE_DRAIN_MS_MAX);
 }
 
 async function presencePhase(ctx: PhaseContext, server: BenchServer, workers: RpcChild[], accounts: Accounts, probes: Probe[]): Promise<void> {

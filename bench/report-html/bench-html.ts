@@ -35,6 +35,7 @@ export function benchPageData(input: BenchHtmlInput): unknown {
     results: report.results.map((r) => ({ ...r, lowerIsBetter: isLowerBetter(r.name) })),
     latency: charts === null ? [] : [...charts.latency].map(([name, curves]) => ({ name, curves })),
     throughput: charts === null ? [] : charts.phases(),
+    peers: report.peers ?? [],
   };
 }
 

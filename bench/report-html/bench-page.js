@@ -241,10 +241,41 @@
     });
   }
 
+  /** One section per peer server (a run with --peers): p2pchat beside it, ratio p2pchat / peer. */
+  function drawPeers(data) {
+    (data.peers || []).forEach(function (p) {
+      var head = 'p2pchat beside ' + p.title + (p.version ? ' ' + p.version : '') + ': ratio p2pchat / ' + p.title + '; ahead means ratio >= 1 (<= 1 where lower is better).';
+      var section = RK.section('Peer: ' + p.title, head);
+      if (p.missing) {
+        section.appendChild(RK.el('p', null, [RK.el('span', { class: 'fail', text: 'MISSING' }), RK.el('span', { text: ' ' + (p.note || '') })]));
+        return;
+      }
+      section.appendChild(RK.table(
+        ['figure', 'p2pchat', p.title, 'unit', 'ratio p2pchat / peer', 'ahead'],
+        p.figures.map(function (f) {
+          return [f.name, f.p2pchat, f.peer, f.unit, f.ratio === null ? null : f.ratio + (f.lowerIsBetter ? ' (lower is better)' : ''),
+            f.ahead === null ? { text: 'MISSING', cls: 'fail' } : RK.verdict(f.ahead, 'yes', 'NO')];
+        })));
+      var notes = p.figures.filter(function (f) { return f.note; });
+      if (p.note) notes = notes.concat([{ name: 'note', note: p.note }]);
+      if (notes.length > 0) section.appendChild(RK.el('ul', { class: 'muted' }, notes.map(function (f) { return RK.el('li', { text: f.name + ': ' + f.note }); })));
+      var settings = RK.el('details', null, [RK.el('summary', { text: p.title + ': version and settings' })]);
+      settings.appendChild(RK.table(['setting', 'value'], Object.keys(p.settings).map(function (k) { return [k, p.settings[k]]; })));
+      section.appendChild(settings);
+      p.figures.forEach(function (f) {
+        if (!f.details) return;
+        var block = RK.el('details', null, [RK.el('summary', { text: f.name + ' (details)' })]);
+        block.appendChild(RK.table(['detail', 'value'], Object.keys(f.details).map(function (k) { return [k, f.details[k]]; })));
+        section.appendChild(block);
+      });
+    });
+  }
+
   ReportKit.run(function (data) {
     var look = lookups(data);
     drawSummary(data);
     drawFigures(data, look);
+    drawPeers(data);
     drawAgainstReference(data, look);
     drawLatencyCurves(data);
     drawThroughput(data);

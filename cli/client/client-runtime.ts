@@ -24,8 +24,12 @@ import { PeerHost, type PeerHostNote } from '../../core/peer/host.ts';
 import { type PeerConfig, type PeerEffect, PeerMachine } from '../../core/peer/machine.ts';
 import type { Clock, Listener, Stream, Transport } from '../../core/transport.ts';
 import { TcpTransport } from '../net/tcp-transport.ts';
+import { identitySealer } from '../crypto/sealed-box.ts';
 import { NodePeerFiles, prepareFile } from './file-io.ts';
 import { KNOWN_SERVERS_FAILED, type PinVerdict, type ServerKeyCheck } from './known-servers.ts';
+import type { ClientIdentity } from './identity-keys.ts';
+import type { KnownPeers } from './known-peers.ts';
+import { FriendKeys } from './friend-keys.ts';
 
 /** What the runtime prints: a contract event with its ISO time (one line of the vocabulary). */
 export type TimedEvent = ClientEventLine;
@@ -45,6 +49,10 @@ export interface ClientRuntimeOptions {
   readonly history?: HistoryStore | null;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Our identity keys (identity-keys.ts): registered at sign-up and login; absent: none (raw tests). */
+  readonly identity?: ClientIdentity | null;
+  /** The friends' keys this data dir knew (known-peers.ts): absent, key changes are not tracked. */
+  readonly knownPeers?: KnownPeers | null;
 }
 
 interface SocketLike {
@@ -74,12 +82,18 @@ export class ClientRuntime {
    * fingerprint is told once. null once `ready` went out.
    */
   private heldUntilReady: ClientEvent[] | null = [];
+  /** Safety numbers on friend views, key-change warnings, the `fingerprint` command. */
+  private readonly friendKeys: FriendKeys;
 
   constructor(options: ClientRuntimeOptions) {
     this.options = options;
     this.log = options.logger;
     this.files = new NodePeerFiles(options.downloadDir);
-    this.machine = new PeerMachine({ ...options.machine, serverHost: options.serverHost, serverPort: options.serverPort });
+    const identity = options.identity ?? null;
+    this.friendKeys = new FriendKeys(identity?.publicKeys ?? null, options.knownPeers ?? null, (error) =>
+      this.log.warn({ event: 'known-peers.failed', err: error }, 'the known-peers file could not be read or written'),
+    );
+    this.machine = new PeerMachine({ ...options.machine, identity: identity?.publicKeys ?? null, serverHost: options.serverHost, serverPort: options.serverPort });
     const pins = options.serverPins;
     const serverTransport =
       pins === null ? options.transport : new TcpTransport({ tlsClient: { verifyServer: (host, port, fingerprint) => this.verifyServer(pins, host, port, fingerprint) } });
@@ -90,6 +104,8 @@ export class ClientRuntime {
       clock: options.clock,
       files: this.files,
       ...(options.history == null ? {} : { history: options.history }),
+      // Offline messages are sealed for friends' keys and opened with our own X25519 identity key.
+      ...(identity === null ? {} : { sealer: identitySealer(identity.sealPrivateKey) }),
       sink: {
         onEvent: (event, tag) => this.emit(event, tag),
         onSettled: () => {
@@ -158,6 +174,10 @@ export class ClientRuntime {
   command(command: UserCommand, tag?: number): void | Promise<void> {
     if (this.host.stopped) return;
     const withTag = tag === undefined ? {} : { ref: tag };
+    if (command.cmd === 'fingerprint') {
+      this.emit(this.friendKeys.fingerprint(command.username), tag);
+      return;
+    }
     if (command.cmd !== 'file.send') {
       this.host.input({ type: 'command', command, ...withTag });
       return;
@@ -202,8 +222,13 @@ export class ClientRuntime {
   }
 
   private emit(event: ClientEvent, tag?: number): void {
-    const timed: TimedEvent = { ...event, at: new Date(this.options.clock.nowMs()).toISOString() };
+    const { shown, changes } = this.friendKeys.onEvent(event);
+    const timed: TimedEvent = { ...shown, at: new Date(this.options.clock.nowMs()).toISOString() };
     for (const listener of this.eventListeners) listener(timed, tag);
+    for (const change of changes) {
+      this.log.warn({ ...change }, change.event === 'peer.key.changed' ? "a friend's identity key changed" : 'friend keys');
+      this.emit(change);
+    }
     if (event.event !== 'ready' || this.heldUntilReady === null) return;
     const held = this.heldUntilReady;
     this.heldUntilReady = null;

@@ -13,11 +13,13 @@ import { CuttingTransport } from '../net/cutting-transport.ts';
 import { checkPlainTcpAllowed } from '../net/insecure.ts';
 import { TcpTransport } from '../net/tcp-transport.ts';
 import { ServerPins } from './known-servers.ts';
+import { type ClientIdentity, loadOrCreateIdentity } from './identity-keys.ts';
+import { KnownPeers } from './known-peers.ts';
 import { LineSplitter } from '../io/line-splitter.ts';
 import { ClientRuntime, type TimedEvent } from './client-runtime.ts';
 import { CommandQueue } from './command-queue.ts';
 import { SqliteHistory } from './history-store.ts';
-import type { LevelWithSilent } from 'pino';
+import type { LevelWithSilent, Logger } from 'pino';
 
 /** An input line longer than this is refused (BAD_COMMAND) without being buffered whole. */
 export const COMMAND_LINE_BYTES_MAX = 1024 * 1024;
@@ -33,7 +35,10 @@ export interface HeadlessOptions {
   readonly fileBytesMax: number;
   readonly logFile: string | null;
   readonly logLevel: LevelWithSilent;
-  /** Where the client keeps what outlives a run: known-servers (the pinned server certificates) and history.sqlite. */
+  /**
+   * Where the client keeps what outlives a run: known-servers (the pinned server certificates),
+   * history.sqlite, identity.json (our identity keys), known-peers.json (the friends' keys we have seen).
+   */
   readonly dataDir: string;
   /** Tell friends what the user read (chat.read). */
   readonly readReceipts: boolean;
@@ -70,7 +75,20 @@ export async function runHeadless(options: HeadlessOptions): Promise<void> {
     }
     logger.warn({ event: 'tls.off', server: `${options.serverHost}:${options.serverPort}` }, 'TLS is off: the password and everything else go to the server in clear');
   }
+  let identity: ClientIdentity;
+  try {
+    const loaded = loadOrCreateIdentity(options.dataDir);
+    identity = loaded.identity;
+    logger.info({ event: loaded.created ? 'identity.created' : 'identity.loaded', dataDir: options.dataDir }, loaded.created ? 'identity keys made' : 'identity keys read');
+  } catch (error) {
+    logger.fatal({ event: 'start.failed', err: error }, 'the client could not read its identity keys');
+    writeEvent({ event: 'error', code: 'IDENTITY_FAILED', message: `cannot read the identity keys in ${options.dataDir}: ${(error as Error).message}`, at: new Date().toISOString() });
+    process.stdout.write('', () => process.exit(EXIT_FAILED));
+    return;
+  }
   const runtime = new ClientRuntime({
+    identity,
+    knownPeers: new KnownPeers(options.dataDir),
     serverHost: options.serverHost,
     serverPort: options.serverPort,
     p2pHost: options.p2pHost,
@@ -84,7 +102,7 @@ export async function runHeadless(options: HeadlessOptions): Promise<void> {
       idPrefix: randomBytes(4).toString('hex'),
       readReceipts: options.readReceipts,
     },
-    history: new SqliteHistory({ dataDir: options.dataDir }),
+    history: openHistory(options.dataDir, logger),
     transport:
       options.faultCutP2pAfterBytes === null
         ? new TcpTransport()
@@ -171,4 +189,17 @@ function readLines(onLine: (line: string) => void, onOverlong: () => void, onEnd
     lines.end();
     onEnd();
   });
+}
+
+/**
+ * The history store in the data dir; one that cannot be opened (unwritable, not a database) is
+ * logged and left out: the client runs, and history commands answer HISTORY_UNAVAILABLE.
+ */
+function openHistory(dataDir: string, logger: Logger): SqliteHistory | null {
+  try {
+    return new SqliteHistory({ dataDir });
+  } catch (error) {
+    logger.error({ event: 'history.unavailable', dataDir, err: error }, 'the history store could not be opened; nothing is kept this run');
+    return null;
+  }
 }

@@ -8,7 +8,12 @@
  *   OS crash or power loss may take the last few. Several clients may share one data dir (rows
  *   carry the account): busy_timeout makes them wait for each other, never fail at once.
  * - Bounded: each append prunes the oldest records of that account and friend beyond
- *   HISTORY_MESSAGES_PER_FRIEND_MAX, in the same transaction.
+ *   HISTORY_MESSAGES_PER_FRIEND_MAX, in the same transaction. The count per account and friend is
+ *   read once and then kept in memory, so an append costs a few index steps, not a walk over the
+ *   friend's records (a friend who floods us with messages costs us little per message).
+ * - A read mark "through" a message touches only the records after the last read mark of that
+ *   direction (kept in read_marks), so repeated or older receipts, which a hostile friend could
+ *   send by the thousand, cost one lookup each.
  * - Ids are kept as JSON text, so a message id 7 and "7" stay apart, and are not unique (a script
  *   may reuse its ids across runs): a mark and `before` name the newest record with that id.
  * - A status only moves forward (historyStatusRank): a late msg.ack after msg.stored changes nothing.
@@ -34,7 +39,8 @@ import {
 export const HISTORY_DATABASE_FILE = 'history.sqlite';
 /** How long a write waits for another client writing the same database. */
 const BUSY_TIMEOUT_MS = 5_000;
-const SCHEMA_VERSION = 1;
+/** 1: messages; 2: read_marks. */
+const SCHEMA_VERSION = 2;
 
 interface Row {
   seq: number;
@@ -65,6 +71,8 @@ export class SqliteHistory implements HistoryStore {
   private readonly perFriendMax: number;
   private readonly statements;
   private readonly appendTx: (account: string, entry: HistoryEntry) => void;
+  /** Records per account and friend (`${account}\0${friend}`), read once from the database. */
+  private readonly counts = new Map<string, number>();
 
   constructor(options: SqliteHistoryOptions) {
     this.perFriendMax = options.perFriendMax ?? HISTORY_MESSAGES_PER_FRIEND_MAX;
@@ -78,7 +86,9 @@ export class SqliteHistory implements HistoryStore {
     this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
-    if ((this.db.pragma('user_version', { simple: true }) as number) < SCHEMA_VERSION) {
+    // Every statement is IF NOT EXISTS: a database of an older version gains what it lacks
+    // (version 1 had no read_marks), a current one is left as it is.
+    {
       this.db.exec(`
         CREATE TABLE IF NOT EXISTS messages (
           seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -96,6 +106,13 @@ export class SqliteHistory implements HistoryStore {
         );
         CREATE INDEX IF NOT EXISTS messages_by_friend ON messages (account, friend, seq);
         CREATE INDEX IF NOT EXISTS messages_by_id ON messages (account, friend, id);
+        CREATE TABLE IF NOT EXISTS read_marks (
+          account TEXT NOT NULL,
+          friend TEXT NOT NULL,
+          direction TEXT NOT NULL,
+          seq INTEGER NOT NULL,
+          PRIMARY KEY (account, friend, direction)
+        );
         PRAGMA user_version = ${SCHEMA_VERSION};
       `);
     }
@@ -103,11 +120,14 @@ export class SqliteHistory implements HistoryStore {
       insert: this.db.prepare<[string, string, string, string, string, number, string, string, string, number | null, number]>(
         'INSERT INTO messages (account, friend, id, sender, body, at_ms, direction, status, kind, size, offline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
-      // The seq of the newest record beyond the bound: it and everything older go.
-      pruneFrom: this.db.prepare<[string, string, number], { seq: number }>(
-        'SELECT seq FROM messages WHERE account = ? AND friend = ? ORDER BY seq DESC LIMIT 1 OFFSET ?',
+      count: this.db.prepare<[string, string], { n: number }>('SELECT count(*) AS n FROM messages WHERE account = ? AND friend = ?'),
+      pruneOldest: this.db.prepare<[string, string, string, string, number]>(
+        'DELETE FROM messages WHERE account = ? AND friend = ? AND seq IN (SELECT seq FROM messages WHERE account = ? AND friend = ? ORDER BY seq ASC LIMIT ?)',
       ),
-      prune: this.db.prepare<[string, string, number]>('DELETE FROM messages WHERE account = ? AND friend = ? AND seq <= ?'),
+      readMark: this.db.prepare<[string, string, string], { seq: number }>('SELECT seq FROM read_marks WHERE account = ? AND friend = ? AND direction = ?'),
+      setReadMark: this.db.prepare<[string, string, string, number]>(
+        'INSERT INTO read_marks (account, friend, direction, seq) VALUES (?, ?, ?, ?) ON CONFLICT (account, friend, direction) DO UPDATE SET seq = excluded.seq',
+      ),
       newestWithId: this.db.prepare<[string, string, string], { seq: number; direction: HistoryDirection; status: HistoryStatus }>(
         'SELECT seq, direction, status FROM messages WHERE account = ? AND friend = ? AND id = ? ORDER BY seq DESC LIMIT 1',
       ),
@@ -139,8 +159,13 @@ export class SqliteHistory implements HistoryStore {
         entry.size ?? null,
         entry.offline === true ? 1 : 0,
       );
-      const beyond = this.statements.pruneFrom.get(account, entry.friend, this.perFriendMax);
-      if (beyond !== undefined) this.statements.prune.run(account, entry.friend, beyond.seq);
+      const key = `${account}\u0000${entry.friend}`;
+      let count = (this.counts.get(key) ?? this.statements.count.get(account, entry.friend)?.n ?? 1) + (this.counts.has(key) ? 1 : 0);
+      if (count > this.perFriendMax) {
+        this.statements.pruneOldest.run(account, entry.friend, account, entry.friend, count - this.perFriendMax);
+        count = this.perFriendMax;
+      }
+      this.counts.set(key, count);
     });
   }
 
@@ -163,9 +188,20 @@ export class SqliteHistory implements HistoryStore {
     // yet (failed ones stay failed: they never arrived).
     const behind = HISTORY_STATUSES.filter((status) => status !== 'failed' && historyStatusRank(status) < historyStatusRank(mark.status));
     if (behind.length === 0) return;
-    this.db
-      .prepare(`UPDATE messages SET status = ? WHERE account = ? AND friend = ? AND direction = ? AND seq <= ? AND status IN (${behind.map(() => '?').join(', ')})`)
-      .run(mark.status, account, mark.friend, target.direction, target.seq, ...behind);
+    const since = this.statements.readMark.get(account, mark.friend, target.direction)?.seq ?? 0;
+    if (target.seq <= since) return;
+    this.markThrough(account, mark, target.direction, since, target.seq, behind);
+  }
+
+  /** Marks the records after the last read mark up to `upTo`, and moves the mark, at once. */
+  private markThrough(account: string, mark: HistoryMark, direction: HistoryDirection, since: number, upTo: number, behind: readonly HistoryStatus[]): void {
+    const update = this.db.prepare(
+      `UPDATE messages SET status = ? WHERE account = ? AND friend = ? AND direction = ? AND seq > ? AND seq <= ? AND status IN (${behind.map(() => '?').join(', ')})`,
+    );
+    this.db.transaction(() => {
+      update.run(mark.status, account, mark.friend, direction, since, upTo, ...behind);
+      this.statements.setReadMark.run(account, mark.friend, direction, upTo);
+    })();
   }
 
   page(account: string, friend: string, limit: number, before: MessageId | null): HistoryMessage[] {

@@ -13,6 +13,15 @@ function phaseList(value: string): string[] {
   return phases;
 }
 
+/** Held clients: at least one, at most what one server process can hold (the fd limit is 20,000). */
+const HELD_COUNT_MAX = 19_900;
+
+function heldCount(value: string): number {
+  const count = Number(value);
+  if (!Number.isInteger(count) || count < 1 || count > HELD_COUNT_MAX) throw new InvalidArgumentError(`--held is a count from 1 to ${HELD_COUNT_MAX}; got "${value}"`);
+  return count;
+}
+
 export function benchCommand(): Command {
   return new Command('bench')
     .description('load benchmarks of the real server and clients on loopback, each figure beside a baseline measured in the same run')
@@ -24,7 +33,14 @@ export function benchCommand(): Command {
     .addOption(new Option('--reference <file>', 'the reference run the CI gate compares with').env('P2PCHAT_BENCH_REFERENCE').default('bench/results/reference.json'))
     .addOption(new Option('--write-reference', 'also save this run as the reference run').env('P2PCHAT_BENCH_WRITE_REFERENCE'))
     .addOption(new Option('--html <file>', 'also write the run as one self-contained HTML page (charts; opens offline)').env('P2PCHAT_BENCH_HTML'))
-    .action(async (opts: { quick?: boolean; json?: boolean; ci?: boolean; phases: string[]; reference: string; writeReference?: boolean; html?: string }) => {
+    .addOption(new Option('--peers', 'also run ejabberd and Prosody (when installed) under the same load, each figure side by side; default in a full run of every phase').env('P2PCHAT_BENCH_PEERS'))
+    .addOption(new Option('--no-peers', 'leave the peers out of a full run'))
+    .addOption(new Option('--held <count>', "held clients instead of the mode's count, for our held phase and the peers' (the target stays the mode's)").env('P2PCHAT_BENCH_HELD').argParser(heldCount))
+    .action(async function (this: Command, opts: { quick?: boolean; json?: boolean; ci?: boolean; phases: string[]; reference: string; writeReference?: boolean; html?: string; peers?: boolean; held?: number }) {
+      const quick = opts.quick === true;
+      if (quick && opts.peers === true) this.error('error: --peers is part of the full run, not of --quick');
+      // A full run of every phase compares with the peers unless told not to; a run of some phases only when asked.
+      const peers = !quick && (opts.peers ?? this.getOptionValueSource('phases') === 'default');
       const { runBench } = await import('../../bench/run.ts');
       const code = await runBench({
         quick: opts.quick === true,
@@ -34,6 +50,8 @@ export function benchCommand(): Command {
         reference: opts.reference,
         writeReference: opts.writeReference === true,
         ...(opts.html === undefined ? {} : { html: opts.html }),
+        peers,
+        ...(opts.held === undefined ? {} : { held: opts.held }),
       });
       process.exit(code);
     });

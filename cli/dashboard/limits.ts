@@ -2,9 +2,9 @@
  * Bounds of the dashboard's own state (what it keeps on screen and in memory). Protocol limits
  * live in core/limits.ts and are reused from there; these only bound the UI.
  */
-import { NICKNAME_CHARS_MAX, PASSWORD_CHARS_MAX, TEXT_MESSAGE_CHARS_MAX, USERNAME_CHARS_MAX } from '../../core/limits.ts';
+import { NICKNAME_CHARS_MAX, PASSWORD_CHARS_MAX, PASSWORD_CHARS_MIN, TEXT_MESSAGE_CHARS_MAX, USERNAME_CHARS_MAX } from '../../core/limits.ts';
 
-export { NICKNAME_CHARS_MAX, PASSWORD_CHARS_MAX, TEXT_MESSAGE_CHARS_MAX, USERNAME_CHARS_MAX };
+export { NICKNAME_CHARS_MAX, PASSWORD_CHARS_MAX, PASSWORD_CHARS_MIN, TEXT_MESSAGE_CHARS_MAX, USERNAME_CHARS_MAX };
 
 /** Lines kept in each chat pane (older ones scroll away for good). */
 export const CHAT_LINES_PER_SESSION_MAX = 1_000;
@@ -30,3 +30,11 @@ export const TICK_MS = 1_000;
  * as part of a word never answers a dialog, nor one the user has not seen yet.
  */
 export const TYPING_PAUSE_MS = 1_000;
+/** History records asked for at once: when a chat opens, and each time the reader scrolls back to the top. */
+export const HISTORY_LINES_PER_PAGE = 50;
+/** Scrolled this close to the oldest line shown, the next page of history is asked for. */
+export const HISTORY_PREFETCH_LINES = 20;
+/** How long "is typing…" stays up after the friend's last typing indicator. */
+export const TYPING_SHOWN_MS = 5_000;
+/** Search matches listed in the events pane. */
+export const SEARCH_RESULTS_SHOWN_MAX = 20;

@@ -12,14 +12,19 @@
  * - Every list is bounded (limits.ts); every list the user moves in has a cursor clamped to it.
  */
 import type { ClientCommand, ClientEvent, ClientEventOf, PresenceStatus } from './client-port.ts';
+import { CHAT_TYPING_INTERVAL_MS, HISTORY_SEARCH_CHARS_MAX } from '../../core/limits.ts';
 import { formatBytes, parsePathList } from './format.ts';
 import { EMPTY_EDITOR, type KeyInput, type LineEditor, editLine } from './line-editor.ts';
 import {
   CHAT_LINES_PER_SESSION_MAX,
   EVENT_LINES_MAX,
   FILES_PER_SEND_MAX,
+  HISTORY_LINES_PER_PAGE,
+  HISTORY_PREFETCH_LINES,
   NICKNAME_CHARS_MAX,
+  SEARCH_RESULTS_SHOWN_MAX,
   PASSWORD_CHARS_MAX,
+  PASSWORD_CHARS_MIN,
   PENDING_PROMPTS_MAX,
   PROMPT_CHARS_MAX,
   SPEED_SAMPLES_MAX,
@@ -57,16 +62,29 @@ export interface Friend {
   readonly username: string;
   readonly nickname: string;
   readonly status: PresenceStatus;
+  /** What this user and the friend compare out of band (docs/SECURITY.md); absent while the friend has no keys. */
+  readonly safetyNumber?: string;
 }
 
 export type ChatLineKind = 'in' | 'out' | 'system';
+export type MessageId = string | number;
 export interface ChatLine {
   readonly kind: ChatLineKind;
   readonly text: string;
   readonly atMs: number;
   /** Outgoing lines: true once the peer acknowledged the message (`chat.sent`). */
   readonly delivered?: boolean;
+  /** Messages: the id (ours or the friend's), matching receipts and history records. */
+  readonly id?: MessageId;
+  /** Outgoing lines: in the friend's history (`chat.delivered`), read by the friend (`chat.read`), or never arrived. */
+  readonly receipt?: 'delivered' | 'read' | 'failed';
 }
+
+/**
+ * The history of a chat in the client's store (`history`): not asked yet, being asked, older
+ * records may remain (a full page came back), or every record is shown.
+ */
+export type HistoryLoad = 'none' | 'loading' | 'more' | 'all';
 
 export type SessionState = 'requesting' | 'open' | 'closed' | 'failed';
 export interface Session {
@@ -76,6 +94,13 @@ export interface Session {
   readonly unread: number;
   /** Lines scrolled up from the bottom (0 = following the newest). */
   readonly scrollback: number;
+  readonly history: HistoryLoad;
+  /** When the friend last said it is typing (null: not lately). */
+  readonly typingAtMs: number | null;
+  /** When we last told the friend we are typing (chat.typing). */
+  readonly typingSentAtMs: number | null;
+  /** The newest of the friend's messages we told it we read (chat.read). */
+  readonly readUpTo: MessageId | null;
 }
 
 export interface ChatRequest {
@@ -123,12 +148,24 @@ export type Pane = 'input' | 'friends' | 'chat' | 'transfers' | 'events';
 /** Tab order. */
 export const PANES: readonly Pane[] = ['input', 'friends', 'chat', 'transfers', 'events'];
 
-export type PromptPurpose = 'add-friend' | 'send-files';
-export type AccountChange = 'password' | 'nickname';
+export type PromptPurpose = 'add-friend' | 'send-files' | 'unblock' | 'nickname' | 'search';
+/** What a confirm dialog asks before it is done: ending a friendship, or blocking a user. */
+export type ConfirmAction = 'remove' | 'block';
+export type PasswordField = 'old' | 'new';
 export type UserDialog =
   | { readonly kind: 'help' }
   | { readonly kind: 'prompt'; readonly purpose: PromptPurpose; readonly editor: LineEditor; readonly error: string | null }
-  | { readonly kind: 'friend-request'; readonly from: string };
+  | { readonly kind: 'friend-request'; readonly from: string }
+  | { readonly kind: 'confirm'; readonly action: ConfirmAction; readonly username: string }
+  /** Change password: both fields masked; `pending` while the server checks (the dialog shows its answer). */
+  | {
+      readonly kind: 'password';
+      readonly old: LineEditor;
+      readonly new: LineEditor;
+      readonly field: PasswordField;
+      readonly error: string | null;
+      readonly pending: boolean;
+    };
 
 /** The dialog on top, with what it is about. */
 export type Modal =
@@ -158,8 +195,6 @@ export interface DashboardState {
   readonly me: string | null;
   /** Our nickname as the server last said (login.ok, account.updated). */
   readonly myNickname: string | null;
-  /** Account changes sent and not yet answered, oldest first: what the next account.updated answers. */
-  readonly accountChanges: readonly AccountChange[];
   readonly auth: AuthState;
   /** Sorted: online first, then by username. */
   readonly friends: readonly Friend[];
@@ -190,6 +225,8 @@ export interface DashboardState {
   readonly dialogFocused: boolean;
   /** When the user last pressed a key (-Infinity: never). */
   readonly lastKeyMs: number;
+  /** Numbers the ids of the messages we send (with the time, unique across runs). */
+  readonly nextMessageSeq: number;
 }
 
 export function initialState(config: DashboardConfig, nowMs: number): DashboardState {
@@ -201,7 +238,6 @@ export function initialState(config: DashboardConfig, nowMs: number): DashboardS
     quitting: false,
     me: null,
     myNickname: null,
-    accountChanges: [],
     auth: {
       mode: 'login',
       field: 'username',
@@ -230,6 +266,7 @@ export function initialState(config: DashboardConfig, nowMs: number): DashboardS
     modalChoice: 'yes',
     dialogFocused: false,
     lastKeyMs: Number.NEGATIVE_INFINITY,
+    nextMessageSeq: 1,
   };
 }
 
@@ -294,6 +331,7 @@ export function dialogWaiting(state: DashboardState): boolean {
 function userTyping(state: DashboardState): boolean {
   if (state.nowMs - state.lastKeyMs < TYPING_PAUSE_MS) return true;
   if (state.dialog?.kind === 'prompt' && state.dialog.editor.text !== '') return true;
+  if (state.dialog?.kind === 'password' && (state.dialog.old.text !== '' || state.dialog.new.text !== '')) return true;
   return state.screen === 'main' && state.focus === 'input' && state.input.text !== '';
 }
 
@@ -355,7 +393,21 @@ export function reduce(previous: DashboardState, action: DashboardAction): Step 
       );
       break;
   }
-  return { state: focusRequest(state, next), commands: out.commands, quit: out.quit };
+  return { state: markRead(focusRequest(state, next), out), commands: out.commands, quit: out.quit };
+}
+
+/**
+ * The friend's messages in the chat on screen count as read: tell the client (chat.read with the
+ * newest one) whenever that one changes, whatever brought the chat on screen.
+ */
+function markRead(state: DashboardState, out: Out): DashboardState {
+  if (state.screen !== 'main') return state;
+  const session = activeSession(state);
+  if (!session) return state;
+  const newest = [...session.lines].reverse().find((line) => line.kind === 'in' && line.id !== undefined);
+  if (newest?.id === undefined || newest.id === session.readUpTo) return state;
+  out.commands.push({ cmd: 'chat.read', username: session.peer, id: newest.id });
+  return updateSession(state, session.peer, (entry) => ({ ...entry, readUpTo: newest.id ?? null }));
 }
 
 /**
@@ -419,7 +471,7 @@ function clampCursors(state: DashboardState): DashboardState {
 function updateSession(state: DashboardState, peer: string, update: (session: Session) => Session): DashboardState {
   const existing = findSession(state, peer);
   if (!existing) {
-    const created = update({ peer, state: 'requesting', lines: [], unread: 0, scrollback: 0 });
+    const created = update({ peer, state: 'requesting', lines: [], unread: 0, scrollback: 0, history: 'none', typingAtMs: null, typingSentAtMs: null, readUpTo: null });
     return { ...state, sessions: [...state.sessions, created] };
   }
   return { ...state, sessions: state.sessions.map((session) => (session.peer === peer ? update(session) : session)) };
@@ -514,7 +566,7 @@ function onEvent(state: DashboardState, event: ClientEvent, out: Out): Dashboard
     case 'chat.request':
       return onChatRequest(state, event.from, event.timeoutMs ?? state.config.chatRequestTimeoutMs, out);
     case 'chat.opened':
-      return onChatOpened(state, event.username);
+      return onChatOpened(state, event.username, out);
     case 'chat.closed': {
       const session = findSession(state, event.username);
       if (!session) return state;
@@ -534,16 +586,19 @@ function onEvent(state: DashboardState, event: ClientEvent, out: Out): Dashboard
       return addEvent(failed, 'warn', `Chat with ${event.username} failed: ${event.reason}`);
     }
     case 'chat.message':
-      return onChatMessage(state, event.from, event.text);
+      return onChatMessage(state, event.from, event.text, event.id);
     case 'chat.sent':
-      return updateSession(state, event.username, markOldestDelivered);
+      return updateSession(state, event.username, (session) => markSent(session, event.id));
     case 'chat.queued':
       return addEvent(state, 'info', `${friendLabel(state, event.username)} has no open chat: your message is sealed and held by the server until they take it`);
     case 'chat.delivered':
+      return updateLines(state, event.username, (line) => (line.kind === 'out' && line.id === event.id && line.receipt !== 'read' ? { ...line, delivered: true, receipt: 'delivered' } : line));
     case 'chat.read':
+      return onReadReceipt(state, event.username, event.id);
     case 'chat.typing':
+      return findSession(state, event.from) ? updateSession(state, event.from, (session) => ({ ...session, typingAtMs: state.nowMs })) : state;
     case 'history':
-      return state;
+      return event.text === undefined ? onHistoryPage(state, event) : onSearchResults(state, event);
     case 'file.offer':
       return onFileOffer(state, event, out);
     case 'file.offered':
@@ -595,13 +650,25 @@ function onEvent(state: DashboardState, event: ClientEvent, out: Out): Dashboard
       return addEvent({ ...state, connection: 'connected' }, 'info', 'Reconnected to the server');
     case 'server.key':
       return addEvent(state, 'info', `Server certificate SHA-256 ${event.fingerprint} (${event.pinned ? 'matches the pin' : 'first use: now pinned'})`);
+    case 'fingerprint':
+      return addEvent(state, 'info', `Safety number with ${event.username}: ${event.safetyNumber}`);
+    case 'peer.key.changed':
+      return addEvent(
+        {
+          ...state,
+          friends: state.friends.map((friend) => (friend.username === event.username ? { ...friend, safetyNumber: event.new } : friend)),
+        },
+        'error',
+        `${friendLabel(state, event.username)}'s identity key changed: safety number ${event.old} is now ${event.new}. Compare the new one with them before trusting the chat.`,
+      );
     case 'error':
       return onError(state, event);
   }
 }
 
-function toFriend(info: { username: string; nickname?: string | undefined; status: PresenceStatus }): Friend {
-  return { username: info.username, nickname: info.nickname ?? info.username, status: info.status };
+function toFriend(info: { username: string; nickname?: string | undefined; status: PresenceStatus; safetyNumber?: string | undefined }): Friend {
+  const friend: Friend = { username: info.username, nickname: info.nickname ?? info.username, status: info.status };
+  return info.safetyNumber === undefined ? friend : { ...friend, safetyNumber: info.safetyNumber };
 }
 
 function onSignupOk(state: DashboardState, out: Out): DashboardState {
@@ -613,9 +680,10 @@ function onSignupOk(state: DashboardState, out: Out): DashboardState {
 }
 
 function onAccountUpdated(state: DashboardState, event: ClientEventOf<'account.updated'>): DashboardState {
-  const change = state.accountChanges[0];
-  const next = { ...state, accountChanges: state.accountChanges.slice(1), myNickname: event.nickname };
-  if (change === 'password') return addEvent(next, 'info', 'Password changed; other sessions of this account are logged out');
+  const next = { ...state, myNickname: event.nickname };
+  if (state.dialog?.kind === 'password' && state.dialog.pending) {
+    return addEvent({ ...next, dialog: null }, 'info', 'Password changed; any other session of this account can no longer resume');
+  }
   return addEvent(next, 'info', `Your nickname is now ${event.nickname}`);
 }
 
@@ -658,7 +726,7 @@ function onLoggedOut(state: DashboardState): DashboardState {
 
 function onFriendAdded(state: DashboardState, event: ClientEventOf<'friend.added'>): DashboardState {
   const { username } = event;
-  const friend = { username, nickname: event.nickname, status: event.status };
+  const friend = toFriend(event);
   const friends = sortFriends([...state.friends.filter((known) => known.username !== username), friend]);
   return addEvent(
     clampCursors({
@@ -703,28 +771,101 @@ function expireChatRequests(state: DashboardState): DashboardState {
   return next;
 }
 
-function onChatOpened(state: DashboardState, peer: string): DashboardState {
+function onChatOpened(state: DashboardState, peer: string, out: Out): DashboardState {
   const before = findSession(state, peer);
   // Follow a session the user asked for or accepted; don't yank them away from another chat.
   const follow = state.activePeer === null || before?.state === 'requesting' || activeSession(state)?.state !== 'open';
   let next = updateSession(state, peer, (session) => appendLine({ ...session, state: 'open' }, systemLine(state, 'Session opened')));
+  // What was said before, from the client's history, above the new session.
+  if ((before?.history ?? 'none') === 'none') next = askHistory(next, peer, null, out);
   if (follow) next = { ...activate(next, peer), focus: 'input' };
   return addEvent(next, 'info', `Chat with ${friendLabel(state, peer)} opened`);
 }
 
-function onChatMessage(state: DashboardState, from: string, text: string): DashboardState {
+function onChatMessage(state: DashboardState, from: string, text: string, id: MessageId): DashboardState {
   const seen = state.screen === 'main' && state.activePeer === from;
   const next = updateSession(state, from, (session) => ({
-    ...appendLine(session.state === 'requesting' ? { ...session, state: 'open' } : session, { kind: 'in', text, atMs: state.nowMs }),
+    ...appendLine(session.state === 'requesting' ? { ...session, state: 'open' } : session, { kind: 'in', text, atMs: state.nowMs, id }),
     unread: seen ? 0 : session.unread + 1,
+    // A message ends the typing.
+    typingAtMs: null,
   }));
   return next.activePeer === null ? activate(next, from) : next;
 }
 
-function markOldestDelivered(session: Session): Session {
-  const index = session.lines.findIndex((line) => line.kind === 'out' && line.delivered === false);
+/** The friend acknowledged message `id` (or, when no line has that id, the oldest waiting: acks keep the order). */
+function markSent(session: Session, id: MessageId): Session {
+  let index = session.lines.findIndex((line) => line.kind === 'out' && line.id === id);
+  if (index < 0) index = session.lines.findIndex((line) => line.kind === 'out' && line.delivered === false);
   if (index < 0) return session;
   return { ...session, lines: session.lines.map((line, at) => (at === index ? { ...line, delivered: true } : line)) };
+}
+
+function updateLines(state: DashboardState, peer: string, update: (line: ChatLine) => ChatLine): DashboardState {
+  if (!findSession(state, peer)) return state;
+  return updateSession(state, peer, (session) => ({ ...session, lines: session.lines.map(update) }));
+}
+
+/** The friend read up to our message `id`: it and every earlier message we sent. */
+function onReadReceipt(state: DashboardState, peer: string, id: MessageId): DashboardState {
+  const session = findSession(state, peer);
+  if (!session) return state;
+  const index = session.lines.findIndex((line) => line.kind === 'out' && line.id === id);
+  if (index < 0) return state;
+  return updateSession(state, peer, (entry) => ({
+    ...entry,
+    lines: entry.lines.map((line, at) => (at <= index && line.kind === 'out' && line.receipt !== 'failed' ? { ...line, delivered: true, receipt: 'read' } : line)),
+  }));
+}
+
+/** Asks the client's history for records with `peer` older than `before` (null: the newest). */
+function askHistory(state: DashboardState, peer: string, before: MessageId | null, out: Out): DashboardState {
+  out.commands.push({ cmd: 'history', username: peer, limit: HISTORY_LINES_PER_PAGE, ...(before === null ? {} : { before }) });
+  return updateSession(state, peer, (session) => ({ ...session, history: 'loading' }));
+}
+
+/** A page of history: the records not on screen yet go above what is, oldest first. */
+function onHistoryPage(state: DashboardState, event: ClientEventOf<'history'>): DashboardState {
+  const peer = event.username;
+  if (peer === undefined || !findSession(state, peer)) return state;
+  return updateSession(state, peer, (session) => {
+    const shown = new Set(session.lines.filter((line) => line.id !== undefined).map((line) => `${line.kind}:${JSON.stringify(line.id)}`));
+    const older: ChatLine[] = [];
+    for (const record of event.messages) {
+      const kind = record.direction === 'in' ? 'in' : 'out';
+      if (record.kind === 'message' && shown.has(`${kind}:${JSON.stringify(record.id)}`)) continue;
+      older.push(historyLine(record));
+    }
+    const room = CHAT_LINES_PER_SESSION_MAX - session.lines.length;
+    const kept = older.slice(Math.max(0, older.length - Math.max(0, room)));
+    // A short page means nothing older is left; a full pane keeps no more either.
+    const full = kept.length < older.length || session.lines.length + kept.length >= CHAT_LINES_PER_SESSION_MAX;
+    return { ...session, lines: [...kept, ...session.lines], history: event.messages.length < HISTORY_LINES_PER_PAGE || full ? 'all' : 'more' };
+  });
+}
+
+function historyLine(record: ClientEventOf<'history'>['messages'][number]): ChatLine {
+  const atMs = Date.parse(record.at);
+  if (record.kind === 'file') {
+    const what = record.direction === 'out' ? 'Sent a file' : 'Received a file';
+    const outcome = record.status === 'done' ? '' : record.status === 'failed' ? ' (failed)' : ' (not finished)';
+    return { kind: 'system', text: `${what}: ${record.text}${outcome}`, atMs };
+  }
+  if (record.direction === 'in') return { kind: 'in', text: record.text, atMs, id: record.id };
+  const receipt = record.status === 'read' ? 'read' : record.status === 'delivered' ? 'delivered' : record.status === 'failed' ? 'failed' : undefined;
+  const delivered = record.status !== 'sending' && record.status !== 'queued' && record.status !== 'failed';
+  return { kind: 'out', text: record.text, atMs, id: record.id, delivered, ...(receipt === undefined ? {} : { receipt }) };
+}
+
+/** Search matches go to the events pane, newest first. */
+function onSearchResults(state: DashboardState, event: ClientEventOf<'history'>): DashboardState {
+  const count = event.messages.length;
+  let next = addEvent(state, 'info', `Search "${event.text ?? ''}": ${count === 0 ? 'nothing found' : `${count} found${count > SEARCH_RESULTS_SHOWN_MAX ? `, the newest ${SEARCH_RESULTS_SHOWN_MAX} below` : ''}`}`);
+  for (const record of event.messages.slice(0, SEARCH_RESULTS_SHOWN_MAX)) {
+    const arrow = record.direction === 'out' ? `to ${record.username}` : `from ${record.username}`;
+    next = addEvent(next, 'info', `  ${record.at.slice(0, 16).replace('T', ' ')} ${arrow}: ${record.text}`);
+  }
+  return next;
 }
 
 function onFileOffer(state: DashboardState, event: ClientEventOf<'file.offer'>, out: Out): DashboardState {
@@ -766,6 +907,11 @@ function onError(state: DashboardState, event: ClientEventOf<'error'>): Dashboar
   const text = event.message ? `${event.message} (${event.code})` : event.code;
   if (state.auth.pending !== null) {
     return { ...state, auth: { ...state.auth, pending: null, error: text, notice: null } };
+  }
+  // The password dialog waits for the server: its answer shows there, and the user may try again.
+  if (state.dialog?.kind === 'password' && state.dialog.pending) {
+    const error = event.code === 'BAD_CREDENTIALS' ? `the old password is wrong (${event.code})` : text;
+    return { ...state, dialog: { ...state.dialog, pending: false, error, field: event.code === 'PASSWORD_INVALID' ? 'new' : 'old' } };
   }
   // Our yes came too late (the request had ended): the friend is not "asking" any more.
   const peer = event.username;
@@ -816,9 +962,12 @@ function onModalKey(state: DashboardState, modal: Modal, key: KeyInput, out: Out
       return state;
     case 'prompt':
       return onPromptKey(state, modal, key, out);
+    case 'password':
+      return onPasswordKey(state, modal, key, out);
     case 'chat-request':
     case 'file-offer':
-    case 'friend-request': {
+    case 'friend-request':
+    case 'confirm': {
       const answer = yesNoAnswer(state, key);
       if (answer === 'toggle') return { ...state, modalChoice: state.modalChoice === 'yes' ? 'no' : 'yes' };
       if (answer === null) return state;
@@ -859,6 +1008,16 @@ function answerModal(state: DashboardState, modal: Modal, accept: boolean, out: 
     case 'friend-request':
       out.commands.push({ cmd: accept ? 'friend.accept' : 'friend.decline', username: modal.from });
       return { ...state, dialog: null };
+    case 'confirm': {
+      if (!accept) return { ...state, dialog: null };
+      const label = friendLabel(state, modal.username);
+      if (modal.action === 'remove') {
+        out.commands.push({ cmd: 'friend.remove', username: modal.username });
+        return addEvent({ ...state, dialog: null }, 'info', `Removing ${label} from your friends…`);
+      }
+      out.commands.push({ cmd: 'friend.block', username: modal.username });
+      return addEvent({ ...state, dialog: null }, 'info', `Blocking ${label}…`);
+    }
     default:
       return state;
   }
@@ -874,9 +1033,24 @@ function onPromptKey(state: DashboardState, prompt: Extract<UserDialog, { kind: 
 
 function submitPrompt(state: DashboardState, prompt: Extract<UserDialog, { kind: 'prompt' }>, out: Out): DashboardState {
   const text = prompt.editor.text.trim();
+  if (prompt.purpose === 'search') {
+    if (text === '') return { ...state, dialog: { ...prompt, error: 'type something to look for' } };
+    out.commands.push({ cmd: 'history.search', text: text.slice(0, HISTORY_SEARCH_CHARS_MAX) });
+    return addEvent({ ...state, dialog: null }, 'info', `Searching every chat for "${text}"…`);
+  }
   if (prompt.purpose === 'add-friend') {
     if (text === '') return { ...state, dialog: { ...prompt, error: 'type a username' } };
     out.commands.push({ cmd: 'friend.request', username: text });
+    return { ...state, dialog: null };
+  }
+  if (prompt.purpose === 'unblock') {
+    if (text === '') return { ...state, dialog: { ...prompt, error: 'type a username' } };
+    out.commands.push({ cmd: 'friend.unblock', username: text });
+    return { ...state, dialog: null };
+  }
+  if (prompt.purpose === 'nickname') {
+    if (Array.from(text).length > NICKNAME_CHARS_MAX) return { ...state, dialog: { ...prompt, error: `at most ${NICKNAME_CHARS_MAX} characters` } };
+    out.commands.push({ cmd: 'account.nickname', nickname: text === '' ? (state.me ?? '') : text });
     return { ...state, dialog: null };
   }
   const session = activeSession(state);
@@ -886,6 +1060,22 @@ function submitPrompt(state: DashboardState, prompt: Extract<UserDialog, { kind:
   out.commands.push({ cmd: 'file.send', username: session.peer, paths: parsed.paths });
   const count = parsed.paths.length;
   return addEvent({ ...state, dialog: null }, 'info', `Sending ${count} file${count === 1 ? '' : 's'} to ${session.peer}…`);
+}
+
+function onPasswordKey(state: DashboardState, dialog: Extract<UserDialog, { kind: 'password' }>, key: KeyInput, out: Out): DashboardState {
+  if (key.name === 'escape') return { ...state, dialog: null };
+  if (dialog.pending) return state; // locked while the server answers
+  if (key.name === 'tab' || key.name === 'up' || key.name === 'down') return { ...state, dialog: { ...dialog, field: dialog.field === 'old' ? 'new' : 'old' } };
+  if (isEnter(key)) {
+    if (dialog.field === 'old') return { ...state, dialog: { ...dialog, field: 'new' } };
+    if (dialog.old.text === '') return { ...state, dialog: { ...dialog, field: 'old', error: 'type your current password' } };
+    if (Array.from(dialog.new.text).length < PASSWORD_CHARS_MIN) return { ...state, dialog: { ...dialog, error: `the new password needs at least ${PASSWORD_CHARS_MIN} characters` } };
+    out.commands.push({ cmd: 'account.password', old: dialog.old.text, new: dialog.new.text });
+    return { ...state, dialog: { ...dialog, pending: true, error: null } };
+  }
+  const editor = editLine(dialog[dialog.field], key, PASSWORD_CHARS_MAX);
+  if (editor === null) return state;
+  return { ...state, dialog: { ...dialog, [dialog.field]: editor, error: null } };
 }
 
 // -- Login screen
@@ -959,13 +1149,16 @@ function onMainKey(state: DashboardState, key: KeyInput, out: Out): DashboardSta
   if (key.name === 'f2') return openPrompt(state, 'add-friend');
   if (key.name === 'f3') return openSendFiles(state);
   if (key.name === 'f4') return closeActiveSession(state, out);
+  if (key.name === 'f6') return openPasswordDialog(state);
+  if (key.name === 'f7') return openPrompt(state, 'nickname');
   if (key.name === 'f9') {
     // Log out but stay: the form comes back on logout.ok (the seed GUI's log-out button).
     out.commands.push({ cmd: 'logout' });
     return addEvent(state, 'info', 'Logging out…');
   }
   if (key.ctrl && (key.name === 'n' || key.name === 'p')) return switchTab(state, key.name === 'n' ? 1 : -1);
-  if (key.name === 'pageup' || key.name === 'pagedown') return scrollChat(state, key.name === 'pageup' ? 10 : -10);
+  if (key.name === 'pageup' || key.name === 'pagedown') return scrollChat(state, key.name === 'pageup' ? 10 : -10, out);
+  if (key.name === 'f5') return openPrompt(state, 'search');
   if (state.focus === 'input') return onInputKey(state, key, out);
   // Escape means back: out of the message line to the list, never into a text field.
   if (key.name === 'escape') return state.focus === 'friends' ? state : { ...state, focus: 'friends' };
@@ -982,6 +1175,14 @@ function onMainKey(state: DashboardState, key: KeyInput, out: Out): DashboardSta
       return openSendFiles(state);
     case 'x':
       return closeActiveSession(state, out);
+    case '/':
+      return openPrompt(state, 'search');
+    case 'u':
+      return openPrompt(state, 'unblock');
+    case 'p':
+      return openPasswordDialog(state);
+    case 'e':
+      return openPrompt(state, 'nickname');
     case 'i':
       return { ...state, focus: 'input' };
     default:
@@ -991,7 +1192,7 @@ function onMainKey(state: DashboardState, key: KeyInput, out: Out): DashboardSta
     case 'friends':
       return onFriendsKey(state, key, out);
     case 'chat':
-      if (key.name === 'up' || key.name === 'down') return scrollChat(state, key.name === 'up' ? 1 : -1);
+      if (key.name === 'up' || key.name === 'down') return scrollChat(state, key.name === 'up' ? 1 : -1, out);
       if (isEnter(key)) return { ...state, focus: 'input' };
       return state;
     case 'transfers':
@@ -1007,6 +1208,10 @@ function onMainKey(state: DashboardState, key: KeyInput, out: Out): DashboardSta
 
 function openPrompt(state: DashboardState, purpose: PromptPurpose): DashboardState {
   return { ...state, dialog: { kind: 'prompt', purpose, editor: EMPTY_EDITOR, error: null } };
+}
+
+function openPasswordDialog(state: DashboardState): DashboardState {
+  return { ...state, dialog: { kind: 'password', old: EMPTY_EDITOR, new: EMPTY_EDITOR, field: 'old', error: null, pending: false } };
 }
 
 function openSendFiles(state: DashboardState): DashboardState {
@@ -1036,20 +1241,35 @@ function switchTab(state: DashboardState, step: number): DashboardState {
   return next ? activate(state, next.peer) : state;
 }
 
-function scrollChat(state: DashboardState, lines: number): DashboardState {
+function scrollChat(state: DashboardState, lines: number, out: Out): DashboardState {
   const session = activeSession(state);
   if (!session) return state;
   // The view clamps to what fits; here only the lower bound and the history length matter.
   const scrollback = Math.max(0, Math.min(session.scrollback + lines, session.lines.length));
-  return updateSession(state, session.peer, (entry) => ({ ...entry, scrollback }));
+  const next = updateSession(state, session.peer, (entry) => ({ ...entry, scrollback }));
+  // Near the oldest line shown: the page before it, from the client's history.
+  if (lines <= 0 || session.history !== 'more' || scrollback < session.lines.length - HISTORY_PREFETCH_LINES) return next;
+  const oldest = session.lines.find((line) => line.id !== undefined);
+  return oldest?.id === undefined ? next : askHistory(next, session.peer, oldest.id, out);
 }
 
 function onInputKey(state: DashboardState, key: KeyInput, out: Out): DashboardState {
   if (isEnter(key)) return sendMessage(state, out);
-  if (key.name === 'up' || key.name === 'down') return scrollChat(state, key.name === 'up' ? 1 : -1);
+  if (key.name === 'up' || key.name === 'down') return scrollChat(state, key.name === 'up' ? 1 : -1, out);
   if (key.name === 'escape') return { ...state, focus: 'friends' };
   const editor = editLine(state.input, key, TEXT_MESSAGE_CHARS_MAX);
-  return editor === null ? state : { ...state, input: editor };
+  if (editor === null) return state;
+  const edited = { ...state, input: editor };
+  return editor.text !== state.input.text && editor.text !== '' ? tellTyping(edited, out) : edited;
+}
+
+/** The user types into an open chat: tell the friend, at most once per CHAT_TYPING_INTERVAL_MS. */
+function tellTyping(state: DashboardState, out: Out): DashboardState {
+  const session = activeSession(state);
+  if (!session || session.state !== 'open') return state;
+  if (session.typingSentAtMs !== null && state.nowMs - session.typingSentAtMs < CHAT_TYPING_INTERVAL_MS) return state;
+  out.commands.push({ cmd: 'chat.typing', username: session.peer });
+  return updateSession(state, session.peer, (entry) => ({ ...entry, typingSentAtMs: state.nowMs }));
 }
 
 function sendMessage(state: DashboardState, out: Out): DashboardState {
@@ -1059,12 +1279,16 @@ function sendMessage(state: DashboardState, out: Out): DashboardState {
   if (!session || session.state !== 'open') {
     return addEvent(state, 'warn', session ? `The chat with ${session.peer} is not open` : 'No chat open: select a friend in the list and press Enter');
   }
-  out.commands.push({ cmd: 'chat.send', username: session.peer, text });
+  // The time (base 36) and a counter: unique across runs, so history and receipts match this line.
+  const id = `d${state.nowMs.toString(36)}-${state.nextMessageSeq}`;
+  out.commands.push({ cmd: 'chat.send', username: session.peer, text, id });
   const sent = updateSession(state, session.peer, (entry) => ({
-    ...appendLine(entry, { kind: 'out', text, atMs: state.nowMs, delivered: false }),
+    ...appendLine(entry, { kind: 'out', text, atMs: state.nowMs, delivered: false, id }),
     scrollback: 0,
+    // Sending ends the typing: the next key tells the friend again.
+    typingSentAtMs: null,
   }));
-  return { ...sent, input: EMPTY_EDITOR };
+  return { ...sent, input: EMPTY_EDITOR, nextMessageSeq: state.nextMessageSeq + 1 };
 }
 
 function onFriendsKey(state: DashboardState, key: KeyInput, out: Out): DashboardState {
@@ -1075,6 +1299,10 @@ function onFriendsKey(state: DashboardState, key: KeyInput, out: Out): Dashboard
   if (key.name === 'end') return { ...state, friendCursor: Math.max(0, items.length - 1) };
   const item = items[state.friendCursor];
   if (!item) return state;
+  const username = item.kind === 'friend' ? item.friend.username : item.kind === 'request' ? item.from : item.username;
+  // b blocks whoever is selected (a friend, or someone asking); r ends a friendship or withdraws our request. Both ask first.
+  if (key.ch === 'b') return { ...state, dialog: { kind: 'confirm', action: 'block', username }, modalChoice: 'no' };
+  if (key.ch === 'r' && item.kind !== 'request') return { ...state, dialog: { kind: 'confirm', action: 'remove', username }, modalChoice: 'no' };
   if (item.kind === 'request') {
     if (isEnter(key)) return { ...state, dialog: { kind: 'friend-request', from: item.from }, modalChoice: 'yes' };
     if (key.ch === 'y' || key.ch === 'n') {

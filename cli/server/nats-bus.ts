@@ -17,6 +17,11 @@ const BUS_CONNECT_TIMEOUT_MS = 2_000;
 const BUS_RECONNECT_WAIT_MS = 250;
 /** A message larger than this is a bug (a presence batch is a few KB); NATS's own default cap is 1 MB. */
 export const BUS_MESSAGE_BYTES_MAX = 1_000_000;
+/**
+ * Messages held between subscribing and the router taking over (the snapshot is read in between,
+ * well under a second); past this many the oldest are dropped and the node's join repairs it.
+ */
+const BUS_EARLY_MESSAGES_MAX = 100_000;
 const CLUSTER_NAME_DEFAULT = 'p2pchat';
 const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -104,8 +109,9 @@ export class NatsBus implements ClusterBus {
         } catch (decodeError) {
           return this.onBadMessage(decodeError);
         }
-        if (this.handler === null) this.early.push(decoded);
-        else this.handler(decoded);
+        if (this.handler !== null) return this.handler(decoded);
+        if (this.early.length >= BUS_EARLY_MESSAGES_MAX) this.early.shift();
+        this.early.push(decoded);
       },
     });
     this.subscriptions.push(subscription);

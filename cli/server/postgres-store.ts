@@ -58,6 +58,10 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      at_ms    BIGINT NOT NULL,
      PRIMARY KEY (declined, decliner)
    );`,
+  // Identity keys (base64 SPKI DER): NULL for accounts made before keys existed, until their
+  // first login from a client that has keys registers them.
+  `ALTER TABLE accounts ADD COLUMN sign_key TEXT;
+   ALTER TABLE accounts ADD COLUMN seal_key TEXT;`,
   // Sealed offline messages and the receipts owed to offline senders (as in the SQLite store; the
   // sealed box as base64 text, the sender's message id as JSON).
   `CREATE TABLE mail (
@@ -77,7 +81,7 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
    );`,
 ];
 
-type Statement = readonly [sql: string, params: readonly (string | number)[]];
+type Statement = readonly [sql: string, params: readonly (string | number | null)[]];
 
 function ordered(a: string, b: string): [string, string] {
   return a < b ? [a, b] : [b, a];
@@ -87,7 +91,14 @@ function ordered(a: string, b: string): [string, string] {
 export function statementsOf(op: StoreOp): Statement[] {
   switch (op.op) {
     case 'account.create':
-      return [['INSERT INTO accounts (username, nickname, password_hash, created_at_ms) VALUES ($1, $2, $3, $4)', [op.username, op.nickname, op.passwordHash, op.createdAtMs]]];
+      return [
+        [
+          'INSERT INTO accounts (username, nickname, password_hash, created_at_ms, sign_key, seal_key) VALUES ($1, $2, $3, $4, $5, $6)',
+          [op.username, op.nickname, op.passwordHash, op.createdAtMs, op.identity?.signKey ?? null, op.identity?.sealKey ?? null],
+        ],
+      ];
+    case 'account.identity':
+      return [['UPDATE accounts SET sign_key = $1, seal_key = $2 WHERE username = $3', [op.identity.signKey, op.identity.sealKey, op.username]]];
     case 'friendship.add':
       return [['INSERT INTO friendships (a, b) VALUES ($1, $2) ON CONFLICT DO NOTHING', ordered(op.a, op.b)]];
     case 'friendship.remove':
@@ -132,7 +143,7 @@ export function statementsOf(op: StoreOp): Statement[] {
 }
 
 const SNAPSHOT_QUERIES = [
-  'SELECT username, nickname, password_hash, created_at_ms FROM accounts ORDER BY username',
+  'SELECT username, nickname, password_hash, created_at_ms, sign_key, seal_key FROM accounts ORDER BY username',
   'SELECT a, b FROM friendships ORDER BY a, b',
   'SELECT from_user, to_user FROM friend_requests ORDER BY from_user, to_user',
   'SELECT blocker, blocked FROM blocks ORDER BY blocker, blocked',
@@ -212,7 +223,7 @@ export class PostgresStore implements AccountStore {
 
   load(): StoreSnapshot {
     const [accountRows, friendshipRows, requestRows, blockRows, declineRows, mailRows, receiptRows] = this.call({ kind: 'queries', sqls: SNAPSHOT_QUERIES }, STORE_START_WAIT_MS) as [
-      { username: string; nickname: string; password_hash: string; created_at_ms: string }[],
+      { username: string; nickname: string; password_hash: string; created_at_ms: string; sign_key: string | null; seal_key: string | null }[],
       { a: string; b: string }[],
       { from_user: string; to_user: string }[],
       { blocker: string; blocked: string }[],
@@ -221,7 +232,13 @@ export class PostgresStore implements AccountStore {
       { seq: string; sender: string; recipient: string; message_id_json: string }[],
     ];
     const accounts = accountRows.map(
-      (row): AccountRecord => ({ username: row.username, nickname: row.nickname, passwordHash: row.password_hash, createdAtMs: Number(row.created_at_ms) }),
+      (row): AccountRecord => ({
+        username: row.username,
+        nickname: row.nickname,
+        passwordHash: row.password_hash,
+        createdAtMs: Number(row.created_at_ms),
+        ...(row.sign_key === null || row.seal_key === null ? {} : { identity: { signKey: row.sign_key, sealKey: row.seal_key } }),
+      }),
     );
     return {
       accounts,

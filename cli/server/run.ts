@@ -323,8 +323,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   if (bus !== null) {
     bus.onStatus((connected) => {
       if (connected) {
-        logger.info({ event: 'bus.up' }, 'the bus is back: joining the cluster again');
-        if (closing === null) host.joinCluster();
+        logger.info({ event: 'bus.up' }, 'the bus is back: reading the store again and joining the cluster again');
+        if (closing === null) {
+          // What other nodes committed while this one heard nothing is in the database.
+          try {
+            host.input({ type: 'remote.snapshot', snapshot: backing.load() });
+          } catch (error) {
+            logger.error({ event: 'store.reload-failed', err: error }, 'the store could not be read again after the bus came back');
+          }
+          host.joinCluster();
+        }
       } else {
         logger.error({ event: 'bus.down' }, 'the bus connection is lost');
       }

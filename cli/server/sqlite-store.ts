@@ -1,6 +1,7 @@
 /**
- * The AccountStore on SQLite (better-sqlite3): accounts, friendships, pending friend requests,
- * blocks and the declines still in their cool-down, in one file under the data directory. The machine reads a snapshot once at start-up and then
+ * The AccountStore on SQLite (better-sqlite3): accounts (with their identity keys), friendships,
+ * pending friend requests, blocks and the declines still in their cool-down, in one file under
+ * the data directory. The machine reads a snapshot once at start-up and then
  * sends StoreOps; each batch is applied in one transaction.
  *
  * Durability: WAL journal. With WAL, a transaction is committed once its frames are written to
@@ -61,6 +62,10 @@ export const MIGRATIONS: readonly string[] = [
      at_ms    INTEGER NOT NULL,
      PRIMARY KEY (declined, decliner)
    ) WITHOUT ROWID;`,
+  // Identity keys (base64 SPKI DER): NULL for accounts made before keys existed, until their
+  // first login from a client that has keys registers them.
+  `ALTER TABLE accounts ADD COLUMN sign_key TEXT;
+   ALTER TABLE accounts ADD COLUMN seal_key TEXT;`,
   // Sealed offline messages (only the recipient's identity key opens \`sealed\`), and the delivery
   // receipts owed to senders who were offline when their mail was acknowledged. The message id is
   // the sender's (a string or a number), kept as JSON.
@@ -118,9 +123,10 @@ export class SqliteStore implements AccountStore {
     this.db.pragma('foreign_keys = ON');
     migrate(this.db);
     this.statements = {
-      insertAccount: this.db.prepare<[string, string, string, number]>(
-        'INSERT INTO accounts (username, nickname, password_hash, created_at_ms) VALUES (?, ?, ?, ?)',
+      insertAccount: this.db.prepare<[string, string, string, number, string | null, string | null]>(
+        'INSERT INTO accounts (username, nickname, password_hash, created_at_ms, sign_key, seal_key) VALUES (?, ?, ?, ?, ?, ?)',
       ),
+      setIdentity: this.db.prepare<[string, string, string]>('UPDATE accounts SET sign_key = ?, seal_key = ? WHERE username = ?'),
       insertFriendship: this.db.prepare<[string, string]>('INSERT OR IGNORE INTO friendships (a, b) VALUES (?, ?)'),
       deleteFriendship: this.db.prepare<[string, string]>('DELETE FROM friendships WHERE a = ? AND b = ?'),
       insertRequest: this.db.prepare<[string, string]>('INSERT OR IGNORE INTO friend_requests (from_user, to_user) VALUES (?, ?)'),
@@ -159,11 +165,19 @@ export class SqliteStore implements AccountStore {
 
   load(): StoreSnapshot {
     const accounts = this.db
-      .prepare<[], { username: string; nickname: string; password_hash: string; created_at_ms: number }>(
-        'SELECT username, nickname, password_hash, created_at_ms FROM accounts ORDER BY username',
+      .prepare<[], { username: string; nickname: string; password_hash: string; created_at_ms: number; sign_key: string | null; seal_key: string | null }>(
+        'SELECT username, nickname, password_hash, created_at_ms, sign_key, seal_key FROM accounts ORDER BY username',
       )
       .all()
-      .map((row): AccountRecord => ({ username: row.username, nickname: row.nickname, passwordHash: row.password_hash, createdAtMs: row.created_at_ms }));
+      .map(
+        (row): AccountRecord => ({
+          username: row.username,
+          nickname: row.nickname,
+          passwordHash: row.password_hash,
+          createdAtMs: row.created_at_ms,
+          ...(row.sign_key === null || row.seal_key === null ? {} : { identity: { signKey: row.sign_key, sealKey: row.seal_key } }),
+        }),
+      );
     const friendships = this.db
       .prepare<[], { a: string; b: string }>('SELECT a, b FROM friendships ORDER BY a, b')
       .all()
@@ -219,7 +233,10 @@ export class SqliteStore implements AccountStore {
     const s = this.statements;
     switch (op.op) {
       case 'account.create':
-        s.insertAccount.run(op.username, op.nickname, op.passwordHash, op.createdAtMs);
+        s.insertAccount.run(op.username, op.nickname, op.passwordHash, op.createdAtMs, op.identity?.signKey ?? null, op.identity?.sealKey ?? null);
+        return;
+      case 'account.identity':
+        s.setIdentity.run(op.identity.signKey, op.identity.sealKey, op.username);
         return;
       case 'friendship.add':
         s.insertFriendship.run(...ordered(op.a, op.b));

@@ -52,6 +52,8 @@ export const userCommandSchema = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('account.password'), old: password, new: password }),
   z.object({ cmd: z.literal('account.nickname'), nickname: z.string().max(NICKNAME_CHARS_MAX * 4) }),
   z.object({ cmd: z.literal('quit') }),
+  /** A safety number: of this account's keys, or (username) the one shared with that friend. Answered by the cli runtime. */
+  z.object({ cmd: z.literal('fingerprint'), username: username.optional() }),
 ]);
 
 export type UserCommand = z.infer<typeof userCommandSchema>;
@@ -68,7 +70,7 @@ export interface PreparedFile {
 
 /** What the machine takes: the user's commands, with file.send already prepared. */
 export type PeerCommand =
-  | Exclude<UserCommand, { cmd: 'file.send' }>
+  | Exclude<UserCommand, { cmd: 'file.send' | 'fingerprint' }>
   | { readonly cmd: 'file.send'; readonly username: string; readonly files: readonly PreparedFile[] };
 
 /**

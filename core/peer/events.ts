@@ -10,10 +10,15 @@
  */
 import { z } from 'zod';
 import { friendEntrySchema, presenceStatusSchema } from '../frames.ts';
+import { identityKeysSchema } from '../identity.ts';
 import { HISTORY_STATUSES } from './history.ts';
 
-/** A friend as events show it: username, nickname, online or offline (as the server's frames do). */
-const friendViewSchema = friendEntrySchema;
+/**
+ * A friend as events show it: username, nickname, online or offline (as the server's frames do),
+ * the identity keys the server holds for the friend (addition), and safetyNumber (addition, set by
+ * the cli runtime from both accounts' keys: what the two users compare out of band).
+ */
+const friendViewSchema = friendEntrySchema.extend({ safetyNumber: z.string().optional() });
 
 const username = z.string();
 const transferId = z.string();
@@ -38,7 +43,15 @@ export const clientEventSchema = z.discriminatedUnion('event', [
   z.object({ event: z.literal('friend.request'), from: username }),
   z.object({ event: z.literal('friend.requested'), username }),
   /** nickname and status (additions): the new friend's, so no presence push is needed to show it. */
-  z.object({ event: z.literal('friend.added'), username, nickname: z.string(), status: presenceStatusSchema }),
+  /** identity and safetyNumber (additions): as on a friend view. */
+  z.object({
+    event: z.literal('friend.added'),
+    username,
+    nickname: z.string(),
+    status: presenceStatusSchema,
+    identity: identityKeysSchema.optional(),
+    safetyNumber: z.string().optional(),
+  }),
   z.object({ event: z.literal('friend.declined'), username }),
   /** Addition: a friendship ended (or an outgoing request was withdrawn). */
   z.object({ event: z.literal('friend.removed'), username }),
@@ -115,6 +128,16 @@ export const clientEventSchema = z.discriminatedUnion('event', [
    * (now pinned). server and firstUse are additions. Emitted by the cli runtime, not the machine.
    */
   z.object({ event: z.literal('server.key'), fingerprint: z.string(), pinned: z.boolean(), server: z.string(), firstUse: z.boolean() }),
+  /**
+   * The answer to `fingerprint`: the safety number of this account's keys (no username asked), or
+   * the one a friend and we share (both compute the same number). Emitted by the cli runtime.
+   */
+  z.object({ event: z.literal('fingerprint'), username, safetyNumber: z.string() }),
+  /**
+   * The server handed keys for a friend that differ from the ones this data dir knew: old and new
+   * are the safety numbers with the old and the new keys. Emitted by the cli runtime, once per change.
+   */
+  z.object({ event: z.literal('peer.key.changed'), username, old: z.string(), new: z.string() }),
   /**
    * detail, username and id (additions): more about the failure, the friend a failed command was
    * about (NO_SUCH_SESSION_REQUEST after a request ended), the message it concerns. server, pinned

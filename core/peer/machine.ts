@@ -56,6 +56,7 @@
 import { DATA_HEADER_BYTES, FRAME_HEADER_BYTES, FrameDecoder } from '../codec.ts';
 import { type ErrorCode, errorMessage, isErrorCode } from '../errors.ts';
 import type { ClientFrame, ServerFrame, ServerFrameOf } from '../frames.ts';
+import type { IdentityKeys } from '../identity.ts';
 import {
   FILE_BYTES_MAX_DEFAULT,
   HISTORY_PAGE_MESSAGES_DEFAULT,
@@ -184,6 +185,8 @@ export interface PeerConfig {
   readonly tuning: TransferTuning;
   /** Tell friends what our user read (chat.read); off: chat.read only marks our own history. */
   readonly readReceipts: boolean;
+  /** Our public identity keys (made and kept by the runtime), registered at sign-up and login; null: none. */
+  readonly identity: IdentityKeys | null;
 }
 
 export const PEER_CONFIG_DEFAULTS: PeerConfig = {
@@ -197,6 +200,7 @@ export const PEER_CONFIG_DEFAULTS: PeerConfig = {
   p2pAdvertiseHost: null,
   tuning: TRANSFER_TUNING_DEFAULTS,
   readReceipts: true,
+  identity: null,
 };
 /** One P2P stream, in a state named for what it waits for (see the header); a transition replaces it. */
 type Channel =
@@ -322,7 +326,7 @@ export class PeerMachine {
 
   constructor(config: Partial<PeerConfig> = {}) {
     this.config = { ...PEER_CONFIG_DEFAULTS, ...config };
-    this.link = new ServerLink(this.config.jitterSeed);
+    this.link = new ServerLink(this.config.jitterSeed, this.config.identity);
     this.broker = new SessionBroker(this.config.autoAcceptChat);
     this.chat = new ChatMachine({ idPrefix: this.config.idPrefix, readReceipts: this.config.readReceipts });
     this.mail = new MailboxClient({
@@ -339,8 +343,8 @@ export class PeerMachine {
       sendAck: (seq) => void this.link.request({ type: 'mail.ack', seq }),
       seal: (ticket, sealKey, plaintext) => this.effects.push({ type: 'mail.seal', ticket, sealKey, plaintext }),
       open: (seq, sealed) => this.effects.push({ type: 'mail.open', seq, sealed }),
-      record: (entry) => this.onChatAction({ type: 'record', entry, confirm: false }, 0),
-      mark: (mark) => this.onChatAction({ type: 'mark', mark }, 0),
+      record: (entry) => this.onChatAction({ type: 'record', entry, confirm: false }),
+      mark: (mark) => this.onChatAction({ type: 'mark', mark }),
     });
   }
 
@@ -371,7 +375,7 @@ export class PeerMachine {
   private dispatch(input: PeerInput, nowMs: number): void {
     switch (input.type) {
       case 'history.stored':
-        return this.withChat((chat) => chat.stored(input.friend, input.id), nowMs);
+        return this.withChat((chat) => chat.stored(input.friend, input.id));
       case 'history.answer':
       case 'history.failed':
         return this.onHistoryAnswer(input.queryId, input.type === 'history.answer' ? input.messages : null);
@@ -495,6 +499,7 @@ export class PeerMachine {
           username: command.username,
           password: command.password,
           ...(command.nickname === undefined ? {} : { nickname: command.nickname }),
+          ...(this.config.identity === null ? {} : { identity: this.config.identity }),
         });
         return;
       case 'login':
@@ -521,9 +526,9 @@ export class PeerMachine {
       case 'chat.close':
         return this.onChatClose(command.username, nowMs);
       case 'chat.typing':
-        return this.withChat((chat) => chat.typing(command.username, nowMs), nowMs);
+        return this.withChat((chat) => chat.typing(command.username, nowMs));
       case 'chat.read':
-        return this.withChat((chat) => chat.read(command.username, command.id), nowMs);
+        return this.withChat((chat) => chat.read(command.username, command.id));
       case 'history':
         return this.askHistory(command.username, (queryId, account) => ({
           type: 'history.page',
@@ -720,7 +725,13 @@ export class PeerMachine {
       case 'friend.added':
         this.mail.addFriends([frame]);
         this.requestsShown.delete(frame.username);
-        return this.emit({ event: 'friend.added', username: frame.username, nickname: frame.nickname, status: frame.status });
+        return this.emit({
+          event: 'friend.added',
+          username: frame.username,
+          nickname: frame.nickname,
+          status: frame.status,
+          ...(frame.identity === undefined ? {} : { identity: frame.identity }),
+        });
       case 'friend.declined':
         this.requestsShown.delete(frame.username);
         return this.emit({ event: 'friend.declined', username: frame.username });
@@ -1025,7 +1036,7 @@ export class PeerMachine {
     }
     this.sessions.set(friend, { username: friend, streamId, brokered, sentBytes: 0, flushedBytes: 0, pumpCursor: 0 });
     this.emit({ event: 'chat.opened', username: friend });
-    this.withChat((chat) => chat.opened(friend, streamId), nowMs);
+    this.withChat((chat) => chat.opened(friend, streamId));
     for (const outcome of this.recentOutcomes.values()) {
       if (outcome.peer === friend) this.effects.push({ type: 'p2p.send', streamId, frame: outcome.frame });
     }
@@ -1038,7 +1049,7 @@ export class PeerMachine {
   private loseSession(session: Session, nowMs: number, report = true): void {
     if (this.sessions.get(session.username) !== session) return;
     this.sessions.delete(session.username);
-    this.withChat((chat) => chat.ended(session.username, report ? 'connection-lost' : null), nowMs);
+    this.withChat((chat) => chat.ended(session.username, report ? 'connection-lost' : null));
     this.forTransfersWith(session.username, nowMs, (t) => t.suspend());
     // Suspended transfers wait for a new session, but not forever.
     const deadline = nowMs + TRANSFER_RESUME_WAIT_MS;
@@ -1057,7 +1068,7 @@ export class PeerMachine {
     this.channels.delete(session.streamId);
     if (sendBye) this.effects.push({ type: 'p2p.send', streamId: session.streamId, frame: { type: 'bye', reason } });
     this.effects.push({ type: 'p2p.close', streamId: session.streamId });
-    this.withChat((chat) => chat.ended(friend, reason), nowMs);
+    this.withChat((chat) => chat.ended(friend, reason));
     this.forTransfersWith(friend, nowMs, (t) => t.abort('session-closed'));
   }
 
@@ -1075,7 +1086,7 @@ export class PeerMachine {
   private onChatSend(friend: string, text: string, requestedId: string | number | undefined, nowMs: number): void {
     const me = this.link.username;
     if (this.chat.isOpen(friend) || me === null || !this.mail.isFriend(friend)) {
-      return this.withChat((chat) => chat.send(friend, text, requestedId, nowMs), nowMs);
+      return this.withChat((chat) => chat.send(friend, text, requestedId, nowMs));
     }
     // No open session (the friend is offline, or online without one): sealed and left with the server.
     const id = requestedId ?? `${this.config.idPrefix}-o${this.nextMailSeq++}`;
@@ -1084,12 +1095,12 @@ export class PeerMachine {
   }
 
   /** Runs a step of the chat machine and carries out what it asks. */
-  private withChat(step: (chat: ChatMachine) => void, nowMs: number): void {
+  private withChat(step: (chat: ChatMachine) => void): void {
     step(this.chat);
-    for (const action of this.chat.takeActions()) this.onChatAction(action, nowMs);
+    for (const action of this.chat.takeActions()) this.onChatAction(action);
   }
 
-  private onChatAction(action: ChatAction, nowMs: number): void {
+  private onChatAction(action: ChatAction): void {
     switch (action.type) {
       case 'send':
         this.effects.push({ type: 'p2p.send', streamId: action.streamId, frame: action.frame });
@@ -1111,7 +1122,6 @@ export class PeerMachine {
         return;
       }
       case 'protocol-error':
-        void nowMs;
         return this.emitError('UNEXPECTED_FRAME', `${action.frameType} from ${action.friend} in chat state ${action.state}`, action.friend);
     }
   }
@@ -1158,7 +1168,7 @@ export class PeerMachine {
     const friend = channel.friend;
     const session = this.sessions.get(friend);
     if (session === undefined || session.streamId !== channel.streamId) return;
-    if (isChatFrame(frame)) return this.withChat((chat) => chat.frame(friend, channel.streamId, frame, nowMs), nowMs);
+    if (isChatFrame(frame)) return this.withChat((chat) => chat.frame(friend, channel.streamId, frame, nowMs));
     switch (frame.type) {
       case 'bye':
         return this.closeSession(friend, frame.reason ?? 'closed', false, nowMs);

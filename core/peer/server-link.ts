@@ -40,6 +40,7 @@ import { FrameDecoder, encodeControl, knownPayload } from '../codec.ts';
 import { type ClientFrame, type ServerFrame, type ServerFrameOf, type ServerFrameType, serverFrameFastPath, serverFrameSchema } from '../frames.ts';
 import { HEARTBEATS_PER_TTL, QUIT_LOGOUT_WAIT_MS, TTL_MS_DEFAULT } from '../limits.ts';
 import { Backoff } from './backoff.ts';
+import type { IdentityKeys } from '../identity.ts';
 
 /** The login the link holds: the password stays in memory only, to log in again after a server restart. */
 export interface Account {
@@ -178,8 +179,16 @@ export class ServerLink {
   private nextLinkId = 1;
   private nextRequestId = 1;
 
-  constructor(jitterSeed: number) {
+  /** identity: our public keys, offered with every password login so the account has them registered. */
+  constructor(
+    jitterSeed: number,
+    private readonly identity: IdentityKeys | null = null,
+  ) {
     this.backoff = new Backoff(jitterSeed);
+  }
+
+  private get identityField(): { identity?: IdentityKeys } {
+    return this.identity === null ? {} : { identity: this.identity };
   }
 
   // ---- views ----------------------------------------------------------------------------------
@@ -341,8 +350,8 @@ export class ServerLink {
   /** A password login asked for by the user. Logged in already: the server's answer says so. */
   login(username: string, password: string): number | null {
     const p = this.phase;
-    if (p.state !== 'ExpectLogin') return this.request({ type: 'login', username, password });
-    const requestId = this.sendRequest(p.conn, { type: 'login', username, password });
+    if (p.state !== 'ExpectLogin') return this.request({ type: 'login', username, password, ...this.identityField });
+    const requestId = this.sendRequest(p.conn, { type: 'login', username, password, ...this.identityField });
     this.phase = { state: 'ExpectLoginOk', conn: p.conn, requestId, via: 'login', account: { username, password, resumeToken: null }, outage: false };
     return requestId;
   }
@@ -436,7 +445,7 @@ export class ServerLink {
   }
 
   private relogin(conn: Conn, account: Account, outage: boolean): void {
-    const requestId = this.sendRequest(conn, { type: 'login', username: account.username, password: account.password });
+    const requestId = this.sendRequest(conn, { type: 'login', username: account.username, password: account.password, ...this.identityField });
     this.phase = { state: 'ExpectLoginOk', conn, requestId, via: 'relogin', account, outage };
   }
 

@@ -11,12 +11,15 @@ import {
   USERNAME_CHARS_MIN,
   USERNAME_PATTERN,
 } from '../limits.ts';
+import type { IdentityKeys } from '../identity.ts';
 import type { StoreOp, StoreSnapshot } from '../store.ts';
 
 export interface Account {
   readonly username: string;
   readonly nickname: string;
   readonly passwordHash: string;
+  /** The public keys friends are given (friend views, session.established); null until registered. */
+  identity: IdentityKeys | null;
   readonly friends: Set<string>;
   /** Usernames that asked this account to be friends. */
   readonly incoming: Set<string>;
@@ -54,6 +57,7 @@ export class Directory {
         username: record.username,
         nickname: record.nickname,
         passwordHash: record.passwordHash,
+        identity: record.identity ?? null,
         friends: new Set(),
         incoming: new Set(),
         outgoing: new Set(),
@@ -99,12 +103,18 @@ export class Directory {
           username: op.username,
           nickname: op.nickname,
           passwordHash: op.passwordHash,
+          identity: op.identity ?? null,
           friends: new Set(),
           incoming: new Set(),
           outgoing: new Set(),
           blocked: new Set(),
         });
         return;
+      case 'account.identity': {
+        const account = this.accounts.get(op.username);
+        if (account !== undefined) account.identity = op.identity;
+        return;
+      }
       case 'friendship.add': {
         const a = this.accounts.get(op.a);
         const b = this.accounts.get(op.b);

@@ -260,3 +260,61 @@ export class ClusterRouter {
     else this.outbox.push({ to, items: [item] });
   }
 }
+
+/**
+ * The bus in memory, for the simulator and the tests: one hub, one ClusterBus per node. Delivery
+ * is never synchronous (a publish inside a flush must not re-enter the publisher's host): each
+ * message is handed to `schedule`, which runs it later (a test's queue, the simulator's event
+ * queue with its latency). A node cut off (`partition`) neither sends nor hears, and says it is
+ * disconnected, as a node whose NATS connection dropped.
+ */
+export class MemoryBusHub {
+  private readonly handlers = new Map<NodeId, (message: ClusterMessage) => void>();
+  private readonly cut = new Set<NodeId>();
+  /** Nodes that crashed: what their leftover timers publish goes nowhere. */
+  private readonly gone = new Set<NodeId>();
+  private readonly statusListeners = new Map<NodeId, (connected: boolean) => void>();
+
+  constructor(private readonly schedule: (deliver: () => void) => void) {}
+
+  bus(nodeId: NodeId): ClusterBus & { onStatus(listener: (connected: boolean) => void): void } {
+    const hub = this;
+    return {
+      get connected() {
+        return !hub.cut.has(nodeId);
+      },
+      publish: (message) => this.publish(nodeId, message),
+      setHandler: (handler) => this.handlers.set(nodeId, handler),
+      onStatus: (listener) => this.statusListeners.set(nodeId, listener),
+    };
+  }
+
+  /** Cuts a node off the bus (true) or brings it back (false); its status listener hears of it. */
+  partition(nodeId: NodeId, cut: boolean): void {
+    if (cut === this.cut.has(nodeId)) return;
+    if (cut) this.cut.add(nodeId);
+    else this.cut.delete(nodeId);
+    const listener = this.statusListeners.get(nodeId);
+    if (listener !== undefined) this.schedule(() => listener(!cut));
+  }
+
+  /** A node that crashed: it hears nothing any more. */
+  remove(nodeId: NodeId): void {
+    this.gone.add(nodeId);
+    this.handlers.delete(nodeId);
+    this.statusListeners.delete(nodeId);
+    this.cut.delete(nodeId);
+  }
+
+  private publish(from: NodeId, message: ClusterMessage): void {
+    if (this.cut.has(from) || this.gone.has(from)) return;
+    for (const [nodeId, handler] of this.handlers) {
+      if (nodeId === from || this.cut.has(nodeId)) continue;
+      if (message.to !== null && message.to !== nodeId) continue;
+      // Checked again on delivery: a node cut off or gone meanwhile hears nothing.
+      this.schedule(() => {
+        if (!this.cut.has(nodeId) && this.handlers.get(nodeId) === handler) handler(message);
+      });
+    }
+  }
+}

@@ -77,6 +77,7 @@ import { Deadlines } from '../deadlines.ts';
 import { FairQueue, GuessBackoff, RateLimiter } from '../rate-limit.ts';
 import { addressKey, addressKeyHost } from '../net-address.ts';
 import type { StoreOp, StoreSnapshot } from '../store.ts';
+import { type IdentityKeys, identityKeysEqual } from '../identity.ts';
 import { type Account, Directory, checkNickname, checkPassword, checkUsername } from './accounts.ts';
 import { Mailbox, sealedBytes } from './mailbox.ts';
 import { tokensEqual } from '../tokens.ts';
@@ -108,6 +109,11 @@ export type ServerInput =
   | { readonly type: 'remote.deliver'; readonly username: string; readonly frame: ServerFrame }
   /** A remote user's answer to a session request held here; replies go to its proxy `connId`. */
   | { readonly type: 'remote.answer'; readonly username: string; readonly connId: ConnId; readonly remoteAddress: string; readonly frame: ClientFrameOf<'session.answer'> }
+  /**
+   * The store as it is now, read again by a node back on the bus: what other nodes committed
+   * while it heard nothing. Friends learn of such changes at their next login or friends.list.
+   */
+  | { readonly type: 'remote.snapshot'; readonly snapshot: StoreSnapshot }
   /** The shared store or bus was lost (false) or is back (true): new logins are refused meanwhile. */
   | { readonly type: 'cluster.health'; readonly healthy: boolean };
 
@@ -230,8 +236,8 @@ interface SessionRequest {
  * `effect` is what the runtime is asked to do once the check's turn comes.
  */
 type Job = (
-  | { readonly kind: 'signup'; readonly username: string; readonly nickname: string }
-  | { readonly kind: 'login'; readonly username: string; readonly guessKey: string }
+  | { readonly kind: 'signup'; readonly username: string; readonly nickname: string; readonly identity: IdentityKeys | undefined }
+  | { readonly kind: 'login'; readonly username: string; readonly guessKey: string; readonly identity: IdentityKeys | undefined }
   /** A password change's first step: the old password, checked (and counted) as a login's. */
   | { readonly kind: 'password-check'; readonly username: string; readonly guessKey: string; readonly newPassword: string }
   /** Its second step: the new password's hash. */
@@ -301,9 +307,10 @@ type TimerKey = `idle:${number}` | `ttl:${string}` | `sreq:${string}`;
 
 export class ServerMachine {
   readonly config: ServerConfig;
-  private readonly directory: Directory;
-  /** Sealed offline messages and the receipts owed for them (mailbox.ts). */
-  private readonly mailbox: Mailbox;
+  /** Replaced only by a `remote.snapshot` (a node back on the bus reads the store again). */
+  private directory: Directory;
+  /** Sealed offline messages and the receipts owed for them (mailbox.ts); replaced with the directory. */
+  private mailbox: Mailbox;
   private readonly conns = new Map<ConnId, Conn>();
   private readonly online = new Map<string, OnlineUser>();
   private readonly sessionRequests = new Map<string, SessionRequest>();
@@ -352,10 +359,7 @@ export class ServerMachine {
     this.config = { ...SERVER_CONFIG_DEFAULTS, ...config };
     this.directory = new Directory(snapshot);
     this.mailbox = new Mailbox(snapshot);
-    // Oldest first, so the map's order stays the order declines are forgotten in.
-    for (const decline of [...(snapshot.declines ?? [])].sort((a, b) => a.atMs - b.atMs)) {
-      this.declines.set(`${decline.declined}\u0000${decline.decliner}`, decline.atMs);
-    }
+    this.loadDeclines(snapshot);
     this.welcome = Object.freeze({
       type: 'welcome',
       protocol: PROTOCOL_VERSION,
@@ -423,6 +427,12 @@ export class ServerMachine {
         return this.onRemoteDeliver(input.username, input.frame);
       case 'remote.answer':
         return this.onRemoteAnswer(input);
+      case 'remote.snapshot':
+        this.directory = new Directory(input.snapshot);
+        this.mailbox = new Mailbox(input.snapshot);
+        this.declines.clear();
+        this.loadDeclines(input.snapshot);
+        return;
       case 'cluster.health':
         this.refusingLogins = !input.healthy;
         return;
@@ -677,6 +687,7 @@ export class ServerMachine {
       re: frame.id,
       username: frame.username,
       nickname,
+      identity: frame.identity,
       effect: { type: 'hash', jobId, password: frame.password },
       running: false,
     };
@@ -748,7 +759,14 @@ export class ServerMachine {
       return;
     }
     // The account is created even if the client left meanwhile: its request was complete.
-    this.persist({ op: 'account.create', username: job.username, nickname: job.nickname, passwordHash, createdAtMs: nowMs });
+    this.persist({
+      op: 'account.create',
+      username: job.username,
+      nickname: job.nickname,
+      passwordHash,
+      createdAtMs: nowMs,
+      ...(job.identity === undefined ? {} : { identity: job.identity }),
+    });
     this.counters.signups += 1;
     if (conn !== undefined) this.send(conn.connId, { type: 'signup.ok', re: job.re, username: job.username });
   }
@@ -772,6 +790,7 @@ export class ServerMachine {
       re: frame.id,
       username: frame.username,
       guessKey,
+      identity: frame.identity,
       effect: { type: 'verify', jobId, password: frame.password, passwordHash: account?.passwordHash ?? null },
       running: false,
     };
@@ -797,6 +816,12 @@ export class ServerMachine {
     }
     this.loginGuesses.clear(job.guessKey);
     if (conn === undefined) return;
+    // Keys offered at a verified login are registered: an account made before keys existed, or
+    // used from a new data dir. A replaced key reaches the friends with their next friend view or
+    // session.established, where their clients compare it with the one they knew (peer.key.changed).
+    if (job.identity !== undefined && !identityKeysEqual(account.identity, job.identity)) {
+      this.persist({ op: 'account.identity', username: account.username, identity: job.identity });
+    }
     this.counters.logins += 1;
     this.attach(conn, account, job.re, nowMs);
   }
@@ -914,7 +939,15 @@ export class ServerMachine {
   }
 
   private friendEntry(username: string): FriendEntry {
-    return { username, nickname: this.directory.get(username)?.nickname ?? username, status: this.statusOf(username) };
+    const account = this.directory.get(username);
+    const entry: FriendEntry = { username, nickname: account?.nickname ?? username, status: this.statusOf(username) };
+    return account?.identity == null ? entry : { ...entry, identity: account.identity };
+  }
+
+  /** The identity keys of a user, as a field to spread into a frame (none when not registered). */
+  private identityField(username: string): { identity?: IdentityKeys } {
+    const identity = this.directory.get(username)?.identity;
+    return identity == null ? {} : { identity };
   }
 
   private friendView(username: string): { friends: FriendEntry[]; incoming: string[]; outgoing: string[] } {
@@ -1165,6 +1198,8 @@ export class ServerMachine {
     if (user === undefined || account === undefined) return;
     this.persist({ op: 'account.password', username: job.username, passwordHash });
     user.resumeToken = this.config.newToken();
+    // Every node of a cluster accepts a resume: each must forget the old token too.
+    if (this.config.clustered) this.effects.push({ type: 'announce', item: { kind: 'attached', username: job.username, resumeToken: user.resumeToken } });
     this.send(conn.connId, { type: 'account.updated', re: job.re, username: job.username, nickname: account.nickname, resumeToken: user.resumeToken });
   }
 
@@ -1233,10 +1268,10 @@ export class ServerMachine {
     const token = this.config.newToken();
     const base = { type: 'session.established', requestId: request.requestId, token } as const;
     // The callee learns the token first: the caller's hello should find it already there.
-    this.send(conn.connId, { ...base, username: request.caller, role: 'callee' });
+    this.send(conn.connId, { ...base, username: request.caller, role: 'callee', ...this.identityField(request.caller) });
     // The caller connects to the address this server sees the callee at, never to one the callee
     // names: a hostile friend could otherwise make our client open a connection to any internal host.
-    this.sendToUser(request.caller, { ...base, username: callee, role: 'caller', host: addressKeyHost(conn.remoteAddress), port: frame.port });
+    this.sendToUser(request.caller, { ...base, username: callee, role: 'caller', host: addressKeyHost(conn.remoteAddress), port: frame.port, ...this.identityField(callee) });
   }
 
   private onSessionCancel(conn: Conn, caller: string, frame: ClientFrameOf<'session.cancel'>): void {
@@ -1413,6 +1448,13 @@ export class ServerMachine {
       phase: { state: 'LoggedIn', username: input.username, ttlKey: `ttl:${input.username}`, passwordJobId: null },
     };
     this.onSessionAnswer(proxy, input.username, input.frame);
+  }
+
+  private loadDeclines(snapshot: StoreSnapshot): void {
+    // Oldest first, so the map's order stays the order declines are forgotten in.
+    for (const decline of [...(snapshot.declines ?? [])].sort((a, b) => a.atMs - b.atMs)) {
+      this.declines.set(`${decline.declined}\u0000${decline.decliner}`, decline.atMs);
+    }
   }
 
   /** The users held here with their resume tokens (what a joining node is told). */

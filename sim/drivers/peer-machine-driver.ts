@@ -22,6 +22,7 @@ import type { WireMessage } from '../world/frame-tap.ts';
 import type { Prng } from '../world/prng.ts';
 import { type NodeClockRate, Scope, type SimClock } from '../world/sim-clock.ts';
 import { SERVER_ADDRESS, SERVER_PORT } from '../world/server-node.ts';
+import { simIdentityOf, simSealer } from '../world/sim-sealer.ts';
 import { SIM_FILE_BYTES_MAX } from '../scenarios/scenario-schema.ts';
 import { HostileWire } from './hostile.ts';
 
@@ -207,6 +208,8 @@ export class PeerMachineDriver implements PeerDriver {
     });
     this.scope = new Scope();
     this.clock = this.options.clock.scoped(this.scope, this.options.clockRate ?? null);
+    // Stand-in identity keys and sealed boxes (sim-sealer.ts): offline messages without real crypto.
+    const identity = simIdentityOf(this.username);
     const machine = new PeerMachine({
       serverHost: SERVER_ADDRESS,
       serverPort: SERVER_PORT,
@@ -216,6 +219,7 @@ export class PeerMachineDriver implements PeerDriver {
       jitterSeed: this.options.prng.nextU32(),
       idPrefix: `p${this.options.index}i${this.incarnation}t`,
       p2pAdvertiseHost: this.options.address,
+      identity,
     });
     this.files = new SimFiles(this.clock, this.username, this.options.p2p);
     const address = this.options.address;
@@ -224,6 +228,7 @@ export class PeerMachineDriver implements PeerDriver {
       transport: this.transport,
       clock: this.clock,
       files: this.files,
+      sealer: simSealer(identity.sealKey),
       sink: {
         onEvent: (event) => this.onEvent(event),
         onSettled: () => this.updateTruth(),

@@ -39,6 +39,9 @@ describe.skipIf(!services.available)('two nodes', () => {
     const { b, alice, bob } = await twoFriendsOnTwoNodes();
     // The friendship is in the shared database, and both nodes' memories.
     expect(cluster.nodes.every((node) => node.machine.friendsOf('alice').has('bob'))).toBe(true);
+    const stats = (await (await fetch(`http://127.0.0.1:${b.httpPort}/api/v1/stats`)).json()) as { cluster?: object; store?: object };
+    expect(stats.store).toEqual({ kind: 'postgres', healthy: true });
+    expect(stats.cluster).toEqual({ nodeId: 'node2', busConnected: true, remoteUsers: 1, nodesHeard: ['node1'] });
 
     const offline = alice.connection.expect('presence', REPLY_MS);
     await bob.connection.request({ type: 'logout' }, 'logout.ok', REPLY_MS);
@@ -110,6 +113,22 @@ describe.skipIf(!services.available)('two nodes', () => {
     // Held by B now: B runs her TTL, and A routes to both users through the bus.
     await eventually(() => a.running.cluster?.router.remoteUserCount === 2 && b.running.cluster?.router.remoteUserCount === 0, 'B holds alice and bob');
     expect(a.machine.isOnline('alice')).toBe(true);
+  });
+
+  it('a password change on node A ends the old resume token on node B too; a nickname change reaches a friend on B', async () => {
+    const { b, alice, bob } = await twoFriendsOnTwoNodes();
+    const changed = await alice.connection.request({ type: 'account.password', old: 'correct horse', new: 'battery staple' } as ClientFrame, 'account.updated', REPLY_MS);
+    // Items from one node arrive in the order it made them: once bob hears of the rename made
+    // after the password change, node B has heard of the new token too.
+    const updated = bob.connection.expect('friend.updated', REPLY_MS);
+    await alice.connection.request({ type: 'account.nickname', nickname: 'Alice A.' } as ClientFrame, 'account.updated', REPLY_MS);
+    expect(await updated).toMatchObject({ username: 'alice', nickname: 'Alice A.' });
+    alice.connection.destroy();
+    const thief = await cluster.connect(b);
+    await expect(thief.request({ type: 'resume', username: 'alice', token: String(alice.ok.resumeToken) } as ClientFrame, 'login.ok', REPLY_MS)).rejects.toThrow(/BAD_RESUME_TOKEN/);
+    const owner = await cluster.connect(b);
+    const ok = await owner.request({ type: 'resume', username: 'alice', token: String(changed.resumeToken) } as ClientFrame, 'login.ok', REPLY_MS);
+    expect(ok).toMatchObject({ username: 'alice', nickname: 'Alice A.', resumed: true });
   });
 
   it('a node that dies takes its users offline at the other within the TTL', async () => {

@@ -7,6 +7,17 @@
  */
 import { z } from 'zod';
 
+/** Samples for strings with a pattern (the vocabularies' keys): the first one that matches is used. */
+const PATTERN_SAMPLES = [`MCowBQYDK2VwAyEA${'A'.repeat(43)}=`, `MCowBQYDK2VuAyEA${'A'.repeat(43)}=`];
+
+function regexOf(schema: z.ZodString): RegExp | null {
+  for (const check of schema._zod.def.checks ?? []) {
+    const def = check._zod.def as { format?: string; pattern?: RegExp };
+    if (def.format === 'regex' && def.pattern instanceof RegExp) return def.pattern;
+  }
+  return null;
+}
+
 export function sampleOf(schema: z.ZodType): unknown {
   if (schema instanceof z.ZodObject) {
     return Object.fromEntries(Object.entries(schema.shape as Record<string, z.ZodType>).map(([key, field]) => [key, sampleOf(field)]));
@@ -16,7 +27,15 @@ export function sampleOf(schema: z.ZodType): unknown {
   if (schema instanceof z.ZodUnion) return sampleOf(schema.options[0] as z.ZodType);
   if (schema instanceof z.ZodLiteral) return schema.value;
   if (schema instanceof z.ZodEnum) return schema.options[0];
-  if (schema instanceof z.ZodString) return 'x'.repeat(Math.max(1, schema.minLength ?? 0));
+  if (schema instanceof z.ZodString) {
+    const pattern = regexOf(schema);
+    if (pattern !== null) {
+      const sample = PATTERN_SAMPLES.find((candidate) => pattern.test(candidate));
+      if (sample === undefined) throw new Error(`sampleOf: no sample for a string matching ${pattern}`);
+      return sample;
+    }
+    return 'x'.repeat(Math.max(1, schema.minLength ?? 0));
+  }
   if (schema instanceof z.ZodNumber) return Math.max(1, schema.minValue ?? 0);
   if (schema instanceof z.ZodBoolean) return true;
   throw new Error(`sampleOf: no sample for a zod "${schema._zod.def.type}" schema`);

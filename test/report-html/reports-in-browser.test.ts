@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeBenchHtml } from '../../bench/report-html/bench-html.ts';
+import { missingPeerSection, peerFigure, peerSection } from '../../bench/peers/peer-report.ts';
 import { runScenario } from '../../sim/command/run-scenario.ts';
 import { writeSimHtml } from '../../sim/report-html/sim-html.ts';
 import { SimRunRecorder } from '../../sim/report-html/sim-timeline.ts';
@@ -69,17 +70,24 @@ describe('HTML reports in a real browser', () => {
     expect(seen.charts.map((c) => c.title)).toEqual(expect.arrayContaining(['login_rate', 'presence', 'relative to the reference (higher is better)']));
   }, BROWSER_TEST_TIMEOUT_MS);
 
-  it('bench: with no reference, no curves and a note that looks like markup, the page still draws and shows the note as text', async () => {
+  it('bench: with no reference, no curves, a note that looks like markup and the peers (one missing), the page still draws and shows the note as text', async () => {
     const { report } = syntheticRun(3);
     const hostile = '</script><script>console.error("injected")</script>';
     const results = report.results.map((r) => (r.name === 'login_rate' ? { ...r, note: hostile } : r));
+    const peers = [
+      peerSection({ peer: 'ejabberd', version: '23.01-1', settings: { passwordScheme: 'SCRAM-SHA-1' }, figures: [peerFigure('login_rate', { value: 80 }, { value: 160, details: { p99Ms: 40 } })] }),
+      missingPeerSection('prosody', 'prosody not found on PATH'),
+    ];
     const path = join(dir, 'bench-bare.html');
-    await writeBenchHtml(path, { report: { ...report, results }, reference: null, referencePath: 'no/such/reference.json', charts: null });
+    await writeBenchHtml(path, { report: { ...report, results, peers }, reference: null, referencePath: 'no/such/reference.json', charts: null });
     const seen = await openReport(browser, path);
     expectCleanPage(seen, results.filter((r) => !r.missing).length);
     expect(readFileSync(path, 'utf8')).not.toContain(hostile);
     expect(seen.text).toContain(`login_rate: ${hostile}`);
     expect(seen.text).toContain('none: no/such/reference.json could not be read');
+    expect(seen.text).toContain('Peer: ejabberd');
+    expect(seen.text).toContain('Peer: Prosody');
+    expect(seen.text).toContain('MISSING prosody not found on PATH');
   }, BROWSER_TEST_TIMEOUT_MS);
 
   it('sim: a quick scenario with faults and one with violations draw their timelines and presence delays', async () => {

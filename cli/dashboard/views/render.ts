@@ -9,6 +9,7 @@
 import { formatBytes, formatSpeed, percent, progressBar, truncate, truncateStart, wrapText } from '../format.ts';
 import { layoutWidth, textWidth } from '../char-width.ts';
 import type { LineEditor } from '../line-editor.ts';
+import { TYPING_SHOWN_MS } from '../limits.ts';
 import {
   type AuthField,
   type ChatLine,
@@ -193,10 +194,18 @@ function chatLineText(line: ChatLine, peer: string, me: string): string {
     case 'in':
       return `${clock(line.atMs)} ${peer}: ${line.text}`;
     case 'out':
-      return `${clock(line.atMs)} ${me}: ${line.text}${line.delivered ? ' ✓' : ' …'}`;
+      return `${clock(line.atMs)} ${me}: ${line.text}${outgoingMark(line)}`;
     case 'system':
       return `${clock(line.atMs)} -- ${line.text}`;
   }
+}
+
+/** … waiting for the ack, ✓ acknowledged, ✓✓ in the friend's history, ✓✓ read, ✗ never arrived. */
+function outgoingMark(line: ChatLine): string {
+  if (line.receipt === 'failed') return ' ✗';
+  if (line.receipt === 'read') return ' ✓✓ read';
+  if (line.receipt === 'delivered') return ' ✓✓';
+  return line.delivered ? ' ✓' : ' …';
 }
 
 const CHAT_COLOURS: Record<ChatLine['kind'], string> = { in: 'cyan', out: 'white', system: 'gray' };
@@ -241,7 +250,10 @@ export function chatLabel(state: DashboardState): string {
   if (!session) return 'Chat';
   const states = { requesting: 'asking…', open: 'open', closed: 'closed', failed: 'failed' } as const;
   const scrolled = session.scrollback > 0 ? ' · scrolled (PgDn)' : '';
-  return `Chat with ${session.peer} · ${states[session.state]}${scrolled}`;
+  const safetyNumber = state.friends.find((friend) => friend.username === session.peer)?.safetyNumber;
+  const safety = safetyNumber === undefined ? '' : ` · safety ${safetyNumber}`;
+  const typing = session.typingAtMs !== null && state.nowMs - session.typingAtMs < TYPING_SHOWN_MS ? ` · ${session.peer} is typing…` : '';
+  return `Chat with ${session.peer} · ${states[session.state]}${typing}${safety}${scrolled}`;
 }
 
 export function renderInput(state: DashboardState, width: number): string {
@@ -373,10 +385,16 @@ export const HELP_LINES: readonly (readonly [string, string])[] = [
   ['', 'answer the selected friend request'],
   ['y / n', 'accept / decline (dialogs, friend requests)'],
   ['Ctrl-N / Ctrl-P', 'next / previous chat tab'],
-  ['PgUp / PgDn', 'scroll the chat'],
+  ['PgUp / PgDn', 'scroll the chat (back into its history)'],
+  ['F5  or  /', 'search every chat\'s history'],
   ['F2  or  a', 'add a friend (send a request)'],
   ['F3  or  f', 'send files into the open chat'],
   ['F4  or  x', 'close the chat (again: remove its tab)'],
+  ['r', 'remove the selected friend (or withdraw a request)'],
+  ['b', 'block the selected friend or asker'],
+  ['u', 'unblock a user (by username)'],
+  ['F6  or  p', 'change your password'],
+  ['F7  or  e', 'change your nickname'],
   ['F9', 'log out (back to the login form)'],
   ['Ctrl-L', 'redraw the screen'],
   ['c / Delete', 'cancel the selected transfer'],
@@ -417,14 +435,53 @@ export function dialogContent(state: DashboardState, modal: Modal): DialogConten
       const body = ['', ` {bold}${safe(modal.from)}{/bold} wants to be your friend.`, '', yesNo(state, 'Accept (y)', 'Decline (n)')].join('\n');
       return { title: 'Friend request', body, width: 50, height: 8 };
     }
+    case 'confirm': {
+      const who = `{bold}${safe(modal.username)}{/bold}`;
+      const lines =
+        modal.action === 'remove'
+          ? [` Remove ${who} from your friends?`, ' {gray-fg}(or withdraw your request to them){/gray-fg}']
+          : [` Block ${who}?`, ' {gray-fg}Their friend and chat requests stop reaching you;{/gray-fg}', ' {gray-fg}they are not told. u unblocks.{/gray-fg}'];
+      const yes = modal.action === 'remove' ? 'Remove (y)' : 'Block (y)';
+      const body = ['', ...lines, '', yesNo(state, yes, 'Cancel (n)')].join('\n');
+      return { title: modal.action === 'remove' ? 'Remove a friend' : 'Block a user', body, width: 56, height: lines.length + 6 };
+    }
+    case 'password': {
+      const width = 56;
+      const field = (label: string, which: 'old' | 'new'): string => {
+        const focused = modal.field === which && !modal.pending;
+        return `${focused ? '>' : ' '} ${label} ${renderEditor(modal[which], width - 22, focused, '*')}`;
+      };
+      const status = modal.pending
+        ? '{yellow-fg}Checking…{/yellow-fg}'
+        : modal.error
+          ? `{red-fg}✗ ${safe(modal.error)}{/red-fg}`
+          : '{gray-fg}Tab switch · Enter next/change · Esc cancel{/gray-fg}';
+      const body = ['', field('Current password', 'old'), field('New password    ', 'new'), '', ` ${status}`].join('\n');
+      return { title: 'Change password', body, width, height: 9 };
+    }
     case 'prompt': {
       const width = modal.purpose === 'send-files' ? 72 : 50;
       const session = activeSession(state);
-      const title = modal.purpose === 'add-friend' ? 'Add a friend' : `Send files to ${session?.peer ?? '?'}`;
+      const title =
+        modal.purpose === 'add-friend'
+          ? 'Add a friend'
+          : modal.purpose === 'unblock'
+            ? 'Unblock a user'
+            : modal.purpose === 'nickname'
+              ? 'Change nickname'
+              : modal.purpose === 'search'
+                ? 'Search history'
+                : `Send files to ${session?.peer ?? '?'}`;
       const hint =
         modal.purpose === 'add-friend'
           ? 'Username to send a friend request to:'
-          : 'Paths, separated by spaces ("quote" paths with spaces):';
+          : modal.purpose === 'unblock'
+            ? 'Username to unblock:'
+            : modal.purpose === 'nickname'
+              ? `New nickname (now ${safe(state.myNickname ?? state.me ?? '?')}; empty: your username):`
+              : modal.purpose === 'search'
+                ? 'Text to look for in every chat:'
+                : 'Paths, separated by spaces ("quote" paths with spaces):';
       const error = modal.error ? `{red-fg}✗ ${safe(modal.error)}{/red-fg}` : '{gray-fg}Enter to send · Esc to cancel{/gray-fg}';
       const body = ['', ` ${hint}`, '', ` > ${renderEditor(modal.editor, width - 8, true)}`, '', ` ${error}`].join('\n');
       return { title, body, width, height: 9 };

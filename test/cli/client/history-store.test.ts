@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HistoryEntry } from '../../../core/peer/history.ts';
 import { HISTORY_DATABASE_FILE, SqliteHistory } from '../../../cli/client/history-store.ts';
@@ -43,6 +44,48 @@ describe('the SQLite history store', () => {
     expect(store.page('alice', 'bob', 10, null).map((m) => m.status)).toEqual(['delivered', 'failed', 'sending', 'received']);
     store.mark('alice', { friend: 'bob', id: 3, direction: 'out', status: 'read', through: true });
     expect(store.page('alice', 'bob', 10, null).map((m) => m.status)).toEqual(['read', 'failed', 'read', 'received']);
+  });
+
+  it('read marks move only forward: an older receipt after a newer one changes nothing, a later one reads only what came since', () => {
+    const store = new SqliteHistory({ dataDir: null });
+    for (const id of [1, 2, 3]) store.append('alice', entry(id, `m${id}`, { status: 'delivered' }));
+    store.mark('alice', { friend: 'bob', id: 2, direction: 'out', status: 'read', through: true });
+    store.append('alice', entry(4, 'm4', { status: 'delivered' }));
+    // A hostile friend's stale receipt (or a replay) finds nothing to do.
+    store.mark('alice', { friend: 'bob', id: 1, direction: 'out', status: 'read', through: true });
+    expect(store.page('alice', 'bob', 10, null).map((m) => m.status)).toEqual(['read', 'read', 'delivered', 'delivered']);
+    store.mark('alice', { friend: 'bob', id: 4, direction: 'out', status: 'read', through: true });
+    expect(store.page('alice', 'bob', 10, null).map((m) => m.status)).toEqual(['read', 'read', 'read', 'read']);
+  });
+
+  it('the bound holds across a restart: a new store counts what the old one kept before pruning', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'p2pchat-history-'));
+    dirs.push(dir);
+    const first = new SqliteHistory({ dataDir: dir, perFriendMax: 3 });
+    for (let i = 1; i <= 3; i++) first.append('alice', entry(i, `m${i}`));
+    first.close();
+    const second = new SqliteHistory({ dataDir: dir, perFriendMax: 3 });
+    second.append('alice', entry(4, 'm4'));
+    expect(second.page('alice', 'bob', 10, null).map((m) => m.id)).toEqual([2, 3, 4]);
+    second.close();
+  });
+
+  it('opens a database of the first version (no read_marks) and upgrades it: what it held stays, read marks work', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'p2pchat-history-'));
+    dirs.push(dir);
+    const old = new Database(join(dir, HISTORY_DATABASE_FILE));
+    old.exec(`
+      CREATE TABLE messages (seq INTEGER PRIMARY KEY AUTOINCREMENT, account TEXT NOT NULL, friend TEXT NOT NULL, id TEXT NOT NULL,
+        sender TEXT NOT NULL, body TEXT NOT NULL, at_ms INTEGER NOT NULL, direction TEXT NOT NULL, status TEXT NOT NULL,
+        kind TEXT NOT NULL, size INTEGER, offline INTEGER NOT NULL DEFAULT 0);
+      INSERT INTO messages (account, friend, id, sender, body, at_ms, direction, status, kind) VALUES ('alice', 'bob', '"v1"', 'alice', 'from v1', 0, 'out', 'delivered', 'message');
+      PRAGMA user_version = 1;
+    `);
+    old.close();
+    const store = new SqliteHistory({ dataDir: dir });
+    store.mark('alice', { friend: 'bob', id: 'v1', direction: 'out', status: 'read', through: true });
+    expect(store.page('alice', 'bob', 10, null).map((m) => [m.id, m.text, m.status])).toEqual([['v1', 'from v1', 'read']]);
+    store.close();
   });
 
   it('ids keep their type (7 and "7" are two messages), and before names the newest record with that id', () => {

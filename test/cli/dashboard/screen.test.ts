@@ -108,7 +108,7 @@ describe('main screen', () => {
     port.emit({ event: 'chat.message', from: 'bob', text: 'hi alice {not a tag}', id: '7' });
     await settle();
     const text = terminal.text();
-    expect(port.sentOf('chat.send')).toEqual([{ cmd: 'chat.send', username: 'bob', text: 'hello bob' }]);
+    expect(port.sentOf('chat.send')).toEqual([{ cmd: 'chat.send', username: 'bob', text: 'hello bob', id: expect.stringMatching(/^d[0-9a-z]+-1$/) }]);
     expect(screenHas(text, 'alice: hello bob ✓')).toBe(true);
     expect(screenHas(text, 'bob: hi alice {not a tag}')).toBe(true);
     expect(screenHas(text, '[bob]')).toBe(true);

@@ -224,9 +224,10 @@ describe.skipIf(skipReason !== null)(`dashboard end to end under tmux${skipReaso
     // Emoji and CJK: once the ✓ replaces the …, nothing stale is left beside it on the terminal.
     tmux.text('party 🎉 time 😀 中文');
     tmux.keys('Enter');
-    const delivered = await tmux.waitFor(/alice: party 🎉 time 😀 中文 ✓/, 'the delivered emoji message');
+    // ✓ on the ack, then ✓✓ once bob's client stored it in its history (chat.delivered).
+    const delivered = await tmux.waitFor(/alice: party 🎉 time 😀 中文 ✓✓/, 'the delivered emoji message');
     const row = delivered.split('\n').find((line) => line.includes('alice: party 🎉')) ?? '';
-    expect(row).toMatch(/alice: party 🎉 time 😀 中文 ✓ +│$/);
+    expect(row).toMatch(/alice: party 🎉 time 😀 中文 ✓✓ +│$/);
 
     // A terminal resize: the layout follows, the conversation stays.
     tmux.run('resize-window', '-t', tmux.target, '-x', '90', '-y', '26');

@@ -4,6 +4,7 @@ import type { ClientCommand } from '../../../cli/dashboard/client-port.ts';
 import type { EventInput } from '../../../cli/dashboard/fake-port.ts';
 import type { KeyInput } from '../../../cli/dashboard/line-editor.ts';
 import { TYPING_PAUSE_MS } from '../../../cli/dashboard/limits.ts';
+import { dialogContent } from '../../../cli/dashboard/views/render.ts';
 import {
   type DashboardAction,
   dialogWaiting,
@@ -177,7 +178,7 @@ describe('chat sessions and unread counts', () => {
     expect(driver.commands).toContainEqual({ cmd: 'chat.open', username: 'bob' });
     expect(driver.state.focus).toBe('input');
     driver.type('hello bob').key({ name: 'enter' });
-    expect(driver.commands.at(-1)).toEqual({ cmd: 'chat.send', username: 'bob', text: 'hello bob' });
+    expect(driver.commands.at(-1)).toEqual({ cmd: 'chat.send', username: 'bob', text: 'hello bob', id: expect.stringMatching(/^d[0-9a-z]+-1$/) });
     expect(driver.state.input.text).toBe('');
     const lastLine = () => driver.state.sessions[0]?.lines.at(-1);
     expect(lastLine()).toMatchObject({ kind: 'out', text: 'hello bob', delivered: false });
@@ -435,5 +436,86 @@ describe('requests wait for the typing, end with the server, and Escape means ba
     driver.advance(TYPING_PAUSE_MS).key({ ch: 'n', name: 'n' });
     driver.event({ event: 'file.failed', transferId: 't3', reason: 'declined' });
     expect(driver.state.events.at(-1)?.text).toBe('File notes.md failed: declined');
+  });
+});
+
+describe('friends and account: remove, block, unblock, password, nickname', () => {
+  it('r on a friend asks first, then sends friend.remove; n cancels', () => {
+    const driver = new Driver().loggedIn();
+    driver.state = { ...driver.state, focus: 'friends', friendCursor: 0 };
+    driver.key({ ch: 'r', name: 'r' });
+    expect(topModal(driver.state)).toEqual({ kind: 'confirm', action: 'remove', username: 'bob' });
+    // The safe answer is the default: Enter alone cancels.
+    driver.key({ name: 'enter' });
+    expect(driver.state.dialog).toBeNull();
+    expect(driver.commands.at(-1)).toEqual({ cmd: 'login', username: 'alice', password: 'password1' });
+    driver.key({ ch: 'r', name: 'r' }).key({ ch: 'y', name: 'y' });
+    expect(driver.commands.at(-1)).toEqual({ cmd: 'friend.remove', username: 'bob' });
+    driver.event({ event: 'friend.removed', username: 'bob' });
+    expect(driver.state.friends.map((friend) => friend.username)).toEqual(['carol']);
+  });
+
+  it('b blocks the selected asker or friend (after a yes); u unblocks by username', () => {
+    const driver = new Driver().loggedIn();
+    driver.event({ event: 'friend.request', from: 'mallory' });
+    driver.state = { ...driver.state, focus: 'friends', friendCursor: 2 };
+    driver.key({ ch: 'b', name: 'b' });
+    expect(topModal(driver.state)).toEqual({ kind: 'confirm', action: 'block', username: 'mallory' });
+    expect(dialogContent(driver.state, topModal(driver.state)!).body).toContain('they are not told');
+    driver.key({ ch: 'y', name: 'y' });
+    expect(driver.commands.at(-1)).toEqual({ cmd: 'friend.block', username: 'mallory' });
+    driver.event({ event: 'friend.blocked', username: 'mallory' });
+    expect(friendPaneItems(driver.state).some((item) => item.kind === 'request')).toBe(false);
+    driver.state = { ...driver.state, focus: 'friends' };
+    driver.key({ ch: 'u', name: 'u' }).type('mallory').key({ name: 'enter' });
+    expect(driver.commands.at(-1)).toEqual({ cmd: 'friend.unblock', username: 'mallory' });
+  });
+
+  it('the password dialog masks both fields, sends account.password, shows a wrong old password in place, closes on account.updated', () => {
+    const driver = new Driver().loggedIn();
+    driver.state = { ...driver.state, focus: 'friends' };
+    driver.key({ name: 'f6' }).type('oldpass99');
+    const shown = dialogContent(driver.state, topModal(driver.state)!).body;
+    expect(shown).not.toContain('oldpass99');
+    expect(shown).toContain('*********');
+    driver.key({ name: 'enter' }).type('short').key({ name: 'enter' });
+    expect(driver.commands.some((command) => command.cmd === 'account.password')).toBe(false);
+    expect(driver.state.dialog).toMatchObject({ kind: 'password', error: expect.stringContaining('at least 8') });
+    driver.type('-and-longer').key({ name: 'enter' });
+    expect(driver.commands.at(-1)).toEqual({ cmd: 'account.password', old: 'oldpass99', new: 'short-and-longer' });
+    expect(driver.state.dialog).toMatchObject({ kind: 'password', pending: true });
+    driver.event({ event: 'error', code: 'BAD_CREDENTIALS', message: 'wrong username or password' });
+    expect(driver.state.dialog).toMatchObject({ kind: 'password', pending: false, field: 'old', error: expect.stringContaining('old password is wrong') });
+    driver.key({ name: 'enter' }).key({ name: 'enter' });
+    expect(driver.commands.filter((command) => command.cmd === 'account.password')).toHaveLength(2);
+    driver.event({ event: 'account.updated', username: 'alice', nickname: 'alice' });
+    expect(driver.state.dialog).toBeNull();
+    expect(driver.state.events.at(-1)?.text).toContain('Password changed');
+  });
+
+  it('the nickname prompt sends account.nickname; a friend.updated renames the friend in the list', () => {
+    const driver = new Driver().loggedIn();
+    driver.state = { ...driver.state, focus: 'friends' };
+    driver.key({ ch: 'e', name: 'e' }).type('Ally').key({ name: 'enter' });
+    expect(driver.commands.at(-1)).toEqual({ cmd: 'account.nickname', nickname: 'Ally' });
+    driver.event({ event: 'account.updated', username: 'alice', nickname: 'Ally' });
+    expect(driver.state.myNickname).toBe('Ally');
+    expect(driver.state.events.at(-1)?.text).toBe('Your nickname is now Ally');
+    driver.event({ event: 'friend.updated', username: 'bob', nickname: 'Robert' });
+    expect(driver.state.friends.find((friend) => friend.username === 'bob')?.nickname).toBe('Robert');
+    expect(driver.state.events.at(-1)?.text).toBe('Bob (bob) is now called Robert');
+  });
+
+  it('requests that waited for us are listed at login (pending), and their friend.request events do not double them', () => {
+    const driver = new Driver();
+    driver.type('alice').key({ name: 'tab' }).type('password1').key({ name: 'enter' });
+    driver.event({ event: 'login.ok', username: 'alice', friends: [], pending: ['dave', 'erin'] });
+    driver.event({ event: 'friend.request', from: 'dave' });
+    driver.event({ event: 'friend.request', from: 'erin' });
+    expect(friendPaneItems(driver.state)).toEqual([
+      { kind: 'request', from: 'dave' },
+      { kind: 'request', from: 'erin' },
+    ]);
+    expect(driver.state.events.at(-1)?.text).toContain('2 friend requests waiting');
   });
 });

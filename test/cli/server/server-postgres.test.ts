@@ -64,7 +64,7 @@ describe.skipIf(!services.available)('the server on PostgreSQL', () => {
     expect(ok).toMatchObject({ username: 'alice' });
   });
 
-  it('a lost database turns /healthz to 503, and 200 again once it answers; writes go on after it', async () => {
+  it('a lost database turns /healthz to 503 and refuses sign-ups (SERVER_DEGRADED), and 200 again once it answers; writes go on after it', async () => {
     const url = await schemaUrl();
     const proxy = await CutProxy.start(Number(new URL(services.postgresUrl).port));
     cleanups.push(() => proxy.close());
@@ -73,6 +73,9 @@ describe.skipIf(!services.available)('the server on PostgreSQL', () => {
     await proxy.cutAll();
     await eventually(async () => (await healthz(node)).status === 503, REPLY_MS);
     expect((await healthz(node)).body).toMatch(/database/);
+    // Refused rather than accepted into a memory the database may never see.
+    const refused = await bob.request({ type: 'signup', username: 'bobby', password: 'correct horse' }, 'signup.ok', REPLY_MS).catch((error: unknown) => error);
+    expect((refused as { frame?: { code?: string } }).frame?.code).toBe('SERVER_DEGRADED');
 
     await proxy.mend();
     await eventually(async () => (await healthz(node)).status === 200, REPLY_MS);

@@ -182,3 +182,42 @@ describe('SqliteStore', () => {
     second.close();
   });
 });
+
+describe('identity keys in SQLite', () => {
+  const keysA = { signKey: `MCowBQYDK2VwAyEA${'A'.repeat(43)}=`, sealKey: `MCowBQYDK2VuAyEA${'B'.repeat(43)}=` };
+  const keysB = { signKey: `MCowBQYDK2VwAyEA${'C'.repeat(43)}=`, sealKey: `MCowBQYDK2VuAyEA${'D'.repeat(43)}=` };
+
+  it('keeps the keys given at sign-up and replaced at login across a reopen', () => {
+    const dir = dataDir();
+    const store = new SqliteStore({ dataDir: dir });
+    store.apply([{ ...account('ann'), identity: keysA } as StoreOp, account('bob')]);
+    store.apply([{ op: 'account.identity', username: 'bob', identity: keysA }]);
+    store.apply([{ op: 'account.identity', username: 'bob', identity: keysB }]);
+    store.close();
+    const reopened = new SqliteStore({ dataDir: dir });
+    const byName = new Map(reopened.load().accounts.map((a) => [a.username, a]));
+    expect(byName.get('ann')?.identity).toEqual(keysA);
+    expect(byName.get('bob')?.identity).toEqual(keysB);
+    reopened.close();
+  });
+
+  it('migrates a database from before keys: its accounts load without keys and take them later', () => {
+    const dir = dataDir();
+    new SqliteStore({ dataDir: dir }).close();
+    // Roll the file back to the schema before the keys' migration, with one account in it.
+    const db = new Database(join(dir, DATABASE_FILE_NAME));
+    const keysMigration = MIGRATIONS.findIndex((sql) => sql.includes('sign_key'));
+    expect(keysMigration).toBeGreaterThan(0);
+    // The migrations after it (the mailbox's tables) are rolled back too.
+    db.exec('DROP TABLE mail_receipts; DROP TABLE mail; ALTER TABLE accounts DROP COLUMN sign_key; ALTER TABLE accounts DROP COLUMN seal_key;');
+    db.pragma(`user_version = ${keysMigration}`);
+    db.prepare('INSERT INTO accounts (username, nickname, password_hash, created_at_ms) VALUES (?, ?, ?, ?)').run('old', 'Old', 'scrypt$x', 1);
+    db.close();
+    const store = new SqliteStore({ dataDir: dir });
+    expect(store.schemaVersion).toBe(MIGRATIONS.length);
+    expect(store.load().accounts).toEqual([{ username: 'old', nickname: 'Old', passwordHash: 'scrypt$x', createdAtMs: 1 }]);
+    store.apply([{ op: 'account.identity', username: 'old', identity: keysB }]);
+    expect(store.load().accounts[0]?.identity).toEqual(keysB);
+    store.close();
+  });
+});

@@ -234,11 +234,16 @@ describe('friend lists at the limit', () => {
   it('a user at FRIENDS_PER_USER_MAX friends with the longest names gets a login.ok within the control-frame limit', () => {
     // Worst case per entry: 32-character usernames and 64-character nicknames of 3-byte characters.
     const others = Array.from({ length: FRIENDS_PER_USER_MAX }, (_, i) => `f${String(i).padStart(31, '0')}`);
-    const h = new ServerHarness({ store: storeWith(['alice', ...others], others.map((o) => ['alice', o] as const), '\u20ac'.repeat(NICKNAME_CHARS_MAX)) });
+    const store = storeWith(['alice', ...others], others.map((o) => ['alice', o] as const), '\u20ac'.repeat(NICKNAME_CHARS_MAX));
+    // Every friend with identity keys (their base64 is always 60 characters).
+    const identity = { signKey: `MCowBQYDK2VwAyEA${'A'.repeat(43)}=`, sealKey: `MCowBQYDK2VuAyEA${'A'.repeat(43)}=` };
+    store.apply(others.map((username) => ({ op: 'account.identity', username, identity })));
+    const h = new ServerHarness({ store });
     // The harness encodes every frame the machine sends, as the host does: it would throw here.
     const alice = h.login('alice');
     const ok = h.framesOf(alice, 'login.ok')[0]!;
     expect(ok.friends).toHaveLength(FRIENDS_PER_USER_MAX);
+    expect(ok.friends[0]).toHaveProperty('identity');
     expect(encodeControl(ok).byteLength).toBeLessThanOrEqual(LIST_FRAME_BYTES_WORST);
     expect(LIST_FRAME_BYTES_WORST).toBeLessThanOrEqual(CONTROL_FRAME_BYTES_MAX);
   });

@@ -1,0 +1,69 @@
+/**
+ * History, receipts and the end of sessions through real headless client processes: alice and
+ * bob chat; alice sees chat.sent, chat.delivered (bob stored it) and chat.read (bob read it), bob
+ * sees alice typing; alice quits (bob sees chat.closed reason offline) and a new alice process
+ * on the same data dir finds the conversation in `history` and `history.search`, with the
+ * statuses it reached, after logout and login too.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { HISTORY_DATABASE_FILE } from '../../../cli/client/history-store.ts';
+import { HeadlessClient, befriend, signupAndLogin } from '../../helpers/headless-client.ts';
+import { TestServer } from '../../helpers/in-process-server.ts';
+
+describe('headless client: what was said is kept', () => {
+  const clients: HeadlessClient[] = [];
+  const dirs: string[] = [];
+  let server: TestServer | undefined;
+
+  afterAll(async () => {
+    for (const client of clients) client.kill();
+    await server?.close();
+    for (const dir of [...dirs, ...clients.map((c) => c.downloadDir)]) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('receipts and typing over P2P; the chat ends offline on quit; history and search after a restart and a re-login', async () => {
+    server = await TestServer.start();
+    const aliceData = await mkdtemp(join(tmpdir(), 'p2pchat-alice-history-'));
+    dirs.push(aliceData);
+    const alice = await HeadlessClient.start('alice', { server: server.address, dataDir: aliceData });
+    const bob = await HeadlessClient.start('bob', { server: server.address, autoAccept: 'chat' });
+    clients.push(alice, bob);
+    await Promise.all([signupAndLogin(alice, 'alice', 'alice-password'), signupAndLogin(bob, 'bob')]);
+    await befriend(alice, 'alice', bob, 'bob');
+    await alice.request({ cmd: 'chat.open', username: 'bob' }, 'chat.opened', { username: 'bob' });
+
+    alice.send({ cmd: 'chat.send', username: 'bob', text: 'lunch at noon?', id: 'a1' });
+    await alice.waitFor('chat.sent', { id: 'a1' });
+    await alice.waitFor('chat.delivered', { username: 'bob', id: 'a1' });
+    await bob.waitFor('chat.message', { from: 'alice', id: 'a1' });
+    alice.send({ cmd: 'chat.typing', username: 'bob' });
+    await bob.waitFor('chat.typing', { from: 'alice' });
+    bob.send({ cmd: 'chat.read', username: 'alice', id: 'a1' });
+    await alice.waitFor('chat.read', { username: 'bob', id: 'a1' });
+    bob.send({ cmd: 'chat.send', username: 'alice', text: 'Noon works', id: 'b1' });
+    await alice.waitFor('chat.message', { from: 'bob', id: 'b1' });
+    await bob.waitFor('chat.delivered', { id: 'b1' });
+
+    expect(await alice.quit()).toBe(0);
+    await bob.waitFor('chat.closed', { username: 'alice', reason: 'offline' });
+    expect(existsSync(join(aliceData, HISTORY_DATABASE_FILE))).toBe(true);
+
+    const again = await HeadlessClient.start('alice', { server: server.address, dataDir: aliceData });
+    clients.push(again);
+    await again.request({ cmd: 'login', username: 'alice', password: 'alice-password' }, 'login.ok');
+    const page = await again.request({ cmd: 'history', username: 'bob', id: 'h1' }, 'history');
+    expect(page.messages.map((m) => [m.id, m.from, m.text, m.direction, m.status])).toEqual([
+      ['a1', 'alice', 'lunch at noon?', 'out', 'read'],
+      ['b1', 'bob', 'Noon works', 'in', 'received'],
+    ]);
+    expect(page).toMatchObject({ username: 'bob', ref: 'h1' });
+    await again.request({ cmd: 'logout' }, 'logout.ok');
+    await again.request({ cmd: 'login', username: 'alice', password: 'alice-password' }, 'login.ok');
+    const found = await again.request({ cmd: 'history.search', text: 'NOON' }, 'history');
+    expect(found.messages.map((m) => m.id)).toEqual(['b1', 'a1']);
+  });
+});

@@ -1,0 +1,105 @@
+/**
+ * Real node processes (`p2pchat server --store postgres://... --bus nats://...`), one killed with
+ * SIGKILL: no goodbye, no closing of its bus connection, only the lease running out. Its users
+ * are shown offline by the surviving node within the TTL, and log in there again.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BenchConnection } from '../../bench/protocol-client.ts';
+import { clusterServices, freshPostgresSchema } from '../helpers/cluster-services.ts';
+import { tempDataDir } from '../helpers/in-process-server.ts';
+
+const services = await clusterServices('cluster tests (killed node process)');
+const TTL_MS = 2_000;
+const REPLY_MS = 20_000;
+const START_TIMEOUT_MS = 60_000;
+
+const children = new Set<ChildProcess>();
+const cleanups: (() => Promise<void> | void)[] = [];
+afterAll(async () => {
+  for (const child of children) child.kill('SIGKILL');
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+function startNode(storeUrl: string, busUrl: string, nodeId: string): Promise<{ child: ChildProcess; tcpPort: number }> {
+  const dataDir = tempDataDir();
+  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+  const args = ['--import', 'tsx', 'cli/main.ts', 'server', '--host', '127.0.0.1', '--port', '0', '--http-port', '0', '--data-dir', dataDir, '--tls', 'off'];
+  args.push('--store', storeUrl, '--bus', busUrl, '--node-id', nodeId, '--ttl', String(TTL_MS), '--log-format', 'json');
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, P2PCHAT_LOG_LEVEL: 'info', P2PCHAT_SIGNUPS_PER_ADDRESS_PER_HOUR: '0' } });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`node did not listen in time; stderr: ${stderr}`)), START_TIMEOUT_MS);
+    let buffered = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      for (let newline = buffered.indexOf('\n'); newline >= 0; newline = buffered.indexOf('\n')) {
+        const entry = JSON.parse(buffered.slice(0, newline)) as { event?: string; tcpPort?: number };
+        buffered = buffered.slice(newline + 1);
+        if (entry.event === 'listening') {
+          clearTimeout(timer);
+          resolve({ child, tcpPort: entry.tcpPort ?? 0 });
+        }
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`node exited with ${code} before listening; stderr: ${stderr}`)));
+  });
+}
+
+async function connect(port: number): Promise<BenchConnection> {
+  const connection = await BenchConnection.connect({ port, tls: false, timeoutMs: REPLY_MS });
+  cleanups.push(() => connection.destroy());
+  return connection;
+}
+
+/** Retries a request that may race the other node hearing of an account (a bus hop); bounded. */
+async function retried<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (tries >= 50) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+describe.skipIf(!services.available)('a killed node process', { timeout: 180_000 }, () => {
+  it('SIGKILL on node B: alice on node A sees bob offline within the TTL, and bob logs in on A', async () => {
+    const schema = await freshPostgresSchema(services.postgresUrl);
+    cleanups.push(schema.drop);
+    const busUrl = `${services.natsUrl.replace(/\/+$/, '')}/kill_${randomBytes(6).toString('hex')}`;
+    const [a, b] = await Promise.all([startNode(schema.url, busUrl, 'nodeA'), startNode(schema.url, busUrl, 'nodeB')]);
+
+    const alice = await connect(a.tcpPort);
+    await alice.request({ type: 'signup', username: 'alice', password: 'correct horse' }, 'signup.ok', REPLY_MS);
+    await alice.request({ type: 'login', username: 'alice', password: 'correct horse' }, 'login.ok', REPLY_MS);
+    alice.startHeartbeat();
+    const bob = await connect(b.tcpPort);
+    await bob.request({ type: 'signup', username: 'bob', password: 'correct horse' }, 'signup.ok', REPLY_MS);
+    await bob.request({ type: 'login', username: 'bob', password: 'correct horse' }, 'login.ok', REPLY_MS);
+    bob.startHeartbeat();
+    const incoming = alice.expect('friend.incoming', REPLY_MS);
+    await retried(() => bob.request({ type: 'friend.request', username: 'alice' }, 'friend.requested', REPLY_MS));
+    await incoming;
+    const added = bob.expect('friend.added', REPLY_MS);
+    await alice.request({ type: 'friend.accept', username: 'bob' }, 'friend.added', REPLY_MS);
+    await added;
+
+    const offline = alice.expect('presence', REPLY_MS);
+    const killedAtMs = Date.now();
+    b.child.kill('SIGKILL');
+    expect(await offline).toMatchObject({ username: 'bob', status: 'offline' });
+    expect(Date.now() - killedAtMs).toBeLessThan(TTL_MS * 2);
+
+    const backOnline = alice.expect('presence', REPLY_MS);
+    const bobOnA = await connect(a.tcpPort);
+    await bobOnA.request({ type: 'login', username: 'bob', password: 'correct horse' }, 'login.ok', REPLY_MS);
+    expect(await backOnline).toMatchObject({ username: 'bob', status: 'online' });
+  });
+});

@@ -1,0 +1,334 @@
+/**
+ * The cluster's routing as pure code: three ServerHosts with their own machines, one shared
+ * MemoryStore and the in-memory bus (MemoryBusHub), fake streams and a manual clock. No
+ * services needed: what the two- and three-node suites prove against PostgreSQL and NATS, here
+ * step by step, plus what those cannot reach cheaply (stale words from an old holder, a node cut
+ * off past its lease, coming back).
+ */
+import { describe, expect, it } from 'vitest';
+import { FrameDecoder, encodeControl } from '../../../core/codec.ts';
+import type { ClientFrame } from '../../../core/frames.ts';
+import { ClusterRouter, MemoryBusHub } from '../../../core/server/cluster.ts';
+import { type PasswordHasher, ServerHost } from '../../../core/server/host.ts';
+import { ServerMachine } from '../../../core/server/machine.ts';
+import { MemoryStore } from '../../../core/store.ts';
+import type { Clock, Listener, Stream, StreamEvents, Transport } from '../../../core/transport.ts';
+
+const TTL_MS = 10_000;
+
+/** Work that must not run inside the caller (bus deliveries, hashing), run by settle(). */
+class Tasks {
+  private readonly queue: (() => void)[] = [];
+  push(task: () => void): void {
+    this.queue.push(task);
+  }
+  settle(): void {
+    for (let i = 0; i < 10_000 && this.queue.length > 0; i++) this.queue.shift()?.();
+    if (this.queue.length > 0) throw new Error('tasks did not settle');
+  }
+}
+
+class ManualClock implements Clock {
+  private now = 1_000_000;
+  private timers: { atMs: number; fn: () => void; live: boolean }[] = [];
+  nowMs(): number {
+    return this.now;
+  }
+  at(atMs: number, fn: () => void): () => void {
+    const timer = { atMs, fn, live: true };
+    this.timers.push(timer);
+    return () => {
+      timer.live = false;
+    };
+  }
+  advance(ms: number, tasks: Tasks): void {
+    const end = this.now + ms;
+    for (;;) {
+      tasks.settle();
+      const due = this.timers.filter((t) => t.live && t.atMs <= end).sort((a, b) => a.atMs - b.atMs)[0];
+      if (due === undefined) break;
+      due.live = false;
+      this.now = Math.max(this.now, due.atMs);
+      due.fn();
+    }
+    this.now = end;
+    this.timers = this.timers.filter((t) => t.live);
+    tasks.settle();
+  }
+}
+
+class Client implements Stream {
+  events: StreamEvents | null = null;
+  readonly remotePort = 40_000;
+  readonly bufferedBytes = 0;
+  closed = false;
+  private readonly decoder = new FrameDecoder();
+  readonly frames: Record<string, unknown>[] = [];
+  constructor(readonly remoteAddress: string) {}
+  setEvents(events: StreamEvents): void {
+    this.events = events;
+  }
+  write(bytes: Uint8Array): boolean {
+    this.decoder.push(bytes);
+    for (let frame = this.decoder.next(); frame !== null; frame = this.decoder.next()) {
+      if (frame.kind === 'control') this.frames.push(frame.message as Record<string, unknown>);
+    }
+    return true;
+  }
+  close(): void {
+    this.closed = true;
+  }
+  reset(): void {
+    this.closed = true;
+  }
+  send(frame: ClientFrame): void {
+    this.events?.onData(encodeControl(frame));
+  }
+  /** Frames of a type received so far, and forgets them. */
+  take(type: string): Record<string, unknown>[] {
+    const taken = this.frames.filter((f) => f.type === type);
+    for (const frame of taken) this.frames.splice(this.frames.indexOf(frame), 1);
+    return taken;
+  }
+}
+
+class Node {
+  readonly host: ServerHost;
+  readonly machine: ServerMachine;
+  readonly router: ClusterRouter;
+  private onAccept: ((stream: Stream) => void) | null = null;
+  private tokenSeq = 0;
+
+  constructor(
+    readonly nodeId: string,
+    world: World,
+  ) {
+    const transport: Transport = {
+      listen: (host: string, port: number, onAccept: (stream: Stream) => void, onReady: (result: Listener | Error) => void) => {
+        this.onAccept = onAccept;
+        onReady({ host, port, close() {} });
+      },
+      connect: () => {
+        throw new Error('not used');
+      },
+    };
+    const hasher: PasswordHasher = {
+      hash: (password, done) => world.tasks.push(() => done(`h:${password}`)),
+      verify: (password, hash, done) => world.tasks.push(() => done(hash === `h:${password}`)),
+    };
+    this.machine = new ServerMachine(world.store.load(), {
+      newToken: () => `${nodeId}-t${++this.tokenSeq}`,
+      ttlMs: TTL_MS,
+      authAttemptsPerAddressPerSec: 0,
+      signupsPerAddressPerHour: 0,
+      connectionsPerAddressMax: 0,
+      unauthenticatedConnectionsPerAddressMax: 0,
+      clustered: true,
+      sessionRequestIdPrefix: `${nodeId}.s`,
+    });
+    const bus = world.hub.bus(nodeId);
+    let host: ServerHost | null = null;
+    this.router = new ClusterRouter({
+      nodeId,
+      bus,
+      leaseTtlMs: TTL_MS,
+      input: (input) => host?.input(input),
+      heldUsers: (visit) => this.machine.heldUsers(visit),
+      nowMs: () => world.clock.nowMs(),
+    });
+    host = new ServerHost({ machine: this.machine, transport, store: world.store, hasher, clock: world.clock, cluster: this.router });
+    this.host = host;
+    bus.onStatus((connected) => {
+      if (connected) {
+        host?.input({ type: 'remote.snapshot', snapshot: world.store.load() });
+        host?.joinCluster();
+      }
+      host?.input({ type: 'cluster.health', healthy: connected });
+    });
+    host.listen('10.0.0.1', 7000, () => {});
+    host.joinCluster();
+  }
+
+  connect(address = '192.0.2.10'): Client {
+    const client = new Client(address);
+    this.onAccept?.(client);
+    return client;
+  }
+}
+
+class World {
+  readonly tasks = new Tasks();
+  readonly clock = new ManualClock();
+  readonly store = new MemoryStore();
+  readonly hub = new MemoryBusHub((deliver) => this.tasks.push(deliver));
+  readonly nodes: Node[] = [];
+
+  addNode(): Node {
+    const node = new Node(`n${this.nodes.length + 1}`, this);
+    this.nodes.push(node);
+    this.tasks.settle();
+    return node;
+  }
+
+  settle(): void {
+    this.tasks.settle();
+  }
+
+  /** Signs up and logs in on a node, heartbeats left to the test. */
+  login(node: Node, username: string): Client {
+    const client = node.connect();
+    if (!this.nodes.some((n) => n.machine.hasAccount(username))) {
+      client.send({ type: 'signup', username, password: 'correct horse' });
+      this.settle();
+      expect(client.take('signup.ok')).toHaveLength(1);
+    }
+    client.send({ type: 'login', username, password: 'correct horse' });
+    this.settle();
+    expect(client.take('login.ok')).toHaveLength(1);
+    return client;
+  }
+
+  befriend(a: Client, aName: string, b: Client, bName: string): void {
+    a.send({ type: 'friend.request', username: bName });
+    this.settle();
+    b.send({ type: 'friend.accept', username: aName });
+    this.settle();
+    expect(a.take('friend.added')).toHaveLength(1);
+    b.take('friend.added');
+    b.take('friend.incoming');
+    a.take('friend.requested');
+  }
+
+  /** Every live client heartbeats, then time passes (keeps logins alive across a lease test). */
+  passWithHeartbeats(ms: number, clients: Client[]): void {
+    const stepMs = TTL_MS / 4;
+    for (let passed = 0; passed < ms; passed += stepMs) {
+      for (const client of clients) if (!client.closed) client.send({ type: 'heartbeat' });
+      this.clock.advance(Math.min(stepMs, ms - passed), this.tasks);
+    }
+  }
+}
+
+describe('ClusterRouter over the in-memory bus', () => {
+  it('presence, a friend request and a session cross nodes, each frame delivered once', () => {
+    const world = new World();
+    const [a, b] = [world.addNode(), world.addNode()];
+    const alice = world.login(a, 'alice');
+    const bob = world.login(b, 'bob');
+    expect(a.machine.isOnline('bob') && b.machine.isOnline('alice')).toBe(true);
+    world.befriend(alice, 'alice', bob, 'bob');
+
+    bob.send({ type: 'logout' });
+    world.settle();
+    expect(alice.take('presence')).toEqual([{ type: 'presence', username: 'bob', status: 'offline' }]);
+    const bobAgain = world.login(b, 'bob');
+    expect(alice.take('presence')).toEqual([{ type: 'presence', username: 'bob', status: 'online' }]);
+
+    alice.send({ type: 'session.request', username: 'bob' });
+    world.settle();
+    const [incoming] = bobAgain.take('session.incoming');
+    expect(incoming).toMatchObject({ from: 'alice', requestId: 'n1.s1' });
+    bobAgain.send({ type: 'session.answer', requestId: 'n1.s1', accept: true, port: 5000 });
+    world.settle();
+    expect(bobAgain.take('session.answered')).toHaveLength(1);
+    expect(alice.take('session.established')).toEqual([expect.objectContaining({ role: 'caller', host: '192.0.2.10', port: 5000 })]);
+    expect(bobAgain.take('session.established')).toEqual([expect.objectContaining({ role: 'callee', username: 'alice' })]);
+    // The request is gone on its holder: no timeout later.
+    world.passWithHeartbeats(TTL_MS, [alice, bobAgain]);
+    expect(alice.take('session.failed')).toEqual([]);
+  });
+
+  it('a second login elsewhere ends the first with LOGGED_IN_ELSEWHERE; a late offline from the old holder changes nothing', () => {
+    const world = new World();
+    const [a, b] = [world.addNode(), world.addNode()];
+    const alice = world.login(a, 'alice');
+    const bob = world.login(b, 'bob');
+    world.befriend(alice, 'alice', bob, 'bob');
+    const aliceOnB = world.login(b, 'alice');
+    expect(alice.take('error')).toEqual([expect.objectContaining({ code: 'LOGGED_IN_ELSEWHERE' })]);
+    expect(alice.closed).toBe(true);
+    expect(bob.take('presence')).toEqual([]);
+    // A's old TTL for alice is disarmed: long silence on A's side does not log her out.
+    world.passWithHeartbeats(TTL_MS * 2, [aliceOnB, bob]);
+    expect(a.machine.isOnline('alice') && b.machine.isOnline('alice')).toBe(true);
+    expect(bob.take('presence')).toEqual([]);
+  });
+
+  it('a resume token works on another node', () => {
+    const world = new World();
+    const [a, b] = [world.addNode(), world.addNode()];
+    const client = a.connect();
+    client.send({ type: 'signup', username: 'carol', password: 'correct horse' });
+    world.settle();
+    client.send({ type: 'login', username: 'carol', password: 'correct horse' });
+    world.settle();
+    const [ok] = client.take('login.ok');
+    client.events?.onClose(null);
+    const elsewhere = b.connect();
+    elsewhere.send({ type: 'resume', username: 'carol', token: String(ok?.resumeToken) });
+    world.settle();
+    expect(elsewhere.take('login.ok')).toEqual([expect.objectContaining({ resumed: true })]);
+  });
+
+  it("a crashed node's users go offline at the others within one TTL, each friend told once", () => {
+    const world = new World();
+    const [a, b, c] = [world.addNode(), world.addNode(), world.addNode()];
+    const alice = world.login(a, 'alice');
+    const bob = world.login(b, 'bob');
+    const carol = world.login(c, 'carol');
+    world.befriend(carol, 'carol', alice, 'alice');
+    world.befriend(carol, 'carol', bob, 'bob');
+    world.hub.remove('n3');
+    // Carol's client goes on heartbeating into the dead node: only the lease can take her offline.
+    world.passWithHeartbeats(TTL_MS + TTL_MS / 4, [alice, bob, carol]);
+    expect(alice.take('presence')).toEqual([{ type: 'presence', username: 'carol', status: 'offline' }]);
+    expect(bob.take('presence')).toEqual([{ type: 'presence', username: 'carol', status: 'offline' }]);
+    expect(a.machine.isOnline('carol') || b.machine.isOnline('carol')).toBe(false);
+    expect(a.router.liveNodes()).toEqual(['n2']);
+  });
+
+  it('a node cut off the bus refuses logins, and when back after its lease ran out its users are online again', () => {
+    const world = new World();
+    const [a, b] = [world.addNode(), world.addNode()];
+    const alice = world.login(a, 'alice');
+    const bob = world.login(b, 'bob');
+    world.befriend(alice, 'alice', bob, 'bob');
+    world.hub.partition('n2', true);
+    world.settle();
+    const refused = b.connect();
+    refused.send({ type: 'login', username: 'alice', password: 'correct horse' });
+    world.settle();
+    expect(refused.take('error')).toEqual([expect.objectContaining({ code: 'SERVER_DEGRADED' })]);
+
+    world.passWithHeartbeats(TTL_MS + TTL_MS / 4, [alice, bob]);
+    expect(alice.take('presence')).toEqual([{ type: 'presence', username: 'bob', status: 'offline' }]);
+    world.hub.partition('n2', false);
+    world.settle();
+    expect(alice.take('presence')).toEqual([{ type: 'presence', username: 'bob', status: 'online' }]);
+    expect(a.machine.isOnline('bob') && b.machine.isOnline('alice')).toBe(true);
+  });
+
+  it('a node back on the bus reads the store again: accounts and friendships made meanwhile are there', () => {
+    const world = new World();
+    const [a, b] = [world.addNode(), world.addNode()];
+    const alice = world.login(a, 'alice');
+    world.hub.partition('n2', true);
+    world.settle();
+    const erin = world.login(a, 'erin');
+    world.befriend(alice, 'alice', erin, 'erin');
+    expect(b.machine.hasAccount('erin')).toBe(false);
+    world.hub.partition('n2', false);
+    world.settle();
+    expect(b.machine.hasAccount('erin')).toBe(true);
+    expect(b.machine.friendsOf('alice').has('erin')).toBe(true);
+    expect(b.machine.isOnline('erin')).toBe(true);
+  });
+
+  it('a node that joins late learns who is online', () => {
+    const world = new World();
+    const a = world.addNode();
+    world.login(a, 'dave');
+    const b = world.addNode();
+    expect(b.machine.isOnline('dave')).toBe(true);
+  });
+});
