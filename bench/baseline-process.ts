@@ -5,10 +5,10 @@
  *   node --import tsx bench/baseline-process.ts
  */
 import { measureScryptRate } from './baselines/scrypt-rate.ts';
-import { sendThroughPipe, startBareHttpServer, startEchoServer, startHoldServer, startPipeReceiver, type PipeReceipt } from './baselines/bare-servers.ts';
+import { type PipeReceipt, type PipeTls, sendThroughPipe, startBareHttpServer, startEchoServer, startHoldServer, startPipeReceiver } from './baselines/bare-servers.ts';
 import { rssKbOf } from './processes.ts';
 import { serveRpc } from './rpc.ts';
-import { measureSim } from './sim-rate.ts';
+import { measureSim, measureSimScale } from './sim-rate.ts';
 
 let holdConnections: (() => number) | null = null;
 let pipeReceived: Promise<PipeReceipt> | null = null;
@@ -16,6 +16,7 @@ let pipeReceived: Promise<PipeReceipt> | null = null;
 serveRpc({
   scrypt: (args: { concurrency: number; durationMs: number }) => measureScryptRate(args.concurrency, args.durationMs),
   sim: (args: { peers: number; virtualMs: number; seed: number }) => measureSim(args.peers, args.virtualMs, args.seed),
+  simScale: (args: { peers: number; seed: number }) => measureSimScale(args.peers, args.seed),
   echo: async () => ({ port: (await startEchoServer()).port }),
   http: async () => ({ port: (await startBareHttpServer()).port }),
   hold: async () => {
@@ -24,8 +25,8 @@ serveRpc({
     return { port: held.port };
   },
   rss: async () => ({ rssKb: await rssKbOf(process.pid), connections: holdConnections?.() ?? 0 }),
-  pipeReceive: async () => {
-    const receiver = await startPipeReceiver();
+  pipeReceive: async (args: { tls?: PipeTls }) => {
+    const receiver = await startPipeReceiver(args.tls);
     pipeReceived = receiver.received;
     return { port: receiver.port };
   },
@@ -33,8 +34,8 @@ serveRpc({
     if (pipeReceived === null) throw new Error('no pipe receiver');
     return pipeReceived;
   },
-  pipeSend: async (args: { port: number; bytes: number; chunkBytes: number }) => {
-    await sendThroughPipe(args.port, args.bytes, args.chunkBytes);
+  pipeSend: async (args: { port: number; bytes: number; chunkBytes: number; tls?: boolean }) => {
+    await sendThroughPipe(args.port, args.bytes, args.chunkBytes, args.tls === true);
     return { sent: args.bytes };
   },
 });

@@ -5,6 +5,6 @@ import { RpcChild } from './rpc.ts';
 
 const BASELINE_MODULE = fileURLToPath(new URL('./baseline-process.ts', import.meta.url));
 
-export function startBaselineProcess(label: string): RpcChild {
-  return new RpcChild(forkTs(BASELINE_MODULE), label);
+export function startBaselineProcess(label: string, env: NodeJS.ProcessEnv = {}): RpcChild {
+  return new RpcChild(forkTs(BASELINE_MODULE, [], env), label);
 }

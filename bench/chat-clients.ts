@@ -15,7 +15,8 @@ import { ClientRuntime, type TimedEvent } from '../cli/client/client-runtime.ts'
 import { FixedServerPin } from '../cli/client/known-servers.ts';
 import { createLogger } from '../cli/log.ts';
 import { realClock } from '../cli/net/real-clock.ts';
-import { TcpTransport } from '../cli/net/tcp-transport.ts';
+import { makeIdentity } from '../cli/client/identity-keys.ts';
+import { makeIdentityCertificate, peerTlsTransport } from '../cli/net/identity-certificate.ts';
 import { SampleReservoir } from './histogram.ts';
 import { type IntervalCounts, IntervalCounter } from './interval-counts.ts';
 import { inPool } from './protocol-client.ts';
@@ -73,14 +74,19 @@ export class BenchChatClient {
 
   /** Starts the runtime (P2P listener on 127.0.0.1, port 0), waits for `ready`, logs in. */
   static async start(options: { serverPort: number; serverFingerprint: string; username: string; password: string; downloadDir: string; seed: number }): Promise<BenchChatClient> {
+    // As the shipped client: identity keys (registered at this login), and P2P over TLS with a
+    // certificate over them, so the file and session phases pay for the handshakes and the cipher.
+    const identity = makeIdentity();
+    const certificate = await makeIdentityCertificate(identity.signPrivateKey);
     const runtime = new ClientRuntime({
+      identity,
       serverHost: '127.0.0.1',
       serverPort: options.serverPort,
       p2pHost: '127.0.0.1',
       p2pPort: 0,
       downloadDir: options.downloadDir,
       machine: { autoAcceptChat: true, autoAcceptFile: false, jitterSeed: options.seed, idPrefix: `b${options.seed}` },
-      transport: new TcpTransport(),
+      transport: peerTlsTransport(certificate),
       serverPins: new FixedServerPin(options.serverFingerprint),
       clock: realClock,
       logger: silentLogger,

@@ -32,6 +32,11 @@ export interface BenchConfig {
   readonly simPeers: number;
   /** Virtual time of the simulated storm (its wall time is what the figure measures). */
   readonly simVirtualMs: number;
+  /**
+   * sim_peers_max: the largest storm tried. The quick run takes the sim_events_rate storm (10,000
+   * peers); the full run also tries the million-peer storm in a process with a 20 GB heap.
+   */
+  readonly simPeersMax: number;
 }
 
 /** Sockets one worker process holds at most (the fd limit is 20,000 per process). */
@@ -58,6 +63,7 @@ export function benchConfig(mode: BenchMode): BenchConfig {
       fileBytes: 128 * 1024 * 1024,
       simPeers: 10_000,
       simVirtualMs: 20_000,
+      simPeersMax: 10_000,
     };
   }
   return {
@@ -79,6 +85,7 @@ export function benchConfig(mode: BenchMode): BenchConfig {
     fileBytes: 256 * 1024 * 1024,
     simPeers: 10_000,
     simVirtualMs: 60_000,
+    simPeersMax: 1_000_000,
   };
 }
 

@@ -20,6 +20,8 @@ interface EventWaiter {
 
 export class HeadlessClient {
   private readonly waiters: EventWaiter[] = [];
+  /** Called with every event, before the waiters (see watch). */
+  private readonly watchers = new Set<(event: ClientEvent) => void>();
   private exitError: Error | null = null;
 
   private constructor(
@@ -75,6 +77,12 @@ export class HeadlessClient {
     });
   }
 
+  /** Every event from now on goes to `watcher` too (a throughput series); returns how to stop. */
+  watch(watcher: (event: ClientEvent) => void): () => void {
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
+  }
+
   stop(): Promise<void> {
     this.send({ cmd: 'quit' });
     this.child.stdin?.end();
@@ -88,6 +96,7 @@ export class HeadlessClient {
       return;
     }
     const event = parsed.event;
+    for (const watcher of this.watchers) watcher(event);
     const index = this.waiters.findIndex((w) => w.match(event));
     if (index < 0) return;
     const [waiter] = this.waiters.splice(index, 1);

@@ -14,6 +14,7 @@ export const RESULT_NAMES = [
   'http_healthz_p99_under_load_ms',
   'sim_events_rate',
   'login_under_attack_p99_ms',
+  'sim_peers_max',
 ] as const;
 
 export type ResultName = (typeof RESULT_NAMES)[number];
@@ -30,4 +31,5 @@ export const RESULT_UNITS: Record<ResultName, string> = {
   http_healthz_p99_under_load_ms: 'ms',
   sim_events_rate: 'events/s',
   login_under_attack_p99_ms: 'ms',
+  sim_peers_max: 'peers',
 };

@@ -44,7 +44,7 @@ const PHASE_RESULTS: Record<PhaseName, readonly ResultName[]> = {
   server: ['login_rate', 'resume_rate', 'presence_fanout_rate', 'session_broker_p99_ms', 'http_healthz_rps', 'http_healthz_p99_under_load_ms'],
   held: ['connections_held', 'rss_per_connection_kb'],
   file: ['file_transfer_mb_s'],
-  sim: ['sim_events_rate'],
+  sim: ['sim_events_rate', 'sim_peers_max'],
   attack: ['login_under_attack_p99_ms'],
 };
 
@@ -71,6 +71,12 @@ export interface BenchOptions {
   /** Held clients instead of the mode's count (`--held N`: a smaller run on a shared machine; the target stays the mode's). */
   readonly held?: number;
 }
+
+/**
+ * The peers phase adds to the global deadline: two more servers brought up, filled with accounts
+ * and rosters, then loaded like ours (held, presence, logins), plus our logins at matched costs.
+ */
+const PEERS_DEADLINE_EXTRA_MS = 900_000;
 
 /** How long after the deadline the run waits for phases to notice before it reports anyway. */
 const DEADLINE_GRACE_MS = 15_000;
@@ -127,7 +133,8 @@ async function measurePhases(config: BenchConfig, phases: readonly PhaseName[], 
 
 export async function runBench(options: BenchOptions): Promise<number> {
   const mode = options.quick ? 'quick' : 'full';
-  const config = options.held === undefined ? benchConfig(mode) : { ...benchConfig(mode), held: options.held };
+  const sized = options.held === undefined ? benchConfig(mode) : { ...benchConfig(mode), held: options.held };
+  const config = options.peers === true ? { ...sized, deadlineMs: sized.deadlineMs + PEERS_DEADLINE_EXTRA_MS } : sized;
   const startedAt = new Date();
   if (options.peers === true && options.quick) throw new Error('--peers is part of the full run, not of --quick');
   const first = await measurePhases(config, options.phases, options.peers === true);

@@ -27,6 +27,24 @@ interface SimBenchApi {
     readonly pendingMax: number;
     readonly baseline: { readonly events: number; readonly wallMs: number; readonly eventsPerSec: number };
   };
+  measureScale?(peers: number, seed: number): SimScaleFigures;
+}
+
+/** One storm at scale (sim_peers_max): did it converge, and what it cost. */
+export interface SimScaleFigures {
+  readonly peers: number;
+  readonly passed: boolean;
+  readonly violations: number;
+  readonly events: number;
+  readonly wallMs: number;
+  readonly peakRssBytes: number;
+  readonly bytesPerPeer: number;
+}
+
+export async function measureSimScale(peers: number, seed: number): Promise<SimScaleFigures> {
+  const api = (await import(pathToFileURL(join(REPO_ROOT, 'sim', 'events-rate', 'bench-api.ts')).href)) as Partial<SimBenchApi>;
+  if (typeof api.measureScale !== 'function') throw new Error('sim/events-rate/bench-api.ts has no measureScale');
+  return api.measureScale(peers, seed);
 }
 
 export interface SimRateFigures {

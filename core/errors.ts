@@ -54,6 +54,7 @@ export const ERRORS = {
   INTERNAL: { message: 'internal server error', closes: false },
   // Peer to peer (the P2P channel and file transfer).
   BAD_SESSION_TOKEN: { message: 'session token is unknown, used or for another user', closes: true },
+  PEER_KEY_MISMATCH: { message: "the peer's identity key is not the one the server vouched for", closes: true },
   NO_SUCH_PEER: { message: 'no open session with that user', closes: false },
   NO_SUCH_TRANSFER: { message: 'no such transfer', closes: false },
   FILE_TOO_LARGE: { message: 'file exceeds the size limit', closes: false },

@@ -244,6 +244,24 @@ export const SERVER_REQUESTS_PENDING_MAX = 256;
 export const FILES_PER_OFFER_MAX = 32;
 /** Unfinished transfers (both directions) one client holds at once. */
 export const TRANSFERS_ACTIVE_MAX = 64;
+/**
+ * Unfinished incoming transfers one friend may hold at a client: half its slots. One full offer
+ * (FILES_PER_OFFER_MAX) still fits, and however many offers one friend sends, the other half stays
+ * for the other friends and for our own sends.
+ */
+export const TRANSFERS_IN_PER_PEER_MAX = TRANSFERS_ACTIVE_MAX / 2;
+/**
+ * A transfer that is accepted or sending fails (reason stalled) after this long without moving a
+ * byte or a credit, and the receiver's temporary file is removed: a friend that accepts or offers
+ * and then never moves cannot keep a slot for longer. Far above a legitimate pause (credit comes
+ * back as soon as a quarter of the window is on disk; the final fsync takes seconds).
+ */
+export const TRANSFER_STALL_MS = 60_000;
+/**
+ * An offer nobody has answered fails (reason stalled) after this long. Longer than TRANSFER_STALL_MS
+ * because a person answers it; bounded so unanswered offers do not keep slots for ever.
+ */
+export const TRANSFER_ANSWER_WAIT_MS = 10 * 60_000;
 /** Bytes a sender may have in flight beyond what the receiver has written: the credit window. */
 export const TRANSFER_WINDOW_BYTES = 4 * 1024 * 1024;
 /**

@@ -19,6 +19,12 @@ export interface StreamEvents {
 export interface Stream {
   readonly remoteAddress: string;
   readonly remotePort: number;
+  /**
+   * The Ed25519 key (base64 SPKI DER) the other side proved in this stream's handshake (TLS with
+   * identity certificates in cli/), once open; null or absent: it proved none (plain TCP, the
+   * simulator's network unless a fault says otherwise).
+   */
+  readonly peerKey?: string | null;
   /** Accepted streams get their events here, before any data is delivered. */
   setEvents(events: StreamEvents): void;
   /** Queues bytes; false means the queue is over its high-water mark: wait for onDrain. */

@@ -6,6 +6,7 @@
  */
 import http from 'node:http';
 import net from 'node:net';
+import nodeTls from 'node:tls';
 import { FRAME_HEADER_BYTES } from '../../core/codec.ts';
 
 function listen(server: net.Server | http.Server): Promise<number> {
@@ -64,13 +65,30 @@ export async function startHoldServer(): Promise<{ port: number; server: net.Ser
 export interface PipeReceipt {
   readonly bytes: number;
   readonly wallMs: number;
+  /** The TLS cipher suite negotiated (IANA name), or `none` on a plain pipe. */
+  readonly cipher: string;
 }
 
-/** Receives one connection's bytes; resolves when the sender ends, timing first byte to end. */
-export async function startPipeReceiver(): Promise<{ port: number; received: Promise<PipeReceipt> }> {
+/**
+ * The pipe's TLS, as the P2P link and the chat port set it up (cli/net/tcp-transport.ts): TLS 1.3
+ * with node's default suites, so both negotiate the same cipher (the receipt names it).
+ */
+const TLS_PIPE_MIN_VERSION = 'TLSv1.3';
+
+/** A pipe's certificate: the real server's kind (self-signed, made by cli/net/tls-identity.ts in `dataDir`). */
+export interface PipeTls {
+  readonly cert: string;
+  readonly key: string;
+}
+
+/**
+ * Receives one connection's bytes; resolves when the sender ends, timing first byte to end. With
+ * `tls`, over node:tls (the handshake is before the first byte, so it is not timed).
+ */
+export async function startPipeReceiver(tls?: PipeTls): Promise<{ port: number; received: Promise<PipeReceipt> }> {
   let resolveReceipt: (receipt: PipeReceipt) => void = () => {};
   const received = new Promise<PipeReceipt>((resolve) => (resolveReceipt = resolve));
-  const server = net.createServer((socket) => {
+  const onSocket = (socket: net.Socket): void => {
     let bytes = 0;
     let firstMs = 0;
     socket.on('data', (chunk: Buffer) => {
@@ -78,18 +96,23 @@ export async function startPipeReceiver(): Promise<{ port: number; received: Pro
       bytes += chunk.length;
     });
     socket.on('end', () => {
-      resolveReceipt({ bytes, wallMs: performance.now() - firstMs });
+      const cipher = socket instanceof nodeTls.TLSSocket ? socket.getCipher().standardName : 'none';
+      resolveReceipt({ bytes, wallMs: performance.now() - firstMs, cipher });
       server.close();
     });
-  });
+  };
+  const server =
+    tls === undefined
+      ? net.createServer(onSocket)
+      : nodeTls.createServer({ cert: tls.cert, key: tls.key, minVersion: TLS_PIPE_MIN_VERSION }, onSocket);
   return { port: await listen(server), received };
 }
 
-/** Writes `totalBytes` in FILE_CHUNK-sized writes, honouring backpressure. */
-export function sendThroughPipe(port: number, totalBytes: number, chunkBytes: number): Promise<void> {
+/** Writes `totalBytes` in FILE_CHUNK-sized writes, honouring backpressure; over node:tls with `tls`. */
+export function sendThroughPipe(port: number, totalBytes: number, chunkBytes: number, tls = false): Promise<void> {
   return new Promise((resolve, reject) => {
     const chunk = Buffer.alloc(chunkBytes, 0x61);
-    const socket = net.connect({ host: '127.0.0.1', port }, () => {
+    const connected = (): void => {
       let sent = 0;
       const pump = (): void => {
         while (sent < totalBytes) {
@@ -100,7 +123,11 @@ export function sendThroughPipe(port: number, totalBytes: number, chunkBytes: nu
         socket.end(() => resolve());
       };
       pump();
-    });
+    };
+    // The certificate is the receiver's throwaway one: nothing to check it against (as a pipe).
+    const socket = tls
+      ? nodeTls.connect({ host: '127.0.0.1', port, minVersion: TLS_PIPE_MIN_VERSION, rejectUnauthorized: false }, connected)
+      : net.connect({ host: '127.0.0.1', port }, connected);
     socket.on('error', reject);
   });
 }

@@ -53,14 +53,26 @@ type XmppClient = ReturnType<typeof client>;
 
 const held = new Map<string, XmppClient>();
 let presenceReceived = 0;
+/** Tries per held login: on a machine this busy a server may time out or reset a few handshakes. */
+const HOLD_LOGIN_ATTEMPTS = 3;
+const HOLD_RETRY_DELAY_MS = 200;
 
 class ErrorTally {
   readonly counts: Record<string, number> = {};
   add(error: unknown): void {
-    const key = (error instanceof Error ? error.message : String(error)).slice(0, 80);
+    const key = (error instanceof Error ? error.message || error.name : String(error)).slice(0, 80);
     this.counts[key] = (this.counts[key] ?? 0) + 1;
   }
 }
+
+/**
+ * Errors the library raises outside any promise the worker awaits (a socket reset during
+ * STARTTLS, a negotiation timeout after the login was given up): one client's failure, counted and
+ * reported with the counts, never the end of a process holding thousands of others.
+ */
+const strayErrors = new ErrorTally();
+process.on('uncaughtException', (error) => strayErrors.add(error));
+process.on('unhandledRejection', (error) => strayErrors.add(error));
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -116,23 +128,27 @@ async function holdLogins(args: Target & { usernames: string[]; concurrency: num
   const errors = new ErrorTally();
   let loggedIn = 0;
   await inPool(args.usernames, args.concurrency, async (username, index) => {
-    try {
-      const xmpp = await login(args, index, username, args.countPresence === true);
-      await xmpp.send(xml('presence'));
-      held.set(username, xmpp);
-      loggedIn += 1;
-    } catch (error) {
-      errors.add(error);
+    for (let attempt = 1; attempt <= HOLD_LOGIN_ATTEMPTS; attempt++) {
+      try {
+        const xmpp = await login(args, index, username, args.countPresence === true);
+        await xmpp.send(xml('presence'));
+        held.set(username, xmpp);
+        loggedIn += 1;
+        return;
+      } catch (error) {
+        errors.add(error);
+        await new Promise((resolve) => setTimeout(resolve, HOLD_RETRY_DELAY_MS));
+      }
     }
   });
   return { loggedIn, errors: errors.counts };
 }
 
-/** Clients logged in and still open, and presence stanzas from others received since the start. */
+/** Clients logged in and still open, presence stanzas from others received since the start, and errors raised outside any request. */
 function counts() {
   let open = 0;
   for (const xmpp of held.values()) if (xmpp.status === 'online') open += 1;
-  return { held: held.size, open, presenceReceived };
+  return { held: held.size, open, presenceReceived, strayErrors: strayErrors.counts };
 }
 
 /**

@@ -4,7 +4,11 @@
  * the other directly, peer to peer; the time runs from the file.send command to the receiver's
  * file.received, whose SHA-256 must match the file's (three rounds, the median counts). The
  * baseline pushes the same number of bytes, in chunks of the protocol's size, from one process to
- * another over a bare node:net socket on loopback. MB is 10^6 bytes on both sides.
+ * another over a bare node:tls connection on loopback with the same cipher as the P2P link (TLS 1.3,
+ * node's default suites: the suite negotiated is in the details), before and after the transfer.
+ * A bare node:net pipe is measured once too and kept in the details: the physical limit, with no
+ * encryption at all. MB is 10^6 bytes on both sides. The HTML report shows the receiver's
+ * file.progress as MB/s over time.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -12,7 +16,10 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FILE_CHUNK_BYTES } from '../../core/limits.ts';
 import { startBaselineProcess } from '../baselines.ts';
+import { loadTlsIdentity } from '../../cli/net/tls-identity.ts';
+import type { PipeTls } from '../baselines/bare-servers.ts';
 import { HeadlessClient } from '../headless-driver.ts';
+import { IntervalCounter } from '../interval-counts.ts';
 import { progress } from '../progress.ts';
 import { BENCH_PASSWORD, seedStore } from '../seed.ts';
 import { startBenchServer } from '../server-launcher.ts';
@@ -50,16 +57,17 @@ async function writeRandomFile(path: string, bytes: number): Promise<string> {
   return hash.digest('hex');
 }
 
-async function measureBarePipe(bytes: number): Promise<number> {
+/** MB/s of a bare pipe between two processes, over node:tls when `tls` is given (and the cipher it used). */
+async function measureBarePipe(bytes: number, tls?: PipeTls): Promise<{ mbPerSec: number; cipher: string }> {
   const receiver = startBaselineProcess('pipe receiver');
   const sender = startBaselineProcess('pipe sender');
   try {
-    const { port } = await receiver.call<{ port: number }>('pipeReceive', {}, STEP_TIMEOUT_MS);
-    const received = receiver.call<{ bytes: number; wallMs: number }>('pipeReceived', {}, TRANSFER_TIMEOUT_MS);
-    await sender.call('pipeSend', { port, bytes, chunkBytes: FILE_CHUNK_BYTES }, TRANSFER_TIMEOUT_MS);
+    const { port } = await receiver.call<{ port: number }>('pipeReceive', tls === undefined ? {} : { tls }, STEP_TIMEOUT_MS);
+    const received = receiver.call<{ bytes: number; wallMs: number; cipher: string }>('pipeReceived', {}, TRANSFER_TIMEOUT_MS);
+    await sender.call('pipeSend', { port, bytes, chunkBytes: FILE_CHUNK_BYTES, tls: tls !== undefined }, TRANSFER_TIMEOUT_MS);
     const receipt = await received;
     if (receipt.bytes !== bytes) throw new Error(`bare pipe delivered ${receipt.bytes} of ${bytes} bytes`);
-    return receipt.bytes / 1e6 / (receipt.wallMs / 1000);
+    return { mbPerSec: receipt.bytes / 1e6 / (receipt.wallMs / 1000), cipher: receipt.cipher };
   } finally {
     await Promise.all([receiver.stop(), sender.stop()]);
   }
@@ -77,8 +85,13 @@ export async function runFilePhase(ctx: PhaseContext): Promise<void> {
     const sha256 = await writeRandomFile(file, c.fileBytes);
 
     const pipeBytes = Math.max(c.fileBytes, PIPE_BYTES_MIN);
-    progress(`bare node:net pipe between two processes (before): ${pipeBytes / 1e6} MB`);
-    const pipeBeforeMbPerSec = await measureBarePipe(pipeBytes);
+    // The kind of certificate the real server makes (self-signed EC P-256), in a throwaway data dir.
+    const identity = await loadTlsIdentity({ dataDir: join(dir, 'pipe-tls') });
+    const pipeTls: PipeTls = { cert: identity.cert, key: identity.key };
+    progress(`bare node:net pipe between two processes (the physical limit): ${pipeBytes / 1e6} MB`);
+    const netPipe = await measureBarePipe(pipeBytes);
+    progress(`bare node:tls pipe between two processes (before): ${pipeBytes / 1e6} MB`);
+    const tlsBefore = await measureBarePipe(pipeBytes, pipeTls);
 
     await seedStore(dataDir, { realAccounts: [], cheapAccounts: [SENDER, RECEIVER], friendships: [[SENDER, RECEIVER]] });
     const server = await startBenchServer({ dataDir, ttlMs: 60_000, label: 'file server' });
@@ -104,7 +117,16 @@ export async function runFilePhase(ctx: PhaseContext): Promise<void> {
       if (chat.event === 'chat.failed') throw new Error(`chat.open failed: ${chat.reason}`);
 
       const roundsMs: number[] = [];
+      // MB received per interval, from the receiver's file.progress (at most a few per second).
+      const receivedMb = new IntervalCounter(Date.now());
+      let progressBytes = 0;
+      const unwatch = receiver.watch((e) => {
+        if (e.event !== 'file.progress') return;
+        if (e.bytes > progressBytes) receivedMb.add(Date.now(), (e.bytes - progressBytes) / 1e6);
+        progressBytes = e.bytes;
+      });
       for (let round = 1; round <= TRANSFER_ROUNDS; round++) {
+        progressBytes = 0;
         progress(`file transfer: ${c.fileBytes / 1e6} MB peer to peer, round ${round}/${TRANSFER_ROUNDS}`);
         const received = receiver.waitFor((e) => e.event === 'file.received' || e.event === 'file.failed', TRANSFER_TIMEOUT_MS, 'file.received');
         const sent = sender.waitFor((e) => e.event === 'file.sent' || e.event === 'file.failed', TRANSFER_TIMEOUT_MS, 'file.sent');
@@ -121,13 +143,15 @@ export async function runFilePhase(ctx: PhaseContext): Promise<void> {
         // Each round lands under a new name (never overwritten); drop it so rounds don't fill the disk.
         await rm(receipt.path, { force: true });
       }
+      unwatch();
+      ctx.charts.throughputOf('file transfer', 'MB received (file.progress), per second', receivedMb.take());
       const wallMs = [...roundsMs].sort((a, b) => a - b)[Math.floor(roundsMs.length / 2)] as number;
       // The baseline again after the transfer; the mean of the two is held against it.
-      progress('bare node:net pipe between two processes (after)');
-      const pipeAfterMbPerSec = await measureBarePipe(pipeBytes);
+      progress('bare node:tls pipe between two processes (after)');
+      const tlsAfter = await measureBarePipe(pipeBytes, pipeTls);
       ctx.record('file_transfer_mb_s', {
         value: c.fileBytes / 1e6 / (wallMs / 1000),
-        baseline: (pipeBeforeMbPerSec + pipeAfterMbPerSec) / 2,
+        baseline: (tlsBefore.mbPerSec + tlsAfter.mbPerSec) / 2,
         details: {
           bytes: c.fileBytes,
           wallMs: Math.round(wallMs),
@@ -135,8 +159,12 @@ export async function runFilePhase(ctx: PhaseContext): Promise<void> {
           roundsWallMs: roundsMs.map((ms) => Math.round(ms)).join(' '),
           sha256Verified: 'yes',
           pipeBytes,
-          pipeBeforeMbPerSec: Math.round(pipeBeforeMbPerSec),
-          pipeAfterMbPerSec: Math.round(pipeAfterMbPerSec),
+          baselineKind: 'bare node:tls pipe',
+          tlsPipeCipher: tlsBefore.cipher,
+          tlsPipeBeforeMbPerSec: Math.round(tlsBefore.mbPerSec),
+          tlsPipeAfterMbPerSec: Math.round(tlsAfter.mbPerSec),
+          netPipeMbPerSec: Math.round(netPipe.mbPerSec),
+          ratioToNetPipe: Number((c.fileBytes / 1e6 / (wallMs / 1000) / netPipe.mbPerSec).toFixed(3)),
         },
       });
     } finally {

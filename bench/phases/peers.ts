@@ -170,37 +170,41 @@ async function measurePeer(ctx: PhaseContext, peer: PeerName, command: string, v
 
     // Logins with the default scheme.
     progress(`peers: ${peer}: ${loginAccounts.length} clients logging in (SCRAM-SHA-1) for ${c.windowMs} ms`);
-    const loginResult = await (workers[0] as RpcChild).call<LoginLoopResult>(
-      'loginLoop',
-      { ...target('SCRAM-SHA-1', loopbackAddresses(addressFirst, 4)), usernames: loginAccounts, durationMs: c.windowMs },
-      c.windowMs + RPC_SLACK_MS,
-    );
-    const loginLatency = mergeLatencies([loginResult.samplesUs]);
-    const loginErrors = errorsText(loginResult.errors);
-    const peerLogin: PeerSide = {
-      value: (loginResult.logins * 1000) / loginResult.wallMs,
-      details: {
-        scheme: `SCRAM-SHA-1, PBKDF2-SHA1 x ${PEER_SCRAM_ITERATIONS[peer]}`,
-        measured: 'a whole login on a new connection each time (TCP, STARTTLS, SASL, resource bind), then the stream closed',
-        logins: loginResult.logins,
-        concurrency: loginAccounts.length,
-        windowMs: loginResult.wallMs,
-        p50Ms: loginLatency.p50Ms,
-        p99Ms: loginLatency.p99Ms,
-      },
-      ...(loginErrors === '' ? {} : { note: `errors: ${loginErrors}` }),
-    };
+    const peerLogin: PeerSide = await (async (): Promise<PeerSide> => {
+      const loginResult = await (workers[0] as RpcChild).call<LoginLoopResult>(
+        'loginLoop',
+        { ...target('SCRAM-SHA-1', loopbackAddresses(addressFirst, 4)), usernames: loginAccounts, durationMs: c.windowMs },
+        c.windowMs + RPC_SLACK_MS,
+      );
+      const loginLatency = mergeLatencies([loginResult.samplesUs]);
+      const loginErrors = errorsText(loginResult.errors);
+      return {
+        value: (loginResult.logins * 1000) / loginResult.wallMs,
+        details: {
+          scheme: `SCRAM-SHA-1, PBKDF2-SHA1 x ${PEER_SCRAM_ITERATIONS[peer]}`,
+          measured: 'a whole login on a new connection each time (TCP, STARTTLS, SASL, resource bind), then the stream closed',
+          logins: loginResult.logins,
+          concurrency: loginAccounts.length,
+          windowMs: loginResult.wallMs,
+          p50Ms: loginLatency.p50Ms,
+          p99Ms: loginLatency.p99Ms,
+        },
+        ...(loginErrors === '' ? {} : { note: `errors: ${loginErrors}` }),
+      };
+    })().catch(failedSide);
     figures.push(peerFigure('login_rate', ourLogins.defaultScheme, peerLogin));
     figures.push(peerFigure('login_rate_matched_cost', ourLogins.matched[peer], peerLogin));
 
-    // Presence fan-out.
-    figures.push(peerFigure('presence_fanout_rate', ours(ctx, 'presence_fanout_rate', 'server'), await presence(server, workers, target, addressFirst + 4, observers, flappers, c.windowMs)));
+    // Presence fan-out; a step that fails leaves its figures missing on the peer's side, with why, and the next step still runs.
+    const presenceSide = await presence(server, workers, target, addressFirst + 4, observers, flappers, c.windowMs).catch(failedSide);
+    figures.push(peerFigure('presence_fanout_rate', ours(ctx, 'presence_fanout_rate', 'server'), presenceSide));
 
     // Held connections and RSS per connection.
-    const { heldSide, rssSide } = await holdAndRss(server, workers, target, addressFirst + 8, held, warmUp, c.holdMs);
+    const { heldSide, rssSide } = await holdAndRss(server, workers, target, addressFirst + 8, held, warmUp, c.holdMs).catch((error: unknown) => ({ heldSide: failedSide(error), rssSide: failedSide(error) }));
     figures.push(peerFigure('connections_held', ours(ctx, 'connections_held', 'held'), heldSide));
     figures.push(peerFigure('rss_per_connection_kb', ours(ctx, 'rss_per_connection_kb', 'held'), rssSide));
-    note = `set-up (accounts and rosters through the admin interface) took ${(setUpMs / 1000).toFixed(1)} s`;
+    const stray = errorsText(mergeErrors((await Promise.all(workers.map((worker) => worker.call<{ strayErrors: Record<string, number> }>('counts', {}, 30_000).catch(() => ({ strayErrors: { 'worker gone': 1 } }))))).map((x) => x.strayErrors)));
+    note = `set-up (accounts and rosters through the admin interface) took ${(setUpMs / 1000).toFixed(1)} s${stray === '' ? '' : `; client errors outside any request: ${stray}`}`;
   } finally {
     await Promise.all(workers.map((worker) => worker.call('releaseAll', {}, RPC_SLACK_MS).catch(() => null)));
     await stopWorkers(workers);
@@ -223,6 +227,10 @@ async function measurePeer(ctx: PhaseContext, peer: PeerName, command: string, v
     figures,
     ...(note === undefined ? {} : { note }),
   });
+}
+
+function failedSide(error: unknown): PeerSide {
+  return { value: null, note: `failed: ${error instanceof Error ? error.message : String(error)}` };
 }
 
 interface WorkerCounts {

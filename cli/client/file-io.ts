@@ -1,6 +1,7 @@
 /**
  * The file side of transfers, for the client runtime (NodePeerFiles, the PeerFiles port of
- * core/peer/host.ts on node:fs): reads at offsets for sending, and for
+ * core/peer/host.ts on node:fs): reads at offsets for sending, hashed as they are answered (the
+ * SHA-256 goes in the transfer's final frame, so nothing reads the file before it moves), and for
  * receiving a temporary file written in order with an incremental SHA-256, flushed (fsync) before
  * it is moved into place under a name that is free (never overwriting: link(2) fails on an
  * existing name, then the next candidate is tried).
@@ -11,7 +12,10 @@
  * writes, so the disk works during the transfer and the final fsync is short.
  * Sending: chunk reads are answered from READ_BLOCK_BYTES blocks (one per transfer held at a
  * time, half the machine's read-ahead), blocks of one transfer are read side by side, and
- * answers come in the order the reads were asked for.
+ * answers come in the order the reads were asked for; each answer feeds the transfer's SHA-256
+ * with the bytes past those it has hashed (a resume reads some again).
+ * Resuming a download: the temporary file's prefix is hashed again from disk (rehash), so what
+ * the final check covers is what is on disk, not what was once in memory.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { type FileHandle, link, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
@@ -20,40 +24,43 @@ import { FILE_NAME_CANDIDATES_MAX, TRANSFER_READ_AHEAD_BYTES } from '../../core/
 import { candidateName } from '../../core/peer/file-names.ts';
 import type { PreparedFile } from '../../core/peer/commands.ts';
 import type { PeerFiles } from '../../core/peer/host.ts';
+import { ReadHash } from '../../core/peer/read-hash.ts';
 
-/** Block size of the hashing read before an offer: large, so the hash runs in few long calls. */
-const PREPARE_READ_BYTES = 4 * 1024 * 1024;
+/** Block size of the read that hashes a download's prefix again before a resume: few long calls. */
+const REHASH_READ_BYTES = 4 * 1024 * 1024;
 
 export function tempPathFor(downloadDir: string, transferId: string): string {
   // transferId matches [A-Za-z0-9_-] (checked by the frame schema): safe inside a file name.
   return join(downloadDir, `.p2pchat-${transferId}.part`);
 }
 
-/** Measures and hashes a file to offer. Throws (ENOENT, EISDIR, ...) when it cannot be read. */
+/** Measures a file to offer (no read of its bytes). Throws (ENOENT, EISDIR, ...) when it cannot be. */
 export async function prepareFile(path: string): Promise<PreparedFile> {
   const absolute = resolve(path);
   const info = await stat(absolute);
   if (!info.isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: 'EISDIR' });
-  const hash = createHash('sha256');
-  // Two buffers: the next block is read (thread pool) while this one is hashed (main thread).
-  const handle = await open(absolute, 'r');
+  return { path: absolute, name: basename(absolute), size: info.size };
+}
+
+/** Feeds `hash` with the first `bytes` bytes of the file at `path`; the next block is read while one is hashed. */
+async function hashPrefix(path: string, bytes: number, hash: Hash): Promise<void> {
+  const handle = await open(path, 'r');
   try {
-    const buffers = [Buffer.allocUnsafe(PREPARE_READ_BYTES), Buffer.allocUnsafe(PREPARE_READ_BYTES)] as const;
+    const buffers = [Buffer.allocUnsafe(REHASH_READ_BYTES), Buffer.allocUnsafe(REHASH_READ_BYTES)] as const;
     let turn = 0;
     let position = 0;
-    let pending = handle.read(buffers[0], 0, PREPARE_READ_BYTES, 0);
-    for (;;) {
+    let pending = handle.read(buffers[0], 0, Math.min(REHASH_READ_BYTES, bytes), 0);
+    while (position < bytes) {
       const { bytesRead, buffer } = await pending;
-      if (bytesRead === 0) break;
+      if (bytesRead === 0) throw new Error(`temporary file shorter than ${String(bytes)} bytes`);
       position += bytesRead;
       turn ^= 1;
-      pending = handle.read(buffers[turn] ?? buffers[0], 0, PREPARE_READ_BYTES, position);
+      if (position < bytes) pending = handle.read(buffers[turn] ?? buffers[0], 0, Math.min(REHASH_READ_BYTES, bytes - position), position);
       hash.update(buffer.subarray(0, bytesRead));
     }
   } finally {
     await handle.close();
   }
-  return { path: absolute, name: basename(absolute), size: info.size, sha256: hash.digest('hex') };
 }
 
 async function readFully(handlePromise: Promise<FileHandle>, offset: number, bytes: number): Promise<Uint8Array | Error> {
@@ -91,6 +98,8 @@ interface OpenRead {
   chain: Promise<void>;
   /** The last block read (at most one per transfer is held). */
   block: ReadBlock | null;
+  /** The SHA-256 of the file, fed as reads are answered. */
+  readonly hash: ReadHash;
 }
 
 /**
@@ -102,13 +111,7 @@ export class FileReader {
   private readonly handles = new Map<string, OpenRead>();
 
   read(transferId: string, path: string, offset: number, bytes: number, done: (result: Uint8Array | Error) => void): void {
-    let entry = this.handles.get(transferId);
-    if (entry === undefined) {
-      const handle = open(path, 'r');
-      handle.catch(() => {});
-      entry = { handle, chain: Promise.resolve(), block: null };
-      this.handles.set(transferId, entry);
-    }
+    const entry = this.entry(transferId, path);
     let block = entry.block;
     if (block === null || offset < block.offset || offset + bytes > block.offset + Math.max(READ_BLOCK_BYTES, bytes)) {
       // The read starts at once (blocks run side by side in the thread pool); only the answers
@@ -120,8 +123,29 @@ export class FileReader {
     const result = block.result;
     entry.chain = entry.chain.then(async () => {
       const read = await result;
-      done(read instanceof Error ? read : read.subarray(Math.min(from, read.byteLength), Math.min(from + bytes, read.byteLength)));
+      if (read instanceof Error) return done(read);
+      const chunk = read.subarray(Math.min(from, read.byteLength), Math.min(from + bytes, read.byteLength));
+      entry.hash.feed(offset, chunk);
+      done(chunk);
     });
+  }
+
+  /** The SHA-256 of every byte answered so far, after the reads asked before. */
+  digest(transferId: string, done: (result: string | Error) => void): void {
+    const entry = this.entry(transferId, null);
+    entry.chain = entry.chain.then(() => done(entry.hash.digest()));
+  }
+
+  /** A zero-byte file is never read: its digest needs an entry all the same (opened lazily, never used). */
+  private entry(transferId: string, path: string | null): OpenRead {
+    let entry = this.handles.get(transferId);
+    if (entry === undefined) {
+      const handle = path === null ? Promise.reject(new Error('no source path')) : open(path, 'r');
+      handle.catch(() => {});
+      entry = { handle, chain: Promise.resolve(), block: null, hash: new ReadHash(createHash('sha256')) };
+      this.handles.set(transferId, entry);
+    }
+    return entry;
   }
 
   close(transferId: string): void {
@@ -150,7 +174,8 @@ interface WriteBatch {
 
 interface Incoming {
   handle: FileHandle | null;
-  readonly hash: Hash;
+  /** Replaced by a rehash before a resume. */
+  hash: Hash;
   chain: Promise<void>;
   failed: boolean;
   /** The batch not yet started: chunks arriving while a write runs join it. */
@@ -227,6 +252,19 @@ export class FileWriter {
       }
       for (const write of batch.writes) write.done(null);
     });
+  }
+
+  /**
+   * Before a resume: a fresh hash of the temporary file's first `bytes` bytes as they are on disk,
+   * continued by the writes that follow. The machine asks only once every write it handed out is
+   * reported, and sends nothing more until this answers, so no write races it.
+   */
+  rehash(transferId: string, bytes: number, done: (error: Error | null) => void): void {
+    this.step(transferId, async (entry) => {
+      const hash = createHash('sha256');
+      await hashPrefix(tempPathFor(this.downloadDir, transferId), bytes, hash);
+      entry.hash = hash;
+    }, done);
   }
 
   /** fsync, close, and the SHA-256 of everything written. */
@@ -322,8 +360,16 @@ export class NodePeerFiles implements PeerFiles {
     this.reader.read(transferId, path, offset, bytes, done);
   }
 
+  digest(transferId: string, done: (result: string | Error) => void): void {
+    this.reader.digest(transferId, done);
+  }
+
   closeSource(transferId: string): void {
     this.reader.close(transferId);
+  }
+
+  rehash(transferId: string, bytes: number, done: (error: Error | null) => void): void {
+    this.writer.rehash(transferId, bytes, done);
   }
 
   open(transferId: string, done: (error: Error | null) => void): void {

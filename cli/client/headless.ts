@@ -12,6 +12,7 @@ import { realClock } from '../net/real-clock.ts';
 import { CuttingTransport } from '../net/cutting-transport.ts';
 import { checkPlainTcpAllowed } from '../net/insecure.ts';
 import { TcpTransport } from '../net/tcp-transport.ts';
+import { makeIdentityCertificate, peerTlsTransport } from '../net/identity-certificate.ts';
 import { ServerPins } from './known-servers.ts';
 import { type ClientIdentity, loadOrCreateIdentity } from './identity-keys.ts';
 import { KnownPeers } from './known-peers.ts';
@@ -86,6 +87,9 @@ export async function runHeadless(options: HeadlessOptions): Promise<void> {
     process.stdout.write('', () => process.exit(EXIT_FAILED));
     return;
   }
+  // Peer-to-peer links are TLS 1.3 with a certificate over the identity key; plain TCP only
+  // with --tls off (a loopback lab), where no link proves a key and none is checked.
+  const p2pTransport = options.tls ? peerTlsTransport(await makeIdentityCertificate(identity.signPrivateKey)) : new TcpTransport();
   const runtime = new ClientRuntime({
     identity,
     knownPeers: new KnownPeers(options.dataDir),
@@ -101,12 +105,13 @@ export async function runHeadless(options: HeadlessOptions): Promise<void> {
       jitterSeed: randomBytes(4).readUInt32BE(0),
       idPrefix: randomBytes(4).toString('hex'),
       readReceipts: options.readReceipts,
+      checkPeerKeys: options.tls,
     },
     history: openHistory(options.dataDir, logger),
     transport:
       options.faultCutP2pAfterBytes === null
-        ? new TcpTransport()
-        : new CuttingTransport(new TcpTransport(), { host: options.serverHost, port: options.serverPort }, options.faultCutP2pAfterBytes),
+        ? p2pTransport
+        : new CuttingTransport(p2pTransport, { host: options.serverHost, port: options.serverPort }, options.faultCutP2pAfterBytes),
     serverPins: options.tls ? new ServerPins({ dataDir: options.dataDir, expectedFingerprint: options.serverFingerprint }) : null,
     clock: realClock,
     logger,

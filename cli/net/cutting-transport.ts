@@ -85,6 +85,10 @@ class WatchedStream implements Stream {
     return this.inner().remoteAddress;
   }
 
+  get peerKey(): string | null {
+    return this.inner().peerKey ?? null;
+  }
+
   get remotePort(): number {
     return this.inner().remotePort;
   }

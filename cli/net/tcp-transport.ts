@@ -113,6 +113,14 @@ class TcpStream implements Stream {
     return this.socket.writableLength;
   }
 
+  /** The Ed25519 key the other side's certificate holds (it proved it in the TLS handshake), or null. */
+  get peerKey(): string | null {
+    if (!(this.socket instanceof tls.TLSSocket)) return null;
+    const key = this.socket.getPeerX509Certificate()?.publicKey;
+    if (key === undefined || key.asymmetricKeyType !== 'ed25519') return null;
+    return key.export({ format: 'der', type: 'spki' }).toString('base64');
+  }
+
   /** The underlying socket, for runtimes that need socket-level controls (cork, pause). */
   get raw(): net.Socket {
     return this.socket;
@@ -198,6 +206,11 @@ export const TLS_SESSIONS_CACHED_MAX = 64;
 export interface TlsServerOptions {
   readonly cert: string;
   readonly key: string;
+  /**
+   * Ask every client for a certificate (peer-to-peer links: each side proves its identity key).
+   * Any certificate is taken, none checked against a CA; Stream.peerKey says which key it proved.
+   */
+  readonly requestClientCert?: boolean;
   /** Handshakes one address key may have under way (default TLS_HANDSHAKES_PER_ADDRESS_MAX; 0 = unlimited). */
   readonly handshakesPerAddressMax?: number;
 }
@@ -210,6 +223,9 @@ export interface TlsClientOptions {
    * fingerprint its original handshake checked (only that server's ticket key can resume it).
    */
   verifyServer(host: string, port: number, fingerprint: string): string | null;
+  /** A client certificate to present (peer-to-peer links); with one, sessions are not resumed, so every handshake proves a key. */
+  readonly cert?: string;
+  readonly key?: string;
   /** How long the handshake may take before the connection is given up (default TLS_HANDSHAKE_TIMEOUT_MS). */
   readonly handshakeTimeoutMs?: number;
 }
@@ -280,7 +296,17 @@ export class TcpTransport implements Transport {
     const server =
       this.tlsServer === null
         ? net.createServer({ noDelay: true }, accept)
-        : tls.createServer({ cert: this.tlsServer.cert, key: this.tlsServer.key, minVersion: 'TLSv1.3', handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS, noDelay: true }, accept);
+        : tls.createServer(
+            {
+              cert: this.tlsServer.cert,
+              key: this.tlsServer.key,
+              minVersion: 'TLSv1.3',
+              handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
+              noDelay: true,
+              ...(this.tlsServer.requestClientCert === true ? { requestCert: true, rejectUnauthorized: false } : {}),
+            },
+            accept,
+          );
     // A failed handshake (a plain-TCP client, a client that refused our certificate) only ends
     // that connection; the listener's own 'error' below is for listening itself.
     server.on('tlsClientError', () => {});
@@ -310,10 +336,18 @@ export class TcpTransport implements Transport {
 
   private connectTls(check: TlsClientOptions, host: string, port: number, events: StreamEvents): Stream {
     const key = `${host}:${port}`;
-    const cached = this.sessions.get(key);
+    const withClientCert = check.cert !== undefined && check.key !== undefined;
+    const cached = withClientCert ? undefined : this.sessions.get(key);
     // The certificate is self-signed and pinned by fingerprint (verifyServer), not checked
     // against a CA, so node's own chain check is off; nothing is sent before the pin check.
-    const socket = tls.connect({ host, port, minVersion: 'TLSv1.3', rejectUnauthorized: false, ...(cached === undefined ? {} : { session: cached.ticket }) });
+    const socket = tls.connect({
+      host,
+      port,
+      minVersion: 'TLSv1.3',
+      rejectUnauthorized: false,
+      ...(cached === undefined ? {} : { session: cached.ticket }),
+      ...(withClientCert ? { cert: check.cert, key: check.key } : {}),
+    });
     const stream = new TcpStream(socket, events, this.coalescer);
     const onHandshakeTimeout = (): void => {
       stream.finish(TLS_HANDSHAKE_TIMEOUT);
@@ -322,7 +356,7 @@ export class TcpTransport implements Transport {
     socket.setTimeout(check.handshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS, onHandshakeTimeout);
     let fingerprint: string | null = null;
     socket.on('session', (ticket: Buffer) => {
-      if (fingerprint === null) return;
+      if (fingerprint === null || withClientCert) return;
       this.sessions.delete(key);
       if (this.sessions.size >= TLS_SESSIONS_CACHED_MAX) this.sessions.delete(this.sessions.keys().next().value!);
       this.sessions.set(key, { ticket, fingerprint });

@@ -3,8 +3,9 @@
  * (docs/CLIENT.md), validated with zod. Unknown names and malformed fields become `error`
  * events (UNKNOWN_COMMAND, BAD_COMMAND), never exceptions.
  *
- * `file.send` names paths; the runtime reads each file's size and SHA-256 first and hands the
- * machine a `file.send` with `files` (PreparedFile), because hashing is I/O.
+ * `file.send` names paths; the runtime measures each file (its size, no read of its bytes) and
+ * hands the machine a `file.send` with `files` (PreparedFile), because that is I/O. The SHA-256 is
+ * computed later, by the file port, while the bytes are read to be sent.
  */
 import { z } from 'zod';
 import { HISTORY_PAGE_MESSAGES_MAX, HISTORY_SEARCH_CHARS_MAX, NICKNAME_CHARS_MAX, PASSWORD_CHARS_MAX, TEXT_MESSAGE_CHARS_MAX, USERNAME_CHARS_MAX } from '../limits.ts';
@@ -60,12 +61,11 @@ export type UserCommand = z.infer<typeof userCommandSchema>;
 export type UserCommandName = UserCommand['cmd'];
 export const USER_COMMAND_NAMES: ReadonlySet<string> = new Set(userCommandSchema.options.map((o) => o.shape.cmd.value));
 
-/** A file the runtime has measured and hashed, ready to offer. */
+/** A file the runtime has measured, ready to offer. */
 export interface PreparedFile {
   readonly path: string;
   readonly name: string;
   readonly size: number;
-  readonly sha256: string;
 }
 
 /** What the machine takes: the user's commands, with file.send already prepared. */

@@ -113,8 +113,8 @@ export const clientEventSchema = z.discriminatedUnion('event', [
       .readonly(),
   }),
   /** name is the sanitized name the file will be saved under; offeredName (addition) is the raw one. */
-  z.object({ event: z.literal('file.offer'), from: username, transferId, name: z.string(), size: byteCount, offeredName: z.string(), sha256: z.string() }),
-  z.object({ event: z.literal('file.offered'), username, transferId, name: z.string(), size: byteCount, sha256: z.string() }),
+  z.object({ event: z.literal('file.offer'), from: username, transferId, name: z.string(), size: byteCount, offeredName: z.string() }),
+  z.object({ event: z.literal('file.offered'), username, transferId, name: z.string(), size: byteCount }),
   /** resumedFrom (addition): set on the first progress event after a transfer resumed. */
   z.object({ event: z.literal('file.progress'), transferId, bytes: byteCount, size: byteCount, resumedFrom: byteCount.optional() }),
   z.object({ event: z.literal('file.received'), transferId, from: username, path: z.string(), size: byteCount, sha256: z.string() }),

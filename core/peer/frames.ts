@@ -19,13 +19,17 @@ const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 /** Raw names are only bounded here; the receiver sanitizes them (core/peer/file-names.ts). */
 const offeredName = z.string().max(4096);
 
+/**
+ * An offer names the file and its size only: the sender hashes the bytes as it reads them to send
+ * and gives the SHA-256 in `file.end`, so a large file starts moving at once, without a first read
+ * of the whole file.
+ */
 export const offeredFileSchema = z.object({
   transferId: transferIdSchema,
   /** The data frames' streamId for this file. */
   stream: z.number().int().nonnegative().max(0xffff_ffff),
   name: offeredName,
   size: byteCount,
-  sha256,
 });
 export type OfferedFile = z.infer<typeof offeredFileSchema>;
 
@@ -55,6 +59,11 @@ export const p2pFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('file.credit'), transferId: transferIdSchema, limit: byteCount }),
   /** Receiver, on a new session after a drop: continue from `offset` (what it wrote and flushed). */
   z.object({ type: z.literal('file.resume'), transferId: transferIdSchema, offset: byteCount, limit: byteCount }),
+  /**
+   * Sender, after the last data frame (again after a resume at the end): the SHA-256 of the whole
+   * file, computed while it was read. The receiver compares it with the hash of what it wrote.
+   */
+  z.object({ type: z.literal('file.end'), transferId: transferIdSchema, sha256 }),
   /** Receiver: every byte arrived and the SHA-256 matched; the file is in place. */
   z.object({ type: z.literal('file.ok'), transferId: transferIdSchema }),
   /** Either side: the transfer is over without success (see TransferFailure). */
@@ -82,6 +91,7 @@ export const TRANSFER_FAILURES = [
   'no-such-transfer',
   'busy',
   'resume-timeout',
+  'stalled',
 ] as const;
 export type TransferFailure = (typeof TRANSFER_FAILURES)[number];
 

@@ -29,13 +29,25 @@ const FLUSH_ROUNDS_MAX = 64;
  * uncalled when it succeeds.
  */
 export interface PeerFiles {
-  /** `bytes` bytes of the file at `path` from `offset` (fewer at its end), answered in the order asked. */
+  /**
+   * `bytes` bytes of the file at `path` from `offset` (fewer at its end), answered in the order
+   * asked. The port feeds a SHA-256 of the transfer with the answered bytes it has not hashed yet
+   * (a read again after a resume is not hashed twice), in file order.
+   */
   read(transferId: string, path: string, offset: number, bytes: number, done: (result: Uint8Array | Error) => void): void;
+  /** After the reads asked before it: the SHA-256 (hex) of the bytes read, the whole file. May be asked again. */
+  digest(transferId: string, done: (result: string | Error) => void): void;
   /** An outgoing transfer ended (sent or failed): what serves its reads can go. */
   closeSource(transferId: string): void;
   /** Starts the temporary file of an incoming transfer. */
   open(transferId: string, done: (error: Error | null) => void): void;
   write(transferId: string, offset: number, bytes: Uint8Array, done: (error: Error | null) => void): void;
+  /**
+   * Before a resume: hash the temporary file's first `bytes` bytes afresh from where they are kept
+   * (not from memory), and continue the incremental hash from there, so a prefix changed while
+   * the transfer was suspended fails the final check.
+   */
+  rehash(transferId: string, bytes: number, done: (error: Error | null) => void): void;
   /** Makes the written bytes durable; answers their SHA-256 (hex). */
   finish(transferId: string, done: (result: string | Error) => void): void;
   /** Moves the finished file into place under a free name like `name`; answers its path. */
@@ -252,8 +264,20 @@ export class PeerHost {
           this.input({ type: 'file.read-failed', transferId, epoch });
         });
       }
+      case 'file.digest': {
+        const { transferId, epoch } = effect;
+        return this.files.digest(transferId, (result) => {
+          if (typeof result === 'string') return this.input({ type: 'file.digested', transferId, epoch, sha256: result });
+          this.hooks.onNote?.({ event: 'file.read.failed', transferId, error: result });
+          this.input({ type: 'file.read-failed', transferId, epoch });
+        });
+      }
       case 'file.open':
         return this.files.open(effect.transferId, (error) => this.fileResult(effect.transferId, error, null));
+      case 'file.rehash': {
+        const { transferId, epoch } = effect;
+        return this.files.rehash(transferId, effect.bytes, (error) => this.fileResult(transferId, error, { type: 'file.rehashed', transferId, epoch }));
+      }
       case 'file.write': {
         const { transferId } = effect;
         const end = effect.offset + effect.bytes.byteLength;
@@ -361,13 +385,13 @@ export class PeerHost {
     this.p2pStreams.set(streamId, stream);
     stream.setEvents(this.p2pEvents(streamId, false));
     this.hooks.onNote?.({ event: 'p2p.accepted', streamId, remote: `${stream.remoteAddress}:${stream.remotePort}` });
-    this.input({ type: 'p2p.accepted', streamId, remoteAddress: stream.remoteAddress });
+    this.input({ type: 'p2p.accepted', streamId, remoteAddress: stream.remoteAddress, peerKey: stream.peerKey ?? null });
   }
 
   private p2pEvents(streamId: string, outgoing: boolean): StreamEvents {
     return {
       onOpen: () => {
-        if (outgoing) this.input({ type: 'p2p.open', streamId });
+        if (outgoing) this.input({ type: 'p2p.open', streamId, peerKey: this.p2pStreams.get(streamId)?.peerKey ?? null });
       },
       onData: (bytes) => this.input({ type: 'p2p.bytes', streamId, bytes }),
       onDrain: () => this.reportFlushed(streamId),

@@ -67,11 +67,13 @@ import {
   P2P_UNAUTHENTICATED_STREAMS_MAX,
   SERVER_REQUESTS_PENDING_MAX,
   TRANSFERS_ACTIVE_MAX,
+  TRANSFERS_IN_PER_PEER_MAX,
   TRANSFER_OUTCOMES_REMEMBERED_MAX,
   TRANSFER_RESUME_WAIT_MS,
 } from '../limits.ts';
 import { Deadlines } from '../deadlines.ts';
 import { tokensEqual } from '../tokens.ts';
+import { keyHint, peerKeyMatches } from './peer-key.ts';
 import { type ChatAction, ChatMachine, isChatFrame } from './chat.ts';
 import type { PeerCommand, PreparedFile } from './commands.ts';
 import type { ClientEvent } from './events.ts';
@@ -107,8 +109,9 @@ export type PeerInput =
   | { readonly type: 'server.open'; readonly linkId: number; readonly localAddress: string | null }
   | { readonly type: 'server.bytes'; readonly linkId: number; readonly bytes: Uint8Array }
   | { readonly type: 'server.closed'; readonly linkId: number; readonly error: string | null }
-  | { readonly type: 'p2p.accepted'; readonly streamId: StreamKey; readonly remoteAddress: string }
-  | { readonly type: 'p2p.open'; readonly streamId: StreamKey }
+  /** peerKey: the key the other side proved in the stream's handshake (null: none); see peer-key.ts. */
+  | { readonly type: 'p2p.accepted'; readonly streamId: StreamKey; readonly remoteAddress: string; readonly peerKey?: string | null }
+  | { readonly type: 'p2p.open'; readonly streamId: StreamKey; readonly peerKey?: string | null }
   | { readonly type: 'p2p.bytes'; readonly streamId: StreamKey; readonly bytes: Uint8Array }
   | { readonly type: 'p2p.closed'; readonly streamId: StreamKey; readonly error: string | null }
   /**
@@ -119,7 +122,12 @@ export type PeerInput =
    */
   | { readonly type: 'p2p.flushed'; readonly streamId: StreamKey; readonly bytes: number }
   | { readonly type: 'file.chunk'; readonly transferId: string; readonly epoch: number; readonly offset: number; readonly bytes: Uint8Array }
+  /** Also the answer to a file.digest that failed. */
   | { readonly type: 'file.read-failed'; readonly transferId: string; readonly epoch: number }
+  /** The SHA-256 of a whole file sent, hashed by the port as it read it (file.digest). */
+  | { readonly type: 'file.digested'; readonly transferId: string; readonly epoch: number; readonly sha256: string }
+  /** The temporary file's prefix is hashed afresh (file.rehash); a failure is file.io-failed. */
+  | { readonly type: 'file.rehashed'; readonly transferId: string; readonly epoch: number }
   /** `offset`: the end of the written bytes after this write. */
   | { readonly type: 'file.written'; readonly transferId: string; readonly offset: number }
   | { readonly type: 'file.hashed'; readonly transferId: string; readonly sha256: string }
@@ -148,7 +156,11 @@ export type PeerEffect =
   | { readonly type: 'p2p.close'; readonly streamId: StreamKey }
   | { readonly type: 'p2p.reset'; readonly streamId: StreamKey }
   | { readonly type: 'file.read'; readonly transferId: string; readonly epoch: number; readonly path: string; readonly offset: number; readonly bytes: number }
+  /** Sender: the SHA-256 of every byte the port read of this file, in file order. */
+  | { readonly type: 'file.digest'; readonly transferId: string; readonly epoch: number }
   | { readonly type: 'file.open'; readonly transferId: string }
+  /** Receiver: re-hash the temporary file's first `bytes` bytes from disk and continue the hash from there. */
+  | { readonly type: 'file.rehash'; readonly transferId: string; readonly epoch: number; readonly bytes: number }
   | { readonly type: 'file.write'; readonly transferId: string; readonly offset: number; readonly bytes: Uint8Array }
   | { readonly type: 'file.finish'; readonly transferId: string }
   | { readonly type: 'file.commit'; readonly transferId: string; readonly name: string }
@@ -187,6 +199,11 @@ export interface PeerConfig {
   readonly readReceipts: boolean;
   /** Our public identity keys (made and kept by the runtime), registered at sign-up and login; null: none. */
   readonly identity: IdentityKeys | null;
+  /**
+   * Whether a P2P link must prove the key the server vouched for (peer-key.ts). Off only for
+   * plain-TCP labs (--tls off), where no link proves any key.
+   */
+  readonly checkPeerKeys: boolean;
 }
 
 export const PEER_CONFIG_DEFAULTS: PeerConfig = {
@@ -201,11 +218,20 @@ export const PEER_CONFIG_DEFAULTS: PeerConfig = {
   tuning: TRANSFER_TUNING_DEFAULTS,
   readReceipts: true,
   identity: null,
+  checkPeerKeys: true,
 };
 /** One P2P stream, in a state named for what it waits for (see the header); a transition replaces it. */
 type Channel =
-  /** Caller: connecting to the callee, with the token its hello will bring. */
-  | { readonly state: 'ExpectOpen'; readonly streamId: StreamKey; readonly decoder: FrameDecoder; readonly friend: string; readonly token: string; readonly brokered: number }
+  /** Caller: connecting to the callee, with the token its hello will bring and the key it must prove. */
+  | {
+      readonly state: 'ExpectOpen';
+      readonly streamId: StreamKey;
+      readonly decoder: FrameDecoder;
+      readonly friend: string;
+      readonly token: string;
+      readonly brokered: number;
+      readonly vouchedKey: string | null;
+    }
   /** Caller: hello sent. */
   | { readonly state: 'ExpectHelloOk'; readonly streamId: StreamKey; readonly decoder: FrameDecoder; readonly friend: string; readonly brokered: number }
   /**
@@ -213,7 +239,14 @@ type Channel =
    * session.established (the server tells the caller first, and its hello can overtake our copy),
    * parked until the token arrives or the hello times out.
    */
-  | { readonly state: 'ExpectHello'; readonly streamId: StreamKey; readonly decoder: FrameDecoder; readonly parkedHello: P2pFrameOf<'hello'> | null }
+  | {
+      readonly state: 'ExpectHello';
+      readonly streamId: StreamKey;
+      readonly decoder: FrameDecoder;
+      readonly parkedHello: P2pFrameOf<'hello'> | null;
+      /** The key the caller proved in the stream's handshake. */
+      readonly peerKey: string | null;
+    }
   | { readonly state: 'Open'; readonly streamId: StreamKey; readonly decoder: FrameDecoder; readonly friend: string; readonly brokered: number };
 
 type ChannelOf<S extends Channel['state']> = Extract<Channel, { state: S }>;
@@ -236,6 +269,7 @@ const P2P_FRAME_RULES: Readonly<Record<P2pFrameType, readonly Channel['state'][]
   'file.decline': OPEN,
   'file.credit': OPEN,
   'file.resume': OPEN,
+  'file.end': OPEN,
   'file.ok': OPEN,
   'file.fail': OPEN,
 };
@@ -256,7 +290,7 @@ interface Session {
   /** Where the next round of read restarts begins, so no transfer is always first. */
   pumpCursor: number;
 }
-type TimerKey = `hello:${string}` | `token:${string}` | `resume-out:${string}` | `resume-in:${string}`;
+type TimerKey = `hello:${string}` | `token:${string}` | `resume-out:${string}` | `resume-in:${string}` | `stall-out:${string}` | `stall-in:${string}`;
 
 /** How often one input may loop on the sub-machines' actions causing more actions. */
 const DRAIN_ROUNDS_MAX = 64;
@@ -299,7 +333,7 @@ export class PeerMachine {
 
   /** One-time tokens we hold as callee: friend → token. */
   /** Callee: per caller, the token its hello must bring and the session's place in the brokering order. */
-  private readonly tokens = new Map<string, { readonly token: string; readonly brokered: number }>();
+  private readonly tokens = new Map<string, { readonly token: string; readonly brokered: number; readonly vouchedKey: string | null }>();
   /**
    * Counts the session.established frames heard, so each session knows its place in the order the
    * server brokered them. Both friends hear their two copies of each session.established in the
@@ -390,9 +424,9 @@ export class PeerMachine {
       case 'server.closed':
         return this.link.closed(input.linkId, nowMs);
       case 'p2p.accepted':
-        return this.onAccepted(input.streamId, nowMs);
+        return this.onAccepted(input.streamId, input.peerKey ?? null, nowMs);
       case 'p2p.open':
-        return this.onP2pOpen(input.streamId, nowMs);
+        return this.onP2pOpen(input.streamId, input.peerKey ?? null);
       case 'p2p.bytes':
         return this.onP2pBytes(input.streamId, input.bytes, nowMs);
       case 'p2p.closed':
@@ -403,6 +437,10 @@ export class PeerMachine {
         return this.withOutgoing(input.transferId, nowMs, (t) => t.chunk(input.epoch, input.offset, input.bytes, nowMs));
       case 'file.read-failed':
         return this.withOutgoing(input.transferId, nowMs, (t) => t.readFailed(input.epoch));
+      case 'file.digested':
+        return this.withOutgoing(input.transferId, nowMs, (t) => t.digested(input.epoch, input.sha256, nowMs));
+      case 'file.rehashed':
+        return this.withIncoming(input.transferId, nowMs, (t) => t.rehashed(input.epoch, nowMs));
       case 'file.written':
         return this.withIncoming(input.transferId, nowMs, (t) => t.written(input.offset, nowMs));
       case 'file.hashed':
@@ -427,6 +465,8 @@ export class PeerMachine {
       if (key.startsWith('hello:')) this.onHelloTimeout(key.slice(6));
       else if (key.startsWith('resume-out:')) this.withOutgoing(key.slice(11), nowMs, (t) => t.resumeTimedOut());
       else if (key.startsWith('resume-in:')) this.withIncoming(key.slice(10), nowMs, (t) => t.resumeTimedOut());
+      else if (key.startsWith('stall-out:')) this.withOutgoing(key.slice(10), nowMs, (t) => t.stallCheck(nowMs));
+      else if (key.startsWith('stall-in:')) this.withIncoming(key.slice(9), nowMs, (t) => t.stallCheck(nowMs));
       else this.onTokenTimeout(key.slice(6));
     }
   }
@@ -829,9 +869,9 @@ export class PeerMachine {
       case 'answer':
         return this.answerSession(action.friend, action.requestId, action.accept, nowMs);
       case 'connect':
-        return this.connectToCallee(action.friend, action.token, action.host, action.port, this.sessionsBrokered++, nowMs);
+        return this.connectToCallee(action.friend, action.token, action.vouchedKey, action.host, action.port, this.sessionsBrokered++, nowMs);
       case 'hold-token':
-        return this.holdToken(action.friend, action.token, this.sessionsBrokered++, nowMs);
+        return this.holdToken(action.friend, action.token, action.vouchedKey, this.sessionsBrokered++, nowMs);
       case 'protocol-error':
         return this.emitError('UNEXPECTED_FRAME', `${action.frameType} from the server for a request in ${action.state}`, undefined);
     }
@@ -847,8 +887,8 @@ export class PeerMachine {
   }
 
   /** Callee: the token the caller's hello must bring, and any hello that arrived before it. */
-  private holdToken(friend: string, token: string, brokered: number, nowMs: number): void {
-    this.tokens.set(friend, { token, brokered });
+  private holdToken(friend: string, token: string, vouchedKey: string | null, brokered: number, nowMs: number): void {
+    this.tokens.set(friend, { token, brokered, vouchedKey });
     this.timers.arm(`token:${friend}`, nowMs + P2P_HELLO_TIMEOUT_MS);
     for (const channel of [...this.channels.values()]) {
       if (channel.state !== 'ExpectHello') continue;
@@ -861,9 +901,9 @@ export class PeerMachine {
   }
 
   /** Caller: the callee said yes; open the P2P stream to it. */
-  private connectToCallee(friend: string, token: string, host: string, port: number, brokered: number, nowMs: number): void {
+  private connectToCallee(friend: string, token: string, vouchedKey: string | null, host: string, port: number, brokered: number, nowMs: number): void {
     const streamId = `out:${this.nextStreamSeq++}`;
-    this.channels.set(streamId, { state: 'ExpectOpen', streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), friend, token, brokered });
+    this.channels.set(streamId, { state: 'ExpectOpen', streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), friend, token, brokered, vouchedKey });
     this.timers.arm(`hello:${streamId}`, nowMs + P2P_HELLO_TIMEOUT_MS);
     this.effects.push({ type: 'p2p.connect', streamId, host, port });
   }
@@ -875,21 +915,31 @@ export class PeerMachine {
 
   // ---- P2P channels ---------------------------------------------------------------------------
 
-  private onAccepted(streamId: StreamKey, nowMs: number): void {
+  private onAccepted(streamId: StreamKey, peerKey: string | null, nowMs: number): void {
     let unauthenticated = 0;
     for (const channel of this.channels.values()) if (channel.state === 'ExpectHello') unauthenticated += 1;
     if (unauthenticated >= P2P_UNAUTHENTICATED_STREAMS_MAX || this.link.quitting) {
       this.effects.push({ type: 'p2p.reset', streamId });
       return;
     }
-    this.channels.set(streamId, { state: 'ExpectHello', streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), parkedHello: null });
+    this.channels.set(streamId, { state: 'ExpectHello', streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), parkedHello: null, peerKey });
     this.timers.arm(`hello:${streamId}`, nowMs + P2P_HELLO_TIMEOUT_MS);
   }
 
-  private onP2pOpen(streamId: StreamKey, _nowMs: number): void {
+  private onP2pOpen(streamId: StreamKey, peerKey: string | null): void {
     const channel = this.channels.get(streamId);
     const me = this.link.username ?? undefined;
     if (channel?.state !== 'ExpectOpen' || me === undefined) return;
+    if (this.config.checkPeerKeys && !peerKeyMatches(channel.vouchedKey, peerKey)) {
+      // Someone else answered at the friend's address: nothing is sent (the hello would give them
+      // the token), the link is dropped, the user is told.
+      this.channels.delete(streamId);
+      this.timers.disarm(`hello:${streamId}`);
+      this.effects.push({ type: 'p2p.reset', streamId });
+      this.emitError('PEER_KEY_MISMATCH', `expected ${keyHint(channel.vouchedKey)}, the peer proved ${keyHint(peerKey)}`, channel.friend);
+      this.emit({ event: 'chat.failed', username: channel.friend, reason: 'peer-key-mismatch' });
+      return;
+    }
     this.channels.set(streamId, { state: 'ExpectHelloOk', streamId, decoder: channel.decoder, friend: channel.friend, brokered: channel.brokered });
     this.effects.push({ type: 'p2p.send', streamId, frame: { type: 'hello', username: me, token: channel.token } });
   }
@@ -936,6 +986,13 @@ export class PeerMachine {
   }
 
   /** Error frame, then close: for hostile or broken input on a P2P stream. */
+  /** Callee: a caller with the right token proved another key than the one vouched for. */
+  private refusePeerKey(channel: Channel, friend: string, vouched: string | null, presented: string | null, nowMs: number): void {
+    const detail = `expected ${keyHint(vouched)}, the peer proved ${keyHint(presented)}`;
+    this.emitError('PEER_KEY_MISMATCH', detail, friend);
+    this.refuse(channel, 'PEER_KEY_MISMATCH', detail, nowMs);
+  }
+
   private refuse(channel: Channel, code: ErrorCode, detail: string, nowMs: number): void {
     this.effects.push({ type: 'p2p.send', streamId: channel.streamId, frame: { type: 'error', code, message: `${errorMessage(code)}: ${detail}` } });
     this.effects.push({ type: 'p2p.close', streamId: channel.streamId });
@@ -990,6 +1047,9 @@ export class PeerMachine {
       return;
     }
     if (held === undefined || !tokensEqual(held.token, frame.token)) return this.refuse(channel, 'BAD_SESSION_TOKEN', 'token refused', nowMs);
+    // The token is right, but the link must also be the friend's own: a key other than the one
+    // the server vouched for is refused, and the token stays for the real caller.
+    if (this.config.checkPeerKeys && !peerKeyMatches(held.vouchedKey, channel.peerKey)) return this.refusePeerKey(channel, frame.username, held.vouchedKey, channel.peerKey, nowMs);
     // One use only: a replayed hello finds no token.
     this.tokens.delete(frame.username);
     this.timers.disarm(`token:${frame.username}`);
@@ -1182,10 +1242,12 @@ export class PeerMachine {
       case 'file.decline':
         return this.withOutgoing(frame.transferId, nowMs, (t) => t.declined(), friend);
       case 'file.credit':
-        return this.withOutgoing(frame.transferId, nowMs, (t) => t.credit(frame.limit), friend);
+        return this.withOutgoing(frame.transferId, nowMs, (t) => t.credit(frame.limit, nowMs), friend);
       case 'file.resume':
         if (this.transfersOut.get(frame.transferId)?.meta.peer !== friend) return this.sendNoSuchTransfer(channel, frame);
         return this.withOutgoing(frame.transferId, nowMs, (t) => t.resumed(frame.offset, frame.limit, nowMs), friend);
+      case 'file.end':
+        return this.withIncoming(frame.transferId, nowMs, (t) => t.end(frame.sha256, nowMs), friend);
       case 'file.ok':
         return this.withOutgoing(frame.transferId, nowMs, (t) => t.ok(nowMs), friend);
       case 'file.fail':
@@ -1215,12 +1277,13 @@ export class PeerMachine {
     for (const file of files) {
       const transferId = `${this.config.idPrefix}-${this.nextTransferSeq++}`;
       const wireStream = this.nextWireStream++;
-      const meta = { transferId, peer: friend, wireStream, size: file.size, sha256: file.sha256 };
-      const transfer = new OutgoingTransfer(meta, file.path, file.name, this.config.tuning);
+      const meta = { transferId, peer: friend, wireStream, size: file.size };
+      const transfer = new OutgoingTransfer(meta, file.path, file.name, nowMs, this.config.tuning);
       transfer.gate = this.gateFor(friend);
       this.transfersOut.set(transferId, transfer);
-      offered.push({ transferId, stream: wireStream, name: file.name, size: file.size, sha256: file.sha256 });
-      this.emitFileEvent({ event: 'file.offered', username: friend, transferId, name: file.name, size: file.size, sha256: file.sha256 }, nowMs);
+      this.armStall(`stall-out:${transferId}`, transfer);
+      offered.push({ transferId, stream: wireStream, name: file.name, size: file.size });
+      this.emitFileEvent({ event: 'file.offered', username: friend, transferId, name: file.name, size: file.size }, nowMs);
     }
     this.effects.push({ type: 'p2p.send', streamId: session.streamId, frame: { type: 'file.offer', files: offered } });
   }
@@ -1237,7 +1300,8 @@ export class PeerMachine {
         refuse(file.transferId, 'protocol-error');
         continue;
       }
-      if (this.transferCount() >= TRANSFERS_ACTIVE_MAX) {
+      // One friend gets a share of the slots, however many offers it sends (TRANSFERS_IN_PER_PEER_MAX).
+      if (this.transferCount() >= TRANSFERS_ACTIVE_MAX || this.incomingCountFrom(friend) >= TRANSFERS_IN_PER_PEER_MAX) {
         refuse(file.transferId, 'busy');
         this.emit({ event: 'file.failed', transferId: file.transferId, reason: 'busy', username: friend });
         continue;
@@ -1248,11 +1312,12 @@ export class PeerMachine {
         continue;
       }
       const name = sanitizeFileName(file.name);
-      const meta = { transferId: file.transferId, peer: friend, wireStream: file.stream, size: file.size, sha256: file.sha256 };
-      const transfer = new IncomingTransfer(meta, file.name, name, this.config.tuning);
+      const meta = { transferId: file.transferId, peer: friend, wireStream: file.stream, size: file.size };
+      const transfer = new IncomingTransfer(meta, file.name, name, nowMs, this.config.tuning);
       this.transfersIn.set(file.transferId, transfer);
       this.incomingByStream.set(streamKey, file.transferId);
-      this.emitFileEvent({ event: 'file.offer', from: friend, transferId: file.transferId, name, size: file.size, offeredName: file.name, sha256: file.sha256 }, nowMs);
+      this.armStall(`stall-in:${file.transferId}`, transfer);
+      this.emitFileEvent({ event: 'file.offer', from: friend, transferId: file.transferId, name, size: file.size, offeredName: file.name }, nowMs);
       if (this.config.autoAcceptFile) this.driveIncoming(transfer, nowMs, (t) => t.accept(nowMs));
     }
   }
@@ -1260,7 +1325,20 @@ export class PeerMachine {
   private onData(friend: string, wireStream: number, offset: number, bytes: Uint8Array, nowMs: number): void {
     const transferId = this.incomingByStream.get(`${friend}\u0000${wireStream}`);
     if (transferId === undefined) return; // late bytes of a transfer that already ended
-    this.withIncoming(transferId, nowMs, (t) => t.data(offset, bytes));
+    this.withIncoming(transferId, nowMs, (t) => t.data(offset, bytes, nowMs));
+  }
+
+  private incomingCountFrom(friend: string): number {
+    let count = 0;
+    for (const t of this.transfersIn.values()) if (t.meta.peer === friend) count++;
+    return count;
+  }
+
+  /** Keeps a live transfer's stall timer at its current deadline (re-arming later is cheap). */
+  private armStall(key: `stall-out:${string}` | `stall-in:${string}`, transfer: OutgoingTransfer | IncomingTransfer): void {
+    const deadline = transfer.finished ? null : transfer.stallDeadlineMs;
+    if (deadline === null) this.timers.disarm(key);
+    else this.timers.arm(key, deadline);
   }
 
   private onFileAnswer(transferId: string, accept: boolean, nowMs: number): void {
@@ -1295,6 +1373,7 @@ export class PeerMachine {
   private driveOutgoing(transfer: OutgoingTransfer, nowMs: number, step: (t: OutgoingTransfer) => void): void {
     step(transfer);
     this.perform(transfer.transferId, transfer.meta.peer, transfer.takeActions(), transfer.path, nowMs);
+    this.armStall(`stall-out:${transfer.transferId}`, transfer);
     if (!transfer.finished) return;
     this.transfersOut.delete(transfer.transferId);
     this.timers.disarm(`resume-out:${transfer.transferId}`);
@@ -1305,6 +1384,7 @@ export class PeerMachine {
   private driveIncoming(transfer: IncomingTransfer, nowMs: number, step: (t: IncomingTransfer) => void): void {
     step(transfer);
     this.perform(transfer.transferId, transfer.meta.peer, transfer.takeActions(), null, nowMs);
+    this.armStall(`stall-in:${transfer.transferId}`, transfer);
     if (transfer.finished) {
       this.timers.disarm(`resume-in:${transfer.transferId}`);
       this.transfersIn.delete(transfer.transferId);
@@ -1397,8 +1477,14 @@ export class PeerMachine {
         case 'read':
           if (path !== null) this.effects.push({ type: 'file.read', transferId, epoch: action.epoch, path, offset: action.offset, bytes: action.bytes });
           break;
+        case 'digest':
+          this.effects.push({ type: 'file.digest', transferId, epoch: action.epoch });
+          break;
         case 'open':
           this.effects.push({ type: 'file.open', transferId });
+          break;
+        case 'rehash':
+          this.effects.push({ type: 'file.rehash', transferId, epoch: action.epoch, bytes: action.bytes });
           break;
         case 'write':
           this.effects.push({ type: 'file.write', transferId, offset: action.offset, bytes: action.bytes });

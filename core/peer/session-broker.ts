@@ -71,9 +71,10 @@ export type BrokerAction =
   /** Answer a request (auto-accept, or a yes lost with a dropped link, asked again). */
   | { readonly type: 'answer'; readonly friend: string; readonly requestId: string; readonly accept: boolean }
   /** Caller: the callee said yes; connect to it and say hello with the token. */
-  | { readonly type: 'connect'; readonly friend: string; readonly token: string; readonly host: string; readonly port: number }
+  /** vouchedKey: the friend's signKey as the server holds it (null: none registered). */
+  | { readonly type: 'connect'; readonly friend: string; readonly token: string; readonly host: string; readonly port: number; readonly vouchedKey: string | null }
   /** Callee: hold this one-time token for the friend's hello. */
-  | { readonly type: 'hold-token'; readonly friend: string; readonly token: string }
+  | { readonly type: 'hold-token'; readonly friend: string; readonly token: string; readonly vouchedKey: string | null }
   | { readonly type: 'protocol-error'; readonly frameType: string; readonly state: SessionRequestStateName };
 
 /** The chat.failed reason for the end of a login (see the header). */
@@ -264,11 +265,11 @@ export class SessionBroker {
     }
     map.delete(friend);
     if (frame.role === 'callee') {
-      this.actions.push({ type: 'hold-token', friend, token: frame.token });
+      this.actions.push({ type: 'hold-token', friend, token: frame.token, vouchedKey: frame.identity?.signKey ?? null });
       return;
     }
     if (frame.host === undefined || frame.port === undefined) return this.emitFailed(friend, 'unreachable');
-    this.actions.push({ type: 'connect', friend, token: frame.token, host: frame.host, port: frame.port });
+    this.actions.push({ type: 'connect', friend, token: frame.token, host: frame.host, port: frame.port, vouchedKey: frame.identity?.signKey ?? null });
   }
 
   /** Whether a frame names this request (a request not yet acknowledged has no requestId). */

@@ -100,6 +100,8 @@ function runOnce(scenario: Scenario, options: RunOptions): RunReport {
   const violations = world.checkers.violations;
   const expectations = evaluate(scenario, world, metrics);
   const passed = violations.length === 0 && expectations.every((e) => e.passed);
+  // Read after the run, never inside it: maxRSS is in KiB.
+  const peakRssBytes = process.resourceUsage().maxRSS * 1024;
   return {
     scenario: options.scenarioPath ?? scenario.name ?? '<scenario>',
     name: scenario.name ?? null,
@@ -108,6 +110,8 @@ function runOnce(scenario: Scenario, options: RunOptions): RunReport {
     events: world.clock.processed,
     virtualMs: world.clock.nowMs(),
     wallMs: Math.round(performance.now() - wallStartMs),
+    peakRssBytes,
+    bytesPerPeer: Math.round(peakRssBytes / Math.max(1, world.peerCount)),
     traceHash: world.trace.hash.hex(),
     expectations,
     violations,

@@ -19,6 +19,10 @@ export interface RunReport {
   readonly events: number;
   readonly virtualMs: number;
   readonly wallMs: number;
+  /** The process's peak resident set size when the run ended (bytes; the whole process, so it covers earlier runs in it too). */
+  readonly peakRssBytes: number;
+  /** peakRssBytes per simulated peer: what a peer costs, world and run together. */
+  readonly bytesPerPeer: number;
   readonly traceHash: string;
   readonly expectations: Expectation[];
   readonly violations: Violation[];
@@ -35,7 +39,7 @@ export interface RunReport {
 export function summarize(report: RunReport): string {
   const lines: string[] = [];
   const verdict = report.passed ? 'PASS' : 'FAIL';
-  lines.push(`${verdict} ${report.scenario} seed=${report.seed} peers=${report.peers} events=${report.events} virtual=${(report.virtualMs / 1000).toFixed(1)}s wall=${report.wallMs}ms trace=${report.traceHash}`);
+  lines.push(`${verdict} ${report.scenario} seed=${report.seed} peers=${report.peers} events=${report.events} virtual=${(report.virtualMs / 1000).toFixed(1)}s wall=${report.wallMs}ms events/s=${Math.round(report.events / Math.max(report.wallMs / 1000, 1e-3))} peakRSS=${(report.peakRssBytes / 1_048_576).toFixed(0)}MiB bytes/peer=${report.bytesPerPeer} trace=${report.traceHash}`);
   for (const e of report.expectations) lines.push(`  ${e.passed ? 'ok  ' : 'FAIL'} ${e.name}: ${e.detail}`);
   const shown = report.violations.slice(0, 10);
   for (const v of shown) lines.push(`  VIOLATION ${v.checker} at ${Math.round(v.atMs)} ms: ${v.detail}`);

@@ -59,6 +59,8 @@ class RewritingStream implements Stream {
   private readonly decoder = new FrameDecoder();
   /** Data streams (the offer's `stream` numbers) whose bytes are dropped. */
   private readonly stalled = new Set<number>();
+  /** Their transfer ids: the sender's final frame (file.end) is dropped too, so nothing ever moves. */
+  private readonly stalledTransfers = new Set<string>();
 
   constructor(
     private readonly inner: Stream,
@@ -91,6 +93,8 @@ class RewritingStream implements Stream {
         if (!this.stalled.has(frame.streamId)) ok = this.inner.write(encodeData(frame.streamId, frame.offset, frame.bytes));
         continue;
       }
+      const end = frame.message as { type?: unknown; transferId?: unknown };
+      if (end.type === 'file.end' && typeof end.transferId === 'string' && this.stalledTransfers.has(end.transferId)) continue;
       ok = this.inner.write(encodeControl(this.rewrite(frame.message) as object));
     }
   }
@@ -106,11 +110,14 @@ class RewritingStream implements Stream {
   private rewrite(message: unknown): unknown {
     const offer = message as { type?: unknown; files?: unknown };
     if (offer.type !== 'file.offer' || !Array.isArray(offer.files)) return message;
-    const files = offer.files.map((file: { name: string; size: number; stream: number }) => {
+    const files = offer.files.map((file: { transferId: string; name: string; size: number; stream: number }) => {
       const rule = this.rules.get(file.name);
       if (rule === undefined) return file;
       this.rules.delete(file.name);
-      if (rule.stall === true) this.stalled.add(file.stream);
+      if (rule.stall === true) {
+        this.stalled.add(file.stream);
+        this.stalledTransfers.add(file.transferId);
+      }
       return { ...file, ...(rule.name === undefined ? {} : { name: rule.name }), ...(rule.declaredBytes === undefined ? {} : { size: rule.declaredBytes }) };
     });
     return { ...offer, files };

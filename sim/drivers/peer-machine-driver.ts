@@ -14,6 +14,7 @@ import type { PresenceStatus } from '../../core/frames.ts';
 import type { PeerCommand, PreparedFile } from '../../core/peer/commands.ts';
 import type { ClientEvent } from '../../core/peer/events.ts';
 import { type PeerFiles, PeerHost } from '../../core/peer/host.ts';
+import { ReadHash } from '../../core/peer/read-hash.ts';
 import { PeerMachine } from '../../core/peer/machine.ts';
 import type { Clock, Transport } from '../../core/transport.ts';
 import type { AnswerPolicy, PeerDriver, PeerObserver, SessionOutcome, StepOutcome } from './peer-driver.ts';
@@ -23,7 +24,7 @@ import type { Prng } from '../world/prng.ts';
 import { type NodeClockRate, Scope, type SimClock } from '../world/sim-clock.ts';
 import { SERVER_ADDRESS, SERVER_PORT } from '../world/server-node.ts';
 import { simIdentityOf, simSealer } from '../world/sim-sealer.ts';
-import { SIM_FILE_BYTES_MAX } from '../scenarios/scenario-schema.ts';
+import { SIM_FILE_BYTES_MAX, type SimPlantedBug } from '../scenarios/scenario-schema.ts';
 import { HostileWire } from './hostile.ts';
 
 export const P2P_PORT = 5000;
@@ -59,24 +60,52 @@ function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+/** Sent files whose offer is still to be reported (a user sends one at a time; refused sends leave theirs behind). */
+const OFFERED_SHA256_REMEMBERED_MAX = 64;
+
 /**
  * The simulator's file port: reads answer synthetic bytes, downloads are kept in memory (the
  * p2p-integrity checker hashes them), every operation takes FILE_IO_MS of virtual time.
  */
+
 class SimFiles implements PeerFiles {
   readonly received = new Map<string, { buffer: Uint8Array; size: number }>();
+  /** TEST-ONLY (`unsafe-download-name`): the names senders offered, by transfer, to write under instead. */
+  readonly offeredNames = new Map<string, string>();
 
   constructor(
     private readonly clock: Clock,
     private readonly username: string,
     private readonly observer: P2pObserver,
+    private readonly planted: ReadonlySet<SimPlantedBug> | null,
   ) {}
 
-  read(_transferId: string, path: string, offset: number, bytes: number, done: (result: Uint8Array | Error) => void): void {
-    this.later(() => done(syntheticBytes(path, offset, bytes)));
+  /** The SHA-256 of each outgoing file, fed by its reads (core/peer/read-hash.ts, as the node port does). */
+  private readonly sending = new Map<string, ReadHash>();
+
+  read(transferId: string, path: string, offset: number, bytes: number, done: (result: Uint8Array | Error) => void): void {
+    const chunk = syntheticBytes(path, offset, bytes);
+    this.source(transferId).feed(offset, chunk);
+    this.later(() => done(chunk));
   }
 
-  closeSource(): void {}
+  digest(transferId: string, done: (result: string | Error) => void): void {
+    const digest = this.source(transferId).digest();
+    this.later(() => done(digest));
+  }
+
+  closeSource(transferId: string): void {
+    this.sending.delete(transferId);
+  }
+
+  private source(transferId: string): ReadHash {
+    let source = this.sending.get(transferId);
+    if (source === undefined) {
+      source = new ReadHash(createHash('sha256'));
+      this.sending.set(transferId, source);
+    }
+    return source;
+  }
 
   open(transferId: string): void {
     this.received.set(transferId, { buffer: new Uint8Array(0), size: 0 });
@@ -96,6 +125,12 @@ class SimFiles implements PeerFiles {
     this.later(() => done(null));
   }
 
+  /** The download is in memory and finish hashes all of it: nothing to hash again before a resume. */
+  rehash(transferId: string, _bytes: number, done: (error: Error | null) => void): void {
+    const file = this.received.get(transferId);
+    this.later(() => done(file === undefined ? new Error('no such incoming file') : null));
+  }
+
   finish(transferId: string, done: (result: string | Error) => void): void {
     const file = this.received.get(transferId);
     if (file === undefined) return this.later(() => done(new Error('no such incoming file')));
@@ -103,7 +138,9 @@ class SimFiles implements PeerFiles {
     this.later(() => done(sha256));
   }
 
-  commit(_transferId: string, name: string, done: (result: string | Error) => void): void {
+  commit(_transferId: string, sanitized: string, done: (result: string | Error) => void): void {
+    // The planted bug writes where a careless client would: under the name the sender offered.
+    const name = this.planted?.has('unsafe-download-name') === true ? (this.offeredNames.get(_transferId) ?? sanitized) : sanitized;
     const path = `sim:${this.username}/downloads/${name}`;
     this.observer.onFileCommitted?.(this.username, _transferId, name, path);
     this.later(() => done(path));
@@ -115,6 +152,7 @@ class SimFiles implements PeerFiles {
 
   closeAll(): void {
     this.received.clear();
+    this.sending.clear();
   }
 
   /** The SHA-256 of a download's bytes, then forgets it. */
@@ -144,6 +182,8 @@ export interface PeerMachineDriverOptions {
   readonly clockRate?: NodeClockRate;
   /** The user's client is modified to send hostile offers (sendFile name, declaredBytes, stall). */
   readonly hostileOffers?: boolean;
+  /** TEST-ONLY: the simulator's planted bugs in effect now (the `plant` fault); read at each use. */
+  readonly planted?: ReadonlySet<SimPlantedBug>;
 }
 
 /** How a sendFile step sends: plain, cancelled after a while, or hostile (see HostileWire). */
@@ -172,6 +212,8 @@ export class PeerMachineDriver implements PeerDriver {
   private answerPolicy: AnswerPolicy = 'accept';
   private answerDelayMs: () => number = () => 0;
   private nextFile = 1;
+  /** SHA-256 of the files this user sent, by name, until their file.offered (a refused send never gets one: bounded). */
+  private readonly offeredSha256 = new Map<string, string>();
   private outgoing = new Set<string>();
   /** The machine said `ready` (its first link is up): before that, commands wait here. */
   private ready = false;
@@ -221,7 +263,7 @@ export class PeerMachineDriver implements PeerDriver {
       p2pAdvertiseHost: this.options.address,
       identity,
     });
-    this.files = new SimFiles(this.clock, this.username, this.options.p2p);
+    this.files = new SimFiles(this.clock, this.username, this.options.p2p, this.options.planted ?? null);
     const address = this.options.address;
     this.host = new PeerHost({
       machine,
@@ -321,7 +363,13 @@ export class PeerMachineDriver implements PeerDriver {
     const n = this.nextFile++;
     const path = `sim:${this.username}:${this.incarnation}:${n}`;
     const size = Math.min(bytes, SIM_FILE_BYTES_MAX);
-    const file: PreparedFile = { path, name: `file-${n}.bin`, size, sha256: sha256Hex(syntheticBytes(path, 0, size)) };
+    const file: PreparedFile = { path, name: `file-${n}.bin`, size };
+    // The truth the checker compares the received bytes with: the offer no longer carries a digest.
+    this.offeredSha256.set(file.name, sha256Hex(syntheticBytes(path, 0, size)));
+    if (this.offeredSha256.size > OFFERED_SHA256_REMEMBERED_MAX) {
+      const oldest = this.offeredSha256.keys().next().value;
+      if (oldest !== undefined) this.offeredSha256.delete(oldest);
+    }
     if (options.name !== undefined || options.declaredBytes !== undefined || options.stall === true) {
       if (this.hostileWire === null) throw new Error(`${this.username}: a hostile sendFile needs the hostile wire (hostileOffers)`);
       this.hostileWire.rewriteOffer(file.name, options);
@@ -493,8 +541,12 @@ export class PeerMachineDriver implements PeerDriver {
       case 'chat.queued':
         this.options.p2p.onMailQueued?.(this.username, event.username, String(event.id));
         break;
+      case 'file.offer':
+        if (this.options.planted?.has('unsafe-download-name') === true) this.files.offeredNames.set(event.transferId, event.offeredName);
+        break;
       case 'file.offered':
-        this.options.p2p.onFileOffered(this.username, event.transferId, event.sha256, event.size);
+        this.options.p2p.onFileOffered(this.username, event.transferId, this.offeredSha256.get(event.name) ?? 'unknown', event.size);
+        this.offeredSha256.delete(event.name);
         break;
       case 'file.received': {
         this.options.p2p.onFileReported?.(this.username, event.transferId, event.path);

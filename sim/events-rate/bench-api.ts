@@ -7,6 +7,11 @@ import { runBareLoop, type LoopRate } from './bare-loop.ts';
 import type { RunReport } from '../command/sim-report.ts';
 import { runScenario } from '../command/run-scenario.ts';
 import { type DRIVERS, type Scenario, scenarioSchema } from '../scenarios/scenario-schema.ts';
+import { loadScenarioFile } from '../scenarios/scenario-loader.ts';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export type Driver = (typeof DRIVERS)[number];
 
@@ -44,6 +49,28 @@ export function presenceStormScenario(peers = 10_000, durationMs = 60_000, drive
       ],
     },
   });
+}
+
+/** The million-peer storm's file: sim_peers_max runs it at the size asked for. */
+const SCALE_STORM_FILE = 'scenarios/storms/presence-storm-1m.yaml';
+
+/** scenarios/storms/presence-storm-1m.yaml at `peers` peers (arrivals scaled with them, over the same 20 s). */
+export function scaleStormScenario(peers: number): Scenario {
+  const { scenario } = loadScenarioFile(join(REPO_ROOT, SCALE_STORM_FILE));
+  const full = scenario.populations.reduce((sum, p) => sum + p.count, 0);
+  const scale = peers / full;
+  return scenarioSchema.parse({
+    ...scenario,
+    populations: scenario.populations.map((p) => ({ ...p, count: Math.max(1, Math.round(p.count * scale)) })),
+    arrivals: scenario.arrivals?.map((a) => ({ ...a, rate: a.rate * scale, ...(a.rampTo === undefined ? {} : { rampTo: a.rampTo * scale }) })),
+    expect: { ...scenario.expect, metrics: { peers_online_end: { min: Math.floor(peers * 0.99) } } },
+  });
+}
+
+/** sim_peers_max: runs the scale storm at `peers` and says whether it converged (passed), with its cost. */
+export function measureScale(peers: number, seed: number): { peers: number; passed: boolean; violations: number; events: number; wallMs: number; peakRssBytes: number; bytesPerPeer: number } {
+  const report = runScenario(scaleStormScenario(peers), { seed });
+  return { peers: report.peers, passed: report.passed, violations: report.violations.length, events: report.events, wallMs: report.wallMs, peakRssBytes: report.peakRssBytes, bytesPerPeer: report.bytesPerPeer };
 }
 
 const BARE_LOOP_RUNS = 3;

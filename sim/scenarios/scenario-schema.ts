@@ -8,8 +8,12 @@ import { FRIENDS_PER_USER_MAX, UNAUTHENTICATED_IDLE_MS } from '../../core/limits
 import { PLANTED_BUGS } from '../world/planted-bugs.ts';
 
 export const SCENARIO_VERSION = 1;
-/** Peers one scenario may ask for: the 100,000-peer run, with headroom. */
-export const SCENARIO_PEERS_MAX = 200_000;
+/**
+ * Peers one scenario may ask for: the million-peer storm (scenarios/storms/presence-storm-1m.yaml),
+ * which fits one process in 24 GiB (docs/SIMULATOR.md has its figures). Addresses are 10.x.y.z,
+ * so 2^24 - 2 peers would be the hard end.
+ */
+export const SCENARIO_PEERS_MAX = 1_000_000;
 export const SCENARIO_DURATION_MS_MAX = 24 * 3_600_000;
 export const REPEAT_TIMES_MAX = 10_000;
 export const STEPS_DEPTH_MAX = 8;
@@ -66,6 +70,8 @@ export const SIM_PLANTED_BUGS = [
   'drop-session-failed',
   /** The trace takes a number that changes from one run to the next in the same process. */
   'nondeterminism',
+  /** Receivers write each download under the name its sender offered, unsanitized (a hostile name escapes). */
+  'unsafe-download-name',
 ] as const;
 export type SimPlantedBug = (typeof SIM_PLANTED_BUGS)[number];
 
@@ -286,7 +292,7 @@ export const scenarioSchema = z
         ttlMs: z.number().int().min(1_000).max(3_600_000).default(30_000),
         sessionTimeoutMs: z.number().int().min(100).max(3_600_000).default(30_000),
         hashCostMs: ms.default(20),
-        connectionsMax: z.number().int().min(1).max(1_000_000).default(19_900),
+        connectionsMax: z.number().int().min(1).max(2 * SCENARIO_PEERS_MAX).default(19_900),
         /** Closes a connection that has not logged in within this long. */
         unauthenticatedIdleMs: z.number().int().min(1_000).max(3_600_000).default(UNAUTHENTICATED_IDLE_MS),
         /** Draw ttlMs, sessionTimeoutMs and unauthenticatedIdleMs per seed, between a quarter of these values (or a floor) and the values. */

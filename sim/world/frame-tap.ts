@@ -31,8 +31,16 @@ export interface ServerLinkListener {
 const NO_MESSAGES: readonly WireMessage[] = [];
 
 export class FrameTap implements DeliveryTap {
-  /** connId * 2 + (1 toward the server, 0 toward the peer) → that direction's decoder. */
+  /**
+   * connId * 2 + (1 toward the server, 0 toward the peer) → that direction's decoder, only while
+   * it holds part of a frame (or the stream broke): the network delivers whole writes, so nearly
+   * every chunk ends on a frame boundary and one shared idle decoder reads them all. A decoder
+   * per direction per connection was two objects per simulated peer.
+   */
   private readonly decoders = new Map<number, FrameDecoder>();
+  private idle = new FrameDecoder();
+  /** Server links open (seen and not yet closed at both ends). */
+  private readonly serverLinks = new Set<number>();
   /** The peer that is hearing server frames right now (between before and after), or null. */
   private hearing: string | null = null;
 
@@ -45,6 +53,7 @@ export class FrameTap implements DeliveryTap {
   before(connId: number, toServerSide: boolean, clientAddress: string, serverAddress: string, serverPort: number, bytes: Uint8Array): void {
     this.hearing = null;
     if (serverAddress !== this.serverAddress || serverPort !== this.serverPort) return;
+    this.serverLinks.add(connId);
     const messages = this.decode(connId * 2 + (toServerSide ? 1 : 0), bytes);
     if (toServerSide) {
       if (messages.length > 0) this.listener.onClientFrames(clientAddress, messages);
@@ -62,17 +71,15 @@ export class FrameTap implements DeliveryTap {
   }
 
   closed(connId: number): void {
-    if (!this.decoders.delete(connId * 2) && !this.decoders.delete(connId * 2 + 1)) return;
+    if (!this.serverLinks.delete(connId)) return;
+    this.decoders.delete(connId * 2);
     this.decoders.delete(connId * 2 + 1);
     this.listener.onConnectionClosed(connId);
   }
 
   private decode(key: number, bytes: Uint8Array): readonly WireMessage[] {
-    let decoder = this.decoders.get(key);
-    if (decoder === undefined) {
-      decoder = new FrameDecoder();
-      this.decoders.set(key, decoder);
-    }
+    const own = this.decoders.get(key);
+    const decoder = own ?? this.idle;
     decoder.push(bytes);
     let out: WireMessage[] | null = null;
     for (;;) {
@@ -80,6 +87,15 @@ export class FrameTap implements DeliveryTap {
       if (frame === null || frame.kind === 'error') break;
       if (frame.kind !== 'control' || typeof frame.message !== 'object' || frame.message === null) continue;
       (out ??= []).push(frame.message as WireMessage);
+    }
+    if (own === undefined) {
+      // Part of a frame stays behind (or the stream broke): this direction keeps the decoder.
+      if (decoder.buffered > 0 || decoder.failed) {
+        this.decoders.set(key, decoder);
+        this.idle = new FrameDecoder();
+      }
+    } else if (own.buffered === 0 && !own.failed) {
+      this.decoders.delete(key);
     }
     return out ?? NO_MESSAGES;
   }

@@ -162,11 +162,7 @@ export class SimNetwork {
 
   /** The Transport as seen from one node's address. */
   transport(address: string): Transport {
-    const node = this.node(address);
-    return {
-      listen: (host, port, onAccept, onReady) => this.listen(node, host, port, onAccept, onReady),
-      connect: (host, port, events) => this.connect(node, host, port, events),
-    };
+    return new NodeTransport(this, this.node(address));
   }
 
   // ---- faults -----------------------------------------------------------------------------------
@@ -306,6 +302,16 @@ export class SimNetwork {
   }
 
   /** Hands one message from `from` to the wire, or holds it while the path is blocked. */
+  /** @internal NodeTransport's way in. */
+  listenFrom(node: SimNode, host: string, port: number, onAccept: (stream: Stream) => void, onReady: (result: Listener | Error) => void): void {
+    this.listen(node, host, port, onAccept, onReady);
+  }
+
+  /** @internal NodeTransport's way in. */
+  connectFrom(node: SimNode, host: string, port: number, events: StreamEvents): Stream {
+    return this.connect(node, host, port, events);
+  }
+
   send(from: SimEnd, kind: number, bytes: Uint8Array | null): void {
     if (from.opening || from.held !== null || from.peer === undefined || this.blockedNodes(from.node, from.peer.node)) {
       if (from.held === null) from.held = [];
@@ -424,6 +430,25 @@ export class SimNetwork {
 
   private latency(): number {
     return Math.max(0, this.profile.latency(this.prng));
+  }
+}
+
+/**
+ * One node's Transport: a class, not an object of two arrow literals, because tsx keeps function
+ * names with a defineProperty that costs each closure about 250 bytes (two per simulated peer).
+ */
+class NodeTransport implements Transport {
+  constructor(
+    private readonly network: SimNetwork,
+    private readonly node: SimNode,
+  ) {}
+
+  listen(host: string, port: number, onAccept: (stream: Stream) => void, onReady: (result: Listener | Error) => void): void {
+    this.network.listenFrom(this.node, host, port, onAccept, onReady);
+  }
+
+  connect(host: string, port: number, events: StreamEvents): Stream {
+    return this.network.connectFrom(this.node, host, port, events);
   }
 }
 

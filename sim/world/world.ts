@@ -194,7 +194,7 @@ export class World implements CheckedWorld, RunnerHost {
         const clockRate = new NodeClockRate();
         const driver: PeerDriver =
           this.scenario.driver === 'peer-machine'
-            ? new PeerMachineDriver({ username, index, address, transport, clock: this.clock, prng, observer: this.checkers, p2p: this.checkers, sessionTimeoutMs: this.scenario.server.sessionTimeoutMs, clockRate, hostileOffers })
+            ? new PeerMachineDriver({ username, index, address, transport, clock: this.clock, prng, observer: this.checkers, p2p: this.checkers, sessionTimeoutMs: this.scenario.server.sessionTimeoutMs, clockRate, hostileOffers, planted: this.server.planted.active })
             : new LightClient({ username, address, transport, clock: this.clock, prng, observer: this.checkers });
         const slot: PeerSlot = {
           index,

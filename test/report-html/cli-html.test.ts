@@ -13,10 +13,10 @@ function p2pchat(args: string[]): Promise<CliOutcome> {
   return runCli(args, TIMEOUT_MS);
 }
 
-/** wallMs is the one field that differs between two runs of the same scenario and seed. */
+/** wallMs and the process's peak RSS (peakRssBytes, bytesPerPeer) are what differ between two runs of the same scenario and seed. */
 function withoutWallTime(stdout: string): unknown {
   const report = JSON.parse(stdout) as { runs: Array<Record<string, unknown>> };
-  return report.runs.map(({ wallMs: _wallMs, ...run }) => run);
+  return report.runs.map(({ wallMs: _wallMs, peakRssBytes: _peakRssBytes, bytesPerPeer: _bytesPerPeer, ...run }) => run);
 }
 
 describe('p2pchat sim --html', () => {

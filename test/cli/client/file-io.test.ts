@@ -2,14 +2,15 @@
  * The client's file side on a real file system: chunks handed to FileWriter faster than the disk
  * takes them are written in batches yet answered one by one, in order, and the file and its hash
  * come out exactly as sent (early flushes included); FileReader's block reads answer each chunk read
- * with its bytes, in the order asked; prepareFile hashes files of any size with its double-buffered reads.
+ * with its bytes, in the order asked, and hash them into the file's digest (a resume's bytes once);
+ * a rehash before a resume hashes the .part prefix as it is on disk; prepareFile only measures.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileReader, FileWriter, prepareFile } from '../../../cli/client/file-io.ts';
+import { FileReader, FileWriter, prepareFile, tempPathFor } from '../../../cli/client/file-io.ts';
 
 let dir = '';
 
@@ -115,14 +116,79 @@ describe('FileReader', () => {
 });
 
 describe('prepareFile', () => {
-  it('hashes files of 0 bytes, under one read block, and over several blocks', async () => {
+  it('measures files of 0 bytes, under one read block, and over several blocks, without a digest (that comes while sending)', async () => {
     for (const bytes of [0, 1000, 9 * 1024 * 1024 + 3]) {
-      const data = randomBytes(bytes);
       const path = join(dir, `prepare-${bytes}.bin`);
-      await writeFile(path, data);
+      await writeFile(path, randomBytes(bytes));
       const prepared = await prepareFile(path);
-      expect(prepared.size).toBe(bytes);
-      expect(prepared.sha256).toBe(sha256(data));
+      expect(prepared).toEqual({ path, name: `prepare-${bytes}.bin`, size: bytes });
     }
+  });
+});
+
+describe('FileReader digest', () => {
+  it('is the SHA-256 of the whole file from the reads that send it, a resume reading some bytes again (not hashed twice), and the same when asked again', async () => {
+    const data = randomBytes(3 * 1024 * 1024 + 321);
+    const path = join(dir, 'digest-source.bin');
+    await writeFile(path, data);
+    const reader = new FileReader();
+    const chunkBytes = 64 * 1024;
+    const readRange = async (from: number, to: number): Promise<void> => {
+      for (let offset = from; offset < to; offset += chunkBytes) {
+        await promised<Uint8Array | Error>((done) => reader.read('d1', path, offset, Math.min(chunkBytes, to - offset), done));
+      }
+    };
+    await readRange(0, 1_000_000);
+    // A resume from a point before the last byte read, at an offset off the chunk grid.
+    await readRange(700_001, data.byteLength);
+    const digest = await promised<string | Error>((done) => reader.digest('d1', done));
+    expect(digest).toBe(sha256(data));
+    expect(await promised<string | Error>((done) => reader.digest('d1', done))).toBe(digest);
+    // A file of zero bytes is never read: its digest is the empty one.
+    expect(await promised<string | Error>((done) => reader.digest('d0', done))).toBe(sha256(new Uint8Array(0)));
+    reader.closeAll();
+  });
+});
+
+describe('FileWriter rehash', () => {
+  async function resumeDownload(corrupt: boolean): Promise<{ digest: string | Error; expected: string }> {
+    const downloads = join(dir, `rehash-${String(corrupt)}`);
+    const writer = new FileWriter(downloads);
+    await writer.init();
+    const data = randomBytes(5 * 1024 * 1024 + 9);
+    const half = 2 * 1024 * 1024 + 5;
+    expect(await promised<Error | null>((done) => writer.open('t1', done))).toBeNull();
+    expect(await promised<Error | null>((done) => writer.write('t1', 0, data.subarray(0, half), done))).toBeNull();
+    if (corrupt) {
+      // Someone changed the .part file on disk while the transfer was suspended.
+      const handle = await open(tempPathFor(downloads, 't1'), 'r+');
+      await handle.write(Buffer.from([data[1000]! ^ 0xff]), 0, 1, 1000);
+      await handle.close();
+    }
+    expect(await promised<Error | null>((done) => writer.rehash('t1', half, done))).toBeNull();
+    expect(await promised<Error | null>((done) => writer.write('t1', half, data.subarray(half), done))).toBeNull();
+    const digest = await promised<string | Error>((done) => writer.finish('t1', done));
+    writer.discard('t1');
+    return { digest, expected: sha256(data) };
+  }
+
+  it('hashes the prefix as it is on disk and continues with the writes after it', async () => {
+    const { digest, expected } = await resumeDownload(false);
+    expect(digest).toBe(expected);
+  });
+
+  it('a prefix changed on disk while suspended no longer matches the sender', async () => {
+    const { digest, expected } = await resumeDownload(true);
+    expect(typeof digest).toBe('string');
+    expect(digest).not.toBe(expected);
+  });
+
+  it('a prefix longer than the temporary file is an error', async () => {
+    const writer = new FileWriter(join(dir, 'rehash-short'));
+    await writer.init();
+    expect(await promised<Error | null>((done) => writer.open('t2', done))).toBeNull();
+    expect(await promised<Error | null>((done) => writer.write('t2', 0, randomBytes(100), done))).toBeNull();
+    expect(await promised<Error | null>((done) => writer.rehash('t2', 200, done))).toBeInstanceOf(Error);
+    writer.discard('t2');
   });
 });

@@ -7,7 +7,7 @@
  * token) and a raw P2P peer speaking the frames of core/peer/frames.ts.
  */
 import { createHash } from 'node:crypto';
-import net from 'node:net';
+import tls from 'node:tls';
 import { readdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +15,9 @@ import { FrameDecoder, encodeControl, encodeData } from '../../../core/codec.ts'
 import type { P2pFrame } from '../../../core/peer/frames.ts';
 import { HeadlessClient, signupAndLogin } from '../../helpers/headless-client.ts';
 import { TestServer } from '../../helpers/in-process-server.ts';
-import { TcpTestClient, loggedInClient } from '../../helpers/tcp-test-client.ts';
+import { TcpTestClient } from '../../helpers/tcp-test-client.ts';
+import { type ClientIdentity, makeIdentity } from '../../../cli/client/identity-keys.ts';
+import { type IdentityCertificate, makeIdentityCertificate } from '../../../cli/net/identity-certificate.ts';
 
 /** A bound on event waits, not a sleep: generous, for a loaded two-core machine. */
 const WAIT_MS = 20_000;
@@ -26,7 +28,7 @@ class RawPeer {
   readonly closed: Promise<void>;
   private readonly decoder = new FrameDecoder();
 
-  private constructor(private readonly socket: net.Socket) {
+  private constructor(private readonly socket: tls.TLSSocket) {
     socket.on('data', (chunk: Buffer) => {
       this.decoder.push(chunk);
       for (let frame = this.decoder.next(); frame !== null; frame = this.decoder.next()) {
@@ -37,9 +39,12 @@ class RawPeer {
     socket.on('error', () => {});
   }
 
-  static connect(port: number): Promise<RawPeer> {
+  /** A TLS 1.3 link proving the key of `certificate`, as a real client's P2P link does. */
+  static connect(port: number, certificate: IdentityCertificate): Promise<RawPeer> {
     return new Promise((done, fail) => {
-      const socket = net.connect({ host: '127.0.0.1', port }, () => done(new RawPeer(socket)));
+      const socket = tls.connect({ host: '127.0.0.1', port, minVersion: 'TLSv1.3', rejectUnauthorized: false, cert: certificate.cert, key: certificate.key }, () =>
+        done(new RawPeer(socket)),
+      );
       socket.once('error', fail);
     });
   }
@@ -62,9 +67,9 @@ class RawPeer {
     throw new Error(`no ${type} frame; got ${JSON.stringify(this.frames)}`);
   }
 
-  async expectRefused(): Promise<void> {
+  async expectRefused(code = 'BAD_SESSION_TOKEN'): Promise<void> {
     const error = await this.waitFor('error');
-    expect(error.code).toBe('BAD_SESSION_TOKEN');
+    expect(error.code).toBe(code);
     await Promise.race([this.closed, new Promise((_, fail) => setTimeout(() => fail(new Error('not closed')), WAIT_MS))]);
   }
 
@@ -80,13 +85,22 @@ describe('P2P port: tokens and offered names', () => {
   let mallory: TcpTestClient;
   let token: string;
   const peers: RawPeer[] = [];
+  /** Mallory's registered identity, and another one (a man in the middle's). */
+  let malloryIdentity: ClientIdentity;
+  let malloryCertificate: IdentityCertificate;
+  let otherCertificate: IdentityCertificate;
 
   beforeAll(async () => {
     server = await TestServer.start();
     bob = await HeadlessClient.start('bob', { server: server.address, autoAccept: 'chat,file' });
     bobPort = Number(bob.seen('ready')[0]?.p2pPort);
     await signupAndLogin(bob, 'bob');
-    mallory = (await loggedInClient(server.tcpPort, 'mallory')).client;
+    malloryIdentity = makeIdentity();
+    malloryCertificate = await makeIdentityCertificate(malloryIdentity.signPrivateKey);
+    otherCertificate = await makeIdentityCertificate(makeIdentity().signPrivateKey);
+    mallory = await TcpTestClient.open(server.tcpPort);
+    expect(await mallory.request({ type: 'signup', username: 'mallory', password: 'mallory-password', identity: malloryIdentity.publicKeys })).toMatchObject({ type: 'signup.ok' });
+    expect(await mallory.login('mallory', 'mallory-password')).toMatchObject({ type: 'login.ok' });
     await mallory.request({ type: 'friend.request', username: 'bob' });
     await bob.request({ cmd: 'friend.accept', username: 'mallory' }, 'friend.added', { username: 'mallory' });
     mallory.send({ type: 'session.request', username: 'bob' });
@@ -103,8 +117,8 @@ describe('P2P port: tokens and offered names', () => {
     if (bob !== undefined) await rm(bob.downloadDir, { recursive: true, force: true });
   });
 
-  const connect = async (): Promise<RawPeer> => {
-    const peer = await RawPeer.connect(bobPort);
+  const connect = async (certificate = malloryCertificate): Promise<RawPeer> => {
+    const peer = await RawPeer.connect(bobPort, certificate);
     peers.push(peer);
     return peer;
   };
@@ -127,6 +141,14 @@ describe('P2P port: tokens and offered names', () => {
     await wrongName.expectRefused();
   });
 
+  it('refuses the real token from a link that proves another key than the one vouched for, and keeps the token', async () => {
+    const middle = await connect(otherCertificate);
+    middle.send({ type: 'hello', username: 'mallory', token });
+    await middle.expectRefused('PEER_KEY_MISMATCH');
+    expect(middle.frames.some((frame) => frame.type === 'hello.ok')).toBe(false);
+    await bob.waitFor('error', { code: 'PEER_KEY_MISMATCH', username: 'mallory' });
+  });
+
   it('accepts the token once, then refuses it used', async () => {
     const first = await connect();
     first.send({ type: 'hello', username: 'mallory', token });
@@ -142,10 +164,14 @@ describe('P2P port: tokens and offered names', () => {
     const sha256 = createHash('sha256').update(content).digest('hex');
     first.send({
       type: 'file.offer',
-      files: names.map((name, i) => ({ transferId: `m${i}`, stream: i + 1, name, size: content.byteLength, sha256 })),
+      files: names.map((name, i) => ({ transferId: `m${i}`, stream: i + 1, name, size: content.byteLength })),
     });
     for (let i = 0; i < names.length; i++) await first.waitFor('file.accept');
-    for (let i = 0; i < names.length; i++) first.sendBytes(encodeData(i + 1, 0, content));
+    // The bytes, then the final frame with their digest.
+    for (let i = 0; i < names.length; i++) {
+      first.sendBytes(encodeData(i + 1, 0, content));
+      first.send({ type: 'file.end', transferId: `m${i}`, sha256 });
+    }
     const paths: string[] = [];
     for (let i = 0; i < names.length; i++) {
       const received = await bob.waitFor('file.received', { transferId: `m${i}` });

@@ -150,7 +150,7 @@ describe('main screen', () => {
   it('shows a file offer, then the transfer with a progress bar, then where it was saved', async () => {
     const { terminal, port, app } = await start();
     await logIn(terminal);
-    port.emit({ event: 'file.offer', from: 'bob', transferId: 't1', name: 'photo.png', offeredName: 'photo.png', size: 2_097_152, sha256: 'ab' });
+    port.emit({ event: 'file.offer', from: 'bob', transferId: 't1', name: 'photo.png', offeredName: 'photo.png', size: 2_097_152 });
     await settle();
     expect(screenHas(terminal.text(), 'photo.png  (2.0 MB)')).toBe(true);
     // The keys go to the offer once the typing paused (the tick notices).

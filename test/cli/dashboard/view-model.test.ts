@@ -260,7 +260,7 @@ describe('file transfers', () => {
 
   it('tracks progress and speed from progress events, then where the file was saved', () => {
     const driver = new Driver().loggedIn().openChatWithBob();
-    driver.event({ event: 'file.offer', from: 'bob', transferId: 't1', name: 'big.iso', offeredName: 'big.iso', size: 4_000_000, sha256: 'ab' });
+    driver.event({ event: 'file.offer', from: 'bob', transferId: 't1', name: 'big.iso', offeredName: 'big.iso', size: 4_000_000 });
     expect(topModal(driver.state)).toMatchObject({ kind: 'file-offer', offer: { name: 'big.iso', size: 4_000_000 } });
     driver.advance(TYPING_PAUSE_MS).key({ name: 'enter' });
     expect(driver.commands.at(-1)).toEqual({ cmd: 'file.answer', transferId: 't1', accept: true });
@@ -288,7 +288,7 @@ describe('file transfers', () => {
 
   it('a transfer that finished without progress reports no speed (the wait for an answer is not transfer time)', () => {
     const driver = new Driver().loggedIn().openChatWithBob();
-    driver.event({ event: 'file.offered', username: 'bob', transferId: 't9', name: 'tiny.txt', size: 8, sha256: 'ab' });
+    driver.event({ event: 'file.offered', username: 'bob', transferId: 't9', name: 'tiny.txt', size: 8 });
     driver.nowMs += 10_000;
     driver.event({ event: 'file.sent', transferId: 't9', username: 'bob', size: 8, sha256: 'ab' });
     expect(driver.state.transfers[0]).toMatchObject({ state: 'done' });
@@ -296,7 +296,7 @@ describe('file transfers', () => {
   });
 
   it('an offer cancelled by the sender leaves the dialog; a failed transfer says why', () => {
-    const driver = new Driver().loggedIn().event({ event: 'file.offer', from: 'bob', transferId: 't2', name: 'x', offeredName: 'x', size: 1, sha256: 'ab' });
+    const driver = new Driver().loggedIn().event({ event: 'file.offer', from: 'bob', transferId: 't2', name: 'x', offeredName: 'x', size: 1 });
     driver.event({ event: 'file.failed', transferId: 't2', reason: 'cancelled' });
     expect(topModal(driver.state)).toBeNull();
     expect(driver.state.events.at(-1)?.text).toBe('File x failed: cancelled');
@@ -304,7 +304,7 @@ describe('file transfers', () => {
 
   it('cancels the selected transfer with c in the transfers pane', () => {
     const driver = new Driver().loggedIn().openChatWithBob();
-    driver.event({ event: 'file.offered', username: 'bob', transferId: 't3', name: 'a.txt', size: 10, sha256: 'ab' });
+    driver.event({ event: 'file.offered', username: 'bob', transferId: 't3', name: 'a.txt', size: 10 });
     driver.state = { ...driver.state, focus: 'transfers' };
     driver.key({ ch: 'c', name: 'c' });
     expect(driver.commands.at(-1)).toEqual({ cmd: 'file.cancel', transferId: 't3' });
@@ -365,7 +365,7 @@ describe('keys and quitting', () => {
 describe('requests wait for the typing, end with the server, and Escape means back', () => {
   it('a file offer popping up mid-word takes none of the letters: "nice" reaches the message line whole', () => {
     const driver = new Driver().loggedIn().openChatWithBob().type('n');
-    driver.event({ event: 'file.offer', from: 'bob', transferId: 't9', name: 'x.bin', offeredName: 'x.bin', size: 10, sha256: 'ab' });
+    driver.event({ event: 'file.offer', from: 'bob', transferId: 't9', name: 'x.bin', offeredName: 'x.bin', size: 10 });
     expect(topModal(driver.state)).toMatchObject({ kind: 'file-offer' });
     expect(dialogWaiting(driver.state)).toBe(true);
     driver.type('ice');
@@ -426,13 +426,13 @@ describe('requests wait for the typing, end with the server, and Escape means ba
 
   it('a resumed transfer says where it picked up, on the sending side as on the receiving one', () => {
     const driver = new Driver().loggedIn().openChatWithBob();
-    driver.event({ event: 'file.offered', username: 'bob', transferId: 't5', name: 'big.iso', size: 4096, sha256: 'ab' });
+    driver.event({ event: 'file.offered', username: 'bob', transferId: 't5', name: 'big.iso', size: 4096 });
     driver.event({ event: 'file.progress', transferId: 't5', bytes: 2048, size: 4096, resumedFrom: 2048 });
     expect(driver.state.events.at(-1)?.text).toBe('Resumed big.iso from 2.0 KB');
   });
 
   it('a declined offer is named by its file on this side too', () => {
-    const driver = new Driver().loggedIn().event({ event: 'file.offer', from: 'bob', transferId: 't3', name: 'notes.md', offeredName: 'notes.md', size: 5, sha256: 'ab' });
+    const driver = new Driver().loggedIn().event({ event: 'file.offer', from: 'bob', transferId: 't3', name: 'notes.md', offeredName: 'notes.md', size: 5 });
     driver.advance(TYPING_PAUSE_MS).key({ ch: 'n', name: 'n' });
     driver.event({ event: 'file.failed', transferId: 't3', reason: 'declined' });
     expect(driver.state.events.at(-1)?.text).toBe('File notes.md failed: declined');

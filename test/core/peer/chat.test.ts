@@ -139,7 +139,7 @@ describe('history commands', () => {
     const world = inSession({ autoAcceptFile: true });
     const bytes = new Uint8Array(1000).fill(7);
     world.sources.set('/src/a.bin', bytes);
-    world.command('alice', { cmd: 'file.send', username: 'bob', files: [{ path: '/src/a.bin', name: 'a.bin', size: 1000, sha256: sha(bytes) }] });
+    world.command('alice', { cmd: 'file.send', username: 'bob', files: [{ path: '/src/a.bin', name: 'a.bin', size: 1000 }] });
     world.advance(1000);
     expect(world.eventsOf('bob', 'file.received')).toHaveLength(1);
     expect(world.histories.get('alice')!.page('alice', 'bob', 10, null).map((m) => [m.kind, m.text, m.direction, m.status, m.size])).toEqual([['file', 'a.bin', 'out', 'done', 1000]]);

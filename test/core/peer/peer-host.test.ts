@@ -9,12 +9,13 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { P2P_SEND_QUEUE_BYTES_MAX } from '../../../core/limits.ts';
+import { FILE_CHUNK_BYTES, P2P_SEND_QUEUE_BYTES_MAX } from '../../../core/limits.ts';
 import type { PeerCommand, PreparedFile } from '../../../core/peer/commands.ts';
 import type { ClientEvent } from '../../../core/peer/events.ts';
 import { type PeerFiles, PeerHost, type PeerHostNote } from '../../../core/peer/host.ts';
 import type { HistoryStore } from '../../../core/peer/history.ts';
 import { PeerMachine } from '../../../core/peer/machine.ts';
+import { ReadHash } from '../../../core/peer/read-hash.ts';
 import { SqliteHistory } from '../../../cli/client/history-store.ts';
 import type { Clock } from '../../../core/transport.ts';
 import { SimNetwork } from '../../../sim/world/network.ts';
@@ -40,14 +41,49 @@ class MemoryFiles implements PeerFiles {
   readonly downloads = new Map<string, Uint8Array[]>();
   readonly committed = new Map<string, Uint8Array>();
   readonly calls: string[] = [];
+  /** Every call of every user's port, in order: `${user} ${call} ${transferId} ${offset}`. */
+  readonly timeline: string[];
   failWrites = false;
+  private readonly hashes = new Map<string, ReadHash>();
 
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly user = '',
+    timeline: string[] = [],
+  ) {
+    this.timeline = timeline;
+  }
 
   read(transferId: string, path: string, offset: number, bytes: number, done: (result: Uint8Array | Error) => void): void {
     this.calls.push(`read ${transferId}`);
+    this.timeline.push(`${this.user} read ${transferId} ${String(offset)}`);
     const source = this.sources.get(path);
-    this.later(() => done(source === undefined ? new Error('ENOENT') : source.slice(offset, offset + bytes)));
+    this.later(() => {
+      if (source === undefined) return done(new Error('ENOENT'));
+      const chunk = source.slice(offset, offset + bytes);
+      this.hashOf(transferId).feed(offset, chunk);
+      done(chunk);
+    });
+  }
+
+  digest(transferId: string, done: (result: string | Error) => void): void {
+    this.calls.push(`digest ${transferId}`);
+    this.timeline.push(`${this.user} digest ${transferId}`);
+    this.later(() => done(this.hashOf(transferId).digest()));
+  }
+
+  rehash(transferId: string, _bytes: number, done: (error: Error | null) => void): void {
+    this.calls.push(`rehash ${transferId}`);
+    this.later(() => done(null));
+  }
+
+  private hashOf(transferId: string): ReadHash {
+    let hash = this.hashes.get(transferId);
+    if (hash === undefined) {
+      hash = new ReadHash(createHash('sha256'));
+      this.hashes.set(transferId, hash);
+    }
+    return hash;
   }
 
   closeSource(transferId: string): void {
@@ -62,6 +98,7 @@ class MemoryFiles implements PeerFiles {
 
   write(transferId: string, _offset: number, bytes: Uint8Array, done: (error: Error | null) => void): void {
     this.calls.push(`write ${transferId}`);
+    this.timeline.push(`${this.user} write ${transferId} ${String(_offset)}`);
     // The machine writes in file order: appending is enough.
     this.downloads.get(transferId)?.push(bytes.slice());
     this.later(() => done(this.failWrites ? new Error('ENOSPC') : null));
@@ -107,6 +144,8 @@ class Rig {
   readonly clock = new SimClock();
   readonly network = new SimNetwork(this.clock, new Prng(7), { latency: () => 1, bandwidthBytesPerSec: 50_000_000 });
   readonly server = new ServerNode(this.clock, this.network, new Prng(8), {}, 1);
+  /** Both users' file port calls, in order. */
+  readonly timeline: string[] = [];
   private nextAddress = 1;
 
   constructor() {
@@ -115,7 +154,7 @@ class Rig {
 
   addUser(name: string, history?: HistoryStore): User {
     const address = `10.0.0.${this.nextAddress++}`;
-    const files = new MemoryFiles(this.clock);
+    const files = new MemoryFiles(this.clock, name, this.timeline);
     const machine = new PeerMachine({ serverHost: SERVER_ADDRESS, serverPort: SERVER_PORT, autoAcceptChat: true, autoAcceptFile: true, idPrefix: name, jitterSeed: this.nextAddress, p2pAdvertiseHost: address });
     const user: User = { name, files, events: [], notes: [], exitCode: null, host: null as unknown as PeerHost };
     const host = new PeerHost({
@@ -179,7 +218,7 @@ class Rig {
   }
 }
 
-function fileOf(files: MemoryFiles, name: string, bytes: number): PreparedFile {
+function fileOf(files: MemoryFiles, name: string, bytes: number): PreparedFile & { readonly sha256: string } {
   const content = new Uint8Array(bytes);
   for (let i = 0; i < bytes; i++) content[i] = (i * 31 + 7) & 0xff;
   const path = `/src/${name}`;
@@ -212,6 +251,27 @@ describe('PeerHost over the in-memory network', () => {
     expect(alice.files.calls.at(-1)).toBe(`closeSource ${transferId}`);
     expect(bob.files.calls[0]).toBe(`open ${transferId}`);
     expect(bob.files.calls.slice(-2)).toEqual([`finish ${transferId}`, `commit ${transferId}`]);
+  });
+
+  it('a file larger than the read-ahead starts moving at once: bytes reach the receiver before the sender has read the whole file, and the digest is asked only after the last read', () => {
+    const rig = new Rig();
+    const { alice, bob } = rig.friendsInSession();
+    const fileBytes = 16 * 1024 * 1024 + 3;
+    const file = fileOf(alice.files, 'big.bin', fileBytes);
+    const sent = rig.command(alice, { cmd: 'file.send', username: 'bob', files: [file] }, (e) => e.event === 'file.sent' || e.event === 'file.failed');
+    expect(sent).toMatchObject({ event: 'file.sent', size: fileBytes, sha256: file.sha256 });
+    expect(rig.waitFor(bob, (e) => e.event === 'file.received' || e.event === 'file.failed')).toMatchObject({ event: 'file.received', sha256: file.sha256 });
+    const firstWrite = rig.timeline.findIndex((c) => c.startsWith('bob write '));
+    const readsBefore = rig.timeline.slice(0, firstWrite).filter((c) => c.startsWith('alice read '));
+    const lastRead = rig.timeline.findLastIndex((c) => c.startsWith('alice read '));
+    const digest = rig.timeline.findIndex((c) => c.startsWith('alice digest '));
+    expect(firstWrite).toBeGreaterThan(0);
+    // The first bytes were on the receiver's disk once the sender had read at most its send queue's
+    // worth (a quarter of this file), not the whole file first.
+    expect(readsBefore.length * FILE_CHUNK_BYTES).toBeLessThanOrEqual(P2P_SEND_QUEUE_BYTES_MAX);
+    expect(firstWrite).toBeLessThan(lastRead);
+    expect(digest).toBeGreaterThan(lastRead);
+    expect(rig.timeline.filter((c) => c.startsWith('alice digest '))).toHaveLength(1);
   });
 
   it('a failing file port fails the transfer on both sides, and the download is discarded', () => {

@@ -14,6 +14,7 @@ import { encodeControl, encodeData } from '../../../core/codec.ts';
 import type { PeerCommand } from '../../../core/peer/commands.ts';
 import type { ClientEvent } from '../../../core/peer/events.ts';
 import { type PeerConfig, type PeerEffect, type PeerInput, PeerMachine } from '../../../core/peer/machine.ts';
+import { ReadHash } from '../../../core/peer/read-hash.ts';
 import { type ServerConfig, type ServerEffect, ServerMachine } from '../../../core/server/machine.ts';
 import { MemoryStore } from '../../../core/store.ts';
 import { SqliteHistory } from '../../../cli/client/history-store.ts';
@@ -38,6 +39,8 @@ export class World {
   private readonly links = new Map<number, Link>();
   private readonly connOf = new Map<string, number>();
   private readonly p2pPeerByPort = new Map<number, string>();
+  /** The key each peer proves on its P2P links (its identity's signKey unless a test says otherwise: a man in the middle). */
+  readonly presentedKey = new Map<string, string | null>();
   /** Open P2P streams: `${peer}|${streamId}` → the other end. */
   private readonly p2p = new Map<string, { peer: string; streamId: string }>();
   private nextConnId = 1;
@@ -48,6 +51,10 @@ export class World {
   readonly sources = new Map<string, Uint8Array>();
   /** Temporary files being received: `${peer}|${transferId}` → running hash. */
   private readonly partial = new Map<string, { hash: Hash; bytes: number; sha256: string | null }>();
+  /** The sender's file hash of each outgoing transfer, fed by its reads (`${peer}|${transferId}`). */
+  private readonly sending = new Map<string, ReadHash>();
+  /** Rehash requests seen (`${peer}|${transferId}|${bytes}`): a resume re-verifies the prefix. */
+  readonly rehashed: string[] = [];
   /** Files moved into place: `${peer}|${transferId}` → their SHA-256 and length. */
   readonly committed = new Map<string, { sha256: string; bytes: number }>();
   /** Temporary files deleted: `${peer}|${transferId}`. */
@@ -95,6 +102,10 @@ export class World {
 
   command(name: string, command: PeerCommand): void {
     this.input(name, { type: 'command', command });
+  }
+
+  peer(name: string): PeerMachine {
+    return this.peers.get(name)!;
   }
 
   eventsOf(name: string, event: string): ClientEvent[] {
@@ -183,6 +194,10 @@ export class World {
   }
 
   /** Carries out effects until every machine is quiet and no file operation is pending (bounded). */
+  private keyOf(name: string): string | null {
+    return this.presentedKey.has(name) ? this.presentedKey.get(name)! : (this.peers.get(name)?.config.identity?.signKey ?? null);
+  }
+
   private settle(): void {
     for (let round = 0; round < 1_000_000; round++) {
       let quiet = true;
@@ -264,8 +279,8 @@ export class World {
         const accepted = `in:${this.nextAccepted++}`;
         this.p2p.set(`${name}|${effect.streamId}`, { peer: target, streamId: accepted });
         this.p2p.set(`${target}|${accepted}`, { peer: name, streamId: effect.streamId });
-        this.peers.get(target)!.handle({ type: 'p2p.accepted', streamId: accepted, remoteAddress: '127.0.0.1' }, this.nowMs);
-        machine.handle({ type: 'p2p.open', streamId: effect.streamId }, this.nowMs);
+        this.peers.get(target)!.handle({ type: 'p2p.accepted', streamId: accepted, remoteAddress: '127.0.0.1', peerKey: this.keyOf(name) }, this.nowMs);
+        machine.handle({ type: 'p2p.open', streamId: effect.streamId, peerKey: this.keyOf(target) }, this.nowMs);
         return;
       }
       case 'p2p.send':
@@ -326,8 +341,21 @@ export class World {
           const source = this.sources.get(effect.path);
           const { transferId, epoch, offset } = effect;
           if (source === undefined) return machine.handle({ type: 'file.read-failed', transferId, epoch }, this.nowMs);
-          machine.handle({ type: 'file.chunk', transferId, epoch, offset, bytes: source.subarray(offset, offset + effect.bytes) }, this.nowMs);
+          const chunk = source.subarray(offset, offset + effect.bytes);
+          this.readHash(name, transferId).feed(offset, chunk);
+          machine.handle({ type: 'file.chunk', transferId, epoch, offset, bytes: chunk }, this.nowMs);
         });
+        return;
+      case 'file.digest':
+        this.pendingIo.push(() => {
+          const { transferId, epoch } = effect;
+          machine.handle({ type: 'file.digested', transferId, epoch, sha256: this.readHash(name, transferId).digest() }, this.nowMs);
+        });
+        return;
+      case 'file.rehash':
+        // The download's hash lives in memory here: nothing on a disk to read again.
+        this.rehashed.push(`${name}|${effect.transferId}|${String(effect.bytes)}`);
+        this.pendingIo.push(() => machine.handle({ type: 'file.rehashed', transferId: effect.transferId, epoch: effect.epoch }, this.nowMs));
         return;
       case 'file.open':
         this.partial.set(`${name}|${effect.transferId}`, { hash: createHash('sha256'), bytes: 0, sha256: null });
@@ -364,6 +392,16 @@ export class World {
         this.discarded.push(`${name}|${effect.transferId}`);
         return;
     }
+  }
+
+  private readHash(name: string, transferId: string): ReadHash {
+    const key = `${name}|${transferId}`;
+    let hash = this.sending.get(key);
+    if (hash === undefined) {
+      hash = new ReadHash(createHash('sha256'));
+      this.sending.set(key, hash);
+    }
+    return hash;
   }
 }
 

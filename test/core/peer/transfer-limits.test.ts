@@ -12,7 +12,7 @@ import type { PreparedFile } from '../../../core/peer/commands.ts';
 import { type World, twoFriends } from './peer-world.ts';
 
 /** A file whose every 64 KiB block differs, so a misplaced chunk changes its hash. */
-function makeSource(world: World, path: string, bytes: number, seed: number): PreparedFile {
+function makeSource(world: World, path: string, bytes: number, seed: number): PreparedFile & { readonly sha256: string } {
   const data = new Uint8Array(bytes);
   for (let i = 0; i < bytes; i += 4096) data[i] = (i / 4096 + seed) & 0xff;
   world.sources.set(path, data);

@@ -1,0 +1,80 @@
+/**
+ * The P2P link is the friend's only if it proves the key the server vouched for: in the pure
+ * world (real server and peer machines), a man in the middle at either end is refused with
+ * PEER_KEY_MISMATCH and learns nothing: the caller sends no hello (no token), the callee keeps
+ * the token and opens no session.
+ */
+import { describe, expect, it } from 'vitest';
+import type { IdentityKeys } from '../../../core/identity.ts';
+import type { P2pFrame } from '../../../core/peer/frames.ts';
+import { World } from './peer-world.ts';
+
+function keys(seed: string): IdentityKeys {
+  const body = seed.repeat(43).slice(0, 43);
+  return { signKey: `MCowBQYDK2VwAyEA${body}=`, sealKey: `MCowBQYDK2VuAyEA${body}=` };
+}
+
+function friends(): World {
+  const world = new World();
+  world.addPeer('alice', 7001, { identity: keys('A') });
+  world.addPeer('bob', 7002, { identity: keys('B'), autoAcceptChat: true });
+  for (const name of ['alice', 'bob']) {
+    world.command(name, { cmd: 'signup', username: name, password: `${name}-password` });
+    world.command(name, { cmd: 'login', username: name, password: `${name}-password` });
+  }
+  world.command('alice', { cmd: 'friend.request', username: 'bob' });
+  world.command('bob', { cmd: 'friend.accept', username: 'alice' });
+  return world;
+}
+
+describe('peer keys on the P2P link', () => {
+  it('opens the session when both sides prove the keys the server vouched for', () => {
+    const world = friends();
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    expect(world.eventsOf('alice', 'chat.opened')).toHaveLength(1);
+    expect(world.eventsOf('bob', 'chat.opened')).toHaveLength(1);
+  });
+
+  it('caller: a callee proving another key is refused before the hello', () => {
+    const world = friends();
+    world.presentedKey.set('bob', keys('M').signKey);
+    const sent: P2pFrame[] = [];
+    const alice = world.peers.get('alice')!;
+    const take = alice.takeEffects.bind(alice);
+    alice.takeEffects = () => {
+      const effects = take();
+      for (const effect of effects) if (effect.type === 'p2p.send') sent.push(effect.frame);
+      return effects;
+    };
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    expect(world.eventsOf('alice', 'error')).toMatchObject([{ code: 'PEER_KEY_MISMATCH', username: 'bob' }]);
+    expect(world.eventsOf('alice', 'chat.failed')).toMatchObject([{ username: 'bob', reason: 'peer-key-mismatch' }]);
+    expect(sent.filter((frame) => frame.type === 'hello')).toEqual([]);
+    expect(world.eventsOf('bob', 'chat.opened')).toEqual([]);
+  });
+
+  it('callee: a caller with the right token proving another key is refused, and no session opens', () => {
+    const world = friends();
+    world.presentedKey.set('alice', null);
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    expect(world.eventsOf('bob', 'error')).toMatchObject([{ code: 'PEER_KEY_MISMATCH', username: 'alice' }]);
+    expect(world.eventsOf('bob', 'chat.opened')).toEqual([]);
+    expect(world.eventsOf('alice', 'chat.opened')).toEqual([]);
+  });
+
+  it('with checkPeerKeys off (a plain-TCP lab) no key is asked for', () => {
+    const world = new World();
+    world.addPeer('alice', 7001, { identity: keys('A'), checkPeerKeys: false });
+    world.addPeer('bob', 7002, { identity: keys('B'), autoAcceptChat: true, checkPeerKeys: false });
+    for (const name of ['alice', 'bob']) {
+      world.command(name, { cmd: 'signup', username: name, password: `${name}-password` });
+      world.command(name, { cmd: 'login', username: name, password: `${name}-password` });
+    }
+    world.command('alice', { cmd: 'friend.request', username: 'bob' });
+    world.command('bob', { cmd: 'friend.accept', username: 'alice' });
+    world.presentedKey.set('alice', null);
+    world.presentedKey.set('bob', null);
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    expect(world.eventsOf('alice', 'chat.opened')).toHaveLength(1);
+  });
+});

@@ -1,0 +1,104 @@
+/**
+ * Transfer slots cannot be hoarded by one friend (docs/SECURITY.md, attack table): the attack is a
+ * friend whose offers never move a byte. Before, one friend could hold all TRANSFERS_ACTIVE_MAX
+ * slots of a client with such offers, for as long as the link stayed up, and every other friend's
+ * offer was refused `busy`. Now one friend holds at most TRANSFERS_IN_PER_PEER_MAX incoming slots,
+ * an accepted transfer that does not move fails with `stalled` after TRANSFER_STALL_MS (its
+ * temporary file removed), and an offer nobody answers fails the same way after
+ * TRANSFER_ANSWER_WAIT_MS.
+ */
+import { describe, expect, it } from 'vitest';
+import { FILES_PER_OFFER_MAX, TRANSFERS_ACTIVE_MAX, TRANSFERS_IN_PER_PEER_MAX, TRANSFER_ANSWER_WAIT_MS, TRANSFER_STALL_MS } from '../../../core/limits.ts';
+import type { PreparedFile } from '../../../core/peer/commands.ts';
+import type { PeerConfig } from '../../../core/peer/machine.ts';
+import { type World, twoFriends } from './peer-world.ts';
+
+function source(world: World, path: string, bytes: number): PreparedFile {
+  world.sources.set(path, new Uint8Array(bytes).fill(7));
+  return { path, name: path.slice(path.lastIndexOf('/') + 1), size: bytes };
+}
+
+function reasons(world: World, name: string): string[] {
+  return world.eventsOf(name, 'file.failed').map((e) => String((e as { reason: string }).reason));
+}
+
+/** alice and bob, and carol who is alice's friend too; each pair has a chat open. */
+function threeFriends(aliceConfig: Partial<PeerConfig> = {}): World {
+  const world = twoFriends(aliceConfig);
+  world.addPeer('carol', 7003);
+  world.command('carol', { cmd: 'signup', username: 'carol', password: 'carol-password' });
+  world.command('carol', { cmd: 'login', username: 'carol', password: 'carol-password' });
+  world.command('carol', { cmd: 'friend.request', username: 'alice' });
+  world.command('alice', { cmd: 'friend.accept', username: 'carol' });
+  world.command('bob', { cmd: 'chat.open', username: 'alice' });
+  world.command('carol', { cmd: 'chat.open', username: 'alice' });
+  expect(world.eventsOf('alice', 'chat.opened')).toHaveLength(2);
+  return world;
+}
+
+/** bob offers alice as many never-moving files as his client lets him: TRANSFERS_ACTIVE_MAX. */
+function hoard(world: World): void {
+  for (let batch = 0; batch < TRANSFERS_ACTIVE_MAX / FILES_PER_OFFER_MAX; batch++) {
+    const files = Array.from({ length: FILES_PER_OFFER_MAX }, (_, i) => source(world, `/bob/hoard-${batch}-${i}.bin`, 1024));
+    world.command('bob', { cmd: 'file.send', username: 'alice', files });
+  }
+  expect(world.eventsOf('bob', 'file.offered')).toHaveLength(TRANSFERS_ACTIVE_MAX);
+}
+
+describe('transfer slots under a hoarding friend', () => {
+  it(`one friend's offers take at most TRANSFERS_IN_PER_PEER_MAX (${TRANSFERS_IN_PER_PEER_MAX}) of a client's ${TRANSFERS_ACTIVE_MAX} slots: another friend's file still gets through`, () => {
+    const world = threeFriends();
+    hoard(world);
+    expect(world.eventsOf('alice', 'file.offer').filter((e) => (e as { from: string }).from === 'bob')).toHaveLength(TRANSFERS_IN_PER_PEER_MAX);
+    expect(reasons(world, 'alice').filter((r) => r === 'busy')).toHaveLength(TRANSFERS_ACTIVE_MAX - TRANSFERS_IN_PER_PEER_MAX);
+    world.command('carol', { cmd: 'file.send', username: 'alice', files: [source(world, '/carol/photo.jpg', 5000)] });
+    const offer = world.eventsOf('alice', 'file.offer').find((e) => (e as { from: string }).from === 'carol') as { transferId: string } | undefined;
+    expect(offer).toBeDefined();
+    world.command('alice', { cmd: 'file.answer', transferId: offer!.transferId, accept: true });
+    expect(world.eventsOf('alice', 'file.received')).toHaveLength(1);
+    expect(world.eventsOf('carol', 'file.sent')).toHaveLength(1);
+  });
+
+  it(`offers nobody answers fail with stalled after TRANSFER_ANSWER_WAIT_MS (${TRANSFER_ANSWER_WAIT_MS} ms), and the slots come back`, () => {
+    const world = threeFriends();
+    hoard(world);
+    world.advance(TRANSFER_ANSWER_WAIT_MS - 1);
+    expect(reasons(world, 'alice').filter((r) => r === 'stalled')).toHaveLength(0);
+    world.advance(2);
+    expect(reasons(world, 'alice').filter((r) => r === 'stalled')).toHaveLength(TRANSFERS_IN_PER_PEER_MAX);
+    expect(world.peer('alice').transferCount()).toBe(0);
+  });
+
+  it(`an accepted transfer that never moves a byte fails with stalled after TRANSFER_STALL_MS (${TRANSFER_STALL_MS} ms) on both sides, and the receiver removes its temporary file`, () => {
+    const world = threeFriends({ autoAcceptFile: true });
+    // bob never reads what alice sends (her file.accept and credit): nothing ever moves.
+    world.pausedReaders.add('bob');
+    hoard(world);
+    const accepted = world.eventsOf('alice', 'file.offer').map((e) => String((e as { transferId: string }).transferId));
+    expect(accepted).toHaveLength(TRANSFERS_IN_PER_PEER_MAX);
+    world.advance(TRANSFER_STALL_MS - 1);
+    expect(reasons(world, 'alice').filter((r) => r === 'stalled')).toHaveLength(0);
+    world.advance(2);
+    expect(reasons(world, 'alice').filter((r) => r === 'stalled')).toHaveLength(TRANSFERS_IN_PER_PEER_MAX);
+    for (const transferId of accepted) expect(world.discarded).toContain(`alice|${transferId}`);
+    expect(world.peer('alice').transferCount()).toBe(0);
+    // bob hears it once he reads again: his offers end as stalled too, not left waiting.
+    world.pausedReaders.delete('bob');
+    world.readSome('bob', Number.POSITIVE_INFINITY);
+    expect(reasons(world, 'bob').filter((r) => r === 'stalled').length).toBeGreaterThanOrEqual(TRANSFERS_IN_PER_PEER_MAX);
+  });
+
+  it('a transfer that keeps moving is never stalled, however long it takes', () => {
+    const world = threeFriends({ autoAcceptFile: true });
+    world.command('carol', { cmd: 'file.send', username: 'alice', files: [source(world, '/carol/big.bin', 3 * 1024 * 1024)] });
+    // A slow reader: a little of the stream each TRANSFER_STALL_MS / 2, far longer than the stall bound in all.
+    world.pausedReaders.add('alice');
+    for (let round = 0; round < 200 && world.eventsOf('alice', 'file.received').length === 0; round++) {
+      world.advance(TRANSFER_STALL_MS / 2);
+      world.readSome('alice', 64 * 1024);
+    }
+    expect(reasons(world, 'alice')).toEqual([]);
+    expect(reasons(world, 'carol')).toEqual([]);
+    expect(world.eventsOf('alice', 'file.received')).toHaveLength(1);
+  });
+});
