@@ -23,7 +23,6 @@ import type { WireMessage } from '../world/frame-tap.ts';
 import type { Prng } from '../world/prng.ts';
 import { type NodeClockRate, Scope, type SimClock } from '../world/sim-clock.ts';
 import { SERVER_ADDRESS, SERVER_PORT } from '../world/server-node.ts';
-import { simIdentityOf, simSealer } from '../world/sim-sealer.ts';
 import { SIM_FILE_BYTES_MAX, type SimPlantedBug } from '../scenarios/scenario-schema.ts';
 import { HostileWire } from './hostile.ts';
 
@@ -250,8 +249,6 @@ export class PeerMachineDriver implements PeerDriver {
     });
     this.scope = new Scope();
     this.clock = this.options.clock.scoped(this.scope, this.options.clockRate ?? null);
-    // Stand-in identity keys and sealed boxes (sim-sealer.ts): offline messages without real crypto.
-    const identity = simIdentityOf(this.username);
     const machine = new PeerMachine({
       serverHost: SERVER_ADDRESS,
       serverPort: SERVER_PORT,
@@ -261,7 +258,6 @@ export class PeerMachineDriver implements PeerDriver {
       jitterSeed: this.options.prng.nextU32(),
       idPrefix: `p${this.options.index}i${this.incarnation}t`,
       p2pAdvertiseHost: this.options.address,
-      identity,
     });
     this.files = new SimFiles(this.clock, this.username, this.options.p2p, this.options.planted ?? null);
     const address = this.options.address;
@@ -270,7 +266,6 @@ export class PeerMachineDriver implements PeerDriver {
       transport: this.transport,
       clock: this.clock,
       files: this.files,
-      sealer: simSealer(identity.sealKey),
       sink: {
         onEvent: (event) => this.onEvent(event),
         onSettled: () => this.updateTruth(),
