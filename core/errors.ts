@@ -68,6 +68,11 @@ export const ERRORS = {
   MESSAGE_UNDELIVERED: { message: 'the peer connection closed before the message was acknowledged', closes: false },
   PEER_ERROR: { message: 'a peer reported an error (its code and words are in the detail, never one of our codes)', closes: false },
   HISTORY_UNAVAILABLE: { message: 'the history store is not available or failed on that query', closes: false },
+  // Offline messages (the server's mailbox of sealed messages).
+  MAILBOX_FULL: { message: "the friend's mailbox holds all it may from you; retry once they have read some", closes: false },
+  PEER_KEY_UNKNOWN: { message: "that friend's identity key is not known, so nothing can be sealed for them", closes: false },
+  MAIL_UNREADABLE: { message: 'an offline message did not open with our identity key, or was not what the server said it was; it was dropped', closes: false },
+  MESSAGE_TOO_LONG: { message: 'the text is too long for an offline message (it fits only in an open chat session)', closes: false },
 } as const satisfies Record<string, { message: string; closes: boolean }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { identityKeysSchema, isIdentityKeys, type IdentityKeys } from './identity.ts';
 import {
+  MAIL_SEALED_BYTES_MAX,
   NICKNAME_CHARS_MAX,
   P2P_HOST_CHARS_MAX,
   PASSWORD_CHARS_MAX,
@@ -23,6 +24,15 @@ const password = z.string().min(1).max(PASSWORD_CHARS_MAX * 4);
 const token = z.string().min(1).max(TOKEN_CHARS_MAX);
 const sessionRequestId = z.string().min(1).max(64);
 const port = z.number().int().min(1).max(65_535);
+/** The sender's id of a chat message (chat.send `id`, or one the client made up). */
+export const messageIdSchema = z.union([z.string().min(1).max(64), z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)]);
+/** A sealed box (docs/PROTOCOL.md, "Sealed offline messages"), base64, at most MAIL_SEALED_BYTES_MAX bytes. */
+const sealedBox = z
+  .string()
+  .min(4)
+  .max(Math.ceil(MAIL_SEALED_BYTES_MAX / 3) * 4)
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64');
+const mailSeq = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 // ---- client to server -------------------------------------------------------------------------
 
@@ -60,6 +70,10 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
     port: port.optional(),
   }),
   z.object({ type: z.literal('session.cancel'), id: requestId, requestId: sessionRequestId }),
+  /** A message sealed for a friend with no open session: the server holds it until they take it. */
+  z.object({ type: z.literal('mail.send'), id: requestId, username, messageId: messageIdSchema, sealed: sealedBox }),
+  /** The recipient stored the mail with this seq: the server deletes it and tells the sender. */
+  z.object({ type: z.literal('mail.ack'), id: requestId, seq: mailSeq }),
   /** Changes the password: the old one is checked as a login's is (same limits); answered by account.updated. */
   z.object({ type: z.literal('account.password'), id: requestId, old: password, new: password }),
   /** Changes the nickname; answered by account.updated, and friends online get friend.updated. */
@@ -161,6 +175,12 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('friend.updated'), username: z.string(), nickname: z.string() }),
   /** To the callee: a request it was asked about ended without its answer (timeout, cancel, caller gone). */
   z.object({ type: z.literal('session.withdrawn'), requestId: z.string(), from: z.string(), reason: sessionFailureSchema }),
+  /** The server holds the sealed message for `username` (retrying a send that was held answers this again). */
+  z.object({ type: z.literal('mail.queued'), re, username: z.string(), messageId: messageIdSchema }),
+  /** A sealed message left for us while we had no session with `from`; answer mail.ack once stored. */
+  z.object({ type: z.literal('mail.deliver'), seq: mailSeq, from: z.string(), messageId: messageIdSchema, sealed: z.string(), sentAtMs: z.number() }),
+  /** Receipt: `username` stored our sealed message `messageId`. */
+  z.object({ type: z.literal('mail.delivered'), username: z.string(), messageId: messageIdSchema }),
 ]);
 
 export type ServerFrame = z.infer<typeof serverFrameSchema>;

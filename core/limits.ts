@@ -76,6 +76,41 @@ export const SESSION_REQUESTS_PENDING_PER_USER_MAX = 16;
 /** Session outcomes held for a detached user until it resumes (the oldest go first). */
 export const SESSION_OUTCOMES_HELD_MAX = 2 * SESSION_REQUESTS_PENDING_PER_USER_MAX;
 
+// ---- offline messages: the server's mailbox of sealed messages -----------------------------------
+
+/**
+ * Largest sealed offline message, in bytes before base64: a mail.send frame carries it as base64
+ * (4/3 of it) and must stay within SERVER_INBOUND_FRAME_BYTES_MAX. Texts too long for it go peer
+ * to peer only (the client answers MESSAGE_TOO_LONG when no session is open).
+ */
+export const MAIL_SEALED_BYTES_MAX = 8 * 1024;
+/** Sealed messages one recipient's mailbox holds, all senders together (MAILBOX_FULL beyond). */
+export const MAILBOX_MESSAGES_PER_RECIPIENT_MAX = 400;
+/** Sealed bytes one recipient's mailbox holds, all senders together: 400 full messages. */
+export const MAILBOX_BYTES_PER_RECIPIENT_MAX = MAILBOX_MESSAGES_PER_RECIPIENT_MAX * MAIL_SEALED_BYTES_MAX;
+/**
+ * One sender's share of a recipient's mailbox, in messages and bytes: a quarter, so one friend
+ * sending without pause fills its own share (MAILBOX_FULL for it alone) and the others can still
+ * reach the recipient. Only friends may leave mail, and each has its own share.
+ */
+export const MAILBOX_MESSAGES_PER_SENDER_MAX = MAILBOX_MESSAGES_PER_RECIPIENT_MAX / 4;
+export const MAILBOX_BYTES_PER_SENDER_MAX = MAILBOX_BYTES_PER_RECIPIENT_MAX / 4;
+/**
+ * Sealed messages the server pushes to a client before that client acknowledges them: a mailbox
+ * is handed over in windows, so a full one never lands in a slow client's send queue at once.
+ */
+export const MAIL_DELIVERIES_IN_FLIGHT_MAX = 16;
+/**
+ * Delivery receipts the server holds for a sender who was offline when its mail was acknowledged
+ * (pushed at its next login); the oldest go first past it.
+ */
+export const MAIL_RECEIPTS_HELD_PER_USER_MAX = 1000;
+/**
+ * Mail ids a client remembers having shown, so a delivery repeated after a lost acknowledgement
+ * is acknowledged again but not shown twice.
+ */
+export const MAIL_IDS_REMEMBERED_MAX = 1024;
+
 /** Default time-to-live of a login without a heartbeat. */
 export const TTL_MS_DEFAULT = 30_000;
 /** Clients heartbeat this many times per TTL, so one lost heartbeat does not log them out. */

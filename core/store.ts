@@ -31,13 +31,44 @@ export type StoreOp =
   | { readonly op: 'account.nickname'; readonly username: string; readonly nickname: string }
   /** `decliner` declined `declined`'s friend request at atMs: the cool-down runs from then, across restarts. */
   | { readonly op: 'decline.add'; readonly declined: string; readonly decliner: string; readonly atMs: number }
-  | { readonly op: 'decline.remove'; readonly declined: string; readonly decliner: string };
+  | { readonly op: 'decline.remove'; readonly declined: string; readonly decliner: string }
+  /** A sealed offline message left for `to` (the server never sees its text: see MailRecord). */
+  | ({ readonly op: 'mail.add' } & MailRecord)
+  /** `to` acknowledged the mail with this seq (or it was dropped): it is deleted. */
+  | { readonly op: 'mail.remove'; readonly to: string; readonly seq: number }
+  /** A delivery receipt owed to `sender`, who was offline when its mail was acknowledged. */
+  | ({ readonly op: 'receipt.add' } & ReceiptRecord)
+  | { readonly op: 'receipt.remove'; readonly sender: string; readonly seq: number };
 
 /** A declined friend request, remembered for its cool-down. */
 export interface DeclineRecord {
   readonly declined: string;
   readonly decliner: string;
   readonly atMs: number;
+}
+
+/**
+ * One sealed offline message. `sealed` is the base64 of a sealed box (docs/PROTOCOL.md, "Sealed
+ * offline messages") that only the recipient's identity key opens; what the server knows is the
+ * rest: who, to whom, the sender's message id, the size and the time.
+ */
+export interface MailRecord {
+  /** Unique per server over its life and increasing in arrival order (see core/server/mailbox.ts). */
+  readonly seq: number;
+  readonly from: string;
+  readonly to: string;
+  /** The sender's id for the message (chat.send `id`), echoed in its chat.queued and chat.delivered. */
+  readonly messageId: string | number;
+  readonly sealed: string;
+  readonly sentAtMs: number;
+}
+
+/** A receipt held for an offline sender: `recipient` stored message `messageId` (mail `seq`). */
+export interface ReceiptRecord {
+  readonly seq: number;
+  readonly sender: string;
+  readonly recipient: string;
+  readonly messageId: string | number;
 }
 
 export interface AccountRecord {
@@ -57,6 +88,10 @@ export interface StoreSnapshot {
   readonly requests: ReadonlyArray<readonly [string, string]>;
   /** Blocks as [blocker, blocked]; absent in snapshots from before blocks existed. */
   readonly blocks?: ReadonlyArray<readonly [string, string]>;
+  /** Sealed offline messages not yet acknowledged, in seq order; absent before the mailbox existed. */
+  readonly mail?: readonly MailRecord[];
+  /** Delivery receipts owed to offline senders, in seq order; absent before the mailbox existed. */
+  readonly receipts?: readonly ReceiptRecord[];
   /** Declines still in their cool-down, oldest first; absent in snapshots from before they were stored. */
   readonly declines?: readonly DeclineRecord[];
 }
@@ -78,6 +113,8 @@ export class MemoryStore implements AccountStore {
   private readonly friendships = new Map<string, readonly [string, string]>();
   private readonly requests = new Map<string, readonly [string, string]>();
   private readonly blocks = new Map<string, readonly [string, string]>();
+  private readonly mail = new Map<number, MailRecord>();
+  private readonly receipts = new Map<number, ReceiptRecord>();
   private readonly declines = new Map<string, DeclineRecord>();
 
   load(): StoreSnapshot {
@@ -86,8 +123,15 @@ export class MemoryStore implements AccountStore {
       friendships: [...this.friendships.values()],
       requests: [...this.requests.values()],
       blocks: [...this.blocks.values()],
+      mail: [...this.mail.values()].sort((a, b) => a.seq - b.seq),
+      receipts: [...this.receipts.values()].sort((a, b) => a.seq - b.seq),
       declines: [...this.declines.values()].sort((a, b) => a.atMs - b.atMs),
     };
+  }
+
+  /** Sealed messages held, for tests that look for plaintext. */
+  get mailRecords(): readonly MailRecord[] {
+    return [...this.mail.values()];
   }
 
   apply(ops: readonly StoreOp[]): void {
@@ -149,6 +193,18 @@ export class MemoryStore implements AccountStore {
         return;
       case 'decline.remove':
         this.declines.delete(`${op.declined}\u0000${op.decliner}`);
+        return;
+      case 'mail.add':
+        this.mail.set(op.seq, { seq: op.seq, from: op.from, to: op.to, messageId: op.messageId, sealed: op.sealed, sentAtMs: op.sentAtMs });
+        return;
+      case 'mail.remove':
+        this.mail.delete(op.seq);
+        return;
+      case 'receipt.add':
+        this.receipts.set(op.seq, { seq: op.seq, sender: op.sender, recipient: op.recipient, messageId: op.messageId });
+        return;
+      case 'receipt.remove':
+        this.receipts.delete(op.seq);
         return;
     }
   }

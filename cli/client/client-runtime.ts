@@ -24,6 +24,7 @@ import { PeerHost, type PeerHostNote } from '../../core/peer/host.ts';
 import { type PeerConfig, type PeerEffect, PeerMachine } from '../../core/peer/machine.ts';
 import type { Clock, Listener, Stream, Transport } from '../../core/transport.ts';
 import { TcpTransport } from '../net/tcp-transport.ts';
+import { identitySealer } from '../crypto/sealed-box.ts';
 import { NodePeerFiles, prepareFile } from './file-io.ts';
 import { KNOWN_SERVERS_FAILED, type PinVerdict, type ServerKeyCheck } from './known-servers.ts';
 import type { ClientIdentity } from './identity-keys.ts';
@@ -103,6 +104,8 @@ export class ClientRuntime {
       clock: options.clock,
       files: this.files,
       ...(options.history == null ? {} : { history: options.history }),
+      // Offline messages are sealed for friends' keys and opened with our own X25519 identity key.
+      ...(identity === null ? {} : { sealer: identitySealer(identity.sealPrivateKey) }),
       sink: {
         onEvent: (event, tag) => this.emit(event, tag),
         onSettled: () => {

@@ -86,6 +86,9 @@ const ACCOUNT_COMMANDS: ReadonlySet<string> = new Set([
 const SERVERLESS_COMMANDS: ReadonlySet<string> = new Set(['test.cut-p2p']);
 const FRIEND_ORDERED_COMMANDS: ReadonlySet<string> = new Set(['chat.open', 'chat.send', 'chat.close', 'chat.typing', 'chat.read', 'file.send']);
 
+/** Errors that end a sent message's way (it counts as underway until one of these or an ack). */
+const MESSAGE_FATE_ERRORS: ReadonlySet<string> = new Set(['MESSAGE_UNDELIVERED', 'MAILBOX_FULL', 'NOT_FRIENDS', 'SERVER_UNAVAILABLE', 'PEER_KEY_UNKNOWN']);
+
 function friendLane(username: string): string {
   return `friend:${username}`;
 }
@@ -158,7 +161,7 @@ export class CommandQueue {
   onEvent(event: ClientEvent, tag: number | undefined): CommandRef | undefined {
     if (event.event === 'ready') this.ready = true;
     if (event.event === 'error' && tag !== undefined && tag === this.runningTag) this.runningRefused = true;
-    this.countMessages(event);
+    this.countMessages(event, tag);
     if (this.drainQuietSinceMs !== null && (event.event === 'chat.sent' || event.event.startsWith('file.'))) this.drainQuietSinceMs = this.port.nowMs();
     if (event.event === 'file.offered' && tag !== undefined) this.transfersUnderway.set(event.transferId, true);
     if (event.event === 'file.sent' || event.event === 'file.received' || event.event === 'file.failed') this.transfersUnderway.delete(event.transferId);
@@ -289,11 +292,15 @@ export class CommandQueue {
         this.refsByFriend.delete(event.username);
         return ref;
       }
-      case 'chat.sent': {
+      case 'chat.sent':
+      case 'chat.delivered': {
         const ref = this.refsByMessage.get(event.id);
         this.refsByMessage.delete(event.id);
         return ref;
       }
+      case 'chat.queued':
+        // Kept for the chat.delivered that follows when the friend takes it.
+        return this.refsByMessage.get(event.id);
       case 'error': {
         const id = (event as { id?: unknown }).id;
         if (event.code !== 'MESSAGE_UNDELIVERED' || (typeof id !== 'string' && typeof id !== 'number')) return undefined;
@@ -328,11 +335,15 @@ export class CommandQueue {
     return false;
   }
 
-  /** A message's fate: acknowledged, reported undelivered, or its session closed (which reports the rest). */
-  private countMessages(event: ClientEvent): void {
+  /**
+   * A message's fate: acknowledged, held by the server (chat.queued), reported undelivered or not
+   * left with the server, or its session closed (which reports the rest). An error while the
+   * chat.send itself runs is a refusal: that message was never counted.
+   */
+  private countMessages(event: ClientEvent, tag: number | undefined): void {
     let friend: string | null = null;
-    if (event.event === 'chat.sent') friend = event.username;
-    else if (event.event === 'error' && event.code === 'MESSAGE_UNDELIVERED') {
+    if (event.event === 'chat.sent' || event.event === 'chat.queued') friend = event.username;
+    else if (event.event === 'error' && MESSAGE_FATE_ERRORS.has(event.code) && (tag === undefined || tag !== this.runningTag)) {
       const username = (event as { username?: unknown }).username;
       friend = typeof username === 'string' ? username : null;
     } else if (event.event === 'chat.closed') {

@@ -589,6 +589,8 @@ function onEvent(state: DashboardState, event: ClientEvent, out: Out): Dashboard
       return onChatMessage(state, event.from, event.text, event.id);
     case 'chat.sent':
       return updateSession(state, event.username, (session) => markSent(session, event.id));
+    case 'chat.queued':
+      return addEvent(state, 'info', `${friendLabel(state, event.username)} has no open chat: your message is sealed and held by the server until they take it`);
     case 'chat.delivered':
       return updateLines(state, event.username, (line) => (line.kind === 'out' && line.id === event.id && line.receipt !== 'read' ? { ...line, delivered: true, receipt: 'delivered' } : line));
     case 'chat.read':

@@ -14,7 +14,7 @@
  * throws, as SQLite's transaction does.
  */
 import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
-import type { AccountRecord, AccountStore, DeclineRecord, StoreOp, StoreSnapshot } from '../../core/store.ts';
+import type { AccountRecord, AccountStore, DeclineRecord, MailRecord, ReceiptRecord, StoreOp, StoreSnapshot } from '../../core/store.ts';
 
 /** How long a write blocks the server thread before it is left to the worker's retries. */
 export const STORE_COMMIT_WAIT_MS = 2_000;
@@ -62,6 +62,23 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   // first login from a client that has keys registers them.
   `ALTER TABLE accounts ADD COLUMN sign_key TEXT;
    ALTER TABLE accounts ADD COLUMN seal_key TEXT;`,
+  // Sealed offline messages and the receipts owed to offline senders (as in the SQLite store; the
+  // sealed box as base64 text, the sender's message id as JSON).
+  `CREATE TABLE mail (
+     seq             BIGINT PRIMARY KEY,
+     from_user       TEXT NOT NULL REFERENCES accounts(username),
+     to_user         TEXT NOT NULL REFERENCES accounts(username),
+     message_id_json TEXT NOT NULL,
+     sealed          TEXT NOT NULL,
+     sent_at_ms      BIGINT NOT NULL
+   );
+   CREATE INDEX mail_by_recipient ON mail (to_user, seq);
+   CREATE TABLE mail_receipts (
+     seq             BIGINT PRIMARY KEY,
+     sender          TEXT NOT NULL REFERENCES accounts(username),
+     recipient       TEXT NOT NULL REFERENCES accounts(username),
+     message_id_json TEXT NOT NULL
+   );`,
 ];
 
 type Statement = readonly [sql: string, params: readonly (string | number | null)[]];
@@ -107,6 +124,21 @@ export function statementsOf(op: StoreOp): Statement[] {
       ];
     case 'decline.remove':
       return [['DELETE FROM friend_declines WHERE declined = $1 AND decliner = $2', [op.declined, op.decliner]]];
+    case 'mail.add':
+      return [
+        [
+          'INSERT INTO mail (seq, from_user, to_user, message_id_json, sealed, sent_at_ms) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING',
+          [op.seq, op.from, op.to, JSON.stringify(op.messageId), op.sealed, op.sentAtMs],
+        ],
+      ];
+    case 'mail.remove':
+      return [['DELETE FROM mail WHERE seq = $1', [op.seq]]];
+    case 'receipt.add':
+      return [
+        ['INSERT INTO mail_receipts (seq, sender, recipient, message_id_json) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [op.seq, op.sender, op.recipient, JSON.stringify(op.messageId)]],
+      ];
+    case 'receipt.remove':
+      return [['DELETE FROM mail_receipts WHERE seq = $1', [op.seq]]];
   }
 }
 
@@ -116,6 +148,8 @@ const SNAPSHOT_QUERIES = [
   'SELECT from_user, to_user FROM friend_requests ORDER BY from_user, to_user',
   'SELECT blocker, blocked FROM blocks ORDER BY blocker, blocked',
   'SELECT declined, decliner, at_ms FROM friend_declines ORDER BY at_ms, declined, decliner',
+  'SELECT seq, from_user, to_user, message_id_json, sealed, sent_at_ms FROM mail ORDER BY seq',
+  'SELECT seq, sender, recipient, message_id_json FROM mail_receipts ORDER BY seq',
 ];
 
 interface Reply {
@@ -188,12 +222,14 @@ export class PostgresStore implements AccountStore {
   }
 
   load(): StoreSnapshot {
-    const [accountRows, friendshipRows, requestRows, blockRows, declineRows] = this.call({ kind: 'queries', sqls: SNAPSHOT_QUERIES }, STORE_START_WAIT_MS) as [
+    const [accountRows, friendshipRows, requestRows, blockRows, declineRows, mailRows, receiptRows] = this.call({ kind: 'queries', sqls: SNAPSHOT_QUERIES }, STORE_START_WAIT_MS) as [
       { username: string; nickname: string; password_hash: string; created_at_ms: string; sign_key: string | null; seal_key: string | null }[],
       { a: string; b: string }[],
       { from_user: string; to_user: string }[],
       { blocker: string; blocked: string }[],
       { declined: string; decliner: string; at_ms: string }[],
+      { seq: string; from_user: string; to_user: string; message_id_json: string; sealed: string; sent_at_ms: string }[],
+      { seq: string; sender: string; recipient: string; message_id_json: string }[],
     ];
     const accounts = accountRows.map(
       (row): AccountRecord => ({
@@ -210,6 +246,19 @@ export class PostgresStore implements AccountStore {
       requests: requestRows.map((row) => [row.from_user, row.to_user] as const),
       blocks: blockRows.map((row) => [row.blocker, row.blocked] as const),
       declines: declineRows.map((row): DeclineRecord => ({ declined: row.declined, decliner: row.decliner, atMs: Number(row.at_ms) })),
+      mail: mailRows.map(
+        (row): MailRecord => ({
+          seq: Number(row.seq),
+          from: row.from_user,
+          to: row.to_user,
+          messageId: JSON.parse(row.message_id_json) as string | number,
+          sealed: row.sealed,
+          sentAtMs: Number(row.sent_at_ms),
+        }),
+      ),
+      receipts: receiptRows.map(
+        (row): ReceiptRecord => ({ seq: Number(row.seq), sender: row.sender, recipient: row.recipient, messageId: JSON.parse(row.message_id_json) as string | number }),
+      ),
     };
   }
 

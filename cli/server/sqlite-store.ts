@@ -22,7 +22,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { AccountRecord, AccountStore, DeclineRecord, StoreOp, StoreSnapshot } from '../../core/store.ts';
+import type { AccountRecord, AccountStore, DeclineRecord, MailRecord, ReceiptRecord, StoreOp, StoreSnapshot } from '../../core/store.ts';
 
 export const DATABASE_FILE_NAME = 'p2pchat.sqlite';
 export type DbSynchronous = 'normal' | 'full';
@@ -66,6 +66,24 @@ export const MIGRATIONS: readonly string[] = [
   // first login from a client that has keys registers them.
   `ALTER TABLE accounts ADD COLUMN sign_key TEXT;
    ALTER TABLE accounts ADD COLUMN seal_key TEXT;`,
+  // Sealed offline messages (only the recipient's identity key opens \`sealed\`), and the delivery
+  // receipts owed to senders who were offline when their mail was acknowledged. The message id is
+  // the sender's (a string or a number), kept as JSON.
+  `CREATE TABLE mail (
+     seq             INTEGER PRIMARY KEY,
+     from_user       TEXT NOT NULL REFERENCES accounts(username),
+     to_user         TEXT NOT NULL REFERENCES accounts(username),
+     message_id_json TEXT NOT NULL,
+     sealed          BLOB NOT NULL,
+     sent_at_ms      INTEGER NOT NULL
+   );
+   CREATE INDEX mail_by_recipient ON mail (to_user, seq);
+   CREATE TABLE mail_receipts (
+     seq             INTEGER PRIMARY KEY,
+     sender          TEXT NOT NULL REFERENCES accounts(username),
+     recipient       TEXT NOT NULL REFERENCES accounts(username),
+     message_id_json TEXT NOT NULL
+   );`,
 ];
 
 export interface SqliteStoreOptions {
@@ -115,6 +133,14 @@ export class SqliteStore implements AccountStore {
       deleteRequest: this.db.prepare<[string, string]>('DELETE FROM friend_requests WHERE from_user = ? AND to_user = ?'),
       insertBlock: this.db.prepare<[string, string]>('INSERT OR IGNORE INTO blocks (blocker, blocked) VALUES (?, ?)'),
       deleteBlock: this.db.prepare<[string, string]>('DELETE FROM blocks WHERE blocker = ? AND blocked = ?'),
+      insertMail: this.db.prepare<[number, string, string, string, Buffer, number]>(
+        'INSERT OR IGNORE INTO mail (seq, from_user, to_user, message_id_json, sealed, sent_at_ms) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      deleteMail: this.db.prepare<[number]>('DELETE FROM mail WHERE seq = ?'),
+      insertReceipt: this.db.prepare<[number, string, string, string]>(
+        'INSERT OR IGNORE INTO mail_receipts (seq, sender, recipient, message_id_json) VALUES (?, ?, ?, ?)',
+      ),
+      deleteReceipt: this.db.prepare<[number]>('DELETE FROM mail_receipts WHERE seq = ?'),
       updatePassword: this.db.prepare<[string, string]>('UPDATE accounts SET password_hash = ? WHERE username = ?'),
       updateNickname: this.db.prepare<[string, string]>('UPDATE accounts SET nickname = ? WHERE username = ?'),
       upsertDecline: this.db.prepare<[string, string, number]>(
@@ -168,7 +194,28 @@ export class SqliteStore implements AccountStore {
       .prepare<[], { declined: string; decliner: string; at_ms: number }>('SELECT declined, decliner, at_ms FROM friend_declines ORDER BY at_ms, declined, decliner')
       .all()
       .map((row): DeclineRecord => ({ declined: row.declined, decliner: row.decliner, atMs: row.at_ms }));
-    return { accounts, friendships, requests, blocks, declines };
+    const mail = this.db
+      .prepare<[], { seq: number; from_user: string; to_user: string; message_id_json: string; sealed: Buffer; sent_at_ms: number }>(
+        'SELECT seq, from_user, to_user, message_id_json, sealed, sent_at_ms FROM mail ORDER BY seq',
+      )
+      .all()
+      .map(
+        (row): MailRecord => ({
+          seq: row.seq,
+          from: row.from_user,
+          to: row.to_user,
+          messageId: JSON.parse(row.message_id_json) as string | number,
+          sealed: row.sealed.toString('base64'),
+          sentAtMs: row.sent_at_ms,
+        }),
+      );
+    const receipts = this.db
+      .prepare<[], { seq: number; sender: string; recipient: string; message_id_json: string }>(
+        'SELECT seq, sender, recipient, message_id_json FROM mail_receipts ORDER BY seq',
+      )
+      .all()
+      .map((row): ReceiptRecord => ({ seq: row.seq, sender: row.sender, recipient: row.recipient, messageId: JSON.parse(row.message_id_json) as string | number }));
+    return { accounts, friendships, requests, blocks, declines, mail, receipts };
   }
 
   apply(ops: readonly StoreOp[]): void {
@@ -220,6 +267,18 @@ export class SqliteStore implements AccountStore {
         return;
       case 'decline.remove':
         s.deleteDecline.run(op.declined, op.decliner);
+        return;
+      case 'mail.add':
+        s.insertMail.run(op.seq, op.from, op.to, JSON.stringify(op.messageId), Buffer.from(op.sealed, 'base64'), op.sentAtMs);
+        return;
+      case 'mail.remove':
+        s.deleteMail.run(op.seq);
+        return;
+      case 'receipt.add':
+        s.insertReceipt.run(op.seq, op.sender, op.recipient, JSON.stringify(op.messageId));
+        return;
+      case 'receipt.remove':
+        s.deleteReceipt.run(op.seq);
         return;
     }
   }

@@ -72,8 +72,14 @@ export const clientEventSchema = z.discriminatedUnion('event', [
    */
   z.object({ event: z.literal('chat.closed'), username, reason: z.string() }),
   z.object({ event: z.literal('chat.failed'), username, reason: z.string() }),
-  z.object({ event: z.literal('chat.message'), from: username, text: z.string(), id: messageId }),
+  /**
+   * offline and sentAtMs (additions): set when the message was sealed and held by the server
+   * while we had no session with the sender; sentAtMs is when the sender sent it (its clock).
+   */
+  z.object({ event: z.literal('chat.message'), from: username, text: z.string(), id: messageId, offline: z.literal(true).optional(), sentAtMs: z.number().optional() }),
   z.object({ event: z.literal('chat.sent'), username, id: messageId }),
+  /** The server holds our message sealed for `username` (no session was open); chat.delivered follows. */
+  z.object({ event: z.literal('chat.queued'), username, id: messageId }),
   /** The friend's client stored the message in its history (or took it from the server's mailbox). */
   z.object({ event: z.literal('chat.delivered'), username, id: messageId }),
   /** The friend read our messages up to this one (it may turn these receipts off). */

@@ -57,6 +57,24 @@ export interface PeerFiles {
   closeAll(): void;
 }
 
+/**
+ * Sealed boxes for offline messages (core/peer/mailbox-client.ts): node:crypto and the account's
+ * identity key in cli/ (cli/crypto/sealed-box.ts), a stand-in in sim/. Each answers through
+ * `done`, at once or later; null when the box could not be sealed or opened.
+ */
+export interface PeerSealer {
+  /** Seals `plaintext` (UTF-8) for the X25519 public key `sealKey` (base64 SPKI DER); the box as base64. */
+  seal(sealKey: string, plaintext: string, done: (sealed: string | null) => void): void;
+  /** Opens a box (base64) with our identity key; its plaintext as UTF-8 text. */
+  open(sealed: string, done: (plaintext: string | null) => void): void;
+}
+
+/** Without a sealer nothing can be sealed or opened: offline messages fail as unreadable. */
+const NO_SEALER: PeerSealer = {
+  seal: (_sealKey, _plaintext, done) => done(null),
+  open: (_sealed, done) => done(null),
+};
+
 /** Where the machine's events go: the headless client's stdout and the dashboard, or a simulated user. */
 export interface PeerSink {
   /** ref: the tag of the command the event answers, when it was given one (PeerInput `command`). */
@@ -96,6 +114,8 @@ export interface PeerHostOptions {
   readonly clock: Clock;
   readonly files: PeerFiles;
   readonly sink: PeerSink;
+  /** Seals and opens offline messages; none: they cannot be sealed or opened. */
+  readonly sealer?: PeerSealer;
   /**
    * Where what was said is kept (history.ts; SQLite in cli/). None: nothing is kept, history
    * queries fail with HISTORY_UNAVAILABLE and no msg.stored (so no chat.delivered) is sent.
@@ -292,6 +312,14 @@ export class PeerHost {
       case 'exit':
         this.stop();
         return this.options.sink.onExit?.(effect.code);
+      case 'mail.seal': {
+        const { ticket } = effect;
+        return (this.options.sealer ?? NO_SEALER).seal(effect.sealKey, effect.plaintext, (sealed) => this.input({ type: 'mail.sealed', ticket, sealed }));
+      }
+      case 'mail.open': {
+        const { seq } = effect;
+        return (this.options.sealer ?? NO_SEALER).open(effect.sealed, (plaintext) => this.input({ type: 'mail.opened', seq, plaintext }));
+      }
     }
   }
 

@@ -54,7 +54,7 @@
  * total, not a queue size, so a report cannot forget data frames the runtime has not written yet.
  */
 import { DATA_HEADER_BYTES, FRAME_HEADER_BYTES, FrameDecoder } from '../codec.ts';
-import { type ErrorCode, errorMessage } from '../errors.ts';
+import { type ErrorCode, errorMessage, isErrorCode } from '../errors.ts';
 import type { ClientFrame, ServerFrame, ServerFrameOf } from '../frames.ts';
 import type { IdentityKeys } from '../identity.ts';
 import {
@@ -81,6 +81,7 @@ import { sanitizeFileName } from './file-names.ts';
 import { type OfferedFile, type P2pFrame, type P2pFrameOf, type P2pFrameType, P2P_FRAME_TYPES, p2pFrameSchema } from './frames.ts';
 import { type HistoryEntry, type HistoryMark, type HistoryMessage, type MessageId, fileHistoryOf } from './history.ts';
 import { type BrokerAction, SessionBroker, isSessionFrame } from './session-broker.ts';
+import { MailboxClient } from './mailbox-client.ts';
 import { type ClientRequest, type LinkAction, type LinkState, type LoginVia, ServerLink } from './server-link.ts';
 import { IncomingTransfer, OutgoingTransfer, type ReadGate, TRANSFER_TUNING_DEFAULTS, type TransferAction, type TransferTuning } from './transfer.ts';
 
@@ -133,6 +134,10 @@ export type PeerInput =
   | { readonly type: 'file.committed'; readonly transferId: string; readonly path: string }
   /** Any receiver-side file failure (open, write, flush, rename). */
   | { readonly type: 'file.io-failed'; readonly transferId: string }
+  /** Answer to `mail.seal`: the sealed box as base64, or null when sealing failed (a bad key). */
+  | { readonly type: 'mail.sealed'; readonly ticket: number; readonly sealed: string | null }
+  /** Answer to `mail.open`: the box's plaintext (UTF-8 text), or null when it did not open. */
+  | { readonly type: 'mail.opened'; readonly seq: number; readonly plaintext: string | null }
   /** The history store holds the friend's message (a `history.append` with confirm): tell the friend. */
   | { readonly type: 'history.stored'; readonly friend: string; readonly id: MessageId }
   /** The answer to a `history.page` or `history.search` effect. */
@@ -171,7 +176,11 @@ export type PeerEffect =
   /** ref: the tag of the command this event answers (see the `command` input), if any. */
   | { readonly type: 'event'; readonly event: ClientEvent; readonly ref?: number }
   /** The user quit and the logout is done (or timed out): the process may end. */
-  | { readonly type: 'exit'; readonly code: number };
+  | { readonly type: 'exit'; readonly code: number }
+  /** Seal `plaintext` (UTF-8) for the X25519 key `sealKey` (base64 SPKI DER); answer `mail.sealed`. */
+  | { readonly type: 'mail.seal'; readonly ticket: number; readonly sealKey: string; readonly plaintext: string }
+  /** Open a sealed box (base64) with our identity key; answer `mail.opened`. */
+  | { readonly type: 'mail.open'; readonly seq: number; readonly sealed: string };
 
 export interface PeerConfig {
   readonly serverHost: string;
@@ -344,12 +353,45 @@ export class PeerMachine {
   /** Outcomes of finished incoming transfers, oldest first, to repeat to their senders. */
   private readonly recentOutcomes = new Map<string, { readonly peer: string; readonly frame: P2pFrame }>();
   private nextWireStream = 1;
+  /** Offline messages: sealed for friends with no open session, and opened when handed over (mailbox-client.ts). */
+  private readonly mail: MailboxClient;
+  /** Ids of offline messages sent without one of the user's (distinct from the chat machine's). */
+  private nextMailSeq = 1;
 
   constructor(config: Partial<PeerConfig> = {}) {
     this.config = { ...PEER_CONFIG_DEFAULTS, ...config };
     this.link = new ServerLink(this.config.jitterSeed, this.config.identity);
     this.broker = new SessionBroker(this.config.autoAcceptChat);
     this.chat = new ChatMachine({ idPrefix: this.config.idPrefix, readReceipts: this.config.readReceipts });
+    this.mail = new MailboxClient({
+      emit: (event, ref) => this.withRef(ref, () => this.emit(event)),
+      emitError: (code, detail, username, id, ref) => this.withRef(ref, () => this.emitError(code, detail, username, id)),
+      sendMail: (username, messageId, sealed, ref) =>
+        this.withRef(ref, () => {
+          if (this.pending.size >= SERVER_REQUESTS_PENDING_MAX) return null;
+          // Its reply carries the command's ref; a lost link is reported by the mailbox client, per message.
+          const id = this.link.request({ type: 'mail.send', username, messageId, sealed });
+          this.tagRef(id);
+          return id;
+        }),
+      sendAck: (seq) => void this.link.request({ type: 'mail.ack', seq }),
+      seal: (ticket, sealKey, plaintext) => this.effects.push({ type: 'mail.seal', ticket, sealKey, plaintext }),
+      open: (seq, sealed) => this.effects.push({ type: 'mail.open', seq, sealed }),
+      record: (entry) => this.onChatAction({ type: 'record', entry, confirm: false }),
+      mark: (mark) => this.onChatAction({ type: 'mark', mark }),
+    });
+  }
+
+  /** Runs `then` answering the command tagged `ref` (a later step of it, such as a sealed message going out). */
+  private withRef<T>(ref: number | undefined, then: () => T): T {
+    if (ref === undefined) return then();
+    const before = this.answering;
+    this.answering = ref;
+    try {
+      return then();
+    } finally {
+      this.answering = before;
+    }
   }
   // ---- the machine's interface ----------------------------------------------------------------
 
@@ -407,6 +449,10 @@ export class PeerMachine {
         return this.withIncoming(input.transferId, nowMs, (t) => t.committed(input.path));
       case 'file.io-failed':
         return this.withIncoming(input.transferId, nowMs, (t) => t.ioFailed());
+      case 'mail.sealed':
+        return this.mail.sealed(input.ticket, input.sealed);
+      case 'mail.opened':
+        return this.mail.opened(this.link.username, input.seq, input.plaintext);
     }
   }
 
@@ -516,7 +562,7 @@ export class PeerMachine {
       case 'chat.answer':
         return this.onChatAnswer(command.username, command.accept, nowMs);
       case 'chat.send':
-        return this.withChat((chat) => chat.send(command.username, command.text, command.id, nowMs));
+        return this.onChatSend(command.username, command.text, command.id, nowMs);
       case 'chat.close':
         return this.onChatClose(command.username, nowMs);
       case 'chat.typing':
@@ -669,11 +715,13 @@ export class PeerMachine {
     this.pendingRefs.clear();
     this.passwordChanges.clear();
     this.broker.linkLost();
+    this.mail.linkLost();
     this.emitReady();
   }
 
   private onLoggedIn(via: LoginVia, frame: ServerFrameOf<'login.ok'>): void {
     if (frame.re !== undefined) this.pending.delete(frame.re);
+    this.mail.setFriends(frame.friends);
     if (via === 'login') {
       // Requests that came while we were away are listed, and each told as if it came now, so
       // a script or a person waiting for friend.request hears of it.
@@ -701,6 +749,7 @@ export class PeerMachine {
       case 'logout.ok':
         return this.onLogoutOk(nowMs);
       case 'friends':
+        this.mail.setFriends(frame.friends);
         this.requestsShown = new Set(frame.incoming);
         return this.emit({ event: 'friends', friends: frame.friends, pending: frame.incoming });
       case 'presence':
@@ -714,6 +763,7 @@ export class PeerMachine {
       case 'friend.requested':
         return this.emit({ event: 'friend.requested', username: frame.username });
       case 'friend.added':
+        this.mail.addFriends([frame]);
         this.requestsShown.delete(frame.username);
         return this.emit({
           event: 'friend.added',
@@ -726,6 +776,7 @@ export class PeerMachine {
         this.requestsShown.delete(frame.username);
         return this.emit({ event: 'friend.declined', username: frame.username });
       case 'friend.removed':
+        this.mail.forget(frame.username);
         this.requestsShown.delete(frame.username);
         return this.emit({ event: 'friend.removed', username: frame.username });
       case 'friend.blocked':
@@ -733,6 +784,12 @@ export class PeerMachine {
         return this.emit({ event: frame.type, username: frame.username });
       case 'friend.unblocked':
         return this.emit({ event: frame.type, username: frame.username });
+      case 'mail.queued':
+        return this.mail.onQueued(frame);
+      case 'mail.deliver':
+        return this.mail.onDeliver(frame);
+      case 'mail.delivered':
+        return this.mail.onDelivered(frame);
       case 'friend.updated':
         return this.emit({ event: 'friend.updated', username: frame.username, nickname: frame.nickname });
       case 'account.updated':
@@ -754,6 +811,12 @@ export class PeerMachine {
   private onServerError(frame: ServerFrameOf<'error'>): void {
     if (frame.re !== undefined) this.passwordChanges.delete(frame.re);
     if (frame.re !== undefined && this.broker.requestFailed(frame.re, frame.code)) return;
+    const mail = frame.re === undefined ? null : this.mail.failedSend(frame.re);
+    if (mail !== null) {
+      // About one offline message (MAILBOX_FULL, NOT_FRIENDS): named, so a script knows which.
+      const code = isErrorCode(frame.code) ? frame.code : 'PEER_ERROR';
+      return this.emitError(code, frame.detail ?? frame.message, mail.friend, mail.id);
+    }
     if (frame.code === 'SERVER_SHUTTING_DOWN') return; // the close that follows says it all
     this.emit({ event: 'error', code: frame.code, message: frame.message, ...(frame.detail === undefined ? {} : { detail: frame.detail }) });
   }
@@ -1075,6 +1138,21 @@ export class PeerMachine {
   }
 
   // ---- chat (chat.ts) and history (history.ts) ------------------------------------------------
+
+  /**
+   * chat.send: over the open session (chat.ts), or, with none, sealed for the friend and left with
+   * the server (mailbox-client.ts). Someone who is not a friend gets the chat machine's NO_SUCH_PEER.
+   */
+  private onChatSend(friend: string, text: string, requestedId: string | number | undefined, nowMs: number): void {
+    const me = this.link.username;
+    if (this.chat.isOpen(friend) || me === null || !this.mail.isFriend(friend)) {
+      return this.withChat((chat) => chat.send(friend, text, requestedId, nowMs));
+    }
+    // No open session (the friend is offline, or online without one): sealed and left with the server.
+    const id = requestedId ?? `${this.config.idPrefix}-o${this.nextMailSeq++}`;
+    if (!this.link.loggedIn) return this.emitError('SERVER_UNAVAILABLE', 'no open session, and the server that would hold the message is not reachable now', friend, id);
+    this.mail.send(me, friend, text, id, nowMs, this.answering);
+  }
 
   /** Runs a step of the chat machine and carries out what it asks. */
   private withChat(step: (chat: ChatMachine) => void): void {

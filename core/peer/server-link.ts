@@ -151,6 +151,9 @@ export const FRAME_RULES: Readonly<Record<ServerFrameType, readonly LinkStateNam
   'session.established': LOGGED_IN,
   'session.failed': LOGGED_IN,
   'session.withdrawn': LOGGED_IN,
+  'mail.queued': LOGGED_IN,
+  'mail.deliver': LOGGED_IN,
+  'mail.delivered': LOGGED_IN,
 };
 
 /** The server's ack of HEARTBEAT_FRAME, decoded by a byte comparison instead of the JSON parser. */

@@ -79,6 +79,7 @@ import { addressKey, addressKeyHost } from '../net-address.ts';
 import type { StoreOp, StoreSnapshot } from '../store.ts';
 import { type IdentityKeys, identityKeysEqual } from '../identity.ts';
 import { type Account, Directory, checkNickname, checkPassword, checkUsername } from './accounts.ts';
+import { Mailbox, sealedBytes } from './mailbox.ts';
 import { tokensEqual } from '../tokens.ts';
 
 export type ConnId = number;
@@ -293,6 +294,8 @@ const FRAME_RULES: Record<ClientFrameType, 'ExpectLogin' | 'LoggedIn'> = {
   'session.request': 'LoggedIn',
   'session.answer': 'LoggedIn',
   'session.cancel': 'LoggedIn',
+  'mail.send': 'LoggedIn',
+  'mail.ack': 'LoggedIn',
   'account.password': 'LoggedIn',
   'account.nickname': 'LoggedIn',
 };
@@ -306,6 +309,8 @@ export class ServerMachine {
   readonly config: ServerConfig;
   /** Replaced only by a `remote.snapshot` (a node back on the bus reads the store again). */
   private directory: Directory;
+  /** Sealed offline messages and the receipts owed for them (mailbox.ts); replaced with the directory. */
+  private mailbox: Mailbox;
   private readonly conns = new Map<ConnId, Conn>();
   private readonly online = new Map<string, OnlineUser>();
   private readonly sessionRequests = new Map<string, SessionRequest>();
@@ -353,6 +358,7 @@ export class ServerMachine {
   constructor(snapshot: StoreSnapshot, config: Partial<ServerConfig> & Pick<ServerConfig, 'newToken'>) {
     this.config = { ...SERVER_CONFIG_DEFAULTS, ...config };
     this.directory = new Directory(snapshot);
+    this.mailbox = new Mailbox(snapshot);
     this.loadDeclines(snapshot);
     this.welcome = Object.freeze({
       type: 'welcome',
@@ -423,6 +429,7 @@ export class ServerMachine {
         return this.onRemoteAnswer(input);
       case 'remote.snapshot':
         this.directory = new Directory(input.snapshot);
+        this.mailbox = new Mailbox(input.snapshot);
         this.declines.clear();
         this.loadDeclines(input.snapshot);
         return;
@@ -632,6 +639,10 @@ export class ServerMachine {
         return this.onSessionAnswer(conn, username, frame);
       case 'session.cancel':
         return this.onSessionCancel(conn, username, frame);
+      case 'mail.send':
+        return this.onMailSend(conn, username, frame, nowMs);
+      case 'mail.ack':
+        return this.onMailAck(username, frame.seq);
       case 'account.password':
         return this.onAccountPassword(conn, username, frame, nowMs);
       case 'account.nickname':
@@ -865,6 +876,7 @@ export class ServerMachine {
       resumeToken: user.resumeToken,
       resumed,
     });
+    this.handOverMail(username);
     if (!resumed) {
       this.tellFriends(account, 'online');
       return;
@@ -913,6 +925,7 @@ export class ServerMachine {
     if (user === undefined) return;
     this.online.delete(username);
     this.timers.disarm(`ttl:${username}`);
+    this.mailbox.resetDelivery(username);
     if (this.config.clustered && !user.remote) this.effects.push({ type: 'announce', item: { kind: 'offline', username } });
     for (const requestId of [...(user.sessionRequests ?? [])]) this.endSessionRequest(requestId, 'offline');
     const account = this.directory.get(username);
@@ -1025,6 +1038,8 @@ export class ServerMachine {
     if (me === undefined) return this.sendError(conn, 'NOT_FRIENDS', frame.id);
     if (me.friends.has(other)) {
       this.persist({ op: 'friendship.remove', a: username, b: other });
+      // Mail still held between them goes with the friendship, unread.
+      for (const mail of this.mailbox.between(username, other)) this.persist({ op: 'mail.remove', to: mail.to, seq: mail.seq });
       for (const requestId of this.sessionRequestsBetween(username, other)) this.endSessionRequest(requestId, 'not-friends');
     } else if (me.outgoing.has(other)) {
       this.persist({ op: 'request.remove', from: username, to: other });
@@ -1299,6 +1314,67 @@ export class ServerMachine {
     this.counters.sessions[outcome] = (this.counters.sessions[outcome] ?? 0) + 1;
   }
 
+  // ---- offline mail (mailbox.ts) ----------------------------------------------------------------
+
+  /**
+   * A message sealed for a friend with no open session. Held (and answered mail.queued) unless the
+   * recipient's mailbox, or this sender's share of it, is full; a retried send (same message id)
+   * is answered again without a second copy. A sender the recipient blocked is answered as usual
+   * and nothing is kept, so it learns nothing.
+   */
+  private onMailSend(conn: Conn, from: string, frame: ClientFrameOf<'mail.send'>, nowMs: number): void {
+    const to = frame.username;
+    if (from === to || !this.directory.areFriends(from, to)) return this.sendError(conn, 'NOT_FRIENDS', frame.id);
+    const queued: ServerFrame = { type: 'mail.queued', re: frame.id, username: to, messageId: frame.messageId };
+    if (this.directory.get(to)?.blocked.has(from) === true || this.mailbox.find(to, from, frame.messageId) !== undefined) {
+      return this.send(conn.connId, queued);
+    }
+    const admission = this.mailbox.admit(to, from, sealedBytes(frame.sealed));
+    if (admission !== 'ok') {
+      return this.sendError(conn, 'MAILBOX_FULL', frame.id, admission === 'sender-share-full' ? 'your share of their mailbox is full' : 'their mailbox is full');
+    }
+    this.persist({ op: 'mail.add', seq: this.mailbox.nextSeq(nowMs), from, to, messageId: frame.messageId, sealed: frame.sealed, sentAtMs: nowMs });
+    this.send(conn.connId, queued);
+    this.deliverMail(to);
+  }
+
+  /** The recipient stored a mail: it is deleted, and its sender told now or at its next login. */
+  private onMailAck(to: string, seq: number): void {
+    const mail = this.mailbox.get(to, seq);
+    if (mail === undefined) return; // acknowledged before (a repeated delivery)
+    this.persist({ op: 'mail.remove', to, seq });
+    const sender = this.online.get(mail.from);
+    if (sender !== undefined && sender.connId !== null) {
+      this.send(sender.connId, { type: 'mail.delivered', username: to, messageId: mail.messageId });
+    } else {
+      const dropped = this.mailbox.receiptToDrop(mail.from);
+      if (dropped !== null) this.persist({ op: 'receipt.remove', sender: dropped.sender, seq: dropped.seq });
+      this.persist({ op: 'receipt.add', seq, sender: mail.from, recipient: to, messageId: mail.messageId });
+    }
+    this.deliverMail(to);
+  }
+
+  /** A user (re)attached: its mail is handed over from the oldest, and its held receipts told. */
+  private handOverMail(username: string): void {
+    const user = this.online.get(username);
+    if (user === undefined || user.connId === null) return;
+    for (const receipt of [...this.mailbox.receiptsFor(username)]) {
+      this.send(user.connId, { type: 'mail.delivered', username: receipt.recipient, messageId: receipt.messageId });
+      this.persist({ op: 'receipt.remove', sender: username, seq: receipt.seq });
+    }
+    this.mailbox.resetDelivery(username);
+    this.deliverMail(username);
+  }
+
+  /** Pushes `to`'s next mail, if it is attached, up to MAIL_DELIVERIES_IN_FLIGHT_MAX unacknowledged. */
+  private deliverMail(to: string): void {
+    const user = this.online.get(to);
+    if (user === undefined || user.connId === null) return;
+    for (const mail of this.mailbox.nextToDeliver(to)) {
+      this.send(user.connId, { type: 'mail.deliver', seq: mail.seq, from: mail.from, messageId: mail.messageId, sealed: mail.sealed, sentAtMs: mail.sentAtMs });
+    }
+  }
+
   // ---- other nodes of a cluster ---------------------------------------------------------------
 
   /**
@@ -1396,6 +1472,7 @@ export class ServerMachine {
   /** What a store op changes in memory: the same for an op made here and one another node made. */
   private applyOp(op: StoreOp): void {
     this.directory.apply(op);
+    this.mailbox.apply(op);
   }
 
   private send(connId: ConnId, frame: ServerFrame): void {

@@ -15,6 +15,7 @@
  */
 import type { PresenceStatus } from '../../core/frames.ts';
 import { Histogram } from './latency-histogram.ts';
+import { MailChecker } from './mail-checker.ts';
 import type { PeerDriver, PeerObserver } from '../drivers/peer-driver.ts';
 import type { P2pObserver } from '../drivers/peer-machine-driver.ts';
 import type { PeerSlot } from '../drivers/peer-slot.ts';
@@ -80,6 +81,8 @@ export class Checkers implements PeerObserver, P2pObserver {
   private world: CheckedWorld | null = null;
   /** Each slot's truthOnline during a sweep (1 online), reused from sweep to sweep. */
   private sweepTruth = new Uint8Array(0);
+  /** Offline messages: held once, shown once, in order (mail-checker.ts). */
+  readonly mail = new MailChecker((detail) => this.violate('mail-exactly-once', detail));
 
   constructor(
     private readonly ttlMs: number,
@@ -354,6 +357,21 @@ export class Checkers implements PeerObserver, P2pObserver {
     queue.splice(0, at + 1);
   }
 
+  onMailSent(from: string, to: string, id: string): void {
+    this.count('mail_sent');
+    this.mail.onSent(from, to, id);
+  }
+
+  onMailQueued(from: string, to: string, id: string): void {
+    this.count('mail_queued');
+    this.mail.onQueued(from, to, id);
+  }
+
+  onMailShown(to: string, from: string, id: string, incarnation: number): void {
+    this.count('mail_shown');
+    this.mail.onShown(to, from, id, incarnation);
+  }
+
   // ---- sweeps --------------------------------------------------------------------------------------
 
   sweep(): void {
@@ -450,6 +468,8 @@ export class Checkers implements PeerObserver, P2pObserver {
         if (shown !== this.truthOf(friend)) note(`${slot.username} shows ${friend} ${shown ?? 'missing'}, truth ${this.truthOf(friend)}`);
       }
     }
+    this.mail.checkAtEnd((username) => this.truthOf(username) === 'online');
+    if (this.mail.repeatedAfterCrash > 0) this.counters.set('mail_repeated_after_crash', this.mail.repeatedAfterCrash);
     const pending = machine.stats().pendingSessionRequests;
     if (pending > 0) note(`the server still holds ${pending} pending session requests`);
     if (problemCount > 0) this.violate('liveness', `${problemCount} disagreements after the healed phase: ${problems.join('; ')}`);

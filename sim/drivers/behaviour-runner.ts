@@ -211,6 +211,12 @@ export class BehaviourRunner {
       if (target === null) return finish('chat', undefined)('NO_FRIEND');
       return driver.chat(target, step.chat.messages, finish('chat', undefined));
     }
+    if ('sendOffline' in step) {
+      if (driver.sendOffline === undefined) return finish('sendOffline', undefined)('NO_MAILBOX');
+      const target = host.friendUsername(slot, step.sendOffline.with);
+      if (target === null) return finish('sendOffline', undefined)('NO_FRIEND');
+      return driver.sendOffline(target, step.sendOffline.messages, finish('sendOffline', undefined));
+    }
     if ('sendFile' in step) {
       const send = step.sendFile;
       const finishFile = finish('sendFile', send.expect, send.withinMs);

@@ -37,6 +37,8 @@ export interface PeerDriver {
   pause?(untilMs: number): void;
   /** P2P, only where the driver has a P2P channel (the peer machine): messages over the open session. */
   chat?(username: string, count: number, done: (outcome: StepOutcome) => void): void;
+  /** Offline messages (the peer machine): chat.send with no session open, held sealed by the server; ok once each is queued. */
+  sendOffline?(username: string, count: number, done: (outcome: StepOutcome) => void): void;
   /** Work that should have ended by the end of the healed phase (open transfers), or null. */
   unfinishedWork?(): string | null;
   /** P2P: one synthetic file of `bytes` bytes over the open session; cancelled after cancelAfterMs, or hostile (name, declaredBytes, stall) if given. */

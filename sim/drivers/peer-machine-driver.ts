@@ -36,6 +36,10 @@ export interface P2pObserver {
   onFileReceived(receiver: string, from: string, transferId: string, sha256: string, bytesSha256: string, size: number): void;
   onChatSent(from: string, to: string, text: string): void;
   onChatReceived(to: string, from: string, text: string): void;
+  /** Offline messages (sim/checkers/mail-checker.ts): sent with no session, held by the server, shown to the recipient. */
+  onMailSent?(from: string, to: string, id: string): void;
+  onMailQueued?(from: string, to: string, id: string): void;
+  onMailShown?(to: string, from: string, id: string, incarnation: number): void;
   /** The receiver's files port wrote a download under `name`, at `path` (checker safe-file-names). */
   onFileCommitted?(receiver: string, transferId: string, name: string, path: string): void;
   /** The machine reported a received file at `path`. */
@@ -323,6 +327,27 @@ export class PeerMachineDriver implements PeerDriver {
     for (let i = 0; i < count; i++) {
       const text = `m${base}-${i}`;
       this.options.p2p.onChatSent(this.username, username, text);
+      // With no session open it goes to the friend's mailbox instead: the mail checker judges it then.
+      this.options.p2p.onMailSent?.(this.username, username, text);
+      const entry = this.ledger.add('chat.send', username, text, settle);
+      this.send(entry, { cmd: 'chat.send', username, text, id: text });
+    }
+  }
+
+  /** Sends `count` messages with no session open; ends when each is held by the server (chat.queued), or at the first failure. */
+  sendOffline(username: string, count: number, done: (outcome: StepOutcome) => void): void {
+    if (!this.alive || this.silent) return done('NOT_CONNECTED');
+    let left = count;
+    let failure: string | null = null;
+    const base = `${this.options.index}-${this.incarnation}-${this.nextFile++}`;
+    const settle = (outcome: string): void => {
+      if (outcome !== 'queued' && failure === null) failure = outcome;
+      left -= 1;
+      if (left === 0) done(failure ?? 'ok');
+    };
+    for (let i = 0; i < count; i++) {
+      const text = `o${base}-${i}`;
+      this.options.p2p.onMailSent?.(this.username, username, text);
       const entry = this.ledger.add('chat.send', username, text, settle);
       this.send(entry, { cmd: 'chat.send', username, text, id: text });
     }
@@ -505,7 +530,11 @@ export class PeerMachineDriver implements PeerDriver {
         if (this.outgoing.has(event.username)) observer.onSessionFailed(this, `${this.username}>${event.username}`, event.username, event.reason);
         break;
       case 'chat.message':
-        this.options.p2p.onChatReceived(this.username, event.from, event.text);
+        if (event.offline === true) this.options.p2p.onMailShown?.(this.username, event.from, String(event.id), this.incarnation);
+        else this.options.p2p.onChatReceived(this.username, event.from, event.text);
+        break;
+      case 'chat.queued':
+        this.options.p2p.onMailQueued?.(this.username, event.username, String(event.id));
         break;
       case 'file.offer':
         if (this.options.planted?.has('unsafe-download-name') === true) this.files.offeredNames.set(event.transferId, event.offeredName);

@@ -149,7 +149,7 @@ export class RequestLedger {
 
   /** The entry an event names by a key only one request has (message id, transfer id), open or ended. */
   private correlated(event: ClientEvent): LedgerEntry | null {
-    if (event.event === 'chat.sent' || (event.event === 'error' && hasField(event, 'id'))) {
+    if (event.event === 'chat.sent' || event.event === 'chat.queued' || (event.event === 'error' && hasField(event, 'id'))) {
       const id = String((event as { id: unknown }).id);
       return this.findAny((e) => e.messageId === id);
     }
@@ -235,6 +235,8 @@ function finalOutcome(entry: LedgerEntry, event: ClientEvent): string | undefine
       if (event.event === 'chat.failed' && event.username === entry.username) return event.reason;
       return undefined;
     case 'chat.send':
+      // Over an open session it is acknowledged by the peer; with none, held by the server.
+      if (event.event === 'chat.queued') return 'queued';
       return event.event === 'chat.sent' ? 'ok' : undefined;
     case 'file.send':
       if (event.event === 'file.sent') return 'ok';

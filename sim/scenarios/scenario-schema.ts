@@ -42,10 +42,11 @@ export const CHECKER_NAMES = [
   'hostile-refused',
   'safe-file-names',
   'served-within-bound',
+  'mail-exactly-once',
 ] as const;
 
 /** The kinds of step, by the names step outcomes and `underFaults.stepsMayFail` use. */
-export const STEP_KINDS = ['signup', 'login', 'logout', 'befriend', 'friendRequest', 'session', 'chat', 'sendFile', 'unfriend', 'p2pHello', 'hoardConnections'] as const;
+export const STEP_KINDS = ['signup', 'login', 'logout', 'befriend', 'friendRequest', 'session', 'chat', 'sendFile', 'unfriend', 'p2pHello', 'hoardConnections', 'sendOffline'] as const;
 
 /**
  * Who plays the users: the sim's light protocol client (server link only; fast, for storms) or the
@@ -115,6 +116,7 @@ export type Step =
   | { session: { with: string; expect?: string | undefined; withinMs?: number | undefined } }
   | { answer: 'accept' | 'reject' | 'ignore' | { policy: 'accept' | 'reject' | 'ignore'; delay?: Dist | undefined } }
   | { chat: { with: string; messages: number } }
+  | { sendOffline: { with: string; messages: number } }
   | { sendFile: SendFileStep }
   | { crash: { downMs?: number | undefined } }
   | { unfriend: { with: string; expect?: string | undefined } }
@@ -163,6 +165,8 @@ export const stepSchema: z.ZodType<Step> = z.lazy(() =>
       ]),
     }),
     z.strictObject({ chat: z.strictObject({ with: z.string().min(1), messages: z.number().int().min(1).max(10_000) }) }),
+    /** Chat messages sent with no session open: sealed and held by the server until the friend takes them. */
+    z.strictObject({ sendOffline: z.strictObject({ with: z.string().min(1), messages: z.number().int().min(1).max(10_000) }) }),
     z.strictObject({
       sendFile: z.strictObject({
         with: z.string().min(1),
@@ -379,6 +383,7 @@ function checkStepTargets(steps: readonly Step[], path: Array<string | number>, 
     };
     if ('session' in step) target('session', step.session.with);
     if ('chat' in step) target('chat', step.chat.with);
+    if ('sendOffline' in step) target('sendOffline', step.sendOffline.with);
     if ('sendFile' in step) target('sendFile', step.sendFile.with);
     if ('unfriend' in step) target('unfriend', step.unfriend.with);
     if ('p2pHello' in step) target('p2pHello', step.p2pHello.to);

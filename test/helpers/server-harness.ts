@@ -242,7 +242,8 @@ export class ServerHarness {
   login(username: string, password = passwordOf(username), remoteAddress?: string): number {
     const connId = this.open(remoteAddress);
     this.send(connId, { type: 'login', username, password });
-    const reply = this.last(connId);
+    // Pushes may follow the login.ok (held mail): the reply is the first frame after the welcome.
+    const reply = this.frames(connId).find((f) => f.type !== 'welcome');
     if (reply?.type !== 'login.ok') throw new Error(`login ${username} failed: ${JSON.stringify(reply)}`);
     return connId;
   }

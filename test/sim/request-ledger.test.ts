@@ -28,7 +28,8 @@ const OUTCOMES: Readonly<Record<string, ReadonlySet<string>>> = {
   logout: new Set(['ok', 'NOT_LOGGED_IN']),
   friendRequest: new Set(['ok', 'USER_NOT_FOUND', 'ALREADY_FRIENDS', 'ALREADY_REQUESTED', 'SELF_REQUEST', 'NOT_LOGGED_IN']),
   session: new Set(['established', 'rejected', 'timeout', 'offline', 'not-friends', 'NOT_LOGGED_IN', 'SESSION_PENDING', 'cancelled', 'already-pending']),
-  chat: new Set(['ok', 'NO_SUCH_PEER', 'MESSAGE_UNDELIVERED']),
+  // With no session open a chat goes to the friend's mailbox: held (queued), or refused there.
+  chat: new Set(['ok', 'NO_SUCH_PEER', 'MESSAGE_UNDELIVERED', 'queued', 'PEER_KEY_UNKNOWN']),
   sendFile: new Set(['ok', 'NO_SUCH_PEER', 'file-cancelled', 'file-declined', 'file-connection-lost']),
 };
 

@@ -118,7 +118,10 @@ describe('headless client: accounts, friends, presence and chat sessions over TC
 
     alice.send({ cmd: 'chat.close', username: 'bob' });
     await Promise.all([alice.waitFor('chat.closed', { username: 'bob' }), bob.waitFor('chat.closed', { username: 'alice' })]);
-    expect((await alice.request({ cmd: 'chat.send', username: 'bob', text: 'gone' }, 'error')).code).toBe('NO_SUCH_PEER');
+    // No session now: sealed for bob's identity key and handed over by the server (before: NO_SUCH_PEER).
+    expect(await alice.request({ cmd: 'chat.send', username: 'bob', text: 'gone', id: 'late' }, 'chat.queued')).toMatchObject({ username: 'bob', id: 'late' });
+    expect(await bob.waitFor('chat.message', { from: 'alice', id: 'late' })).toMatchObject({ text: 'gone', offline: true });
+    await alice.waitFor('chat.delivered', { username: 'bob', id: 'late' });
   });
 
   it('prints nothing but JSON events and quits cleanly (logout first, exit 0) on EOF', async () => {

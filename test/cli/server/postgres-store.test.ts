@@ -80,6 +80,28 @@ describe.skipIf(!services.available)('PostgresStore', () => {
     ]);
   });
 
+  it('sealed mail and receipts come back after a reopen, in seq order, as the memory store has them', async () => {
+    const url = await schemaUrl();
+    const sealed = (n: number): string => Buffer.alloc(40, n).toString('base64');
+    const mailOps: StoreOp[] = [
+      account('ann'),
+      account('bob'),
+      { op: 'mail.add', seq: 1_700_000_000_000_000, from: 'ann', to: 'bob', messageId: 'm-1', sealed: sealed(1), sentAtMs: 1_700_000_000_000 },
+      { op: 'mail.add', seq: 1_000, from: 'bob', to: 'ann', messageId: 42, sealed: sealed(2), sentAtMs: 4 },
+      { op: 'mail.add', seq: 3_000, from: 'ann', to: 'bob', messageId: 'm-2', sealed: sealed(3), sentAtMs: 6 },
+      { op: 'mail.remove', to: 'bob', seq: 3_000 },
+      { op: 'receipt.add', seq: 900, sender: 'ann', recipient: 'bob', messageId: 7 },
+      { op: 'receipt.add', seq: 950, sender: 'ann', recipient: 'bob', messageId: 'x' },
+      { op: 'receipt.remove', sender: 'ann', seq: 950 },
+    ];
+    open(url).apply(mailOps);
+    const memory = new MemoryStore();
+    memory.apply(mailOps);
+    const snapshot = open(url).load();
+    expect(snapshot.mail).toEqual(memory.load().mail);
+    expect(snapshot.receipts).toEqual(memory.load().receipts);
+  });
+
   it('applies a batch atomically: a failing op throws and leaves nothing of its batch behind', async () => {
     const store = open(await schemaUrl());
     store.apply([account('eve')]);

@@ -67,6 +67,34 @@ describe('SqliteStore', () => {
     reopened.close();
   });
 
+  it('sealed mail and receipts come back after a reopen, in seq order, with string and number message ids, as the memory store has them', () => {
+    const dir = dataDir();
+    const store = new SqliteStore({ dataDir: dir });
+    const sealed = (n: number): string => Buffer.alloc(40, n).toString('base64');
+    const mailOps: StoreOp[] = [
+      account('ann'),
+      account('bob'),
+      { op: 'mail.add', seq: 2_000, from: 'ann', to: 'bob', messageId: 'm-1', sealed: sealed(1), sentAtMs: 5 },
+      { op: 'mail.add', seq: 1_000, from: 'bob', to: 'ann', messageId: 42, sealed: sealed(2), sentAtMs: 4 },
+      { op: 'mail.add', seq: 3_000, from: 'ann', to: 'bob', messageId: 'm-2', sealed: sealed(3), sentAtMs: 6 },
+      { op: 'mail.remove', to: 'bob', seq: 3_000 },
+      { op: 'receipt.add', seq: 900, sender: 'ann', recipient: 'bob', messageId: 7 },
+      { op: 'receipt.add', seq: 950, sender: 'ann', recipient: 'bob', messageId: 'x' },
+      { op: 'receipt.remove', sender: 'ann', seq: 950 },
+    ];
+    store.apply(mailOps);
+    store.close();
+    const memory = new MemoryStore();
+    memory.apply(mailOps);
+    const reopened = new SqliteStore({ dataDir: dir });
+    const snapshot = reopened.load();
+    expect(snapshot.mail).toEqual(memory.load().mail);
+    expect(snapshot.mail?.map((m) => m.messageId)).toEqual([42, 'm-1']);
+    expect(snapshot.receipts).toEqual(memory.load().receipts);
+    expect(snapshot.receipts).toEqual([{ seq: 900, sender: 'ann', recipient: 'bob', messageId: 7 }]);
+    reopened.close();
+  });
+
   it('applies a batch atomically: a failing op leaves nothing of its batch behind', () => {
     const store = new SqliteStore({ dataDir: dataDir() });
     store.apply([account('eve')]);
@@ -180,7 +208,8 @@ describe('identity keys in SQLite', () => {
     const db = new Database(join(dir, DATABASE_FILE_NAME));
     const keysMigration = MIGRATIONS.findIndex((sql) => sql.includes('sign_key'));
     expect(keysMigration).toBeGreaterThan(0);
-    db.exec('ALTER TABLE accounts DROP COLUMN sign_key; ALTER TABLE accounts DROP COLUMN seal_key;');
+    // The migrations after it (the mailbox's tables) are rolled back too.
+    db.exec('DROP TABLE mail_receipts; DROP TABLE mail; ALTER TABLE accounts DROP COLUMN sign_key; ALTER TABLE accounts DROP COLUMN seal_key;');
     db.pragma(`user_version = ${keysMigration}`);
     db.prepare('INSERT INTO accounts (username, nickname, password_hash, created_at_ms) VALUES (?, ?, ?, ?)').run('old', 'Old', 'scrypt$x', 1);
     db.close();

@@ -159,7 +159,8 @@ describe('sessions end with the user', () => {
     expect(world.eventsOf('alice', 'chat.closed')).toEqual([{ event: 'chat.closed', username: 'bob', reason: 'offline' }]);
     world.command('alice', { cmd: 'chat.send', username: 'bob', text: 'after the timeout', id: 'late' });
     expect(world.eventsOf('bob', 'chat.message')).toEqual([]);
-    expect(world.eventsOf('alice', 'error').at(-1)).toMatchObject({ code: 'NO_SUCH_PEER', username: 'bob' });
+    // No session, and no server to leave it with either.
+    expect(world.eventsOf('alice', 'error').at(-1)).toMatchObject({ code: 'SERVER_UNAVAILABLE', username: 'bob', id: 'late' });
   });
 
   it('logout closes the chat on both sides with reason offline', () => {

@@ -1,0 +1,201 @@
+/**
+ * The server's mailbox of sealed offline messages, in memory, built from a store snapshot and
+ * kept in step with the StoreOps the machine emits (like Directory in accounts.ts). The machine
+ * asks it what may be admitted and what to hand over; it never sees a text, only sealed boxes
+ * (docs/PROTOCOL.md, "Sealed offline messages").
+ *
+ * Bounds (core/limits.ts): per recipient, MAILBOX_MESSAGES_PER_RECIPIENT_MAX messages and
+ * MAILBOX_BYTES_PER_RECIPIENT_MAX sealed bytes; per (sender, recipient), a quarter of each, so
+ * one friend sending without pause fills its own share and never the others'. Receipts held for
+ * offline senders: MAIL_RECEIPTS_HELD_PER_USER_MAX each, the oldest dropped first.
+ *
+ * Seq numbers are unique over the server's life and increase in arrival order: the next is the
+ * larger of the last one + 1 and nowMs * 1000, so a restart (which only knows the seqs still
+ * held) keeps counting up from its clock instead of handing out a seq a client may remember
+ * from before (clients skip a seq they have already shown; see core/peer/mailbox-client.ts).
+ */
+import {
+  MAIL_DELIVERIES_IN_FLIGHT_MAX,
+  MAIL_RECEIPTS_HELD_PER_USER_MAX,
+  MAILBOX_BYTES_PER_RECIPIENT_MAX,
+  MAILBOX_BYTES_PER_SENDER_MAX,
+  MAILBOX_MESSAGES_PER_RECIPIENT_MAX,
+  MAILBOX_MESSAGES_PER_SENDER_MAX,
+} from '../limits.ts';
+import type { MailRecord, ReceiptRecord, StoreOp, StoreSnapshot } from '../store.ts';
+
+/** Sealed bytes of a mail: what its base64 decodes to. */
+export function sealedBytes(sealedBase64: string): number {
+  const padding = sealedBase64.endsWith('==') ? 2 : sealedBase64.endsWith('=') ? 1 : 0;
+  return Math.floor((sealedBase64.length * 3) / 4) - padding;
+}
+
+interface Usage {
+  messages: number;
+  bytes: number;
+}
+
+/** One recipient's mail, oldest first, and what it uses in total and per sender. */
+interface Box {
+  readonly items: MailRecord[];
+  readonly total: Usage;
+  readonly perSender: Map<string, Usage>;
+}
+
+export type Admission = 'ok' | 'recipient-full' | 'sender-share-full';
+
+export class Mailbox {
+  private readonly boxes = new Map<string, Box>();
+  /** Receipts owed to each offline sender, oldest first. */
+  private readonly receipts = new Map<string, ReceiptRecord[]>();
+  /** Per online recipient, the seqs handed over and not yet acknowledged. */
+  private readonly inFlight = new Map<string, Set<number>>();
+  private lastSeq = 0;
+
+  constructor(snapshot: StoreSnapshot) {
+    for (const record of snapshot.mail ?? []) this.apply({ op: 'mail.add', ...record });
+    for (const receipt of snapshot.receipts ?? []) this.apply({ op: 'receipt.add', ...receipt });
+  }
+
+  /** The seq for a mail arriving now (see the header). */
+  nextSeq(nowMs: number): number {
+    const seq = Math.max(this.lastSeq + 1, Math.floor(nowMs) * 1000);
+    this.lastSeq = seq;
+    return seq;
+  }
+
+  /** The mail `from` already left `to` under this message id (a retried send), if any. */
+  find(to: string, from: string, messageId: string | number): MailRecord | undefined {
+    return this.boxes.get(to)?.items.find((item) => item.from === from && item.messageId === messageId);
+  }
+
+  get(to: string, seq: number): MailRecord | undefined {
+    return this.boxes.get(to)?.items.find((item) => item.seq === seq);
+  }
+
+  /** Whether `to`'s mailbox takes `bytes` more sealed bytes from `from`. */
+  admit(to: string, from: string, bytes: number): Admission {
+    const box = this.boxes.get(to);
+    if (box === undefined) return 'ok';
+    const mine = box.perSender.get(from) ?? { messages: 0, bytes: 0 };
+    if (mine.messages + 1 > MAILBOX_MESSAGES_PER_SENDER_MAX || mine.bytes + bytes > MAILBOX_BYTES_PER_SENDER_MAX) return 'sender-share-full';
+    if (box.total.messages + 1 > MAILBOX_MESSAGES_PER_RECIPIENT_MAX || box.total.bytes + bytes > MAILBOX_BYTES_PER_RECIPIENT_MAX) return 'recipient-full';
+    return 'ok';
+  }
+
+  /** Mail held for `to`, oldest first. */
+  held(to: string): readonly MailRecord[] {
+    return this.boxes.get(to)?.items ?? [];
+  }
+
+  /** Mail between two users, both ways (a friendship ended: it is dropped). */
+  between(a: string, b: string): MailRecord[] {
+    return [...this.held(a).filter((m) => m.from === b), ...this.held(b).filter((m) => m.from === a)];
+  }
+
+  /** Receipts owed to `sender`, oldest first. */
+  receiptsFor(sender: string): readonly ReceiptRecord[] {
+    return this.receipts.get(sender) ?? [];
+  }
+
+  /** The receipt to drop so one more fits for `sender` (the oldest), or null when there is room. */
+  receiptToDrop(sender: string): ReceiptRecord | null {
+    const held = this.receipts.get(sender);
+    return held !== undefined && held.length >= MAIL_RECEIPTS_HELD_PER_USER_MAX ? (held[0] ?? null) : null;
+  }
+
+  // ---- handing mail over to an online recipient, a window at a time ----------------------------
+
+  /** The recipient (re)attached or went away: nothing of its mail is in flight any more. */
+  resetDelivery(to: string): void {
+    this.inFlight.delete(to);
+  }
+
+  /** The next mail to push to `to`, oldest first, up to MAIL_DELIVERIES_IN_FLIGHT_MAX not yet acknowledged. */
+  nextToDeliver(to: string): MailRecord[] {
+    const box = this.boxes.get(to);
+    if (box === undefined) return [];
+    let flying = this.inFlight.get(to);
+    const out: MailRecord[] = [];
+    for (const item of box.items) {
+      if ((flying?.size ?? 0) >= MAIL_DELIVERIES_IN_FLIGHT_MAX) break;
+      if (flying?.has(item.seq) === true) continue;
+      flying ??= new Set();
+      flying.add(item.seq);
+      out.push(item);
+    }
+    if (flying !== undefined) this.inFlight.set(to, flying);
+    return out;
+  }
+
+  get recipients(): number {
+    return this.boxes.size;
+  }
+
+  // ---- kept in step with the store -----------------------------------------------------------
+
+  apply(op: StoreOp): void {
+    switch (op.op) {
+      case 'mail.add': {
+        const box = this.boxOf(op.to);
+        const record: MailRecord = { seq: op.seq, from: op.from, to: op.to, messageId: op.messageId, sealed: op.sealed, sentAtMs: op.sentAtMs };
+        box.items.push(record);
+        const bytes = sealedBytes(op.sealed);
+        const mine = box.perSender.get(op.from) ?? { messages: 0, bytes: 0 };
+        box.perSender.set(op.from, mine);
+        mine.messages += 1;
+        mine.bytes += bytes;
+        box.total.messages += 1;
+        box.total.bytes += bytes;
+        if (op.seq > this.lastSeq) this.lastSeq = op.seq;
+        return;
+      }
+      case 'mail.remove': {
+        const box = this.boxes.get(op.to);
+        this.inFlight.get(op.to)?.delete(op.seq);
+        if (box === undefined) return;
+        const index = box.items.findIndex((item) => item.seq === op.seq);
+        if (index < 0) return;
+        const [record] = box.items.splice(index, 1);
+        if (record === undefined) return;
+        const bytes = sealedBytes(record.sealed);
+        box.total.messages -= 1;
+        box.total.bytes -= bytes;
+        const mine = box.perSender.get(record.from);
+        if (mine !== undefined) {
+          mine.messages -= 1;
+          mine.bytes -= bytes;
+          if (mine.messages <= 0) box.perSender.delete(record.from);
+        }
+        if (box.items.length === 0) this.boxes.delete(op.to);
+        return;
+      }
+      case 'receipt.add': {
+        const held = this.receipts.get(op.sender) ?? [];
+        this.receipts.set(op.sender, held);
+        held.push({ seq: op.seq, sender: op.sender, recipient: op.recipient, messageId: op.messageId });
+        if (op.seq > this.lastSeq) this.lastSeq = op.seq;
+        return;
+      }
+      case 'receipt.remove': {
+        const held = this.receipts.get(op.sender);
+        if (held === undefined) return;
+        const index = held.findIndex((r) => r.seq === op.seq);
+        if (index >= 0) held.splice(index, 1);
+        if (held.length === 0) this.receipts.delete(op.sender);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private boxOf(to: string): Box {
+    let box = this.boxes.get(to);
+    if (box === undefined) {
+      box = { items: [], total: { messages: 0, bytes: 0 }, perSender: new Map() };
+      this.boxes.set(to, box);
+    }
+    return box;
+  }
+}
