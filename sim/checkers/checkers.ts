@@ -27,6 +27,21 @@ import { FILE_NAME_CHARS_MAX } from '../../core/limits.ts';
 import { unsafeFileNameReason } from '../drivers/hostile.ts';
 
 export const VIOLATIONS_MAX = 1_000;
+
+/**
+ * The server-frame types onServerFrames reads: the frame tap parses only these for it (a storm's
+ * peers mostly hear heartbeat acks, welcomes and login.ok lists, which no checker reads).
+ * test/sim/world/frame-tap.test.ts holds this list to onServerFrames's cases.
+ */
+export const CHECKED_SERVER_FRAME_TYPES: readonly string[] = [
+  'presence',
+  'signup.ok',
+  'friend.added',
+  'friend.removed',
+  'session.established',
+  'session.failed',
+  'session.withdrawn',
+];
 /** Details listed per liveness check before the rest is only counted. */
 const LIVENESS_DETAILS_MAX = 20;
 

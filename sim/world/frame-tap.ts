@@ -8,7 +8,8 @@
  * own copy of the stream state. Frames that do not parse are skipped (the receiver's own decoder
  * reports them). A connection's decoders go when both its ends are closed.
  */
-import { FrameDecoder } from '../../core/codec.ts';
+import { FRAME_HEADER_BYTES, FRAME_KIND_CONTROL, FrameDecoder, encodeControl } from '../../core/codec.ts';
+import { CONTROL_FRAME_BYTES_MAX, PROTOCOL_VERSION } from '../../core/limits.ts';
 import type { DeliveryTap } from './network.ts';
 
 /** A decoded control frame as it was on the wire: parsed JSON, not validated. */
@@ -22,13 +23,65 @@ export interface ServerLinkListener {
   onServerFrames(peerAddress: string, messages: readonly WireMessage[], connId: number): void;
   /** The peer at `peerAddress` has handled the frames onServerFrames announced. */
   onServerFramesHandled(peerAddress: string): void;
-  /** Frames the peer at `peerAddress` sent, about to reach the server. */
-  onClientFrames(peerAddress: string, messages: readonly WireMessage[]): void;
+  /**
+   * Frames the peer at `peerAddress` sent, about to reach the server. Optional: without it the
+   * tap does not decode that direction at all (a parse per heartbeat, for nobody).
+   */
+  onClientFrames?(peerAddress: string, messages: readonly WireMessage[]): void;
   /** A server link closed at both ends. */
   onConnectionClosed(connId: number): void;
 }
 
 const NO_MESSAGES: readonly WireMessage[] = [];
+
+/**
+ * The server's commonest frame (half of what a storm's peers hear), as a whole frame's bytes: a
+ * chunk that is exactly this, on a direction with nothing buffered, is that one message, found by
+ * a byte comparison instead of the decoder and JSON.parse. Listeners only read what they are
+ * given, so every such chunk shares one frozen list.
+ */
+const HEARTBEAT_ACK_BYTES = encodeControl({ type: 'heartbeat.ack' });
+const HEARTBEAT_ACK_MESSAGES: readonly WireMessage[] = Object.freeze([Object.freeze({ type: 'heartbeat.ack' })]);
+
+function isHeartbeatAck(bytes: Uint8Array): boolean {
+  const n = HEARTBEAT_ACK_BYTES.length;
+  if (bytes.length !== n) return false;
+  for (let i = 0; i < n; i++) if (bytes[i] !== HEARTBEAT_ACK_BYTES[i]) return false;
+  return true;
+}
+
+/** A control payload that opens with this names its type first: `{"type":"` */
+const TYPE_FIRST = new TextEncoder().encode('{"type":"');
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Whether the payload at [start, end) is a frame of a type the listeners read. Only a payload
+ * that opens with `{"type":"` and whose type has no escape is judged by its type's bytes (what
+ * JSON.parse would make of them is then exactly those bytes); any other is read, to be safe.
+ */
+function wantedPayload(bytes: Uint8Array, start: number, end: number, wanted: readonly Uint8Array[]): boolean {
+  const prefix = TYPE_FIRST.length;
+  if (end - start <= prefix) return true;
+  for (let i = 0; i < prefix; i++) if (bytes[start + i] !== TYPE_FIRST[i]) return true;
+  const typeStart = start + prefix;
+  let typeEnd = typeStart;
+  for (; typeEnd < end; typeEnd++) {
+    const byte = bytes[typeEnd];
+    if (byte === QUOTE) break;
+    if (byte === BACKSLASH) return true;
+  }
+  if (typeEnd === end) return true;
+  const length = typeEnd - typeStart;
+  for (const type of wanted) {
+    if (type.length !== length) continue;
+    let same = true;
+    for (let i = 0; i < length && same; i++) same = bytes[typeStart + i] === type[i];
+    if (same) return true;
+  }
+  return false;
+}
 
 export class FrameTap implements DeliveryTap {
   /**
@@ -44,21 +97,37 @@ export class FrameTap implements DeliveryTap {
   /** The peer that is hearing server frames right now (between before and after), or null. */
   private hearing: string | null = null;
 
+  /** The server-frame types the listeners read, as UTF-8 bytes; null: every type. */
+  private readonly wanted: readonly Uint8Array[] | null;
+
+  /**
+   * `serverFrameTypes`: the only types of server frame the listener reads (null: all of them).
+   * Frames of other types are passed over unparsed: in a storm they are most of the bytes
+   * (login.ok with its friend list, welcome), and a JSON.parse of each was a tenth of the run.
+   */
   constructor(
     private readonly serverAddress: string,
     private readonly serverPort: number,
     private readonly listener: ServerLinkListener,
-  ) {}
+    serverFrameTypes: Iterable<string> | null = null,
+  ) {
+    const encoder = new TextEncoder();
+    this.wanted = serverFrameTypes === null ? null : [...serverFrameTypes].map((type) => encoder.encode(type));
+  }
 
   before(connId: number, toServerSide: boolean, clientAddress: string, serverAddress: string, serverPort: number, bytes: Uint8Array): void {
     this.hearing = null;
     if (serverAddress !== this.serverAddress || serverPort !== this.serverPort) return;
     this.serverLinks.add(connId);
-    const messages = this.decode(connId * 2 + (toServerSide ? 1 : 0), bytes);
     if (toServerSide) {
-      if (messages.length > 0) this.listener.onClientFrames(clientAddress, messages);
+      const onClientFrames = this.listener.onClientFrames;
+      if (onClientFrames === undefined) return;
+      const messages = this.decode(connId * 2 + 1, bytes);
+      if (messages.length > 0) onClientFrames.call(this.listener, clientAddress, messages);
       return;
     }
+    const key = connId * 2;
+    const messages = this.decoders.has(key) ? this.decode(key, bytes) : this.wanted !== null ? this.decodeWanted(key, bytes, this.wanted) : isHeartbeatAck(bytes) ? HEARTBEAT_ACK_MESSAGES : this.decode(key, bytes);
     this.hearing = clientAddress;
     this.listener.onServerFrames(clientAddress, messages, connId);
   }
@@ -75,6 +144,36 @@ export class FrameTap implements DeliveryTap {
     this.decoders.delete(connId * 2);
     this.decoders.delete(connId * 2 + 1);
     this.listener.onConnectionClosed(connId);
+  }
+
+  /**
+   * A chunk of whole control frames, on a direction with nothing buffered: the wanted ones
+   * parsed, the others passed over. Anything else (a frame cut across chunks, a bad header, a
+   * payload that does not parse) goes to the decoder, which reads the chunk from its start as
+   * it always did, so what the listeners get is the same either way, minus the unwanted types.
+   */
+  private decodeWanted(key: number, bytes: Uint8Array, wanted: readonly Uint8Array[]): readonly WireMessage[] {
+    let out: WireMessage[] | null = null;
+    let at = 0;
+    const total = bytes.length;
+    while (at < total) {
+      if (total - at < FRAME_HEADER_BYTES || bytes[at] !== PROTOCOL_VERSION || bytes[at + 1] !== FRAME_KIND_CONTROL) return this.decode(key, bytes);
+      const payloadBytes = (((bytes[at + 2] as number) << 24) | ((bytes[at + 3] as number) << 16) | ((bytes[at + 4] as number) << 8) | (bytes[at + 5] as number)) >>> 0;
+      const start = at + FRAME_HEADER_BYTES;
+      const end = start + payloadBytes;
+      if (payloadBytes > CONTROL_FRAME_BYTES_MAX || end > total) return this.decode(key, bytes);
+      if (wantedPayload(bytes, start, end, wanted)) {
+        let message: unknown;
+        try {
+          message = JSON.parse(utf8.decode(bytes.subarray(start, end)));
+        } catch {
+          return this.decode(key, bytes);
+        }
+        if (typeof message === 'object' && message !== null) (out ??= []).push(message as WireMessage);
+      }
+      at = end;
+    }
+    return out ?? NO_MESSAGES;
   }
 
   private decode(key: number, bytes: Uint8Array): readonly WireMessage[] {

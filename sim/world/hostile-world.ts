@@ -41,6 +41,8 @@ export function isHostileSendFile(step: Step): boolean {
 }
 
 export class HostileActions {
+  /** The server-frame types noteServerFrames reads (the frame tap parses only the types someone reads). */
+  static readonly SERVER_FRAME_TYPES: readonly string[] = ['session.established'];
   /** Tokens each attacker was given as caller (slot index → the latest per callee), kept only when a step replays them. */
   private readonly tokens: Map<number, Map<string, string>> | null;
   private readonly hoards: ConnectionHoard[] = [];

@@ -4,7 +4,7 @@
  * "network" (latencies), "tokens" (server tokens), "graph", "faults", and "peer:<index>" per peer.
  */
 import type { Scenario } from '../scenarios/scenario-schema.ts';
-import { Checkers, type CheckedWorld } from '../checkers/checkers.ts';
+import { CHECKED_SERVER_FRAME_TYPES, Checkers, type CheckedWorld } from '../checkers/checkers.ts';
 import { describeDist, samplerOf } from './distributions.ts';
 import { buildFriendGraph, type FriendGraph } from './friend-graph.ts';
 import { type LinkProfile, SimNetwork } from './network.ts';
@@ -124,7 +124,17 @@ export class World implements CheckedWorld, RunnerHost {
     this.graph = buildFriendGraph(scenario.friends, this.slots.map((s) => s.username), new Map([...this.owners].map(([u, s]) => [u, s.index])), Prng.stream(seed, 'graph'));
     for (const slot of this.slots) (slot as { graphFriends: readonly number[] }).graphFriends = this.graph.neighbours[slot.index] ?? [];
     this.seedStore();
-    this.network.tap = new FrameTap(SERVER_ADDRESS, SERVER_PORT, this.frameListener());
+    this.network.tap = new FrameTap(SERVER_ADDRESS, SERVER_PORT, this.frameListener(), this.serverFrameTypesRead());
+  }
+
+  /**
+   * The server-frame types the frame listener's readers look at: the checkers' and the hostile
+   * world's (a caller's token); every type when a driver reads the frames too (the peer machine
+   * driver matches every reply's `re`).
+   */
+  private serverFrameTypesRead(): readonly string[] | null {
+    if (this.slots.some((slot) => slot.driver.onServerFrames !== undefined)) return null;
+    return [...CHECKED_SERVER_FRAME_TYPES, ...HostileActions.SERVER_FRAME_TYPES];
   }
 
   /** Where the frame tap's server-link frames go: the peer's driver (which request a reply answers) and the checkers. */
@@ -141,7 +151,6 @@ export class World implements CheckedWorld, RunnerHost {
         checkers.onServerFrames(slot, messages, connId);
       },
       onServerFramesHandled: (address: string) => byAddress.get(address)?.driver.onServerFramesHandled?.(),
-      onClientFrames: () => {},
       onConnectionClosed: (connId: number) => checkers.onConnectionClosed(connId),
     };
   }
