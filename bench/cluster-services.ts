@@ -53,10 +53,21 @@ export interface ServicesFound {
   readonly reason: string;
 }
 
+/** Where the cluster phase finds its services, and whether it may start them. */
+export interface ServiceUrls {
+  readonly postgresUrl: string;
+  readonly natsUrl: string;
+  /** Run scripts/services.sh when one does not answer (default true). */
+  readonly start?: boolean;
+}
+
+export const BENCH_SERVICES: ServiceUrls = { postgresUrl: BENCH_POSTGRES_URL, natsUrl: BENCH_NATS_URL };
+
 /** Both services answer, or are started by scripts/services.sh (once) and then answer. */
-export async function ensureServices(postgresUrl = BENCH_POSTGRES_URL, natsUrl = BENCH_NATS_URL): Promise<ServicesFound> {
+export async function ensureServices({ postgresUrl, natsUrl, start = true }: ServiceUrls = BENCH_SERVICES): Promise<ServicesFound> {
   const before = await missingServices(postgresUrl, natsUrl);
   if (before.length === 0) return { ok: true, reason: '' };
+  if (!start) return { ok: false, reason: `${before.join(' and ')} not answering (start them with \`npm run services\`)` };
   progress(`cluster: ${before.join(' and ')} not answering: starting them with scripts/services.sh`);
   const script = await new Promise<{ ok: boolean; output: string }>((resolve) => {
     execFile('bash', [join(REPO_ROOT, 'scripts', 'services.sh')], { cwd: REPO_ROOT, timeout: SERVICES_SCRIPT_TIMEOUT_MS }, (error, stdout, stderr) => {

@@ -22,7 +22,7 @@
  */
 import { join } from 'node:path';
 import { SOCKETS_PER_WORKER_MAX, loopbackAddresses } from '../config.ts';
-import { BENCH_NATS_URL, BENCH_POSTGRES_URL, benchBusUrl, ensureServices, freshBenchSchema, seedPostgres } from '../cluster-services.ts';
+import { BENCH_SERVICES, type ServiceUrls, benchBusUrl, ensureServices, freshBenchSchema, seedPostgres } from '../cluster-services.ts';
 import { type IntervalCounts, sumIntervalCounts } from '../interval-counts.ts';
 import type { ResultName } from '../names.ts';
 import { progress } from '../progress.ts';
@@ -63,9 +63,9 @@ async function nodeStats(server: BenchServer): Promise<NodeStats> {
   return { connections: Number(stats.connections ?? 0), onlineUsers: Number(stats.onlineUsers ?? 0), remoteUsers: Number(cluster.remoteUsers ?? 0) };
 }
 
-export async function runClusterPhase(ctx: PhaseContext): Promise<void> {
+export async function runClusterPhase(ctx: PhaseContext, urls: ServiceUrls = BENCH_SERVICES): Promise<void> {
   const c = ctx.config;
-  const services = await ensureServices();
+  const services = await ensureServices(urls);
   if (!services.ok) {
     for (const name of CLUSTER_RESULTS) ctx.missing(name, `the cluster needs PostgreSQL and NATS: ${services.reason}`);
     return;
@@ -81,8 +81,8 @@ export async function runClusterPhase(ctx: PhaseContext): Promise<void> {
   const probeObservers = names('po', 2 * pairs);
   const probeFlappers = names('pf', 2 * pairs);
 
-  const schema = await freshBenchSchema(BENCH_POSTGRES_URL);
-  const busUrl = benchBusUrl(BENCH_NATS_URL, schema.name);
+  const schema = await freshBenchSchema(urls.postgresUrl);
+  const busUrl = benchBusUrl(urls.natsUrl, schema.name);
   const servers: BenchServer[] = [];
   let workers: RpcChild[] = [];
   try {
