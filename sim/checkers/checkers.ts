@@ -9,7 +9,8 @@
  * - session-needs-yes: no peer learns of an established session unless the callee said yes.
  * - session-ends-by-timeout: a caller told a request is pending hears how it ended by its timeout
  *   (plus the bound), unless its link dropped meanwhile or faults made the wait unjudgeable.
- * - liveness: after the healed final phase, everything agrees and nothing is left pending.
+ * - liveness: after the healed final phase, everything agrees and nothing is left pending, and
+ *   no user is logged in on two programs at once (a second login displaces the first).
  * - no-exception: nothing in the simulated world (server host, machine, codec) threw; the run
  *   stops at the first exception and reports it.
  */
@@ -483,6 +484,12 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
         const truth = this.truthOf(slot.username);
         const serverOnline = machine.isOnline(slot.username);
         if ((truth === 'online') !== serverOnline) note(`${slot.username} is ${truth} but the server says ${serverOnline ? 'online' : 'offline'}`);
+        // One login per user: a program a later login displaced must have been told so.
+        const others = world.otherSlotsOf(slot.username);
+        if (others.length > 0) {
+          const programs = [slot, ...others].filter((s) => s.driver.truthOnline).length;
+          if (programs > 1) note(`${slot.username} is logged in on ${programs} programs at once`);
+        }
       }
       const unfinished = driver.unfinishedWork?.() ?? null;
       if (unfinished !== null) note(`${slot.username}: ${unfinished}`);

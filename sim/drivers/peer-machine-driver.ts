@@ -571,6 +571,8 @@ export class PeerMachineDriver implements PeerDriver {
         break;
     }
     this.ledger.onEvent(event);
+    // TEST-ONLY: a machine that reports a transfer's end twice (the `plant` fault).
+    if ((event.event === 'file.sent' || event.event === 'file.failed') && this.options.planted?.has('duplicate-transfer-outcome') === true) this.ledger.onEvent(event);
   }
 
   private onChatRequest(from: string): void {

@@ -76,6 +76,21 @@ export const SIM_PLANTED_BUGS = [
   'unsafe-download-name',
   /** The links' handshakes report the friend's own key even when a man in the middle presented another (a client that never checks). */
   'skip-peer-key-check',
+  /** A transfer's final outcome (file.sent, file.failed) reaches the client twice. */
+  'duplicate-transfer-outcome',
+  /** logout.ok never leaves the server: the user's logout never ends. */
+  'drop-logout-ok',
+  /**
+   * Password guessing locks the account, not the guesser's address: once a username had
+   * LOCKOUT_FAILURES_PLANTED failed logins, its owner's own logins are refused RATE_LIMITED.
+   */
+  'lock-out-guessed-user',
+  /** The program a second login displaced is never told LOGGED_IN_ELSEWHERE. */
+  'drop-logged-in-elsewhere',
+  /** friend.removed never leaves the server: the ex-friend keeps the user in its list. */
+  'drop-friend-removed',
+  /** A callee answers a P2P hello with a token it never issued (replayed, guessed) with hello.ok instead of refusing it. */
+  'greet-any-hello',
 ] as const;
 export type SimPlantedBug = (typeof SIM_PLANTED_BUGS)[number];
 

@@ -33,6 +33,7 @@ class PlantedEvents implements StreamEvents {
   }
 
   onData(bytes: Uint8Array): void {
+    if (this.stream.output.active.size > 0) this.stream.heard(bytes);
     this.events.onData(bytes);
   }
 
@@ -50,6 +51,10 @@ class PlantedStream implements Stream {
   /** Made at the first write while a bug is planted: most runs plant nothing. */
   private decoder: FrameDecoder | null = null;
   username: string | null = null;
+  /** What the peer sent, decoded only while a bug that needs it is planted (lock-out-guessed-user). */
+  private inbound: FrameDecoder | null = null;
+  /** The username of this stream's latest login attempt. */
+  loginAttempt: string | null = null;
 
   constructor(
     readonly inner: Stream,
@@ -85,6 +90,19 @@ class PlantedStream implements Stream {
     return ok;
   }
 
+  /** Bytes the peer sent, before the server reads them. */
+  heard(bytes: Uint8Array): void {
+    if (!this.output.active.has('lock-out-guessed-user')) return;
+    const decoder = (this.inbound ??= new FrameDecoder());
+    decoder.push(bytes);
+    for (;;) {
+      const frame = decoder.next();
+      if (frame === null || frame.kind === 'error') break;
+      const message = frame.kind === 'control' ? (frame.message as WireFrame) : null;
+      if (message?.type === 'login' && typeof message.username === 'string') this.loginAttempt = message.username;
+    }
+  }
+
   close(): void {
     this.output.streams.delete(this);
     this.inner.close();
@@ -96,9 +114,72 @@ class PlantedStream implements Stream {
   }
 }
 
+/**
+ * greet-any-hello: a P2P stream a peer accepted, whose writes a careless callee would have sent
+ * differently: the refusal of a hello with a token the callee never issued goes out as
+ * hello.ok (the machine still closes the stream after it, as it does after its refusal).
+ */
+class GreetingStream implements Stream {
+  private decoder: FrameDecoder | null = null;
+
+  constructor(
+    private readonly inner: Stream,
+    private readonly active: ReadonlySet<SimPlantedBug>,
+    private readonly username: string,
+  ) {}
+
+  get remoteAddress(): string {
+    return this.inner.remoteAddress;
+  }
+
+  get remotePort(): number {
+    return this.inner.remotePort;
+  }
+
+  get bufferedBytes(): number {
+    return this.inner.bufferedBytes;
+  }
+
+  setEvents(events: StreamEvents): void {
+    this.inner.setEvents(events);
+  }
+
+  write(bytes: Uint8Array): boolean {
+    if (!this.active.has('greet-any-hello')) return this.inner.write(bytes);
+    const decoder = (this.decoder ??= new FrameDecoder());
+    decoder.push(bytes);
+    let refusal = false;
+    for (;;) {
+      const frame = decoder.next();
+      if (frame === null || frame.kind === 'error') break;
+      const message = frame.kind === 'control' ? (frame.message as WireFrame) : null;
+      if (message?.type === 'error' && message.code === 'BAD_SESSION_TOKEN') refusal = true;
+    }
+    return this.inner.write(refusal ? encodeControl({ type: 'hello.ok', username: this.username }) : bytes);
+  }
+
+  close(): void {
+    this.inner.close();
+  }
+
+  reset(): void {
+    this.inner.reset();
+  }
+}
+
+/** lock-out-guessed-user: failed logins of one username (from any address) after which its owner is refused. */
+const LOCKOUT_FAILURES_PLANTED = 5;
+
 export class PlantedOutput {
   /** Bugs planted right now (a `plant` fault in progress). */
   readonly active = new Set<SimPlantedBug>();
+  /**
+   * Whether the server's streams pass through here at all: a world whose scenario plants nothing
+   * leaves them bare (two objects and a call less per connection and per frame).
+   */
+  wrapsServer = true;
+  /** lock-out-guessed-user: failed logins per username. */
+  private readonly failedLogins = new Map<string, number>();
   /** The server's open streams, in the order they were accepted. */
   readonly streams = new Set<PlantedStream>();
 
@@ -120,12 +201,35 @@ export class PlantedOutput {
     };
   }
 
+  /**
+   * A simulated peer's transport, for greet-any-hello: the P2P streams it accepts pass their
+   * writes through GreetingStream. Only wrapped when the scenario plants that bug.
+   */
+  wrapPeer(transport: Transport, username: string): Transport {
+    const active = this.active;
+    return {
+      connect: (host, port, events) => transport.connect(host, port, events),
+      listen: (host: string, port: number, onAccept: (stream: Stream) => void, onReady: (result: Listener | Error) => void) =>
+        transport.listen(host, port, (stream) => onAccept(new GreetingStream(stream, active, username)), onReady),
+    };
+  }
+
   /** Sends one frame the server wrote, as the planted bugs would have it. */
   rewrite(stream: PlantedStream, frame: WireFrame): boolean {
     if (frame.type === 'login.ok' && typeof frame.username === 'string') stream.username = frame.username;
     const active = this.active;
     const send = (target: PlantedStream): boolean => target.inner.write(encodeControl(frame));
     if (frame.type === 'session.failed' && active.has('drop-session-failed')) return true;
+    if (active.has('lock-out-guessed-user') && stream.loginAttempt !== null) {
+      const user = stream.loginAttempt;
+      if (frame.type === 'error' && frame.code === 'BAD_CREDENTIALS') this.failedLogins.set(user, (this.failedLogins.get(user) ?? 0) + 1);
+      if (frame.type === 'login.ok' && (this.failedLogins.get(user) ?? 0) >= LOCKOUT_FAILURES_PLANTED) {
+        return stream.inner.write(encodeControl({ type: 'error', code: 'RATE_LIMITED', message: 'too many failed logins for this account', ...(frame.re === undefined ? {} : { re: frame.re }) }));
+      }
+    }
+    if (frame.type === 'logout.ok' && active.has('drop-logout-ok')) return true;
+    if (frame.type === 'friend.removed' && active.has('drop-friend-removed')) return true;
+    if (frame.type === 'error' && frame.code === 'LOGGED_IN_ELSEWHERE' && active.has('drop-logged-in-elsewhere')) return true;
     const ok = send(stream);
     if ((frame.type === 'session.established' || frame.type === 'session.failed') && active.has('duplicate-session-outcome')) send(stream);
     if (frame.type === 'presence' && active.has('presence-to-everyone')) {

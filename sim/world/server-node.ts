@@ -64,7 +64,7 @@ export class ServerNode {
     const machine = newServerMachine(this.store.load(), { ...config, newToken: () => this.newToken() }, plantedBug);
     const host = new ServerHost({
       machine,
-      transport: this.planted.wrap(this.network.transport(SERVER_ADDRESS)),
+      transport: this.planted.wrapsServer ? this.planted.wrap(this.network.transport(SERVER_ADDRESS)) : this.network.transport(SERVER_ADDRESS),
       store: this.store,
       hasher: new SimHasher(clock, this.hashCostMs),
       clock,

@@ -122,6 +122,7 @@ export class World implements CheckedWorld, RunnerHost {
     const { connectionsMax, plantedBug, hashCostMs } = scenario.server;
     this.limits = serverLimits(scenario, seed);
     this.server = new ServerNode(this.clock, this.network, Prng.stream(seed, 'tokens'), { ...this.limits, connectionsMax, passwordChecksRunningMax: SIM_PASSWORD_CHECKS_RUNNING_MAX, ...(plantedBug === undefined ? {} : { plantedBug }) }, hashCostMs);
+    this.server.planted.wrapsServer = scenario.faults.some((f) => f.kind === 'plant');
     this.checkers = new Checkers(scenario.server.ttlMs, scenario.checks.presenceBoundMs, (v) => this.trace.note('violation', { checker: v.checker, detail: v.detail }));
     this.checkers.attach(this);
     const network = this.network;
@@ -211,6 +212,8 @@ export class World implements CheckedWorld, RunnerHost {
 
   private createPeers(seed: number): void {
     let index = 0;
+    // TEST-ONLY: peers' own transports are wrapped only when the scenario plants a careless callee.
+    const greetAnyHello = this.scenario.faults.some((f) => f.kind === 'plant' && f.bug === 'greet-any-hello');
     for (const population of this.scenario.populations) {
       const steps = this.scenario.behaviours[population.behaviour] ?? [];
       const hostileOffers = anyStep(steps, isHostileSendFile);
@@ -218,7 +221,7 @@ export class World implements CheckedWorld, RunnerHost {
         const username = population.count === 1 ? (population.username ?? population.name) : `${population.name}${i}`;
         const address = peerAddress(index);
         const prng = Prng.stream(seed, `peer:${index}`);
-        const transport = this.network.transport(address);
+        const transport = greetAnyHello ? this.server.planted.wrapPeer(this.network.transport(address), username) : this.network.transport(address);
         const clockRate = new NodeClockRate();
         const driver: PeerDriver =
           this.scenario.driver === 'peer-machine'

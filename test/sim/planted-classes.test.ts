@@ -1,0 +1,55 @@
+/**
+ * The simulator finds, on its own, each class of bug issue 14 names: a bug of the class is
+ * planted through the simulator's own `plant` fault (sim/world/planted-output.ts and the peer
+ * machine driver's ports: nothing in core/ changes), a small swarm over the corpus scenario that
+ * exercises the class finds it, and the shrinker cuts it to at most 10 steps and faults that
+ * still fail the same checker on replay. The classes already shown elsewhere: one final outcome
+ * per session request, presence only to friends and a dropped session.failed
+ * (test/sim/harness.test.ts), hostile file names (test/sim/hostile.test.ts), a TTL expiry that
+ * forgets the friends (test/sim/swarm/planted-bug.test.ts).
+ */
+import { describe, expect, it } from 'vitest';
+import { runScenario } from '../../sim/command/run-scenario.ts';
+import { loadScenarioFile } from '../../sim/scenarios/scenario-loader.ts';
+import type { CheckerName, Scenario, SimPlantedBug } from '../../sim/scenarios/scenario-schema.ts';
+import { scenarioSize } from '../../sim/swarm/shrink.ts';
+import { runSwarm } from '../../sim/swarm/swarm.ts';
+
+const SWARM_TEST_TIMEOUT_MS = 120_000;
+/** Swarm runs per class: each of these bugs shows in the first run or two. */
+const SWARM_RUNS = 2;
+
+function planted(scenario: Scenario, bug: SimPlantedBug): Scenario {
+  return { ...scenario, faults: [...scenario.faults, { kind: 'plant', atMs: 0, bug }] };
+}
+
+const CASES: ReadonlyArray<{ what: string; bug: SimPlantedBug; file: string; checker: CheckerName }> = [
+  { what: 'one final outcome per transfer', bug: 'duplicate-transfer-outcome', file: 'scenarios/p2p-chat-and-file.yaml', checker: 'one-final-outcome' },
+  { what: 'a transfer cancelled mid-way ends once', bug: 'duplicate-transfer-outcome', file: 'scenarios/cancel-mid-transfer.yaml', checker: 'one-final-outcome' },
+  { what: 'every script finishes by the end of the healed phase', bug: 'drop-logout-ok', file: 'scenarios/logout.yaml', checker: 'steps-finish' },
+  { what: 'unfriending mid-session ends the friendship on both sides', bug: 'drop-friend-removed', file: 'scenarios/unfriend-mid-session.yaml', checker: 'liveness' },
+  { what: 'a duplicate login displaces the first program', bug: 'drop-logged-in-elsewhere', file: 'scenarios/login-hammering.yaml', checker: 'liveness' },
+  { what: 'login hammering never locks the owner out', bug: 'lock-out-guessed-user', file: 'scenarios/password-guessers.yaml', checker: 'served-within-bound' },
+  { what: 'a replayed or guessed P2P token is refused', bug: 'greet-any-hello', file: 'scenarios/p2p-token-replay.yaml', checker: 'hostile-refused' },
+  { what: 'a man in the middle of a P2P link is refused', bug: 'skip-peer-key-check', file: 'scenarios/p2p-man-in-the-middle.yaml', checker: 'peer-key-refused' },
+];
+
+describe('each bug class is caught by a swarm over the corpus and shrunk', () => {
+  for (const { what, bug, file, checker } of CASES) {
+    it(`${what}: ${checker} catches the planted ${bug}, shrunk to at most 10 steps and faults`, () => {
+      const scenario = loadScenarioFile(file).scenario;
+      const seed = scenario.seed ?? 1;
+      // The correct code passes the same scenario and seed.
+      expect(runScenario(scenario, { seed }).violations).toEqual([]);
+      const result = runSwarm(planted(scenario, bug), { runs: SWARM_RUNS, rootSeed: 1, scenarioPath: file, focus: checker });
+      const failure = result.failure;
+      expect(failure, `the swarm did not find ${bug}`).not.toBeNull();
+      if (failure === null) return;
+      const size = scenarioSize(failure.shrunk.scenario);
+      expect(size.steps + size.faults).toBeLessThanOrEqual(10);
+      expect(failure.shrunk.scenario.faults.some((f) => f.kind === 'plant' && f.bug === bug)).toBe(true);
+      const replay = runScenario(failure.shrunk.scenario, { seed: failure.seed });
+      expect(replay.violations.map((v) => v.checker)).toContain(checker);
+    }, SWARM_TEST_TIMEOUT_MS);
+  }
+});
