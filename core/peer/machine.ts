@@ -666,7 +666,7 @@ export class PeerMachine {
       case 'up':
         return this.emitReady();
       case 'link-lost':
-        return this.onLinkLost();
+        return this.onLinkLost(action.resending);
       case 'disconnected':
         return this.emit({ event: 'disconnected' });
       case 'reconnected':
@@ -707,15 +707,19 @@ export class PeerMachine {
     }
   }
 
-  /** Replies owed on the lost link will not come; requests it carried end (see session-broker.ts). */
-  private onLinkLost(): void {
-    for (const [id, cmd] of this.pending) {
+  /**
+   * Replies owed on the lost link will not come; requests it carried end (see session-broker.ts).
+   * resending: requests the link sends again itself (a user's login): still owed, same ref.
+   */
+  private onLinkLost(resending: readonly number[]): void {
+    for (const [id, cmd] of [...this.pending]) {
+      if (resending.includes(id)) continue;
       this.answering = this.pendingRefs.get(id);
       this.emitError('SERVER_UNAVAILABLE', `the server connection closed before the reply to ${cmd}`);
+      this.pending.delete(id);
+      this.pendingRefs.delete(id);
     }
     this.answering = undefined;
-    this.pending.clear();
-    this.pendingRefs.clear();
     this.passwordChanges.clear();
     this.broker.linkLost();
     this.mail.linkLost();
