@@ -1399,7 +1399,7 @@ export class PeerMachine {
 
   private onFileAnswer(transferId: string, accept: boolean, nowMs: number): void {
     const transfer = this.transfersIn.get(transferId);
-    if (transfer === undefined || transfer.state !== 'Offered') return this.emitError('NO_SUCH_TRANSFER', undefined, undefined, transferId);
+    if (transfer === undefined || transfer.state !== 'AwaitingAnswer') return this.emitError('NO_SUCH_TRANSFER', undefined, undefined, transferId);
     this.driveIncoming(transfer, nowMs, (t) => (accept ? t.accept(nowMs) : t.decline()));
   }
 
