@@ -138,6 +138,11 @@ export class FaultSchedule {
         }
         return;
       }
+      case 'mitm': {
+        const stop = world.keys.intercept(this.targets(fault, index).map((slot) => slot.username), fault.presents);
+        if (fault.durationMs !== undefined) world.clock.at(world.clock.nowMs() + fault.durationMs, stop);
+        return;
+      }
       case 'plant': {
         if (fault.bug === 'nondeterminism') return world.trace.note('planted', { bug: fault.bug, run: ++runsInProcess });
         const planted = world.server.planted.active;
