@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { type Browser, chromium } from 'playwright-core';
+import { expect } from 'vitest';
 
 /** Where Debian puts Chromium (.ci/run installs it); CHROMIUM_PATH overrides. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -87,5 +88,20 @@ export async function openReport(browser: Browser, path: string, options: { scre
     return { ...seen, consoleErrors, pageErrors, otherRequests, failedRequests };
   } finally {
     await page.close();
+  }
+}
+
+/** A page every chart of which is drawn (`chartsExpected` of them), with no error, banner or request. */
+export function expectCleanPage(seen: ReportSeen, chartsExpected: number): void {
+  expect(seen.errorBanner).toBe('');
+  expect(seen.ready).toBe('true');
+  expect(seen.consoleErrors).toEqual([]);
+  expect(seen.pageErrors).toEqual([]);
+  expect(seen.otherRequests).toEqual([]);
+  expect(seen.failedRequests).toEqual([]);
+  expect(seen.charts).toHaveLength(chartsExpected);
+  for (const chart of seen.charts) {
+    expect(chart.canvasWidth, chart.title).toBeGreaterThan(0);
+    expect(chart.colouredPixels, `chart "${chart.title}" has nothing drawn`).toBeGreaterThan(50);
   }
 }
