@@ -4,37 +4,24 @@
  * be drawn (a series' colour on its canvas) with no console error, no page error and no request
  * (test/helpers/report-browser.ts). The simulator's: test/sim/report-html/reports-in-browser.test.ts.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { writeBenchHtml } from '../../../bench/report-html/bench-html.ts';
 import { missingPeerSection, peerFigure, peerSection } from '../../../bench/peers/peer-report.ts';
-import { expectCleanPage, launchChromium, openReport } from '../../helpers/report-browser.ts';
+import { browserForTests, expectCleanPage, openReport } from '../../helpers/report-browser.ts';
 import { REFERENCE_PATH, referenceReport, syntheticRun } from '../../helpers/synthetic-bench.ts';
 
 const BROWSER_TEST_TIMEOUT_MS = 90_000;
 
 describe('the bench\'s HTML report in a real browser', () => {
-  let browser: Browser;
-  let dir: string;
-
-  beforeAll(async () => {
-    browser = await launchChromium();
-    dir = mkdtempSync(join(os.tmpdir(), 'p2pchat-html-'));
-  }, BROWSER_TEST_TIMEOUT_MS);
-
-  afterAll(async () => {
-    await browser?.close();
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-  });
+  const open = browserForTests('p2pchat-html-', BROWSER_TEST_TIMEOUT_MS);
 
   it('the browser check itself sees an empty chart, a console error and a request (so a broken report fails)', async () => {
-    const path = join(dir, 'broken.html');
+    const path = join(open.dir(), 'broken.html');
     // Port 9 on loopback (discard): the route refuses the request before it leaves the page anyway.
     writeFileSync(path, '<!doctype html><body><div class="chart" data-chart="empty"><canvas width="50" height="50"></canvas></div><img src="http://127.0.0.1:9/x.png"><script>console.error("boom"); document.body.setAttribute("data-ready", "true");</script></body>');
-    const seen = await openReport(browser, path);
+    const seen = await openReport(open.browser(), path);
     expect(seen.charts).toEqual([{ title: 'empty', canvasWidth: 50, canvasHeight: 50, colouredPixels: 0 }]);
     expect(seen.consoleErrors.join('\n')).toContain('boom');
     expect(seen.otherRequests).toEqual(['http://127.0.0.1:9/x.png']);
@@ -42,9 +29,9 @@ describe('the bench\'s HTML report in a real browser', () => {
 
   it('bench: a recorded run draws every figure, the comparison, the latency curves and the throughput', async () => {
     const { report, charts } = syntheticRun();
-    const path = join(dir, 'bench.html');
+    const path = join(open.dir(), 'bench.html');
     await writeBenchHtml(path, { report, reference: referenceReport(), referencePath: REFERENCE_PATH, charts });
-    const seen = await openReport(browser, path);
+    const seen = await openReport(open.browser(), path);
     const measured = report.results.filter((r) => !r.missing).length;
     // One card per measured figure, one against the reference, one per latency figure and per phase.
     expectCleanPage(seen, measured + 1 + charts.latency.size + charts.throughput.size);
@@ -59,9 +46,9 @@ describe('the bench\'s HTML report in a real browser', () => {
       peerSection({ peer: 'ejabberd', version: '23.01-1', settings: { passwordScheme: 'SCRAM-SHA-1' }, figures: [peerFigure('login_rate', { value: 80 }, { value: 160, details: { p99Ms: 40 } })] }),
       missingPeerSection('prosody', 'prosody not found on PATH'),
     ];
-    const path = join(dir, 'bench-bare.html');
+    const path = join(open.dir(), 'bench-bare.html');
     await writeBenchHtml(path, { report: { ...report, results, peers }, reference: null, referencePath: 'no/such/reference.json', charts: null });
-    const seen = await openReport(browser, path);
+    const seen = await openReport(open.browser(), path);
     expectCleanPage(seen, results.filter((r) => !r.missing).length);
     expect(readFileSync(path, 'utf8')).not.toContain(hostile);
     expect(seen.text).toContain(`login_rate: ${hostile}`);
