@@ -18,8 +18,11 @@ export interface WireMessage {
 }
 
 export interface ServerLinkListener {
-  /** Frames the server sent on connection `connId` (one server incarnation's), about to reach the peer at `peerAddress`. */
-  onServerFrames(peerAddress: string, messages: readonly WireMessage[], connId: number): void;
+  /**
+   * Frames the server sent on connection `connId` (one server incarnation's), about to reach the
+   * peer at `peerAddress`; `serverAddress` says which server (a node of a cluster) sent them.
+   */
+  onServerFrames(peerAddress: string, messages: readonly WireMessage[], connId: number, serverAddress: string): void;
   /** The peer at `peerAddress` has handled the frames onServerFrames announced. */
   onServerFramesHandled(peerAddress: string): void;
   /** Frames the peer at `peerAddress` sent, about to reach the server. */
@@ -44,15 +47,25 @@ export class FrameTap implements DeliveryTap {
   /** The peer that is hearing server frames right now (between before and after), or null. */
   private hearing: string | null = null;
 
+  /** The one server's address; with several (the nodes of a cluster), the first. */
+  private readonly serverAddress: string;
+  /** The other nodes' addresses, or null for one server (a plain comparison on every delivery). */
+  private readonly otherServers: ReadonlySet<string> | null;
+
   constructor(
-    private readonly serverAddress: string,
+    serverAddresses: string | readonly string[],
     private readonly serverPort: number,
     private readonly listener: ServerLinkListener,
-  ) {}
+  ) {
+    const all = typeof serverAddresses === 'string' ? [serverAddresses] : serverAddresses;
+    this.serverAddress = all[0] ?? '';
+    this.otherServers = all.length > 1 ? new Set(all.slice(1)) : null;
+  }
 
   before(connId: number, toServerSide: boolean, clientAddress: string, serverAddress: string, serverPort: number, bytes: Uint8Array): void {
     this.hearing = null;
-    if (serverAddress !== this.serverAddress || serverPort !== this.serverPort) return;
+    if (serverPort !== this.serverPort) return;
+    if (serverAddress !== this.serverAddress && (this.otherServers === null || !this.otherServers.has(serverAddress))) return;
     this.serverLinks.add(connId);
     const messages = this.decode(connId * 2 + (toServerSide ? 1 : 0), bytes);
     if (toServerSide) {
@@ -60,7 +73,7 @@ export class FrameTap implements DeliveryTap {
       return;
     }
     this.hearing = clientAddress;
-    this.listener.onServerFrames(clientAddress, messages, connId);
+    this.listener.onServerFrames(clientAddress, messages, connId, serverAddress);
   }
 
   after(): void {
