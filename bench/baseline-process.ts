@@ -19,8 +19,8 @@ serveRpc({
   simScale: (args: { peers: number; seed: number }) => measureSimScale(args.peers, args.seed),
   echo: async () => ({ port: (await startEchoServer()).port }),
   http: async () => ({ port: (await startBareHttpServer()).port }),
-  hold: async () => {
-    const held = await startHoldServer();
+  hold: async (args: { tls?: PipeTls } = {}) => {
+    const held = await startHoldServer(args.tls);
     holdConnections = held.connections;
     return { port: held.port };
   },

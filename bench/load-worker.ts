@@ -7,6 +7,7 @@
  *   node --import tsx bench/load-worker.ts
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { FrameDecoder } from '../core/codec.ts';
 import { ChatClientPool } from './chat-clients.ts';
 import { SampleReservoir } from './histogram.ts';
@@ -270,15 +271,20 @@ async function echoLoop(args: Target & { connections: number; durationMs: number
   return { messages: count, wallMs };
 }
 
-/** Raw sockets that only connect and stay (the bare server's side of rss_per_connection_kb). */
-async function bareHold(args: Target & { count: number; concurrency: number }) {
+/**
+ * Raw sockets that only connect and stay (the bare servers' side of rss_per_connection_kb): plain,
+ * or with `tls` TLS 1.3 ones (the bare server's certificate is throwaway: not checked).
+ */
+async function bareHold(args: Target & { count: number; concurrency: number; tls?: boolean }) {
   const errors = new ErrorTally();
   await inPool(Array.from({ length: args.count }, (_, i) => i), args.concurrency, (i) =>
     new Promise<void>((resolve) => {
-      const socket = net.connect({ host: '127.0.0.1', port: args.port, localAddress: localAddressFor(args, i) }, () => {
+      const options = { host: '127.0.0.1', port: args.port, localAddress: localAddressFor(args, i) };
+      const connected = (): void => {
         bareSockets.push(socket);
         resolve();
-      });
+      };
+      const socket = args.tls === true ? tls.connect({ ...options, minVersion: 'TLSv1.3', rejectUnauthorized: false }, connected) : net.connect(options, connected);
       socket.once('error', (error) => {
         errors.add(error);
         resolve();

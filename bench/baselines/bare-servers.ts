@@ -50,15 +50,19 @@ export async function startBareHttpServer(): Promise<{ port: number; server: htt
   return { port: await listen(server), server };
 }
 
-/** Accepts and holds sockets, reading and dropping whatever arrives. */
-export async function startHoldServer(): Promise<{ port: number; server: net.Server; connections: () => number }> {
+/**
+ * Accepts and holds sockets, reading and dropping whatever arrives. With `tls`, over node:tls with
+ * that certificate (TLS 1.3, as the chat port): what TLS itself costs per held connection.
+ */
+export async function startHoldServer(tls?: PipeTls): Promise<{ port: number; server: net.Server; connections: () => number }> {
   let open = 0;
-  const server = net.createServer((socket) => {
+  const onSocket = (socket: net.Socket): void => {
     open += 1;
     socket.on('data', () => {});
     socket.on('error', () => socket.destroy());
     socket.on('close', () => (open -= 1));
-  });
+  };
+  const server = tls === undefined ? net.createServer(onSocket) : nodeTls.createServer({ cert: tls.cert, key: tls.key, minVersion: TLS_PIPE_MIN_VERSION }, onSocket);
   return { port: await listen(server), server, connections: () => open };
 }
 

@@ -4,10 +4,13 @@
  * each worker on its own 127.0.0.x source address; every client heartbeats at the interval the
  * welcome asked for. After the hold, the figure is the number of clients still logged in on both
  * sides (client sockets open, server onlineUsers). RSS growth per connection is then held against
- * a bare node:net server that the same workers fill with the same number of plain sockets.
+ * a bare node:net server that the same workers fill with the same number of plain sockets; a bare
+ * node:tls server filled the same way says, in the details, how much of the figure is TLS itself.
  */
 import { join } from 'node:path';
+import { loadTlsIdentity } from '../../cli/net/tls-identity.ts';
 import { startBaselineProcess } from '../baselines.ts';
+import type { PipeTls } from '../baselines/bare-servers.ts';
 import { SOCKETS_PER_WORKER_MAX, loopbackAddresses } from '../config.ts';
 import { type IntervalCounts, sumIntervalCounts } from '../interval-counts.ts';
 import { progress } from '../progress.ts';
@@ -96,45 +99,74 @@ export async function runHeldPhase(ctx: PhaseContext): Promise<void> {
     if (held === 0) throw new Error('no connection was held');
 
     progress(`bare node:net server: ${held} plain sockets from the same workers`);
-    const bare = startBaselineProcess('hold baseline');
-    try {
-      const { port } = await bare.call<{ port: number }>('hold', {}, 60_000);
-      const bareFill = (count: number, firstAddress: number) => {
-        const slices = split(Array.from({ length: count }, (_, i) => i), workerCount);
-        return Promise.all(
-          workers.map((worker, i) =>
-            worker.call('bareHold', { port, localAddresses: loopbackAddresses(firstAddress + i, 1), count: slices[i]?.length ?? 0, concurrency: LOGINS_IN_FLIGHT_PER_WORKER }, FILL_TIMEOUT_MS),
-          ),
-        );
-      };
-      // The same warm-up as the server's, from yet other source addresses.
-      await bareFill(warmUpCount, FIRST_SOURCE_ADDRESS + 2 * workerCount);
-      await Promise.all(workers.map((worker) => worker.call('releaseAll', {}, 60_000)));
-      await sleep(RSS_SETTLE_MS);
-      const before = await bare.call<{ rssKb: number }>('rss', {}, 60_000);
-      const slices = split(Array.from({ length: held }, (_, i) => i), workerCount);
-      await Promise.all(
-        workers.map((worker, i) =>
-          // Fresh source addresses: the held clients just closed leave their ports in TIME_WAIT, and
-          // binding a source address searches past every one of them.
-          worker.call('bareHold', { port, localAddresses: loopbackAddresses(FIRST_SOURCE_ADDRESS + workerCount + i, 1), count: slices[i]?.length ?? 0, concurrency: LOGINS_IN_FLIGHT_PER_WORKER }, FILL_TIMEOUT_MS),
-        ),
-      );
-      await sleep(RSS_SETTLE_MS);
-      const after = await bare.call<{ rssKb: number; connections: number }>('rss', {}, 60_000);
-      const bareGrowthKb = (after.rssKb - before.rssKb) / Math.max(1, after.connections);
-      ctx.record('rss_per_connection_kb', {
-        value: serverGrowthKb,
-        baseline: bareGrowthKb,
-        details: { connections: held, warmUpConnections: warmUpCount, bareConnections: after.connections, bareRssBeforeKb: before.rssKb, bareRssAfterKb: after.rssKb },
-      });
-    } finally {
-      await Promise.all(workers.map((worker) => worker.call('releaseAll', {}, 60_000).catch(() => null)));
-      await bare.stop();
-    }
+    const bare = await measureBareHold(workers, held, warmUpCount, FIRST_SOURCE_ADDRESS + workerCount);
+    // The same again over node:tls with the kind of certificate the server makes: how much of the
+    // server's figure is TLS itself (details only; the target stays against plain sockets).
+    progress(`bare node:tls server: ${held} TLS 1.3 sockets from the same workers`);
+    const identity = await loadTlsIdentity({ dataDir: join(ctx.tmpDir, 'hold-tls') });
+    const bareTls = await measureBareHold(workers, held, warmUpCount, FIRST_SOURCE_ADDRESS + 3 * workerCount, { cert: identity.cert, key: identity.key });
+    ctx.record('rss_per_connection_kb', {
+      value: serverGrowthKb,
+      baseline: bare.growthKb,
+      details: {
+        connections: held,
+        warmUpConnections: warmUpCount,
+        bareConnections: bare.connections,
+        bareRssBeforeKb: bare.rssBeforeKb,
+        bareRssAfterKb: bare.rssAfterKb,
+        bareTlsKb: round2(bareTls.growthKb),
+        bareTlsConnections: bareTls.connections,
+        ratioToBareTls: bareTls.growthKb > 0 ? round2(serverGrowthKb / bareTls.growthKb) : 'n/a',
+      },
+    });
   } finally {
     await stopWorkers(workers);
   }
+}
+
+interface BareHold {
+  readonly growthKb: number;
+  readonly connections: number;
+  readonly rssBeforeKb: number;
+  readonly rssAfterKb: number;
+}
+
+/**
+ * RSS growth per socket of a bare hold server in its own process, filled by the same workers
+ * with `held` sockets after the same warm-up, from source addresses `firstAddress` on (fresh ones:
+ * the sockets just closed leave their ports in TIME_WAIT, and binding a source address searches
+ * past every one of them). Over node:tls with `tls`.
+ */
+async function measureBareHold(workers: readonly RpcChild[], held: number, warmUpCount: number, firstAddress: number, tls?: PipeTls): Promise<BareHold> {
+  const workerCount = workers.length;
+  const bare = startBaselineProcess(tls === undefined ? 'hold baseline' : 'tls hold baseline');
+  const fill = (count: number, fromAddress: number) => {
+    const slices = split(Array.from({ length: count }, (_, i) => i), workerCount);
+    return Promise.all(
+      workers.map((worker, i) =>
+        worker.call('bareHold', { port, localAddresses: loopbackAddresses(fromAddress + i, 1), count: slices[i]?.length ?? 0, concurrency: LOGINS_IN_FLIGHT_PER_WORKER, tls: tls !== undefined }, FILL_TIMEOUT_MS),
+      ),
+    );
+  };
+  let port = 0;
+  try {
+    ({ port } = await bare.call<{ port: number }>('hold', tls === undefined ? {} : { tls }, 60_000));
+    await fill(warmUpCount, firstAddress + workerCount);
+    await Promise.all(workers.map((worker) => worker.call('releaseAll', {}, 60_000)));
+    await sleep(RSS_SETTLE_MS);
+    const before = await bare.call<{ rssKb: number }>('rss', {}, 60_000);
+    await fill(held, firstAddress);
+    await sleep(RSS_SETTLE_MS);
+    const after = await bare.call<{ rssKb: number; connections: number }>('rss', {}, 60_000);
+    return { growthKb: (after.rssKb - before.rssKb) / Math.max(1, after.connections), connections: after.connections, rssBeforeKb: before.rssKb, rssAfterKb: after.rssKb };
+  } finally {
+    await Promise.all(workers.map((worker) => worker.call('releaseAll', {}, 60_000).catch(() => null)));
+    await bare.stop();
+  }
+}
+
+function round2(n: number): number {
+  return Math.round(n * 100) / 100;
 }
 
 export type { RpcChild };

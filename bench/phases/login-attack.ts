@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { AUTH_ATTEMPTS_PER_ADDRESS_PER_SEC } from '../../core/limits.ts';
 import { loopbackAddresses } from '../config.ts';
 import { LatencyHistogram } from '../histogram.ts';
+import { IntervalCounter } from '../interval-counts.ts';
 import { progress } from '../progress.ts';
 import { BenchConnection, ServerError } from '../protocol-client.ts';
 import { BENCH_PASSWORD, seedStore } from '../seed.ts';
@@ -51,10 +52,15 @@ async function measure(ctx: PhaseContext): Promise<void> {
   const legitAddresses = loopbackAddresses(100 + ATTACK_ADDRESSES, LEGIT_ADDRESSES);
   let nextLegitAddress = 0;
   const floodCounts = { attempts: 0, badCredentials: 0, busy: 0, rateLimited: 0, other: 0 };
+  // Over time, for the report: the flood's checked answers (a scrypt each) against its BUSY
+  // answers (turned away without one), and the legitimate logins served among them.
+  const phaseStartMs = Date.now();
+  const overTime: FloodOverTime = { checked: new IntervalCounter(phaseStartMs), turnedAway: new IntervalCounter(phaseStartMs) };
+  const legitServed = new IntervalCounter(phaseStartMs);
   let flooding = true;
   try {
     progress(`login flood: ${ATTACK_ADDRESSES} addresses x ${ATTACK_CONNECTIONS_PER_ADDRESS} connections, each address at most ${AUTH_ATTEMPTS_PER_ADDRESS_PER_SEC} logins/s`);
-    const floods = attackAddresses.map((address) => floodFrom(server.tcpPort, address, () => flooding, floodCounts));
+    const floods = attackAddresses.map((address) => floodFrom(server.tcpPort, address, () => flooding, floodCounts, overTime));
     await sleep(FLOOD_WARM_UP_MS);
     const histogram = new LatencyHistogram();
     let busyRetries = 0;
@@ -66,6 +72,7 @@ async function measure(ctx: PhaseContext): Promise<void> {
           const address = legitAddresses[nextLegitAddress++ % legitAddresses.length] as string;
           const result = await legitLogin(server.tcpPort, address, username);
           histogram.recordMs(result.ms);
+          legitServed.add(Date.now());
           busyRetries += result.busyRetries;
         }
       }),
@@ -73,6 +80,10 @@ async function measure(ctx: PhaseContext): Promise<void> {
     flooding = false;
     await Promise.all(floods);
     const summary = histogram.summary();
+    ctx.charts.latencyCurve('login_under_attack_p99_ms', 'legitimate login during the flood', summary.curve);
+    ctx.charts.throughputOf('login under attack', 'flood logins checked (BAD_CREDENTIALS)', overTime.checked.take());
+    ctx.charts.throughputOf('login under attack', 'flood logins turned away (BUSY)', overTime.turnedAway.take());
+    ctx.charts.throughputOf('login under attack', 'legitimate logins served', legitServed.take());
     ctx.record('login_under_attack_p99_ms', {
       value: summary.p99Ms,
       details: {
@@ -93,8 +104,14 @@ async function measure(ctx: PhaseContext): Promise<void> {
   }
 }
 
+/** The flood's answers per interval: checked (a full scrypt ran) and turned away (BUSY). */
+interface FloodOverTime {
+  readonly checked: IntervalCounter;
+  readonly turnedAway: IntervalCounter;
+}
+
 /** One address's flood: its connections each send wrong logins back to back, paced to the per-address limit. */
-async function floodFrom(port: number, address: string, going: () => boolean, counts: Record<string, number>): Promise<void> {
+async function floodFrom(port: number, address: string, going: () => boolean, counts: Record<string, number>, overTime: FloodOverTime): Promise<void> {
   const spacingMs = (1000 * ATTACK_CONNECTIONS_PER_ADDRESS) / AUTH_ATTEMPTS_PER_ADDRESS_PER_SEC;
   let seq = 0;
   const open = new Set<BenchConnection>();
@@ -125,6 +142,8 @@ async function floodFrom(port: number, address: string, going: () => boolean, co
           const code = error instanceof ServerError ? String(error.frame.code) : 'closed';
           const key = code === 'BAD_CREDENTIALS' ? 'badCredentials' : code === 'BUSY' ? 'busy' : code === 'RATE_LIMITED' ? 'rateLimited' : 'other';
           counts[key] = (counts[key] ?? 0) + 1;
+          if (key === 'badCredentials') overTime.checked.add(Date.now());
+          else if (key === 'busy') overTime.turnedAway.add(Date.now());
         }
         await sleep(Math.max(0, spacingMs - (Date.now() - startedMs)));
       }

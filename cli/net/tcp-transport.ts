@@ -283,12 +283,26 @@ export class TcpTransport implements Transport {
   private readonly coalescer: WriteCoalescer | null;
   private readonly tlsServer: TlsServerOptions | null;
   private readonly tlsClient: TlsClientOptions | null;
+  /**
+   * The client side's TLS context, built once: tls.connect() without one parses the certificate
+   * and key (and sets up a fresh OpenSSL context) on every connection, which was a fifth of a
+   * client's CPU when it opens peer-to-peer sessions back to back.
+   */
+  private readonly clientContext: tls.SecureContext | null;
   private readonly sessions = new Map<string, CachedSession>();
 
   constructor(options: TcpTransportOptions = {}) {
     this.coalescer = options.coalesceWrites === true ? new WriteCoalescer() : null;
     this.tlsServer = options.tlsServer ?? null;
     this.tlsClient = options.tlsClient ?? null;
+    const client = this.tlsClient;
+    this.clientContext =
+      client === null
+        ? null
+        : tls.createSecureContext({
+            minVersion: 'TLSv1.3',
+            ...(client.cert !== undefined && client.key !== undefined ? { cert: client.cert, key: client.key } : {}),
+          });
   }
 
   listen(host: string, port: number, onAccept: (stream: Stream) => void, onReady: (result: Listener | Error) => void): void {
@@ -343,10 +357,9 @@ export class TcpTransport implements Transport {
     const socket = tls.connect({
       host,
       port,
-      minVersion: 'TLSv1.3',
+      secureContext: this.clientContext ?? undefined,
       rejectUnauthorized: false,
       ...(cached === undefined ? {} : { session: cached.ticket }),
-      ...(withClientCert ? { cert: check.cert, key: check.key } : {}),
     });
     const stream = new TcpStream(socket, events, this.coalescer);
     const onHandshakeTimeout = (): void => {

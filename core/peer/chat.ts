@@ -145,6 +145,11 @@ export class ChatMachine {
     if (reason !== null) this.emit({ event: 'chat.closed', username: friend, reason });
   }
 
+  /** `friend` is a friend no more: a read receipt waiting for a session goes (none will open). */
+  forget(friend: string): void {
+    if (this.chats.get(friend)?.state === 'ExpectSession') this.chats.delete(friend);
+  }
+
   // ---- the user's commands ----------------------------------------------------------------------
 
   send(friend: string, text: string, requestedId: MessageId | undefined, nowMs: number): void {

@@ -68,7 +68,8 @@ export const clientEventSchema = z.discriminatedUnion('event', [
   z.object({ event: z.literal('chat.opened'), username }),
   /**
    * reason: 'closed' (either side closed it), 'offline' (the friend, or we, logged out or timed
-   * out: sessions end with the login) or 'connection-lost'.
+   * out: sessions end with the login), 'unfriended' (either side ended the friendship) or
+   * 'connection-lost'.
    */
   z.object({ event: z.literal('chat.closed'), username, reason: z.string() }),
   z.object({ event: z.literal('chat.failed'), username, reason: z.string() }),

@@ -10,6 +10,10 @@
 import { z } from 'zod';
 import { FILES_PER_OFFER_MAX, TEXT_MESSAGE_CHARS_MAX, TOKEN_CHARS_MAX, USERNAME_CHARS_MAX } from '../limits.ts';
 
+/** Why an open session ended in order: the bye frame's reason and the chat.closed reason. */
+export const SESSION_END_REASONS = ['closed', 'offline', 'unfriended'] as const;
+export type SessionEndReason = (typeof SESSION_END_REASONS)[number];
+
 const username = z.string().min(1).max(USERNAME_CHARS_MAX * 4);
 /** Chosen by the sender; safe inside a temporary file name (no dots, no separators). */
 export const transferIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
@@ -47,10 +51,11 @@ export const p2pFrameSchema = z.discriminatedUnion('type', [
   /** The user is typing; at most one per CHAT_TYPING_INTERVAL_MS each way. */
   z.object({ type: z.literal('typing') }),
   /**
-   * An orderly end of the session: reason `closed` (chat.close, the default) or `offline` (the
-   * sender logged out or its login ended), reported as the chat.closed reason.
+   * An orderly end of the session: reason `closed` (chat.close, the default), `offline` (the
+   * sender logged out or its login ended) or `unfriended` (the friendship ended, by either side),
+   * reported as the chat.closed reason.
    */
-  z.object({ type: z.literal('bye'), reason: z.enum(['closed', 'offline']).optional() }),
+  z.object({ type: z.literal('bye'), reason: z.enum(SESSION_END_REASONS).optional() }),
   z.object({ type: z.literal('file.offer'), files: z.array(offeredFileSchema).min(1).max(FILES_PER_OFFER_MAX) }),
   /** Receiver: send from `offset`, up to byte `limit` (the credit). */
   z.object({ type: z.literal('file.accept'), transferId: transferIdSchema, offset: byteCount, limit: byteCount }),
@@ -92,6 +97,8 @@ export const TRANSFER_FAILURES = [
   'busy',
   'resume-timeout',
   'stalled',
+  /** The friendship ended (friend.remove, by either side): no session may carry the file on. */
+  'unfriended',
 ] as const;
 export type TransferFailure = (typeof TRANSFER_FAILURES)[number];
 

@@ -46,6 +46,9 @@
  * a new session with the same friend opens (either side may open it), or fail after
  * TRANSFER_RESUME_WAIT_MS.
  *
+ * Sessions end with the login (ours or the friend's: presence offline) and with the friendship
+ * (friend.removed, or a friends list that no longer names them): see endWithExFriend.
+ *
  * Sender backpressure: the machine counts the data-frame bytes it has handed to each P2P stream,
  * and the runtime reports how many of them have left the stream's send queue (`p2p.flushed`, a
  * running total, after each data write and on drain). A chunk read starts only while the bytes
@@ -78,7 +81,7 @@ import { type ChatAction, ChatMachine, isChatFrame } from './chat.ts';
 import type { PeerCommand, PreparedFile } from './commands.ts';
 import type { ClientEvent } from './events.ts';
 import { sanitizeFileName } from './file-names.ts';
-import { type OfferedFile, type P2pFrame, type P2pFrameOf, type P2pFrameType, P2P_FRAME_TYPES, p2pFrameSchema } from './frames.ts';
+import { type OfferedFile, type P2pFrame, type P2pFrameOf, type P2pFrameType, P2P_FRAME_TYPES, type SessionEndReason, p2pFrameSchema } from './frames.ts';
 import { type HistoryEntry, type HistoryMark, type HistoryMessage, type MessageId, fileHistoryOf } from './history.ts';
 import { type BrokerAction, SessionBroker, isSessionFrame } from './session-broker.ts';
 import { MailboxClient } from './mailbox-client.ts';
@@ -669,7 +672,7 @@ export class PeerMachine {
       case 'reconnected':
         return this.emit({ event: 'reconnected' });
       case 'logged-in':
-        return this.withReplyRef(action.frame, () => this.onLoggedIn(action.via, action.frame));
+        return this.withReplyRef(action.frame, () => this.onLoggedIn(action.via, action.frame, nowMs));
       case 'login-ended':
         this.broker.loginEnded(action.reason);
         // A refused resume is taken back with the password at once (a server restart): the user
@@ -719,7 +722,7 @@ export class PeerMachine {
     this.emitReady();
   }
 
-  private onLoggedIn(via: LoginVia, frame: ServerFrameOf<'login.ok'>): void {
+  private onLoggedIn(via: LoginVia, frame: ServerFrameOf<'login.ok'>, nowMs: number): void {
     if (frame.re !== undefined) this.pending.delete(frame.re);
     this.mail.setFriends(frame.friends);
     if (via === 'login') {
@@ -735,6 +738,53 @@ export class PeerMachine {
     const shownBefore = this.requestsShown;
     this.requestsShown = new Set(frame.incoming);
     for (const from of frame.incoming) if (!shownBefore.has(from)) this.emit({ event: 'friend.request', from });
+    // A friendship that ended while our link was down was told to nobody here (the server does not
+    // hold friend.removed for a detached user): the list is the truth.
+    this.endWithNonFriends(frame.friends, nowMs);
+  }
+
+  /** Ends what we still have with anyone not in `friends` (the server's full list of our friends). */
+  private endWithNonFriends(friends: readonly { readonly username: string }[], nowMs: number): void {
+    const current = new Set(friends.map((f) => f.username));
+    const others = new Set<string>();
+    for (const name of this.sessions.keys()) others.add(name);
+    for (const name of this.tokens.keys()) others.add(name);
+    for (const channel of this.channels.values()) if (channel.state !== 'ExpectHello') others.add(channel.friend);
+    for (const t of this.transfersOut.values()) others.add(t.meta.peer);
+    for (const t of this.transfersIn.values()) others.add(t.meta.peer);
+    for (const name of others) if (!current.has(name)) this.endWithExFriend(name, nowMs);
+  }
+
+  /**
+   * A friendship ended (friend.removed, either side's friend.remove): nothing may go on carrying
+   * it. The open session closes on both sides (bye and chat.closed reason `unfriended`), a session
+   * being set up fails (chat.failed reason `not-friends`, as the server answers a new request),
+   * transfers with the ex-friend end (file.failed reason `unfriended`), suspended ones included,
+   * and a read receipt waiting for a session goes.
+   */
+  private endWithExFriend(friend: string, nowMs: number): void {
+    this.closeSession(friend, 'unfriended', true, nowMs);
+    let setupFailed = false;
+    if (this.tokens.delete(friend)) {
+      this.timers.disarm(`token:${friend}`);
+      setupFailed = true;
+    }
+    for (const channel of [...this.channels.values()]) {
+      if (channel.state === 'ExpectHello') {
+        if (channel.parkedHello?.username === friend) this.refuse(channel, 'NOT_FRIENDS', 'no longer friends', nowMs);
+        continue;
+      }
+      if (channel.friend !== friend || channel.state === 'Open') continue;
+      this.channels.delete(channel.streamId);
+      this.timers.disarm(`hello:${channel.streamId}`);
+      this.effects.push({ type: 'p2p.reset', streamId: channel.streamId });
+      setupFailed = true;
+    }
+    if (setupFailed) this.emit({ event: 'chat.failed', username: friend, reason: 'not-friends' });
+    this.broker.friendRemoved(friend);
+    this.forTransfersWith(friend, nowMs, (t) => t.abort('unfriended'));
+    this.withChat((chat) => chat.forget(friend));
+    for (const [transferId, outcome] of [...this.recentOutcomes]) if (outcome.peer === friend) this.recentOutcomes.delete(transferId);
   }
 
   /** A frame the link passed on: replies to the user's requests, and pushes. */
@@ -751,7 +801,8 @@ export class PeerMachine {
       case 'friends':
         this.mail.setFriends(frame.friends);
         this.requestsShown = new Set(frame.incoming);
-        return this.emit({ event: 'friends', friends: frame.friends, pending: frame.incoming });
+        this.emit({ event: 'friends', friends: frame.friends, pending: frame.incoming });
+        return this.endWithNonFriends(frame.friends, nowMs);
       case 'presence':
         this.emit({ event: 'presence', username: frame.username, status: frame.status });
         // The friend logged out or timed out: its sessions end with its login, here too.
@@ -778,7 +829,8 @@ export class PeerMachine {
       case 'friend.removed':
         this.mail.forget(frame.username);
         this.requestsShown.delete(frame.username);
-        return this.emit({ event: 'friend.removed', username: frame.username });
+        this.emit({ event: 'friend.removed', username: frame.username });
+        return this.endWithExFriend(frame.username, nowMs);
       case 'friend.blocked':
         this.requestsShown.delete(frame.username);
         return this.emit({ event: frame.type, username: frame.username });
@@ -1118,10 +1170,10 @@ export class PeerMachine {
   }
 
   /**
-   * An orderly end, by us (chat.close, logout, our login or the friend's ended) or by the friend
-   * (bye). reason: the chat.closed reason, also told in our bye (closed or offline).
+   * An orderly end, by us (chat.close, logout, our login or the friend's ended, the friendship
+   * ended) or by the friend (bye). reason: the chat.closed reason, also told in our bye.
    */
-  private closeSession(friend: string, reason: 'closed' | 'offline', sendBye: boolean, nowMs: number): void {
+  private closeSession(friend: string, reason: SessionEndReason, sendBye: boolean, nowMs: number): void {
     const session = this.sessions.get(friend);
     if (session === undefined) return;
     this.sessions.delete(friend);
@@ -1129,7 +1181,7 @@ export class PeerMachine {
     if (sendBye) this.effects.push({ type: 'p2p.send', streamId: session.streamId, frame: { type: 'bye', reason } });
     this.effects.push({ type: 'p2p.close', streamId: session.streamId });
     this.withChat((chat) => chat.ended(friend, reason));
-    this.forTransfersWith(friend, nowMs, (t) => t.abort('session-closed'));
+    this.forTransfersWith(friend, nowMs, (t) => t.abort(reason === 'unfriended' ? 'unfriended' : 'session-closed'));
   }
 
   private onChatClose(friend: string, nowMs: number): void {

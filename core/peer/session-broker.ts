@@ -25,6 +25,7 @@
  *   server holds no request for a login that is gone. A link drop alone does not end an
  *   acknowledged request: the server keeps a detached user's requests and replays their outcome
  *   on resume, and asks the callee again (same requestId, no second chat.request);
+ * - when the friendship ends (friend.removed), with reason `not-friends`;
  * - at the latest at its deadline (the server's timeout plus SESSION_OUTCOME_GRACE_MS, or
  *   SESSION_ACK_WAIT_MS before the acknowledgement), with reason `timeout`: an outcome lost in
  *   a race with a dropped link cannot leave it pending for ever.
@@ -79,6 +80,8 @@ export type BrokerAction =
 
 /** The chat.failed reason for the end of a login (see the header). */
 const LOGGED_OUT = 'logged-out';
+/** The chat.failed reason for a request to or from someone who is no friend any more (the server's own). */
+const NOT_FRIENDS = 'not-friends';
 
 const NO_ACTIONS: BrokerAction[] = Object.freeze([]) as unknown as BrokerAction[];
 
@@ -217,6 +220,18 @@ export class SessionBroker {
     this.outgoing.clear();
     this.incoming.clear();
     for (const request of ended) this.emitFailed(request.friend, LOGGED_OUT);
+  }
+
+  /**
+   * The friendship with `friend` ended: its requests, both ways, end with chat.failed reason
+   * `not-friends` (the server ends its side of them too, and says so first as a rule; this
+   * covers a request whose end it told while our link was down).
+   */
+  friendRemoved(friend: string): void {
+    for (const map of [this.outgoing, this.incoming]) {
+      if (!map.delete(friend)) continue;
+      this.emitFailed(friend, NOT_FRIENDS);
+    }
   }
 
   handleTimeout(nowMs: number): void {

@@ -16,6 +16,8 @@
 import type { PresenceStatus } from '../../core/frames.ts';
 import { Histogram } from './latency-histogram.ts';
 import { MailChecker } from './mail-checker.ts';
+import { PeerKeyChecker } from './peer-key-checker.ts';
+import type { InterceptionObserver, MitmPresents } from '../world/sim-keys.ts';
 import type { PeerDriver, PeerObserver } from '../drivers/peer-driver.ts';
 import type { P2pObserver } from '../drivers/peer-machine-driver.ts';
 import type { PeerSlot } from '../drivers/peer-slot.ts';
@@ -62,7 +64,7 @@ interface PendingSession {
   readonly deadlineMs: number;
 }
 
-export class Checkers implements PeerObserver, P2pObserver {
+export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver {
   readonly violations: Violation[] = [];
   readonly violationCounts = new Map<CheckerName, number>();
   readonly presenceDelay = new Histogram();
@@ -89,6 +91,8 @@ export class Checkers implements PeerObserver, P2pObserver {
   private sweepTruth = new Uint8Array(0);
   /** Offline messages: held once, shown once, in order (mail-checker.ts). */
   readonly mail = new MailChecker((detail) => this.violate('mail-exactly-once', detail));
+  /** P2P links a man in the middle sat in carry nothing but a refusal (peer-key-checker.ts). */
+  readonly peerKeys = new PeerKeyChecker((detail) => this.violate('peer-key-refused', detail));
 
   constructor(
     private readonly ttlMs: number,
@@ -382,6 +386,13 @@ export class Checkers implements PeerObserver, P2pObserver {
   onMailShown(to: string, from: string, id: string, incarnation: number): void {
     this.count('mail_shown');
     this.mail.onShown(to, from, id, incarnation);
+  }
+
+  // ---- links a man in the middle sat in (the mitm fault) ----------------------------------------------
+
+  onIntercepted(connId: number, caller: string, callee: string, presents: MitmPresents): void {
+    this.count('p2p_links_intercepted');
+    this.peerKeys.onIntercepted(connId, caller, callee, presents);
   }
 
   // ---- sweeps --------------------------------------------------------------------------------------

@@ -75,6 +75,10 @@ class RewritingStream implements Stream {
     return this.inner.remotePort;
   }
 
+  get peerKey(): string | null {
+    return this.inner.peerKey ?? null;
+  }
+
   get bufferedBytes(): number {
     return this.inner.bufferedBytes;
   }

@@ -23,6 +23,7 @@ import type { WireMessage } from '../world/frame-tap.ts';
 import type { Prng } from '../world/prng.ts';
 import { type NodeClockRate, Scope, type SimClock } from '../world/sim-clock.ts';
 import { SERVER_ADDRESS, SERVER_PORT } from '../world/server-node.ts';
+import { type SimIdentity, simSealer } from '../world/sim-sealer.ts';
 import { SIM_FILE_BYTES_MAX, type SimPlantedBug } from '../scenarios/scenario-schema.ts';
 import { HostileWire } from './hostile.ts';
 
@@ -183,6 +184,11 @@ export interface PeerMachineDriverOptions {
   readonly hostileOffers?: boolean;
   /** TEST-ONLY: the simulator's planted bugs in effect now (the `plant` fault); read at each use. */
   readonly planted?: ReadonlySet<SimPlantedBug>;
+  /**
+   * The user's identity keys (sim/world/sim-keys.ts): registered at sign-up and login, sealed to
+   * by friends, proved on P2P links by the network's handshakes. None: the user has no keys.
+   */
+  readonly identity?: SimIdentity | null;
 }
 
 /** How a sendFile step sends: plain, cancelled after a while, or hostile (see HostileWire). */
@@ -258,6 +264,7 @@ export class PeerMachineDriver implements PeerDriver {
       jitterSeed: this.options.prng.nextU32(),
       idPrefix: `p${this.options.index}i${this.incarnation}t`,
       p2pAdvertiseHost: this.options.address,
+      identity: this.options.identity ?? null,
     });
     this.files = new SimFiles(this.clock, this.username, this.options.p2p, this.options.planted ?? null);
     const address = this.options.address;
@@ -266,6 +273,8 @@ export class PeerMachineDriver implements PeerDriver {
       transport: this.transport,
       clock: this.clock,
       files: this.files,
+      // Stand-in sealed boxes (sim-sealer.ts): the protocol of offline messages without real crypto.
+      ...(this.options.identity == null ? {} : { sealer: simSealer(this.options.identity.sealKey) }),
       sink: {
         onEvent: (event) => this.onEvent(event),
         onSettled: () => this.updateTruth(),
@@ -555,6 +564,8 @@ export class PeerMachineDriver implements PeerDriver {
         break;
       case 'error':
         if (event.code === 'HEARTBEAT_TIMEOUT' || event.code === 'LOGGED_IN_ELSEWHERE') this.updateTruth();
+        // The client refused a P2P link that proved another key than the friend's (a man in the middle).
+        if (event.code === 'PEER_KEY_MISMATCH') observer.onCounter('peer_key_mismatch');
         break;
       default:
         break;

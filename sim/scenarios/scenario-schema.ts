@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { FRIENDS_PER_USER_MAX, UNAUTHENTICATED_IDLE_MS } from '../../core/limits.ts';
 import { PLANTED_BUGS } from '../world/planted-bugs.ts';
+import { HANDSHAKE_ROUND_TRIPS_MAX, MITM_PRESENTS, TLS_HANDSHAKE_CPU_MS, TLS_HANDSHAKE_ROUND_TRIPS } from '../world/sim-keys.ts';
 
 export const SCENARIO_VERSION = 1;
 /**
@@ -45,6 +46,7 @@ export const CHECKER_NAMES = [
   'safe-file-names',
   'served-within-bound',
   'mail-exactly-once',
+  'peer-key-refused',
 ] as const;
 
 /** The kinds of step, by the names step outcomes and `underFaults.stepsMayFail` use. */
@@ -76,6 +78,8 @@ export const SIM_PLANTED_BUGS = [
   'unsafe-download-name',
   /** Several nodes (`cluster`): the simulated bus loses every presence item (attached, offline) between nodes. */
   'bus-drops-presence',
+  /** The links' handshakes report the friend's own key even when a man in the middle presented another (a client that never checks). */
+  'skip-peer-key-check',
 ] as const;
 export type SimPlantedBug = (typeof SIM_PLANTED_BUGS)[number];
 
@@ -275,6 +279,12 @@ export const faultSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('node-crash'), atMs: ms, node: name, downMs: ms.optional() }),
   /** With `cluster`: a node loses the bus for durationMs (it keeps its clients, reports degraded and refuses logins). */
   z.strictObject({ kind: z.literal('bus-partition'), atMs: ms, node: name, durationMs: positiveMs }),
+  /**
+   * A man in the middle in front of the target peers (on their LAN): every P2P link to or from
+   * them that opens from atMs on (for durationMs, else to the end of the run) ends at the
+   * attacker, who proves its own key to both sides, or none (`presents: no-key`: TLS stripped).
+   */
+  z.strictObject({ kind: z.literal('mitm'), atMs: ms, durationMs: positiveMs.optional(), presents: z.enum(MITM_PRESENTS).default('attacker-key'), ...targets }),
   /** TEST-ONLY: plants one of SIM_PLANTED_BUGS from atMs on (for durationMs, else to the end of the run). */
   z.strictObject({ kind: z.literal('plant'), atMs: ms, bug: z.enum(SIM_PLANTED_BUGS), durationMs: positiveMs.optional() }),
 ]);
@@ -329,7 +339,19 @@ export const scenarioSchema = z
       })
       .optional(),
     network: z
-      .strictObject({ latency: distSchema.default({ uniform: [2, 20] }), bandwidthBytesPerSec: z.number().positive().default(12_500_000) })
+      .strictObject({
+        latency: distSchema.default({ uniform: [2, 20] }),
+        bandwidthBytesPerSec: z.number().positive().default(12_500_000),
+        /** What a link's TLS handshake costs before either side sees it (sim/world/sim-keys.ts); roundTrips 0 and cpuMs 0: bare TCP. */
+        handshake: z
+          .strictObject({
+            roundTrips: z.number().int().min(0).max(HANDSHAKE_ROUND_TRIPS_MAX).default(TLS_HANDSHAKE_ROUND_TRIPS),
+            cpuMs: distSchema.default(TLS_HANDSHAKE_CPU_MS),
+            /** The server link shakes hands too (TLS to the server); false: only P2P links do. */
+            serverLink: z.boolean().default(true),
+          })
+          .prefault({}),
+      })
       .prefault({}),
     checks: z
       .strictObject({

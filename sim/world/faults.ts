@@ -177,6 +177,11 @@ export class FaultSchedule {
         cluster.bus.partition(fault.node, true);
         return this.during(fault.durationMs, () => cluster.bus.partition(fault.node, false));
       }
+      case 'mitm': {
+        const stop = world.keys.intercept(this.targets(fault, index).map((slot) => slot.username), fault.presents);
+        if (fault.durationMs !== undefined) world.clock.at(world.clock.nowMs() + fault.durationMs, stop);
+        return;
+      }
       case 'plant': {
         if (fault.bug === 'nondeterminism') return world.trace.note('planted', { bug: fault.bug, run: ++runsInProcess });
         const planted = world.server.planted.active;

@@ -50,6 +50,18 @@ export interface DeliveryTap {
   closed(connId: number): void;
 }
 
+/**
+ * What a link's handshake adds beyond TCP's (sim/world/sim-keys.ts models TLS 1.3 with identity
+ * certificates): time between the SYN's arrival and the accept, during which neither side sees
+ * the link, and the key each side proved in it (Stream.peerKey). Null: bare TCP, no key proved.
+ */
+export interface LinkHandshakes {
+  /** Extra ms before the listener accepts a connection from `clientAddress` (0: none). */
+  delayMs(clientAddress: string, serverAddress: string, serverPort: number): number;
+  /** As the handshake ends: the key the connecting side proved (`client`) and the listening side's (`server`). */
+  keys(connId: number, clientAddress: string, serverAddress: string, serverPort: number): { readonly client: string | null; readonly server: string | null };
+}
+
 export interface NetworkStats {
   connects: number;
   refused: number;
@@ -96,6 +108,8 @@ class SimEnd implements Stream {
   lastArrivalMs = 0;
   /** Messages that reached this side while its process was paused, in arrival order (null: none). */
   waiting: HeldMessage[] | null = null;
+  /** The key the other side proved in the link's handshake (LinkHandshakes); null: none. */
+  peerKey: string | null = null;
 
   constructor(
     readonly net: SimNetwork,
@@ -146,6 +160,8 @@ export class SimNetwork {
   private partitioned = false;
   /** The frame tap, when the world wants one (set before the run starts). */
   tap: DeliveryTap | null = null;
+  /** The links' handshakes (TLS time and proved keys), when the world models them (set before the run starts). */
+  handshakes: LinkHandshakes | null = null;
 
   constructor(
     private readonly clock: SimClock,
@@ -270,6 +286,7 @@ export class SimNetwork {
       return client;
     }
     const synArrivalMs = sentAtMs + this.latency();
+    let handshaken = this.handshakes === null;
     const onSyn = (): void => {
       if (client.closed) return;
       // A paused listener accepts once it runs again (the kernel queues the SYN meanwhile).
@@ -280,7 +297,18 @@ export class SimNetwork {
         this.clock.post(synArrivalMs + this.latency(), () => this.refuse(client, 'ECONNREFUSED'));
         return;
       }
+      if (!handshaken) {
+        // The handshake's time passes before either side sees the link; then everything is looked at again.
+        handshaken = true;
+        const handshakeMs = (this.handshakes as LinkHandshakes).delayMs(from.address, host, port);
+        if (handshakeMs > 0) return this.clock.post(this.clock.nowMs() + handshakeMs, onSyn);
+      }
       const server = new SimEnd(this, to, conn, true, from.address, localPort);
+      if (this.handshakes !== null) {
+        const keys = this.handshakes.keys(conn.id, from.address, host, port);
+        server.peerKey = keys.client;
+        client.peerKey = keys.server;
+      }
       server.peer = client;
       client.peer = server;
       conn.server = server;

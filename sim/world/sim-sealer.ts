@@ -5,7 +5,8 @@
  * every run differ (a fresh ephemeral key per box) and the trace hash with it.
  *
  * A user's keys have the shape of real ones (base64 of a 44-byte SPKI DER with the Ed25519 or
- * X25519 header, what core/identity.ts checks), derived from the username. A stand-in box is the
+ * X25519 header, what core/identity.ts checks), derived from the username and the run's seed
+ * (sim-keys.ts hands them to the peers and to the links' handshakes). A stand-in box is the
  * base64 of {to: sealKey, p: plaintext}: it "opens" only with the key it names, so mail handed to
  * the wrong user still fails as it would for real. It is not secret, and nothing pretends it is.
  */
@@ -32,8 +33,14 @@ export interface SimIdentity {
   readonly sealKey: string;
 }
 
-export function simIdentityOf(username: string): SimIdentity {
-  return { signKey: SIGN_KEY_HEADER + keyBody(`sign:${username}`), sealKey: SEAL_KEY_HEADER + keyBody(`seal:${username}`) };
+/** The stand-in keys of `username` in the run of `seed`: the same in every run of that seed. */
+export function simIdentityOf(username: string, seed = 0): SimIdentity {
+  return { signKey: simSignKeyOf(`sign:${seed}:${username}`), sealKey: SEAL_KEY_HEADER + keyBody(`seal:${seed}:${username}`) };
+}
+
+/** A stand-in Ed25519 public key for `label` (a user's, or an attacker's in sim-keys.ts). */
+export function simSignKeyOf(label: string): string {
+  return SIGN_KEY_HEADER + keyBody(label);
 }
 
 /** The stand-in sealer of the user whose seal key is `ownSealKey`; answers at once. */

@@ -24,6 +24,7 @@ import type { StoreOp } from '../../core/store.ts';
 import { TTL_MS_MIN } from '../../core/limits.ts';
 import { anyStep, HostileActions, isHostileSendFile } from './hostile-world.ts';
 import { ClusterWorld } from './cluster-world.ts';
+import { SimKeys } from './sim-keys.ts';
 
 export interface WorldOptions {
   readonly seed: number;
@@ -101,6 +102,8 @@ export class World implements CheckedWorld, RunnerHost {
   /** "step:outcome" for every kind of step (login, session, ...) that ended otherwise than its `expect`, and how. */
   readonly mismatchedStepKinds = new Set<string>();
   readonly stepOutcomes = new Map<string, number>();
+  /** Users' identity keys and the links' handshakes (sim-keys.ts). */
+  readonly keys: SimKeys;
   private readonly owners = new Map<string, PeerSlot>();
   private readonly byAddress = new Map<string, PeerSlot>();
   /** Slots after the first that play the same username (a second program of one user). */
@@ -115,7 +118,10 @@ export class World implements CheckedWorld, RunnerHost {
     this.trace = new Trace(() => this.clock.nowMs(), options.traceSink ?? null);
     this.baseProfile = { latency: samplerOf(scenario.network.latency), bandwidthBytesPerSec: scenario.network.bandwidthBytesPerSec };
     this.network = new SimNetwork(this.clock, Prng.stream(seed, 'network'), this.baseProfile, {
-      onDeliver: (kind, connId, toServer, bytes) => this.trace.delivery(kind, connId, toServer, bytes),
+      onDeliver: (kind, connId, toServer, bytes) => {
+        this.trace.delivery(kind, connId, toServer, bytes);
+        this.checkers.peerKeys.onDelivery(connId, toServer, bytes);
+      },
     });
     const { connectionsMax, plantedBug, hashCostMs } = scenario.server;
     this.limits = serverLimits(scenario, seed);
@@ -125,6 +131,19 @@ export class World implements CheckedWorld, RunnerHost {
     this.server = this.cluster?.nodes[0] ?? new ServerNode(this.clock, this.network, Prng.stream(seed, 'tokens'), tuning, hashCostMs);
     this.checkers = new Checkers(scenario.server.ttlMs, scenario.checks.presenceBoundMs, (v) => this.trace.note('violation', { checker: v.checker, detail: v.detail }));
     this.checkers.attach(this);
+    const network = this.network;
+    const { handshake } = scenario.network;
+    this.keys = new SimKeys({
+      seed,
+      handshake: { roundTrips: handshake.roundTrips, cpuMs: samplerOf(handshake.cpuMs), serverLink: handshake.serverLink },
+      serverAddress: SERVER_ADDRESS,
+      usernameAt: (address) => this.byAddress.get(address)?.username ?? null,
+      oneWayMs: (prng) => Math.max(0, network.profile.latency(prng)),
+      prng: Prng.stream(seed, 'handshakes'),
+      skipsPeerKeyCheck: () => this.server.planted.active.has('skip-peer-key-check'),
+      observer: this.checkers,
+    });
+    this.network.handshakes = this.keys;
     const behaviours = Object.values(scenario.behaviours);
     this.hostile = new HostileActions(this, behaviours.some((steps) => anyStep(steps, (step) => typeof step === 'object' && 'p2pHello' in step && step.p2pHello.token === 'replay')));
     this.createPeers(seed);
@@ -202,7 +221,7 @@ export class World implements CheckedWorld, RunnerHost {
         const clockRate = new NodeClockRate();
         const driver: PeerDriver =
           this.scenario.driver === 'peer-machine'
-            ? new PeerMachineDriver({ username, index, address, transport, clock: this.clock, prng, observer: this.checkers, p2p: this.checkers, sessionTimeoutMs: this.scenario.server.sessionTimeoutMs, clockRate, hostileOffers, planted: this.server.planted.active })
+            ? new PeerMachineDriver({ username, index, address, transport, clock: this.clock, prng, observer: this.checkers, p2p: this.checkers, sessionTimeoutMs: this.scenario.server.sessionTimeoutMs, clockRate, hostileOffers, planted: this.server.planted.active, identity: this.keys.identityOf(username) })
             : new LightClient({ username, address, transport, clock: this.clock, prng, observer: this.checkers });
         const slot: PeerSlot = {
           index,
@@ -234,7 +253,9 @@ export class World implements CheckedWorld, RunnerHost {
     const seeded = new Set(this.scenario.populations.filter((p) => p.account === 'seeded').map((p) => p.name));
     for (const slot of this.slots) {
       if (!seeded.has(slot.population) || this.owners.get(slot.username) !== slot) continue;
-      ops.push({ op: 'account.create', username: slot.username, nickname: slot.username, passwordHash: simPasswordHash(slot.password), createdAtMs: 0 });
+      // The real client registers its identity keys at sign-up: a seeded account has them too (peer machines use them).
+      const identity = this.scenario.driver === 'peer-machine' ? { identity: this.keys.identityOf(slot.username) } : {};
+      ops.push({ op: 'account.create', username: slot.username, nickname: slot.username, passwordHash: simPasswordHash(slot.password), createdAtMs: 0, ...identity });
     }
     if (this.scenario.friends.mode === 'seeded') {
       const hasAccount = new Set(ops.map((op) => (op.op === 'account.create' ? op.username : '')));

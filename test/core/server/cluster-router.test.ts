@@ -345,11 +345,11 @@ describe('ClusterRouter over the in-memory bus', () => {
   });
 
   it('a lease runs out at the very instant nextTickMs() names, on a clock with fractions of a millisecond', () => {
-    let handler: ((message: ClusterMessage) => void) | null = null;
+    const heard: { handler: ((message: ClusterMessage) => void) | null } = { handler: null };
     let nowMs = 0;
     const router = new ClusterRouter({
       nodeId: 'n1',
-      bus: { connected: true, publish: () => {}, setHandler: (h) => (handler = h) },
+      bus: { connected: true, publish: () => {}, setHandler: (h) => (heard.handler = h) },
       leaseTtlMs: 5_000,
       input: () => {},
       heldUsers: () => {},
@@ -358,7 +358,7 @@ describe('ClusterRouter over the in-memory bus', () => {
     router.join(0);
     // Heard at a time whose sum with the TTL rounds up: (heard + ttl) - heard < ttl in floating point.
     nowMs = 3751.1354923684457;
-    handler?.({ from: 'n2', to: null, items: [{ kind: 'lease' }] });
+    heard.handler?.({ from: 'n2', to: null, items: [{ kind: 'lease' }] });
     router.tick(nowMs);
     for (let wakeups = 0; router.liveNodes().length > 0 && wakeups < 20; wakeups++) {
       nowMs = Math.max(nowMs, router.nextTickMs());
