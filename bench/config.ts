@@ -3,7 +3,7 @@
  * smaller size so it ends in well under five minutes on two shared cores; the full run has the
  * sizes the targets are stated for (19,000 held clients, ten-second windows).
  */
-import { type BenchMode, CONNECTIONS_HELD_FULL, CONNECTIONS_HELD_QUICK } from './thresholds.ts';
+import { type BenchMode, CLUSTER_CONNECTIONS_HELD_FULL, CLUSTER_CONNECTIONS_HELD_QUICK, CONNECTIONS_HELD_FULL, CONNECTIONS_HELD_QUICK } from './thresholds.ts';
 
 export interface BenchConfig {
   readonly mode: BenchMode;
@@ -37,6 +37,17 @@ export interface BenchConfig {
    * peers); the full run also tries the million-peer storm in a process with a 20 GB heap.
    */
   readonly simPeersMax: number;
+  /** The cluster phase (phases/cluster.ts): server processes sharing PostgreSQL and NATS (`--cluster N`). */
+  readonly clusterNodes: number;
+  /** Logged-in users the cluster holds, spread evenly over the nodes. */
+  readonly clusterUsers: number;
+  /** Friend pairs timing presence (one login, one friend), each pair once across nodes and once on one node per round. */
+  readonly clusterProbePairs: number;
+  readonly clusterProbeRounds: number;
+  /** How long the cluster holds its users after the last logged in (at least one heartbeat round). */
+  readonly clusterHoldMs: number;
+  /** TTL of the cluster's nodes: heartbeats at a third of it, node leases at a quarter. */
+  readonly clusterTtlMs: number;
 }
 
 /** Sockets one worker process holds at most (the fd limit is 20,000 per process). */
@@ -64,6 +75,12 @@ export function benchConfig(mode: BenchMode): BenchConfig {
       simPeers: 10_000,
       simVirtualMs: 20_000,
       simPeersMax: 10_000,
+      clusterNodes: 2,
+      clusterUsers: CLUSTER_CONNECTIONS_HELD_QUICK,
+      clusterProbePairs: 20,
+      clusterProbeRounds: 5,
+      clusterHoldMs: 5_000,
+      clusterTtlMs: 30_000,
     };
   }
   return {
@@ -86,6 +103,13 @@ export function benchConfig(mode: BenchMode): BenchConfig {
     simPeers: 10_000,
     simVirtualMs: 60_000,
     simPeersMax: 1_000_000,
+    clusterNodes: 3,
+    clusterUsers: CLUSTER_CONNECTIONS_HELD_FULL,
+    clusterProbePairs: 50,
+    clusterProbeRounds: 10,
+    clusterHoldMs: 25_000,
+    // Heartbeats every 20 s: 50,000 users beat 2,500 times a second on two shared cores.
+    clusterTtlMs: 60_000,
   };
 }
 

@@ -294,9 +294,91 @@ async function bareHold(args: Target & { count: number; concurrency: number; tls
   return { open: bareSockets.filter((s) => !s.destroyed).length, errors: errors.counts };
 }
 
+/** One friend pair of the presence probe: the observer stays logged in, the flapper logs in and out. */
+interface ProbePair {
+  readonly observer: string;
+  readonly observerPort: number;
+  readonly flapper: string;
+  readonly flapperPort: number;
+  /** Which figure its samples go to ('cross': the two on different nodes; 'local': on one node). */
+  readonly label: string;
+}
+
+/**
+ * cluster_presence_p99_ms and its one-node baseline: each pair's observer logs in and stays; each
+ * round, its only friend (the flapper) connects, and the time from its login frame sent to the
+ * observer's `presence online` for it is one sample; the flapper then logs out (the observer's
+ * `presence offline` awaited, so rounds never overlap) and hangs up. Every pair runs its rounds
+ * at once, each started at a random point of `gapMs`, so cross-node and one-node samples are
+ * taken side by side under the same load.
+ */
+async function presenceProbe(args: { pairs: ProbePair[]; rounds: number; gapMs: number; password: string; localAddresses: string[] }) {
+  const errors = new ErrorTally();
+  const reservoirs = new Map<string, SampleReservoir>();
+  const reservoirOf = (label: string): SampleReservoir => {
+    let reservoir = reservoirs.get(label);
+    if (reservoir === undefined) {
+      reservoir = new SampleReservoir();
+      reservoirs.set(label, reservoir);
+    }
+    return reservoir;
+  };
+  let connectionIndex = 0;
+  await Promise.all(
+    args.pairs.map(async (pair) => {
+      let observer: BenchConnection | null = null;
+      try {
+        observer = (await connectAndLogin({ port: pair.observerPort, localAddresses: args.localAddresses }, connectionIndex++, pair.observer, args.password)).connection;
+        observer.startHeartbeat();
+        let waiting: { status: string; arrived: (atMs: number) => void } | null = null;
+        observer.onPush('presence', (frame) => {
+          if (waiting === null || frame.username !== pair.flapper || frame.status !== waiting.status) return;
+          const { arrived } = waiting;
+          waiting = null;
+          arrived(performance.now());
+        });
+        const presence = (status: string): Promise<number> => {
+          const arrival = new Promise<number>((resolve, reject) => {
+            const timer = setTimeout(() => {
+              waiting = null;
+              reject(new Error(`no presence ${status} within ${REPLY_TIMEOUT_MS} ms`));
+            }, REPLY_TIMEOUT_MS);
+            waiting = { status, arrived: (atMs) => (clearTimeout(timer), resolve(atMs)) };
+          });
+          // Awaited below; a rejection while the login is still awaited is not unhandled.
+          arrival.catch(() => {});
+          return arrival;
+        };
+        for (let round = 0; round < args.rounds; round++) {
+          await sleep(Math.random() * args.gapMs);
+          const flapper = await BenchConnection.connect({ port: pair.flapperPort, localAddress: localAddressFor({ port: pair.flapperPort, localAddresses: args.localAddresses }, connectionIndex++), timeoutMs: REPLY_TIMEOUT_MS });
+          try {
+            const online = presence('online');
+            const sentMs = performance.now();
+            await flapper.request({ type: 'login', username: pair.flapper, password: args.password }, 'login.ok', REPLY_TIMEOUT_MS);
+            reservoirOf(pair.label).recordMs((await online) - sentMs);
+            const offline = presence('offline');
+            await flapper.request({ type: 'logout' }, 'logout.ok', REPLY_TIMEOUT_MS);
+            await offline;
+          } finally {
+            flapper.destroy();
+          }
+        }
+        // Logged out, not left detached: the users the nodes count afterwards are the held ones.
+        await observer.request({ type: 'logout' }, 'logout.ok', REPLY_TIMEOUT_MS);
+      } catch (error) {
+        errors.add(error);
+      } finally {
+        observer?.destroy();
+      }
+    }),
+  );
+  return { samplesUs: Object.fromEntries([...reservoirs].map(([label, reservoir]) => [label, reservoir.take()])), errors: errors.counts };
+}
+
 /** Presence notifications received here per interval between two wall-clock times (the HTML report). */
 function presenceTimeline(args: { fromMs: number; toMs: number }) {
   return presenceArrivals.take(args.fromMs, args.toMs);
 }
 
-serveRpc({ holdLogins, counts, presenceTimeline, releaseAll, loginLoop, resumeLoop, chatLogins, chatOpens, echoLoop, bareHold });
+serveRpc({ holdLogins, counts, presenceTimeline, releaseAll, loginLoop, resumeLoop, chatLogins, chatOpens, echoLoop, bareHold, presenceProbe });

@@ -15,6 +15,8 @@ export const RESULT_NAMES = [
   'sim_events_rate',
   'login_under_attack_p99_ms',
   'sim_peers_max',
+  'cluster_connections_held',
+  'cluster_presence_p99_ms',
 ] as const;
 
 export type ResultName = (typeof RESULT_NAMES)[number];
@@ -32,4 +34,6 @@ export const RESULT_UNITS: Record<ResultName, string> = {
   sim_events_rate: 'events/s',
   login_under_attack_p99_ms: 'ms',
   sim_peers_max: 'peers',
+  cluster_connections_held: 'connections',
+  cluster_presence_p99_ms: 'ms',
 };

@@ -32,6 +32,8 @@ export interface BenchServerOptions {
   readonly label: string;
   /** Keep the per-address limits at their defaults (the attack phase measures them); others lift them. */
   readonly keepAddressLimits?: boolean;
+  /** More `p2pchat server` options (a cluster node's --store, --bus, --node-id). */
+  readonly extraArgs?: readonly string[];
 }
 
 export interface BenchServer {
@@ -58,6 +60,7 @@ export async function startBenchServer(options: BenchServerOptions): Promise<Ben
       '--log-level', 'warn',
       '--log-format', 'json',
       '--ready-file', readyFile,
+      ...(options.extraArgs ?? []),
     ],
     options.keepAddressLimits === true ? {} : BENCH_ADDRESS_LIMITS_LIFTED,
   );

@@ -36,7 +36,8 @@ import type { ClientEvent } from '../../core/peer/events.ts';
 export const COMMANDS_QUEUED_MAX = 1024;
 /**
  * Longest a command holds its lane waiting for an answer. The machine answers every request (a
- * reply, an error, or SERVER_UNAVAILABLE when the link drops; chat.open within the server's
+ * reply, an error, or SERVER_UNAVAILABLE when the link drops; account.password once the link has
+ * taken the login back and knows whether the change happened; chat.open within the server's
  * session timeout), so this only frees the queue behind a server that went silent while we were
  * not logged in (no heartbeat notices it then).
  */

@@ -143,3 +143,26 @@ export function parsePathList(input: string, pathsMax: number, homeDir: string |
   if (paths.length > pathsMax) return { ok: false, error: `at most ${pathsMax} files at once` };
   return { ok: true, paths };
 }
+
+const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] as const;
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'] as const;
+
+/** The local calendar day of a time, as a key that two times share when they fall on the same day. */
+export function localDayKey(atMs: number): string {
+  const date = new Date(atMs);
+  return `${date.getFullYear()}-${date.getMonth()}-${date.getDate()}`;
+}
+
+/**
+ * The day a chat pane's date separator names, in local time: "Today", "Yesterday", or
+ * "Tue 24 Nov 2026" (spelled out here, not by Intl, so it reads the same on every machine).
+ */
+export function dayLabel(atMs: number, nowMs: number): string {
+  const key = localDayKey(atMs);
+  if (key === localDayKey(nowMs)) return 'Today';
+  const yesterday = new Date(nowMs);
+  yesterday.setDate(yesterday.getDate() - 1);
+  if (key === localDayKey(yesterday.getTime())) return 'Yesterday';
+  const date = new Date(atMs);
+  return `${WEEKDAYS[date.getDay()] ?? ''} ${date.getDate()} ${MONTHS[date.getMonth()] ?? ''} ${date.getFullYear()}`;
+}

@@ -76,8 +76,11 @@ export interface ChatLine {
   readonly delivered?: boolean;
   /** Messages: the id (ours or the friend's), matching receipts and history records. */
   readonly id?: MessageId;
-  /** Outgoing lines: in the friend's history (`chat.delivered`), read by the friend (`chat.read`), or never arrived. */
-  readonly receipt?: 'delivered' | 'read' | 'failed';
+  /**
+   * Outgoing lines: held sealed by the server for the friend (`chat.queued`), in the friend's
+   * history (`chat.delivered`), read by the friend (`chat.read`), or never arrived.
+   */
+  readonly receipt?: 'queued' | 'delivered' | 'read' | 'failed';
 }
 
 /**
@@ -86,7 +89,12 @@ export interface ChatLine {
  */
 export type HistoryLoad = 'none' | 'loading' | 'more' | 'all';
 
-export type SessionState = 'requesting' | 'open' | 'closed' | 'failed';
+/**
+ * mailbox: a tab with no chat session (the friend is offline, or we did not ask): it shows the
+ * history, and what the user writes there goes sealed through the server (`chat.queued`). A
+ * session asked for or offered there moves it on to requesting and open, as any tab.
+ */
+export type SessionState = 'mailbox' | 'requesting' | 'open' | 'closed' | 'failed';
 export interface Session {
   readonly peer: string;
   readonly state: SessionState;
@@ -586,11 +594,15 @@ function onEvent(state: DashboardState, event: ClientEvent, out: Out): Dashboard
       return addEvent(failed, 'warn', `Chat with ${event.username} failed: ${event.reason}`);
     }
     case 'chat.message':
-      return onChatMessage(state, event.from, event.text, event.id);
+      return onChatMessage(state, event, out);
     case 'chat.sent':
       return updateSession(state, event.username, (session) => markSent(session, event.id));
     case 'chat.queued':
-      return addEvent(state, 'info', `${friendLabel(state, event.username)} has no open chat: your message is sealed and held by the server until they take it`);
+      return addEvent(
+        updateLines(state, event.username, (line) => (line.kind === 'out' && line.id === event.id && line.receipt === undefined ? { ...line, receipt: 'queued' } : line)),
+        'info',
+        `${friendLabel(state, event.username)} has no open chat: your message is sealed and held by the server until they take it`,
+      );
     case 'chat.delivered':
       return updateLines(state, event.username, (line) => (line.kind === 'out' && line.id === event.id && line.receipt !== 'read' ? { ...line, delivered: true, receipt: 'delivered' } : line));
     case 'chat.read':
@@ -782,14 +794,25 @@ function onChatOpened(state: DashboardState, peer: string, out: Out): DashboardS
   return addEvent(next, 'info', `Chat with ${friendLabel(state, peer)} opened`);
 }
 
-function onChatMessage(state: DashboardState, from: string, text: string, id: MessageId): DashboardState {
+function onChatMessage(state: DashboardState, event: ClientEventOf<'chat.message'>, out: Out): DashboardState {
+  const { from, text, id } = event;
   const seen = state.screen === 'main' && state.activePeer === from;
-  const next = updateSession(state, from, (session) => ({
-    ...appendLine(session.state === 'requesting' ? { ...session, state: 'open' } : session, { kind: 'in', text, atMs: state.nowMs, id }),
-    unread: seen ? 0 : session.unread + 1,
-    // A message ends the typing.
-    typingAtMs: null,
-  }));
+  const existing = findSession(state, from);
+  // A sealed message held by the server comes without a session: its tab is a mailbox tab, with
+  // what was said before above it. It shows when it was written (never later than now: the
+  // sender's clock says so, and a clock may be wrong).
+  const offline = event.offline === true;
+  const atMs = offline && event.sentAtMs !== undefined ? Math.min(event.sentAtMs, state.nowMs) : state.nowMs;
+  let next = updateSession(state, from, (session) => {
+    const opened = existing === undefined ? { ...session, state: offline ? ('mailbox' as const) : ('open' as const) } : session.state === 'requesting' && !offline ? { ...session, state: 'open' as const } : session;
+    return {
+      ...appendLine(opened, { kind: 'in', text, atMs, id }),
+      unread: seen ? 0 : session.unread + 1,
+      // A message ends the typing.
+      typingAtMs: null,
+    };
+  });
+  if (existing === undefined && offline) next = askHistory(next, from, null, out);
   return next.activePeer === null ? activate(next, from) : next;
 }
 
@@ -852,7 +875,7 @@ function historyLine(record: ClientEventOf<'history'>['messages'][number]): Chat
     return { kind: 'system', text: `${what}: ${record.text}${outcome}`, atMs };
   }
   if (record.direction === 'in') return { kind: 'in', text: record.text, atMs, id: record.id };
-  const receipt = record.status === 'read' ? 'read' : record.status === 'delivered' ? 'delivered' : record.status === 'failed' ? 'failed' : undefined;
+  const receipt = record.status === 'read' ? 'read' : record.status === 'delivered' ? 'delivered' : record.status === 'failed' ? 'failed' : record.status === 'queued' ? 'queued' : undefined;
   const delivered = record.status !== 'sending' && record.status !== 'queued' && record.status !== 'failed';
   return { kind: 'out', text: record.text, atMs, id: record.id, delivered, ...(receipt === undefined ? {} : { receipt }) };
 }
@@ -915,6 +938,11 @@ function onError(state: DashboardState, event: ClientEventOf<'error'>): Dashboar
   }
   // Our yes came too late (the request had ended): the friend is not "asking" any more.
   const peer = event.username;
+  // About one of our messages (MESSAGE_UNDELIVERED, MAILBOX_FULL, PEER_KEY_UNKNOWN, ...): its line says ✗.
+  if (peer !== undefined && event.id !== undefined && findSession(state, peer)) {
+    const failed = updateLines(state, peer, (line) => (line.kind === 'out' && line.id === event.id && line.receipt !== 'read' && line.receipt !== 'delivered' ? { ...line, receipt: 'failed' } : line));
+    return addEvent(failed, 'error', text);
+  }
   if (event.code === 'NO_SUCH_SESSION_REQUEST' && peer !== undefined && findSession(state, peer)?.state === 'requesting') {
     const ended = updateSession(state, peer, (session) => appendLine({ ...session, state: 'failed' }, systemLine(state, 'The request had ended')));
     return addEvent(ended, 'warn', `The chat request from ${peer} had already ended`);
@@ -1272,13 +1300,17 @@ function tellTyping(state: DashboardState, out: Out): DashboardState {
   return updateSession(state, session.peer, (entry) => ({ ...entry, typingSentAtMs: state.nowMs }));
 }
 
+/**
+ * Enter in the message line: to the active tab's friend, over the open session, or else (no
+ * session: a mailbox tab, an ended one) sealed through the server, which holds it for the friend
+ * (`chat.queued`, later `chat.delivered`). While a session is being asked for, the client holds
+ * the message until it opens or fails, then sends it the one way or the other.
+ */
 function sendMessage(state: DashboardState, out: Out): DashboardState {
   const text = state.input.text;
   if (text.trim() === '') return state;
   const session = activeSession(state);
-  if (!session || session.state !== 'open') {
-    return addEvent(state, 'warn', session ? `The chat with ${session.peer} is not open` : 'No chat open: select a friend in the list and press Enter');
-  }
+  if (!session) return addEvent(state, 'warn', 'No chat open: select a friend in the list and press Enter');
   // The time (base 36) and a counter: unique across runs, so history and receipts match this line.
   const id = `d${state.nowMs.toString(36)}-${state.nextMessageSeq}`;
   out.commands.push({ cmd: 'chat.send', username: session.peer, text, id });
@@ -1318,12 +1350,25 @@ function onFriendsKey(state: DashboardState, key: KeyInput, out: Out): Dashboard
 function openChat(state: DashboardState, friend: Friend, out: Out): DashboardState {
   const session = findSession(state, friend.username);
   if (session && (session.state === 'open' || session.state === 'requesting')) return { ...activate(state, friend.username), focus: 'input' };
-  if (friend.status !== 'online') return addEvent(state, 'warn', `${friendLabel(state, friend.username)} is offline`);
+  if (friend.status !== 'online') return openMailbox(state, friend, out);
   out.commands.push({ cmd: 'chat.open', username: friend.username });
   const requesting = updateSession(state, friend.username, (entry) =>
     appendLine({ ...entry, state: 'requesting' }, systemLine(state, `Asking ${friend.username} for a session…`)),
   );
   return addEvent(activate(requesting, friend.username), 'info', `Asked ${friendLabel(state, friend.username)} for a chat session`);
+}
+
+/**
+ * A friend who is offline: their tab, with what was said (history), where what the user writes
+ * waits for them sealed at the server. An ended session's tab stays as it is (it already has
+ * the history); so does the text it says.
+ */
+function openMailbox(state: DashboardState, friend: Friend, out: Out): DashboardState {
+  const existing = findSession(state, friend.username);
+  let next = updateSession(state, friend.username, (session) => (existing === undefined ? { ...session, state: 'mailbox' } : session));
+  if ((existing?.history ?? 'none') === 'none') next = askHistory(next, friend.username, null, out);
+  const label = friendLabel(state, friend.username);
+  return addEvent({ ...activate(next, friend.username), focus: 'input' }, 'info', `${label} is offline: what you write waits for them, sealed, at the server`);
 }
 
 function onTransfersKey(state: DashboardState, key: KeyInput, out: Out): DashboardState {

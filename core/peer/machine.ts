@@ -326,6 +326,12 @@ export class PeerMachine {
   /** The new password of each account.password request in flight: the link holds it once the server says yes. */
   private readonly passwordChanges = new Map<number, string>();
   /**
+   * An account.password whose answer was lost with the link: its answer waits until the link has
+   * taken the login back and knows whether the change happened (`password-settled`). The ref of
+   * the command (undefined: none), or null when no answer is owed.
+   */
+  private passwordAnswerOwed: { readonly ref: number | undefined } | null = null;
+  /**
    * Who we told the user is asking to be friends (friend.request, or a friends list's pending), so a
    * login taken back after a blip tells only the requests that came meanwhile. Bounded by what the
    * server lists (its incoming quota).
@@ -598,7 +604,10 @@ export class PeerMachine {
         return this.onFileCancel(command.transferId, nowMs);
       case 'account.password': {
         const id = this.request(command.cmd, { type: 'account.password', old: command.old, new: command.new });
-        if (id !== null) this.passwordChanges.set(id, command.new);
+        if (id !== null) {
+          this.passwordChanges.set(id, command.new);
+          this.link.passwordChanging(command.new);
+        }
         return;
       }
       case 'account.nickname':
@@ -673,7 +682,11 @@ export class PeerMachine {
         return this.emit({ event: 'reconnected' });
       case 'logged-in':
         return this.withReplyRef(action.frame, () => this.onLoggedIn(action.via, action.frame, nowMs));
+      case 'password-settled':
+        return this.settlePassword(action.changed, action.nickname);
       case 'login-ended':
+        // Logged out for good: a password change waiting to be settled never will be.
+        if (action.reason === 'relogin-refused') this.settlePassword(false, null);
         this.broker.loginEnded(action.reason);
         // A refused resume is taken back with the password at once (a server restart): the user
         // stays on, and so do its P2P sessions. Had the TTL run out, the friends saw us go
@@ -688,8 +701,22 @@ export class PeerMachine {
       case 'protocol-error':
         return this.emitError('UNEXPECTED_FRAME', `${action.frameType} from the server in ${action.state}`);
       case 'closed':
+        this.settlePassword(false, null);
         return this.finishQuit();
     }
+  }
+
+  /** Answers an account.password the link dropped under, now that it is known whether it happened. */
+  private settlePassword(changed: boolean, nickname: string | null): void {
+    const owed = this.passwordAnswerOwed;
+    if (owed === null) return;
+    this.passwordAnswerOwed = null;
+    const before = this.answering;
+    this.answering = owed.ref;
+    const username = this.link.username;
+    if (changed && username !== null) this.emit({ event: 'account.updated', username, nickname: nickname ?? username });
+    else this.emitError('SERVER_UNAVAILABLE', 'the server connection closed before the password was changed: the old password still works; try again');
+    this.answering = before;
   }
 
   /** Runs `then` with the ref of the command a reply answers, if it answers one. */
@@ -710,6 +737,11 @@ export class PeerMachine {
   /** Replies owed on the lost link will not come; requests it carried end (see session-broker.ts). */
   private onLinkLost(): void {
     for (const [id, cmd] of this.pending) {
+      if (cmd === 'account.password' && this.link.passwordPending && this.passwordChanges.has(id)) {
+        // Whether the change happened is known once the login is taken back: answered then.
+        this.passwordAnswerOwed = { ref: this.pendingRefs.get(id) };
+        continue;
+      }
       this.answering = this.pendingRefs.get(id);
       this.emitError('SERVER_UNAVAILABLE', `the server connection closed before the reply to ${cmd}`);
     }
@@ -861,7 +893,11 @@ export class PeerMachine {
   }
 
   private onServerError(frame: ServerFrameOf<'error'>): void {
-    if (frame.re !== undefined) this.passwordChanges.delete(frame.re);
+    const refused = frame.re === undefined ? undefined : this.passwordChanges.get(frame.re);
+    if (refused !== undefined && frame.re !== undefined) {
+      this.passwordChanges.delete(frame.re);
+      this.link.passwordRefused(refused);
+    }
     if (frame.re !== undefined && this.broker.requestFailed(frame.re, frame.code)) return;
     const mail = frame.re === undefined ? null : this.mail.failedSend(frame.re);
     if (mail !== null) {

@@ -30,6 +30,10 @@
  * exponential backoff (backoff.ts, limits from core/limits.ts) and `resume`s with the token from
  * login.ok (the server kept the user online, so friends see no flap); a refused token (the server
  * restarted, or the TTL ran out) falls back to a password login with the password held in memory.
+ * A password change whose answer the drop took (Account.passwordPending) is settled then: the
+ * server, once it applied the change, refuses the old token and the old password, so the new
+ * password is tried first and the old one after it; whichever logs in is kept, and a
+ * `password-settled` action says whether the change happened.
  *
  * FRAME_RULES says in which states each server frame is accepted. A frame it does not allow is a
  * protocol error (a `protocol-error` action; the frame is dropped), as on the server. Frames the
@@ -53,6 +57,13 @@ export interface Account {
    * answers the user's command), as soon as the link is logged in.
    */
   readonly logoutOwed?: number;
+  /**
+   * The new password of an account.password whose answer has not come: once the server applied
+   * it, the old password and the old token no longer work. If the link drops before the answer,
+   * taking the login back finds out which password holds (see `relogin`), and says so
+   * (`password-settled`).
+   */
+  readonly passwordPending?: string;
 }
 
 /** How a login was asked for: by the user, or by the link taking a dropped login back. */
@@ -87,7 +98,16 @@ export type LinkState =
   | { readonly state: 'ExpectOpen'; readonly linkId: number; readonly resumeWith: Account | null; readonly outage: boolean }
   | { readonly state: 'ExpectWelcome'; readonly conn: Conn; readonly resumeWith: Account | null; readonly outage: boolean }
   | { readonly state: 'ExpectLogin'; readonly conn: Conn }
-  | { readonly state: 'ExpectLoginOk'; readonly conn: Conn; readonly requestId: number; readonly via: LoginVia; readonly account: Account; readonly outage: boolean }
+  /** `password`: the one this login tries, when it is not the account's (a pending change's new one). */
+  | {
+      readonly state: 'ExpectLoginOk';
+      readonly conn: Conn;
+      readonly requestId: number;
+      readonly via: LoginVia;
+      readonly account: Account;
+      readonly outage: boolean;
+      readonly password?: string;
+    }
   | { readonly state: 'LoggedIn'; readonly conn: Conn; readonly account: Account }
   /** `quitAtMs`: set when the logout is the user quitting; the link closes then at the latest. */
   | { readonly state: 'ExpectLogoutOk'; readonly conn: Conn; readonly account: Account; readonly requestId: number; readonly quitAtMs: number | null }
@@ -110,6 +130,11 @@ export type LinkAction =
   | { readonly type: 'reconnected' }
   | { readonly type: 'logged-in'; readonly via: LoginVia; readonly frame: ServerFrameOf<'login.ok'> }
   | { readonly type: 'login-ended'; readonly reason: LoginEnd }
+  /**
+   * A password change the link dropped under is settled: the login was taken back with the new
+   * password (changed; `nickname` from that login), or the old token or password still worked.
+   */
+  | { readonly type: 'password-settled'; readonly changed: boolean; readonly nickname: string | null }
   /** A server frame for the composition: a reply to one of its requests, or a push. */
   | { readonly type: 'frame'; readonly frame: ServerFrame }
   /** The server sent a frame FRAME_RULES does not allow in this state; it was dropped. */
@@ -388,7 +413,40 @@ export class ServerLink {
   passwordChanged(password: string, resumeToken: string): void {
     const p = this.phase;
     if (p.state !== 'LoggedIn' && p.state !== 'ExpectLogoutOk') return;
-    this.phase = { ...p, account: { ...p.account, password, resumeToken } };
+    const { passwordPending: _settled, ...account } = p.account;
+    this.phase = { ...p, account: { ...account, password, resumeToken } };
+  }
+
+  /** An account.password to `password` is on its way: held until its answer (passwordChanged or passwordRefused). */
+  passwordChanging(password: string): void {
+    const p = this.phase;
+    if (p.state !== 'LoggedIn') return;
+    this.phase = { ...p, account: { ...p.account, passwordPending: password } };
+  }
+
+  /** The server refused the password change to `password`: the old password stays. */
+  passwordRefused(password: string): void {
+    const p = this.phase;
+    if ((p.state !== 'LoggedIn' && p.state !== 'ExpectLogoutOk') || p.account.passwordPending !== password) return;
+    const { passwordPending: _refused, ...account } = p.account;
+    this.phase = { ...p, account };
+  }
+
+  /** A password change is waiting for its answer, or for the login to be taken back (after a drop). */
+  get passwordPending(): boolean {
+    const p = this.phase;
+    switch (p.state) {
+      case 'LoggedIn':
+      case 'ExpectLogoutOk':
+      case 'ExpectLoginOk':
+        return p.account.passwordPending !== undefined;
+      case 'ExpectOpen':
+      case 'ExpectWelcome':
+      case 'ExpectReconnect':
+        return p.resumeWith?.passwordPending !== undefined;
+      default:
+        return false;
+    }
   }
 
   /** A connection is being made or its welcome awaited: requests would fail now, not in a moment. */
@@ -444,19 +502,31 @@ export class ServerLink {
     this.relogin(conn, account, p.outage);
   }
 
+  /**
+   * Logs in again with the password held. A pending password change goes first: the resume was
+   * refused, and a change the server applied is the likeliest reason (it replaces the token); if
+   * the server says no to the new password, the old one is tried next (onError).
+   */
   private relogin(conn: Conn, account: Account, outage: boolean): void {
-    const requestId = this.sendRequest(conn, { type: 'login', username: account.username, password: account.password, ...this.identityField });
-    this.phase = { state: 'ExpectLoginOk', conn, requestId, via: 'relogin', account, outage };
+    const password = account.passwordPending ?? account.password;
+    const requestId = this.sendRequest(conn, { type: 'login', username: account.username, password, ...this.identityField });
+    this.phase = { state: 'ExpectLoginOk', conn, requestId, via: 'relogin', account, outage, ...(password === account.password ? {} : { password }) };
   }
 
   private onLoginOk(frame: ServerFrameOf<'login.ok'>, nowMs: number): void {
     const p = this.phase;
     if (p.state !== 'ExpectLoginOk') return;
-    const account: Account = { username: frame.username, password: p.account.password, resumeToken: frame.resumeToken };
+    const account: Account = { username: frame.username, password: p.password ?? p.account.password, resumeToken: frame.resumeToken };
     this.phase = { state: 'LoggedIn', conn: p.conn, account };
     p.conn.tickAtMs = nowMs + p.conn.heartbeatMs;
     this.actions.push({ type: 'logged-in', via: p.via, frame });
     if (p.outage) this.actions.push({ type: 'reconnected' });
+    // The new password got us in: the server had applied the change. The old token resuming, or
+    // the old password logging in, says it had not (a server that applied it refuses both).
+    if (p.account.passwordPending !== undefined) {
+      const changed = p.password !== undefined;
+      this.actions.push({ type: 'password-settled', changed, nickname: changed ? frame.nickname : null });
+    }
     const owed = p.account.logoutOwed;
     if (owed !== undefined) {
       this.actions.push({ type: 'send', linkId: p.conn.linkId, frame: { type: 'logout', id: owed } });
@@ -489,6 +559,12 @@ export class ServerLink {
       if (p.via === 'resume') {
         this.actions.push({ type: 'login-ended', reason: 'resume-refused' });
         return this.relogin(p.conn, p.account, p.outage);
+      }
+      if (p.via === 'relogin' && p.password !== undefined) {
+        // The new password of a pending change does not work: the change never happened.
+        const { passwordPending: _notApplied, ...account } = p.account;
+        this.actions.push({ type: 'password-settled', changed: false, nickname: null });
+        return this.relogin(p.conn, account, p.outage);
       }
       this.phase = { state: 'ExpectLogin', conn: p.conn };
       if (p.via === 'relogin') {

@@ -6,7 +6,7 @@
  * Text from the network is sanitised (control characters would drive the terminal) and escaped
  * (braces would be read as blessed tags) before it is placed.
  */
-import { formatBytes, formatSpeed, percent, progressBar, truncate, truncateStart, wrapText } from '../format.ts';
+import { dayLabel, formatBytes, formatSpeed, localDayKey, percent, progressBar, truncate, truncateStart, wrapText } from '../format.ts';
 import { layoutWidth, textWidth } from '../char-width.ts';
 import type { LineEditor } from '../line-editor.ts';
 import { TYPING_SHOWN_MS } from '../limits.ts';
@@ -149,7 +149,7 @@ function friendItemText(item: FriendPaneItem): { text: string; colour: string | 
       const online = friend.status === 'online';
       const symbol = online ? SYMBOL_ONLINE : SYMBOL_OFFLINE;
       const nick = friend.nickname && friend.nickname !== friend.username ? ` (${friend.nickname})` : '';
-      const chat = item.session === 'open' ? ' »' : item.session === 'requesting' ? ' …' : '';
+      const chat = item.session === 'open' ? ' »' : item.session === 'requesting' ? ' …' : item.session === 'mailbox' ? ' ✉' : '';
       const unread = item.unread > 0 ? ` [${item.unread}]` : '';
       return { text: `${symbol} ${friend.username}${nick}${chat}${unread}`, colour: online ? 'green' : 'gray' };
     }
@@ -200,15 +200,16 @@ function chatLineText(line: ChatLine, peer: string, me: string): string {
   }
 }
 
-/** … waiting for the ack, ✓ acknowledged, ✓✓ in the friend's history, ✓✓ read, ✗ never arrived. */
+/** … waiting for the ack, ✉ held sealed by the server, ✓ acknowledged, ✓✓ in the friend's history, ✓✓ read, ✗ never arrived. */
 function outgoingMark(line: ChatLine): string {
   if (line.receipt === 'failed') return ' ✗';
+  if (line.receipt === 'queued') return ' ✉';
   if (line.receipt === 'read') return ' ✓✓ read';
   if (line.receipt === 'delivered') return ' ✓✓';
   return line.delivered ? ' ✓' : ' …';
 }
 
-const CHAT_COLOURS: Record<ChatLine['kind'], string> = { in: 'cyan', out: 'white', system: 'gray' };
+const CHAT_COLOURS: Record<ChatLine['kind'] | 'day', string> = { in: 'cyan', out: 'white', system: 'gray', day: 'yellow' };
 
 /** The tab strip: every session, the active one in brackets, unread counts. */
 export function renderTabs(state: DashboardState, width: number): string {
@@ -234,8 +235,14 @@ export function renderChat(state: DashboardState, width: number, height: number)
     return `${tabs}\n{gray-fg}${escapeTags(hint.join('\n'))}{/gray-fg}`;
   }
   const me = state.me ?? 'you';
-  const wrapped: { text: string; kind: ChatLine['kind'] }[] = [];
+  const wrapped: { text: string; kind: ChatLine['kind'] | 'day' }[] = [];
+  // A date line where the day changes (lines carry only the time), and above the oldest line
+  // when that one is not from today.
+  let day = localDayKey(state.nowMs);
   for (const line of session.lines) {
+    const lineDay = localDayKey(line.atMs);
+    if (lineDay !== day) wrapped.push({ text: truncate(`── ${dayLabel(line.atMs, state.nowMs)} ──`, width), kind: 'day' });
+    day = lineDay;
     for (const part of wrapText(sanitize(chatLineText(line, session.peer, me)), width)) wrapped.push({ text: part, kind: line.kind });
   }
   const scrollback = Math.min(session.scrollback, Math.max(0, wrapped.length - rows));
@@ -248,7 +255,7 @@ export function renderChat(state: DashboardState, width: number, height: number)
 export function chatLabel(state: DashboardState): string {
   const session = activeSession(state);
   if (!session) return 'Chat';
-  const states = { requesting: 'asking…', open: 'open', closed: 'closed', failed: 'failed' } as const;
+  const states = { mailbox: 'no session: messages wait sealed at the server', requesting: 'asking…', open: 'open', closed: 'closed', failed: 'failed' } as const;
   const scrolled = session.scrollback > 0 ? ' · scrolled (PgDn)' : '';
   const safetyNumber = state.friends.find((friend) => friend.username === session.peer)?.safetyNumber;
   const safety = safetyNumber === undefined ? '' : ` · safety ${safetyNumber}`;
@@ -260,7 +267,10 @@ export function renderInput(state: DashboardState, width: number): string {
   const session = activeSession(state);
   const focused = state.focus === 'input';
   if (state.input.text === '' && !focused) {
-    return session?.state === 'open' ? '{gray-fg}Tab here (or press i) and type; Enter sends{/gray-fg}' : '{gray-fg}No open chat{/gray-fg}';
+    if (session === undefined) return '{gray-fg}No open chat{/gray-fg}';
+    return session.state === 'open'
+      ? '{gray-fg}Tab here (or press i) and type; Enter sends{/gray-fg}'
+      : '{gray-fg}No session: Tab here and type; Enter leaves it sealed at the server{/gray-fg}';
   }
   return `> ${renderEditor(state.input, Math.max(1, width - 2), focused)}`;
 }

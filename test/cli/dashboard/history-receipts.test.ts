@@ -149,3 +149,94 @@ describe('dashboard: receipts and typing', () => {
     expect(chatLabel(driver.state)).not.toContain('typing');
   });
 });
+
+describe('dashboard: a friend who is offline', () => {
+  function loggedInWithOfflineBob(): Driver {
+    const driver = new Driver();
+    driver.type('alice').key({ name: 'tab' }).type('password1').key({ name: 'enter' });
+    driver.event({ event: 'login.ok', username: 'alice', friends: [{ username: 'bob', nickname: 'Bob', status: 'offline' }] });
+    driver.state = { ...driver.state, focus: 'friends', friendCursor: 0 };
+    return driver;
+  }
+
+  it('Enter on an offline friend opens their history (before: only "is offline"); what is written there goes sealed: ✉, then ✓✓', () => {
+    const driver = loggedInWithOfflineBob().key({ name: 'enter' });
+    expect(driver.commandsOf('chat.open')).toEqual([]);
+    expect(driver.commandsOf('history')).toEqual([{ cmd: 'history', username: 'bob', limit: HISTORY_LINES_PER_PAGE }]);
+    expect(driver.state.sessions[0]).toMatchObject({ peer: 'bob', state: 'mailbox' });
+    expect(driver.state.activePeer).toBe('bob');
+    expect(driver.state.focus).toBe('input');
+    driver.event({ event: 'history', username: 'bob', messages: [record('a1', 'out', 'see you monday', 'read'), record('b1', 'in', 'bye!', 'read')] });
+    expect(driver.lines()).toEqual(['out:see you monday', 'in:bye!']);
+    expect(chatLabel(driver.state)).toBe('Chat with bob · no session: messages wait sealed at the server');
+    driver.type('call me').key({ name: 'enter' });
+    const [send] = driver.commandsOf('chat.send');
+    expect(send).toMatchObject({ cmd: 'chat.send', username: 'bob', text: 'call me' });
+    expect(renderChat(driver.state, 80, 10)).toContain('alice: call me …');
+    driver.event({ event: 'chat.queued', username: 'bob', id: send!.id! });
+    expect(renderChat(driver.state, 80, 10)).toContain('alice: call me ✉');
+    driver.event({ event: 'chat.delivered', username: 'bob', id: send!.id! });
+    expect(renderChat(driver.state, 80, 10)).toContain('alice: call me ✓✓');
+    // Once bob is back, Enter on him asks for a session from the same tab.
+    driver.event({ event: 'presence', username: 'bob', status: 'online' });
+    driver.state = { ...driver.state, focus: 'friends', friendCursor: 0 };
+    driver.key({ name: 'enter' });
+    expect(driver.commandsOf('chat.open')).toEqual([{ cmd: 'chat.open', username: 'bob' }]);
+    expect(driver.state.sessions).toHaveLength(1);
+    expect(driver.commandsOf('history')).toHaveLength(1);
+  });
+
+  it('a history record still held by the server shows ✉; a message the server refused (MAILBOX_FULL) shows ✗', () => {
+    const driver = loggedInWithOfflineBob().key({ name: 'enter' });
+    driver.event({ event: 'history', username: 'bob', messages: [record('a1', 'out', 'waiting for bob', 'queued')] });
+    expect(renderChat(driver.state, 80, 10)).toContain('alice: waiting for bob ✉');
+    driver.type('one more').key({ name: 'enter' });
+    const id = driver.commandsOf('chat.send')[0]!.id!;
+    driver.event({ event: 'error', code: 'MAILBOX_FULL', message: 'the mailbox is full', username: 'bob', id });
+    expect(renderChat(driver.state, 80, 10)).toContain('alice: one more ✗');
+  });
+
+  it('a sealed message waiting at login opens a mailbox tab (before: a tab marked open with no session), dated when it was written, history above it', () => {
+    const driver = loggedInWithOfflineBob();
+    const sentAtMs = driver.nowMs - 3_600_000;
+    driver.event({ event: 'chat.message', from: 'bob', text: 'are you there?', id: 'b7', offline: true, sentAtMs });
+    expect(driver.state.sessions[0]).toMatchObject({ peer: 'bob', state: 'mailbox' });
+    expect(driver.state.sessions[0]?.lines.at(-1)).toMatchObject({ kind: 'in', text: 'are you there?', atMs: sentAtMs });
+    expect(driver.commandsOf('history')).toEqual([{ cmd: 'history', username: 'bob', limit: HISTORY_LINES_PER_PAGE }]);
+    // A sender's clock ahead of ours never dates a message in the future.
+    driver.event({ event: 'chat.message', from: 'bob', text: 'from the future', id: 'b8', offline: true, sentAtMs: driver.nowMs + 86_400_000 });
+    expect(driver.state.sessions[0]?.lines.at(-1)?.atMs).toBe(driver.nowMs);
+  });
+
+  it('scrolling back in a mailbox tab asks for the page before, as in any chat', () => {
+    const driver = loggedInWithOfflineBob().key({ name: 'enter' });
+    const page = Array.from({ length: HISTORY_LINES_PER_PAGE }, (_, i) => record(200 + i, 'in', `old ${i}`, 'read'));
+    driver.event({ event: 'history', username: 'bob', messages: page });
+    for (let i = 0; i < 4; i++) driver.key({ name: 'pageup' });
+    expect(driver.commandsOf('history').at(-1)).toEqual({ cmd: 'history', username: 'bob', limit: HISTORY_LINES_PER_PAGE, before: 200 });
+  });
+});
+
+describe('dashboard: date lines in the chat pane', () => {
+  const local = (day: number, hour: number, minute = 0) => new Date(2026, 10, day, hour, minute).getTime();
+
+  function paneWith(nowMs: number, times: readonly number[]): string[] {
+    const driver = new Driver().loggedInWithBob();
+    const lines = times.map((atMs, i) => ({ kind: 'in' as const, text: `m${i}`, atMs, id: `b${i}` }));
+    driver.state = { ...driver.state, nowMs, sessions: driver.state.sessions.map((session) => ({ ...session, lines })) };
+    return renderChat(driver.state, 60, 20)
+      .split('\n')
+      .slice(1)
+      .map((row) => row.replace(/\{[^}]*\}/g, ''));
+  }
+
+  it('a line names the day wherever it changes, and above the oldest line when that is not today', () => {
+    const rows = paneWith(local(25, 9), [local(23, 22), local(24, 23, 59), local(25, 0, 1), local(25, 8)]);
+    expect(rows).toEqual(['── Mon 23 Nov 2026 ──', '22:00 bob: m0', '── Yesterday ──', '23:59 bob: m1', '── Today ──', '00:01 bob: m2', '08:00 bob: m3']);
+  });
+
+  it('no date line when everything shown is from today', () => {
+    const rows = paneWith(local(25, 9), [local(25, 7), local(25, 8)]);
+    expect(rows).toEqual(['07:00 bob: m0', '08:00 bob: m1']);
+  });
+});

@@ -200,12 +200,15 @@ describe('chat sessions and unread counts', () => {
     expect(totalUnread(driver.state)).toBe(0);
   });
 
-  it('refuses to send into a closed session and says so', () => {
+  it('sends into an ended session sealed through the server (before: refused, "not open"): chat.send, ✉ once queued', () => {
     const driver = new Driver().loggedIn().openChatWithBob();
     driver.event({ event: 'chat.closed', username: 'bob', reason: 'closed' });
     driver.type('anyone?').key({ name: 'enter' });
-    expect(driver.commands.filter((command) => command.cmd === 'chat.send')).toEqual([]);
-    expect(driver.state.events.at(-1)?.text).toBe('The chat with bob is not open');
+    const sends = driver.commands.filter((command) => command.cmd === 'chat.send');
+    expect(sends).toMatchObject([{ cmd: 'chat.send', username: 'bob', text: 'anyone?' }]);
+    const id = (sends[0] as { id: string }).id;
+    driver.event({ event: 'chat.queued', username: 'bob', id });
+    expect(driver.state.sessions[0]?.lines.at(-1)).toMatchObject({ kind: 'out', text: 'anyone?', receipt: 'queued' });
   });
 
   it('keeps letters as text in the input: q types q, it does not quit', () => {

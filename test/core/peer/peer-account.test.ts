@@ -76,6 +76,7 @@ describe('account changes from the client', () => {
     world.restartServer();
     world.advance(RECONNECT_DELAY_MS_MAX * 2);
     expect(world.server.isOnline('alice')).toBe(true);
+    expect(world.peer('alice').loggedIn).toBe(true);
   });
 
   it('account.nickname: account.updated to us, friend.updated to the friend', () => {
@@ -83,5 +84,79 @@ describe('account changes from the client', () => {
     world.command('alice', { cmd: 'account.nickname', nickname: 'Alice' });
     expect(world.eventsOf('alice', 'account.updated')).toEqual([{ event: 'account.updated', username: 'alice', nickname: 'Alice' }]);
     expect(world.eventsOf('bob', 'friend.updated')).toEqual([{ event: 'friend.updated', username: 'alice', nickname: 'Alice' }]);
+  });
+});
+
+/**
+ * A password change whose answer is lost with the connection: the server may have applied it
+ * (then the old token and the old password no longer work) or never had it. The client finds
+ * out when it takes its login back, keeps whichever password works, and answers the command with
+ * what happened, under its ref. Before: it resumed with the old token, fell back to the old
+ * password and was logged out for good (relogin-refused), and the command said SERVER_UNAVAILABLE.
+ */
+describe('a connection drop in the middle of account.password', () => {
+  const change = { cmd: 'account.password', old: 'alice-password', new: 'alice-new-password' } as const;
+
+  function expectLoggedInThroughRestart(world: World): void {
+    world.restartServer();
+    world.advance(RECONNECT_DELAY_MS_MAX * 2);
+    expect(world.server.isOnline('alice')).toBe(true);
+    expect(world.peer('alice').loggedIn).toBe(true);
+  }
+
+  it('applied, account.updated lost: the client logs back in with the new password and answers account.updated', () => {
+    const world = twoFriends();
+    world.cutBeforeFrame = { peer: 'alice', type: 'account.updated' };
+    world.input('alice', { type: 'command', command: change, ref: 41 });
+    expect(world.server.isOnline('alice')).toBe(true);
+    world.advance(RECONNECT_DELAY_MS_MAX);
+    expect(world.peer('alice').loggedIn).toBe(true);
+    const updated = world.eventsOf('alice', 'account.updated');
+    expect(updated).toEqual([{ event: 'account.updated', username: 'alice', nickname: 'alice' }]);
+    expect(world.refOf.get(updated[0]!)).toBe(41);
+    expect(world.eventsOf('alice', 'error')).toEqual([]);
+    expect(world.eventsOf('alice', 'reconnected')).toHaveLength(1);
+    // The link holds the new password now: a server restart logs in with it.
+    expectLoggedInThroughRestart(world);
+    expect(world.eventsOf('alice', 'error')).toEqual([]);
+  });
+
+  it('applied, account.updated lost, and the server restarted before the client came back: the new password logs in', () => {
+    const world = twoFriends();
+    world.cutBeforeFrame = { peer: 'alice', type: 'account.updated' };
+    world.input('alice', { type: 'command', command: change, ref: 42 });
+    world.restartServer();
+    world.advance(RECONNECT_DELAY_MS_MAX * 2);
+    expect(world.peer('alice').loggedIn).toBe(true);
+    expect(world.eventsOf('alice', 'account.updated')).toHaveLength(1);
+    expect(world.eventsOf('alice', 'error')).toEqual([]);
+  });
+
+  it('never reached the server: the old token resumes, the command says SERVER_UNAVAILABLE, the old password still logs in', () => {
+    const world = twoFriends();
+    // The command's frame is still in alice's outbox when the link drops: the server never reads it.
+    world.peer('alice').handle({ type: 'command', command: change, ref: 43 }, world.nowMs);
+    world.cutServerLink('alice');
+    world.advance(RECONNECT_DELAY_MS_MAX);
+    expect(world.peer('alice').loggedIn).toBe(true);
+    const errors = world.eventsOf('alice', 'error');
+    expect(errors).toMatchObject([{ event: 'error', code: 'SERVER_UNAVAILABLE' }]);
+    expect(world.refOf.get(errors[0]!)).toBe(43);
+    expect(world.eventsOf('alice', 'account.updated')).toEqual([]);
+    expectLoggedInThroughRestart(world);
+    expect(world.eventsOf('alice', 'error')).toHaveLength(1);
+  });
+
+  it('never reached the server, which then restarted: the new password is refused, the old one logs in, the command says SERVER_UNAVAILABLE', () => {
+    const world = twoFriends();
+    world.peer('alice').handle({ type: 'command', command: change, ref: 44 }, world.nowMs);
+    world.cutServerLink('alice');
+    world.restartServer();
+    world.advance(RECONNECT_DELAY_MS_MAX * 2);
+    expect(world.peer('alice').loggedIn).toBe(true);
+    const errors = world.eventsOf('alice', 'error');
+    expect(errors).toMatchObject([{ event: 'error', code: 'SERVER_UNAVAILABLE' }]);
+    expect(world.refOf.get(errors[0]!)).toBe(44);
+    expect(world.eventsOf('alice', 'account.updated')).toEqual([]);
   });
 });

@@ -33,6 +33,8 @@ export class World {
   private readonly store = new MemoryStore();
   readonly peers = new Map<string, PeerMachine>();
   readonly events = new Map<string, ClientEvent[]>();
+  /** The ref of each event that answered a command given with one (the headless `ref`). */
+  readonly refOf = new WeakMap<ClientEvent, number>();
   readonly exits = new Map<string, number>();
   /** Each peer's history: the client's own SQLite store, in memory. */
   readonly histories = new Map<string, SqliteHistory>();
@@ -74,6 +76,11 @@ export class World {
    * Each piece is copied into its own buffer, as a socket read is.
    */
   deliverySplit: ((bytes: Uint8Array) => Uint8Array[]) | null = null;
+  /**
+   * The next server frame of this type to this peer is lost with its connection: the server sent
+   * it, the link drops before the peer reads it (a blip at the worst moment). Cleared once used.
+   */
+  cutBeforeFrame: { readonly peer: string; readonly type: string } | null = null;
 
   constructor() {
     this.server = new ServerMachine(this.store.load(), { ttlMs: TTL_MS, newToken: () => `tok${++this.tokenSeq}` });
@@ -223,6 +230,10 @@ export class World {
     switch (effect.type) {
       case 'send': {
         const link = this.links.get(effect.connId);
+        if (link !== undefined && this.cutBeforeFrame?.peer === link.peer && this.cutBeforeFrame.type === effect.frame.type) {
+          this.cutBeforeFrame = null;
+          return this.closeConn(effect.connId);
+        }
         if (link !== undefined) this.peers.get(link.peer)!.handle({ type: 'server.bytes', linkId: link.linkId, bytes: encodeControl(effect.frame) }, this.nowMs);
         return;
       }
@@ -316,6 +327,7 @@ export class World {
       }
       case 'event':
         this.events.get(name)!.push(effect.event);
+        if (effect.ref !== undefined) this.refOf.set(effect.event, effect.ref);
         return;
       case 'exit':
         this.exits.set(name, effect.code);
