@@ -101,6 +101,18 @@ export interface AccountStore {
   /** Applies ops atomically and durably: when it returns, they survive a crash. */
   apply(ops: readonly StoreOp[]): void;
   close(): void;
+  /**
+   * A store shared by several nodes (PostgreSQL) reads one user's held mail and the receipts owed
+   * to it as they are now, so a node hands over what any node queued (docs/CLUSTER.md); null when
+   * it cannot be read. Absent on a store only one server uses: its memory is the truth.
+   */
+  heldMailOf?(username: string): HeldMail | null;
+}
+
+/** One user's mail and receipts as the store holds them (AccountStore.heldMailOf). */
+export interface HeldMail {
+  readonly mail: readonly MailRecord[];
+  readonly receipts: readonly ReceiptRecord[];
 }
 
 function pairKey(a: string, b: string): string {

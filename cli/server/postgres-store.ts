@@ -14,7 +14,7 @@
  * throws, as SQLite's transaction does.
  */
 import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
-import type { AccountRecord, AccountStore, DeclineRecord, MailRecord, ReceiptRecord, StoreOp, StoreSnapshot } from '../../core/store.ts';
+import type { AccountRecord, AccountStore, DeclineRecord, HeldMail, MailRecord, ReceiptRecord, StoreOp, StoreSnapshot } from '../../core/store.ts';
 
 /** How long a write blocks the server thread before it is left to the worker's retries. */
 export const STORE_COMMIT_WAIT_MS = 2_000;
@@ -152,6 +152,30 @@ const SNAPSHOT_QUERIES = [
   'SELECT seq, sender, recipient, message_id_json FROM mail_receipts ORDER BY seq',
 ];
 
+interface MailRow {
+  readonly seq: string;
+  readonly from_user: string;
+  readonly to_user: string;
+  readonly message_id_json: string;
+  readonly sealed: string;
+  readonly sent_at_ms: string;
+}
+
+interface ReceiptRow {
+  readonly seq: string;
+  readonly sender: string;
+  readonly recipient: string;
+  readonly message_id_json: string;
+}
+
+function mailRecordOf(row: MailRow): MailRecord {
+  return { seq: Number(row.seq), from: row.from_user, to: row.to_user, messageId: JSON.parse(row.message_id_json) as string | number, sealed: row.sealed, sentAtMs: Number(row.sent_at_ms) };
+}
+
+function receiptRecordOf(row: ReceiptRow): ReceiptRecord {
+  return { seq: Number(row.seq), sender: row.sender, recipient: row.recipient, messageId: JSON.parse(row.message_id_json) as string | number };
+}
+
 interface Reply {
   readonly seq: number;
   readonly ok: boolean;
@@ -246,19 +270,8 @@ export class PostgresStore implements AccountStore {
       requests: requestRows.map((row) => [row.from_user, row.to_user] as const),
       blocks: blockRows.map((row) => [row.blocker, row.blocked] as const),
       declines: declineRows.map((row): DeclineRecord => ({ declined: row.declined, decliner: row.decliner, atMs: Number(row.at_ms) })),
-      mail: mailRows.map(
-        (row): MailRecord => ({
-          seq: Number(row.seq),
-          from: row.from_user,
-          to: row.to_user,
-          messageId: JSON.parse(row.message_id_json) as string | number,
-          sealed: row.sealed,
-          sentAtMs: Number(row.sent_at_ms),
-        }),
-      ),
-      receipts: receiptRows.map(
-        (row): ReceiptRecord => ({ seq: Number(row.seq), sender: row.sender, recipient: row.recipient, messageId: JSON.parse(row.message_id_json) as string | number }),
-      ),
+      mail: mailRows.map(mailRecordOf),
+      receipts: receiptRows.map(receiptRecordOf),
     };
   }
 
@@ -273,6 +286,21 @@ export class PostgresStore implements AccountStore {
       return;
     }
     if (!reply.ok) throw new Error(`PostgreSQL refused a batch: ${reply.error ?? 'unknown error'}`);
+  }
+
+  /**
+   * One user's held mail and the receipts owed to it, as the database has them now (read when the
+   * user attaches to a node: what any node queued). Null when the database does not answer in
+   * time: the node then hands over what it heard of (its memory), as before.
+   */
+  heldMailOf(username: string): HeldMail | null {
+    try {
+      const mail = this.call({ kind: 'query', sql: 'SELECT seq, from_user, to_user, message_id_json, sealed, sent_at_ms FROM mail WHERE to_user = $1 ORDER BY seq', params: [username] }, this.commitWaitMs) as MailRow[];
+      const receipts = this.call({ kind: 'query', sql: 'SELECT seq, sender, recipient, message_id_json FROM mail_receipts WHERE sender = $1 ORDER BY seq', params: [username] }, this.commitWaitMs) as ReceiptRow[];
+      return { mail: mail.map(mailRecordOf), receipts: receipts.map(receiptRecordOf) };
+    } catch {
+      return null;
+    }
   }
 
   /** Reads for tests and tools (the server reads only the snapshot). */

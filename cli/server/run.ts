@@ -18,7 +18,7 @@ import type { LevelWithSilent } from 'pino';
 import { type PasswordHasher, ServerHost } from '../../core/server/host.ts';
 import { ServerMachine } from '../../core/server/machine.ts';
 import { PASSWORD_CHECKS_RUNNING_MAX } from '../../core/limits.ts';
-import type { AccountStore, StoreOp } from '../../core/store.ts';
+import type { AccountStore, HeldMail, StoreOp } from '../../core/store.ts';
 import type { Clock, Listener } from '../../core/transport.ts';
 import { EXIT_FAILED, EXIT_OK } from '../exit-codes.ts';
 import { type LogFormat, type Logger, createLogger } from '../log.ts';
@@ -182,11 +182,16 @@ class ClosableStore implements AccountStore {
   constructor(
     private readonly inner: AccountStore,
     private readonly log: Logger,
-  ) {}
+  ) {
+    const read = inner.heldMailOf;
+    if (read !== undefined) this.heldMailOf = (username) => (this.closed ? null : read.call(inner, username));
+  }
 
   load() {
     return this.inner.load();
   }
+
+  readonly heldMailOf?: (username: string) => HeldMail | null;
 
   apply(ops: readonly StoreOp[]): void {
     if (this.closed) {

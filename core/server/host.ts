@@ -73,6 +73,8 @@ export class ServerHost {
     FLUSH_ROUNDS_MAX,
   );
   private lastFrame: ServerFrame | null = null;
+  /** Users attached here by the batch being performed, whose stored mail is read after it (readStoredMail). */
+  private attachedInBatch: string[] = [];
   private lastFrameBytes: Uint8Array = new Uint8Array(0);
   /** Encoded frozen frames: an unchanging object always encodes to the same bytes. */
   private readonly constantFrameBytes = new WeakMap<ServerFrame, Uint8Array>();
@@ -169,8 +171,24 @@ export class ServerHost {
       this.perform(effect);
     }
     if (ops !== null) this.commit(ops);
+    this.readStoredMail();
     const onEffect = this.options.hooks?.onEffect;
     if (onEffect !== undefined) for (const effect of effects) onEffect(effect);
+  }
+
+  /**
+   * Users who attached here in this batch get their mail as the shared store holds it (any node
+   * may have queued some this one never heard of), read after the batch's own ops are committed
+   * (receipts just told are gone). Fed straight in: the pump takes its effects next round.
+   */
+  private readStoredMail(): void {
+    if (this.attachedInBatch.length === 0) return;
+    const usernames = this.attachedInBatch;
+    this.attachedInBatch = [];
+    for (const username of usernames) {
+      const held = this.options.store.heldMailOf?.(username) ?? null;
+      if (held !== null) this.machine.handle({ type: 'stored.mail', username, held }, this.options.clock.nowMs());
+    }
   }
 
   private commit(ops: StoreOp[]): void {
@@ -201,6 +219,7 @@ export class ServerHost {
         );
       case 'announce':
       case 'forward':
+        if (effect.type === 'announce' && effect.item.kind === 'attached' && this.options.store.heldMailOf !== undefined) this.attachedInBatch.push(effect.item.username);
         return this.options.cluster?.perform(effect);
     }
   }

@@ -76,7 +76,7 @@ import {
 import { Deadlines } from '../deadlines.ts';
 import { FairQueue, GuessBackoff, RateLimiter } from '../rate-limit.ts';
 import { addressKey, addressKeyHost } from '../net-address.ts';
-import type { StoreOp, StoreSnapshot } from '../store.ts';
+import type { HeldMail, StoreOp, StoreSnapshot } from '../store.ts';
 import { type IdentityKeys, identityKeysEqual } from '../identity.ts';
 import { type Account, Directory, checkNickname, checkPassword, checkUsername } from './accounts.ts';
 import { Mailbox, sealedBytes } from './mailbox.ts';
@@ -115,7 +115,12 @@ export type ServerInput =
    */
   | { readonly type: 'remote.snapshot'; readonly snapshot: StoreSnapshot }
   /** The shared store or bus was lost (false) or is back (true): new logins are refused meanwhile. */
-  | { readonly type: 'cluster.health'; readonly healthy: boolean };
+  | { readonly type: 'cluster.health'; readonly healthy: boolean }
+  /**
+   * A user's held mail and owed receipts as the shared store has them, read by the host when the
+   * user attached here: the store is the truth (a bus message lost, a node that missed a commit).
+   */
+  | { readonly type: 'stored.mail'; readonly username: string; readonly held: HeldMail };
 
 export type ServerEffect =
   | { readonly type: 'send'; readonly connId: ConnId; readonly frame: ServerFrame }
@@ -436,6 +441,8 @@ export class ServerMachine {
       case 'cluster.health':
         this.refusingLogins = !input.healthy;
         return;
+      case 'stored.mail':
+        return this.onStoredMail(input.username, input.held);
     }
   }
 
@@ -1363,6 +1370,22 @@ export class ServerMachine {
       this.persist({ op: 'receipt.remove', sender: username, seq: receipt.seq });
     }
     this.mailbox.resetDelivery(username);
+    this.deliverMail(username);
+  }
+
+  /**
+   * The store's view of a user's mail replaces this node's (held by the host at attach): mail
+   * another node queued that this one never heard of is handed over, mail acknowledged elsewhere
+   * is not; receipts still owed are told and deleted, as at any hand-over.
+   */
+  private onStoredMail(username: string, held: HeldMail): void {
+    this.mailbox.replaceHeld(username, held);
+    const user = this.online.get(username);
+    if (user === undefined || user.remote || user.connId === null) return;
+    for (const receipt of [...this.mailbox.receiptsFor(username)]) {
+      this.send(user.connId, { type: 'mail.delivered', username: receipt.recipient, messageId: receipt.messageId });
+      this.persist({ op: 'receipt.remove', sender: username, seq: receipt.seq });
+    }
     this.deliverMail(username);
   }
 

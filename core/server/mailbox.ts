@@ -22,7 +22,7 @@ import {
   MAILBOX_MESSAGES_PER_RECIPIENT_MAX,
   MAILBOX_MESSAGES_PER_SENDER_MAX,
 } from '../limits.ts';
-import type { MailRecord, ReceiptRecord, StoreOp, StoreSnapshot } from '../store.ts';
+import type { HeldMail, MailRecord, ReceiptRecord, StoreOp, StoreSnapshot } from '../store.ts';
 
 /** Sealed bytes of a mail: what its base64 decodes to. */
 export function sealedBytes(sealedBase64: string): number {
@@ -132,14 +132,36 @@ export class Mailbox {
     return this.boxes.size;
   }
 
+  /**
+   * `username`'s mail and the receipts owed to it, replaced by what the shared store holds (a
+   * cluster node reads them when the user attaches). Mail already handed over and still held stays
+   * in flight (not pushed twice); what the store no longer holds is gone from here too.
+   */
+  replaceHeld(username: string, held: HeldMail): void {
+    const flying = this.inFlight.get(username);
+    this.boxes.delete(username);
+    this.receipts.delete(username);
+    for (const record of [...held.mail].sort((a, b) => a.seq - b.seq)) this.apply({ op: 'mail.add', ...record, to: username });
+    for (const receipt of [...held.receipts].sort((a, b) => a.seq - b.seq)) this.apply({ op: 'receipt.add', ...receipt, sender: username });
+    if (flying === undefined) return;
+    const kept = new Set([...flying].filter((seq) => this.get(username, seq) !== undefined));
+    if (kept.size === 0) this.inFlight.delete(username);
+    else this.inFlight.set(username, kept);
+  }
+
   // ---- kept in step with the store -----------------------------------------------------------
 
   apply(op: StoreOp): void {
     switch (op.op) {
       case 'mail.add': {
+        // Heard twice (read from the store at attach, then its commit over the bus): kept once.
+        if (this.get(op.to, op.seq) !== undefined) return;
         const box = this.boxOf(op.to);
         const record: MailRecord = { seq: op.seq, from: op.from, to: op.to, messageId: op.messageId, sealed: op.sealed, sentAtMs: op.sentAtMs };
         box.items.push(record);
+        // Oldest first even when another node's older mail arrives after a newer one was read.
+        const before = box.items[box.items.length - 2];
+        if (before !== undefined && before.seq > record.seq) box.items.sort((a, b) => a.seq - b.seq);
         const bytes = sealedBytes(op.sealed);
         const mine = box.perSender.get(op.from) ?? { messages: 0, bytes: 0 };
         box.perSender.set(op.from, mine);
@@ -171,6 +193,7 @@ export class Mailbox {
         return;
       }
       case 'receipt.add': {
+        if (this.receipts.get(op.sender)?.some((r) => r.seq === op.seq) === true) return;
         const held = this.receipts.get(op.sender) ?? [];
         this.receipts.set(op.sender, held);
         held.push({ seq: op.seq, sender: op.sender, recipient: op.recipient, messageId: op.messageId });

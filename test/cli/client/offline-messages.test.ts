@@ -11,6 +11,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAILBOX_MESSAGES_PER_SENDER_MAX } from '../../../core/limits.ts';
 import { HeadlessClient, befriend, signupAndLogin } from '../../helpers/headless-client.ts';
 import { TestServer } from '../../helpers/in-process-server.ts';
 
@@ -57,4 +58,25 @@ describe('offline messages: sealed, held by the server, shown at the next login'
     expect(bytes.includes(Buffer.from(secret))).toBe(false);
     expect(bytes.includes(Buffer.from('second drawer'))).toBe(false);
   });
+
+  it('past the sender’s share of the mailbox: MAILBOX_FULL naming the friend and the message, under its ref; room again once the friend took them', async () => {
+    // bob is offline since the test above; its one message waits for him too.
+    const held = 1;
+    const room = MAILBOX_MESSAGES_PER_SENDER_MAX - held;
+    const block = Array.from({ length: room + 1 }, (_, i) => JSON.stringify({ cmd: 'chat.send', username: 'bob', text: `note ${i}`, id: `f${i}` })).join('\n');
+    alice.sendRaw(`${block}\n`);
+    const full = await alice.waitFor('error', { code: 'MAILBOX_FULL' }, 60_000);
+    expect(full).toMatchObject({ code: 'MAILBOX_FULL', username: 'bob', id: `f${room}`, ref: `f${room}` });
+    expect(alice.seen('chat.queued').filter((e) => String(e.id).startsWith('f'))).toHaveLength(room);
+    // bob comes back and takes them all, in order; alice hears each delivered and may write again.
+    await bob.request({ cmd: 'login', username: 'bob', password: 'bob-secret-pw' }, 'login.ok');
+    await bob.waitFor('chat.message', { id: `f${room - 1}` }, 60_000);
+    const notes = bob.seen('chat.message').filter((e) => String(e.id).startsWith('f'));
+    expect(notes.map((e) => e.text)).toEqual(Array.from({ length: room }, (_, i) => `note ${i}`));
+    expect(notes.every((e) => e.offline === true)).toBe(true);
+    await alice.waitFor('chat.delivered', { id: `f${room - 1}` }, 60_000);
+    await bob.request({ cmd: 'logout' }, 'logout.ok');
+    await alice.waitFor('presence', { username: 'bob', status: 'offline' });
+    await alice.request({ cmd: 'chat.send', username: 'bob', text: 'one more', id: 'again' }, 'chat.queued', { id: 'again' });
+  }, 120_000);
 });

@@ -54,3 +54,24 @@ describe('p2pchat client command', () => {
     for (const line of lines) expect(typeof line.at).toBe('string');
   });
 });
+
+describe('p2pchat client --help', () => {
+  it('says of every option what it does and its default, and where the commands and keys are documented', async () => {
+    const { Help } = await import('commander');
+    const { clientCommand } = await import('../../../cli/commands/client.ts');
+    const command = clientCommand();
+    const help = new Help();
+    const shown = command.options.filter((option) => !option.hidden);
+    expect(shown.length).toBeGreaterThan(10);
+    for (const option of shown) {
+      const text = help.optionDescription(option);
+      expect(text, option.flags).toMatch(/default: /);
+      // More than a name: at least a few words on what it does.
+      expect(text.split(' (default')[0]!.split(/\s+/).length, option.flags).toBeGreaterThanOrEqual(3);
+    }
+    const { stdout, status } = run(['--help']);
+    expect(status).toBe(0);
+    expect(stdout).toContain('docs/CLIENT.md');
+    expect(stdout).toContain('docs/DASHBOARD.md');
+  });
+});
