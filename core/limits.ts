@@ -200,6 +200,13 @@ export const CONNECTIONS_MAX = 19_900;
 export const RECONNECT_DELAY_MS_MIN = 250;
 export const RECONNECT_DELAY_MS_MAX = 5_000;
 /**
+ * A user's login whose answer was lost with its link (the server closed an idle connection just as
+ * it went out, or the link dropped) is sent again on the next link, each after the reconnect
+ * backoff, at most this many times: a server that loses every link answers the user
+ * SERVER_UNAVAILABLE within seconds instead of keeping the command waiting.
+ */
+export const LOGIN_RESENDS_MAX = 3;
+/**
  * A chat-session request the server has not acknowledged (session.pending) by then is given up:
  * the server answers at once, so only a broken link is that slow, and the link's own TTL check
  * usually ends the request first.

@@ -675,7 +675,7 @@ export class PeerMachine {
       case 'up':
         return this.emitReady();
       case 'link-lost':
-        return this.onLinkLost();
+        return this.onLinkLost(action.resending);
       case 'disconnected':
         return this.emit({ event: 'disconnected' });
       case 'reconnected':
@@ -734,20 +734,25 @@ export class PeerMachine {
     }
   }
 
-  /** Replies owed on the lost link will not come; requests it carried end (see session-broker.ts). */
-  private onLinkLost(): void {
-    for (const [id, cmd] of this.pending) {
+  /**
+   * Replies owed on the lost link will not come; requests it carried end (see session-broker.ts).
+   * resending: requests the link sends again itself (a user's login): still owed, same ref.
+   */
+  private onLinkLost(resending: readonly number[]): void {
+    for (const [id, cmd] of [...this.pending]) {
+      if (resending.includes(id)) continue;
+      const ref = this.pendingRefs.get(id);
+      this.pending.delete(id);
+      this.pendingRefs.delete(id);
       if (cmd === 'account.password' && this.link.passwordPending && this.passwordChanges.has(id)) {
         // Whether the change happened is known once the login is taken back: answered then.
-        this.passwordAnswerOwed = { ref: this.pendingRefs.get(id) };
+        this.passwordAnswerOwed = { ref };
         continue;
       }
-      this.answering = this.pendingRefs.get(id);
+      this.answering = ref;
       this.emitError('SERVER_UNAVAILABLE', `the server connection closed before the reply to ${cmd}`);
     }
     this.answering = undefined;
-    this.pending.clear();
-    this.pendingRefs.clear();
     this.passwordChanges.clear();
     this.broker.linkLost();
     this.mail.linkLost();
@@ -1431,7 +1436,7 @@ export class PeerMachine {
 
   private onFileAnswer(transferId: string, accept: boolean, nowMs: number): void {
     const transfer = this.transfersIn.get(transferId);
-    if (transfer === undefined || transfer.state !== 'Offered') return this.emitError('NO_SUCH_TRANSFER', undefined, undefined, transferId);
+    if (transfer === undefined || transfer.state !== 'AwaitingAnswer') return this.emitError('NO_SUCH_TRANSFER', undefined, undefined, transferId);
     this.driveIncoming(transfer, nowMs, (t) => (accept ? t.accept(nowMs) : t.decline()));
   }
 

@@ -19,6 +19,9 @@
  *                                                     └──welcome, a login to take back──▶ ExpectLoginOk (resume)
  *   ExpectLogin ──login──▶ ExpectLoginOk ──login.ok──▶ LoggedIn
  *                               └──error──▶ ExpectLogin      (a refused resume tries the password first)
+ *                               └──closed before an answer──▶ ExpectOpen (idle close) or ExpectReconnect,
+ *                                  holding the user's login (LoginOwed): sent again once welcomed,
+ *                                  same id, at most LOGIN_RESENDS_MAX times
  *   LoggedIn ──logout / quit──▶ ExpectLogoutOk ──logout.ok──▶ ExpectLogin (or Closed after quit)
  *   LoggedIn ──error HEARTBEAT_TIMEOUT / LOGGED_IN_ELSEWHERE──▶ ExpectLogin
  *   connected ──closed / silent for ttlMs / broken framing──▶ ExpectReconnect ──backoff──▶ ExpectOpen
@@ -42,7 +45,7 @@
  */
 import { FrameDecoder, encodeControl, knownPayload } from '../codec.ts';
 import { type ClientFrame, type ServerFrame, type ServerFrameOf, type ServerFrameType, serverFrameFastPath, serverFrameSchema } from '../frames.ts';
-import { HEARTBEATS_PER_TTL, QUIT_LOGOUT_WAIT_MS, TTL_MS_DEFAULT } from '../limits.ts';
+import { HEARTBEATS_PER_TTL, LOGIN_RESENDS_MAX, QUIT_LOGOUT_WAIT_MS, TTL_MS_DEFAULT } from '../limits.ts';
 import { Backoff } from './backoff.ts';
 import type { IdentityKeys } from '../identity.ts';
 
@@ -64,6 +67,19 @@ export interface Account {
    * (`password-settled`).
    */
   readonly passwordPending?: string;
+}
+
+/**
+ * A password login the user asked for whose answer was lost with its link (the server closed an
+ * idle connection just as the login went out, or the link dropped): sent again, under the same
+ * id, on the next link, so the reply answers the user's command.
+ */
+export interface LoginOwed {
+  readonly username: string;
+  readonly password: string;
+  readonly requestId: number;
+  /** Links it was lost with so far; at LOGIN_RESENDS_MAX it is given up (SERVER_UNAVAILABLE). */
+  readonly losses: number;
 }
 
 /** How a login was asked for: by the user, or by the link taking a dropped login back. */
@@ -94,11 +110,18 @@ interface Conn {
 
 export type LinkState =
   | { readonly state: 'ExpectStart' }
-  /** `outage`: a `disconnected` was reported and its `reconnected` is still due. */
-  | { readonly state: 'ExpectOpen'; readonly linkId: number; readonly resumeWith: Account | null; readonly outage: boolean }
-  | { readonly state: 'ExpectWelcome'; readonly conn: Conn; readonly resumeWith: Account | null; readonly outage: boolean }
+  /**
+   * `outage`: a `disconnected` was reported and its `reconnected` is still due. `loginOwed`: a
+   * user's login to send again once welcomed (never with `resumeWith`: that login is ours already).
+   */
+  | { readonly state: 'ExpectOpen'; readonly linkId: number; readonly resumeWith: Account | null; readonly loginOwed: LoginOwed | null; readonly outage: boolean }
+  | { readonly state: 'ExpectWelcome'; readonly conn: Conn; readonly resumeWith: Account | null; readonly loginOwed: LoginOwed | null; readonly outage: boolean }
   | { readonly state: 'ExpectLogin'; readonly conn: Conn }
-  /** `password`: the one this login tries, when it is not the account's (a pending change's new one). */
+  /**
+   * `password`: the one this login tries, when it is not the account's (a pending change's new
+   * one). losses: for the user's login (via `login`), the links it was already lost with (see
+   * LoginOwed).
+   */
   | {
       readonly state: 'ExpectLoginOk';
       readonly conn: Conn;
@@ -107,11 +130,12 @@ export type LinkState =
       readonly account: Account;
       readonly outage: boolean;
       readonly password?: string;
+      readonly losses: number;
     }
   | { readonly state: 'LoggedIn'; readonly conn: Conn; readonly account: Account }
   /** `quitAtMs`: set when the logout is the user quitting; the link closes then at the latest. */
   | { readonly state: 'ExpectLogoutOk'; readonly conn: Conn; readonly account: Account; readonly requestId: number; readonly quitAtMs: number | null }
-  | { readonly state: 'ExpectReconnect'; readonly reconnectAtMs: number; readonly resumeWith: Account | null; readonly outage: boolean }
+  | { readonly state: 'ExpectReconnect'; readonly reconnectAtMs: number; readonly resumeWith: Account | null; readonly loginOwed: LoginOwed | null; readonly outage: boolean }
   | { readonly state: 'Closed' };
 
 export type LinkStateName = LinkState['state'];
@@ -122,8 +146,11 @@ export type LinkAction =
   | { readonly type: 'close'; readonly linkId: number }
   /** The server welcomed us on a new link. */
   | { readonly type: 'up' }
-  /** The link ended (closed by either side); replies still owed on it are lost. */
-  | { readonly type: 'link-lost' }
+  /**
+   * The link ended (closed by either side); replies still owed on it are lost, but for the
+   * requests in `resending` (a user's login, see LoginOwed), which the link sends again itself.
+   */
+  | { readonly type: 'link-lost'; readonly resending: readonly number[] }
   /** A welcomed link dropped (once per outage) ... */
   | { readonly type: 'disconnected' }
   /** ... and the link is back, with the login taken back if there was one (or lost for good). */
@@ -306,7 +333,7 @@ export class ServerLink {
       heartbeatMs,
       idleClosed: false,
     };
-    this.phase = { state: 'ExpectWelcome', conn, resumeWith: p.resumeWith, outage: p.outage };
+    this.phase = { state: 'ExpectWelcome', conn, resumeWith: p.resumeWith, loginOwed: p.loginOwed, outage: p.outage };
   }
 
   bytes(linkId: number, bytes: Uint8Array, nowMs: number): void {
@@ -344,7 +371,7 @@ export class ServerLink {
     const p = this.phase;
     switch (p.state) {
       case 'ExpectReconnect':
-        if (nowMs >= p.reconnectAtMs) this.connect(p.resumeWith, p.outage);
+        if (nowMs >= p.reconnectAtMs) this.connect(p.resumeWith, p.outage, p.loginOwed);
         return;
       case 'ExpectLogoutOk':
         if (p.quitAtMs !== null && nowMs >= p.quitAtMs) return this.close();
@@ -377,7 +404,7 @@ export class ServerLink {
     const p = this.phase;
     if (p.state !== 'ExpectLogin') return this.request({ type: 'login', username, password, ...this.identityField });
     const requestId = this.sendRequest(p.conn, { type: 'login', username, password, ...this.identityField });
-    this.phase = { state: 'ExpectLoginOk', conn: p.conn, requestId, via: 'login', account: { username, password, resumeToken: null }, outage: false };
+    this.phase = { state: 'ExpectLoginOk', conn: p.conn, requestId, via: 'login', account: { username, password, resumeToken: null }, outage: false, losses: 0 };
     return requestId;
   }
 
@@ -487,6 +514,14 @@ export class ServerLink {
     conn.tickAtMs = nowMs + conn.heartbeatMs;
     this.backoff.reset();
     this.actions.push({ type: 'up' });
+    const owed = p.loginOwed;
+    if (owed !== null) {
+      // The user's login lost with the last link: the same request again, so its reply answers the user.
+      const account: Account = { username: owed.username, password: owed.password, resumeToken: null };
+      this.actions.push({ type: 'send', linkId: conn.linkId, frame: { type: 'login', id: owed.requestId, username: owed.username, password: owed.password, ...this.identityField } });
+      this.phase = { state: 'ExpectLoginOk', conn, requestId: owed.requestId, via: 'login', account, outage: p.outage, losses: owed.losses };
+      return;
+    }
     const account = p.resumeWith;
     if (account === null) {
       this.phase = { state: 'ExpectLogin', conn };
@@ -496,7 +531,7 @@ export class ServerLink {
     // We were logged in before the link dropped: take the login back.
     if (account.resumeToken !== null) {
       const requestId = this.sendRequest(conn, { type: 'resume', username: account.username, token: account.resumeToken });
-      this.phase = { state: 'ExpectLoginOk', conn, requestId, via: 'resume', account, outage: p.outage };
+      this.phase = { state: 'ExpectLoginOk', conn, requestId, via: 'resume', account, outage: p.outage, losses: 0 };
       return;
     }
     this.relogin(conn, account, p.outage);
@@ -510,7 +545,7 @@ export class ServerLink {
   private relogin(conn: Conn, account: Account, outage: boolean): void {
     const password = account.passwordPending ?? account.password;
     const requestId = this.sendRequest(conn, { type: 'login', username: account.username, password, ...this.identityField });
-    this.phase = { state: 'ExpectLoginOk', conn, requestId, via: 'relogin', account, outage, ...(password === account.password ? {} : { password }) };
+    this.phase = { state: 'ExpectLoginOk', conn, requestId, via: 'relogin', account, outage, losses: 0, ...(password === account.password ? {} : { password }) };
   }
 
   private onLoginOk(frame: ServerFrameOf<'login.ok'>, nowMs: number): void {
@@ -544,8 +579,9 @@ export class ServerLink {
 
   private onError(frame: ServerFrameOf<'error'>, nowMs: number): void {
     const p = this.phase;
-    if (p.state === 'ExpectLogin' && frame.code === 'UNAUTHENTICATED_TIMEOUT') {
-      // Not a loss worth telling anyone: the link comes back at once when the close follows.
+    if ((p.state === 'ExpectLogin' || (p.state === 'ExpectLoginOk' && p.via === 'login')) && frame.code === 'UNAUTHENTICATED_TIMEOUT' && frame.re === undefined) {
+      // Not a loss worth telling anyone: the link comes back at once when the close follows, and
+      // a login that crossed the close goes out again on it (see down).
       p.conn.idleClosed = true;
       return;
     }
@@ -614,9 +650,9 @@ export class ServerLink {
     return id;
   }
 
-  private connect(resumeWith: Account | null, outage: boolean): void {
+  private connect(resumeWith: Account | null, outage: boolean, loginOwed: LoginOwed | null = null): void {
     const linkId = this.nextLinkId++;
-    this.phase = { state: 'ExpectOpen', linkId, resumeWith, outage };
+    this.phase = { state: 'ExpectOpen', linkId, resumeWith, loginOwed, outage };
     this.actions.push({ type: 'connect', linkId });
   }
 
@@ -634,10 +670,15 @@ export class ServerLink {
     this.down(nowMs);
   }
 
-  /** The link ended: come back later, with the login to take back if there is one. */
+  /**
+   * The link ended: come back later, with the login to take back if there is one, or the user's
+   * login whose answer it lost (at once when the server closed it for idleness just as the login
+   * went out; after the backoff otherwise; given up after LOGIN_RESENDS_MAX links).
+   */
   private down(nowMs: number): void {
     const p = this.phase;
     let resumeWith: Account | null = null;
+    let loginOwed: LoginOwed | null = null;
     let outage = false;
     switch (p.state) {
       case 'ExpectStart':
@@ -646,7 +687,7 @@ export class ServerLink {
         return;
       case 'ExpectLogoutOk':
         if (p.quitAtMs !== null) {
-          this.actions.push({ type: 'link-lost' });
+          this.actions.push({ type: 'link-lost', resending: [] });
           this.phase = { state: 'Closed' };
           this.actions.push({ type: 'closed' });
           return;
@@ -660,25 +701,33 @@ export class ServerLink {
       case 'ExpectLoginOk':
         resumeWith = p.via === 'login' ? null : p.account;
         outage = p.outage;
+        if (p.via === 'login') {
+          loginOwed = lostAgain({ username: p.account.username, password: p.account.password, requestId: p.requestId, losses: p.losses });
+          if (p.conn.idleClosed && loginOwed !== null) {
+            this.actions.push({ type: 'link-lost', resending: [loginOwed.requestId] });
+            return this.connect(null, outage, loginOwed);
+          }
+        }
         break;
       case 'ExpectOpen':
       case 'ExpectWelcome':
         resumeWith = p.resumeWith;
+        loginOwed = p.loginOwed === null ? null : lostAgain(p.loginOwed);
         outage = p.outage;
         break;
       case 'ExpectLogin':
         if (p.conn.idleClosed) {
-          this.actions.push({ type: 'link-lost' });
+          this.actions.push({ type: 'link-lost', resending: [] });
           return this.connect(null, false);
         }
         break;
     }
-    this.actions.push({ type: 'link-lost' });
+    this.actions.push({ type: 'link-lost', resending: loginOwed === null ? [] : [loginOwed.requestId] });
     if (WELCOMED.includes(p.state) && !outage) {
       outage = true;
       this.actions.push({ type: 'disconnected' });
     }
-    this.phase = { state: 'ExpectReconnect', reconnectAtMs: nowMs + this.backoff.nextDelayMs(), resumeWith, outage };
+    this.phase = { state: 'ExpectReconnect', reconnectAtMs: nowMs + this.backoff.nextDelayMs(), resumeWith, loginOwed, outage };
   }
 
   /** Closed for good (quit): the link goes, and the composition is told. */
@@ -689,6 +738,12 @@ export class ServerLink {
     this.phase = { state: 'Closed' };
     this.actions.push({ type: 'closed' });
   }
+}
+
+/** The user's login lost with one more link: still owed, or given up at LOGIN_RESENDS_MAX. */
+function lostAgain(owed: LoginOwed): LoginOwed | null {
+  const losses = owed.losses + 1;
+  return losses > LOGIN_RESENDS_MAX ? null : { ...owed, losses };
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

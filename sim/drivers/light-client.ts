@@ -194,10 +194,10 @@ export class LightClient implements PeerDriver {
     }
   }
 
-  /** Everything owed on the link failed: replies, session outcomes, requests waiting for a link. */
-  private failOwed(code: string): void {
-    const replies = [...this.replies.values()];
-    this.replies.clear();
+  /** Everything owed on the link failed (but the requests the link sends again): replies, session outcomes, requests waiting for a link. */
+  private failOwed(code: string, resending: readonly number[] = []): void {
+    const replies = [...this.replies].filter(([id]) => !resending.includes(id)).map(([, reply]) => reply);
+    for (const id of [...this.replies.keys()]) if (!resending.includes(id)) this.replies.delete(id);
     const sessions = [...this.sessionWaiters.values()];
     this.sessionWaiters.clear();
     const waiting = this.waitingForLink;
@@ -243,7 +243,7 @@ export class LightClient implements PeerDriver {
       }
       case 'link-lost':
         this.options.observer.onLinkLost(this);
-        return this.failOwed('DISCONNECTED');
+        return this.failOwed('DISCONNECTED', action.resending);
       case 'disconnected':
         return this.options.observer.onCounter('reconnects');
       case 'reconnected':

@@ -128,6 +128,9 @@ export interface User {
   readonly host: PeerHost;
   readonly files: MemoryFiles;
   readonly events: ClientEvent[];
+  /** For each event: the virtual time it came, and the ref of the command it answers (if any). */
+  readonly eventAtMs: number[];
+  readonly eventRefs: Array<number | undefined>;
   readonly notes: PeerHostNote[];
   exitCode: number | null;
 }
@@ -150,7 +153,7 @@ export class Rig {
     const address = `10.0.0.${this.nextAddress++}`;
     const files = new MemoryFiles(this.clock, name, this.timeline);
     const machine = new PeerMachine({ serverHost: SERVER_ADDRESS, serverPort: SERVER_PORT, autoAcceptChat: true, autoAcceptFile: true, idPrefix: name, jitterSeed: this.nextAddress, p2pAdvertiseHost: address, ...config });
-    const user: User = { name, files, events: [], notes: [], exitCode: null, host: null as unknown as PeerHost };
+    const user: User = { name, files, events: [], eventAtMs: [], eventRefs: [], notes: [], exitCode: null, host: null as unknown as PeerHost };
     const host = new PeerHost({
       machine,
       transport: this.network.transport(address),
@@ -158,7 +161,11 @@ export class Rig {
       files,
       ...(history === undefined ? {} : { history }),
       sink: {
-        onEvent: (event) => user.events.push(event),
+        onEvent: (event, ref) => {
+          user.events.push(event);
+          user.eventAtMs.push(this.clock.nowMs());
+          user.eventRefs.push(ref);
+        },
         onExit: (code) => {
           user.exitCode = code;
         },

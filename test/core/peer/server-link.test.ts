@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeControl } from '../../../core/codec.ts';
 import type { ServerFrame } from '../../../core/frames.ts';
-import { QUIT_LOGOUT_WAIT_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../../../core/limits.ts';
+import { LOGIN_RESENDS_MAX, QUIT_LOGOUT_WAIT_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../../../core/limits.ts';
 import { FRAME_RULES, type LinkAction, ServerLink } from '../../../core/peer/server-link.ts';
 
 const TTL_MS = 9_000;
@@ -157,6 +157,52 @@ describe('server link machine', () => {
     expect(refused).toMatchObject([{ type: 'login-ended', reason: 'resume-refused' }, { type: 'send', frame: { type: 'login', password: 'alice-password' } }]);
     expect(h.frame(loginOk(h.lastSentId(), 'tok2'))).toMatchObject([{ type: 'logged-in', via: 'relogin' }, { type: 'reconnected' }]);
     expect(h.link.state).toMatchObject({ state: 'LoggedIn', account: { resumeToken: 'tok2' } });
+  });
+
+  it('a login that crossed the server\'s idle close goes out again at once, under the same id, on a fresh link (no outage)', () => {
+    // The server closes a connection that has not logged in for its idle limit; a login typed just
+    // then reached a closed connection, and the user got SERVER_UNAVAILABLE instead of login.ok.
+    const h = new Harness();
+    h.step((l) => l.start());
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    h.frame(WELCOME);
+    h.step((l) => l.login('alice', 'alice-password'));
+    const loginId = h.lastSentId();
+    expect(h.frame({ type: 'error', code: 'UNAUTHENTICATED_TIMEOUT', message: 'idle' })).toEqual([]);
+    const lost = h.step((l) => l.closed(h.linkId, h.nowMs));
+    expect(lost).toEqual([{ type: 'link-lost', resending: [loginId] }, { type: 'connect', linkId: h.linkId }]);
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    expect(h.frame(WELCOME)).toEqual([{ type: 'up' }, { type: 'send', linkId: h.linkId, frame: { type: 'login', id: loginId, username: 'alice', password: 'alice-password' } }]);
+    expect(h.frame(loginOk(loginId))).toMatchObject([{ type: 'logged-in', via: 'login', frame: { re: loginId } }]);
+    expect(h.link.state.state).toBe('LoggedIn');
+  });
+
+  it('a login whose link dropped before its answer is sent again after the backoff, and given up after LOGIN_RESENDS_MAX links', () => {
+    const h = new Harness();
+    h.step((l) => l.start());
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    h.frame(WELCOME);
+    h.step((l) => l.login('alice', 'alice-password'));
+    const loginId = h.lastSentId();
+    const first = h.step((l) => l.closed(h.linkId, h.nowMs));
+    expect(first).toEqual([{ type: 'link-lost', resending: [loginId] }, { type: 'disconnected' }]);
+    expect(h.link.state.state).toBe('ExpectReconnect');
+    const delayMs = h.link.nextTimeoutMs()! - h.nowMs;
+    expect(delayMs).toBeGreaterThanOrEqual(RECONNECT_DELAY_MS_MIN / 2);
+    expect(delayMs).toBeLessThanOrEqual(RECONNECT_DELAY_MS_MAX);
+    // Each lost link counts, welcomed or not; the last loss gives the login up.
+    for (let loss = 2; loss <= LOGIN_RESENDS_MAX + 1; loss++) {
+      h.advanceTo(h.link.nextTimeoutMs()!);
+      h.step((l) => l.opened(h.linkId, null, h.nowMs));
+      const welcomed = h.frame(WELCOME);
+      expect(welcomed.at(-1)).toEqual({ type: 'send', linkId: h.linkId, frame: { type: 'login', id: loginId, username: 'alice', password: 'alice-password' } });
+      const lost = h.step((l) => l.closed(h.linkId, h.nowMs));
+      expect(lost[0]).toEqual({ type: 'link-lost', resending: loss <= LOGIN_RESENDS_MAX ? [loginId] : [] });
+    }
+    h.advanceTo(h.link.nextTimeoutMs()!);
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    expect(h.frame(WELCOME)).toEqual([{ type: 'up' }, { type: 'reconnected' }]);
+    expect(h.link.state.state).toBe('ExpectLogin');
   });
 
   it('HEARTBEAT_TIMEOUT ends the login and the link does not take it back', () => {
