@@ -4,9 +4,12 @@
  * and whether its canvas has a coloured series on it, console errors, page errors, and every
  * request the page made (a self-contained report makes none but its own file).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, expect } from 'vitest';
 
 /** Where Debian puts Chromium (.ci/run installs it); CHROMIUM_PATH overrides. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -88,4 +91,43 @@ export async function openReport(browser: Browser, path: string, options: { scre
   } finally {
     await page.close();
   }
+}
+
+/** A page every chart of which is drawn (`chartsExpected` of them), with no error, banner or request. */
+export function expectCleanPage(seen: ReportSeen, chartsExpected: number): void {
+  expect(seen.errorBanner).toBe('');
+  expect(seen.ready).toBe('true');
+  expect(seen.consoleErrors).toEqual([]);
+  expect(seen.pageErrors).toEqual([]);
+  expect(seen.otherRequests).toEqual([]);
+  expect(seen.failedRequests).toEqual([]);
+  expect(seen.charts).toHaveLength(chartsExpected);
+  for (const chart of seen.charts) {
+    expect(chart.canvasWidth, chart.title).toBeGreaterThan(0);
+    expect(chart.colouredPixels, `chart "${chart.title}" has nothing drawn`).toBeGreaterThan(50);
+  }
+}
+
+/** A browser and a scratch directory for the tests of one file: launched before them, gone after them. */
+export function browserForTests(dirPrefix: string, timeoutMs: number): { browser(): Browser; dir(): string } {
+  let browser: Browser | undefined;
+  let dir: string | undefined;
+  beforeAll(async () => {
+    browser = await launchChromium();
+    dir = mkdtempSync(join(tmpdir(), dirPrefix));
+  }, timeoutMs);
+  afterAll(async () => {
+    await browser?.close();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    browser: () => {
+      if (browser === undefined) throw new Error('the browser is not up (beforeAll failed)');
+      return browser;
+    },
+    dir: () => {
+      if (dir === undefined) throw new Error('no scratch directory (beforeAll failed)');
+      return dir;
+    },
+  };
 }

@@ -1,9 +1,9 @@
-/** `--html` on the command line: the page is written, and the `--json` report is what it was without it. */
+/** `p2pchat sim --html`: the page is written, and the `--json` report is what it was without it. */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type CliOutcome, runCli } from '../helpers/run-cli.ts';
+import { type CliOutcome, runCli } from '../../helpers/run-cli.ts';
 
 const TIMEOUT_MS = 60_000;
 const dir = mkdtempSync(join(tmpdir(), 'p2pchat-html-cli-'));
@@ -58,13 +58,5 @@ describe('p2pchat sim --html', () => {
     const html = readFileSync(page, 'utf8');
     expect(html).toContain('"swarms":[{"scenario":"scenarios/session-accept.yaml","rootSeed":11,"runs":1');
     expect(html).toContain(code === 0 ? '"minimized":null' : '.min.yaml');
-  }, TIMEOUT_MS);
-});
-
-describe('p2pchat bench --html', () => {
-  it('is an option of the bench command', async () => {
-    const { code, stdout } = await p2pchat(['bench', '--help']);
-    expect(code).toBe(0);
-    expect(stdout).toContain('--html <file>');
   }, TIMEOUT_MS);
 });
