@@ -804,7 +804,11 @@ function onChatMessage(state: DashboardState, event: ClientEventOf<'chat.message
   const offline = event.offline === true;
   const atMs = offline && event.sentAtMs !== undefined ? Math.min(event.sentAtMs, state.nowMs) : state.nowMs;
   let next = updateSession(state, from, (session) => {
-    const opened = existing === undefined ? { ...session, state: offline ? ('mailbox' as const) : ('open' as const) } : session.state === 'requesting' && !offline ? { ...session, state: 'open' as const } : session;
+    // A P2P message proves a session (a new tab, or one still asking, is open); a sealed one does not.
+    let sessionState: SessionState = session.state;
+    if (existing === undefined) sessionState = offline ? 'mailbox' : 'open';
+    else if (session.state === 'requesting' && !offline) sessionState = 'open';
+    const opened = { ...session, state: sessionState };
     return {
       ...appendLine(opened, { kind: 'in', text, atMs, id }),
       unread: seen ? 0 : session.unread + 1,
