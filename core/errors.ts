@@ -40,6 +40,8 @@ export const ERRORS = {
   REQUESTS_LIMIT: { message: 'too many pending requests', closes: false },
   DECLINED_RECENTLY: { message: 'that user declined your request recently; try again later', closes: false },
   BLOCKS_LIMIT: { message: 'block list is full', closes: false },
+  /** To the blocker only: a block stays silent to the blocked user (friend.block). */
+  BLOCKED: { message: 'you blocked that user; unblock them first', closes: false },
   // Sessions.
   PEER_OFFLINE: { message: 'that user is offline', closes: false },
   NO_SUCH_SESSION_REQUEST: { message: 'no such pending session request', closes: false },

@@ -88,7 +88,7 @@ const SERVERLESS_COMMANDS: ReadonlySet<string> = new Set(['test.cut-p2p']);
 const FRIEND_ORDERED_COMMANDS: ReadonlySet<string> = new Set(['chat.open', 'chat.send', 'chat.close', 'chat.typing', 'chat.read', 'file.send']);
 
 /** Errors that end a sent message's way (it counts as underway until one of these or an ack). */
-const MESSAGE_FATE_ERRORS: ReadonlySet<string> = new Set(['MESSAGE_UNDELIVERED', 'MAILBOX_FULL', 'NOT_FRIENDS', 'SERVER_UNAVAILABLE', 'PEER_KEY_UNKNOWN']);
+const MESSAGE_FATE_ERRORS: ReadonlySet<string> = new Set(['MESSAGE_UNDELIVERED', 'MAILBOX_FULL', 'BLOCKED', 'NOT_FRIENDS', 'SERVER_UNAVAILABLE', 'PEER_KEY_UNKNOWN']);
 
 function friendLane(username: string): string {
   return `friend:${username}`;

@@ -906,7 +906,7 @@ export class PeerMachine {
     if (frame.re !== undefined && this.broker.requestFailed(frame.re, frame.code)) return;
     const mail = frame.re === undefined ? null : this.mail.failedSend(frame.re);
     if (mail !== null) {
-      // About one offline message (MAILBOX_FULL, NOT_FRIENDS): named, so a script knows which.
+      // About one offline message (MAILBOX_FULL, BLOCKED, NOT_FRIENDS): named, so a script knows which.
       const code = isErrorCode(frame.code) ? frame.code : 'PEER_ERROR';
       return this.emitError(code, frame.detail ?? frame.message, mail.friend, mail.id);
     }

@@ -142,7 +142,9 @@ export class ClusterRouter {
       this.nextLeaseMs = nowMs + this.leaseBeatMs;
     }
     for (const [node, heardMs] of [...this.lastHeardMs]) {
-      if (nowMs - heardMs >= this.options.leaseTtlMs) this.nodeLost(node);
+      // The very sum nextTickMs() armed the wake-up for: a difference can round below the TTL
+      // (fractional clocks) and the wake-up would come back at the same instant forever.
+      if (nowMs >= heardMs + this.options.leaseTtlMs) this.nodeLost(node);
     }
   }
 
@@ -200,7 +202,25 @@ export class ClusterRouter {
     if (message.from === this.nodeId) return;
     if (message.to !== null && message.to !== this.nodeId) return;
     this.lastHeardMs.set(message.from, nowMs);
-    for (const item of message.items) this.receiveItem(message.from, item);
+    // A hello comes with every user the sender holds (join()): users it held before and does not
+    // name now left while their word could not reach us (the node restarted within its lease, or
+    // its `offline` was lost while it was cut off the bus).
+    let named: Set<string> | null = null;
+    for (const item of message.items) {
+      if (item.kind === 'hello') named = new Set();
+      else if (item.kind === 'attached') named?.add(item.username);
+      this.receiveItem(message.from, item);
+    }
+    if (named !== null) this.forgetUnnamed(message.from, named);
+  }
+
+  /** The users a node that said hello held before and did not name again go offline here. */
+  private forgetUnnamed(node: NodeId, named: ReadonlySet<string>): void {
+    for (const [username, remote] of [...this.remoteUsers]) {
+      if (remote.node !== node || named.has(username)) continue;
+      this.forgetRemote(username);
+      this.options.input({ type: 'remote.offline', username, connId: remote.connId, friendsTold: false });
+    }
   }
 
   private receiveItem(from: NodeId, item: ClusterItem): void {

@@ -983,6 +983,9 @@ export class ServerMachine {
     if (me === undefined || them === undefined) return this.sendError(conn, 'USER_NOT_FOUND', frame.id);
     if (me === them) return this.sendError(conn, 'SELF_REQUEST', frame.id);
     if (me.friends.has(them.username)) return this.sendError(conn, 'ALREADY_FRIENDS', frame.id);
+    // Asking someone we blocked is a contradiction the user should hear about (the block itself
+    // stays silent to them).
+    if (me.blocked.has(them.username)) return this.sendError(conn, 'BLOCKED', frame.id);
     if (me.outgoing.has(them.username)) return this.sendError(conn, 'ALREADY_REQUESTED', frame.id);
     // They asked us already: asking back is accepting.
     if (me.incoming.has(them.username)) return this.acceptFriend(conn, me, them, frame.id);
@@ -1332,6 +1335,8 @@ export class ServerMachine {
   private onMailSend(conn: Conn, from: string, frame: ClientFrameOf<'mail.send'>, nowMs: number): void {
     const to = frame.username;
     if (from === to || !this.directory.areFriends(from, to)) return this.sendError(conn, 'NOT_FRIENDS', frame.id);
+    // A friend we blocked (the friendship stays) gets no mail from us until we unblock them.
+    if (this.directory.get(from)?.blocked.has(to) === true) return this.sendError(conn, 'BLOCKED', frame.id);
     const queued: ServerFrame = { type: 'mail.queued', re: frame.id, username: to, messageId: frame.messageId };
     if (this.directory.get(to)?.blocked.has(from) === true || this.mailbox.find(to, from, frame.messageId) !== undefined) {
       return this.send(conn.connId, queued);

@@ -65,6 +65,12 @@ export interface CheckedWorld {
   linksHealthy(): boolean;
   /** When the last such fault ended (0 if none ever). */
   readonly lastFaultEndMs: number;
+  /** Every server process (the nodes of a cluster); absent: just `server`. */
+  readonly servers?: readonly ServerNode[];
+  /** The server process at an address (which node sent a frame); absent: `server`. */
+  serverAt?(address: string): ServerNode | undefined;
+  /** The incarnation that numbered a session request id (a cluster's ids name their node); absent: the server's. */
+  requestIncarnation?(requestId: string): number;
 }
 
 interface PendingSession {
@@ -251,11 +257,11 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
    * friendship the store committed (a store fault must never let the server announce a change
    * it did not commit).
    */
-  onServerFrames(slot: PeerSlot, messages: readonly WireMessage[], connId: number): void {
+  onServerFrames(slot: PeerSlot, messages: readonly WireMessage[], connId: number, serverAddress?: string): void {
     for (const message of messages) {
       switch (message.type) {
         case 'presence':
-          if (typeof message.username === 'string') this.checkPresenceReach(slot.username, message.username);
+          if (typeof message.username === 'string') this.checkPresenceReach(slot.username, message.username, serverAddress);
           break;
         case 'signup.ok':
           if (typeof message.username === 'string' && !this.w.server.store.committedAccounts.has(message.username)) {
@@ -297,7 +303,11 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
       finals = new Map();
       this.finalsByConn.set(connId, finals);
     }
-    const key = `${role}\u0000${requestId}`;
+    // A cluster node that restarted numbers its requests from 1 again while the peer's connection
+    // (held by another node) lives on: the id is judged per incarnation of the node that made it.
+    const world = this.w;
+    const epoch = (world.servers?.length ?? 1) > 1 ? (world.requestIncarnation?.(requestId) ?? 0) : 0;
+    const key = `${role}\u0000${epoch}:${requestId}`;
     const first = finals.get(key);
     if (first === undefined) {
       finals.set(key, what);
@@ -306,8 +316,10 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
     this.violate('one-final-outcome', `${username} (${role}) got ${what} for session request ${requestId} after ${first}`);
   }
 
-  private checkPresenceReach(receiver: string, about: string): void {
-    const machine = this.w.server.machine;
+  private checkPresenceReach(receiver: string, about: string, serverAddress: string | undefined): void {
+    // The node that sent it judges by its own copy of the friendships (the others' may lag the bus).
+    const sender = serverAddress === undefined ? undefined : this.w.serverAt?.(serverAddress);
+    const machine = (sender ?? this.w.server).machine;
     // Frames of a crashed incarnation still in flight: its friendships are the store's, unchanged.
     if (machine === null || machine.friendsOf(receiver).has(about)) return;
     const removedAt = this.removedAtMs.get(`${receiver}\u0000${about}`);
@@ -470,8 +482,10 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
   /** The end of the healed phase: everything must agree, and nothing may be left pending. */
   checkLiveness(): void {
     const world = this.w;
-    const machine = world.server.machine;
-    if (machine === null) return this.violate('liveness', 'the server is down at the end of the healed phase');
+    // With a cluster, every node that runs must agree on who is online (no split truth).
+    const machines = (world.servers ?? [world.server]).map((node) => node.machine).filter((m): m is NonNullable<typeof m> => m !== null);
+    const machine = machines[0];
+    if (machine === undefined) return this.violate('liveness', 'the server is down at the end of the healed phase');
     const problems: string[] = [];
     let problemCount = 0;
     const note = (text: string): void => {
@@ -482,8 +496,11 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
       const driver = slot.driver;
       if (world.ownerOf(slot.username) === slot) {
         const truth = this.truthOf(slot.username);
-        const serverOnline = machine.isOnline(slot.username);
-        if ((truth === 'online') !== serverOnline) note(`${slot.username} is ${truth} but the server says ${serverOnline ? 'online' : 'offline'}`);
+        machines.forEach((nodeMachine, index) => {
+          const serverOnline = nodeMachine.isOnline(slot.username);
+          const which = machines.length === 1 ? 'the server' : `node ${index + 1}`;
+          if ((truth === 'online') !== serverOnline) note(`${slot.username} is ${truth} but ${which} says ${serverOnline ? 'online' : 'offline'}`);
+        });
         // One login per user: a program a later login displaced must have been told so.
         const others = world.otherSlotsOf(slot.username);
         if (others.length > 0) {
@@ -503,13 +520,14 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
     }
     this.mail.checkAtEnd((username) => this.truthOf(username) === 'online');
     if (this.mail.repeatedAfterCrash > 0) this.counters.set('mail_repeated_after_crash', this.mail.repeatedAfterCrash);
-    const pending = machine.stats().pendingSessionRequests;
+    const pending = machines.reduce((sum, m) => sum + m.stats().pendingSessionRequests, 0);
     if (pending > 0) note(`the server still holds ${pending} pending session requests`);
     if (problemCount > 0) this.violate('liveness', `${problemCount} disagreements after the healed phase: ${problems.join('; ')}`);
   }
 
   private sessionKey(requestId: string): string {
-    return `${this.w.server.incarnation}:${requestId}`;
+    const world = this.w;
+    return `${world.requestIncarnation?.(requestId) ?? world.server.incarnation}:${requestId}`;
   }
 }
 

@@ -14,6 +14,7 @@ import { CHECKER_NAMES, type Scenario, type Step } from '../scenarios/scenario-s
 import { TRANSFER_RESUME_WAIT_MS } from '../../core/limits.ts';
 import type { TraceLineSink } from '../world/trace.ts';
 import { World } from '../world/world.ts';
+import type { ServerStats } from '../../core/server/machine.ts';
 
 /** Upper bound on events in one run: a runaway loop fails loudly instead of spinning forever. */
 export const RUN_EVENTS_MAX = 2_000_000_000;
@@ -136,9 +137,12 @@ function collectMetrics(world: World): Record<string, number> {
     sessions[`session_outcome_${name}`] = (sessions[`session_outcome_${name}`] ?? 0) + count;
   }
   const established = outcome('session:established');
-  const stats = world.server.machine?.stats();
-  const past = world.server.pastStats;
-  const sum = (pick: (s: NonNullable<typeof stats>) => number): number => past.reduce((acc, s) => acc + pick(s), stats === undefined ? 0 : pick(stats));
+  // Every server process's figures, its crashed incarnations' included (one node, or all of a cluster).
+  const sum = (pick: (s: ServerStats) => number): number =>
+    world.servers.reduce((total, node) => {
+      const stats = node.machine?.stats();
+      return node.pastStats.reduce((acc, s) => acc + pick(s), total + (stats === undefined ? 0 : pick(stats)));
+    }, 0);
   const delay = checkers.presenceDelay;
   let onlineEnd = 0;
   for (const slot of world.slots) if (slot.driver.truthOnline) onlineEnd += 1;
@@ -184,11 +188,26 @@ function collectMetrics(world: World): Record<string, number> {
     outcomes_unattributed: counter('outcomes_unattributed'),
     outcomes_after_end: counter('outcomes_after_end'),
     ...world.hostile.hoardMetrics(),
+    ...clusterMetrics(world, sum),
   };
   // Every other counter the run kept (faults_<kind>, ...), and durations in whole ms.
   for (const [name, value] of checkers.counters) if (!(name in metrics)) metrics[name] = value;
   for (const name of Object.keys(metrics)) if (name.endsWith('_ms')) metrics[name] = Math.round(metrics[name] as number);
   return metrics;
+}
+
+/** A cluster's own figures: what crossed the bus, and logins its degraded nodes refused. */
+function clusterMetrics(world: World, sum: (pick: (s: ServerStats) => number) => number): Record<string, number> {
+  const cluster = world.cluster;
+  if (cluster === null) return {};
+  const bus = cluster.bus.stats;
+  return {
+    nodes: cluster.nodes.length,
+    bus_messages_published: bus.published,
+    bus_messages_delivered: bus.delivered,
+    bus_items_dropped: bus.itemsDropped,
+    logins_refused_degraded: sum((s) => s.errors.SERVER_DEGRADED ?? 0),
+  };
 }
 
 /**

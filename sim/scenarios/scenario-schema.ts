@@ -26,6 +26,8 @@ export const HOARDED_CONNECTIONS_MAX = 10_000;
 export const HOSTILE_FILE_NAME_CHARS_MAX = 4_096;
 /** Largest synthetic file a sendFile step may send (the receiver holds it in memory). */
 export const SIM_FILE_BYTES_MAX = 64 * 1024 * 1024;
+/** Server nodes one scenario may run: past MongooseIM's three-node minimum, small enough to read a trace. */
+export const CLUSTER_NODES_MAX = 16;
 
 /** The checkers, by the names violations and `expect.invariants` use. */
 export const CHECKER_NAMES = [
@@ -74,6 +76,8 @@ export const SIM_PLANTED_BUGS = [
   'nondeterminism',
   /** Receivers write each download under the name its sender offered, unsanitized (a hostile name escapes). */
   'unsafe-download-name',
+  /** Several nodes (`cluster`): the simulated bus loses every presence item (attached, offline) between nodes. */
+  'bus-drops-presence',
   /** The links' handshakes report the friend's own key even when a man in the middle presented another (a client that never checks). */
   'skip-peer-key-check',
   /** A transfer's final outcome (file.sent, file.failed) reaches the client twice. */
@@ -229,6 +233,8 @@ const populationSchema = z.strictObject({
   account: z.enum(['seeded', 'none']).default('seeded'),
   /** Only with count 1: the username to use instead of the name (to collide on purpose). */
   username: name.optional(),
+  /** With `cluster`: the node these users' programs connect to first (default: round robin by peer). */
+  node: name.optional(),
 });
 
 const friendsSchema = z.strictObject({
@@ -284,6 +290,10 @@ export const faultSchema = z.discriminatedUnion('kind', [
     target: z.literal('server').optional(),
     ...targets,
   }),
+  /** With `cluster`: a server node's process dies; it restarts after downMs (omitted: it stays dead until the healed phase). */
+  z.strictObject({ kind: z.literal('node-crash'), atMs: ms, node: name, downMs: ms.optional() }),
+  /** With `cluster`: a node loses the bus for durationMs (it keeps its clients, reports degraded and refuses logins). */
+  z.strictObject({ kind: z.literal('bus-partition'), atMs: ms, node: name, durationMs: positiveMs }),
   /**
    * A man in the middle in front of the target peers (on their LAN): every P2P link to or from
    * them that opens from atMs on (for durationMs, else to the end of the run) ends at the
@@ -325,6 +335,24 @@ export const scenarioSchema = z
         plantedBug: z.enum(PLANTED_BUGS).optional(),
       })
       .prefault({}),
+    /**
+     * Several server nodes sharing one store and one bus (docs/CLUSTER.md), each the shipped server
+     * machine with the shipped cluster routing. Absent: one server, as before.
+     */
+    cluster: z
+      .strictObject({
+        /** The nodes' ids, in order (round robin assigns users in this order). */
+        nodes: z.array(name).min(2).max(CLUSTER_NODES_MAX),
+        /** One-way delay of a bus message (the bus keeps each publisher's order). */
+        busLatency: distSchema.default({ uniform: [0.2, 2] }),
+        /**
+         * How clients reach the nodes: `balanced`, a TCP load balancer that health-checks each node
+         * (down, or cut off the bus) and sends a new connection to the user's own node when healthy,
+         * else to the next healthy one; `pinned`, each user always dials its own node.
+         */
+        clients: z.enum(['balanced', 'pinned']).default('balanced'),
+      })
+      .optional(),
     network: z
       .strictObject({
         latency: distSchema.default({ uniform: [2, 20] }),
@@ -392,6 +420,17 @@ export const scenarioSchema = z
     for (const [behaviour, steps] of Object.entries(scenario.behaviours)) {
       checkStepTargets(steps, ['behaviours', behaviour], known, ctx);
     }
+    const nodes = scenario.cluster?.nodes ?? [];
+    if (new Set(nodes).size !== nodes.length) ctx.addIssue({ code: 'custom', path: ['cluster', 'nodes'], message: 'expected each node id once' });
+    const knownNode = (node: string, path: Array<string | number>): void => {
+      if (!nodes.includes(node)) ctx.addIssue({ code: 'custom', path, message: nodes.length === 0 ? 'expected a `cluster` section naming the nodes' : `expected one of the nodes: ${nodes.join(', ')}` });
+    };
+    scenario.populations.forEach((population, index) => {
+      if (population.node !== undefined) knownNode(population.node, ['populations', index, 'node']);
+    });
+    scenario.faults.forEach((fault, index) => {
+      if (fault.kind === 'node-crash' || fault.kind === 'bus-partition') knownNode(fault.node, ['faults', index, 'node']);
+    });
     if (scenario.requires.includes('p2p') && scenario.driver !== 'peer-machine') {
       ctx.addIssue({ code: 'custom', path: ['driver'], message: 'expected driver: peer-machine (requires: [p2p] needs the real peer machine)' });
     }

@@ -8,8 +8,13 @@ import type { Prng } from './prng.ts';
 import type { PeerSlot } from '../drivers/peer-slot.ts';
 import type { Fault } from '../scenarios/scenario-schema.ts';
 import { samplerOf } from './distributions.ts';
-import { SERVER_ADDRESS } from './server-node.ts';
+import { SERVER_ADDRESS, type ServerNode } from './server-node.ts';
 import type { World } from './world.ts';
+
+/** The addresses a fault aimed at "the server" hits: the one server's, or every node's. */
+function serverAddresses(world: World): string[] {
+  return world.cluster?.addresses ?? [SERVER_ADDRESS];
+}
 
 /**
  * Runs in this process so far: the `nondeterminism` planted bug puts it in the trace, so the same
@@ -58,6 +63,16 @@ export class FaultSchedule {
     return chosen;
   }
 
+  /** Runs `restart` after downMs, or at healAll(), whichever comes first; not an active fault meanwhile. */
+  private restartLater(downMs: number, restart: () => void): void {
+    const id = this.nextFaultId++;
+    const run = (): void => {
+      if (this.pendingEnds.delete(id)) restart();
+    };
+    this.pendingEnds.set(id, run);
+    this.world.clock.at(this.world.clock.nowMs() + downMs, run);
+  }
+
   /** Runs `end` after durationMs, or at healAll(), whichever comes first; counts as an active fault meanwhile. */
   private during(durationMs: number, end: () => void): void {
     const world = this.world;
@@ -87,12 +102,12 @@ export class FaultSchedule {
         for (const slot of this.targets(fault, index)) world.crashPeer(slot, fault.downMs);
         return;
       case 'partition': {
-        const side = fault.isolate === 'server' ? [SERVER_ADDRESS] : this.targets(fault, index).map((s) => s.address);
+        const side = fault.isolate === 'server' ? serverAddresses(world) : this.targets(fault, index).map((s) => s.address);
         network.partition([side]);
         return this.during(fault.durationMs, () => network.heal());
       }
       case 'clog': {
-        const nodes = fault.target === 'server' ? [SERVER_ADDRESS] : this.targets(fault, index).map((s) => s.address);
+        const nodes = fault.target === 'server' ? serverAddresses(world) : this.targets(fault, index).map((s) => s.address);
         for (const address of nodes) network.clog(address);
         return this.during(fault.durationMs, () => {
           for (const address of nodes) network.unclog(address);
@@ -115,12 +130,20 @@ export class FaultSchedule {
       }
       case 'store': {
         const store = world.server.store;
+        const cluster = world.cluster;
         store.fault = { mode: fault.mode, stallMs: fault.stallMs };
-        store.onStall = (stallMs) => world.server.pause(world.clock.nowMs() + stallMs);
+        // With a cluster the store is shared: a stall or a failure hits the node applying the batch.
+        const applying = (): ServerNode => cluster?.applyingNode ?? world.server;
+        store.onStall = (stallMs) => applying().pause(world.clock.nowMs() + stallMs);
         store.onFail = () => {
           store.fault = null;
-          world.crashServer();
-          this.during(fault.downMs, () => world.startServer());
+          if (cluster === null) {
+            world.crashServer();
+            return this.during(fault.downMs, () => world.startServer());
+          }
+          const node = applying();
+          world.crashNode(node);
+          this.during(fault.downMs, () => world.startNode(node));
         };
         // A stalled store stops the server now and then: presence is not judged meanwhile.
         return this.during(fault.durationMs, () => {
@@ -137,6 +160,22 @@ export class FaultSchedule {
           });
         }
         return;
+      }
+      case 'node-crash': {
+        const node = world.cluster?.nodeById(fault.node);
+        if (node === undefined) return;
+        world.crashNode(node);
+        // Its users' friends elsewhere are judged meanwhile (the lease must bury them, the balancer
+        // moves them to another node), unless clients are pinned to it and cannot come back.
+        if (world.scenario.cluster?.clients === 'pinned') return this.during(fault.downMs ?? world.scenario.durationMs, () => world.startNode(node));
+        if (fault.downMs !== undefined) this.restartLater(fault.downMs, () => world.startNode(node));
+        return;
+      }
+      case 'bus-partition': {
+        const cluster = world.cluster;
+        if (cluster === null) return;
+        cluster.bus.partition(fault.node, true);
+        return this.during(fault.durationMs, () => cluster.bus.partition(fault.node, false));
       }
       case 'mitm': {
         const stop = world.keys.intercept(this.targets(fault, index).map((slot) => slot.username), fault.presents);

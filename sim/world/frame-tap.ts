@@ -19,8 +19,11 @@ export interface WireMessage {
 }
 
 export interface ServerLinkListener {
-  /** Frames the server sent on connection `connId` (one server incarnation's), about to reach the peer at `peerAddress`. */
-  onServerFrames(peerAddress: string, messages: readonly WireMessage[], connId: number): void;
+  /**
+   * Frames the server sent on connection `connId` (one server incarnation's), about to reach the
+   * peer at `peerAddress`; `serverAddress` says which server (a node of a cluster) sent them.
+   */
+  onServerFrames(peerAddress: string, messages: readonly WireMessage[], connId: number, serverAddress: string): void;
   /** The peer at `peerAddress` has handled the frames onServerFrames announced. */
   onServerFramesHandled(peerAddress: string): void;
   /**
@@ -100,24 +103,33 @@ export class FrameTap implements DeliveryTap {
   /** The server-frame types the listeners read, as UTF-8 bytes; null: every type. */
   private readonly wanted: readonly Uint8Array[] | null;
 
+  /** The one server's address; with several (the nodes of a cluster), the first. */
+  private readonly serverAddress: string;
+  /** The other nodes' addresses, or null for one server (a plain comparison on every delivery). */
+  private readonly otherServers: ReadonlySet<string> | null;
+
   /**
    * `serverFrameTypes`: the only types of server frame the listener reads (null: all of them).
    * Frames of other types are passed over unparsed: in a storm they are most of the bytes
    * (login.ok with its friend list, welcome), and a JSON.parse of each was a tenth of the run.
    */
   constructor(
-    private readonly serverAddress: string,
+    serverAddresses: string | readonly string[],
     private readonly serverPort: number,
     private readonly listener: ServerLinkListener,
     serverFrameTypes: Iterable<string> | null = null,
   ) {
+    const all = typeof serverAddresses === 'string' ? [serverAddresses] : serverAddresses;
+    this.serverAddress = all[0] ?? '';
+    this.otherServers = all.length > 1 ? new Set(all.slice(1)) : null;
     const encoder = new TextEncoder();
     this.wanted = serverFrameTypes === null ? null : [...serverFrameTypes].map((type) => encoder.encode(type));
   }
 
   before(connId: number, toServerSide: boolean, clientAddress: string, serverAddress: string, serverPort: number, bytes: Uint8Array): void {
     this.hearing = null;
-    if (serverAddress !== this.serverAddress || serverPort !== this.serverPort) return;
+    if (serverPort !== this.serverPort) return;
+    if (serverAddress !== this.serverAddress && (this.otherServers === null || !this.otherServers.has(serverAddress))) return;
     this.serverLinks.add(connId);
     if (toServerSide) {
       const onClientFrames = this.listener.onClientFrames;
@@ -129,7 +141,7 @@ export class FrameTap implements DeliveryTap {
     const key = connId * 2;
     const messages = this.decoders.has(key) ? this.decode(key, bytes) : this.wanted !== null ? this.decodeWanted(key, bytes, this.wanted) : isHeartbeatAck(bytes) ? HEARTBEAT_ACK_MESSAGES : this.decode(key, bytes);
     this.hearing = clientAddress;
-    this.listener.onServerFrames(clientAddress, messages, connId);
+    this.listener.onServerFrames(clientAddress, messages, connId, serverAddress);
   }
 
   after(): void {

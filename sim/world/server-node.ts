@@ -16,6 +16,8 @@ import { NodeClockRate, Scope, type SimClock } from './sim-clock.ts';
 import { SimHasher } from './sim-hasher.ts';
 import { PlantedOutput } from './planted-output.ts';
 import { SimStore } from './sim-store.ts';
+import { ClusterRouter, type ClusterBus } from '../../core/server/cluster.ts';
+import type { AccountStore } from '../../core/store.ts';
 
 export const SERVER_ADDRESS = '10.255.255.254';
 export const SERVER_PORT = 7000;
@@ -25,9 +27,36 @@ const TOKEN_LENGTH = 24;
 /** The server's configuration, and a planted bug (sim/world/planted-bugs.ts) when a scenario asks for one. */
 export type ServerTuning = Partial<Omit<ServerConfig, 'newToken'>> & { readonly plantedBug?: PlantedBug };
 
+/**
+ * Where a server process runs. One server: SERVER_ADDRESS with a store of its own. One node of a
+ * cluster (sim/world/cluster-world.ts): its own address, the store all nodes share, and the bus.
+ */
+export interface ServerSite {
+  readonly address: string;
+  readonly store: SimStore;
+  readonly planted?: PlantedOutput;
+  readonly cluster?: ClusterSite;
+}
+
+/** What a node of a cluster needs from the simulated bus, again at each start (a new process, a new connection). */
+export interface ClusterSite {
+  readonly nodeId: string;
+  /** A node not heard from for this long is dead (the shipped server uses its user TTL). */
+  readonly leaseTtlMs: number;
+  /** This incarnation's bus connection: it dies with `scope`, and its deliveries wait while the process is paused. */
+  connect(scope: Scope): ClusterBus & { onStatus(listener: (connected: boolean) => void): void };
+  /** The process is applying a batch to the shared store now (a store fault hits this node). */
+  applying(node: ServerNode): void;
+}
+
 export class ServerNode {
-  readonly store = new SimStore();
+  readonly store: SimStore;
+  readonly address: string;
   host: ServerHost | null = null;
+  /** The node's cluster router while it runs as one node of several; null otherwise. */
+  router: ClusterRouter | null = null;
+  /** This incarnation's bus connection (a node of a cluster), else null. */
+  private bus: ClusterBus | null = null;
   /** Counts restarts, so checkers can tell one incarnation's request ids from the next. */
   incarnation = 0;
   private scope: Scope | null = null;
@@ -36,7 +65,7 @@ export class ServerNode {
   /** The server machine's own clock (fault kind `clock`: drift and forward steps). */
   readonly clockRate = new NodeClockRate();
   /** TEST-ONLY bugs the simulator plants in what the server sends (fault kind `plant`). */
-  readonly planted = new PlantedOutput();
+  readonly planted: PlantedOutput;
 
   constructor(
     private readonly clock: SimClock,
@@ -44,7 +73,12 @@ export class ServerNode {
     private readonly tokens: Prng,
     private readonly tuning: ServerTuning,
     private readonly hashCostMs: number,
-  ) {}
+    private readonly site: ServerSite = { address: SERVER_ADDRESS, store: new SimStore() },
+  ) {
+    this.store = site.store;
+    this.address = site.address;
+    this.planted = site.planted ?? new PlantedOutput();
+  }
 
   get up(): boolean {
     return this.host !== null;
@@ -57,30 +91,81 @@ export class ServerNode {
   start(): void {
     if (this.host !== null) return;
     this.incarnation += 1;
-    this.network.restartNode(SERVER_ADDRESS);
+    const address = this.address;
+    this.network.restartNode(address);
     const scope = new Scope();
     const clock = this.clock.scoped(scope, this.clockRate);
     const { plantedBug, ...config } = this.tuning;
-    const machine = newServerMachine(this.store.load(), { ...config, newToken: () => this.newToken() }, plantedBug);
+    const cluster = this.site.cluster;
+    const clustered = cluster === undefined ? {} : { clustered: true, sessionRequestIdPrefix: `${cluster.nodeId}.s` };
+    const machine = newServerMachine(this.store.load(), { ...config, ...clustered, newToken: () => this.newToken() }, plantedBug);
+    const bus = cluster?.connect(scope);
+    // The router and the host need each other: the router feeds this incarnation's host.
+    let hostRef: ServerHost | null = null;
+    const router =
+      cluster === undefined || bus === undefined
+        ? null
+        : new ClusterRouter({
+            nodeId: cluster.nodeId,
+            bus,
+            leaseTtlMs: cluster.leaseTtlMs,
+            input: (input) => hostRef?.input(input),
+            heldUsers: (visit) => machine.heldUsers(visit),
+            nowMs: () => clock.nowMs(),
+          });
     const host = new ServerHost({
       machine,
-      transport: this.planted.wrapsServer ? this.planted.wrap(this.network.transport(SERVER_ADDRESS)) : this.network.transport(SERVER_ADDRESS),
-      store: this.store,
+      transport: this.planted.wrapsServer ? this.planted.wrap(this.network.transport(address)) : this.network.transport(address),
+      store: cluster === undefined ? this.store : this.nodeStore(cluster),
       hasher: new SimHasher(clock, this.hashCostMs),
       clock,
+      ...(router === null ? {} : { cluster: router }),
     });
+    hostRef = host;
     this.scope = scope;
     this.host = host;
-    host.listen(SERVER_ADDRESS, SERVER_PORT, (result) => {
+    this.router = router;
+    this.bus = bus ?? null;
+    host.listen(address, SERVER_PORT, (result) => {
       if (result instanceof Error) throw result;
     });
+    if (bus === undefined) return;
+    // As cli/server/run.ts wires a node: a bus lost makes the node refuse logins; a bus back makes
+    // it read the store again (what others committed meanwhile) and join the cluster again.
+    bus.onStatus((connected) => {
+      if (connected) {
+        host.input({ type: 'remote.snapshot', snapshot: this.store.load() });
+        host.joinCluster();
+      }
+      host.input({ type: 'cluster.health', healthy: connected });
+    });
+    if (!bus.connected) host.input({ type: 'cluster.health', healthy: false });
+    host.joinCluster();
+  }
+
+  /** Whether the node runs and hears the bus: what a load balancer's health check (/healthz) sees. */
+  get healthy(): boolean {
+    return this.host !== null && (this.bus === null || this.bus.connected);
+  }
+
+  /** The shared store as this node writes it: a store fault knows which process it hits. */
+  private nodeStore(cluster: ClusterSite): AccountStore {
+    const store = this.store;
+    return {
+      load: () => store.load(),
+      apply: (ops) => {
+        cluster.applying(this);
+        store.apply(ops);
+      },
+      close: () => {},
+    };
   }
 
   /** The process stops until `untilMs` (SIGSTOP, a GC pause, a stalled disk): it hears nothing, its timers fire late. */
   pause(untilMs: number): void {
     if (this.scope === null) return;
     this.scope.pausedUntilMs = Math.max(this.scope.pausedUntilMs, untilMs);
-    this.network.pauseNode(SERVER_ADDRESS, this.scope.pausedUntilMs);
+    this.network.pauseNode(this.address, this.scope.pausedUntilMs);
   }
 
   crash(): void {
@@ -89,7 +174,9 @@ export class ServerNode {
     this.scope?.kill();
     this.scope = null;
     this.host = null;
-    this.network.crashNode(SERVER_ADDRESS);
+    this.router = null;
+    this.bus = null;
+    this.network.crashNode(this.address);
   }
 
   private newToken(): string {

@@ -23,6 +23,7 @@ import { arrivalTimes } from './arrivals.ts';
 import type { StoreOp } from '../../core/store.ts';
 import { TTL_MS_MIN } from '../../core/limits.ts';
 import { anyStep, HostileActions, isHostileSendFile } from './hostile-world.ts';
+import { ClusterWorld } from './cluster-world.ts';
 import { SimKeys } from './sim-keys.ts';
 
 export interface WorldOptions {
@@ -75,7 +76,10 @@ export function serverLimits(scenario: Scenario, seed: number): ServerLimits {
 export class World implements CheckedWorld, RunnerHost {
   readonly clock = new SimClock();
   readonly network: SimNetwork;
+  /** The server; with `cluster`, the first node (`cluster.nodes` has them all). */
   readonly server: ServerNode;
+  /** The nodes, store and bus of a multi-node scenario (`cluster`); null with one server. */
+  readonly cluster: ClusterWorld | null;
   readonly checkers: Checkers;
   readonly trace: Trace;
   readonly slots: PeerSlot[] = [];
@@ -121,7 +125,10 @@ export class World implements CheckedWorld, RunnerHost {
     });
     const { connectionsMax, plantedBug, hashCostMs } = scenario.server;
     this.limits = serverLimits(scenario, seed);
-    this.server = new ServerNode(this.clock, this.network, Prng.stream(seed, 'tokens'), { ...this.limits, connectionsMax, passwordChecksRunningMax: SIM_PASSWORD_CHECKS_RUNNING_MAX, ...(plantedBug === undefined ? {} : { plantedBug }) }, hashCostMs);
+    const tuning = { ...this.limits, connectionsMax, passwordChecksRunningMax: SIM_PASSWORD_CHECKS_RUNNING_MAX, ...(plantedBug === undefined ? {} : { plantedBug }) };
+    const cluster = scenario.cluster;
+    this.cluster = cluster === undefined ? null : new ClusterWorld({ ...scenario, cluster }, this.clock, this.network, seed, tuning, hashCostMs);
+    this.server = this.cluster?.nodes[0] ?? new ServerNode(this.clock, this.network, Prng.stream(seed, 'tokens'), tuning, hashCostMs);
     this.server.planted.wrapsServer = scenario.faults.some((f) => f.kind === 'plant');
     this.checkers = new Checkers(scenario.server.ttlMs, scenario.checks.presenceBoundMs, (v) => this.trace.note('violation', { checker: v.checker, detail: v.detail }));
     this.checkers.attach(this);
@@ -144,7 +151,7 @@ export class World implements CheckedWorld, RunnerHost {
     this.graph = buildFriendGraph(scenario.friends, this.slots.map((s) => s.username), new Map([...this.owners].map(([u, s]) => [u, s.index])), Prng.stream(seed, 'graph'));
     for (const slot of this.slots) (slot as { graphFriends: readonly number[] }).graphFriends = this.graph.neighbours[slot.index] ?? [];
     this.seedStore();
-    this.network.tap = new FrameTap(SERVER_ADDRESS, SERVER_PORT, this.frameListener(), this.serverFrameTypesRead());
+    this.network.tap = new FrameTap(this.cluster?.addresses ?? SERVER_ADDRESS, SERVER_PORT, this.frameListener(), this.serverFrameTypesRead());
   }
 
   /**
@@ -163,12 +170,12 @@ export class World implements CheckedWorld, RunnerHost {
     const checkers = this.checkers;
     const hostile = this.hostile;
     return {
-      onServerFrames: (address: string, messages: readonly WireMessage[], connId: number) => {
+      onServerFrames: (address: string, messages: readonly WireMessage[], connId: number, serverAddress?: string) => {
         const slot = byAddress.get(address);
         if (slot === undefined) return;
         slot.driver.onServerFrames?.(messages);
         hostile.noteServerFrames(slot, messages);
-        checkers.onServerFrames(slot, messages, connId);
+        checkers.onServerFrames(slot, messages, connId, serverAddress);
       },
       onServerFramesHandled: (address: string) => byAddress.get(address)?.driver.onServerFramesHandled?.(),
       onConnectionClosed: (connId: number) => checkers.onConnectionClosed(connId),
@@ -207,6 +214,7 @@ export class World implements CheckedWorld, RunnerHost {
       driver: s.driver,
       faults: s.faults.map((f) => `${f.kind}@${f.atMs}`).join(',') || 'none',
       ...(s.server.plantedBug === undefined ? {} : { plantedBug: s.server.plantedBug }),
+      ...(s.cluster === undefined ? {} : { nodes: s.cluster.nodes.join(','), clients: s.cluster.clients }),
     };
   }
 
@@ -221,7 +229,8 @@ export class World implements CheckedWorld, RunnerHost {
         const username = population.count === 1 ? (population.username ?? population.name) : `${population.name}${i}`;
         const address = peerAddress(index);
         const prng = Prng.stream(seed, `peer:${index}`);
-        const transport = greetAnyHello ? this.server.planted.wrapPeer(this.network.transport(address), username) : this.network.transport(address);
+        const wire = this.cluster === null ? this.network.transport(address) : this.cluster.clientTransport(this.network.transport(address), this.cluster.homeOf(index, population.node));
+        const transport = greetAnyHello ? this.server.planted.wrapPeer(wire, username) : wire;
         const clockRate = new NodeClockRate();
         const driver: PeerDriver =
           this.scenario.driver === 'peer-machine'
@@ -272,9 +281,9 @@ export class World implements CheckedWorld, RunnerHost {
     this.server.store.apply(ops);
   }
 
-  /** Starts the server and schedules every peer's arrival. */
+  /** Starts the server (every node of a cluster) and schedules every peer's arrival. */
   start(): void {
-    this.server.start();
+    for (const node of this.servers) node.start();
     this.runners.forEach((runner, index) => {
       const slot = this.slots[index] as PeerSlot;
       this.clock.at(slot.startAtMs, () => runner.start());
@@ -379,17 +388,60 @@ export class World implements CheckedWorld, RunnerHost {
     slot.driver.pause?.(untilMs);
   }
 
+  /** The server crashes: with `cluster`, every node at once (the whole service, as a power cut). */
   crashServer(): void {
+    if (this.cluster !== null) {
+      for (const node of this.servers) this.crashNode(node);
+      return;
+    }
     if (!this.server.up) return;
     this.trace.note('server-crash', {});
     this.server.crash();
     this.checkers.onServerRestart();
   }
 
+  /** The server starts again: with `cluster`, every node that is down. */
   startServer(): void {
+    if (this.cluster !== null) {
+      for (const node of this.servers) this.startNode(node);
+      return;
+    }
     if (this.server.up) return;
     this.trace.note('server-start', {});
     this.server.start();
+    this.checkers.onServerRestart();
+    this.checkers.count('server_restarts');
+  }
+
+  // ---- the nodes of a cluster (cluster-world.ts) ---------------------------------------------------
+
+  /** Every server process: the nodes of a cluster, or the one server. */
+  get servers(): readonly ServerNode[] {
+    return this.cluster?.nodes ?? [this.server];
+  }
+
+  /** The server process listening at an address (a node of a cluster), if any. */
+  serverAt(address: string): ServerNode | undefined {
+    return this.cluster === null ? (address === SERVER_ADDRESS ? this.server : undefined) : this.cluster.nodeAt(address);
+  }
+
+  /** The incarnation that numbered a session request id: the server's, or the node's that made it. */
+  requestIncarnation(requestId: string): number {
+    return this.cluster === null ? this.server.incarnation : this.cluster.incarnationOfRequest(requestId);
+  }
+
+  crashNode(node: ServerNode): void {
+    if (!node.up) return;
+    this.trace.note('node-crash', { address: node.address });
+    node.crash();
+    // Session requests the node held died with it; others' judged again from here.
+    this.checkers.onServerRestart();
+  }
+
+  startNode(node: ServerNode): void {
+    if (node.up) return;
+    this.trace.note('node-start', { address: node.address });
+    node.start();
     this.checkers.onServerRestart();
     this.checkers.count('server_restarts');
   }

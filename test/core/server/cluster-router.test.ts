@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { FrameDecoder, encodeControl } from '../../../core/codec.ts';
 import type { ClientFrame } from '../../../core/frames.ts';
-import { ClusterRouter, MemoryBusHub } from '../../../core/server/cluster.ts';
+import { type ClusterMessage, ClusterRouter, MemoryBusHub } from '../../../core/server/cluster.ts';
 import { type PasswordHasher, ServerHost } from '../../../core/server/host.ts';
 import { ServerMachine } from '../../../core/server/machine.ts';
 import { MemoryStore } from '../../../core/store.ts';
@@ -308,6 +308,26 @@ describe('ClusterRouter over the in-memory bus', () => {
     expect(a.machine.isOnline('bob') && b.machine.isOnline('alice')).toBe(true);
   });
 
+  it('a user who left a node while it was cut off the bus (within its lease) goes offline at the others when it is back', () => {
+    const world = new World();
+    const [a, b] = [world.addNode(), world.addNode()];
+    const alice = world.login(a, 'alice');
+    const bob = world.login(b, 'bob');
+    world.befriend(alice, 'alice', bob, 'bob');
+    world.hub.partition('n2', true);
+    world.settle();
+    // Bob's logout is announced while n2 hears no bus: the word is lost.
+    bob.send({ type: 'logout' });
+    world.settle();
+    world.passWithHeartbeats(TTL_MS / 2, [alice]);
+    expect(alice.take('presence')).toEqual([]);
+    world.hub.partition('n2', false);
+    world.settle();
+    // n2's hello names the users it holds: bob is not among them.
+    expect(alice.take('presence')).toEqual([{ type: 'presence', username: 'bob', status: 'offline' }]);
+    expect(a.machine.isOnline('bob')).toBe(false);
+  });
+
   it('a node back on the bus reads the store again: accounts and friendships made meanwhile are there', () => {
     const world = new World();
     const [a, b] = [world.addNode(), world.addNode()];
@@ -322,6 +342,29 @@ describe('ClusterRouter over the in-memory bus', () => {
     expect(b.machine.hasAccount('erin')).toBe(true);
     expect(b.machine.friendsOf('alice').has('erin')).toBe(true);
     expect(b.machine.isOnline('erin')).toBe(true);
+  });
+
+  it('a lease runs out at the very instant nextTickMs() names, on a clock with fractions of a millisecond', () => {
+    const heard: { handler: ((message: ClusterMessage) => void) | null } = { handler: null };
+    let nowMs = 0;
+    const router = new ClusterRouter({
+      nodeId: 'n1',
+      bus: { connected: true, publish: () => {}, setHandler: (h) => (heard.handler = h) },
+      leaseTtlMs: 5_000,
+      input: () => {},
+      heldUsers: () => {},
+      nowMs: () => nowMs,
+    });
+    router.join(0);
+    // Heard at a time whose sum with the TTL rounds up: (heard + ttl) - heard < ttl in floating point.
+    nowMs = 3751.1354923684457;
+    heard.handler?.({ from: 'n2', to: null, items: [{ kind: 'lease' }] });
+    router.tick(nowMs);
+    for (let wakeups = 0; router.liveNodes().length > 0 && wakeups < 20; wakeups++) {
+      nowMs = Math.max(nowMs, router.nextTickMs());
+      router.tick(nowMs);
+    }
+    expect(router.liveNodes()).toEqual([]);
   });
 
   it('a node that joins late learns who is online', () => {
