@@ -42,7 +42,8 @@ function probe(url: string): Promise<boolean> {
   });
 }
 
-async function missingServices(postgresUrl: string, natsUrl: string): Promise<string[]> {
+/** The services of the two URLs that do not answer a TCP connect, named for a message (the cluster tests use it too). */
+export async function missingServices(postgresUrl: string, natsUrl: string): Promise<string[]> {
   const [postgres, nats] = await Promise.all([probe(postgresUrl), probe(natsUrl)]);
   return [...(postgres ? [] : [`PostgreSQL at ${new URL(postgresUrl).host}`]), ...(nats ? [] : [`NATS at ${new URL(natsUrl).host}`])];
 }

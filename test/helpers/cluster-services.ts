@@ -6,28 +6,10 @@
  *   - one is missing in CI (CI=true): collection throws, so the run fails instead of passing
  *     without having tested anything.
  */
-import { Socket } from 'node:net';
+import { missingServices } from '../../bench/cluster-services.ts';
 
 export const TEST_POSTGRES_URL = process.env.P2PCHAT_TEST_POSTGRES ?? 'postgres://p2pchat:p2pchat@127.0.0.1:5432/p2pchat';
 export const TEST_NATS_URL = process.env.P2PCHAT_TEST_NATS ?? 'nats://127.0.0.1:4222';
-
-/** How long a probe waits for a TCP connect on loopback: a listening service answers in microseconds. */
-const PROBE_TIMEOUT_MS = 1_000;
-
-function probe(url: string): Promise<boolean> {
-  const parsed = new URL(url);
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(PROBE_TIMEOUT_MS, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-    socket.connect(Number(parsed.port), parsed.hostname);
-  });
-}
 
 export interface ClusterServices {
   readonly available: boolean;
@@ -36,8 +18,7 @@ export interface ClusterServices {
 }
 
 export async function clusterServices(suite: string): Promise<ClusterServices> {
-  const [postgres, nats] = await Promise.all([probe(TEST_POSTGRES_URL), probe(TEST_NATS_URL)]);
-  const missing = [...(postgres ? [] : [`PostgreSQL at ${TEST_POSTGRES_URL}`]), ...(nats ? [] : [`NATS at ${TEST_NATS_URL}`])];
+  const missing = await missingServices(TEST_POSTGRES_URL, TEST_NATS_URL);
   if (missing.length > 0) {
     const why = `${suite}: ${missing.join(' and ')} not answering`;
     if (process.env.CI === 'true') throw new Error(`${why}; in CI these services must run (.ci/run starts them with scripts/services.sh)`);
