@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeControl } from '../../../core/codec.ts';
 import type { ServerFrame } from '../../../core/frames.ts';
-import { LOGIN_RESENDS_MAX, QUIT_LOGOUT_WAIT_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../../../core/limits.ts';
+import { LOGIN_DEGRADED_RETRIES_MAX, LOGIN_RESENDS_MAX, QUIT_LOGOUT_WAIT_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../../../core/limits.ts';
 import { FRAME_RULES, type LinkAction, ServerLink } from '../../../core/peer/server-link.ts';
 
 const TTL_MS = 9_000;
@@ -203,6 +203,53 @@ describe('server link machine', () => {
     h.step((l) => l.opened(h.linkId, null, h.nowMs));
     expect(h.frame(WELCOME)).toEqual([{ type: 'up' }, { type: 'reconnected' }]);
     expect(h.link.state.state).toBe('ExpectLogin');
+  });
+
+  it('a login refused with SERVER_DEGRADED is sent again on new links after a growing backoff, saying why, and the refusal answers it after LOGIN_DEGRADED_RETRIES_MAX', () => {
+    const h = new Harness();
+    h.step((l) => l.start());
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    h.frame(WELCOME);
+    h.step((l) => l.login('alice', 'alice-password'));
+    const loginId = h.lastSentId();
+    const delays: number[] = [];
+    for (let refusal = 1; refusal <= LOGIN_DEGRADED_RETRIES_MAX; refusal++) {
+      const refused = h.frame({ type: 'error', re: loginId, code: 'SERVER_DEGRADED', message: 'degraded' });
+      // Not an answer: the login stays owed, the link goes, and the user is told when it comes back.
+      expect(refused.find((a) => a.type === 'frame')).toBeUndefined();
+      expect(refused).toContainEqual({ type: 'link-lost', resending: [loginId] });
+      const said = refused.find((a) => a.type === 'server-degraded');
+      expect(said).toEqual({ type: 'server-degraded', retryAtMs: h.link.nextTimeoutMs() });
+      delays.push((h.link.nextTimeoutMs() ?? 0) - h.nowMs);
+      h.advanceTo(h.link.nextTimeoutMs()!);
+      h.step((l) => l.opened(h.linkId, null, h.nowMs));
+      expect(h.frame(WELCOME).at(-1)).toEqual({ type: 'send', linkId: h.linkId, frame: { type: 'login', id: loginId, username: 'alice', password: 'alice-password' } });
+    }
+    // The welcome in between does not reset the backoff: each try waits longer (jitter is 50-100%).
+    for (const [i, delay] of delays.entries()) {
+      const baseMs = Math.min(RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN * 2 ** i);
+      expect(delay).toBeGreaterThanOrEqual(baseMs / 2);
+      expect(delay).toBeLessThan(baseMs);
+    }
+    const answered = h.frame({ type: 'error', re: loginId, code: 'SERVER_DEGRADED', message: 'degraded' });
+    expect(answered).toContainEqual({ type: 'frame', frame: expect.objectContaining({ code: 'SERVER_DEGRADED', re: loginId }) });
+    expect(h.link.state.state).toBe('ExpectLogin');
+  });
+
+  it('a resume refused with SERVER_DEGRADED keeps its token and resumes on the next link, instead of giving the login up', () => {
+    const h = new Harness().loggedIn();
+    h.step((l) => l.closed(h.linkId, h.nowMs));
+    h.advanceTo(h.link.nextTimeoutMs()!);
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    h.frame(WELCOME);
+    expect(h.sent.at(-1)).toMatchObject({ type: 'resume', token: 'tok1' });
+    const refused = h.frame({ type: 'error', re: h.lastSentId(), code: 'SERVER_DEGRADED', message: 'degraded' });
+    expect(types(refused)).toEqual(['close', 'link-lost', 'server-degraded']);
+    h.advanceTo(h.link.nextTimeoutMs()!);
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    h.frame(WELCOME);
+    expect(h.sent.at(-1)).toMatchObject({ type: 'resume', token: 'tok1' });
+    expect(h.frame(loginOk(h.lastSentId(), 'tok2'))).toMatchObject([{ type: 'logged-in', via: 'resume' }, { type: 'reconnected' }]);
   });
 
   it('HEARTBEAT_TIMEOUT ends the login and the link does not take it back', () => {
