@@ -167,6 +167,22 @@ describe.skipIf(!services.available)('two nodes', () => {
     }
   });
 
+  it('ids never repeat across nodes or restarts: session request ids carry the boot number, mail seqs each node\'s own slot', async () => {
+    const cluster = current();
+    const { a, b, alice } = await twoFriendsOnTwoNodes();
+    const first = await alice.connection.request({ type: 'session.request', username: 'bob' } as ClientFrame, 'session.pending', REPLY_MS);
+    expect(a.machine.config.mailSeqSlot).not.toBe(b.machine.config.mailSeqSlot);
+    // node1 again, same --node-id, same port: a new start.
+    const slotBefore = a.machine.config.mailSeqSlot;
+    await a.restart();
+    expect(a.machine.config.mailSeqSlot).not.toBe(slotBefore);
+    const again = await cluster.login(a, 'alice');
+    const second = await again.connection.request({ type: 'session.request', username: 'bob' } as ClientFrame, 'session.pending', REPLY_MS);
+    expect(String(first.requestId)).toMatch(/^node1\./);
+    expect(String(second.requestId)).toMatch(/^node1\./);
+    expect(second.requestId).not.toBe(first.requestId);
+  });
+
   it('a node that loses the bus turns /healthz to 503 and refuses new logins until it is back', async () => {
     const proxy = await CutProxy.start(Number(new URL(services.natsUrl).port));
     try {
