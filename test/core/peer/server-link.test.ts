@@ -56,6 +56,15 @@ class Harness {
     return this.sent.at(-1)?.id ?? -1;
   }
 
+  /** Connected and welcomed, with alice's login sent and not answered yet: its request id. */
+  loginSent(): number {
+    this.step((l) => l.start());
+    this.step((l) => l.opened(this.linkId, null, this.nowMs));
+    this.frame(WELCOME);
+    this.step((l) => l.login('alice', 'alice-password'));
+    return this.lastSentId();
+  }
+
   /** Connected, welcomed and logged in as alice. */
   loggedIn(): this {
     this.step((l) => l.start());
@@ -163,11 +172,7 @@ describe('server link machine', () => {
     // The server closes a connection that has not logged in for its idle limit; a login typed just
     // then reached a closed connection, and the user got SERVER_UNAVAILABLE instead of login.ok.
     const h = new Harness();
-    h.step((l) => l.start());
-    h.step((l) => l.opened(h.linkId, null, h.nowMs));
-    h.frame(WELCOME);
-    h.step((l) => l.login('alice', 'alice-password'));
-    const loginId = h.lastSentId();
+    const loginId = h.loginSent();
     expect(h.frame({ type: 'error', code: 'UNAUTHENTICATED_TIMEOUT', message: 'idle' })).toEqual([]);
     const lost = h.step((l) => l.closed(h.linkId, h.nowMs));
     expect(lost).toEqual([{ type: 'link-lost', resending: [loginId] }, { type: 'connect', linkId: h.linkId }]);
@@ -179,11 +184,7 @@ describe('server link machine', () => {
 
   it('a login whose link dropped before its answer is sent again after the backoff, and given up after LOGIN_RESENDS_MAX links', () => {
     const h = new Harness();
-    h.step((l) => l.start());
-    h.step((l) => l.opened(h.linkId, null, h.nowMs));
-    h.frame(WELCOME);
-    h.step((l) => l.login('alice', 'alice-password'));
-    const loginId = h.lastSentId();
+    const loginId = h.loginSent();
     const first = h.step((l) => l.closed(h.linkId, h.nowMs));
     expect(first).toEqual([{ type: 'link-lost', resending: [loginId] }, { type: 'disconnected' }]);
     expect(h.link.state.state).toBe('ExpectReconnect');
@@ -207,11 +208,7 @@ describe('server link machine', () => {
 
   it('a login refused with SERVER_DEGRADED is sent again on new links after a growing backoff, saying why, and the refusal answers it after LOGIN_DEGRADED_RETRIES_MAX', () => {
     const h = new Harness();
-    h.step((l) => l.start());
-    h.step((l) => l.opened(h.linkId, null, h.nowMs));
-    h.frame(WELCOME);
-    h.step((l) => l.login('alice', 'alice-password'));
-    const loginId = h.lastSentId();
+    const loginId = h.loginSent();
     const delays: number[] = [];
     for (let refusal = 1; refusal <= LOGIN_DEGRADED_RETRIES_MAX; refusal++) {
       const refused = h.frame({ type: 'error', re: loginId, code: 'SERVER_DEGRADED', message: 'degraded' });
