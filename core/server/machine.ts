@@ -12,7 +12,8 @@
  *
  * Each connection is in one state (see ConnState), named for what it waits for:
  *
- *   ExpectLogin ──signup──▶ ExpectHash ──hashed──▶ ExpectLogin
+ *   ExpectLogin ──signup──▶ ExpectHash ──hashed──▶ ExpectLogin (signup.ok once the account is
+ *                                                   committed, USERNAME_TAKEN if the store refused it)
  *   ExpectLogin ──login───▶ ExpectVerify ─verified ok─▶ LoggedIn
  *                                        └verified bad▶ ExpectLogin
  *   ExpectLogin ──resume (valid token)──▶ LoggedIn
@@ -92,17 +93,18 @@ export type ServerInput =
   | { readonly type: 'hashed'; readonly jobId: number; readonly passwordHash: string | null }
   /** Result of a `verify` effect. */
   | { readonly type: 'verified'; readonly jobId: number; readonly ok: boolean }
+  /** Result of a `commit` effect: refused when the store would not take the batch (nothing of it committed). */
+  | { readonly type: 'committed'; readonly jobId: number; readonly refused: boolean }
   /** Tell every client, close every connection. */
   | { readonly type: 'shutdown' }
   // ---- from other nodes of a cluster (core/server/cluster.ts); never in a single-node server ----
   /**
-   * A user is now held by another node, reached through proxy connection `connId`. friendsTold
-   * false: that node did not tell the friends held here (it answers a join, or came back to the
-   * bus), so they are told if the user was not online here.
+   * A user is now held by another node, reached through proxy connection `connId`. If it was not
+   * online here, the friends held here are told (each node tells the users it holds).
    */
-  | { readonly type: 'remote.attached'; readonly username: string; readonly connId: ConnId; readonly resumeToken: string; readonly friendsTold: boolean }
-  /** A user held elsewhere went offline; friendsTold false: its node died, tell the friends held here. */
-  | { readonly type: 'remote.offline'; readonly username: string; readonly connId: ConnId; readonly friendsTold: boolean }
+  | { readonly type: 'remote.attached'; readonly username: string; readonly connId: ConnId; readonly resumeToken: string }
+  /** A user held elsewhere went offline (logout, TTL, or its node died): the friends held here are told. */
+  | { readonly type: 'remote.offline'; readonly username: string; readonly connId: ConnId }
   /** Store ops another node committed: the directory here follows. */
   | { readonly type: 'remote.ops'; readonly ops: readonly StoreOp[] }
   /** A frame another node's machine sent to a user held here. */
@@ -110,8 +112,9 @@ export type ServerInput =
   /** A remote user's answer to a session request held here; replies go to its proxy `connId`. */
   | { readonly type: 'remote.answer'; readonly username: string; readonly connId: ConnId; readonly remoteAddress: string; readonly frame: ClientFrameOf<'session.answer'> }
   /**
-   * The store as it is now, read again by a node back on the bus: what other nodes committed
-   * while it heard nothing. Friends learn of such changes at their next login or friends.list.
+   * The store as it is now, read again by a node back on the bus (what other nodes committed
+   * while it heard nothing), or by a host whose batch the store refused (memory follows the
+   * truth again). Friends learn of such changes at their next login or friends.list.
    */
   | { readonly type: 'remote.snapshot'; readonly snapshot: StoreSnapshot }
   /** The shared store or bus was lost (false) or is back (true): new logins are refused meanwhile. */
@@ -130,6 +133,13 @@ export type ServerEffect =
   /** Verify a password against a stored hash (null: unknown user, verify against a dummy anyway). */
   | { readonly type: 'verify'; readonly jobId: number; readonly password: string; readonly passwordHash: string | null }
   | { readonly type: 'persist'; readonly op: StoreOp }
+  /**
+   * Commit these ops now, as one batch of their own after the persist ops before them and before
+   * anything after them goes out, and answer with `committed`. A new account's: a store shared by
+   * several nodes refuses a name another node signed up first (its unique key), and the machine
+   * answers USERNAME_TAKEN instead of signup.ok.
+   */
+  | { readonly type: 'commit'; readonly jobId: number; readonly ops: readonly StoreOp[] }
   /** Clustered only: tell the other nodes a user is held here now, or went offline here. */
   | { readonly type: 'announce'; readonly item: { readonly kind: 'attached'; readonly username: string; readonly resumeToken: string } | { readonly kind: 'offline'; readonly username: string } }
   /** Clustered only: a session answer for a request held on the node of the caller behind proxy `connId`. */
@@ -320,8 +330,10 @@ export class ServerMachine {
   private readonly online = new Map<string, OnlineUser>();
   private readonly sessionRequests = new Map<string, SessionRequest>();
   private readonly jobs = new Map<number, Job>();
-  /** Usernames promised to a sign-up whose hash is still being computed. */
+  /** Usernames promised to a sign-up whose hash is still being computed or whose account is being committed. */
   private readonly reservedUsernames = new Set<string>();
+  /** Sign-ups whose account was handed to the store (a `commit` effect), by job id, until `committed`. */
+  private readonly accountsCommitting = new Map<number, { readonly connId: ConnId; readonly re: number | undefined; readonly op: Extract<StoreOp, { op: 'account.create' }> }>();
   private readonly timers = new Deadlines<TimerKey>();
   private readonly authAttempts: RateLimiter;
   private readonly sessionAttempts: RateLimiter;
@@ -408,12 +420,14 @@ export class ServerMachine {
         return this.onHashed(input.jobId, input.passwordHash, nowMs);
       case 'verified':
         return this.onVerified(input.jobId, input.ok, nowMs);
+      case 'committed':
+        return this.onAccountCommitted(input.jobId, input.refused);
       case 'shutdown':
         return this.onShutdown();
       case 'remote.attached':
-        return this.onRemoteAttached(input.username, input.connId, input.resumeToken, input.friendsTold);
+        return this.onRemoteAttached(input.username, input.connId, input.resumeToken);
       case 'remote.offline':
-        return this.onRemoteOffline(input.username, input.connId, input.friendsTold);
+        return this.onRemoteOffline(input.username, input.connId);
       case 'remote.ops':
         for (const op of input.ops) {
           // An account this node knows already (read at start, or heard twice) keeps its friends.
@@ -758,24 +772,45 @@ export class ServerMachine {
     if (job?.kind === 'password-set' && job.running) return this.onNewPasswordHashed(job, passwordHash);
     if (job === undefined || job.kind !== 'signup' || !job.running) return;
     this.passwordCheckDone(job);
-    this.reservedUsernames.delete(job.username);
     const conn = this.conns.get(job.connId);
     if (conn !== undefined) conn.phase = { state: 'ExpectLogin' };
     if (passwordHash === null) {
+      this.reservedUsernames.delete(job.username);
       if (conn !== undefined) this.sendError(conn, 'INTERNAL', job.re, 'password hashing failed');
       return;
     }
-    // The account is created even if the client left meanwhile: its request was complete.
-    this.persist({
+    // The account is created even if the client left meanwhile: its request was complete. The
+    // name stays reserved until the store answers (onAccountCommitted).
+    const op: Extract<StoreOp, { op: 'account.create' }> = {
       op: 'account.create',
       username: job.username,
       nickname: job.nickname,
       passwordHash,
       createdAtMs: nowMs,
       ...(job.identity === undefined ? {} : { identity: job.identity }),
-    });
+    };
+    this.accountsCommitting.set(job.jobId, { connId: job.connId, re: job.re, op });
+    this.effects.push({ type: 'commit', jobId: job.jobId, ops: [op] });
+  }
+
+  /**
+   * The store took a new account, or refused it: another node of a cluster signed the same name
+   * up at the same time and committed first. That node's account is the one that exists (this
+   * node hears of it over the bus); this sign-up is answered as any sign-up of a taken name.
+   */
+  private onAccountCommitted(jobId: number, refused: boolean): void {
+    const pending = this.accountsCommitting.get(jobId);
+    if (pending === undefined) return;
+    this.accountsCommitting.delete(jobId);
+    this.reservedUsernames.delete(pending.op.username);
+    const conn = this.conns.get(pending.connId);
+    if (refused) {
+      if (conn !== undefined) this.sendError(conn, 'USERNAME_TAKEN', pending.re);
+      return;
+    }
+    this.applyOp(pending.op);
     this.counters.signups += 1;
-    if (conn !== undefined) this.send(conn.connId, { type: 'signup.ok', re: job.re, username: job.username });
+    if (conn !== undefined) this.send(conn.connId, { type: 'signup.ok', re: pending.re, username: pending.op.username });
   }
 
   private onLogin(conn: Conn, frame: ClientFrameOf<'login'>, nowMs: number): void {
@@ -923,11 +958,10 @@ export class ServerMachine {
   }
 
   /**
-   * Logout and TTL expiry: the user is gone; friends are told, pending session requests end.
-   * friends: 'all' for a user held here; 'none' for a remote user whose node told everyone;
-   * 'local' for a remote user whose node died (each node tells the friends it holds).
+   * Logout, TTL expiry, or a remote user gone: the friends held here are told (each node of a
+   * cluster tells its own), pending session requests end.
    */
-  private goOffline(username: string, friends: 'all' | 'local' | 'none' = 'all'): void {
+  private goOffline(username: string): void {
     const user = this.online.get(username);
     if (user === undefined) return;
     this.online.delete(username);
@@ -936,7 +970,7 @@ export class ServerMachine {
     if (this.config.clustered && !user.remote) this.effects.push({ type: 'announce', item: { kind: 'offline', username } });
     for (const requestId of [...(user.sessionRequests ?? [])]) this.endSessionRequest(requestId, 'offline');
     const account = this.directory.get(username);
-    if (account !== undefined && friends !== 'none') this.tellFriends(account, 'offline', friends === 'local');
+    if (account !== undefined) this.tellFriends(account, 'offline');
   }
 
   // ---- friends and presence -------------------------------------------------------------------
@@ -967,12 +1001,19 @@ export class ServerMachine {
     };
   }
 
-  /** Presence goes only to mutual friends that are online and attached. */
-  private tellFriends(account: Account, status: PresenceStatus, heldHereOnly = false): void {
+  /**
+   * Presence goes only to mutual friends that are online and attached, and held here: in a
+   * cluster each node tells the friends it holds when its own view of the user changes (a login
+   * here, or the `attached`/`offline` another node announced). So what a client sees is its node's
+   * view, which login.ok gave it whole, and two logins that cross on the bus still reach both
+   * sides: each node hears the other's announcement after its own login and tells its user.
+   */
+  private tellFriends(account: Account, status: PresenceStatus): void {
     // One frame object for every friend: a host may encode it once for the whole fan-out.
     const frame: ServerFrame = { type: 'presence', username: account.username, status };
     for (const friend of account.friends) {
-      if (heldHereOnly && this.online.get(friend)?.remote !== false) continue;
+      const user = this.online.get(friend);
+      if (user === undefined || user.remote) continue;
       this.sendToUser(friend, frame);
     }
   }
@@ -1406,16 +1447,17 @@ export class ServerMachine {
   // ---- other nodes of a cluster ---------------------------------------------------------------
 
   /**
-   * Another node holds this user now. Its node told the user's friends already (it came online
-   * there, or moved without a presence change); a connection of the user held here is ended.
+   * Another node holds this user now. New here: the friends held here are told it is online (its
+   * node tells its own). Online here already (it moved, or a node answers a join): no presence
+   * change; a connection of the user held here is ended.
    */
-  private onRemoteAttached(username: string, connId: ConnId, resumeToken: string, friendsTold: boolean): void {
+  private onRemoteAttached(username: string, connId: ConnId, resumeToken: string): void {
     let user = this.online.get(username);
     if (user === undefined) {
       user = { username, connId, resumeToken, sessionRequests: null, missedOutcomes: null, remote: true, remoteRequests: null };
       this.online.set(username, user);
       const account = this.directory.get(username);
-      if (!friendsTold && account !== undefined) this.tellFriends(account, 'online', true);
+      if (account !== undefined) this.tellFriends(account, 'online');
       return;
     }
     const old = user.remote || user.connId === null ? undefined : this.conns.get(user.connId);
@@ -1429,10 +1471,10 @@ export class ServerMachine {
     if (old !== undefined) this.sendError(old, 'LOGGED_IN_ELSEWHERE');
   }
 
-  private onRemoteOffline(username: string, connId: ConnId, friendsTold: boolean): void {
+  private onRemoteOffline(username: string, connId: ConnId): void {
     const user = this.online.get(username);
     if (user === undefined || !user.remote || user.connId !== connId) return;
-    this.goOffline(username, friendsTold ? 'none' : 'local');
+    this.goOffline(username);
   }
 
   /** A frame for a user held here, from another node's machine: sent as if made here. */
