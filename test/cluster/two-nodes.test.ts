@@ -160,30 +160,16 @@ describe.skipIf(!services.available)('two nodes', () => {
     // The account that exists is the winner's, on both nodes.
     const winner = outcomes.indexOf('ok');
     await eventually(() => nodes.every((node) => node.machine.hasAccount('zoe')), 'both nodes know zoe');
+    // One login after the other, each seen by both nodes before the next: a login on one node
+    // whose bus announcement is still in flight when the same user logs in on the other ends the
+    // newer login there (docs/CLUSTER.md, "Known limits", the first); that race is not what this test is about.
     for (const node of nodes) {
       const connection = await cluster.connect(node);
       await connection.request({ type: 'login', username: 'zoe', password: `password ${winner}` }, 'login.ok', REPLY_MS);
+      await eventually(() => nodes.every((n) => n.machine.isOnline('zoe')), 'both nodes see zoe online');
       await connection.request({ type: 'logout' }, 'logout.ok', REPLY_MS);
-      // Heard everywhere before the next login (a logout and a login elsewhere crossing on the bus
-      // is a known limit, docs/CLUSTER.md).
-      await eventually(() => nodes.every((n) => !n.machine.isOnline('zoe')), 'zoe offline everywhere');
+      await eventually(() => nodes.every((n) => !n.machine.isOnline('zoe')), 'both nodes see zoe offline');
     }
-  });
-
-  it('ids never repeat across nodes or restarts: session request ids carry the boot number, mail seqs each node\'s own slot', async () => {
-    const cluster = current();
-    const { a, b, alice } = await twoFriendsOnTwoNodes();
-    const first = await alice.connection.request({ type: 'session.request', username: 'bob' } as ClientFrame, 'session.pending', REPLY_MS);
-    expect(a.machine.config.mailSeqSlot).not.toBe(b.machine.config.mailSeqSlot);
-    // node1 again, same --node-id, same port: a new start.
-    const slotBefore = a.machine.config.mailSeqSlot;
-    await a.restart();
-    expect(a.machine.config.mailSeqSlot).not.toBe(slotBefore);
-    const again = await cluster.login(a, 'alice');
-    const second = await again.connection.request({ type: 'session.request', username: 'bob' } as ClientFrame, 'session.pending', REPLY_MS);
-    expect(String(first.requestId)).toMatch(/^node1\./);
-    expect(String(second.requestId)).toMatch(/^node1\./);
-    expect(second.requestId).not.toBe(first.requestId);
   });
 
   it('a node that loses the bus turns /healthz to 503 and refuses new logins until it is back', async () => {
