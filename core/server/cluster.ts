@@ -8,10 +8,12 @@
  *
  * What nodes tell each other (ClusterItem), in the order their machines produced it:
  *   attached  a user is now held by the sender, with its resume token (a resume works on any node;
- *             the node that held it before ends that connection with LOGGED_IN_ELSEWHERE);
- *             friendsTold false when the sender did not fan its presence out (a join's answer,
- *             or a node back on the bus), so each node tells the friends it holds
- *   offline   a user of the sender logged out or timed out; the sender already told its friends
+ *             the node that held it before ends that connection with LOGGED_IN_ELSEWHERE); a
+ *             node that did not know it online tells the friends it holds
+ *   offline   a user of the sender logged out or timed out; each node tells the friends it holds
+ *
+ * Presence is never carried as frames to proxies: each node tells its own users when its view of
+ * a friend changes, so two logins that cross on the bus still reach both sides.
  *   ops       store ops the sender committed, for the other machines' copies of the directory
  *   deliver   a frame for a user the receiver holds (sent to the user's proxy on the sender)
  *   answer    a session.answer from a user the receiver's request waits on (the request lives on
@@ -30,7 +32,7 @@ import type { ConnId, ServerEffect, ServerInput } from './machine.ts';
 export type NodeId = string;
 
 export type ClusterItem =
-  | { readonly kind: 'attached'; readonly username: string; readonly resumeToken: string; readonly friendsTold: boolean }
+  | { readonly kind: 'attached'; readonly username: string; readonly resumeToken: string }
   | { readonly kind: 'offline'; readonly username: string }
   | { readonly kind: 'ops'; readonly ops: readonly StoreOp[] }
   | { readonly kind: 'deliver'; readonly username: string; readonly frame: ServerFrame }
@@ -118,7 +120,7 @@ export class ClusterRouter {
    */
   join(nowMs: number): void {
     this.queue(null, { kind: 'hello' });
-    this.options.heldUsers((username, resumeToken) => this.queue(null, { kind: 'attached', username, resumeToken, friendsTold: false }));
+    this.options.heldUsers((username, resumeToken) => this.queue(null, { kind: 'attached', username, resumeToken }));
     this.queue(null, { kind: 'lease' });
     this.nextLeaseMs = nowMs + this.leaseBeatMs;
     this.flushOut();
@@ -154,7 +156,7 @@ export class ClusterRouter {
     for (const [username, remote] of [...this.remoteUsers]) {
       if (remote.node !== node) continue;
       this.forgetRemote(username);
-      this.options.input({ type: 'remote.offline', username, connId: remote.connId, friendsTold: false });
+      this.options.input({ type: 'remote.offline', username, connId: remote.connId });
     }
   }
 
@@ -178,8 +180,7 @@ export class ClusterRouter {
     if (effect.type === 'announce') {
       // A user held here now: no proxy for it any more.
       this.forgetRemote(effect.item.username);
-      // A login's presence went out through the proxies already.
-      this.queue(null, effect.item.kind === 'attached' ? { ...effect.item, friendsTold: true } : effect.item);
+      this.queue(null, effect.item);
       return;
     }
     const username = this.proxies.get(effect.connId);
@@ -219,7 +220,7 @@ export class ClusterRouter {
     for (const [username, remote] of [...this.remoteUsers]) {
       if (remote.node !== node || named.has(username)) continue;
       this.forgetRemote(username);
-      this.options.input({ type: 'remote.offline', username, connId: remote.connId, friendsTold: false });
+      this.options.input({ type: 'remote.offline', username, connId: remote.connId });
     }
   }
 
@@ -228,14 +229,14 @@ export class ClusterRouter {
     switch (item.kind) {
       case 'attached': {
         const connId = this.proxyFor(item.username, from);
-        return input({ type: 'remote.attached', username: item.username, connId, resumeToken: item.resumeToken, friendsTold: item.friendsTold });
+        return input({ type: 'remote.attached', username: item.username, connId, resumeToken: item.resumeToken });
       }
       case 'offline': {
         const remote = this.remoteUsers.get(item.username);
         // Only the node that holds a user may say it left (a late word from an old holder is stale).
         if (remote === undefined || remote.node !== from) return;
         this.forgetRemote(item.username);
-        return input({ type: 'remote.offline', username: item.username, connId: remote.connId, friendsTold: true });
+        return input({ type: 'remote.offline', username: item.username, connId: remote.connId });
       }
       case 'ops':
         return input({ type: 'remote.ops', ops: item.ops });
@@ -247,7 +248,7 @@ export class ClusterRouter {
         return input({ type: 'remote.answer', username: item.username, connId: remote.connId, remoteAddress: item.remoteAddress, frame: item.frame });
       }
       case 'hello':
-        this.options.heldUsers((username, resumeToken) => this.queue(from, { kind: 'attached', username, resumeToken, friendsTold: false }));
+        this.options.heldUsers((username, resumeToken) => this.queue(from, { kind: 'attached', username, resumeToken }));
         this.flushOut();
         return;
       case 'lease':

@@ -96,13 +96,12 @@ export type ServerInput =
   | { readonly type: 'shutdown' }
   // ---- from other nodes of a cluster (core/server/cluster.ts); never in a single-node server ----
   /**
-   * A user is now held by another node, reached through proxy connection `connId`. friendsTold
-   * false: that node did not tell the friends held here (it answers a join, or came back to the
-   * bus), so they are told if the user was not online here.
+   * A user is now held by another node, reached through proxy connection `connId`. If it was not
+   * online here, the friends held here are told (each node tells the users it holds).
    */
-  | { readonly type: 'remote.attached'; readonly username: string; readonly connId: ConnId; readonly resumeToken: string; readonly friendsTold: boolean }
-  /** A user held elsewhere went offline; friendsTold false: its node died, tell the friends held here. */
-  | { readonly type: 'remote.offline'; readonly username: string; readonly connId: ConnId; readonly friendsTold: boolean }
+  | { readonly type: 'remote.attached'; readonly username: string; readonly connId: ConnId; readonly resumeToken: string }
+  /** A user held elsewhere went offline (logout, TTL, or its node died): the friends held here are told. */
+  | { readonly type: 'remote.offline'; readonly username: string; readonly connId: ConnId }
   /** Store ops another node committed: the directory here follows. */
   | { readonly type: 'remote.ops'; readonly ops: readonly StoreOp[] }
   /** A frame another node's machine sent to a user held here. */
@@ -411,9 +410,9 @@ export class ServerMachine {
       case 'shutdown':
         return this.onShutdown();
       case 'remote.attached':
-        return this.onRemoteAttached(input.username, input.connId, input.resumeToken, input.friendsTold);
+        return this.onRemoteAttached(input.username, input.connId, input.resumeToken);
       case 'remote.offline':
-        return this.onRemoteOffline(input.username, input.connId, input.friendsTold);
+        return this.onRemoteOffline(input.username, input.connId);
       case 'remote.ops':
         for (const op of input.ops) {
           // An account this node knows already (read at start, or heard twice) keeps its friends.
@@ -923,11 +922,10 @@ export class ServerMachine {
   }
 
   /**
-   * Logout and TTL expiry: the user is gone; friends are told, pending session requests end.
-   * friends: 'all' for a user held here; 'none' for a remote user whose node told everyone;
-   * 'local' for a remote user whose node died (each node tells the friends it holds).
+   * Logout, TTL expiry, or a remote user gone: the friends held here are told (each node of a
+   * cluster tells its own), pending session requests end.
    */
-  private goOffline(username: string, friends: 'all' | 'local' | 'none' = 'all'): void {
+  private goOffline(username: string): void {
     const user = this.online.get(username);
     if (user === undefined) return;
     this.online.delete(username);
@@ -936,7 +934,7 @@ export class ServerMachine {
     if (this.config.clustered && !user.remote) this.effects.push({ type: 'announce', item: { kind: 'offline', username } });
     for (const requestId of [...(user.sessionRequests ?? [])]) this.endSessionRequest(requestId, 'offline');
     const account = this.directory.get(username);
-    if (account !== undefined && friends !== 'none') this.tellFriends(account, 'offline', friends === 'local');
+    if (account !== undefined) this.tellFriends(account, 'offline');
   }
 
   // ---- friends and presence -------------------------------------------------------------------
@@ -967,12 +965,19 @@ export class ServerMachine {
     };
   }
 
-  /** Presence goes only to mutual friends that are online and attached. */
-  private tellFriends(account: Account, status: PresenceStatus, heldHereOnly = false): void {
+  /**
+   * Presence goes only to mutual friends that are online and attached, and held here: in a
+   * cluster each node tells the friends it holds when its own view of the user changes (a login
+   * here, or the `attached`/`offline` another node announced). So what a client sees is its node's
+   * view, which login.ok gave it whole, and two logins that cross on the bus still reach both
+   * sides: each node hears the other's announcement after its own login and tells its user.
+   */
+  private tellFriends(account: Account, status: PresenceStatus): void {
     // One frame object for every friend: a host may encode it once for the whole fan-out.
     const frame: ServerFrame = { type: 'presence', username: account.username, status };
     for (const friend of account.friends) {
-      if (heldHereOnly && this.online.get(friend)?.remote !== false) continue;
+      const user = this.online.get(friend);
+      if (user === undefined || user.remote) continue;
       this.sendToUser(friend, frame);
     }
   }
@@ -1406,16 +1411,17 @@ export class ServerMachine {
   // ---- other nodes of a cluster ---------------------------------------------------------------
 
   /**
-   * Another node holds this user now. Its node told the user's friends already (it came online
-   * there, or moved without a presence change); a connection of the user held here is ended.
+   * Another node holds this user now. New here: the friends held here are told it is online (its
+   * node tells its own). Online here already (it moved, or a node answers a join): no presence
+   * change; a connection of the user held here is ended.
    */
-  private onRemoteAttached(username: string, connId: ConnId, resumeToken: string, friendsTold: boolean): void {
+  private onRemoteAttached(username: string, connId: ConnId, resumeToken: string): void {
     let user = this.online.get(username);
     if (user === undefined) {
       user = { username, connId, resumeToken, sessionRequests: null, missedOutcomes: null, remote: true, remoteRequests: null };
       this.online.set(username, user);
       const account = this.directory.get(username);
-      if (!friendsTold && account !== undefined) this.tellFriends(account, 'online', true);
+      if (account !== undefined) this.tellFriends(account, 'online');
       return;
     }
     const old = user.remote || user.connId === null ? undefined : this.conns.get(user.connId);
@@ -1429,10 +1435,10 @@ export class ServerMachine {
     if (old !== undefined) this.sendError(old, 'LOGGED_IN_ELSEWHERE');
   }
 
-  private onRemoteOffline(username: string, connId: ConnId, friendsTold: boolean): void {
+  private onRemoteOffline(username: string, connId: ConnId): void {
     const user = this.online.get(username);
     if (user === undefined || !user.remote || user.connId !== connId) return;
-    this.goOffline(username, friendsTold ? 'none' : 'local');
+    this.goOffline(username);
   }
 
   /** A frame for a user held here, from another node's machine: sent as if made here. */

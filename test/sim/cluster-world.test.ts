@@ -150,11 +150,10 @@ expect:
     expect(node1?.machine?.isOnline('mover0')).toBe(true);
   });
 
-  // KNOWN BUG in core/server (the cluster protocol), found by this world: two friends whose logins
-  // on two nodes cross on the bus (each node fans out before it hears the other's `attached`, and
-  // each `attached` says friendsTold) never see each other online until one logs in again.
-  // Expected to fail until the machine or the router tells such friends; then drop `.fails`.
-  it.fails('two friends logging in on two nodes at the same instant see each other online', () => {
+  // Found by this world: two friends whose logins on two nodes cross on the bus never saw each
+  // other online (each node fanned its login out before it heard the other's `attached`, and that
+  // `attached` said the friends were told). Now each node tells the friends it holds.
+  it('two friends logging in on two nodes at the same instant see each other online', () => {
     const scenario = parseScenario(`
 version: 1
 seed: 3
