@@ -96,10 +96,22 @@ export interface StoreSnapshot {
   readonly declines?: readonly DeclineRecord[];
 }
 
+/**
+ * A batch the store read and would not commit, nothing of it committed: a unique key another
+ * writer took first (two nodes of a cluster signing up one name at the same instant).
+ */
+export interface StoreRefusal {
+  readonly reason: string;
+}
+
 export interface AccountStore {
   load(): StoreSnapshot;
-  /** Applies ops atomically and durably: when it returns, they survive a crash. */
-  apply(ops: readonly StoreOp[]): void;
+  /**
+   * Applies ops atomically and durably: when it returns null, they survive a crash. A refusal
+   * (StoreRefusal) is an answer, not an exception: the host tells the machine, and the process
+   * goes on. A store that cannot write at all (a disk error) still throws.
+   */
+  apply(ops: readonly StoreOp[]): StoreRefusal | null;
   close(): void;
   /**
    * A store shared by several nodes (PostgreSQL) reads one user's held mail and the receipts owed
@@ -146,8 +158,16 @@ export class MemoryStore implements AccountStore {
     return [...this.mail.values()];
   }
 
-  apply(ops: readonly StoreOp[]): void {
+  apply(ops: readonly StoreOp[]): StoreRefusal | null {
+    // As a database's primary key: an account name is taken once (checked before anything is applied).
+    const created = new Set<string>();
+    for (const op of ops) {
+      if (op.op !== 'account.create') continue;
+      if (this.accounts.has(op.username) || created.has(op.username)) return { reason: `account ${op.username} exists` };
+      created.add(op.username);
+    }
     for (const op of ops) this.applyOne(op);
+    return null;
   }
 
   close(): void {}

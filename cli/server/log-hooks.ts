@@ -26,6 +26,9 @@ export function createLogHooks(log: Logger): ServerHostHooks {
           if (!info) return;
           userOf.set(effect.connId, frame.username);
           log.info({ event: frame.resumed ? 'resume' : 'login', username: frame.username, connId: effect.connId }, frame.resumed ? 'session taken over' : 'logged in');
+        } else if (frame.type === 'signup.ok') {
+          // Sent only once the store took the account (a refused one is answered USERNAME_TAKEN).
+          if (info) log.info({ event: 'signup', username: frame.username }, 'account created');
         } else if (frame.type === 'logout.ok') {
           if (!info) return;
           const username = userOf.get(effect.connId);
@@ -45,7 +48,6 @@ export function createLogHooks(log: Logger): ServerHostHooks {
         return;
       }
       case 'persist':
-        if (info && effect.op.op === 'account.create') log.info({ event: 'signup', username: effect.op.username }, 'account created');
         return;
       case 'close':
         userOf.delete(effect.connId);
@@ -59,6 +61,9 @@ export function createLogHooks(log: Logger): ServerHostHooks {
   return {
     onEffect,
     onConnectionOpened: debug ? (connId, remoteAddress) => log.debug({ event: 'connection.opened', connId, remoteAddress }, 'connection opened') : undefined,
+    onStoreRefused: (refusal, ops) => {
+      if (warn) log.warn({ event: 'store.refused', reason: refusal.reason, ops: ops.length }, 'the store refused a batch (a key another node took first): nothing of it committed');
+    },
     onConnectionClosed: (connId) => {
       userOf.delete(connId);
       if (debug) log.debug({ event: 'connection.closed', connId, by: 'peer' }, 'connection closed');

@@ -14,7 +14,7 @@
  * throws, as SQLite's transaction does.
  */
 import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
-import type { AccountRecord, AccountStore, DeclineRecord, HeldMail, MailRecord, ReceiptRecord, StoreOp, StoreSnapshot } from '../../core/store.ts';
+import type { AccountRecord, AccountStore, DeclineRecord, HeldMail, MailRecord, ReceiptRecord, StoreOp, StoreRefusal, StoreSnapshot } from '../../core/store.ts';
 
 /** How long a write blocks the server thread before it is left to the worker's retries. */
 export const STORE_COMMIT_WAIT_MS = 2_000;
@@ -181,8 +181,13 @@ interface Reply {
   readonly ok: boolean;
   readonly result?: unknown;
   readonly error?: string;
+  /** PostgreSQL's SQLSTATE of a refused statement. */
+  readonly code?: string;
   readonly retrying?: boolean;
 }
+
+/** SQLSTATE class 23, integrity constraint violation: the database read the batch and refused it (a taken key). */
+const SQLSTATE_CONSTRAINT_CLASS = '23';
 
 export interface PostgresStoreOptions {
   /** postgres://user:password@host:port/database */
@@ -275,17 +280,20 @@ export class PostgresStore implements AccountStore {
     };
   }
 
-  apply(ops: readonly StoreOp[]): void {
-    if (ops.length === 0) return;
+  apply(ops: readonly StoreOp[]): StoreRefusal | null {
+    if (ops.length === 0) return null;
     const statements = ops.flatMap((op) => statementsOf(op));
     const seq = this.post({ kind: 'apply', statements });
     const reply = this.wait(seq, this.commitWaitMs);
     if (reply === null || reply.retrying === true) {
       // Not lost: the worker retries it in order. Until then the server refuses new logins.
       this.setHealth(false, reply?.error ?? `no commit within ${this.commitWaitMs} ms`);
-      return;
+      return null;
     }
-    if (!reply.ok) throw new Error(`PostgreSQL refused a batch: ${reply.error ?? 'unknown error'}`);
+    if (reply.ok) return null;
+    // Rolled back whole; another node took the key first (two sign-ups of one name at once).
+    if (reply.code?.startsWith(SQLSTATE_CONSTRAINT_CLASS) === true) return { reason: reply.error ?? `constraint ${reply.code}` };
+    throw new Error(`PostgreSQL refused a batch: ${reply.error ?? 'unknown error'}`);
   }
 
   /**

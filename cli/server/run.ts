@@ -18,7 +18,7 @@ import type { LevelWithSilent } from 'pino';
 import { type PasswordHasher, ServerHost } from '../../core/server/host.ts';
 import { ServerMachine } from '../../core/server/machine.ts';
 import { PASSWORD_CHECKS_RUNNING_MAX } from '../../core/limits.ts';
-import type { AccountStore, HeldMail, StoreOp } from '../../core/store.ts';
+import type { AccountStore, HeldMail, StoreOp, StoreRefusal } from '../../core/store.ts';
 import type { Clock, Listener } from '../../core/transport.ts';
 import { EXIT_FAILED, EXIT_OK } from '../exit-codes.ts';
 import { type LogFormat, type Logger, createLogger } from '../log.ts';
@@ -193,12 +193,12 @@ class ClosableStore implements AccountStore {
 
   readonly heldMailOf?: (username: string) => HeldMail | null;
 
-  apply(ops: readonly StoreOp[]): void {
+  apply(ops: readonly StoreOp[]): StoreRefusal | null {
     if (this.closed) {
       this.log.error({ event: 'store.closed', ops: ops.length }, 'store write after close was dropped');
-      return;
+      return null;
     }
-    this.inner.apply(ops);
+    return this.inner.apply(ops);
   }
 
   close(): void {

@@ -22,7 +22,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { AccountRecord, AccountStore, DeclineRecord, MailRecord, ReceiptRecord, StoreOp, StoreSnapshot } from '../../core/store.ts';
+import type { AccountRecord, AccountStore, DeclineRecord, MailRecord, ReceiptRecord, StoreOp, StoreRefusal, StoreSnapshot } from '../../core/store.ts';
 
 export const DATABASE_FILE_NAME = 'p2pchat.sqlite';
 export type DbSynchronous = 'normal' | 'full';
@@ -218,8 +218,16 @@ export class SqliteStore implements AccountStore {
     return { accounts, friendships, requests, blocks, declines, mail, receipts };
   }
 
-  apply(ops: readonly StoreOp[]): void {
-    if (ops.length > 0) this.applyBatch(ops);
+  apply(ops: readonly StoreOp[]): StoreRefusal | null {
+    if (ops.length === 0) return null;
+    try {
+      this.applyBatch(ops);
+      return null;
+    } catch (error) {
+      // A constraint (a taken primary key): the transaction rolled back, the server goes on.
+      if (error instanceof Database.SqliteError && error.code.startsWith('SQLITE_CONSTRAINT')) return { reason: error.message };
+      throw error;
+    }
   }
 
   close(): void {

@@ -8,7 +8,7 @@
  */
 import { encodeControl } from '../codec.ts';
 import { SEND_QUEUE_BYTES_MAX } from '../limits.ts';
-import type { AccountStore, StoreOp } from '../store.ts';
+import type { AccountStore, StoreOp, StoreRefusal } from '../store.ts';
 import type { Clock, Listener, Stream, StreamEvents, Transport } from '../transport.ts';
 import { EffectPump } from '../effect-pump.ts';
 import { Wakeup } from '../wakeup.ts';
@@ -40,6 +40,8 @@ export interface ServerHostHooks {
   onEffect?(effect: ServerEffect): void;
   onConnectionOpened?(connId: ConnId, remoteAddress: string): void;
   onConnectionClosed?(connId: ConnId): void;
+  /** The store refused a batch (nothing of it committed); the process goes on. */
+  onStoreRefused?(refusal: StoreRefusal, ops: readonly StoreOp[]): void;
 }
 
 export interface ServerHostOptions {
@@ -165,12 +167,12 @@ export class ServerHost {
       }
       // Commit what was persisted before anything that might announce it goes out.
       if (ops !== null) {
-        this.commit(ops);
+        this.commit(ops, true);
         ops = null;
       }
       this.perform(effect);
     }
-    if (ops !== null) this.commit(ops);
+    if (ops !== null) this.commit(ops, true);
     this.readStoredMail();
     const onEffect = this.options.hooks?.onEffect;
     if (onEffect !== undefined) for (const effect of effects) onEffect(effect);
@@ -191,9 +193,21 @@ export class ServerHost {
     }
   }
 
-  private commit(ops: StoreOp[]): void {
-    this.options.store.apply(ops);
-    this.options.cluster?.committed(ops);
+  /**
+   * Commits a batch; once committed, the other nodes of a cluster hear of it. A refused batch
+   * (a key another node took first) is said, never thrown: the process goes on. The machine
+   * already applied a plain persist batch to its memory, so it reads the truth again; a `commit`
+   * effect's batch the machine applies only once it is told it was taken.
+   */
+  private commit(ops: readonly StoreOp[], machineApplied: boolean): StoreRefusal | null {
+    const refused = this.options.store.apply(ops);
+    if (refused === null) {
+      this.options.cluster?.committed(ops);
+      return null;
+    }
+    this.options.hooks?.onStoreRefused?.(refused, ops);
+    if (machineApplied) this.machine.handle({ type: 'remote.snapshot', snapshot: this.options.store.load() }, this.options.clock.nowMs());
+    return refused;
   }
 
   private perform(effect: Exclude<ServerEffect, { type: 'persist' }>): void {
@@ -217,6 +231,12 @@ export class ServerHost {
         return this.options.hasher.verify(effect.password, effect.passwordHash, (ok) =>
           this.input({ type: 'verified', jobId: effect.jobId, ok }),
         );
+      case 'commit': {
+        // Fed straight in, as stored mail is: the pump takes the answer's effects next round.
+        const refused = this.commit(effect.ops, false) !== null;
+        this.machine.handle({ type: 'committed', jobId: effect.jobId, refused }, this.options.clock.nowMs());
+        return;
+      }
       case 'announce':
       case 'forward':
         if (effect.type === 'announce' && effect.item.kind === 'attached' && this.options.store.heldMailOf !== undefined) this.attachedInBatch.push(effect.item.username);

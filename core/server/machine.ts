@@ -12,7 +12,8 @@
  *
  * Each connection is in one state (see ConnState), named for what it waits for:
  *
- *   ExpectLogin ──signup──▶ ExpectHash ──hashed──▶ ExpectLogin
+ *   ExpectLogin ──signup──▶ ExpectHash ──hashed──▶ ExpectLogin (signup.ok once the account is
+ *                                                   committed, USERNAME_TAKEN if the store refused it)
  *   ExpectLogin ──login───▶ ExpectVerify ─verified ok─▶ LoggedIn
  *                                        └verified bad▶ ExpectLogin
  *   ExpectLogin ──resume (valid token)──▶ LoggedIn
@@ -92,6 +93,8 @@ export type ServerInput =
   | { readonly type: 'hashed'; readonly jobId: number; readonly passwordHash: string | null }
   /** Result of a `verify` effect. */
   | { readonly type: 'verified'; readonly jobId: number; readonly ok: boolean }
+  /** Result of a `commit` effect: refused when the store would not take the batch (nothing of it committed). */
+  | { readonly type: 'committed'; readonly jobId: number; readonly refused: boolean }
   /** Tell every client, close every connection. */
   | { readonly type: 'shutdown' }
   // ---- from other nodes of a cluster (core/server/cluster.ts); never in a single-node server ----
@@ -109,8 +112,9 @@ export type ServerInput =
   /** A remote user's answer to a session request held here; replies go to its proxy `connId`. */
   | { readonly type: 'remote.answer'; readonly username: string; readonly connId: ConnId; readonly remoteAddress: string; readonly frame: ClientFrameOf<'session.answer'> }
   /**
-   * The store as it is now, read again by a node back on the bus: what other nodes committed
-   * while it heard nothing. Friends learn of such changes at their next login or friends.list.
+   * The store as it is now, read again by a node back on the bus (what other nodes committed
+   * while it heard nothing), or by a host whose batch the store refused (memory follows the
+   * truth again). Friends learn of such changes at their next login or friends.list.
    */
   | { readonly type: 'remote.snapshot'; readonly snapshot: StoreSnapshot }
   /** The shared store or bus was lost (false) or is back (true): new logins are refused meanwhile. */
@@ -129,6 +133,13 @@ export type ServerEffect =
   /** Verify a password against a stored hash (null: unknown user, verify against a dummy anyway). */
   | { readonly type: 'verify'; readonly jobId: number; readonly password: string; readonly passwordHash: string | null }
   | { readonly type: 'persist'; readonly op: StoreOp }
+  /**
+   * Commit these ops now, as one batch of their own after the persist ops before them and before
+   * anything after them goes out, and answer with `committed`. A new account's: a store shared by
+   * several nodes refuses a name another node signed up first (its unique key), and the machine
+   * answers USERNAME_TAKEN instead of signup.ok.
+   */
+  | { readonly type: 'commit'; readonly jobId: number; readonly ops: readonly StoreOp[] }
   /** Clustered only: tell the other nodes a user is held here now, or went offline here. */
   | { readonly type: 'announce'; readonly item: { readonly kind: 'attached'; readonly username: string; readonly resumeToken: string } | { readonly kind: 'offline'; readonly username: string } }
   /** Clustered only: a session answer for a request held on the node of the caller behind proxy `connId`. */
@@ -319,8 +330,10 @@ export class ServerMachine {
   private readonly online = new Map<string, OnlineUser>();
   private readonly sessionRequests = new Map<string, SessionRequest>();
   private readonly jobs = new Map<number, Job>();
-  /** Usernames promised to a sign-up whose hash is still being computed. */
+  /** Usernames promised to a sign-up whose hash is still being computed or whose account is being committed. */
   private readonly reservedUsernames = new Set<string>();
+  /** Sign-ups whose account was handed to the store (a `commit` effect), by job id, until `committed`. */
+  private readonly accountsCommitting = new Map<number, { readonly connId: ConnId; readonly re: number | undefined; readonly op: Extract<StoreOp, { op: 'account.create' }> }>();
   private readonly timers = new Deadlines<TimerKey>();
   private readonly authAttempts: RateLimiter;
   private readonly sessionAttempts: RateLimiter;
@@ -407,6 +420,8 @@ export class ServerMachine {
         return this.onHashed(input.jobId, input.passwordHash, nowMs);
       case 'verified':
         return this.onVerified(input.jobId, input.ok, nowMs);
+      case 'committed':
+        return this.onAccountCommitted(input.jobId, input.refused);
       case 'shutdown':
         return this.onShutdown();
       case 'remote.attached':
@@ -757,24 +772,45 @@ export class ServerMachine {
     if (job?.kind === 'password-set' && job.running) return this.onNewPasswordHashed(job, passwordHash);
     if (job === undefined || job.kind !== 'signup' || !job.running) return;
     this.passwordCheckDone(job);
-    this.reservedUsernames.delete(job.username);
     const conn = this.conns.get(job.connId);
     if (conn !== undefined) conn.phase = { state: 'ExpectLogin' };
     if (passwordHash === null) {
+      this.reservedUsernames.delete(job.username);
       if (conn !== undefined) this.sendError(conn, 'INTERNAL', job.re, 'password hashing failed');
       return;
     }
-    // The account is created even if the client left meanwhile: its request was complete.
-    this.persist({
+    // The account is created even if the client left meanwhile: its request was complete. The
+    // name stays reserved until the store answers (onAccountCommitted).
+    const op: Extract<StoreOp, { op: 'account.create' }> = {
       op: 'account.create',
       username: job.username,
       nickname: job.nickname,
       passwordHash,
       createdAtMs: nowMs,
       ...(job.identity === undefined ? {} : { identity: job.identity }),
-    });
+    };
+    this.accountsCommitting.set(job.jobId, { connId: job.connId, re: job.re, op });
+    this.effects.push({ type: 'commit', jobId: job.jobId, ops: [op] });
+  }
+
+  /**
+   * The store took a new account, or refused it: another node of a cluster signed the same name
+   * up at the same time and committed first. That node's account is the one that exists (this
+   * node hears of it over the bus); this sign-up is answered as any sign-up of a taken name.
+   */
+  private onAccountCommitted(jobId: number, refused: boolean): void {
+    const pending = this.accountsCommitting.get(jobId);
+    if (pending === undefined) return;
+    this.accountsCommitting.delete(jobId);
+    this.reservedUsernames.delete(pending.op.username);
+    const conn = this.conns.get(pending.connId);
+    if (refused) {
+      if (conn !== undefined) this.sendError(conn, 'USERNAME_TAKEN', pending.re);
+      return;
+    }
+    this.applyOp(pending.op);
     this.counters.signups += 1;
-    if (conn !== undefined) this.send(conn.connId, { type: 'signup.ok', re: job.re, username: job.username });
+    if (conn !== undefined) this.send(conn.connId, { type: 'signup.ok', re: pending.re, username: pending.op.username });
   }
 
   private onLogin(conn: Conn, frame: ClientFrameOf<'login'>, nowMs: number): void {

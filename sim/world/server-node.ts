@@ -155,7 +155,7 @@ export class ServerNode {
       load: () => store.load(),
       apply: (ops) => {
         cluster.applying(this);
-        store.apply(ops);
+        return store.apply(ops);
       },
       close: () => {},
     };

@@ -10,7 +10,7 @@
  * yes and keeps nothing (a disk that lies about fsync), so the server announces changes that
  * were never committed, which the checker must notice.
  */
-import { type AccountStore, MemoryStore, type StoreOp, type StoreSnapshot } from '../../core/store.ts';
+import { type AccountStore, MemoryStore, type StoreOp, type StoreRefusal, type StoreSnapshot } from '../../core/store.ts';
 import { ProcessDied } from './sim-clock.ts';
 
 export type StoreFaultMode = 'fail' | 'stall' | 'lose';
@@ -40,20 +40,23 @@ export class SimStore implements AccountStore {
     return this.memory.load();
   }
 
-  apply(ops: readonly StoreOp[]): void {
+  apply(ops: readonly StoreOp[]): StoreRefusal | null {
     const fault = this.fault;
     if (fault?.mode === 'fail') {
       this.onFail();
       throw new ProcessDied('the store failed to apply a batch');
     }
-    if (fault?.mode === 'lose') return;
-    this.memory.apply(ops);
+    if (fault?.mode === 'lose') return null;
+    // Refused as PostgreSQL's primary key refuses it: an account two nodes signed up at once.
+    const refused = this.memory.apply(ops);
+    if (refused !== null) return refused;
     for (const op of ops) {
       if (op.op === 'account.create') this.committedAccounts.add(op.username);
       else if (op.op === 'friendship.add') this.committedFriendships.add(pairKey(op.a, op.b));
       else if (op.op === 'friendship.remove') this.committedFriendships.delete(pairKey(op.a, op.b));
     }
     if (fault?.mode === 'stall') this.onStall(fault.stallMs);
+    return null;
   }
 
   close(): void {}

@@ -60,7 +60,8 @@ describe('server log hooks', () => {
     const hooks = createLogHooks(createLogger({ destination: sink, level: 'debug' }));
     hooks.onConnectionOpened?.(7, '127.0.0.1');
     hooks.onEffect?.({ type: 'hash', jobId: 1, password: 'plain-secret-pw' });
-    hooks.onEffect?.({ type: 'persist', op: { op: 'account.create', username: 'ann', nickname: 'Ann', passwordHash: 'scrypt$16384$8$1$c2FsdA==$aGFzaA==', createdAtMs: 1 } });
+    hooks.onEffect?.({ type: 'commit', jobId: 1, ops: [{ op: 'account.create', username: 'ann', nickname: 'Ann', passwordHash: 'scrypt$16384$8$1$c2FsdA==$aGFzaA==', createdAtMs: 1 }] });
+    hooks.onEffect?.({ type: 'send', connId: 7, frame: { type: 'signup.ok', username: 'ann' } });
     hooks.onEffect?.({ type: 'verify', jobId: 2, password: 'plain-secret-pw', passwordHash: 'scrypt$16384$8$1$c2FsdA==$aGFzaA==' });
     hooks.onEffect?.({
       type: 'send',

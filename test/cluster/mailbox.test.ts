@@ -6,47 +6,29 @@
  * that missed a commit) is handed over at login all the same: the node reads the user's mail from
  * the store when the user attaches.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { LooseFrame } from '../../bench/protocol-client.ts';
 import type { ClientFrame } from '../../core/frames.ts';
 import { clusterServices } from '../helpers/cluster-services.ts';
-import { REPLY_MS, TestCluster, eventually } from '../helpers/cluster-nodes.ts';
+import { REPLY_MS, type TestCluster, clusterPerTest, eventually } from '../helpers/cluster-nodes.ts';
 
 const services = await clusterServices('cluster tests (mailbox)');
 const TTL_MS = 5_000;
 
-let cluster: TestCluster;
-beforeEach(async () => {
-  if (services.available) cluster = await TestCluster.create(services, { ttlMs: TTL_MS });
-});
-afterEach(async () => {
-  await cluster?.close();
-});
+const current = clusterPerTest(services, { ttlMs: TTL_MS });
 
 function box(tag: string): string {
   return Buffer.from(tag.padEnd(64, '.')).toString('base64');
 }
 
-async function mailRows(): Promise<{ to_user: string; message_id_json: string }[]> {
-  const { default: pg } = await import('pg');
-  const client = new pg.Client({ connectionString: cluster.storeUrl });
-  await client.connect();
-  try {
-    return (await client.query('SELECT to_user, message_id_json FROM mail ORDER BY seq')).rows as { to_user: string; message_id_json: string }[];
-  } finally {
-    await client.end();
-  }
+function mailRows(): Promise<Record<string, unknown>[]> {
+  return current().sql('SELECT to_user, message_id_json FROM mail ORDER BY seq');
 }
 
 /** alice on A and bob on B, friends; bob then logs out (his mail is held). */
 async function aliceOnAWithBobAway() {
-  const a = await cluster.addNode();
-  const b = await cluster.addNode();
-  await cluster.signup(a, 'alice');
-  await cluster.signup(b, 'bob');
-  const alice = await cluster.login(a, 'alice');
-  const bob = await cluster.login(b, 'bob');
-  await cluster.befriend({ connection: alice.connection, username: 'alice' }, { connection: bob.connection, username: 'bob' });
+  const cluster = current();
+  const { nodes: [a, b], users: [alice, bob] } = await cluster.usersOnNodes(['alice', 'bob'], [['alice', 'bob']]);
   await bob.connection.request({ type: 'logout' }, 'logout.ok', REPLY_MS);
   await eventually(() => cluster.nodes.every((node) => !node.machine.isOnline('bob')), 'bob offline everywhere');
   return { a, b, alice };
@@ -54,7 +36,7 @@ async function aliceOnAWithBobAway() {
 
 /** bob logs in on `node`; every mail.deliver he gets is collected. */
 async function bobLogsIn(node: Parameters<TestCluster['connect']>[0]) {
-  const connection = await cluster.connect(node);
+  const connection = await current().connect(node);
   const delivered: LooseFrame[] = [];
   connection.onPush('mail.deliver', (frame) => delivered.push(frame));
   await connection.request({ type: 'login', username: 'bob', password: 'correct horse' }, 'login.ok', REPLY_MS);
@@ -83,11 +65,7 @@ describe.skipIf(!services.available)('held mail across nodes', () => {
     const { b, alice } = await aliceOnAWithBobAway();
     // As a node would commit it whose bus message never reached B (nor A).
     const seq = Date.now() * 1000;
-    const { default: pg } = await import('pg');
-    const client = new pg.Client({ connectionString: cluster.storeUrl });
-    await client.connect();
-    await client.query('INSERT INTO mail (seq, from_user, to_user, message_id_json, sealed, sent_at_ms) VALUES ($1, $2, $3, $4, $5, $6)', [seq, 'alice', 'bob', '"lost-1"', box('lost on the bus'), Date.now()]);
-    await client.end();
+    await current().sql('INSERT INTO mail (seq, from_user, to_user, message_id_json, sealed, sent_at_ms) VALUES ($1, $2, $3, $4, $5, $6)', [seq, 'alice', 'bob', '"lost-1"', box('lost on the bus'), Date.now()]);
 
     const bob = await bobLogsIn(b);
     await eventually(() => bob.delivered.length > 0, 'bob gets the stored mail on B');

@@ -3,34 +3,20 @@
  * a login on one node reaches friends held on both others; a node that joins late learns who is
  * online; when one node dies, the two others each tell their own users, once.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { LooseFrame } from '../../bench/protocol-client.ts';
 import { clusterServices } from '../helpers/cluster-services.ts';
-import { REPLY_MS, TestCluster, eventually } from '../helpers/cluster-nodes.ts';
+import { REPLY_MS, clusterPerTest, eventually } from '../helpers/cluster-nodes.ts';
 
 const services = await clusterServices('cluster tests (three nodes)');
 const TTL_MS = 2_000;
 
-let cluster: TestCluster;
-beforeEach(async () => {
-  if (services.available) cluster = await TestCluster.create(services, { ttlMs: TTL_MS });
-});
-afterEach(async () => {
-  await cluster?.close();
-});
+const current = clusterPerTest(services, { ttlMs: TTL_MS });
 
 describe.skipIf(!services.available)('three nodes', () => {
   it('carol on C: her login reaches alice on A and bob on B; C dies and both see her offline, once', async () => {
-    const [a, b, c] = [await cluster.addNode(), await cluster.addNode(), await cluster.addNode()];
-    if (a === undefined || b === undefined || c === undefined) throw new Error('three nodes');
-    await cluster.signup(a, 'alice');
-    await cluster.signup(b, 'bob');
-    await cluster.signup(c, 'carol');
-    const alice = await cluster.login(a, 'alice');
-    const bob = await cluster.login(b, 'bob');
-    const carol = await cluster.login(c, 'carol');
-    await cluster.befriend({ connection: carol.connection, username: 'carol' }, { connection: alice.connection, username: 'alice' });
-    await cluster.befriend({ connection: carol.connection, username: 'carol' }, { connection: bob.connection, username: 'bob' });
+    const cluster = current();
+    const { nodes: [a, b, c], users: [alice, bob, carol] } = await cluster.usersOnNodes(['alice', 'bob', 'carol'], [['carol', 'alice'], ['carol', 'bob']]);
 
     const seen: Record<string, LooseFrame[]> = { alice: [], bob: [] };
     alice.connection.onPush('presence', (frame) => seen.alice?.push(frame));
@@ -53,13 +39,8 @@ describe.skipIf(!services.available)('three nodes', () => {
   });
 
   it('a node that joins late learns who is online elsewhere, and its users see them', async () => {
-    const a = await cluster.addNode();
-    const b = await cluster.addNode();
-    await cluster.signup(a, 'dave');
-    await cluster.signup(b, 'erin');
-    const dave = await cluster.login(a, 'dave');
-    const erin = await cluster.login(b, 'erin');
-    await cluster.befriend({ connection: dave.connection, username: 'dave' }, { connection: erin.connection, username: 'erin' });
+    const cluster = current();
+    await cluster.usersOnNodes(['dave', 'erin'], [['dave', 'erin']]);
 
     const c = await cluster.addNode();
     await eventually(() => c.machine.isOnline('dave') && c.machine.isOnline('erin'), 'C learned dave and erin from A and B');

@@ -5,32 +5,21 @@
  * a resume token from one node works on the other; a node that dies takes its users offline at
  * the other within the TTL; a node that loses the bus says so on /healthz and refuses new logins.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ClientFrame } from '../../core/frames.ts';
 import { clusterServices } from '../helpers/cluster-services.ts';
-import { REPLY_MS, TestCluster, eventually } from '../helpers/cluster-nodes.ts';
+import { REPLY_MS, clusterPerTest, eventually } from '../helpers/cluster-nodes.ts';
 import { CutProxy } from '../helpers/cut-proxy.ts';
 
 const services = await clusterServices('cluster tests (two nodes)');
 /** Short, so a dead node's lease runs out within a test; heartbeats keep live users in. */
 const TTL_MS = 2_000;
 
-let cluster: TestCluster;
-beforeEach(async () => {
-  if (services.available) cluster = await TestCluster.create(services, { ttlMs: TTL_MS });
-});
-afterEach(async () => {
-  await cluster?.close();
-});
+const current = clusterPerTest(services, { ttlMs: TTL_MS });
 
+/** alice on node A and bob on node B, friends (bob asked). */
 async function twoFriendsOnTwoNodes() {
-  const a = await cluster.addNode();
-  const b = await cluster.addNode();
-  await cluster.signup(a, 'alice');
-  await cluster.signup(b, 'bob');
-  const alice = await cluster.login(a, 'alice');
-  const bob = await cluster.login(b, 'bob');
-  await cluster.befriend({ connection: bob.connection, username: 'bob' }, { connection: alice.connection, username: 'alice' });
+  const { nodes: [a, b], users: [alice, bob] } = await current().usersOnNodes(['alice', 'bob'], [['bob', 'alice']]);
   return { a, b, alice, bob };
 }
 
@@ -38,7 +27,7 @@ describe.skipIf(!services.available)('two nodes', () => {
   it('friend requests cross nodes, and a user on A sees a friend log out and in on B', async () => {
     const { b, alice, bob } = await twoFriendsOnTwoNodes();
     // The friendship is in the shared database, and both nodes' memories.
-    expect(cluster.nodes.every((node) => node.machine.friendsOf('alice').has('bob'))).toBe(true);
+    expect(current().nodes.every((node) => node.machine.friendsOf('alice').has('bob'))).toBe(true);
     const stats = (await (await fetch(`http://127.0.0.1:${b.httpPort}/api/v1/stats`)).json()) as { cluster?: object; store?: object };
     expect(stats.store).toEqual({ kind: 'postgres', healthy: true });
     expect(stats.cluster).toEqual({ nodeId: 'node2', busConnected: true, remoteUsers: 1, nodesHeard: ['node1'] });
@@ -48,7 +37,7 @@ describe.skipIf(!services.available)('two nodes', () => {
     expect(await offline).toMatchObject({ username: 'bob', status: 'offline' });
 
     const online = alice.connection.expect('presence', REPLY_MS);
-    const again = await cluster.connect(b);
+    const again = await current().connect(b);
     const ok = await again.request({ type: 'login', username: 'bob', password: 'correct horse' }, 'login.ok', REPLY_MS);
     expect(await online).toMatchObject({ username: 'bob', status: 'online' });
     // And bob's own view has alice online though she is held on the other node.
@@ -94,20 +83,20 @@ describe.skipIf(!services.available)('two nodes', () => {
     const presences: unknown[] = [];
     bob.connection.onPush('presence', (frame) => presences.push(frame));
     const kicked = alice.connection.expect('login.ok', REPLY_MS).catch((error: unknown) => error);
-    const second = await cluster.connect(b);
+    const second = await current().connect(b);
     const ok = await second.request({ type: 'login', username: 'alice', password: 'correct horse' }, 'login.ok', REPLY_MS);
     expect(ok.resumed).toBe(true);
     const error = (await kicked) as { frame?: { code?: string } };
     expect(error.frame?.code).toBe('LOGGED_IN_ELSEWHERE');
     await eventually(() => !alice.connection.open, 'the first connection closed');
-    await eventually(() => cluster.nodes.every((node) => node.machine.isOnline('alice')), 'alice online everywhere');
+    await eventually(() => current().nodes.every((node) => node.machine.isOnline('alice')), 'alice online everywhere');
     expect(presences).toEqual([]);
   });
 
   it('a resume token from node A works on node B', async () => {
     const { a, b, alice } = await twoFriendsOnTwoNodes();
     alice.connection.destroy();
-    const elsewhere = await cluster.connect(b);
+    const elsewhere = await current().connect(b);
     const ok = await elsewhere.request({ type: 'resume', username: 'alice', token: String(alice.ok.resumeToken) } as ClientFrame, 'login.ok', REPLY_MS);
     expect(ok).toMatchObject({ username: 'alice', resumed: true });
     // Held by B now: B runs her TTL, and A routes to both users through the bus.
@@ -124,9 +113,9 @@ describe.skipIf(!services.available)('two nodes', () => {
     await alice.connection.request({ type: 'account.nickname', nickname: 'Alice A.' } as ClientFrame, 'account.updated', REPLY_MS);
     expect(await updated).toMatchObject({ username: 'alice', nickname: 'Alice A.' });
     alice.connection.destroy();
-    const thief = await cluster.connect(b);
+    const thief = await current().connect(b);
     await expect(thief.request({ type: 'resume', username: 'alice', token: String(alice.ok.resumeToken) } as ClientFrame, 'login.ok', REPLY_MS)).rejects.toThrow(/BAD_RESUME_TOKEN/);
-    const owner = await cluster.connect(b);
+    const owner = await current().connect(b);
     const ok = await owner.request({ type: 'resume', username: 'alice', token: String(changed.resumeToken) } as ClientFrame, 'login.ok', REPLY_MS);
     expect(ok).toMatchObject({ username: 'alice', nickname: 'Alice A.', resumed: true });
   });
@@ -135,28 +124,65 @@ describe.skipIf(!services.available)('two nodes', () => {
     const { b, alice } = await twoFriendsOnTwoNodes();
     const offline = alice.connection.expect('presence', REPLY_MS);
     const diedAtMs = Date.now();
-    await cluster.stopNode(b);
+    await current().stopNode(b);
     expect(await offline).toMatchObject({ username: 'bob', status: 'offline' });
     // Within the lease (one TTL) after the last beat, and a beat's period of slack for the check.
     expect(Date.now() - diedAtMs).toBeLessThan(TTL_MS * 2);
   });
 
+  it('a name the database holds that node B never heard of: B refuses the sign-up with USERNAME_TAKEN and goes on serving', async () => {
+    const cluster = current();
+    const [, b] = [await cluster.addNode(), await cluster.addNode()];
+    // As another node would commit it whose bus message never reached B.
+    await cluster.sql('INSERT INTO accounts (username, nickname, password_hash, created_at_ms) VALUES ($1, $1, $2, $3)', ['zoe', 'scrypt$1$1$1$c2FsdA==$aGFzaA==', Date.now()]);
+    expect(b.machine.hasAccount('zoe')).toBe(false);
+    const connection = await cluster.connect(b);
+    const error = await connection.request({ type: 'signup', username: 'zoe', password: 'correct horse' }, 'signup.ok', REPLY_MS).catch((e: unknown) => e);
+    expect((error as { frame?: { code?: string } }).frame?.code).toBe('USERNAME_TAKEN');
+    // The process is still there and serves the next sign-up on the same connection.
+    await connection.request({ type: 'signup', username: 'yan', password: 'correct horse' }, 'signup.ok', REPLY_MS);
+    expect((await fetch(`http://127.0.0.1:${b.httpPort}/healthz`)).status).toBe(200);
+  });
+
+  it('one name signed up on both nodes at the same instant: one signup.ok, one USERNAME_TAKEN, both nodes go on', async () => {
+    const cluster = current();
+    const nodes = [await cluster.addNode(), await cluster.addNode()];
+    const connections = await Promise.all(nodes.map((node) => cluster.connect(node)));
+    const outcomes = await Promise.all(
+      connections.map((connection, i) =>
+        connection.request({ type: 'signup', username: 'zoe', password: `password ${i}` }, 'signup.ok', REPLY_MS).then(
+          () => 'ok',
+          (error: unknown) => (error as { frame?: { code?: string } }).frame?.code,
+        ),
+      ),
+    );
+    expect([...outcomes].sort()).toEqual(['USERNAME_TAKEN', 'ok']);
+    // The account that exists is the winner's, on both nodes.
+    const winner = outcomes.indexOf('ok');
+    await eventually(() => nodes.every((node) => node.machine.hasAccount('zoe')), 'both nodes know zoe');
+    for (const node of nodes) {
+      const connection = await cluster.connect(node);
+      await connection.request({ type: 'login', username: 'zoe', password: `password ${winner}` }, 'login.ok', REPLY_MS);
+      await connection.request({ type: 'logout' }, 'logout.ok', REPLY_MS);
+    }
+  });
+
   it('a node that loses the bus turns /healthz to 503 and refuses new logins until it is back', async () => {
     const proxy = await CutProxy.start(Number(new URL(services.natsUrl).port));
     try {
-      const a = await cluster.addNode();
-      const b = await cluster.addNode({ busUrl: proxy.via(cluster.busUrl) });
-      await cluster.signup(a, 'carol');
+      const a = await current().addNode();
+      const b = await current().addNode({ busUrl: proxy.via(current().busUrl) });
+      await current().signup(a, 'carol');
       const health = async () => (await fetch(`http://127.0.0.1:${b.httpPort}/healthz`)).status;
       expect(await health()).toBe(200);
       await proxy.cutAll();
       await eventually(async () => (await health()) === 503, 'B reports the lost bus');
-      const refused = await cluster.connect(b);
+      const refused = await current().connect(b);
       const error = await refused.request({ type: 'login', username: 'carol', password: 'correct horse' }, 'login.ok', REPLY_MS).catch((e: unknown) => e);
       expect((error as { frame?: { code?: string } }).frame?.code).toBe('SERVER_DEGRADED');
       await proxy.mend();
       await eventually(async () => (await health()) === 200, 'B reports the bus back');
-      await cluster.login(b, 'carol');
+      await current().login(b, 'carol');
     } finally {
       await proxy.close();
     }

@@ -4,6 +4,7 @@
  * running side by side never hear each other. Clients are raw protocol connections.
  */
 import { randomBytes } from 'node:crypto';
+import { afterEach, beforeEach } from 'vitest';
 import { BenchConnection, type LooseFrame } from '../../bench/protocol-client.ts';
 import type { ServerOptions } from '../../cli/server/run.ts';
 import type { ClientFrame } from '../../core/frames.ts';
@@ -59,12 +60,43 @@ export class TestCluster {
   }
 
   /** Logs in on `node` (heartbeating) and waits until every running node sees the user online. */
-  async login(node: TestServer, username: string): Promise<{ connection: BenchConnection; ok: LooseFrame }> {
+  async login(node: TestServer, username: string): Promise<LoggedIn> {
     const connection = await this.connect(node);
     const ok = await connection.request({ type: 'login', username, password: 'correct horse' }, 'login.ok', REPLY_MS);
     connection.startHeartbeat();
     await eventually(() => this.running().every((n) => n.machine.isOnline(username)), `every node sees ${username} online`);
     return { connection, ok };
+  }
+
+  /**
+   * One node per user (user i on node i, started now), each signed up and logged in there
+   * (heartbeating), then made friends in `pairs` (the first asks, the second accepts): the setup
+   * most cluster tests start from. Nodes and users come back in the order of `usernames`.
+   */
+  async usersOnNodes<const Names extends readonly string[]>(
+    usernames: Names,
+    pairs: readonly (readonly [Names[number], Names[number]])[] = [],
+  ): Promise<{ nodes: { [K in keyof Names]: TestServer }; users: { [K in keyof Names]: LoggedIn } }> {
+    const nodes: TestServer[] = [];
+    for (const _ of usernames) nodes.push(await this.addNode());
+    const users: LoggedIn[] = [];
+    for (const [i, username] of usernames.entries()) await this.signup(nodes[i] as TestServer, username);
+    for (const [i, username] of usernames.entries()) users.push(await this.login(nodes[i] as TestServer, username));
+    const byName = (username: string) => ({ connection: (users[usernames.indexOf(username)] as LoggedIn).connection, username });
+    for (const [a, b] of pairs) await this.befriend(byName(a), byName(b));
+    return { nodes, users } as unknown as { nodes: { [K in keyof Names]: TestServer }; users: { [K in keyof Names]: LoggedIn } };
+  }
+
+  /** Runs one statement on the cluster's database (as another node's commit the bus never carried). */
+  async sql(text: string, params: readonly unknown[] = []): Promise<Record<string, unknown>[]> {
+    const { default: pg } = await import('pg');
+    const client = new pg.Client({ connectionString: this.storeUrl });
+    await client.connect();
+    try {
+      return (await client.query(text, [...params])).rows as Record<string, unknown>[];
+    } finally {
+      await client.end();
+    }
   }
 
   /** Makes two users friends (a asks on its connection, b accepts on its own). */
@@ -94,6 +126,31 @@ export class TestCluster {
     for (const node of this.nodes) await node.close();
     await this.dropSchema();
   }
+}
+
+/** A logged-in user's connection and its login.ok. */
+export interface LoggedIn {
+  readonly connection: BenchConnection;
+  readonly ok: LooseFrame;
+}
+
+/**
+ * A fresh cluster for each test of the suite (its own schema and bus name), closed after the
+ * test; the returned function gives the current one. Nothing is made when the services are away.
+ */
+export function clusterPerTest(services: ClusterServices, nodeOptions: Partial<ServerOptions> = {}): () => TestCluster {
+  let cluster: TestCluster | null = null;
+  beforeEach(async () => {
+    if (services.available) cluster = await TestCluster.create(services, nodeOptions);
+  });
+  afterEach(async () => {
+    await cluster?.close();
+    cluster = null;
+  });
+  return () => {
+    if (cluster === null) throw new Error('no cluster outside a test');
+    return cluster;
+  };
 }
 
 /** Waits for a condition the cluster reaches on its own (a bus hop, a lease); polls, bounded. */

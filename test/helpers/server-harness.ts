@@ -177,27 +177,36 @@ export class ServerHarness {
     }
   }
 
+  /** Carries out the machine's effects until it is quiet (a commit's answer makes more). */
   private collect(): void {
-    const effects = this.machine.takeEffects();
-    const ops = [];
-    for (const effect of effects) {
-      switch (effect.type) {
-        case 'send':
-          checkServerFrame(effect.frame);
-          this.inbox.get(effect.connId)?.push(effect.frame);
-          break;
-        case 'close':
-          this.closed.add(effect.connId);
-          break;
-        case 'persist':
-          ops.push(effect.op);
-          break;
-        default:
-          this.jobLog.push(effect);
-          this.pending.push(effect);
+    for (let effects = this.machine.takeEffects(); effects.length > 0; effects = this.machine.takeEffects()) {
+      const ops = [];
+      for (const effect of effects) {
+        switch (effect.type) {
+          case 'send':
+            checkServerFrame(effect.frame);
+            this.inbox.get(effect.connId)?.push(effect.frame);
+            break;
+          case 'close':
+            this.closed.add(effect.connId);
+            break;
+          case 'persist':
+            ops.push(effect.op);
+            break;
+          case 'commit': {
+            // As the host: what was persisted before it first, then its own batch, then the answer.
+            this.store.apply(ops.splice(0));
+            const refused = this.store.apply(effect.ops) !== null;
+            this.machine.handle({ type: 'committed', jobId: effect.jobId, refused }, this.nowMs);
+            break;
+          }
+          default:
+            this.jobLog.push(effect);
+            this.pending.push(effect);
+        }
       }
+      this.store.apply(ops);
     }
-    this.store.apply(ops);
   }
 
   frames(connId: number): ServerFrame[] {

@@ -95,10 +95,10 @@ describe('SqliteStore', () => {
     reopened.close();
   });
 
-  it('applies a batch atomically: a failing op leaves nothing of its batch behind', () => {
+  it('applies a batch atomically: a refused op (a taken key) is answered, not thrown, and leaves nothing of its batch behind', () => {
     const store = new SqliteStore({ dataDir: dataDir() });
-    store.apply([account('eve')]);
-    expect(() => store.apply([account('fay'), account('eve')])).toThrow();
+    expect(store.apply([account('eve')])).toBeNull();
+    expect(store.apply([account('fay'), account('eve')])).toEqual({ reason: expect.stringMatching(/UNIQUE constraint/) });
     expect(store.load().accounts.map((a) => a.username)).toEqual(['eve']);
     store.close();
   });

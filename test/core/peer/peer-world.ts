@@ -244,7 +244,10 @@ export class World {
       case 'verify':
         return this.server.handle({ type: 'verified', jobId: effect.jobId, ok: effect.passwordHash === `h:${effect.password}` }, this.nowMs);
       case 'persist':
-        return this.store.apply([effect.op]);
+        this.store.apply([effect.op]);
+        return;
+      case 'commit':
+        return this.server.handle({ type: 'committed', jobId: effect.jobId, refused: this.store.apply(effect.ops) !== null }, this.nowMs);
     }
   }
 

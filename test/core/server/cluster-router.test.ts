@@ -409,6 +409,25 @@ describe('ClusterRouter over the in-memory bus', () => {
     expect(router.liveNodes()).toEqual([]);
   });
 
+  it('one name signed up on two nodes at the same instant: the store takes the first, the second is told USERNAME_TAKEN, both nodes go on', () => {
+    const world = new World();
+    const [a, b] = [world.addNode(), world.addNode()];
+    const onA = a.connect();
+    const onB = b.connect('192.0.2.20');
+    // Both nodes check the name before either hears of the other's account.
+    onA.send({ type: 'signup', id: 1, username: 'zoe', password: 'first password' });
+    onB.send({ type: 'signup', id: 1, username: 'zoe', password: 'second password' });
+    world.settle();
+    expect(onA.take('signup.ok')).toEqual([expect.objectContaining({ re: 1, username: 'zoe' })]);
+    expect(onB.take('signup.ok')).toEqual([]);
+    expect(onB.take('error')).toEqual([expect.objectContaining({ re: 1, code: 'USERNAME_TAKEN' })]);
+    // The account is the one the store took, on both nodes: the first password logs in on B.
+    onB.send({ type: 'login', id: 2, username: 'zoe', password: 'first password' });
+    world.settle();
+    expect(onB.take('login.ok')).toEqual([expect.objectContaining({ re: 2, username: 'zoe' })]);
+    expect(b.machine.stats().signups).toBe(0);
+  });
+
   it('a node that joins late learns who is online', () => {
     const world = new World();
     const a = world.addNode();
