@@ -63,10 +63,10 @@ async function hashPrefix(path: string, bytes: number, hash: Hash): Promise<void
   }
 }
 
-async function readFully(handlePromise: Promise<FileHandle>, offset: number, bytes: number): Promise<Uint8Array | Error> {
+/** Reads `bytes` bytes at `offset` into `buffer` (fewer at the end of the file). */
+async function readFully(handlePromise: Promise<FileHandle>, offset: number, bytes: number, buffer: Buffer): Promise<Uint8Array | Error> {
   try {
     const handle = await handlePromise;
-    const buffer = Buffer.allocUnsafe(bytes);
     let filled = 0;
     // A short read before the end is retried; zero bytes means the file ended early.
     while (filled < bytes) {
@@ -88,15 +88,31 @@ async function readFully(handlePromise: Promise<FileHandle>, offset: number, byt
  */
 const READ_BLOCK_BYTES = TRANSFER_READ_AHEAD_BYTES / 2;
 
+/**
+ * Read blocks whose chunks were all sent are kept for the next reads, up to this many per reader
+ * (while it has sources open). Fresh memory is expensive to fill: the kernel faults in and zeroes
+ * every page on first touch, and a block per MiB sent was most of the sender's CPU on the bench
+ * machine (a virtual machine, where a page fault costs several microseconds; docs/BENCHMARKS.md).
+ * A transfer's chunks in flight stay within P2P_SEND_QUEUE_BYTES_MAX (4 MiB) plus its read-ahead,
+ * so this many blocks let a steady transfer run on reused memory alone.
+ */
+const READ_BLOCKS_POOLED_MAX = 8;
+
 interface ReadBlock {
   readonly offset: number;
   readonly result: Promise<Uint8Array | Error>;
+  /** The block's memory when it may be reused (READ_BLOCK_BYTES long); null for a larger one-off. */
+  readonly memory: Buffer | null;
+  /** Chunks asked from this block and not yet released (sent): each may still be in a socket. */
+  outstanding: number;
+  /** No more chunks will be asked from it (a newer block took its place, or its source closed). */
+  retired: boolean;
 }
 
 interface OpenRead {
   readonly handle: Promise<FileHandle>;
   chain: Promise<void>;
-  /** The last block read (at most one per transfer is held). */
+  /** The last block read (at most one per transfer is read from). */
   block: ReadBlock | null;
   /** The SHA-256 of the file, fed as reads are answered. */
   readonly hash: ReadHash;
@@ -106,19 +122,31 @@ interface OpenRead {
  * Open read handles of outgoing transfers, one per transfer, answers delivered in order. Chunk
  * reads are answered from READ_BLOCK_BYTES blocks: one thread-pool round trip (and one buffer)
  * per block instead of per chunk. A transfer holds at most one block beyond what was asked for.
+ * A block's memory is reused once it is retired and every chunk asked from it was released
+ * (released: the host saw it leave the socket's queue); chunks never sent are never released, and
+ * their block is left to the garbage collector.
  */
 export class FileReader {
   private readonly handles = new Map<string, OpenRead>();
+  /** Free block memory, READ_BLOCK_BYTES each (at most READ_BLOCKS_POOLED_MAX). */
+  private readonly pool: Buffer[] = [];
+  /** The block each reusable memory belongs to, found from a released chunk's ArrayBuffer. */
+  private readonly blocks = new WeakMap<ArrayBufferLike, ReadBlock>();
 
   read(transferId: string, path: string, offset: number, bytes: number, done: (result: Uint8Array | Error) => void): void {
     const entry = this.entry(transferId, path);
     let block = entry.block;
     if (block === null || offset < block.offset || offset + bytes > block.offset + Math.max(READ_BLOCK_BYTES, bytes)) {
+      if (block !== null) this.retire(block);
       // The read starts at once (blocks run side by side in the thread pool); only the answers
       // wait for each other, so they still arrive in the order they were asked for.
-      block = { offset, result: readFully(entry.handle, offset, Math.max(READ_BLOCK_BYTES, bytes)) };
+      const memory = bytes <= READ_BLOCK_BYTES ? (this.pool.pop() ?? Buffer.allocUnsafeSlow(READ_BLOCK_BYTES)) : null;
+      const size = Math.max(READ_BLOCK_BYTES, bytes);
+      block = { offset, result: readFully(entry.handle, offset, size, memory ?? Buffer.allocUnsafe(size)), memory, outstanding: 0, retired: false };
+      if (memory !== null) this.blocks.set(memory.buffer, block);
       entry.block = block;
     }
+    block.outstanding += 1;
     const from = offset - block.offset;
     const result = block.result;
     entry.chain = entry.chain.then(async () => {
@@ -148,10 +176,32 @@ export class FileReader {
     return entry;
   }
 
+  /** A chunk this reader answered has been sent: its block's memory may be reused once all of its chunks are. */
+  released(bytes: Uint8Array): void {
+    const block = this.blocks.get(bytes.buffer);
+    if (block === undefined || block.outstanding === 0) return;
+    block.outstanding -= 1;
+    this.recycle(block);
+  }
+
+  private retire(block: ReadBlock): void {
+    block.retired = true;
+    this.recycle(block);
+  }
+
+  private recycle(block: ReadBlock): void {
+    if (!block.retired || block.outstanding > 0 || block.memory === null) return;
+    this.blocks.delete(block.memory.buffer);
+    if (this.pool.length < READ_BLOCKS_POOLED_MAX) this.pool.push(block.memory);
+  }
+
   close(transferId: string): void {
     const entry = this.handles.get(transferId);
     if (entry === undefined) return;
     this.handles.delete(transferId);
+    if (entry.block !== null) this.retire(entry.block);
+    // Nothing left to send: the free blocks go (chunks still in a socket come back later, bounded).
+    if (this.handles.size === 0) this.pool.length = 0;
     void entry.chain.then(async () => (await entry.handle).close()).catch(() => {});
   }
 
@@ -358,6 +408,10 @@ export class NodePeerFiles implements PeerFiles {
 
   read(transferId: string, path: string, offset: number, bytes: number, done: (result: Uint8Array | Error) => void): void {
     this.reader.read(transferId, path, offset, bytes, done);
+  }
+
+  released(bytes: Uint8Array): void {
+    this.reader.released(bytes);
   }
 
   digest(transferId: string, done: (result: string | Error) => void): void {

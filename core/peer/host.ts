@@ -19,6 +19,12 @@ import type { ClientEvent } from './events.ts';
 import type { HistoryStore } from './history.ts';
 import type { PeerEffect, PeerInput, PeerMachine } from './machine.ts';
 
+/** A data chunk written to a P2P stream: `end` is the stream's data-byte count once it is flushed. */
+interface UnflushedChunk {
+  readonly end: number;
+  readonly bytes: Uint8Array;
+}
+
 /** How often one flush may loop on effects that caused more effects synchronously. */
 const FLUSH_ROUNDS_MAX = 64;
 
@@ -39,6 +45,12 @@ export interface PeerFiles {
   digest(transferId: string, done: (result: string | Error) => void): void;
   /** An outgoing transfer ended (sent or failed): what serves its reads can go. */
   closeSource(transferId: string): void;
+  /**
+   * Optional: a chunk `read` answered has been sent: it left the P2P stream's send queue, so
+   * nothing holds it any more and its memory may be reused for another read. Chunks that are never
+   * sent (a stale or failed transfer, a stream that closed first) are never released.
+   */
+  released?(bytes: Uint8Array): void;
   /** Starts the temporary file of an incoming transfer. */
   open(transferId: string, done: (error: Error | null) => void): void;
   write(transferId: string, offset: number, bytes: Uint8Array, done: (error: Error | null) => void): void;
@@ -133,6 +145,12 @@ export class PeerHost {
   private readonly p2pStreams = new Map<string, Stream>();
   /** Data-frame bytes written to each P2P stream so far (for `p2p.flushed`). */
   private readonly p2pDataWritten = new Map<string, number>();
+  /**
+   * Per P2P stream, the chunks written and not yet flushed, oldest first, each with the stream's
+   * data-byte count at its end: PeerFiles.released once the flushed count passes it. Only kept
+   * when the port wants releases.
+   */
+  private readonly p2pUnflushed = new Map<string, UnflushedChunk[]>();
   private listener: Listener | null = null;
   private nextAcceptedId = 1;
   private readonly wakeup: Wakeup;
@@ -213,6 +231,7 @@ export class PeerHost {
     this.serverStreams.clear();
     this.p2pStreams.clear();
     this.p2pDataWritten.clear();
+    this.p2pUnflushed.clear();
   }
 
   private get hearing(): boolean {
@@ -400,6 +419,8 @@ export class PeerHost {
         // Gone already when the host was aborted: nothing to tell.
         if (!this.p2pStreams.delete(streamId)) return;
         this.p2pDataWritten.delete(streamId);
+        // Whatever the socket still held goes with it: those chunks are left to the garbage collector.
+        this.p2pUnflushed.delete(streamId);
         this.input({ type: 'p2p.closed', streamId, error });
       },
     };
@@ -415,7 +436,16 @@ export class PeerHost {
     };
     if (this.hooks.writeTogether === undefined) writes();
     else this.hooks.writeTogether(stream, writes);
-    this.p2pDataWritten.set(streamId, (this.p2pDataWritten.get(streamId) ?? 0) + header.byteLength + bytes.byteLength);
+    const written = (this.p2pDataWritten.get(streamId) ?? 0) + header.byteLength + bytes.byteLength;
+    this.p2pDataWritten.set(streamId, written);
+    if (this.files.released !== undefined) {
+      let unflushed = this.p2pUnflushed.get(streamId);
+      if (unflushed === undefined) {
+        unflushed = [];
+        this.p2pUnflushed.set(streamId, unflushed);
+      }
+      unflushed.push({ end: written, bytes });
+    }
     this.reportFlushed(streamId);
   }
 
@@ -424,6 +454,22 @@ export class PeerHost {
     const stream = this.p2pStreams.get(streamId);
     const written = this.p2pDataWritten.get(streamId);
     if (stream === undefined || written === undefined) return;
-    this.input({ type: 'p2p.flushed', streamId, bytes: Math.max(0, written - stream.bufferedBytes) });
+    const flushed = Math.max(0, written - stream.bufferedBytes);
+    this.releaseFlushed(streamId, flushed);
+    this.input({ type: 'p2p.flushed', streamId, bytes: flushed });
+  }
+
+  /**
+   * Hands the port back the chunks wholly flushed. `flushed` never overstates: control frames still
+   * queued count against it (see reportFlushed), so a chunk is released only once the stream no
+   * longer holds it.
+   */
+  private releaseFlushed(streamId: string, flushed: number): void {
+    const unflushed = this.p2pUnflushed.get(streamId);
+    if (unflushed === undefined || this.files.released === undefined) return;
+    let done = 0;
+    while (done < unflushed.length && (unflushed[done] as UnflushedChunk).end <= flushed) done++;
+    if (done === 0) return;
+    for (const chunk of unflushed.splice(0, done)) this.files.released(chunk.bytes);
   }
 }

@@ -113,6 +113,38 @@ describe('FileReader', () => {
     }
     reader.closeAll();
   });
+
+  it("reuses a block's memory only once every chunk asked from it was released (sent), and answers the new bytes from it", async () => {
+    const block = 1024 * 1024;
+    const data = randomBytes(4 * block);
+    const path = join(dir, 'source-reuse.bin');
+    await writeFile(path, data);
+    const reader = new FileReader();
+    const chunkBytes = 256 * 1024;
+    const ask = (offset: number) => promised<Uint8Array | Error>((done) => reader.read('r3', path, offset, chunkBytes, done));
+    const chunks: Uint8Array[] = [];
+    for (let offset = 0; offset < data.byteLength; offset += chunkBytes) {
+      const result = await ask(offset);
+      if (!(result instanceof Uint8Array)) throw new Error('read failed');
+      expect(Buffer.from(result).equals(data.subarray(offset, offset + chunkBytes))).toBe(true);
+      chunks.push(result);
+      // The first block: released but one chunk, then blocks 2 and 3 fully released as they go.
+      if (offset >= block && offset < 3 * block) reader.released(result);
+      if (offset < block && offset !== 0) reader.released(result);
+    }
+    const memoryOf = (index: number): ArrayBufferLike => (chunks[index] as Uint8Array).buffer;
+    // Block 1 still has its first chunk out: no later block took its memory. Block 2 was wholly
+    // released when block 3 started, so block 3 took its memory, and block 4 took it again.
+    expect([memoryOf(4), memoryOf(8), memoryOf(12)]).not.toContain(memoryOf(0));
+    expect(memoryOf(8)).toBe(memoryOf(4));
+    expect(memoryOf(12)).toBe(memoryOf(4));
+    // A chunk from a reused block still holds its own bytes, and the digest covers the file.
+    expect(Buffer.from(chunks[12] as Uint8Array).equals(data.subarray(3 * block, 3 * block + chunkBytes))).toBe(true);
+    expect(await promised<string | Error>((done) => reader.digest('r3', done))).toBe(sha256(data));
+    // Releasing block 1's last chunk frees it; the memory goes with the reader's last source.
+    reader.released(chunks[0] as Uint8Array);
+    reader.closeAll();
+  });
 });
 
 describe('prepareFile', () => {

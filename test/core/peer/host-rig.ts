@@ -36,6 +36,9 @@ export class MemoryFiles implements PeerFiles {
   /** Every call of every user's port, in order: `${user} ${call} ${transferId} ${offset}`. */
   readonly timeline: string[];
   failWrites = false;
+  /** Every chunk read answered, and every chunk the host released (sent), in order. */
+  readonly answered: Uint8Array[] = [];
+  readonly releasedChunks: Uint8Array[] = [];
   private readonly hashes = new Map<string, ReadHash>();
 
   constructor(
@@ -54,6 +57,7 @@ export class MemoryFiles implements PeerFiles {
       if (source === undefined) return done(new Error('ENOENT'));
       const chunk = source.slice(offset, offset + bytes);
       this.hashOf(transferId).feed(offset, chunk);
+      this.answered.push(chunk);
       done(chunk);
     });
   }
@@ -76,6 +80,10 @@ export class MemoryFiles implements PeerFiles {
       this.hashes.set(transferId, hash);
     }
     return hash;
+  }
+
+  released(bytes: Uint8Array): void {
+    this.releasedChunks.push(bytes);
   }
 
   closeSource(transferId: string): void {

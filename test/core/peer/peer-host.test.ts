@@ -3,7 +3,8 @@
  * simulator's in-memory network and virtual clock, with an in-memory file port. A user signs up,
  * logs in, befriends, opens the P2P channel (the server-brokered token hello), chats and sends a
  * file larger than the send queue bound (so it needs the host's p2p.flushed reports); the host
- * routes every byte, and the file port sees exactly the calls it should.
+ * routes every byte, and the file port sees exactly the calls it should (each chunk it answered is
+ * released once sent).
  * Then what only the host does: a file port failure reaches both users as file.failed, abort()
  * resets the streams (the friend sees the session lost), quit ends in onExit with the host stopped.
  */
@@ -41,6 +42,9 @@ describe('PeerHost over the in-memory network', () => {
     expect(alice.files.calls.at(-1)).toBe(`closeSource ${transferId}`);
     expect(bob.files.calls[0]).toBe(`open ${transferId}`);
     expect(bob.files.calls.slice(-2)).toEqual([`finish ${transferId}`, `commit ${transferId}`]);
+    // Every chunk the sender's port answered went out and was handed back once, in the order sent.
+    expect(alice.files.releasedChunks.length).toBe(alice.files.answered.length);
+    alice.files.releasedChunks.forEach((chunk, i) => expect(chunk).toBe(alice.files.answered[i]));
   });
 
   it('a file larger than the read-ahead starts moving at once: bytes reach the receiver before the sender has read the whole file, and the digest is asked only after the last read', () => {
