@@ -38,8 +38,8 @@ import {
   type PresenceStatus,
   type ServerFrame,
   type SessionFailure,
+  clientFrameFastPath,
   clientFrameSchema,
-  heartbeatFastPath,
 } from '../frames.ts';
 import {
   AUTH_ATTEMPTS_PER_ADDRESS_BURST,
@@ -599,8 +599,8 @@ export class ServerMachine {
   }
 
   private onMessage(conn: Conn, message: unknown, nowMs: number): void {
-    const heartbeat = heartbeatFastPath(message);
-    if (heartbeat !== null) return this.onFrame(conn, heartbeat, nowMs);
+    const fast = clientFrameFastPath(message);
+    if (fast !== null) return this.onFrame(conn, fast, nowMs);
     const parsed = clientFrameSchema.safeParse(message);
     if (!parsed.success) {
       const type = typeof message === 'object' && message !== null ? (message as { type?: unknown }).type : undefined;
