@@ -37,6 +37,19 @@ export class IntervalCounter {
     this.counts[index] = (this.counts[index] ?? 0) + n;
   }
 
+  /**
+   * Counts `n` completions spread evenly over wall-clock [fromMs, toMs]: for work that reports
+   * its progress in batches (the simulator, between slices) rather than one completion at a time.
+   */
+  addSpread(fromMs: number, toMs: number, n: number): void {
+    if (n <= 0) return;
+    if (toMs <= fromMs) return this.add(toMs, n);
+    for (let slotStartMs = Math.floor(fromMs / this.intervalMs) * this.intervalMs; slotStartMs < toMs; slotStartMs += this.intervalMs) {
+      const overlapMs = Math.min(toMs, slotStartMs + this.intervalMs) - Math.max(fromMs, slotStartMs);
+      this.add(slotStartMs, (n * overlapMs) / (toMs - fromMs));
+    }
+  }
+
   /** The intervals overlapping [fromMs, toMs] (all when omitted), zeros included. */
   take(fromMs?: number, toMs?: number): IntervalCounts {
     const from = fromMs === undefined ? 0 : Math.max(0, Math.floor(fromMs / this.intervalMs) - this.firstSlot);

@@ -7,6 +7,7 @@
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { REPO_ROOT } from './processes.ts';
+import { IntervalCounter, type IntervalCounts } from './interval-counts.ts';
 
 /**
  * The bare loop runs at least this many events: the storm's own count takes it a fraction of a
@@ -21,6 +22,7 @@ interface SimBenchApi {
     durationMs: number,
     seed: number,
     driver?: 'protocol-client' | 'peer-machine',
+    onProgress?: (events: number) => void,
   ): {
     readonly report: { readonly events: number; readonly wallMs: number; readonly peers: number; readonly virtualMs: number; readonly violations: readonly unknown[] };
     readonly eventsPerSec: number;
@@ -57,6 +59,8 @@ export interface SimRateFigures {
   readonly peers: number;
   readonly pendingMax: number;
   readonly violations: number;
+  /** The storm's events processed per wall-clock interval (the HTML report's throughput chart). */
+  readonly overTime: IntervalCounts;
   /** The same storm with the real peer machine as every user (details only; about twice the cost per event). */
   readonly peerMachine: { readonly eventsPerSec: number; readonly events: number; readonly violations: number };
 }
@@ -66,7 +70,15 @@ export async function measureSim(peers: number, virtualMs: number, seed: number)
   const api = (await import(pathToFileURL(modulePath).href)) as Partial<SimBenchApi>;
   if (typeof api.measureSimEventsRate !== 'function') throw new Error('sim/events-rate/bench-api.ts has no measureSimEventsRate');
   // The figure: the storm as scenarios/storms/presence-storm-10k.yaml runs it (the light protocol client).
-  const result = api.measureSimEventsRate(peers, virtualMs, seed, 'protocol-client');
+  const overTime = new IntervalCounter(Date.now());
+  let lastEvents = 0;
+  let lastAtMs = Date.now();
+  const result = api.measureSimEventsRate(peers, virtualMs, seed, 'protocol-client', (events) => {
+    const nowMs = Date.now();
+    overTime.addSpread(lastAtMs, nowMs, events - lastEvents);
+    lastEvents = events;
+    lastAtMs = nowMs;
+  });
   // For the details: the same world with the real peer machine as every user.
   const peerMachine = api.measureSimEventsRate(peers, virtualMs, seed, 'peer-machine');
   const baseline =
@@ -83,6 +95,7 @@ export async function measureSim(peers: number, virtualMs: number, seed: number)
     peers: result.report.peers,
     pendingMax: result.pendingMax,
     violations: result.report.violations.length,
+    overTime: overTime.take(),
     peerMachine: { eventsPerSec: peerMachine.eventsPerSec, events: peerMachine.report.events, violations: peerMachine.report.violations.length },
   };
 }

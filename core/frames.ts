@@ -7,6 +7,7 @@
  * Pushes (presence, incoming requests) carry no `re`.
  */
 import { z } from 'zod';
+import { flatFrameCheck } from './flat-frames.ts';
 import { identityKeysSchema, isIdentityKeys, type IdentityKeys } from './identity.ts';
 import {
   MAIL_SEALED_BYTES_MAX,
@@ -94,6 +95,18 @@ export function heartbeatFastPath(message: unknown): { type: 'heartbeat'; id?: n
   if (id === undefined) return { type: 'heartbeat' };
   if (typeof id === 'number' && Number.isSafeInteger(id) && id >= 0) return { type: 'heartbeat', id };
   return null;
+}
+
+/** clientFrameSchema's flat types read without zod (core/flat-frames.ts). */
+const clientFlatCheck = flatFrameCheck<ClientFrame>(clientFrameSchema);
+
+/**
+ * What clientFrameSchema returns for a message, read without zod when it can be (the heartbeat by
+ * hand, the other flat types by core/flat-frames.ts); null for "ask the schema". Held equal to the
+ * schema by test/core/frame-fast-path.test.ts.
+ */
+export function clientFrameFastPath(message: unknown): ClientFrame | null {
+  return heartbeatFastPath(message) ?? clientFlatCheck(message);
 }
 export type ClientFrameType = ClientFrame['type'];
 export const CLIENT_FRAME_TYPES: ReadonlySet<string> = new Set(clientFrameSchema.options.map((o) => o.shape.type.value));
@@ -185,22 +198,26 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
 
 export type ServerFrame = z.infer<typeof serverFrameSchema>;
 
+/** serverFrameSchema's flat types read without zod (core/flat-frames.ts). */
+const serverFlatCheck = flatFrameCheck<ServerFrame>(serverFrameSchema);
+
 /** The ack of a heartbeat without an id: always the same, so one shared (frozen) frame. */
 const HEARTBEAT_ACK_FRAME: ServerFrame = Object.freeze({ type: 'heartbeat.ack' });
 
 /**
- * The commonest server frames, validated without zod: heartbeat acks and presence pushes are most
- * of what a logged-in client reads (a presence storm is nearly nothing else). Returns the frame
- * the schema would return, or null for "ask the schema" (anything else, including a malformed
- * one of these, whose error the schema words). Held equal to serverFrameSchema by
- * test/core/frame-fast-path.test.ts.
+ * Server frames validated without zod: heartbeat acks, presence pushes and login.ok by hand (they
+ * are most of what a logged-in client reads; a presence storm is nearly nothing else), the other
+ * flat types by core/flat-frames.ts. Returns the frame the schema would return, or null for "ask
+ * the schema" (anything else, including a malformed frame, whose error the schema words). Held
+ * equal to serverFrameSchema by test/core/frame-fast-path.test.ts.
  */
 export function serverFrameFastPath(message: unknown): ServerFrame | null {
   if (typeof message !== 'object' || message === null) return null;
   const m = message as { type?: unknown; re?: unknown; username?: unknown; status?: unknown };
-  if (m.type === 'heartbeat.ack') return m.re === undefined ? HEARTBEAT_ACK_FRAME : null;
+  if (m.type === 'heartbeat.ack') return m.re === undefined ? HEARTBEAT_ACK_FRAME : serverFlatCheck(message);
   if (m.type === 'login.ok') return loginOkFastPath(message as Record<string, unknown>);
-  if (m.type !== 'presence' || typeof m.username !== 'string') return null;
+  if (m.type !== 'presence') return serverFlatCheck(message);
+  if (typeof m.username !== 'string') return null;
   if (m.status !== 'online' && m.status !== 'offline') return null;
   // A push as the server writes it has exactly these three keys: it is already what the schema
   // would return, so it is taken as it is (a presence storm reads little else).

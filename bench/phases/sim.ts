@@ -25,6 +25,7 @@ export async function runSimPhase(ctx: PhaseContext): Promise<void> {
     const child = startBaselineProcess('simulator');
     try {
       const sim = await child.call<SimRateFigures>('sim', { peers: c.simPeers, virtualMs: c.simVirtualMs, seed: SIM_SEED }, SIM_TIMEOUT_MS);
+      ctx.charts.throughputOf('simulator', `simulated events processed (${sim.peers}-peer storm)`, sim.overTime);
       const violations = sim.violations + sim.peerMachine.violations;
       ctx.record('sim_events_rate', {
         value: sim.eventsPerSec,

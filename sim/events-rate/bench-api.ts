@@ -83,9 +83,18 @@ export interface SimRate {
   readonly baseline: LoopRate;
 }
 
-/** Runs the storm and the bare loop at the same pending count; ratio = eventsPerSec / baseline.eventsPerSec. */
-export function measureSimEventsRate(peers = 10_000, durationMs = 60_000, seed = 1, driver: Driver = 'protocol-client'): SimRate {
-  const report = runScenario(presenceStormScenario(peers, durationMs, driver), { seed });
+/** Virtual ms between progress calls: about a quarter second of wall time at the storm's pace. */
+const PROGRESS_EVERY_MS = 250;
+
+/**
+ * Runs the storm and the bare loop at the same pending count; ratio = eventsPerSec / baseline.eventsPerSec.
+ * `onProgress` hears the events processed so far every PROGRESS_EVERY_MS of virtual time.
+ */
+export function measureSimEventsRate(peers = 10_000, durationMs = 60_000, seed = 1, driver: Driver = 'protocol-client', onProgress?: (events: number) => void): SimRate {
+  const report = runScenario(presenceStormScenario(peers, durationMs, driver), {
+    seed,
+    ...(onProgress === undefined ? {} : { progressEveryMs: PROGRESS_EVERY_MS, onProgress: (_doneMs: number, _totalMs: number, events: number) => onProgress(events) }),
+  });
   const eventsPerSec = report.events / Math.max(report.wallMs / 1000, 1e-9);
   const pendingMax = report.metrics.queue_pending_max ?? peers;
   // The bare loop is short and noisy (GC, other load): the median of a few runs.

@@ -22,6 +22,8 @@ export interface ServerLinkListener {
   /**
    * Frames the server sent on connection `connId` (one server incarnation's), about to reach the
    * peer at `peerAddress`; `serverAddress` says which server (a node of a cluster) sent them.
+   * With a type filter (FrameTap's `serverFrameTypes`), called only when some are of those types
+   * (and onServerFramesHandled only after such a call).
    */
   onServerFrames(peerAddress: string, messages: readonly WireMessage[], connId: number, serverAddress: string): void;
   /** The peer at `peerAddress` has handled the frames onServerFrames announced. */
@@ -139,7 +141,20 @@ export class FrameTap implements DeliveryTap {
       return;
     }
     const key = connId * 2;
-    const messages = this.decoders.has(key) ? this.decode(key, bytes) : this.wanted !== null ? this.decodeWanted(key, bytes, this.wanted) : isHeartbeatAck(bytes) ? HEARTBEAT_ACK_MESSAGES : this.decode(key, bytes);
+    const wanted = this.wanted;
+    if (wanted !== null) {
+      // With a type filter the listener hears only chunks that carry a frame it reads: in a storm
+      // most chunks (heartbeat acks, welcomes, login.ok lists) carry none, and each such call
+      // was a slot lookup and three empty loops, twice.
+      const own = this.decoders.has(key);
+      if (!own && isHeartbeatAck(bytes)) return;
+      const messages = own ? this.decode(key, bytes) : this.decodeWanted(key, bytes, wanted);
+      if (messages.length === 0) return;
+      this.hearing = clientAddress;
+      this.listener.onServerFrames(clientAddress, messages, connId, serverAddress);
+      return;
+    }
+    const messages = this.decoders.has(key) ? this.decode(key, bytes) : isHeartbeatAck(bytes) ? HEARTBEAT_ACK_MESSAGES : this.decode(key, bytes);
     this.hearing = clientAddress;
     this.listener.onServerFrames(clientAddress, messages, connId, serverAddress);
   }

@@ -3,12 +3,14 @@
  * what clientFrameSchema says: whenever it answers (non-null), the schema accepts the same message
  * and returns an equal frame; a valid heartbeat always takes it. A FrameDecoder with known
  * payloads yields the same frames as one without, however the bytes are chunked. The client's
- * fast path for heartbeat acks, presence pushes and login.ok says what serverFrameSchema says. Replay a failure with `FC_SEED=<seed> FC_PATH=<path> npx vitest run test/core/frame-fast-path.test.ts`.
+ * fast path for heartbeat acks, presence pushes and login.ok says what serverFrameSchema says.
+ * The flat frames read without zod (core/flat-frames.ts), both ways, say what their schemas say,
+ * key for key and in the same order. Replay a failure with `FC_SEED=<seed> FC_PATH=<path> npx vitest run test/core/frame-fast-path.test.ts`.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FrameDecoder, encodeControl, knownPayload } from '../../core/codec.ts';
-import { clientFrameSchema, heartbeatFastPath, serverFrameFastPath, serverFrameSchema } from '../../core/frames.ts';
+import { clientFrameFastPath, clientFrameSchema, heartbeatFastPath, serverFrameFastPath, serverFrameSchema } from '../../core/frames.ts';
 import { replay } from '../helpers/fc-replay.ts';
 
 /** Messages near a heartbeat: every kind of id, extra keys, other types, non-objects. */
@@ -143,6 +145,93 @@ describe('client fast path (heartbeat acks, presence, login.ok)', () => {
     };
     expect(serverFrameFastPath(loginOk)).toEqual(serverFrameSchema.parse(loginOk));
     expect(serverFrameFastPath({ ...loginOk, friends: [{ username: 'bob', nickname: 'Bob', status: 'away' }] })).toBeNull();
+  });
+});
+
+/** Every field name a frame of `schema` can have, by frame type. */
+function shapesOf(schema: typeof clientFrameSchema | typeof serverFrameSchema): Map<string, string[]> {
+  const shapes = new Map<string, string[]>();
+  for (const option of schema.options) shapes.set(option.shape.type.value, Object.keys(option.shape));
+  return shapes;
+}
+
+const SIGN_KEY = `MCowBQYDK2VwAyEA${'A'.repeat(43)}=`;
+const SEAL_KEY = `MCowBQYDK2VuAyEA${'B'.repeat(43)}=`;
+
+const edgeNumbers = fc.constantFrom(0, -0, 1, -1, 1.5, 65_535, 65_536, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 2, Number.POSITIVE_INFINITY, Number.NaN);
+const edgeStrings = fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom(0, 1, 63, 64, 65, 255, 256, 400, 4096).map((n) => 'a'.repeat(n)), fc.constantFrom('AAAA', 'AAA=', 'a b'));
+const identityNear = fc.record({ signKey: fc.constantFrom(SIGN_KEY, SEAL_KEY, 'x'), sealKey: fc.constantFrom(SEAL_KEY, SIGN_KEY), extra: fc.jsonValue() }, { requiredKeys: ['signKey', 'sealKey'] });
+
+/** Values near what a field of this name accepts (its edges, just past them), and now and then anything. */
+function nearFieldValue(key: string): fc.Arbitrary<unknown> {
+  const near = /^(id|re|port|protocol|seq|\w*Ms)$/.test(key)
+    ? fc.oneof(fc.integer({ min: -2, max: 70_000 }), edgeNumbers)
+    : key === 'accept' || key === 'resumed'
+      ? fc.boolean()
+      : key === 'status' || key === 'role' || key === 'reason'
+        ? fc.constantFrom('online', 'offline', 'away', 'caller', 'callee', 'rejected', 'timeout', 'not-friends', 'x')
+        : key === 'identity'
+          ? identityNear
+          : edgeStrings;
+  return fc.oneof({ weight: 8, arbitrary: near }, { weight: 1, arbitrary: fc.oneof(fc.constant(null), fc.jsonValue(), edgeNumbers) });
+}
+
+/** A frame of one of the schema's types, each of its fields present or not, near-valid or anything; sometimes an extra key. */
+function nearFrames(schema: typeof clientFrameSchema | typeof serverFrameSchema): fc.Arbitrary<unknown> {
+  const shapes = shapesOf(schema);
+  return fc.constantFrom(...shapes.keys()).chain((type) => {
+    const keys = (shapes.get(type) ?? []).filter((key) => key !== 'type');
+    const fields = Object.fromEntries(keys.map((key) => [key, nearFieldValue(key)]));
+    return fc.record({ ...fields, extra: fc.jsonValue() }, { requiredKeys: [] }).map((record) => ({ type, ...record }));
+  });
+}
+
+describe('flat frames read without zod (core/flat-frames.ts)', () => {
+  const cases = [
+    { name: 'client frames', schema: clientFrameSchema, fast: clientFrameFastPath },
+    { name: 'server frames', schema: serverFrameSchema, fast: serverFrameFastPath },
+  ] as const;
+  for (const { name, schema, fast } of cases) {
+    it(`${name}: whenever the fast path answers, the schema accepts and returns the same frame, key for key`, () => {
+      let answered = 0;
+      fc.assert(
+        fc.property(fc.oneof({ weight: 8, arbitrary: nearFrames(schema) }, { weight: 1, arbitrary: fc.anything() }), (message) => {
+          const result = fast(message);
+          if (result === null) return;
+          answered += 1;
+          const parsed = schema.safeParse(message);
+          expect(parsed.success).toBe(true);
+          expect(result).toStrictEqual(parsed.data);
+          expect(Object.keys(result)).toEqual(Object.keys(parsed.data as object));
+        }),
+        { ...replay, numRuns: 5_000 },
+      );
+      // The property must not hold vacuously: many generated frames are valid and take the fast path.
+      expect(answered).toBeGreaterThan(500);
+    });
+  }
+
+  it('reads the frames a storm carries without zod, and leaves the others to it', () => {
+    const identity = { signKey: SIGN_KEY, sealKey: SEAL_KEY };
+    const client = [
+      { type: 'login', id: 3, username: 'alice', password: 'pw', identity },
+      { type: 'session.request', id: 4, username: 'bob' },
+      { type: 'session.answer', id: 5, requestId: 'r1', accept: true, host: '10.0.0.1', port: 5000 },
+      { type: 'logout', id: 6 },
+    ];
+    for (const message of client) expect(clientFrameFastPath(message)).toStrictEqual(clientFrameSchema.parse(message));
+    const server = [
+      { type: 'welcome', protocol: 1, ttlMs: 30_000, heartbeatMs: 10_000, sessionTimeoutMs: 15_000 },
+      { type: 'session.established', requestId: 'r1', username: 'bob', role: 'caller', token: 't', host: '10.0.0.2', port: 5000, identity: { ...identity, extra: 1 } },
+      { type: 'session.failed', re: 1, username: 'bob', reason: 'offline' },
+      { type: 'heartbeat.ack', re: 9 },
+    ];
+    for (const message of server) expect(serverFrameFastPath(message)).toStrictEqual(serverFrameSchema.parse(message));
+    // A union-typed field (mail's messageId), a value zod refuses, a key present as undefined: zod's to read.
+    expect(clientFrameFastPath({ type: 'mail.send', username: 'bob', messageId: 'm', sealed: 'AAAA' })).toBeNull();
+    expect(clientFrameFastPath({ type: 'session.answer', requestId: 'r1', accept: true, port: 0 })).toBeNull();
+    expect(clientFrameFastPath({ type: 'logout', id: undefined })).toBeNull();
+    expect(serverFrameFastPath({ type: 'session.established', requestId: 'r1', username: 'bob', role: 'caller', token: 't', identity: { signKey: 'x', sealKey: SEAL_KEY } })).toBeNull();
   });
 });
 

@@ -17,6 +17,14 @@ describe('interval counts (throughput over time)', () => {
     expect(sumIntervalCounts([])).toBeNull();
   });
 
+  it('spreads a batch reported between two samples over the intervals it spans, in proportion to the time in each', () => {
+    const counter = new IntervalCounter(10_000, 250);
+    counter.addSpread(10_125, 10_625, 100);
+    counter.addSpread(10_700, 10_700, 3);
+    counter.addSpread(10_700, 10_800, 0);
+    expect(counter.take()).toEqual({ startMs: 10_000, intervalMs: 250, counts: [25, 50, 28] });
+  });
+
   it('drops completions before its start and past its bound instead of growing without end', () => {
     const counter = new IntervalCounter(1_000_000, 250);
     counter.add(999_000);

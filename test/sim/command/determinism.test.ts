@@ -26,6 +26,18 @@ describe('determinism', () => {
     expect(c.traceHash).not.toBe(a.traceHash);
   });
 
+  it('finer progress calls (for the bench chart) do not change the run, and sweeps stay where they were', () => {
+    const coarse: number[] = [];
+    const fine: number[] = [];
+    const a = runScenario(small, { seed: 7, onProgress: (doneMs) => coarse.push(doneMs) });
+    const b = runScenario(small, { seed: 7, progressEveryMs: 250, onProgress: (doneMs) => fine.push(doneMs) });
+    expect(b.traceHash).toBe(a.traceHash);
+    expect(b.metrics).toEqual(a.metrics);
+    expect(fine.length).toBeGreaterThan(coarse.length * 4);
+    expect(coarse.every((t) => fine.includes(t))).toBe(true);
+    expect(fine).toEqual([...fine].sort((x, y) => x - y));
+  });
+
   it('writing a trace does not change the run', () => {
     const silent = runScenario(small, { seed: 5 });
     const traced = runScenario(small, { seed: 5, traceSink: () => {} });

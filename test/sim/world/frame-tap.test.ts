@@ -84,6 +84,17 @@ describe('the frame tap', () => {
     expect(full.heard).toEqual([{ type: 'presence', username: 'ok' }]);
   });
 
+  it('with a type filter, calls the listener only for chunks that carry a frame of those types', () => {
+    let calls = 0;
+    let handled = 0;
+    const tap = new FrameTap(SERVER, PORT, { onServerFrames: () => (calls += 1), onServerFramesHandled: () => (handled += 1), onConnectionClosed: () => {} }, ['presence']);
+    for (const frame of [{ type: 'heartbeat.ack' }, { type: 'welcome', version: 1 }, { type: 'presence', username: 'bob', status: 'online' }]) {
+      tap.before(1, false, '10.0.0.2', SERVER, PORT, encodeControl(frame));
+      tap.after();
+    }
+    expect({ calls, handled }).toEqual({ calls: 1, handled: 1 });
+  });
+
   it('decodes what peers send only for a listener that reads it', () => {
     const reading = tapOf(null);
     reading.tap.before(1, true, '10.0.0.2', SERVER, PORT, encodeControl({ type: 'heartbeat' }));
