@@ -207,6 +207,14 @@ export const RECONNECT_DELAY_MS_MAX = 5_000;
  */
 export const LOGIN_RESENDS_MAX = 3;
 /**
+ * A user's login refused with SERVER_DEGRADED (a cluster node that lost its database or bus) is
+ * sent again on a new link after the growing reconnect backoff at most this many times, then the
+ * refusal is its answer: 6 tries wait about 6-13 s in all (250 ms doubling, capped at 5 s, with
+ * jitter), long enough for a node to get its bus (NATS reconnects every 250 ms) or database (checked
+ * every second) back after a blip, or for a load balancer to take it out of rotation.
+ */
+export const LOGIN_DEGRADED_RETRIES_MAX = 6;
+/**
  * A chat-session request the server has not acknowledged (session.pending) by then is given up:
  * the server answers at once, so only a broken link is that slow, and the link's own TTL check
  * usually ends the request first.

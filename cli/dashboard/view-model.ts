@@ -657,6 +657,8 @@ function onEvent(state: DashboardState, event: ClientEvent, out: Out): Dashboard
     }
     case 'disconnected':
       return addEvent({ ...state, connection: 'reconnecting' }, 'warn', 'Lost the server; reconnecting…');
+    case 'server.degraded':
+      return addEvent(state, 'warn', `The server lost its database or bus; logging in again in ${Math.ceil(event.retryInMs / 1000)} s…`);
     case 'reconnected':
       if (state.screen === 'main') out.commands.push({ cmd: 'friends' });
       return addEvent({ ...state, connection: 'connected' }, 'info', 'Reconnected to the server');

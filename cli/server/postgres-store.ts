@@ -79,6 +79,9 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      recipient       TEXT NOT NULL REFERENCES accounts(username),
      message_id_json TEXT NOT NULL
    );`,
+  // Each start of a node takes the next number: its session request ids and its offline-mail
+  // seq slot come from it, so they never repeat across nodes or restarts.
+  `CREATE SEQUENCE node_boots;`,
 ];
 
 type Statement = readonly [sql: string, params: readonly (string | number | null)[]];
@@ -309,6 +312,12 @@ export class PostgresStore implements AccountStore {
     } catch {
       return null;
     }
+  }
+
+  /** A number no start of any node sharing this database had before (PostgreSQL's sequence). */
+  nextBootNumber(): number {
+    const [row] = this.query<{ boot: string }>("SELECT nextval('node_boots') AS boot");
+    return Number(row?.boot);
   }
 
   /** Reads for tests and tools (the server reads only the snapshot). */

@@ -17,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import type { LevelWithSilent } from 'pino';
 import { type PasswordHasher, ServerHost } from '../../core/server/host.ts';
 import { ServerMachine } from '../../core/server/machine.ts';
+import { MAIL_SEQ_NODE_SLOTS } from '../../core/server/mailbox.ts';
 import { PASSWORD_CHECKS_RUNNING_MAX } from '../../core/limits.ts';
 import type { AccountStore, HeldMail, StoreOp, StoreRefusal } from '../../core/store.ts';
 import type { Clock, Listener } from '../../core/transport.ts';
@@ -258,6 +259,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
   }
   const store = new ClosableStore(backing, logger);
+  // A cluster node's number for this start: request ids `<node>.<boot>.s<n>` and the mail seq slot.
+  const boot = bus !== null && backing instanceof PostgresStore ? backing.nextBootNumber() : null;
   const authRate = options.authRatePerAddress;
   const machine = new ServerMachine(store.load(), {
     newToken,
@@ -270,7 +273,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...(options.signupsPerAddressPerHour === undefined ? {} : { signupsPerAddressPerHour: options.signupsPerAddressPerHour }),
     ...(options.connectionsPerAddress === undefined ? {} : { connectionsPerAddressMax: options.connectionsPerAddress }),
     ...(options.unauthConnectionsPerAddress === undefined ? {} : { unauthenticatedConnectionsPerAddressMax: options.unauthConnectionsPerAddress }),
-    ...(bus === null ? {} : { clustered: true, sessionRequestIdPrefix: `${nodeId}.s` }),
+    ...(bus === null || boot === null
+      ? {}
+      : { clustered: true, sessionRequestIdPrefix: `${nodeId}.${boot}.s`, mailSeqSlot: boot % MAIL_SEQ_NODE_SLOTS, mailSeqSlots: MAIL_SEQ_NODE_SLOTS }),
   });
   const transport = new TrackedTransport(
     new TcpTransport({

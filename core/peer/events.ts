@@ -124,6 +124,11 @@ export const clientEventSchema = z.discriminatedUnion('event', [
   z.object({ event: z.literal('disconnected') }),
   z.object({ event: z.literal('reconnected') }),
   /**
+   * The server refused a login because it lost its shared database or bus (a cluster node,
+   * SERVER_DEGRADED); the client logs in again by itself in retryInMs (addition).
+   */
+  z.object({ event: z.literal('server.degraded'), retryInMs: z.number().int().nonnegative() }),
+  /**
    * The server's TLS certificate as seen at connect (once per run and fingerprint): pinned is true
    * when it matched a pin (known-servers or --server-fingerprint), false when trusted on first use
    * (now pinned). server and firstUse are additions. Emitted by the cli runtime, not the machine.

@@ -680,6 +680,8 @@ export class PeerMachine {
         return this.emit({ event: 'disconnected' });
       case 'reconnected':
         return this.emit({ event: 'reconnected' });
+      case 'server-degraded':
+        return this.emit({ event: 'server.degraded', retryInMs: Math.max(0, Math.round(action.retryAtMs - nowMs)) });
       case 'logged-in':
         return this.withReplyRef(action.frame, () => this.onLoggedIn(action.via, action.frame, nowMs));
       case 'password-settled':

@@ -19,6 +19,10 @@
  *                                                     └──welcome, a login to take back──▶ ExpectLoginOk (resume)
  *   ExpectLogin ──login──▶ ExpectLoginOk ──login.ok──▶ LoggedIn
  *                               └──error──▶ ExpectLogin      (a refused resume tries the password first)
+ *                               └──SERVER_DEGRADED──▶ ExpectReconnect (`server-degraded`; the login is
+ *                                  sent again on the next link: the user's at most
+ *                                  LOGIN_DEGRADED_RETRIES_MAX times, then the refusal is its answer;
+ *                                  a held one (resume, relogin) like any lost link)
  *                               └──closed before an answer──▶ ExpectOpen (idle close) or ExpectReconnect,
  *                                  holding the user's login (LoginOwed): sent again once welcomed,
  *                                  same id, at most LOGIN_RESENDS_MAX times
@@ -45,7 +49,7 @@
  */
 import { FrameDecoder, encodeControl, knownPayload } from '../codec.ts';
 import { type ClientFrame, type ServerFrame, type ServerFrameOf, type ServerFrameType, serverFrameFastPath, serverFrameSchema } from '../frames.ts';
-import { HEARTBEATS_PER_TTL, LOGIN_RESENDS_MAX, QUIT_LOGOUT_WAIT_MS, TTL_MS_DEFAULT } from '../limits.ts';
+import { HEARTBEATS_PER_TTL, LOGIN_DEGRADED_RETRIES_MAX, LOGIN_RESENDS_MAX, QUIT_LOGOUT_WAIT_MS, TTL_MS_DEFAULT } from '../limits.ts';
 import { Backoff } from './backoff.ts';
 import type { IdentityKeys } from '../identity.ts';
 
@@ -80,6 +84,8 @@ export interface LoginOwed {
   readonly requestId: number;
   /** Links it was lost with so far; at LOGIN_RESENDS_MAX it is given up (SERVER_UNAVAILABLE). */
   readonly losses: number;
+  /** SERVER_DEGRADED refusals so far; past LOGIN_DEGRADED_RETRIES_MAX the refusal is the answer. */
+  readonly refusals: number;
 }
 
 /** How a login was asked for: by the user, or by the link taking a dropped login back. */
@@ -119,8 +125,8 @@ export type LinkState =
   | { readonly state: 'ExpectLogin'; readonly conn: Conn }
   /**
    * `password`: the one this login tries, when it is not the account's (a pending change's new
-   * one). losses: for the user's login (via `login`), the links it was already lost with (see
-   * LoginOwed).
+   * one). losses and refusals: for the user's login (via `login`), the links it was already lost
+   * with and the SERVER_DEGRADED refusals it had (see LoginOwed).
    */
   | {
       readonly state: 'ExpectLoginOk';
@@ -131,6 +137,7 @@ export type LinkState =
       readonly outage: boolean;
       readonly password?: string;
       readonly losses: number;
+      readonly refusals: number;
     }
   | { readonly state: 'LoggedIn'; readonly conn: Conn; readonly account: Account }
   /** `quitAtMs`: set when the logout is the user quitting; the link closes then at the latest. */
@@ -162,6 +169,12 @@ export type LinkAction =
    * password (changed; `nickname` from that login), or the old token or password still worked.
    */
   | { readonly type: 'password-settled'; readonly changed: boolean; readonly nickname: string | null }
+  /**
+   * The server refused a login because it lost its shared database or bus (SERVER_DEGRADED): the
+   * link dropped it and logs in again on a new link at retryAtMs (after the backoff), maybe on
+   * another node behind a load balancer. Said so the user knows why the login waits.
+   */
+  | { readonly type: 'server-degraded'; readonly retryAtMs: number }
   /** A server frame for the composition: a reply to one of its requests, or a push. */
   | { readonly type: 'frame'; readonly frame: ServerFrame }
   /** The server sent a frame FRAME_RULES does not allow in this state; it was dropped. */
@@ -404,7 +417,7 @@ export class ServerLink {
     const p = this.phase;
     if (p.state !== 'ExpectLogin') return this.request({ type: 'login', username, password, ...this.identityField });
     const requestId = this.sendRequest(p.conn, { type: 'login', username, password, ...this.identityField });
-    this.phase = { state: 'ExpectLoginOk', conn: p.conn, requestId, via: 'login', account: { username, password, resumeToken: null }, outage: false, losses: 0 };
+    this.phase = { state: 'ExpectLoginOk', conn: p.conn, requestId, via: 'login', account: { username, password, resumeToken: null }, outage: false, losses: 0, refusals: 0 };
     return requestId;
   }
 
@@ -512,14 +525,16 @@ export class ServerLink {
     conn.ttlMs = frame.ttlMs;
     conn.heartbeatMs = Math.max(1, frame.heartbeatMs);
     conn.tickAtMs = nowMs + conn.heartbeatMs;
-    this.backoff.reset();
+    // A link that is to log in is back for good only once logged in (onLoginOk): a server that
+    // welcomes and then refuses (BUSY, SERVER_DEGRADED) is retried ever more slowly.
+    if (p.loginOwed === null && p.resumeWith === null) this.backoff.reset();
     this.actions.push({ type: 'up' });
     const owed = p.loginOwed;
     if (owed !== null) {
       // The user's login lost with the last link: the same request again, so its reply answers the user.
       const account: Account = { username: owed.username, password: owed.password, resumeToken: null };
       this.actions.push({ type: 'send', linkId: conn.linkId, frame: { type: 'login', id: owed.requestId, username: owed.username, password: owed.password, ...this.identityField } });
-      this.phase = { state: 'ExpectLoginOk', conn, requestId: owed.requestId, via: 'login', account, outage: p.outage, losses: owed.losses };
+      this.phase = { state: 'ExpectLoginOk', conn, requestId: owed.requestId, via: 'login', account, outage: p.outage, losses: owed.losses, refusals: owed.refusals };
       return;
     }
     const account = p.resumeWith;
@@ -531,7 +546,7 @@ export class ServerLink {
     // We were logged in before the link dropped: take the login back.
     if (account.resumeToken !== null) {
       const requestId = this.sendRequest(conn, { type: 'resume', username: account.username, token: account.resumeToken });
-      this.phase = { state: 'ExpectLoginOk', conn, requestId, via: 'resume', account, outage: p.outage, losses: 0 };
+      this.phase = { state: 'ExpectLoginOk', conn, requestId, via: 'resume', account, outage: p.outage, losses: 0, refusals: 0 };
       return;
     }
     this.relogin(conn, account, p.outage);
@@ -545,7 +560,7 @@ export class ServerLink {
   private relogin(conn: Conn, account: Account, outage: boolean): void {
     const password = account.passwordPending ?? account.password;
     const requestId = this.sendRequest(conn, { type: 'login', username: account.username, password, ...this.identityField });
-    this.phase = { state: 'ExpectLoginOk', conn, requestId, via: 'relogin', account, outage, losses: 0, ...(password === account.password ? {} : { password }) };
+    this.phase = { state: 'ExpectLoginOk', conn, requestId, via: 'relogin', account, outage, losses: 0, refusals: 0, ...(password === account.password ? {} : { password }) };
   }
 
   private onLoginOk(frame: ServerFrameOf<'login.ok'>, nowMs: number): void {
@@ -553,6 +568,7 @@ export class ServerLink {
     if (p.state !== 'ExpectLoginOk') return;
     const account: Account = { username: frame.username, password: p.password ?? p.account.password, resumeToken: frame.resumeToken };
     this.phase = { state: 'LoggedIn', conn: p.conn, account };
+    this.backoff.reset();
     p.conn.tickAtMs = nowMs + p.conn.heartbeatMs;
     this.actions.push({ type: 'logged-in', via: p.via, frame });
     if (p.outage) this.actions.push({ type: 'reconnected' });
@@ -589,6 +605,16 @@ export class ServerLink {
       // A server busy with everyone's passwords (after a restart) is not a refusal: reconnect
       // after the backoff (with jitter, so the crowd spreads out) and try again.
       return this.drop(p.conn, nowMs);
+    }
+    if (p.state === 'ExpectLoginOk' && frame.re === p.requestId && frame.code === 'SERVER_DEGRADED' && (p.via !== 'login' || p.refusals < LOGIN_DEGRADED_RETRIES_MAX)) {
+      // A node that lost its shared database or bus refuses logins until it has them back, and a
+      // load balancer sends a new connection to a healthy node: log in again on a new link after
+      // the backoff (the token kept: it was not refused), and say why.
+      this.actions.push({ type: 'close', linkId: p.conn.linkId });
+      this.down(nowMs, true);
+      const next = this.phase as LinkState;
+      if (next.state === 'ExpectReconnect') this.actions.push({ type: 'server-degraded', retryAtMs: next.reconnectAtMs });
+      return;
     }
     if (p.state === 'ExpectLoginOk' && frame.re === p.requestId) {
       // A refused resume (the server restarted, or the TTL ran out): the password, once.
@@ -675,7 +701,7 @@ export class ServerLink {
    * login whose answer it lost (at once when the server closed it for idleness just as the login
    * went out; after the backoff otherwise; given up after LOGIN_RESENDS_MAX links).
    */
-  private down(nowMs: number): void {
+  private down(nowMs: number, refusedDegraded = false): void {
     const p = this.phase;
     let resumeWith: Account | null = null;
     let loginOwed: LoginOwed | null = null;
@@ -702,7 +728,9 @@ export class ServerLink {
         resumeWith = p.via === 'login' ? null : p.account;
         outage = p.outage;
         if (p.via === 'login') {
-          loginOwed = lostAgain({ username: p.account.username, password: p.account.password, requestId: p.requestId, losses: p.losses });
+          const owed: LoginOwed = { username: p.account.username, password: p.account.password, requestId: p.requestId, losses: p.losses, refusals: p.refusals };
+          // A refusal is counted on its own budget, not as a lost link.
+          loginOwed = refusedDegraded ? { ...owed, refusals: owed.refusals + 1 } : lostAgain(owed);
           if (p.conn.idleClosed && loginOwed !== null) {
             this.actions.push({ type: 'link-lost', resending: [loginOwed.requestId] });
             return this.connect(null, outage, loginOwed);

@@ -168,10 +168,17 @@ export interface ServerConfig {
   readonly newToken: () => string;
   /**
    * One node of several sharing a store and a bus (core/server/cluster.ts): the machine announces
-   * who it holds, and session request ids start with sessionRequestIdPrefix (unique per node).
+   * who it holds, and session request ids start with sessionRequestIdPrefix (unique per node and
+   * per start of its process: ids never repeat across nodes or restarts).
    */
   readonly clustered: boolean;
   readonly sessionRequestIdPrefix: string;
+  /**
+   * This node's slot among mailSeqSlots for offline-mail seqs (mailbox.ts): unique among the nodes
+   * sharing a database, so their seqs never collide. 0 of 1 on a single server.
+   */
+  readonly mailSeqSlot: number;
+  readonly mailSeqSlots: number;
 }
 
 export const SERVER_CONFIG_DEFAULTS: Omit<ServerConfig, 'newToken'> = {
@@ -187,6 +194,8 @@ export const SERVER_CONFIG_DEFAULTS: Omit<ServerConfig, 'newToken'> = {
   unauthenticatedConnectionsPerAddressMax: UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX,
   clustered: false,
   sessionRequestIdPrefix: 's',
+  mailSeqSlot: 0,
+  mailSeqSlots: 1,
 };
 
 type ConnState =
@@ -1386,7 +1395,7 @@ export class ServerMachine {
     if (admission !== 'ok') {
       return this.sendError(conn, 'MAILBOX_FULL', frame.id, admission === 'sender-share-full' ? 'your share of their mailbox is full' : 'their mailbox is full');
     }
-    this.persist({ op: 'mail.add', seq: this.mailbox.nextSeq(nowMs), from, to, messageId: frame.messageId, sealed: frame.sealed, sentAtMs: nowMs });
+    this.persist({ op: 'mail.add', seq: this.mailbox.nextSeq(nowMs, this.config.mailSeqSlot, this.config.mailSeqSlots), from, to, messageId: frame.messageId, sealed: frame.sealed, sentAtMs: nowMs });
     this.send(conn.connId, queued);
     this.deliverMail(to);
   }

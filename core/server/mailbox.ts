@@ -10,9 +10,13 @@
  * offline senders: MAIL_RECEIPTS_HELD_PER_USER_MAX each, the oldest dropped first.
  *
  * Seq numbers are unique over the server's life and increase in arrival order: the next is the
- * larger of the last one + 1 and nowMs * 1000, so a restart (which only knows the seqs still
- * held) keeps counting up from its clock instead of handing out a seq a client may remember
+ * larger of the last one + 1 and nowMs * MAIL_SEQS_PER_MS, so a restart (which only knows the seqs
+ * still held) keeps counting up from its clock instead of handing out a seq a client may remember
  * from before (clients skip a seq they have already shown; see core/peer/mailbox-client.ts).
+ *
+ * Several nodes of a cluster make seqs for one database (one primary key): each node makes only
+ * seqs in its own slot (seq mod `slots` = `slot`), so two nodes queueing mail in the same
+ * millisecond never make the same one. A single server has one slot of one.
  */
 import {
   MAIL_DELIVERIES_IN_FLIGHT_MAX,
@@ -44,6 +48,15 @@ interface Box {
 
 export type Admission = 'ok' | 'recipient-full' | 'sender-share-full';
 
+/** Seqs per millisecond of the clock a seq starts from: room for a burst, far below 2^53 for ages. */
+export const MAIL_SEQS_PER_MS = 1000;
+/**
+ * Slots a cluster's nodes make seqs in (each node one per millisecond, the rest of a burst a
+ * millisecond ahead): a node takes slot (its boot number mod this), so two nodes running at once
+ * share a slot only if a thousand node starts came between theirs.
+ */
+export const MAIL_SEQ_NODE_SLOTS = MAIL_SEQS_PER_MS;
+
 export class Mailbox {
   private readonly boxes = new Map<string, Box>();
   /** Receipts owed to each offline sender, oldest first. */
@@ -57,9 +70,10 @@ export class Mailbox {
     for (const receipt of snapshot.receipts ?? []) this.apply({ op: 'receipt.add', ...receipt });
   }
 
-  /** The seq for a mail arriving now (see the header). */
-  nextSeq(nowMs: number): number {
-    const seq = Math.max(this.lastSeq + 1, Math.floor(nowMs) * 1000);
+  /** The seq for a mail arriving now, in this node's slot (see the header). */
+  nextSeq(nowMs: number, slot = 0, slots = 1): number {
+    const earliest = Math.max(this.lastSeq + 1, Math.floor(nowMs) * MAIL_SEQS_PER_MS);
+    const seq = earliest + ((((slot - earliest) % slots) + slots) % slots);
     this.lastSeq = seq;
     return seq;
   }

@@ -45,6 +45,8 @@ export class ClusterWorld {
   readonly planted = new PlantedOutput();
   /** The node whose process is applying a batch to the shared store right now. */
   applyingNode: ServerNode | null = null;
+  /** Node starts so far, cluster-wide: the shared store's boot sequence. */
+  private boots = 1;
   private readonly byAddress = new Map<string, ServerNode>();
   private readonly byId = new Map<string, ServerNode>();
   private readonly pinned: boolean;
@@ -76,6 +78,7 @@ export class ClusterWorld {
           applying: (applying) => {
             this.applyingNode = applying;
           },
+          nextBoot: () => this.boots++,
         },
       });
       this.nodes.push(node);
@@ -120,8 +123,8 @@ export class ClusterWorld {
   }
 
   /**
-   * The incarnation of the node whose machine made a session request id (`<node>.s<n>`): the
-   * checkers key requests by it, as a restart counts ids from 1 again. 0 for ids of no node.
+   * The incarnation of the node whose machine made a session request id (`<node>.<boot>.s<n>`):
+   * the checkers key requests by it. 0 for ids of no node.
    */
   incarnationOfRequest(requestId: string): number {
     const dot = requestId.indexOf('.');

@@ -9,6 +9,7 @@
  */
 import { type ServerConfig, type ServerMachine, type ServerStats } from '../../core/server/machine.ts';
 import { ServerHost } from '../../core/server/host.ts';
+import { MAIL_SEQ_NODE_SLOTS } from '../../core/server/mailbox.ts';
 import type { SimNetwork } from './network.ts';
 import { newServerMachine, type PlantedBug } from './planted-bugs.ts';
 import type { Prng } from './prng.ts';
@@ -47,6 +48,8 @@ export interface ClusterSite {
   connect(scope: Scope): ClusterBus & { onStatus(listener: (connected: boolean) => void): void };
   /** The process is applying a batch to the shared store now (a store fault hits this node). */
   applying(node: ServerNode): void;
+  /** A number no start of any node had before (the database's node_boots sequence in the shipped server). */
+  nextBoot(): number;
 }
 
 export class ServerNode {
@@ -97,7 +100,12 @@ export class ServerNode {
     const clock = this.clock.scoped(scope, this.clockRate);
     const { plantedBug, ...config } = this.tuning;
     const cluster = this.site.cluster;
-    const clustered = cluster === undefined ? {} : { clustered: true, sessionRequestIdPrefix: `${cluster.nodeId}.s` };
+    // As the shipped server: request ids `<node>.<boot>.s<n>` and the mail seq slot from the boot number.
+    const boot = cluster?.nextBoot() ?? 0;
+    const clustered =
+      cluster === undefined
+        ? {}
+        : { clustered: true, sessionRequestIdPrefix: `${cluster.nodeId}.${boot}.s`, mailSeqSlot: boot % MAIL_SEQ_NODE_SLOTS, mailSeqSlots: MAIL_SEQ_NODE_SLOTS };
     const machine = newServerMachine(this.store.load(), { ...config, ...clustered, newToken: () => this.newToken() }, plantedBug);
     const bus = cluster?.connect(scope);
     // The router and the host need each other: the router feeds this incarnation's host.

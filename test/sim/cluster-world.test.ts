@@ -81,7 +81,7 @@ expect:
     RUN_TIMEOUT_MS,
   );
 
-  it('a node cut off the bus refuses logins with SERVER_DEGRADED; the others bury its users and see them again when it is back', () => {
+  it('a node cut off the bus refuses logins with SERVER_DEGRADED, and the client logs in by itself once it is back; the others bury its users and see them again', () => {
     const scenario = parseScenario(`
 version: 1
 seed: 7
@@ -97,13 +97,14 @@ friends:
   pairs: [[alice, bob], [alice, carol]]
 behaviours:
   stays: [login]
-  # Each try within a TTL of the last word on the link: a link silent that long is taken for dead.
-  late: [login, { think: 3000 }, logout, { think: 2000 }, { login: { expect: SERVER_DEGRADED } }, { think: 4000 }, { login: { expect: SERVER_DEGRADED } }, { think: 4000 }, { login: { expect: ok } }]
+  # The login at 10 s is refused while node2 is cut off (until 11 s); the client retries after
+  # its backoff and the one login command ends ok.
+  late: [login, { think: 3000 }, logout, { think: 2000 }, { login: { expect: ok } }]
 faults:
   - { kind: bus-partition, atMs: 5000, node: node2, durationMs: 6000 }
 expect:
   metrics:
-    logins_refused_degraded: { min: 2, max: 2 }
+    logins_refused_degraded: { min: 1, max: 6 }
     peers_online_end: { min: 3 }
 `);
     let world: World | null = null;

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeControl } from '../../../core/codec.ts';
 import type { ServerFrame } from '../../../core/frames.ts';
-import { LOGIN_RESENDS_MAX, QUIT_LOGOUT_WAIT_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../../../core/limits.ts';
+import { LOGIN_DEGRADED_RETRIES_MAX, LOGIN_RESENDS_MAX, QUIT_LOGOUT_WAIT_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../../../core/limits.ts';
 import { FRAME_RULES, type LinkAction, ServerLink } from '../../../core/peer/server-link.ts';
 
 const TTL_MS = 9_000;
@@ -54,6 +54,15 @@ class Harness {
 
   lastSentId(): number {
     return this.sent.at(-1)?.id ?? -1;
+  }
+
+  /** Connected and welcomed, with alice's login sent and not answered yet: its request id. */
+  loginSent(): number {
+    this.step((l) => l.start());
+    this.step((l) => l.opened(this.linkId, null, this.nowMs));
+    this.frame(WELCOME);
+    this.step((l) => l.login('alice', 'alice-password'));
+    return this.lastSentId();
   }
 
   /** Connected, welcomed and logged in as alice. */
@@ -163,11 +172,7 @@ describe('server link machine', () => {
     // The server closes a connection that has not logged in for its idle limit; a login typed just
     // then reached a closed connection, and the user got SERVER_UNAVAILABLE instead of login.ok.
     const h = new Harness();
-    h.step((l) => l.start());
-    h.step((l) => l.opened(h.linkId, null, h.nowMs));
-    h.frame(WELCOME);
-    h.step((l) => l.login('alice', 'alice-password'));
-    const loginId = h.lastSentId();
+    const loginId = h.loginSent();
     expect(h.frame({ type: 'error', code: 'UNAUTHENTICATED_TIMEOUT', message: 'idle' })).toEqual([]);
     const lost = h.step((l) => l.closed(h.linkId, h.nowMs));
     expect(lost).toEqual([{ type: 'link-lost', resending: [loginId] }, { type: 'connect', linkId: h.linkId }]);
@@ -179,11 +184,7 @@ describe('server link machine', () => {
 
   it('a login whose link dropped before its answer is sent again after the backoff, and given up after LOGIN_RESENDS_MAX links', () => {
     const h = new Harness();
-    h.step((l) => l.start());
-    h.step((l) => l.opened(h.linkId, null, h.nowMs));
-    h.frame(WELCOME);
-    h.step((l) => l.login('alice', 'alice-password'));
-    const loginId = h.lastSentId();
+    const loginId = h.loginSent();
     const first = h.step((l) => l.closed(h.linkId, h.nowMs));
     expect(first).toEqual([{ type: 'link-lost', resending: [loginId] }, { type: 'disconnected' }]);
     expect(h.link.state.state).toBe('ExpectReconnect');
@@ -203,6 +204,49 @@ describe('server link machine', () => {
     h.step((l) => l.opened(h.linkId, null, h.nowMs));
     expect(h.frame(WELCOME)).toEqual([{ type: 'up' }, { type: 'reconnected' }]);
     expect(h.link.state.state).toBe('ExpectLogin');
+  });
+
+  it('a login refused with SERVER_DEGRADED is sent again on new links after a growing backoff, saying why, and the refusal answers it after LOGIN_DEGRADED_RETRIES_MAX', () => {
+    const h = new Harness();
+    const loginId = h.loginSent();
+    const delays: number[] = [];
+    for (let refusal = 1; refusal <= LOGIN_DEGRADED_RETRIES_MAX; refusal++) {
+      const refused = h.frame({ type: 'error', re: loginId, code: 'SERVER_DEGRADED', message: 'degraded' });
+      // Not an answer: the login stays owed, the link goes, and the user is told when it comes back.
+      expect(refused.find((a) => a.type === 'frame')).toBeUndefined();
+      expect(refused).toContainEqual({ type: 'link-lost', resending: [loginId] });
+      const said = refused.find((a) => a.type === 'server-degraded');
+      expect(said).toEqual({ type: 'server-degraded', retryAtMs: h.link.nextTimeoutMs() });
+      delays.push((h.link.nextTimeoutMs() ?? 0) - h.nowMs);
+      h.advanceTo(h.link.nextTimeoutMs()!);
+      h.step((l) => l.opened(h.linkId, null, h.nowMs));
+      expect(h.frame(WELCOME).at(-1)).toEqual({ type: 'send', linkId: h.linkId, frame: { type: 'login', id: loginId, username: 'alice', password: 'alice-password' } });
+    }
+    // The welcome in between does not reset the backoff: each try waits longer (jitter is 50-100%).
+    for (const [i, delay] of delays.entries()) {
+      const baseMs = Math.min(RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN * 2 ** i);
+      expect(delay).toBeGreaterThanOrEqual(baseMs / 2);
+      expect(delay).toBeLessThan(baseMs);
+    }
+    const answered = h.frame({ type: 'error', re: loginId, code: 'SERVER_DEGRADED', message: 'degraded' });
+    expect(answered).toContainEqual({ type: 'frame', frame: expect.objectContaining({ code: 'SERVER_DEGRADED', re: loginId }) });
+    expect(h.link.state.state).toBe('ExpectLogin');
+  });
+
+  it('a resume refused with SERVER_DEGRADED keeps its token and resumes on the next link, instead of giving the login up', () => {
+    const h = new Harness().loggedIn();
+    h.step((l) => l.closed(h.linkId, h.nowMs));
+    h.advanceTo(h.link.nextTimeoutMs()!);
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    h.frame(WELCOME);
+    expect(h.sent.at(-1)).toMatchObject({ type: 'resume', token: 'tok1' });
+    const refused = h.frame({ type: 'error', re: h.lastSentId(), code: 'SERVER_DEGRADED', message: 'degraded' });
+    expect(types(refused)).toEqual(['close', 'link-lost', 'server-degraded']);
+    h.advanceTo(h.link.nextTimeoutMs()!);
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    h.frame(WELCOME);
+    expect(h.sent.at(-1)).toMatchObject({ type: 'resume', token: 'tok1' });
+    expect(h.frame(loginOk(h.lastSentId(), 'tok2'))).toMatchObject([{ type: 'logged-in', via: 'resume' }, { type: 'reconnected' }]);
   });
 
   it('HEARTBEAT_TIMEOUT ends the login and the link does not take it back', () => {

@@ -12,6 +12,7 @@ import type { ClientFrame } from '../../../core/frames.ts';
 import { type ClusterMessage, ClusterRouter, MemoryBusHub } from '../../../core/server/cluster.ts';
 import { type PasswordHasher, ServerHost } from '../../../core/server/host.ts';
 import { ServerMachine } from '../../../core/server/machine.ts';
+import { MAIL_SEQ_NODE_SLOTS } from '../../../core/server/mailbox.ts';
 import { MemoryStore } from '../../../core/store.ts';
 import type { Clock, Listener, Stream, StreamEvents, Transport } from '../../../core/transport.ts';
 import { replay } from '../../helpers/fc-replay.ts';
@@ -150,6 +151,9 @@ class Node {
       unauthenticatedConnectionsPerAddressMax: 0,
       clustered: true,
       sessionRequestIdPrefix: `${nodeId}.s`,
+      // As the shipped server's boot numbers would: one slot per node.
+      mailSeqSlot: world.nodes.length,
+      mailSeqSlots: MAIL_SEQ_NODE_SLOTS,
     });
     const hubBus = world.hub.bus(nodeId);
     // What this node publishes travels in its own lane (the hub schedules it while we publish).
@@ -426,6 +430,25 @@ describe('ClusterRouter over the in-memory bus', () => {
     world.settle();
     expect(onB.take('login.ok')).toEqual([expect.objectContaining({ re: 2, username: 'zoe' })]);
     expect(b.machine.stats().signups).toBe(0);
+  });
+
+  it('mail queued on two nodes in the same millisecond gets two seqs: both messages are held in the shared store', () => {
+    const world = new World();
+    const [a, b] = [world.addNode(), world.addNode()];
+    const alice = world.login(a, 'alice');
+    const bob = world.login(b, 'bob');
+    const carol = world.login(a, 'carol');
+    world.befriend(alice, 'alice', carol, 'carol');
+    world.befriend(bob, 'bob', carol, 'carol');
+    carol.send({ type: 'logout' });
+    world.settle();
+    const sealed = Buffer.from('x'.repeat(64)).toString('base64');
+    alice.send({ type: 'mail.send', id: 1, username: 'carol', messageId: 'from-alice', sealed });
+    bob.send({ type: 'mail.send', id: 1, username: 'carol', messageId: 'from-bob', sealed });
+    world.settle();
+    expect([...alice.take('mail.queued'), ...bob.take('mail.queued')]).toHaveLength(2);
+    // One primary key for both nodes (the store keys mail by seq, as PostgreSQL does).
+    expect(world.store.load().mail?.map((mail) => mail.messageId).sort()).toEqual(['from-alice', 'from-bob']);
   });
 
   it('a node that joins late learns who is online', () => {
