@@ -7,8 +7,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FRAME_HEADER_BYTES, FRAME_KIND_DATA, FrameDecoder, encodeControl, encodeData } from '../../core/codec.ts';
-import { PROTOCOL_VERSION } from '../../core/limits.ts';
+import { DATA_HEADER_BYTES, FRAME_HEADER_BYTES, FRAME_KIND_DATA, FrameDecoder, encodeControl, encodeData } from '../../core/codec.ts';
+import { FRAME_BYTES_MAX, PROTOCOL_VERSION } from '../../core/limits.ts';
 import { type Decoded, concat, drain, encodeSpec, frameSpecs, split } from '../helpers/codec-streams.ts';
 import { replay } from '../helpers/fc-replay.ts';
 
@@ -108,7 +108,8 @@ describe('decoder fragment mode', () => {
   it('property: hostile bytes never make it throw, and a stream-breaking error is the last thing it yields', () => {
     const hostile = fc.oneof(
       fc.uint8Array({ maxLength: 400 }),
-      fc.tuple(fc.nat({ max: 0xffff_ffff }), fc.uint8Array({ maxLength: 200 })).map(([length, rest]) =>
+      // Payload lengths at the edges that matter: empty, a data header short or exact, the limit and one past it.
+      fc.tuple(fc.oneof(fc.nat({ max: 0xffff_ffff }), fc.constantFrom(0, DATA_HEADER_BYTES - 1, DATA_HEADER_BYTES, DATA_HEADER_BYTES + 1, FRAME_BYTES_MAX, FRAME_BYTES_MAX + 1, 0xffff_ffff)), fc.uint8Array({ maxLength: 200 })).map(([length, rest]) =>
         concat([new Uint8Array([PROTOCOL_VERSION, FRAME_KIND_DATA, length >>> 24, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff]), rest]),
       ),
     );

@@ -23,12 +23,34 @@ function chunked(bytes: Buffer, cuts: number[]): Buffer[] {
   return chunks;
 }
 
+/** A small bound, so that drawn lines reach it: the edge where a line stops fitting. */
+const LINE_BYTES_MAX = 24;
+
+const bytesOf = (text: string): number => Buffer.byteLength(text, 'utf8');
+
+/** Drops whole characters from the end until the line fits LINE_BYTES_MAX. */
+function fitted(line: string): string {
+  const chars = [...line];
+  while (bytesOf(chars.join('')) > LINE_BYTES_MAX) chars.pop();
+  return chars.join('');
+}
+
+/**
+ * Lines within the bound, drawn toward its edges: empty, exactly LINE_BYTES_MAX bytes ending in a
+ * character of 2, 3 or 4 bytes (which a chunk cut can split), CR, NUL, tabs, replacement chars.
+ */
+const edgeLine = fc.oneof(
+  fc.array(fc.constantFrom('a', ' ', '\t', '\r', '\u0000', 'é', '中', '😀', '\uFFFD', 'e\u0301'), { maxLength: 16 }).map((pieces) => fitted(pieces.join(''))),
+  fc.constantFrom('é', '中', '😀').map((wide) => 'a'.repeat(LINE_BYTES_MAX - bytesOf(wide)) + wide),
+  fc.string({ unit: 'grapheme' }).map((s) => fitted(s.replace(/\n/g, ''))),
+);
+
 describe('LineSplitter', () => {
-  it('any chunking of the stream yields the same lines, multi-byte characters included', () => {
+  it('any chunking of the stream yields the same lines, multi-byte characters and lines exactly at the bound included', () => {
     fc.assert(
-      fc.property(fc.array(fc.string({ unit: 'grapheme' }).map((s) => s.replace(/\n/g, '')), { maxLength: 20 }), fc.array(fc.nat(), { maxLength: 30 }), (lines, cuts) => {
+      fc.property(fc.array(edgeLine, { maxLength: 20 }), fc.array(fc.nat(), { maxLength: 30 }), (lines, cuts) => {
         const bytes = Buffer.from(lines.map((line) => `${line}\n`).join(''), 'utf8');
-        expect(split(chunked(bytes, cuts), 1 << 20).lines).toEqual(lines);
+        expect(split(chunked(bytes, cuts), LINE_BYTES_MAX)).toEqual({ lines, overlong: 0 });
       }),
       replay,
     );
