@@ -71,14 +71,14 @@ export class SizeLies {
 }
 
 /** A frame as a rewriter sees it: a control frame's message, or a data frame. */
-type FrameEdit = (frame: Frame) => Frame | null;
+export type FrameEdit = (frame: Frame) => Frame | null;
 
 /**
  * Decodes `bytes` as the continuation of `decoder`'s stream, passes each whole frame through
  * `edit` (null drops it) and re-encodes what is left: the bytes to pass on. A stream that stops
  * decoding (not frames at all) is passed on as it came from then on (`decoder.failed`).
  */
-export function reframe(decoder: FrameDecoder, bytes: Uint8Array, edit: FrameEdit): Uint8Array {
+function reframe(decoder: FrameDecoder, bytes: Uint8Array, edit: FrameEdit): Uint8Array {
   if (decoder.failed) return bytes;
   decoder.push(bytes);
   const out: Uint8Array[] = [];
@@ -88,14 +88,35 @@ export function reframe(decoder: FrameDecoder, bytes: Uint8Array, edit: FrameEdi
     if (edited === null) continue;
     out.push(edited.kind === 'data' ? encodeData(edited.streamId, edited.offset, edited.bytes) : encodeControl(edited.message as object));
   }
-  if (out.length === 1) return out[0] as Uint8Array;
-  const joined = new Uint8Array(out.reduce((sum, part) => sum + part.byteLength, 0));
-  let at = 0;
-  for (const part of out) {
-    joined.set(part, at);
-    at += part.byteLength;
+  return out.length === 1 ? (out[0] as Uint8Array) : Buffer.concat(out);
+}
+
+/** A stream's events, with what it delivers passed through `edit` frame by frame (see reframe). */
+export class ReframingEvents implements StreamEvents {
+  private readonly decoder = new FrameDecoder();
+
+  constructor(
+    private readonly events: StreamEvents,
+    private readonly edit: FrameEdit,
+  ) {}
+
+  onOpen(): void {
+    this.events.onOpen();
   }
-  return joined;
+
+  onData(bytes: Uint8Array): void {
+    const read = reframe(this.decoder, bytes, this.edit);
+    // Nothing whole yet: nothing to deliver.
+    if (read.byteLength > 0) this.events.onData(read);
+  }
+
+  onDrain(): void {
+    this.events.onDrain();
+  }
+
+  onClose(error: string | null): void {
+    this.events.onClose(error);
+  }
 }
 
 /** A file offer's entries as the wire carries them. */
@@ -164,38 +185,15 @@ export class HostileWire implements Transport {
 }
 
 /** What reaches a hostile sender: the credit of a transfer it declared smaller reaches the real end. */
-class WideningEvents implements StreamEvents {
-  private readonly decoder = new FrameDecoder();
-
-  constructor(
-    private readonly events: StreamEvents,
-    private readonly state: HostileState,
-  ) {}
-
-  onOpen(): void {
-    this.events.onOpen();
-  }
-
-  onData(bytes: Uint8Array): void {
-    const overruns = this.state.overruns;
-    const read = reframe(this.decoder, bytes, (frame) => {
-      if (frame.kind !== 'control' || overruns.size === 0) return frame;
-      const credit = frame.message as { type?: unknown; transferId?: unknown; limit?: unknown };
-      if (credit.type !== 'file.accept' && credit.type !== 'file.resume' && credit.type !== 'file.credit') return frame;
-      const realBytes = typeof credit.transferId === 'string' ? overruns.get(credit.transferId) : undefined;
-      if (realBytes === undefined || typeof credit.limit !== 'number' || credit.limit >= realBytes) return frame;
-      return { kind: 'control', message: { ...credit, limit: realBytes } };
-    });
-    if (read.byteLength > 0) this.events.onData(read);
-  }
-
-  onDrain(): void {
-    this.events.onDrain();
-  }
-
-  onClose(error: string | null): void {
-    this.events.onClose(error);
-  }
+function widenCredit(overruns: ReadonlyMap<string, number>): FrameEdit {
+  return (frame) => {
+    if (frame.kind !== 'control' || overruns.size === 0) return frame;
+    const credit = frame.message as { type?: unknown; transferId?: unknown; limit?: unknown };
+    if (credit.type !== 'file.accept' && credit.type !== 'file.resume' && credit.type !== 'file.credit') return frame;
+    const realBytes = typeof credit.transferId === 'string' ? overruns.get(credit.transferId) : undefined;
+    if (realBytes === undefined || typeof credit.limit !== 'number' || credit.limit >= realBytes) return frame;
+    return { kind: 'control', message: { ...credit, limit: realBytes } };
+  };
 }
 
 class RewritingStream implements Stream {
@@ -233,7 +231,7 @@ class RewritingStream implements Stream {
 
   /** The events of what comes in, as this hostile client reads them. */
   inbound(events: StreamEvents): StreamEvents {
-    return new WideningEvents(events, this.state);
+    return new ReframingEvents(events, widenCredit(this.state.overruns));
   }
 
   setEvents(events: StreamEvents): void {

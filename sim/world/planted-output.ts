@@ -12,7 +12,7 @@
 import { FrameDecoder, encodeControl } from '../../core/codec.ts';
 import type { Listener, Stream, StreamEvents, Transport } from '../../core/transport.ts';
 import type { SimPlantedBug } from '../scenarios/scenario-schema.ts';
-import { offeredFiles, reframe, type SizeLies } from '../drivers/hostile.ts';
+import { offeredFiles, ReframingEvents, type SizeLies } from '../drivers/hostile.ts';
 
 interface WireFrame {
   readonly type?: unknown;
@@ -122,54 +122,31 @@ class PlantedStream implements Stream {
  * about the size (SizeLies, recorded by the sender's hostile wire) reads as declaring the bytes
  * that really follow. The receiving machine then takes them all and reports the file complete.
  */
-class SizeTrustingEvents implements StreamEvents {
-  private readonly decoder = new FrameDecoder();
-
-  constructor(
-    private readonly events: StreamEvents,
-    private readonly active: ReadonlySet<SimPlantedBug>,
-    private readonly lies: SizeLies,
-  ) {}
-
-  onOpen(): void {
-    this.events.onOpen();
-  }
-
-  onData(bytes: Uint8Array): void {
-    const read = reframe(this.decoder, bytes, (frame) => {
-      if (frame.kind !== 'control' || !this.active.has('trust-sent-size')) return frame;
-      const files = offeredFiles(frame.message);
-      if (files === null) return frame;
-      const trusted = files.map((file) => {
-        const lie = this.lies.of(file.transferId);
-        return lie === undefined ? file : { ...file, size: lie.actualBytes };
-      });
-      return { kind: 'control', message: { ...(frame.message as object), files: trusted } };
+function trustSentSize(events: StreamEvents, active: ReadonlySet<SimPlantedBug>, lies: SizeLies): StreamEvents {
+  return new ReframingEvents(events, (frame) => {
+    if (frame.kind !== 'control' || !active.has('trust-sent-size')) return frame;
+    const files = offeredFiles(frame.message);
+    if (files === null) return frame;
+    const trusted = files.map((file) => {
+      const lie = lies.of(file.transferId);
+      return lie === undefined ? file : { ...file, size: lie.actualBytes };
     });
-    if (read.byteLength > 0) this.events.onData(read);
-  }
-
-  onDrain(): void {
-    this.events.onDrain();
-  }
-
-  onClose(error: string | null): void {
-    this.events.onClose(error);
-  }
+    return { kind: 'control', message: { ...(frame.message as object), files: trusted } };
+  });
 }
 
 /** Which careless peer a scenario plants (wrapPeer). */
 export interface CarelessPeer {
   /** greet-any-hello: accepted streams' writes pass through CarelessPeerStream. */
   readonly greets: boolean;
-  /** trust-sent-size: what P2P streams deliver passes through SizeTrustingEvents. */
+  /** trust-sent-size: what P2P streams deliver passes through trustSentSize. */
   readonly trustsSize: boolean;
 }
 
 /**
  * A P2P stream a peer accepted, as a careless peer would handle it. greet-any-hello: the refusal
  * of a hello with a token the callee never issued goes out as hello.ok (the machine still closes
- * the stream after it, as it does after its refusal). trust-sent-size: see SizeTrustingEvents.
+ * the stream after it, as it does after its refusal). trust-sent-size: see trustSentSize.
  */
 class CarelessPeerStream implements Stream {
   private decoder: FrameDecoder | null = null;
@@ -198,7 +175,7 @@ class CarelessPeerStream implements Stream {
   }
 
   setEvents(events: StreamEvents): void {
-    this.inner.setEvents(this.lies === null ? events : new SizeTrustingEvents(events, this.active, this.lies));
+    this.inner.setEvents(this.lies === null ? events : trustSentSize(events, this.active, this.lies));
   }
 
   write(bytes: Uint8Array): boolean {
@@ -261,13 +238,13 @@ export class PlantedOutput {
   /**
    * A simulated peer's transport, for a careless peer (greet-any-hello, trust-sent-size): the P2P
    * streams it accepts pass through CarelessPeerStream, and with trust-sent-size those it opens
-   * deliver through SizeTrustingEvents. Only wrapped when the scenario plants one of these bugs.
+   * deliver through trustSentSize. Only wrapped when the scenario plants one of these bugs.
    */
   wrapPeer(transport: Transport, username: string, serverAddress: string, careless: CarelessPeer, lies: SizeLies): Transport {
     const active = this.active;
     const trusting = careless.trustsSize ? lies : null;
     return {
-      connect: (host, port, events) => transport.connect(host, port, trusting === null || host === serverAddress ? events : new SizeTrustingEvents(events, active, trusting)),
+      connect: (host, port, events) => transport.connect(host, port, trusting === null || host === serverAddress ? events : trustSentSize(events, active, trusting)),
       listen: (host: string, port: number, onAccept: (stream: Stream) => void, onReady: (result: Listener | Error) => void) =>
         transport.listen(host, port, (stream) => onAccept(new CarelessPeerStream(stream, active, username, trusting)), onReady),
     };
