@@ -34,7 +34,7 @@ export const DATA_HEADER_BYTES = 12;
  * held as it is: a chunk object costs about 100 bytes of heap whatever its size, so at 1 KiB the
  * overhead of the chunks held stays under a tenth of the bytes they hold.
  */
-const SMALL_CHUNK_BYTES = 1024;
+export const SMALL_CHUNK_BYTES = 1024;
 /** Blocks small chunks are copied into: 32 of them hold a whole maximal frame. */
 const COALESCE_BLOCK_BYTES = 16 * 1024;
 export const FRAME_KIND_CONTROL = 0x01;
