@@ -11,6 +11,7 @@ import {
   FRAME_KIND_CONTROL,
   FRAME_KIND_DATA,
   FrameDecoder,
+  SMALL_CHUNK_BYTES,
   encodeControl,
   encodeData,
   encodeDataHeader,
@@ -336,6 +337,39 @@ describe('codec memory', () => {
     expect(memoryHeld).toBeLessThan(decoder.buffered * 1.25);
     decoder.push(frame.slice(-1));
     expect(drain(decoder)).toHaveLength(1);
+  });
+
+  it('counts the chunks it holds: none idle, then the first read, each read of 1 KiB or more as it came, small reads by the block', () => {
+    const decoder = new FrameDecoder();
+    expect(decoder.heldChunks).toBe(0);
+    decoder.push(encodeControl({ type: 'chat', text: 'z'.repeat(40_000) }).subarray(0, 3));
+    expect(decoder.heldChunks).toBe(1);
+    const exactlyOneKiB = new Uint8Array(SMALL_CHUNK_BYTES);
+    decoder.push(exactlyOneKiB);
+    expect(decoder.heldChunks).toBe(2);
+    // A read of exactly 1 KiB is held as it came, not copied.
+    expect((held(decoder).rest as Uint8Array[])[0]).toBe(exactlyOneKiB);
+    // 32 reads of 512 bytes fill one 16 KiB block exactly; the 33rd starts another.
+    for (let i = 0; i < 32; i++) decoder.push(new Uint8Array(512));
+    expect(decoder.heldChunks).toBe(3);
+    decoder.push(new Uint8Array(512));
+    expect(decoder.heldChunks).toBe(4);
+  });
+
+  it('a block at least half full is kept as it is when a large read follows; one less than half full is copied down to its bytes', () => {
+    const halfFull = new FrameDecoder();
+    halfFull.push(new Uint8Array([PROTOCOL_VERSION]));
+    for (let i = 0; i < 16; i++) halfFull.push(new Uint8Array(512));
+    halfFull.push(new Uint8Array(SMALL_CHUNK_BYTES));
+    const [kept] = held(halfFull).rest as Uint8Array[];
+    expect([kept?.byteLength, kept?.buffer.byteLength]).toEqual([8 * 1024, 16 * 1024]);
+
+    const nearlyEmpty = new FrameDecoder();
+    nearlyEmpty.push(new Uint8Array([PROTOCOL_VERSION]));
+    nearlyEmpty.push(new Uint8Array(10));
+    nearlyEmpty.push(new Uint8Array(SMALL_CHUNK_BYTES));
+    const [copied] = held(nearlyEmpty).rest as Uint8Array[];
+    expect([copied?.byteLength, copied?.buffer.byteLength]).toEqual([10, 10]);
   });
 
   it('property: any mix of tiny and large reads decodes the same frames as one push', () => {
