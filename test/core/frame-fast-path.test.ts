@@ -242,6 +242,9 @@ describe('flat frames read without zod (core/flat-frames.ts)', () => {
     expect(clientFrameFastPath({ type: 'mail.send', username: 'bob', messageId: 'm', sealed: 'AAAA' })).toBeNull();
     expect(clientFrameFastPath({ type: 'session.answer', requestId: 'r1', accept: true, port: 0 })).toBeNull();
     expect(clientFrameFastPath({ type: 'logout', id: undefined })).toBeNull();
+    // Not a plain object, at the top or as a field: zod's to word.
+    expect(clientFrameFastPath(null)).toBeNull();
+    expect(serverFrameFastPath({ type: 'session.established', requestId: 'r1', username: 'bob', role: 'caller', token: 't', host: '10.0.0.2', port: 5000, identity: null })).toBeNull();
     expect(serverFrameFastPath({ type: 'session.established', requestId: 'r1', username: 'bob', role: 'caller', token: 't', identity: { signKey: 'x', sealKey: SEAL_KEY } })).toBeNull();
   });
 

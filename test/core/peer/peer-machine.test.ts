@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN, SESSION_REQUEST_TIMEOUT_MS_DEFAULT } from '../../../core/limits.ts';
 import { Backoff } from '../../../core/peer/backoff.ts';
+import { clientEventSchema } from '../../../core/peer/events.ts';
 import { TTL_MS, World, twoFriends } from './peer-world.ts';
 
 describe('peer machine with the server machine, in memory', () => {
@@ -54,6 +55,8 @@ describe('peer machine with the server machine, in memory', () => {
     world.command('alice', { cmd: 'login', username: 'alice', password: 'alice-password' });
     const said = world.eventsOf('alice', 'server.degraded');
     expect(said).toHaveLength(1);
+    // An event of the client's JSON-lines contract (core/peer/events.ts), as a front end reads it.
+    expect(clientEventSchema.parse(said[0])).toEqual(said[0]);
     const retryInMs = said[0]?.event === 'server.degraded' ? said[0].retryInMs : -1;
     // The first wait of the backoff: RECONNECT_DELAY_MS_MIN with 50-100% jitter, whole ms.
     expect(Number.isInteger(retryInMs)).toBe(true);
