@@ -244,6 +244,9 @@ describe('flat frames read without zod (core/flat-frames.ts)', () => {
     expect(clientFrameFastPath({ type: 'logout', id: undefined })).toBeNull();
     // Not a plain object, at the top or as a field: zod's to word.
     expect(clientFrameFastPath(null)).toBeNull();
+    // Only what JSON.parse makes is read without zod: an object with a prototype of its own or none.
+    expect(clientFrameFastPath(Object.assign(Object.create({ id: 7 }), { type: 'logout' }))).toBeNull();
+    expect(clientFrameFastPath(Object.assign(Object.create(null), { type: 'logout', id: 7 }))).toBeNull();
     expect(serverFrameFastPath({ type: 'session.established', requestId: 'r1', username: 'bob', role: 'caller', token: 't', host: '10.0.0.2', port: 5000, identity: null })).toBeNull();
     expect(serverFrameFastPath({ type: 'session.established', requestId: 'r1', username: 'bob', role: 'caller', token: 't', identity: { signKey: 'x', sealKey: SEAL_KEY } })).toBeNull();
   });
