@@ -225,7 +225,7 @@ async function chatLogins(args: { port: number; serverFingerprint: string; usern
 }
 
 /** Callers held here open chats with their callees (held here or in another worker), paced. */
-async function chatOpens(args: { pairs: Array<[string, string]>; opensPerCaller: number; paceMs: number }) {
+async function chatOpens(args: { pairs: Array<[string, string]>; opensPerCaller: number; paceMs: number; windowMs?: number }) {
   return chatClients.openChats(args);
 }
 

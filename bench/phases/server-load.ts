@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { encodeControl } from '../../core/codec.ts';
 import { startBaselineProcess } from '../baselines.ts';
 import type { ScryptRateResult } from '../baselines/scrypt-rate.ts';
-import type { ChatLoginResult, ChatOpenResult } from '../chat-clients.ts';
+import { CHAT_STEP_TIMEOUT_MS, type ChatLoginResult, type ChatOpenResult } from '../chat-clients.ts';
 import { loopbackAddresses } from '../config.ts';
 import { floodHealthz, type HttpFigures, type LoopDelay, probeHealthz, scrapeLoopDelay } from '../http-load.ts';
 import { progress } from '../progress.ts';
@@ -399,8 +399,9 @@ async function sessionPhase(ctx: PhaseContext, server: BenchServer, workers: Rpc
         worker.call<ChatOpenResult>(
           'chatOpens',
           // The server allows one session request per second per user (after a burst of 10).
-          { pairs: perWorker[i]?.pairs ?? [], opensPerCaller, paceMs: SESSION_PACE_MS },
-          (opensPerCaller + 1) * SESSION_PACE_MS + RPC_SLACK_MS,
+          { pairs: perWorker[i]?.pairs ?? [], opensPerCaller, paceMs: SESSION_PACE_MS, windowMs: (opensPerCaller + 1) * SESSION_PACE_MS },
+          // The window, then the last open and its close at their step timeouts (openChats starts none after the window).
+          (opensPerCaller + 1) * SESSION_PACE_MS + 2 * CHAT_STEP_TIMEOUT_MS + RPC_SLACK_MS,
         ),
       ),
     );

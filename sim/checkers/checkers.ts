@@ -13,6 +13,8 @@
  *   no user is logged in on two programs at once (a second login displaces the first).
  * - no-exception: nothing in the simulated world (server host, machine, codec) threw; the run
  *   stops at the first exception and reports it.
+ * - size-as-offered (driver peer-machine): a received file holds exactly the bytes its offer
+ *   declared on the wire, and is reported at that size, whatever its sender then sent.
  */
 import type { PresenceStatus } from '../../core/frames.ts';
 import { Histogram } from './latency-histogram.ts';
@@ -27,7 +29,7 @@ import type { ServerNode } from '../world/server-node.ts';
 import type { WireMessage } from '../world/frame-tap.ts';
 import type { SimClock } from '../world/sim-clock.ts';
 import { FILE_NAME_CHARS_MAX } from '../../core/limits.ts';
-import { unsafeFileNameReason } from '../drivers/hostile.ts';
+import { SizeLies, unsafeFileNameReason } from '../drivers/hostile.ts';
 
 export const VIOLATIONS_MAX = 1_000;
 
@@ -94,7 +96,8 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
   /** "a\0b" (sorted) for every pair where one said yes to the other (peer-machine driver). */
   private readonly pairsWithYes = new Set<string>();
   private readonly pendingSessions = new Map<string, PendingSession>();
-  private readonly filesOffered = new Map<string, string>();
+  /** "sender\0transferId" → the SHA-256 of the file and the size its machine offered. */
+  private readonly filesOffered = new Map<string, { readonly sha256: string; readonly size: number }>();
   private readonly chatInFlight = new Map<string, string[]>();
   /** Final session frames each server connection carried: connId → "role\0requestId" → what. */
   private readonly finalsByConn = new Map<number, Map<string, string>>();
@@ -109,6 +112,8 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
   readonly mail = new MailChecker((detail) => this.violate('mail-exactly-once', detail));
   /** P2P links a man in the middle sat in carry nothing but a refusal (peer-key-checker.ts). */
   readonly peerKeys = new PeerKeyChecker((detail) => this.violate('peer-key-refused', detail));
+  /** Offers hostile wires sent with a size their files do not have (size-as-offered judges by what they declared). */
+  readonly sizeLies = new SizeLies();
 
   constructor(
     private readonly ttlMs: number,
@@ -337,20 +342,25 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
 
   // ---- P2pObserver: chat and files (driver peer-machine) -------------------------------------------
 
-  onFileOffered(sender: string, transferId: string, sha256: string): void {
-    this.filesOffered.set(`${sender}\u0000${transferId}`, sha256);
+  onFileOffered(sender: string, transferId: string, sha256: string, size: number): void {
+    this.filesOffered.set(`${sender}\u0000${transferId}`, { sha256, size });
     this.count('files_offered');
   }
 
-  onFileReceived(receiver: string, from: string, transferId: string, sha256: string, bytesSha256: string, size: number): void {
+  onFileReceived(receiver: string, from: string, transferId: string, sha256: string, bytesSha256: string, size: number, bytesWritten: number): void {
     const key = `${from}\u0000${transferId}`;
     const offered = this.filesOffered.get(key);
     this.filesOffered.delete(key);
     this.count('files_received');
     this.count('file_bytes_received', size);
     if (offered === undefined) return this.violate('p2p-integrity', `${receiver} received ${transferId} from ${from}, which never offered it`);
-    if (sha256 !== offered || bytesSha256 !== offered) {
-      this.violate('p2p-integrity', `${receiver} received ${transferId} from ${from} with SHA-256 ${bytesSha256.slice(0, 16)} (reported ${sha256.slice(0, 16)}), offered ${offered.slice(0, 16)}`);
+    if (sha256 !== offered.sha256 || bytesSha256 !== offered.sha256) {
+      this.violate('p2p-integrity', `${receiver} received ${transferId} from ${from} with SHA-256 ${bytesSha256.slice(0, 16)} (reported ${sha256.slice(0, 16)}), offered ${offered.sha256.slice(0, 16)}`);
+    }
+    // What the offer on the wire said: a hostile wire's lie, else what the sender's machine offered.
+    const declared = this.sizeLies.of(transferId)?.declaredBytes ?? offered.size;
+    if (bytesWritten !== declared || size !== declared) {
+      this.violate('size-as-offered', `${receiver} took ${bytesWritten} bytes (reported ${size}) of ${transferId} from ${from}, whose offer declared ${declared}`);
     }
   }
 

@@ -25,7 +25,7 @@ import { type NodeClockRate, Scope, type SimClock } from '../world/sim-clock.ts'
 import { SERVER_ADDRESS, SERVER_PORT } from '../world/server-node.ts';
 import { type SimIdentity, simSealer } from '../world/sim-sealer.ts';
 import { SIM_FILE_BYTES_MAX, type SimPlantedBug } from '../scenarios/scenario-schema.ts';
-import { HostileWire } from './hostile.ts';
+import { HostileWire, isHostileSend, type SizeLies } from './hostile.ts';
 
 export const P2P_PORT = 5000;
 /** Virtual time a simulated disk operation takes. */
@@ -34,7 +34,8 @@ const FILE_IO_MS = 1;
 /** What the p2p-integrity checker hears about chat and files. */
 export interface P2pObserver {
   onFileOffered(sender: string, transferId: string, sha256: string, size: number): void;
-  onFileReceived(receiver: string, from: string, transferId: string, sha256: string, bytesSha256: string, size: number): void;
+  /** `bytesWritten`: how many bytes the files port holds for it (the reported `size` is the machine's word). */
+  onFileReceived(receiver: string, from: string, transferId: string, sha256: string, bytesSha256: string, size: number, bytesWritten: number): void;
   onChatSent(from: string, to: string, text: string): void;
   onChatReceived(to: string, from: string, text: string): void;
   /** Offline messages (sim/checkers/mail-checker.ts): sent with no session, held by the server, shown to the recipient. */
@@ -155,11 +156,11 @@ class SimFiles implements PeerFiles {
     this.sending.clear();
   }
 
-  /** The SHA-256 of a download's bytes, then forgets it. */
-  take(transferId: string): string {
+  /** The SHA-256 and length of a download's bytes, then forgets it. */
+  take(transferId: string): { sha256: string; bytes: number } {
     const file = this.received.get(transferId);
     this.received.delete(transferId);
-    return file === undefined ? 'missing' : sha256Hex(file.buffer.subarray(0, file.size));
+    return file === undefined ? { sha256: 'missing', bytes: 0 } : { sha256: sha256Hex(file.buffer.subarray(0, file.size)), bytes: file.size };
   }
 
   private later(fn: () => void): void {
@@ -180,8 +181,10 @@ export interface PeerMachineDriverOptions {
   readonly sessionTimeoutMs: number;
   /** This process's own clock rate (drift, forward steps). */
   readonly clockRate?: NodeClockRate;
-  /** The user's client is modified to send hostile offers (sendFile name, declaredBytes, stall). */
+  /** The user's client is modified to send hostile offers (sendFile name, declaredBytes, wrongDigest, stall). */
   readonly hostileOffers?: boolean;
+  /** Where its hostile wire records the sizes its offers lie about (the size-as-offered checker reads them). */
+  readonly sizeLies?: SizeLies;
   /** TEST-ONLY: the simulator's planted bugs in effect now (the `plant` fault); read at each use. */
   readonly planted?: ReadonlySet<SimPlantedBug>;
   /**
@@ -196,6 +199,7 @@ export interface SendFileOptions {
   readonly cancelAfterMs?: number | undefined;
   readonly name?: string | undefined;
   readonly declaredBytes?: number | undefined;
+  readonly wrongDigest?: boolean | undefined;
   readonly stall?: boolean | undefined;
 }
 
@@ -232,7 +236,7 @@ export class PeerMachineDriver implements PeerDriver {
 
   constructor(private readonly options: PeerMachineDriverOptions) {
     this.username = options.username;
-    this.hostileWire = options.hostileOffers === true ? new HostileWire(options.transport, SERVER_ADDRESS) : null;
+    this.hostileWire = options.hostileOffers === true ? new HostileWire(options.transport, SERVER_ADDRESS, options.sizeLies ?? null) : null;
     this.transport = this.hostileWire ?? options.transport;
     this.boot();
   }
@@ -374,7 +378,7 @@ export class PeerMachineDriver implements PeerDriver {
       const oldest = this.offeredSha256.keys().next().value;
       if (oldest !== undefined) this.offeredSha256.delete(oldest);
     }
-    if (options.name !== undefined || options.declaredBytes !== undefined || options.stall === true) {
+    if (isHostileSend(options)) {
       if (this.hostileWire === null) throw new Error(`${this.username}: a hostile sendFile needs the hostile wire (hostileOffers)`);
       this.hostileWire.rewriteOffer(file.name, options);
     }
@@ -554,8 +558,8 @@ export class PeerMachineDriver implements PeerDriver {
         break;
       case 'file.received': {
         this.options.p2p.onFileReported?.(this.username, event.transferId, event.path);
-        const bytesSha256 = this.files.take(event.transferId);
-        this.options.p2p.onFileReceived(this.username, event.from, event.transferId, event.sha256, bytesSha256, event.size);
+        const written = this.files.take(event.transferId);
+        this.options.p2p.onFileReceived(this.username, event.from, event.transferId, event.sha256, written.sha256, event.size, written.bytes);
         break;
       }
       case 'disconnected':

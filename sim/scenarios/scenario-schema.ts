@@ -47,6 +47,7 @@ export const CHECKER_NAMES = [
   'served-within-bound',
   'mail-exactly-once',
   'peer-key-refused',
+  'size-as-offered',
 ] as const;
 
 /** The kinds of step, by the names step outcomes and `underFaults.stepsMayFail` use. */
@@ -95,6 +96,11 @@ export const SIM_PLANTED_BUGS = [
   'drop-friend-removed',
   /** A callee answers a P2P hello with a token it never issued (replayed, guessed) with hello.ok instead of refusing it. */
   'greet-any-hello',
+  /**
+   * Receivers size a download by the bytes that come, not by the offer: a sender that declared
+   * fewer bytes than it sends, or more than it sends before file.end, gets its file accepted.
+   */
+  'trust-sent-size',
 ] as const;
 export type SimPlantedBug = (typeof SIM_PLANTED_BUGS)[number];
 
@@ -147,7 +153,7 @@ export type Step =
   | { p2pHello: { to: string; token: 'guess' | 'replay'; as?: string | undefined; expect?: string | undefined } }
   | { hoardConnections: { count: number; renew?: boolean | undefined } };
 
-/** A sendFile step; name, declaredBytes and stall make the sender hostile (the receiver must cope). */
+/** A sendFile step; name, declaredBytes, wrongDigest and stall make the sender hostile (the receiver must cope). */
 export interface SendFileStep {
   with: string;
   bytes: number;
@@ -156,8 +162,10 @@ export interface SendFileStep {
   expect?: string | undefined;
   /** The name offered, as is (a hostile one: "../x", "CON", a lone surrogate); default file-N.bin. */
   name?: string | undefined;
-  /** The size the offer declares, when it lies about the bytes that follow. */
+  /** The size the offer declares, when it lies about the bytes that follow (all of which are sent). */
   declaredBytes?: number | undefined;
+  /** The final frame (file.end) carries a digest that is not the bytes'. */
+  wrongDigest?: boolean | undefined;
   /** The offer goes out and no byte ever follows (a slot hoarder). */
   stall?: boolean | undefined;
 }
@@ -200,6 +208,7 @@ export const stepSchema: z.ZodType<Step> = z.lazy(() =>
         expect: expectOutcome,
         name: z.string().max(HOSTILE_FILE_NAME_CHARS_MAX).optional(),
         declaredBytes: z.number().int().min(0).max(SIM_FILE_BYTES_MAX).optional(),
+        wrongDigest: z.boolean().optional(),
         stall: z.boolean().optional(),
       }),
     }),

@@ -1,7 +1,7 @@
 /**
  * Swarm testing (after TigerBeetle's VOPR): run one scenario many times, each with a fresh seed and
- * a fault plan drawn from that seed (crashes, partitions, clogs, degradation, resets at random
- * times). The first run that breaks an invariant is shrunk (shrink.ts) with its seed and saved as
+ * a fault plan drawn from that seed (crashes, partitions, clogs, degradation, resets, pauses, clock
+ * drift, store faults and men in the middle at random times). The first run that breaks an invariant is shrunk (shrink.ts) with its seed and saved as
  * a YAML scenario that replays the failure with `p2pchat sim FILE`.
  */
 import { Prng } from '../world/prng.ts';
@@ -15,6 +15,13 @@ export const SWARM_FAULTS_MAX = 3;
 const SWARM_CLOCK_DRIFT_PPM_MAX = 50_000;
 /** How often a swarm run also randomizes the server's limits (server.randomLimits). */
 const SWARM_RANDOM_LIMITS_CHANCE = 0.5;
+/** How often a drawn man in the middle strips TLS (proves no key) rather than proving its own key. */
+const SWARM_MITM_NO_KEY_CHANCE = 0.3;
+/**
+ * What a session step ends with when the client refused a man in the middle (chat.failed reason
+ * peer-key-mismatch): under a drawn `mitm` fault that is the client doing its job, not a bug.
+ */
+const MITM_REFUSED_STEP = 'session:peer-key-mismatch';
 
 export interface SwarmFailure {
   readonly seed: number;
@@ -52,9 +59,16 @@ export function swarmRunFailed(scenario: Scenario, report: RunReport): boolean {
   return report.violations.length > 0 || unexcusedMismatches(scenario, report).length > 0;
 }
 
+/**
+ * Missed steps the scenario does not excuse. A session refused because a man in the middle answered
+ * is excused whenever the plan has a `mitm` fault: the refusal is what the fault tests (the
+ * peer-key-refused checker judges what crossed the link), and a scripted session step cannot know
+ * whether the swarm's attacker stood in its way.
+ */
 function unexcusedMismatches(scenario: Scenario, report: RunReport): string[] {
   const mayFail: readonly string[] = scenario.underFaults.stepsMayFail;
-  return report.mismatchedSteps.filter((mismatch) => !mayFail.includes(mismatch.slice(0, mismatch.indexOf(':'))));
+  const attacked = scenario.faults.some((fault) => fault.kind === 'mitm');
+  return report.mismatchedSteps.filter((mismatch) => !mayFail.includes(mismatch.slice(0, mismatch.indexOf(':'))) && !(attacked && mismatch === MITM_REFUSED_STEP));
 }
 
 /** A random fault plan for one swarm run, from the run's own seed. */
@@ -67,7 +81,7 @@ export function randomFaults(scenario: Scenario, seed: number): Fault[] {
   const span = (): number => Math.round(prng.range(1_000, Math.max(1_001, 0.4 * horizonMs)));
   const fraction = (): number => Math.round(prng.range(0.05, 0.5) * 100) / 100;
   for (let i = 0; i < count; i++) {
-    switch (prng.int(9)) {
+    switch (prng.int(10)) {
       case 0:
         faults.push({ kind: 'server-crash', atMs: at(), downMs: span() });
         break;
@@ -95,6 +109,10 @@ export function randomFaults(scenario: Scenario, seed: number): Fault[] {
         faults.push(prng.chance(0.3) ? { kind: 'clock', atMs: at(), driftPpm: drift, skewMs, target: 'server' } : { kind: 'clock', atMs: at(), driftPpm: drift, skewMs, fraction: fraction() });
         break;
       }
+      case 8:
+        // Only P2P links that open while it lasts end at the attacker: a span, like a partition's.
+        faults.push({ kind: 'mitm', atMs: at(), durationMs: span(), presents: prng.chance(SWARM_MITM_NO_KEY_CHANCE) ? 'no-key' : 'attacker-key', fraction: fraction() });
+        break;
       default:
         faults.push({ kind: 'store', atMs: at(), durationMs: span(), mode: prng.chance(0.5) ? 'fail' : 'stall', stallMs: Math.round(prng.range(100, 3_000)), downMs: Math.round(prng.range(500, 5_000)) });
     }

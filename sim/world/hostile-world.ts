@@ -11,7 +11,7 @@
  *   the step or the settling time before it: a partition may delay anyone, an attacker must not.
  */
 import type { PeerSlot } from '../drivers/peer-slot.ts';
-import { ConnectionHoard, probeP2pHello } from '../drivers/hostile.ts';
+import { ConnectionHoard, isHostileSend, probeP2pHello } from '../drivers/hostile.ts';
 import { P2P_PORT } from '../drivers/peer-machine-driver.ts';
 import type { Step } from '../scenarios/scenario-schema.ts';
 import type { WireMessage } from './frame-tap.ts';
@@ -33,12 +33,11 @@ export function anyStep(steps: readonly Step[], match: (step: Step) => boolean):
   });
 }
 
-/** A sendFile step that lies (name, declared size, stall): the sender runs a modified client. */
+/** A sendFile step that lies (name, declared size, digest, stall): the sender runs a modified client. */
 export function isHostileSendFile(step: Step): boolean {
-  if (typeof step !== 'object' || !('sendFile' in step)) return false;
-  const send = step.sendFile;
-  return send.name !== undefined || send.declaredBytes !== undefined || send.stall === true;
+  return typeof step === 'object' && 'sendFile' in step && isHostileSend(step.sendFile);
 }
+
 
 /** Step outcomes served-within-bound leaves to the script (see onTimedStep). */
 const SCRIPT_OUTCOMES: ReadonlySet<string> = new Set(['NOT_LOGGED_IN', 'not-friends', 'NOT_FRIENDS', 'USER_NOT_FOUND']);

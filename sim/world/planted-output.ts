@@ -1,8 +1,9 @@
 /**
  * TEST-ONLY planted bugs of the simulator's own (fault kind `plant`, SIM_PLANTED_BUGS): the
  * server's output is rewritten between ServerHost and the wire, as a server with that bug would
- * have sent it, so each checker can be shown to fire without editing core/. While no bug is
- * planted the server's streams are untouched (the wrapper passes every write straight through).
+ * have sent it, and a careless peer's P2P streams between its machine and the wire (wrapPeer), so
+ * each checker can be shown to fire without editing core/. While no bug is planted the server's
+ * streams are untouched (the wrapper passes every write straight through).
  *
  * The rewriting decodes the server's control frames (core/codec.ts) per stream and encodes what
  * it sends instead; it also learns which user each stream belongs to from the login.ok it carries
@@ -11,6 +12,7 @@
 import { FrameDecoder, encodeControl } from '../../core/codec.ts';
 import type { Listener, Stream, StreamEvents, Transport } from '../../core/transport.ts';
 import type { SimPlantedBug } from '../scenarios/scenario-schema.ts';
+import { offeredFiles, ReframingEvents, type SizeLies } from '../drivers/hostile.ts';
 
 interface WireFrame {
   readonly type?: unknown;
@@ -115,17 +117,45 @@ class PlantedStream implements Stream {
 }
 
 /**
- * greet-any-hello: a P2P stream a peer accepted, whose writes a careless callee would have sent
- * differently: the refusal of a hello with a token the callee never issued goes out as
- * hello.ok (the machine still closes the stream after it, as it does after its refusal).
+ * trust-sent-size: what reaches a careless receiver over P2P, as its size accounting would have
+ * it: it sizes a download by the bytes that come, not by the offer, so an offer whose sender lied
+ * about the size (SizeLies, recorded by the sender's hostile wire) reads as declaring the bytes
+ * that really follow. The receiving machine then takes them all and reports the file complete.
  */
-class GreetingStream implements Stream {
+function trustSentSize(events: StreamEvents, active: ReadonlySet<SimPlantedBug>, lies: SizeLies): StreamEvents {
+  return new ReframingEvents(events, (frame) => {
+    if (frame.kind !== 'control' || !active.has('trust-sent-size')) return frame;
+    const files = offeredFiles(frame.message);
+    if (files === null) return frame;
+    const trusted = files.map((file) => {
+      const lie = lies.of(file.transferId);
+      return lie === undefined ? file : { ...file, size: lie.actualBytes };
+    });
+    return { kind: 'control', message: { ...(frame.message as object), files: trusted } };
+  });
+}
+
+/** Which careless peer a scenario plants (wrapPeer). */
+export interface CarelessPeer {
+  /** greet-any-hello: accepted streams' writes pass through CarelessPeerStream. */
+  readonly greets: boolean;
+  /** trust-sent-size: what P2P streams deliver passes through trustSentSize. */
+  readonly trustsSize: boolean;
+}
+
+/**
+ * A P2P stream a peer accepted, as a careless peer would handle it. greet-any-hello: the refusal
+ * of a hello with a token the callee never issued goes out as hello.ok (the machine still closes
+ * the stream after it, as it does after its refusal). trust-sent-size: see trustSentSize.
+ */
+class CarelessPeerStream implements Stream {
   private decoder: FrameDecoder | null = null;
 
   constructor(
     private readonly inner: Stream,
     private readonly active: ReadonlySet<SimPlantedBug>,
     private readonly username: string,
+    private readonly lies: SizeLies | null,
   ) {}
 
   get remoteAddress(): string {
@@ -136,12 +166,16 @@ class GreetingStream implements Stream {
     return this.inner.remotePort;
   }
 
+  get peerKey(): string | null {
+    return this.inner.peerKey ?? null;
+  }
+
   get bufferedBytes(): number {
     return this.inner.bufferedBytes;
   }
 
   setEvents(events: StreamEvents): void {
-    this.inner.setEvents(events);
+    this.inner.setEvents(this.lies === null ? events : trustSentSize(events, this.active, this.lies));
   }
 
   write(bytes: Uint8Array): boolean {
@@ -202,15 +236,17 @@ export class PlantedOutput {
   }
 
   /**
-   * A simulated peer's transport, for greet-any-hello: the P2P streams it accepts pass their
-   * writes through GreetingStream. Only wrapped when the scenario plants that bug.
+   * A simulated peer's transport, for a careless peer (greet-any-hello, trust-sent-size): the P2P
+   * streams it accepts pass through CarelessPeerStream, and with trust-sent-size those it opens
+   * deliver through trustSentSize. Only wrapped when the scenario plants one of these bugs.
    */
-  wrapPeer(transport: Transport, username: string): Transport {
+  wrapPeer(transport: Transport, username: string, serverAddress: string, careless: CarelessPeer, lies: SizeLies): Transport {
     const active = this.active;
+    const trusting = careless.trustsSize ? lies : null;
     return {
-      connect: (host, port, events) => transport.connect(host, port, events),
+      connect: (host, port, events) => transport.connect(host, port, trusting === null || host === serverAddress ? events : trustSentSize(events, active, trusting)),
       listen: (host: string, port: number, onAccept: (stream: Stream) => void, onReady: (result: Listener | Error) => void) =>
-        transport.listen(host, port, (stream) => onAccept(new GreetingStream(stream, active, username)), onReady),
+        transport.listen(host, port, (stream) => onAccept(new CarelessPeerStream(stream, active, username, trusting)), onReady),
     };
   }
 

@@ -3,7 +3,7 @@
  * a scenario and a seed. Every random choice comes from a named stream of the root seed:
  * "network" (latencies), "tokens" (server tokens), "graph", "faults", and "peer:<index>" per peer.
  */
-import type { Scenario } from '../scenarios/scenario-schema.ts';
+import type { Scenario, SimPlantedBug } from '../scenarios/scenario-schema.ts';
 import { CHECKED_SERVER_FRAME_TYPES, Checkers, type CheckedWorld } from '../checkers/checkers.ts';
 import { describeDist, samplerOf } from './distributions.ts';
 import { buildFriendGraph, type FriendGraph } from './friend-graph.ts';
@@ -220,8 +220,10 @@ export class World implements CheckedWorld, RunnerHost {
 
   private createPeers(seed: number): void {
     let index = 0;
-    // TEST-ONLY: peers' own transports are wrapped only when the scenario plants a careless callee.
-    const greetAnyHello = this.scenario.faults.some((f) => f.kind === 'plant' && f.bug === 'greet-any-hello');
+    // TEST-ONLY: peers' own transports are wrapped only when the scenario plants a careless peer.
+    const plants = (bug: SimPlantedBug): boolean => this.scenario.faults.some((f) => f.kind === 'plant' && f.bug === bug);
+    const careless = { greets: plants('greet-any-hello'), trustsSize: plants('trust-sent-size') };
+    const sizeLies = this.checkers.sizeLies;
     for (const population of this.scenario.populations) {
       const steps = this.scenario.behaviours[population.behaviour] ?? [];
       const hostileOffers = anyStep(steps, isHostileSendFile);
@@ -230,11 +232,11 @@ export class World implements CheckedWorld, RunnerHost {
         const address = peerAddress(index);
         const prng = Prng.stream(seed, `peer:${index}`);
         const wire = this.cluster === null ? this.network.transport(address) : this.cluster.clientTransport(this.network.transport(address), this.cluster.homeOf(index, population.node));
-        const transport = greetAnyHello ? this.server.planted.wrapPeer(wire, username) : wire;
+        const transport = careless.greets || careless.trustsSize ? this.server.planted.wrapPeer(wire, username, SERVER_ADDRESS, careless, sizeLies) : wire;
         const clockRate = new NodeClockRate();
         const driver: PeerDriver =
           this.scenario.driver === 'peer-machine'
-            ? new PeerMachineDriver({ username, index, address, transport, clock: this.clock, prng, observer: this.checkers, p2p: this.checkers, sessionTimeoutMs: this.scenario.server.sessionTimeoutMs, clockRate, hostileOffers, planted: this.server.planted.active, identity: this.keys.identityOf(username) })
+            ? new PeerMachineDriver({ username, index, address, transport, clock: this.clock, prng, observer: this.checkers, p2p: this.checkers, sessionTimeoutMs: this.scenario.server.sessionTimeoutMs, clockRate, hostileOffers, sizeLies, planted: this.server.planted.active, identity: this.keys.identityOf(username) })
             : new LightClient({ username, address, transport, clock: this.clock, prng, observer: this.checkers });
         const slot: PeerSlot = {
           index,

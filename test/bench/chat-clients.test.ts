@@ -46,4 +46,10 @@ describe('the chat-session driver of the benchmark', () => {
     expect(result.samplesUs).toEqual([]);
     expect(result.failures).toEqual({ 'not-friends': 1, 'caller not logged in here': 1 });
   });
+
+  it('starts no open after its window, counting those not started instead of holding the answer', async () => {
+    const result = await pool.openChats({ pairs: [['alice', 'bob']], opensPerCaller: 3, paceMs: 0, windowMs: -1 });
+    expect(result.opened).toBe(0);
+    expect(result.failures).toEqual({ 'not started: the window had passed': 3 });
+  });
 });

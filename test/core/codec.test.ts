@@ -11,6 +11,7 @@ import {
   FRAME_KIND_CONTROL,
   FRAME_KIND_DATA,
   FrameDecoder,
+  SMALL_CHUNK_BYTES,
   encodeControl,
   encodeData,
   encodeDataHeader,
@@ -306,5 +307,88 @@ describe('codec memory', () => {
     decoder.push(more[1]!);
     expect(drain(decoder).map(plain)).toEqual([{ kind: 'control', message: { type: 'heartbeat' } }]);
     expect(held(decoder)).toEqual({ head: null, rest: null });
+  });
+
+  it('a maximal frame trickled a byte per read is held in a few blocks, not a chunk per byte (a hostile peer once cost ~60 MB and minutes of CPU)', () => {
+    const text = 'x'.repeat(CONTROL_FRAME_BYTES_MAX - 64);
+    const frame = encodeControl({ type: 'chat', text });
+    const decoder = new FrameDecoder();
+    for (let i = 0; i < frame.byteLength - 1; i++) decoder.push(frame.slice(i, i + 1));
+    expect(drain(decoder)).toHaveLength(0);
+    // 16 KiB blocks: 32 of them, plus the first byte as it came.
+    expect(decoder.heldChunks).toBeLessThanOrEqual(Math.ceil(frame.byteLength / (16 * 1024)) + 1);
+    decoder.push(frame.slice(-1));
+    expect(drain(decoder).map(plain)).toEqual([{ kind: 'control', message: { type: 'chat', text } }]);
+    expect(held(decoder)).toEqual({ head: null, rest: null });
+  });
+
+  it('tiny reads between large ones each keep only their own bytes, not a block apiece', () => {
+    const frame = encodeControl({ type: 'chat', text: 'y'.repeat(64 * 1024) });
+    const decoder = new FrameDecoder();
+    const large = 4 * 1024;
+    let at = 0;
+    for (let turn = 0; at < frame.byteLength - 1; turn++) {
+      const size = Math.min(turn % 2 === 0 ? 1 : large, frame.byteLength - 1 - at);
+      decoder.push(frame.slice(at, at + size));
+      at += size;
+    }
+    const rest = (held(decoder).rest ?? []) as Uint8Array[];
+    const memoryHeld = rest.reduce((sum, chunk) => sum + chunk.buffer.byteLength, 0);
+    expect(memoryHeld).toBeLessThan(decoder.buffered * 1.25);
+    decoder.push(frame.slice(-1));
+    expect(drain(decoder)).toHaveLength(1);
+  });
+
+  it('counts the chunks it holds: none idle, then the first read, each read of 1 KiB or more as it came, small reads by the block', () => {
+    const decoder = new FrameDecoder();
+    expect(decoder.heldChunks).toBe(0);
+    decoder.push(encodeControl({ type: 'chat', text: 'z'.repeat(40_000) }).subarray(0, 3));
+    expect(decoder.heldChunks).toBe(1);
+    const exactlyOneKiB = new Uint8Array(SMALL_CHUNK_BYTES);
+    decoder.push(exactlyOneKiB);
+    expect(decoder.heldChunks).toBe(2);
+    // A read of exactly 1 KiB is held as it came, not copied.
+    expect((held(decoder).rest as Uint8Array[])[0]).toBe(exactlyOneKiB);
+    // 32 reads of 512 bytes fill one 16 KiB block exactly; the 33rd starts another.
+    for (let i = 0; i < 32; i++) decoder.push(new Uint8Array(512));
+    expect(decoder.heldChunks).toBe(3);
+    decoder.push(new Uint8Array(512));
+    expect(decoder.heldChunks).toBe(4);
+  });
+
+  it('a block at least half full is kept as it is when a large read follows; one less than half full is copied down to its bytes', () => {
+    const halfFull = new FrameDecoder();
+    halfFull.push(new Uint8Array([PROTOCOL_VERSION]));
+    for (let i = 0; i < 16; i++) halfFull.push(new Uint8Array(512));
+    halfFull.push(new Uint8Array(SMALL_CHUNK_BYTES));
+    const [kept] = held(halfFull).rest as Uint8Array[];
+    expect([kept?.byteLength, kept?.buffer.byteLength]).toEqual([8 * 1024, 16 * 1024]);
+
+    const nearlyEmpty = new FrameDecoder();
+    nearlyEmpty.push(new Uint8Array([PROTOCOL_VERSION]));
+    nearlyEmpty.push(new Uint8Array(10));
+    nearlyEmpty.push(new Uint8Array(SMALL_CHUNK_BYTES));
+    const [copied] = held(nearlyEmpty).rest as Uint8Array[];
+    expect([copied?.byteLength, copied?.buffer.byteLength]).toEqual([10, 10]);
+  });
+
+  it('property: any mix of tiny and large reads decodes the same frames as one push', () => {
+    const readBytes = fc.oneof(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1000, max: 1100 }), fc.integer({ min: 2000, max: 20_000 }));
+    fc.assert(
+      fc.property(fc.array(anyFrame, { minLength: 1, maxLength: 6 }), fc.array(readBytes, { minLength: 1, maxLength: 60 }), (specs, sizes) => {
+        const stream = concat(specs.map(encodeSpec));
+        const decoder = new FrameDecoder();
+        const got: Decoded[] = [];
+        for (let at = 0, i = 0; at < stream.byteLength; i++) {
+          const size = sizes[i % sizes.length] as number;
+          decoder.push(stream.slice(at, at + size));
+          at += size;
+          got.push(...drain(decoder));
+        }
+        expect(got.map(plain)).toEqual(specs.map(expectedOf));
+        expect(held(decoder)).toEqual({ head: null, rest: null });
+      }),
+      { numRuns: 100, ...replay },
+    );
   });
 });

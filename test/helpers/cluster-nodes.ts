@@ -9,6 +9,7 @@ import { BenchConnection, type LooseFrame } from '../../bench/protocol-client.ts
 import type { ServerOptions } from '../../cli/server/run.ts';
 import type { ClientFrame } from '../../core/frames.ts';
 import { type ClusterServices, freshPostgresSchema } from './cluster-services.ts';
+import { eventually as eventuallyWithin } from './eventually.ts';
 import { TEST_SCRYPT, TestServer } from './in-process-server.ts';
 
 export const REPLY_MS = 10_000;
@@ -154,10 +155,6 @@ export function clusterPerTest(services: ClusterServices, nodeOptions: Partial<S
 }
 
 /** Waits for a condition the cluster reaches on its own (a bus hop, a lease); polls, bounded. */
-export async function eventually(check: () => boolean | Promise<boolean>, what: string, boundMs = REPLY_MS): Promise<void> {
-  const deadline = Date.now() + boundMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not within ${boundMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+export function eventually(check: () => boolean | Promise<boolean>, what: string, boundMs = REPLY_MS): Promise<void> {
+  return eventuallyWithin(check, what, boundMs);
 }

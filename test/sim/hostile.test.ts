@@ -58,9 +58,20 @@ describe('adversarial scenarios', () => {
   it('hostile file names are written under plain names and size lies never make a file', () => {
     const report = runScenario(load('scenarios/hostile-files.yaml'), { seed: 22 });
     expect(report.violations).toEqual([]);
-    // Five hostile names and Alice's file arrive; the offer that declared fewer bytes than it sent does not.
+    // Each lie ended as its step expects (protocol-error, hash-mismatch): nothing else was asked of it.
+    expect(report.mismatchedSteps).toEqual([]);
+    // Five hostile names and Alice's file arrive; the three lies about sizes and the digest do not.
     expect(report.metrics.files_received).toBe(6);
-    expect(report.metrics.files_offered).toBe(7);
+    expect(report.metrics.files_offered).toBe(9);
+  });
+
+  it('a receiver that sizes downloads by the bytes that come takes both size lies, and size-as-offered says so', () => {
+    const scenario = load('scenarios/hostile-files.yaml');
+    const report = runScenario({ ...scenario, faults: [...scenario.faults, { kind: 'plant', atMs: 0, bug: 'trust-sent-size' }] }, { seed: 22 });
+    const lies = report.violations.filter((v) => v.checker === 'size-as-offered').map((v) => v.detail.replace(/ of \S+ from/, ' of T from'));
+    expect(lies).toEqual(['bob took 100000 bytes (reported 100000) of T from mallory, whose offer declared 50000', 'bob took 1000 bytes (reported 1000) of T from mallory, whose offer declared 5000']);
+    // The bytes are the file's own: p2p-integrity alone would have passed them.
+    expect(report.violations.filter((v) => v.checker === 'p2p-integrity')).toEqual([]);
   });
 
   it('the file-name judge is independent of the sanitizer and refuses what it must', () => {

@@ -32,6 +32,7 @@ const CASES: ReadonlyArray<{ what: string; bug: SimPlantedBug; file: string; che
   { what: 'login hammering never locks the owner out', bug: 'lock-out-guessed-user', file: 'scenarios/password-guessers.yaml', checker: 'served-within-bound' },
   { what: 'a replayed or guessed P2P token is refused', bug: 'greet-any-hello', file: 'scenarios/p2p-token-replay.yaml', checker: 'hostile-refused' },
   { what: 'a man in the middle of a P2P link is refused', bug: 'skip-peer-key-check', file: 'scenarios/p2p-man-in-the-middle.yaml', checker: 'peer-key-refused' },
+  { what: 'a size lie never makes a file other than the offer declared', bug: 'trust-sent-size', file: 'scenarios/hostile-files.yaml', checker: 'size-as-offered' },
 ];
 
 describe('each bug class is caught by a swarm over the corpus and shrunk', () => {

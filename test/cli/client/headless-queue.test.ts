@@ -8,10 +8,17 @@ import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../../helpers/eventually.ts';
 import { type Event, HeadlessClient } from '../../helpers/headless-client.ts';
 import { TestServer } from '../../helpers/in-process-server.ts';
 
 const UNAUTH_IDLE_MS = 1_000;
+/** "Several": more than one close and reconnect, so a churn that starts on the second would show. */
+const IDLE_CLOSES_AWAITED = 3;
+
+function idleCloses(server: TestServer): number {
+  return server.machine.stats().errors.UNAUTHENTICATED_TIMEOUT ?? 0;
+}
 
 /** The walkthrough's pasted blocks, in order, from docs/CLIENT.md itself: `# shell 1` is alice, `# shell 2` bob. */
 function walkthroughBlocks(): { shell: 'alice' | 'bob'; commands: Record<string, unknown>[] }[] {
@@ -133,8 +140,10 @@ describe('headless client: pasted blocks, refs, and a quiet wait before login', 
   it('sits before login through several idle closes of the server without disconnected, reconnected or errors, then logs in', async () => {
     const dave = await HeadlessClient.start('dave', { server: server.address });
     clients.push(dave);
-    // Several idle closes pass; a waiting sign-up then proves the link is there when needed.
-    await new Promise((done) => setTimeout(done, UNAUTH_IDLE_MS * 3.5));
+    // Several idle closes pass (the server counts each one it sends); a waiting sign-up then
+    // proves the link is there when needed.
+    const idleClosesBefore = idleCloses(server);
+    await eventually(() => idleCloses(server) >= idleClosesBefore + IDLE_CLOSES_AWAITED, `${IDLE_CLOSES_AWAITED} idle closes of dave's link`, UNAUTH_IDLE_MS * 30);
     dave.send({ cmd: 'signup', username: 'dave', password: 'dave-password-1', id: 'd1' });
     expect(await dave.waitFor('signup.ok')).toMatchObject({ ref: 'd1' });
     expect(dave.events.map((e) => e.event)).toEqual(['ready', 'server.key', 'signup.ok']);
