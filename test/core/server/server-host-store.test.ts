@@ -60,14 +60,20 @@ function hostWith(usernames: readonly string[], friendships: ReadonlyArray<reado
 
 const SEALED = Buffer.from('sealed bytes the server never reads').toString('base64');
 
+/** alice mails bob while he is offline and logs out; bob logs in and is handed the mail (not yet acknowledged). */
+function mailForBob() {
+  const { store, client } = hostWith(['alice', 'bob'], [['alice', 'bob']]);
+  const alice = client.login('alice');
+  client.send(alice, { type: 'mail.send', id: 2, username: 'bob', messageId: 'm1', sealed: SEALED });
+  client.send(alice, { type: 'logout', id: 3 });
+  const bob = client.login('bob');
+  const delivered = framesWritten(bob).find((f) => f.type === 'mail.deliver');
+  return { store, client, bob, delivered };
+}
+
 describe('ServerHost and its store', () => {
   it('a round that ends with persist ops (an acknowledged mail and the receipt owed to its offline sender) has them committed', () => {
-    const { store, client } = hostWith(['alice', 'bob'], [['alice', 'bob']]);
-    const alice = client.login('alice');
-    client.send(alice, { type: 'mail.send', id: 2, username: 'bob', messageId: 'm1', sealed: SEALED });
-    client.send(alice, { type: 'logout', id: 3 });
-    const bob = client.login('bob');
-    const delivered = framesWritten(bob).find((f) => f.type === 'mail.deliver');
+    const { store, client, bob, delivered } = mailForBob();
     expect(delivered).toMatchObject({ from: 'alice', messageId: 'm1' });
     client.send(bob, { type: 'mail.ack', seq: delivered?.type === 'mail.deliver' ? delivered.seq : -1 });
     expect(store.mailRecords).toEqual([]);
@@ -87,12 +93,7 @@ describe('ServerHost and its store', () => {
   });
 
   it('a mail acknowledgement the store refused (a round that ends with it) leaves the mail held: it is delivered again at the next login', () => {
-    const { store, client } = hostWith(['alice', 'bob'], [['alice', 'bob']]);
-    const alice = client.login('alice');
-    client.send(alice, { type: 'mail.send', id: 2, username: 'bob', messageId: 'm1', sealed: SEALED });
-    client.send(alice, { type: 'logout', id: 3 });
-    const bob = client.login('bob');
-    const delivered = framesWritten(bob).find((f) => f.type === 'mail.deliver');
+    const { store, client, bob, delivered } = mailForBob();
     store.refuseNext = { reason: 'the database said no' };
     client.send(bob, { type: 'mail.ack', seq: delivered?.type === 'mail.deliver' ? delivered.seq : -1 });
     expect(store.mailRecords).toHaveLength(1);
