@@ -85,6 +85,19 @@ export class EventQueue {
     return top;
   }
 
+  /**
+   * Removes the earliest live event if it is due by `untilMs`, else null (nothing due, or empty):
+   * the run loop's peekMs and pop in one look at the top.
+   */
+  popDue(untilMs: number): QueuedEvent | null {
+    this.dropCancelled();
+    const top = this.heap[0];
+    if (top === undefined || top.atMs > untilMs) return null;
+    this.popRaw();
+    this.liveCount -= 1;
+    return top;
+  }
+
   private dropCancelled(): void {
     while (this.heap.length > 0 && (this.heap[0] as QueuedEvent).fn === null) this.popRaw();
   }

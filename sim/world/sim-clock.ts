@@ -105,9 +105,7 @@ export class SimClock implements Clock {
     let ran = 0;
     const queue = this.queue;
     while (ran < eventsMax) {
-      const next = queue.peekMs();
-      if (next === null || next > untilMs) break;
-      const event = queue.pop();
+      const event = queue.popDue(untilMs);
       if (event === null) break;
       this.currentMs = event.atMs;
       const owner = event.owner;

@@ -12,7 +12,8 @@ import { eventually } from '../../helpers/eventually.ts';
 import { type Event, HeadlessClient } from '../../helpers/headless-client.ts';
 import { TestServer } from '../../helpers/in-process-server.ts';
 
-const UNAUTH_IDLE_MS = 1_000;
+/** Long enough that a sign-up sent just after a reconnect reaches the server well inside it, even on a busy machine. */
+const UNAUTH_IDLE_MS = 2_000;
 /** "Several": more than one close and reconnect, so a churn that starts on the second would show. */
 const IDLE_CLOSES_AWAITED = 3;
 
@@ -138,12 +139,20 @@ describe('headless client: pasted blocks, refs, and a quiet wait before login', 
   });
 
   it('sits before login through several idle closes of the server without disconnected, reconnected or errors, then logs in', async () => {
+    const connectionsBefore = server.machine.stats().connections;
     const dave = await HeadlessClient.start('dave', { server: server.address });
     clients.push(dave);
-    // Several idle closes pass (the server counts each one it sends); a waiting sign-up then
-    // proves the link is there when needed.
+    const daveLinked = () => server.machine.stats().connections === connectionsBefore + 1;
+    await eventually(daveLinked, "dave's link up", UNAUTH_IDLE_MS * 10);
+    // Several idle closes pass (the server counts each one it sends), and dave's link is back
+    // after the last: a sign-up then proves the link is there when needed. (Sent at the very
+    // moment of a close, it would race the server's idle timer, as any client's would.)
     const idleClosesBefore = idleCloses(server);
-    await eventually(() => idleCloses(server) >= idleClosesBefore + IDLE_CLOSES_AWAITED, `${IDLE_CLOSES_AWAITED} idle closes of dave's link`, UNAUTH_IDLE_MS * 30);
+    await eventually(
+      () => idleCloses(server) >= idleClosesBefore + IDLE_CLOSES_AWAITED && daveLinked(),
+      `${IDLE_CLOSES_AWAITED} idle closes of dave's link, and the link back`,
+      UNAUTH_IDLE_MS * 30,
+    );
     dave.send({ cmd: 'signup', username: 'dave', password: 'dave-password-1', id: 'd1' });
     expect(await dave.waitFor('signup.ok')).toMatchObject({ ref: 'd1' });
     expect(dave.events.map((e) => e.event)).toEqual(['ready', 'server.key', 'signup.ok']);

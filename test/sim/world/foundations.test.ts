@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EventQueue } from '../../../sim/world/event-queue.ts';
+import { EventQueue, type QueuedEvent } from '../../../sim/world/event-queue.ts';
 import { Prng } from '../../../sim/world/prng.ts';
 import { SimClock } from '../../../sim/world/sim-clock.ts';
 import { TraceHash, fnv1a32 } from '../../../sim/world/trace-hash.ts';
@@ -69,6 +69,24 @@ describe('event queue', () => {
           .sort((x, y) => x.atMs - y.atMs || x.i - y.i)
           .map((x) => x.i);
         return JSON.stringify(order) === JSON.stringify(expected) && queue.size === 0;
+      }),
+      replay,
+    );
+  });
+
+  it('property: popDue pops exactly the live events due by its limit, in order, and leaves the rest', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 50 }), fc.boolean()), { maxLength: 300 }), fc.integer({ min: -1, max: 51 }), (items, untilMs) => {
+        const queue = new EventQueue();
+        const events = items.map(([atMs]) => queue.push(atMs, () => {}));
+        items.forEach(([, cancel], i) => {
+          if (cancel) queue.cancel(events[i]!);
+        });
+        const popped: QueuedEvent[] = [];
+        for (let e = queue.popDue(untilMs); e !== null; e = queue.popDue(untilMs)) popped.push(e);
+        const live = events.filter((_, i) => !items[i]![1]);
+        const due = live.filter((e) => e.atMs <= untilMs).sort((x, y) => x.atMs - y.atMs || x.seq - y.seq);
+        return popped.length === due.length && popped.every((e, i) => e === due[i]) && queue.size === live.length - due.length && (queue.peekMs() ?? Infinity) > untilMs;
       }),
       replay,
     );
