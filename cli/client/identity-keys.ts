@@ -11,6 +11,7 @@ import { type KeyObject, createPrivateKey, createPublicKey, generateKeyPairSync 
 import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type IdentityKeys, isIdentityKeys } from '../../core/identity.ts';
+import { publicKeyText } from '../crypto/key-text.ts';
 
 export const IDENTITY_FILE = 'identity.json';
 /** An identity file larger than this is refused, not read: it holds two short PEM keys. */
@@ -22,16 +23,6 @@ export interface ClientIdentity {
   readonly publicKeys: IdentityKeys;
   readonly signPrivateKey: KeyObject;
   readonly sealPrivateKey: KeyObject;
-}
-
-/** A public key as it travels: base64 of its SPKI DER. */
-export function publicKeyText(key: KeyObject): string {
-  return key.export({ format: 'der', type: 'spki' }).toString('base64');
-}
-
-/** A travelling public key back as a KeyObject (throws on anything that is not SPKI DER). */
-export function publicKeyFromText(text: string): KeyObject {
-  return createPublicKey({ key: Buffer.from(text, 'base64'), format: 'der', type: 'spki' });
 }
 
 function identityOf(signPrivateKey: KeyObject, sealPrivateKey: KeyObject): ClientIdentity {

@@ -14,9 +14,11 @@
  * may refuse it. Sessions are resumed from tickets (one cached per server address), so a
  * reconnect costs no certificate exchange and no signature.
  */
+import type { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import { addressKey } from '../../core/net-address.ts';
+import { publicKeyText } from '../crypto/key-text.ts';
 import type { Listener, Stream, StreamEvents, Transport } from '../../core/transport.ts';
 
 const NO_EVENTS: StreamEvents = { onOpen() {}, onData() {}, onDrain() {}, onClose() {} };
@@ -86,6 +88,8 @@ class TcpStream implements Stream {
   events: StreamEvents;
   private closed = false;
   private tickWrites: TickWrites = 'none';
+  /** peerCertificate()'s answer once asked (undefined: not yet). */
+  private peerCertificateAsked: X509Certificate | null | undefined = undefined;
 
   constructor(
     private readonly socket: StreamSocket,
@@ -113,12 +117,23 @@ class TcpStream implements Stream {
     return this.socket.writableLength;
   }
 
+  /**
+   * The other side's TLS certificate (null: none, or plain TCP), asked of node once: on a client
+   * socket node 20's getPeerX509Certificate() answers only the first call (later ones return
+   * undefined), and the pin check and peerKey both need it.
+   */
+  peerCertificate(): X509Certificate | null {
+    if (this.peerCertificateAsked === undefined) {
+      this.peerCertificateAsked = this.socket instanceof tls.TLSSocket ? (this.socket.getPeerX509Certificate() ?? null) : null;
+    }
+    return this.peerCertificateAsked;
+  }
+
   /** The Ed25519 key the other side's certificate holds (it proved it in the TLS handshake), or null. */
   get peerKey(): string | null {
-    if (!(this.socket instanceof tls.TLSSocket)) return null;
-    const key = this.socket.getPeerX509Certificate()?.publicKey;
+    const key = this.peerCertificate()?.publicKey;
     if (key === undefined || key.asymmetricKeyType !== 'ed25519') return null;
-    return key.export({ format: 'der', type: 'spki' }).toString('base64');
+    return publicKeyText(key);
   }
 
   /** The underlying socket, for runtimes that need socket-level controls (cork, pause). */
@@ -368,24 +383,32 @@ export class TcpTransport implements Transport {
     };
     socket.setTimeout(check.handshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS, onHandshakeTimeout);
     let fingerprint: string | null = null;
-    socket.on('session', (ticket: Buffer) => {
-      if (fingerprint === null || withClientCert) return;
-      this.sessions.delete(key);
-      if (this.sessions.size >= TLS_SESSIONS_CACHED_MAX) this.sessions.delete(this.sessions.keys().next().value!);
-      this.sessions.set(key, { ticket, fingerprint });
-    });
+    // Only a connection that may be resumed listens for tickets: node serializes every ticket the
+    // server sends (twice per handshake) for a 'session' listener, and with a client certificate
+    // nothing is resumed (see TlsClientOptions.cert).
+    if (!withClientCert) {
+      socket.on('session', (ticket: Buffer) => {
+        if (fingerprint === null) return;
+        this.sessions.delete(key);
+        if (this.sessions.size >= TLS_SESSIONS_CACHED_MAX) this.sessions.delete(this.sessions.keys().next().value!);
+        this.sessions.set(key, { ticket, fingerprint });
+      });
+    }
     socket.once('secureConnect', () => {
       // The timer and its listener go (close() arms the same timer later for its own grace period).
       socket.setTimeout(0);
       socket.off('timeout', onHandshakeTimeout);
-      const presented = socket.isSessionReused() && cached !== undefined ? cached.fingerprint : socket.getPeerCertificate().fingerprint256;
-      const refusal = presented === undefined ? 'TLS_NO_CERTIFICATE' : check.verifyServer(host, port, presented);
-      if (refusal !== null) {
+      // The certificate's fingerprint only: getPeerCertificate() would also parse every field of it
+      // into an object, a third of a millisecond per handshake under load.
+      const presented = socket.isSessionReused() && cached !== undefined ? cached.fingerprint : stream.peerCertificate()?.fingerprint256;
+      const refuse = (code: string): void => {
         this.sessions.delete(key);
-        stream.finish(refusal);
+        stream.finish(code);
         socket.destroy();
-        return;
-      }
+      };
+      if (presented === undefined) return refuse('TLS_NO_CERTIFICATE');
+      const refusal = check.verifyServer(host, port, presented);
+      if (refusal !== null) return refuse(refusal);
       fingerprint = presented;
       events.onOpen();
     });

@@ -11,6 +11,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import { TLS_HANDSHAKES_PER_ADDRESS_MAX, TLS_HANDSHAKE_TIMEOUT, TcpTransport } from '../../../cli/net/tcp-transport.ts';
 import { TLS_CERT_FILE, TLS_KEY_FILE, certificateFingerprint, loadTlsIdentity, normalizeFingerprint } from '../../../cli/net/tls-identity.ts';
+import { makeIdentityCertificate, peerTlsTransport } from '../../../cli/net/identity-certificate.ts';
+import { makeIdentity } from '../../../cli/client/identity-keys.ts';
 import type { Listener, Stream } from '../../../core/transport.ts';
 
 const dirs: string[] = [];
@@ -123,6 +125,23 @@ describe('TLS on the TCP transport', () => {
     expect(refused.stream.write(Buffer.from('late'))).toBe(false);
     expect(receivedText()).toBe('secretsecret');
     server.listener.close();
+  });
+
+  it('a peer-to-peer link: each side reports the identity key the other proved, as registered, however often asked', async () => {
+    const [alice, bob] = [makeIdentity(), makeIdentity()];
+    const [aliceLink, bobLink] = await Promise.all([alice, bob].map(async (identity) => peerTlsTransport(await makeIdentityCertificate(identity.signPrivateKey))));
+    const accepted: Stream[] = [];
+    const listener = await new Promise<Listener>((resolve, reject) =>
+      bobLink!.listen('127.0.0.1', 0, (stream) => accepted.push(stream), (result) => (result instanceof Error ? reject(result) : resolve(result))),
+    );
+    const caller = await connect(aliceLink!, listener.port);
+    expect(caller.opened).toBe(true);
+    // Asked twice on each side: node answers a client socket's certificate only once.
+    for (let round = 0; round < 2; round++) expect(caller.stream.peerKey).toBe(bob.publicKeys.signKey);
+    for (let round = 0; round < 200 && accepted.length === 0; round++) await new Promise((resolve) => setTimeout(resolve, 10));
+    for (let round = 0; round < 2; round++) expect(accepted[0]?.peerKey).toBe(alice.publicKeys.signKey);
+    caller.stream.close();
+    listener.close();
   });
 
   it(`closes at accept a connection whose address already has ${TLS_HANDSHAKES_PER_ADDRESS_MAX} handshakes under way`, async () => {
