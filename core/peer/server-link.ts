@@ -606,10 +606,11 @@ export class ServerLink {
       // after the backoff (with jitter, so the crowd spreads out) and try again.
       return this.drop(p.conn, nowMs);
     }
-    if (p.state === 'ExpectLoginOk' && frame.re === p.requestId && frame.code === 'SERVER_DEGRADED' && (p.via !== 'login' || p.refusals < LOGIN_DEGRADED_RETRIES_MAX)) {
+    if (p.state === 'ExpectLoginOk' && frame.re === p.requestId && frame.code === 'SERVER_DEGRADED' && p.refusals < LOGIN_DEGRADED_RETRIES_MAX) {
       // A node that lost its shared database or bus refuses logins until it has them back, and a
       // load balancer sends a new connection to a healthy node: log in again on a new link after
-      // the backoff (the token kept: it was not refused), and say why.
+      // the backoff (the token kept: it was not refused), and say why. Only the user's login
+      // counts refusals: a held one (resume, relogin) stays at 0 and is never given up here.
       this.actions.push({ type: 'close', linkId: p.conn.linkId });
       this.down(nowMs, true);
       const next = this.phase as LinkState;

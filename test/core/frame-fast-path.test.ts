@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FrameDecoder, encodeControl, knownPayload } from '../../core/codec.ts';
 import { clientFrameFastPath, clientFrameSchema, heartbeatFastPath, serverFrameFastPath, serverFrameSchema } from '../../core/frames.ts';
+import { USERNAME_CHARS_MAX } from '../../core/limits.ts';
 import { replay } from '../helpers/fc-replay.ts';
 
 /** Messages near a heartbeat: every kind of id, extra keys, other types, non-objects. */
@@ -146,6 +147,16 @@ describe('client fast path (heartbeat acks, presence, login.ok)', () => {
     expect(serverFrameFastPath(loginOk)).toEqual(serverFrameSchema.parse(loginOk));
     expect(serverFrameFastPath({ ...loginOk, friends: [{ username: 'bob', nickname: 'Bob', status: 'away' }] })).toBeNull();
   });
+
+  it('reads the two commonest frames without making one: every ack without an id is one shared frozen frame, and a presence push as the server writes it is taken as it is', () => {
+    const ack = serverFrameFastPath(JSON.parse('{"type":"heartbeat.ack"}'));
+    expect(serverFrameFastPath(JSON.parse('{"type":"heartbeat.ack"}'))).toBe(ack);
+    expect(Object.isFrozen(ack)).toBe(true);
+    const push = JSON.parse('{"type":"presence","username":"bob","status":"offline"}');
+    expect(serverFrameFastPath(push)).toBe(push);
+    // An ack with an id is a reply of its own: a fresh frame.
+    expect(serverFrameFastPath(JSON.parse('{"type":"heartbeat.ack","re":4}'))).toEqual({ type: 'heartbeat.ack', re: 4 });
+  });
 });
 
 /** Every field name a frame of `schema` can have, by frame type. */
@@ -231,7 +242,26 @@ describe('flat frames read without zod (core/flat-frames.ts)', () => {
     expect(clientFrameFastPath({ type: 'mail.send', username: 'bob', messageId: 'm', sealed: 'AAAA' })).toBeNull();
     expect(clientFrameFastPath({ type: 'session.answer', requestId: 'r1', accept: true, port: 0 })).toBeNull();
     expect(clientFrameFastPath({ type: 'logout', id: undefined })).toBeNull();
+    // Not a plain object, at the top or as a field: zod's to word.
+    expect(clientFrameFastPath(null)).toBeNull();
+    // Only what JSON.parse makes is read without zod: an object with a prototype of its own or none.
+    expect(clientFrameFastPath(Object.assign(Object.create({ id: 7 }), { type: 'logout' }))).toBeNull();
+    expect(clientFrameFastPath(Object.assign(Object.create(null), { type: 'logout', id: 7 }))).toBeNull();
+    expect(serverFrameFastPath({ type: 'session.established', requestId: 'r1', username: 'bob', role: 'caller', token: 't', host: '10.0.0.2', port: 5000, identity: null })).toBeNull();
     expect(serverFrameFastPath({ type: 'session.established', requestId: 'r1', username: 'bob', role: 'caller', token: 't', identity: { signKey: 'x', sealKey: SEAL_KEY } })).toBeNull();
+  });
+
+  it('a field exactly at a bound of its schema (a length, an inclusive range) is read without zod, as zod reads it', () => {
+    const atBounds = [
+      { type: 'session.request', id: 1, username: 'b' },
+      { type: 'session.request', id: 2, username: 'b'.repeat(USERNAME_CHARS_MAX * 4) },
+      { type: 'session.answer', id: 3, requestId: 'r1', accept: true, host: '10.0.0.1', port: 1 },
+      { type: 'session.answer', id: 4, requestId: 'r1', accept: true, host: '10.0.0.1', port: 65_535 },
+    ];
+    for (const message of atBounds) expect(clientFrameFastPath(message)).toStrictEqual(clientFrameSchema.parse(message));
+    // One past: zod's to refuse and word.
+    expect(clientFrameFastPath({ type: 'session.request', id: 5, username: 'b'.repeat(USERNAME_CHARS_MAX * 4 + 1) })).toBeNull();
+    expect(clientFrameFastPath({ type: 'session.answer', id: 6, requestId: 'r1', accept: true, host: '10.0.0.1', port: 65_536 })).toBeNull();
   });
 });
 

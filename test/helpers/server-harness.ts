@@ -6,7 +6,7 @@
 import { encodeControl } from '../../core/codec.ts';
 import { isErrorCode } from '../../core/errors.ts';
 import { type ClientFrame, type ServerFrame, type ServerFrameOf, type ServerFrameType, serverFrameSchema } from '../../core/frames.ts';
-import { type ServerConfig, type ServerEffect, type ServerMachine } from '../../core/server/machine.ts';
+import { type ServerConfig, type ServerEffect, type ServerInput, type ServerMachine } from '../../core/server/machine.ts';
 import { MemoryStore } from '../../core/store.ts';
 import { newServerMachine, type PlantedBug } from '../../sim/world/planted-bugs.ts';
 
@@ -39,9 +39,9 @@ export function fakeHash(password: string): string {
 /**
  * A store that already holds accounts (password `passwordOf(name)`, nickname `nickname` or else
  * the username) and friendships: for tests that need many accounts without paying for sign-ups.
+ * `store`: the (empty) store to fill, when a test needs its own kind.
  */
-export function storeWith(usernames: readonly string[], friendships: ReadonlyArray<readonly [string, string]> = [], nickname?: string): MemoryStore {
-  const store = new MemoryStore();
+export function storeWith<S extends MemoryStore = MemoryStore>(usernames: readonly string[], friendships: ReadonlyArray<readonly [string, string]> = [], nickname?: string, store: S = new MemoryStore() as S): S {
   store.apply(usernames.map((username) => ({ op: 'account.create', username, nickname: nickname ?? username, passwordHash: fakeHash(passwordOf(username)), createdAtMs: 0 })));
   store.apply(friendships.map(([a, b]) => ({ op: 'friendship.add', a, b })));
   return store;
@@ -112,6 +112,12 @@ export class ServerHarness {
   close(connId: number): void {
     this.machine.handle({ type: 'closed', connId }, this.nowMs);
     this.closed.add(connId);
+    this.collect();
+  }
+
+  /** An input from outside any connection (another node of a cluster, the host), its effects carried out. */
+  input(input: ServerInput): void {
+    this.machine.handle(input, this.nowMs);
     this.collect();
   }
 

@@ -11,7 +11,7 @@ import { type PeerFiles, PeerHost, type PeerHostNote } from '../../../core/peer/
 import type { HistoryStore } from '../../../core/peer/history.ts';
 import { type PeerConfig, PeerMachine } from '../../../core/peer/machine.ts';
 import { ReadHash } from '../../../core/peer/read-hash.ts';
-import type { Clock } from '../../../core/transport.ts';
+import type { Clock, Listener, Stream, StreamEvents, Transport } from '../../../core/transport.ts';
 import { SimNetwork } from '../../../sim/world/network.ts';
 import { Prng } from '../../../sim/world/prng.ts';
 import { SERVER_ADDRESS, SERVER_PORT, ServerNode, type ServerTuning } from '../../../sim/world/server-node.ts';
@@ -131,6 +131,73 @@ export class MemoryFiles implements PeerFiles {
   }
 }
 
+/**
+ * An outgoing P2P stream whose send queue the test empties by hand: every write still reaches the
+ * network at once, but counts in bufferedBytes until drainThrough/drainAll let it go (then the
+ * host hears onDrain), as a socket whose peer reads slowly would hold it.
+ */
+export class HeldStream implements Stream {
+  private readonly queued: Uint8Array[] = [];
+  constructor(
+    private readonly inner: Stream,
+    private readonly events: StreamEvents,
+  ) {}
+  get remoteAddress(): string {
+    return this.inner.remoteAddress;
+  }
+  get remotePort(): number {
+    return this.inner.remotePort;
+  }
+  get peerKey(): string | null | undefined {
+    return this.inner.peerKey;
+  }
+  get bufferedBytes(): number {
+    return this.queued.reduce((sum, bytes) => sum + bytes.byteLength, 0);
+  }
+  setEvents(events: StreamEvents): void {
+    this.inner.setEvents(events);
+  }
+  write(bytes: Uint8Array): boolean {
+    this.queued.push(bytes);
+    return this.inner.write(bytes);
+  }
+  close(): void {
+    this.inner.close();
+  }
+  reset(): void {
+    this.inner.reset();
+  }
+  /** Lets go of every write up to and including `bytes` (found by identity). */
+  drainThrough(bytes: Uint8Array): void {
+    const at = this.queued.indexOf(bytes);
+    if (at < 0) throw new Error('drainThrough: that chunk was never written or is gone already');
+    this.queued.splice(0, at + 1);
+    this.events.onDrain();
+  }
+  drainAll(): void {
+    this.queued.splice(0);
+    this.events.onDrain();
+  }
+}
+
+/** A transport whose outgoing P2P streams (anything but the server) are HeldStreams, handed to `onHeld`. */
+export class HoldingTransport implements Transport {
+  constructor(
+    private readonly inner: Transport,
+    private readonly onHeld: (stream: HeldStream) => void,
+  ) {}
+  listen(host: string, port: number, onAccept: (stream: Stream) => void, onReady: (result: Listener | Error) => void): void {
+    this.inner.listen(host, port, onAccept, onReady);
+  }
+  connect(host: string, port: number, events: StreamEvents): Stream {
+    const stream = this.inner.connect(host, port, events);
+    if (host === SERVER_ADDRESS) return stream;
+    const held = new HeldStream(stream, events);
+    this.onHeld(held);
+    return held;
+  }
+}
+
 export interface User {
   readonly name: string;
   readonly host: PeerHost;
@@ -150,6 +217,8 @@ export class Rig {
   /** Both users' file port calls, in order. */
   readonly timeline: string[] = [];
   private nextAddress = 1;
+  /** The transport each new user gets, from the network's: a test may wrap it (HoldingTransport). */
+  transportOf: (name: string, transport: Transport) => Transport = (_name, transport) => transport;
 
   /** server: the server's configuration (its TTL, idle limits...), defaults otherwise. */
   constructor(server: ServerTuning = {}) {
@@ -164,7 +233,7 @@ export class Rig {
     const user: User = { name, files, events: [], eventAtMs: [], eventRefs: [], notes: [], exitCode: null, host: null as unknown as PeerHost };
     const host = new PeerHost({
       machine,
-      transport: this.network.transport(address),
+      transport: this.transportOf(name, this.network.transport(address)),
       clock: this.clock,
       files,
       ...(history === undefined ? {} : { history }),

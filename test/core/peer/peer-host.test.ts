@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { FILE_CHUNK_BYTES, P2P_SEND_QUEUE_BYTES_MAX } from '../../../core/limits.ts';
 import { SqliteHistory } from '../../../cli/client/history-store.ts';
 import { SERVER_ADDRESS, SERVER_PORT } from '../../../sim/world/server-node.ts';
-import { Rig, fileOf, sha256Hex } from './host-rig.ts';
+import { HeldStream, HoldingTransport, Rig, fileOf, sha256Hex } from './host-rig.ts';
 
 /** Past the send queue bound: the transfer completes only if the host reports p2p.flushed. */
 const FILE_BYTES = P2P_SEND_QUEUE_BYTES_MAX + 512 * 1024;
@@ -43,6 +43,35 @@ describe('PeerHost over the in-memory network', () => {
     expect(bob.files.calls[0]).toBe(`open ${transferId}`);
     expect(bob.files.calls.slice(-2)).toEqual([`finish ${transferId}`, `commit ${transferId}`]);
     // Every chunk the sender's port answered went out and was handed back once, in the order sent.
+    expect(alice.files.releasedChunks.length).toBe(alice.files.answered.length);
+    alice.files.releasedChunks.forEach((chunk, i) => expect(chunk).toBe(alice.files.answered[i]));
+  });
+
+  it('the file port gets each chunk back only once the stream has sent it: none while the socket holds them, exactly those a drain lets go, oldest first', () => {
+    const rig = new Rig();
+    const held: HeldStream[] = [];
+    rig.transportOf = (name, transport) => (name === 'alice' ? new HoldingTransport(transport, (stream) => held.push(stream)) : transport);
+    const { alice, bob } = rig.friendsInSession();
+    const stream = held[0] as HeldStream;
+    expect(held).toHaveLength(1);
+    const file = fileOf(alice.files, 'held.bin', FILE_BYTES);
+    alice.host.input({ type: 'command', command: { cmd: 'file.send', username: 'bob', files: [file] } });
+    // The socket lets nothing go: the sender fills its send queue and waits, its chunks all held.
+    rig.clock.runUntil(rig.clock.nowMs() + 1_000);
+    expect(alice.files.answered.length).toBeGreaterThan(2);
+    expect(alice.files.releasedChunks).toEqual([]);
+    // The first two chunks leave the socket: those two come back, no more.
+    stream.drainThrough(alice.files.answered[1] as Uint8Array);
+    expect(alice.files.releasedChunks).toHaveLength(2);
+    alice.files.releasedChunks.forEach((chunk, i) => expect(chunk).toBe(alice.files.answered[i]));
+    // Let everything go as it is written, until the transfer is done: every chunk back once, in order.
+    for (let i = 0; i < 10_000 && !alice.events.some((e) => e.event === 'file.sent' || e.event === 'file.failed'); i++) {
+      stream.drainAll();
+      rig.clock.runUntil(rig.clock.nowMs() + 10);
+    }
+    expect(rig.waitFor(alice, (e) => e.event === 'file.sent' || e.event === 'file.failed')).toMatchObject({ event: 'file.sent', sha256: file.sha256 });
+    expect(rig.waitFor(bob, (e) => e.event === 'file.received' || e.event === 'file.failed')).toMatchObject({ event: 'file.received', sha256: file.sha256 });
+    stream.drainAll();
     expect(alice.files.releasedChunks.length).toBe(alice.files.answered.length);
     alice.files.releasedChunks.forEach((chunk, i) => expect(chunk).toBe(alice.files.answered[i]));
   });

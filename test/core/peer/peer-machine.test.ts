@@ -6,9 +6,10 @@
  * an idle user online; reconnect delays are bounded and jittered; quit logs out first.
  */
 import { describe, expect, it } from 'vitest';
-import { RECONNECT_DELAY_MS_MAX, SESSION_REQUEST_TIMEOUT_MS_DEFAULT } from '../../../core/limits.ts';
+import { RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN, SESSION_REQUEST_TIMEOUT_MS_DEFAULT } from '../../../core/limits.ts';
 import { Backoff } from '../../../core/peer/backoff.ts';
-import { TTL_MS, twoFriends } from './peer-world.ts';
+import { clientEventSchema } from '../../../core/peer/events.ts';
+import { TTL_MS, World, twoFriends } from './peer-world.ts';
 
 describe('peer machine with the server machine, in memory', () => {
   it('says ready, signs up, logs in and befriends', () => {
@@ -44,6 +45,27 @@ describe('peer machine with the server machine, in memory', () => {
     world.advance(RECONNECT_DELAY_MS_MAX);
     expect(world.eventsOf('alice', 'reconnected')).toHaveLength(1);
     expect(world.eventsOf('alice', 'chat.closed')).toEqual([]);
+  });
+
+  it('a login a degraded server refuses says server.degraded with the wait in ms, and logs in by itself once the server is back', () => {
+    const world = new World();
+    world.addPeer('alice', 7001);
+    world.command('alice', { cmd: 'signup', username: 'alice', password: 'alice-password' });
+    world.server.handle({ type: 'cluster.health', healthy: false }, world.nowMs);
+    world.command('alice', { cmd: 'login', username: 'alice', password: 'alice-password' });
+    const said = world.eventsOf('alice', 'server.degraded');
+    expect(said).toHaveLength(1);
+    // An event of the client's JSON-lines contract (core/peer/events.ts), as a front end reads it.
+    expect(clientEventSchema.parse(said[0])).toEqual(said[0]);
+    const retryInMs = said[0]?.event === 'server.degraded' ? said[0].retryInMs : -1;
+    // The first wait of the backoff: RECONNECT_DELAY_MS_MIN with 50-100% jitter, whole ms.
+    expect(Number.isInteger(retryInMs)).toBe(true);
+    expect(retryInMs).toBeGreaterThanOrEqual(RECONNECT_DELAY_MS_MIN / 2);
+    expect(retryInMs).toBeLessThan(RECONNECT_DELAY_MS_MIN);
+    expect(world.eventsOf('alice', 'login.ok')).toEqual([]);
+    world.server.handle({ type: 'cluster.health', healthy: true }, world.nowMs);
+    world.advance(retryInMs);
+    expect(world.eventsOf('alice', 'login.ok')).toHaveLength(1);
   });
 
   it('heartbeats keep an idle user online for many TTLs', () => {

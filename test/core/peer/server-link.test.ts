@@ -249,6 +249,76 @@ describe('server link machine', () => {
     expect(h.frame(loginOk(h.lastSentId(), 'tok2'))).toMatchObject([{ type: 'logged-in', via: 'resume' }, { type: 'reconnected' }]);
   });
 
+  it('a resume refused with SERVER_DEGRADED again and again is retried ever more slowly: the welcomes in between do not reset the backoff', () => {
+    const h = new Harness().loggedIn();
+    h.step((l) => l.closed(h.linkId, h.nowMs));
+    const delays: number[] = [];
+    for (let refusal = 0; refusal < 4; refusal++) {
+      h.advanceTo(h.link.nextTimeoutMs()!);
+      h.step((l) => l.opened(h.linkId, null, h.nowMs));
+      h.frame(WELCOME);
+      expect(h.sent.at(-1)).toMatchObject({ type: 'resume', token: 'tok1' });
+      h.frame({ type: 'error', re: h.lastSentId(), code: 'SERVER_DEGRADED', message: 'degraded' });
+      delays.push(h.link.nextTimeoutMs()! - h.nowMs);
+    }
+    // The drop from LoggedIn took the first delay (attempt 0): the refusals wait attempts 1, 2, 3, 4.
+    for (const [i, delay] of delays.entries()) {
+      const baseMs = Math.min(RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN * 2 ** (i + 1));
+      expect(delay).toBeGreaterThanOrEqual(baseMs / 2);
+      expect(delay).toBeLessThan(baseMs);
+    }
+  });
+
+  it('a welcome on a link with nothing to log in is back for good: after failed connects, the next drop waits the shortest delay again', () => {
+    const h = new Harness();
+    h.step((l) => l.start());
+    for (let failure = 0; failure < 4; failure++) {
+      h.step((l) => l.closed(h.linkId, h.nowMs));
+      h.advanceTo(h.link.nextTimeoutMs()!);
+    }
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    h.frame(WELCOME);
+    expect(h.link.state.state).toBe('ExpectLogin');
+    h.step((l) => l.closed(h.linkId, h.nowMs));
+    expect(h.link.nextTimeoutMs()! - h.nowMs).toBeLessThan(RECONNECT_DELAY_MS_MIN);
+  });
+
+  it('a SERVER_DEGRADED that answers no login in flight (a push while logged in, a reply to another id) is passed on and the link stays', () => {
+    const logged = new Harness().loggedIn();
+    expect(types(logged.frame({ type: 'error', code: 'SERVER_DEGRADED', message: 'degraded' }))).toEqual(['frame']);
+    expect(logged.link.state.state).toBe('LoggedIn');
+    const waiting = new Harness();
+    const loginId = waiting.loginSent();
+    expect(types(waiting.frame({ type: 'error', re: loginId + 50, code: 'SERVER_DEGRADED', message: 'degraded' }))).not.toContain('close');
+    expect(waiting.link.state).toMatchObject({ state: 'ExpectLoginOk', requestId: loginId });
+  });
+
+  it('a login refused with SERVER_DEGRADED on a link the server is closing for idleness goes out again at once on a new link: no wait to announce', () => {
+    const h = new Harness();
+    const loginId = h.loginSent();
+    h.frame({ type: 'error', code: 'UNAUTHENTICATED_TIMEOUT', message: 'idle' });
+    const refused = h.frame({ type: 'error', re: loginId, code: 'SERVER_DEGRADED', message: 'degraded' });
+    expect(refused).toEqual([{ type: 'close', linkId: expect.any(Number) }, { type: 'link-lost', resending: [loginId] }, { type: 'connect', linkId: h.linkId }]);
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    expect(h.frame(WELCOME).at(-1)).toEqual({ type: 'send', linkId: h.linkId, frame: { type: 'login', id: loginId, username: 'alice', password: 'alice-password' } });
+  });
+
+  it('a resume refused, then the password refused too, ends the login for good (relogin-refused): no password change to settle, no third try', () => {
+    const h = new Harness().loggedIn();
+    h.step((l) => l.closed(h.linkId, h.nowMs));
+    h.advanceTo(h.link.nextTimeoutMs()!);
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    h.frame(WELCOME);
+    h.frame({ type: 'error', re: h.lastSentId(), code: 'BAD_RESUME_TOKEN', message: 'gone' });
+    expect(h.sent.at(-1)).toMatchObject({ type: 'login', password: 'alice-password' });
+    const sentBefore = h.sent.length;
+    const refused = h.frame({ type: 'error', re: h.lastSentId(), code: 'BAD_CREDENTIALS', message: 'wrong' });
+    expect(types(refused)).toEqual(['login-ended', 'frame', 'reconnected']);
+    expect(refused[0]).toEqual({ type: 'login-ended', reason: 'relogin-refused' });
+    expect(h.sent).toHaveLength(sentBefore);
+    expect(h.link.state.state).toBe('ExpectLogin');
+  });
+
   it('HEARTBEAT_TIMEOUT ends the login and the link does not take it back', () => {
     const h = new Harness().loggedIn();
     const actions = h.frame({ type: 'error', code: 'HEARTBEAT_TIMEOUT', message: 'logged out' });

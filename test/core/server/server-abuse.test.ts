@@ -12,6 +12,7 @@ import {
   LOGIN_GUESSES_FREE,
   PASSWORD_CHECKS_RUNNING_MAX,
   PASSWORD_CHECKS_WAITING_MAX,
+  RATE_LIMIT_BUCKETS_MAX,
   SIGNUPS_PER_ADDRESS_BURST,
   SIGNUPS_PER_ADDRESS_PER_HOUR,
   UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX,
@@ -273,6 +274,55 @@ describe('sybil friend requests', () => {
     h.send(later, { type: 'friend.request', username: 'victim' });
     expect(h.last(later)).toMatchObject({ type: 'friend.requested' });
     expect(h.store.load().declines).toEqual([]);
+  });
+});
+
+describe('declines kept, bounded', () => {
+  /** A store holding RATE_LIMIT_BUCKETS_MAX declines in their cool-down, sybil0's by victim the oldest. */
+  function fullOfDeclines(): ServerHarness {
+    const store = storeWith(['victim', 'sybil0', 'sybil1']);
+    const nowMs = 1_000_000;
+    store.apply([
+      { op: 'decline.add', declined: 'sybil0', decliner: 'victim', atMs: nowMs - 3 },
+      ...Array.from({ length: RATE_LIMIT_BUCKETS_MAX - 1 }, (_, i) => ({ op: 'decline.add' as const, declined: `filler${i}`, decliner: 'someone', atMs: nowMs - 2 })),
+    ]);
+    return new ServerHarness({ store });
+  }
+
+  it(`a decline past RATE_LIMIT_BUCKETS_MAX (${RATE_LIMIT_BUCKETS_MAX}) forgets the oldest, in memory and in the store: its declined user may ask again at once`, () => {
+    const h = fullOfDeclines();
+    const sybil1 = h.login('sybil1');
+    const victim = h.login('victim');
+    h.send(sybil1, { type: 'friend.request', username: 'victim' });
+    h.send(victim, { type: 'friend.decline', username: 'sybil1' });
+    const kept = h.store.load().declines ?? [];
+    expect(kept).toHaveLength(RATE_LIMIT_BUCKETS_MAX);
+    expect(kept.some((d) => d.declined === 'sybil0')).toBe(false);
+    expect(kept.some((d) => d.declined === 'sybil1' && d.decliner === 'victim')).toBe(true);
+    const sybil0 = h.login('sybil0');
+    h.send(sybil0, { type: 'friend.request', username: 'victim' });
+    expect(h.last(sybil0)).toMatchObject({ type: 'friend.requested' });
+    h.send(sybil1, { type: 'friend.request', username: 'victim' });
+    expect(h.last(sybil1)).toMatchObject({ type: 'error', code: 'DECLINED_RECENTLY' });
+  });
+
+  it('a decline another node made is kept here within the same bound: the oldest is forgotten', () => {
+    const h = fullOfDeclines();
+    h.input({ type: 'remote.ops', ops: [{ op: 'decline.add', declined: 'sybil1', decliner: 'victim', atMs: h.nowMs }] });
+    const sybil0 = h.login('sybil0');
+    h.send(sybil0, { type: 'friend.request', username: 'victim' });
+    expect(h.last(sybil0)).toMatchObject({ type: 'friend.requested' });
+    const sybil1 = h.login('sybil1');
+    h.send(sybil1, { type: 'friend.request', username: 'victim' });
+    expect(h.last(sybil1)).toMatchObject({ type: 'error', code: 'DECLINED_RECENTLY' });
+  });
+
+  it('a decline another node lifted is lifted here too', () => {
+    const h = fullOfDeclines();
+    h.input({ type: 'remote.ops', ops: [{ op: 'decline.remove', declined: 'sybil0', decliner: 'victim' }] });
+    const sybil0 = h.login('sybil0');
+    h.send(sybil0, { type: 'friend.request', username: 'victim' });
+    expect(h.last(sybil0)).toMatchObject({ type: 'friend.requested' });
   });
 });
 

@@ -44,6 +44,16 @@ describe('account.password', () => {
     expect(() => h.login('alice', NEW_PASSWORD)).not.toThrow();
   });
 
+  it('on a node of a cluster, the new resume token is announced to the other nodes (any node takes a resume, so each must forget the old one)', () => {
+    const h = new ServerHarness({ clustered: true, store: storeWith(['alice']) });
+    const alice = h.login('alice');
+    h.send(alice, { type: 'account.password', id: 7, old: passwordOf('alice'), new: NEW_PASSWORD });
+    const reply = h.last(alice);
+    const newToken = reply?.type === 'account.updated' ? reply.resumeToken : undefined;
+    expect(newToken).toBeDefined();
+    expect(h.jobLog.filter((e) => e.type === 'announce').at(-1)).toEqual({ type: 'announce', item: { kind: 'attached', username: 'alice', resumeToken: newToken } });
+  });
+
   it('a wrong old password is BAD_CREDENTIALS and changes nothing; the user stays logged in', () => {
     const h = new ServerHarness({ store: storeWith(['alice']) });
     const alice = h.login('alice');

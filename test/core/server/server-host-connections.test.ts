@@ -4,51 +4,17 @@
  * thousands of connections pays for in memory), and which is dropped when the stream closes.
  */
 import { describe, expect, it } from 'vitest';
-import { FrameDecoder, encodeControl } from '../../../core/codec.ts';
+import { encodeControl } from '../../../core/codec.ts';
 import { type PasswordHasher, ServerHost } from '../../../core/server/host.ts';
 import { ServerMachine } from '../../../core/server/machine.ts';
 import { MemoryStore } from '../../../core/store.ts';
-import type { Clock, Listener, Stream, StreamEvents, Transport } from '../../../core/transport.ts';
+import type { StreamEvents } from '../../../core/transport.ts';
+import { FakeStream, FakeTransport, STILL_CLOCK as clock, framesWritten } from './host-fakes.ts';
 
-class FakeStream implements Stream {
-  events: StreamEvents | null = null;
-  readonly written: Uint8Array[] = [];
-  readonly remotePort = 40_000;
-  readonly bufferedBytes = 0;
-  constructor(readonly remoteAddress: string) {}
-  setEvents(events: StreamEvents): void {
-    this.events = events;
-  }
-  write(bytes: Uint8Array): boolean {
-    this.written.push(bytes);
-    return true;
-  }
-  close(): void {}
-  reset(): void {}
-}
-
-class FakeTransport implements Transport {
-  onAccept: ((stream: Stream) => void) | null = null;
-  listen(host: string, port: number, onAccept: (stream: Stream) => void, onReady: (result: Listener | Error) => void): void {
-    this.onAccept = onAccept;
-    onReady({ host, port, close() {} });
-  }
-  connect(): Stream {
-    throw new Error('not used');
-  }
-}
-
-const clock: Clock = { nowMs: () => 1_000, at: () => () => {} };
 const hasher: PasswordHasher = { hash() {}, verify() {} };
 
 function frameTypes(stream: FakeStream): string[] {
-  const decoder = new FrameDecoder();
-  for (const bytes of stream.written) decoder.push(bytes);
-  const types: string[] = [];
-  for (let frame = decoder.next(); frame !== null; frame = decoder.next()) {
-    if (frame.kind === 'control') types.push(String((frame.message as { type?: unknown }).type));
-  }
-  return types;
+  return framesWritten(stream).map((frame) => frame.type);
 }
 
 describe('ServerHost connections', () => {

@@ -212,3 +212,31 @@ describe('mailbox: durability', () => {
     expect(h.framesOf(bob2, 'mail.deliver')[0]?.seq ?? 0).toBeGreaterThan(first);
   });
 });
+
+describe('mailbox: the shared store\'s view at attach (a cluster node)', () => {
+  it('a user held here gets the receipts the store still owes it (told once, then deleted) and mail another node queued', () => {
+    const h = new ServerHarness({ clustered: true, store: storeWith(['alice', 'bob'], [['alice', 'bob']]) });
+    const alice = h.login('alice');
+    h.store.apply([{ op: 'receipt.add', seq: 7, sender: 'alice', recipient: 'bob', messageId: 'm7' }]);
+    h.input({
+      type: 'stored.mail',
+      username: 'alice',
+      held: {
+        mail: [{ seq: 9, from: 'bob', to: 'alice', messageId: 'elsewhere', sealed: box('e'), sentAtMs: 5 }],
+        receipts: [{ seq: 7, sender: 'alice', recipient: 'bob', messageId: 'm7' }],
+      },
+    });
+    expect(h.framesOf(alice, 'mail.delivered').map((f) => [f.username, f.messageId])).toEqual([['bob', 'm7']]);
+    expect(h.store.load().receipts).toEqual([]);
+    expect(h.framesOf(alice, 'mail.deliver').map((f) => [f.seq, f.from, f.messageId])).toEqual([[9, 'bob', 'elsewhere']]);
+  });
+
+  it('for a user another node holds, nothing is told from here: the receipt stays owed in the store (its node tells it)', () => {
+    const h = new ServerHarness({ clustered: true, store: storeWith(['alice', 'bob'], [['alice', 'bob']]) });
+    const receipt = { seq: 7, sender: 'alice', recipient: 'bob', messageId: 'm7' };
+    h.store.apply([{ op: 'receipt.add', ...receipt }]);
+    h.input({ type: 'remote.attached', username: 'alice', connId: 900, resumeToken: 't' });
+    h.input({ type: 'stored.mail', username: 'alice', held: { mail: [], receipts: [receipt] } });
+    expect(h.store.load().receipts).toEqual([receipt]);
+  });
+});

@@ -46,6 +46,42 @@ describe('sign-up (seed use case 1.3.1)', () => {
     expect(h.jobLog).toHaveLength(1);
   });
 
+  it('a sign-up the store refuses (another node took the name first) is answered USERNAME_TAKEN, and the name is free of it: a later sign-up is refused by the store too, not held as in progress', () => {
+    const h = new ServerHarness();
+    const c = h.open();
+    h.sendUnsettled(c, { type: 'signup', id: 4, username: 'zed', password: 'password-one' });
+    // Another node of a cluster commits the same name while this one hashes.
+    h.store.apply([{ op: 'account.create', username: 'zed', nickname: 'Zed elsewhere', passwordHash: 'elsewhere', createdAtMs: 0 }]);
+    h.settle();
+    expect(h.last(c)).toMatchObject({ type: 'error', re: 4, code: 'USERNAME_TAKEN' });
+    expect(h.machine.hasAccount('zed')).toBe(false);
+    h.send(c, { type: 'signup', id: 5, username: 'zed', password: 'password-two' });
+    expect(h.last(c)).toMatchObject({ type: 'error', re: 5, code: 'USERNAME_TAKEN' });
+    expect(h.jobLog.filter((e) => e.type === 'hash')).toHaveLength(2);
+  });
+
+  it('a sign-up whose client left before the store refused the name: nothing is sent, the server goes on', () => {
+    const h = new ServerHarness();
+    const c = h.open();
+    h.sendUnsettled(c, { type: 'signup', username: 'zed', password: 'password-one' });
+    h.store.apply([{ op: 'account.create', username: 'zed', nickname: 'Zed elsewhere', passwordHash: 'elsewhere', createdAtMs: 0 }]);
+    h.close(c);
+    const before = h.frames(c).length;
+    h.settle();
+    expect(h.frames(c)).toHaveLength(before);
+    expect(() => h.signup('amy')).not.toThrow();
+  });
+
+  it('a commit answer for no sign-up in progress (a repeated or stale one) changes nothing', () => {
+    const h = new ServerHarness();
+    h.signup('alice');
+    const c = h.open();
+    h.input({ type: 'committed', jobId: 1, refused: false });
+    h.input({ type: 'committed', jobId: 999, refused: true });
+    expect(h.frames(c).map((f) => f.type)).toEqual(['welcome']);
+    expect(h.machine.stats().signups).toBe(1);
+  });
+
   it('exception 2a, concurrent: a second sign-up for a name whose hash is still running gets USERNAME_TAKEN', () => {
     const h = new ServerHarness();
     const first = h.open();

@@ -1,0 +1,26 @@
+/**
+ * MemoryStore's refusal (core/store.ts), as a database's unique key refuses: a batch that creates
+ * an account whose name is taken (already stored, or twice in the batch) is refused whole, nothing
+ * of it applied, with a reason that names the account; any other batch is applied.
+ */
+import { describe, expect, it } from 'vitest';
+import { MemoryStore, type StoreOp } from '../../core/store.ts';
+
+function create(username: string): StoreOp {
+  return { op: 'account.create', username, nickname: username, passwordHash: 'h', createdAtMs: 0 };
+}
+
+describe('MemoryStore', () => {
+  it('refuses a batch creating a taken name, says which, and applies nothing of it', () => {
+    const store = new MemoryStore();
+    expect(store.apply([create('alice')])).toBeNull();
+    expect(store.apply([create('bob'), create('alice')])).toEqual({ reason: 'account alice exists' });
+    expect(store.load().accounts.map((a) => a.username)).toEqual(['alice']);
+  });
+
+  it('refuses a batch that creates one name twice', () => {
+    const store = new MemoryStore();
+    expect(store.apply([create('carol'), { op: 'account.nickname', username: 'carol', nickname: 'C' }, create('carol')])).toEqual({ reason: 'account carol exists' });
+    expect(store.load().accounts).toEqual([]);
+  });
+});
