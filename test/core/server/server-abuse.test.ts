@@ -103,7 +103,7 @@ describe('login floods', () => {
     expect(h.pendingJobs).toBe(PASSWORD_CHECKS_RUNNING_MAX);
     const busy = conns.filter((c) => h.errors(c).includes('BUSY'));
     expect(busy.length).toBe(conns.length - PASSWORD_CHECKS_RUNNING_MAX - PASSWORD_CHECKS_WAITING_MAX);
-    expect(h.last(busy[0] as number)).toMatchObject({ type: 'error', code: 'BUSY' });
+    expect(h.last(busy[0] as number)).toMatchObject({ type: 'error', code: 'BUSY', detail: 'the server is busy checking passwords: retry shortly' });
     expect(h.isClosed(busy[0] as number)).toBe(false);
   });
 
@@ -339,6 +339,10 @@ describe('sign-ups per address', () => {
     const outcomes = Array.from({ length: 20 }, (_, i) => signup(`mint${i}`));
     expect(outcomes.filter((o) => o === 'signup.ok')).toHaveLength(SIGNUPS_PER_ADDRESS_BURST);
     expect(outcomes.at(-1)).toBe('RATE_LIMITED');
+    const refused = h.open('203.0.113.9');
+    h.send(refused, { type: 'signup', username: 'mint99', password: 'long enough' });
+    expect(h.last(refused)).toMatchObject({ code: 'RATE_LIMITED', detail: 'too many sign-ups from this address: retry later' });
+    h.close(refused);
     // A taken name or a bad password does not use the allowance up.
     h.advance(3_600_000 / SIGNUPS_PER_ADDRESS_PER_HOUR);
     expect(signup('mint0')).toBe('USERNAME_TAKEN');

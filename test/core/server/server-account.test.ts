@@ -58,7 +58,7 @@ describe('account.password', () => {
     const h = new ServerHarness({ store: storeWith(['alice']) });
     const alice = h.login('alice');
     h.send(alice, { type: 'account.password', id: 1, old: 'not the password', new: NEW_PASSWORD });
-    expect(h.last(alice)).toMatchObject({ type: 'error', re: 1, code: 'BAD_CREDENTIALS' });
+    expect(h.last(alice)).toMatchObject({ type: 'error', re: 1, code: 'BAD_CREDENTIALS', detail: 'the old password is wrong' });
     expect(hashOf(h, 'alice')).toBe(fakeHash(passwordOf('alice')));
     h.send(alice, { type: 'friends.list', id: 2 });
     expect(h.last(alice)).toMatchObject({ type: 'friends', re: 2 });
@@ -77,7 +77,7 @@ describe('account.password', () => {
     expect(h.last(alice)).toMatchObject({ type: 'error', code: 'BAD_CREDENTIALS' });
     const jobsBefore = h.jobLog.length;
     h.send(alice, { type: 'account.password', old: passwordOf('alice'), new: NEW_PASSWORD });
-    expect(h.last(alice)).toMatchObject({ type: 'error', code: 'RATE_LIMITED' });
+    expect(h.last(alice)).toMatchObject({ type: 'error', code: 'RATE_LIMITED', detail: expect.stringMatching(/^too many attempts for this username from this address: retry in [1-9]\d* ms$/) });
     // Refused before any password check ran.
     expect(h.jobLog.length).toBe(jobsBefore);
     h.send(guesser, { type: 'login', username: 'alice', password: passwordOf('alice') });
@@ -95,7 +95,7 @@ describe('account.password', () => {
     expect(h.jobLog.length).toBe(jobsBefore);
     h.sendUnsettled(alice, { type: 'account.password', id: 1, old: passwordOf('alice'), new: NEW_PASSWORD });
     h.sendUnsettled(alice, { type: 'account.password', id: 2, old: passwordOf('alice'), new: 'another new one' });
-    expect(h.last(alice)).toMatchObject({ type: 'error', re: 2, code: 'BUSY' });
+    expect(h.last(alice)).toMatchObject({ type: 'error', re: 2, code: 'BUSY', detail: 'a password change is already in progress' });
     // Heartbeats and other requests go on while the check runs.
     h.sendUnsettled(alice, { type: 'heartbeat', id: 3 });
     expect(h.last(alice)).toEqual({ type: 'heartbeat.ack', re: 3 });
@@ -175,6 +175,7 @@ describe('account.nickname', () => {
     });
     expect(outcomes.filter((o) => o === 'account.updated')).toHaveLength(NICKNAME_CHANGES_PER_USER_BURST);
     expect(outcomes.at(-1)).toBe('RATE_LIMITED');
+    expect(h.last(alice)).toMatchObject({ detail: 'too many nickname changes: retry later' });
     expect(h.framesOf(bob, 'friend.updated')).toHaveLength(NICKNAME_CHANGES_PER_USER_BURST);
   });
 });

@@ -135,6 +135,8 @@ describe('mailbox: refusals and bounds', () => {
     for (let n = 0; n < MAILBOX_MESSAGES_PER_SENDER_MAX + 3; n++) h.send(alice, { type: 'mail.send', username: 'bob', messageId: n, sealed: box(`${n}`) });
     expect(h.framesOf(alice, 'mail.queued')).toHaveLength(MAILBOX_MESSAGES_PER_SENDER_MAX);
     expect(h.errors(alice)).toEqual(['MAILBOX_FULL', 'MAILBOX_FULL', 'MAILBOX_FULL']);
+    // The sender reads that it is its own share that is full, not the whole mailbox.
+    expect(h.last(alice)).toMatchObject({ detail: 'your share of their mailbox is full' });
     const carol = h.login('carol');
     h.send(carol, { type: 'mail.send', username: 'bob', messageId: 'hi', sealed: box('hi') });
     expect(h.framesOf(carol, 'mail.queued')).toHaveLength(1);
@@ -160,6 +162,7 @@ describe('mailbox: refusals and bounds', () => {
     const frank = h.login('frank');
     h.send(frank, { type: 'mail.send', username: 'bob', messageId: 'late', sealed: box('late') });
     expect(h.errors(frank)).toEqual(['MAILBOX_FULL']);
+    expect(h.last(frank)).toMatchObject({ detail: 'their mailbox is full' });
   });
 
   it('mail from a blocked sender is answered as queued and never kept', () => {

@@ -116,6 +116,7 @@ describe('create chat session (seed use case 1.3.4)', () => {
     const id = ask(h, alice, bob);
     h.send(bob, { type: 'session.answer', requestId: id, accept: true });
     expect(h.errors(bob)).toEqual(['BAD_FRAME']);
+    expect(h.last(bob)).toMatchObject({ detail: 'accepting needs a port' });
     h.send(bob, { type: 'session.answer', requestId: id, accept: true, host: '127.0.0.1', port: 2 });
     expect(h.framesOf(alice, 'session.established')).toHaveLength(1);
   });

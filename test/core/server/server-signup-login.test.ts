@@ -143,6 +143,8 @@ describe('sign-up (seed use case 1.3.1)', () => {
     h.sendUnsettled(c, { type: 'signup', username: 'alice', password: 'long enough' });
     h.failHashes();
     expect(h.errors(c)).toEqual(['INTERNAL']);
+    // What the user reads: the server failed, not their password.
+    expect(h.last(c)).toMatchObject({ detail: 'password hashing failed' });
     expect(h.store.accountCount).toBe(0);
     h.send(c, { type: 'signup', username: 'alice', password: 'long enough' });
     expect(h.last(c)).toMatchObject({ type: 'signup.ok' });
