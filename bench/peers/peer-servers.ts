@@ -77,7 +77,8 @@ export function findOnPath(name: string, path: string = defaultSearchPath()): st
   return null;
 }
 
-function run(command: string, args: readonly string[], input = '', timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs a command to its end with `input` on its stdin, bounded; its exit code and output come back whatever they are. */
+export function runWithInput(command: string, args: readonly string[], input = '', timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, [...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -96,6 +97,10 @@ function run(command: string, args: readonly string[], input = '', timeoutMs = 3
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    // A child that exits without reading all its input (a version query, a command that failed
+    // early) closes the pipe under us: its exit code and output say what happened, so the write's
+    // EPIPE is not an error of its own (unhandled, it would throw out of the process).
+    child.stdin.on('error', () => {});
     child.stdin.end(input);
   });
 }
@@ -104,7 +109,7 @@ function run(command: string, args: readonly string[], input = '', timeoutMs = 3
 async function packageVersion(peer: PeerName): Promise<string> {
   const dpkg = findOnPath('dpkg-query');
   if (dpkg === null) return 'unknown';
-  const { code, stdout } = await run(dpkg, ['-W', '-f=${Version}', peer]).catch(() => ({ code: 1, stdout: '' }));
+  const { code, stdout } = await runWithInput(dpkg, ['-W', '-f=${Version}', peer]).catch(() => ({ code: 1, stdout: '' }));
   return code === 0 && stdout.trim() !== '' ? stdout.trim() : 'unknown';
 }
 
@@ -302,7 +307,7 @@ export async function startProsody(command: string, version: string, scratch: st
   }
   progress(`Prosody ${version}: c2s on ${input.c2sPort} (pid ${child.pid})`);
   const shell = async (lines: string, what: string): Promise<string> => {
-    const { code, stdout, stderr } = await run(prosodyctl, ['--config', configFile, 'shell'], lines, SHELL_TIMEOUT_MS);
+    const { code, stdout, stderr } = await runWithInput(prosodyctl, ['--config', configFile, 'shell'], lines, SHELL_TIMEOUT_MS);
     if (code !== 0 || /\| (Error|! )/.test(stdout)) throw new Error(`prosodyctl shell (${what}) failed: ${(stderr || stdout).slice(-300)}`);
     return stdout;
   };

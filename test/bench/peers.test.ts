@@ -15,7 +15,7 @@ import {
   prosodyRosterLine,
 } from '../../bench/peers/peer-config.ts';
 import { PEER_FIGURE_NAMES, formatPeers, isAhead, missingPeerSection, peerFigure, peerRatio, peerSection } from '../../bench/peers/peer-report.ts';
-import { findOnPath, lookUpPeer, prosodyCheapAccountsLine } from '../../bench/peers/peer-servers.ts';
+import { findOnPath, lookUpPeer, prosodyCheapAccountsLine, runWithInput } from '../../bench/peers/peer-servers.ts';
 import { completeResults, machineInfo } from '../../bench/report.ts';
 import { parseReport } from '../../bench/report-schema.ts';
 
@@ -70,6 +70,13 @@ describe('peer configurations', () => {
     const cheap = prosodyCheapAccountsLine(['h1', 'h2'], 'pw');
     expect(cheap).toContain('{"h1","h2"}');
     expect(cheap).toContain('iteration_count = 16');
+  });
+});
+
+describe("the peers' admin commands", () => {
+  it('a command that exits without reading its input gives its exit code, not an EPIPE thrown out of the bench (seen in CI with dpkg-query)', async () => {
+    const result = await runWithInput('sh', ['-c', 'exit 3'], 'x'.repeat(4 * 1024 * 1024));
+    expect(result.code).toBe(3);
   });
 });
 
