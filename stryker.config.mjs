@@ -1,5 +1,18 @@
 // Mutation testing of core/ (docs/TESTING.md, "Mutation testing"): `npm run mutate`.
 // Not part of `npm test`: a full pass over core/ runs the unit suite once per mutant.
+/**
+ * Where a run keeps its incremental results and writes its reports: one folder per kind of run
+ * (reports/mutation, reports/mutation-focused, ...), so runs of different kinds never reuse each
+ * other's results.
+ */
+export function reportsUnder(dir) {
+  return {
+    incrementalFile: `${dir}/stryker-incremental.json`,
+    htmlReporter: { fileName: `${dir}/mutation.html` },
+    jsonReporter: { fileName: `${dir}/mutation.json` },
+  };
+}
+
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',
@@ -17,10 +30,8 @@ export default {
   checkers: [],
   // Re-use earlier results for the mutants whose code and tests did not change.
   incremental: true,
-  incrementalFile: 'reports/mutation/stryker-incremental.json',
   reporters: ['clear-text', 'progress', 'html', 'json'],
-  htmlReporter: { fileName: 'reports/mutation/mutation.html' },
-  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  ...reportsUnder('reports/mutation'),
   // Two cores: one mutant at a time per core.
   concurrency: 2,
   // Static code (module-level constants) would force every test for each mutant.
