@@ -6,8 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { CHAT_TYPING_INTERVAL_MS, RECONNECT_DELAY_MS_MAX } from '../../../core/limits.ts';
-import { ChatMachine } from '../../../core/peer/chat.ts';
+import { CHATS_WITHOUT_SESSION_MAX, CHAT_TYPING_INTERVAL_MS, CHAT_UNACKED_MESSAGES_MAX, CONTROL_FRAME_BYTES_MAX, RECONNECT_DELAY_MS_MAX } from '../../../core/limits.ts';
+import { type ChatAction, ChatMachine } from '../../../core/peer/chat.ts';
 import { TTL_MS, twoFriends } from './peer-world.ts';
 
 function inSession(config = {}) {
@@ -197,6 +197,147 @@ describe('the chat machine on its own', () => {
     chat.takeActions();
     chat.frame('bob', 'in:1', { type: 'msg', id: 1, text: 'old stream' }, 0);
     expect(chat.takeActions()).toEqual([]);
+  });
+});
+
+describe('the chat machine on its own: sending and its ends', () => {
+  const open = (readReceipts = true): ChatMachine => {
+    const chat = new ChatMachine({ idPrefix: 'p', readReceipts });
+    chat.opened('bob', 's1');
+    chat.takeActions();
+    return chat;
+  };
+  const ofType = <T extends ChatAction['type']>(actions: ChatAction[], type: T) => actions.filter((a): a is Extract<ChatAction, { type: T }> => a.type === type);
+
+  it('a friend with no chat is in no state; sending to them is NO_SUCH_PEER with the command id', () => {
+    const chat = new ChatMachine({ idPrefix: 'p', readReceipts: true });
+    expect(chat.stateOf('bob')).toBeNull();
+    chat.send('bob', 'hi', 'x1', 0);
+    chat.send('bob', 'hi', undefined, 0);
+    expect(chat.takeActions()).toEqual([
+      { type: 'error', code: 'NO_SUCH_PEER', username: 'bob', id: 'x1' },
+      { type: 'error', code: 'NO_SUCH_PEER', username: 'bob' },
+    ]);
+  });
+
+  it('a message without an id gets the next generated one; it is recorded as sending and goes out as msg', () => {
+    const chat = open();
+    chat.send('bob', 'one', undefined, 10);
+    chat.send('bob', 'two', undefined, 11);
+    const actions = chat.takeActions();
+    expect(ofType(actions, 'record')).toEqual([
+      { type: 'record', entry: { friend: 'bob', id: 'p-m1', text: 'one', atMs: 10, direction: 'out', status: 'sending', kind: 'message' }, confirm: false },
+      { type: 'record', entry: { friend: 'bob', id: 'p-m2', text: 'two', atMs: 11, direction: 'out', status: 'sending', kind: 'message' }, confirm: false },
+    ]);
+    expect(ofType(actions, 'send').map((a) => a.frame)).toEqual([
+      { type: 'msg', id: 'p-m1', text: 'one' },
+      { type: 'msg', id: 'p-m2', text: 'two' },
+    ]);
+    expect(chat.unackedCount('bob')).toBe(2);
+    expect(chat.unackedCount('carol')).toBe(0);
+  });
+
+  it('an ack takes exactly that message off the unacknowledged list, marks it sent and says chat.sent; an unknown ack does nothing', () => {
+    const chat = open();
+    chat.send('bob', 'one', 'a', 0);
+    chat.send('bob', 'two', 'b', 0);
+    chat.takeActions();
+    chat.frame('bob', 's1', { type: 'msg.ack', id: 'b' }, 0);
+    expect(chat.takeActions()).toEqual([
+      { type: 'mark', mark: { friend: 'bob', id: 'b', direction: 'out', status: 'sent', through: false } },
+      { type: 'event', event: { event: 'chat.sent', username: 'bob', id: 'b' } },
+    ]);
+    chat.frame('bob', 's1', { type: 'msg.ack', id: 'zzz' }, 0);
+    expect(chat.takeActions()).toEqual([]);
+    expect(chat.unackedCount('bob')).toBe(1);
+    // Only the one still unacknowledged is reported when the session ends.
+    chat.ended('bob', 'closed');
+    expect(ofType(chat.takeActions(), 'error').map((a) => a.id)).toEqual(['a']);
+  });
+
+  it('a message received is acknowledged, recorded as received (the friend hears msg.stored once stored) and shown', () => {
+    const chat = open();
+    chat.frame('bob', 's1', { type: 'msg', id: 9, text: 'hello' }, 33);
+    expect(chat.takeActions()).toEqual([
+      { type: 'send', streamId: 's1', frame: { type: 'msg.ack', id: 9 } },
+      { type: 'record', entry: { friend: 'bob', id: 9, text: 'hello', atMs: 33, direction: 'in', status: 'received', kind: 'message' }, confirm: true },
+      { type: 'event', event: { event: 'chat.message', from: 'bob', text: 'hello', id: 9 } },
+    ]);
+    chat.stored('bob', 9);
+    expect(chat.takeActions()).toEqual([{ type: 'send', streamId: 's1', frame: { type: 'msg.stored', id: 9 } }]);
+    // Stored after the session ended: nobody to tell.
+    chat.ended('bob', 'closed');
+    chat.takeActions();
+    chat.stored('bob', 9);
+    expect(chat.takeActions()).toEqual([]);
+  });
+
+  it(`at ${CHAT_UNACKED_MESSAGES_MAX} unacknowledged messages the next is QUEUE_FULL`, () => {
+    const chat = open();
+    for (let i = 0; i < CHAT_UNACKED_MESSAGES_MAX - 1; i++) chat.send('bob', 'x', i, 0);
+    chat.takeActions();
+    chat.send('bob', 'last that fits', 'fits', 0);
+    expect(ofType(chat.takeActions(), 'error')).toEqual([]);
+    chat.send('bob', 'one too many', 'full', 0);
+    expect(chat.takeActions()).toEqual([{ type: 'error', code: 'QUEUE_FULL', username: 'bob', id: 'full' }]);
+  });
+
+  it('a text whose JSON fills the control frame but for the envelope is sent; one byte more is BAD_COMMAND', () => {
+    const chat = open();
+    const fits = 'x'.repeat(CONTROL_FRAME_BYTES_MAX - 256 - 2);
+    chat.send('bob', fits, 'fits', 0);
+    expect(ofType(chat.takeActions(), 'error')).toEqual([]);
+    chat.send('bob', `${fits}x`, 'long', 0);
+    expect(chat.takeActions()).toEqual([{ type: 'error', code: 'BAD_COMMAND', username: 'bob', id: 'long', detail: 'text too long once encoded' }]);
+    // Escaping counts: a short text of quotes is twice as long once encoded.
+    chat.send('bob', '"'.repeat((CONTROL_FRAME_BYTES_MAX - 256) / 2), 'quotes', 0);
+    expect(ofType(chat.takeActions(), 'error').map((a) => a.code)).toEqual(['BAD_COMMAND']);
+  });
+
+  it('the end of a session reports each unacknowledged message undelivered and failed, then chat.closed; a replaced session (reason null) says no chat.closed', () => {
+    const chat = open();
+    chat.send('bob', 'lost', 'l1', 0);
+    chat.takeActions();
+    chat.ended('bob', null);
+    expect(chat.takeActions()).toEqual([
+      { type: 'error', code: 'MESSAGE_UNDELIVERED', detail: 'message l1 to bob', username: 'bob', id: 'l1' },
+      { type: 'mark', mark: { friend: 'bob', id: 'l1', direction: 'out', status: 'failed', through: false } },
+    ]);
+    expect(chat.stateOf('bob')).toBeNull();
+  });
+
+  it('the end of a session that is not open changes nothing: a read receipt held for the next session stays held', () => {
+    const chat = new ChatMachine({ idPrefix: 'p', readReceipts: true });
+    chat.read('bob', 5);
+    chat.takeActions();
+    chat.ended('bob', 'closed');
+    expect(chat.takeActions()).toEqual([]);
+    expect(chat.stateOf('bob')).toBe('ExpectSession');
+    chat.opened('bob', 's2');
+    expect(chat.takeActions()).toEqual([{ type: 'send', streamId: 's2', frame: { type: 'msg.read', id: 5 } }]);
+  });
+
+  it('a friend no more: a held read receipt is dropped, and never sent; an open chat is left to its session end', () => {
+    const chat = new ChatMachine({ idPrefix: 'p', readReceipts: true });
+    chat.read('bob', 5);
+    chat.opened('carol', 'c1');
+    chat.forget('bob');
+    chat.forget('carol');
+    expect(chat.stateOf('bob')).toBeNull();
+    expect(chat.stateOf('carol')).toBe('Open');
+    chat.takeActions();
+    chat.opened('bob', 's2');
+    expect(chat.takeActions()).toEqual([]);
+  });
+
+  it(`at most ${CHATS_WITHOUT_SESSION_MAX} read receipts wait for a session: past it the oldest is forgotten, open chats untouched`, () => {
+    const chat = new ChatMachine({ idPrefix: 'p', readReceipts: true });
+    chat.opened('open-friend', 'o1');
+    for (let i = 0; i <= CHATS_WITHOUT_SESSION_MAX; i++) chat.read(`friend${i}`, i);
+    expect(chat.stateOf('friend0')).toBeNull();
+    expect(chat.stateOf('friend1')).toBe('ExpectSession');
+    expect(chat.stateOf(`friend${CHATS_WITHOUT_SESSION_MAX}`)).toBe('ExpectSession');
+    expect(chat.stateOf('open-friend')).toBe('Open');
   });
 });
 

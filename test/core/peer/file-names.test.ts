@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FILE_NAME_CHARS_MAX } from '../../../core/limits.ts';
-import { FALLBACK_FILE_NAME, candidateName, isSafeFileName, sanitizeFileName } from '../../../core/peer/file-names.ts';
+import { FALLBACK_FILE_NAME, candidateName, isSafeFileName, sanitizeFileName, splitExtension } from '../../../core/peer/file-names.ts';
 import { hostileFileName } from '../../helpers/edge-arbitraries.ts';
 import { replay } from '../../helpers/fc-replay.ts';
 
@@ -84,5 +84,54 @@ describe('sanitizeFileName', () => {
     }),
       replay,
     );
+  });
+
+  it('a name at the length bound, or short with a long extension, is kept whole', () => {
+    const atBound = `${'a'.repeat(FILE_NAME_CHARS_MAX - 61)}.${'x'.repeat(60)}`;
+    expect(atBound).toHaveLength(FILE_NAME_CHARS_MAX);
+    expect(sanitizeFileName(atBound)).toBe(atBound);
+    const shortLongExtension = `a.${'x'.repeat(60)}`;
+    expect(sanitizeFileName(shortLongExtension)).toBe(shortLongExtension);
+  });
+
+  it('an overlong name keeps its extension only when it is shorter than a quarter of the bound', () => {
+    const stem = 'a'.repeat(FILE_NAME_CHARS_MAX);
+    const kept = `.${'e'.repeat(FILE_NAME_CHARS_MAX / 4 - 2)}`;
+    expect(sanitizeFileName(`${stem}${kept}`)).toBe(`${stem.slice(0, FILE_NAME_CHARS_MAX - kept.length)}${kept}`);
+    const dropped = `.${'e'.repeat(FILE_NAME_CHARS_MAX / 4 - 1)}`;
+    expect(sanitizeFileName(`${stem}${dropped}`)).toBe(stem);
+    // An extension longer than the bound itself is dropped too, never kept whole.
+    expect(sanitizeFileName(`short.${'e'.repeat(FILE_NAME_CHARS_MAX + 100)}`)).toBe('short');
+  });
+});
+
+describe('splitExtension and candidateName', () => {
+  it('the extension is from the last dot; a name without one, or whose only dot leads, has none', () => {
+    expect(splitExtension('archive.tar.gz')).toEqual(['archive.tar', '.gz']);
+    expect(splitExtension('README')).toEqual(['README', '']);
+    expect(splitExtension('.bashrc')).toEqual(['.bashrc', '']);
+  });
+
+  it('candidate 0 is the name itself, then "stem (n).ext" with the stem whole when it fits', () => {
+    expect(candidateName('report.pdf', 0)).toBe('report.pdf');
+    expect(candidateName('report.pdf', 2)).toBe('report (2).pdf');
+    expect(candidateName('notes', 10)).toBe('notes (10)');
+  });
+
+  it('a candidate of a name at the bound is cut in the stem, so it stays within the bound and keeps the extension', () => {
+    const name = `${'a'.repeat(FILE_NAME_CHARS_MAX - 4)}.txt`;
+    const candidate = candidateName(name, 3);
+    expect(candidate).toHaveLength(FILE_NAME_CHARS_MAX);
+    expect(candidate.endsWith('a (3).txt')).toBe(true);
+  });
+});
+
+describe('isSafeFileName', () => {
+  it('is false for an empty name, an overlong one, and any name sanitizing would change', () => {
+    expect(isSafeFileName('')).toBe(false);
+    expect(isSafeFileName('a'.repeat(FILE_NAME_CHARS_MAX + 1))).toBe(false);
+    expect(isSafeFileName('../x')).toBe(false);
+    expect(isSafeFileName('con.txt')).toBe(false);
+    expect(isSafeFileName('a'.repeat(FILE_NAME_CHARS_MAX))).toBe(true);
   });
 });

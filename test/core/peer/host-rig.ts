@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { PeerCommand, PreparedFile } from '../../../core/peer/commands.ts';
 import type { ClientEvent } from '../../../core/peer/events.ts';
-import { type PeerFiles, PeerHost, type PeerHostNote } from '../../../core/peer/host.ts';
+import { type PeerFiles, PeerHost, type PeerHostNote, type PeerSealer } from '../../../core/peer/host.ts';
 import type { HistoryStore } from '../../../core/peer/history.ts';
 import { type PeerConfig, PeerMachine } from '../../../core/peer/machine.ts';
 import { ReadHash } from '../../../core/peer/read-hash.ts';
@@ -36,6 +36,8 @@ export class MemoryFiles implements PeerFiles {
   /** Every call of every user's port, in order: `${user} ${call} ${transferId} ${offset}`. */
   readonly timeline: string[];
   failWrites = false;
+  /** The digest of every outgoing transfer fails (a source file gone unreadable at its end). */
+  failDigest = false;
   /** Every chunk read answered, and every chunk the host released (sent), in order. */
   readonly answered: Uint8Array[] = [];
   readonly releasedChunks: Uint8Array[] = [];
@@ -65,7 +67,7 @@ export class MemoryFiles implements PeerFiles {
   digest(transferId: string, done: (result: string | Error) => void): void {
     this.calls.push(`digest ${transferId}`);
     this.timeline.push(`${this.user} digest ${transferId}`);
-    this.later(() => done(this.hashOf(transferId).digest()));
+    this.later(() => done(this.failDigest ? new Error('EIO') : this.hashOf(transferId).digest()));
   }
 
   rehash(transferId: string, _bytes: number, done: (error: Error | null) => void): void {
@@ -226,7 +228,8 @@ export class Rig {
     this.server.start();
   }
 
-  addUser(name: string, history?: HistoryStore, config: Partial<PeerConfig> = {}): User {
+  /** sealer: seals and opens offline messages (none: the host's own, which seals nothing). */
+  addUser(name: string, history?: HistoryStore, config: Partial<PeerConfig> = {}, sealer?: PeerSealer): User {
     const address = `10.0.0.${this.nextAddress++}`;
     const files = new MemoryFiles(this.clock, name, this.timeline);
     const machine = new PeerMachine({ serverHost: SERVER_ADDRESS, serverPort: SERVER_PORT, autoAcceptChat: true, autoAcceptFile: true, idPrefix: name, jitterSeed: this.nextAddress, p2pAdvertiseHost: address, ...config });
@@ -237,6 +240,7 @@ export class Rig {
       clock: this.clock,
       files,
       ...(history === undefined ? {} : { history }),
+      ...(sealer === undefined ? {} : { sealer }),
       sink: {
         onEvent: (event, ref) => {
           user.events.push(event);

@@ -11,7 +11,9 @@
 import { describe, expect, it } from 'vitest';
 import { FILE_CHUNK_BYTES, P2P_SEND_QUEUE_BYTES_MAX } from '../../../core/limits.ts';
 import { SqliteHistory } from '../../../cli/client/history-store.ts';
+import type { HistoryStore } from '../../../core/peer/history.ts';
 import { SERVER_ADDRESS, SERVER_PORT } from '../../../sim/world/server-node.ts';
+import { simIdentityOf, simSealer } from '../../../sim/world/sim-sealer.ts';
 import { HeldStream, HoldingTransport, Rig, fileOf, sha256Hex } from './host-rig.ts';
 
 /** Past the send queue bound: the transfer completes only if the host reports p2p.flushed. */
@@ -162,5 +164,152 @@ describe('PeerHost over the in-memory network', () => {
     expect(alice.exitCode).toBe(0);
     expect(alice.host.stopped).toBe(true);
     expect(alice.host.p2pPort).toBe(0);
+  });
+
+  it('a network reset of the user: the host notes both closes with their error, the machine hears them (disconnected, the session lost) and logs back in', () => {
+    const rig = new Rig();
+    const { alice, bob } = rig.friendsInSession();
+    const aliceFrom = alice.events.length;
+    const bobFrom = bob.events.length;
+    rig.network.resetNode('10.0.0.1');
+    rig.waitFor(alice, (e) => e.event === 'reconnected', aliceFrom);
+    expect(alice.events.slice(aliceFrom).map((e) => e.event)).toContain('disconnected');
+    expect(rig.waitFor(bob, (e) => e.event === 'chat.closed', bobFrom)).toMatchObject({ username: 'alice' });
+    const closes = alice.notes.filter((n) => n.event === 'server.closed' || n.event === 'p2p.closed');
+    expect(closes.map((n) => n.event).sort()).toEqual(['p2p.closed', 'server.closed']);
+    for (const note of closes) expect(note).toMatchObject({ error: expect.any(String) });
+    expect(closes.find((n) => n.event === 'p2p.closed')).toMatchObject({ streamId: expect.any(String) });
+    // Logged in again on a new connection: commands reach the server.
+    rig.command(alice, { cmd: 'friends' }, (e) => e.event === 'friends');
+  });
+
+  it('bob notes the accepted P2P stream with the address it came from, and its close', () => {
+    const rig = new Rig();
+    const { alice, bob } = rig.friendsInSession();
+    expect(bob.notes).toContainEqual({ event: 'p2p.accepted', streamId: 'in:1', remote: expect.stringMatching(/^10\.0\.0\.1:\d+$/) });
+    const bobFrom = bob.events.length;
+    rig.command(alice, { cmd: 'chat.close', username: 'bob' }, (e) => e.event === 'chat.closed');
+    rig.waitFor(bob, (e) => e.event === 'chat.closed', bobFrom);
+    rig.clock.runUntil(rig.clock.nowMs() + 100);
+    expect(bob.notes).toContainEqual({ event: 'p2p.closed', streamId: 'in:1', error: null });
+  });
+
+  it('a file whose read fails is noted (file.read.failed) and fails on both sides', () => {
+    const rig = new Rig();
+    const { alice, bob } = rig.friendsInSession();
+    const file = { path: '/src/gone.bin', name: 'gone.bin', size: 10_000 };
+    const failed = rig.command(alice, { cmd: 'file.send', username: 'bob', files: [file] }, (e) => e.event === 'file.sent' || e.event === 'file.failed');
+    expect(failed).toMatchObject({ event: 'file.failed', reason: 'io-error' });
+    expect(alice.notes).toContainEqual({ event: 'file.read.failed', transferId: expect.any(String), error: new Error('ENOENT') });
+    expect(rig.waitFor(bob, (e) => e.event === 'file.failed' || e.event === 'file.received').event).toBe('file.failed');
+    expect(alice.files.calls).toContain(`closeSource ${(failed as { transferId: string }).transferId}`);
+  });
+
+  it('a file whose digest fails at its end is noted and fails on both sides; nothing is committed', () => {
+    const rig = new Rig();
+    const { alice, bob } = rig.friendsInSession();
+    alice.files.failDigest = true;
+    const file = fileOf(alice.files, 'small.bin', 5_000);
+    const failed = rig.command(alice, { cmd: 'file.send', username: 'bob', files: [file] }, (e) => e.event === 'file.sent' || e.event === 'file.failed');
+    expect(failed).toMatchObject({ event: 'file.failed', reason: 'io-error' });
+    expect(alice.notes).toContainEqual({ event: 'file.read.failed', transferId: expect.any(String), error: new Error('EIO') });
+    expect(rig.waitFor(bob, (e) => e.event === 'file.failed' || e.event === 'file.received').event).toBe('file.failed');
+    expect(bob.files.committed.size).toBe(0);
+  });
+
+  it('a history store that throws: the host notes it, history queries answer HISTORY_UNAVAILABLE, chat goes on', () => {
+    const broken: HistoryStore = {
+      append: () => {
+        throw new Error('disk full');
+      },
+      mark: () => {
+        throw new Error('disk full');
+      },
+      page: () => {
+        throw new Error('disk full');
+      },
+      search: () => {
+        throw new Error('disk full');
+      },
+    };
+    const rig = new Rig();
+    const { alice, bob } = rig.friendsInSession({ alice: broken });
+    const bobFrom = bob.events.length;
+    rig.command(alice, { cmd: 'chat.send', username: 'bob', text: 'kept nowhere' }, (e) => e.event === 'chat.sent');
+    rig.waitFor(bob, (e) => e.event === 'chat.message', bobFrom);
+    expect(alice.notes).toContainEqual({ event: 'history.failed', operation: 'history.append', error: new Error('disk full') });
+    for (const command of [{ cmd: 'history' as const, username: 'bob' }, { cmd: 'history.search' as const, text: 'kept' }]) {
+      const answer = rig.command(alice, command, (e) => e.event === 'history' || e.event === 'error');
+      expect(answer).toMatchObject({ event: 'error', code: 'HISTORY_UNAVAILABLE' });
+    }
+    expect(alice.notes.filter((n) => n.event === 'history.failed').map((n) => (n as { operation: string }).operation)).toEqual(
+      expect.arrayContaining(['history.append', 'history.page', 'history.search']),
+    );
+  });
+
+  it('offline messages through the sealer: sealed for the friend, opened by it and shown once; without a sealer nothing can be sealed', () => {
+    const rig = new Rig();
+    const keys = { alice: simIdentityOf('alice'), bob: simIdentityOf('bob'), carol: simIdentityOf('carol') };
+    const alice = rig.addUser('alice', undefined, { identity: keys.alice }, simSealer(keys.alice.sealKey));
+    const bob = rig.addUser('bob', undefined, { identity: keys.bob }, simSealer(keys.bob.sealKey));
+    const carol = rig.addUser('carol', undefined, { identity: keys.carol });
+    for (const user of [alice, bob, carol]) {
+      rig.waitFor(user, (e) => e.event === 'ready');
+      rig.command(user, { cmd: 'signup', username: user.name, password: 'correct horse' }, (e) => e.event === 'signup.ok');
+      rig.command(user, { cmd: 'login', username: user.name, password: 'correct horse' }, (e) => e.event === 'login.ok');
+    }
+    for (const friend of [bob, carol]) {
+      const from = friend.events.length;
+      rig.command(alice, { cmd: 'friend.request', username: friend.name }, (e) => e.event === 'friend.requested');
+      rig.waitFor(friend, (e) => e.event === 'friend.request', from);
+      rig.command(friend, { cmd: 'friend.accept', username: 'alice' }, (e) => e.event === 'friend.added');
+    }
+    // No session open: the message is sealed and left with the server, which hands it to bob.
+    const bobFrom = bob.events.length;
+    rig.command(alice, { cmd: 'chat.send', username: 'bob', text: 'sealed hello', id: 'o1' }, (e) => e.event === 'chat.queued' || e.event === 'error');
+    expect(rig.waitFor(bob, (e) => e.event === 'chat.message', bobFrom)).toMatchObject({ from: 'alice', text: 'sealed hello', id: 'o1', offline: true });
+    rig.waitFor(alice, (e) => e.event === 'chat.delivered');
+    // carol has no sealer: a message to her is sealed by alice, but carol cannot open it.
+    const carolFrom = carol.events.length;
+    rig.command(alice, { cmd: 'chat.send', username: 'carol', text: 'unreadable', id: 'o2' }, (e) => e.event === 'chat.queued' || e.event === 'error');
+    expect(rig.waitFor(carol, (e) => e.event === 'error', carolFrom)).toMatchObject({ code: 'MAIL_UNREADABLE', username: 'alice' });
+    // And carol cannot seal one either.
+    const failed = rig.command(carol, { cmd: 'chat.send', username: 'alice', text: 'no sealer', id: 'o3' }, (e) => e.event === 'chat.queued' || e.event === 'error');
+    expect(failed).toMatchObject({ event: 'error', code: 'PEER_KEY_UNKNOWN', detail: 'the identity key could not be used to seal' });
+  });
+
+  it('timers run through the host: an idle user heartbeats past many TTLs and stays online', () => {
+    const rig = new Rig({ ttlMs: 3_000 });
+    const { alice, bob } = rig.friendsInSession();
+    const bobFrom = bob.events.length;
+    rig.clock.runUntil(rig.clock.nowMs() + 30_000);
+    expect(bob.events.slice(bobFrom).filter((e) => e.event === 'presence')).toEqual([]);
+    expect(rig.server.machine?.isOnline('alice')).toBe(true);
+    expect(alice.events.filter((e) => e.event === 'disconnected')).toEqual([]);
+  });
+
+  it('a frozen host hears nothing (no timers, no inputs), so the server times its user out and friends see it offline', () => {
+    const rig = new Rig({ ttlMs: 3_000 });
+    const { alice, bob } = rig.friendsInSession();
+    const aliceSeen = alice.events.length;
+    const bobFrom = bob.events.length;
+    alice.host.freeze();
+    alice.host.input({ type: 'command', command: { cmd: 'friends' } });
+    expect(rig.waitFor(bob, (e) => e.event === 'presence', bobFrom)).toEqual({ event: 'presence', username: 'alice', status: 'offline' });
+    expect(alice.events.length).toBe(aliceSeen);
+    expect(alice.host.stopped).toBe(false);
+  });
+
+  it('after stop() commands are dropped, the listener is closed and the files released; a second stop changes nothing', () => {
+    const rig = new Rig();
+    const { alice } = rig.friendsInSession();
+    const seen = alice.events.length;
+    alice.host.stop();
+    alice.host.stop();
+    expect(alice.files.calls.filter((c) => c === 'closeAll')).toHaveLength(1);
+    expect(alice.host.p2pPort).toBe(0);
+    alice.host.input({ type: 'command', command: { cmd: 'friends' } });
+    rig.clock.runUntil(rig.clock.nowMs() + 1_000);
+    expect(alice.events.length).toBe(seen);
   });
 });

@@ -35,7 +35,7 @@ describe('peer keys on the P2P link', () => {
     expect(world.eventsOf('bob', 'chat.opened')).toHaveLength(1);
   });
 
-  it('caller: a callee proving another key is refused before the hello', () => {
+  it('caller: a callee proving another key is refused before the hello, the error telling the two keys apart by a short hint', () => {
     const world = friends();
     world.presentedKey.set('bob', keys('M').signKey);
     const sent: P2pFrame[] = [];
@@ -47,17 +47,18 @@ describe('peer keys on the P2P link', () => {
       return effects;
     };
     world.command('alice', { cmd: 'chat.open', username: 'bob' });
-    expect(world.eventsOf('alice', 'error')).toMatchObject([{ code: 'PEER_KEY_MISMATCH', username: 'bob' }]);
+    // The hint is 12 characters of each key past the algorithm prefix all Ed25519 keys share.
+    expect(world.eventsOf('alice', 'error')).toMatchObject([{ code: 'PEER_KEY_MISMATCH', username: 'bob', detail: 'expected BBBBBBBBBBBB, the peer proved MMMMMMMMMMMM' }]);
     expect(world.eventsOf('alice', 'chat.failed')).toMatchObject([{ username: 'bob', reason: 'peer-key-mismatch' }]);
     expect(sent.filter((frame) => frame.type === 'hello')).toEqual([]);
     expect(world.eventsOf('bob', 'chat.opened')).toEqual([]);
   });
 
-  it('callee: a caller with the right token proving another key is refused, and no session opens', () => {
+  it('callee: a caller with the right token proving another key (here none) is refused, and no session opens', () => {
     const world = friends();
     world.presentedKey.set('alice', null);
     world.command('alice', { cmd: 'chat.open', username: 'bob' });
-    expect(world.eventsOf('bob', 'error')).toMatchObject([{ code: 'PEER_KEY_MISMATCH', username: 'alice' }]);
+    expect(world.eventsOf('bob', 'error')).toMatchObject([{ code: 'PEER_KEY_MISMATCH', username: 'alice', detail: 'expected AAAAAAAAAAAA, the peer proved none' }]);
     expect(world.eventsOf('bob', 'chat.opened')).toEqual([]);
     expect(world.eventsOf('alice', 'chat.opened')).toEqual([]);
   });

@@ -144,3 +144,22 @@ describe('peer machine with the server machine, in memory', () => {
     expect(delaysA).not.toEqual(delaysB);
   });
 });
+
+describe('reconnect backoff', () => {
+  it('counts one attempt per delay asked for, and reset starts the count and the delays again from the minimum', () => {
+    const backoff = new Backoff(7, 100, 10_000);
+    expect(backoff.attemptCount).toBe(0);
+    const first = [backoff.nextDelayMs(), backoff.nextDelayMs(), backoff.nextDelayMs()];
+    expect(backoff.attemptCount).toBe(3);
+    // 100, 200, 400 ms, each jittered into [50%, 100%).
+    first.forEach((delay, i) => {
+      expect(delay).toBeGreaterThanOrEqual(50 * 2 ** i);
+      expect(delay).toBeLessThan(100 * 2 ** i);
+    });
+    backoff.reset();
+    expect(backoff.attemptCount).toBe(0);
+    const again = backoff.nextDelayMs();
+    expect(again).toBeGreaterThanOrEqual(50);
+    expect(again).toBeLessThan(100);
+  });
+});

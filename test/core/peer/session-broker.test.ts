@@ -4,7 +4,7 @@
  * ends of requests in every state.
  */
 import { describe, expect, it } from 'vitest';
-import { SESSION_ACK_WAIT_MS } from '../../../core/limits.ts';
+import { SESSION_ACK_WAIT_MS, SESSION_OUTCOME_GRACE_MS } from '../../../core/limits.ts';
 import { SessionBroker } from '../../../core/peer/session-broker.ts';
 
 const NOW = 1_000;
@@ -59,5 +59,190 @@ describe('session broker', () => {
     broker.handleTimeout(NOW + SESSION_ACK_WAIT_MS);
     expect(failures(broker)).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'timeout' }]);
     expect(broker.nextTimeoutMs()).toBeNull();
+  });
+});
+
+describe('session broker: each request from start to end', () => {
+  const pending = (broker: SessionBroker, friend: string, re: number, requestId: string): void =>
+    broker.onFrame({ type: 'session.pending', re, requestId, username: friend, timeoutMs: 30_000 }, NOW);
+
+  it('a chat.open with no link to send it on fails at once (server-unavailable) and leaves nothing pending', () => {
+    const broker = new SessionBroker(false);
+    broker.requested('bob', null, NOW);
+    expect(failures(broker)).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'server-unavailable' }]);
+    expect(broker.hasOutgoing('bob')).toBe(false);
+    expect(broker.pendingCount).toBe(0);
+  });
+
+  it('counts requests both ways; hasOutgoing tells ours', () => {
+    const broker = new SessionBroker(false);
+    broker.requested('bob', 1, NOW);
+    broker.onFrame({ type: 'session.incoming', requestId: 'i1', from: 'carol', timeoutMs: 30_000 }, NOW);
+    broker.onFrame({ type: 'session.incoming', requestId: 'i2', from: 'dave', timeoutMs: 30_000 }, NOW);
+    expect(broker.pendingCount).toBe(3);
+    expect([broker.hasOutgoing('bob'), broker.hasOutgoing('carol')]).toEqual([true, false]);
+    expect(broker.awaitingAnswer('carol')).toBe('i1');
+    expect(broker.awaitingAnswer('bob')).toBeNull();
+  });
+
+  it('the next deadline is the earliest of both directions; an outcome waits for the server timeout plus SESSION_OUTCOME_GRACE_MS', () => {
+    const broker = new SessionBroker(false);
+    broker.onFrame({ type: 'session.incoming', requestId: 'i1', from: 'carol', timeoutMs: 10_000 }, NOW);
+    broker.onFrame({ type: 'session.incoming', requestId: 'i2', from: 'dave', timeoutMs: 5_000 }, NOW);
+    broker.onFrame({ type: 'session.incoming', requestId: 'i3', from: 'erin', timeoutMs: 8_000 }, NOW);
+    expect(broker.nextTimeoutMs()).toBe(NOW + 5_000 + SESSION_OUTCOME_GRACE_MS);
+    broker.requested('bob', 1, NOW);
+    broker.requested('zed', 2, NOW - 29_000);
+    pending(broker, 'bob', 1, 's1');
+    expect(broker.nextTimeoutMs()).toBe(NOW - 29_000 + SESSION_ACK_WAIT_MS);
+    broker.handleTimeout(NOW + 1_000);
+    expect(failures(broker)).toEqual([{ event: 'chat.failed', username: 'zed', reason: 'timeout' }]);
+    expect(broker.nextTimeoutMs()).toBe(NOW + 5_000 + SESSION_OUTCOME_GRACE_MS);
+    broker.handleTimeout(NOW + 5_000 + SESSION_OUTCOME_GRACE_MS - 1);
+    expect(failures(broker)).toEqual([]);
+    broker.handleTimeout(NOW + 30_000 + SESSION_OUTCOME_GRACE_MS);
+    expect(failures(broker).map((f) => (f as { username: string }).username).sort()).toEqual(['bob', 'carol', 'dave', 'erin']);
+  });
+
+  it('asked again for the same request, its deadline moves to the new timeout plus the grace', () => {
+    const broker = new SessionBroker(false);
+    broker.onFrame({ type: 'session.incoming', requestId: 'i1', from: 'carol', timeoutMs: 1_000 }, NOW);
+    broker.takeActions();
+    broker.onFrame({ type: 'session.incoming', requestId: 'i1', from: 'carol', timeoutMs: 1_000 }, NOW + 500);
+    expect(broker.takeActions()).toEqual([]);
+    expect(broker.nextTimeoutMs()).toBe(NOW + 500 + 1_000 + SESSION_OUTCOME_GRACE_MS);
+  });
+
+  it('a session.failed for our request ends it with the server reason; one naming another request changes nothing', () => {
+    const broker = new SessionBroker(false);
+    broker.requested('bob', 1, NOW);
+    broker.onFrame({ type: 'session.failed', re: 99, username: 'bob', reason: 'offline' }, NOW);
+    expect(broker.takeActions()).toEqual([]);
+    broker.onFrame({ type: 'session.failed', re: 1, username: 'bob', reason: 'offline' }, NOW);
+    expect(failures(broker)).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'offline' }]);
+    broker.requested('carol', 2, NOW);
+    pending(broker, 'carol', 2, 's2');
+    broker.onFrame({ type: 'session.failed', requestId: 'other', username: 'carol', reason: 'timeout' }, NOW);
+    expect(broker.hasOutgoing('carol')).toBe(true);
+    broker.onFrame({ type: 'session.failed', requestId: 's2', username: 'carol', reason: 'timeout' }, NOW);
+    expect(failures(broker)).toEqual([{ event: 'chat.failed', username: 'carol', reason: 'timeout' }]);
+  });
+
+  it('an error answering our session.request ends it with the error code; an error for anything else is not ours', () => {
+    const broker = new SessionBroker(false);
+    broker.requested('bob', 4, NOW);
+    broker.requested('carol', 5, NOW);
+    pending(broker, 'carol', 5, 's5');
+    expect(broker.requestFailed(5, 'RATE_LIMITED')).toBe(false);
+    expect(broker.requestFailed(6, 'RATE_LIMITED')).toBe(false);
+    broker.takeActions();
+    expect(broker.requestFailed(4, 'RATE_LIMITED')).toBe(true);
+    expect(failures(broker)).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'RATE_LIMITED' }]);
+    expect(broker.hasOutgoing('bob')).toBe(false);
+  });
+
+  it('caller: the callee said yes: connect to the address with the token and the key the server vouched for; without an address it is unreachable', () => {
+    const broker = new SessionBroker(false);
+    broker.requested('bob', 1, NOW);
+    pending(broker, 'bob', 1, 's1');
+    broker.onFrame({ type: 'session.established', requestId: 's1', username: 'bob', role: 'caller', token: 't1', host: '10.0.0.2', port: 7000, identity: { signKey: 'K', sealKey: 'S' } }, NOW);
+    expect(broker.takeActions()).toEqual([{ type: 'connect', friend: 'bob', token: 't1', host: '10.0.0.2', port: 7000, vouchedKey: 'K' }]);
+    for (const address of [{ host: '10.0.0.2' }, { port: 7000 }]) {
+      broker.requested('carol', 2, NOW);
+      pending(broker, 'carol', 2, 's2');
+      broker.onFrame({ type: 'session.established', requestId: 's2', username: 'carol', role: 'caller', token: 't2', ...address }, NOW);
+      expect(broker.takeActions()).toEqual([{ type: 'event', event: { event: 'chat.failed', username: 'carol', reason: 'unreachable' } }]);
+    }
+  });
+
+  it('a session.established in the other role names no request of ours: dropped quietly, the request stays', () => {
+    const broker = new SessionBroker(false);
+    broker.requested('bob', 1, NOW);
+    pending(broker, 'bob', 1, 's1');
+    broker.onFrame({ type: 'session.established', requestId: 's1', username: 'bob', role: 'callee', token: 't' }, NOW);
+    expect(broker.takeActions()).toEqual([]);
+    expect(broker.hasOutgoing('bob')).toBe(true);
+    broker.onFrame({ type: 'session.incoming', requestId: 'i1', from: 'carol', timeoutMs: 30_000 }, NOW);
+    broker.answered('carol', true, true, NOW);
+    broker.takeActions();
+    broker.onFrame({ type: 'session.established', requestId: 'i1', username: 'carol', role: 'caller', token: 't' }, NOW);
+    expect(broker.takeActions()).toEqual([]);
+    expect(broker.awaitingToken('carol')).toBe(true);
+  });
+
+  it('callee: yes then the token: hold it with the vouched key; no ends the request; an answer with no link to carry it changes nothing', () => {
+    const broker = new SessionBroker(false);
+    broker.onFrame({ type: 'session.incoming', requestId: 'i1', from: 'carol', timeoutMs: 30_000 }, NOW);
+    expect(broker.takeActions()).toEqual([{ type: 'event', event: { event: 'chat.request', from: 'carol', timeoutMs: 30_000 } }]);
+    broker.answered('carol', true, false, NOW);
+    expect(broker.awaitingAnswer('carol')).toBe('i1');
+    expect(broker.awaitingToken('carol')).toBe(false);
+    broker.answered('carol', true, true, NOW);
+    expect(broker.awaitingToken('carol')).toBe(true);
+    // A second answer (or one for nobody) is not an answer to a waiting request.
+    broker.answered('carol', false, true, NOW);
+    broker.answered('nobody', true, true, NOW);
+    expect(broker.awaitingToken('carol')).toBe(true);
+    broker.onFrame({ type: 'session.established', requestId: 'i1', username: 'carol', role: 'callee', token: 'tok' }, NOW);
+    expect(broker.takeActions()).toEqual([{ type: 'hold-token', friend: 'carol', token: 'tok', vouchedKey: null }]);
+    expect(broker.pendingCount).toBe(0);
+    broker.onFrame({ type: 'session.incoming', requestId: 'i2', from: 'dave', timeoutMs: 30_000 }, NOW);
+    broker.answered('dave', false, true, NOW);
+    expect(broker.pendingCount).toBe(0);
+  });
+
+  it('callee: the request asked again after our yes was lost with the link is answered yes again, by itself', () => {
+    const broker = new SessionBroker(false);
+    broker.onFrame({ type: 'session.incoming', requestId: 'i1', from: 'carol', timeoutMs: 30_000 }, NOW);
+    broker.answered('carol', true, true, NOW);
+    broker.takeActions();
+    broker.onFrame({ type: 'session.incoming', requestId: 'i1', from: 'carol', timeoutMs: 30_000 }, NOW + 10);
+    expect(broker.takeActions()).toEqual([{ type: 'answer', friend: 'carol', requestId: 'i1', accept: true }]);
+    expect(broker.awaitingAnswer('carol')).toBe('i1');
+    expect(broker.nextTimeoutMs()).toBe(NOW + 10 + 30_000 + SESSION_OUTCOME_GRACE_MS);
+  });
+
+  it('session.answered confirms an answer and changes nothing', () => {
+    const broker = new SessionBroker(true);
+    broker.onFrame({ type: 'session.incoming', requestId: 'i1', from: 'carol', timeoutMs: 30_000 }, NOW);
+    broker.takeActions();
+    broker.onFrame({ type: 'session.answered', re: 3, requestId: 'i1', accept: true }, NOW);
+    expect(broker.takeActions()).toEqual([]);
+    expect(broker.awaitingAnswer('carol')).toBe('i1');
+  });
+
+  it('session.withdrawn ends the request it names with the reason; one naming another request, or arriving before any, changes nothing', () => {
+    const broker = new SessionBroker(false);
+    broker.onFrame({ type: 'session.incoming', requestId: 'i1', from: 'carol', timeoutMs: 30_000 }, NOW);
+    broker.takeActions();
+    broker.onFrame({ type: 'session.withdrawn', requestId: 'other', from: 'carol', reason: 'cancelled' }, NOW);
+    expect(broker.takeActions()).toEqual([]);
+    expect(broker.awaitingAnswer('carol')).toBe('i1');
+    broker.onFrame({ type: 'session.withdrawn', requestId: 'i1', from: 'carol', reason: 'cancelled' }, NOW);
+    expect(broker.takeActions()).toEqual([{ type: 'event', event: { event: 'chat.failed', username: 'carol', reason: 'cancelled' } }]);
+    expect(broker.pendingCount).toBe(0);
+  });
+
+  it('a friendship that ends ends its requests both ways (not-friends), and no one else\'s', () => {
+    const broker = new SessionBroker(false);
+    broker.requested('bob', 1, NOW);
+    broker.onFrame({ type: 'session.incoming', requestId: 'i1', from: 'bob', timeoutMs: 30_000 }, NOW);
+    broker.requested('carol', 2, NOW);
+    broker.takeActions();
+    broker.friendRemoved('bob');
+    expect(failures(broker)).toEqual([
+      { event: 'chat.failed', username: 'bob', reason: 'not-friends' },
+      { event: 'chat.failed', username: 'bob', reason: 'not-friends' },
+    ]);
+    broker.friendRemoved('dave');
+    expect(broker.takeActions()).toEqual([]);
+    expect(broker.pendingCount).toBe(1);
+  });
+
+  it('actions are handed over once', () => {
+    const broker = new SessionBroker(false);
+    broker.requested('bob', null, NOW);
+    expect(broker.takeActions()).toHaveLength(1);
+    expect(broker.takeActions()).toEqual([]);
   });
 });

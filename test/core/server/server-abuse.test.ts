@@ -386,6 +386,19 @@ describe('connections per address', () => {
   });
 });
 
+describe('connections per address, as they close', () => {
+  it('logged-in connections that close give back no unauthenticated places: the cap on those still holds afterwards', () => {
+    const users = ['user0', 'user1', 'user2'];
+    const h = new ServerHarness({ store: storeWith(users), unauthenticatedConnectionsPerAddressMax: 2, authAttemptsPerAddressPerSec: 0 });
+    // One connection stays open not logged in the whole time, so the address keeps its count.
+    const waiting = h.open('203.0.113.5');
+    for (const u of users) h.close(h.login(u, passwordOf(u), '203.0.113.5'));
+    const more = [h.open('203.0.113.5'), h.open('203.0.113.5')];
+    expect([waiting, ...more].map((c) => h.isClosed(c))).toEqual([false, false, true]);
+    expect(h.errors(more[1] as number)).toEqual(['TOO_MANY_CONNECTIONS']);
+  });
+});
+
 describe('the callee cannot choose where the caller connects', () => {
   it('the caller gets the address the server sees the callee at, whatever host the callee names (it got the named one before)', () => {
     const h = new ServerHarness({ store: storeWith(['alice', 'mallory'], [['alice', 'mallory']]) });

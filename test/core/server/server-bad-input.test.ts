@@ -75,6 +75,9 @@ describe('bad input to the server', () => {
     ['a negative request id', { type: 'heartbeat', id: -1 }, 'BAD_FRAME', undefined],
     ['an over-long username', { type: 'login', username: 'a'.repeat(1_000), password: 'x' }, 'BAD_FRAME', undefined],
     ['a port out of range', { type: 'session.answer', requestId: 's1', accept: true, host: 'h', port: 70_000 }, 'BAD_FRAME', undefined],
+    ['a bad frame with request id 0', { type: 'login', id: 0, username: 'alice' }, 'BAD_FRAME', 0],
+    ['a fractional request id', { type: 'login', id: 1.5, username: 'alice' }, 'BAD_FRAME', undefined],
+    ['a request id that is a string', { type: 'login', id: '7', username: 'alice' }, 'BAD_FRAME', undefined],
   ])('%s gets its code, echoes a valid id, and keeps the connection', (_what, message, code, re) => {
     const { h, c } = setup();
     h.send(c, message);

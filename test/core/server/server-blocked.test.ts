@@ -3,6 +3,7 @@
  * stays silent to the blocked user (test/core/server/server-abuse.test.ts); the blocker is told.
  */
 import { describe, expect, it } from 'vitest';
+import { BLOCKS_PER_USER_MAX, FRIEND_REQUESTS_INCOMING_PER_USER_MAX } from '../../../core/limits.ts';
 import { ServerHarness, storeWith } from '../../helpers/server-harness.ts';
 
 describe('BLOCKED, to the blocker', () => {
@@ -41,5 +42,92 @@ describe('BLOCKED, to the blocker', () => {
     h.drain(bob);
     h.send(bob, { type: 'friend.request', id: 2, username: 'alice' });
     expect(h.last(bob)).toEqual({ type: 'friend.requested', re: 2, username: 'alice' });
+  });
+});
+
+describe('friend.block and friend.unblock, edges', () => {
+  it('blocking an unknown user is USER_NOT_FOUND, blocking oneself SELF_REQUEST; nothing is stored', () => {
+    const h = new ServerHarness({ store: storeWith(['alice']) });
+    const alice = h.login('alice');
+    h.send(alice, { type: 'friend.block', id: 1, username: 'nobody' });
+    expect(h.last(alice)).toMatchObject({ type: 'error', code: 'USER_NOT_FOUND', re: 1 });
+    h.send(alice, { type: 'friend.block', id: 2, username: 'alice' });
+    expect(h.last(alice)).toMatchObject({ type: 'error', code: 'SELF_REQUEST', re: 2 });
+    expect(h.store.load().blocks).toEqual([]);
+  });
+
+  it(`at ${BLOCKS_PER_USER_MAX} blocks one more is BLOCKS_LIMIT; blocking one already blocked still answers friend.blocked`, () => {
+    const others = Array.from({ length: BLOCKS_PER_USER_MAX + 1 }, (_, i) => `user${i}`);
+    const store = storeWith(['alice', ...others]);
+    store.apply(others.slice(0, BLOCKS_PER_USER_MAX).map((blocked) => ({ op: 'block.add' as const, blocker: 'alice', blocked })));
+    const h = new ServerHarness({ store });
+    const alice = h.login('alice');
+    h.send(alice, { type: 'friend.block', id: 1, username: others[BLOCKS_PER_USER_MAX]! });
+    expect(h.last(alice)).toMatchObject({ type: 'error', code: 'BLOCKS_LIMIT', re: 1 });
+    h.send(alice, { type: 'friend.block', id: 2, username: 'user0' });
+    expect(h.last(alice)).toEqual({ type: 'friend.blocked', re: 2, username: 'user0' });
+    expect(h.store.load().blocks).toHaveLength(BLOCKS_PER_USER_MAX);
+  });
+
+  it('blocking a user we asked to be friends withdraws our request', () => {
+    const h = new ServerHarness({ store: storeWith(['alice', 'bob']) });
+    const alice = h.login('alice');
+    h.send(alice, { type: 'friend.request', username: 'bob' });
+    expect(h.store.load().requests).toEqual([['alice', 'bob']]);
+    h.send(alice, { type: 'friend.block', id: 1, username: 'bob' });
+    expect(h.store.load().requests).toEqual([]);
+    const bob = h.login('bob');
+    expect(h.last(bob)).toMatchObject({ type: 'login.ok', incoming: [] });
+  });
+
+  it('blocking a friend whose session request waits on us: we hear session.withdrawn (cancelled) at once, they hear nothing until their timeout', () => {
+    const h = new ServerHarness({ store: storeWith(['alice', 'bob'], [['alice', 'bob']]), sessionTimeoutMs: 5_000 });
+    const alice = h.login('alice');
+    const bob = h.login('bob');
+    h.send(bob, { type: 'session.request', username: 'alice' });
+    const incoming = h.last(alice);
+    expect(incoming).toMatchObject({ type: 'session.incoming', from: 'bob' });
+    const requestId = incoming?.type === 'session.incoming' ? incoming.requestId : '';
+    h.drain(bob);
+    h.send(alice, { type: 'friend.block', id: 1, username: 'bob' });
+    expect(h.frames(alice).slice(-2)).toEqual([
+      { type: 'session.withdrawn', requestId, from: 'bob', reason: 'cancelled' },
+      { type: 'friend.blocked', re: 1, username: 'bob' },
+    ]);
+    expect(h.frames(bob)).toEqual([]);
+    // The withdrawn request is gone on our side: it can no longer be answered.
+    h.send(alice, { type: 'session.answer', requestId, accept: true, port: 7000 });
+    expect(h.last(alice)).toMatchObject({ type: 'error', code: 'NO_SUCH_SESSION_REQUEST' });
+    h.advance(5_000);
+    expect(h.last(bob)).toMatchObject({ type: 'session.failed', reason: 'timeout' });
+  });
+
+  it('unblocking an unknown user is USER_NOT_FOUND; unblocking one not blocked answers friend.unblocked and stores nothing', () => {
+    const h = new ServerHarness({ store: storeWith(['alice', 'bob']) });
+    const alice = h.login('alice');
+    h.send(alice, { type: 'friend.unblock', id: 1, username: 'nobody' });
+    expect(h.last(alice)).toMatchObject({ type: 'error', code: 'USER_NOT_FOUND', re: 1 });
+    h.send(alice, { type: 'friend.unblock', id: 2, username: 'bob' });
+    expect(h.last(alice)).toEqual({ type: 'friend.unblocked', re: 2, username: 'bob' });
+    expect(h.store.load().blocks).toEqual([]);
+  });
+
+  it('unblocking a user whose hidden request would pass the incoming quota drops that request silently; under the quota it shows', () => {
+    const askers = Array.from({ length: FRIEND_REQUESTS_INCOMING_PER_USER_MAX }, (_, i) => `asker${i}`);
+    const store = storeWith(['victim', 'pest', ...askers]);
+    store.apply([{ op: 'request.add', from: 'pest', to: 'victim' }, { op: 'block.add', blocker: 'victim', blocked: 'pest' }]);
+    store.apply(askers.map((from) => ({ op: 'request.add' as const, from, to: 'victim' })));
+    const h = new ServerHarness({ store });
+    const victim = h.login('victim');
+    h.send(victim, { type: 'friend.unblock', id: 1, username: 'pest' });
+    expect(h.last(victim)).toEqual({ type: 'friend.unblocked', re: 1, username: 'pest' });
+    expect(h.store.load().requests).not.toContainEqual(['pest', 'victim']);
+    h.send(victim, { type: 'friends.list', id: 2 });
+    const list = h.last(victim);
+    expect(list?.type === 'friends' ? list.incoming : []).toHaveLength(FRIEND_REQUESTS_INCOMING_PER_USER_MAX);
+    // A request hidden by a block and shown again that brings the list exactly to the quota stays.
+    h.send(victim, { type: 'friend.block', username: 'asker1' });
+    h.send(victim, { type: 'friend.unblock', id: 3, username: 'asker1' });
+    expect(h.store.load().requests).toContainEqual(['asker1', 'victim']);
   });
 });

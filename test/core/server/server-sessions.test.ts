@@ -255,4 +255,45 @@ describe('create chat session (seed use case 1.3.4)', () => {
     expect(h.framesOf(bob, 'session.withdrawn')).toMatchObject([{ requestId: id, reason: 'timeout' }]);
     expect(h.machine.stats().pendingSessionRequests).toBe(0);
   });
+
+  it('a detached caller hears every outcome it missed on resume, in order: one request rejected, another accepted', () => {
+    const h = new ServerHarness({ sessionTimeoutMs: SESSION_TIMEOUT_MS, store: storeWith(['alice', 'bob', 'erin'], [['alice', 'bob'], ['alice', 'erin']]) });
+    const alice = h.login('alice');
+    const bob = h.login('bob');
+    const erin = h.login('erin');
+    const token = h.tokenOf(alice);
+    h.send(alice, { type: 'session.request', username: 'bob' });
+    h.send(alice, { type: 'session.request', username: 'erin' });
+    const toBob = h.framesOf(bob, 'session.incoming')[0]!.requestId;
+    const toErin = h.framesOf(erin, 'session.incoming')[0]!.requestId;
+    h.close(alice);
+    h.send(bob, { type: 'session.answer', requestId: toBob, accept: false });
+    h.send(erin, { type: 'session.answer', requestId: toErin, accept: true, port: 9 });
+    const again = h.resume('alice', token);
+    expect(h.frames(again).filter((f) => f.type === 'session.failed' || f.type === 'session.established')).toMatchObject([
+      { type: 'session.failed', requestId: toBob, reason: 'rejected' },
+      { type: 'session.established', requestId: toErin, role: 'caller' },
+    ]);
+  });
+
+  it('a rejected request counts as rejected in the server stats, an accepted one as established', () => {
+    const { h, alice, bob } = friends();
+    const before = h.machine.stats();
+    h.send(bob, { type: 'session.answer', requestId: ask(h, alice, bob), accept: false });
+    h.send(bob, { type: 'session.answer', requestId: ask(h, alice, bob), accept: true, port: 9 });
+    const after = h.machine.stats();
+    expect(after.sessions).toMatchObject({ rejected: (before.sessions.rejected ?? 0) + 1, established: (before.sessions.established ?? 0) + 1 });
+  });
+
+  it('requests from a user the callee blocked do not count against the callee: others can still ask', () => {
+    const pests = Array.from({ length: SESSION_REQUESTS_PENDING_PER_USER_MAX }, (_, i) => `pest${i}`);
+    const h = new ServerHarness({ sessionTimeoutMs: SESSION_TIMEOUT_MS, store: storeWith(['victim', 'friend', ...pests], [['victim', 'friend'], ...pests.map((p) => ['victim', p] as const)]) });
+    const victim = h.login('victim');
+    for (const pest of pests) h.send(victim, { type: 'friend.block', username: pest });
+    for (const pest of pests) h.send(h.login(pest), { type: 'session.request', username: 'victim' });
+    const friend = h.login('friend');
+    h.send(friend, { type: 'session.request', id: 5, username: 'victim' });
+    expect(h.last(friend)).toMatchObject({ type: 'session.pending', re: 5 });
+    expect(h.framesOf(victim, 'session.incoming').map((f) => f.from)).toEqual(['friend']);
+  });
 });
