@@ -354,6 +354,28 @@ describe('ClusterRouter over the in-memory bus', () => {
     expect(a.machine.isOnline('bob') && b.machine.isOnline('alice')).toBe(true);
   });
 
+  it("a node stalled past another's lease (never off the bus) hears it again and has it name its users again", () => {
+    const world = new World();
+    const [a, b] = [world.addNode(), world.addNode()];
+    const alice = world.login(a, 'alice');
+    const bob = world.login(b, 'bob');
+    world.befriend(alice, 'alice', bob, 'bob');
+    // n1's timers fire a whole TTL late (a long GC, a paused process, a loaded machine): its lease
+    // check runs before it reads n2's beats waiting on its socket, and buries n2.
+    a.router.tick(world.clock.nowMs() + TTL_MS);
+    world.settle();
+    expect(alice.take('presence')).toEqual([{ type: 'presence', username: 'bob', status: 'offline' }]);
+    expect(a.machine.isOnline('bob')).toBe(false);
+    // n2 never left the bus, so it will not say hello by itself: its next beat makes n1 greet it.
+    world.passWithHeartbeats(TTL_MS / 2, [alice, bob]);
+    expect(alice.take('presence')).toEqual([{ type: 'presence', username: 'bob', status: 'online' }]);
+    expect(a.machine.isOnline('bob') && b.machine.isOnline('alice')).toBe(true);
+    // Greeted once: later beats change nothing.
+    world.passWithHeartbeats(TTL_MS * 2, [alice, bob]);
+    expect(alice.take('presence')).toEqual([]);
+    expect(bob.take('presence')).toEqual([]);
+  });
+
   it('a user who left a node while it was cut off the bus (within its lease) goes offline at the others when it is back', () => {
     const world = new World();
     const [a, b] = [world.addNode(), world.addNode()];
