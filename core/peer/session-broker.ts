@@ -103,8 +103,9 @@ export class SessionBroker {
    * Ids of session.requests that ended here unacknowledged while their link lived on: the
    * server's one answer to each is still to come, and is dropped when it does. At most
    * SERVER_REQUESTS_PENDING_MAX (the oldest go first): only a server that never answers fills it.
+   * Typed to be asked about a frame's optional `re`: a frame without one answers none of them.
    */
-  private readonly unanswered = new Set<number>();
+  private readonly unanswered = new Set<number | undefined>();
   private actions: BrokerAction[] = [];
 
   constructor(private readonly autoAccept: boolean) {}
@@ -188,7 +189,7 @@ export class SessionBroker {
         return;
       case 'session.pending':
       case 'session.failed': {
-        if (frame.re !== undefined && this.unanswered.delete(frame.re)) return;
+        if (this.unanswered.delete(frame.re)) return;
         const request = this.outgoing.get(frame.username);
         if (request === undefined || !this.matches(request, frame)) return;
         if (!this.allowed(frame.type, request)) return;
@@ -319,7 +320,7 @@ export class SessionBroker {
   private end(request: SessionRequest, reason: string): void {
     if (request.state === 'ExpectPending') {
       this.unanswered.add(request.re);
-      if (this.unanswered.size > SERVER_REQUESTS_PENDING_MAX) this.unanswered.delete(this.unanswered.values().next().value as number);
+      if (this.unanswered.size > SERVER_REQUESTS_PENDING_MAX) this.unanswered.delete(this.unanswered.values().next().value);
     }
     this.emitFailed(request.friend, reason);
   }

@@ -88,6 +88,22 @@ describe('session broker: the late answer to a request that ended here first', (
     expect(broker.requests()).toMatchObject([{ state: 'ExpectPending', friend: 'bob', re: 3 }]);
     broker.onFrame({ type: 'session.pending', re: 3, requestId: 's3', username: 'bob', timeoutMs: 30_000 }, NOW + SESSION_ACK_WAIT_MS);
     expect(broker.requests()).toMatchObject([{ state: 'ExpectOutcome', friend: 'bob', requestId: 's3' }]);
+    // Each was answered once: nothing more is owed for them.
+    expect(broker.requestFailed(1, 'NOT_LOGGED_IN')).toBe(false);
+    expect(broker.requestFailed(2, 'NOT_LOGGED_IN')).toBe(false);
+  });
+
+  it('requests that ended acknowledged owe no answer: a later outcome pushed without re is for the request it names', () => {
+    const broker = new SessionBroker(false);
+    broker.requested('bob', 1, NOW);
+    broker.onFrame({ type: 'session.pending', re: 1, requestId: 's1', username: 'bob', timeoutMs: 30_000 }, NOW);
+    broker.onFrame({ type: 'session.incoming', requestId: 's2', from: 'carol', timeoutMs: 30_000 }, NOW);
+    broker.loginEnded('HEARTBEAT_TIMEOUT');
+    expect(failures(broker)).toHaveLength(2);
+    broker.requested('bob', 2, NOW);
+    broker.onFrame({ type: 'session.pending', re: 2, requestId: 's3', username: 'bob', timeoutMs: 30_000 }, NOW);
+    broker.onFrame({ type: 'session.failed', requestId: 's3', username: 'bob', reason: 'rejected' }, NOW);
+    expect(failures(broker)).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'rejected' }]);
   });
 
   it('an unacknowledged request ended with the friendship waits for its answer; an acknowledged one does not', () => {
