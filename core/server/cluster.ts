@@ -19,7 +19,9 @@
  *   answer    a session.answer from a user the receiver's request waits on (the request lives on
  *             the caller's node), with the address the callee's node sees it at
  *   hello     the sender joined or came back to the bus: every node answers with `attached` for
- *             each user it holds (and a node coming back announces its own users too)
+ *             each user it holds (and a node coming back announces its own users too); sent to
+ *             one node alone, with the sender's users, to a node heard again after its lease ran
+ *             out here (it never left the bus, so it would not say hello by itself)
  *   lease     the sender is alive; a node silent for leaseTtlMs is dead, and each other node tells
  *             its own users that the dead node's users went offline
  *
@@ -74,6 +76,13 @@ export interface ClusterRouterOptions {
 
 /** How many lease beats a node sends per lease TTL: one or two lost beats do not kill a node. */
 export const LEASE_BEATS_PER_TTL = 4;
+/**
+ * Nodes whose lease ran out here and that were not heard from since, remembered so that their
+ * next word makes this node greet them (see receive()). A cluster has a handful of nodes; a node
+ * restarted under a new random id leaves its old id here for good, so past this many the oldest
+ * is forgotten (such a node, heard again, is then taken for a new one, which says hello itself).
+ */
+export const LOST_NODES_MAX = 1_000;
 /** Proxy connection ids count down from here: the host's own ids count up from 1 and never meet them. */
 const PROXY_CONN_ID_FIRST = -1;
 
@@ -91,6 +100,8 @@ export class ClusterRouter {
   private nextProxyConnId = PROXY_CONN_ID_FIRST;
   /** When each other node was last heard from. */
   private readonly lastHeardMs = new Map<NodeId, number>();
+  /** Nodes buried by their lease and silent since, oldest first (bounded by LOST_NODES_MAX). */
+  private readonly lostNodes = new Set<NodeId>();
   /** Messages made by the current flush, published together by flushOut(). */
   private outbox: { to: NodeId | null; items: ClusterItem[] }[] = [];
   private nextLeaseMs = 0;
@@ -119,8 +130,7 @@ export class ClusterRouter {
    * announces its own (the others may have buried them when this node's lease ran out).
    */
   join(nowMs: number): void {
-    this.queue(null, { kind: 'hello' });
-    this.options.heldUsers((username, resumeToken) => this.queue(null, { kind: 'attached', username, resumeToken }));
+    this.introduce(null);
     this.queue(null, { kind: 'lease' });
     this.nextLeaseMs = nowMs + this.leaseBeatMs;
     this.flushOut();
@@ -153,6 +163,9 @@ export class ClusterRouter {
   /** A node's lease ran out (or it said goodbye): its users go offline here, told to our own users. */
   nodeLost(node: NodeId): void {
     this.lastHeardMs.delete(node);
+    this.lostNodes.delete(node);
+    this.lostNodes.add(node);
+    if (this.lostNodes.size > LOST_NODES_MAX) this.lostNodes.delete(this.lostNodes.values().next().value as NodeId);
     for (const [username, remote] of [...this.remoteUsers]) {
       if (remote.node !== node) continue;
       this.forgetRemote(username);
@@ -202,6 +215,7 @@ export class ClusterRouter {
   private receive(message: ClusterMessage, nowMs: number): void {
     if (message.from === this.nodeId) return;
     if (message.to !== null && message.to !== this.nodeId) return;
+    const wasLost = this.lostNodes.delete(message.from);
     this.lastHeardMs.set(message.from, nowMs);
     // A hello comes with every user the sender holds (join()): users it held before and does not
     // name now left while their word could not reach us (the node restarted within its lease, or
@@ -213,6 +227,20 @@ export class ClusterRouter {
       this.receiveItem(message.from, item);
     }
     if (named !== null) this.forgetUnnamed(message.from, named);
+    // Heard again after its lease ran out here, without a hello: the node never lost the bus (this
+    // node, or that one, stalled past the TTL: a long GC, a paused process, a loaded machine) and
+    // will not join again by itself, so the users buried with it would stay offline here for good.
+    // Greeting it makes it name them again (its answer to our hello).
+    else if (wasLost) {
+      this.introduce(message.from);
+      this.flushOut();
+    }
+  }
+
+  /** A hello with every user held here: to all when joining, to one node that needs to hear it. */
+  private introduce(to: NodeId | null): void {
+    this.queue(to, { kind: 'hello' });
+    this.options.heldUsers((username, resumeToken) => this.queue(to, { kind: 'attached', username, resumeToken }));
   }
 
   /** The users a node that said hello held before and did not name again go offline here. */

@@ -114,6 +114,35 @@ expect:
     expect(node1?.machine?.isOnline('bob')).toBe(true);
   });
 
+  it("a node paused past the others' leases (never off the bus): when it runs again every node shows the other's users online again", () => {
+    const scenario = parseScenario(`
+version: 1
+seed: 11
+durationMs: 40000
+server: { ttlMs: 5000 }
+cluster: { nodes: [node1, node2], clients: pinned }
+populations:
+  - { name: alice, behaviour: stays, node: node1 }
+  - { name: bob, behaviour: stays, node: node2 }
+friends:
+  pairs: [[alice, bob]]
+behaviours:
+  stays: [login]
+# node1 (target: server) stops for 8 s: node2 buries node1's users after its 5 s lease, and node1,
+# when it runs again, fires its own late lease check before it reads node2's waiting beats.
+faults:
+  - { kind: pause, atMs: 10000, durationMs: 8000, target: server }
+expect:
+  metrics:
+    peers_online_end: { min: 2 }
+`);
+    let world: World | null = null;
+    const report = runScenario(scenario, { seed: 11, onWorld: (w) => (world = w) });
+    expect(failures(report)).toEqual({ failed: [], violations: [] });
+    const [node1, node2] = (world as World | null)?.cluster?.nodes ?? [];
+    expect(node1?.machine?.isOnline('bob') && node2?.machine?.isOnline('alice')).toBe(true);
+  });
+
   it('a node that dies for good: its users whose programs died too are shown offline elsewhere within the lease', () => {
     const scenario = parseScenario(`
 version: 1

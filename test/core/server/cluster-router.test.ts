@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FrameDecoder, encodeControl } from '../../../core/codec.ts';
 import type { ClientFrame } from '../../../core/frames.ts';
-import { type ClusterMessage, ClusterRouter, MemoryBusHub } from '../../../core/server/cluster.ts';
+import { type ClusterMessage, ClusterRouter, LOST_NODES_MAX, MemoryBusHub } from '../../../core/server/cluster.ts';
 import { type PasswordHasher, ServerHost } from '../../../core/server/host.ts';
 import { ServerMachine } from '../../../core/server/machine.ts';
 import { MAIL_SEQ_NODE_SLOTS } from '../../../core/server/mailbox.ts';
@@ -354,6 +354,28 @@ describe('ClusterRouter over the in-memory bus', () => {
     expect(a.machine.isOnline('bob') && b.machine.isOnline('alice')).toBe(true);
   });
 
+  it("a node stalled past another's lease (never off the bus) hears it again and has it name its users again", () => {
+    const world = new World();
+    const [a, b] = [world.addNode(), world.addNode()];
+    const alice = world.login(a, 'alice');
+    const bob = world.login(b, 'bob');
+    world.befriend(alice, 'alice', bob, 'bob');
+    // n1's timers fire a whole TTL late (a long GC, a paused process, a loaded machine): its lease
+    // check runs before it reads n2's beats waiting on its socket, and buries n2.
+    a.router.tick(world.clock.nowMs() + TTL_MS);
+    world.settle();
+    expect(alice.take('presence')).toEqual([{ type: 'presence', username: 'bob', status: 'offline' }]);
+    expect(a.machine.isOnline('bob')).toBe(false);
+    // n2 never left the bus, so it will not say hello by itself: its next beat makes n1 greet it.
+    world.passWithHeartbeats(TTL_MS / 2, [alice, bob]);
+    expect(alice.take('presence')).toEqual([{ type: 'presence', username: 'bob', status: 'online' }]);
+    expect(a.machine.isOnline('bob') && b.machine.isOnline('alice')).toBe(true);
+    // Greeted once: later beats change nothing.
+    world.passWithHeartbeats(TTL_MS * 2, [alice, bob]);
+    expect(alice.take('presence')).toEqual([]);
+    expect(bob.take('presence')).toEqual([]);
+  });
+
   it('a user who left a node while it was cut off the bus (within its lease) goes offline at the others when it is back', () => {
     const world = new World();
     const [a, b] = [world.addNode(), world.addNode()];
@@ -411,6 +433,43 @@ describe('ClusterRouter over the in-memory bus', () => {
       router.tick(nowMs);
     }
     expect(router.liveNodes()).toEqual([]);
+  });
+
+  it('remembers the last LOST_NODES_MAX nodes its lease buried: those are greeted when heard again, an older one is taken for a new node', () => {
+    const published: ClusterMessage[] = [];
+    const heard: { handler: ((message: ClusterMessage) => void) | null } = { handler: null };
+    let nowMs = 0;
+    const router = new ClusterRouter({
+      nodeId: 'n0',
+      bus: { connected: true, publish: (message) => published.push(message), setHandler: (h) => (heard.handler = h) },
+      leaseTtlMs: 5_000,
+      input: () => {},
+      heldUsers: (visit) => visit('alice', 't-alice'),
+      nowMs: () => nowMs,
+    });
+    router.join(0);
+    const greetedAfterSilence = (node: string): boolean => {
+      published.length = 0;
+      heard.handler?.({ from: node, to: null, items: [{ kind: 'lease' }] });
+      return published.some((message) => message.to === node && message.items[0]?.kind === 'hello');
+    };
+    const buryNodes = (first: number, count: number): void => {
+      for (let i = first; i < first + count; i++) heard.handler?.({ from: `m${i}`, to: null, items: [{ kind: 'lease' }] });
+      nowMs += 5_000;
+      router.tick(nowMs);
+      expect(router.liveNodes()).toEqual([]);
+    };
+    buryNodes(0, LOST_NODES_MAX);
+    // All LOST_NODES_MAX remembered: the oldest is greeted (and so forgotten as lost again).
+    expect(greetedAfterSilence('m0')).toBe(true);
+    nowMs += 5_000;
+    router.tick(nowMs);
+    // m0 buried again is now the newest; one more buried node pushes out the oldest, m1.
+    buryNodes(LOST_NODES_MAX, 1);
+    expect(greetedAfterSilence('m1')).toBe(false);
+    expect(greetedAfterSilence('m2')).toBe(true);
+    expect(greetedAfterSilence('m0')).toBe(true);
+    expect(greetedAfterSilence(`m${LOST_NODES_MAX}`)).toBe(true);
   });
 
   it('one name signed up on two nodes at the same instant: the store takes the first, the second is told USERNAME_TAKEN, both nodes go on', () => {
