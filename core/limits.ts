@@ -119,8 +119,22 @@ export const TTL_MS_MIN = 1_000;
 export const TTL_MS_MAX = 3_600_000;
 /** Default time a callee has to answer a chat-session request. */
 export const SESSION_REQUEST_TIMEOUT_MS_DEFAULT = 30_000;
-/** A connection that has not logged in by then is closed (slowloris and idle scanners). */
+/**
+ * A connection not logged in that has asked nothing for this long is closed (slowloris and idle
+ * scanners). Counted from its opening, its logout or TTL expiry, or the answer to its last sign-up,
+ * login or resume, and never while one of them is in progress: the server's own work (a password
+ * check waiting its turn, then scrypt) is not the client's idleness, and a client cannot send its
+ * next step (log in after signup.ok, retype after BAD_CREDENTIALS) before it has the answer.
+ */
 export const UNAUTHENTICATED_IDLE_MS = 30_000;
+/**
+ * A connection not logged in is closed at the latest this many idle limits (2 minutes by default)
+ * after it opened or was logged out, however often it asks, so a client that keeps sending
+ * requests (a bad resume every 29 s costs it nothing) cannot hold a socket unauthenticated forever.
+ * Room for a sign-up, a login and a few retries typed by hand; a request in progress at that
+ * moment is answered first, and a client before login reconnects quietly (docs/CLIENT.md).
+ */
+export const UNAUTHENTICATED_LIFETIME_IDLE_LIMITS = 4;
 /** Password hashing jobs one connection may have in flight: one, so a client cannot queue scrypt work. */
 export const AUTH_JOBS_PER_CONNECTION_MAX = 1;
 

@@ -73,6 +73,7 @@ import {
   SERVER_INBOUND_FRAME_BYTES_MAX,
   TTL_MS_DEFAULT,
   UNAUTHENTICATED_IDLE_MS,
+  UNAUTHENTICATED_LIFETIME_IDLE_LIMITS,
 } from '../limits.ts';
 import { Deadlines } from '../deadlines.ts';
 import { FairQueue, GuessBackoff, RateLimiter } from '../rate-limit.ts';
@@ -216,6 +217,11 @@ interface Conn {
   readonly addressKey: string;
   readonly decoder: FrameDecoder;
   phase: ConnState;
+  /**
+   * While not logged in: the latest its idle window may end (UNAUTHENTICATED_LIFETIME_IDLE_LIMITS
+   * idle limits after it opened or was logged out), however often it asks.
+   */
+  unauthenticatedUntilMs: number;
 }
 
 interface OnlineUser {
@@ -526,7 +532,14 @@ export class ServerMachine {
 
   private onOpen(connId: ConnId, remoteAddress: string, nowMs: number): void {
     if (this.conns.has(connId)) return;
-    const conn: Conn = { connId, remoteAddress, addressKey: addressKey(remoteAddress), decoder: new FrameDecoder({ frameBytesMax: SERVER_INBOUND_FRAME_BYTES_MAX, knownPayloads: KNOWN_CLIENT_PAYLOADS }), phase: { state: 'ExpectLogin' } };
+    const conn: Conn = {
+      connId,
+      remoteAddress,
+      addressKey: addressKey(remoteAddress),
+      decoder: new FrameDecoder({ frameBytesMax: SERVER_INBOUND_FRAME_BYTES_MAX, knownPayloads: KNOWN_CLIENT_PAYLOADS }),
+      phase: { state: 'ExpectLogin' },
+      unauthenticatedUntilMs: nowMs + this.unauthenticatedLifetimeMs,
+    };
     this.conns.set(connId, conn);
     const counts = this.addressConns.get(conn.addressKey) ?? { all: 0, unauthenticated: 0 };
     this.addressConns.set(conn.addressKey, counts);
@@ -542,13 +555,42 @@ export class ServerMachine {
       return this.sendError(conn, 'TOO_MANY_CONNECTIONS');
     }
     this.send(connId, this.welcome);
-    this.timers.arm(`idle:${connId}`, nowMs + this.config.unauthenticatedIdleMs);
+    this.armIdle(conn, nowMs);
   }
 
   private onClosed(connId: ConnId): void {
     const conn = this.conns.get(connId);
     if (conn === undefined) return;
     this.forget(conn);
+  }
+
+  private get unauthenticatedLifetimeMs(): number {
+    return this.config.unauthenticatedIdleMs * UNAUTHENTICATED_LIFETIME_IDLE_LIMITS;
+  }
+
+  /**
+   * (Re)starts a connection's idle window, cut short at its unauthenticated lifetime: at its
+   * opening, logout or TTL expiry, and at each answer to its sign-up, login or resume. Counted
+   * from the answer, not the request: the client's next step can only follow the answer, and how
+   * long the server took is not the client's idleness. A deadline already past closes the
+   * connection at the next timeout, after the answer went out.
+   */
+  private armIdle(conn: Conn, nowMs: number): void {
+    this.timers.arm(`idle:${conn.connId}`, Math.min(nowMs + this.config.unauthenticatedIdleMs, conn.unauthenticatedUntilMs));
+  }
+
+  /** A password check of a connection not logged in ended without a login: it may ask again. */
+  private backToExpectLogin(conn: Conn, nowMs: number): void {
+    conn.phase = { state: 'ExpectLogin' };
+    this.armIdle(conn, nowMs);
+  }
+
+  /** Logout or TTL expiry: the connection is a guest again, with a new unauthenticated lifetime. */
+  private loggedOut(conn: Conn, nowMs: number): void {
+    conn.phase = { state: 'ExpectLogin' };
+    conn.unauthenticatedUntilMs = nowMs + this.unauthenticatedLifetimeMs;
+    this.countUnauthenticated(conn, +1);
+    this.armIdle(conn, nowMs);
   }
 
   /** A connection logged in (-1) or out (+1): its address's count of connections not logged in follows. */
@@ -629,6 +671,9 @@ export class ServerMachine {
       return this.onUserFrame(conn, phase.username, frame, nowMs);
     }
     this.onGuestFrame(conn, frame, nowMs);
+    // Answered already (refused, or a resume's login.ok): the idle window starts again. A password
+    // check started instead restarts it when it ends.
+    if (conn.phase.state === 'ExpectLogin') this.armIdle(conn, nowMs);
   }
 
   private onGuestFrame(conn: Conn, frame: ClientFrame, nowMs: number): void {
@@ -690,7 +735,9 @@ export class ServerMachine {
 
   private onIdleTimeout(connId: ConnId): void {
     const conn = this.conns.get(connId);
-    if (conn === undefined || conn.phase.state === 'LoggedIn') return;
+    // A sign-up or login in progress (ExpectHash, ExpectVerify) is never cut: its answer arms the
+    // window again (backToExpectLogin), past the lifetime at once, so the close follows the answer.
+    if (conn === undefined || conn.phase.state !== 'ExpectLogin') return;
     this.sendError(conn, 'UNAUTHENTICATED_TIMEOUT');
   }
 
@@ -722,7 +769,7 @@ export class ServerMachine {
       effect: { type: 'hash', jobId, password: frame.password },
       running: false,
     };
-    if (!this.startPasswordCheck(job)) return this.sendError(conn, 'BUSY', frame.id, 'the server is busy checking passwords: retry shortly');
+    if (!this.startPasswordCheck(job, nowMs)) return this.sendError(conn, 'BUSY', frame.id, 'the server is busy checking passwords: retry shortly');
     this.reservedUsernames.add(frame.username);
     conn.phase = { state: 'ExpectHash', jobId };
   }
@@ -732,7 +779,7 @@ export class ServerMachine {
    * the line is full and this address already holds its share (the caller answers BUSY). A wait
    * pushed out for it ends at once with BUSY too.
    */
-  private startPasswordCheck(job: Job): boolean {
+  private startPasswordCheck(job: Job, nowMs: number): boolean {
     if (this.passwordChecksRunning < this.config.passwordChecksRunningMax) {
       this.jobs.set(job.jobId, job);
       this.runPasswordCheck(job);
@@ -746,7 +793,9 @@ export class ServerMachine {
       this.dropJob(evicted);
       const conn = this.conns.get(evicted.connId);
       if (conn !== undefined) {
-        conn.phase = { state: 'ExpectLogin' };
+        // A password change's check pushed out: the change ends, its user stays logged in.
+        if (conn.phase.state === 'LoggedIn') conn.phase = { ...conn.phase, passwordJobId: null };
+        else this.backToExpectLogin(conn, nowMs);
         this.sendError(conn, 'BUSY', evicted.re, 'the server is busy checking passwords: retry shortly');
       }
     }
@@ -783,7 +832,7 @@ export class ServerMachine {
     if (job === undefined || job.kind !== 'signup' || !job.running) return;
     this.passwordCheckDone(job);
     const conn = this.conns.get(job.connId);
-    if (conn !== undefined) conn.phase = { state: 'ExpectLogin' };
+    if (conn !== undefined) this.backToExpectLogin(conn, nowMs);
     if (passwordHash === null) {
       this.reservedUsernames.delete(job.username);
       if (conn !== undefined) this.sendError(conn, 'INTERNAL', job.re, 'password hashing failed');
@@ -846,7 +895,7 @@ export class ServerMachine {
       effect: { type: 'verify', jobId, password: frame.password, passwordHash: account?.passwordHash ?? null },
       running: false,
     };
-    if (!this.startPasswordCheck(job)) return this.sendError(conn, 'BUSY', frame.id, 'the server is busy checking passwords: retry shortly');
+    if (!this.startPasswordCheck(job, nowMs)) return this.sendError(conn, 'BUSY', frame.id, 'the server is busy checking passwords: retry shortly');
     // Counted up front (a success clears it): guesses still being verified on other connections
     // must count too, or many connections in parallel would bypass the slow-down.
     this.loginGuesses.attempt(guessKey, nowMs);
@@ -855,7 +904,7 @@ export class ServerMachine {
 
   private onVerified(jobId: number, ok: boolean, nowMs: number): void {
     const job = this.jobs.get(jobId);
-    if (job?.kind === 'password-check' && job.running) return this.onOldPasswordVerified(job, ok);
+    if (job?.kind === 'password-check' && job.running) return this.onOldPasswordVerified(job, ok, nowMs);
     if (job === undefined || job.kind !== 'login' || !job.running) return;
     this.passwordCheckDone(job);
     const conn = this.conns.get(job.connId);
@@ -863,7 +912,7 @@ export class ServerMachine {
     if (!ok || account === undefined) {
       this.counters.loginsFailed += 1;
       if (conn === undefined) return;
-      conn.phase = { state: 'ExpectLogin' };
+      this.backToExpectLogin(conn, nowMs);
       return this.sendError(conn, 'BAD_CREDENTIALS', job.re);
     }
     this.loginGuesses.clear(job.guessKey);
@@ -948,9 +997,7 @@ export class ServerMachine {
 
   private onLogout(conn: Conn, username: string, re: number | undefined, nowMs: number): void {
     this.send(conn.connId, { type: 'logout.ok', re });
-    conn.phase = { state: 'ExpectLogin' };
-    this.countUnauthenticated(conn, +1);
-    this.timers.arm(`idle:${conn.connId}`, nowMs + this.config.unauthenticatedIdleMs);
+    this.loggedOut(conn, nowMs);
     this.goOffline(username);
   }
 
@@ -959,9 +1006,7 @@ export class ServerMachine {
     if (user === undefined) return;
     const conn = user.connId === null ? undefined : this.conns.get(user.connId);
     if (conn !== undefined) {
-      conn.phase = { state: 'ExpectLogin' };
-      this.countUnauthenticated(conn, +1);
-      this.timers.arm(`idle:${conn.connId}`, nowMs + this.config.unauthenticatedIdleMs);
+      this.loggedOut(conn, nowMs);
       this.sendError(conn, 'HEARTBEAT_TIMEOUT');
     }
     this.goOffline(username);
@@ -1203,7 +1248,7 @@ export class ServerMachine {
       effect: { type: 'verify', jobId, password: frame.old, passwordHash: account.passwordHash },
       running: false,
     };
-    if (!this.startPasswordCheck(job)) return this.sendError(conn, 'BUSY', frame.id, 'the server is busy checking passwords: retry shortly');
+    if (!this.startPasswordCheck(job, nowMs)) return this.sendError(conn, 'BUSY', frame.id, 'the server is busy checking passwords: retry shortly');
     this.loginGuesses.attempt(guessKey, nowMs);
     conn.phase = { ...phase, passwordJobId: jobId };
   }
@@ -1215,7 +1260,7 @@ export class ServerMachine {
     return conn as Conn & { phase: Extract<ConnState, { state: 'LoggedIn' }> };
   }
 
-  private onOldPasswordVerified(job: Extract<Job, { kind: 'password-check' }>, ok: boolean): void {
+  private onOldPasswordVerified(job: Extract<Job, { kind: 'password-check' }>, ok: boolean, nowMs: number): void {
     this.passwordCheckDone(job);
     if (ok) this.loginGuesses.clear(job.guessKey);
     // The asker is gone (logged out, taken over, closed): the change is dropped with it.
@@ -1236,7 +1281,7 @@ export class ServerMachine {
       effect: { type: 'hash', jobId, password: job.newPassword },
       running: false,
     };
-    if (!this.startPasswordCheck(next)) {
+    if (!this.startPasswordCheck(next, nowMs)) {
       conn.phase = { ...conn.phase, passwordJobId: null };
       return this.sendError(conn, 'BUSY', job.re, 'the server is busy checking passwords: retry shortly');
     }
@@ -1526,6 +1571,7 @@ export class ServerMachine {
       addressKey: addressKey(input.remoteAddress),
       decoder: PROXY_DECODER,
       phase: { state: 'LoggedIn', username: input.username, ttlKey: `ttl:${input.username}`, passwordJobId: null },
+      unauthenticatedUntilMs: 0,
     };
     this.onSessionAnswer(proxy, input.username, input.frame);
   }

@@ -220,9 +220,12 @@ export class Rig {
   /** The transport each new user gets, from the network's: a test may wrap it (HoldingTransport). */
   transportOf: (name: string, transport: Transport) => Transport = (_name, transport) => transport;
 
-  /** server: the server's configuration (its TTL, idle limits...), defaults otherwise. */
-  constructor(server: ServerTuning = {}) {
-    this.server = new ServerNode(this.clock, this.network, new Prng(8), server, 1);
+  /**
+   * server: the server's configuration (its TTL, idle limits...), defaults otherwise.
+   * hashCostMs: the virtual time each password check (sign-up hash, login verify) takes.
+   */
+  constructor(server: ServerTuning = {}, hashCostMs = 1) {
+    this.server = new ServerNode(this.clock, this.network, new Prng(8), server, hashCostMs);
     this.server.start();
   }
 

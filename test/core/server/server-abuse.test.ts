@@ -123,6 +123,21 @@ describe('login floods', () => {
     expect(checksBefore).toBeLessThanOrEqual(PASSWORD_CHECKS_RUNNING_MAX + 1);
   });
 
+  it('with the line full, a newcomer from the address holding the most is refused BUSY, saying why: sign-up, login or password change', () => {
+    const h = new ServerHarness({ store: storeWith(['alice']), authAttemptsPerAddressPerSec: 0 });
+    const alice = h.login('alice', passwordOf('alice'), '198.18.0.1');
+    flood(h, 1, PASSWORD_CHECKS_RUNNING_MAX + PASSWORD_CHECKS_WAITING_MAX);
+    const busy = { type: 'error', code: 'BUSY', detail: 'the server is busy checking passwords: retry shortly' };
+    const signup = h.open('198.18.0.1');
+    h.sendUnsettled(signup, { type: 'signup', id: 1, username: 'carol', password: 'long enough' });
+    expect(h.last(signup)).toMatchObject({ ...busy, re: 1 });
+    const login = h.open('198.18.0.1');
+    h.sendUnsettled(login, { type: 'login', id: 2, username: 'dave', password: 'long enough' });
+    expect(h.last(login)).toMatchObject({ ...busy, re: 2 });
+    h.sendUnsettled(alice, { type: 'account.password', id: 3, old: passwordOf('alice'), new: 'a new password' });
+    expect(h.last(alice)).toMatchObject({ ...busy, re: 3 });
+  });
+
   it('a flooding address whose client leaves frees its waits (no work for nobody)', () => {
     const h = new ServerHarness({ authAttemptsPerAddressPerSec: 0 });
     const conns = flood(h, 1, 50);
@@ -383,6 +398,17 @@ describe('connections per address', () => {
     h.send(logged[0] as number, { type: 'logout' });
     h.close(logged[0] as number);
     expect(h.isClosed(h.open('203.0.113.5'))).toBe(false);
+  });
+
+  it('a logout or a TTL expiry counts the connection as not logged in again: the unauthenticated cap holds', () => {
+    const h = new ServerHarness({ store: storeWith(['alice', 'bob']), unauthenticatedConnectionsPerAddressMax: 2, ttlMs: 60_000, unauthenticatedIdleMs: 600_000 });
+    const alice = h.login('alice', passwordOf('alice'), '203.0.113.5');
+    const bob = h.login('bob', passwordOf('bob'), '203.0.113.5');
+    h.send(alice, { type: 'logout' });
+    h.sendUnsettled(bob, { type: 'heartbeat' });
+    h.advance(60_000);
+    expect(h.errors(bob)).toEqual(['HEARTBEAT_TIMEOUT']);
+    expect(h.errors(h.open('203.0.113.5'))).toEqual(['TOO_MANY_CONNECTIONS']);
   });
 });
 
