@@ -297,8 +297,7 @@ export class ClusterRouter {
 
   /** A word about a login older than the latest this node knows of the user's. */
   private stale(username: string, epoch: number): boolean {
-    const known = this.epochs.get(username);
-    return known !== undefined && epoch < known;
+    return epoch < (this.epochs.get(username) ?? 0);
   }
 
   private cameOnline(username: string, epoch: number): void {

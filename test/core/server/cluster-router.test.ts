@@ -621,7 +621,7 @@ describe('presence across nodes, in every interleaving of the bus', () => {
 
 describe('login epochs, on one router', () => {
   /** A router alone on a fake bus: what it feeds its machine, what it publishes, a way to make it hear. */
-  function lonelyRouter(nextLoginEpoch: () => number | null = () => null) {
+  function lonelyRouter(nextLoginEpoch?: () => number | null) {
     const inputs: ServerInput[] = [];
     const published: ClusterMessage[] = [];
     const heard: { handler: ((message: ClusterMessage) => void) | null } = { handler: null };
@@ -635,7 +635,7 @@ describe('login epochs, on one router', () => {
         for (const username of held) visit(username, `t-${username}`);
       },
       nowMs: () => 0,
-      nextLoginEpoch,
+      ...(nextLoginEpoch === undefined ? {} : { nextLoginEpoch }),
     });
     const hear = (from: string, ...items: ClusterItem[]): string[] => {
       inputs.length = 0;
@@ -664,6 +664,17 @@ describe('login epochs, on one router', () => {
     // The same login named again (a node answering a hello) is no older.
     expect(hear('n1', attached('alice', 5))).toEqual(['remote.attached']);
     expect(hear('n2', attached('alice', 6))).toEqual(['remote.attached']);
+    // An offline about a user nobody announced changes nothing.
+    expect(hear('n1', offline('carol', 9))).toEqual([]);
+  });
+
+  it('without epochs (no store gives them: all 0), only the node that holds a user may say it left', () => {
+    const { hear, announce } = lonelyRouter();
+    expect(announce({ kind: 'attached', username: 'bob', resumeToken: 't-bob' })).toEqual([attached('bob', 0)]);
+    expect(hear('n1', attached('alice', 0))).toEqual(['remote.attached']);
+    expect(hear('n2', attached('alice', 0))).toEqual(['remote.attached']);
+    expect(hear('n1', offline('alice', 0))).toEqual([]);
+    expect(hear('n2', offline('alice', 0))).toEqual(['remote.offline']);
   });
 
   it("a login here takes the store's epoch and every word about it carries that epoch; without one, the epoch last known", () => {
