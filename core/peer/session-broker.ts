@@ -33,10 +33,15 @@
  * FRAME_RULES says in which request states each session frame is accepted. A frame for a request
  * in a state that does not take it is a protocol error (a `protocol-error` action, the frame is
  * dropped); a frame for no request at all is stale (the request ended here first, say at its
- * deadline) and is dropped quietly.
+ * deadline) and is dropped quietly. So is the server's late answer (session.pending,
+ * session.failed or an error) to a session.request that ended here before it was acknowledged, at
+ * its deadline, with its login (the server's HEARTBEAT_TIMEOUT crossed the request, which the
+ * server then answers NOT_LOGGED_IN) or with the friendship: its id stays in `unanswered` until
+ * that answer comes or the link it went out on ends, so the request has one outcome, not a second
+ * one as a stray error.
  */
 import type { ServerFrame, ServerFrameOf } from '../frames.ts';
-import { SESSION_ACK_WAIT_MS, SESSION_OUTCOME_GRACE_MS } from '../limits.ts';
+import { SERVER_REQUESTS_PENDING_MAX, SESSION_ACK_WAIT_MS, SESSION_OUTCOME_GRACE_MS } from '../limits.ts';
 import type { ClientEvent } from './events.ts';
 import type { LoginEnd } from './server-link.ts';
 
@@ -94,6 +99,13 @@ export class SessionBroker {
   private readonly outgoing = new Map<string, SessionRequest>();
   /** Requests this client was asked about, by caller. */
   private readonly incoming = new Map<string, SessionRequest>();
+  /**
+   * Ids of session.requests that ended here unacknowledged while their link lived on: the
+   * server's one answer to each is still to come, and is dropped when it does. At most
+   * SERVER_REQUESTS_PENDING_MAX (the oldest go first): only a server that never answers fills it.
+   * Typed to be asked about a frame's optional `re`: a frame without one answers none of them.
+   */
+  private readonly unanswered = new Set<number | undefined>();
   private actions: BrokerAction[] = [];
 
   constructor(private readonly autoAccept: boolean) {}
@@ -159,6 +171,7 @@ export class SessionBroker {
 
   /** An error answered request `re`; true when it was one of ours (a session.request). */
   requestFailed(re: number, code: string): boolean {
+    if (this.unanswered.delete(re)) return true;
     for (const request of this.outgoing.values()) {
       if (request.state !== 'ExpectPending' || request.re !== re) continue;
       this.outgoing.delete(request.friend);
@@ -176,6 +189,7 @@ export class SessionBroker {
         return;
       case 'session.pending':
       case 'session.failed': {
+        if (this.unanswered.delete(frame.re)) return;
         const request = this.outgoing.get(frame.username);
         if (request === undefined || !this.matches(request, frame)) return;
         if (!this.allowed(frame.type, request)) return;
@@ -207,6 +221,7 @@ export class SessionBroker {
    * the rest belong to the login and wait for it to be taken back.
    */
   linkLost(): void {
+    this.unanswered.clear();
     for (const request of [...this.outgoing.values()]) {
       if (request.state !== 'ExpectPending') continue;
       this.outgoing.delete(request.friend);
@@ -219,7 +234,7 @@ export class SessionBroker {
     const ended = this.requests();
     this.outgoing.clear();
     this.incoming.clear();
-    for (const request of ended) this.emitFailed(request.friend, LOGGED_OUT);
+    for (const request of ended) this.end(request, LOGGED_OUT);
   }
 
   /**
@@ -229,8 +244,10 @@ export class SessionBroker {
    */
   friendRemoved(friend: string): void {
     for (const map of [this.outgoing, this.incoming]) {
-      if (!map.delete(friend)) continue;
-      this.emitFailed(friend, NOT_FRIENDS);
+      const request = map.get(friend);
+      if (request === undefined) continue;
+      map.delete(friend);
+      this.end(request, NOT_FRIENDS);
     }
   }
 
@@ -239,7 +256,7 @@ export class SessionBroker {
       for (const request of [...map.values()]) {
         if (request.deadlineMs > nowMs) continue;
         map.delete(request.friend);
-        this.emitFailed(request.friend, 'timeout');
+        this.end(request, 'timeout');
       }
     }
   }
@@ -297,6 +314,15 @@ export class SessionBroker {
     if (SESSION_FRAME_RULES[frameType].includes(request.state)) return true;
     this.actions.push({ type: 'protocol-error', frameType, state: request.state });
     return false;
+  }
+
+  /** Ends a request here with chat.failed `reason`; one not acknowledged yet waits for its answer in `unanswered`. */
+  private end(request: SessionRequest, reason: string): void {
+    if (request.state === 'ExpectPending') {
+      this.unanswered.add(request.re);
+      if (this.unanswered.size > SERVER_REQUESTS_PENDING_MAX) this.unanswered.delete(this.unanswered.values().next().value);
+    }
+    this.emitFailed(request.friend, reason);
   }
 
   private emitFailed(friend: string, reason: string): void {

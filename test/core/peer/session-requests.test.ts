@@ -4,6 +4,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { RECONNECT_DELAY_MS_MAX, SESSION_OUTCOME_GRACE_MS, SESSION_REQUEST_TIMEOUT_MS_DEFAULT } from '../../../core/limits.ts';
+import { encodeControl } from '../../../core/codec.ts';
+import type { ClientFrame, ServerFrame } from '../../../core/frames.ts';
+import type { PeerCommand } from '../../../core/peer/commands.ts';
+import type { ClientEvent } from '../../../core/peer/events.ts';
+import { type PeerEffect, type PeerInput, PeerMachine } from '../../../core/peer/machine.ts';
 import { TTL_MS, twoFriends } from './peer-world.ts';
 
 function failedFor(world: ReturnType<typeof twoFriends>, name: string, friend: string): unknown[] {
@@ -73,5 +78,43 @@ describe('session requests end with the link or the login they belong to', () =>
     expect(failedFor(world, 'alice', 'bob')).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'timeout' }]);
     expect(world.peers.get('alice')!.sessionRequestCount).toBe(0);
     expect(world.peers.get('bob')!.sessionRequestCount).toBe(0);
+  });
+});
+
+describe('a session request that ended here first gets no second outcome', () => {
+  // The server played by hand, so a frame can cross another on the wire.
+  function loggedIn(): { command: (command: PeerCommand) => void; events: () => ClientEvent[]; server: (frame: ServerFrame) => void; sent: () => ClientFrame[] } {
+    const machine = new PeerMachine({ idPrefix: 'alice', jitterSeed: 1, autoAcceptChat: false });
+    const out: PeerEffect[] = [];
+    const step = (input: PeerInput): void => {
+      machine.handle(input, 1_000);
+      out.push(...machine.takeEffects());
+    };
+    const server = (frame: ServerFrame): void => step({ type: 'server.bytes', linkId: 1, bytes: encodeControl(frame) });
+    step({ type: 'start', p2pHost: '127.0.0.1', p2pPort: 7001 });
+    step({ type: 'server.open', linkId: 1, localAddress: null });
+    server({ type: 'welcome', protocol: 1, ttlMs: TTL_MS, heartbeatMs: 3_000, sessionTimeoutMs: 30_000 });
+    const command = (command: PeerCommand): void => step({ type: 'command', command });
+    command({ cmd: 'login', username: 'alice', password: 'pw' });
+    const bob = { username: 'bob', nickname: 'bob', status: 'online' as const };
+    server({ type: 'login.ok', re: 1, username: 'alice', nickname: 'alice', friends: [bob], incoming: [], outgoing: [], resumeToken: 't', resumed: false });
+    return {
+      command,
+      server,
+      events: () => out.flatMap((e) => (e.type === 'event' ? [e.event] : [])),
+      sent: () => out.flatMap((e) => (e.type === 'server.send' ? [e.frame] : [])),
+    };
+  }
+
+  it("the server's NOT_LOGGED_IN to a chat.open whose login its HEARTBEAT_TIMEOUT ended is not told as an error", () => {
+    const alice = loggedIn();
+    alice.command({ cmd: 'chat.open', username: 'bob' });
+    const request = alice.sent().find((f) => f.type === 'session.request');
+    expect(request).toBeDefined();
+    // The server had timed alice out as the request left: its push arrives first, then its answer.
+    alice.server({ type: 'error', code: 'HEARTBEAT_TIMEOUT', message: 'timed out' });
+    alice.server({ type: 'error', re: request?.id, code: 'NOT_LOGGED_IN', message: 'not logged in' });
+    const told = alice.events().filter((e) => e.event === 'chat.failed' || (e.event === 'error' && e.code === 'NOT_LOGGED_IN'));
+    expect(told).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'logged-out' }]);
   });
 });

@@ -41,4 +41,15 @@ describe('bugs found by the simulator stay fixed', () => {
     const report = runScenario(scenario, { seed: 307045152 });
     expect(report.violations).toEqual([]);
   });
+
+  // Found by the one-final-outcome checker in swarms over mitm-swarm-base.yaml: the server's
+  // HEARTBEAT_TIMEOUT crossed a session.request, ended the login and the request with it, and the
+  // server's NOT_LOGGED_IN to the request then reached the user as a second outcome. Fixed in
+  // core/peer/session-broker.ts: the late answer to a request that ended unacknowledged is dropped.
+  it('a session request that ended with its login gets no second outcome from the server\'s late answer', () => {
+    const { scenario } = loadScenarioFile('test/sim/fixtures/session-answer-after-login-ended.yaml');
+    const report = runScenario(scenario, { seed: 1 });
+    expect(report.violations).toEqual([]);
+    expect(report.metrics.outcomes_after_end).toBe(0);
+  });
 });
