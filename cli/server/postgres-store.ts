@@ -82,6 +82,9 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   // Each start of a node takes the next number: its session request ids and its offline-mail
   // seq slot come from it, so they never repeat across nodes or restarts.
   `CREATE SEQUENCE node_boots;`,
+  // Each login or resume on any node takes the next number: announcements about a user carry it,
+  // so a node drops a late word about an older login (core/server/cluster.ts).
+  `CREATE SEQUENCE login_epochs;`,
 ];
 
 type Statement = readonly [sql: string, params: readonly (string | number | null)[]];
@@ -318,6 +321,19 @@ export class PostgresStore implements AccountStore {
   nextBootNumber(): number {
     const [row] = this.query<{ boot: string }>("SELECT nextval('node_boots') AS boot");
     return Number(row?.boot);
+  }
+
+  /**
+   * A login epoch: larger than every one taken before it by any node. Null when the database does
+   * not answer in time (the login is then announced unordered, as before epochs).
+   */
+  nextLoginEpoch(): number | null {
+    try {
+      const [row] = this.call({ kind: 'query', sql: "SELECT nextval('login_epochs') AS epoch", params: [] }, this.commitWaitMs) as { epoch: string }[];
+      return row === undefined ? null : Number(row.epoch);
+    } catch {
+      return null;
+    }
   }
 
   /** Reads for tests and tools (the server reads only the snapshot). */

@@ -302,6 +302,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           input: (input) => hostRef?.input(input),
           heldUsers: (visit) => machine.heldUsers(visit),
           nowMs: () => clock.nowMs(),
+          // The shared database orders one user's logins across nodes (docs/CLUSTER.md).
+          ...(backing instanceof PostgresStore ? { nextLoginEpoch: () => backing.nextLoginEpoch() } : {}),
         });
   const host = new ServerHost({ machine, transport, store, hasher, clock, hooks: createLogHooks(logger), ...(router === null ? {} : { cluster: router }) });
   hostRef = host;

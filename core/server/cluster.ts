@@ -12,6 +12,14 @@
  *             node that did not know it online tells the friends it holds
  *   offline   a user of the sender logged out or timed out; each node tells the friends it holds
  *
+ * Both carry the login's epoch: a number each login or resume takes from the shared store
+ * (`nextLoginEpoch`, PostgreSQL's sequence login_epochs), larger than any taken before it. A word
+ * about a user with an epoch below the latest this node knows for that user is stale and dropped:
+ * one user's logout on A and next login on B crossing on the bus would otherwise let A's late
+ * `attached` end the new login on B, and A's `offline` take the user offline there (the nodes then
+ * disagreed for good). The store orders them because the user's own steps went through it in
+ * that order (A's login took its epoch before the user logged out there and in on B).
+ *
  * Presence is never carried as frames to proxies: each node tells its own users when its view of
  * a friend changes, so two logins that cross on the bus still reach both sides.
  *   ops       store ops the sender committed, for the other machines' copies of the directory
@@ -34,8 +42,8 @@ import type { ConnId, ServerEffect, ServerInput } from './machine.ts';
 export type NodeId = string;
 
 export type ClusterItem =
-  | { readonly kind: 'attached'; readonly username: string; readonly resumeToken: string }
-  | { readonly kind: 'offline'; readonly username: string }
+  | { readonly kind: 'attached'; readonly username: string; readonly resumeToken: string; readonly epoch: number }
+  | { readonly kind: 'offline'; readonly username: string; readonly epoch: number }
   | { readonly kind: 'ops'; readonly ops: readonly StoreOp[] }
   | { readonly kind: 'deliver'; readonly username: string; readonly frame: ServerFrame }
   | { readonly kind: 'answer'; readonly username: string; readonly remoteAddress: string; readonly frame: ClientFrameOf<'session.answer'> }
@@ -72,6 +80,13 @@ export interface ClusterRouterOptions {
   /** The users the local machine holds (not proxies), with their resume tokens. */
   readonly heldUsers: (visit: (username: string, resumeToken: string) => void) => void;
   readonly nowMs: () => number;
+  /**
+   * A login epoch no login or resume on any node had before, larger than every one taken before
+   * it (the shared store's sequence); null when the store cannot give one now. Without it (or on
+   * null) a login announces the epoch this node last knew for the user: it is then unordered
+   * against a word crossing it on the bus, as before epochs.
+   */
+  readonly nextLoginEpoch?: () => number | null;
 }
 
 /** How many lease beats a node sends per lease TTL: one or two lost beats do not kill a node. */
@@ -83,6 +98,13 @@ export const LEASE_BEATS_PER_TTL = 4;
  * is forgotten (such a node, heard again, is then taken for a new one, which says hello itself).
  */
 export const LOST_NODES_MAX = 1_000;
+/**
+ * Users gone offline whose last login epoch is remembered, so that a stale word about them still
+ * on the bus is known for one (see ClusterItem). A word is stale for about one bus delay; past
+ * this many, the user gone offline longest ago is forgotten first (a few MB; at a thousand
+ * logouts a second, over a minute and a half of them).
+ */
+export const LOGIN_EPOCHS_OFFLINE_MAX = 100_000;
 /** Proxy connection ids count down from here: the host's own ids count up from 1 and never meet them. */
 const PROXY_CONN_ID_FIRST = -1;
 
@@ -97,6 +119,10 @@ export class ClusterRouter {
   /** Users held elsewhere, by name, and their proxy connections, by id. */
   private readonly remoteUsers = new Map<string, RemoteUser>();
   private readonly proxies = new Map<ConnId, string>();
+  /** The latest login epoch known for each user online anywhere, and for users gone offline lately. */
+  private readonly epochs = new Map<string, number>();
+  /** Users gone offline whose epoch is kept, gone longest ago first (LOGIN_EPOCHS_OFFLINE_MAX). */
+  private readonly offlineEpochs = new Set<string>();
   private nextProxyConnId = PROXY_CONN_ID_FIRST;
   /** When each other node was last heard from. */
   private readonly lastHeardMs = new Map<NodeId, number>();
@@ -168,8 +194,7 @@ export class ClusterRouter {
     if (this.lostNodes.size > LOST_NODES_MAX) this.lostNodes.delete(this.lostNodes.values().next().value as NodeId);
     for (const [username, remote] of [...this.remoteUsers]) {
       if (remote.node !== node) continue;
-      this.forgetRemote(username);
-      this.options.input({ type: 'remote.offline', username, connId: remote.connId });
+      this.remoteOffline(username, remote);
     }
   }
 
@@ -191,9 +216,16 @@ export class ClusterRouter {
   /** The cluster effects of the machine. */
   perform(effect: Extract<ServerEffect, { type: 'announce' | 'forward' }>): void {
     if (effect.type === 'announce') {
-      // A user held here now: no proxy for it any more.
-      this.forgetRemote(effect.item.username);
-      this.queue(null, effect.item);
+      const { username } = effect.item;
+      // A user held here now, or gone from here: no proxy for it any more.
+      this.forgetRemote(username);
+      if (effect.item.kind === 'offline') {
+        this.queue(null, { kind: 'offline', username, epoch: this.wentOffline(username) });
+        return;
+      }
+      const epoch = this.options.nextLoginEpoch?.() ?? this.epochs.get(username) ?? 0;
+      this.cameOnline(username, epoch);
+      this.queue(null, { kind: 'attached', username, resumeToken: effect.item.resumeToken, epoch });
       return;
     }
     const username = this.proxies.get(effect.connId);
@@ -240,31 +272,65 @@ export class ClusterRouter {
   /** A hello with every user held here: to all when joining, to one node that needs to hear it. */
   private introduce(to: NodeId | null): void {
     this.queue(to, { kind: 'hello' });
-    this.options.heldUsers((username, resumeToken) => this.queue(to, { kind: 'attached', username, resumeToken }));
+    this.nameHeldUsers(to);
+  }
+
+  /** An `attached` for each user held here, with the epoch of its login. */
+  private nameHeldUsers(to: NodeId | null): void {
+    this.options.heldUsers((username, resumeToken) => this.queue(to, { kind: 'attached', username, resumeToken, epoch: this.epochs.get(username) ?? 0 }));
   }
 
   /** The users a node that said hello held before and did not name again go offline here. */
   private forgetUnnamed(node: NodeId, named: ReadonlySet<string>): void {
     for (const [username, remote] of [...this.remoteUsers]) {
       if (remote.node !== node || named.has(username)) continue;
-      this.forgetRemote(username);
-      this.options.input({ type: 'remote.offline', username, connId: remote.connId });
+      this.remoteOffline(username, remote);
     }
+  }
+
+  /** A user held elsewhere is gone (its node said so, died, or no longer names it): offline here. */
+  private remoteOffline(username: string, remote: RemoteUser): void {
+    this.forgetRemote(username);
+    this.wentOffline(username);
+    this.options.input({ type: 'remote.offline', username, connId: remote.connId });
+  }
+
+  /** A word about a login older than the latest this node knows of the user's. */
+  private stale(username: string, epoch: number): boolean {
+    return epoch < (this.epochs.get(username) ?? 0);
+  }
+
+  private cameOnline(username: string, epoch: number): void {
+    this.offlineEpochs.delete(username);
+    this.epochs.set(username, epoch);
+  }
+
+  /** The user's epoch is kept a while (bounded), for stale words still on the bus; returns it. */
+  private wentOffline(username: string): number {
+    this.offlineEpochs.delete(username);
+    this.offlineEpochs.add(username);
+    if (this.offlineEpochs.size > LOGIN_EPOCHS_OFFLINE_MAX) {
+      const oldest = this.offlineEpochs.values().next().value as string;
+      this.offlineEpochs.delete(oldest);
+      this.epochs.delete(oldest);
+    }
+    return this.epochs.get(username) ?? 0;
   }
 
   private receiveItem(from: NodeId, item: ClusterItem): void {
     const input = this.options.input;
     switch (item.kind) {
       case 'attached': {
+        if (this.stale(item.username, item.epoch)) return;
+        this.cameOnline(item.username, item.epoch);
         const connId = this.proxyFor(item.username, from);
         return input({ type: 'remote.attached', username: item.username, connId, resumeToken: item.resumeToken });
       }
       case 'offline': {
         const remote = this.remoteUsers.get(item.username);
         // Only the node that holds a user may say it left (a late word from an old holder is stale).
-        if (remote === undefined || remote.node !== from) return;
-        this.forgetRemote(item.username);
-        return input({ type: 'remote.offline', username: item.username, connId: remote.connId });
+        if (remote === undefined || remote.node !== from || this.stale(item.username, item.epoch)) return;
+        return this.remoteOffline(item.username, remote);
       }
       case 'ops':
         return input({ type: 'remote.ops', ops: item.ops });
@@ -276,7 +342,7 @@ export class ClusterRouter {
         return input({ type: 'remote.answer', username: item.username, connId: remote.connId, remoteAddress: item.remoteAddress, frame: item.frame });
       }
       case 'hello':
-        this.options.heldUsers((username, resumeToken) => this.queue(from, { kind: 'attached', username, resumeToken }));
+        this.nameHeldUsers(from);
         this.flushOut();
         return;
       case 'lease':

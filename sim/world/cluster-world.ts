@@ -47,6 +47,8 @@ export class ClusterWorld {
   applyingNode: ServerNode | null = null;
   /** Node starts so far, cluster-wide: the shared store's boot sequence. */
   private boots = 1;
+  /** The shared database's login_epochs sequence. */
+  private loginEpochs = 0;
   private readonly byAddress = new Map<string, ServerNode>();
   private readonly byId = new Map<string, ServerNode>();
   private readonly pinned: boolean;
@@ -79,6 +81,7 @@ export class ClusterWorld {
             this.applyingNode = applying;
           },
           nextBoot: () => this.boots++,
+          nextLoginEpoch: () => ++this.loginEpochs,
         },
       });
       this.nodes.push(node);

@@ -50,6 +50,8 @@ export interface ClusterSite {
   applying(node: ServerNode): void;
   /** A number no start of any node had before (the database's node_boots sequence in the shipped server). */
   nextBoot(): number;
+  /** A login epoch no login on any node had before, larger than all before it (the database's login_epochs sequence). */
+  nextLoginEpoch(): number;
 }
 
 export class ServerNode {
@@ -120,6 +122,7 @@ export class ServerNode {
             input: (input) => hostRef?.input(input),
             heldUsers: (visit) => machine.heldUsers(visit),
             nowMs: () => clock.nowMs(),
+            nextLoginEpoch: () => cluster.nextLoginEpoch(),
           });
     const host = new ServerHost({
       machine,

@@ -13,10 +13,15 @@ const PROXY_SOURCE = `
 const net = require('node:net');
 const target = Number(process.argv[1]);
 const sockets = new Set();
+const upstreams = new Set();
 let cut = false;
+let held = false;
 const server = net.createServer((client) => {
   if (cut) return client.destroy();
   const upstream = net.connect(target, '127.0.0.1');
+  upstreams.add(upstream);
+  upstream.on('close', () => upstreams.delete(upstream));
+  if (held) upstream.pause();
   for (const socket of [client, upstream]) {
     sockets.add(socket);
     socket.on('error', () => {});
@@ -34,6 +39,10 @@ process.stdin.on('data', (chunk) => {
     buffered = buffered.slice(nl + 1);
     if (command === 'cut') { cut = true; for (const s of sockets) s.destroy(); sockets.clear(); }
     if (command === 'mend') cut = false;
+    // Held: nothing from the service reaches the client (it waits, in order, in the buffers)
+    // while the connection stays up and the client's own writes still go through.
+    if (command === 'hold') { held = true; for (const s of upstreams) s.pause(); }
+    if (command === 'release') { held = false; for (const s of upstreams) s.resume(); }
     process.stdout.write('done ' + command + '\\n');
   }
 });
@@ -70,6 +79,19 @@ export class CutProxy {
 
   mend(): Promise<void> {
     return this.command('mend');
+  }
+
+  /**
+   * Holds back what the service sends to the clients (a slow bus: messages arrive late, in
+   * order) while the connections stay up and what the clients send still goes through.
+   */
+  hold(): Promise<void> {
+    return this.command('hold');
+  }
+
+  /** Lets everything held back through, in order. */
+  release(): Promise<void> {
+    return this.command('release');
   }
 
   async close(): Promise<void> {
