@@ -552,7 +552,7 @@ export class PeerMachine {
         });
         return;
       case 'login':
-        return this.track('login', this.link.login(command.username, command.password));
+        return this.onLogin(command.username, command.password);
       case 'logout':
         return this.track('logout', this.link.logout());
       case 'friends':
@@ -655,6 +655,25 @@ export class PeerMachine {
       for (const action of brokerActions) this.onBrokerAction(action, nowMs);
       if (linkActions.length === 0 && brokerActions.length === 0) return;
     }
+  }
+
+  /**
+   * The user's login. The link sends one login at a time (ServerLink.login): one typed while
+   * another awaits its answer is answered here at once, so that it still gets its one answer.
+   * While the link takes its own login back after a drop (resume, then the password) the user
+   * hears what it heard all through the outage: the client is logging back in by itself, and
+   * `reconnected` says when it is done. While the user's own login or logout awaits its answer,
+   * BUSY: retry once it has come.
+   */
+  private onLogin(username: string, password: string): void {
+    const p = this.link.state;
+    if (p.state === 'ExpectLoginOk' && p.via !== 'login') {
+      return this.emitError('SERVER_UNAVAILABLE', 'the connection dropped and the client is logging back in by itself: wait for reconnected');
+    }
+    if (p.state === 'ExpectLoginOk' || p.state === 'ExpectLogoutOk') {
+      return this.emitError('BUSY', `the ${p.state === 'ExpectLoginOk' ? 'login' : 'logout'} before this one still awaits the server's answer: retry once it has come`);
+    }
+    this.track('login', this.link.login(username, password));
   }
 
   private drainBroker(nowMs: number): void {

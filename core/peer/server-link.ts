@@ -42,6 +42,9 @@
  * password is tried first and the old one after it; whichever logs in is kept, and a
  * `password-settled` action says whether the change happened.
  *
+ * One login at a time: the user's login is not sent while a login (the user's, or the link's own
+ * resume or relogin) or a logout awaits its answer (see `login`).
+ *
  * FRAME_RULES says in which states each server frame is accepted. A frame it does not allow is a
  * protocol error (a `protocol-error` action; the frame is dropped), as on the server. Frames the
  * link does not consume itself go to the composition as `frame` actions: replies to its requests,
@@ -412,9 +415,17 @@ export class ServerLink {
     return id;
   }
 
-  /** A password login asked for by the user. Logged in already: the server's answer says so. */
+  /**
+   * A password login asked for by the user: its request id, or null when it is not sent. Logged
+   * in already: sent, and the server's answer (ALREADY_LOGGED_IN) says so. One login at a time: not
+   * sent while a login (the user's, or the link's own resume or relogin after a drop) or a logout
+   * awaits its answer. The server answers in order and onLoginOk takes the login.ok it gets as the
+   * answer to the login it awaits, so a second login's login.ok was taken for the link's relogin
+   * and the user's command never got an answer. Not sent either without a welcomed link.
+   */
   login(username: string, password: string): number | null {
     const p = this.phase;
+    if (p.state === 'ExpectLoginOk' || p.state === 'ExpectLogoutOk') return null;
     if (p.state !== 'ExpectLogin') return this.request({ type: 'login', username, password, ...this.identityField });
     const requestId = this.sendRequest(p.conn, { type: 'login', username, password, ...this.identityField });
     this.phase = { state: 'ExpectLoginOk', conn: p.conn, requestId, via: 'login', account: { username, password, resumeToken: null }, outage: false, losses: 0, refusals: 0 };

@@ -168,6 +168,44 @@ describe('server link machine', () => {
     expect(h.link.state).toMatchObject({ state: 'LoggedIn', account: { resumeToken: 'tok2' } });
   });
 
+  it('one login at a time: a login asked for while the link takes its held login back (resume, then relogin) is not sent, and the relogin\'s answer is its own', () => {
+    // Found by the swarm (mitm-swarm-base.yaml, root seed 4, run seed 3634445173): the user's
+    // login went out beside the resume; the server refused the resume, logged the user's login in
+    // and refused the relogin (ALREADY_LOGGED_IN), and the link took the user's login.ok for the
+    // relogin's: the user's command never got an answer.
+    const h = new Harness().loggedIn();
+    h.step((l) => l.closed(h.linkId, h.nowMs));
+    h.advanceTo(h.link.nextTimeoutMs()!);
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    h.frame(WELCOME);
+    const resumeId = h.lastSentId();
+    expect(h.sent.at(-1)).toMatchObject({ type: 'resume' });
+    let id: number | null = -1;
+    expect(h.step((l) => (id = l.login('alice', 'alice-password')))).toEqual([]);
+    expect(id).toBeNull();
+    h.frame({ type: 'error', re: resumeId, code: 'BAD_RESUME_TOKEN', message: 'gone' });
+    const reloginId = h.lastSentId();
+    expect(h.link.state).toMatchObject({ state: 'ExpectLoginOk', via: 'relogin', requestId: reloginId });
+    expect(h.step((l) => (id = l.login('alice', 'alice-password')))).toEqual([]);
+    expect(id).toBeNull();
+    expect(h.frame(loginOk(reloginId, 'tok2'))).toMatchObject([{ type: 'logged-in', via: 'relogin' }, { type: 'reconnected' }]);
+    expect(h.sent.filter((f) => f.type === 'login').map((f) => f.id)).toEqual([1, reloginId]);
+  });
+
+  it('one login at a time: none is sent while the user\'s login or logout awaits its answer; logged in, it is (the server says ALREADY_LOGGED_IN)', () => {
+    const h = new Harness();
+    const loginId = h.loginSent();
+    expect(h.link.login('alice', 'alice-password')).toBeNull();
+    h.frame(loginOk(loginId));
+    expect(h.link.state.state).toBe('LoggedIn');
+    const sentWhileIn = h.step((l) => l.login('alice', 'alice-password'));
+    expect(sentWhileIn).toMatchObject([{ type: 'send', frame: { type: 'login' } }]);
+    expect(h.link.state.state).toBe('LoggedIn');
+    h.step((l) => l.logout());
+    expect(h.link.state.state).toBe('ExpectLogoutOk');
+    expect(h.step((l) => l.login('alice', 'alice-password'))).toEqual([]);
+  });
+
   it('a login that crossed the server\'s idle close goes out again at once, under the same id, on a fresh link (no outage)', () => {
     // The server closes a connection that has not logged in for its idle limit; a login typed just
     // then reached a closed connection, and the user got SERVER_UNAVAILABLE instead of login.ok.

@@ -52,4 +52,17 @@ describe('bugs found by the simulator stay fixed', () => {
     expect(report.violations).toEqual([]);
     expect(report.metrics.outcomes_after_end).toBe(0);
   });
+
+  // Found by the steps-finish checker in a swarm over mitm-swarm-base.yaml (root seed 4, run seed
+  // 3634445173): a login typed while the client took its own login back after a server crash went
+  // out beside the link's resume; the link took its login.ok for the answer to its own relogin,
+  // and the login step never ended. Fixed in core/peer/server-link.ts (one login at a time) and
+  // core/peer/machine.ts (such a login is answered at once, SERVER_UNAVAILABLE).
+  it('a login typed while the client logs back in by itself after a server crash still ends', () => {
+    const { scenario } = loadScenarioFile('test/sim/fixtures/login-while-taking-back.yaml');
+    const report = runScenario(scenario, { seed: 1 });
+    expect(report.violations).toEqual([]);
+    expect(report.metrics.logins_failed).toBe(60);
+    expect(report.metrics.outcomes_unattributed ?? 0).toBe(0);
+  });
 });
