@@ -76,4 +76,15 @@ describe('bugs found by the simulator stay fixed', () => {
     expect(report.violations).toEqual([]);
     expect(report.metrics.session_outcome_offline).toBe(1);
   });
+
+  // Found by the session-ends-by-timeout checker in a swarm over mitm-swarm-base.yaml (root seed
+  // 5, run seed 3121839685), a false alarm: it kept waiting on a request whose caller had crashed,
+  // whose outcome went to the caller's next incarnation (which rightly dropped it). Fixed in
+  // sim/world/world.ts: a crash ends the checker's watch, as a lost link does.
+  it('the session request of a caller that crashed is not judged against its next incarnation', () => {
+    const { scenario } = loadScenarioFile('test/sim/fixtures/session-request-of-crashed-caller.yaml');
+    const report = runScenario(scenario, { seed: 1 });
+    expect(report.violations).toEqual([]);
+    expect(report.metrics.peer_crashes).toBe(1);
+  });
 });
