@@ -120,7 +120,8 @@ describe('PeerHost over the in-memory network', () => {
     expect(alice.host.stopped).toBe(true);
     expect(alice.host.p2pPort).toBe(0);
     expect(alice.files.calls.at(-1)).toBe('closeAll');
-    expect(rig.waitFor(bob, (e) => e.event === 'chat.closed', bobFrom)).toMatchObject({ username: 'alice' });
+    // The reset itself reaches bob: the session is lost, not closed later for alice going offline.
+    expect(rig.waitFor(bob, (e) => e.event === 'chat.closed', bobFrom)).toEqual({ event: 'chat.closed', username: 'alice', reason: 'connection-lost' });
     rig.clock.runUntil(rig.clock.nowMs() + 1_000);
     expect(alice.events.length).toBe(aliceSeen);
   });
@@ -140,6 +141,8 @@ describe('PeerHost over the in-memory network', () => {
     expect(page).toMatchObject({ event: 'history', username: 'bob', messages: [{ id: 'k1', from: 'alice', text: 'kept', direction: 'out', status: 'read' }] });
     const found = rig.command(bob, { cmd: 'history.search', text: 'KEP' }, (e) => e.event === 'history' || e.event === 'error');
     expect(found).toMatchObject({ event: 'history', text: 'KEP', messages: [{ id: 'k1', from: 'alice', username: 'alice', direction: 'in', status: 'read' }] });
+    // Only the receiver says a message is stored: alice storing her own copy tells bob nothing.
+    expect(bob.events.filter((e) => e.event === 'chat.delivered')).toEqual([]);
   });
 
   it('without a history port: no chat.delivered (nothing was stored), and history answers HISTORY_UNAVAILABLE', () => {
@@ -151,6 +154,11 @@ describe('PeerHost over the in-memory network', () => {
     expect(alice.events.slice(from).filter((e) => e.event === 'chat.delivered')).toEqual([]);
     const answer = rig.command(bob, { cmd: 'history', username: 'alice' }, (e) => e.event === 'history' || e.event === 'error');
     expect(answer).toMatchObject({ event: 'error', code: 'HISTORY_UNAVAILABLE', username: 'alice' });
+    const search = rig.command(bob, { cmd: 'history.search', text: 'kept' }, (e) => e.event === 'history' || e.event === 'error');
+    expect(search).toMatchObject({ event: 'error', code: 'HISTORY_UNAVAILABLE' });
+    // No store is not a failing store: nothing was tried, so nothing failed.
+    bob.host.input({ type: 'command', command: { cmd: 'chat.read', username: 'alice', id: 'n1' } });
+    expect(bob.notes.filter((n) => n.event === 'history.failed')).toEqual([]);
   });
 
   it('quit logs out, then the host stops and tells onExit', () => {
@@ -171,9 +179,13 @@ describe('PeerHost over the in-memory network', () => {
     const { alice, bob } = rig.friendsInSession();
     const aliceFrom = alice.events.length;
     const bobFrom = bob.events.length;
+    const resetAtMs = rig.clock.nowMs();
     rig.network.resetNode('10.0.0.1');
     rig.waitFor(alice, (e) => e.event === 'reconnected', aliceFrom);
     expect(alice.events.slice(aliceFrom).map((e) => e.event)).toContain('disconnected');
+    // The machine hears of the dropped server stream at once, not at its next missed heartbeat.
+    const disconnectedAtMs = alice.eventAtMs[alice.events.findIndex((e, i) => i >= aliceFrom && e.event === 'disconnected')];
+    expect((disconnectedAtMs ?? Infinity) - resetAtMs).toBeLessThan(100);
     expect(rig.waitFor(bob, (e) => e.event === 'chat.closed', bobFrom)).toMatchObject({ username: 'alice' });
     const closes = alice.notes.filter((n) => n.event === 'server.closed' || n.event === 'p2p.closed');
     expect(closes.map((n) => n.event).sort()).toEqual(['p2p.closed', 'server.closed']);
