@@ -228,6 +228,8 @@ export class Rig {
   transportOf: (name: string, transport: Transport) => Transport = (_name, transport) => transport;
   /** The hooks each new user's host gets, from the rig's (which log notes): a test may add to them, or give none (undefined). */
   hooksOf: (name: string, hooks: PeerHostHooks) => PeerHostHooks | undefined = (_name, hooks) => hooks;
+  /** Each new user's machine configuration over the rig's defaults (a test's own `config` still wins). */
+  configOf: (name: string) => Partial<PeerConfig> = () => ({});
   /** Users whose sink has onEvent only (no onExit, no onSettled). */
   readonly eventsOnly = new Set<string>();
 
@@ -244,7 +246,7 @@ export class Rig {
   addUser(name: string, history?: HistoryStore, config: Partial<PeerConfig> = {}, sealer?: PeerSealer): User {
     const address = `10.0.0.${this.nextAddress++}`;
     const files = new MemoryFiles(this.clock, name, this.timeline);
-    const machine = new PeerMachine({ serverHost: SERVER_ADDRESS, serverPort: SERVER_PORT, autoAcceptChat: true, autoAcceptFile: true, idPrefix: name, jitterSeed: this.nextAddress, p2pAdvertiseHost: address, ...config });
+    const machine = new PeerMachine({ serverHost: SERVER_ADDRESS, serverPort: SERVER_PORT, autoAcceptChat: true, autoAcceptFile: true, idPrefix: name, jitterSeed: this.nextAddress, p2pAdvertiseHost: address, ...this.configOf(name), ...config });
     const user: User = { name, files, events: [], eventAtMs: [], eventRefs: [], notes: [], exitCode: null, host: null as unknown as PeerHost };
     const onEvent = (event: ClientEvent, ref?: number): void => {
       user.events.push(event);

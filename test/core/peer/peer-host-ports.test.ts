@@ -1,8 +1,9 @@
 /**
  * PeerHost (core/peer/host.ts) at the edges of its ports: a host given no hooks and a sink with
  * onEvent only, a file port failing at each step of a download, a listener that cannot listen, a
- * stop before any listen, the writeTogether hook, and a stranger holding P2P streams open without
- * a hello. Same rig as peer-host.test.ts: the in-memory network and virtual clock.
+ * stop before any listen, the writeTogether hook, a stranger holding P2P streams open without a
+ * hello, and the keys proved in P2P handshakes. Same rig as peer-host.test.ts: the in-memory
+ * network and virtual clock.
  */
 import { describe, expect, it } from 'vitest';
 import { P2P_UNAUTHENTICATED_STREAMS_MAX } from '../../../core/limits.ts';
@@ -10,6 +11,7 @@ import { PeerHost } from '../../../core/peer/host.ts';
 import { PeerMachine } from '../../../core/peer/machine.ts';
 import type { Listener, Stream, Transport } from '../../../core/transport.ts';
 import { SERVER_ADDRESS, SERVER_PORT } from '../../../sim/world/server-node.ts';
+import { simIdentityOf } from '../../../sim/world/sim-sealer.ts';
 import { MemoryFiles, P2P_PORT, Rig, fileOf } from './host-rig.ts';
 
 const failing = (e: { event: string }): boolean => e.event === 'file.sent' || e.event === 'file.failed';
@@ -151,5 +153,21 @@ describe('PeerHost and streams that never say hello', () => {
     rig.clock.runUntil(rig.clock.nowMs() + 100);
     expect(closed).toHaveLength(1);
     expect(bob.notes.filter((n) => n.event === 'p2p.accepted')).toHaveLength(P2P_UNAUTHENTICATED_STREAMS_MAX + 2);
+  });
+});
+
+describe('PeerHost telling the machine what the transport knows', () => {
+  it('the key each side proved in the P2P handshake reaches the machine: friends whose proved keys are the ones the server vouched for open a session', () => {
+    const rig = new Rig();
+    const names = new Map([['10.0.0.1', 'alice'], ['10.0.0.2', 'bob']]);
+    const keyAt = (address: string): string | null => {
+      const name = names.get(address);
+      return name === undefined ? null : simIdentityOf(name).signKey;
+    };
+    rig.network.handshakes = { delayMs: () => 0, keys: (_id, client, server) => ({ client: keyAt(client), server: keyAt(server) }) };
+    rig.configOf = (name) => ({ identity: simIdentityOf(name), checkPeerKeys: true });
+    const { alice, bob } = rig.friendsInSession();
+    expect(alice.events.filter((e) => e.event === 'error')).toEqual([]);
+    expect(bob.events.filter((e) => e.event === 'chat.opened')).toEqual([{ event: 'chat.opened', username: 'alice' }]);
   });
 });

@@ -56,11 +56,14 @@ describe('PeerHost over the in-memory network', () => {
     const { alice, bob } = rig.friendsInSession();
     const stream = held[0] as HeldStream;
     expect(held).toHaveLength(1);
+    // A drain before any data (the hello and chat frames left) tells the machine of no data flushed.
+    stream.drainAll();
     const file = fileOf(alice.files, 'held.bin', FILE_BYTES);
     alice.host.input({ type: 'command', command: { cmd: 'file.send', username: 'bob', files: [file] } });
     // The socket lets nothing go: the sender fills its send queue and waits, its chunks all held.
     rig.clock.runUntil(rig.clock.nowMs() + 1_000);
     expect(alice.files.answered.length).toBeGreaterThan(2);
+    expect(alice.files.answered.length * FILE_CHUNK_BYTES).toBeLessThanOrEqual(P2P_SEND_QUEUE_BYTES_MAX);
     expect(alice.files.releasedChunks).toEqual([]);
     // The first two chunks leave the socket: those two come back, no more.
     stream.drainThrough(alice.files.answered[1] as Uint8Array);
