@@ -175,6 +175,9 @@ describe('PeerHost over the in-memory network', () => {
     expect(alice.exitCode).toBe(0);
     expect(alice.host.stopped).toBe(true);
     expect(alice.host.p2pPort).toBe(0);
+    // The machine closed its server link, and the host closed the stream: the server holds no connection.
+    rig.clock.runUntil(rig.clock.nowMs() + 100);
+    expect(rig.server.host?.connectionCount).toBe(0);
   });
 
   it('a network reset of the user: the host notes both closes with their error, the machine hears them (disconnected, the session lost) and logs back in', () => {
