@@ -30,7 +30,8 @@ export function sha256Hex(bytes: Uint8Array): string {
 /** A file port in memory that answers later on the clock, logs every call, and can fail writes. */
 export class MemoryFiles implements PeerFiles {
   readonly sources = new Map<string, Uint8Array>();
-  readonly downloads = new Map<string, Uint8Array[]>();
+  /** Each download's chunks by offset: a write at an offset drops what was written from there on (a resume writes again). */
+  readonly downloads = new Map<string, Array<{ readonly offset: number; readonly bytes: Uint8Array }>>();
   readonly committed = new Map<string, Uint8Array>();
   readonly calls: string[] = [];
   /** Every call of every user's port, in order: `${user} ${call} ${transferId} ${offset}`. */
@@ -105,21 +106,21 @@ export class MemoryFiles implements PeerFiles {
   write(transferId: string, _offset: number, bytes: Uint8Array, done: (error: Error | null) => void): void {
     this.calls.push(`write ${transferId}`);
     this.timeline.push(`${this.user} write ${transferId} ${String(_offset)}`);
-    // The machine writes in file order: appending is enough.
-    this.downloads.get(transferId)?.push(bytes.slice());
+    const chunks = this.downloads.get(transferId);
+    if (chunks !== undefined) this.downloads.set(transferId, [...chunks.filter((c) => c.offset < _offset), { offset: _offset, bytes: bytes.slice() }]);
     this.later(() => done(this.failWrites ? new Error('ENOSPC') : null));
   }
 
   finish(transferId: string, done: (result: string | Error) => void): void {
     this.calls.push(`finish ${transferId}`);
-    const bytes = Buffer.concat(this.downloads.get(transferId) ?? []);
+    const bytes = this.bytesOf(transferId);
     this.later(() => done(this.failFinish ? new Error('EIO') : sha256Hex(bytes)));
   }
 
   commit(transferId: string, name: string, done: (result: string | Error) => void): void {
     this.calls.push(`commit ${transferId}`);
     if (this.failCommit) return this.later(() => done(new Error('EEXIST')));
-    this.committed.set(name, Buffer.concat(this.downloads.get(transferId) ?? []));
+    this.committed.set(name, this.bytesOf(transferId));
     this.downloads.delete(transferId);
     this.later(() => done(`/downloads/${name}`));
   }
@@ -131,6 +132,10 @@ export class MemoryFiles implements PeerFiles {
 
   closeAll(): void {
     this.calls.push('closeAll');
+  }
+
+  private bytesOf(transferId: string): Uint8Array {
+    return Buffer.concat((this.downloads.get(transferId) ?? []).map((c) => c.bytes));
   }
 
   private later(fn: () => void): void {

@@ -102,6 +102,22 @@ describe('PeerHost over the in-memory network', () => {
     expect(rig.timeline.filter((c) => c.startsWith('alice digest '))).toHaveLength(1);
   });
 
+  it('a download cut by a network reset resumes on the next session: the receiver has its port rehash what it kept, and the file arrives whole', () => {
+    const rig = new Rig();
+    const { alice, bob } = rig.friendsInSession();
+    const file = fileOf(alice.files, 'resumed.bin', 32 * 1024 * 1024);
+    alice.host.input({ type: 'command', command: { cmd: 'file.send', username: 'bob', files: [file] } });
+    for (let i = 0; i < 1_000 && bob.files.calls.filter((c) => c.startsWith('write')).length < 1; i++) rig.clock.runUntil(rig.clock.nowMs() + 1);
+    const aliceFrom = alice.events.length;
+    rig.network.resetNode('10.0.0.1');
+    rig.waitFor(alice, (e) => e.event === 'reconnected', aliceFrom);
+    rig.command(alice, { cmd: 'chat.open', username: 'bob' }, (e) => e.event === 'chat.opened' || e.event === 'chat.failed');
+    expect(rig.waitFor(bob, (e) => e.event === 'file.received' || e.event === 'file.failed')).toMatchObject({ event: 'file.received', sha256: file.sha256 });
+    const transferId = bob.files.calls.find((c) => c.startsWith('open '))?.slice(5);
+    expect(bob.files.calls).toContain(`rehash ${String(transferId)}`);
+    expect(sha256Hex(bob.files.committed.get('resumed.bin') ?? new Uint8Array(0))).toBe(file.sha256);
+  });
+
   it('a failing file port fails the transfer on both sides, and the download is discarded', () => {
     const rig = new Rig();
     const { alice, bob } = rig.friendsInSession();
