@@ -211,7 +211,7 @@ export class SessionBroker {
         const request = this.incoming.get(frame.from);
         if (request === undefined || !this.matches(request, frame) || !this.allowed(frame.type, request)) return;
         this.incoming.delete(frame.from);
-        return this.emitFailed(frame.from, frame.reason);
+        return this.emitFailed(frame.from, frame.reason, true);
       }
     }
   }
@@ -287,14 +287,12 @@ export class SessionBroker {
 
   private onEstablished(frame: ServerFrameOf<'session.established'>): void {
     const friend = frame.username;
+    // Each role looks in its own map, so the table's two states split by role: a caller's request
+    // allowed here is ExpectOutcome, a callee's ExpectEstablished.
     const map = frame.role === 'caller' ? this.outgoing : this.incoming;
     const request = map.get(friend);
     if (request === undefined || !this.matches(request, frame)) return;
     if (!this.allowed(frame.type, request)) return;
-    if ((frame.role === 'caller') !== (request.state === 'ExpectOutcome')) {
-      this.actions.push({ type: 'protocol-error', frameType: frame.type, state: request.state });
-      return;
-    }
     map.delete(friend);
     if (frame.role === 'callee') {
       this.actions.push({ type: 'hold-token', friend, token: frame.token, vouchedKey: frame.identity?.signKey ?? null });
@@ -322,10 +320,14 @@ export class SessionBroker {
       this.unanswered.add(request.re);
       if (this.unanswered.size > SERVER_REQUESTS_PENDING_MAX) this.unanswered.delete(this.unanswered.values().next().value);
     }
-    this.emitFailed(request.friend, reason);
+    this.emitFailed(request.friend, reason, request.state === 'ExpectAnswer' || request.state === 'ExpectEstablished');
   }
 
-  private emitFailed(friend: string, reason: string): void {
-    this.actions.push({ type: 'event', event: { event: 'chat.failed', username: friend, reason } });
+  /**
+   * incoming: the request was the friend's (we are the callee), said on the event: a request of
+   * ours to the same friend may be pending at the same time, and its outcome is another event.
+   */
+  private emitFailed(friend: string, reason: string, incoming = false): void {
+    this.actions.push({ type: 'event', event: incoming ? { event: 'chat.failed', username: friend, reason, incoming } : { event: 'chat.failed', username: friend, reason } });
   }
 }

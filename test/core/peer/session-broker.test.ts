@@ -19,16 +19,30 @@ describe('session broker', () => {
     broker.requested('bob', 7, NOW);
     broker.onFrame({ type: 'session.pending', re: 7, requestId: 's1', username: 'bob', timeoutMs: 30_000 }, NOW);
     expect(broker.requests()).toMatchObject([{ state: 'ExpectOutcome', requestId: 's1' }]);
-    broker.onFrame({ type: 'session.pending', requestId: 's1', username: 'bob', timeoutMs: 30_000 }, NOW);
+    broker.onFrame({ type: 'session.pending', requestId: 's1', username: 'bob', timeoutMs: 30_000 }, NOW + 1_000);
     expect(broker.takeActions()).toEqual([{ type: 'protocol-error', frameType: 'session.pending', state: 'ExpectOutcome' }]);
     expect(broker.requests()).toMatchObject([{ state: 'ExpectOutcome', requestId: 's1' }]);
+    // Nothing: not even the deadline moves with the second pending.
+    expect(broker.nextTimeoutMs()).toBe(NOW + 30_000 + SESSION_OUTCOME_GRACE_MS);
   });
 
   it('a frame for no request is stale and dropped quietly', () => {
     const broker = new SessionBroker(false);
     broker.onFrame({ type: 'session.established', requestId: 's9', username: 'bob', role: 'caller', token: 't', host: 'h', port: 1 }, NOW);
     broker.onFrame({ type: 'session.withdrawn', requestId: 's9', from: 'bob', reason: 'timeout' }, NOW);
+    broker.onFrame({ type: 'session.pending', re: 3, requestId: 's9', username: 'bob', timeoutMs: 30_000 }, NOW);
+    broker.onFrame({ type: 'session.failed', re: 4, username: 'bob', reason: 'offline' }, NOW);
     expect(broker.takeActions()).toEqual([]);
+    expect(broker.pendingCount).toBe(0);
+  });
+
+  it('a token for a request the user has not said yes to is a protocol error: no token is held, the request still waits for the answer', () => {
+    const broker = new SessionBroker(false);
+    broker.onFrame({ type: 'session.incoming', requestId: 'i1', from: 'carol', timeoutMs: 30_000 }, NOW);
+    broker.takeActions();
+    broker.onFrame({ type: 'session.established', requestId: 'i1', username: 'carol', role: 'callee', token: 'tok' }, NOW);
+    expect(broker.takeActions()).toEqual([{ type: 'protocol-error', frameType: 'session.established', state: 'ExpectAnswer' }]);
+    expect(broker.awaitingAnswer('carol')).toBe('i1');
   });
 
   it('ends requests in every state when the login ends, and only unacknowledged ones when the link drops', () => {
@@ -46,8 +60,8 @@ describe('session broker', () => {
     broker.loginEnded('resume-refused');
     expect(failures(broker)).toEqual([
       { event: 'chat.failed', username: 'carol', reason: 'logged-out' },
-      { event: 'chat.failed', username: 'dave', reason: 'logged-out' },
-      { event: 'chat.failed', username: 'erin', reason: 'logged-out' },
+      { event: 'chat.failed', username: 'dave', reason: 'logged-out', incoming: true },
+      { event: 'chat.failed', username: 'erin', reason: 'logged-out', incoming: true },
     ]);
     expect(broker.pendingCount).toBe(0);
   });
@@ -83,6 +97,8 @@ describe('session broker: each request from start to end', () => {
     expect([broker.hasOutgoing('bob'), broker.hasOutgoing('carol')]).toEqual([true, false]);
     expect(broker.awaitingAnswer('carol')).toBe('i1');
     expect(broker.awaitingAnswer('bob')).toBeNull();
+    // No yes given to anyone: no token is awaited, from a friend asking or from one who never asked.
+    expect([broker.awaitingToken('carol'), broker.awaitingToken('nobody')]).toEqual([false, false]);
   });
 
   it('the next deadline is the earliest of both directions; an outcome waits for the server timeout plus SESSION_OUTCOME_GRACE_MS', () => {
@@ -102,6 +118,21 @@ describe('session broker: each request from start to end', () => {
     expect(failures(broker)).toEqual([]);
     broker.handleTimeout(NOW + 30_000 + SESSION_OUTCOME_GRACE_MS);
     expect(failures(broker).map((f) => (f as { username: string }).username).sort()).toEqual(['bob', 'carol', 'dave', 'erin']);
+  });
+
+  it('our requests end at the earliest of their deadlines, whichever was made first', () => {
+    const broker = new SessionBroker(false);
+    broker.requested('bob', 1, NOW);
+    broker.requested('carol', 2, NOW + 1_000);
+    expect(broker.nextTimeoutMs()).toBe(NOW + SESSION_ACK_WAIT_MS);
+    // Acknowledged, bob's request waits for the server's timeout plus the grace, and no longer than that.
+    pending(broker, 'bob', 1, 's1');
+    broker.onFrame({ type: 'session.pending', re: 2, requestId: 's2', username: 'carol', timeoutMs: 60_000 }, NOW + 1_000);
+    expect(broker.nextTimeoutMs()).toBe(NOW + 30_000 + SESSION_OUTCOME_GRACE_MS);
+    broker.handleTimeout(NOW + 30_000 + SESSION_OUTCOME_GRACE_MS - 1);
+    expect(failures(broker)).toEqual([]);
+    broker.handleTimeout(NOW + 30_000 + SESSION_OUTCOME_GRACE_MS);
+    expect(failures(broker)).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'timeout' }]);
   });
 
   it('asked again for the same request, its deadline moves to the new timeout plus the grace', () => {
@@ -219,7 +250,7 @@ describe('session broker: each request from start to end', () => {
     expect(broker.takeActions()).toEqual([]);
     expect(broker.awaitingAnswer('carol')).toBe('i1');
     broker.onFrame({ type: 'session.withdrawn', requestId: 'i1', from: 'carol', reason: 'cancelled' }, NOW);
-    expect(broker.takeActions()).toEqual([{ type: 'event', event: { event: 'chat.failed', username: 'carol', reason: 'cancelled' } }]);
+    expect(broker.takeActions()).toEqual([{ type: 'event', event: { event: 'chat.failed', username: 'carol', reason: 'cancelled', incoming: true } }]);
     expect(broker.pendingCount).toBe(0);
   });
 
@@ -232,11 +263,29 @@ describe('session broker: each request from start to end', () => {
     broker.friendRemoved('bob');
     expect(failures(broker)).toEqual([
       { event: 'chat.failed', username: 'bob', reason: 'not-friends' },
-      { event: 'chat.failed', username: 'bob', reason: 'not-friends' },
+      { event: 'chat.failed', username: 'bob', reason: 'not-friends', incoming: true },
     ]);
     broker.friendRemoved('dave');
     expect(broker.takeActions()).toEqual([]);
     expect(broker.pendingCount).toBe(1);
+  });
+
+  it('requests crossing with one friend (ours to bob, bob\'s to us) end apart: the end of bob\'s says `incoming`, ours does not', () => {
+    // Found by the swarm (mitm-swarm-base.yaml, root seed 1, run seed 918223110): alice said yes to
+    // bob's request and opened her own to bob while a partition held both; the server withdrew
+    // bob's (timeout), and its chat.failed was taken for the outcome of alice's chat.open, whose
+    // own outcome then came as a second one.
+    const broker = new SessionBroker(false);
+    broker.onFrame({ type: 'session.incoming', requestId: 'i1', from: 'bob', timeoutMs: 3_000 }, NOW);
+    broker.answered('bob', true, true, NOW);
+    broker.requested('bob', 5, NOW);
+    broker.takeActions();
+    broker.onFrame({ type: 'session.withdrawn', requestId: 'i1', from: 'bob', reason: 'timeout' }, NOW);
+    expect(failures(broker)).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'timeout', incoming: true }]);
+    expect(broker.hasOutgoing('bob')).toBe(true);
+    broker.onFrame({ type: 'session.failed', re: 5, username: 'bob', reason: 'offline' }, NOW);
+    expect(failures(broker)).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'offline' }]);
+    expect(broker.pendingCount).toBe(0);
   });
 
   it('actions are handed over once', () => {
