@@ -29,7 +29,7 @@ const MITM: Fault = { kind: 'mitm', atMs: 1_000, durationMs: 2_000, presents: 'n
 
 describe('what excuses a missed step in a swarm run', () => {
   it('under a fault the swarm drew, an outcome that says the step could not be served', () => {
-    for (const outcome of ['offline', 'timeout', 'NOT_LOGGED_IN', 'SERVER_UNAVAILABLE', 'SERVER_DEGRADED', 'NOT_CONNECTED']) {
+    for (const outcome of ['offline', 'timeout', 'logged-out', 'NOT_LOGGED_IN', 'SERVER_UNAVAILABLE', 'SERVER_DEGRADED', 'NOT_CONNECTED']) {
       expect(swarmRunFailed(strict, reportWith([`session:${outcome}`]), [PARTITION])).toBe(false);
     }
     // The same misses with no fault drawn are the scenario's to excuse, and it does not.
