@@ -211,7 +211,7 @@ export class SessionBroker {
         const request = this.incoming.get(frame.from);
         if (request === undefined || !this.matches(request, frame) || !this.allowed(frame.type, request)) return;
         this.incoming.delete(frame.from);
-        return this.emitFailed(frame.from, frame.reason);
+        return this.emitFailed(frame.from, frame.reason, true);
       }
     }
   }
@@ -322,10 +322,14 @@ export class SessionBroker {
       this.unanswered.add(request.re);
       if (this.unanswered.size > SERVER_REQUESTS_PENDING_MAX) this.unanswered.delete(this.unanswered.values().next().value);
     }
-    this.emitFailed(request.friend, reason);
+    this.emitFailed(request.friend, reason, request.state === 'ExpectAnswer' || request.state === 'ExpectEstablished');
   }
 
-  private emitFailed(friend: string, reason: string): void {
-    this.actions.push({ type: 'event', event: { event: 'chat.failed', username: friend, reason } });
+  /**
+   * incoming: the request was the friend's (we are the callee), said on the event: a request of
+   * ours to the same friend may be pending at the same time, and its outcome is another event.
+   */
+  private emitFailed(friend: string, reason: string, incoming = false): void {
+    this.actions.push({ type: 'event', event: incoming ? { event: 'chat.failed', username: friend, reason, incoming } : { event: 'chat.failed', username: friend, reason } });
   }
 }

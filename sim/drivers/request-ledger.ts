@@ -10,7 +10,8 @@
  *   when an event comes out;
  * - an event emitted while the command itself is being handled (a local refusal such as
  *   NO_SUCH_PEER or SESSION_PENDING) by that command;
- * - a chat.open's answer by the friend's username (the machine keeps one request per friend);
+ * - a chat.open's answer by the friend's username (the machine keeps one request per friend and
+ *   direction; a chat.failed marked `incoming` ends the friend's request to us, not ours);
  * - SERVER_UNAVAILABLE outside any reply: the link dropped, and the machine fails every request
  *   sent on it, oldest first.
  *
@@ -133,6 +134,9 @@ export class RequestLedger {
     if (byKey !== null) return this.apply(byKey, event);
     const cause = this.handling ?? this.replyEntry(event);
     if (cause !== null) return this.apply(cause, event);
+    // The end of a friend's request to us (we are the callee) answers no chat.open of ours, even
+    // one to the same friend pending meanwhile (it has its own outcome to come).
+    if (event.event === 'chat.failed' && event.incoming === true) return false;
     if ((event.event === 'chat.opened' || event.event === 'chat.failed') && event.username !== undefined) {
       const entry = this.find((e) => e.kind === 'chat.open' && e.username === event.username);
       if (entry !== null) return this.apply(entry, event);
@@ -232,7 +236,7 @@ function finalOutcome(entry: LedgerEntry, event: ClientEvent): string | undefine
       return event.event === 'friend.removed' && event.username === entry.username ? 'ok' : undefined;
     case 'chat.open':
       if (event.event === 'chat.opened' && event.username === entry.username) return 'established';
-      if (event.event === 'chat.failed' && event.username === entry.username) return event.reason;
+      if (event.event === 'chat.failed' && event.username === entry.username && event.incoming !== true) return event.reason;
       return undefined;
     case 'chat.send':
       // Over an open session it is acknowledged by the peer; with none, held by the server.

@@ -66,7 +66,7 @@ describe('session requests end with the link or the login they belong to', () =>
     expect(world.eventsOf('bob', 'reconnected')).toHaveLength(1);
     expect(world.eventsOf('bob', 'chat.request')).toHaveLength(1);
     world.command('bob', { cmd: 'logout' });
-    expect(failedFor(world, 'bob', 'alice')).toEqual([{ event: 'chat.failed', username: 'alice', reason: 'logged-out' }]);
+    expect(failedFor(world, 'bob', 'alice')).toEqual([{ event: 'chat.failed', username: 'alice', reason: 'logged-out', incoming: true }]);
     expect(world.peers.get('bob')!.sessionRequestCount).toBe(0);
   });
 
