@@ -26,7 +26,8 @@
  *   said yes, or hold the token a caller's hello must bring.
  *
  * Requests the user sends the server are remembered by id until their reply; those still owed
- * when the link drops are answered SERVER_UNAVAILABLE.
+ * when the link drops are answered SERVER_UNAVAILABLE. Session requests and answers are the
+ * broker's: their replies, or their loss, end the session request they belong to.
  *
  * P2P channel (one TCP stream per open session):
  *
@@ -774,6 +775,8 @@ export class PeerMachine {
       this.emitError('SERVER_UNAVAILABLE', `the server connection closed before the reply to ${cmd}`);
     }
     this.answering = undefined;
+    // Nor will the replies to requests others hold (session requests and answers, mail): their refs go too.
+    for (const id of [...this.pendingRefs.keys()]) if (!resending.includes(id)) this.pendingRefs.delete(id);
     this.passwordChanges.clear();
     this.broker.linkLost();
     this.mail.linkLost();
@@ -970,10 +973,18 @@ export class PeerMachine {
     this.answerSession(friend, requestId, accept, nowMs);
   }
 
+  /**
+   * The broker holds the answer's id, not `pending`, as it does a chat.open's: its reply, or none
+   * at all, is the session request's (session-broker.ts), and a reply lost with the request it
+   * answers must not hold a slot, nor come out as an error when the link drops much later.
+   */
   private answerSession(friend: string, requestId: string, accept: boolean, nowMs: number): void {
+    if (this.pending.size >= SERVER_REQUESTS_PENDING_MAX) return this.emitError('QUEUE_FULL', 'too many requests waiting for the server');
     const address = accept ? { host: this.advertisedHost(), port: this.p2pPort } : {};
-    const id = this.request('chat.answer', { type: 'session.answer', requestId, accept, ...address });
-    this.broker.answered(friend, accept, id !== null, nowMs);
+    const id = this.link.request({ type: 'session.answer', requestId, accept, ...address });
+    if (id === null) return this.emitError('SERVER_UNAVAILABLE');
+    this.tagRef(id);
+    this.broker.answered(friend, accept, id, nowMs);
   }
 
   private onBrokerAction(action: BrokerAction, nowMs: number): void {
