@@ -6,6 +6,8 @@
  * Callbacks, not promises: the simulator delivers events from its own queue in virtual time, and a
  * promise would move work onto the microtask queue, out of its control.
  */
+import { ProtocolBug } from './errors.ts';
+
 export interface StreamEvents {
   /** An outgoing connection is established (never called for accepted streams). */
   onOpen(): void;
@@ -56,4 +58,96 @@ export interface Clock {
   nowMs(): number;
   /** Schedules fn at atMs (or as soon as possible if past); returns a cancel function. */
   at(atMs: number, fn: () => void): () => void;
+}
+
+/** What a ForwardingStream passes events on to before anyone set events on it: nothing. */
+const NO_EVENTS: StreamEvents = { onOpen() {}, onData() {}, onDrain() {}, onClose() {} };
+
+/**
+ * A Stream that passes every call on to an inner stream, and every event of the inner stream on
+ * to whoever set events on it. It exists because every wrapper that changes one thing about a
+ * stream (which streams are open, in cli/server/tracked-transport.ts; a cut after some bytes, in
+ * cli/net/cutting-transport.ts; frames rewritten, in sim/drivers/hostile.ts and
+ * sim/world/planted-output.ts) otherwise writes the same pass-through again, each copy a little
+ * different. A wrapper extends it and overrides only the methods it changes (write, close, reset,
+ * setEvents, or the events onOpen, onData, onDrain, onClose), calling super for the pass-through.
+ *
+ * The stream is its inner stream's event handler too (methods, not a set of closures or a second
+ * object per stream: a server holds tens of thousands of these, the simulator a million).
+ */
+export class ForwardingStream implements Stream, StreamEvents {
+  /** Whoever set events on this stream: where the inner stream's events are passed on to. */
+  protected events: StreamEvents = NO_EVENTS;
+  /** Null only for an outgoing stream between its construction and connectThrough. */
+  private wrapped: Stream | null;
+
+  /** `inner`: an accepted stream to wrap; null for an outgoing one, opened by connectThrough. */
+  constructor(inner: Stream | null) {
+    this.wrapped = inner;
+  }
+
+  /**
+   * Opens an outgoing stream's inner stream: `connect` (a Transport's connect, host and port bound)
+   * gets this stream as its events, which pass on to `events`. Returns this stream.
+   */
+  connectThrough(events: StreamEvents, connect: (events: StreamEvents) => Stream): this {
+    this.events = events;
+    this.wrapped = connect(this);
+    return this;
+  }
+
+  /** The wrapped stream; calling before connectThrough has returned is a bug. */
+  protected get inner(): Stream {
+    if (this.wrapped === null) throw new ProtocolBug('stream used before it was connected');
+    return this.wrapped;
+  }
+
+  get remoteAddress(): string {
+    return this.inner.remoteAddress;
+  }
+
+  get remotePort(): number {
+    return this.inner.remotePort;
+  }
+
+  get peerKey(): string | null {
+    return this.inner.peerKey ?? null;
+  }
+
+  get bufferedBytes(): number {
+    return this.inner.bufferedBytes;
+  }
+
+  setEvents(events: StreamEvents): void {
+    this.events = events;
+    this.inner.setEvents(this);
+  }
+
+  write(bytes: Uint8Array): boolean {
+    return this.inner.write(bytes);
+  }
+
+  close(): void {
+    this.inner.close();
+  }
+
+  reset(): void {
+    this.inner.reset();
+  }
+
+  onOpen(): void {
+    this.events.onOpen();
+  }
+
+  onData(bytes: Uint8Array): void {
+    this.events.onData(bytes);
+  }
+
+  onDrain(): void {
+    this.events.onDrain();
+  }
+
+  onClose(error: string | null): void {
+    this.events.onClose(error);
+  }
 }

@@ -125,8 +125,13 @@ export class CommandQueue {
   private pumping = false;
   /** Tag → the script's ref, for commands that had one. */
   private readonly refsByTag = new BoundedMap<number, CommandRef>();
-  /** Keyed answers still to come. */
-  private readonly refsByFriend = new BoundedMap<string, CommandRef>();
+  /**
+   * Keyed answers still to come. A chat.open and an accepting chat.answer with the same friend
+   * are two requests (one each way) that may be pending at once: kept apart, and told apart by
+   * chat.failed's `incoming`.
+   */
+  private readonly refsByChatOpen = new BoundedMap<string, CommandRef>();
+  private readonly refsByChatAnswer = new BoundedMap<string, CommandRef>();
   private readonly refsByMessage = new BoundedMap<string | number, CommandRef>();
   private readonly refsByTransfer = new BoundedMap<string, CommandRef>();
   /** Transfers our commands started (file.send's offers, accepted file.answer) that have not ended: quit waits for them. */
@@ -256,10 +261,10 @@ export class CommandQueue {
   private rememberKeys(command: UserCommand, ref: CommandRef): void {
     switch (command.cmd) {
       case 'chat.open':
-        this.refsByFriend.set(command.username, ref);
+        this.refsByChatOpen.set(command.username, ref);
         return;
       case 'chat.answer':
-        if (command.accept) this.refsByFriend.set(command.username, ref);
+        if (command.accept) this.refsByChatAnswer.set(command.username, ref);
         return;
       case 'chat.send':
         if (command.id !== undefined) this.refsByMessage.set(command.id, ref);
@@ -286,12 +291,16 @@ export class CommandQueue {
   /** Refs of answers that come later, by key; also frees a friend's lane when its chat.open ends. */
   private keyedRef(event: ClientEvent, byTag: CommandRef | undefined): CommandRef | undefined {
     switch (event.event) {
-      case 'chat.opened':
-      case 'chat.failed': {
+      case 'chat.failed':
+        // The friend's request to us ended: it answers our yes to it, and our own chat.open to
+        // that friend, if one is pending, still waits for its outcome.
+        if (event.incoming === true) return this.takeRef(this.refsByChatAnswer, event.username);
         this.releaseChatOpen(event.username);
-        const ref = this.refsByFriend.get(event.username);
-        this.refsByFriend.delete(event.username);
-        return ref;
+        return this.takeRef(this.refsByChatOpen, event.username);
+      case 'chat.opened': {
+        // One session with the friend: it answers whichever of the two asked for it.
+        this.releaseChatOpen(event.username);
+        return this.takeRef(this.refsByChatOpen, event.username) ?? this.takeRef(this.refsByChatAnswer, event.username);
       }
       case 'chat.sent':
       case 'chat.delivered': {
@@ -355,6 +364,12 @@ export class CommandQueue {
     const count = (this.messagesUnderway.get(friend) ?? 0) - 1;
     if (count > 0) this.messagesUnderway.set(friend, count);
     else this.messagesUnderway.delete(friend);
+  }
+
+  private takeRef<K>(refs: BoundedMap<K, CommandRef>, key: K): CommandRef | undefined {
+    const ref = refs.get(key);
+    refs.delete(key);
+    return ref;
   }
 
   private releaseChatOpen(username: string): void {

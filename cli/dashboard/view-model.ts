@@ -582,8 +582,9 @@ function onEvent(state: DashboardState, event: ClientEvent, out: Out): Dashboard
       return addEvent(closed, 'info', `Chat with ${event.username} closed`);
     }
     case 'chat.failed': {
-      // A request to us ended (timeout, cancel, caller gone): its dialog goes with it.
-      if (state.chatRequests.some((request) => request.from === event.username)) {
+      // A request to us ended (timeout, cancel, caller gone): its dialog goes with it. Only an
+      // `incoming` one: ours to the same friend may fail while theirs still waits for our answer.
+      if (event.incoming === true && state.chatRequests.some((request) => request.from === event.username)) {
         const ended = { ...state, chatRequests: state.chatRequests.filter((request) => request.from !== event.username) };
         return addEvent(ended, 'warn', `Chat request from ${friendLabel(state, event.username)} ended: ${event.reason}`);
       }

@@ -8,7 +8,7 @@
  * Used by the hidden `p2pchat client --fault-cut-p2p-after-bytes <n>` option (the headless
  * client tests); never on by default.
  */
-import type { Listener, Stream, StreamEvents, Transport } from '../../core/transport.ts';
+import { ForwardingStream, type Listener, type Stream, type StreamEvents, type Transport } from '../../core/transport.ts';
 
 export class CuttingTransport implements Transport {
   /** Bytes the stream being watched may still receive; null once the cut happened. */
@@ -23,14 +23,12 @@ export class CuttingTransport implements Transport {
   }
 
   listen(host: string, port: number, onAccept: (stream: Stream) => void, onReady: (result: Listener | Error) => void): void {
-    this.inner.listen(host, port, (stream) => onAccept(this.watch(stream)), onReady);
+    this.inner.listen(host, port, (stream) => onAccept(new WatchedStream(stream, this)), onReady);
   }
 
   connect(host: string, port: number, events: StreamEvents): Stream {
     if (host === this.server.host && port === this.server.port) return this.inner.connect(host, port, events);
-    const watched = new WatchedStream(this);
-    watched.stream = this.inner.connect(host, port, watched.wrap(events));
-    return watched;
+    return new WatchedStream(null, this).connectThrough(events, (watched) => this.inner.connect(host, port, watched));
   }
 
   /** How many of `bytes` bytes the stream may take before it is cut (all of them when not watched). */
@@ -47,79 +45,30 @@ export class CuttingTransport implements Transport {
     this.remainingBytes = null;
     return true;
   }
-
-  private watch(stream: Stream): Stream {
-    const watched = new WatchedStream(this);
-    watched.stream = stream;
-    return watched;
-  }
 }
 
 /** A stream whose incoming bytes count towards the transport's cut. */
-class WatchedStream implements Stream {
-  stream: Stream | null = null;
+class WatchedStream extends ForwardingStream {
   private cut = false;
 
-  constructor(private readonly owner: CuttingTransport) {}
-
-  /** The events the inner stream reports, counted before they reach `events`. */
-  wrap(events: StreamEvents): StreamEvents {
-    return {
-      onOpen: () => events.onOpen(),
-      onData: (bytes) => this.onData(bytes, events),
-      onDrain: () => events.onDrain(),
-      onClose: (error) => events.onClose(error),
-    };
-  }
-
-  private onData(bytes: Uint8Array, events: StreamEvents): void {
-    if (this.cut) return;
-    const allowed = this.owner.take(bytes.byteLength);
-    if (allowed > 0) events.onData(allowed === bytes.byteLength ? bytes : bytes.subarray(0, allowed));
-    if (!this.owner.cutDue()) return;
-    this.cut = true;
-    this.stream?.reset();
-  }
-
-  get remoteAddress(): string {
-    return this.inner().remoteAddress;
-  }
-
-  get peerKey(): string | null {
-    return this.inner().peerKey ?? null;
-  }
-
-  get remotePort(): number {
-    return this.inner().remotePort;
+  constructor(
+    inner: Stream | null,
+    private readonly owner: CuttingTransport,
+  ) {
+    super(inner);
   }
 
   /** The wrapped stream's socket, for the runtime's corked writes (client-runtime.ts socketOf). */
   get raw(): unknown {
-    return (this.stream as { raw?: unknown } | null)?.raw;
+    return (this.inner as { raw?: unknown }).raw;
   }
 
-  get bufferedBytes(): number {
-    return this.inner().bufferedBytes;
-  }
-
-  setEvents(events: StreamEvents): void {
-    this.inner().setEvents(this.wrap(events));
-  }
-
-  write(bytes: Uint8Array): boolean {
-    return this.inner().write(bytes);
-  }
-
-  close(): void {
-    this.inner().close();
-  }
-
-  reset(): void {
-    this.inner().reset();
-  }
-
-  private inner(): Stream {
-    if (this.stream === null) throw new Error('stream used before it was connected');
-    return this.stream;
+  override onData(bytes: Uint8Array): void {
+    if (this.cut) return;
+    const allowed = this.owner.take(bytes.byteLength);
+    if (allowed > 0) super.onData(allowed === bytes.byteLength ? bytes : bytes.subarray(0, allowed));
+    if (!this.owner.cutDue()) return;
+    this.cut = true;
+    this.reset();
   }
 }

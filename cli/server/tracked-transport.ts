@@ -2,68 +2,22 @@
  * A Transport wrapper that knows which accepted streams are still open, so a graceful shutdown
  * can wait until every client has received its goodbye and hung up (bounded), then reset the rest.
  */
-import type { Listener, Stream, StreamEvents, Transport } from '../../core/transport.ts';
+import { ForwardingStream, type Listener, type Stream, type StreamEvents, type Transport } from '../../core/transport.ts';
 
-const NO_EVENTS: StreamEvents = { onOpen() {}, onData() {}, onDrain() {}, onClose() {} };
-
-/**
- * The stream is its inner stream's event handler too (methods, not a set of closures per stream:
- * a server holds tens of thousands of these), passing each event on to whoever set events on it.
- */
-class TrackedStream implements Stream, StreamEvents {
-  private events: StreamEvents = NO_EVENTS;
-
+/** An accepted stream, passed straight through, that tells its transport when it closed. */
+class TrackedStream extends ForwardingStream {
   constructor(
-    private readonly inner: Stream,
+    inner: Stream,
     private readonly owner: TrackedTransport,
   ) {
+    super(inner);
     // From the start, so a stream that closes before anyone set events is still forgotten.
     inner.setEvents(this);
   }
 
-  get remoteAddress(): string {
-    return this.inner.remoteAddress;
-  }
-
-  get remotePort(): number {
-    return this.inner.remotePort;
-  }
-
-  get bufferedBytes(): number {
-    return this.inner.bufferedBytes;
-  }
-
-  setEvents(events: StreamEvents): void {
-    this.events = events;
-  }
-
-  write(bytes: Uint8Array): boolean {
-    return this.inner.write(bytes);
-  }
-
-  close(): void {
-    this.inner.close();
-  }
-
-  reset(): void {
-    this.inner.reset();
-  }
-
-  onOpen(): void {
-    this.events.onOpen();
-  }
-
-  onData(bytes: Uint8Array): void {
-    this.events.onData(bytes);
-  }
-
-  onDrain(): void {
-    this.events.onDrain();
-  }
-
-  onClose(error: string | null): void {
+  override onClose(error: string | null): void {
     this.owner.forget(this);
-    this.events.onClose(error);
+    super.onClose(error);
   }
 }
 

@@ -227,12 +227,11 @@ export class ChatMachine {
 
   // ---- helpers ----------------------------------------------------------------------------------
 
+  /** `chat`: the friend's open chat as frame() just read it (nothing has changed it since). */
   private acknowledged(chat: Extract<Chat, { state: 'Open' }>, id: MessageId): void {
-    const current = this.chats.get(chat.friend);
-    if (current?.state !== 'Open') return;
-    const index = current.unacked.indexOf(id);
+    const index = chat.unacked.indexOf(id);
     if (index < 0) return;
-    this.chats.set(chat.friend, { ...current, unacked: current.unacked.filter((_, i) => i !== index) });
+    this.chats.set(chat.friend, { ...chat, unacked: chat.unacked.filter((_, i) => i !== index) });
     this.actions.push({ type: 'mark', mark: { friend: chat.friend, id, direction: 'out', status: 'sent', through: false } });
     this.emit({ event: 'chat.sent', username: chat.friend, id });
   }

@@ -72,7 +72,13 @@ export const clientEventSchema = z.discriminatedUnion('event', [
    * 'connection-lost'.
    */
   z.object({ event: z.literal('chat.closed'), username, reason: z.string() }),
-  z.object({ event: z.literal('chat.failed'), username, reason: z.string() }),
+  /**
+   * incoming (addition): set when the request that failed was the friend's to us (withdrawn, timed
+   * out, or ended with a login or the friendship): it answers an accepting chat.answer, never a
+   * chat.open. Each direction has its own request, so without it a failure of the friend's request
+   * and one of ours to the same friend would read the same.
+   */
+  z.object({ event: z.literal('chat.failed'), username, reason: z.string(), incoming: z.literal(true).optional() }),
   /**
    * offline and sentAtMs (additions): set when the message was sealed and held by the server
    * while we had no session with the sender; sentAtMs is when the sender sent it (its clock).

@@ -1035,7 +1035,8 @@ export class PeerMachine {
 
   private onTokenTimeout(friend: string): void {
     if (!this.tokens.delete(friend)) return;
-    if (!this.sessions.has(friend)) this.emit({ event: 'chat.failed', username: friend, reason: 'timeout' });
+    // The friend's request we said yes to: its hello never came.
+    if (!this.sessions.has(friend)) this.emit({ event: 'chat.failed', username: friend, reason: 'timeout', incoming: true });
   }
 
   // ---- P2P channels ---------------------------------------------------------------------------

@@ -199,7 +199,7 @@ export class SessionBroker {
       if (request.state !== 'ExpectEstablished' || request.re !== re) continue;
       // Our yes was refused: no token will come for it.
       this.incoming.delete(request.friend);
-      this.emitFailed(request.friend, code);
+      this.emitFailed(request.friend, code, true);
       return true;
     }
     return false;
@@ -363,7 +363,7 @@ export class SessionBroker {
   private end(request: SessionRequest, reason: string): void {
     if (request.state === 'ExpectPending') this.owe(request.re);
     if (request.state === 'ExpectEstablished' && request.re !== null) this.owe(request.re);
-    this.emitFailed(request.friend, reason);
+    this.emitFailed(request.friend, reason, request.state === 'ExpectAnswer' || request.state === 'ExpectEstablished');
   }
 
   /** Request `re`'s reply is still to come and answers nothing here any more (the oldest go first past the bound). */
@@ -372,7 +372,11 @@ export class SessionBroker {
     if (this.unanswered.size > SERVER_REQUESTS_PENDING_MAX) this.unanswered.delete(this.unanswered.values().next().value);
   }
 
-  private emitFailed(friend: string, reason: string): void {
-    this.actions.push({ type: 'event', event: { event: 'chat.failed', username: friend, reason } });
+  /**
+   * incoming: the request was the friend's (we are the callee), said on the event: a request of
+   * ours to the same friend may be pending at the same time, and its outcome is another event.
+   */
+  private emitFailed(friend: string, reason: string, incoming = false): void {
+    this.actions.push({ type: 'event', event: incoming ? { event: 'chat.failed', username: friend, reason, incoming } : { event: 'chat.failed', username: friend, reason } });
   }
 }

@@ -15,7 +15,7 @@
  * never builds any of them, so the storms pay nothing.
  */
 import { encodeControl, encodeData, type Frame, FrameDecoder } from '../../core/codec.ts';
-import type { Clock, Stream, StreamEvents, Transport } from '../../core/transport.ts';
+import { type Clock, ForwardingStream, type Stream, type StreamEvents, type Transport } from '../../core/transport.ts';
 import { P2P_HELLO_TIMEOUT_MS } from '../../core/limits.ts';
 
 /** How a hostile sender changes one offered file (matched by the name its machine offers). */
@@ -178,9 +178,7 @@ export class HostileWire implements Transport {
 
   connect(host: string, port: number, events: StreamEvents): Stream {
     if (host === this.serverAddress) return this.inner.connect(host, port, events);
-    const stream = new RewritingStream(null, this.state);
-    stream.inner = this.inner.connect(host, port, stream.inbound(events));
-    return stream;
+    return new RewritingStream(null, this.state).connectThrough(events, (stream) => this.inner.connect(host, port, stream));
   }
 }
 
@@ -196,60 +194,36 @@ function widenCredit(overruns: ReadonlyMap<string, number>): FrameEdit {
   };
 }
 
-class RewritingStream implements Stream {
+/** A hostile peer's P2P stream: offers rewritten on the way out, credit widened on the way in. */
+class RewritingStream extends ForwardingStream {
   private readonly decoder = new FrameDecoder();
+  /** What comes in, decoded to widen the credit of transfers declared smaller than they are. */
+  private readonly inbound = new FrameDecoder();
+  private readonly widen: FrameEdit;
   /** Data streams (the offer's `stream` numbers) whose bytes are dropped. */
   private readonly stalled = new Set<number>();
   /** Their transfer ids: the sender's final frame (file.end) is dropped too, so nothing ever moves. */
   private readonly stalledTransfers = new Set<string>();
 
   constructor(
-    /** Set right after connecting (an outgoing stream), or given (an accepted one). */
-    public inner: Stream | null,
+    /** Given for an accepted stream; null for an outgoing one (connectThrough). */
+    inner: Stream | null,
     private readonly state: HostileState,
-  ) {}
-
-  private get wire(): Stream {
-    return this.inner as Stream;
+  ) {
+    super(inner);
+    this.widen = widenCredit(state.overruns);
   }
 
-  get remoteAddress(): string {
-    return this.wire.remoteAddress;
+  override onData(bytes: Uint8Array): void {
+    const read = reframe(this.inbound, bytes, this.widen);
+    // Nothing whole yet: nothing to deliver.
+    if (read.byteLength > 0) super.onData(read);
   }
 
-  get remotePort(): number {
-    return this.wire.remotePort;
-  }
-
-  get peerKey(): string | null {
-    return this.wire.peerKey ?? null;
-  }
-
-  get bufferedBytes(): number {
-    return this.wire.bufferedBytes;
-  }
-
-  /** The events of what comes in, as this hostile client reads them. */
-  inbound(events: StreamEvents): StreamEvents {
-    return new ReframingEvents(events, widenCredit(this.state.overruns));
-  }
-
-  setEvents(events: StreamEvents): void {
-    this.wire.setEvents(this.inbound(events));
-  }
-
-  write(bytes: Uint8Array): boolean {
+  override write(bytes: Uint8Array): boolean {
     const out = reframe(this.decoder, bytes, (frame) => this.rewrite(frame));
     // Nothing whole yet, or only dropped frames: nothing goes out.
-    return out.byteLength === 0 ? true : this.wire.write(out);
-  }
-
-  close(): void {
-    this.wire.close();
-  }
-
-  reset(): void {
-    this.wire.reset();
+    return out.byteLength === 0 ? true : super.write(out);
   }
 
   private rewrite(frame: Frame): Frame | null {

@@ -535,7 +535,8 @@ export class PeerMachineDriver implements PeerDriver {
         break;
       }
       case 'chat.failed':
-        if (this.outgoing.has(event.username)) observer.onSessionFailed(this, `${this.username}>${event.username}`, event.username, event.reason);
+        // `incoming`: the friend's request to us ended, not ours to them (both may be pending).
+        if (event.incoming !== true && this.outgoing.has(event.username)) observer.onSessionFailed(this, `${this.username}>${event.username}`, event.username, event.reason);
         break;
       case 'chat.message':
         if (event.offline === true) this.options.p2p.onMailShown?.(this.username, event.from, String(event.id), this.incarnation);

@@ -11,7 +11,8 @@
  *   local refusal such as NO_SUCH_PEER, login.ok, an error reply), and on the SERVER_UNAVAILABLE
  *   it tells for a request whose link dropped before the reply;
  * - a chat.open's later answer (chat.opened over P2P, chat.failed pushed by the server) by the
- *   friend's username (the machine keeps one request per friend).
+ *   friend's username (the machine keeps one request per friend and direction; a chat.failed
+ *   marked `incoming` ends the friend's request to us, not ours).
  *
  * An event without a ref is no command's outcome by arrival: an error the machine tells while it
  * hears another request's reply (a stale one, say) answers nothing here. An event that answers an
@@ -100,6 +101,9 @@ export class RequestLedger {
     // Not every event a command's handling emits answers it (a login.ok's friend.request, a chat.failed ending a session with a non-friend).
     const cause = ref === undefined ? null : this.findAny((e) => e.seq === ref);
     if (cause !== null && this.apply(cause, event)) return true;
+    // The end of a friend's request to us (we are the callee) answers no chat.open of ours, even
+    // one to the same friend pending meanwhile (it has its own outcome to come).
+    if (event.event === 'chat.failed' && event.incoming === true) return false;
     if ((event.event === 'chat.opened' || event.event === 'chat.failed') && event.username !== undefined) {
       const entry = this.find((e) => e.kind === 'chat.open' && e.username === event.username);
       if (entry !== null) return this.apply(entry, event);
@@ -184,7 +188,7 @@ function finalOutcome(entry: LedgerEntry, event: ClientEvent): string | undefine
       return event.event === 'friend.removed' && event.username === entry.username ? 'ok' : undefined;
     case 'chat.open':
       if (event.event === 'chat.opened' && event.username === entry.username) return 'established';
-      if (event.event === 'chat.failed' && event.username === entry.username) return event.reason;
+      if (event.event === 'chat.failed' && event.username === entry.username && event.incoming !== true) return event.reason;
       return undefined;
     case 'chat.send':
       // Over an open session it is acknowledged by the peer; with none, held by the server.

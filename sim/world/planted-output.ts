@@ -10,7 +10,7 @@
  * (for presence-to-everyone).
  */
 import { FrameDecoder, encodeControl } from '../../core/codec.ts';
-import type { Listener, Stream, StreamEvents, Transport } from '../../core/transport.ts';
+import { ForwardingStream, type Listener, type Stream, type StreamEvents, type Transport } from '../../core/transport.ts';
 import type { SimPlantedBug } from '../scenarios/scenario-schema.ts';
 import { offeredFiles, ReframingEvents, type SizeLies } from '../drivers/hostile.ts';
 
@@ -20,36 +20,13 @@ interface WireFrame {
 }
 
 /**
- * The accepted stream's events, passed on: a class, not four arrow literals, because tsx keeps
- * function names with a defineProperty that puts each closure's properties in a dictionary
- * (about 250 bytes a closure, four per connection: a gigabyte at a million peers).
+ * A server stream whose writes pass through PlantedOutput.rewrite while a bug is planted. It is
+ * its inner stream's event handler (ForwardingStream): no second object and no arrow literals per
+ * stream, because tsx keeps function names with a defineProperty that puts each closure's
+ * properties in a dictionary (about 250 bytes a closure, four per connection: a gigabyte at a
+ * million peers).
  */
-class PlantedEvents implements StreamEvents {
-  constructor(
-    private readonly events: StreamEvents,
-    private readonly stream: PlantedStream,
-  ) {}
-
-  onOpen(): void {
-    this.events.onOpen();
-  }
-
-  onData(bytes: Uint8Array): void {
-    if (this.stream.output.active.size > 0) this.stream.heard(bytes);
-    this.events.onData(bytes);
-  }
-
-  onDrain(): void {
-    this.events.onDrain();
-  }
-
-  onClose(error: string | null): void {
-    this.stream.output.streams.delete(this.stream);
-    this.events.onClose(error);
-  }
-}
-
-class PlantedStream implements Stream {
+class PlantedStream extends ForwardingStream {
   /** Made at the first write while a bug is planted: most runs plant nothing. */
   private decoder: FrameDecoder | null = null;
   username: string | null = null;
@@ -59,28 +36,14 @@ class PlantedStream implements Stream {
   loginAttempt: string | null = null;
 
   constructor(
-    readonly inner: Stream,
+    inner: Stream,
     readonly output: PlantedOutput,
-  ) {}
-
-  get remoteAddress(): string {
-    return this.inner.remoteAddress;
+  ) {
+    super(inner);
   }
 
-  get remotePort(): number {
-    return this.inner.remotePort;
-  }
-
-  get bufferedBytes(): number {
-    return this.inner.bufferedBytes;
-  }
-
-  setEvents(events: StreamEvents): void {
-    this.inner.setEvents(new PlantedEvents(events, this));
-  }
-
-  write(bytes: Uint8Array): boolean {
-    if (this.output.active.size === 0) return this.inner.write(bytes);
+  override write(bytes: Uint8Array): boolean {
+    if (this.output.active.size === 0) return super.write(bytes);
     const decoder = (this.decoder ??= new FrameDecoder());
     decoder.push(bytes);
     let ok = true;
@@ -92,8 +55,23 @@ class PlantedStream implements Stream {
     return ok;
   }
 
+  /** Writes bytes to the wire as they are, past the planted bugs (PlantedOutput.rewrite's output). */
+  writeAsIs(bytes: Uint8Array): boolean {
+    return super.write(bytes);
+  }
+
+  override onData(bytes: Uint8Array): void {
+    if (this.output.active.size > 0) this.heard(bytes);
+    super.onData(bytes);
+  }
+
+  override onClose(error: string | null): void {
+    this.output.streams.delete(this);
+    super.onClose(error);
+  }
+
   /** Bytes the peer sent, before the server reads them. */
-  heard(bytes: Uint8Array): void {
+  private heard(bytes: Uint8Array): void {
     if (!this.output.active.has('lock-out-guessed-user')) return;
     const decoder = (this.inbound ??= new FrameDecoder());
     decoder.push(bytes);
@@ -105,14 +83,14 @@ class PlantedStream implements Stream {
     }
   }
 
-  close(): void {
+  override close(): void {
     this.output.streams.delete(this);
-    this.inner.close();
+    super.close();
   }
 
-  reset(): void {
+  override reset(): void {
     this.output.streams.delete(this);
-    this.inner.reset();
+    super.reset();
   }
 }
 
@@ -148,38 +126,24 @@ export interface CarelessPeer {
  * of a hello with a token the callee never issued goes out as hello.ok (the machine still closes
  * the stream after it, as it does after its refusal). trust-sent-size: see trustSentSize.
  */
-class CarelessPeerStream implements Stream {
+class CarelessPeerStream extends ForwardingStream {
   private decoder: FrameDecoder | null = null;
 
   constructor(
-    private readonly inner: Stream,
+    inner: Stream,
     private readonly active: ReadonlySet<SimPlantedBug>,
     private readonly username: string,
     private readonly lies: SizeLies | null,
-  ) {}
-
-  get remoteAddress(): string {
-    return this.inner.remoteAddress;
+  ) {
+    super(inner);
   }
 
-  get remotePort(): number {
-    return this.inner.remotePort;
+  override setEvents(events: StreamEvents): void {
+    super.setEvents(this.lies === null ? events : trustSentSize(events, this.active, this.lies));
   }
 
-  get peerKey(): string | null {
-    return this.inner.peerKey ?? null;
-  }
-
-  get bufferedBytes(): number {
-    return this.inner.bufferedBytes;
-  }
-
-  setEvents(events: StreamEvents): void {
-    this.inner.setEvents(this.lies === null ? events : trustSentSize(events, this.active, this.lies));
-  }
-
-  write(bytes: Uint8Array): boolean {
-    if (!this.active.has('greet-any-hello')) return this.inner.write(bytes);
+  override write(bytes: Uint8Array): boolean {
+    if (!this.active.has('greet-any-hello')) return super.write(bytes);
     const decoder = (this.decoder ??= new FrameDecoder());
     decoder.push(bytes);
     let refusal = false;
@@ -189,15 +153,7 @@ class CarelessPeerStream implements Stream {
       const message = frame.kind === 'control' ? (frame.message as WireFrame) : null;
       if (message?.type === 'error' && message.code === 'BAD_SESSION_TOKEN') refusal = true;
     }
-    return this.inner.write(refusal ? encodeControl({ type: 'hello.ok', username: this.username }) : bytes);
-  }
-
-  close(): void {
-    this.inner.close();
-  }
-
-  reset(): void {
-    this.inner.reset();
+    return super.write(refusal ? encodeControl({ type: 'hello.ok', username: this.username }) : bytes);
   }
 }
 
@@ -254,13 +210,13 @@ export class PlantedOutput {
   rewrite(stream: PlantedStream, frame: WireFrame): boolean {
     if (frame.type === 'login.ok' && typeof frame.username === 'string') stream.username = frame.username;
     const active = this.active;
-    const send = (target: PlantedStream): boolean => target.inner.write(encodeControl(frame));
+    const send = (target: PlantedStream): boolean => target.writeAsIs(encodeControl(frame));
     if (frame.type === 'session.failed' && active.has('drop-session-failed')) return true;
     if (active.has('lock-out-guessed-user') && stream.loginAttempt !== null) {
       const user = stream.loginAttempt;
       if (frame.type === 'error' && frame.code === 'BAD_CREDENTIALS') this.failedLogins.set(user, (this.failedLogins.get(user) ?? 0) + 1);
       if (frame.type === 'login.ok' && (this.failedLogins.get(user) ?? 0) >= LOCKOUT_FAILURES_PLANTED) {
-        return stream.inner.write(encodeControl({ type: 'error', code: 'RATE_LIMITED', message: 'too many failed logins for this account', ...(frame.re === undefined ? {} : { re: frame.re }) }));
+        return stream.writeAsIs(encodeControl({ type: 'error', code: 'RATE_LIMITED', message: 'too many failed logins for this account', ...(frame.re === undefined ? {} : { re: frame.re }) }));
       }
     }
     if (frame.type === 'logout.ok' && active.has('drop-logout-ok')) return true;

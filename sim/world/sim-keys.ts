@@ -54,7 +54,8 @@ export interface InterceptionObserver {
 export interface SimKeysOptions {
   readonly seed: number;
   readonly handshake: HandshakeModel;
-  readonly serverAddress: string;
+  /** Where the server listens: the one server's address, or every node's in a cluster. */
+  readonly serverAddresses: readonly string[];
   /** The username of the simulated user at an address (null: none, e.g. the server). */
   usernameAt(address: string): string | null;
   /** One-way latency of a link as it is now (the network's current profile). */
@@ -77,9 +78,11 @@ interface Attack {
 export class SimKeys implements LinkHandshakes {
   private readonly attacks = new Set<Attack>();
   private readonly attackerKey: string;
+  private readonly servers: ReadonlySet<string>;
 
   constructor(private readonly options: SimKeysOptions) {
     this.attackerKey = simSignKeyOf(`mitm:${options.seed}`);
+    this.servers = new Set(options.serverAddresses);
   }
 
   /** The identity keys of a simulated user in this run. */
@@ -96,14 +99,15 @@ export class SimKeys implements LinkHandshakes {
 
   delayMs(_clientAddress: string, serverAddress: string): number {
     const { handshake, prng } = this.options;
-    if (serverAddress === this.options.serverAddress && !handshake.serverLink) return 0;
+    if (this.servers.has(serverAddress) && !handshake.serverLink) return 0;
     let delayMs = Math.max(0, handshake.cpuMs(prng));
     for (let i = 0; i < handshake.roundTrips; i++) delayMs += this.options.oneWayMs(prng) + this.options.oneWayMs(prng);
     return delayMs;
   }
 
   keys(connId: number, clientAddress: string, serverAddress: string): { readonly client: string | null; readonly server: string | null } {
-    if (serverAddress === this.options.serverAddress) return NO_KEYS;
+    // The attacker sits in P2P links only: a server link proves no identity key (module comment).
+    if (this.servers.has(serverAddress)) return NO_KEYS;
     const caller = this.options.usernameAt(clientAddress);
     const callee = this.options.usernameAt(serverAddress);
     const own = { client: this.signKeyOf(caller), server: this.signKeyOf(callee) };

@@ -137,7 +137,7 @@ export class World implements CheckedWorld, RunnerHost {
     this.keys = new SimKeys({
       seed,
       handshake: { roundTrips: handshake.roundTrips, cpuMs: samplerOf(handshake.cpuMs), serverLink: handshake.serverLink },
-      serverAddress: SERVER_ADDRESS,
+      serverAddresses: this.cluster?.addresses ?? [SERVER_ADDRESS],
       usernameAt: (address) => this.byAddress.get(address)?.username ?? null,
       oneWayMs: (prng) => Math.max(0, network.profile.latency(prng)),
       prng: Prng.stream(seed, 'handshakes'),

@@ -16,6 +16,8 @@ import { SimKeys } from '../../sim/world/sim-keys.ts';
 const ALICE = '10.0.0.1';
 const BOB = '10.0.0.2';
 const SERVER = '10.255.255.254';
+/** A second server address, as a cluster's nodes each have one. */
+const NODE2 = '10.255.254.2';
 const LATENCY_MS = 10;
 const CPU_MS = 3;
 
@@ -27,7 +29,7 @@ function keyedWorld(roundTrips: number) {
   const keys = new SimKeys({
     seed: 5,
     handshake: { roundTrips, cpuMs: () => CPU_MS, serverLink: false },
-    serverAddress: SERVER,
+    serverAddresses: [SERVER, NODE2],
     usernameAt: (address) => users.get(address) ?? null,
     oneWayMs: () => LATENCY_MS,
     prng: new Prng(2),
@@ -36,14 +38,16 @@ function keyedWorld(roundTrips: number) {
   });
   net.handshakes = keys;
   const accepted: Stream[] = [];
-  net.transport(BOB).listen(BOB, 5000, (stream) => {
-    accepted.push(stream);
-    stream.setEvents({ onOpen() {}, onData() {}, onDrain() {}, onClose() {} });
-  }, () => {});
+  for (const address of [BOB, NODE2]) {
+    net.transport(address).listen(address, 5000, (stream) => {
+      accepted.push(stream);
+      stream.setEvents({ onOpen() {}, onData() {}, onDrain() {}, onClose() {} });
+    }, () => {});
+  }
   clock.runUntil(0);
-  const connect = () => {
+  const connect = (to = BOB) => {
     const log = { openedAtMs: -1 };
-    const stream = net.transport(ALICE).connect(BOB, 5000, { onOpen: () => (log.openedAtMs = clock.nowMs()), onData() {}, onDrain() {}, onClose() {} });
+    const stream = net.transport(ALICE).connect(to, 5000, { onOpen: () => (log.openedAtMs = clock.nowMs()), onData() {}, onDrain() {}, onClose() {} });
     return { stream, log };
   };
   return { clock, keys, accepted, intercepted, connect };
@@ -95,6 +99,19 @@ describe('identity keys and handshakes in the simulated network', () => {
     w.clock.runUntil(3_000);
     expect(clean.stream.peerKey).toBe(w.keys.identityOf('bob').signKey);
     expect(w.intercepted).toEqual(['alice>bob attacker-key', 'alice>bob no-key']);
+  });
+
+  it('the attacker sits in P2P links only: a link to any server node, not just the first, is left alone', () => {
+    // Found by a cluster swarm: a user under attack reconnecting to another node after a node crash
+    // had its server link "intercepted", and the server's welcome counted as a breach.
+    const w = keyedWorld(1);
+    w.keys.intercept(['alice'], 'no-key');
+    const toNode = w.connect(NODE2);
+    w.clock.runUntil(1_000);
+    expect(toNode.stream.peerKey).toBeNull();
+    expect(w.intercepted).toEqual([]);
+    // serverLink is false here: no handshake time on a server link, whichever node it reaches.
+    expect(toNode.log.openedAtMs).toBe(2 * LATENCY_MS);
   });
 });
 

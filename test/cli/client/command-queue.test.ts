@@ -137,6 +137,22 @@ describe('command queue', () => {
     expect(h.answer({ event: 'chat.sent', username: 'bo', id: 'm1' })).toBe('m1');
   });
 
+  it('a friend\'s request we said yes to ending (chat.failed incoming) answers the chat.answer, not our chat.open to that friend, which still holds its lane', () => {
+    // Found by the swarm through the simulator's own attribution, which had the same fault: the
+    // two requests with one friend (one each way) were one entry, so the end of the friend's
+    // answered our chat.open and let what waited behind it go before the session was there.
+    const h = harness();
+    h.answer(ready);
+    h.push({ cmd: 'chat.answer', username: 'bo', accept: true }, 'a');
+    h.push({ cmd: 'chat.open', username: 'bo' }, 'o');
+    h.push({ cmd: 'chat.send', username: 'bo', text: 'hi', id: 'm1' }, 'm1');
+    expect(h.ran.map((r) => r.command.cmd)).toEqual(['chat.answer', 'chat.open']);
+    expect(h.answer({ event: 'chat.failed', username: 'bo', reason: 'timeout', incoming: true })).toBe('a');
+    expect(h.ran.map((r) => r.command.cmd)).toEqual(['chat.answer', 'chat.open']);
+    expect(h.answer({ event: 'chat.failed', username: 'bo', reason: 'offline' })).toBe('o');
+    expect(h.ran.map((r) => r.command.cmd)).toEqual(['chat.answer', 'chat.open', 'chat.send']);
+  });
+
   it('follows a transfer by id: the offers of a file.send, then its end', async () => {
     const h = harness();
     h.answer(ready);

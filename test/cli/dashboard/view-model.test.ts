@@ -402,10 +402,16 @@ describe('requests wait for the typing, end with the server, and Escape means ba
 
   it('the dialog closes itself when the server says the request ended, and makes no tab', () => {
     const driver = new Driver().loggedIn().event({ event: 'chat.request', from: 'bob', timeoutMs: 30_000 });
-    driver.event({ event: 'chat.failed', username: 'bob', reason: 'cancelled' });
+    driver.event({ event: 'chat.failed', username: 'bob', reason: 'cancelled', incoming: true });
     expect(topModal(driver.state)).toBeNull();
     expect(driver.state.sessions).toEqual([]);
     expect(driver.state.events.at(-1)?.text).toBe('Chat request from Bob (bob) ended: cancelled');
+  });
+
+  it('our own request to a friend failing leaves the dialog of theirs to us open', () => {
+    const driver = new Driver().loggedIn().event({ event: 'chat.request', from: 'bob', timeoutMs: 30_000 });
+    driver.event({ event: 'chat.failed', username: 'bob', reason: 'offline' });
+    expect(topModal(driver.state)).toMatchObject({ kind: 'chat-request', request: { from: 'bob' } });
   });
 
   it('a yes that came too late leaves the friend not marked as asking', () => {

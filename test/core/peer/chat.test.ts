@@ -308,6 +308,10 @@ describe('the chat machine on its own: sending and its ends', () => {
 
   it('the end of a session that is not open changes nothing: a read receipt held for the next session stays held', () => {
     const chat = new ChatMachine({ idPrefix: 'p', readReceipts: true });
+    // A friend the chat machine never heard of: nothing to end, nothing to say.
+    chat.ended('bob', 'closed');
+    expect(chat.takeActions()).toEqual([]);
+    expect(chat.stateOf('bob')).toBeNull();
     chat.read('bob', 5);
     chat.takeActions();
     chat.ended('bob', 'closed');

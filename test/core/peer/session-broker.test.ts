@@ -46,8 +46,8 @@ describe('session broker', () => {
     broker.loginEnded('resume-refused');
     expect(failures(broker)).toEqual([
       { event: 'chat.failed', username: 'carol', reason: 'logged-out' },
-      { event: 'chat.failed', username: 'dave', reason: 'logged-out' },
-      { event: 'chat.failed', username: 'erin', reason: 'logged-out' },
+      { event: 'chat.failed', username: 'dave', reason: 'logged-out', incoming: true },
+      { event: 'chat.failed', username: 'erin', reason: 'logged-out', incoming: true },
     ]);
     expect(broker.pendingCount).toBe(0);
   });
@@ -219,7 +219,7 @@ describe('session broker: each request from start to end', () => {
     expect(broker.takeActions()).toEqual([]);
     expect(broker.awaitingAnswer('carol')).toBe('i1');
     broker.onFrame({ type: 'session.withdrawn', requestId: 'i1', from: 'carol', reason: 'cancelled' }, NOW);
-    expect(broker.takeActions()).toEqual([{ type: 'event', event: { event: 'chat.failed', username: 'carol', reason: 'cancelled' } }]);
+    expect(broker.takeActions()).toEqual([{ type: 'event', event: { event: 'chat.failed', username: 'carol', reason: 'cancelled', incoming: true } }]);
     expect(broker.pendingCount).toBe(0);
   });
 
@@ -232,11 +232,29 @@ describe('session broker: each request from start to end', () => {
     broker.friendRemoved('bob');
     expect(failures(broker)).toEqual([
       { event: 'chat.failed', username: 'bob', reason: 'not-friends' },
-      { event: 'chat.failed', username: 'bob', reason: 'not-friends' },
+      { event: 'chat.failed', username: 'bob', reason: 'not-friends', incoming: true },
     ]);
     broker.friendRemoved('dave');
     expect(broker.takeActions()).toEqual([]);
     expect(broker.pendingCount).toBe(1);
+  });
+
+  it('requests crossing with one friend (ours to bob, bob\'s to us) end apart: the end of bob\'s says `incoming`, ours does not', () => {
+    // Found by the swarm (mitm-swarm-base.yaml, root seed 1, run seed 918223110): alice said yes to
+    // bob's request and opened her own to bob while a partition held both; the server withdrew
+    // bob's (timeout), and its chat.failed was taken for the outcome of alice's chat.open, whose
+    // own outcome then came as a second one.
+    const broker = new SessionBroker(false);
+    broker.onFrame({ type: 'session.incoming', requestId: 'i1', from: 'bob', timeoutMs: 3_000 }, NOW);
+    broker.answered('bob', true, 4, NOW);
+    broker.requested('bob', 5, NOW);
+    broker.takeActions();
+    broker.onFrame({ type: 'session.withdrawn', requestId: 'i1', from: 'bob', reason: 'timeout' }, NOW);
+    expect(failures(broker)).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'timeout', incoming: true }]);
+    expect(broker.hasOutgoing('bob')).toBe(true);
+    broker.onFrame({ type: 'session.failed', re: 5, username: 'bob', reason: 'offline' }, NOW);
+    expect(failures(broker)).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'offline' }]);
+    expect(broker.pendingCount).toBe(0);
   });
 
   it('actions are handed over once', () => {
@@ -352,7 +370,7 @@ describe('session broker: the late answer to a request that ended here first', (
     broker.onFrame({ type: 'session.answered', re: 31, requestId: 'i1', accept: true }, NOW);
     expect(broker.requests()).toContainEqual(expect.objectContaining({ state: 'ExpectEstablished', friend: 'bob', re: null }));
     expect(broker.requestFailed(32, 'SERVER_DEGRADED')).toBe(true);
-    expect(failures(broker)).toEqual([{ event: 'chat.failed', username: 'carol', reason: 'SERVER_DEGRADED' }]);
+    expect(failures(broker)).toEqual([{ event: 'chat.failed', username: 'carol', reason: 'SERVER_DEGRADED', incoming: true }]);
     broker.linkLost();
     expect(broker.requests()).toContainEqual(expect.objectContaining({ state: 'ExpectEstablished', friend: 'dave', re: null }));
     expect(broker.requestFailed(33, 'NO_SUCH_SESSION_REQUEST')).toBe(false);

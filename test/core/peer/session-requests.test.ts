@@ -66,7 +66,7 @@ describe('session requests end with the link or the login they belong to', () =>
     expect(world.eventsOf('bob', 'reconnected')).toHaveLength(1);
     expect(world.eventsOf('bob', 'chat.request')).toHaveLength(1);
     world.command('bob', { cmd: 'logout' });
-    expect(failedFor(world, 'bob', 'alice')).toEqual([{ event: 'chat.failed', username: 'alice', reason: 'logged-out' }]);
+    expect(failedFor(world, 'bob', 'alice')).toEqual([{ event: 'chat.failed', username: 'alice', reason: 'logged-out', incoming: true }]);
     expect(world.peers.get('bob')!.sessionRequestCount).toBe(0);
   });
 
@@ -130,7 +130,7 @@ describe('a session request that ended here first gets no second outcome', () =>
     alice.command({ cmd: 'logout' });
     const logout = alice.sent().find((f) => f.type === 'logout');
     alice.server({ type: 'logout.ok', re: logout?.id });
-    expect(alice.events().filter((e) => e.event === 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'logged-out' }]);
+    expect(alice.events().filter((e) => e.event === 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'logged-out', incoming: true }]);
     alice.command({ cmd: 'login', username: 'alice', password: 'pw' });
     const login = alice.sent().filter((f) => f.type === 'login').at(-1);
     // The node lost its bus: it refuses the login and the link is dropped (the login goes out again later).
@@ -149,8 +149,8 @@ describe('a session request that ended here first gets no second outcome', () =>
     alice.server({ type: 'session.answered', re: toBob?.id, requestId: 's1', accept: true });
     alice.server({ type: 'error', re: toCarol?.id, code: 'NO_SUCH_SESSION_REQUEST', message: 'no such request' });
     expect(alice.events().filter((e) => e.event === 'error' || e.event === 'chat.failed')).toEqual([
-      { event: 'chat.failed', username: 'bob', reason: 'timeout' },
-      { event: 'chat.failed', username: 'carol', reason: 'timeout' },
+      { event: 'chat.failed', username: 'bob', reason: 'timeout', incoming: true },
+      { event: 'chat.failed', username: 'carol', reason: 'timeout', incoming: true },
     ]);
   });
 
@@ -173,7 +173,7 @@ describe('a session request that ended here first gets no second outcome', () =>
     const answer = alice.sent().filter((f) => f.type === 'session.answer').at(-1);
     // The callee's node cannot reach the caller's (it lost the bus): it says so instead of forwarding.
     alice.server({ type: 'error', re: answer?.id, code: 'SERVER_DEGRADED', message: 'degraded' });
-    expect(alice.events().filter((e) => e.event === 'error' || e.event === 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'SERVER_DEGRADED' }]);
+    expect(alice.events().filter((e) => e.event === 'error' || e.event === 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'SERVER_DEGRADED', incoming: true }]);
     alice.server({ type: 'session.incoming', requestId: 's2', from: 'bob', timeoutMs: 30_000 });
     alice.command({ cmd: 'chat.answer', username: 'bob', accept: true });
     const again = alice.sent().filter((f) => f.type === 'session.answer').at(-1);

@@ -71,7 +71,7 @@ describe('friend.remove ends what is being set up', () => {
     const fromBob = bob.events.length;
     rig.command(alice, { cmd: 'friend.remove', username: 'bob' }, (e) => e.event === 'friend.removed');
     expect(rig.waitFor(alice, (e) => e.event === 'chat.failed')).toEqual({ event: 'chat.failed', username: 'bob', reason: 'not-friends' });
-    expect(rig.waitFor(bob, (e) => e.event === 'chat.failed', fromBob)).toEqual({ event: 'chat.failed', username: 'alice', reason: 'not-friends' });
+    expect(rig.waitFor(bob, (e) => e.event === 'chat.failed', fromBob)).toEqual({ event: 'chat.failed', username: 'alice', reason: 'not-friends', incoming: true });
     const answer = rig.command(bob, { cmd: 'chat.answer', username: 'alice', accept: true }, (e) => e.event === 'error' || e.event === 'chat.opened');
     expect(answer).toMatchObject({ event: 'error', code: 'NO_SUCH_SESSION_REQUEST' });
     expect(alice.host.machine.sessionRequestCount + bob.host.machine.sessionRequestCount).toBe(0);
