@@ -707,8 +707,12 @@ export class PeerMachine {
       case 'password-settled':
         return this.settlePassword(action.changed, action.nickname);
       case 'login-ended':
-        // Logged out for good: a password change waiting to be settled never will be.
-        if (action.reason === 'relogin-refused') this.settlePassword(false, null);
+        // Logged out for good: a password change waiting to be settled never will be, and a
+        // logout the link held to send again is done (the login it was to end is gone).
+        if (action.reason === 'relogin-refused') {
+          this.settlePassword(false, null);
+          this.settleLogouts();
+        }
         this.broker.loginEnded(action.reason);
         // A refused resume is taken back with the password at once (a server restart): the user
         // stays on, and so do its P2P sessions. Had the TTL run out, the friends saw us go
@@ -739,6 +743,16 @@ export class PeerMachine {
     if (changed && username !== null) this.emit({ event: 'account.updated', username, nickname: nickname ?? username });
     else this.emitError('SERVER_UNAVAILABLE', 'the server connection closed before the password was changed: the old password still works; try again');
     this.answering = before;
+  }
+
+  /** Answers the user's logouts still owed (sent again by the link after a drop) with logout.ok: the login is gone. */
+  private settleLogouts(): void {
+    for (const [id, cmd] of [...this.pending]) {
+      if (cmd !== 'logout') continue;
+      this.pending.delete(id);
+      this.withRef(this.pendingRefs.get(id), () => this.emit({ event: 'logout.ok' }));
+      this.pendingRefs.delete(id);
+    }
   }
 
   /** Runs `then` with the ref of the command a reply answers, if it answers one. */
