@@ -18,7 +18,7 @@ import { ReadHash } from '../../core/peer/read-hash.ts';
 import { PeerMachine } from '../../core/peer/machine.ts';
 import type { Clock, Transport } from '../../core/transport.ts';
 import type { AnswerPolicy, PeerDriver, PeerObserver, SessionOutcome, StepOutcome } from './peer-driver.ts';
-import { type EntryKind, type LedgerEntry, RequestLedger } from './request-ledger.ts';
+import { type EntryKind, type LedgerEntry, RequestLedger, UNTRACKED_REF } from './request-ledger.ts';
 import type { WireMessage } from '../world/frame-tap.ts';
 import type { Prng } from '../world/prng.ts';
 import { type NodeClockRate, Scope, type SimClock } from '../world/sim-clock.ts';
@@ -391,7 +391,7 @@ export class PeerMachineDriver implements PeerDriver {
       // Too late (it ended) or too early (never offered): nothing to cancel, as a user would see.
       if (entry.outcome !== null || entry.transferId === null || ledger !== this.ledger) return;
       ledger.noteCancel(entry.transferId);
-      this.host.input({ type: 'command', command: { cmd: 'file.cancel', transferId: entry.transferId } });
+      this.host.input({ type: 'command', command: { cmd: 'file.cancel', transferId: entry.transferId }, ref: UNTRACKED_REF });
     });
   }
 
@@ -522,7 +522,7 @@ export class PeerMachineDriver implements PeerDriver {
         break;
       case 'friend.request': {
         const policy = this.friendsAccepted.has(event.from) ? 'accept' : this.friendPolicy;
-        if (policy !== 'ignore') this.host.input({ type: 'command', command: { cmd: policy === 'accept' ? 'friend.accept' : 'friend.decline', username: event.from } });
+        if (policy !== 'ignore') this.host.input({ type: 'command', command: { cmd: policy === 'accept' ? 'friend.accept' : 'friend.decline', username: event.from }, ref: UNTRACKED_REF });
         break;
       }
       case 'chat.request':
@@ -582,7 +582,7 @@ export class PeerMachineDriver implements PeerDriver {
     this.clock.at(this.clock.nowMs() + this.answerDelayMs(), () => {
       if (!this.machine.loggedIn || this.silent) return;
       this.options.observer.onSessionAnswer(this, `${from}>${this.username}`, accept);
-      this.host.input({ type: 'command', command: { cmd: 'chat.answer', username: from, accept } });
+      this.host.input({ type: 'command', command: { cmd: 'chat.answer', username: from, accept }, ref: UNTRACKED_REF });
     });
   }
 

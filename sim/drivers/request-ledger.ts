@@ -10,6 +10,8 @@
  *   puts it on every event it emits while handling the command or the server's reply to it (a
  *   local refusal such as NO_SUCH_PEER, login.ok, an error reply), and on the SERVER_UNAVAILABLE
  *   it tells for a request whose link dropped before the reply;
+ * - the errors of the commands the driver gives on its own (chat.answer, friend.accept/decline,
+ *   file.cancel: no entry stands for them) by their ref, UNTRACKED_REF: they are theirs;
  * - a chat.open's later answer (chat.opened over P2P, chat.failed pushed by the server) by the
  *   friend's username (the machine keeps one request per friend and direction; a chat.failed
  *   marked `incoming` ends the friend's request to us, not ours).
@@ -23,6 +25,13 @@
 import type { ClientEvent } from '../../core/peer/events.ts';
 
 export type EntryKind = 'signup' | 'login' | 'logout' | 'friend.request' | 'friend.remove' | 'chat.open' | 'chat.send' | 'file.send';
+
+/**
+ * The ref the driver gives the commands it sends on its own (answers to requests: chat.answer,
+ * friend.accept or friend.decline; file.cancel), which no step waits for and no entry stands for.
+ * Entries' seqs, the refs of steps' commands, start above it.
+ */
+export const UNTRACKED_REF = 0;
 
 /** Ended entries remembered to recognise a late second outcome (per peer incarnation). */
 const ENDED_REMEMBERED_MAX = 256;
@@ -49,7 +58,7 @@ export interface LedgerObserver {
 export class RequestLedger {
   private readonly open: LedgerEntry[] = [];
   private readonly ended: LedgerEntry[] = [];
-  private nextSeq = 1;
+  private nextSeq = UNTRACKED_REF + 1;
   /** Transfers the driver asked to cancel: a NO_SUCH_TRANSFER about one answers the cancel (it had ended). */
   private readonly cancels = new Set<string>();
   /** Codes of the error frames without `re` (pushed unasked) the machine is hearing right now. */
@@ -91,9 +100,14 @@ export class RequestLedger {
     this.cancels.add(transferId);
   }
 
-  /** Matches one event, emitted with the ref of the command it answers (undefined: none); returns whether it answered an entry. */
+  /**
+   * Matches one event, emitted with the ref of the command it answers (undefined: none); returns
+   * whether it answered an entry. An error tagged UNTRACKED_REF answers a command the driver gave
+   * on its own, which no entry stands for: it is that command's, never a step's.
+   */
   onEvent(event: ClientEvent, ref?: number): boolean {
     if (event.event === 'error' && event.code === 'NO_SUCH_TRANSFER' && this.cancels.delete(String((event as unknown as { id?: unknown }).id))) return true;
+    if (ref === UNTRACKED_REF && event.event === 'error') return true;
     // A cancel is otherwise answered by the transfer's own final outcome, matched below.
     if (event.event === 'file.sent' || event.event === 'file.failed') this.cancels.delete(event.transferId);
     const byKey = this.correlated(event);

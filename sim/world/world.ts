@@ -369,6 +369,10 @@ export class World implements CheckedWorld, RunnerHost {
     this.checkers.count('peer_crashes');
     this.trace.note('peer-crash', { peer: slot.index });
     slot.driver.crash();
+    // Its link went with the process, and with it the session requests it was waiting on: the
+    // outcome of one may still reach its next incarnation's login (the server held the user
+    // within the TTL), which never asked and rightly drops it. The checkers judge them no more.
+    this.checkers.onLinkLost(slot.driver);
     if (downMs === undefined) return;
     this.clock.at(this.clock.nowMs() + downMs, () => this.restartPeer(slot, wasOnline));
   }
