@@ -85,7 +85,7 @@ import { type OfferedFile, type P2pFrame, type P2pFrameOf, type P2pFrameType, P2
 import { type HistoryEntry, type HistoryMark, type HistoryMessage, type MessageId, fileHistoryOf } from './history.ts';
 import { type BrokerAction, SessionBroker, isSessionFrame } from './session-broker.ts';
 import { MailboxClient } from './mailbox-client.ts';
-import { type ClientRequest, type LinkAction, type LinkState, type LoginVia, ServerLink } from './server-link.ts';
+import { type ClientRequest, type LinkAction, type LinkState, type LoginEnd, type LoginVia, ServerLink } from './server-link.ts';
 import { IncomingTransfer, OutgoingTransfer, type ReadGate, TRANSFER_TUNING_DEFAULTS, type TransferAction, type TransferTuning } from './transfer.ts';
 
 /** What a data frame adds to its chunk on the wire. */
@@ -331,6 +331,8 @@ export class PeerMachine {
    * the command (undefined: none), or null when no answer is owed.
    */
   private passwordAnswerOwed: { readonly ref: number | undefined } | null = null;
+  /** Why the last login ended (null: none ended since the last login.ok), for a logout typed after it. */
+  private loginEndedBy: LoginEnd | null = null;
   /**
    * Who we told the user is asking to be friends (friend.request, or a friends list's pending), so a
    * login taken back after a blip tells only the requests that came meanwhile. Bounded by what the
@@ -554,7 +556,7 @@ export class PeerMachine {
       case 'login':
         return this.onLogin(command.username, command.password);
       case 'logout':
-        return this.track('logout', this.link.logout());
+        return this.onLogout();
       case 'friends':
         this.request('friends', { type: 'friends.list' });
         return;
@@ -676,6 +678,29 @@ export class PeerMachine {
     this.track('login', this.link.login(username, password));
   }
 
+  /**
+   * The user's logout. The link sends it only when logged in with nothing else awaiting its answer
+   * (ServerLink.logout); any other is answered here at once, so that it still gets its one answer
+   * and says why. Not logged in (the server ended the login: a TTL expiry, say, while this process
+   * was paused): NOT_LOGGED_IN, nothing to log out of. While the link takes its own login back
+   * after a drop: SERVER_UNAVAILABLE, as all through the outage (`reconnected` says when it is
+   * done). Behind the user's own login or logout: BUSY, retry once it has been answered.
+   */
+  private onLogout(): void {
+    const p = this.link.state;
+    if (p.state === 'ExpectLogin') {
+      const ended = this.loginEndedBy;
+      return this.emitError('NOT_LOGGED_IN', ended === null || ended === 'logout' ? 'not logged in: there is nothing to log out of' : `the login had ended already (${ended}): there is nothing to log out of`);
+    }
+    if (p.state === 'ExpectLoginOk' && p.via !== 'login') {
+      return this.emitError('SERVER_UNAVAILABLE', 'the connection dropped and the client is logging back in by itself: wait for reconnected, then log out');
+    }
+    if (p.state === 'ExpectLoginOk' || p.state === 'ExpectLogoutOk') {
+      return this.emitError('BUSY', `the ${p.state === 'ExpectLoginOk' ? 'login' : 'logout'} before this one still awaits the server's answer: retry once it has come`);
+    }
+    this.track('logout', this.link.logout());
+  }
+
   private drainBroker(nowMs: number): void {
     for (const action of this.broker.takeActions()) this.onBrokerAction(action, nowMs);
   }
@@ -702,10 +727,12 @@ export class PeerMachine {
       case 'server-degraded':
         return this.emit({ event: 'server.degraded', retryInMs: Math.max(0, Math.round(action.retryAtMs - nowMs)) });
       case 'logged-in':
+        this.loginEndedBy = null;
         return this.withReplyRef(action.frame, () => this.onLoggedIn(action.via, action.frame, nowMs));
       case 'password-settled':
         return this.settlePassword(action.changed, action.nickname);
       case 'login-ended':
+        this.loginEndedBy = action.reason;
         // Logged out for good: a password change waiting to be settled never will be.
         if (action.reason === 'relogin-refused') this.settlePassword(false, null);
         this.broker.loginEnded(action.reason);

@@ -287,14 +287,12 @@ export class SessionBroker {
 
   private onEstablished(frame: ServerFrameOf<'session.established'>): void {
     const friend = frame.username;
+    // Each role looks in its own map, so the table's two states split by role: a caller's request
+    // allowed here is ExpectOutcome, a callee's ExpectEstablished.
     const map = frame.role === 'caller' ? this.outgoing : this.incoming;
     const request = map.get(friend);
     if (request === undefined || !this.matches(request, frame)) return;
     if (!this.allowed(frame.type, request)) return;
-    if ((frame.role === 'caller') !== (request.state === 'ExpectOutcome')) {
-      this.actions.push({ type: 'protocol-error', frameType: frame.type, state: request.state });
-      return;
-    }
     map.delete(friend);
     if (frame.role === 'callee') {
       this.actions.push({ type: 'hold-token', friend, token: frame.token, vouchedKey: frame.identity?.signKey ?? null });

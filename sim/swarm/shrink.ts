@@ -34,7 +34,8 @@ export function shrinkScenario(
   failing: Scenario,
   report: RunReport,
   run: (scenario: Scenario) => RunReport,
-  stillFails: (report: RunReport) => boolean,
+  /** Whether a candidate's run (and the candidate itself, for a control run) still fails the same way. */
+  stillFails: (report: RunReport, candidate: Scenario) => boolean,
   runsMax = SHRINK_RUNS_MAX,
 ): ShrinkResult {
   let best = failing;
@@ -53,7 +54,7 @@ export function shrinkScenario(
       } catch {
         continue;
       }
-      if (!stillFails(result)) continue;
+      if (!stillFails(result, parsed.data)) continue;
       best = parsed.data;
       bestReport = result;
       improved = true;

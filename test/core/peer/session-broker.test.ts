@@ -19,16 +19,30 @@ describe('session broker', () => {
     broker.requested('bob', 7, NOW);
     broker.onFrame({ type: 'session.pending', re: 7, requestId: 's1', username: 'bob', timeoutMs: 30_000 }, NOW);
     expect(broker.requests()).toMatchObject([{ state: 'ExpectOutcome', requestId: 's1' }]);
-    broker.onFrame({ type: 'session.pending', requestId: 's1', username: 'bob', timeoutMs: 30_000 }, NOW);
+    broker.onFrame({ type: 'session.pending', requestId: 's1', username: 'bob', timeoutMs: 30_000 }, NOW + 1_000);
     expect(broker.takeActions()).toEqual([{ type: 'protocol-error', frameType: 'session.pending', state: 'ExpectOutcome' }]);
     expect(broker.requests()).toMatchObject([{ state: 'ExpectOutcome', requestId: 's1' }]);
+    // Nothing: not even the deadline moves with the second pending.
+    expect(broker.nextTimeoutMs()).toBe(NOW + 30_000 + SESSION_OUTCOME_GRACE_MS);
   });
 
   it('a frame for no request is stale and dropped quietly', () => {
     const broker = new SessionBroker(false);
     broker.onFrame({ type: 'session.established', requestId: 's9', username: 'bob', role: 'caller', token: 't', host: 'h', port: 1 }, NOW);
     broker.onFrame({ type: 'session.withdrawn', requestId: 's9', from: 'bob', reason: 'timeout' }, NOW);
+    broker.onFrame({ type: 'session.pending', re: 3, requestId: 's9', username: 'bob', timeoutMs: 30_000 }, NOW);
+    broker.onFrame({ type: 'session.failed', re: 4, username: 'bob', reason: 'offline' }, NOW);
     expect(broker.takeActions()).toEqual([]);
+    expect(broker.pendingCount).toBe(0);
+  });
+
+  it('a token for a request the user has not said yes to is a protocol error: no token is held, the request still waits for the answer', () => {
+    const broker = new SessionBroker(false);
+    broker.onFrame({ type: 'session.incoming', requestId: 'i1', from: 'carol', timeoutMs: 30_000 }, NOW);
+    broker.takeActions();
+    broker.onFrame({ type: 'session.established', requestId: 'i1', username: 'carol', role: 'callee', token: 'tok' }, NOW);
+    expect(broker.takeActions()).toEqual([{ type: 'protocol-error', frameType: 'session.established', state: 'ExpectAnswer' }]);
+    expect(broker.awaitingAnswer('carol')).toBe('i1');
   });
 
   it('ends requests in every state when the login ends, and only unacknowledged ones when the link drops', () => {
@@ -83,6 +97,8 @@ describe('session broker: each request from start to end', () => {
     expect([broker.hasOutgoing('bob'), broker.hasOutgoing('carol')]).toEqual([true, false]);
     expect(broker.awaitingAnswer('carol')).toBe('i1');
     expect(broker.awaitingAnswer('bob')).toBeNull();
+    // No yes given to anyone: no token is awaited, from a friend asking or from one who never asked.
+    expect([broker.awaitingToken('carol'), broker.awaitingToken('nobody')]).toEqual([false, false]);
   });
 
   it('the next deadline is the earliest of both directions; an outcome waits for the server timeout plus SESSION_OUTCOME_GRACE_MS', () => {
@@ -102,6 +118,21 @@ describe('session broker: each request from start to end', () => {
     expect(failures(broker)).toEqual([]);
     broker.handleTimeout(NOW + 30_000 + SESSION_OUTCOME_GRACE_MS);
     expect(failures(broker).map((f) => (f as { username: string }).username).sort()).toEqual(['bob', 'carol', 'dave', 'erin']);
+  });
+
+  it('our requests end at the earliest of their deadlines, whichever was made first', () => {
+    const broker = new SessionBroker(false);
+    broker.requested('bob', 1, NOW);
+    broker.requested('carol', 2, NOW + 1_000);
+    expect(broker.nextTimeoutMs()).toBe(NOW + SESSION_ACK_WAIT_MS);
+    // Acknowledged, bob's request waits for the server's timeout plus the grace, and no longer than that.
+    pending(broker, 'bob', 1, 's1');
+    broker.onFrame({ type: 'session.pending', re: 2, requestId: 's2', username: 'carol', timeoutMs: 60_000 }, NOW + 1_000);
+    expect(broker.nextTimeoutMs()).toBe(NOW + 30_000 + SESSION_OUTCOME_GRACE_MS);
+    broker.handleTimeout(NOW + 30_000 + SESSION_OUTCOME_GRACE_MS - 1);
+    expect(failures(broker)).toEqual([]);
+    broker.handleTimeout(NOW + 30_000 + SESSION_OUTCOME_GRACE_MS);
+    expect(failures(broker)).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'timeout' }]);
   });
 
   it('asked again for the same request, its deadline moves to the new timeout plus the grace', () => {

@@ -100,4 +100,18 @@ describe('bugs found by the simulator stay fixed', () => {
     expect(report.metrics.peer_crashes).toBe(2);
     expect(report.metrics.session_outcome_crashed).toBe(2);
   });
+
+  // Found by the steps-finish checker in a swarm over cluster-three-nodes.yaml (root seed 11, run
+  // seed 3087827802): a logout typed while the process was paused was handled after the server's
+  // HEARTBEAT_TIMEOUT and idle close had arrived; the link sent it on the closing connection and
+  // lost it, with no login to take back, and the step never ended. Fixed in
+  // core/peer/server-link.ts (a logout only from LoggedIn) and core/peer/machine.ts (any other is
+  // answered at once: NOT_LOGGED_IN after the login ended).
+  it('a logout typed while paused, after the server ended the login, still ends', () => {
+    const { scenario } = loadScenarioFile('test/sim/fixtures/logout-while-paused.yaml');
+    const report = runScenario(scenario, { seed: 1 });
+    expect(report.violations).toEqual([]);
+    expect(report.metrics.logouts_ok).toBe(0);
+    expect(report.metrics.outcomes_unattributed ?? 0).toBe(0);
+  });
 });
