@@ -30,6 +30,12 @@ import { HostileWire, isHostileSend, type SizeLies } from './hostile.ts';
 export const P2P_PORT = 5000;
 /** Virtual time a simulated disk operation takes. */
 const FILE_IO_MS = 1;
+/**
+ * The ref the driver gives the commands it sends on its own (answers to requests, cancels), which
+ * no step waits for: the machine tags their answers with it, so the ledger never takes one of
+ * them (an error above all) for a step's outcome. Steps' commands go without a ref.
+ */
+const UNTRACKED_REF = 0;
 
 /** What the p2p-integrity checker hears about chat and files. */
 export interface P2pObserver {
@@ -280,7 +286,7 @@ export class PeerMachineDriver implements PeerDriver {
       // Stand-in sealed boxes (sim-sealer.ts): the protocol of offline messages without real crypto.
       ...(this.options.identity == null ? {} : { sealer: simSealer(this.options.identity.sealKey) }),
       sink: {
-        onEvent: (event) => this.onEvent(event),
+        onEvent: (event, ref) => this.onEvent(event, ref === UNTRACKED_REF),
         onSettled: () => this.updateTruth(),
       },
       hooks: {
@@ -394,7 +400,7 @@ export class PeerMachineDriver implements PeerDriver {
       // Too late (it ended) or too early (never offered): nothing to cancel, as a user would see.
       if (entry.outcome !== null || entry.transferId === null || ledger !== this.ledger) return;
       ledger.noteCancel(entry.transferId);
-      this.host.input({ type: 'command', command: { cmd: 'file.cancel', transferId: entry.transferId } });
+      this.host.input({ type: 'command', command: { cmd: 'file.cancel', transferId: entry.transferId }, ref: UNTRACKED_REF });
     });
   }
 
@@ -492,7 +498,7 @@ export class PeerMachineDriver implements PeerDriver {
 
   // ---- events -------------------------------------------------------------------------------------
 
-  private onEvent(event: ClientEvent): void {
+  private onEvent(event: ClientEvent, untracked = false): void {
     const observer = this.options.observer;
     switch (event.event) {
       case 'ready': {
@@ -527,7 +533,7 @@ export class PeerMachineDriver implements PeerDriver {
         break;
       case 'friend.request': {
         const policy = this.friendsAccepted.has(event.from) ? 'accept' : this.friendPolicy;
-        if (policy !== 'ignore') this.host.input({ type: 'command', command: { cmd: policy === 'accept' ? 'friend.accept' : 'friend.decline', username: event.from } });
+        if (policy !== 'ignore') this.host.input({ type: 'command', command: { cmd: policy === 'accept' ? 'friend.accept' : 'friend.decline', username: event.from }, ref: UNTRACKED_REF });
         break;
       }
       case 'chat.request':
@@ -575,7 +581,7 @@ export class PeerMachineDriver implements PeerDriver {
       default:
         break;
     }
-    this.ledger.onEvent(event);
+    this.ledger.onEvent(event, untracked);
     // TEST-ONLY: a machine that reports a transfer's end twice (the `plant` fault).
     if ((event.event === 'file.sent' || event.event === 'file.failed') && this.options.planted?.has('duplicate-transfer-outcome') === true) this.ledger.onEvent(event);
   }
@@ -587,7 +593,7 @@ export class PeerMachineDriver implements PeerDriver {
     this.clock.at(this.clock.nowMs() + this.answerDelayMs(), () => {
       if (!this.machine.loggedIn || this.silent) return;
       this.options.observer.onSessionAnswer(this, `${from}>${this.username}`, accept);
-      this.host.input({ type: 'command', command: { cmd: 'chat.answer', username: from, accept } });
+      this.host.input({ type: 'command', command: { cmd: 'chat.answer', username: from, accept }, ref: UNTRACKED_REF });
     });
   }
 

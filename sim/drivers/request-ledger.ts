@@ -13,7 +13,8 @@
  * - a chat.open's answer by the friend's username (the machine keeps one request per friend and
  *   direction; a chat.failed marked `incoming` ends the friend's request to us, not ours);
  * - SERVER_UNAVAILABLE outside any reply: the link dropped, and the machine fails every request
- *   sent on it, oldest first.
+ *   sent on it, oldest first; but an error the machine tags as the answer to one of the driver's
+ *   own commands is that command's (onEvent's `untracked`).
  *
  * An event that answers no open entry but names one that already ended is a second final outcome
  * (`onOutcomeAfterEnd`); an error that names nothing and arrives outside every reply and command is
@@ -125,9 +126,16 @@ export class RequestLedger {
     this.cancels.add(transferId);
   }
 
-  /** Matches one event; returns whether it answered an entry. */
-  onEvent(event: ClientEvent): boolean {
+  /**
+   * Matches one event; returns whether it answered an entry. `untracked`: the machine tagged it as
+   * the answer to a command the driver gave on its own, which no entry stands for (chat.answer,
+   * friend.accept or friend.decline, file.cancel): an error so tagged is that command's, never a
+   * step's, whatever it says (the SERVER_UNAVAILABLE of a chat.answer lost with its link was once
+   * taken for a login's, which the link was sending again).
+   */
+  onEvent(event: ClientEvent, untracked = false): boolean {
     if (event.event === 'error' && event.code === 'NO_SUCH_TRANSFER' && this.cancels.delete(String((event as unknown as { id?: unknown }).id))) return true;
+    if (untracked && event.event === 'error') return true;
     // A cancel is otherwise answered by the transfer's own final outcome, matched below.
     if (event.event === 'file.sent' || event.event === 'file.failed') this.cancels.delete(event.transferId);
     const byKey = this.correlated(event);
