@@ -112,4 +112,15 @@ describe('bugs found by the simulator stay fixed', () => {
     expect(report.metrics.logouts_ok).toBe(0);
     expect(report.metrics.outcomes_unattributed ?? 0).toBe(0);
   });
+
+  // Found by the one-final-outcome checker in a swarm over mitm-swarm-base.yaml (root seed 18, run
+  // seed 2406636415): a connection to a callee started just as the caller logged out outlived the
+  // login, and its failure reached the next login as the outcome of that login's chat.open. Fixed
+  // in core/peer/machine.ts: sessions being set up end with the login.
+  it('a session being set up when the login ends does not answer the next login\'s chat.open', () => {
+    const { scenario } = loadScenarioFile('test/sim/fixtures/setup-outlives-login.yaml');
+    const report = runScenario(scenario, { seed: 2406636415 });
+    expect(report.violations).toEqual([]);
+    expect(report.metrics.outcomes_after_end).toBe(0);
+  });
 });
