@@ -88,6 +88,19 @@ describe('bugs found by the simulator stay fixed', () => {
     expect(report.metrics.peer_crashes).toBe(1);
   });
 
+  // The same false alarm, found independently by a swarm over server-crash-restart.yaml (root seed
+  // 11, run seed 2507848472; the shrinker stopped at 300 peers and 4 faults), by the two other ways
+  // a crashed caller's request ends: the server's yes reached the dying process while it connected
+  // to the callee (the swarm's run), or a silent callee let the server's timer end it and its
+  // session.failed went to the next login. Fixed by the same change (World.crashPeer).
+  it('a crashed caller\'s session request is not judged, whether the yes reached the dying process or the timer ended it', () => {
+    const { scenario } = loadScenarioFile('test/sim/fixtures/session-caller-crashed.yaml');
+    const report = runScenario(scenario, { seed: 1 });
+    expect(report.violations).toEqual([]);
+    expect(report.metrics.peer_crashes).toBe(2);
+    expect(report.metrics.session_outcome_crashed).toBe(2);
+  });
+
   // Found by the one-final-outcome checker in a swarm over mitm-swarm-base.yaml (root seed 11, run
   // seed 2456253961), a false alarm: the SERVER_UNAVAILABLE of a chat.answer the driver sent on its
   // own, lost with a crashed server, was taken for the outcome of a login the link was sending
