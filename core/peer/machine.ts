@@ -91,6 +91,8 @@ import { IncomingTransfer, OutgoingTransfer, type ReadGate, TRANSFER_TUNING_DEFA
 
 /** What a data frame adds to its chunk on the wire. */
 const DATA_FRAME_OVERHEAD_BYTES = FRAME_HEADER_BYTES + DATA_HEADER_BYTES;
+/** The chat.failed reason of a session being set up when our login ended (the broker's for a request). */
+const LOGIN_ENDED_REASON = 'logged-out';
 /**
  * P2P channels take file data as it arrives (see FrameDecoder's dataFragments): a received chunk's
  * bytes go to the transfer as a view of it, so a data frame is never copied together first; the
@@ -987,6 +989,22 @@ export class PeerMachine {
   /** Our login ended (logout, TTL expiry, a login elsewhere): so do our sessions, on both sides. */
   private endSessionsWithLogin(nowMs: number): void {
     for (const username of [...this.sessions.keys()]) this.closeSession(username, 'offline', true, nowMs);
+    // And the sessions being set up: a connection to a callee not greeted yet, a token held for a
+    // caller's hello. Left alone, one came to its end under the next login (its failure taken for
+    // the outcome of that login's own chat.open to the friend) or opened a session for a login
+    // that was gone. They end here, with the login: chat.failed logged-out, as a request does.
+    for (const channel of [...this.channels.values()]) {
+      if (channel.state !== 'ExpectOpen' && channel.state !== 'ExpectHelloOk') continue;
+      this.channels.delete(channel.streamId);
+      this.timers.disarm(`hello:${channel.streamId}`);
+      this.effects.push({ type: 'p2p.reset', streamId: channel.streamId });
+      this.emit({ event: 'chat.failed', username: channel.friend, reason: LOGIN_ENDED_REASON });
+    }
+    for (const friend of [...this.tokens.keys()]) {
+      this.tokens.delete(friend);
+      this.timers.disarm(`token:${friend}`);
+      this.emit({ event: 'chat.failed', username: friend, reason: LOGIN_ENDED_REASON, incoming: true });
+    }
   }
 
   private finishQuit(): void {

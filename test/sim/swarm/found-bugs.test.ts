@@ -126,6 +126,17 @@ describe('bugs found by the simulator stay fixed', () => {
     expect(report.metrics.outcomes_unattributed ?? 0).toBe(0);
   });
 
+  // Found by the one-final-outcome checker in a swarm over mitm-swarm-base.yaml (root seed 18, run
+  // seed 2406636415): a connection to a callee started just as the caller logged out outlived the
+  // login, and its failure reached the next login as the outcome of that login's chat.open. Fixed
+  // in core/peer/machine.ts: sessions being set up end with the login.
+  it('a session being set up when the login ends does not answer the next login\'s chat.open', () => {
+    const { scenario } = loadScenarioFile('test/sim/fixtures/setup-outlives-login.yaml');
+    const report = runScenario(scenario, { seed: 2406636415 });
+    expect(report.violations).toEqual([]);
+    expect(report.metrics.outcomes_after_end).toBe(0);
+  });
+
   // Found by the one-final-outcome checker in a cluster swarm over cluster-three-nodes.yaml (run
   // seed 3750875625): node3 lost the bus and, 9 ms later, forwarded a callee's yes into it; no reply
   // ever came, the answer's id waited in the client's pending requests until a link drop 12 s later
