@@ -20,6 +20,8 @@ export class Client {
   linkId = 0;
   readonly sent: ClientFrame[] = [];
   readonly events: Array<{ event: ClientEvent; ref: number | undefined }> = [];
+  /** Every effect, in order (the server sends and events are also kept apart above). */
+  readonly effects: PeerEffect[] = [];
 
   input(input: PeerInput): void {
     this.machine.handle(input, this.nowMs);
@@ -34,6 +36,13 @@ export class Client {
     const frame = this.sent.filter((f) => f.type === type).at(-1);
     if (frame === undefined) throw new Error(`no ${type} sent`);
     return frame as ClientFrame & { id?: number };
+  }
+
+  /** Moves the clock on by `ms` and runs the machine's timers once. */
+  advance(ms: number): void {
+    this.nowMs += ms;
+    this.machine.handleTimeout(this.nowMs);
+    this.drain();
   }
 
   /** Runs the machine's timers until it asks to connect again. */
@@ -52,6 +61,7 @@ export class Client {
 
   private drain(): void {
     for (const effect of this.machine.takeEffects() as PeerEffect[]) {
+      this.effects.push(effect);
       if (effect.type === 'server.connect') this.linkId = effect.linkId;
       else if (effect.type === 'server.send') this.sent.push(effect.frame);
       else if (effect.type === 'event') this.events.push({ event: effect.event, ref: effect.ref });
