@@ -41,14 +41,14 @@
  * greeting with an error frame and a close, on an open channel (a second hello) with an error
  * frame only.
  *
- * The callee holds a token from its session.established (role callee) until it is used once or
- * P2P_HELLO_TIMEOUT_MS passes; one that expired unused is remembered P2P_TOKEN_EXPIRED_KEPT_MS
- * more, and a late hello with it is refused SESSION_TOKEN_EXPIRED (the caller was held up, which
- * is neither an attack nor a bug), once. Chat messages carry ids and are acknowledged; TCP keeps their
- * order; `chat.sent` is emitted on the ack. Files: see transfer.ts. When an Open channel drops,
- * unacknowledged messages are reported undelivered and transfers are suspended; they resume when
- * a new session with the same friend opens (either side may open it), or fail after
- * TRANSFER_RESUME_WAIT_MS.
+ * The callee holds a token from its session.established (role callee) until it is used once, or
+ * P2P_HELLO_TIMEOUT_MS passes or our login ends; one that expired unused so is remembered
+ * P2P_TOKEN_EXPIRED_KEPT_MS more, and a late hello with it is refused SESSION_TOKEN_EXPIRED, once
+ * (the caller was held up, which is neither an attack nor a bug). Chat messages carry ids and are
+ * acknowledged; TCP keeps their order; `chat.sent` is emitted on the ack. Files: see transfer.ts.
+ * When an Open channel drops, unacknowledged messages are reported undelivered and transfers are
+ * suspended; they resume when a new session with the same friend opens (either side may open it),
+ * or fail after TRANSFER_RESUME_WAIT_MS.
  *
  * Sessions end with the login (ours or the friend's: presence offline) and with the friendship
  * (friend.removed, or a friends list that no longer names them): see endWithExFriend.
@@ -1013,8 +1013,7 @@ export class PeerMachine {
       this.emit({ event: 'chat.failed', username: channel.friend, reason: LOGIN_ENDED_REASON });
     }
     for (const friend of [...this.tokens.keys()]) {
-      this.tokens.delete(friend);
-      this.timers.disarm(`token:${friend}`);
+      this.expireToken(friend, nowMs);
       this.emit({ event: 'chat.failed', username: friend, reason: LOGIN_ENDED_REASON, incoming: true });
     }
   }
@@ -1105,14 +1104,23 @@ export class PeerMachine {
   }
 
   private onTokenTimeout(friend: string, nowMs: number): void {
-    const held = this.tokens.get(friend);
-    if (held === undefined) return;
-    this.tokens.delete(friend);
-    // Remembered a while, so a caller held up past the deadline learns it was late (onHello).
-    this.expiredTokens.set(friend, { token: held.token, vouchedKey: held.vouchedKey });
-    this.timers.arm(`expired:${friend}`, nowMs + P2P_TOKEN_EXPIRED_KEPT_MS);
+    if (!this.expireToken(friend, nowMs)) return;
     // The friend's request we said yes to: its hello never came.
     if (!this.sessions.has(friend)) this.emit({ event: 'chat.failed', username: friend, reason: 'timeout', incoming: true });
+  }
+
+  /**
+   * Stops holding the token for `friend`'s hello, unused (its wait ran out, or our login ended),
+   * and remembers it a while, so a caller held up past that learns it was late (onHello).
+   */
+  private expireToken(friend: string, nowMs: number): boolean {
+    const held = this.tokens.get(friend);
+    if (held === undefined) return false;
+    this.tokens.delete(friend);
+    this.timers.disarm(`token:${friend}`);
+    this.expiredTokens.set(friend, { token: held.token, vouchedKey: held.vouchedKey });
+    this.timers.arm(`expired:${friend}`, nowMs + P2P_TOKEN_EXPIRED_KEPT_MS);
+    return true;
   }
 
   // ---- P2P channels ---------------------------------------------------------------------------
@@ -1242,7 +1250,9 @@ export class PeerMachine {
 
   private onHello(channel: ChannelOf<'ExpectHello'>, frame: P2pFrameOf<'hello'>, nowMs: number): void {
     const me = this.link.username ?? undefined;
-    if (me === undefined || channel.parkedHello !== null) return this.refuse(channel, 'BAD_SESSION_TOKEN', 'expected hello', nowMs);
+    if (channel.parkedHello !== null) return this.refuse(channel, 'BAD_SESSION_TOKEN', 'expected hello', nowMs);
+    // Logged out, we hold no token; one that expired with the login is still told so.
+    if (me === undefined) return this.refuseUnheldToken(channel, frame, nowMs);
     const held = this.tokens.get(frame.username);
     if (held === undefined && this.broker.awaitingToken(frame.username)) {
       this.channels.set(channel.streamId, { ...channel, parkedHello: frame });

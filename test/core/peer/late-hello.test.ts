@@ -76,6 +76,14 @@ describe('a hello that comes after the callee let the token expire', () => {
     expect(helloToBob(world, 'alice', token)).toBe('BAD_SESSION_TOKEN');
   });
 
+  it('a token the callee stopped holding because its login ended is told expired too, even while logged out', () => {
+    const { world } = lateCaller();
+    world.command('bob', { cmd: 'logout' });
+    expect(world.eventsOf('bob', 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'alice', reason: 'logged-out', incoming: true }]);
+    world.releaseHeld();
+    expect(world.eventsOf('alice', 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'session-token-expired' }]);
+  });
+
   it('a token used once stays BAD_SESSION_TOKEN when replayed, expired or not', () => {
     const { world, token } = lateCaller();
     world.releaseHeld();
