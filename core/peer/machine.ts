@@ -26,7 +26,8 @@
  *   said yes, or hold the token a caller's hello must bring.
  *
  * Requests the user sends the server are remembered by id until their reply; those still owed
- * when the link drops are answered SERVER_UNAVAILABLE.
+ * when the link drops are answered SERVER_UNAVAILABLE. Session requests and answers are the
+ * broker's: their replies, or their loss, end the session request they belong to.
  *
  * P2P channel (one TCP stream per open session):
  *
@@ -735,8 +736,12 @@ export class PeerMachine {
         return this.settlePassword(action.changed, action.nickname);
       case 'login-ended':
         this.loginEndedBy = action.reason;
-        // Logged out for good: a password change waiting to be settled never will be.
-        if (action.reason === 'relogin-refused') this.settlePassword(false, null);
+        // Logged out for good: a password change waiting to be settled never will be, and a
+        // logout the link held to send again is done (the login it was to end is gone).
+        if (action.reason === 'relogin-refused') {
+          this.settlePassword(false, null);
+          this.settleLogouts();
+        }
         this.broker.loginEnded(action.reason);
         // A refused resume is taken back with the password at once (a server restart): the user
         // stays on, and so do its P2P sessions. Had the TTL run out, the friends saw us go
@@ -767,6 +772,16 @@ export class PeerMachine {
     if (changed && username !== null) this.emit({ event: 'account.updated', username, nickname: nickname ?? username });
     else this.emitError('SERVER_UNAVAILABLE', 'the server connection closed before the password was changed: the old password still works; try again');
     this.answering = before;
+  }
+
+  /** Answers the user's logouts still owed (sent again by the link after a drop) with logout.ok: the login is gone. */
+  private settleLogouts(): void {
+    for (const [id, cmd] of [...this.pending]) {
+      if (cmd !== 'logout') continue;
+      this.pending.delete(id);
+      this.withRef(this.pendingRefs.get(id), () => this.emit({ event: 'logout.ok' }));
+      this.pendingRefs.delete(id);
+    }
   }
 
   /** Runs `then` with the ref of the command a reply answers, if it answers one. */
@@ -803,6 +818,8 @@ export class PeerMachine {
       this.emitError('SERVER_UNAVAILABLE', `the server connection closed before the reply to ${cmd}`);
     }
     this.answering = undefined;
+    // Nor will the replies to requests others hold (session requests and answers, mail): their refs go too.
+    for (const id of [...this.pendingRefs.keys()]) if (!resending.includes(id)) this.pendingRefs.delete(id);
     this.passwordChanges.clear();
     this.broker.linkLost();
     this.mail.linkLost();
@@ -1015,10 +1032,18 @@ export class PeerMachine {
     this.answerSession(friend, requestId, accept, nowMs);
   }
 
+  /**
+   * The broker holds the answer's id, not `pending`, as it does a chat.open's: its reply, or none
+   * at all, is the session request's (session-broker.ts), and a reply lost with the request it
+   * answers must not hold a slot, nor come out as an error when the link drops much later.
+   */
   private answerSession(friend: string, requestId: string, accept: boolean, nowMs: number): void {
+    if (this.pending.size >= SERVER_REQUESTS_PENDING_MAX) return this.emitError('QUEUE_FULL', 'too many requests waiting for the server');
     const address = accept ? { host: this.advertisedHost(), port: this.p2pPort } : {};
-    const id = this.request('chat.answer', { type: 'session.answer', requestId, accept, ...address });
-    this.broker.answered(friend, accept, id !== null, nowMs);
+    const id = this.link.request({ type: 'session.answer', requestId, accept, ...address });
+    if (id === null) return this.emitError('SERVER_UNAVAILABLE');
+    this.tagRef(id);
+    this.broker.answered(friend, accept, id, nowMs);
   }
 
   private onBrokerAction(action: BrokerAction, nowMs: number): void {

@@ -159,7 +159,8 @@ export type LinkAction =
   | { readonly type: 'up' }
   /**
    * The link ended (closed by either side); replies still owed on it are lost, but for the
-   * requests in `resending` (a user's login, see LoginOwed), which the link sends again itself.
+   * requests in `resending` (a user's login, see LoginOwed; a logout, see Account.logoutOwed),
+   * which the link sends again itself, under the same id.
    */
   | { readonly type: 'link-lost'; readonly resending: readonly number[] }
   /** A welcomed link dropped (once per outage) ... */
@@ -773,7 +774,11 @@ export class ServerLink {
         }
         break;
     }
-    this.actions.push({ type: 'link-lost', resending: loginOwed === null ? [] : [loginOwed.requestId] });
+    const resending: number[] = [];
+    if (loginOwed !== null) resending.push(loginOwed.requestId);
+    // The logout is sent again once the login is taken back: its reply still answers the user's command.
+    if (resumeWith?.logoutOwed !== undefined) resending.push(resumeWith.logoutOwed);
+    this.actions.push({ type: 'link-lost', resending });
     if (WELCOMED.includes(p.state) && !outage) {
       outage = true;
       this.actions.push({ type: 'disconnected' });

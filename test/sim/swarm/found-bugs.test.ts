@@ -136,4 +136,19 @@ describe('bugs found by the simulator stay fixed', () => {
     expect(report.violations).toEqual([]);
     expect(report.metrics.outcomes_after_end).toBe(0);
   });
+
+  // Found by the one-final-outcome checker in a cluster swarm over cluster-three-nodes.yaml (run
+  // seed 3750875625): node3 lost the bus and, 9 ms later, forwarded a callee's yes into it; no reply
+  // ever came, the answer's id waited in the client's pending requests until a link drop 12 s later
+  // (after a logout had ended the request) and came out as SERVER_UNAVAILABLE while the next
+  // login's reply was heard, and the ledger took it for the login's outcome. Fixed in three places:
+  // core/peer (the session broker holds the answer's id and forgets it with the request),
+  // core/server/machine.ts (a node without the bus answers such an answer SERVER_DEGRADED), and
+  // sim/drivers/request-ledger.ts (outcomes matched by the command's ref, never by arrival).
+  it('a callee whose yes was forwarded into a lost bus gets no stale error, and no login a second outcome', () => {
+    const { scenario } = loadScenarioFile('test/sim/fixtures/cluster-answer-forwarded-into-lost-bus.yaml');
+    const report = runScenario(scenario, { seed: 3750875625 });
+    expect(report.violations).toEqual([]);
+    expect(report.metrics.outcomes_after_end ?? 0).toBe(0);
+  });
 });
