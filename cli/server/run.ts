@@ -319,11 +319,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     storeHealthy() ? (busHealthy() ? null : 'bus unreachable') : busHealthy() ? 'database unreachable' : 'database and bus unreachable';
   // Without its database or bus a node would split the truth: it refuses new logins until both are back.
   let lastHealthy = true;
+  let lastBus = true;
   const healthChanged = (): void => {
     const healthy = unhealthyReason() === null;
-    if (healthy === lastHealthy || closing !== null) return;
+    // The bus on its own too: a node without it refuses to forward session answers (the store may be down already).
+    const busUp = busHealthy();
+    if ((healthy === lastHealthy && busUp === lastBus) || closing !== null) return;
     lastHealthy = healthy;
-    host.input({ type: 'cluster.health', healthy });
+    lastBus = busUp;
+    host.input({ type: 'cluster.health', healthy, bus: busUp });
   };
   if (backing instanceof PostgresStore) {
     backing.onHealth((healthy) => {

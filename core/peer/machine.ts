@@ -26,12 +26,14 @@
  *   said yes, or hold the token a caller's hello must bring.
  *
  * Requests the user sends the server are remembered by id until their reply; those still owed
- * when the link drops are answered SERVER_UNAVAILABLE.
+ * when the link drops are answered SERVER_UNAVAILABLE. Session requests and answers are the
+ * broker's: their replies, or their loss, end the session request they belong to.
  *
  * P2P channel (one TCP stream per open session):
  *
  *   caller: ExpectOpen ──open──▶ ExpectHelloOk (hello sent) ──hello.ok──▶ Open
  *   callee: ExpectHello ──hello with the one-time token it holds for that caller──▶ Open
+ *           ExpectHello ──hello with the token that expired unused──▶ error SESSION_TOKEN_EXPIRED, closed
  *           ExpectHello ──anything else──▶ error BAD_SESSION_TOKEN, closed
  *
  * Each channel is one member of the Channel union, replaced on each transition; P2P_FRAME_RULES
@@ -39,12 +41,14 @@
  * greeting with an error frame and a close, on an open channel (a second hello) with an error
  * frame only.
  *
- * The callee holds a token from its session.established (role callee) until it is used once or
- * P2P_HELLO_TIMEOUT_MS passes. Chat messages carry ids and are acknowledged; TCP keeps their
- * order; `chat.sent` is emitted on the ack. Files: see transfer.ts. When an Open channel drops,
- * unacknowledged messages are reported undelivered and transfers are suspended; they resume when
- * a new session with the same friend opens (either side may open it), or fail after
- * TRANSFER_RESUME_WAIT_MS.
+ * The callee holds a token from its session.established (role callee) until it is used once, or
+ * P2P_HELLO_TIMEOUT_MS passes or our login ends; one that expired unused so is remembered
+ * P2P_TOKEN_EXPIRED_KEPT_MS more, and a late hello with it is refused SESSION_TOKEN_EXPIRED, once
+ * (the caller was held up, which is neither an attack nor a bug). Chat messages carry ids and are
+ * acknowledged; TCP keeps their order; `chat.sent` is emitted on the ack. Files: see transfer.ts.
+ * When an Open channel drops, unacknowledged messages are reported undelivered and transfers are
+ * suspended; they resume when a new session with the same friend opens (either side may open it),
+ * or fail after TRANSFER_RESUME_WAIT_MS.
  *
  * Sessions end with the login (ours or the friend's: presence offline) and with the friendship
  * (friend.removed, or a friends list that no longer names them): see endWithExFriend.
@@ -66,6 +70,7 @@ import {
   HISTORY_QUERIES_PENDING_MAX,
   HISTORY_SEARCH_RESULTS_MAX,
   P2P_HELLO_TIMEOUT_MS,
+  P2P_TOKEN_EXPIRED_KEPT_MS,
   P2P_SEND_QUEUE_BYTES_MAX,
   P2P_UNAUTHENTICATED_STREAMS_MAX,
   SERVER_REQUESTS_PENDING_MAX,
@@ -85,11 +90,13 @@ import { type OfferedFile, type P2pFrame, type P2pFrameOf, type P2pFrameType, P2
 import { type HistoryEntry, type HistoryMark, type HistoryMessage, type MessageId, fileHistoryOf } from './history.ts';
 import { type BrokerAction, SessionBroker, isSessionFrame } from './session-broker.ts';
 import { MailboxClient } from './mailbox-client.ts';
-import { type ClientRequest, type LinkAction, type LinkState, type LoginVia, ServerLink } from './server-link.ts';
+import { type ClientRequest, type LinkAction, type LinkState, type LoginEnd, type LoginVia, ServerLink } from './server-link.ts';
 import { IncomingTransfer, OutgoingTransfer, type ReadGate, TRANSFER_TUNING_DEFAULTS, type TransferAction, type TransferTuning } from './transfer.ts';
 
 /** What a data frame adds to its chunk on the wire. */
 const DATA_FRAME_OVERHEAD_BYTES = FRAME_HEADER_BYTES + DATA_HEADER_BYTES;
+/** The chat.failed reason of a session being set up when our login ended (the broker's for a request). */
+const LOGIN_ENDED_REASON = 'logged-out';
 /**
  * P2P channels take file data as it arrives (see FrameDecoder's dataFragments): a received chunk's
  * bytes go to the transfer as a view of it, so a data frame is never copied together first; the
@@ -293,7 +300,7 @@ interface Session {
   /** Where the next round of read restarts begins, so no transfer is always first. */
   pumpCursor: number;
 }
-type TimerKey = `hello:${string}` | `token:${string}` | `resume-out:${string}` | `resume-in:${string}` | `stall-out:${string}` | `stall-in:${string}`;
+type TimerKey = `hello:${string}` | `token:${string}` | `expired:${string}` | `resume-out:${string}` | `resume-in:${string}` | `stall-out:${string}` | `stall-in:${string}`;
 
 /** How often one input may loop on the sub-machines' actions causing more actions. */
 const DRAIN_ROUNDS_MAX = 64;
@@ -331,6 +338,8 @@ export class PeerMachine {
    * the command (undefined: none), or null when no answer is owed.
    */
   private passwordAnswerOwed: { readonly ref: number | undefined } | null = null;
+  /** Why the last login ended (null: none ended since the last login.ok), for a logout typed after it. */
+  private loginEndedBy: LoginEnd | null = null;
   /**
    * Who we told the user is asking to be friends (friend.request, or a friends list's pending), so a
    * login taken back after a blip tells only the requests that came meanwhile. Bounded by what the
@@ -343,6 +352,12 @@ export class PeerMachine {
   /** One-time tokens we hold as callee: friend → token. */
   /** Callee: per caller, the token its hello must bring and the session's place in the brokering order. */
   private readonly tokens = new Map<string, { readonly token: string; readonly brokered: number; readonly vouchedKey: string | null }>();
+  /**
+   * Callee: per caller, the last token that expired unused, for P2P_TOKEN_EXPIRED_KEPT_MS, so a
+   * hello that brings it too late is told SESSION_TOKEN_EXPIRED (see onHello). A token used once
+   * never lands here: its replay stays BAD_SESSION_TOKEN.
+   */
+  private readonly expiredTokens = new Map<string, { readonly token: string; readonly vouchedKey: string | null }>();
   /**
    * Counts the session.established frames heard, so each session knows its place in the order the
    * server brokered them. Both friends hear their two copies of each session.established in the
@@ -476,7 +491,8 @@ export class PeerMachine {
       else if (key.startsWith('resume-in:')) this.withIncoming(key.slice(10), nowMs, (t) => t.resumeTimedOut());
       else if (key.startsWith('stall-out:')) this.withOutgoing(key.slice(10), nowMs, (t) => t.stallCheck(nowMs));
       else if (key.startsWith('stall-in:')) this.withIncoming(key.slice(9), nowMs, (t) => t.stallCheck(nowMs));
-      else this.onTokenTimeout(key.slice(6));
+      else if (key.startsWith('expired:')) this.expiredTokens.delete(key.slice(8));
+      else this.onTokenTimeout(key.slice(6), nowMs);
     }
   }
 
@@ -554,7 +570,7 @@ export class PeerMachine {
       case 'login':
         return this.onLogin(command.username, command.password);
       case 'logout':
-        return this.track('logout', this.link.logout());
+        return this.onLogout();
       case 'friends':
         this.request('friends', { type: 'friends.list' });
         return;
@@ -676,6 +692,29 @@ export class PeerMachine {
     this.track('login', this.link.login(username, password));
   }
 
+  /**
+   * The user's logout. The link sends it only when logged in with nothing else awaiting its answer
+   * (ServerLink.logout); any other is answered here at once, so that it still gets its one answer
+   * and says why. Not logged in (the server ended the login: a TTL expiry, say, while this process
+   * was paused): NOT_LOGGED_IN, nothing to log out of. While the link takes its own login back
+   * after a drop: SERVER_UNAVAILABLE, as all through the outage (`reconnected` says when it is
+   * done). Behind the user's own login or logout: BUSY, retry once it has been answered.
+   */
+  private onLogout(): void {
+    const p = this.link.state;
+    if (p.state === 'ExpectLogin') {
+      const ended = this.loginEndedBy;
+      return this.emitError('NOT_LOGGED_IN', ended === null || ended === 'logout' ? 'not logged in: there is nothing to log out of' : `the login had ended already (${ended}): there is nothing to log out of`);
+    }
+    if (p.state === 'ExpectLoginOk' && p.via !== 'login') {
+      return this.emitError('SERVER_UNAVAILABLE', 'the connection dropped and the client is logging back in by itself: wait for reconnected, then log out');
+    }
+    if (p.state === 'ExpectLoginOk' || p.state === 'ExpectLogoutOk') {
+      return this.emitError('BUSY', `the ${p.state === 'ExpectLoginOk' ? 'login' : 'logout'} before this one still awaits the server's answer: retry once it has come`);
+    }
+    this.track('logout', this.link.logout());
+  }
+
   private drainBroker(nowMs: number): void {
     for (const action of this.broker.takeActions()) this.onBrokerAction(action, nowMs);
   }
@@ -702,12 +741,18 @@ export class PeerMachine {
       case 'server-degraded':
         return this.emit({ event: 'server.degraded', retryInMs: Math.max(0, Math.round(action.retryAtMs - nowMs)) });
       case 'logged-in':
+        this.loginEndedBy = null;
         return this.withReplyRef(action.frame, () => this.onLoggedIn(action.via, action.frame, nowMs));
       case 'password-settled':
         return this.settlePassword(action.changed, action.nickname);
       case 'login-ended':
-        // Logged out for good: a password change waiting to be settled never will be.
-        if (action.reason === 'relogin-refused') this.settlePassword(false, null);
+        this.loginEndedBy = action.reason;
+        // Logged out for good: a password change waiting to be settled never will be, and a
+        // logout the link held to send again is done (the login it was to end is gone).
+        if (action.reason === 'relogin-refused') {
+          this.settlePassword(false, null);
+          this.settleLogouts();
+        }
         this.broker.loginEnded(action.reason);
         // A refused resume is taken back with the password at once (a server restart): the user
         // stays on, and so do its P2P sessions. Had the TTL run out, the friends saw us go
@@ -738,6 +783,16 @@ export class PeerMachine {
     if (changed && username !== null) this.emit({ event: 'account.updated', username, nickname: nickname ?? username });
     else this.emitError('SERVER_UNAVAILABLE', 'the server connection closed before the password was changed: the old password still works; try again');
     this.answering = before;
+  }
+
+  /** Answers the user's logouts still owed (sent again by the link after a drop) with logout.ok: the login is gone. */
+  private settleLogouts(): void {
+    for (const [id, cmd] of [...this.pending]) {
+      if (cmd !== 'logout') continue;
+      this.pending.delete(id);
+      this.withRef(this.pendingRefs.get(id), () => this.emit({ event: 'logout.ok' }));
+      this.pendingRefs.delete(id);
+    }
   }
 
   /** Runs `then` with the ref of the command a reply answers, if it answers one. */
@@ -774,6 +829,8 @@ export class PeerMachine {
       this.emitError('SERVER_UNAVAILABLE', `the server connection closed before the reply to ${cmd}`);
     }
     this.answering = undefined;
+    // Nor will the replies to requests others hold (session requests and answers, mail): their refs go too.
+    for (const id of [...this.pendingRefs.keys()]) if (!resending.includes(id)) this.pendingRefs.delete(id);
     this.passwordChanges.clear();
     this.broker.linkLost();
     this.mail.linkLost();
@@ -827,6 +884,7 @@ export class PeerMachine {
       this.timers.disarm(`token:${friend}`);
       setupFailed = true;
     }
+    if (this.expiredTokens.delete(friend)) this.timers.disarm(`expired:${friend}`);
     for (const channel of [...this.channels.values()]) {
       if (channel.state === 'ExpectHello') {
         if (channel.parkedHello?.username === friend) this.refuse(channel, 'NOT_FRIENDS', 'no longer friends', nowMs);
@@ -943,6 +1001,21 @@ export class PeerMachine {
   /** Our login ended (logout, TTL expiry, a login elsewhere): so do our sessions, on both sides. */
   private endSessionsWithLogin(nowMs: number): void {
     for (const username of [...this.sessions.keys()]) this.closeSession(username, 'offline', true, nowMs);
+    // And the sessions being set up: a connection to a callee not greeted yet, a token held for a
+    // caller's hello. Left alone, one came to its end under the next login (its failure taken for
+    // the outcome of that login's own chat.open to the friend) or opened a session for a login
+    // that was gone. They end here, with the login: chat.failed logged-out, as a request does.
+    for (const channel of [...this.channels.values()]) {
+      if (channel.state !== 'ExpectOpen' && channel.state !== 'ExpectHelloOk') continue;
+      this.channels.delete(channel.streamId);
+      this.timers.disarm(`hello:${channel.streamId}`);
+      this.effects.push({ type: 'p2p.reset', streamId: channel.streamId });
+      this.emit({ event: 'chat.failed', username: channel.friend, reason: LOGIN_ENDED_REASON });
+    }
+    for (const friend of [...this.tokens.keys()]) {
+      this.expireToken(friend, nowMs);
+      this.emit({ event: 'chat.failed', username: friend, reason: LOGIN_ENDED_REASON, incoming: true });
+    }
   }
 
   private finishQuit(): void {
@@ -970,10 +1043,18 @@ export class PeerMachine {
     this.answerSession(friend, requestId, accept, nowMs);
   }
 
+  /**
+   * The broker holds the answer's id, not `pending`, as it does a chat.open's: its reply, or none
+   * at all, is the session request's (session-broker.ts), and a reply lost with the request it
+   * answers must not hold a slot, nor come out as an error when the link drops much later.
+   */
   private answerSession(friend: string, requestId: string, accept: boolean, nowMs: number): void {
+    if (this.pending.size >= SERVER_REQUESTS_PENDING_MAX) return this.emitError('QUEUE_FULL', 'too many requests waiting for the server');
     const address = accept ? { host: this.advertisedHost(), port: this.p2pPort } : {};
-    const id = this.request('chat.answer', { type: 'session.answer', requestId, accept, ...address });
-    this.broker.answered(friend, accept, id !== null, nowMs);
+    const id = this.link.request({ type: 'session.answer', requestId, accept, ...address });
+    if (id === null) return this.emitError('SERVER_UNAVAILABLE');
+    this.tagRef(id);
+    this.broker.answered(friend, accept, id, nowMs);
   }
 
   private onBrokerAction(action: BrokerAction, nowMs: number): void {
@@ -1022,10 +1103,24 @@ export class PeerMachine {
     this.effects.push({ type: 'p2p.connect', streamId, host, port });
   }
 
-  private onTokenTimeout(friend: string): void {
-    if (!this.tokens.delete(friend)) return;
+  private onTokenTimeout(friend: string, nowMs: number): void {
+    if (!this.expireToken(friend, nowMs)) return;
     // The friend's request we said yes to: its hello never came.
     if (!this.sessions.has(friend)) this.emit({ event: 'chat.failed', username: friend, reason: 'timeout', incoming: true });
+  }
+
+  /**
+   * Stops holding the token for `friend`'s hello, unused (its wait ran out, or our login ended),
+   * and remembers it a while, so a caller held up past that learns it was late (onHello).
+   */
+  private expireToken(friend: string, nowMs: number): boolean {
+    const held = this.tokens.get(friend);
+    if (held === undefined) return false;
+    this.tokens.delete(friend);
+    this.timers.disarm(`token:${friend}`);
+    this.expiredTokens.set(friend, { token: held.token, vouchedKey: held.vouchedKey });
+    this.timers.arm(`expired:${friend}`, nowMs + P2P_TOKEN_EXPIRED_KEPT_MS);
+    return true;
   }
 
   // ---- P2P channels ---------------------------------------------------------------------------
@@ -1155,13 +1250,15 @@ export class PeerMachine {
 
   private onHello(channel: ChannelOf<'ExpectHello'>, frame: P2pFrameOf<'hello'>, nowMs: number): void {
     const me = this.link.username ?? undefined;
-    if (me === undefined || channel.parkedHello !== null) return this.refuse(channel, 'BAD_SESSION_TOKEN', 'expected hello', nowMs);
+    if (channel.parkedHello !== null) return this.refuse(channel, 'BAD_SESSION_TOKEN', 'expected hello', nowMs);
+    // Logged out, we hold no token; one that expired with the login is still told so.
+    if (me === undefined) return this.refuseUnheldToken(channel, frame, nowMs);
     const held = this.tokens.get(frame.username);
     if (held === undefined && this.broker.awaitingToken(frame.username)) {
       this.channels.set(channel.streamId, { ...channel, parkedHello: frame });
       return;
     }
-    if (held === undefined || !tokensEqual(held.token, frame.token)) return this.refuse(channel, 'BAD_SESSION_TOKEN', 'token refused', nowMs);
+    if (held === undefined || !tokensEqual(held.token, frame.token)) return this.refuseUnheldToken(channel, frame, nowMs);
     // The token is right, but the link must also be the friend's own: a key other than the one
     // the server vouched for is refused, and the token stays for the real caller.
     if (this.config.checkPeerKeys && !peerKeyMatches(held.vouchedKey, channel.peerKey)) return this.refusePeerKey(channel, frame.username, held.vouchedKey, channel.peerKey, nowMs);
@@ -1172,6 +1269,21 @@ export class PeerMachine {
     this.channels.set(channel.streamId, { state: 'Open', streamId: channel.streamId, decoder: channel.decoder, friend: frame.username, brokered: held.brokered });
     this.effects.push({ type: 'p2p.send', streamId: channel.streamId, frame: { type: 'hello.ok', username: me } });
     this.openSession(frame.username, channel.streamId, held.brokered, nowMs);
+  }
+
+  /**
+   * A hello whose token we do not hold. The token that expired unused is answered for what it is,
+   * SESSION_TOKEN_EXPIRED (the caller was late: a partition or a slow link held its
+   * session.established up), once, and only to the link the server vouched for: a guess never
+   * matches it, and a second hello with it is a replay. Anything else is BAD_SESSION_TOKEN.
+   */
+  private refuseUnheldToken(channel: ChannelOf<'ExpectHello'>, frame: P2pFrameOf<'hello'>, nowMs: number): void {
+    const expired = this.expiredTokens.get(frame.username);
+    if (expired === undefined || !tokensEqual(expired.token, frame.token)) return this.refuse(channel, 'BAD_SESSION_TOKEN', 'token refused', nowMs);
+    if (this.config.checkPeerKeys && !peerKeyMatches(expired.vouchedKey, channel.peerKey)) return this.refusePeerKey(channel, frame.username, expired.vouchedKey, channel.peerKey, nowMs);
+    this.expiredTokens.delete(frame.username);
+    this.timers.disarm(`expired:${frame.username}`);
+    this.refuse(channel, 'SESSION_TOKEN_EXPIRED', `the token expired ${P2P_HELLO_TIMEOUT_MS} ms after it was issued`, nowMs);
   }
 
   private onHelloOk(channel: ChannelOf<'ExpectHelloOk'>, frame: P2pFrameOf<'hello.ok' | 'error'>, nowMs: number): void {

@@ -43,7 +43,8 @@
  * `password-settled` action says whether the change happened.
  *
  * One login at a time: the user's login is not sent while a login (the user's, or the link's own
- * resume or relogin) or a logout awaits its answer (see `login`).
+ * resume or relogin) or a logout awaits its answer (see `login`); the user's logout only from
+ * LoggedIn, with nothing else awaiting its answer (see `logout`).
  *
  * FRAME_RULES says in which states each server frame is accepted. A frame it does not allow is a
  * protocol error (a `protocol-error` action; the frame is dropped), as on the server. Frames the
@@ -158,7 +159,8 @@ export type LinkAction =
   | { readonly type: 'up' }
   /**
    * The link ended (closed by either side); replies still owed on it are lost, but for the
-   * requests in `resending` (a user's login, see LoginOwed), which the link sends again itself.
+   * requests in `resending` (a user's login, see LoginOwed; a logout, see Account.logoutOwed),
+   * which the link sends again itself, under the same id.
    */
   | { readonly type: 'link-lost'; readonly resending: readonly number[] }
   /** A welcomed link dropped (once per outage) ... */
@@ -432,9 +434,19 @@ export class ServerLink {
     return requestId;
   }
 
+  /**
+   * A logout asked for by the user: its request id, or null when it is not sent. Sent only when
+   * logged in with nothing else awaiting its answer. Not logged in (ExpectLogin: the server ended
+   * the login, or none was made) there is nothing to log out of; sent anyway, it went out on a link
+   * the server might be closing for idleness (after a TTL expiry), and the link lost it with no
+   * login to take back, so nothing sent it again. One at a time, as logins: not sent while a login
+   * (the user's, or the link's own resume or relogin) or another logout awaits its answer: the
+   * server answers in order, and a logout.ok behind a resume's login.ok reached a link that
+   * had just taken its login back (a protocol error) and the user's logout got no answer.
+   */
   logout(): number | null {
     const p = this.phase;
-    if (p.state !== 'LoggedIn') return this.request({ type: 'logout' });
+    if (p.state !== 'LoggedIn') return null;
     const requestId = this.sendRequest(p.conn, { type: 'logout' });
     this.phase = { state: 'ExpectLogoutOk', conn: p.conn, account: p.account, requestId, quitAtMs: null };
     return requestId;
@@ -762,7 +774,11 @@ export class ServerLink {
         }
         break;
     }
-    this.actions.push({ type: 'link-lost', resending: loginOwed === null ? [] : [loginOwed.requestId] });
+    const resending: number[] = [];
+    if (loginOwed !== null) resending.push(loginOwed.requestId);
+    // The logout is sent again once the login is taken back: its reply still answers the user's command.
+    if (resumeWith?.logoutOwed !== undefined) resending.push(resumeWith.logoutOwed);
+    this.actions.push({ type: 'link-lost', resending });
     if (WELCOMED.includes(p.state) && !outage) {
       outage = true;
       this.actions.push({ type: 'disconnected' });

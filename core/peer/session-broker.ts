@@ -15,6 +15,7 @@
  *   callee: ExpectAnswer (session.incoming) ──answer yes──▶ ExpectEstablished
  *           ExpectAnswer ──answer no──▶ (ended)
  *           ExpectEstablished ──session.established (callee)──▶ (ended: hold the token)
+ *           ExpectEstablished ──error answering our yes──▶ (ended: chat.failed, the error's code)
  *           ExpectAnswer / ExpectEstablished ──session.withdrawn──▶ (ended: chat.failed)
  *
  * Every request ends, whatever its state:
@@ -39,6 +40,15 @@
  * server then answers NOT_LOGGED_IN) or with the friendship: its id stays in `unanswered` until
  * that answer comes or the link it went out on ends, so the request has one outcome, not a second
  * one as a stray error.
+ *
+ * The callee's answer (session.answer) is a request of its own, and the broker holds its id too,
+ * not the composition's list of the user's requests: its reply belongs to the session request.
+ * A no ends the request at once and its id waits in `unanswered`; a yes waits in
+ * ExpectEstablished (`re`) for its session.answered (the token follows) or an error, which ends
+ * the request (NO_SUCH_SESSION_REQUEST: it ended on the server first; SERVER_DEGRADED: our node
+ * cannot reach the caller's). When the request ends here first (withdrawn, logged out, not
+ * friends, its deadline) the id moves to `unanswered`, so a reply that never comes (an answer a
+ * cluster node forwarded into a bus it had lost) holds nothing, and a late one is dropped.
  */
 import type { ServerFrame, ServerFrameOf } from '../frames.ts';
 import { SERVER_REQUESTS_PENDING_MAX, SESSION_ACK_WAIT_MS, SESSION_OUTCOME_GRACE_MS } from '../limits.ts';
@@ -51,8 +61,11 @@ export type SessionRequest =
   | { readonly state: 'ExpectOutcome'; readonly friend: string; readonly requestId: string; readonly deadlineMs: number }
   /** Callee: asked, the user has not answered. */
   | { readonly state: 'ExpectAnswer'; readonly friend: string; readonly requestId: string; readonly deadlineMs: number }
-  /** Callee: said yes, the token (session.established) has not arrived. */
-  | { readonly state: 'ExpectEstablished'; readonly friend: string; readonly requestId: string; readonly deadlineMs: number };
+  /**
+   * Callee: said yes, the token (session.established) has not arrived. `re`: the session.answer
+   * that said it, until its reply comes (null: it came, or was lost with the link it went out on).
+   */
+  | { readonly state: 'ExpectEstablished'; readonly friend: string; readonly requestId: string; readonly deadlineMs: number; readonly re: number | null };
 
 export type SessionRequestStateName = SessionRequest['state'];
 
@@ -61,7 +74,8 @@ export type SessionFrame = ServerFrameOf<SessionFrameType>;
 
 /**
  * In which request states each session frame is accepted (session.incoming starts a request,
- * or refreshes the one it repeats; session.answered only confirms an answer and changes nothing).
+ * or refreshes the one it repeats; session.answered, found by its `re`, confirms a yes and is
+ * stale otherwise).
  */
 export const SESSION_FRAME_RULES: Readonly<Record<SessionFrameType, readonly SessionRequestStateName[]>> = {
   'session.pending': ['ExpectPending'],
@@ -69,7 +83,7 @@ export const SESSION_FRAME_RULES: Readonly<Record<SessionFrameType, readonly Ses
   'session.established': ['ExpectOutcome', 'ExpectEstablished'],
   'session.withdrawn': ['ExpectAnswer', 'ExpectEstablished'],
   'session.incoming': ['ExpectAnswer', 'ExpectEstablished'],
-  'session.answered': ['ExpectEstablished', 'ExpectAnswer'],
+  'session.answered': ['ExpectEstablished'],
 };
 
 export type BrokerAction =
@@ -100,8 +114,9 @@ export class SessionBroker {
   /** Requests this client was asked about, by caller. */
   private readonly incoming = new Map<string, SessionRequest>();
   /**
-   * Ids of session.requests that ended here unacknowledged while their link lived on: the
-   * server's one answer to each is still to come, and is dropped when it does. At most
+   * Ids of session.requests that ended here unacknowledged, and of session.answers whose request
+   * ended here before their reply, while their link lived on: the server's one answer to each is
+   * still to come, and is dropped when it does. At most
    * SERVER_REQUESTS_PENDING_MAX (the oldest go first): only a server that never answers fills it.
    * Typed to be asked about a frame's optional `re`: a frame without one answers none of them.
    */
@@ -158,24 +173,33 @@ export class SessionBroker {
     this.outgoing.set(friend, { state: 'ExpectPending', friend, re, deadlineMs: nowMs + SESSION_ACK_WAIT_MS });
   }
 
-  /** The user's answer went out (sent: false, there was no link: the request waits for one). */
-  answered(friend: string, accept: boolean, sent: boolean, nowMs: number): void {
+  /** The user's answer went out as request `re` (null: there was no link to send it on: the request waits for one). */
+  answered(friend: string, accept: boolean, re: number | null, nowMs: number): void {
     const request = this.incoming.get(friend);
-    if (request?.state !== 'ExpectAnswer' || !sent) return;
+    if (request?.state !== 'ExpectAnswer' || re === null) return;
     if (!accept) {
+      // Ended here: the server's reply to the no is still owed, and is nobody's outcome.
       this.incoming.delete(friend);
+      this.owe(re);
       return;
     }
-    this.incoming.set(friend, { state: 'ExpectEstablished', friend, requestId: request.requestId, deadlineMs: Math.max(request.deadlineMs, nowMs) });
+    this.incoming.set(friend, { state: 'ExpectEstablished', friend, requestId: request.requestId, deadlineMs: Math.max(request.deadlineMs, nowMs), re });
   }
 
-  /** An error answered request `re`; true when it was one of ours (a session.request). */
+  /** An error answered request `re`; true when it was one of ours (a session.request or session.answer). */
   requestFailed(re: number, code: string): boolean {
     if (this.unanswered.delete(re)) return true;
     for (const request of this.outgoing.values()) {
       if (request.state !== 'ExpectPending' || request.re !== re) continue;
       this.outgoing.delete(request.friend);
       this.emitFailed(request.friend, code);
+      return true;
+    }
+    for (const request of this.incoming.values()) {
+      if (request.state !== 'ExpectEstablished' || request.re !== re) continue;
+      // Our yes was refused: no token will come for it.
+      this.incoming.delete(request.friend);
+      this.emitFailed(request.friend, code, true);
       return true;
     }
     return false;
@@ -186,7 +210,7 @@ export class SessionBroker {
       case 'session.incoming':
         return this.onIncoming(frame, nowMs);
       case 'session.answered':
-        return;
+        return this.onAnswered(frame);
       case 'session.pending':
       case 'session.failed': {
         if (this.unanswered.delete(frame.re)) return;
@@ -211,7 +235,7 @@ export class SessionBroker {
         const request = this.incoming.get(frame.from);
         if (request === undefined || !this.matches(request, frame) || !this.allowed(frame.type, request)) return;
         this.incoming.delete(frame.from);
-        return this.emitFailed(frame.from, frame.reason, true);
+        return this.end(request, frame.reason);
       }
     }
   }
@@ -226,6 +250,10 @@ export class SessionBroker {
       if (request.state !== 'ExpectPending') continue;
       this.outgoing.delete(request.friend);
       this.emitFailed(request.friend, 'server-unavailable');
+    }
+    // A yes whose reply the link took waits on: the server asks again once the login is back.
+    for (const request of [...this.incoming.values()]) {
+      if (request.state === 'ExpectEstablished' && request.re !== null) this.incoming.set(request.friend, { ...request, re: null });
     }
   }
 
@@ -270,6 +298,7 @@ export class SessionBroker {
       // Asked again after we resumed: the same request, not a new one.
       if (known.state === 'ExpectEstablished') {
         // Our yes was lost with the link: say it again (answered() moves it back here).
+        if (known.re !== null) this.owe(known.re);
         this.incoming.set(frame.from, { state: 'ExpectAnswer', friend: frame.from, requestId: frame.requestId, deadlineMs });
         this.actions.push({ type: 'answer', friend: frame.from, requestId: frame.requestId, accept: true });
         return;
@@ -294,6 +323,7 @@ export class SessionBroker {
     if (request === undefined || !this.matches(request, frame)) return;
     if (!this.allowed(frame.type, request)) return;
     map.delete(friend);
+    if (request.state === 'ExpectEstablished' && request.re !== null) this.owe(request.re);
     if (frame.role === 'callee') {
       this.actions.push({ type: 'hold-token', friend, token: frame.token, vouchedKey: frame.identity?.signKey ?? null });
       return;
@@ -314,13 +344,30 @@ export class SessionBroker {
     return false;
   }
 
-  /** Ends a request here with chat.failed `reason`; one not acknowledged yet waits for its answer in `unanswered`. */
-  private end(request: SessionRequest, reason: string): void {
-    if (request.state === 'ExpectPending') {
-      this.unanswered.add(request.re);
-      if (this.unanswered.size > SERVER_REQUESTS_PENDING_MAX) this.unanswered.delete(this.unanswered.values().next().value);
+  /** Our yes is taken (the token comes next); the reply to an answer that ended here first is dropped. */
+  private onAnswered(frame: ServerFrameOf<'session.answered'>): void {
+    if (this.unanswered.delete(frame.re)) return;
+    for (const request of this.incoming.values()) {
+      if (request.state !== 'ExpectEstablished' || request.re !== frame.re) continue;
+      this.incoming.set(request.friend, { ...request, re: null });
+      return;
     }
+  }
+
+  /**
+   * Ends a request here with chat.failed `reason`; the reply still owed to the request that
+   * carried it (a session.request not acknowledged, a session.answer not confirmed) waits in `unanswered`.
+   */
+  private end(request: SessionRequest, reason: string): void {
+    if (request.state === 'ExpectPending') this.owe(request.re);
+    if (request.state === 'ExpectEstablished' && request.re !== null) this.owe(request.re);
     this.emitFailed(request.friend, reason, request.state === 'ExpectAnswer' || request.state === 'ExpectEstablished');
+  }
+
+  /** Request `re`'s reply is still to come and answers nothing here any more (the oldest go first past the bound). */
+  private owe(re: number): void {
+    this.unanswered.add(re);
+    if (this.unanswered.size > SERVER_REQUESTS_PENDING_MAX) this.unanswered.delete(this.unanswered.values().next().value);
   }
 
   /**

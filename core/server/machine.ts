@@ -118,8 +118,12 @@ export type ServerInput =
    * truth again). Friends learn of such changes at their next login or friends.list.
    */
   | { readonly type: 'remote.snapshot'; readonly snapshot: StoreSnapshot }
-  /** The shared store or bus was lost (false) or is back (true): new logins are refused meanwhile. */
-  | { readonly type: 'cluster.health'; readonly healthy: boolean }
+  /**
+   * The shared store or bus was lost (false) or is back (true): new logins are refused meanwhile.
+   * bus: whether the node hears the bus (absent: as `healthy`); without it answers to requests
+   * held on other nodes are refused, not forwarded into the void.
+   */
+  | { readonly type: 'cluster.health'; readonly healthy: boolean; readonly bus?: boolean }
   /**
    * A user's held mail and owed receipts as the shared store has them, read by the host when the
    * user attached here: the store is the truth (a bus message lost, a node that missed a commit).
@@ -374,6 +378,8 @@ export class ServerMachine {
   private shuttingDown = false;
   /** A clustered node that lost its store or bus refuses sign-ups, logins and resumes. */
   private refusingLogins = false;
+  /** A clustered node that knows it lost the bus: what it would forward to another node is refused instead. */
+  private busLost = false;
   /** The same for every connection: one shared (frozen) frame, which a host may encode once. */
   private readonly welcome: ServerFrame;
   private readonly counters = {
@@ -469,6 +475,7 @@ export class ServerMachine {
         return;
       case 'cluster.health':
         this.refusingLogins = !input.healthy;
+        this.busLost = !(input.bus ?? input.healthy);
         return;
       case 'stored.mail':
         return this.onStoredMail(input.username, input.held);
@@ -1550,12 +1557,21 @@ export class ServerMachine {
     this.sendToUser(username, frame);
   }
 
-  /** A session answer for a request held on the caller's node: sent there. False if none is known. */
+  /**
+   * A session answer for a request held on the caller's node: sent there. False if none is known.
+   * Without the bus it would be lost (a bus client drops what is published while it is
+   * disconnected), and the callee would wait for a reply until its request's deadline: it is
+   * answered SERVER_DEGRADED instead, and the request stays known for an answer once the bus is back.
+   */
   private forwardAnswer(conn: Conn, callee: string, frame: ClientFrameOf<'session.answer'>): boolean {
     const user = this.online.get(callee);
     const caller = user?.remoteRequests?.get(frame.requestId);
     const callerUser = caller === undefined ? undefined : this.online.get(caller);
     if (user === undefined || callerUser === undefined || !callerUser.remote || callerUser.connId === null) return false;
+    if (this.busLost) {
+      this.sendError(conn, 'SERVER_DEGRADED', frame.id, "this server cannot reach the caller's server: the answer was not passed on");
+      return true;
+    }
     user.remoteRequests?.delete(frame.requestId);
     this.effects.push({ type: 'forward', connId: callerUser.connId, username: callee, remoteAddress: conn.remoteAddress, frame });
     return true;

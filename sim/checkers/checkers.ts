@@ -8,7 +8,8 @@
  *   counted from when they became healthy.
  * - session-needs-yes: no peer learns of an established session unless the callee said yes.
  * - session-ends-by-timeout: a caller told a request is pending hears how it ended by its timeout
- *   (plus the bound), unless its link dropped meanwhile or faults made the wait unjudgeable.
+ *   (plus the bound), unless its link dropped or its process crashed meanwhile (World.crashPeer
+ *   reports a crash as a lost link), or faults made the wait unjudgeable.
  * - liveness: after the healed final phase, everything agrees and nothing is left pending, and
  *   no user is logged in on two programs at once (a second login displaces the first).
  * - no-exception: nothing in the simulated world (server host, machine, codec) threw; the run

@@ -17,7 +17,7 @@ import { type LoadedScenario, ScenarioError, loadScenarioFile } from '../scenari
 import type { Scenario } from '../scenarios/scenario-schema.ts';
 import { scenarioToYaml } from '../scenarios/scenario-writer.ts';
 import { scenarioSize } from '../swarm/shrink.ts';
-import { runSwarm, swarmRunFailed } from '../swarm/swarm.ts';
+import { runSwarm } from '../swarm/swarm.ts';
 import { type SwarmSummary, writeSimHtml } from '../report-html/sim-html.ts';
 import { type SimRunPage, SimRunRecorder } from '../report-html/sim-timeline.ts';
 
@@ -167,8 +167,7 @@ function runSwarms(loaded: readonly LoadedScenario[], options: SimCommandOptions
       rootSeed,
       scenarioPath: path,
       checkDeterminism: options.checkDeterminism === true,
-      onRun: (report, index) => {
-        const failed = swarmRunFailed(scenario, report);
+      onRun: (report, index, failed) => {
         verdicts.push(!failed);
         if (failed) failedRuns++;
         const missed = report.mismatchedSteps.length === 0 ? '' : ` steps-missed=${report.mismatchedSteps.join(',')}`;

@@ -18,7 +18,7 @@ import { ReadHash } from '../../core/peer/read-hash.ts';
 import { PeerMachine } from '../../core/peer/machine.ts';
 import type { Clock, Transport } from '../../core/transport.ts';
 import type { AnswerPolicy, PeerDriver, PeerObserver, SessionOutcome, StepOutcome } from './peer-driver.ts';
-import { type EntryKind, type LedgerEntry, RequestLedger } from './request-ledger.ts';
+import { type EntryKind, type LedgerEntry, RequestLedger, UNTRACKED_REF } from './request-ledger.ts';
 import type { WireMessage } from '../world/frame-tap.ts';
 import type { Prng } from '../world/prng.ts';
 import { type NodeClockRate, Scope, type SimClock } from '../world/sim-clock.ts';
@@ -280,14 +280,11 @@ export class PeerMachineDriver implements PeerDriver {
       // Stand-in sealed boxes (sim-sealer.ts): the protocol of offline messages without real crypto.
       ...(this.options.identity == null ? {} : { sealer: simSealer(this.options.identity.sealKey) }),
       sink: {
-        onEvent: (event) => this.onEvent(event),
+        onEvent: (event, ref) => this.onEvent(event, ref),
         onSettled: () => this.updateTruth(),
       },
       hooks: {
         localAddressOf: () => address,
-        onEffect: (effect) => {
-          if (effect.type === 'server.send') this.ledger.onFrameSent(effect.frame);
-        },
       },
     });
     this.host.listen(address, P2P_PORT, (result) => {
@@ -394,7 +391,7 @@ export class PeerMachineDriver implements PeerDriver {
       // Too late (it ended) or too early (never offered): nothing to cancel, as a user would see.
       if (entry.outcome !== null || entry.transferId === null || ledger !== this.ledger) return;
       ledger.noteCancel(entry.transferId);
-      this.host.input({ type: 'command', command: { cmd: 'file.cancel', transferId: entry.transferId } });
+      this.host.input({ type: 'command', command: { cmd: 'file.cancel', transferId: entry.transferId }, ref: UNTRACKED_REF });
     });
   }
 
@@ -460,8 +457,8 @@ export class PeerMachineDriver implements PeerDriver {
 
   /**
    * A command to the machine, held until it is ready (a client types only once it shows ready),
-   * and handed over from its own event, never from inside the machine's output: what the machine
-   * emits while handling it is then this command's doing (the ledger's `handle`).
+   * and handed over from its own event, never from inside the machine's output. Its ref is its
+   * entry's seq: every event that answers it comes back with it (request-ledger.ts).
    */
   private send(entry: LedgerEntry, command: PeerCommand): void {
     if (!this.ready) {
@@ -470,29 +467,27 @@ export class PeerMachineDriver implements PeerDriver {
     }
     const ledger = this.ledger;
     this.clock.at(this.clock.nowMs(), () => {
-      if (entry.outcome !== null) return;
-      ledger.handle(entry, () => this.host.input({ type: 'command', command }));
+      if (entry.outcome !== null || ledger !== this.ledger) return;
+      this.host.input({ type: 'command', command, ref: entry.seq });
     });
   }
 
-  /** From the frame tap: the server frames this peer's machine is about to hear. */
+  /** From the frame tap: the server frames this peer's machine is about to hear (errors pushed unasked are nobody's outcome). */
   onServerFrames(messages: readonly WireMessage[]): void {
-    const ids: number[] = [];
     const pushedErrors: string[] = [];
     for (const message of messages) {
-      if (typeof message.re === 'number') ids.push(message.re);
-      else if (message.type === 'error' && typeof message.code === 'string') pushedErrors.push(message.code);
+      if (typeof message.re !== 'number' && message.type === 'error' && typeof message.code === 'string') pushedErrors.push(message.code);
     }
-    this.ledger.onRepliesHeard(ids, pushedErrors);
+    this.ledger.onPushedErrorsHeard(pushedErrors);
   }
 
   onServerFramesHandled(): void {
-    this.ledger.onRepliesHandled();
+    this.ledger.onServerFramesHandled();
   }
 
   // ---- events -------------------------------------------------------------------------------------
 
-  private onEvent(event: ClientEvent): void {
+  private onEvent(event: ClientEvent, ref: number | undefined): void {
     const observer = this.options.observer;
     switch (event.event) {
       case 'ready': {
@@ -527,7 +522,7 @@ export class PeerMachineDriver implements PeerDriver {
         break;
       case 'friend.request': {
         const policy = this.friendsAccepted.has(event.from) ? 'accept' : this.friendPolicy;
-        if (policy !== 'ignore') this.host.input({ type: 'command', command: { cmd: policy === 'accept' ? 'friend.accept' : 'friend.decline', username: event.from } });
+        if (policy !== 'ignore') this.host.input({ type: 'command', command: { cmd: policy === 'accept' ? 'friend.accept' : 'friend.decline', username: event.from }, ref: UNTRACKED_REF });
         break;
       }
       case 'chat.request':
@@ -575,9 +570,9 @@ export class PeerMachineDriver implements PeerDriver {
       default:
         break;
     }
-    this.ledger.onEvent(event);
+    this.ledger.onEvent(event, ref);
     // TEST-ONLY: a machine that reports a transfer's end twice (the `plant` fault).
-    if ((event.event === 'file.sent' || event.event === 'file.failed') && this.options.planted?.has('duplicate-transfer-outcome') === true) this.ledger.onEvent(event);
+    if ((event.event === 'file.sent' || event.event === 'file.failed') && this.options.planted?.has('duplicate-transfer-outcome') === true) this.ledger.onEvent(event, ref);
   }
 
   private onChatRequest(from: string): void {
@@ -587,7 +582,7 @@ export class PeerMachineDriver implements PeerDriver {
     this.clock.at(this.clock.nowMs() + this.answerDelayMs(), () => {
       if (!this.machine.loggedIn || this.silent) return;
       this.options.observer.onSessionAnswer(this, `${from}>${this.username}`, accept);
-      this.host.input({ type: 'command', command: { cmd: 'chat.answer', username: from, accept } });
+      this.host.input({ type: 'command', command: { cmd: 'chat.answer', username: from, accept }, ref: UNTRACKED_REF });
     });
   }
 

@@ -5,47 +5,45 @@
  *
  * - a chat message by its id (the driver picks it; chat.sent and the errors about it carry it),
  *   a file by its transferId (learned from the file.offered of its own command);
- * - a server request by its request id: the driver sees the frame the command sent (its `id`, from
- *   the host's effects) and the frame tap tells which reply frames (`re`) the machine is hearing
- *   when an event comes out;
- * - an event emitted while the command itself is being handled (a local refusal such as
- *   NO_SUCH_PEER or SESSION_PENDING) by that command;
- * - a chat.open's answer by the friend's username (the machine keeps one request per friend and
- *   direction; a chat.failed marked `incoming` ends the friend's request to us, not ours);
- * - SERVER_UNAVAILABLE outside any reply: the link dropped, and the machine fails every request
- *   sent on it, oldest first.
+ * - everything else the machine answers a command with by the command's `ref` (docs/CLIENT.md,
+ *   `id` and `ref`): the driver gives each command its entry's seq as its ref, and the machine
+ *   puts it on every event it emits while handling the command or the server's reply to it (a
+ *   local refusal such as NO_SUCH_PEER, login.ok, an error reply), and on the SERVER_UNAVAILABLE
+ *   it tells for a request whose link dropped before the reply;
+ * - the errors of the commands the driver gives on its own (chat.answer, friend.accept/decline,
+ *   file.cancel: no entry stands for them) by their ref, UNTRACKED_REF: they are theirs;
+ * - a chat.open's later answer (chat.opened over P2P, chat.failed pushed by the server) by the
+ *   friend's username (the machine keeps one request per friend and direction; a chat.failed
+ *   marked `incoming` ends the friend's request to us, not ours).
  *
- * An event that answers no open entry but names one that already ended is a second final outcome
- * (`onOutcomeAfterEnd`); an error that names nothing and arrives outside every reply and command is
- * counted as unattributed, unless the server pushed it unasked (an error frame with no `re` on the
- * wire, such as HEARTBEAT_TIMEOUT or UNAUTHENTICATED_TIMEOUT) or a peer sent it over P2P.
+ * An event without a ref is no command's outcome by arrival: an error the machine tells while it
+ * hears another request's reply (a stale one, say) answers nothing here. An event that answers an
+ * entry that already ended is a second final outcome (`onOutcomeAfterEnd`); an error that names
+ * nothing is counted as unattributed, unless the server pushed it unasked (an error frame with no
+ * `re` on the wire, such as HEARTBEAT_TIMEOUT or UNAUTHENTICATED_TIMEOUT) or a peer sent it over P2P.
  */
 import type { ClientEvent } from '../../core/peer/events.ts';
 
 export type EntryKind = 'signup' | 'login' | 'logout' | 'friend.request' | 'friend.remove' | 'chat.open' | 'chat.send' | 'file.send';
 
-/** The client frame type each server-backed command sends. */
-const FRAME_TYPE_OF: Readonly<Partial<Record<EntryKind, string>>> = {
-  signup: 'signup',
-  login: 'login',
-  logout: 'logout',
-  'friend.request': 'friend.request',
-  'friend.remove': 'friend.remove',
-  'chat.open': 'session.request',
-};
+/**
+ * The ref the driver gives the commands it sends on its own (answers to requests: chat.answer,
+ * friend.accept or friend.decline; file.cancel), which no step waits for and no entry stands for.
+ * Entries' seqs, the refs of steps' commands, start above it.
+ */
+export const UNTRACKED_REF = 0;
 
 /** Ended entries remembered to recognise a late second outcome (per peer incarnation). */
 const ENDED_REMEMBERED_MAX = 256;
 
 export interface LedgerEntry {
+  /** Also the ref the driver gives its command (unique in this ledger, as the machine it feeds). */
   readonly seq: number;
   readonly kind: EntryKind;
   /** The other user, where the command names one. */
   readonly username: string | null;
   readonly messageId: string | null;
   transferId: string | null;
-  /** The server request id of the frame the command sent, once seen. */
-  requestId: number | null;
   outcome: string | null;
   readonly done: (outcome: string) => void;
 }
@@ -60,11 +58,7 @@ export interface LedgerObserver {
 export class RequestLedger {
   private readonly open: LedgerEntry[] = [];
   private readonly ended: LedgerEntry[] = [];
-  private nextSeq = 1;
-  /** The entry whose command the machine is handling right now. */
-  private handling: LedgerEntry | null = null;
-  /** Request ids of the reply frames the machine is hearing right now. */
-  private replies: number[] = [];
+  private nextSeq = UNTRACKED_REF + 1;
   /** Transfers the driver asked to cancel: a NO_SUCH_TRANSFER about one answers the cancel (it had ended). */
   private readonly cancels = new Set<string>();
   /** Codes of the error frames without `re` (pushed unasked) the machine is hearing right now. */
@@ -73,7 +67,7 @@ export class RequestLedger {
   constructor(private readonly observer: LedgerObserver) {}
 
   add(kind: EntryKind, username: string | null, messageId: string | null, done: (outcome: string) => void): LedgerEntry {
-    const entry: LedgerEntry = { seq: this.nextSeq++, kind, username, messageId, transferId: null, requestId: null, outcome: null, done };
+    const entry: LedgerEntry = { seq: this.nextSeq++, kind, username, messageId, transferId: null, outcome: null, done };
     this.open.push(entry);
     return entry;
   }
@@ -87,31 +81,12 @@ export class RequestLedger {
     return this.open;
   }
 
-  /** Runs `input` (the command's hand-over to the machine) with `entry` as the cause of what comes out. */
-  handle(entry: LedgerEntry, input: () => void): void {
-    this.handling = entry;
-    try {
-      input();
-    } finally {
-      this.handling = null;
-    }
+  /** The machine is about to hear server error frames without `re` with these codes (from the frame tap). */
+  onPushedErrorsHeard(codes: string[]): void {
+    this.pushedErrors = codes;
   }
 
-  /** The machine sent a frame to the server: the command being handled owns its id. */
-  onFrameSent(frame: { readonly type: string; readonly id?: number }): void {
-    const entry = this.handling;
-    if (entry === null || entry.requestId !== null || frame.id === undefined || FRAME_TYPE_OF[entry.kind] !== frame.type) return;
-    entry.requestId = frame.id;
-  }
-
-  /** The machine is about to hear these server frames (from the frame tap). */
-  onRepliesHeard(requestIds: number[], pushedErrors: string[]): void {
-    this.replies = requestIds;
-    this.pushedErrors = pushedErrors;
-  }
-
-  onRepliesHandled(): void {
-    this.replies = [];
+  onServerFramesHandled(): void {
     this.pushedErrors = [];
   }
 
@@ -125,15 +100,21 @@ export class RequestLedger {
     this.cancels.add(transferId);
   }
 
-  /** Matches one event; returns whether it answered an entry. */
-  onEvent(event: ClientEvent): boolean {
+  /**
+   * Matches one event, emitted with the ref of the command it answers (undefined: none); returns
+   * whether it answered an entry. An error tagged UNTRACKED_REF answers a command the driver gave
+   * on its own, which no entry stands for: it is that command's, never a step's.
+   */
+  onEvent(event: ClientEvent, ref?: number): boolean {
     if (event.event === 'error' && event.code === 'NO_SUCH_TRANSFER' && this.cancels.delete(String((event as unknown as { id?: unknown }).id))) return true;
+    if (ref === UNTRACKED_REF && event.event === 'error') return true;
     // A cancel is otherwise answered by the transfer's own final outcome, matched below.
     if (event.event === 'file.sent' || event.event === 'file.failed') this.cancels.delete(event.transferId);
     const byKey = this.correlated(event);
     if (byKey !== null) return this.apply(byKey, event);
-    const cause = this.handling ?? this.replyEntry(event);
-    if (cause !== null) return this.apply(cause, event);
+    // Not every event a command's handling emits answers it (a login.ok's friend.request, a chat.failed ending a session with a non-friend).
+    const cause = ref === undefined ? null : this.findAny((e) => e.seq === ref);
+    if (cause !== null && this.apply(cause, event)) return true;
     // The end of a friend's request to us (we are the callee) answers no chat.open of ours, even
     // one to the same friend pending meanwhile (it has its own outcome to come).
     if (event.event === 'chat.failed' && event.incoming === true) return false;
@@ -142,12 +123,7 @@ export class RequestLedger {
       if (entry !== null) return this.apply(entry, event);
       return false;
     }
-    if (event.event === 'error' && event.code === 'SERVER_UNAVAILABLE' && !hasField(event, 'username') && !hasField(event, 'id')) {
-      // The link dropped: the machine fails every request it had sent on it, oldest first.
-      const entry = this.find((e) => e.requestId !== null && e.kind !== 'chat.open' && e.kind !== 'logout');
-      if (entry !== null) return this.apply(entry, event);
-    }
-    if (event.event === 'error' && !this.pushedErrors.includes(event.code) && !String(event.detail ?? '').startsWith('from ')) this.observer.onUnattributed(event);
+    if (event.event === 'error' && ref === undefined && !this.pushedErrors.includes(event.code) && !String(event.detail ?? '').startsWith('from ')) this.observer.onUnattributed(event);
     return false;
   }
 
@@ -159,16 +135,6 @@ export class RequestLedger {
     }
     if (event.event === 'file.sent' || event.event === 'file.failed') {
       return this.findAny((e) => e.transferId !== null && e.transferId === event.transferId);
-    }
-    return null;
-  }
-
-  /** The open entry among the replies being heard that this event can answer. */
-  private replyEntry(event: ClientEvent): LedgerEntry | null {
-    if (this.replies.length === 0) return null;
-    for (const id of this.replies) {
-      const entry = this.findAny((e) => e.requestId === id);
-      if (entry !== null && finalOutcome(entry, event) !== undefined) return entry;
     }
     return null;
   }

@@ -53,6 +53,11 @@ export const CHECKER_NAMES = [
 /** The kinds of step, by the names step outcomes and `underFaults.stepsMayFail` use. */
 export const STEP_KINDS = ['signup', 'login', 'logout', 'befriend', 'friendRequest', 'session', 'chat', 'sendFile', 'unfriend', 'p2pHello', 'hoardConnections', 'sendOffline'] as const;
 
+/** A kind of step (any outcome excused), or `kind:outcome` (that outcome only, e.g. `session:timeout`). */
+const stepExcuseSchema = z.string().refine((excuse) => (STEP_KINDS as readonly string[]).includes(excuse.split(':', 1)[0] ?? ''), {
+  message: `expected a kind of step (${STEP_KINDS.join(', ')}), alone or as kind:outcome`,
+});
+
 /**
  * Who plays the users: the sim's light protocol client (server link only; fast, for storms) or the
  * real peer machine of core/peer/ (server link, P2P chat and files).
@@ -393,9 +398,12 @@ export const scenarioSchema = z
     /**
      * What faults excuse. The swarm adds random faults and fails a run on a violation or on a step
      * whose `expect` it missed, unless that kind of step is listed here (a login may fail while the
-     * server is down; a scripted answer to a session may not come across a partition).
+     * server is down; a scripted answer to a session may not come across a partition), or that kind
+     * with that outcome (`session:timeout`: the answer may be late, but a `rejected` is a bug).
+     * Outcomes that only say a step could not be served are excused under the faults the swarm drew
+     * itself (sim/swarm/swarm.ts, FAULT_SHAPED_OUTCOMES).
      */
-    underFaults: z.strictObject({ stepsMayFail: z.array(z.enum(STEP_KINDS)).default([]) }).prefault({}),
+    underFaults: z.strictObject({ stepsMayFail: z.array(stepExcuseSchema).default([]) }).prefault({}),
     expect: z
       .strictObject({
         metrics: z.record(z.string(), thresholdSchema).default({}),

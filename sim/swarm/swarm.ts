@@ -1,8 +1,9 @@
 /**
  * Swarm testing (after TigerBeetle's VOPR): run one scenario many times, each with a fresh seed and
  * a fault plan drawn from that seed (crashes, partitions, clogs, degradation, resets, pauses, clock
- * drift, store faults and men in the middle at random times). The first run that breaks an invariant is shrunk (shrink.ts) with its seed and saved as
- * a YAML scenario that replays the failure with `p2pchat sim FILE`.
+ * drift, store faults and men in the middle at random times). The first run that breaks an invariant,
+ * or misses a step's `expect` in a way nothing excuses (unexcusedMismatches), is shrunk (shrink.ts)
+ * with its seed and saved as a YAML scenario that replays the failure with `p2pchat sim FILE`.
  */
 import { Prng } from '../world/prng.ts';
 import type { RunReport } from '../command/sim-report.ts';
@@ -22,6 +23,20 @@ const SWARM_MITM_NO_KEY_CHANCE = 0.3;
  * peer-key-mismatch): under a drawn `mitm` fault that is the client doing its job, not a bug.
  */
 const MITM_REFUSED_STEP = 'session:peer-key-mismatch';
+/**
+ * Step outcomes that say a step could not be served, not that it was served wrong: the friend was
+ * away (`offline`), an answer did not come in time (`timeout`), the server or the link was not there
+ * (`logged-out` or `NOT_LOGGED_IN` after a crash took the login, `SERVER_UNAVAILABLE`,
+ * `SERVER_DEGRADED`, `NOT_CONNECTED`), the caller's hello came too late for the token the callee
+ * held (`session-token-expired`: a partition held its session.established up). Under a crash,
+ * partition, clog, degradation, reset, pause, clock or store fault the swarm drew itself, a step
+ * may end so whatever its `expect`: the scenario's author could not plan for that fault. Wrong
+ * decisions (`rejected` for a yes, a second outcome, a lost message, `bad-session-token`) stay
+ * failures, and the invariant checkers judge the protocol under every fault.
+ */
+const FAULT_SHAPED_OUTCOMES: ReadonlySet<string> = new Set(['offline', 'timeout', 'logged-out', 'NOT_LOGGED_IN', 'SERVER_UNAVAILABLE', 'SERVER_DEGRADED', 'NOT_CONNECTED', 'session-token-expired']);
+/** A step of a peer whose program the swarm crashed ends CRASHED. */
+const CRASHED_OUTCOME = 'CRASHED';
 
 export interface SwarmFailure {
   readonly seed: number;
@@ -39,7 +54,8 @@ export interface SwarmOptions {
   readonly runs: number;
   readonly rootSeed: number;
   readonly scenarioPath: string;
-  readonly onRun?: (report: RunReport, index: number) => void;
+  /** After each run, with the swarm's verdict on it (judged with the faults it drew). */
+  readonly onRun?: (report: RunReport, index: number, failed: boolean) => void;
   readonly shrinkRunsMax?: number;
   /** Run every seed twice (the `deterministic` invariant), shrink runs too. */
   readonly checkDeterminism?: boolean;
@@ -52,23 +68,34 @@ export interface SwarmOptions {
 }
 
 /**
- * Whether a swarm run failed: an invariant broke, or a step missed its `expect` although the
- * scenario does not say that kind of step may fail under faults (metric thresholds are not bugs).
+ * Whether a swarm run failed: an invariant broke, or a step missed its `expect` in a way neither the
+ * scenario nor the faults the swarm drew (`drawn`) excuse (metric thresholds are not bugs).
  */
-export function swarmRunFailed(scenario: Scenario, report: RunReport): boolean {
-  return report.violations.length > 0 || unexcusedMismatches(scenario, report).length > 0;
+export function swarmRunFailed(scenario: Scenario, report: RunReport, drawn: readonly Fault[] = []): boolean {
+  return report.violations.length > 0 || unexcusedMismatches(scenario, report, drawn).length > 0;
 }
 
 /**
- * Missed steps the scenario does not excuse. A session refused because a man in the middle answered
- * is excused whenever the plan has a `mitm` fault: the refusal is what the fault tests (the
+ * Missed steps ("kind:outcome") nothing excuses. The scenario's `underFaults.stepsMayFail` excuses
+ * a kind of step (any outcome) or one `kind:outcome`. A session refused because a man in the middle
+ * answered is excused whenever the plan has a `mitm` fault: the refusal is what the fault tests (the
  * peer-key-refused checker judges what crossed the link), and a scripted session step cannot know
- * whether the swarm's attacker stood in its way.
+ * whether the swarm's attacker stood in its way. Under the other faults the swarm drew, outcomes
+ * that say a step could not be served are excused (FAULT_SHAPED_OUTCOMES), and CRASHED under a
+ * drawn peer crash.
  */
-function unexcusedMismatches(scenario: Scenario, report: RunReport): string[] {
+function unexcusedMismatches(scenario: Scenario, report: RunReport, drawn: readonly Fault[]): string[] {
   const mayFail: readonly string[] = scenario.underFaults.stepsMayFail;
   const attacked = scenario.faults.some((fault) => fault.kind === 'mitm');
-  return report.mismatchedSteps.filter((mismatch) => !mayFail.includes(mismatch.slice(0, mismatch.indexOf(':'))) && !(attacked && mismatch === MITM_REFUSED_STEP));
+  const impaired = drawn.some((fault) => fault.kind !== 'mitm' && fault.kind !== 'plant');
+  const crashed = drawn.some((fault) => fault.kind === 'peer-crash');
+  return report.mismatchedSteps.filter((mismatch) => {
+    const outcome = mismatch.slice(mismatch.indexOf(':') + 1);
+    if (mayFail.includes(mismatch) || mayFail.includes(mismatch.slice(0, mismatch.indexOf(':')))) return false;
+    if (attacked && mismatch === MITM_REFUSED_STEP) return false;
+    if (impaired && FAULT_SHAPED_OUTCOMES.has(outcome)) return false;
+    return !(crashed && outcome === CRASHED_OUTCOME);
+  });
 }
 
 /** A random fault plan for one swarm run, from the run's own seed. */
@@ -127,14 +154,16 @@ export function runSwarm(base: Scenario, options: SwarmOptions): SwarmResult {
   for (let i = 0; i < options.runs; i++) {
     const seed = seeds.nextU32();
     const randomLimits = base.server.randomLimits || Prng.stream(seed, 'swarm-limits').chance(SWARM_RANDOM_LIMITS_CHANCE);
-    const scenario: Scenario = { ...base, seed, server: { ...base.server, randomLimits }, faults: [...base.faults, ...randomFaults(base, seed)] };
+    const drawn = randomFaults(base, seed);
+    const scenario: Scenario = { ...base, seed, server: { ...base.server, randomLimits }, faults: [...base.faults, ...drawn] };
     const run = (candidate: Scenario): RunReport => runScenario(candidate, { seed, scenarioPath: options.scenarioPath, checkDeterminism });
     const report = run(scenario);
     reports.push(report);
-    options.onRun?.(report, i);
     const focus = options.focus;
-    if (focus === undefined ? !swarmRunFailed(scenario, report) : !report.violations.some((v) => v.checker === focus)) continue;
-    const fails = sameFailure(scenario, report, focus);
+    const failed = focus === undefined ? swarmRunFailed(scenario, report, drawn) : report.violations.some((v) => v.checker === focus);
+    options.onRun?.(report, i, failed);
+    if (!failed) continue;
+    const fails = withScriptControl(sameFailure(scenario, report, focus, drawn), report, run, focus);
     const budget = options.shrinkRunsMax ?? SHRINK_RUNS_MAX;
     // First with fractions (a smaller population re-draws its targets), then with the targets of
     // that result pinned by name, so single peers can be dropped from a fault.
@@ -142,7 +171,7 @@ export function runSwarm(base: Scenario, options: SwarmOptions): SwarmResult {
     const pinned = pinFaultTargets(loose.scenario, loose.report.faultTargets);
     const pinnedReport = run(pinned);
     let shrunk = loose;
-    if (fails(pinnedReport)) {
+    if (fails(pinnedReport, pinned)) {
       const tight = shrinkScenario(pinned, pinnedReport, run, fails, Math.max(0, budget - loose.runs));
       shrunk = { ...tight, runs: loose.runs + 1 + tight.runs };
     }
@@ -160,13 +189,31 @@ export function runSwarm(base: Scenario, options: SwarmOptions): SwarmResult {
  * in the same way (a session step that ends NOT_LOGGED_IN once its login was deleted is another
  * failure, the script's own).
  */
-export function sameFailure(scenario: Scenario, report: RunReport, focus?: CheckerName): (candidate: RunReport) => boolean {
+export function sameFailure(scenario: Scenario, report: RunReport, focus?: CheckerName, drawn: readonly Fault[] = []): (candidate: RunReport) => boolean {
   if (focus !== undefined || report.violations.length > 0) {
     const checkers = new Set<CheckerName>(focus === undefined ? report.violations.map((v) => v.checker) : [focus]);
     return (r) => r.violations.some((v) => checkers.has(v.checker));
   }
-  const steps = new Set(unexcusedMismatches(scenario, report));
+  const steps = new Set(unexcusedMismatches(scenario, report, drawn));
   return (r) => r.mismatchedSteps.some((kind) => steps.has(kind));
+}
+
+/**
+ * For a failure of missed steps only: a shrink candidate counts only if the same miss needs its
+ * faults. Deleting steps can break the script itself (a callee whose login was deleted makes the
+ * caller's session end `offline` with no fault at all); such a candidate fails "the same way" for
+ * the script's own reason, and a shrink that kept it once ended at 2 peers, 0 faults and a scenario
+ * that proved nothing. So an accepted candidate is run once more without any fault, and rejected
+ * when that run misses the same way. Invariants hold for every script: those failures need no control.
+ */
+export function withScriptControl(
+  fails: (candidate: RunReport) => boolean,
+  report: RunReport,
+  run: (scenario: Scenario) => RunReport,
+  focus?: CheckerName,
+): (candidate: RunReport, scenario: Scenario) => boolean {
+  if (focus !== undefined || report.violations.length > 0) return (candidate) => fails(candidate);
+  return (candidate, scenario) => fails(candidate) && !fails(run({ ...scenario, faults: [] }));
 }
 
 /** Replaces each fault's fraction by the peers it actually hit in a run. */

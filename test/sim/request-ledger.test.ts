@@ -9,7 +9,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { ClientEvent } from '../../core/peer/events.ts';
 import { runScenario } from '../../sim/command/run-scenario.ts';
+import { RequestLedger } from '../../sim/drivers/request-ledger.ts';
 import { loadScenarioFile } from '../../sim/scenarios/scenario-loader.ts';
 import { type ScenarioInput, type Step, scenarioSchema } from '../../sim/scenarios/scenario-schema.ts';
 import { replay } from '../helpers/fc-replay.ts';
@@ -89,4 +91,62 @@ describe('the request ledger: outcomes go to the request that caused them', () =
       { numRuns: RUNS, ...replay },
     );
   }, PROPERTY_TIMEOUT_MS);
+});
+
+describe('the request ledger matches by ref, never by arrival', () => {
+  function ledger(): { ledger: RequestLedger; outcomes: string[]; afterEnd: string[]; unattributed: string[] } {
+    const outcomes: string[] = [];
+    const afterEnd: string[] = [];
+    const unattributed: string[] = [];
+    const l = new RequestLedger({
+      onOutcomeAfterEnd: (entry, event) => afterEnd.push(`${entry.kind}#${entry.seq} ${entry.outcome} then ${event.event === 'error' ? event.code : event.event}`),
+      onUnattributed: (event) => unattributed.push(event.event === 'error' ? event.code : event.event),
+    });
+    return { ledger: l, outcomes, afterEnd, unattributed };
+  }
+  const stale: ClientEvent = { event: 'error', code: 'SERVER_UNAVAILABLE', message: 'unavailable', detail: 'the server connection closed before the reply to chat.answer' };
+  const loginOk: ClientEvent = { event: 'login.ok', username: 'alice', friends: [], pending: [], nickname: 'alice' };
+
+  // The cluster swarm's seed 3750875625: a stale error about a chat.answer came out while the
+  // machine heard the login's reply frame, and was taken as the login's outcome, then login.ok as a second one.
+  it("an error without a ref is no open command's outcome: the login ends with its own answer, once", () => {
+    const { ledger: l, outcomes, afterEnd, unattributed } = ledger();
+    const login = l.add('login', null, null, (o) => outcomes.push(o));
+    l.onPushedErrorsHeard([]);
+    expect(l.onEvent(stale)).toBe(false);
+    expect(l.onEvent(loginOk, login.seq)).toBe(true);
+    l.onServerFramesHandled();
+    expect({ outcomes, afterEnd, unattributed }).toEqual({ outcomes: ['ok'], afterEnd: [], unattributed: ['SERVER_UNAVAILABLE'] });
+  });
+
+  it("an error with a ref ends that command, whatever else is open; one after its end is a second outcome", () => {
+    const { ledger: l, outcomes, afterEnd } = ledger();
+    const logout = l.add('logout', null, null, (o) => outcomes.push(`logout ${o}`));
+    const login = l.add('login', null, null, (o) => outcomes.push(`login ${o}`));
+    expect(l.onEvent({ ...stale, detail: 'the server connection closed before the reply to login' }, login.seq)).toBe(true);
+    expect(l.onEvent({ event: 'logout.ok' }, logout.seq)).toBe(true);
+    expect(l.onEvent(loginOk, login.seq)).toBe(true);
+    expect(outcomes).toEqual(['login SERVER_UNAVAILABLE', 'logout ok']);
+    expect(afterEnd).toEqual([`login#${login.seq} SERVER_UNAVAILABLE then login.ok`]);
+  });
+
+  it("an event a command's handling emits that does not answer it goes by its key: a chat.open's chat.failed during a login", () => {
+    const { ledger: l, outcomes } = ledger();
+    l.add('chat.open', 'bob', null, (o) => outcomes.push(`chat.open ${o}`));
+    const login = l.add('login', null, null, (o) => outcomes.push(`login ${o}`));
+    expect(l.onEvent({ event: 'friend.request', from: 'carol' }, login.seq)).toBe(false);
+    expect(l.onEvent({ event: 'chat.failed', username: 'bob', reason: 'not-friends' }, login.seq)).toBe(true);
+    expect(l.onEvent(loginOk, login.seq)).toBe(true);
+    expect(outcomes).toEqual(['chat.open not-friends', 'login ok']);
+  });
+
+  it('an error the server pushed unasked, or a peer sent, is not counted unattributed', () => {
+    const { ledger: l, unattributed } = ledger();
+    l.add('login', null, null, () => {});
+    l.onPushedErrorsHeard(['HEARTBEAT_TIMEOUT']);
+    l.onEvent({ event: 'error', code: 'HEARTBEAT_TIMEOUT', message: 'timed out' });
+    l.onServerFramesHandled();
+    l.onEvent({ event: 'error', code: 'BAD_FRAME', message: 'bad', detail: 'from bob: bad frame' });
+    expect(unattributed).toEqual([]);
+  });
 });

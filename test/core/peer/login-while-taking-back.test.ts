@@ -12,87 +12,10 @@
  * to its own login, said `friends` and `reconnected`, and the user's command never got an answer.
  */
 import { describe, expect, it } from 'vitest';
-import { encodeControl } from '../../../core/codec.ts';
-import type { ClientFrame, ServerFrame } from '../../../core/frames.ts';
-import type { ClientEvent } from '../../../core/peer/events.ts';
-import { type PeerEffect, type PeerInput, PeerMachine } from '../../../core/peer/machine.ts';
+import { Client, WELCOME, loginOk } from './hand-typed-client.ts';
 
-const WELCOME: ServerFrame = { type: 'welcome', protocol: 1, ttlMs: 9_000, heartbeatMs: 3_000, sessionTimeoutMs: 30_000 };
 const LOGIN_REF = 41;
 const SECOND_LOGIN_REF = 42;
-
-function loginOk(re: number, resumeToken: string): ServerFrame {
-  return { type: 'login.ok', re, username: 'alice', nickname: 'alice', friends: [], incoming: [], outgoing: [], resumeToken, resumed: false };
-}
-
-/** One peer machine and a hand-typed server: what the machine sent, and what it told its user. */
-class Client {
-  readonly machine = new PeerMachine({ idPrefix: 'alice', jitterSeed: 7, autoAcceptChat: true });
-  nowMs = 1_000;
-  linkId = 0;
-  readonly sent: ClientFrame[] = [];
-  readonly events: Array<{ event: ClientEvent; ref: number | undefined }> = [];
-
-  input(input: PeerInput): void {
-    this.machine.handle(input, this.nowMs);
-    this.drain();
-  }
-
-  frame(frame: ServerFrame): void {
-    this.input({ type: 'server.bytes', linkId: this.linkId, bytes: encodeControl(frame) });
-  }
-
-  lastSent(type: string): ClientFrame & { id?: number } {
-    const frame = this.sent.filter((f) => f.type === type).at(-1);
-    if (frame === undefined) throw new Error(`no ${type} sent`);
-    return frame as ClientFrame & { id?: number };
-  }
-
-  /** Runs the machine's timers until it asks to connect again. */
-  untilConnect(): void {
-    for (let i = 0; i < 100; i++) {
-      const at = this.machine.nextTimeoutMs();
-      if (at === null) throw new Error('no timer to wait for');
-      const before = this.linkId;
-      this.nowMs = Math.max(this.nowMs, at);
-      this.machine.handleTimeout(this.nowMs);
-      this.drain();
-      if (this.linkId !== before) return;
-    }
-    throw new Error('the machine never connected again');
-  }
-
-  private drain(): void {
-    for (const effect of this.machine.takeEffects() as PeerEffect[]) {
-      if (effect.type === 'server.connect') this.linkId = effect.linkId;
-      else if (effect.type === 'server.send') this.sent.push(effect.frame);
-      else if (effect.type === 'event') this.events.push({ event: effect.event, ref: effect.ref });
-    }
-  }
-
-  /** Connected, welcomed and logged in as alice (resume token tok1). */
-  loggedIn(): this {
-    this.input({ type: 'start', p2pHost: '127.0.0.1', p2pPort: 7001 });
-    this.input({ type: 'server.open', linkId: this.linkId, localAddress: '127.0.0.1' });
-    this.frame(WELCOME);
-    this.input({ type: 'command', command: { cmd: 'login', username: 'alice', password: 'alice-password' } });
-    this.frame(loginOk(this.lastSent('login').id!, 'tok1'));
-    return this;
-  }
-
-  /** The link dropped (a server crash) and is back, welcomed, with its resume on its way. */
-  resuming(): number {
-    this.input({ type: 'server.closed', linkId: this.linkId, error: 'ECONNRESET' });
-    this.untilConnect();
-    this.input({ type: 'server.open', linkId: this.linkId, localAddress: '127.0.0.1' });
-    this.frame(WELCOME);
-    return this.lastSent('resume').id!;
-  }
-
-  answersTo(ref: number): ClientEvent[] {
-    return this.events.filter((e) => e.ref === ref).map((e) => e.event);
-  }
-}
 
 describe('a login typed while the link takes its own login back after a drop', () => {
   it('is answered at once, once, with the command\'s ref (SERVER_UNAVAILABLE: the client is logging back in by itself), and is never sent', () => {

@@ -206,6 +206,34 @@ describe('server link machine', () => {
     expect(h.step((l) => l.login('alice', 'alice-password'))).toEqual([]);
   });
 
+  it('a logout is sent only from LoggedIn: not logged in, behind a login (the user\'s or a resume) or behind another logout it is not sent', () => {
+    // Found by the swarm (cluster-three-nodes.yaml, root seed 11, run seed 3087827802): a logout
+    // typed while paused went out after the server's TTL expiry, on a connection the server was
+    // closing for idleness, and was lost with it with no login to take back: never sent again.
+    const h = new Harness();
+    const loginId = h.loginSent();
+    let id: number | null = -1;
+    expect(h.step((l) => (id = l.logout()))).toEqual([]);
+    expect(id).toBeNull();
+    h.frame(loginOk(loginId));
+    h.frame({ type: 'error', code: 'HEARTBEAT_TIMEOUT', message: 'no heartbeat within the TTL: logged out' });
+    expect(h.link.state.state).toBe('ExpectLogin');
+    expect(h.step((l) => (id = l.logout()))).toEqual([]);
+    expect(id).toBeNull();
+    const resumed = new Harness().loggedIn();
+    resumed.step((l) => l.closed(resumed.linkId, resumed.nowMs));
+    resumed.advanceTo(resumed.link.nextTimeoutMs()!);
+    resumed.step((l) => l.opened(resumed.linkId, null, resumed.nowMs));
+    resumed.frame(WELCOME);
+    expect(resumed.link.state).toMatchObject({ state: 'ExpectLoginOk', via: 'resume' });
+    expect(resumed.step((l) => (id = l.logout()))).toEqual([]);
+    expect(id).toBeNull();
+    resumed.frame(loginOk(resumed.lastSentId(), 'tok2'));
+    expect(resumed.step((l) => (id = l.logout()))).toMatchObject([{ type: 'send', frame: { type: 'logout' } }]);
+    expect(resumed.link.state.state).toBe('ExpectLogoutOk');
+    expect(resumed.step((l) => l.logout())).toEqual([]);
+  });
+
   it('a login that crossed the server\'s idle close goes out again at once, under the same id, on a fresh link (no outage)', () => {
     // The server closes a connection that has not logged in for its idle limit; a login typed just
     // then reached a closed connection, and the user got SERVER_UNAVAILABLE instead of login.ok.

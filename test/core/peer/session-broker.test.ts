@@ -53,7 +53,7 @@ describe('session broker', () => {
     broker.onFrame({ type: 'session.incoming', requestId: 's3', from: 'dave', timeoutMs: 30_000 }, NOW);
     broker.onFrame({ type: 'session.incoming', requestId: 's4', from: 'erin', timeoutMs: 30_000 }, NOW);
     broker.takeActions();
-    broker.answered('erin', true, true, NOW);
+    broker.answered('erin', true, 11, NOW);
     expect(broker.requests().map((r) => r.state).sort()).toEqual(['ExpectAnswer', 'ExpectEstablished', 'ExpectOutcome', 'ExpectPending']);
     broker.linkLost();
     expect(failures(broker)).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'server-unavailable' }]);
@@ -194,7 +194,7 @@ describe('session broker: each request from start to end', () => {
     expect(broker.takeActions()).toEqual([]);
     expect(broker.hasOutgoing('bob')).toBe(true);
     broker.onFrame({ type: 'session.incoming', requestId: 'i1', from: 'carol', timeoutMs: 30_000 }, NOW);
-    broker.answered('carol', true, true, NOW);
+    broker.answered('carol', true, 12, NOW);
     broker.takeActions();
     broker.onFrame({ type: 'session.established', requestId: 'i1', username: 'carol', role: 'caller', token: 't' }, NOW);
     expect(broker.takeActions()).toEqual([]);
@@ -205,27 +205,27 @@ describe('session broker: each request from start to end', () => {
     const broker = new SessionBroker(false);
     broker.onFrame({ type: 'session.incoming', requestId: 'i1', from: 'carol', timeoutMs: 30_000 }, NOW);
     expect(broker.takeActions()).toEqual([{ type: 'event', event: { event: 'chat.request', from: 'carol', timeoutMs: 30_000 } }]);
-    broker.answered('carol', true, false, NOW);
+    broker.answered('carol', true, null, NOW);
     expect(broker.awaitingAnswer('carol')).toBe('i1');
     expect(broker.awaitingToken('carol')).toBe(false);
-    broker.answered('carol', true, true, NOW);
+    broker.answered('carol', true, 13, NOW);
     expect(broker.awaitingToken('carol')).toBe(true);
     // A second answer (or one for nobody) is not an answer to a waiting request.
-    broker.answered('carol', false, true, NOW);
-    broker.answered('nobody', true, true, NOW);
+    broker.answered('carol', false, 14, NOW);
+    broker.answered('nobody', true, 15, NOW);
     expect(broker.awaitingToken('carol')).toBe(true);
     broker.onFrame({ type: 'session.established', requestId: 'i1', username: 'carol', role: 'callee', token: 'tok' }, NOW);
     expect(broker.takeActions()).toEqual([{ type: 'hold-token', friend: 'carol', token: 'tok', vouchedKey: null }]);
     expect(broker.pendingCount).toBe(0);
     broker.onFrame({ type: 'session.incoming', requestId: 'i2', from: 'dave', timeoutMs: 30_000 }, NOW);
-    broker.answered('dave', false, true, NOW);
+    broker.answered('dave', false, 16, NOW);
     expect(broker.pendingCount).toBe(0);
   });
 
   it('callee: the request asked again after our yes was lost with the link is answered yes again, by itself', () => {
     const broker = new SessionBroker(false);
     broker.onFrame({ type: 'session.incoming', requestId: 'i1', from: 'carol', timeoutMs: 30_000 }, NOW);
-    broker.answered('carol', true, true, NOW);
+    broker.answered('carol', true, 17, NOW);
     broker.takeActions();
     broker.onFrame({ type: 'session.incoming', requestId: 'i1', from: 'carol', timeoutMs: 30_000 }, NOW + 10);
     expect(broker.takeActions()).toEqual([{ type: 'answer', friend: 'carol', requestId: 'i1', accept: true }]);
@@ -277,7 +277,7 @@ describe('session broker: each request from start to end', () => {
     // own outcome then came as a second one.
     const broker = new SessionBroker(false);
     broker.onFrame({ type: 'session.incoming', requestId: 'i1', from: 'bob', timeoutMs: 3_000 }, NOW);
-    broker.answered('bob', true, true, NOW);
+    broker.answered('bob', true, 4, NOW);
     broker.requested('bob', 5, NOW);
     broker.takeActions();
     broker.onFrame({ type: 'session.withdrawn', requestId: 'i1', from: 'bob', reason: 'timeout' }, NOW);
@@ -361,6 +361,51 @@ describe('session broker: the late answer to a request that ended here first', (
     broker.handleTimeout(NOW + SESSION_ACK_WAIT_MS);
     broker.linkLost();
     expect(broker.requestFailed(7, 'NOT_LOGGED_IN')).toBe(false);
+  });
+
+  it("the reply to the callee's answer: a yes ended here first (withdrawn, logged out, timeout, not friends) or a no owes it, and it is taken quietly, once", () => {
+    const broker = new SessionBroker(false);
+    const incoming = (from: string, requestId: string): void => broker.onFrame({ type: 'session.incoming', requestId, from, timeoutMs: 30_000 }, NOW);
+    incoming('bob', 'i1');
+    broker.answered('bob', true, 21, NOW);
+    broker.onFrame({ type: 'session.withdrawn', requestId: 'i1', from: 'bob', reason: 'timeout' }, NOW);
+    incoming('carol', 'i2');
+    broker.answered('carol', true, 22, NOW);
+    broker.friendRemoved('carol');
+    incoming('dave', 'i3');
+    broker.answered('dave', false, 23, NOW);
+    incoming('erin', 'i4');
+    broker.answered('erin', true, 24, NOW);
+    broker.handleTimeout(NOW + 30_000 + SESSION_OUTCOME_GRACE_MS);
+    incoming('frank', 'i5');
+    broker.answered('frank', true, 25, NOW);
+    broker.loginEnded('logout');
+    broker.takeActions();
+    expect(broker.pendingCount).toBe(0);
+    broker.onFrame({ type: 'session.answered', re: 21, requestId: 'i1', accept: true }, NOW);
+    broker.onFrame({ type: 'session.answered', re: 23, requestId: 'i3', accept: false }, NOW);
+    for (const re of [22, 24, 25]) expect(broker.requestFailed(re, 'NO_SUCH_SESSION_REQUEST')).toBe(true);
+    expect(broker.takeActions()).toEqual([]);
+    for (const re of [21, 22, 23, 24, 25]) expect(broker.requestFailed(re, 'NO_SUCH_SESSION_REQUEST')).toBe(false);
+  });
+
+  it('a yes: session.answered confirms it (the token follows), an error ends the request with its code, a dropped link takes its reply', () => {
+    const broker = new SessionBroker(false);
+    broker.onFrame({ type: 'session.incoming', requestId: 'i1', from: 'bob', timeoutMs: 30_000 }, NOW);
+    broker.onFrame({ type: 'session.incoming', requestId: 'i2', from: 'carol', timeoutMs: 30_000 }, NOW);
+    broker.onFrame({ type: 'session.incoming', requestId: 'i3', from: 'dave', timeoutMs: 30_000 }, NOW);
+    broker.answered('bob', true, 31, NOW);
+    broker.answered('carol', true, 32, NOW);
+    broker.answered('dave', true, 33, NOW);
+    broker.takeActions();
+    broker.onFrame({ type: 'session.answered', re: 31, requestId: 'i1', accept: true }, NOW);
+    expect(broker.requests()).toContainEqual(expect.objectContaining({ state: 'ExpectEstablished', friend: 'bob', re: null }));
+    expect(broker.requestFailed(32, 'SERVER_DEGRADED')).toBe(true);
+    expect(failures(broker)).toEqual([{ event: 'chat.failed', username: 'carol', reason: 'SERVER_DEGRADED', incoming: true }]);
+    broker.linkLost();
+    expect(broker.requests()).toContainEqual(expect.objectContaining({ state: 'ExpectEstablished', friend: 'dave', re: null }));
+    expect(broker.requestFailed(33, 'NO_SUCH_SESSION_REQUEST')).toBe(false);
+    expect(broker.awaitingToken('bob') && broker.awaitingToken('dave')).toBe(true);
   });
 
   it('remembers at most SERVER_REQUESTS_PENDING_MAX unanswered requests, dropping the oldest', () => {

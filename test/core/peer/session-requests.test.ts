@@ -3,7 +3,7 @@
  * (core/peer/session-broker.ts). The peer machine against the real server machine, in memory.
  */
 import { describe, expect, it } from 'vitest';
-import { RECONNECT_DELAY_MS_MAX, SESSION_OUTCOME_GRACE_MS, SESSION_REQUEST_TIMEOUT_MS_DEFAULT } from '../../../core/limits.ts';
+import { RECONNECT_DELAY_MS_MAX, SERVER_REQUESTS_PENDING_MAX, SESSION_OUTCOME_GRACE_MS, SESSION_REQUEST_TIMEOUT_MS_DEFAULT } from '../../../core/limits.ts';
 import { encodeControl } from '../../../core/codec.ts';
 import type { ClientFrame, ServerFrame } from '../../../core/frames.ts';
 import type { PeerCommand } from '../../../core/peer/commands.ts';
@@ -116,5 +116,69 @@ describe('a session request that ended here first gets no second outcome', () =>
     alice.server({ type: 'error', re: request?.id, code: 'NOT_LOGGED_IN', message: 'not logged in' });
     const told = alice.events().filter((e) => e.event === 'chat.failed' || (e.event === 'error' && e.code === 'NOT_LOGGED_IN'));
     expect(told).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'logged-out' }]);
+  });
+
+  // Found by a cluster swarm (scenarios/cluster-three-nodes.yaml, seed 3750875625): the callee's
+  // node forwarded its yes into a bus it had just lost, so no reply ever came; after the user's
+  // logout the next link drop still told "the server connection closed before the reply to
+  // chat.answer", a stale error that came out while the next login was being answered.
+  it('a yes whose reply never comes is forgotten when its request ends: no error when the link drops later', () => {
+    const alice = loggedIn();
+    alice.server({ type: 'session.incoming', requestId: 's1', from: 'bob', timeoutMs: 30_000 });
+    alice.command({ cmd: 'chat.answer', username: 'bob', accept: true });
+    expect(alice.sent().some((f) => f.type === 'session.answer')).toBe(true);
+    alice.command({ cmd: 'logout' });
+    const logout = alice.sent().find((f) => f.type === 'logout');
+    alice.server({ type: 'logout.ok', re: logout?.id });
+    expect(alice.events().filter((e) => e.event === 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'logged-out', incoming: true }]);
+    alice.command({ cmd: 'login', username: 'alice', password: 'pw' });
+    const login = alice.sent().filter((f) => f.type === 'login').at(-1);
+    // The node lost its bus: it refuses the login and the link is dropped (the login goes out again later).
+    alice.server({ type: 'error', re: login?.id, code: 'SERVER_DEGRADED', message: 'degraded' });
+    expect(alice.events().filter((e) => e.event === 'error')).toEqual([]);
+  });
+
+  it('the late reply to a yes whose request ended here first is dropped quietly, whatever it says', () => {
+    const alice = loggedIn();
+    for (const [from, requestId] of [['bob', 's1'], ['carol', 's2']] as const) {
+      alice.server({ type: 'session.incoming', requestId, from, timeoutMs: 30_000 });
+      alice.command({ cmd: 'chat.answer', username: from, accept: true });
+      alice.server({ type: 'session.withdrawn', requestId, from, reason: 'timeout' });
+    }
+    const [toBob, toCarol] = alice.sent().filter((f) => f.type === 'session.answer');
+    alice.server({ type: 'session.answered', re: toBob?.id, requestId: 's1', accept: true });
+    alice.server({ type: 'error', re: toCarol?.id, code: 'NO_SUCH_SESSION_REQUEST', message: 'no such request' });
+    expect(alice.events().filter((e) => e.event === 'error' || e.event === 'chat.failed')).toEqual([
+      { event: 'chat.failed', username: 'bob', reason: 'timeout', incoming: true },
+      { event: 'chat.failed', username: 'carol', reason: 'timeout', incoming: true },
+    ]);
+  });
+
+  it('answers lost with their requests hold no slot: SERVER_REQUESTS_PENDING_MAX of them do not make the next request QUEUE_FULL', () => {
+    const alice = loggedIn();
+    for (let i = 0; i < SERVER_REQUESTS_PENDING_MAX; i++) {
+      alice.server({ type: 'session.incoming', requestId: `s${i}`, from: 'bob', timeoutMs: 30_000 });
+      alice.command({ cmd: 'chat.answer', username: 'bob', accept: true });
+      alice.server({ type: 'session.withdrawn', requestId: `s${i}`, from: 'bob', reason: 'cancelled' });
+    }
+    alice.command({ cmd: 'friends' });
+    expect(alice.events().filter((e) => e.event === 'error')).toEqual([]);
+    expect(alice.sent().at(-1)).toMatchObject({ type: 'friends.list' });
+  });
+
+  it('an error answering our yes ends the request with its code; session.answered confirms a yes and the token follows', () => {
+    const alice = loggedIn();
+    alice.server({ type: 'session.incoming', requestId: 's1', from: 'bob', timeoutMs: 30_000 });
+    alice.command({ cmd: 'chat.answer', username: 'bob', accept: true });
+    const answer = alice.sent().filter((f) => f.type === 'session.answer').at(-1);
+    // The callee's node cannot reach the caller's (it lost the bus): it says so instead of forwarding.
+    alice.server({ type: 'error', re: answer?.id, code: 'SERVER_DEGRADED', message: 'degraded' });
+    expect(alice.events().filter((e) => e.event === 'error' || e.event === 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'SERVER_DEGRADED', incoming: true }]);
+    alice.server({ type: 'session.incoming', requestId: 's2', from: 'bob', timeoutMs: 30_000 });
+    alice.command({ cmd: 'chat.answer', username: 'bob', accept: true });
+    const again = alice.sent().filter((f) => f.type === 'session.answer').at(-1);
+    alice.server({ type: 'session.answered', re: again?.id, requestId: 's2', accept: true });
+    alice.server({ type: 'session.established', requestId: 's2', username: 'bob', role: 'callee', token: 'tok' });
+    expect(alice.events().filter((e) => e.event === 'error' || e.event === 'chat.failed')).toHaveLength(1);
   });
 });

@@ -387,6 +387,34 @@ describe('ClusterRouter over the in-memory bus', () => {
     expect(a.machine.isOnline('bob') && b.machine.isOnline('alice')).toBe(true);
   });
 
+  // Found by a cluster swarm (scenarios/cluster-three-nodes.yaml, seed 3750875625): the callee's
+  // node forwarded the yes into a bus it had lost; nobody ever answered the callee.
+  it("a node cut off the bus answers a session.answer for a request held elsewhere SERVER_DEGRADED, and forwards it again once back", () => {
+    const world = new World();
+    const [a, b] = [world.addNode(), world.addNode()];
+    const alice = world.login(a, 'alice');
+    const bob = world.login(b, 'bob');
+    world.befriend(alice, 'alice', bob, 'bob');
+    alice.send({ type: 'session.request', username: 'bob' });
+    world.settle();
+    const [incoming] = bob.take('session.incoming');
+    expect(incoming).toMatchObject({ from: 'alice' });
+    const requestId = (incoming as { requestId: string }).requestId;
+    world.hub.partition('n2', true);
+    world.settle();
+    bob.send({ type: 'session.answer', id: 9, requestId, accept: true, port: 5000 });
+    world.settle();
+    expect(bob.take('error')).toEqual([expect.objectContaining({ re: 9, code: 'SERVER_DEGRADED' })]);
+    expect(bob.take('session.answered')).toEqual([]);
+    // Back within the session timeout: the request is still alice's, and the answer goes through.
+    world.hub.partition('n2', false);
+    world.settle();
+    bob.send({ type: 'session.answer', id: 10, requestId, accept: true, port: 5000 });
+    world.settle();
+    expect(bob.take('session.answered')).toEqual([expect.objectContaining({ re: 10 })]);
+    expect(alice.take('session.established')).toEqual([expect.objectContaining({ role: 'caller', port: 5000 })]);
+  });
+
   it("a node stalled past another's lease (never off the bus) hears it again and has it name its users again", () => {
     const world = new World();
     const [a, b] = [world.addNode(), world.addNode()];

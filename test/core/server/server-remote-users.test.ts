@@ -27,4 +27,24 @@ describe('users held by other nodes', () => {
     h.input({ type: 'remote.offline', username: 'newcomer', connId: 901 });
     expect(h.frames(alice)).toHaveLength(before);
   });
+
+  it("an answer to a request held on another node is forwarded, unless the node knows it lost the bus: then SERVER_DEGRADED (a lost store alone forwards)", () => {
+    const h = new ServerHarness({ clustered: true, store: storeWith(['alice', 'bob'], [['alice', 'bob']]) });
+    const bob = h.login('bob');
+    h.input({ type: 'remote.attached', username: 'alice', connId: 900, resumeToken: 'ta' });
+    h.input({ type: 'remote.deliver', username: 'bob', frame: { type: 'session.incoming', requestId: 'n1.s1', from: 'alice', timeoutMs: 30_000 } });
+    h.drain(bob);
+    const forwards = (): number => h.jobLog.filter((e) => e.type === 'forward').length;
+    for (const health of [{ healthy: false, bus: false }, { healthy: false }]) {
+      h.input({ type: 'cluster.health', ...health });
+      h.send(bob, { type: 'session.answer', id: 7, requestId: 'n1.s1', accept: true, port: 5000 });
+      expect(h.drain(bob)).toEqual([expect.objectContaining({ type: 'error', re: 7, code: 'SERVER_DEGRADED' })]);
+      expect(forwards()).toBe(0);
+    }
+    // The store lost, the bus still heard: the answer can reach the caller's node.
+    h.input({ type: 'cluster.health', healthy: false, bus: true });
+    h.send(bob, { type: 'session.answer', id: 8, requestId: 'n1.s1', accept: true, port: 5000 });
+    expect(forwards()).toBe(1);
+    expect(h.errors(bob).filter((code) => code !== 'SERVER_DEGRADED')).toEqual([]);
+  });
 });
