@@ -70,6 +70,11 @@ export const ERRORS = {
   MESSAGE_UNDELIVERED: { message: 'the peer connection closed before the message was acknowledged', closes: false },
   PEER_ERROR: { message: 'a peer reported an error (its code and words are in the detail, never one of our codes)', closes: false },
   HISTORY_UNAVAILABLE: { message: 'the history store is not available or failed on that query', closes: false },
+  /**
+   * The caller's hello brought a token the callee did issue, but too late: it expired unused
+   * (P2P_HELLO_TIMEOUT_MS). Not an attack and not a bug, so not BAD_SESSION_TOKEN: ask again.
+   */
+  SESSION_TOKEN_EXPIRED: { message: 'session token expired before the hello came; ask for a new session', closes: true },
   // Offline messages (the server's mailbox of sealed messages).
   MAILBOX_FULL: { message: "the friend's mailbox holds all it may from you; retry once they have read some", closes: false },
   PEER_KEY_UNKNOWN: { message: "that friend's identity key is not known, so nothing can be sealed for them", closes: false },

@@ -242,6 +242,15 @@ export const SESSION_ACK_WAIT_MS = 30_000;
 export const SESSION_OUTCOME_GRACE_MS = 5_000;
 /** A callee keeps a session token this long; an accepted P2P stream must say hello within it. */
 export const P2P_HELLO_TIMEOUT_MS = 10_000;
+/**
+ * A callee remembers a token that expired unused this long after it expired, so a caller whose
+ * session.established was held up (a partition, a clogged link) and who says hello too late is
+ * told SESSION_TOKEN_EXPIRED, not BAD_SESSION_TOKEN, the answer a guesser or a replay gets. Twice
+ * the default TTL: a frame held up longer than the TTL is lost with its link (the client's
+ * silent-link reset), so later hellos need no telling apart (under a server configured with a
+ * longer TTL, a hello later still is told BAD_SESSION_TOKEN). One token per friend at most.
+ */
+export const P2P_TOKEN_EXPIRED_KEPT_MS = 2 * TTL_MS_DEFAULT;
 /** Accepted P2P streams not yet authenticated, at once: a port scanner cannot hold more. */
 export const P2P_UNAUTHENTICATED_STREAMS_MAX = 32;
 /** Chat messages sent to one peer and not yet acknowledged. */

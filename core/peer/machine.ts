@@ -34,6 +34,7 @@
  *
  *   caller: ExpectOpen ──open──▶ ExpectHelloOk (hello sent) ──hello.ok──▶ Open
  *   callee: ExpectHello ──hello with the one-time token it holds for that caller──▶ Open
+ *           ExpectHello ──hello with the token that expired unused──▶ error SESSION_TOKEN_EXPIRED, closed
  *           ExpectHello ──anything else──▶ error BAD_SESSION_TOKEN, closed
  *
  * Each channel is one member of the Channel union, replaced on each transition; P2P_FRAME_RULES
@@ -41,12 +42,14 @@
  * greeting with an error frame and a close, on an open channel (a second hello) with an error
  * frame only.
  *
- * The callee holds a token from its session.established (role callee) until it is used once or
- * P2P_HELLO_TIMEOUT_MS passes. Chat messages carry ids and are acknowledged; TCP keeps their
- * order; `chat.sent` is emitted on the ack. Files: see transfer.ts. When an Open channel drops,
- * unacknowledged messages are reported undelivered and transfers are suspended; they resume when
- * a new session with the same friend opens (either side may open it), or fail after
- * TRANSFER_RESUME_WAIT_MS.
+ * The callee holds a token from its session.established (role callee) until it is used once, or
+ * P2P_HELLO_TIMEOUT_MS passes or our login ends; one that expired unused so is remembered
+ * P2P_TOKEN_EXPIRED_KEPT_MS more, and a late hello with it is refused SESSION_TOKEN_EXPIRED, once
+ * (the caller was held up, which is neither an attack nor a bug). Chat messages carry ids and are
+ * acknowledged; TCP keeps their order; `chat.sent` is emitted on the ack. Files: see transfer.ts.
+ * When an Open channel drops, unacknowledged messages are reported undelivered and transfers are
+ * suspended; they resume when a new session with the same friend opens (either side may open it),
+ * or fail after TRANSFER_RESUME_WAIT_MS.
  *
  * Sessions end with the login (ours or the friend's: presence offline) and with the friendship
  * (friend.removed, or a friends list that no longer names them): see endWithExFriend.
@@ -68,6 +71,7 @@ import {
   HISTORY_QUERIES_PENDING_MAX,
   HISTORY_SEARCH_RESULTS_MAX,
   P2P_HELLO_TIMEOUT_MS,
+  P2P_TOKEN_EXPIRED_KEPT_MS,
   P2P_SEND_QUEUE_BYTES_MAX,
   P2P_UNAUTHENTICATED_STREAMS_MAX,
   SERVER_REQUESTS_PENDING_MAX,
@@ -299,7 +303,7 @@ interface Session {
   /** Where the next round of read restarts begins, so no transfer is always first. */
   pumpCursor: number;
 }
-type TimerKey = `hello:${string}` | `token:${string}` | `resume-out:${string}` | `resume-in:${string}` | `stall-out:${string}` | `stall-in:${string}`;
+type TimerKey = `hello:${string}` | `token:${string}` | `expired:${string}` | `resume-out:${string}` | `resume-in:${string}` | `stall-out:${string}` | `stall-in:${string}`;
 
 /** How often one input may loop on the sub-machines' actions causing more actions. */
 const DRAIN_ROUNDS_MAX = 64;
@@ -351,6 +355,12 @@ export class PeerMachine {
   /** One-time tokens we hold as callee: friend → token. */
   /** Callee: per caller, the token its hello must bring and the session's place in the brokering order. */
   private readonly tokens = new Map<string, { readonly token: string; readonly brokered: number; readonly vouchedKey: string | null }>();
+  /**
+   * Callee: per caller, the last token that expired unused, for P2P_TOKEN_EXPIRED_KEPT_MS, so a
+   * hello that brings it too late is told SESSION_TOKEN_EXPIRED (see onHello). A token used once
+   * never lands here: its replay stays BAD_SESSION_TOKEN.
+   */
+  private readonly expiredTokens = new Map<string, { readonly token: string; readonly vouchedKey: string | null }>();
   /**
    * Counts the session.established frames heard, so each session knows its place in the order the
    * server brokered them. Both friends hear their two copies of each session.established in the
@@ -484,7 +494,8 @@ export class PeerMachine {
       else if (key.startsWith('resume-in:')) this.withIncoming(key.slice(10), nowMs, (t) => t.resumeTimedOut());
       else if (key.startsWith('stall-out:')) this.withOutgoing(key.slice(10), nowMs, (t) => t.stallCheck(nowMs));
       else if (key.startsWith('stall-in:')) this.withIncoming(key.slice(9), nowMs, (t) => t.stallCheck(nowMs));
-      else this.onTokenTimeout(key.slice(6));
+      else if (key.startsWith('expired:')) this.expiredTokens.delete(key.slice(8));
+      else this.onTokenTimeout(key.slice(6), nowMs);
     }
   }
 
@@ -889,6 +900,7 @@ export class PeerMachine {
       this.timers.disarm(`token:${friend}`);
       setupFailed = true;
     }
+    if (this.expiredTokens.delete(friend)) this.timers.disarm(`expired:${friend}`);
     for (const channel of [...this.channels.values()]) {
       if (channel.state === 'ExpectHello') {
         if (channel.parkedHello?.username === friend) this.refuse(channel, 'NOT_FRIENDS', 'no longer friends', nowMs);
@@ -1017,8 +1029,7 @@ export class PeerMachine {
       this.emit({ event: 'chat.failed', username: channel.friend, reason: LOGIN_ENDED_REASON });
     }
     for (const friend of [...this.tokens.keys()]) {
-      this.tokens.delete(friend);
-      this.timers.disarm(`token:${friend}`);
+      this.expireToken(friend, nowMs);
       this.emit({ event: 'chat.failed', username: friend, reason: LOGIN_ENDED_REASON, incoming: true });
     }
   }
@@ -1108,10 +1119,24 @@ export class PeerMachine {
     this.effects.push({ type: 'p2p.connect', streamId, host, port });
   }
 
-  private onTokenTimeout(friend: string): void {
-    if (!this.tokens.delete(friend)) return;
+  private onTokenTimeout(friend: string, nowMs: number): void {
+    if (!this.expireToken(friend, nowMs)) return;
     // The friend's request we said yes to: its hello never came.
     if (!this.sessions.has(friend)) this.emit({ event: 'chat.failed', username: friend, reason: 'timeout', incoming: true });
+  }
+
+  /**
+   * Stops holding the token for `friend`'s hello, unused (its wait ran out, or our login ended),
+   * and remembers it a while, so a caller held up past that learns it was late (onHello).
+   */
+  private expireToken(friend: string, nowMs: number): boolean {
+    const held = this.tokens.get(friend);
+    if (held === undefined) return false;
+    this.tokens.delete(friend);
+    this.timers.disarm(`token:${friend}`);
+    this.expiredTokens.set(friend, { token: held.token, vouchedKey: held.vouchedKey });
+    this.timers.arm(`expired:${friend}`, nowMs + P2P_TOKEN_EXPIRED_KEPT_MS);
+    return true;
   }
 
   // ---- P2P channels ---------------------------------------------------------------------------
@@ -1241,13 +1266,15 @@ export class PeerMachine {
 
   private onHello(channel: ChannelOf<'ExpectHello'>, frame: P2pFrameOf<'hello'>, nowMs: number): void {
     const me = this.link.username ?? undefined;
-    if (me === undefined || channel.parkedHello !== null) return this.refuse(channel, 'BAD_SESSION_TOKEN', 'expected hello', nowMs);
+    if (channel.parkedHello !== null) return this.refuse(channel, 'BAD_SESSION_TOKEN', 'expected hello', nowMs);
+    // Logged out, we hold no token; one that expired with the login is still told so.
+    if (me === undefined) return this.refuseUnheldToken(channel, frame, nowMs);
     const held = this.tokens.get(frame.username);
     if (held === undefined && this.broker.awaitingToken(frame.username)) {
       this.channels.set(channel.streamId, { ...channel, parkedHello: frame });
       return;
     }
-    if (held === undefined || !tokensEqual(held.token, frame.token)) return this.refuse(channel, 'BAD_SESSION_TOKEN', 'token refused', nowMs);
+    if (held === undefined || !tokensEqual(held.token, frame.token)) return this.refuseUnheldToken(channel, frame, nowMs);
     // The token is right, but the link must also be the friend's own: a key other than the one
     // the server vouched for is refused, and the token stays for the real caller.
     if (this.config.checkPeerKeys && !peerKeyMatches(held.vouchedKey, channel.peerKey)) return this.refusePeerKey(channel, frame.username, held.vouchedKey, channel.peerKey, nowMs);
@@ -1258,6 +1285,21 @@ export class PeerMachine {
     this.channels.set(channel.streamId, { state: 'Open', streamId: channel.streamId, decoder: channel.decoder, friend: frame.username, brokered: held.brokered });
     this.effects.push({ type: 'p2p.send', streamId: channel.streamId, frame: { type: 'hello.ok', username: me } });
     this.openSession(frame.username, channel.streamId, held.brokered, nowMs);
+  }
+
+  /**
+   * A hello whose token we do not hold. The token that expired unused is answered for what it is,
+   * SESSION_TOKEN_EXPIRED (the caller was late: a partition or a slow link held its
+   * session.established up), once, and only to the link the server vouched for: a guess never
+   * matches it, and a second hello with it is a replay. Anything else is BAD_SESSION_TOKEN.
+   */
+  private refuseUnheldToken(channel: ChannelOf<'ExpectHello'>, frame: P2pFrameOf<'hello'>, nowMs: number): void {
+    const expired = this.expiredTokens.get(frame.username);
+    if (expired === undefined || !tokensEqual(expired.token, frame.token)) return this.refuse(channel, 'BAD_SESSION_TOKEN', 'token refused', nowMs);
+    if (this.config.checkPeerKeys && !peerKeyMatches(expired.vouchedKey, channel.peerKey)) return this.refusePeerKey(channel, frame.username, expired.vouchedKey, channel.peerKey, nowMs);
+    this.expiredTokens.delete(frame.username);
+    this.timers.disarm(`expired:${frame.username}`);
+    this.refuse(channel, 'SESSION_TOKEN_EXPIRED', `the token expired ${P2P_HELLO_TIMEOUT_MS} ms after it was issued`, nowMs);
   }
 
   private onHelloOk(channel: ChannelOf<'ExpectHelloOk'>, frame: P2pFrameOf<'hello.ok' | 'error'>, nowMs: number): void {

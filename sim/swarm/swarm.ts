@@ -27,12 +27,14 @@ const MITM_REFUSED_STEP = 'session:peer-key-mismatch';
  * Step outcomes that say a step could not be served, not that it was served wrong: the friend was
  * away (`offline`), an answer did not come in time (`timeout`), the server or the link was not there
  * (`logged-out` or `NOT_LOGGED_IN` after a crash took the login, `SERVER_UNAVAILABLE`,
- * `SERVER_DEGRADED`, `NOT_CONNECTED`). Under a crash, partition, clog, degradation, reset, pause, clock or store fault
- * the swarm drew itself, a step may end so whatever its `expect`: the scenario's author could not
- * plan for that fault. Wrong decisions (`rejected` for a yes, a second outcome, a lost message) stay
+ * `SERVER_DEGRADED`, `NOT_CONNECTED`), the caller's hello came too late for the token the callee
+ * held (`session-token-expired`: a partition held its session.established up). Under a crash,
+ * partition, clog, degradation, reset, pause, clock or store fault the swarm drew itself, a step
+ * may end so whatever its `expect`: the scenario's author could not plan for that fault. Wrong
+ * decisions (`rejected` for a yes, a second outcome, a lost message, `bad-session-token`) stay
  * failures, and the invariant checkers judge the protocol under every fault.
  */
-const FAULT_SHAPED_OUTCOMES: ReadonlySet<string> = new Set(['offline', 'timeout', 'logged-out', 'NOT_LOGGED_IN', 'SERVER_UNAVAILABLE', 'SERVER_DEGRADED', 'NOT_CONNECTED']);
+const FAULT_SHAPED_OUTCOMES: ReadonlySet<string> = new Set(['offline', 'timeout', 'logged-out', 'NOT_LOGGED_IN', 'SERVER_UNAVAILABLE', 'SERVER_DEGRADED', 'NOT_CONNECTED', 'session-token-expired']);
 /** A step of a peer whose program the swarm crashed ends CRASHED. */
 const CRASHED_OUTCOME = 'CRASHED';
 

@@ -122,9 +122,16 @@ export interface CarelessPeer {
 }
 
 /**
+ * The callee's refusals of a hello's token: never issued or used (BAD_SESSION_TOKEN), or issued
+ * and expired unused (SESSION_TOKEN_EXPIRED, which a replay of a token the attacker never used gets).
+ */
+const TOKEN_REFUSALS: ReadonlySet<string> = new Set(['BAD_SESSION_TOKEN', 'SESSION_TOKEN_EXPIRED']);
+
+/**
  * A P2P stream a peer accepted, as a careless peer would handle it. greet-any-hello: the refusal
- * of a hello with a token the callee never issued goes out as hello.ok (the machine still closes
- * the stream after it, as it does after its refusal). trust-sent-size: see trustSentSize.
+ * of a hello with a token the callee does not hold (TOKEN_REFUSALS) goes out as hello.ok (the
+ * machine still closes the stream after it, as it does after its refusal). trust-sent-size: see
+ * trustSentSize.
  */
 class CarelessPeerStream extends ForwardingStream {
   private decoder: FrameDecoder | null = null;
@@ -151,7 +158,7 @@ class CarelessPeerStream extends ForwardingStream {
       const frame = decoder.next();
       if (frame === null || frame.kind === 'error') break;
       const message = frame.kind === 'control' ? (frame.message as WireFrame) : null;
-      if (message?.type === 'error' && message.code === 'BAD_SESSION_TOKEN') refusal = true;
+      if (message?.type === 'error' && TOKEN_REFUSALS.has(String(message.code))) refusal = true;
     }
     return super.write(refusal ? encodeControl({ type: 'hello.ok', username: this.username }) : bytes);
   }

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { PeerCommand, PreparedFile } from '../../../core/peer/commands.ts';
 import type { ClientEvent } from '../../../core/peer/events.ts';
-import { type PeerFiles, PeerHost, type PeerHostNote, type PeerSealer } from '../../../core/peer/host.ts';
+import { type PeerFiles, PeerHost, type PeerHostHooks, type PeerHostNote, type PeerSealer } from '../../../core/peer/host.ts';
 import type { HistoryStore } from '../../../core/peer/history.ts';
 import { type PeerConfig, PeerMachine } from '../../../core/peer/machine.ts';
 import { ReadHash } from '../../../core/peer/read-hash.ts';
@@ -30,7 +30,8 @@ export function sha256Hex(bytes: Uint8Array): string {
 /** A file port in memory that answers later on the clock, logs every call, and can fail writes. */
 export class MemoryFiles implements PeerFiles {
   readonly sources = new Map<string, Uint8Array>();
-  readonly downloads = new Map<string, Uint8Array[]>();
+  /** Each download's chunks by offset: a write at an offset drops what was written from there on (a resume writes again). */
+  readonly downloads = new Map<string, Array<{ readonly offset: number; readonly bytes: Uint8Array }>>();
   readonly committed = new Map<string, Uint8Array>();
   readonly calls: string[] = [];
   /** Every call of every user's port, in order: `${user} ${call} ${transferId} ${offset}`. */
@@ -38,6 +39,10 @@ export class MemoryFiles implements PeerFiles {
   failWrites = false;
   /** The digest of every outgoing transfer fails (a source file gone unreadable at its end). */
   failDigest = false;
+  /** Incoming transfers fail at this step: the temporary file cannot be opened, made durable or moved into place. */
+  failOpen = false;
+  failFinish = false;
+  failCommit = false;
   /** Every chunk read answered, and every chunk the host released (sent), in order. */
   readonly answered: Uint8Array[] = [];
   readonly releasedChunks: Uint8Array[] = [];
@@ -95,26 +100,27 @@ export class MemoryFiles implements PeerFiles {
   open(transferId: string, done: (error: Error | null) => void): void {
     this.calls.push(`open ${transferId}`);
     this.downloads.set(transferId, []);
-    this.later(() => done(null));
+    this.later(() => done(this.failOpen ? new Error('EACCES') : null));
   }
 
   write(transferId: string, _offset: number, bytes: Uint8Array, done: (error: Error | null) => void): void {
     this.calls.push(`write ${transferId}`);
     this.timeline.push(`${this.user} write ${transferId} ${String(_offset)}`);
-    // The machine writes in file order: appending is enough.
-    this.downloads.get(transferId)?.push(bytes.slice());
+    const chunks = this.downloads.get(transferId);
+    if (chunks !== undefined) this.downloads.set(transferId, [...chunks.filter((c) => c.offset < _offset), { offset: _offset, bytes: bytes.slice() }]);
     this.later(() => done(this.failWrites ? new Error('ENOSPC') : null));
   }
 
   finish(transferId: string, done: (result: string | Error) => void): void {
     this.calls.push(`finish ${transferId}`);
-    const bytes = Buffer.concat(this.downloads.get(transferId) ?? []);
-    this.later(() => done(sha256Hex(bytes)));
+    const bytes = this.bytesOf(transferId);
+    this.later(() => done(this.failFinish ? new Error('EIO') : sha256Hex(bytes)));
   }
 
   commit(transferId: string, name: string, done: (result: string | Error) => void): void {
     this.calls.push(`commit ${transferId}`);
-    this.committed.set(name, Buffer.concat(this.downloads.get(transferId) ?? []));
+    if (this.failCommit) return this.later(() => done(new Error('EEXIST')));
+    this.committed.set(name, this.bytesOf(transferId));
     this.downloads.delete(transferId);
     this.later(() => done(`/downloads/${name}`));
   }
@@ -126,6 +132,10 @@ export class MemoryFiles implements PeerFiles {
 
   closeAll(): void {
     this.calls.push('closeAll');
+  }
+
+  private bytesOf(transferId: string): Uint8Array {
+    return Buffer.concat((this.downloads.get(transferId) ?? []).map((c) => c.bytes));
   }
 
   private later(fn: () => void): void {
@@ -221,6 +231,12 @@ export class Rig {
   private nextAddress = 1;
   /** The transport each new user gets, from the network's: a test may wrap it (HoldingTransport). */
   transportOf: (name: string, transport: Transport) => Transport = (_name, transport) => transport;
+  /** The hooks each new user's host gets, from the rig's (which log notes): a test may add to them, or give none (undefined). */
+  hooksOf: (name: string, hooks: PeerHostHooks) => PeerHostHooks | undefined = (_name, hooks) => hooks;
+  /** Each new user's machine configuration over the rig's defaults (a test's own `config` still wins). */
+  configOf: (name: string) => Partial<PeerConfig> = () => ({});
+  /** Users whose sink has onEvent only (no onExit, no onSettled). */
+  readonly eventsOnly = new Set<string>();
 
   /**
    * server: the server's configuration (its TTL, idle limits...), defaults otherwise.
@@ -235,8 +251,17 @@ export class Rig {
   addUser(name: string, history?: HistoryStore, config: Partial<PeerConfig> = {}, sealer?: PeerSealer): User {
     const address = `10.0.0.${this.nextAddress++}`;
     const files = new MemoryFiles(this.clock, name, this.timeline);
-    const machine = new PeerMachine({ serverHost: SERVER_ADDRESS, serverPort: SERVER_PORT, autoAcceptChat: true, autoAcceptFile: true, idPrefix: name, jitterSeed: this.nextAddress, p2pAdvertiseHost: address, ...config });
+    const machine = new PeerMachine({ serverHost: SERVER_ADDRESS, serverPort: SERVER_PORT, autoAcceptChat: true, autoAcceptFile: true, idPrefix: name, jitterSeed: this.nextAddress, p2pAdvertiseHost: address, ...this.configOf(name), ...config });
     const user: User = { name, files, events: [], eventAtMs: [], eventRefs: [], notes: [], exitCode: null, host: null as unknown as PeerHost };
+    const onEvent = (event: ClientEvent, ref?: number): void => {
+      user.events.push(event);
+      user.eventAtMs.push(this.clock.nowMs());
+      user.eventRefs.push(ref);
+    };
+    const onExit = (code: number): void => {
+      user.exitCode = code;
+    };
+    const hooks = this.hooksOf(name, { localAddressOf: () => address, onNote: (note) => user.notes.push(note) });
     const host = new PeerHost({
       machine,
       transport: this.transportOf(name, this.network.transport(address)),
@@ -244,20 +269,8 @@ export class Rig {
       files,
       ...(history === undefined ? {} : { history }),
       ...(sealer === undefined ? {} : { sealer }),
-      sink: {
-        onEvent: (event, ref) => {
-          user.events.push(event);
-          user.eventAtMs.push(this.clock.nowMs());
-          user.eventRefs.push(ref);
-        },
-        onExit: (code) => {
-          user.exitCode = code;
-        },
-      },
-      hooks: {
-        localAddressOf: () => address,
-        onNote: (note) => user.notes.push(note),
-      },
+      sink: this.eventsOnly.has(name) ? { onEvent } : { onEvent, onExit },
+      ...(hooks === undefined ? {} : { hooks }),
     });
     (user as { host: PeerHost }).host = host;
     host.listen(address, P2P_PORT, (result) => {

@@ -56,11 +56,14 @@ describe('PeerHost over the in-memory network', () => {
     const { alice, bob } = rig.friendsInSession();
     const stream = held[0] as HeldStream;
     expect(held).toHaveLength(1);
+    // A drain before any data (the hello and chat frames left) tells the machine of no data flushed.
+    stream.drainAll();
     const file = fileOf(alice.files, 'held.bin', FILE_BYTES);
     alice.host.input({ type: 'command', command: { cmd: 'file.send', username: 'bob', files: [file] } });
     // The socket lets nothing go: the sender fills its send queue and waits, its chunks all held.
     rig.clock.runUntil(rig.clock.nowMs() + 1_000);
     expect(alice.files.answered.length).toBeGreaterThan(2);
+    expect(alice.files.answered.length * FILE_CHUNK_BYTES).toBeLessThanOrEqual(P2P_SEND_QUEUE_BYTES_MAX);
     expect(alice.files.releasedChunks).toEqual([]);
     // The first two chunks leave the socket: those two come back, no more.
     stream.drainThrough(alice.files.answered[1] as Uint8Array);
@@ -99,6 +102,22 @@ describe('PeerHost over the in-memory network', () => {
     expect(rig.timeline.filter((c) => c.startsWith('alice digest '))).toHaveLength(1);
   });
 
+  it('a download cut by a network reset resumes on the next session: the receiver has its port rehash what it kept, and the file arrives whole', () => {
+    const rig = new Rig();
+    const { alice, bob } = rig.friendsInSession();
+    const file = fileOf(alice.files, 'resumed.bin', 32 * 1024 * 1024);
+    alice.host.input({ type: 'command', command: { cmd: 'file.send', username: 'bob', files: [file] } });
+    for (let i = 0; i < 1_000 && bob.files.calls.filter((c) => c.startsWith('write')).length < 1; i++) rig.clock.runUntil(rig.clock.nowMs() + 1);
+    const aliceFrom = alice.events.length;
+    rig.network.resetNode('10.0.0.1');
+    rig.waitFor(alice, (e) => e.event === 'reconnected', aliceFrom);
+    rig.command(alice, { cmd: 'chat.open', username: 'bob' }, (e) => e.event === 'chat.opened' || e.event === 'chat.failed');
+    expect(rig.waitFor(bob, (e) => e.event === 'file.received' || e.event === 'file.failed')).toMatchObject({ event: 'file.received', sha256: file.sha256 });
+    const transferId = bob.files.calls.find((c) => c.startsWith('open '))?.slice(5);
+    expect(bob.files.calls).toContain(`rehash ${String(transferId)}`);
+    expect(sha256Hex(bob.files.committed.get('resumed.bin') ?? new Uint8Array(0))).toBe(file.sha256);
+  });
+
   it('a failing file port fails the transfer on both sides, and the download is discarded', () => {
     const rig = new Rig();
     const { alice, bob } = rig.friendsInSession();
@@ -120,7 +139,8 @@ describe('PeerHost over the in-memory network', () => {
     expect(alice.host.stopped).toBe(true);
     expect(alice.host.p2pPort).toBe(0);
     expect(alice.files.calls.at(-1)).toBe('closeAll');
-    expect(rig.waitFor(bob, (e) => e.event === 'chat.closed', bobFrom)).toMatchObject({ username: 'alice' });
+    // The reset itself reaches bob: the session is lost, not closed later for alice going offline.
+    expect(rig.waitFor(bob, (e) => e.event === 'chat.closed', bobFrom)).toEqual({ event: 'chat.closed', username: 'alice', reason: 'connection-lost' });
     rig.clock.runUntil(rig.clock.nowMs() + 1_000);
     expect(alice.events.length).toBe(aliceSeen);
   });
@@ -140,6 +160,8 @@ describe('PeerHost over the in-memory network', () => {
     expect(page).toMatchObject({ event: 'history', username: 'bob', messages: [{ id: 'k1', from: 'alice', text: 'kept', direction: 'out', status: 'read' }] });
     const found = rig.command(bob, { cmd: 'history.search', text: 'KEP' }, (e) => e.event === 'history' || e.event === 'error');
     expect(found).toMatchObject({ event: 'history', text: 'KEP', messages: [{ id: 'k1', from: 'alice', username: 'alice', direction: 'in', status: 'read' }] });
+    // Only the receiver says a message is stored: alice storing her own copy tells bob nothing.
+    expect(bob.events.filter((e) => e.event === 'chat.delivered')).toEqual([]);
   });
 
   it('without a history port: no chat.delivered (nothing was stored), and history answers HISTORY_UNAVAILABLE', () => {
@@ -151,6 +173,11 @@ describe('PeerHost over the in-memory network', () => {
     expect(alice.events.slice(from).filter((e) => e.event === 'chat.delivered')).toEqual([]);
     const answer = rig.command(bob, { cmd: 'history', username: 'alice' }, (e) => e.event === 'history' || e.event === 'error');
     expect(answer).toMatchObject({ event: 'error', code: 'HISTORY_UNAVAILABLE', username: 'alice' });
+    const search = rig.command(bob, { cmd: 'history.search', text: 'kept' }, (e) => e.event === 'history' || e.event === 'error');
+    expect(search).toMatchObject({ event: 'error', code: 'HISTORY_UNAVAILABLE' });
+    // No store is not a failing store: nothing was tried, so nothing failed.
+    bob.host.input({ type: 'command', command: { cmd: 'chat.read', username: 'alice', id: 'n1' } });
+    expect(bob.notes.filter((n) => n.event === 'history.failed')).toEqual([]);
   });
 
   it('quit logs out, then the host stops and tells onExit', () => {
@@ -164,6 +191,9 @@ describe('PeerHost over the in-memory network', () => {
     expect(alice.exitCode).toBe(0);
     expect(alice.host.stopped).toBe(true);
     expect(alice.host.p2pPort).toBe(0);
+    // The machine closed its server link, and the host closed the stream: the server holds no connection.
+    rig.clock.runUntil(rig.clock.nowMs() + 100);
+    expect(rig.server.host?.connectionCount).toBe(0);
   });
 
   it('a network reset of the user: the host notes both closes with their error, the machine hears them (disconnected, the session lost) and logs back in', () => {
@@ -171,9 +201,13 @@ describe('PeerHost over the in-memory network', () => {
     const { alice, bob } = rig.friendsInSession();
     const aliceFrom = alice.events.length;
     const bobFrom = bob.events.length;
+    const resetAtMs = rig.clock.nowMs();
     rig.network.resetNode('10.0.0.1');
     rig.waitFor(alice, (e) => e.event === 'reconnected', aliceFrom);
     expect(alice.events.slice(aliceFrom).map((e) => e.event)).toContain('disconnected');
+    // The machine hears of the dropped server stream at once, not at its next missed heartbeat.
+    const disconnectedAtMs = alice.eventAtMs[alice.events.findIndex((e, i) => i >= aliceFrom && e.event === 'disconnected')];
+    expect((disconnectedAtMs ?? Infinity) - resetAtMs).toBeLessThan(100);
     expect(rig.waitFor(bob, (e) => e.event === 'chat.closed', bobFrom)).toMatchObject({ username: 'alice' });
     const closes = alice.notes.filter((n) => n.event === 'server.closed' || n.event === 'p2p.closed');
     expect(closes.map((n) => n.event).sort()).toEqual(['p2p.closed', 'server.closed']);

@@ -81,6 +81,13 @@ export class World {
    * it, the link drops before the peer reads it (a blip at the worst moment). Cleared once used.
    */
   cutBeforeFrame: { readonly peer: string; readonly type: string } | null = null;
+  /**
+   * The server's frames of this type to this peer are held up on the way (as a partition of that
+   * peer holds them in the stream) until releaseHeld: the link lives, the frame comes late.
+   */
+  holdFrames: { readonly peer: string; readonly type: string } | null = null;
+  /** The frames holdFrames held, in order, with the connection they were sent on. */
+  readonly heldFrames: Array<{ readonly connId: number; readonly frame: Extract<ServerEffect, { type: 'send' }>['frame'] }> = [];
 
   constructor() {
     this.server = new ServerMachine(this.store.load(), { ttlMs: TTL_MS, newToken: () => `tok${++this.tokenSeq}` });
@@ -117,6 +124,16 @@ export class World {
 
   eventsOf(name: string, event: string): ClientEvent[] {
     return (this.events.get(name) ?? []).filter((e) => e.event === event);
+  }
+
+  /** Delivers the frames holdFrames held (on connections still open) and stops holding. */
+  releaseHeld(): void {
+    this.holdFrames = null;
+    for (const { connId, frame } of this.heldFrames.splice(0)) {
+      const link = this.links.get(connId);
+      if (link !== undefined) this.peers.get(link.peer)!.handle({ type: 'server.bytes', linkId: link.linkId, bytes: encodeControl(frame) }, this.nowMs);
+    }
+    this.settle();
   }
 
   /** Drops a peer's server connection, as a network blip would (both ends see a close). */
@@ -233,6 +250,10 @@ export class World {
         if (link !== undefined && this.cutBeforeFrame?.peer === link.peer && this.cutBeforeFrame.type === effect.frame.type) {
           this.cutBeforeFrame = null;
           return this.closeConn(effect.connId);
+        }
+        if (link !== undefined && this.holdFrames?.peer === link.peer && this.holdFrames.type === effect.frame.type) {
+          this.heldFrames.push({ connId: effect.connId, frame: effect.frame });
+          return;
         }
         if (link !== undefined) this.peers.get(link.peer)!.handle({ type: 'server.bytes', linkId: link.linkId, bytes: encodeControl(effect.frame) }, this.nowMs);
         return;
