@@ -335,6 +335,7 @@ export class LightClient implements PeerDriver {
    */
   private onLoggedOutHere(requestId: number | null): void {
     if (requestId === null) return;
+    this.options.observer.onCounter('logouts_ended_here');
     const reply = this.replies.get(requestId);
     this.replies.delete(requestId);
     reply?.({ type: 'logout.ok', re: requestId });

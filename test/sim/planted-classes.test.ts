@@ -50,6 +50,18 @@ const CASES: ReadonlyArray<{ what: string; bug: SimPlantedBug; file: string; che
   { what: 'a size lie never makes a file other than the offer declared', bug: 'trust-sent-size', file: 'scenarios/hostile-files.yaml', checker: 'size-as-offered' },
 ];
 
+describe('a server that never answers a logout', () => {
+  it('shows in logout.yaml, with its own idle limit, as a logout the client answered itself with no fault on its link (logouts_ended_here)', () => {
+    const { scenario } = loadScenarioFile('scenarios/logout.yaml');
+    const seed = scenario.seed ?? 1;
+    expect(runScenario(scenario, { seed }).metrics.logouts_ended_here).toBe(0);
+    const report = runScenario(planted(scenario, 'drop-logout-ok'), { seed });
+    expect(report.metrics.logouts_ended_here).toBe(1);
+    expect(report.passed).toBe(false);
+    expect(report.expectations.filter((e) => !e.passed).map((e) => e.name)).toEqual(['logouts_ended_here <= 0']);
+  });
+});
+
 describe('each bug class is caught by a swarm over the corpus and shrunk', () => {
   for (const { what, bug, file, checker, adjust } of CASES) {
     it(`${what}: ${checker} catches the planted ${bug}, shrunk to at most 10 steps and faults`, () => {

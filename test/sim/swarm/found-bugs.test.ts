@@ -58,6 +58,7 @@ describe('bugs found by the simulator stay fixed', () => {
     // The one login the script made: no password login to take it back after the partition (2 before), no resume.
     expect(report.metrics.server_logins).toBe(1);
     expect(report.metrics.resumes).toBe(0);
+    expect(report.metrics.logouts_ended_here).toBe(1);
     expect(report.metrics.outcomes_after_end ?? 0).toBe(0);
     expect(report.metrics.outcomes_unattributed ?? 0).toBe(0);
   });
