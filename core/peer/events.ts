@@ -32,7 +32,12 @@ export const clientEventSchema = z.discriminatedUnion('event', [
   /** p2pHost, p2pPort (additions): where this client's P2P listener is. */
   z.object({ event: z.literal('ready'), p2pHost: z.string(), p2pPort: z.number().int().nonnegative() }),
   z.object({ event: z.literal('signup.ok'), username }),
-  z.object({ event: z.literal('logout.ok') }),
+  /**
+   * detail (addition): set when the client ended the login itself, the server being out of reach
+   * (the link dropped before the server's logout.ok, or was down); the server ends it when its TTL
+   * passes. Absent when the server answered.
+   */
+  z.object({ event: z.literal('logout.ok'), detail: z.string().optional() }),
   /**
    * pending: who asked us to be friends (their requests wait for our answer); each also comes as a
    * friend.request right after. Always set by the client; optional in the schema for older lines.

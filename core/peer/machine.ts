@@ -26,7 +26,8 @@
  *   said yes, or hold the token a caller's hello must bring.
  *
  * Requests the user sends the server are remembered by id until their reply; those still owed
- * when the link drops are answered SERVER_UNAVAILABLE. Session requests and answers are the
+ * when the link drops are answered SERVER_UNAVAILABLE, but a logout: the link ends the login here
+ * and it is answered logout.ok (onLoggedOutHere). Session requests and answers are the
  * broker's: their replies, or their loss, end the session request they belong to.
  *
  * P2P channel (one TCP stream per open session):
@@ -97,6 +98,8 @@ import { IncomingTransfer, OutgoingTransfer, type ReadGate, TRANSFER_TUNING_DEFA
 const DATA_FRAME_OVERHEAD_BYTES = FRAME_HEADER_BYTES + DATA_HEADER_BYTES;
 /** The chat.failed reason of a session being set up when our login ended (the broker's for a request). */
 const LOGIN_ENDED_REASON = 'logged-out';
+/** The detail of a logout.ok the client gave itself, the server being out of reach (onLoggedOutHere). */
+const LOGGED_OUT_HERE_DETAIL = 'the server was not reachable: logged out here; the server ends the login when its heartbeat deadline (TTL) passes';
 /**
  * P2P channels take file data as it arrives (see FrameDecoder's dataFragments): a received chunk's
  * bytes go to the transfer as a view of it, so a data frame is never copied together first; the
@@ -696,9 +699,10 @@ export class PeerMachine {
    * The user's logout. The link sends it only when logged in with nothing else awaiting its answer
    * (ServerLink.logout); any other is answered here at once, so that it still gets its one answer
    * and says why. Not logged in (the server ended the login: a TTL expiry, say, while this process
-   * was paused): NOT_LOGGED_IN, nothing to log out of. While the link takes its own login back
-   * after a drop: SERVER_UNAVAILABLE, as all through the outage (`reconnected` says when it is
-   * done). Behind the user's own login or logout: BUSY, retry once it has been answered.
+   * was paused): NOT_LOGGED_IN, nothing to log out of. While the link is down holding a login to
+   * take back (or its resume is on its way): the login ends here, and the link's
+   * `logged-out-here` answers logout.ok (onLoggedOutHere). Behind the user's own login or logout:
+   * BUSY, retry once it has been answered.
    */
   private onLogout(): void {
     const p = this.link.state;
@@ -706,8 +710,9 @@ export class PeerMachine {
       const ended = this.loginEndedBy;
       return this.emitError('NOT_LOGGED_IN', ended === null || ended === 'logout' ? 'not logged in: there is nothing to log out of' : `the login had ended already (${ended}): there is nothing to log out of`);
     }
-    if (p.state === 'ExpectLoginOk' && p.via !== 'login') {
-      return this.emitError('SERVER_UNAVAILABLE', 'the connection dropped and the client is logging back in by itself: wait for reconnected, then log out');
+    if (this.link.takingBack) {
+      this.link.logout();
+      return;
     }
     if (p.state === 'ExpectLoginOk' || p.state === 'ExpectLogoutOk') {
       return this.emitError('BUSY', `the ${p.state === 'ExpectLoginOk' ? 'login' : 'logout'} before this one still awaits the server's answer: retry once it has come`);
@@ -745,14 +750,12 @@ export class PeerMachine {
         return this.withReplyRef(action.frame, () => this.onLoggedIn(action.via, action.frame, nowMs));
       case 'password-settled':
         return this.settlePassword(action.changed, action.nickname);
+      case 'logged-out-here':
+        return this.onLoggedOutHere(action.requestId);
       case 'login-ended':
         this.loginEndedBy = action.reason;
-        // Logged out for good: a password change waiting to be settled never will be, and a
-        // logout the link held to send again is done (the login it was to end is gone).
-        if (action.reason === 'relogin-refused') {
-          this.settlePassword(false, null);
-          this.settleLogouts();
-        }
+        // Logged out for good: a password change waiting to be settled never will be.
+        if (action.reason === 'relogin-refused') this.settlePassword(false, null);
         this.broker.loginEnded(action.reason);
         // A refused resume is taken back with the password at once (a server restart): the user
         // stays on, and so do its P2P sessions. Had the TTL run out, the friends saw us go
@@ -785,13 +788,26 @@ export class PeerMachine {
     this.answering = before;
   }
 
-  /** Answers the user's logouts still owed (sent again by the link after a drop) with logout.ok: the login is gone. */
-  private settleLogouts(): void {
-    for (const [id, cmd] of [...this.pending]) {
-      if (cmd !== 'logout') continue;
-      this.pending.delete(id);
-      this.withRef(this.pendingRefs.get(id), () => this.emit({ event: 'logout.ok' }));
-      this.pendingRefs.delete(id);
+  /**
+   * The link ended the login here, the server out of reach (ServerLink.logout, and a drop before
+   * logout.ok): the user's logout is answered now, logout.ok with the command's ref (`requestId`:
+   * the logout the drop took; null: the command being handled), saying so. The sessions ended
+   * with the login (`login-ended` came first). A password change that waited for the take-back to
+   * learn whether it happened never will: answered too, saying it is not known.
+   */
+  private onLoggedOutHere(requestId: number | null): void {
+    const ref = requestId === null ? this.answering : this.pendingRefs.get(requestId);
+    if (requestId !== null) {
+      this.pending.delete(requestId);
+      this.pendingRefs.delete(requestId);
+    }
+    this.withRef(ref, () => this.emit({ event: 'logout.ok', detail: LOGGED_OUT_HERE_DETAIL }));
+    const owed = this.passwordAnswerOwed;
+    if (owed !== null) {
+      this.passwordAnswerOwed = null;
+      this.withRef(owed.ref, () =>
+        this.emitError('SERVER_UNAVAILABLE', 'the connection dropped before the password change was answered, and the logout ended the login before the client could learn whether it happened: log in with the new password, or the old one if that fails'),
+      );
     }
   }
 

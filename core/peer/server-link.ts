@@ -27,6 +27,11 @@
  *                                  holding the user's login (LoginOwed): sent again once welcomed,
  *                                  same id, at most LOGIN_RESENDS_MAX times
  *   LoggedIn ──logout / quit──▶ ExpectLogoutOk ──logout.ok──▶ ExpectLogin (or Closed after quit)
+ *                                    └──closed / silent for ttlMs──▶ ExpectReconnect, holding no login:
+ *                                       the logout is done here (`logged-out-here`, see below)
+ *   holding a login to take back (ExpectReconnect, ExpectOpen, ExpectWelcome; ExpectLoginOk via
+ *   resume or relogin) ──logout──▶ the same, holding no login (ExpectLoginOk: its link closed and
+ *   a new one made at once)
  *   LoggedIn ──error HEARTBEAT_TIMEOUT / LOGGED_IN_ELSEWHERE──▶ ExpectLogin
  *   connected ──closed / silent for ttlMs / broken framing──▶ ExpectReconnect ──backoff──▶ ExpectOpen
  *   any ──quit when not logged in, or quit's logout done or timed out──▶ Closed
@@ -46,6 +51,12 @@
  * resume or relogin) or a logout awaits its answer (see `login`); the user's logout only from
  * LoggedIn, with nothing else awaiting its answer (see `logout`).
  *
+ * A logout is the user's wish to be gone, and is answered once, at once when the server cannot
+ * take it: when the link drops before its logout.ok, or the user logs out while the link is down
+ * holding a login to take back, the link ends the login here (`logged-out-here`). It forgets the
+ * login (the token and the password with it), takes nothing back and sends nothing more for it;
+ * the server, hearing no heartbeat, ends the login itself when its TTL passes.
+ *
  * FRAME_RULES says in which states each server frame is accepted. A frame it does not allow is a
  * protocol error (a `protocol-error` action; the frame is dropped), as on the server. Frames the
  * link does not consume itself go to the composition as `frame` actions: replies to its requests,
@@ -62,12 +73,6 @@ export interface Account {
   readonly username: string;
   readonly password: string;
   readonly resumeToken: string | null;
-  /**
-   * The id of a logout the link dropped under before its logout.ok: the server may never have
-   * had it, so the login is taken back and the logout sent again, under the same id (the reply
-   * answers the user's command), as soon as the link is logged in.
-   */
-  readonly logoutOwed?: number;
   /**
    * The new password of an account.password whose answer has not come: once the server applied
    * it, the old password and the old token no longer work. If the link drops before the answer,
@@ -159,8 +164,8 @@ export type LinkAction =
   | { readonly type: 'up' }
   /**
    * The link ended (closed by either side); replies still owed on it are lost, but for the
-   * requests in `resending` (a user's login, see LoginOwed; a logout, see Account.logoutOwed),
-   * which the link sends again itself, under the same id.
+   * requests in `resending` (a user's login, see LoginOwed), which the link sends again itself,
+   * under the same id.
    */
   | { readonly type: 'link-lost'; readonly resending: readonly number[] }
   /** A welcomed link dropped (once per outage) ... */
@@ -169,6 +174,14 @@ export type LinkAction =
   | { readonly type: 'reconnected' }
   | { readonly type: 'logged-in'; readonly via: LoginVia; readonly frame: ServerFrameOf<'login.ok'> }
   | { readonly type: 'login-ended'; readonly reason: LoginEnd }
+  /**
+   * The user's logout ended the login here, the server being out of reach: the answer to that
+   * logout. `requestId`: the logout the link dropped under before its logout.ok; null: a logout
+   * typed while the link was down (or taking its login back), never sent. Comes after the
+   * `login-ended` (reason logout) it answers, and before the `link-lost` of a drop. The server ends
+   * the login itself when its TTL passes without a heartbeat.
+   */
+  | { readonly type: 'logged-out-here'; readonly requestId: number | null }
   /**
    * A password change the link dropped under is settled: the login was taken back with the new
    * password (changed; `nickname` from that login), or the old token or password still worked.
@@ -443,13 +456,60 @@ export class ServerLink {
    * (the user's, or the link's own resume or relogin) or another logout awaits its answer: the
    * server answers in order, and a logout.ok behind a resume's login.ok reached a link that
    * had just taken its login back (a protocol error) and the user's logout got no answer.
+   *
+   * Holding a login to take back after a drop (see `takingBack`), the logout is not sent either:
+   * the login ends here, and `logged-out-here` (requestId null) is its answer. Waiting for the
+   * link and the take-back first gave the logout two answers (SERVER_UNAVAILABLE at the drop, then
+   * a logout.ok with no ref), and none past the first when the take-back was refused.
    */
   logout(): number | null {
     const p = this.phase;
-    if (p.state !== 'LoggedIn') return null;
-    const requestId = this.sendRequest(p.conn, { type: 'logout' });
-    this.phase = { state: 'ExpectLogoutOk', conn: p.conn, account: p.account, requestId, quitAtMs: null };
-    return requestId;
+    switch (p.state) {
+      case 'LoggedIn': {
+        const requestId = this.sendRequest(p.conn, { type: 'logout' });
+        this.phase = { state: 'ExpectLogoutOk', conn: p.conn, account: p.account, requestId, quitAtMs: null };
+        return requestId;
+      }
+      case 'ExpectReconnect':
+      case 'ExpectOpen':
+      case 'ExpectWelcome':
+        if (p.resumeWith === null) return null;
+        // Down, holding a login to take back: the user wants to be gone now, not once the server
+        // is back. The login ends here; the next link comes up with none.
+        this.phase = { ...p, resumeWith: null };
+        this.actions.push({ type: 'login-ended', reason: 'logout' }, { type: 'logged-out-here', requestId: null });
+        return null;
+      case 'ExpectLoginOk':
+        if (p.via === 'login') return null;
+        // The resume (or relogin) is on its way: closing its link is the one way to be sure no
+        // login.ok takes the login back after all. The server, if it took it, ends it when its
+        // TTL passes. A new link at once: this one was fine.
+        this.actions.push({ type: 'close', linkId: p.conn.linkId });
+        this.actions.push({ type: 'login-ended', reason: 'logout' }, { type: 'logged-out-here', requestId: null });
+        this.actions.push({ type: 'link-lost', resending: [] });
+        this.connect(null, p.outage);
+        return null;
+      default:
+        return null;
+    }
+  }
+
+  /**
+   * The link holds a login it is taking back after a drop (down, or its resume or relogin on its
+   * way): a logout now ends it here (see `logout`).
+   */
+  get takingBack(): boolean {
+    const p = this.phase;
+    switch (p.state) {
+      case 'ExpectReconnect':
+      case 'ExpectOpen':
+      case 'ExpectWelcome':
+        return p.resumeWith !== null;
+      case 'ExpectLoginOk':
+        return p.via !== 'login';
+      default:
+        return false;
+    }
   }
 
   /** The user quits: log out first if logged in (waiting at most QUIT_LOGOUT_WAIT_MS), then close. */
@@ -601,11 +661,6 @@ export class ServerLink {
       const changed = p.password !== undefined;
       this.actions.push({ type: 'password-settled', changed, nickname: changed ? frame.nickname : null });
     }
-    const owed = p.account.logoutOwed;
-    if (owed !== undefined) {
-      this.actions.push({ type: 'send', linkId: p.conn.linkId, frame: { type: 'logout', id: owed } });
-      this.phase = { state: 'ExpectLogoutOk', conn: p.conn, account, requestId: owed, quitAtMs: null };
-    }
   }
 
   private onLogoutOk(frame: ServerFrameOf<'logout.ok'>): void {
@@ -742,8 +797,10 @@ export class ServerLink {
           this.actions.push({ type: 'closed' });
           return;
         }
-        // The logout may not have reached the server: take the login back, then log out again.
-        resumeWith = { ...p.account, logoutOwed: p.requestId };
+        // The logout may not have reached the server, and cannot until the link is back: the user
+        // wants to be gone now, so the login ends here, and is not taken back (resumeWith stays
+        // null). The server ends it when its TTL passes without a heartbeat.
+        this.actions.push({ type: 'login-ended', reason: 'logout' }, { type: 'logged-out-here', requestId: p.requestId });
         break;
       case 'LoggedIn':
         resumeWith = p.account;
@@ -774,11 +831,7 @@ export class ServerLink {
         }
         break;
     }
-    const resending: number[] = [];
-    if (loginOwed !== null) resending.push(loginOwed.requestId);
-    // The logout is sent again once the login is taken back: its reply still answers the user's command.
-    if (resumeWith?.logoutOwed !== undefined) resending.push(resumeWith.logoutOwed);
-    this.actions.push({ type: 'link-lost', resending });
+    this.actions.push({ type: 'link-lost', resending: loginOwed === null ? [] : [loginOwed.requestId] });
     if (WELCOMED.includes(p.state) && !outage) {
       outage = true;
       this.actions.push({ type: 'disconnected' });

@@ -175,6 +175,9 @@ function collectMetrics(world: World): Record<string, number> {
     logins_ok: outcome('login:ok'),
     logins_failed: sumPrefix(world.stepOutcomes, 'login:') - outcome('login:ok'),
     logouts_ok: outcome('logout:ok'),
+    // Logouts the client answered itself (the link dropped before logout.ok): with no fault on the
+    // link, a server that never answered them (a healthy run has none).
+    logouts_ended_here: counter('logouts_ended_here'),
     server_logins: sum((s) => s.logins),
     server_logins_failed: sum((s) => s.loginsFailed),
     server_signups: sum((s) => s.signups),

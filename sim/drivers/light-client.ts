@@ -252,6 +252,8 @@ export class LightClient implements PeerDriver {
         return this.onLoggedIn(action.frame);
       case 'login-ended':
         return this.onLoginEnded(action.reason);
+      case 'logged-out-here':
+        return this.onLoggedOutHere(action.requestId);
       case 'frame':
         return this.onFrame(action.frame);
       case 'protocol-error':
@@ -325,6 +327,18 @@ export class LightClient implements PeerDriver {
     if (!this.hearing) return;
     this.link.handleTimeout(nowMs);
     this.flush();
+  }
+
+  /**
+   * The link ended the login here, the server out of reach (it dropped before logout.ok): the
+   * logout's answer is logout.ok, as if the server had sent it (the step's outcome is ok).
+   */
+  private onLoggedOutHere(requestId: number | null): void {
+    if (requestId === null) return;
+    this.options.observer.onCounter('logouts_ended_here');
+    const reply = this.replies.get(requestId);
+    this.replies.delete(requestId);
+    reply?.({ type: 'logout.ok', re: requestId });
   }
 
   /**

@@ -507,6 +507,8 @@ export class PeerMachineDriver implements PeerDriver {
       case 'logout.ok':
         this.presenceView.clear();
         observer.onViewReset(this);
+        // The client ended the login itself, the server out of reach (its logout.ok has no detail).
+        if (event.detail !== undefined) observer.onCounter('logouts_ended_here');
         break;
       case 'presence':
         this.presenceView.set(event.username, event.status);

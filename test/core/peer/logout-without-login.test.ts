@@ -15,7 +15,8 @@
  *
  * Its siblings: a logout sent beside the link's own resume had its logout.ok reach a link that
  * had just taken its login back (a protocol error): no answer, and a client that thought itself
- * logged in. One logout, or login, at a time now.
+ * logged in. One logout, or login, at a time now (and a logout typed while the login is being
+ * taken back ends it here: logout-server-unreachable.test.ts).
  */
 import { describe, expect, it } from 'vitest';
 import type { ServerFrame } from '../../../core/frames.ts';
@@ -55,21 +56,14 @@ describe('a logout typed after the server ended the login', () => {
 });
 
 describe('one logout at a time', () => {
-  it('a logout typed while the link takes its own login back after a drop is answered at once, SERVER_UNAVAILABLE, and not sent; once reconnected, a logout ends with logout.ok', () => {
+  it('a logout typed while the link takes its own login back after a drop is not sent beside the resume: it ends the login here at once, logout.ok (logout-server-unreachable.test.ts), and no logout.ok of the server\'s ever comes unasked', () => {
     const client = new Client().loggedIn();
-    const resumeId = client.resuming();
+    client.resuming();
     client.input({ type: 'command', command: { cmd: 'logout' }, ref: LOGOUT_REF });
-    expect(client.answersTo(LOGOUT_REF)).toEqual([expect.objectContaining({ event: 'error', code: 'SERVER_UNAVAILABLE' })]);
+    expect(client.answersTo(LOGOUT_REF)).toEqual([expect.objectContaining({ event: 'logout.ok' })]);
     expect(logouts(client)).toBe(0);
-    const from = client.events.length;
-    client.frame(loginOk(resumeId, 'tok2'));
-    expect(client.events.slice(from).map((e) => e.event.event)).toEqual(['friends', 'reconnected']);
-    expect(client.machine.loggedIn).toBe(true);
-    client.input({ type: 'command', command: { cmd: 'logout' }, ref: SECOND_LOGOUT_REF });
-    client.frame({ type: 'logout.ok', re: client.lastSent('logout').id! });
-    expect(client.answersTo(SECOND_LOGOUT_REF)).toEqual([{ event: 'logout.ok' }]);
+    expect(client.machine.loggedIn).toBe(false);
     expect(client.events.map((e) => e.event)).not.toContainEqual(expect.objectContaining({ code: 'UNEXPECTED_FRAME' }));
-    expect(client.answersTo(LOGOUT_REF)).toHaveLength(1);
   });
 
   it('a logout typed while the user\'s login awaits its answer is answered BUSY and not sent; the login gets its own answer', () => {
