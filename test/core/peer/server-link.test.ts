@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeControl } from '../../../core/codec.ts';
 import type { ServerFrame } from '../../../core/frames.ts';
 import { LOGIN_DEGRADED_RETRIES_MAX, LOGIN_RESENDS_MAX, QUIT_LOGOUT_WAIT_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../../../core/limits.ts';
+import type { IdentityKeys } from '../../../core/identity.ts';
 import { FRAME_RULES, type LinkAction, ServerLink } from '../../../core/peer/server-link.ts';
 
 const TTL_MS = 9_000;
@@ -20,10 +21,14 @@ function loginOk(re: number | undefined, resumeToken = 'tok1'): ServerFrame {
 
 /** A link driven by hand: each step returns the actions it caused. */
 class Harness {
-  readonly link = new ServerLink(7);
+  readonly link: ServerLink;
   nowMs = 1_000;
   linkId = 0;
   readonly sent: Array<{ type: string; id?: number }> = [];
+
+  constructor(identity: IdentityKeys | null = null) {
+    this.link = new ServerLink(7, identity);
+  }
 
   step(fn: (link: ServerLink) => void): LinkAction[] {
     fn(this.link);
@@ -464,5 +469,31 @@ describe('server link machine', () => {
     const actions = h.advanceTo(h.nowMs + QUIT_LOGOUT_WAIT_MS);
     expect(types(actions).slice(-2)).toEqual(['close', 'closed']);
     expect(h.link.state.state).toBe('Closed');
+  });
+});
+
+describe('our identity keys go with every password login', () => {
+  // The server registers the keys a login offers with the account and vouches for them to friends
+  // (their P2P links check them): a login that left them out would leave the account keyless.
+  const KEYS: IdentityKeys = { signKey: 'sign-key-of-alice', sealKey: 'seal-key-of-alice' };
+
+  it('the user\'s login, and the link\'s own when a resume is refused, carry them; a resume does not', () => {
+    const h = new Harness(KEYS);
+    h.loginSent();
+    expect(h.sent.at(-1)).toMatchObject({ type: 'login', username: 'alice', identity: KEYS });
+    h.frame(loginOk(h.lastSentId()));
+    h.step((l) => l.closed(h.linkId, h.nowMs));
+    h.nextLinkWelcomed();
+    const resume = h.sent.at(-1);
+    expect(resume).toMatchObject({ type: 'resume' });
+    expect(resume).not.toHaveProperty('identity');
+    h.frame({ type: 'error', re: h.lastSentId(), code: 'BAD_RESUME_TOKEN', message: 'gone' });
+    expect(h.sent.at(-1)).toMatchObject({ type: 'login', password: 'alice-password', identity: KEYS });
+  });
+
+  it('a link without keys (a tool that has none) sends none', () => {
+    const h = new Harness();
+    h.loginSent();
+    expect(h.sent.at(-1)).not.toHaveProperty('identity');
   });
 });
