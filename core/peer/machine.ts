@@ -717,6 +717,12 @@ export class PeerMachine {
     if (p.state === 'ExpectLoginOk' || p.state === 'ExpectLogoutOk') {
       return this.emitError('BUSY', `the ${p.state === 'ExpectLoginOk' ? 'login' : 'logout'} before this one still awaits the server's answer: retry once it has come`);
     }
+    if (p.state === 'ExpectStart' || p.state === 'ExpectOpen' || p.state === 'ExpectWelcome' || p.state === 'ExpectReconnect') {
+      // The link is down holding no login (taking one back was handled above): nothing to log out
+      // of, unless the user's own login waits to be sent again, which answers first.
+      if (p.state !== 'ExpectStart' && p.loginOwed !== null) return this.emitError('BUSY', 'the login before this one still awaits the server\'s answer: retry once it has come');
+      return this.emitError('NOT_LOGGED_IN', 'not logged in: there is nothing to log out of');
+    }
     this.track('logout', this.link.logout());
   }
 

@@ -20,7 +20,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ServerFrame } from '../../../core/frames.ts';
-import { Client, loginOk } from './hand-typed-client.ts';
+import { Client, WELCOME, loginOk } from './hand-typed-client.ts';
 
 const LOGOUT_REF = 51;
 const SECOND_LOGOUT_REF = 52;
@@ -45,6 +45,26 @@ describe('a logout typed after the server ended the login', () => {
     client.input({ type: 'server.closed', linkId: client.linkId, error: null });
     expect(client.answersTo(LOGOUT_REF)).toHaveLength(1);
     expect(client.machine.loggedIn).toBe(false);
+  });
+
+  it('typed while the link is down holding no login, it is answered NOT_LOGGED_IN at once, not SERVER_UNAVAILABLE ("retrying": nothing would be retried)', () => {
+    const client = new Client().welcomed();
+    client.input({ type: 'server.closed', linkId: client.linkId, error: 'ECONNRESET' });
+    client.input({ type: 'command', command: { cmd: 'logout' }, ref: LOGOUT_REF });
+    expect(client.answersTo(LOGOUT_REF)).toEqual([expect.objectContaining({ event: 'error', code: 'NOT_LOGGED_IN' })]);
+    client.untilConnect();
+    client.input({ type: 'server.open', linkId: client.linkId, localAddress: '127.0.0.1' });
+    client.frame(WELCOME);
+    expect(logouts(client)).toBe(0);
+  });
+
+  it('typed while the link is down with the user\'s own login waiting to be sent again, it is answered BUSY', () => {
+    const client = new Client().welcomed();
+    client.input({ type: 'command', command: { cmd: 'login', username: 'alice', password: 'alice-password' } });
+    client.input({ type: 'server.closed', linkId: client.linkId, error: 'ECONNRESET' });
+    client.input({ type: 'command', command: { cmd: 'logout' }, ref: LOGOUT_REF });
+    expect(client.answersTo(LOGOUT_REF)).toEqual([expect.objectContaining({ event: 'error', code: 'BUSY' })]);
+    expect(logouts(client)).toBe(0);
   });
 
   it('typed before any login, it is answered NOT_LOGGED_IN at once, and not sent', () => {
