@@ -64,6 +64,12 @@ class Harness {
     return this.frame(WELCOME);
   }
 
+  /** The link drops; after the backoff the next one opens and is welcomed: the welcome's actions. */
+  dropAndReconnect(): LinkAction[] {
+    this.step((l) => l.closed(this.linkId, this.nowMs));
+    return this.nextLinkWelcomed();
+  }
+
   lastSentId(): number {
     return this.sent.at(-1)?.id ?? -1;
   }
@@ -192,10 +198,7 @@ describe('server link machine', () => {
 
   it('a logout while the resume is on its way closes that link and ends the login here: the resume\'s login.ok cannot take it back', () => {
     const h = new Harness().loggedIn();
-    h.step((l) => l.closed(h.linkId, h.nowMs));
-    h.advanceTo(h.link.nextTimeoutMs()!);
-    h.step((l) => l.opened(h.linkId, null, h.nowMs));
-    h.frame(WELCOME);
+    h.dropAndReconnect();
     const resumeId = h.lastSentId();
     const resumeLinkId = h.linkId;
     expect(h.link.state).toMatchObject({ state: 'ExpectLoginOk', via: 'resume' });
@@ -245,10 +248,7 @@ describe('server link machine', () => {
     // and refused the relogin (ALREADY_LOGGED_IN), and the link took the user's login.ok for the
     // relogin's: the user's command never got an answer.
     const h = new Harness().loggedIn();
-    h.step((l) => l.closed(h.linkId, h.nowMs));
-    h.advanceTo(h.link.nextTimeoutMs()!);
-    h.step((l) => l.opened(h.linkId, null, h.nowMs));
-    h.frame(WELCOME);
+    h.dropAndReconnect();
     const resumeId = h.lastSentId();
     expect(h.sent.at(-1)).toMatchObject({ type: 'resume' });
     let id: number | null = -1;
@@ -369,10 +369,7 @@ describe('server link machine', () => {
 
   it('a resume refused with SERVER_DEGRADED keeps its token and resumes on the next link, instead of giving the login up', () => {
     const h = new Harness().loggedIn();
-    h.step((l) => l.closed(h.linkId, h.nowMs));
-    h.advanceTo(h.link.nextTimeoutMs()!);
-    h.step((l) => l.opened(h.linkId, null, h.nowMs));
-    h.frame(WELCOME);
+    h.dropAndReconnect();
     expect(h.sent.at(-1)).toMatchObject({ type: 'resume', token: 'tok1' });
     const refused = h.frame({ type: 'error', re: h.lastSentId(), code: 'SERVER_DEGRADED', message: 'degraded' });
     expect(types(refused)).toEqual(['close', 'link-lost', 'server-degraded']);
@@ -439,10 +436,7 @@ describe('server link machine', () => {
 
   it('a resume refused, then the password refused too, ends the login for good (relogin-refused): no password change to settle, no third try', () => {
     const h = new Harness().loggedIn();
-    h.step((l) => l.closed(h.linkId, h.nowMs));
-    h.advanceTo(h.link.nextTimeoutMs()!);
-    h.step((l) => l.opened(h.linkId, null, h.nowMs));
-    h.frame(WELCOME);
+    h.dropAndReconnect();
     h.frame({ type: 'error', re: h.lastSentId(), code: 'BAD_RESUME_TOKEN', message: 'gone' });
     expect(h.sent.at(-1)).toMatchObject({ type: 'login', password: 'alice-password' });
     const sentBefore = h.sent.length;
@@ -482,8 +476,7 @@ describe('our identity keys go with every password login', () => {
     h.loginSent();
     expect(h.sent.at(-1)).toMatchObject({ type: 'login', username: 'alice', identity: KEYS });
     h.frame(loginOk(h.lastSentId()));
-    h.step((l) => l.closed(h.linkId, h.nowMs));
-    h.nextLinkWelcomed();
+    h.dropAndReconnect();
     const resume = h.sent.at(-1);
     expect(resume).toMatchObject({ type: 'resume' });
     expect(resume).not.toHaveProperty('identity');
