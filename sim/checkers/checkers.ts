@@ -16,6 +16,12 @@
  *   stops at the first exception and reports it.
  * - size-as-offered (driver peer-machine): a received file holds exactly the bytes its offer
  *   declared on the wire, and is reported at that size, whatever its sender then sent.
+ * - logout-answered: a logout sent while no fault had yet touched the run, and none began within
+ *   LOGOUT_ANSWER_WAIT_MS after it, is answered by the server. A client ends a logout itself only when its
+ *   server link dropped before the answer (docs/PROTOCOL.md); with no fault around, the server's
+ *   logout.ok comes within a round trip, so a logout ended here means the server lost or never
+ *   sent it. A fault before or right after the logout makes the drop expected and nothing is
+ *   judged (`logouts_ended_here` still counts every one).
  */
 import type { PresenceStatus } from '../../core/frames.ts';
 import { Histogram } from './latency-histogram.ts';
@@ -48,6 +54,12 @@ export const CHECKED_SERVER_FRAME_TYPES: readonly string[] = [
   'session.failed',
   'session.withdrawn',
 ];
+/**
+ * logout-answered: how long after a logout a first fault may begin and still leave the logout
+ * judged. The server answers a logout in one round trip (tens of ms on the corpus's links); a fault
+ * that begins later than this cannot be why its answer never came.
+ */
+export const LOGOUT_ANSWER_WAIT_MS = 2_000;
 /** Details listed per liveness check before the rest is only counted. */
 const LIVENESS_DETAILS_MAX = 20;
 
@@ -68,6 +80,8 @@ export interface CheckedWorld {
   linksHealthy(): boolean;
   /** When the last such fault ended (0 if none ever). */
   readonly lastFaultEndMs: number;
+  /** When the first fault of any kind but a planted bug began; Infinity before any. */
+  readonly firstFaultBeganMs: number;
   /** Every server process (the nodes of a cluster); absent: just `server`. */
   readonly servers?: readonly ServerNode[];
   /** The server process at an address (which node sent a frame); absent: `server`. */
@@ -106,6 +120,8 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
   private readonly removedAtMs = new Map<string, number>();
   /** "receiver\0transferId" → where the files port wrote the download (until the machine reports it). */
   private readonly committedPaths = new Map<string, string>();
+  /** username → when its latest logout was sent, kept only for logouts sent before any fault (logout-answered). */
+  private readonly logoutSentAtMs = new Map<string, number>();
   private world: CheckedWorld | null = null;
   /** Each slot's truthOnline during a sweep (1 online), reused from sweep to sweep. */
   private sweepTruth = new Uint8Array(0);
@@ -239,6 +255,24 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
 
   onCounter(name: string): void {
     this.count(name);
+  }
+
+  onLogoutSent(peer: PeerDriver): void {
+    const world = this.w;
+    // Each logout replaces the user's last one: one answered by the server leaves nothing behind.
+    if (world.firstFaultBeganMs === Number.POSITIVE_INFINITY) this.logoutSentAtMs.set(peer.username, world.clock.nowMs());
+    else this.logoutSentAtMs.delete(peer.username);
+  }
+
+  onLogoutEndedHere(peer: PeerDriver): void {
+    this.count('logouts_ended_here');
+    const sentAtMs = this.logoutSentAtMs.get(peer.username);
+    this.logoutSentAtMs.delete(peer.username);
+    if (sentAtMs === undefined || this.w.firstFaultBeganMs <= sentAtMs + LOGOUT_ANSWER_WAIT_MS) return;
+    this.violate(
+      'logout-answered',
+      `${peer.username}'s logout, sent at ${Math.round(sentAtMs)} ms with no fault before it or within ${LOGOUT_ANSWER_WAIT_MS} ms after, got no logout.ok before its server link dropped: the client ended it itself`,
+    );
   }
 
   /** one-final-outcome, per request the peer's driver matched (a message, a transfer, a server request). */

@@ -102,6 +102,7 @@ export class LightClient implements PeerDriver {
 
   logout(done: (outcome: StepOutcome) => void): void {
     if (!this.link.loggedIn) return done('NOT_LOGGED_IN');
+    this.options.observer.onLogoutSent(this);
     this.setWantOnline(false);
     this.track(this.link.logout(), (frame) => {
       if (frame?.type === 'logout.ok') this.clearView();
@@ -335,7 +336,7 @@ export class LightClient implements PeerDriver {
    */
   private onLoggedOutHere(requestId: number | null): void {
     if (requestId === null) return;
-    this.options.observer.onCounter('logouts_ended_here');
+    this.options.observer.onLogoutEndedHere(this);
     const reply = this.replies.get(requestId);
     this.replies.delete(requestId);
     reply?.({ type: 'logout.ok', re: requestId });

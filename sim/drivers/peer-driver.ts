@@ -65,6 +65,10 @@ export interface PeerObserver {
   /** The server link dropped: replies pushed meanwhile are lost to this peer. */
   onLinkLost(peer: PeerDriver): void;
   onCounter(name: string): void;
+  /** The user typed a logout the client sends (it was logged in). */
+  onLogoutSent(peer: PeerDriver): void;
+  /** The client ended a logout itself: its server link dropped before the server's logout.ok. */
+  onLogoutEndedHere(peer: PeerDriver): void;
   /** A request that had already ended got another final outcome (`request` names it within the peer). */
   onOutcomeAfterEnd?(peer: PeerDriver, request: string, first: string, second: string): void;
   /** An error event that answers no request of the peer's and that the server does not push unasked. */

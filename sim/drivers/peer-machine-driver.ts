@@ -304,6 +304,7 @@ export class PeerMachineDriver implements PeerDriver {
 
   logout(done: (outcome: StepOutcome) => void): void {
     if (!this.machine.loggedIn) return done('NOT_LOGGED_IN');
+    this.options.observer.onLogoutSent(this);
     this.setTruth(false);
     this.command('logout', null, { cmd: 'logout' }, done);
   }
@@ -508,7 +509,7 @@ export class PeerMachineDriver implements PeerDriver {
         this.presenceView.clear();
         observer.onViewReset(this);
         // The client ended the login itself, the server out of reach (its logout.ok has no detail).
-        if (event.detail !== undefined) observer.onCounter('logouts_ended_here');
+        if (event.detail !== undefined) observer.onLogoutEndedHere(this);
         break;
       case 'presence':
         this.presenceView.set(event.username, event.status);

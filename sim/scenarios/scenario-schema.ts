@@ -48,6 +48,7 @@ export const CHECKER_NAMES = [
   'mail-exactly-once',
   'peer-key-refused',
   'size-as-offered',
+  'logout-answered',
 ] as const;
 
 /** The kinds of step, by the names step outcomes and `underFaults.stepsMayFail` use. */

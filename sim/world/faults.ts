@@ -93,7 +93,10 @@ export class FaultSchedule {
     const network = world.network;
     world.trace.note('fault', { kind: fault.kind });
     world.checkers.count(`faults_${fault.kind}`);
-    if (fault.kind !== 'plant') world.lastFaultBeganMs = world.clock.nowMs();
+    if (fault.kind !== 'plant') {
+      world.lastFaultBeganMs = world.clock.nowMs();
+      world.firstFaultBeganMs = Math.min(world.firstFaultBeganMs, world.lastFaultBeganMs);
+    }
     switch (fault.kind) {
       case 'server-crash':
         world.crashServer();

@@ -95,6 +95,8 @@ export class World implements CheckedWorld, RunnerHost {
   lastFaultEndMs = 0;
   /** When the last fault (other than a planted bug) began; -Infinity before any. */
   lastFaultBeganMs = Number.NEGATIVE_INFINITY;
+  /** When the first fault (other than a planted bug) began; Infinity before any. */
+  firstFaultBeganMs = Number.POSITIVE_INFINITY;
   /** The adversarial steps' world side (hostile-world.ts). */
   readonly hostile: HostileActions;
   readonly stepMismatches: string[] = [];

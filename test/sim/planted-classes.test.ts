@@ -42,6 +42,7 @@ const CASES: ReadonlyArray<{ what: string; bug: SimPlantedBug; file: string; che
     checker: 'steps-finish',
     adjust: (scenario) => ({ ...scenario, server: { ...scenario.server, unauthenticatedIdleMs: IDLE_PAST_THE_RUN_MS } }),
   },
+  { what: 'a logout on a run with no fault is answered by the server', bug: 'drop-logout-ok', file: 'scenarios/logout.yaml', checker: 'logout-answered' },
   { what: 'unfriending mid-session ends the friendship on both sides', bug: 'drop-friend-removed', file: 'scenarios/unfriend-mid-session.yaml', checker: 'liveness' },
   { what: 'a duplicate login displaces the first program', bug: 'drop-logged-in-elsewhere', file: 'scenarios/login-hammering.yaml', checker: 'liveness' },
   { what: 'login hammering never locks the owner out', bug: 'lock-out-guessed-user', file: 'scenarios/password-guessers.yaml', checker: 'served-within-bound' },
@@ -51,14 +52,14 @@ const CASES: ReadonlyArray<{ what: string; bug: SimPlantedBug; file: string; che
 ];
 
 describe('a server that never answers a logout', () => {
-  it('shows in logout.yaml, with its own idle limit, as a logout the client answered itself with no fault on its link (logouts_ended_here)', () => {
+  it('shows in logout.yaml as a logout the client answered itself with no fault on its link (logouts_ended_here, and the logout-answered checker)', () => {
     const { scenario } = loadScenarioFile('scenarios/logout.yaml');
     const seed = scenario.seed ?? 1;
     expect(runScenario(scenario, { seed }).metrics.logouts_ended_here).toBe(0);
     const report = runScenario(planted(scenario, 'drop-logout-ok'), { seed });
     expect(report.metrics.logouts_ended_here).toBe(1);
     expect(report.passed).toBe(false);
-    expect(report.expectations.filter((e) => !e.passed).map((e) => e.name)).toEqual(['logouts_ended_here <= 0']);
+    expect(report.expectations.filter((e) => !e.passed).map((e) => e.name)).toEqual(['logouts_ended_here <= 0', 'invariant logout-answered']);
   });
 });
 

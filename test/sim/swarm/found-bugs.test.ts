@@ -177,6 +177,16 @@ const FOUND_BUGS: readonly FoundBug[] = [
     seed: 1,
     stepsAsScripted: true,
   },
+  // Found by a corpus swarm (root seed 21, 8 runs per scenario) right after the logout-answered
+  // checker was written: it remembered a logout the server had answered and judged the user's next
+  // one, sent during a clog and ended by the client, by the first one's time. Each logout now
+  // replaces the last (sim/checkers/checkers.ts, onLogoutSent).
+  {
+    holds: 'a logout ended by the client under a fault is not judged by an earlier logout the server answered',
+    fixture: 'logout-answered-then-clogged.yaml',
+    seed: 452674884,
+    metricsAtLeast: { logouts_ended_here: 1 },
+  },
 ];
 
 describe('bugs found by the simulator stay fixed', () => {
