@@ -1089,9 +1089,23 @@ export class PeerMachine {
         return this.connectToCallee(action.friend, action.token, action.vouchedKey, action.host, action.port, this.sessionsBrokered++, nowMs);
       case 'hold-token':
         return this.holdToken(action.friend, action.token, action.vouchedKey, this.sessionsBrokered++, nowMs);
+      case 'withdraw':
+        return this.withdrawSessionRequest(action.requestId);
       case 'protocol-error':
         return this.emitError('UNEXPECTED_FRAME', `${action.frameType} from the server for a request in ${action.state}`, undefined);
     }
+  }
+
+  /**
+   * Withdraws our request whose answer was a session the friend opened (session-broker.ts). The
+   * broker holds the cancel's id, as it does an answer's: its reply (session.failed `cancelled`,
+   * or NO_SUCH_SESSION_REQUEST when the request ended on the server first) is nobody's outcome.
+   * With no link the request stays on the server until its timeout, and its outcome, replayed on
+   * resume, is stale here.
+   */
+  private withdrawSessionRequest(requestId: string): void {
+    const id = this.link.request({ type: 'session.cancel', requestId });
+    if (id !== null) this.broker.withdrawSent(id);
   }
 
   private advertisedHost(): string {
@@ -1345,6 +1359,8 @@ export class PeerMachine {
     }
     this.sessions.set(friend, { username: friend, streamId, brokered, sentBytes: 0, flushedBytes: 0, pumpCursor: 0 });
     this.emit({ event: 'chat.opened', username: friend });
+    // Our own request to the friend, if pending, has had its answer: this chat (session-broker.ts).
+    this.broker.sessionOpened(friend);
     this.withChat((chat) => chat.opened(friend, streamId));
     for (const outcome of this.recentOutcomes.values()) {
       if (outcome.peer === friend) this.effects.push({ type: 'p2p.send', streamId, frame: outcome.frame });

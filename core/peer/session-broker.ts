@@ -12,6 +12,10 @@
  *   caller: ExpectPending (session.request sent) ──session.pending──▶ ExpectOutcome
  *           ExpectPending / ExpectOutcome ──session.failed, error──▶ (ended: chat.failed)
  *           ExpectOutcome ──session.established (caller)──▶ (ended: connect to the callee)
+ *           ExpectOutcome ──a session with the friend opened──▶ (ended: withdraw it)
+ *           ExpectPending ──a session with the friend opened──▶ ExpectPendingThenWithdraw
+ *           ExpectPendingThenWithdraw ──session.pending──▶ (ended: withdraw it)
+ *           ExpectPendingThenWithdraw ──session.failed, error──▶ (ended, quietly)
  *   callee: ExpectAnswer (session.incoming) ──answer yes──▶ ExpectEstablished
  *           ExpectAnswer ──answer no──▶ (ended)
  *           ExpectEstablished ──session.established (callee)──▶ (ended: hold the token)
@@ -27,6 +31,13 @@
  *   acknowledged request: the server keeps a detached user's requests and replays their outcome
  *   on resume, and asks the callee again (same requestId, no second chat.request);
  * - when the friendship ends (friend.removed), with reason `not-friends`;
+ * - when a session with the friend opens while our own request to them is pending (the friend
+ *   asked us at the same moment and we said yes: requests crossing, on one server or across a
+ *   cluster's nodes): the user's chat.open has its answer, chat.opened, so the request is
+ *   withdrawn at the server (session.cancel; once acknowledged if it is not yet) and ends without
+ *   an event. Left pending it would ask the friend again, answer chat.open a second time when it
+ *   ended (`timeout` while the chat is open), and refuse the user's next chat.open to the friend
+ *   (SESSION_PENDING) once this session closed;
  * - at the latest at its deadline (the server's timeout plus SESSION_OUTCOME_GRACE_MS, or
  *   SESSION_ACK_WAIT_MS before the acknowledgement), with reason `timeout`: an outcome lost in
  *   a race with a dropped link cannot leave it pending for ever.
@@ -59,6 +70,8 @@ export type SessionRequest =
   /** Caller: session.request sent as request `re`, no session.pending yet. */
   | { readonly state: 'ExpectPending'; readonly friend: string; readonly re: number; readonly deadlineMs: number }
   | { readonly state: 'ExpectOutcome'; readonly friend: string; readonly requestId: string; readonly deadlineMs: number }
+  /** Caller: a session with the friend opened before session.pending came: withdraw the request once it does. */
+  | { readonly state: 'ExpectPendingThenWithdraw'; readonly friend: string; readonly re: number; readonly deadlineMs: number }
   /** Callee: asked, the user has not answered. */
   | { readonly state: 'ExpectAnswer'; readonly friend: string; readonly requestId: string; readonly deadlineMs: number }
   /**
@@ -78,8 +91,8 @@ export type SessionFrame = ServerFrameOf<SessionFrameType>;
  * stale otherwise).
  */
 export const SESSION_FRAME_RULES: Readonly<Record<SessionFrameType, readonly SessionRequestStateName[]>> = {
-  'session.pending': ['ExpectPending'],
-  'session.failed': ['ExpectPending', 'ExpectOutcome'],
+  'session.pending': ['ExpectPending', 'ExpectPendingThenWithdraw'],
+  'session.failed': ['ExpectPending', 'ExpectOutcome', 'ExpectPendingThenWithdraw'],
   'session.established': ['ExpectOutcome', 'ExpectEstablished'],
   'session.withdrawn': ['ExpectAnswer', 'ExpectEstablished'],
   'session.incoming': ['ExpectAnswer', 'ExpectEstablished'],
@@ -95,6 +108,8 @@ export type BrokerAction =
   | { readonly type: 'connect'; readonly friend: string; readonly token: string; readonly host: string; readonly port: number; readonly vouchedKey: string | null }
   /** Callee: hold this one-time token for the friend's hello. */
   | { readonly type: 'hold-token'; readonly friend: string; readonly token: string; readonly vouchedKey: string | null }
+  /** Caller: withdraw our request (session.cancel): a session with the friend is open already. */
+  | { readonly type: 'withdraw'; readonly friend: string; readonly requestId: string }
   | { readonly type: 'protocol-error'; readonly frameType: string; readonly state: SessionRequestStateName };
 
 /** The chat.failed reason for the end of a login (see the header). */
@@ -186,13 +201,33 @@ export class SessionBroker {
     this.incoming.set(friend, { state: 'ExpectEstablished', friend, requestId: request.requestId, deadlineMs: Math.max(request.deadlineMs, nowMs), re });
   }
 
-  /** An error answered request `re`; true when it was one of ours (a session.request or session.answer). */
+  /**
+   * A session with `friend` opened, whichever of us asked for it: our own request to them, if one
+   * is pending, has had its answer (chat.opened) and is withdrawn (see the header).
+   */
+  sessionOpened(friend: string): void {
+    const request = this.outgoing.get(friend);
+    if (request?.state === 'ExpectOutcome') {
+      this.outgoing.delete(friend);
+      this.actions.push({ type: 'withdraw', friend, requestId: request.requestId });
+    } else if (request?.state === 'ExpectPending') {
+      this.outgoing.set(friend, { ...request, state: 'ExpectPendingThenWithdraw' });
+    }
+  }
+
+  /** The session.cancel withdrawing a request went out as request `re`: its reply answers nothing here. */
+  withdrawSent(re: number): void {
+    this.owe(re);
+  }
+
+  /** An error answered request `re`; true when it was one of ours (a session.request, session.answer or session.cancel). */
   requestFailed(re: number, code: string): boolean {
     if (this.unanswered.delete(re)) return true;
     for (const request of this.outgoing.values()) {
-      if (request.state !== 'ExpectPending' || request.re !== re) continue;
+      if ((request.state !== 'ExpectPending' && request.state !== 'ExpectPendingThenWithdraw') || request.re !== re) continue;
       this.outgoing.delete(request.friend);
-      this.emitFailed(request.friend, code);
+      // A request being withdrawn had its answer already (the session that opened).
+      if (request.state === 'ExpectPending') this.emitFailed(request.friend, code);
       return true;
     }
     for (const request of this.incoming.values()) {
@@ -219,7 +254,13 @@ export class SessionBroker {
         if (!this.allowed(frame.type, request)) return;
         if (frame.type === 'session.failed') {
           this.outgoing.delete(frame.username);
+          if (request.state === 'ExpectPendingThenWithdraw') return;
           return this.emitFailed(frame.username, frame.reason);
+        }
+        if (request.state === 'ExpectPendingThenWithdraw') {
+          this.outgoing.delete(frame.username);
+          this.actions.push({ type: 'withdraw', friend: frame.username, requestId: frame.requestId });
+          return;
         }
         this.outgoing.set(frame.username, {
           state: 'ExpectOutcome',
@@ -247,9 +288,9 @@ export class SessionBroker {
   linkLost(): void {
     this.unanswered.clear();
     for (const request of [...this.outgoing.values()]) {
-      if (request.state !== 'ExpectPending') continue;
+      if (request.state !== 'ExpectPending' && request.state !== 'ExpectPendingThenWithdraw') continue;
       this.outgoing.delete(request.friend);
-      this.emitFailed(request.friend, 'server-unavailable');
+      if (request.state === 'ExpectPending') this.emitFailed(request.friend, 'server-unavailable');
     }
     // A yes whose reply the link took waits on: the server asks again once the login is back.
     for (const request of [...this.incoming.values()]) {
@@ -334,7 +375,7 @@ export class SessionBroker {
 
   /** Whether a frame names this request (a request not yet acknowledged has no requestId). */
   private matches(request: SessionRequest, frame: { readonly requestId?: string | undefined; readonly re?: number | undefined }): boolean {
-    if (request.state === 'ExpectPending') return frame.re === request.re;
+    if (request.state === 'ExpectPending' || request.state === 'ExpectPendingThenWithdraw') return frame.re === request.re;
     return frame.requestId === undefined || frame.requestId === request.requestId;
   }
 
@@ -359,8 +400,10 @@ export class SessionBroker {
    * carried it (a session.request not acknowledged, a session.answer not confirmed) waits in `unanswered`.
    */
   private end(request: SessionRequest, reason: string): void {
-    if (request.state === 'ExpectPending') this.owe(request.re);
+    if (request.state === 'ExpectPending' || request.state === 'ExpectPendingThenWithdraw') this.owe(request.re);
     if (request.state === 'ExpectEstablished' && request.re !== null) this.owe(request.re);
+    // A request being withdrawn had its answer already: the session that opened.
+    if (request.state === 'ExpectPendingThenWithdraw') return;
     this.emitFailed(request.friend, reason, request.state === 'ExpectAnswer' || request.state === 'ExpectEstablished');
   }
 

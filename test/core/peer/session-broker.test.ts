@@ -417,3 +417,86 @@ describe('session broker: the late answer to a request that ended here first', (
     expect(broker.requestFailed(SERVER_REQUESTS_PENDING_MAX + 1, 'NOT_LOGGED_IN')).toBe(true);
   });
 });
+
+describe('session broker: our request answered by a session the friend opened (requests crossing)', () => {
+  const pending = (broker: SessionBroker, friend: string, re: number, requestId: string): void => {
+    broker.requested(friend, re, NOW);
+    broker.onFrame({ type: 'session.pending', re, requestId, username: friend, timeoutMs: 30_000 }, NOW);
+  };
+
+  it('an acknowledged request is withdrawn at once and ends without an event: the next chat.open may ask again', () => {
+    const broker = new SessionBroker(false);
+    pending(broker, 'bob', 3, 's3');
+    pending(broker, 'carol', 4, 's4');
+    broker.sessionOpened('bob');
+    expect(broker.takeActions()).toEqual([{ type: 'withdraw', friend: 'bob', requestId: 's3' }]);
+    expect(broker.hasOutgoing('bob')).toBe(false);
+    // carol's request is no business of bob's session.
+    expect(broker.hasOutgoing('carol')).toBe(true);
+  });
+
+  it('what the server says of a withdrawn request later is stale: its session.established does not connect, its end is no second answer', () => {
+    const broker = new SessionBroker(false);
+    pending(broker, 'bob', 3, 's3');
+    broker.sessionOpened('bob');
+    broker.takeActions();
+    broker.withdrawSent(9);
+    // bob's yes crossed our cancel: the server established it, then refused the cancel.
+    broker.onFrame({ type: 'session.established', requestId: 's3', username: 'bob', role: 'caller', token: 't', host: 'h', port: 1 }, NOW);
+    expect(broker.requestFailed(9, 'NO_SUCH_SESSION_REQUEST')).toBe(true);
+    // Or the cancel was taken: its session.failed answers the cancel, not the request.
+    broker.withdrawSent(10);
+    broker.onFrame({ type: 'session.failed', re: 10, requestId: 's3', username: 'bob', reason: 'cancelled' }, NOW);
+    expect(broker.takeActions()).toEqual([]);
+    expect(broker.pendingCount).toBe(0);
+  });
+
+  it('a request not yet acknowledged is withdrawn once session.pending names it, without an event', () => {
+    const broker = new SessionBroker(false);
+    broker.requested('bob', 3, NOW);
+    broker.sessionOpened('bob');
+    expect(broker.takeActions()).toEqual([]);
+    expect(broker.requests()).toMatchObject([{ state: 'ExpectPendingThenWithdraw', friend: 'bob', re: 3 }]);
+    broker.onFrame({ type: 'session.pending', re: 3, requestId: 's3', username: 'bob', timeoutMs: 30_000 }, NOW);
+    expect(broker.takeActions()).toEqual([{ type: 'withdraw', friend: 'bob', requestId: 's3' }]);
+    expect(broker.pendingCount).toBe(0);
+  });
+
+  it('a request being withdrawn ends quietly however it ends: refused, failed, link lost, login ended, friendship ended, deadline', () => {
+    const ends: Array<[string, (broker: SessionBroker) => void]> = [
+      ['an error', (b) => expect(b.requestFailed(3, 'RATE_LIMITED')).toBe(true)],
+      ['session.failed', (b) => b.onFrame({ type: 'session.failed', re: 3, username: 'bob', reason: 'offline' }, NOW)],
+      ['the link lost', (b) => b.linkLost()],
+      ['the login ended', (b) => b.loginEnded('logout')],
+      ['the friendship ended', (b) => b.friendRemoved('bob')],
+      ['its deadline', (b) => b.handleTimeout(NOW + SESSION_ACK_WAIT_MS)],
+    ];
+    for (const [what, end] of ends) {
+      const broker = new SessionBroker(false);
+      broker.requested('bob', 3, NOW);
+      broker.sessionOpened('bob');
+      end(broker);
+      expect(broker.takeActions(), what).toEqual([]);
+      expect(broker.pendingCount, what).toBe(0);
+    }
+  });
+
+  it('a session that opened from our own request, or with no request of ours pending, withdraws nothing', () => {
+    const broker = new SessionBroker(false);
+    pending(broker, 'bob', 3, 's3');
+    broker.onFrame({ type: 'session.established', requestId: 's3', username: 'bob', role: 'caller', token: 't', host: 'h', port: 1 }, NOW);
+    broker.takeActions();
+    broker.sessionOpened('bob');
+    broker.sessionOpened('carol');
+    expect(broker.takeActions()).toEqual([]);
+  });
+
+  it("the friend's request to us is not ours to withdraw", () => {
+    const broker = new SessionBroker(false);
+    broker.onFrame({ type: 'session.incoming', requestId: 'i1', from: 'bob', timeoutMs: 30_000 }, NOW);
+    broker.takeActions();
+    broker.sessionOpened('bob');
+    expect(broker.takeActions()).toEqual([]);
+    expect(broker.awaitingAnswer('bob')).toBe('i1');
+  });
+});

@@ -182,3 +182,29 @@ describe('a session request that ended here first gets no second outcome', () =>
     expect(alice.events().filter((e) => e.event === 'error' || e.event === 'chat.failed')).toHaveLength(1);
   });
 });
+
+describe('requests crossing: a session the friend opened answers our own request to them', () => {
+  it("our chat.open is answered once, by the friend's session; our request is withdrawn at the server, so it asks nobody again, ends with no second answer, and blocks no later chat.open", () => {
+    const world = twoFriends({ autoAcceptChat: false });
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    world.command('bob', { cmd: 'chat.open', username: 'alice' });
+    expect(world.server.stats().pendingSessionRequests).toBe(2);
+    // Alice says yes to bob's request: bob connects, the session opens on both sides.
+    world.command('alice', { cmd: 'chat.answer', username: 'bob', accept: true });
+    expect(world.eventsOf('alice', 'chat.opened')).toEqual([{ event: 'chat.opened', username: 'bob' }]);
+    expect(world.eventsOf('bob', 'chat.opened')).toEqual([{ event: 'chat.opened', username: 'alice' }]);
+    // Alice's own request to bob is gone from the server; bob is told it was withdrawn (his dialog closes).
+    expect(world.server.stats().pendingSessionRequests).toBe(0);
+    expect(failedFor(world, 'bob', 'alice')).toEqual([{ event: 'chat.failed', username: 'alice', reason: 'cancelled', incoming: true }]);
+    // Long past the server's timeout: no late `timeout` for the chat.open that opened, no error.
+    world.advance(SESSION_REQUEST_TIMEOUT_MS_DEFAULT + SESSION_OUTCOME_GRACE_MS + 1_000);
+    expect(failedFor(world, 'alice', 'bob')).toEqual([]);
+    expect(world.eventsOf('alice', 'error')).toEqual([]);
+    expect(world.peers.get('alice')!.sessionRequestCount).toBe(0);
+    // The chat closes; alice asks again and her request goes out (no SESSION_PENDING).
+    world.command('alice', { cmd: 'chat.close', username: 'bob' });
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    expect(world.eventsOf('alice', 'error')).toEqual([]);
+    expect(world.server.stats().pendingSessionRequests).toBe(1);
+  });
+});
