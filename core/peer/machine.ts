@@ -98,6 +98,12 @@ import { IncomingTransfer, OutgoingTransfer, type ReadGate, TRANSFER_TUNING_DEFA
 const DATA_FRAME_OVERHEAD_BYTES = FRAME_HEADER_BYTES + DATA_HEADER_BYTES;
 /** The chat.failed reason of a session being set up when our login ended (the broker's for a request). */
 const LOGIN_ENDED_REASON = 'logged-out';
+/**
+ * The codes a callee refuses a hello with (`refuse`): the caller's chat.failed reason names them.
+ * Any other code a peer sends reads `peer-error`: a hostile friend must not dress its refusal as
+ * one of the server's reasons (`rejected`, `offline`) or as anything else it likes.
+ */
+const HELLO_REFUSALS: ReadonlySet<string> = new Set<ErrorCode>(['BAD_FRAME', 'BAD_SESSION_TOKEN', 'NOT_FRIENDS', 'PEER_KEY_MISMATCH', 'SESSION_TOKEN_EXPIRED']);
 /** The detail of a logout.ok the client gave itself, the server being out of reach (onLoggedOutHere). */
 const LOGGED_OUT_HERE_DETAIL = 'the server was not reachable: logged out here; the server ends the login when its heartbeat deadline (TTL) passes';
 /**
@@ -1328,7 +1334,8 @@ export class PeerMachine {
       this.channels.delete(channel.streamId);
       this.timers.disarm(`hello:${channel.streamId}`);
       this.effects.push({ type: 'p2p.close', streamId: channel.streamId });
-      return this.emit({ event: 'chat.failed', username: friend, reason: frame.code.toLowerCase().replace(/_/g, '-') });
+      const reason = HELLO_REFUSALS.has(frame.code) ? frame.code.toLowerCase().replace(/_/g, '-') : 'peer-error';
+      return this.emit({ event: 'chat.failed', username: friend, reason });
     }
     if (frame.username !== friend) return this.refuse(channel, 'BAD_FRAME', 'expected hello.ok', nowMs);
     this.timers.disarm(`hello:${channel.streamId}`);

@@ -79,3 +79,21 @@ describe('peer keys on the P2P link', () => {
     expect(world.eventsOf('alice', 'chat.opened')).toHaveLength(1);
   });
 });
+
+describe("a callee's refusal of our hello", () => {
+  it("reads as its own code when it is one a callee refuses with, and as peer-error otherwise: a hostile friend cannot pass its refusal off as the server's 'rejected'", () => {
+    for (const [sent, reason] of [
+      ['PEER_KEY_MISMATCH', 'peer-key-mismatch'],
+      ['REJECTED', 'peer-error'],
+      ['OFFLINE', 'peer-error'],
+      ['SERVER_UNAVAILABLE', 'peer-error'],
+    ] as const) {
+      const world = friends();
+      // Bob refuses alice (she proves no key); his error's code is rewritten on the wire.
+      world.presentedKey.set('alice', null);
+      world.p2pRewrite = (from, frame) => (from === 'bob' && frame.type === 'error' ? { ...frame, code: sent } : frame);
+      world.command('alice', { cmd: 'chat.open', username: 'bob' });
+      expect(world.eventsOf('alice', 'chat.failed'), sent).toEqual([{ event: 'chat.failed', username: 'bob', reason }]);
+    }
+  });
+});

@@ -13,6 +13,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { encodeControl, encodeData } from '../../../core/codec.ts';
 import type { PeerCommand } from '../../../core/peer/commands.ts';
 import type { ClientEvent } from '../../../core/peer/events.ts';
+import type { P2pFrame } from '../../../core/peer/frames.ts';
 import { type PeerConfig, type PeerEffect, type PeerInput, PeerMachine } from '../../../core/peer/machine.ts';
 import { ReadHash } from '../../../core/peer/read-hash.ts';
 import { type ServerConfig, type ServerEffect, ServerMachine } from '../../../core/server/machine.ts';
@@ -76,6 +77,8 @@ export class World {
    * Each piece is copied into its own buffer, as a socket read is.
    */
   deliverySplit: ((bytes: Uint8Array) => Uint8Array[]) | null = null;
+  /** Rewrites the control frames a peer sends over P2P (a hostile peer's), or null. */
+  p2pRewrite: ((from: string, frame: P2pFrame) => P2pFrame) | null = null;
   /**
    * The next server frame of this type to this peer is lost with its connection: the server sent
    * it, the link drops before the peer reads it (a blip at the worst moment). Cleared once used.
@@ -323,7 +326,7 @@ export class World {
         const key = `${name}|${effect.streamId}`;
         const other = this.p2p.get(key);
         if (other === undefined) return;
-        const bytes = effect.type === 'p2p.send' ? encodeControl(effect.frame) : encodeData(effect.wireStream, effect.offset, effect.bytes);
+        const bytes = effect.type === 'p2p.send' ? encodeControl(this.p2pRewrite?.(name, effect.frame) ?? effect.frame) : encodeData(effect.wireStream, effect.offset, effect.bytes);
         if (this.pausedReaders.has(other.peer)) {
           const queue = this.sendQueues.get(key) ?? [];
           queue.push(bytes);
