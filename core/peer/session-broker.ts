@@ -224,6 +224,7 @@ export class SessionBroker {
   requestFailed(re: number, code: string): boolean {
     if (this.unanswered.delete(re)) return true;
     for (const request of this.outgoing.values()) {
+      // Stryker disable next-line ConditionalExpression: in `outgoing` only these two states carry `re` (the others read undefined); the test narrows the type
       if ((request.state !== 'ExpectPending' && request.state !== 'ExpectPendingThenWithdraw') || request.re !== re) continue;
       this.outgoing.delete(request.friend);
       // A request being withdrawn had its answer already (the session that opened).

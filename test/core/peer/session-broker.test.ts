@@ -500,3 +500,21 @@ describe('session broker: our request answered by a session the friend opened (r
     expect(broker.awaitingAnswer('bob')).toBe('i1');
   });
 });
+
+describe('session broker: a request being withdrawn that ends here before its acknowledgement', () => {
+  it("still owes the server's reply to its session.request, which is taken quietly when it comes", () => {
+    const ends: Array<[string, (broker: SessionBroker) => void]> = [
+      ['the login ended', (b) => b.loginEnded('logout')],
+      ['the friendship ended', (b) => b.friendRemoved('bob')],
+      ['its deadline', (b) => b.handleTimeout(NOW + SESSION_ACK_WAIT_MS)],
+    ];
+    for (const [what, end] of ends) {
+      const broker = new SessionBroker(false);
+      broker.requested('bob', 3, NOW);
+      broker.sessionOpened('bob');
+      end(broker);
+      expect(broker.requestFailed(3, 'NOT_LOGGED_IN'), what).toBe(true);
+      expect(broker.takeActions(), what).toEqual([]);
+    }
+  });
+});

@@ -208,3 +208,23 @@ describe('requests crossing: a session the friend opened answers our own request
     expect(world.server.stats().pendingSessionRequests).toBe(1);
   });
 });
+
+describe('a withdrawal that finds our request already ended on the server', () => {
+  it('is quiet: the NO_SUCH_SESSION_REQUEST answering the cancel and the late timeout are nobody\'s outcome', () => {
+    const world = twoFriends({ autoAcceptChat: false });
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    // The server times alice's request out; its session.failed is held up on the way to her.
+    world.holdFrames = { peer: 'alice', type: 'session.failed' };
+    world.advance(SESSION_REQUEST_TIMEOUT_MS_DEFAULT + 1);
+    expect(world.server.stats().pendingSessionRequests).toBe(0);
+    world.holdFrames = null;
+    // Bob asks alice, she says yes: the session opens, and alice withdraws a request the server no longer holds.
+    world.command('bob', { cmd: 'chat.open', username: 'alice' });
+    world.command('alice', { cmd: 'chat.answer', username: 'bob', accept: true });
+    expect(world.eventsOf('alice', 'chat.opened')).toEqual([{ event: 'chat.opened', username: 'bob' }]);
+    world.releaseHeld();
+    expect(world.eventsOf('alice', 'error')).toEqual([]);
+    expect(failedFor(world, 'alice', 'bob')).toEqual([]);
+    expect(world.peers.get('alice')!.sessionRequestCount).toBe(0);
+  });
+});
