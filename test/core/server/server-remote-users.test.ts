@@ -38,7 +38,8 @@ describe('users held by other nodes', () => {
     for (const health of [{ healthy: false, bus: false }, { healthy: false }]) {
       h.input({ type: 'cluster.health', ...health });
       h.send(bob, { type: 'session.answer', id: 7, requestId: 'n1.s1', accept: true, port: 5000 });
-      expect(h.drain(bob)).toEqual([expect.objectContaining({ type: 'error', re: 7, code: 'SERVER_DEGRADED' })]);
+      // The callee is told its yes went nowhere, not only that the node is degraded.
+      expect(h.drain(bob)).toEqual([expect.objectContaining({ type: 'error', re: 7, code: 'SERVER_DEGRADED', detail: expect.stringContaining('the answer was not passed on') })]);
       expect(forwards()).toBe(0);
     }
     // The store lost, the bus still heard: the answer can reach the caller's node.

@@ -82,6 +82,16 @@ describe('sign-up (seed use case 1.3.1)', () => {
     expect(h.machine.stats().signups).toBe(1);
   });
 
+  it('a verify answer for no check in progress (a repeated or stale one from the hasher) changes nothing', () => {
+    const h = new ServerHarness({ store: storeWith(['alice']) });
+    const c = h.login('alice');
+    const before = h.frames(c).length;
+    h.input({ type: 'verified', jobId: 999, ok: true });
+    h.input({ type: 'verified', jobId: 1, ok: false });
+    expect(h.frames(c)).toHaveLength(before);
+    expect(h.machine.isOnline('alice')).toBe(true);
+  });
+
   it('exception 2a, concurrent: a second sign-up for a name whose hash is still running gets USERNAME_TAKEN', () => {
     const h = new ServerHarness();
     const first = h.open();
