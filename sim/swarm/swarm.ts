@@ -34,7 +34,18 @@ const MITM_REFUSED_STEP = 'session:peer-key-mismatch';
  * decisions (`rejected` for a yes, a second outcome, a lost message, `bad-session-token`) stay
  * failures, and the invariant checkers judge the protocol under every fault.
  */
-const FAULT_SHAPED_OUTCOMES: ReadonlySet<string> = new Set(['offline', 'timeout', 'logged-out', 'NOT_LOGGED_IN', 'SERVER_UNAVAILABLE', 'SERVER_DEGRADED', 'NOT_CONNECTED', 'session-token-expired']);
+const FAULT_SHAPED_OUTCOMES: ReadonlySet<string> = new Set([
+  'offline',
+  'timeout',
+  'logged-out',
+  'NOT_LOGGED_IN',
+  'SERVER_UNAVAILABLE',
+  'SERVER_DEGRADED',
+  'NOT_CONNECTED',
+  'session-token-expired',
+  // A session request whose link dropped before the server acknowledged it (chat.failed reason).
+  'server-unavailable',
+]);
 /** A step of a peer whose program the swarm crashed ends CRASHED. */
 const CRASHED_OUTCOME = 'CRASHED';
 

@@ -1,6 +1,8 @@
 /**
  * The simulator alone as a test suite, for the harness kill rate (stryker.harness.config.mjs):
- * every corpus scenario once, then a bounded swarm (random faults) over the small ones. Stryker
+ * every corpus scenario once, then a bounded swarm (random faults) over the small ones, failing on
+ * the swarm's own verdict (an invariant broken, or a step ending otherwise than the scenario allows
+ * under the faults drawn; before 2026-12-06 only invariants counted here). Stryker
  * counts a core mutant as found by the harness when this suite fails on it; the unit tests are not
  * run, so the score says what the simulator catches on its own. Not part of `npm test` (the corpus
  * already runs there, in test/sim/command/corpus.test.ts); run by `npm run mutate:harness`.
@@ -34,7 +36,11 @@ describe('the simulator alone', () => {
       expect(report.violations).toEqual([]);
       expect(report.passed).toBe(true);
       const swarm = runSwarm(scenario, { runs: SWARM_RUNS_PER_SCENARIO, rootSeed: ROOT_SEED, scenarioPath: join(DIR, file), shrinkRunsMax: 0 });
-      expect(swarm.failure?.report.violations ?? []).toEqual([]);
+      // The swarm's own verdict: an invariant broken, or a step that ended otherwise than its
+      // scenario allows under the faults drawn (not only violations: a mutant that only makes a
+      // step fail is found too).
+      const failure = swarm.failure;
+      expect(failure === null ? null : { seed: failure.seed, violations: failure.report.violations, mismatchedSteps: failure.report.mismatchedSteps }).toBeNull();
     });
   }
 });
