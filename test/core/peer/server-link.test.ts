@@ -490,3 +490,111 @@ describe('our identity keys go with every password login', () => {
     expect(h.sent.at(-1)).not.toHaveProperty('identity');
   });
 });
+
+describe('what the link tells the composition in each state', () => {
+  it('username: the user while logged in and logging out, and while down, reconnecting and taking the login back; none before, or while the user\'s own login awaits its answer', () => {
+    const h = new Harness();
+    expect(h.link.username).toBeNull();
+    h.loginSent();
+    expect(h.link.state).toMatchObject({ state: 'ExpectLoginOk', via: 'login' });
+    expect(h.link.username).toBeNull();
+    h.frame(loginOk(h.lastSentId()));
+    expect(h.link.username).toBe('alice');
+    h.step((l) => l.closed(h.linkId, h.nowMs));
+    expect(h.link.state.state).toBe('ExpectReconnect');
+    expect(h.link.username).toBe('alice');
+    h.advanceTo(h.link.nextTimeoutMs()!);
+    expect(h.link.state.state).toBe('ExpectOpen');
+    expect(h.link.username).toBe('alice');
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    expect(h.link.state.state).toBe('ExpectWelcome');
+    expect(h.link.username).toBe('alice');
+    h.frame(WELCOME);
+    expect(h.link.state).toMatchObject({ state: 'ExpectLoginOk', via: 'resume' });
+    expect(h.link.username).toBe('alice');
+    h.frame(loginOk(h.lastSentId(), 'tok2'));
+    h.step((l) => l.logout());
+    expect(h.link.state.state).toBe('ExpectLogoutOk');
+    expect(h.link.username).toBe('alice');
+    h.frame({ type: 'logout.ok', re: h.lastSentId() });
+    expect(h.link.state.state).toBe('ExpectLogin');
+    expect(h.link.username).toBeNull();
+  });
+
+  it('takingBack: only while a dropped login waits for its link or its resume, not while the user\'s own login does', () => {
+    const h = new Harness();
+    h.loginSent();
+    expect(h.link.takingBack).toBe(false);
+    h.frame(loginOk(h.lastSentId()));
+    expect(h.link.takingBack).toBe(false);
+    h.step((l) => l.closed(h.linkId, h.nowMs));
+    expect(h.link.takingBack).toBe(true);
+    h.advanceTo(h.link.nextTimeoutMs()!);
+    expect(h.link.state.state).toBe('ExpectOpen');
+    expect(h.link.takingBack).toBe(true);
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    expect(h.link.takingBack).toBe(true);
+    h.frame(WELCOME);
+    expect(h.link.state).toMatchObject({ state: 'ExpectLoginOk', via: 'resume' });
+    expect(h.link.takingBack).toBe(true);
+    h.frame(loginOk(h.lastSentId(), 'tok2'));
+    expect(h.link.takingBack).toBe(false);
+  });
+
+  it('welcomed (requests can go out) from the welcome until the link drops; coming (requests would fail now) while a link is opened or its welcome awaited', () => {
+    const h = new Harness();
+    const seen = (): [string, boolean, boolean] => [h.link.state.state, h.link.welcomed, h.link.coming];
+    expect(seen()).toEqual(['ExpectStart', false, false]);
+    h.step((l) => l.start());
+    expect(seen()).toEqual(['ExpectOpen', false, true]);
+    expect(h.link.request({ type: 'signup', username: 'alice', password: 'alice-password' })).toBeNull();
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    expect(seen()).toEqual(['ExpectWelcome', false, true]);
+    expect(h.link.request({ type: 'signup', username: 'alice', password: 'alice-password' })).toBeNull();
+    h.frame(WELCOME);
+    expect(seen()).toEqual(['ExpectLogin', true, false]);
+    h.step((l) => l.login('alice', 'alice-password'));
+    expect(seen()).toEqual(['ExpectLoginOk', true, false]);
+    h.frame(loginOk(h.lastSentId()));
+    expect(seen()).toEqual(['LoggedIn', true, false]);
+    h.step((l) => l.logout());
+    expect(seen()).toEqual(['ExpectLogoutOk', true, false]);
+    h.frame({ type: 'logout.ok', re: h.lastSentId() });
+    h.step((l) => l.closed(h.linkId, h.nowMs));
+    expect(seen()).toEqual(['ExpectReconnect', false, false]);
+    h.step((l) => l.quit(h.nowMs));
+    expect(seen()).toEqual(['Closed', false, false]);
+  });
+
+  it('localAddress: our address as the runtime gave it when the link opened, from then until the link drops; none without a link', () => {
+    const h = new Harness();
+    h.step((l) => l.start());
+    expect(h.link.localAddress).toBeNull();
+    h.step((l) => l.opened(h.linkId, '10.0.0.7', h.nowMs));
+    expect(h.link.localAddress).toBe('10.0.0.7');
+    h.frame(WELCOME);
+    expect(h.link.localAddress).toBe('10.0.0.7');
+    h.step((l) => l.login('alice', 'alice-password'));
+    h.frame(loginOk(h.lastSentId()));
+    expect(h.link.state.state).toBe('LoggedIn');
+    expect(h.link.localAddress).toBe('10.0.0.7');
+    h.step((l) => l.closed(h.linkId, h.nowMs));
+    expect(h.link.localAddress).toBeNull();
+  });
+
+  it('quitting: once quit is asked for, while its logout waits and once closed; a plain logout is not quitting', () => {
+    const h = new Harness().loggedIn();
+    expect(h.link.quitting).toBe(false);
+    h.step((l) => l.logout());
+    expect(h.link.state.state).toBe('ExpectLogoutOk');
+    expect(h.link.quitting).toBe(false);
+    h.step((l) => l.quit(h.nowMs));
+    expect(h.link.quitting).toBe(true);
+    const idle = new Harness();
+    idle.step((l) => l.start());
+    expect(idle.link.quitting).toBe(false);
+    idle.step((l) => l.quit(idle.nowMs));
+    expect(idle.link.state.state).toBe('Closed');
+    expect(idle.link.quitting).toBe(true);
+  });
+});
