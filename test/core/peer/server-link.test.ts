@@ -598,3 +598,103 @@ describe('what the link tells the composition in each state', () => {
     expect(idle.link.quitting).toBe(true);
   });
 });
+
+describe('reading the server\'s bytes', () => {
+  /** Two frames in one chunk, as TCP may deliver them. */
+  const joined = (...frames: ServerFrame[]): Uint8Array => {
+    const parts = frames.map((f) => encodeControl(f));
+    const all = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+    let at = 0;
+    for (const p of parts) {
+      all.set(p, at);
+      at += p.byteLength;
+    }
+    return all;
+  };
+  const ACK: ServerFrame = { type: 'heartbeat.ack' };
+  const PRESENCE: ServerFrame = { type: 'presence', username: 'bob', status: 'online' };
+
+  it('a heartbeat.ack in the same chunk as a push, before it or split across chunks, is read as the ack it is, and the push is passed on', () => {
+    const h = new Harness().loggedIn();
+    expect(h.step((l) => l.bytes(h.linkId, joined(ACK, PRESENCE), h.nowMs))).toEqual([{ type: 'frame', frame: PRESENCE }]);
+    const ack = encodeControl(ACK);
+    expect(h.step((l) => l.bytes(h.linkId, ack.subarray(0, 10), h.nowMs))).toEqual([]);
+    expect(h.step((l) => l.bytes(h.linkId, ack.subarray(10), h.nowMs))).toEqual([]);
+    expect(h.frame(PRESENCE)).toEqual([{ type: 'frame', frame: PRESENCE }]);
+    expect(h.link.state.state).toBe('LoggedIn');
+  });
+
+  it('a frame as long as a heartbeat.ack but not one (a logout.ok padded with spaces) is read as what it is', () => {
+    const h = new Harness().loggedIn();
+    h.step((l) => l.logout());
+    const ack = encodeControl(ACK);
+    const json = new TextEncoder().encode('{"type":"logout.ok"}');
+    const sameLength = new Uint8Array(ack.byteLength);
+    sameLength.set(ack.subarray(0, 6));
+    sameLength.fill(0x20, 6);
+    sameLength.set(json, 6);
+    expect(h.step((l) => l.bytes(h.linkId, sameLength, h.nowMs))).toMatchObject([{ type: 'login-ended', reason: 'logout' }, { type: 'frame', frame: { type: 'logout.ok' } }]);
+  });
+
+  it('a chunk that continues a frame begun in the chunk before is read as that frame\'s bytes, even when it looks like a whole heartbeat.ack', () => {
+    const h = new Harness().loggedIn();
+    const ack = encodeControl(ACK);
+    // A frame whose payload is one byte and then the ack's bytes: no JSON, so broken framing.
+    const begun = new Uint8Array(7);
+    begun.set(ack.subarray(0, 6));
+    begun[5] = 1 + ack.byteLength;
+    begun[6] = 0x7b;
+    expect(h.step((l) => l.bytes(h.linkId, begun, h.nowMs))).toEqual([]);
+    expect(types(h.step((l) => l.bytes(h.linkId, ack, h.nowMs)))).toEqual(['close', 'link-lost', 'disconnected']);
+  });
+
+  it('a heartbeat.ack while not logged in is a protocol error like any frame out of turn', () => {
+    const h = new Harness();
+    h.step((l) => l.start());
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    h.frame(WELCOME);
+    expect(h.frame(ACK)).toEqual([{ type: 'protocol-error', frameType: 'heartbeat.ack', state: 'ExpectLogin' }]);
+  });
+
+  it('broken framing resets the link: closed, and taken back on the next link', () => {
+    const h = new Harness().loggedIn();
+    const garbage = new Uint8Array([0xff, 0xff, 0, 0, 0, 2, 0x7b, 0x7d]);
+    const actions = h.step((l) => l.bytes(h.linkId, garbage, h.nowMs));
+    expect(actions).toEqual([{ type: 'close', linkId: h.linkId }, { type: 'link-lost', resending: [] }, { type: 'disconnected' }]);
+    h.nextLinkWelcomed();
+    expect(h.sent.at(-1)).toMatchObject({ type: 'resume', token: 'tok1' });
+  });
+
+  it('a frame of a type this client does not know (a newer server) is skipped, and the frames after it are read', () => {
+    const h = new Harness().loggedIn();
+    const unknown = { type: 'telemetry.hint', everyMs: 5 } as unknown as ServerFrame;
+    expect(h.step((l) => l.bytes(h.linkId, joined(unknown, PRESENCE), h.nowMs))).toEqual([{ type: 'frame', frame: PRESENCE }]);
+    expect(h.link.state.state).toBe('LoggedIn');
+  });
+
+  it('frames behind one that ends the link in the same chunk are not read: they belonged to the link that is gone', () => {
+    const h = new Harness();
+    const loginId = h.loginSent();
+    const degraded: ServerFrame = { type: 'error', re: loginId, code: 'SERVER_DEGRADED', message: 'degraded' };
+    const actions = h.step((l) => l.bytes(h.linkId, joined(degraded, { type: 'signup.ok', re: 99, username: 'x' } as ServerFrame), h.nowMs));
+    expect(types(actions)).toEqual(['close', 'link-lost', 'disconnected', 'server-degraded']);
+  });
+
+  it('bytes, a close or an open of a link that is not the current one change nothing', () => {
+    const h = new Harness().loggedIn();
+    const oldLinkId = h.linkId;
+    h.dropAndReconnect();
+    const resumeId = h.lastSentId();
+    expect(h.link.state).toMatchObject({ state: 'ExpectLoginOk', via: 'resume' });
+    expect(h.step((l) => l.bytes(oldLinkId, encodeControl(loginOk(resumeId, 'tok2')), h.nowMs))).toEqual([]);
+    expect(h.step((l) => l.closed(oldLinkId, h.nowMs))).toEqual([]);
+    expect(h.link.state).toMatchObject({ state: 'ExpectLoginOk', via: 'resume' });
+    h.step((l) => l.closed(h.linkId, h.nowMs));
+    h.advanceTo(h.link.nextTimeoutMs()!);
+    expect(h.link.state.state).toBe('ExpectOpen');
+    h.step((l) => l.opened(oldLinkId, null, h.nowMs));
+    expect(h.link.state.state).toBe('ExpectOpen');
+    expect(h.step((l) => l.closed(oldLinkId, h.nowMs))).toEqual([]);
+    expect(h.link.state.state).toBe('ExpectOpen');
+  });
+});
