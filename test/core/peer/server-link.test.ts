@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeControl } from '../../../core/codec.ts';
 import type { ServerFrame } from '../../../core/frames.ts';
-import { LOGIN_DEGRADED_RETRIES_MAX, LOGIN_RESENDS_MAX, QUIT_LOGOUT_WAIT_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../../../core/limits.ts';
+import { HEARTBEATS_PER_TTL, LOGIN_DEGRADED_RETRIES_MAX, LOGIN_RESENDS_MAX, QUIT_LOGOUT_WAIT_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN, TTL_MS_DEFAULT } from '../../../core/limits.ts';
 import type { IdentityKeys } from '../../../core/identity.ts';
 import { FRAME_RULES, type LinkAction, ServerLink } from '../../../core/peer/server-link.ts';
 
@@ -696,5 +696,162 @@ describe('reading the server\'s bytes', () => {
     expect(h.link.state.state).toBe('ExpectOpen');
     expect(h.step((l) => l.closed(oldLinkId, h.nowMs))).toEqual([]);
     expect(h.link.state.state).toBe('ExpectOpen');
+  });
+});
+
+describe('the link\'s clocks: heartbeats, silence and the quit deadline', () => {
+  it('before the welcome the link keeps the default TTL: a server that opens and never says a word is reset once it has been silent longer than TTL_MS_DEFAULT, not sooner', () => {
+    const h = new Harness();
+    h.step((l) => l.start());
+    const openedAtMs = h.nowMs;
+    h.step((l) => l.opened(h.linkId, null, openedAtMs));
+    const checkEveryMs = Math.floor(TTL_MS_DEFAULT / HEARTBEATS_PER_TTL);
+    expect(h.link.nextTimeoutMs()).toBe(openedAtMs + checkEveryMs);
+    expect(h.advanceTo(openedAtMs + TTL_MS_DEFAULT)).toEqual([]);
+    expect(h.link.state.state).toBe('ExpectWelcome');
+    expect(h.link.nextTimeoutMs()).toBe(openedAtMs + TTL_MS_DEFAULT + checkEveryMs);
+    expect(types(h.advanceTo(openedAtMs + TTL_MS_DEFAULT + checkEveryMs))).toEqual(['close', 'link-lost']);
+    expect(h.link.state.state).toBe('ExpectReconnect');
+  });
+
+  it('the welcome sets the TTL and the heartbeat: no heartbeat before login, the first one heartbeatMs after login.ok, and a link that hears from the server stays up past the TTL', () => {
+    const h = new Harness();
+    h.step((l) => l.start());
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    const welcomedAtMs = h.nowMs;
+    h.frame(WELCOME);
+    expect(h.link.state.state).toBe('ExpectLogin');
+    // ExpectLogin: the server has nothing to say, so nothing to wait for.
+    expect(h.link.nextTimeoutMs()).toBeNull();
+    h.step((l) => l.login('alice', 'alice-password'));
+    expect(h.link.nextTimeoutMs()).toBe(welcomedAtMs + HEARTBEAT_MS);
+    // A slow login: checks come, no heartbeat goes before login.ok.
+    expect(h.advanceTo(welcomedAtMs + HEARTBEAT_MS * 2 + 500)).toEqual([]);
+    const loggedInAtMs = h.nowMs;
+    h.frame(loginOk(h.lastSentId()));
+    expect(h.link.nextTimeoutMs()).toBe(loggedInAtMs + HEARTBEAT_MS);
+    // Acks all along: alive long past the TTL, one heartbeat per heartbeatMs.
+    let heartbeats = 0;
+    for (let t = 1; t <= 10; t++) {
+      heartbeats += h.advanceTo(loggedInAtMs + t * HEARTBEAT_MS).filter((a) => a.type === 'send').length;
+      h.frame({ type: 'heartbeat.ack' });
+    }
+    expect(heartbeats).toBe(10);
+    expect(h.link.state.state).toBe('LoggedIn');
+  });
+
+  it('a link silent for exactly the TTL is not reset yet; silent any longer, it is', () => {
+    const h = new Harness().loggedIn();
+    const lastHeardMs = h.nowMs;
+    h.advanceTo(lastHeardMs + TTL_MS);
+    expect(h.link.state.state).toBe('LoggedIn');
+    expect(types(h.advanceTo(lastHeardMs + TTL_MS + HEARTBEAT_MS))).toEqual(['close', 'link-lost', 'disconnected']);
+  });
+
+  it('a welcome with heartbeatMs 0 heartbeats every millisecond, never in a loop at the same instant', () => {
+    const h = new Harness();
+    h.step((l) => l.start());
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    h.frame({ ...WELCOME, heartbeatMs: 0 } as ServerFrame);
+    h.step((l) => l.login('alice', 'alice-password'));
+    expect(h.link.nextTimeoutMs()).toBe(h.nowMs + 1);
+  });
+
+  it('quitting while the logout waits: woken at the quit deadline or the next heartbeat, whichever is first; a second quit keeps the first deadline', () => {
+    const h = new Harness().loggedIn();
+    const loggedInAtMs = h.nowMs;
+    h.step((l) => l.logout());
+    expect(h.link.nextTimeoutMs()).toBe(loggedInAtMs + HEARTBEAT_MS);
+    h.nowMs += 100;
+    const quitAtMs = h.nowMs;
+    h.step((l) => l.quit(quitAtMs));
+    expect(h.link.nextTimeoutMs()).toBe(Math.min(loggedInAtMs + HEARTBEAT_MS, quitAtMs + QUIT_LOGOUT_WAIT_MS));
+    h.nowMs += 1_000;
+    h.step((l) => l.quit(h.nowMs));
+    expect(types(h.advanceTo(quitAtMs + QUIT_LOGOUT_WAIT_MS - 1)).filter((t) => t === 'closed')).toEqual([]);
+    expect(types(h.advanceTo(quitAtMs + QUIT_LOGOUT_WAIT_MS))).toEqual(['close', 'closed']);
+    expect(h.link.nextTimeoutMs()).toBeNull();
+  });
+
+  it('the reconnect waits its whole backoff: not a millisecond before', () => {
+    const h = new Harness().loggedIn();
+    h.step((l) => l.closed(h.linkId, h.nowMs));
+    const atMs = h.link.nextTimeoutMs()!;
+    expect(h.step((l) => l.handleTimeout(atMs - 1))).toEqual([]);
+    expect(h.link.state.state).toBe('ExpectReconnect');
+    expect(h.step((l) => l.handleTimeout(atMs))).toEqual([{ type: 'connect', linkId: h.linkId }]);
+    // Early or repeated calls are harmless.
+    expect(h.step((l) => l.handleTimeout(atMs))).toEqual([]);
+  });
+});
+
+describe('quit, in every state', () => {
+  it('its logout answered: closed at once, without waiting out the deadline', () => {
+    const h = new Harness().loggedIn();
+    h.step((l) => l.quit(h.nowMs));
+    expect(h.frame({ type: 'logout.ok', re: h.lastSentId() })).toEqual([
+      { type: 'login-ended', reason: 'logout' },
+      { type: 'frame', frame: { type: 'logout.ok', re: h.lastSentId() } },
+      { type: 'close', linkId: h.linkId },
+      { type: 'closed' },
+    ]);
+    expect(h.link.state.state).toBe('Closed');
+  });
+
+  it('its logout refused (not logged in after all) or the login ended by the server while it waits: closed at once too', () => {
+    const refused = new Harness().loggedIn();
+    refused.step((l) => l.quit(refused.nowMs));
+    expect(types(refused.frame({ type: 'error', re: refused.lastSentId(), code: 'NOT_LOGGED_IN', message: 'no' }))).toEqual(['login-ended', 'frame', 'close', 'closed']);
+    const ended = new Harness().loggedIn();
+    ended.step((l) => l.quit(ended.nowMs));
+    expect(types(ended.frame({ type: 'error', code: 'LOGGED_IN_ELSEWHERE', message: 'elsewhere' }))).toEqual(['login-ended', 'frame', 'close', 'closed']);
+  });
+
+  it('a plain logout refused or ended by the server: logged out, the link stays', () => {
+    const refused = new Harness().loggedIn();
+    refused.step((l) => l.logout());
+    expect(refused.frame({ type: 'error', re: refused.lastSentId(), code: 'NOT_LOGGED_IN', message: 'no' })).toMatchObject([{ type: 'login-ended', reason: 'logout' }, { type: 'frame' }]);
+    expect(refused.link.state.state).toBe('ExpectLogin');
+    const ended = new Harness().loggedIn();
+    ended.step((l) => l.logout());
+    expect(ended.frame({ type: 'error', code: 'HEARTBEAT_TIMEOUT', message: 'ttl' })).toMatchObject([{ type: 'login-ended', reason: 'HEARTBEAT_TIMEOUT' }, { type: 'frame' }]);
+    expect(ended.link.state.state).toBe('ExpectLogin');
+  });
+
+  it('its link dropping before the logout.ok: closed for good, nothing taken back', () => {
+    const h = new Harness().loggedIn();
+    h.step((l) => l.quit(h.nowMs));
+    expect(h.step((l) => l.closed(h.linkId, h.nowMs))).toEqual([{ type: 'link-lost', resending: [] }, { type: 'closed' }]);
+    expect(h.link.state.state).toBe('Closed');
+    expect(h.link.nextTimeoutMs()).toBeNull();
+  });
+
+  it('while a link is being opened: that connection is closed too; while down: nothing to close; closed, the link ignores everything after', () => {
+    const opening = new Harness();
+    opening.step((l) => l.start());
+    expect(opening.step((l) => l.quit(opening.nowMs))).toEqual([{ type: 'close', linkId: opening.linkId }, { type: 'closed' }]);
+    const welcoming = new Harness();
+    welcoming.step((l) => l.start());
+    welcoming.step((l) => l.opened(welcoming.linkId, null, welcoming.nowMs));
+    expect(welcoming.step((l) => l.quit(welcoming.nowMs))).toEqual([{ type: 'close', linkId: welcoming.linkId }, { type: 'closed' }]);
+    const down = new Harness().loggedIn();
+    down.step((l) => l.closed(down.linkId, down.nowMs));
+    expect(down.step((l) => l.quit(down.nowMs))).toEqual([{ type: 'closed' }]);
+    expect(down.step((l) => l.start())).toEqual([]);
+    expect(down.step((l) => l.handleTimeout(down.nowMs + 60_000))).toEqual([]);
+    expect(down.link.state.state).toBe('Closed');
+  });
+
+  it('start a second time is harmless: one connection', () => {
+    const h = new Harness();
+    expect(types(h.step((l) => l.start()))).toEqual(['connect']);
+    expect(h.step((l) => l.start())).toEqual([]);
+  });
+
+  it('with nothing to do, takeActions gives an empty list that cannot be added to (the link\'s own list is never handed out empty)', () => {
+    const h = new Harness();
+    const none = h.link.takeActions();
+    expect(none).toEqual([]);
+    expect(Object.isFrozen(none)).toBe(true);
   });
 });
