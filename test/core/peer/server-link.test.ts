@@ -855,3 +855,114 @@ describe('quit, in every state', () => {
     expect(Object.isFrozen(none)).toBe(true);
   });
 });
+
+describe('a password change the link holds (account.password on its way)', () => {
+  /** Logged in as alice with a change to `new-password` sent and not answered. */
+  const changing = (): Harness => {
+    const h = new Harness().loggedIn();
+    h.step((l) => l.passwordChanging('new-password'));
+    return h;
+  };
+
+  it('is pending from the request until its answer, through a logout sent meanwhile; refused, the old password stays; a refusal of another password changes nothing', () => {
+    const h = new Harness().loggedIn();
+    expect(h.link.passwordPending).toBe(false);
+    h.step((l) => l.passwordChanging('new-password'));
+    expect(h.link.passwordPending).toBe(true);
+    h.step((l) => l.passwordRefused('other-password'));
+    expect(h.link.passwordPending).toBe(true);
+    h.step((l) => l.passwordRefused('new-password'));
+    expect(h.link.passwordPending).toBe(false);
+    h.step((l) => l.passwordChanging('new-password'));
+    h.step((l) => l.logout());
+    expect(h.link.state.state).toBe('ExpectLogoutOk');
+    expect(h.link.passwordPending).toBe(true);
+    h.step((l) => l.passwordRefused('new-password'));
+    expect(h.link.passwordPending).toBe(false);
+  });
+
+  it('not logged in there is no change to hold: nothing is pending, and a late answer changes nothing', () => {
+    const h = new Harness();
+    h.loginSent();
+    h.step((l) => l.passwordChanging('new-password'));
+    expect(h.link.passwordPending).toBe(false);
+    h.frame(loginOk(h.lastSentId()));
+    h.frame({ type: 'error', code: 'HEARTBEAT_TIMEOUT', message: 'ttl' });
+    h.step((l) => l.passwordChanged('new-password', 'tok9'));
+    h.step((l) => l.passwordRefused('new-password'));
+    expect(h.link.state).toEqual({ state: 'ExpectLogin', conn: expect.anything() });
+  });
+
+  it('its answer lost with the link, it stays pending while the login is taken back; the old token resuming says it did not happen', () => {
+    const h = changing();
+    h.step((l) => l.closed(h.linkId, h.nowMs));
+    expect(h.link.passwordPending).toBe(true);
+    h.advanceTo(h.link.nextTimeoutMs()!);
+    expect(h.link.state.state).toBe('ExpectOpen');
+    expect(h.link.passwordPending).toBe(true);
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    expect(h.link.passwordPending).toBe(true);
+    h.frame(WELCOME);
+    expect(h.sent.at(-1)).toMatchObject({ type: 'resume', token: 'tok1' });
+    expect(h.link.passwordPending).toBe(true);
+    expect(h.frame(loginOk(h.lastSentId(), 'tok2'))).toEqual([
+      { type: 'logged-in', via: 'resume', frame: expect.anything() },
+      { type: 'reconnected' },
+      { type: 'password-settled', changed: false, nickname: null },
+    ]);
+    expect(h.link.passwordPending).toBe(false);
+    // The old password is still the one held: a refused resume later tries it.
+    h.dropAndReconnect();
+    h.frame({ type: 'error', re: h.lastSentId(), code: 'BAD_RESUME_TOKEN', message: 'gone' });
+    expect(h.sent.at(-1)).toMatchObject({ type: 'login', password: 'alice-password' });
+  });
+
+  it('the resume refused, the new password is tried first; it logging in says the change happened (with the nickname), and it is the one held from then on', () => {
+    const h = changing();
+    h.dropAndReconnect();
+    h.frame({ type: 'error', re: h.lastSentId(), code: 'BAD_RESUME_TOKEN', message: 'gone' });
+    expect(h.sent.at(-1)).toMatchObject({ type: 'login', username: 'alice', password: 'new-password' });
+    const ok = { ...loginOk(h.lastSentId(), 'tok3'), nickname: 'Alice A.' } as ServerFrame;
+    expect(h.frame(ok)).toEqual([
+      { type: 'logged-in', via: 'relogin', frame: ok },
+      { type: 'reconnected' },
+      { type: 'password-settled', changed: true, nickname: 'Alice A.' },
+    ]);
+    expect(h.link.state).toMatchObject({ state: 'LoggedIn', account: { username: 'alice', password: 'new-password', resumeToken: 'tok3' } });
+    expect(h.link.passwordPending).toBe(false);
+  });
+
+  it('the new password refused as well, the change did not happen: said so, and the old password is tried; it logging in says nothing more', () => {
+    const h = changing();
+    h.dropAndReconnect();
+    h.frame({ type: 'error', re: h.lastSentId(), code: 'BAD_RESUME_TOKEN', message: 'gone' });
+    const refused = h.frame({ type: 'error', re: h.lastSentId(), code: 'BAD_CREDENTIALS', message: 'wrong' });
+    expect(refused).toEqual([
+      { type: 'password-settled', changed: false, nickname: null },
+      { type: 'send', linkId: h.linkId, frame: { type: 'login', id: h.lastSentId(), username: 'alice', password: 'alice-password' } },
+    ]);
+    expect(h.link.passwordPending).toBe(false);
+    expect(types(h.frame(loginOk(h.lastSentId(), 'tok3')))).toEqual(['logged-in', 'reconnected']);
+    expect(h.link.state).toMatchObject({ state: 'LoggedIn', account: { password: 'alice-password', resumeToken: 'tok3' } });
+  });
+
+  it('answered (account.updated), the new password and token are held from then on: the next blip resumes with the new token, a refused one logs in with the new password', () => {
+    const h = changing();
+    h.step((l) => l.passwordChanged('new-password', 'tok5'));
+    expect(h.link.passwordPending).toBe(false);
+    h.dropAndReconnect();
+    expect(h.sent.at(-1)).toMatchObject({ type: 'resume', token: 'tok5' });
+    h.frame({ type: 'error', re: h.lastSentId(), code: 'BAD_RESUME_TOKEN', message: 'gone' });
+    expect(h.sent.at(-1)).toMatchObject({ type: 'login', password: 'new-password' });
+    // Nothing was pending: no password-settled.
+    expect(types(h.frame(loginOk(h.lastSentId(), 'tok6')))).toEqual(['logged-in', 'reconnected']);
+  });
+
+  it('answered while a logout waits, the new token is still held by that login', () => {
+    const h = changing();
+    h.step((l) => l.logout());
+    h.step((l) => l.passwordChanged('new-password', 'tok5'));
+    expect(h.link.state).toMatchObject({ state: 'ExpectLogoutOk', account: { password: 'new-password', resumeToken: 'tok5' } });
+    expect(h.link.passwordPending).toBe(false);
+  });
+});
