@@ -966,3 +966,140 @@ describe('a password change the link holds (account.password on its way)', () =>
     expect(h.link.passwordPending).toBe(false);
   });
 });
+
+describe('the server\'s errors, by state', () => {
+  it('the idle close of a link with no login: back at once on a fresh link, no outage told, and the notice itself passed on to no one', () => {
+    const h = new Harness();
+    h.step((l) => l.start());
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    h.frame(WELCOME);
+    expect(h.frame({ type: 'error', code: 'UNAUTHENTICATED_TIMEOUT', message: 'idle' })).toEqual([]);
+    const oldLinkId = h.linkId;
+    expect(h.step((l) => l.closed(oldLinkId, h.nowMs))).toEqual([{ type: 'link-lost', resending: [] }, { type: 'connect', linkId: oldLinkId + 1 }]);
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    expect(h.frame(WELCOME)).toEqual([{ type: 'up' }]);
+  });
+
+  it('a link with no login lost otherwise: told disconnected, back after the backoff, and reconnected once welcomed', () => {
+    const h = new Harness();
+    h.step((l) => l.start());
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    h.frame(WELCOME);
+    expect(h.step((l) => l.closed(h.linkId, h.nowMs))).toEqual([{ type: 'link-lost', resending: [] }, { type: 'disconnected' }]);
+    expect(h.link.state).toMatchObject({ state: 'ExpectReconnect', resumeWith: null });
+    expect(h.link.nextTimeoutMs()! - h.nowMs).toBeGreaterThanOrEqual(RECONNECT_DELAY_MS_MIN / 2);
+    expect(h.nextLinkWelcomed()).toEqual([{ type: 'up' }, { type: 'reconnected' }]);
+  });
+
+  it('UNAUTHENTICATED_TIMEOUT answering a request (it has a re), or while a resume awaits its answer, is no idle close: passed on', () => {
+    const h = new Harness();
+    h.step((l) => l.start());
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    h.frame(WELCOME);
+    const reply: ServerFrame = { type: 'error', re: 4, code: 'UNAUTHENTICATED_TIMEOUT', message: 'idle' };
+    expect(h.frame(reply)).toEqual([{ type: 'frame', frame: reply }]);
+    // Not idle-closed: its close is a lost link like any other.
+    expect(h.step((l) => l.closed(h.linkId, h.nowMs))).toEqual([{ type: 'link-lost', resending: [] }, { type: 'disconnected' }]);
+    const resuming = new Harness().loggedIn();
+    resuming.dropAndReconnect();
+    const notice: ServerFrame = { type: 'error', code: 'UNAUTHENTICATED_TIMEOUT', message: 'idle' };
+    expect(resuming.frame(notice)).toEqual([{ type: 'frame', frame: notice }]);
+  });
+
+  it('the user\'s login refused BUSY is answered by that refusal (only the link\'s own relogin is retried); the link stays, ready for another', () => {
+    const h = new Harness();
+    const loginId = h.loginSent();
+    const busy: ServerFrame = { type: 'error', re: loginId, code: 'BUSY', message: 'busy' };
+    expect(h.frame(busy)).toEqual([{ type: 'frame', frame: busy }]);
+    expect(h.link.state.state).toBe('ExpectLogin');
+    expect(h.link.username).toBeNull();
+  });
+
+  it('the link\'s relogin refused BUSY or RATE_LIMITED is no refusal: the link is reset and logs in again after the backoff', () => {
+    for (const code of ['BUSY', 'RATE_LIMITED'] as const) {
+      const h = new Harness().loggedIn();
+      h.dropAndReconnect();
+      h.frame({ type: 'error', re: h.lastSentId(), code: 'BAD_RESUME_TOKEN', message: 'gone' });
+      const reloginLinkId = h.linkId;
+      const refused = h.frame({ type: 'error', re: h.lastSentId(), code, message: 'later' });
+      expect(refused).toEqual([{ type: 'close', linkId: reloginLinkId }, { type: 'link-lost', resending: [] }]);
+      expect(h.link.state).toMatchObject({ state: 'ExpectReconnect', resumeWith: { username: 'alice' } });
+      h.nextLinkWelcomed();
+      expect(h.sent.at(-1)).toMatchObject({ type: 'resume', token: 'tok1' });
+    }
+  });
+
+  it('an error answering another request while a login or a logout awaits its own is passed on, and the wait goes on', () => {
+    const h = new Harness();
+    const loginId = h.loginSent();
+    const other: ServerFrame = { type: 'error', re: loginId + 7, code: 'BAD_CREDENTIALS', message: 'other' };
+    expect(h.frame(other)).toEqual([{ type: 'frame', frame: other }]);
+    expect(h.link.state).toMatchObject({ state: 'ExpectLoginOk', requestId: loginId });
+    const resuming = new Harness().loggedIn();
+    resuming.dropAndReconnect();
+    const resumeId = resuming.lastSentId();
+    expect(resuming.frame({ ...other, re: resumeId + 7 } as ServerFrame)).toMatchObject([{ type: 'frame' }]);
+    expect(resuming.link.state).toMatchObject({ state: 'ExpectLoginOk', via: 'resume', requestId: resumeId });
+    const out = new Harness().loggedIn();
+    out.step((l) => l.logout());
+    const logoutId = out.lastSentId();
+    expect(out.frame({ ...other, re: logoutId + 7 } as ServerFrame)).toMatchObject([{ type: 'frame' }]);
+    expect(out.link.state).toMatchObject({ state: 'ExpectLogoutOk', requestId: logoutId });
+  });
+
+  it('HEARTBEAT_TIMEOUT or LOGGED_IN_ELSEWHERE while not logged in ends nothing: passed on', () => {
+    const h = new Harness();
+    const loginId = h.loginSent();
+    const elsewhere: ServerFrame = { type: 'error', code: 'LOGGED_IN_ELSEWHERE', message: 'elsewhere' };
+    expect(h.frame(elsewhere)).toEqual([{ type: 'frame', frame: elsewhere }]);
+    expect(h.link.state).toMatchObject({ state: 'ExpectLoginOk', requestId: loginId });
+    h.frame(loginOk(loginId));
+    expect(h.frame(elsewhere)).toEqual([{ type: 'login-ended', reason: 'LOGGED_IN_ELSEWHERE' }, { type: 'frame', frame: elsewhere }]);
+    const timeout: ServerFrame = { type: 'error', code: 'HEARTBEAT_TIMEOUT', message: 'ttl' };
+    expect(h.frame(timeout)).toEqual([{ type: 'frame', frame: timeout }]);
+    expect(h.link.state.state).toBe('ExpectLogin');
+  });
+
+  it('the user\'s login, sent again after its link dropped and then refused: the refusal answers it, and the link says it is back', () => {
+    const h = new Harness();
+    const loginId = h.loginSent();
+    h.step((l) => l.closed(h.linkId, h.nowMs));
+    h.nextLinkWelcomed();
+    expect(h.sent.at(-1)).toMatchObject({ type: 'login', id: loginId });
+    const refused: ServerFrame = { type: 'error', re: loginId, code: 'BAD_CREDENTIALS', message: 'wrong' };
+    expect(h.frame(refused)).toEqual([{ type: 'frame', frame: refused }, { type: 'reconnected' }]);
+    // On a link with no outage, the refusal alone.
+    const fresh = new Harness();
+    const freshId = fresh.loginSent();
+    expect(fresh.frame({ ...refused, re: freshId } as ServerFrame)).toEqual([{ type: 'frame', frame: { ...refused, re: freshId } }]);
+  });
+});
+
+describe('outages: told once, and the backoff starts over once logged in again', () => {
+  it('a link lost again while the login is being taken back adds no second disconnected; one reconnected ends the outage', () => {
+    const h = new Harness().loggedIn();
+    expect(types(h.step((l) => l.closed(h.linkId, h.nowMs)))).toEqual(['link-lost', 'disconnected']);
+    h.advanceTo(h.link.nextTimeoutMs()!);
+    expect(types(h.step((l) => l.closed(h.linkId, h.nowMs)))).toEqual(['link-lost']);
+    h.advanceTo(h.link.nextTimeoutMs()!);
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    expect(types(h.step((l) => l.closed(h.linkId, h.nowMs)))).toEqual(['link-lost']);
+    h.nextLinkWelcomed();
+    expect(types(h.step((l) => l.closed(h.linkId, h.nowMs)))).toEqual(['link-lost']);
+    h.nextLinkWelcomed();
+    expect(types(h.frame(loginOk(h.lastSentId(), 'tok2')))).toEqual(['logged-in', 'reconnected']);
+  });
+
+  it('after a drawn-out outage, logged in again by resume: the next drop waits the shortest delay again', () => {
+    const h = new Harness().loggedIn();
+    h.step((l) => l.closed(h.linkId, h.nowMs));
+    for (let failure = 0; failure < 4; failure++) {
+      h.advanceTo(h.link.nextTimeoutMs()!);
+      h.step((l) => l.closed(h.linkId, h.nowMs));
+    }
+    h.nextLinkWelcomed();
+    h.frame(loginOk(h.lastSentId(), 'tok2'));
+    h.step((l) => l.closed(h.linkId, h.nowMs));
+    expect(h.link.nextTimeoutMs()! - h.nowMs).toBeLessThan(RECONNECT_DELAY_MS_MIN);
+  });
+});
