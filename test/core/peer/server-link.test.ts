@@ -484,6 +484,17 @@ describe('our identity keys go with every password login', () => {
     expect(h.sent.at(-1)).toMatchObject({ type: 'login', password: 'alice-password', identity: KEYS });
   });
 
+  it('the user\'s login sent again after its link dropped, and one sent while logged in (the server answers ALREADY_LOGGED_IN), carry them too', () => {
+    const h = new Harness(KEYS);
+    const loginId = h.loginSent();
+    h.step((l) => l.closed(h.linkId, h.nowMs));
+    h.nextLinkWelcomed();
+    expect(h.sent.at(-1)).toMatchObject({ type: 'login', id: loginId, identity: KEYS });
+    h.frame(loginOk(loginId));
+    h.step((l) => l.login('alice', 'alice-password'));
+    expect(h.sent.at(-1)).toMatchObject({ type: 'login', identity: KEYS });
+  });
+
   it('a link without keys (a tool that has none) sends none', () => {
     const h = new Harness();
     h.loginSent();
