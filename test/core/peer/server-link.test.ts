@@ -667,6 +667,12 @@ describe('reading the server\'s bytes', () => {
     expect(h.frame(ACK)).toEqual([{ type: 'protocol-error', frameType: 'heartbeat.ack', state: 'ExpectLogin' }]);
   });
 
+  it('a friend list pushed while logged in (a frame read by the schema, not the fast path) is passed on', () => {
+    const h = new Harness().loggedIn();
+    const friends: ServerFrame = { type: 'friends', friends: [{ username: 'bob', nickname: 'bob', status: 'online' }], incoming: [], outgoing: [] } as ServerFrame;
+    expect(h.frame(friends)).toEqual([{ type: 'frame', frame: friends }]);
+  });
+
   it('broken framing resets the link: closed, and taken back on the next link', () => {
     const h = new Harness().loggedIn();
     const garbage = new Uint8Array([0xff, 0xff, 0, 0, 0, 2, 0x7b, 0x7d]);
@@ -1112,5 +1118,154 @@ describe('outages: told once, and the backoff starts over once logged in again',
     h.frame(loginOk(h.lastSentId(), 'tok2'));
     h.step((l) => l.closed(h.linkId, h.nowMs));
     expect(h.link.nextTimeoutMs()! - h.nowMs).toBeLessThan(RECONNECT_DELAY_MS_MIN);
+  });
+});
+
+describe('the rest of the link\'s rules, state by state', () => {
+  it('while a logout waits the user is still logged in: the view says so and heartbeats go on', () => {
+    const h = new Harness().loggedIn();
+    const loggedInAtMs = h.nowMs;
+    h.step((l) => l.logout());
+    expect(h.link.loggedIn).toBe(true);
+    expect(h.advanceTo(loggedInAtMs + HEARTBEAT_MS)).toEqual([{ type: 'send', linkId: h.linkId, frame: { type: 'heartbeat' } }]);
+    h.frame({ type: 'logout.ok', re: h.sent.find((f) => f.type === 'logout')!.id });
+    expect(h.link.loggedIn).toBe(false);
+  });
+
+  it('a close the runtime reports for a link the link already gave up (its own close, then the socket\'s) changes nothing, down or closed', () => {
+    const h = new Harness().loggedIn();
+    const silentLinkId = h.linkId;
+    h.advanceTo(h.nowMs + TTL_MS + HEARTBEAT_MS);
+    expect(h.link.state.state).toBe('ExpectReconnect');
+    expect(h.step((l) => l.closed(silentLinkId, h.nowMs))).toEqual([]);
+    expect(h.link.state.state).toBe('ExpectReconnect');
+    h.step((l) => l.quit(h.nowMs));
+    expect(h.step((l) => l.closed(silentLinkId, h.nowMs))).toEqual([]);
+    const fresh = new Harness();
+    expect(fresh.step((l) => l.closed(1, fresh.nowMs))).toEqual([]);
+    expect(fresh.link.state.state).toBe('ExpectStart');
+  });
+
+  it('quit from LoggedIn waits QUIT_LOGOUT_WAIT_MS for the logout.ok, not less, even across a heartbeat', () => {
+    const h = new Harness().loggedIn();
+    const loggedInAtMs = h.nowMs;
+    h.nowMs = loggedInAtMs + HEARTBEAT_MS - 500;
+    const quitAtMs = h.nowMs;
+    h.step((l) => l.quit(quitAtMs));
+    expect(h.link.nextTimeoutMs()).toBe(loggedInAtMs + HEARTBEAT_MS);
+    // The heartbeat comes before the deadline: sent, and the link waits on.
+    expect(types(h.advanceTo(quitAtMs + QUIT_LOGOUT_WAIT_MS - 1))).toEqual(['send']);
+    expect(h.link.state.state).toBe('ExpectLogoutOk');
+    expect(h.link.nextTimeoutMs()).toBe(quitAtMs + QUIT_LOGOUT_WAIT_MS);
+    expect(types(h.advanceTo(quitAtMs + QUIT_LOGOUT_WAIT_MS))).toEqual(['close', 'closed']);
+  });
+
+  it('a login the server leaves unanswered on a silent link: the link is reset after the TTL, and the login sent again on the next', () => {
+    const h = new Harness();
+    const loginId = h.loginSent();
+    const sentAtMs = h.nowMs;
+    expect(types(h.advanceTo(sentAtMs + TTL_MS + HEARTBEAT_MS))).toEqual(['close', 'link-lost', 'disconnected']);
+    h.nextLinkWelcomed();
+    expect(h.sent.at(-1)).toMatchObject({ type: 'login', id: loginId });
+  });
+
+  it('early or repeated wake-ups send no extra heartbeat', () => {
+    const h = new Harness().loggedIn();
+    const loggedInAtMs = h.nowMs;
+    for (let t = loggedInAtMs; t < loggedInAtMs + HEARTBEAT_MS; t += 500) expect(h.step((l) => l.handleTimeout(t))).toEqual([]);
+    expect(types(h.step((l) => l.handleTimeout(loggedInAtMs + HEARTBEAT_MS)))).toEqual(['send']);
+    expect(h.step((l) => l.handleTimeout(loggedInAtMs + HEARTBEAT_MS))).toEqual([]);
+  });
+
+  it('each request gets a new id, above every one before it (replies are matched by it)', () => {
+    const h = new Harness().loggedIn();
+    const loginId = h.lastSentId();
+    const first = h.link.request({ type: 'friend.request', username: 'bob' });
+    const second = h.link.request({ type: 'friend.request', username: 'carol' });
+    const logoutId = h.link.logout();
+    expect(first).toBe(loginId + 1);
+    expect(second).toBe(loginId + 2);
+    expect(logoutId).toBe(loginId + 3);
+  });
+
+  it('a logout while the next link is being opened or welcomed, holding a login to take back, ends the login here too: the link comes up with none', () => {
+    for (const upTo of ['ExpectOpen', 'ExpectWelcome'] as const) {
+      const h = new Harness().loggedIn();
+      h.step((l) => l.closed(h.linkId, h.nowMs));
+      h.advanceTo(h.link.nextTimeoutMs()!);
+      if (upTo === 'ExpectWelcome') h.step((l) => l.opened(h.linkId, null, h.nowMs));
+      expect(h.link.state.state).toBe(upTo);
+      expect(h.step((l) => l.logout())).toEqual([{ type: 'login-ended', reason: 'logout' }, { type: 'logged-out-here', requestId: null }]);
+      expect(h.link.state).toMatchObject({ state: upTo, resumeWith: null });
+      if (upTo === 'ExpectOpen') h.step((l) => l.opened(h.linkId, null, h.nowMs));
+      expect(h.frame(WELCOME)).toEqual([{ type: 'up' }, { type: 'reconnected' }]);
+      expect(h.link.state.state).toBe('ExpectLogin');
+    }
+  });
+
+  it('a logout while down holding no login has nothing to end: nothing happens', () => {
+    const h = new Harness();
+    h.step((l) => l.start());
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    h.frame(WELCOME);
+    h.step((l) => l.closed(h.linkId, h.nowMs));
+    expect(h.link.state.state).toBe('ExpectReconnect');
+    expect(h.step((l) => l.logout())).toEqual([]);
+    h.advanceTo(h.link.nextTimeoutMs()!);
+    expect(h.step((l) => l.logout())).toEqual([]);
+  });
+
+  it('no password change is pending with no login held: down, reconnecting, or not logged in', () => {
+    const h = new Harness();
+    expect(h.link.passwordPending).toBe(false);
+    h.step((l) => l.start());
+    expect(h.link.passwordPending).toBe(false);
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    expect(h.link.passwordPending).toBe(false);
+    h.frame(WELCOME);
+    expect(h.link.passwordPending).toBe(false);
+    h.step((l) => l.closed(h.linkId, h.nowMs));
+    expect(h.link.state.state).toBe('ExpectReconnect');
+    expect(h.link.passwordPending).toBe(false);
+    // Held, with no change on its way.
+    const held = new Harness().loggedIn();
+    held.step((l) => l.closed(held.linkId, held.nowMs));
+    expect(held.link.passwordPending).toBe(false);
+  });
+
+  it('while the relogin awaits its answer, a BUSY answering another request is passed on, and the relogin waits on', () => {
+    const h = new Harness().loggedIn();
+    h.dropAndReconnect();
+    h.frame({ type: 'error', re: h.lastSentId(), code: 'BAD_RESUME_TOKEN', message: 'gone' });
+    const reloginId = h.lastSentId();
+    const busy: ServerFrame = { type: 'error', re: reloginId + 5, code: 'BUSY', message: 'busy' };
+    expect(h.frame(busy)).toEqual([{ type: 'frame', frame: busy }]);
+    expect(h.link.state).toMatchObject({ state: 'ExpectLoginOk', via: 'relogin', requestId: reloginId });
+  });
+
+  it('the user\'s login lost for the last time it may be, by the server\'s idle close, is given up like any other', () => {
+    const h = new Harness();
+    const loginId = h.loginSent();
+    for (let loss = 1; loss <= LOGIN_RESENDS_MAX; loss++) {
+      h.step((l) => l.closed(h.linkId, h.nowMs));
+      h.nextLinkWelcomed();
+      expect(h.sent.at(-1)).toMatchObject({ type: 'login', id: loginId });
+    }
+    h.frame({ type: 'error', code: 'UNAUTHENTICATED_TIMEOUT', message: 'idle' });
+    expect(h.step((l) => l.closed(h.linkId, h.nowMs))).toEqual([{ type: 'link-lost', resending: [] }]);
+    expect(h.nextLinkWelcomed()).toEqual([{ type: 'up' }, { type: 'reconnected' }]);
+    expect(h.link.state.state).toBe('ExpectLogin');
+  });
+
+  it('the user\'s login owed to the next link stays owed when that link is lost before its welcome', () => {
+    const h = new Harness();
+    const loginId = h.loginSent();
+    h.step((l) => l.closed(h.linkId, h.nowMs));
+    h.advanceTo(h.link.nextTimeoutMs()!);
+    expect(h.step((l) => l.closed(h.linkId, h.nowMs))).toEqual([{ type: 'link-lost', resending: [loginId] }]);
+    h.advanceTo(h.link.nextTimeoutMs()!);
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    expect(h.step((l) => l.closed(h.linkId, h.nowMs))).toEqual([{ type: 'link-lost', resending: [loginId] }]);
+    expect(h.nextLinkWelcomed().at(-1)).toMatchObject({ type: 'send', frame: { type: 'login', id: loginId } });
   });
 });
