@@ -696,10 +696,12 @@ export class ServerLink {
       return;
     }
     if (p.state === 'ExpectLoginOk' && frame.re === p.requestId) {
-      // A refused resume (the server restarted, or the TTL ran out): the password, once.
+      // A refused resume (the server restarted, or the TTL ran out): the password, once. The token
+      // is forgotten: should the relogin's link drop too, the next link logs in with the password
+      // rather than be refused the same token again (and end the login a second time).
       if (p.via === 'resume') {
         this.actions.push({ type: 'login-ended', reason: 'resume-refused' });
-        return this.relogin(p.conn, p.account, p.outage);
+        return this.relogin(p.conn, { ...p.account, resumeToken: null }, p.outage);
       }
       if (p.via === 'relogin' && p.password !== undefined) {
         // The new password of a pending change does not work: the change never happened.

@@ -242,6 +242,25 @@ describe('server link machine', () => {
     expect(h.link.state).toMatchObject({ state: 'LoggedIn', account: { resumeToken: 'tok2' } });
   });
 
+  it('a refused resume token is forgotten: when the relogin\'s link drops, the next link logs in with the password, not the refused token again', () => {
+    const h = new Harness().loggedIn();
+    h.step((l) => l.closed(h.linkId, h.nowMs));
+    h.advanceTo(h.link.nextTimeoutMs()!);
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    h.frame(WELCOME);
+    h.frame({ type: 'error', re: h.lastSentId(), code: 'BAD_RESUME_TOKEN', message: 'gone' });
+    expect(h.sent.at(-1)).toMatchObject({ type: 'login', password: 'alice-password' });
+    // The relogin's link drops before its answer.
+    h.step((l) => l.closed(h.linkId, h.nowMs));
+    h.advanceTo(h.link.nextTimeoutMs()!);
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    const welcomed = h.frame(WELCOME);
+    expect(h.sent.at(-1)).toMatchObject({ type: 'login', username: 'alice', password: 'alice-password' });
+    // The login ended once (at the refusal), not again for a second refusal of the same token.
+    expect(welcomed.filter((a) => a.type === 'login-ended')).toEqual([]);
+    expect(h.frame(loginOk(h.lastSentId(), 'tok2'))).toMatchObject([{ type: 'logged-in', via: 'relogin' }, { type: 'reconnected' }]);
+  });
+
   it('one login at a time: a login asked for while the link takes its held login back (resume, then relogin) is not sent, and the relogin\'s answer is its own', () => {
     // Found by the swarm (mitm-swarm-base.yaml, root seed 4, run seed 3634445173): the user's
     // login went out beside the resume; the server refused the resume, logged the user's login in
@@ -1042,7 +1061,8 @@ describe('the server\'s errors, by state', () => {
       expect(refused).toEqual([{ type: 'close', linkId: reloginLinkId }, { type: 'link-lost', resending: [] }]);
       expect(h.link.state).toMatchObject({ state: 'ExpectReconnect', resumeWith: { username: 'alice' } });
       h.nextLinkWelcomed();
-      expect(h.sent.at(-1)).toMatchObject({ type: 'resume', token: 'tok1' });
+      // The token was refused already: the next link logs in with the password.
+      expect(h.sent.at(-1)).toMatchObject({ type: 'login', username: 'alice', password: 'alice-password' });
     }
   });
 
