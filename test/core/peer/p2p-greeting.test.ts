@@ -1,0 +1,198 @@
+/**
+ * The P2P channel's greeting rules (core/peer/machine.ts, P2P_FRAME_RULES): what a peer machine
+ * answers a stream that says something other than what its state waits for. Before the greeting,
+ * anything but the expected frame is refused with an error frame and the stream closes (a stranger
+ * learns nothing and holds no slot); on an open session a bad frame is told with an error frame
+ * and the session goes on (a friend's buggy frame must not end the chat). In the pure world (real
+ * server and peer machines): bob plays the callee of raw streams, alice the caller whose hello bob
+ * does not read yet, so a test speaks for bob.
+ */
+import { describe, expect, it } from 'vitest';
+import { encodeControl, encodeData } from '../../../core/codec.ts';
+import { errorMessage } from '../../../core/errors.ts';
+import type { P2pFrame } from '../../../core/peer/frames.ts';
+import { type World, twoFriends } from './peer-world.ts';
+
+/** What `name` sent on its P2P streams from now on (its effects still go to the world). */
+function recordSent(world: World, name: string): Array<{ streamId: string; frame: P2pFrame | 'close' | 'reset' }> {
+  const sent: Array<{ streamId: string; frame: P2pFrame | 'close' | 'reset' }> = [];
+  const machine = world.peer(name);
+  const take = machine.takeEffects.bind(machine);
+  machine.takeEffects = () => {
+    const effects = take();
+    for (const effect of effects) {
+      if (effect.type === 'p2p.send') sent.push({ streamId: effect.streamId, frame: effect.frame });
+      else if (effect.type === 'p2p.close') sent.push({ streamId: effect.streamId, frame: 'close' });
+      else if (effect.type === 'p2p.reset') sent.push({ streamId: effect.streamId, frame: 'reset' });
+    }
+    return effects;
+  };
+  return sent;
+}
+
+/** A stranger's raw stream to bob's P2P port, fed `bytes`: what bob answered on it. */
+function rawToBob(world: World, bytes: Uint8Array[]): Array<P2pFrame | 'close' | 'reset'> {
+  const bob = world.peer('bob');
+  const streamId = `raw:${String(world.nowMs)}`;
+  bob.handle({ type: 'p2p.accepted', streamId, remoteAddress: '10.0.0.9', peerKey: null }, world.nowMs);
+  const answers: Array<P2pFrame | 'close' | 'reset'> = [];
+  for (const piece of bytes) {
+    bob.handle({ type: 'p2p.bytes', streamId, bytes: piece }, world.nowMs);
+    for (const effect of bob.takeEffects()) {
+      if (effect.type === 'p2p.send' && effect.streamId === streamId) answers.push(effect.frame);
+      if ((effect.type === 'p2p.close' || effect.type === 'p2p.reset') && effect.streamId === streamId) answers.push(effect.type === 'p2p.close' ? 'close' : 'reset');
+    }
+  }
+  return answers;
+}
+
+/** alice asked bob for a session and sent her hello; bob has not read it: alice waits for hello.ok. */
+function aliceAwaitingHelloOk(): World {
+  const world = twoFriends();
+  world.pausedReaders.add('bob');
+  world.command('alice', { cmd: 'chat.open', username: 'bob' });
+  expect(world.eventsOf('alice', 'chat.opened')).toEqual([]);
+  return world;
+}
+
+describe('a stream not greeted yet (callee) is refused and closed', () => {
+  it('file data before any hello: BAD_SESSION_TOKEN "data before hello", then the close', () => {
+    const world = twoFriends();
+    expect(rawToBob(world, [encodeData(1, 0, new Uint8Array([1, 2, 3]))])).toEqual([
+      { type: 'error', code: 'BAD_SESSION_TOKEN', message: `${errorMessage('BAD_SESSION_TOKEN')}: data before hello` },
+      'close',
+    ]);
+  });
+
+  it('a chat message before any hello: BAD_SESSION_TOKEN "expected hello", then the close', () => {
+    const world = twoFriends();
+    expect(rawToBob(world, [encodeControl({ type: 'msg', id: 'm1', text: 'hi' })])).toEqual([
+      { type: 'error', code: 'BAD_SESSION_TOKEN', message: `${errorMessage('BAD_SESSION_TOKEN')}: expected hello` },
+      'close',
+    ]);
+  });
+
+  it('a frame that matches no schema before any hello: BAD_SESSION_TOKEN "expected hello", then the close', () => {
+    const world = twoFriends();
+    expect(rawToBob(world, [encodeControl({ type: 'hello', username: 42 })])).toEqual([
+      { type: 'error', code: 'BAD_SESSION_TOKEN', message: `${errorMessage('BAD_SESSION_TOKEN')}: expected hello` },
+      'close',
+    ]);
+  });
+
+  it('bytes that are no frame at all: refused with the decoder\'s own code, then the close, and nothing more is read', () => {
+    const world = twoFriends();
+    const garbage = new Uint8Array(16).fill(0xff);
+    const answers = rawToBob(world, [garbage, encodeControl({ type: 'hello', username: 'alice', token: 'x' })]);
+    expect(answers).toHaveLength(2);
+    expect(answers[0]).toMatchObject({ type: 'error', code: expect.stringMatching(/^BAD_/) });
+    expect(answers[1]).toBe('close');
+  });
+
+  it('a hello that brings no token bob holds is refused, and its stream gives way to the friend\'s real one', () => {
+    const world = twoFriends();
+    expect(rawToBob(world, [encodeControl({ type: 'hello', username: 'alice', token: 'guessed' })])).toEqual([
+      { type: 'error', code: 'BAD_SESSION_TOKEN', message: `${errorMessage('BAD_SESSION_TOKEN')}: token refused` },
+      'close',
+    ]);
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    expect(world.eventsOf('bob', 'chat.opened')).toEqual([{ event: 'chat.opened', username: 'alice' }]);
+  });
+});
+
+describe('the caller waiting for hello.ok', () => {
+  it('a hello.ok naming someone else than the friend called is refused BAD_FRAME and the chat.open fails unreachable', () => {
+    const world = aliceAwaitingHelloOk();
+    const sent = recordSent(world, 'alice');
+    world.injectP2p('bob', 'alice', { type: 'hello.ok', username: 'mallory' });
+    expect(sent.map((s) => s.frame)).toEqual([{ type: 'error', code: 'BAD_FRAME', message: `${errorMessage('BAD_FRAME')}: expected hello.ok` }, 'close']);
+    expect(world.eventsOf('alice', 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'unreachable' }]);
+    expect(world.peer('alice').openSessions()).toEqual([]);
+  });
+
+  it('anything but hello.ok or an error is refused BAD_FRAME "expected hello.ok"', () => {
+    const world = aliceAwaitingHelloOk();
+    const sent = recordSent(world, 'alice');
+    world.injectP2p('bob', 'alice', { type: 'msg', id: 'm1', text: 'too early' });
+    expect(sent.map((s) => s.frame)).toEqual([{ type: 'error', code: 'BAD_FRAME', message: `${errorMessage('BAD_FRAME')}: expected hello.ok` }, 'close']);
+    expect(world.eventsOf('alice', 'chat.message')).toEqual([]);
+    expect(world.eventsOf('alice', 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'unreachable' }]);
+  });
+
+  it('the callee\'s error instead of hello.ok fails the chat.open with its code as the reason (lower case, dashes), and the stream closes quietly', () => {
+    const world = aliceAwaitingHelloOk();
+    const sent = recordSent(world, 'alice');
+    world.injectP2p('bob', 'alice', { type: 'error', code: 'PEER_KEY_MISMATCH', message: 'not you' });
+    expect(world.eventsOf('alice', 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'peer-key-mismatch' }]);
+    expect(sent.map((s) => s.frame)).toEqual(['close']);
+    expect(world.eventsOf('alice', 'error')).toEqual([]);
+    // The hello timer went with the stream: nothing fails a second time later.
+    world.advance(60_000);
+    expect(world.eventsOf('alice', 'chat.failed')).toHaveLength(1);
+  });
+
+  it('a hello.ok from the friend opens the session', () => {
+    const world = aliceAwaitingHelloOk();
+    world.injectP2p('bob', 'alice', { type: 'hello.ok', username: 'bob' });
+    expect(world.eventsOf('alice', 'chat.opened')).toEqual([{ event: 'chat.opened', username: 'bob' }]);
+    expect(world.peer('alice').openSessions()).toEqual(['bob']);
+  });
+});
+
+describe('an open session told of a bad frame goes on', () => {
+  function inSession(): World {
+    const world = twoFriends();
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    expect(world.peer('alice').openSessions()).toEqual(['bob']);
+    return world;
+  }
+
+  it('a frame type nobody knows: UNKNOWN_TYPE back to the friend, and the chat still carries messages', () => {
+    const world = inSession();
+    world.injectP2p('bob', 'alice', { type: 'file.teleport', transferId: 't' });
+    expect(world.eventsOf('bob', 'error')).toEqual([
+      { event: 'error', code: 'PEER_ERROR', message: errorMessage('PEER_ERROR'), detail: `from alice: UNKNOWN_TYPE: ${errorMessage('UNKNOWN_TYPE')}` },
+    ]);
+    world.command('bob', { cmd: 'chat.send', username: 'alice', text: 'still here', id: 1 });
+    expect(world.eventsOf('alice', 'chat.message')).toEqual([{ event: 'chat.message', from: 'bob', text: 'still here', id: 1 }]);
+  });
+
+  it('a known frame type that breaks its schema: BAD_FRAME back to the friend, session kept', () => {
+    const world = inSession();
+    world.injectP2p('bob', 'alice', { type: 'msg', text: 42 });
+    expect(world.eventsOf('bob', 'error')).toEqual([
+      { event: 'error', code: 'PEER_ERROR', message: errorMessage('PEER_ERROR'), detail: `from alice: BAD_FRAME: ${errorMessage('BAD_FRAME')}` },
+    ]);
+    expect(world.peer('alice').openSessions()).toEqual(['bob']);
+    expect(world.peer('bob').openSessions()).toEqual(['alice']);
+  });
+
+  it('a frame without a type is BAD_FRAME, not UNKNOWN_TYPE', () => {
+    const world = inSession();
+    world.injectP2p('bob', 'alice', { text: 'no type' });
+    expect(world.eventsOf('bob', 'error')).toMatchObject([{ detail: `from alice: BAD_FRAME: ${errorMessage('BAD_FRAME')}` }]);
+  });
+
+  it('a second hello on the open session: BAD_FRAME "already greeted", session kept', () => {
+    const world = inSession();
+    world.injectP2p('bob', 'alice', { type: 'hello', username: 'bob', token: 'again' });
+    expect(world.eventsOf('bob', 'error')).toMatchObject([{ code: 'PEER_ERROR', detail: 'from alice: BAD_FRAME: already greeted' }]);
+    expect(world.peer('alice').openSessions()).toEqual(['bob']);
+    expect(world.eventsOf('alice', 'chat.closed')).toEqual([]);
+  });
+
+  it('a bye ends the session with the reason the friend gave, and no bye goes back', () => {
+    const world = inSession();
+    const sent = recordSent(world, 'alice');
+    world.injectP2p('bob', 'alice', { type: 'bye', reason: 'offline' });
+    expect(world.eventsOf('alice', 'chat.closed')).toEqual([{ event: 'chat.closed', username: 'bob', reason: 'offline' }]);
+    expect(sent.map((s) => s.frame)).toEqual(['close']);
+    expect(world.peer('alice').openSessions()).toEqual([]);
+  });
+
+  it('a bye without a reason ends the session as closed', () => {
+    const world = inSession();
+    world.injectP2p('bob', 'alice', { type: 'bye' });
+    expect(world.eventsOf('alice', 'chat.closed')).toEqual([{ event: 'chat.closed', username: 'bob', reason: 'closed' }]);
+  });
+});
