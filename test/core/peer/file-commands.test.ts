@@ -1,0 +1,217 @@
+/**
+ * Files at the peer machine's edges (core/peer/machine.ts, "files"): the answers to a file command
+ * that cannot be carried out (no session, no such transfer, no slot), the offers a receiver turns
+ * down before asking its user (too large, a transfer id or stream already in use), the frames a
+ * friend sends about transfers that are not its own, and the outcome of a finished download told
+ * again on the next session, since the frame that said it may have been lost. In the pure world
+ * (peer-world.ts): real server and peer machines, in memory.
+ */
+import { describe, expect, it } from 'vitest';
+import { TRANSFERS_ACTIVE_MAX, TRANSFER_OUTCOMES_REMEMBERED_MAX } from '../../../core/limits.ts';
+import { errorMessage } from '../../../core/errors.ts';
+import type { PreparedFile } from '../../../core/peer/commands.ts';
+import type { P2pFrame } from '../../../core/peer/frames.ts';
+import { type World, twoFriends } from './peer-world.ts';
+
+function inSession(config: Parameters<typeof twoFriends>[0] = {}): World {
+  const world = twoFriends(config);
+  world.command('alice', { cmd: 'chat.open', username: 'bob' });
+  expect(world.peer('bob').openSessions()).toEqual(['alice']);
+  return world;
+}
+
+function source(world: World, path: string, bytes: number): PreparedFile {
+  world.sources.set(path, new Uint8Array(bytes).fill(7));
+  return { path, name: path.slice(path.lastIndexOf('/') + 1), size: bytes };
+}
+
+/** The P2P frames `name` sends from now on. */
+function recordSent(world: World, name: string): P2pFrame[] {
+  const sent: P2pFrame[] = [];
+  const machine = world.peer(name);
+  const take = machine.takeEffects.bind(machine);
+  machine.takeEffects = () => {
+    const effects = take();
+    for (const effect of effects) if (effect.type === 'p2p.send') sent.push(effect.frame);
+    return effects;
+  };
+  return sent;
+}
+
+function commandWithRef(world: World, name: string, command: Parameters<World['command']>[1], ref: number): void {
+  world.input(name, { type: 'command', command, ref });
+}
+
+describe('file commands that cannot be carried out', () => {
+  it('file.send to a friend with no open session: NO_SUCH_PEER naming the friend, nothing offered', () => {
+    const world = twoFriends();
+    world.command('alice', { cmd: 'file.send', username: 'bob', files: [source(world, '/a.bin', 10)] });
+    expect(world.eventsOf('alice', 'error')).toEqual([{ event: 'error', code: 'NO_SUCH_PEER', message: errorMessage('NO_SUCH_PEER'), username: 'bob' }]);
+    expect(world.eventsOf('alice', 'file.offered')).toEqual([]);
+    expect(world.peer('alice').transferCount()).toBe(0);
+  });
+
+  it(`file.send of more files than the ${TRANSFERS_ACTIVE_MAX} transfer slots have left: QUEUE_FULL, none of them offered; exactly filling them is fine`, () => {
+    const world = inSession();
+    // bob reads nothing: every offer stays unanswered and holds its slot.
+    world.pausedReaders.add('bob');
+    const file = source(world, '/a.bin', 10);
+    const send = (count: number): void => world.command('alice', { cmd: 'file.send', username: 'bob', files: Array.from({ length: count }, () => file) });
+    send(32);
+    send(TRANSFERS_ACTIVE_MAX - 32 - 1);
+    expect(world.eventsOf('alice', 'error')).toEqual([]);
+    send(2);
+    expect(world.eventsOf('alice', 'error')).toEqual([{ event: 'error', code: 'QUEUE_FULL', message: errorMessage('QUEUE_FULL'), detail: 'too many transfers' }]);
+    expect(world.peer('alice').transferCount()).toBe(TRANSFERS_ACTIVE_MAX - 1);
+    send(1);
+    expect(world.peer('alice').transferCount()).toBe(TRANSFERS_ACTIVE_MAX);
+    send(1);
+    expect(world.eventsOf('alice', 'error')).toHaveLength(2);
+    expect(world.eventsOf('alice', 'file.offered')).toHaveLength(TRANSFERS_ACTIVE_MAX);
+  });
+
+  it('file.answer for a transfer nobody offered, or one already answered: NO_SUCH_TRANSFER with its id and the command ref', () => {
+    const world = inSession();
+    commandWithRef(world, 'bob', { cmd: 'file.answer', transferId: 'nope', accept: true }, 5);
+    const [error] = world.eventsOf('bob', 'error');
+    expect(error).toEqual({ event: 'error', code: 'NO_SUCH_TRANSFER', message: errorMessage('NO_SUCH_TRANSFER'), id: 'nope' });
+    expect(world.refOf.get(error!)).toBe(5);
+    world.command('alice', { cmd: 'file.send', username: 'bob', files: [source(world, '/a.bin', 10)] });
+    const [offer] = world.eventsOf('bob', 'file.offer') as Array<{ transferId: string }>;
+    world.command('bob', { cmd: 'file.answer', transferId: offer!.transferId, accept: false });
+    expect(world.eventsOf('alice', 'file.failed')).toMatchObject([{ transferId: offer!.transferId, reason: 'declined' }]);
+    world.command('bob', { cmd: 'file.answer', transferId: offer!.transferId, accept: true });
+    expect(world.eventsOf('bob', 'error').at(-1)).toMatchObject({ code: 'NO_SUCH_TRANSFER', id: offer!.transferId });
+  });
+
+  it('file.answer yes to an offer still waiting starts the download', () => {
+    const world = inSession();
+    world.command('alice', { cmd: 'file.send', username: 'bob', files: [source(world, '/a.bin', 10)] });
+    const [offer] = world.eventsOf('bob', 'file.offer') as Array<{ transferId: string }>;
+    world.command('bob', { cmd: 'file.answer', transferId: offer!.transferId, accept: true });
+    expect(world.eventsOf('bob', 'file.received')).toMatchObject([{ transferId: offer!.transferId }]);
+    expect(world.eventsOf('alice', 'file.sent')).toMatchObject([{ transferId: offer!.transferId }]);
+  });
+
+  it('file.cancel of a transfer nobody has: NO_SUCH_TRANSFER with its id', () => {
+    const world = inSession();
+    world.command('alice', { cmd: 'file.cancel', transferId: 'nope' });
+    expect(world.eventsOf('alice', 'error')).toEqual([{ event: 'error', code: 'NO_SUCH_TRANSFER', message: errorMessage('NO_SUCH_TRANSFER'), id: 'nope' }]);
+  });
+
+  it('file.cancel by the sender or by the receiver ends the transfer on both sides, cancelled', () => {
+    for (const canceller of ['alice', 'bob'] as const) {
+      const world = inSession();
+      world.command('alice', { cmd: 'file.send', username: 'bob', files: [source(world, '/a.bin', 10)] });
+      const [offer] = world.eventsOf('bob', 'file.offer') as Array<{ transferId: string }>;
+      world.command(canceller, { cmd: 'file.cancel', transferId: offer!.transferId });
+      expect(world.eventsOf(canceller, 'file.failed')).toMatchObject([{ transferId: offer!.transferId, reason: 'cancelled' }]);
+      const other = canceller === 'alice' ? 'bob' : 'alice';
+      expect(world.eventsOf(other, 'file.failed')).toMatchObject([{ transferId: offer!.transferId }]);
+      expect(world.peer('alice').transferCount() + world.peer('bob').transferCount()).toBe(0);
+      expect(world.eventsOf(canceller, 'error')).toEqual([]);
+    }
+  });
+});
+
+describe('offers a receiver turns down without asking its user', () => {
+  it('a file larger than fileBytesMax: file.failed too-large at both ends, no offer shown; one of exactly fileBytesMax is offered', () => {
+    const world = inSession({ fileBytesMax: 100 });
+    world.command('alice', { cmd: 'file.send', username: 'bob', files: [source(world, '/big.bin', 101)] });
+    const [offered] = world.eventsOf('alice', 'file.offered') as Array<{ transferId: string }>;
+    expect(world.eventsOf('bob', 'file.failed')).toEqual([{ event: 'file.failed', transferId: offered!.transferId, reason: 'too-large', username: 'alice' }]);
+    expect(world.eventsOf('bob', 'file.offer')).toEqual([]);
+    expect(world.eventsOf('alice', 'file.failed')).toMatchObject([{ transferId: offered!.transferId, reason: 'too-large' }]);
+    world.command('alice', { cmd: 'file.send', username: 'bob', files: [source(world, '/fits.bin', 100)] });
+    expect(world.eventsOf('bob', 'file.offer')).toMatchObject([{ name: 'fits.bin', size: 100 }]);
+  });
+
+  it('an offer reusing a transfer id or a wire stream already in use: file.fail protocol-error, the first transfer untouched', () => {
+    const world = inSession();
+    world.command('alice', { cmd: 'file.send', username: 'bob', files: [source(world, '/a.bin', 10)] });
+    const [offer] = world.eventsOf('bob', 'file.offer') as Array<{ transferId: string }>;
+    const sent = recordSent(world, 'bob');
+    world.injectP2p('alice', 'bob', { type: 'file.offer', files: [{ transferId: offer!.transferId, stream: 99, name: 'x.bin', size: 5 }] });
+    world.injectP2p('alice', 'bob', { type: 'file.offer', files: [{ transferId: 'fresh-id', stream: 1, name: 'y.bin', size: 5 }] });
+    expect(sent).toEqual([
+      { type: 'file.fail', transferId: offer!.transferId, reason: 'protocol-error' },
+      { type: 'file.fail', transferId: 'fresh-id', reason: 'protocol-error' },
+    ]);
+    expect(world.eventsOf('bob', 'file.offer')).toHaveLength(1);
+    expect(world.peer('bob').transferCount()).toBe(1);
+  });
+
+  it('an offer whose id is one of our own outgoing transfers is refused protocol-error', () => {
+    const world = inSession();
+    world.command('bob', { cmd: 'file.send', username: 'alice', files: [source(world, '/b.bin', 10)] });
+    const [mine] = world.eventsOf('bob', 'file.offered') as Array<{ transferId: string }>;
+    const sent = recordSent(world, 'bob');
+    world.injectP2p('alice', 'bob', { type: 'file.offer', files: [{ transferId: mine!.transferId, stream: 77, name: 'x.bin', size: 5 }] });
+    expect(sent).toEqual([{ type: 'file.fail', transferId: mine!.transferId, reason: 'protocol-error' }]);
+  });
+});
+
+describe('a friend\'s frames about transfers that are not its own', () => {
+  it('file.resume of a transfer we never sent it: file.fail no-such-transfer back', () => {
+    const world = inSession();
+    const sent = recordSent(world, 'alice');
+    world.injectP2p('bob', 'alice', { type: 'file.resume', transferId: 'ghost', offset: 0, limit: 10 });
+    expect(sent).toEqual([{ type: 'file.fail', transferId: 'ghost', reason: 'no-such-transfer' }]);
+  });
+
+  it('a third friend cannot accept, decline, cancel or resume a transfer offered to another', () => {
+    const world = inSession();
+    world.addPeer('carol', 7003);
+    world.command('carol', { cmd: 'signup', username: 'carol', password: 'carol-password' });
+    world.command('carol', { cmd: 'login', username: 'carol', password: 'carol-password' });
+    world.command('alice', { cmd: 'friend.request', username: 'carol' });
+    world.command('carol', { cmd: 'friend.accept', username: 'alice' });
+    world.command('carol', { cmd: 'chat.open', username: 'alice' });
+    world.command('alice', { cmd: 'file.send', username: 'bob', files: [source(world, '/a.bin', 10)] });
+    const [offered] = world.eventsOf('alice', 'file.offered') as Array<{ transferId: string }>;
+    const id = offered!.transferId;
+    const sent = recordSent(world, 'alice');
+    world.injectP2p('carol', 'alice', { type: 'file.decline', transferId: id });
+    world.injectP2p('carol', 'alice', { type: 'file.fail', transferId: id, reason: 'cancelled' });
+    world.injectP2p('carol', 'alice', { type: 'file.ok', transferId: id });
+    world.injectP2p('carol', 'alice', { type: 'file.credit', transferId: id, limit: 10 });
+    world.injectP2p('carol', 'alice', { type: 'file.resume', transferId: id, offset: 0, limit: 10 });
+    expect(sent).toEqual([{ type: 'file.fail', transferId: id, reason: 'no-such-transfer' }]);
+    expect(world.eventsOf('alice', 'file.failed')).toEqual([]);
+    // bob's answer still counts.
+    const [offer] = world.eventsOf('bob', 'file.offer') as Array<{ transferId: string }>;
+    world.command('bob', { cmd: 'file.answer', transferId: offer!.transferId, accept: true });
+    expect(world.eventsOf('alice', 'file.sent')).toMatchObject([{ transferId: id }]);
+  });
+});
+
+describe('the outcome of a finished download is told again on the next session', () => {
+  it('the receiver repeats file.ok when a new session with the sender opens (the first may have been lost)', () => {
+    const world = inSession({ autoAcceptFile: true });
+    world.command('alice', { cmd: 'file.send', username: 'bob', files: [source(world, '/a.bin', 10)] });
+    const [received] = world.eventsOf('bob', 'file.received') as Array<{ transferId: string }>;
+    expect(received).toBeDefined();
+    world.cutP2p('alice', 'bob');
+    const sent = recordSent(world, 'bob');
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    expect(sent).toContainEqual({ type: 'file.ok', transferId: received!.transferId });
+    // Only to that sender: a session with another friend hears nothing of it.
+    expect(sent.filter((f) => f.type === 'file.ok')).toHaveLength(1);
+  });
+
+  it(`at most ${TRANSFER_OUTCOMES_REMEMBERED_MAX} outcomes are kept: the oldest is forgotten first`, () => {
+    const world = inSession({ autoAcceptFile: true });
+    const file = source(world, '/a.bin', 1);
+    for (let sent = 0; sent <= TRANSFER_OUTCOMES_REMEMBERED_MAX; sent += 32) {
+      const count = Math.min(32, TRANSFER_OUTCOMES_REMEMBERED_MAX + 1 - sent);
+      world.command('alice', { cmd: 'file.send', username: 'bob', files: Array.from({ length: count }, () => file) });
+    }
+    const received = (world.eventsOf('bob', 'file.received') as Array<{ transferId: string }>).map((e) => e.transferId);
+    expect(received).toHaveLength(TRANSFER_OUTCOMES_REMEMBERED_MAX + 1);
+    world.cutP2p('alice', 'bob');
+    const sent = recordSent(world, 'bob');
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    const repeated = sent.filter((f) => f.type === 'file.ok').map((f) => (f as { transferId: string }).transferId);
+    expect(repeated).toEqual(received.slice(1));
+  });
+});
