@@ -22,7 +22,7 @@ function ask(client: Client, command: PeerCommand, ref?: number): Query {
   return queries[0]!;
 }
 
-const MESSAGE: HistoryMessage = { id: 'bob-1', from: 'bob', username: 'bob', text: 'hi', at: '2026-12-06T00:00:00.000Z', direction: 'in', status: 'received', kind: 'text' };
+const MESSAGE: HistoryMessage = { id: 'bob-1', from: 'bob', username: 'bob', text: 'hi', at: '2026-12-06T00:00:00.000Z', direction: 'in', status: 'received', kind: 'message' };
 
 describe('history queries', () => {
   it('history asks the store for a page of that friend for our account: the default page size, from the newest unless `before` says', () => {
