@@ -1,0 +1,96 @@
+/**
+ * Two sessions with one friend (core/peer/machine.ts, openSession): the one the server brokered
+ * last is kept, on both sides. A friend who lost its end of a session without our noticing (a
+ * half-open stream) and asked again gets the new session: ours is replaced quietly, the chat
+ * stays open (no chat.closed, nothing reported undelivered), and messages go over the new stream.
+ * In the pure world (peer-world.ts): real server and peer machines, in memory.
+ */
+import { describe, expect, it } from 'vitest';
+import type { PeerEffect } from '../../../core/peer/machine.ts';
+import { type World, twoFriends } from './peer-world.ts';
+
+/** Every effect `name` hands the world from now on. */
+function recordEffects(world: World, name: string): PeerEffect[] {
+  const seen: PeerEffect[] = [];
+  const machine = world.peer(name);
+  const take = machine.takeEffects.bind(machine);
+  machine.takeEffects = () => {
+    const effects = take();
+    seen.push(...effects);
+    return effects;
+  };
+  return seen;
+}
+
+/** alice opened a session with bob; bob's end of it then closed without alice hearing of it. */
+function halfOpen(): World {
+  const world = twoFriends();
+  world.command('alice', { cmd: 'chat.open', username: 'bob' });
+  expect(world.peer('bob').openSessions()).toEqual(['alice']);
+  // bob accepted alice's stream as in:1; only bob hears it close.
+  world.peer('bob').handle({ type: 'p2p.closed', streamId: 'in:1', error: 'ETIMEDOUT' }, world.nowMs);
+  world.peer('bob').takeEffects();
+  expect(world.peer('bob').openSessions()).toEqual([]);
+  expect(world.peer('alice').openSessions()).toEqual(['bob']);
+  return world;
+}
+
+describe('a newer session with the same friend replaces the older one', () => {
+  it('the friend asks again after losing its end: our old stream is closed, the chat stays open and carries messages on the new one', () => {
+    const world = halfOpen();
+    const alice = recordEffects(world, 'alice');
+    world.command('bob', { cmd: 'chat.open', username: 'alice' });
+    expect(world.eventsOf('bob', 'chat.opened')).toHaveLength(2);
+    expect(world.eventsOf('alice', 'chat.opened')).toHaveLength(2);
+    // The old stream (alice's out:1) is closed by alice, quietly: no chat.closed, no bye.
+    expect(alice).toContainEqual({ type: 'p2p.close', streamId: 'out:1' });
+    expect(alice.filter((e) => e.type === 'p2p.send' && e.frame.type === 'bye')).toEqual([]);
+    expect(world.eventsOf('alice', 'chat.closed')).toEqual([]);
+    expect(world.peer('alice').openSessions()).toEqual(['bob']);
+    world.command('alice', { cmd: 'chat.send', username: 'bob', text: 'on the new stream', id: 1 });
+    expect(world.eventsOf('bob', 'chat.message')).toEqual([{ event: 'chat.message', from: 'alice', text: 'on the new stream', id: 1 }]);
+    expect(world.eventsOf('alice', 'chat.sent')).toEqual([{ event: 'chat.sent', username: 'bob', id: 1 }]);
+  });
+
+  it('a message sent on the old stream and not yet acknowledged is not reported undelivered when the session is replaced', () => {
+    const world = halfOpen();
+    // bob no longer reads the old stream: this message is never acknowledged there.
+    world.command('alice', { cmd: 'chat.send', username: 'bob', text: 'lost in the half-open stream', id: 1 });
+    expect(world.eventsOf('alice', 'chat.sent')).toEqual([]);
+    world.command('bob', { cmd: 'chat.open', username: 'alice' });
+    expect(world.eventsOf('alice', 'chat.undelivered')).toEqual([]);
+    expect(world.eventsOf('alice', 'chat.closed')).toEqual([]);
+  });
+
+  it('frames still arriving on the replaced stream are ignored', () => {
+    const world = halfOpen();
+    world.command('bob', { cmd: 'chat.open', username: 'alice' });
+    // The old stream is closed at alice; a message on it now goes nowhere, and the new one still works.
+    world.peer('alice').handle({ type: 'p2p.bytes', streamId: 'out:1', bytes: new Uint8Array([1, 2, 3]) }, world.nowMs);
+    expect(world.peer('alice').takeEffects()).toEqual([]);
+    world.command('bob', { cmd: 'chat.send', username: 'alice', text: 'new', id: 2 });
+    expect(world.eventsOf('alice', 'chat.message')).toEqual([{ event: 'chat.message', from: 'bob', text: 'new', id: 2 }]);
+  });
+
+  it('two sessions crossing (each friend asked while the other\'s greeting was on its way): both sides keep the one brokered last, and it carries messages both ways', () => {
+    const world = twoFriends();
+    world.pausedReaders.add('bob');
+    // Session 1: alice calls; her hello waits unread at bob.
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    // Session 2: bob calls; alice takes his hello at once, her hello.ok waits unread at bob.
+    world.command('bob', { cmd: 'chat.open', username: 'alice' });
+    expect(world.peer('alice').openSessions()).toEqual(['bob']);
+    expect(world.peer('bob').openSessions()).toEqual([]);
+    // bob reads: alice's hello of session 1, then her hello.ok of session 2.
+    world.pausedReaders.delete('bob');
+    world.readSome('bob', 1_000_000);
+    expect(world.peer('alice').openSessions()).toEqual(['bob']);
+    expect(world.peer('bob').openSessions()).toEqual(['alice']);
+    expect(world.eventsOf('alice', 'chat.closed')).toEqual([]);
+    expect(world.eventsOf('bob', 'chat.closed')).toEqual([]);
+    world.command('alice', { cmd: 'chat.send', username: 'bob', text: 'to bob', id: 1 });
+    world.command('bob', { cmd: 'chat.send', username: 'alice', text: 'to alice', id: 2 });
+    expect(world.eventsOf('bob', 'chat.message')).toEqual([{ event: 'chat.message', from: 'alice', text: 'to bob', id: 1 }]);
+    expect(world.eventsOf('alice', 'chat.message')).toEqual([{ event: 'chat.message', from: 'bob', text: 'to alice', id: 2 }]);
+  });
+});
