@@ -1,0 +1,131 @@
+/**
+ * The user's requests to the server and the link they travel on (core/peer/machine.ts, request,
+ * onLinkLost, onLinkAction): each request gets exactly one answer, under its command's ref,
+ * whatever the link does; quit ends everything the user had open and exits; a frame the server
+ * had no business sending is told as UNEXPECTED_FRAME. One peer machine and a server typed by
+ * hand (hand-typed-client.ts), or the pure world (peer-world.ts) where friends are needed.
+ */
+import { describe, expect, it } from 'vitest';
+import { errorMessage } from '../../../core/errors.ts';
+import { SERVER_REQUESTS_PENDING_MAX } from '../../../core/limits.ts';
+import type { PeerEffect } from '../../../core/peer/machine.ts';
+import { Client, WELCOME, loginOk } from './hand-typed-client.ts';
+import { twoFriends } from './peer-world.ts';
+
+describe('each request to the server is answered once, under its command\'s ref', () => {
+  it('a request whose reply the dropped link took: SERVER_UNAVAILABLE naming the command, under its ref, once', () => {
+    const client = new Client().loggedIn();
+    client.input({ type: 'command', command: { cmd: 'friends' }, ref: 81 });
+    client.input({ type: 'command', command: { cmd: 'friend.request', username: 'bob' }, ref: 82 });
+    client.input({ type: 'server.closed', linkId: client.linkId, error: 'ECONNRESET' });
+    expect(client.answersTo(81)).toEqual([
+      { event: 'error', code: 'SERVER_UNAVAILABLE', message: errorMessage('SERVER_UNAVAILABLE'), detail: 'the server connection closed before the reply to friends' },
+    ]);
+    expect(client.answersTo(82)).toEqual([
+      { event: 'error', code: 'SERVER_UNAVAILABLE', message: errorMessage('SERVER_UNAVAILABLE'), detail: 'the server connection closed before the reply to friend.request' },
+    ]);
+    // The events that follow (disconnected) answer no command.
+    expect(client.events.filter((e) => e.event.event === 'disconnected')).toEqual([{ event: { event: 'disconnected' }, ref: undefined }]);
+    // A reply that comes after all (it cannot, on a new link) would answer nothing: the requests are forgotten.
+    client.untilConnect();
+    client.input({ type: 'server.open', linkId: client.linkId, localAddress: '127.0.0.1' });
+    client.frame(WELCOME);
+    const resumeId = client.lastSent('resume').id!;
+    client.frame({ ...loginOk(resumeId, 'tok2'), resumed: true });
+    expect(client.answersTo(81)).toHaveLength(1);
+    expect(client.answersTo(82)).toHaveLength(1);
+  });
+
+  it('a command while no link is up: SERVER_UNAVAILABLE at once, under its ref, and nothing is sent', () => {
+    const client = new Client().loggedIn();
+    client.input({ type: 'server.closed', linkId: client.linkId, error: 'ECONNRESET' });
+    const sent = client.sent.length;
+    client.input({ type: 'command', command: { cmd: 'friend.request', username: 'bob' }, ref: 83 });
+    expect(client.answersTo(83)).toEqual([{ event: 'error', code: 'SERVER_UNAVAILABLE', message: errorMessage('SERVER_UNAVAILABLE') }]);
+    expect(client.sent.length).toBe(sent);
+  });
+
+  it(`at ${SERVER_REQUESTS_PENDING_MAX} requests awaiting their reply the next is QUEUE_FULL and not sent; a reply frees a place`, () => {
+    const client = new Client().loggedIn();
+    for (let i = 0; i < SERVER_REQUESTS_PENDING_MAX; i++) client.input({ type: 'command', command: { cmd: 'friends' } });
+    const sent = client.sent.length;
+    client.input({ type: 'command', command: { cmd: 'friends' }, ref: 84 });
+    expect(client.answersTo(84)).toEqual([{ event: 'error', code: 'QUEUE_FULL', message: errorMessage('QUEUE_FULL'), detail: 'too many requests waiting for the server' }]);
+    expect(client.sent.length).toBe(sent);
+    const first = client.sent.find((f) => f.type === 'friends.list') as { id: number };
+    client.frame({ type: 'friends', re: first.id, friends: [], incoming: [], outgoing: [] });
+    client.input({ type: 'command', command: { cmd: 'friends' }, ref: 85 });
+    expect(client.answersTo(85)).toEqual([]);
+    expect(client.sent.length).toBe(sent + 1);
+  });
+
+  it('sign-up sends the nickname only when given', () => {
+    const client = new Client().welcomed();
+    client.input({ type: 'command', command: { cmd: 'signup', username: 'alice', password: 'alice-password', nickname: 'Al' } });
+    expect(client.lastSent('signup')).toEqual({ type: 'signup', id: expect.any(Number), username: 'alice', password: 'alice-password', nickname: 'Al' });
+    client.input({ type: 'command', command: { cmd: 'signup', username: 'alice2', password: 'alice-password' } });
+    expect(client.lastSent('signup')).toEqual({ type: 'signup', id: expect.any(Number), username: 'alice2', password: 'alice-password' });
+    client.frame({ type: 'signup.ok', re: client.lastSent('signup').id!, username: 'alice2' });
+    expect(client.events.at(-1)?.event).toEqual({ event: 'signup.ok', username: 'alice2' });
+  });
+});
+
+describe('frames the server had no business sending', () => {
+  it('a reply in a state that takes none (login.ok while logged in) is told UNEXPECTED_FRAME with the frame and the state', () => {
+    const client = new Client().loggedIn();
+    client.frame(loginOk(999, 'tok9'));
+    expect(client.events.at(-1)?.event).toEqual({ event: 'error', code: 'UNEXPECTED_FRAME', message: errorMessage('UNEXPECTED_FRAME'), detail: 'login.ok from the server in LoggedIn' });
+  });
+
+  it('a session frame for a request in a state that takes none (a second session.pending) is told UNEXPECTED_FRAME, naming the request\'s state', () => {
+    const client = new Client().loggedIn();
+    client.input({ type: 'command', command: { cmd: 'chat.open', username: 'bob' } });
+    const re = client.lastSent('session.request').id!;
+    const pending = { type: 'session.pending', re, requestId: 'r1', username: 'bob', timeoutMs: 30_000 } as const;
+    client.frame(pending);
+    client.frame(pending);
+    expect(client.events.at(-1)?.event).toEqual({
+      event: 'error',
+      code: 'UNEXPECTED_FRAME',
+      message: errorMessage('UNEXPECTED_FRAME'),
+      detail: 'session.pending from the server for a request in ExpectOutcome',
+    });
+  });
+});
+
+describe('quit', () => {
+  it('tells each friend in session bye (offline), closes every stream, and exits 0; commands after it are ignored', () => {
+    const world = twoFriends();
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    const effects: PeerEffect[] = [];
+    const alice = world.peer('alice');
+    const take = alice.takeEffects.bind(alice);
+    alice.takeEffects = () => {
+      const taken = take();
+      effects.push(...taken);
+      return taken;
+    };
+    world.command('alice', { cmd: 'quit' });
+    expect(world.exits.get('alice')).toBe(0);
+    expect(world.eventsOf('bob', 'chat.closed')).toEqual([{ event: 'chat.closed', username: 'alice', reason: 'offline' }]);
+    expect(effects.filter((e) => e.type === 'p2p.send' && e.frame.type === 'bye')).toEqual([{ type: 'p2p.send', streamId: 'out:1', frame: { type: 'bye', reason: 'offline' } }]);
+    expect(effects.at(-1)).toEqual({ type: 'exit', code: 0 });
+    const after = effects.length;
+    world.command('alice', { cmd: 'friends' });
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    expect(effects.length).toBe(after);
+  });
+
+  it('a command typed while quit waits for the server\'s logout.ok is ignored', () => {
+    const client = new Client().loggedIn();
+    client.input({ type: 'command', command: { cmd: 'quit' }, ref: 91 });
+    const sent = client.sent.length;
+    const told = client.events.length;
+    client.input({ type: 'command', command: { cmd: 'friends' }, ref: 92 });
+    expect(client.sent.length).toBe(sent);
+    expect(client.events.length).toBe(told);
+    client.frame({ type: 'logout.ok', re: client.lastSent('logout').id! });
+    expect(client.answersTo(91)).toEqual([{ event: 'logout.ok' }]);
+    expect(client.effects.at(-1)).toEqual({ type: 'exit', code: 0 });
+  });
+});
