@@ -1,0 +1,105 @@
+/**
+ * A session still being set up (core/peer/machine.ts, endWithExFriend and endSessionsWithLogin):
+ * between the server's session.established and the P2P greeting, the caller has a stream not yet
+ * greeted and the callee holds a token for the caller's hello (or a hello that came before its
+ * token). The friendship or our login ending in that window ends the setup too, on each side, with
+ * chat.failed saying why, and leaves nothing that could open a session later. In the pure world
+ * (peer-world.ts): real server and peer machines, in memory.
+ */
+import { describe, expect, it } from 'vitest';
+import { encodeControl } from '../../../core/codec.ts';
+import { errorMessage } from '../../../core/errors.ts';
+import { P2P_HELLO_TIMEOUT_MS } from '../../../core/limits.ts';
+import type { PeerEffect } from '../../../core/peer/machine.ts';
+import { type World, twoFriends } from './peer-world.ts';
+
+function recordEffects(world: World, name: string): PeerEffect[] {
+  const seen: PeerEffect[] = [];
+  const machine = world.peer(name);
+  const take = machine.takeEffects.bind(machine);
+  machine.takeEffects = () => {
+    const effects = take();
+    seen.push(...effects);
+    return effects;
+  };
+  return seen;
+}
+
+/** alice called bob; her hello waits unread at bob (bob holds her token), she waits for hello.ok. */
+function greetingOnItsWay(): World {
+  const world = twoFriends();
+  world.pausedReaders.add('bob');
+  world.command('alice', { cmd: 'chat.open', username: 'bob' });
+  expect(world.eventsOf('alice', 'chat.opened')).toEqual([]);
+  return world;
+}
+
+describe('the friendship ends while a session is being set up', () => {
+  it('both sides fail it not-friends: the caller resets its stream, the callee stops holding the token', () => {
+    const world = greetingOnItsWay();
+    const alice = recordEffects(world, 'alice');
+    world.command('bob', { cmd: 'friend.remove', username: 'alice' });
+    expect(world.eventsOf('alice', 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'not-friends' }]);
+    expect(world.eventsOf('bob', 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'alice', reason: 'not-friends' }]);
+    expect(alice).toContainEqual({ type: 'p2p.reset', streamId: 'out:1' });
+    // Nothing of it is left to fail again at its deadline.
+    world.advance(P2P_HELLO_TIMEOUT_MS * 2);
+    expect(world.eventsOf('alice', 'chat.failed')).toHaveLength(1);
+    expect(world.eventsOf('bob', 'chat.failed')).toHaveLength(1);
+    expect(world.peer('alice').openSessions()).toEqual([]);
+    expect(world.peer('bob').openSessions()).toEqual([]);
+  });
+
+  it('a hello that came before the callee\'s token is refused NOT_FRIENDS when the friendship ends', () => {
+    const world = twoFriends();
+    world.holdFrames = { peer: 'bob', type: 'session.established' };
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    // alice connected and said hello; bob, without his token yet, parked it.
+    expect(world.eventsOf('alice', 'chat.opened')).toEqual([]);
+    const bob = recordEffects(world, 'bob');
+    world.command('bob', { cmd: 'friend.remove', username: 'alice' });
+    expect(bob).toContainEqual({ type: 'p2p.send', streamId: 'in:1', frame: { type: 'error', code: 'NOT_FRIENDS', message: `${errorMessage('NOT_FRIENDS')}: no longer friends` } });
+    expect(bob).toContainEqual({ type: 'p2p.close', streamId: 'in:1' });
+    expect(world.eventsOf('alice', 'chat.failed')).toMatchObject([{ username: 'bob', reason: 'not-friends' }]);
+    world.releaseHeld();
+    expect(world.eventsOf('bob', 'chat.opened')).toEqual([]);
+    expect(world.eventsOf('alice', 'chat.opened')).toEqual([]);
+  });
+
+  it('a token that expired unused is forgotten with the friendship: a late hello with it is BAD_SESSION_TOKEN, not SESSION_TOKEN_EXPIRED', () => {
+    const world = twoFriends({ autoAcceptChat: false });
+    world.holdFrames = { peer: 'alice', type: 'session.established' };
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    world.command('bob', { cmd: 'chat.answer', username: 'alice', accept: true });
+    const held = world.heldFrames[0]?.frame;
+    if (held?.type !== 'session.established') throw new Error('no session.established held for alice');
+    world.advance(P2P_HELLO_TIMEOUT_MS + 1);
+    world.command('bob', { cmd: 'friend.remove', username: 'alice' });
+    const bob = world.peer('bob');
+    bob.handle({ type: 'p2p.accepted', streamId: 'late', remoteAddress: '127.0.0.1', peerKey: null }, world.nowMs);
+    bob.handle({ type: 'p2p.bytes', streamId: 'late', bytes: encodeControl({ type: 'hello', username: 'alice', token: held.token }) }, world.nowMs);
+    const refusal = bob.takeEffects().find((e) => e.type === 'p2p.send' && e.streamId === 'late');
+    expect(refusal).toMatchObject({ frame: { type: 'error', code: 'BAD_SESSION_TOKEN' } });
+  });
+});
+
+describe('our login ends while a session is being set up', () => {
+  it('the caller\'s stream not yet greeted is reset and its chat.open fails logged-out, once', () => {
+    const world = greetingOnItsWay();
+    const alice = recordEffects(world, 'alice');
+    world.command('alice', { cmd: 'logout' });
+    expect(world.eventsOf('alice', 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'logged-out' }]);
+    expect(alice).toContainEqual({ type: 'p2p.reset', streamId: 'out:1' });
+    world.advance(P2P_HELLO_TIMEOUT_MS * 2);
+    expect(world.eventsOf('alice', 'chat.failed')).toHaveLength(1);
+  });
+
+  it('the callee\'s held token goes: chat.failed logged-out (incoming), and the caller\'s hello then finds it expired', () => {
+    const world = greetingOnItsWay();
+    world.command('bob', { cmd: 'logout' });
+    expect(world.eventsOf('bob', 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'alice', reason: 'logged-out', incoming: true }]);
+    world.pausedReaders.delete('bob');
+    world.readSome('bob', 1_000_000);
+    expect(world.eventsOf('alice', 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'session-token-expired' }]);
+  });
+});
