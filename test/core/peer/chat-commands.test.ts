@@ -1,0 +1,76 @@
+/**
+ * Chat commands at the peer machine (core/peer/machine.ts, onChatOpen, onChatClose, onChatSend):
+ * each gets its answer at once when there is nothing to ask the server, naming the friend, under
+ * the command's ref; a message to a friend with no session while the server is out of reach is
+ * refused with the id it would have had, so a script can tell which. One peer machine and a
+ * server typed by hand (hand-typed-client.ts).
+ */
+import { describe, expect, it } from 'vitest';
+import { errorMessage } from '../../../core/errors.ts';
+import type { ServerFrame } from '../../../core/frames.ts';
+import { Client, loginOk } from './hand-typed-client.ts';
+
+/** Logged in as alice with bob as a friend (offline). */
+function withFriend(): Client {
+  const client = new Client().welcomed();
+  client.input({ type: 'command', command: { cmd: 'login', username: 'alice', password: 'alice-password' } });
+  const ok = loginOk(client.lastSent('login').id!, 'tok1') as Extract<ServerFrame, { type: 'login.ok' }>;
+  client.frame({ ...ok, friends: [{ username: 'bob', nickname: 'bob', status: 'offline' }] });
+  return client;
+}
+
+describe('chat commands answered without the server', () => {
+  it('chat.open while our own request to that friend is still out: SESSION_PENDING naming the friend, nothing sent again', () => {
+    const client = withFriend();
+    client.input({ type: 'command', command: { cmd: 'chat.open', username: 'bob' } });
+    const sent = client.sent.length;
+    client.input({ type: 'command', command: { cmd: 'chat.open', username: 'bob' }, ref: 101 });
+    expect(client.answersTo(101)).toEqual([{ event: 'error', code: 'SESSION_PENDING', message: errorMessage('SESSION_PENDING'), username: 'bob' }]);
+    expect(client.sent.length).toBe(sent);
+  });
+
+  it('chat.close with no session with that friend: NO_SUCH_PEER naming the friend', () => {
+    const client = withFriend();
+    client.input({ type: 'command', command: { cmd: 'chat.close', username: 'bob' }, ref: 102 });
+    expect(client.answersTo(102)).toEqual([{ event: 'error', code: 'NO_SUCH_PEER', message: errorMessage('NO_SUCH_PEER'), username: 'bob' }]);
+  });
+
+  it('chat.answer with no request from that friend: NO_SUCH_SESSION_REQUEST naming the friend', () => {
+    const client = withFriend();
+    client.input({ type: 'command', command: { cmd: 'chat.answer', username: 'bob', accept: true }, ref: 103 });
+    expect(client.answersTo(103)).toEqual([{ event: 'error', code: 'NO_SUCH_SESSION_REQUEST', message: errorMessage('NO_SUCH_SESSION_REQUEST'), username: 'bob' }]);
+  });
+
+  it('chat.send to a friend with no session while the server is out of reach: SERVER_UNAVAILABLE with the message\'s id, generated ones counting up', () => {
+    const client = withFriend();
+    client.input({ type: 'server.closed', linkId: client.linkId, error: 'ECONNRESET' });
+    client.input({ type: 'command', command: { cmd: 'chat.send', username: 'bob', text: 'one' }, ref: 104 });
+    client.input({ type: 'command', command: { cmd: 'chat.send', username: 'bob', text: 'two' }, ref: 105 });
+    client.input({ type: 'command', command: { cmd: 'chat.send', username: 'bob', text: 'mine', id: 'm-7' }, ref: 106 });
+    const detail = 'no open session, and the server that would hold the message is not reachable now';
+    expect(client.answersTo(104)).toEqual([{ event: 'error', code: 'SERVER_UNAVAILABLE', message: errorMessage('SERVER_UNAVAILABLE'), detail, username: 'bob', id: 'alice-o1' }]);
+    expect(client.answersTo(105)).toEqual([{ event: 'error', code: 'SERVER_UNAVAILABLE', message: errorMessage('SERVER_UNAVAILABLE'), detail, username: 'bob', id: 'alice-o2' }]);
+    expect(client.answersTo(106)).toEqual([{ event: 'error', code: 'SERVER_UNAVAILABLE', message: errorMessage('SERVER_UNAVAILABLE'), detail, username: 'bob', id: 'm-7' }]);
+  });
+
+  it('chat.send to someone who is not a friend, or while logged out: NO_SUCH_PEER, nothing sealed', () => {
+    const client = withFriend();
+    client.input({ type: 'command', command: { cmd: 'chat.send', username: 'mallory', text: 'hi', id: 1 }, ref: 107 });
+    expect(client.answersTo(107)).toMatchObject([{ event: 'error', code: 'NO_SUCH_PEER', username: 'mallory' }]);
+    const loggedOut = new Client().welcomed();
+    loggedOut.input({ type: 'command', command: { cmd: 'chat.send', username: 'bob', text: 'hi', id: 1 }, ref: 108 });
+    expect(loggedOut.answersTo(108)).toMatchObject([{ event: 'error', code: 'NO_SUCH_PEER', username: 'bob' }]);
+    expect([...client.effects, ...loggedOut.effects].filter((e) => e.type === 'mail.seal')).toEqual([]);
+  });
+
+  it('chat.send to a friend with no session, logged in: the message is sealed with the friend\'s key, to be left with the server', () => {
+    const client = new Client().welcomed();
+    client.input({ type: 'command', command: { cmd: 'login', username: 'alice', password: 'alice-password' } });
+    const ok = loginOk(client.lastSent('login').id!, 'tok1') as Extract<ServerFrame, { type: 'login.ok' }>;
+    const identity = { signKey: `MCowBQYDK2VwAyEA${'B'.repeat(43)}=`, sealKey: `MCowBQYDK2VuAyEA${'B'.repeat(43)}=` };
+    client.frame({ ...ok, friends: [{ username: 'bob', nickname: 'bob', status: 'offline', identity }] });
+    client.input({ type: 'command', command: { cmd: 'chat.send', username: 'bob', text: 'offline hello', id: 'm-1' }, ref: 109 });
+    expect(client.answersTo(109).filter((e) => e.event === 'error')).toEqual([]);
+    expect(client.effects.filter((e) => e.type === 'mail.seal')).toMatchObject([{ sealKey: identity.sealKey }]);
+  });
+});
