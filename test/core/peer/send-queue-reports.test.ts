@@ -1,0 +1,55 @@
+/**
+ * The runtime's reports of what left a P2P stream's send queue (`p2p.flushed`, core/peer/machine.ts
+ * onFlushed) only ever open the room the stream really has: a report claiming more than was ever
+ * written (a runtime bug, or a count that wrapped) cannot let the sender queue past
+ * P2P_SEND_QUEUE_BYTES_MAX, and reports about streams that carry no session change nothing. In the
+ * pure world (peer-world.ts): real server and peer machines, in memory.
+ */
+import { describe, expect, it } from 'vitest';
+import { P2P_SEND_QUEUE_BYTES_MAX } from '../../../core/limits.ts';
+import { type World, twoFriends } from './peer-world.ts';
+
+/** alice sends bob two large files he accepted and then reads nothing: alice's queue to him is full. */
+function fullQueue(): { world: World; key: string } {
+  const world = twoFriends();
+  world.command('alice', { cmd: 'chat.open', username: 'bob' });
+  const files = [0, 1].map((i) => {
+    const path = `/src/f${i}.bin`;
+    world.sources.set(path, new Uint8Array(6 * 1024 * 1024).fill(i));
+    return { path, name: `f${i}.bin`, size: 6 * 1024 * 1024 };
+  });
+  world.command('alice', { cmd: 'file.send', username: 'bob', files });
+  world.pausedReaders.add('bob');
+  for (const offer of world.eventsOf('bob', 'file.offer')) {
+    world.command('bob', { cmd: 'file.answer', transferId: String((offer as { transferId: string }).transferId), accept: true });
+  }
+  const key = 'alice|out:1';
+  expect(world.queuedBytes(key)).toBeGreaterThan(P2P_SEND_QUEUE_BYTES_MAX / 2);
+  expect(world.queuedBytes(key)).toBeLessThanOrEqual(P2P_SEND_QUEUE_BYTES_MAX);
+  return { world, key };
+}
+
+describe('p2p.flushed reports', () => {
+  it('a report of more bytes gone than were ever written opens no more room than the stream has', () => {
+    const { world, key } = fullQueue();
+    const queued = world.queuedBytes(key);
+    world.input('alice', { type: 'p2p.flushed', streamId: 'out:1', bytes: 1e12 });
+    // Everything written counts as gone (no more), so at most one queue's worth more may follow.
+    expect(world.queuedBytes(key)).toBeLessThanOrEqual(queued + P2P_SEND_QUEUE_BYTES_MAX);
+  });
+
+  it('reports about a stream no session uses, or one the machine never had, change nothing', () => {
+    const { world, key } = fullQueue();
+    const queued = world.queuedBytes(key);
+    world.peer('alice').handle({ type: 'p2p.accepted', streamId: 'in:stranger', remoteAddress: '10.0.0.9', peerKey: null }, world.nowMs);
+    world.input('alice', { type: 'p2p.flushed', streamId: 'in:stranger', bytes: 1e12 });
+    world.input('alice', { type: 'p2p.flushed', streamId: 'nowhere', bytes: 1e12 });
+    expect(world.queuedBytes(key)).toBe(queued);
+  });
+
+  it('the transfers still finish once the reader reads again', () => {
+    const { world } = fullQueue();
+    for (let round = 0; round < 10_000 && world.committed.size < 2; round++) world.readSome('bob', 256 * 1024);
+    expect(world.eventsOf('alice', 'file.sent')).toHaveLength(2);
+  });
+});
