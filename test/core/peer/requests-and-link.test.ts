@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { errorMessage } from '../../../core/errors.ts';
-import { SERVER_REQUESTS_PENDING_MAX } from '../../../core/limits.ts';
+import { RECONNECT_DELAY_MS_MAX, SERVER_REQUESTS_PENDING_MAX } from '../../../core/limits.ts';
 import type { PeerEffect } from '../../../core/peer/machine.ts';
 import { Client, WELCOME, loginOk } from './hand-typed-client.ts';
 import { twoFriends } from './peer-world.ts';
@@ -127,5 +127,20 @@ describe('quit', () => {
     client.frame({ type: 'logout.ok', re: client.lastSent('logout').id! });
     expect(client.answersTo(91)).toEqual([{ event: 'logout.ok' }]);
     expect(client.effects.at(-1)).toEqual({ type: 'exit', code: 0 });
+  });
+});
+
+describe('the login taken back after a server restart', () => {
+  it('keeps the P2P sessions open: the resume refused, the password logs back in, and the chat never closed', () => {
+    const world = twoFriends();
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    world.restartServer();
+    world.advance(2 * RECONNECT_DELAY_MS_MAX);
+    expect(world.eventsOf('alice', 'reconnected')).toHaveLength(1);
+    expect(world.eventsOf('alice', 'chat.closed')).toEqual([]);
+    expect(world.eventsOf('bob', 'chat.closed')).toEqual([]);
+    expect(world.peer('alice').openSessions()).toEqual(['bob']);
+    world.command('alice', { cmd: 'chat.send', username: 'bob', text: 'after the restart', id: 1 });
+    expect(world.eventsOf('bob', 'chat.message')).toEqual([{ event: 'chat.message', from: 'alice', text: 'after the restart', id: 1 }]);
   });
 });
