@@ -10,6 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeControl, encodeData } from '../../../core/codec.ts';
 import { errorMessage } from '../../../core/errors.ts';
+import { P2P_HELLO_TIMEOUT_MS } from '../../../core/limits.ts';
 import type { P2pFrame } from '../../../core/peer/frames.ts';
 import { type World, twoFriends } from './peer-world.ts';
 
@@ -100,6 +101,20 @@ describe('a stream not greeted yet (callee) is refused and closed', () => {
   });
 });
 
+describe('a stream that never says hello', () => {
+  it(`is reset after P2P_HELLO_TIMEOUT_MS (${P2P_HELLO_TIMEOUT_MS} ms), and nobody is told (nobody was known)`, () => {
+    const world = twoFriends();
+    const sent = recordSent(world, 'bob');
+    world.input('bob', { type: 'p2p.accepted', streamId: 'in:silent', remoteAddress: '10.0.0.9', peerKey: null });
+    const told = world.events.get('bob')!.length;
+    world.advance(P2P_HELLO_TIMEOUT_MS - 1);
+    expect(sent).toEqual([]);
+    world.advance(1);
+    expect(sent).toEqual([{ streamId: 'in:silent', frame: 'reset' }]);
+    expect(world.events.get('bob')!.length).toBe(told);
+  });
+});
+
 describe('the caller waiting for hello.ok', () => {
   it('a hello.ok naming someone else than the friend called is refused BAD_FRAME and the chat.open fails unreachable', () => {
     const world = aliceAwaitingHelloOk();
@@ -129,6 +144,16 @@ describe('the caller waiting for hello.ok', () => {
     // The hello timer went with the stream: nothing fails a second time later.
     world.advance(60_000);
     expect(world.eventsOf('alice', 'chat.failed')).toHaveLength(1);
+  });
+
+  it(`a callee that never answers the hello: the caller gives up after P2P_HELLO_TIMEOUT_MS (${P2P_HELLO_TIMEOUT_MS} ms), chat.failed timeout, the stream reset`, () => {
+    const world = aliceAwaitingHelloOk();
+    const sent = recordSent(world, 'alice');
+    world.advance(P2P_HELLO_TIMEOUT_MS - 1);
+    expect(world.eventsOf('alice', 'chat.failed')).toEqual([]);
+    world.advance(1);
+    expect(world.eventsOf('alice', 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'timeout' }]);
+    expect(sent).toContainEqual({ streamId: 'out:1', frame: 'reset' });
   });
 
   it('a hello.ok from the friend opens the session', () => {
