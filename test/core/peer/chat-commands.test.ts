@@ -74,3 +74,39 @@ describe('chat commands answered without the server', () => {
     expect(client.effects.filter((e) => e.type === 'mail.seal')).toMatchObject([{ sealKey: identity.sealKey }]);
   });
 });
+
+describe('offline messages the server turns down', () => {
+  /** Logged in with bob (offline, with keys) as a friend; a message to him sealed and sent as mail.send: its request id. */
+  function mailSent(client: Client, id: string, ref: number): number {
+    client.input({ type: 'command', command: { cmd: 'chat.send', username: 'bob', text: 'for later', id }, ref });
+    const seal = client.effects.filter((e) => e.type === 'mail.seal').at(-1) as { ticket: number };
+    client.input({ type: 'mail.sealed', ticket: seal.ticket, sealed: 'c2VhbGVk' });
+    return client.lastSent('mail.send').id!;
+  }
+
+  function withKeyedFriend(): Client {
+    const client = new Client().welcomed();
+    client.input({ type: 'command', command: { cmd: 'login', username: 'alice', password: 'alice-password' } });
+    const ok = loginOk(client.lastSent('login').id!, 'tok1') as Extract<ServerFrame, { type: 'login.ok' }>;
+    const identity = { signKey: `MCowBQYDK2VwAyEA${'B'.repeat(43)}=`, sealKey: `MCowBQYDK2VuAyEA${'B'.repeat(43)}=` };
+    client.frame({ ...ok, friends: [{ username: 'bob', nickname: 'bob', status: 'offline', identity }] });
+    return client;
+  }
+
+  it('its error names the friend and the message, under the command\'s ref, with the server\'s detail (or its words when it gives none)', () => {
+    const client = withKeyedFriend();
+    const full = mailSent(client, 'm-1', 111);
+    client.frame({ type: 'error', re: full, code: 'MAILBOX_FULL', message: 'mailbox full', detail: 'bob holds 100 messages' });
+    const blocked = mailSent(client, 'm-2', 112);
+    client.frame({ type: 'error', re: blocked, code: 'BLOCKED', message: 'blocked' });
+    expect(client.answersTo(111)).toEqual([{ event: 'error', code: 'MAILBOX_FULL', message: errorMessage('MAILBOX_FULL'), detail: 'bob holds 100 messages', username: 'bob', id: 'm-1' }]);
+    expect(client.answersTo(112)).toEqual([{ event: 'error', code: 'BLOCKED', message: errorMessage('BLOCKED'), detail: 'blocked', username: 'bob', id: 'm-2' }]);
+  });
+
+  it('a code we do not know is told PEER_ERROR, never passed off as one of ours', () => {
+    const client = withKeyedFriend();
+    const re = mailSent(client, 'm-3', 113);
+    client.frame({ type: 'error', re, code: 'SOMETHING_NEW', message: 'something new' });
+    expect(client.answersTo(113)).toEqual([{ event: 'error', code: 'PEER_ERROR', message: errorMessage('PEER_ERROR'), detail: 'something new', username: 'bob', id: 'm-3' }]);
+  });
+});
