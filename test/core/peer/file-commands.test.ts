@@ -215,3 +215,15 @@ describe('the outcome of a finished download is told again on the next session',
     expect(repeated).toEqual(received.slice(1));
   });
 });
+
+describe('transfers end with the session they run on', () => {
+  it('chat.close during a transfer fails it session-closed on both sides, and nothing waits for a resume', () => {
+    const world = inSession();
+    world.command('alice', { cmd: 'file.send', username: 'bob', files: [source(world, '/a.bin', 10)] });
+    const [offer] = world.eventsOf('bob', 'file.offer') as Array<{ transferId: string }>;
+    world.command('alice', { cmd: 'chat.close', username: 'bob' });
+    expect(world.eventsOf('alice', 'file.failed')).toEqual([{ event: 'file.failed', transferId: offer!.transferId, reason: 'session-closed', username: 'bob' }]);
+    expect(world.eventsOf('bob', 'file.failed')).toMatchObject([{ transferId: offer!.transferId, reason: 'session-closed' }]);
+    expect(world.peer('alice').transferCount() + world.peer('bob').transferCount()).toBe(0);
+  });
+});
