@@ -349,6 +349,10 @@ export class PeerMachine {
   private passwordAnswerOwed: { readonly ref: number | undefined } | null = null;
   /** Why the last login ended (null: none ended since the last login.ok), for a logout typed after it. */
   private loginEndedBy: LoginEnd | null = null;
+  /** The account of the last login.ok: whose history the ends of its sessions go to once the link has forgotten it. */
+  private lastAccount: string | null = null;
+  /** Set only while a login's sessions end with it (endSessionsWithLogin): the account they belonged to. */
+  private endingAccount: string | null = null;
   /**
    * Who we told the user is asking to be friends (friend.request, or a friends list's pending), so a
    * login taken back after a blip tells only the requests that came meanwhile. Bounded by what the
@@ -867,6 +871,7 @@ export class PeerMachine {
 
   private onLoggedIn(via: LoginVia, frame: ServerFrameOf<'login.ok'>, nowMs: number): void {
     if (frame.re !== undefined) this.pending.delete(frame.re);
+    this.lastAccount = frame.username;
     this.mail.setFriends(frame.friends);
     if (via === 'login') {
       // Requests that came while we were away are listed, and each told as if it came now, so
@@ -1026,8 +1031,26 @@ export class PeerMachine {
     this.endSessionsWithLogin(nowMs);
   }
 
-  /** Our login ended (logout, TTL expiry, a login elsewhere): so do our sessions, on both sides. */
+  /**
+   * Our login ended (logout, TTL expiry, a login elsewhere): so do our sessions, on both sides. The
+   * link has already forgotten the account, but what ends here (transfers failed, messages left
+   * unacknowledged) is marked in that account's history (historyAccount).
+   */
   private endSessionsWithLogin(nowMs: number): void {
+    this.endingAccount = this.lastAccount;
+    try {
+      this.endSessionsOfEndedLogin(nowMs);
+    } finally {
+      this.endingAccount = null;
+    }
+  }
+
+  /** The account history records go to: the logged-in one, or the one whose sessions are ending. */
+  private get historyAccount(): string | null {
+    return this.link.username ?? this.endingAccount;
+  }
+
+  private endSessionsOfEndedLogin(nowMs: number): void {
     for (const username of [...this.sessions.keys()]) this.closeSession(username, 'offline', true, nowMs);
     // And the sessions being set up: a connection to a callee not greeted yet, a token held for a
     // caller's hello. Left alone, one came to its end under the next login (its failure taken for
@@ -1442,14 +1465,14 @@ export class PeerMachine {
       case 'error':
         return this.emitError(action.code, action.detail, action.username, action.id);
       case 'record': {
-        const account = this.link.username;
+        const account = this.historyAccount;
         if (account === null) return;
         const from = action.entry.direction === 'in' ? action.entry.friend : account;
         this.effects.push({ type: 'history.append', account, entry: { ...action.entry, from }, confirm: action.confirm });
         return;
       }
       case 'mark': {
-        const account = this.link.username;
+        const account = this.historyAccount;
         if (account !== null) this.effects.push({ type: 'history.mark', account, mark: action.mark });
         return;
       }
@@ -1488,7 +1511,7 @@ export class PeerMachine {
   /** A file event, and its record in history (an offer) or its status (the transfer's end). */
   private emitFileEvent(event: ClientEvent, nowMs: number): void {
     this.emit(event);
-    const account = this.link.username;
+    const account = this.historyAccount;
     if (account === null) return;
     const change = fileHistoryOf(event, account, nowMs);
     if (change === null) return;
