@@ -52,4 +52,22 @@ describe('p2p.flushed reports', () => {
     for (let round = 0; round < 10_000 && world.committed.size < 2; round++) world.readSome('bob', 256 * 1024);
     expect(world.eventsOf('alice', 'file.sent')).toHaveLength(2);
   });
+
+  it('room that opens on the stream goes to its transfers in turn: two files share a slow reader, neither waits for the other to finish', () => {
+    const { world } = fullQueue();
+    const progress = (): Map<string, number> => {
+      const latest = new Map<string, number>();
+      for (const e of world.eventsOf('bob', 'file.progress') as Array<{ transferId: string; bytes: number }>) latest.set(e.transferId, e.bytes);
+      return latest;
+    };
+    // A slow reader: 64 KiB each 100 ms (file.progress is told at most so often).
+    for (let round = 0; round < 10_000 && world.eventsOf('bob', 'file.received').length === 0; round++) {
+      world.readSome('bob', 64 * 1024);
+      world.advance(100);
+    }
+    const [first] = world.eventsOf('bob', 'file.received') as Array<{ transferId: string }>;
+    const other = [...progress()].find(([transferId]) => transferId !== first!.transferId);
+    // When the first file is in, the other is well on its way (at least a third), not still at its start.
+    expect(other?.[1] ?? 0).toBeGreaterThan((6 * 1024 * 1024) / 3);
+  });
 });
