@@ -144,3 +144,26 @@ describe('the login taken back after a server restart', () => {
     expect(world.eventsOf('bob', 'chat.message')).toEqual([{ event: 'chat.message', from: 'alice', text: 'after the restart', id: 1 }]);
   });
 });
+
+describe('what the machine shows its runtime', () => {
+  it('serverLinkComing while a connection is made or its welcome awaited (the runtime holds server commands then), and who is logged in', () => {
+    const client = new Client();
+    expect(client.machine.serverLinkComing).toBe(false);
+    expect(client.machine.linkState).toBe('ExpectStart');
+    client.input({ type: 'start', p2pHost: '127.0.0.1', p2pPort: 7001 });
+    expect(client.machine.serverLinkComing).toBe(true);
+    client.input({ type: 'server.open', linkId: client.linkId, localAddress: '127.0.0.1' });
+    expect(client.machine.serverLinkComing).toBe(true);
+    client.frame(WELCOME);
+    expect(client.machine.serverLinkComing).toBe(false);
+    expect(client.machine.linkState).toBe('ExpectLogin');
+    expect([client.machine.username, client.machine.loggedIn]).toEqual([null, false]);
+    client.input({ type: 'command', command: { cmd: 'login', username: 'alice', password: 'alice-password' } });
+    client.frame(loginOk(client.lastSent('login').id!, 'tok1'));
+    expect([client.machine.username, client.machine.loggedIn, client.machine.linkState]).toEqual(['alice', true, 'LoggedIn']);
+    client.input({ type: 'command', command: { cmd: 'chat.open', username: 'bob' } });
+    expect(client.machine.sessionRequestCount).toBe(1);
+    expect(client.machine.openSessions()).toEqual([]);
+    expect(client.machine.transferCount()).toBe(0);
+  });
+});
