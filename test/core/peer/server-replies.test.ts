@@ -122,6 +122,17 @@ describe('friend requests, answers and blocks become events', () => {
     ]);
   });
 
+  it('the friends list (the reply to friends) is told with its pending requests, which a login taken back later does not tell again', () => {
+    const client = new Client().loggedIn();
+    client.input({ type: 'command', command: { cmd: 'friends' }, ref: 15 });
+    const friends = [{ username: 'bob', nickname: 'bob', status: 'online' as const }];
+    client.frame({ type: 'friends', re: client.lastSent('friends.list').id!, friends, incoming: ['carol'], outgoing: [] });
+    expect(client.answersTo(15)).toEqual([{ event: 'friends', friends, pending: ['carol'] }]);
+    const resumeId = client.resuming();
+    client.frame({ ...loginOk(resumeId, 'tok2'), friends, incoming: ['carol', 'dave'], resumed: true } as ServerFrame);
+    expect(client.events.filter((e) => e.event.event === 'friend.request').map((e) => e.event)).toEqual([{ event: 'friend.request', from: 'dave' }]);
+  });
+
   it('a friend\'s new nickname is told as friend.updated', () => {
     const client = new Client().loggedIn();
     client.frame({ type: 'friend.updated', username: 'bob', nickname: 'Robert' });
