@@ -167,3 +167,33 @@ describe('what the machine shows its runtime', () => {
     expect(client.machine.transferCount()).toBe(0);
   });
 });
+
+describe('account changes and the login the link takes back', () => {
+  it('a password change the server refused is never tried: after a server restart the client logs in once, with the old password', () => {
+    const world = twoFriends();
+    world.command('alice', { cmd: 'account.password', old: 'wrong-password', new: 'alice-new-password' });
+    expect(world.eventsOf('alice', 'error')).toMatchObject([{ code: 'BAD_CREDENTIALS' }]);
+    const logins: string[] = [];
+    const alice = world.peer('alice');
+    const take = alice.takeEffects.bind(alice);
+    alice.takeEffects = () => {
+      const effects = take();
+      for (const e of effects) if (e.type === 'server.send' && e.frame.type === 'login') logins.push(e.frame.password);
+      return effects;
+    };
+    world.restartServer();
+    world.advance(RECONNECT_DELAY_MS_MAX * 2);
+    expect(alice.loggedIn).toBe(true);
+    expect(logins).toEqual(['alice-password']);
+  });
+
+  it('a nickname change leaves the resume token alone: a blip after it resumes', () => {
+    const world = twoFriends();
+    world.command('alice', { cmd: 'account.nickname', nickname: 'Alice' });
+    const resumes = world.server.stats().resumes;
+    world.cutServerLink('alice');
+    world.advance(RECONNECT_DELAY_MS_MAX);
+    expect(world.server.stats().resumes).toBe(resumes + 1);
+    expect(world.eventsOf('alice', 'reconnected')).toHaveLength(1);
+  });
+});
