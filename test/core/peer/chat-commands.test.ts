@@ -8,7 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import { errorMessage } from '../../../core/errors.ts';
 import type { ServerFrame } from '../../../core/frames.ts';
-import { Client, loginOk } from './hand-typed-client.ts';
+import { SERVER_REQUESTS_PENDING_MAX } from '../../../core/limits.ts';
+import { Client, ConfiguredClient, loginOk } from './hand-typed-client.ts';
 
 /** Logged in as alice with bob as a friend (offline). */
 function withFriend(): Client {
@@ -26,6 +27,15 @@ describe('chat commands answered without the server', () => {
     const sent = client.sent.length;
     client.input({ type: 'command', command: { cmd: 'chat.open', username: 'bob' }, ref: 101 });
     expect(client.answersTo(101)).toEqual([{ event: 'error', code: 'SESSION_PENDING', message: errorMessage('SESSION_PENDING'), username: 'bob' }]);
+    expect(client.sent.length).toBe(sent);
+  });
+
+  it(`chat.open with ${SERVER_REQUESTS_PENDING_MAX} requests awaiting the server: QUEUE_FULL naming the friend, nothing sent`, () => {
+    const client = withFriend();
+    for (let i = 0; i < SERVER_REQUESTS_PENDING_MAX; i++) client.input({ type: 'command', command: { cmd: 'friends' } });
+    const sent = client.sent.length;
+    client.input({ type: 'command', command: { cmd: 'chat.open', username: 'bob' }, ref: 110 });
+    expect(client.answersTo(110)).toEqual([{ event: 'error', code: 'QUEUE_FULL', message: errorMessage('QUEUE_FULL'), detail: 'too many requests waiting for the server', username: 'bob' }]);
     expect(client.sent.length).toBe(sent);
   });
 
@@ -110,3 +120,59 @@ describe('offline messages the server turns down', () => {
     expect(client.answersTo(113)).toEqual([{ event: 'error', code: 'PEER_ERROR', message: errorMessage('PEER_ERROR'), detail: 'something new', username: 'bob', id: 'm-3' }]);
   });
 });
+
+describe('answering a friend\'s session request', () => {
+  /** alice (answering by hand) is asked by bob for a session. */
+  function asked(): Client {
+    const client = new ConfiguredClient({ autoAcceptChat: false }).loggedIn();
+    client.frame({ type: 'session.incoming', requestId: 'r1', from: 'bob', timeoutMs: 30_000 });
+    expect(client.events.at(-1)?.event).toEqual({ event: 'chat.request', from: 'bob', timeoutMs: 30_000 });
+    return client;
+  }
+
+  it('chat.answer goes to the server with our P2P address when it is yes, without one when it is no', () => {
+    const yes = asked();
+    yes.input({ type: 'command', command: { cmd: 'chat.answer', username: 'bob', accept: true } });
+    expect(yes.lastSent('session.answer')).toEqual({ type: 'session.answer', id: expect.any(Number), requestId: 'r1', accept: true, host: '127.0.0.1', port: 7001 });
+    const no = asked();
+    no.input({ type: 'command', command: { cmd: 'chat.answer', username: 'bob', accept: false } });
+    expect(no.lastSent('session.answer')).toEqual({ type: 'session.answer', id: expect.any(Number), requestId: 'r1', accept: false });
+  });
+
+  it(`with ${SERVER_REQUESTS_PENDING_MAX} requests awaiting the server: QUEUE_FULL, nothing sent, and the request can be answered once there is room`, () => {
+    const client = asked();
+    for (let i = 0; i < SERVER_REQUESTS_PENDING_MAX; i++) client.input({ type: 'command', command: { cmd: 'friends' } });
+    client.input({ type: 'command', command: { cmd: 'chat.answer', username: 'bob', accept: true }, ref: 121 });
+    expect(client.answersTo(121)).toEqual([{ event: 'error', code: 'QUEUE_FULL', message: errorMessage('QUEUE_FULL'), detail: 'too many requests waiting for the server' }]);
+    expect(client.sent.filter((f) => f.type === 'session.answer')).toEqual([]);
+    const first = client.sent.find((f) => f.type === 'friends.list') as { id: number };
+    client.frame({ type: 'friends', re: first.id, friends: [], incoming: [], outgoing: [] });
+    client.input({ type: 'command', command: { cmd: 'chat.answer', username: 'bob', accept: true }, ref: 122 });
+    expect(client.sent.filter((f) => f.type === 'session.answer')).toHaveLength(1);
+  });
+
+  it('with the link down: SERVER_UNAVAILABLE under its ref, nothing sent', () => {
+    const client = asked();
+    // The link drops and is not back yet; bob's request is the broker's to keep or end.
+    client.input({ type: 'server.closed', linkId: client.linkId, error: 'ECONNRESET' });
+    client.input({ type: 'command', command: { cmd: 'chat.answer', username: 'bob', accept: true }, ref: 123 });
+    expect(client.answersTo(123)).toEqual([{ event: 'error', code: 'SERVER_UNAVAILABLE', message: errorMessage('SERVER_UNAVAILABLE') }]);
+    expect(client.sent.filter((f) => f.type === 'session.answer')).toEqual([]);
+  });
+});
+
+describe('an offline message the server holds', () => {
+  it('is told chat.queued with the friend and the message id', () => {
+    const client = new Client().welcomed();
+    client.input({ type: 'command', command: { cmd: 'login', username: 'alice', password: 'alice-password' } });
+    const ok = loginOk(client.lastSent('login').id!, 'tok1') as Extract<ServerFrame, { type: 'login.ok' }>;
+    const identity = { signKey: `MCowBQYDK2VwAyEA${'B'.repeat(43)}=`, sealKey: `MCowBQYDK2VuAyEA${'B'.repeat(43)}=` };
+    client.frame({ ...ok, friends: [{ username: 'bob', nickname: 'bob', status: 'offline', identity }] });
+    client.input({ type: 'command', command: { cmd: 'chat.send', username: 'bob', text: 'for later', id: 'm-9' }, ref: 131 });
+    const seal = client.effects.find((e) => e.type === 'mail.seal') as { ticket: number };
+    client.input({ type: 'mail.sealed', ticket: seal.ticket, sealed: 'c2VhbGVk' });
+    client.frame({ type: 'mail.queued', re: client.lastSent('mail.send').id!, username: 'bob', messageId: 'm-9' } as ServerFrame);
+    expect(client.answersTo(131)).toEqual([{ event: 'chat.queued', username: 'bob', id: 'm-9' }]);
+  });
+});
+

@@ -6,7 +6,7 @@
 import { encodeControl } from '../../../core/codec.ts';
 import type { ClientFrame, ServerFrame } from '../../../core/frames.ts';
 import type { ClientEvent } from '../../../core/peer/events.ts';
-import { type PeerEffect, type PeerInput, PeerMachine } from '../../../core/peer/machine.ts';
+import { type PeerConfig, type PeerEffect, type PeerInput, PeerMachine } from '../../../core/peer/machine.ts';
 
 export const WELCOME: ServerFrame = { type: 'welcome', protocol: 1, ttlMs: 9_000, heartbeatMs: 3_000, sessionTimeoutMs: 30_000 };
 export function loginOk(re: number, resumeToken: string): ServerFrame {
@@ -95,5 +95,14 @@ export class Client {
 
   answersTo(ref: number): ClientEvent[] {
     return this.events.filter((e) => e.ref === ref).map((e) => e.event);
+  }
+}
+
+/** A hand-typed client whose machine has `config` over the shared one's (autoAcceptChat off, say). */
+export class ConfiguredClient extends Client {
+  override readonly machine: PeerMachine;
+  constructor(config: Partial<PeerConfig>) {
+    super();
+    this.machine = new PeerMachine({ idPrefix: 'alice', jitterSeed: 7, autoAcceptChat: true, ...config });
   }
 }

@@ -11,17 +11,11 @@ import { describe, expect, it } from 'vitest';
 import { errorMessage } from '../../../core/errors.ts';
 import type { ClientFrame, ServerFrame } from '../../../core/frames.ts';
 import type { PeerCommand } from '../../../core/peer/commands.ts';
-import { type PeerConfig, PeerMachine } from '../../../core/peer/machine.ts';
-import { Client, WELCOME, loginOk } from './hand-typed-client.ts';
+import type { PeerConfig } from '../../../core/peer/machine.ts';
+import { Client, ConfiguredClient, WELCOME, loginOk } from './hand-typed-client.ts';
 
-/** A hand-typed client whose machine has `config` (the shared one has the defaults). */
-class ConfiguredClient extends Client {
-  override readonly machine: PeerMachine;
-  constructor(config: Partial<PeerConfig>) {
-    super();
-    this.machine = new PeerMachine({ idPrefix: 'alice', jitterSeed: 7, autoAcceptChat: true, ...config });
-  }
-
+/** A hand-typed client with `config` that can start on any listener address. */
+class ListeningClient extends ConfiguredClient {
   /** Started with its listener on `p2pHost`, connected (the server sees `localAddress`), logged in as alice. */
   loggedInAt(p2pHost: string, localAddress: string | null): this {
     this.input({ type: 'start', p2pHost, p2pPort: 7001 });
@@ -35,7 +29,7 @@ class ConfiguredClient extends Client {
 
 /** The address alice's automatic yes to bob's session request gives for her P2P listener. */
 function advertised(config: Partial<PeerConfig>, p2pHost: string, localAddress: string | null): { host?: string; port?: number } {
-  const client = new ConfiguredClient(config).loggedInAt(p2pHost, localAddress);
+  const client = new ListeningClient(config).loggedInAt(p2pHost, localAddress);
   client.frame({ type: 'session.incoming', requestId: 'r1', from: 'bob', timeoutMs: 30_000 });
   const answer = client.lastSent('session.answer') as Extract<ClientFrame, { type: 'session.answer' }>;
   expect(answer).toMatchObject({ requestId: 'r1', accept: true });
