@@ -221,3 +221,60 @@ describe('an open session told of a bad frame goes on', () => {
     expect(world.eventsOf('alice', 'chat.closed')).toEqual([{ event: 'chat.closed', username: 'bob', reason: 'closed' }]);
   });
 });
+
+describe('the greeting in the order the network gives it', () => {
+  it('a hello that overtakes the callee\'s own session.established waits for it, and the session opens once the token comes', () => {
+    const world = twoFriends();
+    world.holdFrames = { peer: 'bob', type: 'session.established' };
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    expect(world.eventsOf('alice', 'chat.opened')).toEqual([]);
+    expect(world.eventsOf('alice', 'error').concat(world.eventsOf('bob', 'error'))).toEqual([]);
+    world.releaseHeld();
+    expect(world.eventsOf('bob', 'chat.opened')).toEqual([{ event: 'chat.opened', username: 'alice' }]);
+    expect(world.eventsOf('alice', 'chat.opened')).toEqual([{ event: 'chat.opened', username: 'bob' }]);
+  });
+
+  it('a parked hello is not opened by a token for another caller', () => {
+    const world = twoFriends();
+    world.addPeer('carol', 7003);
+    world.command('carol', { cmd: 'signup', username: 'carol', password: 'carol-password' });
+    world.command('carol', { cmd: 'login', username: 'carol', password: 'carol-password' });
+    world.command('carol', { cmd: 'friend.request', username: 'bob' });
+    world.command('bob', { cmd: 'friend.accept', username: 'carol' });
+    world.holdFrames = { peer: 'bob', type: 'session.established' };
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    world.command('carol', { cmd: 'chat.open', username: 'bob' });
+    // bob's two tokens come in the order the server sent them; each opens only its own caller's stream.
+    world.releaseHeld();
+    expect(world.eventsOf('bob', 'chat.opened').map((e) => (e as { username: string }).username).sort()).toEqual(['alice', 'carol']);
+    expect(world.eventsOf('alice', 'chat.opened')).toHaveLength(1);
+    expect(world.eventsOf('carol', 'chat.opened')).toHaveLength(1);
+  });
+
+  it('a second hello on a stream whose first hello is parked is refused BAD_SESSION_TOKEN', () => {
+    const world = twoFriends();
+    world.holdFrames = { peer: 'bob', type: 'session.established' };
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    const bob = recordSent(world, 'bob');
+    world.injectP2p('alice', 'bob', { type: 'hello', username: 'alice', token: 'again' });
+    expect(bob.map((s) => s.frame)).toEqual([{ type: 'error', code: 'BAD_SESSION_TOKEN', message: `${errorMessage('BAD_SESSION_TOKEN')}: expected hello` }, 'close']);
+  });
+
+  it('a p2p.open the runtime repeats, or one for a stream the machine never opened, sends no second hello', () => {
+    const world = aliceAwaitingHelloOk();
+    const sent = recordSent(world, 'alice');
+    world.input('alice', { type: 'p2p.open', streamId: 'out:1', peerKey: null });
+    world.input('alice', { type: 'p2p.open', streamId: 'out:99', peerKey: null });
+    expect(sent).toEqual([]);
+  });
+
+  it('a callee proving another key than the vouched one: the caller resets the stream, sending nothing on it', () => {
+    const world = twoFriends();
+    world.presentedKey.set('bob', 'MCowBQYDK2VwAyEAmallorymallorymallorymallorymallorymallorymal=');
+    const sent = recordSent(world, 'alice');
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    expect(sent).toEqual([{ streamId: 'out:1', frame: 'reset' }]);
+    expect(world.eventsOf('alice', 'chat.failed')).toMatchObject([{ reason: 'peer-key-mismatch' }]);
+  });
+});
+
