@@ -6,6 +6,7 @@
  * In the pure world (peer-world.ts): real server and peer machines, in memory.
  */
 import { describe, expect, it } from 'vitest';
+import { P2P_HELLO_TIMEOUT_MS } from '../../../core/limits.ts';
 import type { PeerEffect } from '../../../core/peer/machine.ts';
 import { type World, twoFriends } from './peer-world.ts';
 
@@ -93,4 +94,27 @@ describe('a newer session with the same friend replaces the older one', () => {
     expect(world.eventsOf('bob', 'chat.message')).toEqual([{ event: 'chat.message', from: 'alice', text: 'to bob', id: 1 }]);
     expect(world.eventsOf('alice', 'chat.message')).toEqual([{ event: 'chat.message', from: 'bob', text: 'to alice', id: 2 }]);
   });
+
+  it('a second session the friend asked for that never greets us fails quietly: the open chat goes on, and no chat.failed is told', () => {
+    const world = halfOpen();
+    // alice reads nothing now: bob's hello for the new session never reaches her.
+    world.pausedReaders.add('alice');
+    world.command('bob', { cmd: 'chat.open', username: 'alice' });
+    world.advance(P2P_HELLO_TIMEOUT_MS + 1);
+    expect(world.eventsOf('alice', 'chat.failed')).toEqual([]);
+    expect(world.peer('alice').openSessions()).toEqual(['bob']);
+  });
+
+  it('chat.open to a friend already in session is answered chat.opened at once, under its ref, and asks the server nothing', () => {
+    const world = twoFriends();
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    const requests = world.server.stats().pendingSessionRequests;
+    world.input('alice', { type: 'command', command: { cmd: 'chat.open', username: 'bob' }, ref: 9 });
+    const opened = world.eventsOf('alice', 'chat.opened');
+    expect(opened).toHaveLength(2);
+    expect(world.refOf.get(opened[1]!)).toBe(9);
+    expect(world.server.stats().pendingSessionRequests).toBe(requests);
+    expect(world.eventsOf('bob', 'chat.request')).toHaveLength(0);
+  });
 });
+
