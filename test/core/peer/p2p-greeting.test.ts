@@ -278,3 +278,78 @@ describe('the greeting in the order the network gives it', () => {
   });
 });
 
+describe('several frames in one read', () => {
+  /** bob said yes to alice's request; alice's session.established is held: the token, and bob's raw stream from "alice". */
+  function tokenForAlice(): { world: World; token: string } {
+    const world = twoFriends({ autoAcceptChat: false });
+    world.holdFrames = { peer: 'alice', type: 'session.established' };
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    world.command('bob', { cmd: 'chat.answer', username: 'alice', accept: true });
+    const held = world.heldFrames[0]?.frame;
+    if (held?.type !== 'session.established') throw new Error('no session.established held for alice');
+    return { world, token: held.token };
+  }
+
+  function concat(...parts: Uint8Array[]): Uint8Array {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.byteLength;
+    }
+    return out;
+  }
+
+  it('a hello and a message in one read: the session opens and the message is shown', () => {
+    const { world, token } = tokenForAlice();
+    const bob = world.peer('bob');
+    bob.handle({ type: 'p2p.accepted', streamId: 'in:raw', remoteAddress: '127.0.0.1', peerKey: null }, world.nowMs);
+    bob.handle({ type: 'p2p.bytes', streamId: 'in:raw', bytes: concat(encodeControl({ type: 'hello', username: 'alice', token }), encodeControl({ type: 'msg', id: 7, text: 'right behind the hello' })) }, world.nowMs);
+    const effects = bob.takeEffects();
+    const events = effects.flatMap((e) => (e.type === 'event' ? [e.event] : []));
+    expect(events).toContainEqual({ event: 'chat.opened', username: 'alice' });
+    expect(events).toContainEqual({ event: 'chat.message', from: 'alice', text: 'right behind the hello', id: 7 });
+  });
+
+  it('a frame that ends the stream ends the read: what follows it in the same read is dropped', () => {
+    const { world, token } = tokenForAlice();
+    const bob = world.peer('bob');
+    bob.handle({ type: 'p2p.accepted', streamId: 'in:raw', remoteAddress: '127.0.0.1', peerKey: null }, world.nowMs);
+    bob.handle({ type: 'p2p.bytes', streamId: 'in:raw', bytes: encodeControl({ type: 'hello', username: 'alice', token }) }, world.nowMs);
+    bob.takeEffects();
+    bob.handle({ type: 'p2p.bytes', streamId: 'in:raw', bytes: concat(encodeControl({ type: 'bye', reason: 'closed' }), encodeControl({ type: 'msg', id: 8, text: 'after the bye' })) }, world.nowMs);
+    const events = bob.takeEffects().flatMap((e) => (e.type === 'event' ? [e.event] : []));
+    expect(events).toEqual([{ event: 'chat.closed', username: 'alice', reason: 'closed' }]);
+  });
+
+  it('a refused greeting ends the read too: a hello with a bad token and a message behind it', () => {
+    const world = twoFriends();
+    const answers = rawToBob(world, [concat(encodeControl({ type: 'hello', username: 'alice', token: 'guessed' }), encodeControl({ type: 'msg', id: 9, text: 'x' }))]);
+    expect(answers).toEqual([{ type: 'error', code: 'BAD_SESSION_TOKEN', message: `${errorMessage('BAD_SESSION_TOKEN')}: token refused` }, 'close']);
+  });
+});
+
+describe('a late hello with the token that expired', () => {
+  it('is told SESSION_TOKEN_EXPIRED with how long the token lived, but only on the link the server vouched for: another key is PEER_KEY_MISMATCH', () => {
+    const world = twoFriends({ autoAcceptChat: false });
+    world.holdFrames = { peer: 'alice', type: 'session.established' };
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    world.command('bob', { cmd: 'chat.answer', username: 'alice', accept: true });
+    const held = world.heldFrames[0]?.frame;
+    if (held?.type !== 'session.established') throw new Error('no session.established held for alice');
+    world.advance(P2P_HELLO_TIMEOUT_MS + 1);
+    const bob = world.peer('bob');
+    const answer = (streamId: string, peerKey: string | null): unknown => {
+      bob.handle({ type: 'p2p.accepted', streamId, remoteAddress: '127.0.0.1', peerKey }, world.nowMs);
+      bob.handle({ type: 'p2p.bytes', streamId, bytes: encodeControl({ type: 'hello', username: 'alice', token: held.token }) }, world.nowMs);
+      return bob.takeEffects().find((e) => e.type === 'p2p.send' && e.streamId === streamId);
+    };
+    expect(answer('in:impostor', 'MCowBQYDK2VwAyEAmallorymallorymallorymallorymallorymallorymal=')).toMatchObject({ frame: { type: 'error', code: 'PEER_KEY_MISMATCH' } });
+    expect(answer('in:late', null)).toEqual({
+      type: 'p2p.send',
+      streamId: 'in:late',
+      frame: { type: 'error', code: 'SESSION_TOKEN_EXPIRED', message: `${errorMessage('SESSION_TOKEN_EXPIRED')}: the token expired ${P2P_HELLO_TIMEOUT_MS} ms after it was issued` },
+    });
+  });
+});
+
