@@ -141,6 +141,17 @@ describe('offers a receiver turns down without asking its user', () => {
     expect(world.peer('bob').transferCount()).toBe(1);
   });
 
+  it('a stream number whose transfer has ended may be offered again (a friend\'s client that restarted counts from 1 again)', () => {
+    const world = inSession({ autoAcceptFile: true });
+    world.command('alice', { cmd: 'file.send', username: 'bob', files: [source(world, '/a.bin', 10)] });
+    expect(world.eventsOf('bob', 'file.received')).toHaveLength(1);
+    const [first] = world.eventsOf('bob', 'file.offer') as Array<{ transferId: string }>;
+    const sent = recordSent(world, 'bob');
+    world.injectP2p('alice', 'bob', { type: 'file.offer', files: [{ transferId: 'alice-restarted-1', stream: 1, name: 'again.bin', size: 5 }] });
+    expect(sent.filter((f) => f.type === 'file.fail')).toEqual([]);
+    expect(world.eventsOf('bob', 'file.offer').map((e) => (e as { transferId: string }).transferId)).toEqual([first!.transferId, 'alice-restarted-1']);
+  });
+
   it('an offer whose id is one of our own outgoing transfers is refused protocol-error', () => {
     const world = inSession();
     world.command('bob', { cmd: 'file.send', username: 'alice', files: [source(world, '/b.bin', 10)] });
