@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { errorMessage } from '../../../core/errors.ts';
 import { RECONNECT_DELAY_MS_MAX, SERVER_REQUESTS_PENDING_MAX } from '../../../core/limits.ts';
 import type { PeerEffect } from '../../../core/peer/machine.ts';
-import { Client, WELCOME, loginOk } from './hand-typed-client.ts';
+import { Client, ConfiguredClient, WELCOME, loginOk } from './hand-typed-client.ts';
 import { twoFriends } from './peer-world.ts';
 
 describe('each request to the server is answered once, under its command\'s ref', () => {
@@ -57,6 +57,24 @@ describe('each request to the server is answered once, under its command\'s ref'
     client.input({ type: 'command', command: { cmd: 'friends' }, ref: 85 });
     expect(client.answersTo(85)).toEqual([]);
     expect(client.sent.length).toBe(sent + 1);
+  });
+
+  it('sign-up registers our identity keys when we have them, and sends no identity field when we have none', () => {
+    const identity = { signKey: `MCowBQYDK2VwAyEA${'A'.repeat(43)}=`, sealKey: `MCowBQYDK2VuAyEA${'A'.repeat(43)}=` };
+    const keyed = new ConfiguredClient({ identity }).welcomed();
+    keyed.input({ type: 'command', command: { cmd: 'signup', username: 'alice', password: 'alice-password' } });
+    expect(keyed.lastSent('signup')).toEqual({ type: 'signup', id: expect.any(Number), username: 'alice', password: 'alice-password', identity });
+    const plain = new Client().welcomed();
+    plain.input({ type: 'command', command: { cmd: 'signup', username: 'alice', password: 'alice-password' } });
+    expect('identity' in plain.lastSent('signup')).toBe(false);
+  });
+
+  it('a second start changes nothing: one connection, and ready tells the first listener address', () => {
+    const client = new Client().welcomed();
+    const connects = client.effects.filter((e) => e.type === 'server.connect').length;
+    client.input({ type: 'start', p2pHost: '10.9.9.9', p2pPort: 9999 });
+    expect(client.effects.filter((e) => e.type === 'server.connect').length).toBe(connects);
+    expect(client.events.filter((e) => e.event.event === 'ready').map((e) => e.event)).toEqual([{ event: 'ready', p2pHost: '127.0.0.1', p2pPort: 7001 }]);
   });
 
   it('sign-up sends the nickname only when given', () => {
