@@ -349,10 +349,11 @@ export class PeerMachine {
   private passwordAnswerOwed: { readonly ref: number | undefined } | null = null;
   /** Why the last login ended (null: none ended since the last login.ok), for a logout typed after it. */
   private loginEndedBy: LoginEnd | null = null;
-  /** The account of the last login.ok: whose history the ends of its sessions go to once the link has forgotten it. */
+  /**
+   * The account of the last login.ok: what ends after its login did (its sessions, a transfer
+   * still waiting for a resume) is marked in its history, though the link has forgotten it.
+   */
   private lastAccount: string | null = null;
-  /** Set only while a login's sessions end with it (endSessionsWithLogin): the account they belonged to. */
-  private endingAccount: string | null = null;
   /**
    * Who we told the user is asking to be friends (friend.request, or a friends list's pending), so a
    * login taken back after a blip tells only the requests that came meanwhile. Bounded by what the
@@ -1032,25 +1033,18 @@ export class PeerMachine {
   }
 
   /**
-   * Our login ended (logout, TTL expiry, a login elsewhere): so do our sessions, on both sides. The
-   * link has already forgotten the account, but what ends here (transfers failed, messages left
-   * unacknowledged) is marked in that account's history (historyAccount).
+   * The account history records go to: the logged-in one, or the last one that was, once its login
+   * has ended (the link forgets the account before its sessions end: their ends are its history).
+   */
+  private get historyAccount(): string | null {
+    return this.link.username ?? this.lastAccount;
+  }
+
+  /**
+   * Our login ended (logout, TTL expiry, a login elsewhere): so do our sessions, on both sides;
+   * what ends with them is marked in that account's history (historyAccount).
    */
   private endSessionsWithLogin(nowMs: number): void {
-    this.endingAccount = this.lastAccount;
-    try {
-      this.endSessionsOfEndedLogin(nowMs);
-    } finally {
-      this.endingAccount = null;
-    }
-  }
-
-  /** The account history records go to: the logged-in one, or the one whose sessions are ending. */
-  private get historyAccount(): string | null {
-    return this.link.username ?? this.endingAccount;
-  }
-
-  private endSessionsOfEndedLogin(nowMs: number): void {
     for (const username of [...this.sessions.keys()]) this.closeSession(username, 'offline', true, nowMs);
     // And the sessions being set up: a connection to a callee not greeted yet, a token held for a
     // caller's hello. Left alone, one came to its end under the next login (its failure taken for

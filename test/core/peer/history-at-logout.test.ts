@@ -7,6 +7,7 @@
  * In the pure world (peer-world.ts): real server and peer machines, in memory.
  */
 import { describe, expect, it } from 'vitest';
+import { TRANSFER_RESUME_WAIT_MS } from '../../../core/limits.ts';
 import { twoFriends } from './peer-world.ts';
 
 describe('our logout in the middle of things', () => {
@@ -41,5 +42,21 @@ describe('our logout in the middle of things', () => {
     world.command('alice', { cmd: 'login', username: 'alice2', password: 'alice2-password' });
     expect(world.histories.get('alice')!.search('alice2', 'a.bin', null, 10)).toEqual([]);
     expect(world.histories.get('alice')!.page('alice', 'bob', 10, null).map((m) => m.status)).toEqual(['failed']);
+  });
+});
+
+describe('after our logout', () => {
+  it('a transfer that was waiting for a resume and gives up is marked failed in the history of the account it belonged to', () => {
+    const world = twoFriends();
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    world.sources.set('/a.bin', new Uint8Array(4096));
+    world.pausedReaders.add('bob');
+    world.command('alice', { cmd: 'file.send', username: 'bob', files: [{ path: '/a.bin', name: 'a.bin', size: 4096 }] });
+    // The stream drops: the offer waits for a resume on the next session, which never comes.
+    world.cutP2p('alice', 'bob');
+    world.command('alice', { cmd: 'logout' });
+    world.advance(TRANSFER_RESUME_WAIT_MS + 1);
+    expect(world.eventsOf('alice', 'file.failed')).toMatchObject([{ reason: 'resume-timeout' }]);
+    expect(world.histories.get('alice')!.page('alice', 'bob', 10, null).map((m) => [m.kind, m.status])).toEqual([['file', 'failed']]);
   });
 });
