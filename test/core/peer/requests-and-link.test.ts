@@ -215,3 +215,28 @@ describe('account changes and the login the link takes back', () => {
     expect(world.eventsOf('alice', 'reconnected')).toHaveLength(1);
   });
 });
+
+describe('quit while the server is out of reach', () => {
+  it('still tells each friend in session bye (offline) over the session and closes it, then exits 0', () => {
+    const world = twoFriends();
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    world.serverUp = false;
+    world.cutServerLink('alice');
+    const effects: PeerEffect[] = [];
+    const alice = world.peer('alice');
+    const take = alice.takeEffects.bind(alice);
+    alice.takeEffects = () => {
+      const taken = take();
+      effects.push(...taken);
+      return taken;
+    };
+    world.command('alice', { cmd: 'quit' });
+    expect(world.exits.get('alice')).toBe(0);
+    expect(world.eventsOf('bob', 'chat.closed')).toEqual([{ event: 'chat.closed', username: 'alice', reason: 'offline' }]);
+    expect(effects).toEqual([
+      { type: 'p2p.send', streamId: 'out:1', frame: { type: 'bye', reason: 'offline' } },
+      { type: 'p2p.close', streamId: 'out:1' },
+      { type: 'exit', code: 0 },
+    ]);
+  });
+});
