@@ -11,6 +11,7 @@ import { encodeControl } from '../../../core/codec.ts';
 import { errorMessage } from '../../../core/errors.ts';
 import { P2P_HELLO_TIMEOUT_MS } from '../../../core/limits.ts';
 import type { PeerEffect } from '../../../core/peer/machine.ts';
+import { Client } from './hand-typed-client.ts';
 import { type World, twoFriends } from './peer-world.ts';
 
 function recordEffects(world: World, name: string): PeerEffect[] {
@@ -101,5 +102,60 @@ describe('our login ends while a session is being set up', () => {
     world.pausedReaders.delete('bob');
     world.readSome('bob', 1_000_000);
     expect(world.eventsOf('alice', 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'session-token-expired' }]);
+  });
+});
+
+describe('a setup that fails on its own', () => {
+  it('the callee cannot be reached (the connection is refused): chat.failed unreachable', () => {
+    const client = new Client().loggedIn();
+    client.input({ type: 'command', command: { cmd: 'chat.open', username: 'bob' } });
+    const re = client.lastSent('session.request').id!;
+    client.frame({ type: 'session.pending', re, requestId: 'r1', username: 'bob', timeoutMs: 30_000 });
+    client.frame({ type: 'session.established', requestId: 'r1', username: 'bob', role: 'caller', token: 'token-1', host: '10.0.0.2', port: 7002 });
+    expect(client.effects.filter((e) => e.type === 'p2p.connect')).toEqual([{ type: 'p2p.connect', streamId: 'out:1', host: '10.0.0.2', port: 7002 }]);
+    client.input({ type: 'p2p.closed', streamId: 'out:1', error: 'ECONNREFUSED' });
+    expect(client.events.at(-1)?.event).toEqual({ event: 'chat.failed', username: 'bob', reason: 'unreachable' });
+  });
+});
+
+describe('what ends with one friend leaves the others alone', () => {
+  /** alice, bob and carol, bob friends with both. */
+  function threeFriends(): World {
+    const world = twoFriends();
+    world.addPeer('carol', 7003);
+    world.command('carol', { cmd: 'signup', username: 'carol', password: 'carol-password' });
+    world.command('carol', { cmd: 'login', username: 'carol', password: 'carol-password' });
+    world.command('carol', { cmd: 'friend.request', username: 'bob' });
+    world.command('bob', { cmd: 'friend.accept', username: 'carol' });
+    return world;
+  }
+
+  it('removing one friend leaves the session being set up with another to go on', () => {
+    const world = threeFriends();
+    // bob calls carol, who does not read yet: bob waits for her hello.ok.
+    world.pausedReaders.add('carol');
+    world.command('bob', { cmd: 'chat.open', username: 'carol' });
+    world.command('alice', { cmd: 'friend.remove', username: 'bob' });
+    expect(world.eventsOf('bob', 'chat.failed')).toEqual([]);
+    world.pausedReaders.delete('carol');
+    world.readSome('carol', 1_000_000);
+    expect(world.peer('bob').openSessions()).toEqual(['carol']);
+  });
+
+  it('removing one friend leaves another friend\'s parked hello to open its session', () => {
+    const world = threeFriends();
+    world.holdFrames = { peer: 'bob', type: 'session.established' };
+    world.command('carol', { cmd: 'chat.open', username: 'bob' });
+    world.command('alice', { cmd: 'friend.remove', username: 'bob' });
+    world.releaseHeld();
+    expect(world.peer('bob').openSessions()).toEqual(['carol']);
+    expect(world.eventsOf('carol', 'chat.failed')).toEqual([]);
+  });
+
+  it('a stream that has not said hello yet is left alone when a token for another caller arrives', () => {
+    const world = twoFriends();
+    world.input('bob', { type: 'p2p.accepted', streamId: 'in:silent', remoteAddress: '10.0.0.9', peerKey: null });
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    expect(world.peer('bob').openSessions()).toEqual(['alice']);
   });
 });
