@@ -238,3 +238,28 @@ describe('transfers end with the session they run on', () => {
     expect(world.peer('alice').transferCount() + world.peer('bob').transferCount()).toBe(0);
   });
 });
+
+describe('a friendship that ends takes its remembered outcomes with it', () => {
+  it('after an unfriending and a new friendship, the old download\'s outcome is not told again; another friend\'s still is', () => {
+    const world = inSession({ autoAcceptFile: true });
+    world.addPeer('carol', 7003, { autoAcceptFile: true });
+    world.command('carol', { cmd: 'signup', username: 'carol', password: 'carol-password' });
+    world.command('carol', { cmd: 'login', username: 'carol', password: 'carol-password' });
+    world.command('carol', { cmd: 'friend.request', username: 'bob' });
+    world.command('bob', { cmd: 'friend.accept', username: 'carol' });
+    world.command('carol', { cmd: 'chat.open', username: 'bob' });
+    world.command('alice', { cmd: 'file.send', username: 'bob', files: [source(world, '/a.bin', 10)] });
+    world.command('carol', { cmd: 'file.send', username: 'bob', files: [source(world, '/c.bin', 10)] });
+    const received = (world.eventsOf('bob', 'file.received') as Array<{ transferId: string }>).map((e) => e.transferId);
+    expect(received).toHaveLength(2);
+    world.command('alice', { cmd: 'friend.remove', username: 'bob' });
+    world.command('alice', { cmd: 'friend.request', username: 'bob' });
+    world.command('bob', { cmd: 'friend.accept', username: 'alice' });
+    world.cutP2p('carol', 'bob');
+    const sent = recordSent(world, 'bob');
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    world.command('carol', { cmd: 'chat.open', username: 'bob' });
+    expect(sent.filter((f) => f.type === 'file.ok')).toEqual([{ type: 'file.ok', transferId: received[1] }]);
+  });
+});
+
