@@ -73,6 +73,20 @@ describe('chat commands answered without the server', () => {
     expect([...client.effects, ...loggedOut.effects].filter((e) => e.type === 'mail.seal')).toEqual([]);
   });
 
+  it('chat.send to a friend after our logout: NO_SUCH_PEER, not SERVER_UNAVAILABLE (nothing is sealed without a login)', () => {
+    const client = withFriend();
+    client.input({ type: 'command', command: { cmd: 'logout' } });
+    client.frame({ type: 'logout.ok', re: client.lastSent('logout').id! });
+    client.input({ type: 'command', command: { cmd: 'chat.send', username: 'bob', text: 'hi', id: 1 }, ref: 141 });
+    expect(client.answersTo(141)).toMatchObject([{ event: 'error', code: 'NO_SUCH_PEER', username: 'bob' }]);
+  });
+
+  it('chat.read before any login writes nothing to a history (there is no account to write to)', () => {
+    const client = new Client().welcomed();
+    client.input({ type: 'command', command: { cmd: 'chat.read', username: 'bob', id: 1 } });
+    expect(client.effects.filter((e) => e.type === 'history.mark' || e.type === 'history.append')).toEqual([]);
+  });
+
   it('chat.send to a friend with no session, logged in: the message is sealed with the friend\'s key, to be left with the server', () => {
     const client = new Client().welcomed();
     client.input({ type: 'command', command: { cmd: 'login', username: 'alice', password: 'alice-password' } });

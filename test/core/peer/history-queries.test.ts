@@ -54,6 +54,13 @@ describe('history queries', () => {
     expect(client.answersTo(42)).toEqual([{ event: 'history', username: 'bob', text: 'hi', messages: [MESSAGE] }]);
   });
 
+  it('a command ref of 0 is a ref like any other: the answer carries it', () => {
+    const client = new Client().loggedIn();
+    const query = ask(client, { cmd: 'history', username: 'bob' }, 0);
+    client.input({ type: 'history.answer', queryId: query.queryId, messages: [] });
+    expect(client.events.at(-1)).toEqual({ event: { event: 'history', username: 'bob', messages: [] }, ref: 0 });
+  });
+
   it('an answer to a query asked without a ref carries none', () => {
     const client = new Client().loggedIn();
     const query = ask(client, { cmd: 'history', username: 'bob' });

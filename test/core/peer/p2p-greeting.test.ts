@@ -85,9 +85,8 @@ describe('a stream not greeted yet (callee) is refused and closed', () => {
     const world = twoFriends();
     const garbage = new Uint8Array(16).fill(0xff);
     const answers = rawToBob(world, [garbage, encodeControl({ type: 'hello', username: 'alice', token: 'x' })]);
-    expect(answers).toHaveLength(2);
-    expect(answers[0]).toMatchObject({ type: 'error', code: expect.stringMatching(/^BAD_/) });
-    expect(answers[1]).toBe('close');
+    // 0xff where the protocol version stands: the decoder's BAD_VERSION, not a guess at a bad hello.
+    expect(answers).toEqual([{ type: 'error', code: 'BAD_VERSION', message: expect.stringMatching(/^.+: version 255, expected \d+$/) }, 'close']);
   });
 
   it('a hello that brings no token bob holds is refused, and its stream gives way to the friend\'s real one', () => {
@@ -190,6 +189,27 @@ describe('an open session told of a bad frame goes on', () => {
     ]);
     expect(world.peer('alice').openSessions()).toEqual(['bob']);
     expect(world.peer('bob').openSessions()).toEqual(['alice']);
+  });
+
+  it('bytes that are no frame at all end even an open session: the decoder\'s code, then the close', () => {
+    const world = inSession();
+    const sent = recordSent(world, 'alice');
+    world.input('alice', { type: 'p2p.bytes', streamId: 'out:1', bytes: new Uint8Array(16).fill(0xff) });
+    expect(sent.map((s) => s.frame)).toEqual([{ type: 'error', code: 'BAD_VERSION', message: expect.any(String) }, 'close']);
+    expect(world.peer('alice').openSessions()).toEqual([]);
+  });
+
+  it('a frame that is JSON but no object (null, a string) is BAD_FRAME, session kept', () => {
+    const world = inSession();
+    for (const message of [null, 'just text']) {
+      world.peer('alice').handle({ type: 'p2p.bytes', streamId: 'out:1', bytes: encodeControl(message as unknown as object) }, world.nowMs);
+    }
+    const told = world.peer('alice').takeEffects().filter((e) => e.type === 'p2p.send').map((e) => (e as { frame: unknown }).frame);
+    expect(told).toEqual([
+      { type: 'error', code: 'BAD_FRAME', message: errorMessage('BAD_FRAME') },
+      { type: 'error', code: 'BAD_FRAME', message: errorMessage('BAD_FRAME') },
+    ]);
+    expect(world.peer('alice').openSessions()).toEqual(['bob']);
   });
 
   it('a frame without a type is BAD_FRAME, not UNKNOWN_TYPE', () => {

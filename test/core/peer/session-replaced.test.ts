@@ -83,8 +83,15 @@ describe('a newer session with the same friend replaces the older one', () => {
     expect(world.peer('alice').openSessions()).toEqual(['bob']);
     expect(world.peer('bob').openSessions()).toEqual([]);
     // bob reads: alice's hello of session 1, then her hello.ok of session 2.
+    const alice = recordEffects(world, 'alice');
     world.pausedReaders.delete('bob');
     world.readSome('bob', 1_000_000);
+    // alice's own chat.open is answered too (chat.opened), and the older stream, hers, is closed by her.
+    expect(world.eventsOf('alice', 'chat.opened')).toEqual([
+      { event: 'chat.opened', username: 'bob' },
+      { event: 'chat.opened', username: 'bob' },
+    ]);
+    expect(alice).toContainEqual({ type: 'p2p.close', streamId: 'out:1' });
     expect(world.peer('alice').openSessions()).toEqual(['bob']);
     expect(world.peer('bob').openSessions()).toEqual(['alice']);
     expect(world.eventsOf('alice', 'chat.closed')).toEqual([]);
