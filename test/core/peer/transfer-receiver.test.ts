@@ -240,6 +240,51 @@ describe('a receiver at the end of the file', () => {
     t.rehashed(1, 5);
     expect(t.takeActions()).toEqual([]);
     expect(t.state).toBe('Receiving');
+    t.end(SHA, 6);
+    t.takeActions();
+    t.written(8, 7);
+    expect(t.takeActions()).toEqual([]);
+    expect(t.state).toBe('Verifying');
+    const unanswered = receiver();
+    unanswered.written(4, 8);
+    expect(unanswered.takeActions()).toEqual([]);
+    expect(unanswered.stallDeadlineMs).toBe(TRANSFER_ANSWER_WAIT_MS);
+  });
+
+  it('a write or read error of the port fails the transfer with io-error, telling the sender', () => {
+    const t = allWritten();
+    t.ioFailed();
+    const actions = t.takeActions();
+    expect(sent(actions)).toEqual([{ type: 'file.fail', transferId: 't1', reason: 'io-error' }]);
+    expect(ofType(actions, 'discard')).toHaveLength(1);
+    expect(t.failure).toBe('io-error');
+  });
+
+  it('a transfer ends once: a later failure, abort or cancel says and does nothing', () => {
+    const t = allWritten();
+    t.cancel();
+    t.takeActions();
+    t.fail('io-error');
+    t.abort('connection-lost');
+    t.cancel();
+    expect(t.takeActions()).toEqual([]);
+    expect(t.failure).toBe('cancelled');
+    expect(t.outcomeFrame).toEqual({ type: 'file.fail', transferId: 't1', reason: 'cancelled' });
+  });
+
+  it('has no outcome to repeat while it is still going, and no stall deadline once it is checking or over', () => {
+    const t = allWritten();
+    expect(t.outcomeFrame).toBeNull();
+    t.end(SHA, 4);
+    expect(t.stallDeadlineMs).toBeNull();
+    expect(t.outcomeFrame).toBeNull();
+    t.hashed(SHA);
+    expect(t.stallDeadlineMs).toBeNull();
+    t.committed('/downloads/x');
+    expect(t.stallDeadlineMs).toBeNull();
+    const failed = accepted();
+    failed.cancel();
+    expect(failed.stallDeadlineMs).toBeNull();
   });
 
   it('reports as written only the bytes the port confirmed, then the whole size from the check on', () => {
@@ -273,9 +318,11 @@ describe('a receiver across a drop', () => {
     t.written(4, 3);
     t.suspend();
     t.takeActions();
+    expect(t.bytesWritten).toBe(4);
     t.reattach(10);
     expect(t.takeActions()).toEqual([{ type: 'rehash', epoch: 1, bytes: 4 }]);
     expect(t.state).toBe('Rehashing');
+    expect(t.bytesWritten).toBe(4);
     t.rehashed(1, 11);
     const actions = t.takeActions();
     expect(sent(actions)).toEqual([{ type: 'file.resume', transferId: 't1', offset: 4, limit: 4 + WINDOW }]);
