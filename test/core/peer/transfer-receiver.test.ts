@@ -70,6 +70,8 @@ describe('a receiver answering an offer', () => {
     d.decline();
     expect(d.takeActions()).toEqual([]);
     expect(d.failure).toBe('declined');
+    expect(d.state).toBe('Failed');
+    expect(d.outcomeFrame).toEqual({ type: 'file.fail', transferId: 't1', reason: 'declined' });
   });
 });
 

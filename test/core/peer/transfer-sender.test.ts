@@ -380,6 +380,9 @@ describe('a sender\'s stall clock and end', () => {
     const d = sender();
     d.declined();
     expect(d.takeActions()).toEqual([{ type: 'event', event: { event: 'file.failed', transferId: 't1', reason: 'declined', username: 'bob' } }]);
+    expect(d.state).toBe('Failed');
+    expect(d.finished).toBe(true);
+    expect(d.stallDeadlineMs).toBeNull();
     const f = sending();
     f.remoteFailed('disk on fire');
     expect(sent(f.takeActions())).toEqual([]);
