@@ -12,7 +12,7 @@ import { encodeControl, encodeData } from '../../../core/codec.ts';
 import { errorMessage } from '../../../core/errors.ts';
 import { P2P_HELLO_TIMEOUT_MS } from '../../../core/limits.ts';
 import type { P2pFrame } from '../../../core/peer/frames.ts';
-import { type World, twoFriends } from './peer-world.ts';
+import { type World, aliceAwaitingHelloOk, twoFriends } from './peer-world.ts';
 
 /** What `name` sent on its P2P streams from now on (its effects still go to the world). */
 function recordSent(world: World, name: string): Array<{ streamId: string; frame: P2pFrame | 'close' | 'reset' }> {
@@ -47,14 +47,6 @@ function rawToBob(world: World, bytes: Uint8Array[]): Array<P2pFrame | 'close' |
   return answers;
 }
 
-/** alice asked bob for a session and sent her hello; bob has not read it: alice waits for hello.ok. */
-function aliceAwaitingHelloOk(): World {
-  const world = twoFriends();
-  world.pausedReaders.add('bob');
-  world.command('alice', { cmd: 'chat.open', username: 'bob' });
-  expect(world.eventsOf('alice', 'chat.opened')).toEqual([]);
-  return world;
-}
 
 describe('a stream not greeted yet (callee) is refused and closed', () => {
   it('file data before any hello: BAD_SESSION_TOKEN "data before hello", then the close', () => {

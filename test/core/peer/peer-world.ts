@@ -457,3 +457,24 @@ export function twoFriends(config: Partial<PeerConfig> = {}): World {
   return world;
 }
 
+/** Every effect `name`'s machine hands the world from now on, in order. */
+export function recordEffects(world: World, name: string): PeerEffect[] {
+  const seen: PeerEffect[] = [];
+  const machine = world.peer(name);
+  const take = machine.takeEffects.bind(machine);
+  machine.takeEffects = () => {
+    const effects = take();
+    seen.push(...effects);
+    return effects;
+  };
+  return seen;
+}
+
+/** alice asked bob for a session and sent her hello; bob has not read it: alice waits for hello.ok. */
+export function aliceAwaitingHelloOk(config: Partial<PeerConfig> = {}): World {
+  const world = twoFriends(config);
+  world.pausedReaders.add('bob');
+  world.command('alice', { cmd: 'chat.open', username: 'bob' });
+  if (world.eventsOf('alice', 'chat.opened').length > 0) throw new Error('the session opened: bob read the hello');
+  return world;
+}

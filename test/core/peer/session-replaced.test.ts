@@ -7,21 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { P2P_HELLO_TIMEOUT_MS } from '../../../core/limits.ts';
-import type { PeerEffect } from '../../../core/peer/machine.ts';
-import { type World, twoFriends } from './peer-world.ts';
+import { type World, recordEffects, twoFriends } from './peer-world.ts';
 
-/** Every effect `name` hands the world from now on. */
-function recordEffects(world: World, name: string): PeerEffect[] {
-  const seen: PeerEffect[] = [];
-  const machine = world.peer(name);
-  const take = machine.takeEffects.bind(machine);
-  machine.takeEffects = () => {
-    const effects = take();
-    seen.push(...effects);
-    return effects;
-  };
-  return seen;
-}
 
 /** alice opened a session with bob; bob's end of it then closed without alice hearing of it. */
 function halfOpen(): World {

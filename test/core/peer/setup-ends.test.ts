@@ -10,34 +10,14 @@ import { describe, expect, it } from 'vitest';
 import { encodeControl } from '../../../core/codec.ts';
 import { errorMessage } from '../../../core/errors.ts';
 import { P2P_HELLO_TIMEOUT_MS } from '../../../core/limits.ts';
-import type { PeerEffect } from '../../../core/peer/machine.ts';
 import { Client } from './hand-typed-client.ts';
-import { type World, twoFriends } from './peer-world.ts';
+import { type World, aliceAwaitingHelloOk, recordEffects, twoFriends } from './peer-world.ts';
 
-function recordEffects(world: World, name: string): PeerEffect[] {
-  const seen: PeerEffect[] = [];
-  const machine = world.peer(name);
-  const take = machine.takeEffects.bind(machine);
-  machine.takeEffects = () => {
-    const effects = take();
-    seen.push(...effects);
-    return effects;
-  };
-  return seen;
-}
 
-/** alice called bob; her hello waits unread at bob (bob holds her token), she waits for hello.ok. */
-function greetingOnItsWay(): World {
-  const world = twoFriends();
-  world.pausedReaders.add('bob');
-  world.command('alice', { cmd: 'chat.open', username: 'bob' });
-  expect(world.eventsOf('alice', 'chat.opened')).toEqual([]);
-  return world;
-}
 
 describe('the friendship ends while a session is being set up', () => {
   it('both sides fail it not-friends: the caller resets its stream, the callee stops holding the token', () => {
-    const world = greetingOnItsWay();
+    const world = aliceAwaitingHelloOk();
     const alice = recordEffects(world, 'alice');
     world.command('bob', { cmd: 'friend.remove', username: 'alice' });
     expect(world.eventsOf('alice', 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'not-friends' }]);
@@ -86,7 +66,7 @@ describe('the friendship ends while a session is being set up', () => {
 
 describe('our login ends while a session is being set up', () => {
   it('the caller\'s stream not yet greeted is reset and its chat.open fails logged-out, once', () => {
-    const world = greetingOnItsWay();
+    const world = aliceAwaitingHelloOk();
     const alice = recordEffects(world, 'alice');
     world.command('alice', { cmd: 'logout' });
     expect(world.eventsOf('alice', 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'logged-out' }]);
@@ -96,7 +76,7 @@ describe('our login ends while a session is being set up', () => {
   });
 
   it('the callee\'s held token goes: chat.failed logged-out (incoming), and the caller\'s hello then finds it expired', () => {
-    const world = greetingOnItsWay();
+    const world = aliceAwaitingHelloOk();
     world.command('bob', { cmd: 'logout' });
     expect(world.eventsOf('bob', 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'alice', reason: 'logged-out', incoming: true }]);
     world.pausedReaders.delete('bob');
