@@ -10,18 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeControl } from '../../../core/codec.ts';
 import { P2P_HELLO_TIMEOUT_MS, P2P_TOKEN_EXPIRED_KEPT_MS } from '../../../core/limits.ts';
-import { World, twoFriends } from './peer-world.ts';
-
-/** Bob accepts alice's chat.open; alice's session.established is held up on the way (releaseHeld delivers it). */
-function lateCaller(): { world: World; token: string } {
-  const world = twoFriends({ autoAcceptChat: false });
-  world.holdFrames = { peer: 'alice', type: 'session.established' };
-  world.command('alice', { cmd: 'chat.open', username: 'bob' });
-  world.command('bob', { cmd: 'chat.answer', username: 'alice', accept: true });
-  const held = world.heldFrames[0]?.frame;
-  if (held?.type !== 'session.established') throw new Error('no session.established held for alice');
-  return { world, token: held.token };
-}
+import { World, heldCallerToken, twoFriends } from './peer-world.ts';
 
 /** A raw hello to bob's P2P port (as a hostile peer or a stale client sends it): the error code bob answers, or 'accepted'. */
 function helloToBob(world: World, username: string, token: string): string {
@@ -39,7 +28,7 @@ function helloToBob(world: World, username: string, token: string): string {
 
 describe('a hello that comes after the callee let the token expire', () => {
   it('is refused SESSION_TOKEN_EXPIRED, and the caller is told chat.failed session-token-expired', () => {
-    const { world } = lateCaller();
+    const { world } = heldCallerToken();
     world.advance(P2P_HELLO_TIMEOUT_MS + 1);
     // Bob gave up waiting for the hello, as before.
     expect(world.eventsOf('bob', 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'alice', reason: 'timeout', incoming: true }]);
@@ -54,21 +43,21 @@ describe('a hello that comes after the callee let the token expire', () => {
   });
 
   it('in time, the same held-up frame still opens the session', () => {
-    const { world } = lateCaller();
+    const { world } = heldCallerToken();
     world.advance(P2P_HELLO_TIMEOUT_MS - 1);
     world.releaseHeld();
     expect(world.eventsOf('alice', 'chat.opened')).toEqual([{ event: 'chat.opened', username: 'bob' }]);
   });
 
   it('is answered so once: the same token again is a replay (BAD_SESSION_TOKEN)', () => {
-    const { world, token } = lateCaller();
+    const { world, token } = heldCallerToken();
     world.advance(P2P_HELLO_TIMEOUT_MS + 1);
     expect(helloToBob(world, 'alice', token)).toBe('SESSION_TOKEN_EXPIRED');
     expect(helloToBob(world, 'alice', token)).toBe('BAD_SESSION_TOKEN');
   });
 
   it('a guessed token, the expired token under another name, or one past P2P_TOKEN_EXPIRED_KEPT_MS stay BAD_SESSION_TOKEN', () => {
-    const { world, token } = lateCaller();
+    const { world, token } = heldCallerToken();
     world.advance(P2P_HELLO_TIMEOUT_MS + 1);
     expect(helloToBob(world, 'alice', 'guessed-token-000000000')).toBe('BAD_SESSION_TOKEN');
     expect(helloToBob(world, 'mallory', token)).toBe('BAD_SESSION_TOKEN');
@@ -77,7 +66,7 @@ describe('a hello that comes after the callee let the token expire', () => {
   });
 
   it('a token the callee stopped holding because its login ended is told expired too, even while logged out', () => {
-    const { world } = lateCaller();
+    const { world } = heldCallerToken();
     world.command('bob', { cmd: 'logout' });
     expect(world.eventsOf('bob', 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'alice', reason: 'logged-out', incoming: true }]);
     world.releaseHeld();
@@ -85,7 +74,7 @@ describe('a hello that comes after the callee let the token expire', () => {
   });
 
   it('a token used once stays BAD_SESSION_TOKEN when replayed, expired or not', () => {
-    const { world, token } = lateCaller();
+    const { world, token } = heldCallerToken();
     world.releaseHeld();
     expect(world.eventsOf('alice', 'chat.opened')).toHaveLength(1);
     expect(helloToBob(world, 'alice', token)).toBe('BAD_SESSION_TOKEN');

@@ -12,7 +12,7 @@ import { encodeControl, encodeData } from '../../../core/codec.ts';
 import { errorMessage } from '../../../core/errors.ts';
 import { P2P_HELLO_TIMEOUT_MS } from '../../../core/limits.ts';
 import type { P2pFrame } from '../../../core/peer/frames.ts';
-import { type World, aliceAwaitingHelloOk, twoFriends } from './peer-world.ts';
+import { type World, aliceAwaitingHelloOk, heldCallerToken, twoFriends } from './peer-world.ts';
 
 /** What `name` sent on its P2P streams from now on (its effects still go to the world). */
 function recordSent(world: World, name: string): Array<{ streamId: string; frame: P2pFrame | 'close' | 'reset' }> {
@@ -291,17 +291,6 @@ describe('the greeting in the order the network gives it', () => {
 });
 
 describe('several frames in one read', () => {
-  /** bob said yes to alice's request; alice's session.established is held: the token, and bob's raw stream from "alice". */
-  function tokenForAlice(): { world: World; token: string } {
-    const world = twoFriends({ autoAcceptChat: false });
-    world.holdFrames = { peer: 'alice', type: 'session.established' };
-    world.command('alice', { cmd: 'chat.open', username: 'bob' });
-    world.command('bob', { cmd: 'chat.answer', username: 'alice', accept: true });
-    const held = world.heldFrames[0]?.frame;
-    if (held?.type !== 'session.established') throw new Error('no session.established held for alice');
-    return { world, token: held.token };
-  }
-
   function concat(...parts: Uint8Array[]): Uint8Array {
     const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
     let at = 0;
@@ -313,7 +302,7 @@ describe('several frames in one read', () => {
   }
 
   it('a hello and a message in one read: the session opens and the message is shown', () => {
-    const { world, token } = tokenForAlice();
+    const { world, token } = heldCallerToken();
     const bob = world.peer('bob');
     bob.handle({ type: 'p2p.accepted', streamId: 'in:raw', remoteAddress: '127.0.0.1', peerKey: null }, world.nowMs);
     bob.handle({ type: 'p2p.bytes', streamId: 'in:raw', bytes: concat(encodeControl({ type: 'hello', username: 'alice', token }), encodeControl({ type: 'msg', id: 7, text: 'right behind the hello' })) }, world.nowMs);
@@ -324,7 +313,7 @@ describe('several frames in one read', () => {
   });
 
   it('a frame that ends the stream ends the read: what follows it in the same read is dropped', () => {
-    const { world, token } = tokenForAlice();
+    const { world, token } = heldCallerToken();
     const bob = world.peer('bob');
     bob.handle({ type: 'p2p.accepted', streamId: 'in:raw', remoteAddress: '127.0.0.1', peerKey: null }, world.nowMs);
     bob.handle({ type: 'p2p.bytes', streamId: 'in:raw', bytes: encodeControl({ type: 'hello', username: 'alice', token }) }, world.nowMs);
@@ -343,17 +332,12 @@ describe('several frames in one read', () => {
 
 describe('a late hello with the token that expired', () => {
   it('is told SESSION_TOKEN_EXPIRED with how long the token lived, but only on the link the server vouched for: another key is PEER_KEY_MISMATCH', () => {
-    const world = twoFriends({ autoAcceptChat: false });
-    world.holdFrames = { peer: 'alice', type: 'session.established' };
-    world.command('alice', { cmd: 'chat.open', username: 'bob' });
-    world.command('bob', { cmd: 'chat.answer', username: 'alice', accept: true });
-    const held = world.heldFrames[0]?.frame;
-    if (held?.type !== 'session.established') throw new Error('no session.established held for alice');
+    const { world, token } = heldCallerToken();
     world.advance(P2P_HELLO_TIMEOUT_MS + 1);
     const bob = world.peer('bob');
     const answer = (streamId: string, peerKey: string | null): unknown => {
       bob.handle({ type: 'p2p.accepted', streamId, remoteAddress: '127.0.0.1', peerKey }, world.nowMs);
-      bob.handle({ type: 'p2p.bytes', streamId, bytes: encodeControl({ type: 'hello', username: 'alice', token: held.token }) }, world.nowMs);
+      bob.handle({ type: 'p2p.bytes', streamId, bytes: encodeControl({ type: 'hello', username: 'alice', token }) }, world.nowMs);
       return bob.takeEffects().find((e) => e.type === 'p2p.send' && e.streamId === streamId);
     };
     expect(answer('in:impostor', 'MCowBQYDK2VwAyEAmallorymallorymallorymallorymallorymallorymal=')).toMatchObject({ frame: { type: 'error', code: 'PEER_KEY_MISMATCH' } });

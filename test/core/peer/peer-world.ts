@@ -478,3 +478,14 @@ export function aliceAwaitingHelloOk(config: Partial<PeerConfig> = {}): World {
   if (world.eventsOf('alice', 'chat.opened').length > 0) throw new Error('the session opened: bob read the hello');
   return world;
 }
+
+/** Bob said yes to alice's chat.open; alice's session.established is held up on the way (releaseHeld delivers it): the world and the token her hello would bring. */
+export function heldCallerToken(): { world: World; token: string } {
+  const world = twoFriends({ autoAcceptChat: false });
+  world.holdFrames = { peer: 'alice', type: 'session.established' };
+  world.command('alice', { cmd: 'chat.open', username: 'bob' });
+  world.command('bob', { cmd: 'chat.answer', username: 'alice', accept: true });
+  const held = world.heldFrames[0]?.frame;
+  if (held?.type !== 'session.established') throw new Error('no session.established held for alice');
+  return { world, token: held.token };
+}

@@ -11,7 +11,7 @@ import { encodeControl } from '../../../core/codec.ts';
 import { errorMessage } from '../../../core/errors.ts';
 import { P2P_HELLO_TIMEOUT_MS } from '../../../core/limits.ts';
 import { Client } from './hand-typed-client.ts';
-import { type World, aliceAwaitingHelloOk, recordEffects, twoFriends } from './peer-world.ts';
+import { type World, aliceAwaitingHelloOk, heldCallerToken, recordEffects, twoFriends } from './peer-world.ts';
 
 
 
@@ -48,17 +48,12 @@ describe('the friendship ends while a session is being set up', () => {
   });
 
   it('a token that expired unused is forgotten with the friendship: a late hello with it is BAD_SESSION_TOKEN, not SESSION_TOKEN_EXPIRED', () => {
-    const world = twoFriends({ autoAcceptChat: false });
-    world.holdFrames = { peer: 'alice', type: 'session.established' };
-    world.command('alice', { cmd: 'chat.open', username: 'bob' });
-    world.command('bob', { cmd: 'chat.answer', username: 'alice', accept: true });
-    const held = world.heldFrames[0]?.frame;
-    if (held?.type !== 'session.established') throw new Error('no session.established held for alice');
+    const { world, token } = heldCallerToken();
     world.advance(P2P_HELLO_TIMEOUT_MS + 1);
     world.command('bob', { cmd: 'friend.remove', username: 'alice' });
     const bob = world.peer('bob');
     bob.handle({ type: 'p2p.accepted', streamId: 'late', remoteAddress: '127.0.0.1', peerKey: null }, world.nowMs);
-    bob.handle({ type: 'p2p.bytes', streamId: 'late', bytes: encodeControl({ type: 'hello', username: 'alice', token: held.token }) }, world.nowMs);
+    bob.handle({ type: 'p2p.bytes', streamId: 'late', bytes: encodeControl({ type: 'hello', username: 'alice', token }) }, world.nowMs);
     const refusal = bob.takeEffects().find((e) => e.type === 'p2p.send' && e.streamId === 'late');
     expect(refusal).toMatchObject({ frame: { type: 'error', code: 'BAD_SESSION_TOKEN' } });
   });
