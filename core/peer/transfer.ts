@@ -565,9 +565,9 @@ export type IncomingPhase =
   | { readonly state: 'Receiving'; receivedOffset: number; writtenOffset: number; limit: number; readonly expectedSha256: string | null }
   /**
    * The channel dropped: waits for a new session (reattach) and for the writes still in flight.
-   * resumeOwed: a session is back, the resume waits for those writes.
+   * A session back before those writes settle (`connected` again) owes the resume once they do.
    */
-  | { readonly state: 'Suspended'; readonly receivedOffset: number; readonly writtenOffset: number; readonly expectedSha256: string | null; readonly resumeOwed: boolean }
+  | { readonly state: 'Suspended'; readonly receivedOffset: number; readonly writtenOffset: number; readonly expectedSha256: string | null }
   /** Waits for the port to hash the temporary file's prefix afresh (then file.resume). */
   | { readonly state: 'Rehashing'; readonly rehashEpoch: number; readonly writtenOffset: number; readonly expectedSha256: string | null }
   /** Every byte written and file.end in: waits for the port's hash of the temporary file. */
@@ -586,7 +586,8 @@ export class IncomingTransfer extends TransferBase {
   private phase: IncomingPhase = { state: 'AwaitingAnswer' };
   /**
    * False while the channel to the peer is down. Not a state's: a transfer can end in any state
-   * with the peer away, and its outcome frame then waits for the next session.
+   * with the peer away, and its outcome frame then waits for the next session. In Suspended it
+   * also says whether a session is back, owed a resume once the writes in flight settle.
    */
   private connected = true;
   /** Bumped on each rehash: the answer of one a drop overtook is ignored. */
@@ -726,7 +727,7 @@ export class IncomingTransfer extends TransferBase {
     this.phase = suspended;
     if (this.finishIfComplete(suspended)) return;
     // Resume only once every write handed out is on disk, so the prefix hashed again is all of it.
-    if (suspended.resumeOwed && this.connected && offset === suspended.receivedOffset) this.startResume(suspended, nowMs);
+    if (this.connected && offset === suspended.receivedOffset) this.startResume(suspended, nowMs);
   }
 
   /** The port hashed the temporary file's prefix afresh (rehash): the resume may go. */
@@ -767,12 +768,10 @@ export class IncomingTransfer extends TransferBase {
     const p = this.phase;
     if (p.state === 'AwaitingAnswer') return this.abort('connection-lost');
     if (p.state === 'Receiving') {
-      this.phase = { state: 'Suspended', receivedOffset: p.receivedOffset, writtenOffset: p.writtenOffset, expectedSha256: p.expectedSha256, resumeOwed: false };
+      this.phase = { state: 'Suspended', receivedOffset: p.receivedOffset, writtenOffset: p.writtenOffset, expectedSha256: p.expectedSha256 };
     } else if (p.state === 'Rehashing') {
       // Every write was settled before the rehash began: nothing is in flight.
-      this.phase = { state: 'Suspended', receivedOffset: p.writtenOffset, writtenOffset: p.writtenOffset, expectedSha256: p.expectedSha256, resumeOwed: false };
-    } else if (p.state === 'Suspended') {
-      this.phase = { ...p, resumeOwed: false };
+      this.phase = { state: 'Suspended', receivedOffset: p.writtenOffset, writtenOffset: p.writtenOffset, expectedSha256: p.expectedSha256 };
     }
   }
 
@@ -786,8 +785,8 @@ export class IncomingTransfer extends TransferBase {
     this.connected = true;
     const p = this.phase;
     if (p.state !== 'Suspended') return;
-    if (p.writtenOffset === p.receivedOffset) return this.startResume(p, nowMs);
-    this.phase = { ...p, resumeOwed: true };
+    // With writes still in flight, the last of them starts the resume (written).
+    if (p.writtenOffset === p.receivedOffset) this.startResume(p, nowMs);
   }
 
   /** Ends without telling the peer (it is away, or the session is gone). */
