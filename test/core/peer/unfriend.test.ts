@@ -104,3 +104,32 @@ describe('a friendship that ended while our link was down', () => {
     expect(world.peer('alice').openSessions()).toEqual([]);
   });
 });
+
+describe('a read receipt waiting for a session, when the friendship ends', () => {
+  it('is dropped: the session of a friendship made again later does not carry it', () => {
+    const world = twoFriends();
+    world.command('bob', { cmd: 'chat.open', username: 'alice' });
+    world.command('bob', { cmd: 'chat.send', username: 'alice', text: 'before', id: 'b-1' });
+    world.command('bob', { cmd: 'chat.close', username: 'alice' });
+    expect(world.peer('alice').openSessions()).toEqual([]);
+    // alice reads bob's message with no session open: the receipt waits for the next session.
+    world.command('alice', { cmd: 'chat.read', username: 'bob', id: 'b-1' });
+    world.command('alice', { cmd: 'friend.remove', username: 'bob' });
+    world.command('alice', { cmd: 'friend.request', username: 'bob' });
+    world.command('bob', { cmd: 'friend.accept', username: 'alice' });
+    world.command('bob', { cmd: 'chat.open', username: 'alice' });
+    expect(world.peer('bob').openSessions()).toEqual(['alice']);
+    // What was read during the old friendship is not told to the new one's session.
+    expect(world.eventsOf('bob', 'chat.read')).toEqual([]);
+  });
+
+  it('is sent when the friendship goes on: the next session carries it first', () => {
+    const world = twoFriends();
+    world.command('bob', { cmd: 'chat.open', username: 'alice' });
+    world.command('bob', { cmd: 'chat.send', username: 'alice', text: 'before', id: 'b-1' });
+    world.command('bob', { cmd: 'chat.close', username: 'alice' });
+    world.command('alice', { cmd: 'chat.read', username: 'bob', id: 'b-1' });
+    world.command('bob', { cmd: 'chat.open', username: 'alice' });
+    expect(world.eventsOf('bob', 'chat.read')).toEqual([{ event: 'chat.read', username: 'alice', id: 'b-1' }]);
+  });
+});
