@@ -119,6 +119,34 @@ describe('file transfer limits in the peer machine', () => {
     expect(world.eventsOf('alice', 'file.sent')).toHaveLength(1);
   });
 
+  it('a suspended download waits for its own sender: a session with another friend neither resumes it nor spoils its resume', () => {
+    const world = twoFriends();
+    openChat(world);
+    const file = makeSource(world, '/src/other.bin', 2 * 1024 * 1024, 5);
+    world.pausedReaders.add('bob');
+    world.command('alice', { cmd: 'file.send', username: 'bob', files: [file] });
+    world.readSome('bob', 1);
+    const [transferId] = transferIds(world, 'alice');
+    world.command('bob', { cmd: 'file.answer', transferId: transferId!, accept: true });
+    world.readSome('bob', 256 * 1024);
+    world.cutP2p('alice', 'bob');
+    world.pausedReaders.delete('bob');
+    world.addPeer('carol', 7003);
+    world.command('carol', { cmd: 'signup', username: 'carol', password: 'carol-password' });
+    world.command('carol', { cmd: 'login', username: 'carol', password: 'carol-password' });
+    world.command('carol', { cmd: 'friend.request', username: 'bob' });
+    world.command('bob', { cmd: 'friend.accept', username: 'carol' });
+    world.command('carol', { cmd: 'chat.open', username: 'bob' });
+    expect(world.peer('bob').openSessions()).toEqual(['carol']);
+    // Nothing of alice's download moves while her session is down: no re-hash, no resume asked.
+    expect(world.rehashed).toEqual([]);
+    openChat(world);
+    expect(world.rehashed).toHaveLength(1);
+    expect(world.committed.get(`bob|${transferId}`)).toEqual({ sha256: file.sha256, bytes: file.size });
+    expect(failures(world, 'alice')).toEqual([]);
+    expect(failures(world, 'bob')).toEqual([]);
+  });
+
   it('an offer accepted just before a drop, the accept lost with the connection, resumes from offset 0 on the next session', () => {
     const world = twoFriends();
     openChat(world);
