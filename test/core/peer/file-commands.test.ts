@@ -11,7 +11,7 @@ import { TRANSFERS_ACTIVE_MAX, TRANSFER_OUTCOMES_REMEMBERED_MAX } from '../../..
 import { errorMessage } from '../../../core/errors.ts';
 import type { PreparedFile } from '../../../core/peer/commands.ts';
 import type { P2pFrame } from '../../../core/peer/frames.ts';
-import { type World, twoFriends } from './peer-world.ts';
+import { type World, recordEffects, twoFriends } from './peer-world.ts';
 
 function inSession(config: Parameters<typeof twoFriends>[0] = {}): World {
   const world = twoFriends(config);
@@ -263,3 +263,17 @@ describe('a friendship that ends takes its remembered outcomes with it', () => {
   });
 });
 
+
+describe('a file in history is not a chat message', () => {
+  it('its record asks the store for no stored answer: neither side hears chat.delivered for a file', () => {
+    const world = inSession({ autoAcceptFile: true });
+    const aliceEffects = recordEffects(world, 'alice');
+    const bobEffects = recordEffects(world, 'bob');
+    world.command('alice', { cmd: 'file.send', username: 'bob', files: [source(world, '/a.bin', 10)] });
+    expect(world.eventsOf('bob', 'file.received')).toHaveLength(1);
+    const appends = [...aliceEffects, ...bobEffects].filter((e) => e.type === 'history.append');
+    expect(appends.map((e) => e.type === 'history.append' && [e.entry.kind, e.confirm])).toEqual([['file', false], ['file', false]]);
+    expect(world.eventsOf('alice', 'chat.delivered')).toEqual([]);
+    expect(world.eventsOf('bob', 'chat.delivered')).toEqual([]);
+  });
+});
