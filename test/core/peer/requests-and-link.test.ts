@@ -88,6 +88,19 @@ describe('each request to the server is answered once, under its command\'s ref'
   });
 });
 
+describe('the shape of what the machine tells its user', () => {
+  it('an event answering no command has no ref, and an error with nothing to add has no detail, username or id field', () => {
+    const client = new Client().loggedIn();
+    client.input({ type: 'server.closed', linkId: client.linkId, error: 'ECONNRESET' });
+    const from = client.effects.length;
+    // A command with no ref, while no link is up: SERVER_UNAVAILABLE with nothing more to say.
+    client.input({ type: 'command', command: { cmd: 'friends' } });
+    expect(client.effects.slice(from)).toStrictEqual([
+      { type: 'event', event: { event: 'error', code: 'SERVER_UNAVAILABLE', message: errorMessage('SERVER_UNAVAILABLE') } },
+    ]);
+  });
+});
+
 describe('frames the server had no business sending', () => {
   it('a reply in a state that takes none (login.ok while logged in) is told UNEXPECTED_FRAME with the frame and the state', () => {
     const client = new Client().loggedIn();
