@@ -69,6 +69,49 @@ describe('transfer slots under a hoarding friend', () => {
     expect(world.peer('alice').transferCount()).toBe(0);
   });
 
+  it(`an offer the friend never reads fails at the sender after TRANSFER_ANSWER_WAIT_MS, with no word from the friend`, () => {
+    const world = twoFriends();
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    // bob reads nothing: he never sees the offer, and his side arms no wait of its own for it.
+    world.pausedReaders.add('bob');
+    world.command('alice', { cmd: 'file.send', username: 'bob', files: [source(world, '/alice/a.bin', 1024)] });
+    world.advance(TRANSFER_ANSWER_WAIT_MS - 1);
+    expect(reasons(world, 'alice')).toEqual([]);
+    world.advance(2);
+    expect(reasons(world, 'alice')).toEqual(['stalled']);
+    expect(world.peer('alice').transferCount()).toBe(0);
+  });
+
+  it(`an offer our user never answers fails here after TRANSFER_ANSWER_WAIT_MS though the sender's word cannot reach us`, () => {
+    const world = twoFriends();
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    world.command('alice', { cmd: 'file.send', username: 'bob', files: [source(world, '/alice/a.bin', 1024)] });
+    expect(world.eventsOf('bob', 'file.offer')).toHaveLength(1);
+    // From now on bob reads nothing: alice's own file.fail at her deadline never reaches him.
+    world.pausedReaders.add('bob');
+    world.advance(TRANSFER_ANSWER_WAIT_MS - 1);
+    expect(reasons(world, 'bob')).toEqual([]);
+    world.advance(2);
+    expect(reasons(world, 'bob')).toEqual(['stalled']);
+    expect(world.peer('bob').transferCount()).toBe(0);
+  });
+
+  it(`a sending transfer that stops moving fails at the sender after TRANSFER_STALL_MS, with no word from the receiver`, () => {
+    const world = twoFriends({ autoAcceptFile: true });
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    world.pausedReaders.add('bob');
+    world.command('alice', { cmd: 'file.send', username: 'bob', files: [source(world, '/alice/big.bin', 8 * 1024 * 1024)] });
+    world.readSome('bob', 512 * 1024);
+    expect(world.eventsOf('bob', 'file.progress').length).toBeGreaterThan(0);
+    // Neither reads the other any more: each side's verdict is its own.
+    world.pausedReaders.add('alice');
+    world.advance(TRANSFER_STALL_MS - 1);
+    expect(reasons(world, 'alice')).toEqual([]);
+    world.advance(2);
+    expect(reasons(world, 'alice')).toEqual(['stalled']);
+    expect(world.peer('alice').transferCount()).toBe(0);
+  });
+
   it(`an accepted transfer that never moves a byte fails with stalled after TRANSFER_STALL_MS (${TRANSFER_STALL_MS} ms) on both sides, and the receiver removes its temporary file`, () => {
     const world = threeFriends({ autoAcceptFile: true });
     // bob never reads what alice sends (her file.accept and credit): nothing ever moves.
