@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { errorMessage } from '../../../core/errors.ts';
-import { RECONNECT_DELAY_MS_MAX, SERVER_REQUESTS_PENDING_MAX } from '../../../core/limits.ts';
+import { LOGIN_RESENDS_MAX, RECONNECT_DELAY_MS_MAX, SERVER_REQUESTS_PENDING_MAX } from '../../../core/limits.ts';
 import type { PeerEffect } from '../../../core/peer/machine.ts';
 import { Client, ConfiguredClient, WELCOME, loginOk } from './hand-typed-client.ts';
 import { twoFriends } from './peer-world.ts';
@@ -34,6 +34,22 @@ describe('each request to the server is answered once, under its command\'s ref'
     client.frame(loginOk(resumeId, 'tok2'));
     expect(client.answersTo(81)).toHaveLength(1);
     expect(client.answersTo(82)).toHaveLength(1);
+  });
+
+  it(`a login the link gave up sending again (its link lost ${LOGIN_RESENDS_MAX + 1} times before the answer): SERVER_UNAVAILABLE naming login, under its ref, once`, () => {
+    const client = new Client().welcomed();
+    client.input({ type: 'command', command: { cmd: 'login', username: 'alice', password: 'alice-password' }, ref: 86 });
+    for (let loss = 1; loss <= LOGIN_RESENDS_MAX; loss++) {
+      client.input({ type: 'server.closed', linkId: client.linkId, error: 'ECONNRESET' });
+      expect(client.answersTo(86)).toEqual([]);
+      client.untilConnect();
+      client.input({ type: 'server.open', linkId: client.linkId, localAddress: '127.0.0.1' });
+      client.frame(WELCOME);
+    }
+    client.input({ type: 'server.closed', linkId: client.linkId, error: 'ECONNRESET' });
+    expect(client.answersTo(86)).toEqual([
+      { event: 'error', code: 'SERVER_UNAVAILABLE', message: errorMessage('SERVER_UNAVAILABLE'), detail: 'the server connection closed before the reply to login' },
+    ]);
   });
 
   it('a command while no link is up: SERVER_UNAVAILABLE at once, under its ref, and nothing is sent', () => {
@@ -157,6 +173,20 @@ describe('quit', () => {
     expect(client.events.length).toBe(told);
     client.frame({ type: 'logout.ok', re: client.lastSent('logout').id! });
     expect(client.answersTo(91)).toEqual([{ event: 'logout.ok' }]);
+    expect(client.effects.at(-1)).toEqual({ type: 'exit', code: 0 });
+  });
+});
+
+describe('quit behind the user\'s own logout', () => {
+  it('a link that drops before the logout\'s answer: the logout is told SERVER_UNAVAILABLE naming logout, under its ref, and the client exits', () => {
+    const client = new Client().loggedIn();
+    client.input({ type: 'command', command: { cmd: 'logout' }, ref: 93 });
+    client.input({ type: 'command', command: { cmd: 'quit' }, ref: 94 });
+    expect(client.sent.filter((f) => f.type === 'logout')).toHaveLength(1);
+    client.input({ type: 'server.closed', linkId: client.linkId, error: 'ECONNRESET' });
+    expect(client.answersTo(93)).toEqual([
+      { event: 'error', code: 'SERVER_UNAVAILABLE', message: errorMessage('SERVER_UNAVAILABLE'), detail: 'the server connection closed before the reply to logout' },
+    ]);
     expect(client.effects.at(-1)).toEqual({ type: 'exit', code: 0 });
   });
 });
