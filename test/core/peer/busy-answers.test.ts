@@ -58,6 +58,22 @@ describe('NOT_LOGGED_IN: nothing to log out of', () => {
     expect(client.answersTo(7)).toEqual([plain]);
   });
 
+  it('while the link is down or coming up holding no login (connecting, awaiting the welcome, waiting to reconnect): NOT_LOGGED_IN, and nothing is sent', () => {
+    const plain = { event: 'error', code: 'NOT_LOGGED_IN', message: errorMessage('NOT_LOGGED_IN'), detail: 'not logged in: there is nothing to log out of' };
+    const client = new Client();
+    client.input({ type: 'start', p2pHost: '127.0.0.1', p2pPort: 7001 });
+    expect(client.machine.linkState).toBe('ExpectOpen');
+    client.input({ type: 'command', command: LOGOUT, ref: 9 });
+    client.input({ type: 'server.open', linkId: client.linkId, localAddress: '127.0.0.1' });
+    expect(client.machine.linkState).toBe('ExpectWelcome');
+    client.input({ type: 'command', command: LOGOUT, ref: 10 });
+    client.input({ type: 'server.closed', linkId: client.linkId, error: 'ECONNRESET' });
+    expect(client.machine.linkState).toBe('ExpectReconnect');
+    client.input({ type: 'command', command: LOGOUT, ref: 11 });
+    for (const ref of [9, 10, 11]) expect(client.answersTo(ref)).toEqual([plain]);
+    expect(client.sent).toEqual([]);
+  });
+
   it('before the link was ever started: NOT_LOGGED_IN, not BUSY', () => {
     const client = new Client();
     client.input({ type: 'command', command: LOGOUT, ref: 8 });
