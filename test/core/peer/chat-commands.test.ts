@@ -190,3 +190,54 @@ describe('an offline message the server holds', () => {
   });
 });
 
+
+describe('offline messages in our history, and their bound', () => {
+  /** Logged in as alice with bob (offline, with keys) as a friend. */
+  function withKeyedFriend(): Client {
+    const client = new Client().welcomed();
+    client.input({ type: 'command', command: { cmd: 'login', username: 'alice', password: 'alice-password' } });
+    const ok = loginOk(client.lastSent('login').id!, 'tok1') as Extract<ServerFrame, { type: 'login.ok' }>;
+    const identity = { signKey: `MCowBQYDK2VwAyEA${'B'.repeat(43)}=`, sealKey: `MCowBQYDK2VuAyEA${'B'.repeat(43)}=` };
+    client.frame({ ...ok, friends: [{ username: 'bob', nickname: 'bob', status: 'offline', identity }] });
+    return client;
+  }
+
+  it('one the server holds is recorded as queued (no stored answer asked), and marked delivered when the server says bob got it', () => {
+    const client = withKeyedFriend();
+    client.nowMs = 5_000;
+    client.input({ type: 'command', command: { cmd: 'chat.send', username: 'bob', text: 'for later', id: 'm-7' }, ref: 141 });
+    const seal = client.effects.find((e) => e.type === 'mail.seal') as { ticket: number };
+    client.input({ type: 'mail.sealed', ticket: seal.ticket, sealed: 'c2VhbGVk' });
+    const from = client.effects.length;
+    client.frame({ type: 'mail.queued', re: client.lastSent('mail.send').id!, username: 'bob', messageId: 'm-7' } as ServerFrame);
+    client.frame({ type: 'mail.delivered', username: 'bob', messageId: 'm-7' } as ServerFrame);
+    expect(client.effects.slice(from).filter((e) => e.type === 'history.append' || e.type === 'history.mark')).toStrictEqual([
+      {
+        type: 'history.append',
+        account: 'alice',
+        entry: { friend: 'bob', id: 'm-7', text: 'for later', atMs: 5_000, direction: 'out', status: 'queued', kind: 'message', from: 'alice' },
+        confirm: false,
+      },
+      { type: 'history.mark', account: 'alice', mark: { friend: 'bob', id: 'm-7', direction: 'out', status: 'delivered', through: false } },
+    ]);
+  });
+
+  it(`one sent while ${SERVER_REQUESTS_PENDING_MAX} of the user's requests await the server is not left with it (SERVER_UNAVAILABLE); one fewer, and it goes`, () => {
+    const client = withKeyedFriend();
+    for (let i = 0; i < SERVER_REQUESTS_PENDING_MAX - 1; i++) client.input({ type: 'command', command: { cmd: 'friends' } });
+    const sealNext = (id: string, ref: number): void => {
+      client.input({ type: 'command', command: { cmd: 'chat.send', username: 'bob', text: 'for later', id }, ref });
+      const seal = client.effects.filter((e) => e.type === 'mail.seal').at(-1) as { ticket: number };
+      client.input({ type: 'mail.sealed', ticket: seal.ticket, sealed: 'c2VhbGVk' });
+    };
+    sealNext('m-8', 142);
+    expect(client.answersTo(142)).toEqual([]);
+    expect(client.sent.filter((f) => f.type === 'mail.send')).toHaveLength(1);
+    client.input({ type: 'command', command: { cmd: 'friends' } });
+    sealNext('m-9', 143);
+    expect(client.answersTo(143)).toEqual([
+      { event: 'error', code: 'SERVER_UNAVAILABLE', message: errorMessage('SERVER_UNAVAILABLE'), detail: 'the offline message was not left with the server', username: 'bob', id: 'm-9' },
+    ]);
+    expect(client.sent.filter((f) => f.type === 'mail.send')).toHaveLength(1);
+  });
+});
