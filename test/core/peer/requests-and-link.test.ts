@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { errorMessage } from '../../../core/errors.ts';
-import { LOGIN_RESENDS_MAX, RECONNECT_DELAY_MS_MAX, SERVER_REQUESTS_PENDING_MAX } from '../../../core/limits.ts';
+import { LOGIN_RESENDS_MAX, P2P_HELLO_TIMEOUT_MS, QUIT_LOGOUT_WAIT_MS, RECONNECT_DELAY_MS_MAX, SERVER_REQUESTS_PENDING_MAX } from '../../../core/limits.ts';
 import type { PeerEffect } from '../../../core/peer/machine.ts';
 import { Client, ConfiguredClient, WELCOME, loginOk } from './hand-typed-client.ts';
 import { twoFriends } from './peer-world.ts';
@@ -174,6 +174,21 @@ describe('quit', () => {
     client.frame({ type: 'logout.ok', re: client.lastSent('logout').id! });
     expect(client.answersTo(91)).toEqual([{ event: 'logout.ok' }]);
     expect(client.effects.at(-1)).toEqual({ type: 'exit', code: 0 });
+  });
+});
+
+describe('after the exit', () => {
+  it('a timer due at the same moment as quit\'s give-up changes nothing: exit is the last effect', () => {
+    const client = new Client().loggedIn();
+    // bob asks, alice's client says yes by itself, and the server gives her the token bob's hello must bring.
+    client.frame({ type: 'session.incoming', requestId: 'r1', from: 'bob', timeoutMs: 30_000 });
+    client.frame({ type: 'session.answered', re: client.lastSent('session.answer').id!, requestId: 'r1', accept: true });
+    client.frame({ type: 'session.established', requestId: 'r1', username: 'bob', role: 'callee', token: 't1' });
+    client.input({ type: 'command', command: { cmd: 'quit' } });
+    // The server never answers the logout: quit gives up waiting when the token's wait has run out too.
+    client.advance(P2P_HELLO_TIMEOUT_MS + QUIT_LOGOUT_WAIT_MS);
+    expect(client.effects.at(-1)).toEqual({ type: 'exit', code: 0 });
+    expect(client.events.filter((e) => e.event.event === 'chat.failed')).toEqual([]);
   });
 });
 
