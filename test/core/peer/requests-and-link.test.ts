@@ -85,12 +85,17 @@ describe('each request to the server is answered once, under its command\'s ref'
     expect('identity' in plain.lastSent('signup')).toBe(false);
   });
 
-  it('a second start changes nothing: one connection, and ready tells the first listener address', () => {
+  it('a second start changes nothing: one connection, and ready and the address friends are given are the first listener\'s', () => {
     const client = new Client().welcomed();
     const connects = client.effects.filter((e) => e.type === 'server.connect').length;
     client.input({ type: 'start', p2pHost: '10.9.9.9', p2pPort: 9999 });
     expect(client.effects.filter((e) => e.type === 'server.connect').length).toBe(connects);
     expect(client.events.filter((e) => e.event.event === 'ready').map((e) => e.event)).toEqual([{ event: 'ready', p2pHost: '127.0.0.1', p2pPort: 7001 }]);
+    // Friends are still told to connect to the first listener.
+    client.input({ type: 'command', command: { cmd: 'login', username: 'alice', password: 'alice-password' } });
+    client.frame(loginOk(client.lastSent('login').id!, 'tok1'));
+    client.frame({ type: 'session.incoming', requestId: 'r1', from: 'bob', timeoutMs: 30_000 });
+    expect(client.lastSent('session.answer')).toMatchObject({ accept: true, host: '127.0.0.1', port: 7001 });
   });
 
   it('sign-up sends the nickname only when given', () => {
@@ -98,9 +103,19 @@ describe('each request to the server is answered once, under its command\'s ref'
     client.input({ type: 'command', command: { cmd: 'signup', username: 'alice', password: 'alice-password', nickname: 'Al' } });
     expect(client.lastSent('signup')).toEqual({ type: 'signup', id: expect.any(Number), username: 'alice', password: 'alice-password', nickname: 'Al' });
     client.input({ type: 'command', command: { cmd: 'signup', username: 'alice2', password: 'alice-password' } });
-    expect(client.lastSent('signup')).toEqual({ type: 'signup', id: expect.any(Number), username: 'alice2', password: 'alice-password' });
+    // No nickname field at all, not one holding undefined.
+    expect(client.lastSent('signup')).toStrictEqual({ type: 'signup', id: expect.any(Number), username: 'alice2', password: 'alice-password' });
     client.frame({ type: 'signup.ok', re: client.lastSent('signup').id!, username: 'alice2' });
     expect(client.events.at(-1)?.event).toEqual({ event: 'signup.ok', username: 'alice2' });
+  });
+
+  it('a sign-up whose reply the dropped link took: SERVER_UNAVAILABLE naming signup, under its ref', () => {
+    const client = new Client().welcomed();
+    client.input({ type: 'command', command: { cmd: 'signup', username: 'alice', password: 'alice-password' }, ref: 87 });
+    client.input({ type: 'server.closed', linkId: client.linkId, error: 'ECONNRESET' });
+    expect(client.answersTo(87)).toEqual([
+      { event: 'error', code: 'SERVER_UNAVAILABLE', message: errorMessage('SERVER_UNAVAILABLE'), detail: 'the server connection closed before the reply to signup' },
+    ]);
   });
 });
 
