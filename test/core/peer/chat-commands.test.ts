@@ -222,6 +222,23 @@ describe('offline messages in our history, and their bound', () => {
     ]);
   });
 
+  it('ones whose replies the dropped link took are each told SERVER_UNAVAILABLE under their own command\'s ref, or none', () => {
+    const client = withKeyedFriend();
+    for (const [id, ref] of [['m-10', 151], ['m-11', undefined]] as const) {
+      client.input({ type: 'command', command: { cmd: 'chat.send', username: 'bob', text: 'for later', id }, ...(ref === undefined ? {} : { ref }) });
+      const seal = client.effects.filter((e) => e.type === 'mail.seal').at(-1) as { ticket: number };
+      client.input({ type: 'mail.sealed', ticket: seal.ticket, sealed: 'c2VhbGVk' });
+    }
+    const from = client.events.length;
+    client.input({ type: 'server.closed', linkId: client.linkId, error: 'ECONNRESET' });
+    const lost = { code: 'SERVER_UNAVAILABLE', message: errorMessage('SERVER_UNAVAILABLE'), detail: 'the server connection closed before it said it holds the offline message', username: 'bob' };
+    expect(client.events.slice(from)).toEqual([
+      { event: { event: 'error', ...lost, id: 'm-10' }, ref: 151 },
+      { event: { event: 'error', ...lost, id: 'm-11' }, ref: undefined },
+      { event: { event: 'disconnected' }, ref: undefined },
+    ]);
+  });
+
   it(`one sent while ${SERVER_REQUESTS_PENDING_MAX} of the user's requests await the server is not left with it (SERVER_UNAVAILABLE); one fewer, and it goes`, () => {
     const client = withKeyedFriend();
     for (let i = 0; i < SERVER_REQUESTS_PENDING_MAX - 1; i++) client.input({ type: 'command', command: { cmd: 'friends' } });

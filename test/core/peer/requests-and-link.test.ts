@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { errorMessage } from '../../../core/errors.ts';
 import { LOGIN_RESENDS_MAX, P2P_HELLO_TIMEOUT_MS, QUIT_LOGOUT_WAIT_MS, RECONNECT_DELAY_MS_MAX, SERVER_REQUESTS_PENDING_MAX } from '../../../core/limits.ts';
-import type { PeerEffect } from '../../../core/peer/machine.ts';
+import { type PeerEffect, PeerMachine } from '../../../core/peer/machine.ts';
 import { Client, ConfiguredClient, WELCOME, loginOk } from './hand-typed-client.ts';
 import { twoFriends } from './peer-world.ts';
 
@@ -128,6 +128,26 @@ describe('the shape of what the machine tells its user', () => {
     client.input({ type: 'command', command: { cmd: 'friends' } });
     expect(client.effects.slice(from)).toStrictEqual([
       { type: 'event', event: { event: 'error', code: 'SERVER_UNAVAILABLE', message: errorMessage('SERVER_UNAVAILABLE') } },
+    ]);
+  });
+});
+
+describe('what a machine does on its own', () => {
+  it('nothing before it is started: no effect to carry out, no timer', () => {
+    const machine = new PeerMachine();
+    expect(machine.takeEffects()).toEqual([]);
+    expect(machine.nextTimeoutMs()).toBeNull();
+  });
+
+  it('an event a timer causes answers no command, even right after a command given with a ref', () => {
+    const client = new ConfiguredClient({ autoAcceptChat: false }).loggedIn();
+    client.frame({ type: 'session.incoming', requestId: 'r1', from: 'bob', timeoutMs: 30_000 });
+    // A command that is answered by nothing (an indicator with no session to carry it).
+    client.input({ type: 'command', command: { cmd: 'chat.typing', username: 'carol' }, ref: 97 });
+    expect(client.answersTo(97)).toEqual([]);
+    client.advance(60_000);
+    expect(client.events.filter((e) => e.event.event === 'chat.failed')).toEqual([
+      { event: { event: 'chat.failed', username: 'bob', reason: 'timeout', incoming: true }, ref: undefined },
     ]);
   });
 });
