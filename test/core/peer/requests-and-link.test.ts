@@ -298,6 +298,19 @@ describe('account changes and the login the link takes back', () => {
     expect(logins).toEqual(['alice-password']);
   });
 
+  it(`a password change turned down QUEUE_FULL (${SERVER_REQUESTS_PENDING_MAX} requests awaiting the server) is never tried either: after a server restart the client logs in with the old password`, () => {
+    const client = new Client().loggedIn();
+    for (let i = 0; i < SERVER_REQUESTS_PENDING_MAX; i++) client.input({ type: 'command', command: { cmd: 'friends' } });
+    client.input({ type: 'command', command: { cmd: 'account.password', old: 'alice-password', new: 'alice-new-password' }, ref: 98 });
+    expect(client.answersTo(98)).toMatchObject([{ event: 'error', code: 'QUEUE_FULL' }]);
+    expect(client.sent.filter((f) => f.type === 'account.password')).toEqual([]);
+    // The server restarted: the resume is refused, and the client logs in with the password it holds.
+    const resumeId = client.resuming();
+    client.frame({ type: 'error', re: resumeId, code: 'BAD_RESUME_TOKEN', message: 'resume token is unknown or expired; log in with the password' });
+    expect(client.lastSent('login')).toMatchObject({ username: 'alice', password: 'alice-password' });
+    expect(client.answersTo(98)).toHaveLength(1);
+  });
+
   it('a nickname change leaves the resume token alone: a blip after it resumes', () => {
     const world = twoFriends();
     world.command('alice', { cmd: 'account.nickname', nickname: 'Alice' });
