@@ -135,6 +135,18 @@ describe('offline messages the server turns down', () => {
   });
 });
 
+describe('the outcome of a chat.open the server answers', () => {
+  it('a refusal (session.failed, or an error) is told chat.failed under the command\'s ref', () => {
+    const client = new Client().loggedIn();
+    client.input({ type: 'command', command: { cmd: 'chat.open', username: 'bob' }, ref: 161 });
+    client.frame({ type: 'session.failed', re: client.lastSent('session.request').id!, username: 'bob', reason: 'not-friends' });
+    expect(client.answersTo(161)).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'not-friends' }]);
+    client.input({ type: 'command', command: { cmd: 'chat.open', username: 'carol' }, ref: 162 });
+    client.frame({ type: 'error', re: client.lastSent('session.request').id!, code: 'USER_NOT_FOUND', message: errorMessage('USER_NOT_FOUND') });
+    expect(client.answersTo(162)).toEqual([{ event: 'chat.failed', username: 'carol', reason: 'USER_NOT_FOUND' }]);
+  });
+});
+
 describe('answering a friend\'s session request', () => {
   /** alice (answering by hand) is asked by bob for a session. */
   function asked(): Client {
