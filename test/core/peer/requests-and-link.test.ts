@@ -311,6 +311,43 @@ describe('account changes and the login the link takes back', () => {
     expect(client.answersTo(98)).toHaveLength(1);
   });
 
+  it('a password change whose answer the drop took, settled by the take-back: the old token resuming says it did not happen', () => {
+    const client = new Client().loggedIn();
+    client.input({ type: 'command', command: { cmd: 'account.password', old: 'alice-password', new: 'alice-new-password' }, ref: 171 });
+    const resumeId = client.resuming();
+    expect(client.answersTo(171)).toEqual([]);
+    client.frame(loginOk(resumeId, 'tok2'));
+    expect(client.answersTo(171)).toEqual([
+      {
+        event: 'error',
+        code: 'SERVER_UNAVAILABLE',
+        message: errorMessage('SERVER_UNAVAILABLE'),
+        detail: 'the server connection closed before the password was changed: the old password still works; try again',
+      },
+    ]);
+  });
+
+  it('a password change whose answer the drop took, when every password is refused after a server restart: answered SERVER_UNAVAILABLE once, as the login ends', () => {
+    const client = new Client().loggedIn();
+    client.input({ type: 'command', command: { cmd: 'account.password', old: 'alice-password', new: 'alice-new-password' }, ref: 172 });
+    const resumeId = client.resuming();
+    client.frame({ type: 'error', re: resumeId, code: 'BAD_RESUME_TOKEN', message: 'resume token is unknown or expired; log in with the password' });
+    for (let i = 0; i < 4 && client.machine.linkState === 'ExpectLoginOk'; i++) {
+      client.frame({ type: 'error', re: client.lastSent('login').id!, code: 'BAD_CREDENTIALS', message: errorMessage('BAD_CREDENTIALS') });
+    }
+    expect(client.machine.linkState).toBe('ExpectLogin');
+    expect(client.answersTo(172)).toEqual([expect.objectContaining({ event: 'error', code: 'SERVER_UNAVAILABLE', detail: expect.stringContaining('before the password was changed') })]);
+  });
+
+  it('a password change whose answer the drop took, then quit: answered SERVER_UNAVAILABLE (not known to have happened) before the exit', () => {
+    const client = new Client().loggedIn();
+    client.input({ type: 'command', command: { cmd: 'account.password', old: 'alice-password', new: 'alice-new-password' }, ref: 173 });
+    client.input({ type: 'server.closed', linkId: client.linkId, error: 'ECONNRESET' });
+    client.input({ type: 'command', command: { cmd: 'quit' } });
+    expect(client.answersTo(173)).toEqual([expect.objectContaining({ event: 'error', code: 'SERVER_UNAVAILABLE', detail: expect.stringContaining('before the password was changed') })]);
+    expect(client.effects.at(-1)).toEqual({ type: 'exit', code: 0 });
+  });
+
   it('a nickname change leaves the resume token alone: a blip after it resumes', () => {
     const world = twoFriends();
     world.command('alice', { cmd: 'account.nickname', nickname: 'Alice' });
