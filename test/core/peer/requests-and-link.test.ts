@@ -6,6 +6,7 @@
  * hand (hand-typed-client.ts), or the pure world (peer-world.ts) where friends are needed.
  */
 import { describe, expect, it } from 'vitest';
+import { encodeControl } from '../../../core/codec.ts';
 import { errorMessage } from '../../../core/errors.ts';
 import { LOGIN_RESENDS_MAX, P2P_HELLO_TIMEOUT_MS, QUIT_LOGOUT_WAIT_MS, RECONNECT_DELAY_MS_MAX, SERVER_REQUESTS_PENDING_MAX } from '../../../core/limits.ts';
 import { type PeerEffect, PeerMachine } from '../../../core/peer/machine.ts';
@@ -253,6 +254,21 @@ describe('the login taken back after a server restart', () => {
     expect(world.peer('alice').openSessions()).toEqual(['bob']);
     world.command('alice', { cmd: 'chat.send', username: 'bob', text: 'after the restart', id: 1 });
     expect(world.eventsOf('bob', 'chat.message')).toEqual([{ event: 'chat.message', from: 'alice', text: 'after the restart', id: 1 }]);
+  });
+});
+
+describe('a reply and a push in one read', () => {
+  it('the reply answers its command\'s ref; the push after it answers none', () => {
+    const client = new Client().loggedIn();
+    client.input({ type: 'command', command: { cmd: 'friends' }, ref: 181 });
+    const reply = encodeControl({ type: 'friends', re: client.lastSent('friends.list').id!, friends: [], incoming: [], outgoing: [] });
+    const push = encodeControl({ type: 'presence', username: 'bob', status: 'online' });
+    const both = new Uint8Array(reply.byteLength + push.byteLength);
+    both.set(reply, 0);
+    both.set(push, reply.byteLength);
+    client.input({ type: 'server.bytes', linkId: client.linkId, bytes: both });
+    expect(client.answersTo(181)).toEqual([{ event: 'friends', friends: [], pending: [] }]);
+    expect(client.events.filter((e) => e.event.event === 'presence')).toEqual([{ event: { event: 'presence', username: 'bob', status: 'online' }, ref: undefined }]);
   });
 });
 
