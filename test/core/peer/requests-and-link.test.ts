@@ -272,6 +272,17 @@ describe('a reply and a push in one read', () => {
   });
 });
 
+describe('a friends list and the streams not yet greeted', () => {
+  it('a stream accepted and not yet greeted is left alone by a friends list: nobody is known on it to end anything with', () => {
+    const client = new Client().loggedIn();
+    client.input({ type: 'p2p.accepted', streamId: 'in:1', remoteAddress: '127.0.0.1', peerKey: null });
+    const from = client.effects.length;
+    client.input({ type: 'command', command: { cmd: 'friends' } });
+    client.frame({ type: 'friends', re: client.lastSent('friends.list').id!, friends: [], incoming: [], outgoing: [] });
+    expect(client.effects.slice(from).filter((e) => e.type.startsWith('p2p.'))).toEqual([]);
+  });
+});
+
 describe('what the machine shows its runtime', () => {
   it('serverLinkComing while a connection is made or its welcome awaited (the runtime holds server commands then), and who is logged in', () => {
     const client = new Client();
