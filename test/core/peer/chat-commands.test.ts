@@ -99,6 +99,16 @@ describe('chat commands answered without the server', () => {
   });
 });
 
+/** Logged in as alice with bob (offline, with keys) as a friend. */
+function withKeyedFriend(): Client {
+  const client = new Client().welcomed();
+  client.input({ type: 'command', command: { cmd: 'login', username: 'alice', password: 'alice-password' } });
+  const ok = loginOk(client.lastSent('login').id!, 'tok1') as Extract<ServerFrame, { type: 'login.ok' }>;
+  const identity = { signKey: `MCowBQYDK2VwAyEA${'B'.repeat(43)}=`, sealKey: `MCowBQYDK2VuAyEA${'B'.repeat(43)}=` };
+  client.frame({ ...ok, friends: [{ username: 'bob', nickname: 'bob', status: 'offline', identity }] });
+  return client;
+}
+
 describe('offline messages the server turns down', () => {
   /** Logged in with bob (offline, with keys) as a friend; a message to him sealed and sent as mail.send: its request id. */
   function mailSent(client: Client, id: string, ref: number): number {
@@ -106,15 +116,6 @@ describe('offline messages the server turns down', () => {
     const seal = client.effects.filter((e) => e.type === 'mail.seal').at(-1) as { ticket: number };
     client.input({ type: 'mail.sealed', ticket: seal.ticket, sealed: 'c2VhbGVk' });
     return client.lastSent('mail.send').id!;
-  }
-
-  function withKeyedFriend(): Client {
-    const client = new Client().welcomed();
-    client.input({ type: 'command', command: { cmd: 'login', username: 'alice', password: 'alice-password' } });
-    const ok = loginOk(client.lastSent('login').id!, 'tok1') as Extract<ServerFrame, { type: 'login.ok' }>;
-    const identity = { signKey: `MCowBQYDK2VwAyEA${'B'.repeat(43)}=`, sealKey: `MCowBQYDK2VuAyEA${'B'.repeat(43)}=` };
-    client.frame({ ...ok, friends: [{ username: 'bob', nickname: 'bob', status: 'offline', identity }] });
-    return client;
   }
 
   it('its error names the friend and the message, under the command\'s ref, with the server\'s detail (or its words when it gives none)', () => {
@@ -204,16 +205,6 @@ describe('an offline message the server holds', () => {
 
 
 describe('offline messages in our history, and their bound', () => {
-  /** Logged in as alice with bob (offline, with keys) as a friend. */
-  function withKeyedFriend(): Client {
-    const client = new Client().welcomed();
-    client.input({ type: 'command', command: { cmd: 'login', username: 'alice', password: 'alice-password' } });
-    const ok = loginOk(client.lastSent('login').id!, 'tok1') as Extract<ServerFrame, { type: 'login.ok' }>;
-    const identity = { signKey: `MCowBQYDK2VwAyEA${'B'.repeat(43)}=`, sealKey: `MCowBQYDK2VuAyEA${'B'.repeat(43)}=` };
-    client.frame({ ...ok, friends: [{ username: 'bob', nickname: 'bob', status: 'offline', identity }] });
-    return client;
-  }
-
   it('one the server holds is recorded as queued (no stored answer asked), and marked delivered when the server says bob got it', () => {
     const client = withKeyedFriend();
     client.nowMs = 5_000;
