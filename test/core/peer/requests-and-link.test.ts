@@ -273,6 +273,18 @@ describe('a reply and a push in one read', () => {
 });
 
 describe('a friends list and the streams not yet greeted', () => {
+  it('a session we are setting up as caller (connecting to bob) ends when a friends list no longer names bob', () => {
+    const client = new Client().loggedIn();
+    client.input({ type: 'command', command: { cmd: 'chat.open', username: 'bob' } });
+    client.frame({ type: 'session.pending', re: client.lastSent('session.request').id!, requestId: 's1', username: 'bob', timeoutMs: 30_000 });
+    client.frame({ type: 'session.established', requestId: 's1', username: 'bob', role: 'caller', token: 't', host: '127.0.0.1', port: 7002 });
+    expect(client.effects).toContainEqual({ type: 'p2p.connect', streamId: 'out:1', host: '127.0.0.1', port: 7002 });
+    client.input({ type: 'command', command: { cmd: 'friends' } });
+    client.frame({ type: 'friends', re: client.lastSent('friends.list').id!, friends: [], incoming: [], outgoing: [] });
+    expect(client.effects).toContainEqual({ type: 'p2p.reset', streamId: 'out:1' });
+    expect(client.events.map((e) => e.event)).toContainEqual({ event: 'chat.failed', username: 'bob', reason: 'not-friends' });
+  });
+
   it('a stream accepted and not yet greeted is left alone by a friends list: nobody is known on it to end anything with', () => {
     const client = new Client().loggedIn();
     client.input({ type: 'p2p.accepted', streamId: 'in:1', remoteAddress: '127.0.0.1', peerKey: null });
@@ -373,6 +385,18 @@ describe('account changes and the login the link takes back', () => {
     client.input({ type: 'command', command: { cmd: 'quit' } });
     expect(client.answersTo(173)).toEqual([expect.objectContaining({ event: 'error', code: 'SERVER_UNAVAILABLE', detail: expect.stringContaining('before the password was changed') })]);
     expect(client.effects.at(-1)).toEqual({ type: 'exit', code: 0 });
+  });
+
+  it('a password change in flight when the server ends the login (logged in elsewhere), then the link drops: answered SERVER_UNAVAILABLE at the drop, there being no login to take back', () => {
+    const client = new Client().loggedIn();
+    client.input({ type: 'command', command: { cmd: 'account.password', old: 'alice-password', new: 'alice-new-password' }, ref: 174 });
+    client.frame({ type: 'error', code: 'LOGGED_IN_ELSEWHERE', message: errorMessage('LOGGED_IN_ELSEWHERE') });
+    expect(client.machine.linkState).toBe('ExpectLogin');
+    expect(client.answersTo(174)).toEqual([]);
+    client.input({ type: 'server.closed', linkId: client.linkId, error: null });
+    expect(client.answersTo(174)).toEqual([
+      { event: 'error', code: 'SERVER_UNAVAILABLE', message: errorMessage('SERVER_UNAVAILABLE'), detail: 'the server connection closed before the reply to account.password' },
+    ]);
   });
 
   it('a nickname change leaves the resume token alone: a blip after it resumes', () => {
