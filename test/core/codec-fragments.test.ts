@@ -119,7 +119,20 @@ describe('decoder fragment mode', () => {
     // Its bytes are passed over: the frame after it decodes as usual, however the bytes were split.
     const pastLimit = concat([encodeData(1, Number.MAX_SAFE_INTEGER - 1, new Uint8Array(10)), encodeControl({ type: 'after' })]);
     for (let cut = 0; cut <= pastLimit.byteLength; cut++) {
-      expect(decodeFragments(split(pastLimit, [cut, cut + 7], true))).toMatchObject([{ kind: 'error', code: 'BAD_FRAME' }, { kind: 'control', message: { type: 'after' } }]);
+      expect(decodeFragments(split(pastLimit, [cut, cut + 7], true))).toMatchObject([
+        { kind: 'error', code: 'BAD_FRAME', detail: 'data offset beyond 2^53' },
+        { kind: 'control', message: { type: 'after' } },
+      ]);
+    }
+    // An empty one past 2^53 is the error alone: the data frame after it comes out whole, nothing skipped.
+    const emptyPastLimit = encodeData(1, 0, new Uint8Array(0)).slice();
+    new DataView(emptyPastLimit.buffer).setUint32(FRAME_HEADER_BYTES + 4, 0xffff_ffff);
+    const then = encodeData(2, 5, new Uint8Array([1, 2, 3]));
+    for (const parts of [[concat([emptyPastLimit, then])], [emptyPastLimit, then]]) {
+      expect(decodeFragments(parts)).toStrictEqual([
+        { kind: 'error', code: 'BAD_FRAME', detail: 'data offset beyond 2^53' },
+        { kind: 'data', streamId: 2, offset: 5, bytes: new Uint8Array([1, 2, 3]) },
+      ]);
     }
     const oversized = new Uint8Array([PROTOCOL_VERSION, FRAME_KIND_DATA, 0xff, 0, 0, 0]);
     const decoder = new FrameDecoder({ dataFragments: true });

@@ -97,6 +97,16 @@ describe('codec round trips', () => {
     expect(new DataView(data.buffer).getUint32(2)).toBe(DATA_HEADER_BYTES + 3);
   });
 
+  it('the largest chunk a data frame can carry encodes; our own misuse throws an error naming the size and the limit, or the offset', () => {
+    const largest = FRAME_BYTES_MAX - DATA_HEADER_BYTES;
+    expect(new DataView(encodeDataHeader(1, 0, largest).buffer).getUint32(2)).toBe(FRAME_BYTES_MAX);
+    expect(() => encodeDataHeader(1, 0, largest + 1)).toThrow(new RangeError(`data frame of ${FRAME_BYTES_MAX + 1} bytes exceeds ${FRAME_BYTES_MAX}`));
+    expect(() => encodeDataHeader(1, -1, 10)).toThrow(new RangeError('bad data offset -1'));
+    const text = 'x'.repeat(CONTROL_FRAME_BYTES_MAX);
+    const jsonBytes = JSON.stringify({ text }).length;
+    expect(() => encodeControl({ text })).toThrow(new RangeError(`control frame of ${jsonBytes} bytes exceeds ${CONTROL_FRAME_BYTES_MAX}`));
+  });
+
   it('encoding our own oversized or malformed frames is a local error (throws), never a silent truncation', () => {
     expect(() => encodeControl({ text: 'x'.repeat(CONTROL_FRAME_BYTES_MAX) })).toThrow(RangeError);
     expect(() => encodeDataHeader(1, 0, FRAME_BYTES_MAX)).toThrow(RangeError);
@@ -220,6 +230,26 @@ describe('codec robustness', () => {
     ]);
   });
 
+  it('each framing error tells the client what was wrong in its detail (the server sends code and detail back): the version seen and expected, the kind, the size and the limit, the payload', () => {
+    expect(decodeAll(header(PROTOCOL_VERSION + 1, FRAME_KIND_CONTROL, 2))).toStrictEqual([
+      { kind: 'error', code: 'BAD_VERSION', detail: `version ${PROTOCOL_VERSION + 1}, expected ${PROTOCOL_VERSION}` },
+    ]);
+    expect(decodeAll(header(PROTOCOL_VERSION, 9, 0))).toStrictEqual([{ kind: 'error', code: 'BAD_FRAME_KIND', detail: 'kind 9' }]);
+    expect(decodeAll(header(PROTOCOL_VERSION, FRAME_KIND_CONTROL, CONTROL_FRAME_BYTES_MAX + 1))).toStrictEqual([
+      { kind: 'error', code: 'FRAME_TOO_LARGE', detail: `${CONTROL_FRAME_BYTES_MAX + 1} bytes, limit ${CONTROL_FRAME_BYTES_MAX}` },
+    ]);
+    const notJson = new TextEncoder().encode('{nope');
+    expect(decodeAll(concat([header(PROTOCOL_VERSION, FRAME_KIND_CONTROL, notJson.byteLength), notJson]))).toStrictEqual([
+      { kind: 'error', code: 'BAD_JSON', detail: 'payload is not UTF-8 JSON' },
+    ]);
+    expect(decodeAll(concat([header(PROTOCOL_VERSION, FRAME_KIND_DATA, 4), new Uint8Array(4)]))).toStrictEqual([
+      { kind: 'error', code: 'BAD_FRAME', detail: 'data frame of 4 bytes has no data header' },
+    ]);
+    const pastLimit = encodeData(1, 0, new Uint8Array(1)).slice();
+    new DataView(pastLimit.buffer).setUint32(FRAME_HEADER_BYTES + 4, 0xffff_ffff);
+    expect(decodeAll(pastLimit)).toStrictEqual([{ kind: 'error', code: 'BAD_FRAME', detail: 'data offset beyond 2^53' }]);
+  });
+
   it('a data frame too short for its data header is a BAD_FRAME, and the well-framed stream goes on', () => {
     const short = concat([header(PROTOCOL_VERSION, FRAME_KIND_DATA, 4), new Uint8Array(4)]);
     const items = decodeAll(concat([short, encodeControl({ type: 'after' })]));
@@ -254,6 +284,18 @@ describe('codec size limit', () => {
     const small = new FrameDecoder({ frameBytesMax: 100 });
     small.push(header(PROTOCOL_VERSION, FRAME_KIND_DATA, 101));
     expect(small.next()).toMatchObject({ code: 'FRAME_TOO_LARGE' });
+  });
+
+  it('a lower frameBytesMax holds control frames too, and names itself as the limit; a higher one is held to FRAME_BYTES_MAX', () => {
+    const small = new FrameDecoder({ frameBytesMax: 100 });
+    small.push(header(PROTOCOL_VERSION, FRAME_KIND_CONTROL, 101));
+    expect(drain(small)).toStrictEqual([{ kind: 'error', code: 'FRAME_TOO_LARGE', detail: '101 bytes, limit 100' }]);
+    const atSmallLimit = new FrameDecoder({ frameBytesMax: 100 });
+    atSmallLimit.push(header(PROTOCOL_VERSION, FRAME_KIND_CONTROL, 100));
+    expect(drain(atSmallLimit)).toEqual([]);
+    const tooHigh = new FrameDecoder({ frameBytesMax: 2 * FRAME_BYTES_MAX });
+    tooHigh.push(header(PROTOCOL_VERSION, FRAME_KIND_DATA, FRAME_BYTES_MAX + 1));
+    expect(drain(tooHigh)).toStrictEqual([{ kind: 'error', code: 'FRAME_TOO_LARGE', detail: `${FRAME_BYTES_MAX + 1} bytes, limit ${FRAME_BYTES_MAX}` }]);
   });
 
   it('property: after draining, buffered bytes never exceed one header plus one maximal payload', () => {
@@ -291,6 +333,20 @@ describe('codec memory', () => {
       }),
       { numRuns: 200, ...replay },
     );
+  });
+
+  it('a whole data frame that arrives inside one read comes out as a view of that read, not a copy, whether or not the read ends with it', () => {
+    const bytes = new Uint8Array(64 * 1024).map((_, i) => i & 0xff);
+    const alone = encodeData(5, 7, bytes);
+    const followed = concat([alone, encodeControl({ type: 'after' })]);
+    for (const read of [alone, followed]) {
+      const decoder = new FrameDecoder();
+      decoder.push(read);
+      const [data] = drain(decoder);
+      if (data?.kind !== 'data') throw new Error('expected data');
+      expect(data.bytes.buffer).toBe(read.buffer);
+      expect(data.bytes).toEqual(bytes);
+    }
   });
 
   it('a frame split over several chunks is buffered while incomplete and let go once decoded', () => {

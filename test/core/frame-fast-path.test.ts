@@ -9,9 +9,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FrameDecoder, encodeControl, knownPayload } from '../../core/codec.ts';
+import { FRAME_KIND_CONTROL, FrameDecoder, encodeControl, knownPayload } from '../../core/codec.ts';
 import { clientFrameFastPath, clientFrameSchema, heartbeatFastPath, serverFrameFastPath, serverFrameSchema } from '../../core/frames.ts';
-import { USERNAME_CHARS_MAX } from '../../core/limits.ts';
+import { PROTOCOL_VERSION, USERNAME_CHARS_MAX } from '../../core/limits.ts';
 import { replay } from '../helpers/fc-replay.ts';
 
 /** Messages near a heartbeat: every kind of id, extra keys, other types, non-objects. */
@@ -300,6 +300,18 @@ describe('known payloads', () => {
       }),
       { ...replay, numRuns: 500 },
     );
+  });
+
+  it('only a payload of exactly the known bytes is the known message: one cut short is BAD_JSON, as without known payloads', () => {
+    const json = new TextEncoder().encode('{"type":"heartbeat"}');
+    for (const length of [0, 1, json.byteLength - 1]) {
+      const frame = new Uint8Array([PROTOCOL_VERSION, FRAME_KIND_CONTROL, 0, 0, 0, length, ...json.subarray(0, length)]);
+      for (const parts of [[frame], [frame.subarray(0, 6), frame.subarray(6)]]) {
+        const decoder = new FrameDecoder({ knownPayloads: known });
+        for (const part of parts) decoder.push(part);
+        expect(decoder.next()).toStrictEqual({ kind: 'error', code: 'BAD_JSON', detail: 'payload is not UTF-8 JSON' });
+      }
+    }
   });
 
   it('each known message is a fresh object (a receiver may keep or change it)', () => {
