@@ -335,6 +335,17 @@ describe('codec memory', () => {
     );
   });
 
+  it('a stream-breaking error lets go of every chunk held at once (a broken connection holds no frame bytes until it is closed)', () => {
+    const broken = new FrameDecoder();
+    broken.push(concat([encodeControl({ type: 'ok' }), header(PROTOCOL_VERSION, 9, 0)]));
+    broken.push(new Uint8Array(2000));
+    broken.push(new Uint8Array(10));
+    expect(held(broken).rest).not.toBeNull();
+    expect(drain(broken)).toMatchObject([{ kind: 'control' }, { kind: 'error', code: 'BAD_FRAME_KIND' }]);
+    expect(held(broken)).toEqual({ head: null, rest: null });
+    expect(broken.buffered).toBe(0);
+  });
+
   it('a whole data frame that arrives inside one read comes out as a view of that read, not a copy, whether or not the read ends with it', () => {
     const bytes = new Uint8Array(64 * 1024).map((_, i) => i & 0xff);
     const alone = encodeData(5, 7, bytes);
