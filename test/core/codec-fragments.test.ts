@@ -124,6 +124,10 @@ describe('decoder fragment mode', () => {
         { kind: 'control', message: { type: 'after' } },
       ]);
     }
+    // Its bytes spread over several reads buffered before anyone asks: one drain gives the error and the frame after.
+    const buffered = new FrameDecoder({ dataFragments: true });
+    for (const part of split(pastLimit, [FRAME_HEADER_BYTES + DATA_HEADER_BYTES + 2, FRAME_HEADER_BYTES + DATA_HEADER_BYTES + 5], true)) buffered.push(part);
+    expect(drain(buffered)).toMatchObject([{ kind: 'error', code: 'BAD_FRAME' }, { kind: 'control', message: { type: 'after' } }]);
     // An empty one past 2^53 is the error alone: the data frame after it comes out whole, nothing skipped.
     const emptyPastLimit = encodeData(1, 0, new Uint8Array(0)).slice();
     new DataView(emptyPastLimit.buffer).setUint32(FRAME_HEADER_BYTES + 4, 0xffff_ffff);

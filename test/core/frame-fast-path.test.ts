@@ -9,7 +9,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FRAME_KIND_CONTROL, FrameDecoder, encodeControl, knownPayload } from '../../core/codec.ts';
+import { FRAME_KIND_CONTROL, FRAME_KIND_DATA, FrameDecoder, type KnownPayload, encodeControl, knownPayload } from '../../core/codec.ts';
+import { concat } from '../helpers/codec-streams.ts';
 import { clientFrameFastPath, clientFrameSchema, heartbeatFastPath, serverFrameFastPath, serverFrameSchema } from '../../core/frames.ts';
 import { PROTOCOL_VERSION, USERNAME_CHARS_MAX } from '../../core/limits.ts';
 import { replay } from '../helpers/fc-replay.ts';
@@ -311,6 +312,42 @@ describe('known payloads', () => {
         for (const part of parts) decoder.push(part);
         expect(decoder.next()).toStrictEqual({ kind: 'error', code: 'BAD_JSON', detail: 'payload is not UTF-8 JSON' });
       }
+    }
+  });
+
+  it('a known payload is read by byte comparison, not parsed, wherever its bytes lie: in one read, after other frames, split over reads', () => {
+    let made = 0;
+    const counted: KnownPayload = { json: known[0]!.json, message: () => ((made += 1), { type: 'heartbeat' }) };
+    const heartbeat = encodeControl({ type: 'heartbeat' });
+    const stream = concat([heartbeat, encodeControl({ type: 'login' }), heartbeat]);
+    const decoder = new FrameDecoder({ knownPayloads: [counted] });
+    decoder.push(stream);
+    decoder.push(heartbeat.subarray(0, 9));
+    decoder.push(heartbeat.subarray(9));
+    const got: unknown[] = [];
+    for (let frame = decoder.next(); frame !== null; frame = decoder.next()) got.push(frame);
+    expect(got).toEqual([
+      { kind: 'control', message: { type: 'heartbeat' } },
+      { kind: 'control', message: { type: 'login' } },
+      { kind: 'control', message: { type: 'heartbeat' } },
+      { kind: 'control', message: { type: 'heartbeat' } },
+    ]);
+    expect(made).toBe(3);
+  });
+
+  it('a payload of the known length but other bytes is parsed as itself', () => {
+    const decoder = new FrameDecoder({ knownPayloads: known });
+    decoder.push(encodeControl({ type: 'heartbeaT' }));
+    expect(decoder.next()).toStrictEqual({ kind: 'control', message: { type: 'heartbeaT' } });
+  });
+
+  it('a data frame whose bytes spell a known payload is judged as data (here its offset, past 2^53), not taken for the known message', () => {
+    const json = known[0]!.json;
+    const frame = new Uint8Array([PROTOCOL_VERSION, FRAME_KIND_DATA, 0, 0, 0, json.byteLength, ...json]);
+    for (const parts of [[frame], [frame.subarray(0, 6), frame.subarray(6)]]) {
+      const decoder = new FrameDecoder({ knownPayloads: known });
+      for (const part of parts) decoder.push(part);
+      expect(decoder.next()).toStrictEqual({ kind: 'error', code: 'BAD_FRAME', detail: 'data offset beyond 2^53' });
     }
   });
 
