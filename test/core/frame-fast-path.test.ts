@@ -321,11 +321,16 @@ describe('known payloads', () => {
     const heartbeat = encodeControl({ type: 'heartbeat' });
     const stream = concat([heartbeat, encodeControl({ type: 'login' }), heartbeat]);
     const decoder = new FrameDecoder({ knownPayloads: [counted] });
+    const got: unknown[] = [];
+    const drainInto = (): void => {
+      for (let frame = decoder.next(); frame !== null; frame = decoder.next()) got.push(frame);
+    };
     decoder.push(stream);
+    drainInto();
+    // Idle again: the first read is held as it came, the second behind it, so the payload spans two chunks.
     decoder.push(heartbeat.subarray(0, 9));
     decoder.push(heartbeat.subarray(9));
-    const got: unknown[] = [];
-    for (let frame = decoder.next(); frame !== null; frame = decoder.next()) got.push(frame);
+    drainInto();
     expect(got).toEqual([
       { kind: 'control', message: { type: 'heartbeat' } },
       { kind: 'control', message: { type: 'login' } },
