@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { P2P_SEND_QUEUE_BYTES_MAX } from '../../../core/limits.ts';
-import { type World, twoFriends } from './peer-world.ts';
+import { type World, aliceAwaitingHelloOk, twoFriends } from './peer-world.ts';
 
 /** alice sends bob two large files he accepted and then reads nothing: alice's queue to him is full. */
 function fullQueue(): { world: World; key: string } {
@@ -45,6 +45,14 @@ describe('p2p.flushed reports', () => {
     world.input('alice', { type: 'p2p.flushed', streamId: 'in:stranger', bytes: 1e12 });
     world.input('alice', { type: 'p2p.flushed', streamId: 'nowhere', bytes: 1e12 });
     expect(world.queuedBytes(key)).toBe(queued);
+  });
+
+  it('a report about a stream still greeting (our hello sent, no session yet) changes nothing, and the session opens as usual', () => {
+    const world = aliceAwaitingHelloOk();
+    world.input('alice', { type: 'p2p.flushed', streamId: 'out:1', bytes: 0 });
+    world.pausedReaders.delete('bob');
+    world.readSome('bob', Number.POSITIVE_INFINITY);
+    expect(world.peer('alice').openSessions()).toEqual(['bob']);
   });
 
   it('the transfers still finish once the reader reads again', () => {
