@@ -4,7 +4,7 @@
  * ends) and the nickname (friends online are told, friends offline see it at their next login).
  */
 import { describe, expect, it } from 'vitest';
-import { LOGIN_GUESSES_FREE, NICKNAME_CHANGES_PER_USER_BURST, NICKNAME_CHARS_MAX } from '../../../core/limits.ts';
+import { LOGIN_GUESSES_FREE, NICKNAME_CHANGES_PER_USER_BURST, NICKNAME_CHANGES_PER_USER_PER_HOUR, NICKNAME_CHARS_MAX } from '../../../core/limits.ts';
 import { ServerHarness, fakeHash, passwordOf, storeWith } from '../../helpers/server-harness.ts';
 
 const NEW_PASSWORD = 'a brand new secret';
@@ -177,5 +177,23 @@ describe('account.nickname', () => {
     expect(outcomes.at(-1)).toBe('RATE_LIMITED');
     expect(h.last(alice)).toMatchObject({ detail: 'too many nickname changes: retry later' });
     expect(h.framesOf(bob, 'friend.updated')).toHaveLength(NICKNAME_CHANGES_PER_USER_BURST);
+  });
+
+  it(`after the burst, renames come back at ${NICKNAME_CHANGES_PER_USER_PER_HOUR} an hour: one per interval, none before it`, () => {
+    // A TTL longer than the wait: alice stays logged in without heartbeats.
+    const h = new ServerHarness({ ttlMs: 3_600_000, store: storeWith(['alice']) });
+    const alice = h.login('alice');
+    for (let i = 0; i < NICKNAME_CHANGES_PER_USER_BURST; i++) h.send(alice, { type: 'account.nickname', nickname: `name ${i}` });
+    const intervalMs = 3_600_000 / NICKNAME_CHANGES_PER_USER_PER_HOUR;
+    const rename = (nickname: string): string | undefined => {
+      h.send(alice, { type: 'account.nickname', nickname });
+      const reply = h.last(alice);
+      return reply?.type === 'error' ? reply.code : reply?.type;
+    };
+    h.advance(intervalMs / 2);
+    expect(rename('too early')).toBe('RATE_LIMITED');
+    h.advance(intervalMs / 2);
+    expect(rename('one more')).toBe('account.updated');
+    expect(rename('and another')).toBe('RATE_LIMITED');
   });
 });
