@@ -147,6 +147,68 @@ describe('login floods', () => {
     expect(checks).toBe(PASSWORD_CHECKS_RUNNING_MAX);
   });
 
+  it('a check waiting in line whose client leaves gives its place back: the last place goes to the next check, not BUSY', () => {
+    const h = new ServerHarness({ authAttemptsPerAddressPerSec: 0 });
+    // One address holds every thread and all places but one; a second address takes the last one and leaves.
+    flood(h, 1, PASSWORD_CHECKS_RUNNING_MAX + PASSWORD_CHECKS_WAITING_MAX - 1);
+    const leaver = h.open('192.0.2.1');
+    h.sendUnsettled(leaver, { type: 'login', username: 'leaver', password: 'long enough' });
+    h.close(leaver);
+    const next = h.open('198.18.0.1');
+    h.sendUnsettled(next, { type: 'login', username: 'next', password: 'long enough' });
+    expect(h.errors(next)).toEqual([]);
+  });
+
+  it('of two checks waiting from one address, the one whose client leaves is dropped and the other still runs', () => {
+    const h = new ServerHarness({ store: storeWith(['bob', 'carol']), passwordChecksRunningMax: 1, authAttemptsPerAddressPerSec: 0 });
+    flood(h, 1, 1);
+    const bob = h.open('192.0.2.1');
+    h.sendUnsettled(bob, { type: 'login', username: 'bob', password: passwordOf('bob') });
+    const carol = h.open('192.0.2.1');
+    h.sendUnsettled(carol, { type: 'login', username: 'carol', password: passwordOf('carol') });
+    h.close(carol);
+    h.settle();
+    expect(h.frames(bob).map((f) => f.type)).toEqual(['welcome', 'login.ok']);
+    expect(h.jobLog.filter((e) => e.type === 'verify' && e.password === passwordOf('carol'))).toEqual([]);
+  });
+
+  it('a password change waiting in line whose client leaves is dropped: its old password is never checked', () => {
+    const h = new ServerHarness({ store: storeWith(['alice']), passwordChecksRunningMax: 1, authAttemptsPerAddressPerSec: 0 });
+    const alice = h.login('alice', passwordOf('alice'), '192.0.2.1');
+    flood(h, 1, 1);
+    h.sendUnsettled(alice, { type: 'account.password', old: passwordOf('alice'), new: 'a new password' });
+    h.close(alice);
+    h.settle();
+    const checked = h.jobLog.filter((e) => e.type === 'verify').map((e) => (e.type === 'verify' ? e.password : ''));
+    expect(checked).toEqual([passwordOf('alice'), 'flood password']);
+    expect(h.jobLog.filter((e) => e.type === 'hash')).toEqual([]);
+  });
+
+  it('a check refused BUSY leaves its connection free to ask again once the line has room', () => {
+    const h = new ServerHarness({ store: storeWith(['alice']), authAttemptsPerAddressPerSec: 0 });
+    flood(h, 1, PASSWORD_CHECKS_RUNNING_MAX + PASSWORD_CHECKS_WAITING_MAX);
+    const late = h.open('198.18.0.1');
+    h.sendUnsettled(late, { type: 'login', id: 1, username: 'alice', password: passwordOf('alice') });
+    expect(h.last(late)).toMatchObject({ type: 'error', re: 1, code: 'BUSY' });
+    h.settle();
+    h.send(late, { type: 'login', id: 2, username: 'alice', password: passwordOf('alice') });
+    expect(h.last(late)).toMatchObject({ type: 'login.ok', re: 2 });
+  });
+
+  it('sign-ups and logins in flight at once are each answered for their own name', () => {
+    const h = new ServerHarness({ store: storeWith(['bob']) });
+    const alice = h.open();
+    h.sendUnsettled(alice, { type: 'signup', id: 1, username: 'alice', password: passwordOf('alice') });
+    const bob = h.open();
+    h.sendUnsettled(bob, { type: 'login', id: 2, username: 'bob', password: passwordOf('bob') });
+    const carol = h.open();
+    h.sendUnsettled(carol, { type: 'signup', id: 3, username: 'carol', password: passwordOf('carol') });
+    h.settle();
+    expect(h.last(alice)).toMatchObject({ type: 'signup.ok', re: 1, username: 'alice' });
+    expect(h.last(bob)).toMatchObject({ type: 'login.ok', re: 2, username: 'bob' });
+    expect(h.last(carol)).toMatchObject({ type: 'signup.ok', re: 3, username: 'carol' });
+  });
+
   it('a sign-up waiting in line whose client leaves releases its username', () => {
     const h = new ServerHarness({ authAttemptsPerAddressPerSec: 0 });
     flood(h, 1, PASSWORD_CHECKS_RUNNING_MAX);
@@ -327,6 +389,18 @@ describe('declines kept, bounded', () => {
     const sybil0 = h.login('sybil0');
     h.send(sybil0, { type: 'friend.request', username: 'victim' });
     expect(h.last(sybil0)).toMatchObject({ type: 'friend.requested' });
+    const sybil1 = h.login('sybil1');
+    h.send(sybil1, { type: 'friend.request', username: 'victim' });
+    expect(h.last(sybil1)).toMatchObject({ type: 'error', code: 'DECLINED_RECENTLY' });
+  });
+
+  it('declines heard from other nodes up to the bound are all kept: the oldest still holds', () => {
+    const h = fullOfDeclines();
+    // Full already: one more would forget the oldest; lifting one first leaves room for it.
+    h.input({ type: 'remote.ops', ops: [{ op: 'decline.remove', declined: 'filler0', decliner: 'someone' }, { op: 'decline.add', declined: 'sybil1', decliner: 'victim', atMs: h.nowMs }] });
+    const sybil0 = h.login('sybil0');
+    h.send(sybil0, { type: 'friend.request', username: 'victim' });
+    expect(h.last(sybil0)).toMatchObject({ type: 'error', code: 'DECLINED_RECENTLY' });
     const sybil1 = h.login('sybil1');
     h.send(sybil1, { type: 'friend.request', username: 'victim' });
     expect(h.last(sybil1)).toMatchObject({ type: 'error', code: 'DECLINED_RECENTLY' });
