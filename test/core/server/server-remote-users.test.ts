@@ -28,6 +28,27 @@ describe('users held by other nodes', () => {
     expect(h.frames(alice)).toHaveLength(before);
   });
 
+  it('a user held here who moves to another node is reached through its proxy there: a friend here can still ask it for a session', () => {
+    const h = new ServerHarness({ clustered: true, store: storeWith(['alice', 'bob'], [['alice', 'bob']]) });
+    const alice = h.login('alice');
+    const bob = h.login('bob');
+    h.inbox.set(900, []);
+    h.input({ type: 'remote.attached', username: 'alice', connId: 900, resumeToken: 'ta' });
+    expect(h.last(alice)).toMatchObject({ type: 'error', code: 'LOGGED_IN_ELSEWHERE' });
+    h.send(bob, { type: 'session.request', id: 3, username: 'alice' });
+    expect(h.last(bob)).toMatchObject({ type: 'session.pending', re: 3, username: 'alice' });
+    expect(h.frames(900)).toEqual([expect.objectContaining({ type: 'session.incoming', from: 'bob' })]);
+  });
+
+  it('an account another node says it created, already known here, keeps its friends; other account changes it made apply here', () => {
+    const h = new ServerHarness({ clustered: true, store: storeWith(['alice', 'bob'], [['alice', 'bob']]) });
+    h.input({ type: 'remote.ops', ops: [{ op: 'account.create', username: 'alice', nickname: 'alice', passwordHash: 'h', createdAtMs: 0 }] });
+    expect([...h.machine.friendsOf('alice')]).toEqual(['bob']);
+    h.input({ type: 'remote.ops', ops: [{ op: 'account.nickname', username: 'alice', nickname: 'Alice B.' }] });
+    const bob = h.login('bob');
+    expect(h.last(bob)).toMatchObject({ type: 'login.ok', friends: [expect.objectContaining({ username: 'alice', nickname: 'Alice B.' })] });
+  });
+
   it("an answer to a request held on another node is forwarded, unless the node knows it lost the bus: then SERVER_DEGRADED (a lost store alone forwards)", () => {
     const h = new ServerHarness({ clustered: true, store: storeWith(['alice', 'bob'], [['alice', 'bob']]) });
     const bob = h.login('bob');

@@ -14,6 +14,18 @@ import {
 import { ServerHarness, fakeHash, passwordOf, storeWith } from '../../helpers/server-harness.ts';
 
 describe('sign-up (seed use case 1.3.1)', () => {
+  it('a node of a cluster that lost its store refuses sign-ups SERVER_DEGRADED, asking for no hash, and takes them again once healthy', () => {
+    const h = new ServerHarness({ clustered: true });
+    const c = h.open();
+    h.input({ type: 'cluster.health', healthy: false });
+    h.send(c, { type: 'signup', id: 1, username: 'alice', password: passwordOf('alice') });
+    expect(h.last(c)).toMatchObject({ type: 'error', re: 1, code: 'SERVER_DEGRADED' });
+    expect(h.jobLog).toEqual([]);
+    h.input({ type: 'cluster.health', healthy: true });
+    h.send(c, { type: 'signup', id: 2, username: 'alice', password: passwordOf('alice') });
+    expect(h.last(c)).toEqual({ type: 'signup.ok', re: 2, username: 'alice' });
+  });
+
   it('main flow: a unique username gets signup.ok and the account is stored, with a hash and not the password', () => {
     const h = new ServerHarness();
     const c = h.open();
