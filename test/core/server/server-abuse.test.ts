@@ -172,16 +172,31 @@ describe('login floods', () => {
     expect(h.jobLog.filter((e) => e.type === 'verify' && e.password === passwordOf('carol'))).toEqual([]);
   });
 
-  it('a password change waiting in line whose client leaves is dropped: its old password is never checked', () => {
-    const h = new ServerHarness({ store: storeWith(['alice']), passwordChecksRunningMax: 1, authAttemptsPerAddressPerSec: 0 });
+  it('a password change waiting in line whose client leaves is dropped: its old password is never checked, a login waiting before it from the same address still is', () => {
+    const h = new ServerHarness({ store: storeWith(['alice', 'bob']), passwordChecksRunningMax: 1, authAttemptsPerAddressPerSec: 0 });
     const alice = h.login('alice', passwordOf('alice'), '192.0.2.1');
     flood(h, 1, 1);
-    h.sendUnsettled(alice, { type: 'account.password', old: passwordOf('alice'), new: 'a new password' });
+    const bob = h.open('192.0.2.1');
+    h.sendUnsettled(bob, { type: 'login', username: 'bob', password: passwordOf('bob') });
+    h.sendUnsettled(alice, { type: 'account.password', old: 'the old password', new: 'a new password' });
     h.close(alice);
     h.settle();
     const checked = h.jobLog.filter((e) => e.type === 'verify').map((e) => (e.type === 'verify' ? e.password : ''));
-    expect(checked).toEqual([passwordOf('alice'), 'flood password']);
+    expect(checked).toEqual([passwordOf('alice'), 'flood password', passwordOf('bob')]);
+    expect(h.last(bob)).toMatchObject({ type: 'login.ok', username: 'bob' });
     expect(h.jobLog.filter((e) => e.type === 'hash')).toEqual([]);
+  });
+
+  it('a password change left waiting by a client that logged out and left is pushed out of a full line quietly, for a newcomer', () => {
+    const h = new ServerHarness({ store: storeWith(['alice']), authAttemptsPerAddressPerSec: 0 });
+    const alice = h.login('alice', passwordOf('alice'), '198.18.0.1');
+    flood(h, 1, PASSWORD_CHECKS_RUNNING_MAX + PASSWORD_CHECKS_WAITING_MAX - 1);
+    h.sendUnsettled(alice, { type: 'account.password', old: passwordOf('alice'), new: 'a new password' });
+    h.sendUnsettled(alice, { type: 'logout' });
+    h.close(alice);
+    const newcomer = h.open('192.0.2.1');
+    h.sendUnsettled(newcomer, { type: 'login', username: 'newcomer', password: 'long enough' });
+    expect(h.errors(newcomer)).toEqual([]);
   });
 
   it('a check refused BUSY leaves its connection free to ask again once the line has room', () => {
