@@ -5,6 +5,7 @@
  * the bus) comes and goes with nothing to tell.
  */
 import { describe, expect, it } from 'vitest';
+import { SESSION_REQUESTS_PENDING_PER_USER_MAX } from '../../../core/limits.ts';
 import { ServerHarness, storeWith } from '../../helpers/server-harness.ts';
 
 describe('users held by other nodes', () => {
@@ -68,5 +69,123 @@ describe('users held by other nodes', () => {
     h.send(bob, { type: 'session.answer', id: 8, requestId: 'n1.s1', accept: true, port: 5000 });
     expect(forwards()).toBe(1);
     expect(h.errors(bob).filter((code) => code !== 'SERVER_DEGRADED')).toEqual([]);
+  });
+});
+
+describe('session requests across nodes', () => {
+  /** alice and bob, friends; `held` are logged in here, the others held by another node through proxies. */
+  function cluster(held: readonly string[]): { h: ServerHarness; conns: Record<string, number>; forwards: () => number } {
+    const h = new ServerHarness({ clustered: true, store: storeWith(['alice', 'bob'], [['alice', 'bob']]) });
+    const conns: Record<string, number> = {};
+    for (const username of held) conns[username] = h.login(username);
+    const forwards = (): number => h.jobLog.filter((e) => e.type === 'forward').length;
+    return { h, conns, forwards };
+  }
+
+  /** alice held elsewhere (proxy 900) asks bob held here: the request lives on alice's node. */
+  function incoming(h: ServerHarness, requestId: string): void {
+    h.input({ type: 'remote.deliver', username: 'bob', frame: { type: 'session.incoming', requestId, from: 'alice', timeoutMs: 30_000 } });
+  }
+
+  it('an answer to a request from another node is forwarded once; a second answer finds no request', () => {
+    const { h, conns, forwards } = cluster(['bob']);
+    h.input({ type: 'remote.attached', username: 'alice', connId: 900, resumeToken: 'ta' });
+    incoming(h, 'n1.s1');
+    h.send(conns.bob as number, { type: 'session.answer', id: 1, requestId: 'n1.s1', accept: false });
+    expect(forwards()).toBe(1);
+    h.send(conns.bob as number, { type: 'session.answer', id: 2, requestId: 'n1.s1', accept: false });
+    expect(forwards()).toBe(1);
+    expect(h.last(conns.bob as number)).toMatchObject({ type: 'error', re: 2, code: 'NO_SUCH_SESSION_REQUEST' });
+  });
+
+  it('a request from another node that ended there (withdrawn) is forgotten here; another one still pending is still forwarded', () => {
+    const { h, conns, forwards } = cluster(['bob']);
+    h.input({ type: 'remote.attached', username: 'alice', connId: 900, resumeToken: 'ta' });
+    incoming(h, 'n1.s1');
+    incoming(h, 'n1.s2');
+    h.input({ type: 'remote.deliver', username: 'bob', frame: { type: 'session.withdrawn', requestId: 'n1.s1', from: 'alice', reason: 'cancelled' } });
+    h.send(conns.bob as number, { type: 'session.answer', id: 1, requestId: 'n1.s1', accept: true, port: 5000 });
+    expect(h.last(conns.bob as number)).toMatchObject({ type: 'error', re: 1, code: 'NO_SUCH_SESSION_REQUEST' });
+    expect(forwards()).toBe(0);
+    h.send(conns.bob as number, { type: 'session.answer', id: 2, requestId: 'n1.s2', accept: true, port: 5000 });
+    expect(forwards()).toBe(1);
+  });
+
+  it(`at most ${SESSION_REQUESTS_PENDING_PER_USER_MAX} requests from other nodes are kept per callee: one more forgets the oldest`, () => {
+    const { h, conns, forwards } = cluster(['bob']);
+    h.input({ type: 'remote.attached', username: 'alice', connId: 900, resumeToken: 'ta' });
+    for (let i = 0; i <= SESSION_REQUESTS_PENDING_PER_USER_MAX; i++) incoming(h, `n1.s${i}`);
+    h.send(conns.bob as number, { type: 'session.answer', id: 1, requestId: 'n1.s0', accept: false });
+    expect(h.last(conns.bob as number)).toMatchObject({ type: 'error', re: 1, code: 'NO_SUCH_SESSION_REQUEST' });
+    h.send(conns.bob as number, { type: 'session.answer', id: 2, requestId: 'n1.s1', accept: false });
+    expect(forwards()).toBe(1);
+  });
+
+  it('an answer to a request from a caller that has since come to this node is not forwarded (its request ended with its old node)', () => {
+    const { h, conns, forwards } = cluster(['bob']);
+    h.input({ type: 'remote.attached', username: 'alice', connId: 900, resumeToken: 'ta' });
+    incoming(h, 'n1.s1');
+    h.login('alice');
+    h.send(conns.bob as number, { type: 'session.answer', id: 1, requestId: 'n1.s1', accept: false });
+    expect(forwards()).toBe(0);
+    expect(h.last(conns.bob as number)).toMatchObject({ type: 'error', re: 1, code: 'NO_SUCH_SESSION_REQUEST' });
+  });
+
+  it('a callee that moved to another node and came back forgets the requests it was asked here before', () => {
+    const { h, conns, forwards } = cluster(['bob']);
+    h.input({ type: 'remote.attached', username: 'alice', connId: 900, resumeToken: 'ta' });
+    incoming(h, 'n1.s1');
+    h.input({ type: 'remote.attached', username: 'bob', connId: 901, resumeToken: 'tb' });
+    const back = h.login('bob');
+    expect(conns.bob).not.toBe(back);
+    h.send(back, { type: 'session.answer', id: 1, requestId: 'n1.s1', accept: false });
+    expect(forwards()).toBe(0);
+    expect(h.last(back)).toMatchObject({ type: 'error', re: 1, code: 'NO_SUCH_SESSION_REQUEST' });
+  });
+
+  it('a caller detached here that moves to another node and comes back is not told the outcomes it missed here (they are stale)', () => {
+    const { h, conns } = cluster(['alice', 'bob']);
+    h.send(conns.alice as number, { type: 'session.request', username: 'bob' });
+    const requestId = h.framesOf(conns.alice as number, 'session.pending')[0]?.requestId;
+    h.close(conns.alice as number);
+    h.send(conns.bob as number, { type: 'session.answer', requestId, accept: true, port: 5000 });
+    h.input({ type: 'remote.attached', username: 'alice', connId: 900, resumeToken: 'ta' });
+    const back = h.login('alice');
+    expect(h.framesOf(back, 'session.established')).toEqual([]);
+  });
+
+  it('an answer from another node counts only from the proxy that holds the callee now, and never for a callee held here', () => {
+    const { h, conns } = cluster(['alice']);
+    h.inbox.set(900, []);
+    h.input({ type: 'remote.attached', username: 'bob', connId: 900, resumeToken: 'tb' });
+    h.send(conns.alice as number, { type: 'session.request', username: 'bob' });
+    const requestId = h.framesOf(conns.alice as number, 'session.pending')[0]?.requestId ?? '';
+    const answer = { type: 'session.answer', requestId, accept: false } as const;
+    h.input({ type: 'remote.answer', username: 'bob', connId: 901, remoteAddress: '10.0.0.2', frame: answer });
+    h.input({ type: 'remote.answer', username: 'alice', connId: conns.alice as number, remoteAddress: '10.0.0.2', frame: answer });
+    expect(h.framesOf(conns.alice as number, 'session.failed')).toEqual([]);
+    expect(h.errors(conns.alice as number)).toEqual([]);
+    h.input({ type: 'remote.answer', username: 'bob', connId: 900, remoteAddress: '10.0.0.2', frame: answer });
+    expect(h.framesOf(conns.alice as number, 'session.failed')).toEqual([expect.objectContaining({ requestId, reason: 'rejected' })]);
+    expect(h.frames(900)).toContainEqual(expect.objectContaining({ type: 'session.answered', requestId }));
+  });
+
+  it('only the node holding a user says it went offline: a word from an older proxy, or about a user held here, changes nothing', () => {
+    const { h, conns } = cluster(['alice']);
+    h.input({ type: 'remote.attached', username: 'bob', connId: 900, resumeToken: 'tb' });
+    h.input({ type: 'remote.attached', username: 'bob', connId: 901, resumeToken: 'tb2' });
+    h.input({ type: 'remote.offline', username: 'bob', connId: 900 });
+    h.input({ type: 'remote.offline', username: 'alice', connId: conns.alice as number });
+    expect(h.machine.isOnline('bob')).toBe(true);
+    expect(h.machine.isOnline('alice')).toBe(true);
+    expect(h.framesOf(conns.alice as number, 'presence').map((f) => f.status)).toEqual(['online']);
+  });
+
+  it('a frame another node meant for a user held here is not sent on when that user is held elsewhere now', () => {
+    const { h } = cluster([]);
+    h.inbox.set(900, []);
+    h.input({ type: 'remote.attached', username: 'bob', connId: 900, resumeToken: 'tb' });
+    incoming(h, 'n1.s1');
+    expect(h.frames(900)).toEqual([]);
   });
 });
