@@ -17,6 +17,7 @@ import {
   SIGNUPS_PER_ADDRESS_PER_HOUR,
   UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX,
 } from '../../../core/limits.ts';
+import { MemoryStore, type StoreSnapshot } from '../../../core/store.ts';
 import { ServerHarness, passwordOf, storeWith } from '../../helpers/server-harness.ts';
 
 describe('lockout by strangers', () => {
@@ -396,6 +397,32 @@ describe('declines kept, bounded', () => {
     expect(h.last(sybil0)).toMatchObject({ type: 'friend.requested' });
     h.send(sybil1, { type: 'friend.request', username: 'victim' });
     expect(h.last(sybil1)).toMatchObject({ type: 'error', code: 'DECLINED_RECENTLY' });
+  });
+
+  it('the oldest decline is forgotten first whatever order the store lists them in', () => {
+    /** A store that lists its declines oldest in the middle (a database gives no order unless asked). */
+    class UnorderedStore extends MemoryStore {
+      override load(): StoreSnapshot {
+        const snapshot = super.load();
+        const [oldest, ...rest] = snapshot.declines ?? [];
+        const half = rest.length >> 1;
+        return { ...snapshot, declines: oldest === undefined ? rest : [...rest.slice(0, half), oldest, ...rest.slice(half)] };
+      }
+    }
+    const store = storeWith(['victim', 'sybil0', 'sybil1'], [], undefined, new UnorderedStore());
+    const nowMs = 1_000_000;
+    store.apply([
+      { op: 'decline.add', declined: 'sybil0', decliner: 'victim', atMs: nowMs - 3 },
+      ...Array.from({ length: RATE_LIMIT_BUCKETS_MAX - 1 }, (_, i) => ({ op: 'decline.add' as const, declined: `filler${i}`, decliner: 'someone', atMs: nowMs - 2 })),
+    ]);
+    const h = new ServerHarness({ store });
+    const sybil1 = h.login('sybil1');
+    const victim = h.login('victim');
+    h.send(sybil1, { type: 'friend.request', username: 'victim' });
+    h.send(victim, { type: 'friend.decline', username: 'sybil1' });
+    const sybil0 = h.login('sybil0');
+    h.send(sybil0, { type: 'friend.request', username: 'victim' });
+    expect(h.last(sybil0)).toMatchObject({ type: 'friend.requested' });
   });
 
   it('a decline another node made is kept here within the same bound: the oldest is forgotten', () => {

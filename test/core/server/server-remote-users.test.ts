@@ -5,7 +5,7 @@
  * the bus) comes and goes with nothing to tell.
  */
 import { describe, expect, it } from 'vitest';
-import { SESSION_REQUESTS_PENDING_PER_USER_MAX } from '../../../core/limits.ts';
+import { SESSION_OUTCOMES_HELD_MAX, SESSION_REQUESTS_PENDING_PER_USER_MAX } from '../../../core/limits.ts';
 import { ServerHarness, storeWith } from '../../helpers/server-harness.ts';
 
 describe('users held by other nodes', () => {
@@ -187,5 +187,20 @@ describe('session requests across nodes', () => {
     h.input({ type: 'remote.attached', username: 'bob', connId: 900, resumeToken: 'tb' });
     incoming(h, 'n1.s1');
     expect(h.frames(900)).toEqual([]);
+  });
+});
+
+describe('outcomes held for a detached user', () => {
+  it(`at most ${SESSION_OUTCOMES_HELD_MAX} are held and replayed on resume: the newest, in order`, () => {
+    const h = new ServerHarness({ clustered: true, store: storeWith(['alice', 'bob'], [['alice', 'bob']]) });
+    const alice = h.login('alice');
+    const token = h.tokenOf(alice);
+    h.close(alice);
+    for (let i = 0; i <= SESSION_OUTCOMES_HELD_MAX; i++) {
+      h.input({ type: 'remote.deliver', username: 'alice', frame: { type: 'session.failed', requestId: `n1.s${i}`, username: 'bob', reason: 'rejected' } });
+    }
+    const back = h.resume('alice', token);
+    const replayed = h.framesOf(back, 'session.failed').map((f) => f.requestId);
+    expect(replayed).toEqual(Array.from({ length: SESSION_OUTCOMES_HELD_MAX }, (_, i) => `n1.s${i + 1}`));
   });
 });
