@@ -146,7 +146,7 @@ describe('session requests across nodes', () => {
   it('a caller detached here that moves to another node and comes back is not told the outcomes it missed here (they are stale)', () => {
     const { h, conns } = cluster(['alice', 'bob']);
     h.send(conns.alice as number, { type: 'session.request', username: 'bob' });
-    const requestId = h.framesOf(conns.alice as number, 'session.pending')[0]?.requestId;
+    const requestId = h.framesOf(conns.alice as number, 'session.pending')[0]?.requestId ?? '';
     h.close(conns.alice as number);
     h.send(conns.bob as number, { type: 'session.answer', requestId, accept: true, port: 5000 });
     h.input({ type: 'remote.attached', username: 'alice', connId: 900, resumeToken: 'ta' });
