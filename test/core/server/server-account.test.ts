@@ -54,6 +54,37 @@ describe('account.password', () => {
     expect(h.jobLog.filter((e) => e.type === 'announce').at(-1)).toEqual({ type: 'announce', item: { kind: 'attached', username: 'alice', resumeToken: newToken } });
   });
 
+  it('on a single server, a password change announces nothing (there are no other nodes)', () => {
+    const h = new ServerHarness({ store: storeWith(['alice']) });
+    const alice = h.login('alice');
+    h.send(alice, { type: 'account.password', id: 7, old: passwordOf('alice'), new: NEW_PASSWORD });
+    expect(h.last(alice)).toMatchObject({ type: 'account.updated', re: 7 });
+    expect(h.jobLog.filter((e) => e.type === 'announce')).toEqual([]);
+  });
+
+  it('a new password whose hashing failed is INTERNAL, saying so, and changes nothing; another change may follow', () => {
+    const h = new ServerHarness({ store: storeWith(['alice']) });
+    const alice = h.login('alice');
+    h.sendUnsettled(alice, { type: 'account.password', id: 7, old: passwordOf('alice'), new: NEW_PASSWORD });
+    h.settleOne();
+    h.failHashes();
+    expect(h.last(alice)).toStrictEqual({ type: 'error', re: 7, code: 'INTERNAL', message: expect.any(String), detail: 'password hashing failed' });
+    expect(hashOf(h, 'alice')).toBe(fakeHash(passwordOf('alice')));
+    h.send(alice, { type: 'account.password', id: 8, old: passwordOf('alice'), new: NEW_PASSWORD });
+    expect(h.last(alice)).toMatchObject({ type: 'account.updated', re: 8 });
+  });
+
+  it("password changes count against the address's login attempts: past the burst, RATE_LIMITED before any check", () => {
+    const h = new ServerHarness({ store: storeWith(['alice']), authAttemptsPerAddressBurst: 2, authAttemptsPerAddressPerSec: 0.001 });
+    const alice = h.login('alice');
+    h.send(alice, { type: 'account.password', id: 1, old: 'wrong one', new: NEW_PASSWORD });
+    expect(h.last(alice)).toMatchObject({ type: 'error', re: 1, code: 'BAD_CREDENTIALS' });
+    const checks = h.jobLog.length;
+    h.send(alice, { type: 'account.password', id: 2, old: passwordOf('alice'), new: NEW_PASSWORD });
+    expect(h.last(alice)).toMatchObject({ type: 'error', re: 2, code: 'RATE_LIMITED' });
+    expect(h.jobLog).toHaveLength(checks);
+  });
+
   it('a wrong old password is BAD_CREDENTIALS and changes nothing; the user stays logged in', () => {
     const h = new ServerHarness({ store: storeWith(['alice']) });
     const alice = h.login('alice');

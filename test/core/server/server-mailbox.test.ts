@@ -85,6 +85,18 @@ describe('mailbox: held for an offline friend, handed over at login', () => {
     expect(h.framesOf(again, 'mail.delivered')).toHaveLength(0);
   });
 
+  it('a receipt for a sender whose connection dropped (still online, detached) waits for its resume, then goes', () => {
+    const h = harness();
+    const alice = h.login('alice');
+    const token = h.tokenOf(alice);
+    h.send(alice, { type: 'mail.send', username: 'bob', messageId: 'r1', sealed: box('a') });
+    h.close(alice);
+    const bob = h.login('bob');
+    h.send(bob, { type: 'mail.ack', seq: h.framesOf(bob, 'mail.deliver')[0]?.seq ?? 0 });
+    const back = h.resume('alice', token);
+    expect(h.framesOf(back, 'mail.delivered').map((f) => [f.username, f.messageId])).toEqual([['bob', 'r1']]);
+  });
+
   it('hands a full mailbox over a window at a time: the next mail goes as each one is acknowledged', () => {
     const h = harness();
     const alice = h.login('alice');
@@ -232,6 +244,18 @@ describe('mailbox: the shared store\'s view at attach (a cluster node)', () => {
     expect(h.framesOf(alice, 'mail.delivered').map((f) => [f.username, f.messageId])).toEqual([['bob', 'm7']]);
     expect(h.store.load().receipts).toEqual([]);
     expect(h.framesOf(alice, 'mail.deliver').map((f) => [f.seq, f.from, f.messageId])).toEqual([[9, 'bob', 'elsewhere']]);
+  });
+
+  it('for a user gone offline, or detached, by the time the store answers, nothing is told: the receipt stays owed', () => {
+    const h = new ServerHarness({ clustered: true, store: storeWith(['alice', 'bob'], [['alice', 'bob']]) });
+    const receipt = { seq: 7, sender: 'alice', recipient: 'bob', messageId: 'm7' };
+    h.store.apply([{ op: 'receipt.add', ...receipt }]);
+    h.input({ type: 'stored.mail', username: 'alice', held: { mail: [], receipts: [receipt] } });
+    const alice = h.login('alice');
+    h.store.apply([{ op: 'receipt.add', ...receipt }]);
+    h.close(alice);
+    h.input({ type: 'stored.mail', username: 'alice', held: { mail: [], receipts: [receipt] } });
+    expect(h.store.load().receipts).toEqual([receipt]);
   });
 
   it('for a user another node holds, nothing is told from here: the receipt stays owed in the store (its node tells it)', () => {
