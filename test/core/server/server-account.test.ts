@@ -85,6 +85,50 @@ describe('account.password', () => {
     expect(h.jobLog).toHaveLength(checks);
   });
 
+  it('a change in flight when its asker logged out is dropped, even when the same user logs in again on that connection', () => {
+    const h = new ServerHarness({ store: storeWith(['alice']) });
+    const alice = h.login('alice');
+    h.sendUnsettled(alice, { type: 'account.password', id: 7, old: passwordOf('alice'), new: NEW_PASSWORD });
+    h.sendUnsettled(alice, { type: 'logout' });
+    h.sendUnsettled(alice, { type: 'login', username: 'alice', password: passwordOf('alice') });
+    // The new login's check ends first: alice is logged in again when the old change's check ends.
+    const login = h.jobLog.at(-1);
+    h.input({ type: 'verified', jobId: login?.type === 'verify' ? login.jobId : -1, ok: true });
+    expect(h.last(alice)).toMatchObject({ type: 'login.ok' });
+    h.settle();
+    expect(h.framesOf(alice, 'account.updated')).toEqual([]);
+    expect(hashOf(h, 'alice')).toBe(fakeHash(passwordOf('alice')));
+  });
+
+  it('a right old password clears the (username, address) guess count, as a login does', () => {
+    const h = new ServerHarness({ store: storeWith(['alice']) });
+    const alice = h.login('alice');
+    const guesser = h.open();
+    for (let i = 0; i < LOGIN_GUESSES_FREE - 1; i++) h.send(guesser, { type: 'login', username: 'alice', password: `guess ${i} wrong` });
+    h.send(alice, { type: 'account.password', old: passwordOf('alice'), new: NEW_PASSWORD });
+    expect(h.last(alice)).toMatchObject({ type: 'account.updated' });
+    h.send(guesser, { type: 'login', username: 'alice', password: 'one more wrong' });
+    expect(h.last(guesser)).toMatchObject({ type: 'error', code: 'BAD_CREDENTIALS' });
+  });
+
+  it('a password change and sign-ups in flight at once are each answered for their own job', () => {
+    const h = new ServerHarness({ store: storeWith(['alice']) });
+    const alice = h.login('alice');
+    const signup = (username: string): number => {
+      const c = h.open();
+      h.sendUnsettled(c, { type: 'signup', username, password: passwordOf(username) });
+      return c;
+    };
+    h.sendUnsettled(alice, { type: 'account.password', id: 7, old: passwordOf('alice'), new: NEW_PASSWORD });
+    const early = [signup('bob'), signup('carol')];
+    h.settleOne();
+    const late = [signup('dave'), signup('erin')];
+    h.settle();
+    expect(h.last(alice)).toMatchObject({ type: 'account.updated', re: 7 });
+    expect(hashOf(h, 'alice')).toBe(fakeHash(NEW_PASSWORD));
+    for (const c of [...early, ...late]) expect(h.last(c)).toMatchObject({ type: 'signup.ok' });
+  });
+
   it('a wrong old password is BAD_CREDENTIALS and changes nothing; the user stays logged in', () => {
     const h = new ServerHarness({ store: storeWith(['alice']) });
     const alice = h.login('alice');
