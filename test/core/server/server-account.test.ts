@@ -100,6 +100,29 @@ describe('account.password', () => {
     expect(hashOf(h, 'alice')).toBe(fakeHash(passwordOf('alice')));
   });
 
+  it('an asker gone while its new password is hashed: the hash comes back to nothing and nothing changes', () => {
+    const h = new ServerHarness({ store: storeWith(['alice']) });
+    const alice = h.login('alice');
+    h.sendUnsettled(alice, { type: 'account.password', old: passwordOf('alice'), new: NEW_PASSWORD });
+    h.settleOne();
+    h.close(alice);
+    expect(() => h.settle()).not.toThrow();
+    expect(hashOf(h, 'alice')).toBe(fakeHash(passwordOf('alice')));
+  });
+
+  it("a new password's hash still waiting for a thread when its asker leaves is dropped: never hashed", () => {
+    const h = new ServerHarness({ store: storeWith(['alice', 'bob']), passwordChecksRunningMax: 1 });
+    const alice = h.login('alice');
+    h.sendUnsettled(alice, { type: 'account.password', old: passwordOf('alice'), new: NEW_PASSWORD });
+    const bob = h.open();
+    h.sendUnsettled(bob, { type: 'login', username: 'bob', password: passwordOf('bob') });
+    // The old password checked: bob's waiting login takes the thread, the new hash waits.
+    h.settleOne();
+    h.close(alice);
+    h.settle();
+    expect(h.jobLog.filter((e) => e.type === 'hash')).toEqual([]);
+  });
+
   it('a right old password clears the (username, address) guess count, as a login does', () => {
     const h = new ServerHarness({ store: storeWith(['alice']) });
     const alice = h.login('alice');

@@ -97,6 +97,15 @@ describe('create chat session (seed use case 1.3.4)', () => {
     expect(h.framesOf(alice, 'session.failed')).toHaveLength(1);
   });
 
+  it('cancelling or answering a request id nobody knows is NO_SUCH_SESSION_REQUEST', () => {
+    const h = new ServerHarness({ store: storeWith(['alice']) });
+    const alice = h.login('alice');
+    h.send(alice, { type: 'session.cancel', id: 1, requestId: 'nothing' });
+    expect(h.last(alice)).toMatchObject({ type: 'error', re: 1, code: 'NO_SUCH_SESSION_REQUEST' });
+    h.send(alice, { type: 'session.answer', id: 2, requestId: 'nothing', accept: false });
+    expect(h.last(alice)).toMatchObject({ type: 'error', re: 2, code: 'NO_SUCH_SESSION_REQUEST' });
+  });
+
   it('only the caller may cancel, only the callee may answer', () => {
     const { h, alice, bob, carol } = friends();
     const id = ask(h, alice, bob);
