@@ -106,6 +106,19 @@ describe('create chat session (seed use case 1.3.4)', () => {
     expect(h.last(alice)).toMatchObject({ type: 'error', re: 2, code: 'NO_SUCH_SESSION_REQUEST' });
   });
 
+  it(`requests that ended free their places: more than ${SESSION_REQUESTS_PENDING_PER_USER_MAX} one after another never meet 'too-many-requests'`, () => {
+    const h = new ServerHarness({ store: storeWith(['alice', 'bob'], [['alice', 'bob']]) });
+    const alice = h.login('alice');
+    const bob = h.login('bob');
+    for (let i = 0; i <= SESSION_REQUESTS_PENDING_PER_USER_MAX; i++) {
+      h.advance(5_000);
+      h.send(alice, { type: 'session.request', id: i, username: 'bob' });
+      const pending = h.last(alice);
+      expect(pending).toMatchObject({ type: 'session.pending', re: i });
+      h.send(bob, { type: 'session.answer', requestId: pending?.type === 'session.pending' ? pending.requestId : '', accept: false });
+    }
+  });
+
   it('only the caller may cancel, only the callee may answer', () => {
     const { h, alice, bob, carol } = friends();
     const id = ask(h, alice, bob);
