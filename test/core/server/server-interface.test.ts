@@ -21,6 +21,13 @@ describe('the machine interface', () => {
     expect(before.errors).toStrictEqual({ BAD_CREDENTIALS: 2, NOT_LOGGED_IN: 1 });
   });
 
+  it('an error frame with nothing to add has no detail field at all (not an undefined one)', () => {
+    const h = new ServerHarness();
+    const c = h.open();
+    h.send(c, { type: 'heartbeat', id: 3 });
+    expect(h.last(c)).toStrictEqual({ type: 'error', re: 3, code: 'NOT_LOGGED_IN', message: expect.any(String) });
+  });
+
   it('a quiet machine hands out the same frozen empty list each time it is asked (no new array per ask)', () => {
     const h = new ServerHarness();
     h.open();

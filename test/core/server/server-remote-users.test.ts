@@ -190,6 +190,19 @@ describe('session requests across nodes', () => {
   });
 });
 
+describe('words from other nodes about users not online here', () => {
+  it('an offline, a frame or an answer for a user not online here changes nothing and throws nothing', () => {
+    const h = new ServerHarness({ clustered: true, store: storeWith(['alice', 'bob'], [['alice', 'bob']]) });
+    const alice = h.login('alice');
+    const before = h.frames(alice).length;
+    h.input({ type: 'remote.offline', username: 'bob', connId: 900 });
+    h.input({ type: 'remote.deliver', username: 'bob', frame: { type: 'presence', username: 'alice', status: 'online' } });
+    h.input({ type: 'remote.answer', username: 'bob', connId: 900, remoteAddress: '10.0.0.2', frame: { type: 'session.answer', requestId: 's1', accept: false } });
+    expect(h.frames(alice)).toHaveLength(before);
+    expect(h.machine.isOnline('bob')).toBe(false);
+  });
+});
+
 describe('outcomes held for a detached user', () => {
   it(`at most ${SESSION_OUTCOMES_HELD_MAX} are held and replayed on resume: the newest, in order`, () => {
     const h = new ServerHarness({ clustered: true, store: storeWith(['alice', 'bob'], [['alice', 'bob']]) });
