@@ -315,6 +315,25 @@ type TimerKey = `hello:${string}` | `token:${string}` | `expired:${string}` | `r
 const DRAIN_ROUNDS_MAX = 64;
 
 
+/**
+ * How a password change whose answer a drop took ends, once the client can tell (settlePassword):
+ * each says what is true of the user's passwords then.
+ */
+type PasswordNotChanged = { readonly changed: false; readonly detail: string };
+type PasswordOutcome = { readonly changed: true; readonly nickname: string | null } | PasswordNotChanged;
+/** The login came back on the old token or the old password: the change never happened. */
+const PASSWORD_NOT_CHANGED: PasswordNotChanged = { changed: false, detail: 'the server connection closed before the password was changed: the old password still works; try again' };
+/** The server refused the token and both passwords (it lost the account, or another change won). */
+const PASSWORD_NEITHER_LOGS_IN: PasswordNotChanged = {
+  changed: false,
+  detail: 'the server connection closed during the password change, and the server refused both the old and the new password afterwards: log in again',
+};
+/** Quit before the login was taken back: nobody knows which password the server holds. */
+const PASSWORD_NOT_KNOWN_AT_QUIT: PasswordNotChanged = {
+  changed: false,
+  detail: 'the server connection closed before the password change was answered, and the client quit before it could learn whether it happened: log in with the new password, or the old one if that fails',
+};
+
 export class PeerMachine {
   readonly config: PeerConfig;
   private effects: PeerEffect[] = [];
@@ -766,13 +785,13 @@ export class PeerMachine {
         this.loginEndedBy = null;
         return this.withReplyRef(action.frame, () => this.onLoggedIn(action.via, action.frame, nowMs));
       case 'password-settled':
-        return this.settlePassword(action.changed, action.nickname);
+        return this.settlePassword(action.changed ? { changed: true, nickname: action.nickname } : PASSWORD_NOT_CHANGED);
       case 'logged-out-here':
         return this.onLoggedOutHere(action.requestId);
       case 'login-ended':
         this.loginEndedBy = action.reason;
         // Logged out for good: a password change waiting to be settled never will be.
-        if (action.reason === 'relogin-refused') this.settlePassword(false, null);
+        if (action.reason === 'relogin-refused') this.settlePassword(PASSWORD_NEITHER_LOGS_IN);
         this.broker.loginEnded(action.reason);
         // A refused resume is taken back with the password at once (a server restart): the user
         // stays on, and so do its P2P sessions. Had the TTL run out, the friends saw us go
@@ -787,21 +806,22 @@ export class PeerMachine {
       case 'protocol-error':
         return this.emitError('UNEXPECTED_FRAME', `${action.frameType} from the server in ${action.state}`);
       case 'closed':
-        this.settlePassword(false, null);
+        this.settlePassword(PASSWORD_NOT_KNOWN_AT_QUIT);
         return this.finishQuit();
     }
   }
 
   /** Answers an account.password the link dropped under, now that it is known whether it happened. */
-  private settlePassword(changed: boolean, nickname: string | null): void {
+  private settlePassword(outcome: PasswordOutcome): void {
     const owed = this.passwordAnswerOwed;
     if (owed === null) return;
     this.passwordAnswerOwed = null;
     const before = this.answering;
     this.answering = owed.ref;
     const username = this.link.username;
-    if (changed && username !== null) this.emit({ event: 'account.updated', username, nickname: nickname ?? username });
-    else this.emitError('SERVER_UNAVAILABLE', 'the server connection closed before the password was changed: the old password still works; try again');
+    if (outcome.changed && username !== null) this.emit({ event: 'account.updated', username, nickname: outcome.nickname ?? username });
+    // (A change settled with no account to name cannot happen: settled means logged in. Still one answer.)
+    else this.emitError('SERVER_UNAVAILABLE', outcome.changed ? PASSWORD_NOT_KNOWN_AT_QUIT.detail : outcome.detail);
     this.answering = before;
   }
 

@@ -45,7 +45,8 @@
  * A password change whose answer the drop took (Account.passwordPending) is settled then: the
  * server, once it applied the change, refuses the old token and the old password, so the new
  * password is tried first and the old one after it; whichever logs in is kept, and a
- * `password-settled` action says whether the change happened.
+ * `password-settled` action says whether the change happened. When neither logs in, the login
+ * ends (`login-ended` relogin-refused) with the change unsettled: the machine says so.
  *
  * One login at a time: the user's login is not sent while a login (the user's, or the link's own
  * resume or relogin) or a logout awaits its answer (see `login`); the user's logout only from
@@ -80,6 +81,12 @@ export interface Account {
    * (`password-settled`).
    */
   readonly passwordPending?: string;
+  /**
+   * The server refused passwordPending when the login was taken back: the change never happened,
+   * and the old password is tried next. Still unsettled until that login answers: the old one
+   * may be refused too (relogin-refused), and then it does not "still work".
+   */
+  readonly passwordPendingRefused?: true;
 }
 
 /**
@@ -641,7 +648,7 @@ export class ServerLink {
    * the server says no to the new password, the old one is tried next (onError).
    */
   private relogin(conn: Conn, account: Account, outage: boolean): void {
-    const password = account.passwordPending ?? account.password;
+    const password = account.passwordPending !== undefined && account.passwordPendingRefused !== true ? account.passwordPending : account.password;
     const requestId = this.sendRequest(conn, { type: 'login', username: account.username, password, ...this.identityField });
     this.phase = { state: 'ExpectLoginOk', conn, requestId, via: 'relogin', account, outage, losses: 0, refusals: 0, ...(password === account.password ? {} : { password }) };
   }
@@ -704,10 +711,9 @@ export class ServerLink {
         return this.relogin(p.conn, { ...p.account, resumeToken: null }, p.outage);
       }
       if (p.via === 'relogin' && p.password !== undefined) {
-        // The new password of a pending change does not work: the change never happened.
-        const { passwordPending: _notApplied, ...account } = p.account;
-        this.actions.push({ type: 'password-settled', changed: false, nickname: null });
-        return this.relogin(p.conn, account, p.outage);
+        // The new password of a pending change does not work: the change never happened. The old
+        // one is tried next; its answer settles the change (onLoginOk, or relogin-refused).
+        return this.relogin(p.conn, { ...p.account, passwordPendingRefused: true }, p.outage);
       }
       this.phase = { state: 'ExpectLogin', conn: p.conn };
       if (p.via === 'relogin') {

@@ -968,18 +968,38 @@ describe('a password change the link holds (account.password on its way)', () =>
     expect(h.link.passwordPending).toBe(false);
   });
 
-  it('the new password refused as well, the change did not happen: said so, and the old password is tried; it logging in says nothing more', () => {
+  it('the new password refused, the change did not happen: the old password is tried, and it logging in settles the change (not before: it may be refused too)', () => {
     const h = changing();
     h.dropAndReconnect();
     h.frame({ type: 'error', re: h.lastSentId(), code: 'BAD_RESUME_TOKEN', message: 'gone' });
     const refused = h.frame({ type: 'error', re: h.lastSentId(), code: 'BAD_CREDENTIALS', message: 'wrong' });
-    expect(refused).toEqual([
+    expect(refused).toEqual([{ type: 'send', linkId: h.linkId, frame: { type: 'login', id: h.lastSentId(), username: 'alice', password: 'alice-password' } }]);
+    expect(h.link.passwordPending).toBe(true);
+    expect(h.frame(loginOk(h.lastSentId(), 'tok3'))).toEqual([
+      { type: 'logged-in', via: 'relogin', frame: loginOk(h.lastSentId(), 'tok3') },
+      { type: 'reconnected' },
       { type: 'password-settled', changed: false, nickname: null },
-      { type: 'send', linkId: h.linkId, frame: { type: 'login', id: h.lastSentId(), username: 'alice', password: 'alice-password' } },
     ]);
     expect(h.link.passwordPending).toBe(false);
-    expect(types(h.frame(loginOk(h.lastSentId(), 'tok3')))).toEqual(['logged-in', 'reconnected']);
     expect(h.link.state).toMatchObject({ state: 'LoggedIn', account: { password: 'alice-password', resumeToken: 'tok3' } });
+  });
+
+  it('the new password refused and the old one too: the login ends (relogin-refused) with the change still unsettled, for the machine to say neither works', () => {
+    const h = changing();
+    h.dropAndReconnect();
+    h.frame({ type: 'error', re: h.lastSentId(), code: 'BAD_RESUME_TOKEN', message: 'gone' });
+    h.frame({ type: 'error', re: h.lastSentId(), code: 'BAD_CREDENTIALS', message: 'wrong' });
+    expect(types(h.frame({ type: 'error', re: h.lastSentId(), code: 'BAD_CREDENTIALS', message: 'wrong' }))).toEqual(['login-ended', 'frame', 'reconnected']);
+  });
+
+  it('the new password refused, then the link drops before the old one is answered: the next link tries the old password, not the refused one again', () => {
+    const h = changing();
+    h.dropAndReconnect();
+    h.frame({ type: 'error', re: h.lastSentId(), code: 'BAD_RESUME_TOKEN', message: 'gone' });
+    h.frame({ type: 'error', re: h.lastSentId(), code: 'BAD_CREDENTIALS', message: 'wrong' });
+    h.dropAndReconnect();
+    expect(h.sent.at(-1)).toMatchObject({ type: 'login', password: 'alice-password' });
+    expect(h.link.passwordPending).toBe(true);
   });
 
   it('answered (account.updated), the new password and token are held from then on: the next blip resumes with the new token, a refused one logs in with the new password', () => {
