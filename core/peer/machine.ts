@@ -320,7 +320,7 @@ const DRAIN_ROUNDS_MAX = 64;
  * each says what is true of the user's passwords then.
  */
 type PasswordNotChanged = { readonly changed: false; readonly detail: string };
-type PasswordOutcome = { readonly changed: true; readonly nickname: string | null } | PasswordNotChanged;
+type PasswordOutcome = { readonly changed: true; readonly username: string; readonly nickname: string } | PasswordNotChanged;
 /** The login came back on the old token or the old password: the change never happened. */
 const PASSWORD_NOT_CHANGED: PasswordNotChanged = { changed: false, detail: 'the server connection closed before the password was changed: the old password still works; try again' };
 /** The server refused the token and both passwords (it lost the account, or another change won). */
@@ -785,7 +785,7 @@ export class PeerMachine {
         this.loginEndedBy = null;
         return this.withReplyRef(action.frame, () => this.onLoggedIn(action.via, action.frame, nowMs));
       case 'password-settled':
-        return this.settlePassword(action.changed ? { changed: true, nickname: action.nickname } : PASSWORD_NOT_CHANGED);
+        return this.settlePassword(action.changed ? { changed: true, username: action.username, nickname: action.nickname } : PASSWORD_NOT_CHANGED);
       case 'logged-out-here':
         return this.onLoggedOutHere(action.requestId);
       case 'login-ended':
@@ -818,10 +818,8 @@ export class PeerMachine {
     this.passwordAnswerOwed = null;
     const before = this.answering;
     this.answering = owed.ref;
-    const username = this.link.username;
-    if (outcome.changed && username !== null) this.emit({ event: 'account.updated', username, nickname: outcome.nickname ?? username });
-    // (A change settled with no account to name cannot happen: settled means logged in. Still one answer.)
-    else this.emitError('SERVER_UNAVAILABLE', outcome.changed ? PASSWORD_NOT_KNOWN_AT_QUIT.detail : outcome.detail);
+    if (outcome.changed) this.emit({ event: 'account.updated', username: outcome.username, nickname: outcome.nickname });
+    else this.emitError('SERVER_UNAVAILABLE', outcome.detail);
     this.answering = before;
   }
 

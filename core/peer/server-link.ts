@@ -191,9 +191,10 @@ export type LinkAction =
   | { readonly type: 'logged-out-here'; readonly requestId: number | null }
   /**
    * A password change the link dropped under is settled: the login was taken back with the new
-   * password (changed; `nickname` from that login), or the old token or password still worked.
+   * password (changed), or the old token or password still worked. `username` and `nickname`:
+   * the account as that login named it.
    */
-  | { readonly type: 'password-settled'; readonly changed: boolean; readonly nickname: string | null }
+  | { readonly type: 'password-settled'; readonly changed: boolean; readonly username: string; readonly nickname: string }
   /**
    * The server refused a login because it lost its shared database or bus (SERVER_DEGRADED): the
    * link dropped it and logs in again on a new link at retryAtMs (after the backoff), maybe on
@@ -666,7 +667,7 @@ export class ServerLink {
     // the old password logging in, says it had not (a server that applied it refuses both).
     if (p.account.passwordPending !== undefined) {
       const changed = p.password !== undefined;
-      this.actions.push({ type: 'password-settled', changed, nickname: changed ? frame.nickname : null });
+      this.actions.push({ type: 'password-settled', changed, username: frame.username, nickname: frame.nickname });
     }
   }
 

@@ -944,7 +944,7 @@ describe('a password change the link holds (account.password on its way)', () =>
     expect(h.frame(loginOk(h.lastSentId(), 'tok2'))).toEqual([
       { type: 'logged-in', via: 'resume', frame: expect.anything() },
       { type: 'reconnected' },
-      { type: 'password-settled', changed: false, nickname: null },
+      { type: 'password-settled', changed: false, username: 'alice', nickname: 'alice' },
     ]);
     expect(h.link.passwordPending).toBe(false);
     // The old password is still the one held: a refused resume later tries it.
@@ -962,7 +962,7 @@ describe('a password change the link holds (account.password on its way)', () =>
     expect(h.frame(ok)).toEqual([
       { type: 'logged-in', via: 'relogin', frame: ok },
       { type: 'reconnected' },
-      { type: 'password-settled', changed: true, nickname: 'Alice A.' },
+      { type: 'password-settled', changed: true, username: 'alice', nickname: 'Alice A.' },
     ]);
     expect(h.link.state).toMatchObject({ state: 'LoggedIn', account: { username: 'alice', password: 'new-password', resumeToken: 'tok3' } });
     expect(h.link.passwordPending).toBe(false);
@@ -978,7 +978,7 @@ describe('a password change the link holds (account.password on its way)', () =>
     expect(h.frame(loginOk(h.lastSentId(), 'tok3'))).toEqual([
       { type: 'logged-in', via: 'relogin', frame: loginOk(h.lastSentId(), 'tok3') },
       { type: 'reconnected' },
-      { type: 'password-settled', changed: false, nickname: null },
+      { type: 'password-settled', changed: false, username: 'alice', nickname: 'alice' },
     ]);
     expect(h.link.passwordPending).toBe(false);
     expect(h.link.state).toMatchObject({ state: 'LoggedIn', account: { password: 'alice-password', resumeToken: 'tok3' } });
