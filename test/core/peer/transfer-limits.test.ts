@@ -42,6 +42,25 @@ function aliceStreamKey(world: World): string {
   return keys[0]!;
 }
 
+/**
+ * Alice sends bob a 2 MiB file; bob accepts and takes 256 KiB of it, then their P2P link is cut:
+ * the transfer is suspended mid-way on both sides, bob's reader running again.
+ */
+function suspendedMidWay(path: string, seed: number): { world: World; file: ReturnType<typeof makeSource>; transferId: string } {
+  const world = twoFriends();
+  openChat(world);
+  const file = makeSource(world, path, 2 * 1024 * 1024, seed);
+  world.pausedReaders.add('bob');
+  world.command('alice', { cmd: 'file.send', username: 'bob', files: [file] });
+  world.readSome('bob', 1);
+  const [transferId] = transferIds(world, 'alice');
+  world.command('bob', { cmd: 'file.answer', transferId: transferId!, accept: true });
+  world.readSome('bob', 256 * 1024);
+  world.cutP2p('alice', 'bob');
+  world.pausedReaders.delete('bob');
+  return { world, file, transferId: transferId! };
+}
+
 describe('file transfer limits in the peer machine', () => {
   it(`a slow reader with many large files accepted never makes the sender queue more than P2P_SEND_QUEUE_BYTES_MAX (${P2P_SEND_QUEUE_BYTES_MAX} bytes)`, () => {
     const world = twoFriends();
@@ -99,17 +118,7 @@ describe('file transfer limits in the peer machine', () => {
   });
 
   it('a suspended transfer resumed within TRANSFER_RESUME_WAIT_MS completes, and its old deadline does nothing', () => {
-    const world = twoFriends();
-    openChat(world);
-    const file = makeSource(world, '/src/mid.bin', 2 * 1024 * 1024, 2);
-    world.pausedReaders.add('bob');
-    world.command('alice', { cmd: 'file.send', username: 'bob', files: [file] });
-    world.readSome('bob', 1);
-    const [transferId] = transferIds(world, 'alice');
-    world.command('bob', { cmd: 'file.answer', transferId: transferId!, accept: true });
-    world.readSome('bob', 256 * 1024);
-    world.cutP2p('alice', 'bob');
-    world.pausedReaders.delete('bob');
+    const { world, file, transferId } = suspendedMidWay('/src/mid.bin', 2);
     world.advance(TRANSFER_RESUME_WAIT_MS - 1_000);
     openChat(world);
     expect(world.committed.get(`bob|${transferId}`)).toEqual({ sha256: file.sha256, bytes: file.size });
@@ -120,17 +129,7 @@ describe('file transfer limits in the peer machine', () => {
   });
 
   it('a suspended download waits for its own sender: a session with another friend neither resumes it nor spoils its resume', () => {
-    const world = twoFriends();
-    openChat(world);
-    const file = makeSource(world, '/src/other.bin', 2 * 1024 * 1024, 5);
-    world.pausedReaders.add('bob');
-    world.command('alice', { cmd: 'file.send', username: 'bob', files: [file] });
-    world.readSome('bob', 1);
-    const [transferId] = transferIds(world, 'alice');
-    world.command('bob', { cmd: 'file.answer', transferId: transferId!, accept: true });
-    world.readSome('bob', 256 * 1024);
-    world.cutP2p('alice', 'bob');
-    world.pausedReaders.delete('bob');
+    const { world, file, transferId } = suspendedMidWay('/src/other.bin', 5);
     world.addPeer('carol', 7003);
     world.command('carol', { cmd: 'signup', username: 'carol', password: 'carol-password' });
     world.command('carol', { cmd: 'login', username: 'carol', password: 'carol-password' });
