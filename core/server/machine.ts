@@ -595,6 +595,8 @@ export class ServerMachine {
 
   /** Logout or TTL expiry: the connection is a guest again, with a new unauthenticated lifetime. */
   private loggedOut(conn: Conn, nowMs: number): void {
+    // A password change still waiting for a thread is for a login that just ended: nobody's now.
+    if (conn.phase.state === 'LoggedIn') this.dropWaitingPasswordChange(conn.phase.passwordJobId);
     conn.phase = { state: 'ExpectLogin' };
     conn.unauthenticatedUntilMs = nowMs + this.unauthenticatedLifetimeMs;
     this.countUnauthenticated(conn, +1);
@@ -623,11 +625,16 @@ export class ServerMachine {
       if (job !== undefined && !job.running && this.passwordChecksWaiting.remove(job.addressKey, (id) => id === job.jobId)) this.dropJob(job);
     }
     if (conn.phase.state === 'LoggedIn') {
-      const changeJob = conn.phase.passwordJobId === null ? undefined : this.jobs.get(conn.phase.passwordJobId);
-      if (changeJob !== undefined && !changeJob.running && this.passwordChecksWaiting.remove(changeJob.addressKey, (id) => id === changeJob.jobId)) this.dropJob(changeJob);
+      this.dropWaitingPasswordChange(conn.phase.passwordJobId);
       const user = this.online.get(conn.phase.username);
       if (user !== undefined && user.connId === conn.connId) user.connId = null;
     }
+  }
+
+  /** A password change's job still waiting in line leaves it; one running finds no login when it ends (its answer is dropped). */
+  private dropWaitingPasswordChange(jobId: number | null): void {
+    const job = jobId === null ? undefined : this.jobs.get(jobId);
+    if (job !== undefined && !job.running && this.passwordChecksWaiting.remove(job.addressKey, (id) => id === job.jobId)) this.dropJob(job);
   }
 
   private onBytes(connId: ConnId, bytes: Uint8Array, nowMs: number): void {

@@ -188,6 +188,19 @@ describe('login floods', () => {
     expect(h.jobLog.filter((e) => e.type === 'hash')).toEqual([]);
   });
 
+  it('a password change waiting in line is dropped when its client logs out (and stays connected): its old password is never checked for nobody', () => {
+    const h = new ServerHarness({ store: storeWith(['alice', 'bob']), passwordChecksRunningMax: 1, authAttemptsPerAddressPerSec: 0 });
+    const alice = h.login('alice', passwordOf('alice'), '192.0.2.1');
+    flood(h, 1, 1);
+    h.sendUnsettled(alice, { type: 'account.password', old: 'the old password', new: 'a new password' });
+    h.sendUnsettled(alice, { type: 'logout' });
+    h.settle();
+    const checked = h.jobLog.filter((e) => e.type === 'verify').map((e) => (e.type === 'verify' ? e.password : ''));
+    expect(checked).toEqual([passwordOf('alice'), 'flood password']);
+    expect(h.jobLog.filter((e) => e.type === 'hash')).toEqual([]);
+    expect(h.last(alice)).toMatchObject({ type: 'logout.ok' });
+  });
+
   it('a password change left waiting by a client that logged out and left is pushed out of a full line quietly, for a newcomer', () => {
     const h = new ServerHarness({ store: storeWith(['alice']), authAttemptsPerAddressPerSec: 0 });
     const alice = h.login('alice', passwordOf('alice'), '198.18.0.1');
