@@ -21,6 +21,20 @@ describe('the machine interface', () => {
     expect(before.errors).toStrictEqual({ BAD_CREDENTIALS: 2, NOT_LOGGED_IN: 1 });
   });
 
+  it('stats() counts logins, failed logins and resumes, one each, as /metrics shows them', () => {
+    const h = new ServerHarness({ store: storeWith(['alice', 'bob']) });
+    const alice = h.login('alice');
+    h.login('bob');
+    const wrong = h.open();
+    h.send(wrong, { type: 'login', username: 'alice', password: 'not the password' });
+    const token = h.tokenOf(alice);
+    h.close(alice);
+    const resumed = h.resume('alice', token);
+    expect(h.framesOf(resumed, 'login.ok')).toHaveLength(1);
+    const stats = h.machine.stats();
+    expect([stats.logins, stats.loginsFailed, stats.resumes]).toStrictEqual([2, 1, 1]);
+  });
+
   it('an error frame with nothing to add has no detail field at all (not an undefined one)', () => {
     const h = new ServerHarness();
     const c = h.open();

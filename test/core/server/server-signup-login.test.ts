@@ -26,6 +26,20 @@ describe('sign-up (seed use case 1.3.1)', () => {
     expect(h.last(c)).toEqual({ type: 'signup.ok', re: 2, username: 'alice' });
   });
 
+  it('a node of a cluster that lost its store refuses resumes SERVER_DEGRADED as it does logins, and takes the same token again once healthy', () => {
+    const h = new ServerHarness({ clustered: true, store: storeWith(['alice']) });
+    const alice = h.login('alice');
+    const token = h.tokenOf(alice);
+    h.close(alice);
+    h.input({ type: 'cluster.health', healthy: false });
+    const refused = h.open();
+    h.send(refused, { type: 'resume', id: 7, username: 'alice', token });
+    expect(h.last(refused)).toMatchObject({ type: 'error', re: 7, code: 'SERVER_DEGRADED' });
+    h.input({ type: 'cluster.health', healthy: true });
+    const resumed = h.resume('alice', token);
+    expect(h.framesOf(resumed, 'login.ok')).toHaveLength(1);
+  });
+
   it('main flow: a unique username gets signup.ok and the account is stored, with a hash and not the password', () => {
     const h = new ServerHarness();
     const c = h.open();
