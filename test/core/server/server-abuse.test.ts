@@ -281,6 +281,19 @@ describe('sybil friend requests', () => {
     expect(h.last(again)).toMatchObject({ type: 'friend.requested' });
   });
 
+  it('the cool-down runs from the decline, however long the server has been up: an hour short of it, still DECLINED_RECENTLY', () => {
+    const h = new ServerHarness({ store: storeWith(['victim', 'sybil0']) });
+    h.advance(3 * FRIEND_REQUEST_DECLINE_COOLDOWN_MS);
+    const sybil = h.login('sybil0');
+    const victim = h.login('victim');
+    h.send(sybil, { type: 'friend.request', username: 'victim' });
+    h.send(victim, { type: 'friend.decline', username: 'sybil0' });
+    h.advance(FRIEND_REQUEST_DECLINE_COOLDOWN_MS - 3_600_000);
+    const again = h.login('sybil0');
+    h.send(again, { type: 'friend.request', username: 'victim' });
+    expect(h.last(again)).toMatchObject({ type: 'error', code: 'DECLINED_RECENTLY' });
+  });
+
   it('friend.block: the blocked user friend and session requests are dropped silently; friend.unblock lets them through; kept across a restart', () => {
     const h = new ServerHarness({ store: storeWith(['victim', 'pest'], [['victim', 'pest']]), sessionTimeoutMs: 5_000 });
     let victim = h.login('victim');

@@ -162,17 +162,20 @@ describe('friend limits', () => {
 
   it(`a user with ${FRIENDS_PER_USER_MAX} friends cannot add more (FRIENDS_LIMIT), asking or accepting, on either side`, () => {
     const others = Array.from({ length: FRIENDS_PER_USER_MAX }, (_, i) => `user${i}`);
-    const store = storeWith(['alice', 'bob', 'carol', ...others], others.map((o) => ['alice', o] as const));
+    const store = storeWith(['alice', 'bob', 'carol', 'dave', ...others], others.map((o) => ['alice', o] as const));
     store.apply([{ op: 'request.add', from: 'carol', to: 'alice' }]);
     store.apply([{ op: 'request.add', from: 'alice', to: 'bob' }]);
     const h = new ServerHarness({ store });
     const alice = h.login('alice');
     const bob = h.login('bob');
     expect(h.framesOf(alice, 'login.ok')[0]!.friends).toHaveLength(FRIENDS_PER_USER_MAX);
+    // Asking someone new, asking back someone who asked (carol), accepting.
+    h.send(alice, { type: 'friend.request', username: 'dave' });
     h.send(alice, { type: 'friend.request', username: 'carol' });
     h.send(alice, { type: 'friend.accept', username: 'carol' });
     h.send(bob, { type: 'friend.accept', username: 'alice' });
-    expect(h.errors(alice)).toEqual(['FRIENDS_LIMIT', 'FRIENDS_LIMIT']);
+    expect(h.errors(alice)).toEqual(['FRIENDS_LIMIT', 'FRIENDS_LIMIT', 'FRIENDS_LIMIT']);
+    expect(h.framesOf(alice, 'friend.requested')).toEqual([]);
     expect(h.errors(bob)).toEqual(['FRIENDS_LIMIT']);
     expect(h.machine.friendsOf('alice').size).toBe(FRIENDS_PER_USER_MAX);
   });
