@@ -102,6 +102,18 @@ describe('friend.block and friend.unblock, edges', () => {
     expect(h.last(bob)).toMatchObject({ type: 'session.failed', reason: 'timeout' });
   });
 
+  it('blocking a friend we are asking for a session leaves our own request alone: no session.withdrawn to us, and its outcome still comes', () => {
+    const h = new ServerHarness({ store: storeWith(['alice', 'bob'], [['alice', 'bob']]), sessionTimeoutMs: 5_000 });
+    const alice = h.login('alice');
+    h.login('bob');
+    h.send(alice, { type: 'session.request', username: 'bob' });
+    h.drain(alice);
+    h.send(alice, { type: 'friend.block', id: 2, username: 'bob' });
+    expect(h.frames(alice)).toEqual([{ type: 'friend.blocked', re: 2, username: 'bob' }]);
+    h.advance(5_000);
+    expect(h.last(alice)).toMatchObject({ type: 'session.failed', reason: 'timeout' });
+  });
+
   it('unblocking an unknown user is USER_NOT_FOUND; unblocking one not blocked answers friend.unblocked and stores nothing', () => {
     const h = new ServerHarness({ store: storeWith(['alice', 'bob']) });
     const alice = h.login('alice');
