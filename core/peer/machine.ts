@@ -314,7 +314,6 @@ type TimerKey = `hello:${string}` | `token:${string}` | `expired:${string}` | `r
 /** How often one input may loop on the sub-machines' actions causing more actions. */
 const DRAIN_ROUNDS_MAX = 64;
 
-
 /**
  * How a password change whose answer a drop took ends, once the client can tell (settlePassword):
  * each says what is true of the user's passwords then.
