@@ -12,7 +12,7 @@ import { encodeControl, encodeData } from '../../../core/codec.ts';
 import { errorMessage } from '../../../core/errors.ts';
 import { P2P_HELLO_TIMEOUT_MS } from '../../../core/limits.ts';
 import type { P2pFrame } from '../../../core/peer/frames.ts';
-import { type World, aliceAwaitingHelloOk, heldCallerToken, twoFriends } from './peer-world.ts';
+import { aliceAwaitingHelloOk, carolJoins, heldCallerToken, twoFriends, type World } from './peer-world.ts';
 
 /** What `name` sent on its P2P streams from now on (its effects still go to the world). */
 function recordSent(world: World, name: string): Array<{ streamId: string; frame: P2pFrame | 'close' | 'reset' }> {
@@ -248,11 +248,7 @@ describe('the greeting in the order the network gives it', () => {
 
   it('a parked hello is not opened by a token for another caller', () => {
     const world = twoFriends();
-    world.addPeer('carol', 7003);
-    world.command('carol', { cmd: 'signup', username: 'carol', password: 'carol-password' });
-    world.command('carol', { cmd: 'login', username: 'carol', password: 'carol-password' });
-    world.command('carol', { cmd: 'friend.request', username: 'bob' });
-    world.command('bob', { cmd: 'friend.accept', username: 'carol' });
+    carolJoins(world, 'bob');
     world.holdFrames = { peer: 'bob', type: 'session.established' };
     world.command('alice', { cmd: 'chat.open', username: 'bob' });
     world.command('carol', { cmd: 'chat.open', username: 'bob' });

@@ -457,6 +457,15 @@ export function twoFriends(config: Partial<PeerConfig> = {}): World {
   return world;
 }
 
+/** carol joins (signs up and logs in on port 7003) and becomes `friend`'s friend (she asks, they accept). */
+export function carolJoins(world: World, friend: string): void {
+  world.addPeer('carol', 7003);
+  world.command('carol', { cmd: 'signup', username: 'carol', password: 'carol-password' });
+  world.command('carol', { cmd: 'login', username: 'carol', password: 'carol-password' });
+  world.command('carol', { cmd: 'friend.request', username: friend });
+  world.command(friend, { cmd: 'friend.accept', username: 'carol' });
+}
+
 /** Every effect `name`'s machine hands the world from now on, in order. */
 export function recordEffects(world: World, name: string): PeerEffect[] {
   const seen: PeerEffect[] = [];

@@ -318,6 +318,11 @@ describe('what the machine shows its runtime', () => {
   });
 });
 
+/** The SERVER_UNAVAILABLE error event a command is answered with, saying why. */
+function unavailable(detail: string) {
+  return { event: 'error', code: 'SERVER_UNAVAILABLE', message: errorMessage('SERVER_UNAVAILABLE'), detail };
+}
+
 describe('account changes and the login the link takes back', () => {
   it('a password change the server refused is never tried: after a server restart the client logs in once, with the old password', () => {
     const world = twoFriends();
@@ -356,14 +361,7 @@ describe('account changes and the login the link takes back', () => {
     const resumeId = client.resuming();
     expect(client.answersTo(171)).toEqual([]);
     client.frame(loginOk(resumeId, 'tok2'));
-    expect(client.answersTo(171)).toEqual([
-      {
-        event: 'error',
-        code: 'SERVER_UNAVAILABLE',
-        message: errorMessage('SERVER_UNAVAILABLE'),
-        detail: 'the server connection closed before the password was changed: the old password still works; try again',
-      },
-    ]);
+    expect(client.answersTo(171)).toEqual([unavailable('the server connection closed before the password was changed: the old password still works; try again')]);
   });
 
   it('a password change whose answer the drop took, when every password is refused after a server restart: answered SERVER_UNAVAILABLE once, as the login ends, saying neither password logs in', () => {
@@ -376,14 +374,7 @@ describe('account changes and the login the link takes back', () => {
     }
     expect(client.machine.linkState).toBe('ExpectLogin');
     // Not "the old password still works": the server has just refused it.
-    expect(client.answersTo(172)).toEqual([
-      {
-        event: 'error',
-        code: 'SERVER_UNAVAILABLE',
-        message: errorMessage('SERVER_UNAVAILABLE'),
-        detail: 'the server connection closed during the password change, and the server refused both the old and the new password afterwards: log in again',
-      },
-    ]);
+    expect(client.answersTo(172)).toEqual([unavailable('the server connection closed during the password change, and the server refused both the old and the new password afterwards: log in again')]);
   });
 
   it('a password change whose answer the drop took, then quit: answered SERVER_UNAVAILABLE before the exit, saying it is not known whether it happened', () => {
@@ -392,14 +383,7 @@ describe('account changes and the login the link takes back', () => {
     client.input({ type: 'server.closed', linkId: client.linkId, error: 'ECONNRESET' });
     client.input({ type: 'command', command: { cmd: 'quit' } });
     // Not "the old password still works": the server may have changed it before the drop.
-    expect(client.answersTo(173)).toEqual([
-      {
-        event: 'error',
-        code: 'SERVER_UNAVAILABLE',
-        message: errorMessage('SERVER_UNAVAILABLE'),
-        detail: 'the server connection closed before the password change was answered, and the client quit before it could learn whether it happened: log in with the new password, or the old one if that fails',
-      },
-    ]);
+    expect(client.answersTo(173)).toEqual([unavailable('the server connection closed before the password change was answered, and the client quit before it could learn whether it happened: log in with the new password, or the old one if that fails')]);
     expect(client.effects.at(-1)).toEqual({ type: 'exit', code: 0 });
   });
 

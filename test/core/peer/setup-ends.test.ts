@@ -11,7 +11,7 @@ import { encodeControl } from '../../../core/codec.ts';
 import { errorMessage } from '../../../core/errors.ts';
 import { P2P_HELLO_TIMEOUT_MS } from '../../../core/limits.ts';
 import { Client } from './hand-typed-client.ts';
-import { type World, aliceAwaitingHelloOk, heldCallerToken, recordEffects, twoFriends } from './peer-world.ts';
+import { aliceAwaitingHelloOk, carolJoins, heldCallerToken, recordEffects, twoFriends, type World } from './peer-world.ts';
 
 
 
@@ -97,11 +97,7 @@ describe('what ends with one friend leaves the others alone', () => {
   /** alice, bob and carol, bob friends with both. */
   function threeFriends(): World {
     const world = twoFriends();
-    world.addPeer('carol', 7003);
-    world.command('carol', { cmd: 'signup', username: 'carol', password: 'carol-password' });
-    world.command('carol', { cmd: 'login', username: 'carol', password: 'carol-password' });
-    world.command('carol', { cmd: 'friend.request', username: 'bob' });
-    world.command('bob', { cmd: 'friend.accept', username: 'carol' });
+    carolJoins(world, 'bob');
     return world;
   }
 

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { FILES_PER_OFFER_MAX, TRANSFERS_ACTIVE_MAX, TRANSFERS_IN_PER_PEER_MAX, TRANSFER_ANSWER_WAIT_MS, TRANSFER_STALL_MS } from '../../../core/limits.ts';
 import type { PreparedFile } from '../../../core/peer/commands.ts';
 import type { PeerConfig } from '../../../core/peer/machine.ts';
-import { type World, twoFriends } from './peer-world.ts';
+import { carolJoins, twoFriends, type World } from './peer-world.ts';
 
 function source(world: World, path: string, bytes: number): PreparedFile {
   world.sources.set(path, new Uint8Array(bytes).fill(7));
@@ -25,11 +25,7 @@ function reasons(world: World, name: string): string[] {
 /** alice and bob, and carol who is alice's friend too; each pair has a chat open. */
 function threeFriends(aliceConfig: Partial<PeerConfig> = {}): World {
   const world = twoFriends(aliceConfig);
-  world.addPeer('carol', 7003);
-  world.command('carol', { cmd: 'signup', username: 'carol', password: 'carol-password' });
-  world.command('carol', { cmd: 'login', username: 'carol', password: 'carol-password' });
-  world.command('carol', { cmd: 'friend.request', username: 'alice' });
-  world.command('alice', { cmd: 'friend.accept', username: 'carol' });
+  carolJoins(world, 'alice');
   world.command('bob', { cmd: 'chat.open', username: 'alice' });
   world.command('carol', { cmd: 'chat.open', username: 'alice' });
   expect(world.eventsOf('alice', 'chat.opened')).toHaveLength(2);

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { FILE_CHUNK_BYTES, P2P_SEND_QUEUE_BYTES_MAX, TRANSFER_RESUME_WAIT_MS, TRANSFER_WINDOW_BYTES } from '../../../core/limits.ts';
 import type { PreparedFile } from '../../../core/peer/commands.ts';
-import { type World, twoFriends } from './peer-world.ts';
+import { carolJoins, twoFriends, type World } from './peer-world.ts';
 
 /** A file whose every 64 KiB block differs, so a misplaced chunk changes its hash. */
 function makeSource(world: World, path: string, bytes: number, seed: number): PreparedFile & { readonly sha256: string } {
@@ -130,11 +130,7 @@ describe('file transfer limits in the peer machine', () => {
 
   it('a suspended download waits for its own sender: a session with another friend neither resumes it nor spoils its resume', () => {
     const { world, file, transferId } = suspendedMidWay('/src/other.bin', 5);
-    world.addPeer('carol', 7003);
-    world.command('carol', { cmd: 'signup', username: 'carol', password: 'carol-password' });
-    world.command('carol', { cmd: 'login', username: 'carol', password: 'carol-password' });
-    world.command('carol', { cmd: 'friend.request', username: 'bob' });
-    world.command('bob', { cmd: 'friend.accept', username: 'carol' });
+    carolJoins(world, 'bob');
     world.command('carol', { cmd: 'chat.open', username: 'bob' });
     expect(world.peer('bob').openSessions()).toEqual(['carol']);
     // Nothing of alice's download moves while her session is down: no re-hash, no resume asked.
