@@ -33,6 +33,8 @@ export interface RunnerHost {
   p2pHello(slot: PeerSlot, to: string, token: 'guess' | 'replay', as: string | undefined, done: (outcome: string) => void): void;
   /** Hostile: raw connections to the server that never log in. */
   hoardConnections(slot: PeerSlot, count: number, renew: boolean, done: (outcome: string) => void): void;
+  /** Hostile: `rounds` rounds of malformed input to the server (sim/drivers/malformed-input.ts). */
+  malformedFrames(slot: PeerSlot, rounds: number, done: (outcome: string) => void): void;
 }
 
 interface Frame {
@@ -240,6 +242,9 @@ export class BehaviourRunner {
     }
     if ('hoardConnections' in step) {
       return host.hoardConnections(slot, step.hoardConnections.count, step.hoardConnections.renew === true, finish('hoardConnections', undefined));
+    }
+    if ('malformedFrames' in step) {
+      return host.malformedFrames(slot, step.malformedFrames.rounds ?? 1, finish('malformedFrames', undefined));
     }
     if ('crash' in step) {
       host.onCrashStep(slot, step.crash.downMs);

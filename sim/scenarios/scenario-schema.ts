@@ -22,6 +22,8 @@ export const STEPS_DEPTH_MAX = 8;
 export const CLOCK_DRIFT_PPM_MAX = 200_000;
 /** Raw connections one hoardConnections step may hold: beyond any per-address cap, small enough to simulate. */
 export const HOARDED_CONNECTIONS_MAX = 10_000;
+/** Rounds of malformed input one malformedFrames step may send (11 probes a round, one connection each). */
+export const MALFORMED_ROUNDS_MAX = 1_000;
 /** A hostile offered name may be this long: far past the receiver's own name limit, within a control frame. */
 export const HOSTILE_FILE_NAME_CHARS_MAX = 4_096;
 /** Largest synthetic file a sendFile step may send (the receiver holds it in memory). */
@@ -43,6 +45,7 @@ export const CHECKER_NAMES = [
   'deterministic',
   'announced-is-committed',
   'hostile-refused',
+  'bad-input-answered',
   'safe-file-names',
   'served-within-bound',
   'mail-exactly-once',
@@ -52,7 +55,7 @@ export const CHECKER_NAMES = [
 ] as const;
 
 /** The kinds of step, by the names step outcomes and `underFaults.stepsMayFail` use. */
-export const STEP_KINDS = ['signup', 'login', 'logout', 'befriend', 'friendRequest', 'session', 'chat', 'sendFile', 'unfriend', 'p2pHello', 'hoardConnections', 'sendOffline'] as const;
+export const STEP_KINDS = ['signup', 'login', 'logout', 'befriend', 'friendRequest', 'session', 'chat', 'sendFile', 'unfriend', 'p2pHello', 'hoardConnections', 'malformedFrames', 'sendOffline'] as const;
 
 /** A kind of step (any outcome excused), or `kind:outcome` (that outcome only, e.g. `session:timeout`). */
 const stepExcuseSchema = z.string().refine((excuse) => (STEP_KINDS as readonly string[]).includes(excuse.split(':', 1)[0] ?? ''), {
@@ -107,6 +110,11 @@ export const SIM_PLANTED_BUGS = [
    * fewer bytes than it sends, or more than it sends before file.end, gets its file accepted.
    */
   'trust-sent-size',
+  /**
+   * The server sends the error of a framing fault that must close the connection (BAD_VERSION,
+   * BAD_FRAME_KIND, FRAME_TOO_LARGE, BAD_JSON) but leaves the connection open.
+   */
+  'keep-open-after-framing-error',
 ] as const;
 export type SimPlantedBug = (typeof SIM_PLANTED_BUGS)[number];
 
@@ -157,7 +165,8 @@ export type Step =
   | { unfriend: { with: string; expect?: string | undefined } }
   | { answerFriends: { policy: 'accept' | 'decline' | 'ignore'; accept?: string[] | undefined } }
   | { p2pHello: { to: string; token: 'guess' | 'replay'; as?: string | undefined; expect?: string | undefined } }
-  | { hoardConnections: { count: number; renew?: boolean | undefined } };
+  | { hoardConnections: { count: number; renew?: boolean | undefined } }
+  | { malformedFrames: { rounds?: number | undefined } };
 
 /** A sendFile step; name, declaredBytes, wrongDigest and stall make the sender hostile (the receiver must cope). */
 export interface SendFileStep {
@@ -237,6 +246,8 @@ export const stepSchema: z.ZodType<Step> = z.lazy(() =>
     }),
     /** Hostile: open `count` raw connections to the server that never log in; with renew, open a new one for each the server closes. */
     z.strictObject({ hoardConnections: z.strictObject({ count: z.number().int().min(1).max(HOARDED_CONNECTIONS_MAX), renew: z.boolean().optional() }) }),
+    /** Hostile: raw connections to the server sending bytes no client would, each kind once a round. */
+    z.strictObject({ malformedFrames: z.strictObject({ rounds: z.number().int().min(1).max(MALFORMED_ROUNDS_MAX).optional() }) }),
   ]),
 );
 

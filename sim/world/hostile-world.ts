@@ -6,12 +6,16 @@
  *   anything but a refusal breaks `hostile-refused`;
  * - connection hoarding: raw connections to the server from the attacker's address, renewed
  *   until the workload phase ends;
+ * - malformed input: raw connections to the server that send bytes no client would
+ *   (sim/drivers/malformed-input.ts); an answer other than the one PROTOCOL.md gives breaks
+ *   `bad-input-answered`, judged away from faults as below;
  * - served-within-bound: a legitimate user's step with `withinMs` must end as expected that soon
  *   while the attackers run. It is judged only when no fault began, ended or was in progress during
  *   the step or the settling time before it: a partition may delay anyone, an attacker must not.
  */
 import type { PeerSlot } from '../drivers/peer-slot.ts';
 import { ConnectionHoard, isHostileSend, probeP2pHello } from '../drivers/hostile.ts';
+import { MALFORMED_PROBE_KINDS, type MalformedProbe, malformedProbe, runMalformedProbe } from '../drivers/malformed-input.ts';
 import { P2P_PORT } from '../drivers/peer-machine-driver.ts';
 import type { Step } from '../scenarios/scenario-schema.ts';
 import type { WireMessage } from './frame-tap.ts';
@@ -97,6 +101,42 @@ export class HostileActions {
     const hoard = new ConnectionHoard(world.network.transport(slot.address), world.clock, SERVER_ADDRESS, SERVER_PORT, renew, () => world.acceptingSteps && slot.driver.alive);
     this.hoards.push(hoard);
     hoard.start(count, () => done('ok'));
+  }
+
+  /**
+   * `rounds` rounds of every kind of malformed probe, one raw connection at a time, in a random
+   * order per round; ends `ok` when all ran (or the workload phase ended). A probe answered wrong
+   * is a violation of `bad-input-answered` unless a fault could explain it: one began or ended
+   * while the probe ran, or links are impaired (a crashed or partitioned server answers nothing).
+   */
+  malformedFrames(slot: PeerSlot, rounds: number, done: (outcome: string) => void): void {
+    const world = this.world;
+    const probes: MalformedProbe[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const kinds = [...MALFORMED_PROBE_KINDS];
+      // Fisher-Yates with the slot's own stream: a round's order is the seed's.
+      for (let i = kinds.length - 1; i > 0; i--) {
+        const j = slot.prng.int(i + 1);
+        [kinds[i], kinds[j]] = [kinds[j]!, kinds[i]!];
+      }
+      for (const kind of kinds) probes.push(malformedProbe(kind, slot.prng));
+    }
+    const transport = world.network.transport(slot.address);
+    const next = (index: number): void => {
+      const probe = probes[index];
+      if (probe === undefined || !world.acceptingSteps || !slot.driver.alive) return done('ok');
+      const sinceMs = world.clock.nowMs();
+      world.checkers.count('malformed_probes');
+      runMalformedProbe(transport, world.clock, SERVER_ADDRESS, SERVER_PORT, probe, slot.prng, (differed) => {
+        if (differed !== null) {
+          const faulted = world.lastFaultBeganMs >= sinceMs || world.lastFaultEndMs >= sinceMs || !world.linksHealthy();
+          if (faulted) world.checkers.count('malformed_probes_excused');
+          else world.checkers.violate('bad-input-answered', `${slot.username}'s ${differed}`);
+        }
+        next(index + 1);
+      });
+    };
+    next(0);
   }
 
   /** What the hoarders achieved, for the metrics. */

@@ -34,6 +34,8 @@ class PlantedStream extends ForwardingStream {
   private inbound: FrameDecoder | null = null;
   /** The username of this stream's latest login attempt. */
   loginAttempt: string | null = null;
+  /** keep-open-after-framing-error: the server wrote an error that closes the connection. */
+  framingErrorWritten = false;
 
   constructor(
     inner: Stream,
@@ -84,6 +86,8 @@ class PlantedStream extends ForwardingStream {
   }
 
   override close(): void {
+    // keep-open-after-framing-error: the close that follows a framing error never happens.
+    if (this.framingErrorWritten && this.output.active.has('keep-open-after-framing-error')) return;
     this.output.streams.delete(this);
     super.close();
   }
@@ -164,6 +168,9 @@ class CarelessPeerStream extends ForwardingStream {
   }
 }
 
+/** The errors of framing faults after which the server closes the connection (docs/PROTOCOL.md, "Error codes"). */
+const FRAMING_ERRORS_THAT_CLOSE: ReadonlySet<string> = new Set(['BAD_VERSION', 'BAD_FRAME_KIND', 'FRAME_TOO_LARGE', 'BAD_JSON']);
+
 /** lock-out-guessed-user: failed logins of one username (from any address) after which its owner is refused. */
 const LOCKOUT_FAILURES_PLANTED = 5;
 
@@ -217,6 +224,7 @@ export class PlantedOutput {
   rewrite(stream: PlantedStream, frame: WireFrame): boolean {
     if (frame.type === 'login.ok' && typeof frame.username === 'string') stream.username = frame.username;
     const active = this.active;
+    if (frame.type === 'error' && FRAMING_ERRORS_THAT_CLOSE.has(String(frame.code))) stream.framingErrorWritten = true;
     const send = (target: PlantedStream): boolean => target.writeAsIs(encodeControl(frame));
     if (frame.type === 'session.failed' && active.has('drop-session-failed')) return true;
     if (active.has('lock-out-guessed-user') && stream.loginAttempt !== null) {

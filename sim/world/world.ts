@@ -363,6 +363,10 @@ export class World implements CheckedWorld, RunnerHost {
     this.hostile.hoardConnections(slot, count, renew, done);
   }
 
+  malformedFrames(slot: PeerSlot, rounds: number, done: (outcome: string) => void): void {
+    this.hostile.malformedFrames(slot, rounds, done);
+  }
+
   // ---- peer and server faults --------------------------------------------------------------------
 
   crashPeer(slot: PeerSlot, downMs: number | undefined): void {

@@ -49,6 +49,7 @@ const CASES: ReadonlyArray<{ what: string; bug: SimPlantedBug; file: string; che
   { what: 'a replayed or guessed P2P token is refused', bug: 'greet-any-hello', file: 'scenarios/p2p-token-replay.yaml', checker: 'hostile-refused' },
   { what: 'a man in the middle of a P2P link is refused', bug: 'skip-peer-key-check', file: 'scenarios/p2p-man-in-the-middle.yaml', checker: 'peer-key-refused' },
   { what: 'a size lie never makes a file other than the offer declared', bug: 'trust-sent-size', file: 'scenarios/hostile-files.yaml', checker: 'size-as-offered' },
+  { what: 'a framing error closes the connection that sent it', bug: 'keep-open-after-framing-error', file: 'scenarios/malformed-input.yaml', checker: 'bad-input-answered' },
 ];
 
 describe('a server that never answers a logout', () => {
