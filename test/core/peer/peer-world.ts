@@ -7,7 +7,7 @@
  * its send queue. After every data write and whenever a paused reader reads, the world tells the
  * sender how many data bytes have left that queue (`p2p.flushed`), as the client runtime does
  * with Stream.bufferedBytes; the peak of each queue is recorded. File reads complete one settle round after they were asked for, from in-memory
- * sources; received files are hashed as they are written, never kept whole.
+ * sources (or wait on a slow disk, slowDisk, until releaseReads); received files are hashed as they are written, never kept whole.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { encodeControl, encodeData } from '../../../core/codec.ts';
@@ -64,6 +64,10 @@ export class World {
   readonly discarded: string[] = [];
   /** File operations asked for and not yet completed (they complete when the world is quiet). */
   private pendingIo: Array<() => void> = [];
+  /** Transfers whose file reads wait on a slow disk: asked for, answered only by releaseReads. */
+  readonly slowDisk = new Set<string>();
+  /** The reads the slow disk holds, in the order asked. */
+  readonly heldReads: Array<{ readonly peer: string; readonly read: Extract<PeerEffect, { type: 'file.read' }> }> = [];
   /** Peers that do not read their P2P streams: bytes to them wait in the sender's send queue. */
   readonly pausedReaders = new Set<string>();
   /** Send queues of P2P stream ends: `${peer}|${streamId}` → frames not yet delivered. */
@@ -190,6 +194,13 @@ export class World {
       return;
     }
     throw new Error(`no P2P stream from ${from} to ${to}`);
+  }
+
+  /** The slow disk answers every read it held, in order, and is slow no more. */
+  releaseReads(): void {
+    this.slowDisk.clear();
+    for (const { peer, read } of this.heldReads.splice(0)) this.pendingIo.push(() => this.read(peer, read));
+    this.settle();
   }
 
   /** Resets the P2P connection between two peers (both ends see it close; queued bytes are lost). */
@@ -376,14 +387,8 @@ export class World {
         );
         return;
       case 'file.read':
-        this.pendingIo.push(() => {
-          const source = this.sources.get(effect.path);
-          const { transferId, epoch, offset } = effect;
-          if (source === undefined) return machine.handle({ type: 'file.read-failed', transferId, epoch }, this.nowMs);
-          const chunk = source.subarray(offset, offset + effect.bytes);
-          this.readHash(name, transferId).feed(offset, chunk);
-          machine.handle({ type: 'file.chunk', transferId, epoch, offset, bytes: chunk }, this.nowMs);
-        });
+        if (this.slowDisk.has(effect.transferId)) this.heldReads.push({ peer: name, read: effect });
+        else this.pendingIo.push(() => this.read(name, effect));
         return;
       case 'file.digest':
         this.pendingIo.push(() => {
@@ -431,6 +436,16 @@ export class World {
         this.discarded.push(`${name}|${effect.transferId}`);
         return;
     }
+  }
+
+  private read(name: string, effect: Extract<PeerEffect, { type: 'file.read' }>): void {
+    const machine = this.peers.get(name)!;
+    const source = this.sources.get(effect.path);
+    const { transferId, epoch, offset } = effect;
+    if (source === undefined) return machine.handle({ type: 'file.read-failed', transferId, epoch }, this.nowMs);
+    const chunk = source.subarray(offset, offset + effect.bytes);
+    this.readHash(name, transferId).feed(offset, chunk);
+    machine.handle({ type: 'file.chunk', transferId, epoch, offset, bytes: chunk }, this.nowMs);
   }
 
   private readHash(name: string, transferId: string): ReadHash {

@@ -24,7 +24,6 @@ const ROOM_LEFT_BYTES = P2P_SEND_QUEUE_BYTES_MAX - WHOLE_CHUNKS * FRAME_BYTES;
 const EXACT_FILL_BYTES = WHOLE_CHUNKS * FILE_CHUNK_BYTES + (ROOM_LEFT_BYTES - OVERHEAD_BYTES);
 
 type FileRead = Extract<PeerEffect, { type: 'file.read' }>;
-type DataWrite = Extract<PeerEffect, { type: 'p2p.data' }>;
 
 /** Every batch of effects `name`'s machine hands the world from now on (one batch per input it handled). */
 function effectBatches(world: World, name: string): PeerEffect[][] {
@@ -37,20 +36,6 @@ function effectBatches(world: World, name: string): PeerEffect[][] {
     return effects;
   };
   return batches;
-}
-
-/** A slow disk under one transfer of `name`: its reads are asked for and never answered (kept here). */
-function slowDisk(world: World, name: string, transferId: string): FileRead[] {
-  const held: FileRead[] = [];
-  const machine = world.peer(name);
-  const take = machine.takeEffects.bind(machine);
-  machine.takeEffects = () =>
-    take().filter((effect) => {
-      if (effect.type !== 'file.read' || effect.transferId !== transferId) return true;
-      held.push(effect);
-      return false;
-    });
-  return held;
 }
 
 /** alice offers `to` these files (sizes) and returns their transfer ids, in order. */
@@ -121,19 +106,16 @@ describe('the send room of a P2P stream', () => {
   it('counts the chunks being read: while one file waits on a slow disk, a second file to the same friend reads only the room its reads leave', () => {
     const { world, batches } = slowBob();
     const [slow, other] = offer(world, 'bob', [6 * 1024 * 1024, 6 * 1024 * 1024]);
-    const held = slowDisk(world, 'alice', slow!);
+    world.slowDisk.add(slow!);
     world.pausedReaders.add('bob');
     accept(world, 'bob', slow!);
-    expect(held).toHaveLength(TRANSFER_READS_IN_FLIGHT_MAX);
+    expect(world.heldReads).toHaveLength(TRANSFER_READS_IN_FLIGHT_MAX);
     accept(world, 'bob', other!);
     // The slow file's reads hold their chunks and headers: the other gets the rest, in whole chunks.
     const heldBytes = TRANSFER_READS_IN_FLIGHT_MAX * FRAME_BYTES;
     expect(dataBytes(batches.flat(), 'out:1')).toBe(Math.floor((P2P_SEND_QUEUE_BYTES_MAX - heldBytes) / FRAME_BYTES) * FRAME_BYTES);
     // The disk answers at last: everything queued stays within the bound.
-    for (const read of held.splice(0)) {
-      const source = world.sources.get(read.path)!;
-      world.input('alice', { type: 'file.chunk', transferId: read.transferId, epoch: read.epoch, offset: read.offset, bytes: source.subarray(read.offset, read.offset + read.bytes) });
-    }
+    world.releaseReads();
     expect(dataBytes(batches.flat(), 'out:1')).toBe(WHOLE_CHUNKS * FRAME_BYTES);
   });
 
@@ -143,9 +125,9 @@ describe('the send room of a P2P stream', () => {
     world.command('alice', { cmd: 'chat.open', username: 'carol' });
     expect(world.peer('alice').openSessions()).toEqual(['bob', 'carol']);
     const [forCarol] = offer(world, 'carol', [6 * 1024 * 1024]);
-    const held = slowDisk(world, 'alice', forCarol!);
+    world.slowDisk.add(forCarol!);
     accept(world, 'carol', forCarol!);
-    expect(held).toHaveLength(TRANSFER_READS_IN_FLIGHT_MAX);
+    expect(world.heldReads).toHaveLength(TRANSFER_READS_IN_FLIGHT_MAX);
     const [forBob] = offer(world, 'bob', [EXACT_FILL_BYTES]);
     world.pausedReaders.add('bob');
     accept(world, 'bob', forBob!);
