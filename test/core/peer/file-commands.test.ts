@@ -11,7 +11,7 @@ import { TRANSFERS_ACTIVE_MAX, TRANSFER_OUTCOMES_REMEMBERED_MAX } from '../../..
 import { errorMessage } from '../../../core/errors.ts';
 import type { PreparedFile } from '../../../core/peer/commands.ts';
 import type { P2pFrame } from '../../../core/peer/frames.ts';
-import { type World, recordEffects, twoFriends } from './peer-world.ts';
+import { type World, carolJoins, recordEffects, twoFriends } from './peer-world.ts';
 
 function inSession(config: Parameters<typeof twoFriends>[0] = {}): World {
   const world = twoFriends(config);
@@ -82,6 +82,22 @@ describe('file commands that cannot be carried out', () => {
     expect(world.eventsOf('alice', 'file.failed')).toMatchObject([{ transferId: offer!.transferId, reason: 'declined' }]);
     world.command('bob', { cmd: 'file.answer', transferId: offer!.transferId, accept: true });
     expect(world.eventsOf('bob', 'error').at(-1)).toMatchObject({ code: 'NO_SUCH_TRANSFER', id: offer!.transferId });
+  });
+
+  it('file.answer again, yes or no, for a download already under way: NO_SUCH_TRANSFER (it awaits no answer), and the download goes on', () => {
+    const world = inSession();
+    world.command('alice', { cmd: 'file.send', username: 'bob', files: [source(world, '/a.bin', 10)] });
+    const [offer] = world.eventsOf('bob', 'file.offer') as Array<{ transferId: string }>;
+    const transferId = offer!.transferId;
+    world.pausedReaders.add('bob');
+    world.command('bob', { cmd: 'file.answer', transferId, accept: true });
+    world.command('bob', { cmd: 'file.answer', transferId, accept: true });
+    world.command('bob', { cmd: 'file.answer', transferId, accept: false });
+    const refused = { event: 'error', code: 'NO_SUCH_TRANSFER', message: errorMessage('NO_SUCH_TRANSFER'), id: transferId };
+    expect(world.eventsOf('bob', 'error')).toEqual([refused, refused]);
+    world.pausedReaders.delete('bob');
+    world.readSome('bob', Number.POSITIVE_INFINITY);
+    expect(world.eventsOf('bob', 'file.received')).toMatchObject([{ transferId }]);
   });
 
   it('file.answer yes to an offer still waiting starts the download', () => {
@@ -194,6 +210,20 @@ describe('a friend\'s frames about transfers that are not its own', () => {
     world.command('bob', { cmd: 'file.answer', transferId: offer!.transferId, accept: true });
     expect(world.eventsOf('alice', 'file.sent')).toMatchObject([{ transferId: id }]);
   });
+  it('a third friend cannot end or fail a download another friend offered', () => {
+    const world = inSession();
+    carolJoins(world, 'alice');
+    world.command('carol', { cmd: 'chat.open', username: 'alice' });
+    world.command('bob', { cmd: 'file.send', username: 'alice', files: [source(world, '/b.bin', 10)] });
+    const [offer] = world.eventsOf('alice', 'file.offer') as Array<{ transferId: string }>;
+    const id = offer!.transferId;
+    world.injectP2p('carol', 'alice', { type: 'file.end', transferId: id, sha256: '0'.repeat(64) });
+    world.injectP2p('carol', 'alice', { type: 'file.fail', transferId: id, reason: 'cancelled' });
+    expect(world.eventsOf('alice', 'file.failed')).toEqual([]);
+    world.command('alice', { cmd: 'file.answer', transferId: id, accept: true });
+    expect(world.eventsOf('alice', 'file.received')).toMatchObject([{ transferId: id }]);
+    expect(world.eventsOf('bob', 'file.sent')).toMatchObject([{ transferId: id }]);
+  });
 });
 
 describe('the outcome of a finished download is told again on the next session', () => {
@@ -228,6 +258,48 @@ describe('the outcome of a finished download is told again on the next session',
 });
 
 describe('transfers end with the session they run on', () => {
+  it('and only with it: a session with carol lost, or closed, leaves the uploads and downloads with bob running', () => {
+    for (const end of ['lost', 'closed'] as const) {
+      const world = inSession();
+      carolJoins(world, 'alice');
+      world.command('carol', { cmd: 'chat.open', username: 'alice' });
+      // Both files wait on their sender's slow disk, accepted, when carol's session ends.
+      world.command('alice', { cmd: 'file.send', username: 'bob', files: [source(world, '/a.bin', 10)] });
+      world.command('bob', { cmd: 'file.send', username: 'alice', files: [source(world, '/b.bin', 20)] });
+      const [up] = world.eventsOf('alice', 'file.offered') as Array<{ transferId: string }>;
+      const [down] = world.eventsOf('bob', 'file.offered') as Array<{ transferId: string }>;
+      world.slowDisk.add(up!.transferId);
+      world.slowDisk.add(down!.transferId);
+      world.command('bob', { cmd: 'file.answer', transferId: up!.transferId, accept: true });
+      world.command('alice', { cmd: 'file.answer', transferId: down!.transferId, accept: true });
+      expect(world.heldReads).toHaveLength(2);
+      if (end === 'lost') world.cutP2p('alice', 'carol');
+      else world.command('alice', { cmd: 'chat.close', username: 'carol' });
+      expect(world.peer('alice').openSessions()).toEqual(['bob']);
+      world.releaseReads();
+      expect(world.eventsOf('bob', 'file.received')).toMatchObject([{ transferId: up!.transferId, size: 10 }]);
+      expect(world.eventsOf('alice', 'file.received')).toMatchObject([{ transferId: down!.transferId, size: 20 }]);
+      expect(world.eventsOf('alice', 'file.failed')).toEqual([]);
+    }
+  });
+
+  it('an upload cancelled while its friend is away is told to no stream meanwhile; the friend, resuming, hears no-such-transfer', () => {
+    const world = inSession();
+    world.command('alice', { cmd: 'file.send', username: 'bob', files: [source(world, '/a.bin', 10)] });
+    const [offer] = world.eventsOf('alice', 'file.offered') as Array<{ transferId: string }>;
+    const id = offer!.transferId;
+    world.slowDisk.add(id);
+    world.command('bob', { cmd: 'file.answer', transferId: id, accept: true });
+    world.cutP2p('alice', 'bob');
+    const effects = recordEffects(world, 'alice');
+    world.command('alice', { cmd: 'file.cancel', transferId: id });
+    expect(world.eventsOf('alice', 'file.failed')).toEqual([{ event: 'file.failed', transferId: id, reason: 'cancelled', username: 'bob' }]);
+    expect(effects.filter((e) => e.type === 'p2p.send' || e.type === 'p2p.data')).toEqual([]);
+    world.releaseReads();
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    expect(world.eventsOf('bob', 'file.failed')).toMatchObject([{ transferId: id }]);
+  });
+
   it('chat.close during a transfer fails it session-closed on both sides, and nothing waits for a resume', () => {
     const world = inSession();
     world.command('alice', { cmd: 'file.send', username: 'bob', files: [source(world, '/a.bin', 10)] });

@@ -55,6 +55,25 @@ describe('transfer slots under a hoarding friend', () => {
     expect(world.eventsOf('carol', 'file.sent')).toHaveLength(1);
   });
 
+  it(`with all ${TRANSFERS_ACTIVE_MAX} slots taken by our own uploads, a friend's offer is refused busy; a slot freed takes the next`, () => {
+    const world = threeFriends();
+    // Half to each friend: neither holds more than TRANSFERS_IN_PER_PEER_MAX of alice's offers.
+    for (const friend of ['bob', 'carol']) {
+      for (let batch = 0; batch < TRANSFERS_ACTIVE_MAX / 2 / FILES_PER_OFFER_MAX; batch++) {
+        const files = Array.from({ length: FILES_PER_OFFER_MAX }, (_, i) => source(world, `/alice/${friend}-${batch}-${i}.bin`, 1024));
+        world.command('alice', { cmd: 'file.send', username: friend, files });
+      }
+    }
+    expect(world.peer('alice').transferCount()).toBe(TRANSFERS_ACTIVE_MAX);
+    world.command('carol', { cmd: 'file.send', username: 'alice', files: [source(world, '/carol/first.jpg', 5000)] });
+    expect(world.eventsOf('alice', 'file.offer')).toEqual([]);
+    expect(reasons(world, 'alice')).toEqual(['busy']);
+    const [mine] = world.eventsOf('alice', 'file.offered') as Array<{ transferId: string }>;
+    world.command('alice', { cmd: 'file.cancel', transferId: mine!.transferId });
+    world.command('carol', { cmd: 'file.send', username: 'alice', files: [source(world, '/carol/second.jpg', 5000)] });
+    expect(world.eventsOf('alice', 'file.offer')).toMatchObject([{ from: 'carol', name: 'second.jpg' }]);
+  });
+
   it(`offers nobody answers fail with stalled after TRANSFER_ANSWER_WAIT_MS (${TRANSFER_ANSWER_WAIT_MS} ms), and the slots come back`, () => {
     const world = threeFriends();
     hoard(world);
