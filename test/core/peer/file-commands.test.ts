@@ -7,7 +7,7 @@
  * (peer-world.ts): real server and peer machines, in memory.
  */
 import { describe, expect, it } from 'vitest';
-import { TRANSFERS_ACTIVE_MAX, TRANSFER_OUTCOMES_REMEMBERED_MAX } from '../../../core/limits.ts';
+import { FILES_PER_OFFER_MAX, TRANSFERS_ACTIVE_MAX, TRANSFER_OUTCOMES_REMEMBERED_MAX } from '../../../core/limits.ts';
 import { errorMessage } from '../../../core/errors.ts';
 import type { PreparedFile } from '../../../core/peer/commands.ts';
 import type { P2pFrame } from '../../../core/peer/frames.ts';
@@ -254,6 +254,39 @@ describe('the outcome of a finished download is told again on the next session',
     world.command('alice', { cmd: 'chat.open', username: 'bob' });
     const repeated = sent.filter((f) => f.type === 'file.ok').map((f) => (f as { transferId: string }).transferId);
     expect(repeated).toEqual(received.slice(1));
+  });
+});
+
+describe('the outcomes kept are the latest decided', () => {
+  it('an outcome decided again under an id a friend reused counts as the newest: the older ones are forgotten before it', () => {
+    const world = inSession();
+    const file = source(world, '/a.bin', 1);
+    /** alice offers `count` files and bob declines each: one outcome (file.fail declined) remembered per file. */
+    const declineFiles = (count: number): string[] => {
+      const ids: string[] = [];
+      for (let sent = 0; sent < count; sent += FILES_PER_OFFER_MAX) {
+        const before = world.eventsOf('bob', 'file.offer').length;
+        const length = Math.min(FILES_PER_OFFER_MAX, count - sent);
+        world.command('alice', { cmd: 'file.send', username: 'bob', files: Array.from({ length }, () => file) });
+        for (const offer of world.eventsOf('bob', 'file.offer').slice(before) as Array<{ transferId: string }>) {
+          world.command('bob', { cmd: 'file.answer', transferId: offer.transferId, accept: false });
+          ids.push(offer.transferId);
+        }
+      }
+      return ids;
+    };
+    const [first, second] = declineFiles(TRANSFER_OUTCOMES_REMEMBERED_MAX);
+    // alice's client offers the first id again (a client reusing ids); bob declines it again.
+    world.injectP2p('alice', 'bob', { type: 'file.offer', files: [{ transferId: first!, stream: 9999, name: 'again.bin', size: 1 }] });
+    world.command('bob', { cmd: 'file.answer', transferId: first!, accept: false });
+    declineFiles(1);
+    world.cutP2p('alice', 'bob');
+    const sent = recordSent(world, 'bob');
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    const repeated = sent.filter((f) => f.type === 'file.fail').map((f) => (f as { transferId: string }).transferId);
+    expect(repeated).toHaveLength(TRANSFER_OUTCOMES_REMEMBERED_MAX);
+    expect(repeated).not.toContain(second);
+    expect(repeated.slice(-2, -1)).toEqual([first]);
   });
 });
 
