@@ -118,6 +118,46 @@ describe('sign-up (seed use case 1.3.1)', () => {
     expect(h.machine.isOnline('alice')).toBe(true);
   });
 
+  it('an answer naming a job of the other kind, one still waiting in line, or none, changes nothing (the hasher answers only the jobs it was given)', () => {
+    const h = new ServerHarness({ store: storeWith(['bob']), passwordChecksRunningMax: 2 });
+    const login = h.open();
+    h.sendUnsettled(login, { type: 'login', username: 'bob', password: passwordOf('bob') });
+    const running = h.open();
+    h.sendUnsettled(running, { type: 'signup', username: 'carol', password: passwordOf('carol') });
+    const waiting = h.open();
+    h.sendUnsettled(waiting, { type: 'signup', username: 'dave', password: passwordOf('dave') });
+    const [verify, hash] = h.jobLog;
+    const loginJobId = verify?.type === 'verify' ? verify.jobId : -1;
+    const signupJobId = hash?.type === 'hash' ? hash.jobId : -1;
+    // Job ids are handed out in order: the waiting sign-up's is the next one.
+    const waitingJobId = signupJobId + 1;
+    h.input({ type: 'hashed', jobId: loginJobId, passwordHash: fakeHash('anything') });
+    h.input({ type: 'verified', jobId: signupJobId, ok: true });
+    h.input({ type: 'hashed', jobId: waitingJobId, passwordHash: fakeHash('anything') });
+    h.input({ type: 'verified', jobId: waitingJobId, ok: true });
+    h.input({ type: 'hashed', jobId: 999, passwordHash: fakeHash('anything') });
+    for (const c of [login, running, waiting]) expect(h.frames(c).map((f) => f.type)).toEqual(['welcome']);
+    expect(h.store.accountCount).toBe(1);
+    // Each check still ends as its own answer says, once: bob logged in, carol and dave signed up with their passwords.
+    h.settle();
+    expect(h.frames(login).map((f) => f.type)).toEqual(['welcome', 'login.ok']);
+    for (const c of [running, waiting]) expect(h.frames(c).map((f) => f.type)).toEqual(['welcome', 'signup.ok']);
+    expect(h.store.load().accounts).toEqual(
+      expect.arrayContaining(['carol', 'dave'].map((username) => expect.objectContaining({ username, passwordHash: fakeHash(passwordOf(username)) }))),
+    );
+  });
+
+  it('a sign-up whose client left before its hash failed: nothing is sent, nothing stored, and the name is free', () => {
+    const h = new ServerHarness();
+    const c = h.open();
+    h.sendUnsettled(c, { type: 'signup', username: 'alice', password: 'long enough' });
+    h.close(c);
+    h.failHashes();
+    expect(h.frames(c).map((f) => f.type)).toEqual(['welcome']);
+    expect(h.store.accountCount).toBe(0);
+    h.signup('alice');
+  });
+
   it('exception 2a, concurrent: a second sign-up for a name whose hash is still running gets USERNAME_TAKEN', () => {
     const h = new ServerHarness();
     const first = h.open();
@@ -336,6 +376,35 @@ describe('login (seed use case 1.3.2)', () => {
     h.sendUnsettled(c, { type: 'signup', username: 'bob', password: 'long enough' });
     expect(h.errors(c)).toEqual(['BUSY']);
     expect(h.pendingJobs).toBe(1);
+  });
+
+  it('a client that leaves while its wrong password is checked: nothing is sent, the failure still counts (stats and the guess slow-down)', () => {
+    const h = new ServerHarness({ store: storeWith(['alice']) });
+    for (let i = 0; i < LOGIN_GUESSES_FREE; i++) {
+      const c = h.open();
+      h.sendUnsettled(c, { type: 'login', username: 'alice', password: 'a wrong guess' });
+      h.close(c);
+      h.settle();
+      expect(h.frames(c).map((f) => f.type)).toEqual(['welcome']);
+    }
+    expect(h.machine.stats().loginsFailed).toBe(LOGIN_GUESSES_FREE);
+    const next = h.open();
+    h.send(next, { type: 'login', username: 'alice', password: passwordOf('alice') });
+    expect(h.last(next)).toMatchObject({ type: 'error', code: 'RATE_LIMITED', detail: expect.stringContaining('too many attempts for this username') });
+  });
+
+  it('a login waiting in line for a name whose sign-up is being hashed, whose client leaves, leaves the name reserved for that sign-up', () => {
+    const h = new ServerHarness({ passwordChecksRunningMax: 1 });
+    const signup = h.open();
+    h.sendUnsettled(signup, { type: 'signup', username: 'alice', password: 'password-one' });
+    const login = h.open();
+    h.sendUnsettled(login, { type: 'login', username: 'alice', password: 'password-one' });
+    h.close(login);
+    const second = h.open();
+    h.sendUnsettled(second, { type: 'signup', username: 'alice', password: 'password-two' });
+    expect(h.errors(second)).toEqual(['USERNAME_TAKEN']);
+    h.settle();
+    expect(h.store.load().accounts).toMatchObject([{ username: 'alice', passwordHash: fakeHash('password-one') }]);
   });
 
   it('a client that leaves while its verify job runs is not logged in', () => {
