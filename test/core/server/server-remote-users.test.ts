@@ -29,6 +29,14 @@ describe('users held by other nodes', () => {
     expect(h.frames(alice)).toHaveLength(before);
   });
 
+  it('a resume here for a user held elsewhere whose account this node has not heard of yet is BAD_RESUME_TOKEN, whatever the token', () => {
+    const h = new ServerHarness({ clustered: true, store: storeWith(['alice']) });
+    h.input({ type: 'remote.attached', username: 'newcomer', connId: 901, resumeToken: 'tn' });
+    const c = h.resume('newcomer', 'tn');
+    expect(h.errors(c)).toEqual(['BAD_RESUME_TOKEN']);
+    expect(h.framesOf(c, 'login.ok')).toEqual([]);
+  });
+
   it('a user held here who moves to another node is reached through its proxy there: a friend here can still ask it for a session', () => {
     const h = new ServerHarness({ clustered: true, store: storeWith(['alice', 'bob'], [['alice', 'bob']]) });
     const alice = h.login('alice');

@@ -269,6 +269,16 @@ describe('create chat session (seed use case 1.3.4)', () => {
     expect(h.framesOf(again, 'session.failed')).toMatchObject([{ requestId: id, reason: 'rejected' }]);
   });
 
+  it('a caller that resumes while its own request is still pending is not asked about it (only its callee is), and still hears the outcome', () => {
+    const { h, alice, bob, aliceToken: token } = friends();
+    const id = ask(h, alice, bob);
+    h.close(alice);
+    const again = h.resume('alice', token);
+    expect(h.frames(again).map((f) => f.type)).toEqual(['welcome', 'login.ok']);
+    h.send(bob, { type: 'session.answer', requestId: id, accept: true, port: 9 });
+    expect(h.framesOf(again, 'session.established')).toMatchObject([{ requestId: id, role: 'caller' }]);
+  });
+
   it('a caller whose connection dropped is told nothing while detached, and the request still ends by its timeout', () => {
     const { h, alice, bob } = friends();
     const id = ask(h, alice, bob);
