@@ -474,6 +474,20 @@ describe('declines kept, bounded', () => {
     expect(h.last(sybil1)).toMatchObject({ type: 'error', code: 'DECLINED_RECENTLY' });
   });
 
+  it('declines made here up to the bound are all kept: the oldest still holds', () => {
+    const h = fullOfDeclines();
+    // Full already: another node lifting one leaves room for exactly one more.
+    h.input({ type: 'remote.ops', ops: [{ op: 'decline.remove', declined: 'filler0', decliner: 'someone' }] });
+    const sybil1 = h.login('sybil1');
+    const victim = h.login('victim');
+    h.send(sybil1, { type: 'friend.request', username: 'victim' });
+    h.send(victim, { type: 'friend.decline', username: 'sybil1' });
+    expect(h.store.load().declines?.some((d) => d.declined === 'sybil0')).toBe(true);
+    const sybil0 = h.login('sybil0');
+    h.send(sybil0, { type: 'friend.request', username: 'victim' });
+    expect(h.last(sybil0)).toMatchObject({ type: 'error', code: 'DECLINED_RECENTLY' });
+  });
+
   it('a decline another node lifted is lifted here too', () => {
     const h = fullOfDeclines();
     h.input({ type: 'remote.ops', ops: [{ op: 'decline.remove', declined: 'sybil0', decliner: 'victim' }] });

@@ -96,6 +96,8 @@ describe('friend requests', () => {
     h.send(alice, { type: 'friend.request', username: 'bob' });
     h.send(alice, { type: 'friend.remove', username: 'bob' });
     expect(h.last(alice)).toMatchObject({ type: 'friend.removed', username: 'bob' });
+    // bob saw the request come in, so he sees it go.
+    expect(h.last(bob)).toEqual({ type: 'friend.removed', username: 'alice' });
     expect(h.store.load().requests).toEqual([]);
     h.send(bob, { type: 'friend.accept', username: 'alice' });
     expect(h.errors(bob)).toEqual(['NO_SUCH_REQUEST']);
@@ -108,13 +110,14 @@ describe('friend requests', () => {
     expect(h.framesOf(carol, 'login.ok')[0]).toMatchObject({ incoming: ['alice'] });
   });
 
-  it('each misuse gets its own code and leaves the connection open', () => {
+  it('each misuse gets its own code and leaves the connection open (accepting someone unknown: no such request)', () => {
     const { h, alice, bob } = twoStrangers();
     h.send(alice, { type: 'friend.request', username: 'nobody' });
     h.send(alice, { type: 'friend.request', username: 'alice' });
     h.send(alice, { type: 'friend.request', username: 'bob' });
     h.send(alice, { type: 'friend.request', username: 'bob' });
     h.send(alice, { type: 'friend.accept', username: 'carol' });
+    h.send(alice, { type: 'friend.accept', username: 'nobody' });
     h.send(alice, { type: 'friend.decline', username: 'carol' });
     h.send(alice, { type: 'friend.remove', username: 'carol' });
     h.send(bob, { type: 'friend.accept', username: 'alice' });
@@ -123,6 +126,7 @@ describe('friend requests', () => {
       'USER_NOT_FOUND',
       'SELF_REQUEST',
       'ALREADY_REQUESTED',
+      'NO_SUCH_REQUEST',
       'NO_SUCH_REQUEST',
       'NO_SUCH_REQUEST',
       'NOT_FRIENDS',
