@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ServerHarness, storeWith } from '../../helpers/server-harness.ts';
 
 describe('the machine interface', () => {
-  it('stats() counts the frames read and the error frames sent by code; each call is a snapshot later traffic does not change', () => {
+  it('stats() counts the frames read, the frames sent and the error frames sent by code; each call is a snapshot later traffic does not change', () => {
     const h = new ServerHarness({ store: storeWith(['alice']) });
     const c = h.open();
     h.send(c, { type: 'login', username: 'alice', password: 'not the password' });
@@ -15,6 +15,8 @@ describe('the machine interface', () => {
     h.send(c, { type: 'heartbeat' });
     const before = h.machine.stats();
     expect(before.framesIn).toBe(3);
+    // The welcome and three errors.
+    expect(before.framesOut).toBe(4);
     expect(before.errors).toStrictEqual({ BAD_CREDENTIALS: 2, NOT_LOGGED_IN: 1 });
     h.send(c, { type: 'heartbeat' });
     expect(h.machine.stats().errors).toStrictEqual({ BAD_CREDENTIALS: 2, NOT_LOGGED_IN: 2 });

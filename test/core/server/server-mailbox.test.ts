@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   MAIL_DELIVERIES_IN_FLIGHT_MAX,
+  MAIL_RECEIPTS_HELD_PER_USER_MAX,
   MAIL_SEALED_BYTES_MAX,
   MAILBOX_MESSAGES_PER_RECIPIENT_MAX,
   MAILBOX_MESSAGES_PER_SENDER_MAX,
@@ -83,6 +84,21 @@ describe('mailbox: held for an offline friend, handed over at login', () => {
     expect(h.framesOf(back, 'mail.delivered').map((f) => [f.username, f.messageId])).toEqual([['bob', 'r1']]);
     const again = h.login('alice');
     expect(h.framesOf(again, 'mail.delivered')).toHaveLength(0);
+  });
+
+  it(`at most MAIL_RECEIPTS_HELD_PER_USER_MAX (${MAIL_RECEIPTS_HELD_PER_USER_MAX}) receipts are held for an offline sender: one more drops the oldest, in the store too`, () => {
+    const store = storeWith(['alice', 'bob'], [['alice', 'bob']]);
+    store.apply(Array.from({ length: MAIL_RECEIPTS_HELD_PER_USER_MAX }, (_, i) => ({ op: 'receipt.add' as const, seq: i + 1, sender: 'alice', recipient: 'bob', messageId: `old${i}` })));
+    // alice, offline all along, sent one more before (her next login would be told them all).
+    store.apply([{ op: 'mail.add', seq: MAIL_RECEIPTS_HELD_PER_USER_MAX + 1, from: 'alice', to: 'bob', messageId: 'new', sealed: box('a'), sentAtMs: 0 }]);
+    const h = new ServerHarness({ store });
+    const bob = h.login('bob');
+    h.send(bob, { type: 'mail.ack', seq: h.framesOf(bob, 'mail.deliver')[0]?.seq ?? 0 });
+    const held = (h.store.load().receipts ?? []).map((r) => r.messageId);
+    expect(held).toHaveLength(MAIL_RECEIPTS_HELD_PER_USER_MAX);
+    expect(held).not.toContain('old0');
+    expect(held).toContain('old1');
+    expect(held).toContain('new');
   });
 
   it('a receipt for a sender whose connection dropped (still online, detached) waits for its resume, then goes', () => {
