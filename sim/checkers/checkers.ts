@@ -22,6 +22,11 @@
  *   logout.ok comes within a round trip, so a logout ended here means the server lost or never
  *   sent it. A fault before or right after the logout makes the drop expected and nothing is
  *   judged (`logouts_ended_here` still counts every one).
+ * - chat-failed-cause (driver peer-machine): session-cause-checker.ts, fed by the driver; its
+ *   breaches come through `violate`.
+ * - no-stray-error (driver peer-machine): no error event reaches a user unexplained: the server's
+ *   error answering a session frame is the session broker's (judged in the driver), and an error
+ *   that answers nothing the user asked is explained only by a fault (onUnattributedOutcome).
  */
 import type { PresenceStatus } from '../../core/frames.ts';
 import { Histogram } from './latency-histogram.ts';
@@ -60,6 +65,14 @@ export const CHECKED_SERVER_FRAME_TYPES: readonly string[] = [
  * that begins later than this cannot be why its answer never came.
  */
 export const LOGOUT_ANSWER_WAIT_MS = 2_000;
+/**
+ * no-stray-error: errors a client tells with no request of its user's behind them that a fault
+ * explains, by code: the fault kind that causes them.
+ */
+const FAULT_EXPLAINED_ERRORS: Readonly<Record<string, string>> = {
+  /** The client refused a P2P link whose far end proved another key than the friend's. */
+  PEER_KEY_MISMATCH: 'mitm',
+};
 /** Details listed per liveness check before the rest is only counted. */
 const LIVENESS_DETAILS_MAX = 20;
 
@@ -82,6 +95,8 @@ export interface CheckedWorld {
   readonly lastFaultEndMs: number;
   /** When the first fault of any kind but a planted bug began; Infinity before any. */
   readonly firstFaultBeganMs: number;
+  /** The kinds of fault that have begun so far; absent: none. */
+  readonly faultKindsBegun?: ReadonlySet<string>;
   /** Every server process (the nodes of a cluster); absent: just `server`. */
   readonly servers?: readonly ServerNode[];
   /** The server process at an address (which node sent a frame); absent: `server`. */
@@ -253,6 +268,23 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
     for (const [key, pending] of this.pendingSessions) if (pending.caller === peer) this.pendingSessions.delete(key);
   }
 
+  /**
+   * A session-loss fault lost a session frame to `username` (planted-output.ts): its requests may
+   * end only at the client's own deadline (the server's timeout plus SESSION_OUTCOME_GRACE_MS, or
+   * SESSION_ACK_WAIT_MS), later than session-ends-by-timeout's bound, as after a lost link.
+   */
+  onSessionOutcomeLost(username: string, frameType: string): void {
+    this.count('session_frames_lost');
+    for (const [key, pending] of this.pendingSessions) if (pending.caller.username === username) this.pendingSessions.delete(key);
+    void frameType;
+  }
+
+  /** A session-loss fault refused a session.request of `username`'s, perhaps late: its request may end at the client's own deadline. */
+  onSessionRequestRefused(username: string, _code: string): void {
+    this.count('session_requests_refused');
+    for (const [key, pending] of this.pendingSessions) if (pending.caller.username === username) this.pendingSessions.delete(key);
+  }
+
   onCounter(name: string): void {
     this.count(name);
   }
@@ -281,8 +313,17 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
     this.violate('one-final-outcome', `${peer.username}'s request ${request} ended ${first}, then got ${second}`);
   }
 
-  onUnattributedOutcome(_peer: PeerDriver, _what: string): void {
+  /**
+   * no-stray-error: an error event a client told its user that answers no request of its user's,
+   * that the server did not push unasked and that no peer sent: a reply matched to nothing, or an
+   * error out of nowhere (a protocol error, say). Only a fault the world made may explain one
+   * (FAULT_EXPLAINED_ERRORS: a man in the middle makes the client refuse the key it proves).
+   */
+  onUnattributedOutcome(peer: PeerDriver, what: string): void {
     this.count('outcomes_unattributed');
+    const fault = FAULT_EXPLAINED_ERRORS[what];
+    if (fault !== undefined && this.w.faultKindsBegun?.has(fault) === true) return;
+    this.violate('no-stray-error', `${peer.username} was told error ${what}, which answers nothing it asked and no fault explains`);
   }
 
   // ---- the frame tap: what the server put on the wire to each peer --------------------------------

@@ -7,6 +7,7 @@
  */
 import type { PresenceStatus, SessionFailure } from '../../core/frames.ts';
 import type { WireMessage } from '../world/frame-tap.ts';
+import type { CheckerName } from '../scenarios/scenario-schema.ts';
 import type { SendFileOptions } from './peer-machine-driver.ts';
 
 /** 'ok', or a stable error code (server codes, plus DISCONNECTED, TIMEOUT, CRASHED, NOT_LOGGED_IN). */
@@ -73,4 +74,6 @@ export interface PeerObserver {
   onOutcomeAfterEnd?(peer: PeerDriver, request: string, first: string, second: string): void;
   /** An error event that answers no request of the peer's and that the server does not push unasked. */
   onUnattributedOutcome?(peer: PeerDriver, what: string): void;
+  /** A breach a driver's own checker found (chat-failed-cause: sim/checkers/session-cause-checker.ts). */
+  violate?(checker: CheckerName, detail: string): void;
 }

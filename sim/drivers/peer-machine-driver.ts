@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import type { PresenceStatus } from '../../core/frames.ts';
 import type { PeerCommand, PreparedFile } from '../../core/peer/commands.ts';
 import type { ClientEvent } from '../../core/peer/events.ts';
+import type { ErrorCode } from '../../core/errors.ts';
 import { type PeerFiles, PeerHost } from '../../core/peer/host.ts';
 import { ReadHash } from '../../core/peer/read-hash.ts';
 import { PeerMachine } from '../../core/peer/machine.ts';
@@ -26,6 +27,7 @@ import { SERVER_ADDRESS, SERVER_PORT } from '../world/server-node.ts';
 import { type SimIdentity, simSealer } from '../world/sim-sealer.ts';
 import { SIM_FILE_BYTES_MAX, type SimPlantedBug } from '../scenarios/scenario-schema.ts';
 import { HostileWire, isHostileSend, type SizeLies } from './hostile.ts';
+import { SessionCauses } from '../checkers/session-cause-checker.ts';
 
 export const P2P_PORT = 5000;
 /** Virtual time a simulated disk operation takes. */
@@ -59,6 +61,15 @@ function syntheticBytes(path: string, offset: number, length: number): Uint8Arra
 
 function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** The client frames whose replies the session broker answers for (core/peer/session-broker.ts). */
+const SESSION_REQUEST_TYPES: ReadonlySet<string> = new Set(['session.request', 'session.answer', 'session.cancel']);
+/** Session frames remembered by id: far more than a client has in flight (SERVER_REQUESTS_PENDING_MAX). */
+const SESSION_IDS_REMEMBERED_MAX = 1_024;
+
+function hasId(event: ClientEvent): boolean {
+  return (event as unknown as { id?: unknown }).id !== undefined;
 }
 
 /** Sent files whose offer is still to be reported (a user sends one at a time; refused sends leave theirs behind). */
@@ -218,6 +229,15 @@ export class PeerMachineDriver implements PeerDriver {
   private incarnation = 0;
   /** Every command a step gave this incarnation, matched to its outcome (request-ledger.ts). */
   private ledger!: RequestLedger;
+  /** What the world told this incarnation about each session request, for chat-failed-cause. */
+  private causes!: SessionCauses;
+  /**
+   * The session requests, answers and withdrawals this incarnation sent, by request id (no-stray-error:
+   * the broker answers for every reply to them), the latest SESSION_IDS_REMEMBERED_MAX.
+   */
+  private sessionIds = new Map<number, string>();
+  /** The server's error replies to them the machine is about to hear (from the frame tap). */
+  private sessionReplyErrors: Array<{ readonly code: string; readonly re: number; readonly type: string }> = [];
   private answerPolicy: AnswerPolicy = 'accept';
   private answerDelayMs: () => number = () => 0;
   private nextFile = 1;
@@ -257,6 +277,9 @@ export class PeerMachineDriver implements PeerDriver {
       onOutcomeAfterEnd: (entry, event) => this.options.observer.onOutcomeAfterEnd?.(this, `${entry.kind}#${entry.seq}`, entry.outcome ?? '', event.event === 'error' ? event.code : event.event),
       onUnattributed: (event) => this.options.observer.onUnattributedOutcome?.(this, event.event === 'error' ? event.code : event.event),
     });
+    this.sessionIds = new Map();
+    this.sessionReplyErrors = [];
+    this.causes = new SessionCauses(this.username, (detail) => this.options.observer.violate?.('chat-failed-cause', detail));
     this.scope = new Scope();
     this.clock = this.options.clock.scoped(this.scope, this.options.clockRate ?? null);
     const machine = new PeerMachine({
@@ -281,10 +304,21 @@ export class PeerMachineDriver implements PeerDriver {
       ...(this.options.identity == null ? {} : { sealer: simSealer(this.options.identity.sealKey) }),
       sink: {
         onEvent: (event, ref) => this.onEvent(event, ref),
-        onSettled: () => this.updateTruth(),
+        onSettled: () => {
+          this.updateTruth();
+          this.causes.settled(this.clock.nowMs());
+        },
       },
       hooks: {
         localAddressOf: () => address,
+        // A server link that ended (its stream closed, or the machine closed it): requests it carried unacknowledged end server-unavailable.
+        onNote: (note) => {
+          if (note.event === 'server.closed') this.causes.linkLost();
+        },
+        onEffect: (effect) => {
+          if (effect.type === 'server.close') this.causes.linkLost();
+          if (effect.type === 'server.send' && SESSION_REQUEST_TYPES.has(effect.frame.type) && 'id' in effect.frame && typeof effect.frame.id === 'number') this.noteSessionId(effect.frame.id, effect.frame.type);
+        },
       },
     });
     this.host.listen(address, P2P_PORT, (result) => {
@@ -305,6 +339,7 @@ export class PeerMachineDriver implements PeerDriver {
   logout(done: (outcome: StepOutcome) => void): void {
     if (!this.machine.loggedIn) return done('NOT_LOGGED_IN');
     this.options.observer.onLogoutSent(this);
+    this.causes.logoutTyped();
     this.setTruth(false);
     this.command('logout', null, { cmd: 'logout' }, done);
   }
@@ -318,6 +353,7 @@ export class PeerMachineDriver implements PeerDriver {
     this.options.observer.onCounter('session_requests');
     this.outgoing.add(username);
     this.options.observer.onSessionPending(this, `${this.username}>${username}`, username, this.options.sessionTimeoutMs);
+    this.causes.chatOpen(username, this.clock.nowMs());
     this.command('chat.open', username, { cmd: 'chat.open', username }, (outcome) => {
       this.outgoing.delete(username);
       done(outcome);
@@ -469,27 +505,51 @@ export class PeerMachineDriver implements PeerDriver {
     const ledger = this.ledger;
     this.clock.at(this.clock.nowMs(), () => {
       if (entry.outcome !== null || ledger !== this.ledger) return;
+      if (command.cmd !== 'chat.open') return this.host.input({ type: 'command', command, ref: entry.seq });
+      this.causes.chatOpenInput(command.username);
       this.host.input({ type: 'command', command, ref: entry.seq });
+      this.causes.chatOpenInputDone();
     });
   }
 
   /** From the frame tap: the server frames this peer's machine is about to hear (errors pushed unasked are nobody's outcome). */
   onServerFrames(messages: readonly WireMessage[]): void {
+    if (this.alive) this.causes.serverFrames(messages, this.clock.nowMs());
     const pushedErrors: string[] = [];
     for (const message of messages) {
-      if (typeof message.re !== 'number' && message.type === 'error' && typeof message.code === 'string') pushedErrors.push(message.code);
+      if (message.type !== 'error' || typeof message.code !== 'string') continue;
+      if (typeof message.re !== 'number') pushedErrors.push(message.code);
+      else {
+        const type = this.sessionIds.get(message.re);
+        if (type !== undefined) this.sessionReplyErrors.push({ code: message.code, re: message.re, type });
+      }
     }
     this.ledger.onPushedErrorsHeard(pushedErrors);
   }
 
   onServerFramesHandled(): void {
     this.ledger.onServerFramesHandled();
+    const replies = this.sessionReplyErrors;
+    // TEST-ONLY: a machine that also tells its user the server's errors answering its session frames.
+    if (replies.length > 0 && this.options.planted?.has('show-session-replies') === true) {
+      for (const reply of replies) this.onEvent({ event: 'error', code: reply.code as ErrorCode, message: 'planted: the server refused a session frame' }, undefined);
+    }
+    this.sessionReplyErrors = [];
+  }
+
+  private noteSessionId(id: number, type: string): void {
+    this.sessionIds.set(id, type);
+    if (this.sessionIds.size > SESSION_IDS_REMEMBERED_MAX) {
+      const oldest = this.sessionIds.keys().next().value;
+      if (oldest !== undefined) this.sessionIds.delete(oldest);
+    }
   }
 
   // ---- events -------------------------------------------------------------------------------------
 
-  private onEvent(event: ClientEvent, ref: number | undefined): void {
+  private onEvent(emitted: ClientEvent, ref: number | undefined): void {
     const observer = this.options.observer;
+    const event = this.asPlanted(emitted);
     switch (event.event) {
       case 'ready': {
         this.ready = true;
@@ -535,9 +595,11 @@ export class PeerMachineDriver implements PeerDriver {
         const caller = this.outgoing.has(event.username);
         const key = caller ? `${this.username}>${event.username}` : `${event.username}>${this.username}`;
         observer.onSessionEstablished(this, key, caller ? 'caller' : 'callee', event.username);
+        this.causes.opened(event.username);
         break;
       }
       case 'chat.failed':
+        this.causes.failed(event.username, event.reason, event.incoming === true, this.clock.nowMs());
         // `incoming`: the friend's request to us ended, not ours to them (both may be pending).
         if (event.incoming !== true && this.outgoing.has(event.username)) observer.onSessionFailed(this, `${this.username}>${event.username}`, event.username, event.reason);
         break;
@@ -565,11 +627,16 @@ export class PeerMachineDriver implements PeerDriver {
         observer.onLinkLost(this);
         observer.onCounter('reconnects');
         break;
-      case 'error':
+      case 'error': {
         if (event.code === 'HEARTBEAT_TIMEOUT' || event.code === 'LOGGED_IN_ELSEWHERE') this.updateTruth();
+        // no-stray-error: the server's error answering a session frame of ours is the session
+        // broker's to answer (chat.failed) or drop (stale): it is never an error event of its own.
+        const reply = hasId(event) ? undefined : this.sessionReplyErrors.find((r) => r.code === event.code);
+        if (reply !== undefined) observer.violate?.('no-stray-error', `${this.username} was told error ${event.code}: the server's answer to its ${reply.type} (re ${reply.re}), which the session broker answers with chat.failed or drops as stale`);
         // The client refused a P2P link that proved another key than the friend's (a man in the middle).
         if (event.code === 'PEER_KEY_MISMATCH') observer.onCounter('peer_key_mismatch');
         break;
+      }
       default:
         break;
     }
@@ -578,12 +645,22 @@ export class PeerMachineDriver implements PeerDriver {
     if ((event.event === 'file.sent' || event.event === 'file.failed') && this.options.planted?.has('duplicate-transfer-outcome') === true) this.ledger.onEvent(event, ref);
   }
 
+  /** TEST-ONLY: the event as a machine with a planted bug would have told it (the `plant` fault). */
+  private asPlanted(event: ClientEvent): ClientEvent {
+    const planted = this.options.planted;
+    if (event.event !== 'chat.failed' || planted === undefined || planted.size === 0) return event;
+    if (planted.has('chat-failed-says-timeout') && event.reason !== 'timeout') return { ...event, reason: 'timeout' };
+    if (planted.has('chat-failed-not-incoming') && event.incoming === true) return { event: 'chat.failed', username: event.username, reason: event.reason };
+    return event;
+  }
+
   private onChatRequest(from: string): void {
     const policy = this.answerPolicy;
     if (policy === 'ignore') return;
     const accept = policy === 'accept';
     this.clock.at(this.clock.nowMs() + this.answerDelayMs(), () => {
       if (!this.machine.loggedIn || this.silent) return;
+      if (!accept) this.causes.answeredNo(from);
       this.options.observer.onSessionAnswer(this, `${from}>${this.username}`, accept);
       this.host.input({ type: 'command', command: { cmd: 'chat.answer', username: from, accept }, ref: UNTRACKED_REF });
     });

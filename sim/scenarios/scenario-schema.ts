@@ -4,6 +4,7 @@
  * (scenario-loader.ts) maps every issue back to a file, line and column.
  */
 import { z } from 'zod';
+import { ERROR_CODES, type ErrorCode } from '../../core/errors.ts';
 import { FRIENDS_PER_USER_MAX, UNAUTHENTICATED_IDLE_MS } from '../../core/limits.ts';
 import { PLANTED_BUGS } from '../world/planted-bugs.ts';
 import { HANDSHAKE_ROUND_TRIPS_MAX, MITM_PRESENTS, TLS_HANDSHAKE_CPU_MS, TLS_HANDSHAKE_ROUND_TRIPS } from '../world/sim-keys.ts';
@@ -52,6 +53,8 @@ export const CHECKER_NAMES = [
   'peer-key-refused',
   'size-as-offered',
   'logout-answered',
+  'chat-failed-cause',
+  'no-stray-error',
 ] as const;
 
 /** The kinds of step, by the names step outcomes and `underFaults.stepsMayFail` use. */
@@ -115,6 +118,16 @@ export const SIM_PLANTED_BUGS = [
    * BAD_FRAME_KIND, FRAME_TOO_LARGE, BAD_JSON) but leaves the connection open.
    */
   'keep-open-after-framing-error',
+  /** (in the peer-machine driver: what a machine would report) chat.failed never says `incoming`: a callee's failure reads as the end of a chat.open of its own. */
+  'chat-failed-not-incoming',
+  /** (in the peer-machine driver: what a machine would report) every chat.failed says `timeout`, whatever ended the request. */
+  'chat-failed-says-timeout',
+  /**
+   * (in the peer-machine driver: what a machine would report) the server's error answering a
+   * session request, answer or withdrawal also reaches the user as an error event, besides what
+   * the session broker makes of it (a broker that claims no reply, or a stale one).
+   */
+  'show-session-replies',
 ] as const;
 export type SimPlantedBug = (typeof SIM_PLANTED_BUGS)[number];
 
@@ -281,6 +294,9 @@ const arrivalSchema = z.strictObject({
   rampTo: z.number().min(0).max(1_000_000).optional(),
 });
 
+/** The session frames a `session-loss` fault may lose on their way to a client. */
+export const SESSION_LOSS_FRAMES = ['session.pending', 'session.failed'] as const;
+
 /** Who a fault hits: named peers, or a seeded random fraction of all peers. */
 const targets = {
   peers: z.array(z.string()).optional(),
@@ -326,6 +342,24 @@ export const faultSchema = z.discriminatedUnion('kind', [
    * attacker, who proves its own key to both sides, or none (`presents: no-key`: TLS stripped).
    */
   z.strictObject({ kind: z.literal('mitm'), atMs: ms, durationMs: positiveMs.optional(), presents: z.enum(MITM_PRESENTS).default('attacker-key'), ...targets }),
+  /**
+   * The server loses or refuses the session outcomes of the target peers (a node gone mid-request,
+   * a server shedding load): from atMs (for durationMs, else to the end of the run), `drop` loses
+   * the next `count` frames of the types in `frames` the server sends each target; `refuse` answers
+   * each target's next `count` session.requests with error `code` instead of taking them, `lateMs`
+   * later (past the client's own wait, the refusal is a stale reply). sim/world/planted-output.ts.
+   */
+  z.strictObject({
+    kind: z.literal('session-loss'),
+    atMs: ms,
+    durationMs: positiveMs.optional(),
+    mode: z.enum(['drop', 'refuse']).default('drop'),
+    frames: z.array(z.enum(SESSION_LOSS_FRAMES)).min(1).default([...SESSION_LOSS_FRAMES]),
+    count: z.number().int().min(1).max(1_000).default(1),
+    code: z.enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]]).default('SERVER_DEGRADED'),
+    lateMs: ms.default(0),
+    ...targets,
+  }),
   /** TEST-ONLY: plants one of SIM_PLANTED_BUGS from atMs on (for durationMs, else to the end of the run). */
   z.strictObject({ kind: z.literal('plant'), atMs: ms, bug: z.enum(SIM_PLANTED_BUGS), durationMs: positiveMs.optional() }),
 ]);

@@ -92,6 +92,7 @@ export class FaultSchedule {
     const world = this.world;
     const network = world.network;
     world.trace.note('fault', { kind: fault.kind });
+    world.faultKindsBegun.add(fault.kind);
     world.checkers.count(`faults_${fault.kind}`);
     if (fault.kind !== 'plant') {
       world.lastFaultBeganMs = world.clock.nowMs();
@@ -183,6 +184,18 @@ export class FaultSchedule {
       case 'mitm': {
         const stop = world.keys.intercept(this.targets(fault, index).map((slot) => slot.username), fault.presents);
         if (fault.durationMs !== undefined) world.clock.at(world.clock.nowMs() + fault.durationMs, stop);
+        return;
+      }
+      case 'session-loss': {
+        // Not a link fault: presence and links stay judged; the checkers hear each loss (planted-output.ts).
+        const losses = world.server.planted.sessionLoss;
+        const users = this.targets(fault, index).map((slot) => slot.username);
+        for (const username of users) losses.set(username, { mode: fault.mode, frames: new Set(fault.frames), left: fault.count, code: fault.code, lateMs: fault.lateMs });
+        if (fault.durationMs !== undefined) {
+          world.clock.at(world.clock.nowMs() + fault.durationMs, () => {
+            for (const username of users) losses.delete(username);
+          });
+        }
         return;
       }
       case 'plant': {

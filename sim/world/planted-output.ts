@@ -11,6 +11,7 @@
  */
 import { FrameDecoder, encodeControl } from '../../core/codec.ts';
 import { ForwardingStream, type Listener, type Stream, type StreamEvents, type Transport } from '../../core/transport.ts';
+import { type ErrorCode, errorMessage } from '../../core/errors.ts';
 import type { SimPlantedBug } from '../scenarios/scenario-schema.ts';
 import { offeredFiles, ReframingEvents, type SizeLies } from '../drivers/hostile.ts';
 
@@ -45,7 +46,7 @@ class PlantedStream extends ForwardingStream {
   }
 
   override write(bytes: Uint8Array): boolean {
-    if (this.output.active.size === 0) return super.write(bytes);
+    if (this.output.active.size === 0 && !this.output.watchesSessions) return super.write(bytes);
     const decoder = (this.decoder ??= new FrameDecoder());
     decoder.push(bytes);
     let ok = true;
@@ -64,8 +65,22 @@ class PlantedStream extends ForwardingStream {
 
   override onData(bytes: Uint8Array): void {
     if (this.output.active.size > 0) this.heard(bytes);
-    super.onData(bytes);
+    if (this.refusing === null && (this.username === null || !this.output.refuses(this.username))) return super.onData(bytes);
+    // A session-loss fault refuses this user's session requests: the server hears the rest. Once
+    // filtered, the stream stays filtered (a frame may be cut across chunks).
+    const decoder = (this.refusing ??= new FrameDecoder());
+    decoder.push(bytes);
+    for (;;) {
+      const frame = decoder.next();
+      if (frame === null || frame.kind !== 'control') break;
+      const message = frame.message as WireFrame;
+      if (message.type === 'session.request' && this.username !== null && this.output.refuse(this, this.username, message)) continue;
+      super.onData(encodeControl(message));
+    }
   }
+
+  /** What the peer sends, decoded once a session-loss fault refuses its session requests. */
+  private refusing: FrameDecoder | null = null;
 
   override onClose(error: string | null): void {
     this.output.streams.delete(this);
@@ -174,9 +189,50 @@ const FRAMING_ERRORS_THAT_CLOSE: ReadonlySet<string> = new Set(['BAD_VERSION', '
 /** lock-out-guessed-user: failed logins of one username (from any address) after which its owner is refused. */
 const LOCKOUT_FAILURES_PLANTED = 5;
 
+/** A session-loss fault on one user (scenario-schema.ts): what is still to be lost or refused. */
+export interface SessionLoss {
+  readonly mode: 'drop' | 'refuse';
+  readonly frames: ReadonlySet<string>;
+  left: number;
+  readonly code: ErrorCode;
+  readonly lateMs: number;
+}
+
+/** What a session-loss fault did, for the checkers (a lost outcome excuses a request that ends late). */
+export interface SessionLossObserver {
+  onSessionOutcomeLost(username: string, frameType: string): void;
+  onSessionRequestRefused(username: string, code: string): void;
+}
+
 export class PlantedOutput {
   /** Bugs planted right now (a `plant` fault in progress). */
   readonly active = new Set<SimPlantedBug>();
+  /**
+   * session-loss faults (not a planted bug: a server that loses or refuses outcomes), by target
+   * username. While the scenario has one, every frame is read, so each stream learns its user.
+   */
+  readonly sessionLoss = new Map<string, SessionLoss>();
+  watchesSessions = false;
+  /** Runs a refusal `lateMs` later (the world's clock). */
+  later: (delayMs: number, fn: () => void) => void = (_delayMs, fn) => fn();
+  observer: SessionLossObserver | null = null;
+
+  refuses(username: string): boolean {
+    const loss = this.sessionLoss.get(username);
+    return loss !== undefined && loss.mode === 'refuse' && loss.left > 0;
+  }
+
+  /** Refuses a session.request of `username`'s instead of passing it on, if a fault says so. */
+  refuse(stream: PlantedStream, username: string, request: WireFrame): boolean {
+    const loss = this.sessionLoss.get(username);
+    if (loss === undefined || loss.mode !== 'refuse' || loss.left <= 0) return false;
+    loss.left -= 1;
+    this.observer?.onSessionRequestRefused(username, loss.code);
+    const refusal = encodeControl({ type: 'error', code: loss.code, message: errorMessage(loss.code), ...(typeof request.id === 'number' ? { re: request.id } : {}) });
+    if (loss.lateMs === 0) stream.writeAsIs(refusal);
+    else this.later(loss.lateMs, () => stream.writeAsIs(refusal));
+    return true;
+  }
   /**
    * Whether the server's streams pass through here at all: a world whose scenario plants nothing
    * leaves them bare (two objects and a call less per connection and per frame).
@@ -226,6 +282,12 @@ export class PlantedOutput {
     const active = this.active;
     if (frame.type === 'error' && FRAMING_ERRORS_THAT_CLOSE.has(String(frame.code))) stream.framingErrorWritten = true;
     const send = (target: PlantedStream): boolean => target.writeAsIs(encodeControl(frame));
+    const loss = stream.username === null ? undefined : this.sessionLoss.get(stream.username);
+    if (loss !== undefined && loss.mode === 'drop' && loss.left > 0 && typeof frame.type === 'string' && loss.frames.has(frame.type)) {
+      loss.left -= 1;
+      this.observer?.onSessionOutcomeLost(stream.username as string, frame.type);
+      return true;
+    }
     if (frame.type === 'session.failed' && active.has('drop-session-failed')) return true;
     if (active.has('lock-out-guessed-user') && stream.loginAttempt !== null) {
       const user = stream.loginAttempt;

@@ -97,6 +97,8 @@ export class World implements CheckedWorld, RunnerHost {
   lastFaultBeganMs = Number.NEGATIVE_INFINITY;
   /** When the first fault (other than a planted bug) began; Infinity before any. */
   firstFaultBeganMs = Number.POSITIVE_INFINITY;
+  /** The kinds of fault that have begun so far (what may explain an error a client tells). */
+  readonly faultKindsBegun = new Set<string>();
   /** The adversarial steps' world side (hostile-world.ts). */
   readonly hostile: HostileActions;
   readonly stepMismatches: string[] = [];
@@ -131,9 +133,16 @@ export class World implements CheckedWorld, RunnerHost {
     const cluster = scenario.cluster;
     this.cluster = cluster === undefined ? null : new ClusterWorld({ ...scenario, cluster }, this.clock, this.network, seed, tuning, hashCostMs);
     this.server = this.cluster?.nodes[0] ?? new ServerNode(this.clock, this.network, Prng.stream(seed, 'tokens'), tuning, hashCostMs);
-    this.server.planted.wrapsServer = scenario.faults.some((f) => f.kind === 'plant');
+    const losesSessions = scenario.faults.some((f) => f.kind === 'session-loss');
+    this.server.planted.wrapsServer = losesSessions || scenario.faults.some((f) => f.kind === 'plant');
     this.checkers = new Checkers(scenario.server.ttlMs, scenario.checks.presenceBoundMs, (v) => this.trace.note('violation', { checker: v.checker, detail: v.detail }));
     this.checkers.attach(this);
+    if (losesSessions) {
+      const planted = this.server.planted;
+      planted.watchesSessions = true;
+      planted.later = (delayMs, fn) => this.clock.at(this.clock.nowMs() + delayMs, fn);
+      planted.observer = this.checkers;
+    }
     const network = this.network;
     const { handshake } = scenario.network;
     this.keys = new SimKeys({

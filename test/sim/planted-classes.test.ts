@@ -50,6 +50,12 @@ const CASES: ReadonlyArray<{ what: string; bug: SimPlantedBug; file: string; che
   { what: 'a man in the middle of a P2P link is refused', bug: 'skip-peer-key-check', file: 'scenarios/p2p-man-in-the-middle.yaml', checker: 'peer-key-refused' },
   { what: 'a size lie never makes a file other than the offer declared', bug: 'trust-sent-size', file: 'scenarios/hostile-files.yaml', checker: 'size-as-offered' },
   { what: 'a framing error closes the connection that sent it', bug: 'keep-open-after-framing-error', file: 'scenarios/malformed-input.yaml', checker: 'bad-input-answered' },
+  // Bob says no at once: a chat.failed `timeout` 300 ms after the chat.open names no cause the world gave (its deadline is 35 s off).
+  { what: 'a chat.failed names the cause the world gave the client', bug: 'chat-failed-says-timeout', file: 'scenarios/session-reject.yaml', checker: 'chat-failed-cause' },
+  // Bob ignores Alice: the server withdraws her request, and his chat.failed must say it was hers (`incoming`), not his own.
+  { what: "a callee's chat.failed says incoming", bug: 'chat-failed-not-incoming', file: 'scenarios/session-timeout.yaml', checker: 'chat-failed-cause' },
+  // Alice's server refuses two of her session requests (one late, after she gave it up): a client that also shows her those refusals as errors.
+  { what: 'no error event the user did not cause', bug: 'show-session-replies', file: 'scenarios/session-outcome-lost.yaml', checker: 'no-stray-error' },
 ];
 
 describe('a server that never answers a logout', () => {

@@ -1,0 +1,247 @@
+/**
+ * The chat-failed-cause checker (driver peer-machine): every `chat.failed` a simulated client
+ * tells its user names a cause the world gave it, and says whose request ended.
+ *
+ * The client's session broker (core/peer/session-broker.ts) and its P2P set-up (core/peer/machine.ts)
+ * end a request with a reason: the server's own (session.failed, session.withdrawn), the code of
+ * the server's error answering it, `server-unavailable` (its link ended before the server took
+ * it), `logged-out` (the login it belonged to ended), `not-friends` (the friendship ended),
+ * `timeout` (its deadline passed), or what the P2P hello to the callee came to. This checker keeps,
+ * per client incarnation and per friend and direction, what the world told that client while the
+ * request lived, learned independently of the broker: the server frames on the wire (the frame tap,
+ * before the machine hears them), the commands the user gave (chat.open, logout, answers) and the
+ * link ends the client reported. A `chat.failed` is judged once the client has settled (the end of
+ * the input that caused it: the event that explains a reason may come just after it):
+ *
+ * - with `incoming: true` it must end a request the friend made to us (a session.incoming heard
+ *   and not yet ended); without, a chat.open of ours to the friend;
+ * - its reason must be one the world gave: a reason or code heard on the wire; `server-unavailable`
+ *   for a request the server had not acknowledged when the link ended (or refused at once, no link
+ *   to send it on); `logged-out` once a logout was typed or the server ended the login (logout.ok,
+ *   HEARTBEAT_TIMEOUT, LOGGED_IN_ELSEWHERE, a refused resume, NOT_LOGGED_IN); `not-friends` once
+ *   the friendship ended; `timeout` not before the earliest deadline the request can have (the
+ *   server's timeout plus SESSION_OUTCOME_GRACE_MS from its session.pending or session.incoming,
+ *   SESSION_ACK_WAIT_MS from an unacknowledged chat.open, P2P_HELLO_TIMEOUT_MS from a session.established);
+ *   the P2P outcomes (`unreachable`, the callee's refusals) only after a session.established.
+ *
+ * Deadlines are read on the client's own clock (drift and pauses included) and from when the
+ * frame reached its stream, never later than the machine heard it: the bound errs on the early
+ * side, so a late timeout is never called early.
+ */
+import { P2P_HELLO_TIMEOUT_MS, SESSION_ACK_WAIT_MS, SESSION_OUTCOME_GRACE_MS } from '../../core/limits.ts';
+import type { WireMessage } from '../world/frame-tap.ts';
+
+export type CauseViolation = (detail: string) => void;
+
+/** Server error codes that end a login (the link ends it on hearing them). */
+const LOGIN_ENDING_CODES: ReadonlySet<string> = new Set(['HEARTBEAT_TIMEOUT', 'LOGGED_IN_ELSEWHERE', 'BAD_RESUME_TOKEN', 'NOT_LOGGED_IN']);
+/** Outcomes of the P2P hello after a session.established (core/peer/machine.ts), other than `timeout`. */
+const P2P_OUTCOMES: ReadonlySet<string> = new Set(['unreachable', 'peer-key-mismatch', 'bad-session-token', 'session-token-expired', 'bad-frame', 'not-friends', 'peer-error']);
+/** Slack for a deadline read on a clock with fractions of a millisecond. */
+const CLOCK_SLACK_MS = 1;
+
+interface CauseRecord {
+  readonly friend: string;
+  /** The friend asked us (we are the callee). */
+  readonly incoming: boolean;
+  /** Callee: the server's id of the request (a repeat after a resume names the same one). */
+  readonly requestId: string | null;
+  /** chat.open given, or session.incoming heard (client clock). */
+  readonly startedMs: number;
+  /** Caller: session.pending heard (client clock), and the server's timeout it named. */
+  ackedAtMs: number | null;
+  /** The server's timeout named by session.pending or session.incoming. */
+  timeoutMs: number | null;
+  /** session.established heard (client clock): the P2P hello decides from here. */
+  establishedAtMs: number | null;
+  /** Reasons and codes the world gave for this request's end. */
+  readonly causes: Set<string>;
+}
+
+export class SessionCauses {
+  /**
+   * Requests by friend, oldest first, each direction. Usually one; two when a request's P2P hello
+   * is still on its way as the next one starts, or a friend asks again after the server forgot
+   * the first (a restart) while our yes to it still waits for its hello.
+   */
+  private readonly outgoing = new Map<string, CauseRecord[]>();
+  private readonly incoming = new Map<string, CauseRecord[]>();
+  /** The chat.open being handed to the machine right now (a failure during it had no link to go on). */
+  private immediate: CauseRecord | null = null;
+  /** chat.failed events heard since the client last settled, judged when it does. */
+  private toJudge: Array<{ record: CauseRecord | undefined; friend: string; reason: string; incoming: boolean }> = [];
+
+  constructor(
+    private readonly username: string,
+    private readonly violate: CauseViolation,
+  ) {}
+
+  /** The user gave chat.open to `friend` (a second one while the first is pending is refused SESSION_PENDING: no new request). */
+  chatOpen(friend: string, nowMs: number): void {
+    const records = listOf(this.outgoing, friend);
+    if (!records.some((r) => r.establishedAtMs === null)) records.push(newRecord(friend, false, null, nowMs));
+  }
+
+  /** The chat.open to `friend` reaches the machine now: refused at once, it can only have had no link to go on. */
+  chatOpenInput(friend: string): void {
+    this.immediate = this.outgoing.get(friend)?.find((r) => r.ackedAtMs === null && r.establishedAtMs === null) ?? null;
+  }
+
+  chatOpenInputDone(): void {
+    this.immediate = null;
+  }
+
+  /** The user answered `friend`'s request no: it ends with no event. */
+  answeredNo(friend: string): void {
+    const records = this.incoming.get(friend);
+    const at = records?.findIndex((r) => r.establishedAtMs === null) ?? -1;
+    if (records !== undefined && at >= 0) records.splice(at, 1);
+  }
+
+  /** The user typed a logout: requests may end `logged-out` (the client ends the login itself when the server is out of reach). */
+  logoutTyped(): void {
+    this.addToAll('logged-out');
+  }
+
+  /** The server link ended: requests the server had not acknowledged end `server-unavailable`. */
+  linkLost(): void {
+    for (const records of this.outgoing.values()) for (const r of records) if (r.ackedAtMs === null) r.causes.add('server-unavailable');
+  }
+
+  /** Server frames about to reach the machine (the frame tap). */
+  serverFrames(messages: readonly WireMessage[], nowMs: number): void {
+    for (const m of messages) {
+      switch (m.type) {
+        case 'session.pending': {
+          const record = this.outgoing.get(String(m.username))?.find((r) => r.ackedAtMs === null && r.establishedAtMs === null);
+          if (record !== undefined) {
+            record.ackedAtMs = nowMs;
+            record.timeoutMs = typeof m.timeoutMs === 'number' ? m.timeoutMs : 0;
+          }
+          break;
+        }
+        case 'session.failed':
+          for (const r of this.outgoing.get(String(m.username)) ?? []) r.causes.add(String(m.reason));
+          break;
+        case 'session.incoming': {
+          const from = String(m.from);
+          const records = listOf(this.incoming, from);
+          // Asked again after a resume: the same request, not a new one.
+          if (!records.some((r) => r.requestId === m.requestId)) {
+            const record = newRecord(from, true, String(m.requestId), nowMs);
+            record.timeoutMs = typeof m.timeoutMs === 'number' ? m.timeoutMs : 0;
+            records.push(record);
+          }
+          break;
+        }
+        case 'session.withdrawn':
+          for (const r of this.incoming.get(String(m.from)) ?? []) if (r.requestId === m.requestId || m.requestId === undefined) r.causes.add(String(m.reason));
+          break;
+        case 'session.established': {
+          const records = m.role === 'callee' ? this.incoming.get(String(m.username)) : this.outgoing.get(String(m.username));
+          const record = m.role === 'callee' ? records?.find((r) => r.requestId === m.requestId) : records?.find((r) => r.establishedAtMs === null);
+          if (record !== undefined && record.establishedAtMs === null) record.establishedAtMs = nowMs;
+          break;
+        }
+        case 'friend.removed':
+          for (const r of this.outgoing.get(String(m.username)) ?? []) r.causes.add('not-friends');
+          for (const r of this.incoming.get(String(m.username)) ?? []) r.causes.add('not-friends');
+          break;
+        case 'logout.ok':
+          this.addToAll('logged-out');
+          break;
+        case 'error':
+          // The server's error answering a request of ours names itself (requestFailed's reason).
+          this.addToAll(String(m.code));
+          if (LOGIN_ENDING_CODES.has(String(m.code))) this.addToAll('logged-out');
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  /**
+   * The client told its user `chat.opened` with `friend`: our chat.open still at the server has its
+   * answer (a session the friend asked for answers it too: requests crossing, withdrawn with no
+   * event). Which session opened is not said, so a request already past its session.established
+   * (either direction: a P2P hello on its way, a token held) stays until its own end comes.
+   */
+  opened(friend: string): void {
+    const records = this.outgoing.get(friend);
+    if (records === undefined) return;
+    const left = records.filter((r) => r.establishedAtMs !== null);
+    if (left.length === 0) this.outgoing.delete(friend);
+    else this.outgoing.set(friend, left);
+  }
+
+  /**
+   * The client told its user `chat.failed`. The request it ends is taken off at once (the step
+   * that waited for it may start the next request to the same friend right away): the oldest one
+   * the reason fits so far, else the oldest. Judged when the client settles, when what explains
+   * the reason has been heard too (a logout.ok's event may follow the failures it causes).
+   */
+  failed(friend: string, reason: string, incoming: boolean, nowMs: number): void {
+    const records = (incoming ? this.incoming : this.outgoing).get(friend) ?? [];
+    if (!incoming && this.immediate !== null && records.includes(this.immediate)) this.immediate.causes.add('server-unavailable');
+    const ended = records.find((r) => explained(r, reason, nowMs) === null) ?? records[0];
+    if (ended !== undefined) records.splice(records.indexOf(ended), 1);
+    this.toJudge.push({ record: ended, friend, reason, incoming });
+  }
+
+  /** The client settled (its input handled, its events told): judge what failed meanwhile. */
+  settled(nowMs: number): void {
+    if (this.toJudge.length === 0) return;
+    const judged = this.toJudge;
+    this.toJudge = [];
+    for (const { record, friend, reason, incoming } of judged) {
+      if (record === undefined) {
+        this.violate(`${this.username} was told chat.failed ${reason}${incoming ? ' (incoming)' : ''} about ${friend}, but no ${incoming ? `request of ${friend}'s` : `chat.open to ${friend}`} was pending${incoming ? '' : " (a callee's failure must say incoming)"}`);
+        continue;
+      }
+      const why = explained(record, reason, nowMs);
+      if (why === null) continue;
+      const whose = incoming ? `${friend}'s request to ${this.username}` : `${this.username}'s chat.open to ${friend}`;
+      this.violate(`${whose} ended ${reason}, which nothing told the client: ${why}`);
+    }
+  }
+
+  private addToAll(cause: string): void {
+    for (const records of this.outgoing.values()) for (const r of records) r.causes.add(cause);
+    for (const records of this.incoming.values()) for (const r of records) r.causes.add(cause);
+  }
+}
+
+function listOf(map: Map<string, CauseRecord[]>, friend: string): CauseRecord[] {
+  let records = map.get(friend);
+  if (records === undefined) {
+    records = [];
+    map.set(friend, records);
+  }
+  return records;
+}
+
+function newRecord(friend: string, incoming: boolean, requestId: string | null, nowMs: number): CauseRecord {
+  return { friend, incoming, requestId, startedMs: nowMs, ackedAtMs: null, timeoutMs: null, establishedAtMs: null, causes: new Set() };
+}
+
+/** null when `reason` is a cause the world gave `record` by `nowMs`, else what it was told. */
+function explained(record: CauseRecord, reason: string, nowMs: number): string | null {
+  if (record.causes.has(reason)) return null;
+  const established = record.establishedAtMs;
+  if (reason === 'timeout') {
+    const deadlineMs = earliestDeadlineMs(record);
+    if (nowMs + CLOCK_SLACK_MS >= deadlineMs) return null;
+    return `its earliest deadline is ${Math.round(deadlineMs)} ms, it ended at ${Math.round(nowMs)} ms (told: ${[...record.causes].join(', ') || 'nothing'})`;
+  }
+  if (established !== null && P2P_OUTCOMES.has(reason)) return null;
+  return `told ${[...record.causes].join(', ') || 'nothing'}${established === null ? ', no session.established' : ''}`;
+}
+
+/** The earliest moment the client may end `record` by its own deadline. */
+function earliestDeadlineMs(record: CauseRecord): number {
+  if (record.establishedAtMs !== null) return record.establishedAtMs + P2P_HELLO_TIMEOUT_MS;
+  if (record.incoming) return record.startedMs + (record.timeoutMs ?? 0) + SESSION_OUTCOME_GRACE_MS;
+  if (record.ackedAtMs !== null) return record.ackedAtMs + (record.timeoutMs ?? 0) + SESSION_OUTCOME_GRACE_MS;
+  return record.startedMs + SESSION_ACK_WAIT_MS;
+}
