@@ -296,6 +296,8 @@ const arrivalSchema = z.strictObject({
 
 /** The session frames a `session-loss` fault may lose on their way to a client. */
 export const SESSION_LOSS_FRAMES = ['session.pending', 'session.failed'] as const;
+/** The client frames a `session-loss` fault may refuse. */
+export const SESSION_LOSS_REQUESTS = ['session.request', 'session.answer'] as const;
 
 /** Who a fault hits: named peers, or a seeded random fraction of all peers. */
 const targets = {
@@ -346,7 +348,8 @@ export const faultSchema = z.discriminatedUnion('kind', [
    * The server loses or refuses the session outcomes of the target peers (a node gone mid-request,
    * a server shedding load): from atMs (for durationMs, else to the end of the run), `drop` loses
    * the next `count` frames of the types in `frames` the server sends each target; `refuse` answers
-   * each target's next `count` session.requests with error `code` instead of taking them, `lateMs`
+   * each target's next `count` frames of the types in `requests` (session.request, session.answer)
+   * with error `code` instead of taking them, `lateMs`
    * later (past the client's own wait, the refusal is a stale reply). sim/world/planted-output.ts.
    */
   z.strictObject({
@@ -356,6 +359,8 @@ export const faultSchema = z.discriminatedUnion('kind', [
     mode: z.enum(['drop', 'refuse']).default('drop'),
     frames: z.array(z.enum(SESSION_LOSS_FRAMES)).min(1).default([...SESSION_LOSS_FRAMES]),
     count: z.number().int().min(1).max(1_000).default(1),
+    /** refuse: which of the targets' session frames are refused (a caller's request, a callee's answer). */
+    requests: z.array(z.enum(SESSION_LOSS_REQUESTS)).min(1).default(['session.request']),
     code: z.enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]]).default('SERVER_DEGRADED'),
     lateMs: ms.default(0),
     ...targets,

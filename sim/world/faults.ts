@@ -190,7 +190,7 @@ export class FaultSchedule {
         // Not a link fault: presence and links stay judged; the checkers hear each loss (planted-output.ts).
         const losses = world.server.planted.sessionLoss;
         const users = this.targets(fault, index).map((slot) => slot.username);
-        for (const username of users) losses.set(username, { mode: fault.mode, frames: new Set(fault.frames), left: fault.count, code: fault.code, lateMs: fault.lateMs });
+        for (const username of users) losses.set(username, { mode: fault.mode, frames: new Set(fault.mode === 'drop' ? fault.frames : fault.requests), left: fault.count, code: fault.code, lateMs: fault.lateMs });
         if (fault.durationMs !== undefined) {
           world.clock.at(world.clock.nowMs() + fault.durationMs, () => {
             for (const username of users) losses.delete(username);

@@ -74,7 +74,7 @@ class PlantedStream extends ForwardingStream {
       const frame = decoder.next();
       if (frame === null || frame.kind !== 'control') break;
       const message = frame.message as WireFrame;
-      if (message.type === 'session.request' && this.username !== null && this.output.refuse(this, this.username, message)) continue;
+      if (this.username !== null && this.output.refuse(this, this.username, message)) continue;
       super.onData(encodeControl(message));
     }
   }
@@ -192,6 +192,7 @@ const LOCKOUT_FAILURES_PLANTED = 5;
 /** A session-loss fault on one user (scenario-schema.ts): what is still to be lost or refused. */
 export interface SessionLoss {
   readonly mode: 'drop' | 'refuse';
+  /** drop: the server frames lost; refuse: the client frames refused. */
   readonly frames: ReadonlySet<string>;
   left: number;
   readonly code: ErrorCode;
@@ -222,10 +223,10 @@ export class PlantedOutput {
     return loss !== undefined && loss.mode === 'refuse' && loss.left > 0;
   }
 
-  /** Refuses a session.request of `username`'s instead of passing it on, if a fault says so. */
+  /** Refuses a session frame of `username`'s instead of passing it on, if a fault says so. */
   refuse(stream: PlantedStream, username: string, request: WireFrame): boolean {
     const loss = this.sessionLoss.get(username);
-    if (loss === undefined || loss.mode !== 'refuse' || loss.left <= 0) return false;
+    if (loss === undefined || loss.mode !== 'refuse' || loss.left <= 0 || typeof request.type !== 'string' || !loss.frames.has(request.type)) return false;
     loss.left -= 1;
     this.observer?.onSessionRequestRefused(username, loss.code);
     const refusal = encodeControl({ type: 'error', code: loss.code, message: errorMessage(loss.code), ...(typeof request.id === 'number' ? { re: request.id } : {}) });
