@@ -930,11 +930,11 @@ export class PeerMachine {
    */
   private endWithExFriend(friend: string, nowMs: number): void {
     this.closeSession(friend, 'unfriended', true, nowMs);
+    // The friend's request we said yes to (its hello not come yet) ends as theirs: `incoming`, as
+    // when its token expires or our login ends; our own connection to them below as ours.
+    const heldToken = this.tokens.delete(friend);
+    if (heldToken) this.timers.disarm(`token:${friend}`);
     let setupFailed = false;
-    if (this.tokens.delete(friend)) {
-      this.timers.disarm(`token:${friend}`);
-      setupFailed = true;
-    }
     if (this.expiredTokens.delete(friend)) this.timers.disarm(`expired:${friend}`);
     for (const channel of [...this.channels.values()]) {
       if (channel.state === 'ExpectHello') {
@@ -947,6 +947,7 @@ export class PeerMachine {
       this.effects.push({ type: 'p2p.reset', streamId: channel.streamId });
       setupFailed = true;
     }
+    if (heldToken) this.emit({ event: 'chat.failed', username: friend, reason: 'not-friends', incoming: true });
     if (setupFailed) this.emit({ event: 'chat.failed', username: friend, reason: 'not-friends' });
     this.broker.friendRemoved(friend);
     this.forTransfersWith(friend, nowMs, (t) => t.abort('unfriended'));

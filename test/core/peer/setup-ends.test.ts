@@ -16,12 +16,12 @@ import { aliceAwaitingHelloOk, carolJoins, heldCallerToken, recordEffects, twoFr
 
 
 describe('the friendship ends while a session is being set up', () => {
-  it('both sides fail it not-friends: the caller resets its stream, the callee stops holding the token', () => {
+  it('both sides fail it not-friends: the caller resets its stream, the callee stops holding the token (its failure says incoming: the request was alice\'s)', () => {
     const world = aliceAwaitingHelloOk();
     const alice = recordEffects(world, 'alice');
     world.command('bob', { cmd: 'friend.remove', username: 'alice' });
     expect(world.eventsOf('alice', 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'not-friends' }]);
-    expect(world.eventsOf('bob', 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'alice', reason: 'not-friends' }]);
+    expect(world.eventsOf('bob', 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'alice', reason: 'not-friends', incoming: true }]);
     expect(alice).toContainEqual({ type: 'p2p.reset', streamId: 'out:1' });
     // Nothing of it is left to fail again at its deadline.
     world.advance(P2P_HELLO_TIMEOUT_MS * 2);

@@ -199,6 +199,13 @@ const FOUND_BUGS: readonly FoundBug[] = [
     fixture: 'cluster-requests-crossing.yaml',
     seed: 720227328,
   },
+  // Found by the chat-failed-cause checker (2026-12-07): a callee whose held token ended with the
+  // friendship told chat.failed not-friends without `incoming` (core/peer/machine.ts endWithExFriend).
+  {
+    holds: "a callee holding a token when the friendship ends fails the caller's request as incoming",
+    fixture: 'unfriend-while-holding-token.yaml',
+    seed: 3,
+  },
 ];
 
 describe('bugs found by the simulator stay fixed', () => {
