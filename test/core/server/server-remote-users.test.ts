@@ -29,6 +29,12 @@ describe('users held by other nodes', () => {
     expect(h.frames(alice)).toHaveLength(before);
   });
 
+  it('a login on a node of a cluster announces the user attached here, with the resume token its login.ok gave', () => {
+    const h = new ServerHarness({ clustered: true, store: storeWith(['alice']) });
+    const alice = h.login('alice');
+    expect(h.jobLog.filter((e) => e.type === 'announce')).toEqual([{ type: 'announce', item: { kind: 'attached', username: 'alice', resumeToken: h.tokenOf(alice) } }]);
+  });
+
   it('a resume here for a user held elsewhere whose account this node has not heard of yet is BAD_RESUME_TOKEN, whatever the token', () => {
     const h = new ServerHarness({ clustered: true, store: storeWith(['alice']) });
     h.input({ type: 'remote.attached', username: 'newcomer', connId: 901, resumeToken: 'tn' });
