@@ -44,8 +44,8 @@ interface CauseRecord {
   readonly friend: string;
   /** The friend asked us (we are the callee). */
   readonly incoming: boolean;
-  /** Callee: the server's id of the request (a repeat after a resume names the same one). */
-  readonly requestId: string | null;
+  /** The server's id of the request: a callee's from session.incoming (a repeat after a resume names the same one), a caller's from session.pending. */
+  requestId: string | null;
   /** chat.open given, or session.incoming heard (client clock). */
   readonly startedMs: number;
   /** Caller: session.pending heard (client clock), and the server's timeout it named. */
@@ -76,10 +76,24 @@ export class SessionCauses {
     private readonly violate: CauseViolation,
   ) {}
 
-  /** The user gave chat.open to `friend` (a second one while the first is pending is refused SESSION_PENDING: no new request). */
-  chatOpen(friend: string, nowMs: number): void {
+  /**
+   * The user gave chat.open to `friend`: the request it starts, or null when one to the friend is
+   * pending already (the client refuses a second one, SESSION_PENDING).
+   */
+  chatOpen(friend: string, nowMs: number): object | null {
     const records = listOf(this.outgoing, friend);
-    if (!records.some((r) => r.establishedAtMs === null)) records.push(newRecord(friend, false, null, nowMs));
+    if (records.some((r) => r.establishedAtMs === null)) return null;
+    const record = newRecord(friend, false, null, nowMs);
+    records.push(record);
+    return record;
+  }
+
+  /** The chat.open that started `request` was answered by an error (not logged in, no room): no request went out. */
+  refused(request: object): void {
+    for (const records of this.outgoing.values()) {
+      const at = records.indexOf(request as CauseRecord);
+      if (at >= 0) records.splice(at, 1);
+    }
   }
 
   /** The chat.open to `friend` reaches the machine now: refused at once, it can only have had no link to go on. */
@@ -117,12 +131,17 @@ export class SessionCauses {
           if (record !== undefined) {
             record.ackedAtMs = nowMs;
             record.timeoutMs = typeof m.timeoutMs === 'number' ? m.timeoutMs : 0;
+            record.requestId = String(m.requestId);
           }
           break;
         }
-        case 'session.failed':
-          for (const r of this.outgoing.get(String(m.username)) ?? []) r.causes.add(String(m.reason));
+        case 'session.failed': {
+          // The request it names: by its id once acknowledged, else the one not yet acknowledged.
+          const records = this.outgoing.get(String(m.username)) ?? [];
+          const named = records.filter((r) => r.requestId !== null && r.requestId === m.requestId);
+          for (const r of named.length > 0 ? named : records.filter((r) => r.establishedAtMs === null)) r.causes.add(String(m.reason));
           break;
+        }
         case 'session.incoming': {
           const from = String(m.from);
           const records = listOf(this.incoming, from);
@@ -184,7 +203,11 @@ export class SessionCauses {
   failed(friend: string, reason: string, incoming: boolean, nowMs: number): void {
     const records = (incoming ? this.incoming : this.outgoing).get(friend) ?? [];
     if (!incoming && this.immediate !== null && records.includes(this.immediate)) this.immediate.causes.add('server-unavailable');
-    const ended = records.find((r) => explained(r, reason, nowMs) === null) ?? records[0];
+    // Which request it ends: the broker's reasons end a request not yet established, the P2P
+    // set-up's (and the ends of a login or a friendship) one past its session.established first.
+    const p2p = P2P_OUTCOMES.has(reason) || reason === 'timeout' || reason === 'logged-out';
+    const candidates = [...records.filter((r) => (r.establishedAtMs !== null) === p2p), ...records.filter((r) => (r.establishedAtMs !== null) !== p2p)];
+    const ended = candidates.find((r) => explained(r, reason, nowMs) === null) ?? candidates[0];
     if (ended !== undefined) records.splice(records.indexOf(ended), 1);
     this.toJudge.push({ record: ended, friend, reason, incoming });
   }

@@ -68,6 +68,9 @@ const SESSION_REQUEST_TYPES: ReadonlySet<string> = new Set(['session.request', '
 /** Session frames remembered by id: far more than a client has in flight (SERVER_REQUESTS_PENDING_MAX). */
 const SESSION_IDS_REMEMBERED_MAX = 1_024;
 
+/** A step outcome that is an error code (NOT_LOGGED_IN), not a chat.failed reason (not-friends) or `established`. */
+const ERROR_OUTCOME = /^[A-Z][A-Z_]*$/;
+
 function hasId(event: ClientEvent): boolean {
   return (event as unknown as { id?: unknown }).id !== undefined;
 }
@@ -353,8 +356,11 @@ export class PeerMachineDriver implements PeerDriver {
     this.options.observer.onCounter('session_requests');
     this.outgoing.add(username);
     this.options.observer.onSessionPending(this, `${this.username}>${username}`, username, this.options.sessionTimeoutMs);
-    this.causes.chatOpen(username, this.clock.nowMs());
+    const causes = this.causes;
+    const request = causes.chatOpen(username, this.clock.nowMs());
     this.command('chat.open', username, { cmd: 'chat.open', username }, (outcome) => {
+      // An error code answers the command itself (NOT_LOGGED_IN, QUEUE_FULL, ...): no request went out.
+      if (request !== null && ERROR_OUTCOME.test(outcome)) causes.refused(request);
       this.outgoing.delete(username);
       done(outcome);
     });
