@@ -201,7 +201,7 @@ describe('login floods', () => {
     expect(h.last(alice)).toMatchObject({ type: 'logout.ok' });
   });
 
-  it('a password change left waiting by a client that logged out and left is pushed out of a full line quietly, for a newcomer', () => {
+  it('a password change left waiting by a client that logged out and left holds no place in a full line: a newcomer gets it', () => {
     const h = new ServerHarness({ store: storeWith(['alice']), authAttemptsPerAddressPerSec: 0 });
     const alice = h.login('alice', passwordOf('alice'), '198.18.0.1');
     flood(h, 1, PASSWORD_CHECKS_RUNNING_MAX + PASSWORD_CHECKS_WAITING_MAX - 1);
