@@ -160,6 +160,22 @@ describe('login floods', () => {
     expect(h.errors(next)).toEqual([]);
   });
 
+  it('a check leaving the wait line frees no thread: with the one thread busy, the next check still waits for it', () => {
+    const h = new ServerHarness({ store: storeWith(['alice', 'bob', 'carol']), passwordChecksRunningMax: 1, authAttemptsPerAddressPerSec: 0 });
+    const verified = (): string[] => h.jobLog.flatMap((e) => (e.type === 'verify' ? [e.password] : []));
+    const alice = h.open('192.0.2.1');
+    h.sendUnsettled(alice, { type: 'login', username: 'alice', password: passwordOf('alice') });
+    const bob = h.open('198.18.0.1');
+    h.sendUnsettled(bob, { type: 'login', username: 'bob', password: passwordOf('bob') });
+    h.close(bob);
+    const carol = h.open('203.0.113.1');
+    h.sendUnsettled(carol, { type: 'login', username: 'carol', password: passwordOf('carol') });
+    expect(verified()).toEqual([passwordOf('alice')]);
+    h.settle();
+    expect(verified()).toEqual([passwordOf('alice'), passwordOf('carol')]);
+    expect(h.frames(carol).map((f) => f.type)).toEqual(['welcome', 'login.ok']);
+  });
+
   it('of two checks waiting from one address, the one whose client leaves is dropped and the other still runs', () => {
     const h = new ServerHarness({ store: storeWith(['bob', 'carol']), passwordChecksRunningMax: 1, authAttemptsPerAddressPerSec: 0 });
     flood(h, 1, 1);
