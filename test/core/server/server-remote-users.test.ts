@@ -35,6 +35,17 @@ describe('users held by other nodes', () => {
     expect(h.jobLog.filter((e) => e.type === 'announce')).toEqual([{ type: 'announce', item: { kind: 'attached', username: 'alice', resumeToken: h.tokenOf(alice) } }]);
   });
 
+  it('a node announces on the bus only the logouts of users it holds, and a single server announces nothing', () => {
+    const single = new ServerHarness({ store: storeWith(['alice']) });
+    single.send(single.login('alice'), { type: 'logout', id: 1 });
+    expect(single.jobLog.filter((e) => e.type === 'announce')).toEqual([]);
+    const h = new ServerHarness({ clustered: true, store: storeWith(['alice', 'bob']) });
+    h.input({ type: 'remote.attached', username: 'alice', connId: 900, resumeToken: 'ta' });
+    h.input({ type: 'remote.offline', username: 'alice', connId: 900 });
+    h.send(h.login('bob'), { type: 'logout', id: 1 });
+    expect(h.jobLog.filter((e) => e.type === 'announce' && e.item.kind === 'offline')).toEqual([{ type: 'announce', item: { kind: 'offline', username: 'bob' } }]);
+  });
+
   it('a resume here for a user held elsewhere whose account this node has not heard of yet is BAD_RESUME_TOKEN, whatever the token', () => {
     const h = new ServerHarness({ clustered: true, store: storeWith(['alice']) });
     h.input({ type: 'remote.attached', username: 'newcomer', connId: 901, resumeToken: 'tn' });
