@@ -112,57 +112,59 @@ describe('session requests across nodes', () => {
     h.input({ type: 'remote.deliver', username: 'bob', frame: { type: 'session.incoming', requestId, from: 'alice', timeoutMs: 30_000 } });
   }
 
-  it('an answer to a request from another node is forwarded once; a second answer finds no request', () => {
+  /** bob logged in here, alice held by another node (proxy 900): where bob's answers go to alice's node. */
+  function bobAskedFromElsewhere(): { h: ServerHarness; bob: number; forwards: () => number } {
     const { h, conns, forwards } = cluster(['bob']);
     h.input({ type: 'remote.attached', username: 'alice', connId: 900, resumeToken: 'ta' });
+    return { h, bob: conns.bob as number, forwards };
+  }
+
+  it('an answer to a request from another node is forwarded once; a second answer finds no request', () => {
+    const { h, bob, forwards } = bobAskedFromElsewhere();
     incoming(h, 'n1.s1');
-    h.send(conns.bob as number, { type: 'session.answer', id: 1, requestId: 'n1.s1', accept: false });
+    h.send(bob, { type: 'session.answer', id: 1, requestId: 'n1.s1', accept: false });
     expect(forwards()).toBe(1);
-    h.send(conns.bob as number, { type: 'session.answer', id: 2, requestId: 'n1.s1', accept: false });
+    h.send(bob, { type: 'session.answer', id: 2, requestId: 'n1.s1', accept: false });
     expect(forwards()).toBe(1);
-    expect(h.last(conns.bob as number)).toMatchObject({ type: 'error', re: 2, code: 'NO_SUCH_SESSION_REQUEST' });
+    expect(h.last(bob)).toMatchObject({ type: 'error', re: 2, code: 'NO_SUCH_SESSION_REQUEST' });
   });
 
   it('a request from another node that ended there (withdrawn) is forgotten here; another one still pending is still forwarded', () => {
-    const { h, conns, forwards } = cluster(['bob']);
-    h.input({ type: 'remote.attached', username: 'alice', connId: 900, resumeToken: 'ta' });
+    const { h, bob, forwards } = bobAskedFromElsewhere();
     incoming(h, 'n1.s1');
     incoming(h, 'n1.s2');
     h.input({ type: 'remote.deliver', username: 'bob', frame: { type: 'session.withdrawn', requestId: 'n1.s1', from: 'alice', reason: 'cancelled' } });
-    h.send(conns.bob as number, { type: 'session.answer', id: 1, requestId: 'n1.s1', accept: true, port: 5000 });
-    expect(h.last(conns.bob as number)).toMatchObject({ type: 'error', re: 1, code: 'NO_SUCH_SESSION_REQUEST' });
+    h.send(bob, { type: 'session.answer', id: 1, requestId: 'n1.s1', accept: true, port: 5000 });
+    expect(h.last(bob)).toMatchObject({ type: 'error', re: 1, code: 'NO_SUCH_SESSION_REQUEST' });
     expect(forwards()).toBe(0);
-    h.send(conns.bob as number, { type: 'session.answer', id: 2, requestId: 'n1.s2', accept: true, port: 5000 });
+    h.send(bob, { type: 'session.answer', id: 2, requestId: 'n1.s2', accept: true, port: 5000 });
     expect(forwards()).toBe(1);
   });
 
   it(`at most ${SESSION_REQUESTS_PENDING_PER_USER_MAX} requests from other nodes are kept per callee: one more forgets the oldest`, () => {
-    const { h, conns, forwards } = cluster(['bob']);
-    h.input({ type: 'remote.attached', username: 'alice', connId: 900, resumeToken: 'ta' });
+    const { h, bob, forwards } = bobAskedFromElsewhere();
     for (let i = 0; i <= SESSION_REQUESTS_PENDING_PER_USER_MAX; i++) incoming(h, `n1.s${i}`);
-    h.send(conns.bob as number, { type: 'session.answer', id: 1, requestId: 'n1.s0', accept: false });
-    expect(h.last(conns.bob as number)).toMatchObject({ type: 'error', re: 1, code: 'NO_SUCH_SESSION_REQUEST' });
-    h.send(conns.bob as number, { type: 'session.answer', id: 2, requestId: 'n1.s1', accept: false });
+    h.send(bob, { type: 'session.answer', id: 1, requestId: 'n1.s0', accept: false });
+    expect(h.last(bob)).toMatchObject({ type: 'error', re: 1, code: 'NO_SUCH_SESSION_REQUEST' });
+    h.send(bob, { type: 'session.answer', id: 2, requestId: 'n1.s1', accept: false });
     expect(forwards()).toBe(1);
   });
 
   it('an answer to a request from a caller that has since come to this node is not forwarded (its request ended with its old node)', () => {
-    const { h, conns, forwards } = cluster(['bob']);
-    h.input({ type: 'remote.attached', username: 'alice', connId: 900, resumeToken: 'ta' });
+    const { h, bob, forwards } = bobAskedFromElsewhere();
     incoming(h, 'n1.s1');
     h.login('alice');
-    h.send(conns.bob as number, { type: 'session.answer', id: 1, requestId: 'n1.s1', accept: false });
+    h.send(bob, { type: 'session.answer', id: 1, requestId: 'n1.s1', accept: false });
     expect(forwards()).toBe(0);
-    expect(h.last(conns.bob as number)).toMatchObject({ type: 'error', re: 1, code: 'NO_SUCH_SESSION_REQUEST' });
+    expect(h.last(bob)).toMatchObject({ type: 'error', re: 1, code: 'NO_SUCH_SESSION_REQUEST' });
   });
 
   it('a callee that moved to another node and came back forgets the requests it was asked here before', () => {
-    const { h, conns, forwards } = cluster(['bob']);
-    h.input({ type: 'remote.attached', username: 'alice', connId: 900, resumeToken: 'ta' });
+    const { h, bob, forwards } = bobAskedFromElsewhere();
     incoming(h, 'n1.s1');
     h.input({ type: 'remote.attached', username: 'bob', connId: 901, resumeToken: 'tb' });
     const back = h.login('bob');
-    expect(conns.bob).not.toBe(back);
+    expect(bob).not.toBe(back);
     h.send(back, { type: 'session.answer', id: 1, requestId: 'n1.s1', accept: false });
     expect(forwards()).toBe(0);
     expect(h.last(back)).toMatchObject({ type: 'error', re: 1, code: 'NO_SUCH_SESSION_REQUEST' });
