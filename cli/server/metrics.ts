@@ -24,6 +24,7 @@ const COUNTERS: ReadonlyArray<{ readonly name: string; readonly help: string; re
 
 const GAUGES: ReadonlyArray<{ readonly name: string; readonly help: string; readonly read: (stats: ServerStats) => number }> = [
   { name: 'connections', help: 'Open client connections', read: (s) => s.connections },
+  { name: 'connected_addresses', help: 'Distinct client addresses (an IPv6 /64 counts as one) with an open connection', read: (s) => s.connectedAddresses },
   { name: 'online_users', help: 'Users online (attached or detached within the TTL)', read: (s) => s.onlineUsers },
   { name: 'accounts', help: 'Registered accounts', read: (s) => s.accounts },
   { name: 'pending_session_requests', help: 'Chat-session requests waiting for an answer', read: (s) => s.pendingSessionRequests },

@@ -289,6 +289,8 @@ export type SessionOutcome = 'established' | SessionFailure;
 
 export interface ServerStats {
   connections: number;
+  /** Distinct client addresses (an IPv6 /64 counts as one) with at least one open connection. */
+  connectedAddresses: number;
   onlineUsers: number;
   accounts: number;
   pendingSessionRequests: number;
@@ -510,6 +512,7 @@ export class ServerMachine {
   stats(): ServerStats {
     return {
       connections: this.conns.size,
+      connectedAddresses: this.addressConns.size,
       onlineUsers: this.online.size,
       accounts: this.directory.size,
       pendingSessionRequests: this.sessionRequests.size,

@@ -595,6 +595,23 @@ describe('connections per address, as they close', () => {
     expect([waiting, ...more].map((c) => h.isClosed(c))).toEqual([false, false, true]);
     expect(h.errors(more[1] as number)).toEqual(['TOO_MANY_CONNECTIONS']);
   });
+
+  it('an address is forgotten once its last connection closes: the server holds nothing for addresses that came and went', () => {
+    const users = ['user0', 'user1'];
+    const h = new ServerHarness({ store: storeWith(users), authAttemptsPerAddressPerSec: 0 });
+    // One IPv6 /64 is one address, whatever the host part.
+    const conns = [h.open('203.0.113.5'), h.login('user0', passwordOf('user0'), '2001:db8:1:2::10'), h.open('2001:db8:1:2::99'), h.open('198.51.100.1')];
+    expect(h.machine.stats().connectedAddresses).toBe(3);
+    h.close(conns[1] as number);
+    expect(h.machine.stats().connectedAddresses).toBe(3);
+    for (const c of conns) h.close(c);
+    expect(h.machine.stats()).toMatchObject({ connections: 0, connectedAddresses: 0 });
+    // Refused connections count too while open, and are forgotten the same way.
+    const hoard = Array.from({ length: UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX + 1 }, () => h.open('203.0.113.7'));
+    expect(h.machine.stats().connectedAddresses).toBe(1);
+    for (const c of hoard) h.close(c);
+    expect(h.machine.stats().connectedAddresses).toBe(0);
+  });
 });
 
 describe('the callee cannot choose where the caller connects', () => {
