@@ -30,6 +30,7 @@
  */
 import type { PresenceStatus } from '../../core/frames.ts';
 import { Histogram } from './latency-histogram.ts';
+import type { CounterName } from './counter-names.ts';
 import { MailChecker } from './mail-checker.ts';
 import { PeerKeyChecker } from './peer-key-checker.ts';
 import type { InterceptionObserver, MitmPresents } from '../world/sim-keys.ts';
@@ -116,7 +117,7 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
   readonly violations: Violation[] = [];
   readonly violationCounts = new Map<CheckerName, number>();
   readonly presenceDelay = new Histogram();
-  readonly counters = new Map<string, number>();
+  readonly counters = new Map<CounterName, number>();
   /** What the presence checks know of each username (see UserRecord). */
   private readonly users = new Map<string, UserRecord>();
   /** First sweep that saw each (peer, friend) disagreement: "peer\0friend" → ms. */
@@ -169,7 +170,7 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
     this.onViolation(violation);
   }
 
-  count(name: string, by = 1): void {
+  count(name: CounterName, by = 1): void {
     this.counters.set(name, (this.counters.get(name) ?? 0) + by);
   }
 
@@ -285,7 +286,7 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
     for (const [key, pending] of this.pendingSessions) if (pending.caller.username === username) this.pendingSessions.delete(key);
   }
 
-  onCounter(name: string): void {
+  onCounter(name: CounterName): void {
     this.count(name);
   }
 

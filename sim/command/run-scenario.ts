@@ -11,6 +11,7 @@ import { FaultSchedule } from '../world/faults.ts';
 import { Prng } from '../world/prng.ts';
 import type { Expectation, RunReport } from './sim-report.ts';
 import { CHECKER_NAMES, type Scenario, type Step } from '../scenarios/scenario-schema.ts';
+import { COUNTER_NAMES, type CounterName } from '../checkers/counter-names.ts';
 import { TRANSFER_RESUME_WAIT_MS } from '../../core/limits.ts';
 import type { TraceLineSink } from '../world/trace.ts';
 import { World } from '../world/world.ts';
@@ -140,7 +141,7 @@ function runOnce(scenario: Scenario, options: RunOptions): RunReport {
 
 function collectMetrics(world: World): Record<string, number> {
   const checkers = world.checkers;
-  const counter = (name: string): number => checkers.counters.get(name) ?? 0;
+  const counter = (name: CounterName): number => checkers.counters.get(name) ?? 0;
   const outcome = (key: string): number => world.stepOutcomes.get(key) ?? 0;
   let sessionOutcomes = 0;
   const sessions: Record<string, number> = {};
@@ -207,7 +208,9 @@ function collectMetrics(world: World): Record<string, number> {
     ...world.hostile.hoardMetrics(),
     ...clusterMetrics(world, sum),
   };
-  // Every other counter the run kept (faults_<kind>, ...), and durations in whole ms.
+  // Every count the simulator keeps, 0 if it never happened, and the per-kind ones the run kept
+  // (faults_<kind>); durations in whole ms.
+  for (const name of COUNTER_NAMES) if (!(name in metrics)) metrics[name] = counter(name);
   for (const [name, value] of checkers.counters) if (!(name in metrics)) metrics[name] = value;
   for (const name of Object.keys(metrics)) if (name.endsWith('_ms')) metrics[name] = Math.round(metrics[name] as number);
   return metrics;
@@ -229,8 +232,9 @@ function clusterMetrics(world: World, sum: (pick: (s: ServerStats) => number) =>
 
 /**
  * Metric families whose members exist only once something happened (one per session outcome, per
- * fault kind, per counter): an expectation on a member that never occurred reads 0. Any other
- * unknown name is a typo and fails with the list of known metrics.
+ * fault kind, per step kind): an expectation on a member that never occurred reads 0. Every other
+ * metric, counters included (COUNTER_NAMES), is in every report; an unknown name is a typo and
+ * fails with the list of known metrics.
  */
 const ZERO_WHEN_ABSENT_PREFIXES = ['session_outcome_', 'faults_', 'steps_'] as const;
 

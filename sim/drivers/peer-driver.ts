@@ -5,6 +5,7 @@
  * (peer-machine-driver.ts, on the PeerHost of core/peer/host.ts as the real client runs it, with
  * the P2P channel: chat messages and files).
  */
+import type { CounterName } from '../checkers/counter-names.ts';
 import type { PresenceStatus, SessionFailure } from '../../core/frames.ts';
 import type { WireMessage } from '../world/frame-tap.ts';
 import type { CheckerName } from '../scenarios/scenario-schema.ts';
@@ -65,7 +66,7 @@ export interface PeerObserver {
   onSessionFailed(caller: PeerDriver, requestId: string | undefined, callee: string, reason: string): void;
   /** The server link dropped: replies pushed meanwhile are lost to this peer. */
   onLinkLost(peer: PeerDriver): void;
-  onCounter(name: string): void;
+  onCounter(name: CounterName): void;
   /** The user typed a logout the client sends (it was logged in). */
   onLogoutSent(peer: PeerDriver): void;
   /** The client ended a logout itself: its server link dropped before the server's logout.ok. */

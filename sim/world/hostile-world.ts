@@ -141,7 +141,6 @@ export class HostileActions {
 
   /** What the hoarders achieved, for the metrics. */
   hoardMetrics(): Record<string, number> {
-    if (this.hoards.length === 0) return {};
     let opened = 0;
     let closed = 0;
     for (const hoard of this.hoards) {

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { totalLine } from '../../sim/command/cli-run.ts';
 import { runScenario } from '../../sim/command/run-scenario.ts';
+import { COUNTER_NAMES } from '../../sim/checkers/counter-names.ts';
 import { loadScenarioFile } from '../../sim/scenarios/scenario-loader.ts';
 
 describe('the run report', () => {
@@ -17,6 +18,13 @@ describe('the run report', () => {
     expect(byName.get('faults_partition')?.passed).toBe(true);
     expect(byName.get('no_such_thing')?.passed).toBe(false);
     expect(byName.get('no_such_thing')?.detail).toMatch(/^no such metric/);
+  });
+
+  it('every count the simulator keeps is in the report, 0 when nothing happened (logout.yaml probes nothing, hoards nothing)', () => {
+    const report = runScenario({ ...scenario, expect: { invariants: [], metrics: { malformed_probes_excused: { max: 0 }, hoarded_connections_opened: { max: 0 } } } }, { seed: 4 });
+    for (const name of COUNTER_NAMES) expect(report.metrics[name], name).toBeTypeOf('number');
+    expect(report.metrics).toMatchObject({ malformed_probes: 0, malformed_probes_excused: 0, session_frames_lost: 0, hoarded_connections_opened: 0, hoarded_connections_closed: 0 });
+    expect(report.expectations.filter((e) => !e.passed)).toEqual([]);
   });
 
   it('durations are whole milliseconds', () => {
