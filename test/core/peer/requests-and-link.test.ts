@@ -364,6 +364,18 @@ describe('account changes and the login the link takes back', () => {
     expect(client.answersTo(171)).toEqual([unavailable('the server connection closed before the password was changed: the old password still works; try again')]);
   });
 
+  it('a password change settled by the take-back is answered once: a later drop, take-back and quit say nothing more of it', () => {
+    const client = new Client().loggedIn();
+    client.input({ type: 'command', command: { cmd: 'account.password', old: 'alice-password', new: 'alice-new-password' }, ref: 175 });
+    client.frame(loginOk(client.resuming(), 'tok2'));
+    expect(client.answersTo(175)).toHaveLength(1);
+    client.frame(loginOk(client.resuming(), 'tok3'));
+    client.input({ type: 'server.closed', linkId: client.linkId, error: 'ECONNRESET' });
+    client.input({ type: 'command', command: { cmd: 'quit' } });
+    expect(client.effects.at(-1)).toEqual({ type: 'exit', code: 0 });
+    expect(client.answersTo(175)).toHaveLength(1);
+  });
+
   it('a password change whose answer the drop took, when every password is refused after a server restart: answered SERVER_UNAVAILABLE once, as the login ends, saying neither password logs in', () => {
     const client = new Client().loggedIn();
     client.input({ type: 'command', command: { cmd: 'account.password', old: 'alice-password', new: 'alice-new-password' }, ref: 172 });
