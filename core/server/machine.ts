@@ -164,6 +164,11 @@ export interface ServerConfig {
    * legitimate login's included, take longer, for the same throughput.
    */
   readonly passwordChecksRunningMax: number;
+  /**
+   * Password checks waiting for a thread, all addresses together (PASSWORD_CHECKS_WAITING_MAX).
+   * Configurable so a simulation can fill the fair line with a few dozen clients, not thousands.
+   */
+  readonly passwordChecksWaitingMax: number;
   /** Sign-ups per address key per hour, after a burst of SIGNUPS_PER_ADDRESS_BURST (0 disables). */
   readonly signupsPerAddressPerHour: number;
   /** Connections per address key, and how many of them may be not logged in (0 disables each). */
@@ -194,6 +199,7 @@ export const SERVER_CONFIG_DEFAULTS: Omit<ServerConfig, 'newToken'> = {
   authAttemptsPerAddressPerSec: AUTH_ATTEMPTS_PER_ADDRESS_PER_SEC,
   authAttemptsPerAddressBurst: AUTH_ATTEMPTS_PER_ADDRESS_BURST,
   passwordChecksRunningMax: PASSWORD_CHECKS_RUNNING_MAX,
+  passwordChecksWaitingMax: PASSWORD_CHECKS_WAITING_MAX,
   signupsPerAddressPerHour: SIGNUPS_PER_ADDRESS_PER_HOUR,
   connectionsPerAddressMax: CONNECTIONS_PER_ADDRESS_MAX,
   unauthenticatedConnectionsPerAddressMax: UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX,
@@ -370,7 +376,7 @@ export class ServerMachine {
     keysMax: RATE_LIMIT_BUCKETS_MAX,
   });
   /** Password checks waiting for one of the passwordChecksRunningMax threads, by job id. */
-  private readonly passwordChecksWaiting = new FairQueue<number>(PASSWORD_CHECKS_WAITING_MAX, RATE_LIMIT_BUCKETS_MAX);
+  private readonly passwordChecksWaiting: FairQueue<number>;
   private passwordChecksRunning = 0;
   /** When each (decliner, declined) pair's decline happened: `${declined}\0${decliner}` → ms. */
   private readonly declines = new Map<string, number>();
@@ -422,6 +428,7 @@ export class ServerMachine {
       perSec: NICKNAME_CHANGES_PER_USER_PER_HOUR / 3_600,
       bucketsMax: RATE_LIMIT_BUCKETS_MAX,
     });
+    this.passwordChecksWaiting = new FairQueue<number>(this.config.passwordChecksWaitingMax, RATE_LIMIT_BUCKETS_MAX);
     this.sessionAttempts = new RateLimiter({
       burst: SESSION_REQUESTS_PER_USER_BURST,
       perSec: SESSION_REQUESTS_PER_USER_PER_SEC,

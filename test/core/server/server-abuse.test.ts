@@ -108,6 +108,12 @@ describe('login floods', () => {
     expect(h.isClosed(busy[0] as number)).toBe(false);
   });
 
+  it('the wait line holds as many checks as configured (passwordChecksWaitingMax), then BUSY', () => {
+    const h = new ServerHarness({ authAttemptsPerAddressPerSec: 0, passwordChecksRunningMax: 1, passwordChecksWaitingMax: 3 });
+    const conns = flood(h, 1, 6);
+    expect(conns.map((c) => h.errors(c).includes('BUSY'))).toEqual([false, false, false, false, true, true]);
+  });
+
   it('a legitimate login during the flood waits for one running check, not for the flood (8.5 s before the fix)', () => {
     const h = new ServerHarness({ store: storeWith(['alice']), authAttemptsPerAddressPerSec: 0 });
     flood(h, 20, 110);
