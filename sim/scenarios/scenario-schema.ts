@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ERROR_CODES, type ErrorCode } from '../../core/errors.ts';
-import { FRIENDS_PER_USER_MAX, UNAUTHENTICATED_IDLE_MS } from '../../core/limits.ts';
+import { FRIENDS_PER_USER_MAX, PASSWORD_CHECKS_WAITING_MAX, UNAUTHENTICATED_IDLE_MS } from '../../core/limits.ts';
 import { PLANTED_BUGS } from '../world/planted-bugs.ts';
 import { HANDSHAKE_ROUND_TRIPS_MAX, MITM_PRESENTS, TLS_HANDSHAKE_CPU_MS, TLS_HANDSHAKE_ROUND_TRIPS } from '../world/sim-keys.ts';
 
@@ -55,6 +55,7 @@ export const CHECKER_NAMES = [
   'logout-answered',
   'chat-failed-cause',
   'no-stray-error',
+  'rate-limit-honoured',
 ] as const;
 
 /** The kinds of step, by the names step outcomes and `underFaults.stepsMayFail` use. */
@@ -128,6 +129,13 @@ export const SIM_PLANTED_BUGS = [
    * the session broker makes of it (a broker that claims no reply, or a stale one).
    */
   'show-session-replies',
+  /**
+   * The server's password-guess slow-down never slows anyone: every login past the free ones is
+   * let through to the password check at once (LOGIN_GUESS_DELAY_MS never applied). Each guess is
+   * still answered, so only rate-limit-honoured, which holds the server to the documented delays,
+   * can tell (sim/world/planted-bugs.ts plantGuessSlowDownBug).
+   */
+  'guesses-never-slowed',
 ] as const;
 export type SimPlantedBug = (typeof SIM_PLANTED_BUGS)[number];
 
@@ -274,6 +282,13 @@ const populationSchema = z.strictObject({
   username: name.optional(),
   /** With `cluster`: the node these users' programs connect to first (default: round robin by peer). */
   node: name.optional(),
+  /**
+   * These users' machines share one IPv6 /64 (an office, a household, one host's many addresses):
+   * each gets its own address in the site's prefix, and the server's per-address limits count them
+   * together. Populations naming the same site share it. Absent: each user has an IPv4 address of
+   * its own.
+   */
+  site: name.optional(),
 });
 
 const friendsSchema = z.strictObject({
@@ -397,6 +412,18 @@ export const scenarioSchema = z
         unauthenticatedIdleMs: z.number().int().min(1_000).max(3_600_000).default(UNAUTHENTICATED_IDLE_MS),
         /** Draw ttlMs, sessionTimeoutMs and unauthenticatedIdleMs per seed, between a quarter of these values (or a floor) and the values. */
         randomLimits: z.boolean().default(false),
+        /**
+         * Password checks the server runs at once (the shipped server: one per core, at most 4).
+         * Absent: as many as are asked for (the simulated hasher costs time, not CPU); set, the
+         * server's fair wait line for checks (core/rate-limit.ts FairQueue) comes into play.
+         */
+        passwordChecksRunningMax: z.number().int().min(1).max(64).optional(),
+        /**
+         * Password checks that may wait for one (the shipped server: PASSWORD_CHECKS_WAITING_MAX,
+         * 2048). Smaller, a flood of a few dozen clients fills the line: a newcomer then pushes out
+         * the newest wait of the address holding the most, or is answered BUSY.
+         */
+        passwordChecksWaitingMax: z.number().int().min(1).max(PASSWORD_CHECKS_WAITING_MAX).optional(),
         plantedBug: z.enum(PLANTED_BUGS).optional(),
       })
       .prefault({}),

@@ -29,10 +29,11 @@ export interface ServerLinkListener {
   /** The peer at `peerAddress` has handled the frames onServerFrames announced. */
   onServerFramesHandled(peerAddress: string): void;
   /**
-   * Frames the peer at `peerAddress` sent, about to reach the server. Optional: without it the
-   * tap does not decode that direction at all (a parse per heartbeat, for nobody).
+   * Frames the peer at `peerAddress` sent on connection `connId`, about to reach the server at
+   * `serverAddress` (its machine handles them in the same instant). Optional: without it the tap
+   * does not decode that direction at all (a parse per heartbeat, for nobody).
    */
-  onClientFrames?(peerAddress: string, messages: readonly WireMessage[]): void;
+  onClientFrames?(peerAddress: string, messages: readonly WireMessage[], connId: number, serverAddress: string): void;
   /** A server link closed at both ends. */
   onConnectionClosed(connId: number): void;
 }
@@ -137,7 +138,7 @@ export class FrameTap implements DeliveryTap {
       const onClientFrames = this.listener.onClientFrames;
       if (onClientFrames === undefined) return;
       const messages = this.decode(connId * 2 + 1, bytes);
-      if (messages.length > 0) onClientFrames.call(this.listener, clientAddress, messages);
+      if (messages.length > 0) onClientFrames.call(this.listener, clientAddress, messages, connId, serverAddress);
       return;
     }
     const key = connId * 2;

@@ -45,3 +45,17 @@ class SkipOfflinePresenceMachine extends ServerMachine {
     return effects;
   }
 }
+
+/**
+ * TEST-ONLY, the simulator's planted bug `guesses-never-slowed` (fault kind `plant`): while
+ * `planted()` says so, the machine's password-guess slow-down answers "no wait" for every
+ * (username, address), so every guess past the free ones goes to the password check at once. It
+ * reaches the machine's private `loginGuesses` by name (a planted bug may; the shipped machine
+ * knows nothing of it) and throws if that is gone, so a rename cannot make the test pass quietly.
+ */
+export function plantGuessSlowDownBug(machine: ServerMachine, planted: () => boolean): void {
+  const guesses = (machine as unknown as { loginGuesses?: { waitMs(key: string, nowMs: number): number } }).loginGuesses;
+  if (guesses === undefined) throw new Error('guesses-never-slowed: the server machine has no loginGuesses to plant the bug in');
+  const waitMs = guesses.waitMs.bind(guesses);
+  guesses.waitMs = (key, nowMs) => (planted() ? 0 : waitMs(key, nowMs));
+}

@@ -11,7 +11,7 @@ import { type ServerConfig, type ServerMachine, type ServerStats } from '../../c
 import { ServerHost } from '../../core/server/host.ts';
 import { MAIL_SEQ_NODE_SLOTS } from '../../core/server/mailbox.ts';
 import type { SimNetwork } from './network.ts';
-import { newServerMachine, type PlantedBug } from './planted-bugs.ts';
+import { newServerMachine, plantGuessSlowDownBug, type PlantedBug } from './planted-bugs.ts';
 import type { Prng } from './prng.ts';
 import { NodeClockRate, Scope, type SimClock } from './sim-clock.ts';
 import { SimHasher } from './sim-hasher.ts';
@@ -85,6 +85,11 @@ export class ServerNode {
     this.planted = site.planted ?? new PlantedOutput();
   }
 
+  /** What this node's own clock reads at world time `trueMs` (its machine's `nowMs`). */
+  localNowMs(trueMs: number): number {
+    return this.clockRate.identity ? trueMs : this.clockRate.local(trueMs);
+  }
+
   get up(): boolean {
     return this.host !== null;
   }
@@ -109,6 +114,8 @@ export class ServerNode {
         ? {}
         : { clustered: true, sessionRequestIdPrefix: `${cluster.nodeId}.${boot}.s`, mailSeqSlot: boot % MAIL_SEQ_NODE_SLOTS, mailSeqSlots: MAIL_SEQ_NODE_SLOTS };
     const machine = newServerMachine(this.store.load(), { ...config, ...clustered, newToken: () => this.newToken() }, plantedBug);
+    const planted = this.planted;
+    if (planted.wrapsServer) plantGuessSlowDownBug(machine, () => planted.active.has('guesses-never-slowed'));
     const bus = cluster?.connect(scope);
     // The router and the host need each other: the router feeds this incarnation's host.
     let hostRef: ServerHost | null = null;

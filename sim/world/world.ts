@@ -25,6 +25,7 @@ import { TTL_MS_MIN } from '../../core/limits.ts';
 import { anyStep, HostileActions, isHostileSendFile } from './hostile-world.ts';
 import { ClusterWorld } from './cluster-world.ts';
 import { SimKeys } from './sim-keys.ts';
+import { RateLimitChecker } from '../checkers/rate-limit-checker.ts';
 
 export interface WorldOptions {
   readonly seed: number;
@@ -36,6 +37,14 @@ export interface WorldOptions {
  * the server's bound on running checks (one per core in cli/) would only slow virtual time here.
  */
 const SIM_PASSWORD_CHECKS_RUNNING_MAX = 1_000_000;
+
+/**
+ * The address of member `member` of the `site`-th site (scenario populations sharing a `site`): one
+ * IPv6 /64 per site, fd00:0:0:<site>::/64 (a unique local prefix), each member its own host in it.
+ */
+export function siteAddress(site: number, member: number): string {
+  return `fd00:0:0:${(site + 1).toString(16)}::${(member + 1).toString(16)}`;
+}
 
 export function peerAddress(index: number): string {
   const n = index + 1;
@@ -101,6 +110,8 @@ export class World implements CheckedWorld, RunnerHost {
   readonly faultKindsBegun = new Set<string>();
   /** The adversarial steps' world side (hostile-world.ts). */
   readonly hostile: HostileActions;
+  /** rate-limit-honoured (sim/checkers/rate-limit-checker.ts), fed by the frame tap. */
+  readonly rateLimits: RateLimitChecker;
   readonly stepMismatches: string[] = [];
   stepMismatchCount = 0;
   /** "step:outcome" for every kind of step (login, session, ...) that ended otherwise than its `expect`, and how. */
@@ -129,7 +140,15 @@ export class World implements CheckedWorld, RunnerHost {
     });
     const { connectionsMax, plantedBug, hashCostMs } = scenario.server;
     this.limits = serverLimits(scenario, seed);
-    const tuning = { ...this.limits, connectionsMax, passwordChecksRunningMax: SIM_PASSWORD_CHECKS_RUNNING_MAX, ...(plantedBug === undefined ? {} : { plantedBug }) };
+    const passwordChecksRunningMax = scenario.server.passwordChecksRunningMax ?? SIM_PASSWORD_CHECKS_RUNNING_MAX;
+    const { passwordChecksWaitingMax } = scenario.server;
+    const tuning = {
+      ...this.limits,
+      connectionsMax,
+      passwordChecksRunningMax,
+      ...(passwordChecksWaitingMax === undefined ? {} : { passwordChecksWaitingMax }),
+      ...(plantedBug === undefined ? {} : { plantedBug }),
+    };
     const cluster = scenario.cluster;
     this.cluster = cluster === undefined ? null : new ClusterWorld({ ...scenario, cluster }, this.clock, this.network, seed, tuning, hashCostMs);
     this.server = this.cluster?.nodes[0] ?? new ServerNode(this.clock, this.network, Prng.stream(seed, 'tokens'), tuning, hashCostMs);
@@ -137,6 +156,19 @@ export class World implements CheckedWorld, RunnerHost {
     this.server.planted.wrapsServer = losesSessions || scenario.faults.some((f) => f.kind === 'plant');
     this.checkers = new Checkers(scenario.server.ttlMs, scenario.checks.presenceBoundMs, (v) => this.trace.note('violation', { checker: v.checker, detail: v.detail }));
     this.checkers.attach(this);
+    this.rateLimits = new RateLimitChecker(
+      {
+        serverClock: (address) => {
+          const node = this.serverAt(address);
+          return node === undefined ? null : { process: `${address}#${node.incarnation}`, nowMs: node.localNowMs(this.clock.nowMs()) };
+        },
+        worldNowMs: () => this.clock.nowMs(),
+        nameAt: (address) => this.byAddress.get(address)?.population ?? null,
+        clustered: this.cluster !== null,
+      },
+      (detail) => this.checkers.violate('rate-limit-honoured', detail),
+      (metric) => this.checkers.count(metric),
+    );
     if (losesSessions) {
       const planted = this.server.planted;
       planted.watchesSessions = true;
@@ -175,13 +207,25 @@ export class World implements CheckedWorld, RunnerHost {
     return [...CHECKED_SERVER_FRAME_TYPES, ...HostileActions.SERVER_FRAME_TYPES];
   }
 
-  /** Where the frame tap's server-link frames go: the peer's driver (which request a reply answers) and the checkers. */
+  /**
+   * Where the frame tap's server-link frames go: the peer's driver (which request a reply answers)
+   * and the checkers. rate-limit-honoured reads both directions, so it runs only where every server
+   * frame is parsed anyway (the peer-machine driver): a storm's light clients would pay a parse of
+   * every frame for it.
+   */
   private frameListener(): ServerLinkListener {
     const byAddress = this.byAddress;
     const checkers = this.checkers;
     const hostile = this.hostile;
+    const rateLimits = this.serverFrameTypesRead() === null ? this.rateLimits : null;
     return {
+      ...(rateLimits === null
+        ? {}
+        : {
+            onClientFrames: (address: string, messages: readonly WireMessage[], connId: number, serverAddress: string) => rateLimits.onClientFrames(address, messages, connId, serverAddress),
+          }),
       onServerFrames: (address: string, messages: readonly WireMessage[], connId: number, serverAddress?: string) => {
+        rateLimits?.onServerFrames(messages, connId);
         const slot = byAddress.get(address);
         if (slot === undefined) return;
         slot.driver.onServerFrames?.(messages);
@@ -189,7 +233,10 @@ export class World implements CheckedWorld, RunnerHost {
         checkers.onServerFrames(slot, messages, connId, serverAddress);
       },
       onServerFramesHandled: (address: string) => byAddress.get(address)?.driver.onServerFramesHandled?.(),
-      onConnectionClosed: (connId: number) => checkers.onConnectionClosed(connId),
+      onConnectionClosed: (connId: number) => {
+        rateLimits?.onConnectionClosed(connId);
+        checkers.onConnectionClosed(connId);
+      },
     };
   }
 
@@ -231,6 +278,8 @@ export class World implements CheckedWorld, RunnerHost {
 
   private createPeers(seed: number): void {
     let index = 0;
+    /** Site name → its number and how many addresses it handed out (populations sharing an IPv6 /64). */
+    const sites = new Map<string, { readonly number: number; members: number }>();
     // TEST-ONLY: peers' own transports are wrapped only when the scenario plants a careless peer.
     const plants = (bug: SimPlantedBug): boolean => this.scenario.faults.some((f) => f.kind === 'plant' && f.bug === bug);
     const careless = { greets: plants('greet-any-hello'), trustsSize: plants('trust-sent-size') };
@@ -240,7 +289,12 @@ export class World implements CheckedWorld, RunnerHost {
       const hostileOffers = anyStep(steps, isHostileSendFile);
       for (let i = 0; i < population.count; i++, index++) {
         const username = population.count === 1 ? (population.username ?? population.name) : `${population.name}${i}`;
-        const address = peerAddress(index);
+        let address = peerAddress(index);
+        if (population.site !== undefined) {
+          let site = sites.get(population.site);
+          if (site === undefined) sites.set(population.site, (site = { number: sites.size, members: 0 }));
+          address = siteAddress(site.number, site.members++);
+        }
         const prng = Prng.stream(seed, `peer:${index}`);
         const wire = this.cluster === null ? this.network.transport(address) : this.cluster.clientTransport(this.network.transport(address), this.cluster.homeOf(index, population.node));
         const transport = careless.greets || careless.trustsSize ? this.server.planted.wrapPeer(wire, username, SERVER_ADDRESS, careless, sizeLies) : wire;

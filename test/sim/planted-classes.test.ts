@@ -46,6 +46,8 @@ const CASES: ReadonlyArray<{ what: string; bug: SimPlantedBug; file: string; che
   { what: 'unfriending mid-session ends the friendship on both sides', bug: 'drop-friend-removed', file: 'scenarios/unfriend-mid-session.yaml', checker: 'liveness' },
   { what: 'a duplicate login displaces the first program', bug: 'drop-logged-in-elsewhere', file: 'scenarios/login-hammering.yaml', checker: 'liveness' },
   { what: 'login hammering never locks the owner out', bug: 'lock-out-guessed-user', file: 'scenarios/password-guessers.yaml', checker: 'served-within-bound' },
+  // Every guess is still answered (BAD_CREDENTIALS instead of RATE_LIMITED): only the documented delays tell.
+  { what: 'password guesses slow down as documented', bug: 'guesses-never-slowed', file: 'scenarios/rate-limits.yaml', checker: 'rate-limit-honoured' },
   { what: 'a replayed or guessed P2P token is refused', bug: 'greet-any-hello', file: 'scenarios/p2p-token-replay.yaml', checker: 'hostile-refused' },
   { what: 'a man in the middle of a P2P link is refused', bug: 'skip-peer-key-check', file: 'scenarios/p2p-man-in-the-middle.yaml', checker: 'peer-key-refused' },
   { what: 'a size lie never makes a file other than the offer declared', bug: 'trust-sent-size', file: 'scenarios/hostile-files.yaml', checker: 'size-as-offered' },
