@@ -34,6 +34,7 @@ import {
   SIGNUPS_PER_ADDRESS_BURST,
   SIGNUPS_PER_ADDRESS_PER_HOUR,
 } from '../../core/limits.ts';
+import { FrameDecoder } from '../../core/codec.ts';
 import type { WireMessage } from '../world/frame-tap.ts';
 
 /** Tokens this close to 1 (or a wait this close to 0 ms) could go either way by rounding: both answers stand. */
@@ -93,6 +94,213 @@ class ServerModel {
   readonly auth = new Map<string, Bucket>();
   readonly signups = new Map<string, Bucket>();
   readonly guesses = new Map<string, Guesses>();
+  readonly line: FairLine;
+  constructor(limits: PasswordCheckLimits, count: (metric: string) => void) {
+    this.line = new FairLine(limits, count);
+  }
+}
+
+/** What the server was configured with: checks running at once, and waiting for a thread. */
+export interface PasswordCheckLimits {
+  readonly runningMax: number;
+  readonly waitingMax: number;
+}
+
+/** A password check as the fair line sees it: whose (address key, connection, request) and its password (how the hasher names it). */
+interface Check {
+  readonly key: string;
+  readonly connId: number;
+  readonly id: number;
+  readonly password: string;
+  readonly who: string;
+}
+
+/** A check the server is handling as it arrives: did it start at once, was it refused, did it push out another's wait. */
+interface Arriving {
+  readonly check: Check;
+  started: boolean;
+  refusal: Answer | null;
+}
+
+/**
+ * The password checks' wait line as PROTOCOL.md states it (PASSWORD_CHECKS_RUNNING_MAX,
+ * PASSWORD_CHECKS_WAITING_MAX): a check runs at once when fewer than `runningMax` run; otherwise it
+ * waits. The next check served is the oldest of the address key served longest ago (among keys
+ * never served, the one waiting with the fewest). With `waitingMax` waiting, a newcomer pushes out
+ * the newest wait of the key holding the most, if that key holds more than the newcomer's would
+ * with it; otherwise the newcomer is refused BUSY. A wait whose client leaves leaves the line.
+ * Observed from outside: a check's start and end at the hasher (the thread pool), what the server
+ * writes in the instant it handles an attempt, and when it handles a close.
+ */
+class FairLine {
+  private readonly running = new Map<string, number>();
+  private runningCount = 0;
+  private readonly waiting = new Map<string, Check[]>();
+  private waitingCount = 0;
+  /** Key → when it was last served (1, 2, ...); absent: never. */
+  private readonly served = new Map<string, number>();
+  private seq = 0;
+  /** Something happened the model cannot place (a check it never saw arrive): it stops judging. */
+  lost = false;
+  /** The attempts the server is handling right now, and the waits pushed out meanwhile. */
+  arriving: Arriving[] | null = null;
+  private pushedOut: Array<{ readonly check: Check; readonly heldBefore: number; readonly wasNewest: boolean }> = [];
+
+  constructor(
+    private readonly limits: PasswordCheckLimits,
+    private readonly count: (metric: string) => void,
+  ) {}
+
+  /** The server started a check (at once for an arriving attempt, or from the line). */
+  started(password: string, violate: (detail: string) => void): void {
+    if (this.lost) return;
+    const arriving = this.arriving?.find((a) => !a.started && a.check.password === password);
+    if (arriving !== undefined) {
+      arriving.started = true;
+      return;
+    }
+    const next = this.fairest();
+    let check: Check | undefined;
+    for (const line of this.waiting.values()) check ??= line.find((c) => c.password === password);
+    if (check === undefined) {
+      this.lost = true;
+      this.count('fair_line_lost');
+      return;
+    }
+    this.count('fair_line_served');
+    if (this.runningCount >= this.limits.runningMax) violate(`${check.who}'s check started from the wait line with ${this.runningCount} of ${this.limits.runningMax} running`);
+    else if (next !== null && !next.includes(check)) {
+      violate(`${check.who}'s check (${check.key}, served ${this.served.get(check.key) ?? 'never'}) started before ${next.map((c) => `${c.who}'s (${c.key}, served ${this.served.get(c.key) ?? 'never'})`).join(' or ')}, which the fair line serves first`);
+    }
+    this.take(check);
+    this.served.set(check.key, ++this.seq);
+    this.run(password);
+  }
+
+  ended(password: string): void {
+    const count = this.running.get(password);
+    if (count === undefined) {
+      this.lost = true;
+      this.count('fair_line_lost');
+      return;
+    }
+    if (count === 1) this.running.delete(password);
+    else this.running.set(password, count - 1);
+    this.runningCount -= 1;
+  }
+
+  /** Whether what the server writes on a connection matters to the line now: an attempt of it arriving, or a check of it waiting. */
+  concerns(connId: number): boolean {
+    if (this.arriving?.some((a) => a.check.connId === connId) === true) return true;
+    for (const line of this.waiting.values()) if (line.some((c) => c.connId === connId)) return true;
+    return false;
+  }
+
+  /** The server wrote BUSY (its checks all taken) answering a request: a wait of that connection pushed out, if it had one. */
+  busy(connId: number, re: number): void {
+    for (const line of this.waiting.values()) {
+      const index = line.findIndex((c) => c.connId === connId && c.id === re);
+      if (index < 0) continue;
+      const check = line[index] as Check;
+      this.pushedOut.push({ check, heldBefore: line.length, wasNewest: index === line.length - 1 });
+      this.take(check);
+      return;
+    }
+  }
+
+  /** The server handled the close of a connection: its wait leaves the line. */
+  closed(connId: number): void {
+    for (const line of this.waiting.values()) {
+      const check = line.find((c) => c.connId === connId);
+      if (check !== undefined) return this.take(check);
+    }
+  }
+
+  /** The server is done with the arriving attempts: each ran at once, was refused, or waits. */
+  settleArrivals(violate: (detail: string) => void): void {
+    const arriving = this.arriving ?? [];
+    this.arriving = null;
+    const pushedOut = this.pushedOut;
+    this.pushedOut = [];
+    if (this.lost) return;
+    for (const { check, started, refusal } of arriving) {
+      const threadFree = this.runningCount < this.limits.runningMax;
+      const own = this.waiting.get(check.key)?.length ?? 0;
+      if (refusal !== null) {
+        if (refusal.code !== 'BUSY' || refusal.detail === undefined || !CHECKS_BUSY.test(refusal.detail)) continue;
+        const fullest = this.mostHeld(null);
+        if (threadFree) violate(`${check.who}'s check was refused BUSY with ${this.runningCount} of ${this.limits.runningMax} checks running`);
+        else if (this.waitingCount < this.limits.waitingMax) violate(`${check.who}'s check was refused BUSY with ${this.waitingCount} of ${this.limits.waitingMax} waiting`);
+        else if (fullest > own + 1) violate(`${check.who}'s check was refused BUSY although ${check.key} holds ${own} waits and another key ${fullest}`);
+        continue;
+      }
+      if (started) {
+        if (!threadFree) violate(`${check.who}'s check ran at once with ${this.runningCount} of ${this.limits.runningMax} running and ${this.waitingCount} waiting`);
+        this.run(check.password);
+        continue;
+      }
+      if (threadFree) violate(`${check.who}'s check was made to wait with ${this.runningCount} of ${this.limits.runningMax} running`);
+      // The line as the newcomer found it: with any wait it pushed out still in.
+      const out = pushedOut.shift();
+      const waitingBefore = this.waitingCount + (out === undefined ? 0 : 1);
+      if (waitingBefore >= this.limits.waitingMax) {
+        if (out === undefined) violate(`${check.who}'s check joined a full line (${waitingBefore} of ${this.limits.waitingMax}) and pushed nobody out`);
+        else {
+          const ownBefore = out.check.key === check.key ? out.heldBefore : own;
+          const fullestBefore = Math.max(out.heldBefore, this.mostHeld(out.check.key));
+          if (out.heldBefore < fullestBefore) violate(`${check.who}'s check pushed out ${out.check.who}'s wait (${out.check.key}, holding ${out.heldBefore}) while another key held ${fullestBefore}`);
+          else if (out.heldBefore <= ownBefore + 1) violate(`${check.who}'s check (${check.key}, holding ${ownBefore}) pushed out ${out.check.who}'s wait (${out.check.key}, holding ${out.heldBefore})`);
+          else if (!out.wasNewest) violate(`${check.who}'s check pushed out ${out.check.who}'s wait, not the newest of ${out.check.key}`);
+        }
+      } else if (out !== undefined) violate(`${check.who}'s check pushed out ${out.check.who}'s wait with ${waitingBefore} of ${this.limits.waitingMax} waiting`);
+      let line = this.waiting.get(check.key);
+      if (line === undefined) this.waiting.set(check.key, (line = []));
+      line.push(check);
+      this.waitingCount += 1;
+    }
+    // A BUSY that answered no arriving check's wait: the line lost a wait nobody took its place.
+    for (const out of pushedOut) violate(`${out.check.who}'s wait was pushed out, and no newcomer took its place`);
+  }
+
+  /** The most waits one key holds, leaving `except` out. */
+  private mostHeld(except: string | null): number {
+    let most = 0;
+    for (const [key, line] of this.waiting) if (key !== except && line.length > most) most = line.length;
+    return most;
+  }
+
+  /** The checks the fair rule may serve next (the oldest of each tied key); null when none waits. */
+  private fairest(): Check[] | null {
+    let best: Check[] = [];
+    let bestServed = Infinity;
+    let bestLength = Infinity;
+    for (const [key, line] of this.waiting) {
+      const first = line[0];
+      if (first === undefined) continue;
+      const served = this.served.get(key) ?? 0;
+      if (served < bestServed || (served === bestServed && served === 0 && line.length < bestLength)) {
+        best = [first];
+        bestServed = served;
+        bestLength = line.length;
+      } else if (served === bestServed && (served !== 0 || line.length === bestLength)) best.push(first);
+    }
+    return best.length === 0 ? null : best;
+  }
+
+  private take(check: Check): void {
+    const line = this.waiting.get(check.key);
+    if (line === undefined) return;
+    const index = line.indexOf(check);
+    if (index < 0) return;
+    line.splice(index, 1);
+    this.waitingCount -= 1;
+    if (line.length === 0) this.waiting.delete(check.key);
+  }
+
+  private run(password: string): void {
+    this.running.set(password, (this.running.get(password) ?? 0) + 1);
+    this.runningCount += 1;
+  }
 }
 
 /**
@@ -127,6 +335,8 @@ export interface RateLimitWorld {
   worldNowMs(): number;
   /** Which simulated user plays at an address (for the violation's wording); null: none. */
   nameAt(address: string): string | null;
+  /** Password checks each server runs at once and lets wait (the scenario's, else the defaults). */
+  readonly checkLimits: PasswordCheckLimits;
   /** Several server nodes: a sign-up's USERNAME_TAKEN may come after its allowance was used (another node committed the name first). */
   readonly clustered: boolean;
 }
@@ -135,6 +345,10 @@ export class RateLimitChecker {
   private readonly models = new Map<string, ServerModel>();
   /** connId → the attempts on it not yet answered, by request id, and which model they belong to. */
   private readonly open = new Map<number, { readonly model: ServerModel; readonly attempts: Map<number, Attempt> }>();
+  /** Connections that carried a password, until their server handled their close: what the server writes on them is read. */
+  private readonly lineConns = new Map<number, { readonly model: ServerModel }>();
+  /** The server process handling an attempt's frames right now, or null. */
+  private handling: ServerModel | null = null;
   constructor(
     private readonly world: RateLimitWorld,
     private readonly violate: (detail: string) => void,
@@ -152,7 +366,7 @@ export class RateLimitChecker {
       const clock = this.world.serverClock(serverAddress);
       if (clock === null) continue;
       let model = this.models.get(clock.process);
-      if (model === undefined) this.models.set(clock.process, (model = new ServerModel()));
+      if (model === undefined) this.models.set(clock.process, (model = new ServerModel(this.world.checkLimits, this.count)));
       const key = documentedAddressKey(clientAddress);
       const name = this.world.nameAt(clientAddress);
       const who = name === null ? clientAddress : `${name} (${clientAddress})`;
@@ -163,7 +377,58 @@ export class RateLimitChecker {
       let conn = this.open.get(connId);
       if (conn === undefined || conn.model !== model) this.open.set(connId, (conn = { model, attempts: new Map() }));
       conn.attempts.set(id, attempt);
+      if (typeof message.password !== 'string') continue;
+      // The password checks' line: what the server does with it is seen in the same instant.
+      if (!this.lineConns.has(connId)) this.lineConns.set(connId, { model });
+      const arriving = (model.line.arriving ??= []);
+      arriving.push({ check: { key, connId, id, password: message.password, who }, started: false, refusal: null });
+      this.handling = model;
     }
+  }
+
+  /** The server has handled what onClientFrames announced: the fair line settles the attempts. */
+  onClientFramesHandled(): void {
+    const model = this.handling;
+    if (model === null) return;
+    this.handling = null;
+    model.line.settleArrivals((detail) => this.violate(detail));
+  }
+
+  /** Bytes a server writes on a connection, in the instant it writes them. */
+  onServerWrite(connId: number, bytes: Uint8Array): void {
+    const conn = this.lineConns.get(connId);
+    // Read only while it matters (an attempt arriving, a check waiting): the server writes whole
+    // frames, and a logged-in connection's presence and heartbeats are most of what it writes.
+    if (conn === undefined || !conn.model.line.concerns(connId)) return;
+    const decoder = new FrameDecoder();
+    decoder.push(bytes);
+    for (let frame = decoder.next(); frame !== null; frame = decoder.next()) {
+      if (frame.kind !== 'control') continue;
+      const message = frame.message as WireMessage;
+      if (message.type !== 'error' || typeof message.re !== 'number' || typeof message.code !== 'string') continue;
+      const re = message.re;
+      const refused = conn.model.line.arriving?.find((a) => a.check.connId === connId && a.check.id === re);
+      const detail = typeof message.detail === 'string' ? message.detail : undefined;
+      if (refused !== undefined) refused.refusal = { code: message.code, detail, deliveredMs: Number.NaN };
+      else if (message.code === 'BUSY' && detail !== undefined && CHECKS_BUSY.test(detail)) conn.model.line.busy(connId, re);
+    }
+  }
+
+  /** A server process has handled the close of a connection. */
+  onServerClosed(connId: number): void {
+    const conn = this.lineConns.get(connId);
+    if (conn === undefined) return;
+    this.lineConns.delete(connId);
+    conn.model.line.closed(connId);
+  }
+
+  /** The hasher of server process `process` started or ended a check of `password`. */
+  onCheckStarted(process: string, password: string): void {
+    this.models.get(process)?.line.started(password, (detail) => this.violate(detail));
+  }
+
+  onCheckEnded(process: string, password: string): void {
+    this.models.get(process)?.line.ended(password);
   }
 
   /** Frames the server sent on a connection, as they reach the client. */

@@ -136,6 +136,12 @@ export const SIM_PLANTED_BUGS = [
    * can tell (sim/world/planted-bugs.ts plantGuessSlowDownBug).
    */
   'guesses-never-slowed',
+  /**
+   * The server's password-check wait line serves the oldest wait of all (first come, first served)
+   * instead of the address served longest ago: a flood from one address holds everyone else back
+   * (sim/world/planted-bugs.ts plantFirstComeLine).
+   */
+  'password-checks-first-come',
 ] as const;
 export type SimPlantedBug = (typeof SIM_PLANTED_BUGS)[number];
 

@@ -34,6 +34,8 @@ export interface ServerLinkListener {
    * does not decode that direction at all (a parse per heartbeat, for nobody).
    */
   onClientFrames?(peerAddress: string, messages: readonly WireMessage[], connId: number, serverAddress: string): void;
+  /** The server has handled the frames onClientFrames announced (everything it did about them is done). */
+  onClientFramesHandled?(connId: number): void;
   /** A server link closed at both ends. */
   onConnectionClosed(connId: number): void;
 }
@@ -102,6 +104,8 @@ export class FrameTap implements DeliveryTap {
   private readonly serverLinks = new Set<number>();
   /** The peer that is hearing server frames right now (between before and after), or null. */
   private hearing: string | null = null;
+  /** The connection whose client frames the server is handling right now (between before and after), or null. */
+  private handling: number | null = null;
 
   /** The server-frame types the listeners read, as UTF-8 bytes; null: every type. */
   private readonly wanted: readonly Uint8Array[] | null;
@@ -131,6 +135,7 @@ export class FrameTap implements DeliveryTap {
 
   before(connId: number, toServerSide: boolean, clientAddress: string, serverAddress: string, serverPort: number, bytes: Uint8Array): void {
     this.hearing = null;
+    this.handling = null;
     if (serverPort !== this.serverPort) return;
     if (serverAddress !== this.serverAddress && (this.otherServers === null || !this.otherServers.has(serverAddress))) return;
     this.serverLinks.add(connId);
@@ -138,7 +143,10 @@ export class FrameTap implements DeliveryTap {
       const onClientFrames = this.listener.onClientFrames;
       if (onClientFrames === undefined) return;
       const messages = this.decode(connId * 2 + 1, bytes);
-      if (messages.length > 0) onClientFrames.call(this.listener, clientAddress, messages, connId, serverAddress);
+      if (messages.length > 0) {
+        onClientFrames.call(this.listener, clientAddress, messages, connId, serverAddress);
+        this.handling = connId;
+      }
       return;
     }
     const key = connId * 2;
@@ -161,6 +169,12 @@ export class FrameTap implements DeliveryTap {
   }
 
   after(): void {
+    const handled = this.handling;
+    if (handled !== null) {
+      this.handling = null;
+      this.listener.onClientFramesHandled?.(handled);
+      return;
+    }
     const peer = this.hearing;
     if (peer === null) return;
     this.hearing = null;

@@ -132,6 +132,7 @@ class SimEnd implements Stream {
 
   write(bytes: Uint8Array): boolean {
     if (this.closed) return false;
+    if (this.isServerSide) this.net.serverWrites?.(this.conn.id, bytes);
     this.net.send(this, MSG_DATA, bytes);
     return true;
   }
@@ -160,6 +161,13 @@ export class SimNetwork {
   private partitioned = false;
   /** The frame tap, when the world wants one (set before the run starts). */
   tap: DeliveryTap | null = null;
+  /**
+   * Bytes an accepting side writes, as it writes them (connection id), for a checker that must
+   * know what a server said in the instant it said it; null: nobody listens (most runs).
+   */
+  serverWrites: ((connId: number, bytes: Uint8Array) => void) | null = null;
+  /** An accepting side has handled the close of its connection (its process knows the peer left). */
+  serverClosed: ((connId: number) => void) | null = null;
   /** The links' handshakes (TLS time and proved keys), when the world models them (set before the run starts). */
   handshakes: LinkHandshakes | null = null;
 
@@ -439,7 +447,11 @@ export class SimNetwork {
     if (!notify) return;
     const events = end.events;
     if (events === null) return;
-    this.clock.post(Math.max(this.clock.nowMs(), end.node.pausedUntilMs), () => events.onClose(error));
+    const serverClosed = end.isServerSide ? this.serverClosed : null;
+    this.clock.post(Math.max(this.clock.nowMs(), end.node.pausedUntilMs), () => {
+      events.onClose(error);
+      serverClosed?.(conn.id);
+    });
   }
 
   private flushEnd(end: SimEnd): void {

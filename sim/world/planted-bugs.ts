@@ -59,3 +59,53 @@ export function plantGuessSlowDownBug(machine: ServerMachine, planted: () => boo
   const waitMs = guesses.waitMs.bind(guesses);
   guesses.waitMs = (key, nowMs) => (planted() ? 0 : waitMs(key, nowMs));
 }
+
+/** What the machine's password-check wait line offers (core/rate-limit.ts FairQueue). */
+interface CheckLine {
+  push(key: string, item: number): number | null;
+  shift(): number | null;
+  remove(key: string, match: (item: number) => boolean): boolean;
+}
+
+/**
+ * TEST-ONLY, the simulator's planted bug `password-checks-first-come`: while `planted()` says so,
+ * the machine's password-check wait line serves the oldest wait of all, whoever holds it (first
+ * come, first served), instead of the address served longest ago: a flood from one address keeps
+ * everyone else waiting behind it. It reaches the machine's private `passwordChecksWaiting` by name
+ * (and throws if that is gone), keeping the order of every wait so it can take the oldest out.
+ */
+export function plantFirstComeLine(machine: ServerMachine, planted: () => boolean): void {
+  const line = (machine as unknown as { passwordChecksWaiting?: CheckLine }).passwordChecksWaiting;
+  if (line === undefined) throw new Error('password-checks-first-come: the server machine has no passwordChecksWaiting to plant the bug in');
+  /** Every wait in the order it came: [key, job id]. */
+  const order: Array<[string, number]> = [];
+  const forget = (item: number | null): void => {
+    const index = order.findIndex(([, id]) => id === item);
+    if (index >= 0) order.splice(index, 1);
+  };
+  const push = line.push.bind(line);
+  const shift = line.shift.bind(line);
+  const remove = line.remove.bind(line);
+  line.push = (key, item) => {
+    const out = push(key, item);
+    if (out !== item) order.push([key, item]);
+    forget(out);
+    return out;
+  };
+  line.remove = (key, match) => {
+    const index = order.findIndex(([k, id]) => k === key && match(id));
+    if (index >= 0) order.splice(index, 1);
+    return remove(key, match);
+  };
+  line.shift = () => {
+    const oldest = order[0];
+    if (!planted() || oldest === undefined) {
+      const item = shift();
+      forget(item);
+      return item;
+    }
+    order.shift();
+    remove(oldest[0], (id) => id === oldest[1]);
+    return oldest[1];
+  };
+}

@@ -11,10 +11,10 @@ import { type ServerConfig, type ServerMachine, type ServerStats } from '../../c
 import { ServerHost } from '../../core/server/host.ts';
 import { MAIL_SEQ_NODE_SLOTS } from '../../core/server/mailbox.ts';
 import type { SimNetwork } from './network.ts';
-import { newServerMachine, plantGuessSlowDownBug, type PlantedBug } from './planted-bugs.ts';
+import { newServerMachine, plantFirstComeLine, plantGuessSlowDownBug, type PlantedBug } from './planted-bugs.ts';
 import type { Prng } from './prng.ts';
 import { NodeClockRate, Scope, type SimClock } from './sim-clock.ts';
-import { SimHasher } from './sim-hasher.ts';
+import { type CheckObserver, SimHasher } from './sim-hasher.ts';
 import { PlantedOutput } from './planted-output.ts';
 import { SimStore } from './sim-store.ts';
 import { ClusterRouter, type ClusterBus } from '../../core/server/cluster.ts';
@@ -71,6 +71,8 @@ export class ServerNode {
   readonly clockRate = new NodeClockRate();
   /** TEST-ONLY bugs the simulator plants in what the server sends (fault kind `plant`). */
   readonly planted: PlantedOutput;
+  /** Hears the password checks of each incarnation start and end (rate-limit-honoured's fair line), if set before start. */
+  checkObserver: ((node: ServerNode) => CheckObserver) | null = null;
 
   constructor(
     private readonly clock: SimClock,
@@ -115,7 +117,10 @@ export class ServerNode {
         : { clustered: true, sessionRequestIdPrefix: `${cluster.nodeId}.${boot}.s`, mailSeqSlot: boot % MAIL_SEQ_NODE_SLOTS, mailSeqSlots: MAIL_SEQ_NODE_SLOTS };
     const machine = newServerMachine(this.store.load(), { ...config, ...clustered, newToken: () => this.newToken() }, plantedBug);
     const planted = this.planted;
-    if (planted.wrapsServer) plantGuessSlowDownBug(machine, () => planted.active.has('guesses-never-slowed'));
+    if (planted.wrapsServer) {
+      plantGuessSlowDownBug(machine, () => planted.active.has('guesses-never-slowed'));
+      plantFirstComeLine(machine, () => planted.active.has('password-checks-first-come'));
+    }
     const bus = cluster?.connect(scope);
     // The router and the host need each other: the router feeds this incarnation's host.
     let hostRef: ServerHost | null = null;
@@ -135,7 +140,7 @@ export class ServerNode {
       machine,
       transport: this.planted.wrapsServer ? this.planted.wrap(this.network.transport(address)) : this.network.transport(address),
       store: cluster === undefined ? this.store : this.nodeStore(cluster),
-      hasher: new SimHasher(clock, this.hashCostMs),
+      hasher: new SimHasher(clock, this.hashCostMs, this.checkObserver?.(this) ?? null),
       clock,
       ...(router === null ? {} : { cluster: router }),
     });

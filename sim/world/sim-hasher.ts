@@ -15,21 +15,36 @@ export function simPasswordHash(password: string): string {
   return `${HASH_PREFIX}${fnv1a32(`salt:${password}`).toString(16)}${fnv1a32(`${password}:pepper`).toString(16)}`;
 }
 
+/** Hears each check as it starts and as it ends (before the server hears its result): the thread pool seen from outside. */
+export interface CheckObserver {
+  started(password: string): void;
+  ended(password: string): void;
+}
+
 export class SimHasher implements PasswordHasher {
   jobs = 0;
   constructor(
     private readonly clock: Clock,
     private readonly costMs: number,
+    private readonly observer: CheckObserver | null = null,
   ) {}
 
   hash(password: string, done: (passwordHash: string | null) => void): void {
     this.jobs += 1;
-    this.clock.at(this.clock.nowMs() + this.costMs, () => done(simPasswordHash(password)));
+    this.observer?.started(password);
+    this.clock.at(this.clock.nowMs() + this.costMs, () => {
+      this.observer?.ended(password);
+      done(simPasswordHash(password));
+    });
   }
 
   verify(password: string, passwordHash: string | null, done: (ok: boolean) => void): void {
     this.jobs += 1;
+    this.observer?.started(password);
     const ok = passwordHash !== null && passwordHash === simPasswordHash(password);
-    this.clock.at(this.clock.nowMs() + this.costMs, () => done(ok));
+    this.clock.at(this.clock.nowMs() + this.costMs, () => {
+      this.observer?.ended(password);
+      done(ok);
+    });
   }
 }

@@ -21,7 +21,7 @@ import { Trace, type TraceLineSink } from './trace.ts';
 import { BehaviourRunner, type RunnerHost } from '../drivers/behaviour-runner.ts';
 import { arrivalTimes } from './arrivals.ts';
 import type { StoreOp } from '../../core/store.ts';
-import { TTL_MS_MIN } from '../../core/limits.ts';
+import { PASSWORD_CHECKS_WAITING_MAX, TTL_MS_MIN } from '../../core/limits.ts';
 import { anyStep, HostileActions, isHostileSendFile } from './hostile-world.ts';
 import { ClusterWorld } from './cluster-world.ts';
 import { SimKeys } from './sim-keys.ts';
@@ -164,6 +164,7 @@ export class World implements CheckedWorld, RunnerHost {
         },
         worldNowMs: () => this.clock.nowMs(),
         nameAt: (address) => this.byAddress.get(address)?.population ?? null,
+        checkLimits: { runningMax: passwordChecksRunningMax, waitingMax: passwordChecksWaitingMax ?? PASSWORD_CHECKS_WAITING_MAX },
         clustered: this.cluster !== null,
       },
       (detail) => this.checkers.violate('rate-limit-honoured', detail),
@@ -195,6 +196,19 @@ export class World implements CheckedWorld, RunnerHost {
     for (const slot of this.slots) (slot as { graphFriends: readonly number[] }).graphFriends = this.graph.neighbours[slot.index] ?? [];
     this.seedStore();
     this.network.tap = new FrameTap(this.cluster?.addresses ?? SERVER_ADDRESS, SERVER_PORT, this.frameListener(), this.serverFrameTypesRead());
+    if (this.serverFrameTypesRead() === null) {
+      // rate-limit-honoured's fair line: what servers write as they write it, the closes they
+      // handle, and their password checks starting and ending (sim/checkers/rate-limit-checker.ts).
+      const rateLimits = this.rateLimits;
+      this.network.serverWrites = (connId, bytes) => rateLimits.onServerWrite(connId, bytes);
+      this.network.serverClosed = (connId) => rateLimits.onServerClosed(connId);
+      for (const node of this.servers) {
+        node.checkObserver = (started) => {
+          const process = `${started.address}#${started.incarnation}`;
+          return { started: (password) => rateLimits.onCheckStarted(process, password), ended: (password) => rateLimits.onCheckEnded(process, password) };
+        };
+      }
+    }
   }
 
   /**
@@ -223,6 +237,7 @@ export class World implements CheckedWorld, RunnerHost {
         ? {}
         : {
             onClientFrames: (address: string, messages: readonly WireMessage[], connId: number, serverAddress: string) => rateLimits.onClientFrames(address, messages, connId, serverAddress),
+            onClientFramesHandled: () => rateLimits.onClientFramesHandled(),
           }),
       onServerFrames: (address: string, messages: readonly WireMessage[], connId: number, serverAddress?: string) => {
         rateLimits?.onServerFrames(messages, connId);

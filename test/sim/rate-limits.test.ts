@@ -2,7 +2,8 @@
  * The per-address limits as the simulator judges them (rate-limit-honoured,
  * sim/checkers/rate-limit-checker.ts): the corpus scenarios that exceed each limit pass on the
  * shipped server, a server whose password-guess slow-down never slows anyone is caught by this
- * checker and by no other, and populations sharing a `site` share one address key at the server.
+ * checker and by no other, one whose password-check line is first come first served is caught, and
+ * populations sharing a `site` share one address key at the server.
  */
 import { describe, expect, it } from 'vitest';
 import { addressKey } from '../../core/net-address.ts';
@@ -59,6 +60,15 @@ describe('a server that never slows password guesses down', () => {
     const report = runScenario(planted(scenario, 'lock-out-guessed-user'), { seed: scenario.seed ?? 1 });
     const mine = report.violations.filter((v) => v.checker === 'rate-limit-honoured').map((v) => v.detail);
     expect(mine[0]).toMatch(/^alice \(10\.0\.0\.1\)'s login as alice at .* was refused RATE_LIMITED with 30\.000 of 30 attempts left for 10\.0\.0\.1$/);
+  });
+});
+
+describe('a server whose password-check line is first come, first served', () => {
+  it('is caught by rate-limit-honoured: a botnet check starts before the wait of an address never served', () => {
+    const scenario = load('scenarios/password-check-line.yaml');
+    const report = runScenario(planted(scenario, 'password-checks-first-come'), { seed: scenario.seed ?? 1 });
+    const mine = report.violations.filter((v) => v.checker === 'rate-limit-honoured').map((v) => v.detail);
+    expect(mine.some((d) => /^bot-[ab] \(fd00:0:0:[12]::[0-9a-f]+\)'s check \(fd00:0:0:[12], served \d+\) started before (alice|bob|carol) \(10\.0\.0\.\d+\)'s \(10\.0\.0\.\d+, served never\), which the fair line serves first$/.test(d))).toBe(true);
   });
 });
 
