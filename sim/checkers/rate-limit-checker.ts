@@ -36,6 +36,7 @@ import {
 } from '../../core/limits.ts';
 import { FrameDecoder } from '../../core/codec.ts';
 import type { WireMessage } from '../world/frame-tap.ts';
+import type { CounterName } from './counter-names.ts';
 
 /** Tokens this close to 1 (or a wait this close to 0 ms) could go either way by rounding: both answers stand. */
 const TOKENS_EPSILON = 1e-6;
@@ -95,7 +96,7 @@ class ServerModel {
   readonly signups = new Map<string, Bucket>();
   readonly guesses = new Map<string, Guesses>();
   readonly line: FairLine;
-  constructor(limits: PasswordCheckLimits, count: (metric: string) => void) {
+  constructor(limits: PasswordCheckLimits, count: (metric: CounterName) => void) {
     this.line = new FairLine(limits, count);
   }
 }
@@ -148,7 +149,7 @@ class FairLine {
 
   constructor(
     private readonly limits: PasswordCheckLimits,
-    private readonly count: (metric: string) => void,
+    private readonly count: (metric: CounterName) => void,
   ) {}
 
   /** The server started a check (at once for an arriving attempt, or from the line). */
@@ -353,7 +354,7 @@ export class RateLimitChecker {
     private readonly world: RateLimitWorld,
     private readonly violate: (detail: string) => void,
     /** Metrics for the report: attempts judged, refusals by limit (address, guess, signups), and BUSY for the password checks (busy). */
-    private readonly count: (metric: string) => void,
+    private readonly count: (metric: CounterName) => void,
   ) {}
 
   /** Frames a client sent, as they reach the server's machine. */

@@ -236,7 +236,7 @@ function clusterMetrics(world: World, sum: (pick: (s: ServerStats) => number) =>
  * metric, counters included (COUNTER_NAMES), is in every report; an unknown name is a typo and
  * fails with the list of known metrics.
  */
-const ZERO_WHEN_ABSENT_PREFIXES = ['session_outcome_', 'faults_', 'steps_', 'rate_limited_'] as const;
+const ZERO_WHEN_ABSENT_PREFIXES = ['session_outcome_', 'faults_', 'steps_'] as const;
 
 export function metricValue(metrics: Readonly<Record<string, number>>, name: string): number | undefined {
   const value = metrics[name];
