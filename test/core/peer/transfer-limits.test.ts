@@ -117,6 +117,29 @@ describe('file transfer limits in the peer machine', () => {
     expect(failures(world, 'alice')).toHaveLength(1);
   });
 
+  it('a suspended transfer gives up TRANSFER_RESUME_WAIT_MS after its own drop, even if a session with another friend drops meanwhile', () => {
+    const { world, transferId } = suspendedMidWay('/src/own-wait.bin', 7);
+    const droppedAtMs = world.nowMs;
+    world.advance(TRANSFER_RESUME_WAIT_MS / 2);
+    // carol, a friend of both, chats with each; both sessions drop half-way through the wait.
+    carolJoins(world, 'alice');
+    world.command('carol', { cmd: 'friend.request', username: 'bob' });
+    world.command('bob', { cmd: 'friend.accept', username: 'carol' });
+    world.command('carol', { cmd: 'chat.open', username: 'alice' });
+    world.command('carol', { cmd: 'chat.open', username: 'bob' });
+    expect(world.peer('alice').openSessions()).toEqual(['carol']);
+    expect(world.peer('bob').openSessions()).toEqual(['carol']);
+    world.cutP2p('carol', 'alice');
+    world.cutP2p('carol', 'bob');
+    world.advance(droppedAtMs + TRANSFER_RESUME_WAIT_MS - 1 - world.nowMs);
+    expect(failures(world, 'alice')).toEqual([]);
+    expect(failures(world, 'bob')).toEqual([]);
+    world.advance(2);
+    // The upload (alice) and the download (bob) each end at their own deadline, not carol's.
+    expect(failures(world, 'alice')).toEqual([{ transferId, reason: 'resume-timeout' }]);
+    expect(failures(world, 'bob')).toEqual([{ transferId, reason: 'resume-timeout' }]);
+  });
+
   it('a suspended transfer resumed within TRANSFER_RESUME_WAIT_MS completes, and its old deadline does nothing', () => {
     const { world, file, transferId } = suspendedMidWay('/src/mid.bin', 2);
     world.advance(TRANSFER_RESUME_WAIT_MS - 1_000);
