@@ -246,6 +246,22 @@ describe('the greeting in the order the network gives it', () => {
     expect(world.eventsOf('alice', 'chat.opened')).toEqual([{ event: 'chat.opened', username: 'bob' }]);
   });
 
+  it('a hello with the token the callee holds opens the session at once, even while the same caller\'s newer request waits for its token', () => {
+    const world = twoFriends();
+    // alice's first hello waits unread at bob, who holds its token; she asks again meanwhile, and
+    // bob's yes to that second request waits for its own token.
+    world.pausedReaders.add('bob');
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    world.holdFrames = { peer: 'bob', type: 'session.established' };
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    expect(world.peer('bob').sessionRequestCount).toBe(1);
+    world.pausedReaders.delete('bob');
+    world.readSome('bob', 1);
+    expect(world.peer('bob').openSessions()).toEqual(['alice']);
+    expect(world.eventsOf('bob', 'chat.opened')).toEqual([{ event: 'chat.opened', username: 'alice' }]);
+    expect(world.eventsOf('alice', 'chat.failed')).toEqual([]);
+  });
+
   it('a parked hello is not opened by a token for another caller', () => {
     const world = twoFriends();
     carolJoins(world, 'bob');
