@@ -342,6 +342,26 @@ describe('transfers end with the session they run on', () => {
     expect(world.eventsOf('bob', 'file.failed')).toMatchObject([{ transferId: offer!.transferId, reason: 'session-closed' }]);
     expect(world.peer('alice').transferCount() + world.peer('bob').transferCount()).toBe(0);
   });
+
+  it('a session closed, by either side, while several uploads are being sent fails every one of them session-closed on both sides', () => {
+    for (const closer of ['alice', 'bob'] as const) {
+      const world = inSession();
+      world.command('alice', { cmd: 'file.send', username: 'bob', files: [source(world, '/a.bin', 10), source(world, '/b.bin', 20)] });
+      const ids = (world.eventsOf('bob', 'file.offer') as Array<{ transferId: string }>).map((o) => o.transferId).sort();
+      // Both uploads accepted and sending, their reads waiting on alice's slow disk.
+      for (const id of ids) world.slowDisk.add(id);
+      for (const id of ids) world.command('bob', { cmd: 'file.answer', transferId: id, accept: true });
+      expect(world.heldReads).toHaveLength(2);
+      world.command(closer, { cmd: 'chat.close', username: closer === 'alice' ? 'bob' : 'alice' });
+      for (const name of ['alice', 'bob']) {
+        const failed = world.eventsOf(name, 'file.failed') as Array<{ transferId: string; reason: string }>;
+        expect(failed.map((e) => [e.transferId, e.reason]).sort()).toEqual(ids.map((id) => [id, 'session-closed']));
+      }
+      expect(world.peer('alice').transferCount() + world.peer('bob').transferCount()).toBe(0);
+      world.releaseReads();
+      expect(world.eventsOf('bob', 'file.received')).toEqual([]);
+    }
+  });
 });
 
 describe('a friendship that ends takes its remembered outcomes with it', () => {

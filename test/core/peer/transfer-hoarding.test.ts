@@ -55,6 +55,12 @@ describe('transfer slots under a hoarding friend', () => {
     expect(world.eventsOf('carol', 'file.sent')).toHaveLength(1);
   });
 
+  it('the friend whose offers are refused busy is told so: each of its files fails busy at its end too', () => {
+    const world = threeFriends();
+    hoard(world);
+    expect(reasons(world, 'bob')).toEqual(Array.from({ length: TRANSFERS_ACTIVE_MAX - TRANSFERS_IN_PER_PEER_MAX }, () => 'busy'));
+  });
+
   it(`with all ${TRANSFERS_ACTIVE_MAX} slots taken by our own uploads, a friend's offer is refused busy; a slot freed takes the next`, () => {
     const world = threeFriends();
     // Half to each friend: neither holds more than TRANSFERS_IN_PER_PEER_MAX of alice's offers.
