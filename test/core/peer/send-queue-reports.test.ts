@@ -6,8 +6,9 @@
  * pure world (peer-world.ts): real server and peer machines, in memory.
  */
 import { describe, expect, it } from 'vitest';
+import { encodeControl } from '../../../core/codec.ts';
 import { P2P_SEND_QUEUE_BYTES_MAX } from '../../../core/limits.ts';
-import { type World, aliceAwaitingHelloOk, twoFriends } from './peer-world.ts';
+import { type World, aliceAwaitingHelloOk, recordEffects, twoFriends } from './peer-world.ts';
 
 /** alice sends bob two large files he accepted and then reads nothing: alice's queue to him is full. */
 function fullQueue(): { world: World; key: string } {
@@ -53,6 +54,29 @@ describe('p2p.flushed reports', () => {
     world.pausedReaders.delete('bob');
     world.readSome('bob', Number.POSITIVE_INFINITY);
     expect(world.peer('alice').openSessions()).toEqual(['bob']);
+  });
+
+  it('a report about our greeting stream to a friend frees no room on the session already open with that friend (two sessions crossing)', () => {
+    const world = twoFriends();
+    world.pausedReaders.add('bob');
+    // alice calls (out:1, her hello unread at bob); bob calls too and alice takes his stream as her session.
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    world.command('bob', { cmd: 'chat.open', username: 'alice' });
+    expect(world.peer('alice').openSessions()).toEqual(['bob']);
+    const effects = recordEffects(world, 'alice');
+    world.sources.set('/src/big.bin', new Uint8Array(6 * 1024 * 1024).fill(3));
+    world.command('alice', { cmd: 'file.send', username: 'bob', files: [{ path: '/src/big.bin', name: 'big.bin', size: 6 * 1024 * 1024 }] });
+    const offer = effects.find((e) => e.type === 'p2p.send' && e.frame.type === 'file.offer');
+    if (offer?.type !== 'p2p.send' || offer.frame.type !== 'file.offer') throw new Error('no offer sent');
+    const session = offer.streamId;
+    expect(session).not.toBe('out:1');
+    // bob's accept, as his client would send it on that session: alice fills the session's queue.
+    const transferId = offer.frame.files[0]!.transferId;
+    world.input('alice', { type: 'p2p.bytes', streamId: session, bytes: encodeControl({ type: 'file.accept', transferId, offset: 0, limit: 6 * 1024 * 1024 }) });
+    const queued = world.queuedBytes(`alice|${session}`);
+    expect(queued).toBeGreaterThan(P2P_SEND_QUEUE_BYTES_MAX / 2);
+    world.input('alice', { type: 'p2p.flushed', streamId: 'out:1', bytes: 1e12 });
+    expect(world.queuedBytes(`alice|${session}`)).toBe(queued);
   });
 
   it('the transfers still finish once the reader reads again', () => {
