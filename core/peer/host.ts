@@ -53,6 +53,11 @@ export interface PeerFiles {
   released?(bytes: Uint8Array): void;
   /** Starts the temporary file of an incoming transfer. */
   open(transferId: string, done: (error: Error | null) => void): void;
+  /**
+   * Writes `bytes` at `offset` (writes come in file order). Writes the port carries out together
+   * may be answered once, by the last of them: its end covers the ones before (the machine counts
+   * the written bytes by their end), so their `done` is never called; a failure is answered once.
+   */
   write(transferId: string, offset: number, bytes: Uint8Array, done: (error: Error | null) => void): void;
   /**
    * Before a resume: hash the temporary file's first `bytes` bytes afresh from where they are kept

@@ -1,6 +1,6 @@
 /**
  * The client's file side on a real file system: chunks handed to FileWriter faster than the disk
- * takes them are written in batches yet answered one by one, in order, and the file and its hash
+ * takes them are written in batches, each answered once by its last chunk, in order, and the file and its hash
  * come out exactly as sent (early flushes included); FileReader's block reads answer each chunk read
  * with its bytes, in the order asked, and hash them into the file's digest (a resume's bytes once);
  * a rehash before a resume hashes the .part prefix as it is on disk; prepareFile only measures.
@@ -30,34 +30,45 @@ function promised<T>(start: (done: (result: T) => void) => void): Promise<T> {
   return new Promise((resolve) => start(resolve));
 }
 
+/** A file of `bytes` random bytes under the test directory, and a new reader. */
+async function readerOf(name: string, bytes: number): Promise<{ data: Buffer; path: string; reader: FileReader }> {
+  const data = randomBytes(bytes);
+  const path = join(dir, name);
+  await writeFile(path, data);
+  return { data, path, reader: new FileReader() };
+}
+
 describe('FileWriter', () => {
-  it('chunks queued all at once (over 16 MiB, uneven sizes) are answered in order and land byte for byte, with the right SHA-256', async () => {
+  it('chunks queued all at once (over 16 MiB, uneven sizes) land byte for byte with the right SHA-256, each batch answered once, by its last chunk, in order', async () => {
     const downloads = join(dir, 'downloads');
     const writer = new FileWriter(downloads);
     await writer.init();
     const data = randomBytes(20 * 1024 * 1024 + 777);
     expect(await promised<Error | null>((done) => writer.open('t1', done))).toBeNull();
 
+    const ends: number[] = [];
     const answered: number[] = [];
-    const answers: Promise<Error | null>[] = [];
+    let last: Promise<Error | null> = Promise.resolve(null);
     const sizes = [1, 4096, 256 * 1024, 100_000, 3];
     for (let offset = 0, n = 0; offset < data.byteLength; n++) {
       const size = Math.min(sizes[n % sizes.length] ?? 1, data.byteLength - offset);
       const end = offset + size;
-      const chunk = data.subarray(offset, end);
-      answers.push(
-        promised<Error | null>((done) =>
-          writer.write('t1', offset, chunk, (error) => {
-            answered.push(end);
-            done(error);
-          }),
-        ),
+      ends.push(end);
+      last = promised<Error | null>((done) =>
+        writer.write('t1', offset, data.subarray(offset, end), (error) => {
+          answered.push(end);
+          done(error);
+        }),
       );
       offset = end;
     }
-    expect((await Promise.all(answers)).every((error) => error === null)).toBe(true);
-    expect(answered).toEqual([...answered].sort((a, b) => a - b));
+    // The last chunk always closes a batch, so it is answered; its end covers every chunk before.
+    expect(await last).toBeNull();
     expect(answered.at(-1)).toBe(data.byteLength);
+    expect(answered).toEqual([...answered].sort((a, b) => a - b));
+    // Chunks that queued behind a running write went out together and were answered once.
+    expect(answered.length).toBeLessThan(ends.length);
+    expect(answered.every((end) => ends.includes(end))).toBe(true);
 
     expect(await promised<string | Error>((done) => writer.finish('t1', done))).toBe(sha256(data));
     const path = await promised<string | Error>((done) => writer.commit('t1', 'out.bin', done));
@@ -116,10 +127,7 @@ describe('FileReader', () => {
 
   it("reuses a block's memory only once every chunk asked from it was released (sent), and answers the new bytes from it", async () => {
     const block = 1024 * 1024;
-    const data = randomBytes(4 * block);
-    const path = join(dir, 'source-reuse.bin');
-    await writeFile(path, data);
-    const reader = new FileReader();
+    const { data, path, reader } = await readerOf('source-reuse.bin', 4 * block);
     const chunkBytes = 256 * 1024;
     const ask = (offset: number) => promised<Uint8Array | Error>((done) => reader.read('r3', path, offset, chunkBytes, done));
     const chunks: Uint8Array[] = [];
@@ -133,16 +141,43 @@ describe('FileReader', () => {
       if (offset < block && offset !== 0) reader.released(result);
     }
     const memoryOf = (index: number): ArrayBufferLike => (chunks[index] as Uint8Array).buffer;
-    // Block 1 still has its first chunk out: no later block took its memory. Block 2 was wholly
-    // released when block 3 started, so block 3 took its memory, and block 4 took it again.
-    expect([memoryOf(4), memoryOf(8), memoryOf(12)]).not.toContain(memoryOf(0));
-    expect(memoryOf(8)).toBe(memoryOf(4));
-    expect(memoryOf(12)).toBe(memoryOf(4));
+    // Each block is read one ahead, when the block before it is first asked from. Block 1 still
+    // has its first chunk out: no later block took its memory. Block 3 was read when block 2 was
+    // asked from, with no block free: new memory. Block 2, wholly released as it went, was free
+    // once block 3 was asked from: block 4, read then, took its memory.
+    // (Compared by identity: a failed toBe would print two 1 MiB buffers.)
+    expect([memoryOf(4), memoryOf(8), memoryOf(12)].some((memory) => memory === memoryOf(0))).toBe(false);
+    expect(memoryOf(8) === memoryOf(4)).toBe(false);
+    expect(memoryOf(12) === memoryOf(4)).toBe(true);
     // A chunk from a reused block still holds its own bytes, and the digest covers the file.
     expect(Buffer.from(chunks[12] as Uint8Array).equals(data.subarray(3 * block, 3 * block + chunkBytes))).toBe(true);
     expect(await promised<string | Error>((done) => reader.digest('r3', done))).toBe(sha256(data));
     // Releasing block 1's last chunk frees it; the memory goes with the reader's last source.
     reader.released(chunks[0] as Uint8Array);
+    reader.closeAll();
+  });
+});
+
+describe('FileReader read-ahead', () => {
+  it('reads the block after the one asked from before the machine asks for it, so a credit finds its bytes already read', async () => {
+    const block = 1024 * 1024;
+    const { data, path, reader } = await readerOf('source-ahead.bin', 3 * block);
+    const ask = (offset: number) => promised<Uint8Array | Error>((done) => reader.read('r4', path, offset, 65536, done));
+    expect(await ask(0)).toBeInstanceOf(Uint8Array);
+    // Let the read-ahead of the second block finish, then change the file under it: the second
+    // block is answered as it was read ahead, the third (read when the second is first asked) as
+    // it is now.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const changed = Buffer.from(data);
+    changed.fill(0x55, block);
+    const handle = await open(path, 'r+');
+    await handle.write(changed, block, 2 * block, block);
+    await handle.close();
+    const second = await ask(block);
+    const third = await ask(2 * block);
+    if (!(second instanceof Uint8Array) || !(third instanceof Uint8Array)) throw new Error('read failed');
+    expect(Buffer.from(second).equals(data.subarray(block, block + 65536))).toBe(true);
+    expect(Buffer.from(third).equals(changed.subarray(2 * block, 2 * block + 65536))).toBe(true);
     reader.closeAll();
   });
 });
