@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FileReader, FileWriter, prepareFile, tempPathFor } from '../../../cli/client/file-io.ts';
 
 let dir = '';
@@ -74,6 +74,50 @@ describe('FileWriter', () => {
     const path = await promised<string | Error>((done) => writer.commit('t1', 'out.bin', done));
     expect(typeof path).toBe('string');
     expect(sha256(await readFile(String(path)))).toBe(sha256(data));
+  });
+
+  it('starts the next batch while the one before it is still being written, never more than two at once, and answers them in order', async () => {
+    const writer = new FileWriter(join(dir, 'downloads'));
+    await writer.init();
+    expect(await promised<Error | null>((done) => writer.open('t2', done))).toBeNull();
+    // Every writev of any FileHandle goes through its prototype: count the ones running.
+    const probe = await open(join(dir, 'probe.bin'), 'w');
+    const prototype = Object.getPrototypeOf(probe) as { writev: (...args: unknown[]) => Promise<unknown> };
+    await probe.close();
+    const original = prototype.writev;
+    let running = 0;
+    let most = 0;
+    const spy = vi.spyOn(prototype, 'writev').mockImplementation(async function (this: unknown, ...args: unknown[]) {
+      running += 1;
+      most = Math.max(most, running);
+      try {
+        return await original.apply(this, args);
+      } finally {
+        running -= 1;
+      }
+    });
+    try {
+      const data = randomBytes(8 * 1024 * 1024);
+      const piece = 13 * 1024;
+      const answered: number[] = [];
+      let last: Promise<Error | null> = Promise.resolve(null);
+      for (let offset = 0; offset < data.byteLength; offset += piece) {
+        const end = Math.min(offset + piece, data.byteLength);
+        last = promised<Error | null>((done) =>
+          writer.write('t2', offset, data.subarray(offset, end), (error) => {
+            answered.push(end);
+            done(error);
+          }),
+        );
+      }
+      expect(await last).toBeNull();
+      expect(most).toBe(2);
+      expect(answered).toEqual([...answered].sort((a, b) => a - b));
+      expect(await promised<string | Error>((done) => writer.finish('t2', done))).toBe(sha256(data));
+    } finally {
+      spy.mockRestore();
+      writer.discard('t2');
+    }
   });
 
   it('a write to a transfer that is not open is refused', async () => {
