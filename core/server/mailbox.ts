@@ -46,6 +46,9 @@ interface Box {
   readonly perSender: Map<string, Usage>;
 }
 
+/** What a recipient, or a sender's share, uses when nothing is held. */
+const NOTHING_HELD: Readonly<Usage> = { messages: 0, bytes: 0 };
+
 export type Admission = 'ok' | 'recipient-full' | 'sender-share-full';
 
 /** Seqs per millisecond of the clock a seq starts from: room for a burst, far below 2^53 for ages. */
@@ -89,11 +92,12 @@ export class Mailbox {
 
   /** Whether `to`'s mailbox takes `bytes` more sealed bytes from `from`. */
   admit(to: string, from: string, bytes: number): Admission {
+    // An empty mailbox is measured like any other: one mail larger than a share is refused there too.
     const box = this.boxes.get(to);
-    if (box === undefined) return 'ok';
-    const mine = box.perSender.get(from) ?? { messages: 0, bytes: 0 };
+    const mine = box?.perSender.get(from) ?? NOTHING_HELD;
+    const total = box?.total ?? NOTHING_HELD;
     if (mine.messages + 1 > MAILBOX_MESSAGES_PER_SENDER_MAX || mine.bytes + bytes > MAILBOX_BYTES_PER_SENDER_MAX) return 'sender-share-full';
-    if (box.total.messages + 1 > MAILBOX_MESSAGES_PER_RECIPIENT_MAX || box.total.bytes + bytes > MAILBOX_BYTES_PER_RECIPIENT_MAX) return 'recipient-full';
+    if (total.messages + 1 > MAILBOX_MESSAGES_PER_RECIPIENT_MAX || total.bytes + bytes > MAILBOX_BYTES_PER_RECIPIENT_MAX) return 'recipient-full';
     return 'ok';
   }
 
@@ -142,6 +146,7 @@ export class Mailbox {
     return out;
   }
 
+  /** Recipients with mail held: a mailbox emptied is forgotten, so memory follows the mail held, not every user ever mailed. */
   get recipients(): number {
     return this.boxes.size;
   }

@@ -170,7 +170,8 @@ describe('mailbox: refusals and bounds', () => {
     expect(h.framesOf(carol, 'mail.queued')).toHaveLength(1);
   });
 
-  it('a sender share is bounded in bytes as well as messages', () => {
+  // The byte bound alone (mail of any size, not full-size): test/core/server/mailbox-limits.test.ts.
+  it('a share of full-size mails holds as many as its bytes allow, MAILBOX_MESSAGES_PER_SENDER_MAX: its bytes are sized to match', () => {
     const h = harness();
     const alice = h.login('alice');
     const perMessage = MAIL_SEALED_BYTES_MAX;
