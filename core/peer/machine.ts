@@ -1332,11 +1332,15 @@ export class PeerMachine {
     // Logged out, we hold no token; one that expired with the login is still told so.
     if (me === undefined) return this.refuseUnheldToken(channel, frame, nowMs);
     const held = this.tokens.get(frame.username);
-    if (held === undefined && this.broker.awaitingToken(frame.username)) {
+    const bringsHeld = held !== undefined && tokensEqual(held.token, frame.token);
+    // While our yes to this caller waits for its token, a hello without the token we hold may bring
+    // that newer one (it overtook our copy): parked, even when an older attempt's token is still
+    // held unused (its stream dropped, and the caller asked again at once).
+    if (!bringsHeld && this.broker.awaitingToken(frame.username)) {
       this.channels.set(channel.streamId, { ...channel, parkedHello: frame });
       return;
     }
-    if (held === undefined || !tokensEqual(held.token, frame.token)) return this.refuseUnheldToken(channel, frame, nowMs);
+    if (!bringsHeld) return this.refuseUnheldToken(channel, frame, nowMs);
     // The token is right, but the link must also be the friend's own: a key other than the one
     // the server vouched for is refused, and the token stays for the real caller.
     if (this.config.checkPeerKeys && !peerKeyMatches(held.vouchedKey, channel.peerKey)) return this.refusePeerKey(channel, frame.username, held.vouchedKey, channel.peerKey, nowMs);

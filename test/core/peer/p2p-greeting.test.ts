@@ -262,6 +262,32 @@ describe('the greeting in the order the network gives it', () => {
     expect(world.eventsOf('alice', 'chat.failed')).toEqual([]);
   });
 
+  it('a retried chat opens even when its hello overtakes its token while the first attempt\'s unused token is still held', () => {
+    const world = twoFriends();
+    // alice's first stream drops before bob reads her hello: bob still holds that attempt's token.
+    world.pausedReaders.add('bob');
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    world.cutP2p('alice', 'bob');
+    const firstAttempt = [{ event: 'chat.failed', username: 'bob', reason: 'unreachable' }];
+    expect(world.eventsOf('alice', 'chat.failed')).toEqual(firstAttempt);
+    // She asks again at once, and her new hello reaches bob before his copy of the new token.
+    world.holdFrames = { peer: 'bob', type: 'session.established' };
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    world.pausedReaders.delete('bob');
+    world.readSome('bob', 1);
+    // The hello waits for the token it brings: not refused, nor opened on the older token.
+    expect(world.eventsOf('alice', 'chat.failed')).toEqual(firstAttempt);
+    expect(world.peer('bob').openSessions()).toEqual([]);
+    world.releaseHeld();
+    expect(world.eventsOf('bob', 'chat.opened')).toEqual([{ event: 'chat.opened', username: 'alice' }]);
+    expect(world.eventsOf('alice', 'chat.opened')).toEqual([{ event: 'chat.opened', username: 'bob' }]);
+    // Nothing fails later either: no token is left to run out on bob's side.
+    world.advance(2 * P2P_HELLO_TIMEOUT_MS);
+    expect(world.eventsOf('alice', 'chat.failed')).toEqual(firstAttempt);
+    expect(world.eventsOf('bob', 'chat.failed')).toEqual([]);
+    expect(world.peer('bob').openSessions()).toEqual(['alice']);
+  });
+
   it('a parked hello is not opened by a token for another caller', () => {
     const world = twoFriends();
     carolJoins(world, 'bob');
