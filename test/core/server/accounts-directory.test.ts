@@ -1,0 +1,128 @@
+/**
+ * core/server/accounts.ts on its own: the name and password checks at their bounds, and the
+ * Directory (the server's in-memory accounts, friendships, requests and blocks). In a cluster every
+ * node applies the ops other nodes publish (docs/CLUSTER.md), so an op can name an account this
+ * node's directory does not hold (its account.create lost on the bus, or not there yet): such an op
+ * changes nothing and throws nothing.
+ */
+import { describe, expect, it } from 'vitest';
+import { Directory, checkNickname, checkPassword } from '../../../core/server/accounts.ts';
+import { NICKNAME_CHARS_MAX, PASSWORD_CHARS_MAX, PASSWORD_CHARS_MIN } from '../../../core/limits.ts';
+import type { AccountRecord, StoreOp, StoreSnapshot } from '../../../core/store.ts';
+
+function account(username: string): AccountRecord {
+  return { username, nickname: `${username} nick`, passwordHash: `${username}-hash`, createdAtMs: 0 };
+}
+
+function directoryOf(usernames: readonly string[], rest: Partial<StoreSnapshot> = {}): Directory {
+  return new Directory({ accounts: usernames.map(account), friendships: [], requests: [], ...rest });
+}
+
+/** Everything a directory says about an account, sets as sorted lists, to compare before and after. */
+function viewOf(directory: Directory, username: string) {
+  const a = directory.get(username);
+  if (a === undefined) return undefined;
+  return {
+    nickname: a.nickname,
+    passwordHash: a.passwordHash,
+    identity: a.identity,
+    friends: [...a.friends].sort(),
+    incoming: [...a.incoming].sort(),
+    outgoing: [...a.outgoing].sort(),
+    blocked: [...a.blocked].sort(),
+  };
+}
+
+describe('account checks at their bounds', () => {
+  it(`a password of exactly PASSWORD_CHARS_MIN (${PASSWORD_CHARS_MIN}) characters is accepted, one fewer is not`, () => {
+    expect(checkPassword('p'.repeat(PASSWORD_CHARS_MIN))).toBeNull();
+    expect(checkPassword('p'.repeat(PASSWORD_CHARS_MIN - 1))).toBe('PASSWORD_INVALID');
+  });
+
+  it(`a password of exactly PASSWORD_CHARS_MAX (${PASSWORD_CHARS_MAX}) characters is accepted, one more is not`, () => {
+    expect(checkPassword('p'.repeat(PASSWORD_CHARS_MAX))).toBeNull();
+    expect(checkPassword('p'.repeat(PASSWORD_CHARS_MAX + 1))).toBe('PASSWORD_INVALID');
+  });
+
+  it(`a nickname of exactly NICKNAME_CHARS_MAX (${NICKNAME_CHARS_MAX}) characters is accepted, one more is not`, () => {
+    expect(checkNickname('n'.repeat(NICKNAME_CHARS_MAX))).toBeNull();
+    expect(checkNickname('n'.repeat(NICKNAME_CHARS_MAX + 1))).toBe('NICKNAME_INVALID');
+  });
+});
+
+describe('Directory', () => {
+  it('size is the number of accounts: those of the snapshot plus those created since', () => {
+    const directory = directoryOf(['alice', 'bob']);
+    expect(directory.size).toBe(2);
+    directory.apply({ op: 'account.create', ...account('carol') });
+    expect(directory.size).toBe(3);
+  });
+
+  it('an account that blocked someone still sees the requests of everyone else, and not those of the one it blocked', () => {
+    const directory = directoryOf(['alice', 'bob', 'carol', 'dave'], {
+      blocks: [['alice', 'carol']],
+      requests: [
+        ['bob', 'alice'],
+        ['carol', 'alice'],
+        ['dave', 'alice'],
+      ],
+    });
+    const alice = directory.get('alice')!;
+    expect(directory.visibleIncoming(alice).sort()).toEqual(['bob', 'dave']);
+    // The blocked request is kept: carol's own list shows it pending.
+    expect([...directory.get('carol')!.outgoing]).toEqual(['alice']);
+  });
+
+  it('areFriends is false, not an error, when the first name is no account here', () => {
+    const directory = directoryOf(['bob']);
+    expect(directory.areFriends('ghost', 'bob')).toBe(false);
+  });
+
+  it('an account created and friended from ops reads as friends both ways', () => {
+    const directory = directoryOf(['alice']);
+    directory.apply({ op: 'account.create', ...account('bob') });
+    directory.apply({ op: 'friendship.add', a: 'alice', b: 'bob' });
+    expect(directory.areFriends('alice', 'bob')).toBe(true);
+    expect(directory.areFriends('bob', 'alice')).toBe(true);
+  });
+
+  describe('an op naming an account this node does not hold changes nothing and throws nothing', () => {
+    // Each op names 'ghost' (no account here) in one place and real accounts elsewhere.
+    const ops: ReadonlyArray<[string, StoreOp]> = [
+      ['account.identity', { op: 'account.identity', username: 'ghost', identity: { signKey: 's', sealKey: 'k' } }],
+      ['friendship.add, first name unknown', { op: 'friendship.add', a: 'ghost', b: 'alice' }],
+      ['friendship.add, second name unknown', { op: 'friendship.add', a: 'alice', b: 'ghost' }],
+      ['friendship.add, both unknown', { op: 'friendship.add', a: 'ghost', b: 'ghost2' }],
+      ['friendship.remove, first name unknown', { op: 'friendship.remove', a: 'ghost', b: 'alice' }],
+      ['friendship.remove, second name unknown', { op: 'friendship.remove', a: 'alice', b: 'ghost' }],
+      ['request.add, sender unknown', { op: 'request.add', from: 'ghost', to: 'alice' }],
+      ['request.add, recipient unknown', { op: 'request.add', from: 'alice', to: 'ghost' }],
+      ['request.add, both unknown', { op: 'request.add', from: 'ghost', to: 'ghost2' }],
+      ['request.remove, sender unknown', { op: 'request.remove', from: 'ghost', to: 'alice' }],
+      ['request.remove, recipient unknown', { op: 'request.remove', from: 'alice', to: 'ghost' }],
+      ['block.add, blocker unknown', { op: 'block.add', blocker: 'ghost', blocked: 'alice' }],
+      ['block.remove, blocker unknown', { op: 'block.remove', blocker: 'ghost', blocked: 'alice' }],
+      ['account.password', { op: 'account.password', username: 'ghost', passwordHash: 'new-hash' }],
+      ['account.nickname', { op: 'account.nickname', username: 'ghost', nickname: 'Ghost' }],
+    ];
+    for (const [name, op] of ops) {
+      it(name, () => {
+        // alice has one of everything, so a stray change to any of her sets shows.
+        const directory = directoryOf(['alice', 'bob', 'carol', 'dave'], {
+          friendships: [['alice', 'bob']],
+          requests: [
+            ['alice', 'carol'],
+            ['dave', 'alice'],
+          ],
+          blocks: [['alice', 'dave']],
+        });
+        const before = viewOf(directory, 'alice');
+        expect(() => directory.apply(op)).not.toThrow();
+        expect(viewOf(directory, 'alice')).toEqual(before);
+        expect(directory.has('ghost')).toBe(false);
+        expect(directory.has('ghost2')).toBe(false);
+        expect(directory.size).toBe(4);
+      });
+    }
+  });
+});
