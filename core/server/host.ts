@@ -233,7 +233,8 @@ export class ServerHost {
         );
       case 'commit': {
         // Fed straight in, as stored mail is: the pump takes the answer's effects next round.
-        // Stryker disable next-line BooleanLiteral: the machine never applied a refused new account, so reading the store again changes nothing it holds (the other node's account comes over the bus)
+        // Not read again when refused: the machine never applied the batch, and a reload would drop
+        // what only it knows (the mail handed over and not yet acknowledged, pushed again).
         const refused = this.commit(effect.ops, false) !== null;
         this.machine.handle({ type: 'committed', jobId: effect.jobId, refused }, this.options.clock.nowMs());
         return;
