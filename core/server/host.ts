@@ -233,8 +233,7 @@ export class ServerHost {
         );
       case 'commit': {
         // Fed straight in, as stored mail is: the pump takes the answer's effects next round.
-        // Not read again when refused: the machine never applied the batch, and a reload would drop
-        // what only it knows (the mail handed over and not yet acknowledged, pushed again).
+        // Not read again when refused: the machine never applied it, and a reload drops what only it knows (mail in flight, pushed again).
         const refused = this.commit(effect.ops, false) !== null;
         this.machine.handle({ type: 'committed', jobId: effect.jobId, refused }, this.options.clock.nowMs());
         return;

@@ -128,3 +128,24 @@ describe('ServerHost life on a single node', () => {
     expect(closed).toEqual([1]);
   });
 });
+
+describe('ServerHost with a clustered machine and no cluster router', () => {
+  it("drops what the machine means for other nodes (a user's arrival, a frame to a user held elsewhere) and serves its own clients", () => {
+    const store = storeWith(['alice', 'bob']);
+    const hasher = new SettledHasher();
+    const transport = new FakeTransport();
+    const machine = new ServerMachine(store.load(), { newToken: () => 'token', signupsPerAddressPerHour: 0, clustered: true, sessionRequestIdPrefix: 'n1.s' });
+    const host = new ServerHost({ machine, transport, store, hasher, clock: new TimerClock() });
+    host.listen('127.0.0.1', 0, () => {});
+    host.input({ type: 'remote.attached', username: 'bob', connId: -1, resumeToken: 'elsewhere' });
+    const alice = new FakeStream('10.0.0.1');
+    transport.onAccept?.(alice);
+    const send = (frame: Parameters<typeof encodeControl>[0]): void => {
+      (alice.events as StreamEvents).onData(encodeControl(frame));
+      hasher.settle();
+    };
+    send({ type: 'login', id: 1, username: 'alice', password: passwordOf('alice') });
+    send({ type: 'friend.request', id: 2, username: 'bob' });
+    expect(framesWritten(alice).map((f) => f.type)).toEqual(['welcome', 'login.ok', 'friend.requested']);
+  });
+});
