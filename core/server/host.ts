@@ -240,7 +240,8 @@ export class ServerHost {
       }
       case 'announce':
       case 'forward':
-        if (effect.type === 'announce' && effect.item.kind === 'attached' && this.options.store.heldMailOf !== undefined) this.attachedInBatch.push(effect.item.username);
+        // A store without heldMailOf answers null for each (readStoredMail): nothing to read, nothing done.
+        if (effect.type === 'announce' && effect.item.kind === 'attached') this.attachedInBatch.push(effect.item.username);
         return this.options.cluster?.perform(effect);
     }
   }
