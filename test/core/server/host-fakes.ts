@@ -13,7 +13,7 @@ export class FakeStream implements Stream {
   events: StreamEvents | null = null;
   readonly written: Uint8Array[] = [];
   readonly remotePort = 40_000;
-  readonly bufferedBytes = 0;
+  readonly bufferedBytes: number = 0;
   constructor(readonly remoteAddress: string) {}
   setEvents(events: StreamEvents): void {
     this.events = events;
