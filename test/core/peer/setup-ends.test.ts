@@ -78,6 +78,23 @@ describe('our login ends while a session is being set up', () => {
     world.readSome('bob', 1_000_000);
     expect(world.eventsOf('alice', 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'session-token-expired' }]);
   });
+
+  it('a hello parked for a request our logout ended is not decided by the token of another caller under the next login', () => {
+    const world = twoFriends();
+    carolJoins(world, 'bob');
+    // alice's hello reaches bob before his token (held up), and is parked; bob logs out and back in.
+    // (The logout does not end the parked hello: it is left to its hello deadline.)
+    world.holdFrames = { peer: 'bob', type: 'session.established' };
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    world.command('bob', { cmd: 'logout' });
+    world.holdFrames = null;
+    world.command('bob', { cmd: 'login', username: 'bob', password: 'bob-password' });
+    const bob = recordEffects(world, 'bob');
+    world.command('carol', { cmd: 'chat.open', username: 'bob' });
+    expect(world.peer('bob').openSessions()).toEqual(['carol']);
+    // carol's token concerns carol's stream only: bob says nothing on alice's (in:1) then.
+    expect(bob.filter((e) => 'streamId' in e && e.streamId === 'in:1')).toEqual([]);
+  });
 });
 
 describe('a setup that fails on its own', () => {
