@@ -4,7 +4,7 @@
  * length), and an existing file is never overwritten: the runtime tries `candidateName(name, n)`
  * for n = 0, 1, 2, ... with an exclusive create (link) and takes the first that is free.
  */
-import { FILE_NAME_CHARS_MAX } from '../limits.ts';
+import { FILE_NAME_CANDIDATES_MAX, FILE_NAME_CHARS_MAX } from '../limits.ts';
 
 export const FALLBACK_FILE_NAME = 'received-file';
 
@@ -75,13 +75,35 @@ function truncateName(name: string, charsMax: number): string {
   return stem.slice(0, charsMax - keptExtension.length) + keptExtension;
 }
 
-/** The n-th name to try: n = 0 is the name itself, then "name (1).ext", "name (2).ext", ... */
+/** The longest " (n)" a candidate gets: the runtime tries n = 0 to FILE_NAME_CANDIDATES_MAX - 1. */
+const CANDIDATE_SUFFIX_CHARS_MAX = ` (${FILE_NAME_CANDIDATES_MAX - 1})`.length;
+/**
+ * The shortest stem a candidate keeps beside its extension: one character, and one more to give up
+ * should the candidate come back as the name itself (below).
+ */
+const CANDIDATE_STEM_CHARS_MIN = 2;
+
+/**
+ * The n-th name to try: n = 0 is the name itself, then "name (1).ext", "name (2).ext", ..., cut to
+ * FILE_NAME_CHARS_MAX. Whether the extension stays is decided once per name, not per n (only if
+ * the longest suffix fits before it), so all of a name's candidates have one shape and differ in
+ * their suffix alone: n candidates are n names. A name at the bound that already ends in
+ * " (n).ext" would come back as itself once cut: that candidate gives up one more character.
+ */
 export function candidateName(name: string, n: number): string {
   if (n === 0) return name;
-  const [stem, extension] = splitExtension(name);
   const suffix = ` (${n})`;
-  const stemCharsMax = FILE_NAME_CHARS_MAX - suffix.length - extension.length;
-  return wellFormed(stem.slice(0, Math.max(1, stemCharsMax))) + suffix + extension;
+  const [stem, extension] = splitExtension(name);
+  const keepsExtension = FILE_NAME_CHARS_MAX - CANDIDATE_SUFFIX_CHARS_MAX - extension.length >= CANDIDATE_STEM_CHARS_MIN;
+  const [head, tail] = keepsExtension ? [stem, extension] : [name, ''];
+  const headCharsMax = FILE_NAME_CHARS_MAX - suffix.length - tail.length;
+  const candidate = cutName(head, headCharsMax) + suffix + tail;
+  return candidate === name ? cutName(head, headCharsMax - 1) + suffix + tail : candidate;
+}
+
+/** The first `charsMax` characters (at least one), a pair of surrogates cut in half made U+FFFD. */
+function cutName(text: string, charsMax: number): string {
+  return wellFormed(text.slice(0, Math.max(1, charsMax)));
 }
 
 /** True when `name` is what sanitizeFileName would keep: a single safe component. */

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FILE_NAME_CHARS_MAX } from '../../../core/limits.ts';
+import { FILE_NAME_CANDIDATES_MAX, FILE_NAME_CHARS_MAX } from '../../../core/limits.ts';
 import { FALLBACK_FILE_NAME, candidateName, isSafeFileName, sanitizeFileName, splitExtension } from '../../../core/peer/file-names.ts';
 import { hostileFileName } from '../../helpers/edge-arbitraries.ts';
 import { replay } from '../../helpers/fc-replay.ts';
@@ -82,6 +82,44 @@ describe('sanitizeFileName', () => {
       expect(new Set(candidates).size).toBe(candidates.length);
       for (const candidate of candidates) expect(isSafeFileName(candidate)).toBe(true);
     }),
+      replay,
+    );
+  });
+
+  it('a name at the length bound that already ends in " (1)" does not come back as its own first candidate (found by the property above, seed -528216514)', () => {
+    const name = `${'a'.repeat(FILE_NAME_CHARS_MAX - 4)} (1)`;
+    expect(sanitizeFileName(name)).toBe(name);
+    expect(candidateName(name, 1)).not.toBe(name);
+    expect(candidateName(name, 1)).toBe(`${'a'.repeat(FILE_NAME_CHARS_MAX - 5)} (1)`);
+    expect(isSafeFileName(candidateName(name, 1))).toBe(true);
+  });
+
+  it('an extension too long to leave room for the suffix is cut with the rest: no candidate passes the bound', () => {
+    const name = `a.${'x'.repeat(FILE_NAME_CHARS_MAX - 2)}`;
+    expect(sanitizeFileName(name)).toBe(name);
+    for (const n of [1, 9, 10, FILE_NAME_CANDIDATES_MAX - 1]) {
+      const candidate = candidateName(name, n);
+      expect(candidate).toHaveLength(FILE_NAME_CHARS_MAX);
+      expect(candidate.endsWith(` (${n})`)).toBe(true);
+      expect(isSafeFileName(candidate)).toBe(true);
+    }
+  });
+
+  it('names at the bound ending in " (k)" before any extension: every candidate a runtime tries is distinct, safe and not the name', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: FILE_NAME_CANDIDATES_MAX - 1 }),
+        fc.oneof(fc.constant(''), fc.integer({ min: 1, max: FILE_NAME_CHARS_MAX - 12 }).map((chars) => `.${'e'.repeat(chars)}`)),
+        (k, extension) => {
+          const tail = ` (${k})${extension}`;
+          const name = `${'s'.repeat(FILE_NAME_CHARS_MAX - tail.length)}${tail}`;
+          expect(sanitizeFileName(name)).toBe(name);
+          const tried = [...new Set([0, 1, 2, k - 1, k, k + 1, FILE_NAME_CANDIDATES_MAX - 1])].filter((n) => n >= 0 && n < FILE_NAME_CANDIDATES_MAX);
+          const candidates = tried.map((n) => candidateName(name, n));
+          expect(new Set(candidates).size).toBe(tried.length);
+          for (const candidate of candidates) expect(isSafeFileName(candidate), candidate).toBe(true);
+        },
+      ),
       replay,
     );
   });
