@@ -105,6 +105,15 @@ describe('sanitizeFileName', () => {
     }
   });
 
+  it('an extension is kept in the candidates as long as the longest suffix and a stem of two characters fit beside it', () => {
+    const longestSuffixChars = ` (${FILE_NAME_CANDIDATES_MAX - 1})`.length;
+    const keptExtension = `.${'x'.repeat(FILE_NAME_CHARS_MAX - longestSuffixChars - 2 - 1)}`;
+    expect(candidateName(`stem${keptExtension}`, 1)).toBe(`stem (1)${keptExtension}`);
+    expect(candidateName(`stem${keptExtension}`, FILE_NAME_CANDIDATES_MAX - 1)).toBe(`st (${FILE_NAME_CANDIDATES_MAX - 1})${keptExtension}`);
+    const droppedExtension = `${keptExtension}x`;
+    expect(candidateName(`stem${droppedExtension}`, 1)).toBe(`stem${droppedExtension}`.slice(0, FILE_NAME_CHARS_MAX - 4) + ' (1)');
+  });
+
   it('names at the bound ending in " (k)" before any extension: every candidate a runtime tries is distinct, safe and not the name', () => {
     fc.assert(
       fc.property(
