@@ -27,12 +27,23 @@ const sessionRequestId = z.string().min(1).max(64);
 const port = z.number().int().min(1).max(65_535);
 /** The sender's id of a chat message (chat.send `id`, or one the client made up). */
 export const messageIdSchema = z.union([z.string().min(1).max(64), z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)]);
-/** A sealed box (docs/PROTOCOL.md, "Sealed offline messages"), base64, at most MAIL_SEALED_BYTES_MAX bytes. */
+/** Sealed bytes of a mail: what its base64 decodes to. */
+export function sealedBytes(sealedBase64: string): number {
+  const padding = sealedBase64.endsWith('==') ? 2 : sealedBase64.endsWith('=') ? 1 : 0;
+  return Math.floor((sealedBase64.length * 3) / 4) - padding;
+}
+
+/**
+ * A sealed box (docs/PROTOCOL.md, "Sealed offline messages"), base64, at most MAIL_SEALED_BYTES_MAX
+ * bytes. The length bound alone lets one byte too many through: the longest text it allows decodes
+ * to MAIL_SEALED_BYTES_MAX + 1 bytes when it carries no padding, hence the decoded size's own check.
+ */
 const sealedBox = z
   .string()
   .min(4)
   .max(Math.ceil(MAIL_SEALED_BYTES_MAX / 3) * 4)
-  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64');
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64')
+  .refine((sealed) => sealedBytes(sealed) <= MAIL_SEALED_BYTES_MAX, `decodes to more than ${MAIL_SEALED_BYTES_MAX} bytes`);
 const mailSeq = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 // ---- client to server -------------------------------------------------------------------------

@@ -40,6 +40,7 @@ import {
   type SessionFailure,
   clientFrameFastPath,
   clientFrameSchema,
+  sealedBytes,
 } from '../frames.ts';
 import {
   AUTH_ATTEMPTS_PER_ADDRESS_BURST,
@@ -81,7 +82,7 @@ import { addressKey, addressKeyHost } from '../net-address.ts';
 import type { HeldMail, StoreOp, StoreSnapshot } from '../store.ts';
 import { type IdentityKeys, identityKeysEqual } from '../identity.ts';
 import { type Account, Directory, checkNickname, checkPassword, checkUsername } from './accounts.ts';
-import { Mailbox, sealedBytes } from './mailbox.ts';
+import { Mailbox } from './mailbox.ts';
 import { tokensEqual } from '../tokens.ts';
 
 export type ConnId = number;

@@ -27,12 +27,8 @@ import {
   MAILBOX_MESSAGES_PER_SENDER_MAX,
 } from '../limits.ts';
 import type { HeldMail, MailRecord, ReceiptRecord, StoreOp, StoreSnapshot } from '../store.ts';
+import { sealedBytes } from '../frames.ts';
 
-/** Sealed bytes of a mail: what its base64 decodes to. */
-export function sealedBytes(sealedBase64: string): number {
-  const padding = sealedBase64.endsWith('==') ? 2 : sealedBase64.endsWith('=') ? 1 : 0;
-  return Math.floor((sealedBase64.length * 3) / 4) - padding;
-}
 
 interface Usage {
   messages: number;

@@ -15,7 +15,8 @@ import {
   MAILBOX_MESSAGES_PER_RECIPIENT_MAX,
   MAILBOX_MESSAGES_PER_SENDER_MAX,
 } from '../../../core/limits.ts';
-import { Mailbox, sealedBytes } from '../../../core/server/mailbox.ts';
+import { Mailbox } from '../../../core/server/mailbox.ts';
+import { sealedBytes } from '../../../core/frames.ts';
 import type { MailRecord } from '../../../core/store.ts';
 
 const empty = { accounts: [], friendships: [], requests: [], blocks: [] };

@@ -149,6 +149,19 @@ describe('mailbox: refusals and bounds', () => {
     expect(h.store.mailRecords).toHaveLength(0);
   });
 
+  it('a sealed box of exactly MAIL_SEALED_BYTES_MAX bytes is held; the longest base64 text allowed, unpadded (one byte more), is BAD_FRAME', () => {
+    const h = harness();
+    const alice = h.login('alice');
+    const atBound = Buffer.alloc(MAIL_SEALED_BYTES_MAX, 0xab).toString('base64');
+    const oneByteOver = `${atBound.replace(/=+$/, '')}${'A'.repeat(4 - (atBound.replace(/=+$/, '').length % 4))}`;
+    expect(oneByteOver).toHaveLength(atBound.length);
+    expect(Buffer.from(oneByteOver, 'base64')).toHaveLength(MAIL_SEALED_BYTES_MAX + 1);
+    h.send(alice, { type: 'mail.send', username: 'bob', messageId: 'at-bound', sealed: atBound });
+    h.send(alice, { type: 'mail.send', username: 'bob', messageId: 'over', sealed: oneByteOver });
+    expect(h.errors(alice)).toEqual(['BAD_FRAME']);
+    expect(h.store.mailRecords.map((m) => m.messageId)).toEqual(['at-bound']);
+  });
+
   it('mail frames before login are refused (NOT_LOGGED_IN)', () => {
     const h = harness();
     const c = h.open();
