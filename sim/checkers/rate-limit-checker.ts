@@ -43,6 +43,8 @@ const TOKENS_EPSILON = 1e-6;
 const WAIT_EPSILON_MS = 1e-3;
 /** How far a "retry in N ms" may be from the model's wait: the two compute it in a different order. */
 const RETRY_HINT_TOLERANCE_MS = 1e-6;
+/** Waits whose client left, remembered to tell if one starts anyway: far more than a scenario's clients leave at once. */
+const LEFT_REMEMBERED_MAX = 1_024;
 /** Errors a server sends as it refuses a connection at its opening: nothing sent on it reaches a limit. */
 const REFUSED_AT_OPEN: ReadonlySet<string> = new Set(['TOO_MANY_CONNECTIONS', 'SERVER_FULL', 'SERVER_SHUTTING_DOWN']);
 /** Answers given before any limit is consulted (the connection's state, the server's, the frame's form). */
@@ -141,6 +143,8 @@ class FairLine {
   /** Key → when it was last served (1, 2, ...); absent: never. */
   private readonly served = new Map<string, number>();
   private seq = 0;
+  /** Waits that left the line with their client, by password: none of them may start. */
+  private readonly left = new Map<string, Check>();
   /** Something happened the model cannot place (a check it never saw arrive): it stops judging. */
   lost = false;
   /** The attempts the server is handling right now, and the waits pushed out meanwhile. */
@@ -164,6 +168,13 @@ class FairLine {
     let check: Check | undefined;
     for (const line of this.waiting.values()) check ??= line.find((c) => c.password === password);
     if (check === undefined) {
+      const gone = this.left.get(password);
+      if (gone !== undefined) {
+        // Its client left and the server handled that: the wait had to leave the line with it.
+        this.left.delete(password);
+        violate(`${gone.who}'s check started from the wait line after its client left`);
+        return this.run(password);
+      }
       this.lost = true;
       this.count('fair_line_lost');
       return;
@@ -213,7 +224,12 @@ class FairLine {
   closed(connId: number): void {
     for (const line of this.waiting.values()) {
       const check = line.find((c) => c.connId === connId);
-      if (check !== undefined) return this.take(check);
+      if (check === undefined) continue;
+      this.take(check);
+      this.left.set(check.password, check);
+      // Bounded: only the latest few are remembered (a start of one is told at once).
+      if (this.left.size > LEFT_REMEMBERED_MAX) this.left.delete(this.left.keys().next().value as string);
+      return;
     }
   }
 
