@@ -1124,7 +1124,12 @@ export class PeerMachine {
   private onBrokerAction(action: BrokerAction, nowMs: number): void {
     switch (action.type) {
       case 'event':
-        return this.emit(action.event);
+        this.emit(action.event);
+        // The friend's request we said yes to ended without its token (our login ended, its
+        // deadline, our yes refused, session.withdrawn): a hello parked for it would wait for a
+        // token that will not come, and its caller hear `timeout` only at the hello deadline.
+        if (action.event.event === 'chat.failed' && action.event.incoming === true) this.refuseParkedHello(action.event.username, nowMs);
+        return;
       case 'answer':
         return this.answerSession(action.friend, action.requestId, action.accept, nowMs);
       case 'connect':
@@ -1170,6 +1175,19 @@ export class PeerMachine {
       const unparked: ChannelOf<'ExpectHello'> = { ...channel, parkedHello: null };
       this.channels.set(channel.streamId, unparked);
       this.onHello(unparked, parked, nowMs);
+    }
+  }
+
+  /**
+   * `friend`'s request we said yes to has ended with no token: a hello of theirs parked for it is
+   * refused at once. BAD_SESSION_TOKEN: the token it brings is unknown here and now will stay so
+   * (SESSION_TOKEN_EXPIRED is told only of a token we held). One waiting for a newer request's
+   * token (asked again at once) stays parked.
+   */
+  private refuseParkedHello(friend: string, nowMs: number): void {
+    if (this.broker.awaitingToken(friend)) return;
+    for (const channel of [...this.channels.values()]) {
+      if (channel.state === 'ExpectHello' && channel.parkedHello?.username === friend) this.refuse(channel, 'BAD_SESSION_TOKEN', 'the request it answers ended before its token came', nowMs);
     }
   }
 

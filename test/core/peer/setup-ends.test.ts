@@ -79,11 +79,29 @@ describe('our login ends while a session is being set up', () => {
     expect(world.eventsOf('alice', 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'session-token-expired' }]);
   });
 
+  it('a caller\'s hello parked at our side is refused BAD_SESSION_TOKEN at once when our logout ends its request: the caller fails so, not timeout at its hello deadline', () => {
+    const world = twoFriends();
+    // alice's hello reaches bob before his token (held up), and is parked.
+    world.holdFrames = { peer: 'bob', type: 'session.established' };
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    const bob = recordEffects(world, 'bob');
+    world.command('bob', { cmd: 'logout' });
+    // BAD_SESSION_TOKEN, not SESSION_TOKEN_EXPIRED: bob never held the token it waited for, so he
+    // cannot say it is the one he issued (that code is told only for a token matched, to the link
+    // the server vouched for); to him it is unknown, and now it will never come.
+    expect(bob).toContainEqual({ type: 'p2p.send', streamId: 'in:1', frame: { type: 'error', code: 'BAD_SESSION_TOKEN', message: `${errorMessage('BAD_SESSION_TOKEN')}: the request it answers ended before its token came` } });
+    expect(bob).toContainEqual({ type: 'p2p.close', streamId: 'in:1' });
+    expect(world.eventsOf('alice', 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'bad-session-token' }]);
+    world.advance(P2P_HELLO_TIMEOUT_MS * 2);
+    expect(world.eventsOf('alice', 'chat.failed')).toHaveLength(1);
+  });
+
   it('a hello parked for a request our logout ended is not decided by the token of another caller under the next login', () => {
     const world = twoFriends();
     carolJoins(world, 'bob');
     // alice's hello reaches bob before his token (held up), and is parked; bob logs out and back in.
-    // (The logout does not end the parked hello: it is left to its hello deadline.)
+    // (The logout refuses the parked hello, as the test above says; were it left parked, carol's
+    // token must not decide it either.)
     world.holdFrames = { peer: 'bob', type: 'session.established' };
     world.command('alice', { cmd: 'chat.open', username: 'bob' });
     world.command('bob', { cmd: 'logout' });
@@ -94,6 +112,41 @@ describe('our login ends while a session is being set up', () => {
     expect(world.peer('bob').openSessions()).toEqual(['carol']);
     // carol's token concerns carol's stream only: bob says nothing on alice's (in:1) then.
     expect(bob.filter((e) => 'streamId' in e && e.streamId === 'in:1')).toEqual([]);
+  });
+});
+
+describe('the server ends the request a parked hello waits for', () => {
+  /** alice (the hand-typed client, auto-accepting) said yes to bob's request r1; bob's hello came before her token and is parked on in:1. */
+  function helloParkedAtAlice(): Client {
+    const client = new Client().loggedIn();
+    client.frame({ type: 'session.incoming', requestId: 'r1', from: 'bob', timeoutMs: 30_000 });
+    client.input({ type: 'p2p.accepted', streamId: 'in:1', remoteAddress: '10.0.0.2', peerKey: null });
+    client.input({ type: 'p2p.bytes', streamId: 'in:1', bytes: encodeControl({ type: 'hello', username: 'bob', token: 'token-1' }) });
+    expect(onIn1(client)).toEqual([]);
+    return client;
+  }
+
+  /** What alice did on bob's stream. */
+  function onIn1(client: Client): unknown[] {
+    return client.effects.filter((e) => 'streamId' in e && e.streamId === 'in:1');
+  }
+
+  const refusedAtOnce = [
+    { type: 'p2p.send', streamId: 'in:1', frame: { type: 'error', code: 'BAD_SESSION_TOKEN', message: `${errorMessage('BAD_SESSION_TOKEN')}: the request it answers ended before its token came` } },
+    { type: 'p2p.close', streamId: 'in:1' },
+  ];
+
+  it('session.withdrawn: the parked hello is refused BAD_SESSION_TOKEN at once, not left to its hello deadline', () => {
+    const client = helloParkedAtAlice();
+    client.frame({ type: 'session.withdrawn', requestId: 'r1', from: 'bob', reason: 'cancelled' });
+    expect(onIn1(client)).toEqual(refusedAtOnce);
+  });
+
+  it('our yes refused by the server: the parked hello is refused BAD_SESSION_TOKEN at once', () => {
+    const client = helloParkedAtAlice();
+    client.frame({ type: 'error', re: client.lastSent('session.answer').id!, code: 'NO_SUCH_SESSION_REQUEST', message: 'no such session request' });
+    expect(client.events.map((e) => e.event)).toContainEqual({ event: 'chat.failed', username: 'bob', reason: 'NO_SUCH_SESSION_REQUEST', incoming: true });
+    expect(onIn1(client)).toEqual(refusedAtOnce);
   });
 });
 
