@@ -1181,11 +1181,10 @@ export class PeerMachine {
   /**
    * `friend`'s request we said yes to has ended with no token: a hello of theirs parked for it is
    * refused at once. BAD_SESSION_TOKEN: the token it brings is unknown here and now will stay so
-   * (SESSION_TOKEN_EXPIRED is told only of a token we held). One waiting for a newer request's
-   * token (asked again at once) stays parked.
+   * (SESSION_TOKEN_EXPIRED is told only of a token we held). No newer request from `friend` can
+   * await its token yet: only our answer, carried out after this event, puts one there.
    */
   private refuseParkedHello(friend: string, nowMs: number): void {
-    if (this.broker.awaitingToken(friend)) return;
     for (const channel of [...this.channels.values()]) {
       if (channel.state === 'ExpectHello' && channel.parkedHello?.username === friend) this.refuse(channel, 'BAD_SESSION_TOKEN', 'the request it answers ended before its token came', nowMs);
     }

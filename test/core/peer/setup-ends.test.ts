@@ -150,6 +150,36 @@ describe('the server ends the request a parked hello waits for', () => {
   });
 });
 
+describe('the server ends the request a parked hello waits for: what else waits is left alone', () => {
+  it('another caller\'s parked hello and a stream not greeted yet stay, and open or fail on their own', () => {
+    const client = new Client().loggedIn();
+    client.frame({ type: 'session.incoming', requestId: 'r1', from: 'bob', timeoutMs: 30_000 });
+    client.frame({ type: 'session.incoming', requestId: 'r2', from: 'carol', timeoutMs: 30_000 });
+    client.input({ type: 'p2p.accepted', streamId: 'in:1', remoteAddress: '10.0.0.2', peerKey: null });
+    client.input({ type: 'p2p.bytes', streamId: 'in:1', bytes: encodeControl({ type: 'hello', username: 'bob', token: 'token-1' }) });
+    client.input({ type: 'p2p.accepted', streamId: 'in:2', remoteAddress: '10.0.0.3', peerKey: null });
+    client.input({ type: 'p2p.bytes', streamId: 'in:2', bytes: encodeControl({ type: 'hello', username: 'carol', token: 'token-2' }) });
+    client.input({ type: 'p2p.accepted', streamId: 'in:3', remoteAddress: '10.0.0.4', peerKey: null });
+    client.frame({ type: 'session.withdrawn', requestId: 'r1', from: 'bob', reason: 'cancelled' });
+    const touched = client.effects.filter((e) => 'streamId' in e).map((e) => 'streamId' in e && e.streamId);
+    expect(touched).toEqual(['in:1', 'in:1']);
+    client.frame({ type: 'session.established', requestId: 'r2', username: 'carol', role: 'callee', token: 'token-2' });
+    expect(client.machine.openSessions()).toEqual(['carol']);
+  });
+
+  it('our own request to the caller failing leaves their hello parked: it opens when its token comes', () => {
+    const client = new Client().loggedIn();
+    client.frame({ type: 'session.incoming', requestId: 'r1', from: 'bob', timeoutMs: 30_000 });
+    client.input({ type: 'p2p.accepted', streamId: 'in:1', remoteAddress: '10.0.0.2', peerKey: null });
+    client.input({ type: 'p2p.bytes', streamId: 'in:1', bytes: encodeControl({ type: 'hello', username: 'bob', token: 'token-1' }) });
+    client.input({ type: 'command', command: { cmd: 'chat.open', username: 'bob' } });
+    client.frame({ type: 'session.failed', re: client.lastSent('session.request').id!, username: 'bob', reason: 'offline' });
+    expect(client.events.map((e) => e.event)).toContainEqual({ event: 'chat.failed', username: 'bob', reason: 'offline' });
+    client.frame({ type: 'session.established', requestId: 'r1', username: 'bob', role: 'callee', token: 'token-1' });
+    expect(client.machine.openSessions()).toEqual(['bob']);
+  });
+});
+
 describe('a setup that fails on its own', () => {
   it('the callee cannot be reached (the connection is refused): chat.failed unreachable', () => {
     const client = new Client().loggedIn();
