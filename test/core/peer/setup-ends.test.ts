@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeControl } from '../../../core/codec.ts';
 import { errorMessage } from '../../../core/errors.ts';
-import { P2P_HELLO_TIMEOUT_MS } from '../../../core/limits.ts';
+import { P2P_HELLO_TIMEOUT_MS, SESSION_OUTCOME_GRACE_MS } from '../../../core/limits.ts';
 import { Client } from './hand-typed-client.ts';
 import { aliceAwaitingHelloOk, carolJoins, heldCallerToken, recordEffects, twoFriends, type World } from './peer-world.ts';
 
@@ -139,6 +139,18 @@ describe('the server ends the request a parked hello waits for', () => {
   it('session.withdrawn: the parked hello is refused BAD_SESSION_TOKEN at once, not left to its hello deadline', () => {
     const client = helloParkedAtAlice();
     client.frame({ type: 'session.withdrawn', requestId: 'r1', from: 'bob', reason: 'cancelled' });
+    expect(onIn1(client)).toEqual(refusedAtOnce);
+  });
+
+  it('its deadline (a short request, answered near its end): the parked hello is refused BAD_SESSION_TOKEN then, before its own hello deadline', () => {
+    const client = new Client().loggedIn();
+    const requestMs = 1_000;
+    expect(requestMs + SESSION_OUTCOME_GRACE_MS).toBeLessThan(P2P_HELLO_TIMEOUT_MS);
+    client.frame({ type: 'session.incoming', requestId: 'r1', from: 'bob', timeoutMs: requestMs });
+    client.input({ type: 'p2p.accepted', streamId: 'in:1', remoteAddress: '10.0.0.2', peerKey: null });
+    client.input({ type: 'p2p.bytes', streamId: 'in:1', bytes: encodeControl({ type: 'hello', username: 'bob', token: 'token-1' }) });
+    client.advance(requestMs + SESSION_OUTCOME_GRACE_MS);
+    expect(client.events.map((e) => e.event)).toContainEqual({ event: 'chat.failed', username: 'bob', reason: 'timeout', incoming: true });
     expect(onIn1(client)).toEqual(refusedAtOnce);
   });
 
