@@ -24,6 +24,10 @@
  *   SESSION_ACK_WAIT_MS from an unacknowledged chat.open, P2P_HELLO_TIMEOUT_MS from a session.established);
  *   the P2P outcomes (`unreachable`, the callee's refusals) only after a session.established.
  *
+ * A chat.failed ends, of the friend's requests in its direction, first one the world gave that very
+ * reason, then one the reason fits by a deadline passed (an opened request stays on the books, and
+ * its long-passed hello deadline fits any later `timeout`): see failed().
+ *
  * Deadlines are read on the client's own clock (drift and pauses included) and from when the
  * frame reached its stream, never later than the machine heard it: the bound errs on the early
  * side, so a late timeout is never called early.
@@ -197,7 +201,8 @@ export class SessionCauses {
   /**
    * The client told its user `chat.failed`. The request it ends is taken off at once (the step
    * that waited for it may start the next request to the same friend right away): the oldest one
-   * the reason fits so far, else the oldest. Judged when the client settles, when what explains
+   * the world gave this reason, else the oldest one the reason fits so far (a deadline passed),
+   * else the oldest. Judged when the client settles, when what explains
    * the reason has been heard too (a logout.ok's event may follow the failures it causes).
    */
   failed(friend: string, reason: string, incoming: boolean, nowMs: number): void {
@@ -207,7 +212,10 @@ export class SessionCauses {
     // set-up's (and the ends of a login or a friendship) one past its session.established first.
     const p2p = P2P_OUTCOMES.has(reason) || reason === 'timeout' || reason === 'logged-out';
     const candidates = [...records.filter((r) => (r.establishedAtMs !== null) === p2p), ...records.filter((r) => (r.establishedAtMs !== null) !== p2p)];
-    const ended = candidates.find((r) => explained(r, reason, nowMs) === null) ?? candidates[0];
+    // A request the world ended with this very reason (a session.failed naming it) before one the
+    // reason only fits by a deadline passed: an established request whose chat.opened was told
+    // stays (opened()), and its long-passed hello deadline fits any later `timeout`.
+    const ended = candidates.find((r) => r.causes.has(reason)) ?? candidates.find((r) => explained(r, reason, nowMs) === null) ?? candidates[0];
     if (ended !== undefined) records.splice(records.indexOf(ended), 1);
     this.toJudge.push({ record: ended, friend, reason, incoming });
   }
