@@ -154,6 +154,13 @@ describe('the server ends the request a parked hello waits for', () => {
     expect(onIn1(client)).toEqual(refusedAtOnce);
   });
 
+  it.each(['HEARTBEAT_TIMEOUT', 'LOGGED_IN_ELSEWHERE'] as const)('the server ends our login (%s): the parked hello is refused BAD_SESSION_TOKEN at once', (code) => {
+    const client = helloParkedAtAlice();
+    client.frame({ type: 'error', code, message: errorMessage(code) });
+    expect(client.machine.linkState).toBe('ExpectLogin');
+    expect(onIn1(client)).toEqual(refusedAtOnce);
+  });
+
   it('our yes refused by the server: the parked hello is refused BAD_SESSION_TOKEN at once', () => {
     const client = helloParkedAtAlice();
     client.frame({ type: 'error', re: client.lastSent('session.answer').id!, code: 'NO_SUCH_SESSION_REQUEST', message: 'no such session request' });
