@@ -29,7 +29,6 @@ import {
 import type { HeldMail, MailRecord, ReceiptRecord, StoreOp, StoreSnapshot } from '../store.ts';
 import { sealedBytes } from '../frames.ts';
 
-
 interface Usage {
   messages: number;
   bytes: number;
