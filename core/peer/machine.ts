@@ -561,6 +561,17 @@ export class PeerMachine {
     return this.broker.pendingCount;
   }
 
+  /**
+   * Requests to the server the machine still keeps something for (a reply owed, the ref of the
+   * command that sent it, a new password in flight): what an idle client holds per request. None
+   * should outlive its reply, the link it went on, or the broker giving up on it (the simulator's
+   * liveness check: a count that stays up at the end of the healed phase is bookkeeping kept for
+   * replies that will never come).
+   */
+  get requestsAwaitingReply(): number {
+    return new Set([...this.pending.keys(), ...this.pendingRefs.keys(), ...this.passwordChanges.keys()]).size;
+  }
+
   /** A server connection is being made (or its welcome awaited): requests would fail now, not in a moment. */
   get serverLinkComing(): boolean {
     return this.link.coming;
@@ -1138,6 +1149,9 @@ export class PeerMachine {
         return this.holdToken(action.friend, action.token, action.vouchedKey, this.sessionsBrokered++, nowMs);
       case 'withdraw':
         return this.withdrawSessionRequest(action.requestId);
+      case 'reply-answers-nothing':
+        this.pendingRefs.delete(action.re);
+        return;
       case 'protocol-error':
         return this.emitError('UNEXPECTED_FRAME', `${action.frameType} from the server for a request in ${action.state}`, undefined);
     }

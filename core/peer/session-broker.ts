@@ -110,6 +110,12 @@ export type BrokerAction =
   | { readonly type: 'hold-token'; readonly friend: string; readonly token: string; readonly vouchedKey: string | null }
   /** Caller: withdraw our request (session.cancel): a session with the friend is open already. */
   | { readonly type: 'withdraw'; readonly friend: string; readonly requestId: string }
+  /**
+   * Request `re`'s reply, when it comes, answers nothing (it waits in `unanswered`): whatever the
+   * client kept to tell that reply by (the command's ref) can go now, not when the reply comes,
+   * since a server that never answers would otherwise have it kept for the link's life.
+   */
+  | { readonly type: 'reply-answers-nothing'; readonly re: number }
   | { readonly type: 'protocol-error'; readonly frameType: string; readonly state: SessionRequestStateName };
 
 /** The chat.failed reason for the end of a login (see the header). */
@@ -415,6 +421,7 @@ export class SessionBroker {
   /** Request `re`'s reply is still to come and answers nothing here any more (the oldest go first past the bound). */
   private owe(re: number): void {
     this.unanswered.add(re);
+    this.actions.push({ type: 'reply-answers-nothing', re });
     if (this.unanswered.size > SERVER_REQUESTS_PENDING_MAX) this.unanswered.delete(this.unanswered.values().next().value);
   }
 

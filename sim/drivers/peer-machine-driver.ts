@@ -475,7 +475,13 @@ export class PeerMachineDriver implements PeerDriver {
     if (!this.alive || this.silent) return null;
     const transfers = this.machine.transferCount();
     const requests = this.machine.sessionRequestCount;
-    const open = [transfers === 0 ? null : `${transfers} file transfers`, requests === 0 ? null : `${requests} session requests`].filter((s) => s !== null);
+    // Kept for replies: a count left at the end is bookkeeping for replies that will never come.
+    const awaiting = this.machine.requestsAwaitingReply;
+    const open = [
+      transfers === 0 ? null : `${transfers} file transfers`,
+      requests === 0 ? null : `${requests} session requests`,
+      awaiting === 0 ? null : `${awaiting} requests awaiting the server's reply`,
+    ].filter((s) => s !== null);
     return open.length === 0 ? null : `${open.join(' and ')} still open`;
   }
 

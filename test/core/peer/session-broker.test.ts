@@ -215,7 +215,11 @@ describe('session broker: each request from start to end', () => {
     broker.answered('nobody', true, 15, NOW);
     expect(broker.awaitingToken('carol')).toBe(true);
     broker.onFrame({ type: 'session.established', requestId: 'i1', username: 'carol', role: 'callee', token: 'tok' }, NOW);
-    expect(broker.takeActions()).toEqual([{ type: 'hold-token', friend: 'carol', token: 'tok', vouchedKey: null }]);
+    // The token came before the reply to our yes: that reply, when it comes, answers nothing.
+    expect(broker.takeActions()).toEqual([
+      { type: 'reply-answers-nothing', re: 13 },
+      { type: 'hold-token', friend: 'carol', token: 'tok', vouchedKey: null },
+    ]);
     expect(broker.pendingCount).toBe(0);
     broker.onFrame({ type: 'session.incoming', requestId: 'i2', from: 'dave', timeoutMs: 30_000 }, NOW);
     broker.answered('dave', false, 16, NOW);
@@ -228,7 +232,11 @@ describe('session broker: each request from start to end', () => {
     broker.answered('carol', true, 17, NOW);
     broker.takeActions();
     broker.onFrame({ type: 'session.incoming', requestId: 'i1', from: 'carol', timeoutMs: 30_000 }, NOW + 10);
-    expect(broker.takeActions()).toEqual([{ type: 'answer', friend: 'carol', requestId: 'i1', accept: true }]);
+    // The first yes's reply is owed to nothing now: the yes sent again has its own.
+    expect(broker.takeActions()).toEqual([
+      { type: 'reply-answers-nothing', re: 17 },
+      { type: 'answer', friend: 'carol', requestId: 'i1', accept: true },
+    ]);
     expect(broker.awaitingAnswer('carol')).toBe('i1');
     expect(broker.nextTimeoutMs()).toBe(NOW + 10 + 30_000 + SESSION_OUTCOME_GRACE_MS);
   });
@@ -447,7 +455,11 @@ describe('session broker: our request answered by a session the friend opened (r
     // Or the cancel was taken: its session.failed answers the cancel, not the request.
     broker.withdrawSent(10);
     broker.onFrame({ type: 'session.failed', re: 10, requestId: 's3', username: 'bob', reason: 'cancelled' }, NOW);
-    expect(broker.takeActions()).toEqual([]);
+    // No event: the cancels' replies answer nothing, as the broker said when each went out.
+    expect(broker.takeActions()).toEqual([
+      { type: 'reply-answers-nothing', re: 9 },
+      { type: 'reply-answers-nothing', re: 10 },
+    ]);
     expect(broker.pendingCount).toBe(0);
   });
 
@@ -463,20 +475,22 @@ describe('session broker: our request answered by a session the friend opened (r
   });
 
   it('a request being withdrawn ends quietly however it ends: refused, failed, link lost, login ended, friendship ended, deadline', () => {
-    const ends: Array<[string, (broker: SessionBroker) => void]> = [
-      ['an error', (b) => expect(b.requestFailed(3, 'RATE_LIMITED')).toBe(true)],
-      ['session.failed', (b) => b.onFrame({ type: 'session.failed', re: 3, username: 'bob', reason: 'offline' }, NOW)],
-      ['the link lost', (b) => b.linkLost()],
-      ['the login ended', (b) => b.loginEnded('logout')],
-      ['the friendship ended', (b) => b.friendRemoved('bob')],
-      ['its deadline', (b) => b.handleTimeout(NOW + SESSION_ACK_WAIT_MS)],
+    // No event either way; where the session.request's reply is still to come, it answers nothing.
+    const owed = [{ type: 'reply-answers-nothing', re: 3 }];
+    const ends: Array<[string, (broker: SessionBroker) => void, unknown[]]> = [
+      ['an error', (b) => expect(b.requestFailed(3, 'RATE_LIMITED')).toBe(true), []],
+      ['session.failed', (b) => b.onFrame({ type: 'session.failed', re: 3, username: 'bob', reason: 'offline' }, NOW), []],
+      ['the link lost', (b) => b.linkLost(), []],
+      ['the login ended', (b) => b.loginEnded('logout'), owed],
+      ['the friendship ended', (b) => b.friendRemoved('bob'), owed],
+      ['its deadline', (b) => b.handleTimeout(NOW + SESSION_ACK_WAIT_MS), owed],
     ];
-    for (const [what, end] of ends) {
+    for (const [what, end, actions] of ends) {
       const broker = new SessionBroker(false);
       broker.requested('bob', 3, NOW);
       broker.sessionOpened('bob');
       end(broker);
-      expect(broker.takeActions(), what).toEqual([]);
+      expect(broker.takeActions(), what).toEqual(actions);
       expect(broker.pendingCount, what).toBe(0);
     }
   });
@@ -513,6 +527,7 @@ describe('session broker: a request being withdrawn that ends here before its ac
       broker.requested('bob', 3, NOW);
       broker.sessionOpened('bob');
       end(broker);
+      expect(broker.takeActions(), what).toEqual([{ type: 'reply-answers-nothing', re: 3 }]);
       expect(broker.requestFailed(3, 'NOT_LOGGED_IN'), what).toBe(true);
       expect(broker.takeActions(), what).toEqual([]);
     }
