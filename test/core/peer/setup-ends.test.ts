@@ -161,6 +161,19 @@ describe('the server ends the request a parked hello waits for', () => {
     expect(onIn1(client)).toEqual(refusedAtOnce);
   });
 
+  it('the link drops and the server, restarted, refuses our resume: the parked hello is refused BAD_SESSION_TOKEN at once (the request went with the old server)', () => {
+    const client = helloParkedAtAlice();
+    const resumeId = client.resuming();
+    // While the link is being taken back the request may still come good: the hello stays parked.
+    expect(onIn1(client)).toEqual([]);
+    client.frame({ type: 'error', re: resumeId, code: 'BAD_RESUME_TOKEN', message: 'resume token is unknown or expired; log in with the password' });
+    expect(onIn1(client)).toEqual(refusedAtOnce);
+    // The password then refused too (relogin-refused): nothing more is said on the closed stream.
+    client.frame({ type: 'error', re: client.lastSent('login').id!, code: 'BAD_CREDENTIALS', message: errorMessage('BAD_CREDENTIALS') });
+    expect(client.machine.loggedIn).toBe(false);
+    expect(onIn1(client)).toEqual(refusedAtOnce);
+  });
+
   it('our yes refused by the server: the parked hello is refused BAD_SESSION_TOKEN at once', () => {
     const client = helloParkedAtAlice();
     client.frame({ type: 'error', re: client.lastSent('session.answer').id!, code: 'NO_SUCH_SESSION_REQUEST', message: 'no such session request' });
