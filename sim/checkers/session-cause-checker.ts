@@ -62,6 +62,10 @@ interface CauseRecord {
   readonly causes: Set<string>;
 }
 
+/** The checker's record of a chat.open's request, as `chatOpen` hands it out: only `refused` takes it back. */
+export type ChatOpenHandle = CauseRecord & { readonly [chatOpenHandle]: true };
+declare const chatOpenHandle: unique symbol;
+
 export class SessionCauses {
   /**
    * Requests by friend, oldest first, each direction. Usually one; two when a request's P2P hello
@@ -84,18 +88,18 @@ export class SessionCauses {
    * The user gave chat.open to `friend`: the request it starts, or null when one to the friend is
    * pending already (the client refuses a second one, SESSION_PENDING).
    */
-  chatOpen(friend: string, nowMs: number): object | null {
+  chatOpen(friend: string, nowMs: number): ChatOpenHandle | null {
     const records = listOf(this.outgoing, friend);
     if (records.some((r) => r.establishedAtMs === null)) return null;
     const record = newRecord(friend, false, null, nowMs);
     records.push(record);
-    return record;
+    return record as ChatOpenHandle;
   }
 
   /** The chat.open that started `request` was answered by an error (not logged in, no room): no request went out. */
-  refused(request: object): void {
+  refused(request: ChatOpenHandle): void {
     for (const records of this.outgoing.values()) {
-      const at = records.indexOf(request as CauseRecord);
+      const at = records.indexOf(request);
       if (at >= 0) records.splice(at, 1);
     }
   }
