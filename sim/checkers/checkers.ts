@@ -297,6 +297,14 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
     else this.logoutSentAtMs.delete(peer.username);
   }
 
+  /**
+   * The server answered the user's logout: nothing is left to judge. A logout typed while the link
+   * was down holding its login (never sent, ended here) must not be judged against an earlier one.
+   */
+  onLogoutAnswered(peer: PeerDriver): void {
+    this.logoutSentAtMs.delete(peer.username);
+  }
+
   onLogoutEndedHere(peer: PeerDriver): void {
     this.count('logouts_ended_here');
     const sentAtMs = this.logoutSentAtMs.get(peer.username);

@@ -159,6 +159,8 @@ export class BehaviourRunner {
           return driver.login(slot.password, finish('login', undefined));
         case 'logout':
           return driver.logout(finish('logout', undefined));
+        case 'quit':
+          return this.quit(false, finish('quit', undefined));
         case 'befriend':
           return this.befriend(host.befriendTargets(slot), then);
         case 'silent':
@@ -177,6 +179,7 @@ export class BehaviourRunner {
       return driver.login(password, finish('login', step.login.expect, step.login.withinMs));
     }
     if ('logout' in step) return driver.logout(finish('logout', step.logout.expect));
+    if ('quit' in step) return this.quit(step.quit.logoutFirst === true, finish('quit', step.quit.expect));
     if ('think' in step) return host.after(slot, samplerOf(step.think)(slot.prng), then);
     if ('choose' in step) {
       let draw = slot.prng.float();
@@ -251,6 +254,13 @@ export class BehaviourRunner {
       return then();
     }
     step satisfies never;
+  }
+
+  /** The user quits the program: only the peer machine has a quit (the light client has no program to end). */
+  private quit(logoutFirst: boolean, done: (outcome: StepOutcome) => void): void {
+    const driver = this.slot.driver;
+    if (driver.quit === undefined) return done('NOT_SUPPORTED');
+    return driver.quit(logoutFirst, done);
   }
 
   /** A step's callback maker: records the outcome (and any mismatch), then goes on. */

@@ -35,6 +35,11 @@ export interface PeerDriver {
   crash(): void;
   /** The user starts the program again (logged out, credentials remembered by the user). */
   restart(): void;
+  /**
+   * The user quits the program (the peer machine's `quit`): ends 'ok' when the program exits, or
+   * says what went wrong (see PeerMachineDriver.quit). `logoutFirst`: a logout typed just before.
+   */
+  quit?(logoutFirst: boolean, done: (outcome: StepOutcome) => void): void;
   /** The process stops until `untilMs` (its timers fire late); the network holds its input meanwhile. */
   pause?(untilMs: number): void;
   /** P2P, only where the driver has a P2P channel (the peer machine): messages over the open session. */
@@ -69,6 +74,8 @@ export interface PeerObserver {
   onCounter(name: CounterName): void;
   /** The user typed a logout the client sends (it was logged in). */
   onLogoutSent(peer: PeerDriver): void;
+  /** The server answered a logout (logout.ok without a detail). */
+  onLogoutAnswered?(peer: PeerDriver): void;
   /** The client ended a logout itself: its server link dropped before the server's logout.ok. */
   onLogoutEndedHere(peer: PeerDriver): void;
   /** A request that had already ended got another final outcome (`request` names it within the peer). */

@@ -14,6 +14,7 @@ import type { PresenceStatus } from '../../core/frames.ts';
 import type { PeerCommand, PreparedFile } from '../../core/peer/commands.ts';
 import type { ClientEvent } from '../../core/peer/events.ts';
 import type { ErrorCode } from '../../core/errors.ts';
+import { QUIT_LOGOUT_WAIT_MS } from '../../core/limits.ts';
 import { type PeerFiles, PeerHost } from '../../core/peer/host.ts';
 import { ReadHash } from '../../core/peer/read-hash.ts';
 import { PeerMachine } from '../../core/peer/machine.ts';
@@ -217,6 +218,21 @@ export interface SendFileOptions {
   readonly stall?: boolean | undefined;
 }
 
+/** A quit typed and not yet done (PeerMachineDriver.quit). */
+interface QuitStep {
+  readonly typedAtMs: number;
+  readonly done: (outcome: StepOutcome) => void;
+  /** Logged in on a live link when typed: the program sends a logout and waits for its answer. */
+  readonly loggedIn: boolean;
+  /** The outcome of the logout typed just before (logoutFirst), once it came. */
+  logoutOutcome: string | null;
+  /** The server answered the logout (logout.ok, or an error), or the server link dropped: nothing left to wait for. */
+  waitOver: boolean;
+}
+
+/** A quit's exit may come this much past QUIT_LOGOUT_WAIT_MS: the timer's own instant, nothing more. */
+const QUIT_EXIT_SLACK_MS = 1;
+
 export class PeerMachineDriver implements PeerDriver {
   readonly username: string;
   readonly presenceView = new Map<string, PresenceStatus>();
@@ -228,6 +244,8 @@ export class PeerMachineDriver implements PeerDriver {
   /** This incarnation's clock: its timers vanish with the scope when the process crashes. */
   private clock!: Clock;
   private silent = false;
+  /** The user's quit, until the program exits (see `quit`). */
+  private quitStep: QuitStep | null = null;
   private truth = false;
   private incarnation = 0;
   /** Every command a step gave this incarnation, matched to its outcome (request-ledger.ts). */
@@ -307,6 +325,7 @@ export class PeerMachineDriver implements PeerDriver {
       ...(this.options.identity == null ? {} : { sealer: simSealer(this.options.identity.sealKey) }),
       sink: {
         onEvent: (event, ref) => this.onEvent(event, ref),
+        onExit: () => this.onExited(),
         onSettled: () => {
           this.updateTruth();
           this.causes.settled(this.clock.nowMs());
@@ -317,6 +336,7 @@ export class PeerMachineDriver implements PeerDriver {
         // A server link that ended (its stream closed, or the machine closed it): requests it carried unacknowledged end server-unavailable.
         onNote: (note) => {
           if (note.event === 'server.closed') this.causes.linkLost();
+          if (note.event === 'server.closed' && this.quitStep !== null) this.quitStep.waitOver = true;
         },
         onEffect: (effect) => {
           if (effect.type === 'server.close') this.causes.linkLost();
@@ -339,9 +359,18 @@ export class PeerMachineDriver implements PeerDriver {
     this.command('login', null, { cmd: 'login', username: this.username, password }, done);
   }
 
+  /**
+   * The user's logout. Typed while the link is down holding its login, or while its resume is on
+   * its way (the machine's `username` is set: a login to take back), it goes to the machine too, as
+   * a user would type it during a reconnect: the client ends the login itself (`logout.ok` with a
+   * detail). Until 2026-12-07 such a logout ended here `NOT_LOGGED_IN` without reaching the
+   * machine, so the link's take-back logout (server-link.ts `logout`) was never run by a scenario.
+   */
   logout(done: (outcome: StepOutcome) => void): void {
-    if (!this.machine.loggedIn) return done('NOT_LOGGED_IN');
-    this.options.observer.onLogoutSent(this);
+    const holdsLogin = this.machine.loggedIn || this.machine.username !== null;
+    if (!holdsLogin) return done('NOT_LOGGED_IN');
+    // Only a logout the client sends (logged in on a live link) is one the server must answer.
+    if (this.machine.loggedIn) this.options.observer.onLogoutSent(this);
     this.causes.logoutTyped();
     this.setTruth(false);
     this.command('logout', null, { cmd: 'logout' }, done);
@@ -468,6 +497,63 @@ export class PeerMachineDriver implements PeerDriver {
     this.presenceView.clear();
     this.options.observer.onViewReset(this);
     this.ledger.endAll('CRASHED');
+    const quit = this.quitStep;
+    this.quitStep = null;
+    quit?.done('CRASHED');
+  }
+
+  /**
+   * The user quits the program (the machine's `quit`, as /quit in cli/client/). The program must
+   * exit (the machine's `exit` effect): at once when it holds no login on a live link, else once
+   * the server answers the logout quit sends, and at the latest QUIT_LOGOUT_WAIT_MS after the
+   * quit when no answer comes (server-link.ts `quit`). `logoutFirst`: the user typed a logout just
+   * before, still unanswered when the quit comes. Outcome: `ok`; `QUIT_LATE` when the program
+   * exited later than that bound (not judged when this process was paused meanwhile: its timers
+   * fire late); `QUIT_EARLY` when, logged in, it exited before the bound with neither an answer to
+   * its logout nor its link dropped; else the logout's own outcome when it was answered otherwise
+   * than `ok`. A program
+   * that never exits leaves the step pending (steps-finish).
+   */
+  quit(logoutFirst: boolean, done: (outcome: StepOutcome) => void): void {
+    if (!this.alive || this.silent || this.quitStep !== null) return done('NOT_CONNECTED');
+    const step: QuitStep = { typedAtMs: this.clock.nowMs(), done, loggedIn: this.machine.loggedIn, logoutOutcome: null, waitOver: false };
+    this.quitStep = step;
+    if (logoutFirst) {
+      this.logout((outcome) => {
+        step.logoutOutcome = outcome;
+      });
+    }
+    this.causes.logoutTyped();
+    this.setTruth(false);
+    const ledger = this.ledger;
+    // After the logout's own input (same instant, scheduled first), as a user types them in turn.
+    this.clock.at(this.clock.nowMs(), () => {
+      if (ledger !== this.ledger || this.quitStep !== step) return;
+      this.host.input({ type: 'command', command: { cmd: 'quit' }, ref: UNTRACKED_REF });
+    });
+  }
+
+  /** The program exited (after a quit): the process is gone; its quit step ends (see `quit`). */
+  private onExited(): void {
+    const step = this.quitStep;
+    this.quitStep = null;
+    const elapsedMs = step === null ? 0 : this.clock.nowMs() - step.typedAtMs;
+    const paused = step !== null && this.scope.pausedUntilMs > step.typedAtMs;
+    this.setTruth(false);
+    this.alive = false;
+    this.scope.kill();
+    this.presenceView.clear();
+    this.options.observer.onViewReset(this);
+    if (step === null) {
+      this.ledger.endAll('EXITED');
+      return;
+    }
+    const logoutOutcome = step.logoutOutcome;
+    this.ledger.endAll('EXITED');
+    if (!paused && elapsedMs > QUIT_LOGOUT_WAIT_MS + QUIT_EXIT_SLACK_MS) return step.done('QUIT_LATE');
+    // Logged in, the program waits for the logout's answer (up to the bound) unless its link drops.
+    if (step.loggedIn && !step.waitOver && elapsedMs < QUIT_LOGOUT_WAIT_MS) return step.done('QUIT_EARLY');
+    step.done(logoutOutcome === null || logoutOutcome === 'ok' ? 'ok' : logoutOutcome);
   }
 
   /** Work that should have ended by now (for the liveness check), or null. */
@@ -578,10 +664,12 @@ export class PeerMachineDriver implements PeerDriver {
         this.setTruth(true);
         break;
       case 'logout.ok':
+        if (this.quitStep !== null) this.quitStep.waitOver = true;
         this.presenceView.clear();
         observer.onViewReset(this);
         // The client ended the login itself, the server out of reach (its logout.ok has no detail).
         if (event.detail !== undefined) observer.onLogoutEndedHere(this);
+        else observer.onLogoutAnswered?.(this);
         break;
       case 'presence':
         this.presenceView.set(event.username, event.status);
@@ -640,6 +728,7 @@ export class PeerMachineDriver implements PeerDriver {
         observer.onCounter('reconnects');
         break;
       case 'error': {
+        if (this.quitStep !== null) this.quitStep.waitOver = true;
         if (event.code === 'HEARTBEAT_TIMEOUT' || event.code === 'LOGGED_IN_ELSEWHERE') this.updateTruth();
         // no-stray-error: the server's error answering a session frame of ours is the session
         // broker's to answer (chat.failed) or drop (stale): it is never an error event of its own.

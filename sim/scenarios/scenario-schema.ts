@@ -59,7 +59,7 @@ export const CHECKER_NAMES = [
 ] as const;
 
 /** The kinds of step, by the names step outcomes and `underFaults.stepsMayFail` use. */
-export const STEP_KINDS = ['signup', 'login', 'logout', 'befriend', 'friendRequest', 'session', 'chat', 'sendFile', 'unfriend', 'p2pHello', 'hoardConnections', 'malformedFrames', 'sendOffline'] as const;
+export const STEP_KINDS = ['signup', 'login', 'logout', 'quit', 'befriend', 'friendRequest', 'session', 'chat', 'sendFile', 'unfriend', 'p2pHello', 'hoardConnections', 'malformedFrames', 'sendOffline'] as const;
 
 /** A kind of step (any outcome excused), or `kind:outcome` (that outcome only, e.g. `session:timeout`). */
 const stepExcuseSchema = z.string().refine((excuse) => (STEP_KINDS as readonly string[]).includes(excuse.split(':', 1)[0] ?? ''), {
@@ -176,9 +176,11 @@ export type Step =
   | 'befriend'
   | 'silent'
   | 'crash'
+  | 'quit'
   | { signup: { password?: string | undefined; expect?: string | undefined; withinMs?: number | undefined } }
   | { login: { password?: string | undefined; expect?: string | undefined; withinMs?: number | undefined } }
   | { logout: { expect?: string | undefined } }
+  | { quit: { logoutFirst?: boolean | undefined; expect?: string | undefined } }
   | { think: Dist }
   | { choose: Array<{ p: number; steps: Step[] }> }
   | { repeat: { times: number; steps: Step[] } }
@@ -214,7 +216,7 @@ export interface SendFileStep {
 
 export const stepSchema: z.ZodType<Step> = z.lazy(() =>
   z.union([
-    z.enum(['signup', 'login', 'logout', 'befriend', 'silent', 'crash']),
+    z.enum(['signup', 'login', 'logout', 'befriend', 'silent', 'crash', 'quit']),
     z.strictObject({ signup: z.strictObject({ password: z.string().optional(), expect: expectOutcome, withinMs }) }),
     z.strictObject({
       login: z.strictObject({
@@ -224,6 +226,11 @@ export const stepSchema: z.ZodType<Step> = z.lazy(() =>
       }),
     }),
     z.strictObject({ logout: z.strictObject({ expect: expectOutcome }) }),
+    /**
+     * The user quits the program (driver peer-machine): logged in, the client logs out first and
+     * waits at most QUIT_LOGOUT_WAIT_MS for the answer; `logoutFirst` types a logout just before.
+     */
+    z.strictObject({ quit: z.strictObject({ logoutFirst: z.boolean().optional(), expect: expectOutcome }) }),
     z.strictObject({ think: distSchema }),
     z.strictObject({ choose: z.array(z.strictObject({ p: fraction, steps: z.array(stepSchema) })).min(1).max(16) }),
     z.strictObject({ repeat: z.strictObject({ times: z.number().int().min(1).max(REPEAT_TIMES_MAX), steps: z.array(stepSchema).min(1) }) }),
