@@ -179,6 +179,11 @@ export class BehaviourRunner {
       return driver.login(password, finish('login', step.login.expect, step.login.withinMs));
     }
     if ('logout' in step) return driver.logout(finish('logout', step.logout.expect));
+    if ('changePassword' in step) {
+      const finishChange = finish('changePassword', step.changePassword.expect);
+      if (driver.changePassword === undefined) return finishChange('NOT_SUPPORTED');
+      return driver.changePassword(step.changePassword.to, finishChange);
+    }
     if ('quit' in step) return this.quit(step.quit.logoutFirst === true, finish('quit', step.quit.expect));
     if ('think' in step) return host.after(slot, samplerOf(step.think)(slot.prng), then);
     if ('choose' in step) {

@@ -244,6 +244,8 @@ export class PeerMachineDriver implements PeerDriver {
   /** This incarnation's clock: its timers vanish with the scope when the process crashes. */
   private clock!: Clock;
   private silent = false;
+  /** The password of this process's last login that succeeded (a changePassword's old one). */
+  private password: string | null = null;
   /** The user's quit, until the program exits (see `quit`). */
   private quitStep: QuitStep | null = null;
   private truth = false;
@@ -356,7 +358,24 @@ export class PeerMachineDriver implements PeerDriver {
   }
 
   login(password: string, done: (outcome: StepOutcome) => void): void {
-    this.command('login', null, { cmd: 'login', username: this.username, password }, done);
+    this.command('login', null, { cmd: 'login', username: this.username, password }, (outcome) => {
+      if (outcome === 'ok') this.password = password;
+      done(outcome);
+    });
+  }
+
+  /**
+   * account.password from the password of the last login that succeeded (this process's) to `to`.
+   * `ok` once the server changed it (account.updated), also when the link dropped before the answer
+   * and taking the login back found the new password in force (server-link.ts `relogin`); the
+   * machine's SERVER_UNAVAILABLE when the old one still works, or nobody can tell.
+   */
+  changePassword(to: string, done: (outcome: StepOutcome) => void): void {
+    if (!this.machine.loggedIn || this.password === null) return done('NOT_LOGGED_IN');
+    this.command('account.password', null, { cmd: 'account.password', old: this.password, new: to }, (outcome) => {
+      if (outcome === 'ok') this.password = to;
+      done(outcome);
+    });
   }
 
   /**

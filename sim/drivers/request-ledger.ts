@@ -24,7 +24,7 @@
  */
 import type { ClientEvent } from '../../core/peer/events.ts';
 
-export type EntryKind = 'signup' | 'login' | 'logout' | 'friend.request' | 'friend.remove' | 'chat.open' | 'chat.send' | 'file.send';
+export type EntryKind = 'signup' | 'login' | 'logout' | 'account.password' | 'friend.request' | 'friend.remove' | 'chat.open' | 'chat.send' | 'file.send';
 
 /**
  * The ref the driver gives the commands it sends on its own (answers to requests: chat.answer,
@@ -195,6 +195,8 @@ function finalOutcome(entry: LedgerEntry, event: ClientEvent): string | undefine
       return event.event === 'login.ok' ? 'ok' : undefined;
     case 'logout':
       return event.event === 'logout.ok' ? 'ok' : undefined;
+    case 'account.password':
+      return event.event === 'account.updated' ? 'ok' : undefined;
     case 'friend.request':
       if ((event.event === 'friend.requested' || event.event === 'friend.added') && event.username === entry.username) return 'ok';
       return undefined;

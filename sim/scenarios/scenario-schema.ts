@@ -59,7 +59,7 @@ export const CHECKER_NAMES = [
 ] as const;
 
 /** The kinds of step, by the names step outcomes and `underFaults.stepsMayFail` use. */
-export const STEP_KINDS = ['signup', 'login', 'logout', 'quit', 'befriend', 'friendRequest', 'session', 'chat', 'sendFile', 'unfriend', 'p2pHello', 'hoardConnections', 'malformedFrames', 'sendOffline'] as const;
+export const STEP_KINDS = ['signup', 'login', 'logout', 'quit', 'changePassword', 'befriend', 'friendRequest', 'session', 'chat', 'sendFile', 'unfriend', 'p2pHello', 'hoardConnections', 'malformedFrames', 'sendOffline'] as const;
 
 /** A kind of step (any outcome excused), or `kind:outcome` (that outcome only, e.g. `session:timeout`). */
 const stepExcuseSchema = z.string().refine((excuse) => (STEP_KINDS as readonly string[]).includes(excuse.split(':', 1)[0] ?? ''), {
@@ -181,6 +181,7 @@ export type Step =
   | { login: { password?: string | undefined; expect?: string | undefined; withinMs?: number | undefined } }
   | { logout: { expect?: string | undefined } }
   | { quit: { logoutFirst?: boolean | undefined; expect?: string | undefined } }
+  | { changePassword: { to: string; expect?: string | undefined } }
   | { think: Dist }
   | { choose: Array<{ p: number; steps: Step[] }> }
   | { repeat: { times: number; steps: Step[] } }
@@ -231,6 +232,8 @@ export const stepSchema: z.ZodType<Step> = z.lazy(() =>
      * waits at most QUIT_LOGOUT_WAIT_MS for the answer; `logoutFirst` types a logout just before.
      */
     z.strictObject({ quit: z.strictObject({ logoutFirst: z.boolean().optional(), expect: expectOutcome }) }),
+    /** account.password from the password the peer last logged in with to `to` (driver peer-machine). */
+    z.strictObject({ changePassword: z.strictObject({ to: z.string().min(8).max(128), expect: expectOutcome }) }),
     z.strictObject({ think: distSchema }),
     z.strictObject({ choose: z.array(z.strictObject({ p: fraction, steps: z.array(stepSchema) })).min(1).max(16) }),
     z.strictObject({ repeat: z.strictObject({ times: z.number().int().min(1).max(REPEAT_TIMES_MAX), steps: z.array(stepSchema).min(1) }) }),
