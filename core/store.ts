@@ -176,6 +176,15 @@ export class MemoryStore implements AccountStore {
     return this.accounts.size;
   }
 
+  hasAccount(username: string): boolean {
+    return this.accounts.has(username);
+  }
+
+  /** Whether a and b are friends (either order). */
+  hasFriendship(a: string, b: string): boolean {
+    return this.friendships.has(pairKey(a, b));
+  }
+
   private applyOne(op: StoreOp): void {
     switch (op.op) {
       case 'account.create':

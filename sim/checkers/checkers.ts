@@ -354,7 +354,7 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
           if (typeof message.username === 'string') this.checkPresenceReach(slot.username, message.username, serverAddress);
           break;
         case 'signup.ok':
-          if (typeof message.username === 'string' && !this.w.server.store.committedAccounts.has(message.username)) {
+          if (typeof message.username === 'string' && !this.w.server.store.isAccountCommitted(message.username)) {
             this.violate('announced-is-committed', `${slot.username} was told account ${message.username} exists, but the store never committed it`);
           }
           break;

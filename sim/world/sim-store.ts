@@ -1,7 +1,7 @@
 /**
  * The simulated server's store: the MemoryStore (what survives a crash, as the SQLite file
- * would) behind store faults, with a record of what was committed for the
- * announced-is-committed checker.
+ * would) behind store faults; what it holds is what was committed, which the
+ * announced-is-committed checker asks about.
  *
  * Store faults (fault kind `store`): `fail` — an apply fails, and the server process dies right
  * there, as the real one would on an exception out of SQLite (nothing of the batch is committed,
@@ -20,15 +20,8 @@ export interface StoreFault {
   readonly stallMs: number;
 }
 
-function pairKey(a: string, b: string): string {
-  return a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`;
-}
-
 export class SimStore implements AccountStore {
   private readonly memory = new MemoryStore();
-  /** Accounts and friendships committed so far (friendships removed again are dropped). */
-  readonly committedAccounts = new Set<string>();
-  private readonly committedFriendships = new Set<string>();
   /** The store fault in progress, or null. */
   fault: StoreFault | null = null;
   /** What a failing apply does to the process (set by the server node): it dies there. */
@@ -50,18 +43,25 @@ export class SimStore implements AccountStore {
     // Refused as PostgreSQL's primary key refuses it: an account two nodes signed up at once.
     const refused = this.memory.apply(ops);
     if (refused !== null) return refused;
-    for (const op of ops) {
-      if (op.op === 'account.create') this.committedAccounts.add(op.username);
-      else if (op.op === 'friendship.add') this.committedFriendships.add(pairKey(op.a, op.b));
-      else if (op.op === 'friendship.remove') this.committedFriendships.delete(pairKey(op.a, op.b));
-    }
     if (fault?.mode === 'stall') this.onStall(fault.stallMs);
     return null;
   }
 
   close(): void {}
 
+  /*
+   * What was committed is what the MemoryStore holds: it is written only by a batch that commits
+   * (a lost one never reaches it, a refused one leaves it as it was). A copy of its accounts and
+   * friendships kept here cost a set entry and a key string per seeded account and friendship.
+   */
+
+  /** Whether the store committed this account. */
+  isAccountCommitted(username: string): boolean {
+    return this.memory.hasAccount(username);
+  }
+
+  /** Whether the store holds this friendship (committed and not removed since). */
   isFriendshipCommitted(a: string, b: string): boolean {
-    return this.committedFriendships.has(pairKey(a, b));
+    return this.memory.hasFriendship(a, b);
   }
 }

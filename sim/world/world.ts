@@ -368,7 +368,8 @@ export class World implements CheckedWorld, RunnerHost {
     for (const node of this.servers) node.start();
     this.runners.forEach((runner, index) => {
       const slot = this.slots[index] as PeerSlot;
-      this.clock.at(slot.startAtMs, () => runner.start());
+      // Nobody cancels an arrival: post, not at (no cancel closure per peer).
+      this.clock.post(slot.startAtMs, () => runner.start());
     });
   }
 

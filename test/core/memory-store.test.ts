@@ -1,7 +1,8 @@
 /**
  * MemoryStore's refusal (core/store.ts), as a database's unique key refuses: a batch that creates
  * an account whose name is taken (already stored, or twice in the batch) is refused whole, nothing
- * of it applied, with a reason that names the account; any other batch is applied.
+ * of it applied, with a reason that names the account; any other batch is applied. hasAccount and
+ * hasFriendship answer from what was applied (the simulator's announced-is-committed asks them).
  */
 import { describe, expect, it } from 'vitest';
 import { MemoryStore, type StoreOp } from '../../core/store.ts';
@@ -22,5 +23,15 @@ describe('MemoryStore', () => {
     const store = new MemoryStore();
     expect(store.apply([create('carol'), { op: 'account.nickname', username: 'carol', nickname: 'C' }, create('carol')])).toEqual({ reason: 'account carol exists' });
     expect(store.load().accounts).toEqual([]);
+  });
+
+  it('says which accounts and friendships it holds: a friendship in either order, until removed; nothing of a refused batch', () => {
+    const store = new MemoryStore();
+    store.apply([create('alice'), create('bob'), { op: 'friendship.add', a: 'alice', b: 'bob' }]);
+    store.apply([create('carol'), create('alice'), { op: 'friendship.add', a: 'alice', b: 'carol' }]);
+    expect([store.hasAccount('alice'), store.hasAccount('bob'), store.hasAccount('carol')]).toEqual([true, true, false]);
+    expect([store.hasFriendship('alice', 'bob'), store.hasFriendship('bob', 'alice'), store.hasFriendship('alice', 'carol')]).toEqual([true, true, false]);
+    store.apply([{ op: 'friendship.remove', a: 'bob', b: 'alice' }]);
+    expect(store.hasFriendship('alice', 'bob')).toBe(false);
   });
 });
