@@ -23,7 +23,7 @@
  *   sent it. A fault before or right after the logout makes the drop expected and nothing is
  *   judged (`logouts_ended_here` still counts every one).
  * - chat-failed-cause (driver peer-machine): session-cause-checker.ts, fed by the driver; its
- *   breaches come through `violate`.
+ *   breaches come through `violate`. So do reconnect-backoff's (reconnect-backoff-checker.ts).
  * - no-stray-error (driver peer-machine): no error event reaches a user unexplained: the server's
  *   error answering a session frame is the session broker's (judged in the driver), and an error
  *   that answers nothing the user asked is explained only by a fault (onUnattributedOutcome).

@@ -28,6 +28,7 @@ import { SERVER_ADDRESS, SERVER_PORT } from '../world/server-node.ts';
 import { type SimIdentity, simSealer } from '../world/sim-sealer.ts';
 import { SIM_FILE_BYTES_MAX, type SimPlantedBug } from '../scenarios/scenario-schema.ts';
 import { HostileWire, isHostileSend, type SizeLies } from './hostile.ts';
+import { ReconnectPacing } from '../checkers/reconnect-backoff-checker.ts';
 import { SessionCauses } from '../checkers/session-cause-checker.ts';
 
 export const P2P_PORT = 5000;
@@ -303,6 +304,7 @@ export class PeerMachineDriver implements PeerDriver {
     this.sessionIds = new Map();
     this.sessionReplyErrors = [];
     this.causes = new SessionCauses(this.username, (detail) => this.options.observer.violate?.('chat-failed-cause', detail));
+    const pacing = new ReconnectPacing(this.username, (detail) => this.options.observer.violate?.('reconnect-backoff', detail));
     this.scope = new Scope();
     this.clock = this.options.clock.scoped(this.scope, this.options.clockRate ?? null);
     const machine = new PeerMachine({
@@ -337,10 +339,14 @@ export class PeerMachineDriver implements PeerDriver {
         localAddressOf: () => address,
         // A server link that ended (its stream closed, or the machine closed it): requests it carried unacknowledged end server-unavailable.
         onNote: (note) => {
+          if (note.event === 'server.connected') pacing.linkOpened();
+          if (note.event === 'server.closed') pacing.linkDown(this.clock.nowMs());
           if (note.event === 'server.closed') this.causes.linkLost();
           if (note.event === 'server.closed' && this.quitStep !== null) this.quitStep.waitOver = true;
         },
         onEffect: (effect) => {
+          if (effect.type === 'server.connect') pacing.connecting(this.clock.nowMs(), machine.loggedIn);
+          if (effect.type === 'server.close') pacing.linkDown(this.clock.nowMs());
           if (effect.type === 'server.close') this.causes.linkLost();
           if (effect.type === 'server.send' && SESSION_REQUEST_TYPES.has(effect.frame.type) && 'id' in effect.frame && typeof effect.frame.id === 'number') this.noteSessionId(effect.frame.id, effect.frame.type);
         },

@@ -56,6 +56,7 @@ export const CHECKER_NAMES = [
   'chat-failed-cause',
   'no-stray-error',
   'rate-limit-honoured',
+  'reconnect-backoff',
 ] as const;
 
 /** The kinds of step, by the names step outcomes and `underFaults.stepsMayFail` use. */
