@@ -24,6 +24,8 @@
  *   judged (`logouts_ended_here` still counts every one).
  * - chat-failed-cause (driver peer-machine): session-cause-checker.ts, fed by the driver; its
  *   breaches come through `violate`. So do reconnect-backoff's (reconnect-backoff-checker.ts).
+ * - asked-once (driver peer-machine): session-cause-checker.ts too: a user is asked (chat.request)
+ *   once per request the server made, not again when the server asks its resumed client again.
  * - no-stray-error (driver peer-machine): no error event reaches a user unexplained: the server's
  *   error answering a session frame is the session broker's (judged in the driver), and an error
  *   that answers nothing the user asked is explained only by a fault (onUnattributedOutcome).

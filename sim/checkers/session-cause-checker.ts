@@ -28,6 +28,12 @@
  * reason, then one the reason fits by a deadline passed (an opened request stays on the books, and
  * its long-passed hello deadline fits any later `timeout`): see failed().
  *
+ * The asked-once checker rides on the same records: a `chat.request` (the user asked to answer a
+ * friend's request) must stand for a session.incoming heard with a request id the user was not
+ * asked about yet. The server asks a resumed callee again about the requests still waiting on it
+ * (same requestId): that repeat refreshes the request the user was asked about, it must not ask
+ * the user again (a second answer to one request; the broker's onIncoming).
+ *
  * Deadlines are read on the client's own clock (drift and pauses included) and from when the
  * frame reached its stream, never later than the machine heard it: the bound errs on the early
  * side, so a late timeout is never called early.
@@ -60,6 +66,8 @@ interface CauseRecord {
   establishedAtMs: number | null;
   /** Reasons and codes the world gave for this request's end. */
   readonly causes: Set<string>;
+  /** Callee: the user was asked about it (chat.request). */
+  asked: boolean;
 }
 
 /** The checker's record of a chat.open's request, as `chatOpen` hands it out: only `refused` takes it back. */
@@ -82,7 +90,24 @@ export class SessionCauses {
   constructor(
     private readonly username: string,
     private readonly violate: CauseViolation,
+    /** asked-once's breaches. */
+    private readonly violateAsked: CauseViolation = violate,
   ) {}
+
+  /**
+   * The client asked its user to answer `friend`'s request (chat.request): the oldest request of
+   * the friend's heard and not yet asked about is the one (asked-once). None: the user is asked
+   * again about a request already asked, or about one the server never made.
+   */
+  asked(friend: string): void {
+    const record = this.incoming.get(friend)?.find((r) => !r.asked && r.establishedAtMs === null);
+    if (record !== undefined) {
+      record.asked = true;
+      return;
+    }
+    const heard = (this.incoming.get(friend) ?? []).map((r) => r.requestId).join(', ');
+    this.violateAsked(`${this.username} was asked to answer ${friend}'s request again or unasked: every session.incoming heard from ${friend} (${heard || 'none'}) was asked about already (a repeat after a resume must not ask again)`);
+  }
 
   /**
    * The user gave chat.open to `friend`: the request it starts, or null when one to the friend is
@@ -257,7 +282,7 @@ function listOf(map: Map<string, CauseRecord[]>, friend: string): CauseRecord[] 
 }
 
 function newRecord(friend: string, incoming: boolean, requestId: string | null, nowMs: number): CauseRecord {
-  return { friend, incoming, requestId, startedMs: nowMs, ackedAtMs: null, timeoutMs: null, establishedAtMs: null, causes: new Set() };
+  return { friend, incoming, requestId, startedMs: nowMs, ackedAtMs: null, timeoutMs: null, establishedAtMs: null, causes: new Set(), asked: false };
 }
 
 /** null when `reason` is a cause the world gave `record` by `nowMs`, else what it was told. */

@@ -303,7 +303,11 @@ export class PeerMachineDriver implements PeerDriver {
     });
     this.sessionIds = new Map();
     this.sessionReplyErrors = [];
-    this.causes = new SessionCauses(this.username, (detail) => this.options.observer.violate?.('chat-failed-cause', detail));
+    this.causes = new SessionCauses(
+      this.username,
+      (detail) => this.options.observer.violate?.('chat-failed-cause', detail),
+      (detail) => this.options.observer.violate?.('asked-once', detail),
+    );
     const pacing = new ReconnectPacing(this.username, (detail) => this.options.observer.violate?.('reconnect-backoff', detail));
     this.scope = new Scope();
     this.clock = this.options.clock.scoped(this.scope, this.options.clockRate ?? null);
@@ -714,6 +718,7 @@ export class PeerMachineDriver implements PeerDriver {
         break;
       }
       case 'chat.request':
+        this.causes.asked(event.from);
         this.onChatRequest(event.from);
         break;
       case 'chat.opened': {

@@ -54,6 +54,7 @@ export const CHECKER_NAMES = [
   'size-as-offered',
   'logout-answered',
   'chat-failed-cause',
+  'asked-once',
   'no-stray-error',
   'rate-limit-honoured',
   'reconnect-backoff',
