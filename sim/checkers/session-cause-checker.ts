@@ -34,6 +34,16 @@
  * (same requestId): that repeat refreshes the request the user was asked about, it must not ask
  * the user again (a second answer to one request; the broker's onIncoming).
  *
+ * The ends-by-deadline checker rides on them too: a request the server acknowledged (session.pending)
+ * or asked us about (session.incoming, again after a resume) and that has had no session.established
+ * must have ended for the user (chat.failed, chat.opened, a no) by the latest deadline the client
+ * can hold for it, the server's timeout plus SESSION_OUTCOME_GRACE_MS from the frame that set it,
+ * plus DEADLINE_SLACK_MS. chat-failed-cause judges a `timeout` that comes early; this one a
+ * request that outlives its deadline, which shows where the server's own outcome never reaches the
+ * client (its link down, the frame lost): a client waking for the wrong one of two deadlines ends
+ * the earlier request late, at whatever wakes it next. Checked on the client's own clock (the
+ * driver's scope: it waits out a pause as the client's timers do, and dies with the process).
+ *
  * Deadlines are read on the client's own clock (drift and pauses included) and from when the
  * frame reached its stream, never later than the machine heard it: the bound errs on the early
  * side, so a late timeout is never called early.
@@ -49,6 +59,26 @@ const LOGIN_ENDING_CODES: ReadonlySet<string> = new Set(['HEARTBEAT_TIMEOUT', 'L
 const P2P_OUTCOMES: ReadonlySet<string> = new Set(['unreachable', 'peer-key-mismatch', 'bad-session-token', 'session-token-expired', 'bad-frame', 'not-friends', 'peer-error']);
 /** Slack for a deadline read on a clock with fractions of a millisecond. */
 const CLOCK_SLACK_MS = 1;
+/**
+ * ends-by-deadline: how long past a request's latest deadline its end may come. The client's timer
+ * fires at the deadline itself, in the same instant of its clock; 50 ms only absorbs the frame
+ * reaching the stream and the machine hearing it being separate events. Far below the gap between
+ * the client's other wake-ups (heartbeats, reconnect backoff: 250 ms and up), which a request whose
+ * deadline was forgotten waits for.
+ */
+const DEADLINE_SLACK_MS = 50;
+
+/** ends-by-deadline: run `check` at `atMs` on the client's own clock (its scope: none after a crash). */
+export type CheckAt = (atMs: number, check: (nowMs: number) => void) => void;
+
+/** The checkers that ride on the chat-failed-cause records, besides chat-failed-cause itself. */
+export interface SessionCauseRiders {
+  /** asked-once's breaches. */
+  readonly violateAsked: CauseViolation;
+  /** ends-by-deadline's breaches, and its clock. */
+  readonly violateLate: CauseViolation;
+  readonly checkAt: CheckAt;
+}
 
 interface CauseRecord {
   readonly friend: string;
@@ -68,6 +98,8 @@ interface CauseRecord {
   readonly causes: Set<string>;
   /** Callee: the user was asked about it (chat.request). */
   asked: boolean;
+  /** The latest deadline the client can hold for it (client clock), once acknowledged or asked; null: none judged. */
+  deadlineMs: number | null;
 }
 
 /** The checker's record of a chat.open's request, as `chatOpen` hands it out: only `refused` takes it back. */
@@ -90,8 +122,7 @@ export class SessionCauses {
   constructor(
     private readonly username: string,
     private readonly violate: CauseViolation,
-    /** asked-once's breaches. */
-    private readonly violateAsked: CauseViolation = violate,
+    private readonly riders: SessionCauseRiders | null = null,
   ) {}
 
   /**
@@ -106,7 +137,7 @@ export class SessionCauses {
       return;
     }
     const heard = (this.incoming.get(friend) ?? []).map((r) => r.requestId).join(', ');
-    this.violateAsked(`${this.username} was asked to answer ${friend}'s request again or unasked: every session.incoming heard from ${friend} (${heard || 'none'}) was asked about already (a repeat after a resume must not ask again)`);
+    this.riders?.violateAsked(`${this.username} was asked to answer ${friend}'s request again or unasked: every session.incoming heard from ${friend} (${heard || 'none'}) was asked about already (a repeat after a resume must not ask again)`);
   }
 
   /**
@@ -165,6 +196,7 @@ export class SessionCauses {
             record.ackedAtMs = nowMs;
             record.timeoutMs = typeof m.timeoutMs === 'number' ? m.timeoutMs : 0;
             record.requestId = String(m.requestId);
+            this.watch(record, nowMs + record.timeoutMs + SESSION_OUTCOME_GRACE_MS);
           }
           break;
         }
@@ -178,12 +210,20 @@ export class SessionCauses {
         case 'session.incoming': {
           const from = String(m.from);
           const records = listOf(this.incoming, from);
-          // Asked again after a resume: the same request, not a new one.
-          if (!records.some((r) => r.requestId === m.requestId)) {
-            const record = newRecord(from, true, String(m.requestId), nowMs);
-            record.timeoutMs = typeof m.timeoutMs === 'number' ? m.timeoutMs : 0;
-            records.push(record);
+          const timeoutMs = typeof m.timeoutMs === 'number' ? m.timeoutMs : 0;
+          // Asked again after a resume: the same request, not a new one (its deadline moves).
+          const known = records.find((r) => r.requestId === m.requestId);
+          if (known !== undefined) {
+            if (known.establishedAtMs === null) this.watch(known, nowMs + timeoutMs + SESSION_OUTCOME_GRACE_MS);
+            break;
           }
+          // A request of the friend's not established takes the place of an older one (the client
+          // keeps one per friend and direction): the older is no longer the client's to end.
+          for (const r of records) if (r.establishedAtMs === null) r.deadlineMs = null;
+          const record = newRecord(from, true, String(m.requestId), nowMs);
+          record.timeoutMs = timeoutMs;
+          records.push(record);
+          this.watch(record, nowMs + timeoutMs + SESSION_OUTCOME_GRACE_MS);
           break;
         }
         case 'session.withdrawn':
@@ -266,6 +306,23 @@ export class SessionCauses {
     }
   }
 
+  /** ends-by-deadline: `record`'s latest deadline is now `deadlineMs`; it must have ended by then. */
+  private watch(record: CauseRecord, deadlineMs: number): void {
+    const riders = this.riders;
+    if (riders === null) return;
+    record.deadlineMs = deadlineMs;
+    riders.checkAt(deadlineMs + DEADLINE_SLACK_MS, (nowMs) => {
+      // A later frame moved the deadline (a check for it is set), or the request is past its
+      // session.established (the P2P set-up's deadline rules), or it was superseded.
+      if (record.deadlineMs !== deadlineMs || record.establishedAtMs !== null) return;
+      const records = (record.incoming ? this.incoming : this.outgoing).get(record.friend);
+      if (records === undefined || !records.includes(record)) return;
+      record.deadlineMs = null;
+      const whose = record.incoming ? `${record.friend}'s request ${record.requestId} to ${this.username}` : `${this.username}'s request ${record.requestId} to ${record.friend}`;
+      riders.violateLate(`${whose} has not ended ${Math.round(nowMs - deadlineMs)} ms after its deadline (${Math.round(deadlineMs)} ms on the client's clock: the server's timeout plus SESSION_OUTCOME_GRACE_MS)`);
+    });
+  }
+
   private addToAll(cause: string): void {
     for (const records of this.outgoing.values()) for (const r of records) r.causes.add(cause);
     for (const records of this.incoming.values()) for (const r of records) r.causes.add(cause);
@@ -282,7 +339,7 @@ function listOf(map: Map<string, CauseRecord[]>, friend: string): CauseRecord[] 
 }
 
 function newRecord(friend: string, incoming: boolean, requestId: string | null, nowMs: number): CauseRecord {
-  return { friend, incoming, requestId, startedMs: nowMs, ackedAtMs: null, timeoutMs: null, establishedAtMs: null, causes: new Set(), asked: false };
+  return { friend, incoming, requestId, startedMs: nowMs, ackedAtMs: null, timeoutMs: null, establishedAtMs: null, causes: new Set(), asked: false, deadlineMs: null };
 }
 
 /** null when `reason` is a cause the world gave `record` by `nowMs`, else what it was told. */

@@ -303,11 +303,14 @@ export class PeerMachineDriver implements PeerDriver {
     });
     this.sessionIds = new Map();
     this.sessionReplyErrors = [];
-    this.causes = new SessionCauses(
-      this.username,
-      (detail) => this.options.observer.violate?.('chat-failed-cause', detail),
-      (detail) => this.options.observer.violate?.('asked-once', detail),
-    );
+    this.causes = new SessionCauses(this.username, (detail) => this.options.observer.violate?.('chat-failed-cause', detail), {
+      violateAsked: (detail) => this.options.observer.violate?.('asked-once', detail),
+      violateLate: (detail) => this.options.observer.violate?.('ends-by-deadline', detail),
+      // On this incarnation's scoped clock, after this.clock is set below: a frozen (silent) client ends nothing.
+      checkAt: (atMs, check) => this.clock.at(atMs, () => {
+        if (!this.silent) check(this.clock.nowMs());
+      }),
+    });
     const pacing = new ReconnectPacing(this.username, (detail) => this.options.observer.violate?.('reconnect-backoff', detail));
     this.scope = new Scope();
     this.clock = this.options.clock.scoped(this.scope, this.options.clockRate ?? null);

@@ -55,6 +55,7 @@ export const CHECKER_NAMES = [
   'logout-answered',
   'chat-failed-cause',
   'asked-once',
+  'ends-by-deadline',
   'no-stray-error',
   'rate-limit-honoured',
   'reconnect-backoff',
