@@ -26,6 +26,8 @@
  *   breaches come through `violate`. So do reconnect-backoff's (reconnect-backoff-checker.ts).
  * - asked-once (driver peer-machine): session-cause-checker.ts too: a user is asked (chat.request)
  *   once per request the server made, not again when the server asks its resumed client again.
+ * - ends-by-deadline (driver peer-machine): session-cause-checker.ts too: a request acknowledged or
+ *   asked about ends for the user by the latest deadline the client can hold for it.
  * - no-stray-error (driver peer-machine): no error event reaches a user unexplained: the server's
  *   error answering a session frame is the session broker's (judged in the driver), and an error
  *   that answers nothing the user asked is explained only by a fault (onUnattributedOutcome).

@@ -1,8 +1,10 @@
 /**
  * The chat-failed-cause checker judged directly, without a world: which request a chat.failed
- * ends decides what the checker expects of the next one to the same friend.
+ * ends decides what the checker expects of the next one to the same friend. And the two checkers
+ * riding on its records, asked-once and ends-by-deadline.
  */
 import { describe, expect, it } from 'vitest';
+import { SESSION_OUTCOME_GRACE_MS } from '../../../core/limits.ts';
 import { SessionCauses } from '../../../sim/checkers/session-cause-checker.ts';
 
 /** The server's session timeout the frames below name (any value; the checks read it from the frames). */
@@ -57,5 +59,80 @@ describe('SessionCauses', () => {
     causes.failed('peer3', 'server-unavailable', false, 500);
     causes.settled(500);
     expect(violations).toEqual(["peer5's chat.open to peer3 ended server-unavailable, which nothing told the client: told nothing, no session.established"]);
+  });
+});
+
+/** A checker with its riders, whose clock is a list of checks run by `runUntil`. */
+function riders(): { causes: SessionCauses; asked: string[]; late: string[]; runUntil: (nowMs: number) => void } {
+  const asked: string[] = [];
+  const late: string[] = [];
+  let checks: Array<{ atMs: number; check: (nowMs: number) => void }> = [];
+  const causes = new SessionCauses('peer5', () => undefined, {
+    violateAsked: (detail) => asked.push(detail),
+    violateLate: (detail) => late.push(detail),
+    checkAt: (atMs, check) => checks.push({ atMs, check }),
+  });
+  const runUntil = (nowMs: number): void => {
+    const due = checks.filter((c) => c.atMs <= nowMs).sort((a, b) => a.atMs - b.atMs);
+    checks = checks.filter((c) => c.atMs > nowMs);
+    for (const c of due) c.check(c.atMs);
+  };
+  return { causes, asked, late, runUntil };
+}
+
+const incoming = (requestId: string, timeoutMs = SERVER_SESSION_TIMEOUT_MS) => ({ type: 'session.incoming', requestId, from: 'peer3', timeoutMs });
+
+describe('asked-once', () => {
+  it('takes one chat.request per request the server made, and none for the repeat after a resume', () => {
+    const { causes, asked } = riders();
+    causes.serverFrames([incoming('s1')], 0);
+    causes.asked('peer3');
+    expect(asked).toEqual([]);
+    // Asked again after a resume: the same request.
+    causes.serverFrames([incoming('s1', 2000)], 1000);
+    causes.asked('peer3');
+    expect(asked).toHaveLength(1);
+    // A request of its own (the server forgot the first): the user is asked about it.
+    causes.serverFrames([incoming('s9')], 1500);
+    causes.asked('peer3');
+    expect(asked).toHaveLength(1);
+  });
+});
+
+describe('ends-by-deadline', () => {
+  it("calls a request the server asked about and nobody ended by its deadline late, not one that ended", () => {
+    const { causes, late, runUntil } = riders();
+    causes.serverFrames([incoming('s1')], 0);
+    runUntil(SERVER_SESSION_TIMEOUT_MS + SESSION_OUTCOME_GRACE_MS);
+    expect(late).toEqual([]);
+    runUntil(SERVER_SESSION_TIMEOUT_MS + SESSION_OUTCOME_GRACE_MS + 50);
+    expect(late).toHaveLength(1);
+
+    const ended = riders();
+    ended.causes.serverFrames([incoming('s1')], 0);
+    ended.causes.failed('peer3', 'timeout', true, SERVER_SESSION_TIMEOUT_MS + SESSION_OUTCOME_GRACE_MS);
+    ended.runUntil(60_000);
+    expect(ended.late).toEqual([]);
+  });
+
+  it('moves the deadline when the server asks again after a resume', () => {
+    const { causes, late, runUntil } = riders();
+    causes.serverFrames([incoming('s1')], 0);
+    causes.serverFrames([incoming('s1', 2500)], 1000);
+    runUntil(SERVER_SESSION_TIMEOUT_MS + SESSION_OUTCOME_GRACE_MS + 100);
+    expect(late).toEqual([]);
+    runUntil(1000 + 2500 + SESSION_OUTCOME_GRACE_MS + 50);
+    expect(late).toHaveLength(1);
+  });
+
+  it("judges a caller's request from its session.pending, and not once its session.established came", () => {
+    const { causes, late, runUntil } = riders();
+    openAcked(causes, 'peer3', 's1', 0);
+    causes.serverFrames([{ type: 'session.established', requestId: 's1', username: 'peer3', role: 'caller' }], 100);
+    runUntil(60_000);
+    expect(late).toEqual([]);
+    openAcked(causes, 'peer4', 's2', 0);
+    runUntil(60_000);
+    expect(late).toHaveLength(1);
   });
 });
