@@ -5,17 +5,22 @@
  * min(RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN × 2^n) (the jitter scales each delay to
  * 50-100%).
  *
- * Only lower bounds are judged, so no fault makes a false alarm: a paused process's timers fire
- * late, and a clock stepped forward reads a longer wait, both on the safe side. The delay is read
- * on the client's own clock, from the moment its link went down to the next connect.
+ * And no later than it allows: attempt n waits less than min(RECONNECT_DELAY_MS_MAX,
+ * RECONNECT_DELAY_MS_MIN × 2^n), so a client that stops counting again after a login (its
+ * delays grow from one outage to the next) or draws past the range is caught too.
+ *
+ * The delay is read on the client's own clock, from the moment its link went down (the machine
+ * settled waiting to reconnect: ExpectReconnect) to the connect that ends the wait. Only those
+ * connects are judged: a connect of the user's (a login after a logout) or a link the server
+ * closed before login taken back at once (docs/CLIENT.md) waits for no backoff. The lower bound holds under every fault: a paused process's timers fire late, and a
+ * clock stepped forward reads a longer wait, both on the safe side. The upper bound is judged only
+ * for a wait the client's process was not paused in, on a clock no fault touched.
  *
  * Which attempt a connect is: the client starts counting again once a link is back for good
- * (welcomed, or logged in: core/peer/server-link.ts), never before the link opened. So this
- * counts attempts since the last link that opened at all, which is never more than the client's
- * own count: the bound it implies is never stricter than the real one.
- *
- * The one connect allowed at once: a link the server closed for sitting before login (the client
- * reconnects at once, quietly: docs/CLIENT.md), told by the client not being logged in.
+ * (welcomed, or logged in: core/peer/server-link.ts), never before the link opened. For the lower
+ * bound this counts attempts since a link last opened at all, never more than the client's own
+ * count; for the upper bound, since the client last logged in, never fewer. So neither bound is
+ * stricter than the real one.
  */
 import { RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../../core/limits.ts';
 
@@ -32,20 +37,42 @@ export function shortestReconnectDelayMs(attempt: number): number {
   return Math.min(RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN * 2 ** Math.min(attempt, 30)) / 2;
 }
 
+/** The longest wait (exclusive) the backoff allows before attempt `attempt` in a row. */
+export function longestReconnectDelayMs(attempt: number): number {
+  return shortestReconnectDelayMs(attempt) * 2;
+}
+
+/** What the driver knows of a connect's circumstances. */
+export interface ConnectSeen {
+  readonly nowMs: number;
+  /** Whether the client's clock has run true all along (no clock fault): its waits read as long as they were. */
+  readonly clockTrue: boolean;
+  /** Until when the client's process was last paused (0: never). */
+  readonly pausedUntilMs: number;
+}
+
+/** The server link's state in which the client waits out its backoff (core/peer/server-link.ts). */
+const WAITING_TO_RECONNECT = 'ExpectReconnect';
+
 export class ReconnectPacing {
-  /** When the link last went down (the client's clock), or null while one is up or being made. */
+  /** The server link's state when the client last settled. */
+  private linkState: string | null = null;
+  /** Since when the client has waited to reconnect (its clock), or null when it is not waiting. */
   private downAtMs: number | null = null;
-  /** Connects since a link last opened. */
+  /** Connects since a link last opened (never more than the client's own count). */
   private attemptsInARow = 0;
+  /** Connects since the client last logged in (never fewer than the client's own count). */
+  private attemptsSinceLogin = 0;
 
   constructor(
     private readonly username: string,
     private readonly violate: BackoffViolation,
   ) {}
 
-  /** The server link went down (closed by either side, or never opened). */
-  linkDown(nowMs: number): void {
-    if (this.downAtMs === null) this.downAtMs = nowMs;
+  /** The client settled after a batch of inputs, its server link in `linkState`. */
+  settled(linkState: string, nowMs: number): void {
+    if (linkState === WAITING_TO_RECONNECT && this.linkState !== WAITING_TO_RECONNECT) this.downAtMs = nowMs;
+    this.linkState = linkState;
   }
 
   /** A server connection opened. */
@@ -53,20 +80,30 @@ export class ReconnectPacing {
     this.attemptsInARow = 0;
   }
 
-  /** The client connects to the server; loggedIn: whether it holds a login now. */
-  connecting(nowMs: number, loggedIn: boolean): void {
+  /** The client logged in (login.ok, or its login taken back after an outage). */
+  loggedIn(): void {
+    this.attemptsSinceLogin = 0;
+  }
+
+  /** The client connects to the server. */
+  connecting(seen: ConnectSeen): void {
     const downAtMs = this.downAtMs;
+    // Not the end of a wait to reconnect: no backoff to judge, and the client's count stays.
+    if (this.linkState !== WAITING_TO_RECONNECT || downAtMs === null) return;
     this.downAtMs = null;
-    // Its first connection of all, or one after a quit: no backoff to judge.
-    if (downAtMs === null) return;
-    const waitedMs = nowMs - downAtMs;
-    // Not a backoff attempt: the client's count stays where it was.
-    if (waitedMs === 0 && !loggedIn) return;
+    const waitedMs = seen.nowMs - downAtMs;
     const attempt = this.attemptsInARow;
+    const sinceLogin = this.attemptsSinceLogin;
     this.attemptsInARow += 1;
+    this.attemptsSinceLogin += 1;
     const shortestMs = shortestReconnectDelayMs(attempt);
     if (waitedMs + CLOCK_READING_SLACK_MS < shortestMs) {
       this.violate(`${this.username} reconnected ${waitedMs.toFixed(1)} ms after its link went down, attempt ${attempt + 1} in a row: the backoff allows no less than ${shortestMs} ms`);
+    }
+    if (!seen.clockTrue || seen.pausedUntilMs > downAtMs) return;
+    const longestMs = longestReconnectDelayMs(sinceLogin);
+    if (waitedMs >= longestMs + CLOCK_READING_SLACK_MS) {
+      this.violate(`${this.username} reconnected ${waitedMs.toFixed(1)} ms after its link went down, attempt ${sinceLogin + 1} at most since its last login: the backoff allows less than ${longestMs} ms`);
     }
   }
 }

@@ -255,6 +255,8 @@ export class PeerMachineDriver implements PeerDriver {
   private ledger!: RequestLedger;
   /** What the world told this incarnation about each session request, for chat-failed-cause. */
   private causes!: SessionCauses;
+  /** How soon this incarnation came back to the server each time its link dropped, for reconnect-backoff. */
+  private pacing!: ReconnectPacing;
   /**
    * The session requests, answers and withdrawals this incarnation sent, by request id (no-stray-error:
    * the broker answers for every reply to them), the latest SESSION_IDS_REMEMBERED_MAX.
@@ -312,6 +314,7 @@ export class PeerMachineDriver implements PeerDriver {
       }),
     });
     const pacing = new ReconnectPacing(this.username, (detail) => this.options.observer.violate?.('reconnect-backoff', detail));
+    this.pacing = pacing;
     this.scope = new Scope();
     this.clock = this.options.clock.scoped(this.scope, this.options.clockRate ?? null);
     const machine = new PeerMachine({
@@ -340,6 +343,7 @@ export class PeerMachineDriver implements PeerDriver {
         onSettled: () => {
           this.updateTruth();
           this.causes.settled(this.clock.nowMs());
+          pacing.settled(machine.linkState, this.clock.nowMs());
         },
       },
       hooks: {
@@ -347,13 +351,14 @@ export class PeerMachineDriver implements PeerDriver {
         // A server link that ended (its stream closed, or the machine closed it): requests it carried unacknowledged end server-unavailable.
         onNote: (note) => {
           if (note.event === 'server.connected') pacing.linkOpened();
-          if (note.event === 'server.closed') pacing.linkDown(this.clock.nowMs());
           if (note.event === 'server.closed') this.causes.linkLost();
           if (note.event === 'server.closed' && this.quitStep !== null) this.quitStep.waitOver = true;
         },
         onEffect: (effect) => {
-          if (effect.type === 'server.connect') pacing.connecting(this.clock.nowMs(), machine.loggedIn);
-          if (effect.type === 'server.close') pacing.linkDown(this.clock.nowMs());
+          if (effect.type === 'server.connect') {
+            const rate = this.options.clockRate ?? null;
+            pacing.connecting({ nowMs: this.clock.nowMs(), clockTrue: rate === null || rate.identity, pausedUntilMs: this.scope.pausedUntilMs });
+          }
           if (effect.type === 'server.close') this.causes.linkLost();
           if (effect.type === 'server.send' && SESSION_REQUEST_TYPES.has(effect.frame.type) && 'id' in effect.frame && typeof effect.frame.id === 'number') this.noteSessionId(effect.frame.id, effect.frame.type);
         },
@@ -690,6 +695,7 @@ export class PeerMachineDriver implements PeerDriver {
       }
       case 'login.ok':
       case 'friends':
+        if (event.event === 'login.ok') this.pacing.loggedIn();
         this.presenceView.clear();
         for (const friend of event.friends) this.presenceView.set(friend.username, friend.status);
         observer.onViewReset(this);
@@ -759,6 +765,10 @@ export class PeerMachineDriver implements PeerDriver {
       case 'disconnected':
         observer.onLinkLost(this);
         observer.onCounter('reconnects');
+        break;
+      case 'reconnected':
+        // Back after an outage: logged in again, unless the login was refused on the way.
+        if (this.machine.loggedIn) this.pacing.loggedIn();
         break;
       case 'error': {
         if (this.quitStep !== null) this.quitStep.waitOver = true;
