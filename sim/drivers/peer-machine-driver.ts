@@ -582,6 +582,9 @@ export class PeerMachineDriver implements PeerDriver {
     this.presenceView.clear();
     this.options.observer.onViewReset(this);
     if (step === null) {
+      // Only a quit ends the program: exiting on its own (a logout whose link dropped taken for a
+      // quit, say) leaves the user's steps unanswered and the user gone against their will.
+      this.options.observer.violate?.('liveness', `${this.username}'s program exited though the user never quit`);
       this.ledger.endAll('EXITED');
       return;
     }
