@@ -96,6 +96,8 @@ interface CauseRecord {
   establishedAtMs: number | null;
   /** Reasons and codes the world gave for this request's end. */
   readonly causes: Set<string>;
+  /** Past its session.established when the client told chat.opened with the friend: that may have been this session's. */
+  mayHaveOpened: boolean;
   /** Callee: the user was asked about it (chat.request). */
   asked: boolean;
   /** The latest deadline the client can hold for it (client clock), once acknowledged or asked; null: none judged. */
@@ -260,6 +262,7 @@ export class SessionCauses {
    * (either direction: a P2P hello on its way, a token held) stays until its own end comes.
    */
   opened(friend: string): void {
+    for (const r of [...(this.outgoing.get(friend) ?? []), ...(this.incoming.get(friend) ?? [])]) if (r.establishedAtMs !== null) r.mayHaveOpened = true;
     const records = this.outgoing.get(friend);
     if (records === undefined) return;
     const left = records.filter((r) => r.establishedAtMs !== null);
@@ -280,7 +283,14 @@ export class SessionCauses {
     // Which request it ends: the broker's reasons end a request not yet established, the P2P
     // set-up's (and the ends of a login or a friendship) one past its session.established first.
     const p2p = P2P_OUTCOMES.has(reason) || reason === 'timeout' || reason === 'logged-out';
-    const candidates = [...records.filter((r) => (r.establishedAtMs !== null) === p2p), ...records.filter((r) => (r.establishedAtMs !== null) !== p2p)];
+    // Last, requests a chat.opened may have answered (their records stay on the books, see
+    // opened()): a logout's failure is the request still pending, not a session opened long ago.
+    const live = records.filter((r) => !r.mayHaveOpened);
+    const candidates = [
+      ...live.filter((r) => (r.establishedAtMs !== null) === p2p),
+      ...live.filter((r) => (r.establishedAtMs !== null) !== p2p),
+      ...records.filter((r) => r.mayHaveOpened),
+    ];
     // A request the world ended with this very reason (a session.failed naming it) before one the
     // reason only fits by a deadline passed: an established request whose chat.opened was told
     // stays (opened()), and its long-passed hello deadline fits any later `timeout`.
@@ -339,7 +349,7 @@ function listOf(map: Map<string, CauseRecord[]>, friend: string): CauseRecord[] 
 }
 
 function newRecord(friend: string, incoming: boolean, requestId: string | null, nowMs: number): CauseRecord {
-  return { friend, incoming, requestId, startedMs: nowMs, ackedAtMs: null, timeoutMs: null, establishedAtMs: null, causes: new Set(), asked: false, deadlineMs: null };
+  return { friend, incoming, requestId, startedMs: nowMs, ackedAtMs: null, timeoutMs: null, establishedAtMs: null, causes: new Set(), mayHaveOpened: false, asked: false, deadlineMs: null };
 }
 
 /** null when `reason` is a cause the world gave `record` by `nowMs`, else what it was told. */

@@ -115,6 +115,22 @@ describe('ends-by-deadline', () => {
     expect(ended.late).toEqual([]);
   });
 
+  // Found by test/sim/swarm/mitm.test.ts (mitm-swarm-base.yaml, seed 41): a callee's logout
+  // failure was taken for an older request of the same friend's whose session had opened long
+  // before (its record stays on the books), so the pending one was called late at its deadline.
+  it("a logout's failure ends the friend's pending request, not an older one whose session opened", () => {
+    const { causes, late, runUntil } = riders();
+    causes.serverFrames([incoming('s14')], 6_783);
+    causes.serverFrames([{ type: 'session.established', requestId: 's14', username: 'peer3', role: 'callee' }], 7_108);
+    causes.opened('peer3');
+    causes.serverFrames([incoming('s25')], 13_363);
+    causes.logoutTyped();
+    causes.failed('peer3', 'logged-out', true, 13_568);
+    causes.settled(13_568);
+    runUntil(60_000);
+    expect(late).toEqual([]);
+  });
+
   it('moves the deadline when the server asks again after a resume', () => {
     const { causes, late, runUntil } = riders();
     causes.serverFrames([incoming('s1')], 0);
