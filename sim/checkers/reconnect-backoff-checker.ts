@@ -1,25 +1,25 @@
 /**
- * The reconnect-backoff checker (driver peer-machine): a client whose server link dropped comes
- * back no sooner than docs/PROTOCOL.md's backoff allows, so many clients that lost the same server
- * do not hammer it as it restarts. The n-th attempt in a row waits at least half of
- * min(RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN × 2^n) (the jitter scales each delay to
- * 50-100%).
+ * The reconnect-backoff checker (driver peer-machine): a client waiting to reconnect to the server
+ * comes back neither sooner nor later than docs/PROTOCOL.md's backoff allows. Attempt n in a row
+ * waits at least half of min(RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN × 2^n) (the jitter
+ * scales each delay to 50-100%), so clients that lost the same server do not hammer it as it
+ * restarts; and less than that whole delay, so a client that never starts counting again after a
+ * login (its delays grow from one outage to the next), or draws past the range, is caught too.
+ * The formula is written out here from the documentation, not taken from core/peer/backoff.ts:
+ * an oracle that shared the code would share its bugs.
  *
- * And no later than it allows: attempt n waits less than min(RECONNECT_DELAY_MS_MAX,
- * RECONNECT_DELAY_MS_MIN × 2^n), so a client that stops counting again after a login (its
- * delays grow from one outage to the next) or draws past the range is caught too.
- *
- * The delay is read on the client's own clock, from the moment its link went down (the machine
- * settled waiting to reconnect: ExpectReconnect) to the connect that ends the wait. Only those
- * connects are judged: a connect of the user's (a login after a logout) or a link the server
- * closed before login taken back at once (docs/CLIENT.md) waits for no backoff. The lower bound holds under every fault: a paused process's timers fire late, and a
- * clock stepped forward reads a longer wait, both on the safe side. The upper bound is judged only
- * for a wait the client's process was not paused in, on a clock no fault touched.
+ * The wait is read on the client's own clock, from the moment the machine settled waiting to
+ * reconnect (ExpectReconnect) to the connect that ends the wait. Other connects wait for no
+ * backoff and are not judged: the user's (a login after a logout), or a link the server closed
+ * before login, taken back at once (docs/CLIENT.md). The lower bound holds under every fault (a
+ * paused process's timers fire late, a clock stepped forward reads a longer wait: both on the
+ * safe side); the upper bound is judged only for a wait the process was not paused in, on a clock
+ * no fault touched.
  *
  * Which attempt a connect is: the client starts counting again once a link is back for good
  * (welcomed, or logged in: core/peer/server-link.ts), never before the link opened. For the lower
- * bound this counts attempts since a link last opened at all, never more than the client's own
- * count; for the upper bound, since the client last logged in, never fewer. So neither bound is
+ * bound this counts attempts since a link last opened, never more than the client's own count;
+ * for the upper bound, since the client last logged in, never fewer. So neither bound is
  * stricter than the real one.
  */
 import { RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../../core/limits.ts';
@@ -32,14 +32,14 @@ const CLOCK_READING_SLACK_MS = 1;
 
 export type BackoffViolation = (detail: string) => void;
 
-/** The shortest wait the backoff allows before attempt `attempt` in a row (0: the first). */
-export function shortestReconnectDelayMs(attempt: number): number {
-  return Math.min(RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN * 2 ** Math.min(attempt, 30)) / 2;
+/** The longest wait (exclusive) the backoff allows before attempt `attempt` in a row (0: the first). */
+export function longestReconnectDelayMs(attempt: number): number {
+  return Math.min(RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN * 2 ** Math.min(attempt, 30));
 }
 
-/** The longest wait (exclusive) the backoff allows before attempt `attempt` in a row. */
-export function longestReconnectDelayMs(attempt: number): number {
-  return shortestReconnectDelayMs(attempt) * 2;
+/** The shortest wait the backoff allows before attempt `attempt` in a row: half the longest. */
+export function shortestReconnectDelayMs(attempt: number): number {
+  return longestReconnectDelayMs(attempt) / 2;
 }
 
 /** What the driver knows of a connect's circumstances. */

@@ -548,8 +548,7 @@ export class PeerMachineDriver implements PeerDriver {
    * exited later than that bound (not judged when this process was paused meanwhile: its timers
    * fire late); `QUIT_EARLY` when, logged in, it exited before the bound with neither an answer to
    * its logout nor its link dropped; else the logout's own outcome when it was answered otherwise
-   * than `ok`. A program
-   * that never exits leaves the step pending (steps-finish).
+   * than `ok`. A program that never exits leaves the step pending (steps-finish).
    */
   quit(logoutFirst: boolean, done: (outcome: StepOutcome) => void): void {
     if (!this.alive || this.silent || this.quitStep !== null) return done('NOT_CONNECTED');
