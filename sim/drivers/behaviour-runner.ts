@@ -182,7 +182,7 @@ export class BehaviourRunner {
     if ('changePassword' in step) {
       const finishChange = finish('changePassword', step.changePassword.expect);
       if (driver.changePassword === undefined) return finishChange('NOT_SUPPORTED');
-      return driver.changePassword(step.changePassword.to, finishChange);
+      return driver.changePassword(step.changePassword.to, finishChange, step.changePassword.old);
     }
     if ('quit' in step) return this.quit(step.quit.logoutFirst === true, finish('quit', step.quit.expect));
     if ('think' in step) return host.after(slot, samplerOf(step.think)(slot.prng), then);

@@ -40,8 +40,8 @@ export interface PeerDriver {
    * says what went wrong (see PeerMachineDriver.quit). `logoutFirst`: a logout typed just before.
    */
   quit?(logoutFirst: boolean, done: (outcome: StepOutcome) => void): void;
-  /** account.password, from the password of the last login that succeeded to `to` (the peer machine). */
-  changePassword?(to: string, done: (outcome: StepOutcome) => void): void;
+  /** account.password, from the password of the last login that succeeded (or `old`, typed instead) to `to` (the peer machine). */
+  changePassword?(to: string, done: (outcome: StepOutcome) => void, old?: string): void;
   /** The process stops until `untilMs` (its timers fire late); the network holds its input meanwhile. */
   pause?(untilMs: number): void;
   /** P2P, only where the driver has a P2P channel (the peer machine): messages over the open session. */

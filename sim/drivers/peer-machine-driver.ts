@@ -29,6 +29,7 @@ import { type SimIdentity, simSealer } from '../world/sim-sealer.ts';
 import { SIM_FILE_BYTES_MAX, type SimPlantedBug } from '../scenarios/scenario-schema.ts';
 import { HostileWire, isHostileSend, type SizeLies } from './hostile.ts';
 import { ReconnectPacing } from '../checkers/reconnect-backoff-checker.ts';
+import { PasswordTruth, type StoredPasswords } from '../checkers/password-truth-checker.ts';
 import { SessionCauses } from '../checkers/session-cause-checker.ts';
 
 export const P2P_PORT = 5000;
@@ -76,6 +77,9 @@ const ERROR_OUTCOME = /^[A-Z][A-Z_]*$/;
 function hasId(event: ClientEvent): boolean {
   return (event as unknown as { id?: unknown }).id !== undefined;
 }
+
+/** The client's own logins remembered until answered: it sends one at a time. */
+const OWN_LOGINS_REMEMBERED_MAX = 16;
 
 /** Sent files whose offer is still to be reported (a user sends one at a time; refused sends leave theirs behind). */
 const OFFERED_SHA256_REMEMBERED_MAX = 64;
@@ -208,6 +212,8 @@ export interface PeerMachineDriverOptions {
    * by friends, proved on P2P links by the network's handshakes. None: the user has no keys.
    */
   readonly identity?: SimIdentity | null;
+  /** The server's store, for the password-truth checker (none: not judged). */
+  readonly storedPasswords?: StoredPasswords;
 }
 
 /** How a sendFile step sends: plain, cancelled after a while, or hostile (see HostileWire). */
@@ -257,6 +263,16 @@ export class PeerMachineDriver implements PeerDriver {
   private causes!: SessionCauses;
   /** How soon this incarnation came back to the server each time its link dropped, for reconnect-backoff. */
   private pacing!: ReconnectPacing;
+  /** This incarnation's password changes, logins and resumes, for password-truth. */
+  private passwords!: PasswordTruth;
+  /** The ledger entry of the password change awaiting its answer, and the detail of its error. */
+  private passwordChange: { seq: number; detail?: string } | null = null;
+  /**
+   * The request ids of the logins the client sent on its own (taking its login back), until
+   * answered: the refusal of the last one is how the client tells its user the login ended
+   * (server-link.ts, relogin-refused), an error no command of theirs asked for and no stray.
+   */
+  private ownLogins = new Set<number>();
   /**
    * The session requests, answers and withdrawals this incarnation sent, by request id (no-stray-error:
    * the broker answers for every reply to them), the latest SESSION_IDS_REMEMBERED_MAX.
@@ -305,6 +321,12 @@ export class PeerMachineDriver implements PeerDriver {
     });
     this.sessionIds = new Map();
     this.sessionReplyErrors = [];
+    const stored = this.options.storedPasswords ?? { holds: () => false };
+    this.passwords = new PasswordTruth(this.username, stored, (detail) => {
+      if (this.options.storedPasswords !== undefined) this.options.observer.violate?.('password-truth', detail);
+    });
+    this.passwordChange = null;
+    this.ownLogins = new Set();
     this.causes = new SessionCauses(this.username, (detail) => this.options.observer.violate?.('chat-failed-cause', detail), {
       violateAsked: (detail) => this.options.observer.violate?.('asked-once', detail),
       violateLate: (detail) => this.options.observer.violate?.('ends-by-deadline', detail),
@@ -360,6 +382,7 @@ export class PeerMachineDriver implements PeerDriver {
             pacing.connecting({ nowMs: this.clock.nowMs(), clockTrue: rate === null || rate.identity, pausedUntilMs: this.scope.pausedUntilMs });
           }
           if (effect.type === 'server.close') this.causes.linkLost();
+          if (effect.type === 'server.send') this.noteCredentialsSent(effect.frame);
           if (effect.type === 'server.send' && SESSION_REQUEST_TYPES.has(effect.frame.type) && 'id' in effect.frame && typeof effect.frame.id === 'number') this.noteSessionId(effect.frame.id, effect.frame.type);
         },
       },
@@ -376,7 +399,10 @@ export class PeerMachineDriver implements PeerDriver {
   }
 
   login(password: string, done: (outcome: StepOutcome) => void): void {
+    const passwords = this.passwords;
+    passwords.loginTyped();
     this.command('login', null, { cmd: 'login', username: this.username, password }, (outcome) => {
+      passwords.loginAnswered(password, outcome);
       if (outcome === 'ok') this.password = password;
       done(outcome);
     });
@@ -386,14 +412,32 @@ export class PeerMachineDriver implements PeerDriver {
    * account.password from the password of the last login that succeeded (this process's) to `to`.
    * `ok` once the server changed it (account.updated), also when the link dropped before the answer
    * and taking the login back found the new password in force (server-link.ts `relogin`); the
-   * machine's SERVER_UNAVAILABLE when the old one still works, or nobody can tell.
+   * machine's SERVER_UNAVAILABLE when the old one still works, or nobody can tell. `old`: typed
+   * instead (a wrong one: the server refuses the change).
    */
-  changePassword(to: string, done: (outcome: StepOutcome) => void): void {
+  changePassword(to: string, done: (outcome: StepOutcome) => void, old?: string): void {
     if (!this.machine.loggedIn || this.password === null) return done('NOT_LOGGED_IN');
-    this.command('account.password', null, { cmd: 'account.password', old: this.password, new: to }, (outcome) => {
+    if (!this.alive || this.silent) return done('NOT_CONNECTED');
+    const passwords = this.passwords;
+    passwords.changeTyped(to);
+    const entry = this.ledger.add('account.password', null, null, (outcome) => {
+      if (this.passwordChange?.seq === entry.seq) this.passwordChange = null;
+      passwords.changeAnswered(outcome, change.detail);
       if (outcome === 'ok') this.password = to;
       done(outcome);
     });
+    const change: { seq: number; detail?: string } = { seq: entry.seq };
+    this.passwordChange = change;
+    this.send(entry, { cmd: 'account.password', old: old ?? this.password, new: to });
+  }
+
+  /** What the password-truth checker reads of the frames the client sends: its own logins and resumes. */
+  private noteCredentialsSent(frame: { readonly type: string }): void {
+    if (frame.type === 'login' && 'password' in frame && typeof frame.password === 'string' && this.passwords.loginSent(frame.password) && 'id' in frame && typeof frame.id === 'number') {
+      this.ownLogins.add(frame.id);
+      if (this.ownLogins.size > OWN_LOGINS_REMEMBERED_MAX) this.ownLogins.delete(this.ownLogins.values().next().value as number);
+    }
+    if (frame.type === 'resume' && 'token' in frame && typeof frame.token === 'string') this.passwords.resumeSent(frame.token);
   }
 
   /**
@@ -654,8 +698,11 @@ export class PeerMachineDriver implements PeerDriver {
     if (this.alive) this.causes.serverFrames(messages, this.clock.nowMs());
     const pushedErrors: string[] = [];
     for (const message of messages) {
+      // The resume tokens the server hands this client, for password-truth.
+      if ((message.type === 'login.ok' || message.type === 'account.updated') && typeof message.resumeToken === 'string') this.passwords.tokenGiven(message.resumeToken);
+      const ownLogin = typeof message.re === 'number' && this.ownLogins.delete(message.re);
       if (message.type !== 'error' || typeof message.code !== 'string') continue;
-      if (typeof message.re !== 'number') pushedErrors.push(message.code);
+      if (typeof message.re !== 'number' || ownLogin) pushedErrors.push(message.code);
       else {
         const type = this.sessionIds.get(message.re);
         if (type !== undefined) this.sessionReplyErrors.push({ code: message.code, re: message.re, type });
@@ -775,6 +822,8 @@ export class PeerMachineDriver implements PeerDriver {
       case 'error': {
         if (this.quitStep !== null) this.quitStep.waitOver = true;
         if (event.code === 'HEARTBEAT_TIMEOUT' || event.code === 'LOGGED_IN_ELSEWHERE') this.updateTruth();
+        // The password change's answer, read by password-truth (SERVER_UNAVAILABLE says in its detail whether the change happened).
+        if (this.passwordChange !== null && ref === this.passwordChange.seq && event.detail !== undefined) this.passwordChange.detail = event.detail;
         // no-stray-error: the server's error answering a session frame of ours is the session
         // broker's to answer (chat.failed) or drop (stale): it is never an error event of its own.
         const reply = hasId(event) ? undefined : this.sessionReplyErrors.find((r) => r.code === event.code);

@@ -53,6 +53,7 @@ export const CHECKER_NAMES = [
   'peer-key-refused',
   'size-as-offered',
   'logout-answered',
+  'password-truth',
   'chat-failed-cause',
   'asked-once',
   'ends-by-deadline',
@@ -184,7 +185,7 @@ export type Step =
   | { login: { password?: string | undefined; expect?: string | undefined; withinMs?: number | undefined } }
   | { logout: { expect?: string | undefined } }
   | { quit: { logoutFirst?: boolean | undefined; expect?: string | undefined } }
-  | { changePassword: { to: string; expect?: string | undefined } }
+  | { changePassword: { to: string; old?: string | undefined; expect?: string | undefined } }
   | { think: Dist }
   | { choose: Array<{ p: number; steps: Step[] }> }
   | { repeat: { times: number; steps: Step[] } }
@@ -236,7 +237,7 @@ export const stepSchema: z.ZodType<Step> = z.lazy(() =>
      */
     z.strictObject({ quit: z.strictObject({ logoutFirst: z.boolean().optional(), expect: expectOutcome }) }),
     /** account.password from the password the peer last logged in with to `to` (driver peer-machine). */
-    z.strictObject({ changePassword: z.strictObject({ to: z.string().min(8).max(128), expect: expectOutcome }) }),
+    z.strictObject({ changePassword: z.strictObject({ to: z.string().min(8).max(128), old: z.string().min(1).max(128).optional(), expect: expectOutcome }) }),
     z.strictObject({ think: distSchema }),
     z.strictObject({ choose: z.array(z.strictObject({ p: fraction, steps: z.array(stepSchema) })).min(1).max(16) }),
     z.strictObject({ repeat: z.strictObject({ times: z.number().int().min(1).max(REPEAT_TIMES_MAX), steps: z.array(stepSchema).min(1) }) }),

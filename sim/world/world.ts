@@ -26,6 +26,7 @@ import { anyStep, HostileActions, isHostileSendFile } from './hostile-world.ts';
 import { ClusterWorld } from './cluster-world.ts';
 import { SimKeys } from './sim-keys.ts';
 import { RateLimitChecker } from '../checkers/rate-limit-checker.ts';
+import type { StoredPasswords } from '../checkers/password-truth-checker.ts';
 
 export interface WorldOptions {
   readonly seed: number;
@@ -255,6 +256,11 @@ export class World implements CheckedWorld, RunnerHost {
     };
   }
 
+  /** The server's store as the password-truth checker asks it (one store: a cluster's nodes share theirs). */
+  private readonly storedPasswords: StoredPasswords = {
+    holds: (username, password) => this.server.store.passwordHashOf(username) === simPasswordHash(password),
+  };
+
   get peerCount(): number {
     return this.slots.length;
   }
@@ -316,7 +322,7 @@ export class World implements CheckedWorld, RunnerHost {
         const clockRate = new NodeClockRate();
         const driver: PeerDriver =
           this.scenario.driver === 'peer-machine'
-            ? new PeerMachineDriver({ username, index, address, transport, clock: this.clock, prng, observer: this.checkers, p2p: this.checkers, sessionTimeoutMs: this.scenario.server.sessionTimeoutMs, clockRate, hostileOffers, sizeLies, planted: this.server.planted.active, identity: this.keys.identityOf(username) })
+            ? new PeerMachineDriver({ username, index, address, transport, clock: this.clock, prng, observer: this.checkers, p2p: this.checkers, sessionTimeoutMs: this.scenario.server.sessionTimeoutMs, clockRate, hostileOffers, sizeLies, planted: this.server.planted.active, identity: this.keys.identityOf(username), storedPasswords: this.storedPasswords })
             : new LightClient({ username, address, transport, clock: this.clock, prng, observer: this.checkers });
         const slot: PeerSlot = {
           index,
