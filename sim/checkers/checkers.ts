@@ -22,6 +22,9 @@
  *   logout.ok comes within a round trip, so a logout ended here means the server lost or never
  *   sent it. A fault before or right after the logout makes the drop expected and nothing is
  *   judged (`logouts_ended_here` still counts every one).
+ * - password-truth (driver peer-machine): password-truth-checker.ts, fed by the driver: a password
+ *   change's answer matches the store, and the client's own relogins and resumes use the password
+ *   and token it was last told; breaches come through `violate`.
  * - chat-failed-cause (driver peer-machine): session-cause-checker.ts, fed by the driver; its
  *   breaches come through `violate`. So do reconnect-backoff's (reconnect-backoff-checker.ts).
  * - asked-once (driver peer-machine): session-cause-checker.ts too: a user is asked (chat.request)
