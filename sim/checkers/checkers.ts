@@ -26,7 +26,8 @@
  *   change's answer matches the store, and the client's own relogins and resumes use the password
  *   and token it was last told; breaches come through `violate`.
  * - chat-failed-cause (driver peer-machine): session-cause-checker.ts, fed by the driver; its
- *   breaches come through `violate`. So do reconnect-backoff's (reconnect-backoff-checker.ts).
+ *   breaches come through `violate`. So do reconnect-backoff's (reconnect-backoff-checker.ts) and
+ *   outage-reported's (outage-checker.ts: `disconnected` and `reconnected` once per outage).
  * - asked-once (driver peer-machine): session-cause-checker.ts too: a user is asked (chat.request)
  *   once per request the server made, not again when the server asks its resumed client again.
  * - ends-by-deadline (driver peer-machine): session-cause-checker.ts too: a request acknowledged or

@@ -30,6 +30,7 @@ import { SIM_FILE_BYTES_MAX, type SimPlantedBug } from '../scenarios/scenario-sc
 import { HostileWire, isHostileSend, type SizeLies } from './hostile.ts';
 import { ReconnectPacing } from '../checkers/reconnect-backoff-checker.ts';
 import { PasswordTruth, type StoredPasswords } from '../checkers/password-truth-checker.ts';
+import { OutageReports } from '../checkers/outage-checker.ts';
 import { SessionCauses } from '../checkers/session-cause-checker.ts';
 
 export const P2P_PORT = 5000;
@@ -273,6 +274,8 @@ export class PeerMachineDriver implements PeerDriver {
    * (server-link.ts, relogin-refused), an error no command of theirs asked for and no stray.
    */
   private ownLogins = new Set<number>();
+  /** What this incarnation told its user of its server link's outages, for outage-reported. */
+  private outages!: OutageReports;
   /**
    * The session requests, answers and withdrawals this incarnation sent, by request id (no-stray-error:
    * the broker answers for every reply to them), the latest SESSION_IDS_REMEMBERED_MAX.
@@ -337,6 +340,8 @@ export class PeerMachineDriver implements PeerDriver {
     });
     const pacing = new ReconnectPacing(this.username, (detail) => this.options.observer.violate?.('reconnect-backoff', detail));
     this.pacing = pacing;
+    const outages = new OutageReports(this.username, (detail) => this.options.observer.violate?.('outage-reported', detail));
+    this.outages = outages;
     this.scope = new Scope();
     this.clock = this.options.clock.scoped(this.scope, this.options.clockRate ?? null);
     const machine = new PeerMachine({
@@ -366,6 +371,7 @@ export class PeerMachineDriver implements PeerDriver {
           this.updateTruth();
           this.causes.settled(this.clock.nowMs());
           pacing.settled(machine.linkState, this.clock.nowMs());
+          outages.settled(machine.linkState);
         },
       },
       hooks: {
@@ -651,7 +657,9 @@ export class PeerMachineDriver implements PeerDriver {
       requests === 0 ? null : `${requests} session requests`,
       awaiting === 0 ? null : `${awaiting} requests awaiting the server's reply`,
     ].filter((s) => s !== null);
-    return open.length === 0 ? null : `${open.join(' and ')} still open`;
+    // An outage told and never ended: the user is shown "reconnecting" for good (outage-reported).
+    const unfinished = [this.outages.unfinished(), open.length === 0 ? null : `${open.join(' and ')} still open`].filter((s) => s !== null);
+    return unfinished.length === 0 ? null : unfinished.join('; ');
   }
 
   /** The process stops until `untilMs`: its timers wait (the network holds what reaches it). */
@@ -812,10 +820,12 @@ export class PeerMachineDriver implements PeerDriver {
         break;
       }
       case 'disconnected':
+        this.outages.disconnected(this.clock.nowMs());
         observer.onLinkLost(this);
         observer.onCounter('reconnects');
         break;
       case 'reconnected':
+        this.outages.reconnected();
         // Back after an outage: logged in again, unless the login was refused on the way.
         if (this.machine.loggedIn) this.pacing.loggedIn();
         break;

@@ -60,6 +60,7 @@ export const CHECKER_NAMES = [
   'no-stray-error',
   'rate-limit-honoured',
   'reconnect-backoff',
+  'outage-reported',
 ] as const;
 
 /** The kinds of step, by the names step outcomes and `underFaults.stepsMayFail` use. */
