@@ -84,7 +84,11 @@ interface CauseRecord {
   readonly friend: string;
   /** The friend asked us (we are the callee). */
   readonly incoming: boolean;
-  /** The server's id of the request: a callee's from session.incoming (a repeat after a resume names the same one), a caller's from session.pending. */
+  /**
+   * The server's id of the request, qualified by the client's password login it was heard in
+   * (`heardId`): a callee's from session.incoming (a repeat after a resume names the same one), a
+   * caller's from session.pending.
+   */
   requestId: string | null;
   /** chat.open given, or session.incoming heard (client clock). */
   readonly startedMs: number;
@@ -118,6 +122,12 @@ export class SessionCauses {
   private readonly incoming = new Map<string, CauseRecord[]>();
   /** The chat.open being handed to the machine right now (a failure during it had no link to go on). */
   private immediate: CauseRecord | null = null;
+  /**
+   * Password logins the client has sent. A server restarted since the last one counts its request
+   * ids from 1 again, and a request of an earlier login is never asked again (only a resume keeps
+   * the server's requests): ids are compared within one login (`heardId`).
+   */
+  private passwordLogins = 0;
   /** chat.failed events heard since the client last settled, judged when it does. */
   private toJudge: Array<{ record: CauseRecord | undefined; friend: string; reason: string; incoming: boolean }> = [];
 
@@ -183,6 +193,19 @@ export class SessionCauses {
     this.addToAll('logged-out');
   }
 
+  /**
+   * The client sent a password login (not a resume): request ids heard from now on name requests
+   * of a new login, which a restarted server numbers from 1 again.
+   */
+  passwordLoginSent(): void {
+    this.passwordLogins += 1;
+  }
+
+  /** A request id heard from the server, qualified by the login it was heard in. */
+  private heardId(requestId: unknown): string {
+    return `${String(requestId)}@login${this.passwordLogins}`;
+  }
+
   /** The server link ended: requests the server had not acknowledged end `server-unavailable`. */
   linkLost(): void {
     for (const records of this.outgoing.values()) for (const r of records) if (r.ackedAtMs === null) r.causes.add('server-unavailable');
@@ -197,7 +220,7 @@ export class SessionCauses {
           if (record !== undefined) {
             record.ackedAtMs = nowMs;
             record.timeoutMs = typeof m.timeoutMs === 'number' ? m.timeoutMs : 0;
-            record.requestId = String(m.requestId);
+            record.requestId = this.heardId(m.requestId);
             this.watch(record, nowMs + record.timeoutMs + SESSION_OUTCOME_GRACE_MS);
           }
           break;
@@ -205,7 +228,7 @@ export class SessionCauses {
         case 'session.failed': {
           // The request it names: by its id once acknowledged, else the one not yet acknowledged.
           const records = this.outgoing.get(String(m.username)) ?? [];
-          const named = records.filter((r) => r.requestId !== null && r.requestId === m.requestId);
+          const named = records.filter((r) => r.requestId !== null && r.requestId === this.heardId(m.requestId));
           for (const r of named.length > 0 ? named : records.filter((r) => r.establishedAtMs === null)) r.causes.add(String(m.reason));
           break;
         }
@@ -214,7 +237,7 @@ export class SessionCauses {
           const records = listOf(this.incoming, from);
           const timeoutMs = typeof m.timeoutMs === 'number' ? m.timeoutMs : 0;
           // Asked again after a resume: the same request, not a new one (its deadline moves).
-          const known = records.find((r) => r.requestId === m.requestId);
+          const known = records.find((r) => r.requestId === this.heardId(m.requestId));
           if (known !== undefined) {
             if (known.establishedAtMs === null) this.watch(known, nowMs + timeoutMs + SESSION_OUTCOME_GRACE_MS);
             break;
@@ -222,18 +245,18 @@ export class SessionCauses {
           // A request of the friend's not established takes the place of an older one (the client
           // keeps one per friend and direction): the older is no longer the client's to end.
           for (const r of records) if (r.establishedAtMs === null) r.deadlineMs = null;
-          const record = newRecord(from, true, String(m.requestId), nowMs);
+          const record = newRecord(from, true, this.heardId(m.requestId), nowMs);
           record.timeoutMs = timeoutMs;
           records.push(record);
           this.watch(record, nowMs + timeoutMs + SESSION_OUTCOME_GRACE_MS);
           break;
         }
         case 'session.withdrawn':
-          for (const r of this.incoming.get(String(m.from)) ?? []) if (r.requestId === m.requestId || m.requestId === undefined) r.causes.add(String(m.reason));
+          for (const r of this.incoming.get(String(m.from)) ?? []) if (m.requestId === undefined || r.requestId === this.heardId(m.requestId)) r.causes.add(String(m.reason));
           break;
         case 'session.established': {
           const records = m.role === 'callee' ? this.incoming.get(String(m.username)) : this.outgoing.get(String(m.username));
-          const record = m.role === 'callee' ? records?.find((r) => r.requestId === m.requestId) : records?.find((r) => r.establishedAtMs === null);
+          const record = m.role === 'callee' ? records?.find((r) => r.requestId === this.heardId(m.requestId)) : records?.find((r) => r.establishedAtMs === null);
           if (record !== undefined && record.establishedAtMs === null) record.establishedAtMs = nowMs;
           break;
         }

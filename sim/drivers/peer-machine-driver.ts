@@ -389,6 +389,8 @@ export class PeerMachineDriver implements PeerDriver {
           }
           if (effect.type === 'server.close') this.causes.linkLost();
           if (effect.type === 'server.send') this.noteCredentialsSent(effect.frame);
+          // A password login (not a resume): the server's request ids from here name a new login's requests.
+          if (effect.type === 'server.send' && effect.frame.type === 'login') this.causes.passwordLoginSent();
           if (effect.type === 'server.send' && SESSION_REQUEST_TYPES.has(effect.frame.type) && 'id' in effect.frame && typeof effect.frame.id === 'number') this.noteSessionId(effect.frame.id, effect.frame.type);
         },
       },
