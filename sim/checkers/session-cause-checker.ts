@@ -92,6 +92,11 @@ interface CauseRecord {
   requestId: string | null;
   /** chat.open given, or session.incoming heard (client clock). */
   readonly startedMs: number;
+  /**
+   * Callee: the latest session.incoming for it heard (client clock), the first or a repeat after
+   * a resume; its timeoutMs is what the server had left, and the client's deadline moves to it.
+   */
+  incomingAtMs: number;
   /** Caller: session.pending heard (client clock), and the server's timeout it named. */
   ackedAtMs: number | null;
   /** The server's timeout named by session.pending or session.incoming. */
@@ -239,7 +244,14 @@ export class SessionCauses {
           // Asked again after a resume: the same request, not a new one (its deadline moves).
           const known = records.find((r) => r.requestId === this.heardId(m.requestId));
           if (known !== undefined) {
-            if (known.establishedAtMs === null) this.watch(known, nowMs + timeoutMs + SESSION_OUTCOME_GRACE_MS);
+            if (known.establishedAtMs === null) {
+              // The server's word on the time left replaces the first: the client's deadline may
+              // come a few milliseconds sooner than the first frame's (a swarm of
+              // session-asked-again.yaml, root seed 41, had it 5 ms sooner).
+              known.incomingAtMs = nowMs;
+              known.timeoutMs = timeoutMs;
+              this.watch(known, nowMs + timeoutMs + SESSION_OUTCOME_GRACE_MS);
+            }
             break;
           }
           // A request of the friend's not established takes the place of an older one (the client
@@ -372,7 +384,7 @@ function listOf(map: Map<string, CauseRecord[]>, friend: string): CauseRecord[] 
 }
 
 function newRecord(friend: string, incoming: boolean, requestId: string | null, nowMs: number): CauseRecord {
-  return { friend, incoming, requestId, startedMs: nowMs, ackedAtMs: null, timeoutMs: null, establishedAtMs: null, causes: new Set(), mayHaveOpened: false, asked: false, deadlineMs: null };
+  return { friend, incoming, requestId, startedMs: nowMs, incomingAtMs: nowMs, ackedAtMs: null, timeoutMs: null, establishedAtMs: null, causes: new Set(), mayHaveOpened: false, asked: false, deadlineMs: null };
 }
 
 /** null when `reason` is a cause the world gave `record` by `nowMs`, else what it was told. */
@@ -391,7 +403,7 @@ function explained(record: CauseRecord, reason: string, nowMs: number): string |
 /** The earliest moment the client may end `record` by its own deadline. */
 function earliestDeadlineMs(record: CauseRecord): number {
   if (record.establishedAtMs !== null) return record.establishedAtMs + P2P_HELLO_TIMEOUT_MS;
-  if (record.incoming) return record.startedMs + (record.timeoutMs ?? 0) + SESSION_OUTCOME_GRACE_MS;
+  if (record.incoming) return record.incomingAtMs + (record.timeoutMs ?? 0) + SESSION_OUTCOME_GRACE_MS;
   if (record.ackedAtMs !== null) return record.ackedAtMs + (record.timeoutMs ?? 0) + SESSION_OUTCOME_GRACE_MS;
   return record.startedMs + SESSION_ACK_WAIT_MS;
 }

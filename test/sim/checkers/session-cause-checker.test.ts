@@ -82,6 +82,29 @@ function riders(): { causes: SessionCauses; asked: string[]; late: string[]; run
 
 const incoming = (requestId: string, timeoutMs = SERVER_SESSION_TIMEOUT_MS) => ({ type: 'session.incoming', requestId, from: 'peer3', timeoutMs });
 
+describe('chat-failed-cause, a callee asked again after a resume', () => {
+  // Found by a swarm of session-asked-again.yaml (root seed 41, seed 3029667959): Dave, reset and
+  // resumed, heard Carol's request again with the time the server had left (3,752 ms at 781 ms),
+  // and ended it `timeout` by that deadline, 5 ms before the first frame's (4,424 ms at 114 ms).
+  // The client was right to follow the server's latest word; the checker called it early.
+  it("takes the deadline from the repeat's time left, not the first frame's", () => {
+    const { causes, violations } = checker();
+    causes.serverFrames([{ type: 'session.incoming', requestId: 's1', from: 'carol', timeoutMs: 4424 }], 114.1);
+    causes.serverFrames([{ type: 'session.incoming', requestId: 's1', from: 'carol', timeoutMs: 3752.14 }], 781.2);
+    const repeatDeadlineMs = 781.2 + 3752.14 + SESSION_OUTCOME_GRACE_MS;
+    causes.failed('carol', 'timeout', true, repeatDeadlineMs);
+    causes.settled(repeatDeadlineMs);
+    expect(violations).toEqual([]);
+    // Sooner than even the repeat's deadline is early.
+    const early = checker();
+    early.causes.serverFrames([{ type: 'session.incoming', requestId: 's1', from: 'carol', timeoutMs: 4424 }], 114.1);
+    early.causes.serverFrames([{ type: 'session.incoming', requestId: 's1', from: 'carol', timeoutMs: 3752.14 }], 781.2);
+    early.causes.failed('carol', 'timeout', true, repeatDeadlineMs - 100);
+    early.causes.settled(repeatDeadlineMs - 100);
+    expect(early.violations).toHaveLength(1);
+  });
+});
+
 describe('asked-once', () => {
   it('takes one chat.request per request the server made, and none for the repeat after a resume', () => {
     const { causes, asked } = riders();
