@@ -598,7 +598,7 @@ export class PeerMachineDriver implements PeerDriver {
    * quit when no answer comes (server-link.ts `quit`). `logoutFirst`: the user typed a logout just
    * before, still unanswered when the quit comes. Outcome: `ok`; `QUIT_LATE` when the program
    * exited later than that bound (not judged when this process was paused meanwhile: its timers
-   * fire late); `QUIT_EARLY` when, logged in, it exited before the bound with neither an answer to
+   * fire late; nor when a clock fault touched its clock); `QUIT_EARLY` when, logged in, it exited before the bound with neither an answer to
    * its logout nor its link dropped; else the logout's own outcome when it was answered otherwise
    * than `ok`. A program that never exits leaves the step pending (steps-finish).
    */
@@ -641,7 +641,11 @@ export class PeerMachineDriver implements PeerDriver {
     }
     const logoutOutcome = step.logoutOutcome;
     this.ledger.endAll('EXITED');
-    if (!paused && elapsedMs > QUIT_LOGOUT_WAIT_MS + QUIT_EXIT_SLACK_MS) return step.done('QUIT_LATE');
+    // Not judged either on a clock a fault stepped or drifted: the wait read on it is not the wait
+    // the program's timer measured (a swarm stepped Erin's clock 578 ms forward during her quit's wait).
+    const rate = this.options.clockRate ?? null;
+    const clockTrue = rate === null || rate.identity;
+    if (!paused && clockTrue && elapsedMs > QUIT_LOGOUT_WAIT_MS + QUIT_EXIT_SLACK_MS) return step.done('QUIT_LATE');
     // Logged in, the program waits for the logout's answer (up to the bound) unless its link drops.
     if (step.loggedIn && !step.waitOver && elapsedMs < QUIT_LOGOUT_WAIT_MS) return step.done('QUIT_EARLY');
     step.done(logoutOutcome === null || logoutOutcome === 'ok' ? 'ok' : logoutOutcome);
