@@ -58,6 +58,17 @@ function isHeartbeatAck(bytes: Uint8Array): boolean {
   return true;
 }
 
+/** Whether `bytes` is whole frames by their headers' lengths (what is in them aside). */
+function endsOnFrameBoundary(bytes: Uint8Array): boolean {
+  let at = 0;
+  const total = bytes.length;
+  while (at < total) {
+    if (total - at < FRAME_HEADER_BYTES) return false;
+    at += FRAME_HEADER_BYTES + ((((bytes[at + 2] as number) << 24) | ((bytes[at + 3] as number) << 16) | ((bytes[at + 4] as number) << 8) | (bytes[at + 5] as number)) >>> 0);
+  }
+  return at === total;
+}
+
 /** A control payload that opens with this names its type first: `{"type":"` */
 const TYPE_FIRST = new TextEncoder().encode('{"type":"');
 const QUOTE = 0x22;
@@ -93,10 +104,11 @@ function wantedPayload(bytes: Uint8Array, start: number, end: number, wanted: re
 
 export class FrameTap implements DeliveryTap {
   /**
-   * connId * 2 + (1 toward the server, 0 toward the peer) → that direction's decoder, only while
-   * it holds part of a frame (or the stream broke): the network delivers whole writes, so nearly
-   * every chunk ends on a frame boundary and one shared idle decoder reads them all. A decoder
-   * per direction per connection was two objects per simulated peer.
+   * connId * 2 + (1 toward the server, 0 toward the peer) → that direction's decoder, once a
+   * chunk of it did not end on a frame boundary (or the stream broke), until the connection
+   * closes: the network delivers whole writes, so nearly every chunk is whole frames and one
+   * shared idle decoder reads them all. A decoder per direction per connection was two objects
+   * per simulated peer.
    */
   private readonly decoders = new Map<number, FrameDecoder>();
   private idle = new FrameDecoder();
@@ -219,7 +231,16 @@ export class FrameTap implements DeliveryTap {
   }
 
   private decode(key: number, bytes: Uint8Array): readonly WireMessage[] {
-    const own = this.decoders.get(key);
+    let own = this.decoders.get(key);
+    // A chunk that does not end on a frame boundary leaves part of a frame in the decoder, perhaps
+    // a header alone (which its `buffered` does not count): the direction gets a decoder of its
+    // own before reading it, kept until the connection closes (such chunks come from probes and
+    // hostile peers only: the network delivers whole writes). The shared one held the header of a
+    // probe's frame cut after it, and read the next connection's frame as that probe's payload.
+    if (own === undefined && !endsOnFrameBoundary(bytes)) {
+      own = new FrameDecoder();
+      this.decoders.set(key, own);
+    }
     const decoder = own ?? this.idle;
     decoder.push(bytes);
     let out: WireMessage[] | null = null;
@@ -229,14 +250,10 @@ export class FrameTap implements DeliveryTap {
       if (frame.kind !== 'control' || typeof frame.message !== 'object' || frame.message === null) continue;
       (out ??= []).push(frame.message as WireMessage);
     }
-    if (own === undefined) {
-      // Part of a frame stays behind (or the stream broke): this direction keeps the decoder.
-      if (decoder.buffered > 0 || decoder.failed) {
-        this.decoders.set(key, decoder);
-        this.idle = new FrameDecoder();
-      }
-    } else if (own.buffered === 0 && !own.failed) {
-      this.decoders.delete(key);
+    // Whole frames that broke the stream (a bad header or payload): this direction keeps the decoder.
+    if (own === undefined && (decoder.buffered > 0 || decoder.failed)) {
+      this.decoders.set(key, decoder);
+      this.idle = new FrameDecoder();
     }
     return out ?? NO_MESSAGES;
   }

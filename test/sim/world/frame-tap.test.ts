@@ -84,6 +84,36 @@ describe('the frame tap', () => {
     expect(full.heard).toEqual([{ type: 'presence', username: 'ok' }]);
   });
 
+  // A swarm of malformed-input.yaml (root seed 419, seed 864546834) failed ends-by-deadline on a
+  // session that had opened: a prober's chunk that was a frame header alone left the shared
+  // decoder holding that header, the callee's session.established (on another connection) was
+  // read as the probe's payload, and the callee's direction heard nothing more for the whole run.
+  it("a chunk that ends just after a frame's header does not spill into another connection's frames", () => {
+    for (const types of [null, ['session.established', 'presence']]) {
+      const { tap, heard, client } = tapOf(types);
+      const probe = encodeControl({ type: 'heartbeat' });
+      const established = { type: 'session.established', requestId: 's2', username: 'user2', role: 'callee', token: 't' };
+      // A prober's header alone (toward the server), then the callee's frame (toward its peer).
+      tap.before(1, true, '10.0.0.9', SERVER, PORT, probe.subarray(0, 6));
+      tap.before(2, false, '10.0.0.2', SERVER, PORT, encodeControl(established));
+      expect(heard).toEqual([established]);
+      tap.before(1, true, '10.0.0.9', SERVER, PORT, probe.subarray(6));
+      if (types === null) expect(client).toEqual([{ type: 'heartbeat' }]);
+      // The same after a cut frame completed by a chunk that ends with the next frame's header.
+      const next = encodeControl({ type: 'presence', username: 'bob', status: 'online' });
+      const first = encodeControl({ type: 'presence', username: 'carol', status: 'offline' });
+      tap.before(3, false, '10.0.0.3', SERVER, PORT, first.subarray(0, 3));
+      tap.before(3, false, '10.0.0.3', SERVER, PORT, concat(first.subarray(3), next.subarray(0, 6)));
+      tap.before(2, false, '10.0.0.2', SERVER, PORT, encodeControl({ type: 'presence', username: 'dave', status: 'online' }));
+      tap.before(3, false, '10.0.0.3', SERVER, PORT, next.subarray(6));
+      expect(heard.slice(1)).toEqual([
+        { type: 'presence', username: 'carol', status: 'offline' },
+        { type: 'presence', username: 'dave', status: 'online' },
+        { type: 'presence', username: 'bob', status: 'online' },
+      ]);
+    }
+  });
+
   it('with a type filter, calls the listener only for chunks that carry a frame of those types', () => {
     let calls = 0;
     let handled = 0;
