@@ -126,11 +126,17 @@ export class FaultSchedule {
         for (const slot of this.targets(fault, index)) network.resetNode(slot.address);
         return;
       case 'pause': {
-        const untilMs = world.clock.nowMs() + fault.durationMs;
+        // A pause that would outlast the workload phase ends when the healed phase starts, as every
+        // fault does (healAll): what reaches the process and its timers are posted for its end,
+        // so it ends there from the start. A swarm's pause of a peer ran past the healed phase of
+        // rate-limits-over-time.yaml, which then judged a client still stopped (root seed 641).
+        const nowMs = world.clock.nowMs();
+        const healAtMs = world.scenario.durationMs;
+        const untilMs = nowMs < healAtMs ? Math.min(nowMs + fault.durationMs, healAtMs) : nowMs + fault.durationMs;
         if (fault.target === 'server') world.server.pause(untilMs);
         else for (const slot of this.targets(fault, index)) world.pausePeer(slot, untilMs);
         // A stopped process stops speaking: presence is not judged until it runs again.
-        return this.during(fault.durationMs, () => {});
+        return this.during(untilMs - nowMs, () => {});
       }
       case 'store': {
         const store = world.server.store;
