@@ -289,7 +289,14 @@ export class PeerMachineDriver implements PeerDriver {
   /** SHA-256 of the files this user sent, by name, until their file.offered (a refused send never gets one: bounded). */
   private readonly offeredSha256 = new Map<string, string>();
   private outgoing = new Set<string>();
-  /** The machine said `ready` (its first link is up): before that, commands wait here. */
+  /**
+   * The machine said `ready` (its first link is up): before that, commands wait in `beforeReady`;
+   * so they do while a server connection is being made (machine.serverLinkComing), as in the
+   * headless client's command queue (cli/client/command-queue.ts, the server lane), which every
+   * front end types through: a login typed 25 ms after the server's idle close of a client
+   * waiting to log in waits for the new connection there, and was answered SERVER_UNAVAILABLE
+   * here (a swarm of connection-hoarders.yaml with a drawn idle limit, root seed 863).
+   */
   private ready = false;
   private beforeReady: Array<{ entry: LedgerEntry; command: PeerCommand }> = [];
   /** How incoming friend requests are answered (the answerFriends step); `friendsAccepted` are accepted anyway. */
@@ -369,6 +376,7 @@ export class PeerMachineDriver implements PeerDriver {
         onExit: () => this.onExited(),
         onSettled: () => {
           this.updateTruth();
+          if (this.beforeReady.length > 0) this.sendHeld();
           this.causes.settled(this.clock.nowMs());
           pacing.settled(machine.linkState, this.clock.nowMs());
           outages.settled(machine.linkState);
@@ -693,7 +701,7 @@ export class PeerMachineDriver implements PeerDriver {
    * entry's seq: every event that answers it comes back with it (request-ledger.ts).
    */
   private send(entry: LedgerEntry, command: PeerCommand): void {
-    if (!this.ready) {
+    if (!this.ready || this.beforeReady.length > 0 || this.machine.serverLinkComing) {
       this.beforeReady.push({ entry, command });
       return;
     }
@@ -705,6 +713,14 @@ export class PeerMachineDriver implements PeerDriver {
       this.host.input({ type: 'command', command, ref: entry.seq });
       this.causes.chatOpenInputDone();
     });
+  }
+
+  /** The commands held (see `ready`), once the machine is ready and no server connection is being made. */
+  private sendHeld(): void {
+    if (!this.ready || this.machine.serverLinkComing) return;
+    const held = this.beforeReady;
+    this.beforeReady = [];
+    for (const { entry, command } of held) this.send(entry, command);
   }
 
   /** From the frame tap: the server frames this peer's machine is about to hear (errors pushed unasked are nobody's outcome). */
@@ -749,13 +765,10 @@ export class PeerMachineDriver implements PeerDriver {
     const observer = this.options.observer;
     const event = this.asPlanted(emitted);
     switch (event.event) {
-      case 'ready': {
+      case 'ready':
         this.ready = true;
-        const held = this.beforeReady;
-        this.beforeReady = [];
-        for (const { entry, command } of held) this.send(entry, command);
+        this.sendHeld();
         break;
-      }
       case 'login.ok':
       case 'friends':
         if (event.event === 'login.ok') this.pacing.loggedIn();
