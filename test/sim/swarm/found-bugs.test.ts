@@ -180,6 +180,17 @@ const FOUND_BUGS: readonly FoundBug[] = [
     seed: 1,
     stepsAsScripted: true,
   },
+  // Found by a corpus swarm over cluster-three-nodes.yaml (root seed 1709, run seed 1066903040), a
+  // false alarm of ends-by-deadline (here chat-failed-cause): a logout typed while the process was
+  // paused reached the machine after a friend's request it had not heard when typed; the request
+  // rightly ended logged-out with the login. Fixed in sim/drivers/peer-machine-driver.ts: the
+  // checker hears of the logout again when the machine takes it.
+  {
+    holds: "a friend's request heard between a logout's typing and its handling may end logged-out",
+    fixture: 'logout-typed-before-request-heard.yaml',
+    seed: 1,
+    metrics: { session_outcome_logged_out: 1, logouts_ended_here: 1 },
+  },
   // Found by a corpus swarm (root seed 21, 8 runs per scenario) right after the logout-answered
   // checker was written: it remembered a logout the server had answered and judged the user's next
   // one, sent during a clog and ended by the client, by the first one's time. Each logout now
