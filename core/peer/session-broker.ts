@@ -58,8 +58,9 @@
  * ExpectEstablished (`re`) for its session.answered (the token follows) or an error, which ends
  * the request (NO_SUCH_SESSION_REQUEST: it ended on the server first; SERVER_DEGRADED: our node
  * cannot reach the caller's). When the request ends here first (withdrawn, logged out, not
- * friends, its deadline) the id moves to `unanswered`, so a reply that never comes (an answer a
- * cluster node forwarded into a bus it had lost) holds nothing, and a late one is dropped.
+ * friends, its deadline, a new request of the friend's in its place) the id moves to
+ * `unanswered`, so a reply that never comes (an answer a cluster node forwarded into a bus it had
+ * lost) holds nothing, and a late one is dropped.
  */
 import type { ServerFrame, ServerFrameOf } from '../frames.ts';
 import { SERVER_REQUESTS_PENDING_MAX, SESSION_ACK_WAIT_MS, SESSION_OUTCOME_GRACE_MS } from '../limits.ts';
@@ -356,6 +357,12 @@ export class SessionBroker {
       this.incoming.set(frame.from, { ...known, deadlineMs });
       return;
     }
+    // A new request of the friend's takes the place of the one we hold (one per friend and
+    // direction): the server ended that one and its word of it was lost (a cluster node cut off
+    // from the bus). A yes to it still awaiting its reply is owed, as when a request ends here;
+    // kept, its id waited for a reply that never came for the rest of the link's life (the liveness
+    // check, a swarm of cluster-three-nodes.yaml, root seed 1709).
+    if (known?.state === 'ExpectEstablished' && known.re !== null) this.owe(known.re);
     this.incoming.set(frame.from, { state: 'ExpectAnswer', friend: frame.from, requestId: frame.requestId, deadlineMs });
     if (this.autoAccept) {
       this.actions.push({ type: 'answer', friend: frame.from, requestId: frame.requestId, accept: true });

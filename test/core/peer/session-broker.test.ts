@@ -534,6 +534,27 @@ describe('session broker: a request being withdrawn that ends here before its ac
   });
 });
 
+// Found by the liveness check in a swarm of cluster-three-nodes.yaml (root seed 1709, run seed
+// 1523324728): bob's node lost the bus just as our yes was forwarded to it, no reply came, and bob
+// asked again; his new request took the old one's place and the yes's id was kept, a request
+// awaiting the server's reply for the rest of the link's life.
+describe("session broker: a friend's new request in place of one we said yes to", () => {
+  it("owes that yes's reply, as when the request ends here, and drops it quietly if it comes", () => {
+    const broker = new SessionBroker(false);
+    broker.onFrame({ type: 'session.incoming', requestId: 'i1', from: 'bob', timeoutMs: 30_000 }, NOW);
+    broker.takeActions();
+    broker.answered('bob', true, 5, NOW);
+    broker.onFrame({ type: 'session.incoming', requestId: 'i2', from: 'bob', timeoutMs: 30_000 }, NOW + 9_000);
+    expect(broker.takeActions()).toEqual([
+      { type: 'reply-answers-nothing', re: 5 },
+      { type: 'event', event: { event: 'chat.request', from: 'bob', timeoutMs: 30_000 } },
+    ]);
+    broker.onFrame({ type: 'session.answered', re: 5, requestId: 'i1', accept: true }, NOW + 9_500);
+    expect(broker.takeActions()).toEqual([]);
+    expect(broker.awaitingAnswer('bob')).toBe('i2');
+  });
+});
+
 describe('session broker: two yeses awaiting their replies', () => {
   it("session.answered confirms the yes it answers and no other: the other's refusal still ends its request with the code", () => {
     const broker = new SessionBroker(false);
