@@ -131,8 +131,8 @@ class SimEnd implements Stream {
   }
 
   write(bytes: Uint8Array): boolean {
-    if (this.closed) return false;
     if (this.isServerSide) this.net.serverWrites?.(this.conn.id, bytes);
+    if (this.closed) return false;
     this.net.send(this, MSG_DATA, bytes);
     return true;
   }
@@ -163,7 +163,10 @@ export class SimNetwork {
   tap: DeliveryTap | null = null;
   /**
    * Bytes an accepting side writes, as it writes them (connection id), for a checker that must
-   * know what a server said in the instant it said it; null: nobody listens (most runs).
+   * know what a server said in the instant it said it; null: nobody listens (most runs). Shown
+   * even on an end already closed: what the server did is what it wrote, whether or not the peer
+   * is still there (a wait pushed out of the password-check line with BUSY to a client whose
+   * reset had reached the server before its close handler ran).
    */
   serverWrites: ((connId: number, bytes: Uint8Array) => void) | null = null;
   /** An accepting side has handled the close of its connection (its process knows the peer left). */

@@ -80,4 +80,24 @@ describe('in-memory network', () => {
     expect(b.log.closed).toEqual(['ECONNRESET']);
     expect(w.closes).toEqual(['ECONNRESET']);
   });
+
+  // A swarm of password-check-line.yaml (root seed 1409, seed 1625978624) paused the server while a
+  // bot with a check in the wait line crashed; on waking, the server pushed that wait out for a
+  // newcomer (its BUSY written to the dead connection, whose close it had not yet handled) and
+  // rate-limit-honoured, which reads the server's writes, saw a full line joined with nobody pushed out.
+  it("shows serverWrites what the accepting side writes even on a connection whose reset reached it but whose close it has not handled yet", () => {
+    const w = world(() => 5);
+    const writes: number[] = [];
+    w.net.serverWrites = (_connId, bytes) => writes.push(...bytes);
+    const a = client(w.net);
+    w.clock.runUntil(1_000);
+    w.net.pauseNode('10.0.0.1', 3_000);
+    a.stream.reset();
+    // The server wakes and hears the reset (its close handler is posted then), and writes first:
+    // posted after the reset reached it, before the close handler.
+    w.clock.at(2_000, () => w.clock.at(3_000, () => (w.accepted[0] as Stream).write(Uint8Array.of(7))));
+    w.clock.runUntil(4_000);
+    expect(w.closes).toEqual(['ECONNRESET']);
+    expect(writes).toEqual([7]);
+  });
 });
