@@ -17,9 +17,9 @@
  *   and not yet ended); without, a chat.open of ours to the friend;
  * - its reason must be one the world gave: a reason or code heard on the wire; `server-unavailable`
  *   for a request the server had not acknowledged when the link ended (or refused at once, no link
- *   to send it on); `logged-out` once a logout was typed or the server ended the login (logout.ok,
- *   HEARTBEAT_TIMEOUT, LOGGED_IN_ELSEWHERE, a refused resume, NOT_LOGGED_IN); `not-friends` once
- *   the friendship ended; `timeout` not before the earliest deadline the request can have (the
+ *   to send it on); `logged-out` once a logout was typed (also for a request heard while that
+ *   logout is not over) or the server ended the login (logout.ok, HEARTBEAT_TIMEOUT,
+ *   LOGGED_IN_ELSEWHERE, a refused resume, NOT_LOGGED_IN); `not-friends` once the friendship ended; `timeout` not before the earliest deadline the request can have (the
  *   server's timeout plus SESSION_OUTCOME_GRACE_MS from its session.pending or session.incoming,
  *   SESSION_ACK_WAIT_MS from an unacknowledged chat.open, P2P_HELLO_TIMEOUT_MS from a session.established);
  *   the P2P outcomes (`unreachable`, the callee's refusals) only after a session.established.
@@ -133,6 +133,14 @@ export class SessionCauses {
    * the server's requests): ids are compared within one login (`heardId`).
    */
   private passwordLogins = 0;
+  /**
+   * A logout was typed and is not over (answered, or refused: the login goes on): the login is
+   * ending, and a friend's request heard meanwhile may end `logged-out` with it. The server may
+   * ask before it takes the logout, and when the link goes before the logout's answer the client
+   * ends the login itself, with no frame to say so (a swarm of cluster-three-nodes.yaml, root seeds
+   * 1709 and 2203: a degraded link, then the callee's node crashed).
+   */
+  private loggingOut = false;
   /** chat.failed events heard since the client last settled, judged when it does. */
   private toJudge: Array<{ record: CauseRecord | undefined; friend: string; reason: string; incoming: boolean }> = [];
 
@@ -165,6 +173,7 @@ export class SessionCauses {
     const records = listOf(this.outgoing, friend);
     if (records.some((r) => r.establishedAtMs === null)) return null;
     const record = newRecord(friend, false, null, nowMs);
+    if (this.loggingOut) record.causes.add('logged-out');
     records.push(record);
     return record as ChatOpenHandle;
   }
@@ -196,6 +205,12 @@ export class SessionCauses {
   /** The user typed a logout: requests may end `logged-out` (the client ends the login itself when the server is out of reach). */
   logoutTyped(): void {
     this.addToAll('logged-out');
+    this.loggingOut = true;
+  }
+
+  /** The logout typed was refused (the login goes on: BUSY, a login still awaiting its answer) or found no login. */
+  logoutRefused(): void {
+    this.loggingOut = false;
   }
 
   /**
@@ -204,6 +219,7 @@ export class SessionCauses {
    */
   passwordLoginSent(): void {
     this.passwordLogins += 1;
+    this.loggingOut = false;
   }
 
   /** A request id heard from the server, qualified by the login it was heard in. */
@@ -258,6 +274,7 @@ export class SessionCauses {
           // keeps one per friend and direction): the older is no longer the client's to end.
           for (const r of records) if (r.establishedAtMs === null) r.deadlineMs = null;
           const record = newRecord(from, true, this.heardId(m.requestId), nowMs);
+          if (this.loggingOut) record.causes.add('logged-out');
           record.timeoutMs = timeoutMs;
           records.push(record);
           this.watch(record, nowMs + timeoutMs + SESSION_OUTCOME_GRACE_MS);

@@ -468,9 +468,13 @@ export class PeerMachineDriver implements PeerDriver {
     if (!holdsLogin) return done('NOT_LOGGED_IN');
     // Only a logout the client sends (logged in on a live link) is one the server must answer.
     if (this.machine.loggedIn) this.options.observer.onLogoutSent(this);
-    this.causes.logoutTyped();
+    const causes = this.causes;
+    causes.logoutTyped();
     this.setTruth(false);
-    this.command('logout', null, { cmd: 'logout' }, done);
+    this.command('logout', null, { cmd: 'logout' }, (outcome) => {
+      if (outcome !== 'ok') causes.logoutRefused();
+      done(outcome);
+    });
   }
 
   friendRequest(username: string, done: (outcome: StepOutcome) => void): void {
@@ -625,8 +629,6 @@ export class PeerMachineDriver implements PeerDriver {
     // After the logout's own input (same instant, scheduled first), as a user types them in turn.
     this.clock.at(this.clock.nowMs(), () => {
       if (ledger !== this.ledger || this.quitStep !== step) return;
-      // As for a logout (see send): the requests heard since the typing end with the quit's logout.
-      this.causes.logoutTyped();
       this.host.input({ type: 'command', command: { cmd: 'quit' }, ref: UNTRACKED_REF });
     });
   }
@@ -710,12 +712,6 @@ export class PeerMachineDriver implements PeerDriver {
     const ledger = this.ledger;
     this.clock.at(this.clock.nowMs(), () => {
       if (entry.outcome !== null || ledger !== this.ledger) return;
-      // The machine ends the requests it holds when it handles the logout, which may come well after
-      // the typing (a paused process, a held command): a friend's request heard in between ends
-      // `logged-out` too. A swarm of cluster-three-nodes.yaml (root seed 1709) paused a callee that
-      // typed a logout, then heard a request, then lost its link: its chat.failed logged-out ended
-      // the new request, which the checker had not told of the logout.
-      if (command.cmd === 'logout') this.causes.logoutTyped();
       if (command.cmd !== 'chat.open') return this.host.input({ type: 'command', command, ref: entry.seq });
       this.causes.chatOpenInput(command.username);
       this.host.input({ type: 'command', command, ref: entry.seq });

@@ -169,6 +169,25 @@ describe('ends-by-deadline', () => {
     expect(late).toEqual([]);
   });
 
+  // Found by swarms of cluster-three-nodes.yaml (root seed 2203, seed 2069222241; root seed 1709,
+  // seed 1066903040): the callee typed a logout, the server asked it about a friend's request before
+  // taking the logout, and the link went before the logout's answer came: the client ended the
+  // login itself, and the request with it, `logged-out`. Nothing but the typed logout says so.
+  it('a request heard while a typed logout is not over may end logged-out; once the logout was refused, not', () => {
+    const { causes, violations } = checker();
+    causes.logoutTyped();
+    causes.serverFrames([{ type: 'session.incoming', requestId: 's29', from: 'peer3', timeoutMs: SERVER_SESSION_TIMEOUT_MS }], 100);
+    causes.failed('peer3', 'logged-out', true, 100);
+    causes.settled(100);
+    expect(violations).toEqual([]);
+    causes.logoutTyped();
+    causes.logoutRefused();
+    causes.serverFrames([{ type: 'session.incoming', requestId: 's30', from: 'peer3', timeoutMs: SERVER_SESSION_TIMEOUT_MS }], 200);
+    causes.failed('peer3', 'logged-out', true, 200);
+    causes.settled(200);
+    expect(violations).toHaveLength(1);
+  });
+
   it('moves the deadline when the server asks again after a resume', () => {
     const { causes, late, runUntil } = riders();
     causes.serverFrames([incoming('s1')], 0);
