@@ -191,6 +191,15 @@ const FOUND_BUGS: readonly FoundBug[] = [
     seed: 1,
     metrics: { session_outcome_logged_out: 1, logouts_ended_here: 1 },
   },
+  // Found by a corpus swarm over cluster-three-nodes.yaml (root seed 2801, run seed 2622697707), a
+  // false alarm of ends-by-deadline: its check, set on the caller's clock, fired early on that clock
+  // once a clock fault slowed it. Fixed in sim/drivers/peer-machine-driver.ts (checkAt waits again).
+  {
+    holds: "a request's deadline is judged when the caller's own clock reaches it, however a fault changed its rate meanwhile",
+    fixture: 'deadline-check-under-slowed-clock.yaml',
+    seed: 1,
+    metrics: { session_outcome_timeout: 1 },
+  },
   // Found by a corpus swarm (root seed 21, 8 runs per scenario) right after the logout-answered
   // checker was written: it remembered a logout the server had answered and judged the user's next
   // one, sent during a clog and ended by the client, by the first one's time. Each logout now
