@@ -622,9 +622,10 @@ export class PeerMachineDriver implements PeerDriver {
    * quit when no answer comes (server-link.ts `quit`). `logoutFirst`: the user typed a logout just
    * before, still unanswered when the quit comes. Outcome: `ok`; `QUIT_LATE` when the program
    * exited later than that bound (not judged when this process was paused meanwhile: its timers
-   * fire late; nor when a clock fault touched its clock); `QUIT_EARLY` when, logged in, it exited before the bound with neither an answer to
-   * its logout nor its link dropped; else the logout's own outcome when it was answered otherwise
-   * than `ok`. A program that never exits leaves the step pending (steps-finish).
+   * fire late; nor when a clock fault touched its clock); `QUIT_EARLY` when, logged in, it exited
+   * before the bound with neither an answer to its logout nor its link dropped; else the logout's
+   * own outcome when it was answered otherwise than `ok`. A program that never exits leaves the
+   * step pending (steps-finish).
    */
   quit(logoutFirst: boolean, done: (outcome: StepOutcome) => void): void {
     if (!this.alive || this.silent || this.quitStep !== null) return done('NOT_CONNECTED');
