@@ -180,6 +180,11 @@ export class MemoryStore implements AccountStore {
     return this.accounts.has(username);
   }
 
+  /** The committed password hash of this account, or null when there is none (the simulator's password-truth asks it). */
+  passwordHashOf(username: string): string | null {
+    return this.accounts.get(username)?.passwordHash ?? null;
+  }
+
   /** Whether a and b are friends (either order). */
   hasFriendship(a: string, b: string): boolean {
     return this.friendships.has(pairKey(a, b));

@@ -22,12 +22,6 @@ export interface StoreFault {
 
 export class SimStore implements AccountStore {
   private readonly memory = new MemoryStore();
-  /**
-   * The committed password hash of each account, for the password-truth checker: built from the
-   * store the first time it is asked (most runs never ask), then kept up to date by each batch
-   * that commits.
-   */
-  private passwordHashes: Map<string, string> | null = null;
   /** The store fault in progress, or null. */
   fault: StoreFault | null = null;
   /** What a failing apply does to the process (set by the server node): it dies there. */
@@ -49,7 +43,6 @@ export class SimStore implements AccountStore {
     // Refused as PostgreSQL's primary key refuses it: an account two nodes signed up at once.
     const refused = this.memory.apply(ops);
     if (refused !== null) return refused;
-    if (this.passwordHashes !== null) this.notePasswords(ops);
     if (fault?.mode === 'stall') this.onStall(fault.stallMs);
     return null;
   }
@@ -67,19 +60,9 @@ export class SimStore implements AccountStore {
     return this.memory.hasAccount(username);
   }
 
-  /** The committed password hash of this account, or null when there is none. */
+  /** The committed password hash of this account, or null when there is none (password-truth). */
   passwordHashOf(username: string): string | null {
-    if (this.passwordHashes === null) this.passwordHashes = new Map(this.memory.load().accounts.map((a) => [a.username, a.passwordHash]));
-    return this.passwordHashes.get(username) ?? null;
-  }
-
-  private notePasswords(ops: readonly StoreOp[]): void {
-    const hashes = this.passwordHashes as Map<string, string>;
-    for (const op of ops) {
-      if (op.op === 'account.create') hashes.set(op.username, op.passwordHash);
-      // As MemoryStore applies it: a change to an account it does not hold changes nothing.
-      else if (op.op === 'account.password' && hashes.has(op.username)) hashes.set(op.username, op.passwordHash);
-    }
+    return this.memory.passwordHashOf(username);
   }
 
   /** Whether the store holds this friendship (committed and not removed since). */

@@ -2,7 +2,7 @@
  * MemoryStore's refusal (core/store.ts), as a database's unique key refuses: a batch that creates
  * an account whose name is taken (already stored, or twice in the batch) is refused whole, nothing
  * of it applied, with a reason that names the account; any other batch is applied. hasAccount and
- * hasFriendship answer from what was applied (the simulator's announced-is-committed asks them).
+ * hasFriendship and passwordHashOf answer from what was applied (the simulator's announced-is-committed asks them).
  */
 import { describe, expect, it } from 'vitest';
 import { MemoryStore, type StoreOp } from '../../core/store.ts';
@@ -33,5 +33,12 @@ describe('MemoryStore', () => {
     expect([store.hasFriendship('alice', 'bob'), store.hasFriendship('bob', 'alice'), store.hasFriendship('alice', 'carol')]).toEqual([true, true, false]);
     store.apply([{ op: 'friendship.remove', a: 'bob', b: 'alice' }]);
     expect(store.hasFriendship('alice', 'bob')).toBe(false);
+  });
+
+  it("gives an account's committed password hash: the latest change applied, none for an account it does not hold", () => {
+    const store = new MemoryStore();
+    store.apply([create('alice'), { op: 'account.password', username: 'alice', passwordHash: 'h2' }]);
+    store.apply([{ op: 'account.password', username: 'zed', passwordHash: 'h3' }]);
+    expect([store.passwordHashOf('alice'), store.passwordHashOf('zed')]).toEqual(['h2', null]);
   });
 });
