@@ -21,6 +21,8 @@
  *           ExpectEstablished ──session.established (callee)──▶ (ended: hold the token)
  *           ExpectEstablished ──error answering our yes──▶ (ended: chat.failed, the error's code)
  *           ExpectAnswer / ExpectEstablished ──session.withdrawn──▶ (ended: chat.failed)
+ *           ExpectAnswer / ExpectEstablished ──session.incoming, another requestId──▶
+ *                                   (ended: chat.failed `replaced`; the new one is ExpectAnswer)
  *
  * Every request ends, whatever its state:
  * - when the link it was sent on ends before the server acknowledged it (ExpectPending: the
@@ -31,6 +33,8 @@
  *   acknowledged request: the server keeps a detached user's requests and replays their outcome
  *   on resume, and asks the callee again (same requestId, no second chat.request);
  * - when the friendship ends (friend.removed), with reason `not-friends`;
+ * - when the friend's new request takes the place of theirs we hold (the server ended the old one
+ *   and its word of it was lost: a cluster node cut off from the bus), with reason `replaced`;
  * - when a session with the friend opens while our own request to them is pending (the friend
  *   asked us at the same moment and we said yes: requests crossing, on one server or across a
  *   cluster's nodes): the user's chat.open has its answer, chat.opened, so the request is
@@ -123,6 +127,8 @@ export type BrokerAction =
 const LOGGED_OUT = 'logged-out';
 /** The chat.failed reason for a request to or from someone who is no friend any more (the server's own). */
 const NOT_FRIENDS = 'not-friends';
+/** The chat.failed reason for a friend's request to us that a newer one of theirs took the place of (see onIncoming). */
+const REPLACED = 'replaced';
 
 const NO_ACTIONS: BrokerAction[] = Object.freeze([]) as unknown as BrokerAction[];
 
@@ -359,11 +365,12 @@ export class SessionBroker {
     }
     // A new request of the friend's takes the place of the one we hold (one per friend and
     // direction): the server ended that one and its word of it was lost (a cluster node cut off
-    // from the bus). A yes to it still awaiting its reply is owed, as when a request ends here;
-    // kept, its id waited for a reply that never came for the rest of the link's life (the liveness
-    // check, a swarm of cluster-three-nodes.yaml, root seed 1709).
-    // Stryker disable next-line ConditionalExpression: `known.re !== null` made true owes null, which matches no frame (a frame's re is a number or absent), as in end()
-    if (known?.state === 'ExpectEstablished' && known.re !== null) this.owe(known.re);
+    // from the bus). It ends here, told to the user before the new one is: the user was asked
+    // about it, and a yes to it is answered (chat.failed with the yes's ref), not left waiting.
+    // A yes still awaiting its reply is owed, as when any request ends here; kept, its id waited
+    // for a reply that never came for the rest of the link's life (the liveness check, a swarm of
+    // cluster-three-nodes.yaml, root seed 1709).
+    if (known !== undefined) this.end(known, REPLACED);
     this.incoming.set(frame.from, { state: 'ExpectAnswer', friend: frame.from, requestId: frame.requestId, deadlineMs });
     if (this.autoAccept) {
       this.actions.push({ type: 'answer', friend: frame.from, requestId: frame.requestId, accept: true });

@@ -19,7 +19,8 @@
  *   for a request the server had not acknowledged when the link ended (or refused at once, no link
  *   to send it on); `logged-out` once a logout was typed (also for a request heard while that
  *   logout is not over) or the server ended the login (logout.ok, HEARTBEAT_TIMEOUT,
- *   LOGGED_IN_ELSEWHERE, a refused resume, NOT_LOGGED_IN); `not-friends` once the friendship ended; `timeout` not before the earliest deadline the request can have (the
+ *   LOGGED_IN_ELSEWHERE, a refused resume, NOT_LOGGED_IN); `not-friends` once the friendship ended;
+ *   `replaced` for a friend's request once a newer one of theirs was heard; `timeout` not before the earliest deadline the request can have (the
  *   server's timeout plus SESSION_OUTCOME_GRACE_MS from its session.pending or session.incoming,
  *   SESSION_ACK_WAIT_MS from an unacknowledged chat.open, P2P_HELLO_TIMEOUT_MS from a session.established);
  *   the P2P outcomes (`unreachable`, the callee's refusals) only after a session.established.
@@ -271,8 +272,10 @@ export class SessionCauses {
             break;
           }
           // A request of the friend's not established takes the place of an older one (the client
-          // keeps one per friend and direction): the older is no longer the client's to end.
-          for (const r of records) if (r.establishedAtMs === null) r.deadlineMs = null;
+          // keeps one per friend and direction): the client ends the older with reason `replaced`
+          // before it asks about the new one. Its deadline stays watched: a client that drops it
+          // without a word leaves its user's yes unanswered, and ends-by-deadline says so.
+          for (const r of records) if (r.establishedAtMs === null) r.causes.add('replaced');
           const record = newRecord(from, true, this.heardId(m.requestId), nowMs);
           if (this.loggingOut) record.causes.add('logged-out');
           record.timeoutMs = timeoutMs;
@@ -375,7 +378,8 @@ export class SessionCauses {
     record.deadlineMs = deadlineMs;
     riders.checkAt(deadlineMs + DEADLINE_SLACK_MS, (nowMs) => {
       // A later frame moved the deadline (a check for it is set), or the request is past its
-      // session.established (the P2P set-up's deadline rules), or it was superseded.
+      // session.established (the P2P set-up's deadline rules), or it ended (a newer request of
+      // the friend's in its place ends it at once, chat.failed `replaced`).
       if (record.deadlineMs !== deadlineMs || record.establishedAtMs !== null) return;
       const records = (record.incoming ? this.incoming : this.outgoing).get(record.friend);
       if (records === undefined || !records.includes(record)) return;

@@ -539,7 +539,7 @@ describe('session broker: a request being withdrawn that ends here before its ac
 // asked again; his new request took the old one's place and the yes's id was kept, a request
 // awaiting the server's reply for the rest of the link's life.
 describe("session broker: a friend's new request in place of one we said yes to", () => {
-  it("owes that yes's reply, as when the request ends here, and drops it quietly if it comes", () => {
+  it("ends the old one for the user (chat.failed replaced, incoming) before asking about the new, owes the yes's reply and drops it quietly if it comes", () => {
     const broker = new SessionBroker(false);
     broker.onFrame({ type: 'session.incoming', requestId: 'i1', from: 'bob', timeoutMs: 30_000 }, NOW);
     broker.takeActions();
@@ -547,11 +547,48 @@ describe("session broker: a friend's new request in place of one we said yes to"
     broker.onFrame({ type: 'session.incoming', requestId: 'i2', from: 'bob', timeoutMs: 30_000 }, NOW + 9_000);
     expect(broker.takeActions()).toEqual([
       { type: 'reply-answers-nothing', re: 5 },
+      { type: 'event', event: { event: 'chat.failed', username: 'bob', reason: 'replaced', incoming: true } },
       { type: 'event', event: { event: 'chat.request', from: 'bob', timeoutMs: 30_000 } },
     ]);
     broker.onFrame({ type: 'session.answered', re: 5, requestId: 'i1', accept: true }, NOW + 9_500);
     expect(broker.takeActions()).toEqual([]);
     expect(broker.awaitingAnswer('bob')).toBe('i2');
+    expect(broker.pendingCount).toBe(1);
+  });
+
+  it('a yes whose reply came ends the same way, with nothing owed', () => {
+    const broker = new SessionBroker(false);
+    broker.onFrame({ type: 'session.incoming', requestId: 'i1', from: 'bob', timeoutMs: 30_000 }, NOW);
+    broker.takeActions();
+    broker.answered('bob', true, 5, NOW);
+    broker.onFrame({ type: 'session.answered', re: 5, requestId: 'i1', accept: true }, NOW + 100);
+    broker.onFrame({ type: 'session.incoming', requestId: 'i2', from: 'bob', timeoutMs: 30_000 }, NOW + 9_000);
+    expect(broker.takeActions()).toEqual([
+      { type: 'event', event: { event: 'chat.failed', username: 'bob', reason: 'replaced', incoming: true } },
+      { type: 'event', event: { event: 'chat.request', from: 'bob', timeoutMs: 30_000 } },
+    ]);
+  });
+
+  it('a request the user was asked about and has not answered ends too, so the user is never left with two of one friend', () => {
+    const broker = new SessionBroker(false);
+    broker.onFrame({ type: 'session.incoming', requestId: 'i1', from: 'bob', timeoutMs: 30_000 }, NOW);
+    broker.takeActions();
+    broker.onFrame({ type: 'session.incoming', requestId: 'i2', from: 'bob', timeoutMs: 20_000 }, NOW + 9_000);
+    expect(broker.takeActions()).toEqual([
+      { type: 'event', event: { event: 'chat.failed', username: 'bob', reason: 'replaced', incoming: true } },
+      { type: 'event', event: { event: 'chat.request', from: 'bob', timeoutMs: 20_000 } },
+    ]);
+    expect(broker.awaitingAnswer('bob')).toBe('i2');
+    // The new request's own deadline holds, not the old one's.
+    expect(broker.nextTimeoutMs()).toBe(NOW + 9_000 + 20_000 + SESSION_OUTCOME_GRACE_MS);
+  });
+
+  it('the same request asked again (a resume) is not replaced: nothing is told', () => {
+    const broker = new SessionBroker(false);
+    broker.onFrame({ type: 'session.incoming', requestId: 'i1', from: 'bob', timeoutMs: 30_000 }, NOW);
+    broker.takeActions();
+    broker.onFrame({ type: 'session.incoming', requestId: 'i1', from: 'bob', timeoutMs: 20_000 }, NOW + 9_000);
+    expect(broker.takeActions()).toEqual([]);
   });
 });
 

@@ -209,3 +209,31 @@ describe('ends-by-deadline', () => {
     expect(late).toHaveLength(1);
   });
 });
+
+describe("a friend's newer request in place of one we hold", () => {
+  it("takes chat.failed `replaced` for the older one, and calls an older one nobody ended late at its own deadline", () => {
+    const told = checker();
+    told.causes.serverFrames([incoming('s1')], 0);
+    told.causes.asked('peer3');
+    told.causes.serverFrames([incoming('s2')], 1000);
+    told.causes.failed('peer3', 'replaced', true, 1000);
+    told.causes.asked('peer3');
+    told.causes.settled(1000);
+    expect(told.violations).toEqual([]);
+
+    // The client that dropped the older one without a word (its user's yes left unanswered).
+    const { causes, late, runUntil } = riders();
+    causes.serverFrames([incoming('s1')], 0);
+    causes.serverFrames([incoming('s2')], 1000);
+    runUntil(SERVER_SESSION_TIMEOUT_MS + SESSION_OUTCOME_GRACE_MS + 50);
+    expect(late).toEqual([expect.stringContaining("peer3's request s1@login0 to peer5 has not ended")]);
+  });
+
+  it('calls `replaced` wrong for a request no newer one replaced', () => {
+    const { causes, violations } = checker();
+    causes.serverFrames([incoming('s1')], 0);
+    causes.failed('peer3', 'replaced', true, 500);
+    causes.settled(500);
+    expect(violations).toEqual(["peer3's request to peer5 ended replaced, which nothing told the client: told nothing, no session.established"]);
+  });
+});
