@@ -228,10 +228,11 @@ export interface SendFileOptions {
 
 /** A quit typed and not yet done (PeerMachineDriver.quit). */
 interface QuitStep {
-  readonly typedAtMs: number;
   readonly done: (outcome: StepOutcome) => void;
-  /** Logged in on a live link when typed: the program sends a logout and waits for its answer. */
-  readonly loggedIn: boolean;
+  /** When the quit reached the machine (null while it is held: see `ready`): QUIT_LOGOUT_WAIT_MS runs from here. */
+  handedAtMs: number | null;
+  /** Logged in on a live link when the quit reached the machine: the program sends a logout and waits for its answer. */
+  loggedIn: boolean;
   /** The outcome of the logout typed just before (logoutFirst), once it came. */
   logoutOutcome: string | null;
   /** The server answered the logout (logout.ok, or an error), or the server link dropped: nothing left to wait for. */
@@ -295,10 +296,11 @@ export class PeerMachineDriver implements PeerDriver {
    * headless client's command queue (cli/client/command-queue.ts, the server lane), which every
    * front end types through: a login typed 25 ms after the server's idle close of a client
    * waiting to log in waits for the new connection there, and was answered SERVER_UNAVAILABLE
-   * here (a swarm of connection-hoarders.yaml with a drawn idle limit, root seed 863).
+   * here (a swarm of connection-hoarders.yaml with a drawn idle limit, root seed 863). A quit
+   * waits here too, behind them (see `quit`).
    */
   private ready = false;
-  private beforeReady: Array<{ entry: LedgerEntry; command: PeerCommand }> = [];
+  private beforeReady: Array<{ entry: LedgerEntry; command: PeerCommand } | { quit: QuitStep }> = [];
   /** How incoming friend requests are answered (the answerFriends step); `friendsAccepted` are accepted anyway. */
   private friendPolicy: 'accept' | 'decline' | 'ignore' = 'accept';
   private friendsAccepted: ReadonlySet<string> = new Set();
@@ -616,20 +618,26 @@ export class PeerMachineDriver implements PeerDriver {
   }
 
   /**
-   * The user quits the program (the machine's `quit`, as /quit in cli/client/). The program must
-   * exit (the machine's `exit` effect): at once when it holds no login on a live link, else once
-   * the server answers the logout quit sends, and at the latest QUIT_LOGOUT_WAIT_MS after the
-   * quit when no answer comes (server-link.ts `quit`). `logoutFirst`: the user typed a logout just
-   * before, still unanswered when the quit comes. Outcome: `ok`; `QUIT_LATE` when the program
-   * exited later than that bound (not judged when this process was paused meanwhile: its timers
-   * fire late; nor when a clock fault touched its clock); `QUIT_EARLY` when, logged in, it exited
-   * before the bound with neither an answer to its logout nor its link dropped; else the logout's
-   * own outcome when it was answered otherwise than `ok`. A program that never exits leaves the
-   * step pending (steps-finish).
+   * The user quits the program (the machine's `quit`, as /quit in cli/client/). The quit waits
+   * behind the commands held before it and while a server connection is being made (see `ready`),
+   * as in the headless client's command queue, where `quit` runs once everything before it has run
+   * (docs/CLIENT.md): a logout typed just before during a reconnect reaches the machine first and
+   * takes the login back, where the quit handed over at once closed the link under it and the held
+   * logout never ran. From when the quit reaches the machine, the program must exit (the machine's
+   * `exit` effect): at once when it holds no login on a live link, else once the server answers the
+   * logout quit sends, and at the latest QUIT_LOGOUT_WAIT_MS later when no answer comes
+   * (server-link.ts `quit`). `logoutFirst`: the user typed a logout just before, still unanswered
+   * when the quit reaches the machine (the queue's server lane, which would hold the quit until the
+   * logout's answer, is not modelled: it keeps the machine's quit-behind-a-logout reachable).
+   * Outcome: `ok`; `QUIT_LATE` when the program exited later than that bound (not judged when this
+   * process was paused meanwhile: its timers fire late; nor when a clock fault touched its clock);
+   * `QUIT_EARLY` when, logged in, it exited before the bound with neither an answer to its logout nor
+   * its link dropped; else the logout's own outcome when it was answered otherwise than `ok`. A
+   * program that never exits leaves the step pending (steps-finish).
    */
   quit(logoutFirst: boolean, done: (outcome: StepOutcome) => void): void {
     if (!this.alive || this.silent || this.quitStep !== null) return done('NOT_CONNECTED');
-    const step: QuitStep = { typedAtMs: this.clock.nowMs(), done, loggedIn: this.machine.loggedIn, logoutOutcome: null, waitOver: false };
+    const step: QuitStep = { done, handedAtMs: null, loggedIn: false, logoutOutcome: null, waitOver: false };
     this.quitStep = step;
     if (logoutFirst) {
       this.logout((outcome) => {
@@ -638,10 +646,21 @@ export class PeerMachineDriver implements PeerDriver {
     }
     this.causes.logoutTyped();
     this.setTruth(false);
+    this.handOverQuit(step);
+  }
+
+  /** The quit to the machine, held as the commands are (see `send`), after the logout typed before it. */
+  private handOverQuit(step: QuitStep): void {
+    if (!this.ready || this.beforeReady.length > 0 || this.machine.serverLinkComing) {
+      this.beforeReady.push({ quit: step });
+      return;
+    }
     const ledger = this.ledger;
     // After the logout's own input (same instant, scheduled first), as a user types them in turn.
     this.clock.at(this.clock.nowMs(), () => {
       if (ledger !== this.ledger || this.quitStep !== step) return;
+      step.handedAtMs = this.clock.nowMs();
+      step.loggedIn = this.machine.loggedIn;
       this.host.input({ type: 'command', command: { cmd: 'quit' }, ref: UNTRACKED_REF });
     });
   }
@@ -650,8 +669,9 @@ export class PeerMachineDriver implements PeerDriver {
   private onExited(): void {
     const step = this.quitStep;
     this.quitStep = null;
-    const elapsedMs = step === null ? 0 : this.clock.nowMs() - step.typedAtMs;
-    const paused = step !== null && this.scope.pausedUntilMs > step.typedAtMs;
+    const handedAtMs = step?.handedAtMs ?? this.clock.nowMs();
+    const elapsedMs = this.clock.nowMs() - handedAtMs;
+    const paused = this.scope.pausedUntilMs > handedAtMs;
     this.setTruth(false);
     this.alive = false;
     this.scope.kill();
@@ -737,7 +757,10 @@ export class PeerMachineDriver implements PeerDriver {
     if (!this.ready || this.machine.serverLinkComing) return;
     const held = this.beforeReady;
     this.beforeReady = [];
-    for (const { entry, command } of held) this.send(entry, command);
+    for (const item of held) {
+      if ('quit' in item) this.handOverQuit(item.quit);
+      else this.send(item.entry, item.command);
+    }
   }
 
   /** From the frame tap: the server frames this peer's machine is about to hear (errors pushed unasked are nobody's outcome). */

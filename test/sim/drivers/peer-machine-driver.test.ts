@@ -98,3 +98,33 @@ behaviours:
     }
   });
 });
+
+// Noticed by reading (2026-12-07): the quit step handed `quit` to the machine at once, past the
+// commands held while a server connection was being made, so a logout typed just before it, during
+// a reconnect, was still held when the quit closed the link: the login was never taken back. The
+// headless client's queue runs `quit` only once everything before it has run (docs/CLIENT.md).
+describe('a logout and a quit typed while the client is reconnecting', () => {
+  it('the logout reaches the machine first and takes the login back (logout.ok told here), then the program exits', () => {
+    // Alice's link is reset at 3 s; thinking 3,000 to 3,130 ms after her login, she types them
+    // while it is down, while its new connection is being made, and while its resume is on its way.
+    for (let thinkMs = 3_000; thinkMs <= 3_130; thinkMs += 10) {
+      const scenario = parseScenario(`version: 1
+seed: 1
+durationMs: 8000
+driver: peer-machine
+network: { latency: 10 }
+populations:
+  - { name: alice, behaviour: user }
+behaviours:
+  user:
+    - login: { expect: ok }
+    - think: ${thinkMs}
+    - quit: { logoutFirst: true, expect: ok }
+faults:
+  - { kind: reset, atMs: 3000, peers: [alice] }
+`);
+      const report = runScenario(scenario, { seed: 1 });
+      expect({ thinkMs, endedHere: report.metrics.logouts_ended_here, violations: report.violations, passed: report.passed }).toEqual({ thinkMs, endedHere: 1, violations: [], passed: true });
+    }
+  });
+});
