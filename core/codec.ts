@@ -216,9 +216,21 @@ export class FrameDecoder {
     this.dataFragments = options.dataFragments ?? false;
   }
 
-  /** Bytes received but not yet returned as frames. */
+  /**
+   * Bytes received and not yet read. A frame's header is read as soon as its 6 bytes are here, so
+   * a header alone, waiting for its payload, counts 0: ask atFrameBoundary whether a frame is begun.
+   */
   get buffered(): number {
     return this.bufferedBytes;
+  }
+
+  /**
+   * Whether the next byte pushed starts a frame: nothing buffered, no header read waiting for its
+   * payload, no data frame's bytes still coming in fragments. What a reader that recognises a
+   * whole frame by its bytes before pushing them must ask (the server link's heartbeat.ack).
+   */
+  get atFrameBoundary(): boolean {
+    return this.bufferedBytes === 0 && this.pendingKind < 0 && this.bodyRemaining < 0;
   }
 
   get failed(): boolean {
@@ -373,7 +385,7 @@ export class FrameDecoder {
   private parseHeader(bytes: Uint8Array, at: number): { code: ErrorCode; detail: string } | null {
     const version = bytes[at] as number;
     const kind = bytes[at + 1] as number;
-    const payloadBytes = (((bytes[at + 2] as number) << 24) | ((bytes[at + 3] as number) << 16) | ((bytes[at + 4] as number) << 8) | (bytes[at + 5] as number)) >>> 0;
+    const payloadBytes = headerPayloadBytes(bytes, at);
     if (version !== PROTOCOL_VERSION) return { code: 'BAD_VERSION', detail: `version ${version}, expected ${PROTOCOL_VERSION}` };
     if (kind !== FRAME_KIND_CONTROL && kind !== FRAME_KIND_DATA) return { code: 'BAD_FRAME_KIND', detail: `kind ${kind}` };
     // Stryker disable next-line ConditionalExpression,EqualityOperator: CONTROL_FRAME_BYTES_MAX equals FRAME_BYTES_MAX today and frameBytesMax is at most that, so both arms are frameBytesMax (kept for when the limits part)
@@ -449,6 +461,11 @@ export class FrameDecoder {
     // The block (always rest's last chunk) is now head, being read: nothing more is copied into it.
     this.coalesceBlock = null;
   }
+}
+
+/** The payload length a frame header at `at` names (its bytes must be there; nothing is checked). */
+export function headerPayloadBytes(bytes: Uint8Array, at: number): number {
+  return readU32(bytes, at + 2);
 }
 
 function readU32(bytes: Uint8Array, at: number): number {

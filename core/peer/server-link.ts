@@ -379,7 +379,7 @@ export class ServerLink {
     const conn = this.conn();
     if (conn === null || conn.linkId !== linkId) return;
     conn.lastRxMs = nowMs;
-    if (this.loggedIn && conn.decoder.buffered === 0 && !conn.decoder.failed && sameBytes(bytes, HEARTBEAT_ACK_FRAME_BYTES)) return;
+    if (this.loggedIn && conn.decoder.atFrameBoundary && !conn.decoder.failed && sameBytes(bytes, HEARTBEAT_ACK_FRAME_BYTES)) return;
     conn.decoder.push(bytes);
     for (let frame = conn.decoder.next(); frame !== null; frame = conn.decoder.next()) {
       if (frame.kind === 'error') return this.drop(conn, nowMs);

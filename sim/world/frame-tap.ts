@@ -8,7 +8,7 @@
  * own copy of the stream state. Frames that do not parse are skipped (the receiver's own decoder
  * reports them). A connection's decoders go when both its ends are closed.
  */
-import { FRAME_HEADER_BYTES, FRAME_KIND_CONTROL, FrameDecoder, encodeControl } from '../../core/codec.ts';
+import { FRAME_HEADER_BYTES, FRAME_KIND_CONTROL, FrameDecoder, encodeControl, headerPayloadBytes } from '../../core/codec.ts';
 import { CONTROL_FRAME_BYTES_MAX, PROTOCOL_VERSION } from '../../core/limits.ts';
 import type { DeliveryTap } from './network.ts';
 
@@ -64,7 +64,7 @@ function endsOnFrameBoundary(bytes: Uint8Array): boolean {
   const total = bytes.length;
   while (at < total) {
     if (total - at < FRAME_HEADER_BYTES) return false;
-    at += FRAME_HEADER_BYTES + ((((bytes[at + 2] as number) << 24) | ((bytes[at + 3] as number) << 16) | ((bytes[at + 4] as number) << 8) | (bytes[at + 5] as number)) >>> 0);
+    at += FRAME_HEADER_BYTES + headerPayloadBytes(bytes, at);
   }
   return at === total;
 }
@@ -212,7 +212,7 @@ export class FrameTap implements DeliveryTap {
     const total = bytes.length;
     while (at < total) {
       if (total - at < FRAME_HEADER_BYTES || bytes[at] !== PROTOCOL_VERSION || bytes[at + 1] !== FRAME_KIND_CONTROL) return this.decode(key, bytes);
-      const payloadBytes = (((bytes[at + 2] as number) << 24) | ((bytes[at + 3] as number) << 16) | ((bytes[at + 4] as number) << 8) | (bytes[at + 5] as number)) >>> 0;
+      const payloadBytes = headerPayloadBytes(bytes, at);
       const start = at + FRAME_HEADER_BYTES;
       const end = start + payloadBytes;
       if (payloadBytes > CONTROL_FRAME_BYTES_MAX || end > total) return this.decode(key, bytes);
@@ -233,10 +233,11 @@ export class FrameTap implements DeliveryTap {
   private decode(key: number, bytes: Uint8Array): readonly WireMessage[] {
     let own = this.decoders.get(key);
     // A chunk that does not end on a frame boundary leaves part of a frame in the decoder, perhaps
-    // a header alone (which its `buffered` does not count): the direction gets a decoder of its
-    // own before reading it, kept until the connection closes (such chunks come from probes and
-    // hostile peers only: the network delivers whole writes). The shared one held the header of a
-    // probe's frame cut after it, and read the next connection's frame as that probe's payload.
+    // a header alone (`buffered` counts 0 for it; `atFrameBoundary` says false): the direction
+    // gets a decoder of its own before reading it, kept until the connection closes (such chunks
+    // come from probes and hostile peers only: the network delivers whole writes). The shared one
+    // held the header of a probe's frame cut after it, and read the next connection's frame as
+    // that probe's payload.
     if (own === undefined && !endsOnFrameBoundary(bytes)) {
       own = new FrameDecoder();
       this.decoders.set(key, own);
@@ -251,7 +252,7 @@ export class FrameTap implements DeliveryTap {
       (out ??= []).push(frame.message as WireMessage);
     }
     // Whole frames that broke the stream (a bad header or payload): this direction keeps the decoder.
-    if (own === undefined && (decoder.buffered > 0 || decoder.failed)) {
+    if (own === undefined && (!decoder.atFrameBoundary || decoder.failed)) {
       this.decoders.set(key, decoder);
       this.idle = new FrameDecoder();
     }

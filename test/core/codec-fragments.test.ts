@@ -89,6 +89,18 @@ describe('decoder fragment mode', () => {
     );
   });
 
+  it('inside a data frame whose bytes come in pieces, nothing is buffered yet the decoder is not at a frame boundary', () => {
+    const decoder = new FrameDecoder({ dataFragments: true });
+    const frame = encodeData(7, 0, new Uint8Array(100).fill(9));
+    decoder.push(frame.subarray(0, FRAME_HEADER_BYTES + DATA_HEADER_BYTES + 40));
+    expect(drain(decoder)).toMatchObject([{ kind: 'data', streamId: 7, offset: 0 }]);
+    expect(decoder.buffered).toBe(0);
+    expect(decoder.atFrameBoundary).toBe(false);
+    decoder.push(frame.subarray(FRAME_HEADER_BYTES + DATA_HEADER_BYTES + 40));
+    expect(drain(decoder)).toMatchObject([{ kind: 'data', streamId: 7, offset: 40 }]);
+    expect(decoder.atFrameBoundary).toBe(true);
+  });
+
   it('a data frame inside one chunk comes out as one view of that chunk, not a copy', () => {
     const bytes = new Uint8Array(256 * 1024).map((_, i) => i & 0xff);
     const chunk = concat([encodeControl({ type: 'x' }), encodeData(3, 1000, bytes), encodeControl({ type: 'y' })]);

@@ -15,6 +15,7 @@ import {
   encodeControl,
   encodeData,
   encodeDataHeader,
+  headerPayloadBytes,
 } from '../../core/codec.ts';
 import { errorCloses } from '../../core/errors.ts';
 import { CONTROL_FRAME_BYTES_MAX, FRAME_BYTES_MAX, PROTOCOL_VERSION } from '../../core/limits.ts';
@@ -131,6 +132,60 @@ describe('codec chunking', () => {
       }),
       { numRuns: 200, ...replay },
     );
+  });
+
+  it('property: the decoder stands at a frame boundary exactly when the bytes pushed end a frame, a header read alone included', () => {
+    // Cuts near each frame's start (inside or just past its 6-byte header) are where a header
+    // gets read while its payload is still to come, so half the cuts land there.
+    const framesAndCuts = fc.array(smallFrame, { minLength: 1, maxLength: 6 }).chain((specs) => {
+      const frames = specs.map(encodeSpec);
+      const starts = frames.map((_, i) => frames.slice(0, i).reduce((n, f) => n + f.byteLength, 0));
+      const nearHeader = fc.tuple(fc.constantFrom(...starts), fc.integer({ min: 0, max: FRAME_HEADER_BYTES + 1 })).map(([start, past]) => start + past);
+      return fc.tuple(fc.constant(frames), fc.array(fc.oneof(nearHeader, fc.nat()), { maxLength: 12 }));
+    });
+    fc.assert(
+      fc.property(framesAndCuts, ([frames, cuts]) => {
+        const stream = concat(frames);
+        const ends = new Set([0, ...frames.map((_, i) => frames.slice(0, i + 1).reduce((n, f) => n + f.byteLength, 0))]);
+        const decoder = new FrameDecoder();
+        expect(decoder.atFrameBoundary).toBe(true);
+        let pushed = 0;
+        for (const part of split(stream, cuts)) {
+          decoder.push(part);
+          drain(decoder);
+          pushed += part.byteLength;
+          expect(decoder.atFrameBoundary, `after ${pushed} of ${stream.byteLength} bytes`).toBe(ends.has(pushed));
+        }
+      }),
+      { numRuns: 300, ...replay },
+    );
+  });
+
+  it('a header read alone leaves nothing buffered, yet a frame begun', () => {
+    const decoder = new FrameDecoder();
+    const frame = encodeControl({ type: 'heartbeat.ack' });
+    decoder.push(frame.subarray(0, FRAME_HEADER_BYTES));
+    expect(drain(decoder)).toEqual([]);
+    expect(decoder.buffered).toBe(0);
+    expect(decoder.atFrameBoundary).toBe(false);
+    decoder.push(frame.subarray(FRAME_HEADER_BYTES));
+    expect(drain(decoder)).toHaveLength(1);
+    expect(decoder.atFrameBoundary).toBe(true);
+  });
+
+  it("property: headerPayloadBytes reads a header's 32-bit big-endian length, all of its range", () => {
+    const edges = fc.constantFrom(0, 1, 0xff, 0x100, 0xffff, 0x1_0000, 0xff_ffff, 0x100_0000, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff);
+    fc.assert(
+      fc.property(fc.oneof(edges, fc.integer({ min: 0, max: 0xffff_ffff })), fc.nat({ max: 3 }), (length, at) => {
+        const bytes = new Uint8Array(at + FRAME_HEADER_BYTES);
+        bytes.set([PROTOCOL_VERSION, FRAME_KIND_CONTROL], at);
+        new DataView(bytes.buffer).setUint32(at + 2, length);
+        expect(headerPayloadBytes(bytes, at)).toBe(length);
+      }),
+      { numRuns: 200, ...replay },
+    );
+    const frame = encodeControl({ type: 'x' });
+    expect(headerPayloadBytes(frame, 0)).toBe(frame.byteLength - FRAME_HEADER_BYTES);
   });
 
   it('property: byte-at-a-time delivery decodes the same frames as one push', () => {

@@ -5,7 +5,7 @@
  * resume falling back to the password, and quit.
  */
 import { describe, expect, it } from 'vitest';
-import { encodeControl } from '../../../core/codec.ts';
+import { FRAME_KIND_DATA, encodeControl } from '../../../core/codec.ts';
 import type { ServerFrame } from '../../../core/frames.ts';
 import { HEARTBEATS_PER_TTL, LOGIN_DEGRADED_RETRIES_MAX, LOGIN_RESENDS_MAX, QUIT_LOGOUT_WAIT_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN, TTL_MS_DEFAULT } from '../../../core/limits.ts';
 import type { IdentityKeys } from '../../../core/identity.ts';
@@ -676,6 +676,19 @@ describe('reading the server\'s bytes', () => {
     begun[6] = 0x7b;
     expect(h.step((l) => l.bytes(h.linkId, begun, h.nowMs))).toEqual([]);
     expect(types(h.step((l) => l.bytes(h.linkId, ack, h.nowMs)))).toEqual(['close', 'link-lost', 'disconnected']);
+  });
+
+  it("a chunk that looks like a whole heartbeat.ack after a frame's header alone is that frame's payload, and the frame after it is read", () => {
+    const h = new Harness().loggedIn();
+    const ack = encodeControl(ACK);
+    // A data frame (the link passes those over) whose payload is exactly the ack's bytes, its
+    // header in a chunk of its own: the decoder has read the header and holds no byte.
+    const header = new Uint8Array(6);
+    header.set([ack[0] as number, FRAME_KIND_DATA, 0, 0, 0, ack.byteLength]);
+    expect(h.step((l) => l.bytes(h.linkId, header, h.nowMs))).toEqual([]);
+    expect(h.step((l) => l.bytes(h.linkId, ack, h.nowMs))).toEqual([]);
+    expect(h.frame(PRESENCE)).toEqual([{ type: 'frame', frame: PRESENCE }]);
+    expect(h.link.state.state).toBe('LoggedIn');
   });
 
   it('a heartbeat.ack while not logged in is a protocol error like any frame out of turn', () => {
