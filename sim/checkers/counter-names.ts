@@ -13,6 +13,7 @@ export const COUNTER_NAMES = [
   'files_offered',
   'files_received',
   'hostile_hellos',
+  'incoming_requests_replaced',
   'logouts_ended_here',
   'mail_queued',
   'mail_repeated_after_crash',

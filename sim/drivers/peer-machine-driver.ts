@@ -855,6 +855,9 @@ export class PeerMachineDriver implements PeerDriver {
       }
       case 'chat.failed':
         this.causes.failed(event.username, event.reason, event.incoming === true, this.clock.nowMs());
+        // A friend's request ended by a newer one of theirs (the server's word of its end was lost):
+        // counted, so a fixture can show the path was reached.
+        if (event.incoming === true && event.reason === 'replaced') observer.onCounter('incoming_requests_replaced');
         // `incoming`: the friend's request to us ended, not ours to them (both may be pending).
         if (event.incoming !== true && this.outgoing.has(event.username)) observer.onSessionFailed(this, `${this.username}>${event.username}`, event.username, event.reason);
         break;

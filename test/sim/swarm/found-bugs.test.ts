@@ -250,6 +250,18 @@ const FOUND_BUGS: readonly FoundBug[] = [
     fixture: 'pause-after-timeout-stale-session.yaml',
     seed: 823639257,
   },
+  // Found by a corpus swarm over cluster-three-nodes.yaml (root seed 1709, run 15, seed
+  // 1523324728), a core bug: a friend's new request dropped the one of theirs the client held,
+  // whose end the server had told into a lost bus, without a word, so a yes given to it was never
+  // answered. Fixed in core/peer/session-broker.ts (the old one ends `replaced`, incoming); the
+  // chat-failed-cause books keep watching its deadline, so ends-by-deadline calls a silent drop late.
+  {
+    holds: "a friend's request replaced by a newer one of theirs ends replaced, whether the user said yes to it or was still asked",
+    fixture: 'incoming-request-replaced.yaml',
+    seed: 1,
+    metrics: { incoming_requests_replaced: 2, session_outcome_established: 1, session_outcome_timeout: 3 },
+    stepsAsScripted: true,
+  },
 ];
 
 describe('bugs found by the simulator stay fixed', () => {
