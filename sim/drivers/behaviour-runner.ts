@@ -15,7 +15,7 @@ import { STEPS_DEPTH_MAX } from '../scenarios/scenario-schema.ts';
 
 export interface RunnerHost {
   nowMs(): number;
-  /** Schedules fn on the peer's clock (dropped if the peer crashes meanwhile). */
+  /** Schedules fn after delayMs, also when the peer has crashed by then (take() parks the script until a restart). */
   after(slot: PeerSlot, delayMs: number, fn: () => void): void;
   /** False once the workload phase is over. */
   readonly acceptingSteps: boolean;
