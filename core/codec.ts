@@ -230,6 +230,7 @@ export class FrameDecoder {
    * whole frame by its bytes before pushing them must ask (the server link's heartbeat.ack).
    */
   get atFrameBoundary(): boolean {
+    // Stryker disable next-line EqualityOperator: `<= 0` reads the same: pendingKind is -1 or a frame kind (1, 2), and bodyRemaining never rests at 0 (set to -1 when it gets there)
     return this.bufferedBytes === 0 && this.pendingKind < 0 && this.bodyRemaining < 0;
   }
 

@@ -379,6 +379,7 @@ export class ServerLink {
     const conn = this.conn();
     if (conn === null || conn.linkId !== linkId) return;
     conn.lastRxMs = nowMs;
+    // Stryker disable next-line ConditionalExpression,BooleanLiteral: a fast path only; without it the decoder reads the same ack and the link does nothing more with it (lastRxMs is set above), at the cost of a decode
     if (this.loggedIn && conn.decoder.atFrameBoundary && !conn.decoder.failed && sameBytes(bytes, HEARTBEAT_ACK_FRAME_BYTES)) return;
     conn.decoder.push(bytes);
     for (let frame = conn.decoder.next(); frame !== null; frame = conn.decoder.next()) {
