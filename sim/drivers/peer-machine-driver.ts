@@ -804,6 +804,7 @@ export class PeerMachineDriver implements PeerDriver {
   private onEvent(emitted: ClientEvent, ref: number | undefined): void {
     const observer = this.options.observer;
     const event = this.asPlanted(emitted);
+    if (event === null) return;
     switch (event.event) {
       case 'ready':
         this.ready = true;
@@ -912,10 +913,11 @@ export class PeerMachineDriver implements PeerDriver {
     if ((event.event === 'file.sent' || event.event === 'file.failed') && this.options.planted?.has('duplicate-transfer-outcome') === true) this.ledger.onEvent(event, ref);
   }
 
-  /** TEST-ONLY: the event as a machine with a planted bug would have told it (the `plant` fault). */
-  private asPlanted(event: ClientEvent): ClientEvent {
+  /** TEST-ONLY: the event as a machine with a planted bug would have told it (the `plant` fault); null: not told at all. */
+  private asPlanted(event: ClientEvent): ClientEvent | null {
     const planted = this.options.planted;
     if (event.event !== 'chat.failed' || planted === undefined || planted.size === 0) return event;
+    if (planted.has('incoming-replaced-silently') && event.incoming === true && event.reason === 'replaced') return null;
     if (planted.has('chat-failed-says-timeout') && event.reason !== 'timeout') return { ...event, reason: 'timeout' };
     if (planted.has('chat-failed-not-incoming') && event.incoming === true) return { event: 'chat.failed', username: event.username, reason: event.reason };
     return event;

@@ -129,6 +129,12 @@ export const SIM_PLANTED_BUGS = [
   /** (in the peer-machine driver: what a machine would report) every chat.failed says `timeout`, whatever ended the request. */
   'chat-failed-says-timeout',
   /**
+   * (in the peer-machine driver: what a machine would report) a friend's request that a newer one
+   * of theirs takes the place of is dropped without a word: its chat.failed `replaced` never
+   * reaches the user, so a yes given to it is never answered (the core bug c800c4e fixed).
+   */
+  'incoming-replaced-silently',
+  /**
    * (in the peer-machine driver: what a machine would report) the server's error answering a
    * session request, answer or withdrawal also reaches the user as an error event, besides what
    * the session broker makes of it (a broker that claims no reply, or a stale one).

@@ -56,6 +56,8 @@ const CASES: ReadonlyArray<{ what: string; bug: SimPlantedBug; file: string; che
   { what: 'a chat.failed names the cause the world gave the client', bug: 'chat-failed-says-timeout', file: 'scenarios/session-reject.yaml', checker: 'chat-failed-cause' },
   // Bob ignores Alice: the server withdraws her request, and his chat.failed must say it was hers (`incoming`), not his own.
   { what: "a callee's chat.failed says incoming", bug: 'chat-failed-not-incoming', file: 'scenarios/session-timeout.yaml', checker: 'chat-failed-cause' },
+  // Bob's yes and Carol's silence: node3's word that both requests ended is lost with its bus, and the callers ask again; a client that drops the old request without a word leaves it past its deadline.
+  { what: "a friend's request a newer one of theirs replaced still ends for the user", bug: 'incoming-replaced-silently', file: 'test/sim/fixtures/incoming-request-replaced.yaml', checker: 'ends-by-deadline' },
   // Alice's server refuses two of her session requests (one late, after she gave it up): a client that also shows her those refusals as errors.
   { what: 'no error event the user did not cause', bug: 'show-session-replies', file: 'scenarios/session-outcome-lost.yaml', checker: 'no-stray-error' },
 ];
