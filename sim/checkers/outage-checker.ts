@@ -1,6 +1,7 @@
 /**
- * The outage-reported checker (driver peer-machine): a client tells its user of each outage of its
- * server link exactly as docs/PROTOCOL.md says: `disconnected` once when a link it had been
+ * The outage-reported checker (both drivers: the peer machine's events, and the light client's
+ * server link actions they come from): a client tells its user of each outage of its server link
+ * exactly as docs/PROTOCOL.md says: `disconnected` once when a link it had been
  * welcomed on is lost, `reconnected` once when it is back (logged in again, or welcomed with no
  * login to take back, or its login refused on the way), and nothing else. The dashboard shows
  * "reconnecting" between the two; a second `disconnected`, a `reconnected` with no outage, a

@@ -15,6 +15,7 @@ import { encodeControl } from '../../core/codec.ts';
 import type { PresenceStatus, ServerFrame, ServerFrameOf } from '../../core/frames.ts';
 import { type ClientRequest, HEARTBEAT_FRAME, type LinkAction, type LoginEnd, ServerLink } from '../../core/peer/server-link.ts';
 import type { Stream, Transport } from '../../core/transport.ts';
+import { OutageReports } from '../checkers/outage-checker.ts';
 import type { AnswerPolicy, PeerDriver, PeerObserver, SessionOutcome, StepOutcome } from './peer-driver.ts';
 import type { Prng } from '../world/prng.ts';
 import { Scope, type SimClock } from '../world/sim-clock.ts';
@@ -55,6 +56,13 @@ export class LightClient implements PeerDriver {
   private readonly clock: SimClock;
   /** This incarnation's link: a crash loses it with the rest of the process's memory. */
   private link: ServerLink;
+  /**
+   * What this incarnation told its user of its link's outages, for outage-reported: the link's
+   * `disconnected` and `reconnected` actions are the ones the peer machine turns into its events.
+   */
+  private outages: OutageReports;
+  /** Nested flushes (a reply's step may ask the link again): the checker hears the outermost settle only. */
+  private flushing = 0;
   private stream: Stream | null = null;
   private streamLinkId = 0;
   /** Replies owed, by request id. */
@@ -79,6 +87,7 @@ export class LightClient implements PeerDriver {
     this.username = options.username;
     this.clock = options.clock;
     this.link = new ServerLink(jitterSeedOf(this.username, this.incarnation));
+    this.outages = this.newOutageReports();
   }
 
   get truthOnline(): boolean {
@@ -166,6 +175,18 @@ export class LightClient implements PeerDriver {
     // A new process: a new link, not started until the user does something.
     this.incarnation += 1;
     this.link = new ServerLink(jitterSeedOf(this.username, this.incarnation));
+    this.outages = this.newOutageReports();
+  }
+
+  /** An outage still told at the end of the healed phase (the liveness check), as the peer machine's driver says it. */
+  unfinishedWork(): string | null {
+    if (!this.alive || this.silent) return null;
+    return this.outages.unfinished();
+  }
+
+  private newOutageReports(): OutageReports {
+    const observer = this.options.observer;
+    return new OutageReports(this.username, (detail) => observer.violate?.('outage-reported', detail));
   }
 
   // ---- requests ---------------------------------------------------------------------------------
@@ -212,12 +233,17 @@ export class LightClient implements PeerDriver {
 
   /** Carries out the link's actions (bounded: each round handles what the previous one caused). */
   private flush(): void {
+    // No try/finally: an exception here ends the run (no-exception), and the count with it.
+    this.flushing += 1;
     for (let round = 0; round < 16; round++) {
       const actions = this.link.takeActions();
       if (actions.length === 0) break;
       for (const action of actions) this.perform(action);
     }
+    this.flushing -= 1;
     this.armWake();
+    // Settled: the link's state once everything this input caused was carried out.
+    if (this.flushing === 0) this.outages.settled(this.link.state.state);
   }
 
   private perform(action: LinkAction): void {
@@ -246,9 +272,10 @@ export class LightClient implements PeerDriver {
         this.options.observer.onLinkLost(this);
         return this.failOwed('DISCONNECTED', action.resending);
       case 'disconnected':
+        this.outages.disconnected(this.clock.nowMs());
         return this.options.observer.onCounter('reconnects');
       case 'reconnected':
-        return;
+        return this.outages.reconnected();
       case 'logged-in':
         return this.onLoggedIn(action.frame);
       case 'login-ended':

@@ -2,8 +2,11 @@
  * The outage-reported checker (sim/checkers/outage-checker.ts): the outages docs/PROTOCOL.md
  * describes pass, told as it says; each way of telling them wrong is caught, once.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { type LinkAction, ServerLink } from '../../../core/peer/server-link.ts';
 import { OutageReports } from '../../../sim/checkers/outage-checker.ts';
+import { runScenario } from '../../../sim/command/run-scenario.ts';
+import { parseScenario } from '../../../sim/scenarios/scenario-loader.ts';
 
 function reports(): { checker: OutageReports; violations: string[] } {
   const violations: string[] = [];
@@ -91,5 +94,47 @@ describe('outage-reported checker', () => {
     checker.disconnected(1_000);
     through(checker, 'ExpectReconnect');
     expect(checker.unfinished()).toBe('still says disconnected (since 1000 ms, its server link in ExpectReconnect)');
+  });
+});
+
+// The storms' light client (sim/drivers/light-client.ts) runs the same server link, whose
+// `disconnected` and `reconnected` actions are what the peer machine tells its user: until
+// 2026-12-07 only the peer machine's driver fed them to this checker, so a light-client run
+// judged nothing of them.
+describe('outage-reported judges the light client too', () => {
+  const crash = parseScenario(`version: 1
+seed: 5
+durationMs: 15000
+driver: protocol-client
+populations:
+  - { name: alice, behaviour: steady }
+  - { name: bob, behaviour: steady }
+  - { name: carol, behaviour: steady }
+friends:
+  pairs: [[alice, bob], [bob, carol]]
+behaviours:
+  steady:
+    - login
+faults:
+  - { kind: server-crash, atMs: 3000, downMs: 2000 }
+`);
+
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('passes its clients through a server crash, each outage told and ended', () => {
+    const report = runScenario(crash, { seed: 5 });
+    expect({ violations: report.violations, reconnects: report.metrics.reconnects }).toEqual({ violations: [], reconnects: 3 });
+  });
+
+  it('catches a server link that never says reconnected (planted: its reconnected actions dropped)', () => {
+    const takeActions = ServerLink.prototype.takeActions;
+    vi.spyOn(ServerLink.prototype, 'takeActions').mockImplementation(function (this: ServerLink): LinkAction[] {
+      return takeActions.call(this).filter((action) => action.type !== 'reconnected');
+    });
+    const report = runScenario(crash, { seed: 5 });
+    const checkers = new Set(report.violations.map((v) => v.checker));
+    expect(checkers).toEqual(new Set(['outage-reported']));
   });
 });
