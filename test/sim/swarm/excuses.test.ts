@@ -15,12 +15,13 @@ import type { RunReport } from '../../../sim/command/sim-report.ts';
 import { loadScenarioFile } from '../../../sim/scenarios/scenario-loader.ts';
 import { type Fault, type Scenario, scenarioSchema } from '../../../sim/scenarios/scenario-schema.ts';
 import { sameFailure, swarmRunFailed, withScriptControl } from '../../../sim/swarm/swarm.ts';
+import { serverLimits } from '../../../sim/world/world.ts';
 
 const base = loadScenarioFile('scenarios/session-accept.yaml').scenario;
 const strict: Scenario = { ...base, underFaults: { stepsMayFail: [] } };
 
-function reportWith(mismatchedSteps: string[], violations: string[] = []): RunReport {
-  return { violations: violations.map((checker) => ({ checker, atMs: 0, detail: '' })), mismatchedSteps } as unknown as RunReport;
+function reportWith(mismatchedSteps: string[], violations: string[] = [], seed = 1): RunReport {
+  return { seed, violations: violations.map((checker) => ({ checker, atMs: 0, detail: '' })), mismatchedSteps } as unknown as RunReport;
 }
 
 const PEER_CRASH: Fault = { kind: 'peer-crash', atMs: 1_000, fraction: 0.5 };
@@ -50,6 +51,17 @@ describe('what excuses a missed step in a swarm run', () => {
     for (const miss of ['session:rejected', 'session:established', 'session:bad-session-token', 'login:BAD_PASSWORD', 'chat:NO_SUCH_PEER']) {
       expect(swarmRunFailed(strict, reportWith([miss]), [PARTITION, PEER_CRASH])).toBe(true);
     }
+  });
+
+  it('a timeout when the run drew a session timeout shorter than the scenario\'s, and nothing else for it', () => {
+    const limited = (seed: number): Scenario => ({ ...strict, seed, server: { ...strict.server, randomLimits: true } });
+    // A seed whose drawn timeout is shorter (nearly every one is: the draw runs from a quarter of the value up to it).
+    const seed = [1, 2, 3, 4, 5].find((s) => serverLimits(limited(s), s).sessionTimeoutMs < strict.server.sessionTimeoutMs) as number;
+    expect(swarmRunFailed(limited(seed), reportWith(['session:timeout'], [], seed))).toBe(false);
+    expect(swarmRunFailed(limited(seed), reportWith(['session:offline'], [], seed))).toBe(true);
+    expect(swarmRunFailed(limited(seed), reportWith(['session:rejected'], [], seed))).toBe(true);
+    // The scenario's own timeout: a timeout is the scenario's to excuse.
+    expect(swarmRunFailed({ ...strict, seed }, reportWith(['session:timeout'], [], seed))).toBe(true);
   });
 
   it('CRASHED only under a peer crash the swarm drew; an attacker alone excuses no unreachable friend', () => {
