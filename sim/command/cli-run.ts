@@ -208,7 +208,9 @@ function runSwarms(loaded: readonly LoadedScenario[], options: SimCommandOptions
   }
   const htmlWritten = options.htmlPath === undefined || writeHtml(options.htmlPath, pages, swarms);
   log(totalLine(verdicts));
-  if (options.json) process.stdout.write(`${JSON.stringify({ runs, swarm: { failures } })}\n`);
+  // Each run also says the swarm's own verdict (`swarmPassed`): its `passed` is the scenario's
+  // expect, metric thresholds and all, which a run under drawn faults may miss without failing.
+  if (options.json) process.stdout.write(`${JSON.stringify({ runs: runs.map((run, i) => ({ ...run, swarmPassed: verdicts[i] })), swarm: { failures } })}\n`);
   if (!htmlWritten) return EXIT_USAGE;
   return failures.length === 0 ? EXIT_OK : EXIT_FAILED;
 }

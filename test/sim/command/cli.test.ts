@@ -59,8 +59,12 @@ describe('p2pchat sim', () => {
     const out = join(dir, 'failures');
     // Root seed 2 finds the planted bug at its first run (root seed 1 once found a real client bug
     // instead, now fixed: the swarm found nothing in its 20 runs then).
-    const swarm = await sim(['--swarm', '20', '--seed', '2', '--out', out, 'test/sim/fixtures/planted-bug-swarm-base.yaml']);
+    const swarm = await sim(['--swarm', '20', '--seed', '2', '--out', out, '--json', 'test/sim/fixtures/planted-bug-swarm-base.yaml']);
     expect(swarm.code).toBe(1);
+    // The swarm's verdict on each run beside the run's own `passed` (its scenario's expect).
+    const report = JSON.parse(swarm.stdout) as { runs: Array<{ swarmPassed: boolean }>; swarm: { failures: unknown[] } };
+    expect(report.runs.map((run) => run.swarmPassed)).toEqual([false]);
+    expect(report.swarm.failures).toHaveLength(1);
     expect(swarm.stderr).toMatch(/FAILURE seed=\d+/);
     expect(swarm.stderr).toContain('presence-matches-truth');
     const [written] = readdirSync(out);
