@@ -43,10 +43,11 @@
  * frame only.
  *
  * The callee holds a token from its session.established (role callee) until it is used once, or
- * P2P_HELLO_TIMEOUT_MS passes or our login ends; one that expired unused so is remembered
- * P2P_TOKEN_EXPIRED_KEPT_MS more, and a late hello with it is refused SESSION_TOKEN_EXPIRED, once
- * (the caller was held up, which is neither an attack nor a bug). Chat messages carry ids and are
- * acknowledged; TCP keeps their order; `chat.sent` is emitted on the ack. Files: see transfer.ts.
+ * P2P_HELLO_TIMEOUT_MS passes, our login ends or a newer request's token takes its place
+ * (holdToken); one that expired unused so is remembered P2P_TOKEN_EXPIRED_KEPT_MS more, and a late
+ * hello with it is refused SESSION_TOKEN_EXPIRED, once (the caller was held up, which is neither
+ * an attack nor a bug). Chat messages carry ids and are acknowledged; TCP keeps their order;
+ * `chat.sent` is emitted on the ack. Files: see transfer.ts.
  * When an Open channel drops, unacknowledged messages are reported undelivered and transfers are
  * suspended; they resume when a new session with the same friend opens (either side may open it),
  * or fail after TRANSFER_RESUME_WAIT_MS.
@@ -89,7 +90,7 @@ import type { ClientEvent } from './events.ts';
 import { sanitizeFileName } from './file-names.ts';
 import { type OfferedFile, type P2pFrame, type P2pFrameOf, type P2pFrameType, P2P_FRAME_TYPES, type SessionEndReason, p2pFrameSchema } from './frames.ts';
 import { type HistoryEntry, type HistoryMark, type HistoryMessage, type MessageId, fileHistoryOf } from './history.ts';
-import { type BrokerAction, SessionBroker, isSessionFrame } from './session-broker.ts';
+import { type BrokerAction, REPLACED, SessionBroker, isSessionFrame } from './session-broker.ts';
 import { MailboxClient } from './mailbox-client.ts';
 import { type ClientRequest, type LinkAction, type LinkState, type LoginEnd, type LoginVia, ServerLink } from './server-link.ts';
 import { IncomingTransfer, OutgoingTransfer, type ReadGate, TRANSFER_TUNING_DEFAULTS, type TransferAction, type TransferTuning } from './transfer.ts';
@@ -1181,6 +1182,13 @@ export class PeerMachine {
 
   /** Callee: the token the caller's hello must bring, and any hello that arrived before it. */
   private holdToken(friend: string, token: string, vouchedKey: string | null, brokered: number, nowMs: number): void {
+    // The token of an older request of the friend's, its hello not come, gives way to the new one
+    // (one per friend). That request ends here, as the broker ends one a newer request replaces:
+    // chat.failed `replaced`, incoming. Until now its hello could still open the session; replaced
+    // without a word, the yes to it was never answered (a swarm of cluster-three-nodes.yaml, root
+    // seed 4219: the caller refused a man in the middle's key and asked again). A late hello with
+    // it is told SESSION_TOKEN_EXPIRED (expireToken).
+    if (this.expireToken(friend, nowMs)) this.emit({ event: 'chat.failed', username: friend, reason: REPLACED, incoming: true });
     this.tokens.set(friend, { token, brokered, vouchedKey });
     this.timers.arm(`token:${friend}`, nowMs + P2P_HELLO_TIMEOUT_MS);
     for (const channel of [...this.channels.values()]) {

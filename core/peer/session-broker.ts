@@ -127,8 +127,8 @@ export type BrokerAction =
 const LOGGED_OUT = 'logged-out';
 /** The chat.failed reason for a request to or from someone who is no friend any more (the server's own). */
 const NOT_FRIENDS = 'not-friends';
-/** The chat.failed reason for a friend's request to us that a newer one of theirs took the place of (see onIncoming). */
-const REPLACED = 'replaced';
+/** The chat.failed reason for a friend's request to us that a newer one of theirs took the place of (see onIncoming, and the machine's held tokens). */
+export const REPLACED = 'replaced';
 
 const NO_ACTIONS: BrokerAction[] = Object.freeze([]) as unknown as BrokerAction[];
 

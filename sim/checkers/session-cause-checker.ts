@@ -20,7 +20,7 @@
  *   to send it on); `logged-out` once a logout was typed (also for a request heard while that
  *   logout is not over) or the server ended the login (logout.ok, HEARTBEAT_TIMEOUT,
  *   LOGGED_IN_ELSEWHERE, a refused resume, NOT_LOGGED_IN); `not-friends` once the friendship ended;
- *   `replaced` for a friend's request once a newer one of theirs was heard; `timeout` not before the earliest deadline the request can have (the
+ *   `replaced` for a friend's request (established or not) once a newer one of theirs was heard; `timeout` not before the earliest deadline the request can have (the
  *   server's timeout plus SESSION_OUTCOME_GRACE_MS from its session.pending or session.incoming,
  *   SESSION_ACK_WAIT_MS from an unacknowledged chat.open, P2P_HELLO_TIMEOUT_MS from a session.established);
  *   the P2P outcomes (`unreachable`, the callee's refusals) only after a session.established.
@@ -271,11 +271,13 @@ export class SessionCauses {
             }
             break;
           }
-          // A request of the friend's not established takes the place of an older one (the client
-          // keeps one per friend and direction): the client ends the older with reason `replaced`
-          // before it asks about the new one. Its deadline stays watched: a client that drops it
-          // without a word leaves its user's yes unanswered, and ends-by-deadline says so.
-          for (const r of records) if (r.establishedAtMs === null) r.causes.add('replaced');
+          // A request of the friend's takes the place of an older one (the client keeps one per
+          // friend and direction): the client ends the older with reason `replaced` before it asks
+          // about the new one. Its deadline stays watched: a client that drops it without a word
+          // leaves its user's yes unanswered, and ends-by-deadline says so. So does one past its
+          // session.established whose token the client holds for a hello that will not come (a
+          // swarm of cluster-three-nodes.yaml, root seed 4219); not one whose session may have opened.
+          for (const r of records) if (!r.mayHaveOpened) r.causes.add('replaced');
           const record = newRecord(from, true, this.heardId(m.requestId), nowMs);
           if (this.loggingOut) record.causes.add('logged-out');
           record.timeoutMs = timeoutMs;

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeControl } from '../../../core/codec.ts';
 import { errorMessage } from '../../../core/errors.ts';
 import { P2P_HELLO_TIMEOUT_MS, SESSION_OUTCOME_GRACE_MS } from '../../../core/limits.ts';
+import type { ClientEvent } from '../../../core/peer/events.ts';
 import { Client } from './hand-typed-client.ts';
 import { aliceAwaitingHelloOk, carolJoins, heldCallerToken, recordEffects, twoFriends, type World } from './peer-world.ts';
 
@@ -260,5 +261,33 @@ describe('what ends with one friend leaves the others alone', () => {
     world.input('bob', { type: 'p2p.accepted', streamId: 'in:silent', remoteAddress: '10.0.0.9', peerKey: null });
     world.command('alice', { cmd: 'chat.open', username: 'bob' });
     expect(world.peer('bob').openSessions()).toEqual(['alice']);
+  });
+});
+
+// Found by a swarm of cluster-three-nodes.yaml (root seed 4219, run seed 3417163655): a man in the
+// middle stood in front of the caller, whose side refused his key and asked again at once; the
+// callee, still holding the first request's token for a hello that would never come, said yes to
+// the second, and the second's token took the first one's place without a word. The user's yes to
+// the first request was never answered (CLIENT.md: chat.opened, or chat.failed incoming), and the
+// one chat.failed that came later, at a logout, could be either request's.
+describe("a friend's newer request whose token comes while we hold the token of their older one", () => {
+  it('ends the older one then (chat.failed replaced, incoming); the newer one opens the session, and nothing fails later', () => {
+    const { world } = heldCallerToken();
+    // Alice's session.established never comes: she logs out (her request ends), back in, and asks again.
+    world.command('alice', { cmd: 'logout' });
+    world.holdFrames = null;
+    world.command('alice', { cmd: 'login', username: 'alice', password: 'alice-password' });
+    const toldBob = (): ClientEvent[] => (world.events.get('bob') ?? []).filter((e) => e.event === 'chat.failed' || e.event === 'chat.request' || e.event === 'chat.opened');
+    const before = toldBob().length;
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    expect(toldBob().slice(before)).toEqual([{ event: 'chat.request', from: 'alice', timeoutMs: 30_000 }]);
+    world.command('bob', { cmd: 'chat.answer', username: 'alice', accept: true });
+    expect(toldBob().slice(before)).toEqual([
+      { event: 'chat.request', from: 'alice', timeoutMs: 30_000 },
+      { event: 'chat.failed', username: 'alice', reason: 'replaced', incoming: true },
+      { event: 'chat.opened', username: 'alice' },
+    ]);
+    world.advance(P2P_HELLO_TIMEOUT_MS + 1);
+    expect(world.eventsOf('bob', 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'alice', reason: 'replaced', incoming: true }]);
   });
 });

@@ -229,6 +229,32 @@ describe("a friend's newer request in place of one we hold", () => {
     expect(late).toEqual([expect.stringContaining("peer3's request s1@login0 to peer5 has not ended")]);
   });
 
+  // A swarm of cluster-three-nodes.yaml (root seed 4219, seed 3417163655): the caller refused a
+  // man in the middle's key and asked again while the callee held the first request's token; the
+  // client ends that one too (core/peer/machine.ts endReplacedToken). Left on the books, the next
+  // `logged-out` was taken for it, and the newest request was called late at its deadline.
+  it('takes `replaced` for an older request past its session.established too (its token held for a hello that will not come)', () => {
+    const { causes, late, runUntil } = riders();
+    const violations: string[] = [];
+    const judged = new SessionCauses('peer5', (detail) => violations.push(detail));
+    for (const c of [causes, judged]) {
+      c.serverFrames([incoming('s1')], 0);
+      c.asked('peer3');
+      c.serverFrames([{ type: 'session.established', requestId: 's1', username: 'peer3', role: 'callee' }], 100);
+      c.serverFrames([incoming('s2')], 1000);
+      c.failed('peer3', 'replaced', true, 1000);
+      c.asked('peer3');
+      c.settled(1000);
+      // The login ends: the newer request goes with it.
+      c.logoutTyped();
+      c.failed('peer3', 'logged-out', true, 2000);
+      c.settled(2000);
+    }
+    expect(violations).toEqual([]);
+    runUntil(1000 + SERVER_SESSION_TIMEOUT_MS + SESSION_OUTCOME_GRACE_MS + 50);
+    expect(late).toEqual([]);
+  });
+
   it('calls `replaced` wrong for a request no newer one replaced', () => {
     const { causes, violations } = checker();
     causes.serverFrames([incoming('s1')], 0);
