@@ -239,6 +239,9 @@ interface QuitStep {
   waitOver: boolean;
 }
 
+/** A command, or the user's quit, typed and not yet handed to the machine (PeerMachineDriver.typed). */
+type Typed = { readonly entry: LedgerEntry; readonly command: PeerCommand } | { readonly quit: QuitStep };
+
 /** A quit's exit may come this much past QUIT_LOGOUT_WAIT_MS: the timer's own instant, nothing more. */
 const QUIT_EXIT_SLACK_MS = 1;
 
@@ -291,7 +294,7 @@ export class PeerMachineDriver implements PeerDriver {
   private readonly offeredSha256 = new Map<string, string>();
   private outgoing = new Set<string>();
   /**
-   * The machine said `ready` (its first link is up): before that, commands wait in `beforeReady`;
+   * The machine said `ready` (its first link is up): before that, commands wait in `typed`;
    * so they do while a server connection is being made (machine.serverLinkComing), as in the
    * headless client's command queue (cli/client/command-queue.ts, the server lane), which every
    * front end types through: a login typed 25 ms after the server's idle close of a client
@@ -300,7 +303,14 @@ export class PeerMachineDriver implements PeerDriver {
    * waits here too, behind them (see `quit`).
    */
   private ready = false;
-  private beforeReady: Array<{ entry: LedgerEntry; command: PeerCommand } | { quit: QuitStep }> = [];
+  /**
+   * Commands (and a quit) typed and not yet handed to the machine, in the order typed: each
+   * hand-over takes the head and reads again whether a server connection is being made (see
+   * `handOverNext`), so none overtakes an earlier one.
+   */
+  private typed: Typed[] = [];
+  /** Hand-overs scheduled and not yet run (see `release`): each hands over at most one of `typed`. */
+  private handOversDue = 0;
   /** How incoming friend requests are answered (the answerFriends step); `friendsAccepted` are accepted anyway. */
   private friendPolicy: 'accept' | 'decline' | 'ignore' = 'accept';
   private friendsAccepted: ReadonlySet<string> = new Set();
@@ -326,7 +336,8 @@ export class PeerMachineDriver implements PeerDriver {
   private boot(): void {
     this.incarnation += 1;
     this.ready = false;
-    this.beforeReady = [];
+    this.typed = [];
+    this.handOversDue = 0;
     this.ledger = new RequestLedger({
       onOutcomeAfterEnd: (entry, event) => this.options.observer.onOutcomeAfterEnd?.(this, `${entry.kind}#${entry.seq}`, entry.outcome ?? '', event.event === 'error' ? event.code : event.event),
       onUnattributed: (event) => this.options.observer.onUnattributedOutcome?.(this, event.event === 'error' ? event.code : event.event),
@@ -390,7 +401,7 @@ export class PeerMachineDriver implements PeerDriver {
         onExit: () => this.onExited(),
         onSettled: () => {
           this.updateTruth();
-          if (this.beforeReady.length > 0) this.sendHeld();
+          if (this.typed.length > this.handOversDue) this.release();
           this.causes.settled(this.clock.nowMs());
           pacing.settled(machine.linkState, this.clock.nowMs());
           outages.settled(machine.linkState);
@@ -649,20 +660,10 @@ export class PeerMachineDriver implements PeerDriver {
     this.handOverQuit(step);
   }
 
-  /** The quit to the machine, held as the commands are (see `send`), after the logout typed before it. */
+  /** The quit to the machine, in its turn as the commands are (see `send`): after the logout typed before it. */
   private handOverQuit(step: QuitStep): void {
-    if (!this.ready || this.beforeReady.length > 0 || this.machine.serverLinkComing) {
-      this.beforeReady.push({ quit: step });
-      return;
-    }
-    const ledger = this.ledger;
-    // After the logout's own input (same instant, scheduled first), as a user types them in turn.
-    this.clock.at(this.clock.nowMs(), () => {
-      if (ledger !== this.ledger || this.quitStep !== step) return;
-      step.handedAtMs = this.clock.nowMs();
-      step.loggedIn = this.machine.loggedIn;
-      this.host.input({ type: 'command', command: { cmd: 'quit' }, ref: UNTRACKED_REF });
-    });
+    this.typed.push({ quit: step });
+    this.release();
   }
 
   /** The program exited (after a quit): the process is gone; its quit step ends (see `quit`). */
@@ -733,33 +734,61 @@ export class PeerMachineDriver implements PeerDriver {
   }
 
   /**
-   * A command to the machine, held until it is ready (a client types only once it shows ready),
-   * and handed over from its own event, never from inside the machine's output. Its ref is its
-   * entry's seq: every event that answers it comes back with it (request-ledger.ts).
+   * A command to the machine, in its turn after those typed before it, held until the machine is
+   * ready (a client types only once it shows ready) and while a server connection is being made
+   * (see `ready`), and handed over from its own event, never from inside the machine's output. Its
+   * ref is its entry's seq: every event that answers it comes back with it (request-ledger.ts).
    */
   private send(entry: LedgerEntry, command: PeerCommand): void {
-    if (!this.ready || this.beforeReady.length > 0 || this.machine.serverLinkComing) {
-      this.beforeReady.push({ entry, command });
-      return;
-    }
+    this.typed.push({ entry, command });
+    this.release();
+  }
+
+  /**
+   * Schedules a hand-over (this instant, in the order typed) for each typed command that has none,
+   * unless the machine is not ready or a server connection is being made: then they wait, and the
+   * host's next settle releases them.
+   */
+  private release(): void {
+    if (!this.ready || this.machine.serverLinkComing) return;
     const ledger = this.ledger;
-    this.clock.at(this.clock.nowMs(), () => {
-      if (entry.outcome !== null || ledger !== this.ledger) return;
+    while (this.handOversDue < this.typed.length) {
+      this.handOversDue += 1;
+      this.clock.at(this.clock.nowMs(), () => this.handOverNext(ledger));
+    }
+  }
+
+  /**
+   * Hands the head of `typed` to the machine, unless a server connection is being made now. Read
+   * again at each hand-over, as the headless client's queue pump re-reads its lanes after each
+   * command it runs: the command before may have made the link start a new connection (a logout
+   * typed while the link takes its login back closes the link under its resume and opens another),
+   * and what comes after it waits for that connection. Until 2026-12-07 every command released at
+   * an instant was handed over then: a login typed with such a logout reached the machine while
+   * the new connection was being made, and was answered SERVER_UNAVAILABLE, which the client
+   * never answers it.
+   */
+  private handOverNext(ledger: RequestLedger): void {
+    if (ledger !== this.ledger) return;
+    this.handOversDue -= 1;
+    if (!this.ready || this.machine.serverLinkComing) return;
+    for (let item = this.typed.shift(); item !== undefined; item = this.typed.shift()) {
+      if ('quit' in item) {
+        const step = item.quit;
+        // Ended meanwhile (crashed): nothing to hand over.
+        if (this.quitStep !== step) continue;
+        step.handedAtMs = this.clock.nowMs();
+        step.loggedIn = this.machine.loggedIn;
+        return this.host.input({ type: 'command', command: { cmd: 'quit' }, ref: UNTRACKED_REF });
+      }
+      const { entry, command } = item;
+      // Answered while it waited (a chat.open by the friend's session opening first): nothing to hand over.
+      if (entry.outcome !== null) continue;
       if (command.cmd !== 'chat.open') return this.host.input({ type: 'command', command, ref: entry.seq });
       this.causes.chatOpenInput(command.username);
       this.host.input({ type: 'command', command, ref: entry.seq });
       this.causes.chatOpenInputDone();
-    });
-  }
-
-  /** The commands held (see `ready`), once the machine is ready and no server connection is being made. */
-  private sendHeld(): void {
-    if (!this.ready || this.machine.serverLinkComing) return;
-    const held = this.beforeReady;
-    this.beforeReady = [];
-    for (const item of held) {
-      if ('quit' in item) this.handOverQuit(item.quit);
-      else this.send(item.entry, item.command);
+      return;
     }
   }
 
@@ -808,7 +837,7 @@ export class PeerMachineDriver implements PeerDriver {
     switch (event.event) {
       case 'ready':
         this.ready = true;
-        this.sendHeld();
+        this.release();
         break;
       case 'login.ok':
       case 'friends':

@@ -128,3 +128,46 @@ faults:
     }
   });
 });
+
+// Noticed by helper-76 (2026-12-07): the driver handed every command released at an instant to the
+// machine then, reading "a server connection is being made" only when each was typed. A logout
+// typed while the link takes its login back closes the link under its resume and opens another,
+// so a login typed with it reached the machine while that connection was being made: answered
+// SERVER_UNAVAILABLE, and the user left logged out. The headless client's queue re-reads its lanes
+// after each command it runs: the login waits for the new connection (docs/CLIENT.md).
+describe('a logout and a login typed together while the client takes its login back', () => {
+  it('the login waits for the connection the logout opened, and logs in', () => {
+    // Alice's link is reset at 3 s; its new connection is being made from about 3,150 ms and its
+    // resume answered at about 3,215 ms: typed in that window, the logout ends the login here and
+    // opens a new connection. (Typed earlier, during the backoff, the login is refused
+    // SERVER_UNAVAILABLE, as in the client; later, BUSY behind the logout sent: the server lane
+    // the driver does not model.)
+    for (let typedAtMs = 3_160; typedAtMs <= 3_210; typedAtMs += 10) {
+      const scenario = parseScenario(`version: 1
+seed: 1
+durationMs: 8000
+driver: peer-machine
+network: { latency: 10 }
+populations:
+  - { name: alice, behaviour: user }
+behaviours:
+  user:
+    - login: { expect: ok }
+faults:
+  - { kind: reset, atMs: 3000, peers: [alice] }
+`);
+      const outcomes: string[] = [];
+      const report = runScenario(scenario, {
+        seed: 1,
+        onWorld: (world) => {
+          world.clock.at(typedAtMs, () => {
+            const alice = world.slots[0]!;
+            alice.driver.logout((outcome) => outcomes.push(`logout ${outcome}`));
+            alice.driver.login(alice.password, (outcome) => outcomes.push(`login ${outcome}`));
+          });
+        },
+      });
+      expect({ typedAtMs, outcomes, online: report.metrics.peers_online_end, violations: report.violations }).toEqual({ typedAtMs, outcomes: ['logout ok', 'login ok'], online: 1, violations: [] });
+    }
+  });
+});
