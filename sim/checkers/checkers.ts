@@ -27,8 +27,8 @@
  *   and token it was last told; breaches come through `violate`.
  * - chat-failed-cause (driver peer-machine): session-cause-checker.ts, fed by the driver; its
  *   breaches come through `violate`. So do reconnect-backoff's (reconnect-backoff-checker.ts) and
- *   outage-reported's (outage-checker.ts: `disconnected` and `reconnected` once per outage; the
- *   light client feeds it too, from the same server link's actions).
+ *   outage-reported's (outage-checker.ts: `disconnected` and `reconnected` once per outage); the
+ *   light client feeds both too, from the same server link's actions.
  * - asked-once (driver peer-machine): session-cause-checker.ts too: a user is asked (chat.request)
  *   once per request the server made, not again when the server asks its resumed client again.
  * - ends-by-deadline (driver peer-machine): session-cause-checker.ts too: a request acknowledged or

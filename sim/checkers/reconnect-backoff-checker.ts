@@ -1,5 +1,6 @@
 /**
- * The reconnect-backoff checker (driver peer-machine): a client waiting to reconnect to the server
+ * The reconnect-backoff checker (both drivers: the peer machine's effects, and the light client's
+ * server link actions they come from): a client waiting to reconnect to the server
  * comes back neither sooner nor later than docs/PROTOCOL.md's backoff allows. Attempt n in a row
  * waits at least half of min(RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN × 2^n) (the jitter
  * scales each delay to 50-100%), so clients that lost the same server do not hammer it as it

@@ -16,6 +16,7 @@ import type { PresenceStatus, ServerFrame, ServerFrameOf } from '../../core/fram
 import { type ClientRequest, HEARTBEAT_FRAME, type LinkAction, type LoginEnd, ServerLink } from '../../core/peer/server-link.ts';
 import type { Stream, Transport } from '../../core/transport.ts';
 import { OutageReports } from '../checkers/outage-checker.ts';
+import { ReconnectPacing } from '../checkers/reconnect-backoff-checker.ts';
 import type { AnswerPolicy, PeerDriver, PeerObserver, SessionOutcome, StepOutcome } from './peer-driver.ts';
 import type { Prng } from '../world/prng.ts';
 import { Scope, type SimClock } from '../world/sim-clock.ts';
@@ -61,6 +62,12 @@ export class LightClient implements PeerDriver {
    * `disconnected` and `reconnected` actions are the ones the peer machine turns into its events.
    */
   private outages: OutageReports;
+  /**
+   * How soon this incarnation's link came back to the server each time it dropped, for
+   * reconnect-backoff: the link's own backoff, fed from its actions as the peer machine's driver
+   * feeds it from the same link's effects.
+   */
+  private pacing: ReconnectPacing;
   /** Nested flushes (a reply's step may ask the link again): the checker hears the outermost settle only. */
   private flushing = 0;
   private stream: Stream | null = null;
@@ -88,6 +95,7 @@ export class LightClient implements PeerDriver {
     this.clock = options.clock;
     this.link = new ServerLink(jitterSeedOf(this.username, this.incarnation));
     this.outages = this.newOutageReports();
+    this.pacing = this.newPacing();
   }
 
   get truthOnline(): boolean {
@@ -176,6 +184,7 @@ export class LightClient implements PeerDriver {
     this.incarnation += 1;
     this.link = new ServerLink(jitterSeedOf(this.username, this.incarnation));
     this.outages = this.newOutageReports();
+    this.pacing = this.newPacing();
   }
 
   /** An outage still told at the end of the healed phase (the liveness check), as the peer machine's driver says it. */
@@ -187,6 +196,11 @@ export class LightClient implements PeerDriver {
   private newOutageReports(): OutageReports {
     const observer = this.options.observer;
     return new OutageReports(this.username, (detail) => observer.violate?.('outage-reported', detail));
+  }
+
+  private newPacing(): ReconnectPacing {
+    const observer = this.options.observer;
+    return new ReconnectPacing(this.username, (detail) => observer.violate?.('reconnect-backoff', detail));
   }
 
   // ---- requests ---------------------------------------------------------------------------------
@@ -243,12 +257,19 @@ export class LightClient implements PeerDriver {
     this.flushing -= 1;
     this.armWake();
     // Settled: the link's state once everything this input caused was carried out.
-    if (this.flushing === 0) this.outages.settled(this.link.state.state);
+    if (this.flushing === 0) {
+      const state = this.link.state.state;
+      this.outages.settled(state);
+      this.pacing.settled(state, this.clock.nowMs());
+    }
   }
 
   private perform(action: LinkAction): void {
     switch (action.type) {
       case 'connect':
+        // On the world's clock (no clock fault reaches a light client) and never paused (a pause
+        // holds its traffic, not its timers): every wait reads as long as it was.
+        this.pacing.connecting({ nowMs: this.clock.nowMs(), clockTrue: true, pausedUntilMs: 0 });
         return this.connect(action.linkId);
       case 'send':
         if (this.stream !== null && this.streamLinkId === action.linkId) {
@@ -277,6 +298,8 @@ export class LightClient implements PeerDriver {
       case 'reconnected':
         return this.outages.reconnected();
       case 'logged-in':
+        // Logged in (the user's login, or the login taken back after an outage): the link counts its attempts again.
+        this.pacing.loggedIn();
         return this.onLoggedIn(action.frame);
       case 'login-ended':
         return this.onLoginEnded(action.reason);
@@ -313,6 +336,7 @@ export class LightClient implements PeerDriver {
   private openHandler(scope: Scope, linkId: number): () => void {
     return () => {
       if (!this.current(scope, linkId)) return;
+      this.pacing.linkOpened();
       this.link.opened(linkId, this.options.address, this.clock.nowMs());
       this.flush();
     };

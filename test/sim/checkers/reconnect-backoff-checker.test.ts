@@ -3,10 +3,12 @@
  * backoff (core/peer/backoff.ts): every delay the client can draw passes, and a client that comes
  * back sooner, or later, than its attempt allows is caught.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Backoff } from '../../../core/peer/backoff.ts';
 import { RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../../../core/limits.ts';
 import { ReconnectPacing, longestReconnectDelayMs, shortestReconnectDelayMs } from '../../../sim/checkers/reconnect-backoff-checker.ts';
+import { runScenario } from '../../../sim/command/run-scenario.ts';
+import { parseScenario } from '../../../sim/scenarios/scenario-loader.ts';
 
 function pacing(): { checker: ReconnectPacing; violations: string[] } {
   const violations: string[] = [];
@@ -115,5 +117,47 @@ describe('reconnect-backoff checker', () => {
     checker.connecting(connect(0));
     checker.connecting(connect(60_000));
     expect(violations).toEqual([]);
+  });
+});
+
+// The storms' light client (sim/drivers/light-client.ts) runs the same server link, backoff and
+// all: until 2026-12-07 only the peer machine's driver fed this checker, so a light-client run
+// judged none of its reconnects.
+describe('reconnect-backoff judges the light client too', () => {
+  const crash = parseScenario(`version: 1
+seed: 5
+durationMs: 15000
+driver: protocol-client
+populations:
+  - { name: alice, behaviour: steady }
+  - { name: bob, behaviour: steady }
+  - { name: carol, behaviour: steady }
+friends:
+  pairs: [[alice, bob], [bob, carol]]
+behaviours:
+  steady:
+    - login
+faults:
+  - { kind: server-crash, atMs: 3000, downMs: 2000 }
+`);
+
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('passes its clients coming back through a server crash at the shipped backoff', () => {
+    const report = runScenario(crash, { seed: 5 });
+    expect({ violations: report.violations, reconnects: report.metrics.reconnects }).toEqual({ violations: [], reconnects: 3 });
+  });
+
+  it('catches a link whose delays never grow (planted: each drawn as the first attempt\'s)', () => {
+    const nextDelayMs = Backoff.prototype.nextDelayMs;
+    vi.spyOn(Backoff.prototype, 'nextDelayMs').mockImplementation(function (this: Backoff): number {
+      this.reset();
+      return nextDelayMs.call(this);
+    });
+    const report = runScenario(crash, { seed: 5 });
+    const checkers = new Set(report.violations.map((v) => v.checker));
+    expect(checkers).toEqual(new Set(['reconnect-backoff']));
   });
 });
