@@ -157,6 +157,16 @@ export class LightClient implements PeerDriver {
     this.answerDelayMs = delayMs;
   }
 
+  /**
+   * The process stops until `untilMs` (a pause fault: SIGSTOP, a long GC pause): its timers wait
+   * and fire late, as the peer machine's driver's do (the network holds what reaches it). Before,
+   * only its traffic was held and its heartbeats went on being sent on time, so a light client
+   * paused past its TTL was never expired by the server and a storm's pauses tested nothing of it.
+   */
+  pause(untilMs: number): void {
+    this.scope.pausedUntilMs = Math.max(this.scope.pausedUntilMs, untilMs);
+  }
+
   goSilent(): void {
     this.setWantOnline(false);
     this.silent = true;
@@ -267,9 +277,9 @@ export class LightClient implements PeerDriver {
   private perform(action: LinkAction): void {
     switch (action.type) {
       case 'connect':
-        // On the world's clock (no clock fault reaches a light client) and never paused (a pause
-        // holds its traffic, not its timers): every wait reads as long as it was.
-        this.pacing.connecting({ nowMs: this.clock.nowMs(), clockTrue: true, pausedUntilMs: 0 });
+        // On the world's clock (no clock fault reaches a light client); a pause makes its timers
+        // fire late, which the checker excuses as it does the peer machine's.
+        this.pacing.connecting({ nowMs: this.clock.nowMs(), clockTrue: true, pausedUntilMs: this.scope.pausedUntilMs });
         return this.connect(action.linkId);
       case 'send':
         if (this.stream !== null && this.streamLinkId === action.linkId) {

@@ -45,3 +45,18 @@ describe('fault schedule', () => {
     expect(report.metrics.peers_online_end).toBe(2);
   });
 });
+
+// Noticed by helper-77 (2026-12-07): a pause of a light-client peer held its traffic but not its
+// timers, so it went on heartbeating through the pause and the server never timed it out: a
+// storm's pauses tested nothing of the client's side. Both drivers now stop the process's timers.
+describe('a peer paused past its TTL', () => {
+  it('stops heartbeating: the server times it out, and it logs back in when it resumes, whatever its driver', () => {
+    for (const driver of ['protocol-client', 'peer-machine']) {
+      const scenario = parseScenario(base('  - { kind: pause, atMs: 5000, durationMs: 10000, peers: [bob] }').replace('seed: 5\n', `seed: 5\ndriver: ${driver}\n`));
+      const report = runScenario(scenario, { seed: 5 });
+      expect({ driver, violations: report.violations }).toEqual({ driver, violations: [] });
+      expect({ driver, logins: report.metrics.server_logins! >= 3 }).toEqual({ driver, logins: true });
+      expect(report.metrics.peers_online_end).toBe(2);
+    }
+  });
+});
