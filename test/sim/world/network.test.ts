@@ -67,6 +67,32 @@ describe('in-memory network', () => {
     expect(w.received).toEqual([1, 2, 3]);
   });
 
+  // A swarm of p2p-man-in-the-middle.yaml (root seed 9403, seed 3746152849) clogged Alice for
+  // 998 ms just as Carol's client connected to her for their session: the connect was called timed
+  // out 3 s later and the session ended `unreachable`, though the clog was over after 1 s. TCP
+  // sends a lost SYN again after 1 s, and that one gets through.
+  it('a connect whose path is cut when it starts gets through on a retransmitted SYN once the cut lifts within the first retransmission timeout', () => {
+    const w = world(() => 10);
+    w.net.clog('10.0.0.1');
+    const { log } = client(w.net);
+    w.clock.runUntil(990);
+    w.net.unclog('10.0.0.1');
+    w.clock.runUntil(1_000 + 30);
+    expect(log.closed).toEqual([]);
+    expect(log.opened).toBe(true);
+  });
+
+  it('a connect still cut at its retransmissions times out after CONNECT_TIMEOUT_MS, and not before', () => {
+    const w = world(() => 10);
+    w.net.clog('10.0.0.1');
+    const { log } = client(w.net);
+    w.clock.runUntil(CONNECT_TIMEOUT_MS - 1);
+    expect(log.closed).toEqual([]);
+    w.clock.runUntil(CONNECT_TIMEOUT_MS);
+    expect(log.closed).toEqual(['ETIMEDOUT']);
+    expect(log.opened).toBe(false);
+  });
+
   it('a reset reaches the other side as an error; a crashed node tells its own side nothing', () => {
     const w = world();
     const a = client(w.net);
