@@ -32,6 +32,7 @@ import { ReconnectPacing } from '../checkers/reconnect-backoff-checker.ts';
 import { PasswordTruth, type StoredPasswords } from '../checkers/password-truth-checker.ts';
 import { OutageReports } from '../checkers/outage-checker.ts';
 import { SessionCauses } from '../checkers/session-cause-checker.ts';
+import { ACCOUNT_COMMANDS, COMMAND_ANSWER_WAIT_MS } from '../../cli/client/command-queue.ts';
 
 export const P2P_PORT = 5000;
 /** Virtual time a simulated disk operation takes. */
@@ -231,6 +232,8 @@ interface QuitStep {
   readonly done: (outcome: StepOutcome) => void;
   /** When the quit reached the machine (null while it is held: see `ready`): QUIT_LOGOUT_WAIT_MS runs from here. */
   handedAtMs: number | null;
+  /** The ledger seq of the logout typed just before it (logoutFirst), if one went to the machine's turn: the quit does not wait for its answer. */
+  readonly logoutSeq: number | null;
   /** Logged in on a live link when the quit reached the machine: the program sends a logout and waits for its answer. */
   loggedIn: boolean;
   /** The outcome of the logout typed just before (logoutFirst), once it came. */
@@ -239,8 +242,33 @@ interface QuitStep {
   waitOver: boolean;
 }
 
-/** A command, or the user's quit, typed and not yet handed to the machine (PeerMachineDriver.typed). */
-type Typed = { readonly entry: LedgerEntry; readonly command: PeerCommand } | { readonly quit: QuitStep };
+/**
+ * A command, or the user's quit, typed and not yet handed to the machine (PeerMachineDriver.typed):
+ * a step's command (its ledger entry), one the driver gives on its own (`own`: friend.accept or
+ * friend.decline, chat.answer, file.cancel; no entry stands for it, its ref is negative, see
+ * `nextOwnRef`), or the quit.
+ */
+type Typed = { readonly entry: LedgerEntry; readonly command: PeerCommand } | { readonly own: PeerCommand } | { readonly quit: QuitStep };
+
+/**
+ * The account command holding the server lane (see PeerMachineDriver.serverLane): its ref, its
+ * ledger entry (none for the driver's own friend.accept or friend.decline), since when.
+ */
+interface LaneHold {
+  readonly ref: number;
+  readonly entry: LedgerEntry | null;
+  readonly sinceMs: number;
+  /** An event with its ref came (the server's reply, or the machine's own refusal): the lane is free. */
+  answered: boolean;
+  /** A timer is set to let the lane go at COMMAND_ANSWER_WAIT_MS (set only once something waits behind it). */
+  expiryArmed: boolean;
+}
+
+/** Whether a typed item is an account command, which holds the server lane (PeerMachineDriver.serverLane). */
+function isAccountCommand(item: Typed): boolean {
+  if ('quit' in item) return false;
+  return ACCOUNT_COMMANDS.has('own' in item ? item.own.cmd : item.command.cmd);
+}
 
 /** A quit's exit may come this much past QUIT_LOGOUT_WAIT_MS: the timer's own instant, nothing more. */
 const QUIT_EXIT_SLACK_MS = 1;
@@ -311,6 +339,23 @@ export class PeerMachineDriver implements PeerDriver {
   private typed: Typed[] = [];
   /** Hand-overs scheduled and not yet run (see `release`): each hands over at most one of `typed`. */
   private handOversDue = 0;
+  /**
+   * The server lane of the headless client's command queue (cli/client/command-queue.ts): an
+   * account command (ACCOUNT_COMMANDS: login, logout, friend.*, account.*) holds it from when it
+   * reaches the machine until an event answering it comes back (one with its ref: the reply, an
+   * error, the machine's own refusal), or for COMMAND_ANSWER_WAIT_MS at most, as in the queue;
+   * every command behind it waits (all of the driver's talk to the server). Until 2026-12-07 it
+   * was not modelled: a logout and a login typed together while logged in had the login handed
+   * over behind the logout sent, and the machine answered BUSY, which the client's queue never
+   * lets happen (it holds the login until logout.ok). The quit is the one exception (see `quit`).
+   */
+  private serverLane: LaneHold | null = null;
+  /**
+   * The next ref of a command the driver gives on its own: negative, below UNTRACKED_REF and the
+   * ledger's seqs, so its answer frees the server lane it holds; the ledger hears such events
+   * with UNTRACKED_REF, as before (request-ledger.ts).
+   */
+  private nextOwnRef = UNTRACKED_REF - 1;
   /** How incoming friend requests are answered (the answerFriends step); `friendsAccepted` are accepted anyway. */
   private friendPolicy: 'accept' | 'decline' | 'ignore' = 'accept';
   private friendsAccepted: ReadonlySet<string> = new Set();
@@ -338,6 +383,8 @@ export class PeerMachineDriver implements PeerDriver {
     this.ready = false;
     this.typed = [];
     this.handOversDue = 0;
+    this.serverLane = null;
+    this.nextOwnRef = UNTRACKED_REF - 1;
     this.ledger = new RequestLedger({
       onOutcomeAfterEnd: (entry, event) => this.options.observer.onOutcomeAfterEnd?.(this, `${entry.kind}#${entry.seq}`, entry.outcome ?? '', event.event === 'error' ? event.code : event.event),
       onUnattributed: (event) => this.options.observer.onUnattributedOutcome?.(this, event.event === 'error' ? event.code : event.event),
@@ -489,14 +536,22 @@ export class PeerMachineDriver implements PeerDriver {
    * machine, so the link's take-back logout (server-link.ts `logout`) was never run by a scenario.
    */
   logout(done: (outcome: StepOutcome) => void): void {
+    this.typeLogout(done);
+  }
+
+  /** The logout typed (see `logout`): its ledger entry, or null when it was answered at once. */
+  private typeLogout(done: (outcome: StepOutcome) => void): LedgerEntry | null {
     const holdsLogin = this.machine.loggedIn || this.machine.username !== null;
-    if (!holdsLogin) return done('NOT_LOGGED_IN');
+    if (!holdsLogin) {
+      done('NOT_LOGGED_IN');
+      return null;
+    }
     // Only a logout the client sends (logged in on a live link) is one the server must answer.
     if (this.machine.loggedIn) this.options.observer.onLogoutSent(this);
     const causes = this.causes;
     causes.logoutTyped();
     this.setTruth(false);
-    this.command('logout', null, { cmd: 'logout' }, (outcome) => {
+    return this.command('logout', null, { cmd: 'logout' }, (outcome) => {
       if (outcome !== 'ok') causes.logoutRefused();
       done(outcome);
     });
@@ -589,7 +644,7 @@ export class PeerMachineDriver implements PeerDriver {
       // Too late (it ended) or too early (never offered): nothing to cancel, as a user would see.
       if (entry.outcome !== null || entry.transferId === null || ledger !== this.ledger) return;
       ledger.noteCancel(entry.transferId);
-      this.host.input({ type: 'command', command: { cmd: 'file.cancel', transferId: entry.transferId }, ref: UNTRACKED_REF });
+      this.typeOwn({ cmd: 'file.cancel', transferId: entry.transferId });
     });
   }
 
@@ -639,7 +694,9 @@ export class PeerMachineDriver implements PeerDriver {
    * logout quit sends, and at the latest QUIT_LOGOUT_WAIT_MS later when no answer comes
    * (server-link.ts `quit`). `logoutFirst`: the user typed a logout just before, still unanswered
    * when the quit reaches the machine (the queue's server lane, which would hold the quit until the
-   * logout's answer, is not modelled: it keeps the machine's quit-behind-a-logout reachable).
+   * logout's answer, is modelled for every other command (see `serverLane`), but the quit does not
+   * wait for this logout: it keeps the machine's quit-behind-a-logout reachable; a quit waits for
+   * any other account command holding the lane, as in the queue).
    * Outcome: `ok`; `QUIT_LATE` when the program exited later than that bound (not judged when this
    * process was paused meanwhile: its timers fire late; nor when a clock fault touched its clock);
    * `QUIT_EARLY` when, logged in, it exited before the bound with neither an answer to its logout nor
@@ -648,13 +705,17 @@ export class PeerMachineDriver implements PeerDriver {
    */
   quit(logoutFirst: boolean, done: (outcome: StepOutcome) => void): void {
     if (!this.alive || this.silent || this.quitStep !== null) return done('NOT_CONNECTED');
-    const step: QuitStep = { done, handedAtMs: null, loggedIn: false, logoutOutcome: null, waitOver: false };
+    // The logout's outcome, kept for the step once it exists (a logout refused at once answers before).
+    const logoutAnswer: { outcome: string | null; step: QuitStep | null } = { outcome: null, step: null };
+    const logout = logoutFirst
+      ? this.typeLogout((outcome) => {
+          logoutAnswer.outcome = outcome;
+          if (logoutAnswer.step !== null) logoutAnswer.step.logoutOutcome = outcome;
+        })
+      : null;
+    const step: QuitStep = { done, logoutSeq: logout?.seq ?? null, handedAtMs: null, loggedIn: false, logoutOutcome: logoutAnswer.outcome, waitOver: false };
+    logoutAnswer.step = step;
     this.quitStep = step;
-    if (logoutFirst) {
-      this.logout((outcome) => {
-        step.logoutOutcome = outcome;
-      });
-    }
     this.causes.logoutTyped();
     this.setTruth(false);
     this.handOverQuit(step);
@@ -728,9 +789,14 @@ export class PeerMachineDriver implements PeerDriver {
 
   // ---- commands to the machine ----------------------------------------------------------------------
 
-  private command(kind: EntryKind, username: string | null, command: PeerCommand, done: (outcome: string) => void): void {
-    if (!this.alive || this.silent) return done('NOT_CONNECTED');
-    this.send(this.ledger.add(kind, username, null, done), command);
+  private command(kind: EntryKind, username: string | null, command: PeerCommand, done: (outcome: string) => void): LedgerEntry | null {
+    if (!this.alive || this.silent) {
+      done('NOT_CONNECTED');
+      return null;
+    }
+    const entry = this.ledger.add(kind, username, null, done);
+    this.send(entry, command);
+    return entry;
   }
 
   /**
@@ -745,14 +811,33 @@ export class PeerMachineDriver implements PeerDriver {
   }
 
   /**
+   * A command the driver gives on its own, as its user would type it (friend.accept on a friend
+   * request, chat.answer after the answer's delay, file.cancel): in its turn like a step's, behind
+   * what was typed before it and the server lane. Until 2026-12-07 these went to the machine at
+   * once, past commands held before them (a friend.accept reached the machine while the logout
+   * before it awaited its answer, ahead of the login typed after that logout).
+   */
+  private typeOwn(command: PeerCommand): void {
+    this.typed.push({ own: command });
+    this.release();
+  }
+
+  /**
    * Schedules a hand-over (this instant, in the order typed) for each typed command that has none,
    * unless the machine is not ready or a server connection is being made: then they wait, and the
    * host's next settle releases them.
    */
   private release(): void {
     if (!this.ready || this.machine.serverLinkComing) return;
+    const head = this.typed[0];
+    if (head !== undefined && this.laneHeldFor(head)) return;
     const ledger = this.ledger;
-    while (this.handOversDue < this.typed.length) {
+    // Up to the first account command: what follows it waits for its answer, and the settle after
+    // that answer releases it (not one hand-over per item at every answer, which made a queue of N
+    // friend.declines cost N² hand-overs).
+    const accountAt = this.typed.findIndex(isAccountCommand);
+    const due = accountAt < 0 ? this.typed.length : accountAt + 1;
+    while (this.handOversDue < due) {
       this.handOversDue += 1;
       this.clock.at(this.clock.nowMs(), () => this.handOverNext(ledger));
     }
@@ -772,24 +857,60 @@ export class PeerMachineDriver implements PeerDriver {
     if (ledger !== this.ledger) return;
     this.handOversDue -= 1;
     if (!this.ready || this.machine.serverLinkComing) return;
-    for (let item = this.typed.shift(); item !== undefined; item = this.typed.shift()) {
+    for (let item = this.typed[0]; item !== undefined; item = this.typed[0]) {
+      // Ended meanwhile: a quit by a crash, a command answered while it waited (a chat.open by the
+      // friend's session opening first): nothing to hand over.
+      if (('quit' in item && this.quitStep !== item.quit) || ('entry' in item && item.entry.outcome !== null)) {
+        this.typed.shift();
+        continue;
+      }
+      if (this.laneHeldFor(item)) return;
+      this.typed.shift();
       if ('quit' in item) {
         const step = item.quit;
-        // Ended meanwhile (crashed): nothing to hand over.
-        if (this.quitStep !== step) continue;
         step.handedAtMs = this.clock.nowMs();
         step.loggedIn = this.machine.loggedIn;
         return this.host.input({ type: 'command', command: { cmd: 'quit' }, ref: UNTRACKED_REF });
       }
-      const { entry, command } = item;
-      // Answered while it waited (a chat.open by the friend's session opening first): nothing to hand over.
-      if (entry.outcome !== null) continue;
-      if (command.cmd !== 'chat.open') return this.host.input({ type: 'command', command, ref: entry.seq });
+      const command = 'own' in item ? item.own : item.command;
+      const ref = 'own' in item ? this.nextOwnRef-- : item.entry.seq;
+      if (ACCOUNT_COMMANDS.has(command.cmd)) this.serverLane = { ref, entry: 'entry' in item ? item.entry : null, sinceMs: this.clock.nowMs(), answered: false, expiryArmed: false };
+      if (command.cmd !== 'chat.open') return this.host.input({ type: 'command', command, ref });
       this.causes.chatOpenInput(command.username);
-      this.host.input({ type: 'command', command, ref: entry.seq });
+      this.host.input({ type: 'command', command, ref });
       this.causes.chatOpenInputDone();
       return;
     }
+  }
+
+  /**
+   * Whether `item` must wait for the server lane (see `serverLane`): held by an account command
+   * not yet answered, for less than COMMAND_ANSWER_WAIT_MS. A lane found free is let go. While
+   * something waits, a timer lets the lane go at its bound (the queue's runtime pumps then too).
+   * The quit does not wait for the logout typed just before it (its logoutFirst): in the queue
+   * it would (quit runs with no lane held), but then the machine's quit behind an unanswered
+   * logout (server-link.ts `quit` in ExpectLogoutOk) would go unreached by scenarios (quit.yaml's
+   * logoutFirst is there to reach it).
+   */
+  private laneHeldFor(item: Typed): boolean {
+    const lane = this.serverLane;
+    if (lane === null) return false;
+    const nowMs = this.clock.nowMs();
+    if (lane.answered || (lane.entry !== null && lane.entry.outcome !== null) || nowMs - lane.sinceMs >= COMMAND_ANSWER_WAIT_MS) {
+      this.serverLane = null;
+      return false;
+    }
+    if ('quit' in item && lane.entry !== null && item.quit.logoutSeq === lane.entry.seq) return false;
+    if (!lane.expiryArmed) {
+      lane.expiryArmed = true;
+      const ledger = this.ledger;
+      this.clock.at(lane.sinceMs + COMMAND_ANSWER_WAIT_MS, () => {
+        if (ledger !== this.ledger || this.serverLane !== lane) return;
+        this.serverLane = null;
+        this.release();
+      });
+    }
+    return true;
   }
 
   /** From the frame tap: the server frames this peer's machine is about to hear (errors pushed unasked are nobody's outcome). */
@@ -830,8 +951,12 @@ export class PeerMachineDriver implements PeerDriver {
 
   // ---- events -------------------------------------------------------------------------------------
 
-  private onEvent(emitted: ClientEvent, ref: number | undefined): void {
+  private onEvent(emitted: ClientEvent, tag: number | undefined): void {
     const observer = this.options.observer;
+    // An event answering the command holding the server lane frees it (as the queue's releaseTag).
+    if (tag !== undefined && this.serverLane?.ref === tag) this.serverLane.answered = true;
+    // The driver's own commands are UNTRACKED_REF to the ledger, whatever ref they went with.
+    const ref = tag !== undefined && tag < UNTRACKED_REF ? UNTRACKED_REF : tag;
     const event = this.asPlanted(emitted);
     if (event === null) return;
     switch (event.event) {
@@ -869,7 +994,7 @@ export class PeerMachineDriver implements PeerDriver {
         break;
       case 'friend.request': {
         const policy = this.friendsAccepted.has(event.from) ? 'accept' : this.friendPolicy;
-        if (policy !== 'ignore') this.host.input({ type: 'command', command: { cmd: policy === 'accept' ? 'friend.accept' : 'friend.decline', username: event.from }, ref: UNTRACKED_REF });
+        if (policy !== 'ignore') this.typeOwn({ cmd: policy === 'accept' ? 'friend.accept' : 'friend.decline', username: event.from });
         break;
       }
       case 'chat.request':
@@ -960,7 +1085,7 @@ export class PeerMachineDriver implements PeerDriver {
       if (!this.machine.loggedIn || this.silent) return;
       if (!accept) this.causes.answeredNo(from);
       this.options.observer.onSessionAnswer(this, `${from}>${this.username}`, accept);
-      this.host.input({ type: 'command', command: { cmd: 'chat.answer', username: from, accept }, ref: UNTRACKED_REF });
+      this.typeOwn({ cmd: 'chat.answer', username: from, accept });
     });
   }
 

@@ -29,7 +29,9 @@ export type EntryKind = 'signup' | 'login' | 'logout' | 'account.password' | 'fr
 /**
  * The ref the driver gives the commands it sends on its own (answers to requests: chat.answer,
  * friend.accept or friend.decline; file.cancel), which no step waits for and no entry stands for.
- * Entries' seqs, the refs of steps' commands, start above it.
+ * Entries' seqs, the refs of steps' commands, start above it. (The driver gives each such command
+ * a ref of its own below it, so that its answer frees the server lane it may hold, and hands
+ * their events to the ledger with this one.)
  */
 export const UNTRACKED_REF = 0;
 

@@ -3,7 +3,8 @@
  * use cases pass with it as they do with the sim's light protocol client, and P2P chat and file
  * transfers deliver identical bytes. Client bugs the checkers found are kept as regression tests.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { PeerHost } from '../../../core/peer/host.ts';
 import { runScenario } from '../../../sim/command/run-scenario.ts';
 import { loadScenarioFile, parseScenario } from '../../../sim/scenarios/scenario-loader.ts';
 
@@ -168,6 +169,98 @@ faults:
         },
       });
       expect({ typedAtMs, outcomes, online: report.metrics.peers_online_end, violations: report.violations }).toEqual({ typedAtMs, outcomes: ['logout ok', 'login ok'], online: 1, violations: [] });
+    }
+  });
+});
+
+// Noticed by helpers 76 and 77 (2026-12-07): the driver modelled no server lane. In the headless
+// client's queue an account command (login, logout, friend.*, ...) holds the server lane until the
+// server answers it, and every command that talks to the server waits for it (docs/CLIENT.md): a
+// logout and a login typed together while logged in give logout.ok, then login.ok. The driver
+// handed the login over at once, behind the logout sent: the machine answered BUSY.
+describe('a logout and a login typed together while logged in', () => {
+  it('the login waits for the logout to be answered, then logs in', () => {
+    for (let typedAtMs = 2_000; typedAtMs <= 2_030; typedAtMs += 10) {
+      const scenario = parseScenario(`version: 1
+seed: 1
+durationMs: 5000
+driver: peer-machine
+network: { latency: 10 }
+populations:
+  - { name: alice, behaviour: user }
+behaviours:
+  user:
+    - login: { expect: ok }
+`);
+      const outcomes: string[] = [];
+      const report = runScenario(scenario, {
+        seed: 1,
+        onWorld: (world) => {
+          world.clock.at(typedAtMs, () => {
+            const alice = world.slots[0]!;
+            alice.driver.logout((outcome) => outcomes.push(`logout ${outcome}`));
+            alice.driver.login(alice.password, (outcome) => outcomes.push(`login ${outcome}`));
+          });
+        },
+      });
+      expect({ typedAtMs, outcomes, online: report.metrics.peers_online_end, violations: report.violations }).toEqual({ typedAtMs, outcomes: ['logout ok', 'login ok'], online: 1, violations: [] });
+    }
+  });
+});
+
+// Noticed by helper-77 (2026-12-07): the commands the driver gives on its own (friend.accept on a
+// friend request, chat.answer after its delay, file.cancel) went to the machine at once, past
+// commands typed before them and still held. In the headless client they are commands like any
+// other, queued behind those (docs/CLIENT.md): a friend request that reaches Bob while his logout
+// awaits its answer, with his login typed behind it, is accepted once he is logged in again.
+describe("the driver's own commands take their turn behind the commands typed before them", () => {
+  it("Bob's friend.accept reaches the machine after his logout and the login typed with it", () => {
+    // Alice's request reaches the server at about 1,010 ms and Bob at about 1,020 ms; Bob's
+    // logout, typed between 1,005 and 1,015 ms, is answered some 20 ms after it is typed.
+    for (let typedAtMs = 1_005; typedAtMs <= 1_015; typedAtMs += 5) {
+      const scenario = parseScenario(`version: 1
+seed: 1
+durationMs: 5000
+driver: peer-machine
+network: { latency: 10 }
+populations:
+  - { name: alice, behaviour: user }
+  - { name: bob, behaviour: user }
+behaviours:
+  user:
+    - login: { expect: ok }
+`);
+      const outcomes: string[] = [];
+      // The commands each host's machine is given, by host; Bob's is the host that logs in as bob.
+      const commands = new Map<PeerHost, string[]>();
+      const original = PeerHost.prototype.input;
+      const input = vi.spyOn(PeerHost.prototype, 'input').mockImplementation(function (this: PeerHost, peerInput) {
+        if (peerInput.type === 'command') commands.set(this, [...(commands.get(this) ?? []), peerInput.command.cmd === 'login' ? `login ${peerInput.command.username}` : peerInput.command.cmd]);
+        original.call(this, peerInput);
+      });
+      try {
+        const report = runScenario(scenario, {
+          seed: 1,
+          onWorld: (world) => {
+            const [alice, bob] = [world.slots[0]!, world.slots[1]!];
+            world.clock.at(1_000, () => alice.driver.friendRequest('bob', (outcome) => outcomes.push(`alice friend.request ${outcome}`)));
+            world.clock.at(typedAtMs, () => {
+              bob.driver.logout((outcome) => outcomes.push(`bob logout ${outcome}`));
+              bob.driver.login(bob.password, (outcome) => outcomes.push(`bob login ${outcome}`));
+            });
+          },
+        });
+        // The first four: the login.ok tells Bob the request still pending, and he accepts it again.
+        const bobCommands = [...commands.values()].find((given) => given[0] === 'login bob')?.slice(0, 4);
+        expect({ typedAtMs, outcomes, bobCommands, violations: report.violations }).toEqual({
+          typedAtMs,
+          outcomes: ['alice friend.request ok', 'bob logout ok', 'bob login ok'],
+          bobCommands: ['login bob', 'logout', 'login bob', 'friend.accept'],
+          violations: [],
+        });
+      } finally {
+        input.mockRestore();
+      }
     }
   });
 });
