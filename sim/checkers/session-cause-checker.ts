@@ -276,8 +276,11 @@ export class SessionCauses {
           // about the new one. Its deadline stays watched: a client that drops it without a word
           // leaves its user's yes unanswered, and ends-by-deadline says so. So does one past its
           // session.established whose token the client holds for a hello that will not come (a
-          // swarm of cluster-three-nodes.yaml, root seed 4219); not one whose session may have opened.
-          for (const r of records) if (!r.mayHaveOpened) r.causes.add('replaced');
+          // swarm of cluster-three-nodes.yaml, root seed 4219), also when a chat.opened may have
+          // been its (requests crossing: its token was still held when the session closed and the
+          // friend asked again; a swarm of process-pause.yaml, root seed 10501). failed() takes a
+          // live request first.
+          for (const r of records) r.causes.add('replaced');
           const record = newRecord(from, true, this.heardId(m.requestId), nowMs);
           if (this.loggingOut) record.causes.add('logged-out');
           record.timeoutMs = timeoutMs;

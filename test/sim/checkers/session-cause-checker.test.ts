@@ -255,6 +255,24 @@ describe("a friend's newer request in place of one we hold", () => {
     expect(late).toEqual([]);
   });
 
+  // A swarm of process-pause.yaml (root seed 10501, seed 3145961085): peer3 said yes to peer10's
+  // s14 and held its token while its own request to peer10 opened the session (requests crossing:
+  // chat.opened, which may have been s14's); the session closed, peer10 asked again, and the new
+  // token took s14's place: `replaced` for a request a chat.opened may have answered.
+  it('takes `replaced` for an older request whose session may have opened, its token still held', () => {
+    const { causes, violations } = checker();
+    causes.serverFrames([incoming('s14')], 0);
+    causes.asked('peer3');
+    causes.serverFrames([{ type: 'session.established', requestId: 's14', username: 'peer3', role: 'callee' }], 200);
+    causes.opened('peer3');
+    causes.serverFrames([incoming('s18')], 5000);
+    causes.asked('peer3');
+    causes.serverFrames([{ type: 'session.established', requestId: 's18', username: 'peer3', role: 'callee' }], 5400);
+    causes.failed('peer3', 'replaced', true, 5400);
+    causes.settled(5400);
+    expect(violations).toEqual([]);
+  });
+
   it('calls `replaced` wrong for a request no newer one replaced', () => {
     const { causes, violations } = checker();
     causes.serverFrames([incoming('s1')], 0);
