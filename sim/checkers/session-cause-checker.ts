@@ -56,6 +56,8 @@ export type CauseViolation = (detail: string) => void;
 
 /** Server error codes that end a login (the link ends it on hearing them). */
 const LOGIN_ENDING_CODES: ReadonlySet<string> = new Set(['HEARTBEAT_TIMEOUT', 'LOGGED_IN_ELSEWHERE', 'BAD_RESUME_TOKEN', 'NOT_LOGGED_IN']);
+/** The code of a refused resume: the login ends, but the client logs back in at once and its P2P set-ups go on. */
+const RESUME_REFUSED_CODE = 'BAD_RESUME_TOKEN';
 /** Outcomes of the P2P hello after a session.established (core/peer/machine.ts), other than `timeout`. */
 const P2P_OUTCOMES: ReadonlySet<string> = new Set(['unreachable', 'peer-key-mismatch', 'bad-session-token', 'session-token-expired', 'bad-frame', 'not-friends', 'peer-error']);
 /** Slack for a deadline read on a clock with fractions of a millisecond. */
@@ -307,7 +309,13 @@ export class SessionCauses {
         case 'error':
           // The server's error answering a request of ours names itself (requestFailed's reason).
           this.addToAll(String(m.code));
-          if (LOGIN_ENDING_CODES.has(String(m.code))) this.addToAll('logged-out');
+          if (m.code === RESUME_REFUSED_CODE) {
+            // A refused resume (a restarted server) is taken back with the password at once, and
+            // what needs no server goes on (core/peer/machine.ts, login-ended): only the requests
+            // not past their session.established end with it (a swarm of clock-drift.yaml, root
+            // seed 11213: its logged-out was taken for a request whose token was still held).
+            this.addToAll('logged-out', (r) => r.establishedAtMs === null);
+          } else if (LOGIN_ENDING_CODES.has(String(m.code))) this.addToAll('logged-out');
           break;
         default:
           break;
@@ -394,9 +402,9 @@ export class SessionCauses {
     });
   }
 
-  private addToAll(cause: string): void {
-    for (const records of this.outgoing.values()) for (const r of records) r.causes.add(cause);
-    for (const records of this.incoming.values()) for (const r of records) r.causes.add(cause);
+  private addToAll(cause: string, which: (r: CauseRecord) => boolean = () => true): void {
+    for (const records of this.outgoing.values()) for (const r of records) if (which(r)) r.causes.add(cause);
+    for (const records of this.incoming.values()) for (const r of records) if (which(r)) r.causes.add(cause);
   }
 }
 

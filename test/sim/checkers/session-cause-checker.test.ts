@@ -281,3 +281,32 @@ describe("a friend's newer request in place of one we hold", () => {
     expect(violations).toEqual(["peer3's request to peer5 ended replaced, which nothing told the client: told nothing, no session.established"]);
   });
 });
+
+// A swarm of clock-drift.yaml (root seed 11213, seed 257019680): the server restarted and refused
+// peer4's resume (BAD_RESUME_TOKEN); the client logs straight back in with the password and keeps
+// what needs no server (core/peer/machine.ts: a refused resume ends no P2P set-up), so it ended
+// only peer9's request still at the broker (s13) `logged-out`, not the one whose token it held
+// (s11). The checker took that logged-out for s11 and called s13 late at its deadline.
+describe('a refused resume ends the requests at the server, not those past their session.established', () => {
+  it('takes its logged-out for the request not yet established, and the held token ends later by its own deadline', () => {
+    const { causes, late, runUntil } = riders();
+    const violations: string[] = [];
+    const judged = new SessionCauses('peer5', (detail) => violations.push(detail));
+    for (const c of [causes, judged]) {
+      c.serverFrames([incoming('s11')], 0);
+      c.asked('peer3');
+      c.serverFrames([{ type: 'session.established', requestId: 's11', username: 'peer3', role: 'callee' }], 100);
+      c.serverFrames([incoming('s13')], 2000);
+      c.asked('peer3');
+      c.serverFrames([{ type: 'error', re: 6, code: 'BAD_RESUME_TOKEN' }], 3000);
+      c.failed('peer3', 'logged-out', true, 3000);
+      c.settled(3000);
+    }
+    runUntil(2000 + SERVER_SESSION_TIMEOUT_MS + SESSION_OUTCOME_GRACE_MS + 50);
+    expect(late).toEqual([]);
+    // The held token runs out at its hello deadline: its timeout is s11's.
+    judged.failed('peer3', 'timeout', true, 10_100);
+    judged.settled(10_100);
+    expect(violations).toEqual([]);
+  });
+});
