@@ -389,17 +389,26 @@ export class SessionCauses {
     const riders = this.riders;
     if (riders === null) return;
     record.deadlineMs = deadlineMs;
-    riders.checkAt(deadlineMs + DEADLINE_SLACK_MS, (nowMs) => {
+    const judge = (nowMs: number, resumed: boolean): void => {
       // A later frame moved the deadline (a check for it is set), or the request is past its
       // session.established (the P2P set-up's deadline rules), or it ended (a newer request of
       // the friend's in its place ends it at once, chat.failed `replaced`).
       if (record.deadlineMs !== deadlineMs || record.establishedAtMs !== null) return;
       const records = (record.incoming ? this.incoming : this.outgoing).get(record.friend);
       if (records === undefined || !records.includes(record)) return;
+      // Fired past its time: a pause held the client's process (and this check, on its clock).
+      // The client's own timers due meanwhile run as it resumes, in the same instant and maybe
+      // after this; it gets the slack again from its resume (a swarm of process-pause.yaml, root
+      // seed 12101, called a request 2,691 ms late that the client ended as it resumed).
+      if (!resumed && nowMs > deadlineMs + DEADLINE_SLACK_MS + CLOCK_SLACK_MS) {
+        riders.checkAt(nowMs + DEADLINE_SLACK_MS, (laterMs) => judge(laterMs, true));
+        return;
+      }
       record.deadlineMs = null;
       const whose = record.incoming ? `${record.friend}'s request ${record.requestId} to ${this.username}` : `${this.username}'s request ${record.requestId} to ${record.friend}`;
       riders.violateLate(`${whose} has not ended ${Math.round(nowMs - deadlineMs)} ms after its deadline (${Math.round(deadlineMs)} ms on the client's clock: the server's timeout plus SESSION_OUTCOME_GRACE_MS)`);
-    });
+    };
+    riders.checkAt(deadlineMs + DEADLINE_SLACK_MS, (nowMs) => judge(nowMs, false));
   }
 
   private addToAll(cause: string, which: (r: CauseRecord) => boolean = () => true): void {

@@ -310,3 +310,46 @@ describe('a refused resume ends the requests at the server, not those past their
     expect(violations).toEqual([]);
   });
 });
+
+// A swarm of process-pause.yaml (root seed 12101, seed 3228238720): peer1's process was paused
+// from before its request's deadline to 2.7 s after it; its own timer and the check, both held by
+// the pause, came due in the same instant as it resumed, and the check ran first: the request the
+// client ended in that instant was called 2,691 ms late.
+describe('ends-by-deadline after a pause', () => {
+  function heldChecks(): { causes: SessionCauses; late: string[]; checks: Array<{ atMs: number; check: (nowMs: number) => void }> } {
+    const late: string[] = [];
+    const checks: Array<{ atMs: number; check: (nowMs: number) => void }> = [];
+    const causes = new SessionCauses('peer5', () => undefined, {
+      violateAsked: () => undefined,
+      violateLate: (detail) => late.push(detail),
+      checkAt: (atMs, check) => checks.push({ atMs, check }),
+    });
+    return { causes, late, checks };
+  }
+
+  it('a check held past its time by a pause gives the resumed client the same slack before it judges', () => {
+    const { causes, late, checks } = heldChecks();
+    causes.serverFrames([incoming('s16')], 0);
+    causes.asked('peer3');
+    const resumedMs = SERVER_SESSION_TIMEOUT_MS + SESSION_OUTCOME_GRACE_MS + 2691;
+    checks.shift()?.check(resumedMs);
+    expect(late).toEqual([]);
+    // The client's own timer, due in the same instant, ends the request.
+    causes.failed('peer3', 'timeout', true, resumedMs);
+    causes.settled(resumedMs);
+    const again = checks.shift();
+    expect(again?.atMs).toBe(resumedMs + 50);
+    again?.check(again.atMs);
+    expect(late).toEqual([]);
+  });
+
+  it('and calls late a request the resumed client still did not end', () => {
+    const { causes, late, checks } = heldChecks();
+    causes.serverFrames([incoming('s16')], 0);
+    const resumedMs = SERVER_SESSION_TIMEOUT_MS + SESSION_OUTCOME_GRACE_MS + 2691;
+    checks.shift()?.check(resumedMs);
+    const again = checks.shift();
+    again?.check(again.atMs);
+    expect(late).toEqual([expect.stringContaining("peer3's request s16@login0 to peer5 has not ended 2741 ms after its deadline")]);
+  });
+});
