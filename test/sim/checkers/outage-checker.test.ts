@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type LinkAction, ServerLink } from '../../../core/peer/server-link.ts';
 import { OutageReports } from '../../../sim/checkers/outage-checker.ts';
 import { runScenario } from '../../../sim/command/run-scenario.ts';
-import { parseScenario } from '../../../sim/scenarios/scenario-loader.ts';
+import { loadScenarioFile } from '../../../sim/scenarios/scenario-loader.ts';
 
 function reports(): { checker: OutageReports; violations: string[] } {
   const violations: string[] = [];
@@ -102,22 +102,7 @@ describe('outage-reported checker', () => {
 // 2026-12-07 only the peer machine's driver fed them to this checker, so a light-client run
 // judged nothing of them.
 describe('outage-reported judges the light client too', () => {
-  const crash = parseScenario(`version: 1
-seed: 5
-durationMs: 15000
-driver: protocol-client
-populations:
-  - { name: alice, behaviour: steady }
-  - { name: bob, behaviour: steady }
-  - { name: carol, behaviour: steady }
-friends:
-  pairs: [[alice, bob], [bob, carol]]
-behaviours:
-  steady:
-    - login
-faults:
-  - { kind: server-crash, atMs: 3000, downMs: 2000 }
-`);
+  const crash = loadScenarioFile('test/sim/fixtures/light-clients-server-crash.yaml').scenario;
 
   afterEach(() => {
     vi.restoreAllMocks();

@@ -8,7 +8,7 @@ import { Backoff } from '../../../core/peer/backoff.ts';
 import { RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from '../../../core/limits.ts';
 import { ReconnectPacing, longestReconnectDelayMs, shortestReconnectDelayMs } from '../../../sim/checkers/reconnect-backoff-checker.ts';
 import { runScenario } from '../../../sim/command/run-scenario.ts';
-import { parseScenario } from '../../../sim/scenarios/scenario-loader.ts';
+import { loadScenarioFile } from '../../../sim/scenarios/scenario-loader.ts';
 
 function pacing(): { checker: ReconnectPacing; violations: string[] } {
   const violations: string[] = [];
@@ -124,22 +124,7 @@ describe('reconnect-backoff checker', () => {
 // all: until 2026-12-07 only the peer machine's driver fed this checker, so a light-client run
 // judged none of its reconnects.
 describe('reconnect-backoff judges the light client too', () => {
-  const crash = parseScenario(`version: 1
-seed: 5
-durationMs: 15000
-driver: protocol-client
-populations:
-  - { name: alice, behaviour: steady }
-  - { name: bob, behaviour: steady }
-  - { name: carol, behaviour: steady }
-friends:
-  pairs: [[alice, bob], [bob, carol]]
-behaviours:
-  steady:
-    - login
-faults:
-  - { kind: server-crash, atMs: 3000, downMs: 2000 }
-`);
+  const crash = loadScenarioFile('test/sim/fixtures/light-clients-server-crash.yaml').scenario;
 
   afterEach(() => {
     vi.restoreAllMocks();

@@ -141,34 +141,9 @@ describe('a logout and a login typed together while the client takes its login b
     // Alice's link is reset at 3 s; its new connection is being made from about 3,150 ms and its
     // resume answered at about 3,215 ms: typed in that window, the logout ends the login here and
     // opens a new connection. (Typed earlier, during the backoff, the login is refused
-    // SERVER_UNAVAILABLE, as in the client; later, BUSY behind the logout sent: the server lane
-    // the driver does not model.)
+    // SERVER_UNAVAILABLE, as in the client.)
     for (let typedAtMs = 3_160; typedAtMs <= 3_210; typedAtMs += 10) {
-      const scenario = parseScenario(`version: 1
-seed: 1
-durationMs: 8000
-driver: peer-machine
-network: { latency: 10 }
-populations:
-  - { name: alice, behaviour: user }
-behaviours:
-  user:
-    - login: { expect: ok }
-faults:
-  - { kind: reset, atMs: 3000, peers: [alice] }
-`);
-      const outcomes: string[] = [];
-      const report = runScenario(scenario, {
-        seed: 1,
-        onWorld: (world) => {
-          world.clock.at(typedAtMs, () => {
-            const alice = world.slots[0]!;
-            alice.driver.logout((outcome) => outcomes.push(`logout ${outcome}`));
-            alice.driver.login(alice.password, (outcome) => outcomes.push(`login ${outcome}`));
-          });
-        },
-      });
-      expect({ typedAtMs, outcomes, online: report.metrics.peers_online_end, violations: report.violations }).toEqual({ typedAtMs, outcomes: ['logout ok', 'login ok'], online: 1, violations: [] });
+      expect(logoutAndLoginTyped(typedAtMs, 8000, '  - { kind: reset, atMs: 3000, peers: [alice] }')).toEqual({ typedAtMs, outcomes: ['logout ok', 'login ok'], online: 1, violations: [] });
     }
   });
 });
@@ -181,9 +156,19 @@ faults:
 describe('a logout and a login typed together while logged in', () => {
   it('the login waits for the logout to be answered, then logs in', () => {
     for (let typedAtMs = 2_000; typedAtMs <= 2_030; typedAtMs += 10) {
-      const scenario = parseScenario(`version: 1
+      expect(logoutAndLoginTyped(typedAtMs, 5000)).toEqual({ typedAtMs, outcomes: ['logout ok', 'login ok'], online: 1, violations: [] });
+    }
+  });
+});
+
+/**
+ * Alice logs in; at `typedAtMs` she types a logout and a login together (as a pasted block), with
+ * `faults` (YAML list items) in the run. What each was answered, and whether she ends online.
+ */
+function logoutAndLoginTyped(typedAtMs: number, durationMs: number, faults = ''): object {
+  const scenario = parseScenario(`version: 1
 seed: 1
-durationMs: 5000
+durationMs: ${durationMs}
 driver: peer-machine
 network: { latency: 10 }
 populations:
@@ -191,22 +176,20 @@ populations:
 behaviours:
   user:
     - login: { expect: ok }
-`);
-      const outcomes: string[] = [];
-      const report = runScenario(scenario, {
-        seed: 1,
-        onWorld: (world) => {
-          world.clock.at(typedAtMs, () => {
-            const alice = world.slots[0]!;
-            alice.driver.logout((outcome) => outcomes.push(`logout ${outcome}`));
-            alice.driver.login(alice.password, (outcome) => outcomes.push(`login ${outcome}`));
-          });
-        },
+${faults === '' ? '' : `faults:\n${faults}\n`}`);
+  const outcomes: string[] = [];
+  const report = runScenario(scenario, {
+    seed: 1,
+    onWorld: (world) => {
+      world.clock.at(typedAtMs, () => {
+        const alice = world.slots[0]!;
+        alice.driver.logout((outcome) => outcomes.push(`logout ${outcome}`));
+        alice.driver.login(alice.password, (outcome) => outcomes.push(`login ${outcome}`));
       });
-      expect({ typedAtMs, outcomes, online: report.metrics.peers_online_end, violations: report.violations }).toEqual({ typedAtMs, outcomes: ['logout ok', 'login ok'], online: 1, violations: [] });
-    }
+    },
   });
-});
+  return { typedAtMs, outcomes, online: report.metrics.peers_online_end, violations: report.violations };
+}
 
 // Noticed by helper-77 (2026-12-07): the commands the driver gives on its own (friend.accept on a
 // friend request, chat.answer after its delay, file.cancel) went to the machine at once, past
