@@ -956,7 +956,7 @@ export class ServerMachine {
       this.persist({ op: 'account.identity', username: account.username, identity: job.identity });
     }
     this.counters.logins += 1;
-    this.attach(conn, account, job.re, nowMs);
+    this.attach(conn, account, job.re, nowMs, 'password');
   }
 
   private onResume(conn: Conn, frame: ClientFrameOf<'resume'>, nowMs: number): void {
@@ -967,15 +967,17 @@ export class ServerMachine {
       return this.sendError(conn, 'BAD_RESUME_TOKEN', frame.id);
     }
     this.counters.resumes += 1;
-    this.attach(conn, account, frame.id, nowMs);
+    this.attach(conn, account, frame.id, nowMs, 'resume');
   }
 
   /**
    * Binds a connection to a user after a password login or a resume. A user already online (on
    * another connection, or detached) is taken over without any presence change; the old
-   * connection is told and closed.
+   * connection is told and closed. A password login that takes over is a new client instance
+   * (a client still holding its login resumes it; one whose resume was refused has ended that
+   * login's requests itself): see endPreviousInstance.
    */
-  private attach(conn: Conn, account: Account, re: number | undefined, nowMs: number): void {
+  private attach(conn: Conn, account: Account, re: number | undefined, nowMs: number, by: 'password' | 'resume'): void {
     const username = account.username;
     let user = this.online.get(username);
     const resumed = user !== undefined;
@@ -991,6 +993,7 @@ export class ServerMachine {
         user.connId = null;
         this.sendError(old, 'LOGGED_IN_ELSEWHERE');
       }
+      if (by === 'password') this.endPreviousInstance(user);
       user.connId = conn.connId;
       user.resumeToken = this.config.newToken();
     }
@@ -1025,6 +1028,26 @@ export class ServerMachine {
       if (request === undefined || request.callee !== username || atMs === undefined) continue;
       this.send(conn.connId, { type: 'session.incoming', requestId, from: request.caller, timeoutMs: Math.max(0, atMs - nowMs) });
     }
+  }
+
+  /**
+   * A password login took over a user (detached, its connection just closed): the requests the
+   * previous client instance made end `cancelled` (the callee is told, as for a session.cancel),
+   * and the outcomes held for it go. The new instance never made those requests and cannot
+   * follow them (it drops their outcomes as stale). Left pending, they refused its own chat.open
+   * to the same friend (`already-pending`) until their timeout: a client restarted within the TTL
+   * (killed, crashed, its machine rebooted) could not ask a friend for a chat for up to
+   * sessionTimeoutMs. The requests waiting on the user as callee stay: the new instance is asked
+   * about them (attach). Only requests held here: a previous instance on another node of a
+   * cluster keeps its requests there until their timeout (the callee's client takes the new
+   * request in place of the old one: `replaced`, core/peer/session-broker.ts).
+   */
+  private endPreviousInstance(user: OnlineUser): void {
+    for (const requestId of [...(user.sessionRequests ?? [])]) {
+      if (this.sessionRequests.get(requestId)?.caller === user.username) this.endSessionRequest(requestId, 'cancelled');
+    }
+    // Also the caller's session.failed just held for the detached user by endSessionRequest.
+    user.missedOutcomes = null;
   }
 
   private onLogout(conn: Conn, username: string, re: number | undefined, nowMs: number): void {

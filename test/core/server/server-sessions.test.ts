@@ -210,6 +210,76 @@ describe('create chat session (seed use case 1.3.4)', () => {
     expect(h.last(bob)).toMatchObject({ type: 'session.pending', username: 'alice' });
   });
 
+  it("a client restarted within the TTL (a password login taking over) is not refused 'already-pending' by its previous instance's request: that one ends 'cancelled'", () => {
+    const { h, alice, bob } = friends();
+    const oldId = ask(h, alice, bob);
+    h.drain(bob);
+    // alice's program dies without a word; her new one logs in by password before the TTL passes.
+    h.close(alice);
+    const restarted = h.login('alice');
+    expect(h.framesOf(bob, 'session.withdrawn')).toEqual([{ type: 'session.withdrawn', requestId: oldId, from: 'alice', reason: 'cancelled' }]);
+    // The new instance never made that request: it hears nothing of it, and its own request goes through.
+    expect(h.frames(restarted).filter((f) => f.type.startsWith('session.'))).toEqual([]);
+    h.send(restarted, { type: 'session.request', id: 4, username: 'bob' });
+    expect(h.last(restarted)).toMatchObject({ type: 'session.pending', re: 4, username: 'bob' });
+    expect(h.machine.stats().pendingSessionRequests).toBe(1);
+    expect(h.machine.stats().sessions).toMatchObject({ cancelled: 1 });
+  });
+
+  it('a password login taking over a live connection ends its requests as caller too; an outcome held for the previous instance is not handed to the new one', () => {
+    const h = new ServerHarness({ sessionTimeoutMs: SESSION_TIMEOUT_MS, store: storeWith(['alice', 'bob', 'carol'], [['alice', 'bob'], ['alice', 'carol']]) });
+    const { alice, bob, carol } = h.online('alice', 'bob', 'carol') as { alice: number; bob: number; carol: number };
+    const toBob = ask(h, alice, bob);
+    h.close(alice);
+    // bob says no while alice is detached: the session.failed is held for her.
+    h.send(bob, { type: 'session.answer', requestId: toBob, accept: false });
+    const resumed = h.resume('alice', h.tokenOf(alice));
+    expect(h.framesOf(resumed, 'session.failed')).toMatchObject([{ requestId: toBob, reason: 'rejected' }]);
+    h.send(resumed, { type: 'session.request', username: 'carol' });
+    const toCarol = h.framesOf(resumed, 'session.pending').at(-1)!.requestId;
+    h.drain(carol);
+    const takeover = h.login('alice');
+    expect(h.errors(resumed)).toEqual(['LOGGED_IN_ELSEWHERE']);
+    expect(h.framesOf(carol, 'session.withdrawn')).toEqual([{ type: 'session.withdrawn', requestId: toCarol, from: 'alice', reason: 'cancelled' }]);
+    expect(h.frames(takeover).filter((f) => f.type.startsWith('session.'))).toEqual([]);
+    expect(h.machine.stats().pendingSessionRequests).toBe(0);
+  });
+
+  it('an outcome held for a detached user goes with its previous instance: a password login does not hear it', () => {
+    const { h, alice, bob } = friends();
+    const id = ask(h, alice, bob);
+    h.close(alice);
+    h.send(bob, { type: 'session.answer', requestId: id, accept: false });
+    const restarted = h.login('alice');
+    expect(h.frames(restarted).filter((f) => f.type.startsWith('session.'))).toEqual([]);
+  });
+
+  it('a resume keeps the requests it made and hands over their outcomes: the same instance is still waiting for them', () => {
+    const { h, alice, bob, aliceToken } = friends();
+    const id = ask(h, alice, bob);
+    h.close(alice);
+    h.send(bob, { type: 'session.answer', requestId: id, accept: false });
+    const resumed = h.resume('alice', aliceToken);
+    expect(h.framesOf(resumed, 'session.failed')).toEqual([{ type: 'session.failed', requestId: id, username: 'bob', reason: 'rejected' }]);
+    const again = ask(h, resumed, bob);
+    h.close(resumed);
+    const resumedAgain = h.resume('alice', h.tokenOf(resumed));
+    h.send(resumedAgain, { type: 'session.request', username: 'bob' });
+    expect(h.last(resumedAgain)).toMatchObject({ type: 'session.failed', reason: 'already-pending' });
+    expect(h.framesOf(bob, 'session.withdrawn').filter((f) => f.requestId === again)).toEqual([]);
+  });
+
+  it('a password login taking over keeps the requests waiting on the user as callee: the new instance is asked about them', () => {
+    const { h, alice, bob } = friends();
+    h.send(bob, { type: 'session.request', username: 'alice' });
+    const id = h.framesOf(bob, 'session.pending').at(-1)!.requestId;
+    h.close(alice);
+    const restarted = h.login('alice');
+    expect(h.framesOf(restarted, 'session.incoming')).toMatchObject([{ requestId: id, from: 'bob' }]);
+    expect(h.framesOf(bob, 'session.failed')).toEqual([]);
+    expect(h.machine.stats().pendingSessionRequests).toBe(1);
+  });
+
   it(`a user in ${SESSION_REQUESTS_PENDING_PER_USER_MAX} pending requests gets 'too-many-requests', as caller or callee`, () => {
     const n = SESSION_REQUESTS_PENDING_PER_USER_MAX + 1;
     const callers = Array.from({ length: n }, (_, i) => `caller${i}`);

@@ -262,6 +262,19 @@ const FOUND_BUGS: readonly FoundBug[] = [
     metrics: { incoming_requests_replaced: 2, session_outcome_established: 1, session_outcome_timeout: 3 },
     stepsAsScripted: true,
   },
+  // Found by a corpus swarm over server-crash-during-brokering.yaml (root seed 9319, run 6, seed
+  // 3288971748), a core bug first excused as a step allowed to fail: a program restarted within
+  // the TTL logs in by password and takes its login over, and the server kept the dead program's
+  // request, refusing the new program's own request to the friend `already-pending` for up to the
+  // session timeout. Fixed in core/server/machine.ts (endPreviousInstance: a password login that
+  // takes over ends the previous instance's requests `cancelled`).
+  {
+    holds: 'a caller restarted within the TTL gets its next chat with the friend: the dead program\'s request does not refuse it',
+    fixture: 'caller-restarted-within-ttl.yaml',
+    seed: 1,
+    metrics: { sessions_established: 1, session_outcome_crashed: 1, session_outcome_established: 1 },
+    stepsAsScripted: true,
+  },
 ];
 
 describe('bugs found by the simulator stay fixed', () => {
