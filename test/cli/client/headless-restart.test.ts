@@ -1,0 +1,60 @@
+/**
+ * A client program killed and started again within the server's TTL, over real TCP: the server
+ * still holds the dead program's login (no logout reached it), and the new program logs in by
+ * password and takes that login over. What the dead program had asked for must not stand in the
+ * new one's way: its pending chat request ends for the friend (`cancelled`), and the new program's
+ * own chat.open to that friend goes through at once, not `already-pending` until the old request's
+ * session timeout (PROTOCOL.md, "A second login ... takes the session over").
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HeadlessClient, befriend, signupAndLogin } from '../../helpers/headless-client.ts';
+import { TestServer } from '../../helpers/in-process-server.ts';
+
+/** Long enough that the dead program's request could not time out during the test. */
+const SESSION_TIMEOUT_MS = 120_000;
+
+describe('headless client: a program restarted within the TTL', () => {
+  let server: TestServer;
+  const clients: HeadlessClient[] = [];
+
+  beforeAll(async () => {
+    server = await TestServer.start({ sessionTimeoutMs: SESSION_TIMEOUT_MS });
+  });
+
+  afterAll(async () => {
+    for (const client of clients) client.kill();
+    await server?.close();
+  });
+
+  it("asks the same friend again at once: the dead program's pending request ends for the friend", async () => {
+    const aliceDataDir = await mkdtemp(join(tmpdir(), 'p2pchat-alice-data-'));
+    const [alice, bob] = await Promise.all([
+      HeadlessClient.start('alice', { server: server.address, dataDir: aliceDataDir }),
+      HeadlessClient.start('bob', { server: server.address }),
+    ]);
+    clients.push(alice, bob);
+    await signupAndLogin(alice, 'alice');
+    await signupAndLogin(bob, 'bob');
+    await befriend(alice, 'alice', bob, 'bob');
+
+    alice.send({ cmd: 'chat.open', username: 'bob' });
+    await bob.waitFor('chat.request', { from: 'alice' });
+    alice.kill();
+
+    // The same user, the same data dir (her keys, her pinned server), a new program.
+    const again = await HeadlessClient.start('alice', { server: server.address, dataDir: aliceDataDir });
+    clients.push(again);
+    await again.request({ cmd: 'login', username: 'alice', password: 'alice-secret-pw' }, 'login.ok');
+    expect(await bob.waitFor('chat.failed', { username: 'alice' })).toMatchObject({ reason: 'cancelled', incoming: true });
+
+    again.send({ cmd: 'chat.open', username: 'bob' });
+    await bob.waitFor('chat.request', { from: 'alice' });
+    bob.send({ cmd: 'chat.answer', username: 'alice', accept: true });
+    await Promise.all([again.waitFor('chat.opened', { username: 'bob' }), bob.waitFor('chat.opened', { username: 'alice' })]);
+    again.send({ cmd: 'chat.send', username: 'bob', text: 'back again' });
+    expect(await bob.waitFor('chat.message', { from: 'alice' })).toMatchObject({ text: 'back again' });
+  });
+});
