@@ -15,6 +15,7 @@ import type { ClientCommand, ClientEvent, ClientEventOf, PresenceStatus } from '
 import { CHAT_TYPING_INTERVAL_MS, HISTORY_SEARCH_CHARS_MAX } from '../../core/limits.ts';
 import { formatBytes, parsePathList } from './format.ts';
 import { EMPTY_EDITOR, type KeyInput, type LineEditor, editLine } from './line-editor.ts';
+import { chatClosedText, chatFailedText, clientStoppedText, errorText, transferFailedText } from './reason-text.ts';
 import {
   CHAT_LINES_PER_SESSION_MAX,
   EVENT_LINES_MAX,
@@ -397,7 +398,7 @@ export function reduce(previous: DashboardState, action: DashboardAction): Step 
       next = addEvent(
         { ...state, connection: 'closed' },
         action.requested ? 'info' : 'error',
-        action.requested ? 'Client closed' : `The client stopped: ${action.reason}`,
+        action.requested ? 'Client closed' : clientStoppedText(action.reason, state.config.logFile),
       );
       break;
   }
@@ -578,21 +579,23 @@ function onEvent(state: DashboardState, event: ClientEvent, out: Out): Dashboard
     case 'chat.closed': {
       const session = findSession(state, event.username);
       if (!session) return state;
-      const closed = updateSession(state, event.username, (entry) => appendLine({ ...entry, state: 'closed' }, systemLine(state, 'Session closed')));
-      return addEvent(closed, 'info', `Chat with ${event.username} closed`);
+      // The tab says why in its last line, as the events pane does (reason-text.ts).
+      const text = chatClosedText(event.reason, friendLabel(state, event.username));
+      const closed = updateSession(state, event.username, (entry) => appendLine({ ...entry, state: 'closed' }, systemLine(state, text)));
+      return addEvent(closed, 'info', text);
     }
     case 'chat.failed': {
       // A request to us ended (timeout, cancel, caller gone): its dialog goes with it. Only an
       // `incoming` one: ours to the same friend may fail while theirs still waits for our answer.
+      const label = friendLabel(state, event.username);
       if (event.incoming === true && state.chatRequests.some((request) => request.from === event.username)) {
         const ended = { ...state, chatRequests: state.chatRequests.filter((request) => request.from !== event.username) };
-        return addEvent(ended, 'warn', `Chat request from ${friendLabel(state, event.username)} ended: ${event.reason}`);
+        return addEvent(ended, 'warn', chatFailedText(event.reason, label, true));
       }
-      if (!findSession(state, event.username)) return addEvent(state, 'warn', `Chat with ${event.username} failed: ${event.reason}`);
-      const failed = updateSession(state, event.username, (session) =>
-        appendLine({ ...session, state: 'failed' }, systemLine(state, `Session failed: ${event.reason}`)),
-      );
-      return addEvent(failed, 'warn', `Chat with ${event.username} failed: ${event.reason}`);
+      const text = chatFailedText(event.reason, label, event.incoming === true);
+      if (!findSession(state, event.username)) return addEvent(state, 'warn', text);
+      const failed = updateSession(state, event.username, (session) => appendLine({ ...session, state: 'failed' }, systemLine(state, text)));
+      return addEvent(failed, 'warn', text);
     }
     case 'chat.message':
       return onChatMessage(state, event, out);
@@ -653,8 +656,10 @@ function onEvent(state: DashboardState, event: ClientEvent, out: Out): Dashboard
         reason: event.reason,
         finishedAtMs: state.nowMs,
       }));
-      const name = transfer?.name ?? offer?.name ?? `transfer ${event.transferId}`;
-      return addEvent(failed, 'warn', `File ${name} failed: ${event.reason}`);
+      const file = transfer?.name ?? offer?.name ?? `transfer ${event.transferId}`;
+      const peer = transfer?.peer ?? offer?.from ?? event.username ?? null;
+      const direction = transfer?.direction ?? (offer === undefined ? null : 'in');
+      return addEvent(failed, 'warn', transferFailedText(event.reason, { file, peer: peer === null ? null : friendLabel(state, peer), direction }));
     }
     case 'disconnected':
       return addEvent({ ...state, connection: 'reconnecting' }, 'warn', 'Lost the server; reconnecting…');
@@ -934,7 +939,7 @@ function withProgress(transfer: Transfer, bytes: number, size: number, nowMs: nu
 }
 
 function onError(state: DashboardState, event: ClientEventOf<'error'>): DashboardState {
-  const text = event.message ? `${event.message} (${event.code})` : event.code;
+  const text = errorText({ code: event.code, message: event.message, detail: event.detail, who: event.username === undefined ? undefined : friendLabel(state, event.username) });
   if (state.auth.pending !== null) {
     return { ...state, auth: { ...state.auth, pending: null, error: text, notice: null } };
   }
@@ -951,8 +956,9 @@ function onError(state: DashboardState, event: ClientEventOf<'error'>): Dashboar
     return addEvent(failed, 'error', text);
   }
   if (event.code === 'NO_SUCH_SESSION_REQUEST' && peer !== undefined && findSession(state, peer)?.state === 'requesting') {
-    const ended = updateSession(state, peer, (session) => appendLine({ ...session, state: 'failed' }, systemLine(state, 'The request had ended')));
-    return addEvent(ended, 'warn', `The chat request from ${peer} had already ended`);
+    const said = `The chat request from ${friendLabel(state, peer)} had already ended (${event.code})`;
+    const ended = updateSession(state, peer, (session) => appendLine({ ...session, state: 'failed' }, systemLine(state, said)));
+    return addEvent(ended, 'warn', said);
   }
   return addEvent(state, 'error', text);
 }

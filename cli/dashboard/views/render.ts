@@ -9,6 +9,7 @@
 import { dayLabel, formatBytes, formatSpeed, localDayKey, percent, progressBar, truncate, truncateStart, wrapText } from '../format.ts';
 import { layoutWidth, textWidth } from '../char-width.ts';
 import type { LineEditor } from '../line-editor.ts';
+import { transferFailedShort } from '../reason-text.ts';
 import { TYPING_SHOWN_MS } from '../limits.ts';
 import {
   type AuthField,
@@ -122,7 +123,8 @@ export function renderLogin(state: DashboardState, innerWidth: number): string {
   const switchLabel = auth.mode === 'login' ? 'New here? Sign up (F2)' : 'Have an account? Log in (F2)';
   lines.push(`  ${button(submitLabel, auth.field === 'submit')}  ${button(switchLabel, auth.field === 'switch')}`);
   lines.push('');
-  if (auth.error) lines.push(` {red-fg}✗ ${safe(auth.error)}{/red-fg}`);
+  // Wrapped, not cut: the server's refusal ends with its code (reason-text.ts).
+  if (auth.error) lines.push(...wrapText(`✗ ${sanitize(auth.error)}`, Math.max(8, innerWidth - 2)).map((row) => ` {red-fg}${escapeTags(row)}{/red-fg}`));
   else if (auth.notice) lines.push(` {yellow-fg}${safe(auth.notice)}{/yellow-fg}`);
   else lines.push('');
   lines.push('');
@@ -305,7 +307,8 @@ function transferLines(transfer: Transfer, width: number, selected: boolean, foc
       colour = 'green';
       break;
     case 'failed':
-      detail = `  ✗ ${transfer.reason ?? 'failed'}`;
+      // A few words and the code (the events pane has the whole sentence).
+      detail = `  ✗ ${transfer.reason === null ? 'failed' : transferFailedShort(transfer.reason)}`;
       colour = 'red';
       break;
   }
@@ -333,16 +336,38 @@ const LEVEL_MARKS: Record<EventLine['level'], { mark: string; colour: string }> 
   error: { mark: '✗', colour: 'red' },
 };
 
+/**
+ * The events pane, newest at the bottom. An event longer than the pane wraps under its own text
+ * (not truncated: a reason's sentence ends with its code, the part a user searches for). Scrolled
+ * back, the newest `eventsScrollback` events are below the pane; the pane stays full while there
+ * are events to fill it.
+ */
 export function renderEvents(state: DashboardState, width: number, height: number): string {
   const rows = Math.max(1, height);
-  const end = state.events.length - Math.min(state.eventsScrollback, Math.max(0, state.events.length - rows));
-  const shown = state.events.slice(Math.max(0, end - rows), end);
-  return shown
-    .map((event) => {
-      const { mark, colour } = LEVEL_MARKS[event.level];
-      return `{${colour}-fg}${safe(truncate(`${clock(event.atMs)} ${mark} ${event.text}`, width))}{/${colour}-fg}`;
-    })
-    .join('\n');
+  const events = state.events;
+  const end = events.length - Math.min(state.eventsScrollback, Math.max(0, events.length - 1));
+  const above: string[] = [];
+  for (let index = end - 1; index >= 0 && above.length < rows; index--) {
+    const event = events[index];
+    if (event) above.unshift(...eventRows(event, width));
+  }
+  const shown = above.slice(Math.max(0, above.length - rows));
+  for (let index = end; index < events.length && shown.length < rows; index++) {
+    const event = events[index];
+    if (event) shown.push(...eventRows(event, width).slice(0, rows - shown.length));
+  }
+  return shown.join('\n');
+}
+
+function eventRows(event: EventLine, width: number): string[] {
+  const { mark, colour } = LEVEL_MARKS[event.level];
+  const prefix = `${clock(event.atMs)} ${mark} `;
+  const indent = textWidth(prefix);
+  // A pane too narrow to wrap under the text: one row, cut as before.
+  if (width - indent < 8) return [`{${colour}-fg}${safe(truncate(`${prefix}${event.text}`, width))}{/${colour}-fg}`];
+  return wrapText(sanitize(event.text), width - indent).map(
+    (part, index) => `{${colour}-fg}${escapeTags(`${index === 0 ? prefix : ' '.repeat(indent)}${part}`)}{/${colour}-fg}`,
+  );
 }
 
 const STATUS_CONNECTION: Record<DashboardState['connection'], string> = {
@@ -461,13 +486,14 @@ export function dialogContent(state: DashboardState, modal: Modal): DialogConten
         const focused = modal.field === which && !modal.pending;
         return `${focused ? '>' : ' '} ${label} ${renderEditor(modal[which], width - 22, focused, '*')}`;
       };
+      // The server's refusal wraps (it ends with its code); the dialog grows to hold it.
       const status = modal.pending
-        ? '{yellow-fg}Checking…{/yellow-fg}'
+        ? ['{yellow-fg}Checking…{/yellow-fg}']
         : modal.error
-          ? `{red-fg}✗ ${safe(modal.error)}{/red-fg}`
-          : '{gray-fg}Tab switch · Enter next/change · Esc cancel{/gray-fg}';
-      const body = ['', field('Current password', 'old'), field('New password    ', 'new'), '', ` ${status}`].join('\n');
-      return { title: 'Change password', body, width, height: 9 };
+          ? wrapText(`✗ ${sanitize(modal.error)}`, width - 4).map((row) => `{red-fg}${escapeTags(row)}{/red-fg}`)
+          : ['{gray-fg}Tab switch · Enter next/change · Esc cancel{/gray-fg}'];
+      const body = ['', field('Current password', 'old'), field('New password    ', 'new'), '', ...status.map((row) => ` ${row}`)].join('\n');
+      return { title: 'Change password', body, width, height: 8 + status.length };
     }
     case 'prompt': {
       const width = modal.purpose === 'send-files' ? 72 : 50;

@@ -73,7 +73,7 @@ describe('login screen', () => {
     await terminal.type(KEYS.tab);
     await terminal.type('nope-nope');
     await terminal.type(KEYS.enter);
-    expect(screenHas(terminal.text(), '✗ wrong username or password (BAD_CREDENTIALS)')).toBe(true);
+    expect(screenHas(terminal.text(), '✗ Wrong username or password (BAD_CREDENTIALS)')).toBe(true);
     expect(screenHas(terminal.text(), 'Log in to chat')).toBe(true);
   });
 

@@ -4,7 +4,7 @@ import type { ClientCommand } from '../../../cli/dashboard/client-port.ts';
 import type { EventInput } from '../../../cli/dashboard/fake-port.ts';
 import type { KeyInput } from '../../../cli/dashboard/line-editor.ts';
 import { TYPING_PAUSE_MS } from '../../../cli/dashboard/limits.ts';
-import { dialogContent } from '../../../cli/dashboard/views/render.ts';
+import { dialogContent, renderEvents, renderLogin, renderTransfers } from '../../../cli/dashboard/views/render.ts';
 import {
   type DashboardAction,
   dialogWaiting,
@@ -87,7 +87,7 @@ describe('login and sign-up form', () => {
     driver.type('zzz'); // locked: ignored
     expect(driver.state.auth.password.text).toBe('wrongpass');
     driver.event({ event: 'error', code: 'BAD_CREDENTIALS', message: 'wrong username or password' });
-    expect(driver.state.auth.error).toBe('wrong username or password (BAD_CREDENTIALS)');
+    expect(driver.state.auth.error).toBe('Wrong username or password (BAD_CREDENTIALS)');
     expect(driver.state.auth.pending).toBeNull();
     expect(driver.state.screen).toBe('login');
   });
@@ -302,7 +302,7 @@ describe('file transfers', () => {
     const driver = new Driver().loggedIn().event({ event: 'file.offer', from: 'bob', transferId: 't2', name: 'x', offeredName: 'x', size: 1 });
     driver.event({ event: 'file.failed', transferId: 't2', reason: 'cancelled' });
     expect(topModal(driver.state)).toBeNull();
-    expect(driver.state.events.at(-1)?.text).toBe('File x failed: cancelled');
+    expect(driver.state.events.at(-1)?.text).toBe('x was cancelled (cancelled)');
   });
 
   it('cancels the selected transfer with c in the transfers pane', () => {
@@ -405,7 +405,7 @@ describe('requests wait for the typing, end with the server, and Escape means ba
     driver.event({ event: 'chat.failed', username: 'bob', reason: 'cancelled', incoming: true });
     expect(topModal(driver.state)).toBeNull();
     expect(driver.state.sessions).toEqual([]);
-    expect(driver.state.events.at(-1)?.text).toBe('Chat request from Bob (bob) ended: cancelled');
+    expect(driver.state.events.at(-1)?.text).toBe('Bob (bob) withdrew their chat request (cancelled)');
   });
 
   it('our own request to a friend failing leaves the dialog of theirs to us open', () => {
@@ -444,7 +444,7 @@ describe('requests wait for the typing, end with the server, and Escape means ba
     const driver = new Driver().loggedIn().event({ event: 'file.offer', from: 'bob', transferId: 't3', name: 'notes.md', offeredName: 'notes.md', size: 5 });
     driver.advance(TYPING_PAUSE_MS).key({ ch: 'n', name: 'n' });
     driver.event({ event: 'file.failed', transferId: 't3', reason: 'declined' });
-    expect(driver.state.events.at(-1)?.text).toBe('File notes.md failed: declined');
+    expect(driver.state.events.at(-1)?.text).toBe('You declined notes.md (declined)');
   });
 });
 
@@ -526,5 +526,103 @@ describe('friends and account: remove, block, unblock, password, nickname', () =
       { kind: 'request', from: 'erin' },
     ]);
     expect(driver.state.events.at(-1)?.text).toContain('2 friend requests waiting');
+  });
+});
+
+describe('reasons and error codes read as sentences, the code kept at the end (reason-text.ts)', () => {
+  const unreachable = 'Bob (bob) could not be reached: their client may be behind a firewall or NAT, or just went offline (unreachable)';
+
+  it('a chat that did not open says why in the event log and in the tab\'s last line (before: "Chat with bob failed: unreachable")', () => {
+    const driver = new Driver().loggedIn();
+    driver.state = { ...driver.state, focus: 'friends', friendCursor: 0 };
+    driver.key({ name: 'enter' }).event({ event: 'chat.failed', username: 'bob', reason: 'unreachable' });
+    expect(driver.state.events.at(-1)).toMatchObject({ level: 'warn', text: unreachable });
+    expect(driver.state.sessions[0]).toMatchObject({ peer: 'bob', state: 'failed' });
+    expect(driver.state.sessions[0]?.lines.at(-1)).toMatchObject({ kind: 'system', text: unreachable });
+  });
+
+  it('a chat that ended says why in the tab and the log', () => {
+    const driver = new Driver().loggedIn().openChatWithBob();
+    driver.event({ event: 'chat.closed', username: 'bob', reason: 'connection-lost' });
+    const said = 'The connection to Bob (bob) dropped: select them and press Enter to ask for a new chat (connection-lost)';
+    expect(driver.state.sessions[0]?.lines.at(-1)).toMatchObject({ kind: 'system', text: said });
+    expect(driver.state.events.at(-1)?.text).toBe(said);
+  });
+
+  it('an error event about a friend names them (before: "a session request to that user is already pending (SESSION_PENDING)")', () => {
+    const driver = new Driver().loggedIn();
+    driver.event({ event: 'error', code: 'SESSION_PENDING', message: 'a session request to that user is already pending', username: 'bob' });
+    expect(driver.state.events.at(-1)).toMatchObject({ level: 'error', text: 'You asked Bob (bob) for a chat already: wait for their answer (SESSION_PENDING)' });
+  });
+
+  it('the login form says what to do about a refused login', () => {
+    const driver = new Driver().type('alice').key({ name: 'tab' }).type('password1').key({ name: 'enter' });
+    driver.event({ event: 'error', code: 'RATE_LIMITED', message: 'too many attempts; wait and retry' });
+    expect(driver.state.auth.error).toBe('Too many attempts: wait a minute and try again (RATE_LIMITED)');
+  });
+
+  it('the login form and the password dialog wrap a long refusal, so its code is not cut off', () => {
+    const driver = new Driver().type('alice').key({ name: 'tab' }).type('password1').key({ name: 'enter' });
+    driver.event({ event: 'error', code: 'USERNAME_INVALID', message: 'username must be 3-32 characters' });
+    const form = renderLogin(driver.state, 40).split('\n').map((row) => row.replace(/\{[^}]*\}/g, ''));
+    expect(form.some((row) => row.includes('(USERNAME_INVALID)'))).toBe(true);
+    for (const row of form.filter((line) => line.includes('✗') || line.includes('underscore'))) expect(row.length).toBeLessThanOrEqual(40);
+    const dialog = dialogContent(driver.state, { kind: 'password', old: { text: 'x', cursor: 1 }, new: { text: 'y', cursor: 1 }, field: 'new', pending: false, error: 'That password will not do: 8 to 128 printable characters (PASSWORD_INVALID)' });
+    const rows = dialog.body.split('\n').map((row) => row.replace(/\{[^}]*\}/g, ''));
+    expect(rows.some((row) => row.includes('(PASSWORD_INVALID)'))).toBe(true);
+    expect(dialog.height).toBeGreaterThanOrEqual(rows.length + 2);
+    for (const row of rows) expect(row.length).toBeLessThanOrEqual(dialog.width - 2);
+  });
+
+  it('a code this dashboard does not know shows the event\'s message and the code, or the code alone', () => {
+    const driver = new Driver().loggedIn();
+    driver.event({ event: 'error', code: 'SOMETHING_NEW', message: 'a newer server says so' });
+    expect(driver.state.events.at(-1)?.text).toBe('a newer server says so (SOMETHING_NEW)');
+    driver.event({ event: 'error', code: 'SOMETHING_NEW', message: '' });
+    expect(driver.state.events.at(-1)?.text).toBe('SOMETHING_NEW');
+    driver.event({ event: 'chat.failed', username: 'bob', reason: 'something-new' });
+    expect(driver.state.events.at(-1)?.text).toBe('The chat with Bob (bob) did not open (something-new)');
+  });
+
+  it('a failed transfer: the sentence in the log, a few words and the code in the transfers pane', () => {
+    const driver = new Driver().loggedIn().openChatWithBob();
+    driver.event({ event: 'file.offered', username: 'bob', transferId: 't7', name: 'big.iso', size: 4096 });
+    driver.event({ event: 'file.failed', transferId: 't7', reason: 'resume-timeout', username: 'bob' });
+    expect(driver.state.events.at(-1)?.text).toBe('big.iso stopped: the connection to Bob (bob) did not come back in time to resume it; send it again (resume-timeout)');
+    expect(driver.state.transfers[0]).toMatchObject({ state: 'failed', reason: 'resume-timeout' });
+    expect(renderTransfers(driver.state, 34, 4)).toContain('✗ no resume (resume-timeout)');
+  });
+
+  it('a client that stopped on its own says where to look and what to do', () => {
+    const driver = new Driver().loggedIn();
+    driver.dispatch({ type: 'port.closed', reason: 'the client process exited with code 1', requested: false, nowMs: driver.nowMs });
+    expect(driver.state.events.at(-1)).toMatchObject({
+      level: 'error',
+      text: 'The client stopped: the client process exited with code 1. Press Ctrl-C to leave, then start the dashboard again.',
+    });
+  });
+
+  it('the events pane wraps a long sentence under its text, so the code at its end stays on screen', () => {
+    const driver = new Driver().loggedIn();
+    driver.event({ event: 'chat.failed', username: 'bob', reason: 'unreachable' });
+    const rows = renderEvents(driver.state, 60, 6).split('\n');
+    expect(rows.length).toBeLessThanOrEqual(6);
+    const shown = rows.map((row) => row.replace(/\{[^}]*\}/g, ''));
+    expect(shown.at(-1)?.trimEnd().endsWith('(unreachable)')).toBe(true);
+    for (const row of shown) expect(row.length).toBeLessThanOrEqual(60);
+    // Continuation rows sit under the text, not under the time.
+    expect(shown.at(-1)?.startsWith('        ')).toBe(true);
+  });
+
+  it('the events pane scrolled back stays full and shows older events whole', () => {
+    const driver = new Driver().loggedIn();
+    for (const reason of ['unreachable', 'timeout', 'offline', 'rejected', 'peer-error']) driver.event({ event: 'chat.failed', username: 'bob', reason });
+    const atBottom = renderEvents(driver.state, 60, 6);
+    driver.state = { ...driver.state, eventsScrollback: 1 };
+    const scrolled = renderEvents(driver.state, 60, 6).split('\n');
+    expect(scrolled.length).toBe(6);
+    expect(scrolled.join('\n')).not.toBe(atBottom);
+    driver.state = { ...driver.state, eventsScrollback: driver.state.events.length - 1 };
+    expect(renderEvents(driver.state, 60, 6).split('\n').length).toBe(6);
   });
 });
