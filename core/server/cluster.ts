@@ -42,7 +42,8 @@ import type { ConnId, ServerEffect, ServerInput } from './machine.ts';
 export type NodeId = string;
 
 export type ClusterItem =
-  | { readonly kind: 'attached'; readonly username: string; readonly resumeToken: string; readonly epoch: number }
+  /** passwordLogin: the user got there by a password login, a new client program (absent: a resume, a new token, a hello's answer). */
+  | { readonly kind: 'attached'; readonly username: string; readonly resumeToken: string; readonly epoch: number; readonly passwordLogin?: true }
   | { readonly kind: 'offline'; readonly username: string; readonly epoch: number }
   | { readonly kind: 'ops'; readonly ops: readonly StoreOp[] }
   | { readonly kind: 'deliver'; readonly username: string; readonly frame: ServerFrame }
@@ -225,7 +226,7 @@ export class ClusterRouter {
       }
       const epoch = this.options.nextLoginEpoch?.() ?? this.epochs.get(username) ?? 0;
       this.cameOnline(username, epoch);
-      this.queue(null, { kind: 'attached', username, resumeToken: effect.item.resumeToken, epoch });
+      this.queue(null, { kind: 'attached', username, resumeToken: effect.item.resumeToken, epoch, ...(effect.item.passwordLogin === true ? { passwordLogin: true } : {}) });
       return;
     }
     const username = this.proxies.get(effect.connId);
@@ -324,7 +325,7 @@ export class ClusterRouter {
         if (this.stale(item.username, item.epoch)) return;
         this.cameOnline(item.username, item.epoch);
         const connId = this.proxyFor(item.username, from);
-        return input({ type: 'remote.attached', username: item.username, connId, resumeToken: item.resumeToken });
+        return input({ type: 'remote.attached', username: item.username, connId, resumeToken: item.resumeToken, ...(item.passwordLogin === true ? { passwordLogin: true } : {}) });
       }
       case 'offline': {
         const remote = this.remoteUsers.get(item.username);

@@ -103,8 +103,9 @@ export type ServerInput =
   /**
    * A user is now held by another node, reached through proxy connection `connId`. If it was not
    * online here, the friends held here are told (each node tells the users it holds).
+   * passwordLogin: it got there by a password login, a new client program (see endPreviousInstance).
    */
-  | { readonly type: 'remote.attached'; readonly username: string; readonly connId: ConnId; readonly resumeToken: string }
+  | { readonly type: 'remote.attached'; readonly username: string; readonly connId: ConnId; readonly resumeToken: string; readonly passwordLogin?: true }
   /** A user held elsewhere went offline (logout, TTL, or its node died): the friends held here are told. */
   | { readonly type: 'remote.offline'; readonly username: string; readonly connId: ConnId }
   /** Store ops another node committed: the directory here follows. */
@@ -146,8 +147,14 @@ export type ServerEffect =
    * answers USERNAME_TAKEN instead of signup.ok.
    */
   | { readonly type: 'commit'; readonly jobId: number; readonly ops: readonly StoreOp[] }
-  /** Clustered only: tell the other nodes a user is held here now, or went offline here. */
-  | { readonly type: 'announce'; readonly item: { readonly kind: 'attached'; readonly username: string; readonly resumeToken: string } | { readonly kind: 'offline'; readonly username: string } }
+  /**
+   * Clustered only: tell the other nodes a user is held here now (passwordLogin: by a password
+   * login, a new client program; absent for a resume or a new resume token), or went offline here.
+   */
+  | {
+      readonly type: 'announce';
+      readonly item: { readonly kind: 'attached'; readonly username: string; readonly resumeToken: string; readonly passwordLogin?: true } | { readonly kind: 'offline'; readonly username: string };
+    }
   /** Clustered only: a session answer for a request held on the node of the caller behind proxy `connId`. */
   | { readonly type: 'forward'; readonly connId: ConnId; readonly username: string; readonly remoteAddress: string; readonly frame: ClientFrameOf<'session.answer'> };
 
@@ -456,7 +463,7 @@ export class ServerMachine {
       case 'shutdown':
         return this.onShutdown();
       case 'remote.attached':
-        return this.onRemoteAttached(input.username, input.connId, input.resumeToken);
+        return this.onRemoteAttached(input.username, input.connId, input.resumeToken, input.passwordLogin === true);
       case 'remote.offline':
         return this.onRemoteOffline(input.username, input.connId);
       case 'remote.ops':
@@ -1002,7 +1009,7 @@ export class ServerMachine {
     this.countUnauthenticated(conn, -1);
     this.timers.disarm(`idle:${conn.connId}`);
     this.timers.arm(ttlKey, nowMs + this.config.ttlMs);
-    if (this.config.clustered) this.effects.push({ type: 'announce', item: { kind: 'attached', username, resumeToken: user.resumeToken } });
+    if (this.config.clustered) this.effects.push({ type: 'announce', item: { kind: 'attached', username, resumeToken: user.resumeToken, ...(by === 'password' ? { passwordLogin: true } : {}) } });
     this.send(conn.connId, {
       type: 'login.ok',
       re,
@@ -1031,22 +1038,20 @@ export class ServerMachine {
   }
 
   /**
-   * A password login took over a user (detached, its connection just closed): the requests the
-   * previous client instance made end `cancelled` (the callee is told, as for a session.cancel),
-   * and the outcomes held for it go. The new instance never made those requests and cannot
+   * A password login took a user over, here or on another node of a cluster: the requests the
+   * previous client program made (held here: a request lives on the node its caller made it on)
+   * end `cancelled` (the callee is told, as for a session.cancel; the caller is not), and the
+   * outcomes held for that program go. The new program never made those requests and cannot
    * follow them (it drops their outcomes as stale). Left pending, they refused its own chat.open
    * to the same friend (`already-pending`) until their timeout: a client restarted within the TTL
    * (killed, crashed, its machine rebooted) could not ask a friend for a chat for up to
-   * sessionTimeoutMs. The requests waiting on the user as callee stay: the new instance is asked
-   * about them (attach). Only requests held here: a previous instance on another node of a
-   * cluster keeps its requests there until their timeout (the callee's client takes the new
-   * request in place of the old one: `replaced`, core/peer/session-broker.ts).
+   * sessionTimeoutMs. The requests waiting on the user as callee stay: the new program is asked
+   * about them (attach).
    */
   private endPreviousInstance(user: OnlineUser): void {
     for (const requestId of [...(user.sessionRequests ?? [])]) {
-      if (this.sessionRequests.get(requestId)?.caller === user.username) this.endSessionRequest(requestId, 'cancelled');
+      if (this.sessionRequests.get(requestId)?.caller === user.username) this.endSessionRequest(requestId, 'cancelled', undefined, 'callee');
     }
-    // Also the caller's session.failed just held for the detached user by endSessionRequest.
     user.missedOutcomes = null;
   }
 
@@ -1446,12 +1451,13 @@ export class ServerMachine {
   }
 
   /** Ends a pending request without the callee's yes: the caller learns why, the callee is told it is gone. */
-  private endSessionRequest(requestId: string, reason: SessionFailure, re?: number): void {
+  /** Ends a pending request; `told` says who hears of it (the caller only if its program is still the one that asked). */
+  private endSessionRequest(requestId: string, reason: SessionFailure, re?: number, told: 'both' | 'callee' = 'both'): void {
     const request = this.sessionRequests.get(requestId);
     if (request === undefined) return;
     this.dropSessionRequest(request);
     this.countSession(reason);
-    this.sendToUser(request.caller, { type: 'session.failed', re, requestId, username: request.callee, reason });
+    if (told === 'both') this.sendToUser(request.caller, { type: 'session.failed', re, requestId, username: request.callee, reason });
     if (!request.silent) this.sendToUser(request.callee, { type: 'session.withdrawn', requestId, from: request.caller, reason });
   }
 
@@ -1561,7 +1567,7 @@ export class ServerMachine {
    * node tells its own). Online here already (it moved, or a node answers a join): no presence
    * change; a connection of the user held here is ended.
    */
-  private onRemoteAttached(username: string, connId: ConnId, resumeToken: string): void {
+  private onRemoteAttached(username: string, connId: ConnId, resumeToken: string, passwordLogin: boolean): void {
     let user = this.online.get(username);
     if (user === undefined) {
       user = { username, connId, resumeToken, sessionRequests: null, missedOutcomes: null, remote: true, remoteRequests: null };
@@ -1570,6 +1576,7 @@ export class ServerMachine {
       if (account !== undefined) this.tellFriends(account, 'online');
       return;
     }
+    if (passwordLogin) this.endPreviousInstance(user);
     const old = user.remote || user.connId === null ? undefined : this.conns.get(user.connId);
     user.remote = true;
     user.connId = connId;

@@ -670,16 +670,17 @@ describe('login epochs, on one router', () => {
       heard.handler?.({ from, to: null, items });
       return inputs.map((input) => input.type);
     };
-    const announce = (item: { kind: 'attached'; username: string; resumeToken: string } | { kind: 'offline'; username: string }): ClusterItem[] => {
+    const announce = (item: { kind: 'attached'; username: string; resumeToken: string; passwordLogin?: true } | { kind: 'offline'; username: string }): ClusterItem[] => {
       published.length = 0;
       router.perform({ type: 'announce', item });
       router.flushOut();
       return published.flatMap((message) => message.items);
     };
-    return { router, hear, announce, held, published };
+    return { router, hear, announce, held, published, inputs };
   }
   const attached = (username: string, epoch: number): ClusterItem => ({ kind: 'attached', username, resumeToken: `t-${username}`, epoch });
   const offline = (username: string, epoch: number): ClusterItem => ({ kind: 'offline', username, epoch });
+  const attachedByPassword = (username: string, epoch: number): ClusterItem => ({ kind: 'attached', username, resumeToken: `t-${username}`, epoch, passwordLogin: true });
 
   it('a word about an older login than the latest known is dropped; the same login said again passes', () => {
     const { hear } = lonelyRouter();
@@ -694,6 +695,20 @@ describe('login epochs, on one router', () => {
     expect(hear('n2', attached('alice', 6))).toEqual(['remote.attached']);
     // An offline about a user nobody announced changes nothing.
     expect(hear('n1', offline('carol', 9))).toEqual([]);
+  });
+
+  it('a password login is said as such on the bus and heard as such; a resume, a new token or a hello answer says nothing of it', () => {
+    const { hear, announce, held, published, inputs } = lonelyRouter();
+    expect(announce({ kind: 'attached', username: 'bob', resumeToken: 't-bob', passwordLogin: true })).toEqual([attachedByPassword('bob', 0)]);
+    expect(announce({ kind: 'attached', username: 'bob', resumeToken: 't-bob' })).toEqual([attached('bob', 0)]);
+    held.add('bob');
+    published.length = 0;
+    hear('n1', { kind: 'hello' });
+    expect(published.flatMap((message) => message.items)).toEqual([attached('bob', 0)]);
+    hear('n1', attachedByPassword('alice', 0));
+    expect(inputs).toEqual([expect.objectContaining({ type: 'remote.attached', username: 'alice', passwordLogin: true })]);
+    hear('n1', attached('alice', 0));
+    expect(inputs).toEqual([expect.not.objectContaining({ passwordLogin: expect.anything() })]);
   });
 
   it('without epochs (no store gives them: all 0), only the node that holds a user may say it left', () => {

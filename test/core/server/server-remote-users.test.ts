@@ -32,7 +32,39 @@ describe('users held by other nodes', () => {
   it('a login on a node of a cluster announces the user attached here, with the resume token its login.ok gave', () => {
     const h = new ServerHarness({ clustered: true, store: storeWith(['alice']) });
     const alice = h.login('alice');
-    expect(h.jobLog.filter((e) => e.type === 'announce')).toEqual([{ type: 'announce', item: { kind: 'attached', username: 'alice', resumeToken: h.tokenOf(alice) } }]);
+    expect(h.jobLog.filter((e) => e.type === 'announce')).toEqual([{ type: 'announce', item: { kind: 'attached', username: 'alice', resumeToken: h.tokenOf(alice), passwordLogin: true } }]);
+    h.close(alice);
+    h.resume('alice', h.tokenOf(alice));
+    expect(h.jobLog.filter((e) => e.type === 'announce').at(-1)).toEqual({ type: 'announce', item: { kind: 'attached', username: 'alice', resumeToken: expect.any(String) } });
+  });
+
+  it("a password login on another node ends the session requests the user's previous program made here: the callee is told cancelled, the new program nothing", () => {
+    const h = new ServerHarness({ clustered: true, store: storeWith(['alice', 'bob'], [['alice', 'bob']]) });
+    const alice = h.login('alice');
+    const bob = h.login('bob');
+    h.send(alice, { type: 'session.request', id: 1, username: 'bob' });
+    const requestId = h.framesOf(alice, 'session.pending')[0]!.requestId;
+    h.inbox.set(900, []);
+    h.input({ type: 'remote.attached', username: 'alice', connId: 900, resumeToken: 'ta', passwordLogin: true });
+    expect(h.framesOf(bob, 'session.withdrawn')).toEqual([{ type: 'session.withdrawn', requestId, from: 'alice', reason: 'cancelled' }]);
+    expect(h.framesOf(alice, 'session.failed')).toEqual([]);
+    expect(h.last(alice)).toMatchObject({ type: 'error', code: 'LOGGED_IN_ELSEWHERE' });
+    expect(h.frames(900)).toEqual([]);
+    expect(h.machine.stats().pendingSessionRequests).toBe(0);
+  });
+
+  it('a resume on another node keeps the requests the user made here, and their outcome reaches it there', () => {
+    const h = new ServerHarness({ clustered: true, store: storeWith(['alice', 'bob'], [['alice', 'bob']]) });
+    const alice = h.login('alice');
+    const bob = h.login('bob');
+    h.send(alice, { type: 'session.request', id: 1, username: 'bob' });
+    const requestId = h.framesOf(alice, 'session.pending')[0]!.requestId;
+    h.close(alice);
+    h.inbox.set(900, []);
+    h.input({ type: 'remote.attached', username: 'alice', connId: 900, resumeToken: 'ta' });
+    expect(h.machine.stats().pendingSessionRequests).toBe(1);
+    h.send(bob, { type: 'session.answer', id: 2, requestId, accept: false });
+    expect(h.frames(900)).toEqual([{ type: 'session.failed', requestId, username: 'bob', reason: 'rejected' }]);
   });
 
   it('a node announces on the bus only the logouts of users it holds, and a single server announces nothing', () => {
