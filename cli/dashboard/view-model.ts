@@ -787,7 +787,7 @@ function expireChatRequests(state: DashboardState): DashboardState {
   const expired = state.chatRequests.filter((request) => request.deadlineMs <= state.nowMs);
   if (expired.length === 0) return state;
   let next: DashboardState = { ...state, chatRequests: state.chatRequests.filter((request) => request.deadlineMs > state.nowMs) };
-  for (const request of expired) next = addEvent(next, 'warn', `Chat request from ${request.from} timed out`);
+  for (const request of expired) next = addEvent(next, 'warn', `Chat request from ${friendLabel(state, request.from)} timed out`);
   return next;
 }
 

@@ -176,7 +176,7 @@ describe.skipIf(skipReason !== null)(`dashboard end to end under tmux${skipReaso
     const countdown = await tmux.waitFor(/Time left: \d+ s/, 'the countdown');
     expect(Number(/Time left: (\d+) s/.exec(countdown)?.[1])).toBeLessThanOrEqual(SESSION_TIMEOUT_MS / 1000);
     await headless.waitFor('chat.failed', { reason: 'timeout' }, WAIT_MS);
-    await tmux.waitFor(/The chat request from Bob \(bob\) timed out before it was answered \(timeout\)|Chat request from bob timed out/, 'the request ended in the events pane');
+    await tmux.waitFor(/The chat request from Bob \(bob\) timed out before it was answered \(timeout\)|Chat request from Bob \(bob\) timed out/, 'the request ended in the events pane');
     expect(tmux.capture()).not.toContain('asks for a chat session.');
 
     // bob asks for a session: the dialog counts down; y accepts.

@@ -227,7 +227,7 @@ describe('chat request dialog countdown', () => {
     expect(modal()).toMatchObject({ kind: 'chat-request', secondsLeft: 20 });
     driver.advance(19_600);
     expect(modal()).toBeNull();
-    expect(driver.state.events.at(-1)?.text).toBe('Chat request from bob timed out');
+    expect(driver.state.events.at(-1)?.text).toBe('Chat request from Bob (bob) timed out');
   });
 
   it('counts down from the timeout the request carries (the server\'s), not the configured one', () => {
