@@ -382,9 +382,12 @@ export class PeerMachine {
   /** The ref every event emitted now carries: set while a command or the reply to one is handled. */
   private answering: number | undefined = undefined;
 
-  /** One-time tokens we hold as callee: friend → token. */
-  /** Callee: per caller, the token its hello must bring and the session's place in the brokering order. */
-  private readonly tokens = new Map<string, { readonly token: string; readonly brokered: number; readonly vouchedKey: string | null }>();
+  /**
+   * Callee: per caller, the token its hello must bring and the session's place in the brokering
+   * order. `answered`: a chat.opened with the caller was told while it was held (requests
+   * crossing: our own chat.open's session), which answered our yes too (onTokenTimeout).
+   */
+  private readonly tokens = new Map<string, { readonly token: string; readonly brokered: number; readonly vouchedKey: string | null; readonly answered: boolean }>();
   /**
    * Callee: per caller, the last token that expired unused, for P2P_TOKEN_EXPIRED_KEPT_MS, so a
    * hello that brings it too late is told SESSION_TOKEN_EXPIRED (see onHello). A token used once
@@ -1189,7 +1192,7 @@ export class PeerMachine {
     // seed 4219: the caller refused a man in the middle's key and asked again). A late hello with
     // it is told SESSION_TOKEN_EXPIRED (expireToken).
     if (this.expireToken(friend, nowMs)) this.emit({ event: 'chat.failed', username: friend, reason: REPLACED, incoming: true });
-    this.tokens.set(friend, { token, brokered, vouchedKey });
+    this.tokens.set(friend, { token, brokered, vouchedKey, answered: false });
     this.timers.arm(`token:${friend}`, nowMs + P2P_HELLO_TIMEOUT_MS);
     for (const channel of [...this.channels.values()]) {
       if (channel.state !== 'ExpectHello') continue;
@@ -1222,10 +1225,18 @@ export class PeerMachine {
     this.effects.push({ type: 'p2p.connect', streamId, host, port });
   }
 
+  /**
+   * The friend's request we said yes to: its hello never came. The yes is answered (docs/CLIENT.md,
+   * chat.answer): chat.failed `timeout`, unless a chat.opened with the friend was told while the
+   * token was held. A session open since before it (the friend lost their end of it and asked
+   * again) answered nothing of this request: kept quiet then, a user who typed the yes was never
+   * answered.
+   */
   private onTokenTimeout(friend: string, nowMs: number): void {
+    const held = this.tokens.get(friend);
     if (!this.expireToken(friend, nowMs)) return;
-    // The friend's request we said yes to: its hello never came.
-    if (!this.sessions.has(friend)) this.emit({ event: 'chat.failed', username: friend, reason: 'timeout', incoming: true });
+    // Stryker disable next-line OptionalChaining: expireToken found the token (it returned true), so `held` is defined here; the `?.` is there for the type
+    if (held?.answered !== true) this.emit({ event: 'chat.failed', username: friend, reason: 'timeout', incoming: true });
   }
 
   /**
@@ -1431,6 +1442,9 @@ export class PeerMachine {
    * the two, instead of each closing the other's and ending with none.
    */
   private openSession(friend: string, streamId: StreamKey, brokered: number, nowMs: number): void {
+    // Both ways out tell chat.opened: a token still held for the friend's hello has its yes answered.
+    const held = this.tokens.get(friend);
+    if (held !== undefined) this.tokens.set(friend, { ...held, answered: true });
     const old = this.sessions.get(friend);
     if (old !== undefined && old.streamId !== streamId) {
       if (old.brokered > brokered) {

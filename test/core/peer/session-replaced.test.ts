@@ -89,14 +89,51 @@ describe('a newer session with the same friend replaces the older one', () => {
     expect(world.eventsOf('alice', 'chat.message')).toEqual([{ event: 'chat.message', from: 'bob', text: 'to alice', id: 2 }]);
   });
 
-  it('a second session the friend asked for that never greets us fails quietly: the open chat goes on, and no chat.failed is told', () => {
+  // The yes to a request is answered, chat.opened or chat.failed (docs/CLIENT.md, chat.answer):
+  // the chat.opened of the session open before the request came answered nothing of it. Once the
+  // open chat kept the expiry quiet, and a user who had typed that yes waited for ever.
+  it('a second session the friend asked for that never greets us fails its request (chat.failed timeout, incoming) when the token expires: the open chat goes on', () => {
     const world = halfOpen();
     // alice reads nothing now: bob's hello for the new session never reaches her.
     world.pausedReaders.add('alice');
     world.command('bob', { cmd: 'chat.open', username: 'alice' });
-    world.advance(P2P_HELLO_TIMEOUT_MS + 1);
+    world.advance(P2P_HELLO_TIMEOUT_MS - 1);
+    expect(world.eventsOf('alice', 'chat.failed')).toEqual([]);
+    world.advance(1);
+    expect(world.eventsOf('alice', 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'timeout', incoming: true }]);
+    expect(world.eventsOf('alice', 'chat.opened')).toHaveLength(1);
+    expect(world.eventsOf('alice', 'chat.closed')).toEqual([]);
+    expect(world.peer('alice').openSessions()).toEqual(['bob']);
+  });
+
+  // Requests crossing: our own chat.open's session opens while we hold the token of the friend's
+  // request; its chat.opened answers our yes as well (as it answers a chat.open of ours still
+  // pending, session-broker.ts), so the token running out unused says nothing more.
+  it("a chat.opened told while the friend's token is held answers the yes: the token expiring unused adds no chat.failed", () => {
+    const world = twoFriends();
+    world.pausedReaders.add('alice');
+    world.command('bob', { cmd: 'chat.open', username: 'alice' });
+    // alice holds bob's token; his hello waits unread, and its stream drops on her side.
+    world.peer('alice').handle({ type: 'p2p.closed', streamId: 'in:1', error: 'ECONNRESET' }, world.nowMs);
+    world.peer('alice').takeEffects();
+    world.pausedReaders.delete('alice');
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    expect(world.eventsOf('alice', 'chat.opened')).toEqual([{ event: 'chat.opened', username: 'bob' }]);
+    world.advance(P2P_HELLO_TIMEOUT_MS * 2);
     expect(world.eventsOf('alice', 'chat.failed')).toEqual([]);
     expect(world.peer('alice').openSessions()).toEqual(['bob']);
+  });
+
+  // The chat.opened told before the token was held answers nothing of it, even when the session
+  // it opened has closed since.
+  it('a session that opened and closed before the token came leaves its expiry to say chat.failed timeout', () => {
+    const world = halfOpen();
+    world.command('alice', { cmd: 'chat.close', username: 'bob' });
+    expect(world.peer('alice').openSessions()).toEqual([]);
+    world.pausedReaders.add('alice');
+    world.command('bob', { cmd: 'chat.open', username: 'alice' });
+    world.advance(P2P_HELLO_TIMEOUT_MS);
+    expect(world.eventsOf('alice', 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'timeout', incoming: true }]);
   });
 
   it('chat.open to a friend already in session is answered chat.opened at once, under its ref, and asks the server nothing', () => {
