@@ -42,8 +42,16 @@
  * plus DEADLINE_SLACK_MS. chat-failed-cause judges a `timeout` that comes early; this one a
  * request that outlives its deadline, which shows where the server's own outcome never reaches the
  * client (its link down, the frame lost): a client waking for the wrong one of two deadlines ends
- * the earlier request late, at whatever wakes it next. Checked on the client's own clock (the
- * driver's scope: it waits out a pause as the client's timers do, and dies with the process).
+ * the earlier request late, at whatever wakes it next. Past its session.established the P2P set-up
+ * decides (core/peer/machine.ts), on one timer either side: the caller's request must have ended
+ * for the user (chat.opened, chat.failed) by its session.established plus P2P_HELLO_TIMEOUT_MS (its
+ * hello to the callee times out then), the callee's by its own session.established plus the same
+ * (the token it holds for the caller's hello expires then), each plus DEADLINE_SLACK_MS; a
+ * chat.opened with the friend told since may have been its own and ends it (which session opened
+ * is not said). A caller's session.established counts only for a request acknowledged, as the
+ * broker finds it: the client drops one whose session.pending was lost as stale. Checked on the
+ * client's own clock (the driver's scope: it waits out a pause as the client's timers do, and dies
+ * with the process).
  *
  * Deadlines are read on the client's own clock (drift and pauses included) and from when the
  * frame reached its stream, never later than the machine heard it: the bound errs on the early
@@ -112,8 +120,8 @@ interface CauseRecord {
   mayHaveOpened: boolean;
   /** Callee: the user was asked about it (chat.request). */
   asked: boolean;
-  /** The latest deadline the client can hold for it (client clock), once acknowledged or asked; null: none judged. */
-  deadlineMs: number | null;
+  /** ends-by-deadline: watches set on it so far; a check belongs to the latest (watch). */
+  watches: number;
 }
 
 /** The checker's record of a chat.open's request, as `chatOpen` hands it out: only `refused` takes it back. */
@@ -294,9 +302,19 @@ export class SessionCauses {
           for (const r of this.incoming.get(String(m.from)) ?? []) if (m.requestId === undefined || r.requestId === this.heardId(m.requestId)) r.causes.add(String(m.reason));
           break;
         case 'session.established': {
+          // The request it names, by its id: a caller's only once acknowledged (session.pending),
+          // as the broker finds it (session-broker.ts onEstablished). One whose session.pending was
+          // lost is dropped as stale: the client gives that request up at SESSION_ACK_WAIT_MS
+          // (session-outcome-lost.yaml), it makes no P2P set-up.
           const records = m.role === 'callee' ? this.incoming.get(String(m.username)) : this.outgoing.get(String(m.username));
-          const record = m.role === 'callee' ? records?.find((r) => r.requestId === this.heardId(m.requestId)) : records?.find((r) => r.establishedAtMs === null);
-          if (record !== undefined && record.establishedAtMs === null) record.establishedAtMs = nowMs;
+          const record = records?.find((r) => r.requestId === this.heardId(m.requestId));
+          if (record !== undefined && record.establishedAtMs === null) {
+            record.establishedAtMs = nowMs;
+            // The P2P set-up decides from here, on one timer of P2P_HELLO_TIMEOUT_MS either side
+            // (core/peer/machine.ts): the caller's hello timer (connectToCallee), the callee's held
+            // token (holdToken).
+            this.watch(record, nowMs + P2P_HELLO_TIMEOUT_MS);
+          }
           break;
         }
         case 'friend.removed':
@@ -336,6 +354,14 @@ export class SessionCauses {
     const left = records.filter((r) => r.establishedAtMs !== null);
     if (left.length === 0) this.outgoing.delete(friend);
     else this.outgoing.set(friend, left);
+  }
+
+  /**
+   * TEST-ONLY (the planted `p2p-timeout-silent`): a request of `friend`'s (`incoming`) or ours to
+   * them is past its session.established, its P2P set-up not yet over for the user.
+   */
+  settingUp(friend: string, incoming: boolean): boolean {
+    return ((incoming ? this.incoming : this.outgoing).get(friend) ?? []).some((r) => r.establishedAtMs !== null && !r.mayHaveOpened);
   }
 
   /**
@@ -384,18 +410,27 @@ export class SessionCauses {
     }
   }
 
-  /** ends-by-deadline: `record`'s latest deadline is now `deadlineMs`; it must have ended by then. */
+  /**
+   * ends-by-deadline: `record`'s latest deadline is now `deadlineMs`; it must have ended by then.
+   * Before its session.established that is the server's timeout plus SESSION_OUTCOME_GRACE_MS
+   * from the frame that named it (a later one moves it); after, its session.established plus
+   * P2P_HELLO_TIMEOUT_MS, which no later frame moves.
+   */
   private watch(record: CauseRecord, deadlineMs: number): void {
     const riders = this.riders;
     if (riders === null) return;
-    record.deadlineMs = deadlineMs;
+    const watching = (record.watches += 1);
+    const p2p = record.establishedAtMs !== null;
     const judge = (nowMs: number, resumed: boolean): void => {
-      // A later frame moved the deadline (a check for it is set), or the request is past its
-      // session.established (the P2P set-up's deadline rules), or it ended (a newer request of
-      // the friend's in its place ends it at once, chat.failed `replaced`).
-      if (record.deadlineMs !== deadlineMs || record.establishedAtMs !== null) return;
+      // A later watch replaced this one: a frame moved the deadline, or the session.established
+      // came (the P2P set-up's deadline rules from there).
+      if (record.watches !== watching) return;
+      // It ended: chat.failed took it off (a newer request of the friend's in its place ends it
+      // at once, chat.failed `replaced`), or, before its session.established, chat.opened did (a
+      // chat.open's; a friend's request a no ended). Past it, a chat.opened with the friend told
+      // since may have been its own (mayHaveOpened: which session opened is not said).
       const records = (record.incoming ? this.incoming : this.outgoing).get(record.friend);
-      if (records === undefined || !records.includes(record)) return;
+      if (records === undefined || !records.includes(record) || record.mayHaveOpened) return;
       // Fired past its time: a pause held the client's process (and this check, on its clock).
       // The client's own timers due meanwhile run as it resumes, in the same instant and maybe
       // after this; it gets the slack again from its resume (a swarm of process-pause.yaml, root
@@ -404,9 +439,14 @@ export class SessionCauses {
         riders.checkAt(nowMs + DEADLINE_SLACK_MS, (laterMs) => judge(laterMs, true));
         return;
       }
-      record.deadlineMs = null;
+      record.watches += 1;
       const whose = record.incoming ? `${record.friend}'s request ${record.requestId} to ${this.username}` : `${this.username}'s request ${record.requestId} to ${record.friend}`;
-      riders.violateLate(`${whose} has not ended ${Math.round(nowMs - deadlineMs)} ms after its deadline (${Math.round(deadlineMs)} ms on the client's clock: the server's timeout plus SESSION_OUTCOME_GRACE_MS)`);
+      const deadline = !p2p
+        ? 'the server\'s timeout plus SESSION_OUTCOME_GRACE_MS'
+        : record.incoming
+          ? 'its session.established plus P2P_HELLO_TIMEOUT_MS: the token held for the caller\'s hello expires then'
+          : 'its session.established plus P2P_HELLO_TIMEOUT_MS: the hello to the callee times out then';
+      riders.violateLate(`${whose} has not ended ${Math.round(nowMs - deadlineMs)} ms after its deadline (${Math.round(deadlineMs)} ms on the client's clock: ${deadline})`);
     };
     riders.checkAt(deadlineMs + DEADLINE_SLACK_MS, (nowMs) => judge(nowMs, false));
   }
@@ -427,7 +467,7 @@ function listOf(map: Map<string, CauseRecord[]>, friend: string): CauseRecord[] 
 }
 
 function newRecord(friend: string, incoming: boolean, requestId: string | null, nowMs: number): CauseRecord {
-  return { friend, incoming, requestId, startedMs: nowMs, incomingAtMs: nowMs, ackedAtMs: null, timeoutMs: null, establishedAtMs: null, causes: new Set(), mayHaveOpened: false, asked: false, deadlineMs: null };
+  return { friend, incoming, requestId, startedMs: nowMs, incomingAtMs: nowMs, ackedAtMs: null, timeoutMs: null, establishedAtMs: null, causes: new Set(), mayHaveOpened: false, asked: false, watches: 0 };
 }
 
 /** null when `reason` is a cause the world gave `record` by `nowMs`, else what it was told. */

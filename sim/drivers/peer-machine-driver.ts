@@ -1072,6 +1072,7 @@ export class PeerMachineDriver implements PeerDriver {
     const planted = this.options.planted;
     if (event.event !== 'chat.failed' || planted === undefined || planted.size === 0) return event;
     if (planted.has('incoming-replaced-silently') && event.incoming === true && event.reason === 'replaced') return null;
+    if (planted.has('p2p-timeout-silent') && event.reason === 'timeout' && this.causes.settingUp(event.username, event.incoming === true)) return null;
     if (planted.has('chat-failed-says-timeout') && event.reason !== 'timeout') return { ...event, reason: 'timeout' };
     if (planted.has('chat-failed-not-incoming') && event.incoming === true) return { event: 'chat.failed', username: event.username, reason: event.reason };
     return event;

@@ -135,6 +135,14 @@ export const SIM_PLANTED_BUGS = [
    */
   'incoming-replaced-silently',
   /**
+   * (in the peer-machine driver: what a machine would report) a session request past its
+   * session.established whose P2P set-up runs out of time ends without a word: the chat.failed
+   * `timeout` of the caller's hello that no callee answered, and of the token a callee held for a
+   * hello that never came, never reaches the user, as from a machine that never arms its P2P
+   * timers (the hello's, the held token's).
+   */
+  'p2p-timeout-silent',
+  /**
    * (in the peer-machine driver: what a machine would report) the server's error answering a
    * session request, answer or withdrawal also reaches the user as an error event, besides what
    * the session broker makes of it (a broker that claims no reply, or a stale one).

@@ -58,6 +58,8 @@ const CASES: ReadonlyArray<{ what: string; bug: SimPlantedBug; file: string; che
   { what: "a callee's chat.failed says incoming", bug: 'chat-failed-not-incoming', file: 'scenarios/session-timeout.yaml', checker: 'chat-failed-cause' },
   // Bob's yes and Carol's silence: node3's word that both requests ended is lost with its bus, and the callers ask again; a client that drops the old request without a word leaves it past its deadline.
   { what: "a friend's request a newer one of theirs replaced still ends for the user", bug: 'incoming-replaced-silently', file: 'test/sim/fixtures/incoming-request-replaced.yaml', checker: 'ends-by-deadline' },
+  // Bob says yes and stops (a pause) before Alice's connection reaches him: her hello is never answered and his token runs out unused; a client whose P2P timers never fire leaves both requests open past their hello deadline.
+  { what: 'a P2P set-up that runs out of time still ends for the user, on both sides', bug: 'p2p-timeout-silent', file: 'test/sim/fixtures/p2p-setup-times-out.yaml', checker: 'ends-by-deadline' },
   // Alice's server refuses two of her session requests (one late, after she gave it up): a client that also shows her those refusals as errors.
   { what: 'no error event the user did not cause', bug: 'show-session-replies', file: 'scenarios/session-outcome-lost.yaml', checker: 'no-stray-error' },
 ];
@@ -71,6 +73,24 @@ describe('a server that never answers a logout', () => {
     expect(report.metrics.logouts_ended_here).toBe(1);
     expect(report.passed).toBe(false);
     expect(report.expectations.filter((e) => !e.passed).map((e) => e.name)).toEqual(['logouts_ended_here <= 0', 'invariant logout-answered']);
+  });
+});
+
+describe('a P2P set-up whose timers never fire', () => {
+  it('shows in p2p-setup-times-out.yaml as both requests open past their hello deadline, each side judged on its own clock (ends-by-deadline)', () => {
+    const file = 'test/sim/fixtures/p2p-setup-times-out.yaml';
+    const { scenario } = loadScenarioFile(file);
+    const seed = scenario.seed ?? 1;
+    // The correct client ends both at their deadline: Alice's hello times out, Bob's token as he resumes.
+    const correct = runScenario(scenario, { seed });
+    expect(correct.violations).toEqual([]);
+    expect(correct.metrics.session_outcome_timeout).toBe(1);
+    const report = runScenario(planted(scenario, 'p2p-timeout-silent'), { seed });
+    expect(report.violations.filter((v) => v.checker === 'ends-by-deadline').map((v) => v.detail)).toEqual([
+      expect.stringMatching(/^alice's request \S+ to bob has not ended 50 ms after its deadline .*the hello to the callee times out then/),
+      // Bob's check waited out his pause with him, and gave him the slack again from his resume.
+      expect.stringMatching(/^alice's request \S+ to bob has not ended \d+ ms after its deadline .*the token held for the caller's hello expires then/),
+    ]);
   });
 });
 

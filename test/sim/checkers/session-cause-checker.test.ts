@@ -4,7 +4,7 @@
  * riding on its records, asked-once and ends-by-deadline.
  */
 import { describe, expect, it } from 'vitest';
-import { SESSION_OUTCOME_GRACE_MS } from '../../../core/limits.ts';
+import { P2P_HELLO_TIMEOUT_MS, SESSION_ACK_WAIT_MS, SESSION_OUTCOME_GRACE_MS } from '../../../core/limits.ts';
 import { SessionCauses } from '../../../sim/checkers/session-cause-checker.ts';
 
 /** The server's session timeout the frames below name (any value; the checks read it from the frames). */
@@ -198,15 +198,94 @@ describe('ends-by-deadline', () => {
     expect(late).toHaveLength(1);
   });
 
-  it("judges a caller's request from its session.pending, and not once its session.established came", () => {
+  it("judges a caller's request from its session.pending to the server's timeout plus grace", () => {
+    const { causes, late, runUntil } = riders();
+    openAcked(causes, 'peer4', 's2', 0);
+    runUntil(10 + SERVER_SESSION_TIMEOUT_MS + SESSION_OUTCOME_GRACE_MS);
+    expect(late).toEqual([]);
+    runUntil(10 + SERVER_SESSION_TIMEOUT_MS + SESSION_OUTCOME_GRACE_MS + 50);
+    expect(late).toEqual([expect.stringContaining("peer5's request s2@login0 to peer4 has not ended 50 ms after its deadline (8010 ms on the client's clock: the server's timeout plus SESSION_OUTCOME_GRACE_MS)")]);
+  });
+
+  // After its session.established the P2P set-up decides, on one timer either side (core/peer/machine.ts):
+  // the caller's hello times out, the callee's held token expires, P2P_HELLO_TIMEOUT_MS on.
+  const ESTABLISHED_AT_MS = 100;
+  const HELLO_DEADLINE_MS = ESTABLISHED_AT_MS + P2P_HELLO_TIMEOUT_MS;
+
+  it("judges a caller's request past its session.established by its hello deadline, not the server's", () => {
     const { causes, late, runUntil } = riders();
     openAcked(causes, 'peer3', 's1', 0);
-    causes.serverFrames([{ type: 'session.established', requestId: 's1', username: 'peer3', role: 'caller' }], 100);
-    runUntil(60_000);
+    causes.serverFrames([{ type: 'session.established', requestId: 's1', username: 'peer3', role: 'caller' }], ESTABLISHED_AT_MS);
+    runUntil(HELLO_DEADLINE_MS);
     expect(late).toEqual([]);
-    openAcked(causes, 'peer4', 's2', 0);
+    runUntil(HELLO_DEADLINE_MS + 50);
+    expect(late).toEqual([
+      "peer5's request s1@login0 to peer3 has not ended 50 ms after its deadline (10100 ms on the client's clock: its session.established plus P2P_HELLO_TIMEOUT_MS: the hello to the callee times out then)",
+    ]);
     runUntil(60_000);
     expect(late).toHaveLength(1);
+  });
+
+  it("judges a callee's held token by its session.established plus P2P_HELLO_TIMEOUT_MS", () => {
+    const { causes, late, runUntil } = riders();
+    causes.serverFrames([incoming('s1')], 0);
+    causes.asked('peer3');
+    causes.serverFrames([{ type: 'session.established', requestId: 's1', username: 'peer3', role: 'callee' }], ESTABLISHED_AT_MS);
+    runUntil(HELLO_DEADLINE_MS);
+    expect(late).toEqual([]);
+    runUntil(HELLO_DEADLINE_MS + 50);
+    expect(late).toEqual([
+      "peer3's request s1@login0 to peer5 has not ended 50 ms after its deadline (10100 ms on the client's clock: its session.established plus P2P_HELLO_TIMEOUT_MS: the token held for the caller's hello expires then)",
+    ]);
+  });
+
+  it('takes a P2P set-up for ended by its chat.failed, or by a chat.opened with the friend told since its session.established', () => {
+    for (const end of ['failed', 'opened'] as const) {
+      for (const role of ['caller', 'callee'] as const) {
+        const { causes, late, runUntil } = riders();
+        if (role === 'caller') openAcked(causes, 'peer3', 's1', 0);
+        else causes.serverFrames([incoming('s1')], 0);
+        causes.serverFrames([{ type: 'session.established', requestId: 's1', username: 'peer3', role }], ESTABLISHED_AT_MS);
+        if (end === 'opened') causes.opened('peer3');
+        else causes.failed('peer3', 'timeout', role === 'callee', HELLO_DEADLINE_MS);
+        causes.settled(HELLO_DEADLINE_MS);
+        runUntil(60_000);
+        expect(late, `${role}, ${end}`).toEqual([]);
+      }
+    }
+  });
+
+  // A chat.opened told before the session.established is another session's (the friend's open
+  // one, still open here when they asked again): it answers nothing of this request's.
+  it('calls a held token late that a chat.opened before its session.established did not answer', () => {
+    const { causes, late, runUntil } = riders();
+    causes.serverFrames([incoming('s1')], 0);
+    causes.serverFrames([{ type: 'session.established', requestId: 's1', username: 'peer3', role: 'callee' }], 50);
+    causes.opened('peer3');
+    causes.serverFrames([incoming('s2')], 1000);
+    causes.failed('peer3', 'replaced', true, 1000);
+    causes.serverFrames([{ type: 'session.established', requestId: 's2', username: 'peer3', role: 'callee' }], 1100);
+    runUntil(60_000);
+    expect(late).toEqual([expect.stringContaining("peer3's request s2@login0 to peer5 has not ended 50 ms after its deadline (11100 ms")]);
+  });
+
+  // session-outcome-lost.yaml: the session.pending of Alice's request was lost; the broker drops
+  // the session.established that follows as stale (a request not acknowledged is found by its
+  // ref, which that frame does not carry) and gives the request up at SESSION_ACK_WAIT_MS.
+  it("ignores a caller's session.established for a request never acknowledged, as the client does", () => {
+    const { causes, late, runUntil } = riders();
+    causes.chatOpen('peer3', 0);
+    causes.serverFrames([{ type: 'session.established', requestId: 's1', username: 'peer3', role: 'caller' }], ESTABLISHED_AT_MS);
+    runUntil(SESSION_ACK_WAIT_MS);
+    expect(late).toEqual([]);
+    const violations: string[] = [];
+    const judged = new SessionCauses('peer5', (detail) => violations.push(detail));
+    judged.chatOpen('peer3', 0);
+    judged.serverFrames([{ type: 'session.established', requestId: 's1', username: 'peer3', role: 'caller' }], ESTABLISHED_AT_MS);
+    // A `timeout` at its hello deadline is early: the client waits SESSION_ACK_WAIT_MS for it.
+    judged.failed('peer3', 'timeout', false, HELLO_DEADLINE_MS);
+    judged.settled(HELLO_DEADLINE_MS);
+    expect(violations).toEqual([expect.stringContaining("peer5's chat.open to peer3 ended timeout, which nothing told the client: its earliest deadline is 30000 ms")]);
   });
 });
 
