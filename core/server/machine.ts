@@ -974,6 +974,7 @@ export class ServerMachine {
       return this.sendError(conn, 'BAD_RESUME_TOKEN', frame.id);
     }
     this.counters.resumes += 1;
+    // Stryker disable next-line StringLiteral: attach asks only whether it is 'password'; any other value is a resume
     this.attach(conn, account, frame.id, nowMs, 'resume');
   }
 
@@ -1049,8 +1050,10 @@ export class ServerMachine {
    * about them (attach).
    */
   private endPreviousInstance(user: OnlineUser): void {
+    // Stryker disable next-line ArrayDeclaration: an id no request has is skipped by the check below
     for (const requestId of [...(user.sessionRequests ?? [])]) {
-      if (this.sessionRequests.get(requestId)?.caller === user.username) this.endSessionRequest(requestId, 'cancelled', undefined, 'callee');
+      // Stryker disable next-line OptionalChaining: a user's request ids are those of live requests (dropSessionRequest forgets both together)
+      if (this.sessionRequests.get(requestId)?.caller === user.username) this.endSessionRequest(requestId, 'cancelled', undefined, false);
     }
     user.missedOutcomes = null;
   }
@@ -1450,14 +1453,17 @@ export class ServerMachine {
     this.endSessionRequest(requestId, 'timeout');
   }
 
-  /** Ends a pending request without the callee's yes: the caller learns why, the callee is told it is gone. */
-  /** Ends a pending request; `told` says who hears of it (the caller only if its program is still the one that asked). */
-  private endSessionRequest(requestId: string, reason: SessionFailure, re?: number, told: 'both' | 'callee' = 'both'): void {
+  /**
+   * Ends a pending request without the callee's yes: the callee is told it is gone, and the caller
+   * why, unless the program that asked is gone (callerTold false: endPreviousInstance).
+   */
+  private endSessionRequest(requestId: string, reason: SessionFailure, re?: number, callerTold = true): void {
     const request = this.sessionRequests.get(requestId);
+    // Stryker disable next-line ConditionalExpression: every caller passes the id of a live request (looked up just before, or a user's or timer's, both dropped with it)
     if (request === undefined) return;
     this.dropSessionRequest(request);
     this.countSession(reason);
-    if (told === 'both') this.sendToUser(request.caller, { type: 'session.failed', re, requestId, username: request.callee, reason });
+    if (callerTold) this.sendToUser(request.caller, { type: 'session.failed', re, requestId, username: request.callee, reason });
     if (!request.silent) this.sendToUser(request.callee, { type: 'session.withdrawn', requestId, from: request.caller, reason });
   }
 
