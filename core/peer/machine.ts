@@ -42,6 +42,10 @@
  * greeting with an error frame and a close, on an open channel (a second hello) with an error
  * frame only.
  *
+ * A caller's set-up that fails (connect, key check, hello) answers the user's chat.open with
+ * chat.failed, unless a session with the friend opened meanwhile on another stream (requests
+ * crossing): its chat.opened answered the chat.open, and the set-up ends quietly (failSetup).
+ *
  * The callee holds a token from its session.established (role callee) until it is used once, or
  * P2P_HELLO_TIMEOUT_MS passes, our login ends or a newer request's token takes its place
  * (holdToken); one that expired unused so is remembered P2P_TOKEN_EXPIRED_KEPT_MS more, and a late
@@ -242,7 +246,12 @@ export const PEER_CONFIG_DEFAULTS: PeerConfig = {
 };
 /** One P2P stream, in a state named for what it waits for (see the header); a transition replaces it. */
 type Channel =
-  /** Caller: connecting to the callee, with the token its hello will bring and the key it must prove. */
+  /**
+   * Caller: connecting to the callee, with the token its hello will bring and the key it must prove.
+   * answered: a session with the friend opened on another stream meanwhile (requests crossing), so
+   * the user's chat.open has had its answer, chat.opened; this set-up then ends without a
+   * chat.failed (failSetup), as the broker withdraws a request still pending then.
+   */
   | {
       readonly state: 'ExpectOpen';
       readonly streamId: StreamKey;
@@ -251,9 +260,10 @@ type Channel =
       readonly token: string;
       readonly brokered: number;
       readonly vouchedKey: string | null;
+      readonly answered: boolean;
     }
   /** Caller: hello sent. */
-  | { readonly state: 'ExpectHelloOk'; readonly streamId: StreamKey; readonly decoder: FrameDecoder; readonly friend: string; readonly brokered: number }
+  | { readonly state: 'ExpectHelloOk'; readonly streamId: StreamKey; readonly decoder: FrameDecoder; readonly friend: string; readonly brokered: number; readonly answered: boolean }
   /**
    * Callee: accepted, nobody known yet. parkedHello: a hello that arrived before our own
    * session.established (the server tells the caller first, and its hello can overtake our copy),
@@ -961,7 +971,7 @@ export class PeerMachine {
       this.channels.delete(channel.streamId);
       this.timers.disarm(`hello:${channel.streamId}`);
       this.effects.push({ type: 'p2p.reset', streamId: channel.streamId });
-      setupFailed = true;
+      setupFailed ||= !channel.answered;
     }
     if (heldToken) this.emit({ event: 'chat.failed', username: friend, reason: 'not-friends', incoming: true });
     if (setupFailed) this.emit({ event: 'chat.failed', username: friend, reason: 'not-friends' });
@@ -1089,7 +1099,7 @@ export class PeerMachine {
       this.channels.delete(channel.streamId);
       this.timers.disarm(`hello:${channel.streamId}`);
       this.effects.push({ type: 'p2p.reset', streamId: channel.streamId });
-      this.emit({ event: 'chat.failed', username: channel.friend, reason: LOGIN_ENDED_REASON });
+      this.failSetup(channel, LOGIN_ENDED_REASON);
     }
     for (const friend of [...this.tokens.keys()]) {
       this.expireToken(friend, nowMs);
@@ -1220,7 +1230,7 @@ export class PeerMachine {
   /** Caller: the callee said yes; open the P2P stream to it. */
   private connectToCallee(friend: string, token: string, vouchedKey: string | null, host: string, port: number, brokered: number, nowMs: number): void {
     const streamId = `out:${this.nextStreamSeq++}`;
-    this.channels.set(streamId, { state: 'ExpectOpen', streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), friend, token, brokered, vouchedKey });
+    this.channels.set(streamId, { state: 'ExpectOpen', streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), friend, token, brokered, vouchedKey, answered: false });
     this.timers.arm(`hello:${streamId}`, nowMs + P2P_HELLO_TIMEOUT_MS);
     this.effects.push({ type: 'p2p.connect', streamId, host, port });
   }
@@ -1277,10 +1287,10 @@ export class PeerMachine {
       this.timers.disarm(`hello:${streamId}`);
       this.effects.push({ type: 'p2p.reset', streamId });
       this.emitError('PEER_KEY_MISMATCH', `expected ${keyHint(channel.vouchedKey)}, the peer proved ${keyHint(peerKey)}`, channel.friend);
-      this.emit({ event: 'chat.failed', username: channel.friend, reason: 'peer-key-mismatch' });
+      this.failSetup(channel, 'peer-key-mismatch');
       return;
     }
-    this.channels.set(streamId, { state: 'ExpectHelloOk', streamId, decoder: channel.decoder, friend: channel.friend, brokered: channel.brokered });
+    this.channels.set(streamId, { state: 'ExpectHelloOk', streamId, decoder: channel.decoder, friend: channel.friend, brokered: channel.brokered, answered: channel.answered });
     this.effects.push({ type: 'p2p.send', streamId, frame: { type: 'hello', username: me, token: channel.token } });
   }
 
@@ -1289,7 +1299,15 @@ export class PeerMachine {
     if (channel === undefined || channel.state === 'Open') return;
     this.channels.delete(streamId);
     this.effects.push({ type: 'p2p.reset', streamId });
-    if (channel.state !== 'ExpectHello') this.emit({ event: 'chat.failed', username: channel.friend, reason: 'timeout' });
+    if (channel.state !== 'ExpectHello') this.failSetup(channel, 'timeout');
+  }
+
+  /**
+   * Caller: a P2P set-up to the friend ended without a session: the user's chat.open is answered
+   * chat.failed, unless a session with the friend opened meanwhile and answered it (`answered`).
+   */
+  private failSetup(channel: ChannelOf<'ExpectOpen' | 'ExpectHelloOk'>, reason: string): void {
+    if (!channel.answered) this.emit({ event: 'chat.failed', username: channel.friend, reason });
   }
 
   private onP2pClosed(streamId: StreamKey, nowMs: number): void {
@@ -1298,9 +1316,7 @@ export class PeerMachine {
     this.channels.delete(streamId);
     this.timers.disarm(`hello:${streamId}`);
     if (channel.state === 'ExpectHello') return;
-    if (channel.state === 'ExpectOpen' || channel.state === 'ExpectHelloOk') {
-      return this.emit({ event: 'chat.failed', username: channel.friend, reason: 'unreachable' });
-    }
+    if (channel.state === 'ExpectOpen' || channel.state === 'ExpectHelloOk') return this.failSetup(channel, 'unreachable');
     const session = this.sessions.get(channel.friend);
     if (session?.streamId === streamId) this.loseSession(session, nowMs);
   }
@@ -1427,7 +1443,7 @@ export class PeerMachine {
       this.timers.disarm(`hello:${channel.streamId}`);
       this.effects.push({ type: 'p2p.close', streamId: channel.streamId });
       const reason = HELLO_REFUSALS.has(frame.code) ? frame.code.toLowerCase().replace(/_/g, '-') : 'peer-error';
-      return this.emit({ event: 'chat.failed', username: friend, reason });
+      return this.failSetup(channel, reason);
     }
     if (frame.username !== friend) return this.refuse(channel, 'BAD_FRAME', 'expected hello.ok', nowMs);
     this.timers.disarm(`hello:${channel.streamId}`);
@@ -1461,8 +1477,14 @@ export class PeerMachine {
     }
     this.sessions.set(friend, { username: friend, streamId, brokered, sentBytes: 0, flushedBytes: 0, pumpCursor: 0 });
     this.emit({ event: 'chat.opened', username: friend });
-    // Our own request to the friend, if pending, has had its answer: this chat (session-broker.ts).
+    // Our own request to the friend, if pending, has had its answer: this chat (session-broker.ts);
+    // so has one past its session.established, whose connection to the friend is under way.
     this.broker.sessionOpened(friend);
+    for (const channel of this.channels.values()) {
+      // Stryker disable next-line ConditionalExpression: only the set-up states read `answered` (an Open channel given one ignores it); the state test is there for the type
+      if (channel.state !== 'ExpectOpen' && channel.state !== 'ExpectHelloOk') continue;
+      if (channel.friend === friend) this.channels.set(channel.streamId, { ...channel, answered: true });
+    }
     this.withChat((chat) => chat.opened(friend, streamId));
     for (const outcome of this.recentOutcomes.values()) {
       if (outcome.peer === friend) this.effects.push({ type: 'p2p.send', streamId, frame: outcome.frame });

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { P2P_HELLO_TIMEOUT_MS } from '../../../core/limits.ts';
-import { type World, recordEffects, twoFriends } from './peer-world.ts';
+import { type World, carolJoins, recordEffects, twoFriends } from './peer-world.ts';
 
 
 /** alice opened a session with bob; bob's end of it then closed without alice hearing of it. */
@@ -87,6 +87,50 @@ describe('a newer session with the same friend replaces the older one', () => {
     world.command('bob', { cmd: 'chat.send', username: 'alice', text: 'to alice', id: 2 });
     expect(world.eventsOf('bob', 'chat.message')).toEqual([{ event: 'chat.message', from: 'alice', text: 'to bob', id: 1 }]);
     expect(world.eventsOf('alice', 'chat.message')).toEqual([{ event: 'chat.message', from: 'bob', text: 'to alice', id: 2 }]);
+  });
+
+  // Requests crossing, one step later than the broker sees: our chat.open's request is past its
+  // session.established (our hello is on its way) when the friend's own session opens. Its
+  // chat.opened answers our chat.open, as it does one still pending; a failure of our set-up after
+  // it used to answer the same chat.open a second time, chat.failed, while the chat was open.
+  it.each([
+    ['its stream drops', 'unreachable'],
+    ['its hello is never answered', 'timeout'],
+  ])("our own set-up to the friend ends quietly once the friend's session opened: %s", (_how, reasonBefore) => {
+    const world = twoFriends();
+    world.pausedReaders.add('bob');
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    world.command('bob', { cmd: 'chat.open', username: 'alice' });
+    expect(world.eventsOf('alice', 'chat.opened')).toEqual([{ event: 'chat.opened', username: 'bob' }]);
+    if (reasonBefore === 'unreachable') world.peer('alice').handle({ type: 'p2p.closed', streamId: 'out:1', error: 'ECONNRESET' }, world.nowMs);
+    else world.advance(P2P_HELLO_TIMEOUT_MS);
+    const taken = world.peer('alice').takeEffects();
+    expect([...world.eventsOf('alice', 'chat.failed'), ...taken.filter((e) => e.type === 'event' && e.event.event === 'chat.failed')]).toEqual([]);
+  });
+
+  it('a set-up that fails with no session with the friend opened meanwhile still answers the chat.open chat.failed, whoever else opened one', () => {
+    const world = twoFriends();
+    carolJoins(world, 'alice');
+    world.pausedReaders.add('bob');
+    world.pausedReaders.add('carol');
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    world.command('alice', { cmd: 'chat.open', username: 'carol' });
+    // carol's own session with alice opens: it answers nothing of alice's chat.open to bob.
+    world.pausedReaders.delete('carol');
+    world.readSome('carol', 1_000_000);
+    expect(world.eventsOf('alice', 'chat.opened')).toEqual([{ event: 'chat.opened', username: 'carol' }]);
+    world.peer('alice').handle({ type: 'p2p.closed', streamId: 'out:1', error: 'ECONNRESET' }, world.nowMs);
+    expect(world.peer('alice').takeEffects()).toContainEqual({ type: 'event', event: { event: 'chat.failed', username: 'bob', reason: 'unreachable' } });
+  });
+
+  it("the friendship ending while our set-up runs, after the friend's session opened, says chat.closed unfriended and no chat.failed", () => {
+    const world = twoFriends();
+    world.pausedReaders.add('bob');
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    world.command('bob', { cmd: 'chat.open', username: 'alice' });
+    world.command('alice', { cmd: 'friend.remove', username: 'bob' });
+    expect(world.eventsOf('alice', 'chat.closed')).toEqual([{ event: 'chat.closed', username: 'bob', reason: 'unfriended' }]);
+    expect(world.eventsOf('alice', 'chat.failed')).toEqual([]);
   });
 
   // The yes to a request is answered, chat.opened or chat.failed (docs/CLIENT.md, chat.answer):
