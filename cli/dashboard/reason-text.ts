@@ -8,7 +8,7 @@
  * lines keep them as they are; only what the dashboard shows changes here.
  *
  * Where the core exports the set of a reason's values as a type (ErrorCode, TransferFailure,
- * SessionFailure, SessionEndReason), the table is a Record over it, so a new value without a
+ * SessionFailure, ChatClosedReason), the table is a Record over it, so a new value without a
  * sentence does not compile. The reasons the core writes as literals at their emit sites are
  * listed here (CLIENT_CHAT_FAILURES, CLIENT_ERROR_CODES); test/cli/dashboard/reason-text.test.ts
  * reads those sites, so a new one without a sentence fails there.
@@ -18,7 +18,8 @@
  */
 import type { SessionFailure } from '../../core/frames.ts';
 import type { ErrorCode } from '../../core/errors.ts';
-import type { SessionEndReason, TransferFailure } from '../../core/peer/frames.ts';
+import type { ChatClosedReason } from '../../core/peer/chat.ts';
+import type { TransferFailure } from '../../core/peer/frames.ts';
 
 /** A sentence about one user (`who`: a username or a friend's label), or about none. */
 type Said = string | ((who: string) => string);
@@ -96,16 +97,11 @@ const CHAT_FAILURE_TEXT: Readonly<Record<SessionFailure | ClientChatFailure, Cha
 // ---------------------------------------------------------------------------------------------
 // chat.closed: an open session that ended.
 
-/** chat.closed reasons beside the bye frame's: the link dropped, and `error` (in the contract). */
-export const CLIENT_CHAT_CLOSES = ['connection-lost', 'error'] as const;
-export type ClientChatClose = (typeof CLIENT_CHAT_CLOSES)[number];
-
-const CHAT_CLOSED_TEXT: Readonly<Record<SessionEndReason | ClientChatClose, (who: string) => string>> = {
+const CHAT_CLOSED_TEXT: Readonly<Record<ChatClosedReason, (who: string) => string>> = {
   closed: (who) => `The chat with ${who} was closed`,
   offline: (who) => `The chat with ${who} ended: one of you logged out or lost the server; what you write now waits for them at the server`,
   unfriended: (who) => `The chat with ${who} ended: you are not friends any more`,
-  'connection-lost': (who) => `The connection to ${who} dropped: select them and press Enter to ask for a new chat`,
-  error: (who) => `The chat with ${who} ended on an error`,
+  error: (who) => `The connection to ${who} dropped: select them and press Enter to ask for a new chat`,
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -31,8 +31,18 @@
 import { type ErrorCode } from '../errors.ts';
 import { CHATS_WITHOUT_SESSION_MAX, CHAT_TYPING_INTERVAL_MS, CHAT_UNACKED_MESSAGES_MAX, CONTROL_FRAME_BYTES_MAX } from '../limits.ts';
 import type { ClientEvent } from './events.ts';
-import type { P2pFrame, P2pFrameOf } from './frames.ts';
+import { type P2pFrame, type P2pFrameOf, SESSION_END_REASONS } from './frames.ts';
 import type { HistoryEntry, HistoryMark, MessageId } from './history.ts';
+
+/**
+ * The chat.closed reasons (CONTRACTS.md): the bye frame's (`closed`, `offline`, `unfriended`) and
+ * `error`, the session's connection dropped or failed without a bye (a friend's program killed,
+ * the network cut): the contract's name for it, kept.
+ */
+export const CHAT_CLOSED_REASONS = [...SESSION_END_REASONS, 'error'] as const;
+export type ChatClosedReason = (typeof CHAT_CLOSED_REASONS)[number];
+/** The chat.closed reason of a session whose connection ended without a bye. */
+export const CONNECTION_FAILED: ChatClosedReason = 'error';
 
 export type Chat =
   /** No session with the friend: waits for one, to send the read receipt it holds. */
@@ -134,7 +144,7 @@ export class ChatMachine {
    * The session with `friend` ended. reason: the chat.closed reason, or null when no chat.closed
    * is due (a newer session took its place). Unacknowledged messages are reported undelivered.
    */
-  ended(friend: string, reason: string | null): void {
+  ended(friend: string, reason: ChatClosedReason | null): void {
     const chat = this.chats.get(friend);
     if (chat?.state !== 'Open') return;
     this.chats.delete(friend);

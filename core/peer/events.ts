@@ -72,9 +72,10 @@ export const clientEventSchema = z.discriminatedUnion('event', [
   z.object({ event: z.literal('chat.request'), from: username, timeoutMs: z.number().nonnegative() }),
   z.object({ event: z.literal('chat.opened'), username }),
   /**
-   * reason: 'closed' (either side closed it), 'offline' (the friend, or we, logged out or timed
-   * out: sessions end with the login), 'unfriended' (either side ended the friendship) or
-   * 'connection-lost'.
+   * reason (CHAT_CLOSED_REASONS, chat.ts): 'closed' (either side closed it), 'offline' (the
+   * friend, or we, logged out or timed out: sessions end with the login), 'unfriended' (either
+   * side ended the friendship, addition) or 'error' (its connection dropped or failed without a
+   * bye). Read as any string, so a dashboard is not broken by a newer client's reason.
    */
   z.object({ event: z.literal('chat.closed'), username, reason: z.string() }),
   /**

@@ -88,7 +88,7 @@ import {
 import { Deadlines } from '../deadlines.ts';
 import { tokensEqual } from '../tokens.ts';
 import { keyHint, peerKeyMatches } from './peer-key.ts';
-import { type ChatAction, ChatMachine, isChatFrame } from './chat.ts';
+import { type ChatAction, ChatMachine, CONNECTION_FAILED, isChatFrame } from './chat.ts';
 import type { PeerCommand, PreparedFile } from './commands.ts';
 import type { ClientEvent } from './events.ts';
 import { sanitizeFileName } from './file-names.ts';
@@ -1498,7 +1498,7 @@ export class PeerMachine {
   private loseSession(session: Session, nowMs: number, report = true): void {
     if (this.sessions.get(session.username) !== session) return;
     this.sessions.delete(session.username);
-    this.withChat((chat) => chat.ended(session.username, report ? 'connection-lost' : null));
+    this.withChat((chat) => chat.ended(session.username, report ? CONNECTION_FAILED : null));
     this.forTransfersWith(session.username, nowMs, (t) => t.suspend());
     // Suspended transfers wait for a new session, but not forever.
     const deadline = nowMs + TRANSFER_RESUME_WAIT_MS;

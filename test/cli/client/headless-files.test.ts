@@ -235,8 +235,8 @@ describe('headless client: file transfer over TCP', () => {
       const offer = await dave.waitFor('file.offer', { from: 'alice' });
       dave.send({ cmd: 'file.answer', transferId: offer.transferId, accept: true });
       await Promise.all([
-        alice.waitFor('chat.closed', { username: 'dave', reason: 'connection-lost' }),
-        dave.waitFor('chat.closed', { username: 'alice', reason: 'connection-lost' }),
+        alice.waitFor('chat.closed', { username: 'dave', reason: 'error' }),
+        dave.waitFor('chat.closed', { username: 'alice', reason: 'error' }),
       ]);
       expect(dave.seen('file.failed').some((e) => e.transferId === offer.transferId)).toBe(false);
       // A new session (either side may ask) picks the transfer up where the written bytes end.

@@ -543,8 +543,8 @@ describe('reasons and error codes read as sentences, the code kept at the end (r
 
   it('a chat that ended says why in the tab and the log', () => {
     const driver = new Driver().loggedIn().openChatWithBob();
-    driver.event({ event: 'chat.closed', username: 'bob', reason: 'connection-lost' });
-    const said = 'The connection to Bob (bob) dropped: select them and press Enter to ask for a new chat (connection-lost)';
+    driver.event({ event: 'chat.closed', username: 'bob', reason: 'error' });
+    const said = 'The connection to Bob (bob) dropped: select them and press Enter to ask for a new chat (error)';
     expect(driver.state.sessions[0]?.lines.at(-1)).toMatchObject({ kind: 'system', text: said });
     expect(driver.state.events.at(-1)?.text).toBe(said);
   });

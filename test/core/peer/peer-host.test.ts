@@ -140,7 +140,7 @@ describe('PeerHost over the in-memory network', () => {
     expect(alice.host.p2pPort).toBe(0);
     expect(alice.files.calls.at(-1)).toBe('closeAll');
     // The reset itself reaches bob: the session is lost, not closed later for alice going offline.
-    expect(rig.waitFor(bob, (e) => e.event === 'chat.closed', bobFrom)).toEqual({ event: 'chat.closed', username: 'alice', reason: 'connection-lost' });
+    expect(rig.waitFor(bob, (e) => e.event === 'chat.closed', bobFrom)).toEqual({ event: 'chat.closed', username: 'alice', reason: 'error' });
     rig.clock.runUntil(rig.clock.nowMs() + 1_000);
     expect(alice.events.length).toBe(aliceSeen);
   });

@@ -36,7 +36,7 @@ describe('the friend hears why the session ended, over the session', () => {
     expect(world.eventsOf('alice', 'chat.failed')).toEqual([]);
   });
 
-  it('we log out while the friend\'s server link is down: it closes the chat offline, not connection-lost', () => {
+  it('we log out while the friend\'s server link is down: it closes the chat offline, not error (a connection lost)', () => {
     const world = inSession();
     world.serverUp = false;
     world.cutServerLink('bob');

@@ -100,7 +100,7 @@ describe('file transfer limits in the peer machine', () => {
     world.command('bob', { cmd: 'file.answer', transferId: transferId!, accept: true });
     world.readSome('bob', 512 * 1024);
     world.cutP2p('alice', 'bob');
-    expect(world.eventsOf('alice', 'chat.closed')).toEqual([{ event: 'chat.closed', username: 'bob', reason: 'connection-lost' }]);
+    expect(world.eventsOf('alice', 'chat.closed')).toEqual([{ event: 'chat.closed', username: 'bob', reason: 'error' }]);
     world.advance(TRANSFER_RESUME_WAIT_MS - 1);
     expect(failures(world, 'alice')).toEqual([]);
     expect(failures(world, 'bob')).toEqual([]);
