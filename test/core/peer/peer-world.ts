@@ -93,6 +93,8 @@ export class World {
    * peer holds them in the stream) until releaseHeld: the link lives, the frame comes late.
    */
   holdFrames: { readonly peer: string; readonly type: string } | null = null;
+  /** Peers whose outgoing P2P connects hang (a SYN unanswered): the stream stays in ExpectOpen until the test ends it. */
+  readonly hangingConnects = new Set<string>();
   /** The frames holdFrames held, in order, with the connection they were sent on. */
   readonly heldFrames: Array<{ readonly connId: number; readonly frame: Extract<ServerEffect, { type: 'send' }>['frame'] }> = [];
 
@@ -323,6 +325,7 @@ export class World {
         return;
       }
       case 'p2p.connect': {
+        if (this.hangingConnects.has(name)) return;
         const target = this.p2pPeerByPort.get(effect.port);
         if (target === undefined) return machine.handle({ type: 'p2p.closed', streamId: effect.streamId, error: 'ECONNREFUSED' }, this.nowMs);
         const accepted = `in:${this.nextAccepted++}`;

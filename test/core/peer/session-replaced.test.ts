@@ -108,6 +108,19 @@ describe('a newer session with the same friend replaces the older one', () => {
     expect([...world.eventsOf('alice', 'chat.failed'), ...taken.filter((e) => e.type === 'event' && e.event.event === 'chat.failed')]).toEqual([]);
   });
 
+  it("our connection to the friend still being made when the friend's session opens fails quietly too", () => {
+    const world = twoFriends();
+    world.hangingConnects.add('alice');
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    world.hangingConnects.delete('alice');
+    world.command('bob', { cmd: 'chat.open', username: 'alice' });
+    expect(world.eventsOf('alice', 'chat.opened')).toEqual([{ event: 'chat.opened', username: 'bob' }]);
+    // The connect gives up (ETIMEDOUT) with the chat open: the chat.open had its answer.
+    world.peer('alice').handle({ type: 'p2p.closed', streamId: 'out:1', error: 'ETIMEDOUT' }, world.nowMs);
+    expect(world.peer('alice').takeEffects().filter((e) => e.type === 'event' && e.event.event === 'chat.failed')).toEqual([]);
+    expect(world.peer('alice').openSessions()).toEqual(['bob']);
+  });
+
   it('a set-up that fails with no session with the friend opened meanwhile still answers the chat.open chat.failed, whoever else opened one', () => {
     const world = twoFriends();
     carolJoins(world, 'alice');
