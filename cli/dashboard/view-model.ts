@@ -593,8 +593,11 @@ function onEvent(state: DashboardState, event: ClientEvent, out: Out): Dashboard
         return addEvent(ended, 'warn', chatFailedText(event.reason, label, true));
       }
       const text = chatFailedText(event.reason, label, event.incoming === true);
-      if (!findSession(state, event.username)) return addEvent(state, 'warn', text);
-      const failed = updateSession(state, event.username, (session) => appendLine({ ...session, state: 'failed' }, systemLine(state, text)));
+      // A chat already open stays open: the request that failed was another one (the friend asked
+      // again after losing their end, and their hello never came), not this chat.
+      const session = findSession(state, event.username);
+      if (session === undefined || session.state === 'open') return addEvent(state, 'warn', text);
+      const failed = updateSession(state, event.username, (entry) => appendLine({ ...entry, state: 'failed' }, systemLine(state, text)));
       return addEvent(failed, 'warn', text);
     }
     case 'chat.message':

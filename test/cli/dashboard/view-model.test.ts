@@ -9,6 +9,7 @@ import {
   type DashboardAction,
   dialogWaiting,
   type DashboardState,
+  findSession,
   friendPaneItems,
   initialState,
   reduce,
@@ -406,6 +407,13 @@ describe('requests wait for the typing, end with the server, and Escape means ba
     expect(topModal(driver.state)).toBeNull();
     expect(driver.state.sessions).toEqual([]);
     expect(driver.state.events.at(-1)?.text).toBe('Bob (bob) withdrew their chat request (cancelled)');
+  });
+
+  it('a request of the friend failing while a chat with them is open leaves the chat open (it was another request)', () => {
+    const driver = new Driver().loggedIn().openChatWithBob();
+    driver.event({ event: 'chat.failed', username: 'bob', reason: 'timeout', incoming: true });
+    expect(findSession(driver.state, 'bob')).toMatchObject({ state: 'open' });
+    expect(driver.state.events.at(-1)?.text).toContain('(timeout)');
   });
 
   it('our own request to a friend failing leaves the dialog of theirs to us open', () => {
