@@ -25,7 +25,7 @@ import { type PeerConfig, type PeerEffect, PeerMachine } from '../../core/peer/m
 import type { Clock, Listener, Stream, Transport } from '../../core/transport.ts';
 import { TcpTransport } from '../net/tcp-transport.ts';
 import { identitySealer } from '../crypto/sealed-box.ts';
-import { NodePeerFiles, prepareFile } from './file-io.ts';
+import { NodePeerFiles, prepareFile, sweepOrphanedParts } from './file-io.ts';
 import { KNOWN_SERVERS_FAILED, type PinVerdict, type ServerKeyCheck } from './known-servers.ts';
 import type { ClientIdentity } from './identity-keys.ts';
 import type { KnownPeers } from './known-peers.ts';
@@ -158,6 +158,13 @@ export class ClientRuntime {
   /** Creates the download directory, listens for peers, then connects to the server. */
   async start(): Promise<void> {
     await this.files.init();
+    // Beside the start, not before it: a large download directory must not hold up `ready`.
+    void sweepOrphanedParts(this.options.downloadDir, Date.now()).then(
+      (deleted) => {
+        if (deleted.length > 0) this.log.info({ event: 'downloads.orphans-deleted', files: deleted }, 'temporary files of transfers that died with an earlier client deleted');
+      },
+      (error: unknown) => this.log.warn({ event: 'downloads.sweep-failed', err: error }, 'the download directory could not be swept for orphaned temporary files'),
+    );
     await new Promise<Listener>((resolve, reject) => {
       this.host.listen(this.options.p2pHost, this.options.p2pPort, (result) => {
         if (result instanceof Error) return reject(result);

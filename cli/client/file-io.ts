@@ -16,9 +16,12 @@
  * with the bytes past those it has hashed (a resume reads some again).
  * Resuming a download: the temporary file's prefix is hashed again from disk (rehash), so what
  * the final check covers is what is on disk, not what was once in memory.
+ * Temporary files left by a client that died mid-transfer (killed, crashed, the machine off) are
+ * deleted when a client next starts on the same download directory, once nothing has written
+ * them for PART_FILE_ORPHANED_AFTER_MS (sweepOrphanedParts).
  */
 import { createHash, type Hash } from 'node:crypto';
-import { type FileHandle, link, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { FILE_NAME_CANDIDATES_MAX, TRANSFER_READ_AHEAD_BYTES } from '../../core/limits.ts';
 import { candidateName } from '../../core/peer/file-names.ts';
@@ -29,9 +32,44 @@ import { ReadHash } from '../../core/peer/read-hash.ts';
 /** Block size of the read that hashes a download's prefix again before a resume: few long calls. */
 const REHASH_READ_BYTES = 4 * 1024 * 1024;
 
+const PART_FILE_PREFIX = '.p2pchat-';
+const PART_FILE_SUFFIX = '.part';
+
 export function tempPathFor(downloadDir: string, transferId: string): string {
   // transferId matches [A-Za-z0-9_-] (checked by the frame schema): safe inside a file name.
-  return join(downloadDir, `.p2pchat-${transferId}.part`);
+  return join(downloadDir, `${PART_FILE_PREFIX}${transferId}${PART_FILE_SUFFIX}`);
+}
+
+/**
+ * A temporary file nothing has written for this long belongs to no live transfer: a live one
+ * writes, or fails and deletes it, within TRANSFER_STALL_MS (60 s) of its last byte, and a
+ * suspended one within TRANSFER_RESUME_WAIT_MS (5 min) of its drop. A day leaves a wide margin
+ * for a download directory two running clients share (another client's transfer is never
+ * touched) and for clocks that jump.
+ */
+export const PART_FILE_ORPHANED_AFTER_MS = 24 * 60 * 60_000;
+
+/**
+ * Deletes the temporary files of transfers that died with their client (see
+ * PART_FILE_ORPHANED_AFTER_MS): without this, every transfer a crash interrupted left its bytes,
+ * up to the whole file, hidden in the download directory for ever. Returns the names deleted;
+ * a file that cannot be read or deleted is left as it is.
+ */
+export async function sweepOrphanedParts(downloadDir: string, nowMs: number): Promise<string[]> {
+  const deleted: string[] = [];
+  for (const name of await readdir(downloadDir)) {
+    if (!name.startsWith(PART_FILE_PREFIX) || !name.endsWith(PART_FILE_SUFFIX)) continue;
+    const path = join(downloadDir, name);
+    try {
+      const info = await stat(path);
+      if (!info.isFile() || nowMs - info.mtimeMs < PART_FILE_ORPHANED_AFTER_MS) continue;
+      await unlink(path);
+      deleted.push(name);
+    } catch {
+      // Gone meanwhile, or not ours to delete: nothing to do.
+    }
+  }
+  return deleted;
 }
 
 /** Measures a file to offer (no read of its bytes). Throws (ENOENT, EISDIR, ...) when it cannot be. */

@@ -3,14 +3,15 @@
  * takes them are written in batches, each answered once by its last chunk, in order, and the file and its hash
  * come out exactly as sent (early flushes included); FileReader's block reads answer each chunk read
  * with its bytes, in the order asked, and hash them into the file's digest (a resume's bytes once);
- * a rehash before a resume hashes the .part prefix as it is on disk; prepareFile only measures.
+ * a rehash before a resume hashes the .part prefix as it is on disk; prepareFile only measures;
+ * temporary files a dead client left are swept, and nothing else.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { FileReader, FileWriter, prepareFile, tempPathFor } from '../../../cli/client/file-io.ts';
+import { FileReader, FileWriter, PART_FILE_ORPHANED_AFTER_MS, prepareFile, sweepOrphanedParts, tempPathFor } from '../../../cli/client/file-io.ts';
 
 let dir = '';
 
@@ -301,5 +302,31 @@ describe('FileWriter rehash', () => {
     expect(await promised<Error | null>((done) => writer.write('t2', 0, randomBytes(100), done))).toBeNull();
     expect(await promised<Error | null>((done) => writer.rehash('t2', 200, done))).toBeInstanceOf(Error);
     writer.discard('t2');
+  });
+});
+
+describe('sweepOrphanedParts', () => {
+  it('deletes the temporary files nothing wrote for PART_FILE_ORPHANED_AFTER_MS, and leaves fresh ones and every other file', async () => {
+    const downloads = join(dir, 'sweep');
+    await mkdir(downloads);
+    const nowMs = Date.now();
+    const stale = tempPathFor(downloads, 'dead-transfer');
+    const fresh = tempPathFor(downloads, 'live-transfer');
+    const received = join(downloads, 'holiday.jpg');
+    const lookalike = join(downloads, '.p2pchat-notes.txt');
+    for (const path of [stale, fresh, received, lookalike]) await writeFile(path, 'bytes');
+    const oldS = (nowMs - PART_FILE_ORPHANED_AFTER_MS - 1_000) / 1_000;
+    for (const path of [stale, received, lookalike]) await utimes(path, oldS, oldS);
+    // Just inside the bound: a transfer some other client on this directory may still finish.
+    const recentS = (nowMs - PART_FILE_ORPHANED_AFTER_MS + 60_000) / 1_000;
+    await utimes(fresh, recentS, recentS);
+    expect(await sweepOrphanedParts(downloads, nowMs)).toEqual(['.p2pchat-dead-transfer.part']);
+    expect((await readdir(downloads)).sort()).toEqual(['.p2pchat-live-transfer.part', '.p2pchat-notes.txt', 'holiday.jpg']);
+  });
+
+  it('a directory with nothing to sweep sweeps nothing', async () => {
+    const downloads = join(dir, 'sweep-empty');
+    await mkdir(downloads);
+    expect(await sweepOrphanedParts(downloads, Date.now())).toEqual([]);
   });
 });

@@ -4,12 +4,15 @@
  * password and takes that login over. What the dead program had asked for must not stand in the
  * new one's way: its pending chat request ends for the friend (`cancelled`), and the new program's
  * own chat.open to that friend goes through at once, not `already-pending` until the old request's
- * session timeout (PROTOCOL.md, "A second login ... takes the session over").
+ * session timeout (PROTOCOL.md, "A second login ... takes the session over"). And the temporary
+ * file of a download the dead program had under way does not stay in the download directory for ever.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { access, mkdtemp, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PART_FILE_ORPHANED_AFTER_MS, tempPathFor } from '../../../cli/client/file-io.ts';
+import { eventually } from '../../helpers/eventually.ts';
 import { HeadlessClient, befriend, signupAndLogin } from '../../helpers/headless-client.ts';
 import { TestServer } from '../../helpers/in-process-server.ts';
 
@@ -56,5 +59,16 @@ describe('headless client: a program restarted within the TTL', () => {
     await Promise.all([again.waitFor('chat.opened', { username: 'bob' }), bob.waitFor('chat.opened', { username: 'alice' })]);
     again.send({ cmd: 'chat.send', username: 'bob', text: 'back again' });
     expect(await bob.waitFor('chat.message', { from: 'alice' })).toMatchObject({ text: 'back again' });
+  });
+
+  it("deletes, when it starts, the temporary file of a download a dead program left in its download directory", async () => {
+    const downloadDir = await mkdtemp(join(tmpdir(), 'p2pchat-carol-downloads-'));
+    const orphan = tempPathFor(downloadDir, 'cut-short');
+    await writeFile(orphan, 'half a file');
+    const longAgoS = (Date.now() - PART_FILE_ORPHANED_AFTER_MS - 60_000) / 1_000;
+    await utimes(orphan, longAgoS, longAgoS);
+    const carol = await HeadlessClient.start('carol', { server: server.address, downloadDir });
+    clients.push(carol);
+    await eventually(async () => !(await access(orphan).then(() => true, () => false)), 'the orphaned .part deleted', 20_000);
   });
 });
