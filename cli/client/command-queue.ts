@@ -70,8 +70,8 @@ interface Hold {
 }
 
 const SERVER_LANE = 'server';
-/** The commands that hold the server lane until answered (the simulator's peer-machine driver types by this too). */
-export const ACCOUNT_COMMANDS: ReadonlySet<string> = new Set([
+/** The commands that hold the server lane until answered. */
+const ACCOUNT_COMMANDS: ReadonlySet<string> = new Set([
   'signup',
   'login',
   'logout',

@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { PresenceStatus } from '../../core/frames.ts';
-import type { PeerCommand, PreparedFile } from '../../core/peer/commands.ts';
+import type { CommandRef, PeerCommand, PreparedFile, UserCommand } from '../../core/peer/commands.ts';
 import type { ClientEvent } from '../../core/peer/events.ts';
 import type { ErrorCode } from '../../core/errors.ts';
 import { QUIT_LOGOUT_WAIT_MS } from '../../core/limits.ts';
@@ -32,7 +32,7 @@ import { ReconnectPacing } from '../checkers/reconnect-backoff-checker.ts';
 import { PasswordTruth, type StoredPasswords } from '../checkers/password-truth-checker.ts';
 import { OutageReports } from '../checkers/outage-checker.ts';
 import { SessionCauses } from '../checkers/session-cause-checker.ts';
-import { ACCOUNT_COMMANDS, COMMAND_ANSWER_WAIT_MS } from '../../cli/client/command-queue.ts';
+import { COMMAND_REFS_REMEMBERED_MAX, CommandQueue } from '../../cli/client/command-queue.ts';
 
 export const P2P_PORT = 5000;
 /** Virtual time a simulated disk operation takes. */
@@ -230,10 +230,8 @@ export interface SendFileOptions {
 /** A quit typed and not yet done (PeerMachineDriver.quit). */
 interface QuitStep {
   readonly done: (outcome: StepOutcome) => void;
-  /** When the quit reached the machine (null while it is held: see `ready`): QUIT_LOGOUT_WAIT_MS runs from here. */
+  /** When the quit reached the machine (null while it waits in the command queue): QUIT_LOGOUT_WAIT_MS runs from here. */
   handedAtMs: number | null;
-  /** The ledger seq of the logout typed just before it (logoutFirst), if one went to the machine's turn: the quit does not wait for its answer. */
-  readonly logoutSeq: number | null;
   /** Logged in on a live link when the quit reached the machine: the program sends a logout and waits for its answer. */
   loggedIn: boolean;
   /** The outcome of the logout typed just before (logoutFirst), once it came. */
@@ -243,32 +241,11 @@ interface QuitStep {
 }
 
 /**
- * A command, or the user's quit, typed and not yet handed to the machine (PeerMachineDriver.typed):
- * a step's command (its ledger entry), one the driver gives on its own (`own`: friend.accept or
- * friend.decline, chat.answer, file.cancel; no entry stands for it, its ref is negative, see
- * `nextOwnRef`), or the quit.
+ * A command typed and waiting in the command queue (PeerMachineDriver.queue), by the command the
+ * queue holds: a step's command (its ledger entry), one the driver gives on its own (`own`:
+ * friend.accept or friend.decline, chat.answer, file.cancel; no entry stands for it), or the quit.
  */
 type Typed = { readonly entry: LedgerEntry; readonly command: PeerCommand } | { readonly own: PeerCommand } | { readonly quit: QuitStep };
-
-/**
- * The account command holding the server lane (see PeerMachineDriver.serverLane): its ref, its
- * ledger entry (none for the driver's own friend.accept or friend.decline), since when.
- */
-interface LaneHold {
-  readonly ref: number;
-  readonly entry: LedgerEntry | null;
-  readonly sinceMs: number;
-  /** An event with its ref came (the server's reply, or the machine's own refusal): the lane is free. */
-  answered: boolean;
-  /** A timer is set to let the lane go at COMMAND_ANSWER_WAIT_MS (set only once something waits behind it). */
-  expiryArmed: boolean;
-}
-
-/** Whether a typed item is an account command, which holds the server lane (PeerMachineDriver.serverLane). */
-function isAccountCommand(item: Typed): boolean {
-  if ('quit' in item) return false;
-  return ACCOUNT_COMMANDS.has('own' in item ? item.own.cmd : item.command.cmd);
-}
 
 /** A quit's exit may come this much past QUIT_LOGOUT_WAIT_MS: the timer's own instant, nothing more. */
 const QUIT_EXIT_SLACK_MS = 1;
@@ -322,40 +299,29 @@ export class PeerMachineDriver implements PeerDriver {
   private readonly offeredSha256 = new Map<string, string>();
   private outgoing = new Set<string>();
   /**
-   * The machine said `ready` (its first link is up): before that, commands wait in `typed`;
-   * so they do while a server connection is being made (machine.serverLinkComing), as in the
-   * headless client's command queue (cli/client/command-queue.ts, the server lane), which every
-   * front end types through: a login typed 25 ms after the server's idle close of a client
-   * waiting to log in waits for the new connection there, and was answered SERVER_UNAVAILABLE
-   * here (a swarm of connection-hoarders.yaml with a drawn idle limit, root seed 863). A quit
-   * waits here too, behind them (see `quit`).
+   * The headless client's command queue (cli/client/command-queue.ts), which every front end
+   * types through, fed as cli/client/headless.ts feeds it: every command this user types (a step's,
+   * the driver's own answers, the quit) goes in, and runs on the machine (`run`) when the queue
+   * says: after the machine's `ready`, never while a server connection is being made, one at a time
+   * behind the account command holding the server lane and the chat.open holding its friend's
+   * lane, the quit once everything before it has run and been answered. The machine's events go
+   * back to it (with the tag they carry), and it pumps after each, at each settle and at its own
+   * deadlines (COMMAND_ANSWER_WAIT_MS). One per incarnation, as one per process. Until 2026-12-07
+   * the driver modelled part of it by hand (the server lane, the hold while a connection is being
+   * made, one-at-a-time hand-over) and not the per-friend lanes: a chat.send typed behind a
+   * chat.open to the same friend reached the machine before the session opened.
    */
-  private ready = false;
+  private queue!: CommandQueue;
+  /** The commands in the queue, by the object pushed (the queue hands the same one to `run`). */
+  private waiting = new Map<UserCommand, Typed>();
   /**
-   * Commands (and a quit) typed and not yet handed to the machine, in the order typed: each
-   * hand-over takes the head and reads again whether a server connection is being made (see
-   * `handOverNext`), so none overtakes an earlier one.
+   * The ref the ledger knows each queue tag by (the machine tags the events answering a command
+   * with the queue's tag): its entry's seq, or UNTRACKED_REF for the driver's own commands and the
+   * quit (request-ledger.ts). The latest COMMAND_REFS_REMEMBERED_MAX, as the queue's own refs.
    */
-  private typed: Typed[] = [];
-  /** Hand-overs scheduled and not yet run (see `release`): each hands over at most one of `typed`. */
-  private handOversDue = 0;
-  /**
-   * The server lane of the headless client's command queue (cli/client/command-queue.ts): an
-   * account command (ACCOUNT_COMMANDS: login, logout, friend.*, account.*) holds it from when it
-   * reaches the machine until an event answering it comes back (one with its ref: the reply, an
-   * error, the machine's own refusal), or for COMMAND_ANSWER_WAIT_MS at most, as in the queue;
-   * every command behind it waits (all of the driver's talk to the server). Until 2026-12-07 it
-   * was not modelled: a logout and a login typed together while logged in had the login handed
-   * over behind the logout sent, and the machine answered BUSY, which the client's queue never
-   * lets happen (it holds the login until logout.ok). The quit is the one exception (see `quit`).
-   */
-  private serverLane: LaneHold | null = null;
-  /**
-   * The next ref of a command the driver gives on its own: negative, below UNTRACKED_REF and the
-   * ledger's seqs, so its answer frees the server lane it holds; the ledger hears such events
-   * with UNTRACKED_REF, as before (request-ledger.ts).
-   */
-  private nextOwnRef = UNTRACKED_REF - 1;
+  private ledgerRefs = new Map<number, number>();
+  /** The queue's deadline a timer is set for (see `pumpQueue`), or null. */
+  private queueDeadlineMs: number | null = null;
   /** How incoming friend requests are answered (the answerFriends step); `friendsAccepted` are accepted anyway. */
   private friendPolicy: 'accept' | 'decline' | 'ignore' = 'accept';
   private friendsAccepted: ReadonlySet<string> = new Set();
@@ -380,11 +346,6 @@ export class PeerMachineDriver implements PeerDriver {
 
   private boot(): void {
     this.incarnation += 1;
-    this.ready = false;
-    this.typed = [];
-    this.handOversDue = 0;
-    this.serverLane = null;
-    this.nextOwnRef = UNTRACKED_REF - 1;
     this.ledger = new RequestLedger({
       onOutcomeAfterEnd: (entry, event) => this.options.observer.onOutcomeAfterEnd?.(this, `${entry.kind}#${entry.seq}`, entry.outcome ?? '', event.event === 'error' ? event.code : event.event),
       onUnattributed: (event) => this.options.observer.onUnattributedOutcome?.(this, event.event === 'error' ? event.code : event.event),
@@ -448,7 +409,8 @@ export class PeerMachineDriver implements PeerDriver {
         onExit: () => this.onExited(),
         onSettled: () => {
           this.updateTruth();
-          if (this.typed.length > this.handOversDue) this.release();
+          // A server link that came up releases the commands waiting for it (as headless.ts).
+          this.pumpQueue();
           this.causes.settled(this.clock.nowMs());
           pacing.settled(machine.linkState, this.clock.nowMs());
           outages.settled(machine.linkState);
@@ -475,6 +437,18 @@ export class PeerMachineDriver implements PeerDriver {
         },
       },
     });
+    const host = this.host;
+    const queue: CommandQueue = new CommandQueue({
+      run: (command, tag): void => this.run(queue, command, tag),
+      // Only QUEUE_FULL (the driver types no line that fails to parse): the command's answer.
+      refuse: (code, message, ref) => this.ledger.onEvent({ event: 'error', code: code as ErrorCode, message }, typeof ref === 'number' ? ref : UNTRACKED_REF),
+      serverLinkComing: () => host.machine.serverLinkComing,
+      nowMs: () => this.clock.nowMs(),
+    });
+    this.queue = queue;
+    this.waiting = new Map();
+    this.ledgerRefs = new Map();
+    this.queueDeadlineMs = null;
     this.host.listen(address, P2P_PORT, (result) => {
       if (result instanceof Error) throw result;
     });
@@ -684,19 +658,19 @@ export class PeerMachineDriver implements PeerDriver {
   }
 
   /**
-   * The user quits the program (the machine's `quit`, as /quit in cli/client/). The quit waits
-   * behind the commands held before it and while a server connection is being made (see `ready`),
-   * as in the headless client's command queue, where `quit` runs once everything before it has run
-   * (docs/CLIENT.md): a logout typed just before during a reconnect reaches the machine first and
-   * takes the login back, where the quit handed over at once closed the link under it and the held
-   * logout never ran. From when the quit reaches the machine, the program must exit (the machine's
-   * `exit` effect): at once when it holds no login on a live link, else once the server answers the
-   * logout quit sends, and at the latest QUIT_LOGOUT_WAIT_MS later when no answer comes
-   * (server-link.ts `quit`). `logoutFirst`: the user typed a logout just before, still unanswered
-   * when the quit reaches the machine (the queue's server lane, which would hold the quit until the
-   * logout's answer, is modelled for every other command (see `serverLane`), but the quit does not
-   * wait for this logout: it keeps the machine's quit-behind-a-logout reachable; a quit waits for
-   * any other account command holding the lane, as in the queue).
+   * The user quits the program (the machine's `quit`, as /quit in cli/client/). The quit goes into
+   * the command queue like any command, and the queue runs it once everything typed before it has
+   * run and been answered (no lane held), and the messages and transfers the user's commands
+   * started have been acknowledged or ended (at most COMMAND_ANSWER_WAIT_MS of silence), as the
+   * headless client does (docs/CLIENT.md): a logout typed just before it during a reconnect takes
+   * the login back first. From when the quit reaches the machine, the program must exit (the
+   * machine's `exit` effect): at once when it holds no login on a live link, else once the server
+   * answers the logout quit sends, and at the latest QUIT_LOGOUT_WAIT_MS later when no answer comes
+   * (server-link.ts `quit`). `logoutFirst`: the user typed a logout just before; the quit waits for
+   * its answer, as behind any account command (the queue's server lane), so the program holds no
+   * login by then and exits at once. (Until 2026-12-07 the driver let this one quit past the logout
+   * typed before it, to reach the machine's quit behind an unanswered logout; the shipped client
+   * never does that with a typed quit.)
    * Outcome: `ok`; `QUIT_LATE` when the program exited later than that bound (not judged when this
    * process was paused meanwhile: its timers fire late; nor when a clock fault touched its clock);
    * `QUIT_EARLY` when, logged in, it exited before the bound with neither an answer to its logout nor
@@ -707,24 +681,18 @@ export class PeerMachineDriver implements PeerDriver {
     if (!this.alive || this.silent || this.quitStep !== null) return done('NOT_CONNECTED');
     // The logout's outcome, kept for the step once it exists (a logout refused at once answers before).
     const logoutAnswer: { outcome: string | null; step: QuitStep | null } = { outcome: null, step: null };
-    const logout = logoutFirst
-      ? this.typeLogout((outcome) => {
-          logoutAnswer.outcome = outcome;
-          if (logoutAnswer.step !== null) logoutAnswer.step.logoutOutcome = outcome;
-        })
-      : null;
-    const step: QuitStep = { done, logoutSeq: logout?.seq ?? null, handedAtMs: null, loggedIn: false, logoutOutcome: logoutAnswer.outcome, waitOver: false };
+    if (logoutFirst) {
+      this.typeLogout((outcome) => {
+        logoutAnswer.outcome = outcome;
+        if (logoutAnswer.step !== null) logoutAnswer.step.logoutOutcome = outcome;
+      });
+    }
+    const step: QuitStep = { done, handedAtMs: null, loggedIn: false, logoutOutcome: logoutAnswer.outcome, waitOver: false };
     logoutAnswer.step = step;
     this.quitStep = step;
     this.causes.logoutTyped();
     this.setTruth(false);
-    this.handOverQuit(step);
-  }
-
-  /** The quit to the machine, in its turn as the commands are (see `send`): after the logout typed before it. */
-  private handOverQuit(step: QuitStep): void {
-    this.typed.push({ quit: step });
-    this.release();
+    this.type({ quit: step }, { cmd: 'quit' }, undefined);
   }
 
   /** The program exited (after a quit): the process is gone; its quit step ends (see `quit`). */
@@ -799,118 +767,81 @@ export class PeerMachineDriver implements PeerDriver {
     return entry;
   }
 
-  /**
-   * A command to the machine, in its turn after those typed before it, held until the machine is
-   * ready (a client types only once it shows ready) and while a server connection is being made
-   * (see `ready`), and handed over from its own event, never from inside the machine's output. Its
-   * ref is its entry's seq: every event that answers it comes back with it (request-ledger.ts).
-   */
+  /** A step's command, typed into the command queue (see `queue`) with its entry's seq as its ref. */
   private send(entry: LedgerEntry, command: PeerCommand): void {
-    this.typed.push({ entry, command });
-    this.release();
+    this.type({ entry, command }, command, entry.seq);
   }
 
   /**
    * A command the driver gives on its own, as its user would type it (friend.accept on a friend
-   * request, chat.answer after the answer's delay, file.cancel): in its turn like a step's, behind
-   * what was typed before it and the server lane. Until 2026-12-07 these went to the machine at
-   * once, past commands held before them (a friend.accept reached the machine while the logout
-   * before it awaited its answer, ahead of the login typed after that logout).
+   * request, chat.answer after the answer's delay, file.cancel): into the same queue, behind what
+   * was typed before it.
    */
   private typeOwn(command: PeerCommand): void {
-    this.typed.push({ own: command });
-    this.release();
+    this.type({ own: command }, command, undefined);
   }
 
   /**
-   * Schedules a hand-over (this instant, in the order typed) for each typed command that has none,
-   * unless the machine is not ready or a server connection is being made: then they wait, and the
-   * host's next settle releases them.
+   * Types a command into the queue, as headless.ts pushes a line and pumps: read by the process
+   * in an event of its own on its clock, in the order typed, so a process that is paused reads
+   * it when it runs again (a logout typed during a pause reaches the machine after what the
+   * process hears first when it resumes). The queue holds commands, not prepared files: a
+   * file.send goes in with its path, and `run` hands the machine the file the step prepared (the
+   * headless runtime measures it there; here it is known at once, so it holds its friend's lane no
+   * longer than that).
    */
-  private release(): void {
-    if (!this.ready || this.machine.serverLinkComing) return;
-    const head = this.typed[0];
-    if (head !== undefined && this.laneHeldFor(head)) return;
-    const ledger = this.ledger;
-    // Up to the first account command: what follows it waits for its answer, and the settle after
-    // that answer releases it (not one hand-over per item at every answer, which made a queue of N
-    // friend.declines cost N² hand-overs).
-    const accountAt = this.typed.findIndex(isAccountCommand);
-    const due = accountAt < 0 ? this.typed.length : accountAt + 1;
-    while (this.handOversDue < due) {
-      this.handOversDue += 1;
-      this.clock.at(this.clock.nowMs(), () => this.handOverNext(ledger));
-    }
+  private type(item: Typed, command: PeerCommand, ref: CommandRef | undefined): void {
+    const typed: UserCommand = command.cmd === 'file.send' ? { cmd: 'file.send', username: command.username, paths: command.files.map((file) => file.path) } : command;
+    const queue = this.queue;
+    this.waiting.set(typed, item);
+    this.clock.at(this.clock.nowMs(), () => {
+      if (queue !== this.queue) return;
+      queue.push({ kind: 'command', command: typed, ref }, this.clock.nowMs());
+      this.pumpQueue();
+    });
   }
 
   /**
-   * Hands the head of `typed` to the machine, unless a server connection is being made now. Read
-   * again at each hand-over, as the headless client's queue pump re-reads its lanes after each
-   * command it runs: the command before may have made the link start a new connection (a logout
-   * typed while the link takes its login back closes the link under its resume and opens another),
-   * and what comes after it waits for that connection. Until 2026-12-07 every command released at
-   * an instant was handed over then: a login typed with such a logout reached the machine while
-   * the new connection was being made, and was answered SERVER_UNAVAILABLE, which the client
-   * never answers it.
+   * The queue's port `run`: a command's turn came; it goes to the machine with the queue's tag as
+   * its ref, so that the events answering it come back with it (to the queue, and by its ledger ref
+   * to the ledger).
    */
-  private handOverNext(ledger: RequestLedger): void {
-    if (ledger !== this.ledger) return;
-    this.handOversDue -= 1;
-    if (!this.ready || this.machine.serverLinkComing) return;
-    for (let item = this.typed[0]; item !== undefined; item = this.typed[0]) {
-      // Ended meanwhile: a quit by a crash, a command answered while it waited (a chat.open by the
-      // friend's session opening first): nothing to hand over.
-      if (('quit' in item && this.quitStep !== item.quit) || ('entry' in item && item.entry.outcome !== null)) {
-        this.typed.shift();
-        continue;
-      }
-      if (this.laneHeldFor(item)) return;
-      this.typed.shift();
-      if ('quit' in item) {
-        const step = item.quit;
-        step.handedAtMs = this.clock.nowMs();
-        step.loggedIn = this.machine.loggedIn;
-        return this.host.input({ type: 'command', command: { cmd: 'quit' }, ref: UNTRACKED_REF });
-      }
-      const command = 'own' in item ? item.own : item.command;
-      const ref = 'own' in item ? this.nextOwnRef-- : item.entry.seq;
-      if (ACCOUNT_COMMANDS.has(command.cmd)) this.serverLane = { ref, entry: 'entry' in item ? item.entry : null, sinceMs: this.clock.nowMs(), answered: false, expiryArmed: false };
-      if (command.cmd !== 'chat.open') return this.host.input({ type: 'command', command, ref });
-      this.causes.chatOpenInput(command.username);
-      this.host.input({ type: 'command', command, ref });
-      this.causes.chatOpenInputDone();
-      return;
+  private run(queue: CommandQueue, typed: UserCommand, tag: number): void {
+    const item = this.waiting.get(typed);
+    if (queue !== this.queue || item === undefined) return;
+    this.waiting.delete(typed);
+    this.ledgerRefs.set(tag, 'entry' in item ? item.entry.seq : UNTRACKED_REF);
+    if (this.ledgerRefs.size > COMMAND_REFS_REMEMBERED_MAX) this.ledgerRefs.delete(this.ledgerRefs.keys().next().value as number);
+    if ('quit' in item) {
+      const step = item.quit;
+      step.handedAtMs = this.clock.nowMs();
+      step.loggedIn = this.machine.loggedIn;
+      return this.host.input({ type: 'command', command: { cmd: 'quit' }, ref: tag });
     }
+    const command = 'own' in item ? item.own : item.command;
+    if ('entry' in item) this.ledger.reached(item.entry);
+    if (command.cmd !== 'chat.open') return this.host.input({ type: 'command', command, ref: tag });
+    this.causes.chatOpenInput(command.username);
+    this.host.input({ type: 'command', command, ref: tag });
+    this.causes.chatOpenInputDone();
   }
 
   /**
-   * Whether `item` must wait for the server lane (see `serverLane`): held by an account command
-   * not yet answered, for less than COMMAND_ANSWER_WAIT_MS. A lane found free is let go. While
-   * something waits, a timer lets the lane go at its bound (the queue's runtime pumps then too).
-   * The quit does not wait for the logout typed just before it (its logoutFirst): in the queue
-   * it would (quit runs with no lane held), but then the machine's quit behind an unanswered
-   * logout (server-link.ts `quit` in ExpectLogoutOk) would go unreached by scenarios (quit.yaml's
-   * logoutFirst is there to reach it).
+   * Runs what the queue lets run now, and sets a timer for its next deadline (a lane held past
+   * COMMAND_ANSWER_WAIT_MS, a quit that waited that long for silent transfers), as headless.ts
+   * pumps after each line typed, each event and each settle, and at that deadline.
    */
-  private laneHeldFor(item: Typed): boolean {
-    const lane = this.serverLane;
-    if (lane === null) return false;
-    const nowMs = this.clock.nowMs();
-    if (lane.answered || (lane.entry !== null && lane.entry.outcome !== null) || nowMs - lane.sinceMs >= COMMAND_ANSWER_WAIT_MS) {
-      this.serverLane = null;
-      return false;
-    }
-    if ('quit' in item && lane.entry !== null && item.quit.logoutSeq === lane.entry.seq) return false;
-    if (!lane.expiryArmed) {
-      lane.expiryArmed = true;
-      const ledger = this.ledger;
-      this.clock.at(lane.sinceMs + COMMAND_ANSWER_WAIT_MS, () => {
-        if (ledger !== this.ledger || this.serverLane !== lane) return;
-        this.serverLane = null;
-        this.release();
-      });
-    }
-    return true;
+  private pumpQueue(): void {
+    const queue = this.queue;
+    queue.pump(this.clock.nowMs());
+    const dueMs = queue.nextDeadlineMs();
+    if (dueMs === null || (this.queueDeadlineMs !== null && this.queueDeadlineMs <= dueMs)) return;
+    this.queueDeadlineMs = dueMs;
+    this.clock.at(dueMs, () => {
+      if (queue !== this.queue) return;
+      if (this.queueDeadlineMs === dueMs) this.queueDeadlineMs = null;
+      this.pumpQueue();
+    });
   }
 
   /** From the frame tap: the server frames this peer's machine is about to hear (errors pushed unasked are nobody's outcome). */
@@ -953,17 +884,13 @@ export class PeerMachineDriver implements PeerDriver {
 
   private onEvent(emitted: ClientEvent, tag: number | undefined): void {
     const observer = this.options.observer;
-    // An event answering the command holding the server lane frees it (as the queue's releaseTag).
-    if (tag !== undefined && this.serverLane?.ref === tag) this.serverLane.answered = true;
-    // The driver's own commands are UNTRACKED_REF to the ledger, whatever ref they went with.
-    const ref = tag !== undefined && tag < UNTRACKED_REF ? UNTRACKED_REF : tag;
     const event = this.asPlanted(emitted);
     if (event === null) return;
+    // The queue hears every event first (it frees lanes, counts messages), as in headless.ts, and
+    // pumps after the driver has heard it: the answer before the commands it releases.
+    this.queue.onEvent(event, tag);
+    const ref = tag === undefined ? undefined : this.ledgerRefs.get(tag);
     switch (event.event) {
-      case 'ready':
-        this.ready = true;
-        this.release();
-        break;
       case 'login.ok':
       case 'friends':
         if (event.event === 'login.ok') this.pacing.loggedIn();
@@ -1065,6 +992,7 @@ export class PeerMachineDriver implements PeerDriver {
     this.ledger.onEvent(event, ref);
     // TEST-ONLY: a machine that reports a transfer's end twice (the `plant` fault).
     if ((event.event === 'file.sent' || event.event === 'file.failed') && this.options.planted?.has('duplicate-transfer-outcome') === true) this.ledger.onEvent(event, ref);
+    this.pumpQueue();
   }
 
   /** TEST-ONLY: the event as a machine with a planted bug would have told it (the `plant` fault); null: not told at all. */

@@ -14,7 +14,10 @@
  *   file.cancel: no entry stands for them) by their ref, UNTRACKED_REF: they are theirs;
  * - a chat.open's later answer (chat.opened over P2P, chat.failed pushed by the server) by the
  *   friend's username (the machine keeps one request per friend and direction; a chat.failed
- *   marked `incoming` ends the friend's request to us, not ours).
+ *   marked `incoming` ends the friend's request to us, not ours), once the chat.open reached the
+ *   machine (`reached`): one still waiting in the client's command queue is answered when it runs
+ *   (a session the friend opened meanwhile: chat.opened at once, with its ref), not by the
+ *   friend's session opening before it.
  *
  * An event without a ref is no command's outcome by arrival: an error the machine tells while it
  * hears another request's reply (a stale one, say) answers nothing here. An event that answers an
@@ -29,9 +32,8 @@ export type EntryKind = 'signup' | 'login' | 'logout' | 'account.password' | 'fr
 /**
  * The ref the driver gives the commands it sends on its own (answers to requests: chat.answer,
  * friend.accept or friend.decline; file.cancel), which no step waits for and no entry stands for.
- * Entries' seqs, the refs of steps' commands, start above it. (The driver gives each such command
- * a ref of its own below it, so that its answer frees the server lane it may hold, and hands
- * their events to the ledger with this one.)
+ * Entries' seqs, the refs of steps' commands, start above it. (The machine tags events with the
+ * command queue's tags; the driver hands them to the ledger as these refs.)
  */
 export const UNTRACKED_REF = 0;
 
@@ -47,6 +49,8 @@ export interface LedgerEntry {
   readonly messageId: string | null;
   transferId: string | null;
   outcome: string | null;
+  /** The command went to the machine (it may wait in the client's command queue before). */
+  reached: boolean;
   readonly done: (outcome: string) => void;
 }
 
@@ -69,7 +73,7 @@ export class RequestLedger {
   constructor(private readonly observer: LedgerObserver) {}
 
   add(kind: EntryKind, username: string | null, messageId: string | null, done: (outcome: string) => void): LedgerEntry {
-    const entry: LedgerEntry = { seq: this.nextSeq++, kind, username, messageId, transferId: null, outcome: null, done };
+    const entry: LedgerEntry = { seq: this.nextSeq++, kind, username, messageId, transferId: null, outcome: null, reached: false, done };
     this.open.push(entry);
     return entry;
   }
@@ -90,6 +94,11 @@ export class RequestLedger {
 
   onServerFramesHandled(): void {
     this.pushedErrors = [];
+  }
+
+  /** The entry's command went to the machine: a chat.open is answered by its friend's session from now on. */
+  reached(entry: LedgerEntry): void {
+    entry.reached = true;
   }
 
   /** Ends every open entry with `outcome` (the process crashed). */
@@ -121,7 +130,7 @@ export class RequestLedger {
     // one to the same friend pending meanwhile (it has its own outcome to come).
     if (event.event === 'chat.failed' && event.incoming === true) return false;
     if ((event.event === 'chat.opened' || event.event === 'chat.failed') && event.username !== undefined) {
-      const entry = this.find((e) => e.kind === 'chat.open' && e.username === event.username);
+      const entry = this.find((e) => e.kind === 'chat.open' && e.reached && e.username === event.username);
       if (entry !== null) return this.apply(entry, event);
       return false;
     }

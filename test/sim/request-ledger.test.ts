@@ -132,12 +132,25 @@ describe('the request ledger matches by ref, never by arrival', () => {
 
   it("an event a command's handling emits that does not answer it goes by its key: a chat.open's chat.failed during a login", () => {
     const { ledger: l, outcomes } = ledger();
-    l.add('chat.open', 'bob', null, (o) => outcomes.push(`chat.open ${o}`));
+    l.reached(l.add('chat.open', 'bob', null, (o) => outcomes.push(`chat.open ${o}`)));
     const login = l.add('login', null, null, (o) => outcomes.push(`login ${o}`));
     expect(l.onEvent({ event: 'friend.request', from: 'carol' }, login.seq)).toBe(false);
     expect(l.onEvent({ event: 'chat.failed', username: 'bob', reason: 'not-friends' }, login.seq)).toBe(true);
     expect(l.onEvent(loginOk, login.seq)).toBe(true);
     expect(outcomes).toEqual(['chat.open not-friends', 'login ok']);
+  });
+
+  // The driver types through the headless client's command queue: a chat.open may wait there (behind
+  // the server lane) while the friend's own request opens the session. Its answer is the chat.opened
+  // the machine gives it when it runs, with its ref, not the session's opening before it (which
+  // would make that one a second outcome).
+  it("a chat.open still waiting to reach the machine is not answered by its friend's session opening", () => {
+    const { ledger: l, outcomes, afterEnd } = ledger();
+    const open = l.add('chat.open', 'bob', null, (o) => outcomes.push(`chat.open ${o}`));
+    expect(l.onEvent({ event: 'chat.opened', username: 'bob' })).toBe(false);
+    l.reached(open);
+    expect(l.onEvent({ event: 'chat.opened', username: 'bob' }, open.seq)).toBe(true);
+    expect({ outcomes, afterEnd }).toEqual({ outcomes: ['chat.open established'], afterEnd: [] });
   });
 
   it('an error the server pushed unasked, or a peer sent, is not counted unattributed', () => {

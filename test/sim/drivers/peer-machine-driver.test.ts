@@ -247,3 +247,89 @@ behaviours:
     }
   });
 });
+
+// Noticed by reading (2026-12-07): the driver re-modelled part of the headless client's command
+// queue by hand (the server lane, the hold while a connection is being made) and not its
+// per-friend lanes: a chat.send typed right behind a chat.open to the same friend reached the
+// machine before the session opened, and went to the friend's mailbox (chat.queued). In the
+// headless client a chat.open holds its friend's lane until chat.opened or chat.failed, so a
+// pasted "open, send" sends into the opened session (docs/CLIENT.md). The driver now types through
+// that queue (cli/client/command-queue.ts).
+describe('a chat.send typed right behind a chat.open to the same friend', () => {
+  it('waits for the session and is sent over it, not to the mailbox', () => {
+    const scenario = parseScenario(`version: 1
+seed: 1
+durationMs: 6000
+driver: peer-machine
+network: { latency: 10 }
+populations:
+  - { name: alice, behaviour: user }
+  - { name: bob, behaviour: friend }
+friends:
+  pairs: [[alice, bob]]
+behaviours:
+  user:
+    - login: { expect: ok }
+  friend:
+    - answer: accept
+    - login: { expect: ok }
+`);
+    const outcomes: string[] = [];
+    const report = runScenario(scenario, {
+      seed: 1,
+      onWorld: (world) => {
+        world.clock.at(1_000, () => {
+          const alice = world.slots[0]!.driver;
+          alice.sessionRequest!('bob', (outcome) => outcomes.push(`chat.open ${outcome}`));
+          alice.chat!('bob', 2, (outcome) => outcomes.push(`chat ${outcome}`));
+        });
+      },
+    });
+    expect({ outcomes, received: report.metrics.chat_received, queued: report.metrics.mail_queued, violations: report.violations }).toEqual({
+      outcomes: ['chat.open established', 'chat ok'],
+      received: 2,
+      queued: 0,
+      violations: [],
+    });
+  });
+});
+
+// Decided by the headless client (2026-12-07): its queue runs a typed quit once everything before
+// it has run and been answered, so a quit typed right behind a logout waits for logout.ok and finds
+// no login to end. The driver let this one quit past the logout (to reach the machine's quit behind
+// an unanswered logout); typing through the client's queue, it no longer does.
+describe('a logout and a quit typed together while logged in', () => {
+  it('the quit reaches the machine after the logout is answered, and the program exits at once', () => {
+    const scenario = parseScenario(`version: 1
+seed: 1
+durationMs: 5000
+driver: peer-machine
+network: { latency: 10 }
+populations:
+  - { name: alice, behaviour: user }
+behaviours:
+  user:
+    - login: { expect: ok }
+    - think: 1000
+    - quit: { logoutFirst: true, expect: ok }
+`);
+    // What the machine held when each command reached it.
+    const given: string[] = [];
+    const original = PeerHost.prototype.input;
+    const input = vi.spyOn(PeerHost.prototype, 'input').mockImplementation(function (this: PeerHost, peerInput) {
+      if (peerInput.type === 'command') given.push(`${peerInput.command.cmd} ${this.machine.loggedIn ? 'logged in' : 'logged out'}`);
+      original.call(this, peerInput);
+    });
+    try {
+      const report = runScenario(scenario, { seed: 1 });
+      expect({ given, endedHere: report.metrics.logouts_ended_here, violations: report.violations, passed: report.passed }).toEqual({
+        given: ['login logged out', 'logout logged in', 'quit logged out'],
+        endedHere: 0,
+        violations: [],
+        passed: true,
+      });
+    } finally {
+      input.mockRestore();
+    }
+  });
+});
