@@ -184,7 +184,7 @@ export class BehaviourRunner {
       if (driver.changePassword === undefined) return finishChange('NOT_SUPPORTED');
       return driver.changePassword(step.changePassword.to, finishChange, step.changePassword.old);
     }
-    if ('quit' in step) return this.quit(step.quit.logoutFirst === true, finish('quit', step.quit.expect));
+    if ('quit' in step) return this.quit(step.quit.logoutFirst === true, finish('quit', step.quit.expect), step.quit.signal === true);
     if ('think' in step) return host.after(slot, samplerOf(step.think)(slot.prng), then);
     if ('choose' in step) {
       let draw = slot.prng.float();
@@ -262,10 +262,10 @@ export class BehaviourRunner {
   }
 
   /** The user quits the program: only the peer machine has a quit (the light client has no program to end). */
-  private quit(logoutFirst: boolean, done: (outcome: StepOutcome) => void): void {
+  private quit(logoutFirst: boolean, done: (outcome: StepOutcome) => void, signal = false): void {
     const driver = this.slot.driver;
     if (driver.quit === undefined) return done('NOT_SUPPORTED');
-    return driver.quit(logoutFirst, done);
+    return driver.quit(logoutFirst, done, signal);
   }
 
   /** A step's callback maker: records the outcome (and any mismatch), then goes on. */

@@ -37,9 +37,10 @@ export interface PeerDriver {
   restart(): void;
   /**
    * The user quits the program (the peer machine's `quit`): ends 'ok' when the program exits, or
-   * says what went wrong (see PeerMachineDriver.quit). `logoutFirst`: a logout typed just before.
+   * says what went wrong (see PeerMachineDriver.quit). `logoutFirst`: a logout typed just before;
+   * `signal`: a signal (Ctrl-C) rather than a typed quit.
    */
-  quit?(logoutFirst: boolean, done: (outcome: StepOutcome) => void): void;
+  quit?(logoutFirst: boolean, done: (outcome: StepOutcome) => void, signal?: boolean): void;
   /** account.password, from the password of the last login that succeeded (or `old`, typed instead) to `to` (the peer machine). */
   changePassword?(to: string, done: (outcome: StepOutcome) => void, old?: string): void;
   /** The process stops until `untilMs` (its timers fire late); the network holds its input meanwhile. */

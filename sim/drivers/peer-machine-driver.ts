@@ -247,6 +247,14 @@ interface QuitStep {
  */
 type Typed = { readonly entry: LedgerEntry; readonly command: PeerCommand } | { readonly own: PeerCommand } | { readonly quit: QuitStep };
 
+/**
+ * The tag of a quit by signal (see PeerMachineDriver.quit), which goes to the machine past the
+ * command queue: the queue's own tags start at 1, so none of them is this one. The headless client
+ * gives it none; the driver tags it so that the ledger takes what its logout is answered as the
+ * quit's (UNTRACKED_REF), as it does for a typed quit's.
+ */
+const SIGNAL_TAG = 0;
+
 /** A quit's exit may come this much past QUIT_LOGOUT_WAIT_MS: the timer's own instant, nothing more. */
 const QUIT_EXIT_SLACK_MS = 1;
 
@@ -670,14 +678,19 @@ export class PeerMachineDriver implements PeerDriver {
    * its answer, as behind any account command (the queue's server lane), so the program holds no
    * login by then and exits at once. (Until 2026-12-07 the driver let this one quit past the logout
    * typed before it, to reach the machine's quit behind an unanswered logout; the shipped client
-   * never does that with a typed quit.)
+   * never does that with a typed quit.) `signal`: the user ends the program with a signal (Ctrl-C,
+   * SIGTERM) instead, which headless.ts hands the machine at once, past the queue and whatever
+   * waits there (its onSignal): behind `logoutFirst`, it reaches the machine while that logout
+   * awaits its answer, and the program exits once it comes (server-link.ts `quit` in
+   * ExpectLogoutOk). Delivered in an event of its own on the process's clock, after what was typed
+   * before it, as a signal is to a running process.
    * Outcome: `ok`; `QUIT_LATE` when the program exited later than that bound (not judged when this
    * process was paused meanwhile: its timers fire late; nor when a clock fault touched its clock);
    * `QUIT_EARLY` when, logged in, it exited before the bound with neither an answer to its logout nor
    * its link dropped; else the logout's own outcome when it was answered otherwise than `ok`. A
    * program that never exits leaves the step pending (steps-finish).
    */
-  quit(logoutFirst: boolean, done: (outcome: StepOutcome) => void): void {
+  quit(logoutFirst: boolean, done: (outcome: StepOutcome) => void, signal = false): void {
     if (!this.alive || this.silent || this.quitStep !== null) return done('NOT_CONNECTED');
     // The logout's outcome, kept for the step once it exists (a logout refused at once answers before).
     const logoutAnswer: { outcome: string | null; step: QuitStep | null } = { outcome: null, step: null };
@@ -692,7 +705,13 @@ export class PeerMachineDriver implements PeerDriver {
     this.quitStep = step;
     this.causes.logoutTyped();
     this.setTruth(false);
-    this.type({ quit: step }, { cmd: 'quit' }, undefined);
+    if (!signal) return this.type({ quit: step }, { cmd: 'quit' }, undefined);
+    this.clock.at(this.clock.nowMs(), () => {
+      if (this.quitStep !== step) return;
+      step.handedAtMs = this.clock.nowMs();
+      step.loggedIn = this.machine.loggedIn;
+      this.host.input({ type: 'command', command: { cmd: 'quit' }, ref: SIGNAL_TAG });
+    });
   }
 
   /** The program exited (after a quit): the process is gone; its quit step ends (see `quit`). */
@@ -889,7 +908,7 @@ export class PeerMachineDriver implements PeerDriver {
     // The queue hears every event first (it frees lanes, counts messages), as in headless.ts, and
     // pumps after the driver has heard it: the answer before the commands it releases.
     this.queue.onEvent(event, tag);
-    const ref = tag === undefined ? undefined : this.ledgerRefs.get(tag);
+    const ref = tag === undefined ? undefined : tag === SIGNAL_TAG ? UNTRACKED_REF : this.ledgerRefs.get(tag);
     switch (event.event) {
       case 'login.ok':
       case 'friends':

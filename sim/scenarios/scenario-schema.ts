@@ -199,7 +199,7 @@ export type Step =
   | { signup: { password?: string | undefined; expect?: string | undefined; withinMs?: number | undefined } }
   | { login: { password?: string | undefined; expect?: string | undefined; withinMs?: number | undefined } }
   | { logout: { expect?: string | undefined } }
-  | { quit: { logoutFirst?: boolean | undefined; expect?: string | undefined } }
+  | { quit: { logoutFirst?: boolean | undefined; signal?: boolean | undefined; expect?: string | undefined } }
   | { changePassword: { to: string; old?: string | undefined; expect?: string | undefined } }
   | { think: Dist }
   | { choose: Array<{ p: number; steps: Step[] }> }
@@ -248,9 +248,11 @@ export const stepSchema: z.ZodType<Step> = z.lazy(() =>
     z.strictObject({ logout: z.strictObject({ expect: expectOutcome }) }),
     /**
      * The user quits the program (driver peer-machine): logged in, the client logs out first and
-     * waits at most QUIT_LOGOUT_WAIT_MS for the answer; `logoutFirst` types a logout just before.
+     * waits at most QUIT_LOGOUT_WAIT_MS for the answer; `logoutFirst` types a logout just before;
+     * `signal`: the quit is a signal (Ctrl-C, SIGTERM), which the headless client hands the machine
+     * at once, past its command queue, instead of a typed quit.
      */
-    z.strictObject({ quit: z.strictObject({ logoutFirst: z.boolean().optional(), expect: expectOutcome }) }),
+    z.strictObject({ quit: z.strictObject({ logoutFirst: z.boolean().optional(), signal: z.boolean().optional(), expect: expectOutcome }) }),
     /** account.password from the password the peer last logged in with to `to` (driver peer-machine). */
     z.strictObject({ changePassword: z.strictObject({ to: z.string().min(8).max(128), old: z.string().min(1).max(128).optional(), expect: expectOutcome }) }),
     z.strictObject({ think: distSchema }),

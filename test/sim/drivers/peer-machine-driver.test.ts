@@ -300,7 +300,19 @@ behaviours:
 // an unanswered logout); typing through the client's queue, it no longer does.
 describe('a logout and a quit typed together while logged in', () => {
   it('the quit reaches the machine after the logout is answered, and the program exits at once', () => {
-    const scenario = parseScenario(`version: 1
+    expect(quitBehindLogout('')).toEqual({ given: ['login logged out', 'logout logged in', 'quit logged out'], endedHere: 0, violations: [], passed: true });
+  });
+
+  // The headless client hands a signal's quit (Ctrl-C, SIGTERM) to the machine at once, past its
+  // queue (headless.ts onSignal): the machine's quit behind an unanswered logout is reached that way.
+  it('a signal right behind the logout reaches the machine before its answer, and the program exits once it comes', () => {
+    expect(quitBehindLogout(', signal: true')).toEqual({ given: ['login logged out', 'logout logged in', 'quit logged in'], endedHere: 0, violations: [], passed: true });
+  });
+});
+
+/** Alice logs in, then types a logout and quits (`options`: more of the quit step's fields). What the machine held when each command reached it. */
+function quitBehindLogout(options: string): object {
+  const scenario = parseScenario(`version: 1
 seed: 1
 durationMs: 5000
 driver: peer-machine
@@ -311,25 +323,19 @@ behaviours:
   user:
     - login: { expect: ok }
     - think: 1000
-    - quit: { logoutFirst: true, expect: ok }
+    - quit: { logoutFirst: true${options}, expect: ok }
 `);
-    // What the machine held when each command reached it.
-    const given: string[] = [];
-    const original = PeerHost.prototype.input;
-    const input = vi.spyOn(PeerHost.prototype, 'input').mockImplementation(function (this: PeerHost, peerInput) {
-      if (peerInput.type === 'command') given.push(`${peerInput.command.cmd} ${this.machine.loggedIn ? 'logged in' : 'logged out'}`);
-      original.call(this, peerInput);
-    });
-    try {
-      const report = runScenario(scenario, { seed: 1 });
-      expect({ given, endedHere: report.metrics.logouts_ended_here, violations: report.violations, passed: report.passed }).toEqual({
-        given: ['login logged out', 'logout logged in', 'quit logged out'],
-        endedHere: 0,
-        violations: [],
-        passed: true,
-      });
-    } finally {
-      input.mockRestore();
-    }
+  // What the machine held when each command reached it.
+  const given: string[] = [];
+  const original = PeerHost.prototype.input;
+  const input = vi.spyOn(PeerHost.prototype, 'input').mockImplementation(function (this: PeerHost, peerInput) {
+    if (peerInput.type === 'command') given.push(`${peerInput.command.cmd} ${this.machine.loggedIn ? 'logged in' : 'logged out'}`);
+    original.call(this, peerInput);
   });
-});
+  try {
+    const report = runScenario(scenario, { seed: 1 });
+    return { given, endedHere: report.metrics.logouts_ended_here, violations: report.violations, passed: report.passed };
+  } finally {
+    input.mockRestore();
+  }
+}
