@@ -224,7 +224,8 @@ export const FRAME_RULES: Readonly<Record<ServerFrameType, readonly LinkStateNam
   'signup.ok': ['ExpectLogin', 'ExpectLoginOk'],
   'login.ok': ['ExpectLoginOk'],
   'logout.ok': ['ExpectLogoutOk'],
-  'heartbeat.ack': LOGGED_IN,
+  // Also waiting for a login's answer (see tick), and after it, when the login was refused.
+  'heartbeat.ack': ['ExpectLogin', 'ExpectLoginOk', ...LOGGED_IN],
   friends: LOGGED_IN,
   presence: LOGGED_IN,
   'friend.incoming': LOGGED_IN,
@@ -682,6 +683,9 @@ export class ServerLink {
 
   private onError(frame: ServerFrameOf<'error'>, nowMs: number): void {
     const p = this.phase;
+    // The answer to a heartbeat sent while a login waited (tick) that reached the server after
+    // the login's own answer (a refusal): the only frame without an id we send before login.
+    if ((p.state === 'ExpectLogin' || p.state === 'ExpectLoginOk') && frame.code === 'NOT_LOGGED_IN' && frame.re === undefined) return;
     if ((p.state === 'ExpectLogin' || (p.state === 'ExpectLoginOk' && p.via === 'login')) && frame.code === 'UNAUTHENTICATED_TIMEOUT' && frame.re === undefined) {
       // Not a loss worth telling anyone: the link comes back at once when the close follows, and
       // a login that crossed the close goes out again on it (see down).
@@ -771,11 +775,17 @@ export class ServerLink {
     this.actions.push({ type: 'connect', linkId });
   }
 
-  /** Heartbeat when logged in; reset a link silent for a whole TTL. */
+  /**
+   * Heartbeat when logged in, and while a login waits for its answer; reset a link silent for a
+   * whole TTL. A password login may wait its turn at the server for longer than a TTL (after a
+   * restart, every client checks its password again: PASSWORD_CHECKS_WAITING_MAX), and the server
+   * says nothing meanwhile but to a heartbeat: without them the link was dropped before its
+   * answer, and the login queued again at the back, for ever in a crowd deep enough.
+   */
   private tick(conn: Conn, nowMs: number): void {
     if (nowMs < conn.tickAtMs) return;
     if (nowMs - conn.lastRxMs > conn.ttlMs) return this.drop(conn, nowMs);
-    if (this.loggedIn) this.actions.push({ type: 'send', linkId: conn.linkId, frame: HEARTBEAT_FRAME });
+    if (this.loggedIn || this.phase.state === 'ExpectLoginOk') this.actions.push({ type: 'send', linkId: conn.linkId, frame: HEARTBEAT_FRAME });
     conn.tickAtMs = nowMs + conn.heartbeatMs;
   }
 

@@ -694,7 +694,14 @@ export class ServerMachine {
   /** A client frame the schema accepts, checked against the connection's state. */
   private onFrame(conn: Conn, frame: ClientFrame, nowMs: number): void {
     const phase = conn.phase;
-    if (phase.state === 'ExpectHash' || phase.state === 'ExpectVerify') return this.sendError(conn, 'BUSY', frame.id);
+    if (phase.state === 'ExpectHash' || phase.state === 'ExpectVerify') {
+      // A heartbeat while its password is checked asks only whether the link lives: answered, no
+      // timer moved. The check may wait its turn for up to a minute after a restart
+      // (PASSWORD_CHECKS_WAITING_MAX), and the client takes a link silent for a TTL for dead: it
+      // would drop it and queue again at the back, for ever in a crowd deep enough.
+      if (frame.type === 'heartbeat') return this.send(conn.connId, frame.id === undefined ? HEARTBEAT_ACK : { type: 'heartbeat.ack', re: frame.id });
+      return this.sendError(conn, 'BUSY', frame.id);
+    }
     const needed = FRAME_RULES[frame.type];
     if (needed !== phase.state) {
       return this.sendError(conn, needed === 'LoggedIn' ? 'NOT_LOGGED_IN' : 'ALREADY_LOGGED_IN', frame.id);

@@ -691,12 +691,21 @@ describe('reading the server\'s bytes', () => {
     expect(h.link.state.state).toBe('LoggedIn');
   });
 
-  it('a heartbeat.ack while not logged in is a protocol error like any frame out of turn', () => {
+  it('a heartbeat.ack before the welcome is a protocol error like any frame out of turn', () => {
     const h = new Harness();
     h.step((l) => l.start());
     h.step((l) => l.opened(h.linkId, null, h.nowMs));
-    h.frame(WELCOME);
-    expect(h.frame(ACK)).toEqual([{ type: 'protocol-error', frameType: 'heartbeat.ack', state: 'ExpectLogin' }]);
+    expect(h.frame(ACK)).toEqual([{ type: 'protocol-error', frameType: 'heartbeat.ack', state: 'ExpectWelcome' }]);
+  });
+
+  it("a heartbeat's late answers after a refused login (an ack, or NOT_LOGGED_IN without an id) are taken quietly", () => {
+    const h = new Harness();
+    h.loginSent();
+    h.frame({ type: 'error', re: h.lastSentId(), code: 'BAD_CREDENTIALS', message: 'bad credentials' });
+    expect(h.link.state.state).toBe('ExpectLogin');
+    expect(h.frame(ACK)).toEqual([]);
+    expect(h.frame({ type: 'error', code: 'NOT_LOGGED_IN', message: 'not logged in' })).toEqual([]);
+    expect(h.link.state.state).toBe('ExpectLogin');
   });
 
   it('a friend list pushed while logged in (a frame read by the schema, not the fast path) is passed on', () => {
@@ -763,7 +772,7 @@ describe('the link\'s clocks: heartbeats, silence and the quit deadline', () => 
     expect(h.link.state.state).toBe('ExpectReconnect');
   });
 
-  it('the welcome sets the TTL and the heartbeat: no heartbeat before login, the first one heartbeatMs after login.ok, and a link that hears from the server stays up past the TTL', () => {
+  it('the welcome sets the TTL and the heartbeat: none before a login is sent, one per heartbeatMs while it waits and once logged in, and a link that hears from the server stays up past the TTL', () => {
     const h = new Harness();
     h.step((l) => l.start());
     h.step((l) => l.opened(h.linkId, null, h.nowMs));
@@ -773,11 +782,21 @@ describe('the link\'s clocks: heartbeats, silence and the quit deadline', () => 
     // ExpectLogin: the server has nothing to say, so nothing to wait for.
     expect(h.link.nextTimeoutMs()).toBeNull();
     h.step((l) => l.login('alice', 'alice-password'));
+    const loginId = h.lastSentId();
     expect(h.link.nextTimeoutMs()).toBe(welcomedAtMs + HEARTBEAT_MS);
-    // A slow login: checks come, no heartbeat goes before login.ok.
-    expect(h.advanceTo(welcomedAtMs + HEARTBEAT_MS * 2 + 500)).toEqual([]);
+    // A login waiting its turn at the server for longer than a TTL: a heartbeat per heartbeatMs,
+    // each answered, and the link stays (the server says nothing else while it checks).
+    let waiting = 0;
+    for (let t = 1; t <= 5; t++) {
+      waiting += h.advanceTo(welcomedAtMs + t * HEARTBEAT_MS).filter((a) => a.type === 'send').length;
+      h.frame({ type: 'heartbeat.ack' });
+    }
+    expect(waiting).toBe(5);
+    expect(5 * HEARTBEAT_MS).toBeGreaterThan(TTL_MS);
+    expect(h.link.state.state).toBe('ExpectLoginOk');
+    h.advanceTo(h.nowMs + 500);
     const loggedInAtMs = h.nowMs;
-    h.frame(loginOk(h.lastSentId()));
+    h.frame(loginOk(loginId));
     expect(h.link.nextTimeoutMs()).toBe(loggedInAtMs + HEARTBEAT_MS);
     // Acks all along: alive long past the TTL, one heartbeat per heartbeatMs.
     let heartbeats = 0;
@@ -1217,7 +1236,8 @@ describe('the rest of the link\'s rules, state by state', () => {
     const h = new Harness();
     const loginId = h.loginSent();
     const sentAtMs = h.nowMs;
-    expect(types(h.advanceTo(sentAtMs + TTL_MS + HEARTBEAT_MS))).toEqual(['close', 'link-lost', 'disconnected']);
+    // Its heartbeats go unanswered too.
+    expect(types(h.advanceTo(sentAtMs + TTL_MS + HEARTBEAT_MS)).filter((type) => type !== 'send')).toEqual(['close', 'link-lost', 'disconnected']);
     h.nextLinkWelcomed();
     expect(h.sent.at(-1)).toMatchObject({ type: 'login', id: loginId });
   });

@@ -357,7 +357,7 @@ describe('login (seed use case 1.3.2)', () => {
     const h = new ServerHarness({ store: storeWith(['alice']) });
     const c = h.open();
     h.sendUnsettled(c, { type: 'login', username: 'alice', password: passwordOf('alice') });
-    h.sendUnsettled(c, { type: 'heartbeat', id: 5 });
+    h.sendUnsettled(c, { type: 'friends.list', id: 5 });
     h.sendUnsettled(c, { type: 'login', id: 6, username: 'alice', password: passwordOf('alice') });
     expect(h.frames(c).filter((f) => f.type === 'error')).toMatchObject([
       { code: 'BUSY', re: 5 },
@@ -367,6 +367,21 @@ describe('login (seed use case 1.3.2)', () => {
     h.settle();
     expect(h.last(c)).toMatchObject({ type: 'login.ok' });
     expect(h.isClosed(c)).toBe(false);
+  });
+
+  it('a heartbeat while a password is checked (a login or a sign-up) is answered: the client waiting its turn learns its link lives', () => {
+    const h = new ServerHarness({ store: storeWith(['alice']) });
+    const c = h.open();
+    h.sendUnsettled(c, { type: 'login', id: 4, username: 'alice', password: passwordOf('alice') });
+    h.sendUnsettled(c, { type: 'heartbeat', id: 5 });
+    h.sendUnsettled(c, { type: 'heartbeat' });
+    expect(h.frames(c).slice(1)).toEqual([{ type: 'heartbeat.ack', re: 5 }, { type: 'heartbeat.ack' }]);
+    h.settle();
+    expect(h.last(c)).toMatchObject({ type: 'login.ok', re: 4 });
+    const d = h.open();
+    h.sendUnsettled(d, { type: 'signup', username: 'bob', password: 'long enough' });
+    h.sendUnsettled(d, { type: 'heartbeat', id: 7 });
+    expect(h.last(d)).toEqual({ type: 'heartbeat.ack', re: 7 });
   });
 
   it('a frame while a hash job is pending gets BUSY', () => {
