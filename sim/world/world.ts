@@ -67,16 +67,6 @@ const RANDOM_LIMIT_FRACTION_MIN = 0.25;
 const SESSION_TIMEOUT_MS_FLOOR = 100;
 /** Peers connect and log in within a few hashing costs: an idle limit under this would be a misconfiguration, not a bug. */
 const UNAUTHENTICATED_IDLE_MS_FLOOR = 2_000;
-/**
- * A drawn TTL stays at least this many password checks (`hashCostMs`) long, unless the scenario's
- * own TTL is shorter. The server says nothing while it checks a login's password, and the client
- * takes a link silent for a whole TTL for dead: under a TTL shorter than one check every password
- * login is dropped before its answer and sent again, for ever. The shipped server cannot be so
- * tuned (its TTL is at least TTL_MS_MIN, 1 s; one scrypt check takes tens of ms); a swarm of
- * password-change-refused.yaml (root seed 18391) drew 2,772 ms against checks of 3 s, and a user
- * whose login a server crash took never came back (test/sim/clocks-and-limits.test.ts).
- */
-const TTL_HASH_COSTS_MIN = 2;
 
 /**
  * BUGGIFY-style limits (FoundationDB): with `server.randomLimits`, each seed draws the server's
@@ -90,8 +80,7 @@ export function serverLimits(scenario: Scenario, seed: number): ServerLimits {
   if (!scenario.server.randomLimits) return { ttlMs, sessionTimeoutMs, unauthenticatedIdleMs: idleMs };
   const prng = Prng.stream(seed, 'limits');
   const draw = (value: number, floor: number): number => Math.round(prng.range(Math.max(floor, value * RANDOM_LIMIT_FRACTION_MIN), Math.max(floor, value)));
-  const ttlFloor = Math.min(ttlMs, Math.max(TTL_MS_MIN, TTL_HASH_COSTS_MIN * scenario.server.hashCostMs));
-  return { ttlMs: draw(ttlMs, ttlFloor), sessionTimeoutMs: draw(sessionTimeoutMs, SESSION_TIMEOUT_MS_FLOOR), unauthenticatedIdleMs: draw(idleMs, UNAUTHENTICATED_IDLE_MS_FLOOR) };
+  return { ttlMs: draw(ttlMs, TTL_MS_MIN), sessionTimeoutMs: draw(sessionTimeoutMs, SESSION_TIMEOUT_MS_FLOOR), unauthenticatedIdleMs: draw(idleMs, UNAUTHENTICATED_IDLE_MS_FLOOR) };
 }
 
 export class World implements CheckedWorld, RunnerHost {
