@@ -324,6 +324,12 @@ const KNOWN_CLIENT_PAYLOADS = [knownPayload({ type: 'heartbeat' })];
 /** The ack of a heartbeat without an id: always the same, so one shared (frozen) frame. */
 const HEARTBEAT_ACK: ServerFrame = Object.freeze({ type: 'heartbeat.ack' });
 
+/** The answer to a heartbeat: the shared frame when it carries no id. */
+function heartbeatAck(id: number | undefined): ServerFrame {
+  // Stryker disable next-line ConditionalExpression: `{type, re: undefined}` is the same frame on the wire (JSON drops undefined, and the host encodes an ack without re from its shared bytes); only the allocation differs
+  return id === undefined ? HEARTBEAT_ACK : { type: 'heartbeat.ack', re: id };
+}
+
 /** What takeEffects returns when there is nothing to do; frozen, so a caller that pushes fails loudly. */
 const NO_EFFECTS: ServerEffect[] = Object.freeze([]) as unknown as ServerEffect[];
 
@@ -699,7 +705,7 @@ export class ServerMachine {
       // timer moved. The check may wait its turn for up to a minute after a restart
       // (PASSWORD_CHECKS_WAITING_MAX), and the client takes a link silent for a TTL for dead: it
       // would drop it and queue again at the back, for ever in a crowd deep enough.
-      if (frame.type === 'heartbeat') return this.send(conn.connId, frame.id === undefined ? HEARTBEAT_ACK : { type: 'heartbeat.ack', re: frame.id });
+      if (frame.type === 'heartbeat') return this.send(conn.connId, heartbeatAck(frame.id));
       return this.sendError(conn, 'BUSY', frame.id);
     }
     const needed = FRAME_RULES[frame.type];
@@ -737,7 +743,7 @@ export class ServerMachine {
       case 'logout':
         return this.onLogout(conn, username, frame.id, nowMs);
       case 'heartbeat':
-        return this.send(conn.connId, frame.id === undefined ? HEARTBEAT_ACK : { type: 'heartbeat.ack', re: frame.id });
+        return this.send(conn.connId, heartbeatAck(frame.id));
       case 'friends.list':
         return this.send(conn.connId, { type: 'friends', re: frame.id, ...this.friendView(username) });
       case 'friend.request':

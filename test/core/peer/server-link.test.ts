@@ -698,6 +698,24 @@ describe('reading the server\'s bytes', () => {
     expect(h.frame(ACK)).toEqual([{ type: 'protocol-error', frameType: 'heartbeat.ack', state: 'ExpectWelcome' }]);
   });
 
+  it("a heartbeat's answer NOT_LOGGED_IN reaching a relogin that waits (its resume refused meanwhile) is taken quietly, and the wait goes on", () => {
+    const h = new Harness();
+    h.loginSent();
+    expect(h.link.state.state).toBe('ExpectLoginOk');
+    expect(h.frame({ type: 'error', code: 'NOT_LOGGED_IN', message: 'not logged in' })).toEqual([]);
+    expect(h.link.state.state).toBe('ExpectLoginOk');
+  });
+
+  it('NOT_LOGGED_IN is passed on when it answers a request (it has an id) or comes while logged in: only a heartbeat before login is taken quietly', () => {
+    const waiting = new Harness();
+    waiting.loginSent();
+    const answer = { type: 'error', re: 99, code: 'NOT_LOGGED_IN', message: 'not logged in' } as const;
+    expect(waiting.frame(answer)).toEqual([{ type: 'frame', frame: answer }]);
+    const loggedIn = new Harness().loggedIn();
+    const push = { type: 'error', code: 'NOT_LOGGED_IN', message: 'not logged in' } as const;
+    expect(loggedIn.frame(push)).toEqual([{ type: 'frame', frame: push }]);
+  });
+
   it("a heartbeat's late answers after a refused login (an ack, or NOT_LOGGED_IN without an id) are taken quietly", () => {
     const h = new Harness();
     h.loginSent();
