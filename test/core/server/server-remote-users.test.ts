@@ -8,6 +8,16 @@ import { describe, expect, it } from 'vitest';
 import { SESSION_OUTCOMES_HELD_MAX, SESSION_REQUESTS_PENDING_PER_USER_MAX } from '../../../core/limits.ts';
 import { ServerHarness, storeWith } from '../../helpers/server-harness.ts';
 
+/** A clustered node holding alice and bob, friends; alice's session request to bob pending here. */
+function aliceAskedBob(): { h: ServerHarness; alice: number; bob: number; requestId: string } {
+  const h = new ServerHarness({ clustered: true, store: storeWith(['alice', 'bob'], [['alice', 'bob']]) });
+  const alice = h.login('alice');
+  const bob = h.login('bob');
+  h.send(alice, { type: 'session.request', id: 1, username: 'bob' });
+  const requestId = h.framesOf(alice, 'session.pending')[0]!.requestId;
+  return { h, alice, bob, requestId };
+}
+
 describe('users held by other nodes', () => {
   it('a friend held elsewhere coming and going is told to the friends held here', () => {
     const h = new ServerHarness({ clustered: true, store: storeWith(['alice', 'bob'], [['alice', 'bob']]) });
@@ -39,11 +49,7 @@ describe('users held by other nodes', () => {
   });
 
   it("a password login on another node ends the session requests the user's previous program made here: the callee is told cancelled, the new program nothing", () => {
-    const h = new ServerHarness({ clustered: true, store: storeWith(['alice', 'bob'], [['alice', 'bob']]) });
-    const alice = h.login('alice');
-    const bob = h.login('bob');
-    h.send(alice, { type: 'session.request', id: 1, username: 'bob' });
-    const requestId = h.framesOf(alice, 'session.pending')[0]!.requestId;
+    const { h, alice, bob, requestId } = aliceAskedBob();
     h.inbox.set(900, []);
     h.input({ type: 'remote.attached', username: 'alice', connId: 900, resumeToken: 'ta', passwordLogin: true });
     expect(h.framesOf(bob, 'session.withdrawn')).toEqual([{ type: 'session.withdrawn', requestId, from: 'alice', reason: 'cancelled' }]);
@@ -54,11 +60,7 @@ describe('users held by other nodes', () => {
   });
 
   it('a resume on another node keeps the requests the user made here, and their outcome reaches it there', () => {
-    const h = new ServerHarness({ clustered: true, store: storeWith(['alice', 'bob'], [['alice', 'bob']]) });
-    const alice = h.login('alice');
-    const bob = h.login('bob');
-    h.send(alice, { type: 'session.request', id: 1, username: 'bob' });
-    const requestId = h.framesOf(alice, 'session.pending')[0]!.requestId;
+    const { h, alice, bob, requestId } = aliceAskedBob();
     h.close(alice);
     h.inbox.set(900, []);
     h.input({ type: 'remote.attached', username: 'alice', connId: 900, resumeToken: 'ta' });
