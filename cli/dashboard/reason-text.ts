@@ -7,18 +7,18 @@
  * `chat.closed` and `file.failed` reasons (kebab-case) and `error` codes (UPPER_SNAKE). The JSON
  * lines keep them as they are; only what the dashboard shows changes here.
  *
- * Where the core exports the set of a reason's values as a type (ErrorCode, TransferFailure,
- * SessionFailure, ChatClosedReason), the table is a Record over it, so a new value without a
- * sentence does not compile. The reasons the core writes as literals at their emit sites are
- * listed here (CLIENT_CHAT_FAILURES, CLIENT_ERROR_CODES); test/cli/dashboard/reason-text.test.ts
- * reads those sites, so a new one without a sentence fails there.
+ * The core exports the set of each reason's values as a type (ErrorCode, TransferFailure,
+ * ChatFailedReason, ChatClosedReason) and writes only those, so each table is a Record over its
+ * type and a new value without a sentence does not compile. The client's own error codes are
+ * listed here (CLIENT_ERROR_CODES); test/cli/dashboard/reason-text.test.ts reads the client's
+ * code for UPPER_SNAKE literals, so a new one without a sentence fails there.
  *
  * A code no table knows (a newer server or client) falls back to a neutral sentence with the code,
  * or the event's own message with it; nothing here throws on any string.
  */
-import type { SessionFailure } from '../../core/frames.ts';
 import type { ErrorCode } from '../../core/errors.ts';
 import type { ChatClosedReason } from '../../core/peer/chat.ts';
+import type { ChatFailedReason } from '../../core/peer/events.ts';
 import type { TransferFailure } from '../../core/peer/frames.ts';
 
 /** A sentence about one user (`who`: a username or a friend's label), or about none. */
@@ -30,23 +30,6 @@ const SOMEONE = 'that user';
 // ---------------------------------------------------------------------------------------------
 // chat.failed: a chat session that did not open, ours to them (mine) or theirs to us (theirs).
 
-/**
- * chat.failed reasons the peer machine and its session broker write themselves (beside the
- * server's SessionFailure and error codes): the hello refusals are the refusing side's error
- * code in kebab-case (machine.ts, HELLO_REFUSALS), any other refusal reads `peer-error`.
- */
-export const CLIENT_CHAT_FAILURES = [
-  'unreachable',
-  'server-unavailable',
-  'logged-out',
-  'replaced',
-  'peer-key-mismatch',
-  'peer-error',
-  'bad-frame',
-  'bad-session-token',
-  'session-token-expired',
-] as const;
-export type ClientChatFailure = (typeof CLIENT_CHAT_FAILURES)[number];
 
 interface ChatFailureText {
   /** Our request to them, or the session we were connecting to them. */
@@ -55,7 +38,7 @@ interface ChatFailureText {
   readonly theirs?: (who: string) => string;
 }
 
-const CHAT_FAILURE_TEXT: Readonly<Record<SessionFailure | ClientChatFailure, ChatFailureText>> = {
+const CHAT_FAILURE_TEXT: Readonly<Record<ChatFailedReason, ChatFailureText>> = {
   // The server's (session.failed to the caller, session.withdrawn to the callee).
   rejected: { mine: (who) => `${who} declined your chat request`, theirs: (who) => `You declined the chat request from ${who}` },
   timeout: {

@@ -9,7 +9,7 @@
  * Pure like the rest of core/: zod and JSON.parse only, no I/O.
  */
 import { z } from 'zod';
-import { friendEntrySchema, presenceStatusSchema } from '../frames.ts';
+import { type SessionFailure, friendEntrySchema, presenceStatusSchema } from '../frames.ts';
 import { identityKeysSchema } from '../identity.ts';
 import { HISTORY_STATUSES } from './history.ts';
 
@@ -177,6 +177,48 @@ export const clientEventSchema = z.discriminatedUnion('event', [
 export type ClientEvent = z.output<typeof clientEventSchema>;
 export type ClientEventName = ClientEvent['event'];
 export type ClientEventOf<Name extends ClientEventName> = Extract<ClientEvent, { event: Name }>;
+
+/**
+ * chat.failed reasons the client writes itself, beside the server's (SessionFailure: `rejected`,
+ * `timeout`, `not-friends`, ...): `unreachable` (no connection to the friend's P2P port),
+ * `server-unavailable` (the request's answer was lost with the server link), `logged-out` (the
+ * login ended with the request), `replaced` (the friend asked again), `peer-error` (the friend's
+ * client refused our hello with a code of its own), and the hello refusals the client names: the
+ * refusing side's error code in kebab-case (`peer-key-mismatch`, ...).
+ */
+export const CLIENT_CHAT_FAILURES = [
+  'unreachable',
+  'server-unavailable',
+  'logged-out',
+  'replaced',
+  'peer-key-mismatch',
+  'peer-error',
+  'bad-frame',
+  'bad-session-token',
+  'session-token-expired',
+] as const;
+export type ClientChatFailure = (typeof CLIENT_CHAT_FAILURES)[number];
+/**
+ * A chat.failed reason the client decides: the server's word for a request's end, or its own. The
+ * one other reason is an error code that answered a request, as the server sent it (chatRefused).
+ * The event's schema reads any string, so a dashboard is not broken by a newer
+ * client's reason; the client writes only these.
+ */
+export type ChatFailedReason = SessionFailure | ClientChatFailure;
+
+/** The chat.failed event of a request or set-up that ended (`incoming`: the request was the friend's to us). */
+export function chatFailed(username: string, reason: ChatFailedReason, incoming: boolean): ClientEventOf<'chat.failed'> {
+  return chatFailedEvent(username, reason, incoming);
+}
+
+/** The chat.failed event of a request the server answered with an error: its code, as sent. */
+export function chatRefused(username: string, code: string, incoming: boolean): ClientEventOf<'chat.failed'> {
+  return chatFailedEvent(username, code, incoming);
+}
+
+function chatFailedEvent(username: string, reason: string, incoming: boolean): ClientEventOf<'chat.failed'> {
+  return incoming ? { event: 'chat.failed', username, reason, incoming } : { event: 'chat.failed', username, reason };
+}
 
 /** Every event name, in the order of the list above. */
 export const CLIENT_EVENT_NAMES: readonly ClientEventName[] = clientEventSchema.options.map((option) => option.shape.event.value);

@@ -90,7 +90,7 @@ import { tokensEqual } from '../tokens.ts';
 import { keyHint, peerKeyMatches } from './peer-key.ts';
 import { type ChatAction, ChatMachine, CONNECTION_FAILED, isChatFrame } from './chat.ts';
 import type { PeerCommand, PreparedFile } from './commands.ts';
-import type { ClientEvent } from './events.ts';
+import { type ChatFailedReason, type ClientEvent, chatFailed } from './events.ts';
 import { sanitizeFileName } from './file-names.ts';
 import { type OfferedFile, type P2pFrame, type P2pFrameOf, type P2pFrameType, P2P_FRAME_TYPES, type SessionEndReason, p2pFrameSchema } from './frames.ts';
 import { type HistoryEntry, type HistoryMark, type HistoryMessage, type MessageId, fileHistoryOf } from './history.ts';
@@ -102,13 +102,21 @@ import { IncomingTransfer, OutgoingTransfer, type ReadGate, TRANSFER_TUNING_DEFA
 /** What a data frame adds to its chunk on the wire. */
 const DATA_FRAME_OVERHEAD_BYTES = FRAME_HEADER_BYTES + DATA_HEADER_BYTES;
 /** The chat.failed reason of a session being set up when our login ended (the broker's for a request). */
-const LOGIN_ENDED_REASON = 'logged-out';
+const LOGIN_ENDED_REASON: ChatFailedReason = 'logged-out';
 /**
- * The codes a callee refuses a hello with (`refuse`): the caller's chat.failed reason names them.
- * Any other code a peer sends reads `peer-error`: a hostile friend must not dress its refusal as
- * one of the server's reasons (`rejected`, `offline`) or as anything else it likes.
+ * The codes a callee refuses a hello with (`refuse`), and the caller's chat.failed reason for each.
+ * Any other code a peer sends reads `peer-error` (HELLO_REFUSED_OTHERWISE): a hostile friend must
+ * not dress its refusal as one of the server's reasons (`rejected`, `offline`) or as anything else
+ * it likes.
  */
-const HELLO_REFUSALS: ReadonlySet<string> = new Set<ErrorCode>(['BAD_FRAME', 'BAD_SESSION_TOKEN', 'NOT_FRIENDS', 'PEER_KEY_MISMATCH', 'SESSION_TOKEN_EXPIRED']);
+const HELLO_REFUSALS: ReadonlyMap<string, ChatFailedReason> = new Map<ErrorCode, ChatFailedReason>([
+  ['BAD_FRAME', 'bad-frame'],
+  ['BAD_SESSION_TOKEN', 'bad-session-token'],
+  ['NOT_FRIENDS', 'not-friends'],
+  ['PEER_KEY_MISMATCH', 'peer-key-mismatch'],
+  ['SESSION_TOKEN_EXPIRED', 'session-token-expired'],
+]);
+const HELLO_REFUSED_OTHERWISE: ChatFailedReason = 'peer-error';
 /** The detail of a logout.ok the client gave itself, the server being out of reach (onLoggedOutHere). */
 const LOGGED_OUT_HERE_DETAIL = 'the server was not reachable: logged out here; the server ends the login when its heartbeat deadline (TTL) passes';
 /**
@@ -973,8 +981,8 @@ export class PeerMachine {
       this.effects.push({ type: 'p2p.reset', streamId: channel.streamId });
       setupFailed ||= !channel.answered;
     }
-    if (heldToken) this.emit({ event: 'chat.failed', username: friend, reason: 'not-friends', incoming: true });
-    if (setupFailed) this.emit({ event: 'chat.failed', username: friend, reason: 'not-friends' });
+    if (heldToken) this.emit(chatFailed(friend, 'not-friends', true));
+    if (setupFailed) this.emit(chatFailed(friend, 'not-friends', false));
     this.broker.friendRemoved(friend);
     this.forTransfersWith(friend, nowMs, (t) => t.abort('unfriended'));
     this.withChat((chat) => chat.forget(friend));
@@ -1103,7 +1111,7 @@ export class PeerMachine {
     }
     for (const friend of [...this.tokens.keys()]) {
       this.expireToken(friend, nowMs);
-      this.emit({ event: 'chat.failed', username: friend, reason: LOGIN_ENDED_REASON, incoming: true });
+      this.emit(chatFailed(friend, LOGIN_ENDED_REASON, true));
     }
   }
 
@@ -1201,7 +1209,7 @@ export class PeerMachine {
     // without a word, the yes to it was never answered (a swarm of cluster-three-nodes.yaml, root
     // seed 4219: the caller refused a man in the middle's key and asked again). A late hello with
     // it is told SESSION_TOKEN_EXPIRED (expireToken).
-    if (this.expireToken(friend, nowMs)) this.emit({ event: 'chat.failed', username: friend, reason: REPLACED, incoming: true });
+    if (this.expireToken(friend, nowMs)) this.emit(chatFailed(friend, REPLACED, true));
     this.tokens.set(friend, { token, brokered, vouchedKey, answered: false });
     this.timers.arm(`token:${friend}`, nowMs + P2P_HELLO_TIMEOUT_MS);
     for (const channel of [...this.channels.values()]) {
@@ -1246,7 +1254,7 @@ export class PeerMachine {
     const held = this.tokens.get(friend);
     if (!this.expireToken(friend, nowMs)) return;
     // Stryker disable next-line OptionalChaining: expireToken found the token (it returned true), so `held` is defined here; the `?.` is there for the type
-    if (held?.answered !== true) this.emit({ event: 'chat.failed', username: friend, reason: 'timeout', incoming: true });
+    if (held?.answered !== true) this.emit(chatFailed(friend, 'timeout', true));
   }
 
   /**
@@ -1306,8 +1314,8 @@ export class PeerMachine {
    * Caller: a P2P set-up to the friend ended without a session: the user's chat.open is answered
    * chat.failed, unless a session with the friend opened meanwhile and answered it (`answered`).
    */
-  private failSetup(channel: ChannelOf<'ExpectOpen' | 'ExpectHelloOk'>, reason: string): void {
-    if (!channel.answered) this.emit({ event: 'chat.failed', username: channel.friend, reason });
+  private failSetup(channel: ChannelOf<'ExpectOpen' | 'ExpectHelloOk'>, reason: ChatFailedReason): void {
+    if (!channel.answered) this.emit(chatFailed(channel.friend, reason, false));
   }
 
   private onP2pClosed(streamId: StreamKey, nowMs: number): void {
@@ -1442,8 +1450,7 @@ export class PeerMachine {
       this.channels.delete(channel.streamId);
       this.timers.disarm(`hello:${channel.streamId}`);
       this.effects.push({ type: 'p2p.close', streamId: channel.streamId });
-      const reason = HELLO_REFUSALS.has(frame.code) ? frame.code.toLowerCase().replace(/_/g, '-') : 'peer-error';
-      return this.failSetup(channel, reason);
+      return this.failSetup(channel, HELLO_REFUSALS.get(frame.code) ?? HELLO_REFUSED_OTHERWISE);
     }
     if (frame.username !== friend) return this.refuse(channel, 'BAD_FRAME', 'expected hello.ok', nowMs);
     this.timers.disarm(`hello:${channel.streamId}`);

@@ -68,7 +68,7 @@
  */
 import type { ServerFrame, ServerFrameOf } from '../frames.ts';
 import { SERVER_REQUESTS_PENDING_MAX, SESSION_ACK_WAIT_MS, SESSION_OUTCOME_GRACE_MS } from '../limits.ts';
-import type { ClientEvent } from './events.ts';
+import { type ChatFailedReason, type ClientEvent, chatFailed, chatRefused } from './events.ts';
 import type { LoginEnd } from './server-link.ts';
 
 export type SessionRequest =
@@ -124,11 +124,11 @@ export type BrokerAction =
   | { readonly type: 'protocol-error'; readonly frameType: string; readonly state: SessionRequestStateName };
 
 /** The chat.failed reason for the end of a login (see the header). */
-const LOGGED_OUT = 'logged-out';
+const LOGGED_OUT: ChatFailedReason = 'logged-out';
 /** The chat.failed reason for a request to or from someone who is no friend any more (the server's own). */
-const NOT_FRIENDS = 'not-friends';
+const NOT_FRIENDS: ChatFailedReason = 'not-friends';
 /** The chat.failed reason for a friend's request to us that a newer one of theirs took the place of (see onIncoming, and the machine's held tokens). */
-export const REPLACED = 'replaced';
+export const REPLACED: ChatFailedReason = 'replaced';
 
 const NO_ACTIONS: BrokerAction[] = Object.freeze([]) as unknown as BrokerAction[];
 
@@ -241,14 +241,14 @@ export class SessionBroker {
       if ((request.state !== 'ExpectPending' && request.state !== 'ExpectPendingThenWithdraw') || request.re !== re) continue;
       this.outgoing.delete(request.friend);
       // A request being withdrawn had its answer already (the session that opened).
-      if (request.state === 'ExpectPending') this.emitFailed(request.friend, code);
+      if (request.state === 'ExpectPending') this.actions.push({ type: 'event', event: chatRefused(request.friend, code, false) });
       return true;
     }
     for (const request of this.incoming.values()) {
       if (request.state !== 'ExpectEstablished' || request.re !== re) continue;
       // Our yes was refused: no token will come for it.
       this.incoming.delete(request.friend);
-      this.emitFailed(request.friend, code, true);
+      this.actions.push({ type: 'event', event: chatRefused(request.friend, code, true) });
       return true;
     }
     return false;
@@ -424,7 +424,7 @@ export class SessionBroker {
    * Ends a request here with chat.failed `reason`; the reply still owed to the request that
    * carried it (a session.request not acknowledged, a session.answer not confirmed) waits in `unanswered`.
    */
-  private end(request: SessionRequest, reason: string): void {
+  private end(request: SessionRequest, reason: ChatFailedReason): void {
     if (request.state === 'ExpectPending' || request.state === 'ExpectPendingThenWithdraw') this.owe(request.re);
     // Stryker disable next-line ConditionalExpression: owe(null) matches no frame (a frame's re is a number or absent), and only ExpectEstablished carries a numeric re in `incoming`
     if (request.state === 'ExpectEstablished' && request.re !== null) this.owe(request.re);
@@ -444,7 +444,7 @@ export class SessionBroker {
    * incoming: the request was the friend's (we are the callee), said on the event: a request of
    * ours to the same friend may be pending at the same time, and its outcome is another event.
    */
-  private emitFailed(friend: string, reason: string, incoming = false): void {
-    this.actions.push({ type: 'event', event: incoming ? { event: 'chat.failed', username: friend, reason, incoming } : { event: 'chat.failed', username: friend, reason } });
+  private emitFailed(friend: string, reason: ChatFailedReason, incoming = false): void {
+    this.actions.push({ type: 'event', event: chatFailed(friend, reason, incoming) });
   }
 }

@@ -84,6 +84,10 @@ describe("a callee's refusal of our hello", () => {
   it("reads as its own code when it is one a callee refuses with, and as peer-error otherwise: a hostile friend cannot pass its refusal off as the server's 'rejected'", () => {
     for (const [sent, reason] of [
       ['PEER_KEY_MISMATCH', 'peer-key-mismatch'],
+      ['BAD_FRAME', 'bad-frame'],
+      ['BAD_SESSION_TOKEN', 'bad-session-token'],
+      ['NOT_FRIENDS', 'not-friends'],
+      ['SESSION_TOKEN_EXPIRED', 'session-token-expired'],
       ['REJECTED', 'peer-error'],
       ['OFFLINE', 'peer-error'],
       ['SERVER_UNAVAILABLE', 'peer-error'],
