@@ -14,6 +14,7 @@
  *   ExpectSession ──────opened──▶ Open (the read receipt it held is sent first)
  *   Open ───────────────ended───▶ (none), or ExpectSession when a read receipt is owed
  *   (none) ──chat.read (no session)──▶ ExpectSession (the receipt waits for the next session)
+ *   ExpectSession ──unfriended, or another account logged in──▶ (none) (the receipt goes)
  *
  * CHAT_FRAME_RULES says in which states each chat frame is accepted; a frame for a chat in any
  * other state is a protocol error (a `protocol-error` action; the frame is dropped). The user's
@@ -158,6 +159,15 @@ export class ChatMachine {
   /** `friend` is a friend no more: a read receipt waiting for a session goes (none will open). */
   forget(friend: string): void {
     if (this.chats.get(friend)?.state === 'ExpectSession') this.chats.delete(friend);
+  }
+
+  /**
+   * Another account logged in on this program: every read receipt waiting for a session goes. It
+   * was the last account's, and the next session with that friend would carry it under the new
+   * account's name, about a message that account never got.
+   */
+  forgetReceipts(): void {
+    for (const chat of [...this.chats.values()]) if (chat.state === 'ExpectSession') this.chats.delete(chat.friend);
   }
 
   // ---- the user's commands ----------------------------------------------------------------------

@@ -922,6 +922,9 @@ export class PeerMachine {
 
   private onLoggedIn(via: LoginVia, frame: ServerFrameOf<'login.ok'>, nowMs: number): void {
     if (frame.re !== undefined) this.pending.delete(frame.re);
+    // Read receipts waiting for a session are the account's that read: another account's login
+    // must not carry them (chat.ts forgetReceipts).
+    if (frame.username !== this.lastAccount) this.withChat((chat) => chat.forgetReceipts());
     this.lastAccount = frame.username;
     this.mail.setFriends(frame.friends);
     if (via === 'login') {

@@ -334,6 +334,18 @@ describe('the chat machine on its own: sending and its ends', () => {
     expect(chat.takeActions()).toEqual([]);
   });
 
+  it('another account logged in: every held read receipt is dropped and never sent; open chats are left to their session ends', () => {
+    const chat = new ChatMachine({ idPrefix: 'p', readReceipts: true });
+    chat.read('bob', 5);
+    chat.read('dave', 6);
+    chat.opened('carol', 'c1');
+    chat.forgetReceipts();
+    expect(chat.takeActions().filter((a) => a.type === 'send')).toEqual([]);
+    expect([chat.stateOf('bob'), chat.stateOf('dave'), chat.stateOf('carol')]).toEqual([null, null, 'Open']);
+    chat.opened('bob', 's2');
+    expect(chat.takeActions()).toEqual([]);
+  });
+
   it(`at most ${CHATS_WITHOUT_SESSION_MAX} read receipts wait for a session: past it the oldest is forgotten, open chats untouched`, () => {
     const chat = new ChatMachine({ idPrefix: 'p', readReceipts: true });
     chat.opened('open-friend', 'o1');
