@@ -50,6 +50,12 @@ function destroySocket(this: net.Socket): void {
   this.destroy();
 }
 
+/** A plain connect's timer ran out before the connection was made (see CONNECT_TIMEOUT_MS). */
+function onConnectTimeout(this: StreamSocket): void {
+  this[STREAM]?.finish(CONNECT_TIMEOUT);
+  this.destroy();
+}
+
 /**
  * What a stream has written since the coalescer last flushed: nothing, one frame (it went straight
  * to the socket), or more (the socket is corked until the flush).
@@ -202,7 +208,8 @@ export const CLOSE_GRACE_MS = 5_000;
  * limit only starts once the stream is handed over (after the handshake), so without this a
  * connection that stalls mid-handshake would hold a socket for node's default 120 s; a client
  * whose server accepts and then says nothing would wait for ever (the client machine has no
- * connect deadline: plain TCP connects end by themselves), instead of retrying.
+ * connect deadline), instead of retrying. On the client it also covers the TCP connect under
+ * the handshake (a host that never answers); plain connects have CONNECT_TIMEOUT_MS.
  */
 export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 /**
@@ -215,6 +222,23 @@ export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 export const TLS_HANDSHAKES_PER_ADDRESS_MAX = 32;
 /** The close reason of a client connection whose handshake did not finish in time. */
 export const TLS_HANDSHAKE_TIMEOUT = 'TLS_HANDSHAKE_TIMEOUT';
+/**
+ * How long a plain TCP connect (`--tls off`: the server link, and P2P links) may take before it
+ * is given up: as long as a TLS connect gets for its TCP connect and handshake together, so both
+ * modes give up on a host that never answers at the same moment. Without it the kernel's SYN
+ * retries end the connect (ETIMEDOUT) after about 127 s on Linux, and the client machine has no
+ * connect deadline of its own: `ready`, and every command queued for the server, would wait
+ * that long before the first retry. (A P2P connect also has the machine's hello timer,
+ * P2P_HELLO_TIMEOUT_MS, armed when it starts: the same 10 s.)
+ */
+export const CONNECT_TIMEOUT_MS = TLS_HANDSHAKE_TIMEOUT_MS;
+/**
+ * The close reason of a plain connection not made in time: what the client core hears, as it
+ * hears TLS_HANDSHAKE_TIMEOUT on a TLS one, and treats the same (a failed connect, retried with
+ * its backoff). A TLS connect that times out before its TCP connect is made is still
+ * TLS_HANDSHAKE_TIMEOUT: its one timer covers both.
+ */
+export const CONNECT_TIMEOUT = 'CONNECT_TIMEOUT';
 /** Resumable TLS sessions a client transport keeps, one per server address (the oldest goes first). */
 export const TLS_SESSIONS_CACHED_MAX = 64;
 
@@ -252,6 +276,8 @@ export interface TcpTransportOptions {
   readonly tlsServer?: TlsServerOptions;
   /** connect() speaks TLS 1.3 and checks the server's certificate with this. */
   readonly tlsClient?: TlsClientOptions;
+  /** How long a plain connect() may take before it is given up (default CONNECT_TIMEOUT_MS; TLS has handshakeTimeoutMs). */
+  readonly connectTimeoutMs?: number;
 }
 
 /** Closes a raw connection at accept when its address key already has `max` handshakes under way. */
@@ -305,9 +331,11 @@ export class TcpTransport implements Transport {
    */
   private readonly clientContext: tls.SecureContext | null;
   private readonly sessions = new Map<string, CachedSession>();
+  private readonly connectTimeoutMs: number;
 
   constructor(options: TcpTransportOptions = {}) {
     this.coalescer = options.coalesceWrites === true ? new WriteCoalescer() : null;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
     this.tlsServer = options.tlsServer ?? null;
     this.tlsClient = options.tlsClient ?? null;
     const client = this.tlsClient;
@@ -359,7 +387,14 @@ export class TcpTransport implements Transport {
     if (this.tlsClient !== null) return this.connectTls(this.tlsClient, host, port, events);
     const socket = net.connect({ host, port });
     const stream = new TcpStream(socket, events, this.coalescer);
-    socket.once('connect', () => events.onOpen());
+    // Nothing is read or written before the connect, so the idle timer is a deadline here.
+    socket.setTimeout(this.connectTimeoutMs, onConnectTimeout);
+    socket.once('connect', () => {
+      // The timer and its listener go (close() arms the same timer later for its own grace period).
+      socket.setTimeout(0);
+      socket.off('timeout', onConnectTimeout);
+      events.onOpen();
+    });
     return stream;
   }
 

@@ -1,0 +1,107 @@
+/**
+ * A connect to a host that never answers is given up after the transport's timer, plain TCP as
+ * TLS: without it a plain connect (`--tls off`) waited for the kernel's SYN retries, about 127 s.
+ *
+ * The host that never answers stays on loopback: a listening socket whose accept queue is full.
+ * It listens in a worker thread whose event loop is then blocked, so nothing accepts; two
+ * connections fill its queue (backlog 1: Linux takes backlog + 1), and the kernel drops the SYN
+ * of every connection after them, which the connecting side retries as for a lost packet.
+ */
+import net from 'node:net';
+import { Worker } from 'node:worker_threads';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CONNECT_TIMEOUT, CONNECT_TIMEOUT_MS, TLS_HANDSHAKE_TIMEOUT, TLS_HANDSHAKE_TIMEOUT_MS, TcpTransport } from '../../../cli/net/tcp-transport.ts';
+import type { Stream } from '../../../core/transport.ts';
+
+/** Connections a listener of backlog 1 queues before it drops SYNs (Linux: backlog + 1). */
+const QUEUED_BEFORE_FULL = 2;
+/** The transports' timer in these tests: short, as nothing else is waited for. */
+const TIMEOUT_MS = 200;
+
+const LISTENER_SOURCE = `
+const { workerData, parentPort } = require('node:worker_threads');
+const net = require('node:net');
+const server = net.createServer(() => {});
+server.listen({ host: '127.0.0.1', port: 0, backlog: 1 }, () => {
+  parentPort.postMessage(server.address().port);
+  // The event loop stops here, so the listener accepts nothing until the test lets it go.
+  Atomics.wait(workerData, 0, 0);
+});
+`;
+
+interface Blackhole {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) await cleanup();
+});
+
+/** A loopback port whose accept queue is full: a connect to it is never answered. */
+async function blackhole(): Promise<Blackhole> {
+  const gate = new Int32Array(new SharedArrayBuffer(4));
+  const worker = new Worker(LISTENER_SOURCE, { eval: true, workerData: gate });
+  const port = await new Promise<number>((resolve) => worker.once('message', resolve));
+  const fillers: net.Socket[] = [];
+  for (let index = 0; index < QUEUED_BEFORE_FULL; index++) {
+    const filler = net.connect({ host: '127.0.0.1', port });
+    filler.on('error', () => {});
+    fillers.push(filler);
+    await new Promise<void>((resolve) => filler.once('connect', resolve));
+  }
+  const close = async (): Promise<void> => {
+    for (const filler of fillers) filler.destroy();
+    Atomics.store(gate, 0, 1);
+    Atomics.notify(gate, 0);
+    await worker.terminate();
+  };
+  cleanups.push(close);
+  return { port, close };
+}
+
+/** Connects; resolves with how it ended: opened, or closed with this error. */
+function connect(transport: TcpTransport, port: number): Promise<{ opened: boolean; error: string | null; stream: Stream }> {
+  return new Promise((resolve) => {
+    const stream: Stream = transport.connect('127.0.0.1', port, {
+      onOpen: () => resolve({ opened: true, error: null, stream }),
+      onData() {},
+      onDrain() {},
+      onClose: (error) => resolve({ opened: false, error, stream }),
+    });
+  });
+}
+
+describe('a connect to a host that never answers', () => {
+  it('gives up a plain connect after its timer, closing with CONNECT_TIMEOUT', async () => {
+    const host = await blackhole();
+    const startedMs = Date.now();
+    const result = await connect(new TcpTransport({ connectTimeoutMs: TIMEOUT_MS }), host.port);
+    expect(result).toMatchObject({ opened: false, error: CONNECT_TIMEOUT });
+    expect(Date.now() - startedMs).toBeGreaterThanOrEqual(TIMEOUT_MS - 1);
+    expect((result.stream as { raw?: net.Socket }).raw?.destroyed).toBe(true);
+  });
+
+  it('gives up a TLS connect the same way, its handshake timer covering the TCP connect (TLS_HANDSHAKE_TIMEOUT)', async () => {
+    const host = await blackhole();
+    const transport = new TcpTransport({ tlsClient: { verifyServer: () => null, handshakeTimeoutMs: TIMEOUT_MS } });
+    expect(await connect(transport, host.port)).toMatchObject({ opened: false, error: TLS_HANDSHAKE_TIMEOUT });
+  });
+
+  it('gives plain connects the give-up of TLS ones by default', () => {
+    expect(CONNECT_TIMEOUT_MS).toBe(TLS_HANDSHAKE_TIMEOUT_MS);
+  });
+
+  it('drops the timer once the connection is made: an open plain stream that stays quiet is not closed by it', async () => {
+    const server = net.createServer((socket) => socket.on('error', () => {}));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => server.close(() => resolve())));
+    const result = await connect(new TcpTransport({ connectTimeoutMs: TIMEOUT_MS }), (server.address() as net.AddressInfo).port);
+    expect(result.opened).toBe(true);
+    const socket = (result.stream as { raw?: net.Socket }).raw!;
+    expect(socket.timeout ?? 0).toBe(0);
+    expect(socket.listenerCount('timeout')).toBe(0);
+    result.stream.reset();
+  });
+});
