@@ -17,7 +17,9 @@
  * - Ids are kept as JSON text, so a message id 7 and "7" stay apart, and are not unique (a script
  *   may reuse its ids across runs): a mark and `before` name the newest record with that id.
  * - A status only moves forward (historyStatusRank): a late msg.ack after msg.stored changes nothing.
- * - Search is SQL LIKE with the pattern's own % and _ escaped: case-insensitive for ASCII letters.
+ * - Search is instr() over lower() of both sides: the text is matched as it is (%, _, \ and NUL
+ *   too; LIKE would stop its pattern at a NUL and match every record), case-insensitive for ASCII
+ *   letters (SQLite's lower() folds only those).
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -139,10 +141,10 @@ export class SqliteHistory implements HistoryStore {
         `SELECT ${COLUMNS} FROM messages WHERE account = ? AND friend = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
       ),
       searchOne: this.db.prepare<[string, string, string, number], Row>(
-        `SELECT ${COLUMNS} FROM messages WHERE account = ? AND friend = ? AND body LIKE ? ESCAPE '\\' ORDER BY seq DESC LIMIT ?`,
+        `SELECT ${COLUMNS} FROM messages WHERE account = ? AND friend = ? AND instr(lower(body), lower(?)) > 0 ORDER BY seq DESC LIMIT ?`,
       ),
       searchAll: this.db.prepare<[string, string, number], Row>(
-        `SELECT ${COLUMNS} FROM messages WHERE account = ? AND body LIKE ? ESCAPE '\\' ORDER BY seq DESC LIMIT ?`,
+        `SELECT ${COLUMNS} FROM messages WHERE account = ? AND instr(lower(body), lower(?)) > 0 ORDER BY seq DESC LIMIT ?`,
       ),
     };
     this.appendTx = this.db.transaction((account: string, entry: HistoryEntry) => {
@@ -215,8 +217,7 @@ export class SqliteHistory implements HistoryStore {
   }
 
   search(account: string, text: string, friend: string | null, limit: number): HistoryMessage[] {
-    const pattern = `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    const rows = friend === null ? this.statements.searchAll.all(account, pattern, limit) : this.statements.searchOne.all(account, friend, pattern, limit);
+    const rows = friend === null ? this.statements.searchAll.all(account, text, limit) : this.statements.searchOne.all(account, friend, text, limit);
     return rows.map(toMessage);
   }
 

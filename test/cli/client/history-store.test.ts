@@ -1,7 +1,7 @@
 /**
  * The client's history store (cli/client/history-store.ts) on its own: bounded per friend with the
  * oldest pruned first, statuses that only move forward, read marks through a message, paging back
- * with `before`, a search that treats % and _ as text, ids that keep their type, and records that
+ * with `before`, a search that treats %, _ and NUL as text, ids that keep their type, and records that
  * outlive the process (a second store on the same data dir reads them).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -109,6 +109,19 @@ describe('the SQLite history store', () => {
     expect(store.search('alice', 'e_c', null, 10).map((m) => m.id)).toEqual([4]);
     expect(store.search('alice', '100%', 'bob', 10)).toEqual([]);
     expect(store.search('alice', 'lunch', null, 1).map((m) => m.id)).toEqual([3]);
+  });
+
+  it('search matches a NUL, a backslash or a quote as the text it is, not as the end of the pattern: a NUL finds only texts that hold one', () => {
+    // Before: LIKE stops at a NUL in its pattern, so "\u0000" searched "%" and found every record.
+    const store = new SqliteHistory({ dataDir: null });
+    store.append('alice', entry(1, 'plain words'));
+    store.append('alice', entry(2, 'before\u0000after'));
+    store.append('alice', entry(3, 'a \\ backslash and "quotes"'));
+    expect(store.search('alice', '\u0000', null, 10).map((m) => m.id)).toEqual([2]);
+    expect(store.search('alice', 'before\u0000AFTER', 'bob', 10).map((m) => m.id)).toEqual([2]);
+    expect(store.search('alice', 'plain\u0000', null, 10)).toEqual([]);
+    expect(store.search('alice', '\\', null, 10).map((m) => m.id)).toEqual([3]);
+    expect(store.search('alice', '"QUOTES"', null, 10).map((m) => m.id)).toEqual([3]);
   });
 
   it('records outlive the store: a new one on the same data dir (a restarted client) reads them, in WAL mode', () => {
