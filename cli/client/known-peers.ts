@@ -4,6 +4,10 @@
  * the server hands over is compared with it: a friend seen for the first time is remembered, a
  * friend whose keys differ from the remembered ones is reported (peer.key.changed, with the old
  * and new safety numbers) and the new keys are remembered, so each change is told once.
+ *
+ * Several clients may run on one data dir at once: each comparison reads the file afresh and
+ * writes it back at once (both synchronous), so one program never writes away what another
+ * remembered meanwhile, nor tells again a change the other already told.
  */
 import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -43,6 +47,8 @@ export class KnownPeers {
    * and answers the changes. Writes the file once, and only when something is new.
    */
   observe(seen: ReadonlyArray<{ readonly username: string; readonly identity: IdentityKeys }>): KeyChange[] {
+    // Read afresh: another client on this data dir may have written since (see the header).
+    this.peers = null;
     const peers = this.load();
     const changes: KeyChange[] = [];
     let dirty = false;

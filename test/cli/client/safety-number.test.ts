@@ -50,3 +50,22 @@ describe('known peers', () => {
     expect(new KnownPeers(dir).observe([{ username: 'bob', identity: b }])).toEqual([]);
   });
 });
+
+describe('known peers shared by two clients on one data dir', () => {
+  it('neither program writes away what the other remembered, and a change one of them reported is not reported again by the other', () => {
+    // Before: each program read the file once and wrote its own copy whole, so the last writer
+    // dropped the other's friends (a later key change of theirs went unreported), and a change
+    // the other had already told came again.
+    const dir = mkdtempSync(join(tmpdir(), 'p2pchat-known-peers-'));
+    const first = new KnownPeers(dir);
+    const second = new KnownPeers(dir);
+    first.observe([{ username: 'bob', identity: a }]);
+    second.observe([{ username: 'carol', identity: b }]);
+    first.observe([{ username: 'dave', identity: c }]);
+    const later = new KnownPeers(dir);
+    expect([later.get('bob'), later.get('carol'), later.get('dave')]).toEqual([a, b, c]);
+    expect(second.observe([{ username: 'bob', identity: b }])).toEqual([{ username: 'bob', old: a, new: b }]);
+    expect(first.observe([{ username: 'bob', identity: b }])).toEqual([]);
+    expect(first.get('bob')).toEqual(b);
+  });
+});
