@@ -8,7 +8,7 @@
  * server.
  */
 import { type KeyObject, createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type IdentityKeys, isIdentityKeys } from '../../core/identity.ts';
 import { publicKeyText } from '../crypto/key-text.ts';
@@ -51,6 +51,16 @@ export function loadOrCreateIdentity(dataDir: string): { readonly identity: Clie
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   if (text !== null) return { identity: parseIdentityFile(text, path), created: false };
+  return createIdentity(dataDir, path);
+}
+
+/**
+ * Makes an identity and publishes it under `path` only if no other program got there first
+ * (two clients started at once on a new data dir): a hard link fails when the name exists, where
+ * a rename would replace it. The program that loses takes the keys in the file, so both register
+ * the same keys and the file holds the ones mail is sealed to.
+ */
+function createIdentity(dataDir: string, path: string): { readonly identity: ClientIdentity; readonly created: boolean } {
   const identity = makeIdentity();
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const body = {
@@ -60,11 +70,20 @@ export function loadOrCreateIdentity(dataDir: string): { readonly identity: Clie
     signKey: identity.publicKeys.signKey,
     sealKey: identity.publicKeys.sealKey,
   };
-  // Written whole under another name, then renamed: a crash leaves no half key.
+  // Written whole under another name, then linked into place: a crash leaves no half key.
   const temporary = `${path}.${process.pid}.tmp`;
   writeFileSync(temporary, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 });
   chmodSync(temporary, 0o600);
-  renameSync(temporary, path);
+  try {
+    linkSync(temporary, path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return { identity: parseIdentityFile(readFileSync(path, 'utf8'), path), created: false };
+    // A file system without hard links: a rename, as before (the race is back, the key is whole).
+    renameSync(temporary, path);
+    return { identity, created: true };
+  } finally {
+    rmSync(temporary, { force: true });
+  }
   return { identity, created: true };
 }
 
