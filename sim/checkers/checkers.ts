@@ -197,6 +197,7 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
     const username = peer.username;
     const user = this.user(username);
     user.changedAtMs = this.w.clock.nowMs();
+    if (!peer.truthOnline) user.admittedAtMs = null;
     const generation = ++user.generation;
     // Friends that already show the new truth (a login.ok that raced ahead) have nothing to learn.
     const status: PresenceStatus = peer.truthOnline ? 'online' : 'offline';
@@ -219,8 +220,13 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
     this.presenceDelay.record(this.w.clock.nowMs() - changedAt);
   }
 
-  /** A login's friend list is not a presence push: what it shows is counted as already learned. */
+  /**
+   * A login's friend list is not a presence push: what it shows is counted as already learned.
+   * It also says the server let this user's login in (login.ok, or the list after a relogin).
+   */
   onViewReset(peer: PeerDriver): void {
+    const user = this.user(peer.username);
+    if (user.admittedAtMs === null) user.admittedAtMs = this.w.clock.nowMs();
     if (peer.presenceView.size === 0) return;
     const taken = takenBy(this.user(peer.username));
     peer.presenceView.forEach((status, friend) => {
@@ -243,6 +249,7 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
         slotIndex,
         others: others.length === 0 ? null : others.map((s) => ({ driver: s.driver, slotIndex: s.index })),
         changedAtMs: undefined,
+        admittedAtMs: null,
         generation: 0,
         taken: null,
       };
@@ -283,6 +290,7 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
   }
 
   onLinkLost(peer: PeerDriver): void {
+    this.user(peer.username).admittedAtMs = null;
     for (const [key, pending] of this.pendingSessions) if (pending.caller === peer) this.pendingSessions.delete(key);
   }
 
@@ -573,8 +581,14 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
       const user = users.get(friend) ?? this.user(friend);
       const truth = online[user.slotIndex] === 1 || (user.others !== null && user.others.some((o) => online[o.slotIndex] === 1));
       if (shown === (truth ? 'online' : 'offline')) return;
+      // A friend online by its own choice whose login the server has not let in yet (its relogin
+      // waits in the server's password-check line after a restart, up to a minute:
+      // PASSWORD_CHECKS_WAITING_MAX) is rightly shown offline: no server can announce a login it
+      // has not taken. Its delay counts from when the server took it. (A login never taken is
+      // liveness's to find.)
+      if (truth && user.admittedAtMs === null) return;
       const key = `${username}\u0000${friend}`;
-      const sinceMs = Math.max(this.mismatchSinceMs.get(key) ?? nowMs, world.lastFaultEndMs, user.changedAtMs ?? 0);
+      const sinceMs = Math.max(this.mismatchSinceMs.get(key) ?? nowMs, world.lastFaultEndMs, user.changedAtMs ?? 0, truth ? (user.admittedAtMs ?? 0) : 0);
       next.set(key, sinceMs);
       if (nowMs - sinceMs > allowedMs && !this.reportedMismatches.has(key)) {
         this.reportedMismatches.add(key);
@@ -670,6 +684,11 @@ interface UserRecord {
   readonly others: ReadonlyArray<{ readonly driver: PeerDriver; readonly slotIndex: number }> | null;
   /** When the user's truth last changed; undefined if it never did. */
   changedAtMs: number | undefined;
+  /**
+   * When the server last let the user's login in on the link the user still holds (its login.ok,
+   * or its friend list after a relogin); null while its link is down or its login unanswered.
+   */
+  admittedAtMs: number | null;
   /** How many times the user's truth changed: a presence delay is taken once per change and friend. */
   generation: number;
   /** friend → the friend's truth generation whose delay this user already reported. */
