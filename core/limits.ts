@@ -200,6 +200,23 @@ export const SESSION_REQUESTS_PER_USER_PER_SEC = 1;
  */
 export const NICKNAME_CHANGES_PER_USER_BURST = 5;
 export const NICKNAME_CHANGES_PER_USER_PER_HOUR = 30;
+/**
+ * Friend requests (token bucket) per user. Each is a durable write (synchronous=FULL: an fsync on
+ * the server's event loop) and a friend.request pushed to someone who may be a stranger; asking
+ * and withdrawing (friend.remove) in a loop was unbounded: one account pushed 1,800 friend.request
+ * events a second at its target and held every other user's requests up by 1.3 to 3.9 s (from
+ * 1 ms). Twenty at once (a new user asking their contacts), then one a minute.
+ */
+export const FRIEND_REQUESTS_PER_USER_BURST = 20;
+export const FRIEND_REQUESTS_PER_USER_PER_HOUR = 60;
+/**
+ * Blocks and unblocks that change something (token bucket) per user: each is a durable write, and
+ * blocking and unblocking in a loop held every other user's requests up by 0.5 to 2.3 s. The burst
+ * is a full incoming quota (FRIEND_REQUESTS_INCOMING_PER_USER_MAX), so a user can block every
+ * sybil asking them at once; then one a minute.
+ */
+export const BLOCK_CHANGES_PER_USER_BURST = FRIEND_REQUESTS_INCOMING_PER_USER_MAX;
+export const BLOCK_CHANGES_PER_USER_PER_HOUR = 60;
 /** Rate-limit buckets kept at once; the oldest idle ones are dropped first. */
 export const RATE_LIMIT_BUCKETS_MAX = 100_000;
 

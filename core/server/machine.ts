@@ -62,6 +62,10 @@ import {
   LOGIN_GUESSES_FREE,
   NICKNAME_CHANGES_PER_USER_BURST,
   NICKNAME_CHANGES_PER_USER_PER_HOUR,
+  FRIEND_REQUESTS_PER_USER_BURST,
+  FRIEND_REQUESTS_PER_USER_PER_HOUR,
+  BLOCK_CHANGES_PER_USER_BURST,
+  BLOCK_CHANGES_PER_USER_PER_HOUR,
   PASSWORD_CHECKS_RUNNING_MAX,
   PASSWORD_CHECKS_WAITING_MAX,
   PROTOCOL_VERSION,
@@ -380,6 +384,8 @@ export class ServerMachine {
   private readonly sessionAttempts: RateLimiter;
   private readonly signupAttempts: RateLimiter;
   private readonly nicknameChanges: RateLimiter;
+  private readonly friendRequests: RateLimiter;
+  private readonly blockChanges: RateLimiter;
   /** Connections per address key, all and not logged in (ExpectLogin, ExpectHash, ExpectVerify). */
   private readonly addressConns = new Map<string, { all: number; unauthenticated: number }>();
   private readonly loginGuesses = new GuessBackoff({
@@ -440,6 +446,16 @@ export class ServerMachine {
     this.nicknameChanges = new RateLimiter({
       burst: NICKNAME_CHANGES_PER_USER_BURST,
       perSec: NICKNAME_CHANGES_PER_USER_PER_HOUR / 3_600,
+      bucketsMax: RATE_LIMIT_BUCKETS_MAX,
+    });
+    this.friendRequests = new RateLimiter({
+      burst: FRIEND_REQUESTS_PER_USER_BURST,
+      perSec: FRIEND_REQUESTS_PER_USER_PER_HOUR / 3_600,
+      bucketsMax: RATE_LIMIT_BUCKETS_MAX,
+    });
+    this.blockChanges = new RateLimiter({
+      burst: BLOCK_CHANGES_PER_USER_BURST,
+      perSec: BLOCK_CHANGES_PER_USER_PER_HOUR / 3_600,
       bucketsMax: RATE_LIMIT_BUCKETS_MAX,
     });
     this.passwordChecksWaiting = new FairQueue<number>(this.config.passwordChecksWaitingMax, RATE_LIMIT_BUCKETS_MAX);
@@ -755,9 +771,9 @@ export class ServerMachine {
       case 'friend.remove':
         return this.onFriendRemove(conn, username, frame);
       case 'friend.block':
-        return this.onFriendBlock(conn, username, frame);
+        return this.onFriendBlock(conn, username, frame, nowMs);
       case 'friend.unblock':
-        return this.onFriendUnblock(conn, username, frame);
+        return this.onFriendUnblock(conn, username, frame, nowMs);
       case 'session.request':
         return this.onSessionRequest(conn, username, frame, nowMs);
       case 'session.answer':
@@ -1179,6 +1195,8 @@ export class ServerMachine {
     ) {
       return this.sendError(conn, 'REQUESTS_LIMIT', frame.id);
     }
+    // Only a request that would be stored takes a token: refusals write nothing and tell nobody.
+    if (!this.friendRequests.take(me.username, nowMs)) return this.sendError(conn, 'RATE_LIMITED', frame.id, 'too many friend requests: retry later');
     this.persist({ op: 'request.add', from: me.username, to: them.username });
     this.send(conn.connId, { type: 'friend.requested', re: frame.id, username: them.username });
     if (!hidden) this.sendToUser(them.username, { type: 'friend.incoming', from: me.username, nickname: me.nickname });
@@ -1258,13 +1276,14 @@ export class ServerMachine {
    * to them is withdrawn, and from now on their friend and session requests to us are dropped
    * without telling them. A friendship stays (friend.remove ends it); blocking twice is harmless.
    */
-  private onFriendBlock(conn: Conn, username: string, frame: ClientFrameOf<'friend.block'>): void {
+  private onFriendBlock(conn: Conn, username: string, frame: ClientFrameOf<'friend.block'>, nowMs: number): void {
     const me = this.directory.get(username);
     const them = this.directory.get(frame.username);
     if (me === undefined || them === undefined) return this.sendError(conn, 'USER_NOT_FOUND', frame.id);
     if (me === them) return this.sendError(conn, 'SELF_REQUEST', frame.id);
     if (!me.blocked.has(them.username)) {
       if (me.blocked.size >= BLOCKS_PER_USER_MAX) return this.sendError(conn, 'BLOCKS_LIMIT', frame.id);
+      if (!this.blockChanges.take(username, nowMs)) return this.sendError(conn, 'RATE_LIMITED', frame.id, 'too many blocks and unblocks: retry later');
       this.persist({ op: 'block.add', blocker: me.username, blocked: them.username });
     }
     if (me.outgoing.has(them.username)) this.persist({ op: 'request.remove', from: me.username, to: them.username });
@@ -1279,10 +1298,11 @@ export class ServerMachine {
     this.send(conn.connId, { type: 'friend.blocked', re: frame.id, username: them.username });
   }
 
-  private onFriendUnblock(conn: Conn, username: string, frame: ClientFrameOf<'friend.unblock'>): void {
+  private onFriendUnblock(conn: Conn, username: string, frame: ClientFrameOf<'friend.unblock'>, nowMs: number): void {
     const me = this.directory.get(username);
     if (me === undefined || !this.directory.has(frame.username)) return this.sendError(conn, 'USER_NOT_FOUND', frame.id);
     if (me.blocked.has(frame.username)) {
+      if (!this.blockChanges.take(username, nowMs)) return this.sendError(conn, 'RATE_LIMITED', frame.id, 'too many blocks and unblocks: retry later');
       this.persist({ op: 'block.remove', blocker: username, blocked: frame.username });
       // Their hidden request shows from now on, unless the incoming quota is full (then it goes,
       // silently: a list past its quota would outgrow the frame that carries it).

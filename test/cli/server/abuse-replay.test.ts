@@ -11,6 +11,7 @@ import { BenchConnection, ServerError } from '../../../bench/protocol-client.ts'
 import {
   AUTH_ATTEMPTS_PER_ADDRESS_PER_SEC,
   CONNECTIONS_PER_ADDRESS_MAX,
+  FRIEND_REQUESTS_PER_USER_BURST,
   LOGIN_GUESSES_FREE,
   SIGNUPS_PER_ADDRESS_BURST,
   SIGNUPS_PER_ADDRESS_PER_HOUR,
@@ -60,6 +61,38 @@ describe('the abuse attacks replayed from outside', () => {
     const owner = await BenchConnection.connect({ port: server.tcpPort, localAddress: '127.0.0.61', timeoutMs: REPLY_MS });
     expect(await outcome(owner.request({ type: 'login', username: 'mint0', password: 'long enough' }, 'login.ok', REPLY_MS))).toBe('login.ok');
     owner.destroy();
+  }, 60_000);
+
+  it(`a stranger asking and withdrawing a friend request in a loop reaches its target ${FRIEND_REQUESTS_PER_USER_BURST} times, then RATE_LIMITED`, async () => {
+    // Unbounded before: 1,800 friend.incoming a second at the target, and every other user's
+    // requests held up by seconds behind the store's fsyncs.
+    const login = async (username: string, localAddress: string): Promise<BenchConnection> => {
+      const connection = await BenchConnection.connect({ port: server.tcpPort, localAddress, timeoutMs: REPLY_MS });
+      await connection.request({ type: 'signup', username, password: 'long enough' }, 'signup.ok', REPLY_MS);
+      await connection.request({ type: 'login', username, password: 'long enough' }, 'login.ok', REPLY_MS);
+      return connection;
+    };
+    const victim = await login('flooded', '127.0.0.80');
+    const mallory = await login('flooder', '127.0.0.81');
+    let incoming = 0;
+    victim.onPush('friend.incoming', () => (incoming += 1));
+    const refusals: string[] = [];
+    mallory.onPush('friend.requested', () => {});
+    mallory.onPush('friend.removed', () => {});
+    mallory.onPush('error', (frame) => refusals.push(String(frame.code)));
+    const loops = 5 * FRIEND_REQUESTS_PER_USER_BURST;
+    for (let i = 0; i < loops; i++) {
+      mallory.send({ type: 'friend.request', username: 'flooded' });
+      mallory.send({ type: 'friend.remove', username: 'flooded' });
+    }
+    // The server answers in order: once this is answered, every loop was.
+    await mallory.request({ type: 'friends.list', id: 999_999 }, 'friends', REPLY_MS);
+    await victim.request({ type: 'friends.list' }, 'friends', REPLY_MS);
+    expect(incoming).toBe(FRIEND_REQUESTS_PER_USER_BURST);
+    // Each refused request is RATE_LIMITED, and its withdrawal NOT_FRIENDS (nothing to withdraw).
+    expect(refusals.filter((code) => code === 'RATE_LIMITED')).toHaveLength(loops - FRIEND_REQUESTS_PER_USER_BURST);
+    victim.destroy();
+    mallory.destroy();
   }, 60_000);
 
   it(`one address holds at most ${UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX} idle connections; another address still gets in`, async () => {
