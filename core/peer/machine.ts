@@ -1038,7 +1038,10 @@ export class PeerMachine {
         return this.endWithExFriend(frame.username, nowMs);
       case 'friend.blocked':
         this.requestsShown.delete(frame.username);
-        return this.emit({ event: frame.type, username: frame.username });
+        this.emit({ event: frame.type, username: frame.username });
+        // The conversation ends with the block: nothing more of theirs reaches us, nor ours them
+        // (chat.send says BLOCKED from here on). `closed`, as any close: the block stays silent.
+        return this.closeSession(frame.username, 'closed', true, nowMs);
       case 'friend.unblocked':
         return this.emit({ event: frame.type, username: frame.username });
       case 'mail.queued':
