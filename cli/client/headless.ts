@@ -4,6 +4,7 @@
  * ever goes to stdout (logs go to stderr or a file). EOF on stdin is a clean quit.
  */
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { QUIT_LOGOUT_WAIT_MS } from '../../core/limits.ts';
 import { type CommandRef, parseCommandLine } from '../../core/peer/commands.ts';
 import { EXIT_FAILED, EXIT_OK } from '../exit-codes.ts';
@@ -19,7 +20,7 @@ import { KnownPeers } from './known-peers.ts';
 import { LineSplitter } from '../io/line-splitter.ts';
 import { ClientRuntime, type TimedEvent } from './client-runtime.ts';
 import { CommandQueue } from './command-queue.ts';
-import { SqliteHistory } from './history-store.ts';
+import { HISTORY_DATABASE_FILE, SqliteHistory } from './history-store.ts';
 import type { LevelWithSilent, Logger } from 'pino';
 
 /** An input line longer than this is refused (BAD_COMMAND) without being buffered whole. */
@@ -90,6 +91,7 @@ export async function runHeadless(options: HeadlessOptions): Promise<void> {
   // Peer-to-peer links are TLS 1.3 with a certificate over the identity key; plain TCP only
   // with --tls off (a loopback lab), where no link proves a key and none is checked.
   const p2pTransport = options.tls ? peerTlsTransport(await makeIdentityCertificate(identity.signPrivateKey)) : new TcpTransport();
+  const history = openHistory(options.dataDir, logger);
   const runtime = new ClientRuntime({
     identity,
     knownPeers: new KnownPeers(options.dataDir),
@@ -107,7 +109,7 @@ export async function runHeadless(options: HeadlessOptions): Promise<void> {
       readReceipts: options.readReceipts,
       checkPeerKeys: options.tls,
     },
-    history: openHistory(options.dataDir, logger),
+    history: history.store,
     transport:
       options.faultCutP2pAfterBytes === null
         ? p2pTransport
@@ -132,8 +134,15 @@ export async function runHeadless(options: HeadlessOptions): Promise<void> {
     deadlineTimer = dueMs === null ? null : setTimeout(pump, Math.max(0, dueMs - Date.now()));
     deadlineTimer?.unref();
   };
+  let historyFailureTold = false;
   runtime.onEvent((event, tag) => {
     writeEvent(event, queue.onEvent(event, tag));
+    // A history that could not be opened is said right after `ready` (the first line), once: a
+    // script or person learns at the start that nothing is kept, not at its first `history`.
+    if (event.event === 'ready' && history.failure !== null && !historyFailureTold) {
+      historyFailureTold = true;
+      fail('HISTORY_UNAVAILABLE', history.failure);
+    }
     // After the answer is printed: the commands it releases come next.
     pump();
   });
@@ -199,12 +208,14 @@ function readLines(onLine: (line: string) => void, onOverlong: () => void, onEnd
 /**
  * The history store in the data dir; one that cannot be opened (unwritable, not a database) is
  * logged and left out: the client runs, and history commands answer HISTORY_UNAVAILABLE.
+ * failure: what to tell the user after `ready`.
  */
-function openHistory(dataDir: string, logger: Logger): SqliteHistory | null {
+function openHistory(dataDir: string, logger: Logger): { readonly store: SqliteHistory | null; readonly failure: string | null } {
   try {
-    return new SqliteHistory({ dataDir });
+    return { store: new SqliteHistory({ dataDir }), failure: null };
   } catch (error) {
     logger.error({ event: 'history.unavailable', dataDir, err: error }, 'the history store could not be opened; nothing is kept this run');
-    return null;
+    const path = join(dataDir, HISTORY_DATABASE_FILE);
+    return { store: null, failure: `${path} cannot be opened (${(error as Error).message}): nothing said this run is kept` };
   }
 }

@@ -5,7 +5,7 @@
  * on the same data dir finds the conversation in `history` and `history.search`, with the
  * statuses it reached, after logout and login too.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,5 +65,22 @@ describe('headless client: what was said is kept', () => {
     await again.request({ cmd: 'login', username: 'alice', password: 'alice-password' }, 'login.ok');
     const found = await again.request({ cmd: 'history.search', text: 'NOON' }, 'history');
     expect(found.messages.map((m) => m.id)).toEqual(['b1', 'a1']);
+  });
+
+  it('a history.sqlite that cannot be opened is said on stdout at the start (error HISTORY_UNAVAILABLE right after ready), not only in the log; the client runs on', async () => {
+    // Before: only a log line on stderr said nothing would be kept; a script learned it at its
+    // first `history` command, if ever (friends' chat.delivered never came meanwhile).
+    server ??= await TestServer.start();
+    const dataDir = await mkdtemp(join(tmpdir(), 'p2pchat-broken-history-'));
+    dirs.push(dataDir);
+    writeFileSync(join(dataDir, HISTORY_DATABASE_FILE), 'this is not an SQLite database, it is a note\n');
+    const carol = await HeadlessClient.start('carol', { server: server.address, dataDir });
+    clients.push(carol);
+    const told = await carol.waitFor('error', { code: 'HISTORY_UNAVAILABLE' });
+    expect(carol.events.map((e) => e.event).indexOf('error')).toBe(carol.events.findIndex((e) => e.event === 'ready') + 1);
+    expect(told.message).toContain(HISTORY_DATABASE_FILE);
+    await signupAndLogin(carol, 'carol');
+    const asked = await carol.request({ cmd: 'history', username: 'alice', id: 'h1' }, 'error', { ref: 'h1' });
+    expect(asked.code).toBe('HISTORY_UNAVAILABLE');
   });
 });
