@@ -45,8 +45,11 @@ export interface ClientRuntimeOptions {
   readonly transport: Transport;
   /** TLS to the server, pinned by these; null: the server link is plain TCP over `transport` (--tls off). */
   readonly serverPins: ServerKeyCheck | null;
-  /** Where what was said is kept (history-store.ts); null: nothing is kept. */
-  readonly history?: HistoryStore | null;
+  /**
+   * Where what was said is kept (history-store.ts); null: nothing is kept. settleInterrupted, if
+   * the store has it, runs at each login.ok (what a stopped program left in flight is failed).
+   */
+  readonly history?: (HistoryStore & { settleInterrupted?(account: string): number }) | null;
   readonly clock: Clock;
   readonly logger: Logger;
   /** Our identity keys (identity-keys.ts): registered at sign-up and login; absent: none (raw tests). */
@@ -229,6 +232,7 @@ export class ClientRuntime {
   }
 
   private emit(event: ClientEvent, tag?: number): void {
+    if (event.event === 'login.ok') this.settleInterrupted(event.username);
     const { shown, changes } = this.friendKeys.onEvent(event);
     const timed: TimedEvent = { ...shown, at: new Date(this.options.clock.nowMs()).toISOString() };
     for (const listener of this.eventListeners) listener(timed, tag);
@@ -240,6 +244,19 @@ export class ClientRuntime {
     const held = this.heldUntilReady;
     this.heldUntilReady = null;
     for (const heldEvent of held) this.emit(heldEvent);
+  }
+
+  /**
+   * A login (not a resume: sessions outlive those) begins with nothing in flight for the account,
+   * so what its history still shows `sending` or `offered` was left by a program that stopped.
+   */
+  private settleInterrupted(account: string): void {
+    try {
+      const settled = this.options.history?.settleInterrupted?.(account) ?? 0;
+      if (settled > 0) this.log.info({ event: 'history.settled', account, records: settled }, 'records a stopped program left in flight marked failed');
+    } catch (error) {
+      this.log.warn({ event: 'history.failed', err: error }, 'records left in flight could not be marked failed');
+    }
   }
 
   private logEffect(effect: PeerEffect): void {

@@ -17,6 +17,11 @@
  * - Ids are kept as JSON text, so a message id 7 and "7" stay apart, and are not unique (a script
  *   may reuse its ids across runs): a mark and `before` name the newest record with that id.
  * - A status only moves forward (historyStatusRank): a late msg.ack after msg.stored changes nothing.
+ * - What a program was sending when it died (killed, crashed) stays `sending`, and an offer it was
+ *   making or answering `offered`, with nothing left to move them on: the account's next login
+ *   marks them `failed` (settleInterrupted; a partial index keeps that cheap). Any program with
+ *   that account logged in before had its sessions end at that login (one login per account), so
+ *   nothing of its is still on its way; other accounts on the data dir are not touched.
  * - Search is instr() over lower() of both sides: the text is matched as it is (%, _, \ and NUL
  *   too; LIKE would stop its pattern at a NUL and match every record), case-insensitive for ASCII
  *   letters (SQLite's lower() folds only those).
@@ -41,8 +46,10 @@ import {
 export const HISTORY_DATABASE_FILE = 'history.sqlite';
 /** How long a write waits for another client writing the same database. */
 const BUSY_TIMEOUT_MS = 5_000;
-/** 1: messages; 2: read_marks. */
-const SCHEMA_VERSION = 2;
+/** 1: messages; 2: read_marks; 3: messages_unsettled. */
+const SCHEMA_VERSION = 3;
+/** The statuses a record in flight has; a program that stopped leaves them behind (settleInterrupted). */
+const IN_FLIGHT_STATUSES = "('sending', 'offered')";
 
 interface Row {
   seq: number;
@@ -108,6 +115,7 @@ export class SqliteHistory implements HistoryStore {
         );
         CREATE INDEX IF NOT EXISTS messages_by_friend ON messages (account, friend, seq);
         CREATE INDEX IF NOT EXISTS messages_by_id ON messages (account, friend, id);
+        CREATE INDEX IF NOT EXISTS messages_unsettled ON messages (account) WHERE status IN ${IN_FLIGHT_STATUSES};
         CREATE TABLE IF NOT EXISTS read_marks (
           account TEXT NOT NULL,
           friend TEXT NOT NULL,
@@ -137,6 +145,7 @@ export class SqliteHistory implements HistoryStore {
         'SELECT seq, direction, status FROM messages WHERE account = ? AND friend = ? AND id = ? AND direction = ? ORDER BY seq DESC LIMIT 1',
       ),
       setStatus: this.db.prepare<[string, number]>('UPDATE messages SET status = ? WHERE seq = ?'),
+      failInFlight: this.db.prepare<[string]>(`UPDATE messages SET status = 'failed' WHERE account = ? AND status IN ${IN_FLIGHT_STATUSES}`),
       page: this.db.prepare<[string, string, number, number], Row>(
         `SELECT ${COLUMNS} FROM messages WHERE account = ? AND friend = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
       ),
@@ -204,6 +213,14 @@ export class SqliteHistory implements HistoryStore {
       update.run(mark.status, account, mark.friend, direction, since, upTo, ...behind);
       this.statements.setReadMark.run(account, mark.friend, direction, upTo);
     })();
+  }
+
+  /**
+   * `account` logged in on this program: what it left `sending` or `offered` when a program
+   * stopped is marked `failed` (see the header). Answers how many records changed.
+   */
+  settleInterrupted(account: string): number {
+    return this.statements.failInFlight.run(account).changes;
   }
 
   page(account: string, friend: string, limit: number, before: MessageId | null): HistoryMessage[] {

@@ -6,8 +6,10 @@
  * own chat.open to that friend goes through at once, not `already-pending` until the old request's
  * session timeout (PROTOCOL.md, "A second login ... takes the session over"). And the temporary
  * file of a download the dead program had under way does not stay in the download directory for ever.
+ * Nor does its history say for ever that a message it was sending, or a file it was offering, is
+ * still on its way: the new program's login marks them failed.
  */
-import { access, mkdtemp, utimes, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, truncate, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -70,5 +72,40 @@ describe('headless client: a program restarted within the TTL', () => {
     const carol = await HeadlessClient.start('carol', { server: server.address, downloadDir });
     clients.push(carol);
     await eventually(async () => !(await access(orphan).then(() => true, () => false)), 'the orphaned .part deleted', 20_000);
+  });
+
+  it('marks failed, at the next login, the message and the file offer a program killed mid-send left in its history', async () => {
+    // Before: `sending` and `offered` for ever, though no program was sending anything any more.
+    const aliceDataDir = await mkdtemp(join(tmpdir(), 'p2pchat-carol-data-'));
+    const [carol, dave] = await Promise.all([
+      HeadlessClient.start('carol', { server: server.address, dataDir: aliceDataDir }),
+      HeadlessClient.start('dave', { server: server.address, autoAccept: 'chat' }),
+    ]);
+    clients.push(carol, dave);
+    await signupAndLogin(carol, 'carol');
+    await signupAndLogin(dave, 'dave');
+    await befriend(carol, 'carol', dave, 'dave');
+    await carol.request({ cmd: 'chat.open', username: 'dave' }, 'chat.opened');
+    await carol.request({ cmd: 'chat.send', username: 'dave', text: 'acknowledged', id: 'c1' }, 'chat.delivered', { id: 'c1' });
+    const path = join(aliceDataDir, 'offer.bin');
+    await writeFile(path, '');
+    await truncate(path, 1024 * 1024);
+    // dave stopped: nothing is acknowledged, and his answer to the offer never comes.
+    dave.child.kill('SIGSTOP');
+    try {
+      carol.send({ cmd: 'chat.send', username: 'dave', text: 'never acknowledged', id: 'c2' });
+      await carol.request({ cmd: 'file.send', username: 'dave', paths: [path], id: 'f1' }, 'file.offered');
+      const before = await carol.request({ cmd: 'history', username: 'dave', id: 'h1' }, 'history', { ref: 'h1' });
+      expect(before.messages.map((m) => `${m.id} ${m.status}`)).toEqual(['c1 delivered', 'c2 sending', `${before.messages[2]?.id} offered`]);
+      carol.child.kill('SIGKILL');
+      await carol.exited;
+    } finally {
+      dave.child.kill('SIGCONT');
+    }
+    const again = await HeadlessClient.start('carol-again', { server: server.address, dataDir: aliceDataDir });
+    clients.push(again);
+    await again.request({ cmd: 'login', username: 'carol', password: 'carol-secret-pw' }, 'login.ok');
+    const after = await again.request({ cmd: 'history', username: 'dave', id: 'h2' }, 'history', { ref: 'h2' });
+    expect(after.messages.map((m) => m.status)).toEqual(['delivered', 'failed', 'failed']);
   });
 });

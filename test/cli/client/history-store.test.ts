@@ -124,6 +124,22 @@ describe('the SQLite history store', () => {
     expect(store.search('alice', '"QUOTES"', null, 10).map((m) => m.id)).toEqual([3]);
   });
 
+  it('settleInterrupted fails what an account left sending or offered, nothing else of it and nothing of other accounts, through its partial index', () => {
+    const store = new SqliteHistory({ dataDir: null });
+    const statuses = ['sending', 'offered', 'queued', 'sent', 'delivered', 'received', 'read', 'done', 'failed'] as const;
+    for (const [i, status] of statuses.entries()) {
+      store.append('alice', entry(i, status, { status, kind: status === 'offered' || status === 'done' ? 'file' : 'message' }));
+      store.append('carol', entry(i, status, { status }));
+    }
+    expect(store.settleInterrupted('alice')).toBe(2);
+    expect(store.page('alice', 'bob', 50, null).map((m) => m.status)).toEqual(['failed', 'failed', 'queued', 'sent', 'delivered', 'received', 'read', 'done', 'failed']);
+    expect(store.page('carol', 'bob', 50, null).map((m) => m.status)).toEqual([...statuses]);
+    expect(store.settleInterrupted('alice')).toBe(0);
+    const db = (store as unknown as { db: Database.Database }).db;
+    const plan = db.prepare("EXPLAIN QUERY PLAN UPDATE messages SET status = 'failed' WHERE account = ? AND status IN ('sending', 'offered')").all('alice');
+    expect(JSON.stringify(plan)).toContain('messages_unsettled');
+  });
+
   it('records outlive the store: a new one on the same data dir (a restarted client) reads them, in WAL mode', () => {
     const dir = mkdtempSync(join(tmpdir(), 'p2pchat-history-'));
     dirs.push(dir);
