@@ -50,6 +50,11 @@ function destroySocket(this: net.Socket): void {
   this.destroy();
 }
 
+/** A TLS server's failed handshake: its connection ends (see listen()). */
+function onTlsClientError(_error: Error, socket: tls.TLSSocket): void {
+  socket.destroy();
+}
+
 /** A plain connect's timer ran out before the connection was made (see CONNECT_TIMEOUT_MS). */
 function onConnectTimeout(this: StreamSocket): void {
   this[STREAM]?.finish(CONNECT_TIMEOUT);
@@ -252,6 +257,8 @@ export interface TlsServerOptions {
   readonly requestClientCert?: boolean;
   /** Handshakes one address key may have under way (default TLS_HANDSHAKES_PER_ADDRESS_MAX; 0 = unlimited). */
   readonly handshakesPerAddressMax?: number;
+  /** How long an accepted connection's handshake may take before it is closed (default TLS_HANDSHAKE_TIMEOUT_MS). */
+  readonly handshakeTimeoutMs?: number;
 }
 
 export interface TlsClientOptions {
@@ -358,15 +365,17 @@ export class TcpTransport implements Transport {
               cert: this.tlsServer.cert,
               key: this.tlsServer.key,
               minVersion: 'TLSv1.3',
-              handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
+              handshakeTimeout: this.tlsServer.handshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS,
               noDelay: true,
               ...(this.tlsServer.requestClientCert === true ? { requestCert: true, rejectUnauthorized: false } : {}),
             },
             accept,
           );
     // A failed handshake (a plain-TCP client, a client that refused our certificate) only ends
-    // that connection; the listener's own 'error' below is for listening itself.
-    server.on('tlsClientError', () => {});
+    // that connection; the listener's own 'error' below is for listening itself. A handshake
+    // that ran out of time is only reported here: node leaves its socket open (it was held until
+    // the client gave up, outside every connection limit), so it is destroyed here.
+    server.on('tlsClientError', onTlsClientError);
     const handshakesMax = this.tlsServer?.handshakesPerAddressMax ?? TLS_HANDSHAKES_PER_ADDRESS_MAX;
     if (this.tlsServer !== null && handshakesMax > 0) limitHandshakesPerAddress(server, handshakesMax);
     let listening = false;

@@ -176,6 +176,36 @@ describe('TLS on the TCP transport', () => {
     silent.close();
   });
 
+  it('closes an accepted connection whose handshake does not finish in time, silent or dripping bytes (node only reports it)', async () => {
+    const identity = await loadTlsIdentity({ dataDir: await tempDir() });
+    const timeoutMs = 300;
+    const server = new TcpTransport({ tlsServer: { cert: identity.cert, key: identity.key, handshakeTimeoutMs: timeoutMs } });
+    const accepted: Stream[] = [];
+    const listener = await new Promise<Listener>((resolve, reject) =>
+      server.listen('127.0.0.1', 0, (stream) => accepted.push(stream), (result) => (result instanceof Error ? reject(result) : resolve(result))),
+    );
+    /** A raw TCP client that starts a ClientHello (a record header announcing 512 bytes) and never finishes it. */
+    const stall = (drip: boolean): Promise<number> =>
+      new Promise((resolve) => {
+        const startedMs = Date.now();
+        const socket = net.connect(listener.port, '127.0.0.1', () => {
+          socket.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00]));
+          // A byte at a time, well inside the timeout: bytes arriving do not put the deadline off.
+          const dripping = drip ? setInterval(() => socket.write(Buffer.from([0x01])), timeoutMs / 5) : null;
+          socket.once('close', () => {
+            if (dripping !== null) clearInterval(dripping);
+            resolve(Date.now() - startedMs);
+          });
+        });
+        socket.on('error', () => {});
+      });
+    const [silentMs, drippingMs] = await Promise.all([stall(false), stall(true)]);
+    expect(silentMs).toBeGreaterThanOrEqual(timeoutMs - 1);
+    expect(drippingMs).toBeGreaterThanOrEqual(timeoutMs - 1);
+    expect(accepted).toEqual([]);
+    listener.close();
+  }, 20_000);
+
   // Usually an RST (ECONNRESET at the client); about one run in six under load the client sees
   // the connection end without an error instead (node's TLS layer over the reset socket). Either
   // way it ends at once, not after a goodbye.
