@@ -88,6 +88,8 @@ import {
 import { Deadlines } from '../deadlines.ts';
 import { tokensEqual } from '../tokens.ts';
 import { keyHint, peerKeyMatches } from './peer-key.ts';
+import { streamToEvict } from './accept-fairness.ts';
+import { addressKey } from '../net-address.ts';
 import { type ChatAction, ChatMachine, CONNECTION_FAILED, isChatFrame } from './chat.ts';
 import type { PeerCommand, PreparedFile } from './commands.ts';
 import { type ChatFailedReason, type ClientEvent, chatFailed } from './events.ts';
@@ -284,6 +286,8 @@ type Channel =
       readonly parkedHello: P2pFrameOf<'hello'> | null;
       /** The key the caller proved in the stream's handshake. */
       readonly peerKey: string | null;
+      /** The address key it came from (core/net-address.ts): who gives way when all slots are taken (accept-fairness.ts). */
+      readonly addressKey: string;
     }
   | { readonly state: 'Open'; readonly streamId: StreamKey; readonly decoder: FrameDecoder; readonly friend: string; readonly brokered: number };
 
@@ -502,7 +506,7 @@ export class PeerMachine {
       case 'server.closed':
         return this.link.closed(input.linkId, nowMs);
       case 'p2p.accepted':
-        return this.onAccepted(input.streamId, input.peerKey ?? null, nowMs);
+        return this.onAccepted(input.streamId, input.remoteAddress, input.peerKey ?? null, nowMs);
       case 'p2p.open':
         return this.onP2pOpen(input.streamId, input.peerKey ?? null);
       case 'p2p.bytes':
@@ -1279,14 +1283,25 @@ export class PeerMachine {
 
   // ---- P2P channels ---------------------------------------------------------------------------
 
-  private onAccepted(streamId: StreamKey, peerKey: string | null, nowMs: number): void {
-    let unauthenticated = 0;
-    for (const channel of this.channels.values()) if (channel.state === 'ExpectHello') unauthenticated += 1;
-    if (unauthenticated >= P2P_UNAUTHENTICATED_STREAMS_MAX || this.link.quitting) {
+  private onAccepted(streamId: StreamKey, remoteAddress: string, peerKey: string | null, nowMs: number): void {
+    if (this.link.quitting) {
       this.effects.push({ type: 'p2p.reset', streamId });
       return;
     }
-    this.channels.set(streamId, { state: 'ExpectHello', streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), parkedHello: null, peerKey });
+    const from = addressKey(remoteAddress);
+    const waiting: ChannelOf<'ExpectHello'>[] = [];
+    for (const channel of this.channels.values()) if (channel.state === 'ExpectHello') waiting.push(channel);
+    if (waiting.length >= P2P_UNAUTHENTICATED_STREAMS_MAX) {
+      // All taken: one address must not keep the others out. The newcomer takes the place of a
+      // stream of the address holding the most, or is refused (accept-fairness.ts).
+      const reset = streamToEvict(waiting, from) ?? streamId;
+      this.channels.delete(reset);
+      // Stryker disable next-line StringLiteral: equivalent: a hello timer left behind fires into onHelloTimeout, which finds no channel and does nothing; the disarm spares that wake-up only
+      this.timers.disarm(`hello:${reset}`);
+      this.effects.push({ type: 'p2p.reset', streamId: reset });
+      if (reset === streamId) return;
+    }
+    this.channels.set(streamId, { state: 'ExpectHello', streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), parkedHello: null, peerKey, addressKey: from });
     this.timers.arm(`hello:${streamId}`, nowMs + P2P_HELLO_TIMEOUT_MS);
   }
 
