@@ -104,6 +104,7 @@ describe('blocks and unblocks in a loop', () => {
     // Blocked from the start: the burst's changes are unblock, block, ..., block.
     for (let i = 0; i < BLOCK_CHANGES_PER_USER_BURST; i++) outcome(h, mallory, { type: i % 2 === 0 ? 'friend.unblock' : 'friend.block', username: 'victim' });
     expect(outcome(h, mallory, { type: 'friend.unblock', username: 'victim' })).toBe('RATE_LIMITED');
+    expect(h.last(mallory)).toMatchObject({ type: 'error', code: 'RATE_LIMITED', detail: 'too many blocks and unblocks: retry later' });
     expect(h.store.load().blocks).toEqual([['mallory', 'victim']]);
   });
 
