@@ -9,6 +9,8 @@
  *   anything else      404
  */
 import http from 'node:http';
+import type net from 'node:net';
+import { addressKey } from '../../core/net-address.ts';
 import type { Registry } from 'prom-client';
 
 export interface AdminSource {
@@ -69,6 +71,14 @@ export const ADMIN_HTTP_CHECK_INTERVAL_MS = 1_000;
  * up sockets on the port the supervisor's health check depends on.
  */
 export const ADMIN_HTTP_CONNECTIONS_MAX = 64;
+/**
+ * Of those, connections one address key (core/net-address.ts) may hold; more are dropped on
+ * accept. One host holding all 64 (each renewed as its 10 s run out) had the supervisor's health
+ * check dropped on accept, and a supervisor that restarts an unhealthy server would have done the
+ * attacker's work. Half: the other half stays for every other host, and the benchmark's load
+ * (14 at once from one address, with its stats reads) keeps room to spare.
+ */
+export const ADMIN_HTTP_CONNECTIONS_PER_ADDRESS_MAX = 32;
 /** An idle keep-alive connection is closed after this long (node's default, stated). */
 const ADMIN_HTTP_KEEP_ALIVE_MS = 5_000;
 
@@ -78,5 +88,25 @@ export function createAdminServer(source: AdminSource): http.Server {
     (req, res) => handleAdminRequest(source, req, res),
   );
   server.maxConnections = ADMIN_HTTP_CONNECTIONS_MAX;
+  limitConnectionsPerAddress(server, ADMIN_HTTP_CONNECTIONS_PER_ADDRESS_MAX);
   return server;
+}
+
+/** Drops a connection on accept when its address key already holds `max` (node's maxConnections has dropped those past the total before this). */
+function limitConnectionsPerAddress(server: http.Server, max: number): void {
+  const held = new Map<string, number>();
+  server.on('connection', (socket: net.Socket) => {
+    const key = addressKey(socket.remoteAddress ?? '');
+    const count = held.get(key) ?? 0;
+    if (count >= max) {
+      socket.destroy();
+      return;
+    }
+    held.set(key, count + 1);
+    socket.once('close', () => {
+      const left = (held.get(key) ?? 1) - 1;
+      if (left === 0) held.delete(key);
+      else held.set(key, left);
+    });
+  });
 }

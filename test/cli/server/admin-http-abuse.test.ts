@@ -2,13 +2,16 @@
  * The admin-port attack of docs/SECURITY.md, replayed against the admin HTTP port: a request whose headers never finish is
  * closed once the headers timeout passes (it stayed open past 120 s with a 10 s timeout before the
  * fix: node only looks every connectionsCheckingInterval), and one host cannot hold more than
- * ADMIN_HTTP_CONNECTIONS_MAX connections.
+ * ADMIN_HTTP_CONNECTIONS_PER_ADDRESS_MAX connections (it held all ADMIN_HTTP_CONNECTIONS_MAX, and
+ * the health check of the supervisor was dropped on accept), nor all hosts together more than
+ * ADMIN_HTTP_CONNECTIONS_MAX.
  */
+import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ADMIN_HTTP_CONNECTIONS_MAX, ADMIN_HTTP_HEADERS_TIMEOUT_MS, createAdminServer } from '../../../cli/server/admin-http.ts';
+import { ADMIN_HTTP_CONNECTIONS_MAX, ADMIN_HTTP_CONNECTIONS_PER_ADDRESS_MAX, ADMIN_HTTP_HEADERS_TIMEOUT_MS, createAdminServer } from '../../../cli/server/admin-http.ts';
 
 const sockets: net.Socket[] = [];
 let close: (() => Promise<void>) | null = null;
@@ -29,9 +32,9 @@ async function startAdmin(): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-function connect(port: number): Promise<net.Socket> {
+function connect(port: number, localAddress = '127.0.0.1'): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => resolve(socket));
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress }, () => resolve(socket));
     socket.on('error', reject);
     sockets.push(socket);
   });
@@ -62,14 +65,40 @@ describe('admin HTTP under abuse', () => {
     expect(closedMs).toBeGreaterThanOrEqual(ADMIN_HTTP_HEADERS_TIMEOUT_MS - 100);
   }, 30_000);
 
-  it(`holds at most ${ADMIN_HTTP_CONNECTIONS_MAX} connections; the next is dropped, and health still answers once one goes`, async () => {
+  it(`holds at most ${ADMIN_HTTP_CONNECTIONS_MAX} connections from all addresses; the next is dropped, and health still answers once one goes`, async () => {
     const port = await startAdmin();
-    const held = await Promise.all(Array.from({ length: ADMIN_HTTP_CONNECTIONS_MAX }, () => connect(port)));
-    const extra = await connect(port);
+    const addresses = ADMIN_HTTP_CONNECTIONS_MAX / ADMIN_HTTP_CONNECTIONS_PER_ADDRESS_MAX;
+    const held = await Promise.all(Array.from({ length: ADMIN_HTTP_CONNECTIONS_MAX }, (_, i) => connect(port, `127.0.0.${11 + (i % addresses)}`)));
+    const extra = await connect(port, '127.0.0.30');
     expect(await closedWithin(extra, 5_000)).not.toBeNull();
     held[0]?.destroy();
     await new Promise((resolve) => setTimeout(resolve, 100));
     const response = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(5_000) });
     expect(response.status).toBe(200);
+  }, 30_000);
+
+  it(`holds at most ${ADMIN_HTTP_CONNECTIONS_PER_ADDRESS_MAX} connections from one address: another address's health check still answers`, async () => {
+    const port = await startAdmin();
+    const hog = await Promise.all(Array.from({ length: ADMIN_HTTP_CONNECTIONS_MAX }, () => connect(port, '127.0.0.40')));
+    const dropped = ADMIN_HTTP_CONNECTIONS_MAX - ADMIN_HTTP_CONNECTIONS_PER_ADDRESS_MAX;
+    let closed = 0;
+    await new Promise<void>((resolve) => {
+      for (const socket of hog) {
+        socket.on('error', () => {});
+        socket.resume();
+        socket.once('close', () => {
+          closed += 1;
+          if (closed === dropped) resolve();
+        });
+      }
+    });
+    const status = await new Promise<number>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path: '/healthz', localAddress: '127.0.0.41', timeout: 5_000 }, (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      }).on('error', reject);
+    });
+    expect(status).toBe(200);
+    expect(closed).toBe(dropped);
   }, 30_000);
 });
