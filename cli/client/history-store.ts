@@ -145,6 +145,7 @@ export class SqliteHistory implements HistoryStore {
         'SELECT seq, direction, status FROM messages WHERE account = ? AND friend = ? AND id = ? AND direction = ? ORDER BY seq DESC LIMIT 1',
       ),
       setStatus: this.db.prepare<[string, number]>('UPDATE messages SET status = ? WHERE seq = ?'),
+      failQueued: this.db.prepare<[string, string]>(`UPDATE messages SET status = 'failed' WHERE account = ? AND friend = ? AND direction = 'out' AND status = 'queued'`),
       failInFlight: this.db.prepare<[string]>(`UPDATE messages SET status = 'failed' WHERE account = ? AND status IN ${IN_FLIGHT_STATUSES}`),
       page: this.db.prepare<[string, string, number, number], Row>(
         `SELECT ${COLUMNS} FROM messages WHERE account = ? AND friend = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
@@ -213,6 +214,10 @@ export class SqliteHistory implements HistoryStore {
       update.run(mark.status, account, mark.friend, direction, since, upTo, ...behind);
       this.statements.setReadMark.run(account, mark.friend, direction, upTo);
     })();
+  }
+
+  failQueued(account: string, friend: string): void {
+    this.statements.failQueued.run(account, friend);
   }
 
   /**

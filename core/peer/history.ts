@@ -9,6 +9,7 @@
  *   direction out: sending ─msg.ack─▶ sent ─msg.stored─▶ delivered ─msg.read─▶ read
  *                  sending ─session lost or closed before the ack─▶ failed
  *                  queued (held sealed by the server for an offline friend) ─▶ delivered ─▶ read
+ *                  queued ─the friendship ended, told while logged in─▶ failed (the server deleted it)
  *   direction in:  received ─chat.read by our user─▶ read
  *   files:         offered ─▶ done | failed
  *
@@ -90,6 +91,8 @@ export interface HistoryStore {
   page(account: string, friend: string, limit: number, before: MessageId | null): HistoryMessage[];
   /** Newest first: up to `limit` records whose text contains `text` (case-insensitive), with `friend` or anyone. */
   search(account: string, text: string, friend: string | null, limit: number): HistoryMessage[];
+  /** Every message to `friend` still `queued` becomes `failed`: the friendship ended, and the server deleted what it held. */
+  failQueued(account: string, friend: string): void;
 }
 
 /**

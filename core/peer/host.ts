@@ -325,6 +325,7 @@ export class PeerHost {
         return this.files.discard(effect.transferId);
       case 'history.append':
       case 'history.mark':
+      case 'history.fail-queued':
       case 'history.page':
       case 'history.search':
         return this.performHistory(effect);
@@ -359,6 +360,9 @@ export class PeerHost {
           return;
         case 'history.mark':
           store?.mark(effect.account, effect.mark);
+          return;
+        case 'history.fail-queued':
+          store?.failQueued(effect.account, effect.friend);
           return;
         case 'history.page':
           if (store === undefined) return this.input({ type: 'history.failed', queryId: effect.queryId });

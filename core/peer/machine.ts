@@ -205,6 +205,8 @@ export type PeerEffect =
    */
   | { readonly type: 'history.append'; readonly account: string; readonly entry: HistoryEntry; readonly confirm: boolean }
   | { readonly type: 'history.mark'; readonly account: string; readonly mark: HistoryMark }
+  /** The friendship with `friend` ended: our messages the server held for them are gone (HistoryStore.failQueued). */
+  | { readonly type: 'history.fail-queued'; readonly account: string; readonly friend: string }
   | { readonly type: 'history.page'; readonly queryId: number; readonly account: string; readonly friend: string; readonly limit: number; readonly before: MessageId | null }
   | { readonly type: 'history.search'; readonly queryId: number; readonly account: string; readonly text: string; readonly friend: string | null; readonly limit: number }
   /** ref: the tag of the command this event answers (see the `command` input), if any. */
@@ -949,6 +951,18 @@ export class PeerMachine {
     this.endWithNonFriends(frame.friends, nowMs);
   }
 
+  /**
+   * The server deleted the mail it held between us and an ex-friend: ours still `queued` in
+   * history failed. Only when told while logged in (a friend.removed push or reply): every
+   * mail.delivered for that friend came before it on this link. A friendship found ended at a
+   * login is left alone (endWithNonFriends): its held receipts come after the login.ok.
+   */
+  private failQueuedMail(friend: string): void {
+    const account = this.link.username;
+    // Stryker disable next-line ConditionalExpression: equivalent, friend.removed reaches here only on a logged-in link (the link refuses it before a login), so there is always an account; the test is there for the type
+    if (account !== null) this.effects.push({ type: 'history.fail-queued', account, friend });
+  }
+
   /** Ends what we still have with anyone not in `friends` (the server's full list of our friends). */
   private endWithNonFriends(friends: readonly { readonly username: string }[], nowMs: number): void {
     const current = new Set(friends.map((f) => f.username));
@@ -1039,6 +1053,7 @@ export class PeerMachine {
         this.mail.forget(frame.username);
         this.requestsShown.delete(frame.username);
         this.emit({ event: 'friend.removed', username: frame.username });
+        this.failQueuedMail(frame.username);
         return this.endWithExFriend(frame.username, nowMs);
       case 'friend.blocked':
         this.requestsShown.delete(frame.username);

@@ -83,4 +83,18 @@ describe('headless client: what was said is kept', () => {
     const asked = await carol.request({ cmd: 'history', username: 'alice', id: 'h1' }, 'error', { ref: 'h1' });
     expect(asked.code).toBe('HISTORY_UNAVAILABLE');
   });
+
+  it('a message the server held for a friend we then remove is failed in our history, not queued for ever', async () => {
+    // Before: the server deleted it with the friendship, and the history said queued.
+    server ??= await TestServer.start();
+    const [erin, frank] = await Promise.all([HeadlessClient.start('erin', { server: server.address }), HeadlessClient.start('frank', { server: server.address })]);
+    clients.push(erin, frank);
+    await Promise.all([signupAndLogin(erin, 'erin'), signupAndLogin(frank, 'frank')]);
+    await befriend(erin, 'erin', frank, 'frank');
+    await frank.request({ cmd: 'logout' }, 'logout.ok');
+    await erin.request({ cmd: 'chat.send', username: 'frank', text: 'held for you', id: 'e1' }, 'chat.queued', { id: 'e1' });
+    await erin.request({ cmd: 'friend.remove', username: 'frank' }, 'friend.removed');
+    const history = await erin.request({ cmd: 'history', username: 'frank', id: 'h1' }, 'history', { ref: 'h1' });
+    expect(history.messages.map((m) => `${String(m.id)} ${m.status}`)).toEqual(['e1 failed']);
+  });
 });

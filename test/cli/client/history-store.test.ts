@@ -124,6 +124,19 @@ describe('the SQLite history store', () => {
     expect(store.search('alice', '"QUOTES"', null, 10).map((m) => m.id)).toEqual([3]);
   });
 
+  it('failQueued fails our messages to that friend still queued, and nothing else: not theirs, not other friends\' or accounts\'', () => {
+    const store = new SqliteHistory({ dataDir: null });
+    store.append('alice', entry('q1', 'held', { status: 'queued' }));
+    store.append('alice', entry('d1', 'taken', { status: 'delivered' }));
+    store.append('alice', entry('in', 'theirs', { direction: 'in', from: 'bob', status: 'received' }));
+    store.append('alice', entry('q2', 'to carol', { friend: 'carol', status: 'queued' }));
+    store.append('carol', entry('q3', 'carol to bob', { status: 'queued' }));
+    store.failQueued('alice', 'bob');
+    expect(store.page('alice', 'bob', 10, null).map((m) => `${String(m.id)} ${m.status}`)).toEqual(['q1 failed', 'd1 delivered', 'in received']);
+    expect(store.page('alice', 'carol', 10, null).map((m) => m.status)).toEqual(['queued']);
+    expect(store.page('carol', 'bob', 10, null).map((m) => m.status)).toEqual(['queued']);
+  });
+
   it('settleInterrupted fails what an account left sending or offered, nothing else of it and nothing of other accounts, through its partial index', () => {
     const store = new SqliteHistory({ dataDir: null });
     const statuses = ['sending', 'offered', 'queued', 'sent', 'delivered', 'received', 'read', 'done', 'failed'] as const;

@@ -225,6 +225,21 @@ describe('offline messages in our history, and their bound', () => {
     ]);
   });
 
+  it('a friendship ended while we are logged in fails what the server held of ours for them (it deleted it); one found ended at a login leaves them, its receipts may follow', () => {
+    // Before: the server deleted the held mail with the friendship and the history said queued for ever.
+    const client = withKeyedFriend();
+    const from = client.effects.length;
+    client.frame({ type: 'friend.removed', username: 'bob' } as ServerFrame);
+    expect(client.effects.slice(from).filter((e) => e.type.startsWith('history.'))).toStrictEqual([{ type: 'history.fail-queued', account: 'alice', friend: 'bob' }]);
+    // A friendship that ended while we were away: mail.delivered for some may come after the login.
+    const away = withKeyedFriend();
+    const resume = away.resuming();
+    const fromAway = away.effects.length;
+    away.frame({ ...loginOk(resume, 'tok2'), friends: [] } as ServerFrame);
+    expect(away.events.map((e) => e.event.event)).toContain('friends');
+    expect(away.effects.slice(fromAway).filter((e) => e.type.startsWith('history.'))).toEqual([]);
+  });
+
   it('ones whose replies the dropped link took are each told SERVER_UNAVAILABLE under their own command\'s ref, or none', () => {
     const client = withKeyedFriend();
     for (const [id, ref] of [['m-10', 151], ['m-11', undefined]] as const) {

@@ -30,6 +30,7 @@ describe('PeerHost without optional hooks', () => {
       mark: () => undefined,
       page: () => [],
       search: () => [],
+      failQueued: () => undefined,
     };
     const { alice, bob } = rig.friendsInSession({ alice: throwing });
     const bobFrom = bob.events.length;

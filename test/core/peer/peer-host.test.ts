@@ -265,6 +265,9 @@ describe('PeerHost over the in-memory network', () => {
       search: () => {
         throw new Error('disk full');
       },
+      failQueued: () => {
+        throw new Error('disk full');
+      },
     };
     const rig = new Rig();
     const { alice, bob } = rig.friendsInSession({ alice: broken });
@@ -276,8 +279,9 @@ describe('PeerHost over the in-memory network', () => {
       const answer = rig.command(alice, command, (e) => e.event === 'history' || e.event === 'error');
       expect(answer).toMatchObject({ event: 'error', code: 'HISTORY_UNAVAILABLE' });
     }
+    rig.command(alice, { cmd: 'friend.remove', username: 'bob' }, (e) => e.event === 'friend.removed');
     expect(alice.notes.filter((n) => n.event === 'history.failed').map((n) => (n as { operation: string }).operation)).toEqual(
-      expect.arrayContaining(['history.append', 'history.page', 'history.search']),
+      expect.arrayContaining(['history.append', 'history.page', 'history.search', 'history.fail-queued']),
     );
   });
 

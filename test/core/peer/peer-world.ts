@@ -380,6 +380,9 @@ export class World {
       case 'history.mark':
         this.histories.get(name)!.mark(effect.account, effect.mark);
         return;
+      case 'history.fail-queued':
+        this.histories.get(name)!.failQueued(effect.account, effect.friend);
+        return;
       case 'history.page':
         machine.handle({ type: 'history.answer', queryId: effect.queryId, messages: this.histories.get(name)!.page(effect.account, effect.friend, effect.limit, effect.before) }, this.nowMs);
         return;

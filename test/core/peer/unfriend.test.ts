@@ -41,6 +41,8 @@ describe.each([
       expect(after(user, from, 'file.sent').concat(after(user, from, 'file.received'))).toEqual([]);
       expect(user.host.machine.openSessions()).toEqual([]);
       expect(user.host.machine.transferCount()).toBe(0);
+      // No history store here: the queued mail to fail (history.fail-queued) is nobody's business, and nothing fails.
+      expect(user.notes.filter((n) => n.event === 'history.failed')).toEqual([]);
     }
     // The download's temporary file is gone.
     expect(bob.files.calls.some((c) => c.startsWith('discard'))).toBe(true);
