@@ -33,6 +33,7 @@ import { PasswordTruth, type StoredPasswords } from '../checkers/password-truth-
 import { OutageReports } from '../checkers/outage-checker.ts';
 import { SessionCauses } from '../checkers/session-cause-checker.ts';
 import { COMMAND_REFS_REMEMBERED_MAX, CommandQueue } from '../../cli/client/command-queue.ts';
+import { ConnectDeadline, type SpeaksTls } from './connect-deadline.ts';
 
 export const P2P_PORT = 5000;
 /** Virtual time a simulated disk operation takes. */
@@ -216,6 +217,12 @@ export interface PeerMachineDriverOptions {
   readonly identity?: SimIdentity | null;
   /** The server's store, for the password-truth checker (none: not judged). */
   readonly storedPasswords?: StoredPasswords;
+  /**
+   * Which links speak TLS (their connect timer is the TLS handshake timer, the others' the plain
+   * connect timer: connect-deadline.ts), with the stream that draws the timers' ties. None: no
+   * connect timer (the kernel's give-up only).
+   */
+  readonly tls?: { readonly speaksTls: SpeaksTls; readonly tieDraws: Prng };
 }
 
 /** How a sendFile step sends: plain, cancelled after a while, or hostile (see HostileWire). */
@@ -405,9 +412,11 @@ export class PeerMachineDriver implements PeerDriver {
     });
     this.files = new SimFiles(this.clock, this.username, this.options.p2p, this.options.planted ?? null);
     const address = this.options.address;
+    const tls = this.options.tls;
     this.host = new PeerHost({
       machine,
-      transport: this.transport,
+      // The connect timers run in the process, on its clock: new ones for each incarnation.
+      transport: tls === undefined ? this.transport : new ConnectDeadline(this.transport, this.clock, tls.speaksTls, tls.tieDraws),
       clock: this.clock,
       files: this.files,
       // Stand-in sealed boxes (sim-sealer.ts): the protocol of offline messages without real crypto.

@@ -3,8 +3,11 @@
  * virtual time. It implements the same Transport interface as TCP (core/transport.ts), so the real
  * ServerHost runs over it unchanged.
  *
- * Stream semantics, as TCP gives them: connect (refused when nothing listens, timed out across a
- * cut), ordered delivery (each direction keeps a "not before" time, so jitter never reorders),
+ * Stream semantics, as TCP gives them: connect (refused when nothing listens; across a cut the SYN
+ * is sent again as Linux does, and the connect times out only when the kernel would, after
+ * CONNECT_TIMEOUT_MS: what gives a connect up sooner is the connecting program's own timers, as
+ * the client's of sim/drivers/connect-deadline.ts), ordered delivery (each direction keeps a "not
+ * before" time, so jitter never reorders),
  * graceful close (FIN after the queued bytes), reset (queued bytes dropped, the other side sees an
  * error). Faults: per-link latency distribution and bandwidth, partitions (groups that cannot
  * reach each other), clogging (one node's traffic held), resets, node crashes. Bytes across a cut
@@ -22,9 +25,17 @@ export interface LinkProfile {
   readonly bandwidthBytesPerSec: number;
 }
 
-export const CONNECT_TIMEOUT_MS = 3_000;
 /** TCP's first SYN retransmission timeout (RFC 6298: 1 s); each retransmission doubles it. */
 const SYN_RETRANSMIT_FIRST_MS = 1_000;
+/**
+ * When the kernel gives a connect up that no SYN-ACK answered: Linux's default of 6 SYN
+ * retransmissions (net.ipv4.tcp_syn_retries), sent 1, 3, 7, 15, 31 and 63 s after the connect,
+ * and the wait of 64 s after the last. The shipped client gives up well before (its TLS handshake
+ * or plain connect timer, 10 s; its P2P hello timer, 10 s), so across a cut it is its timers that end
+ * a connect and say why, as in the real world. Until 2026-12-07 this was 3 s, which ended every
+ * cut connect with ETIMEDOUT (`unreachable` to the user) 7 s before the shipped client would have.
+ */
+export const CONNECT_TIMEOUT_MS = 127_000;
 const EPHEMERAL_PORT_FIRST = 40_000;
 const EPHEMERAL_PORT_SPAN = 20_000;
 
@@ -112,6 +123,12 @@ class SimEnd implements Stream {
   waiting: HeldMessage[] | null = null;
   /** The key the other side proved in the link's handshake (LinkHandshakes); null: none. */
   peerKey: string | null = null;
+  /**
+   * The connecting side: called when its SYN-ACK comes (TCP's handshake done, a TLS one not yet),
+   * where node's socket says 'connect': the shipped client's plain connect timer stops and its TLS
+   * handshake timer starts again (connect-deadline.ts). Even a paused listener's kernel answers a SYN.
+   */
+  onTcpOpen: (() => void) | null = null;
 
   constructor(
     readonly net: SimNetwork,
@@ -319,8 +336,17 @@ export class SimNetwork {
     const host = to.address;
     const synArrivalMs = atMs + this.latency();
     let handshaken = this.handshakes === null;
+    let answered = false;
     const onSyn = (): void => {
       if (client.closed) return;
+      if (!answered && client.onTcpOpen !== null && to.alive && to.listeners.has(port)) {
+        // The listening kernel answers the SYN at once, paused process or not; the SYN-ACK comes
+        // back as fast as the SYN went (no draw of its own: the run's other latencies stay put).
+        answered = true;
+        this.clock.post(2 * synArrivalMs - atMs, () => {
+          if (!client.closed) client.onTcpOpen?.();
+        });
+      }
       // A paused listener accepts once it runs again (the kernel queues the SYN meanwhile).
       if (to.pausedUntilMs > this.clock.nowMs()) return this.clock.post(to.pausedUntilMs, onSyn);
       const onAccept = to.alive ? to.listeners.get(port) : undefined;

@@ -1,0 +1,66 @@
+/**
+ * A P2P connect across a cut ends as the shipped client ends it: by its own 10 s timers, not by a
+ * give-up of the simulated network. The network gave a cut connect up after 3 s (ETIMEDOUT, which
+ * the client reports `unreachable`); the real kernel retries for 127 s, and the client's hello
+ * timer (P2P_HELLO_TIMEOUT_MS) and TLS handshake timer (TLS_HANDSHAKE_TIMEOUT_MS) end it first.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { TLS_HANDSHAKE_TIMEOUT_MS } from '../../cli/net/tcp-transport.ts';
+import { P2P_HELLO_TIMEOUT_MS } from '../../core/limits.ts';
+import { runScenario } from '../../sim/command/run-scenario.ts';
+import { SessionCauses } from '../../sim/checkers/session-cause-checker.ts';
+import { loadScenarioFile } from '../../sim/scenarios/scenario-loader.ts';
+
+const FILE = 'test/sim/fixtures/p2p-connect-cut.yaml';
+
+interface Seen {
+  /** When the server's session.established reached the caller (her clock: no drift here). */
+  establishedAtMs: number | null;
+  /** The caller's chat.failed for her own request: when, and why. */
+  failed: { atMs: number; reason: string } | null;
+}
+
+/** Runs the fixture under `seed` and watches Alice's client (the caller). */
+function watchAlice(seed: number): Seen & { passed: boolean } {
+  const seen: Seen = { establishedAtMs: null, failed: null };
+  const frames = SessionCauses.prototype.serverFrames;
+  const failed = SessionCauses.prototype.failed;
+  vi.spyOn(SessionCauses.prototype, 'serverFrames').mockImplementation(function (this: SessionCauses, messages, nowMs) {
+    for (const m of messages) if (m.type === 'session.established' && m.role === 'caller') seen.establishedAtMs ??= nowMs;
+    return frames.call(this, messages, nowMs);
+  });
+  vi.spyOn(SessionCauses.prototype, 'failed').mockImplementation(function (this: SessionCauses, friend, reason, incoming, nowMs) {
+    if (friend === 'bob' && !incoming) seen.failed ??= { atMs: nowMs, reason };
+    return failed.call(this, friend, reason, incoming, nowMs);
+  });
+  const { scenario } = loadScenarioFile(FILE);
+  const report = runScenario(scenario, { seed });
+  vi.restoreAllMocks();
+  return { ...seen, passed: report.passed };
+}
+
+describe('a P2P connect across a cut', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it("ends at the client's hello deadline (session.established + 10 s), `timeout` in the fixture's own seed", () => {
+    expect(TLS_HANDSHAKE_TIMEOUT_MS).toBe(P2P_HELLO_TIMEOUT_MS);
+    const { scenario } = loadScenarioFile(FILE);
+    const run = watchAlice(scenario.seed ?? 1);
+    expect(run.establishedAtMs).not.toBeNull();
+    expect(run.failed).toEqual({ atMs: (run.establishedAtMs as number) + P2P_HELLO_TIMEOUT_MS, reason: 'timeout' });
+    expect(run.passed).toBe(true);
+  });
+
+  // The two 10 s timers race in node (sim/drivers/connect-deadline.ts): over a few seeds
+  // the user reads both reasons, always at the same moment, never earlier.
+  it('ends at that same moment under other seeds, with either reason the race of the two 10 s timers gives', () => {
+    const reasons = new Set<string>();
+    for (let seed = 1; seed <= 12; seed++) {
+      const run = watchAlice(seed);
+      expect(run.establishedAtMs, `seed ${seed}`).not.toBeNull();
+      expect(run.failed?.atMs, `seed ${seed}`).toBe((run.establishedAtMs as number) + P2P_HELLO_TIMEOUT_MS);
+      reasons.add(run.failed?.reason ?? 'none');
+    }
+    expect([...reasons].sort()).toEqual(['timeout', 'unreachable']);
+  });
+});
