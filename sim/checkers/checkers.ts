@@ -127,6 +127,8 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
   readonly violationCounts = new Map<CheckerName, number>();
   readonly presenceDelay = new Histogram();
   readonly counters = new Map<CounterName, number>();
+  /** The ends (peer processes) that have the chat of a pair of users open now (onChatOpenChanged). */
+  private readonly chatEnds = new Map<string, Set<PeerDriver>>();
   /** What the presence checks know of each username (see UserRecord). */
   private readonly users = new Map<string, UserRecord>();
   /** First sweep that saw each (peer, friend) disagreement: "peer\0friend" → ms. */
@@ -271,10 +273,7 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
 
   onSessionEstablished(peer: PeerDriver, requestId: string, role: 'caller' | 'callee', other: string): void {
     const key = this.sessionKey(requestId);
-    if (role === 'caller') {
-      this.pendingSessions.delete(key);
-      this.count('sessions_established');
-    }
+    if (role === 'caller') this.pendingSessions.delete(key);
     // The peer machine hides server request ids: its driver names a request "caller>callee", and a
     // P2P session between two users (either may have opened it; it outlives server restarts)
     // needs a yes from one of them at some point.
@@ -282,6 +281,20 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
     if (!saidYes) {
       this.violate('session-needs-yes', `${peer.username} (${role}) got session ${requestId} with ${other}, but the callee never said yes`);
     }
+  }
+
+  onChatOpenChanged(peer: PeerDriver, friend: string, open: boolean): void {
+    const key = peer.username < friend ? `${peer.username}>${friend}` : `${friend}>${peer.username}`;
+    let ends = this.chatEnds.get(key);
+    if (open) {
+      if (ends === undefined) this.chatEnds.set(key, (ends = new Set()));
+      if (ends.size === 0) this.count('sessions_established');
+      ends.add(peer);
+      return;
+    }
+    if (ends === undefined) return;
+    ends.delete(peer);
+    if (ends.size === 0) this.chatEnds.delete(key);
   }
 
   onSessionFailed(caller: PeerDriver, requestId: string | undefined): void {

@@ -168,7 +168,9 @@ function collectMetrics(world: World): Record<string, number> {
     presence_delay_max_ms: Math.round(delay.maxMs),
     presence_updates: delay.count,
     session_requests: sessionOutcomes,
-    sessions_established: established,
+    // Sessions, each once (checkers.ts onChatOpenChanged); not the session steps that ended
+    // `established`, which a session already open answers too (session_outcome_established).
+    sessions_established: counter('sessions_established'),
     session_success_rate: sessionOutcomes === 0 ? 0 : established / sessionOutcomes,
     ...sessions,
     signups_ok: outcome('signup:ok'),

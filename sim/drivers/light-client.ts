@@ -496,6 +496,8 @@ export class LightClient implements PeerDriver {
   private onSessionEstablished(frame: ServerFrameOf<'session.established'>): void {
     this.options.observer.onSessionEstablished(this, frame.requestId, frame.role, frame.username);
     if (frame.role !== 'caller') return;
+    // No P2P here: the server's session.established to the caller is the session, one per request.
+    this.options.observer.onCounter('sessions_established');
     const done = this.sessionWaiters.get(frame.requestId);
     this.sessionWaiters.delete(frame.requestId);
     done?.('established');

@@ -71,6 +71,13 @@ export interface PeerObserver {
   onSessionAnswer(callee: PeerDriver, requestId: string, accept: boolean): void;
   onSessionPending(caller: PeerDriver, requestId: string, callee: string, timeoutMs: number): void;
   onSessionEstablished(peer: PeerDriver, requestId: string, role: 'caller' | 'callee', other: string): void;
+  /**
+   * The chat with `friend` opened (`open`) or is open no more in this peer's client, as its
+   * machine's open sessions say (peer-machine driver). A session is counted established once: when
+   * the first of its two ends opens it, not again while either end has it open (a chat.opened that
+   * answers a chat.open with the session already open, or a crossing's second stream, opens none).
+   */
+  onChatOpenChanged?(peer: PeerDriver, friend: string, open: boolean): void;
   onSessionFailed(caller: PeerDriver, requestId: string | undefined, callee: string, reason: string): void;
   /** The server link dropped: replies pushed meanwhile are lost to this peer. */
   onLinkLost(peer: PeerDriver): void;

@@ -314,6 +314,13 @@ export class PeerMachineDriver implements PeerDriver {
   private readonly offeredSha256 = new Map<string, string>();
   private outgoing = new Set<string>();
   /**
+   * Friends whose chat this incarnation's machine has open, as the driver last saw it: a
+   * chat.opened for one of them announces the open session again (a chat.open typed with the
+   * session already open, a crossing's older stream closed) and opens none. Closes are read from
+   * the machine's open sessions at each settle (observer.onChatOpenChanged).
+   */
+  private chatsOpen = new Set<string>();
+  /**
    * The headless client's command queue (cli/client/command-queue.ts), which every front end
    * types through, fed as cli/client/headless.ts feeds it: every command this user types (a step's,
    * the driver's own answers, the quit) goes in, and runs on the machine (`run`) when the queue
@@ -426,6 +433,7 @@ export class PeerMachineDriver implements PeerDriver {
         onExit: () => this.onExited(),
         onSettled: () => {
           this.updateTruth();
+          if (this.chatsOpen.size > 0) this.noteChatsClosed(machine.openSessions());
           // A server link that came up releases the commands waiting for it (as headless.ts).
           this.pumpQueue();
           this.causes.settled(this.clock.nowMs());
@@ -666,6 +674,7 @@ export class PeerMachineDriver implements PeerDriver {
     this.alive = false;
     this.scope.kill();
     this.host.abort();
+    this.noteChatsClosed([]);
     this.presenceView.clear();
     this.options.observer.onViewReset(this);
     this.ledger.endAll('CRASHED');
@@ -733,6 +742,7 @@ export class PeerMachineDriver implements PeerDriver {
     this.setTruth(false);
     this.alive = false;
     this.scope.kill();
+    this.noteChatsClosed([]);
     this.presenceView.clear();
     this.options.observer.onViewReset(this);
     if (step === null) {
@@ -908,6 +918,15 @@ export class PeerMachineDriver implements PeerDriver {
     }
   }
 
+  /** The chats open no more: all but `stillOpen` (the machine's open sessions; none once the process is gone). */
+  private noteChatsClosed(stillOpen: readonly string[]): void {
+    for (const friend of [...this.chatsOpen]) {
+      if (stillOpen.includes(friend)) continue;
+      this.chatsOpen.delete(friend);
+      this.options.observer.onChatOpenChanged?.(this, friend, false);
+    }
+  }
+
   // ---- events -------------------------------------------------------------------------------------
 
   private onEvent(emitted: ClientEvent, tag: number | undefined): void {
@@ -957,6 +976,10 @@ export class PeerMachineDriver implements PeerDriver {
         this.onChatRequest(event.from);
         break;
       case 'chat.opened': {
+        if (!this.chatsOpen.has(event.username)) {
+          this.chatsOpen.add(event.username);
+          observer.onChatOpenChanged?.(this, event.username, true);
+        }
         const caller = this.outgoing.has(event.username);
         const key = caller ? `${this.username}>${event.username}` : `${event.username}>${this.username}`;
         observer.onSessionEstablished(this, key, caller ? 'caller' : 'callee', event.username);
