@@ -1300,7 +1300,9 @@ export class ServerMachine {
 
   private onFriendUnblock(conn: Conn, username: string, frame: ClientFrameOf<'friend.unblock'>, nowMs: number): void {
     const me = this.directory.get(username);
-    if (me === undefined || !this.directory.has(frame.username)) return this.sendError(conn, 'USER_NOT_FOUND', frame.id);
+    const them = this.directory.get(frame.username);
+    if (me === undefined || them === undefined) return this.sendError(conn, 'USER_NOT_FOUND', frame.id);
+    let shown = false;
     if (me.blocked.has(frame.username)) {
       if (!this.blockChanges.take(username, nowMs)) return this.sendError(conn, 'RATE_LIMITED', frame.id, 'too many blocks and unblocks: retry later');
       this.persist({ op: 'block.remove', blocker: username, blocked: frame.username });
@@ -1309,8 +1311,12 @@ export class ServerMachine {
       if (me.incoming.has(frame.username) && this.directory.visibleIncoming(me).length > FRIEND_REQUESTS_INCOMING_PER_USER_MAX) {
         this.persist({ op: 'request.remove', from: frame.username, to: username });
       }
+      shown = me.incoming.has(frame.username);
     }
     this.send(conn.connId, { type: 'friend.unblocked', re: frame.id, username: frame.username });
+    // A request the block hid is told now, as one made at this moment would be (and as a login
+    // tells each pending one), not only in the next friends list.
+    if (shown) this.send(conn.connId, { type: 'friend.incoming', from: them.username, nickname: them.nickname });
   }
 
   // ---- account changes ------------------------------------------------------------------------

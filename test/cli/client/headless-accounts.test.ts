@@ -6,7 +6,8 @@
  * (the old one required) and account.nickname (friends get friend.updated).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HeadlessClient } from '../../helpers/headless-client.ts';
+import { eventually } from '../../helpers/eventually.ts';
+import { EVENT_WAIT_MS, HeadlessClient } from '../../helpers/headless-client.ts';
 import { TestServer } from '../../helpers/in-process-server.ts';
 
 describe('headless client: friends made while away, remove, block, password and nickname', () => {
@@ -48,6 +49,9 @@ describe('headless client: friends made while away, remove, block, password and 
     expect(bobList.pending).toEqual([]);
     expect(bob.events.filter((e) => e.event === 'friend.request')).toHaveLength(1);
     await bob.request({ cmd: 'friend.unblock', username: 'alice' }, 'friend.unblocked', { username: 'alice' });
+    // Told at once, as a request made now would be, not only in the next list.
+    await eventually(() => bob.seen('friend.request').length === 2, 'a second friend.request from alice, after the unblock', EVENT_WAIT_MS);
+    expect(bob.seen('friend.request').at(-1)).toMatchObject({ from: 'alice' });
     const after = await bob.request({ cmd: 'friends', id: 'l2' }, 'friends', { ref: 'l2' });
     expect(after.pending).toEqual(['alice']);
     await bob.request({ cmd: 'friend.accept', username: 'alice' }, 'friend.added', { username: 'alice' });

@@ -124,6 +124,33 @@ describe('friend.block and friend.unblock, edges', () => {
     expect(h.store.load().blocks).toEqual([]);
   });
 
+  it('unblocking a user whose request the block hid pushes that request to us (friend.incoming) right after friend.unblocked; nothing when there was none or it was never hidden', () => {
+    // Before: the request only showed in the next friends list, and a script or person waiting
+    // for friend.request (as after a login, where each pending one is told) never heard of it.
+    const h = new ServerHarness({ store: storeWith(['victim', 'pest', 'carol', 'dave']) });
+    const victim = h.login('victim');
+    const pest = h.login('pest');
+    h.send(victim, { type: 'friend.block', id: 1, username: 'pest' });
+    h.send(pest, { type: 'friend.request', id: 2, username: 'victim' });
+    h.drain(victim);
+    h.send(victim, { type: 'friend.unblock', id: 3, username: 'pest' });
+    expect(h.drain(victim)).toEqual([
+      { type: 'friend.unblocked', re: 3, username: 'pest' },
+      { type: 'friend.incoming', from: 'pest', nickname: 'pest' },
+    ]);
+    // Blocked and unblocked with no request of theirs: only the answer.
+    h.send(victim, { type: 'friend.block', id: 4, username: 'carol' });
+    h.drain(victim);
+    h.send(victim, { type: 'friend.unblock', id: 5, username: 'carol' });
+    expect(h.drain(victim)).toEqual([{ type: 'friend.unblocked', re: 5, username: 'carol' }]);
+    // A request we saw (never hidden) and an unblock of someone not blocked: not told again.
+    const dave = h.login('dave');
+    h.send(dave, { type: 'friend.request', id: 6, username: 'victim' });
+    h.drain(victim);
+    h.send(victim, { type: 'friend.unblock', id: 7, username: 'dave' });
+    expect(h.drain(victim)).toEqual([{ type: 'friend.unblocked', re: 7, username: 'dave' }]);
+  });
+
   it('unblocking a user whose hidden request would pass the incoming quota drops that request silently; under the quota it shows', () => {
     const askers = Array.from({ length: FRIEND_REQUESTS_INCOMING_PER_USER_MAX }, (_, i) => `asker${i}`);
     const store = storeWith(['victim', 'pest', ...askers]);
@@ -132,7 +159,7 @@ describe('friend.block and friend.unblock, edges', () => {
     const h = new ServerHarness({ store });
     const victim = h.login('victim');
     h.send(victim, { type: 'friend.unblock', id: 1, username: 'pest' });
-    expect(h.last(victim)).toEqual({ type: 'friend.unblocked', re: 1, username: 'pest' });
+    expect(h.drain(victim).slice(-1)).toEqual([{ type: 'friend.unblocked', re: 1, username: 'pest' }]);
     expect(h.store.load().requests).not.toContainEqual(['pest', 'victim']);
     h.send(victim, { type: 'friends.list', id: 2 });
     const list = h.last(victim);
@@ -141,5 +168,6 @@ describe('friend.block and friend.unblock, edges', () => {
     h.send(victim, { type: 'friend.block', username: 'asker1' });
     h.send(victim, { type: 'friend.unblock', id: 3, username: 'asker1' });
     expect(h.store.load().requests).toContainEqual(['asker1', 'victim']);
+    expect(h.last(victim)).toEqual({ type: 'friend.incoming', from: 'asker1', nickname: 'asker1' });
   });
 });
