@@ -9,7 +9,8 @@
  *
  * The server link speaks TLS when the runtime is given ServerPins (known-servers.ts): its own
  * TcpTransport checks the server's certificate against the pin before the machine hears that the
- * link is open, and a refusal closes the link with SERVER_KEY_CHANGED; the P2P streams use
+ * link is open, and a refusal closes the link with SERVER_KEY_CHANGED; with --tls off it is a
+ * plain TcpTransport of its own, with a connect deadline (CONNECT_TIMEOUT_MS). The P2P streams use
  * `transport` as they are.
  *
  * Data path of a file chunk: FileReader reads into a fresh buffer → the machine passes that
@@ -23,7 +24,7 @@ import type { HistoryStore } from '../../core/peer/history.ts';
 import { PeerHost, type PeerHostNote } from '../../core/peer/host.ts';
 import { type PeerConfig, type PeerEffect, PeerMachine } from '../../core/peer/machine.ts';
 import type { Clock, Listener, Stream, Transport } from '../../core/transport.ts';
-import { TcpTransport } from '../net/tcp-transport.ts';
+import { CONNECT_TIMEOUT_MS, TcpTransport } from '../net/tcp-transport.ts';
 import { identitySealer } from '../crypto/sealed-box.ts';
 import { NodePeerFiles, prepareFile, sweepOrphanedParts } from './file-io.ts';
 import { KNOWN_SERVERS_FAILED, type PinVerdict, type ServerKeyCheck } from './known-servers.ts';
@@ -41,9 +42,9 @@ export interface ClientRuntimeOptions {
   readonly p2pPort: number;
   readonly downloadDir: string;
   readonly machine: Partial<Omit<PeerConfig, 'serverHost' | 'serverPort'>>;
-  /** The P2P transport (and the server link's when serverPins is null). */
+  /** The P2P transport. */
   readonly transport: Transport;
-  /** TLS to the server, pinned by these; null: the server link is plain TCP over `transport` (--tls off). */
+  /** TLS to the server, pinned by these; null: the server link is plain TCP (--tls off). */
   readonly serverPins: ServerKeyCheck | null;
   /**
    * Where what was said is kept (history-store.ts); null: nothing is kept. settleInterrupted, if
@@ -98,8 +99,13 @@ export class ClientRuntime {
     );
     this.machine = new PeerMachine({ ...options.machine, identity: identity?.publicKeys ?? null, serverHost: options.serverHost, serverPort: options.serverPort });
     const pins = options.serverPins;
+    // Its own transport either way, with a connect deadline either way: the TLS handshake timer,
+    // or CONNECT_TIMEOUT_MS on plain TCP (without it a server that never answered held `ready`
+    // for the kernel's two minutes). The P2P transport has none: the hello timer ends its connects.
     const serverTransport =
-      pins === null ? options.transport : new TcpTransport({ tlsClient: { verifyServer: (host, port, fingerprint) => this.verifyServer(pins, host, port, fingerprint) } });
+      pins === null
+        ? new TcpTransport({ connectTimeoutMs: CONNECT_TIMEOUT_MS })
+        : new TcpTransport({ tlsClient: { verifyServer: (host, port, fingerprint) => this.verifyServer(pins, host, port, fingerprint) } });
     this.host = new PeerHost({
       machine: this.machine,
       transport: options.transport,

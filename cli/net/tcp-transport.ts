@@ -214,7 +214,7 @@ export const CLOSE_GRACE_MS = 5_000;
  * connection that stalls mid-handshake would hold a socket for node's default 120 s; a client
  * whose server accepts and then says nothing would wait for ever (the client machine has no
  * connect deadline), instead of retrying. On the client it also covers the TCP connect under
- * the handshake (a host that never answers); plain connects have CONNECT_TIMEOUT_MS.
+ * the handshake (a host that never answers); a plain server link has CONNECT_TIMEOUT_MS.
  */
 export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 /**
@@ -228,13 +228,15 @@ export const TLS_HANDSHAKES_PER_ADDRESS_MAX = 32;
 /** The close reason of a client connection whose handshake did not finish in time. */
 export const TLS_HANDSHAKE_TIMEOUT = 'TLS_HANDSHAKE_TIMEOUT';
 /**
- * How long a plain TCP connect (`--tls off`: the server link, and P2P links) may take before it
- * is given up: as long as a TLS connect gets for its TCP connect and handshake together, so both
- * modes give up on a host that never answers at the same moment. Without it the kernel's SYN
- * retries end the connect (ETIMEDOUT) after about 127 s on Linux, and the client machine has no
- * connect deadline of its own: `ready`, and every command queued for the server, would wait
- * that long before the first retry. (A P2P connect also has the machine's hello timer,
- * P2P_HELLO_TIMEOUT_MS, armed when it starts: the same 10 s.)
+ * How long the client's plain TCP server link (`--tls off`) may take to connect before it is
+ * given up (the transport option connectTimeoutMs, set by client-runtime.ts): as long as a TLS
+ * connect gets for its TCP connect and handshake together, so both modes give up on a server
+ * that never answers at the same moment. Without it the kernel's SYN retries end the connect
+ * (ETIMEDOUT) after about 127 s on Linux, and the client machine has no connect deadline of its
+ * own: `ready`, and every command queued for the server, waited that long before the first retry.
+ * P2P connects need none: the peer machine's hello timer (P2P_HELLO_TIMEOUT_MS, the same 10 s)
+ * runs from the connect and ends them, and a second timer racing it made the reason the user is
+ * told (timeout) come out as unreachable about one time in three.
  */
 export const CONNECT_TIMEOUT_MS = TLS_HANDSHAKE_TIMEOUT_MS;
 /**
@@ -283,7 +285,7 @@ export interface TcpTransportOptions {
   readonly tlsServer?: TlsServerOptions;
   /** connect() speaks TLS 1.3 and checks the server's certificate with this. */
   readonly tlsClient?: TlsClientOptions;
-  /** How long a plain connect() may take before it is given up (default CONNECT_TIMEOUT_MS; TLS has handshakeTimeoutMs). */
+  /** How long a plain connect() may take before it is given up (CONNECT_TIMEOUT_MS for the server link); default: no timer of its own (TLS has handshakeTimeoutMs). */
   readonly connectTimeoutMs?: number;
 }
 
@@ -338,11 +340,11 @@ export class TcpTransport implements Transport {
    */
   private readonly clientContext: tls.SecureContext | null;
   private readonly sessions = new Map<string, CachedSession>();
-  private readonly connectTimeoutMs: number;
+  private readonly connectTimeoutMs: number | null;
 
   constructor(options: TcpTransportOptions = {}) {
     this.coalescer = options.coalesceWrites === true ? new WriteCoalescer() : null;
-    this.connectTimeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? null;
     this.tlsServer = options.tlsServer ?? null;
     this.tlsClient = options.tlsClient ?? null;
     const client = this.tlsClient;
@@ -396,6 +398,10 @@ export class TcpTransport implements Transport {
     if (this.tlsClient !== null) return this.connectTls(this.tlsClient, host, port, events);
     const socket = net.connect({ host, port });
     const stream = new TcpStream(socket, events, this.coalescer);
+    if (this.connectTimeoutMs === null) {
+      socket.once('connect', () => events.onOpen());
+      return stream;
+    }
     // Nothing is read or written before the connect, so the idle timer is a deadline here.
     socket.setTimeout(this.connectTimeoutMs, onConnectTimeout);
     socket.once('connect', () => {

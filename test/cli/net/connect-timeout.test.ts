@@ -1,6 +1,7 @@
 /**
  * A connect to a host that never answers is given up after the transport's timer, plain TCP as
- * TLS: without it a plain connect (`--tls off`) waited for the kernel's SYN retries, about 127 s.
+ * TLS: without it the plain server link (`--tls off`) waited for the kernel's SYN retries, about
+ * 127 s, and `ready` with it (the headless client's test is last).
  *
  * The host that never answers stays on loopback: a listening socket whose accept queue is full.
  * It listens in a worker thread whose event loop is then blocked, so nothing accepts; two
@@ -12,6 +13,7 @@ import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CONNECT_TIMEOUT, CONNECT_TIMEOUT_MS, TLS_HANDSHAKE_TIMEOUT, TLS_HANDSHAKE_TIMEOUT_MS, TcpTransport } from '../../../cli/net/tcp-transport.ts';
 import type { Stream } from '../../../core/transport.ts';
+import { HeadlessClient } from '../../helpers/headless-client.ts';
 
 /** Connections a listener of backlog 1 queues before it drops SYNs (Linux: backlog + 1). */
 const QUEUED_BEFORE_FULL = 2;
@@ -89,8 +91,17 @@ describe('a connect to a host that never answers', () => {
     expect(await connect(transport, host.port)).toMatchObject({ opened: false, error: TLS_HANDSHAKE_TIMEOUT });
   });
 
-  it('gives plain connects the give-up of TLS ones by default', () => {
+  it('gives the plain server link the give-up of a TLS one', () => {
     expect(CONNECT_TIMEOUT_MS).toBe(TLS_HANDSHAKE_TIMEOUT_MS);
+  });
+
+  it('sets no timer of its own unless asked (P2P connects: the peer machine\'s hello timer ends them, and gives the reason)', async () => {
+    const host = await blackhole();
+    const stream = new TcpTransport().connect('127.0.0.1', host.port, { onOpen() {}, onData() {}, onDrain() {}, onClose() {} });
+    const socket = (stream as { raw?: net.Socket }).raw!;
+    expect(socket.timeout ?? 0).toBe(0);
+    expect(socket.listenerCount('timeout')).toBe(0);
+    stream.reset();
   });
 
   it('drops the timer once the connection is made: an open plain stream that stays quiet is not closed by it', async () => {
@@ -104,4 +115,18 @@ describe('a connect to a host that never answers', () => {
     expect(socket.listenerCount('timeout')).toBe(0);
     result.stream.reset();
   });
+
+  it(`the headless client with --tls off and a server that never answers: ready once its first connect is given up after CONNECT_TIMEOUT_MS (${CONNECT_TIMEOUT_MS} ms), a login waiting for it answered SERVER_UNAVAILABLE`, async () => {
+    const host = await blackhole();
+    const startedMs = Date.now();
+    // Before, `ready` waited for the kernel's SYN retries (~127 s) and start() gave up first.
+    const client = await HeadlessClient.start('lonely', {
+      server: `127.0.0.1:${host.port}`,
+      extraArgs: ['--tls', 'off'],
+      pasteBeforeReady: [{ cmd: 'login', username: 'lonely', password: 'long enough', id: 1 }],
+    });
+    cleanups.push(async () => client.kill());
+    expect(Date.now() - startedMs).toBeGreaterThanOrEqual(CONNECT_TIMEOUT_MS);
+    expect(await client.waitFor('error', { ref: 1 })).toMatchObject({ code: 'SERVER_UNAVAILABLE' });
+  }, 90_000);
 });
