@@ -943,7 +943,9 @@ function withProgress(transfer: Transfer, bytes: number, size: number, nowMs: nu
 
 function onError(state: DashboardState, event: ClientEventOf<'error'>): DashboardState {
   const text = errorText({ code: event.code, message: event.message, detail: event.detail, who: event.username === undefined ? undefined : friendLabel(state, event.username) });
-  if (state.auth.pending !== null) {
+  // HISTORY_UNAVAILABLE answers no login: the client says it once after `ready`, maybe while a
+  // login typed before then is still on its way, which must not be taken for refused.
+  if (state.auth.pending !== null && event.code !== 'HISTORY_UNAVAILABLE') {
     return { ...state, auth: { ...state.auth, pending: null, error: text, notice: null } };
   }
   // The password dialog waits for the server: its answer shows there, and the user may try again.
