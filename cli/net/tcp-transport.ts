@@ -274,7 +274,11 @@ export interface TlsClientOptions {
   /** A client certificate to present (peer-to-peer links); with one, sessions are not resumed, so every handshake proves a key. */
   readonly cert?: string;
   readonly key?: string;
-  /** How long the handshake may take before the connection is given up (default TLS_HANDSHAKE_TIMEOUT_MS). */
+  /**
+   * How long the connect and handshake may take before the connection is given up (default
+   * TLS_HANDSHAKE_TIMEOUT_MS); 0: no timer of its own, for a caller that has one (P2P links: the
+   * peer machine's hello timer runs from the connect).
+   */
   readonly handshakeTimeoutMs?: number;
 }
 
@@ -431,7 +435,8 @@ export class TcpTransport implements Transport {
       stream.finish(TLS_HANDSHAKE_TIMEOUT);
       socket.destroy();
     };
-    socket.setTimeout(check.handshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS, onHandshakeTimeout);
+    const handshakeTimeoutMs = check.handshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS;
+    if (handshakeTimeoutMs > 0) socket.setTimeout(handshakeTimeoutMs, onHandshakeTimeout);
     let fingerprint: string | null = null;
     // Only a connection that may be resumed listens for tickets: node serializes every ticket the
     // server sends (twice per handshake) for a 'session' listener, and with a client certificate

@@ -14,6 +14,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CONNECT_TIMEOUT, CONNECT_TIMEOUT_MS, TLS_HANDSHAKE_TIMEOUT, TLS_HANDSHAKE_TIMEOUT_MS, TcpTransport } from '../../../cli/net/tcp-transport.ts';
 import type { Stream } from '../../../core/transport.ts';
 import { HeadlessClient } from '../../helpers/headless-client.ts';
+import { makeIdentityCertificate, peerTlsTransport } from '../../../cli/net/identity-certificate.ts';
+import { makeIdentity } from '../../../cli/client/identity-keys.ts';
 
 /** Connections a listener of backlog 1 queues before it drops SYNs (Linux: backlog + 1). */
 const QUEUED_BEFORE_FULL = 2;
@@ -98,6 +100,16 @@ describe('a connect to a host that never answers', () => {
   it('sets no timer of its own unless asked (P2P connects: the peer machine\'s hello timer ends them, and gives the reason)', async () => {
     const host = await blackhole();
     const stream = new TcpTransport().connect('127.0.0.1', host.port, { onOpen() {}, onData() {}, onDrain() {}, onClose() {} });
+    const socket = (stream as { raw?: net.Socket }).raw!;
+    expect(socket.timeout ?? 0).toBe(0);
+    expect(socket.listenerCount('timeout')).toBe(0);
+    stream.reset();
+  });
+
+  it('the P2P TLS transport sets no handshake timer on its connects either: the hello timer alone ends them', async () => {
+    const host = await blackhole();
+    const transport = peerTlsTransport(await makeIdentityCertificate(makeIdentity().signPrivateKey));
+    const stream = transport.connect('127.0.0.1', host.port, { onOpen() {}, onData() {}, onDrain() {}, onClose() {} });
     const socket = (stream as { raw?: net.Socket }).raw!;
     expect(socket.timeout ?? 0).toBe(0);
     expect(socket.listenerCount('timeout')).toBe(0);
