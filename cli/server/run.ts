@@ -19,7 +19,7 @@ import { type PasswordHasher, ServerHost } from '../../core/server/host.ts';
 import { ServerMachine } from '../../core/server/machine.ts';
 import { MAIL_SEQ_NODE_SLOTS } from '../../core/server/mailbox.ts';
 import { PASSWORD_CHECKS_RUNNING_MAX } from '../../core/limits.ts';
-import type { AccountStore, HeldMail, StoreOp, StoreRefusal } from '../../core/store.ts';
+import type { AccountStore, HeldMail, StoreOp, StoreRefusal, StoreSnapshot } from '../../core/store.ts';
 import type { Clock, Listener } from '../../core/transport.ts';
 import { EXIT_FAILED, EXIT_OK } from '../exit-codes.ts';
 import { type LogFormat, type Logger, createLogger } from '../log.ts';
@@ -289,6 +289,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const tlsFingerprint = tlsIdentity?.fingerprint ?? null;
   const hasher = new TrackedHasher(new ScryptHasher(options.scrypt ?? SCRYPT_PARAMS));
   const clock = new StoppableClock(realClock);
+  /** The store read again (other nodes committed what this one did not hear), or null, logged, if it cannot be. */
+  const readStoreAgain = (why: string): StoreSnapshot | null => {
+    try {
+      return backing.load();
+    } catch (error) {
+      logger.error({ event: 'store.reload-failed', why, err: error }, `the store could not be read again (${why}): changes made meanwhile on other nodes stay unknown here until it is`);
+      return null;
+    }
+  };
   // The router and the host need each other: the router feeds the host, the host routes through it.
   let hostRef: ServerHost | null = null;
   const router =
@@ -304,6 +313,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           nowMs: () => clock.nowMs(),
           // The shared database orders one user's logins across nodes (docs/CLUSTER.md).
           ...(backing instanceof PostgresStore ? { nextLoginEpoch: () => backing.nextLoginEpoch() } : {}),
+          // A node that says hello may have committed things while off the bus that we never heard.
+          readStore: () => readStoreAgain('a node joined the cluster'),
         });
   const host = new ServerHost({ machine, transport, store, hasher, clock, hooks: createLogHooks(logger), ...(router === null ? {} : { cluster: router }) });
   hostRef = host;
@@ -342,11 +353,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         logger.info({ event: 'bus.up' }, 'the bus is back: reading the store again and joining the cluster again');
         if (closing === null) {
           // What other nodes committed while this one heard nothing is in the database.
-          try {
-            host.input({ type: 'remote.snapshot', snapshot: backing.load() });
-          } catch (error) {
-            logger.error({ event: 'store.reload-failed', err: error }, 'the store could not be read again after the bus came back');
-          }
+          const snapshot = readStoreAgain('the bus came back');
+          if (snapshot !== null) host.input({ type: 'remote.snapshot', snapshot });
           host.joinCluster();
         }
       } else {

@@ -26,7 +26,8 @@
  *   deliver   a frame for a user the receiver holds (sent to the user's proxy on the sender)
  *   answer    a session.answer from a user the receiver's request waits on (the request lives on
  *             the caller's node), with the address the callee's node sees it at
- *   hello     the sender joined or came back to the bus: every node answers with `attached` for
+ *   hello     the sender joined or came back to the bus: every node reads the store again (what
+ *             the sender committed while cut off never reached it) and answers with `attached` for
  *             each user it holds (and a node coming back announces its own users too); sent to
  *             one node alone, with the sender's users, to a node heard again after its lease ran
  *             out here (it never left the bus, so it would not say hello by itself)
@@ -36,7 +37,7 @@
  * The router is pure: the bus is a port (ClusterBus), time comes in as an argument.
  */
 import type { ClientFrameOf, ServerFrame } from '../frames.ts';
-import type { StoreOp } from '../store.ts';
+import type { StoreOp, StoreSnapshot } from '../store.ts';
 import type { ConnId, ServerEffect, ServerInput } from './machine.ts';
 
 export type NodeId = string;
@@ -88,6 +89,13 @@ export interface ClusterRouterOptions {
    * against a word crossing it on the bus, as before epochs.
    */
   readonly nextLoginEpoch?: () => number | null;
+  /**
+   * Reads the shared store, or null when it cannot now. Read when another node says hello: what
+   * that node committed while it was off the bus is in the store, but its word on the bus was lost
+   * (a disconnected NATS client drops what is published), so without it this node kept, say, a
+   * password changed there in the meantime at its old value for good. Absent: nothing is read.
+   */
+  readonly readStore?: () => StoreSnapshot | null;
 }
 
 /** How many lease beats a node sends per lease TTL: one or two lost beats do not kill a node. */
@@ -342,10 +350,13 @@ export class ClusterRouter {
         if (remote === undefined) return;
         return input({ type: 'remote.answer', username: item.username, connId: remote.connId, remoteAddress: item.remoteAddress, frame: item.frame });
       }
-      case 'hello':
+      case 'hello': {
+        const snapshot = this.options.readStore?.() ?? null;
+        if (snapshot !== null) input({ type: 'remote.snapshot', snapshot });
         this.nameHeldUsers(from);
         this.flushOut();
         return;
+      }
       case 'lease':
         return;
     }

@@ -192,4 +192,31 @@ describe.skipIf(!services.available)('two nodes', () => {
       await proxy.close();
     }
   });
+
+  // Found by an operator's test: B went on taking alice's old password for good (until it restarted).
+  it("a password change made on a node cut off the bus reaches the other node once it is back: the old password is refused there", async () => {
+    const proxy = await CutProxy.start(Number(new URL(services.natsUrl).port));
+    try {
+      const cluster = current();
+      const a = await cluster.addNode({ busUrl: proxy.via(cluster.busUrl) });
+      const b = await cluster.addNode();
+      await cluster.signup(a, 'alice');
+      const alice = await cluster.login(a, 'alice');
+      const health = async () => (await fetch(`http://127.0.0.1:${a.httpPort}/healthz`)).status;
+      await proxy.cutAll();
+      await eventually(async () => (await health()) === 503, 'A reports the lost bus');
+      // Committed to the database; its word on the bus is dropped by A's disconnected NATS client.
+      await alice.connection.request({ type: 'account.password', old: 'correct horse', new: 'battery staple' } as ClientFrame, 'account.updated', REPLY_MS);
+      await proxy.mend();
+      await eventually(async () => (await health()) === 200, 'A back on the bus');
+      // A's hello went out before A took sign-ups again; one from A known at B means B heard it.
+      await cluster.signup(a, 'zed');
+      const thief = await cluster.connect(b);
+      const error = await thief.request({ type: 'login', username: 'alice', password: 'correct horse' }, 'login.ok', REPLY_MS).catch((e: unknown) => e);
+      expect((error as { frame?: { code?: string } }).frame?.code).toBe('BAD_CREDENTIALS');
+      expect(a.machine.isOnline('alice')).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  });
 });

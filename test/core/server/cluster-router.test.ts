@@ -13,7 +13,7 @@ import { type ClusterItem, type ClusterMessage, ClusterRouter, LOGIN_EPOCHS_OFFL
 import { type PasswordHasher, ServerHost } from '../../../core/server/host.ts';
 import { type ServerInput, ServerMachine } from '../../../core/server/machine.ts';
 import { MAIL_SEQ_NODE_SLOTS } from '../../../core/server/mailbox.ts';
-import { MemoryStore } from '../../../core/store.ts';
+import { MemoryStore, type StoreSnapshot } from '../../../core/store.ts';
 import type { Clock, Listener, Stream, StreamEvents, Transport } from '../../../core/transport.ts';
 import { replay } from '../../helpers/fc-replay.ts';
 
@@ -176,6 +176,7 @@ class Node {
       heldUsers: (visit) => this.machine.heldUsers(visit),
       nowMs: () => world.clock.nowMs(),
       nextLoginEpoch: () => ++world.loginEpochs,
+      readStore: () => world.store.load(),
     });
     host = new ServerHost({ machine: this.machine, transport, store: world.store, hasher, clock: world.clock, cluster: this.router });
     this.host = host;
@@ -473,6 +474,28 @@ describe('ClusterRouter over the in-memory bus', () => {
     expect(b.machine.isOnline('erin')).toBe(true);
   });
 
+  // Found on real nodes (test/cluster/two-nodes.test.ts): n1 took alice's old password for good.
+  it('a password change made on a node cut off the bus reaches the others when it is back: the old password no longer logs in there', () => {
+    const world = new World();
+    const [a, b] = [world.addNode(), world.addNode()];
+    const alice = world.login(b, 'alice');
+    world.hub.partition('n2', true);
+    world.settle();
+    alice.send({ type: 'account.password', old: 'correct horse', new: 'battery staple' });
+    world.settle();
+    expect(alice.take('account.updated')).toHaveLength(1);
+    world.hub.partition('n2', false);
+    world.settle();
+    const thief = a.connect();
+    thief.send({ type: 'login', username: 'alice', password: 'correct horse' });
+    world.settle();
+    expect(thief.take('error')).toEqual([expect.objectContaining({ code: 'BAD_CREDENTIALS' })]);
+    const owner = a.connect();
+    owner.send({ type: 'login', username: 'alice', password: 'battery staple' });
+    world.settle();
+    expect(owner.take('login.ok')).toHaveLength(1);
+  });
+
   it('a lease runs out at the very instant nextTickMs() names, on a clock with fractions of a millisecond', () => {
     const heard: { handler: ((message: ClusterMessage) => void) | null } = { handler: null };
     let nowMs = 0;
@@ -649,7 +672,7 @@ describe('presence across nodes, in every interleaving of the bus', () => {
 
 describe('login epochs, on one router', () => {
   /** A router alone on a fake bus: what it feeds its machine, what it publishes, a way to make it hear. */
-  function lonelyRouter(nextLoginEpoch?: () => number | null) {
+  function lonelyRouter(nextLoginEpoch?: () => number | null, readStore?: () => StoreSnapshot | null) {
     const inputs: ServerInput[] = [];
     const published: ClusterMessage[] = [];
     const heard: { handler: ((message: ClusterMessage) => void) | null } = { handler: null };
@@ -664,6 +687,7 @@ describe('login epochs, on one router', () => {
       },
       nowMs: () => 0,
       ...(nextLoginEpoch === undefined ? {} : { nextLoginEpoch }),
+      ...(readStore === undefined ? {} : { readStore }),
     });
     const hear = (from: string, ...items: ClusterItem[]): string[] => {
       inputs.length = 0;
@@ -732,6 +756,36 @@ describe('login epochs, on one router', () => {
     expect(announce({ kind: 'offline', username: 'alice' })).toEqual([offline('alice', 7)]);
     expect(announce({ kind: 'attached', username: 'alice', resumeToken: 't-alice' })).toEqual([attached('alice', 7)]);
     expect(announce({ kind: 'attached', username: 'bob', resumeToken: 't-bob' })).toEqual([attached('bob', 0)]);
+  });
+
+  it("another node's hello makes this one read the store again, before it answers; no other word does, and nothing is fed when the store cannot be read now", () => {
+    const snapshot = new MemoryStore().load();
+    const reads: (StoreSnapshot | null)[] = [snapshot, null];
+    let readCount = 0;
+    const { hear, held, published, inputs } = lonelyRouter(undefined, () => {
+      readCount += 1;
+      return reads.shift() ?? null;
+    });
+    held.add('bob');
+    published.length = 0;
+    expect(hear('n1', { kind: 'hello' })).toEqual(['remote.snapshot']);
+    expect(inputs).toEqual([{ type: 'remote.snapshot', snapshot }]);
+    expect(published.flatMap((message) => message.items)).toEqual([attached('bob', 0)]);
+    expect(hear('n1', attached('alice', 1), { kind: 'lease' }, { kind: 'ops', ops: [] }, offline('alice', 1))).toEqual(['remote.attached', 'remote.ops', 'remote.offline']);
+    expect(readCount).toBe(1);
+    // The store does not answer now: the hello is still answered, and the machine keeps what it has.
+    published.length = 0;
+    expect(hear('n2', { kind: 'hello' })).toEqual([]);
+    expect(readCount).toBe(2);
+    expect(published.flatMap((message) => message.items)).toEqual([attached('bob', 0)]);
+  });
+
+  it('without a store to read (readStore absent), a hello is answered and nothing is read', () => {
+    const { hear, held, published } = lonelyRouter();
+    held.add('bob');
+    published.length = 0;
+    expect(hear('n1', { kind: 'hello' })).toEqual([]);
+    expect(published.flatMap((message) => message.items)).toEqual([attached('bob', 0)]);
   });
 
   it('remembers the epochs of the last LOGIN_EPOCHS_OFFLINE_MAX users gone offline, and of every user online however many go', () => {
