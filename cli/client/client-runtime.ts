@@ -20,7 +20,7 @@
 import type { Logger } from 'pino';
 import { type UserCommand } from '../../core/peer/commands.ts';
 import type { ClientEvent, ClientEventLine } from '../../core/peer/events.ts';
-import type { HistoryStore } from '../../core/peer/history.ts';
+import type { HistoryStore, MessageId } from '../../core/peer/history.ts';
 import { PeerHost, type PeerHostNote } from '../../core/peer/host.ts';
 import { type PeerConfig, type PeerEffect, PeerMachine } from '../../core/peer/machine.ts';
 import type { Clock, Listener, Stream, Transport } from '../../core/transport.ts';
@@ -31,6 +31,7 @@ import { KNOWN_SERVERS_FAILED, type PinVerdict, type ServerKeyCheck } from './kn
 import type { ClientIdentity } from './identity-keys.ts';
 import type { KnownPeers } from './known-peers.ts';
 import { FriendKeys } from './friend-keys.ts';
+import type { RuntimeHistory } from './history-store.ts';
 
 /** What the runtime prints: a contract event with its ISO time (one line of the vocabulary). */
 export type TimedEvent = ClientEventLine;
@@ -47,10 +48,11 @@ export interface ClientRuntimeOptions {
   /** TLS to the server, pinned by these; null: the server link is plain TCP (--tls off). */
   readonly serverPins: ServerKeyCheck | null;
   /**
-   * Where what was said is kept (history-store.ts); null: nothing is kept. settleInterrupted, if
-   * the store has it, runs at each login.ok (what a stopped program left in flight is failed).
+   * Where what was said is kept (history-store.ts); null: nothing is kept. With the runtime's
+   * part (RuntimeHistory) too: each login.ok fails what a stopped program left in flight and
+   * tells the machine the read receipts still owed; a chat.read with no session open is kept.
    */
-  readonly history?: (HistoryStore & { settleInterrupted?(account: string): number }) | null;
+  readonly history?: (HistoryStore & Partial<RuntimeHistory>) | null;
   readonly clock: Clock;
   readonly logger: Logger;
   /** Our identity keys (identity-keys.ts): registered at sign-up and login; absent: none (raw tests). */
@@ -190,6 +192,7 @@ export class ClientRuntime {
   command(command: UserCommand, tag?: number): void | Promise<void> {
     if (this.host.stopped) return;
     const withTag = tag === undefined ? {} : { ref: tag };
+    if (command.cmd === 'chat.read') this.keepOwedReceipt(command.username, command.id);
     if (command.cmd === 'fingerprint') {
       this.emit(this.friendKeys.fingerprint(command.username), tag);
       return;
@@ -238,7 +241,11 @@ export class ClientRuntime {
   }
 
   private emit(event: ClientEvent, tag?: number): void {
-    if (event.event === 'login.ok') this.settleInterrupted(event.username);
+    if (event.event === 'login.ok') {
+      this.settleInterrupted(event.username);
+      this.tellOwedReceipts(event.username);
+    }
+    if (event.event === 'chat.opened' || event.event === 'friend.removed') this.owedReceiptGone(event.username);
     const { shown, changes } = this.friendKeys.onEvent(event);
     const timed: TimedEvent = { ...shown, at: new Date(this.options.clock.nowMs()).toISOString() };
     for (const listener of this.eventListeners) listener(timed, tag);
@@ -250,6 +257,49 @@ export class ClientRuntime {
     const held = this.heldUntilReady;
     this.heldUntilReady = null;
     for (const heldEvent of held) this.emit(heldEvent);
+  }
+
+  /**
+   * A chat.read with no session open with the friend: the machine holds the receipt for the next
+   * session, in memory; the store keeps it too (receipts_owed), so a program that stops first
+   * tells it after its next login. Not with read receipts off (nothing is told then).
+   */
+  private keepOwedReceipt(friend: string, id: MessageId): void {
+    const account = this.machine.username;
+    if (account === null || this.options.machine.readReceipts === false || this.machine.openSessions().includes(friend)) return;
+    this.historyStep(() => this.options.history?.oweReceipt?.(account, friend, id));
+  }
+
+  /** A session with the friend opened (the machine sent what it owed them) or the friendship ended. */
+  private owedReceiptGone(friend: string): void {
+    const account = this.machine.username;
+    if (account !== null) this.historyStep(() => this.options.history?.receiptTold?.(account, friend));
+  }
+
+  /**
+   * At a login, the receipts the account still owes (a program stopped before their sessions)
+   * are given to the machine again as the chat.read they came from, after this event's turn (the
+   * host is handing its effects out now): each marks history (no change: it was marked) and
+   * waits for the friend's next session.
+   */
+  private tellOwedReceipts(account: string): void {
+    let owed: ReadonlyArray<{ readonly friend: string; readonly id: MessageId }> = [];
+    this.historyStep(() => {
+      owed = this.options.history?.owedReceipts?.(account) ?? [];
+    });
+    if (owed.length === 0) return;
+    queueMicrotask(() => {
+      if (this.host.stopped || this.machine.username !== account) return;
+      for (const { friend, id } of owed) this.host.input({ type: 'command', command: { cmd: 'chat.read', username: friend, id } });
+    });
+  }
+
+  private historyStep(step: () => void): void {
+    try {
+      step();
+    } catch (error) {
+      this.log.warn({ event: 'history.failed', err: error }, 'the history store failed on a read receipt owed');
+    }
   }
 
   /**

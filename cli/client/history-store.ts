@@ -17,6 +17,10 @@
  * - Ids are kept as JSON text, so a message id 7 and "7" stay apart, and are not unique (a script
  *   may reuse its ids across runs): a mark and `before` name the newest record with that id.
  * - A status only moves forward (historyStatusRank): a late msg.ack after msg.stored changes nothing.
+ * - A read receipt waiting for a session (chat.read with none open) is kept in receipts_owed,
+ *   one per account and friend, until a session with that friend opens (the peer machine sends
+ *   it then) or the friendship ends; the runtime tells the machine again at the account's next
+ *   login, so a program that stops first does not lose it (cli/client/client-runtime.ts).
  * - What a program was sending when it died (killed, crashed) stays `sending`, and an offer it was
  *   making or answering `offered`, with nothing left to move them on: the account's next login
  *   marks them `failed` (settleInterrupted; a partial index keeps that cheap). Any program with
@@ -46,8 +50,8 @@ import {
 export const HISTORY_DATABASE_FILE = 'history.sqlite';
 /** How long a write waits for another client writing the same database. */
 const BUSY_TIMEOUT_MS = 5_000;
-/** 1: messages; 2: read_marks; 3: messages_unsettled. */
-const SCHEMA_VERSION = 3;
+/** 1: messages; 2: read_marks; 3: messages_unsettled; 4: receipts_owed. */
+const SCHEMA_VERSION = 4;
 /** The statuses a record in flight has; a program that stopped leaves them behind (settleInterrupted). */
 const IN_FLIGHT_STATUSES = "('sending', 'offered')";
 
@@ -74,7 +78,15 @@ export interface SqliteHistoryOptions {
   readonly perFriendMax?: number;
 }
 
-export class SqliteHistory implements HistoryStore {
+/** What the runtime asks of its history beyond the peer machine's HistoryStore (see the header). */
+export interface RuntimeHistory {
+  settleInterrupted(account: string): number;
+  oweReceipt(account: string, friend: string, id: MessageId): void;
+  receiptTold(account: string, friend: string): void;
+  owedReceipts(account: string): ReadonlyArray<{ readonly friend: string; readonly id: MessageId }>;
+}
+
+export class SqliteHistory implements HistoryStore, RuntimeHistory {
   readonly path: string;
   private readonly db: Database.Database;
   private readonly perFriendMax: number;
@@ -123,6 +135,12 @@ export class SqliteHistory implements HistoryStore {
           seq INTEGER NOT NULL,
           PRIMARY KEY (account, friend, direction)
         );
+        CREATE TABLE IF NOT EXISTS receipts_owed (
+          account TEXT NOT NULL,
+          friend TEXT NOT NULL,
+          id TEXT NOT NULL,
+          PRIMARY KEY (account, friend)
+        );
         PRAGMA user_version = ${SCHEMA_VERSION};
       `);
     }
@@ -145,6 +163,11 @@ export class SqliteHistory implements HistoryStore {
         'SELECT seq, direction, status FROM messages WHERE account = ? AND friend = ? AND id = ? AND direction = ? ORDER BY seq DESC LIMIT 1',
       ),
       setStatus: this.db.prepare<[string, number]>('UPDATE messages SET status = ? WHERE seq = ?'),
+      oweReceipt: this.db.prepare<[string, string, string]>(
+        'INSERT INTO receipts_owed (account, friend, id) VALUES (?, ?, ?) ON CONFLICT (account, friend) DO UPDATE SET id = excluded.id',
+      ),
+      receiptTold: this.db.prepare<[string, string]>('DELETE FROM receipts_owed WHERE account = ? AND friend = ?'),
+      owedReceipts: this.db.prepare<[string], { friend: string; id: string }>('SELECT friend, id FROM receipts_owed WHERE account = ? ORDER BY rowid'),
       failQueued: this.db.prepare<[string, string]>(`UPDATE messages SET status = 'failed' WHERE account = ? AND friend = ? AND direction = 'out' AND status = 'queued'`),
       failInFlight: this.db.prepare<[string]>(`UPDATE messages SET status = 'failed' WHERE account = ? AND status IN ${IN_FLIGHT_STATUSES}`),
       page: this.db.prepare<[string, string, number, number], Row>(
@@ -214,6 +237,25 @@ export class SqliteHistory implements HistoryStore {
       update.run(mark.status, account, mark.friend, direction, since, upTo, ...behind);
       this.statements.setReadMark.run(account, mark.friend, direction, upTo);
     })();
+  }
+
+  /**
+   * A read receipt for `friend` waits for the next session (chat.read with none open): kept here
+   * too, so a program that stops before that session does not lose it. The newest replaces an
+   * older one (it covers every earlier message).
+   */
+  oweReceipt(account: string, friend: string, id: MessageId): void {
+    this.statements.oweReceipt.run(account, friend, JSON.stringify(id));
+  }
+
+  /** The receipt owed to `friend` went out with a session that opened, or the friendship ended. */
+  receiptTold(account: string, friend: string): void {
+    this.statements.receiptTold.run(account, friend);
+  }
+
+  /** The receipts `account` still owes, oldest first: told again at its next login. */
+  owedReceipts(account: string): Array<{ readonly friend: string; readonly id: MessageId }> {
+    return this.statements.owedReceipts.all(account).map((row) => ({ friend: row.friend, id: JSON.parse(row.id) as MessageId }));
   }
 
   failQueued(account: string, friend: string): void {

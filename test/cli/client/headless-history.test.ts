@@ -97,4 +97,34 @@ describe('headless client: what was said is kept', () => {
     const history = await erin.request({ cmd: 'history', username: 'frank', id: 'h1' }, 'history', { ref: 'h1' });
     expect(history.messages.map((m) => `${String(m.id)} ${m.status}`)).toEqual(['e1 failed']);
   });
+
+  it('a read receipt given with no session open outlives the reader\'s program: told when the next session opens after a restart', async () => {
+    // Before: it waited in the program's memory only, and bob quitting lost it; alice never heard
+    // chat.read for messages he read while she was away (offline messages are read so, as a rule).
+    server ??= await TestServer.start();
+    const gregData = await mkdtemp(join(tmpdir(), 'p2pchat-greg-history-'));
+    dirs.push(gregData);
+    const hana = await HeadlessClient.start('hana', { server: server.address });
+    const greg = await HeadlessClient.start('greg', { server: server.address, dataDir: gregData });
+    clients.push(hana, greg);
+    await Promise.all([signupAndLogin(hana, 'hana'), signupAndLogin(greg, 'greg')]);
+    await befriend(hana, 'hana', greg, 'greg');
+    await greg.request({ cmd: 'logout' }, 'logout.ok');
+    await hana.request({ cmd: 'chat.send', username: 'greg', text: 'read me later', id: 'r1' }, 'chat.queued', { id: 'r1' });
+    await greg.request({ cmd: 'login', username: 'greg', password: 'greg-secret-pw' }, 'login.ok');
+    await greg.waitFor('chat.message', { id: 'r1' });
+    await hana.waitFor('chat.delivered', { id: 'r1' });
+    greg.send({ cmd: 'chat.read', username: 'hana', id: 'r1' });
+    expect(await greg.quit()).toBe(0);
+    const again = await HeadlessClient.start('greg-again', { server: server.address, dataDir: gregData, autoAccept: 'chat' });
+    clients.push(again);
+    await again.request({ cmd: 'login', username: 'greg', password: 'greg-secret-pw' }, 'login.ok');
+    await hana.request({ cmd: 'chat.open', username: 'greg' }, 'chat.opened', { username: 'greg' });
+    expect(await hana.waitFor('chat.read', { username: 'greg' })).toMatchObject({ id: 'r1' });
+    // Told once: the next session carries it no more.
+    await hana.request({ cmd: 'chat.close', username: 'greg' }, 'chat.closed');
+    await hana.request({ cmd: 'chat.open', username: 'greg' }, 'chat.opened', { username: 'greg' });
+    await hana.request({ cmd: 'chat.send', username: 'greg', text: 'still there?', id: 'r2' }, 'chat.delivered', { id: 'r2' });
+    expect(hana.seen('chat.read')).toHaveLength(1);
+  });
 });

@@ -137,6 +137,23 @@ describe('the SQLite history store', () => {
     expect(store.page('carol', 'bob', 10, null).map((m) => m.status)).toEqual(['queued']);
   });
 
+  it('read receipts owed: one per account and friend (the newest replaces), ids keep their type, gone once told, and outlive the store', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'p2pchat-history-'));
+    dirs.push(dir);
+    const store = new SqliteHistory({ dataDir: dir });
+    store.oweReceipt('bob', 'alice', 'a1');
+    store.oweReceipt('bob', 'carol', 7);
+    store.oweReceipt('bob', 'alice', 'a2');
+    store.oweReceipt('dave', 'alice', 'x');
+    expect(store.owedReceipts('bob')).toEqual([{ friend: 'alice', id: 'a2' }, { friend: 'carol', id: 7 }]);
+    store.receiptTold('bob', 'alice');
+    store.close();
+    const again = new SqliteHistory({ dataDir: dir });
+    expect(again.owedReceipts('bob')).toEqual([{ friend: 'carol', id: 7 }]);
+    expect(again.owedReceipts('dave')).toEqual([{ friend: 'alice', id: 'x' }]);
+    again.close();
+  });
+
   it('settleInterrupted fails what an account left sending or offered, nothing else of it and nothing of other accounts, through its partial index', () => {
     const store = new SqliteHistory({ dataDir: null });
     const statuses = ['sending', 'offered', 'queued', 'sent', 'delivered', 'received', 'read', 'done', 'failed'] as const;
