@@ -66,6 +66,8 @@ import {
   FRIEND_REQUESTS_PER_USER_PER_HOUR,
   BLOCK_CHANGES_PER_USER_BURST,
   BLOCK_CHANGES_PER_USER_PER_HOUR,
+  MAIL_SENDS_PER_USER_BURST,
+  MAIL_SENDS_PER_USER_PER_SEC,
   PASSWORD_CHECKS_RUNNING_MAX,
   PASSWORD_CHECKS_WAITING_MAX,
   PROTOCOL_VERSION,
@@ -385,6 +387,8 @@ export class ServerMachine {
   private readonly signupAttempts: RateLimiter;
   private readonly nicknameChanges: RateLimiter;
   private readonly friendRequests: RateLimiter;
+  /** Offline messages stored per user (MAIL_SENDS_PER_USER_BURST). */
+  private readonly mailSends: RateLimiter;
   private readonly blockChanges: RateLimiter;
   /** Connections per address key, all and not logged in (ExpectLogin, ExpectHash, ExpectVerify). */
   private readonly addressConns = new Map<string, { all: number; unauthenticated: number }>();
@@ -451,6 +455,11 @@ export class ServerMachine {
     this.friendRequests = new RateLimiter({
       burst: FRIEND_REQUESTS_PER_USER_BURST,
       perSec: FRIEND_REQUESTS_PER_USER_PER_HOUR / 3_600,
+      bucketsMax: RATE_LIMIT_BUCKETS_MAX,
+    });
+    this.mailSends = new RateLimiter({
+      burst: MAIL_SENDS_PER_USER_BURST,
+      perSec: MAIL_SENDS_PER_USER_PER_SEC,
       bucketsMax: RATE_LIMIT_BUCKETS_MAX,
     });
     this.blockChanges = new RateLimiter({
@@ -1547,6 +1556,7 @@ export class ServerMachine {
     if (admission !== 'ok') {
       return this.sendError(conn, 'MAILBOX_FULL', frame.id, admission === 'sender-share-full' ? 'your share of their mailbox is full' : 'their mailbox is full');
     }
+    if (!this.mailSends.take(from, nowMs)) return this.sendError(conn, 'RATE_LIMITED', frame.id, 'too many offline messages: retry later');
     this.persist({ op: 'mail.add', seq: this.mailbox.nextSeq(nowMs, this.config.mailSeqSlot, this.config.mailSeqSlots), from, to, messageId: frame.messageId, sealed: frame.sealed, sentAtMs: nowMs });
     this.send(conn.connId, queued);
     this.deliverMail(to);

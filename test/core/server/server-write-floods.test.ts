@@ -1,7 +1,8 @@
 /**
  * Requests that write to the store, repeated in a loop by one user: friend requests (asked and
- * withdrawn again and again, each one pushed to the target, who may be a stranger) and blocks
- * (blocked and unblocked again and again). Each is a durable write; unbounded, one account held
+ * withdrawn again and again, each one pushed to the target, who may be a stranger), blocks
+ * (blocked and unblocked again and again) and offline messages (sent to a friend whose client
+ * acknowledges each at once). Each is a durable write; unbounded, one account held
  * every other user's requests up by seconds on the real server and pushed its target a friend
  * request 1,800 times a second (test/cli/server/abuse-replay.test.ts replays it over TCP). Each
  * has a token bucket per user now; refusals that write nothing take no token.
@@ -13,6 +14,8 @@ import {
   FRIEND_REQUESTS_INCOMING_PER_USER_MAX,
   FRIEND_REQUESTS_PER_USER_BURST,
   FRIEND_REQUESTS_PER_USER_PER_HOUR,
+  MAIL_SENDS_PER_USER_BURST,
+  MAIL_SENDS_PER_USER_PER_SEC,
 } from '../../../core/limits.ts';
 import { ServerHarness, storeWith } from '../../helpers/server-harness.ts';
 
@@ -124,5 +127,69 @@ describe('blocks and unblocks in a loop', () => {
     for (let i = 0; i < 5; i++) expect(outcome(h, mallory, { type: 'friend.block', username: 'victim' })).toBe('friend.blocked');
     expect(outcome(h, mallory, { type: 'friend.unblock', username: 'victim' })).toBe('RATE_LIMITED');
     expect(outcome(h, alice, { type: 'friend.block', username: 'victim' })).toBe('friend.blocked');
+  });
+});
+
+/** A stand-in sealed box: opaque base64 (the server never looks inside). */
+function box(tag: string): string {
+  return Buffer.from(tag.padEnd(32, '.')).toString('base64');
+}
+
+/** Alice sends bob one offline message; bob, online, acknowledges what reached him (an auto-answering client): alice's answer, and how many bob was handed. */
+function mailAndAck(h: ServerHarness, alice: number, bob: number, messageId: number): { answer: string | undefined; handed: number } {
+  const answer = outcome(h, alice, { type: 'mail.send', id: messageId, username: 'bob', messageId, sealed: box(`m${messageId}`) });
+  let handed = 0;
+  for (const deliver of h.drain(bob)) {
+    if (deliver.type !== 'mail.deliver') continue;
+    handed += 1;
+    h.send(bob, { type: 'mail.ack', seq: deliver.seq });
+  }
+  return { answer, handed };
+}
+
+describe('offline messages sent and acknowledged in a loop', () => {
+  function friends(): { h: ServerHarness; alice: number; bob: number } {
+    const h = new ServerHarness({ ttlMs: TTL_MS, store: storeWith(['alice', 'bob', 'carol'], [['alice', 'bob'], ['carol', 'bob']]) });
+    return { h, alice: h.login('alice'), bob: h.login('bob') };
+  }
+
+  it(`are stored ${MAIL_SENDS_PER_USER_BURST} at once, then RATE_LIMITED: nothing stored, the friend handed nothing more`, () => {
+    const { h, alice, bob } = friends();
+    const rounds = Array.from({ length: MAIL_SENDS_PER_USER_BURST + 5 }, (_, n) => mailAndAck(h, alice, bob, n));
+    const answers = rounds.map((r) => r.answer);
+    expect(answers.slice(0, MAIL_SENDS_PER_USER_BURST).every((a) => a === 'mail.delivered' || a === 'mail.queued')).toBe(true);
+    expect(answers.slice(MAIL_SENDS_PER_USER_BURST)).toEqual(Array(5).fill('RATE_LIMITED'));
+    expect(h.last(alice)).toMatchObject({ type: 'error', code: 'RATE_LIMITED', re: MAIL_SENDS_PER_USER_BURST + 4, detail: 'too many offline messages: retry later' });
+    expect(rounds.reduce((sum, r) => sum + r.handed, 0)).toBe(MAIL_SENDS_PER_USER_BURST);
+    expect(h.store.mailRecords).toEqual([]);
+  });
+
+  it(`come back at ${MAIL_SENDS_PER_USER_PER_SEC} a second after the burst; counted per user`, () => {
+    const { h, alice, bob } = friends();
+    for (let n = 0; n < MAIL_SENDS_PER_USER_BURST; n++) mailAndAck(h, alice, bob, n);
+    const intervalMs = 1_000 / MAIL_SENDS_PER_USER_PER_SEC;
+    h.advance(intervalMs / 2);
+    expect(mailAndAck(h, alice, bob, 1_000).answer).toBe('RATE_LIMITED');
+    h.advance(intervalMs / 2);
+    expect(mailAndAck(h, alice, bob, 1_001)).toEqual({ answer: 'mail.queued', handed: 1 });
+    expect(mailAndAck(h, alice, bob, 1_002).answer).toBe('RATE_LIMITED');
+    const carol = h.login('carol');
+    expect(outcome(h, carol, { type: 'mail.send', id: 1, username: 'bob', messageId: 'c1', sealed: box('c1') })).toBe('mail.queued');
+  });
+
+  it('a resend of a message still held, and mail a block swallows, store nothing and take no token', () => {
+    const h = new ServerHarness({ ttlMs: TTL_MS, store: storeWith(['alice', 'bob', 'carol'], [['alice', 'bob'], ['alice', 'carol']]) });
+    const alice = h.login('alice');
+    const carol = h.login('carol');
+    h.send(carol, { type: 'friend.block', id: 1, username: 'alice' });
+    for (let n = 0; n < MAIL_SENDS_PER_USER_BURST; n++) {
+      expect(outcome(h, alice, { type: 'mail.send', id: n, username: 'carol', messageId: n, sealed: box(`${n}`) })).toBe('mail.queued');
+    }
+    // Bob is offline: the first one is held; sending it again under its id is answered as queued.
+    for (let n = 0; n < MAIL_SENDS_PER_USER_BURST; n++) {
+      expect(outcome(h, alice, { type: 'mail.send', id: 1_000 + n, username: 'bob', messageId: 'held', sealed: box('held') })).toBe('mail.queued');
+    }
+    expect(h.store.mailRecords).toHaveLength(1);
+    expect(outcome(h, alice, { type: 'mail.send', id: 2_000, username: 'bob', messageId: 'next', sealed: box('next') })).toBe('mail.queued');
   });
 });
