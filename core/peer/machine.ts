@@ -1060,6 +1060,9 @@ export class PeerMachine {
         this.emit({ event: frame.type, username: frame.username });
         // The conversation ends with the block: nothing more of theirs reaches us, nor ours them
         // (chat.send says BLOCKED from here on). `closed`, as any close: the block stays silent.
+        // A yes of ours whose hello has not come ends too, as the server ends a request still
+        // waiting on us (`cancelled`); the late hello is told its token expired, as any late one.
+        if (this.expireToken(frame.username, nowMs)) this.emit(chatFailed(frame.username, 'cancelled', true));
         return this.closeSession(frame.username, 'closed', true, nowMs);
       case 'friend.unblocked':
         return this.emit({ event: frame.type, username: frame.username });

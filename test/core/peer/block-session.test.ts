@@ -1,5 +1,5 @@
 /**
- * friend.block with a chat session open: the conversation ends there. Through PeerHost on the
+ * friend.block with a chat session open, or about to open: the conversation ends there. Through PeerHost on the
  * in-memory network (host-rig.ts): the blocker's client closes the open session on both sides
  * (`chat.closed` reason `closed`, what any close says, so the block stays silent to the blocked
  * user), and nothing more the blocked user says reaches the blocker, nor does the blocker's own
@@ -11,6 +11,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Rig } from './host-rig.ts';
+import { heldCallerToken } from './peer-world.ts';
 
 describe('friend.block during an open chat session', () => {
   it('closes the session on both sides with reason closed; the blocked user’s later messages and typing never reach the blocker', () => {
@@ -43,5 +44,18 @@ describe('friend.block during an open chat session', () => {
     rig.command(alice, { cmd: 'friend.block', username: 'bob' }, (e) => e.event === 'friend.blocked');
     rig.clock.runUntil(rig.clock.nowMs() + 1_000);
     expect(alice.events.slice(fromAlice)).toEqual([{ event: 'friend.blocked', username: 'bob' }]);
+  });
+
+  it('blocking a friend whose chat request we said yes to, before their hello came: the held token goes, and their hello opens nothing', () => {
+    // Before: the hello that came after the block opened a session with the user just blocked.
+    const { world } = heldCallerToken();
+    world.command('bob', { cmd: 'friend.block', username: 'alice' });
+    expect(world.eventsOf('bob', 'friend.blocked')).toEqual([{ event: 'friend.blocked', username: 'alice' }]);
+    expect(world.eventsOf('bob', 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'alice', reason: 'cancelled', incoming: true }]);
+    world.releaseHeld();
+    expect(world.eventsOf('bob', 'chat.opened')).toEqual([]);
+    expect(world.eventsOf('alice', 'chat.opened')).toEqual([]);
+    // Told what any caller whose yes ran out is told: nothing of the block.
+    expect(world.eventsOf('alice', 'chat.failed')).toEqual([{ event: 'chat.failed', username: 'bob', reason: 'session-token-expired' }]);
   });
 });
