@@ -71,9 +71,12 @@ const FRIEND_ENTRY_BYTES_WORST = 13 + USERNAME_CHARS_MAX + 14 + NICKNAME_CHARS_M
 /** Worst-case login.ok or friends frame: every friend, every pending request, and the envelope. */
 export const LIST_FRAME_BYTES_WORST =
   FRIENDS_PER_USER_MAX * FRIEND_ENTRY_BYTES_WORST + (FRIEND_REQUESTS_INCOMING_PER_USER_MAX + FRIEND_REQUESTS_OUTGOING_PER_USER_MAX) * (USERNAME_CHARS_MAX + 3) + 1024;
-/** Chat-session requests one user may have open at once, as caller or callee. */
+/**
+ * Chat-session requests one user may have open at once as caller, and, apart, as callee: one
+ * count for both let sixteen friends asking at once keep a user from asking anyone.
+ */
 export const SESSION_REQUESTS_PENDING_PER_USER_MAX = 16;
-/** Session outcomes held for a detached user until it resumes (the oldest go first). */
+/** Session outcomes held for a detached user until it resumes (the oldest go first): one per request it can be in, both sides. */
 export const SESSION_OUTCOMES_HELD_MAX = 2 * SESSION_REQUESTS_PENDING_PER_USER_MAX;
 
 // ---- offline messages: the server's mailbox of sealed messages -----------------------------------

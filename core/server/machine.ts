@@ -254,8 +254,9 @@ interface OnlineUser {
   connId: ConnId | null;
   resumeToken: string;
   /**
-   * Pending session requests this user is part of, as caller or callee; null when none (most
-   * users most of the time: no empty Set per online user).
+   * Pending session requests this user is part of, as caller or callee (each side bounded by
+   * SESSION_REQUESTS_PENDING_PER_USER_MAX); null when none (most users most of the time: no empty
+   * Set per online user).
    */
   sessionRequests: Set<string> | null;
   /**
@@ -1451,10 +1452,9 @@ export class ServerMachine {
     }
     const callerUser = this.online.get(caller);
     if (callerUser === undefined) throw new Error('logged-in caller is not online');
-    if (
-      (callerUser.sessionRequests?.size ?? 0) >= SESSION_REQUESTS_PENDING_PER_USER_MAX ||
-      (calleeUser.sessionRequests?.size ?? 0) >= SESSION_REQUESTS_PENDING_PER_USER_MAX
-    ) {
+    // Counted apart for each side: friends asking a user at once must not keep that user from
+    // asking anyone (one shared count let 16 of them do just that).
+    if (this.sessionRequestsAs(callerUser, 'caller') >= SESSION_REQUESTS_PENDING_PER_USER_MAX || this.sessionRequestsAs(calleeUser, 'callee') >= SESSION_REQUESTS_PENDING_PER_USER_MAX) {
       return fail('too-many-requests');
     }
     const requestId = `${this.config.sessionRequestIdPrefix}${this.nextSessionRequestSeq++}`;
@@ -1467,6 +1467,13 @@ export class ServerMachine {
     this.timers.arm(`sreq:${requestId}`, nowMs + timeoutMs);
     this.send(conn.connId, { type: 'session.pending', re: frame.id, requestId, username: callee, timeoutMs });
     if (!silent) this.send(calleeUser.connId, { type: 'session.incoming', requestId, from: caller, timeoutMs });
+  }
+
+  /** How many of `user`'s pending session requests it is part of as `role` (at most two bounds' worth). */
+  private sessionRequestsAs(user: OnlineUser, role: 'caller' | 'callee'): number {
+    let count = 0;
+    for (const id of user.sessionRequests ?? []) if (this.sessionRequests.get(id)?.[role] === user.username) count += 1;
+    return count;
   }
 
   private onSessionAnswer(conn: Conn, callee: string, frame: ClientFrameOf<'session.answer'>): void {

@@ -305,6 +305,25 @@ describe('create chat session (seed use case 1.3.4)', () => {
     expect(outcomes.at(-1)).toMatchObject({ type: 'session.failed', reason: 'too-many-requests' });
   });
 
+  it(`a user asked by ${SESSION_REQUESTS_PENDING_PER_USER_MAX} friends at once can still ask one: each side has its own count`, () => {
+    const callers = Array.from({ length: SESSION_REQUESTS_PENDING_PER_USER_MAX }, (_, i) => `caller${i}`);
+    const h = new ServerHarness({
+      sessionTimeoutMs: 10 * 60_000,
+      ttlMs: 60 * 60_000,
+      store: storeWith(['star', 'fan', ...callers], [...callers.map((c) => ['star', c] as const), ['star', 'fan']]),
+    });
+    const star = h.login('star');
+    const fan = h.login('fan');
+    for (const c of callers.map((name) => h.login(name))) h.send(c, { type: 'session.request', username: 'star' });
+    expect(h.framesOf(star, 'session.incoming')).toHaveLength(SESSION_REQUESTS_PENDING_PER_USER_MAX);
+    h.send(star, { type: 'session.request', username: 'fan' });
+    expect(h.last(star)).toMatchObject({ type: 'session.pending', username: 'fan' });
+    expect(h.framesOf(fan, 'session.incoming')).toMatchObject([{ from: 'star' }]);
+    // Star's own side as callee is still full: one more friend asking is refused.
+    h.send(fan, { type: 'session.request', username: 'star' });
+    expect(h.last(fan)).toMatchObject({ type: 'session.failed', reason: 'too-many-requests' });
+  });
+
   it(`more than ${SESSION_REQUESTS_PER_USER_BURST} requests in a burst get 'rate-limited'; the bucket refills with time`, () => {
     const { h, alice, bob } = friends();
     for (let i = 0; i < SESSION_REQUESTS_PER_USER_BURST; i++) h.send(alice, { type: 'session.request', username: 'carol' });
