@@ -1653,7 +1653,31 @@ export class ServerMachine {
   private onRemoteOffline(username: string, connId: ConnId): void {
     const user = this.online.get(username);
     if (user === undefined || !user.remote || user.connId !== connId) return;
+    this.withdrawRemoteRequests(username);
     this.goOffline(username);
+  }
+
+  /**
+   * A caller held elsewhere went offline: the requests its node held for callees here end for
+   * them with `offline`, as going offline ends them (PROTOCOL.md). At a logout its node has said
+   * so already (its withdrawals come before its `offline`, so none is left here); when that node
+   * died or its lease ran out here, nobody else will, and the callee would be asked until its own
+   * deadline. Only friends are asked for sessions: the caller's friends are all there is to look at.
+   */
+  private withdrawRemoteRequests(caller: string): void {
+    // Stryker disable next-line ArrayDeclaration: any name put in the empty list is no user online here, so nothing is withdrawn either way
+    for (const friend of this.directory.get(caller)?.friends ?? []) {
+      const callee = this.online.get(friend);
+      if (callee?.remoteRequests == null) continue;
+      const requests = callee.remoteRequests;
+      for (const [requestId, from] of requests) {
+        if (from !== caller) continue;
+        requests.delete(requestId);
+        this.sendToUser(friend, { type: 'session.withdrawn', requestId, from: caller, reason: 'offline' });
+      }
+      // Stryker disable next-line ConditionalExpression: an empty map and null answer alike; null only frees the map
+      if (requests.size === 0) callee.remoteRequests = null;
+    }
   }
 
   /** A frame for a user held here, from another node's machine: sent as if made here. */

@@ -130,6 +130,21 @@ describe.skipIf(!services.available)('two nodes', () => {
     expect(Date.now() - diedAtMs).toBeLessThan(TTL_MS * 2);
   });
 
+  // Found by an operator's test (kill -9 of the caller's node): the request stayed on bob's screen
+  // until his client's own deadline, and his yes to it went nowhere.
+  it("a node that dies with a session request its user made: the callee on the other node is told it ended (offline) with the presence", async () => {
+    const { a, b, alice, bob } = await twoFriendsOnTwoNodes();
+    const incoming = bob.connection.expect('session.incoming', REPLY_MS);
+    await alice.connection.request({ type: 'session.request', username: 'bob' } as ClientFrame, 'session.pending', REPLY_MS);
+    const { requestId } = await incoming;
+    const offline = bob.connection.expect('presence', REPLY_MS);
+    const withdrawn = bob.connection.expect('session.withdrawn', REPLY_MS);
+    await current().stopNode(a);
+    expect(await offline).toMatchObject({ username: 'alice', status: 'offline' });
+    expect(await withdrawn).toEqual({ type: 'session.withdrawn', requestId, from: 'alice', reason: 'offline' });
+    expect(b.machine.isOnline('alice')).toBe(false);
+  });
+
   it('a name the database holds that node B never heard of: B refuses the sign-up with USERNAME_TAKEN and goes on serving', async () => {
     const cluster = current();
     const [, b] = [await cluster.addNode(), await cluster.addNode()];

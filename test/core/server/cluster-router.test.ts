@@ -367,6 +367,34 @@ describe('ClusterRouter over the in-memory bus', () => {
     expect(a.router.liveNodes()).toEqual(['n2']);
   });
 
+  // Found on real nodes (kill -9 of the caller's node): bob saw alice offline, and her request
+  // stayed on his screen until his client's own deadline; a yes to it went nowhere.
+  it("a caller's node crashes: the requests it held for callees elsewhere are withdrawn there (offline), as a logout would end them", () => {
+    const world = new World();
+    const [a, b, c] = [world.addNode(), world.addNode(), world.addNode()];
+    const alice = world.login(a, 'alice');
+    const bob = world.login(b, 'bob');
+    const dave = world.login(c, 'dave');
+    world.befriend(alice, 'alice', bob, 'bob');
+    world.befriend(dave, 'dave', bob, 'bob');
+    world.befriend(alice, 'alice', dave, 'dave');
+    alice.send({ type: 'session.request', username: 'bob' });
+    world.settle();
+    dave.send({ type: 'session.request', username: 'bob' });
+    world.settle();
+    const [fromAlice, fromDave] = bob.take('session.incoming') as { requestId: string; from: string }[];
+    expect([fromAlice?.from, fromDave?.from]).toEqual(['alice', 'dave']);
+    world.hub.remove('n1');
+    world.passWithHeartbeats(TTL_MS + TTL_MS / 4, [bob, dave]);
+    expect(bob.take('presence')).toEqual([{ type: 'presence', username: 'alice', status: 'offline' }]);
+    expect(bob.take('session.withdrawn')).toEqual([{ type: 'session.withdrawn', requestId: fromAlice?.requestId, from: 'alice', reason: 'offline' }]);
+    // Dave's request, held on n3, is not alice's: bob's yes to it still goes through.
+    bob.send({ type: 'session.answer', id: 7, requestId: String(fromDave?.requestId), accept: true, port: 5000 });
+    world.settle();
+    expect(bob.take('session.answered')).toEqual([expect.objectContaining({ re: 7 })]);
+    expect(dave.take('session.established')).toEqual([expect.objectContaining({ role: 'caller', port: 5000 })]);
+  });
+
   it('a node cut off the bus refuses logins, and when back after its lease ran out its users are online again', () => {
     const world = new World();
     const [a, b] = [world.addNode(), world.addNode()];
