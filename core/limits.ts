@@ -224,12 +224,13 @@ export const BLOCK_CHANGES_PER_USER_PER_HOUR = 60;
  * Offline messages (mail.send that the server stores) per user, token bucket. Each is a durable
  * write, and its acknowledgement another: a sender whose friend acknowledges at once (an
  * auto-answering client, or a second account of its own) looped 1,100 a second and held every
- * other user's requests up by 30 to 250 ms. The burst is a full share of one friend's mailbox
- * (MAILBOX_MESSAGES_PER_SENDER_MAX: a pasted block of lines to an offline friend goes at once);
- * then one a second, faster than anyone types. Resends of a message already held, and mail a
- * block swallows, store nothing and take no token.
+ * other user's requests up by 30 to 250 ms. The burst is two full shares of one friend's mailbox
+ * (MAILBOX_MESSAGES_PER_SENDER_MAX): a pasted block of lines to an offline friend goes at once,
+ * and once the friend took it the sender may write again at once, not a token a second; then one
+ * a second, faster than anyone types. Resends of a message already held, and mail a block
+ * swallows, store nothing and take no token.
  */
-export const MAIL_SENDS_PER_USER_BURST = MAILBOX_MESSAGES_PER_SENDER_MAX;
+export const MAIL_SENDS_PER_USER_BURST = 2 * MAILBOX_MESSAGES_PER_SENDER_MAX;
 export const MAIL_SENDS_PER_USER_PER_SEC = 1;
 /** Rate-limit buckets kept at once; the oldest idle ones are dropped first. */
 export const RATE_LIMIT_BUCKETS_MAX = 100_000;
