@@ -22,7 +22,7 @@ export const ERRORS = {
   // Accounts.
   USERNAME_INVALID: { message: 'username must be 3-32 characters: a-z, 0-9, dot, dash, underscore', closes: false },
   PASSWORD_INVALID: { message: 'password must be 8-128 printable characters', closes: false },
-  NICKNAME_INVALID: { message: 'nickname must be at most 64 printable characters', closes: false },
+  NICKNAME_INVALID: { message: 'nickname must be 1-64 characters with something visible: no spaces at either end, no control, text-direction or line-break characters', closes: false },
   USERNAME_TAKEN: { message: 'username is already taken', closes: false },
   BAD_CREDENTIALS: { message: 'wrong username or password', closes: false },
   BAD_RESUME_TOKEN: { message: 'resume token is unknown or expired; log in with the password', closes: false },

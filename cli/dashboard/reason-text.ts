@@ -156,7 +156,7 @@ const ERROR_TEXT: Readonly<Record<ErrorCode | ClientErrorCode, Said>> = {
   // Accounts.
   USERNAME_INVALID: 'That username will not do: 3 to 32 characters, a-z, 0-9, dot, dash or underscore',
   PASSWORD_INVALID: 'That password will not do: 8 to 128 printable characters',
-  NICKNAME_INVALID: 'That nickname will not do: at most 64 printable characters',
+  NICKNAME_INVALID: 'That nickname will not do: 1 to 64 characters, not blank, no spaces at either end, no control or text-direction characters',
   USERNAME_TAKEN: 'That username is taken: choose another',
   BAD_CREDENTIALS: 'Wrong username or password',
   BAD_RESUME_TOKEN: 'The server no longer knows this login: log in with your password',

@@ -43,8 +43,20 @@ export function checkPassword(password: string): ErrorCode | null {
   return CONTROL_CHARS.test(password) ? 'PASSWORD_INVALID' : null;
 }
 
+// A nickname is shown to friends in every client, so it must read as it was typed and stay on one
+// line. Direction controls (Unicode Bidi_Control: the embeddings and overrides U+202A-U+202E, the
+// isolates U+2066-U+2069, the marks U+061C, U+200E, U+200F) reorder or reverse what follows them,
+// so a friend's name could show reversed or pose as another's; line and paragraph separators
+// (U+2028, U+2029) break it over lines.
+const LAYOUT_CHARS = /[\p{Bidi_Control}\u2028\u2029]/u;
+// A nickname needs something to show: one of white space and invisible characters
+// (Default_Ignorable_Code_Point: zero-width spaces, word joiners, the Hangul fillers) is blank.
+const VISIBLE_CHAR = /[^\s\p{Default_Ignorable_Code_Point}]/u;
+
 export function checkNickname(nickname: string): ErrorCode | null {
-  if (nickname.length > NICKNAME_CHARS_MAX || CONTROL_CHARS.test(nickname)) return 'NICKNAME_INVALID';
+  if (nickname.length > NICKNAME_CHARS_MAX || CONTROL_CHARS.test(nickname) || LAYOUT_CHARS.test(nickname)) return 'NICKNAME_INVALID';
+  // White space at either end cannot be seen, and would let two names that look alike differ.
+  if (nickname.trim() !== nickname || !VISIBLE_CHAR.test(nickname)) return 'NICKNAME_INVALID';
   return null;
 }
 

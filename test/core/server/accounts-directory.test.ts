@@ -5,6 +5,7 @@
  * node's directory does not hold (its account.create lost on the bus, or not there yet): such an op
  * changes nothing and throws nothing.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Directory, checkNickname, checkPassword } from '../../../core/server/accounts.ts';
 import { NICKNAME_CHARS_MAX, PASSWORD_CHARS_MAX, PASSWORD_CHARS_MIN } from '../../../core/limits.ts';
@@ -47,6 +48,74 @@ describe('account checks at their bounds', () => {
   it(`a nickname of exactly NICKNAME_CHARS_MAX (${NICKNAME_CHARS_MAX}) characters is accepted, one more is not`, () => {
     expect(checkNickname('n'.repeat(NICKNAME_CHARS_MAX))).toBeNull();
     expect(checkNickname('n'.repeat(NICKNAME_CHARS_MAX + 1))).toBe('NICKNAME_INVALID');
+  });
+});
+
+// A nickname is shown to friends in every client: it must show something, read the way it was
+// typed, and stay on one line. Each row is one edge of that rule.
+describe('nickname rule', () => {
+  it.each([
+    ['a plain name', 'Alice'],
+    ['one character', 'a'],
+    ['spaces inside', 'Alice A.'],
+    ['right-to-left letters', '\u05e9\u05dc\u05d5\u05dd'],
+    ['an emoji joined by zero-width joiners', '\u{1f469}\u200d\u{1f469}\u200d\u{1f467}'],
+    ['an emoji with its presentation selector', '\u2764\ufe0f'],
+    ['a combining accent', 'Rene\u0301'],
+    ['a no-break space inside', 'Alice\u00a0A.'],
+    [`${NICKNAME_CHARS_MAX} units with the last one visible`, `${'\u200b'.repeat(NICKNAME_CHARS_MAX - 1)}x`],
+  ])('accepts %s', (_why, nickname) => {
+    expect(checkNickname(nickname)).toBeNull();
+  });
+
+  it.each([
+    ['empty', ''],
+    ['a space', ' '],
+    ['spaces and a no-break space', '  \u00a0 '],
+    ['an ideographic space', '\u3000'],
+    ['zero-width spaces only', '\u200b\u200b'],
+    ['a byte order mark only', '\ufeff'],
+    ['a Hangul filler only', '\u3164'],
+    ['a soft hyphen and a word joiner only', '\u00ad\u2060'],
+    ['a space in front', ' Alice'],
+    ['a space behind', 'Alice '],
+    ['a no-break space behind', 'Alice\u00a0'],
+    ['a right-to-left override', 'Alice\u202egnp.exe'],
+    ['a left-to-right embedding', '\u202aAlice'],
+    ['a right-to-left embedding', '\u202bAlice'],
+    ['a pop directional formatting', 'Alice\u202c'],
+    ['a left-to-right override', 'Al\u202dice'],
+    ['a left-to-right isolate', 'Al\u2066ice'],
+    ['a right-to-left isolate', 'Al\u2067ice'],
+    ['a first-strong isolate', 'Al\u2068ice'],
+    ['a pop directional isolate', 'Al\u2069ice'],
+    ['a right-to-left mark', 'Alice\u200f'],
+    ['a left-to-right mark', '\u200eAlice'],
+    ['an Arabic letter mark', 'Al\u061cice'],
+    ['a line separator inside', 'Alice\u2028Bob'],
+    ['a paragraph separator inside', 'Alice\u2029Bob'],
+    ['a NUL', 'Al\u0000ice'],
+    ['an escape (C0)', '\u001b[2JAlice'],
+    ['a DEL', 'Alice\u007f'],
+    ['a C1 control', 'Al\u0085ice'],
+    ['the last C1 control', 'Al\u009fice'],
+    ['a lone surrogate', 'Al\ud800ice'],
+    [`${NICKNAME_CHARS_MAX + 1} units`, 'n'.repeat(NICKNAME_CHARS_MAX + 1)],
+  ])('refuses %s', (_why, nickname) => {
+    expect(checkNickname(nickname)).toBe('NICKNAME_INVALID');
+  });
+
+  it('any name is accepted exactly when it has a visible character, no space at either end, no control, direction or line-break character, and fits', () => {
+    const piece = fc.constantFrom('a', 'Z', '\u00e9', '\u4e2d', '\u{1f600}', ' ', '\u00a0', '\u3000', '\u200b', '\u200d', '\ufeff', '\u3164', '\u202e', '\u2066', '\u200f', '\u2028', '\u0000', '\u0085', '\ud800', '\n', '.');
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 40 }).map((p) => p.join('')), (nickname) => {
+        const fits = nickname.length <= NICKNAME_CHARS_MAX;
+        const trimmed = nickname.trim() === nickname;
+        const banned = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u2028\u2029\ud800-\udfff]/.test(nickname.replace(/\u{1f600}/gu, ''));
+        const visible = /[^\s\u200b\u200d\u3164\u202e\u2066\u200f]/u.test(nickname);
+        expect(checkNickname(nickname) === null).toBe(fits && trimmed && !banned && visible);
+      }),
+    );
   });
 });
 

@@ -261,6 +261,20 @@ describe('account.nickname', () => {
     expect(h.frames(bob)).toEqual([]);
   });
 
+  it('an empty, blank or direction-reversing nickname is NICKNAME_INVALID: kept as it was, no friend told', () => {
+    const h = new ServerHarness({ store: storeWith(['alice', 'bob'], [['alice', 'bob']]) });
+    const alice = h.login('alice');
+    const bob = h.login('bob');
+    h.drain(bob);
+    for (const nickname of ['', ' ', '\u3000\u200b', 'Alice ', 'Al\u202eice', 'Al\u2066ice', 'Al\u2028ice']) {
+      h.send(alice, { type: 'account.nickname', nickname });
+      expect(h.last(alice)).toMatchObject({ type: 'error', code: 'NICKNAME_INVALID' });
+    }
+    expect(h.frames(bob)).toEqual([]);
+    h.restart();
+    expect(h.last(h.login('alice'))).toMatchObject({ type: 'login.ok', nickname: 'alice' });
+  });
+
   it(`renaming is rate-limited per user (a burst of ${NICKNAME_CHANGES_PER_USER_BURST}): no flood of friend.updated`, () => {
     const h = new ServerHarness({ store: storeWith(['alice', 'bob'], [['alice', 'bob']]) });
     const alice = h.login('alice');

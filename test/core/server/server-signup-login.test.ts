@@ -213,6 +213,16 @@ describe('sign-up (seed use case 1.3.1)', () => {
     expect(h.errors(c)).toEqual(['NICKNAME_INVALID', 'NICKNAME_INVALID']);
   });
 
+  it('an empty, blank or direction-reversing nickname gets NICKNAME_INVALID and creates no account', () => {
+    const h = new ServerHarness();
+    const c = h.open();
+    for (const nickname of ['', '   ', ' alice', 'evil\u202etxt.exe', 'al\u2067ice']) {
+      h.send(c, { type: 'signup', username: 'alice', password: 'long enough', nickname });
+    }
+    expect(h.errors(c)).toEqual(Array(5).fill('NICKNAME_INVALID'));
+    expect(h.store.accountCount).toBe(0);
+  });
+
   it('a failed hash job gets INTERNAL, stores nothing, and frees the username', () => {
     const h = new ServerHarness();
     const c = h.open();
