@@ -314,7 +314,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           // The shared database orders one user's logins across nodes (docs/CLUSTER.md).
           ...(backing instanceof PostgresStore ? { nextLoginEpoch: () => backing.nextLoginEpoch() } : {}),
           // A node that says hello may have committed things while off the bus that we never heard.
-          readStore: () => readStoreAgain('a node joined the cluster'),
+          readStore: (node) => {
+            logger.info({ event: 'cluster.hello', node }, `node ${node} joined the cluster (or came back to the bus): reading the store again`);
+            return readStoreAgain(`node ${node} joined the cluster`);
+          },
+          nodeLost: (node, users) =>
+            logger.warn({ event: 'cluster.node-lost', node, users }, `node ${node} was not heard from for ${machine.config.ttlMs} ms (its lease): its ${users} users are offline here`),
         });
   const host = new ServerHost({ machine, transport, store, hasher, clock, hooks: createLogHooks(logger), ...(router === null ? {} : { cluster: router }) });
   hostRef = host;

@@ -90,12 +90,17 @@ export interface ClusterRouterOptions {
    */
   readonly nextLoginEpoch?: () => number | null;
   /**
-   * Reads the shared store, or null when it cannot now. Read when another node says hello: what
+   * Reads the shared store, or null when it cannot now. Read when another node (named) says hello: what
    * that node committed while it was off the bus is in the store, but its word on the bus was lost
    * (a disconnected NATS client drops what is published), so without it this node kept, say, a
    * password changed there in the meantime at its old value for good. Absent: nothing is read.
    */
-  readonly readStore?: () => StoreSnapshot | null;
+  readonly readStore?: (node: NodeId) => StoreSnapshot | null;
+  /**
+   * A node's lease ran out here, with how many of its users this node took offline: for the
+   * operator's log, which otherwise shows users going offline on a node that logged nothing.
+   */
+  readonly nodeLost?: (node: NodeId, usersTakenOffline: number) => void;
 }
 
 /** How many lease beats a node sends per lease TTL: one or two lost beats do not kill a node. */
@@ -201,10 +206,13 @@ export class ClusterRouter {
     this.lostNodes.delete(node);
     this.lostNodes.add(node);
     if (this.lostNodes.size > LOST_NODES_MAX) this.lostNodes.delete(this.lostNodes.values().next().value as NodeId);
+    let takenOffline = 0;
     for (const [username, remote] of [...this.remoteUsers]) {
       if (remote.node !== node) continue;
       this.remoteOffline(username, remote);
+      takenOffline += 1;
     }
+    this.options.nodeLost?.(node, takenOffline);
   }
 
   // ---- what the machine produced ------------------------------------------------------------------
@@ -351,7 +359,7 @@ export class ClusterRouter {
         return input({ type: 'remote.answer', username: item.username, connId: remote.connId, remoteAddress: item.remoteAddress, frame: item.frame });
       }
       case 'hello': {
-        const snapshot = this.options.readStore?.() ?? null;
+        const snapshot = this.options.readStore?.(from) ?? null;
         if (snapshot !== null) input({ type: 'remote.snapshot', snapshot });
         this.nameHeldUsers(from);
         this.flushOut();

@@ -10,6 +10,7 @@ import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BenchConnection } from '../../bench/protocol-client.ts';
 import { clusterServices, freshPostgresSchema } from '../helpers/cluster-services.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { tempDataDir } from '../helpers/in-process-server.ts';
 
 const services = await clusterServices('cluster tests (killed node process)');
@@ -24,7 +25,10 @@ afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-function startNode(storeUrl: string, busUrl: string, nodeId: string): Promise<{ child: ChildProcess; tcpPort: number }> {
+/** A node's log entries, as they come (JSON lines on its stdout). */
+type LogEntry = { event?: string } & Record<string, unknown>;
+
+function startNode(storeUrl: string, busUrl: string, nodeId: string): Promise<{ child: ChildProcess; tcpPort: number; entries: LogEntry[] }> {
   const dataDir = tempDataDir();
   cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
   const args = ['--import', 'tsx', 'cli/main.ts', 'server', '--host', '127.0.0.1', '--port', '0', '--http-port', '0', '--data-dir', dataDir, '--tls', 'off'];
@@ -37,14 +41,16 @@ function startNode(storeUrl: string, busUrl: string, nodeId: string): Promise<{ 
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`node did not listen in time; stderr: ${stderr}`)), START_TIMEOUT_MS);
     let buffered = '';
+    const entries: LogEntry[] = [];
     child.stdout?.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
       for (let newline = buffered.indexOf('\n'); newline >= 0; newline = buffered.indexOf('\n')) {
-        const entry = JSON.parse(buffered.slice(0, newline)) as { event?: string; tcpPort?: number };
+        const entry = JSON.parse(buffered.slice(0, newline)) as LogEntry & { tcpPort?: number };
         buffered = buffered.slice(newline + 1);
+        entries.push(entry);
         if (entry.event === 'listening') {
           clearTimeout(timer);
-          resolve({ child, tcpPort: entry.tcpPort ?? 0 });
+          resolve({ child, tcpPort: entry.tcpPort ?? 0, entries });
         }
       }
     });
@@ -97,6 +103,11 @@ describe.skipIf(!services.available)('a killed node process', { timeout: 180_000
     const offline = alice.expect('presence', REPLY_MS);
     b.child.kill('SIGKILL');
     expect(await offline).toMatchObject({ username: 'bob', status: 'offline' });
+    // The operator reads why on A: which node, and how many users went with it.
+    await eventually(() => a.entries.some((entry) => entry.event === 'cluster.node-lost'), "A logs B's lost lease", REPLY_MS);
+    expect(a.entries.filter((entry) => entry.event === 'cluster.node-lost')).toEqual([expect.objectContaining({ level: 40, node: 'nodeB', users: 1 })]);
+    // And B's start before: A read the store again when B said hello.
+    expect(a.entries).toContainEqual(expect.objectContaining({ event: 'cluster.hello', node: 'nodeB' }));
 
     const backOnline = alice.expect('presence', REPLY_MS);
     const bobBack = await connect(a.tcpPort);

@@ -700,7 +700,7 @@ describe('presence across nodes, in every interleaving of the bus', () => {
 
 describe('login epochs, on one router', () => {
   /** A router alone on a fake bus: what it feeds its machine, what it publishes, a way to make it hear. */
-  function lonelyRouter(nextLoginEpoch?: () => number | null, readStore?: () => StoreSnapshot | null) {
+  function lonelyRouter(nextLoginEpoch?: () => number | null, readStore?: (node: string) => StoreSnapshot | null, nodeLost?: (node: string, users: number) => void) {
     const inputs: ServerInput[] = [];
     const published: ClusterMessage[] = [];
     const heard: { handler: ((message: ClusterMessage) => void) | null } = { handler: null };
@@ -716,6 +716,7 @@ describe('login epochs, on one router', () => {
       nowMs: () => 0,
       ...(nextLoginEpoch === undefined ? {} : { nextLoginEpoch }),
       ...(readStore === undefined ? {} : { readStore }),
+      ...(nodeLost === undefined ? {} : { nodeLost }),
     });
     const hear = (from: string, ...items: ClusterItem[]): string[] => {
       inputs.length = 0;
@@ -790,8 +791,10 @@ describe('login epochs, on one router', () => {
     const snapshot = new MemoryStore().load();
     const reads: (StoreSnapshot | null)[] = [snapshot, null];
     let readCount = 0;
-    const { hear, held, published, inputs } = lonelyRouter(undefined, () => {
+    const readFor: string[] = [];
+    const { hear, held, published, inputs } = lonelyRouter(undefined, (node) => {
       readCount += 1;
+      readFor.push(node);
       return reads.shift() ?? null;
     });
     held.add('bob');
@@ -805,7 +808,20 @@ describe('login epochs, on one router', () => {
     published.length = 0;
     expect(hear('n2', { kind: 'hello' })).toEqual([]);
     expect(readCount).toBe(2);
+    expect(readFor).toEqual(['n1', 'n2']);
     expect(published.flatMap((message) => message.items)).toEqual([attached('bob', 0)]);
+  });
+
+  it("a node's lease running out is told with how many of its users went offline here (the operator's log)", () => {
+    const lost: [string, number][] = [];
+    const { router, hear } = lonelyRouter(undefined, undefined, (node, users) => lost.push([node, users]));
+    hear('n1', attached('alice', 1), attached('bob', 2));
+    hear('n2', attached('carol', 3));
+    hear('n3', { kind: 'lease' });
+    router.tick(4_999);
+    expect(lost).toEqual([]);
+    router.tick(5_000);
+    expect(lost).toEqual([['n1', 2], ['n2', 1], ['n3', 0]]);
   });
 
   it('without a store to read (readStore absent), a hello is answered and nothing is read', () => {
