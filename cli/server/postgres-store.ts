@@ -256,8 +256,9 @@ export class PostgresStore implements AccountStore {
     return () => this.healthListeners.delete(listener);
   }
 
-  load(): StoreSnapshot {
-    const [accountRows, friendshipRows, requestRows, blockRows, declineRows, mailRows, receiptRows] = this.call({ kind: 'queries', sqls: SNAPSHOT_QUERIES }, STORE_START_WAIT_MS) as [
+  /** The whole store; waits at most `waitMs` (by default start-up's bound: nothing is served yet). */
+  load(waitMs = STORE_START_WAIT_MS): StoreSnapshot {
+    const [accountRows, friendshipRows, requestRows, blockRows, declineRows, mailRows, receiptRows] = this.call({ kind: 'queries', sqls: SNAPSHOT_QUERIES }, waitMs) as [
       { username: string; nickname: string; password_hash: string; created_at_ms: string; sign_key: string | null; seal_key: string | null }[],
       { a: string; b: string }[],
       { from_user: string; to_user: string }[],

@@ -32,7 +32,7 @@ import { createLogHooks } from './log-hooks.ts';
 import { createServerMetrics } from './metrics.ts';
 import { SCRYPT_PARAMS, type ScryptParams, ScryptHasher, newToken } from './password.ts';
 import { type DbSynchronous, SqliteStore } from './sqlite-store.ts';
-import { PostgresStore } from './postgres-store.ts';
+import { PostgresStore, STORE_COMMIT_WAIT_MS } from './postgres-store.ts';
 import { NatsBus, checkBusName } from './nats-bus.ts';
 import { ClusterRouter } from '../../core/server/cluster.ts';
 import { randomBytes } from 'node:crypto';
@@ -289,12 +289,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const tlsFingerprint = tlsIdentity?.fingerprint ?? null;
   const hasher = new TrackedHasher(new ScryptHasher(options.scrypt ?? SCRYPT_PARAMS));
   const clock = new StoppableClock(realClock);
-  /** The store read again (other nodes committed what this one did not hear), or null, logged, if it cannot be. */
+  /**
+   * The store read again (other nodes committed what this one did not hear), or null if it cannot
+   * be now: then it is read once the database answers again. A database known to be away is not
+   * waited for: the read would hold this thread (every client's heartbeat) for its whole bound.
+   */
+  let storeReadOwed = false;
   const readStoreAgain = (why: string): StoreSnapshot | null => {
     try {
-      return backing.load();
+      if (backing instanceof PostgresStore && !backing.healthy) throw new Error('the database does not answer');
+      return backing instanceof PostgresStore ? backing.load(STORE_COMMIT_WAIT_MS) : backing.load();
     } catch (error) {
-      logger.error({ event: 'store.reload-failed', why, err: error }, `the store could not be read again (${why}): changes made meanwhile on other nodes stay unknown here until it is`);
+      storeReadOwed = true;
+      logger.error({ event: 'store.reload-failed', why, err: error }, `the store could not be read again (${why}): it is read once the database answers`);
       return null;
     }
   };
@@ -349,6 +356,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     backing.onHealth((healthy) => {
       if (healthy) logger.info({ event: 'store.up' }, 'the database answers again');
       else logger.error({ event: 'store.down', error: backing.healthError }, 'the database does not answer');
+      if (healthy && storeReadOwed && closing === null) {
+        storeReadOwed = false;
+        const snapshot = readStoreAgain('the database answers again');
+        if (snapshot !== null) host.input({ type: 'remote.snapshot', snapshot });
+      }
       healthChanged();
     });
   }

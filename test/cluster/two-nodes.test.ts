@@ -10,6 +10,7 @@ import type { ClientFrame } from '../../core/frames.ts';
 import { clusterServices } from '../helpers/cluster-services.ts';
 import { REPLY_MS, clusterPerTest, eventually } from '../helpers/cluster-nodes.ts';
 import { CutProxy } from '../helpers/cut-proxy.ts';
+import { STORE_COMMIT_WAIT_MS } from '../../cli/server/postgres-store.ts';
 
 const services = await clusterServices('cluster tests (two nodes)');
 /** Short, so a dead node's lease runs out within a test; heartbeats keep live users in. */
@@ -203,6 +204,31 @@ describe.skipIf(!services.available)('two nodes', () => {
       await proxy.mend();
       await eventually(async () => (await health()) === 200, 'B reports the bus back');
       await current().login(b, 'carol');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a node whose database is away when another node says hello goes on serving, and reads the store once the database is back', async () => {
+    const proxy = await CutProxy.start(Number(new URL(services.postgresUrl).port));
+    try {
+      const cluster = current();
+      const a = await cluster.addNode({ storeUrl: proxy.via(cluster.storeUrl) });
+      await cluster.signup(a, 'alice');
+      const alice = await cluster.login(a, 'alice');
+      await proxy.cutAll();
+      await eventually(async () => (await fetch(`http://127.0.0.1:${a.httpPort}/healthz`)).status === 503, 'A reports the lost database');
+      // B starts on the database itself and says hello; an account made behind A's back meanwhile.
+      const b = await cluster.addNode();
+      await cluster.sql('INSERT INTO accounts (username, nickname, password_hash, created_at_ms) VALUES ($1, $1, $2, $3)', ['zoe', 'scrypt$1$1$1$c2FsdA==$aGFzaA==', Date.now()]);
+      await eventually(() => a.running.cluster?.router.liveNodes().includes('node2') === true, 'A heard B');
+      // A's thread is not held waiting on the database for the read: alice is answered at once.
+      const startedMs = Date.now();
+      await alice.connection.request({ type: 'friends.list', id: 1 } as ClientFrame, 'friends', REPLY_MS);
+      expect(Date.now() - startedMs).toBeLessThan(STORE_COMMIT_WAIT_MS);
+      await proxy.mend();
+      await eventually(() => a.machine.hasAccount('zoe'), 'A read the store again once the database answered', 20_000);
+      expect(b.machine.hasAccount('zoe')).toBe(false);
     } finally {
       await proxy.close();
     }
