@@ -26,6 +26,10 @@
  *   marks them `failed` (settleInterrupted; a partial index keeps that cheap). Any program with
  *   that account logged in before had its sessions end at that login (one login per account), so
  *   nothing of its is still on its way; other accounts on the data dir are not touched.
+ * - Our messages still `queued` for anyone not in the friend list a login brings are failed then
+ *   (failQueuedExcept: the server deleted them with the friendship, which ended while we were
+ *   away); a receipt held for one of them, told after the login, makes it `delivered` all the
+ *   same (the friend took it first). A partial index keeps the walk to the queued ones.
  * - Search is instr() over lower() of both sides: the text is matched as it is (%, _, \ and NUL
  *   too; LIKE would stop its pattern at a NUL and match every record), case-insensitive for ASCII
  *   letters (SQLite's lower() folds only those).
@@ -128,6 +132,7 @@ export class SqliteHistory implements HistoryStore, RuntimeHistory {
         CREATE INDEX IF NOT EXISTS messages_by_friend ON messages (account, friend, seq);
         CREATE INDEX IF NOT EXISTS messages_by_id ON messages (account, friend, id);
         CREATE INDEX IF NOT EXISTS messages_unsettled ON messages (account) WHERE status IN ${IN_FLIGHT_STATUSES};
+        CREATE INDEX IF NOT EXISTS messages_queued ON messages (account, friend) WHERE direction = 'out' AND status = 'queued';
         CREATE TABLE IF NOT EXISTS read_marks (
           account TEXT NOT NULL,
           friend TEXT NOT NULL,
@@ -168,6 +173,7 @@ export class SqliteHistory implements HistoryStore, RuntimeHistory {
       ),
       receiptTold: this.db.prepare<[string, string]>('DELETE FROM receipts_owed WHERE account = ? AND friend = ?'),
       owedReceipts: this.db.prepare<[string], { friend: string; id: string }>('SELECT friend, id FROM receipts_owed WHERE account = ? ORDER BY rowid'),
+      queuedFriends: this.db.prepare<[string], { friend: string }>(`SELECT DISTINCT friend FROM messages WHERE account = ? AND direction = 'out' AND status = 'queued'`),
       failQueued: this.db.prepare<[string, string]>(`UPDATE messages SET status = 'failed' WHERE account = ? AND friend = ? AND direction = 'out' AND status = 'queued'`),
       failInFlight: this.db.prepare<[string]>(`UPDATE messages SET status = 'failed' WHERE account = ? AND status IN ${IN_FLIGHT_STATUSES}`),
       page: this.db.prepare<[string, string, number, number], Row>(
@@ -216,7 +222,9 @@ export class SqliteHistory implements HistoryStore, RuntimeHistory {
         : this.statements.newestWithIdIn.get(account, mark.friend, id, mark.direction);
     if (target === undefined) return;
     if (!mark.through) {
-      if (historyStatusRank(target.status) < historyStatusRank(mark.status)) this.statements.setStatus.run(mark.status, target.seq);
+      // A receipt for one failed at a login (its friendship found ended): taken before it ended (history.ts).
+      const takenBefore = target.status === 'failed' && mark.status === 'delivered';
+      if (takenBefore || historyStatusRank(target.status) < historyStatusRank(mark.status)) this.statements.setStatus.run(mark.status, target.seq);
       return;
     }
     // Through: this record and the earlier ones of its direction that have not reached the status
@@ -260,6 +268,14 @@ export class SqliteHistory implements HistoryStore, RuntimeHistory {
 
   failQueued(account: string, friend: string): void {
     this.statements.failQueued.run(account, friend);
+  }
+
+  /** The friends with our messages still queued are few: each one not among `friends` is failed as failQueued does. */
+  failQueuedExcept(account: string, friends: readonly string[]): void {
+    const keep = new Set(friends);
+    this.db.transaction(() => {
+      for (const { friend } of this.statements.queuedFriends.all(account)) if (!keep.has(friend)) this.statements.failQueued.run(account, friend);
+    })();
   }
 
   /**

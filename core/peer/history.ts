@@ -10,11 +10,13 @@
  *                  sending ─session lost or closed before the ack─▶ failed
  *                  queued (held sealed by the server for an offline friend) ─▶ delivered ─▶ read
  *                  queued ─the friendship ended, told while logged in─▶ failed (the server deleted it)
+ *                  queued ─the friendship found ended at a login─▶ failed ─receipt held from before─▶ delivered
  *   direction in:  received ─chat.read by our user─▶ read
  *   files:         offered ─▶ done | failed
  *
  * A status only moves forward along these arrows (the store ignores a step back, say a late
- * msg.ack after msg.stored). A read receipt names the last message read: every earlier message
+ * msg.ack after msg.stored), but for that last one: `delivered` after `failed` is the server's
+ * receipt that the friend took the message before the friendship ended, so it wins. A read receipt names the last message read: every earlier message
  * of that direction with that friend counts as read too.
  */
 import type { ClientEvent } from './events.ts';
@@ -93,6 +95,8 @@ export interface HistoryStore {
   search(account: string, text: string, friend: string | null, limit: number): HistoryMessage[];
   /** Every message to `friend` still `queued` becomes `failed`: the friendship ended, and the server deleted what it held. */
   failQueued(account: string, friend: string): void;
+  /** Every message to anyone not among `friends` still `queued` becomes `failed`: at a login, those friendships ended while we were away. */
+  failQueuedExcept(account: string, friends: readonly string[]): void;
 }
 
 /**

@@ -326,6 +326,7 @@ export class PeerHost {
       case 'history.append':
       case 'history.mark':
       case 'history.fail-queued':
+      case 'history.fail-queued-except':
       case 'history.page':
       case 'history.search':
         return this.performHistory(effect);
@@ -363,6 +364,9 @@ export class PeerHost {
           return;
         case 'history.fail-queued':
           store?.failQueued(effect.account, effect.friend);
+          return;
+        case 'history.fail-queued-except':
+          store?.failQueuedExcept(effect.account, effect.friends);
           return;
         case 'history.page':
           if (store === undefined) return this.input({ type: 'history.failed', queryId: effect.queryId });

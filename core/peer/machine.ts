@@ -207,6 +207,8 @@ export type PeerEffect =
   | { readonly type: 'history.mark'; readonly account: string; readonly mark: HistoryMark }
   /** The friendship with `friend` ended: our messages the server held for them are gone (HistoryStore.failQueued). */
   | { readonly type: 'history.fail-queued'; readonly account: string; readonly friend: string }
+  /** At a login: our messages the server held for anyone not among `friends` are gone with the friendship (HistoryStore.failQueuedExcept). */
+  | { readonly type: 'history.fail-queued-except'; readonly account: string; readonly friends: readonly string[] }
   | { readonly type: 'history.page'; readonly queryId: number; readonly account: string; readonly friend: string; readonly limit: number; readonly before: MessageId | null }
   | { readonly type: 'history.search'; readonly queryId: number; readonly account: string; readonly text: string; readonly friend: string | null; readonly limit: number }
   /** ref: the tag of the command this event answers (see the `command` input), if any. */
@@ -949,13 +951,17 @@ export class PeerMachine {
     // A friendship that ended while our link was down was told to nobody here (the server does not
     // hold friend.removed for a detached user): the list is the truth.
     this.endWithNonFriends(frame.friends, nowMs);
+    // So for our history too: what the server held of ours for an ex-friend went with the
+    // friendship. Receipts it held for some of them (taken before the friendship ended) come after
+    // this login.ok, and mark those delivered again (history.ts).
+    this.effects.push({ type: 'history.fail-queued-except', account: frame.username, friends: frame.friends.map((f) => f.username) });
   }
 
   /**
    * The server deleted the mail it held between us and an ex-friend: ours still `queued` in
    * history failed. Only when told while logged in (a friend.removed push or reply): every
    * mail.delivered for that friend came before it on this link. A friendship found ended at a
-   * login is left alone (endWithNonFriends): its held receipts come after the login.ok.
+   * login is onLoggedIn's (history.fail-queued-except).
    */
   private failQueuedMail(friend: string): void {
     const account = this.link.username;

@@ -98,6 +98,35 @@ describe('headless client: what was said is kept', () => {
     expect(history.messages.map((m) => `${String(m.id)} ${m.status}`)).toEqual(['e1 failed']);
   });
 
+  it('friendships that ended while we were logged out: at the login, ours the server deleted with them are failed, one the friend took before is delivered', async () => {
+    // Before: both stayed queued for ever (friend.removed is not held for a logged-out user).
+    // ines, on another program, removes kim before kim ever logs in again; then jack takes his
+    // message (its receipt held for ines) and removes her.
+    server ??= await TestServer.start();
+    const [ines, jack, kim] = await Promise.all(['ines', 'jack', 'kim'].map((name) => HeadlessClient.start(name, { server: server!.address })));
+    clients.push(ines!, jack!, kim!);
+    await Promise.all([signupAndLogin(ines!, 'ines'), signupAndLogin(jack!, 'jack'), signupAndLogin(kim!, 'kim')]);
+    await befriend(ines!, 'ines', jack!, 'jack');
+    await befriend(ines!, 'ines', kim!, 'kim');
+    await Promise.all([jack!.request({ cmd: 'logout' }, 'logout.ok'), kim!.request({ cmd: 'logout' }, 'logout.ok')]);
+    await ines!.request({ cmd: 'chat.send', username: 'jack', text: 'jack gets this', id: 'i1' }, 'chat.queued', { id: 'i1' });
+    await ines!.request({ cmd: 'chat.send', username: 'kim', text: 'kim never does', id: 'i2' }, 'chat.queued', { id: 'i2' });
+    await ines!.request({ cmd: 'logout' }, 'logout.ok');
+    const elsewhere = await HeadlessClient.start('ines-elsewhere', { server: server.address });
+    clients.push(elsewhere);
+    await elsewhere.request({ cmd: 'login', username: 'ines', password: 'ines-secret-pw' }, 'login.ok');
+    await elsewhere.request({ cmd: 'friend.remove', username: 'kim' }, 'friend.removed');
+    await elsewhere.request({ cmd: 'logout' }, 'logout.ok');
+    await jack!.request({ cmd: 'login', username: 'jack', password: 'jack-secret-pw' }, 'login.ok');
+    await jack!.waitFor('chat.message', { id: 'i1' });
+    await jack!.request({ cmd: 'friend.remove', username: 'ines' }, 'friend.removed');
+    await ines!.request({ cmd: 'login', username: 'ines', password: 'ines-secret-pw' }, 'login.ok');
+    await ines!.waitFor('chat.delivered', { username: 'jack', id: 'i1' });
+    const toJack = await ines!.request({ cmd: 'history', username: 'jack', id: 'h1' }, 'history', { ref: 'h1' });
+    const toKim = await ines!.request({ cmd: 'history', username: 'kim', id: 'h2' }, 'history', { ref: 'h2' });
+    expect([...toJack.messages, ...toKim.messages].map((m) => `${String(m.id)} ${m.status}`)).toEqual(['i1 delivered', 'i2 failed']);
+  });
+
   it('a read receipt given with no session open outlives the reader\'s program: told when the next session opens after a restart', async () => {
     // Before: it waited in the program's memory only, and bob quitting lost it; alice never heard
     // chat.read for messages he read while she was away (offline messages are read so, as a rule).

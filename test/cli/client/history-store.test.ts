@@ -154,6 +154,34 @@ describe('the SQLite history store', () => {
     again.close();
   });
 
+  it('failQueuedExcept fails our queued messages to anyone not among the friends given, and nothing else', () => {
+    const store = new SqliteHistory({ dataDir: null });
+    store.append('alice', entry('q1', 'to ex-friend bob', { status: 'queued' }));
+    store.append('alice', entry('s1', 'bob, sending', { status: 'sending' }));
+    store.append('alice', entry('q2', 'to carol', { friend: 'carol', status: 'queued' }));
+    store.append('alice', entry('q3', 'to dave', { friend: 'dave', status: 'queued' }));
+    store.append('alice', entry('in', 'from erin', { friend: 'erin', direction: 'in', from: 'erin', status: 'queued' }));
+    store.append('carol', entry('q4', 'carol to bob', { status: 'queued' }));
+    store.failQueuedExcept('alice', ['carol', 'erin']);
+    const statuses = (account: string, friend: string) => store.page(account, friend, 10, null).map((m) => `${String(m.id)} ${m.status}`);
+    expect([...statuses('alice', 'bob'), ...statuses('alice', 'carol'), ...statuses('alice', 'dave'), ...statuses('alice', 'erin'), ...statuses('carol', 'bob')]).toEqual([
+      'q1 failed', 's1 sending', 'q2 queued', 'q3 failed', 'in queued', 'q4 queued',
+    ]);
+  });
+
+  it('a receipt for one of ours failed at a login (its friendship found ended) makes it delivered: they took it before they left', () => {
+    const store = new SqliteHistory({ dataDir: null });
+    store.append('alice', entry('q1', 'taken before', { status: 'queued' }));
+    store.append('alice', entry('in', 'theirs', { direction: 'in', from: 'bob', status: 'received' }));
+    store.failQueuedExcept('alice', []);
+    store.mark('alice', { friend: 'bob', id: 'q1', direction: 'out', status: 'delivered', through: false });
+    expect(store.page('alice', 'bob', 10, null).map((m) => `${String(m.id)} ${m.status}`)).toEqual(['q1 delivered', 'in received']);
+    // Only a receipt lifts it: a late ack or a read of a failed one changes nothing.
+    store.append('alice', entry('f1', 'never acked', { status: 'failed' }));
+    store.mark('alice', { friend: 'bob', id: 'f1', direction: 'out', status: 'sent', through: false });
+    expect(store.page('alice', 'bob', 1, null).map((m) => m.status)).toEqual(['failed']);
+  });
+
   it('settleInterrupted fails what an account left sending or offered, nothing else of it and nothing of other accounts, through its partial index', () => {
     const store = new SqliteHistory({ dataDir: null });
     const statuses = ['sending', 'offered', 'queued', 'sent', 'delivered', 'received', 'read', 'done', 'failed'] as const;

@@ -225,19 +225,29 @@ describe('offline messages in our history, and their bound', () => {
     ]);
   });
 
-  it('a friendship ended while we are logged in fails what the server held of ours for them (it deleted it); one found ended at a login leaves them, its receipts may follow', () => {
+  it('a friendship ended while we are logged in fails what the server held of ours for them (it deleted it)', () => {
     // Before: the server deleted the held mail with the friendship and the history said queued for ever.
     const client = withKeyedFriend();
     const from = client.effects.length;
     client.frame({ type: 'friend.removed', username: 'bob' } as ServerFrame);
     expect(client.effects.slice(from).filter((e) => e.type.startsWith('history.'))).toStrictEqual([{ type: 'history.fail-queued', account: 'alice', friend: 'bob' }]);
-    // A friendship that ended while we were away: mail.delivered for some may come after the login.
+  });
+
+  it('at a login, by password or resumed, the friend list is the truth: ours queued for anyone not on it are failed, before any receipt the login brings', () => {
+    // Before: a friend who removed us while we were away left what we had queued for them queued
+    // for ever (the server deleted it with the friendship, and friend.removed is not held).
     const away = withKeyedFriend();
     const resume = away.resuming();
     const fromAway = away.effects.length;
-    away.frame({ ...loginOk(resume, 'tok2'), friends: [] } as ServerFrame);
-    expect(away.events.map((e) => e.event.event)).toContain('friends');
-    expect(away.effects.slice(fromAway).filter((e) => e.type.startsWith('history.'))).toEqual([]);
+    away.frame({ ...loginOk(resume, 'tok2'), friends: [{ username: 'carol', nickname: 'carol', status: 'online' }] } as ServerFrame);
+    // bob did take one before he removed us: its receipt was held, and comes after the login.ok.
+    away.frame({ type: 'mail.delivered', username: 'bob', messageId: 'm-1' } as ServerFrame);
+    expect(away.effects.slice(fromAway).filter((e) => e.type.startsWith('history.'))).toStrictEqual([
+      { type: 'history.fail-queued-except', account: 'alice', friends: ['carol'] },
+      { type: 'history.mark', account: 'alice', mark: { friend: 'bob', id: 'm-1', direction: 'out', status: 'delivered', through: false } },
+    ]);
+    const byPassword = withFriend();
+    expect(byPassword.effects.filter((e) => e.type.startsWith('history.'))).toStrictEqual([{ type: 'history.fail-queued-except', account: 'alice', friends: ['bob'] }]);
   });
 
   it('ones whose replies the dropped link took are each told SERVER_UNAVAILABLE under their own command\'s ref, or none', () => {

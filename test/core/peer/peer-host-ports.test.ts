@@ -31,6 +31,7 @@ describe('PeerHost without optional hooks', () => {
       page: () => [],
       search: () => [],
       failQueued: () => undefined,
+      failQueuedExcept: () => undefined,
     };
     const { alice, bob } = rig.friendsInSession({ alice: throwing });
     const bobFrom = bob.events.length;

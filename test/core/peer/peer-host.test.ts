@@ -268,6 +268,9 @@ describe('PeerHost over the in-memory network', () => {
       failQueued: () => {
         throw new Error('disk full');
       },
+      failQueuedExcept: () => {
+        throw new Error('disk full at the login');
+      },
     };
     const rig = new Rig();
     const { alice, bob } = rig.friendsInSession({ alice: broken });
@@ -275,13 +278,15 @@ describe('PeerHost over the in-memory network', () => {
     rig.command(alice, { cmd: 'chat.send', username: 'bob', text: 'kept nowhere' }, (e) => e.event === 'chat.sent');
     rig.waitFor(bob, (e) => e.event === 'chat.message', bobFrom);
     expect(alice.notes).toContainEqual({ event: 'history.failed', operation: 'history.append', error: new Error('disk full') });
+    // Told by what threw: the login's fail-queued-except went to failQueuedExcept, not another call.
+    expect(alice.notes).toContainEqual({ event: 'history.failed', operation: 'history.fail-queued-except', error: new Error('disk full at the login') });
     for (const command of [{ cmd: 'history' as const, username: 'bob' }, { cmd: 'history.search' as const, text: 'kept' }]) {
       const answer = rig.command(alice, command, (e) => e.event === 'history' || e.event === 'error');
       expect(answer).toMatchObject({ event: 'error', code: 'HISTORY_UNAVAILABLE' });
     }
     rig.command(alice, { cmd: 'friend.remove', username: 'bob' }, (e) => e.event === 'friend.removed');
     expect(alice.notes.filter((n) => n.event === 'history.failed').map((n) => (n as { operation: string }).operation)).toEqual(
-      expect.arrayContaining(['history.append', 'history.page', 'history.search', 'history.fail-queued']),
+      expect.arrayContaining(['history.fail-queued-except', 'history.append', 'history.page', 'history.search', 'history.fail-queued']),
     );
   });
 

@@ -383,6 +383,9 @@ export class World {
       case 'history.fail-queued':
         this.histories.get(name)!.failQueued(effect.account, effect.friend);
         return;
+      case 'history.fail-queued-except':
+        this.histories.get(name)!.failQueuedExcept(effect.account, effect.friends);
+        return;
       case 'history.page':
         machine.handle({ type: 'history.answer', queryId: effect.queryId, messages: this.histories.get(name)!.page(effect.account, effect.friend, effect.limit, effect.before) }, this.nowMs);
         return;
