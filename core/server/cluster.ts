@@ -27,8 +27,9 @@
  *   answer    a session.answer from a user the receiver's request waits on (the request lives on
  *             the caller's node), with the address the callee's node sees it at
  *   hello     the sender joined or came back to the bus: every node reads the store again (what
- *             the sender committed while cut off never reached it) and answers with `attached` for
- *             each user it holds (and a node coming back announces its own users too); sent to
+ *             the sender committed while cut off never reached it) and answers with `held` and an
+ *             `attached` for each user it holds (and a node coming back announces its own users
+ *             too); either list is whole, so users of its sender not named are gone; sent to
  *             one node alone, with the sender's users, to a node heard again after its lease ran
  *             out here (it never left the bus, so it would not say hello by itself)
  *   lease     the sender is alive; a node silent for leaseTtlMs is dead, and each other node tells
@@ -50,6 +51,8 @@ export type ClusterItem =
   | { readonly kind: 'deliver'; readonly username: string; readonly frame: ServerFrame }
   | { readonly kind: 'answer'; readonly username: string; readonly remoteAddress: string; readonly frame: ClientFrameOf<'session.answer'> }
   | { readonly kind: 'hello' }
+  /** The `attached` items after it in the message name every user the sender holds (its answer to a hello). */
+  | { readonly kind: 'held' }
   | { readonly kind: 'lease' };
 
 /** One bus message: a run of items from one node, to one node (`to`) or to all (`to` null). */
@@ -266,12 +269,13 @@ export class ClusterRouter {
     if (message.to !== null && message.to !== this.nodeId) return;
     const wasLost = this.lostNodes.delete(message.from);
     this.lastHeardMs.set(message.from, nowMs);
-    // A hello comes with every user the sender holds (join()): users it held before and does not
-    // name now left while their word could not reach us (the node restarted within its lease, or
-    // its `offline` was lost while it was cut off the bus).
+    // A hello comes with every user the sender holds (join()), and so does the answer to ours
+    // (`held`): users it held before and does not name now left while their word could not reach
+    // us (the node restarted within its lease, or its `offline` was lost while it or we were cut
+    // off the bus).
     let named: Set<string> | null = null;
     for (const item of message.items) {
-      if (item.kind === 'hello') named = new Set();
+      if (item.kind === 'hello' || item.kind === 'held') named = new Set();
       else if (item.kind === 'attached') named?.add(item.username);
       this.receiveItem(message.from, item);
     }
@@ -361,10 +365,14 @@ export class ClusterRouter {
       case 'hello': {
         const snapshot = this.options.readStore?.(from) ?? null;
         if (snapshot !== null) input({ type: 'remote.snapshot', snapshot });
+        // Marked as the whole list: a user it held before and does not name now left while the
+        // sender could not hear its word (it was cut off the bus within the lease).
+        this.queue(from, { kind: 'held' });
         this.nameHeldUsers(from);
         this.flushOut();
         return;
       }
+      // `held` says nothing by itself (receive() reads it as the mark of a whole list).
       case 'lease':
         return;
     }

@@ -209,6 +209,32 @@ describe.skipIf(!services.available)('two nodes', () => {
     }
   });
 
+  // Found by an operator's test: alice went on seeing bob online for good (and her client offered him chats).
+  it("a friend who logged out on B while A was cut off the bus (within the lease) is offline at A once A is back", async () => {
+    const proxy = await CutProxy.start(Number(new URL(services.natsUrl).port));
+    try {
+      const cluster = current();
+      // A lease far longer than the cut: only the answer to A's hello can tell A.
+      const a = await cluster.addNode({ busUrl: proxy.via(cluster.busUrl), ttlMs: 30_000 });
+      const b = await cluster.addNode({ ttlMs: 30_000 });
+      await cluster.signup(a, 'alice');
+      await cluster.signup(b, 'bob');
+      const alice = await cluster.login(a, 'alice');
+      const bob = await cluster.login(b, 'bob');
+      await cluster.befriend({ connection: alice.connection, username: 'alice' }, { connection: bob.connection, username: 'bob' });
+      const health = async () => (await fetch(`http://127.0.0.1:${a.httpPort}/healthz`)).status;
+      await proxy.cutAll();
+      await eventually(async () => (await health()) === 503, 'A reports the lost bus');
+      const offline = alice.connection.expect('presence', REPLY_MS);
+      await bob.connection.request({ type: 'logout' } as ClientFrame, 'logout.ok', REPLY_MS);
+      await proxy.mend();
+      expect(await offline).toMatchObject({ username: 'bob', status: 'offline' });
+      expect(a.machine.isOnline('bob')).toBe(false);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('a node whose database is away when another node says hello goes on serving, and reads the store once the database is back', async () => {
     const proxy = await CutProxy.start(Number(new URL(services.postgresUrl).port));
     try {

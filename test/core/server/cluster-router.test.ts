@@ -486,6 +486,25 @@ describe('ClusterRouter over the in-memory bus', () => {
     expect(a.machine.isOnline('bob')).toBe(false);
   });
 
+  it('a user who left another node while this one was cut off the bus (within the lease) goes offline here when it is back', () => {
+    const world = new World();
+    const [a, b] = [world.addNode(), world.addNode()];
+    const alice = world.login(a, 'alice');
+    const bob = world.login(b, 'bob');
+    world.befriend(alice, 'alice', bob, 'bob');
+    world.hub.partition('n1', true);
+    world.settle();
+    // Bob's logout is announced while n1 hears no bus: the word is lost for n1.
+    bob.send({ type: 'logout' });
+    world.settle();
+    world.passWithHeartbeats(TTL_MS / 2, [alice]);
+    world.hub.partition('n1', false);
+    world.settle();
+    // n2 answers n1's hello naming the users it holds: bob is not among them.
+    expect(a.machine.isOnline('bob')).toBe(false);
+    expect(alice.take('presence')).toEqual([{ type: 'presence', username: 'bob', status: 'offline' }]);
+  });
+
   it('a node back on the bus reads the store again: accounts and friendships made meanwhile are there', () => {
     const world = new World();
     const [a, b] = [world.addNode(), world.addNode()];
@@ -757,7 +776,7 @@ describe('login epochs, on one router', () => {
     held.add('bob');
     published.length = 0;
     hear('n1', { kind: 'hello' });
-    expect(published.flatMap((message) => message.items)).toEqual([attached('bob', 0)]);
+    expect(published.flatMap((message) => message.items)).toEqual([{ kind: 'held' }, attached('bob', 0)]);
     hear('n1', attachedByPassword('alice', 0));
     expect(inputs).toEqual([expect.objectContaining({ type: 'remote.attached', username: 'alice', passwordLogin: true })]);
     hear('n1', attached('alice', 0));
@@ -780,7 +799,7 @@ describe('login epochs, on one router', () => {
     expect(announce({ kind: 'attached', username: 'alice', resumeToken: 't-alice' })).toEqual([attached('alice', 7)]);
     published.length = 0;
     hear('n1', { kind: 'hello' });
-    expect(published.flatMap((message) => message.items)).toEqual([attached('alice', 7)]);
+    expect(published.flatMap((message) => message.items)).toEqual([{ kind: 'held' }, attached('alice', 7)]);
     held.delete('alice');
     expect(announce({ kind: 'offline', username: 'alice' })).toEqual([offline('alice', 7)]);
     expect(announce({ kind: 'attached', username: 'alice', resumeToken: 't-alice' })).toEqual([attached('alice', 7)]);
@@ -801,7 +820,7 @@ describe('login epochs, on one router', () => {
     published.length = 0;
     expect(hear('n1', { kind: 'hello' })).toEqual(['remote.snapshot']);
     expect(inputs).toEqual([{ type: 'remote.snapshot', snapshot }]);
-    expect(published.flatMap((message) => message.items)).toEqual([attached('bob', 0)]);
+    expect(published.flatMap((message) => message.items)).toEqual([{ kind: 'held' }, attached('bob', 0)]);
     expect(hear('n1', attached('alice', 1), { kind: 'lease' }, { kind: 'ops', ops: [] }, offline('alice', 1))).toEqual(['remote.attached', 'remote.ops', 'remote.offline']);
     expect(readCount).toBe(1);
     // The store does not answer now: the hello is still answered, and the machine keeps what it has.
@@ -809,7 +828,7 @@ describe('login epochs, on one router', () => {
     expect(hear('n2', { kind: 'hello' })).toEqual([]);
     expect(readCount).toBe(2);
     expect(readFor).toEqual(['n1', 'n2']);
-    expect(published.flatMap((message) => message.items)).toEqual([attached('bob', 0)]);
+    expect(published.flatMap((message) => message.items)).toEqual([{ kind: 'held' }, attached('bob', 0)]);
   });
 
   it("a node's lease running out is told with how many of its users went offline here (the operator's log)", () => {
@@ -824,12 +843,23 @@ describe('login epochs, on one router', () => {
     expect(lost).toEqual([['n1', 2], ['n2', 1], ['n3', 0]]);
   });
 
+  it("the answer to our hello is a node's whole list: its users it does not name go offline here, other nodes' stay", () => {
+    const { hear } = lonelyRouter();
+    hear('n1', attached('alice', 1), attached('bob', 2));
+    hear('n2', attached('carol', 3));
+    expect(hear('n1', { kind: 'held' }, attached('alice', 1))).toEqual(['remote.attached', 'remote.offline']);
+    expect(hear('n1', { kind: 'held' })).toEqual(['remote.offline']);
+    // Without the mark, a run of attached items names some users, not all.
+    expect(hear('n2', attached('dave', 4))).toEqual(['remote.attached']);
+    expect(hear('n2', { kind: 'lease' })).toEqual([]);
+  });
+
   it('without a store to read (readStore absent), a hello is answered and nothing is read', () => {
     const { hear, held, published } = lonelyRouter();
     held.add('bob');
     published.length = 0;
     expect(hear('n1', { kind: 'hello' })).toEqual([]);
-    expect(published.flatMap((message) => message.items)).toEqual([attached('bob', 0)]);
+    expect(published.flatMap((message) => message.items)).toEqual([{ kind: 'held' }, attached('bob', 0)]);
   });
 
   it('remembers the epochs of the last LOGIN_EPOCHS_OFFLINE_MAX users gone offline, and of every user online however many go', () => {
