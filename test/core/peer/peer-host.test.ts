@@ -266,7 +266,7 @@ describe('PeerHost over the in-memory network', () => {
         throw new Error('disk full');
       },
       failQueued: () => {
-        throw new Error('disk full');
+        throw new Error('disk full at the unfriending');
       },
       failQueuedExcept: () => {
         throw new Error('disk full at the login');
@@ -288,6 +288,8 @@ describe('PeerHost over the in-memory network', () => {
     expect(alice.notes.filter((n) => n.event === 'history.failed').map((n) => (n as { operation: string }).operation)).toEqual(
       expect.arrayContaining(['history.fail-queued-except', 'history.append', 'history.page', 'history.search', 'history.fail-queued']),
     );
+    // The unfriending's fail-queued went to failQueued, not another call.
+    expect(alice.notes).toContainEqual({ event: 'history.failed', operation: 'history.fail-queued', error: new Error('disk full at the unfriending') });
   });
 
   it('offline messages through the sealer: sealed for the friend, opened by it and shown once; without a sealer nothing can be sealed', () => {
