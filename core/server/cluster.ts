@@ -32,7 +32,7 @@
  *             too); either list is whole, so users of its sender not named are gone; sent to
  *             one node alone, with the sender's users, to a node heard again after its lease ran
  *             out here (it never left the bus, so it would not say hello by itself)
- *   lease     the sender is alive; a node silent for leaseTtlMs is dead, and each other node tells
+ *   lease     the sender is alive; a node silent for its lease TTL (the sender's own, said in its beats) is dead, and each other node tells
  *             its own users that the dead node's users went offline
  *
  * The router is pure: the bus is a port (ClusterBus), time comes in as an argument.
@@ -53,7 +53,8 @@ export type ClusterItem =
   | { readonly kind: 'hello' }
   /** The `attached` items after it in the message name every user the sender holds (its answer to a hello). */
   | { readonly kind: 'held' }
-  | { readonly kind: 'lease' };
+  /** ttlMs: the sender's lease (its user TTL): nodes run with different --ttl still judge each other by the beats each sends. */
+  | { readonly kind: 'lease'; readonly ttlMs?: number };
 
 /** One bus message: a run of items from one node, to one node (`to`) or to all (`to` null). */
 export interface ClusterMessage {
@@ -143,6 +144,12 @@ export class ClusterRouter {
   private nextProxyConnId = PROXY_CONN_ID_FIRST;
   /** When each other node was last heard from. */
   private readonly lastHeardMs = new Map<NodeId, number>();
+  /**
+   * Each node's own lease TTL, from its beats. Judged by ours instead, a node run with a longer
+   * --ttl (a beat every quarter of it) was buried between two beats and greeted at the next, its
+   * users flapping offline and online at every beat.
+   */
+  private readonly leaseTtlOf = new Map<NodeId, number>();
   /** Nodes buried by their lease and silent since, oldest first (bounded by LOST_NODES_MAX). */
   private readonly lostNodes = new Set<NodeId>();
   /** Messages made by the current flush, published together by flushOut(). */
@@ -174,7 +181,7 @@ export class ClusterRouter {
    */
   join(nowMs: number): void {
     this.introduce(null);
-    this.queue(null, { kind: 'lease' });
+    this.queue(null, { kind: 'lease', ttlMs: this.options.leaseTtlMs });
     this.nextLeaseMs = nowMs + this.leaseBeatMs;
     this.flushOut();
   }
@@ -186,26 +193,31 @@ export class ClusterRouter {
   /** When tick() next has work: a lease beat to send or a lease to check. */
   nextTickMs(): number {
     let next = this.nextLeaseMs;
-    for (const heardMs of this.lastHeardMs.values()) next = Math.min(next, heardMs + this.options.leaseTtlMs);
+    for (const [node, heardMs] of this.lastHeardMs) next = Math.min(next, heardMs + this.leaseTtlMsOf(node));
     return next;
+  }
+
+  private leaseTtlMsOf(node: NodeId): number {
+    return this.leaseTtlOf.get(node) ?? this.options.leaseTtlMs;
   }
 
   /** Sends the lease beat when due, and buries nodes whose lease ran out. */
   tick(nowMs: number): void {
     if (nowMs >= this.nextLeaseMs) {
-      this.queue(null, { kind: 'lease' });
+      this.queue(null, { kind: 'lease', ttlMs: this.options.leaseTtlMs });
       this.nextLeaseMs = nowMs + this.leaseBeatMs;
     }
     for (const [node, heardMs] of [...this.lastHeardMs]) {
       // The very sum nextTickMs() armed the wake-up for: a difference can round below the TTL
       // (fractional clocks) and the wake-up would come back at the same instant forever.
-      if (nowMs >= heardMs + this.options.leaseTtlMs) this.nodeLost(node);
+      if (nowMs >= heardMs + this.leaseTtlMsOf(node)) this.nodeLost(node);
     }
   }
 
   /** A node's lease ran out (or it said goodbye): its users go offline here, told to our own users. */
   nodeLost(node: NodeId): void {
     this.lastHeardMs.delete(node);
+    this.leaseTtlOf.delete(node);
     this.lostNodes.delete(node);
     this.lostNodes.add(node);
     if (this.lostNodes.size > LOST_NODES_MAX) this.lostNodes.delete(this.lostNodes.values().next().value as NodeId);
@@ -372,9 +384,10 @@ export class ClusterRouter {
         this.flushOut();
         return;
       }
-      // `held` says nothing by itself (receive() reads it as the mark of a whole list).
       case 'lease':
+        if (typeof item.ttlMs === 'number' && item.ttlMs > 0) this.leaseTtlOf.set(from, item.ttlMs);
         return;
+      // `held` says nothing by itself (receive() reads it as the mark of a whole list).
     }
   }
 

@@ -235,6 +235,24 @@ describe.skipIf(!services.available)('two nodes', () => {
     }
   });
 
+  it('nodes run with different --ttl: a node beating every quarter of a longer TTL is not buried between its beats (no presence flapping)', async () => {
+    const cluster = current();
+    const a = await cluster.addNode();
+    // B beats every 3 s, longer than A's own lease of TTL_MS.
+    const b = await cluster.addNode({ ttlMs: 12_000 });
+    await cluster.signup(a, 'alice');
+    await cluster.signup(b, 'bob');
+    const alice = await cluster.login(a, 'alice');
+    const bob = await cluster.login(b, 'bob');
+    await cluster.befriend({ connection: alice.connection, username: 'alice' }, { connection: bob.connection, username: 'bob' });
+    const flaps: unknown[] = [];
+    alice.connection.onPush('presence', (frame) => flaps.push(frame));
+    // Two of B's beat periods: before, A buried B two seconds after each beat.
+    await new Promise((resolve) => setTimeout(resolve, 7_000));
+    expect(flaps).toEqual([]);
+    expect(a.machine.isOnline('bob')).toBe(true);
+  });
+
   it('a node whose database is away when another node says hello goes on serving, and reads the store once the database is back', async () => {
     const proxy = await CutProxy.start(Number(new URL(services.postgresUrl).port));
     try {

@@ -48,14 +48,14 @@ describe('the lease beat', () => {
   it(`a node says hello, names its users and beats its lease on joining, then beats again every TTL / ${LEASE_BEATS_PER_TTL} and not before`, () => {
     const { router, takePublished } = routerAlone(['alice']);
     router.join(0);
-    expect(takePublished()).toEqual([{ to: null, items: [{ kind: 'hello' }, attached('alice', 0), { kind: 'lease' }] }]);
+    expect(takePublished()).toEqual([{ to: null, items: [{ kind: 'hello' }, attached('alice', 0), { kind: 'lease', ttlMs: LEASE_TTL_MS }] }]);
     expect(router.nextTickMs()).toBe(BEAT_MS);
     router.tick(BEAT_MS - 1);
     router.flushOut();
     expect(takePublished()).toEqual([]);
     router.tick(BEAT_MS);
     router.flushOut();
-    expect(takePublished()).toEqual([{ to: null, items: [{ kind: 'lease' }] }]);
+    expect(takePublished()).toEqual([{ to: null, items: [{ kind: 'lease', ttlMs: LEASE_TTL_MS }] }]);
     // The next beat is one beat later, not at once.
     expect(router.nextTickMs()).toBe(2 * BEAT_MS);
     router.tick(BEAT_MS + 1);

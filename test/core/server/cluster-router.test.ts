@@ -831,6 +831,31 @@ describe('login epochs, on one router', () => {
     expect(published.flatMap((message) => message.items)).toEqual([{ kind: 'held' }, attached('bob', 0)]);
   });
 
+  it("a node's lease is its own TTL, said in its beats: a node run with a longer --ttl (fewer beats) is not buried between them", () => {
+    const lost: string[] = [];
+    const { router, hear, published } = lonelyRouter(undefined, undefined, (node) => lost.push(node));
+    published.length = 0;
+    router.tick(0);
+    router.flushOut();
+    expect(published.flatMap((message) => message.items)).toEqual([{ kind: 'lease', ttlMs: 5_000 }]);
+    hear('n1', { kind: 'lease', ttlMs: 20_000 });
+    // A beat that says no TTL, or one that is not a positive number, is judged by ours.
+    hear('n2', { kind: 'lease' });
+    hear('n3', { kind: 'lease', ttlMs: 0 });
+    hear('n4', { kind: 'lease', ttlMs: '20000' as unknown as number });
+    expect(router.nextTickMs()).toBe(1_250);
+    router.tick(4_999);
+    expect(lost).toEqual([]);
+    router.tick(5_000);
+    expect(lost).toEqual(['n2', 'n3', 'n4']);
+    // The next beat, a quarter of our TTL after the one sent at 4,999, comes before n1's lease ends.
+    expect(router.nextTickMs()).toBe(6_249);
+    router.tick(19_999);
+    expect(lost).toEqual(['n2', 'n3', 'n4']);
+    router.tick(20_000);
+    expect(lost).toEqual(['n2', 'n3', 'n4', 'n1']);
+  });
+
   it("a node's lease running out is told with how many of its users went offline here (the operator's log)", () => {
     const lost: [string, number][] = [];
     const { router, hear } = lonelyRouter(undefined, undefined, (node, users) => lost.push([node, users]));
