@@ -1,7 +1,7 @@
 /**
  * The shipped client's connect timers, around a simulated process's transport.
  *
- * cli/net/tcp-transport.ts gives every connect the client makes a socket timeout of 10 s:
+ * cli/net/tcp-transport.ts gives the client's server-link connect a socket timeout of 10 s:
  * - a TLS connect (connectTls) TLS_HANDSHAKE_TIMEOUT_MS, armed at the connect and cleared at the
  *   end of the handshake; a connect whose handshake has not ended by then is closed
  *   TLS_HANDSHAKE_TIMEOUT. It is node's idle timer, so activity starts it again: the SYN-ACK
@@ -9,29 +9,24 @@
  * - a plain connect (`--tls off`) CONNECT_TIMEOUT_MS, cleared at the TCP connect; closed
  *   CONNECT_TIMEOUT.
  * Those timers, not the kernel (sim/world/network.ts CONNECT_TIMEOUT_MS, Linux's 127 s), end a
- * connect across a cut: on the server link the link closes and the machine's reconnect backoff
- * goes on; on a P2P link the machine's own hello timer (core P2P_HELLO_TIMEOUT_MS, also 10 s,
- * armed in the same turn) runs out at the same moment.
+ * server-link connect across a cut: the link closes and the machine's reconnect backoff goes on.
  *
- * Those two 10 s timers of a P2P connect that no SYN-ACK answered race in the shipped client:
- * node runs the socket's first when both were armed in the same millisecond (one timer list per
- * duration, in the order armed), the machine's when a millisecond passed in between or it was
- * armed later from an earlier wake-up. The user reads chat.failed `timeout` (the hello timer) or
- * `unreachable` (the stream closed), at the same time. (Over real TLS connects to a host that
- * never answers, armed as the client arms them from a server frame, the hello timer won 17 and 21
- * of two sets of 30, 2026-12-07.) The simulator draws the winner from its own stream (`tieDraws`):
- * the socket's timer, when it fires, yields to whatever else is due at that instant (the
- * machine's hello timer) on a coin's heads. Once the SYN-ACK came, a TLS connect's timer runs from
- * there, later than the hello timer armed before it: no race, no draw.
+ * A P2P connect has no such timer (since defe182 and f07d7c9; handshakeTimeoutMs 0): the peer
+ * machine's hello timer (core P2P_HELLO_TIMEOUT_MS, 10 s, armed in the same turn as the connect)
+ * ends it, and the user reads chat.failed `timeout`. Until then two 10 s timers raced there, and
+ * the user read `timeout` or `unreachable` by chance; the simulator drew the winner.
  *
  * The timers run on the process's own clock (drift, pauses, a crash drops them), as node's do.
  */
 import { CONNECT_TIMEOUT, CONNECT_TIMEOUT_MS, TLS_HANDSHAKE_TIMEOUT, TLS_HANDSHAKE_TIMEOUT_MS } from '../../cli/net/tcp-transport.ts';
 import type { Clock, Listener, Stream, StreamEvents, Transport } from '../../core/transport.ts';
-import type { Prng } from '../world/prng.ts';
 
-/** What a link to (host, port) is: TLS (the handshake timer) or plain TCP (the connect timer). */
-export type SpeaksTls = (host: string, port: number) => boolean;
+/**
+ * The timer a connect to (host, port) gets: `tls` (the server link over TLS: the handshake timer),
+ * `plain` (the server link with `--tls off`: the connect timer), or null (a P2P link: none of its
+ * own, the machine's hello timer ends it).
+ */
+export type ConnectTimerOf = (host: string, port: number) => 'tls' | 'plain' | null;
 
 /** The part of the network's streams a TLS timer hears: when the SYN-ACK came (sim/world/network.ts). */
 interface TcpOpenAware {
@@ -46,9 +41,7 @@ export class ConnectDeadline implements Transport {
   constructor(
     private readonly inner: Transport,
     private readonly clock: Clock,
-    private readonly speaksTls: SpeaksTls,
-    /** Who wins the race of the socket's timer and one due at the same instant (module comment). */
-    private readonly tieDraws: Prng,
+    private readonly timerOf: ConnectTimerOf,
   ) {}
 
   listen(host: string, port: number, onAccept: (stream: Stream) => void, onReady: (result: Listener | Error) => void): void {
@@ -56,28 +49,23 @@ export class ConnectDeadline implements Transport {
   }
 
   connect(host: string, port: number, events: StreamEvents): Stream {
-    const tls = this.speaksTls(host, port);
+    const timer = this.timerOf(host, port);
+    if (timer === null) return this.inner.connect(host, port, events);
+    const tls = timer === 'tls';
     const timeoutMs = tls ? TLS_HANDSHAKE_TIMEOUT_MS : CONNECT_TIMEOUT_MS;
     const reason = tls ? TLS_HANDSHAKE_TIMEOUT : CONNECT_TIMEOUT;
     const clock = this.clock;
-    const tieDraws = this.tieDraws;
     let over = false;
     let cancel: (() => void) | null = null;
     const disarm = (): void => {
       cancel?.();
       cancel = null;
     };
-    const arm = (fromConnect: boolean): void => {
+    const arm = (): void => {
       disarm();
       cancel = clock.at(clock.nowMs() + timeoutMs, () => {
         cancel = null;
-        if (over) return;
-        if (!fromConnect || !tieDraws.chance(0.5)) return expire();
-        // Yield: what else is due at this instant (the machine's hello timer) runs first.
-        cancel = clock.at(clock.nowMs(), () => {
-          cancel = null;
-          if (!over) expire();
-        });
+        if (!over) expire();
       });
     };
     const expire = (): void => {
@@ -110,11 +98,11 @@ export class ConnectDeadline implements Transport {
     if (tcpOpenAware(stream)) {
       stream.onTcpOpen = () => {
         if (over || cancel === null) return;
-        if (tls) arm(false);
+        if (tls) arm();
         else disarm();
       };
     }
-    arm(true);
+    arm();
     return stream;
   }
 }

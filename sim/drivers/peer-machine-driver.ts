@@ -33,7 +33,7 @@ import { PasswordTruth, type StoredPasswords } from '../checkers/password-truth-
 import { OutageReports } from '../checkers/outage-checker.ts';
 import { SessionCauses } from '../checkers/session-cause-checker.ts';
 import { COMMAND_REFS_REMEMBERED_MAX, CommandQueue } from '../../cli/client/command-queue.ts';
-import { ConnectDeadline, type SpeaksTls } from './connect-deadline.ts';
+import { ConnectDeadline, type ConnectTimerOf } from './connect-deadline.ts';
 
 export const P2P_PORT = 5000;
 /** Virtual time a simulated disk operation takes. */
@@ -218,11 +218,10 @@ export interface PeerMachineDriverOptions {
   /** The server's store, for the password-truth checker (none: not judged). */
   readonly storedPasswords?: StoredPasswords;
   /**
-   * Which links speak TLS (their connect timer is the TLS handshake timer, the others' the plain
-   * connect timer: connect-deadline.ts), with the stream that draws the timers' ties. None: no
-   * connect timer (the kernel's give-up only).
+   * The connect timer each link gets (connect-deadline.ts: the server link's TLS handshake or plain
+   * connect timer; none on P2P links). None at all: the kernel's give-up only.
    */
-  readonly tls?: { readonly speaksTls: SpeaksTls; readonly tieDraws: Prng };
+  readonly connectTimerOf?: ConnectTimerOf;
 }
 
 /** How a sendFile step sends: plain, cancelled after a while, or hostile (see HostileWire). */
@@ -419,11 +418,11 @@ export class PeerMachineDriver implements PeerDriver {
     });
     this.files = new SimFiles(this.clock, this.username, this.options.p2p, this.options.planted ?? null);
     const address = this.options.address;
-    const tls = this.options.tls;
+    const connectTimerOf = this.options.connectTimerOf;
     this.host = new PeerHost({
       machine,
       // The connect timers run in the process, on its clock: new ones for each incarnation.
-      transport: tls === undefined ? this.transport : new ConnectDeadline(this.transport, this.clock, tls.speaksTls, tls.tieDraws),
+      transport: connectTimerOf === undefined ? this.transport : new ConnectDeadline(this.transport, this.clock, connectTimerOf),
       clock: this.clock,
       files: this.files,
       // Stand-in sealed boxes (sim-sealer.ts): the protocol of offline messages without real crypto.

@@ -25,7 +25,7 @@ import { PASSWORD_CHECKS_WAITING_MAX, TTL_MS_MIN } from '../../core/limits.ts';
 import { anyStep, HostileActions, isHostileSendFile } from './hostile-world.ts';
 import { ClusterWorld } from './cluster-world.ts';
 import { SimKeys } from './sim-keys.ts';
-import { ConnectDeadline } from '../drivers/connect-deadline.ts';
+import { ConnectDeadline, type ConnectTimerOf } from '../drivers/connect-deadline.ts';
 import { RateLimitChecker } from '../checkers/rate-limit-checker.ts';
 import type { StoredPasswords } from '../checkers/password-truth-checker.ts';
 
@@ -305,16 +305,13 @@ export class World implements CheckedWorld, RunnerHost {
     // TEST-ONLY: peers' own transports are wrapped only when the scenario plants a careless peer.
     const plants = (bug: SimPlantedBug): boolean => this.scenario.faults.some((f) => f.kind === 'plant' && f.bug === bug);
     const careless = { greets: plants('greet-any-hello'), trustsSize: plants('trust-sent-size') };
-    // Which links speak TLS (the client's connect timer is then its TLS handshake timer): all but
-    // bare TCP (roundTrips 0, cpuMs 0), the server link only with `serverLink`. One stream draws
-    // every client's ties of that timer with the P2P hello timer (connect-deadline.ts).
+    // The connect timer of each link (connect-deadline.ts): the server link's is its TLS handshake
+    // timer when it speaks TLS (not bare TCP, roundTrips 0 and cpuMs 0, and only with
+    // `serverLink`), else the plain connect timer; a P2P link has none (the hello timer ends it).
     const { handshake } = this.scenario.network;
     const bare = handshake.roundTrips === 0 && (handshake.cpuMs === 0 || (typeof handshake.cpuMs === 'object' && 'constant' in handshake.cpuMs && handshake.cpuMs.constant === 0));
     const servers = new Set([SERVER_ADDRESS, ...(this.cluster?.addresses ?? [])]);
-    const tls = {
-      speaksTls: (host: string): boolean => !bare && (handshake.serverLink || !servers.has(host)),
-      tieDraws: Prng.stream(seed, 'tls-timer-ties'),
-    };
+    const connectTimerOf: ConnectTimerOf = (host) => (!servers.has(host) ? null : !bare && handshake.serverLink ? 'tls' : 'plain');
     const sizeLies = this.checkers.sizeLies;
     for (const population of this.scenario.populations) {
       const steps = this.scenario.behaviours[population.behaviour] ?? [];
@@ -333,8 +330,8 @@ export class World implements CheckedWorld, RunnerHost {
         const clockRate = new NodeClockRate();
         const driver: PeerDriver =
           this.scenario.driver === 'peer-machine'
-            ? new PeerMachineDriver({ username, index, address, transport, clock: this.clock, prng, observer: this.checkers, p2p: this.checkers, sessionTimeoutMs: this.scenario.server.sessionTimeoutMs, clockRate, hostileOffers, sizeLies, planted: this.server.planted.active, identity: this.keys.identityOf(username), storedPasswords: this.storedPasswords, tls })
-            : new LightClient({ username, address, transport: new ConnectDeadline(transport, this.clock, tls.speaksTls, tls.tieDraws), clock: this.clock, prng, observer: this.checkers });
+            ? new PeerMachineDriver({ username, index, address, transport, clock: this.clock, prng, observer: this.checkers, p2p: this.checkers, sessionTimeoutMs: this.scenario.server.sessionTimeoutMs, clockRate, hostileOffers, sizeLies, planted: this.server.planted.active, identity: this.keys.identityOf(username), storedPasswords: this.storedPasswords, connectTimerOf })
+            : new LightClient({ username, address, transport: new ConnectDeadline(transport, this.clock, connectTimerOf), clock: this.clock, prng, observer: this.checkers });
         const slot: PeerSlot = {
           index,
           username,

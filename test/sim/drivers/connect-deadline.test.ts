@@ -8,13 +8,13 @@ import { SimClock } from '../../../sim/world/sim-clock.ts';
 
 const LATENCY_MS = 10;
 
-function world(tls = true) {
+function world(timer: 'tls' | 'plain' | null = 'tls') {
   const clock = new SimClock();
   const net = new SimNetwork(clock, new Prng(1), { latency: () => LATENCY_MS, bandwidthBytesPerSec: 1e9 });
   const accepted: Stream[] = [];
   net.transport('10.0.0.1').listen('10.0.0.1', 80, (stream) => accepted.push(stream), () => {});
   clock.runUntil(0);
-  const transport = new ConnectDeadline(net.transport('10.0.0.2'), clock, () => tls, new Prng(7));
+  const transport = new ConnectDeadline(net.transport('10.0.0.2'), clock, () => timer);
   const log = { opened: false, closed: [] as Array<{ atMs: number; error: string | null }> };
   const connect = (): Stream =>
     transport.connect('10.0.0.1', 80, {
@@ -76,7 +76,7 @@ describe("the client's connect timers in the simulator", () => {
   // cli/net/tcp-transport.ts connect(): a plain connect (--tls off) has CONNECT_TIMEOUT_MS, not
   // the kernel's 127 s.
   it('closes a plain connect no SYN-ACK answered CONNECT_TIMEOUT at 10 s, and not before', () => {
-    const w = world(false);
+    const w = world('plain');
     w.net.clog('10.0.0.1');
     w.connect();
     w.clock.runUntil(CONNECT_TIMEOUT_MS - 1);
@@ -86,12 +86,26 @@ describe("the client's connect timers in the simulator", () => {
   });
 
   it("stops a plain connect's timer at the SYN-ACK, even from a stopped listener's kernel", () => {
-    const w = world(false);
+    const w = world('plain');
     w.net.pauseNode('10.0.0.1', 60_000);
     w.connect();
     w.clock.runUntil(59_000);
     expect(w.log.closed).toEqual([]);
     w.clock.runUntil(61_000);
     expect(w.log.opened).toBe(true);
+  });
+
+  // A P2P connect has no timer of its own in the shipped client (tcp-transport.ts, handshakeTimeoutMs
+  // 0 on P2P links): the peer machine's hello timer ends it (chat.failed `timeout`). The wrapper
+  // adds none; only the kernel would give up, at 127 s.
+  it('adds no timer to a P2P connect: only the kernel gives it up, at 127 s', () => {
+    const w = world(null);
+    w.net.clog('10.0.0.1');
+    w.connect();
+    w.clock.runUntil(126_000);
+    expect(w.log.closed).toEqual([]);
+    w.clock.runUntil(200_000);
+    expect(w.log.closed).toHaveLength(1);
+    expect(w.log.closed[0]?.atMs).toBe(127_000);
   });
 });
