@@ -137,6 +137,10 @@ export class ServerNode {
             heldUsers: (visit) => machine.heldUsers(visit),
             nowMs: () => clock.nowMs(),
             nextLoginEpoch: () => cluster.nextLoginEpoch(),
+            // As cli/server/run.ts: a node that says hello may have committed things while off the
+            // bus that this one never heard; they are in the shared store. (The shipped node's
+            // nodeLost is a log line only, and the simulator has no log.)
+            readStore: () => this.store.load(),
           });
     const host = new ServerHost({
       machine,
