@@ -17,7 +17,7 @@
 import type { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
-import { addressKey } from '../../core/net-address.ts';
+import { AddressCounts } from './address-counts.ts';
 import { publicKeyText } from '../crypto/key-text.ts';
 import type { Listener, Stream, StreamEvents, Transport } from '../../core/transport.ts';
 
@@ -295,22 +295,18 @@ export interface TcpTransportOptions {
 
 /** Closes a raw connection at accept when its address key already has `max` handshakes under way. */
 function limitHandshakesPerAddress(server: net.Server, max: number): void {
-  const underWay = new Map<string, number>();
+  const underWay = new AddressCounts(max);
   server.on('connection', (raw: net.Socket) => {
-    const key = addressKey(raw.remoteAddress ?? '');
-    const count = underWay.get(key) ?? 0;
-    if (count >= max) {
+    const key = underWay.take(raw.remoteAddress);
+    if (key === null) {
       raw.destroy();
       return;
     }
-    underWay.set(key, count + 1);
     let counted = true;
     const done = (): void => {
       if (!counted) return;
       counted = false;
-      const left = (underWay.get(key) ?? 1) - 1;
-      if (left === 0) underWay.delete(key);
-      else underWay.set(key, left);
+      underWay.release(key);
     };
     // The TLS socket over it is not reachable from here: its end or the raw socket's close ends
     // the count, and so does the handshake's end (secureConnection, below).

@@ -10,7 +10,7 @@
  */
 import http from 'node:http';
 import type net from 'node:net';
-import { addressKey } from '../../core/net-address.ts';
+import { AddressCounts } from '../net/address-counts.ts';
 import type { Registry } from 'prom-client';
 
 export interface AdminSource {
@@ -94,19 +94,13 @@ export function createAdminServer(source: AdminSource): http.Server {
 
 /** Drops a connection on accept when its address key already holds `max` (node's maxConnections has dropped those past the total before this). */
 function limitConnectionsPerAddress(server: http.Server, max: number): void {
-  const held = new Map<string, number>();
+  const held = new AddressCounts(max);
   server.on('connection', (socket: net.Socket) => {
-    const key = addressKey(socket.remoteAddress ?? '');
-    const count = held.get(key) ?? 0;
-    if (count >= max) {
+    const key = held.take(socket.remoteAddress);
+    if (key === null) {
       socket.destroy();
       return;
     }
-    held.set(key, count + 1);
-    socket.once('close', () => {
-      const left = (held.get(key) ?? 1) - 1;
-      if (left === 0) held.delete(key);
-      else held.set(key, left);
-    });
+    socket.once('close', () => held.release(key));
   });
 }
