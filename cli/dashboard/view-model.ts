@@ -1095,8 +1095,12 @@ function submitPrompt(state: DashboardState, prompt: Extract<UserDialog, { kind:
     return { ...state, dialog: null };
   }
   if (prompt.purpose === 'nickname') {
-    if (Array.from(text).length > NICKNAME_CHARS_MAX) return { ...state, dialog: { ...prompt, error: `at most ${NICKNAME_CHARS_MAX} characters` } };
-    out.commands.push({ cmd: 'account.nickname', nickname: text === '' ? (state.me ?? '') : text });
+    // As the server measures it (core/server/accounts.ts checkNickname): UTF-16 units, so an emoji
+    // counts two; white space at either end is dropped, as the server would refuse it. The
+    // server's other rules come back as its NICKNAME_INVALID, in a sentence.
+    const nickname = text.trim();
+    if (nickname.length > NICKNAME_CHARS_MAX) return { ...state, dialog: { ...prompt, error: `too long: at most ${NICKNAME_CHARS_MAX} (an emoji counts as two)` } };
+    out.commands.push({ cmd: 'account.nickname', nickname: nickname === '' ? (state.me ?? '') : nickname });
     return { ...state, dialog: null };
   }
   const session = activeSession(state);

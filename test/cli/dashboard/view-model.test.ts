@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { ClientCommand } from '../../../cli/dashboard/client-port.ts';
 import type { EventInput } from '../../../cli/dashboard/fake-port.ts';
 import type { KeyInput } from '../../../cli/dashboard/line-editor.ts';
-import { TYPING_PAUSE_MS } from '../../../cli/dashboard/limits.ts';
+import { NICKNAME_CHARS_MAX, TYPING_PAUSE_MS } from '../../../cli/dashboard/limits.ts';
 import { dialogContent, renderEvents, renderLogin, renderTransfers } from '../../../cli/dashboard/views/render.ts';
 import {
   type DashboardAction,
@@ -533,6 +533,19 @@ describe('friends and account: remove, block, unblock, password, nickname', () =
     driver.event({ event: 'friend.updated', username: 'bob', nickname: 'Robert' });
     expect(driver.state.friends.find((friend) => friend.username === 'bob')?.nickname).toBe('Robert');
     expect(driver.state.events.at(-1)?.text).toBe('Bob (bob) is now called Robert');
+  });
+
+  it("the nickname prompt measures as the server does (UTF-16 units: an emoji counts two) and drops white space at either end", () => {
+    const driver = new Driver().loggedIn();
+    driver.state = { ...driver.state, focus: 'friends' };
+    const emoji = '\u{1F600}';
+    driver.key({ ch: 'e', name: 'e' }).type(emoji.repeat(NICKNAME_CHARS_MAX / 2 + 1)).key({ name: 'enter' });
+    expect(driver.state.dialog).toMatchObject({ error: `too long: at most ${NICKNAME_CHARS_MAX} (an emoji counts as two)` });
+    expect(driver.commands.filter((c) => c.cmd === 'account.nickname')).toEqual([]);
+    const fresh = new Driver().loggedIn();
+    fresh.state = { ...fresh.state, focus: 'friends' };
+    fresh.key({ ch: 'e', name: 'e' }).type('  Ally ').key({ name: 'enter' });
+    expect(fresh.commands.at(-1)).toEqual({ cmd: 'account.nickname', nickname: 'Ally' });
   });
 
   it('requests that waited for us are listed at login (pending), and their friend.request events do not double them', () => {
