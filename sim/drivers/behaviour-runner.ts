@@ -13,6 +13,18 @@ import { samplerOf } from '../world/distributions.ts';
 import type { Step } from '../scenarios/scenario-schema.ts';
 import { STEPS_DEPTH_MAX } from '../scenarios/scenario-schema.ts';
 
+/** A P2P step (chat, sendFile) on a driver without a P2P channel: not run, never faked (counted in p2p_steps_not_run). */
+export const NO_P2P_CHANNEL = 'NO_P2P_CHANNEL';
+/** A step the driver has no way to take (changePassword, unfriend, quit on the light client): not run. */
+export const NOT_SUPPORTED = 'NOT_SUPPORTED';
+/** A sendOffline step on a driver without the offline mailbox: not run. */
+export const NO_MAILBOX = 'NO_MAILBOX';
+/**
+ * Outcomes of a step the driver did not run (it lacks what the step needs): they say nothing of how
+ * the world served the step, only which driver the scenario was run on.
+ */
+export const NOT_RUN_OUTCOMES: ReadonlySet<string> = new Set([NO_P2P_CHANNEL, NOT_SUPPORTED, NO_MAILBOX]);
+
 export interface RunnerHost {
   nowMs(): number;
   /** Schedules fn after delayMs, also when the peer has crashed by then (take() parks the script until a restart). */
@@ -181,7 +193,7 @@ export class BehaviourRunner {
     if ('logout' in step) return driver.logout(finish('logout', step.logout.expect));
     if ('changePassword' in step) {
       const finishChange = finish('changePassword', step.changePassword.expect);
-      if (driver.changePassword === undefined) return finishChange('NOT_SUPPORTED');
+      if (driver.changePassword === undefined) return finishChange(NOT_SUPPORTED);
       return driver.changePassword(step.changePassword.to, finishChange, step.changePassword.old);
     }
     if ('quit' in step) return this.quit(step.quit.logoutFirst === true, finish('quit', step.quit.expect), step.quit.signal === true);
@@ -216,13 +228,13 @@ export class BehaviourRunner {
     }
     if ('chat' in step) {
       // The P2P channel needs the peer machine (driver: peer-machine); never pretend it ran.
-      if (driver.chat === undefined) return finish('chat', undefined)('NO_P2P_CHANNEL');
+      if (driver.chat === undefined) return finish('chat', undefined)(NO_P2P_CHANNEL);
       const target = host.friendUsername(slot, step.chat.with);
       if (target === null) return finish('chat', undefined)('NO_FRIEND');
       return driver.chat(target, step.chat.messages, finish('chat', undefined));
     }
     if ('sendOffline' in step) {
-      if (driver.sendOffline === undefined) return finish('sendOffline', undefined)('NO_MAILBOX');
+      if (driver.sendOffline === undefined) return finish('sendOffline', undefined)(NO_MAILBOX);
       const target = host.friendUsername(slot, step.sendOffline.with);
       if (target === null) return finish('sendOffline', undefined)('NO_FRIEND');
       return driver.sendOffline(target, step.sendOffline.messages, finish('sendOffline', undefined));
@@ -230,14 +242,14 @@ export class BehaviourRunner {
     if ('sendFile' in step) {
       const send = step.sendFile;
       const finishFile = finish('sendFile', send.expect, send.withinMs);
-      if (driver.sendFile === undefined) return finishFile('NO_P2P_CHANNEL');
+      if (driver.sendFile === undefined) return finishFile(NO_P2P_CHANNEL);
       const target = host.friendUsername(slot, send.with);
       if (target === null) return finishFile('NO_FRIEND');
       return driver.sendFile(target, send.bytes, finishFile, send);
     }
     if ('unfriend' in step) {
       const finishUnfriend = finish('unfriend', step.unfriend.expect);
-      if (driver.unfriend === undefined) return finishUnfriend('NOT_SUPPORTED');
+      if (driver.unfriend === undefined) return finishUnfriend(NOT_SUPPORTED);
       return driver.unfriend(step.unfriend.with, finishUnfriend);
     }
     if ('answerFriends' in step) {
@@ -264,7 +276,7 @@ export class BehaviourRunner {
   /** The user quits the program: only the peer machine has a quit (the light client has no program to end). */
   private quit(logoutFirst: boolean, done: (outcome: StepOutcome) => void, signal = false): void {
     const driver = this.slot.driver;
-    if (driver.quit === undefined) return done('NOT_SUPPORTED');
+    if (driver.quit === undefined) return done(NOT_SUPPORTED);
     return driver.quit(logoutFirst, done, signal);
   }
 

@@ -65,6 +65,16 @@ describe('adversarial scenarios', () => {
     expect(report.metrics.files_offered).toBe(9);
   });
 
+  // On the light client (no P2P channel) the file steps are not run: the run says so and fails,
+  // but Alice's timed sendFile was not served late or wrong, and served-within-bound once said it was.
+  it('a timed step the driver cannot run is reported as not run, not as served wrong', () => {
+    const scenario = load('scenarios/hostile-files.yaml');
+    const report = runScenario({ ...scenario, requires: [], driver: 'protocol-client' }, { seed: 22 });
+    expect(report.violations).toEqual([]);
+    expect(report.metrics.p2p_steps_not_run).toBe(9);
+    expect(report.passed).toBe(false);
+  });
+
   it('a receiver that sizes downloads by the bytes that come takes both size lies, and size-as-offered says so', () => {
     const scenario = load('scenarios/hostile-files.yaml');
     const report = runScenario({ ...scenario, faults: [...scenario.faults, { kind: 'plant', atMs: 0, bug: 'trust-sent-size' }] }, { seed: 22 });
