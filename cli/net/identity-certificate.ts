@@ -9,6 +9,7 @@
 import { type KeyObject, createPublicKey, randomBytes, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { TcpTransport } from './tcp-transport.ts';
+import { P2P_UNAUTHENTICATED_STREAMS_MAX } from '../../core/limits.ts';
 
 /** A long life: the certificate is remade at every start, and its dates are never checked. */
 const IDENTITY_CERT_VALIDITY_DAYS = 3_650;
@@ -40,13 +41,21 @@ export async function makeIdentityCertificate(signPrivateKey: KeyObject, nowMs =
 }
 
 /**
+ * TLS handshakes a client's P2P port may have under way in all (shared fairly by address key, see
+ * TLS_HANDSHAKES_MAX): as many as the unauthenticated streams a finished handshake goes on to
+ * hold (P2P_UNAUTHENTICATED_STREAMS_MAX); a friend needs one for a moment per chat session. Without
+ * it a stranger with many addresses held any number of sockets mid-handshake on a user's machine.
+ */
+export const P2P_TLS_HANDSHAKES_MAX = P2P_UNAUTHENTICATED_STREAMS_MAX;
+
+/**
  * The peer-to-peer transport: TLS 1.3 both ways with the identity certificate, each side asking
  * the other for its own. The server-style pin check is not used here (verifyServer accepts): the
  * key each side proved goes to the core, which decides.
  */
 export function peerTlsTransport(identity: IdentityCertificate): TcpTransport {
   return new TcpTransport({
-    tlsServer: { cert: identity.cert, key: identity.key, requestClientCert: true },
+    tlsServer: { cert: identity.cert, key: identity.key, requestClientCert: true, handshakesMax: P2P_TLS_HANDSHAKES_MAX },
     // No handshake timer on connects: the peer machine's hello timer (P2P_HELLO_TIMEOUT_MS) runs
     // from the connect and ends it; a second 10 s timer racing it could tell the user a friend who
     // never answered was `unreachable` instead of `timeout` (plain TCP's did, in 1 of 3 runs).

@@ -18,6 +18,7 @@ import type { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import { AddressCounts } from './address-counts.ts';
+import { type WaitingStream, streamToEvict } from '../../core/peer/accept-fairness.ts';
 import { publicKeyText } from '../crypto/key-text.ts';
 import type { Listener, Stream, StreamEvents, Transport } from '../../core/transport.ts';
 
@@ -225,6 +226,16 @@ export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
  * may hold afterwards (UNAUTHENTICATED_CONNECTIONS_PER_ADDRESS_MAX).
  */
 export const TLS_HANDSHAKES_PER_ADDRESS_MAX = 32;
+/**
+ * TLS handshakes a server may have under way in all, from every address. The per-address bound
+ * alone let many addresses (a botnet; 127.0.0.0/8 on loopback) hold any number of sockets in
+ * mid-handshake, each a file descriptor outside CONNECTIONS_MAX, until accept failed for everyone
+ * (EMFILE). 1,024 handshakes are about a second of CPU (an ECDHE and a signature each, about 1 ms)
+ * and 5% of the process's descriptors: a reconnect storm of every client at once is served a
+ * thousand at a time (the rest are closed and retry with their backoff). Shared by address key, so one address
+ * never fills it (limitHandshakes). A P2P port has its own, smaller one (P2P_TLS_HANDSHAKES_MAX).
+ */
+export const TLS_HANDSHAKES_MAX = 1_024;
 /** The close reason of a client connection whose handshake did not finish in time. */
 export const TLS_HANDSHAKE_TIMEOUT = 'TLS_HANDSHAKE_TIMEOUT';
 /**
@@ -259,6 +270,8 @@ export interface TlsServerOptions {
   readonly requestClientCert?: boolean;
   /** Handshakes one address key may have under way (default TLS_HANDSHAKES_PER_ADDRESS_MAX; 0 = unlimited). */
   readonly handshakesPerAddressMax?: number;
+  /** Handshakes under way in all, shared fairly by address key (default TLS_HANDSHAKES_MAX; 0 = unlimited). */
+  readonly handshakesMax?: number;
   /** How long an accepted connection's handshake may take before it is closed (default TLS_HANDSHAKE_TIMEOUT_MS). */
   readonly handshakeTimeoutMs?: number;
 }
@@ -293,21 +306,47 @@ export interface TcpTransportOptions {
   readonly connectTimeoutMs?: number;
 }
 
-/** Closes a raw connection at accept when its address key already has `max` handshakes under way. */
-function limitHandshakesPerAddress(server: net.Server, max: number): void {
-  const underWay = new AddressCounts(max);
+/**
+ * Bounds a TLS server's handshakes under way: `perAddressMax` per address key (more are closed on
+ * accept) and `totalMax` in all (0: no bound). With the total reached, a newcomer takes the place
+ * of the oldest handshake of the address key holding the most, or is closed, by the rule the P2P
+ * port shares its unauthenticated slots with (core/peer/accept-fairness.ts): one address can
+ * never keep another's handshake out, only many addresses holding one or two each can fill it.
+ */
+function limitHandshakes(server: net.Server, perAddressMax: number, totalMax: number): void {
+  const perAddress = new AddressCounts(perAddressMax > 0 ? perAddressMax : Number.POSITIVE_INFINITY);
+  /** Handshakes under way, oldest first (a Map keeps insertion order); `end` closes one now. */
+  const underWay = new Map<string, WaitingStream & { readonly end: () => void }>();
+  let nextId = 0;
   server.on('connection', (raw: net.Socket) => {
-    const key = underWay.take(raw.remoteAddress);
+    const key = perAddress.take(raw.remoteAddress);
     if (key === null) {
       raw.destroy();
       return;
     }
+    if (totalMax > 0 && underWay.size >= totalMax) {
+      const evicted = streamToEvict(underWay.values(), key);
+      if (evicted === null) {
+        perAddress.release(key);
+        raw.destroy();
+        return;
+      }
+      underWay.get(evicted)?.end();
+    }
+    const streamId = String(nextId++);
     let counted = true;
     const done = (): void => {
       if (!counted) return;
       counted = false;
-      underWay.release(key);
+      perAddress.release(key);
+      underWay.delete(streamId);
     };
+    // Its place is free at once: a raw socket's close comes a turn later.
+    const end = (): void => {
+      done();
+      raw.destroy();
+    };
+    underWay.set(streamId, { streamId, addressKey: key, end });
     // The TLS socket over it is not reachable from here: its end or the raw socket's close ends
     // the count, and so does the handshake's end (secureConnection, below).
     raw.once('close', done);
@@ -378,8 +417,9 @@ export class TcpTransport implements Transport {
     // that ran out of time is only reported here: node leaves its socket open (it was held until
     // the client gave up, outside every connection limit), so it is destroyed here.
     server.on('tlsClientError', onTlsClientError);
-    const handshakesMax = this.tlsServer?.handshakesPerAddressMax ?? TLS_HANDSHAKES_PER_ADDRESS_MAX;
-    if (this.tlsServer !== null && handshakesMax > 0) limitHandshakesPerAddress(server, handshakesMax);
+    const perAddressMax = this.tlsServer?.handshakesPerAddressMax ?? TLS_HANDSHAKES_PER_ADDRESS_MAX;
+    const totalMax = this.tlsServer?.handshakesMax ?? TLS_HANDSHAKES_MAX;
+    if (this.tlsServer !== null && (perAddressMax > 0 || totalMax > 0)) limitHandshakes(server, perAddressMax, totalMax);
     let listening = false;
     // Errors after listening (EMFILE on accept near the fd limit) must not crash the process:
     // the listener keeps serving, and the connections it could not accept are simply not there.

@@ -25,7 +25,7 @@ import { EXIT_FAILED, EXIT_OK } from '../exit-codes.ts';
 import { type LogFormat, type Logger, createLogger } from '../log.ts';
 import { realClock } from '../net/real-clock.ts';
 import { checkPlainTcpAllowed } from '../net/insecure.ts';
-import { TLS_HANDSHAKES_PER_ADDRESS_MAX, TcpTransport } from '../net/tcp-transport.ts';
+import { TLS_HANDSHAKES_MAX, TLS_HANDSHAKES_PER_ADDRESS_MAX, TcpTransport } from '../net/tcp-transport.ts';
 import { type TlsIdentity, loadTlsIdentity } from '../net/tls-identity.ts';
 import { createAdminServer } from './admin-http.ts';
 import { createLogHooks } from './log-hooks.ts';
@@ -280,10 +280,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const transport = new TrackedTransport(
     new TcpTransport({
       coalesceWrites: true,
-      // A connection in mid-handshake is one not logged in yet: the same per-address knob bounds both.
+      // A connection in mid-handshake is one not logged in yet: the same per-address knob bounds both,
+      // and lifting it (0, a load lab on few addresses) lifts the total under way too.
       ...(tlsIdentity === null
         ? {}
-        : { tlsServer: { cert: tlsIdentity.cert, key: tlsIdentity.key, handshakesPerAddressMax: options.unauthConnectionsPerAddress ?? TLS_HANDSHAKES_PER_ADDRESS_MAX } }),
+        : {
+            tlsServer: {
+              cert: tlsIdentity.cert,
+              key: tlsIdentity.key,
+              handshakesPerAddressMax: options.unauthConnectionsPerAddress ?? TLS_HANDSHAKES_PER_ADDRESS_MAX,
+              handshakesMax: options.unauthConnectionsPerAddress === 0 ? 0 : TLS_HANDSHAKES_MAX,
+            },
+          }),
     }),
   );
   const tlsFingerprint = tlsIdentity?.fingerprint ?? null;

@@ -10,7 +10,8 @@
  * many as the newcomer's once it gave one up; otherwise the newcomer is refused. So one address
  * can never keep another out, a hog's own newcomers are refused rather than taking each other's
  * place, and two keys never push each other out in turn. Only many addresses, each holding a
- * slot or two, can fill the slots now.
+ * slot or two, can fill the slots now. The TLS listeners bound their handshakes under way in all by
+ * the same rule (cli/net/tcp-transport.ts, TLS_HANDSHAKES_MAX), where "stream" is a handshake.
  */
 /** An accepted stream still waiting for its hello, and the address key it came from. */
 export interface WaitingStream {

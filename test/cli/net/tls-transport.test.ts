@@ -166,6 +166,58 @@ describe('TLS on the TCP transport', () => {
     server.listener.close();
   });
 
+  describe('handshakes under way in all (handshakesMax), shared fairly by address key', () => {
+    const total = 4;
+    async function boundedServer(): Promise<Listener> {
+      const identity = await loadTlsIdentity({ dataDir: await tempDir() });
+      const server = new TcpTransport({ tlsServer: { cert: identity.cert, key: identity.key, handshakesMax: total } });
+      return new Promise<Listener>((resolve, reject) =>
+        server.listen('127.0.0.1', 0, () => {}, (result) => (result instanceof Error ? reject(result) : resolve(result))),
+      );
+    }
+    /** Raw TCP from `from` that never says hello: it holds a handshake open; resolves once connected. */
+    async function silent(port: number, from: string): Promise<net.Socket> {
+      const socket = net.connect({ host: '127.0.0.1', port, localAddress: from });
+      socket.on('error', () => {});
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      return socket;
+    }
+    /** Waits (bounded) until the server has closed `count` of `sockets`; then says how many it closed. */
+    async function closedBy(sockets: readonly net.Socket[], count: number): Promise<number> {
+      for (let round = 0; round < 100 && sockets.filter((socket) => socket.destroyed).length < count; round++) await new Promise((resolve) => setTimeout(resolve, 20));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return sockets.filter((socket) => socket.destroyed).length;
+    }
+
+    it('many addresses holding one handshake each fill it; past it newcomers are closed on accept', async () => {
+      const listener = await boundedServer();
+      const sockets: net.Socket[] = [];
+      // Sequential, so the first `total` are the ones accepted.
+      for (let i = 0; i < total + 3; i++) sockets.push(await silent(listener.port, `127.0.1.${10 + i}`));
+      expect(await closedBy(sockets, 3)).toBe(3);
+      expect(sockets.slice(0, total).every((socket) => !socket.destroyed)).toBe(true);
+      for (const socket of sockets) socket.destroy();
+      listener.close();
+    });
+
+    it('one address holding every place cannot keep another out: its oldest handshake gives way', async () => {
+      const listener = await boundedServer();
+      const hog: net.Socket[] = [];
+      for (let i = 0; i < total; i++) hog.push(await silent(listener.port, '127.0.1.50'));
+      // The hog's own newcomer is refused rather than taking its own place.
+      const more = await silent(listener.port, '127.0.1.50');
+      expect(await closedBy([...hog, more], 1)).toBe(1);
+      expect(more.destroyed).toBe(true);
+      const other = await connect(new TcpTransport({ tlsClient: { verifyServer: () => null } }), listener.port);
+      expect(other.opened).toBe(true);
+      expect(await closedBy(hog, 1)).toBe(1);
+      expect(hog[0]?.destroyed).toBe(true);
+      other.stream.close();
+      for (const socket of [...hog, more]) socket.destroy();
+      listener.close();
+    });
+  });
+
   it('gives up a handshake the server never answers, closing with TLS_HANDSHAKE_TIMEOUT', async () => {
     // Accepts TCP and then says nothing: a hung server, or something else on that port.
     const silent = net.createServer((socket) => socket.on('error', () => {}));
