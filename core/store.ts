@@ -102,14 +102,21 @@ export interface StoreSnapshot {
  */
 export interface StoreRefusal {
   readonly reason: string;
+  /**
+   * The store could not be reached in time (a shared database away): the batch was withdrawn and
+   * will not be committed later. The host announces none of it and reads the store again once it
+   * answers; the users who asked are not told it is done (docs/CLUSTER.md).
+   */
+  readonly unavailable?: true;
 }
 
 export interface AccountStore {
   load(): StoreSnapshot;
   /**
    * Applies ops atomically and durably: when it returns null, they survive a crash. A refusal
-   * (StoreRefusal) is an answer, not an exception: the host tells the machine, and the process
-   * goes on. A store that cannot write at all (a disk error) still throws.
+   * (StoreRefusal, `unavailable` when the store could not be reached) is an answer, not an
+   * exception: the host tells the machine, and the process goes on. A store that cannot write at
+   * all (a disk error) still throws.
    */
   apply(ops: readonly StoreOp[]): StoreRefusal | null;
   close(): void;

@@ -7,11 +7,13 @@
  * counter until the worker answers, as better-sqlite3 blocks on its file. A commit on loopback
  * takes about a millisecond; writes are sign-ups and friend changes, never heartbeats.
  *
- * When the database cannot be reached, a batch is not lost: the worker keeps it and retries it in
- * order, this thread stops waiting after STORE_COMMIT_WAIT_MS, and the store reports itself
- * unhealthy (`healthy`, `onHealth`), so the server turns /healthz to 503 and refuses new logins
- * until a commit or a health check succeeds again. A batch the database rejects (a constraint)
- * throws, as SQLite's transaction does.
+ * When the database cannot be reached, the worker retries a batch in order while this thread waits
+ * for it (STORE_COMMIT_WAIT_MS); past that the batch is withdrawn, never to be committed, and
+ * answered as unavailable (a StoreRefusal with `unavailable`): the host tells nobody of it. Before,
+ * it was left to the worker's retries and announced as committed, and lost for good if the node
+ * died before the database came back. The store then reports itself unhealthy (`healthy`,
+ * `onHealth`), so the server turns /healthz to 503 and refuses logins and writes until a commit or
+ * a health check succeeds again. A batch the database rejects (a constraint) is refused.
  */
 import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import type { AccountRecord, AccountStore, DeclineRecord, HeldMail, MailRecord, ReceiptRecord, StoreOp, StoreRefusal, StoreSnapshot } from '../../core/store.ts';
@@ -189,7 +191,12 @@ interface Reply {
   readonly error?: string;
   /** PostgreSQL's SQLSTATE of a refused statement. */
   readonly code?: string;
+  /** A batch that failed to reach the database and is tried again (a note: the final answer follows). */
   readonly retrying?: boolean;
+  /** A batch this thread withdrew, rolled back and dropped by the worker. */
+  readonly withdrawn?: boolean;
+  /** A batch whose COMMIT went out and failed: the database may or may not hold it. */
+  readonly inDoubt?: boolean;
 }
 
 /** SQLSTATE class 23, integrity constraint violation: the database read the batch and refused it (a taken key). */
@@ -204,7 +211,10 @@ export interface PostgresStoreOptions {
 export class PostgresStore implements AccountStore {
   private readonly worker: Worker;
   private readonly port;
+  /** Bumped by the worker at each reply: this thread sleeps on it. */
   private readonly signal = new Int32Array(new SharedArrayBuffer(4));
+  /** Who settled the last batch's fate: +seq the worker claimed it for COMMIT, -seq this thread withdrew it (postgres-worker.mjs). */
+  private readonly fate = new Int32Array(new SharedArrayBuffer(4));
   private nextSeq = 1;
   private readonly replies = new Map<number, Reply>();
   private readonly commitWaitMs: number;
@@ -222,6 +232,7 @@ export class PostgresStore implements AccountStore {
       workerData: {
         url: options.url,
         signal: this.signal.buffer,
+        fate: this.fate.buffer,
         port: channel.port2,
         migrations: POSTGRES_MIGRATIONS,
         healthCheckMs: STORE_HEALTH_CHECK_MS,
@@ -291,16 +302,34 @@ export class PostgresStore implements AccountStore {
     if (ops.length === 0) return null;
     const statements = ops.flatMap((op) => statementsOf(op));
     const seq = this.post({ kind: 'apply', statements });
-    const reply = this.wait(seq, this.commitWaitMs);
-    if (reply === null || reply.retrying === true) {
-      // Not lost: the worker retries it in order. Until then the server refuses new logins.
-      this.setHealth(false, reply?.error ?? `no commit within ${this.commitWaitMs} ms`);
-      return null;
+    const deadline = performance.now() + this.commitWaitMs;
+    let reply = this.wait(seq, this.commitWaitMs);
+    // A database that comes back within the wait (a blip, a restart) still commits the batch.
+    while (reply?.retrying === true) {
+      this.setHealth(false, reply.error ?? 'the database does not answer');
+      reply = this.wait(seq, deadline - performance.now());
+    }
+    if (reply === null) {
+      const sealed = Atomics.load(this.fate, 0);
+      if (sealed !== seq && Atomics.compareExchange(this.fate, 0, sealed, -seq) === sealed) {
+        // Withdrawn: never committed, so nothing of it may be announced (the host drops it).
+        return this.unavailable(`no commit within ${this.commitWaitMs} ms`);
+      }
+      // The worker claimed it first: its COMMIT is out, bounded by the statement timeout there.
+      reply = this.wait(seq, STORE_CONNECT_TIMEOUT_MS + STORE_COMMIT_WAIT_MS);
+      if (reply === null) return this.unavailable(`its COMMIT was not answered within ${STORE_CONNECT_TIMEOUT_MS + STORE_COMMIT_WAIT_MS} ms`);
     }
     if (reply.ok) return null;
+    if (reply.withdrawn === true || reply.inDoubt === true) return this.unavailable(reply.error ?? 'not committed');
     // Rolled back whole; another node took the key first (two sign-ups of one name at once).
     if (reply.code?.startsWith(SQLSTATE_CONSTRAINT_CLASS) === true) return { reason: reply.error ?? `constraint ${reply.code}` };
     throw new Error(`PostgreSQL refused a batch: ${reply.error ?? 'unknown error'}`);
+  }
+
+  /** Not committed, and never will be by this store (unless its COMMIT was in doubt): said to the host as such. */
+  private unavailable(why: string): StoreRefusal {
+    this.setHealth(false, why);
+    return { reason: `the database did not commit the batch: ${why}`, unavailable: true };
   }
 
   /**
@@ -372,6 +401,8 @@ export class PostgresStore implements AccountStore {
   private wait(seq: number, waitMs: number): Reply | null {
     const deadline = performance.now() + waitMs;
     for (;;) {
+      // Read before the port is drained: a reply posted after the drain has moved the counter on.
+      const seen = Atomics.load(this.signal, 0);
       for (let message = receiveMessageOnPort(this.port); message !== undefined; message = receiveMessageOnPort(this.port)) {
         this.onMessage(message.message as Reply);
       }
@@ -382,8 +413,7 @@ export class PostgresStore implements AccountStore {
         for (const old of this.replies.keys()) if (old <= seq) this.replies.delete(old);
         return reply ?? null;
       }
-      const seen = Atomics.load(this.signal, 0);
-      if (seen < seq) Atomics.wait(this.signal, 0, seen, leftMs);
+      Atomics.wait(this.signal, 0, seen, leftMs);
     }
   }
 

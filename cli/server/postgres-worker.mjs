@@ -4,14 +4,22 @@
 // TypeScript loader, in tsx and under vitest alike).
 //
 // Requests run one at a time, in order. A batch that fails because the database cannot be reached
-// stays at the head of the line and is retried every RETRY_MS until it commits (the server thread
-// has stopped waiting by then, and reports the store unhealthy); a batch the database rejects
-// (a constraint) is answered with the error and dropped, as SQLite's transaction would be.
+// stays at the head of the line and is retried every RETRY_MS while the server thread waits for it
+// (STORE_COMMIT_WAIT_MS); when it stops waiting it withdraws the batch, which is then never
+// committed: the server told nobody of it, and a node that dies must not leave a promise behind.
+// A batch the database rejects (a constraint) is answered with the error and dropped, as SQLite's
+// transaction would be.
+//
+// Who decides a batch's fate is settled on a shared word (`fate`), so that a batch is either
+// committed or withdrawn, never committed after the server thread gave up on it: this thread
+// claims a batch (+seq) just before its COMMIT, the server thread withdraws it (-seq: every batch
+// up to seq not claimed yet) when its wait is over; whichever compare-and-swap comes first wins.
 import { parentPort, workerData } from 'node:worker_threads';
 import pg from 'pg';
 
-const { url, signal: signalBuffer, port, migrations, healthCheckMs, retryMs, connectTimeoutMs } = workerData;
+const { url, signal: signalBuffer, fate: fateBuffer, port, migrations, healthCheckMs, retryMs, connectTimeoutMs } = workerData;
 const signal = new Int32Array(signalBuffer);
+const fate = new Int32Array(fateBuffer);
 /** SQLSTATE classes that mean "the database is not there", as opposed to "it said no". */
 const UNREACHABLE_CLASSES = ['08', '57', '53'];
 
@@ -76,14 +84,33 @@ async function migrate(db) {
   }
 }
 
-async function applyBatch(db, statements) {
-  await db.query('BEGIN');
+/** The server thread gave up on this batch (or on a later one: it waits for one batch at a time). */
+function withdrawn(seq) {
+  const sealed = Atomics.load(fate, 0);
+  return sealed < 0 && -sealed >= seq;
+}
+
+/** Thrown when the server thread withdrew the batch before it was claimed: rolled back, dropped. */
+class Withdrawn extends Error {}
+/** Thrown when the COMMIT of a claimed batch failed: it may or may not have committed. */
+class InDoubt extends Error {}
+
+async function applyBatch(db, seq, statements) {
+  // Each statement is one small row: bounded, so a database that went silent (no reset, no answer)
+  // fails the attempt instead of holding the line for good.
+  await db.query({ text: 'BEGIN', query_timeout: connectTimeoutMs });
   try {
-    for (const [sql, params] of statements) await db.query(sql, params);
-    await db.query('COMMIT');
+    for (const [sql, params] of statements) await db.query({ text: sql, values: params, query_timeout: connectTimeoutMs });
+    const sealed = Atomics.load(fate, 0);
+    if ((sealed < 0 && -sealed >= seq) || Atomics.compareExchange(fate, 0, sealed, seq) !== sealed) throw new Withdrawn('withdrawn');
   } catch (error) {
     await db.query('ROLLBACK').catch(() => {});
     throw error;
+  }
+  try {
+    await db.query({ text: 'COMMIT', query_timeout: connectTimeoutMs });
+  } catch (error) {
+    throw new InDoubt(String(error?.message ?? error));
   }
 }
 
@@ -100,15 +127,16 @@ async function perform(request) {
       return results;
     }
     case 'apply':
-      return applyBatch(db, request.statements);
+      return applyBatch(db, request.seq, request.statements);
     default:
       throw new Error(`unknown request ${request.kind}`);
   }
 }
 
+/** Posts a reply and bumps the shared counter the server thread sleeps on (any reply wakes it). */
 function answer(seq, reply) {
   port.postMessage({ seq, ...reply });
-  Atomics.store(signal, 0, seq);
+  Atomics.add(signal, 0, 1);
   Atomics.notify(signal, 0);
 }
 
@@ -117,14 +145,33 @@ async function drain() {
   running = true;
   while (queue.length > 0 && !closed) {
     const request = queue[0];
+    if (request.kind === 'apply' && withdrawn(request.seq)) {
+      queue.shift();
+      answer(request.seq, { ok: false, withdrawn: true, error: 'withdrawn before it was committed' });
+      continue;
+    }
     try {
       const result = await perform(request);
       queue.shift();
       answer(request.seq, { ok: true, result });
       port.postMessage({ kind: 'health', ok: true });
     } catch (error) {
+      if (error instanceof Withdrawn) {
+        queue.shift();
+        answer(request.seq, { ok: false, withdrawn: true, error: 'withdrawn before it was committed' });
+        continue;
+      }
+      if (error instanceof InDoubt) {
+        // Not retried: the user who asked was not answered and sends it again (the same id), and
+        // what the database holds is read again once it answers.
+        dropConnection();
+        queue.shift();
+        answer(request.seq, { ok: false, inDoubt: true, error: error.message });
+        port.postMessage({ kind: 'health', ok: false, error: error.message });
+        continue;
+      }
       if (request.kind === 'apply' && unreachable(error)) {
-        // Kept at the head of the line: committed, in order, once the database is back.
+        // Kept at the head of the line, retried while the server thread waits for it.
         dropConnection();
         answer(request.seq, { ok: false, retrying: true, error: String(error?.message ?? error) });
         port.postMessage({ kind: 'health', ok: false, error: String(error?.message ?? error) });

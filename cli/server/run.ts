@@ -15,7 +15,7 @@ import { availableParallelism } from 'node:os';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { LevelWithSilent } from 'pino';
-import { type PasswordHasher, ServerHost } from '../../core/server/host.ts';
+import { type PasswordHasher, ServerHost, type ServerHostHooks } from '../../core/server/host.ts';
 import { ServerMachine } from '../../core/server/machine.ts';
 import { MAIL_SEQ_NODE_SLOTS } from '../../core/server/mailbox.ts';
 import { PASSWORD_CHECKS_RUNNING_MAX } from '../../core/limits.ts';
@@ -336,7 +336,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           nodeLost: (node, users) =>
             logger.warn({ event: 'cluster.node-lost', node, users }, `node ${node} was not heard from for ${machine.config.ttlMs} ms (its lease): its ${users} users are offline here`),
         });
-  const host = new ServerHost({ machine, transport, store, hasher, clock, hooks: createLogHooks(logger), ...(router === null ? {} : { cluster: router }) });
+  const hooks: ServerHostHooks = {
+    ...createLogHooks(logger),
+    // The machine applied a batch the database withdrew: its memory is ahead of the truth until read again.
+    onStoreUnavailable: (refusal, ops) => {
+      storeReadOwed = true;
+      logger.error({ event: 'store.withdrawn', reason: refusal.reason, ops: ops.length }, 'the database did not commit a batch: nothing of it was announced; the store is read again once it answers');
+    },
+  };
+  const host = new ServerHost({ machine, transport, store, hasher, clock, hooks, ...(router === null ? {} : { cluster: router }) });
   hostRef = host;
 
   let closing: Promise<void> | null = null;
@@ -351,14 +359,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // Without its database or bus a node would split the truth: it refuses new logins until both are back.
   let lastHealthy = true;
   let lastBus = true;
+  let lastStore = true;
   const healthChanged = (): void => {
     const healthy = unhealthyReason() === null;
-    // The bus on its own too: a node without it refuses to forward session answers (the store may be down already).
+    // The bus and the store on their own too: a node without the bus refuses to forward session
+    // answers, a node without the store refuses every change (the other may be down already).
     const busUp = busHealthy();
-    if ((healthy === lastHealthy && busUp === lastBus) || closing !== null) return;
+    const storeUp = storeHealthy();
+    if ((healthy === lastHealthy && busUp === lastBus && storeUp === lastStore) || closing !== null) return;
     lastHealthy = healthy;
     lastBus = busUp;
-    host.input({ type: 'cluster.health', healthy, bus: busUp });
+    lastStore = storeUp;
+    host.input({ type: 'cluster.health', healthy, bus: busUp, store: storeUp });
   };
   if (backing instanceof PostgresStore) {
     backing.onHealth((healthy) => {

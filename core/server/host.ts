@@ -7,6 +7,7 @@
  * → persist ops applied to the store (one atomic batch) → frames encoded and written to streams.
  */
 import { encodeControl } from '../codec.ts';
+import { errorMessage } from '../errors.ts';
 import { SEND_QUEUE_BYTES_MAX } from '../limits.ts';
 import type { AccountStore, StoreOp, StoreRefusal } from '../store.ts';
 import type { Clock, Listener, Stream, StreamEvents, Transport } from '../transport.ts';
@@ -42,6 +43,11 @@ export interface ServerHostHooks {
   onConnectionClosed?(connId: ConnId): void;
   /** The store refused a batch (nothing of it committed); the process goes on. */
   onStoreRefused?(refusal: StoreRefusal, ops: readonly StoreOp[]): void;
+  /**
+   * The store could not be reached and withdrew a batch the machine had already applied to its
+   * memory: the owner reads the store again once it answers (the machine's memory is ahead of it).
+   */
+  onStoreUnavailable?(refusal: StoreRefusal, ops: readonly StoreOp[]): void;
 }
 
 export interface ServerHostOptions {
@@ -75,6 +81,8 @@ export class ServerHost {
     FLUSH_ROUNDS_MAX,
   );
   private lastFrame: ServerFrame | null = null;
+  /** True from a batch the store could not take to the end of that round of effects (performAll). */
+  private withheld = false;
   /** Users attached here by the batch being performed, whose stored mail is read after it (readStoredMail). */
   private attachedInBatch: string[] = [];
   private lastFrameBytes: Uint8Array = new Uint8Array(0);
@@ -160,7 +168,9 @@ export class ServerHost {
   private performAll(effects: readonly ServerEffect[]): void {
     // Made only when a batch has persist ops: most batches are a frame or two to send.
     let ops: StoreOp[] | null = null;
-    for (const effect of effects) {
+    this.withheld = false;
+    let performed: ServerEffect[] | null = null;
+    for (const [index, effect] of effects.entries()) {
       if (effect.type === 'persist') {
         (ops ??= []).push(effect.op);
         continue;
@@ -170,12 +180,23 @@ export class ServerHost {
         this.commit(ops, true);
         ops = null;
       }
+      if (this.withheld && effect.type === 'send') {
+        // What a batch the store did not commit would have said is not sent (nor logged as sent).
+        performed ??= effects.slice(0, index);
+        const instead = withheldSend(effect);
+        if (instead === null) continue;
+        this.perform(instead);
+        performed.push(instead);
+        continue;
+      }
       this.perform(effect);
+      performed?.push(effect);
     }
     if (ops !== null) this.commit(ops, true);
+    this.withheld = false;
     this.readStoredMail();
     const onEffect = this.options.hooks?.onEffect;
-    if (onEffect !== undefined) for (const effect of effects) onEffect(effect);
+    if (onEffect !== undefined) for (const effect of performed ?? effects) onEffect(effect);
   }
 
   /**
@@ -200,10 +221,20 @@ export class ServerHost {
    * effect's batch the machine applies only once it is told it was taken.
    */
   private commit(ops: readonly StoreOp[], machineApplied: boolean): StoreRefusal | null {
-    const refused = this.options.store.apply(ops);
+    // After a batch the store could not take, the rest of the effects are not tried: the store is
+    // away (each try would hold this thread for the store's whole wait), and the memory is read again.
+    const refused = this.withheld ? STORE_AWAY : this.options.store.apply(ops);
     if (refused === null) {
       this.options.cluster?.committed(ops);
       return null;
+    }
+    if (refused.unavailable === true) {
+      // Withdrawn: never committed, so nothing of it is announced. The sends after it in this
+      // round are withheld (withheldSend); the memory the machine changed is read again once the
+      // store answers (the owner's hook), since it cannot be read now.
+      this.withheld = true;
+      if (machineApplied) this.options.hooks?.onStoreUnavailable?.(refused, ops);
+      return refused;
     }
     this.options.hooks?.onStoreRefused?.(refused, ops);
     if (machineApplied) this.machine.handle({ type: 'remote.snapshot', snapshot: this.options.store.load() }, this.options.clock.nowMs());
@@ -234,8 +265,11 @@ export class ServerHost {
       case 'commit': {
         // Fed straight in, as stored mail is: the pump takes the answer's effects next round.
         // Not read again when refused: the machine never applied it, and a reload drops what only it knows (mail in flight, pushed again).
-        const refused = this.commit(effect.ops, false) !== null;
-        this.machine.handle({ type: 'committed', jobId: effect.jobId, refused }, this.options.clock.nowMs());
+        const refused = this.commit(effect.ops, false);
+        this.machine.handle(
+          { type: 'committed', jobId: effect.jobId, refused: refused !== null, ...(refused?.unavailable === true ? { unavailable: true } : {}) },
+          this.options.clock.nowMs(),
+        );
         return;
       }
       case 'announce':
@@ -279,6 +313,26 @@ export class ServerHost {
       this.machine.handle({ type: 'closed', connId }, this.options.clock.nowMs());
     }
   }
+}
+
+/** What a batch after one the store could not take gets, untried. */
+const STORE_AWAY: StoreRefusal = Object.freeze({ reason: 'a batch before it in the same round was not committed', unavailable: true });
+
+/**
+ * In place of a frame that followed a batch the store did not commit: the answer to a request
+ * (a frame carrying `re`) becomes SERVER_DEGRADED for that request, so the client knows it was
+ * not done and may send it again (a mail under the same message id is held once); a notice of the
+ * change to anyone else is dropped. Errors and heartbeat acks announce nothing and go as they are.
+ */
+export function withheldSend(effect: Extract<ServerEffect, { type: 'send' }>): Extract<ServerEffect, { type: 'send' }> | null {
+  const frame = effect.frame;
+  if (frame.type === 'error' || frame.type === 'heartbeat.ack') return effect;
+  if (!('re' in frame)) return null;
+  return {
+    type: 'send',
+    connId: effect.connId,
+    frame: { type: 'error', re: frame.re, code: 'SERVER_DEGRADED', message: errorMessage('SERVER_DEGRADED'), detail: 'the database did not commit it: it was not done' },
+  };
 }
 
 /**

@@ -101,8 +101,11 @@ export type ServerInput =
   | { readonly type: 'hashed'; readonly jobId: number; readonly passwordHash: string | null }
   /** Result of a `verify` effect. */
   | { readonly type: 'verified'; readonly jobId: number; readonly ok: boolean }
-  /** Result of a `commit` effect: refused when the store would not take the batch (nothing of it committed). */
-  | { readonly type: 'committed'; readonly jobId: number; readonly refused: boolean }
+  /**
+   * Result of a `commit` effect: refused when the store would not take the batch (nothing of it
+   * committed); unavailable too when that was because the store could not be reached.
+   */
+  | { readonly type: 'committed'; readonly jobId: number; readonly refused: boolean; readonly unavailable?: true }
   /** Tell every client, close every connection. */
   | { readonly type: 'shutdown' }
   // ---- from other nodes of a cluster (core/server/cluster.ts); never in a single-node server ----
@@ -129,9 +132,11 @@ export type ServerInput =
   /**
    * The shared store or bus was lost (false) or is back (true): new logins are refused meanwhile.
    * bus: whether the node hears the bus (absent: as `healthy`); without it answers to requests
-   * held on other nodes are refused, not forwarded into the void.
+   * held on other nodes are refused, not forwarded into the void. store: whether the store
+   * answers (absent: it does); without it every change a user asks for is refused
+   * SERVER_DEGRADED, never applied here and left uncommitted.
    */
-  | { readonly type: 'cluster.health'; readonly healthy: boolean; readonly bus?: boolean }
+  | { readonly type: 'cluster.health'; readonly healthy: boolean; readonly bus?: boolean; readonly store?: boolean }
   /**
    * A user's held mail and owed receipts as the shared store has them, read by the host when the
    * user attached here: the store is the truth (a bus message lost, a node that missed a commit).
@@ -363,6 +368,23 @@ const FRAME_RULES: Record<ClientFrameType, 'ExpectLogin' | 'LoggedIn'> = {
   'account.nickname': 'LoggedIn',
 };
 
+/**
+ * The frames that change what the store holds: refused while a shared store does not answer
+ * (cluster.health), so nothing is told as done that was not committed.
+ */
+const STORE_WRITES: ReadonlySet<ClientFrameType> = new Set<ClientFrameType>([
+  'friend.request',
+  'friend.accept',
+  'friend.decline',
+  'friend.remove',
+  'friend.block',
+  'friend.unblock',
+  'mail.send',
+  'mail.ack',
+  'account.password',
+  'account.nickname',
+]);
+
 /** Frames held for a detached user and replayed when it resumes. */
 const SESSION_OUTCOME_TYPES: ReadonlySet<ServerFrame['type']> = new Set(['session.established', 'session.failed', 'session.withdrawn']);
 
@@ -411,6 +433,8 @@ export class ServerMachine {
   private shuttingDown = false;
   /** A clustered node that lost its store or bus refuses sign-ups, logins and resumes. */
   private refusingLogins = false;
+  /** The shared store does not answer (cluster.health): changes users ask for are refused (STORE_WRITES). */
+  private storeLost = false;
   /** A clustered node that knows it lost the bus: what it would forward to another node is refused instead. */
   private busLost = false;
   /** The same for every connection: one shared (frozen) frame, which a host may encode once. */
@@ -491,7 +515,7 @@ export class ServerMachine {
       case 'verified':
         return this.onVerified(input.jobId, input.ok, nowMs);
       case 'committed':
-        return this.onAccountCommitted(input.jobId, input.refused);
+        return this.onAccountCommitted(input.jobId, input.refused, input.unavailable === true);
       case 'shutdown':
         return this.onShutdown();
       case 'remote.attached':
@@ -526,6 +550,7 @@ export class ServerMachine {
       case 'cluster.health':
         this.refusingLogins = !input.healthy;
         this.busLost = !(input.bus ?? input.healthy);
+        this.storeLost = input.store === false;
         return;
       case 'stored.mail':
         return this.onStoredMail(input.username, input.held);
@@ -765,6 +790,12 @@ export class ServerMachine {
   }
 
   private onUserFrame(conn: Conn, username: string, frame: ClientFrame, nowMs: number): void {
+    if (this.storeLost && STORE_WRITES.has(frame.type)) {
+      // Applied here and not committed, it would be told as done and lost with this node, or
+      // forgotten when the memory is read again. An acknowledged mail stays held: handed over again.
+      if (frame.type === 'mail.ack') return;
+      return this.sendError(conn, 'SERVER_DEGRADED', frame.id, 'this server cannot reach its database: nothing was changed');
+    }
     switch (frame.type) {
       case 'logout':
         return this.onLogout(conn, username, frame.id, nowMs);
@@ -935,14 +966,15 @@ export class ServerMachine {
    * up at the same time and committed first. That node's account is the one that exists (this
    * node hears of it over the bus); this sign-up is answered as any sign-up of a taken name.
    */
-  private onAccountCommitted(jobId: number, refused: boolean): void {
+  private onAccountCommitted(jobId: number, refused: boolean, unavailable: boolean): void {
     const pending = this.accountsCommitting.get(jobId);
     if (pending === undefined) return;
     this.accountsCommitting.delete(jobId);
     this.reservedUsernames.delete(pending.op.username);
     const conn = this.conns.get(pending.connId);
     if (refused) {
-      if (conn !== undefined) this.sendError(conn, 'USERNAME_TAKEN', pending.re);
+      // Not taken: the store could not be reached (the client signs up again later), or a key was.
+      if (conn !== undefined) this.sendError(conn, unavailable ? 'SERVER_DEGRADED' : 'USERNAME_TAKEN', pending.re);
       return;
     }
     this.applyOp(pending.op);
