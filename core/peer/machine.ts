@@ -89,6 +89,7 @@ import { Deadlines } from '../deadlines.ts';
 import { tokensEqual } from '../tokens.ts';
 import { keyHint, peerKeyMatches } from './peer-key.ts';
 import { streamToEvict } from './accept-fairness.ts';
+import { shownNickname } from '../nickname.ts';
 import { addressKey } from '../net-address.ts';
 import { type ChatAction, ChatMachine, CONNECTION_FAILED, isChatFrame } from './chat.ts';
 import type { PeerCommand, PreparedFile } from './commands.ts';
@@ -858,7 +859,7 @@ export class PeerMachine {
     this.passwordAnswerOwed = null;
     const before = this.answering;
     this.answering = owed.ref;
-    if (outcome.changed) this.emit({ event: 'account.updated', username: outcome.username, nickname: outcome.nickname });
+    if (outcome.changed) this.emit({ event: 'account.updated', username: outcome.username, nickname: shownNickname(outcome.nickname, outcome.username) });
     else this.emitError('SERVER_UNAVAILABLE', outcome.detail);
     this.answering = before;
   }
@@ -939,11 +940,11 @@ export class PeerMachine {
       // Requests that came while we were away are listed, and each told as if it came now, so
       // a script or a person waiting for friend.request hears of it.
       this.requestsShown = new Set();
-      this.emit({ event: 'login.ok', username: frame.username, friends: frame.friends, pending: frame.incoming, nickname: frame.nickname });
+      this.emit({ event: 'login.ok', username: frame.username, friends: friendsShown(frame.friends), pending: frame.incoming, nickname: shownNickname(frame.nickname, frame.username) });
     } else {
       // Back after a blip or a server restart: presence may have changed meanwhile, and this list
       // is the truth, so hand it over before saying we are back.
-      this.emit({ event: 'friends', friends: frame.friends, pending: frame.incoming });
+      this.emit({ event: 'friends', friends: friendsShown(frame.friends), pending: frame.incoming });
     }
     const shownBefore = this.requestsShown;
     this.requestsShown = new Set(frame.incoming);
@@ -1030,7 +1031,7 @@ export class PeerMachine {
       case 'friends':
         this.mail.setFriends(frame.friends);
         this.requestsShown = new Set(frame.incoming);
-        this.emit({ event: 'friends', friends: frame.friends, pending: frame.incoming });
+        this.emit({ event: 'friends', friends: friendsShown(frame.friends), pending: frame.incoming });
         return this.endWithNonFriends(frame.friends, nowMs);
       case 'presence':
         this.emit({ event: 'presence', username: frame.username, status: frame.status });
@@ -1048,7 +1049,7 @@ export class PeerMachine {
         return this.emit({
           event: 'friend.added',
           username: frame.username,
-          nickname: frame.nickname,
+          nickname: shownNickname(frame.nickname, frame.username),
           status: frame.status,
           ...(frame.identity === undefined ? {} : { identity: frame.identity }),
         });
@@ -1079,7 +1080,7 @@ export class PeerMachine {
       case 'mail.delivered':
         return this.mail.onDelivered(frame);
       case 'friend.updated':
-        return this.emit({ event: 'friend.updated', username: frame.username, nickname: frame.nickname });
+        return this.emit({ event: 'friend.updated', username: frame.username, nickname: shownNickname(frame.nickname, frame.username) });
       case 'account.updated':
         return this.onAccountUpdated(frame);
       default:
@@ -1093,7 +1094,7 @@ export class PeerMachine {
     if (frame.re !== undefined) this.passwordChanges.delete(frame.re);
     // The server replaced our resume token: the old one, and the old password, no longer work.
     if (password !== undefined && frame.resumeToken !== undefined) this.link.passwordChanged(password, frame.resumeToken);
-    this.emit({ event: 'account.updated', username: frame.username, nickname: frame.nickname });
+    this.emit({ event: 'account.updated', username: frame.username, nickname: shownNickname(frame.nickname, frame.username) });
   }
 
   private onServerError(frame: ServerFrameOf<'error'>): void {
@@ -1965,4 +1966,14 @@ export class PeerMachine {
     if (id !== undefined) extra.id = id;
     this.emit({ event: 'error', code, message: errorMessage(code), ...extra });
   }
+}
+
+/**
+ * A friend list as it may be shown: a nickname that breaks the rule (core/nickname.ts; an older or
+ * dishonest server's: empty, blank, or with direction controls that would reverse the username
+ * shown after it) is replaced by the username. The same list when every nickname keeps it.
+ */
+function friendsShown<T extends { readonly username: string; readonly nickname: string }>(friends: readonly T[]): readonly T[] {
+  if (friends.every((friend) => shownNickname(friend.nickname, friend.username) === friend.nickname)) return friends;
+  return friends.map((friend) => ({ ...friend, nickname: shownNickname(friend.nickname, friend.username) }));
 }

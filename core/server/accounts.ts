@@ -4,7 +4,6 @@
  */
 import type { ErrorCode } from '../errors.ts';
 import {
-  NICKNAME_CHARS_MAX,
   PASSWORD_CHARS_MAX,
   PASSWORD_CHARS_MIN,
   USERNAME_CHARS_MAX,
@@ -12,6 +11,7 @@ import {
   USERNAME_PATTERN,
 } from '../limits.ts';
 import type { IdentityKeys } from '../identity.ts';
+import { CONTROL_CHARS, shownNickname } from '../nickname.ts';
 import type { StoreOp, StoreSnapshot } from '../store.ts';
 
 export interface Account {
@@ -29,9 +29,8 @@ export interface Account {
   readonly blocked: Set<string>;
 }
 
-// Control characters (C0, DEL, C1) are never allowed in names or passwords, nor are lone
-// surrogates: they are not text, and JSON escapes each to six bytes (frame sizes assume three).
-const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]|\p{Cs}/u;
+export { checkNickname } from '../nickname.ts';
+
 
 export function checkUsername(username: string): ErrorCode | null {
   if (username.length < USERNAME_CHARS_MIN || username.length > USERNAME_CHARS_MAX) return 'USERNAME_INVALID';
@@ -43,23 +42,6 @@ export function checkPassword(password: string): ErrorCode | null {
   return CONTROL_CHARS.test(password) ? 'PASSWORD_INVALID' : null;
 }
 
-// A nickname is shown to friends in every client, so it must read as it was typed and stay on one
-// line. Direction controls (Unicode Bidi_Control: the embeddings and overrides U+202A-U+202E, the
-// isolates U+2066-U+2069, the marks U+061C, U+200E, U+200F) reorder or reverse what follows them,
-// so a friend's name could show reversed or pose as another's; line and paragraph separators
-// (U+2028, U+2029) break it over lines.
-const LAYOUT_CHARS = /[\p{Bidi_Control}\u2028\u2029]/u;
-// A nickname needs something to show: one of white space and invisible characters
-// (Default_Ignorable_Code_Point: zero-width spaces, word joiners, the Hangul fillers) is blank.
-const VISIBLE_CHAR = /[^\s\p{Default_Ignorable_Code_Point}]/u;
-
-export function checkNickname(nickname: string): ErrorCode | null {
-  if (nickname.length > NICKNAME_CHARS_MAX || CONTROL_CHARS.test(nickname) || LAYOUT_CHARS.test(nickname)) return 'NICKNAME_INVALID';
-  // White space at either end cannot be seen, and would let two names that look alike differ.
-  if (nickname.trim() !== nickname || !VISIBLE_CHAR.test(nickname)) return 'NICKNAME_INVALID';
-  return null;
-}
-
 export class Directory {
   private readonly accounts = new Map<string, Account>();
 
@@ -67,7 +49,8 @@ export class Directory {
     for (const record of snapshot.accounts) {
       this.accounts.set(record.username, {
         username: record.username,
-        nickname: record.nickname,
+        // Stored before the nickname rule (empty, blank, direction controls): shown as the username.
+        nickname: shownNickname(record.nickname, record.username),
         passwordHash: record.passwordHash,
         identity: record.identity ?? null,
         friends: new Set(),
@@ -113,7 +96,7 @@ export class Directory {
       case 'account.create':
         this.accounts.set(op.username, {
           username: op.username,
-          nickname: op.nickname,
+          nickname: shownNickname(op.nickname, op.username),
           passwordHash: op.passwordHash,
           identity: op.identity ?? null,
           friends: new Set(),
@@ -165,7 +148,7 @@ export class Directory {
       }
       case 'account.nickname': {
         const account = this.accounts.get(op.username);
-        if (account !== undefined) this.accounts.set(op.username, { ...account, nickname: op.nickname });
+        if (account !== undefined) this.accounts.set(op.username, { ...account, nickname: shownNickname(op.nickname, op.username) });
         return;
       }
       case 'decline.add':

@@ -134,6 +134,30 @@ describe('friend requests, answers and blocks become events', () => {
     client.frame({ type: 'friend.updated', username: 'bob', nickname: 'Robert' });
     expect(client.events.at(-1)?.event).toEqual({ event: 'friend.updated', username: 'bob', nickname: 'Robert' });
   });
+
+  // An older or dishonest server's nicknames that break the rule (core/nickname.ts) are never
+  // shown: a right-to-left override would reverse the "(username)" a client shows after it.
+  it('a nickname that breaks the rule, from the server, is shown as the username: friend lists, friend.added, friend.updated, account.updated', () => {
+    const client = new Client().loggedIn();
+    client.frame({ type: 'friend.updated', username: 'bob', nickname: '\u202eecila' });
+    client.frame({ type: 'friend.updated', username: 'bob', nickname: '\u2800' });
+    client.frame({ type: 'friend.added', username: 'carol', nickname: '', status: 'online' });
+    expect(client.events.slice(-3).map((e) => e.event)).toEqual([
+      { event: 'friend.updated', username: 'bob', nickname: 'bob' },
+      { event: 'friend.updated', username: 'bob', nickname: 'bob' },
+      { event: 'friend.added', username: 'carol', nickname: 'carol', status: 'online' },
+    ]);
+    client.input({ type: 'command', command: { cmd: 'friends' }, ref: 16 });
+    const friends = [
+      { username: 'bob', nickname: 'Bob \u202e', status: 'online' as const },
+      { username: 'carol', nickname: 'Carol', status: 'offline' as const },
+    ];
+    client.frame({ type: 'friends', re: client.lastSent('friends.list').id!, friends, incoming: [], outgoing: [] });
+    expect(client.answersTo(16)).toEqual([{ event: 'friends', friends: [{ ...friends[0], nickname: 'bob' }, friends[1]], pending: [] }]);
+    client.input({ type: 'command', command: { cmd: 'account.nickname', nickname: 'x' }, ref: 17 });
+    client.frame({ type: 'account.updated', re: client.lastSent('account.nickname').id!, username: 'alice', nickname: '   ' });
+    expect(client.answersTo(17)).toEqual([{ event: 'account.updated', username: 'alice', nickname: 'alice' }]);
+  });
 });
 
 describe('server errors', () => {

@@ -77,6 +77,12 @@ describe('nickname rule', () => {
     ['a byte order mark only', '\ufeff'],
     ['a Hangul filler only', '\u3164'],
     ['a soft hyphen and a word joiner only', '\u00ad\u2060'],
+    ['a braille pattern blank only (drawn as nothing)', '\u2800'],
+    ['braille pattern blanks and spaces', '\u2800 \u2800'],
+    ['a musical null notehead only (drawn as nothing)', '\u{1d159}'],
+    ['a combining mark with nothing to sit on', '\u0301\u0301'],
+    ['an unassigned code point only', '\u0378'],
+    ['a format character only (Egyptian hieroglyph joiner)', '\u{13430}'],
     ['a space in front', ' Alice'],
     ['a space behind', 'Alice '],
     ['a no-break space behind', 'Alice\u00a0'],
@@ -120,6 +126,20 @@ describe('nickname rule', () => {
 });
 
 describe('Directory', () => {
+  it('a stored nickname that breaks the rule (stored before it) is shown as the username; one that keeps it, as it is', () => {
+    const stored = (username: string, nickname: string): AccountRecord => ({ ...account(username), nickname });
+    const directory = new Directory({
+      accounts: [stored('alice', ''), stored('bob', '\u202eecila'), stored('carol', '\u2800'), stored('dave', 'Dave')],
+      friendships: [],
+      requests: [],
+    });
+    expect(['alice', 'bob', 'carol', 'dave'].map((name) => directory.get(name)?.nickname)).toEqual(['alice', 'bob', 'carol', 'Dave']);
+    // The same for what another node (a cluster) or an old op applies.
+    directory.apply({ op: 'account.nickname', username: 'dave', nickname: 'Dave\u2028' });
+    directory.apply({ op: 'account.create', ...stored('erin', ' ') });
+    expect([directory.get('dave')?.nickname, directory.get('erin')?.nickname]).toEqual(['dave', 'erin']);
+  });
+
   it('size is the number of accounts: those of the snapshot plus those created since', () => {
     const directory = directoryOf(['alice', 'bob']);
     expect(directory.size).toBe(2);
