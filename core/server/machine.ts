@@ -543,7 +543,8 @@ export class ServerMachine {
         return this.onRemoteAnswer(input);
       case 'remote.snapshot':
         this.directory = new Directory(input.snapshot);
-        this.mailbox = new Mailbox(input.snapshot);
+        // What only this node knows of the mail (in flight, the last seq made) is kept.
+        this.mailbox = new Mailbox(input.snapshot, this.mailbox);
         this.declines.clear();
         this.loadDeclines(input.snapshot);
         return;

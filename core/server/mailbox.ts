@@ -63,9 +63,21 @@ export class Mailbox {
   private readonly inFlight = new Map<string, Set<number>>();
   private lastSeq = 0;
 
-  constructor(snapshot: StoreSnapshot) {
+  /**
+   * From a snapshot; `previous`, the mailbox this one replaces when a cluster node reads the store
+   * again (remote.snapshot), hands on what only the node knows: which mail is in flight (handed
+   * over, not yet acknowledged: not pushed again, and the window counts it) if the store still
+   * holds it, and the last seq made (none is made twice, though the mail that had it is gone).
+   */
+  constructor(snapshot: StoreSnapshot, previous?: Mailbox) {
     for (const record of snapshot.mail ?? []) this.apply({ op: 'mail.add', ...record });
     for (const receipt of snapshot.receipts ?? []) this.apply({ op: 'receipt.add', ...receipt });
+    if (previous === undefined) return;
+    this.lastSeq = Math.max(this.lastSeq, previous.lastSeq);
+    for (const [to, flying] of previous.inFlight) {
+      const kept = new Set([...flying].filter((seq) => this.get(to, seq) !== undefined));
+      if (kept.size > 0) this.inFlight.set(to, kept);
+    }
   }
 
   /** The seq for a mail arriving now, in this node's slot (see the header). */

@@ -39,3 +39,23 @@ describe('Mailbox.replaceHeld', () => {
     expect(box.held('bob').map((m) => m.seq)).toEqual([4, 7]);
   });
 });
+
+describe('a Mailbox made from a snapshot that replaces another (the store read again)', () => {
+  it('keeps in flight the mail handed over that the store still holds, and forgets the marks of mail it no longer holds', () => {
+    const before = new Mailbox({ ...empty, mail: [mail(10), mail(20)] });
+    expect(before.nextToDeliver('bob').map((m) => m.seq)).toEqual([10, 20]);
+    const after = new Mailbox({ ...empty, mail: [mail(20), mail(30)] }, before);
+    expect(after.nextToDeliver('bob').map((m) => m.seq)).toEqual([30]);
+    // 10 was acknowledged elsewhere; heard of again, it is no longer marked as handed over.
+    after.apply({ op: 'mail.add', ...mail(10) });
+    expect(after.nextToDeliver('bob').map((m) => m.seq)).toEqual([10]);
+  });
+
+  it('never makes a seq the one it replaces made', () => {
+    const before = new Mailbox(empty);
+    const made = before.nextSeq(1);
+    expect(new Mailbox(empty, before).nextSeq(1)).toBeGreaterThan(made);
+    // Nor below what the store holds.
+    expect(new Mailbox({ ...empty, mail: [mail(made + 5)] }, before).nextSeq(1)).toBe(made + 6);
+  });
+});

@@ -297,3 +297,34 @@ describe('mailbox: the shared store\'s view at attach (a cluster node)', () => {
     expect(h.store.load().receipts).toEqual([receipt]);
   });
 });
+
+describe('mailbox: the store read again (remote.snapshot, a cluster node)', () => {
+  // Found by helper-86: the reload replaced the mailbox whole, so mail handed over and not yet
+  // acknowledged was pushed again at the next hand-over (clients skip a seq they showed, but the
+  // wire carried the copy, and the in-flight window counted wrong).
+  it('keeps mail handed over and not yet acknowledged in flight: the next push carries only new mail', () => {
+    const h = harness();
+    const { alice, bob } = h.online('alice', 'bob') as { alice: number; bob: number };
+    h.send(alice, { type: 'mail.send', username: 'bob', messageId: 'm1', sealed: box('one') });
+    expect(h.framesOf(bob, 'mail.deliver').map((f) => f.messageId)).toEqual(['m1']);
+    h.machine.handle({ type: 'remote.snapshot', snapshot: h.store.load() }, h.nowMs);
+    h.send(alice, { type: 'mail.send', username: 'bob', messageId: 'm2', sealed: box('two') });
+    expect(h.framesOf(bob, 'mail.deliver').map((f) => f.messageId)).toEqual(['m1', 'm2']);
+    // The acknowledgement of the first still frees its place; a mail gone from the store is not kept in flight.
+    const [first] = h.framesOf(bob, 'mail.deliver');
+    h.send(bob, { type: 'mail.ack', seq: Number(first?.seq) });
+    expect(h.store.mailRecords.map((m) => m.messageId)).toEqual(['m2']);
+  });
+
+  it('makes no seq again that it made before the read, though the mail that had it is gone', () => {
+    const h = harness();
+    const { alice, bob } = h.online('alice', 'bob') as { alice: number; bob: number };
+    h.send(alice, { type: 'mail.send', username: 'bob', messageId: 'm1', sealed: box('one') });
+    const [first] = h.framesOf(bob, 'mail.deliver');
+    h.send(bob, { type: 'mail.ack', seq: Number(first?.seq) });
+    h.machine.handle({ type: 'remote.snapshot', snapshot: h.store.load() }, h.nowMs);
+    h.send(alice, { type: 'mail.send', username: 'bob', messageId: 'm2', sealed: box('two') });
+    const [, second] = h.framesOf(bob, 'mail.deliver');
+    expect(Number(second?.seq)).toBeGreaterThan(Number(first?.seq));
+  });
+});
