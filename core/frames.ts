@@ -84,8 +84,12 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('session.cancel'), id: requestId, requestId: sessionRequestId }),
   /** A message sealed for a friend with no open session: the server holds it until they take it. */
   z.object({ type: z.literal('mail.send'), id: requestId, username, messageId: messageIdSchema, sealed: sealedBox }),
-  /** The recipient stored the mail with this seq: the server deletes it and tells the sender. */
-  z.object({ type: z.literal('mail.ack'), id: requestId, seq: mailSeq }),
+  /**
+   * The recipient is done with the mail with this seq: the server deletes it and tells the sender.
+   * Stored, or `unreadable`: it did not open (MAIL_UNREADABLE), so the sender hears mail.failed,
+   * not mail.delivered.
+   */
+  z.object({ type: z.literal('mail.ack'), id: requestId, seq: mailSeq, unreadable: z.literal(true).optional() }),
   /** Changes the password: the old one is checked as a login's is (same limits); answered by account.updated. */
   z.object({ type: z.literal('account.password'), id: requestId, old: password, new: password }),
   /** Changes the nickname; answered by account.updated, and friends online get friend.updated. */
@@ -146,6 +150,14 @@ export type SessionFailure = z.infer<typeof sessionFailureSchema>;
 
 const re = z.number().int().nonnegative().optional();
 
+/**
+ * Why a mail the server said it held (mail.queued) reached nobody, as its sender hears it
+ * (mail.failed): the recipient's client could not open it, or the friendship ended first and the
+ * server dropped it. Error codes (core/errors.ts), so the client reports each as that `error`.
+ */
+export const mailFailureSchema = z.enum(['MAIL_UNREADABLE', 'NOT_FRIENDS']);
+export type MailFailure = z.infer<typeof mailFailureSchema>;
+
 export const serverFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('welcome'), protocol: z.number().int(), ttlMs: z.number(), heartbeatMs: z.number(), sessionTimeoutMs: z.number() }),
   z.object({ type: z.literal('error'), re, code: z.string(), message: z.string(), detail: z.string().optional() }),
@@ -205,6 +217,8 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('mail.deliver'), seq: mailSeq, from: z.string(), messageId: messageIdSchema, sealed: z.string(), sentAtMs: z.number() }),
   /** Receipt: `username` stored our sealed message `messageId`. */
   z.object({ type: z.literal('mail.delivered'), username: z.string(), messageId: messageIdSchema }),
+  /** Receipt: our sealed message `messageId` for `username` reached nobody, and is gone (`code` says why). */
+  z.object({ type: z.literal('mail.failed'), username: z.string(), messageId: messageIdSchema, code: mailFailureSchema }),
 ]);
 
 export type ServerFrame = z.infer<typeof serverFrameSchema>;

@@ -7,6 +7,7 @@
  * SQLite implements this in cli/, a plain in-memory store (below) in the simulator and the tests;
  * a PostgreSQL adapter would be a third implementation, not a rewrite.
  */
+import { type MailFailure, mailFailureSchema } from './frames.ts';
 import type { IdentityKeys } from './identity.ts';
 
 export type StoreOp =
@@ -63,12 +64,17 @@ export interface MailRecord {
   readonly sentAtMs: number;
 }
 
-/** A receipt held for an offline sender: `recipient` stored message `messageId` (mail `seq`). */
+/**
+ * A receipt held for an offline sender: `recipient` stored message `messageId` (mail `seq`), or,
+ * with `failed`, the message reached nobody (it did not open, or the friendship ended first).
+ */
 export interface ReceiptRecord {
   readonly seq: number;
   readonly sender: string;
   readonly recipient: string;
   readonly messageId: string | number;
+  /** Absent: delivered. */
+  readonly failed?: MailFailure;
 }
 
 export interface AccountRecord {
@@ -254,11 +260,23 @@ export class MemoryStore implements AccountStore {
         this.mail.delete(op.seq);
         return;
       case 'receipt.add':
-        this.receipts.set(op.seq, { seq: op.seq, sender: op.sender, recipient: op.recipient, messageId: op.messageId });
+        this.receipts.set(op.seq, receiptOf(op));
         return;
       case 'receipt.remove':
         this.receipts.delete(op.seq);
         return;
     }
   }
+}
+
+/** The record a receipt.add op holds (`failed` only when it failed, as the stores read it back). */
+export function receiptOf(op: ReceiptRecord): ReceiptRecord {
+  return { seq: op.seq, sender: op.sender, recipient: op.recipient, messageId: op.messageId, ...(op.failed === undefined ? {} : { failed: op.failed }) };
+}
+
+/** A receipt's `failed` as a store column holds it (NULL: delivered). */
+export function failedOf(column: string | null): { readonly failed?: MailFailure } {
+  const parsed = mailFailureSchema.safeParse(column);
+  // Stores write only mailFailureSchema's codes here; NULL is every receipt from before the column.
+  return parsed.success ? { failed: parsed.data } : {};
 }

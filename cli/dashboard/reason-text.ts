@@ -207,7 +207,8 @@ const ERROR_TEXT: Readonly<Record<ErrorCode | ClientErrorCode, Said>> = {
   // Offline messages.
   MAILBOX_FULL: (who) => `The server holds as many of your messages for ${who} as it may: wait until they have read some`,
   PEER_KEY_UNKNOWN: (who) => `${who}'s identity key is not known, so nothing can be sealed for them: wait until they have logged in once`,
-  MAIL_UNREADABLE: 'An offline message could not be opened and was dropped: ask the sender to send it again',
+  // Said to both ends: the recipient whose client could not open it, and its sender (mail.failed).
+  MAIL_UNREADABLE: (who) => `An offline message between you and ${who} could not be opened by its recipient and is gone: it has to be sent again`,
   MESSAGE_TOO_LONG: 'That text is too long for an offline message: send it in an open chat, or in parts',
   // The client's own.
   NO_IDENTITY: 'This client has no identity keys: check its data directory',

@@ -16,7 +16,7 @@
  * a health check succeeds again. A batch the database rejects (a constraint) is refused.
  */
 import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
-import type { AccountRecord, AccountStore, DeclineRecord, HeldMail, MailRecord, ReceiptRecord, StoreOp, StoreRefusal, StoreSnapshot } from '../../core/store.ts';
+import { failedOf, receiptOf, type AccountRecord, type AccountStore, type DeclineRecord, type HeldMail, type MailRecord, type ReceiptRecord, type StoreOp, type StoreRefusal, type StoreSnapshot } from '../../core/store.ts';
 
 /** How long a write blocks the server thread before it is left to the worker's retries. */
 export const STORE_COMMIT_WAIT_MS = 2_000;
@@ -87,6 +87,9 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   // Each login or resume on any node takes the next number: announcements about a user carry it,
   // so a node drops a late word about an older login (core/server/cluster.ts).
   `CREATE SEQUENCE login_epochs;`,
+  // A receipt may say the mail failed (MAIL_UNREADABLE, NOT_FRIENDS: core/frames.ts mailFailureSchema);
+  // NULL: delivered, as every receipt before this column.
+  `ALTER TABLE mail_receipts ADD COLUMN failed TEXT;`,
 ];
 
 type Statement = readonly [sql: string, params: readonly (string | number | null)[]];
@@ -143,7 +146,10 @@ export function statementsOf(op: StoreOp): Statement[] {
       return [['DELETE FROM mail WHERE seq = $1', [op.seq]]];
     case 'receipt.add':
       return [
-        ['INSERT INTO mail_receipts (seq, sender, recipient, message_id_json) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [op.seq, op.sender, op.recipient, JSON.stringify(op.messageId)]],
+        [
+          'INSERT INTO mail_receipts (seq, sender, recipient, message_id_json, failed) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING',
+          [op.seq, op.sender, op.recipient, JSON.stringify(op.messageId), op.failed ?? null],
+        ],
       ];
     case 'receipt.remove':
       return [['DELETE FROM mail_receipts WHERE seq = $1', [op.seq]]];
@@ -157,7 +163,7 @@ const SNAPSHOT_QUERIES = [
   'SELECT blocker, blocked FROM blocks ORDER BY blocker, blocked',
   'SELECT declined, decliner, at_ms FROM friend_declines ORDER BY at_ms, declined, decliner',
   'SELECT seq, from_user, to_user, message_id_json, sealed, sent_at_ms FROM mail ORDER BY seq',
-  'SELECT seq, sender, recipient, message_id_json FROM mail_receipts ORDER BY seq',
+  'SELECT seq, sender, recipient, message_id_json, failed FROM mail_receipts ORDER BY seq',
 ];
 
 interface MailRow {
@@ -174,6 +180,7 @@ interface ReceiptRow {
   readonly sender: string;
   readonly recipient: string;
   readonly message_id_json: string;
+  readonly failed: string | null;
 }
 
 function mailRecordOf(row: MailRow): MailRecord {
@@ -181,7 +188,7 @@ function mailRecordOf(row: MailRow): MailRecord {
 }
 
 function receiptRecordOf(row: ReceiptRow): ReceiptRecord {
-  return { seq: Number(row.seq), sender: row.sender, recipient: row.recipient, messageId: JSON.parse(row.message_id_json) as string | number };
+  return receiptOf({ seq: Number(row.seq), sender: row.sender, recipient: row.recipient, messageId: JSON.parse(row.message_id_json) as string | number, ...failedOf(row.failed) });
 }
 
 interface Reply {
@@ -276,7 +283,7 @@ export class PostgresStore implements AccountStore {
       { blocker: string; blocked: string }[],
       { declined: string; decliner: string; at_ms: string }[],
       { seq: string; from_user: string; to_user: string; message_id_json: string; sealed: string; sent_at_ms: string }[],
-      { seq: string; sender: string; recipient: string; message_id_json: string }[],
+      ReceiptRow[],
     ];
     const accounts = accountRows.map(
       (row): AccountRecord => ({
@@ -340,7 +347,7 @@ export class PostgresStore implements AccountStore {
   heldMailOf(username: string): HeldMail | null {
     try {
       const mail = this.call({ kind: 'query', sql: 'SELECT seq, from_user, to_user, message_id_json, sealed, sent_at_ms FROM mail WHERE to_user = $1 ORDER BY seq', params: [username] }, this.commitWaitMs) as MailRow[];
-      const receipts = this.call({ kind: 'query', sql: 'SELECT seq, sender, recipient, message_id_json FROM mail_receipts WHERE sender = $1 ORDER BY seq', params: [username] }, this.commitWaitMs) as ReceiptRow[];
+      const receipts = this.call({ kind: 'query', sql: 'SELECT seq, sender, recipient, message_id_json, failed FROM mail_receipts WHERE sender = $1 ORDER BY seq', params: [username] }, this.commitWaitMs) as ReceiptRow[];
       return { mail: mail.map(mailRecordOf), receipts: receipts.map(receiptRecordOf) };
     } catch {
       return null;

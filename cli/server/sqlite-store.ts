@@ -22,7 +22,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { AccountRecord, AccountStore, DeclineRecord, MailRecord, ReceiptRecord, StoreOp, StoreRefusal, StoreSnapshot } from '../../core/store.ts';
+import { failedOf, receiptOf, type AccountRecord, type AccountStore, type DeclineRecord, type MailRecord, type ReceiptRecord, type StoreOp, type StoreRefusal, type StoreSnapshot } from '../../core/store.ts';
 
 export const DATABASE_FILE_NAME = 'p2pchat.sqlite';
 export type DbSynchronous = 'normal' | 'full';
@@ -84,6 +84,9 @@ export const MIGRATIONS: readonly string[] = [
      recipient       TEXT NOT NULL REFERENCES accounts(username),
      message_id_json TEXT NOT NULL
    );`,
+  // A receipt may say the mail failed (MAIL_UNREADABLE, NOT_FRIENDS: core/frames.ts mailFailureSchema);
+  // NULL: delivered, as every receipt before this column.
+  `ALTER TABLE mail_receipts ADD COLUMN failed TEXT;`,
 ];
 
 export interface SqliteStoreOptions {
@@ -137,8 +140,8 @@ export class SqliteStore implements AccountStore {
         'INSERT OR IGNORE INTO mail (seq, from_user, to_user, message_id_json, sealed, sent_at_ms) VALUES (?, ?, ?, ?, ?, ?)',
       ),
       deleteMail: this.db.prepare<[number]>('DELETE FROM mail WHERE seq = ?'),
-      insertReceipt: this.db.prepare<[number, string, string, string]>(
-        'INSERT OR IGNORE INTO mail_receipts (seq, sender, recipient, message_id_json) VALUES (?, ?, ?, ?)',
+      insertReceipt: this.db.prepare<[number, string, string, string, string | null]>(
+        'INSERT OR IGNORE INTO mail_receipts (seq, sender, recipient, message_id_json, failed) VALUES (?, ?, ?, ?, ?)',
       ),
       deleteReceipt: this.db.prepare<[number]>('DELETE FROM mail_receipts WHERE seq = ?'),
       updatePassword: this.db.prepare<[string, string]>('UPDATE accounts SET password_hash = ? WHERE username = ?'),
@@ -210,11 +213,11 @@ export class SqliteStore implements AccountStore {
         }),
       );
     const receipts = this.db
-      .prepare<[], { seq: number; sender: string; recipient: string; message_id_json: string }>(
-        'SELECT seq, sender, recipient, message_id_json FROM mail_receipts ORDER BY seq',
+      .prepare<[], { seq: number; sender: string; recipient: string; message_id_json: string; failed: string | null }>(
+        'SELECT seq, sender, recipient, message_id_json, failed FROM mail_receipts ORDER BY seq',
       )
       .all()
-      .map((row): ReceiptRecord => ({ seq: row.seq, sender: row.sender, recipient: row.recipient, messageId: JSON.parse(row.message_id_json) as string | number }));
+      .map((row): ReceiptRecord => receiptOf({ seq: row.seq, sender: row.sender, recipient: row.recipient, messageId: JSON.parse(row.message_id_json) as string | number, ...failedOf(row.failed) }));
     return { accounts, friendships, requests, blocks, declines, mail, receipts };
   }
 
@@ -283,7 +286,7 @@ export class SqliteStore implements AccountStore {
         s.deleteMail.run(op.seq);
         return;
       case 'receipt.add':
-        s.insertReceipt.run(op.seq, op.sender, op.recipient, JSON.stringify(op.messageId));
+        s.insertReceipt.run(op.seq, op.sender, op.recipient, JSON.stringify(op.messageId), op.failed ?? null);
         return;
       case 'receipt.remove':
         s.deleteReceipt.run(op.seq);

@@ -9,6 +9,7 @@
  *   direction out: sending ─msg.ack─▶ sent ─msg.stored─▶ delivered ─msg.read─▶ read
  *                  sending ─session lost or closed before the ack─▶ failed
  *                  queued (held sealed by the server for an offline friend) ─▶ delivered ─▶ read
+ *                  queued ─mail.failed: the friend's client could not open it─▶ failed
  *                  queued ─the friendship ended, told while logged in─▶ failed (the server deleted it)
  *                  queued ─the friendship found ended at a login─▶ failed ─receipt held from before─▶ delivered
  *   direction in:  received ─chat.read by our user─▶ read

@@ -461,7 +461,7 @@ export class PeerMachine {
           this.tagRef(id);
           return id;
         }),
-      sendAck: (seq) => void this.link.request({ type: 'mail.ack', seq }),
+      sendAck: (seq, unreadable) => void this.link.request({ type: 'mail.ack', seq, ...(unreadable ? { unreadable: true as const } : {}) }),
       seal: (ticket, sealKey, plaintext) => this.effects.push({ type: 'mail.seal', ticket, sealKey, plaintext }),
       open: (seq, sealed) => this.effects.push({ type: 'mail.open', seq, sealed }),
       record: (entry) => this.onChatAction({ type: 'record', entry, confirm: false }),
@@ -1079,6 +1079,8 @@ export class PeerMachine {
         return this.mail.onDeliver(frame);
       case 'mail.delivered':
         return this.mail.onDelivered(frame);
+      case 'mail.failed':
+        return this.mail.onFailed(frame);
       case 'friend.updated':
         return this.emit({ event: 'friend.updated', username: frame.username, nickname: shownNickname(frame.nickname, frame.username) });
       case 'account.updated':

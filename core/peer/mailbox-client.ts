@@ -3,7 +3,9 @@
  * for that friend's identity key and left with the server (mail.send); mail the server hands
  * over (mail.deliver) is opened, shown once as chat.message with `offline: true`, and
  * acknowledged (mail.ack), after which the server deletes it and tells the sender
- * (mail.delivered → chat.delivered). Composed by the peer machine (machine.ts).
+ * (mail.delivered → chat.delivered). One that does not open is acknowledged as unreadable, and its
+ * sender hears mail.failed instead (→ error MAIL_UNREADABLE, the record failed); so it does for
+ * mail the server dropped with a friendship (NOT_FRIENDS). Composed by the peer machine (machine.ts).
  *
  * Pure: sealing and opening are crypto, so they are effects (`seal`, `open`) the runtime carries
  * out (cli/crypto/sealed-box.ts in the real client; a stand-in in the simulator) and answers with
@@ -49,7 +51,8 @@ export interface MailboxPort {
   emitError(code: ErrorCode, detail: string | undefined, username: string, id: string | number, ref: number | undefined): void;
   /** Sends mail.send; the reply (mail.queued or an error) carries `ref`. Null when the link is down. */
   sendMail(username: string, messageId: string | number, sealed: string, ref: number | undefined): number | null;
-  sendAck(seq: number): void;
+  /** mail.ack: we are done with it (stored, or `unreadable`, so its sender hears it failed). */
+  sendAck(seq: number, unreadable: boolean): void;
   seal(ticket: number, sealKey: string, plaintext: string): void;
   open(seq: number, sealed: string): void;
   /** History (history.ts): a message queued or shown, and a queued one delivered. */
@@ -85,8 +88,8 @@ export class MailboxClient {
   private readonly sent = new Map<number, Sealing>();
   /** Boxes handed over, in the server's order, until shown. */
   private readonly opening: Opening[] = [];
-  /** Seqs shown, oldest first (bounded): a repeated delivery is acknowledged, not shown again. */
-  private readonly shown = new Set<number>();
+  /** Seqs shown or found unreadable, oldest first (bounded): a repeated delivery is acknowledged, not shown again. */
+  private readonly shown = new Map<number, 'shown' | 'unreadable'>();
 
   constructor(private readonly port: MailboxPort) {}
 
@@ -175,9 +178,22 @@ export class MailboxClient {
     this.port.emit({ event: 'chat.delivered', username: frame.username, id: frame.messageId }, undefined);
   }
 
+  /**
+   * A mail of ours reached nobody and is gone: the friend's client could not open it
+   * (MAIL_UNREADABLE), or the friendship ended before they took it (NOT_FRIENDS). Its history
+   * record fails, and the user hears it as that error, naming the friend and the message.
+   */
+  onFailed(frame: ServerFrameOf<'mail.failed'>): void {
+    this.port.mark({ friend: frame.username, id: frame.messageId, direction: 'out', status: 'failed', through: false });
+    const detail = frame.code === 'MAIL_UNREADABLE' ? 'their client could not open the offline message: it is gone, send it again' : 'the friendship ended before they took the offline message: the server dropped it';
+    this.port.emitError(frame.code, detail, frame.username, frame.messageId, undefined);
+  }
+
   /** A box for us: opened in the order given; one already shown is only acknowledged again. */
   onDeliver(frame: ServerFrameOf<'mail.deliver'>): void {
-    if (this.shown.has(frame.seq)) return this.port.sendAck(frame.seq);
+    // Handed over again after a lost ack: acknowledged again as it was the first time.
+    const shown = this.shown.get(frame.seq);
+    if (shown !== undefined) return this.port.sendAck(frame.seq, shown === 'unreadable');
     if (this.opening.some((o) => o.seq === frame.seq)) return;
     this.opening.push({ seq: frame.seq, from: frame.from, messageId: frame.messageId, result: null });
     this.port.open(frame.seq, frame.sealed);
@@ -214,23 +230,24 @@ export class MailboxClient {
     for (let head = this.opening[0]; head !== undefined && head.result !== null; head = this.opening[0]) {
       this.opening.shift();
       const result = head.result;
-      this.remember(head.seq);
+      this.remember(head.seq, result instanceof Error ? 'unreadable' : 'shown');
       if (result instanceof Error) {
-        // It will never open: acknowledged so it does not block the mailbox, and reported.
+        // It will never open: acknowledged as unreadable so it does not block the mailbox and its
+        // sender hears it failed (not delivered), and reported here.
         this.port.emitError('MAIL_UNREADABLE', result.message, head.from, head.messageId, undefined);
       } else {
         // Recorded before the ack goes out (effects run in order): acknowledged means stored.
         this.port.record({ friend: head.from, id: head.messageId, text: result.text, atMs: result.sentAtMs, direction: 'in', status: 'received', kind: 'message', offline: true });
         this.port.emit({ event: 'chat.message', from: head.from, text: result.text, id: head.messageId, offline: true, sentAtMs: result.sentAtMs }, undefined);
       }
-      this.port.sendAck(head.seq);
+      this.port.sendAck(head.seq, result instanceof Error);
     }
   }
 
-  private remember(seq: number): void {
-    this.shown.add(seq);
+  private remember(seq: number, outcome: 'shown' | 'unreadable'): void {
+    this.shown.set(seq, outcome);
     if (this.shown.size > MAIL_IDS_REMEMBERED_MAX) {
-      const oldest = this.shown.values().next();
+      const oldest = this.shown.keys().next();
       if (oldest.done !== true) this.shown.delete(oldest.value);
     }
   }

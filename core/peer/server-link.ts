@@ -246,6 +246,7 @@ export const FRAME_RULES: Readonly<Record<ServerFrameType, readonly LinkStateNam
   'mail.queued': LOGGED_IN,
   'mail.deliver': LOGGED_IN,
   'mail.delivered': LOGGED_IN,
+  'mail.failed': LOGGED_IN,
 };
 
 /** The server's ack of HEARTBEAT_FRAME, decoded by a byte comparison instead of the JSON parser. */

@@ -35,6 +35,7 @@ import {
   type ClientFrameType,
   CLIENT_FRAME_TYPES,
   type FriendEntry,
+  type MailFailure,
   type PresenceStatus,
   type ServerFrame,
   type SessionFailure,
@@ -85,7 +86,7 @@ import {
 import { Deadlines } from '../deadlines.ts';
 import { FairQueue, GuessBackoff, RateLimiter } from '../rate-limit.ts';
 import { addressKey, addressKeyHost } from '../net-address.ts';
-import type { HeldMail, StoreOp, StoreSnapshot } from '../store.ts';
+import type { HeldMail, MailRecord, ReceiptRecord, StoreOp, StoreSnapshot } from '../store.ts';
 import { type IdentityKeys, identityKeysEqual } from '../identity.ts';
 import { type Account, Directory, checkNickname, checkPassword, checkUsername } from './accounts.ts';
 import { Mailbox } from './mailbox.ts';
@@ -340,6 +341,12 @@ const HEARTBEAT_ACK: ServerFrame = Object.freeze({ type: 'heartbeat.ack' });
 function heartbeatAck(id: number | undefined): ServerFrame {
   // Stryker disable next-line ConditionalExpression: `{type, re: undefined}` is the same frame on the wire (JSON drops undefined, and the host encodes an ack without re from its shared bytes); only the allocation differs
   return id === undefined ? HEARTBEAT_ACK : { type: 'heartbeat.ack', re: id };
+}
+
+/** What a sender hears of its mail: delivered, or failed and why (Machine.tellSender). */
+function receiptFrame(receipt: ReceiptRecord): ServerFrame {
+  const about = { username: receipt.recipient, messageId: receipt.messageId };
+  return receipt.failed === undefined ? { type: 'mail.delivered', ...about } : { type: 'mail.failed', ...about, code: receipt.failed };
 }
 
 /** What takeEffects returns when there is nothing to do; frozen, so a caller that pushes fails loudly. */
@@ -825,7 +832,7 @@ export class ServerMachine {
       case 'mail.send':
         return this.onMailSend(conn, username, frame, nowMs);
       case 'mail.ack':
-        return this.onMailAck(username, frame.seq);
+        return this.onMailAck(username, frame);
       case 'account.password':
         return this.onAccountPassword(conn, username, frame, nowMs);
       case 'account.nickname':
@@ -1603,20 +1610,30 @@ export class ServerMachine {
     this.deliverMail(to);
   }
 
-  /** The recipient stored a mail: it is deleted, and its sender told now or at its next login. */
-  private onMailAck(to: string, seq: number): void {
-    const mail = this.mailbox.get(to, seq);
+  /**
+   * The recipient is done with a mail (stored it, or found it unreadable): it is deleted, and its
+   * sender told now or at its next login.
+   */
+  private onMailAck(to: string, frame: ClientFrameOf<'mail.ack'>): void {
+    const mail = this.mailbox.get(to, frame.seq);
     if (mail === undefined) return; // acknowledged before (a repeated delivery)
-    this.persist({ op: 'mail.remove', to, seq });
-    const sender = this.online.get(mail.from);
-    if (sender !== undefined && sender.connId !== null) {
-      this.send(sender.connId, { type: 'mail.delivered', username: to, messageId: mail.messageId });
-    } else {
-      const dropped = this.mailbox.receiptToDrop(mail.from);
-      if (dropped !== null) this.persist({ op: 'receipt.remove', sender: dropped.sender, seq: dropped.seq });
-      this.persist({ op: 'receipt.add', seq, sender: mail.from, recipient: to, messageId: mail.messageId });
-    }
+    this.persist({ op: 'mail.remove', to, seq: frame.seq });
+    this.tellSender(mail, frame.unreadable === true ? 'MAIL_UNREADABLE' : undefined);
     this.deliverMail(to);
+  }
+
+  /**
+   * A mail left the mailbox: its sender hears what became of it (mail.delivered, or mail.failed
+   * with why) at once if attached, or as a receipt held for its next login (the oldest dropped
+   * past MAIL_RECEIPTS_HELD_PER_USER_MAX).
+   */
+  private tellSender(mail: MailRecord, failed: MailFailure | undefined): void {
+    const receipt: ReceiptRecord = { seq: mail.seq, sender: mail.from, recipient: mail.to, messageId: mail.messageId, ...(failed === undefined ? {} : { failed }) };
+    const sender = this.online.get(mail.from);
+    if (sender !== undefined && sender.connId !== null) return this.send(sender.connId, receiptFrame(receipt));
+    const dropped = this.mailbox.receiptToDrop(mail.from);
+    if (dropped !== null) this.persist({ op: 'receipt.remove', sender: dropped.sender, seq: dropped.seq });
+    this.persist({ op: 'receipt.add', ...receipt });
   }
 
   /** A user (re)attached: its mail is handed over from the oldest, and its held receipts told. */
@@ -1624,7 +1641,7 @@ export class ServerMachine {
     const user = this.online.get(username);
     if (user === undefined || user.connId === null) return;
     for (const receipt of [...this.mailbox.receiptsFor(username)]) {
-      this.send(user.connId, { type: 'mail.delivered', username: receipt.recipient, messageId: receipt.messageId });
+      this.send(user.connId, receiptFrame(receipt));
       this.persist({ op: 'receipt.remove', sender: username, seq: receipt.seq });
     }
     this.mailbox.resetDelivery(username);
@@ -1641,7 +1658,7 @@ export class ServerMachine {
     const user = this.online.get(username);
     if (user === undefined || user.remote || user.connId === null) return;
     for (const receipt of [...this.mailbox.receiptsFor(username)]) {
-      this.send(user.connId, { type: 'mail.delivered', username: receipt.recipient, messageId: receipt.messageId });
+      this.send(user.connId, receiptFrame(receipt));
       this.persist({ op: 'receipt.remove', sender: username, seq: receipt.seq });
     }
     this.deliverMail(username);

@@ -26,7 +26,7 @@ import {
   MAILBOX_MESSAGES_PER_RECIPIENT_MAX,
   MAILBOX_MESSAGES_PER_SENDER_MAX,
 } from '../limits.ts';
-import type { HeldMail, MailRecord, ReceiptRecord, StoreOp, StoreSnapshot } from '../store.ts';
+import { receiptOf, type HeldMail, type MailRecord, type ReceiptRecord, type StoreOp, type StoreSnapshot } from '../store.ts';
 import { sealedBytes } from '../frames.ts';
 
 interface Usage {
@@ -222,7 +222,7 @@ export class Mailbox {
         if (this.receipts.get(op.sender)?.some((r) => r.seq === op.seq) === true) return;
         const held = this.receipts.get(op.sender) ?? [];
         this.receipts.set(op.sender, held);
-        held.push({ seq: op.seq, sender: op.sender, recipient: op.recipient, messageId: op.messageId });
+        held.push(receiptOf(op));
         if (op.seq > this.lastSeq) this.lastSeq = op.seq;
         return;
       }

@@ -26,6 +26,7 @@
  * `re` on the wire, such as HEARTBEAT_TIMEOUT or UNAUTHENTICATED_TIMEOUT) or a peer sent it over P2P.
  */
 import type { ClientEvent } from '../../core/peer/events.ts';
+import { mailFailureSchema } from '../../core/frames.ts';
 
 export type EntryKind = 'signup' | 'login' | 'logout' | 'account.password' | 'friend.request' | 'friend.remove' | 'chat.open' | 'chat.send' | 'file.send';
 
@@ -155,6 +156,9 @@ export class RequestLedger {
       entry.transferId = event.transferId;
       return true;
     }
+    // What became of a message the server held (mail.failed: the error of its code, naming the
+    // message) is later news of it, as chat.delivered is, not a second answer to its chat.send.
+    if (entry.outcome === 'queued' && event.event === 'error' && (mailFailureSchema.options as readonly string[]).includes(event.code)) return true;
     const outcome = finalOutcome(entry, event);
     if (outcome === undefined) return false;
     if (entry.outcome !== null) {

@@ -130,6 +130,16 @@ describe('the request ledger matches by ref, never by arrival', () => {
     expect(afterEnd).toEqual([`login#${login.seq} SERVER_UNAVAILABLE then login.ok`]);
   });
 
+  it('what became of a message the server held (mail.failed as its error, naming the message) is no second outcome of its chat.send', () => {
+    const { ledger: l, outcomes, afterEnd } = ledger();
+    const send = l.add('chat.send', 'bob', 'm1', (o) => outcomes.push(`chat.send ${o}`));
+    expect(l.onEvent({ event: 'chat.queued', username: 'bob', id: 'm1' }, send.seq)).toBe(true);
+    for (const code of ['MAIL_UNREADABLE', 'NOT_FRIENDS']) {
+      expect(l.onEvent({ event: 'error', code, message: 'gone', username: 'bob', id: 'm1' })).toBe(true);
+    }
+    expect({ outcomes, afterEnd }).toEqual({ outcomes: ['chat.send queued'], afterEnd: [] });
+  });
+
   it("an event a command's handling emits that does not answer it goes by its key: a chat.open's chat.failed during a login", () => {
     const { ledger: l, outcomes } = ledger();
     l.reached(l.add('chat.open', 'bob', null, (o) => outcomes.push(`chat.open ${o}`)));

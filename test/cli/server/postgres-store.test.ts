@@ -80,7 +80,7 @@ describe.skipIf(!services.available)('PostgresStore', () => {
     ]);
   });
 
-  it('sealed mail and receipts come back after a reopen, in seq order, as the memory store has them', async () => {
+  it('sealed mail and receipts (delivered or failed) come back after a reopen, in seq order, as the memory store has them', async () => {
     const url = await schemaUrl();
     const sealed = (n: number): string => Buffer.alloc(40, n).toString('base64');
     const mailOps: StoreOp[] = [
@@ -93,6 +93,8 @@ describe.skipIf(!services.available)('PostgresStore', () => {
       { op: 'receipt.add', seq: 900, sender: 'ann', recipient: 'bob', messageId: 7 },
       { op: 'receipt.add', seq: 950, sender: 'ann', recipient: 'bob', messageId: 'x' },
       { op: 'receipt.remove', sender: 'ann', seq: 950 },
+      { op: 'receipt.add', seq: 960, sender: 'bob', recipient: 'ann', messageId: 'y', failed: 'MAIL_UNREADABLE' },
+      { op: 'receipt.add', seq: 970, sender: 'bob', recipient: 'ann', messageId: 8, failed: 'NOT_FRIENDS' },
     ];
     open(url).apply(mailOps);
     const memory = new MemoryStore();

@@ -67,7 +67,7 @@ describe('SqliteStore', () => {
     reopened.close();
   });
 
-  it('sealed mail and receipts come back after a reopen, in seq order, with string and number message ids, as the memory store has them', () => {
+  it('sealed mail and receipts (delivered or failed) come back after a reopen, in seq order, with string and number message ids, as the memory store has them', () => {
     const dir = dataDir();
     const store = new SqliteStore({ dataDir: dir });
     const sealed = (n: number): string => Buffer.alloc(40, n).toString('base64');
@@ -81,6 +81,8 @@ describe('SqliteStore', () => {
       { op: 'receipt.add', seq: 900, sender: 'ann', recipient: 'bob', messageId: 7 },
       { op: 'receipt.add', seq: 950, sender: 'ann', recipient: 'bob', messageId: 'x' },
       { op: 'receipt.remove', sender: 'ann', seq: 950 },
+      { op: 'receipt.add', seq: 960, sender: 'bob', recipient: 'ann', messageId: 'y', failed: 'MAIL_UNREADABLE' },
+      { op: 'receipt.add', seq: 970, sender: 'bob', recipient: 'ann', messageId: 8, failed: 'NOT_FRIENDS' },
     ];
     store.apply(mailOps);
     store.close();
@@ -91,7 +93,11 @@ describe('SqliteStore', () => {
     expect(snapshot.mail).toEqual(memory.load().mail);
     expect(snapshot.mail?.map((m) => m.messageId)).toEqual([42, 'm-1']);
     expect(snapshot.receipts).toEqual(memory.load().receipts);
-    expect(snapshot.receipts).toEqual([{ seq: 900, sender: 'ann', recipient: 'bob', messageId: 7 }]);
+    expect(snapshot.receipts).toEqual([
+      { seq: 900, sender: 'ann', recipient: 'bob', messageId: 7 },
+      { seq: 960, sender: 'bob', recipient: 'ann', messageId: 'y', failed: 'MAIL_UNREADABLE' },
+      { seq: 970, sender: 'bob', recipient: 'ann', messageId: 8, failed: 'NOT_FRIENDS' },
+    ]);
     reopened.close();
   });
 
@@ -199,6 +205,23 @@ describe('identity keys in SQLite', () => {
     expect(byName.get('ann')?.identity).toEqual(keysA);
     expect(byName.get('bob')?.identity).toEqual(keysB);
     reopened.close();
+  });
+
+  it('migrates a database from before failed receipts: a receipt held then loads as delivered', () => {
+    const dir = dataDir();
+    new SqliteStore({ dataDir: dir }).close();
+    const db = new Database(join(dir, DATABASE_FILE_NAME));
+    const failedMigration = MIGRATIONS.findIndex((sql) => sql.includes('ADD COLUMN failed'));
+    expect(failedMigration).toBeGreaterThan(0);
+    db.exec('ALTER TABLE mail_receipts DROP COLUMN failed;');
+    db.pragma(`user_version = ${failedMigration}`);
+    for (const name of ['ann', 'bob']) db.prepare('INSERT INTO accounts (username, nickname, password_hash, created_at_ms) VALUES (?, ?, ?, ?)').run(name, name, 'scrypt$x', 1);
+    db.prepare('INSERT INTO mail_receipts (seq, sender, recipient, message_id_json) VALUES (?, ?, ?, ?)').run(5, 'ann', 'bob', '"m"');
+    db.close();
+    const store = new SqliteStore({ dataDir: dir });
+    expect(store.schemaVersion).toBe(MIGRATIONS.length);
+    expect(store.load().receipts).toEqual([{ seq: 5, sender: 'ann', recipient: 'bob', messageId: 'm' }]);
+    store.close();
   });
 
   it('migrates a database from before keys: its accounts load without keys and take them later', () => {

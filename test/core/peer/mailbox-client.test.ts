@@ -166,6 +166,21 @@ describe('mailbox client: leaving mail', () => {
     expect(of('mark')).toEqual([[{ friend: 'bob', id: 'm1', direction: 'out', status: 'delivered', through: false }]]);
     expect(of('emit')).toEqual([[{ event: 'chat.delivered', username: 'bob', id: 'm1' }, undefined]]);
   });
+
+  it('our mail reaching nobody (mail.failed) marks it failed and says the error of its code, naming the friend and the message', () => {
+    const { mail, of } = rig();
+    mail.onFailed({ type: 'mail.failed', username: 'bob', messageId: 'm1', code: 'MAIL_UNREADABLE' });
+    mail.onFailed({ type: 'mail.failed', username: 'carol', messageId: 7, code: 'NOT_FRIENDS' });
+    expect(of('mark')).toEqual([
+      [{ friend: 'bob', id: 'm1', direction: 'out', status: 'failed', through: false }],
+      [{ friend: 'carol', id: 7, direction: 'out', status: 'failed', through: false }],
+    ]);
+    expect(of('emitError')).toEqual([
+      ['MAIL_UNREADABLE', 'their client could not open the offline message: it is gone, send it again', 'bob', 'm1', undefined],
+      ['NOT_FRIENDS', 'the friendship ended before they took the offline message: the server dropped it', 'carol', 7, undefined],
+    ]);
+    expect(of('emit')).toEqual([]);
+  });
 });
 
 describe('mailbox client: mail handed over', () => {
@@ -177,7 +192,7 @@ describe('mailbox client: mail handed over', () => {
     expect(calls.slice(1).map((c) => c.call)).toEqual(['record', 'emit', 'sendAck']);
     expect(of('record')).toEqual([[{ friend: 'bob', id: 'm1', text: 'text 1', atMs: 51, direction: 'in', status: 'received', kind: 'message', offline: true }]]);
     expect(of('emit')).toEqual([[{ event: 'chat.message', from: 'bob', text: 'text 1', id: 'm1', offline: true, sentAtMs: 51 }, undefined]]);
-    expect(of('sendAck')).toEqual([[1]]);
+    expect(of('sendAck')).toEqual([[1, false]]);
   });
 
   it('boxes are shown in the order handed over: one opened early waits for those before it', () => {
@@ -188,7 +203,7 @@ describe('mailbox client: mail handed over', () => {
     expect(of('emit')).toEqual([]);
     mail.opened('alice', 1, inside(1));
     expect(of('emit').map((args) => (args[0] as { id: string }).id)).toEqual(['m1', 'm2']);
-    expect(of('sendAck')).toEqual([[1], [2]]);
+    expect(of('sendAck')).toEqual([[1, false], [2, false]]);
   });
 
   it('a box handed over again while it is being opened is not opened twice; once shown it is only acknowledged again', () => {
@@ -201,10 +216,10 @@ describe('mailbox client: mail handed over', () => {
     mail.onDeliver(deliver(1));
     expect(of('open')).toHaveLength(1);
     expect(of('emit')).toHaveLength(1);
-    expect(of('sendAck')).toEqual([[1], [1]]);
+    expect(of('sendAck')).toEqual([[1, false], [1, false]]);
   });
 
-  it('a box that does not open, holds no JSON, holds no message, or names another sender, recipient or id is MAIL_UNREADABLE and still acknowledged', () => {
+  it('a box that does not open, holds no JSON, holds no message, or names another sender, recipient or id is MAIL_UNREADABLE and still acknowledged, as unreadable (again so when handed over again)', () => {
     const cases: Array<[string | null, string]> = [
       [null, 'the sealed box does not open with our identity key'],
       ['not json', 'the sealed box holds no JSON'],
@@ -220,7 +235,8 @@ describe('mailbox client: mail handed over', () => {
       expect(of('emitError')).toEqual([['MAIL_UNREADABLE', reason, 'bob', 'm1', undefined]]);
       expect(of('emit')).toEqual([]);
       expect(of('record')).toEqual([]);
-      expect(of('sendAck')).toEqual([[1]]);
+      mail.onDeliver(deliver(1));
+      expect(of('sendAck')).toEqual([[1, true], [1, true]]);
     }
   });
 
@@ -254,7 +270,7 @@ describe('mailbox client: mail handed over', () => {
     expect(of('open')).toEqual([[1, 'box1'], [2, 'box2'], [2, 'box2']]);
     mail.opened('alice', 2, inside(2));
     expect(of('emit')).toHaveLength(2);
-    expect(of('sendAck')).toEqual([[1], [1], [2]]);
+    expect(of('sendAck')).toEqual([[1, false], [1, false], [2, false]]);
   });
 
   it('the last MAIL_IDS_REMEMBERED_MAX seqs shown are remembered: the oldest beyond is shown again if handed over again', () => {

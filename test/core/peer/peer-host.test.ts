@@ -318,6 +318,9 @@ describe('PeerHost over the in-memory network', () => {
     const carolFrom = carol.events.length;
     rig.command(alice, { cmd: 'chat.send', username: 'carol', text: 'unreadable', id: 'o2' }, (e) => e.event === 'chat.queued' || e.event === 'error');
     expect(rig.waitFor(carol, (e) => e.event === 'error', carolFrom)).toMatchObject({ code: 'MAIL_UNREADABLE', username: 'alice' });
+    // Its sender learns it failed (the same code, naming carol and the message), not that it was delivered.
+    expect(rig.waitFor(alice, (e) => e.event === 'error' && e.code === 'MAIL_UNREADABLE')).toMatchObject({ username: 'carol', id: 'o2' });
+    expect(alice.events.filter((e) => e.event === 'chat.delivered').map((e) => (e as { id: unknown }).id)).toEqual(['o1']);
     // And carol cannot seal one either.
     const failed = rig.command(carol, { cmd: 'chat.send', username: 'alice', text: 'no sealer', id: 'o3' }, (e) => e.event === 'chat.queued' || e.event === 'error');
     expect(failed).toMatchObject({ event: 'error', code: 'PEER_KEY_UNKNOWN', detail: 'the identity key could not be used to seal' });

@@ -86,6 +86,29 @@ describe('mailbox: held for an offline friend, handed over at login', () => {
     expect(h.framesOf(again, 'mail.delivered')).toHaveLength(0);
   });
 
+  it('mail the recipient acknowledges as unreadable is deleted, and its sender hears mail.failed MAIL_UNREADABLE, never mail.delivered: at once when online, else after its next login (kept across a restart)', () => {
+    const h = harness();
+    const alice = h.login('alice');
+    h.send(alice, { type: 'mail.send', username: 'bob', messageId: 'u1', sealed: box('a') });
+    h.send(alice, { type: 'mail.send', username: 'bob', messageId: 'u2', sealed: box('b') });
+    let bob = h.login('bob');
+    const [first] = h.framesOf(bob, 'mail.deliver');
+    h.send(bob, { type: 'mail.ack', seq: first?.seq ?? 0, unreadable: true });
+    expect(h.framesOf(alice, 'mail.failed').map((f) => [f.username, f.messageId, f.code])).toEqual([['bob', 'u1', 'MAIL_UNREADABLE']]);
+    expect(h.framesOf(alice, 'mail.delivered')).toEqual([]);
+    // alice away: the failure is held as a receipt, in the store, and told after her next login.
+    h.send(alice, { type: 'logout' });
+    h.send(bob, { type: 'logout' });
+    bob = h.login('bob');
+    h.send(bob, { type: 'mail.ack', seq: h.framesOf(bob, 'mail.deliver')[0]?.seq ?? 0, unreadable: true });
+    expect(h.store.mailRecords).toHaveLength(0);
+    h.restart();
+    const back = h.login('alice');
+    expect(h.framesOf(back, 'mail.failed').map((f) => [f.username, f.messageId, f.code])).toEqual([['bob', 'u2', 'MAIL_UNREADABLE']]);
+    expect(h.framesOf(back, 'mail.delivered')).toEqual([]);
+    expect(h.framesOf(h.login('alice'), 'mail.failed')).toEqual([]);
+  });
+
   it(`at most MAIL_RECEIPTS_HELD_PER_USER_MAX (${MAIL_RECEIPTS_HELD_PER_USER_MAX}) receipts are held for an offline sender: one more drops the oldest, in the store too`, () => {
     const store = storeWith(['alice', 'bob'], [['alice', 'bob']]);
     store.apply(Array.from({ length: MAIL_RECEIPTS_HELD_PER_USER_MAX }, (_, i) => ({ op: 'receipt.add' as const, seq: i + 1, sender: 'alice', recipient: 'bob', messageId: `old${i}` })));
