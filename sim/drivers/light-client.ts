@@ -7,13 +7,21 @@
  * outcomes and checker observations.
  *
  * The light alternative to the whole peer machine (peer-machine-driver.ts) behind the PeerDriver
- * interface: no P2P channel (no chat messages or files), and no session broker (a session step
- * ends with the request's outcome, or DISCONNECTED when its link drops), which is what
- * 10,000- and 100,000-peer presence storms need.
+ * interface: no P2P channel (no chat messages or files), which is what 10,000- and 100,000-peer
+ * presence storms need. Session requests, both ways, are the shipped session broker's
+ * (core/peer/session-broker.ts), composed with the link as the peer machine composes it: a
+ * session step ends with the user's answer, chat.failed's reason or `established` (the caller's
+ * session.established, or a session with the friend that opened while the request was pending:
+ * with no P2P here, the server's word is the session). Until 2026-12-08 the driver ended a step
+ * on the server's frames alone: a request whose session.pending or outcome was lost waited for
+ * ever (the client's own deadlines were missing: session-outcome-lost.yaml and
+ * session-glare-pending-lost.yaml never finished on it), and a link drop ended every request
+ * DISCONNECTED where the client keeps an acknowledged one for the resume.
  */
 import { encodeControl } from '../../core/codec.ts';
 import type { PresenceStatus, ServerFrame, ServerFrameOf } from '../../core/frames.ts';
 import { type ClientRequest, HEARTBEAT_FRAME, type LinkAction, type LoginEnd, ServerLink } from '../../core/peer/server-link.ts';
+import { type BrokerAction, isSessionFrame, SessionBroker, type SessionFrame } from '../../core/peer/session-broker.ts';
 import type { Stream, Transport } from '../../core/transport.ts';
 import { OutageReports } from '../checkers/outage-checker.ts';
 import { ReconnectPacing } from '../checkers/reconnect-backoff-checker.ts';
@@ -74,8 +82,13 @@ export class LightClient implements PeerDriver {
   private streamLinkId = 0;
   /** Replies owed, by request id. */
   private readonly replies = new Map<number, Reply>();
-  /** Session requests acknowledged by the server and waiting for their outcome, by requestId. */
-  private readonly sessionWaiters = new Map<string, (outcome: SessionOutcome) => void>();
+  /**
+   * This incarnation's session requests, both ways (core's broker); made at the first session
+   * step or session frame, so a storm's peers that never see one pay nothing for it.
+   */
+  private broker: SessionBroker | null = null;
+  /** Session steps waiting for their request's end, by friend (the broker keeps one request per friend and direction). */
+  private readonly sessionSteps = new Map<string, (outcome: SessionOutcome) => void>();
   /** Requests waiting for the link to be welcomed. */
   private waitingForLink: Array<(up: boolean) => void> = [];
   private password: string | null = null;
@@ -135,20 +148,21 @@ export class LightClient implements PeerDriver {
     });
   }
 
+  /**
+   * chat.open: the request goes to the broker as the peer machine's does (onChatOpen), which ends
+   * it (chat.failed, or the session) whatever the server says or fails to say.
+   */
   sessionRequest(username: string, done: (outcome: SessionOutcome) => void): void {
     if (!this.link.loggedIn) return done('NOT_LOGGED_IN');
     this.options.observer.onCounter('session_requests');
-    this.request({ type: 'session.request', username }, (frame) => {
-      if (frame?.type === 'session.pending') {
-        this.options.observer.onSessionPending(this, frame.requestId, username, frame.timeoutMs);
-        this.sessionWaiters.set(frame.requestId, done);
-        return;
-      }
-      if (frame?.type === 'session.failed') {
-        this.options.observer.onSessionFailed(this, frame.requestId, username, frame.reason);
-        return done(frame.reason);
-      }
-      done(outcomeOf(frame, 'session.pending'));
+    this.whenLinkUp((up) => {
+      if (!up) return done('NOT_CONNECTED');
+      const broker = this.sessionBroker();
+      if (broker.hasOutgoing(username) || this.sessionSteps.has(username)) return done('SESSION_PENDING');
+      const id = this.link.request({ type: 'session.request', username });
+      this.sessionSteps.set(username, done);
+      broker.requested(username, id, this.clock.nowMs());
+      this.flush();
     });
   }
 
@@ -181,6 +195,11 @@ export class LightClient implements PeerDriver {
     this.stream = null;
     stream?.reset();
     this.failOwed('CRASHED');
+    // The process died with its requests: each step ends CRASHED, as the peer machine driver's do.
+    const steps = [...this.sessionSteps.values()];
+    this.sessionSteps.clear();
+    this.broker = null;
+    for (const done of steps) done('CRASHED');
     this.clearView();
   }
 
@@ -193,6 +212,7 @@ export class LightClient implements PeerDriver {
     // A new process: a new link, not started until the user does something.
     this.incarnation += 1;
     this.link = new ServerLink(jitterSeedOf(this.username, this.incarnation));
+    this.broker = null;
     this.outages = this.newOutageReports();
     this.pacing = this.newPacing();
   }
@@ -240,16 +260,13 @@ export class LightClient implements PeerDriver {
     }
   }
 
-  /** Everything owed on the link failed (but the requests the link sends again): replies, session outcomes, requests waiting for a link. */
+  /** Everything owed on the link failed (but the requests the link sends again): replies, requests waiting for a link (session requests are the broker's). */
   private failOwed(code: string, resending: readonly number[] = []): void {
     const replies = [...this.replies].filter(([id]) => !resending.includes(id)).map(([, reply]) => reply);
     for (const id of [...this.replies.keys()]) if (!resending.includes(id)) this.replies.delete(id);
-    const sessions = [...this.sessionWaiters.values()];
-    this.sessionWaiters.clear();
     const waiting = this.waitingForLink;
     this.waitingForLink = [];
     for (const reply of replies) reply({ type: 'error', code, message: code });
-    for (const done of sessions) done(code);
     for (const then of waiting) then(false);
   }
 
@@ -259,10 +276,14 @@ export class LightClient implements PeerDriver {
   private flush(): void {
     // No try/finally: an exception here ends the run (no-exception), and the count with it.
     this.flushing += 1;
+    // The broker's actions after each of the link's, as the peer machine drains them (machine.ts drain).
     for (let round = 0; round < 16; round++) {
       const actions = this.link.takeActions();
-      if (actions.length === 0) break;
-      for (const action of actions) this.perform(action);
+      for (const action of actions) {
+        this.perform(action);
+        this.drainBroker();
+      }
+      if (actions.length === 0 && !this.drainBroker()) break;
     }
     this.flushing -= 1;
     this.armWake();
@@ -272,6 +293,15 @@ export class LightClient implements PeerDriver {
       this.outages.settled(state);
       this.pacing.settled(state, this.clock.nowMs());
     }
+  }
+
+  /** Carries out what the broker asked for; false when it asked for nothing. */
+  private drainBroker(): boolean {
+    const broker = this.broker;
+    if (broker === null) return false;
+    const actions = broker.takeActions();
+    for (const action of actions) this.performBroker(action);
+    return actions.length > 0;
   }
 
   private perform(action: LinkAction): void {
@@ -301,7 +331,10 @@ export class LightClient implements PeerDriver {
       }
       case 'link-lost':
         this.options.observer.onLinkLost(this);
-        return this.failOwed('DISCONNECTED', action.resending);
+        this.failOwed('DISCONNECTED', action.resending);
+        // Requests not yet acknowledged end (server-unavailable); the rest wait for the resume.
+        this.broker?.linkLost();
+        return;
       case 'disconnected':
         this.outages.disconnected(this.clock.nowMs());
         return this.options.observer.onCounter('reconnects');
@@ -377,7 +410,9 @@ export class LightClient implements PeerDriver {
 
   /** One timer at the link's next deadline; an early or stale wake-up is harmless. */
   private armWake(): void {
-    const atMs = this.link.nextTimeoutMs();
+    const linkAtMs = this.link.nextTimeoutMs();
+    const brokerAtMs = this.broker === null ? null : this.broker.nextTimeoutMs();
+    const atMs = brokerAtMs === null || (linkAtMs !== null && linkAtMs <= brokerAtMs) ? linkAtMs : brokerAtMs;
     if (atMs === null || (this.wakeAtMs !== null && this.wakeAtMs <= atMs)) return;
     this.wakeAtMs = atMs;
     this.clock.post(atMs, this.wake, this.scope);
@@ -388,6 +423,7 @@ export class LightClient implements PeerDriver {
     if (this.wakeAtMs !== null && this.wakeAtMs <= nowMs) this.wakeAtMs = null;
     if (!this.hearing) return;
     this.link.handleTimeout(nowMs);
+    this.broker?.handleTimeout(nowMs);
     this.flush();
   }
 
@@ -409,6 +445,8 @@ export class LightClient implements PeerDriver {
    * in elsewhere, or refused the password, it is offline.
    */
   private onLoginEnded(reason: LoginEnd): void {
+    // Every session request belongs to the login: it ends with it (logged-out), a refused resume included.
+    this.broker?.loginEnded(reason);
     if (reason === 'logout' || reason === 'resume-refused') return;
     this.clearView();
     const password = this.password;
@@ -433,6 +471,7 @@ export class LightClient implements PeerDriver {
 
   private onFrame(frame: ServerFrame): void {
     if ('re' in frame && frame.re !== undefined && this.answer(frame)) return;
+    if (isSessionFrame(frame)) return this.onSessionFrame(frame);
     switch (frame.type) {
       case 'presence':
         return this.setView(frame.username, frame.status);
@@ -442,25 +481,100 @@ export class LightClient implements PeerDriver {
         return;
       case 'friend.removed':
         this.presenceView.delete(frame.username);
+        this.broker?.friendRemoved(frame.username);
         return this.options.observer.onPresenceView(this, frame.username, null);
       case 'friend.incoming':
         this.link.request({ type: 'friend.accept', username: frame.from });
         return;
-      case 'session.incoming':
-        return this.onSessionIncoming(frame.requestId);
-      case 'session.established':
-        return this.onSessionEstablished(frame);
-      case 'session.failed': {
-        this.options.observer.onSessionFailed(this, frame.requestId, frame.username, frame.reason);
-        if (frame.requestId === undefined) return;
-        const done = this.sessionWaiters.get(frame.requestId);
-        this.sessionWaiters.delete(frame.requestId);
-        done?.(frame.reason);
+      case 'error':
+        // The answer to a session.request, session.answer or session.cancel of ours is the broker's.
+        if (frame.re !== undefined) this.broker?.requestFailed(frame.re, frame.code);
         return;
-      }
       default:
         return;
     }
+  }
+
+  /** A session frame: the checkers hear it as it came, the broker decides what it ends. */
+  private onSessionFrame(frame: SessionFrame): void {
+    const broker = this.sessionBroker();
+    const observer = this.options.observer;
+    switch (frame.type) {
+      case 'session.pending':
+        // Only a request this client still holds: a late one ended here already (its deadline).
+        if (broker.requests().some((r) => r.state === 'ExpectPending' && r.re === frame.re)) {
+          observer.onSessionPending(this, frame.requestId, frame.username, frame.timeoutMs);
+        }
+        break;
+      case 'session.failed':
+        observer.onSessionFailed(this, frame.requestId, frame.username, frame.reason);
+        break;
+      case 'session.established':
+        observer.onSessionEstablished(this, frame.requestId, frame.role, frame.username);
+        // No P2P here: the server's session.established to the caller is the session, one per request.
+        if (frame.role === 'caller') observer.onCounter('sessions_established');
+        break;
+      default:
+        break;
+    }
+    broker.onFrame(frame, this.clock.nowMs());
+  }
+
+  private sessionBroker(): SessionBroker {
+    // Answers are the user's (the answer policy, after its delay), not the broker's own.
+    if (this.broker === null) this.broker = new SessionBroker(false);
+    return this.broker;
+  }
+
+  /** What the broker asked for, as the peer machine carries it out (onBrokerAction), less the P2P set-up. */
+  private performBroker(action: BrokerAction): void {
+    switch (action.type) {
+      case 'event': {
+        const event = action.event;
+        if (event.event === 'chat.request') return this.onSessionIncoming(event.from);
+        if (event.event === 'chat.failed' && event.incoming !== true) return this.endSessionStep(event.username, event.reason);
+        return;
+      }
+      case 'answer':
+        // Our yes, lost with a dropped link, asked again after the resume: said again.
+        return this.sendAnswer(action.friend, action.requestId, action.accept);
+      case 'connect':
+        // The callee said yes: with no P2P here, that is the session.
+        return this.sessionOpened(action.friend);
+      case 'hold-token':
+        // Ours to the caller's hello, which never comes here: the session is open for this client.
+        return this.sessionOpened(action.friend);
+      case 'withdraw': {
+        const id = this.link.request({ type: 'session.cancel', requestId: action.requestId });
+        if (id !== null) this.broker?.withdrawSent(id);
+        return;
+      }
+      case 'reply-answers-nothing':
+        return;
+      case 'protocol-error':
+        return this.options.observer.onCounter('protocol_errors');
+    }
+  }
+
+  /**
+   * A session with `friend` opened: our own pending request to them has its answer (the broker
+   * withdraws it). The withdrawal goes out before the step ends: the script's next step (a logout,
+   * say) is typed after the client has handled what it heard, as the user types after the event.
+   * Ended first, a logout went out ahead of the session.cancel, which the server then refused
+   * NOT_LOGGED_IN, and the caller was left with a request the server had ended without a word to
+   * it (session-ends-by-timeout, a light-client swarm of clock-drift.yaml, root seed 301).
+   */
+  private sessionOpened(friend: string): void {
+    this.broker?.sessionOpened(friend);
+    this.drainBroker();
+    this.endSessionStep(friend, 'established');
+  }
+
+  private endSessionStep(friend: string, outcome: SessionOutcome): void {
+    const done = this.sessionSteps.get(friend);
+    if (done === undefined) return;
+    this.sessionSteps.delete(friend);
+    done(outcome);
   }
 
   /** The reply to one of our requests, if it is one. */
@@ -474,33 +588,34 @@ export class LightClient implements PeerDriver {
     return true;
   }
 
-  private onSessionIncoming(requestId: string): void {
+  /** The user is asked about `friend`'s request (chat.request) and answers by the policy, after its delay. */
+  private onSessionIncoming(friend: string): void {
     const policy = this.answerPolicy;
     if (policy === 'ignore') return;
     const accept = policy === 'accept';
+    const broker = this.broker;
+    const requestId = broker?.awaitingAnswer(friend) ?? null;
+    if (broker === null || requestId === null) return;
     this.clock.post(
       this.clock.nowMs() + this.answerDelayMs(),
       () => {
-        if (!this.link.loggedIn || this.silent) return;
-        this.options.observer.onSessionAnswer(this, requestId, accept);
-        const frame: ClientRequest = accept
-          ? { type: 'session.answer', requestId, accept, host: this.options.address, port: P2P_PORT }
-          : { type: 'session.answer', requestId, accept };
-        this.link.request(frame);
+        // The request may have ended meanwhile (withdrawn, timed out, the login gone): no answer.
+        if (!this.link.loggedIn || this.silent || this.broker !== broker || broker.awaitingAnswer(friend) !== requestId) return;
+        this.sendAnswer(friend, requestId, accept);
         this.flush();
       },
       this.scope,
     );
   }
 
-  private onSessionEstablished(frame: ServerFrameOf<'session.established'>): void {
-    this.options.observer.onSessionEstablished(this, frame.requestId, frame.role, frame.username);
-    if (frame.role !== 'caller') return;
-    // No P2P here: the server's session.established to the caller is the session, one per request.
-    this.options.observer.onCounter('sessions_established');
-    const done = this.sessionWaiters.get(frame.requestId);
-    this.sessionWaiters.delete(frame.requestId);
-    done?.('established');
+  private sendAnswer(friend: string, requestId: string, accept: boolean): void {
+    const frame: ClientRequest = accept
+      ? { type: 'session.answer', requestId, accept, host: this.options.address, port: P2P_PORT }
+      : { type: 'session.answer', requestId, accept };
+    const id = this.link.request(frame);
+    if (id === null) return;
+    this.options.observer.onSessionAnswer(this, requestId, accept);
+    this.broker?.answered(friend, accept, id, this.clock.nowMs());
   }
 
   private setView(friend: string, status: PresenceStatus): void {
