@@ -29,7 +29,8 @@
  *   hello     the sender joined or came back to the bus: every node reads the store again (what
  *             the sender committed while cut off never reached it) and answers with `held` and an
  *             `attached` for each user it holds (and a node coming back announces its own users
- *             too); either list is whole, so users of its sender not named are gone; sent to
+ *             too); either list is whole, so users of its sender not named are gone (a lease
+ *             beat later, unless another node names them: UNNAMED_USER_GRACE_BEATS); sent to
  *             one node alone, with the sender's users, to a node heard again after its lease ran
  *             out here (it never left the bus, so it would not say hello by itself)
  *   lease     the sender is alive; a node silent for its lease TTL (the sender's own, said in its beats) is dead, and each other node tells
@@ -123,6 +124,15 @@ export const LOST_NODES_MAX = 1_000;
  * logouts a second, over a minute and a half of them).
  */
 export const LOGIN_EPOCHS_OFFLINE_MAX = 100_000;
+/**
+ * Lease beats a user stays online here after its node's whole list (a hello, or the answer to
+ * ours) stopped naming it, unless another node names it meanwhile. It may have moved to another
+ * node while this one was cut off the bus, and that node's answer to the same hello may come
+ * second (each node answers at once, after a bus delay and its read of the store): taken offline
+ * at once, the user came back online when that answer came, a flap at its friends. One beat is
+ * the silence the lease already lets pass without concluding anything.
+ */
+export const UNNAMED_USER_GRACE_BEATS = 1;
 /** Proxy connection ids count down from here: the host's own ids count up from 1 and never meet them. */
 const PROXY_CONN_ID_FIRST = -1;
 
@@ -150,6 +160,12 @@ export class ClusterRouter {
    * users flapping offline and online at every beat.
    */
   private readonly leaseTtlOf = new Map<NodeId, number>();
+  /**
+   * Users whose node's whole list no longer named them, with that node and when they go offline
+   * here unless another word about them comes first (UNNAMED_USER_GRACE_BEATS). Bounded by the
+   * remote users: an entry goes with its user's proxy.
+   */
+  private readonly unnamed = new Map<string, { readonly node: NodeId; readonly atMs: number }>();
   /** Nodes buried by their lease and silent since, oldest first (bounded by LOST_NODES_MAX). */
   private readonly lostNodes = new Set<NodeId>();
   /** Messages made by the current flush, published together by flushOut(). */
@@ -194,6 +210,7 @@ export class ClusterRouter {
   nextTickMs(): number {
     let next = this.nextLeaseMs;
     for (const [node, heardMs] of this.lastHeardMs) next = Math.min(next, heardMs + this.leaseTtlMsOf(node));
+    for (const { atMs } of this.unnamed.values()) next = Math.min(next, atMs);
     return next;
   }
 
@@ -211,6 +228,13 @@ export class ClusterRouter {
       // The very sum nextTickMs() armed the wake-up for: a difference can round below the TTL
       // (fractional clocks) and the wake-up would come back at the same instant forever.
       if (nowMs >= heardMs + this.leaseTtlMsOf(node)) this.nodeLost(node);
+    }
+    for (const [username, { node, atMs }] of [...this.unnamed]) {
+      if (nowMs < atMs) continue;
+      this.unnamed.delete(username);
+      const remote = this.remoteUsers.get(username);
+      // No other node named it meanwhile: it left while its word could not reach us.
+      if (remote?.node === node) this.remoteOffline(username, remote);
     }
   }
 
@@ -291,7 +315,7 @@ export class ClusterRouter {
       else if (item.kind === 'attached') named?.add(item.username);
       this.receiveItem(message.from, item);
     }
-    if (named !== null) this.forgetUnnamed(message.from, named);
+    if (named !== null) this.forgetUnnamed(message.from, named, nowMs);
     // Heard again after its lease ran out here, without a hello: the node never lost the bus (this
     // node, or that one, stalled past the TTL: a long GC, a paused process, a loaded machine) and
     // will not join again by itself, so the users buried with it would stay offline here for good.
@@ -313,11 +337,15 @@ export class ClusterRouter {
     this.options.heldUsers((username, resumeToken) => this.queue(to, { kind: 'attached', username, resumeToken, epoch: this.epochs.get(username) ?? 0 }));
   }
 
-  /** The users a node that said hello held before and did not name again go offline here. */
-  private forgetUnnamed(node: NodeId, named: ReadonlySet<string>): void {
-    for (const [username, remote] of [...this.remoteUsers]) {
-      if (remote.node !== node || named.has(username)) continue;
-      this.remoteOffline(username, remote);
+  /**
+   * The users a node that said hello (or answered ours) held before and did not name again go
+   * offline here, a grace later (UNNAMED_USER_GRACE_BEATS) unless another node names them.
+   */
+  private forgetUnnamed(node: NodeId, named: ReadonlySet<string>, nowMs: number): void {
+    const atMs = nowMs + this.leaseBeatMs * UNNAMED_USER_GRACE_BEATS;
+    for (const [username, remote] of this.remoteUsers) {
+      if (remote.node !== node || named.has(username) || this.unnamed.has(username)) continue;
+      this.unnamed.set(username, { node, atMs });
     }
   }
 
@@ -392,6 +420,8 @@ export class ClusterRouter {
   }
 
   private proxyFor(username: string, node: NodeId): ConnId {
+    // Named (again, or by its new node): not gone.
+    this.unnamed.delete(username);
     const remote = this.remoteUsers.get(username);
     if (remote !== undefined) {
       remote.node = node;
@@ -404,6 +434,7 @@ export class ClusterRouter {
   }
 
   private forgetRemote(username: string): void {
+    this.unnamed.delete(username);
     const remote = this.remoteUsers.get(username);
     if (remote === undefined) return;
     this.remoteUsers.delete(username);

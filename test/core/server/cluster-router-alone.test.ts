@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ServerFrame } from '../../../core/frames.ts';
-import { type ClusterItem, type ClusterMessage, ClusterRouter, LEASE_BEATS_PER_TTL, MemoryBusHub } from '../../../core/server/cluster.ts';
+import { type ClusterItem, type ClusterMessage, ClusterRouter, LEASE_BEATS_PER_TTL, MemoryBusHub, UNNAMED_USER_GRACE_BEATS } from '../../../core/server/cluster.ts';
 import type { ServerInput } from '../../../core/server/machine.ts';
 
 const LEASE_TTL_MS = 8_000;
@@ -182,22 +182,54 @@ describe('words a node must not act on', () => {
     expect(router.liveNodes()).toEqual([]);
   });
 
-  it("a hello takes offline only the sender's users it no longer names, not those of other nodes", () => {
-    const { router, hear, takeInputs } = routerAlone();
+  it("a hello takes offline only the sender's users it no longer names, a lease beat later, not those of other nodes", () => {
+    const { router, hear, takeInputs, clock } = routerAlone();
     hear('n1', [attached('alice')]);
     hear('n2', [attached('bob')]);
     takeInputs();
+    router.tick(600);
+    clock.nowMs = 500;
     hear('n1', [{ kind: 'hello' }]);
+    // Not at once: alice may have moved to a node whose word is still on its way (UNNAMED_USER_GRACE_BEATS).
+    expect(takeInputs()).toEqual([]);
+    expect(router.nextTickMs()).toBe(500 + BEAT_MS * UNNAMED_USER_GRACE_BEATS);
+    router.tick(500 + BEAT_MS * UNNAMED_USER_GRACE_BEATS - 1);
+    expect(takeInputs()).toEqual([]);
+    router.tick(500 + BEAT_MS * UNNAMED_USER_GRACE_BEATS);
     expect(takeInputs().map((input) => input.type === 'remote.offline' && input.username)).toEqual(['alice']);
     expect(router.remoteUserCount).toBe(1);
   });
 
+  it('a user its node no longer names stays online if another node names it within the grace, or it comes back, or is said offline', () => {
+    const { router, hear, takeInputs } = routerAlone();
+    hear('n1', [attached('alice'), attached('bob'), attached('carol'), attached('dave')]);
+    hear('n1', [{ kind: 'held' }, attached('dave')]);
+    takeInputs();
+    // alice moved to n2; bob is named again by n1 (he logged in there again); carol's logout is heard.
+    hear('n2', [attached('alice', 2)]);
+    hear('n1', [attached('bob', 2)]);
+    hear('n1', [{ kind: 'offline', username: 'carol', epoch: 1 }]);
+    expect(takeInputs().map((input) => [input.type, 'username' in input && input.username])).toEqual([
+      ['remote.attached', 'alice'],
+      ['remote.attached', 'bob'],
+      ['remote.offline', 'carol'],
+    ]);
+    router.tick(BEAT_MS * UNNAMED_USER_GRACE_BEATS);
+    expect(takeInputs()).toEqual([]);
+    expect(router.remoteUserCount).toBe(3);
+    // alice's new node answers a later hello without her: the grace starts from there, for n2.
+    hear('n2', [{ kind: 'held' }]);
+    router.tick(BEAT_MS * UNNAMED_USER_GRACE_BEATS * 2);
+    expect(takeInputs().map((input) => input.type === 'remote.offline' && input.username)).toEqual(['alice']);
+  });
+
   it('a hello names users by `attached` alone: a user of the sender only mentioned otherwise in it (an answer it forwards) goes offline', () => {
-    const { hear, takeInputs } = routerAlone();
+    const { router, hear, takeInputs } = routerAlone();
     hear('n1', [attached('alice')]);
     takeInputs();
     const answer = { type: 'session.answer', requestId: 'r1', accept: true } as unknown as Extract<ServerInput, { type: 'remote.answer' }>['frame'];
     hear('n1', [{ kind: 'hello' }, { kind: 'answer', username: 'alice', remoteAddress: '192.0.2.1', frame: answer }]);
+    router.tick(BEAT_MS * UNNAMED_USER_GRACE_BEATS);
     expect(takeInputs().map((input) => input.type)).toEqual(['remote.answer', 'remote.offline']);
   });
 });

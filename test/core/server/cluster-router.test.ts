@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FrameDecoder, encodeControl } from '../../../core/codec.ts';
 import type { ClientFrame } from '../../../core/frames.ts';
-import { type ClusterItem, type ClusterMessage, ClusterRouter, LOGIN_EPOCHS_OFFLINE_MAX, LOST_NODES_MAX, MemoryBusHub } from '../../../core/server/cluster.ts';
+import { type ClusterItem, type ClusterMessage, ClusterRouter, LEASE_BEATS_PER_TTL, LOGIN_EPOCHS_OFFLINE_MAX, LOST_NODES_MAX, MemoryBusHub, UNNAMED_USER_GRACE_BEATS } from '../../../core/server/cluster.ts';
 import { type PasswordHasher, ServerHost } from '../../../core/server/host.ts';
 import { type ServerInput, ServerMachine } from '../../../core/server/machine.ts';
 import { MAIL_SEQ_NODE_SLOTS } from '../../../core/server/mailbox.ts';
@@ -486,8 +486,42 @@ describe('ClusterRouter over the in-memory bus', () => {
     expect(alice.take('presence')).toEqual([]);
     world.hub.partition(cut, false);
     world.settle();
+    // A lease beat later (UNNAMED_USER_GRACE_BEATS): he might have moved to a node whose answer comes second.
+    world.passWithHeartbeats(TTL_MS / LEASE_BEATS_PER_TTL, [alice]);
     expect(alice.take('presence')).toEqual([{ type: 'presence', username: 'bob', status: 'offline' }]);
     expect(a.machine.isOnline('bob')).toBe(false);
+  });
+
+  // Noticed by helper-86: the answers to a hello come from each node in any order. bob's old node
+  // no longer names him; before, he went offline at A at once, and online again when his new
+  // node's answer came: a flap at his friends, for a user who never left.
+  it.each([
+    { first: 'n2', which: "bob's old node answers first" },
+    { first: 'n3', which: "bob's new node answers first" },
+  ])('a user who moved from B to C while A was cut off the bus stays online at A, whichever answer to its hello comes first ($which)', ({ first }) => {
+    const world = new World();
+    const [a, b, c] = [world.addNode(), world.addNode(), world.addNode()];
+    const alice = world.login(a, 'alice');
+    const bob = world.login(b, 'bob');
+    world.befriend(alice, 'alice', bob, 'bob');
+    world.hub.partition('n1', true);
+    world.settle();
+    const bobOnC = world.login(c, 'bob');
+    expect(bob.take('error')).toEqual([expect.objectContaining({ code: 'LOGGED_IN_ELSEWHERE' })]);
+    world.passWithHeartbeats(TTL_MS / 4, [alice, bobOnC]);
+    const last = first === 'n2' ? 'bus:n3' : 'bus:n2';
+    world.tasks.held.add(last);
+    world.hub.partition('n1', false);
+    world.settle();
+    world.tasks.held.delete(last);
+    world.settle();
+    world.passWithHeartbeats(TTL_MS / 2, [alice, bobOnC]);
+    expect(alice.take('presence')).toEqual([]);
+    expect(a.machine.isOnline('bob')).toBe(true);
+    // bob is reached through C: a session request from alice gets to him there.
+    alice.send({ type: 'session.request', username: 'bob' });
+    world.settle();
+    expect(bobOnC.take('session.incoming')).toHaveLength(1);
   });
 
   it('a node back on the bus reads the store again: accounts and friendships made meanwhile are there', () => {
@@ -853,12 +887,18 @@ describe('login epochs, on one router', () => {
     expect(lost).toEqual([['n1', 2], ['n2', 1], ['n3', 0]]);
   });
 
-  it("the answer to our hello is a node's whole list: its users it does not name go offline here, other nodes' stay", () => {
-    const { hear } = lonelyRouter();
+  it("the answer to our hello is a node's whole list: its users it does not name go offline here a lease beat later, other nodes' stay", () => {
+    const { router, hear, inputs } = lonelyRouter();
     hear('n1', attached('alice', 1), attached('bob', 2));
     hear('n2', attached('carol', 3));
-    expect(hear('n1', { kind: 'held' }, attached('alice', 1))).toEqual(['remote.attached', 'remote.offline']);
-    expect(hear('n1', { kind: 'held' })).toEqual(['remote.offline']);
+    expect(hear('n1', { kind: 'held' }, attached('alice', 1))).toEqual(['remote.attached']);
+    inputs.length = 0;
+    router.tick(router.leaseBeatMs * UNNAMED_USER_GRACE_BEATS);
+    expect(inputs.map((input) => input.type === 'remote.offline' && input.username)).toEqual(['bob']);
+    expect(hear('n1', { kind: 'held' })).toEqual([]);
+    inputs.length = 0;
+    router.tick(router.leaseBeatMs * UNNAMED_USER_GRACE_BEATS);
+    expect(inputs.map((input) => input.type === 'remote.offline' && input.username)).toEqual(['alice']);
     // Without the mark, a run of attached items names some users, not all.
     expect(hear('n2', attached('dave', 4))).toEqual(['remote.attached']);
     expect(hear('n2', { kind: 'lease' })).toEqual([]);
