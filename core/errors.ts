@@ -80,6 +80,12 @@ export const ERRORS = {
   PEER_KEY_UNKNOWN: { message: "that friend's identity key is not known, so nothing can be sealed for them", closes: false },
   MAIL_UNREADABLE: { message: 'an offline message did not open with our identity key, or was not what the server said it was; it was dropped', closes: false },
   MESSAGE_TOO_LONG: { message: 'the text is too long for an offline message (it fits only in an open chat session)', closes: false },
+  /**
+   * The server holds another offline message of ours for that friend under this message id: this
+   * one was not kept. A resend of the same sealed box (the client keeps the box of a send whose
+   * answer the link lost) is that message again, answered mail.queued; another box is not.
+   */
+  MESSAGE_ID_TAKEN: { message: 'the server holds another offline message of yours for that friend under this id; this one was not kept: send it under a new id', closes: false },
 } as const satisfies Record<string, { message: string; closes: boolean }>;
 
 export type ErrorCode = keyof typeof ERRORS;

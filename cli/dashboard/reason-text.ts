@@ -210,6 +210,7 @@ const ERROR_TEXT: Readonly<Record<ErrorCode | ClientErrorCode, Said>> = {
   // Said to both ends: the recipient whose client could not open it, and its sender (mail.failed).
   MAIL_UNREADABLE: (who) => `An offline message between you and ${who} could not be opened by its recipient and is gone: it has to be sent again`,
   MESSAGE_TOO_LONG: 'That text is too long for an offline message: send it in an open chat, or in parts',
+  MESSAGE_ID_TAKEN: (who) => `The server already holds a message of yours for ${who} under that message id, so this one was not kept: send it again (the dashboard gives each message its own id)`,
   // The client's own.
   NO_IDENTITY: 'This client has no identity keys: check its data directory',
   IDENTITY_FAILED: 'The client could not read its identity keys: check its data directory (the log says more)',

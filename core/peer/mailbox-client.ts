@@ -68,6 +68,18 @@ interface Sealing {
   readonly ref: number | undefined;
 }
 
+/** A send whose answer the link lost: the box it sent, so a resend is the same box (the server tells it apart). */
+interface Unanswered {
+  readonly text: string;
+  readonly sentAtMs: number;
+  readonly sealed: string;
+}
+
+function unansweredKey(friend: string, id: string | number): string {
+  // JSON keeps the id 1 apart from the id "1", as the server does.
+  return `${friend}\u0000${JSON.stringify(id)}`;
+}
+
 interface Opening {
   readonly seq: number;
   readonly from: string;
@@ -84,8 +96,15 @@ export class MailboxClient {
   private readonly friends = new Map<string, string | null>();
   private readonly sealing = new Map<number, Sealing>();
   private nextTicket = 1;
-  /** mail.send requests awaiting their reply: request id → friend, message id and command ref (for errors). */
-  private readonly sent = new Map<number, Sealing>();
+  /** mail.send requests awaiting their reply: request id → friend, message id, command ref (for errors) and the box. */
+  private readonly sent = new Map<number, Sealing & { readonly sealed: string }>();
+  /**
+   * Sends whose answer the link lost (SERVER_UNAVAILABLE), oldest first, at most
+   * SERVER_REQUESTS_PENDING_MAX: the server may hold them. Sending one again with the same text
+   * sends the same box, which the server takes for the message sent again (held once); a box
+   * sealed anew would be another message under a held id to it (MESSAGE_ID_TAKEN).
+   */
+  private readonly unanswered = new Map<string, Unanswered>();
   /** Boxes handed over, in the server's order, until shown. */
   private readonly opening: Opening[] = [];
   /** Seqs shown or found unreadable, oldest first (bounded): a repeated delivery is acknowledged, not shown again. */
@@ -127,6 +146,11 @@ export class MailboxClient {
     if (this.sealing.size + this.sent.size >= SERVER_REQUESTS_PENDING_MAX) {
       return this.port.emitError('QUEUE_FULL', 'too many offline messages waiting for the server', friend, id, ref);
     }
+    const again = this.unanswered.get(unansweredKey(friend, id));
+    if (again !== undefined && again.text === text) {
+      this.unanswered.delete(unansweredKey(friend, id));
+      return this.leave({ friend, id, text, sentAtMs: again.sentAtMs, ref }, again.sealed);
+    }
     const ticket = this.nextTicket++;
     this.sealing.set(ticket, { friend, id, text, sentAtMs: nowMs, ref });
     this.port.seal(ticket, sealKey, plaintext);
@@ -138,9 +162,13 @@ export class MailboxClient {
     if (job === undefined) return;
     this.sealing.delete(ticket);
     if (sealed === null) return this.port.emitError('PEER_KEY_UNKNOWN', 'the identity key could not be used to seal', job.friend, job.id, job.ref);
+    this.leave(job, sealed);
+  }
+
+  private leave(job: Sealing, sealed: string): void {
     const requestId = this.port.sendMail(job.friend, job.id, sealed, job.ref);
     if (requestId === null) return this.port.emitError('SERVER_UNAVAILABLE', 'the offline message was not left with the server', job.friend, job.id, job.ref);
-    this.sent.set(requestId, job);
+    this.sent.set(requestId, { ...job, sealed });
   }
 
   /** The server holds it (the reply carries the command's ref). */
@@ -164,10 +192,20 @@ export class MailboxClient {
   /**
    * The link dropped: the replies owed to our mail.sends will not come. Each is reported
    * SERVER_UNAVAILABLE with its friend and id; the server may hold it all the same, and sending it
-   * again under the same id is answered chat.queued without a second copy.
+   * again under the same id with the same text (the same box: `unanswered`) is answered chat.queued
+   * without a second copy.
    */
   linkLost(): void {
-    for (const job of this.sent.values()) this.port.emitError('SERVER_UNAVAILABLE', 'the server connection closed before it said it holds the offline message', job.friend, job.id, job.ref);
+    for (const job of this.sent.values()) {
+      this.port.emitError('SERVER_UNAVAILABLE', 'the server connection closed before it said it holds the offline message', job.friend, job.id, job.ref);
+      const key = unansweredKey(job.friend, job.id);
+      this.unanswered.delete(key);
+      this.unanswered.set(key, { text: job.text, sentAtMs: job.sentAtMs, sealed: job.sealed });
+      if (this.unanswered.size > SERVER_REQUESTS_PENDING_MAX) {
+        const oldest = this.unanswered.keys().next();
+        if (oldest.done !== true) this.unanswered.delete(oldest.value);
+      }
+    }
     this.sent.clear();
     // Boxes handed over and not yet shown are handed over again at the next login.
     this.opening.length = 0;

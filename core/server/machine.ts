@@ -1587,8 +1587,8 @@ export class ServerMachine {
 
   /**
    * A message sealed for a friend with no open session. Held (and answered mail.queued) unless the
-   * recipient's mailbox, or this sender's share of it, is full; a retried send (same message id)
-   * is answered again without a second copy. A sender the recipient blocked is answered as usual
+   * recipient's mailbox, or this sender's share of it, is full; a retried send (same message id
+   * and box) is answered again without a second copy, another box under a held id is refused. A sender the recipient blocked is answered as usual
    * and nothing is kept, so it learns nothing.
    */
   private onMailSend(conn: Conn, from: string, frame: ClientFrameOf<'mail.send'>, nowMs: number): void {
@@ -1597,8 +1597,14 @@ export class ServerMachine {
     // A friend we blocked (the friendship stays) gets no mail from us until we unblock them.
     if (this.directory.get(from)?.blocked.has(to) === true) return this.sendError(conn, 'BLOCKED', frame.id);
     const queued: ServerFrame = { type: 'mail.queued', re: frame.id, username: to, messageId: frame.messageId };
-    if (this.directory.get(to)?.blocked.has(from) === true || this.mailbox.find(to, from, frame.messageId) !== undefined) {
-      return this.send(conn.connId, queued);
+    if (this.directory.get(to)?.blocked.has(from) === true) return this.send(conn.connId, queued);
+    const held = this.mailbox.find(to, from, frame.messageId);
+    if (held !== undefined) {
+      // The same box again is a resend after a lost answer (the client keeps the box for that):
+      // held once. Another box under the id is another message, and saying mail.queued for it
+      // while keeping the first would lose it silently.
+      if (held.sealed === frame.sealed) return this.send(conn.connId, queued);
+      return this.sendError(conn, 'MESSAGE_ID_TAKEN', frame.id);
     }
     const admission = this.mailbox.admit(to, from, sealedBytes(frame.sealed));
     if (admission !== 'ok') {

@@ -79,4 +79,16 @@ describe('offline messages: sealed, held by the server, shown at the next login'
     await alice.waitFor('presence', { username: 'bob', status: 'offline' });
     await alice.request({ cmd: 'chat.send', username: 'bob', text: 'one more', id: 'again' }, 'chat.queued', { id: 'again' });
   }, 120_000);
+
+  it('a second message under an id the server still holds from us is refused MESSAGE_ID_TAKEN under its ref, never queued and lost; the first arrives', async () => {
+    // bob is offline since the test above, and 'again' ("one more") waits for him.
+    const refused = await alice.request({ cmd: 'chat.send', username: 'bob', text: 'a different text', id: 'again' }, 'error', { code: 'MESSAGE_ID_TAKEN' });
+    expect(refused).toMatchObject({ username: 'bob', id: 'again', ref: 'again' });
+    expect(alice.seen('chat.queued').filter((e) => e.id === 'again')).toHaveLength(1);
+    await bob.request({ cmd: 'login', username: 'bob', password: 'bob-secret-pw' }, 'login.ok');
+    await alice.waitFor('chat.delivered', { id: 'again' }, 60_000);
+    expect(bob.seen('chat.message').filter((e) => e.id === 'again').map((e) => e.text)).toEqual(['one more']);
+    const history = await alice.request({ cmd: 'history', username: 'bob', limit: 1, id: 'h-again' }, 'history');
+    expect(history.messages).toEqual([expect.objectContaining({ id: 'again', text: 'one more', status: 'delivered' })]);
+  }, 120_000);
 });

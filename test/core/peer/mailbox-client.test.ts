@@ -133,6 +133,42 @@ describe('mailbox client: leaving mail', () => {
     expect(mail.failedSend(100)).toBeNull();
   });
 
+  it('a message whose answer the link lost, sent again with the same text under the same id, sends the same box (not sealed anew, its first send time kept); another text is sealed anew', () => {
+    const { mail, of } = rig();
+    mail.setFriends([{ username: 'bob', identity: { sealKey: BOB_KEY } } as { username: string }]);
+    mail.send('alice', 'bob', 'one', 'm1', 1_000, 1);
+    mail.send('alice', 'bob', 'two', 7, 1_000, 2);
+    mail.sealed(1, 'S1');
+    mail.sealed(2, 'S2');
+    mail.linkLost();
+    mail.send('alice', 'bob', 'one', 'm1', 5_000, 3);
+    mail.send('alice', 'bob', 'two', '7', 5_000, 4);
+    mail.send('alice', 'bob', 'changed', 7, 5_000, 5);
+    expect(of('seal').map((args) => args[0])).toEqual([1, 2, 3, 4]);
+    expect(of('sendMail')).toEqual([['bob', 'm1', 'S1', 1], ['bob', 7, 'S2', 2], ['bob', 'm1', 'S1', 3]]);
+    mail.onQueued({ type: 'mail.queued', re: 102, username: 'bob', messageId: 'm1' });
+    expect(of('record')).toEqual([[{ friend: 'bob', id: 'm1', text: 'one', atMs: 1_000, direction: 'out', status: 'queued', kind: 'message' }]]);
+    // Used once: held now, so the next send of it is sealed anew (and the server tells it apart).
+    mail.send('alice', 'bob', 'one', 'm1', 6_000, 6);
+    expect(of('seal').map((args) => args[0])).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it(`at most SERVER_REQUESTS_PENDING_MAX (${SERVER_REQUESTS_PENDING_MAX}) boxes of unanswered sends are kept: the oldest is sealed anew`, () => {
+    const { mail, of } = rig();
+    mail.setFriends([{ username: 'bob', identity: { sealKey: BOB_KEY } } as { username: string }]);
+    for (let round = 0; round < 2; round++) {
+      const first = round * SERVER_REQUESTS_PENDING_MAX;
+      for (let n = first; n < first + SERVER_REQUESTS_PENDING_MAX; n++) mail.send('alice', 'bob', `t${n}`, n, 0, undefined);
+      for (let n = first; n < first + SERVER_REQUESTS_PENDING_MAX; n++) mail.sealed(n + 1, `S${n}`);
+      mail.linkLost();
+    }
+    const sealedBefore = of('seal').length;
+    mail.send('alice', 'bob', 't0', 0, 0, undefined);
+    mail.send('alice', 'bob', `t${SERVER_REQUESTS_PENDING_MAX}`, SERVER_REQUESTS_PENDING_MAX, 0, undefined);
+    expect(of('seal').length).toBe(sealedBefore + 1);
+    expect(of('sendMail').at(-1)).toEqual(['bob', SERVER_REQUESTS_PENDING_MAX, `S${SERVER_REQUESTS_PENDING_MAX}`, undefined]);
+  });
+
   it('a lost link reports each message the server has not confirmed, once', () => {
     const { mail, of } = rig();
     mail.setFriends([{ username: 'bob', identity: { sealKey: BOB_KEY } } as { username: string }]);

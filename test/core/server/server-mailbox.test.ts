@@ -63,13 +63,31 @@ describe('mailbox: held for an offline friend, handed over at login', () => {
     expect(h.framesOf(alice, 'mail.delivered')).toHaveLength(1);
   });
 
-  it('a retried send with the same message id is answered again and held once', () => {
+  it('a retried send (the same message id and box) is answered again and held once', () => {
     const h = harness();
     const alice = h.login('alice');
     h.send(alice, { type: 'mail.send', username: 'bob', messageId: 'dup', sealed: box('a') });
     h.send(alice, { type: 'mail.send', username: 'bob', messageId: 'dup', sealed: box('a') });
     expect(h.framesOf(alice, 'mail.queued')).toHaveLength(2);
     expect(h.store.mailRecords).toHaveLength(1);
+  });
+
+  it('another box under a message id held from the same sender is refused MESSAGE_ID_TAKEN and not kept (never a silent mail.queued); once the first is taken the id is free, and other senders and recipients never collide', () => {
+    const h = harness();
+    const alice = h.login('alice');
+    h.send(alice, { type: 'mail.send', id: 1, username: 'bob', messageId: 'm1', sealed: box('first') });
+    h.send(alice, { type: 'mail.send', id: 2, username: 'bob', messageId: 'm1', sealed: box('second') });
+    expect(h.framesOf(alice, 'mail.queued').map((f) => f.re)).toEqual([1]);
+    expect(h.framesOf(alice, 'error').map((f) => [f.re, f.code])).toEqual([[2, 'MESSAGE_ID_TAKEN']]);
+    expect(h.store.mailRecords.map((m) => m.sealed)).toEqual([box('first')]);
+    const carol = h.login('carol');
+    h.send(carol, { type: 'mail.send', id: 3, username: 'bob', messageId: 'm1', sealed: box('carol') });
+    expect(h.framesOf(carol, 'mail.queued').map((f) => f.re)).toEqual([3]);
+    const bob = h.login('bob');
+    for (const f of h.framesOf(bob, 'mail.deliver')) h.send(bob, { type: 'mail.ack', seq: f.seq });
+    h.send(bob, { type: 'logout' });
+    h.send(alice, { type: 'mail.send', id: 4, username: 'bob', messageId: 'm1', sealed: box('third') });
+    expect(h.framesOf(alice, 'mail.queued').map((f) => f.re)).toEqual([1, 4]);
   });
 
   it('a receipt for an offline sender waits for its next login, then goes', () => {
