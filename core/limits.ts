@@ -299,6 +299,16 @@ export const CHAT_TYPING_INTERVAL_MS = 3_000;
 export const CHATS_WITHOUT_SESSION_MAX = 1_024;
 /** Messages and file events the client keeps per account and friend; the oldest are pruned first. */
 export const HISTORY_MESSAGES_PER_FRIEND_MAX = 10_000;
+/**
+ * Bytes of text (UTF-8) the client keeps per account and friend; the oldest records are pruned
+ * first, as for the count. The count alone let one friend fill our history with 10,000 messages of
+ * 16 KiB (160 MB, written in 4 s), and every history.search then walked all of it on the client's
+ * event loop: 0.5 to 0.8 s per search per such friend, with every session and heartbeat held up
+ * meanwhile. 2 MiB is 10,000 messages of 200 bytes, longer than typed messages run, so an ordinary
+ * chat keeps its 10,000; a friend sending the largest messages keeps 128 of them, and a search walks
+ * at most this much of each friend's history (about 10 ms).
+ */
+export const HISTORY_BYTES_PER_FRIEND_MAX = 2 * 1024 * 1024;
 /** Messages one `history` command returns when it names no limit, and at most. */
 export const HISTORY_PAGE_MESSAGES_DEFAULT = 50;
 export const HISTORY_PAGE_MESSAGES_MAX = 500;

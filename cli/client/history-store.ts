@@ -8,9 +8,11 @@
  *   OS crash or power loss may take the last few. Several clients may share one data dir (rows
  *   carry the account): busy_timeout makes them wait for each other, never fail at once.
  * - Bounded: each append prunes the oldest records of that account and friend beyond
- *   HISTORY_MESSAGES_PER_FRIEND_MAX, in the same transaction. The count per account and friend is
- *   read once and then kept in memory, so an append costs a few index steps, not a walk over the
- *   friend's records (a friend who floods us with messages costs us little per message).
+ *   HISTORY_MESSAGES_PER_FRIEND_MAX records or HISTORY_BYTES_PER_FRIEND_MAX bytes of text, in the
+ *   same transaction. The count and bytes per account and friend are read once and then kept in
+ *   memory, so an append costs a few index steps, not a walk over the friend's records (a friend
+ *   who floods us with messages costs us little per message, and a search walks at most their
+ *   bytes' worth).
  * - A read mark "through" a message touches only the records after the last read mark of that
  *   direction (kept in read_marks), so repeated or older receipts, which a hostile friend could
  *   send by the thousand, cost one lookup each.
@@ -37,7 +39,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { HISTORY_MESSAGES_PER_FRIEND_MAX } from '../../core/limits.ts';
+import { HISTORY_BYTES_PER_FRIEND_MAX, HISTORY_MESSAGES_PER_FRIEND_MAX } from '../../core/limits.ts';
 import {
   HISTORY_STATUSES,
   type HistoryDirection,
@@ -80,6 +82,8 @@ export interface SqliteHistoryOptions {
   readonly dataDir: string | null;
   /** Records kept per account and friend (tests lower it). */
   readonly perFriendMax?: number;
+  /** Bytes of text (UTF-8) kept per account and friend (tests lower it). */
+  readonly perFriendBytesMax?: number;
 }
 
 /** What the runtime asks of its history beyond the peer machine's HistoryStore (see the header). */
@@ -94,13 +98,15 @@ export class SqliteHistory implements HistoryStore, RuntimeHistory {
   readonly path: string;
   private readonly db: Database.Database;
   private readonly perFriendMax: number;
+  private readonly perFriendBytesMax: number;
   private readonly statements;
   private readonly appendTx: (account: string, entry: HistoryEntry) => void;
-  /** Records per account and friend (`${account}\0${friend}`), read once from the database. */
-  private readonly counts = new Map<string, number>();
+  /** Records and their bytes of text per account and friend (`${account}\0${friend}`), read once from the database. */
+  private readonly held = new Map<string, { count: number; bytes: number }>();
 
   constructor(options: SqliteHistoryOptions) {
     this.perFriendMax = options.perFriendMax ?? HISTORY_MESSAGES_PER_FRIEND_MAX;
+    this.perFriendBytesMax = options.perFriendBytesMax ?? HISTORY_BYTES_PER_FRIEND_MAX;
     if (options.dataDir === null) {
       this.path = ':memory:';
     } else {
@@ -153,10 +159,13 @@ export class SqliteHistory implements HistoryStore, RuntimeHistory {
       insert: this.db.prepare<[string, string, string, string, string, number, string, string, string, number | null, number]>(
         'INSERT INTO messages (account, friend, id, sender, body, at_ms, direction, status, kind, size, offline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
-      count: this.db.prepare<[string, string], { n: number }>('SELECT count(*) AS n FROM messages WHERE account = ? AND friend = ?'),
-      pruneOldest: this.db.prepare<[string, string, string, string, number]>(
-        'DELETE FROM messages WHERE account = ? AND friend = ? AND seq IN (SELECT seq FROM messages WHERE account = ? AND friend = ? ORDER BY seq ASC LIMIT ?)',
+      held: this.db.prepare<[string, string], { n: number; bytes: number }>(
+        'SELECT count(*) AS n, coalesce(sum(length(CAST(body AS BLOB))), 0) AS bytes FROM messages WHERE account = ? AND friend = ?',
       ),
+      oldest: this.db.prepare<[string, string], { seq: number; bytes: number }>(
+        'SELECT seq, length(CAST(body AS BLOB)) AS bytes FROM messages WHERE account = ? AND friend = ? ORDER BY seq ASC',
+      ),
+      pruneThrough: this.db.prepare<[string, string, number]>('DELETE FROM messages WHERE account = ? AND friend = ? AND seq <= ?'),
       readMark: this.db.prepare<[string, string, string], { seq: number }>('SELECT seq FROM read_marks WHERE account = ? AND friend = ? AND direction = ?'),
       setReadMark: this.db.prepare<[string, string, string, number]>(
         'INSERT INTO read_marks (account, friend, direction, seq) VALUES (?, ?, ?, ?) ON CONFLICT (account, friend, direction) DO UPDATE SET seq = excluded.seq',
@@ -201,17 +210,34 @@ export class SqliteHistory implements HistoryStore, RuntimeHistory {
         entry.offline === true ? 1 : 0,
       );
       const key = `${account}\u0000${entry.friend}`;
-      let count = (this.counts.get(key) ?? this.statements.count.get(account, entry.friend)?.n ?? 1) + (this.counts.has(key) ? 1 : 0);
-      if (count > this.perFriendMax) {
-        this.statements.pruneOldest.run(account, entry.friend, account, entry.friend, count - this.perFriendMax);
-        count = this.perFriendMax;
+      let held = this.held.get(key);
+      if (held === undefined) {
+        // Read once, with the record just inserted in it.
+        const row = this.statements.held.get(account, entry.friend);
+        held = { count: row?.n ?? 1, bytes: row?.bytes ?? 0 };
+        this.held.set(key, held);
+      } else {
+        held.count += 1;
+        held.bytes += Buffer.byteLength(entry.text, 'utf8');
       }
-      this.counts.set(key, count);
+      if (held.count > this.perFriendMax || held.bytes > this.perFriendBytesMax) this.pruneOldest(account, entry.friend, held);
     });
   }
 
   append(account: string, entry: HistoryEntry): void {
     this.appendTx(account, entry);
+  }
+
+  /** Deletes the oldest records of the friend until both bounds hold (inside the append's transaction). */
+  private pruneOldest(account: string, friend: string, held: { count: number; bytes: number }): void {
+    let through: number | null = null;
+    for (const row of this.statements.oldest.iterate(account, friend)) {
+      if (held.count <= this.perFriendMax && held.bytes <= this.perFriendBytesMax) break;
+      through = row.seq;
+      held.count -= 1;
+      held.bytes -= row.bytes;
+    }
+    if (through !== null) this.statements.pruneThrough.run(account, friend, through);
   }
 
   mark(account: string, mark: HistoryMark): void {

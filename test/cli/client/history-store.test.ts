@@ -32,6 +32,30 @@ describe('the SQLite history store', () => {
     expect(store.count('bob', 'alice')).toBe(1);
   });
 
+  it('keeps at most perFriendBytesMax bytes of text (UTF-8) per account and friend, pruning the oldest: a friend sending the largest messages keeps fewer of them', () => {
+    const store = new SqliteHistory({ dataDir: null, perFriendBytesMax: 100 });
+    store.append('alice', entry('c1', 'c'.repeat(90), { friend: 'carol' }));
+    for (let i = 1; i <= 5; i++) store.append('alice', entry(i, 'x'.repeat(40), { direction: 'in', from: 'bob' }));
+    // 40 bytes each: two fit in 100, three do not.
+    expect(store.page('alice', 'bob', 10, null).map((m) => m.id)).toEqual([4, 5]);
+    // Bytes, not characters: 30 three-byte characters are 90 bytes, so only the newest is kept.
+    store.append('alice', entry(6, '\u4e2d'.repeat(30), { direction: 'in', from: 'bob' }));
+    expect(store.page('alice', 'bob', 10, null).map((m) => m.id)).toEqual([6]);
+    expect(store.count('alice', 'carol')).toBe(1);
+  });
+
+  it('the bytes bound holds across a restart: a new store adds up what the old one kept', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'p2pchat-history-'));
+    dirs.push(dir);
+    const first = new SqliteHistory({ dataDir: dir, perFriendBytesMax: 100 });
+    for (let i = 1; i <= 2; i++) first.append('alice', entry(i, 'x'.repeat(40)));
+    first.close();
+    const second = new SqliteHistory({ dataDir: dir, perFriendBytesMax: 100 });
+    second.append('alice', entry(3, 'x'.repeat(40)));
+    expect(second.page('alice', 'bob', 10, null).map((m) => m.id)).toEqual([2, 3]);
+    second.close();
+  });
+
   it('a status only moves forward; a read mark through a message reads the earlier ones of that direction, not failed ones', () => {
     const store = new SqliteHistory({ dataDir: null });
     store.append('alice', entry(1, 'one'));
