@@ -390,7 +390,7 @@ export class PostgresStore implements AccountStore {
   }
 
   private call(request: object, waitMs: number): unknown {
-    const seq = this.post(request);
+    const seq = this.post({ ...request, timeoutMs: waitMs });
     const reply = this.wait(seq, waitMs);
     if (reply === null) throw new Error(`PostgreSQL did not answer within ${waitMs} ms`);
     if (!reply.ok) throw new Error(`PostgreSQL: ${reply.error ?? 'unknown error'}`);

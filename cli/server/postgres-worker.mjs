@@ -119,11 +119,13 @@ async function perform(request) {
   switch (request.kind) {
     case 'migrate':
       return migrate(db);
+    // Bounded by the caller's own wait: past it nobody reads the answer, and a database gone
+    // silent (no reset) would hold this line, and every request behind it, for good.
     case 'query':
-      return (await db.query(request.sql, request.params ?? [])).rows;
+      return (await db.query({ text: request.sql, values: request.params ?? [], query_timeout: request.timeoutMs })).rows;
     case 'queries': {
       const results = [];
-      for (const sql of request.sqls) results.push((await db.query(sql)).rows);
+      for (const sql of request.sqls) results.push((await db.query({ text: sql, query_timeout: request.timeoutMs })).rows);
       return results;
     }
     case 'apply':
@@ -204,15 +206,21 @@ port.on('message', (message) => {
 
 // Between requests, the store's health is checked here, so /healthz turns 503 when the database
 // goes away even while nobody writes.
+// Bounded, and one at a time: a database that goes silent without closing the connection (a
+// network partition) answered no check and was never reported lost, while checks piled up.
+let checking = false;
 async function healthCheck() {
-  if (running || closed) return;
+  if (running || closed || checking) return;
+  checking = true;
   try {
     const db = await connection();
-    await db.query('SELECT 1');
+    await db.query({ text: 'SELECT 1', query_timeout: connectTimeoutMs });
     port.postMessage({ kind: 'health', ok: true });
   } catch (error) {
     dropConnection();
     port.postMessage({ kind: 'health', ok: false, error: String(error?.message ?? error) });
+  } finally {
+    checking = false;
   }
 }
 const healthTimer = setInterval(() => void healthCheck(), healthCheckMs);

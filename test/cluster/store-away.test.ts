@@ -105,6 +105,22 @@ describe.skipIf(!services.available)('a node whose database goes away', { timeou
     expect(await cluster.sql('SELECT message_id_json FROM mail')).toEqual([{ message_id_json: '"m1"' }]);
   });
 
+  it('a database that goes silent (no reset, no answer) is reported lost, and a change is answered SERVER_DEGRADED', async () => {
+    const cluster = current();
+    proxy = await CutProxy.start(Number(new URL(services.postgresUrl).port));
+    const a = await cluster.addNode({ storeUrl: proxy.via(cluster.storeUrl) });
+    await cluster.signup(a, 'alice');
+    const alice = await cluster.login(a, 'alice');
+    await proxy.hold();
+    await eventually(async () => (await fetch(`http://127.0.0.1:${a.httpPort}/healthz`)).status === 503, 'A reports the silent database', 15_000);
+    const reply = await outcome(alice.connection.request({ type: 'account.nickname', id: 1, nickname: 'Al' } as ClientFrame, 'account.updated', REPLY_MS));
+    expect(reply).toEqual({ code: 'SERVER_DEGRADED' });
+    await proxy.release();
+    await eventually(async () => (await fetch(`http://127.0.0.1:${a.httpPort}/healthz`)).status === 200, 'A has its database back', 20_000);
+    await alice.connection.request({ type: 'account.nickname', id: 2, nickname: 'Al' } as ClientFrame, 'account.updated', REPLY_MS);
+    expect(await cluster.sql('SELECT nickname FROM accounts')).toEqual([{ nickname: 'Al' }]);
+  });
+
   it('a sign-up whose account the database does not commit in time is answered SERVER_DEGRADED, not signup.ok', async () => {
     const cluster = current();
     proxy = await CutProxy.start(Number(new URL(services.postgresUrl).port));
