@@ -253,6 +253,15 @@ export const RECONNECT_DELAY_MS_MAX = 5_000;
  */
 export const LOGIN_RESENDS_MAX = 3;
 /**
+ * A connect that is refused or fails before the link opens is no lost link for such a login (it
+ * never reached the server): the login stays owed while the server cannot be reached, for at most
+ * this long after the link it was lost with, then it is answered SERVER_UNAVAILABLE. A server
+ * restart of a second or two (connects refused meanwhile) is waited out; counted as lost links,
+ * three refused connects in the first backoff steps (about 0.4 to 1.75 s) failed the login. A
+ * server that stays away answers the user within this plus one reconnect delay.
+ */
+export const LOGIN_UNREACHED_WAIT_MS = 10_000;
+/**
  * A user's login refused with SERVER_DEGRADED (a cluster node that lost its database or bus) is
  * sent again on a new link after the growing reconnect backoff at most this many times, then the
  * refusal is its answer: 6 tries wait about 6-13 s in all (250 ms doubling, capped at 5 s, with

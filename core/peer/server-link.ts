@@ -25,7 +25,9 @@
  *                                  a held one (resume, relogin) like any lost link)
  *                               └──closed before an answer──▶ ExpectOpen (idle close) or ExpectReconnect,
  *                                  holding the user's login (LoginOwed): sent again once welcomed,
- *                                  same id, at most LOGIN_RESENDS_MAX times
+ *                                  same id, at most LOGIN_RESENDS_MAX times (connects refused
+ *                                  meanwhile are no lost links: waited out up to
+ *                                  LOGIN_UNREACHED_WAIT_MS)
  *   LoggedIn ──logout / quit──▶ ExpectLogoutOk ──logout.ok──▶ ExpectLogin (or Closed after quit)
  *                                    └──closed / silent for ttlMs──▶ ExpectReconnect, holding no login:
  *                                       the logout is done here (`logged-out-here`, see below)
@@ -65,7 +67,7 @@
  */
 import { FrameDecoder, encodeControl, knownPayload } from '../codec.ts';
 import { type ClientFrame, type ServerFrame, type ServerFrameOf, type ServerFrameType, serverFrameFastPath, serverFrameSchema } from '../frames.ts';
-import { HEARTBEATS_PER_TTL, LOGIN_DEGRADED_RETRIES_MAX, LOGIN_RESENDS_MAX, QUIT_LOGOUT_WAIT_MS, TTL_MS_DEFAULT } from '../limits.ts';
+import { HEARTBEATS_PER_TTL, LOGIN_DEGRADED_RETRIES_MAX, LOGIN_RESENDS_MAX, LOGIN_UNREACHED_WAIT_MS, QUIT_LOGOUT_WAIT_MS, TTL_MS_DEFAULT } from '../limits.ts';
 import { Backoff } from './backoff.ts';
 import type { IdentityKeys } from '../identity.ts';
 
@@ -100,6 +102,11 @@ export interface LoginOwed {
   readonly requestId: number;
   /** Links it was lost with so far; at LOGIN_RESENDS_MAX it is given up (SERVER_UNAVAILABLE). */
   readonly losses: number;
+  /**
+   * When it was last lost with a link. Connects that never open do not count as losses: the
+   * login waits for the server to be reached up to LOGIN_UNREACHED_WAIT_MS from then.
+   */
+  readonly lostAtMs: number;
   /** SERVER_DEGRADED refusals so far; past LOGIN_DEGRADED_RETRIES_MAX the refusal is the answer. */
   readonly refusals: number;
 }
@@ -830,7 +837,7 @@ export class ServerLink {
         resumeWith = p.via === 'login' ? null : p.account;
         outage = p.outage;
         if (p.via === 'login') {
-          const owed: LoginOwed = { username: p.account.username, password: p.account.password, requestId: p.requestId, losses: p.losses, refusals: p.refusals };
+          const owed: LoginOwed = { username: p.account.username, password: p.account.password, requestId: p.requestId, losses: p.losses, refusals: p.refusals, lostAtMs: nowMs };
           // A refusal is counted on its own budget, not as a lost link.
           loginOwed = refusedDegraded ? { ...owed, refusals: owed.refusals + 1 } : lostAgain(owed);
           if (p.conn.idleClosed && loginOwed !== null) {
@@ -842,7 +849,9 @@ export class ServerLink {
       case 'ExpectOpen':
       case 'ExpectWelcome':
         resumeWith = p.resumeWith;
-        loginOwed = p.loginOwed === null ? null : lostAgain(p.loginOwed);
+        // A connect refused (a server restarting, its port closed a moment) never reached the
+        // server: the login waits for it, by time, not as one more lost link.
+        loginOwed = p.loginOwed === null ? null : p.state === 'ExpectOpen' ? unreachedAgain(p.loginOwed, nowMs) : lostAgain(p.loginOwed);
         outage = p.outage;
         break;
       case 'ExpectLogin':
@@ -874,6 +883,11 @@ export class ServerLink {
 function lostAgain(owed: LoginOwed): LoginOwed | null {
   const losses = owed.losses + 1;
   return losses > LOGIN_RESENDS_MAX ? null : { ...owed, losses };
+}
+
+/** The user's login found the server unreachable once more: still owed, or given up LOGIN_UNREACHED_WAIT_MS after its link was lost. */
+function unreachedAgain(owed: LoginOwed, nowMs: number): LoginOwed | null {
+  return nowMs - owed.lostAtMs > LOGIN_UNREACHED_WAIT_MS ? null : owed;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

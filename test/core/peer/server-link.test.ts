@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { FRAME_KIND_DATA, encodeControl } from '../../../core/codec.ts';
 import type { ServerFrame } from '../../../core/frames.ts';
-import { HEARTBEATS_PER_TTL, LOGIN_DEGRADED_RETRIES_MAX, LOGIN_RESENDS_MAX, QUIT_LOGOUT_WAIT_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN, TTL_MS_DEFAULT } from '../../../core/limits.ts';
+import { HEARTBEATS_PER_TTL, LOGIN_DEGRADED_RETRIES_MAX, LOGIN_RESENDS_MAX, LOGIN_UNREACHED_WAIT_MS, QUIT_LOGOUT_WAIT_MS, RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN, TTL_MS_DEFAULT } from '../../../core/limits.ts';
 import type { IdentityKeys } from '../../../core/identity.ts';
 import { FRAME_RULES, type LinkAction, ServerLink } from '../../../core/peer/server-link.ts';
 
@@ -357,6 +357,41 @@ describe('server link machine', () => {
     h.step((l) => l.opened(h.linkId, null, h.nowMs));
     expect(h.frame(WELCOME)).toEqual([{ type: 'up' }, { type: 'reconnected' }]);
     expect(h.link.state.state).toBe('ExpectLogin');
+  });
+
+  it('connects refused while the server restarts are no lost links for a login owed: a restart of a few seconds is waited out and the login goes out once welcomed; a server away past LOGIN_UNREACHED_WAIT_MS gives it up', () => {
+    // Found in the simulator's relogin storm (4 of 2,000 users): three connects refused in the
+    // first backoff steps, about a second of restart, used up LOGIN_RESENDS_MAX and the typed
+    // login was answered SERVER_UNAVAILABLE.
+    const h = new Harness();
+    const loginId = h.loginSent();
+    const lostAtMs = h.nowMs;
+    expect(h.step((l) => l.closed(h.linkId, h.nowMs))[0]).toEqual({ type: 'link-lost', resending: [loginId] });
+    let refused = 0;
+    while (h.link.nextTimeoutMs()! - lostAtMs <= 3_000 || refused <= LOGIN_RESENDS_MAX) {
+      h.advanceTo(h.link.nextTimeoutMs()!);
+      expect(h.step((l) => l.closed(h.linkId, h.nowMs))).toEqual([{ type: 'link-lost', resending: [loginId] }]);
+      refused += 1;
+    }
+    expect(refused).toBeGreaterThan(LOGIN_RESENDS_MAX);
+    expect(h.nextLinkWelcomed().at(-1)).toMatchObject({ type: 'send', frame: { type: 'login', id: loginId } });
+    expect(h.frame(loginOk(loginId))[0]).toMatchObject({ type: 'logged-in', via: 'login', frame: { re: loginId } });
+
+    const away = new Harness();
+    const awayId = away.loginSent();
+    const awayLostAtMs = away.nowMs;
+    away.step((l) => l.closed(away.linkId, away.nowMs));
+    for (;;) {
+      away.advanceTo(away.link.nextTimeoutMs()!);
+      const lost = away.step((l) => l.closed(away.linkId, away.nowMs));
+      if (away.nowMs - awayLostAtMs <= LOGIN_UNREACHED_WAIT_MS) {
+        expect(lost).toEqual([{ type: 'link-lost', resending: [awayId] }]);
+        continue;
+      }
+      expect(lost).toEqual([{ type: 'link-lost', resending: [] }]);
+      break;
+    }
+    expect(away.nowMs - awayLostAtMs).toBeLessThanOrEqual(LOGIN_UNREACHED_WAIT_MS + RECONNECT_DELAY_MS_MAX);
   });
 
   it('a login refused with SERVER_DEGRADED is sent again on new links after a growing backoff, saying why, and the refusal answers it after LOGIN_DEGRADED_RETRIES_MAX', () => {
