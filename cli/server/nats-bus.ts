@@ -9,7 +9,7 @@
  * /healthz to 503 and refuses new logins; once it is back the node joins again.
  */
 import { type NatsConnection, type Subscription, connect, Events } from 'nats';
-import type { ClusterBus, ClusterMessage, NodeId } from '../../core/server/cluster.ts';
+import type { ClusterBus, ClusterItem, ClusterMessage, NodeId } from '../../core/server/cluster.ts';
 
 /** How long a connection attempt waits: a bus on the LAN answers in milliseconds. */
 const BUS_CONNECT_TIMEOUT_MS = 2_000;
@@ -29,6 +29,31 @@ const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 export function checkBusName(name: string, what: string): string {
   if (!NAME_PATTERN.test(name)) throw new Error(`${what} "${name}" must be 1-64 of A-Z a-z 0-9 _ -`);
   return name;
+}
+
+/**
+ * A message cut into messages of at most `limitBytes` of JSON each, items in order. An item that
+ * alone is larger goes alone (the server refuses it; nothing the nodes say comes near: a sealed
+ * mail is 8 KB).
+ */
+export function splitMessage(message: ClusterMessage, limitBytes: number): ClusterMessage[] {
+  const envelopeBytes = JSON.stringify({ ...message, items: [] }).length;
+  const parts: ClusterMessage[] = [];
+  let items: ClusterItem[] = [];
+  let bytes = envelopeBytes;
+  for (const item of message.items) {
+    // UTF-8 may take up to three bytes for one UTF-16 unit of JSON text: measured as encoded.
+    const itemBytes = Buffer.byteLength(JSON.stringify(item)) + 1;
+    if (items.length > 0 && bytes + itemBytes > limitBytes) {
+      parts.push({ ...message, items });
+      items = [];
+      bytes = envelopeBytes;
+    }
+    items.push(item);
+    bytes += itemBytes;
+  }
+  if (items.length > 0 || parts.length === 0) parts.push({ ...message, items });
+  return parts;
 }
 
 export class NatsBus implements ClusterBus {
@@ -86,10 +111,26 @@ export class NatsBus implements ClusterBus {
     for (const message of this.early.splice(0)) handler(message);
   }
 
+  /**
+   * Publishes a message, split in order into several when it is larger than the server takes (its
+   * max_payload, 1 MB by default) or the receivers read (BUS_MESSAGE_BYTES_MAX). A node holding
+   * some ten thousand users names them all in one message when it says hello or answers one: NATS
+   * threw MAX_PAYLOAD_EXCEEDED out of the node's flush and the process died. The parts keep their
+   * order (one publisher, one subject); a whole list split so is still whole to the receiver,
+   * which waits a lease beat before it takes a user its list did not name offline (cluster.ts).
+   */
   publish(message: ClusterMessage): void {
     if (this.connection.isClosed()) return;
     const subject = message.to === null ? `${this.clusterName}.all` : `${this.clusterName}.node.${message.to}`;
-    this.connection.publish(subject, this.encoder.encode(JSON.stringify(message)));
+    const limit = Math.min(this.connection.info?.max_payload ?? BUS_MESSAGE_BYTES_MAX, BUS_MESSAGE_BYTES_MAX);
+    const whole = this.encoder.encode(JSON.stringify(message));
+    try {
+      if (whole.length <= limit) return this.connection.publish(subject, whole);
+      for (const part of splitMessage(message, limit)) this.connection.publish(subject, this.encoder.encode(JSON.stringify(part)));
+    } catch (error) {
+      // Never out of the node's flush: a word lost on the bus is what a cut bus does too.
+      this.onBadMessage(error);
+    }
   }
 
   async close(): Promise<void> {

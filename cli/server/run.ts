@@ -252,7 +252,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   if (options.busUrl !== undefined) {
     try {
       // Subscribed before the snapshot is read: what other nodes commit meanwhile is not missed.
-      bus = await NatsBus.connect(options.busUrl, nodeId, (error) => logger.warn({ event: 'bus.bad-message', err: error }, 'a bus message could not be read'));
+      bus = await NatsBus.connect(options.busUrl, nodeId, (error) => logger.warn({ event: 'bus.bad-message', err: error }, 'a bus message could not be read or sent'));
     } catch (error) {
       backing.close();
       throw new Error(`--bus ${redactUrl(options.busUrl)}: ${String((error as Error).message ?? error)}`);
