@@ -232,6 +232,16 @@ export const BLOCK_CHANGES_PER_USER_PER_HOUR = 60;
  */
 export const MAIL_SENDS_PER_USER_BURST = 2 * MAILBOX_MESSAGES_PER_SENDER_MAX;
 export const MAIL_SENDS_PER_USER_PER_SEC = 1;
+/**
+ * Friend lists (friends.list) per user, token bucket. A list is the whole friend list with every
+ * friend's keys, up to LIST_FRAME_BYTES_WORST of JSON: at 1,000 friends about 1.6 ms of the
+ * server's event loop each, and one user asking in a loop (600 lists a second) held every other
+ * user's requests up (a bystander's heartbeat from 1 ms to 26 ms, at worst 109 ms). Presence and
+ * friend changes are pushed, and login.ok carries the list, so a client needs one only when its
+ * user asks: ten at once, then one a second.
+ */
+export const FRIENDS_LISTS_PER_USER_BURST = 10;
+export const FRIENDS_LISTS_PER_USER_PER_SEC = 1;
 /** Rate-limit buckets kept at once; the oldest idle ones are dropped first. */
 export const RATE_LIMIT_BUCKETS_MAX = 100_000;
 

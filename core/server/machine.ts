@@ -63,6 +63,8 @@ import {
   LOGIN_GUESSES_FREE,
   NICKNAME_CHANGES_PER_USER_BURST,
   NICKNAME_CHANGES_PER_USER_PER_HOUR,
+  FRIENDS_LISTS_PER_USER_BURST,
+  FRIENDS_LISTS_PER_USER_PER_SEC,
   FRIEND_REQUESTS_PER_USER_BURST,
   FRIEND_REQUESTS_PER_USER_PER_HOUR,
   BLOCK_CHANGES_PER_USER_BURST,
@@ -416,6 +418,7 @@ export class ServerMachine {
   private readonly sessionAttempts: RateLimiter;
   private readonly signupAttempts: RateLimiter;
   private readonly nicknameChanges: RateLimiter;
+  private readonly friendsLists: RateLimiter;
   private readonly friendRequests: RateLimiter;
   /** Offline messages stored per user (MAIL_SENDS_PER_USER_BURST). */
   private readonly mailSends: RateLimiter;
@@ -482,6 +485,11 @@ export class ServerMachine {
     this.nicknameChanges = new RateLimiter({
       burst: NICKNAME_CHANGES_PER_USER_BURST,
       perSec: NICKNAME_CHANGES_PER_USER_PER_HOUR / 3_600,
+      bucketsMax: RATE_LIMIT_BUCKETS_MAX,
+    });
+    this.friendsLists = new RateLimiter({
+      burst: FRIENDS_LISTS_PER_USER_BURST,
+      perSec: FRIENDS_LISTS_PER_USER_PER_SEC,
       bucketsMax: RATE_LIMIT_BUCKETS_MAX,
     });
     this.friendRequests = new RateLimiter({
@@ -810,6 +818,7 @@ export class ServerMachine {
       case 'heartbeat':
         return this.send(conn.connId, heartbeatAck(frame.id));
       case 'friends.list':
+        if (!this.friendsLists.take(username, nowMs)) return this.sendError(conn, 'RATE_LIMITED', frame.id, 'too many friend lists: retry later');
         return this.send(conn.connId, { type: 'friends', re: frame.id, ...this.friendView(username) });
       case 'friend.request':
         return this.onFriendRequest(conn, username, frame, nowMs);
