@@ -81,7 +81,7 @@ export class ServerHost {
     FLUSH_ROUNDS_MAX,
   );
   private lastFrame: ServerFrame | null = null;
-  /** True from a batch the store could not take to the end of that round of effects (performAll). */
+  /** True from a batch the store could not take to the end of that round of effects (reset as each round starts). */
   private withheld = false;
   /** Users attached here by the batch being performed, whose stored mail is read after it (readStoredMail). */
   private attachedInBatch: string[] = [];
@@ -193,7 +193,6 @@ export class ServerHost {
       performed?.push(effect);
     }
     if (ops !== null) this.commit(ops, true);
-    this.withheld = false;
     this.readStoredMail();
     const onEffect = this.options.hooks?.onEffect;
     if (onEffect !== undefined) for (const effect of performed ?? effects) onEffect(effect);

@@ -51,7 +51,7 @@ describe('ServerHost and a refused sign-up', () => {
     store.refusing = true;
     const carol = open('10.0.0.2');
     send(carol, { type: 'signup', id: 1, username: 'carol', password: passwordOf('carol') });
-    expect(framesWritten(carol).at(-1)).toMatchObject({ type: 'error' });
+    expect(framesWritten(carol).at(-1)).toMatchObject({ type: 'error', code: 'USERNAME_TAKEN' });
     send(bob, { type: 'mail.ack', seq: 1 });
     expect(delivered(bob)).toMatchObject([{ seq: 1 }, { seq: 2 }]);
     expect(store.mailRecords.map((mail) => mail.seq)).toEqual([2]);

@@ -28,7 +28,7 @@ class AwayStore extends MemoryStore {
 
 const SEALED = Buffer.from('sealed bytes the server never reads').toString('base64');
 
-function world() {
+function world(withHooks = true) {
   const store = storeWith(['alice', 'bob', 'carol'], [['alice', 'bob'], ['alice', 'carol']], undefined, new AwayStore());
   const transport = new FakeTransport();
   const hasher = new SettledHasher();
@@ -41,12 +41,16 @@ function world() {
     store,
     hasher,
     clock,
-    hooks: {
-      onStoreUnavailable: (_refusal, ops) => unavailable.push([...ops]),
-      onEffect: (effect) => {
-        if (effect.type === 'send') logged.push(effect.frame.type);
-      },
-    },
+    ...(withHooks
+      ? {
+          hooks: {
+            onStoreUnavailable: (_refusal, ops) => unavailable.push([...ops]),
+            onEffect: (effect) => {
+              if (effect.type === 'send') logged.push(effect.frame.type);
+            },
+          },
+        }
+      : {}),
   });
   host.listen('127.0.0.1', 0, () => {});
   const open = (address: string): FakeStream => {
@@ -104,13 +108,36 @@ describe('ServerHost and a store that cannot be reached', () => {
     expect(framesWritten(bob).some((frame) => frame.type === 'friend.updated')).toBe(false);
   });
 
+  it('a host without hooks withdraws as well', () => {
+    const { store, send, login } = world(false);
+    const alice = login('alice', '10.0.0.1');
+    store.away = true;
+    send(alice, { type: 'account.nickname', id: 7, nickname: 'Al' });
+    expect(framesWritten(alice).at(-1)).toMatchObject({ type: 'error', re: 7, code: 'SERVER_DEGRADED' });
+  });
+
+  it('what follows a withdrawn batch in the same round and sends nothing is carried out: a password check starts', () => {
+    const { store, send, login } = world();
+    const alice = login('alice', '10.0.0.1');
+    store.away = true;
+    send(alice, { type: 'account.nickname', id: 1, nickname: 'Al' }, { type: 'account.password', id: 2, old: passwordOf('alice'), new: 'a new password' });
+    // The password was checked (a verify effect, then a hash), and its own batch withdrawn in turn.
+    expect(framesWritten(alice).filter((frame) => frame.type === 'error').map((frame) => [frame.re, frame.code])).toEqual([
+      [1, 'SERVER_DEGRADED'],
+      [2, 'SERVER_DEGRADED'],
+    ]);
+    expect(store.tries).toBe(2);
+  });
+
   it('a sign-up whose account is withdrawn is answered SERVER_DEGRADED (not USERNAME_TAKEN), and the name stays free', () => {
-    const { store, machine, open, send } = world();
+    const { store, machine, open, send, unavailable } = world();
     store.away = true;
     const dave = open('10.0.0.3');
     send(dave, { type: 'signup', id: 1, username: 'dave', password: passwordOf('dave') });
     expect(framesWritten(dave).at(-1)).toMatchObject({ type: 'error', re: 1, code: 'SERVER_DEGRADED' });
     expect(machine.hasAccount('dave')).toBe(false);
+    // The machine never applied it: its memory needs no read of the store.
+    expect(unavailable).toEqual([]);
     store.away = false;
     send(dave, { type: 'signup', id: 2, username: 'dave', password: passwordOf('dave') });
     expect(framesWritten(dave).at(-1)).toMatchObject({ type: 'signup.ok', re: 2 });
