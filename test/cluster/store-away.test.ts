@@ -105,6 +105,21 @@ describe.skipIf(!services.available)('a node whose database goes away', { timeou
     expect(await cluster.sql('SELECT message_id_json FROM mail')).toEqual([{ message_id_json: '"m1"' }]);
   });
 
+  it('a database back within STORE_COMMIT_WAIT_MS still commits the batch: the change is answered as done', async () => {
+    const cluster = current();
+    proxy = await CutProxy.start(Number(new URL(services.postgresUrl).port));
+    const a = await cluster.addNode({ storeUrl: proxy.via(cluster.storeUrl) });
+    await cluster.signup(a, 'alice');
+    const alice = await cluster.login(a, 'alice');
+    await proxy.cutAll();
+    // The node's thread (this process's) waits for the commit while the worker retries every
+    // STORE_RETRY_MS: the proxy, in its own process, mends meanwhile.
+    await proxy.mendAfter(STORE_COMMIT_WAIT_MS / 4);
+    const reply = alice.connection.request({ type: 'account.nickname', id: 1, nickname: 'Al' } as ClientFrame, 'account.updated', REPLY_MS);
+    expect(await outcome(reply)).toMatchObject({ frame: { type: 'account.updated', nickname: 'Al' } });
+    expect(await cluster.sql('SELECT nickname FROM accounts')).toEqual([{ nickname: 'Al' }]);
+  });
+
   it('a database that goes silent (no reset, no answer) is reported lost, and a change is answered SERVER_DEGRADED', async () => {
     const cluster = current();
     proxy = await CutProxy.start(Number(new URL(services.postgresUrl).port));

@@ -39,6 +39,8 @@ process.stdin.on('data', (chunk) => {
     buffered = buffered.slice(nl + 1);
     if (command === 'cut') { cut = true; for (const s of sockets) s.destroy(); sockets.clear(); }
     if (command === 'mend') cut = false;
+    // Mended later by the proxy itself: a test whose server blocks this process's thread meanwhile.
+    if (command.startsWith('mend-after ')) setTimeout(() => { cut = false; }, Number(command.slice(11)));
     // Held: nothing from the service reaches the client (it waits, in order, in the buffers)
     // while the connection stays up and the client's own writes still go through.
     if (command === 'hold') { held = true; for (const s of upstreams) s.pause(); }
@@ -79,6 +81,11 @@ export class CutProxy {
 
   mend(): Promise<void> {
     return this.command('mend');
+  }
+
+  /** Mends in `ms`, on the proxy's own clock (the test's thread may be blocked by then). */
+  mendAfter(ms: number): Promise<void> {
+    return this.command(`mend-after ${ms}`);
   }
 
   /**

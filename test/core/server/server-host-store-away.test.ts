@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeControl } from '../../../core/codec.ts';
 import type { ClientFrame } from '../../../core/frames.ts';
-import { ServerHost, withheldSend } from '../../../core/server/host.ts';
+import { ServerHost, type ServerHostHooks, withheldSend } from '../../../core/server/host.ts';
 import { ServerMachine } from '../../../core/server/machine.ts';
 import { MemoryStore, type StoreOp, type StoreRefusal } from '../../../core/store.ts';
 import type { StreamEvents } from '../../../core/transport.ts';
@@ -28,29 +28,26 @@ class AwayStore extends MemoryStore {
 
 const SEALED = Buffer.from('sealed bytes the server never reads').toString('base64');
 
-function world(withHooks = true) {
+function world(hooks: 'all' | 'empty' | 'none' = 'all') {
   const store = storeWith(['alice', 'bob', 'carol'], [['alice', 'bob'], ['alice', 'carol']], undefined, new AwayStore());
   const transport = new FakeTransport();
   const hasher = new SettledHasher();
   const machine = new ServerMachine(store.load(), { newToken: () => 'token', signupsPerAddressPerHour: 0 });
   const unavailable: StoreOp[][] = [];
   const logged: string[] = [];
+  const allHooks: ServerHostHooks = {
+    onStoreUnavailable: (_refusal, ops) => unavailable.push([...ops]),
+    onEffect: (effect) => {
+      if (effect.type === 'send') logged.push(effect.frame.type);
+    },
+  };
   const host = new ServerHost({
     machine,
     transport,
     store,
     hasher,
     clock,
-    ...(withHooks
-      ? {
-          hooks: {
-            onStoreUnavailable: (_refusal, ops) => unavailable.push([...ops]),
-            onEffect: (effect) => {
-              if (effect.type === 'send') logged.push(effect.frame.type);
-            },
-          },
-        }
-      : {}),
+    ...(hooks === 'none' ? {} : { hooks: hooks === 'empty' ? {} : allHooks }),
   });
   host.listen('127.0.0.1', 0, () => {});
   const open = (address: string): FakeStream => {
@@ -108,8 +105,8 @@ describe('ServerHost and a store that cannot be reached', () => {
     expect(framesWritten(bob).some((frame) => frame.type === 'friend.updated')).toBe(false);
   });
 
-  it('a host without hooks withdraws as well', () => {
-    const { store, send, login } = world(false);
+  it.each(['none', 'empty'] as const)('a host without hooks (%s) withdraws as well', (hooks) => {
+    const { store, send, login } = world(hooks);
     const alice = login('alice', '10.0.0.1');
     store.away = true;
     send(alice, { type: 'account.nickname', id: 7, nickname: 'Al' });
