@@ -17,8 +17,7 @@
 import type { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
-import { AddressCounts } from './address-counts.ts';
-import { type WaitingStream, streamToEvict } from '../../core/peer/accept-fairness.ts';
+import { FairPlaces } from './address-counts.ts';
 import { publicKeyText } from '../crypto/key-text.ts';
 import type { Listener, Stream, StreamEvents, Transport } from '../../core/transport.ts';
 
@@ -314,43 +313,17 @@ export interface TcpTransportOptions {
  * never keep another's handshake out, only many addresses holding one or two each can fill it.
  */
 function limitHandshakes(server: net.Server, perAddressMax: number, totalMax: number): void {
-  const perAddress = new AddressCounts(perAddressMax > 0 ? perAddressMax : Number.POSITIVE_INFINITY);
-  /** Handshakes under way, oldest first (a Map keeps insertion order); `end` closes one now. */
-  const underWay = new Map<string, WaitingStream & { readonly end: () => void }>();
-  let nextId = 0;
+  const places = new FairPlaces(perAddressMax, totalMax);
   server.on('connection', (raw: net.Socket) => {
-    const key = perAddress.take(raw.remoteAddress);
-    if (key === null) {
+    const release = places.take(raw.remoteAddress, () => raw.destroy());
+    if (release === null) {
       raw.destroy();
       return;
     }
-    if (totalMax > 0 && underWay.size >= totalMax) {
-      const evicted = streamToEvict(underWay.values(), key);
-      if (evicted === null) {
-        perAddress.release(key);
-        raw.destroy();
-        return;
-      }
-      underWay.get(evicted)?.end();
-    }
-    const streamId = String(nextId++);
-    let counted = true;
-    const done = (): void => {
-      if (!counted) return;
-      counted = false;
-      perAddress.release(key);
-      underWay.delete(streamId);
-    };
-    // Its place is free at once: a raw socket's close comes a turn later.
-    const end = (): void => {
-      done();
-      raw.destroy();
-    };
-    underWay.set(streamId, { streamId, addressKey: key, end });
     // The TLS socket over it is not reachable from here: its end or the raw socket's close ends
     // the count, and so does the handshake's end (secureConnection, below).
-    raw.once('close', done);
-    pendingHandshake.set(raw, done);
+    raw.once('close', release);
+    pendingHandshake.set(raw, release);
   });
   server.on('secureConnection', (socket: tls.TLSSocket) => {
     const parent = (socket as { _parent?: unknown })._parent;

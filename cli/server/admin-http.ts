@@ -10,7 +10,7 @@
  */
 import http from 'node:http';
 import type net from 'node:net';
-import { AddressCounts } from '../net/address-counts.ts';
+import { FairPlaces } from '../net/address-counts.ts';
 import type { Registry } from 'prom-client';
 
 export interface AdminSource {
@@ -66,9 +66,9 @@ export const ADMIN_HTTP_REQUEST_TIMEOUT_MS = 10_000;
  */
 export const ADMIN_HTTP_CHECK_INTERVAL_MS = 1_000;
 /**
- * Connections the admin port holds at once; more are dropped on accept. Scrapers, health checks
- * and an operator need a handful (the benchmark's load uses 14); one host must not be able to pile
- * up sockets on the port the supervisor's health check depends on.
+ * Connections the admin port holds at once, shared fairly by address key (limitConnections).
+ * Scrapers, health checks and an operator need a handful (the benchmark's load uses 14); hosts
+ * must not be able to pile up sockets on the port the supervisor's health check depends on.
  */
 export const ADMIN_HTTP_CONNECTIONS_MAX = 64;
 /**
@@ -87,20 +87,24 @@ export function createAdminServer(source: AdminSource): http.Server {
     { connectionsCheckingInterval: ADMIN_HTTP_CHECK_INTERVAL_MS, headersTimeout: ADMIN_HTTP_HEADERS_TIMEOUT_MS, requestTimeout: ADMIN_HTTP_REQUEST_TIMEOUT_MS, keepAliveTimeout: ADMIN_HTTP_KEEP_ALIVE_MS },
     (req, res) => handleAdminRequest(source, req, res),
   );
-  server.maxConnections = ADMIN_HTTP_CONNECTIONS_MAX;
-  limitConnectionsPerAddress(server, ADMIN_HTTP_CONNECTIONS_PER_ADDRESS_MAX);
+  limitConnections(server, ADMIN_HTTP_CONNECTIONS_PER_ADDRESS_MAX, ADMIN_HTTP_CONNECTIONS_MAX);
   return server;
 }
 
-/** Drops a connection on accept when its address key already holds `max` (node's maxConnections has dropped those past the total before this). */
-function limitConnectionsPerAddress(server: http.Server, max: number): void {
-  const held = new AddressCounts(max);
+/**
+ * Drops a connection on accept when its address key already holds `perAddressMax`; with
+ * `totalMax` held in all, a newcomer pushes out the oldest connection of the address holding the
+ * most, or is dropped (FairPlaces). node's own maxConnections would drop every newcomer past the
+ * total, so two addresses at their bound (32 each) kept the supervisor's health check out.
+ */
+function limitConnections(server: http.Server, perAddressMax: number, totalMax: number): void {
+  const places = new FairPlaces(perAddressMax, totalMax);
   server.on('connection', (socket: net.Socket) => {
-    const key = held.take(socket.remoteAddress);
-    if (key === null) {
+    const release = places.take(socket.remoteAddress, () => socket.destroy());
+    if (release === null) {
       socket.destroy();
       return;
     }
-    socket.once('close', () => held.release(key));
+    socket.once('close', release);
   });
 }

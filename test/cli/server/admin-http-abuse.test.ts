@@ -65,16 +65,33 @@ describe('admin HTTP under abuse', () => {
     expect(closedMs).toBeGreaterThanOrEqual(ADMIN_HTTP_HEADERS_TIMEOUT_MS - 100);
   }, 30_000);
 
-  it(`holds at most ${ADMIN_HTTP_CONNECTIONS_MAX} connections from all addresses; the next is dropped, and health still answers once one goes`, async () => {
+  it(`holds at most ${ADMIN_HTTP_CONNECTIONS_MAX} connections from all addresses: past it, from addresses holding one each, the next is dropped, and health answers once one goes`, async () => {
     const port = await startAdmin();
-    const addresses = ADMIN_HTTP_CONNECTIONS_MAX / ADMIN_HTTP_CONNECTIONS_PER_ADDRESS_MAX;
-    const held = await Promise.all(Array.from({ length: ADMIN_HTTP_CONNECTIONS_MAX }, (_, i) => connect(port, `127.0.0.${11 + (i % addresses)}`)));
-    const extra = await connect(port, '127.0.0.30');
+    const held = await Promise.all(Array.from({ length: ADMIN_HTTP_CONNECTIONS_MAX }, (_, i) => connect(port, `127.0.1.${10 + i}`)));
+    const extra = await connect(port, '127.0.1.200');
     expect(await closedWithin(extra, 5_000)).not.toBeNull();
     held[0]?.destroy();
     await new Promise((resolve) => setTimeout(resolve, 100));
     const response = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(5_000) });
     expect(response.status).toBe(200);
+  }, 30_000);
+
+  it(`addresses at their bound (${ADMIN_HTTP_CONNECTIONS_PER_ADDRESS_MAX}) holding all ${ADMIN_HTTP_CONNECTIONS_MAX} cannot keep another's health check out: it pushes out the oldest of the fullest`, async () => {
+    const port = await startAdmin();
+    const addresses = ADMIN_HTTP_CONNECTIONS_MAX / ADMIN_HTTP_CONNECTIONS_PER_ADDRESS_MAX;
+    const held: net.Socket[] = [];
+    // One by one, so the oldest is known.
+    for (let i = 0; i < ADMIN_HTTP_CONNECTIONS_MAX; i++) held.push(await connect(port, `127.0.0.${11 + (i % addresses)}`));
+    const closedFirst = closedWithin(held[0]!, 5_000);
+    const status = await new Promise<number>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path: '/healthz', localAddress: '127.0.0.30', timeout: 5_000 }, (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      }).on('error', reject);
+    });
+    expect(status).toBe(200);
+    expect(await closedFirst).not.toBeNull();
+    expect(held.filter((socket) => socket.destroyed)).toEqual([held[0]]);
   }, 30_000);
 
   it(`holds at most ${ADMIN_HTTP_CONNECTIONS_PER_ADDRESS_MAX} connections from one address: another address's health check still answers`, async () => {
