@@ -44,6 +44,8 @@ export const SHUTDOWN_GRACE_MS = 2_000;
 export const SHUTDOWN_FORCE_EXIT_MS = 5_000;
 
 export interface ServerOptions {
+  /** The server stopped by itself (another process runs with its --node-id): the command exits non-zero. */
+  readonly onFatalStop?: (reason: string) => void;
   readonly host: string;
   readonly port: number;
   /** Defaults to 127.0.0.1: the admin port is for the operator. */
@@ -333,6 +335,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
             logger.info({ event: 'cluster.hello', node }, `node ${node} joined the cluster (or came back to the bus): reading the store again`);
             return readStoreAgain(`node ${node} joined the cluster`);
           },
+          ...(boot === null ? {} : { boot }),
+          duplicateNode: (newer) => duplicateNode(newer),
           nodeLost: (node, users) =>
             logger.warn({ event: 'cluster.node-lost', node, users }, `node ${node} was not heard from for ${machine.config.ttlMs} ms (its lease): its ${users} users are offline here`),
         });
@@ -422,6 +426,24 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await bus?.close();
     store.close();
     throw error;
+  }
+
+  /**
+   * Two processes given one --node-id: each drops the other's words as its own, so neither's users
+   * are seen by the other and the others get two whole lists under one name. The one that started
+   * later stops (it is the mistake: the other was serving), saying why; the earlier one says so too.
+   */
+  let duplicateSaid = false;
+  function duplicateNode(newer: boolean | null): void {
+    if (duplicateSaid) return;
+    duplicateSaid = true;
+    if (newer !== true) {
+      // The earlier one, or one that cannot tell (the other says no start number): it goes on.
+      logger.error({ event: 'cluster.duplicate-node-id', nodeId, stopping: false }, `another process runs with node id ${nodeId}${newer === false ? ' (started later: it stops)' : ''}; give each node its own --node-id`);
+      return;
+    }
+    logger.fatal({ event: 'cluster.duplicate-node-id', nodeId, stopping: true }, `another process runs with node id ${nodeId} (started earlier): stopping; give each node its own --node-id`);
+    void close().then(() => options.onFatalStop?.('duplicate-node-id'));
   }
 
   const close = (): Promise<void> => {
@@ -515,7 +537,7 @@ export async function runServerCommand(options: ServerCommandOptions): Promise<v
   });
   let server: RunningServer;
   try {
-    server = await startServer({ ...options, logger });
+    server = await startServer({ ...options, logger, onFatalStop: () => process.exit(EXIT_FAILED) });
   } catch (error) {
     logger.fatal({ event: 'start.failed', err: error }, 'the server could not start');
     process.exit(EXIT_FAILED);

@@ -62,6 +62,8 @@ export interface ClusterMessage {
   readonly from: NodeId;
   readonly to: NodeId | null;
   readonly items: readonly ClusterItem[];
+  /** The sender's start number (ClusterRouterOptions.boot): tells two processes run with one node id apart. */
+  readonly boot?: number;
 }
 
 /**
@@ -106,6 +108,20 @@ export interface ClusterRouterOptions {
    * operator's log, which otherwise shows users going offline on a node that logged nothing.
    */
   readonly nodeLost?: (node: NodeId, usersTakenOffline: number) => void;
+  /**
+   * This start's number, larger than any earlier start's of any node (the shared store's
+   * node_boots): said in every message, so that a process that hears its own node id from
+   * another one (an operator's mistake: two processes given one --node-id) knows which started
+   * later. Absent: messages carry none, and a duplicate id is told with `newer` unknown (null).
+   */
+  readonly boot?: number;
+  /**
+   * Another process runs with this node id. Neither hears the other (a node drops its own id's
+   * words), so each node's users were invisible to the other's and the two whole lists took
+   * each other's users offline elsewhere. `newer`: this process started after the other one
+   * (it should stop); false: the other did (this one said a lease beat at once so it hears it).
+   */
+  readonly duplicateNode?: (newer: boolean | null) => void;
 }
 
 /** How many lease beats a node sends per lease TTL: one or two lost beats do not kill a node. */
@@ -161,13 +177,15 @@ export class ClusterRouter {
    */
   private readonly leaseTtlOf = new Map<NodeId, number>();
   /**
-   * Users whose node's whole list no longer named them, with that node and when they go offline
-   * here unless another word about them comes first (UNNAMED_USER_GRACE_BEATS). Bounded by the
-   * remote users: an entry goes with its user's proxy.
+   * Users whose node's whole list no longer named them, with when they go offline here unless
+   * a word about them comes first (UNNAMED_USER_GRACE_BEATS). Bounded by the remote users: an
+   * entry goes with its user's proxy.
    */
-  private readonly unnamed = new Map<string, { readonly node: NodeId; readonly atMs: number }>();
+  private readonly unnamed = new Map<string, number>();
   /** Nodes buried by their lease and silent since, oldest first (bounded by LOST_NODES_MAX). */
   private readonly lostNodes = new Set<NodeId>();
+  /** Later starts under our node id already answered with a beat (duplicateHeard); a few at most. */
+  private readonly duplicatesAnswered = new Set<number>();
   /** Messages made by the current flush, published together by flushOut(). */
   private outbox: { to: NodeId | null; items: ClusterItem[] }[] = [];
   private nextLeaseMs = 0;
@@ -210,7 +228,7 @@ export class ClusterRouter {
   nextTickMs(): number {
     let next = this.nextLeaseMs;
     for (const [node, heardMs] of this.lastHeardMs) next = Math.min(next, heardMs + this.leaseTtlMsOf(node));
-    for (const { atMs } of this.unnamed.values()) next = Math.min(next, atMs);
+    for (const atMs of this.unnamed.values()) next = Math.min(next, atMs);
     return next;
   }
 
@@ -229,12 +247,14 @@ export class ClusterRouter {
       // (fractional clocks) and the wake-up would come back at the same instant forever.
       if (nowMs >= heardMs + this.leaseTtlMsOf(node)) this.nodeLost(node);
     }
-    for (const [username, { node, atMs }] of [...this.unnamed]) {
+    for (const [username, atMs] of [...this.unnamed]) {
       if (nowMs < atMs) continue;
       this.unnamed.delete(username);
+      // No node named it meanwhile (a word about it ends the grace: proxyFor, forgetRemote): it
+      // left while its word could not reach us.
       const remote = this.remoteUsers.get(username);
-      // No other node named it meanwhile: it left while its word could not reach us.
-      if (remote?.node === node) this.remoteOffline(username, remote);
+      // Stryker disable next-line ConditionalExpression: always there, an entry goes with its user's proxy (forgetRemote)
+      if (remote !== undefined) this.remoteOffline(username, remote);
     }
   }
 
@@ -295,13 +315,15 @@ export class ClusterRouter {
     if (this.outbox.length === 0) return;
     const outbox = this.outbox;
     this.outbox = [];
-    for (const { to, items } of outbox) this.options.bus.publish({ from: this.nodeId, to, items });
+    const boot = this.options.boot;
+    for (const { to, items } of outbox) this.options.bus.publish({ from: this.nodeId, to, items, ...(boot === undefined ? {} : { boot }) });
   }
 
   // ---- what other nodes said ----------------------------------------------------------------------
 
   private receive(message: ClusterMessage, nowMs: number): void {
-    if (message.from === this.nodeId) return;
+    // The bus never brings a node its own words (noEcho): this is another process with our id.
+    if (message.from === this.nodeId) return this.duplicateHeard(message.boot);
     if (message.to !== null && message.to !== this.nodeId) return;
     const wasLost = this.lostNodes.delete(message.from);
     this.lastHeardMs.set(message.from, nowMs);
@@ -326,6 +348,22 @@ export class ClusterRouter {
     }
   }
 
+  /**
+   * Another process speaks with our node id. The one that started later is told to stop; the
+   * earlier one says a lease beat at once (once per other start), so the later one hears it even
+   * if it only said hello and waits.
+   */
+  private duplicateHeard(theirBoot: number | undefined): void {
+    const ours = this.options.boot;
+    if (ours === undefined || theirBoot === undefined || theirBoot === ours) return this.options.duplicateNode?.(null);
+    const newer = theirBoot < ours;
+    this.options.duplicateNode?.(newer);
+    if (newer || this.duplicatesAnswered.has(theirBoot)) return;
+    this.duplicatesAnswered.add(theirBoot);
+    this.queue(null, { kind: 'lease', ttlMs: this.options.leaseTtlMs });
+    this.flushOut();
+  }
+
   /** A hello with every user held here: to all when joining, to one node that needs to hear it. */
   private introduce(to: NodeId | null): void {
     this.queue(to, { kind: 'hello' });
@@ -342,10 +380,11 @@ export class ClusterRouter {
    * offline here, a grace later (UNNAMED_USER_GRACE_BEATS) unless another node names them.
    */
   private forgetUnnamed(node: NodeId, named: ReadonlySet<string>, nowMs: number): void {
+    // Stryker disable next-line ArithmeticOperator: equivalent while the grace is one beat (x * 1 = x / 1)
     const atMs = nowMs + this.leaseBeatMs * UNNAMED_USER_GRACE_BEATS;
     for (const [username, remote] of this.remoteUsers) {
       if (remote.node !== node || named.has(username) || this.unnamed.has(username)) continue;
-      this.unnamed.set(username, { node, atMs });
+      this.unnamed.set(username, atMs);
     }
   }
 

@@ -302,3 +302,58 @@ describe('MemoryBusHub', () => {
     expect(pending).toHaveLength(0);
   });
 });
+
+describe('two processes with one node id', () => {
+  function routerBooted(boot: number | undefined) {
+    const published: ClusterMessage[] = [];
+    const told: (boolean | null)[] = [];
+    const inputs: ServerInput[] = [];
+    let handler: ((message: ClusterMessage) => void) | null = null;
+    new ClusterRouter({
+      nodeId: 'n0',
+      bus: { connected: true, publish: (message) => published.push(message), setHandler: (h) => (handler = h) },
+      leaseTtlMs: LEASE_TTL_MS,
+      input: (input) => inputs.push(input),
+      heldUsers: () => {},
+      nowMs: () => 0,
+      ...(boot === undefined ? {} : { boot }),
+      duplicateNode: (newer) => told.push(newer),
+    });
+    const hear = (message: Omit<ClusterMessage, 'to'>): void => handler?.({ to: null, ...message });
+    return { published, told, inputs, hear };
+  }
+
+  it('the later process is told it is the newer; the earlier one is told so and says a lease beat at once, once per later start', () => {
+    const later = routerBooted(7);
+    later.hear({ from: 'n0', boot: 5, items: [{ kind: 'lease', ttlMs: 1 }] });
+    expect(later.told).toEqual([true]);
+    expect(later.published).toEqual([]);
+    expect(later.inputs).toEqual([]);
+
+    const earlier = routerBooted(5);
+    earlier.hear({ from: 'n0', boot: 7, items: [{ kind: 'hello' }, attached('zed')] });
+    earlier.hear({ from: 'n0', boot: 7, items: [{ kind: 'hello' }] });
+    expect(earlier.told).toEqual([false, false]);
+    expect(earlier.published).toEqual([{ from: 'n0', to: null, boot: 5, items: [{ kind: 'lease', ttlMs: LEASE_TTL_MS }] }]);
+    // Nothing of what the other process said is taken in.
+    expect(earlier.inputs).toEqual([]);
+  });
+
+  it('without start numbers (either side), a duplicate is told as such, newer unknown, and nothing is said', () => {
+    for (const [ours, theirs] of [[undefined, 5], [5, undefined], [5, 5]] as const) {
+      const router = routerBooted(ours);
+      router.hear({ from: 'n0', ...(theirs === undefined ? {} : { boot: theirs }), items: [{ kind: 'lease' }] });
+      expect(router.told).toEqual([null]);
+      expect(router.published).toEqual([]);
+    }
+  });
+
+  it("every message says the sender's start number when it has one", () => {
+    const router = routerBooted(9);
+    router.hear({ from: 'n1', items: [{ kind: 'hello' }] });
+    expect(router.published.map((message) => message.boot)).toEqual([9]);
+    const unbooted = routerBooted(undefined);
+    unbooted.hear({ from: 'n1', items: [{ kind: 'hello' }] });
+    expect(unbooted.published.map((message) => 'boot' in message)).toEqual([false]);
+  });
+});

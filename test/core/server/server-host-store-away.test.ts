@@ -160,6 +160,7 @@ describe('ServerHost and a store that cannot be reached', () => {
     ];
     for (const change of changes) send(alice, change);
     expect(framesWritten(alice).filter((frame) => frame.type === 'error').map((frame) => [frame.re, frame.code])).toEqual(changes.map((change) => [change.id, 'SERVER_DEGRADED']));
+    expect(framesWritten(alice).at(-1)).toMatchObject({ detail: 'this server cannot reach its database: nothing was changed' });
     send(bob, { type: 'mail.ack', id: 10, seq: 1 });
     expect(store.tries).toBe(0);
     expect(framesWritten(bob).filter((frame) => frame.type === 'error')).toEqual([]);
