@@ -88,7 +88,7 @@ import {
 import { Deadlines } from '../deadlines.ts';
 import { tokensEqual } from '../tokens.ts';
 import { keyHint, peerKeyMatches } from './peer-key.ts';
-import { streamToEvict } from './accept-fairness.ts';
+import { type WaitingStream, streamToEvict } from './accept-fairness.ts';
 import { shownNickname } from '../nickname.ts';
 import { addressKey } from '../net-address.ts';
 import { type ChatAction, ChatMachine, CONNECTION_FAILED, isChatFrame } from './chat.ts';
@@ -1716,7 +1716,9 @@ export class PeerMachine {
   private onFileSend(friend: string, files: readonly PreparedFile[], nowMs: number): void {
     const session = this.sessions.get(friend);
     if (session === undefined) return this.emitError('NO_SUCH_PEER', undefined, friend);
-    if (this.transferCount() + files.length > TRANSFERS_ACTIVE_MAX) return this.emitError('QUEUE_FULL', 'too many transfers');
+    // Our user's own files come before friends' idle offers (pushOutIdleFor; our user holds none of them).
+    const over = this.transferCount() + files.length - TRANSFERS_ACTIVE_MAX;
+    if (over > 0 && !this.pushOutIdleFor(this.link.username ?? '', nowMs, over)) return this.emitError('QUEUE_FULL', 'too many transfers');
     const offered: OfferedFile[] = [];
     for (const file of files) {
       const transferId = `${this.config.idPrefix}-${this.nextTransferSeq++}`;
@@ -1744,8 +1746,9 @@ export class PeerMachine {
         refuse(file.transferId, 'protocol-error');
         continue;
       }
-      // One friend gets a share of the slots, however many offers it sends (TRANSFERS_IN_PER_PEER_MAX).
-      if (this.transferCount() >= TRANSFERS_ACTIVE_MAX || this.incomingCountFrom(friend) >= TRANSFERS_IN_PER_PEER_MAX) {
+      // One friend gets a share of the slots, however many offers it sends (TRANSFERS_IN_PER_PEER_MAX);
+      // with every slot taken, it may push out an idle offer of the friend holding the most.
+      if (this.incomingCountFrom(friend) >= TRANSFERS_IN_PER_PEER_MAX || (this.transferCount() >= TRANSFERS_ACTIVE_MAX && !this.pushOutIdleFor(friend, nowMs))) {
         refuse(file.transferId, 'busy');
         this.emit({ event: 'file.failed', transferId: file.transferId, reason: 'busy', username: friend });
         continue;
@@ -1770,6 +1773,30 @@ export class PeerMachine {
     const transferId = this.incomingByStream.get(`${friend}\u0000${wireStream}`);
     if (transferId === undefined) return; // late bytes of a transfer that already ended
     this.withIncoming(transferId, nowMs, (t) => t.data(offset, bytes, nowMs));
+  }
+
+  /**
+   * With every slot taken, frees one for an offer from `friend`: the oldest idle incoming transfer
+   * (IncomingTransfer.idle: unanswered, or accepted without a byte) of the friend holding the most
+   * idle ones fails `busy`, if that friend would still hold at least as many as `friend` does
+   * (core/peer/accept-fairness.ts). Before, two friends with TRANSFERS_IN_PER_PEER_MAX unanswered
+   * offers each held every slot: a third friend's offers were refused `busy`, and our user's own
+   * sends `QUEUE_FULL`, for TRANSFER_ANSWER_WAIT_MS at a time, renewed at will. Moving transfers
+   * are never pushed out. False when nothing may give way.
+   */
+  private pushOutIdleFor(friend: string, nowMs: number, count = 1): boolean {
+    let idle: WaitingStream[] = [];
+    for (const t of this.transfersIn.values()) if (t.idle) idle.push({ streamId: t.transferId, addressKey: t.meta.peer });
+    // Chosen all first: none is pushed out unless all `count` may be.
+    const chosen: string[] = [];
+    while (chosen.length < count) {
+      const evicted = streamToEvict(idle, friend);
+      if (evicted === null) return false;
+      chosen.push(evicted);
+      idle = idle.filter((stream) => stream.streamId !== evicted);
+    }
+    for (const transferId of chosen) this.withIncoming(transferId, nowMs, (t) => t.fail('busy'));
+    return true;
   }
 
   private incomingCountFrom(friend: string): number {

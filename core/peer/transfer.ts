@@ -763,6 +763,15 @@ export class IncomingTransfer extends TransferBase {
     this.fail('cancelled');
   }
 
+  /**
+   * Holds a slot without moving: an offer not answered yet, or accepted with no byte received.
+   * Such a transfer may be pushed out (failed `busy`) to make room for another friend's offer.
+   */
+  get idle(): boolean {
+    const p = this.phase;
+    return p.state === 'AwaitingAnswer' || (p.state === 'Receiving' && p.receivedOffset === 0);
+  }
+
   suspend(): void {
     this.connected = false;
     const p = this.phase;

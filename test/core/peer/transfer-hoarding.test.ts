@@ -8,7 +8,7 @@
  * TRANSFER_ANSWER_WAIT_MS.
  */
 import { describe, expect, it } from 'vitest';
-import { FILES_PER_OFFER_MAX, TRANSFERS_ACTIVE_MAX, TRANSFERS_IN_PER_PEER_MAX, TRANSFER_ANSWER_WAIT_MS, TRANSFER_STALL_MS } from '../../../core/limits.ts';
+import { FILES_PER_OFFER_MAX, RECONNECT_DELAY_MS_MAX, TRANSFERS_ACTIVE_MAX, TRANSFERS_IN_PER_PEER_MAX, TRANSFER_ANSWER_WAIT_MS, TRANSFER_STALL_MS } from '../../../core/limits.ts';
 import type { PreparedFile } from '../../../core/peer/commands.ts';
 import type { PeerConfig } from '../../../core/peer/machine.ts';
 import { carolJoins, twoFriends, type World } from './peer-world.ts';
@@ -78,6 +78,38 @@ describe('transfer slots under a hoarding friend', () => {
     world.command('alice', { cmd: 'file.cancel', transferId: mine!.transferId });
     world.command('carol', { cmd: 'file.send', username: 'alice', files: [source(world, '/carol/second.jpg', 5000)] });
     expect(world.eventsOf('alice', 'file.offer')).toMatchObject([{ from: 'carol', name: 'second.jpg' }]);
+  });
+
+  it(`two friends holding every slot with ${TRANSFERS_IN_PER_PEER_MAX} unanswered offers each cannot keep a third friend's offer nor our own sends out: the oldest idle offer of the fullest gives way (busy)`, () => {
+    const world = threeFriends();
+    // A fourth sign-up from the world's one address: lift the sign-up rate (the links come back by resume).
+    world.restartServer({ signupsPerAddressPerHour: 0 });
+    world.advance(RECONNECT_DELAY_MS_MAX * 2);
+    world.addPeer('dave', 7004);
+    world.command('dave', { cmd: 'signup', username: 'dave', password: 'dave-password' });
+    world.command('dave', { cmd: 'login', username: 'dave', password: 'dave-password' });
+    world.command('dave', { cmd: 'friend.request', username: 'alice' });
+    world.command('alice', { cmd: 'friend.accept', username: 'dave' });
+    world.command('dave', { cmd: 'chat.open', username: 'alice' });
+    for (const hoarder of ['bob', 'carol']) {
+      const files = Array.from({ length: TRANSFERS_IN_PER_PEER_MAX }, (_, i) => source(world, `/${hoarder}/hoard-${i}.bin`, 1024));
+      world.command(hoarder, { cmd: 'file.send', username: 'alice', files });
+    }
+    expect(world.peer('alice').transferCount()).toBe(TRANSFERS_ACTIVE_MAX);
+    world.command('dave', { cmd: 'file.send', username: 'alice', files: [source(world, '/dave/photo.jpg', 5000)] });
+    const offer = world.eventsOf('alice', 'file.offer').find((e) => (e as { from: string }).from === 'dave') as { transferId: string } | undefined;
+    expect(offer).toBeDefined();
+    // bob's first offer (the oldest of the fullest) gave way, and bob is told.
+    const [bobsFirst] = world.eventsOf('bob', 'file.offered') as Array<{ transferId: string }>;
+    expect(world.eventsOf('alice', 'file.failed')).toEqual([{ event: 'file.failed', transferId: bobsFirst!.transferId, reason: 'busy', username: 'bob' }]);
+    expect(world.eventsOf('bob', 'file.failed')).toMatchObject([{ transferId: bobsFirst!.transferId, reason: 'busy' }]);
+    // Our own file goes too, every slot taken again: carol (now the fullest) gives way.
+    world.command('alice', { cmd: 'file.send', username: 'dave', files: [source(world, '/alice/mine.txt', 10)] });
+    expect(world.eventsOf('alice', 'error')).toEqual([]);
+    expect(world.eventsOf('carol', 'file.failed')).toMatchObject([{ reason: 'busy' }]);
+    expect(world.eventsOf('dave', 'file.offer')).toMatchObject([{ from: 'alice', name: 'mine.txt' }]);
+    world.command('alice', { cmd: 'file.answer', transferId: offer!.transferId, accept: true });
+    expect(world.eventsOf('alice', 'file.received')).toHaveLength(1);
   });
 
   it(`offers nobody answers fail with stalled after TRANSFER_ANSWER_WAIT_MS (${TRANSFER_ANSWER_WAIT_MS} ms), and the slots come back`, () => {
