@@ -832,8 +832,8 @@ describe('the link\'s clocks: heartbeats, silence and the quit deadline', () => 
     const welcomedAtMs = h.nowMs;
     h.frame(WELCOME);
     expect(h.link.state.state).toBe('ExpectLogin');
-    // ExpectLogin: the server has nothing to say, so nothing to wait for.
-    expect(h.link.nextTimeoutMs()).toBeNull();
+    // ExpectLogin: the server has nothing to say; the link wakes only to count its quiet as heard (below).
+    expect(h.link.nextTimeoutMs()).toBe(welcomedAtMs + HEARTBEAT_MS);
     h.step((l) => l.login('alice', 'alice-password'));
     const loginId = h.lastSentId();
     expect(h.link.nextTimeoutMs()).toBe(welcomedAtMs + HEARTBEAT_MS);
@@ -859,6 +859,32 @@ describe('the link\'s clocks: heartbeats, silence and the quit deadline', () => 
     }
     expect(heartbeats).toBe(10);
     expect(h.link.state.state).toBe('LoggedIn');
+  });
+
+  // A program started long before its user logs in (the simulator's login waves: every program
+  // up at 0 s, users arriving later than a TTL): its link sat welcomed and quiet, as it should.
+  // Until 2026-12-08 the first tick after the login found it silent since its welcome and
+  // dropped it at once; the login went out again on a new link after the backoff.
+  it('a login typed after the welcomed link sat quiet for longer than a TTL is judged by the silence after it: not dropped at once', () => {
+    const h = new Harness();
+    h.step((l) => l.start());
+    h.step((l) => l.opened(h.linkId, null, h.nowMs));
+    h.frame(WELCOME);
+    // Quiet for three TTLs (the server's idle close is the server's to send): nothing sent, nothing dropped.
+    const quiet = h.advanceTo(h.nowMs + 3 * TTL_MS);
+    expect(types(quiet)).toEqual([]);
+    expect(h.link.state.state).toBe('ExpectLogin');
+    h.step((l) => l.login('alice', 'alice-password'));
+    const loginId = h.lastSentId();
+    const loginAtMs = h.nowMs;
+    // The link heartbeats while the login waits, and is still up a heartbeat later.
+    expect(types(h.advanceTo(loginAtMs + HEARTBEAT_MS))).toEqual(['send']);
+    expect(h.link.state.state).toBe('ExpectLoginOk');
+    h.frame({ type: 'heartbeat.ack' });
+    h.frame(loginOk(loginId));
+    expect(h.link.state.state).toBe('LoggedIn');
+    // And a server silent after the login still gets the link reset, a TTL and a heartbeat on.
+    expect(types(h.advanceTo(h.nowMs + TTL_MS + HEARTBEAT_MS))).toContain('close');
   });
 
   it('a link silent for exactly the TTL is not reset yet; silent any longer, it is', () => {
