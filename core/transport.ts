@@ -47,10 +47,23 @@ export interface Listener {
   close(): void;
 }
 
+/**
+ * Whom an outgoing P2P stream is meant to reach: the friend and the key the server vouched for
+ * them in this session's `session.established`. Never a proof of anything (the stream's peerKey
+ * is, and the core checks it on every link): a transport that resumes earlier sessions (TLS
+ * tickets in cli/) looks up by it what to offer, so nothing of one friend's earlier link is offered
+ * to another name, another key or another address.
+ */
+export interface ConnectIntent {
+  readonly peer: string;
+  readonly vouchedKey: string | null;
+}
+
 export interface Transport {
   /** onReady gets the listener once it listens, or the error that stopped it. */
   listen(host: string, port: number, onAccept: (stream: Stream) => void, onReady: (result: Listener | Error) => void): void;
-  connect(host: string, port: number, events: StreamEvents): Stream;
+  /** intent: set on P2P connects (whom they are meant to reach); a transport may ignore it. */
+  connect(host: string, port: number, events: StreamEvents, intent?: ConnectIntent): Stream;
 }
 
 /** Time and one-shot timers for hosts: real timers in cli/, the virtual clock in sim/. */

@@ -8,7 +8,8 @@
  * Used by the hidden `p2pchat client --fault-cut-p2p-after-bytes <n>` option (the headless
  * client tests); never on by default.
  */
-import { ForwardingStream, type Listener, type Stream, type StreamEvents, type Transport } from '../../core/transport.ts';
+import { type ConnectIntent, ForwardingStream, type Listener, type Stream, type StreamEvents, type Transport } from '../../core/transport.ts';
+import { forgetsSessions } from './tcp-transport.ts';
 
 export class CuttingTransport implements Transport {
   /** Bytes the stream being watched may still receive; null once the cut happened. */
@@ -26,9 +27,14 @@ export class CuttingTransport implements Transport {
     this.inner.listen(host, port, (stream) => onAccept(new WatchedStream(stream, this)), onReady);
   }
 
-  connect(host: string, port: number, events: StreamEvents): Stream {
+  connect(host: string, port: number, events: StreamEvents, intent?: ConnectIntent): Stream {
     if (host === this.server.host && port === this.server.port) return this.inner.connect(host, port, events);
-    return new WatchedStream(null, this).connectThrough(events, (watched) => this.inner.connect(host, port, watched));
+    return new WatchedStream(null, this).connectThrough(events, (watched) => this.inner.connect(host, port, watched, intent));
+  }
+
+  /** The wrapped transport's resumable sessions are forgotten as if it were used directly. */
+  forgetSessions(peer?: string): void {
+    if (forgetsSessions(this.inner)) this.inner.forgetSessions(peer);
   }
 
   /** How many of `bytes` bytes the stream may take before it is cut (all of them when not watched). */

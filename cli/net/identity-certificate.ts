@@ -9,6 +9,7 @@
 import { type KeyObject, createPublicKey, randomBytes, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { TcpTransport } from './tcp-transport.ts';
+import { PEER_SESSION_LIFETIME_S } from './peer-sessions.ts';
 import { P2P_UNAUTHENTICATED_STREAMS_MAX } from '../../core/limits.ts';
 
 /** A long life: the certificate is remade at every start, and its dates are never checked. */
@@ -55,10 +56,13 @@ export const P2P_TLS_HANDSHAKES_MAX = P2P_UNAUTHENTICATED_STREAMS_MAX;
  */
 export function peerTlsTransport(identity: IdentityCertificate): TcpTransport {
   return new TcpTransport({
-    tlsServer: { cert: identity.cert, key: identity.key, requestClientCert: true, handshakesMax: P2P_TLS_HANDSHAKES_MAX },
+    // Tickets resume for PEER_SESSION_LIFETIME_S; the caller keeps the newest per friend, vouched
+    // key and address (peer-sessions.ts), so a chat reopened with a friend costs neither side a
+    // certificate or a signature, and each side still checks the key the other proved.
+    tlsServer: { cert: identity.cert, key: identity.key, requestClientCert: true, handshakesMax: P2P_TLS_HANDSHAKES_MAX, ticketLifetimeS: PEER_SESSION_LIFETIME_S },
     // No handshake timer on connects: the peer machine's hello timer (P2P_HELLO_TIMEOUT_MS) runs
     // from the connect and ends it; a second 10 s timer racing it could tell the user a friend who
     // never answered was `unreachable` instead of `timeout` (plain TCP's did, in 1 of 3 runs).
-    tlsClient: { cert: identity.cert, key: identity.key, verifyServer: () => null, handshakeTimeoutMs: 0 },
+    tlsClient: { cert: identity.cert, key: identity.key, verifyServer: () => null, handshakeTimeoutMs: 0, resumePeerSessions: true },
   });
 }

@@ -19,7 +19,8 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { FairPlaces } from './address-counts.ts';
 import { publicKeyText } from '../crypto/key-text.ts';
-import type { Listener, Stream, StreamEvents, Transport } from '../../core/transport.ts';
+import { PeerSessions } from './peer-sessions.ts';
+import type { ConnectIntent, Listener, Stream, StreamEvents, Transport } from '../../core/transport.ts';
 
 const NO_EVENTS: StreamEvents = { onOpen() {}, onData() {}, onDrain() {}, onClose() {} };
 
@@ -101,6 +102,8 @@ class TcpStream implements Stream {
   private tickWrites: TickWrites = 'none';
   /** peerCertificate()'s answer once asked (undefined: not yet). */
   private peerCertificateAsked: X509Certificate | null | undefined = undefined;
+  /** A resumed client link: the key the handshake its ticket came from proved (undefined: not resumed). */
+  private resumedPeerKey: string | undefined = undefined;
 
   constructor(
     private readonly socket: StreamSocket,
@@ -140,11 +143,27 @@ class TcpStream implements Stream {
     return this.peerCertificateAsked;
   }
 
-  /** The Ed25519 key the other side's certificate holds (it proved it in the TLS handshake), or null. */
+  /**
+   * The Ed25519 key the other side's certificate holds (it proved it in the TLS handshake), or null.
+   * A resumed client link is shown no certificate (node 20 answers undefined): its key is the one
+   * the handshake its ticket came from proved, which only that handshake's other end can resume.
+   * An accepted resumed link has the caller's certificate back from the ticket, as OpenSSL keeps it.
+   */
   get peerKey(): string | null {
+    if (this.resumedPeerKey !== undefined) return this.resumedPeerKey;
     const key = this.peerCertificate()?.publicKey;
     if (key === undefined || key.asymmetricKeyType !== 'ed25519') return null;
     return publicKeyText(key);
+  }
+
+  /** Called by connectTls once a resumed handshake is done (see peerKey). */
+  resumedWith(peerKey: string): void {
+    this.resumedPeerKey = peerKey;
+  }
+
+  /** Whether this link's TLS handshake resumed an earlier session (no certificate, no signature). */
+  get resumed(): boolean {
+    return this.socket instanceof tls.TLSSocket && this.socket.isSessionReused();
   }
 
   /** The underlying socket, for runtimes that need socket-level controls (cork, pause). */
@@ -273,6 +292,8 @@ export interface TlsServerOptions {
   readonly handshakesMax?: number;
   /** How long an accepted connection's handshake may take before it is closed (default TLS_HANDSHAKE_TIMEOUT_MS). */
   readonly handshakeTimeoutMs?: number;
+  /** How long the tickets it sends resume, in seconds (node's `sessionTimeout`; default node's 300). */
+  readonly ticketLifetimeS?: number;
 }
 
 export interface TlsClientOptions {
@@ -283,9 +304,15 @@ export interface TlsClientOptions {
    * fingerprint its original handshake checked (only that server's ticket key can resume it).
    */
   verifyServer(host: string, port: number, fingerprint: string): string | null;
-  /** A client certificate to present (peer-to-peer links); with one, sessions are not resumed, so every handshake proves a key. */
+  /**
+   * A client certificate to present (peer-to-peer links). With one, a session is resumed only when
+   * resumePeerSessions is set and the connect names whom it is meant to reach (its ConnectIntent):
+   * from the ticket of an earlier link to the same friend, vouched key and address (peer-sessions.ts).
+   */
   readonly cert?: string;
   readonly key?: string;
+  /** Keep and offer P2P tickets (peer-sessions.ts); without it every P2P handshake is a full one. */
+  readonly resumePeerSessions?: boolean;
   /**
    * How long the connect and handshake may take before the connection is given up (default
    * TLS_HANDSHAKE_TIMEOUT_MS); 0: no timer of its own, for a caller that has one (P2P links: the
@@ -333,6 +360,15 @@ function limitHandshakes(server: net.Server, perAddressMax: number, totalMax: nu
   });
 }
 
+/** A transport that keeps resumable P2P sessions, which the client runtime tells it to forget (a key change, a login's end). */
+export interface ForgetsSessions {
+  forgetSessions(peer?: string): void;
+}
+
+export function forgetsSessions(transport: Transport): transport is Transport & ForgetsSessions {
+  return typeof (transport as Partial<ForgetsSessions>).forgetSessions === 'function';
+}
+
 /** A raw socket's "handshake over" callback, until its handshake ends (weak: a closed socket takes it along). */
 const pendingHandshake = new WeakMap<net.Socket, () => void>();
 
@@ -341,7 +377,7 @@ interface CachedSession {
   readonly fingerprint: string;
 }
 
-export class TcpTransport implements Transport {
+export class TcpTransport implements Transport, ForgetsSessions {
   private readonly coalescer: WriteCoalescer | null;
   private readonly tlsServer: TlsServerOptions | null;
   private readonly tlsClient: TlsClientOptions | null;
@@ -352,7 +388,11 @@ export class TcpTransport implements Transport {
    */
   private readonly clientContext: tls.SecureContext | null;
   private readonly sessions = new Map<string, CachedSession>();
+  /** The P2P tickets, with resumePeerSessions (null: none kept). */
+  private readonly peerSessions: PeerSessions | null;
   private readonly connectTimeoutMs: number | null;
+  /** TLS client handshakes done, full and resumed (the bench's details; tests). */
+  readonly handshakes = { full: 0, resumed: 0 };
 
   constructor(options: TcpTransportOptions = {}) {
     this.coalescer = options.coalesceWrites === true ? new WriteCoalescer() : null;
@@ -360,6 +400,7 @@ export class TcpTransport implements Transport {
     this.tlsServer = options.tlsServer ?? null;
     this.tlsClient = options.tlsClient ?? null;
     const client = this.tlsClient;
+    this.peerSessions = client?.resumePeerSessions === true ? new PeerSessions() : null;
     this.clientContext =
       client === null
         ? null
@@ -382,6 +423,7 @@ export class TcpTransport implements Transport {
               handshakeTimeout: this.tlsServer.handshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS,
               noDelay: true,
               ...(this.tlsServer.requestClientCert === true ? { requestCert: true, rejectUnauthorized: false } : {}),
+              ...(this.tlsServer.ticketLifetimeS === undefined ? {} : { sessionTimeout: this.tlsServer.ticketLifetimeS }),
             },
             accept,
           );
@@ -407,8 +449,18 @@ export class TcpTransport implements Transport {
     });
   }
 
-  connect(host: string, port: number, events: StreamEvents): Stream {
-    if (this.tlsClient !== null) return this.connectTls(this.tlsClient, host, port, events);
+  /** The P2P tickets kept (tests). */
+  get peerSessionsKept(): number {
+    return this.peerSessions?.size ?? 0;
+  }
+
+  /** Drops the P2P tickets of `peer` (their vouched key changed), or all of them (a login ended or began). */
+  forgetSessions(peer?: string): void {
+    this.peerSessions?.forget(peer);
+  }
+
+  connect(host: string, port: number, events: StreamEvents, intent?: ConnectIntent): Stream {
+    if (this.tlsClient !== null) return this.connectTls(this.tlsClient, host, port, events, intent);
     const socket = net.connect({ host, port });
     const stream = new TcpStream(socket, events, this.coalescer);
     if (this.connectTimeoutMs === null) {
@@ -426,10 +478,11 @@ export class TcpTransport implements Transport {
     return stream;
   }
 
-  private connectTls(check: TlsClientOptions, host: string, port: number, events: StreamEvents): Stream {
+  private connectTls(check: TlsClientOptions, host: string, port: number, events: StreamEvents, intent: ConnectIntent | undefined): Stream {
     const key = `${host}:${port}`;
     const withClientCert = check.cert !== undefined && check.key !== undefined;
-    const cached = withClientCert ? undefined : this.sessions.get(key);
+    if (withClientCert) return this.connectPeer(check, host, port, events, intent);
+    const cached = this.sessions.get(key);
     // The certificate is self-signed and pinned by fingerprint (verifyServer), not checked
     // against a CA, so node's own chain check is off; nothing is sent before the pin check.
     const socket = tls.connect({
@@ -447,17 +500,12 @@ export class TcpTransport implements Transport {
     const handshakeTimeoutMs = check.handshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS;
     if (handshakeTimeoutMs > 0) socket.setTimeout(handshakeTimeoutMs, onHandshakeTimeout);
     let fingerprint: string | null = null;
-    // Only a connection that may be resumed listens for tickets: node serializes every ticket the
-    // server sends (twice per handshake) for a 'session' listener, and with a client certificate
-    // nothing is resumed (see TlsClientOptions.cert).
-    if (!withClientCert) {
-      socket.on('session', (ticket: Buffer) => {
-        if (fingerprint === null) return;
-        this.sessions.delete(key);
-        if (this.sessions.size >= TLS_SESSIONS_CACHED_MAX) this.sessions.delete(this.sessions.keys().next().value!);
-        this.sessions.set(key, { ticket, fingerprint });
-      });
-    }
+    socket.on('session', (ticket: Buffer) => {
+      if (fingerprint === null) return;
+      this.sessions.delete(key);
+      if (this.sessions.size >= TLS_SESSIONS_CACHED_MAX) this.sessions.delete(this.sessions.keys().next().value!);
+      this.sessions.set(key, { ticket, fingerprint });
+    });
     socket.once('secureConnect', () => {
       // The timer and its listener go (close() arms the same timer later for its own grace period).
       socket.setTimeout(0);
@@ -474,8 +522,80 @@ export class TcpTransport implements Transport {
       const refusal = check.verifyServer(host, port, presented);
       if (refusal !== null) return refuse(refusal);
       fingerprint = presented;
+      if (socket.isSessionReused()) this.handshakes.resumed++;
+      else this.handshakes.full++;
+      events.onOpen();
+    });
+    return stream;
+  }
+
+  /**
+   * A P2P connect: TLS 1.3 presenting our identity certificate. The key the other side proved goes
+   * to the core (Stream.peerKey), which compares it with the key the server vouched for; a full
+   * handshake's certificate also goes to verifyServer as the server link's does (the P2P transport
+   * accepts any: the core decides). With resumePeerSessions it offers the ticket of an earlier link
+   * to the same friend, vouched key and address, and keeps the newest ticket of a full handshake
+   * that proved the vouched key (peer-sessions.ts).
+   */
+  private connectPeer(check: TlsClientOptions, host: string, port: number, events: StreamEvents, intent: ConnectIntent | undefined): Stream {
+    const sessions = this.peerSessions;
+    const link = sessions === null ? null : PeerSessions.linkOf(host, port, intent);
+    const offered = link === null ? undefined : sessions!.offer(link, Date.now());
+    const socket = tls.connect({
+      host,
+      port,
+      secureContext: this.clientContext ?? undefined,
+      rejectUnauthorized: false,
+      ...(offered === undefined ? {} : { session: offered.ticket }),
+    });
+    const stream = new TcpStream(socket, events, this.coalescer);
+    const onHandshakeTimeout = (): void => {
+      stream.finish(TLS_HANDSHAKE_TIMEOUT);
+      socket.destroy();
+    };
+    const handshakeTimeoutMs = check.handshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS;
+    if (handshakeTimeoutMs > 0) socket.setTimeout(handshakeTimeoutMs, onHandshakeTimeout);
+    let handshakeDone = false;
+    if (offered !== undefined) {
+      // A ticket the listener refused outright (one damaged, or whose secret is not what the
+      // listener sealed in it) ends the connect with an alert, not a full handshake: dropped, so
+      // the next connect is a full one instead of failing the same way.
+      socket.once('close', () => {
+        if (!handshakeDone) sessions!.drop(link!, offered);
+      });
+    }
+    // Only a link that may be resumed later listens for tickets: node serializes every ticket the
+    // listener sends (two after each full handshake) for a 'session' listener.
+    if (link !== null) {
+      const vouchedKey = intent!.vouchedKey!;
+      socket.on('session', (ticket: Buffer) => {
+        // Kept only from a link that proved the key the friend is vouched with: another's link is
+        // refused by the core, and its ticket must never stand for the friend.
+        if (!handshakeDone || stream.peerKey !== vouchedKey) return;
+        sessions!.keep(link, { peer: intent!.peer, ticket, peerKey: vouchedKey, atMs: Date.now() });
+      });
+    }
+    socket.once('secureConnect', () => {
+      handshakeDone = true;
+      // The timer and its listener go (close() arms the same timer later for its own grace period).
+      socket.setTimeout(0);
+      socket.off('timeout', onHandshakeTimeout);
+      if (socket.isSessionReused() && offered !== undefined) {
+        stream.resumedWith(offered.peerKey);
+        this.handshakes.resumed++;
+        return events.onOpen();
+      }
+      const presented = stream.peerCertificate()?.fingerprint256;
+      const refusal = presented === undefined ? 'TLS_NO_CERTIFICATE' : check.verifyServer(host, port, presented);
+      if (refusal !== null) {
+        stream.finish(refusal);
+        socket.destroy();
+        return;
+      }
+      this.handshakes.full++;
       events.onOpen();
     });
     return stream;
   }
 }
+

@@ -265,7 +265,7 @@ export class PeerHost {
         return;
       }
       case 'p2p.connect': {
-        const stream = this.options.transport.connect(effect.host, effect.port, this.p2pEvents(effect.streamId, true));
+        const stream = this.options.transport.connect(effect.host, effect.port, this.p2pEvents(effect.streamId, true), { peer: effect.friend, vouchedKey: effect.vouchedKey });
         this.p2pStreams.set(effect.streamId, stream);
         return;
       }

@@ -184,7 +184,8 @@ export type PeerEffect =
   | { readonly type: 'server.connect'; readonly linkId: number; readonly host: string; readonly port: number }
   | { readonly type: 'server.send'; readonly linkId: number; readonly frame: ClientFrame }
   | { readonly type: 'server.close'; readonly linkId: number }
-  | { readonly type: 'p2p.connect'; readonly streamId: StreamKey; readonly host: string; readonly port: number }
+  /** friend and vouchedKey: whom the stream is meant to reach (Transport's ConnectIntent), never a proof. */
+  | { readonly type: 'p2p.connect'; readonly streamId: StreamKey; readonly host: string; readonly port: number; readonly friend: string; readonly vouchedKey: string | null }
   | { readonly type: 'p2p.send'; readonly streamId: StreamKey; readonly frame: P2pFrame }
   | { readonly type: 'p2p.data'; readonly streamId: StreamKey; readonly wireStream: number; readonly offset: number; readonly bytes: Uint8Array }
   /** Graceful close (queued bytes are flushed first). */
@@ -1277,7 +1278,7 @@ export class PeerMachine {
     const streamId = `out:${this.nextStreamSeq++}`;
     this.channels.set(streamId, { state: 'ExpectOpen', streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), friend, token, brokered, vouchedKey, answered: false });
     this.timers.arm(`hello:${streamId}`, nowMs + P2P_HELLO_TIMEOUT_MS);
-    this.effects.push({ type: 'p2p.connect', streamId, host, port });
+    this.effects.push({ type: 'p2p.connect', streamId, host, port, friend, vouchedKey });
   }
 
   /**

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { IdentityKeys } from '../../../core/identity.ts';
 import type { P2pFrame } from '../../../core/peer/frames.ts';
-import { World } from './peer-world.ts';
+import { World, recordEffects } from './peer-world.ts';
 
 function keys(seed: string): IdentityKeys {
   const body = seed.repeat(43).slice(0, 43);
@@ -33,6 +33,15 @@ describe('peer keys on the P2P link', () => {
     world.command('alice', { cmd: 'chat.open', username: 'bob' });
     expect(world.eventsOf('alice', 'chat.opened')).toHaveLength(1);
     expect(world.eventsOf('bob', 'chat.opened')).toHaveLength(1);
+  });
+
+  it("the caller's connect names whom it is meant to reach, the friend and the key vouched for them (what a transport resumes by, never a proof)", () => {
+    const world = friends();
+    const effects = recordEffects(world, 'alice');
+    world.command('alice', { cmd: 'chat.open', username: 'bob' });
+    expect(effects.filter((effect) => effect.type === 'p2p.connect')).toEqual([
+      { type: 'p2p.connect', streamId: expect.any(String), host: expect.any(String), port: 7002, friend: 'bob', vouchedKey: keys('B').signKey },
+    ]);
   });
 
   it('caller: a callee proving another key is refused before the hello, the error telling the two keys apart by a short hint', () => {

@@ -278,7 +278,7 @@ describe('a friends list and the streams not yet greeted', () => {
     client.input({ type: 'command', command: { cmd: 'chat.open', username: 'bob' } });
     client.frame({ type: 'session.pending', re: client.lastSent('session.request').id!, requestId: 's1', username: 'bob', timeoutMs: 30_000 });
     client.frame({ type: 'session.established', requestId: 's1', username: 'bob', role: 'caller', token: 't', host: '127.0.0.1', port: 7002 });
-    expect(client.effects).toContainEqual({ type: 'p2p.connect', streamId: 'out:1', host: '127.0.0.1', port: 7002 });
+    expect(client.effects).toContainEqual({ type: 'p2p.connect', streamId: 'out:1', host: '127.0.0.1', port: 7002, friend: 'bob', vouchedKey: null });
     client.input({ type: 'command', command: { cmd: 'friends' } });
     client.frame({ type: 'friends', re: client.lastSent('friends.list').id!, friends: [], incoming: [], outgoing: [] });
     expect(client.effects).toContainEqual({ type: 'p2p.reset', streamId: 'out:1' });

@@ -220,7 +220,7 @@ describe('a setup that fails on its own', () => {
     const re = client.lastSent('session.request').id!;
     client.frame({ type: 'session.pending', re, requestId: 'r1', username: 'bob', timeoutMs: 30_000 });
     client.frame({ type: 'session.established', requestId: 'r1', username: 'bob', role: 'caller', token: 'token-1', host: '10.0.0.2', port: 7002 });
-    expect(client.effects.filter((e) => e.type === 'p2p.connect')).toEqual([{ type: 'p2p.connect', streamId: 'out:1', host: '10.0.0.2', port: 7002 }]);
+    expect(client.effects.filter((e) => e.type === 'p2p.connect')).toEqual([{ type: 'p2p.connect', streamId: 'out:1', host: '10.0.0.2', port: 7002, friend: 'bob', vouchedKey: null }]);
     client.input({ type: 'p2p.closed', streamId: 'out:1', error: 'ECONNREFUSED' });
     expect(client.events.at(-1)?.event).toEqual({ event: 'chat.failed', username: 'bob', reason: 'unreachable' });
   });
