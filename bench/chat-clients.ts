@@ -56,6 +56,8 @@ export class BenchChatClient {
   private constructor(
     readonly username: string,
     private readonly runtime: ClientRuntime,
+    /** The P2P transport's TLS handshakes as caller, full and resumed (the figure's details). */
+    readonly handshakes: { readonly full: number; readonly resumed: number },
   ) {
     runtime.onEvent((event) => {
       const atMs = performance.now();
@@ -78,6 +80,7 @@ export class BenchChatClient {
     // certificate over them, so the file and session phases pay for the handshakes and the cipher.
     const identity = makeIdentity();
     const certificate = await makeIdentityCertificate(identity.signPrivateKey);
+    const transport = peerTlsTransport(certificate);
     const runtime = new ClientRuntime({
       identity,
       serverHost: '127.0.0.1',
@@ -86,12 +89,12 @@ export class BenchChatClient {
       p2pPort: 0,
       downloadDir: options.downloadDir,
       machine: { autoAcceptChat: true, autoAcceptFile: false, jitterSeed: options.seed, idPrefix: `b${options.seed}` },
-      transport: peerTlsTransport(certificate),
+      transport,
       serverPins: new FixedServerPin(options.serverFingerprint),
       clock: realClock,
       logger: silentLogger,
     });
-    const client = new BenchChatClient(options.username, runtime);
+    const client = new BenchChatClient(options.username, runtime, transport.handshakes);
     const ready = client.next((e) => e.event === 'ready', CHAT_STEP_TIMEOUT_MS);
     try {
       await runtime.start();
@@ -179,6 +182,10 @@ export interface ChatOpenResult {
   readonly samplesUs: number[];
   /** Chats opened per interval (the HTML report's throughput chart). */
   readonly intervalCounts: IntervalCounts;
+  /** This process's CPU (user + system) over the round: its callers' and its callees' share of every session it took part in. */
+  readonly cpuMs: number;
+  /** The callers' P2P handshakes over the round: full ones (a certificate and a signature each way) and resumed ones. */
+  readonly handshakes: { readonly full: number; readonly resumed: number };
 }
 
 function reasonOf(error: unknown): string {
@@ -234,6 +241,8 @@ export class ChatClientPool {
     const startedMs = performance.now();
     const lastStartMs = startedMs + (args.windowMs ?? Number.POSITIVE_INFINITY);
     const perInterval = new IntervalCounter(performance.timeOrigin + startedMs);
+    const handshakesBefore = this.handshakeCounts();
+    const cpuBefore = process.cpuUsage();
     await Promise.all(
       args.pairs.map(async ([caller, callee]) => {
         const client = this.clients.get(caller);
@@ -262,7 +271,27 @@ export class ChatClientPool {
         }
       }),
     );
-    return { opened, failures, wallMs: performance.now() - startedMs, samplesUs: reservoir.take(), intervalCounts: perInterval.take() };
+    const cpu = process.cpuUsage(cpuBefore);
+    const handshakesAfter = this.handshakeCounts();
+    return {
+      opened,
+      failures,
+      wallMs: performance.now() - startedMs,
+      samplesUs: reservoir.take(),
+      intervalCounts: perInterval.take(),
+      cpuMs: (cpu.user + cpu.system) / 1_000,
+      handshakes: { full: handshakesAfter.full - handshakesBefore.full, resumed: handshakesAfter.resumed - handshakesBefore.resumed },
+    };
+  }
+
+  private handshakeCounts(): { full: number; resumed: number } {
+    let full = 0;
+    let resumed = 0;
+    for (const client of this.clients.values()) {
+      full += client.handshakes.full;
+      resumed += client.handshakes.resumed;
+    }
+    return { full, resumed };
   }
 
   /** Every client logs out and exits (bounded). */

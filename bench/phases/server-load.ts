@@ -440,6 +440,11 @@ async function sessionPhase(ctx: PhaseContext, server: BenchServer, workers: Rpc
       p50Ms: latency.p50Ms,
       p999Ms: latency.p999Ms,
       maxMs: latency.maxMs,
+      // Both workers' CPU over the round per session opened (each session has its caller in one
+      // worker and its callee in the other): what bounds the figure on this machine (BENCHMARKS.md).
+      workersCpuMsPerSession: Math.round((results.reduce((sum, r) => sum + r.cpuMs, 0) / opened) * 100) / 100,
+      fullHandshakes: results.reduce((sum, r) => sum + r.handshakes.full, 0),
+      resumedHandshakes: results.reduce((sum, r) => sum + r.handshakes.resumed, 0),
     },
     ...(problems === '' ? {} : { note: `not opened: ${problems}` }),
   });
