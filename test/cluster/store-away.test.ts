@@ -10,6 +10,7 @@
  * held, send it again under the same id), a sign-up is answered SERVER_DEGRADED, and once the
  * node knows its database is away every write is answered SERVER_DEGRADED at once.
  */
+import { rm } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LooseFrame } from '../../bench/protocol-client.ts';
 import { STORE_COMMIT_WAIT_MS } from '../../cli/server/postgres-store.ts';
@@ -17,12 +18,18 @@ import type { ClientFrame } from '../../core/frames.ts';
 import { clusterServices } from '../helpers/cluster-services.ts';
 import { REPLY_MS, clusterPerTest, eventually } from '../helpers/cluster-nodes.ts';
 import { CutProxy } from '../helpers/cut-proxy.ts';
+import { HeadlessClient, befriend, signupAndLogin } from '../helpers/headless-client.ts';
 
 const services = await clusterServices('cluster tests (a node whose database goes away)');
 const current = clusterPerTest(services, { ttlMs: 5_000 });
 
 let proxy: CutProxy | null = null;
+const clients: HeadlessClient[] = [];
 afterEach(async () => {
+  for (const client of clients.splice(0)) {
+    client.kill();
+    await rm(client.downloadDir, { recursive: true, force: true });
+  }
   await proxy?.close();
   proxy = null;
 });
@@ -134,6 +141,31 @@ describe.skipIf(!services.available)('a node whose database goes away', { timeou
     await eventually(async () => (await fetch(`http://127.0.0.1:${a.httpPort}/healthz`)).status === 200, 'A has its database back', 20_000);
     await alice.connection.request({ type: 'account.nickname', id: 2, nickname: 'Al' } as ClientFrame, 'account.updated', REPLY_MS);
     expect(await cluster.sql('SELECT nickname FROM accounts')).toEqual([{ nickname: 'Al' }]);
+  });
+
+  it('the shipped client: a message sent while the database is away is refused SERVER_DEGRADED, not queued; sent again once it is back, it is held once and read once', async () => {
+    const cluster = current();
+    proxy = await CutProxy.start(Number(new URL(services.postgresUrl).port));
+    const a = await cluster.addNode({ storeUrl: proxy.via(cluster.storeUrl), tls: true });
+    const alice = await HeadlessClient.start('alice', { server: a.address });
+    const bob = await HeadlessClient.start('bob', { server: a.address });
+    clients.push(alice, bob);
+    await signupAndLogin(alice, 'alice');
+    await signupAndLogin(bob, 'bob');
+    await befriend(alice, 'alice', bob, 'bob');
+    await bob.request({ cmd: 'logout' }, 'logout.ok');
+    await proxy.cutAll();
+    await eventually(async () => (await fetch(`http://127.0.0.1:${a.httpPort}/healthz`)).status === 503, 'A reports the lost database');
+    const refused = await alice.request({ cmd: 'chat.send', username: 'bob', text: 'are you there?', id: 'm1' }, 'error', { id: 'm1' });
+    expect(refused).toMatchObject({ code: 'SERVER_DEGRADED', username: 'bob' });
+    expect(alice.seen('chat.queued')).toEqual([]);
+    await proxy.mend();
+    await eventually(async () => (await fetch(`http://127.0.0.1:${a.httpPort}/healthz`)).status === 200, 'A has its database back', 20_000);
+    await alice.request({ cmd: 'chat.send', username: 'bob', text: 'are you there?', id: 'm1' }, 'chat.queued', { id: 'm1' });
+    await bob.request({ cmd: 'login', username: 'bob', password: 'bob-secret-pw' }, 'login.ok');
+    expect(await bob.waitFor('chat.message', { id: 'm1' })).toMatchObject({ from: 'alice', text: 'are you there?', offline: true });
+    await alice.waitFor('chat.delivered', { id: 'm1' });
+    expect(bob.seen('chat.message')).toHaveLength(1);
   });
 
   it('a sign-up whose account the database does not commit in time is answered SERVER_DEGRADED, not signup.ok', async () => {
