@@ -132,7 +132,12 @@ export const presenceStatusSchema = z.enum(['online', 'offline']);
 export type PresenceStatus = z.infer<typeof presenceStatusSchema>;
 
 /** identity: the friend's public keys as the server holds them; absent for an account that never registered any. */
-export const friendEntrySchema = z.object({ username: z.string(), nickname: z.string(), status: presenceStatusSchema, identity: identityKeysSchema.optional() });
+/**
+ * since: when this friendship began (server ms); a friendship ended and made again has another,
+ * so a client tells that its offline messages from before went with the old one. Absent for a
+ * friendship made before it was stored.
+ */
+export const friendEntrySchema = z.object({ username: z.string(), nickname: z.string(), status: presenceStatusSchema, identity: identityKeysSchema.optional(), since: z.number().optional() });
 export type FriendEntry = z.infer<typeof friendEntrySchema>;
 
 /** Why a chat-session request did not become a session (kebab-case, as the client contract shows). */
@@ -152,10 +157,11 @@ const re = z.number().int().nonnegative().optional();
 
 /**
  * Why a mail the server said it held (mail.queued) reached nobody, as its sender hears it
- * (mail.failed): the recipient's client could not open it, or the friendship ended first and the
- * server dropped it. Error codes (core/errors.ts), so the client reports each as that `error`.
+ * (mail.failed): the recipient's client could not open it. Error codes (core/errors.ts), so the
+ * client reports each as that `error`. (Mail dropped with a friendship is not told this way: the
+ * friend lists say it, login.ok's `since` included, see core/peer/history.ts.)
  */
-export const mailFailureSchema = z.enum(['MAIL_UNREADABLE', 'NOT_FRIENDS']);
+export const mailFailureSchema = z.enum(['MAIL_UNREADABLE']);
 export type MailFailure = z.infer<typeof mailFailureSchema>;
 
 export const serverFrameSchema = z.discriminatedUnion('type', [
@@ -180,7 +186,7 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('presence'), username: z.string(), status: presenceStatusSchema }),
   z.object({ type: z.literal('friend.incoming'), from: z.string(), nickname: z.string() }),
   z.object({ type: z.literal('friend.requested'), re, username: z.string() }),
-  z.object({ type: z.literal('friend.added'), re, username: z.string(), nickname: z.string(), status: presenceStatusSchema, identity: identityKeysSchema.optional() }),
+  z.object({ type: z.literal('friend.added'), re, username: z.string(), nickname: z.string(), status: presenceStatusSchema, identity: identityKeysSchema.optional(), since: z.number().optional() }),
   z.object({ type: z.literal('friend.declined'), re, username: z.string() }),
   z.object({ type: z.literal('friend.removed'), re, username: z.string() }),
   z.object({ type: z.literal('friend.blocked'), re, username: z.string() }),
@@ -263,12 +269,14 @@ function loginOkFastPath(m: Record<string, unknown>): ServerFrame | null {
   if (!Array.isArray(friends) || !isStringArray(incoming) || !isStringArray(outgoing)) return null;
   const entries: FriendEntry[] = new Array<FriendEntry>(friends.length);
   for (let i = 0; i < friends.length; i++) {
-    const f = friends[i] as { username?: unknown; nickname?: unknown; status?: unknown; identity?: unknown } | null;
+    const f = friends[i] as { username?: unknown; nickname?: unknown; status?: unknown; identity?: unknown; since?: unknown } | null;
     if (typeof f !== 'object' || f === null || Array.isArray(f)) return null;
     if (typeof f.username !== 'string' || typeof f.nickname !== 'string' || (f.status !== 'online' && f.status !== 'offline')) return null;
     if (f.identity !== undefined && !isIdentityKeys(f.identity)) return null;
+    if (f.since !== undefined && !(typeof f.since === 'number' && Number.isFinite(f.since))) return null;
     const identity: IdentityKeys | undefined = f.identity === undefined ? undefined : { signKey: f.identity.signKey, sealKey: f.identity.sealKey };
-    entries[i] = identity === undefined ? { username: f.username, nickname: f.nickname, status: f.status } : { username: f.username, nickname: f.nickname, status: f.status, identity };
+    const entry: FriendEntry = identity === undefined ? { username: f.username, nickname: f.nickname, status: f.status } : { username: f.username, nickname: f.nickname, status: f.status, identity };
+    entries[i] = f.since === undefined ? entry : { ...entry, since: f.since };
   }
   const frame = { type: 'login.ok' as const, username, nickname, friends: entries, incoming: [...incoming], outgoing: [...outgoing], resumeToken, resumed };
   return re === undefined ? frame : { ...frame, re };

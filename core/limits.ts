@@ -64,10 +64,11 @@ export const BLOCKS_PER_USER_MAX = 1000;
 /**
  * Worst-case JSON bytes of one friend entry: {"username":"<32 ASCII>","nickname":"<64 UTF-16
  * units, at most 3 UTF-8 bytes each: lone surrogates, which JSON would escape to 6, are refused>",
- * "status":"offline"}, plus a comma; and the friend's identity keys,
- * ,"identity":{"signKey":"<60 base64>","sealKey":"<60 base64>"}.
+ * "status":"offline"}, plus a comma; the friend's identity keys,
+ * ,"identity":{"signKey":"<60 base64>","sealKey":"<60 base64>"}; and when the friendship began,
+ * ,"since":<ms, 16 digits at most>.
  */
-const FRIEND_ENTRY_BYTES_WORST = 13 + USERNAME_CHARS_MAX + 14 + NICKNAME_CHARS_MAX * 3 + 21 + 1 + IDENTITY_JSON_BYTES;
+const FRIEND_ENTRY_BYTES_WORST = 13 + USERNAME_CHARS_MAX + 14 + NICKNAME_CHARS_MAX * 3 + 21 + 1 + IDENTITY_JSON_BYTES + 9 + 16;
 /** Worst-case login.ok or friends frame: every friend, every pending request, and the envelope. */
 export const LIST_FRAME_BYTES_WORST =
   FRIENDS_PER_USER_MAX * FRIEND_ENTRY_BYTES_WORST + (FRIEND_REQUESTS_INCOMING_PER_USER_MAX + FRIEND_REQUESTS_OUTGOING_PER_USER_MAX) * (USERNAME_CHARS_MAX + 3) + 1024;

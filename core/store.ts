@@ -22,7 +22,11 @@ export type StoreOp =
     }
   /** An account's identity keys registered or replaced at a password login. */
   | { readonly op: 'account.identity'; readonly username: string; readonly identity: IdentityKeys }
-  | { readonly op: 'friendship.add'; readonly a: string; readonly b: string }
+  /**
+   * sinceMs: when the friendship began (server clock). A friendship ended and made again has
+   * another, so a client can tell its offline messages from before went with the old one.
+   */
+  | { readonly op: 'friendship.add'; readonly a: string; readonly b: string; readonly sinceMs?: number }
   | { readonly op: 'friendship.remove'; readonly a: string; readonly b: string }
   | { readonly op: 'request.add'; readonly from: string; readonly to: string }
   | { readonly op: 'request.remove'; readonly from: string; readonly to: string }
@@ -88,8 +92,8 @@ export interface AccountRecord {
 
 export interface StoreSnapshot {
   readonly accounts: readonly AccountRecord[];
-  /** Each friendship once, as an unordered pair. */
-  readonly friendships: ReadonlyArray<readonly [string, string]>;
+  /** Each friendship once, as an unordered pair, with when it began (absent: made before that was stored). */
+  readonly friendships: ReadonlyArray<readonly [string, string, number?]>;
   /** Pending friend requests as [from, to]. */
   readonly requests: ReadonlyArray<readonly [string, string]>;
   /** Blocks as [blocker, blocked]; absent in snapshots from before blocks existed. */
@@ -147,7 +151,7 @@ function pairKey(a: string, b: string): string {
 /** An AccountStore in memory: what survives a simulated server crash, and the tests' store. */
 export class MemoryStore implements AccountStore {
   private readonly accounts = new Map<string, AccountRecord>();
-  private readonly friendships = new Map<string, readonly [string, string]>();
+  private readonly friendships = new Map<string, readonly [string, string, number?]>();
   private readonly requests = new Map<string, readonly [string, string]>();
   private readonly blocks = new Map<string, readonly [string, string]>();
   private readonly mail = new Map<number, MailRecord>();
@@ -220,7 +224,7 @@ export class MemoryStore implements AccountStore {
         return;
       }
       case 'friendship.add':
-        this.friendships.set(pairKey(op.a, op.b), [op.a, op.b]);
+        this.friendships.set(pairKey(op.a, op.b), op.sinceMs === undefined ? [op.a, op.b] : [op.a, op.b, op.sinceMs]);
         return;
       case 'friendship.remove':
         this.friendships.delete(pairKey(op.a, op.b));

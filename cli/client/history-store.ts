@@ -49,6 +49,7 @@ import {
   type HistoryMessage,
   type HistoryStatus,
   type HistoryStore,
+  type FriendshipSeen,
   type MessageId,
   historyStatusRank,
 } from '../../core/peer/history.ts';
@@ -56,8 +57,8 @@ import {
 export const HISTORY_DATABASE_FILE = 'history.sqlite';
 /** How long a write waits for another client writing the same database. */
 const BUSY_TIMEOUT_MS = 5_000;
-/** 1: messages; 2: read_marks; 3: messages_unsettled; 4: receipts_owed. */
-const SCHEMA_VERSION = 4;
+/** 1: messages; 2: read_marks; 3: messages_unsettled; 4: receipts_owed; 5: friendships_seen. */
+const SCHEMA_VERSION = 5;
 /** The statuses a record in flight has; a program that stopped leaves them behind (settleInterrupted). */
 const IN_FLIGHT_STATUSES = "('sending', 'offered')";
 
@@ -146,6 +147,14 @@ export class SqliteHistory implements HistoryStore, RuntimeHistory {
           seq INTEGER NOT NULL,
           PRIMARY KEY (account, friend, direction)
         );
+        -- When each friendship began, as the server last said (friendshipsSeen): another start means
+        -- the one our queued messages went to ended, and took them.
+        CREATE TABLE IF NOT EXISTS friendships_seen (
+          account TEXT NOT NULL,
+          friend TEXT NOT NULL,
+          since_ms INTEGER NOT NULL,
+          PRIMARY KEY (account, friend)
+        );
         CREATE TABLE IF NOT EXISTS receipts_owed (
           account TEXT NOT NULL,
           friend TEXT NOT NULL,
@@ -183,6 +192,10 @@ export class SqliteHistory implements HistoryStore, RuntimeHistory {
       receiptTold: this.db.prepare<[string, string]>('DELETE FROM receipts_owed WHERE account = ? AND friend = ?'),
       owedReceipts: this.db.prepare<[string], { friend: string; id: string }>('SELECT friend, id FROM receipts_owed WHERE account = ? ORDER BY rowid'),
       queuedFriends: this.db.prepare<[string], { friend: string }>(`SELECT DISTINCT friend FROM messages WHERE account = ? AND direction = 'out' AND status = 'queued'`),
+      friendshipSince: this.db.prepare<[string, string], { since_ms: number }>('SELECT since_ms FROM friendships_seen WHERE account = ? AND friend = ?'),
+      seeFriendship: this.db.prepare<[string, string, number]>(
+        'INSERT INTO friendships_seen (account, friend, since_ms) VALUES (?, ?, ?) ON CONFLICT (account, friend) DO UPDATE SET since_ms = excluded.since_ms',
+      ),
       failQueued: this.db.prepare<[string, string]>(`UPDATE messages SET status = 'failed' WHERE account = ? AND friend = ? AND direction = 'out' AND status = 'queued'`),
       failInFlight: this.db.prepare<[string]>(`UPDATE messages SET status = 'failed' WHERE account = ? AND status IN ${IN_FLIGHT_STATUSES}`),
       page: this.db.prepare<[string, string, number, number], Row>(
@@ -294,6 +307,22 @@ export class SqliteHistory implements HistoryStore, RuntimeHistory {
 
   failQueued(account: string, friend: string): void {
     this.statements.failQueued.run(account, friend);
+  }
+
+  /**
+   * A friendship that began since we last saw it is another one: the server dropped what it held
+   * of ours with the one before (the queued ones fail, as failQueued). The first one seen for a
+   * friend is only kept: messages queued before this was kept are not judged.
+   */
+  friendshipsSeen(account: string, friends: readonly FriendshipSeen[]): void {
+    this.db.transaction(() => {
+      for (const { username, sinceMs } of friends) {
+        const before = this.statements.friendshipSince.get(account, username)?.since_ms;
+        if (before === sinceMs) continue;
+        if (before !== undefined) this.statements.failQueued.run(account, username);
+        this.statements.seeFriendship.run(account, username, sinceMs);
+      }
+    })();
   }
 
   /** The friends with our messages still queued are few: each one not among `friends` is failed as failQueued does. */

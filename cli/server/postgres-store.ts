@@ -87,9 +87,12 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   // Each login or resume on any node takes the next number: announcements about a user carry it,
   // so a node drops a late word about an older login (core/server/cluster.ts).
   `CREATE SEQUENCE login_epochs;`,
-  // A receipt may say the mail failed (MAIL_UNREADABLE, NOT_FRIENDS: core/frames.ts mailFailureSchema);
+  // A receipt may say the mail failed (MAIL_UNREADABLE: core/frames.ts mailFailureSchema);
   // NULL: delivered, as every receipt before this column.
   `ALTER TABLE mail_receipts ADD COLUMN failed TEXT;`,
+  // When a friendship began (ms): one ended and made again has another, so a client tells that its
+  // offline messages from before went with the old one. NULL for friendships made before this.
+  `ALTER TABLE friendships ADD COLUMN since_ms BIGINT;`,
 ];
 
 type Statement = readonly [sql: string, params: readonly (string | number | null)[]];
@@ -111,7 +114,7 @@ export function statementsOf(op: StoreOp): Statement[] {
     case 'account.identity':
       return [['UPDATE accounts SET sign_key = $1, seal_key = $2 WHERE username = $3', [op.identity.signKey, op.identity.sealKey, op.username]]];
     case 'friendship.add':
-      return [['INSERT INTO friendships (a, b) VALUES ($1, $2) ON CONFLICT DO NOTHING', ordered(op.a, op.b)]];
+      return [['INSERT INTO friendships (a, b, since_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [...ordered(op.a, op.b), op.sinceMs ?? null]]];
     case 'friendship.remove':
       return [['DELETE FROM friendships WHERE a = $1 AND b = $2', ordered(op.a, op.b)]];
     case 'request.add':
@@ -158,7 +161,7 @@ export function statementsOf(op: StoreOp): Statement[] {
 
 const SNAPSHOT_QUERIES = [
   'SELECT username, nickname, password_hash, created_at_ms, sign_key, seal_key FROM accounts ORDER BY username',
-  'SELECT a, b FROM friendships ORDER BY a, b',
+  'SELECT a, b, since_ms FROM friendships ORDER BY a, b',
   'SELECT from_user, to_user FROM friend_requests ORDER BY from_user, to_user',
   'SELECT blocker, blocked FROM blocks ORDER BY blocker, blocked',
   'SELECT declined, decliner, at_ms FROM friend_declines ORDER BY at_ms, declined, decliner',
@@ -278,7 +281,7 @@ export class PostgresStore implements AccountStore {
   load(waitMs = STORE_START_WAIT_MS): StoreSnapshot {
     const [accountRows, friendshipRows, requestRows, blockRows, declineRows, mailRows, receiptRows] = this.call({ kind: 'queries', sqls: SNAPSHOT_QUERIES }, waitMs) as [
       { username: string; nickname: string; password_hash: string; created_at_ms: string; sign_key: string | null; seal_key: string | null }[],
-      { a: string; b: string }[],
+      { a: string; b: string; since_ms: string | null }[],
       { from_user: string; to_user: string }[],
       { blocker: string; blocked: string }[],
       { declined: string; decliner: string; at_ms: string }[],
@@ -296,7 +299,7 @@ export class PostgresStore implements AccountStore {
     );
     return {
       accounts,
-      friendships: friendshipRows.map((row) => [row.a, row.b] as const),
+      friendships: friendshipRows.map((row): readonly [string, string, number?] => (row.since_ms === null ? [row.a, row.b] : [row.a, row.b, Number(row.since_ms)])),
       requests: requestRows.map((row) => [row.from_user, row.to_user] as const),
       blocks: blockRows.map((row) => [row.blocker, row.blocked] as const),
       declines: declineRows.map((row): DeclineRecord => ({ declined: row.declined, decliner: row.decliner, atMs: Number(row.at_ms) })),

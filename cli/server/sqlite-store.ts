@@ -84,9 +84,12 @@ export const MIGRATIONS: readonly string[] = [
      recipient       TEXT NOT NULL REFERENCES accounts(username),
      message_id_json TEXT NOT NULL
    );`,
-  // A receipt may say the mail failed (MAIL_UNREADABLE, NOT_FRIENDS: core/frames.ts mailFailureSchema);
+  // A receipt may say the mail failed (MAIL_UNREADABLE: core/frames.ts mailFailureSchema);
   // NULL: delivered, as every receipt before this column.
   `ALTER TABLE mail_receipts ADD COLUMN failed TEXT;`,
+  // When a friendship began (ms): one ended and made again has another, so a client tells that its
+  // offline messages from before went with the old one. NULL for friendships made before this.
+  `ALTER TABLE friendships ADD COLUMN since_ms INTEGER;`,
 ];
 
 export interface SqliteStoreOptions {
@@ -130,7 +133,7 @@ export class SqliteStore implements AccountStore {
         'INSERT INTO accounts (username, nickname, password_hash, created_at_ms, sign_key, seal_key) VALUES (?, ?, ?, ?, ?, ?)',
       ),
       setIdentity: this.db.prepare<[string, string, string]>('UPDATE accounts SET sign_key = ?, seal_key = ? WHERE username = ?'),
-      insertFriendship: this.db.prepare<[string, string]>('INSERT OR IGNORE INTO friendships (a, b) VALUES (?, ?)'),
+      insertFriendship: this.db.prepare<[string, string, number | null]>('INSERT OR IGNORE INTO friendships (a, b, since_ms) VALUES (?, ?, ?)'),
       deleteFriendship: this.db.prepare<[string, string]>('DELETE FROM friendships WHERE a = ? AND b = ?'),
       insertRequest: this.db.prepare<[string, string]>('INSERT OR IGNORE INTO friend_requests (from_user, to_user) VALUES (?, ?)'),
       deleteRequest: this.db.prepare<[string, string]>('DELETE FROM friend_requests WHERE from_user = ? AND to_user = ?'),
@@ -182,9 +185,9 @@ export class SqliteStore implements AccountStore {
         }),
       );
     const friendships = this.db
-      .prepare<[], { a: string; b: string }>('SELECT a, b FROM friendships ORDER BY a, b')
+      .prepare<[], { a: string; b: string; since_ms: number | null }>('SELECT a, b, since_ms FROM friendships ORDER BY a, b')
       .all()
-      .map((row) => [row.a, row.b] as const);
+      .map((row): readonly [string, string, number?] => (row.since_ms === null ? [row.a, row.b] : [row.a, row.b, row.since_ms]));
     const requests = this.db
       .prepare<[], { from_user: string; to_user: string }>('SELECT from_user, to_user FROM friend_requests ORDER BY from_user, to_user')
       .all()
@@ -250,7 +253,7 @@ export class SqliteStore implements AccountStore {
         s.setIdentity.run(op.identity.signKey, op.identity.sealKey, op.username);
         return;
       case 'friendship.add':
-        s.insertFriendship.run(...ordered(op.a, op.b));
+        s.insertFriendship.run(...ordered(op.a, op.b), op.sinceMs ?? null);
         return;
       case 'friendship.remove':
         s.deleteFriendship.run(...ordered(op.a, op.b));

@@ -12,6 +12,7 @@
  *                  queued ─mail.failed: the friend's client could not open it─▶ failed
  *                  queued ─the friendship ended, told while logged in─▶ failed (the server deleted it)
  *                  queued ─the friendship found ended at a login─▶ failed ─receipt held from before─▶ delivered
+ *                  queued ─the friendship found made again (another `since`) at a login─▶ failed ─receipt─▶ delivered
  *   direction in:  received ─chat.read by our user─▶ read
  *   files:         offered ─▶ done | failed
  *
@@ -33,6 +34,12 @@ export type HistoryStatus = (typeof HISTORY_STATUSES)[number];
 /** The rank of a status: a mark with a lower rank than the record's status is a step back, ignored. */
 export function historyStatusRank(status: HistoryStatus): number {
   return HISTORY_STATUSES.indexOf(status);
+}
+
+/** A friend and when the friendship with them began (server ms): another start is another friendship. */
+export interface FriendshipSeen {
+  readonly username: string;
+  readonly sinceMs: number;
 }
 
 /** One record as the machine hands it to the store. */
@@ -98,6 +105,12 @@ export interface HistoryStore {
   failQueued(account: string, friend: string): void;
   /** Every message to anyone not among `friends` still `queued` becomes `failed`: at a login, those friendships ended while we were away. */
   failQueuedExcept(account: string, friends: readonly string[]): void;
+  /**
+   * When each friendship began, as the server says: kept per account and friend. A friend whose
+   * friendship began since we last saw it (another one, after an unfriending we never heard of)
+   * has our messages still `queued` for it made `failed`, as failQueued: the old one took them.
+   */
+  friendshipsSeen(account: string, friends: readonly FriendshipSeen[]): void;
 }
 
 /**

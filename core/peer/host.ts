@@ -327,6 +327,7 @@ export class PeerHost {
       case 'history.mark':
       case 'history.fail-queued':
       case 'history.fail-queued-except':
+      case 'history.friendships-seen':
       case 'history.page':
       case 'history.search':
         return this.performHistory(effect);
@@ -367,6 +368,9 @@ export class PeerHost {
           return;
         case 'history.fail-queued-except':
           store?.failQueuedExcept(effect.account, effect.friends);
+          return;
+        case 'history.friendships-seen':
+          store?.friendshipsSeen(effect.account, effect.friends);
           return;
         case 'history.page':
           if (store === undefined) return this.input({ type: 'history.failed', queryId: effect.queryId });

@@ -96,7 +96,7 @@ import type { PeerCommand, PreparedFile } from './commands.ts';
 import { type ChatFailedReason, type ClientEvent, chatFailed } from './events.ts';
 import { sanitizeFileName } from './file-names.ts';
 import { type OfferedFile, type P2pFrame, type P2pFrameOf, type P2pFrameType, P2P_FRAME_TYPES, type SessionEndReason, p2pFrameSchema } from './frames.ts';
-import { type HistoryEntry, type HistoryMark, type HistoryMessage, type MessageId, fileHistoryOf } from './history.ts';
+import { type FriendshipSeen, type HistoryEntry, type HistoryMark, type HistoryMessage, type MessageId, fileHistoryOf } from './history.ts';
 import { type BrokerAction, REPLACED, SessionBroker, isSessionFrame } from './session-broker.ts';
 import { MailboxClient } from './mailbox-client.ts';
 import { type ClientRequest, type LinkAction, type LinkState, type LoginEnd, type LoginVia, ServerLink } from './server-link.ts';
@@ -211,6 +211,11 @@ export type PeerEffect =
   | { readonly type: 'history.fail-queued'; readonly account: string; readonly friend: string }
   /** At a login: our messages the server held for anyone not among `friends` are gone with the friendship (HistoryStore.failQueuedExcept). */
   | { readonly type: 'history.fail-queued-except'; readonly account: string; readonly friends: readonly string[] }
+  /**
+   * When each friendship began, as the server says (login.ok, friend.added): one that began since
+   * we last saw it replaced an ended one, which took our messages the server held (HistoryStore.friendshipsSeen).
+   */
+  | { readonly type: 'history.friendships-seen'; readonly account: string; readonly friends: readonly FriendshipSeen[] }
   | { readonly type: 'history.page'; readonly queryId: number; readonly account: string; readonly friend: string; readonly limit: number; readonly before: MessageId | null }
   | { readonly type: 'history.search'; readonly queryId: number; readonly account: string; readonly text: string; readonly friend: string | null; readonly limit: number }
   /** ref: the tag of the command this event answers (see the `command` input), if any. */
@@ -957,6 +962,16 @@ export class PeerMachine {
     // friendship. Receipts it held for some of them (taken before the friendship ended) come after
     // this login.ok, and mark those delivered again (history.ts).
     this.effects.push({ type: 'history.fail-queued-except', account: frame.username, friends: frame.friends.map((f) => f.username) });
+    // A friend on the list may be another friendship than the one our queued messages went to:
+    // ended and made again while we were away (on another program of the account, which had to
+    // log in to make it). The server tells each friendship's start; a new one fails them too.
+    this.seeFriendships(frame.username, frame.friends);
+  }
+
+  /** The friendships the server says began when (those that say it), for history.friendships-seen. */
+  private seeFriendships(account: string, friends: readonly { readonly username: string; readonly since?: number | undefined }[]): void {
+    const seen = friends.flatMap((f) => (f.since === undefined ? [] : [{ username: f.username, sinceMs: f.since }]));
+    if (seen.length > 0) this.effects.push({ type: 'history.friendships-seen', account, friends: seen });
   }
 
   /**
@@ -1046,6 +1061,7 @@ export class PeerMachine {
         return this.emit({ event: 'friend.requested', username: frame.username });
       case 'friend.added':
         this.mail.addFriends([frame]);
+        if (this.link.username !== null) this.seeFriendships(this.link.username, [frame]);
         this.requestsShown.delete(frame.username);
         return this.emit({
           event: 'friend.added',

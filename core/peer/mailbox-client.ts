@@ -4,8 +4,8 @@
  * over (mail.deliver) is opened, shown once as chat.message with `offline: true`, and
  * acknowledged (mail.ack), after which the server deletes it and tells the sender
  * (mail.delivered → chat.delivered). One that does not open is acknowledged as unreadable, and its
- * sender hears mail.failed instead (→ error MAIL_UNREADABLE, the record failed); so it does for
- * mail the server dropped with a friendship (NOT_FRIENDS). Composed by the peer machine (machine.ts).
+ * sender hears mail.failed instead (→ error MAIL_UNREADABLE, the record failed). Composed by the
+ * peer machine (machine.ts).
  *
  * Pure: sealing and opening are crypto, so they are effects (`seal`, `open`) the runtime carries
  * out (cli/crypto/sealed-box.ts in the real client; a stand-in in the simulator) and answers with
@@ -218,13 +218,12 @@ export class MailboxClient {
 
   /**
    * A mail of ours reached nobody and is gone: the friend's client could not open it
-   * (MAIL_UNREADABLE), or the friendship ended before they took it (NOT_FRIENDS). Its history
+   * (MAIL_UNREADABLE). Its history
    * record fails, and the user hears it as that error, naming the friend and the message.
    */
   onFailed(frame: ServerFrameOf<'mail.failed'>): void {
     this.port.mark({ friend: frame.username, id: frame.messageId, direction: 'out', status: 'failed', through: false });
-    const detail = frame.code === 'MAIL_UNREADABLE' ? 'their client could not open the offline message: it is gone, send it again' : 'the friendship ended before they took the offline message: the server dropped it';
-    this.port.emitError(frame.code, detail, frame.username, frame.messageId, undefined);
+    this.port.emitError(frame.code, 'their client could not open the offline message: it is gone, send it again', frame.username, frame.messageId, undefined);
   }
 
   /** A box for us: opened in the order given; one already shown is only acknowledged again. */

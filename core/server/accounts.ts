@@ -42,8 +42,14 @@ export function checkPassword(password: string): ErrorCode | null {
   return CONTROL_CHARS.test(password) ? 'PASSWORD_INVALID' : null;
 }
 
+function pairOf(a: string, b: string): string {
+  return a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`;
+}
+
 export class Directory {
   private readonly accounts = new Map<string, Account>();
+  /** When each friendship began ("a\0b", a < b), where known (friendships made before it was stored have none). */
+  private readonly friendsSince = new Map<string, number>();
 
   constructor(snapshot: StoreSnapshot) {
     for (const record of snapshot.accounts) {
@@ -60,7 +66,7 @@ export class Directory {
       });
     }
     for (const [blocker, blocked] of snapshot.blocks ?? []) this.apply({ op: 'block.add', blocker, blocked });
-    for (const [a, b] of snapshot.friendships) this.apply({ op: 'friendship.add', a, b });
+    for (const [a, b, sinceMs] of snapshot.friendships) this.apply({ op: 'friendship.add', a, b, ...(sinceMs === undefined ? {} : { sinceMs }) });
     for (const [from, to] of snapshot.requests) this.apply({ op: 'request.add', from, to });
   }
 
@@ -90,6 +96,11 @@ export class Directory {
     return this.accounts.get(a)?.friends.has(b) ?? false;
   }
 
+  /** When the friendship of a and b began (server ms), if they are friends and it is known. */
+  friendsSinceMs(a: string, b: string): number | undefined {
+    return this.friendsSince.get(pairOf(a, b));
+  }
+
   /** Applies one op to memory. The machine emits the same op as an effect for the store. */
   apply(op: StoreOp): void {
     switch (op.op) {
@@ -116,11 +127,13 @@ export class Directory {
         if (a === undefined || b === undefined) return;
         a.friends.add(op.b);
         b.friends.add(op.a);
+        if (op.sinceMs !== undefined) this.friendsSince.set(pairOf(op.a, op.b), op.sinceMs);
         return;
       }
       case 'friendship.remove':
         this.accounts.get(op.a)?.friends.delete(op.b);
         this.accounts.get(op.b)?.friends.delete(op.a);
+        this.friendsSince.delete(pairOf(op.a, op.b));
         return;
       case 'request.add': {
         const from = this.accounts.get(op.from);

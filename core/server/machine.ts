@@ -405,6 +405,11 @@ export class ServerMachine {
   private directory: Directory;
   /** Sealed offline messages and the receipts owed for them (mailbox.ts); replaced with the directory. */
   private mailbox: Mailbox;
+  /**
+   * The last friendship start handed out: each new one is later, even within a millisecond (a
+   * remove and re-add in one tick must still read as another friendship to the clients).
+   */
+  private lastFriendsSinceMs = 0;
   private readonly conns = new Map<ConnId, Conn>();
   private readonly online = new Map<string, OnlineUser>();
   private readonly sessionRequests = new Map<string, SessionRequest>();
@@ -823,7 +828,7 @@ export class ServerMachine {
       case 'friend.request':
         return this.onFriendRequest(conn, username, frame, nowMs);
       case 'friend.accept':
-        return this.onFriendAccept(conn, username, frame);
+        return this.onFriendAccept(conn, username, frame, nowMs);
       case 'friend.decline':
         return this.onFriendDecline(conn, username, frame, nowMs);
       case 'friend.remove':
@@ -1185,9 +1190,11 @@ export class ServerMachine {
     return this.online.has(username) ? 'online' : 'offline';
   }
 
-  private friendEntry(username: string): FriendEntry {
+  /** `username` as `viewer`'s friend list shows it. */
+  private friendEntry(viewer: string, username: string): FriendEntry {
     const account = this.directory.get(username);
-    const entry: FriendEntry = { username, nickname: account?.nickname ?? username, status: this.statusOf(username) };
+    const sinceMs = this.directory.friendsSinceMs(viewer, username);
+    const entry: FriendEntry = { username, nickname: account?.nickname ?? username, status: this.statusOf(username), ...(sinceMs === undefined ? {} : { since: sinceMs }) };
     return account?.identity == null ? entry : { ...entry, identity: account.identity };
   }
 
@@ -1201,7 +1208,7 @@ export class ServerMachine {
     const account = this.directory.get(username);
     if (account === undefined) return { friends: [], incoming: [], outgoing: [] };
     return {
-      friends: [...account.friends].map((friend) => this.friendEntry(friend)),
+      friends: [...account.friends].map((friend) => this.friendEntry(username, friend)),
       incoming: this.directory.visibleIncoming(account),
       outgoing: [...account.outgoing],
     };
@@ -1235,7 +1242,7 @@ export class ServerMachine {
     if (me.blocked.has(them.username)) return this.sendError(conn, 'BLOCKED', frame.id);
     if (me.outgoing.has(them.username)) return this.sendError(conn, 'ALREADY_REQUESTED', frame.id);
     // They asked us already: asking back is accepting.
-    if (me.incoming.has(them.username)) return this.acceptFriend(conn, me, them, frame.id);
+    if (me.incoming.has(them.username)) return this.acceptFriend(conn, me, them, frame.id, nowMs);
     if (me.friends.size >= FRIENDS_PER_USER_MAX) return this.sendError(conn, 'FRIENDS_LIMIT', frame.id);
     const declineKey = `${me.username}\u0000${them.username}`;
     const declinedAtMs = this.declines.get(declineKey);
@@ -1261,24 +1268,25 @@ export class ServerMachine {
     if (!hidden) this.sendToUser(them.username, { type: 'friend.incoming', from: me.username, nickname: me.nickname });
   }
 
-  private onFriendAccept(conn: Conn, username: string, frame: ClientFrameOf<'friend.accept'>): void {
+  private onFriendAccept(conn: Conn, username: string, frame: ClientFrameOf<'friend.accept'>, nowMs: number): void {
     const me = this.directory.get(username);
     const them = this.directory.get(frame.username);
     if (me === undefined || them === undefined || !me.incoming.has(them.username)) {
       return this.sendError(conn, 'NO_SUCH_REQUEST', frame.id);
     }
-    this.acceptFriend(conn, me, them, frame.id);
+    this.acceptFriend(conn, me, them, frame.id, nowMs);
   }
 
   /** `me` accepts the pending request from `them`. */
-  private acceptFriend(conn: Conn, me: Account, them: Account, re: number | undefined): void {
+  private acceptFriend(conn: Conn, me: Account, them: Account, re: number | undefined, nowMs: number): void {
     if (me.friends.size >= FRIENDS_PER_USER_MAX || them.friends.size >= FRIENDS_PER_USER_MAX) {
       return this.sendError(conn, 'FRIENDS_LIMIT', re);
     }
     this.persist({ op: 'request.remove', from: them.username, to: me.username });
-    this.persist({ op: 'friendship.add', a: me.username, b: them.username });
-    this.send(conn.connId, { type: 'friend.added', re, ...this.friendEntry(them.username) });
-    this.sendToUser(them.username, { type: 'friend.added', ...this.friendEntry(me.username) });
+    this.lastFriendsSinceMs = Math.max(Math.floor(nowMs), this.lastFriendsSinceMs + 1);
+    this.persist({ op: 'friendship.add', a: me.username, b: them.username, sinceMs: this.lastFriendsSinceMs });
+    this.send(conn.connId, { type: 'friend.added', re, ...this.friendEntry(me.username, them.username) });
+    this.sendToUser(them.username, { type: 'friend.added', ...this.friendEntry(them.username, me.username) });
   }
 
   private onFriendDecline(conn: Conn, username: string, frame: ClientFrameOf<'friend.decline'>, nowMs: number): void {

@@ -84,6 +84,7 @@ const nearClientFastPath = fc.oneof(
         fc.array(
           fc.oneof(
             fc.record({ username: fc.string(), nickname: fc.string(), status: fc.constantFrom('online', 'offline') }),
+            fc.record({ username: fc.string(), nickname: fc.string(), status: fc.constantFrom('online', 'offline'), since: fc.oneof(fc.nat(), fc.double(), fc.string(), fc.constant(null)) }, { requiredKeys: ['username', 'nickname', 'status'] }),
             fc.record({ username: fc.string(), nickname: fc.string(), status: fc.constantFrom('online', 'away'), extra: fc.jsonValue() }, { requiredKeys: ['username'] }),
             fc.jsonValue(),
           ),
@@ -146,6 +147,10 @@ describe('client fast path (heartbeat acks, presence, login.ok)', () => {
       resumed: false,
     };
     expect(serverFrameFastPath(loginOk)).toEqual(serverFrameSchema.parse(loginOk));
+    // When the friendship began is carried (a client tells a friendship made again by it).
+    const withSince = { ...loginOk, friends: [{ username: 'bob', nickname: 'Bob', status: 'online', since: 1_700_000_000_000 }] };
+    expect(serverFrameFastPath(withSince)).toEqual(serverFrameSchema.parse(withSince));
+    expect(serverFrameFastPath(withSince)).toMatchObject({ friends: [{ since: 1_700_000_000_000 }] });
     expect(serverFrameFastPath({ ...loginOk, friends: [{ username: 'bob', nickname: 'Bob', status: 'away' }] })).toBeNull();
   });
 

@@ -127,6 +127,40 @@ describe('headless client: what was said is kept', () => {
     expect([...toJack.messages, ...toKim.messages].map((m) => `${String(m.id)} ${m.status}`)).toEqual(['i1 delivered', 'i2 failed']);
   });
 
+  it('a friendship ended and made again while we were logged out: at the login, ours the server deleted with the old one are failed, though the friend is on the list again', async () => {
+    // Before: it stayed queued for ever (the login's list has mona again, so the check of
+    // friends missing from it did not see it). lena's other program ends and remakes the
+    // friendship: a logged-out program cannot, so another one of the account must log in.
+    server ??= await TestServer.start();
+    const [lena, mona] = await Promise.all(['lena', 'mona'].map((name) => HeadlessClient.start(name, { server: server!.address })));
+    clients.push(lena!, mona!);
+    await Promise.all([signupAndLogin(lena!, 'lena'), signupAndLogin(mona!, 'mona')]);
+    await befriend(lena!, 'lena', mona!, 'mona');
+    await mona!.request({ cmd: 'logout' }, 'logout.ok');
+    await lena!.request({ cmd: 'chat.send', username: 'mona', text: 'gone with the old friendship', id: 'l1' }, 'chat.queued', { id: 'l1' });
+    await lena!.request({ cmd: 'logout' }, 'logout.ok');
+    const elsewhere = await HeadlessClient.start('lena-elsewhere', { server: server.address });
+    clients.push(elsewhere);
+    await elsewhere.request({ cmd: 'login', username: 'lena', password: 'lena-secret-pw' }, 'login.ok');
+    await elsewhere.request({ cmd: 'friend.remove', username: 'mona' }, 'friend.removed');
+    await elsewhere.request({ cmd: 'friend.request', username: 'mona' }, 'friend.requested');
+    await elsewhere.request({ cmd: 'logout' }, 'logout.ok');
+    await mona!.request({ cmd: 'login', username: 'mona', password: 'mona-secret-pw' }, 'login.ok');
+    await mona!.request({ cmd: 'friend.accept', username: 'lena' }, 'friend.added');
+    await mona!.request({ cmd: 'logout' }, 'logout.ok');
+    expect(mona!.seen('chat.message')).toEqual([]);
+    const back = await lena!.request({ cmd: 'login', username: 'lena', password: 'lena-secret-pw' }, 'login.ok');
+    expect(back.friends.map((f) => f.username)).toEqual(['mona']);
+    const toMona = await lena!.request({ cmd: 'history', username: 'mona', id: 'h1' }, 'history', { ref: 'h1' });
+    expect(toMona.messages.map((m) => `${String(m.id)} ${m.status}`)).toEqual(['l1 failed']);
+    // One queued under the new friendship stays queued at the next login.
+    await lena!.request({ cmd: 'chat.send', username: 'mona', text: 'held under the new one', id: 'l2' }, 'chat.queued', { id: 'l2' });
+    await lena!.request({ cmd: 'logout' }, 'logout.ok');
+    await lena!.request({ cmd: 'login', username: 'lena', password: 'lena-secret-pw' }, 'login.ok');
+    const again = await lena!.request({ cmd: 'history', username: 'mona', id: 'h2' }, 'history', { ref: 'h2' });
+    expect(again.messages.map((m) => `${String(m.id)} ${m.status}`)).toEqual(['l1 failed', 'l2 queued']);
+  });
+
   it('a read receipt given with no session open outlives the reader\'s program: told when the next session opens after a restart', async () => {
     // Before: it waited in the program's memory only, and bob quitting lost it; alice never heard
     // chat.read for messages he read while she was away (offline messages are read so, as a rule).

@@ -193,6 +193,25 @@ describe('the SQLite history store', () => {
     ]);
   });
 
+  it('friendshipsSeen: a friendship that began since we last saw it (another one) fails our queued messages to that friend; the first sight, or the same start again, fails nothing; per account; kept across a reopen', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'p2pchat-history-friendships-'));
+    dirs.push(dir);
+    const store = new SqliteHistory({ dataDir: dir });
+    store.append('alice', entry('q1', 'queued before we knew', { status: 'queued' }));
+    store.friendshipsSeen('alice', [{ username: 'bob', sinceMs: 100 }, { username: 'carol', sinceMs: 50 }]);
+    store.friendshipsSeen('alice', [{ username: 'bob', sinceMs: 100 }]);
+    store.append('alice', entry('q2', 'to carol', { friend: 'carol', status: 'queued' }));
+    store.append('carol', entry('q3', 'carol to bob', { status: 'queued' }));
+    const statuses = (account: string, friend: string) => store.page(account, friend, 10, null).map((m) => `${String(m.id)} ${m.status}`);
+    expect([...statuses('alice', 'bob'), ...statuses('alice', 'carol')]).toEqual(['q1 queued', 'q2 queued']);
+    store.close();
+    const again = new SqliteHistory({ dataDir: dir });
+    again.friendshipsSeen('alice', [{ username: 'bob', sinceMs: 100 }, { username: 'carol', sinceMs: 70 }]);
+    expect([...again.page('alice', 'bob', 10, null), ...again.page('alice', 'carol', 10, null)].map((m) => `${String(m.id)} ${m.status}`)).toEqual(['q1 queued', 'q2 failed']);
+    expect(again.page('carol', 'bob', 10, null).map((m) => m.status)).toEqual(['queued']);
+    again.close();
+  });
+
   it('a receipt for one of ours failed at a login (its friendship found ended) makes it delivered: they took it before they left', () => {
     const store = new SqliteHistory({ dataDir: null });
     store.append('alice', entry('q1', 'taken before', { status: 'queued' }));

@@ -94,7 +94,7 @@ describe.skipIf(!services.available)('PostgresStore', () => {
       { op: 'receipt.add', seq: 950, sender: 'ann', recipient: 'bob', messageId: 'x' },
       { op: 'receipt.remove', sender: 'ann', seq: 950 },
       { op: 'receipt.add', seq: 960, sender: 'bob', recipient: 'ann', messageId: 'y', failed: 'MAIL_UNREADABLE' },
-      { op: 'receipt.add', seq: 970, sender: 'bob', recipient: 'ann', messageId: 8, failed: 'NOT_FRIENDS' },
+      { op: 'receipt.add', seq: 970, sender: 'bob', recipient: 'ann', messageId: 8, failed: 'MAIL_UNREADABLE' },
     ];
     open(url).apply(mailOps);
     const memory = new MemoryStore();

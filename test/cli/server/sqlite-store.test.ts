@@ -30,7 +30,7 @@ const OPS: StoreOp[] = [
   account('dan'),
   { op: 'request.add', from: 'ann', to: 'bob' },
   { op: 'request.remove', from: 'ann', to: 'bob' },
-  { op: 'friendship.add', a: 'bob', b: 'ann' },
+  { op: 'friendship.add', a: 'bob', b: 'ann', sinceMs: 1_700_000_000_123 },
   { op: 'friendship.add', a: 'cat', b: 'dan' },
   { op: 'friendship.remove', a: 'dan', b: 'cat' },
   { op: 'request.add', from: 'cat', to: 'ann' },
@@ -60,10 +60,10 @@ describe('SqliteStore', () => {
     expect(sorted(snapshot.requests)).toEqual(sorted(expected.requests));
     expect(snapshot.blocks).toEqual([['ann', 'dan']]);
     expect(expected.blocks).toEqual([['ann', 'dan']]);
-    // Friendships are unordered pairs: compare them ordered.
-    const pairs = (list: ReadonlyArray<readonly [string, string]>) => sorted(list.map(([a, b]) => (a < b ? [a, b] : [b, a])));
+    // Friendships are unordered pairs: compare them ordered (with when they began).
+    const pairs = (list: ReadonlyArray<readonly [string, string, number?]>) => sorted(list.map(([a, b, ...since]) => (a < b ? [a, b, ...since] : [b, a, ...since])));
     expect(pairs(snapshot.friendships)).toEqual(pairs(expected.friendships));
-    expect(snapshot.friendships).toEqual([['ann', 'bob']]);
+    expect(snapshot.friendships).toEqual([['ann', 'bob', 1_700_000_000_123]]);
     reopened.close();
   });
 
@@ -82,7 +82,7 @@ describe('SqliteStore', () => {
       { op: 'receipt.add', seq: 950, sender: 'ann', recipient: 'bob', messageId: 'x' },
       { op: 'receipt.remove', sender: 'ann', seq: 950 },
       { op: 'receipt.add', seq: 960, sender: 'bob', recipient: 'ann', messageId: 'y', failed: 'MAIL_UNREADABLE' },
-      { op: 'receipt.add', seq: 970, sender: 'bob', recipient: 'ann', messageId: 8, failed: 'NOT_FRIENDS' },
+      { op: 'receipt.add', seq: 970, sender: 'bob', recipient: 'ann', messageId: 8, failed: 'MAIL_UNREADABLE' },
     ];
     store.apply(mailOps);
     store.close();
@@ -96,7 +96,7 @@ describe('SqliteStore', () => {
     expect(snapshot.receipts).toEqual([
       { seq: 900, sender: 'ann', recipient: 'bob', messageId: 7 },
       { seq: 960, sender: 'bob', recipient: 'ann', messageId: 'y', failed: 'MAIL_UNREADABLE' },
-      { seq: 970, sender: 'bob', recipient: 'ann', messageId: 8, failed: 'NOT_FRIENDS' },
+      { seq: 970, sender: 'bob', recipient: 'ann', messageId: 8, failed: 'MAIL_UNREADABLE' },
     ]);
     reopened.close();
   });
@@ -213,7 +213,8 @@ describe('identity keys in SQLite', () => {
     const db = new Database(join(dir, DATABASE_FILE_NAME));
     const failedMigration = MIGRATIONS.findIndex((sql) => sql.includes('ADD COLUMN failed'));
     expect(failedMigration).toBeGreaterThan(0);
-    db.exec('ALTER TABLE mail_receipts DROP COLUMN failed;');
+    // The migrations after it are rolled back too.
+    db.exec('ALTER TABLE mail_receipts DROP COLUMN failed; ALTER TABLE friendships DROP COLUMN since_ms;');
     db.pragma(`user_version = ${failedMigration}`);
     for (const name of ['ann', 'bob']) db.prepare('INSERT INTO accounts (username, nickname, password_hash, created_at_ms) VALUES (?, ?, ?, ?)').run(name, name, 'scrypt$x', 1);
     db.prepare('INSERT INTO mail_receipts (seq, sender, recipient, message_id_json) VALUES (?, ?, ?, ?)').run(5, 'ann', 'bob', '"m"');
@@ -232,7 +233,7 @@ describe('identity keys in SQLite', () => {
     const keysMigration = MIGRATIONS.findIndex((sql) => sql.includes('sign_key'));
     expect(keysMigration).toBeGreaterThan(0);
     // The migrations after it (the mailbox's tables) are rolled back too.
-    db.exec('DROP TABLE mail_receipts; DROP TABLE mail; ALTER TABLE accounts DROP COLUMN sign_key; ALTER TABLE accounts DROP COLUMN seal_key;');
+    db.exec('ALTER TABLE friendships DROP COLUMN since_ms; DROP TABLE mail_receipts; DROP TABLE mail; ALTER TABLE accounts DROP COLUMN sign_key; ALTER TABLE accounts DROP COLUMN seal_key;');
     db.pragma(`user_version = ${keysMigration}`);
     db.prepare('INSERT INTO accounts (username, nickname, password_hash, created_at_ms) VALUES (?, ?, ?, ?)').run('old', 'Old', 'scrypt$x', 1);
     db.close();

@@ -206,14 +206,14 @@ describe('mailbox client: leaving mail', () => {
   it('our mail reaching nobody (mail.failed) marks it failed and says the error of its code, naming the friend and the message', () => {
     const { mail, of } = rig();
     mail.onFailed({ type: 'mail.failed', username: 'bob', messageId: 'm1', code: 'MAIL_UNREADABLE' });
-    mail.onFailed({ type: 'mail.failed', username: 'carol', messageId: 7, code: 'NOT_FRIENDS' });
+    mail.onFailed({ type: 'mail.failed', username: 'carol', messageId: 7, code: 'MAIL_UNREADABLE' });
     expect(of('mark')).toEqual([
       [{ friend: 'bob', id: 'm1', direction: 'out', status: 'failed', through: false }],
       [{ friend: 'carol', id: 7, direction: 'out', status: 'failed', through: false }],
     ]);
     expect(of('emitError')).toEqual([
       ['MAIL_UNREADABLE', 'their client could not open the offline message: it is gone, send it again', 'bob', 'm1', undefined],
-      ['NOT_FRIENDS', 'the friendship ended before they took the offline message: the server dropped it', 'carol', 7, undefined],
+      ['MAIL_UNREADABLE', 'their client could not open the offline message: it is gone, send it again', 'carol', 7, undefined],
     ]);
     expect(of('emit')).toEqual([]);
   });

@@ -31,7 +31,7 @@ describe('PeerHost without optional hooks', () => {
       page: () => [],
       search: () => [],
       failQueued: () => undefined,
-      failQueuedExcept: () => undefined,
+      failQueuedExcept: () => undefined, friendshipsSeen: () => undefined,
     };
     const { alice, bob } = rig.friendsInSession({ alice: throwing });
     const bobFrom = bob.events.length;

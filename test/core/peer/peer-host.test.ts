@@ -271,6 +271,9 @@ describe('PeerHost over the in-memory network', () => {
       failQueuedExcept: () => {
         throw new Error('disk full at the login');
       },
+      friendshipsSeen: () => {
+        throw new Error('disk full at the friendships');
+      },
     };
     const rig = new Rig();
     const { alice, bob } = rig.friendsInSession({ alice: broken });
@@ -280,6 +283,8 @@ describe('PeerHost over the in-memory network', () => {
     expect(alice.notes).toContainEqual({ event: 'history.failed', operation: 'history.append', error: new Error('disk full') });
     // Told by what threw: the login's fail-queued-except went to failQueuedExcept, not another call.
     expect(alice.notes).toContainEqual({ event: 'history.failed', operation: 'history.fail-queued-except', error: new Error('disk full at the login') });
+    // And the friendships seen at the login went to friendshipsSeen.
+    expect(alice.notes).toContainEqual({ event: 'history.failed', operation: 'history.friendships-seen', error: new Error('disk full at the friendships') });
     for (const command of [{ cmd: 'history' as const, username: 'bob' }, { cmd: 'history.search' as const, text: 'kept' }]) {
       const answer = rig.command(alice, command, (e) => e.event === 'history' || e.event === 'error');
       expect(answer).toMatchObject({ event: 'error', code: 'HISTORY_UNAVAILABLE' });

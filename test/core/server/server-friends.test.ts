@@ -38,12 +38,29 @@ describe('friend requests', () => {
     const { h, alice, bob } = twoStrangers();
     h.send(alice, { type: 'friend.request', username: 'bob' });
     h.send(bob, { type: 'friend.accept', id: 3, username: 'alice' });
-    expect(h.framesOf(bob, 'friend.added')).toEqual([{ type: 'friend.added', re: 3, username: 'alice', nickname: 'alice', status: 'online' }]);
-    expect(h.framesOf(alice, 'friend.added')).toEqual([{ type: 'friend.added', username: 'bob', nickname: 'bob', status: 'online' }]);
+    // Both hear when the friendship began, as it is stored.
+    const [[, , since]] = h.store.load().friendships as [[string, string, number]];
+    expect(typeof since).toBe('number');
+    expect(h.framesOf(bob, 'friend.added')).toEqual([{ type: 'friend.added', re: 3, username: 'alice', nickname: 'alice', status: 'online', since }]);
+    expect(h.framesOf(alice, 'friend.added')).toEqual([{ type: 'friend.added', username: 'bob', nickname: 'bob', status: 'online', since }]);
     expect(h.machine.friendsOf('alice').has('bob')).toBe(true);
-    expect(h.store.load()).toMatchObject({ friendships: [['bob', 'alice']], requests: [] });
+    expect(h.store.load()).toMatchObject({ friendships: [['bob', 'alice', since]], requests: [] });
     h.send(alice, { type: 'logout' });
     expect(h.framesOf(bob, 'presence')).toEqual([{ type: 'presence', username: 'alice', status: 'offline' }]);
+  });
+
+  it('a friendship ended and made again reads as another: a later since, in friend.added and in the login list, even within one millisecond, and kept across a restart', () => {
+    const { h, alice, bob } = twoStrangers();
+    h.send(alice, { type: 'friend.request', username: 'bob' });
+    h.send(bob, { type: 'friend.accept', username: 'alice' });
+    const first = h.framesOf(alice, 'friend.added')[0]?.since ?? 0;
+    h.send(bob, { type: 'friend.remove', username: 'alice' });
+    h.send(alice, { type: 'friend.request', username: 'bob' });
+    h.send(bob, { type: 'friend.accept', username: 'alice' });
+    const second = h.framesOf(alice, 'friend.added')[1]?.since ?? 0;
+    expect(second).toBeGreaterThan(first);
+    h.restart();
+    expect(h.framesOf(h.login('alice'), 'login.ok')[0]?.friends).toEqual([expect.objectContaining({ username: 'bob', since: second })]);
   });
 
   it('accepting a request from an offline user tells the acceptor that the new friend is offline', () => {
@@ -245,12 +262,15 @@ describe('friend lists at the limit', () => {
     // Every friend with identity keys (their base64 is always 60 characters).
     const identity = { signKey: `MCowBQYDK2VwAyEA${'A'.repeat(43)}=`, sealKey: `MCowBQYDK2VuAyEA${'A'.repeat(43)}=` };
     store.apply(others.map((username) => ({ op: 'account.identity', username, identity })));
+    // And when each friendship began, as a 16-digit millisecond time (the year 2286 and on).
+    store.apply(others.map((b) => ({ op: 'friendship.add', a: 'alice', b, sinceMs: 9_999_999_999_999_999 })));
     const h = new ServerHarness({ store });
     // The harness encodes every frame the machine sends, as the host does: it would throw here.
     const alice = h.login('alice');
     const ok = h.framesOf(alice, 'login.ok')[0]!;
     expect(ok.friends).toHaveLength(FRIENDS_PER_USER_MAX);
     expect(ok.friends[0]).toHaveProperty('identity');
+    expect(ok.friends[0]).toHaveProperty('since');
     expect(encodeControl(ok).byteLength).toBeLessThanOrEqual(LIST_FRAME_BYTES_WORST);
     expect(LIST_FRAME_BYTES_WORST).toBeLessThanOrEqual(CONTROL_FRAME_BYTES_MAX);
   });

@@ -43,10 +43,11 @@ describe('identity keys', () => {
     expect(h.framesOf(alice, 'friend.added')).toMatchObject([{ username: 'bob', identity: bobKeys }]);
     expect(h.framesOf(bob, 'friend.added')).toMatchObject([{ username: 'alice', identity: aliceKeys }]);
     h.send(alice, { type: 'friends.list', id: 5 });
-    expect(h.framesOf(alice, 'friends').at(-1)?.friends).toEqual([{ username: 'bob', nickname: 'bob', status: 'online', identity: bobKeys }]);
+    const since = h.framesOf(alice, 'friend.added')[0]?.since;
+    expect(h.framesOf(alice, 'friends').at(-1)?.friends).toEqual([{ username: 'bob', nickname: 'bob', status: 'online', identity: bobKeys, since }]);
     h.send(alice, { type: 'logout' });
     const again = login(h, 'alice');
-    expect(h.framesOf(again, 'login.ok')[0]?.friends).toEqual([{ username: 'bob', nickname: 'bob', status: 'online', identity: bobKeys }]);
+    expect(h.framesOf(again, 'login.ok')[0]?.friends).toEqual([{ username: 'bob', nickname: 'bob', status: 'online', identity: bobKeys, since }]);
   });
 
   it('session.established gives each side the keys of the other', () => {
