@@ -1178,8 +1178,11 @@ export class ServerMachine {
     this.online.delete(username);
     this.timers.disarm(`ttl:${username}`);
     this.mailbox.resetDelivery(username);
-    if (this.config.clustered && !user.remote) this.effects.push({ type: 'announce', item: { kind: 'offline', username } });
+    // Her requests end before the bus hears she is offline: a callee's node withdraws what it
+    // still holds of hers on that word (withdrawRemoteRequests), so the withdrawals sent from here
+    // must reach it first, or its callee hears each twice (a TTL expiry did that until 2026-12-08).
     for (const requestId of [...(user.sessionRequests ?? [])]) this.endSessionRequest(requestId, 'offline');
+    if (this.config.clustered && !user.remote) this.effects.push({ type: 'announce', item: { kind: 'offline', username } });
     const account = this.directory.get(username);
     if (account !== undefined) this.tellFriends(account, 'offline');
   }

@@ -395,6 +395,25 @@ describe('ClusterRouter over the in-memory bus', () => {
     expect(dave.take('session.established')).toEqual([expect.objectContaining({ role: 'caller', port: 5000 })]);
   });
 
+  // Found by a corpus sweep (cluster-three-nodes.yaml, root seed 49972): the caller's node told
+  // the bus she was offline before it withdrew her requests, so the callee's node withdrew them
+  // itself on the word `offline` (withdrawRemoteRequests) and then passed on the caller's node's
+  // own withdrawal: the callee heard session.withdrawn twice for one request (one-final-outcome).
+  it("a caller's TTL runs out on her node: the callee elsewhere is told her request was withdrawn once", () => {
+    const world = new World();
+    const [a, b] = [world.addNode(), world.addNode()];
+    const alice = world.login(a, 'alice');
+    const bob = world.login(b, 'bob');
+    world.befriend(alice, 'alice', bob, 'bob');
+    alice.send({ type: 'session.request', username: 'bob' });
+    world.settle();
+    const [fromAlice] = bob.take('session.incoming') as { requestId: string }[];
+    // Alice's client falls silent (her connection stays): her node's TTL ends her login.
+    world.passWithHeartbeats(TTL_MS + TTL_MS / 4, [bob]);
+    expect(bob.take('presence')).toEqual([{ type: 'presence', username: 'alice', status: 'offline' }]);
+    expect(bob.take('session.withdrawn')).toEqual([{ type: 'session.withdrawn', requestId: fromAlice?.requestId, from: 'alice', reason: 'offline' }]);
+  });
+
   it('a node cut off the bus refuses logins, and when back after its lease ran out its users are online again', () => {
     const world = new World();
     const [a, b] = [world.addNode(), world.addNode()];
