@@ -32,7 +32,15 @@ import { createLogHooks } from './log-hooks.ts';
 import { createServerMetrics } from './metrics.ts';
 import { SCRYPT_PARAMS, type ScryptParams, ScryptHasher, newToken } from './password.ts';
 import { type DbSynchronous, SqliteStore } from './sqlite-store.ts';
-import { PostgresStore, STORE_COMMIT_WAIT_MS } from './postgres-store.ts';
+import { PostgresStore, STORE_HEALTH_CHECK_MS } from './postgres-store.ts';
+
+/**
+ * How long a read of the whole store while serving (another node's hello, the bus or the
+ * database back) may hold this node's thread: far more than a commit's wait (50,000 accounts took
+ * 1.9-3.5 s on this 2-core box at load 15), less than start-up's. With a commit's 2 s, such a read
+ * failed at every hello and was owed until a store.up that never came.
+ */
+export const STORE_RELOAD_WAIT_MS = 10_000;
 import { NatsBus, checkBusName } from './nats-bus.ts';
 import { ClusterRouter } from '../../core/server/cluster.ts';
 import { randomBytes } from 'node:crypto';
@@ -305,15 +313,40 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
    * waited for: the read would hold this thread (every client's heartbeat) for its whole bound.
    */
   let storeReadOwed = false;
+  /** The machine applied a batch the database withdrew: until the store is read again, writes are refused (storeHealthy). */
+  let memoryAhead = false;
+  let storeRetry: ReturnType<typeof setTimeout> | null = null;
   const readStoreAgain = (why: string): StoreSnapshot | null => {
     try {
       if (backing instanceof PostgresStore && !backing.healthy) throw new Error('the database does not answer');
-      return backing instanceof PostgresStore ? backing.load(STORE_COMMIT_WAIT_MS) : backing.load();
+      const snapshot = backing instanceof PostgresStore ? backing.load(STORE_RELOAD_WAIT_MS) : backing.load();
+      if (memoryAhead) {
+        memoryAhead = false;
+        // Told after the snapshot is in (the caller feeds it now): writes are taken again.
+        queueMicrotask(() => healthChanged());
+      }
+      return snapshot;
     } catch (error) {
       storeReadOwed = true;
       logger.error({ event: 'store.reload-failed', why, err: error }, `the store could not be read again (${why}): it is read once the database answers`);
+      // A read slower than its bound while the database answers: tried again soon, not left for a
+      // store.up that would never come (the store stayed unknown here for good).
+      if (backing instanceof PostgresStore && backing.healthy && closing === null) {
+        storeRetry ??= setTimeout(() => {
+          storeRetry = null;
+          readOwedStore('a read of the store was owed');
+        }, STORE_HEALTH_CHECK_MS);
+        storeRetry.unref();
+      }
       return null;
     }
+  };
+  /** The read owed, if any, made now (the database answers). */
+  const readOwedStore = (why: string): void => {
+    if (!storeReadOwed || closing !== null) return;
+    storeReadOwed = false;
+    const snapshot = readStoreAgain(why);
+    if (snapshot !== null) host.input({ type: 'remote.snapshot', snapshot });
   };
   // The router and the host need each other: the router feeds the host, the host routes through it.
   let hostRef: ServerHost | null = null;
@@ -345,6 +378,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // The machine applied a batch the database withdrew: its memory is ahead of the truth until read again.
     onStoreUnavailable: (refusal, ops) => {
       storeReadOwed = true;
+      memoryAhead = true;
       logger.error({ event: 'store.withdrawn', reason: refusal.reason, ops: ops.length }, 'the database did not commit a batch: nothing of it was announced; the store is read again once it answers');
     },
   };
@@ -356,7 +390,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let tcpPort = 0;
   let httpPort = 0;
   const registry = createServerMetrics(() => machine.stats(), { processMetrics: options.processMetrics ?? true });
-  const storeHealthy = (): boolean => !(backing instanceof PostgresStore) || backing.healthy;
+  const storeHealthy = (): boolean => !(backing instanceof PostgresStore) || (backing.healthy && !memoryAhead);
   const busHealthy = (): boolean => bus === null || bus.connected;
   const unhealthyReason = (): string | null =>
     storeHealthy() ? (busHealthy() ? null : 'bus unreachable') : busHealthy() ? 'database unreachable' : 'database and bus unreachable';
@@ -380,11 +414,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     backing.onHealth((healthy) => {
       if (healthy) logger.info({ event: 'store.up' }, 'the database answers again');
       else logger.error({ event: 'store.down', error: backing.healthError }, 'the database does not answer');
-      if (healthy && storeReadOwed && closing === null) {
-        storeReadOwed = false;
-        const snapshot = readStoreAgain('the database answers again');
-        if (snapshot !== null) host.input({ type: 'remote.snapshot', snapshot });
-      }
+      if (healthy) readOwedStore('the database answers again');
       healthChanged();
     });
   }
