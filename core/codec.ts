@@ -181,7 +181,7 @@ function sameBytesAt(a: Uint8Array, at: number, b: Uint8Array, count: number): b
  * sent a byte at a time held 524,288 chunks (about 60 MB of heap) and took minutes to decode.
  */
 export class FrameDecoder {
-  private readonly frameBytesMax: number;
+  private frameBytesMax: number;
   private readonly knownPayloads: readonly KnownPayload[];
   /** The chunk being read, or null when nothing is buffered. */
   private head: Uint8Array | null = null;
@@ -214,6 +214,14 @@ export class FrameDecoder {
     this.frameBytesMax = Math.min(options.frameBytesMax ?? FRAME_BYTES_MAX, FRAME_BYTES_MAX);
     this.knownPayloads = options.knownPayloads ?? NO_KNOWN_PAYLOADS;
     this.dataFragments = options.dataFragments ?? false;
+  }
+
+  /**
+   * Frames read from here on may be as large as `frameBytesMax` (at most FRAME_BYTES_MAX): a
+   * stream held to small frames until it proved who it is (a P2P hello) is let open once it has.
+   */
+  allowFrameBytes(frameBytesMax: number): void {
+    this.frameBytesMax = Math.min(frameBytesMax, FRAME_BYTES_MAX);
   }
 
   /**

@@ -303,6 +303,13 @@ export const P2P_HELLO_TIMEOUT_MS = 10_000;
  * longer TTL, a hello later still is told BAD_SESSION_TOKEN). One token per friend at most.
  */
 export const P2P_TOKEN_EXPIRED_KEPT_MS = 2 * TTL_MS_DEFAULT;
+/**
+ * Largest frame an accepted P2P stream may send before its hello is accepted (then FRAME_BYTES_MAX).
+ * A hello is under 2 KiB even with every character escaped; before, a stranger's first frame could
+ * be 512 KiB, parsed as JSON before it was refused (milliseconds each, several TLS handshakes'
+ * worth), on a new connection each time, from anyone who can reach the port. FRAME_TOO_LARGE past it.
+ */
+export const P2P_HELLO_FRAME_BYTES_MAX = 4 * 1024;
 /** Accepted P2P streams not yet authenticated, at once: a port scanner cannot hold more. */
 export const P2P_UNAUTHENTICATED_STREAMS_MAX = 32;
 /** Chat messages sent to one peer and not yet acknowledged. */

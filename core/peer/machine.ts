@@ -72,12 +72,14 @@ import type { ClientFrame, ServerFrame, ServerFrameOf } from '../frames.ts';
 import type { IdentityKeys } from '../identity.ts';
 import {
   FILE_BYTES_MAX_DEFAULT,
+  FRAME_BYTES_MAX,
   HISTORY_PAGE_MESSAGES_DEFAULT,
   HISTORY_QUERIES_PENDING_MAX,
   HISTORY_SEARCH_RESULTS_MAX,
   P2P_HELLO_TIMEOUT_MS,
   P2P_TOKEN_EXPIRED_KEPT_MS,
   P2P_SEND_QUEUE_BYTES_MAX,
+  P2P_HELLO_FRAME_BYTES_MAX,
   P2P_UNAUTHENTICATED_STREAMS_MAX,
   SERVER_REQUESTS_PENDING_MAX,
   TRANSFERS_ACTIVE_MAX,
@@ -128,6 +130,8 @@ const LOGGED_OUT_HERE_DETAIL = 'the server was not reachable: logged out here; t
  * transfer checks each piece's offset and credit limit as it would a frame.
  */
 const P2P_DECODER_OPTIONS = { dataFragments: true } as const;
+/** A stream we accepted, until its hello is accepted: a stranger's frames are held small (P2P_HELLO_FRAME_BYTES_MAX). */
+const P2P_HELLO_DECODER_OPTIONS = { ...P2P_DECODER_OPTIONS, frameBytesMax: P2P_HELLO_FRAME_BYTES_MAX } as const;
 
 /** P2P streams: the machine names its outgoing ones ("out:N"); the runtime names accepted ones. */
 export type StreamKey = string;
@@ -1345,7 +1349,7 @@ export class PeerMachine {
       this.effects.push({ type: 'p2p.reset', streamId: reset });
       if (reset === streamId) return;
     }
-    this.channels.set(streamId, { state: 'ExpectHello', streamId, decoder: new FrameDecoder(P2P_DECODER_OPTIONS), parkedHello: null, peerKey, addressKey: from });
+    this.channels.set(streamId, { state: 'ExpectHello', streamId, decoder: new FrameDecoder(P2P_HELLO_DECODER_OPTIONS), parkedHello: null, peerKey, addressKey: from });
     this.timers.arm(`hello:${streamId}`, nowMs + P2P_HELLO_TIMEOUT_MS);
   }
 
@@ -1489,6 +1493,7 @@ export class PeerMachine {
     this.tokens.delete(frame.username);
     this.timers.disarm(`token:${frame.username}`);
     this.timers.disarm(`hello:${channel.streamId}`);
+    channel.decoder.allowFrameBytes(FRAME_BYTES_MAX);
     this.channels.set(channel.streamId, { state: 'Open', streamId: channel.streamId, decoder: channel.decoder, friend: frame.username, brokered: held.brokered });
     this.effects.push({ type: 'p2p.send', streamId: channel.streamId, frame: { type: 'hello.ok', username: me } });
     this.openSession(frame.username, channel.streamId, held.brokered, nowMs);
