@@ -214,7 +214,7 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
    */
   z.object({ type: z.literal('account.updated'), re, username: z.string(), nickname: z.string(), resumeToken: z.string().optional() }),
   /** A friend changed their nickname. */
-  z.object({ type: z.literal('friend.updated'), username: z.string(), nickname: z.string() }),
+  z.object({ type: z.literal('friend.updated'), username: z.string(), nickname: z.string(), identity: identityKeysSchema.optional() }),
   /** To the callee: a request it was asked about ended without its answer (timeout, cancel, caller gone). */
   z.object({ type: z.literal('session.withdrawn'), requestId: z.string(), from: z.string(), reason: sessionFailureSchema }),
   /** The server holds the sealed message for `username` (retrying a send that was held answers this again). */

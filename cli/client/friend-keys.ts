@@ -42,6 +42,10 @@ export class FriendKeys {
         return this.withFriends(event, event.friends, (friends) => ({ ...event, friends }));
       case 'friend.added':
         return this.withFriends(event, [event], ([friend]) => ({ ...event, ...friend }));
+      case 'friend.updated':
+        // Only a change of keys says anything here (a nickname change carries none).
+        if (event.identity === undefined) return { shown: event, changes: [] };
+        return this.withFriends(event, [event], ([friend]) => ({ ...event, ...friend }));
       case 'friend.removed':
       case 'friend.blocked':
         this.current.delete(event.username);

@@ -64,7 +64,8 @@ export const clientEventSchema = z.discriminatedUnion('event', [
   z.object({ event: z.literal('friend.blocked'), username }),
   z.object({ event: z.literal('friend.unblocked'), username }),
   /** A friend changed their nickname. */
-  z.object({ event: z.literal('friend.updated'), username, nickname: z.string() }),
+  /** identity (addition): the friend's new keys, when they changed (a login from a new data dir). */
+  z.object({ event: z.literal('friend.updated'), username, nickname: z.string(), identity: identityKeysSchema.optional(), safetyNumber: z.string().optional() }),
   /** Our account changed: answers account.password and account.nickname. */
   z.object({ event: z.literal('account.updated'), username, nickname: z.string() }),
   z.object({ event: z.literal('presence'), username, status: presenceStatusSchema }),

@@ -1103,7 +1103,14 @@ export class PeerMachine {
       case 'mail.failed':
         return this.mail.onFailed(frame);
       case 'friend.updated':
-        return this.emit({ event: 'friend.updated', username: frame.username, nickname: shownNickname(frame.nickname, frame.username) });
+        // New keys (the friend logged in from a new data dir): offline messages are sealed to them from now.
+        if (frame.identity !== undefined && this.mail.isFriend(frame.username)) this.mail.addFriends([frame]);
+        return this.emit({
+          event: 'friend.updated',
+          username: frame.username,
+          nickname: shownNickname(frame.nickname, frame.username),
+          ...(frame.identity === undefined ? {} : { identity: frame.identity }),
+        });
       case 'account.updated':
         return this.onAccountUpdated(frame);
       default:

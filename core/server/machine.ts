@@ -1050,10 +1050,15 @@ export class ServerMachine {
     this.loginGuesses.clear(job.guessKey);
     if (conn === undefined) return;
     // Keys offered at a verified login are registered: an account made before keys existed, or
-    // used from a new data dir. A replaced key reaches the friends with their next friend view or
-    // session.established, where their clients compare it with the one they knew (peer.key.changed).
+    // used from a new data dir. The friends online hear them at once (friend.updated with the
+    // keys), the others with their next friend view; their clients compare them with the ones
+    // they knew (peer.key.changed). Until then a friend online kept sealing offline messages to
+    // the old key, which the new data dir cannot open.
     if (job.identity !== undefined && !identityKeysEqual(account.identity, job.identity)) {
       this.persist({ op: 'account.identity', username: account.username, identity: job.identity });
+      // One frame object for every friend: a host may encode it once for the whole fan-out.
+      const update: ServerFrame = { type: 'friend.updated', username: account.username, nickname: account.nickname, identity: job.identity };
+      for (const friend of account.friends) this.sendToUser(friend, update);
     }
     this.counters.logins += 1;
     this.attach(conn, account, job.re, nowMs, 'password');

@@ -88,6 +88,25 @@ describe('identity keys', () => {
     expect(h.framesOf(bobAgain, 'login.ok')[0]?.friends[0]).toMatchObject({ username: 'alice', identity: second });
   });
 
+  it('keys registered or replaced at a login reach the friends online at once (friend.updated with them); the same keys again, or none, tell nobody', () => {
+    // Before: a friend online kept sealing offline messages to the old key until its next friend
+    // view, and the new data dir could open none of them (MAIL_UNREADABLE).
+    const h = new ServerHarness({ store: storeWith(['alice', 'bob', 'carol'], [['alice', 'bob']]) });
+    const bob = login(h, 'bob');
+    const carol = login(h, 'carol');
+    const first = keys();
+    login(h, 'alice', first);
+    login(h, 'alice', first);
+    login(h, 'alice');
+    const second = keys();
+    login(h, 'alice', second);
+    expect(h.framesOf(bob, 'friend.updated')).toEqual([
+      { type: 'friend.updated', username: 'alice', nickname: 'alice', identity: first },
+      { type: 'friend.updated', username: 'alice', nickname: 'alice', identity: second },
+    ]);
+    expect(h.framesOf(carol, 'friend.updated')).toEqual([]);
+  });
+
   it('a wrong password registers nothing', () => {
     const h = new ServerHarness({ store: storeWith(['alice']) });
     const conn = h.open();
