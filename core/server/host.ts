@@ -189,6 +189,13 @@ export class ServerHost {
         performed.push(instead);
         continue;
       }
+      if (this.withheld && effect.type === 'announce' && effect.item.kind === 'attached') {
+        // A login whose batch (its identity keys) was withdrawn is answered SERVER_DEGRADED: the
+        // client drops that link, so the other nodes are not told the user is held here. (An
+        // `offline` still goes: a user gone from here must not stay online elsewhere.)
+        performed ??= effects.slice(0, index);
+        continue;
+      }
       this.perform(effect);
       performed?.push(effect);
     }

@@ -5,9 +5,11 @@
  * the owner is told to read the store again once it answers. Once the node knows its store is
  * away (cluster.health `store: false`), the machine refuses every change at once.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { encodeControl } from '../../../core/codec.ts';
 import type { ClientFrame } from '../../../core/frames.ts';
+import { type ClusterMessage, ClusterRouter } from '../../../core/server/cluster.ts';
 import { ServerHost, type ServerHostHooks, withheldSend } from '../../../core/server/host.ts';
 import { ServerMachine } from '../../../core/server/machine.ts';
 import { MemoryStore, type StoreOp, type StoreRefusal } from '../../../core/store.ts';
@@ -186,5 +188,55 @@ describe('ServerHost and a store that cannot be reached', () => {
     expect(withheldSend(error)).toBe(error);
     const ack = { type: 'send', connId: 3, frame: { type: 'heartbeat.ack', re: 2 } } as const;
     expect(withheldSend(ack)).toBe(ack);
+  });
+});
+
+describe('ServerHost of a cluster node and a store that cannot be reached', () => {
+  function clusterNode() {
+    const store = storeWith(['alice', 'bob'], [['alice', 'bob']], undefined, new AwayStore());
+    const transport = new FakeTransport();
+    const hasher = new SettledHasher();
+    const machine = new ServerMachine(store.load(), { newToken: () => 'token', signupsPerAddressPerHour: 0, clustered: true });
+    const published: ClusterMessage[] = [];
+    let host: ServerHost | null = null;
+    const router = new ClusterRouter({
+      nodeId: 'n1',
+      bus: { connected: true, publish: (message) => published.push(message), setHandler: () => {} },
+      leaseTtlMs: 10_000,
+      input: (input) => host?.input(input),
+      heldUsers: (visit) => machine.heldUsers(visit),
+      nowMs: () => clock.nowMs(),
+    });
+    host = new ServerHost({ machine, transport, store, hasher, clock, cluster: router });
+    host.listen('127.0.0.1', 0, () => {});
+    const stream = new FakeStream('10.0.0.1');
+    transport.onAccept?.(stream);
+    const announced = (kind: string) => published.flatMap((message) => message.items).filter((item) => item.kind === kind);
+    return { store, hasher, stream, announced };
+  }
+
+  it('a login whose identity keys are withdrawn is answered SERVER_DEGRADED and not announced to the other nodes', () => {
+    const { store, hasher, stream, announced } = clusterNode();
+    const spki = (key: ReturnType<typeof generateKeyPairSync>['publicKey']): string => key.export({ format: 'der', type: 'spki' }).toString('base64');
+    const identity = { signKey: spki(generateKeyPairSync('ed25519').publicKey), sealKey: spki(generateKeyPairSync('x25519').publicKey) };
+    store.away = true;
+    (stream.events as StreamEvents).onData(encodeControl({ type: 'login', id: 1, username: 'alice', password: passwordOf('alice'), identity }));
+    hasher.settle();
+    expect(framesWritten(stream).at(-1)).toMatchObject({ type: 'error', re: 1, code: 'SERVER_DEGRADED' });
+    expect(store.tries).toBe(1);
+    expect(announced('attached')).toEqual([]);
+  });
+
+  it('a logout in the same round as a withdrawn batch is still announced: the user is not left online elsewhere', () => {
+    const { store, hasher, stream, announced } = clusterNode();
+    (stream.events as StreamEvents).onData(encodeControl({ type: 'login', id: 1, username: 'alice', password: passwordOf('alice') }));
+    hasher.settle();
+    expect(announced('attached')).toHaveLength(1);
+    store.away = true;
+    (stream.events as StreamEvents).onData(Buffer.concat([encodeControl({ type: 'account.nickname', id: 2, nickname: 'Al' }), encodeControl({ type: 'logout', id: 3 })]));
+    // (The round's other replies are withheld too, logout.ok among them: the host cannot tell which
+    // frame of the round a reply answers. The logout happened, and is said to the other nodes.)
+    expect(framesWritten(stream).filter((frame) => frame.type === 'error').map((frame) => frame.re)).toContain(2);
+    expect(announced('offline')).toMatchObject([{ username: 'alice' }]);
   });
 });
