@@ -61,6 +61,8 @@ export interface MailboxPort {
 }
 
 interface Sealing {
+  /** The account sending (the box names it). */
+  readonly me: string;
   readonly friend: string;
   readonly id: string | number;
   readonly text: string;
@@ -75,9 +77,10 @@ interface Unanswered {
   readonly sealed: string;
 }
 
-function unansweredKey(friend: string, id: string | number): string {
-  // JSON keeps the id 1 apart from the id "1", as the server does.
-  return `${friend}\u0000${JSON.stringify(id)}`;
+function unansweredKey(me: string, friend: string, id: string | number): string {
+  // JSON keeps the id 1 apart from the id "1", as the server does; the box names its sender, so
+  // another account logged in on this program never sends it.
+  return `${me}\u0000${friend}\u0000${JSON.stringify(id)}`;
 }
 
 interface Opening {
@@ -146,13 +149,14 @@ export class MailboxClient {
     if (this.sealing.size + this.sent.size >= SERVER_REQUESTS_PENDING_MAX) {
       return this.port.emitError('QUEUE_FULL', 'too many offline messages waiting for the server', friend, id, ref);
     }
-    const again = this.unanswered.get(unansweredKey(friend, id));
+    const key = unansweredKey(me, friend, id);
+    const again = this.unanswered.get(key);
     if (again !== undefined && again.text === text) {
-      this.unanswered.delete(unansweredKey(friend, id));
-      return this.leave({ friend, id, text, sentAtMs: again.sentAtMs, ref }, again.sealed);
+      this.unanswered.delete(key);
+      return this.leave({ me, friend, id, text, sentAtMs: again.sentAtMs, ref }, again.sealed);
     }
     const ticket = this.nextTicket++;
-    this.sealing.set(ticket, { friend, id, text, sentAtMs: nowMs, ref });
+    this.sealing.set(ticket, { me, friend, id, text, sentAtMs: nowMs, ref });
     this.port.seal(ticket, sealKey, plaintext);
   }
 
@@ -198,7 +202,7 @@ export class MailboxClient {
   linkLost(): void {
     for (const job of this.sent.values()) {
       this.port.emitError('SERVER_UNAVAILABLE', 'the server connection closed before it said it holds the offline message', job.friend, job.id, job.ref);
-      const key = unansweredKey(job.friend, job.id);
+      const key = unansweredKey(job.me, job.friend, job.id);
       this.unanswered.delete(key);
       this.unanswered.set(key, { text: job.text, sentAtMs: job.sentAtMs, sealed: job.sealed });
       if (this.unanswered.size > SERVER_REQUESTS_PENDING_MAX) {

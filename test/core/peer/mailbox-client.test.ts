@@ -151,6 +151,13 @@ describe('mailbox client: leaving mail', () => {
     // Used once: held now, so the next send of it is sealed anew (and the server tells it apart).
     mail.send('alice', 'bob', 'one', 'm1', 6_000, 6);
     expect(of('seal').map((args) => args[0])).toEqual([1, 2, 3, 4, 5]);
+    // Another account on this program never sends alice's box (it names her).
+    mail.send('alice', 'bob', 'three', 9, 1_000, 7);
+    mail.sealed(6, 'S9');
+    mail.linkLost();
+    mail.send('carol', 'bob', 'three', 9, 7_000, 8);
+    expect(of('seal').map((args) => args[0])).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(of('sendMail').filter((args) => args[2] === 'S9')).toHaveLength(1);
   });
 
   it(`at most SERVER_REQUESTS_PENDING_MAX (${SERVER_REQUESTS_PENDING_MAX}) boxes of unanswered sends are kept: the oldest is sealed anew`, () => {
