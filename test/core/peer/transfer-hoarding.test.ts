@@ -112,6 +112,20 @@ describe('transfer slots under a hoarding friend', () => {
     expect(world.eventsOf('alice', 'file.received')).toHaveLength(1);
   });
 
+  it('our own send of several files with every slot held by idle offers pushes out as many, each from the friend holding the most at that moment', () => {
+    const world = threeFriends();
+    for (const hoarder of ['bob', 'carol']) {
+      const files = Array.from({ length: TRANSFERS_IN_PER_PEER_MAX }, (_, i) => source(world, `/${hoarder}/hoard-${i}.bin`, 1024));
+      world.command(hoarder, { cmd: 'file.send', username: 'alice', files });
+    }
+    world.command('alice', { cmd: 'file.send', username: 'bob', files: [source(world, '/alice/a.txt', 10), source(world, '/alice/b.txt', 10), source(world, '/alice/c.txt', 10)] });
+    expect(world.eventsOf('alice', 'error')).toEqual([]);
+    // bob (first of two at 32) gives one, then carol (now the fullest) one, then bob again.
+    const firstOf = (name: string, n: number): string[] => (world.eventsOf(name, 'file.offered') as Array<{ transferId: string }>).slice(0, n).map((e) => e.transferId);
+    expect(world.eventsOf('alice', 'file.failed').map((e) => (e as { transferId: string }).transferId)).toEqual([...firstOf('bob', 1), ...firstOf('carol', 1), ...firstOf('bob', 2).slice(1)]);
+    expect(world.peer('alice').transferCount()).toBe(TRANSFERS_ACTIVE_MAX);
+  });
+
   it(`offers nobody answers fail with stalled after TRANSFER_ANSWER_WAIT_MS (${TRANSFER_ANSWER_WAIT_MS} ms), and the slots come back`, () => {
     const world = threeFriends();
     hoard(world);
