@@ -356,6 +356,7 @@ export class ClusterRouter {
   private duplicateHeard(theirBoot: number | undefined): void {
     const ours = this.options.boot;
     if (ours === undefined || theirBoot === undefined || theirBoot === ours) return this.options.duplicateNode?.(null);
+    // Stryker disable next-line EqualityOperator: equal start numbers were told above (null)
     const newer = theirBoot < ours;
     this.options.duplicateNode?.(newer);
     if (newer || this.duplicatesAnswered.has(theirBoot)) return;

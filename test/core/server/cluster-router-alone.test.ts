@@ -304,7 +304,7 @@ describe('MemoryBusHub', () => {
 });
 
 describe('two processes with one node id', () => {
-  function routerBooted(boot: number | undefined) {
+  function routerBooted(boot: number | undefined, tellsDuplicates = true) {
     const published: ClusterMessage[] = [];
     const told: (boolean | null)[] = [];
     const inputs: ServerInput[] = [];
@@ -317,7 +317,7 @@ describe('two processes with one node id', () => {
       heldUsers: () => {},
       nowMs: () => 0,
       ...(boot === undefined ? {} : { boot }),
-      duplicateNode: (newer) => told.push(newer),
+      ...(tellsDuplicates ? { duplicateNode: (newer: boolean | null) => told.push(newer) } : {}),
     });
     const hear = (message: Omit<ClusterMessage, 'to'>): void => handler?.({ to: null, ...message });
     return { published, told, inputs, hear };
@@ -337,6 +337,16 @@ describe('two processes with one node id', () => {
     expect(earlier.published).toEqual([{ from: 'n0', to: null, boot: 5, items: [{ kind: 'lease', ttlMs: LEASE_TTL_MS }] }]);
     // Nothing of what the other process said is taken in.
     expect(earlier.inputs).toEqual([]);
+  });
+
+  it('a router not asked to tell of a duplicate (no duplicateNode) still says its beat to the later process', () => {
+    const earlier = routerBooted(5, false);
+    earlier.hear({ from: 'n0', boot: 7, items: [{ kind: 'hello' }] });
+    earlier.hear({ from: 'n0', items: [{ kind: 'lease' }] });
+    const later = routerBooted(7, false);
+    later.hear({ from: 'n0', boot: 5, items: [{ kind: 'lease' }] });
+    expect(earlier.published.map((message) => message.items)).toEqual([[{ kind: 'lease', ttlMs: LEASE_TTL_MS }]]);
+    expect(later.published).toEqual([]);
   });
 
   it('without start numbers (either side), a duplicate is told as such, newer unknown, and nothing is said', () => {
