@@ -126,6 +126,34 @@ describe('transfer slots under a hoarding friend', () => {
     expect(world.peer('alice').transferCount()).toBe(TRANSFERS_ACTIVE_MAX);
   });
 
+  it('a transfer moving bytes is never pushed out: the idle offers of the friend holding the most idle ones give way', () => {
+    const world = threeFriends();
+    world.restartServer({ signupsPerAddressPerHour: 0 });
+    world.advance(RECONNECT_DELAY_MS_MAX * 2);
+    world.addPeer('dave', 7004);
+    world.command('dave', { cmd: 'signup', username: 'dave', password: 'dave-password' });
+    world.command('dave', { cmd: 'login', username: 'dave', password: 'dave-password' });
+    world.command('dave', { cmd: 'friend.request', username: 'alice' });
+    world.command('alice', { cmd: 'friend.accept', username: 'dave' });
+    world.command('dave', { cmd: 'chat.open', username: 'alice' });
+    // bob first (so bob is the first of two friends at 32), with files larger than a few frames.
+    for (const sender of ['bob', 'carol']) {
+      const files = Array.from({ length: TRANSFERS_IN_PER_PEER_MAX }, (_, i) => source(world, `/${sender}/big-${i}.bin`, 1024 * 1024));
+      world.command(sender, { cmd: 'file.send', username: 'alice', files });
+    }
+    expect(world.peer('alice').transferCount()).toBe(TRANSFERS_ACTIVE_MAX);
+    // alice accepts bob's first file and reads only part of it: it is moving, not idle.
+    world.pausedReaders.add('alice');
+    const [bobsFirst] = world.eventsOf('alice', 'file.offer') as Array<{ transferId: string }>;
+    world.command('alice', { cmd: 'file.answer', transferId: bobsFirst!.transferId, accept: true });
+    world.command('dave', { cmd: 'file.send', username: 'alice', files: [source(world, '/dave/photo.jpg', 5000)] });
+    world.readSome('alice', 100_000);
+    expect(world.eventsOf('alice', 'file.offer').some((e) => (e as { from: string }).from === 'dave')).toBe(true);
+    // bob holds 31 idle offers and carol 32: carol's oldest gives way, never bob's moving file.
+    const [carolsFirst] = world.eventsOf('carol', 'file.offered') as Array<{ transferId: string }>;
+    expect(world.eventsOf('alice', 'file.failed').map((e) => (e as { transferId: string }).transferId)).toEqual([carolsFirst!.transferId]);
+  });
+
   it(`offers nobody answers fail with stalled after TRANSFER_ANSWER_WAIT_MS (${TRANSFER_ANSWER_WAIT_MS} ms), and the slots come back`, () => {
     const world = threeFriends();
     hoard(world);
