@@ -68,6 +68,8 @@ export const CHECKED_SERVER_FRAME_TYPES: readonly string[] = [
   'session.established',
   'session.failed',
   'session.withdrawn',
+  'session.incoming',
+  'session.answered',
 ];
 /**
  * logout-answered: how long after a logout a first fault may begin and still leave the logout
@@ -145,6 +147,15 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
   private readonly finalsByConn = new Map<number, Map<string, string>>();
   /** "receiver\0friend" → when the receiver was told the friendship ended. */
   private readonly removedAtMs = new Map<string, number>();
+  /**
+   * requests-end-with-caller: the requests each callee was asked about (session.incoming) and has
+   * heard no end of (session.answered, .withdrawn, .established): callee → requestId → the caller
+   * and the server connection it was last asked on (a resume asks again on the new one; a request
+   * not asked again there is one a restarted server forgot).
+   */
+  private readonly askedOf = new Map<string, Map<string, { readonly caller: string; readonly connId: number }>>();
+  /** Callees told their caller went offline while a request of hers still asked them: judged a bound later. */
+  private readonly callerLeft: Array<{ readonly callee: string; readonly requestId: string; readonly caller: string; readonly atMs: number }> = [];
   /**
    * presence-only-to-friends: presences a client heard about someone the server no longer counts
    * as its friend, with no friend.removed heard yet (receiver, about → when). The server may have
@@ -227,6 +238,8 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
    * It also says the server let this user's login in (login.ok, or the list after a relogin).
    */
   onViewReset(peer: PeerDriver): void {
+    // A new login (or none): the requests of the old one are the server's to forget; a resume asks again.
+    this.askedOf.delete(peer.username);
     const user = this.user(peer.username);
     if (user.admittedAtMs === null) user.admittedAtMs = this.w.clock.nowMs();
     if (peer.presenceView.size === 0) return;
@@ -390,6 +403,17 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
       switch (message.type) {
         case 'presence':
           if (typeof message.username === 'string') this.checkPresenceReach(slot.username, message.username, serverAddress);
+          if (message.status === 'offline' && typeof message.username === 'string') this.noteCallerLeft(slot.username, message.username, connId);
+          break;
+        case 'session.incoming':
+          if (typeof message.requestId === 'string' && typeof message.from === 'string') {
+            let asked = this.askedOf.get(slot.username);
+            if (asked === undefined) this.askedOf.set(slot.username, (asked = new Map()));
+            asked.set(message.requestId, { caller: message.from, connId });
+          }
+          break;
+        case 'session.answered':
+          this.askedOf.get(slot.username)?.delete(String(message.requestId));
           break;
         case 'signup.ok':
           if (typeof message.username === 'string' && !this.w.server.store.isAccountCommitted(message.username)) {
@@ -409,18 +433,33 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
           }
           break;
         case 'session.established':
+          if (message.role === 'callee') this.askedOf.get(slot.username)?.delete(String(message.requestId));
           this.finalOutcome(slot.username, connId, message.requestId, message.role === 'callee' ? 'callee' : 'caller', 'session.established');
           break;
         case 'session.failed':
           this.finalOutcome(slot.username, connId, message.requestId, 'caller', `session.failed ${String(message.reason)}`);
           break;
         case 'session.withdrawn':
+          this.askedOf.get(slot.username)?.delete(String(message.requestId));
           this.finalOutcome(slot.username, connId, message.requestId, 'callee', `session.withdrawn ${String(message.reason)}`);
           break;
         default:
           break;
       }
     }
+  }
+
+  /** `callee` was told `caller` is offline: her requests still asking it must be withdrawn (PROTOCOL.md: going offline ends them). */
+  private noteCallerLeft(callee: string, caller: string, connId: number): void {
+    // With a cluster, a callee's yes goes to the caller's node over the bus and its answer may come
+    // back as an error this checker does not tie to the request: judged on one server only.
+    if ((this.w.servers?.length ?? 1) > 1) return;
+    const asked = this.askedOf.get(callee);
+    if (asked === undefined) return;
+    const atMs = this.w.clock.nowMs();
+    asked.forEach((request, requestId) => {
+      if (request.caller === caller && request.connId === connId) this.callerLeft.push({ callee, requestId, caller, atMs });
+    });
   }
 
   onConnectionClosed(connId: number): void {
@@ -566,6 +605,31 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
     this.sweepPresenceReach();
     this.sweepPresence();
     this.sweepSessions();
+    this.sweepCallersLeft();
+  }
+
+  /**
+   * requests-end-with-caller: a request whose caller the callee was told went offline is
+   * withdrawn within the presence bound: the server does it in the same turn, before the presence,
+   * so whatever a fault does to the link, the withdrawal reaches the callee first (a restarted
+   * server forgets its requests and asks nobody again: those are not judged, see askedOf).
+   * Until 2026-12-08 nothing judged it: a server that let a caller's requests live on past her
+   * logout or TTL expiry, asking the callee until their timeout, passed the corpus and its swarm.
+   */
+  private sweepCallersLeft(): void {
+    const nowMs = this.w.clock.nowMs();
+    let kept = 0;
+    for (const left of this.callerLeft) {
+      if (nowMs - left.atMs <= this.boundMs) {
+        this.callerLeft[kept++] = left;
+        continue;
+      }
+      const still = this.askedOf.get(left.callee)?.get(left.requestId)?.caller === left.caller;
+      if (still) {
+        this.violate('requests-end-with-caller', `${left.callee} was told ${left.caller} went offline ${Math.round(nowMs - left.atMs)} ms ago, but her session request ${left.requestId} still asks it (never withdrawn)`);
+      }
+    }
+    this.callerLeft.length = kept;
   }
 
   private truthOf(username: string): PresenceStatus {

@@ -61,6 +61,7 @@ export const CHECKER_NAMES = [
   'rate-limit-honoured',
   'reconnect-backoff',
   'outage-reported',
+  'requests-end-with-caller',
 ] as const;
 
 /** The kinds of step, by the names step outcomes and `underFaults.stepsMayFail` use. */
@@ -91,6 +92,8 @@ export const SIM_PLANTED_BUGS = [
   'presence-to-everyone',
   /** session.failed frames never leave the server: the caller's request never ends. */
   'drop-session-failed',
+  /** session.withdrawn frames never leave the server: a callee whose caller left is asked until the request's timeout. */
+  'drop-session-withdrawn',
   /** The trace takes a number that changes from one run to the next in the same process. */
   'nondeterminism',
   /** Receivers write each download under the name its sender offered, unsanitized (a hostile name escapes). */

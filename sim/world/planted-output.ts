@@ -290,6 +290,7 @@ export class PlantedOutput {
       return true;
     }
     if (frame.type === 'session.failed' && active.has('drop-session-failed')) return true;
+    if (frame.type === 'session.withdrawn' && active.has('drop-session-withdrawn')) return true;
     if (active.has('lock-out-guessed-user') && stream.loginAttempt !== null) {
       const user = stream.loginAttempt;
       if (frame.type === 'error' && frame.code === 'BAD_CREDENTIALS') this.failedLogins.set(user, (this.failedLogins.get(user) ?? 0) + 1);
