@@ -2,6 +2,8 @@
  * Token buckets keyed by string, with time passed in. Bounded: past `bucketsMax` keys, the
  * least recently touched bucket is forgotten (which can only make the limiter more lenient).
  */
+import { dropOldestPast } from './bounded.ts';
+
 export interface BucketOptions {
   readonly burst: number;
   readonly perSec: number;
@@ -40,10 +42,7 @@ export class RateLimiter {
       bucket.updatedMs = nowMs;
     }
     this.buckets.set(key, bucket);
-    if (this.buckets.size > bucketsMax) {
-      const oldest = this.buckets.keys().next();
-      if (!oldest.done) this.buckets.delete(oldest.value);
-    }
+    dropOldestPast(this.buckets, bucketsMax);
     return bucket;
   }
 }
@@ -85,10 +84,7 @@ export class GuessBackoff {
     const fresh = entry === undefined || nowMs - entry.lastMs >= this.options.forgetMs;
     this.attempts.delete(key);
     this.attempts.set(key, { count: fresh ? 1 : entry.count + 1, lastMs: nowMs });
-    if (this.attempts.size > this.options.keysMax) {
-      const oldest = this.attempts.keys().next();
-      if (!oldest.done) this.attempts.delete(oldest.value);
-    }
+    dropOldestPast(this.attempts, this.options.keysMax);
   }
 
   clear(key: string): void {
@@ -162,10 +158,7 @@ export class FairQueue<T> {
     best.servedSeq = ++this.seq;
     this.servedSeqs.delete(bestKey);
     this.servedSeqs.set(bestKey, best.servedSeq);
-    if (this.servedSeqs.size > this.keysRememberedMax) {
-      const oldest = this.servedSeqs.keys().next();
-      if (!oldest.done) this.servedSeqs.delete(oldest.value);
-    }
+    dropOldestPast(this.servedSeqs, this.keysRememberedMax);
     if (best.items.length === 0) this.lines.delete(bestKey);
     return item;
   }

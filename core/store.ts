@@ -275,7 +275,7 @@ export class MemoryStore implements AccountStore {
 
 /** The record a receipt.add op holds (`failed` only when it failed, as the stores read it back). */
 export function receiptOf(op: ReceiptRecord): ReceiptRecord {
-  return { seq: op.seq, sender: op.sender, recipient: op.recipient, messageId: op.messageId, ...(op.failed === undefined ? {} : { failed: op.failed }) };
+  return { seq: op.seq, sender: op.sender, recipient: op.recipient, messageId: op.messageId, ...(op.failed && { failed: op.failed }) };
 }
 
 /** A receipt's `failed` as a store column holds it (NULL: delivered). */

@@ -103,6 +103,7 @@ import { type BrokerAction, REPLACED, SessionBroker, isSessionFrame } from './se
 import { MailboxClient } from './mailbox-client.ts';
 import { type ClientRequest, type LinkAction, type LinkState, type LoginEnd, type LoginVia, ServerLink } from './server-link.ts';
 import { IncomingTransfer, OutgoingTransfer, type ReadGate, TRANSFER_TUNING_DEFAULTS, type TransferAction, type TransferTuning } from './transfer.ts';
+import { dropOldestPast } from '../bounded.ts';
 
 /** What a data frame adds to its chunk on the wire. */
 const DATA_FRAME_OVERHEAD_BYTES = FRAME_HEADER_BYTES + DATA_HEADER_BYTES;
@@ -1954,10 +1955,7 @@ export class PeerMachine {
     if (frame === null) return;
     this.recentOutcomes.delete(transfer.transferId);
     this.recentOutcomes.set(transfer.transferId, { peer: transfer.meta.peer, frame });
-    if (this.recentOutcomes.size > TRANSFER_OUTCOMES_REMEMBERED_MAX) {
-      const oldest = this.recentOutcomes.keys().next().value;
-      if (oldest !== undefined) this.recentOutcomes.delete(oldest);
-    }
+    dropOldestPast(this.recentOutcomes, TRANSFER_OUTCOMES_REMEMBERED_MAX);
   }
 
   /** Carries a transfer's actions out as effects on the friend's open channel and the file system. */
@@ -2029,9 +2027,8 @@ export class PeerMachine {
 /**
  * A friend list as it may be shown: a nickname that breaks the rule (core/nickname.ts; an older or
  * dishonest server's: empty, blank, or with direction controls that would reverse the username
- * shown after it) is replaced by the username. The same list when every nickname keeps it.
+ * shown after it) is replaced by the username.
  */
 function friendsShown<T extends { readonly username: string; readonly nickname: string }>(friends: readonly T[]): readonly T[] {
-  if (friends.every((friend) => shownNickname(friend.nickname, friend.username) === friend.nickname)) return friends;
   return friends.map((friend) => ({ ...friend, nickname: shownNickname(friend.nickname, friend.username) }));
 }

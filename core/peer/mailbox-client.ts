@@ -26,6 +26,7 @@ import type { ErrorCode } from '../errors.ts';
 import type { ChatRecord } from './chat.ts';
 import type { ClientEvent } from './events.ts';
 import type { HistoryMark } from './history.ts';
+import { dropOldestPast } from '../bounded.ts';
 
 /** What a sealed box adds to its plaintext (version, ephemeral X25519 key, tag): cli/crypto/sealed-box.ts. */
 export const SEALED_BOX_OVERHEAD_BYTES = 1 + 32 + 16;
@@ -110,8 +111,8 @@ export class MailboxClient {
   private readonly unanswered = new Map<string, Unanswered>();
   /** Boxes handed over, in the server's order, until shown. */
   private readonly opening: Opening[] = [];
-  /** Seqs shown or found unreadable, oldest first (bounded): a repeated delivery is acknowledged, not shown again. */
-  private readonly shown = new Map<number, 'shown' | 'unreadable'>();
+  /** Seqs shown (false) or found unreadable (true), oldest first (bounded): a repeated delivery is acknowledged as before, not shown again. */
+  private readonly unreadableBySeq = new Map<number, boolean>();
 
   constructor(private readonly port: MailboxPort) {}
 
@@ -205,10 +206,7 @@ export class MailboxClient {
       const key = unansweredKey(job.me, job.friend, job.id);
       this.unanswered.delete(key);
       this.unanswered.set(key, { text: job.text, sentAtMs: job.sentAtMs, sealed: job.sealed });
-      if (this.unanswered.size > SERVER_REQUESTS_PENDING_MAX) {
-        const oldest = this.unanswered.keys().next();
-        if (oldest.done !== true) this.unanswered.delete(oldest.value);
-      }
+      dropOldestPast(this.unanswered, SERVER_REQUESTS_PENDING_MAX);
     }
     this.sent.clear();
     // Boxes handed over and not yet shown are handed over again at the next login.
@@ -233,8 +231,8 @@ export class MailboxClient {
   /** A box for us: opened in the order given; one already shown is only acknowledged again. */
   onDeliver(frame: ServerFrameOf<'mail.deliver'>): void {
     // Handed over again after a lost ack: acknowledged again as it was the first time.
-    const shown = this.shown.get(frame.seq);
-    if (shown !== undefined) return this.port.sendAck(frame.seq, shown === 'unreadable');
+    const unreadable = this.unreadableBySeq.get(frame.seq);
+    if (unreadable !== undefined) return this.port.sendAck(frame.seq, unreadable);
     if (this.opening.some((o) => o.seq === frame.seq)) return;
     this.opening.push({ seq: frame.seq, from: frame.from, messageId: frame.messageId, result: null });
     this.port.open(frame.seq, frame.sealed);
@@ -271,7 +269,7 @@ export class MailboxClient {
     for (let head = this.opening[0]; head !== undefined && head.result !== null; head = this.opening[0]) {
       this.opening.shift();
       const result = head.result;
-      this.remember(head.seq, result instanceof Error ? 'unreadable' : 'shown');
+      this.remember(head.seq, result instanceof Error);
       if (result instanceof Error) {
         // It will never open: acknowledged as unreadable so it does not block the mailbox and its
         // sender hears it failed (not delivered), and reported here.
@@ -285,11 +283,8 @@ export class MailboxClient {
     }
   }
 
-  private remember(seq: number, outcome: 'shown' | 'unreadable'): void {
-    this.shown.set(seq, outcome);
-    if (this.shown.size > MAIL_IDS_REMEMBERED_MAX) {
-      const oldest = this.shown.keys().next();
-      if (oldest.done !== true) this.shown.delete(oldest.value);
-    }
+  private remember(seq: number, unreadable: boolean): void {
+    this.unreadableBySeq.set(seq, unreadable);
+    dropOldestPast(this.unreadableBySeq, MAIL_IDS_REMEMBERED_MAX);
   }
 }

@@ -70,6 +70,7 @@ import type { ServerFrame, ServerFrameOf } from '../frames.ts';
 import { SERVER_REQUESTS_PENDING_MAX, SESSION_ACK_WAIT_MS, SESSION_OUTCOME_GRACE_MS } from '../limits.ts';
 import { type ChatFailedReason, type ClientEvent, chatFailed, chatRefused } from './events.ts';
 import type { LoginEnd } from './server-link.ts';
+import { dropOldestPast } from '../bounded.ts';
 
 export type SessionRequest =
   /** Caller: session.request sent as request `re`, no session.pending yet. */
@@ -437,7 +438,7 @@ export class SessionBroker {
   private owe(re: number): void {
     this.unanswered.add(re);
     this.actions.push({ type: 'reply-answers-nothing', re });
-    if (this.unanswered.size > SERVER_REQUESTS_PENDING_MAX) this.unanswered.delete(this.unanswered.values().next().value);
+    dropOldestPast(this.unanswered, SERVER_REQUESTS_PENDING_MAX);
   }
 
   /**

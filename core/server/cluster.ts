@@ -41,6 +41,7 @@
 import type { ClientFrameOf, ServerFrame } from '../frames.ts';
 import type { StoreOp, StoreSnapshot } from '../store.ts';
 import type { ConnId, ServerEffect, ServerInput } from './machine.ts';
+import { dropOldestPast } from '../bounded.ts';
 
 export type NodeId = string;
 
@@ -264,7 +265,7 @@ export class ClusterRouter {
     this.leaseTtlOf.delete(node);
     this.lostNodes.delete(node);
     this.lostNodes.add(node);
-    if (this.lostNodes.size > LOST_NODES_MAX) this.lostNodes.delete(this.lostNodes.values().next().value as NodeId);
+    dropOldestPast(this.lostNodes, LOST_NODES_MAX);
     let takenOffline = 0;
     for (const [username, remote] of [...this.remoteUsers]) {
       if (remote.node !== node) continue;
@@ -410,11 +411,8 @@ export class ClusterRouter {
   private wentOffline(username: string): number {
     this.offlineEpochs.delete(username);
     this.offlineEpochs.add(username);
-    if (this.offlineEpochs.size > LOGIN_EPOCHS_OFFLINE_MAX) {
-      const oldest = this.offlineEpochs.values().next().value as string;
-      this.offlineEpochs.delete(oldest);
-      this.epochs.delete(oldest);
-    }
+    const forgotten = dropOldestPast(this.offlineEpochs, LOGIN_EPOCHS_OFFLINE_MAX);
+    if (forgotten !== undefined) this.epochs.delete(forgotten);
     return this.epochs.get(username) ?? 0;
   }
 

@@ -93,6 +93,7 @@ import { type IdentityKeys, identityKeysEqual } from '../identity.ts';
 import { type Account, Directory, checkNickname, checkPassword, checkUsername } from './accounts.ts';
 import { Mailbox } from './mailbox.ts';
 import { tokensEqual } from '../tokens.ts';
+import { dropOldestPast } from '../bounded.ts';
 
 export type ConnId = number;
 
@@ -550,8 +551,7 @@ export class ServerMachine {
           if (op.op === 'decline.add') {
             this.declines.set(`${op.declined}\u0000${op.decliner}`, op.atMs);
             // Bounded here too (the node that made it bounds and stores its own).
-            // Stryker disable next-line StringLiteral: the map holds more than RATE_LIMIT_BUCKETS_MAX keys here, so its first key is never missing and '' is never used
-            if (this.declines.size > RATE_LIMIT_BUCKETS_MAX) this.declines.delete(this.declines.keys().next().value ?? '');
+            dropOldestPast(this.declines, RATE_LIMIT_BUCKETS_MAX);
           }
           else if (op.op === 'decline.remove') this.declines.delete(`${op.declined}\u0000${op.decliner}`);
           else this.applyOp(op);
@@ -1337,11 +1337,9 @@ export class ServerMachine {
     // Stored, so a restart does not let the declined ask again at once.
     this.persist({ op: 'decline.add', declined, decliner, atMs: nowMs });
     // Bounded like the rate limiters: the oldest decline is forgotten first, in memory and in the store.
-    if (this.declines.size > RATE_LIMIT_BUCKETS_MAX) {
-      const oldest = this.declines.keys().next();
-      if (oldest.done) return;
-      this.declines.delete(oldest.value);
-      const [oldDeclined = '', oldDecliner = ''] = oldest.value.split('\u0000');
+    const forgotten = dropOldestPast(this.declines, RATE_LIMIT_BUCKETS_MAX);
+    if (forgotten !== undefined) {
+      const [oldDeclined = '', oldDecliner = ''] = forgotten.split('\u0000');
       this.persist({ op: 'decline.remove', declined: oldDeclined, decliner: oldDecliner });
     }
   }
@@ -1622,6 +1620,7 @@ export class ServerMachine {
     // A friend we blocked (the friendship stays) gets no mail from us until we unblock them.
     if (this.directory.get(from)?.blocked.has(to) === true) return this.sendError(conn, 'BLOCKED', frame.id);
     const queued: ServerFrame = { type: 'mail.queued', re: frame.id, username: to, messageId: frame.messageId };
+    // Stryker disable next-line OptionalChaining: a friend has an account (areFriends above), so it is never missing
     if (this.directory.get(to)?.blocked.has(from) === true) return this.send(conn.connId, queued);
     const held = this.mailbox.find(to, from, frame.messageId);
     if (held !== undefined) {
@@ -1659,7 +1658,7 @@ export class ServerMachine {
    * past MAIL_RECEIPTS_HELD_PER_USER_MAX).
    */
   private tellSender(mail: MailRecord, failed: MailFailure | undefined): void {
-    const receipt: ReceiptRecord = { seq: mail.seq, sender: mail.from, recipient: mail.to, messageId: mail.messageId, ...(failed === undefined ? {} : { failed }) };
+    const receipt: ReceiptRecord = { seq: mail.seq, sender: mail.from, recipient: mail.to, messageId: mail.messageId, ...(failed && { failed }) };
     const sender = this.online.get(mail.from);
     if (sender !== undefined && sender.connId !== null) return this.send(sender.connId, receiptFrame(receipt));
     const dropped = this.mailbox.receiptToDrop(mail.from);
@@ -1768,11 +1767,8 @@ export class ServerMachine {
     if (user === undefined || user.remote) return;
     if (frame.type === 'session.incoming') {
       const requests = (user.remoteRequests ??= new Map());
-      if (requests.size >= SESSION_REQUESTS_PENDING_PER_USER_MAX) {
-        const oldest = requests.keys().next();
-        if (!oldest.done) requests.delete(oldest.value);
-      }
       requests.set(frame.requestId, frame.from);
+      dropOldestPast(requests, SESSION_REQUESTS_PENDING_PER_USER_MAX);
     } else if (SESSION_OUTCOME_TYPES.has(frame.type) && 'requestId' in frame && typeof frame.requestId === 'string') {
       user.remoteRequests?.delete(frame.requestId);
       if (user.remoteRequests?.size === 0) user.remoteRequests = null;

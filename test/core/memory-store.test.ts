@@ -5,7 +5,7 @@
  * hasFriendship and passwordHashOf answer from what was applied (the simulator's announced-is-committed asks them).
  */
 import { describe, expect, it } from 'vitest';
-import { MemoryStore, type StoreOp } from '../../core/store.ts';
+import { MemoryStore, failedOf, receiptOf, type StoreOp } from '../../core/store.ts';
 
 function create(username: string): StoreOp {
   return { op: 'account.create', username, nickname: username, passwordHash: 'h', createdAtMs: 0 };
@@ -40,5 +40,19 @@ describe('MemoryStore', () => {
     store.apply([create('alice'), { op: 'account.password', username: 'alice', passwordHash: 'h2' }]);
     store.apply([{ op: 'account.password', username: 'zed', passwordHash: 'h3' }]);
     expect([store.passwordHashOf('alice'), store.passwordHashOf('zed')]).toEqual(['h2', null]);
+  });
+});
+
+describe('receipts as the stores read them back', () => {
+  // A failed receipt answers its sender mail.failed, any other mail.delivered (core/server/machine.ts).
+  it("a receipt's failed column holds its code, or NULL for a delivered one (every receipt from before the column)", () => {
+    expect(failedOf('MAIL_UNREADABLE')).toEqual({ failed: 'MAIL_UNREADABLE' });
+    expect(failedOf(null)).toEqual({});
+    const delivered = receiptOf({ seq: 1, sender: 'alice', recipient: 'bob', messageId: 'm1', ...failedOf(null) });
+    const failed = receiptOf({ seq: 2, sender: 'alice', recipient: 'bob', messageId: 'm2', ...failedOf('MAIL_UNREADABLE') });
+    expect([delivered, failed]).toEqual([
+      { seq: 1, sender: 'alice', recipient: 'bob', messageId: 'm1' },
+      { seq: 2, sender: 'alice', recipient: 'bob', messageId: 'm2', failed: 'MAIL_UNREADABLE' },
+    ]);
   });
 });

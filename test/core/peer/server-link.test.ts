@@ -394,6 +394,36 @@ describe('server link machine', () => {
     expect(away.nowMs - awayLostAtMs).toBeLessThanOrEqual(LOGIN_UNREACHED_WAIT_MS + RECONNECT_DELAY_MS_MAX);
   });
 
+  it('a login owed waits for a refusing server LOGIN_UNREACHED_WAIT_MS from its lost link, whatever the clock reads, up to and including the last millisecond', () => {
+    const h = new Harness();
+    h.nowMs = 50_000_000;
+    const loginId = h.loginSent();
+    const lostAtMs = h.nowMs;
+    h.step((l) => l.closed(h.linkId, h.nowMs));
+    h.advanceTo(h.link.nextTimeoutMs()!);
+    h.advanceTo(lostAtMs + LOGIN_UNREACHED_WAIT_MS);
+    expect(h.step((l) => l.closed(h.linkId, h.nowMs))).toEqual([{ type: 'link-lost', resending: [loginId] }]);
+    h.advanceTo(h.link.nextTimeoutMs()!);
+    expect(h.step((l) => l.closed(h.linkId, h.nowMs))).toEqual([{ type: 'link-lost', resending: [] }]);
+  });
+
+  it('links that open and drop before their welcome are lost links for a login owed: it is given up after LOGIN_RESENDS_MAX of them, long before LOGIN_UNREACHED_WAIT_MS', () => {
+    // Only a connect refused outright waits by time: a server that accepts and drops reached us.
+    const h = new Harness();
+    const loginId = h.loginSent();
+    const lostAtMs = h.nowMs;
+    expect(h.step((l) => l.closed(h.linkId, h.nowMs))).toContainEqual({ type: 'link-lost', resending: [loginId] });
+    const resent: number[][] = [];
+    for (let drops = 0; drops < 100 && resent.at(-1)?.length !== 0; drops++) {
+      h.advanceTo(h.link.nextTimeoutMs()!);
+      h.step((l) => l.opened(h.linkId, null, h.nowMs));
+      const lost = h.step((l) => l.closed(h.linkId, h.nowMs)).find((a) => a.type === 'link-lost');
+      resent.push(lost?.type === 'link-lost' ? [...lost.resending] : []);
+    }
+    expect(resent).toEqual([...Array.from({ length: LOGIN_RESENDS_MAX - 1 }, () => [loginId]), []]);
+    expect(h.nowMs - lostAtMs).toBeLessThan(LOGIN_UNREACHED_WAIT_MS);
+  });
+
   it('a login refused with SERVER_DEGRADED is sent again on new links after a growing backoff, saying why, and the refusal answers it after LOGIN_DEGRADED_RETRIES_MAX', () => {
     const h = new Harness();
     const loginId = h.loginSent();
