@@ -31,6 +31,7 @@
  */
 import type { CommandRef, UserCommand } from '../../core/peer/commands.ts';
 import type { ClientEvent } from '../../core/peer/events.ts';
+import { dropOldestPast } from '../../core/bounded.ts';
 
 /** Commands waiting at once; more are refused (QUEUE_FULL), so a runaway writer cannot grow memory. */
 export const COMMANDS_QUEUED_MAX = 1024;
@@ -110,10 +111,7 @@ class BoundedMap<K, V> extends Map<K, V> {
   override set(key: K, value: V): this {
     this.delete(key);
     super.set(key, value);
-    if (this.size > COMMAND_REFS_REMEMBERED_MAX) {
-      const oldest = this.keys().next();
-      if (oldest.done !== true) this.delete(oldest.value);
-    }
+    dropOldestPast(this, COMMAND_REFS_REMEMBERED_MAX);
     return this;
   }
 }

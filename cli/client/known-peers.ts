@@ -13,6 +13,7 @@ import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync
 import { join } from 'node:path';
 import { type IdentityKeys, identityKeysEqual, isIdentityKeys } from '../../core/identity.ts';
 import { FRIENDS_PER_USER_MAX } from '../../core/limits.ts';
+import { dropOldestPast } from '../../core/bounded.ts';
 
 export const KNOWN_PEERS_FILE = 'known-peers.json';
 /** A known-peers file larger than this is refused, not read (a friend's entry is under 200 bytes). */
@@ -60,11 +61,8 @@ export class KnownPeers {
       peers.set(username, { signKey: identity.signKey, sealKey: identity.sealKey });
       dirty = true;
     }
-    while (peers.size > KNOWN_PEERS_MAX) {
-      const oldest = peers.keys().next();
-      if (oldest.done === true) break;
-      peers.delete(oldest.value);
-    }
+    // Several sightings may be new at once: one at a time, the oldest first.
+    while (dropOldestPast(peers, KNOWN_PEERS_MAX) !== undefined);
     if (dirty) this.save(peers);
     return changes;
   }

@@ -13,6 +13,7 @@
  * the other proved against the key the server vouches for now, on every link; a changed vouched
  * key never finds the old ticket (it is part of the lookup) and is refused by the other end.
  */
+import { dropOldestPast } from '../../core/bounded.ts';
 import type { ConnectIntent } from '../../core/transport.ts';
 
 /**
@@ -62,8 +63,8 @@ export class PeerSessions {
   /** Keeps the newest ticket of `link` (the oldest link goes when full). */
   keep(link: string, session: PeerSession): void {
     this.byLink.delete(link);
-    if (this.byLink.size >= PEER_SESSIONS_CACHED_MAX) this.byLink.delete(this.byLink.keys().next().value!);
     this.byLink.set(link, session);
+    dropOldestPast(this.byLink, PEER_SESSIONS_CACHED_MAX);
   }
 
   /** Drops the ticket of `link` if it is still `session` (a newer one stays). */

@@ -20,6 +20,7 @@ import tls from 'node:tls';
 import { FairPlaces } from './address-counts.ts';
 import { publicKeyText } from '../crypto/key-text.ts';
 import { PeerSessions } from './peer-sessions.ts';
+import { dropOldestPast } from '../../core/bounded.ts';
 import type { ConnectIntent, Listener, Stream, StreamEvents, Transport } from '../../core/transport.ts';
 
 const NO_EVENTS: StreamEvents = { onOpen() {}, onData() {}, onDrain() {}, onClose() {} };
@@ -478,19 +479,20 @@ export class TcpTransport implements Transport, ForgetsSessions {
     return stream;
   }
 
-  private connectTls(check: TlsClientOptions, host: string, port: number, events: StreamEvents, intent: ConnectIntent | undefined): Stream {
-    const key = `${host}:${port}`;
-    const withClientCert = check.cert !== undefined && check.key !== undefined;
-    if (withClientCert) return this.connectPeer(check, host, port, events, intent);
-    const cached = this.sessions.get(key);
-    // The certificate is self-signed and pinned by fingerprint (verifyServer), not checked
-    // against a CA, so node's own chain check is off; nothing is sent before the pin check.
+  /**
+   * A TLS connect with our context, offering `ticket` when there is one, under its handshake timer
+   * (TLS_HANDSHAKE_TIMEOUT, unless the options turn it off). Certificates are self-signed, pinned
+   * by fingerprint (verifyServer) or checked against a vouched key by the core, never against a
+   * CA, so node's own chain check is off; nothing is sent before that check. `handshakeEnded`
+   * takes the timer and its listener away (close() arms the same timer later for its own grace).
+   */
+  private openTls(check: TlsClientOptions, host: string, port: number, events: StreamEvents, ticket: Buffer | undefined): { socket: tls.TLSSocket; stream: TcpStream; handshakeEnded: () => void } {
     const socket = tls.connect({
       host,
       port,
       secureContext: this.clientContext ?? undefined,
       rejectUnauthorized: false,
-      ...(cached === undefined ? {} : { session: cached.ticket }),
+      ...(ticket === undefined ? {} : { session: ticket }),
     });
     const stream = new TcpStream(socket, events, this.coalescer);
     const onHandshakeTimeout = (): void => {
@@ -499,17 +501,28 @@ export class TcpTransport implements Transport, ForgetsSessions {
     };
     const handshakeTimeoutMs = check.handshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS;
     if (handshakeTimeoutMs > 0) socket.setTimeout(handshakeTimeoutMs, onHandshakeTimeout);
+    const handshakeEnded = (): void => {
+      socket.setTimeout(0);
+      socket.off('timeout', onHandshakeTimeout);
+    };
+    return { socket, stream, handshakeEnded };
+  }
+
+  private connectTls(check: TlsClientOptions, host: string, port: number, events: StreamEvents, intent: ConnectIntent | undefined): Stream {
+    const key = `${host}:${port}`;
+    const withClientCert = check.cert !== undefined && check.key !== undefined;
+    if (withClientCert) return this.connectPeer(check, host, port, events, intent);
+    const cached = this.sessions.get(key);
+    const { socket, stream, handshakeEnded } = this.openTls(check, host, port, events, cached?.ticket);
     let fingerprint: string | null = null;
     socket.on('session', (ticket: Buffer) => {
       if (fingerprint === null) return;
       this.sessions.delete(key);
-      if (this.sessions.size >= TLS_SESSIONS_CACHED_MAX) this.sessions.delete(this.sessions.keys().next().value!);
       this.sessions.set(key, { ticket, fingerprint });
+      dropOldestPast(this.sessions, TLS_SESSIONS_CACHED_MAX);
     });
     socket.once('secureConnect', () => {
-      // The timer and its listener go (close() arms the same timer later for its own grace period).
-      socket.setTimeout(0);
-      socket.off('timeout', onHandshakeTimeout);
+      handshakeEnded();
       // The certificate's fingerprint only: getPeerCertificate() would also parse every field of it
       // into an object, a third of a millisecond per handshake under load.
       const presented = socket.isSessionReused() && cached !== undefined ? cached.fingerprint : stream.peerCertificate()?.fingerprint256;
@@ -541,20 +554,7 @@ export class TcpTransport implements Transport, ForgetsSessions {
     const sessions = this.peerSessions;
     const link = sessions === null ? null : PeerSessions.linkOf(host, port, intent);
     const offered = link === null ? undefined : sessions!.offer(link, Date.now());
-    const socket = tls.connect({
-      host,
-      port,
-      secureContext: this.clientContext ?? undefined,
-      rejectUnauthorized: false,
-      ...(offered === undefined ? {} : { session: offered.ticket }),
-    });
-    const stream = new TcpStream(socket, events, this.coalescer);
-    const onHandshakeTimeout = (): void => {
-      stream.finish(TLS_HANDSHAKE_TIMEOUT);
-      socket.destroy();
-    };
-    const handshakeTimeoutMs = check.handshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS;
-    if (handshakeTimeoutMs > 0) socket.setTimeout(handshakeTimeoutMs, onHandshakeTimeout);
+    const { socket, stream, handshakeEnded } = this.openTls(check, host, port, events, offered?.ticket);
     let handshakeDone = false;
     if (offered !== undefined) {
       // A ticket the listener refused outright (one damaged, or whose secret is not what the
@@ -577,9 +577,7 @@ export class TcpTransport implements Transport, ForgetsSessions {
     }
     socket.once('secureConnect', () => {
       handshakeDone = true;
-      // The timer and its listener go (close() arms the same timer later for its own grace period).
-      socket.setTimeout(0);
-      socket.off('timeout', onHandshakeTimeout);
+      handshakeEnded();
       if (socket.isSessionReused() && offered !== undefined) {
         stream.resumedWith(offered.peerKey);
         this.handshakes.resumed++;

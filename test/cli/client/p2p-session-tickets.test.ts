@@ -147,9 +147,11 @@ describe('client runtime: resumed P2P sessions', () => {
   it("forgets a friend's tickets when the friend's key changes", async () => {
     await ticketKept(1);
     // bob starts again from another data dir: a new identity key, which the server now vouches for.
+    // The server tells bob's online friends his new key at his login (friend.updated, 6d13c6f).
+    const before = alice.events.length;
     bob.runtime.stop();
     bob = await start('bob', false);
-    await alice.request({ cmd: 'friends' }, 'peer.key.changed', { username: 'bob' });
+    await alice.waitFor('peer.key.changed', { username: 'bob' }, before);
     expect(alice.transport.peerSessionsKept).toBe(0);
     await chat();
     expect(alice.transport.handshakes).toEqual({ full: 3, resumed: 2 });
