@@ -17,7 +17,9 @@
  *   direction (kept in read_marks), so repeated or older receipts, which a hostile friend could
  *   send by the thousand, cost one lookup each.
  * - Ids are kept as JSON text, so a message id 7 and "7" stay apart, and are not unique (a script
- *   may reuse its ids across runs): a mark and `before` name the newest record with that id.
+ *   may reuse its ids across runs): a mark and `before` name the newest record with that id; the
+ *   server's receipt for an offline message the newest with that id still `sending` or `queued`,
+ *   if any (a newer one the server refused under that id, MESSAGE_ID_TAKEN, is not it).
  * - A status only moves forward (historyStatusRank): a late msg.ack after msg.stored changes nothing.
  * - A read receipt waiting for a session (chat.read with none open) is kept in receipts_owed,
  *   one per account and friend, until a session with that friend opens (the peer machine sends
@@ -25,7 +27,9 @@
  *   login, so a program that stops first does not lose it (cli/client/client-runtime.ts).
  * - What a program was sending when it died (killed, crashed) stays `sending`, and an offer it was
  *   making or answering `offered`, with nothing left to move them on: the account's next login
- *   marks them `failed` (settleInterrupted; a partial index keeps that cheap). Any program with
+ *   marks them `failed` (settleInterrupted; a partial index keeps that cheap). An offline message
+ *   among them may be held by the server all the same: its receipt, told after that login, makes
+ *   it `delivered` (or leaves it `failed`, MAIL_UNREADABLE). Any program with
  *   that account logged in before had its sessions end at that login (one login per account), so
  *   nothing of its is still on its way; other accounts on the data dir are not touched.
  * - Our messages still `queued` for anyone not in the friend list a login brings are failed then
@@ -61,6 +65,8 @@ const BUSY_TIMEOUT_MS = 5_000;
 const SCHEMA_VERSION = 5;
 /** The statuses a record in flight has; a program that stopped leaves them behind (settleInterrupted). */
 const IN_FLIGHT_STATUSES = "('sending', 'offered')";
+/** The statuses of our message the server may hold: a receipt (HistoryMark.receipt) looks for these first. */
+const HELD_OR_SENDING_STATUSES = "('sending', 'queued')";
 
 interface Row {
   seq: number;
@@ -185,6 +191,9 @@ export class SqliteHistory implements HistoryStore, RuntimeHistory {
       newestWithIdIn: this.db.prepare<[string, string, string, string], { seq: number; direction: HistoryDirection; status: HistoryStatus }>(
         'SELECT seq, direction, status FROM messages WHERE account = ? AND friend = ? AND id = ? AND direction = ? ORDER BY seq DESC LIMIT 1',
       ),
+      newestUnsettledWithIdIn: this.db.prepare<[string, string, string, string], { seq: number; direction: HistoryDirection; status: HistoryStatus }>(
+        `SELECT seq, direction, status FROM messages WHERE account = ? AND friend = ? AND id = ? AND direction = ? AND status IN ${HELD_OR_SENDING_STATUSES} ORDER BY seq DESC LIMIT 1`,
+      ),
       setStatus: this.db.prepare<[string, number]>('UPDATE messages SET status = ? WHERE seq = ?'),
       oweReceipt: this.db.prepare<[string, string, string]>(
         'INSERT INTO receipts_owed (account, friend, id) VALUES (?, ?, ?) ON CONFLICT (account, friend) DO UPDATE SET id = excluded.id',
@@ -255,10 +264,13 @@ export class SqliteHistory implements HistoryStore, RuntimeHistory {
 
   mark(account: string, mark: HistoryMark): void {
     const id = JSON.stringify(mark.id);
+    // A receipt is about the message the server held: not a newer one under its id it refused.
+    const unsettled = mark.receipt === true && mark.direction !== null ? this.statements.newestUnsettledWithIdIn.get(account, mark.friend, id, mark.direction) : undefined;
     const target =
-      mark.direction === null
+      unsettled ??
+      (mark.direction === null
         ? this.statements.newestWithId.get(account, mark.friend, id)
-        : this.statements.newestWithIdIn.get(account, mark.friend, id, mark.direction);
+        : this.statements.newestWithIdIn.get(account, mark.friend, id, mark.direction));
     if (target === undefined) return;
     if (!mark.through) {
       // A receipt for one failed at a login (its friendship found ended): taken before it ended (history.ts).

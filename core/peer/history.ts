@@ -8,6 +8,10 @@
  *
  *   direction out: sending ─msg.ack─▶ sent ─msg.stored─▶ delivered ─msg.read─▶ read
  *                  sending ─session lost or closed before the ack─▶ failed
+ *   no session:    sending (being sealed and left with the server) ─mail.queued─▶ queued
+ *                  sending ─refused, or never sent (link down, key unusable)─▶ failed
+ *                  sending ─the answer lost with the link─▶ sending (the server may hold it: a receipt settles it)
+ *                  sending ─a login after the program stopped─▶ failed ─receipt held: the server had it─▶ delivered
  *                  queued (held sealed by the server for an offline friend) ─▶ delivered ─▶ read
  *                  queued ─mail.failed: the friend's client could not open it─▶ failed
  *                  queued ─the friendship ended, told while logged in─▶ failed (the server deleted it)
@@ -17,8 +21,9 @@
  *   files:         offered ─▶ done | failed
  *
  * A status only moves forward along these arrows (the store ignores a step back, say a late
- * msg.ack after msg.stored), but for that last one: `delivered` after `failed` is the server's
- * receipt that the friend took the message before the friendship ended, so it wins. A read receipt names the last message read: every earlier message
+ * msg.ack after msg.stored), but for the receipts: `delivered` after `failed` is the server's
+ * receipt that the friend took the message (before the friendship ended, or one a stopped program
+ * never heard held), so it wins. A read receipt names the last message read: every earlier message
  * of that direction with that friend counts as read too.
  */
 import type { ClientEvent } from './events.ts';
@@ -28,7 +33,7 @@ export type HistoryDirection = 'in' | 'out';
 export type HistoryKind = 'message' | 'file';
 
 /** Every status a record can have, in the order a record moves through them (see the header). */
-export const HISTORY_STATUSES = ['offered', 'queued', 'sending', 'sent', 'received', 'delivered', 'done', 'failed', 'read'] as const;
+export const HISTORY_STATUSES = ['offered', 'sending', 'queued', 'sent', 'received', 'delivered', 'done', 'failed', 'read'] as const;
 export type HistoryStatus = (typeof HISTORY_STATUSES)[number];
 
 /** The rank of a status: a mark with a lower rank than the record's status is a step back, ignored. */
@@ -71,6 +76,12 @@ export interface HistoryMark {
   readonly direction: HistoryDirection | null;
   readonly status: HistoryStatus;
   readonly through: boolean;
+  /**
+   * The server's receipt for a message it held (mail.delivered, mail.failed): of the records with
+   * this id, the newest still `sending` or `queued` is the one, else the newest. A newer one under
+   * the same id that the server refused (MESSAGE_ID_TAKEN) is failed, and stays so.
+   */
+  readonly receipt?: true;
 }
 
 /** One record as the `history` event shows it (CONTRACTS: id, from, text, at, direction, status; the rest are additions). */

@@ -7,6 +7,11 @@
  * sender hears mail.failed instead (→ error MAIL_UNREADABLE, the record failed). Composed by the
  * peer machine (machine.ts).
  *
+ * History: a message of ours is recorded `sending` before it is sealed, so it is kept whatever
+ * comes next (a program killed, a link lost before the server's answer: the server may hold it
+ * and the friend get it); mail.queued marks it `queued`, a refusal or a box that never went out
+ * `failed`, and the server's receipts (mail.delivered, mail.failed) settle the rest (history.ts).
+ *
  * Pure: sealing and opening are crypto, so they are effects (`seal`, `open`) the runtime carries
  * out (cli/crypto/sealed-box.ts in the real client; a stand-in in the simulator) and answers with
  * inputs. What is sealed is defined here: the JSON of MailPlaintext, which names sender and
@@ -56,7 +61,7 @@ export interface MailboxPort {
   sendAck(seq: number, unreadable: boolean): void;
   seal(ticket: number, sealKey: string, plaintext: string): void;
   open(seq: number, sealed: string): void;
-  /** History (history.ts): a message queued or shown, and a queued one delivered. */
+  /** History (history.ts): a message being left or shown, and one of ours held, delivered or failed. */
   record(entry: ChatRecord): void;
   mark(mark: HistoryMark): void;
 }
@@ -152,10 +157,12 @@ export class MailboxClient {
     }
     const key = unansweredKey(me, friend, id);
     const again = this.unanswered.get(key);
-    if (again !== undefined && again.text === text) {
-      this.unanswered.delete(key);
-      return this.leave({ me, friend, id, text, sentAtMs: again.sentAtMs, ref }, again.sealed);
-    }
+    // Sent again after a lost answer: its record, written at the first send, is the one it moves on.
+    if (again !== undefined && again.text === text) return this.leave({ me, friend, id, text, sentAtMs: again.sentAtMs, ref }, again.sealed, key);
+    // Recorded before anything goes out (effects run in order), as a chat message over a session
+    // is: a program killed before the server's answer, or a link lost before it, still has the
+    // message in its history, though the server may hold it and the friend get it.
+    this.port.record({ friend, id, text, atMs: nowMs, direction: 'out', status: 'sending', kind: 'message' });
     const ticket = this.nextTicket++;
     this.sealing.set(ticket, { me, friend, id, text, sentAtMs: nowMs, ref });
     this.port.seal(ticket, sealKey, plaintext);
@@ -166,31 +173,44 @@ export class MailboxClient {
     const job = this.sealing.get(ticket);
     if (job === undefined) return;
     this.sealing.delete(ticket);
-    if (sealed === null) return this.port.emitError('PEER_KEY_UNKNOWN', 'the identity key could not be used to seal', job.friend, job.id, job.ref);
-    this.leave(job, sealed);
+    if (sealed === null) {
+      this.markFailed(job);
+      return this.port.emitError('PEER_KEY_UNKNOWN', 'the identity key could not be used to seal', job.friend, job.id, job.ref);
+    }
+    this.leave(job, sealed, null);
   }
 
-  private leave(job: Sealing, sealed: string): void {
+  /** resent: the unanswered key of a box sent before (its answer lost), or null for a new one. */
+  private leave(job: Sealing, sealed: string, resent: string | null): void {
     const requestId = this.port.sendMail(job.friend, job.id, sealed, job.ref);
-    if (requestId === null) return this.port.emitError('SERVER_UNAVAILABLE', 'the offline message was not left with the server', job.friend, job.id, job.ref);
+    if (requestId === null) {
+      // A box that never went out is held by nobody; one sent before may be held (its record and
+      // its box stay as they were, for the next try).
+      if (resent === null) this.markFailed(job);
+      return this.port.emitError('SERVER_UNAVAILABLE', 'the offline message was not left with the server', job.friend, job.id, job.ref);
+    }
+    if (resent !== null) this.unanswered.delete(resent);
     this.sent.set(requestId, { ...job, sealed });
+  }
+
+  private markFailed(job: { readonly friend: string; readonly id: string | number }): void {
+    this.port.mark({ friend: job.friend, id: job.id, direction: 'out', status: 'failed', through: false });
   }
 
   /** The server holds it (the reply carries the command's ref). */
   onQueued(frame: ServerFrameOf<'mail.queued'>): void {
     const job = frame.re === undefined ? undefined : this.sent.get(frame.re);
     if (frame.re !== undefined) this.sent.delete(frame.re);
-    if (job !== undefined) {
-      this.port.record({ friend: job.friend, id: job.id, text: job.text, atMs: job.sentAtMs, direction: 'out', status: 'queued', kind: 'message' });
-    }
+    if (job !== undefined) this.port.mark({ friend: job.friend, id: job.id, direction: 'out', status: 'queued', through: false });
     this.port.emit({ event: 'chat.queued', username: frame.username, id: frame.messageId }, undefined);
   }
 
-  /** An error reply to a mail.send: which message it was about, if it was one. */
+  /** An error reply to a mail.send (refused, so not held): which message it was about, if it was one; its record fails. */
   failedSend(re: number): { readonly friend: string; readonly id: string | number } | null {
     const sent = this.sent.get(re);
     if (sent === undefined) return null;
     this.sent.delete(re);
+    this.markFailed(sent);
     return sent;
   }
 
@@ -214,7 +234,7 @@ export class MailboxClient {
   }
 
   onDelivered(frame: ServerFrameOf<'mail.delivered'>): void {
-    this.port.mark({ friend: frame.username, id: frame.messageId, direction: 'out', status: 'delivered', through: false });
+    this.port.mark({ friend: frame.username, id: frame.messageId, direction: 'out', status: 'delivered', through: false, receipt: true });
     this.port.emit({ event: 'chat.delivered', username: frame.username, id: frame.messageId }, undefined);
   }
 
@@ -224,7 +244,7 @@ export class MailboxClient {
    * record fails, and the user hears it as that error, naming the friend and the message.
    */
   onFailed(frame: ServerFrameOf<'mail.failed'>): void {
-    this.port.mark({ friend: frame.username, id: frame.messageId, direction: 'out', status: 'failed', through: false });
+    this.port.mark({ friend: frame.username, id: frame.messageId, direction: 'out', status: 'failed', through: false, receipt: true });
     this.port.emitError(frame.code, 'their client could not open the offline message: it is gone, send it again', frame.username, frame.messageId, undefined);
   }
 

@@ -225,6 +225,41 @@ describe('the SQLite history store', () => {
     expect(store.page('alice', 'bob', 1, null).map((m) => m.status)).toEqual(['failed']);
   });
 
+  it('an offline message recorded sending moves on to queued (the server holds it), then delivered; a queued one never goes back to sending', () => {
+    // Before: queued ranked below sending, so the server's mail.queued was a step back, ignored.
+    const store = new SqliteHistory({ dataDir: null });
+    store.append('alice', entry('o1', 'offline'));
+    store.mark('alice', { friend: 'bob', id: 'o1', direction: 'out', status: 'queued', through: false });
+    expect(store.page('alice', 'bob', 1, null).map((m) => m.status)).toEqual(['queued']);
+    store.mark('alice', { friend: 'bob', id: 'o1', direction: 'out', status: 'sending', through: false });
+    expect(store.page('alice', 'bob', 1, null).map((m) => m.status)).toEqual(['queued']);
+    store.mark('alice', { friend: 'bob', id: 'o1', direction: 'out', status: 'delivered', through: false, receipt: true });
+    expect(store.page('alice', 'bob', 1, null).map((m) => m.status)).toEqual(['delivered']);
+  });
+
+  it('a receipt names the newest of ours with its id still sending or queued, not a newer one the server refused under that id (MESSAGE_ID_TAKEN); with none such, the newest', () => {
+    const store = new SqliteHistory({ dataDir: null });
+    store.append('alice', entry('m1', 'held', { status: 'queued' }));
+    store.append('alice', entry('m1', 'another text, refused', { status: 'failed' }));
+    store.append('alice', entry('m2', 'answer lost'));
+    store.append('alice', entry('m2', 'refused too', { status: 'failed' }));
+    store.append('alice', entry('m1', 'theirs, same id', { direction: 'in', from: 'bob', status: 'received' }));
+    store.mark('alice', { friend: 'bob', id: 'm1', direction: 'out', status: 'delivered', through: false, receipt: true });
+    store.mark('alice', { friend: 'bob', id: 'm2', direction: 'out', status: 'failed', through: false, receipt: true });
+    const statuses = () => store.page('alice', 'bob', 10, null).map((m) => `${m.text}: ${m.status}`);
+    expect(statuses()).toEqual(['held: delivered', 'another text, refused: failed', 'answer lost: failed', 'refused too: failed', 'theirs, same id: received']);
+    // A program killed before the answer: failed at the next login, the receipt lifts it.
+    store.append('alice', entry('m3', 'killed before the answer'));
+    store.settleInterrupted('alice');
+    store.mark('alice', { friend: 'bob', id: 'm3', direction: 'out', status: 'delivered', through: false, receipt: true });
+    expect(statuses().at(-1)).toBe('killed before the answer: delivered');
+    // Not a receipt: the newest, as before.
+    store.append('alice', entry('m4', 'first'));
+    store.append('alice', entry('m4', 'second', { status: 'failed' }));
+    store.mark('alice', { friend: 'bob', id: 'm4', direction: 'out', status: 'sent', through: false });
+    expect(statuses().slice(-2)).toEqual(['first: sending', 'second: failed']);
+  });
+
   it('settleInterrupted fails what an account left sending or offered, nothing else of it and nothing of other accounts, through its partial index', () => {
     const store = new SqliteHistory({ dataDir: null });
     const statuses = ['sending', 'offered', 'queued', 'sent', 'delivered', 'received', 'read', 'done', 'failed'] as const;

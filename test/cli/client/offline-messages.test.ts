@@ -88,7 +88,11 @@ describe('offline messages: sealed, held by the server, shown at the next login'
     await bob.request({ cmd: 'login', username: 'bob', password: 'bob-secret-pw' }, 'login.ok');
     await alice.waitFor('chat.delivered', { id: 'again' }, 60_000);
     expect(bob.seen('chat.message').filter((e) => e.id === 'again').map((e) => e.text)).toEqual(['one more']);
-    const history = await alice.request({ cmd: 'history', username: 'bob', limit: 1, id: 'h-again' }, 'history');
-    expect(history.messages).toEqual([expect.objectContaining({ id: 'again', text: 'one more', status: 'delivered' })]);
+    // Both are in alice's history: the refused one failed, and the receipt (about the one held) left it so.
+    const history = await alice.request({ cmd: 'history', username: 'bob', limit: 2, id: 'h-again' }, 'history');
+    expect(history.messages).toEqual([
+      expect.objectContaining({ id: 'again', text: 'one more', status: 'delivered' }),
+      expect.objectContaining({ id: 'again', text: 'a different text', status: 'failed' }),
+    ]);
   }, 120_000);
 });

@@ -205,24 +205,41 @@ describe('an offline message the server holds', () => {
 
 
 describe('offline messages in our history, and their bound', () => {
-  it('one the server holds is recorded as queued (no stored answer asked), and marked delivered when the server says bob got it', () => {
+  it('one left with the server is recorded sending before it is sealed (no stored answer asked), marked queued when the server holds it and delivered when it says bob got it', () => {
+    // Before: recorded at mail.queued only, so a program killed before it kept nothing of the message.
     const client = withKeyedFriend();
     client.nowMs = 5_000;
+    const from = client.effects.length;
     client.input({ type: 'command', command: { cmd: 'chat.send', username: 'bob', text: 'for later', id: 'm-7' }, ref: 141 });
+    const history = () => client.effects.slice(from).filter((e) => e.type === 'history.append' || e.type === 'history.mark' || e.type === 'mail.seal').map((e) => e.type);
+    expect(history()).toEqual(['history.append', 'mail.seal']);
     const seal = client.effects.find((e) => e.type === 'mail.seal') as { ticket: number };
     client.input({ type: 'mail.sealed', ticket: seal.ticket, sealed: 'c2VhbGVk' });
-    const from = client.effects.length;
     client.frame({ type: 'mail.queued', re: client.lastSent('mail.send').id!, username: 'bob', messageId: 'm-7' } as ServerFrame);
     client.frame({ type: 'mail.delivered', username: 'bob', messageId: 'm-7' } as ServerFrame);
     expect(client.effects.slice(from).filter((e) => e.type === 'history.append' || e.type === 'history.mark')).toStrictEqual([
       {
         type: 'history.append',
         account: 'alice',
-        entry: { friend: 'bob', id: 'm-7', text: 'for later', atMs: 5_000, direction: 'out', status: 'queued', kind: 'message', from: 'alice' },
+        entry: { friend: 'bob', id: 'm-7', text: 'for later', atMs: 5_000, direction: 'out', status: 'sending', kind: 'message', from: 'alice' },
         confirm: false,
       },
-      { type: 'history.mark', account: 'alice', mark: { friend: 'bob', id: 'm-7', direction: 'out', status: 'delivered', through: false } },
+      { type: 'history.mark', account: 'alice', mark: { friend: 'bob', id: 'm-7', direction: 'out', status: 'queued', through: false } },
+      { type: 'history.mark', account: 'alice', mark: { friend: 'bob', id: 'm-7', direction: 'out', status: 'delivered', through: false, receipt: true } },
     ]);
+  });
+
+  it('one the server refuses (its error reply) is marked failed and told under its command ref', () => {
+    const client = withKeyedFriend();
+    client.input({ type: 'command', command: { cmd: 'chat.send', username: 'bob', text: 'for later', id: 'm-12' }, ref: 144 });
+    const seal = client.effects.find((e) => e.type === 'mail.seal') as { ticket: number };
+    client.input({ type: 'mail.sealed', ticket: seal.ticket, sealed: 'c2VhbGVk' });
+    const from = client.effects.length;
+    client.frame({ type: 'error', re: client.lastSent('mail.send').id!, code: 'MAILBOX_FULL', message: 'full' } as ServerFrame);
+    expect(client.effects.slice(from).filter((e) => e.type.startsWith('history.'))).toStrictEqual([
+      { type: 'history.mark', account: 'alice', mark: { friend: 'bob', id: 'm-12', direction: 'out', status: 'failed', through: false } },
+    ]);
+    expect(client.answersTo(144)).toMatchObject([{ event: 'error', code: 'MAILBOX_FULL', username: 'bob', id: 'm-12' }]);
   });
 
   it('a friendship ended while we are logged in fails what the server held of ours for them (it deleted it)', () => {
@@ -244,7 +261,7 @@ describe('offline messages in our history, and their bound', () => {
     away.frame({ type: 'mail.delivered', username: 'bob', messageId: 'm-1' } as ServerFrame);
     expect(away.effects.slice(fromAway).filter((e) => e.type.startsWith('history.'))).toStrictEqual([
       { type: 'history.fail-queued-except', account: 'alice', friends: ['carol'] },
-      { type: 'history.mark', account: 'alice', mark: { friend: 'bob', id: 'm-1', direction: 'out', status: 'delivered', through: false } },
+      { type: 'history.mark', account: 'alice', mark: { friend: 'bob', id: 'm-1', direction: 'out', status: 'delivered', through: false, receipt: true } },
     ]);
     const byPassword = withFriend();
     expect(byPassword.effects.filter((e) => e.type.startsWith('history.'))).toStrictEqual([{ type: 'history.fail-queued-except', account: 'alice', friends: ['bob'] }]);

@@ -53,19 +53,34 @@ describe('mailbox client: leaving mail', () => {
     expect(of('emitError')).toEqual([]);
   });
 
-  it('the server holding it (mail.queued) records the message as queued at its send time and says chat.queued', () => {
-    const { mail, of } = rig();
+  it('records the message sending at its send time before sealing it; the server holding it (mail.queued) marks it queued and says chat.queued', () => {
+    // Before: recorded at mail.queued only (a program killed before it, or a link lost, kept nothing).
+    const { mail, of, calls } = rig();
     mail.setFriends([{ username: 'bob', identity: { sealKey: BOB_KEY } } as { username: string }]);
     mail.send('alice', 'bob', 'hello', 'm1', 1_000, undefined);
+    expect(calls.map((c) => c.call)).toEqual(['record', 'seal']);
+    expect(of('record')).toEqual([[{ friend: 'bob', id: 'm1', text: 'hello', atMs: 1_000, direction: 'out', status: 'sending', kind: 'message' }]]);
     mail.sealed(1, 'SEALED');
+    expect(of('mark')).toEqual([]);
     mail.onQueued({ type: 'mail.queued', re: 100, username: 'bob', messageId: 'm1' });
-    expect(of('record')).toEqual([[{ friend: 'bob', id: 'm1', text: 'hello', atMs: 1_000, direction: 'out', status: 'queued', kind: 'message' }]]);
+    expect(of('mark')).toEqual([[{ friend: 'bob', id: 'm1', direction: 'out', status: 'queued', through: false }]]);
     expect(of('emit')).toEqual([[{ event: 'chat.queued', username: 'bob', id: 'm1' }, undefined]]);
-    // The reply is used up: a second one for the same request records nothing.
+    // The reply is used up: a second one for the same request marks nothing.
     mail.onQueued({ type: 'mail.queued', re: 100, username: 'bob', messageId: 'm1' });
     mail.onQueued({ type: 'mail.queued', username: 'bob', messageId: 'm2' });
     expect(of('record')).toHaveLength(1);
+    expect(of('mark')).toHaveLength(1);
     expect(of('emit')).toHaveLength(3);
+  });
+
+  it('refused before it goes (no key, too long, QUEUE_FULL), nothing is recorded: the error says it was not sent', () => {
+    const { mail, of } = rig();
+    mail.setFriends([{ username: 'bob', identity: { sealKey: BOB_KEY } } as { username: string }, { username: 'carol' }]);
+    mail.send('alice', 'carol', 'hi', 'm0', 0, undefined);
+    mail.send('alice', 'bob', 'x'.repeat(MAIL_PLAINTEXT_BYTES_MAX), 'm1', 0, undefined);
+    for (let i = 0; i <= SERVER_REQUESTS_PENDING_MAX; i++) mail.send('alice', 'bob', 'hi', i, 0, undefined);
+    expect(of('record')).toHaveLength(SERVER_REQUESTS_PENDING_MAX);
+    expect(of('emitError').map((args) => args[0])).toEqual(['PEER_KEY_UNKNOWN', 'MESSAGE_TOO_LONG', 'QUEUE_FULL']);
   });
 
   it('a friend without a seal key (none, or an empty one) or a stranger gets PEER_KEY_UNKNOWN and nothing is sealed', () => {
@@ -113,6 +128,7 @@ describe('mailbox client: leaving mail', () => {
     mail.sealed(99, 'S');
     expect(of('emitError')).toEqual([['PEER_KEY_UNKNOWN', 'the identity key could not be used to seal', 'bob', 'm1', 4]]);
     expect(of('sendMail')).toEqual([]);
+    expect(of('mark')).toEqual([[{ friend: 'bob', id: 'm1', direction: 'out', status: 'failed', through: false }]]);
   });
 
   it('with the server link down when the box is ready, the message is SERVER_UNAVAILABLE', () => {
@@ -122,15 +138,39 @@ describe('mailbox client: leaving mail', () => {
     mail.sealed(1, 'S');
     expect(of('emitError')).toEqual([['SERVER_UNAVAILABLE', 'the offline message was not left with the server', 'bob', 'm1', 4]]);
     expect(mail.failedSend(100)).toBeNull();
+    // It never went out: held by nobody.
+    expect(of('mark')).toEqual([[{ friend: 'bob', id: 'm1', direction: 'out', status: 'failed', through: false }]]);
   });
 
-  it('an error reply names the message it was about, once', () => {
-    const { mail } = rig();
+  it('an error reply names the message it was about, once, and marks it failed (the server refused it)', () => {
+    const { mail, of } = rig();
     mail.setFriends([{ username: 'bob', identity: { sealKey: BOB_KEY } } as { username: string }]);
     mail.send('alice', 'bob', 'hi', 'm1', 0, undefined);
     mail.sealed(1, 'S');
     expect(mail.failedSend(100)).toMatchObject({ friend: 'bob', id: 'm1' });
     expect(mail.failedSend(100)).toBeNull();
+    expect(of('mark')).toEqual([[{ friend: 'bob', id: 'm1', direction: 'out', status: 'failed', through: false }]]);
+  });
+
+  it('a message whose answer the link lost stays as recorded (the server may hold it); sent again with the link still down, its box is kept for the next try and its record not failed', () => {
+    const { mail, of } = rig({ sendMailAnswers: [100, null] });
+    mail.setFriends([{ username: 'bob', identity: { sealKey: BOB_KEY } } as { username: string }]);
+    mail.send('alice', 'bob', 'one', 'm1', 1_000, 1);
+    mail.sealed(1, 'S1');
+    mail.linkLost();
+    expect(of('mark')).toEqual([]);
+    mail.send('alice', 'bob', 'one', 'm1', 2_000, 2);
+    expect(of('emitError').at(-1)).toEqual(['SERVER_UNAVAILABLE', 'the offline message was not left with the server', 'bob', 'm1', 2]);
+    expect(of('mark')).toEqual([]);
+    // Before: the box was dropped at that try, so the next one was sealed anew (MESSAGE_ID_TAKEN at the server).
+    mail.send('alice', 'bob', 'one', 'm1', 3_000, 3);
+    expect(of('sendMail').map((args) => args[2])).toEqual(['S1', 'S1', 'S1']);
+    expect(of('seal')).toHaveLength(1);
+    // One record for the three tries.
+    expect(of('record')).toHaveLength(1);
+    // The rig's request ids: 100 given, null, then 100 again from its own count.
+    mail.onQueued({ type: 'mail.queued', re: 100, username: 'bob', messageId: 'm1' });
+    expect(of('mark')).toEqual([[{ friend: 'bob', id: 'm1', direction: 'out', status: 'queued', through: false }]]);
   });
 
   it('a message whose answer the link lost, sent again with the same text under the same id, sends the same box (not sealed anew, its first send time kept); another text is sealed anew', () => {
@@ -147,7 +187,9 @@ describe('mailbox client: leaving mail', () => {
     expect(of('seal').map((args) => args[0])).toEqual([1, 2, 3, 4]);
     expect(of('sendMail')).toEqual([['bob', 'm1', 'S1', 1], ['bob', 7, 'S2', 2], ['bob', 'm1', 'S1', 3]]);
     mail.onQueued({ type: 'mail.queued', re: 102, username: 'bob', messageId: 'm1' });
-    expect(of('record')).toEqual([[{ friend: 'bob', id: 'm1', text: 'one', atMs: 1_000, direction: 'out', status: 'queued', kind: 'message' }]]);
+    // Recorded at each first send (one, two, changed), not again when sent again.
+    expect(of('record').map(([entry]) => (entry as { text: string }).text)).toEqual(['one', 'two', 'two', 'changed']);
+    expect(of('mark')).toEqual([[{ friend: 'bob', id: 'm1', direction: 'out', status: 'queued', through: false }]]);
     // Used once: held now, so the next send of it is sealed anew (and the server tells it apart).
     mail.send('alice', 'bob', 'one', 'm1', 6_000, 6);
     expect(of('seal').map((args) => args[0])).toEqual([1, 2, 3, 4, 5]);
@@ -206,7 +248,8 @@ describe('mailbox client: leaving mail', () => {
   it('the friend storing our message (mail.delivered) marks it delivered and says chat.delivered', () => {
     const { mail, of } = rig();
     mail.onDelivered({ type: 'mail.delivered', username: 'bob', messageId: 'm1' });
-    expect(of('mark')).toEqual([[{ friend: 'bob', id: 'm1', direction: 'out', status: 'delivered', through: false }]]);
+    // A receipt: about the message the server held under that id, not a newer one it refused.
+    expect(of('mark')).toEqual([[{ friend: 'bob', id: 'm1', direction: 'out', status: 'delivered', through: false, receipt: true }]]);
     expect(of('emit')).toEqual([[{ event: 'chat.delivered', username: 'bob', id: 'm1' }, undefined]]);
   });
 
@@ -215,8 +258,8 @@ describe('mailbox client: leaving mail', () => {
     mail.onFailed({ type: 'mail.failed', username: 'bob', messageId: 'm1', code: 'MAIL_UNREADABLE' });
     mail.onFailed({ type: 'mail.failed', username: 'carol', messageId: 7, code: 'MAIL_UNREADABLE' });
     expect(of('mark')).toEqual([
-      [{ friend: 'bob', id: 'm1', direction: 'out', status: 'failed', through: false }],
-      [{ friend: 'carol', id: 7, direction: 'out', status: 'failed', through: false }],
+      [{ friend: 'bob', id: 'm1', direction: 'out', status: 'failed', through: false, receipt: true }],
+      [{ friend: 'carol', id: 7, direction: 'out', status: 'failed', through: false, receipt: true }],
     ]);
     expect(of('emitError')).toEqual([
       ['MAIL_UNREADABLE', 'their client could not open the offline message: it is gone, send it again', 'bob', 'm1', undefined],
