@@ -243,6 +243,21 @@ export const MAIL_SENDS_PER_USER_PER_SEC = 1;
  */
 export const FRIENDS_LISTS_PER_USER_BURST = 10;
 export const FRIENDS_LISTS_PER_USER_PER_SEC = 1;
+/**
+ * Resumes per user, token bucket counted in friend-list entries: a resume costs one plus its
+ * user's friends, for its login.ok carries the whole list (the takeover itself is a few map
+ * updates; the new connection's TLS handshake is bounded per address apart). Resumes stay free of
+ * any per-address or password limit, so a server restart (every client resuming once, a few
+ * times on a flapping link) is never refused; but one user with 1,000 friends resuming in a loop
+ * on fresh connections (64 to 118 a second) held a bystander's heartbeat up from 1 ms to 2 to 7 ms
+ * (p50; at worst 16 to 142 ms). The burst is ten resumes at the largest friend list, then one
+ * such resume a second: a user with 10 friends may resume 91 times a second, so the bench's
+ * resume loop (128 users with no friends, about 7 a second each) never meets it. Past it
+ * RATE_LIMITED, which a client retries after its reconnect backoff with its token kept
+ * (core/peer/server-link.ts): a link flapping faster than that is slowed, never locked out.
+ */
+export const RESUME_LIST_ENTRIES_PER_USER_BURST = 10 * (FRIENDS_PER_USER_MAX + 1);
+export const RESUME_LIST_ENTRIES_PER_USER_PER_SEC = FRIENDS_PER_USER_MAX + 1;
 /** Rate-limit buckets kept at once; the oldest idle ones are dropped first. */
 export const RATE_LIMIT_BUCKETS_MAX = 100_000;
 

@@ -21,12 +21,17 @@ export class RateLimiter {
 
   constructor(private readonly options: BucketOptions) {}
 
-  /** Takes one token for `key` if there is one; false means "rate limited". perSec 0 disables the limit. */
-  take(key: string, nowMs: number): boolean {
+  /**
+   * Takes `cost` tokens (one by default) for `key` if it has them; false means "rate limited".
+   * perSec 0 disables the limit. A cost above the burst costs the burst: it could never be paid
+   * otherwise, and a limit is never a lock.
+   */
+  take(key: string, nowMs: number, cost = 1): boolean {
     if (this.options.perSec <= 0) return true;
     const bucket = this.refill(key, nowMs);
-    if (bucket.tokens < 1) return false;
-    bucket.tokens -= 1;
+    const due = Math.min(cost, this.options.burst);
+    if (bucket.tokens < due) return false;
+    bucket.tokens -= due;
     return true;
   }
 

@@ -702,9 +702,10 @@ export class ServerLink {
       p.conn.idleClosed = true;
       return;
     }
-    if (p.state === 'ExpectLoginOk' && frame.re === p.requestId && p.via === 'relogin' && (frame.code === 'BUSY' || frame.code === 'RATE_LIMITED')) {
-      // A server busy with everyone's passwords (after a restart) is not a refusal: reconnect
-      // after the backoff (with jitter, so the crowd spreads out) and try again.
+    if (p.state === 'ExpectLoginOk' && frame.re === p.requestId && p.via !== 'login' && (frame.code === 'BUSY' || frame.code === 'RATE_LIMITED')) {
+      // A server busy with everyone's passwords (after a restart), or a user resuming faster than
+      // RESUME_LIST_ENTRIES_PER_USER allows, is not a refusal: reconnect after the backoff (with
+      // jitter, so the crowd spreads out) and try again, a resume with its token kept.
       return this.drop(p.conn, nowMs);
     }
     if (p.state === 'ExpectLoginOk' && frame.re === p.requestId && frame.code === 'SERVER_DEGRADED' && p.refusals < LOGIN_DEGRADED_RETRIES_MAX) {

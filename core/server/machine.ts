@@ -65,6 +65,8 @@ import {
   NICKNAME_CHANGES_PER_USER_PER_HOUR,
   FRIENDS_LISTS_PER_USER_BURST,
   FRIENDS_LISTS_PER_USER_PER_SEC,
+  RESUME_LIST_ENTRIES_PER_USER_BURST,
+  RESUME_LIST_ENTRIES_PER_USER_PER_SEC,
   FRIEND_REQUESTS_PER_USER_BURST,
   FRIEND_REQUESTS_PER_USER_PER_HOUR,
   BLOCK_CHANGES_PER_USER_BURST,
@@ -425,6 +427,8 @@ export class ServerMachine {
   private readonly signupAttempts: RateLimiter;
   private readonly nicknameChanges: RateLimiter;
   private readonly friendsLists: RateLimiter;
+  /** Resumes per user, weighed by the friend list each login.ok carries (RESUME_LIST_ENTRIES_PER_USER_*). */
+  private readonly resumes: RateLimiter;
   private readonly friendRequests: RateLimiter;
   /** Offline messages stored per user (MAIL_SENDS_PER_USER_BURST). */
   private readonly mailSends: RateLimiter;
@@ -496,6 +500,11 @@ export class ServerMachine {
     this.friendsLists = new RateLimiter({
       burst: FRIENDS_LISTS_PER_USER_BURST,
       perSec: FRIENDS_LISTS_PER_USER_PER_SEC,
+      bucketsMax: RATE_LIMIT_BUCKETS_MAX,
+    });
+    this.resumes = new RateLimiter({
+      burst: RESUME_LIST_ENTRIES_PER_USER_BURST,
+      perSec: RESUME_LIST_ENTRIES_PER_USER_PER_SEC,
       bucketsMax: RATE_LIMIT_BUCKETS_MAX,
     });
     this.friendRequests = new RateLimiter({
@@ -1071,6 +1080,8 @@ export class ServerMachine {
     if (user === undefined || account === undefined || !tokensEqual(user.resumeToken, frame.token)) {
       return this.sendError(conn, 'BAD_RESUME_TOKEN', frame.id);
     }
+    // Counted only once the token matched: nobody else can spend a user's resumes.
+    if (!this.resumes.take(account.username, nowMs, 1 + account.friends.size)) return this.sendError(conn, 'RATE_LIMITED', frame.id, 'too many resumes: retry later');
     this.counters.resumes += 1;
     // Stryker disable next-line StringLiteral: attach asks only whether it is 'password'; any other value is a resume
     this.attach(conn, account, frame.id, nowMs, 'resume');

@@ -23,6 +23,20 @@ describe('RateLimiter', () => {
     expect(takeN(limiter, 'k', 10, 1_000_000)).toBe(5);
   });
 
+  it('a take of cost n needs n tokens and takes n; a refused one takes none; a cost above the burst costs the burst, so it is slowed, never locked out', () => {
+    const limiter = new RateLimiter({ burst: 10, perSec: 10, bucketsMax: 10 });
+    expect(limiter.take('k', 0, 4)).toBe(true);
+    expect(limiter.take('k', 0, 4)).toBe(true);
+    expect(limiter.take('k', 0, 3)).toBe(false);
+    expect(limiter.take('k', 0, 2)).toBe(true);
+    expect(limiter.take('k', 0)).toBe(false);
+    // Refilled to the burst (1 s at 10 a second): a cost of 50 passes, costing all 10.
+    expect(limiter.take('k', 1_000, 50)).toBe(true);
+    expect(limiter.take('k', 1_000)).toBe(false);
+    expect(limiter.take('k', 1_900, 50)).toBe(false);
+    expect(limiter.take('k', 2_000, 50)).toBe(true);
+  });
+
   it('keeps separate buckets per key', () => {
     const limiter = new RateLimiter({ burst: 2, perSec: 1, bucketsMax: 10 });
     expect(takeN(limiter, 'a', 5, 0)).toBe(2);

@@ -1227,6 +1227,30 @@ describe('the server\'s errors, by state', () => {
     }
   });
 
+  it('the link\'s resume refused RATE_LIMITED or BUSY ends no login: the link is reset and resumes with the same token after a growing backoff', () => {
+    for (const code of ['RATE_LIMITED', 'BUSY'] as const) {
+      const h = new Harness().loggedIn();
+      h.dropAndReconnect();
+      const resume = h.sent.at(-1);
+      const token = resume?.type === 'resume' ? (resume as unknown as { token: string }).token : null;
+      expect(token).toBe('tok1');
+      const delays: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const resumeLinkId = h.linkId;
+        const refused = h.frame({ type: 'error', re: h.lastSentId(), code, message: 'later' });
+        // Not resume-refused: the login, its sessions and its requests stay.
+        expect(refused).toEqual([{ type: 'close', linkId: resumeLinkId }, { type: 'link-lost', resending: [] }]);
+        expect(h.link.state).toMatchObject({ state: 'ExpectReconnect', resumeWith: { username: 'alice', resumeToken: token } });
+        delays.push(h.link.nextTimeoutMs()! - h.nowMs);
+        h.nextLinkWelcomed();
+        expect(h.sent.at(-1)).toMatchObject({ type: 'resume', username: 'alice', token });
+      }
+      // The backoff is not reset by a welcome that a refusal follows: the retries slow down.
+      expect(delays[2]).toBeGreaterThan(RECONNECT_DELAY_MS_MIN);
+      expect(types(h.frame(loginOk(h.lastSentId(), 'tok9')))).toEqual(['logged-in', 'reconnected']);
+    }
+  });
+
   it('an error answering another request while a login or a logout awaits its own is passed on, and the wait goes on', () => {
     const h = new Harness();
     const loginId = h.loginSent();
