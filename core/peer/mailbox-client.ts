@@ -157,8 +157,12 @@ export class MailboxClient {
     }
     const key = unansweredKey(me, friend, id);
     const again = this.unanswered.get(key);
-    // Sent again after a lost answer: its record, written at the first send, is the one it moves on.
-    if (again !== undefined && again.text === text) return this.leave({ me, friend, id, text, sentAtMs: again.sentAtMs, ref }, again.sealed, key);
+    if (again !== undefined && again.text === text) {
+      // Sent again after a lost answer: its record, written at the first send, is the one it moves
+      // on; its box is kept until it went out (a try with the link still down leaves it for the next).
+      if (this.leave({ me, friend, id, text, sentAtMs: again.sentAtMs, ref }, again.sealed, false)) this.unanswered.delete(key);
+      return;
+    }
     // Recorded before anything goes out (effects run in order), as a chat message over a session
     // is: a program killed before the server's answer, or a link lost before it, still has the
     // message in its history, though the server may hold it and the friend get it.
@@ -177,20 +181,21 @@ export class MailboxClient {
       this.markFailed(job);
       return this.port.emitError('PEER_KEY_UNKNOWN', 'the identity key could not be used to seal', job.friend, job.id, job.ref);
     }
-    this.leave(job, sealed, null);
+    this.leave(job, sealed, true);
   }
 
-  /** resent: the unanswered key of a box sent before (its answer lost), or null for a new one. */
-  private leave(job: Sealing, sealed: string, resent: string | null): void {
+  /** Sends the box (fresh: never sent before); false when the link is down and it could not go. */
+  private leave(job: Sealing, sealed: string, fresh: boolean): boolean {
     const requestId = this.port.sendMail(job.friend, job.id, sealed, job.ref);
     if (requestId === null) {
-      // A box that never went out is held by nobody; one sent before may be held (its record and
-      // its box stay as they were, for the next try).
-      if (resent === null) this.markFailed(job);
-      return this.port.emitError('SERVER_UNAVAILABLE', 'the offline message was not left with the server', job.friend, job.id, job.ref);
+      // A box that never went out is held by nobody; one sent before (its answer lost) may be:
+      // its record stays as it was.
+      if (fresh) this.markFailed(job);
+      this.port.emitError('SERVER_UNAVAILABLE', 'the offline message was not left with the server', job.friend, job.id, job.ref);
+      return false;
     }
-    if (resent !== null) this.unanswered.delete(resent);
     this.sent.set(requestId, { ...job, sealed });
+    return true;
   }
 
   private markFailed(job: { readonly friend: string; readonly id: string | number }): void {
