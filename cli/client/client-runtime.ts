@@ -25,6 +25,7 @@ import { PeerHost, type PeerHostNote } from '../../core/peer/host.ts';
 import { type PeerConfig, type PeerEffect, PeerMachine } from '../../core/peer/machine.ts';
 import type { Clock, Listener, Stream, Transport } from '../../core/transport.ts';
 import { CONNECT_TIMEOUT_MS, TcpTransport, forgetsSessions } from '../net/tcp-transport.ts';
+import { peerSessionsForgottenBy } from '../net/peer-sessions.ts';
 import { identitySealer } from '../crypto/sealed-box.ts';
 import { NodePeerFiles, prepareFile, sweepOrphanedParts } from './file-io.ts';
 import { KNOWN_SERVERS_FAILED, type PinVerdict, type ServerKeyCheck } from './known-servers.ts';
@@ -220,17 +221,11 @@ export class ClientRuntime {
     this.host.abort();
   }
 
-  /**
-   * The P2P transport's resumable sessions (tickets kept in memory, cli/net/peer-sessions.ts) go
-   * with what they were made under: a friend's when their key changes (a ticket is only ever
-   * offered under the key it was got with, so this frees memory more than it protects), every one
-   * when a login ends or a new one begins (the next account's links owe nothing to this one's).
-   */
+  /** The P2P transport's resumable sessions (tickets kept in memory) go as peerSessionsForgottenBy says. */
   private forgetPeerSessions(event: ClientEvent): void {
     const transport = this.options.transport;
-    if (!forgetsSessions(transport)) return;
-    if (event.event === 'peer.key.changed') transport.forgetSessions(event.username);
-    else if (event.event === 'login.ok' || event.event === 'logout.ok') transport.forgetSessions();
+    const forgotten = peerSessionsForgottenBy(event);
+    if (forgotten !== null && forgetsSessions(transport)) transport.forgetSessions(forgotten.peer);
   }
 
   /** The TLS pin check of each server handshake: what it tells the user is emitted and logged here. */

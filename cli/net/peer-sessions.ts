@@ -14,6 +14,7 @@
  * key never finds the old ticket (it is part of the lookup) and is refused by the other end.
  */
 import { dropOldestPast } from '../../core/bounded.ts';
+import type { ClientEvent } from '../../core/peer/events.ts';
 import type { ConnectIntent } from '../../core/transport.ts';
 
 /**
@@ -30,16 +31,30 @@ export const PEER_SESSION_LIFETIME_S = 3_600;
  */
 export const PEER_SESSIONS_CACHED_MAX = 256;
 
-export interface PeerSession {
+/** Ticket: node's serialized session (the simulator keeps a stand-in naming the listener that issued it). */
+export interface PeerSession<Ticket = Buffer> {
   readonly peer: string;
-  readonly ticket: Buffer;
+  readonly ticket: Ticket;
   /** The key the full handshake that got the ticket proved: a resumed link proves it again. */
   readonly peerKey: string;
   readonly atMs: number;
 }
 
-export class PeerSessions {
-  private readonly byLink = new Map<string, PeerSession>();
+/**
+ * Which tickets a client event makes the caller forget, or null: none. They go with what they were
+ * made under: a friend's when their key changes (peer.key.changed; a ticket is only ever offered
+ * under the key it was got with, so this frees memory more than it protects), every one when a
+ * login ends or a new one begins (logout.ok, login.ok: the next account's links owe nothing to this
+ * one's). The one rule ClientRuntime applies to its transport and the simulator to its stand-in.
+ */
+export function peerSessionsForgottenBy(event: ClientEvent): { readonly peer?: string } | null {
+  if (event.event === 'peer.key.changed') return { peer: event.username };
+  if (event.event === 'login.ok' || event.event === 'logout.ok') return {};
+  return null;
+}
+
+export class PeerSessions<Ticket = Buffer> {
+  private readonly byLink = new Map<string, PeerSession<Ticket>>();
 
   /** The lookup key of a connect, or null when nothing may be resumed (no friend named, or no key vouched for). */
   static linkOf(host: string, port: number, intent: ConnectIntent | undefined): string | null {
@@ -52,7 +67,7 @@ export class PeerSessions {
   }
 
   /** The ticket to offer for `link`, if one was kept and has not outlived its listener's lifetime (which would refuse it). */
-  offer(link: string, nowMs: number): PeerSession | undefined {
+  offer(link: string, nowMs: number): PeerSession<Ticket> | undefined {
     const kept = this.byLink.get(link);
     if (kept === undefined) return undefined;
     if (nowMs - kept.atMs < PEER_SESSION_LIFETIME_S * 1_000) return kept;
@@ -61,14 +76,24 @@ export class PeerSessions {
   }
 
   /** Keeps the newest ticket of `link` (the oldest link goes when full). */
-  keep(link: string, session: PeerSession): void {
+  keep(link: string, session: PeerSession<Ticket>): void {
     this.byLink.delete(link);
     this.byLink.set(link, session);
     dropOldestPast(this.byLink, PEER_SESSIONS_CACHED_MAX);
   }
 
+  /**
+   * A ticket the listener sent after a full handshake of `link`, which proved `provedKey`: kept only
+   * when that is the key the friend is vouched with (another's link is refused by the core, and its
+   * ticket must never stand for the friend).
+   */
+  ticketCame(link: string, intent: ConnectIntent, provedKey: string | null, ticket: Ticket, nowMs: number): void {
+    if (intent.vouchedKey === null || provedKey !== intent.vouchedKey) return;
+    this.keep(link, { peer: intent.peer, ticket, peerKey: provedKey, atMs: nowMs });
+  }
+
   /** Drops the ticket of `link` if it is still `session` (a newer one stays). */
-  drop(link: string, session: PeerSession): void {
+  drop(link: string, session: PeerSession<Ticket>): void {
     if (this.byLink.get(link) === session) this.byLink.delete(link);
   }
 

@@ -567,12 +567,8 @@ export class TcpTransport implements Transport, ForgetsSessions {
     // Only a link that may be resumed later listens for tickets: node serializes every ticket the
     // listener sends (two after each full handshake) for a 'session' listener.
     if (link !== null) {
-      const vouchedKey = intent!.vouchedKey!;
       socket.on('session', (ticket: Buffer) => {
-        // Kept only from a link that proved the key the friend is vouched with: another's link is
-        // refused by the core, and its ticket must never stand for the friend.
-        if (!handshakeDone || stream.peerKey !== vouchedKey) return;
-        sessions!.keep(link, { peer: intent!.peer, ticket, peerKey: vouchedKey, atMs: Date.now() });
+        if (handshakeDone) sessions!.ticketCame(link, intent!, stream.peerKey, ticket, Date.now());
       });
     }
     socket.once('secureConnect', () => {

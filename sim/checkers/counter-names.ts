@@ -23,6 +23,8 @@ export const COUNTER_NAMES = [
   'malformed_probes_excused',
   'outcomes_after_end',
   'outcomes_unattributed',
+  'p2p_handshakes_full',
+  'p2p_handshakes_resumed',
   'p2p_links_intercepted',
   'peer_crashes',
   'peer_key_mismatch',

@@ -19,7 +19,7 @@
  * The timers run on the process's own clock (drift, pauses, a crash drops them), as node's do.
  */
 import { CONNECT_TIMEOUT, CONNECT_TIMEOUT_MS, TLS_HANDSHAKE_TIMEOUT, TLS_HANDSHAKE_TIMEOUT_MS } from '../../cli/net/tcp-transport.ts';
-import type { Clock, Listener, Stream, StreamEvents, Transport } from '../../core/transport.ts';
+import type { Clock, ConnectIntent, Listener, Stream, StreamEvents, Transport } from '../../core/transport.ts';
 
 /**
  * The timer a connect to (host, port) gets: `tls` (the server link over TLS: the handshake timer),
@@ -48,9 +48,9 @@ export class ConnectDeadline implements Transport {
     this.inner.listen(host, port, onAccept, onReady);
   }
 
-  connect(host: string, port: number, events: StreamEvents): Stream {
+  connect(host: string, port: number, events: StreamEvents, intent?: ConnectIntent): Stream {
     const timer = this.timerOf(host, port);
-    if (timer === null) return this.inner.connect(host, port, events);
+    if (timer === null) return this.inner.connect(host, port, events, intent);
     const tls = timer === 'tls';
     const timeoutMs = tls ? TLS_HANDSHAKE_TIMEOUT_MS : CONNECT_TIMEOUT_MS;
     const reason = tls ? TLS_HANDSHAKE_TIMEOUT : CONNECT_TIMEOUT;

@@ -34,6 +34,7 @@ import { OutageReports } from '../checkers/outage-checker.ts';
 import { SessionCauses } from '../checkers/session-cause-checker.ts';
 import { COMMAND_REFS_REMEMBERED_MAX, CommandQueue } from '../../cli/client/command-queue.ts';
 import { ConnectDeadline, type ConnectTimerOf } from './connect-deadline.ts';
+import { PeerTickets } from './peer-tickets.ts';
 
 export const P2P_PORT = 5000;
 /** Virtual time a simulated disk operation takes. */
@@ -270,6 +271,8 @@ export class PeerMachineDriver implements PeerDriver {
   alive = true;
   /** This incarnation's host, machine and files (a restart makes new ones, as a new process would). */
   private host!: PeerHost;
+  /** This incarnation's P2P tickets (peer-tickets.ts). */
+  private tickets!: PeerTickets;
   private files!: SimFiles;
   private scope = new Scope();
   /** This incarnation's clock: its timers vanish with the scope when the process crashes. */
@@ -419,10 +422,14 @@ export class PeerMachineDriver implements PeerDriver {
     this.files = new SimFiles(this.clock, this.username, this.options.p2p, this.options.planted ?? null);
     const address = this.options.address;
     const connectTimerOf = this.options.connectTimerOf;
+    const observer = this.options.observer;
+    // The caller's TLS tickets, in this incarnation's memory (peer-tickets.ts).
+    const tickets = new PeerTickets(this.transport, this.clock, { onHandshake: (resumed) => observer.onCounter(resumed ? 'p2p_handshakes_resumed' : 'p2p_handshakes_full') });
+    this.tickets = tickets;
     this.host = new PeerHost({
       machine,
       // The connect timers run in the process, on its clock: new ones for each incarnation.
-      transport: connectTimerOf === undefined ? this.transport : new ConnectDeadline(this.transport, this.clock, connectTimerOf),
+      transport: connectTimerOf === undefined ? tickets : new ConnectDeadline(tickets, this.clock, connectTimerOf),
       clock: this.clock,
       files: this.files,
       // Stand-in sealed boxes (sim-sealer.ts): the protocol of offline messages without real crypto.
@@ -932,6 +939,7 @@ export class PeerMachineDriver implements PeerDriver {
     const observer = this.options.observer;
     const event = this.asPlanted(emitted);
     if (event === null) return;
+    this.tickets.onEvent(event);
     // The queue hears every event first (it frees lanes, counts messages), as in headless.ts, and
     // pumps after the driver has heard it: the answer before the commands it releases.
     this.queue.onEvent(event, tag);

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { ERROR_CODES, type ErrorCode } from '../../core/errors.ts';
 import { FRIENDS_PER_USER_MAX, PASSWORD_CHECKS_WAITING_MAX, UNAUTHENTICATED_IDLE_MS } from '../../core/limits.ts';
 import { PLANTED_BUGS } from '../world/planted-bugs.ts';
-import { HANDSHAKE_ROUND_TRIPS_MAX, MITM_PRESENTS, TLS_HANDSHAKE_CPU_MS, TLS_HANDSHAKE_ROUND_TRIPS } from '../world/sim-keys.ts';
+import { HANDSHAKE_ROUND_TRIPS_MAX, MITM_PRESENTS, TLS_HANDSHAKE_CPU_MS, TLS_HANDSHAKE_ROUND_TRIPS, TLS_RESUMED_HANDSHAKE_CPU_SHARE } from '../world/sim-keys.ts';
 
 export const SCENARIO_VERSION = 1;
 /**
@@ -494,6 +494,8 @@ export const scenarioSchema = z
           .strictObject({
             roundTrips: z.number().int().min(0).max(HANDSHAKE_ROUND_TRIPS_MAX).default(TLS_HANDSHAKE_ROUND_TRIPS),
             cpuMs: distSchema.default(TLS_HANDSHAKE_CPU_MS),
+            /** A resumed P2P handshake's CPU (a reopened link, from a TLS ticket) as a share of cpuMs's draw. */
+            resumedCpuShare: z.number().min(0).max(1).default(TLS_RESUMED_HANDSHAKE_CPU_SHARE),
             /** The server link shakes hands too (TLS to the server); false: only P2P links do. */
             serverLink: z.boolean().default(true),
           })

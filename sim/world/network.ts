@@ -69,10 +69,32 @@ export interface DeliveryTap {
  * the link, and the key each side proved in it (Stream.peerKey). Null: bare TCP, no key proved.
  */
 export interface LinkHandshakes {
-  /** Extra ms before the listener accepts a connection from `clientAddress` (0: none). */
-  delayMs(clientAddress: string, serverAddress: string, serverPort: number): number;
+  /** Extra ms before the listener accepts a connection from `clientAddress` (0: none); `resumed`: a resumed TLS session's. */
+  delayMs(clientAddress: string, serverAddress: string, serverPort: number, resumed: boolean): number;
+  /**
+   * Whether the link's handshake runs with the listener itself, which alone can resume its own
+   * tickets and whose tickets reach the caller (false: an attacker sits in the middle).
+   */
+  reachesListener(clientAddress: string, serverAddress: string): boolean;
   /** As the handshake ends: the key the connecting side proved (`client`) and the listening side's (`server`). */
   keys(connId: number, clientAddress: string, serverAddress: string, serverPort: number): { readonly client: string | null; readonly server: string | null };
+}
+
+/**
+ * A connecting end's TLS session resumption (a P2P link's; sim/drivers/peer-tickets.ts keeps the
+ * tickets as the shipped client does). A ticket is the number of the listener that issued it:
+ * a listener resumes only its own (its ticket keys die with its process), and only when no attacker
+ * sits in the link (LinkHandshakes.reachesListener). Set `ticketOffered` right after the connect;
+ * `resumed` and `ticketIssued` (a full handshake's ticket; null: none came) are read at onOpen.
+ */
+export interface ResumableEnd {
+  ticketOffered: number | null;
+  readonly resumed: boolean;
+  readonly ticketIssued: number | null;
+}
+
+export function resumableEnd(stream: Stream): stream is Stream & ResumableEnd {
+  return stream instanceof SimEnd && !stream.isServerSide;
 }
 
 export interface NetworkStats {
@@ -93,6 +115,8 @@ class SimNode {
   group = 0;
   nextPort = 0;
   readonly listeners = new Map<number, (stream: Stream) => void>();
+  /** Each listening port's listener, numbered network-wide: the TLS tickets it issues resume with it only (ResumableEnd). */
+  readonly listenerIds = new Map<number, number>();
   readonly ends = new Set<SimEnd>();
   constructor(readonly address: string) {}
 }
@@ -123,6 +147,10 @@ class SimEnd implements Stream {
   waiting: HeldMessage[] | null = null;
   /** The key the other side proved in the link's handshake (LinkHandshakes); null: none. */
   peerKey: string | null = null;
+  /** ResumableEnd (the connecting side of a link with handshakes). */
+  ticketOffered: number | null = null;
+  resumed = false;
+  ticketIssued: number | null = null;
   /**
    * The connecting side: called when its SYN-ACK comes (TCP's handshake done, a TLS one not yet),
    * where node's socket says 'connect': the shipped client's plain connect timer stops and its TLS
@@ -177,6 +205,7 @@ export class SimNetwork {
   /** Open connections in creation order: heal and unclog flush them in this defined order. */
   private readonly conns = new Map<number, SimConn>();
   private nextConnId = 1;
+  private nextListenerId = 1;
   private partitioned = false;
   /** The frame tap, when the world wants one (set before the run starts). */
   tap: DeliveryTap | null = null;
@@ -218,6 +247,7 @@ export class SimNetwork {
     const node = this.node(address);
     node.alive = false;
     node.listeners.clear();
+    node.listenerIds.clear();
     for (const end of [...node.ends]) {
       if (end.closed) continue;
       end.held = null;
@@ -292,7 +322,16 @@ export class SimNetwork {
     this.clock.post(this.clock.nowMs(), () => {
       if (node.listeners.has(chosen)) return onReady(new Error(`EADDRINUSE ${node.address}:${chosen}`));
       node.listeners.set(chosen, onAccept);
-      onReady({ host, port: chosen, close: () => node.listeners.delete(chosen) });
+      const listenerId = this.nextListenerId++;
+      node.listenerIds.set(chosen, listenerId);
+      onReady({
+        host,
+        port: chosen,
+        close: () => {
+          node.listeners.delete(chosen);
+          node.listenerIds.delete(chosen);
+        },
+      });
     });
   }
 
@@ -358,7 +397,13 @@ export class SimNetwork {
       if (!handshaken) {
         // The handshake's time passes before either side sees the link; then everything is looked at again.
         handshaken = true;
-        const handshakeMs = (this.handshakes as LinkHandshakes).delayMs(from.address, host, port);
+        const handshakes = this.handshakes as LinkHandshakes;
+        const listenerId = to.listenerIds.get(port) ?? null;
+        const direct = handshakes.reachesListener(from.address, host);
+        client.resumed = direct && client.ticketOffered !== null && client.ticketOffered === listenerId;
+        // A full handshake's listener sends a ticket (an attacker's is its own: never the friend's listener's).
+        client.ticketIssued = direct && !client.resumed ? listenerId : null;
+        const handshakeMs = handshakes.delayMs(from.address, host, port, client.resumed);
         if (handshakeMs > 0) return this.clock.post(this.clock.nowMs() + handshakeMs, onSyn);
       }
       const server = new SimEnd(this, to, conn, true, from.address, localPort);

@@ -11,7 +11,10 @@
  * costs `roundTrips` round trips on the link as it is then (a `degrade` fault slows it too) plus
  * `cpuMs` of signing and key exchange, before either side sees the link; then each side learns
  * the key the other proved, what node:tls reports in cli/: on a P2P link the Ed25519 key of the
- * user at the other address. The server link proves no identity key (the client pins the
+ * user at the other address. A P2P link reopened from the ticket of an earlier one to the same
+ * friend (sim/drivers/peer-tickets.ts, the shipped client's cache) resumes when the listener that
+ * issued the ticket still listens and nobody sits in the link: the same round trips, a share of the
+ * CPU (TLS_RESUMED_HANDSHAKE_CPU_SHARE). The server link proves no identity key (the client pins the
  * server's certificate in cli/; the simulator does not model that pin).
  *
  * The `mitm` fault (faults.ts) puts an attacker in front of some users: every P2P link to or from
@@ -32,6 +35,14 @@ export const TLS_HANDSHAKE_ROUND_TRIPS = 1;
  * millisecond covers them with room for a loaded machine.
  */
 export const TLS_HANDSHAKE_CPU_MS = 1;
+/**
+ * The share of a full handshake's CPU a resumed one costs (a P2P link reopened from a TLS ticket,
+ * cli/net/peer-sessions.ts): no certificate and no Ed25519 signature, still an X25519 exchange and
+ * the ticket's decryption. Measured by helper-91 (notes/helper-91.md) over node:tls on loopback, CPU
+ * per link beyond plain TCP's: 0.75 raw, 0.64 over the shipped transport with a chat frame each way.
+ * Its round trips are a full one's: a TLS 1.3 resumption (psk_dhe_ke, no early data) takes one too.
+ */
+export const TLS_RESUMED_HANDSHAKE_CPU_SHARE = 0.7;
 /** More round trips than any TLS handshake takes (1.2's full one takes 2, with a HelloRetryRequest 3). */
 export const HANDSHAKE_ROUND_TRIPS_MAX = 4;
 
@@ -42,6 +53,8 @@ export type MitmPresents = (typeof MITM_PRESENTS)[number];
 export interface HandshakeModel {
   readonly roundTrips: number;
   readonly cpuMs: Sampler;
+  /** A resumed handshake's CPU as a share of the full one's drawn from cpuMs. */
+  readonly resumedCpuShare: number;
   /** Whether the server link shakes hands too (TLS to the server), or only P2P links. */
   readonly serverLink: boolean;
 }
@@ -97,12 +110,17 @@ export class SimKeys implements LinkHandshakes {
     return () => this.attacks.delete(attack);
   }
 
-  delayMs(_clientAddress: string, serverAddress: string): number {
+  delayMs(_clientAddress: string, serverAddress: string, _serverPort: number, resumed: boolean): number {
     const { handshake, prng } = this.options;
     if (this.servers.has(serverAddress) && !handshake.serverLink) return 0;
-    let delayMs = Math.max(0, handshake.cpuMs(prng));
+    // The same draws either way: a resumption changes this link's time, not the run's other draws.
+    let delayMs = Math.max(0, handshake.cpuMs(prng)) * (resumed ? handshake.resumedCpuShare : 1);
     for (let i = 0; i < handshake.roundTrips; i++) delayMs += this.options.oneWayMs(prng) + this.options.oneWayMs(prng);
     return delayMs;
+  }
+
+  reachesListener(clientAddress: string, serverAddress: string): boolean {
+    return this.attackOn(this.options.usernameAt(clientAddress), this.options.usernameAt(serverAddress)) === null;
   }
 
   keys(connId: number, clientAddress: string, serverAddress: string): { readonly client: string | null; readonly server: string | null } {

@@ -182,7 +182,7 @@ export class World implements CheckedWorld, RunnerHost {
     const { handshake } = scenario.network;
     this.keys = new SimKeys({
       seed,
-      handshake: { roundTrips: handshake.roundTrips, cpuMs: samplerOf(handshake.cpuMs), serverLink: handshake.serverLink },
+      handshake: { roundTrips: handshake.roundTrips, cpuMs: samplerOf(handshake.cpuMs), resumedCpuShare: handshake.resumedCpuShare, serverLink: handshake.serverLink },
       serverAddresses: this.cluster?.addresses ?? [SERVER_ADDRESS],
       usernameAt: (address) => this.byAddress.get(address)?.username ?? null,
       oneWayMs: (prng) => Math.max(0, network.profile.latency(prng)),

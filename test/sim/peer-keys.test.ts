@@ -28,7 +28,7 @@ function keyedWorld(roundTrips: number) {
   const users = new Map([[ALICE, 'alice'], [BOB, 'bob']]);
   const keys = new SimKeys({
     seed: 5,
-    handshake: { roundTrips, cpuMs: () => CPU_MS, serverLink: false },
+    handshake: { roundTrips, cpuMs: () => CPU_MS, resumedCpuShare: 0.5, serverLink: false },
     serverAddresses: [SERVER, NODE2],
     usernameAt: (address) => users.get(address) ?? null,
     oneWayMs: () => LATENCY_MS,

@@ -10,7 +10,7 @@ import tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeIdentity } from '../../../cli/client/identity-keys.ts';
 import { type IdentityCertificate, makeIdentityCertificate, peerTlsTransport } from '../../../cli/net/identity-certificate.ts';
-import { PEER_SESSIONS_CACHED_MAX, PEER_SESSION_LIFETIME_S, type PeerSession, PeerSessions } from '../../../cli/net/peer-sessions.ts';
+import { PEER_SESSIONS_CACHED_MAX, PEER_SESSION_LIFETIME_S, type PeerSession, PeerSessions, peerSessionsForgottenBy } from '../../../cli/net/peer-sessions.ts';
 import type { TcpTransport } from '../../../cli/net/tcp-transport.ts';
 import type { ConnectIntent, Listener, Stream } from '../../../core/transport.ts';
 import { eventually } from '../../helpers/eventually.ts';
@@ -176,6 +176,29 @@ describe('the tickets a caller keeps', () => {
     expect(sessions.offer('link-1', 0)).toBeUndefined();
     expect(sessions.offer('link-0', 0)?.peer).toBe('p0-newer');
     expect(sessions.offer('one-more', 0)?.peer).toBe('new');
+  });
+
+  it("are forgotten every one when a login begins (login.ok, no logout before it) or ends (logout.ok), a friend's when the friend's key changes, and at no other event", () => {
+    // ClientRuntime and the simulator both forget by this rule: a login.ok (another account's, or
+    // the same one's after its login was lost without a logout.ok) owes nothing to the last login's links.
+    const sessions = new PeerSessions();
+    const forget = (event: Parameters<typeof peerSessionsForgottenBy>[0]): void => {
+      const forgotten = peerSessionsForgottenBy(event);
+      if (forgotten !== null) sessions.forget(forgotten.peer);
+    };
+    sessions.keep('bob-link', session('bob', 0));
+    sessions.keep('carol-link', session('carol', 0));
+    forget({ event: 'friends', friends: [], pending: [] });
+    forget({ event: 'peer.key.changed', username: 'dave', old: 'k1', new: 'k2' });
+    expect(sessions.size).toBe(2);
+    forget({ event: 'peer.key.changed', username: 'bob', old: 'k1', new: 'k2' });
+    expect(sessions.offer('bob-link', 0)).toBeUndefined();
+    expect(sessions.size).toBe(1);
+    forget({ event: 'login.ok', username: 'alice', friends: [] });
+    expect(sessions.size).toBe(0);
+    sessions.keep('carol-link', session('carol', 0));
+    forget({ event: 'logout.ok' });
+    expect(sessions.size).toBe(0);
   });
 
   it('need a name and a vouched key to be looked up', () => {

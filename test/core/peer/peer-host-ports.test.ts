@@ -166,7 +166,7 @@ describe('PeerHost telling the machine what the transport knows', () => {
       const name = names.get(address);
       return name === undefined ? null : simIdentityOf(name).signKey;
     };
-    rig.network.handshakes = { delayMs: () => 0, keys: (_id, client, server) => ({ client: keyAt(client), server: keyAt(server) }) };
+    rig.network.handshakes = { delayMs: () => 0, reachesListener: () => true, keys: (_id, client, server) => ({ client: keyAt(client), server: keyAt(server) }) };
     rig.configOf = (name) => ({ identity: simIdentityOf(name), checkPeerKeys: true });
     const { alice, bob } = rig.friendsInSession();
     expect(alice.events.filter((e) => e.event === 'error')).toEqual([]);
