@@ -33,8 +33,50 @@ interface StreamSocket extends net.Socket {
 }
 
 function onSocketData(this: StreamSocket, chunk: Buffer): void {
-  this[STREAM]?.events.onData(chunk);
+  const stream = this[STREAM];
+  if (stream === undefined) return;
+  readPacer.read(stream, chunk.length);
+  stream.events.onData(chunk);
 }
+
+/**
+ * Bytes one stream may hand over in one event-loop turn before it is paused until the next: four
+ * chat messages of the largest size. libuv reads a readable socket up to 32 times (64 KiB each)
+ * per turn before it polls the others, so one friend flooding a client with messages of 16 KiB
+ * had 128 of them (each parsed, stored in the history and acknowledged) go through before another
+ * friend's socket was read: that friend's messages waited up to a second. Paused, the flood's
+ * bytes wait in its own socket (TCP's window pushes back on its sender) and every stream gets its
+ * turn; nothing is refused. The server reads its clients the same way.
+ */
+export const READ_BYTES_PER_TURN_MAX = 64 * 1024;
+
+/**
+ * Read pacing: counts what each stream handed over this turn, pauses a stream past
+ * READ_BYTES_PER_TURN_MAX, and when the turn's I/O callbacks are done (setImmediate, the same
+ * loop iteration) forgets the counts and resumes the paused ones, whose bytes come in the next.
+ */
+class ReadPacer {
+  private readonly read_: TcpStream[] = [];
+  private scheduled = false;
+
+  read(stream: TcpStream, bytes: number): void {
+    if (stream.turnBytes === 0) this.read_.push(stream);
+    stream.turnBytes += bytes;
+    if (stream.turnBytes > READ_BYTES_PER_TURN_MAX) stream.pauseForTurn();
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.endTurn);
+    }
+  }
+
+  private readonly endTurn = (): void => {
+    this.scheduled = false;
+    // Bounded: each stream is listed once per turn (on its first chunk).
+    for (const stream of this.read_.splice(0)) stream.resumeAfterTurn();
+  };
+}
+
+const readPacer = new ReadPacer();
 
 function onSocketDrain(this: StreamSocket): void {
   this[STREAM]?.events.onDrain();
@@ -101,6 +143,9 @@ class TcpStream implements Stream {
   events: StreamEvents;
   private closed = false;
   private tickWrites: TickWrites = 'none';
+  /** Bytes handed over this event-loop turn (ReadPacer). */
+  turnBytes = 0;
+  private pausedForTurn = false;
   /** peerCertificate()'s answer once asked (undefined: not yet). */
   private peerCertificateAsked: X509Certificate | null | undefined = undefined;
   /** A resumed client link: the key the handshake its ticket came from proved (undefined: not resumed). */
@@ -165,6 +210,21 @@ class TcpStream implements Stream {
   /** Whether this link's TLS handshake resumed an earlier session (no certificate, no signature). */
   get resumed(): boolean {
     return this.socket instanceof tls.TLSSocket && this.socket.isSessionReused();
+  }
+
+  /** Past READ_BYTES_PER_TURN_MAX this turn: no more bytes until the next (ReadPacer). */
+  pauseForTurn(): void {
+    if (this.pausedForTurn) return;
+    this.pausedForTurn = true;
+    this.socket.pause();
+  }
+
+  /** The turn ended: count afresh, and read again if paused for it. */
+  resumeAfterTurn(): void {
+    this.turnBytes = 0;
+    if (!this.pausedForTurn) return;
+    this.pausedForTurn = false;
+    if (!this.socket.destroyed) this.socket.resume();
   }
 
   /** The underlying socket, for runtimes that need socket-level controls (cork, pause). */

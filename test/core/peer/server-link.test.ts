@@ -1251,6 +1251,16 @@ describe('the server\'s errors, by state', () => {
     }
   });
 
+  it('a logout answered BUSY or RATE_LIMITED is done anyway: only a login the link takes back is retried on a new link', () => {
+    for (const code of ['BUSY', 'RATE_LIMITED'] as const) {
+      const h = new Harness().loggedIn();
+      h.step((l) => l.logout());
+      const refusal: ServerFrame = { type: 'error', re: h.lastSentId(), code, message: 'later' };
+      expect(h.frame(refusal)).toEqual([{ type: 'login-ended', reason: 'logout' }, { type: 'frame', frame: refusal }]);
+      expect(h.link.state.state).toBe('ExpectLogin');
+    }
+  });
+
   it('an error answering another request while a login or a logout awaits its own is passed on, and the wait goes on', () => {
     const h = new Harness();
     const loginId = h.loginSent();
