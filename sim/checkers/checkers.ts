@@ -9,7 +9,8 @@
  * - session-needs-yes: no peer learns of an established session unless the callee said yes.
  * - session-ends-by-timeout: a caller told a request is pending hears how it ended by its timeout
  *   (plus the bound), unless its link dropped or its process crashed meanwhile (World.crashPeer
- *   reports a crash as a lost link), or faults made the wait unjudgeable.
+ *   reports a crash as a lost link), it logged out (the server ends the requests and tells only
+ *   the callees), or faults made the wait unjudgeable.
  * - liveness: after the healed final phase, everything agrees and nothing is left pending, and
  *   no user is logged in on two programs at once (a second login displaces the first).
  * - no-exception: nothing in the simulated world (server host, machine, codec) threw; the run
@@ -343,6 +344,10 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
 
   onLogoutSent(peer: PeerDriver): void {
     const world = this.w;
+    // session-ends-by-timeout: the server ends a caller's requests at her logout and tells only
+    // their callees (PROTOCOL.md), so nothing more comes to her about them; judged after a new login
+    // they were a false alarm (helper-90's note of 2026-12-08).
+    for (const [key, pending] of this.pendingSessions) if (pending.caller === peer) this.pendingSessions.delete(key);
     // Each logout replaces the user's last one: one answered by the server leaves nothing behind.
     if (world.firstFaultBeganMs === Number.POSITIVE_INFINITY) this.logoutSentAtMs.set(peer.username, world.clock.nowMs());
     else this.logoutSentAtMs.delete(peer.username);
