@@ -274,7 +274,17 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
     return user;
   }
 
-  onSessionAnswer(_callee: PeerDriver, requestId: string, accept: boolean): void {
+  onSessionAnswer(callee: PeerDriver, requestId: string, accept: boolean): void {
+    // requests-end-with-caller: a request the callee answered asks it no more, whatever comes back
+    // (in a cluster the answer goes to the caller's node over the bus and may come back an error
+    // that names no request, where a single server sends session.answered).
+    const asked = this.askedOf.get(callee.username);
+    if (asked !== undefined) {
+      const caller = isPairKey(requestId) ? requestId.slice(0, requestId.indexOf('>')) : (asked.get(requestId)?.caller ?? null);
+      asked.forEach((request, id) => {
+        if (id === requestId || request.caller === caller) asked.delete(id);
+      });
+    }
     if (!accept) return;
     if (isPairKey(requestId)) this.pairsWithYes.add(unorderedPair(requestId));
     else this.answeredYes.add(this.sessionKey(requestId));
@@ -456,9 +466,6 @@ export class Checkers implements PeerObserver, P2pObserver, InterceptionObserver
 
   /** `callee` was told `caller` is offline: her requests still asking it must be withdrawn (PROTOCOL.md: going offline ends them). */
   private noteCallerLeft(callee: string, caller: string, connId: number): void {
-    // With a cluster, a callee's yes goes to the caller's node over the bus and its answer may come
-    // back as an error this checker does not tie to the request: judged on one server only.
-    if ((this.w.servers?.length ?? 1) > 1) return;
     const asked = this.askedOf.get(callee);
     if (asked === undefined) return;
     const atMs = this.w.clock.nowMs();

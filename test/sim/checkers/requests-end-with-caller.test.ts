@@ -22,4 +22,20 @@ describe('requests-end-with-caller', () => {
     const fired = report.violations.filter((v) => v.checker === 'requests-end-with-caller').map((v) => v.detail.split(' ')[0]);
     expect(fired.sort()).toEqual(['bob', 'dave']);
   });
+
+  describe('on two server nodes (test/sim/fixtures/caller-leaves-while-asking-cluster.yaml: the withdrawal crosses the bus)', () => {
+    const cluster = loadScenarioFile('test/sim/fixtures/caller-leaves-while-asking-cluster.yaml').scenario;
+
+    it('holds', () => {
+      const report = runScenario(cluster, { seed: cluster.seed ?? 1 });
+      expect(report.violations).toEqual([]);
+    });
+
+    it('fires for each callee when no node sends session.withdrawn (planted)', () => {
+      const planted = { ...cluster, faults: [...cluster.faults, { kind: 'plant' as const, atMs: 0, bug: 'drop-session-withdrawn' as const }] };
+      const report = runScenario(planted, { seed: cluster.seed ?? 1 });
+      const fired = report.violations.filter((v) => v.checker === 'requests-end-with-caller').map((v) => v.detail.split(' ')[0]);
+      expect(fired.sort()).toEqual(['bob', 'dave']);
+    });
+  });
 });
