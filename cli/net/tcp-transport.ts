@@ -40,15 +40,16 @@ function onSocketData(this: StreamSocket, chunk: Buffer): void {
 }
 
 /**
- * Bytes one stream may hand over in one event-loop turn before it is paused until the next: four
- * chat messages of the largest size. libuv reads a readable socket up to 32 times (64 KiB each)
+ * Bytes one stream may hand over in one event-loop turn before it is paused until the next:
+ * sixteen chat messages of the largest size, four file chunks (at 64 KiB, a pause and an extra turn
+ * per chunk cost a file transfer about a third of its speed: docs/SECURITY.md). libuv reads a readable socket up to 32 times (64 KiB each)
  * per turn before it polls the others, so one friend flooding a client with messages of 16 KiB
  * had 128 of them (each parsed, stored in the history and acknowledged) go through before another
  * friend's socket was read: that friend's messages waited up to a second. Paused, the flood's
  * bytes wait in its own socket (TCP's window pushes back on its sender) and every stream gets its
  * turn; nothing is refused. The server reads its clients the same way.
  */
-export const READ_BYTES_PER_TURN_MAX = 64 * 1024;
+export const READ_BYTES_PER_TURN_MAX = 256 * 1024;
 
 /**
  * Read pacing: counts what each stream handed over this turn, pauses a stream past
