@@ -97,6 +97,28 @@ describe('chat commands answered without the server', () => {
     expect(client.answersTo(109).filter((e) => e.event === 'error')).toEqual([]);
     expect(client.effects.filter((e) => e.type === 'mail.seal')).toMatchObject([{ sealKey: identity.sealKey }]);
   });
+
+  it("a friend's new identity keys (friend.updated with identity, a login from a new data dir) are told, and offline messages are sealed to them from then on; a nickname change keeps the keys, and keys told for someone who is not a friend make no key", () => {
+    const keys = (letter: string) => ({ signKey: `MCowBQYDK2VwAyEA${letter.repeat(43)}=`, sealKey: `MCowBQYDK2VuAyEA${letter.repeat(43)}=` });
+    const client = new Client().welcomed();
+    client.input({ type: 'command', command: { cmd: 'login', username: 'alice', password: 'alice-password' } });
+    const ok = loginOk(client.lastSent('login').id!, 'tok1') as Extract<ServerFrame, { type: 'login.ok' }>;
+    client.frame({ ...ok, friends: [{ username: 'bob', nickname: 'bob', status: 'offline', identity: keys('B') }] });
+    client.frame({ type: 'friend.updated', username: 'bob', nickname: 'bob', identity: keys('C') });
+    client.frame({ type: 'friend.updated', username: 'bob', nickname: 'Bobby' });
+    client.frame({ type: 'friend.updated', username: 'mallory', nickname: 'mallory', identity: keys('M') });
+    const told = client.events.filter((e) => e.event.event === 'friend.updated').map((e) => e.event);
+    expect(told).toEqual([
+      { event: 'friend.updated', username: 'bob', nickname: 'bob', identity: keys('C') },
+      { event: 'friend.updated', username: 'bob', nickname: 'Bobby' },
+      { event: 'friend.updated', username: 'mallory', nickname: 'mallory', identity: keys('M') },
+    ]);
+    expect(Object.keys(told[1]!)).not.toContain('identity');
+    client.input({ type: 'command', command: { cmd: 'chat.send', username: 'bob', text: 'offline hello', id: 'm-1' }, ref: 110 });
+    client.input({ type: 'command', command: { cmd: 'chat.send', username: 'mallory', text: 'hello stranger', id: 'm-2' }, ref: 111 });
+    expect(client.effects.filter((e) => e.type === 'mail.seal')).toMatchObject([{ sealKey: keys('C').sealKey }]);
+    expect(client.answersTo(111)).toMatchObject([{ event: 'error', username: 'mallory' }]);
+  });
 });
 
 /** Logged in as alice with bob (offline, with keys) as a friend. */
