@@ -154,6 +154,32 @@ describe('transfer slots under a hoarding friend', () => {
     expect(world.eventsOf('alice', 'file.failed').map((e) => (e as { transferId: string }).transferId)).toEqual([carolsFirst!.transferId]);
   });
 
+  it('an accepted transfer that has not moved a byte is idle like an offer: the oldest of the friend holding the most gives way', () => {
+    const world = threeFriends();
+    world.restartServer({ signupsPerAddressPerHour: 0 });
+    world.advance(RECONNECT_DELAY_MS_MAX * 2);
+    world.addPeer('dave', 7004);
+    world.command('dave', { cmd: 'signup', username: 'dave', password: 'dave-password' });
+    world.command('dave', { cmd: 'login', username: 'dave', password: 'dave-password' });
+    world.command('dave', { cmd: 'friend.request', username: 'alice' });
+    world.command('alice', { cmd: 'friend.accept', username: 'dave' });
+    world.command('dave', { cmd: 'chat.open', username: 'alice' });
+    for (const sender of ['bob', 'carol']) {
+      const files = Array.from({ length: TRANSFERS_IN_PER_PEER_MAX }, (_, i) => source(world, `/${sender}/big-${i}.bin`, 1024 * 1024));
+      world.command(sender, { cmd: 'file.send', username: 'alice', files });
+    }
+    // alice accepts bob's first file and reads none of it (what bob sends waits unread): bob still
+    // holds 32 idle, as carol does, and bob is the first of the two at 32, so his oldest idle
+    // transfer, the accepted one, gives way.
+    world.pausedReaders.add('alice');
+    const [bobsFirst] = world.eventsOf('alice', 'file.offer') as Array<{ transferId: string }>;
+    world.command('alice', { cmd: 'file.answer', transferId: bobsFirst!.transferId, accept: true });
+    world.pausedReaders.delete('alice');
+    world.command('dave', { cmd: 'file.send', username: 'alice', files: [source(world, '/dave/photo.jpg', 5000)] });
+    expect(world.eventsOf('alice', 'file.offer').some((e) => (e as { from: string }).from === 'dave')).toBe(true);
+    expect(world.eventsOf('alice', 'file.failed').map((e) => (e as { transferId: string }).transferId)).toEqual([bobsFirst!.transferId]);
+  });
+
   it(`offers nobody answers fail with stalled after TRANSFER_ANSWER_WAIT_MS (${TRANSFER_ANSWER_WAIT_MS} ms), and the slots come back`, () => {
     const world = threeFriends();
     hoard(world);
