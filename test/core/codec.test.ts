@@ -353,6 +353,17 @@ describe('codec size limit', () => {
     expect(drain(tooHigh)).toStrictEqual([{ kind: 'error', code: 'FRAME_TOO_LARGE', detail: `${FRAME_BYTES_MAX + 1} bytes, limit ${FRAME_BYTES_MAX}` }]);
   });
 
+  it('a stream let open to larger frames (allowFrameBytes, a P2P hello accepted) takes frames up to the new bound, and never past FRAME_BYTES_MAX', () => {
+    const opened = new FrameDecoder({ frameBytesMax: 100 });
+    opened.allowFrameBytes(1_000);
+    opened.push(header(PROTOCOL_VERSION, FRAME_KIND_CONTROL, 1_000));
+    expect(drain(opened)).toEqual([]);
+    const tooHigh = new FrameDecoder({ frameBytesMax: 100 });
+    tooHigh.allowFrameBytes(2 * FRAME_BYTES_MAX);
+    tooHigh.push(header(PROTOCOL_VERSION, FRAME_KIND_DATA, FRAME_BYTES_MAX + 1));
+    expect(drain(tooHigh)).toStrictEqual([{ kind: 'error', code: 'FRAME_TOO_LARGE', detail: `${FRAME_BYTES_MAX + 1} bytes, limit ${FRAME_BYTES_MAX}` }]);
+  });
+
   it('property: after draining, buffered bytes never exceed one header plus one maximal payload', () => {
     fc.assert(
       fc.property(fc.array(fc.uint8Array({ minLength: 1, maxLength: 512 }), { maxLength: 30 }), (parts) => {
