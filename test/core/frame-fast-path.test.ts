@@ -146,12 +146,19 @@ describe('client fast path (heartbeat acks, presence, login.ok)', () => {
       resumeToken: 'tok',
       resumed: false,
     };
-    expect(serverFrameFastPath(loginOk)).toEqual(serverFrameSchema.parse(loginOk));
+    // Key for key: a friend without identity keys or a start has no such field, not one holding undefined.
+    expect(serverFrameFastPath(loginOk)).toStrictEqual(serverFrameSchema.parse(loginOk));
     // When the friendship began is carried (a client tells a friendship made again by it).
     const withSince = { ...loginOk, friends: [{ username: 'bob', nickname: 'Bob', status: 'online', since: 1_700_000_000_000 }] };
     expect(serverFrameFastPath(withSince)).toEqual(serverFrameSchema.parse(withSince));
     expect(serverFrameFastPath(withSince)).toMatchObject({ friends: [{ since: 1_700_000_000_000 }] });
     expect(serverFrameFastPath({ ...loginOk, friends: [{ username: 'bob', nickname: 'Bob', status: 'away' }] })).toBeNull();
+    // A start that is no finite number is left to the schema, which refuses it.
+    for (const since of ['1700000000000', null, Number.POSITIVE_INFINITY, Number.NaN]) {
+      const badSince = { ...loginOk, friends: [{ username: 'bob', nickname: 'Bob', status: 'online', since }] };
+      expect(serverFrameFastPath(badSince)).toBeNull();
+      expect(serverFrameSchema.safeParse(badSince).success).toBe(false);
+    }
   });
 
   it('reads the two commonest frames without making one: every ack without an id is one shared frozen frame, and a presence push as the server writes it is taken as it is', () => {
