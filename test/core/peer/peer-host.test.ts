@@ -14,6 +14,7 @@ import { SqliteHistory } from '../../../cli/client/history-store.ts';
 import type { HistoryStore } from '../../../core/peer/history.ts';
 import { SERVER_ADDRESS, SERVER_PORT } from '../../../sim/world/server-node.ts';
 import { simIdentityOf, simSealer } from '../../../sim/world/sim-sealer.ts';
+import type { ConnectIntent } from '../../../core/transport.ts';
 import { HeldStream, HoldingTransport, Rig, fileOf, sha256Hex } from './host-rig.ts';
 
 /** Past the send queue bound: the transfer completes only if the host reports p2p.flushed. */
@@ -47,6 +48,27 @@ describe('PeerHost over the in-memory network', () => {
     // Every chunk the sender's port answered went out and was handed back once, in the order sent.
     expect(alice.files.releasedChunks.length).toBe(alice.files.answered.length);
     alice.files.releasedChunks.forEach((chunk, i) => expect(chunk).toBe(alice.files.answered[i]));
+  });
+
+  it("a P2P connect tells the transport whom it is meant to reach (the friend and the key the server vouches for: what a resumed TLS session is kept under); the server link's tells nothing", () => {
+    const rig = new Rig();
+    const intents: Array<ConnectIntent | undefined> = [];
+    rig.transportOf = (name, transport) =>
+      name === 'alice'
+        ? {
+            listen: (host, port, onAccept, onReady) => transport.listen(host, port, onAccept, onReady),
+            connect: (host, port, events, intent) => {
+              intents.push(intent);
+              return transport.connect(host, port, events, intent);
+            },
+          }
+        : transport;
+    const { alice } = rig.friendsInSession();
+    // As alice was told it: the rig's users register no identity keys, so the server vouches for none.
+    const added = alice.events.find((e) => e.event === 'friend.added');
+    const friendsKey = added?.event === 'friend.added' ? (added.identity?.signKey ?? null) : 'never added';
+    expect(intents.slice(1)).toEqual([{ peer: 'bob', vouchedKey: friendsKey }]);
+    expect(intents[0]).toBeUndefined();
   });
 
   it('the file port gets each chunk back only once the stream has sent it: none while the socket holds them, exactly those a drain lets go, oldest first', () => {
