@@ -1746,9 +1746,10 @@ export class PeerMachine {
   private onFileSend(friend: string, files: readonly PreparedFile[], nowMs: number): void {
     const session = this.sessions.get(friend);
     if (session === undefined) return this.emitError('NO_SUCH_PEER', undefined, friend);
-    // Our user's own files come before friends' idle offers (pushOutIdleFor; our user holds none of them).
+    // Our user's own files come before friends' idle offers (pushOutIdleFor, as a newcomer holding
+    // none of them: '' is no friend's name). None is pushed out while the files fit.
     const over = this.transferCount() + files.length - TRANSFERS_ACTIVE_MAX;
-    if (over > 0 && !this.pushOutIdleFor(this.link.username ?? '', nowMs, over)) return this.emitError('QUEUE_FULL', 'too many transfers');
+    if (!this.pushOutIdleFor('', nowMs, over)) return this.emitError('QUEUE_FULL', 'too many transfers');
     const offered: OfferedFile[] = [];
     for (const file of files) {
       const transferId = `${this.config.idPrefix}-${this.nextTransferSeq++}`;
@@ -1812,11 +1813,10 @@ export class PeerMachine {
    * (core/peer/accept-fairness.ts). Before, two friends with TRANSFERS_IN_PER_PEER_MAX unanswered
    * offers each held every slot: a third friend's offers were refused `busy`, and our user's own
    * sends `QUEUE_FULL`, for TRANSFER_ANSWER_WAIT_MS at a time, renewed at will. Moving transfers
-   * are never pushed out. False when nothing may give way.
+   * are never pushed out. True at once for a count of 0 or less; false when nothing may give way.
    */
   private pushOutIdleFor(friend: string, nowMs: number, count = 1): boolean {
-    let idle: WaitingStream[] = [];
-    for (const t of this.transfersIn.values()) if (t.idle) idle.push({ streamId: t.transferId, addressKey: t.meta.peer });
+    let idle: WaitingStream[] = [...this.transfersIn.values()].filter((t) => t.idle).map((t) => ({ streamId: t.transferId, addressKey: t.meta.peer }));
     // Chosen all first: none is pushed out unless all `count` may be.
     const chosen: string[] = [];
     while (chosen.length < count) {
