@@ -32,6 +32,28 @@ function threeFriends(aliceConfig: Partial<PeerConfig> = {}): World {
   return world;
 }
 
+/**
+ * threeFriends, and dave, a fourth friend with a chat open to alice, while bob and then carol (so
+ * bob is the first of two friends at 32) each hold TRANSFERS_IN_PER_PEER_MAX of alice's slots with
+ * unanswered offers of files larger than a few frames: every slot is taken.
+ */
+function slotsHeldByTwo(): World {
+  const world = threeFriends();
+  world.restartServer({ signupsPerAddressPerHour: 0 });
+  world.advance(RECONNECT_DELAY_MS_MAX * 2);
+  world.addPeer('dave', 7004);
+  world.command('dave', { cmd: 'signup', username: 'dave', password: 'dave-password' });
+  world.command('dave', { cmd: 'login', username: 'dave', password: 'dave-password' });
+  world.command('dave', { cmd: 'friend.request', username: 'alice' });
+  world.command('alice', { cmd: 'friend.accept', username: 'dave' });
+  world.command('dave', { cmd: 'chat.open', username: 'alice' });
+  for (const sender of ['bob', 'carol']) {
+    const files = Array.from({ length: TRANSFERS_IN_PER_PEER_MAX }, (_, i) => source(world, `/${sender}/big-${i}.bin`, 1024 * 1024));
+    world.command(sender, { cmd: 'file.send', username: 'alice', files });
+  }
+  return world;
+}
+
 /** bob offers alice as many never-moving files as his client lets him: TRANSFERS_ACTIVE_MAX. */
 function hoard(world: World): void {
   for (let batch = 0; batch < TRANSFERS_ACTIVE_MAX / FILES_PER_OFFER_MAX; batch++) {
@@ -127,20 +149,7 @@ describe('transfer slots under a hoarding friend', () => {
   });
 
   it('a transfer moving bytes is never pushed out: the idle offers of the friend holding the most idle ones give way', () => {
-    const world = threeFriends();
-    world.restartServer({ signupsPerAddressPerHour: 0 });
-    world.advance(RECONNECT_DELAY_MS_MAX * 2);
-    world.addPeer('dave', 7004);
-    world.command('dave', { cmd: 'signup', username: 'dave', password: 'dave-password' });
-    world.command('dave', { cmd: 'login', username: 'dave', password: 'dave-password' });
-    world.command('dave', { cmd: 'friend.request', username: 'alice' });
-    world.command('alice', { cmd: 'friend.accept', username: 'dave' });
-    world.command('dave', { cmd: 'chat.open', username: 'alice' });
-    // bob first (so bob is the first of two friends at 32), with files larger than a few frames.
-    for (const sender of ['bob', 'carol']) {
-      const files = Array.from({ length: TRANSFERS_IN_PER_PEER_MAX }, (_, i) => source(world, `/${sender}/big-${i}.bin`, 1024 * 1024));
-      world.command(sender, { cmd: 'file.send', username: 'alice', files });
-    }
+    const world = slotsHeldByTwo();
     expect(world.peer('alice').transferCount()).toBe(TRANSFERS_ACTIVE_MAX);
     // alice accepts bob's first file and reads only part of it: it is moving, not idle.
     world.pausedReaders.add('alice');
@@ -155,19 +164,7 @@ describe('transfer slots under a hoarding friend', () => {
   });
 
   it('an accepted transfer that has not moved a byte is idle like an offer: the oldest of the friend holding the most gives way', () => {
-    const world = threeFriends();
-    world.restartServer({ signupsPerAddressPerHour: 0 });
-    world.advance(RECONNECT_DELAY_MS_MAX * 2);
-    world.addPeer('dave', 7004);
-    world.command('dave', { cmd: 'signup', username: 'dave', password: 'dave-password' });
-    world.command('dave', { cmd: 'login', username: 'dave', password: 'dave-password' });
-    world.command('dave', { cmd: 'friend.request', username: 'alice' });
-    world.command('alice', { cmd: 'friend.accept', username: 'dave' });
-    world.command('dave', { cmd: 'chat.open', username: 'alice' });
-    for (const sender of ['bob', 'carol']) {
-      const files = Array.from({ length: TRANSFERS_IN_PER_PEER_MAX }, (_, i) => source(world, `/${sender}/big-${i}.bin`, 1024 * 1024));
-      world.command(sender, { cmd: 'file.send', username: 'alice', files });
-    }
+    const world = slotsHeldByTwo();
     // alice accepts bob's first file and reads none of it (what bob sends waits unread): bob still
     // holds 32 idle, as carol does, and bob is the first of the two at 32, so his oldest idle
     // transfer, the accepted one, gives way.
