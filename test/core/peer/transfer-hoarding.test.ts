@@ -39,6 +39,7 @@ function threeFriends(aliceConfig: Partial<PeerConfig> = {}): World {
  */
 function slotsHeldByTwo(): World {
   const world = threeFriends();
+  // A fourth sign-up from the world's one address: lift the sign-up rate (the links come back by resume).
   world.restartServer({ signupsPerAddressPerHour: 0 });
   world.advance(RECONNECT_DELAY_MS_MAX * 2);
   world.addPeer('dave', 7004);
@@ -103,20 +104,7 @@ describe('transfer slots under a hoarding friend', () => {
   });
 
   it(`two friends holding every slot with ${TRANSFERS_IN_PER_PEER_MAX} unanswered offers each cannot keep a third friend's offer nor our own sends out: the oldest idle offer of the fullest gives way (busy)`, () => {
-    const world = threeFriends();
-    // A fourth sign-up from the world's one address: lift the sign-up rate (the links come back by resume).
-    world.restartServer({ signupsPerAddressPerHour: 0 });
-    world.advance(RECONNECT_DELAY_MS_MAX * 2);
-    world.addPeer('dave', 7004);
-    world.command('dave', { cmd: 'signup', username: 'dave', password: 'dave-password' });
-    world.command('dave', { cmd: 'login', username: 'dave', password: 'dave-password' });
-    world.command('dave', { cmd: 'friend.request', username: 'alice' });
-    world.command('alice', { cmd: 'friend.accept', username: 'dave' });
-    world.command('dave', { cmd: 'chat.open', username: 'alice' });
-    for (const hoarder of ['bob', 'carol']) {
-      const files = Array.from({ length: TRANSFERS_IN_PER_PEER_MAX }, (_, i) => source(world, `/${hoarder}/hoard-${i}.bin`, 1024));
-      world.command(hoarder, { cmd: 'file.send', username: 'alice', files });
-    }
+    const world = slotsHeldByTwo();
     expect(world.peer('alice').transferCount()).toBe(TRANSFERS_ACTIVE_MAX);
     world.command('dave', { cmd: 'file.send', username: 'alice', files: [source(world, '/dave/photo.jpg', 5000)] });
     const offer = world.eventsOf('alice', 'file.offer').find((e) => (e as { from: string }).from === 'dave') as { transferId: string } | undefined;
