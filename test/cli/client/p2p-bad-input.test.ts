@@ -7,76 +7,16 @@
  * token) and a raw P2P peer speaking the frames of core/peer/frames.ts.
  */
 import { createHash } from 'node:crypto';
-import tls from 'node:tls';
 import { readdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FrameDecoder, encodeControl, encodeData } from '../../../core/codec.ts';
-import type { P2pFrame } from '../../../core/peer/frames.ts';
+import { encodeData } from '../../../core/codec.ts';
 import { HeadlessClient, signupAndLogin } from '../../helpers/headless-client.ts';
 import { TestServer } from '../../helpers/in-process-server.ts';
 import { TcpTestClient } from '../../helpers/tcp-test-client.ts';
+import { RawP2pPeer } from '../../helpers/raw-p2p-peer.ts';
 import { type ClientIdentity, makeIdentity } from '../../../cli/client/identity-keys.ts';
 import { type IdentityCertificate, makeIdentityCertificate } from '../../../cli/net/identity-certificate.ts';
-
-/** A bound on event waits, not a sleep: generous, for a loaded two-core machine. */
-const WAIT_MS = 20_000;
-
-/** A raw P2P peer: control frames in and out, and whether the other side closed. */
-class RawPeer {
-  readonly frames: Array<Record<string, unknown>> = [];
-  readonly closed: Promise<void>;
-  private readonly decoder = new FrameDecoder();
-
-  private constructor(private readonly socket: tls.TLSSocket) {
-    socket.on('data', (chunk: Buffer) => {
-      this.decoder.push(chunk);
-      for (let frame = this.decoder.next(); frame !== null; frame = this.decoder.next()) {
-        if (frame.kind === 'control') this.frames.push(frame.message as Record<string, unknown>);
-      }
-    });
-    this.closed = new Promise((done) => socket.on('close', () => done()));
-    socket.on('error', () => {});
-  }
-
-  /** A TLS 1.3 link proving the key of `certificate`, as a real client's P2P link does. */
-  static connect(port: number, certificate: IdentityCertificate): Promise<RawPeer> {
-    return new Promise((done, fail) => {
-      const socket = tls.connect({ host: '127.0.0.1', port, minVersion: 'TLSv1.3', rejectUnauthorized: false, cert: certificate.cert, key: certificate.key }, () =>
-        done(new RawPeer(socket)),
-      );
-      socket.once('error', fail);
-    });
-  }
-
-  send(frame: P2pFrame | Record<string, unknown>): void {
-    this.socket.write(encodeControl(frame));
-  }
-
-  sendBytes(bytes: Uint8Array): void {
-    this.socket.write(bytes);
-  }
-
-  async waitFor(type: string, timeoutMs = WAIT_MS): Promise<Record<string, unknown>> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const found = this.frames.find((frame) => frame.type === type);
-      if (found !== undefined) return found;
-      await new Promise((done) => setTimeout(done, 10));
-    }
-    throw new Error(`no ${type} frame; got ${JSON.stringify(this.frames)}`);
-  }
-
-  async expectRefused(code = 'BAD_SESSION_TOKEN'): Promise<void> {
-    const error = await this.waitFor('error');
-    expect(error.code).toBe(code);
-    await Promise.race([this.closed, new Promise((_, fail) => setTimeout(() => fail(new Error('not closed')), WAIT_MS))]);
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-  }
-}
 
 describe('P2P port: tokens and offered names', () => {
   let server: TestServer;
@@ -84,7 +24,7 @@ describe('P2P port: tokens and offered names', () => {
   let bobPort: number;
   let mallory: TcpTestClient;
   let token: string;
-  const peers: RawPeer[] = [];
+  const peers: RawP2pPeer[] = [];
   /** Mallory's registered identity, and another one (a man in the middle's). */
   let malloryIdentity: ClientIdentity;
   let malloryCertificate: IdentityCertificate;
@@ -117,8 +57,8 @@ describe('P2P port: tokens and offered names', () => {
     if (bob !== undefined) await rm(bob.downloadDir, { recursive: true, force: true });
   });
 
-  const connect = async (certificate = malloryCertificate): Promise<RawPeer> => {
-    const peer = await RawPeer.connect(bobPort, certificate);
+  const connect = async (certificate = malloryCertificate): Promise<RawP2pPeer> => {
+    const peer = await RawP2pPeer.connect(bobPort, certificate);
     peers.push(peer);
     return peer;
   };

@@ -8,84 +8,21 @@
  * tokens) and a raw TLS peer that keeps the ticket of its first link, as a caller's transport
  * does (cli/net/peer-sessions.ts), and offers it again.
  */
-import tls from 'node:tls';
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FrameDecoder, encodeControl } from '../../../core/codec.ts';
 import { HeadlessClient, signupAndLogin } from '../../helpers/headless-client.ts';
 import { TestServer } from '../../helpers/in-process-server.ts';
 import { TcpTestClient } from '../../helpers/tcp-test-client.ts';
+import { RawP2pPeer } from '../../helpers/raw-p2p-peer.ts';
 import { type ClientIdentity, makeIdentity } from '../../../cli/client/identity-keys.ts';
 import { type IdentityCertificate, makeIdentityCertificate } from '../../../cli/net/identity-certificate.ts';
-
-/** A bound on waits, not a sleep: generous, for a loaded two-core machine. */
-const WAIT_MS = 20_000;
-
-/** A raw P2P link: control frames in, whether it resumed, the tickets it was sent. */
-class RawLink {
-  readonly frames: Array<Record<string, unknown>> = [];
-  readonly tickets: Buffer[] = [];
-  readonly closed: Promise<void>;
-  private readonly decoder = new FrameDecoder();
-
-  private constructor(private readonly socket: tls.TLSSocket) {
-    socket.on('data', (chunk: Buffer) => {
-      this.decoder.push(chunk);
-      for (let frame = this.decoder.next(); frame !== null; frame = this.decoder.next()) {
-        if (frame.kind === 'control') this.frames.push(frame.message as Record<string, unknown>);
-      }
-    });
-    socket.on('session', (ticket: Buffer) => this.tickets.push(ticket));
-    this.closed = new Promise((done) => socket.on('close', () => done()));
-    socket.on('error', () => {});
-  }
-
-  static connect(port: number, certificate: IdentityCertificate, session?: Buffer): Promise<RawLink> {
-    return new Promise((done, fail) => {
-      const socket = tls.connect(
-        { host: '127.0.0.1', port, minVersion: 'TLSv1.3', rejectUnauthorized: false, cert: certificate.cert, key: certificate.key, ...(session === undefined ? {} : { session }) },
-        () => done(link),
-      );
-      const link = new RawLink(socket);
-      socket.once('error', fail);
-    });
-  }
-
-  get resumed(): boolean {
-    return this.socket.isSessionReused();
-  }
-
-  send(frame: Record<string, unknown>): void {
-    this.socket.write(encodeControl(frame));
-  }
-
-  async waitFor(type: string): Promise<Record<string, unknown>> {
-    const deadline = Date.now() + WAIT_MS;
-    while (Date.now() < deadline) {
-      const found = this.frames.find((frame) => frame.type === type);
-      if (found !== undefined) return found;
-      await new Promise((done) => setTimeout(done, 10));
-    }
-    throw new Error(`no ${type} frame; got ${JSON.stringify(this.frames)}`);
-  }
-
-  async expectRefused(code: string): Promise<void> {
-    expect((await this.waitFor('error')).code).toBe(code);
-    await Promise.race([this.closed, new Promise((_, fail) => setTimeout(() => fail(new Error('not closed')), WAIT_MS))]);
-    expect(this.frames.some((frame) => frame.type === 'hello.ok')).toBe(false);
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-  }
-}
 
 describe('resumed links on a real client P2P port', () => {
   let server: TestServer;
   let bob: HeadlessClient;
   let bobPort: number;
   const clients: TcpTestClient[] = [];
-  const links: RawLink[] = [];
+  const links: RawP2pPeer[] = [];
   let malloryIdentity: ClientIdentity;
   let malloryCertificate: IdentityCertificate;
   /** The ticket of mallory's first, full, link to bob. */
@@ -99,8 +36,8 @@ describe('resumed links on a real client P2P port', () => {
     return String(established.token);
   };
 
-  const link = async (session?: Buffer): Promise<RawLink> => {
-    const opened = await RawLink.connect(bobPort, malloryCertificate, session);
+  const link = async (session?: Buffer): Promise<RawP2pPeer> => {
+    const opened = await RawP2pPeer.connect(bobPort, malloryCertificate, session);
     links.push(opened);
     return opened;
   };

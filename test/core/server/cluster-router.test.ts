@@ -240,6 +240,15 @@ class World {
     return client;
   }
 
+  /** Two nodes, alice logged in on the first and bob on the second, friends. */
+  friendsOnTwoNodes(): { a: Node; b: Node; alice: Client; bob: Client } {
+    const [a, b] = [this.addNode(), this.addNode()];
+    const alice = this.login(a, 'alice');
+    const bob = this.login(b, 'bob');
+    this.befriend(alice, 'alice', bob, 'bob');
+    return { a, b, alice, bob };
+  }
+
   befriend(a: Client, aName: string, b: Client, bName: string): void {
     a.send({ type: 'friend.request', username: bName });
     this.settle();
@@ -292,10 +301,7 @@ describe('ClusterRouter over the in-memory bus', () => {
 
   it('a second login elsewhere ends the first with LOGGED_IN_ELSEWHERE; a late offline from the old holder changes nothing', () => {
     const world = new World();
-    const [a, b] = [world.addNode(), world.addNode()];
-    const alice = world.login(a, 'alice');
-    const bob = world.login(b, 'bob');
-    world.befriend(alice, 'alice', bob, 'bob');
+    const { a, b, alice, bob } = world.friendsOnTwoNodes();
     const aliceOnB = world.login(b, 'alice');
     expect(alice.take('error')).toEqual([expect.objectContaining({ code: 'LOGGED_IN_ELSEWHERE' })]);
     expect(alice.closed).toBe(true);
@@ -401,10 +407,7 @@ describe('ClusterRouter over the in-memory bus', () => {
   // own withdrawal: the callee heard session.withdrawn twice for one request (one-final-outcome).
   it("a caller's TTL runs out on her node: the callee elsewhere is told her request was withdrawn once", () => {
     const world = new World();
-    const [a, b] = [world.addNode(), world.addNode()];
-    const alice = world.login(a, 'alice');
-    const bob = world.login(b, 'bob');
-    world.befriend(alice, 'alice', bob, 'bob');
+    const { a, b, alice, bob } = world.friendsOnTwoNodes();
     alice.send({ type: 'session.request', username: 'bob' });
     world.settle();
     const [fromAlice] = bob.take('session.incoming') as { requestId: string }[];
@@ -416,10 +419,7 @@ describe('ClusterRouter over the in-memory bus', () => {
 
   it('a node cut off the bus refuses logins, and when back after its lease ran out its users are online again', () => {
     const world = new World();
-    const [a, b] = [world.addNode(), world.addNode()];
-    const alice = world.login(a, 'alice');
-    const bob = world.login(b, 'bob');
-    world.befriend(alice, 'alice', bob, 'bob');
+    const { a, b, alice, bob } = world.friendsOnTwoNodes();
     world.hub.partition('n2', true);
     world.settle();
     const refused = b.connect();
@@ -439,10 +439,7 @@ describe('ClusterRouter over the in-memory bus', () => {
   // node forwarded the yes into a bus it had lost; nobody ever answered the callee.
   it("a node cut off the bus answers a session.answer for a request held elsewhere SERVER_DEGRADED, and forwards it again once back", () => {
     const world = new World();
-    const [a, b] = [world.addNode(), world.addNode()];
-    const alice = world.login(a, 'alice');
-    const bob = world.login(b, 'bob');
-    world.befriend(alice, 'alice', bob, 'bob');
+    const { a, b, alice, bob } = world.friendsOnTwoNodes();
     alice.send({ type: 'session.request', username: 'bob' });
     world.settle();
     const [incoming] = bob.take('session.incoming');
@@ -465,10 +462,7 @@ describe('ClusterRouter over the in-memory bus', () => {
 
   it("a node stalled past another's lease (never off the bus) hears it again and has it name its users again", () => {
     const world = new World();
-    const [a, b] = [world.addNode(), world.addNode()];
-    const alice = world.login(a, 'alice');
-    const bob = world.login(b, 'bob');
-    world.befriend(alice, 'alice', bob, 'bob');
+    const { a, b, alice, bob } = world.friendsOnTwoNodes();
     // n1's timers fire a whole TTL late (a long GC, a paused process, a loaded machine): its lease
     // check runs before it reads n2's beats waiting on its socket, and buries n2.
     a.router.tick(world.clock.nowMs() + TTL_MS);
@@ -493,10 +487,7 @@ describe('ClusterRouter over the in-memory bus', () => {
     { cut: 'n1', whose: "alice's node, cut off while bob left elsewhere" },
   ])('a user who left while $cut was cut off the bus goes offline at the others when it is back ($whose)', ({ cut }) => {
     const world = new World();
-    const [a, b] = [world.addNode(), world.addNode()];
-    const alice = world.login(a, 'alice');
-    const bob = world.login(b, 'bob');
-    world.befriend(alice, 'alice', bob, 'bob');
+    const { a, b, alice, bob } = world.friendsOnTwoNodes();
     world.hub.partition(cut, true);
     world.settle();
     bob.send({ type: 'logout' });
